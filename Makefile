@@ -1,0 +1,117 @@
+# lmproc: live migration of Linux processes.
+# "make" builds ./lmproc; "make demo" and "make check" first install any
+# missing Debian build dependencies (see README.md).
+
+CC		?= gcc
+PROTOC_C	?= protoc-c
+V		?= 0
+
+CFLAGS_COMMON	:= -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
+CFLAGS		+= $(CFLAGS_COMMON) -Icriu-lite/include -Ipie/include -Ibuild/images \
+		   -Ibuild $(shell pkg-config --cflags libnl-3.0 2>/dev/null)
+LDLIBS		+= -lprotobuf-c
+
+# Freestanding position-independent code for the blobs: no libc, no GOT
+# (everything hidden), no stack protector (there is no TLS canary to read).
+PIE_CFLAGS	:= -O2 -Wall -Wextra -Werror -fpie -nostdlib -ffreestanding \
+		   -fno-stack-protector -fno-builtin -fno-asynchronous-unwind-tables \
+		   -fno-unwind-tables -fcf-protection=none -fvisibility=hidden \
+		   -mno-sse -mno-mmx -mno-avx -mgeneral-regs-only -fno-jump-tables \
+		   -Ipie/include
+
+DEBIAN_DEPS	:= gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev \
+		   libnl-3-dev libnl-route-3-dev libbpf-dev bpftool libcap-dev clang
+
+PROTOS		:= $(wildcard images/*.proto)
+PB_C		:= $(patsubst images/%.proto,build/images/%.pb-c.c,$(PROTOS))
+PB_H		:= $(PB_C:.c=.h)
+PB_O		:= $(PB_C:.c=.o)
+
+TOOL_SRC	:= $(wildcard criu-lite/*.c)
+TOOL_O		:= $(patsubst criu-lite/%.c,build/criu-lite/%.o,$(TOOL_SRC))
+
+BLOBS		:= parasite restorer
+BLOB_O		:= $(patsubst %,build/pie/%-blob.o,$(BLOBS))
+BLOB_H		:= $(patsubst %,build/pie/%-blob.h,$(BLOBS))
+
+ifeq ($(V),0)
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2);
+else
+Q :=
+msg :=
+endif
+
+all: lmproc
+.PHONY: all deps demo check clean bench
+
+lmproc: $(TOOL_O) $(PB_O) $(BLOB_O)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/images/%.pb-c.c build/images/%.pb-c.h: images/%.proto
+	@mkdir -p build/images
+	$(call msg,PROTOC,$<)
+	$(Q)$(PROTOC_C) --proto_path=images --c_out=build/images $<
+
+build/images/%.pb-c.o: build/images/%.pb-c.c
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -c -o $@ $<
+
+build/criu-lite/%.o: criu-lite/%.c $(PB_H) $(BLOB_H) $(wildcard criu-lite/include/*.h pie/include/*.h)
+	@mkdir -p build/criu-lite
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# pie/: each blob is one ELF linked at address 0 with pie/pie.lds, checked
+# to need no relocation, flattened to bytes and embedded with .incbin.
+# build/pie/NAME-blob.h carries the offsets of its exported symbols.
+build/pie/%.o: pie/%.c $(wildcard pie/include/*.h)
+	@mkdir -p build/pie
+	$(call msg,PIECC,$<)
+	$(Q)$(CC) $(PIE_CFLAGS) -c -o $@ $<
+
+build/pie/%.o: pie/%.S
+	@mkdir -p build/pie
+	$(call msg,PIEAS,$<)
+	$(Q)$(CC) $(PIE_CFLAGS) -c -o $@ $<
+
+build/pie/parasite.elf: build/pie/parasite-head.o build/pie/parasite.o pie/pie.lds
+build/pie/restorer.elf: build/pie/restorer-head.o build/pie/restorer.o pie/pie.lds
+
+build/pie/%.elf:
+	$(call msg,PIELD,$@)
+	$(Q)ld -T pie/pie.lds -o $@ $(filter %.o,$^)
+	$(Q)if [ -n "$$(readelf -rW $@ | grep -v 'no relocations')" ]; then \
+		echo "$@: position-dependent relocations in a pie blob" >&2; \
+		readelf -rW $@ >&2; rm -f $@; exit 1; fi
+
+build/pie/%.bin: build/pie/%.elf
+	$(Q)objcopy -O binary --set-section-flags .bss=alloc,load,contents $< $@
+
+build/pie/%-blob.h: build/pie/%.elf pie/gen-blob-header.sh
+	$(Q)sh pie/gen-blob-header.sh $* $< > $@
+
+build/pie/%-blob.o: build/pie/%.bin
+	$(call msg,BLOB,$@)
+	$(Q)printf '\t.section .rodata\n\t.globl %s_blob\n\t.globl %s_blob_size\n\t.balign 64\n%s_blob:\n\t.incbin "%s"\n%s_blob_end:\n\t.balign 8\n%s_blob_size:\n\t.quad %s_blob_end - %s_blob\n\t.section .note.GNU-stack,"",@progbits\n' \
+		$* $* $* $< $* $* $* $* | $(CC) -c -x assembler -o $@ -
+
+deps:
+	@sh contrib/install-deps.sh $(DEBIAN_DEPS)
+
+demo: deps
+	$(Q)$(MAKE) -s all test-progs
+	$(Q)sh contrib/demo.sh
+
+check: deps
+	$(Q)$(MAKE) -s all test-progs
+	$(Q)bash test/run.sh
+
+bench: all test-progs
+	$(Q)sh bench/run.sh
+
+-include test/Makefile.inc test/unit/Makefile.inc bench/Makefile.inc
+
+clean:
+	$(Q)rm -rf build lmproc

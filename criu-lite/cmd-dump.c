@@ -1,0 +1,213 @@
+/* `lmproc dump`: freezes one process, collects its state into images and
+ * kills it (or lets it run on with -R).  Owns the order of the steps and
+ * the guarantee that any failure leaves the target running as before. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "core.h"
+#include "fault.h"
+#include "files.h"
+#include "image.h"
+#include "infect.h"
+#include "log.h"
+#include "mem.h"
+#include "opts.h"
+#include "page-xfer.h"
+#include "proc.h"
+#include "seize.h"
+
+#include "inventory.pb-c.h"
+#include "pstree.pb-c.h"
+#include "stats.pb-c.h"
+
+struct dump_ctx {
+	struct lmproc_opts *opts;
+	pid_t pid;
+	int dfd;
+	struct parasite_ctl *parasite;
+	struct vm_area_list vl;
+	struct parasite_sigaction sigactions[64];
+	uint64_t brk;
+	struct page_xfer_stats pages;
+	uint64_t t_start, t_frozen, t_thawed;
+};
+
+static int open_images_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0) {
+		pr_perror("Can't open images directory %s", dir);
+		return -errno;
+	}
+	if (faccessat(dfd, ".", W_OK, AT_EACCESS)) {
+		pr_perror("Images directory %s is not writable", dir);
+		close(dfd);
+		return -errno;
+	}
+	/* A dump is complete only once inventory.img exists: remove an old
+	 * one first so a failed dump never looks like a good one. */
+	if (unlinkat(dfd, "inventory.img", 0) && errno != ENOENT) {
+		pr_perror("Can't remove the old inventory.img in %s", dir);
+		close(dfd);
+		return -errno;
+	}
+	return dfd;
+}
+
+static int dump_pstree(struct dump_ctx *ctx)
+{
+	PstreeEntry pe = PSTREE_ENTRY__INIT;
+	uint32_t tid = ctx->pid;
+	struct proc_stat st;
+	int ret = proc_read_stat(ctx->pid, &st);
+
+	if (ret)
+		return ret;
+	pe.pid = ctx->pid;
+	pe.ppid = st.ppid;
+	pe.pgid = st.pgid;
+	pe.sid = st.sid;
+	pe.n_threads = 1;
+	pe.threads = &tid;
+	return img_write_one(ctx->dfd, IMG_PSTREE, 0, &pe.base);
+}
+
+static int dump_stats(struct dump_ctx *ctx)
+{
+	DumpStatsEntry ds = DUMP_STATS_ENTRY__INIT;
+	uint64_t now = now_us();
+
+	ds.freezing_time_us = ctx->t_frozen - ctx->t_start;
+	ds.frozen_time_us = now - ctx->t_frozen;
+	ds.memdump_time_us = ctx->pages.memdump_us;
+	ds.memwrite_time_us = ctx->pages.memwrite_us;
+	ds.pages_scanned = ctx->pages.pages_scanned;
+	ds.pages_skipped_zero = ctx->pages.pages_zero;
+	ds.pages_written = ctx->pages.pages_written;
+	ds.has_total_time_us = true;
+	ds.total_time_us = now - ctx->t_start;
+	return img_write_one(ctx->dfd, IMG_STATS_DUMP, 0, &ds.base);
+}
+
+static int dump_inventory(struct dump_ctx *ctx)
+{
+	InventoryEntry inv = INVENTORY_ENTRY__INIT;
+	struct utsname u;
+
+	inv.img_version = IMAGE_VERSION;
+	inv.root_pid = ctx->pid;
+	inv.kind = "dump";
+	if (!uname(&u))
+		inv.kernel_release = u.release;
+	inv.has_dump_time_ns = true;
+	inv.dump_time_ns = now_ns();
+	return img_write_one(ctx->dfd, IMG_INVENTORY, 0, &inv.base);
+}
+
+/* Everything that needs code inside the task: brk and sigactions, and the
+ * pages themselves on the splice path. */
+static int run_parasite(struct dump_ctx *ctx)
+{
+	long brk;
+	int ret;
+
+	ctx->parasite = parasite_prepare(ctx->pid);
+	if (!ctx->parasite)
+		return -EIO;
+	ret = parasite_syscall(ctx->parasite, &brk, __NR_brk, 0, 0, 0, 0, 0, 0);
+	if (ret)
+		return ret;
+	ctx->brk = brk;
+	ret = parasite_infect(ctx->parasite);
+	if (ret)
+		return ret;
+	ret = parasite_dump_sigactions(ctx->parasite, ctx->sigactions);
+	if (ret)
+		return ret;
+	if (ctx->opts->page_path == PAGE_PATH_SPLICE) {
+		ret = dump_pages(ctx->dfd, ctx->pid, &ctx->vl, PAGE_PATH_SPLICE, ctx->parasite,
+				 &ctx->pages);
+		if (ret)
+			return ret;
+	}
+	ret = parasite_cure(ctx->parasite);
+	ctx->parasite = NULL;
+	return ret;
+}
+
+static int dump_frozen(struct dump_ctx *ctx)
+{
+	int ret;
+
+	if (fault_injected("dump-after-seize"))
+		return -EIO;
+	/* /proc views are taken before the parasite adds its own mapping
+	 * and socket to the task. */
+	ret = collect_vmas(ctx->pid, &ctx->vl);
+	if (!ret)
+		ret = dump_files(ctx->dfd, ctx->pid);
+	if (!ret)
+		ret = run_parasite(ctx);
+	if (!ret && ctx->opts->page_path != PAGE_PATH_SPLICE)
+		ret = dump_pages(ctx->dfd, ctx->pid, &ctx->vl, PAGE_PATH_READ, NULL, &ctx->pages);
+	if (!ret)
+		ret = dump_core(ctx->dfd, ctx->pid, ctx->sigactions);
+	if (!ret)
+		ret = dump_mm(ctx->dfd, ctx->pid, &ctx->vl, ctx->brk);
+	if (!ret)
+		ret = dump_pstree(ctx);
+	if (!ret && fault_injected("dump-before-inventory"))
+		ret = -EIO;
+	if (!ret)
+		ret = dump_stats(ctx);
+	if (!ret)
+		ret = dump_inventory(ctx);
+	return ret;
+}
+
+int cmd_dump(struct lmproc_opts *opts)
+{
+	struct dump_ctx ctx = { .opts = opts, .pid = opts->pid, .dfd = -1 };
+	bool was_stopped;
+	int ret;
+
+	ctx.t_start = now_us();
+	ctx.dfd = open_images_dir(opts->images_dir);
+	if (ctx.dfd < 0)
+		return ctx.dfd;
+	ret = seize_check_target(ctx.pid);
+	if (ret)
+		goto out;
+	ret = seize_task(ctx.pid, &was_stopped);
+	if (ret)
+		goto out;
+	ctx.t_frozen = now_us();
+	ret = dump_frozen(&ctx);
+	if (ctx.parasite)
+		parasite_cure(ctx.parasite);
+	if (ret) {
+		unlinkat(ctx.dfd, "inventory.img", 0);
+		unseize_task(ctx.pid);
+		pr_err("Dump of pid %d failed; it keeps running\n", ctx.pid);
+	} else if (opts->leave_running) {
+		ret = unseize_task(ctx.pid);
+	} else {
+		ret = kill_seized_task(ctx.pid);
+	}
+	ctx.t_thawed = now_us();
+	if (!ret)
+		pr_info("Dumped pid %d: frozen %lu us, %lu pages written\n", ctx.pid,
+			(unsigned long)(ctx.t_thawed - ctx.t_frozen),
+			(unsigned long)ctx.pages.pages_written);
+out:
+	free_vmas(&ctx.vl);
+	close(ctx.dfd);
+	return ret;
+}

@@ -1,0 +1,51 @@
+/* Parasite control: the only interface the rest of lmproc uses to run
+ * code inside a seized task (compare compel's infect.h).  Every call that
+ * changes the task has an undo, and parasite_cure() undoes whatever is
+ * still in place, on success and on every failure path. */
+#ifndef LMPROC_INFECT_H
+#define LMPROC_INFECT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct parasite_ctl;
+
+/* The task must be ptrace-seized and in a group-stop or interrupt stop
+ * (seize.c).  Saves its registers and signal mask. */
+struct parasite_ctl *parasite_prepare(pid_t pid);
+
+/* Runs one system call inside the task and returns the kernel's result
+ * (negative errno) in *ret.  Returns 0 if the call was made, -errno if
+ * the injection itself failed.  Leaves an interrupted syscall of the task
+ * restartable. */
+int parasite_syscall(struct parasite_ctl *ctl, long *ret, long nr, unsigned long a1,
+		     unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5,
+		     unsigned long a6);
+
+/* Maps the parasite blob into the task and starts its command loop. */
+int parasite_infect(struct parasite_ctl *ctl);
+
+/* Fetches the task's 64 signal dispositions (kernel struct sigaction
+ * layout: handler, flags, restorer, mask) through the parasite. */
+struct parasite_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+int parasite_dump_sigactions(struct parasite_ctl *ctl, struct parasite_sigaction act[64]);
+
+/* Has the parasite vmsplice() the task's memory ranges IOV[0..NR) into
+ * the write end of a pipe PIPE_WR of lmproc's (passed by SCM_RIGHTS once
+ * and cached).  The caller splices the data out of the read end; the
+ * pipe must be large enough for the ranges (F_SETPIPE_SZ). */
+int parasite_vmsplice(struct parasite_ctl *ctl, int pipe_wr, const struct iovec *iov,
+		      unsigned int nr);
+
+/* Stops the parasite, unmaps it, restores registers, signal mask and any
+ * patched code; frees CTL.  Safe on a partly infected CTL. Returns 0 or
+ * the first error (the task is still left as clean as possible). */
+int parasite_cure(struct parasite_ctl *ctl);
+
+#endif

@@ -1,0 +1,33 @@
+/* Logging: one line per message, naming the object at hand.  Messages at
+ * or below the level set with -v go to stderr (or the -o file). */
+#ifndef LMPROC_LOG_H
+#define LMPROC_LOG_H
+
+#include <errno.h>
+#include <string.h>
+
+enum log_level {
+	LOG_ERR = 1,
+	LOG_WARN = 2,
+	LOG_INFO = 3,
+	LOG_DEBUG = 4,
+};
+
+int log_init(int level, const char *path);
+void log_fini(void);
+int log_get_level(void);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define pr_err(fmt, ...) log_msg(LOG_ERR, "Error: " fmt, ##__VA_ARGS__)
+#define pr_warn(fmt, ...) log_msg(LOG_WARN, "Warning: " fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...) log_msg(LOG_INFO, fmt, ##__VA_ARGS__)
+#define pr_debug(fmt, ...) log_msg(LOG_DEBUG, fmt, ##__VA_ARGS__)
+/* Appends strerror(errno) to the message, keeping errno intact. */
+#define pr_perror(fmt, ...)                                                    \
+	({                                                                     \
+		int __e = errno;                                               \
+		pr_err(fmt ": %s\n", ##__VA_ARGS__, strerror(__e));           \
+		errno = __e;                                                   \
+	})
+
+#endif

@@ -1,0 +1,54 @@
+/* The target's address space as dump sees it: VMAs, mm fields, and which
+ * pages must be saved. */
+#ifndef LMPROC_MEM_H
+#define LMPROC_MEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mm.pb-c.h"
+
+struct vma {
+	uint64_t start;
+	uint64_t end;
+	uint64_t pgoff;		/* bytes */
+	uint32_t prot;
+	uint32_t flags;		/* MAP_* */
+	VmaKind kind;
+	int file;		/* index into vm_area_list.files, or -1 */
+	char name[32];		/* [heap], [stack], [vdso], ... */
+	char vm_flags[128];	/* VmFlags line of smaps */
+};
+
+struct mapped_file {
+	char *path;
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_ns;
+	uint32_t open_flags;
+};
+
+struct vm_area_list {
+	struct vma *vmas;
+	size_t nr;
+	struct mapped_file *files;
+	size_t nr_files;
+	int exe_file;		/* index into files */
+};
+
+/* Reads /proc/PID/smaps (and map_files) of a stopped task.  Refuses
+ * mappings lmproc cannot restore yet, naming address and kind. */
+int collect_vmas(pid_t pid, struct vm_area_list *vl);
+void free_vmas(struct vm_area_list *vl);
+
+/* Should pages of this VMA be dumped at all, and may all-zero pages be
+ * left out (they come back as zero-fill)? */
+bool vma_has_dumpable_pages(const struct vma *v);
+bool vma_zero_pages_skippable(const struct vma *v);
+
+/* Fills and writes mm-PID.img; BRK is the task's current brk. */
+int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk);
+
+#endif

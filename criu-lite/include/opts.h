@@ -1,0 +1,32 @@
+/* What the user asked for on the command line.  Passed down explicitly;
+ * there is no global options singleton. */
+#ifndef LMPROC_OPTS_H
+#define LMPROC_OPTS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum page_path {
+	PAGE_PATH_AUTO,
+	PAGE_PATH_READ,		/* process_vm_readv from lmproc */
+	PAGE_PATH_SPLICE,	/* parasite vmsplice -> pipe -> splice */
+};
+
+struct lmproc_opts {
+	pid_t pid;			/* -t */
+	const char *images_dir;		/* -D */
+	bool leave_running;		/* -R */
+	bool detach;			/* -d */
+	enum page_path page_path;	/* --page-path */
+	const char *prev_images_dir;	/* --prev-images-dir */
+	const char *feature;		/* check --feature */
+	int argc;			/* positional arguments after the command */
+	char **argv;
+};
+
+int cmd_dump(struct lmproc_opts *opts);
+int cmd_restore(struct lmproc_opts *opts);
+int cmd_check(struct lmproc_opts *opts);
+int cmd_show(struct lmproc_opts *opts);
+
+#endif

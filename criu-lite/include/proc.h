@@ -1,0 +1,44 @@
+/* Reading /proc/PID: the outside view of a task. */
+#ifndef LMPROC_PROC_H
+#define LMPROC_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct proc_status {
+	char comm[64];
+	char state;
+	pid_t tgid;
+	pid_t ppid;
+	pid_t tracer_pid;
+	int threads;
+	unsigned int umask;
+};
+
+/* Fields of /proc/PID/stat lmproc needs (proc(5) numbering in comments). */
+struct proc_stat {
+	pid_t ppid;		/* 4 */
+	pid_t pgid;		/* 5 */
+	pid_t sid;		/* 6 */
+	uint64_t start_code;	/* 26 */
+	uint64_t end_code;	/* 27 */
+	uint64_t start_stack;	/* 28 */
+	uint64_t start_data;	/* 45 */
+	uint64_t end_data;	/* 46 */
+	uint64_t start_brk;	/* 47 */
+	uint64_t arg_start;	/* 48 */
+	uint64_t arg_end;	/* 49 */
+	uint64_t env_start;	/* 50 */
+	uint64_t env_end;	/* 51 */
+};
+
+int proc_read_status(pid_t pid, struct proc_status *st);
+int proc_read_stat(pid_t pid, struct proc_stat *st);
+/* Bytes a /proc file yields (they report size 0), or -errno. */
+long proc_file_size(const char *path);
+/* Whole file into a malloc'ed, NUL-terminated buffer; *len excludes NUL. */
+char *proc_read_file(const char *path, size_t *len);
+/* readlink into BUF (NUL-terminated); -errno or -ENAMETOOLONG. */
+int proc_readlink(const char *path, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,57 @@
+/* Owns the log destination and level; knows nothing of what is logged. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int log_level = LOG_WARN;
+static FILE *log_file;
+
+int log_init(int level, const char *path)
+{
+	log_level = level;
+	if (!path)
+		return 0;
+	log_file = fopen(path, "ae");
+	if (!log_file) {
+		log_file = NULL;
+		pr_perror("Can't open log file %s", path);
+		return -errno;
+	}
+	setvbuf(log_file, NULL, _IOLBF, 0);
+	return 0;
+}
+
+void log_fini(void)
+{
+	if (log_file)
+		fclose(log_file);
+	log_file = NULL;
+}
+
+int log_get_level(void)
+{
+	return log_level;
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	FILE *out = log_file ? log_file : stderr;
+	int saved = errno;
+	va_list ap;
+
+	/* Errors always reach the user's terminal, even with -o. */
+	if (level > log_level && !(level == LOG_ERR))
+		return;
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	if (log_file && level == LOG_ERR) {
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved;
+}

@@ -1,0 +1,171 @@
+/* The command line: parses options and hands them to one cmd_*().  Exit
+ * codes: 0 success, 1 failure, 2 usage. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "opts.h"
+
+static const char usage_text[] =
+	"Usage:\n"
+	"  lmproc dump    -t PID -D DIR [-R] [--page-path read|splice]\n"
+	"  lmproc restore -D DIR [-d]\n"
+	"  lmproc check   [--feature NAME]\n"
+	"  lmproc show    DIR|IMAGE\n"
+	"\n"
+	"Commands:\n"
+	"  dump      checkpoint process PID into image directory DIR; the process\n"
+	"            is killed after a successful dump unless -R is given\n"
+	"  restore   restore the process saved in DIR with its original pid and wait\n"
+	"            for it, forwarding its exit status (-d: return at once)\n"
+	"  check     probe the kernel features lmproc can use here\n"
+	"  show      decode images to JSON on stdout\n"
+	"\n"
+	"Options:\n"
+	"  -t, --tree PID          the process to dump\n"
+	"  -D, --images-dir DIR    where images are written or read\n"
+	"  -R, --leave-running     keep the process running after the dump\n"
+	"  -d, --detach            restore and return without waiting\n"
+	"      --page-path MODE    how pages leave the target: read (process_vm_readv,\n"
+	"                          the default) or splice (parasite vmsplice)\n"
+	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
+	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
+	"  -h, --help              this text\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "lmproc: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'lmproc --help'.\n");
+	return 2;
+}
+
+static int parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v <= 0 || v > 4194304)
+		return -1;
+	*pid = v;
+	return 0;
+}
+
+enum {
+	OPT_PAGE_PATH = 256,
+	OPT_PREV_IMAGES,
+	OPT_FEATURE,
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "tree", required_argument, NULL, 't' },
+		{ "images-dir", required_argument, NULL, 'D' },
+		{ "leave-running", no_argument, NULL, 'R' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "log-file", required_argument, NULL, 'o' },
+		{ "verbosity", optional_argument, NULL, 'v' },
+		{ "page-path", required_argument, NULL, OPT_PAGE_PATH },
+		{ "prev-images-dir", required_argument, NULL, OPT_PREV_IMAGES },
+		{ "feature", required_argument, NULL, OPT_FEATURE },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct lmproc_opts opts = {};
+	const char *log_file = NULL;
+	int level = LOG_WARN, vcount = 0, c, ret;
+	const char *cmd;
+
+	while ((c = getopt_long(argc, argv, "+t:D:Rdo:v::h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (parse_pid(optarg, &opts.pid))
+				return usage_error("invalid pid '%s'", optarg);
+			break;
+		case 'D':
+			opts.images_dir = optarg;
+			break;
+		case 'R':
+			opts.leave_running = true;
+			break;
+		case 'd':
+			opts.detach = true;
+			break;
+		case 'o':
+			log_file = optarg;
+			break;
+		case 'v':
+			if (!optarg) {
+				vcount++;
+				level = LOG_WARN + vcount;
+			} else if (optarg[0] == 'v') {
+				level = LOG_WARN + 1 + strspn(optarg, "v");
+			} else if (optarg[0] >= '0' && optarg[0] <= '4' && !optarg[1]) {
+				level = optarg[0] - '0';
+			} else {
+				return usage_error("invalid verbosity '%s'", optarg);
+			}
+			break;
+		case OPT_PAGE_PATH:
+			if (!strcmp(optarg, "read"))
+				opts.page_path = PAGE_PATH_READ;
+			else if (!strcmp(optarg, "splice"))
+				opts.page_path = PAGE_PATH_SPLICE;
+			else
+				return usage_error("--page-path must be read or splice, not '%s'",
+						   optarg);
+			break;
+		case OPT_PREV_IMAGES:
+			opts.prev_images_dir = optarg;
+			break;
+		case OPT_FEATURE:
+			opts.feature = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage_error("%s", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("%s", "no command given");
+	cmd = argv[optind++];
+	opts.argc = argc - optind;
+	opts.argv = argv + optind;
+	if (level > LOG_DEBUG)
+		level = LOG_DEBUG;
+	if (log_init(level, log_file))
+		return 1;
+
+	if (!strcmp(cmd, "dump")) {
+		if (!opts.pid)
+			return usage_error("%s", "dump needs -t PID");
+		if (!opts.images_dir)
+			return usage_error("%s", "dump needs -D DIR");
+		ret = cmd_dump(&opts);
+	} else if (!strcmp(cmd, "restore")) {
+		if (!opts.images_dir)
+			return usage_error("%s", "restore needs -D DIR");
+		ret = cmd_restore(&opts);
+	} else if (!strcmp(cmd, "check")) {
+		ret = cmd_check(&opts);
+	} else if (!strcmp(cmd, "show")) {
+		if (opts.argc != 1 && !opts.images_dir)
+			return usage_error("%s", "show needs one DIR or IMAGE");
+		ret = cmd_show(&opts);
+	} else {
+		return usage_error("unknown command '%s'", cmd);
+	}
+	log_fini();
+	/* cmd_restore returns the restored task's exit status (0..255). */
+	if (!strcmp(cmd, "restore") && ret >= 0)
+		return ret;
+	return ret ? 1 : 0;
+}

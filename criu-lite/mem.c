@@ -1,0 +1,400 @@
+/* Owns the dump-side view of the target's address space: VMAs from smaps,
+ * the files behind them and the mm fields.  Reads only; pages are moved
+ * by page-xfer.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "common.h"
+#include "image.h"
+#include "log.h"
+#include "mem.h"
+#include "proc.h"
+
+static bool has_vm_flag(const struct vma *v, const char *flag)
+{
+	const char *p = v->vm_flags;
+	size_t n = strlen(flag);
+
+	while ((p = strstr(p, flag))) {
+		if ((p == v->vm_flags || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+bool vma_has_dumpable_pages(const struct vma *v)
+{
+	return v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+}
+
+bool vma_zero_pages_skippable(const struct vma *v)
+{
+	/* A zeroed page of a private file mapping differs from the file. */
+	return v->kind == VMA_KIND__VMA_ANON_PRIVATE;
+}
+
+static int add_mapped_file(struct vm_area_list *vl, const char *path, const struct stat *st,
+			   uint32_t open_flags)
+{
+	struct mapped_file *f;
+
+	for (size_t i = 0; i < vl->nr_files; i++) {
+		f = &vl->files[i];
+		if (f->dev == st->st_dev && f->ino == st->st_ino) {
+			if (open_flags == O_RDWR)
+				f->open_flags = O_RDWR;
+			return i;
+		}
+	}
+	f = realloc(vl->files, (vl->nr_files + 1) * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	vl->files = f;
+	f = &vl->files[vl->nr_files];
+	f->path = strdup(path);
+	if (!f->path)
+		return -ENOMEM;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->size = st->st_size;
+	f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	f->open_flags = open_flags;
+	return vl->nr_files++;
+}
+
+static int classify_special(struct vma *v, const char *path)
+{
+	static const struct {
+		const char *name;
+		VmaKind kind;
+	} special[] = {
+		{ "[vdso]", VMA_KIND__VMA_VDSO },
+		{ "[vvar]", VMA_KIND__VMA_VVAR },
+		{ "[vvar_vclock]", VMA_KIND__VMA_VVAR_VCLOCK },
+		{ "[vsyscall]", VMA_KIND__VMA_VSYSCALL },
+		{ "[heap]", VMA_KIND__VMA_ANON_PRIVATE },
+		{ "[stack]", VMA_KIND__VMA_ANON_PRIVATE },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(special); i++) {
+		if (!strcmp(path, special[i].name)) {
+			v->kind = special[i].kind;
+			snprintf(v->name, sizeof(v->name), "%s", path);
+			return 0;
+		}
+	}
+	if (!strncmp(path, "[anon:", 6)) {
+		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
+		return 0;
+	}
+	pr_err("Mapping %s at 0x%lx-0x%lx is not supported\n", path, (unsigned long)v->start,
+	       (unsigned long)v->end);
+	return -EOPNOTSUPP;
+}
+
+static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, const char *path)
+{
+	char link[128];
+	struct stat st;
+	int idx;
+
+	if (strstr(path, " (deleted)")) {
+		pr_err("Mapping at 0x%lx-0x%lx is of deleted file %s; not supported yet\n",
+		       (unsigned long)v->start, (unsigned long)v->end, path);
+		return -EOPNOTSUPP;
+	}
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)v->start,
+		 (unsigned long)v->end);
+	if (stat(link, &st)) {
+		pr_perror("Can't stat the file mapped at 0x%lx (%s)", (unsigned long)v->start,
+			  path);
+		return -errno;
+	}
+	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 5 &&
+	    (v->flags & MAP_PRIVATE)) {
+		/* A private /dev/zero mapping is anonymous memory. */
+		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pr_err("Mapping at 0x%lx-0x%lx of %s (mode 0%o) is not supported\n",
+		       (unsigned long)v->start, (unsigned long)v->end, path, st.st_mode & S_IFMT);
+		return -EOPNOTSUPP;
+	}
+	if (v->flags & MAP_SHARED) {
+		v->kind = VMA_KIND__VMA_FILE_SHARED;
+		idx = add_mapped_file(vl, path, &st, (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
+	} else {
+		v->kind = VMA_KIND__VMA_FILE_PRIVATE;
+		idx = add_mapped_file(vl, path, &st, O_RDONLY);
+	}
+	if (idx < 0)
+		return idx;
+	v->file = idx;
+	return 0;
+}
+
+static int parse_vma_header(const char *line, struct vma *v, unsigned long *ino, int *path_off)
+{
+	unsigned long start, end, pgoff;
+	unsigned int maj, mnr;
+	char perms[5];
+	int n = 0;
+
+	if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu %n", &start, &end, perms, &pgoff, &maj, &mnr,
+		   ino, &n) < 7 || !n)
+		return 0;
+	memset(v, 0, sizeof(*v));
+	v->start = start;
+	v->end = end;
+	v->pgoff = pgoff;
+	v->file = -1;
+	v->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+		  (perms[2] == 'x' ? PROT_EXEC : 0);
+	v->flags = perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE;
+	*path_off = n;
+	return 1;
+}
+
+static int finish_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigned long ino,
+		      const char *path)
+{
+	int ret;
+
+	if (has_vm_flag(v, "ht") || has_vm_flag(v, "io") || has_vm_flag(v, "pf")) {
+		pr_err("Mapping at 0x%lx-0x%lx (%s) is hugetlb or device memory; not supported\n",
+		       (unsigned long)v->start, (unsigned long)v->end, path[0] ? path : "anon");
+		return -EOPNOTSUPP;
+	}
+	if (has_vm_flag(v, "gd"))
+		v->flags |= MAP_GROWSDOWN;
+	if (has_vm_flag(v, "nr"))
+		v->flags |= MAP_NORESERVE;
+	if (path[0] == '[')
+		ret = classify_special(v, path);
+	else if (path[0] == '/' || ino)
+		ret = classify_file(pid, vl, v, path);
+	else if (v->flags & MAP_SHARED) {
+		pr_err("Shared anonymous mapping at 0x%lx-0x%lx is not supported yet\n",
+		       (unsigned long)v->start, (unsigned long)v->end);
+		ret = -EOPNOTSUPP;
+	} else {
+		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
+		ret = 0;
+	}
+	if (ret)
+		return ret;
+	if (v->kind == VMA_KIND__VMA_ANON_PRIVATE && (v->flags & MAP_SHARED)) {
+		pr_err("Shared anonymous mapping at 0x%lx-0x%lx is not supported yet\n",
+		       (unsigned long)v->start, (unsigned long)v->end);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static int add_vma(struct vm_area_list *vl, const struct vma *v)
+{
+	struct vma *n = realloc(vl->vmas, (vl->nr + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	vl->vmas = n;
+	vl->vmas[vl->nr++] = *v;
+	return 0;
+}
+
+static int collect_exe(pid_t pid, struct vm_area_list *vl)
+{
+	char link[64], path[4096];
+	struct stat st;
+	int ret;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	ret = proc_readlink(link, path, sizeof(path));
+	if (ret || stat(link, &st)) {
+		pr_perror("Can't read the executable of pid %d", pid);
+		return ret ? ret : -errno;
+	}
+	if (strstr(path, " (deleted)")) {
+		pr_err("The executable of pid %d (%s) is deleted; not supported yet\n", pid, path);
+		return -EOPNOTSUPP;
+	}
+	ret = add_mapped_file(vl, path, &st, O_RDONLY);
+	if (ret < 0)
+		return ret;
+	vl->exe_file = ret;
+	return 0;
+}
+
+static int flush_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigned long ino,
+		     const char *path)
+{
+	int ret = finish_vma(pid, vl, v, ino, path);
+
+	return ret ? ret : add_vma(vl, v);
+}
+
+int collect_vmas(pid_t pid, struct vm_area_list *vl)
+{
+	cleanup_free char *buf = NULL;
+	char path[64], *line, *save;
+	const char *cur_path = NULL;
+	unsigned long cur_ino = 0;
+	struct vma cur, next;
+	int ret = 0, off;
+
+	memset(vl, 0, sizeof(*vl));
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	buf = proc_read_file(path, NULL);
+	if (!buf) {
+		pr_perror("Can't read %s", path);
+		return -errno;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long ino;
+
+		if (parse_vma_header(line, &next, &ino, &off)) {
+			if (cur_path) {
+				ret = flush_vma(pid, vl, &cur, cur_ino, cur_path);
+				if (ret)
+					goto err;
+			}
+			cur = next;
+			cur_ino = ino;
+			cur_path = line + off;
+			continue;
+		}
+		if (cur_path && !strncmp(line, "VmFlags:", 8))
+			snprintf(cur.vm_flags, sizeof(cur.vm_flags), "%s", line + 9);
+	}
+	if (cur_path) {
+		ret = flush_vma(pid, vl, &cur, cur_ino, cur_path);
+		if (ret)
+			goto err;
+	}
+	ret = collect_exe(pid, vl);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	free_vmas(vl);
+	return ret;
+}
+
+void free_vmas(struct vm_area_list *vl)
+{
+	for (size_t i = 0; i < vl->nr_files; i++)
+		free(vl->files[i].path);
+	free(vl->files);
+	free(vl->vmas);
+	memset(vl, 0, sizeof(*vl));
+}
+
+static int read_auxv(pid_t pid, uint64_t **auxv, size_t *nr)
+{
+	char path[64];
+	size_t len;
+	char *buf;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	buf = proc_read_file(path, &len);
+	if (!buf) {
+		pr_perror("Can't read %s", path);
+		return -errno;
+	}
+	if (len % sizeof(uint64_t)) {
+		pr_err("%s has a partial word (%zu bytes)\n", path, len);
+		free(buf);
+		return -EINVAL;
+	}
+	*auxv = (uint64_t *)buf;
+	*nr = len / sizeof(uint64_t);
+	return 0;
+}
+
+static void fill_vma_entry(VmaEntry *e, const struct vma *v)
+{
+	e->start = v->start;
+	e->end = v->end;
+	e->kind = v->kind;
+	e->prot = v->prot;
+	e->flags = v->flags;
+	if (v->file >= 0) {
+		e->has_pgoff = e->has_file = true;
+		e->pgoff = v->pgoff;
+		e->file = v->file;
+	}
+	if (v->name[0])
+		e->name = (char *)v->name;
+}
+
+int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
+{
+	cleanup_free VmaEntry *vmas = NULL;
+	cleanup_free VmaEntry **vma_ptrs = NULL;
+	cleanup_free MappedFileEntry *files = NULL;
+	cleanup_free MappedFileEntry **file_ptrs = NULL;
+	cleanup_free uint64_t *auxv = NULL;
+	MmEntry mm = MM_ENTRY__INIT;
+	struct proc_stat st;
+	size_t nr_auxv;
+	int ret;
+
+	ret = proc_read_stat(pid, &st);
+	if (ret) {
+		pr_err("Can't read the mm fields of pid %d\n", pid);
+		return ret;
+	}
+	ret = read_auxv(pid, &auxv, &nr_auxv);
+	if (ret)
+		return ret;
+	vmas = calloc(vl->nr, sizeof(*vmas));
+	vma_ptrs = calloc(vl->nr, sizeof(*vma_ptrs));
+	files = calloc(vl->nr_files, sizeof(*files));
+	file_ptrs = calloc(vl->nr_files, sizeof(*file_ptrs));
+	if ((vl->nr && (!vmas || !vma_ptrs)) || (vl->nr_files && (!files || !file_ptrs)))
+		return -ENOMEM;
+	for (size_t i = 0; i < vl->nr; i++) {
+		vma_entry__init(&vmas[i]);
+		fill_vma_entry(&vmas[i], &vl->vmas[i]);
+		vma_ptrs[i] = &vmas[i];
+	}
+	for (size_t i = 0; i < vl->nr_files; i++) {
+		const struct mapped_file *f = &vl->files[i];
+
+		mapped_file_entry__init(&files[i]);
+		files[i].path = f->path;
+		files[i].dev = f->dev;
+		files[i].ino = f->ino;
+		files[i].size = f->size;
+		files[i].mtime_ns = f->mtime_ns;
+		files[i].open_flags = f->open_flags;
+		file_ptrs[i] = &files[i];
+	}
+	mm.start_code = st.start_code;
+	mm.end_code = st.end_code;
+	mm.start_data = st.start_data;
+	mm.end_data = st.end_data;
+	mm.start_stack = st.start_stack;
+	mm.start_brk = st.start_brk;
+	mm.brk = brk;
+	mm.arg_start = st.arg_start;
+	mm.arg_end = st.arg_end;
+	mm.env_start = st.env_start;
+	mm.env_end = st.env_end;
+	mm.n_auxv = nr_auxv;
+	mm.auxv = auxv;
+	mm.exe_file = vl->exe_file;
+	mm.n_vmas = vl->nr;
+	mm.vmas = vma_ptrs;
+	mm.n_files = vl->nr_files;
+	mm.files = file_ptrs;
+	return img_write_one(dfd, IMG_MM, pid, &mm.base);
+}

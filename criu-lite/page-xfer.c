@@ -1,0 +1,413 @@
+/* Owns the dump's page path: finds the pages to save with pagemap, copies
+ * them out by process_vm_readv or through the parasite's vmsplice, and
+ * writes the pagemap and pages images.  Never writes to the target. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include "common.h"
+#include "image.h"
+#include "infect.h"
+#include "log.h"
+#include "page-xfer.h"
+#include "uapi-compat.h"
+
+#include "pagemap.pb-c.h"
+
+#define PME_PRESENT (1ULL << 63)
+#define PME_SWAP (1ULL << 62)
+#define PME_FILE (1ULL << 61)
+
+/* Pages per batch: bounds the copy buffer and the pipe (pipe-max-size is
+ * 1 MiB for users without CAP_SYS_RESOURCE, KERNEL.md). */
+#define READ_BATCH_PAGES 1024
+#define MAX_RUNS 512
+
+struct page_run {
+	uint64_t start;
+	uint64_t nr;
+};
+
+struct page_writer {
+	struct cr_img *pagemap;
+	int pages_fd;
+	uint64_t pend_vaddr;	/* pagemap entry being grown */
+	uint64_t pend_nr;
+	struct page_xfer_stats *st;
+};
+
+static int flush_entry(struct page_writer *w)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+	int ret;
+
+	if (!w->pend_nr)
+		return 0;
+	pe.vaddr = w->pend_vaddr;
+	pe.nr_pages = w->pend_nr;
+	ret = img_write_msg(w->pagemap, &pe.base);
+	w->pend_nr = 0;
+	return ret;
+}
+
+static int note_pages(struct page_writer *w, uint64_t vaddr, uint64_t nr)
+{
+	int ret;
+
+	if (w->pend_nr && w->pend_vaddr + w->pend_nr * PAGE_SIZE == vaddr &&
+	    w->pend_nr + nr <= UINT32_MAX) {
+		w->pend_nr += nr;
+		return 0;
+	}
+	ret = flush_entry(w);
+	w->pend_vaddr = vaddr;
+	w->pend_nr = nr;
+	return ret;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("Can't write the pages image");
+			return -errno;
+		}
+		buf = (const char *)buf + n;
+		len -= n;
+	}
+	return 0;
+}
+
+static bool page_is_zero(const void *page)
+{
+	const uint64_t *p = page;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < PAGE_SIZE / sizeof(*p); i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+/* Collects the runs of pages in [start, end) of V that must be saved. */
+static int scan_pagemap(int pm_fd, const struct vma *v, uint64_t *addr, uint64_t batch,
+			struct page_run *runs, int *nr_runs, uint64_t *nr_pages,
+			struct page_xfer_stats *st)
+{
+	uint64_t buf[512];
+	uint64_t want = batch - *nr_pages;
+	uint64_t npages = min((v->end - *addr) / PAGE_SIZE, (uint64_t)ARRAY_SIZE(buf));
+	bool file_private = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
+	ssize_t n;
+
+	n = pread(pm_fd, buf, npages * sizeof(buf[0]), (*addr / PAGE_SIZE) * sizeof(buf[0]));
+	if (n < 0 || (size_t)n != npages * sizeof(buf[0])) {
+		pr_perror("Can't read pagemap at 0x%lx", (unsigned long)*addr);
+		return n < 0 ? -errno : -EIO;
+	}
+	for (uint64_t i = 0; i < npages; i++) {
+		uint64_t pme = buf[i];
+		uint64_t va = *addr + i * PAGE_SIZE;
+		bool save;
+
+		if (!want || *nr_runs == MAX_RUNS) {
+			*addr = va;
+			return 0;
+		}
+		if (!(pme & (PME_PRESENT | PME_SWAP)))
+			continue;
+		st->pages_scanned++;
+		/* In a private file mapping only the copied-on-write pages
+		 * differ from the file. */
+		save = (pme & PME_SWAP) || !(file_private && (pme & PME_FILE));
+		if (!save)
+			continue;
+		if (*nr_runs && runs[*nr_runs - 1].start + runs[*nr_runs - 1].nr * PAGE_SIZE == va) {
+			runs[*nr_runs - 1].nr++;
+		} else {
+			runs[*nr_runs].start = va;
+			runs[*nr_runs].nr = 1;
+			(*nr_runs)++;
+		}
+		(*nr_pages)++;
+		want--;
+	}
+	*addr += npages * PAGE_SIZE;
+	return 0;
+}
+
+static int read_runs(pid_t pid, int mem_fd, const struct vma *v, const struct page_run *runs,
+		     int nr_runs, char *buf, uint64_t nr_pages)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = nr_pages * PAGE_SIZE };
+	struct iovec remote[MAX_RUNS];
+	ssize_t n;
+
+	/* process_vm_readv does not read through PROT_NONE or write-only
+	 * mappings; /proc/PID/mem does (FOLL_FORCE). */
+	if (!(v->prot & PROT_READ)) {
+		char *p = buf;
+
+		for (int i = 0; i < nr_runs; i++) {
+			size_t len = runs[i].nr * PAGE_SIZE;
+
+			n = pread(mem_fd, p, len, runs[i].start);
+			if (n != (ssize_t)len) {
+				pr_perror("Can't read pid %d memory at 0x%lx", pid,
+					  (unsigned long)runs[i].start);
+				return -EIO;
+			}
+			p += len;
+		}
+		return 0;
+	}
+	for (int i = 0; i < nr_runs; i++) {
+		remote[i].iov_base = (void *)runs[i].start;
+		remote[i].iov_len = runs[i].nr * PAGE_SIZE;
+	}
+	n = process_vm_readv(pid, &local, 1, remote, nr_runs, 0);
+	if (n != (ssize_t)local.iov_len) {
+		pr_perror("Can't read pid %d memory at 0x%lx (%zd of %zu bytes)", pid,
+			  (unsigned long)runs[0].start, n, local.iov_len);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int emit_segment(struct page_writer *w, uint64_t vaddr, uint64_t nr, const char *data)
+{
+	int ret = note_pages(w, vaddr, nr);
+
+	if (!ret)
+		ret = write_all(w->pages_fd, data, nr * PAGE_SIZE);
+	if (!ret)
+		w->st->pages_written += nr;
+	return ret;
+}
+
+/* Writes one run's pages from DATA, leaving out zero pages where that is
+ * allowed. */
+static int write_run(struct page_writer *w, bool skip_zero, const struct page_run *run,
+		     const char *data)
+{
+	uint64_t seg = 0, seg_nr = 0;
+	int ret;
+
+	if (!skip_zero)
+		return emit_segment(w, run->start, run->nr, data);
+	for (uint64_t j = 0; j < run->nr; j++) {
+		if (page_is_zero(data + j * PAGE_SIZE)) {
+			w->st->pages_zero++;
+			if (seg_nr) {
+				ret = emit_segment(w, run->start + seg * PAGE_SIZE, seg_nr,
+						   data + seg * PAGE_SIZE);
+				if (ret)
+					return ret;
+				seg_nr = 0;
+			}
+			continue;
+		}
+		if (!seg_nr)
+			seg = j;
+		seg_nr++;
+	}
+	if (!seg_nr)
+		return 0;
+	return emit_segment(w, run->start + seg * PAGE_SIZE, seg_nr, data + seg * PAGE_SIZE);
+}
+
+static int write_batch(struct page_writer *w, const struct vma *v, const struct page_run *runs,
+		       int nr_runs, const char *buf)
+{
+	bool skip_zero = vma_zero_pages_skippable(v);
+	uint64_t t = now_us();
+	int ret = 0;
+
+	for (int i = 0; i < nr_runs && !ret; i++) {
+		ret = write_run(w, skip_zero, &runs[i], buf);
+		buf += runs[i].nr * PAGE_SIZE;
+	}
+	w->st->memwrite_us += now_us() - t;
+	return ret;
+}
+
+static int splice_batch(struct page_writer *w, struct parasite_ctl *ctl, const int pipe_fds[2],
+			const struct page_run *runs, int nr_runs, uint64_t nr_pages)
+{
+	struct iovec iov[MAX_RUNS];
+	size_t left = nr_pages * PAGE_SIZE;
+	uint64_t t = now_us();
+	int ret;
+
+	for (int i = 0; i < nr_runs; i++) {
+		iov[i].iov_base = (void *)runs[i].start;
+		iov[i].iov_len = runs[i].nr * PAGE_SIZE;
+	}
+	ret = parasite_vmsplice(ctl, pipe_fds[1], iov, nr_runs);
+	if (ret)
+		return ret;
+	w->st->memdump_us += now_us() - t;
+	t = now_us();
+	while (left) {
+		ssize_t n = splice(pipe_fds[0], NULL, w->pages_fd, NULL, left, SPLICE_F_MOVE);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			pr_perror("Can't splice pages into the pages image");
+			return n < 0 ? -errno : -EIO;
+		}
+		left -= n;
+	}
+	for (int i = 0; i < nr_runs && !ret; i++)
+		ret = note_pages(w, runs[i].start, runs[i].nr);
+	w->st->pages_written += nr_pages;
+	w->st->memwrite_us += now_us() - t;
+	return ret;
+}
+
+struct page_source {
+	pid_t pid;
+	enum page_path path;
+	struct parasite_ctl *ctl;
+	int pm_fd;
+	int mem_fd;
+	int pipe_fds[2];
+	char *buf;
+	uint64_t batch;
+};
+
+static int dump_vma_pages(struct page_source *src, struct page_writer *w, const struct vma *v)
+{
+	struct page_run runs[MAX_RUNS];
+	uint64_t addr = v->start;
+	int ret;
+
+	while (addr < v->end) {
+		uint64_t nr_pages = 0, t = now_us();
+		int nr_runs = 0;
+
+		while (addr < v->end && nr_pages < src->batch && nr_runs < MAX_RUNS) {
+			ret = scan_pagemap(src->pm_fd, v, &addr, src->batch, runs, &nr_runs,
+					   &nr_pages, w->st);
+			if (ret)
+				return ret;
+		}
+		if (!nr_runs)
+			continue;
+		if (src->path == PAGE_PATH_SPLICE) {
+			ret = splice_batch(w, src->ctl, src->pipe_fds, runs, nr_runs, nr_pages);
+		} else {
+			ret = read_runs(src->pid, src->mem_fd, v, runs, nr_runs, src->buf, nr_pages);
+			w->st->memdump_us += now_us() - t;
+			if (!ret)
+				ret = write_batch(w, v, runs, nr_runs, src->buf);
+		}
+		if (ret)
+			return ret;
+	}
+	/* Runs never span two VMAs: restore maps them one VMA at a time. */
+	return flush_entry(w);
+}
+
+static int open_source(struct page_source *src)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", src->pid);
+	src->pm_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (src->pm_fd < 0) {
+		pr_perror("Can't open %s", path);
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/mem", src->pid);
+	src->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (src->mem_fd < 0) {
+		pr_perror("Can't open %s", path);
+		return -errno;
+	}
+	if (src->path == PAGE_PATH_SPLICE) {
+		if (pipe2(src->pipe_fds, O_CLOEXEC)) {
+			pr_perror("Can't create the page pipe");
+			return -errno;
+		}
+		/* Below 1 MiB (pipe-max-size) the pipe holds fewer pages. */
+		int size = fcntl(src->pipe_fds[1], F_SETPIPE_SZ, 1 << 20);
+
+		if (size < 0) {
+			pr_perror("Can't grow the page pipe");
+			return -errno;
+		}
+		src->batch = min((uint64_t)size / PAGE_SIZE, (uint64_t)MAX_RUNS);
+		return 0;
+	}
+	src->batch = READ_BATCH_PAGES;
+	src->buf = mmap(NULL, READ_BATCH_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (src->buf == MAP_FAILED) {
+		src->buf = NULL;
+		pr_perror("Can't allocate the page buffer");
+		return -errno;
+	}
+	return 0;
+}
+
+static void close_source(struct page_source *src)
+{
+	if (src->buf)
+		munmap(src->buf, READ_BATCH_PAGES * PAGE_SIZE);
+	for (int i = 0; i < 2; i++)
+		if (src->pipe_fds[i] >= 0)
+			close(src->pipe_fds[i]);
+	if (src->pm_fd >= 0)
+		close(src->pm_fd);
+	if (src->mem_fd >= 0)
+		close(src->mem_fd);
+}
+
+int dump_pages(int dfd, pid_t pid, const struct vm_area_list *vl, enum page_path path,
+	       struct parasite_ctl *ctl, struct page_xfer_stats *st)
+{
+	struct page_source src = { .pid = pid, .path = path, .ctl = ctl, .pm_fd = -1,
+				   .mem_fd = -1, .pipe_fds = { -1, -1 } };
+	struct page_writer w = { .st = st, .pages_fd = -1 };
+	struct cr_img *pages = NULL;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = open_source(&src);
+	if (ret)
+		goto out;
+	w.pagemap = img_open_write(dfd, IMG_PAGEMAP, pid);
+	pages = img_open_write(dfd, IMG_PAGES, pid);
+	if (!w.pagemap || !pages) {
+		ret = -EIO;
+		goto out;
+	}
+	w.pages_fd = pages->fd;
+	for (size_t i = 0; i < vl->nr && !ret; i++)
+		if (vma_has_dumpable_pages(&vl->vmas[i]))
+			ret = dump_vma_pages(&src, &w, &vl->vmas[i]);
+out:
+	if (w.pagemap) {
+		int r = img_close(w.pagemap);
+
+		ret = ret ?: r;
+	}
+	if (pages) {
+		int r = img_close(pages);
+
+		ret = ret ?: r;
+	}
+	close_source(&src);
+	return ret;
+}
