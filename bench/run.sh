@@ -1,0 +1,62 @@
+#!/bin/sh
+# bench/run.sh (called by "make bench"): runs build/bench/lmbench with an
+# images directory on tmpfs and one on ext4, and removes both afterwards,
+# killing any bench-hog a failed run may have left (by pid, from the list
+# lmbench keeps).  Prints figures; see bench/lmbench.c for what is measured.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+if [ "$(id -u)" != 0 ]; then
+	echo "bench: lmproc dump/restore need root" >&2
+	exit 1
+fi
+for f in ./lmproc build/bench/lmbench build/bench/bench-hog; do
+	if [ ! -x "$f" ]; then
+		echo "bench: $f is missing: run 'make bench'" >&2
+		exit 1
+	fi
+done
+
+fstype() {
+	df -T --output=fstype "$1" 2>/dev/null | tail -n 1
+}
+
+tmpfs_base=${LMBENCH_TMPFS:-/dev/shm}
+ext4_base=
+for d in ${LMBENCH_EXT4:-} /var/tmp /work /root; do
+	if [ -d "$d" ] && [ "$(fstype "$d")" = ext4 ]; then
+		ext4_base=$d
+		break
+	fi
+done
+if [ "$(fstype "$tmpfs_base")" != tmpfs ]; then
+	echo "bench: $tmpfs_base is not tmpfs (set LMBENCH_TMPFS)" >&2
+	exit 1
+fi
+if [ -z "$ext4_base" ]; then
+	echo "bench: no ext4 directory found (set LMBENCH_EXT4)" >&2
+	exit 1
+fi
+
+work=$(mktemp -d "$tmpfs_base/lmproc-bench.XXXXXX") || exit 1
+ext4=$(mktemp -d "$ext4_base/lmproc-bench.XXXXXX") || { rm -rf "$work"; exit 1; }
+hog=$(readlink -f build/bench/bench-hog)
+
+cleanup() {
+	if [ -f "$work/pids" ]; then
+		while read -r pid; do
+			if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$hog" ]; then
+				kill -9 "$pid" 2>/dev/null
+			fi
+		done < "$work/pids"
+	fi
+	rm -rf "$work" "$ext4"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "lmproc bench: $(uname -r), $(nproc) CPUs, THP $(sed 's/.*\[\(.*\)\].*/\1/' \
+	/sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
+echo "images: tmpfs $work/images, ext4 $ext4 (page cache, not synced while timed)"
+echo
+build/bench/lmbench ./lmproc build/bench/bench-hog "$work" "$ext4"
