@@ -145,8 +145,8 @@ static int dump_one_fd(pid_t pid, int fd, struct dumped_fd *fds, int *nr, int *n
 	FdinfoEntry fe = FDINFO_ENTRY__INIT;
 	char link[64], path[4096];
 	const char *kind;
-	uint32_t flags;
-	uint64_t pos;
+	uint32_t flags = 0;
+	uint64_t pos = 0;
 	struct stat st;
 	int ret, id;
 

@@ -344,7 +344,7 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 	cleanup_free uint64_t *auxv = NULL;
 	MmEntry mm = MM_ENTRY__INIT;
 	struct proc_stat st;
-	size_t nr_auxv;
+	size_t nr_auxv = 0;
 	int ret;
 
 	ret = proc_read_stat(pid, &st);
