@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	int level = LOG_WARN, vcount = 0, c, ret;
 	const char *cmd;
 
-	while ((c = getopt_long(argc, argv, "+t:D:Rdo:v::h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:Rdo:v::h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (parse_pid(optarg, &opts.pid))

@@ -168,11 +168,6 @@ static int finish_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigne
 {
 	int ret;
 
-	if (has_vm_flag(v, "ht") || has_vm_flag(v, "io") || has_vm_flag(v, "pf")) {
-		pr_err("Mapping at 0x%lx-0x%lx (%s) is hugetlb or device memory; not supported\n",
-		       (unsigned long)v->start, (unsigned long)v->end, path[0] ? path : "anon");
-		return -EOPNOTSUPP;
-	}
 	if (has_vm_flag(v, "gd"))
 		v->flags |= MAP_GROWSDOWN;
 	if (has_vm_flag(v, "nr"))
@@ -191,6 +186,13 @@ static int finish_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigne
 	}
 	if (ret)
 		return ret;
+	if ((v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_FILE_PRIVATE ||
+	     v->kind == VMA_KIND__VMA_FILE_SHARED) &&
+	    (has_vm_flag(v, "ht") || has_vm_flag(v, "io") || has_vm_flag(v, "pf"))) {
+		pr_err("Mapping at 0x%lx-0x%lx (%s) is hugetlb or device memory; not supported\n",
+		       (unsigned long)v->start, (unsigned long)v->end, path[0] ? path : "anon");
+		return -EOPNOTSUPP;
+	}
 	if (v->kind == VMA_KIND__VMA_ANON_PRIVATE && (v->flags & MAP_SHARED)) {
 		pr_err("Shared anonymous mapping at 0x%lx-0x%lx is not supported yet\n",
 		       (unsigned long)v->start, (unsigned long)v->end);
@@ -319,6 +321,22 @@ static int read_auxv(pid_t pid, uint64_t **auxv, size_t *nr)
 	return 0;
 }
 
+/* Splits the VmFlags line in place into the entry's vm_flags.  FLAGS must
+ * outlive E. */
+static int fill_vm_flags(VmaEntry *e, char *flags)
+{
+	char *tok, *save;
+	size_t n = 0;
+
+	e->vm_flags = calloc(strlen(flags) / 2 + 1, sizeof(char *));
+	if (!e->vm_flags)
+		return -ENOMEM;
+	for (tok = strtok_r(flags, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+		e->vm_flags[n++] = tok;
+	e->n_vm_flags = n;
+	return 0;
+}
+
 static void fill_vma_entry(VmaEntry *e, const struct vma *v)
 {
 	e->start = v->start;
@@ -342,6 +360,7 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 	cleanup_free MappedFileEntry *files = NULL;
 	cleanup_free MappedFileEntry **file_ptrs = NULL;
 	cleanup_free uint64_t *auxv = NULL;
+	cleanup_free char **flag_bufs = NULL;
 	MmEntry mm = MM_ENTRY__INIT;
 	struct proc_stat st;
 	size_t nr_auxv = 0;
@@ -359,12 +378,18 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 	vma_ptrs = calloc(vl->nr, sizeof(*vma_ptrs));
 	files = calloc(vl->nr_files, sizeof(*files));
 	file_ptrs = calloc(vl->nr_files, sizeof(*file_ptrs));
-	if ((vl->nr && (!vmas || !vma_ptrs)) || (vl->nr_files && (!files || !file_ptrs)))
+	flag_bufs = calloc(vl->nr + 1, sizeof(*flag_bufs));
+	if (!flag_bufs || (vl->nr && (!vmas || !vma_ptrs)) || (vl->nr_files && (!files || !file_ptrs)))
 		return -ENOMEM;
 	for (size_t i = 0; i < vl->nr; i++) {
 		vma_entry__init(&vmas[i]);
 		fill_vma_entry(&vmas[i], &vl->vmas[i]);
 		vma_ptrs[i] = &vmas[i];
+		flag_bufs[i] = strdup(vl->vmas[i].vm_flags);
+		if (!flag_bufs[i] || fill_vm_flags(&vmas[i], flag_bufs[i])) {
+			ret = -ENOMEM;
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < vl->nr_files; i++) {
 		const struct mapped_file *f = &vl->files[i];
@@ -396,5 +421,11 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 	mm.vmas = vma_ptrs;
 	mm.n_files = vl->nr_files;
 	mm.files = file_ptrs;
-	return img_write_one(dfd, IMG_MM, pid, &mm.base);
+	ret = img_write_one(dfd, IMG_MM, pid, &mm.base);
+out:
+	for (size_t i = 0; i < vl->nr; i++) {
+		free(vmas[i].vm_flags);
+		free(flag_bufs[i]);
+	}
+	return ret;
 }
