@@ -142,6 +142,14 @@ static int run_parasite(struct dump_ctx *ctx)
 	return ret;
 }
 
+/* Logs how long the task has been frozen when STAGE finished (-v4). */
+static int stage_done(struct dump_ctx *ctx, const char *stage, int ret)
+{
+	pr_debug("pid %d: %s done at +%lu us (ret %d)\n", ctx->pid, stage,
+		 (unsigned long)(now_us() - ctx->t_frozen), ret);
+	return ret;
+}
+
 static int dump_frozen(struct dump_ctx *ctx)
 {
 	int ret;
@@ -150,19 +158,20 @@ static int dump_frozen(struct dump_ctx *ctx)
 		return -EIO;
 	/* /proc views are taken before the parasite adds its own mapping
 	 * and socket to the task. */
-	ret = collect_vmas(ctx->pid, &ctx->vl);
+	ret = stage_done(ctx, "vmas", collect_vmas(ctx->pid, &ctx->vl));
 	if (!ret)
-		ret = dump_files(ctx->dfd, ctx->pid);
+		ret = stage_done(ctx, "files", dump_files(ctx->dfd, ctx->pid));
 	if (!ret)
-		ret = run_parasite(ctx);
+		ret = stage_done(ctx, "parasite", run_parasite(ctx));
 	if (!ret && ctx->opts->page_path != PAGE_PATH_SPLICE)
-		ret = dump_pages(ctx->dfd, ctx->pid, &ctx->vl, PAGE_PATH_READ, NULL, &ctx->pages);
+		ret = stage_done(ctx, "pages", dump_pages(ctx->dfd, ctx->pid, &ctx->vl,
+							  PAGE_PATH_READ, NULL, &ctx->pages));
 	if (!ret)
-		ret = dump_core(ctx->dfd, ctx->pid, ctx->sigactions);
+		ret = stage_done(ctx, "core", dump_core(ctx->dfd, ctx->pid, ctx->sigactions));
 	if (!ret)
-		ret = dump_mm(ctx->dfd, ctx->pid, &ctx->vl, ctx->brk);
+		ret = stage_done(ctx, "mm", dump_mm(ctx->dfd, ctx->pid, &ctx->vl, ctx->brk));
 	if (!ret)
-		ret = dump_pstree(ctx);
+		ret = stage_done(ctx, "pstree", dump_pstree(ctx));
 	if (!ret && fault_injected("dump-before-inventory"))
 		ret = -EIO;
 	if (!ret)

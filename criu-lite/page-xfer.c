@@ -28,6 +28,8 @@
  * 1 MiB for users without CAP_SYS_RESOURCE, KERNEL.md). */
 #define READ_BATCH_PAGES 1024
 #define MAX_RUNS 512
+/* pagemap entries read at once */
+#define PAGEMAP_CHUNK 4096
 
 struct page_run {
 	uint64_t start;
@@ -99,13 +101,12 @@ static bool page_is_zero(const void *page)
 }
 
 /* Collects the runs of pages in [start, end) of V that must be saved. */
-static int scan_pagemap(int pm_fd, const struct vma *v, uint64_t *addr, uint64_t batch,
-			struct page_run *runs, int *nr_runs, uint64_t *nr_pages,
+static int scan_pagemap(int pm_fd, uint64_t *buf, const struct vma *v, uint64_t *addr,
+			uint64_t batch, struct page_run *runs, int *nr_runs, uint64_t *nr_pages,
 			struct page_xfer_stats *st)
 {
-	uint64_t buf[512];
 	uint64_t want = batch - *nr_pages;
-	uint64_t npages = min((v->end - *addr) / PAGE_SIZE, (uint64_t)ARRAY_SIZE(buf));
+	uint64_t npages = min((v->end - *addr) / PAGE_SIZE, (uint64_t)PAGEMAP_CHUNK);
 	bool file_private = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 	ssize_t n;
 
@@ -283,8 +284,23 @@ struct page_source {
 	int mem_fd;
 	int pipe_fds[2];
 	char *buf;
+	size_t buf_len;
 	uint64_t batch;
+	uint64_t populated;		/* pages of buf populated so far */
+	uint64_t pme[PAGEMAP_CHUNK];
 };
+
+/* Populates the copy buffer in bulk up to NR_PAGES, only as far as it is
+ * used: a small process must not pay for 4 MiB it will not fill, a large
+ * one must not take a fault per page (KERNEL.md: 12-23 us each here). */
+static void populate_buf(struct page_source *src, uint64_t nr_pages)
+{
+	if (nr_pages <= src->populated)
+		return;
+	madvise(src->buf + src->populated * PAGE_SIZE, (nr_pages - src->populated) * PAGE_SIZE,
+		MADV_POPULATE_WRITE);
+	src->populated = nr_pages;
+}
 
 static int dump_vma_pages(struct page_source *src, struct page_writer *w, const struct vma *v)
 {
@@ -297,8 +313,8 @@ static int dump_vma_pages(struct page_source *src, struct page_writer *w, const 
 		int nr_runs = 0;
 
 		while (addr < v->end && nr_pages < src->batch && nr_runs < MAX_RUNS) {
-			ret = scan_pagemap(src->pm_fd, v, &addr, src->batch, runs, &nr_runs,
-					   &nr_pages, w->st);
+			ret = scan_pagemap(src->pm_fd, src->pme, v, &addr, src->batch, runs,
+					   &nr_runs, &nr_pages, w->st);
 			if (ret)
 				return ret;
 		}
@@ -307,6 +323,7 @@ static int dump_vma_pages(struct page_source *src, struct page_writer *w, const 
 		if (src->path == PAGE_PATH_SPLICE) {
 			ret = splice_batch(w, src->ctl, src->pipe_fds, runs, nr_runs, nr_pages);
 		} else {
+			populate_buf(src, nr_pages);
 			ret = read_runs(src->pid, src->mem_fd, v, runs, nr_runs, src->buf, nr_pages);
 			w->st->memdump_us += now_us() - t;
 			if (!ret)
@@ -351,8 +368,9 @@ static int open_source(struct page_source *src)
 		return 0;
 	}
 	src->batch = READ_BATCH_PAGES;
-	src->buf = mmap(NULL, READ_BATCH_PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	src->buf_len = src->batch * PAGE_SIZE;
+	src->buf = mmap(NULL, src->buf_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
 	if (src->buf == MAP_FAILED) {
 		src->buf = NULL;
 		pr_perror("Can't allocate the page buffer");
@@ -364,7 +382,7 @@ static int open_source(struct page_source *src)
 static void close_source(struct page_source *src)
 {
 	if (src->buf)
-		munmap(src->buf, READ_BATCH_PAGES * PAGE_SIZE);
+		munmap(src->buf, src->buf_len);
 	for (int i = 0; i < 2; i++)
 		if (src->pipe_fds[i] >= 0)
 			close(src->pipe_fds[i]);
