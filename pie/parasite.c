@@ -1,0 +1,229 @@
+/* The parasite: runs inside the dumped task, on its own stack in the
+ * memfd area lmproc mapped there, and answers lmproc's commands
+ * (pie/include/parasite.h) until FINI.  Freestanding: no libc, no
+ * allocation, no globals (the image is not relocated, so no pointers in
+ * data), no logging: errors go back as negative errno in the reply.
+ * It must leave the task's fd table as it found it. */
+#include <stdint.h>
+#include <asm/errno.h>
+
+#include "parasite.h"
+#include "pie-syscall.h"
+
+/* From the kernel's include/linux/socket.h and net.h (not in the uapi). */
+#define PIE_AF_UNIX 1
+#define PIE_SOCK_SEQPACKET 5
+#define PIE_SOCK_CLOEXEC 02000000
+#define PIE_SOL_SOCKET 1
+#define PIE_SCM_RIGHTS 1
+#define PIE_MSG_CMSG_CLOEXEC 0x40000000
+#define PIE_MSG_CTRUNC 0x8
+#define PIE_UIO_MAXIOV 1024
+
+struct pie_msghdr {
+	void *name;
+	int namelen;
+	struct parasite_iovec *iov;
+	unsigned long iovlen;
+	void *control;
+	unsigned long controllen;
+	unsigned int flags;
+};
+
+struct pie_cmsg_fd {
+	unsigned long len;
+	int level;
+	int type;
+	int fd;
+	int pad;
+};
+
+long parasite_daemon(struct parasite_area *area);
+
+static int connect_lmproc(struct parasite_area *area)
+{
+	long sk, ret;
+
+	sk = sys_socket(PIE_AF_UNIX, PIE_SOCK_SEQPACKET | PIE_SOCK_CLOEXEC, 0);
+	if (sk < 0)
+		return sk;
+	area->sk_fd = sk;
+	ret = sys_connect(sk, area->addr, area->addr_len);
+	if (ret < 0)
+		return ret;
+	return 0;
+}
+
+/* Receives one command; *fd gets a passed fd or -1.  Returns the message
+ * size, 0 when lmproc closed the socket, or -errno. */
+static long recv_cmd(int sk, struct parasite_cmd *cmd, int *fd)
+{
+	struct parasite_iovec iov = { (uint64_t)cmd, sizeof(*cmd) };
+	struct pie_cmsg_fd cmsg;
+	struct pie_msghdr mh;
+	long ret;
+
+	*fd = -1;
+	do {
+		pie_memset(&mh, 0, sizeof(mh));
+		pie_memset(&cmsg, 0, sizeof(cmsg));
+		mh.iov = &iov;
+		mh.iovlen = 1;
+		mh.control = &cmsg;
+		mh.controllen = sizeof(cmsg);
+		ret = sys_recvmsg(sk, &mh, PIE_MSG_CMSG_CLOEXEC);
+	} while (ret == -EINTR);
+	if (ret <= 0)
+		return ret;
+	if (mh.controllen >= 20 && cmsg.len >= 20 && cmsg.level == PIE_SOL_SOCKET && cmsg.type == PIE_SCM_RIGHTS)
+		*fd = cmsg.fd;
+	if (mh.flags & PIE_MSG_CTRUNC)
+		return -EBADMSG;
+	return ret;
+}
+
+static long send_reply(int sk, struct parasite_reply *reply)
+{
+	struct parasite_iovec iov = { (uint64_t)reply, sizeof(*reply) };
+	struct pie_msghdr mh;
+	long ret;
+
+	pie_memset(&mh, 0, sizeof(mh));
+	mh.iov = &iov;
+	mh.iovlen = 1;
+	do {
+		ret = sys_sendmsg(sk, &mh, 0);
+	} while (ret == -EINTR);
+	return ret < 0 ? ret : 0;
+}
+
+static long dump_sigactions(struct parasite_area *area)
+{
+	struct parasite_ksigaction *act = area->bulk.sigactions;
+	long ret;
+	int sig;
+
+	pie_memset(act, 0, sizeof(area->bulk.sigactions));
+	for (sig = 1; sig <= PARASITE_NSIG; sig++) {
+		/* SIGKILL and SIGSTOP have no disposition to save. */
+		if (sig == 9 || sig == 19)
+			continue;
+		ret = sys_rt_sigaction(sig, 0, &act[sig - 1], sizeof(uint64_t));
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Splices IOV[0..NR) into the pipe, resuming after partial vmsplice()s
+ * (the iovecs are consumed in place).  *done counts the bytes spliced. */
+static long vmsplice_all(int pipe_fd, struct parasite_iovec *iov, unsigned int nr,
+			 uint64_t *done)
+{
+	unsigned int i = 0, n;
+	long ret;
+
+	while (i < nr) {
+		if (!iov[i].len) {
+			i++;
+			continue;
+		}
+		n = nr - i < PIE_UIO_MAXIOV ? nr - i : PIE_UIO_MAXIOV;
+		ret = sys_vmsplice(pipe_fd, &iov[i], n, 0);
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			return -EIO;
+		*done += ret;
+		while (ret > 0) {
+			if ((uint64_t)ret < iov[i].len) {
+				iov[i].base += ret;
+				iov[i].len -= ret;
+				break;
+			}
+			ret -= iov[i].len;
+			i++;
+		}
+	}
+	return 0;
+}
+
+static long do_vmsplice(struct parasite_area *area, struct parasite_cmd *cmd, int fd,
+			uint64_t *done)
+{
+	if (cmd->flags & PARASITE_F_NEW_PIPE) {
+		if (fd < 0)
+			return -EBADF;
+		if (area->pipe_fd >= 0) {
+			sys_close(area->pipe_fd);
+			area->pipe_fd = -1;
+		}
+		area->pipe_fd = fd;
+	}
+	if (area->pipe_fd < 0)
+		return -EBADF;
+	if (cmd->nr > PARASITE_MAX_IOV)
+		return -E2BIG;
+	return vmsplice_all(area->pipe_fd, area->bulk.iov, cmd->nr, done);
+}
+
+static void close_own_fds(struct parasite_area *area)
+{
+	int fd;
+
+	if (area->pipe_fd >= 0) {
+		fd = area->pipe_fd;
+		sys_close(fd);
+		area->pipe_fd = -1;
+	}
+	if (area->sk_fd >= 0) {
+		fd = area->sk_fd;
+		sys_close(fd);
+		area->sk_fd = -1;
+	}
+}
+
+/* Serves commands until FINI or until lmproc goes away.  Returns 0 after
+ * FINI, else the error that ended the loop; lmproc reads it in rax at the
+ * trap that follows (parasite-head.S). */
+long parasite_daemon(struct parasite_area *area)
+{
+	struct parasite_reply reply;
+	struct parasite_cmd cmd;
+	long ret, size;
+	int fd;
+
+	if (area->magic != PARASITE_MAGIC)
+		return -EINVAL;
+	ret = connect_lmproc(area);
+	while (!ret) {
+		size = recv_cmd(area->sk_fd, &cmd, &fd);
+		if (size <= 0) {
+			ret = size ? size : -ECONNRESET;
+			if (fd >= 0)
+				sys_close(fd);
+			break;
+		}
+		pie_memset(&reply, 0, sizeof(reply));
+		reply.cmd = cmd.cmd;
+		reply.seq = cmd.seq;
+		if (size != sizeof(cmd))
+			reply.ret = -EBADMSG;
+		else if (cmd.cmd == PARASITE_CMD_DUMP_SIGACTIONS)
+			reply.ret = dump_sigactions(area);
+		else if (cmd.cmd == PARASITE_CMD_VMSPLICE)
+			reply.ret = do_vmsplice(area, &cmd, fd, &reply.value);
+		else if (cmd.cmd != PARASITE_CMD_FINI)
+			reply.ret = -EINVAL;
+		/* A passed fd that was not adopted as the pipe is not kept. */
+		if (fd >= 0 && fd != area->pipe_fd)
+			sys_close(fd);
+		ret = send_reply(area->sk_fd, &reply);
+		if (size == sizeof(cmd) && cmd.cmd == PARASITE_CMD_FINI)
+			break;
+	}
+	close_own_fds(area);
+	return ret;
+}
