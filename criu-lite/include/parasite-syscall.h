@@ -1,0 +1,91 @@
+/* Private to the parasite-control library (infect.c, parasite-syscall.c):
+ * the control block and the ptrace-level steps infect.c builds on.  The
+ * rest of lmproc uses infect.h only. */
+#ifndef LMPROC_PARASITE_SYSCALL_H
+#define LMPROC_PARASITE_SYSCALL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "parasite.h"
+
+/* Words written at the injection site: `syscall; int3` and padding, then
+ * up to 16 bytes of data for the syscall (the memfd name). */
+#define INJECT_WORDS 3
+#define INJECT_DATA_MAX ((INJECT_WORDS - 1) * 8)
+
+enum task_state {
+	TASK_STOPPED,		/* in a ptrace stop: registers may be set */
+	TASK_IN_PARASITE,	/* running the parasite's daemon loop */
+	TASK_GONE,		/* exited or killed: nothing left to undo in it */
+};
+
+struct parasite_ctl {
+	pid_t pid;
+	enum task_state state;
+	bool interrupting;	/* a PTRACE_INTERRUPT stop is what we wait for */
+	bool mask_changed;
+	struct user_regs_struct orig_regs;
+	uint64_t orig_sigmask;
+	unsigned long code_addr;
+	long code_orig[INJECT_WORDS];
+
+	/* Signals that stopped the task while we held it, re-sent by cure
+	 * so none is lost; indexed by signal number - 1. */
+	siginfo_t deferred[PARASITE_NSIG];
+	uint64_t deferred_set;
+
+	int remote_fd;			/* the memfd in the task, -1 once closed */
+	unsigned long remote_map;	/* the area in the task, 0 if none */
+	void *local_map;		/* the same area in lmproc */
+	size_t map_size;
+	struct parasite_area *area;
+
+	int listen_fd;
+	int sk;
+	bool sk_broken;		/* a command failed midway: the stream is unusable */
+	uint32_t seq;
+	bool pipe_passed;
+	dev_t pipe_dev;
+	ino_t pipe_ino;
+};
+
+static inline void keep_first(int *ret, int err)
+{
+	if (!*ret && err)
+		*ret = err;
+}
+
+int task_resume(struct parasite_ctl *ctl);
+int task_set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs);
+
+/* Interprets one wait status of the task while lmproc's code runs in it.
+ * Returns 1 when the task reached the int3 at TRAP_IP, a fault, or (with
+ * ctl->interrupting) an interrupt stop, with its registers in *regs and
+ * ctl->state = TASK_STOPPED; 0 after handling any other stop (signals
+ * are deferred, the task runs on); -errno (TASK_GONE if it died). */
+int task_handle_status(struct parasite_ctl *ctl, int status, unsigned long trap_ip,
+		       struct user_regs_struct *regs);
+/* Blocks until task_handle_status() says the task is stopped for good. */
+int task_wait_stop(struct parasite_ctl *ctl, unsigned long trap_ip,
+		   struct user_regs_struct *regs);
+
+/* parasite_syscall() with DATA_LEN (<= INJECT_DATA_MAX) bytes of DATA
+ * placed at ctl->code_addr + 8 for the duration of the call. */
+int task_inject(struct parasite_ctl *ctl, long *res, long nr, const unsigned long args[6],
+		const void *data, size_t data_len);
+/* task_inject() where a failed syscall is an error: logged with WHAT. */
+int task_remote_call(struct parasite_ctl *ctl, long *res, const char *what, long nr,
+		     const unsigned long args[6], const void *data, size_t data_len);
+/* Closes *FD in the task and sets it to -1; EBADF counts as closed. */
+int task_close_fd(struct parasite_ctl *ctl, int32_t *fd);
+
+/* Puts back the saved registers and signal mask and re-sends deferred
+ * signals: the last step of a cure. */
+int task_restore(struct parasite_ctl *ctl);
+
+#endif

@@ -1,0 +1,384 @@
+/* Parasite control, ptrace level: prepares a seized task and runs single
+ * system calls in it by the recipe of KERNEL.md ("ptrace and injection"),
+ * keeping its interrupted syscall restartable and no signal lost.  Owns
+ * the saved registers, code bytes and signal mask and puts them back.
+ * Knows nothing of the parasite blob (infect.c) and never seizes or
+ * detaches (seize.c). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "common.h"
+#include "infect.h"
+#include "log.h"
+#include "parasite-syscall.h"
+
+#define CODE_SYSCALL_TRAP 0xcccccccccccc050fUL /* syscall; int3; int3 ... */
+#define CODE_TRAP_OFF 3 /* rip after the int3 */
+
+#define SIGBIT(sig) (1ULL << ((sig) - 1))
+/* Signals left unblocked while lmproc runs code in the task: the faults
+ * that code could raise.  The kernel resets the handler of a forced
+ * signal that is blocked (force_sig_info_to_task), so blocking them would
+ * corrupt the task's dispositions; unblocked, they stop in ptrace first
+ * and never reach the task's handlers.  Everything else stays pending. */
+#define SYNC_SIGNALS                                                           \
+	(SIGBIT(SIGTRAP) | SIGBIT(SIGSEGV) | SIGBIT(SIGBUS) | SIGBIT(SIGILL) |  \
+	 SIGBIT(SIGFPE) | SIGBIT(SIGSYS))
+
+static void defer_signal(struct parasite_ctl *ctl, const siginfo_t *si)
+{
+	int sig = si->si_signo;
+
+	if (sig < 1 || sig > PARASITE_NSIG)
+		return;
+	/* Only non-queueing standard signals get here (the rest are
+	 * blocked), so coalescing repeats is what the kernel would do. */
+	pr_debug("pid %d: signal %d arrived while lmproc held the task, re-sent at cure\n",
+		 ctl->pid, sig);
+	ctl->deferred[sig - 1] = *si;
+	ctl->deferred_set |= SIGBIT(sig);
+}
+
+static int task_gone(struct parasite_ctl *ctl, int status)
+{
+	ctl->state = TASK_GONE;
+	if (WIFEXITED(status))
+		pr_err("pid %d exited with status %d while lmproc ran code in it\n", ctl->pid,
+		       WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		pr_err("pid %d was killed by signal %d while lmproc ran code in it\n", ctl->pid,
+		       WTERMSIG(status));
+	else
+		pr_err("pid %d is exiting while lmproc ran code in it\n", ctl->pid);
+	return -ESRCH;
+}
+
+int task_resume(struct parasite_ctl *ctl)
+{
+	if (ptrace(PTRACE_CONT, ctl->pid, 0, 0)) {
+		pr_perror("Can't resume pid %d", ctl->pid);
+		return -errno;
+	}
+	return 0;
+}
+
+/* A signal-delivery stop while lmproc's code ran: ours (the int3 at
+ * TRAP_IP), a fault of that code, or a signal someone sent (deferred).
+ * Returns 1 when the task is stopped for good, 0 to keep waiting. */
+static int signal_stop(struct parasite_ctl *ctl, int sig, unsigned long trap_ip,
+		       struct user_regs_struct *regs)
+{
+	siginfo_t si;
+
+	if (ptrace(PTRACE_GETSIGINFO, ctl->pid, 0, &si)) {
+		pr_perror("Can't get the signal that stopped pid %d", ctl->pid);
+		return -errno;
+	}
+	/* Kernel-made signals (si_code > 0, SI_KERNEL) come from our code. */
+	if (sig == SIGSTOP || si.si_code <= 0) {
+		defer_signal(ctl, &si);
+		return task_resume(ctl);
+	}
+	ctl->state = TASK_STOPPED;
+	if (ptrace(PTRACE_GETREGS, ctl->pid, 0, regs)) {
+		pr_perror("Can't get registers of pid %d", ctl->pid);
+		return -errno;
+	}
+	if (sig == SIGTRAP && si.si_code == SI_KERNEL && regs->rip == trap_ip)
+		return 1;
+	pr_err("pid %d: signal %d (code %d, address %p) at %#llx while running lmproc's code\n",
+	       ctl->pid, sig, si.si_code, si.si_addr, regs->rip);
+	return -EFAULT;
+}
+
+/* Returns 1 when the task reached the stop we wait for (registers in
+ * *regs), 0 after handling any other stop (the task runs on), -errno. */
+int task_handle_status(struct parasite_ctl *ctl, int status, unsigned long trap_ip,
+			 struct user_regs_struct *regs)
+{
+	int event = status >> 16;
+
+	if (WIFEXITED(status) || WIFSIGNALED(status))
+		return task_gone(ctl, status);
+	if (!WIFSTOPPED(status)) {
+		pr_err("pid %d: unexpected wait status %#x\n", ctl->pid, status);
+		return -EINVAL;
+	}
+	if (event == PTRACE_EVENT_EXIT)
+		return task_gone(ctl, status);
+	if (event == PTRACE_EVENT_STOP && ctl->interrupting) {
+		ctl->state = TASK_STOPPED;
+		if (ptrace(PTRACE_GETREGS, ctl->pid, 0, regs)) {
+			pr_perror("Can't get registers of pid %d", ctl->pid);
+			return -errno;
+		}
+		return 1;
+	}
+	/* Group stops, a stale interrupt, other events: not ours, go on. */
+	if (event)
+		return task_resume(ctl);
+	return signal_stop(ctl, WSTOPSIG(status), trap_ip, regs);
+}
+
+int task_wait_stop(struct parasite_ctl *ctl, unsigned long trap_ip,
+		     struct user_regs_struct *regs)
+{
+	int status, ret;
+
+	do {
+		if (waitpid(ctl->pid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("Can't wait for pid %d", ctl->pid);
+			return -errno;
+		}
+		ret = task_handle_status(ctl, status, trap_ip, regs);
+	} while (!ret);
+	return ret < 0 ? ret : 0;
+}
+
+static int poke_words(struct parasite_ctl *ctl, const long *words, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (ptrace(PTRACE_POKEDATA, ctl->pid, ctl->code_addr + i * 8, words[i])) {
+			pr_perror("Can't write pid %d's memory at %#lx", ctl->pid,
+				  ctl->code_addr + i * 8);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+int task_set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs)
+{
+	if (ptrace(PTRACE_SETREGS, ctl->pid, 0, regs)) {
+		pr_perror("Can't set registers of pid %d", ctl->pid);
+		return -errno;
+	}
+	return 0;
+}
+
+/* Runs syscall NR with ARGS, the first DATA_LEN bytes of DATA placed
+ * right after the code at ctl->code_addr + 8.  Code and registers are put
+ * back in the trap's signal-delivery stop, where the kernel still
+ * restarts the task's own interrupted syscall on resume. */
+int task_inject(struct parasite_ctl *ctl, long *res, long nr, const unsigned long args[6],
+		  const void *data, size_t data_len)
+{
+	struct user_regs_struct regs = ctl->orig_regs;
+	long code[INJECT_WORDS] = { CODE_SYSCALL_TRAP };
+	int nwords = 1 + (data_len + 7) / 8;
+	int ret, err;
+
+	if (ctl->state != TASK_STOPPED) {
+		pr_err("pid %d is not stopped: can't run syscall %ld in it\n", ctl->pid, nr);
+		return ctl->state == TASK_GONE ? -ESRCH : -EBUSY;
+	}
+	if (nwords > INJECT_WORDS)
+		return -E2BIG;
+	if (data_len)
+		memcpy(&code[1], data, data_len);
+	regs.rip = ctl->code_addr;
+	regs.rax = nr;
+	/* -1: resuming must not restart the syscall the task was in. */
+	regs.orig_rax = -1;
+	regs.rdi = args[0];
+	regs.rsi = args[1];
+	regs.rdx = args[2];
+	regs.r10 = args[3];
+	regs.r8 = args[4];
+	regs.r9 = args[5];
+
+	ret = poke_words(ctl, code, nwords);
+	if (!ret)
+		ret = task_set_regs(ctl, &regs);
+	if (!ret)
+		ret = task_resume(ctl);
+	if (!ret)
+		ret = task_wait_stop(ctl, ctl->code_addr + CODE_TRAP_OFF, &regs);
+	if (!ret)
+		*res = regs.rax;
+	if (ctl->state != TASK_STOPPED)
+		return ret;
+	err = poke_words(ctl, ctl->code_orig, nwords);
+	keep_first(&ret, err);
+	keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
+	return ret;
+}
+
+int parasite_syscall(struct parasite_ctl *ctl, long *ret, long nr, unsigned long a1,
+		     unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5,
+		     unsigned long a6)
+{
+	const unsigned long args[6] = { a1, a2, a3, a4, a5, a6 };
+
+	return task_inject(ctl, ret, nr, args, NULL, 0);
+}
+
+/* Injects a syscall whose failure is an error of lmproc's: logs it. */
+int task_remote_call(struct parasite_ctl *ctl, long *res, const char *what, long nr,
+		       const unsigned long args[6], const void *data, size_t data_len)
+{
+	int ret = task_inject(ctl, res, nr, args, data, data_len);
+
+	if (ret)
+		return ret;
+	if ((unsigned long)*res > -4096UL) {
+		pr_err("%s in pid %d failed: %s\n", what, ctl->pid, strerror(-*res));
+		return *res;
+	}
+	return 0;
+}
+
+/* The injection site: the word holding rip, which is mapped and
+ * executable; or the start of its page if the memfd name would spill
+ * past the page end. */
+static unsigned long pick_code_addr(unsigned long rip)
+{
+	unsigned long addr = rip & ~7UL;
+
+	if ((addr & (PAGE_SIZE - 1)) + INJECT_WORDS * 8 > PAGE_SIZE)
+		addr = rip & PAGE_MASK;
+	return addr;
+}
+
+static int save_code(struct parasite_ctl *ctl)
+{
+	int i;
+
+	ctl->code_addr = pick_code_addr(ctl->orig_regs.rip);
+	for (i = 0; i < INJECT_WORDS; i++) {
+		errno = 0;
+		ctl->code_orig[i] = ptrace(PTRACE_PEEKDATA, ctl->pid, ctl->code_addr + i * 8, 0);
+		if (errno) {
+			pr_perror("Can't read pid %d's code at %#lx", ctl->pid,
+				  ctl->code_addr + i * 8);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+struct parasite_ctl *parasite_prepare(pid_t pid)
+{
+	uint64_t block = ~SYNC_SIGNALS;
+	struct parasite_ctl *ctl;
+
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl) {
+		pr_err("Out of memory preparing pid %d\n", pid);
+		return NULL;
+	}
+	ctl->pid = pid;
+	ctl->state = TASK_STOPPED;
+	ctl->remote_fd = -1;
+	ctl->listen_fd = -1;
+	ctl->sk = -1;
+	if (ptrace(PTRACE_GETREGS, pid, 0, &ctl->orig_regs)) {
+		pr_perror("Can't get registers of pid %d", pid);
+		goto err;
+	}
+	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
+		pr_perror("Can't get the signal mask of pid %d", pid);
+		goto err;
+	}
+	if (save_code(ctl))
+		goto err;
+	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &block)) {
+		pr_perror("Can't block signals of pid %d", pid);
+		goto err;
+	}
+	ctl->mask_changed = true;
+	return ctl;
+err:
+	free(ctl);
+	return NULL;
+}
+
+/* Closes *FD in the task.  EBADF is fine: the parasite may have closed
+ * it just before it was stopped, without getting to say so. */
+int task_close_fd(struct parasite_ctl *ctl, int32_t *fd)
+{
+	unsigned long args[6] = { (unsigned long)*fd };
+	long res;
+	int ret;
+
+	ret = task_inject(ctl, &res, __NR_close, args, NULL, 0);
+	if (ret)
+		return ret;
+	if (res < 0 && res != -EBADF) {
+		pr_err("Can't close fd %d in pid %d: %s\n", *fd, ctl->pid, strerror(-res));
+		return res;
+	}
+	*fd = -1;
+	return 0;
+}
+
+static pid_t read_tgid(pid_t pid)
+{
+	char path[64], line[128];
+	pid_t tgid = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return pid;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+/* Sends the deferred signals again, with their siginfo where the kernel
+ * lets another process queue it (negative codes other than SI_TKILL). */
+static int resend_signals(struct parasite_ctl *ctl)
+{
+	siginfo_t *si;
+	int sig, ret = 0;
+	pid_t tgid;
+	long r;
+
+	if (!ctl->deferred_set)
+		return 0;
+	tgid = read_tgid(ctl->pid);
+	for (sig = 1; sig <= PARASITE_NSIG; sig++) {
+		if (!(ctl->deferred_set & SIGBIT(sig)))
+			continue;
+		si = &ctl->deferred[sig - 1];
+		if (si->si_code < 0 && si->si_code != SI_TKILL)
+			r = syscall(SYS_rt_tgsigqueueinfo, tgid, ctl->pid, sig, si);
+		else
+			r = syscall(SYS_tgkill, tgid, ctl->pid, sig);
+		if (r) {
+			pr_perror("Can't send signal %d back to pid %d", sig, ctl->pid);
+			keep_first(&ret, -errno);
+		}
+	}
+	ctl->deferred_set = 0;
+	return ret;
+}
+
+int task_restore(struct parasite_ctl *ctl)
+{
+	int ret = task_set_regs(ctl, &ctl->orig_regs);
+
+	if (ctl->mask_changed) {
+		if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
+			pr_perror("Can't restore the signal mask of pid %d", ctl->pid);
+			keep_first(&ret, -errno);
+		} else {
+			ctl->mask_changed = false;
+		}
+	}
+	keep_first(&ret, resend_signals(ctl));
+	return ret;
+}
