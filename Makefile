@@ -8,7 +8,7 @@ V		?= 0
 
 CFLAGS_COMMON	:= -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
 CFLAGS		+= $(CFLAGS_COMMON) -Icriu-lite/include -Ipie/include -Ibuild/images \
-		   -Ibuild $(shell pkg-config --cflags libnl-3.0 2>/dev/null)
+		   -Ibuild -Ibuild/pie $(shell pkg-config --cflags libnl-3.0 2>/dev/null)
 LDLIBS		+= -lprotobuf-c
 
 # Freestanding position-independent code for the blobs: no libc, no GOT

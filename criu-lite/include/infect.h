@@ -1,7 +1,14 @@
 /* Parasite control: the only interface the rest of lmproc uses to run
  * code inside a seized task (compare compel's infect.h).  Every call that
  * changes the task has an undo, and parasite_cure() undoes whatever is
- * still in place, on success and on every failure path. */
+ * still in place, on success and on every failure path: after any failed
+ * call, still call parasite_cure().
+ *
+ * Between parasite_prepare() and parasite_cure() the task's maskable
+ * signals are blocked (fault signals excepted); a signal that stops it
+ * meanwhile (SIGSTOP, a sent SIGTRAP) is held and sent again by the cure.
+ * After the cure the task sits in a ptrace stop with its own registers;
+ * detach it with signal 0 (seize.c). */
 #ifndef LMPROC_INFECT_H
 #define LMPROC_INFECT_H
 
@@ -12,18 +19,20 @@
 struct parasite_ctl;
 
 /* The task must be ptrace-seized and in a group-stop or interrupt stop
- * (seize.c).  Saves its registers and signal mask. */
+ * (seize.c).  Saves its registers, signal mask and the code bytes at its
+ * rip, and blocks its signals.  NULL (logged) on failure, nothing changed. */
 struct parasite_ctl *parasite_prepare(pid_t pid);
 
 /* Runs one system call inside the task and returns the kernel's result
  * (negative errno) in *ret.  Returns 0 if the call was made, -errno if
  * the injection itself failed.  Leaves an interrupted syscall of the task
- * restartable. */
+ * restartable.  Not while the parasite runs (-EBUSY). */
 int parasite_syscall(struct parasite_ctl *ctl, long *ret, long nr, unsigned long a1,
 		     unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5,
 		     unsigned long a6);
 
-/* Maps the parasite blob into the task and starts its command loop. */
+/* Maps the parasite blob into the task and starts its command loop; the
+ * task runs it (blocked signals, own stack) until parasite_cure(). */
 int parasite_infect(struct parasite_ctl *ctl);
 
 /* Fetches the task's 64 signal dispositions (kernel struct sigaction
@@ -39,7 +48,10 @@ int parasite_dump_sigactions(struct parasite_ctl *ctl, struct parasite_sigaction
 /* Has the parasite vmsplice() the task's memory ranges IOV[0..NR) into
  * the write end of a pipe PIPE_WR of lmproc's (passed by SCM_RIGHTS once
  * and cached).  The caller splices the data out of the read end; the
- * pipe must be large enough for the ranges (F_SETPIPE_SZ). */
+ * pipe must have a free buffer for every page each range touches
+ * (F_SETPIPE_SZ), else -E2BIG before anything is spliced.  Returns 0 once
+ * every byte is in the pipe.  The parasite holds the write end open until
+ * the cure, so the read end sees no EOF before then. */
 int parasite_vmsplice(struct parasite_ctl *ctl, int pipe_wr, const struct iovec *iov,
 		      unsigned int nr);
 

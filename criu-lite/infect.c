@@ -1,0 +1,584 @@
+/* Parasite control, blob level (compare compel): maps the parasite into a
+ * prepared task, runs its daemon, talks to it over the command socket and
+ * cures the task of it.  Owns the memfd area and the socket; single
+ * syscalls and the saved task state are parasite-syscall.c's.  Every step
+ * has an undo that parasite_cure() runs on success and on any failure. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include "common.h"
+#include "fault.h"
+#include "infect.h"
+#include "log.h"
+#include "parasite-blob.h"
+#include "parasite-syscall.h"
+#include "parasite.h"
+
+static const char memfd_name[INJECT_DATA_MAX] = "lmproc-parasite";
+
+/* How long lmproc waits for the parasite to connect or answer before it
+ * stops it by force.  Commands are bounded (vmsplice never exceeds the
+ * pipe's room), so only a hung or dying parasite takes this long. */
+#define PARASITE_TIMEOUT_MS 10000
+#define POLL_SLICE_MS 10
+
+#define EFLAGS_TF 0x100UL
+#define EFLAGS_DF 0x400UL
+#define EFLAGS_AC 0x40000UL
+
+#define BLOB_SIZE max(BLOB_MEM_SIZE_PARASITE, (unsigned long)parasite_blob_size)
+
+static unsigned long parasite_trap_ip(struct parasite_ctl *ctl)
+{
+	return ctl->remote_map + parasite_export_trap_off + 1;
+}
+
+/* Creates the listening socket in the task's network namespace, where
+ * the parasite's connect() looks the abstract name up. */
+static int listen_in_netns(struct parasite_ctl *ctl, struct sockaddr_un *addr,
+			   socklen_t *addr_len)
+{
+	cleanup_close int self_ns = -1, task_ns = -1;
+	struct stat self_st, task_st;
+	char path[64];
+	int fd, len, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", ctl->pid);
+	if (stat("/proc/thread-self/ns/net", &self_st) || stat(path, &task_st)) {
+		pr_perror("Can't stat the network namespace of pid %d", ctl->pid);
+		return -errno;
+	}
+	if (self_st.st_ino != task_st.st_ino || self_st.st_dev != task_st.st_dev) {
+		self_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		task_ns = open(path, O_RDONLY | O_CLOEXEC);
+		if (self_ns < 0 || task_ns < 0 || setns(task_ns, CLONE_NEWNET)) {
+			pr_perror("Can't enter the network namespace of pid %d", ctl->pid);
+			return -errno;
+		}
+	}
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	len = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1,
+		       "lmproc-parasite.%d.%d.%llu", getpid(), ctl->pid,
+		       (unsigned long long)now_ns());
+	*addr_len = offsetof(struct sockaddr_un, sun_path) + 1 + len;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)addr, *addr_len) || listen(fd, 1)) {
+		err = -errno;
+		pr_perror("Can't listen for the parasite of pid %d", ctl->pid);
+	}
+	if (self_ns >= 0 && setns(self_ns, CLONE_NEWNET)) {
+		keep_first(&err, -errno);
+		pr_perror("Can't return to lmproc's network namespace from pid %d's", ctl->pid);
+	}
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	ctl->listen_fd = fd;
+	return 0;
+}
+
+/* memfd_create in the task, opened by lmproc through /proc, sized and
+ * mapped on both sides; the task's fd is closed again at once. */
+static int map_area(struct parasite_ctl *ctl)
+{
+	cleanup_close int fd = -1;
+	unsigned long args[6] = { 0 };
+	char path[64];
+	long res;
+	int ret;
+
+	ctl->map_size = PARASITE_MAP_SIZE(BLOB_SIZE);
+	args[0] = ctl->code_addr + 8;
+	args[1] = MFD_CLOEXEC;
+	ret = task_remote_call(ctl, &res, "memfd_create", __NR_memfd_create, args, memfd_name,
+			  sizeof(memfd_name));
+	if (ret)
+		return ret;
+	ctl->remote_fd = res;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctl->pid, ctl->remote_fd);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, ctl->map_size)) {
+		pr_perror("Can't open or size the parasite memfd %s", path);
+		return -errno;
+	}
+	ctl->local_map = mmap(NULL, ctl->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (ctl->local_map == MAP_FAILED) {
+		ctl->local_map = NULL;
+		pr_perror("Can't map the parasite memfd %s", path);
+		return -errno;
+	}
+
+	args[0] = 0;
+	args[1] = ctl->map_size;
+	args[2] = PROT_READ | PROT_WRITE | PROT_EXEC;
+	args[3] = MAP_SHARED;
+	args[4] = ctl->remote_fd;
+	args[5] = 0;
+	ret = task_remote_call(ctl, &res, "mmap of the parasite", __NR_mmap, args, NULL, 0);
+	if (ret)
+		return ret;
+	ctl->remote_map = res;
+
+	memset(args, 0, sizeof(args));
+	args[0] = ctl->remote_fd;
+	ret = task_remote_call(ctl, &res, "close of the parasite memfd", __NR_close, args, NULL, 0);
+	if (ret)
+		return ret;
+	ctl->remote_fd = -1;
+	return 0;
+}
+
+static void fill_area(struct parasite_ctl *ctl, const struct sockaddr_un *addr,
+		      socklen_t addr_len)
+{
+	struct parasite_area *area;
+
+	memcpy(ctl->local_map, parasite_blob, parasite_blob_size);
+	area = (void *)((char *)ctl->local_map + PARASITE_AREA_OFF(BLOB_SIZE));
+	area->addr_len = addr_len;
+	memcpy(area->addr, addr, addr_len);
+	area->sk_fd = -1;
+	area->pipe_fd = -1;
+	area->magic = PARASITE_MAGIC;
+	ctl->area = area;
+}
+
+/* Points the task at the blob's entry, on the parasite stack, and lets
+ * it go: from here on only the socket or a ptrace stop talks to it. */
+static int start_daemon(struct parasite_ctl *ctl)
+{
+	struct user_regs_struct regs = ctl->orig_regs;
+	int ret;
+
+	regs.rip = ctl->remote_map + parasite_export_entry_off;
+	regs.rsp = ctl->remote_map + PARASITE_MAP_SIZE(BLOB_SIZE);
+	regs.rdi = ctl->remote_map + PARASITE_AREA_OFF(BLOB_SIZE);
+	regs.orig_rax = -1;
+	/* The C ABI wants DF clear; TF or AC would trap inside the blob. */
+	regs.eflags &= ~(EFLAGS_TF | EFLAGS_DF | EFLAGS_AC);
+	ret = task_set_regs(ctl, &regs);
+	if (!ret)
+		ret = task_resume(ctl);
+	if (!ret)
+		ctl->state = TASK_IN_PARASITE;
+	return ret;
+}
+
+/* Waits until FD is readable while watching the parasite: a signal for
+ * the task is deferred, a trap or fault of the parasite ends the wait. */
+static int wait_parasite(struct parasite_ctl *ctl, int fd, const char *what)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct user_regs_struct regs;
+	uint64_t deadline = now_us() + PARASITE_TIMEOUT_MS * 1000ULL;
+	int status, ret;
+	pid_t w;
+
+	for (;;) {
+		ret = poll(&pfd, 1, POLL_SLICE_MS);
+		if (ret > 0)
+			return 0;
+		if (ret < 0 && errno != EINTR) {
+			pr_perror("Can't poll the parasite socket of pid %d", ctl->pid);
+			return -errno;
+		}
+		w = waitpid(ctl->pid, &status, __WALL | WNOHANG);
+		if (w == ctl->pid) {
+			ret = task_handle_status(ctl, status, parasite_trap_ip(ctl), &regs);
+			if (ret > 0) {
+				pr_err("The parasite in pid %d quit while lmproc waited for %s: %s\n",
+				       ctl->pid, what, strerror(-(long)regs.rax));
+				return -ECONNRESET;
+			}
+			if (ret < 0)
+				return ret;
+		}
+		if (now_us() > deadline) {
+			pr_err("The parasite in pid %d did not answer (%s) in %d ms\n", ctl->pid,
+			       what, PARASITE_TIMEOUT_MS);
+			return -ETIMEDOUT;
+		}
+	}
+}
+
+/* Accepts the parasite's connection, refusing anyone else who found the
+ * abstract name in the task's network namespace. */
+static int accept_parasite(struct parasite_ctl *ctl)
+{
+	struct ucred cred;
+	socklen_t len;
+	char path[64];
+	int sk, ret;
+
+	for (;;) {
+		len = sizeof(cred);
+		ret = wait_parasite(ctl, ctl->listen_fd, "its connection");
+		if (ret)
+			return ret;
+		sk = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (sk < 0) {
+			pr_perror("Can't accept the parasite of pid %d", ctl->pid);
+			return -errno;
+		}
+		if (getsockopt(sk, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+			pr_perror("Can't get the parasite's credentials for pid %d", ctl->pid);
+			close(sk);
+			return -errno;
+		}
+		snprintf(path, sizeof(path), "/proc/%d/task/%d", cred.pid, ctl->pid);
+		if (access(path, F_OK) == 0)
+			break;
+		pr_warn("pid %d connected to the parasite socket of pid %d: refused\n",
+			cred.pid, ctl->pid);
+		close(sk);
+	}
+	ctl->sk = sk;
+	close(ctl->listen_fd);
+	ctl->listen_fd = -1;
+	return 0;
+}
+
+int parasite_infect(struct parasite_ctl *ctl)
+{
+	struct sockaddr_un addr;
+	socklen_t addr_len = 0;
+	int ret;
+
+	if (ctl->state != TASK_STOPPED || ctl->remote_map) {
+		pr_err("pid %d is already infected or not stopped\n", ctl->pid);
+		return -EBUSY;
+	}
+	ret = listen_in_netns(ctl, &addr, &addr_len);
+	if (!ret)
+		ret = map_area(ctl);
+	if (ret)
+		return ret;
+	fill_area(ctl, &addr, addr_len);
+	ret = start_daemon(ctl);
+	if (ret)
+		return ret;
+	if (fault_injected("parasite-infect"))
+		return -EIO;
+	return accept_parasite(ctl);
+}
+
+static const char *cmd_name(uint32_t cmd)
+{
+	switch (cmd) {
+	case PARASITE_CMD_DUMP_SIGACTIONS:
+		return "dump-sigactions";
+	case PARASITE_CMD_VMSPLICE:
+		return "vmsplice";
+	case PARASITE_CMD_FINI:
+		return "fini";
+	}
+	return "unknown";
+}
+
+static int send_cmd(struct parasite_ctl *ctl, struct parasite_cmd *cmd, int pass_fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { cmd, sizeof(*cmd) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *ch;
+
+	if (pass_fd >= 0) {
+		memset(&control, 0, sizeof(control));
+		mh.msg_control = control.buf;
+		mh.msg_controllen = sizeof(control.buf);
+		ch = CMSG_FIRSTHDR(&mh);
+		ch->cmsg_level = SOL_SOCKET;
+		ch->cmsg_type = SCM_RIGHTS;
+		ch->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(ch), &pass_fd, sizeof(int));
+	}
+	if (sendmsg(ctl->sk, &mh, MSG_NOSIGNAL) != sizeof(*cmd)) {
+		pr_perror("Can't send %s to the parasite of pid %d", cmd_name(cmd->cmd), ctl->pid);
+		return errno ? -errno : -EIO;
+	}
+	return 0;
+}
+
+static int recv_reply(struct parasite_ctl *ctl, const struct parasite_cmd *cmd,
+		      struct parasite_reply *reply)
+{
+	ssize_t n;
+	int ret;
+
+	ret = wait_parasite(ctl, ctl->sk, cmd_name(cmd->cmd));
+	if (ret)
+		return ret;
+	n = recv(ctl->sk, reply, sizeof(*reply), MSG_DONTWAIT);
+	if (n < 0) {
+		pr_perror("Can't read the parasite's %s reply in pid %d", cmd_name(cmd->cmd),
+			  ctl->pid);
+		return -errno;
+	}
+	if (n != sizeof(*reply) || reply->cmd != cmd->cmd || reply->seq != cmd->seq) {
+		pr_err("Bad %s reply from the parasite of pid %d (%zd bytes, seq %u)\n",
+		       cmd_name(cmd->cmd), ctl->pid, n, n >= 8 ? reply->seq : 0);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* One command round trip.  A transport failure leaves the stream out of
+ * step, so it marks it broken: cure then stops the parasite by force. */
+static int parasite_cmd(struct parasite_ctl *ctl, uint32_t nr, uint32_t flags, uint32_t n,
+			int pass_fd, struct parasite_reply *reply)
+{
+	struct parasite_cmd cmd = { .cmd = nr, .seq = ++ctl->seq, .flags = flags, .nr = n };
+	int ret;
+
+	if (ctl->state != TASK_IN_PARASITE || ctl->sk < 0 || ctl->sk_broken) {
+		pr_err("No parasite to run %s in pid %d\n", cmd_name(nr), ctl->pid);
+		return -ENOTCONN;
+	}
+	ret = send_cmd(ctl, &cmd, pass_fd);
+	if (!ret && fault_injected("parasite-cmd"))
+		ret = -EIO;
+	if (!ret)
+		ret = recv_reply(ctl, &cmd, reply);
+	if (ret) {
+		ctl->sk_broken = true;
+		return ret;
+	}
+	if (reply->ret < 0) {
+		pr_err("The parasite's %s failed in pid %d: %s\n", cmd_name(nr), ctl->pid,
+		       strerror(-reply->ret));
+		return reply->ret;
+	}
+	return 0;
+}
+
+_Static_assert(sizeof(struct parasite_sigaction) == sizeof(struct parasite_ksigaction),
+	       "infect.h and parasite.h disagree on struct sigaction");
+
+int parasite_dump_sigactions(struct parasite_ctl *ctl, struct parasite_sigaction act[64])
+{
+	struct parasite_reply reply;
+	int ret;
+
+	ret = parasite_cmd(ctl, PARASITE_CMD_DUMP_SIGACTIONS, 0, 0, -1, &reply);
+	if (ret)
+		return ret;
+	memcpy(act, ctl->area->bulk.sigactions, sizeof(ctl->area->bulk.sigactions));
+	return 0;
+}
+
+/* Pipe buffers hold at most a page each: the slots IOV needs. */
+static unsigned long iov_pages(const struct iovec *iov, unsigned int nr, size_t *bytes)
+{
+	unsigned long pages = 0, start, end;
+	unsigned int i;
+
+	*bytes = 0;
+	for (i = 0; i < nr; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		start = (unsigned long)iov[i].iov_base & PAGE_MASK;
+		end = ((unsigned long)iov[i].iov_base + iov[i].iov_len + PAGE_SIZE - 1) & PAGE_MASK;
+		pages += (end - start) / PAGE_SIZE;
+		*bytes += iov[i].iov_len;
+	}
+	return pages;
+}
+
+/* The parasite's vmsplice() blocks on a full pipe while lmproc waits for
+ * its reply: refuse what cannot fit instead of deadlocking. */
+static int check_pipe_room(struct parasite_ctl *ctl, int pipe_wr, unsigned long pages)
+{
+	int size, used = 0;
+	unsigned long room;
+
+	size = fcntl(pipe_wr, F_GETPIPE_SZ);
+	if (size < 0 || ioctl(pipe_wr, FIONREAD, &used)) {
+		pr_perror("Can't get the room left in pipe fd %d", pipe_wr);
+		return -errno;
+	}
+	room = size / PAGE_SIZE - (used + PAGE_SIZE - 1) / PAGE_SIZE;
+	if (pages > room) {
+		pr_err("vmsplice of %lu pages of pid %d does not fit in pipe fd %d (%lu free)\n",
+		       pages, ctl->pid, pipe_wr, room);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/* The fd to pass with the next VMSPLICE, or -1 if the parasite holds
+ * this pipe already. */
+static int pipe_to_pass(struct parasite_ctl *ctl, int pipe_wr)
+{
+	struct stat st;
+
+	if (fstat(pipe_wr, &st) || !S_ISFIFO(st.st_mode)) {
+		pr_err("fd %d is not a pipe for the parasite of pid %d\n", pipe_wr, ctl->pid);
+		return -EBADF;
+	}
+	if (ctl->pipe_passed && st.st_dev == ctl->pipe_dev && st.st_ino == ctl->pipe_ino)
+		return -1;
+	ctl->pipe_dev = st.st_dev;
+	ctl->pipe_ino = st.st_ino;
+	return pipe_wr;
+}
+
+int parasite_vmsplice(struct parasite_ctl *ctl, int pipe_wr, const struct iovec *iov,
+		      unsigned int nr)
+{
+	struct parasite_reply reply;
+	unsigned int i, n, done = 0;
+	size_t bytes, spliced = 0;
+	int pass, ret;
+
+	ret = check_pipe_room(ctl, pipe_wr, iov_pages(iov, nr, &bytes));
+	if (ret)
+		return ret;
+	pass = pipe_to_pass(ctl, pipe_wr);
+	if (pass == -EBADF)
+		return pass;
+	while (done < nr) {
+		n = min(nr - done, (unsigned int)PARASITE_MAX_IOV);
+		for (i = 0; i < n; i++) {
+			ctl->area->bulk.iov[i].base = (uint64_t)iov[done + i].iov_base;
+			ctl->area->bulk.iov[i].len = iov[done + i].iov_len;
+		}
+		memset(&reply, 0, sizeof(reply));
+		ret = parasite_cmd(ctl, PARASITE_CMD_VMSPLICE, pass >= 0 ? PARASITE_F_NEW_PIPE : 0,
+				   n, pass, &reply);
+		/* After a failure the pipe is passed again: the parasite
+		 * replaces whatever it holds. */
+		ctl->pipe_passed = !ret;
+		if (!ret)
+			pass = -1;
+		spliced += reply.value;
+		if (ret)
+			return ret;
+		done += n;
+	}
+	if (spliced != bytes) {
+		pr_err("The parasite of pid %d spliced %zu of %zu bytes\n", ctl->pid, spliced,
+		       bytes);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* FINI: the parasite answers, closes its fds (lmproc sees the socket's
+ * end) and traps; the task then sits in the trap's signal-delivery stop. */
+static int stop_daemon(struct parasite_ctl *ctl)
+{
+	struct user_regs_struct regs;
+	struct parasite_reply reply;
+	char byte;
+	int ret;
+
+	ret = parasite_cmd(ctl, PARASITE_CMD_FINI, 0, 0, -1, &reply);
+	if (!ret)
+		ret = wait_parasite(ctl, ctl->sk, "its end");
+	if (!ret && recv(ctl->sk, &byte, 1, MSG_DONTWAIT) != 0) {
+		pr_err("The parasite of pid %d did not close its socket after fini\n", ctl->pid);
+		ret = -EBADMSG;
+	}
+	if (!ret)
+		ret = task_wait_stop(ctl, parasite_trap_ip(ctl), &regs);
+	if (!ret && regs.rax) {
+		pr_err("The parasite of pid %d ended with %s\n", ctl->pid,
+		       strerror(-(long)regs.rax));
+		ret = (long)regs.rax;
+	}
+	return ret;
+}
+
+/* Stops a parasite that can't be told to: wherever it is, even inside a
+ * syscall, the interrupt stop is one where registers can be put back. */
+static int interrupt_daemon(struct parasite_ctl *ctl)
+{
+	struct user_regs_struct regs;
+	int ret;
+
+	pr_warn("Stopping the parasite of pid %d by force\n", ctl->pid);
+	if (ptrace(PTRACE_INTERRUPT, ctl->pid, 0, 0)) {
+		pr_perror("Can't interrupt pid %d", ctl->pid);
+		return -errno;
+	}
+	ctl->interrupting = true;
+	ret = task_wait_stop(ctl, parasite_trap_ip(ctl), &regs);
+	ctl->interrupting = false;
+	return ret;
+}
+
+/* Everything the parasite left in the task: its fds (if it did not get
+ * to close them), the memfd fd, the mapping. */
+static int unmap_remote(struct parasite_ctl *ctl)
+{
+	unsigned long args[6] = { ctl->remote_map, ctl->map_size };
+	long res;
+	int ret = 0, err;
+
+	if (ctl->area && ctl->area->pipe_fd >= 0)
+		keep_first(&ret, task_close_fd(ctl, &ctl->area->pipe_fd));
+	if (ctl->area && ctl->area->sk_fd >= 0)
+		keep_first(&ret, task_close_fd(ctl, &ctl->area->sk_fd));
+	if (ctl->remote_fd >= 0)
+		keep_first(&ret, task_close_fd(ctl, &ctl->remote_fd));
+	if (ctl->remote_map) {
+		err = task_remote_call(ctl, &res, "munmap of the parasite", __NR_munmap, args, NULL, 0);
+		if (!err)
+			ctl->remote_map = 0;
+		keep_first(&ret, err);
+	}
+	return ret;
+}
+
+static void release_local(struct parasite_ctl *ctl)
+{
+	if (ctl->local_map)
+		munmap(ctl->local_map, ctl->map_size);
+	if (ctl->sk >= 0)
+		close(ctl->sk);
+	if (ctl->listen_fd >= 0)
+		close(ctl->listen_fd);
+	free(ctl);
+}
+
+int parasite_cure(struct parasite_ctl *ctl)
+{
+	int ret = 0;
+
+	if (!ctl)
+		return 0;
+	if (ctl->state == TASK_IN_PARASITE && ctl->sk >= 0 && !ctl->sk_broken)
+		keep_first(&ret, stop_daemon(ctl));
+	if (ctl->state == TASK_IN_PARASITE)
+		keep_first(&ret, interrupt_daemon(ctl));
+	if (ctl->state == TASK_STOPPED)
+		keep_first(&ret, unmap_remote(ctl));
+	if (ctl->state == TASK_STOPPED)
+		keep_first(&ret, task_restore(ctl));
+	if (ctl->state == TASK_IN_PARASITE)
+		pr_err("pid %d is left running the parasite: its state is lost\n", ctl->pid);
+	release_local(ctl);
+	return ret;
+}
