@@ -1,0 +1,384 @@
+# shellcheck shell=bash
+# Bad-input cases for test/run.sh (sourced, bash; uses test/lib/runlib.sh).
+# Each case gives lmproc something it must refuse and checks that it exits
+# 1 with exactly one error line on stderr naming the object (pid, path, fd,
+# image), and that nothing was harmed: a dump target keeps running with the
+# same maps, fds, masks and ids, keeps counting and passes its own checks; a
+# failed restore leaves no process with the restored pid.  lmproc runs
+# here as a user runs it: default verbosity, no log file.
+
+# bad_lmproc ARGS...: lmproc with stdout/stderr in RD/bad.{out,err}.
+bad_lmproc() {
+	timeout -k 5 "$LM_TIMEOUT" "$LMPROC" "$@" >"$RD/bad.out" 2>"$RD/bad.err"
+}
+
+# names WORD: the error line names WORD (numbers match whole numbers only).
+names() {
+	if [[ "$1" =~ ^[0-9]+$ ]]; then
+		grep -Eq "(^|[^0-9])$1([^0-9]|\$)" "$RD/bad.err"
+	else
+		grep -qF -- "$1" "$RD/bad.err"
+	fi
+}
+
+# refused STATUS WORD...: the last bad_lmproc failed cleanly, naming every
+# WORD.
+refused() {
+	local st=$1 w
+
+	shift
+	case "$st" in
+	0) REASON="lmproc succeeded" ;;
+	1) ;;
+	124) REASON="lmproc timed out after ${LM_TIMEOUT}s" ;;
+	*) REASON="lmproc exited $st, expected 1"
+	   [ "$st" -gt 128 ] && REASON+=" (killed by signal $((st - 128)))" ;;
+	esac
+	if [ "$st" != 1 ]; then
+		DETAIL="$(head -n 4 "$RD/bad.err" | cut -c1-200)"
+		return 1
+	fi
+	one_line_error "$RD/bad.err" || return 1
+	for w; do
+		if ! names "$w"; then
+			REASON="the error does not name '$w': $(head -n 1 "$RD/bad.err" | cut -c1-160)"
+			return 1
+		fi
+	done
+}
+
+# target_up [BIN]: a running target (the counting test by default) and its
+# state TSNAP.
+target_up() {
+	start_test "${1:-$BUILD/static/counter}" || return 1
+	if ! TSNAP=$(stable_snapshot "$TPID"); then
+		REASON="target $TPID died at start"
+		return 1
+	fi
+}
+
+# target_intact: the target is as it was, not stopped, still running, and
+# passes its own checks after SIGTERM.
+target_intact() {
+	local st c0 c1
+
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="target changed: $REASON"
+		return 1
+	fi
+	st=$(proc_state "$TPID")
+	case "$st" in
+	t|T)
+		REASON="target $TPID left stopped (state $st)"
+		return 1
+		;;
+	esac
+	c0=$(cpu_ticks "$TPID")
+	sleep 0.3
+	c1=$(cpu_ticks "$TPID")
+	if [ "${c1:-0}" -le "${c0:-0}" ]; then
+		REASON="target $TPID no longer runs (no CPU time in 300 ms, state $(proc_state "$TPID"))"
+		return 1
+	fi
+	if ! finish_original "$TPID"; then
+		REASON="target after the refusal: $REASON"
+		return 1
+	fi
+}
+
+# no_process PID: nothing runs with PID within 3 s (zombies included).
+no_process() {
+	if ! wait_until 3000 test ! -e "/proc/$1"; then
+		REASON="a process with pid $1 remains (state $(proc_state "$1"), $(tr '\0' ' ' \
+			</proc/"$1"/cmdline 2>/dev/null | cut -c1-60))"
+		kill_ours "$1"
+		return 1
+	fi
+}
+
+# bad_case NAME FUNC [ARG...]: runs one case, one result line.  FUNC returns
+# 0 (pass), 1 (fail, REASON set) or 2 (skip, REASON is the reason).
+bad_case() {
+	local name=$1 st
+
+	shift
+	new_run "bad-$name"
+	if ! time_left; then
+		REASON="suite time limit (${SUITE_LIMIT}s) reached"
+		say_fail "bad-input $name"
+		return
+	fi
+	TPID=""
+	"$@"
+	st=$?
+	case "$st" in
+	0) say_pass "bad-input $name" ;;
+	2) say_skip "bad-input $name" "$REASON" ;;
+	*) say_fail "bad-input $name" ;;
+	esac
+	[ -n "$TPID" ] && kill_ours "$TPID"
+	return "$st"
+}
+
+# --- dump refusals -----------------------------------------------------------
+
+case_no_such_pid() {
+	local dead
+
+	true &
+	dead=$!
+	wait "$dead"
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$dead" -D "$RD/img"
+	refused $? "$dead"
+}
+
+case_pid_1() {
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t 1 -D "$RD/img"
+	refused $? 1 || return 1
+	if [ "$(grep TracerPid /proc/1/status | tr -dc 0-9)" != 0 ]; then
+		REASON="pid 1 is left traced"
+		return 1
+	fi
+	case "$(proc_state 1)" in
+	t|T) REASON="pid 1 is left stopped"; return 1 ;;
+	esac
+}
+
+case_self() {
+	mkdir -p "$RD/img"
+	# shellcheck disable=SC2016 # $$ is the inner shell's, which becomes lmproc
+	timeout -k 5 "$LM_TIMEOUT" sh -c 'echo $$ >"$2"; exec "$0" dump -t $$ -D "$1"' \
+		"$LMPROC" "$RD/img" "$RD/self.pid" >"$RD/bad.out" 2>"$RD/bad.err"
+	refused $? "$(cat "$RD/self.pid")"
+}
+
+case_traced() {
+	local tracer st
+
+	target_up || return 1
+	"$BUILD/tools/tracer" "$TPID" 2>"$RD/tracer.err" &
+	tracer=$!
+	if ! wait_until 5000 grep -q "^TracerPid:[[:space:]]*$tracer\$" "/proc/$TPID/status"; then
+		REASON="tools/tracer could not seize $TPID: $(cat "$RD/tracer.err")"
+		kill -KILL "$tracer" 2>/dev/null
+		wait "$tracer" 2>/dev/null
+		return 1
+	fi
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	st=$?
+	kill -KILL "$tracer"
+	wait "$tracer" 2>/dev/null
+	refused "$st" "$TPID" && target_intact
+}
+
+# case_bad_dir DIR [SETUP]: a dump into DIR must be refused naming DIR.
+case_bad_dir() {
+	target_up || return 1
+	bad_lmproc dump -t "$TPID" -D "$1"
+	refused $? "$1" && target_intact
+}
+
+case_missing_dir() {
+	case_bad_dir "$RD/no/such/dir"
+}
+
+case_dir_under_file() {
+	: >"$RD/file"
+	case_bad_dir "$RD/file/img"
+}
+
+case_readonly_dir() {
+	local st
+
+	mkdir -p "$RD/ro"
+	if ! mount -t tmpfs -o ro,size=1m lmproc-ro "$RD/ro" 2>"$RD/mount.err"; then
+		REASON="can't mount a read-only tmpfs: $(head -n 1 "$RD/mount.err")"
+		return 2
+	fi
+	case_bad_dir "$RD/ro"
+	st=$?
+	umount "$RD/ro"
+	return "$st"
+}
+
+case_pipe_fd() {
+	target_up "$BUILD/bad-input/pipe_fd" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" pipe || return 1
+	if ! names 5 && ! names 6; then
+		REASON="the error does not name the pipe's fd (5 or 6): $(head -n 1 "$RD/bad.err")"
+		return 1
+	fi
+	target_intact
+}
+
+# case_dump_fault POINT: a dump failing at POINT leaves the target as it
+# was; a dump -R after it succeeds and leaves it as it was too.
+case_dump_fault() {
+	local st
+
+	target_up || return 1
+	mkdir -p "$RD/img" "$RD/img2"
+	LMPROC_FAULT=$1 bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? || return 1
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="target changed by the failed dump: $REASON"
+		return 1
+	fi
+	lm "$RD" dump2 dump -t "$TPID" -D "$RD/img2" -R
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" dump2 "$st" "dump -R after the failed dump"
+		return 1
+	fi
+	target_intact
+}
+
+# --- restore refusals --------------------------------------------------------
+
+# dumped_target: a counting target dumped (and killed) into RD/img.
+dumped_target() {
+	local st
+
+	target_up || return 1
+	mkdir -p "$RD/img"
+	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" dump "$st" "dump"
+		return 1
+	fi
+	reap_dumped "$TPID"
+}
+
+# restored_passes IMGDIR: a real restore -d from IMGDIR gives a task that
+# passes.
+restored_passes() {
+	local st
+
+	lm "$RD" restore restore -D "$1" -d
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" restore "$st" "restore -d"
+		return 1
+	fi
+	same_state "$TPID" "$TSNAP" 3000 || return 1
+	kill -TERM "$TPID"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="restored pid $TPID gave no verdict"
+		return 1
+	fi
+	check_verdict
+}
+
+# case_restore_fault POINT: a restore failing at POINT leaves no process
+# behind, and the images still restore afterwards.
+case_restore_fault() {
+	dumped_target || return 1
+	LMPROC_FAULT=$1 bad_lmproc restore -D "$RD/img" -d
+	refused $? || { kill_ours "$TPID"; return 1; }
+	no_process "$TPID" || return 1
+	if ! restored_passes "$RD/img"; then
+		REASON="restore after the failed one: $REASON"
+		return 1
+	fi
+}
+
+# The pid is taken (dump -R, original still running): the restore must say
+# so, and the original must not notice.
+case_pid_taken() {
+	local st
+
+	target_up || return 1
+	mkdir -p "$RD/img"
+	lm "$RD" dump dump -t "$TPID" -D "$RD/img" -R
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" dump "$st" "dump -R"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "$TPID" && target_intact
+}
+
+# --- damaged images ----------------------------------------------------------
+
+# case_image PRISTINE PID FILE OP [ARG...]: a copy of the PRISTINE images
+# with FILE damaged by OP (rm, or an imgmangle command) must be refused
+# naming FILE, leaving no process with PID.
+case_image() {
+	local pristine=$1 pid=$2 file=$3 op=$4 st
+
+	shift 4
+	cp -a "$pristine" "$RD/img"
+	if [ ! -e "$RD/img/$file" ]; then
+		REASON="the dump wrote no $file"
+		return 1
+	fi
+	if [ "$op" = rm ]; then
+		rm "$RD/img/$file"
+	elif ! "$BUILD/tools/imgmangle" "$op" "$RD/img/$file" "$@" >"$RD/mangle.out" 2>&1; then
+		REASON="imgmangle $op $file $*: $(head -n 1 "$RD/mangle.out")"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	st=$?
+	refused "$st" "$file" || { kill_ours "$pid"; return 1; }
+	no_process "$pid"
+}
+
+# pristine_restore IMGDIR PID SNAP OUT: restored_passes for a target
+# dumped by an earlier case.
+pristine_restore() {
+	TPID=$2
+	TSNAP=$3
+	TOUT=$4
+	restored_passes "$1"
+}
+
+run_image_cases() {
+	local pristine pid snap out
+
+	bad_case make-images dumped_target || return
+	pristine=$RD/img
+	pid=$TPID
+	snap=$TSNAP
+	out=$TOUT
+	bad_case core-cut case_image "$pristine" "$pid" "core-$pid.img" cut
+	bad_case mm-cut case_image "$pristine" "$pid" "mm-$pid.img" cut
+	bad_case pagemap-cut case_image "$pristine" "$pid" "pagemap-$pid.img" cut
+	bad_case pages-cut case_image "$pristine" "$pid" "pages-$pid.img" cut
+	bad_case core-flip case_image "$pristine" "$pid" "core-$pid.img" tag
+	bad_case mm-flip case_image "$pristine" "$pid" "mm-$pid.img" tag
+	bad_case pagemap-flip case_image "$pristine" "$pid" "pagemap-$pid.img" tag
+	bad_case core-huge-length case_image "$pristine" "$pid" "core-$pid.img" len
+	bad_case inventory-missing case_image "$pristine" "$pid" inventory.img rm
+	bad_case inventory-version case_image "$pristine" "$pid" inventory.img max 1
+	bad_case mm-vma-unaligned case_image "$pristine" "$pid" "mm-$pid.img" xor '14#0.2' 1
+	bad_case pagemap-too-many-pages case_image "$pristine" "$pid" "pagemap-$pid.img" max 2
+	# After all that, the pristine images still restore: the refusals
+	# above were about the damage, not about the images.
+	bad_case pristine-images-restore pristine_restore "$pristine" "$pid" "$snap" "$out"
+}
+
+run_bad_input() {
+	bad_case no-such-pid case_no_such_pid
+	bad_case pid-1 case_pid_1
+	bad_case lmproc-itself case_self
+	bad_case already-traced case_traced
+	bad_case missing-dir case_missing_dir
+	bad_case dir-under-a-file case_dir_under_file
+	bad_case read-only-dir case_readonly_dir
+	bad_case pipe-fd case_pipe_fd
+	bad_case fault-parasite-infect case_dump_fault parasite-infect
+	bad_case fault-parasite-cmd case_dump_fault parasite-cmd
+	bad_case fault-restore-before-fork case_restore_fault restore-before-fork
+	bad_case fault-restore-in-restorer case_restore_fault restore-in-restorer
+	bad_case fault-restore-before-detach case_restore_fault restore-before-detach
+	bad_case pid-taken case_pid_taken
+	run_image_cases
+}

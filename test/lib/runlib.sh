@@ -1,0 +1,202 @@
+# shellcheck shell=bash
+# Helpers for test/run.sh (sourced, bash): results, processes, snapshots
+# of a task's kernel-visible state, and lmproc invocations.  It owns no
+# policy: which tests run in which mode is test/run.sh's business.
+
+NPASS=0
+NFAIL=0
+NSKIP=0
+REASON=""		# why the current step failed (one line)
+DETAIL=""		# more lines for the failure report
+TRACKED_PIDS=()		# every test process started, killed at the end if alive
+
+# --- results -----------------------------------------------------------------
+
+say_pass() {
+	echo "PASS $*"
+	NPASS=$((NPASS + 1))
+}
+
+# say_fail WHAT: prints REASON and DETAIL for WHAT.
+say_fail() {
+	echo "FAIL $1: ${REASON:-unknown reason}"
+	if [ -n "$DETAIL" ]; then
+		printf '%s\n' "$DETAIL" | sed 's/^/    | /'
+	fi
+	NFAIL=$((NFAIL + 1))
+}
+
+say_skip() {
+	echo "SKIP $1: $2"
+	NSKIP=$((NSKIP + 1))
+}
+
+# add_detail TITLE FILE [LINES]: appends the tail of FILE to DETAIL.
+add_detail() {
+	local lines=${3:-6}
+
+	[ -s "$2" ] || return 0
+	DETAIL+="${DETAIL:+$'\n'}$1:"$'\n'"$(tail -n "$lines" "$2" | cut -c1-200)"
+}
+
+# --- processes ---------------------------------------------------------------
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	local st
+
+	st=$(proc_state "$1") || return 1
+	[ "$st" != Z ] && [ "$st" != X ]
+}
+
+proc_state() {
+	local stat
+
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	echo "${stat%% *}"
+}
+
+# cpu_ticks PID: utime + stime.
+cpu_ticks() {
+	local stat f
+
+	read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	read -r -a f <<<"$stat"
+	echo $((f[11] + f[12]))
+}
+
+# wait_until MS CMD...: polls CMD every 20 ms for up to MS milliseconds.
+wait_until() {
+	local ms=$1 waited=0
+
+	shift
+	until "$@"; do
+		[ "$waited" -ge "$ms" ] && return 1
+		sleep 0.02
+		waited=$((waited + 20))
+	done
+}
+
+not_alive() {
+	! alive "$1"
+}
+
+file_ready() {
+	[ -s "$1" ]
+}
+
+track_pid() {
+	TRACKED_PIDS+=("$1")
+}
+
+# is_ours PID: PID runs one of the suite's own binaries (guards against
+# killing an unrelated process that reused a pid).
+is_ours() {
+	local exe
+
+	exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+	case "$exe" in
+	"$ROOT"/build/*|"$LMPROC_REAL") return 0 ;;
+	esac
+	return 1
+}
+
+# kill_ours PID: SIGKILLs PID if it is alive and ours, and waits for it.
+kill_ours() {
+	alive "$1" && is_ours "$1" || return 0
+	kill -KILL "$1" 2>/dev/null
+	wait_until 2000 not_alive "$1"
+}
+
+# kill_leftovers: every tracked test process, and every child of ours that
+# runs one of our binaries (restored tasks are reparented to us).
+kill_leftovers() {
+	local pid
+
+	for pid in "${TRACKED_PIDS[@]}"; do
+		kill_ours "$pid"
+	done
+	for pid in $(cat /proc/$$/task/*/children 2>/dev/null); do
+		kill_ours "$pid"
+	done
+	wait 2>/dev/null
+}
+
+# --- state snapshots ---------------------------------------------------------
+
+# snapshot PID: the kernel-visible state of a task that a checkpoint must
+# preserve exactly (build/test/tools/procstate).
+snapshot() {
+	"$ROOT/build/test/tools/procstate" "$1" 2>/dev/null
+}
+
+# stable_snapshot PID: a snapshot once two in a row agree (a test that has
+# just written its pid file may still be entering its wait).
+stable_snapshot() {
+	local a b
+
+	a=$(snapshot "$1") || return 1
+	for _ in $(seq 40); do
+		sleep 0.02
+		b=$(snapshot "$1") || return 1
+		[ "$a" = "$b" ] && break
+		a=$b
+	done
+	echo "$a"
+}
+
+# same_state PID EXPECTED MS: polls until PID's snapshot equals EXPECTED;
+# on failure sets REASON and DETAIL to the difference.
+same_state() {
+	local pid=$1 want=$2 ms=$3 waited=0 now
+
+	while :; do
+		now=$(snapshot "$pid")
+		[ "$now" = "$want" ] && return 0
+		[ "$waited" -ge "$ms" ] && break
+		sleep 0.05
+		waited=$((waited + 50))
+	done
+	if ! alive "$pid"; then
+		REASON="pid $pid is not running"
+		return 1
+	fi
+	REASON="state of pid $pid differs ($(diff <(echo "$want") <(echo "$now") | grep -c '^[<>]') lines)"
+	DETAIL+="${DETAIL:+$'\n'}$(diff <(echo "$want") <(echo "$now") | grep '^[<>]' | head -n 12 | cut -c1-200)"
+	return 1
+}
+
+# --- lmproc ------------------------------------------------------------------
+
+# lm DIR TAG ARGS...: runs "lmproc ARGS" with full logging into DIR/TAG.log
+# and stderr in DIR/TAG.err; returns lmproc's status.
+lm() {
+	local dir=$1 tag=$2
+
+	shift 2
+	timeout -k 5 "$LM_TIMEOUT" "$LMPROC" "$@" -v4 -o "$dir/$tag.log" 2>"$dir/$tag.err"
+}
+
+# lm_failed DIR TAG STATUS WHAT: REASON and DETAIL for a failed lmproc run.
+lm_failed() {
+	local first
+
+	first=$(grep -m1 . "$1/$2.err" | cut -c1-200)
+	REASON="$4 exited $3${first:+: $first}"
+	[ "$3" = 124 ] && REASON="$4 timed out after ${LM_TIMEOUT}s"
+	add_detail "lmproc $2 log" "$1/$2.log" 8
+}
+
+# one_line_error FILE: FILE holds exactly one non-empty line.
+one_line_error() {
+	local n
+
+	n=$(grep -c . "$1")
+	if [ "$n" != 1 ]; then
+		REASON="expected one error line on stderr, got $n"
+		DETAIL+="${DETAIL:+$'\n'}$(head -n 5 "$1" | cut -c1-200)"
+		return 1
+	fi
+}

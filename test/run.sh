@@ -1,0 +1,394 @@
+#!/bin/bash
+# The regression suite behind "make check" (make builds everything first;
+# this script builds nothing).  It runs every program in test/static/ in
+# three checkpoint modes, the bad-input cases (test/bad-input/cases.sh) and
+# the unit tests, prints one line per run, and ends with exactly one line
+# "N passed, N failed" (", N skipped" only if something was skipped, with a
+# named reason).  Exits non-zero if anything failed.
+#
+# Modes of a static test (see test/lib/test.h for the test protocol):
+#   plain          dump (the task is killed), restore
+#   leave-running  dump -R; the original must be unchanged, keep running and
+#                  pass; then restore from those images
+#   two-dumps      dump -R into one directory, dump into another (with
+#                  --page-path splice for every other test), restore from
+#                  the second
+# Every other run restores with -d (then SIGTERM and poll the verdict), the
+# others without (lmproc waits and must exit with the test's status, 0).
+# Before the checkpoint and after each dump -R and restore, the task's
+# kernel-visible state (maps, fds, offsets, signal masks, ids, mm fields...)
+# must be exactly what it was.
+#
+# Environment: TESTS="counter heap" and MODES="plain two-dumps" narrow the
+# run (MODES=none runs the programs with no checkpoint at all: a baseline);
+# BAD=0 and UNIT=0 leave out those parts; KEEP=1 keeps the work directories.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$ROOT/build/test
+
+# Run as a child subreaper, so tasks restored with -d (whose lmproc exits)
+# are reparented to us: reaped at once, and found if left over.
+if [ -z "${LMPROC_SUITE_REAPER:-}" ]; then
+	if [ ! -x "$BUILD/tools/subreaper" ]; then
+		echo "test/run.sh: $BUILD/tools/subreaper is missing: run 'make test-progs' first" >&2
+		exit 1
+	fi
+	export LMPROC_SUITE_REAPER=1
+	exec "$BUILD/tools/subreaper" bash "$0" "$@"
+fi
+
+cd "$ROOT" || exit 1
+LMPROC=${LMPROC:-$ROOT/lmproc}
+LMPROC_REAL=$(readlink -f "$LMPROC")
+LM_TIMEOUT=60
+SUITE_LIMIT=540		# seconds: stop starting runs after this
+# shellcheck source=test/lib/runlib.sh
+. "$ROOT/test/lib/runlib.sh"
+# shellcheck source=test/bad-input/cases.sh
+. "$ROOT/test/bad-input/cases.sh"
+
+ALL_MODES="plain leave-running two-dumps"
+MODES=${MODES:-$ALL_MODES}
+TESTS=${TESTS:-$(cd "$BUILD/static" 2>/dev/null && ls)}
+RUN_NR=0
+
+setup_dirs() {
+	IMG_ROOT=$(mktemp -d /dev/shm/lmproc-test.XXXXXX 2>/dev/null) ||
+		IMG_ROOT=$(mktemp -d /tmp/lmproc-test.XXXXXX) || exit 1
+	# Test data on a disk file system: file mappings of ext4 page cache.
+	DATA_ROOT=$(mktemp -d /var/tmp/lmproc-data.XXXXXX) || exit 1
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+cleanup() {
+	kill_leftovers
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "work directories kept: $IMG_ROOT $DATA_ROOT" >&2
+	else
+		rm -rf "$IMG_ROOT" "$DATA_ROOT"
+	fi
+}
+
+# new_run NAME: fresh directories for one run: RD (images, pid and verdict
+# files, logs; on tmpfs) and DD (the test's scratch files; on disk).
+new_run() {
+	RUN_NR=$((RUN_NR + 1))
+	RD=$IMG_ROOT/$RUN_NR-$1
+	DD=$DATA_ROOT/$RUN_NR-$1
+	mkdir -p "$RD" "$DD"
+	REASON=""
+	DETAIL=""
+}
+
+time_left() {
+	[ "$SECONDS" -lt "$SUITE_LIMIT" ]
+}
+
+# start_test BIN: starts a test program as our child; sets TPID, TOUT (its
+# verdict file) and TLOG (its log) and waits for its pid file.
+start_test() {
+	local bin=$1 pid
+
+	TOUT=$RD/out
+	TLOG=$RD/test.log
+	rm -f "$RD/pid" "$TOUT"
+	# shellcheck disable=SC2094 # the log is only appended to, by both
+	"$bin" --pidfile "$RD/pid" --outfile "$TOUT" --log "$TLOG" --dir "$DD" \
+		</dev/null >>"$TLOG" 2>&1 &
+	TPID=$!
+	track_pid "$TPID"
+	if ! wait_until 10000 file_ready "$RD/pid"; then
+		REASON="$(basename "$bin") did not get ready in 10 s"
+		add_detail "test log" "$TLOG"
+		return 1
+	fi
+	read -r pid <"$RD/pid"
+	if [ "$pid" != "$TPID" ]; then
+		REASON="pid file says $pid, started $TPID"
+		return 1
+	fi
+}
+
+# reap_dumped PID: after a killing dump the task must die; reap it so its
+# pid is free for the restore.
+reap_dumped() {
+	if ! wait_until 5000 not_alive "$1"; then
+		REASON="pid $1 still runs after a dump without -R (state $(proc_state "$1"))"
+		return 1
+	fi
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# check_verdict: the verdict file says PASS; else REASON says why not.
+check_verdict() {
+	local v
+
+	v=$(cat "$TOUT" 2>/dev/null)
+	case "$v" in
+	PASS) return 0 ;;
+	FAIL*) REASON="test says: ${v#FAIL: }" ;;
+	"") REASON="no verdict from the test" ;;
+	*) REASON="unexpected verdict '$v'" ;;
+	esac
+	add_detail "test log" "$TLOG" 4
+	return 1
+}
+
+# dmesg_for PID: the kernel's line about a crash of PID, if any.
+dmesg_for() {
+	dmesg 2>/dev/null | grep -E "\[$1\]: (segfault|general protection|trap)" | tail -n 1
+}
+
+# finish_original PID: SIGTERM a task that is our child; it must exit 0
+# with a PASS verdict.
+finish_original() {
+	local pid=$1 st
+
+	kill -TERM "$pid"
+	if ! wait_until 30000 not_alive "$pid"; then
+		REASON="pid $pid did not finish within 30 s of SIGTERM"
+		return 1
+	fi
+	wait "$pid"
+	st=$?
+	check_verdict || return 1
+	if [ "$st" != 0 ]; then
+		REASON="pid $pid passed but exited with status $st"
+		return 1
+	fi
+}
+
+# restore_detached PID IMGDIR SNAP: lmproc restore -d, state check,
+# SIGTERM, verdict.
+restore_detached() {
+	local pid=$1 img=$2 snap=$3 st k
+
+	lm "$RD" restore restore -D "$img" -d
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" restore "$st" "restore -d"
+		return 1
+	fi
+	if ! alive "$pid"; then
+		REASON="restore -d succeeded but pid $pid is not running"
+		k=$(dmesg_for "$pid")
+		[ -n "$k" ] && DETAIL="kernel: $k"
+		add_detail "test log" "$TLOG" 4
+		return 1
+	fi
+	same_state "$pid" "$snap" 3000 || return 1
+	kill -TERM "$pid"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="restored pid $pid gave no verdict within 30 s of SIGTERM"
+		alive "$pid" || REASON="restored pid $pid died without a verdict"
+		k=$(dmesg_for "$pid")
+		[ -n "$k" ] && DETAIL="kernel: $k"
+		add_detail "test log" "$TLOG" 4
+		return 1
+	fi
+	wait_until 5000 not_alive "$pid"
+	check_verdict
+}
+
+# restore_attached PID IMGDIR SNAP: lmproc restore in the background; it
+# must wait for the restored task and exit with its status.
+restore_attached() {
+	local pid=$1 img=$2 snap=$3 lpid st k
+
+	timeout -k 5 "$LM_TIMEOUT" "$LMPROC" restore -D "$img" -v4 -o "$RD/restore.log" \
+		2>"$RD/restore.err" &
+	lpid=$!
+	if ! same_state "$pid" "$snap" 10000; then
+		if ! alive "$lpid"; then
+			wait "$lpid"
+			lm_failed "$RD" restore $? "restore"
+			k=$(dmesg_for "$pid")
+			[ -n "$k" ] && DETAIL+="${DETAIL:+$'\n'}kernel: $k"
+		fi
+		kill_ours "$pid"
+		kill_ours "$lpid"
+		return 1
+	fi
+	kill -TERM "$pid"
+	if ! wait_until 30000 not_alive "$lpid"; then
+		REASON="lmproc restore did not exit within 30 s of SIGTERM to pid $pid"
+		add_detail "test log" "$TLOG" 4
+		kill_ours "$pid"
+		kill_ours "$lpid"
+		return 1
+	fi
+	wait "$lpid"
+	st=$?
+	check_verdict || return 1
+	if [ "$st" != 0 ]; then
+		REASON="test passed but lmproc restore exited with $st"
+		add_detail "lmproc restore log" "$RD/restore.log" 4
+		return 1
+	fi
+}
+
+# checkpoint MODE PID SNAP SPLICE: the dumps of MODE; sets IMG to the
+# directory to restore from.
+checkpoint() {
+	local mode=$1 pid=$2 snap=$3 splice=$4 st
+
+	case "$mode" in
+	plain)
+		IMG=$RD/img
+		mkdir -p "$IMG"
+		lm "$RD" dump dump -t "$pid" -D "$IMG"
+		st=$?
+		[ "$st" = 0 ] || { lm_failed "$RD" dump "$st" "dump"; return 1; }
+		reap_dumped "$pid"
+		;;
+	leave-running)
+		IMG=$RD/img
+		mkdir -p "$IMG"
+		lm "$RD" dump dump -t "$pid" -D "$IMG" -R
+		st=$?
+		[ "$st" = 0 ] || { lm_failed "$RD" dump "$st" "dump -R"; return 1; }
+		if ! same_state "$pid" "$snap" 1000; then
+			REASON="after dump -R: $REASON"
+			return 1
+		fi
+		if ! finish_original "$pid"; then
+			REASON="original after dump -R: $REASON"
+			return 1
+		fi
+		rm -f "$TOUT"
+		;;
+	two-dumps)
+		mkdir -p "$RD/img1" "$RD/img2"
+		IMG=$RD/img2
+		lm "$RD" dump1 dump -t "$pid" -D "$RD/img1" -R
+		st=$?
+		[ "$st" = 0 ] || { lm_failed "$RD" dump1 "$st" "first dump -R"; return 1; }
+		if ! same_state "$pid" "$snap" 1000; then
+			REASON="after the first dump -R: $REASON"
+			return 1
+		fi
+		lm "$RD" dump2 dump -t "$pid" -D "$IMG" ${splice:+--page-path splice}
+		st=$?
+		[ "$st" = 0 ] || { lm_failed "$RD" dump2 "$st" "second dump"; return 1; }
+		reap_dumped "$pid"
+		;;
+	none)
+		IMG=""
+		;;
+	esac
+}
+
+# static_steps NAME MODE DETACH SPLICE: start, snapshot, checkpoint,
+# restore and verdict of one run.
+static_steps() {
+	local name=$1 mode=$2 detach=$3 splice=$4 snap
+
+	start_test "$BUILD/static/$name" || return 1
+	if ! snap=$(stable_snapshot "$TPID"); then
+		REASON="pid $TPID vanished before its state was read"
+		add_detail "test log" "$TLOG" 4
+		return 1
+	fi
+	checkpoint "$mode" "$TPID" "$snap" "$splice" || return 1
+	if [ "$mode" = none ]; then
+		finish_original "$TPID"
+	elif [ -n "$detach" ]; then
+		restore_detached "$TPID" "$IMG" "$snap"
+	else
+		restore_attached "$TPID" "$IMG" "$snap"
+	fi
+}
+
+# run_static NAME MODE DETACH SPLICE: one test in one mode, one line.
+run_static() {
+	local name=$1 mode=$2 detach=$3 splice=$4 label
+
+	label="$name $mode"
+	[ -n "$splice" ] && label+=" splice"
+	if [ "$mode" != none ]; then
+		[ -n "$detach" ] && label+=" restore-d" || label+=" restore"
+	fi
+	new_run "$name-$mode"
+	if ! time_left; then
+		REASON="suite time limit (${SUITE_LIMIT}s) reached"
+		say_fail "$label"
+		return
+	fi
+	if static_steps "$@"; then
+		say_pass "$label"
+	else
+		say_fail "$label"
+	fi
+	kill_ours "$TPID"
+}
+
+run_static_tests() {
+	local t=0 m name mode detach splice
+
+	for name in $TESTS; do
+		if [ ! -x "$BUILD/static/$name" ]; then
+			REASON="no such test program $BUILD/static/$name"
+			say_fail "$name"
+			continue
+		fi
+		m=0
+		for mode in $MODES; do
+			# Alternate -d per (test, mode), so every test sees both.
+			detach=""
+			[ $(((t + m) % 2)) = 0 ] && detach=1
+			splice=""
+			[ "$mode" = two-dumps ] && [ $((t % 2)) = 1 ] && splice=1
+			run_static "$name" "$mode" "$detach" "$splice"
+			m=$((m + 1))
+		done
+		t=$((t + 1))
+	done
+}
+
+run_unit_tests() {
+	local list bin out st
+
+	list=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory \
+		-C "$ROOT" print-unit-tests 2>/dev/null)
+	for bin in $list; do
+		new_run "unit-$(basename "$bin")"
+		out=$RD/unit.out
+		timeout -k 5 120 "$ROOT/$bin" >"$out" 2>&1 </dev/null
+		st=$?
+		if [ "$st" = 0 ]; then
+			say_pass "unit $(basename "$bin")"
+		else
+			REASON="$bin exited $st"
+			add_detail "output" "$out" 10
+			say_fail "unit $(basename "$bin")"
+		fi
+	done
+}
+
+main() {
+	local start=$SECONDS summary
+
+	if [ "$(id -u)" != 0 ]; then
+		echo "test/run.sh: the suite needs root (it dumps and restores processes)" >&2
+		exit 1
+	fi
+	if [ ! -x "$LMPROC" ] && { [ "$MODES" != none ] || [ "${BAD:-1}" = 1 ]; }; then
+		echo "test/run.sh: $LMPROC is missing: run 'make' first" >&2
+		exit 1
+	fi
+	setup_dirs
+	run_static_tests
+	[ "${BAD:-1}" = 1 ] && run_bad_input
+	[ "${UNIT:-1}" = 1 ] && run_unit_tests
+	kill_leftovers
+	echo "suite time: $((SECONDS - start)) s"
+	summary="$NPASS passed, $NFAIL failed"
+	[ "$NSKIP" != 0 ] && summary+=", $NSKIP skipped"
+	echo "$summary"
+	[ "$NFAIL" = 0 ]
+}
+
+main "$@"

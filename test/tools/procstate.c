@@ -1,0 +1,184 @@
+/* procstate PID: prints the kernel-visible state of a task that a
+ * checkpoint must preserve exactly, one item per line, for test/run.sh to
+ * compare before and after (a shell version forked too much to be fast).
+ * Only state that does not change by itself is printed: no times, no
+ * run state, no parent pid. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char path[512];
+
+static const char *proc(const char *pid, const char *what)
+{
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, what);
+	return path;
+}
+
+/* Reads a whole /proc file into a static buffer; length or -1. */
+static ssize_t slurp(const char *file, char *buf, size_t size)
+{
+	FILE *f = fopen(file, "r");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, size - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return n;
+}
+
+static void print_link(const char *pid, const char *name)
+{
+	char target[4096];
+	ssize_t n = readlink(proc(pid, name), target, sizeof(target) - 1);
+
+	target[n < 0 ? 0 : n] = '\0';
+	printf("%s %s\n", name, n < 0 ? strerror(errno) : target);
+}
+
+static int print_stat(const char *pid)
+{
+	static char buf[4096];
+	char *f[64], *p;
+	int n = 0;
+
+	if (slurp(proc(pid, "stat"), buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return -1;
+	/* f[0] is field 3 (state). */
+	for (p = strtok(p + 2, " \n"); p && n < 64; p = strtok(NULL, " \n"))
+		f[n++] = p;
+	if (n < 49)
+		return -1;
+	printf("ids pgrp=%s session=%s nice=%s rt_priority=%s policy=%s\n", f[2], f[3], f[16],
+	       f[37], f[38]);
+	printf("mm start_code=%s end_code=%s start_stack=%s data=%s-%s start_brk=%s args=%s-%s env=%s-%s\n",
+	       f[23], f[24], f[25], f[42], f[43], f[44], f[45], f[46], f[47], f[48]);
+	return 0;
+}
+
+static void print_nul_list(const char *pid, const char *name, int checksum)
+{
+	static char buf[256 * 1024];
+	ssize_t n = slurp(proc(pid, name), buf, sizeof(buf));
+	unsigned long h = 5381;
+
+	printf("%s ", name);
+	for (ssize_t i = 0; i < n; i++) {
+		if (checksum)
+			h = h * 33 + (unsigned char)buf[i];
+		else
+			putchar(buf[i] ? buf[i] : ' ');
+	}
+	if (checksum)
+		printf("%zd bytes, hash %lx", n, h);
+	putchar('\n');
+}
+
+static void print_auxv(const char *pid)
+{
+	static unsigned long auxv[512];
+	FILE *f = fopen(proc(pid, "auxv"), "r");
+	size_t n = f ? fread(auxv, sizeof(auxv[0]), 512, f) : 0;
+
+	if (f)
+		fclose(f);
+	printf("auxv");
+	for (size_t i = 0; i + 1 < n; i += 2)
+		printf(" %lx=%lx", auxv[i], auxv[i + 1]);
+	putchar('\n');
+}
+
+static void print_status(const char *pid)
+{
+	static const char *const keep[] = { "Name:", "Umask:", "TracerPid:", "Uid:", "Gid:",
+		"Groups:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:", "CapInh:",
+		"CapPrm:", "CapEff:", "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:",
+		"Cpus_allowed_list:" };
+	static char buf[16384];
+	char *line, *save;
+
+	if (slurp(proc(pid, "status"), buf, sizeof(buf)) <= 0)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+			if (!strncmp(line, keep[i], strlen(keep[i]))) {
+				for (char *c = line; *c; c++)
+					if (*c == '\t')
+						*c = ' ';
+				puts(line);
+			}
+}
+
+static void print_file(const char *pid, const char *name)
+{
+	static char buf[1 << 20];
+
+	if (slurp(proc(pid, name), buf, sizeof(buf)) > 0)
+		fputs(buf, stdout);
+}
+
+static int cmp_fd(const struct dirent **a, const struct dirent **b)
+{
+	return atoi((*a)->d_name) - atoi((*b)->d_name);
+}
+
+static void print_fds(const char *pid)
+{
+	struct dirent **fds;
+	char fdpath[300], target[4096], info[4096], *line, *save;
+	int n = scandir(proc(pid, "fd"), &fds, NULL, cmp_fd);
+
+	for (int i = 0; i < n; i++) {
+		ssize_t len;
+
+		if (fds[i]->d_name[0] == '.')
+			goto next;
+		snprintf(fdpath, sizeof(fdpath), "fd/%s", fds[i]->d_name);
+		len = readlink(proc(pid, fdpath), target, sizeof(target) - 1);
+		target[len < 0 ? 0 : len] = '\0';
+		printf("fd %s %s", fds[i]->d_name, target);
+		snprintf(fdpath, sizeof(fdpath), "fdinfo/%s", fds[i]->d_name);
+		if (slurp(proc(pid, fdpath), info, sizeof(info)) > 0)
+			for (line = strtok_r(info, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save))
+				if (!strncmp(line, "pos:", 4) || !strncmp(line, "flags:", 6))
+					printf(" %s", line);
+		putchar('\n');
+next:
+		free(fds[i]);
+	}
+	if (n >= 0)
+		free(fds);
+}
+
+int main(int argc, char **argv)
+{
+	const char *pid;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: procstate PID\n");
+		return 2;
+	}
+	pid = argv[1];
+	if (print_stat(pid)) {
+		fprintf(stderr, "procstate: no process %s\n", pid);
+		return 1;
+	}
+	print_link(pid, "exe");
+	print_link(pid, "cwd");
+	print_link(pid, "root");
+	print_nul_list(pid, "cmdline", 0);
+	print_nul_list(pid, "environ", 1);
+	print_auxv(pid);
+	printf("personality ");
+	print_file(pid, "personality");
+	print_status(pid);
+	print_file(pid, "maps");
+	print_fds(pid);
+	return ferror(stdout) ? 1 : 0;
+}
