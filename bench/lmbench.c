@@ -2,11 +2,12 @@
  * to their targets and CRIU 4.2's.  Measures memcpy bandwidth (the
  * physical limit), then dumps and restores bench-hog processes holding
  * random memory into each given directory with each page path, and a
- * small process several times for its frozen and wall times.  Prints
- * figures only: it never judges a timing, and exits non-zero only when a
- * dump, a restore or the check of the restored memory fails.
+ * small process, each several times (medians printed: page allocation in
+ * this guest makes single runs vary by 2x).  Prints figures only: it never
+ * judges a timing, and exits non-zero only when a dump, a restore or the
+ * check of the restored memory fails.
  *
- * usage: lmbench LMPROC HOG WORK_DIR EXT4_DIR
+ * usage: lmbench LMPROC HOG WORK_DIR EXT4_DIR   (env LMBENCH_RUNS, default 3)
  * WORK_DIR (on tmpfs) gets the log, the tmpfs images in images/ and the
  * hogs' answers.
  * Every hog it starts or restores is killed and reaped before it exits;
@@ -32,6 +33,7 @@
 #endif
 
 #define GIB (1UL << 30)
+#define MAX_RUNS 15
 #define SMALL_RUNS 5
 
 struct bench {
@@ -40,12 +42,23 @@ struct bench {
 	const char *work;	/* tmpfs: log, hog results, pid list */
 	char log[256];
 	long log_off;		/* where the last command's output starts */
+	int runs;
 	int failures;
+};
+
+/* Figures of one dump + restore, in ms. */
+enum metric {
+	M_DUMP,		/* lmproc dump, wall */
+	M_FROZEN,	/* stats-dump.img frozen_time_us */
+	M_COPY,		/* stats-dump.img memdump_time_us */
+	M_WRITE,	/* stats-dump.img memwrite_time_us */
+	M_RESTORE,	/* lmproc restore -d, wall */
+	M_NR,
 };
 
 struct run_result {
 	const char *failed;	/* the step that failed, NULL if none */
-	double dump_ms, frozen_ms, restore_ms;
+	double ms[M_NR];
 	char verdict[160];	/* the hog's answer, or the error */
 };
 
@@ -148,13 +161,16 @@ static pid_t start_hog(struct bench *b, unsigned long mib, const char *result)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
+		/* Only /dev/null and the ready pipe: lmproc refuses to dump
+		 * inherited pipes (make's jobserver, a shell's). */
 		null = open("/dev/null", O_RDWR);
 		dup2(null, 0);
 		dup2(null, 1);
 		dup2(null, 2);
-		close(p[0]);
+		dup2(p[1], 3);
+		close_range(4, ~0U, 0);
 		snprintf(mib_s, sizeof(mib_s), "%lu", mib);
-		snprintf(fd_s, sizeof(fd_s), "%d", p[1]);
+		snprintf(fd_s, sizeof(fd_s), "%d", 3);
 		execl(b->hog, b->hog, mib_s, result, fd_s, (char *)NULL);
 		_exit(127);
 	}
@@ -190,27 +206,31 @@ static void empty_dir(const char *path)
 	closedir(d);
 }
 
-/* A field of a stats image in ms, read back through `lmproc show` (-1 if
- * absent). */
-static double stat_ms(struct bench *b, const char *img, const char *field)
+/* Fields of a stats image, in ms, read back through `lmproc show`; a
+ * missing field stays -1. */
+static void read_stats(struct bench *b, const char *img, const char *const fields[],
+		       double *out, int nr)
 {
 	char cmd[1024], line[256], key[64];
-	double v = -1;
 	FILE *f;
 
+	for (int i = 0; i < nr; i++)
+		out[i] = -1;
 	snprintf(cmd, sizeof(cmd), "%s show %s 2>/dev/null", b->lmproc, img);
-	snprintf(key, sizeof(key), "\"%s\": ", field);
 	f = popen(cmd, "r");
 	if (!f)
-		return -1;
+		return;
 	while (fgets(line, sizeof(line), f)) {
-		char *k = strstr(line, key);
+		for (int i = 0; i < nr; i++) {
+			char *k;
 
-		if (k)
-			v = strtod(k + strlen(key), NULL) / 1e3;
+			snprintf(key, sizeof(key), "\"%s\": ", fields[i]);
+			k = strstr(line, key);
+			if (k)
+				out[i] = strtod(k + strlen(key), NULL) / 1e3;
+		}
 	}
 	pclose(f);
-	return v;
 }
 
 /* Asks the restored hog to check its memory; waits up to 20 s. */
@@ -240,8 +260,8 @@ static void verify_hog(pid_t pid, const char *result, char *verdict, size_t len)
 	}
 }
 
-/* The last error the last command logged (else its last line), cut to
- * LEN. */
+/* The first error the last command logged (the cause; later ones are
+ * consequences), else its last line, cut to LEN. */
 static void last_log_line(struct bench *b, char *out, size_t len)
 {
 	char line[512], err[512] = "no message in the log";
@@ -253,7 +273,7 @@ static void last_log_line(struct bench *b, char *out, size_t len)
 	while (f && fgets(line, sizeof(line), f)) {
 		bool is_error = !strncmp(line, "Error", 5) || !strncmp(line, "lmproc:", 7);
 
-		if (is_error || !seen_error)
+		if (!seen_error)
 			memcpy(err, line, sizeof(line));
 		seen_error |= is_error;
 	}
@@ -268,6 +288,8 @@ static void last_log_line(struct bench *b, char *out, size_t len)
 static void dump_restore(struct bench *b, unsigned long mib, const char *dir, const char *path,
 			 struct run_result *r)
 {
+	static const char *const dump_fields[] = { "frozen_time_us", "memdump_time_us",
+						   "memwrite_time_us" };
 	char result[512], pid_s[16], img[512];
 	/* Options before the command: lmproc parses those in any version. */
 	char *dump_argv[] = { (char *)b->lmproc, "-t", pid_s, "-D", (char *)dir,
@@ -285,7 +307,7 @@ static void dump_restore(struct bench *b, unsigned long mib, const char *dir, co
 		return;
 	}
 	snprintf(pid_s, sizeof(pid_s), "%d", pid);
-	if (run(b, dump_argv, &r->dump_ms)) {
+	if (run(b, dump_argv, &r->ms[M_DUMP])) {
 		kill_hog(pid);
 		r->failed = "dump";
 		last_log_line(b, r->verdict, sizeof(r->verdict));
@@ -294,9 +316,10 @@ static void dump_restore(struct bench *b, unsigned long mib, const char *dir, co
 	/* The dump killed it; reap it so restore finds the pid free. */
 	waitpid(pid, NULL, 0);
 	snprintf(img, sizeof(img), "%s/stats-dump.img", dir);
-	r->frozen_ms = stat_ms(b, img, "frozen_time_us");
+	read_stats(b, img, dump_fields, &r->ms[M_FROZEN], 3);
+	/* Earlier writeback must not slow down the timed restore. */
 	sync();
-	if (run(b, restore_argv, &r->restore_ms)) {
+	if (run(b, restore_argv, &r->ms[M_RESTORE])) {
 		if (!kill(pid, 0))
 			kill_hog(pid);
 		r->failed = "restore";
@@ -308,25 +331,7 @@ static void dump_restore(struct bench *b, unsigned long mib, const char *dir, co
 		r->failed = "check";
 	kill_hog(pid);
 	empty_dir(dir);
-}
-
-static void print_row(struct bench *b, unsigned long mib, const char *fs, const char *dir,
-		      const char *path, double memcpy_bw)
-{
-	double bytes = (double)mib * (1 << 20);
-	struct run_result r;
-
-	dump_restore(b, mib, dir, path, &r);
-	if (r.failed) {
-		b->failures++;
-		printf("%5lu MiB  %-5s  %-6s  %s FAILED: %s\n", mib, fs, path, r.failed, r.verdict);
-	} else {
-		printf("%5lu MiB  %-5s  %-6s  %8.1f  %9.1f  %9.2f  %5.0f%%  %10.1f  %12.2f  %s\n",
-		       mib, fs, path, r.dump_ms, r.frozen_ms, bytes / r.dump_ms / 1e6,
-		       100 * bytes / r.dump_ms / 1e6 / memcpy_bw, r.restore_ms,
-		       bytes / r.restore_ms / 1e6, r.verdict);
-	}
-	fflush(stdout);
+	sync();
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -336,31 +341,62 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void small_process(struct bench *b, const char *dir)
+/* Runs one configuration b->runs times (or RUNS), medians into MED.
+ * Returns the number of good runs; the first failure is printed. */
+static int measure(struct bench *b, unsigned long mib, const char *dir, const char *path,
+		   int runs, const char *label, double med[M_NR])
 {
-	double frozen[SMALL_RUNS], dump[SMALL_RUNS], restore[SMALL_RUNS];
+	double all[M_NR][MAX_RUNS];
 	struct run_result r;
 	int n = 0;
 
-	for (int i = 0; i < SMALL_RUNS; i++) {
-		dump_restore(b, 0, dir, "read", &r);
+	for (int i = 0; i < runs; i++) {
+		dump_restore(b, mib, dir, path, &r);
 		if (r.failed) {
 			b->failures++;
-			printf("small process run %d: %s FAILED: %s\n", i + 1, r.failed, r.verdict);
-			continue;
+			printf("%s  %s FAILED (run %d): %s\n", label, r.failed, i + 1, r.verdict);
+			fflush(stdout);
+			return 0;
 		}
-		frozen[n] = r.frozen_ms;
-		dump[n] = r.dump_ms;
-		restore[n++] = r.restore_ms;
+		for (int m = 0; m < M_NR; m++)
+			all[m][n] = r.ms[m];
+		n++;
 	}
+	for (int m = 0; m < M_NR; m++) {
+		qsort(all[m], n, sizeof(double), cmp_double);
+		med[m] = all[m][n / 2];
+	}
+	return n;
+}
+
+static void print_row(struct bench *b, unsigned long mib, const char *fs, const char *dir,
+		      const char *path, double memcpy_bw)
+{
+	double bytes = (double)mib * (1 << 20), med[M_NR];
+	double dump_bw, restore_bw;
+	char label[64];
+
+	snprintf(label, sizeof(label), "%5lu MiB  %-5s  %-6s", mib, fs, path);
+	if (!measure(b, mib, dir, path, b->runs, label, med))
+		return;
+	dump_bw = bytes / med[M_DUMP] / 1e6;
+	restore_bw = bytes / med[M_RESTORE] / 1e6;
+	printf("%s  %7.0f  %7.0f  %6.0f  %6.0f  %6.2f  %5.0f%%  %8.0f  %7.2f\n", label,
+	       med[M_DUMP], med[M_FROZEN], med[M_COPY], med[M_WRITE], dump_bw,
+	       100 * dump_bw / memcpy_bw, med[M_RESTORE], restore_bw);
+	fflush(stdout);
+}
+
+static void small_process(struct bench *b, const char *dir)
+{
+	const char *label = "small process";
+	double med[M_NR];
+	int n = measure(b, 0, dir, "read", SMALL_RUNS, label, med);
+
 	if (!n)
 		return;
-	qsort(frozen, n, sizeof(double), cmp_double);
-	qsort(dump, n, sizeof(double), cmp_double);
-	qsort(restore, n, sizeof(double), cmp_double);
-	printf("\nsmall process (tmpfs, read path, median of %d): frozen %.2f ms, "
-	       "dump %.1f ms wall, restore %.1f ms wall\n", n, frozen[n / 2], dump[n / 2],
-	       restore[n / 2]);
+	printf("\n%s (tmpfs, read path, median of %d): frozen %.2f ms, dump %.1f ms wall, "
+	       "restore %.1f ms wall\n", label, n, med[M_FROZEN], med[M_DUMP], med[M_RESTORE]);
 	printf("  target: frozen < 5 ms;  CRIU 4.2: frozen 8.7 ms, dump 50 ms, restore 70 ms\n");
 }
 
@@ -369,6 +405,7 @@ int main(int argc, char **argv)
 	static const unsigned long sizes[] = { 256, 1024 };
 	static const char *const fss[] = { "tmpfs", "ext4" };
 	static const char *const paths[] = { "read", "splice" };
+	const char *runs = getenv("LMBENCH_RUNS");
 	struct bench b = {};
 	char tmpfs_images[512];
 	const char *dirs[2];
@@ -381,6 +418,11 @@ int main(int argc, char **argv)
 	b.lmproc = argv[1];
 	b.hog = argv[2];
 	b.work = argv[3];
+	b.runs = runs ? atoi(runs) : 3;
+	if (b.runs < 1 || b.runs > MAX_RUNS) {
+		fprintf(stderr, "lmbench: LMBENCH_RUNS must be 1..%d\n", MAX_RUNS);
+		return 2;
+	}
 	snprintf(b.log, sizeof(b.log), "%s/lmproc.log", b.work);
 	snprintf(tmpfs_images, sizeof(tmpfs_images), "%s/images", b.work);
 	if (mkdir(tmpfs_images, 0700) && errno != EEXIST) {
@@ -394,8 +436,11 @@ int main(int argc, char **argv)
 
 	bw = memcpy_gbps();
 	printf("memcpy 1 GiB (best of 5 after a warm-up): %.2f GB/s  (GB = 1e9 bytes)\n\n", bw);
-	printf("     size  dest   path     dump ms  frozen ms  dump GB/s  memcpy  restore ms"
-	       "  restore GB/s  hog's check after restore\n");
+	printf("Dump and restore, median of %d; dump: lmproc wall, frozen, page copy and page\n"
+	       "write (ms, from stats-dump.img); restore: lmproc restore -d wall (ms).\n"
+	       "Every restored process checked all of its memory.\n\n", b.runs);
+	printf("     size  dest   path       dump   frozen    copy   write    GB/s  memcpy"
+	       "   restore     GB/s\n");
 	for (size_t s = 0; s < 2; s++)
 		for (size_t f = 0; f < 2; f++)
 			for (size_t p = 0; p < 2; p++)
@@ -405,6 +450,6 @@ int main(int argc, char **argv)
 	printf("  CRIU 4.2: 256 MiB frozen ~90 ms, restored ~0.8 s; 1 GiB restored ~3.2 s\n");
 	small_process(&b, tmpfs_images);
 	if (b.failures)
-		printf("\n%d run(s) failed; lmproc's log: %s\n", b.failures, b.log);
+		printf("\n%d configuration(s) failed\n", b.failures);
 	return b.failures ? 1 : 0;
 }

@@ -18,7 +18,7 @@ for f in ./lmproc build/bench/lmbench build/bench/bench-hog; do
 done
 
 fstype() {
-	df -T --output=fstype "$1" 2>/dev/null | tail -n 1
+	df --output=fstype "$1" 2>/dev/null | tail -n 1
 }
 
 tmpfs_base=${LMBENCH_TMPFS:-/dev/shm}
@@ -60,3 +60,9 @@ echo "lmproc bench: $(uname -r), $(nproc) CPUs, THP $(sed 's/.*\[\(.*\)\].*/\1/'
 echo "images: tmpfs $work/images, ext4 $ext4 (page cache, not synced while timed)"
 echo
 build/bench/lmbench ./lmproc build/bench/bench-hog "$work" "$ext4"
+rc=$?
+if [ $rc != 0 ] && [ -f "$work/lmproc.log" ]; then
+	cp "$work/lmproc.log" /var/tmp/lmproc-bench.log
+	echo "lmproc's log kept in /var/tmp/lmproc-bench.log"
+fi
+exit $rc
