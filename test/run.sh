@@ -21,7 +21,7 @@
 #
 # Environment: TESTS="counter heap" and MODES="plain two-dumps" narrow the
 # run (MODES=none runs the programs with no checkpoint at all: a baseline);
-# BAD=0 and UNIT=0 leave out those parts; KEEP=1 keeps the work directories.
+# STATIC=0, BAD=0 and UNIT=0 leave out those parts; KEEP=1 keeps the work directories.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +40,6 @@ fi
 
 cd "$ROOT" || exit 1
 LMPROC=${LMPROC:-$ROOT/lmproc}
-LMPROC_REAL=$(readlink -f "$LMPROC")
 LM_TIMEOUT=60
 SUITE_LIMIT=540		# seconds: stop starting runs after this
 # shellcheck source=test/lib/runlib.sh
@@ -60,6 +59,10 @@ setup_dirs() {
 	DATA_ROOT=$(mktemp -d /var/tmp/lmproc-data.XXXXXX) || exit 1
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
+	# One binary for the whole run, even if someone rebuilds meanwhile.
+	cp "$LMPROC" "$DATA_ROOT/lmproc" || exit 1
+	LMPROC=$DATA_ROOT/lmproc
+	LMPROC_REAL=$LMPROC
 }
 
 cleanup() {
@@ -86,19 +89,21 @@ time_left() {
 	[ "$SECONDS" -lt "$SUITE_LIMIT" ]
 }
 
-# start_test BIN: starts a test program as our child; sets TPID, TOUT (its
-# verdict file) and TLOG (its log) and waits for its pid file.
+# start_test BIN: starts a test program; sets TPID, TOUT (its verdict file)
+# and TLOG (its log) and waits for its pid file.  The test's exit status
+# lands in RD/test.status once it ends (see spawn).
 start_test() {
 	local bin=$1 pid
 
 	TOUT=$RD/out
 	TLOG=$RD/test.log
 	rm -f "$RD/pid" "$TOUT"
-	# shellcheck disable=SC2094 # the log is only appended to, by both
-	"$bin" --pidfile "$RD/pid" --outfile "$TOUT" --log "$TLOG" --dir "$DD" \
-		</dev/null >>"$TLOG" 2>&1 &
-	TPID=$!
-	track_pid "$TPID"
+	if ! spawn test "$TLOG" "$TLOG" "$bin" --pidfile "$RD/pid" --outfile "$TOUT" \
+		--log "$TLOG" --dir "$DD"; then
+		REASON="could not start $bin"
+		return 1
+	fi
+	TPID=$SPAWNED
 	if ! wait_until 10000 file_ready "$RD/pid"; then
 		REASON="$(basename "$bin") did not get ready in 10 s"
 		add_detail "test log" "$TLOG"
@@ -111,15 +116,13 @@ start_test() {
 	fi
 }
 
-# reap_dumped PID: after a killing dump the task must die; reap it so its
-# pid is free for the restore.
+# reap_dumped PID: after a killing dump the task must die, and its pid be
+# free again for the restore.
 reap_dumped() {
-	if ! wait_until 5000 not_alive "$1"; then
-		REASON="pid $1 still runs after a dump without -R (state $(proc_state "$1"))"
+	if ! wait_until 5000 gone "$1"; then
+		REASON="pid $1 still there after a dump without -R (state $(proc_state "$1"))"
 		return 1
 	fi
-	wait "$1" 2>/dev/null
-	return 0
 }
 
 # check_verdict: the verdict file says PASS; else REASON says why not.
@@ -142,18 +145,16 @@ dmesg_for() {
 	dmesg 2>/dev/null | grep -E "\[$1\]: (segfault|general protection|trap)" | tail -n 1
 }
 
-# finish_original PID: SIGTERM a task that is our child; it must exit 0
+# finish_original PID: SIGTERM a test started by start_test; it must exit 0
 # with a PASS verdict.
 finish_original() {
 	local pid=$1 st
 
 	kill -TERM "$pid"
-	if ! wait_until 30000 not_alive "$pid"; then
+	if ! st=$(spawn_status test 30000); then
 		REASON="pid $pid did not finish within 30 s of SIGTERM"
 		return 1
 	fi
-	wait "$pid"
-	st=$?
 	check_verdict || return 1
 	if [ "$st" != 0 ]; then
 		REASON="pid $pid passed but exited with status $st"
@@ -198,13 +199,12 @@ restore_detached() {
 restore_attached() {
 	local pid=$1 img=$2 snap=$3 lpid st k
 
-	timeout -k 5 "$LM_TIMEOUT" "$LMPROC" restore -D "$img" -v4 -o "$RD/restore.log" \
-		2>"$RD/restore.err" &
-	lpid=$!
+	spawn restore /dev/null "$RD/restore.err" \
+		"$LMPROC" restore -D "$img" -v4 -o "$RD/restore.log" || return 1
+	lpid=$SPAWNED
 	if ! same_state "$pid" "$snap" 10000; then
-		if ! alive "$lpid"; then
-			wait "$lpid"
-			lm_failed "$RD" restore $? "restore"
+		if st=$(spawn_status restore 0); then
+			lm_failed "$RD" restore "$st" "restore"
 			k=$(dmesg_for "$pid")
 			[ -n "$k" ] && DETAIL+="${DETAIL:+$'\n'}kernel: $k"
 		fi
@@ -213,15 +213,13 @@ restore_attached() {
 		return 1
 	fi
 	kill -TERM "$pid"
-	if ! wait_until 30000 not_alive "$lpid"; then
+	if ! st=$(spawn_status restore 30000); then
 		REASON="lmproc restore did not exit within 30 s of SIGTERM to pid $pid"
 		add_detail "test log" "$TLOG" 4
 		kill_ours "$pid"
 		kill_ours "$lpid"
 		return 1
 	fi
-	wait "$lpid"
-	st=$?
 	check_verdict || return 1
 	if [ "$st" != 0 ]; then
 		REASON="test passed but lmproc restore exited with $st"
@@ -380,7 +378,7 @@ main() {
 		exit 1
 	fi
 	setup_dirs
-	run_static_tests
+	[ "${STATIC:-1}" = 1 ] && run_static_tests
 	[ "${BAD:-1}" = 1 ] && run_bad_input
 	[ "${UNIT:-1}" = 1 ] && run_unit_tests
 	kill_leftovers

@@ -91,6 +91,34 @@ track_pid() {
 	TRACKED_PIDS+=("$1")
 }
 
+# spawn NAME OUT ERR CMD...: runs CMD in the background with stdin
+# /dev/null, stdout appended to OUT and stderr to ERR, as the child of a
+# subshell that records its pid in RD/NAME.pid (also SPAWNED) and its exit
+# status in RD/NAME.status.  Unlike a plain "CMD &", a task killed by a
+# signal (as a dump kills it) is not announced by bash on our stderr.
+spawn() {
+	local name=$1 out=$2 err=$3
+
+	shift 3
+	rm -f "$RD/$name.pid" "$RD/$name.status"
+	(
+		"$@" </dev/null >>"$out" 2>>"$err" &
+		echo $! >"$RD/$name.pid"
+		wait $!
+		echo $? >"$RD/$name.status"
+	) 2>/dev/null &
+	wait_until 5000 file_ready "$RD/$name.pid" || return 1
+	read -r SPAWNED <"$RD/$name.pid"
+	track_pid "$SPAWNED"
+}
+
+# spawn_status NAME MS: waits up to MS for what spawn NAME started to end;
+# prints its exit status.
+spawn_status() {
+	wait_until "$2" file_ready "$RD/$1.status" || return 1
+	cat "$RD/$1.status"
+}
+
 # is_ours PID: PID runs one of the suite's own binaries (guards against
 # killing an unrelated process that reused a pid).
 is_ours() {
@@ -110,7 +138,7 @@ kill_ours() {
 	wait_until 2000 not_alive "$1"
 }
 
-# kill_leftovers: every tracked test process, and every child of ours that
+# kill_leftovers: every process we started, and every child of ours that
 # runs one of our binaries (restored tasks are reparented to us).
 kill_leftovers() {
 	local pid
@@ -122,6 +150,11 @@ kill_leftovers() {
 		kill_ours "$pid"
 	done
 	wait 2>/dev/null
+}
+
+# gone PID: no process at all with PID, not even a zombie.
+gone() {
+	[ ! -e "/proc/$1" ]
 }
 
 # --- state snapshots ---------------------------------------------------------
@@ -189,13 +222,14 @@ lm_failed() {
 	add_detail "lmproc $2 log" "$1/$2.log" 8
 }
 
-# one_line_error FILE: FILE holds exactly one non-empty line.
+# one_line_error FILE [PATTERN]: FILE holds exactly one non-empty line
+# (one line matching PATTERN, if given).
 one_line_error() {
 	local n
 
-	n=$(grep -c . "$1")
+	n=$(grep -c "${2:-.}" "$1")
 	if [ "$n" != 1 ]; then
-		REASON="expected one error line on stderr, got $n"
+		REASON="expected one ${2:+'$2' }line on stderr, got $n"
 		DETAIL+="${DETAIL:+$'\n'}$(head -n 5 "$1" | cut -c1-200)"
 		return 1
 	fi
