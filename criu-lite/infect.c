@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,8 +51,7 @@ static unsigned long parasite_trap_ip(struct parasite_ctl *ctl)
 
 /* Creates the listening socket in the task's network namespace, where
  * the parasite's connect() looks the abstract name up. */
-static int listen_in_netns(struct parasite_ctl *ctl, struct sockaddr_un *addr,
-			   socklen_t *addr_len)
+static int listen_in_netns(struct parasite_ctl *ctl, struct sockaddr_un *addr, socklen_t *addr_len)
 {
 	cleanup_close int self_ns = -1, task_ns = -1;
 	struct stat self_st, task_st;
@@ -73,9 +74,8 @@ static int listen_in_netns(struct parasite_ctl *ctl, struct sockaddr_un *addr,
 
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
-	len = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1,
-		       "lmproc-parasite.%d.%d.%llu", getpid(), ctl->pid,
-		       (unsigned long long)now_ns());
+	len = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1, "lmproc-parasite.%d.%d.%llu",
+		       getpid(), ctl->pid, (unsigned long long)now_ns());
 	*addr_len = offsetof(struct sockaddr_un, sun_path) + 1 + len;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)addr, *addr_len) || listen(fd, 1)) {
@@ -95,71 +95,83 @@ static int listen_in_netns(struct parasite_ctl *ctl, struct sockaddr_un *addr,
 	return 0;
 }
 
-/* memfd_create in the task, opened by lmproc through /proc, sized and
- * mapped on both sides; the task's fd is closed again at once. */
-static int map_area(struct parasite_ctl *ctl)
+/* Reads or writes LEN bytes at OFF of the area through lmproc's fd. */
+static int area_io(struct parasite_ctl *ctl, bool write, size_t off, void *buf, size_t len)
 {
-	cleanup_close int fd = -1;
-	unsigned long args[6] = { 0 };
+	off_t pos = PARASITE_AREA_OFF(BLOB_SIZE) + off;
+	ssize_t n;
+
+	n = write ? pwrite(ctl->local_fd, buf, len, pos) : pread(ctl->local_fd, buf, len, pos);
+	if (n != (ssize_t)len) {
+		pr_perror("Can't %s the parasite area of pid %d", write ? "write" : "read",
+			  ctl->pid);
+		return n < 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
+/* The blob and the area's head, written through lmproc's fd: the area
+ * takes over closing the task's memfd fd from here on. */
+static int write_area(struct parasite_ctl *ctl, const struct sockaddr_un *addr, socklen_t addr_len)
+{
+	struct parasite_area head;
+
+	if (pwrite(ctl->local_fd, parasite_blob, parasite_blob_size, 0) !=
+	    (ssize_t)parasite_blob_size) {
+		pr_perror("Can't write the parasite blob for pid %d", ctl->pid);
+		return -errno ? -errno : -EIO;
+	}
+	memset(&head, 0, PARASITE_AREA_HEAD);
+	head.magic = PARASITE_MAGIC;
+	/* listen_in_netns() names stay under 60 bytes. */
+	head.addr_len = min(addr_len, (socklen_t)PARASITE_ADDR_MAX);
+	memcpy(head.addr, addr, head.addr_len);
+	head.memfd_fd = ctl->remote_fd;
+	head.sk_fd = -1;
+	head.pipe_fd = -1;
+	if (area_io(ctl, true, 0, &head, PARASITE_AREA_HEAD))
+		return -EIO;
+	ctl->remote_fd = -1;
+	return 0;
+}
+
+/* memfd_create in the task, opened and filled by lmproc through /proc,
+ * mapped in the task, populated at once (cheaper than its faults). */
+static int map_area(struct parasite_ctl *ctl, const struct sockaddr_un *addr, socklen_t addr_len)
+{
+	unsigned long args[6] = {ctl->code_addr + 8, MFD_CLOEXEC};
 	char path[64];
 	long res;
-	int ret;
+	int ret, memfd;
 
 	ctl->map_size = PARASITE_MAP_SIZE(BLOB_SIZE);
-	args[0] = ctl->code_addr + 8;
-	args[1] = MFD_CLOEXEC;
 	ret = task_remote_call(ctl, &res, "memfd_create", __NR_memfd_create, args, memfd_name,
-			  sizeof(memfd_name));
+			       sizeof(memfd_name));
 	if (ret)
 		return ret;
-	ctl->remote_fd = res;
+	memfd = ctl->remote_fd = res;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctl->pid, ctl->remote_fd);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, ctl->map_size)) {
+	ctl->local_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (ctl->local_fd < 0 || ftruncate(ctl->local_fd, ctl->map_size)) {
 		pr_perror("Can't open or size the parasite memfd %s", path);
 		return -errno;
 	}
-	ctl->local_map = mmap(NULL, ctl->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (ctl->local_map == MAP_FAILED) {
-		ctl->local_map = NULL;
-		pr_perror("Can't map the parasite memfd %s", path);
-		return -errno;
-	}
+	ret = write_area(ctl, addr, addr_len);
+	if (ret)
+		return ret;
 
 	args[0] = 0;
 	args[1] = ctl->map_size;
 	args[2] = PROT_READ | PROT_WRITE | PROT_EXEC;
-	args[3] = MAP_SHARED;
-	args[4] = ctl->remote_fd;
+	args[3] = MAP_SHARED | MAP_POPULATE;
+	args[4] = memfd;
 	args[5] = 0;
 	ret = task_remote_call(ctl, &res, "mmap of the parasite", __NR_mmap, args, NULL, 0);
 	if (ret)
 		return ret;
 	ctl->remote_map = res;
-
-	memset(args, 0, sizeof(args));
-	args[0] = ctl->remote_fd;
-	ret = task_remote_call(ctl, &res, "close of the parasite memfd", __NR_close, args, NULL, 0);
-	if (ret)
-		return ret;
-	ctl->remote_fd = -1;
 	return 0;
-}
-
-static void fill_area(struct parasite_ctl *ctl, const struct sockaddr_un *addr,
-		      socklen_t addr_len)
-{
-	struct parasite_area *area;
-
-	memcpy(ctl->local_map, parasite_blob, parasite_blob_size);
-	area = (void *)((char *)ctl->local_map + PARASITE_AREA_OFF(BLOB_SIZE));
-	area->addr_len = addr_len;
-	memcpy(area->addr, addr, addr_len);
-	area->sk_fd = -1;
-	area->pipe_fd = -1;
-	area->magic = PARASITE_MAGIC;
-	ctl->area = area;
 }
 
 /* Points the task at the blob's entry, on the parasite stack, and lets
@@ -183,15 +195,30 @@ static int start_daemon(struct parasite_ctl *ctl)
 	return ret;
 }
 
+/* Checks the task without blocking while lmproc waits for the parasite:
+ * 0 if it runs on (a signal for it is deferred), else why it stopped. */
+static int check_parasite(struct parasite_ctl *ctl, const char *what)
+{
+	struct user_regs_struct regs;
+	int status, ret;
+
+	if (waitpid(ctl->pid, &status, __WALL | WNOHANG) != ctl->pid)
+		return 0;
+	ret = task_handle_status(ctl, status, parasite_trap_ip(ctl), &regs);
+	if (ret <= 0)
+		return ret;
+	pr_err("The parasite in pid %d quit while lmproc waited for %s: %s\n", ctl->pid, what,
+	       strerror(-(long)regs.rax));
+	return -ECONNRESET;
+}
+
 /* Waits until FD is readable while watching the parasite: a signal for
  * the task is deferred, a trap or fault of the parasite ends the wait. */
 static int wait_parasite(struct parasite_ctl *ctl, int fd, const char *what)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct user_regs_struct regs;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	uint64_t deadline = now_us() + PARASITE_TIMEOUT_MS * 1000ULL;
-	int status, ret;
-	pid_t w;
+	int ret;
 
 	for (;;) {
 		ret = poll(&pfd, 1, POLL_SLICE_MS);
@@ -201,17 +228,9 @@ static int wait_parasite(struct parasite_ctl *ctl, int fd, const char *what)
 			pr_perror("Can't poll the parasite socket of pid %d", ctl->pid);
 			return -errno;
 		}
-		w = waitpid(ctl->pid, &status, __WALL | WNOHANG);
-		if (w == ctl->pid) {
-			ret = task_handle_status(ctl, status, parasite_trap_ip(ctl), &regs);
-			if (ret > 0) {
-				pr_err("The parasite in pid %d quit while lmproc waited for %s: %s\n",
-				       ctl->pid, what, strerror(-(long)regs.rax));
-				return -ECONNRESET;
-			}
-			if (ret < 0)
-				return ret;
-		}
+		ret = check_parasite(ctl, what);
+		if (ret)
+			return ret;
 		if (now_us() > deadline) {
 			pr_err("The parasite in pid %d did not answer (%s) in %d ms\n", ctl->pid,
 			       what, PARASITE_TIMEOUT_MS);
@@ -247,8 +266,8 @@ static int accept_parasite(struct parasite_ctl *ctl)
 		snprintf(path, sizeof(path), "/proc/%d/task/%d", cred.pid, ctl->pid);
 		if (access(path, F_OK) == 0)
 			break;
-		pr_warn("pid %d connected to the parasite socket of pid %d: refused\n",
-			cred.pid, ctl->pid);
+		pr_warn("pid %d connected to the parasite socket of pid %d: refused\n", cred.pid,
+			ctl->pid);
 		close(sk);
 	}
 	ctl->sk = sk;
@@ -269,11 +288,9 @@ int parasite_infect(struct parasite_ctl *ctl)
 	}
 	ret = listen_in_netns(ctl, &addr, &addr_len);
 	if (!ret)
-		ret = map_area(ctl);
-	if (ret)
-		return ret;
-	fill_area(ctl, &addr, addr_len);
-	ret = start_daemon(ctl);
+		ret = map_area(ctl, &addr, addr_len);
+	if (!ret)
+		ret = start_daemon(ctl);
 	if (ret)
 		return ret;
 	if (fault_injected("parasite-infect"))
@@ -300,8 +317,8 @@ static int send_cmd(struct parasite_ctl *ctl, struct parasite_cmd *cmd, int pass
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} control;
-	struct iovec iov = { cmd, sizeof(*cmd) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov = {cmd, sizeof(*cmd)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *ch;
 
 	if (pass_fd >= 0) {
@@ -349,7 +366,7 @@ static int recv_reply(struct parasite_ctl *ctl, const struct parasite_cmd *cmd,
 static int parasite_cmd(struct parasite_ctl *ctl, uint32_t nr, uint32_t flags, uint32_t n,
 			int pass_fd, struct parasite_reply *reply)
 {
-	struct parasite_cmd cmd = { .cmd = nr, .seq = ++ctl->seq, .flags = flags, .nr = n };
+	struct parasite_cmd cmd = {.cmd = nr, .seq = ++ctl->seq, .flags = flags, .nr = n};
 	int ret;
 
 	if (ctl->state != TASK_IN_PARASITE || ctl->sk < 0 || ctl->sk_broken) {
@@ -384,8 +401,12 @@ int parasite_dump_sigactions(struct parasite_ctl *ctl, struct parasite_sigaction
 	ret = parasite_cmd(ctl, PARASITE_CMD_DUMP_SIGACTIONS, 0, 0, -1, &reply);
 	if (ret)
 		return ret;
-	memcpy(act, ctl->area->bulk.sigactions, sizeof(ctl->area->bulk.sigactions));
-	return 0;
+	ret = area_io(ctl, false, offsetof(struct parasite_area, bulk), act,
+		      PARASITE_NSIG * sizeof(*act));
+	/* Our traps reset an ignored SIGTRAP; the cure sets it back. */
+	if (!ret && ctl->trap_ignored)
+		act[SIGTRAP - 1].handler = (uint64_t)SIG_IGN;
+	return ret;
 }
 
 /* Pipe buffers hold at most a page each: the slots IOV needs. */
@@ -447,6 +468,7 @@ static int pipe_to_pass(struct parasite_ctl *ctl, int pipe_wr)
 int parasite_vmsplice(struct parasite_ctl *ctl, int pipe_wr, const struct iovec *iov,
 		      unsigned int nr)
 {
+	struct parasite_iovec batch[PARASITE_MAX_IOV];
 	struct parasite_reply reply;
 	unsigned int i, n, done = 0;
 	size_t bytes, spliced = 0;
@@ -461,9 +483,13 @@ int parasite_vmsplice(struct parasite_ctl *ctl, int pipe_wr, const struct iovec 
 	while (done < nr) {
 		n = min(nr - done, (unsigned int)PARASITE_MAX_IOV);
 		for (i = 0; i < n; i++) {
-			ctl->area->bulk.iov[i].base = (uint64_t)iov[done + i].iov_base;
-			ctl->area->bulk.iov[i].len = iov[done + i].iov_len;
+			batch[i].base = (uint64_t)iov[done + i].iov_base;
+			batch[i].len = iov[done + i].iov_len;
 		}
+		ret = area_io(ctl, true, offsetof(struct parasite_area, bulk), batch,
+			      n * sizeof(batch[0]));
+		if (ret)
+			return ret;
 		memset(&reply, 0, sizeof(reply));
 		ret = parasite_cmd(ctl, PARASITE_CMD_VMSPLICE, pass >= 0 ? PARASITE_F_NEW_PIPE : 0,
 				   n, pass, &reply);
@@ -529,22 +555,29 @@ static int interrupt_daemon(struct parasite_ctl *ctl)
 	return ret;
 }
 
-/* Everything the parasite left in the task: its fds (if it did not get
- * to close them), the memfd fd, the mapping. */
+/* Everything the parasite left in the task: the fds it did not get to
+ * close (the area says which), the memfd fd, the mapping. */
 static int unmap_remote(struct parasite_ctl *ctl)
 {
-	unsigned long args[6] = { ctl->remote_map, ctl->map_size };
+	unsigned long args[6] = {ctl->remote_map, ctl->map_size};
+	struct parasite_area head;
 	long res;
 	int ret = 0, err;
 
-	if (ctl->area && ctl->area->pipe_fd >= 0)
-		keep_first(&ret, task_close_fd(ctl, &ctl->area->pipe_fd));
-	if (ctl->area && ctl->area->sk_fd >= 0)
-		keep_first(&ret, task_close_fd(ctl, &ctl->area->sk_fd));
+	if (ctl->local_fd >= 0 && !area_io(ctl, false, 0, &head, PARASITE_AREA_HEAD) &&
+	    head.magic == PARASITE_MAGIC) {
+		if (head.memfd_fd >= 0)
+			keep_first(&ret, task_close_fd(ctl, &head.memfd_fd));
+		if (head.pipe_fd >= 0)
+			keep_first(&ret, task_close_fd(ctl, &head.pipe_fd));
+		if (head.sk_fd >= 0)
+			keep_first(&ret, task_close_fd(ctl, &head.sk_fd));
+	}
 	if (ctl->remote_fd >= 0)
 		keep_first(&ret, task_close_fd(ctl, &ctl->remote_fd));
 	if (ctl->remote_map) {
-		err = task_remote_call(ctl, &res, "munmap of the parasite", __NR_munmap, args, NULL, 0);
+		err = task_remote_call(ctl, &res, "munmap of the parasite", __NR_munmap, args, NULL,
+				       0);
 		if (!err)
 			ctl->remote_map = 0;
 		keep_first(&ret, err);
@@ -554,8 +587,8 @@ static int unmap_remote(struct parasite_ctl *ctl)
 
 static void release_local(struct parasite_ctl *ctl)
 {
-	if (ctl->local_map)
-		munmap(ctl->local_map, ctl->map_size);
+	if (ctl->local_fd >= 0)
+		close(ctl->local_fd);
 	if (ctl->sk >= 0)
 		close(ctl->sk);
 	if (ctl->listen_fd >= 0)

@@ -17,18 +17,22 @@
 #include "log.h"
 #include "parasite-syscall.h"
 
-#define CODE_SYSCALL_TRAP 0xcccccccccccc050fUL /* syscall; int3; int3 ... */
-#define CODE_TRAP_OFF 3 /* rip after the int3 */
+/* include/uapi/linux/ptrace.h (5.3): PTRACE_GETEVENTMSG at a syscall stop. */
+#define EVENTMSG_SYSCALL_ENTRY 1
+#define EVENTMSG_SYSCALL_EXIT 2
 
-#define SIGBIT(sig) (1ULL << ((sig) - 1))
+#define CODE_SYSCALL_TRAP 0xcccccccccccc050fUL /* syscall; int3; int3 ... */
+#define CODE_TRAP_OFF 3			       /* rip after the int3 */
+
+#define SIGBIT(sig) (1ULL << ((sig)-1))
 /* Signals left unblocked while lmproc runs code in the task: the faults
  * that code could raise.  The kernel resets the handler of a forced
  * signal that is blocked (force_sig_info_to_task), so blocking them would
  * corrupt the task's dispositions; unblocked, they stop in ptrace first
  * and never reach the task's handlers.  Everything else stays pending. */
-#define SYNC_SIGNALS                                                           \
-	(SIGBIT(SIGTRAP) | SIGBIT(SIGSEGV) | SIGBIT(SIGBUS) | SIGBIT(SIGILL) |  \
-	 SIGBIT(SIGFPE) | SIGBIT(SIGSYS))
+#define SYNC_SIGNALS                                                                            \
+	(SIGBIT(SIGTRAP) | SIGBIT(SIGSEGV) | SIGBIT(SIGBUS) | SIGBIT(SIGILL) | SIGBIT(SIGFPE) | \
+	 SIGBIT(SIGSYS))
 
 static void defer_signal(struct parasite_ctl *ctl, const siginfo_t *si)
 {
@@ -60,7 +64,7 @@ static int task_gone(struct parasite_ctl *ctl, int status)
 
 int task_resume(struct parasite_ctl *ctl)
 {
-	if (ptrace(PTRACE_CONT, ctl->pid, 0, 0)) {
+	if (ptrace(ctl->resume_request, ctl->pid, 0, 0)) {
 		pr_perror("Can't resume pid %d", ctl->pid);
 		return -errno;
 	}
@@ -96,10 +100,36 @@ static int signal_stop(struct parasite_ctl *ctl, int sig, unsigned long trap_ip,
 	return -EFAULT;
 }
 
+/* While stepping an untrapped injection: a syscall stop (si_code SIGTRAP,
+ * or SIGTRAP | 0x80 under PTRACE_O_TRACESYSGOOD; the event message says
+ * entry or exit), the one we wait for or not, or else a real signal. */
+static int syscall_stop(struct parasite_ctl *ctl, int status, unsigned long trap_ip,
+			struct user_regs_struct *regs)
+{
+	unsigned long msg;
+	siginfo_t si;
+
+	if (ptrace(PTRACE_GETSIGINFO, ctl->pid, 0, &si) ||
+	    ptrace(PTRACE_GETEVENTMSG, ctl->pid, 0, &msg)) {
+		pr_perror("Can't get the stop of pid %d", ctl->pid);
+		return -errno;
+	}
+	if (si.si_code != SIGTRAP && si.si_code != (SIGTRAP | 0x80))
+		return signal_stop(ctl, WSTOPSIG(status), trap_ip, regs);
+	if (msg != (unsigned long)ctl->syscall_op)
+		return task_resume(ctl);
+	ctl->state = TASK_STOPPED;
+	if (ptrace(PTRACE_GETREGS, ctl->pid, 0, regs)) {
+		pr_perror("Can't get registers of pid %d", ctl->pid);
+		return -errno;
+	}
+	return 1;
+}
+
 /* Returns 1 when the task reached the stop we wait for (registers in
  * *regs), 0 after handling any other stop (the task runs on), -errno. */
 int task_handle_status(struct parasite_ctl *ctl, int status, unsigned long trap_ip,
-			 struct user_regs_struct *regs)
+		       struct user_regs_struct *regs)
 {
 	int event = status >> 16;
 
@@ -122,11 +152,12 @@ int task_handle_status(struct parasite_ctl *ctl, int status, unsigned long trap_
 	/* Group stops, a stale interrupt, other events: not ours, go on. */
 	if (event)
 		return task_resume(ctl);
+	if (ctl->syscall_op && (WSTOPSIG(status) & 0x7f) == SIGTRAP)
+		return syscall_stop(ctl, status, trap_ip, regs);
 	return signal_stop(ctl, WSTOPSIG(status), trap_ip, regs);
 }
 
-int task_wait_stop(struct parasite_ctl *ctl, unsigned long trap_ip,
-		     struct user_regs_struct *regs)
+int task_wait_stop(struct parasite_ctl *ctl, unsigned long trap_ip, struct user_regs_struct *regs)
 {
 	int status, ret;
 
@@ -142,14 +173,28 @@ int task_wait_stop(struct parasite_ctl *ctl, unsigned long trap_ip,
 	return ret < 0 ? ret : 0;
 }
 
-static int poke_words(struct parasite_ctl *ctl, const long *words, int n)
+static int poke_at(struct parasite_ctl *ctl, unsigned long addr, const long *words, int n)
 {
 	int i;
 
 	for (i = 0; i < n; i++) {
-		if (ptrace(PTRACE_POKEDATA, ctl->pid, ctl->code_addr + i * 8, words[i])) {
-			pr_perror("Can't write pid %d's memory at %#lx", ctl->pid,
-				  ctl->code_addr + i * 8);
+		if (ptrace(PTRACE_POKEDATA, ctl->pid, addr + i * 8, words[i])) {
+			pr_perror("Can't write pid %d's memory at %#lx", ctl->pid, addr + i * 8);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int peek_at(struct parasite_ctl *ctl, unsigned long addr, long *words, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		errno = 0;
+		words[i] = ptrace(PTRACE_PEEKDATA, ctl->pid, addr + i * 8, 0);
+		if (errno) {
+			pr_perror("Can't read pid %d's memory at %#lx", ctl->pid, addr + i * 8);
 			return -errno;
 		}
 	}
@@ -169,13 +214,13 @@ int task_set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs)
  * right after the code at ctl->code_addr + 8.  Code and registers are put
  * back in the trap's signal-delivery stop, where the kernel still
  * restarts the task's own interrupted syscall on resume. */
-int task_inject(struct parasite_ctl *ctl, long *res, long nr, const unsigned long args[6],
-		  const void *data, size_t data_len)
+static int start_injection(struct parasite_ctl *ctl, long nr, const unsigned long args[6],
+			   const void *data, size_t data_len)
 {
 	struct user_regs_struct regs = ctl->orig_regs;
-	long code[INJECT_WORDS] = { CODE_SYSCALL_TRAP };
+	long code[INJECT_WORDS] = {CODE_SYSCALL_TRAP};
 	int nwords = 1 + (data_len + 7) / 8;
-	int ret, err;
+	int ret;
 
 	if (ctl->state != TASK_STOPPED) {
 		pr_err("pid %d is not stopped: can't run syscall %ld in it\n", ctl->pid, nr);
@@ -196,35 +241,96 @@ int task_inject(struct parasite_ctl *ctl, long *res, long nr, const unsigned lon
 	regs.r8 = args[4];
 	regs.r9 = args[5];
 
-	ret = poke_words(ctl, code, nwords);
+	ctl->code_poked = nwords;
+	ret = poke_at(ctl, ctl->code_addr, code, nwords);
 	if (!ret)
 		ret = task_set_regs(ctl, &regs);
 	if (!ret)
 		ret = task_resume(ctl);
+	return ret;
+}
+
+/* Puts back code and registers, wherever the task stopped. */
+static int finish_injection(struct parasite_ctl *ctl, int ret)
+{
+	if (ctl->state != TASK_STOPPED)
+		return ret;
+	if (!poke_at(ctl, ctl->code_addr, ctl->code_orig, ctl->code_poked))
+		ctl->code_poked = 0;
+	else
+		keep_first(&ret, -EIO);
+	keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
+	return ret;
+}
+
+int task_inject(struct parasite_ctl *ctl, long *res, long nr, const unsigned long args[6],
+		const void *data, size_t data_len)
+{
+	struct user_regs_struct regs;
+	int ret;
+
+	ret = start_injection(ctl, nr, args, data, data_len);
 	if (!ret)
 		ret = task_wait_stop(ctl, ctl->code_addr + CODE_TRAP_OFF, &regs);
 	if (!ret)
 		*res = regs.rax;
-	if (ctl->state != TASK_STOPPED)
-		return ret;
-	err = poke_words(ctl, ctl->code_orig, nwords);
-	keep_first(&ret, err);
-	keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
-	return ret;
+	return finish_injection(ctl, ret);
+}
+
+/* The int3 that ends an injection is a forced SIGTRAP, and the kernel
+ * resets an ignored forced signal to SIG_DFL (force_sig_info_to_task).
+ * This variant raises no signal: PTRACE_SYSCALL stops it at the syscall's
+ * exit, and PTRACE_INTERRUPT then stops it before it returns to user
+ * mode, in a stop where registers go back as in a trap stop (restoring at
+ * the syscall-exit stop itself would break the task's restart).  Three
+ * stops instead of one: used only to give SIGTRAP back its SIG_IGN. */
+static int inject_untrapped(struct parasite_ctl *ctl, long *res, long nr,
+			    const unsigned long args[6])
+{
+	struct user_regs_struct regs;
+	int ret;
+
+	ctl->resume_request = PTRACE_SYSCALL;
+	ctl->syscall_op = EVENTMSG_SYSCALL_ENTRY;
+	ret = start_injection(ctl, nr, args, NULL, 0);
+	if (!ret)
+		ret = task_wait_stop(ctl, 0, &regs);
+	ctl->syscall_op = EVENTMSG_SYSCALL_EXIT;
+	if (!ret)
+		ret = task_resume(ctl);
+	if (!ret)
+		ret = task_wait_stop(ctl, 0, &regs);
+	ctl->syscall_op = 0;
+	ctl->resume_request = PTRACE_CONT;
+	if (!ret) {
+		*res = regs.rax;
+		if (ptrace(PTRACE_INTERRUPT, ctl->pid, 0, 0)) {
+			pr_perror("Can't interrupt pid %d", ctl->pid);
+			ret = -errno;
+		}
+	}
+	if (!ret)
+		ret = task_resume(ctl);
+	if (!ret) {
+		ctl->interrupting = true;
+		ret = task_wait_stop(ctl, 0, &regs);
+		ctl->interrupting = false;
+	}
+	return finish_injection(ctl, ret);
 }
 
 int parasite_syscall(struct parasite_ctl *ctl, long *ret, long nr, unsigned long a1,
 		     unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5,
 		     unsigned long a6)
 {
-	const unsigned long args[6] = { a1, a2, a3, a4, a5, a6 };
+	const unsigned long args[6] = {a1, a2, a3, a4, a5, a6};
 
 	return task_inject(ctl, ret, nr, args, NULL, 0);
 }
 
 /* Injects a syscall whose failure is an error of lmproc's: logs it. */
 int task_remote_call(struct parasite_ctl *ctl, long *res, const char *what, long nr,
-		       const unsigned long args[6], const void *data, size_t data_len)
+		     const unsigned long args[6], const void *data, size_t data_len)
 {
 	int ret = task_inject(ctl, res, nr, args, data, data_len);
 
@@ -249,20 +355,28 @@ static unsigned long pick_code_addr(unsigned long rip)
 	return addr;
 }
 
-static int save_code(struct parasite_ctl *ctl)
+/* Tgid (to send signals back) and whether SIGTRAP is ignored. */
+static int read_status(struct parasite_ctl *ctl)
 {
-	int i;
+	unsigned long long ignored = 0;
+	char path[64], line[128];
+	FILE *f;
 
-	ctl->code_addr = pick_code_addr(ctl->orig_regs.rip);
-	for (i = 0; i < INJECT_WORDS; i++) {
-		errno = 0;
-		ctl->code_orig[i] = ptrace(PTRACE_PEEKDATA, ctl->pid, ctl->code_addr + i * 8, 0);
-		if (errno) {
-			pr_perror("Can't read pid %d's code at %#lx", ctl->pid,
-				  ctl->code_addr + i * 8);
-			return -errno;
-		}
+	snprintf(path, sizeof(path), "/proc/%d/status", ctl->pid);
+	f = fopen(path, "re");
+	if (!f) {
+		pr_perror("Can't read %s", path);
+		return -errno;
 	}
+	ctl->tgid = ctl->pid;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Tgid: %d", &ctl->tgid) == 1)
+			continue;
+		if (sscanf(line, "SigIgn: %llx", &ignored) == 1)
+			break;
+	}
+	fclose(f);
+	ctl->trap_ignored = ignored & SIGBIT(SIGTRAP);
 	return 0;
 }
 
@@ -278,7 +392,9 @@ struct parasite_ctl *parasite_prepare(pid_t pid)
 	}
 	ctl->pid = pid;
 	ctl->state = TASK_STOPPED;
+	ctl->resume_request = PTRACE_CONT;
 	ctl->remote_fd = -1;
+	ctl->local_fd = -1;
 	ctl->listen_fd = -1;
 	ctl->sk = -1;
 	if (ptrace(PTRACE_GETREGS, pid, 0, &ctl->orig_regs)) {
@@ -289,7 +405,8 @@ struct parasite_ctl *parasite_prepare(pid_t pid)
 		pr_perror("Can't get the signal mask of pid %d", pid);
 		goto err;
 	}
-	if (save_code(ctl))
+	ctl->code_addr = pick_code_addr(ctl->orig_regs.rip);
+	if (peek_at(ctl, ctl->code_addr, ctl->code_orig, INJECT_WORDS) || read_status(ctl))
 		goto err;
 	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &block)) {
 		pr_perror("Can't block signals of pid %d", pid);
@@ -306,7 +423,7 @@ err:
  * it just before it was stopped, without getting to say so. */
 int task_close_fd(struct parasite_ctl *ctl, int32_t *fd)
 {
-	unsigned long args[6] = { (unsigned long)*fd };
+	unsigned long args[6] = {(unsigned long)*fd};
 	long res;
 	int ret;
 
@@ -321,43 +438,22 @@ int task_close_fd(struct parasite_ctl *ctl, int32_t *fd)
 	return 0;
 }
 
-static pid_t read_tgid(pid_t pid)
-{
-	char path[64], line[128];
-	pid_t tgid = pid;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return pid;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
-}
-
 /* Sends the deferred signals again, with their siginfo where the kernel
  * lets another process queue it (negative codes other than SI_TKILL). */
 static int resend_signals(struct parasite_ctl *ctl)
 {
 	siginfo_t *si;
 	int sig, ret = 0;
-	pid_t tgid;
 	long r;
 
-	if (!ctl->deferred_set)
-		return 0;
-	tgid = read_tgid(ctl->pid);
 	for (sig = 1; sig <= PARASITE_NSIG; sig++) {
 		if (!(ctl->deferred_set & SIGBIT(sig)))
 			continue;
 		si = &ctl->deferred[sig - 1];
 		if (si->si_code < 0 && si->si_code != SI_TKILL)
-			r = syscall(SYS_rt_tgsigqueueinfo, tgid, ctl->pid, sig, si);
+			r = syscall(SYS_rt_tgsigqueueinfo, ctl->tgid, ctl->pid, sig, si);
 		else
-			r = syscall(SYS_tgkill, tgid, ctl->pid, sig);
+			r = syscall(SYS_tgkill, ctl->tgid, ctl->pid, sig);
 		if (r) {
 			pr_perror("Can't send signal %d back to pid %d", sig, ctl->pid);
 			keep_first(&ret, -errno);
@@ -367,9 +463,51 @@ static int resend_signals(struct parasite_ctl *ctl)
 	return ret;
 }
 
+/* Gives SIGTRAP back the SIG_IGN our traps took from it.  The reset
+ * left its flags, mask and restorer alone: read them into scratch space
+ * below the stack's red zone (saved and put back), set SIG_IGN there and
+ * install that with the injection that raises no trap. */
+static int restore_trap_ignored(struct parasite_ctl *ctl)
+{
+	unsigned long scratch = (ctl->orig_regs.rsp - 128 - 32) & ~15UL;
+	unsigned long args[6] = {SIGTRAP, 0, scratch, sizeof(uint64_t)};
+	long saved[4], act[4], res;
+	int ret;
+
+	ret = peek_at(ctl, scratch, saved, 4);
+	if (ret) {
+		pr_err("pid %d ignored SIGTRAP; lmproc's traps reset it to SIG_DFL\n", ctl->pid);
+		return ret;
+	}
+	ret =
+	    task_remote_call(ctl, &res, "rt_sigaction(SIGTRAP)", __NR_rt_sigaction, args, NULL, 0);
+	if (!ret)
+		ret = peek_at(ctl, scratch, act, 4);
+	act[0] = (long)SIG_IGN;
+	if (!ret)
+		ret = poke_at(ctl, scratch, act, 4);
+	args[1] = scratch;
+	args[2] = 0;
+	if (!ret)
+		ret = inject_untrapped(ctl, &res, __NR_rt_sigaction, args);
+	if (!ret && res) {
+		pr_err("Can't set SIGTRAP back to SIG_IGN in pid %d: %s\n", ctl->pid,
+		       strerror(-res));
+		ret = res;
+	}
+	keep_first(&ret, poke_at(ctl, scratch, saved, 4));
+	if (!ret)
+		ctl->trap_ignored = false;
+	return ret;
+}
+
 int task_restore(struct parasite_ctl *ctl)
 {
-	int ret = task_set_regs(ctl, &ctl->orig_regs);
+	int ret = 0;
+
+	if (ctl->trap_ignored)
+		ret = restore_trap_ignored(ctl);
+	keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
 
 	if (ctl->mask_changed) {
 		if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t), &ctl->orig_sigmask)) {

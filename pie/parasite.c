@@ -40,6 +40,16 @@ struct pie_cmsg_fd {
 
 long parasite_daemon(struct parasite_area *area);
 
+/* Marked closed only after the close: a parasite stopped in between
+ * costs lmproc one close() that fails with EBADF, never a leak. */
+static void close_own_fd(int32_t *fd)
+{
+	if (*fd < 0)
+		return;
+	sys_close(*fd);
+	*fd = -1;
+}
+
 static int connect_lmproc(struct parasite_area *area)
 {
 	long sk, ret;
@@ -58,7 +68,7 @@ static int connect_lmproc(struct parasite_area *area)
  * size, 0 when lmproc closed the socket, or -errno. */
 static long recv_cmd(int sk, struct parasite_cmd *cmd, int *fd)
 {
-	struct parasite_iovec iov = { (uint64_t)cmd, sizeof(*cmd) };
+	struct parasite_iovec iov = {(uint64_t)cmd, sizeof(*cmd)};
 	struct pie_cmsg_fd cmsg;
 	struct pie_msghdr mh;
 	long ret;
@@ -75,7 +85,8 @@ static long recv_cmd(int sk, struct parasite_cmd *cmd, int *fd)
 	} while (ret == -EINTR);
 	if (ret <= 0)
 		return ret;
-	if (mh.controllen >= 20 && cmsg.len >= 20 && cmsg.level == PIE_SOL_SOCKET && cmsg.type == PIE_SCM_RIGHTS)
+	if (mh.controllen >= 20 && cmsg.len >= 20 && cmsg.level == PIE_SOL_SOCKET &&
+	    cmsg.type == PIE_SCM_RIGHTS)
 		*fd = cmsg.fd;
 	if (mh.flags & PIE_MSG_CTRUNC)
 		return -EBADMSG;
@@ -84,7 +95,7 @@ static long recv_cmd(int sk, struct parasite_cmd *cmd, int *fd)
 
 static long send_reply(int sk, struct parasite_reply *reply)
 {
-	struct parasite_iovec iov = { (uint64_t)reply, sizeof(*reply) };
+	struct parasite_iovec iov = {(uint64_t)reply, sizeof(*reply)};
 	struct pie_msghdr mh;
 	long ret;
 
@@ -117,8 +128,7 @@ static long dump_sigactions(struct parasite_area *area)
 
 /* Splices IOV[0..NR) into the pipe, resuming after partial vmsplice()s
  * (the iovecs are consumed in place).  *done counts the bytes spliced. */
-static long vmsplice_all(int pipe_fd, struct parasite_iovec *iov, unsigned int nr,
-			 uint64_t *done)
+static long vmsplice_all(int pipe_fd, struct parasite_iovec *iov, unsigned int nr, uint64_t *done)
 {
 	unsigned int i = 0, n;
 	long ret;
@@ -156,10 +166,7 @@ static long do_vmsplice(struct parasite_area *area, struct parasite_cmd *cmd, in
 	if (cmd->flags & PARASITE_F_NEW_PIPE) {
 		if (fd < 0)
 			return -EBADF;
-		if (area->pipe_fd >= 0) {
-			sys_close(area->pipe_fd);
-			area->pipe_fd = -1;
-		}
+		close_own_fd(&area->pipe_fd);
 		area->pipe_fd = fd;
 	}
 	if (area->pipe_fd < 0)
@@ -167,22 +174,6 @@ static long do_vmsplice(struct parasite_area *area, struct parasite_cmd *cmd, in
 	if (cmd->nr > PARASITE_MAX_IOV)
 		return -E2BIG;
 	return vmsplice_all(area->pipe_fd, area->bulk.iov, cmd->nr, done);
-}
-
-static void close_own_fds(struct parasite_area *area)
-{
-	int fd;
-
-	if (area->pipe_fd >= 0) {
-		fd = area->pipe_fd;
-		sys_close(fd);
-		area->pipe_fd = -1;
-	}
-	if (area->sk_fd >= 0) {
-		fd = area->sk_fd;
-		sys_close(fd);
-		area->sk_fd = -1;
-	}
 }
 
 /* Serves commands until FINI or until lmproc goes away.  Returns 0 after
@@ -197,6 +188,9 @@ long parasite_daemon(struct parasite_area *area)
 
 	if (area->magic != PARASITE_MAGIC)
 		return -EINVAL;
+	/* The task's fd table must look as before: lmproc maps the area
+	 * through this fd and leaves closing it to us. */
+	close_own_fd(&area->memfd_fd);
 	ret = connect_lmproc(area);
 	while (!ret) {
 		size = recv_cmd(area->sk_fd, &cmd, &fd);
@@ -224,6 +218,7 @@ long parasite_daemon(struct parasite_area *area)
 		if (size == sizeof(cmd) && cmd.cmd == PARASITE_CMD_FINI)
 			break;
 	}
-	close_own_fds(area);
+	close_own_fd(&area->pipe_fd);
+	close_own_fd(&area->sk_fd);
 	return ret;
 }

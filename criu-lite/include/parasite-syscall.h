@@ -19,35 +19,41 @@
 #define INJECT_DATA_MAX ((INJECT_WORDS - 1) * 8)
 
 enum task_state {
-	TASK_STOPPED,		/* in a ptrace stop: registers may be set */
-	TASK_IN_PARASITE,	/* running the parasite's daemon loop */
-	TASK_GONE,		/* exited or killed: nothing left to undo in it */
+	TASK_STOPPED,	  /* in a ptrace stop: registers may be set */
+	TASK_IN_PARASITE, /* running the parasite's daemon loop */
+	TASK_GONE,	  /* exited or killed: nothing left to undo in it */
 };
 
 struct parasite_ctl {
 	pid_t pid;
+	pid_t tgid;
 	enum task_state state;
-	bool interrupting;	/* a PTRACE_INTERRUPT stop is what we wait for */
+	bool interrupting;  /* a PTRACE_INTERRUPT stop is what we wait for */
+	int syscall_op;	    /* the syscall stop we wait for, 0 if none */
+	int resume_request; /* PTRACE_CONT, or PTRACE_SYSCALL to catch that */
 	bool mask_changed;
+	bool trap_ignored; /* SIGTRAP was SIG_IGN: our traps reset it */
 	struct user_regs_struct orig_regs;
 	uint64_t orig_sigmask;
 	unsigned long code_addr;
 	long code_orig[INJECT_WORDS];
+	int code_poked; /* words of code_orig replaced right now */
 
 	/* Signals that stopped the task while we held it, re-sent by cure
 	 * so none is lost; indexed by signal number - 1. */
 	siginfo_t deferred[PARASITE_NSIG];
 	uint64_t deferred_set;
 
-	int remote_fd;			/* the memfd in the task, -1 once closed */
-	unsigned long remote_map;	/* the area in the task, 0 if none */
-	void *local_map;		/* the same area in lmproc */
+	/* The memfd's fd in the task until the area (memfd_fd) takes it
+	 * over; -1 then or once closed. */
+	int remote_fd;
+	unsigned long remote_map; /* its mapping in the task, 0 if none */
+	int local_fd;		  /* lmproc's fd on the same memfd */
 	size_t map_size;
-	struct parasite_area *area;
 
 	int listen_fd;
 	int sk;
-	bool sk_broken;		/* a command failed midway: the stream is unusable */
+	bool sk_broken; /* a command failed midway: the stream is unusable */
 	uint32_t seq;
 	bool pipe_passed;
 	dev_t pipe_dev;
@@ -71,8 +77,7 @@ int task_set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs);
 int task_handle_status(struct parasite_ctl *ctl, int status, unsigned long trap_ip,
 		       struct user_regs_struct *regs);
 /* Blocks until task_handle_status() says the task is stopped for good. */
-int task_wait_stop(struct parasite_ctl *ctl, unsigned long trap_ip,
-		   struct user_regs_struct *regs);
+int task_wait_stop(struct parasite_ctl *ctl, unsigned long trap_ip, struct user_regs_struct *regs);
 
 /* parasite_syscall() with DATA_LEN (<= INJECT_DATA_MAX) bytes of DATA
  * placed at ctl->code_addr + 8 for the duration of the call. */

@@ -3,10 +3,13 @@
  * Plain fixed-layout structs only: this header is compiled both with libc
  * and freestanding, so it may include nothing but <stdint.h>.
  *
- * The memfd mapping, at the same offsets in lmproc and in the target:
- *   [0, PARASITE_AREA_OFF)                    the blob (code, data, bss)
- *   [PARASITE_AREA_OFF, +sizeof(area))        struct parasite_area
+ * The memfd, mapped in the target (lmproc reads and writes it with
+ * pread/pwrite through its own fd, at the same offsets):
+ *   [0, PARASITE_AREA_OFF)                     the blob (code, data, bss)
+ *   [PARASITE_AREA_OFF, +PARASITE_AREA_SIZE)   struct parasite_area
  *   [PARASITE_STACK_OFF, +PARASITE_STACK_SIZE) the parasite's stack
+ * It is kept small because the target maps it with MAP_POPULATE: page
+ * faults cost far more than populating here (KERNEL.md).
  *
  * Commands and replies travel over a SOCK_SEQPACKET unix socket (one
  * message each, so no framing); bulk data (sigactions, iovecs) lives in
@@ -30,16 +33,16 @@ enum parasite_cmd_nr {
 #define PARASITE_F_NEW_PIPE 0x1
 
 struct parasite_cmd {
-	uint32_t cmd;	/* enum parasite_cmd_nr */
-	uint32_t seq;	/* echoed in the reply, catches a desynchronised stream */
+	uint32_t cmd; /* enum parasite_cmd_nr */
+	uint32_t seq; /* echoed in the reply, catches a desynchronised stream */
 	uint32_t flags;
-	uint32_t nr;	/* VMSPLICE: iovecs in area->bulk.iov */
+	uint32_t nr; /* VMSPLICE: iovecs in area->bulk.iov */
 };
 
 struct parasite_reply {
 	uint32_t cmd;
 	uint32_t seq;
-	int32_t ret;	/* 0 or negative errno */
+	int32_t ret; /* 0 or negative errno */
 	uint32_t pad;
 	uint64_t value; /* VMSPLICE: bytes spliced (also on error: so far) */
 };
@@ -59,19 +62,27 @@ struct parasite_iovec {
 	uint64_t len;
 };
 
+#define PARASITE_PAGE_SIZE 4096UL
+#define PARASITE_AREA_SIZE (2 * PARASITE_PAGE_SIZE)
+#define PARASITE_AREA_HEAD 128
 #define PARASITE_NSIG 64
-#define PARASITE_MAX_IOV 4096
-#define PARASITE_ADDR_MAX 112 /* >= sizeof(struct sockaddr_un) */
+/* Per command; more than a pipe of 256 buffers can take anyway. */
+#define PARASITE_MAX_IOV ((PARASITE_AREA_SIZE - PARASITE_AREA_HEAD) / 16)
+#define PARASITE_ADDR_MAX 104 /* lmproc's socket names are short */
 
 struct parasite_area {
-	uint32_t magic;		/* written by lmproc, checked by the parasite */
-	uint32_t addr_len;	/* bytes of addr used */
-	uint8_t addr[PARASITE_ADDR_MAX]; /* lmproc's abstract sockaddr_un */
-	/* The parasite's own fds in the target, -1 when not open.  The
-	 * parasite sets them right after opening and before closing, so a
-	 * parasite that dies or hangs leaves lmproc enough to close them. */
+	uint32_t magic;	   /* written by lmproc, checked by the parasite */
+	uint32_t addr_len; /* bytes of addr used */
+	/* Fds in the target that the parasite owns, -1 when not open: the
+	 * memfd (lmproc opened it there; the parasite closes it first
+	 * thing), its socket and the pipe.  The parasite sets them right
+	 * after opening and after closing, so a parasite that dies or hangs
+	 * leaves lmproc enough to close them. */
+	int32_t memfd_fd;
 	int32_t sk_fd;
 	int32_t pipe_fd;
+	uint32_t pad;
+	uint8_t addr[PARASITE_ADDR_MAX]; /* lmproc's abstract sockaddr_un */
 	union {
 		struct parasite_ksigaction sigactions[PARASITE_NSIG]; /* [sig - 1] */
 		struct parasite_iovec iov[PARASITE_MAX_IOV];
@@ -81,17 +92,16 @@ struct parasite_area {
 _Static_assert(sizeof(struct parasite_cmd) == 16, "parasite_cmd layout");
 _Static_assert(sizeof(struct parasite_reply) == 24, "parasite_reply layout");
 _Static_assert(sizeof(struct parasite_ksigaction) == 32, "ksigaction layout");
-_Static_assert(__builtin_offsetof(struct parasite_area, bulk) == 128, "area layout");
+_Static_assert(__builtin_offsetof(struct parasite_area, bulk) == PARASITE_AREA_HEAD, "area layout");
+_Static_assert(sizeof(struct parasite_area) <= PARASITE_AREA_SIZE, "area size");
 
-#define PARASITE_PAGE_SIZE 4096UL
 #define PARASITE_ALIGN(x) (((x) + PARASITE_PAGE_SIZE - 1) & ~(PARASITE_PAGE_SIZE - 1))
-#define PARASITE_STACK_SIZE (32 * 1024UL)
+#define PARASITE_STACK_SIZE (16 * 1024UL)
 
 /* Offsets within the mapping for a blob whose image (bss included) is
  * BLOB_SIZE bytes. */
 #define PARASITE_AREA_OFF(blob_size) PARASITE_ALIGN(blob_size)
-#define PARASITE_STACK_OFF(blob_size)                                          \
-	(PARASITE_AREA_OFF(blob_size) + PARASITE_ALIGN(sizeof(struct parasite_area)))
+#define PARASITE_STACK_OFF(blob_size) (PARASITE_AREA_OFF(blob_size) + PARASITE_AREA_SIZE)
 #define PARASITE_MAP_SIZE(blob_size) (PARASITE_STACK_OFF(blob_size) + PARASITE_STACK_SIZE)
 
 #endif

@@ -128,8 +128,8 @@ static void read_own_sigactions(struct parasite_sigaction *acts)
 
 static void child_counter(struct shared *sh)
 {
-	void *buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
+	void *buf =
+	    mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (buf == MAP_FAILED)
 		_exit(3);
@@ -159,7 +159,7 @@ static void child_big(struct shared *sh)
 /* Exit 0: slept the full time with no error; 1: EINTR; 2: woke early. */
 static void child_sleeper(struct shared *sh)
 {
-	struct timespec ts = { SLEEP_NS / 1000000000, SLEEP_NS % 1000000000 };
+	struct timespec ts = {SLEEP_NS / 1000000000, SLEEP_NS % 1000000000};
 	uint64_t t0 = now_ns();
 	int r;
 
@@ -178,11 +178,15 @@ static void on_usr1(int sig)
 	got_usr1 = 1;
 }
 
-/* Exit 0 only if pause() returned because of the SIGUSR1 the test sent. */
+/* Exit 0 only if pause() returned because of the SIGUSR1 the test sent.
+ * With check_now set first, it ignores SIGTRAP: the cure then ends in
+ * the untrapped injection that sets SIG_IGN back. */
 static void child_pauser(struct shared *sh)
 {
 	int r;
 
+	if (sh->check_now)
+		signal(SIGTRAP, SIG_IGN);
 	signal(SIGUSR1, on_usr1);
 	sh->ready = 1;
 	r = pause();
@@ -211,7 +215,8 @@ static void child_sigacts(struct shared *sh)
 	set_action(SIGUSR1, handler_a, SA_SIGINFO | SA_RESTART, SIGTERM);
 	set_action(SIGUSR2, SIG_IGN, 0, 0);
 	set_action(SIGTERM, handler_b, SA_ONSTACK | SA_NODEFER, SIGINT);
-	set_action(SIGTRAP, handler_b, 0, 0);
+	/* Our int3 traps reset an ignored SIGTRAP: the cure must undo it. */
+	set_action(SIGTRAP, SIG_IGN, SA_RESTART, SIGQUIT);
 	set_action(SIGSEGV, handler_a, SA_SIGINFO | SA_ONSTACK, 0);
 	set_action(SIGRTMIN + 2, handler_b, SA_RESETHAND, SIGHUP);
 	set_action(SIGPIPE, SIG_IGN, 0, 0);
@@ -361,7 +366,7 @@ struct cpu_state {
 
 static bool get_cpu_state(pid_t pid, struct cpu_state *cs)
 {
-	struct iovec iov = { cs->xsave, sizeof(cs->xsave) };
+	struct iovec iov = {cs->xsave, sizeof(cs->xsave)};
 
 	memset(cs, 0, sizeof(*cs));
 	if (ptrace(PTRACE_GETREGS, pid, 0, &cs->regs) ||
@@ -422,21 +427,23 @@ static bool detach(pid_t pid)
 
 struct cycle {
 	const char *name;
-	const char *fault;		/* LMPROC_FAULT for this cycle */
-	int signal_during;		/* sent after prepare */
+	const char *fault; /* LMPROC_FAULT for this cycle */
+	int signal_during; /* sent after prepare */
 	struct parasite_sigaction acts[64];
 	bool want_sigactions;
-	struct shared *sh;		/* vmsplice sh->buf */
-	long in_syscall_rax;		/* expected rax at the stop, 0: any */
+	struct shared *sh;   /* vmsplice sh->buf */
+	long in_syscall_rax; /* expected rax at the stop, 0: any */
 };
 
 static void check_vmsplice(pid_t pid, struct parasite_ctl *ctl, struct shared *sh)
 {
-	static const struct { size_t off, len; } parts[] = {
-		{ 0, 8192 }, { 10000, 5000 }, { 65553, 0 }, { 3 * 4096 + 1, 1 },
-		{ 200000, 300000 }, { 1 << 20, 65536 },
+	static const struct {
+		size_t off, len;
+	} parts[] = {
+	    {0, 8192},	       {10000, 5000},	 {65553, 0},
+	    {3 * 4096 + 1, 1}, {200000, 300000}, {1 << 20, 65536},
 	};
-	struct iovec iov[ARRAY_SIZE(parts)], big = { (void *)sh->buf, BUF_SIZE };
+	struct iovec iov[ARRAY_SIZE(parts)], big = {(void *)sh->buf, BUF_SIZE};
 	char *want = malloc(BUF_SIZE), *got = malloc(BUF_SIZE), *exp = malloc(BUF_SIZE);
 	size_t total = 0, n = 0;
 	int p[2], p2[2], r1, r2, r3, r4;
@@ -449,8 +456,8 @@ static void check_vmsplice(pid_t pid, struct parasite_ctl *ctl, struct shared *s
 		memcpy(exp + total, want + parts[i].off, parts[i].len);
 		total += parts[i].len;
 	}
-	if (pipe2(p, O_NONBLOCK) || pipe2(p2, O_NONBLOCK) || fcntl(p[0], F_SETPIPE_SZ, 1 << 20) < 0 ||
-	    fcntl(p2[0], F_SETPIPE_SZ, 1 << 20) < 0)
+	if (pipe2(p, O_NONBLOCK) || pipe2(p2, O_NONBLOCK) ||
+	    fcntl(p[0], F_SETPIPE_SZ, 1 << 20) < 0 || fcntl(p2[0], F_SETPIPE_SZ, 1 << 20) < 0)
 		return (void)check(false, "pid %d: pipes: %m", pid);
 
 	r1 = parasite_vmsplice(ctl, p[1], iov, ARRAY_SIZE(iov));
@@ -467,8 +474,8 @@ static void check_vmsplice(pid_t pid, struct parasite_ctl *ctl, struct shared *s
 	while ((r = read(p[0], got + n, BUF_SIZE - n)) > 0)
 		n += r;
 	r = read(p2[0], got + n, BUF_SIZE - n);
-	check(r2 == 0 && r3 == 0 && n == 8192 + 5000 && r == 300000 &&
-	      !memcmp(got, exp, n) && !memcmp(got + n, want + 200000, 300000),
+	check(r2 == 0 && r3 == 0 && n == 8192 + 5000 && r == 300000 && !memcmp(got, exp, n) &&
+		  !memcmp(got + n, want + 200000, 300000),
 	      "pid %d: vmsplice into the cached pipe and into a new one (%d %d)", pid, r2, r3);
 
 	r4 = parasite_vmsplice(ctl, p[1], &big, 1);
@@ -519,8 +526,8 @@ static bool run_cycle(pid_t pid, struct cycle *c)
 		check(infect_ret || cmd_ret, "%s: fault %s makes the dump fail (%d, %d)", c->name,
 		      c->fault, infect_ret, cmd_ret);
 	else
-		check(!infect_ret && !cmd_ret, "%s: infect and commands succeed (%d, %d)",
-		      c->name, infect_ret, cmd_ret);
+		check(!infect_ret && !cmd_ret, "%s: infect and commands succeed (%d, %d)", c->name,
+		      infect_ret, cmd_ret);
 	cure_ret = parasite_cure(ctl);
 	check(cure_ret == 0, "%s: parasite_cure returns 0 (%d)", c->name, cure_ret);
 
@@ -567,23 +574,23 @@ static void test_counter(void)
 {
 	struct shared *sh = new_shared();
 	pid_t pid = start_child(child_counter, sh);
-	struct cycle c = { .name = "counter", .want_sigactions = true, .sh = sh };
+	struct cycle c = {.name = "counter", .want_sigactions = true, .sh = sh};
 
 	run_cycle(pid, &c);
 	check(counter_moves(sh), "counter: keeps counting after the cure");
 	check((void *)c.acts[SIGUSR2 - 1].handler == (void *)on_usr2 &&
-	      (void *)c.acts[SIGTRAP - 1].handler == (void *)on_trap,
+		  (void *)c.acts[SIGTRAP - 1].handler == (void *)on_trap,
 	      "counter: DUMP_SIGACTIONS sees its SIGUSR2 and SIGTRAP handlers");
 
-	c = (struct cycle){ .name = "counter+SIGUSR2", .signal_during = SIGUSR2 };
+	c = (struct cycle){.name = "counter+SIGUSR2", .signal_during = SIGUSR2};
 	run_cycle(pid, &c);
 	check(wait_for(&sh->usr2_seen, 1), "counter: SIGUSR2 sent during injection delivered once");
 
-	c = (struct cycle){ .name = "counter+SIGTRAP", .signal_during = SIGTRAP };
+	c = (struct cycle){.name = "counter+SIGTRAP", .signal_during = SIGTRAP};
 	run_cycle(pid, &c);
 	check(wait_for(&sh->trap_seen, 1), "counter: SIGTRAP sent during injection delivered once");
 
-	c = (struct cycle){ .name = "counter+SIGSTOP", .signal_during = SIGSTOP };
+	c = (struct cycle){.name = "counter+SIGSTOP", .signal_during = SIGSTOP};
 	run_cycle(pid, &c);
 	for (int i = 0; i < 1000 && task_state(pid) != 'T'; i++)
 		usleep(1000);
@@ -591,12 +598,12 @@ static void test_counter(void)
 	kill(pid, SIGCONT);
 	check(counter_moves(sh), "counter: counts again after SIGCONT");
 
-	c = (struct cycle){ .name = "fault parasite-infect", .fault = "parasite-infect" };
+	c = (struct cycle){.name = "fault parasite-infect", .fault = "parasite-infect"};
 	run_cycle(pid, &c);
 	check(counter_moves(sh), "counter: keeps counting after a failed infect");
 
-	c = (struct cycle){ .name = "fault parasite-cmd", .fault = "parasite-cmd",
-			    .want_sigactions = true };
+	c = (struct cycle){
+	    .name = "fault parasite-cmd", .fault = "parasite-cmd", .want_sigactions = true};
 	run_cycle(pid, &c);
 	check(counter_moves(sh), "counter: keeps counting after a failed command");
 	check(sh->usr2_seen == 1 && sh->trap_seen == 1, "counter: no signal appeared from nowhere");
@@ -609,8 +616,9 @@ static void test_sleeper(void)
 {
 	struct shared *sh = new_shared();
 	pid_t pid = start_child(child_sleeper, sh);
-	struct cycle c = { .name = "nanosleep", .want_sigactions = true,
-			   .in_syscall_rax = -516 /* ERESTART_RESTARTBLOCK */ };
+	struct cycle c = {.name = "nanosleep",
+			  .want_sigactions = true,
+			  .in_syscall_rax = -516 /* ERESTART_RESTARTBLOCK */};
 	int code;
 
 	wait_in_syscall(pid, __NR_nanosleep, __NR_clock_nanosleep);
@@ -619,29 +627,32 @@ static void test_sleeper(void)
 	check(code == 0, "nanosleep: sleeps its full time with no EINTR (exit %d)", code);
 }
 
-static void test_pauser(void)
+static void test_pauser(bool ignore_trap)
 {
 	struct shared *sh = new_shared();
-	pid_t pid = start_child(child_pauser, sh);
-	struct cycle c = { .name = "pause", .want_sigactions = true,
-			   .in_syscall_rax = -514 /* ERESTARTNOHAND */ };
+	struct cycle c = {.name = ignore_trap ? "pause, SIGTRAP ignored" : "pause",
+			  .want_sigactions = true,
+			  .in_syscall_rax = -514 /* ERESTARTNOHAND */};
+	pid_t pid;
 	int code;
 
+	sh->check_now = ignore_trap;
+	pid = start_child(child_pauser, sh);
 	wait_in_syscall(pid, __NR_pause, -2);
 	run_cycle(pid, &c);
 	usleep(50000);
 	check(waitpid(pid, NULL, WNOHANG) == 0 && current_syscall(pid) == __NR_pause,
-	      "pause: still in pause() after the cure");
+	      "%s: still in pause() after the cure", c.name);
 	kill(pid, SIGUSR1);
 	code = wait_exit(pid);
-	check(code == 0, "pause: returns EINTR for the SIGUSR1 sent after (exit %d)", code);
+	check(code == 0, "%s: returns EINTR for the SIGUSR1 sent after (exit %d)", c.name, code);
 }
 
 static void test_sigacts(void)
 {
 	struct shared *sh = new_shared();
 	pid_t pid = start_child(child_sigacts, sh);
-	struct cycle c = { .name = "sigactions", .want_sigactions = true };
+	struct cycle c = {.name = "sigactions", .want_sigactions = true};
 	int code;
 
 	wait_in_syscall(pid, __NR_pause, -2);
@@ -649,13 +660,14 @@ static void test_sigacts(void)
 	check(!memcmp(c.acts, sh->acts, sizeof(c.acts)),
 	      "sigactions: DUMP_SIGACTIONS equals the task's own rt_sigaction view");
 	check((void *)c.acts[SIGUSR1 - 1].handler == (void *)handler_a &&
-	      (c.acts[SIGUSR1 - 1].flags & (SA_SIGINFO | SA_RESTART)) ==
+		  (c.acts[SIGUSR1 - 1].flags & (SA_SIGINFO | SA_RESTART)) ==
 		      (SA_SIGINFO | SA_RESTART) &&
-	      c.acts[SIGUSR1 - 1].mask == 1ULL << (SIGTERM - 1) &&
-	      c.acts[SIGUSR2 - 1].handler == (uint64_t)SIG_IGN &&
-	      (void *)c.acts[SIGTRAP - 1].handler == (void *)handler_b &&
-	      c.acts[SIGRTMIN + 2 - 1].mask == 1ULL << (SIGHUP - 1) &&
-	      c.acts[SIGKILL - 1].handler == 0 && c.acts[SIGINT - 1].handler == 0,
+		  c.acts[SIGUSR1 - 1].mask == 1ULL << (SIGTERM - 1) &&
+		  c.acts[SIGUSR2 - 1].handler == (uint64_t)SIG_IGN &&
+		  c.acts[SIGTRAP - 1].handler == (uint64_t)SIG_IGN &&
+		  c.acts[SIGTRAP - 1].mask == 1ULL << (SIGQUIT - 1) &&
+		  c.acts[SIGRTMIN + 2 - 1].mask == 1ULL << (SIGHUP - 1) &&
+		  c.acts[SIGKILL - 1].handler == 0 && c.acts[SIGINT - 1].handler == 0,
 	      "sigactions: handlers, flags and masks are the ones set");
 	sh->check_now = 1;
 	kill(pid, SIGUSR1);
@@ -681,7 +693,7 @@ static void bench_infect(void)
 	struct parasite_sigaction acts[64];
 	struct shared *sh = new_shared();
 	pid_t pid = start_child(child_counter, sh);
-	uint64_t t[50] = { 0 }, t0;
+	uint64_t t[50] = {0}, t0;
 	int ok = 0;
 
 	for (int i = 0; i < 50; i++) {
@@ -726,7 +738,7 @@ static void bench_vmsplice(void)
 		goto cure;
 	t0 = now_ns();
 	for (size_t off = 0; off < BIG_SIZE; off += chunk) {
-		struct iovec iov = { (char *)sh->buf + off, chunk };
+		struct iovec iov = {(char *)sh->buf + off, chunk};
 		size_t left = chunk;
 
 		if (parasite_vmsplice(ctl, p[1], &iov, 1))
@@ -743,8 +755,9 @@ static void bench_vmsplice(void)
 	t = now_ns() - t0;
 	ok = moved == BIG_SIZE;
 	if (ok)
-		printf("# vmsplice 256 MiB through the parasite to /dev/null: %.2f GB/s (%.1f ms)\n",
-		       BIG_SIZE / (double)t, t / 1e6);
+		printf(
+		    "# vmsplice 256 MiB through the parasite to /dev/null: %.2f GB/s (%.1f ms)\n",
+		    BIG_SIZE / (double)t, t / 1e6);
 cure:
 	if (ctl)
 		ok &= parasite_cure(ctl) == 0;
@@ -762,7 +775,8 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_counter();
 	test_sleeper();
-	test_pauser();
+	test_pauser(false);
+	test_pauser(true);
 	test_sigacts();
 	bench_infect();
 	bench_vmsplice();
