@@ -108,6 +108,38 @@ static double memcpy_gbps(void)
 	return GIB / best / 1e6;
 }
 
+/* write(2) of 1 GiB into a new file in DIR, 4 MiB per call, best of 3:
+ * the ceiling of any dump into DIR (page allocation, not copying, is what
+ * costs in tmpfs and in the page cache here). */
+static double file_write_gbps(const char *dir)
+{
+	const size_t chunk = 4 << 20;
+	char *buf = map_populated(chunk), path[512];
+	double best = 1e9;
+
+	if (!buf)
+		return 0;
+	memset(buf, 0x5a, chunk);
+	snprintf(path, sizeof(path), "%s/write-test", dir);
+	for (int i = 0; i < 3; i++) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		double t = now_ms();
+		size_t done = 0;
+
+		while (fd >= 0 && done < GIB && write(fd, buf, chunk) == (ssize_t)chunk)
+			done += chunk;
+		t = now_ms() - t;
+		if (fd >= 0)
+			close(fd);
+		unlink(path);
+		sync();
+		if (done == GIB && t < best)
+			best = t;
+	}
+	munmap(buf, chunk);
+	return best < 1e9 ? GIB / best / 1e6 : 0;
+}
+
 /* Runs ARGV with stdout+stderr appended to the log; returns the exit
  * status (or -1) and the wall time in *MS. */
 static int run(struct bench *b, char *const argv[], double *ms)
@@ -435,7 +467,11 @@ int main(int argc, char **argv)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	bw = memcpy_gbps();
-	printf("memcpy 1 GiB (best of 5 after a warm-up): %.2f GB/s  (GB = 1e9 bytes)\n\n", bw);
+	printf("memcpy 1 GiB (best of 5 after a warm-up): %.2f GB/s  (GB = 1e9 bytes)\n", bw);
+	for (size_t f = 0; f < 2; f++)
+		printf("write(2) 1 GiB into a %-5s file (best of 3): %.2f GB/s\n", fss[f],
+		       file_write_gbps(dirs[f]));
+	printf("\n");
 	printf("Dump and restore, median of %d; dump: lmproc wall, frozen, page copy and page\n"
 	       "write (ms, from stats-dump.img); restore: lmproc restore -d wall (ms).\n"
 	       "Every restored process checked all of its memory.\n\n", b.runs);
