@@ -44,6 +44,8 @@ endif
 
 all: lmproc
 .PHONY: all deps demo check clean bench
+# Generated pie intermediates are kept: headers are included by the tool.
+.SECONDARY:
 
 lmproc: $(TOOL_O) $(PB_O) $(BLOB_O)
 	$(call msg,LINK,$@)
