@@ -1,0 +1,136 @@
+/* Restore of one single-threaded process: the validated plan read from the
+ * images, and the steps that turn it into a running task.
+ *
+ *   restore-images.c   read every image, validate every field
+ *   restore-check.c    check this machine (pid free, files unchanged, same
+ *                      vDSO and xsave size)
+ *   restore-mem.c      the restorer area: hole, blob, args for the blob
+ *   restore-files.c    service fds (before the fork), the task's fds and
+ *                      fs context (in the forked task)
+ *   restore-task.c     clone3 with the pid, the task's libc-side setup
+ *   restore-finish.c   the tracer side: wait for the restorer, registers,
+ *                      detach
+ *   cmd-restore.c      the order of the steps, stats, the exit status
+ *
+ * Nothing is started before the whole plan is valid; after the fork every
+ * failure kills and reaps the task. */
+#ifndef LMPROC_RESTORE_H
+#define LMPROC_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "opts.h"
+#include "restorer.h"
+
+#include "core.pb-c.h"
+#include "fdinfo.pb-c.h"
+#include "fs.pb-c.h"
+#include "inventory.pb-c.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "pstree.pb-c.h"
+
+/* This kernel's [vvar], [vvar_vclock], [vdso] (index: enum special_vma). */
+enum special_vma {
+	SPECIAL_VVAR,
+	SPECIAL_VVAR_VCLOCK,
+	SPECIAL_VDSO,
+	SPECIAL_NR,
+};
+
+struct special_layout {
+	uint64_t start[SPECIAL_NR]; /* 0: absent */
+	uint64_t end[SPECIAL_NR];
+};
+
+struct restore_plan {
+	pid_t pid;
+	InventoryEntry *inv;
+	PstreeEntry *pstree;
+	CoreEntry *core;
+	MmEntry *mm;
+	PagemapEntry **runs;
+	size_t nr_runs;
+	size_t cap_runs;
+	uint32_t *run_vma; /* mm->vmas index of each run */
+	uint64_t nr_pages;
+	FdinfoEntry **fds; /* sorted by fd */
+	size_t nr_fds;
+	FileEntry **files;
+	size_t nr_files;
+	FileEntry **fd_file; /* the file of each fds[i] */
+	FsEntry *fs;
+	uint32_t *vma_madv;	      /* enum restorer_madv bits per vma */
+	bool *vma_filled;	      /* pages of the vma come from the image */
+	struct special_layout here;   /* this kernel's vDSO block */
+	struct special_layout dumped; /* the dumped one */
+	int stop_sig;		      /* not among the queued signals */
+	uint64_t mmap_min_addr;
+};
+
+/* How the task gets its dumped session and process group. */
+enum task_session {
+	TASK_INHERIT,	  /* lmproc's group is the dumped one (or must do) */
+	TASK_NEW_SESSION, /* setsid(): it led its session */
+	TASK_OWN_GROUP,	  /* setpgid(0, 0): it led its group */
+	TASK_JOIN_GROUP,  /* setpgid(0, pgid): a group of lmproc's session */
+};
+
+struct restore_ctx {
+	struct lmproc_opts *opts;
+	int dfd;
+	struct restore_plan plan;
+
+	/* The restorer area, mapped shared in lmproc and inherited by the
+	 * task at the same address. */
+	struct restorer_args *args;
+	uint64_t area;
+	uint64_t area_size;
+
+	/* Service fds: open in lmproc before the fork, above every fd the
+	 * task will have; closed by the restorer. */
+	int pages_fd;
+	int *mfile_fd;	/* per mm->files entry, -1 if unused */
+	int svc_fds[2]; /* lowest and highest service fd */
+
+	enum task_session session;
+	pid_t lmproc_pid;
+	pid_t pid; /* the task, once forked */
+	uint64_t t_start_ns;
+	uint64_t t_fork_ns;
+	uint64_t t_detach_ns;
+};
+
+/* restore-images.c */
+int restore_read_plan(int dfd, struct restore_plan *plan);
+void restore_free_plan(struct restore_plan *plan);
+
+/* restore-check.c */
+int restore_check_machine(struct restore_plan *plan);
+/* PID 0: lmproc itself. */
+int read_special_layout(pid_t pid, struct special_layout *l);
+const char *special_name(int idx);
+
+/* restore-mem.c */
+int restore_prepare_area(struct restore_ctx *ctx);
+void restore_free_area(struct restore_ctx *ctx);
+
+/* restore-files.c */
+int restore_open_service_fds(struct restore_ctx *ctx);
+void restore_close_service_fds(struct restore_ctx *ctx);
+/* In the task: errors are written into ERR (one line), not logged. */
+int restore_task_files(struct restore_ctx *ctx, char *err, size_t len);
+int restore_task_fs(struct restore_ctx *ctx, char *err, size_t len);
+
+/* restore-task.c: forks the task with the dumped pid and seizes it; the
+ * task sets itself up and jumps into the restorer. */
+int restore_fork_task(struct restore_ctx *ctx);
+/* Kills and reaps the task (any failure before detach). */
+void restore_kill_task(struct restore_ctx *ctx);
+
+/* restore-finish.c: waits for the restorer, sets registers, detaches. */
+int restore_finish_task(struct restore_ctx *ctx);
+
+#endif

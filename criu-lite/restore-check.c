@@ -1,0 +1,373 @@
+/* Owns the checks of this machine that a restore depends on, all made
+ * before anything is started: the pid is free, the mapped and opened files
+ * are the dumped ones, the vDSO has the dumped layout, the CPU saves the
+ * same xsave area, the fd numbers fit the limits.  Also picks the signal
+ * the restorer stops with.  Changes nothing (it may wait briefly for a
+ * zombie to be reaped). */
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include "common.h"
+#include "log.h"
+#include "proc.h"
+#include "restore.h"
+
+/* A zombie left by a killing dump is reaped by its parent soon. */
+#define ZOMBIE_WAIT_MS 2000
+#define ZOMBIE_POLL_MS 10
+
+static const char *const special_names[SPECIAL_NR] = {
+    [SPECIAL_VVAR] = "[vvar]",
+    [SPECIAL_VVAR_VCLOCK] = "[vvar_vclock]",
+    [SPECIAL_VDSO] = "[vdso]",
+};
+
+const char *special_name(int idx)
+{
+	return special_names[idx];
+}
+
+int read_special_layout(pid_t pid, struct special_layout *l)
+{
+	cleanup_free char *buf = NULL;
+	char path[64], *line, *save;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/maps");
+	buf = proc_read_file(path, NULL);
+	if (!buf) {
+		pr_perror("Can't read %s", path);
+		return -errno;
+	}
+	memset(l, 0, sizeof(*l));
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long start, end;
+		const char *name = strrchr(line, ' ');
+
+		if (!name || sscanf(line, "%lx-%lx", &start, &end) != 2)
+			continue;
+		for (int i = 0; i < SPECIAL_NR; i++) {
+			if (strcmp(name + 1, special_names[i]))
+				continue;
+			l->start[i] = start;
+			l->end[i] = end;
+		}
+	}
+	return 0;
+}
+
+static bool layout_empty(const struct special_layout *l)
+{
+	for (int i = 0; i < SPECIAL_NR; i++)
+		if (l->start[i])
+			return false;
+	return true;
+}
+
+/* The three must come back together, at the dumped place, each of the
+ * size this kernel makes: glibc holds pointers into the dumped vDSO. */
+static int check_vdso(struct restore_plan *p)
+{
+	int64_t delta = 0;
+	bool first = true;
+	int ret;
+
+	ret = read_special_layout(0, &p->here);
+	if (ret || layout_empty(&p->dumped))
+		return ret;
+	for (int i = 0; i < SPECIAL_NR; i++) {
+		uint64_t here = p->here.end[i] - p->here.start[i];
+		uint64_t dumped = p->dumped.end[i] - p->dumped.start[i];
+
+		if (here != dumped) {
+			pr_err("%s is %llu bytes on this kernel but %llu in the dump: the vDSO "
+			       "differs, can't restore\n",
+			       special_names[i], (unsigned long long)here,
+			       (unsigned long long)dumped);
+			return -EOPNOTSUPP;
+		}
+		if (!here)
+			continue;
+		if (!first && delta != (int64_t)(p->dumped.start[i] - p->here.start[i])) {
+			pr_err("The dumped %s lies at another distance from the vDSO than on this "
+			       "kernel: the vDSO layout differs, can't restore\n",
+			       special_names[i]);
+			return -EOPNOTSUPP;
+		}
+		delta = p->dumped.start[i] - p->here.start[i];
+		first = false;
+	}
+	return 0;
+}
+
+/* A vDSO of the same size but another build would send glibc's cached
+ * pointers into the wrong code; the images carry no vDSO digest, so the
+ * kernel release stands for it. */
+static int check_kernel(const struct restore_plan *p)
+{
+	struct utsname u;
+
+	if (!p->inv->kernel_release || layout_empty(&p->dumped) || uname(&u))
+		return 0;
+	if (strcmp(u.release, p->inv->kernel_release)) {
+		pr_err("The dump was made on kernel %s, this is %s: its vDSO may differ; "
+		       "restoring across kernels is not supported yet\n",
+		       p->inv->kernel_release, u.release);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* PF_EXITING (include/linux/sched.h): a killed task still freeing its
+ * memory, about to become a zombie. */
+#define PF_EXITING 0x4
+
+static bool pid_exiting(pid_t pid)
+{
+	cleanup_free char *buf = NULL;
+	unsigned long flags;
+	char path[64], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	buf = proc_read_file(path, NULL);
+	p = buf ? strrchr(buf, ')') : NULL;
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & PF_EXITING;
+}
+
+/* A killing dump leaves the pid to a dying task, then a zombie until its
+ * parent reaps it: both go away on their own, so wait a little. */
+static int check_pid_free(pid_t pid)
+{
+	struct proc_status st;
+
+	if (pid == getpid()) {
+		pr_err("pid %d is in use by lmproc itself\n", pid);
+		return -EEXIST;
+	}
+	for (int waited = 0;; waited += ZOMBIE_POLL_MS) {
+		int ret = proc_read_status(pid, &st);
+		bool dying;
+
+		if (ret == -ENOENT || ret == -ESRCH)
+			return 0;
+		if (ret) {
+			pr_err("Can't tell whether pid %d is free: %s\n", pid, strerror(-ret));
+			return ret;
+		}
+		dying = st.state == 'Z' || st.state == 'X' || pid_exiting(pid);
+		if (!dying || waited >= ZOMBIE_WAIT_MS)
+			break;
+		if (!waited)
+			pr_info("Waiting for the exiting pid %d (%s) to be reaped\n", pid, st.comm);
+		usleep(ZOMBIE_POLL_MS * 1000);
+	}
+	pr_err("pid %d is in use by %s%s\n", pid, st.comm,
+	       st.state == 'Z' ? " (a zombie its parent has not reaped)" : "");
+	return -EEXIST;
+}
+
+static int check_mapped_file(const MappedFileEntry *f)
+{
+	struct stat st;
+
+	if (stat(f->path, &st)) {
+		pr_perror("Can't find mapped file %s", f->path);
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_dev != f->dev || st.st_ino != f->ino) {
+		pr_err("Mapped file %s is not the dumped one (device/inode changed)\n", f->path);
+		return -ESTALE;
+	}
+	if ((uint64_t)st.st_size != f->size ||
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != f->mtime_ns) {
+		pr_err("Mapped file %s changed since the dump (size %llu, now %lld, or mtime)\n",
+		       f->path, (unsigned long long)f->size, (long long)st.st_size);
+		return -ESTALE;
+	}
+	return 0;
+}
+
+static int check_mapped_files(const struct restore_plan *p)
+{
+	for (size_t i = 0; i < p->mm->n_files; i++) {
+		int ret = check_mapped_file(p->mm->files[i]);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int access_mode(uint32_t flags)
+{
+	switch (flags & O_ACCMODE) {
+	case O_WRONLY:
+		return W_OK;
+	case O_RDWR:
+		return R_OK | W_OK;
+	default:
+		return R_OK;
+	}
+}
+
+static int check_open_file(const FdinfoEntry *e, const RegFileEntry *r)
+{
+	struct stat st;
+
+	if (stat(r->path, &st)) {
+		pr_perror("fd %u: can't find %s", e->fd, r->path);
+		return -errno;
+	}
+	if ((st.st_mode & S_IFMT) != r->mode) {
+		pr_err("fd %u: %s is no longer of the dumped type (mode 0%o, now 0%o)\n", e->fd,
+		       r->path, r->mode, st.st_mode & S_IFMT);
+		return -ESTALE;
+	}
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < r->pos) {
+		pr_err("fd %u: %s is now %lld bytes, shorter than its saved position %llu\n", e->fd,
+		       r->path, (long long)st.st_size, (unsigned long long)r->pos);
+		return -ESTALE;
+	}
+	if (S_ISCHR(st.st_mode) && st.st_rdev != r->rdev) {
+		pr_err("fd %u: %s is another device now (rdev 0x%llx, dumped 0x%llx)\n", e->fd,
+		       r->path, (unsigned long long)st.st_rdev, (unsigned long long)r->rdev);
+		return -ESTALE;
+	}
+	if (access(r->path, access_mode(r->flags))) {
+		pr_perror("fd %u: can't open %s as dumped (flags 0%o)", e->fd, r->path, r->flags);
+		return -errno;
+	}
+	return 0;
+}
+
+static int check_open_files(const struct restore_plan *p)
+{
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		int ret = check_open_file(p->fds[i], p->fd_file[i]->reg);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int check_dir(const char *what, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		pr_perror("Can't find the dumped %s %s", what, path);
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		pr_err("The dumped %s %s is not a directory\n", what, path);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+/* The task gets every dumped fd number, and lmproc needs service fds above
+ * them until the restorer closes them. */
+static int check_fd_limit(const struct restore_plan *p)
+{
+	uint64_t need = p->nr_fds ? p->fds[p->nr_fds - 1]->fd + 1 : 0;
+	struct rlimit rl;
+
+	need += p->mm->n_files + 1;
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		pr_perror("Can't read RLIMIT_NOFILE");
+		return -errno;
+	}
+	if (need > rl.rlim_max) {
+		pr_err("fd %u needs RLIMIT_NOFILE %llu, the hard limit here is %llu\n",
+		       p->fds[p->nr_fds - 1]->fd, (unsigned long long)need,
+		       (unsigned long long)rl.rlim_max);
+		return -EMFILE;
+	}
+	return 0;
+}
+
+/* PTRACE_SETREGSET wants exactly this kernel's xsave size, which is the
+ * CPU's for the features it enabled in XCR0. */
+static int check_xsave(const struct restore_plan *p)
+{
+	unsigned int eax, ebx, ecx, edx;
+	size_t len = p->core->thread->xsave.len;
+
+	if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx))
+		return 0;
+	if (len != ebx) {
+		pr_err("The dumped FPU state (xsave) is %zu bytes, this CPU's is %u: restoring "
+		       "on another CPU model is not supported yet\n",
+		       len, ebx);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* Any signal the task does not have queued, so raising it merges with
+ * nothing; stop and continue signals would flush each other's queue. */
+static int pick_stop_sig(struct restore_plan *p)
+{
+	static const int prefer[] = {SIGTRAP, SIGUSR1, SIGUSR2, SIGPWR, SIGWINCH, SIGSYS};
+	const ThreadCoreEntry *tc = p->core->thread;
+	uint64_t queued = 0;
+
+	for (size_t i = 0; i < tc->n_pending; i++) {
+		int sig;
+
+		memcpy(&sig, tc->pending[i]->siginfo.data, sizeof(sig));
+		queued |= 1ULL << (sig - 1);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(prefer); i++)
+		if (!(queued & (1ULL << (prefer[i] - 1)))) {
+			p->stop_sig = prefer[i];
+			return 0;
+		}
+	for (int sig = SIGRTMIN; sig <= 64; sig++)
+		if (!(queued & (1ULL << (sig - 1)))) {
+			p->stop_sig = sig;
+			return 0;
+		}
+	pr_err("pid %d has every signal queued: no signal left to stop the restorer with\n",
+	       p->pid);
+	return -EBUSY;
+}
+
+int restore_check_machine(struct restore_plan *p)
+{
+	int ret;
+
+	ret = check_vdso(p);
+	if (!ret)
+		ret = check_kernel(p);
+	if (!ret)
+		ret = check_xsave(p);
+	if (!ret)
+		ret = check_mapped_files(p);
+	if (!ret)
+		ret = check_open_files(p);
+	if (!ret)
+		ret = check_dir("cwd", p->fs->cwd);
+	if (!ret)
+		ret = check_dir("root", p->fs->root);
+	if (!ret)
+		ret = check_fd_limit(p);
+	if (!ret)
+		ret = pick_stop_sig(p);
+	if (!ret)
+		ret = check_pid_free(p->pid);
+	return ret;
+}

@@ -1,0 +1,282 @@
+/* Owns the files of a restore: the service fds lmproc opens before the
+ * fork (the pages image and the mapped files the restorer needs), and, in
+ * the forked task, the dumped fds at their numbers and the fs context
+ * (cwd, root, umask).  The task-side functions run between the fork and
+ * the restorer: they report into a buffer, never through the log, since
+ * fds 0-2 are the task's own by then. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "image.h"
+#include "log.h"
+#include "restore.h"
+
+/* Moves FD to the lowest free number >= BASE. */
+static int move_above(int fd, int base)
+{
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	int e = errno;
+
+	close(fd);
+	errno = e;
+	return nfd;
+}
+
+static int note_service_fd(struct restore_ctx *ctx, int fd)
+{
+	if (ctx->svc_fds[0] < 0 || fd < ctx->svc_fds[0])
+		ctx->svc_fds[0] = fd;
+	if (fd > ctx->svc_fds[1])
+		ctx->svc_fds[1] = fd;
+	return fd;
+}
+
+static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
+{
+	const MappedFileEntry *f = ctx->plan.mm->files[i];
+	struct stat st;
+	int fd;
+
+	fd = open(f->path, f->open_flags | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("Can't open mapped file %s", f->path);
+		return -errno;
+	}
+	if (fstat(fd, &st) || st.st_dev != f->dev || st.st_ino != f->ino) {
+		pr_err("Mapped file %s was replaced while restoring\n", f->path);
+		close(fd);
+		return -ESTALE;
+	}
+	fd = move_above(fd, base);
+	if (fd < 0) {
+		pr_perror("Can't move the fd of mapped file %s above fd %d", f->path, base);
+		return -errno;
+	}
+	ctx->mfile_fd[i] = note_service_fd(ctx, fd);
+	return 0;
+}
+
+/* The files the restorer maps, and the executable for PR_SET_MM_MAP. */
+static bool *files_needed(const struct restore_plan *p)
+{
+	bool *need = calloc(p->mm->n_files + 1, sizeof(*need));
+
+	if (!need)
+		return NULL;
+	for (size_t i = 0; i < p->mm->n_vmas; i++) {
+		const VmaEntry *v = p->mm->vmas[i];
+
+		if (v->kind == VMA_KIND__VMA_FILE_PRIVATE || v->kind == VMA_KIND__VMA_FILE_SHARED)
+			need[v->file] = true;
+	}
+	need[p->mm->exe_file] = true;
+	return need;
+}
+
+/* The service fds sit above every fd the task will get, so placing those
+ * never collides with them; raise the soft limit if they would not fit. */
+static int service_fd_base(const struct restore_plan *p)
+{
+	int base = p->nr_fds ? (int)p->fds[p->nr_fds - 1]->fd + 1 : 0;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		pr_perror("Can't read RLIMIT_NOFILE");
+		return -errno;
+	}
+	if ((rlim_t)base + p->mm->n_files + 1 > rl.rlim_cur) {
+		pr_info("Raising RLIMIT_NOFILE from %llu to %llu for fd %d\n",
+			(unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, base - 1);
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl)) {
+			pr_perror("Can't raise RLIMIT_NOFILE");
+			return -errno;
+		}
+	}
+	return base;
+}
+
+int restore_open_service_fds(struct restore_ctx *ctx)
+{
+	const struct restore_plan *p = &ctx->plan;
+	cleanup_free bool *need = NULL;
+	char name[64];
+	int base, fd, ret;
+
+	ctx->svc_fds[0] = ctx->svc_fds[1] = -1;
+	ctx->mfile_fd = malloc((p->mm->n_files + 1) * sizeof(int));
+	need = files_needed(p);
+	if (!ctx->mfile_fd || !need)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->mm->n_files; i++)
+		ctx->mfile_fd[i] = -1;
+	base = service_fd_base(p);
+	if (base < 0)
+		return base;
+	snprintf(name, sizeof(name), image_descs[IMG_PAGES].name_fmt, p->pid);
+	fd = openat(ctx->dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("Can't open image %s", name);
+		return -errno;
+	}
+	fd = move_above(fd, base);
+	if (fd < 0) {
+		pr_perror("Can't move the fd of image %s above fd %d", name, base);
+		return -errno;
+	}
+	ctx->pages_fd = note_service_fd(ctx, fd);
+	for (size_t i = 0; i < p->mm->n_files; i++) {
+		if (!need[i])
+			continue;
+		ret = open_mapped_file(ctx, i, base);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void restore_close_service_fds(struct restore_ctx *ctx)
+{
+	if (ctx->pages_fd >= 0)
+		close(ctx->pages_fd);
+	ctx->pages_fd = -1;
+	for (size_t i = 0; ctx->mfile_fd && i < ctx->plan.mm->n_files; i++)
+		if (ctx->mfile_fd[i] >= 0)
+			close(ctx->mfile_fd[i]);
+	free(ctx->mfile_fd);
+	ctx->mfile_fd = NULL;
+}
+
+static bool is_service_fd(const struct restore_ctx *ctx, int fd)
+{
+	if (fd == ctx->pages_fd)
+		return true;
+	for (size_t i = 0; i < ctx->plan.mm->n_files; i++)
+		if (ctx->mfile_fd[i] == fd)
+			return true;
+	return false;
+}
+
+/* Everything lmproc had open goes, except the service fds. */
+static int close_inherited(const struct restore_ctx *ctx, char *err, size_t len)
+{
+	unsigned int from = 0;
+
+	for (int fd = ctx->svc_fds[0]; fd >= 0 && fd <= ctx->svc_fds[1]; fd++) {
+		if (!is_service_fd(ctx, fd))
+			continue;
+		if ((unsigned int)fd > from && close_range(from, fd - 1, 0)) {
+			snprintf(err, len, "can't close inherited fds %u-%d: %s", from, fd - 1,
+				 strerror(errno));
+			return -errno;
+		}
+		from = fd + 1;
+	}
+	if (close_range(from, ~0U, 0)) {
+		snprintf(err, len, "can't close inherited fds from %u: %s", from, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int place_fd(int tmp, int fd)
+{
+	if (tmp == fd)
+		return 0;
+	if (dup2(tmp, fd) < 0) {
+		int e = errno;
+
+		close(tmp);
+		return -e;
+	}
+	close(tmp);
+	return 0;
+}
+
+static int open_fd(const FdinfoEntry *e, const RegFileEntry *r, char *err, size_t len)
+{
+	int flags = (r->flags & ~O_CLOEXEC) | O_NOCTTY;
+	int tmp, ret;
+
+	if (r->mode == S_IFDIR)
+		flags |= O_DIRECTORY;
+	tmp = open(r->path, flags);
+	if (tmp < 0) {
+		snprintf(err, len, "fd %u: can't open %s (flags 0%o): %s", e->fd, r->path, flags,
+			 strerror(errno));
+		return -errno;
+	}
+	ret = place_fd(tmp, e->fd);
+	if (ret) {
+		snprintf(err, len, "fd %u: can't place %s: %s", e->fd, r->path, strerror(-ret));
+		return ret;
+	}
+	/* Terminals and other character devices have no position. */
+	if (r->pos && lseek(e->fd, r->pos, SEEK_SET) < 0 && r->mode != S_IFCHR) {
+		snprintf(err, len, "fd %u: can't seek %s to %llu: %s", e->fd, r->path,
+			 (unsigned long long)r->pos, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* fds are sorted: the lowest free number is never a later fd's, so an
+ * open() lands at or below the fd being placed.  fds that shared one
+ * open file description share it again through dup2(). */
+int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
+{
+	const struct restore_plan *p = &ctx->plan;
+	int ret;
+
+	ret = close_inherited(ctx, err, len);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		const FdinfoEntry *e = p->fds[i];
+		size_t j;
+
+		for (j = 0; j < i && p->fds[j]->id != e->id; j++)
+			;
+		if (j < i) {
+			if (dup2(p->fds[j]->fd, e->fd) < 0) {
+				snprintf(err, len, "fd %u: can't dup fd %u: %s", e->fd,
+					 p->fds[j]->fd, strerror(errno));
+				return -errno;
+			}
+		} else {
+			ret = open_fd(e, p->fd_file[i]->reg, err, len);
+			if (ret)
+				return ret;
+		}
+		if (fcntl(e->fd, F_SETFD, e->fd_flags)) {
+			snprintf(err, len, "fd %u: can't set fd flags: %s", e->fd, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* cwd first: its path is lmproc's view, which chroot would change. */
+int restore_task_fs(struct restore_ctx *ctx, char *err, size_t len)
+{
+	const FsEntry *fs = ctx->plan.fs;
+
+	if (chdir(fs->cwd)) {
+		snprintf(err, len, "can't change to cwd %s: %s", fs->cwd, strerror(errno));
+		return -errno;
+	}
+	if (strcmp(fs->root, "/") && chroot(fs->root)) {
+		snprintf(err, len, "can't change root to %s: %s", fs->root, strerror(errno));
+		return -errno;
+	}
+	umask(fs->umask);
+	return 0;
+}

@@ -1,0 +1,310 @@
+/* Owns the tracer's side of the end of a restore: waits until the restorer
+ * stops with its stop signal, turns its report into an error message, has
+ * the task unmap the restorer area, sets the dumped registers, FPU state
+ * and signal mask at that syscall-exit stop, and detaches.  On any failure
+ * the task is left stopped (or already reaped) for the caller to kill. */
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include "common.h"
+#include "fault.h"
+#include "log.h"
+#include "restore.h"
+#include "restorer-blob.h"
+
+#define SYSCALL_STOP (SIGTRAP | 0x80)
+
+/* Waits for the task's next stop.  A task that died is reaped here
+ * (ctx->pid becomes 0) and reported. */
+static int wait_stop(struct restore_ctx *ctx, int *sig)
+{
+	int status;
+
+	for (;;) {
+		if (waitpid(ctx->pid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("Can't wait for the restored pid %d", ctx->pid);
+			return -errno;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			break;
+		if (!WIFSTOPPED(status))
+			continue;
+		/* A group stop (PTRACE_EVENT_STOP): the task has work to do. */
+		if (status >> 16) {
+			ptrace(PTRACE_CONT, ctx->pid, NULL, NULL);
+			continue;
+		}
+		*sig = WSTOPSIG(status);
+		return 0;
+	}
+	if (ctx->args->child_err[0])
+		pr_err("Can't restore pid %d: %s\n", ctx->pid, ctx->args->child_err);
+	else if (WIFEXITED(status))
+		pr_err("Can't restore pid %d: it exited with %d during the restore\n", ctx->pid,
+		       WEXITSTATUS(status));
+	else
+		pr_err("Can't restore pid %d: it was killed by signal %d (%s) during the "
+		       "restore\n",
+		       ctx->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+	ctx->pid = 0;
+	return -ECHILD;
+}
+
+static const char *const step_what[] = {
+    [RST_STEP_NONE] = "no step",
+    [RST_STEP_UNMAP] = "unmapping lmproc's memory",
+    [RST_STEP_VDSO] = "moving the vDSO",
+    [RST_STEP_MAP] = "mapping",
+    [RST_STEP_POPULATE] = "populating",
+    [RST_STEP_READ] = "reading pages into",
+    [RST_STEP_PROTECT] = "protecting",
+    [RST_STEP_MADVISE] = "madvise() of",
+    [RST_STEP_CLOSE] = "closing service fd",
+    [RST_STEP_MM_MAP] = "prctl(PR_SET_MM_MAP) of the dumped mm fields",
+    [RST_STEP_RSEQ] = "registering rseq at",
+    [RST_STEP_SIGACTION] = "setting the action of signal",
+    [RST_STEP_SIGQUEUE] = "queueing pending signal",
+    [RST_STEP_FAULT] = "at a fault injected for tests",
+    [RST_STEP_STOP] = "stopping",
+};
+
+/* The object the failed step worked on, for the message. */
+static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
+{
+	const struct restorer_args *a = ctx->args;
+	uint64_t i = a->err_index;
+
+	buf[0] = '\0';
+	switch (a->step) {
+	case RST_STEP_UNMAP:
+	case RST_STEP_RSEQ:
+		snprintf(buf, len, " 0x%llx", (unsigned long long)i);
+		break;
+	case RST_STEP_MAP:
+	case RST_STEP_PROTECT:
+	case RST_STEP_MADVISE: {
+		const struct restorer_vma *v = (const struct restorer_vma *)(uintptr_t)a->vmas;
+
+		if (i < a->nr_vmas)
+			snprintf(buf, len, " vma 0x%llx-0x%llx%s", (unsigned long long)v[i].start,
+				 (unsigned long long)v[i].end, v[i].fd >= 0 ? " (file)" : "");
+		break;
+	}
+	case RST_STEP_POPULATE:
+	case RST_STEP_READ: {
+		const struct restorer_batch *b =
+		    (const struct restorer_batch *)(uintptr_t)a->batches;
+
+		if (i < a->nr_batches)
+			snprintf(buf, len, " 0x%llx-0x%llx", (unsigned long long)b[i].start,
+				 (unsigned long long)b[i].end);
+		break;
+	}
+	case RST_STEP_VDSO:
+	case RST_STEP_CLOSE:
+	case RST_STEP_SIGACTION:
+	case RST_STEP_SIGQUEUE:
+		snprintf(buf, len, " %llu", (unsigned long long)i);
+		break;
+	default:
+		break;
+	}
+}
+
+static int report_restorer(const struct restore_ctx *ctx)
+{
+	const struct restorer_args *a = ctx->args;
+	const char *what = a->step < ARRAY_SIZE(step_what) ? step_what[a->step] : "?";
+	const char *why = strerror(-a->err);
+	char obj[96];
+
+	step_object(ctx, obj, sizeof(obj));
+	if (a->step == RST_STEP_READ && a->err == -EIO)
+		why = "the pages image ended early";
+	if (a->step == RST_STEP_MM_MAP && a->err == -EPERM)
+		why = "needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE";
+	pr_err("Can't restore pid %d: restorer failed %s%s: %s\n", ctx->pid, what, obj, why);
+	return a->err < 0 ? a->err : -EIO;
+}
+
+static int crashed(const struct restore_ctx *ctx, int sig)
+{
+	struct user_regs_struct r = {};
+
+	ptrace(PTRACE_GETREGS, ctx->pid, NULL, &r);
+	pr_err("Can't restore pid %d: the restorer got signal %d (%s) at 0x%llx\n", ctx->pid, sig,
+	       strsignal(sig), (unsigned long long)r.rip);
+	return -EFAULT;
+}
+
+/* Only SIGKILL and SIGSTOP get past the restorer's mask besides faults:
+ * a SIGSTOP from outside is swallowed, a fault is a crash. */
+static int wait_restorer(struct restore_ctx *ctx)
+{
+	int sig, ret;
+
+	for (;;) {
+		ret = wait_stop(ctx, &sig);
+		if (ret)
+			return ret;
+		if (sig == (int)ctx->args->stop_sig && ctx->args->status != RESTORER_RUNNING)
+			break;
+		if (sig != SIGSTOP)
+			return crashed(ctx, sig);
+		if (ptrace(PTRACE_CONT, ctx->pid, NULL, NULL)) {
+			pr_perror("Can't resume the restored pid %d", ctx->pid);
+			return -errno;
+		}
+	}
+	if (ctx->args->status != RESTORER_DONE)
+		return report_restorer(ctx);
+	return 0;
+}
+
+static int syscall_stop(struct restore_ctx *ctx, const char *which)
+{
+	int sig, ret;
+
+	if (ptrace(PTRACE_SYSCALL, ctx->pid, NULL, NULL)) {
+		pr_perror("Can't resume the restored pid %d to its %s", ctx->pid, which);
+		return -errno;
+	}
+	ret = wait_stop(ctx, &sig);
+	if (ret)
+		return ret;
+	if (sig != SYSCALL_STOP)
+		return crashed(ctx, sig);
+	return 0;
+}
+
+/* The task unmaps the area itself, from its syscall instruction; lmproc
+ * takes over at the syscall-exit stop, so the task never returns into the
+ * unmapped blob. */
+static int unmap_area(struct restore_ctx *ctx)
+{
+	struct user_regs_struct r;
+	int ret;
+
+	if (ptrace(PTRACE_GETREGS, ctx->pid, NULL, &r)) {
+		pr_perror("Can't read the registers of the restored pid %d", ctx->pid);
+		return -errno;
+	}
+	r.rip = ctx->area + restorer_export_syscall_off;
+	r.rax = __NR_munmap;
+	r.rdi = ctx->area;
+	r.rsi = ctx->area_size;
+	r.orig_rax = -1;
+	if (ptrace(PTRACE_SETREGS, ctx->pid, NULL, &r)) {
+		pr_perror("Can't set the registers of the restored pid %d", ctx->pid);
+		return -errno;
+	}
+	ret = syscall_stop(ctx, "munmap entry");
+	if (!ret)
+		ret = syscall_stop(ctx, "munmap exit");
+	if (ret)
+		return ret;
+	if (ptrace(PTRACE_GETREGS, ctx->pid, NULL, &r)) {
+		pr_perror("Can't read the registers of the restored pid %d", ctx->pid);
+		return -errno;
+	}
+	if (r.rax) {
+		pr_err("Can't restore pid %d: unmapping the restorer area failed: %s\n", ctx->pid,
+		       strerror(-(long)r.rax));
+		return (long)r.rax;
+	}
+	return 0;
+}
+
+static void to_user_regs(const X86Gpregs *g, struct user_regs_struct *r)
+{
+	*r = (struct user_regs_struct){
+	    .r15 = g->r15,
+	    .r14 = g->r14,
+	    .r13 = g->r13,
+	    .r12 = g->r12,
+	    .rbp = g->bp,
+	    .rbx = g->bx,
+	    .r11 = g->r11,
+	    .r10 = g->r10,
+	    .r9 = g->r9,
+	    .r8 = g->r8,
+	    .rax = g->ax,
+	    .rcx = g->cx,
+	    .rdx = g->dx,
+	    .rsi = g->si,
+	    .rdi = g->di,
+	    .rip = g->ip,
+	    .cs = g->cs,
+	    .eflags = g->flags,
+	    .rsp = g->sp,
+	    .ss = g->ss,
+	    .fs_base = g->fs_base,
+	    .gs_base = g->gs_base,
+	    .ds = g->ds,
+	    .es = g->es,
+	    .fs = g->fs,
+	    .gs = g->gs,
+	};
+	/* Not inside a system call: no restart processing on the way out
+	 * (the dump already turned an interrupted call into a restart). */
+	r->orig_rax = -1;
+}
+
+/* At a syscall-exit stop the kernel returns to user mode with exactly
+ * these registers. */
+static int set_dumped_state(struct restore_ctx *ctx)
+{
+	const ThreadCoreEntry *tc = ctx->plan.core->thread;
+	struct iovec iov = {tc->xsave.data, tc->xsave.len};
+	struct user_regs_struct r;
+	uint64_t mask = tc->blocked_sigs;
+
+	to_user_regs(tc->gpregs, &r);
+	if (ptrace(PTRACE_SETREGS, ctx->pid, NULL, &r)) {
+		pr_perror("Can't restore pid %d: the kernel refused its registers", ctx->pid);
+		return -errno;
+	}
+	if (ptrace(PTRACE_SETREGSET, ctx->pid, NT_X86_XSTATE, &iov)) {
+		pr_perror("Can't restore pid %d: the kernel refused its FPU state (%zu bytes)",
+			  ctx->pid, iov.iov_len);
+		return -errno;
+	}
+	if (ptrace(PTRACE_SETSIGMASK, ctx->pid, sizeof(mask), &mask)) {
+		pr_perror("Can't restore pid %d: can't set its signal mask", ctx->pid);
+		return -errno;
+	}
+	return 0;
+}
+
+int restore_finish_task(struct restore_ctx *ctx)
+{
+	int ret;
+
+	ret = wait_restorer(ctx);
+	if (!ret)
+		ret = unmap_area(ctx);
+	if (!ret)
+		ret = set_dumped_state(ctx);
+	if (ret)
+		return ret;
+	if (fault_injected("restore-before-detach")) {
+		pr_err("Can't restore pid %d: fault injected before detach\n", ctx->pid);
+		return -EIO;
+	}
+	if (ptrace(PTRACE_DETACH, ctx->pid, NULL, NULL)) {
+		pr_perror("Can't detach from the restored pid %d", ctx->pid);
+		return -errno;
+	}
+	ctx->t_detach_ns = now_ns();
+	return 0;
+}

@@ -1,0 +1,805 @@
+/* Owns reading the images of a restore into a struct restore_plan and
+ * validating every field read, so that nothing after it has to distrust a
+ * value.  Checks only the images' own consistency; what depends on this
+ * machine (pid, files, vDSO, CPU) is restore-check.c.  Starts nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "image.h"
+#include "log.h"
+#include "restore.h"
+
+/* Signals the image may queue: not SIGKILL (the task was being killed)
+ * nor SIGSTOP (it would stop the restorer). */
+#define SIG_OK(s) ((s) >= 1 && (s) <= 64 && (s) != SIGKILL && (s) != SIGSTOP)
+#define MAX_PENDING 4096
+#define SIGINFO_SIZE 128
+#define USER_CS 0x33
+#define USER_DS 0x2b
+#define XSAVE_MIN 576
+#define XSAVE_MAX (64 << 10)
+#define RSEQ_MIN_SIZE 32
+#define MAP_ALLOWED (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN | MAP_NORESERVE)
+/* fdinfo shows the kernel's O_LARGEFILE, which glibc defines as 0 on x86-64. */
+#define KERNEL_O_LARGEFILE 0100000
+#define OPEN_ALLOWED                                                                            \
+	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | KERNEL_O_LARGEFILE | \
+	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_PATH | O_CLOEXEC | O_ASYNC)
+
+static int bad(const char *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One line: which image, what is wrong with it. */
+static int bad(const char *img, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pr_err("Image %s is invalid: %s\n", img, msg);
+	return -EINVAL;
+}
+
+static const char *img_name(char *buf, size_t len, int type, int pid)
+{
+	snprintf(buf, len, image_descs[type].name_fmt, pid);
+	return buf;
+}
+
+static int read_inventory(int dfd, struct restore_plan *p)
+{
+	InventoryEntry *inv;
+	int ret;
+
+	ret = img_read_one(dfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv);
+	if (ret)
+		return ret;
+	p->inv = inv;
+	if (inv->img_version != IMAGE_VERSION)
+		return bad("inventory.img", "image format version %u, this lmproc reads %u",
+			   inv->img_version, IMAGE_VERSION);
+	if (!strcmp(inv->kind, "pre-dump")) {
+		pr_err("The images are a pre-dump (pages only): restore needs a full dump\n");
+		return -EINVAL;
+	}
+	if (strcmp(inv->kind, "dump"))
+		return bad("inventory.img", "unknown kind \"%s\"", inv->kind);
+	if (!inv->root_pid || inv->root_pid > (1U << 22))
+		return bad("inventory.img", "root pid %u out of range", inv->root_pid);
+	p->pid = inv->root_pid;
+	return 0;
+}
+
+static int read_pstree(int dfd, struct restore_plan *p)
+{
+	struct cr_img *img = img_open_read(dfd, IMG_PSTREE, 0, false);
+	PstreeEntry *e;
+	int ret, nr = 0;
+
+	if (!img)
+		return -EINVAL;
+	while ((ret = img_read_msg(img, (ProtobufCMessage **)&e)) > 0) {
+		if (nr++) {
+			img_free_msg(&e->base);
+			pr_err("The dump holds more than one process: restoring a process tree is "
+			       "not supported yet\n");
+			ret = -EOPNOTSUPP;
+			break;
+		}
+		p->pstree = e;
+	}
+	img_close(img);
+	if (ret < 0)
+		return ret;
+	if (!nr)
+		return bad("pstree.img", "no process");
+	e = p->pstree;
+	if (e->pid != (uint32_t)p->pid)
+		return bad("pstree.img", "pid %u, inventory.img says %d", e->pid, p->pid);
+	if (e->n_threads > 1 || (e->n_threads == 1 && e->threads[0] != e->pid)) {
+		pr_err("pid %d has %zu threads: restoring threads is not supported yet\n", p->pid,
+		       e->n_threads);
+		return -EOPNOTSUPP;
+	}
+	if (!e->pgid || !e->sid || e->pgid > (1U << 22) || e->sid > (1U << 22))
+		return bad("pstree.img", "pid %u has process group %u, session %u", e->pid, e->pgid,
+			   e->sid);
+	return 0;
+}
+
+static int check_gpregs(const char *img, const X86Gpregs *g)
+{
+	if (g->cs != USER_CS || g->ss != USER_DS) {
+		pr_err("The dumped task runs 32-bit code (cs 0x%llx, ss 0x%llx): not supported\n",
+		       (unsigned long long)g->cs, (unsigned long long)g->ss);
+		return -EOPNOTSUPP;
+	}
+	if (g->ip >= TASK_SIZE || g->sp >= TASK_SIZE)
+		return bad(img, "ip 0x%llx or sp 0x%llx outside user space",
+			   (unsigned long long)g->ip, (unsigned long long)g->sp);
+	if (g->fs_base >= TASK_SIZE || g->gs_base >= TASK_SIZE)
+		return bad(img, "fs_base 0x%llx or gs_base 0x%llx outside user space",
+			   (unsigned long long)g->fs_base, (unsigned long long)g->gs_base);
+	return 0;
+}
+
+static int check_pending(const char *img, ThreadCoreEntry *tc)
+{
+	if (tc->n_pending > MAX_PENDING)
+		return bad(img, "%zu queued signals (at most %d)", tc->n_pending, MAX_PENDING);
+	for (size_t i = 0; i < tc->n_pending; i++) {
+		const SiginfoEntry *si = tc->pending[i];
+		int sig;
+
+		if (si->siginfo.len != SIGINFO_SIZE)
+			return bad(img, "queued signal %zu has a siginfo of %zu bytes, not %d", i,
+				   si->siginfo.len, SIGINFO_SIZE);
+		memcpy(&sig, si->siginfo.data, sizeof(sig));
+		if (!SIG_OK(sig))
+			return bad(img, "queued signal %zu is signal %d", i, sig);
+	}
+	return 0;
+}
+
+static int check_sigactions(const char *img, const CoreEntry *core)
+{
+	uint64_t seen = 0;
+
+	for (size_t i = 0; i < core->n_sigactions; i++) {
+		const SigactionEntry *sa = core->sigactions[i];
+
+		if (!SIG_OK((int)sa->sig))
+			return bad(img, "sigaction for signal %u", sa->sig);
+		if (seen & (1ULL << (sa->sig - 1)))
+			return bad(img, "two sigactions for signal %u", sa->sig);
+		seen |= 1ULL << (sa->sig - 1);
+		if ((sa->handler >= TASK_SIZE && sa->handler != (uint64_t)(uintptr_t)SIG_ERR) ||
+		    sa->restorer >= TASK_SIZE)
+			return bad(img, "signal %u handler 0x%llx, restorer 0x%llx", sa->sig,
+				   (unsigned long long)sa->handler,
+				   (unsigned long long)sa->restorer);
+	}
+	return 0;
+}
+
+static int check_thread(const char *img, pid_t pid, ThreadCoreEntry *tc)
+{
+	int ret;
+
+	if (tc->tid != (uint32_t)pid)
+		return bad(img, "thread %u, expected %d", tc->tid, pid);
+	ret = check_gpregs(img, tc->gpregs);
+	if (ret)
+		return ret;
+	if (tc->xsave.len < XSAVE_MIN || tc->xsave.len > XSAVE_MAX || tc->xsave.len % 64)
+		return bad(img, "xsave area of %zu bytes", tc->xsave.len);
+	ret = check_pending(img, tc);
+	if (ret)
+		return ret;
+	if (tc->rseq) {
+		const RseqEntry *r = tc->rseq;
+
+		if (!r->rseq_abi_pointer || r->rseq_abi_pointer % 32 ||
+		    r->rseq_abi_pointer >= TASK_SIZE || r->rseq_abi_size < RSEQ_MIN_SIZE ||
+		    r->rseq_abi_size > PAGE_SIZE)
+			return bad(img, "rseq area 0x%llx of %u bytes",
+				   (unsigned long long)r->rseq_abi_pointer, r->rseq_abi_size);
+	}
+	return 0;
+}
+
+static int read_core(int dfd, struct restore_plan *p)
+{
+	char img[64];
+	CoreEntry *core;
+	int ret;
+
+	img_name(img, sizeof(img), IMG_CORE, p->pid);
+	ret = img_read_one(dfd, IMG_CORE, p->pid, (ProtobufCMessage **)&core);
+	if (ret)
+		return ret;
+	p->core = core;
+	ret = check_thread(img, p->pid, core->thread);
+	if (!ret)
+		ret = check_sigactions(img, core);
+	if (ret)
+		return ret;
+	if (core->personality & 0xff) {
+		pr_err("pid %d runs with personality 0x%x: only Linux (0) is supported\n", p->pid,
+		       core->personality);
+		return -EOPNOTSUPP;
+	}
+	if (!core->comm[0] || strlen(core->comm) > 15)
+		return bad(img, "comm \"%.32s\" is empty or longer than 15 bytes", core->comm);
+	return 0;
+}
+
+/* VmFlags mnemonics (proc(5)) that lmproc gives back with madvise(). */
+static const struct {
+	const char *name;
+	uint32_t bit;
+} madv_flags[] = {
+    {"dc", RST_MADV_DONTFORK}, {"wf", RST_MADV_WIPEONFORK}, {"dd", RST_MADV_DONTDUMP},
+    {"hg", RST_MADV_HUGEPAGE}, {"nh", RST_MADV_NOHUGEPAGE}, {"mg", RST_MADV_MERGEABLE},
+    {"rr", RST_MADV_RANDOM},   {"sr", RST_MADV_SEQUENTIAL},
+};
+
+static bool is_special(VmaKind k)
+{
+	return k == VMA_KIND__VMA_VDSO || k == VMA_KIND__VMA_VVAR ||
+	       k == VMA_KIND__VMA_VVAR_VCLOCK || k == VMA_KIND__VMA_VSYSCALL;
+}
+
+/* Mappings lmproc cannot make again ([vvar] is "pf" too: the kernel makes
+ * that one). */
+static const char *const refused_flags[] = {"ht", "pf", "io", "ss"};
+
+static int vma_flag(const char *img, const VmaEntry *v, const char *f, uint32_t *madv)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(madv_flags); k++)
+		if (!strcmp(f, madv_flags[k].name))
+			*madv |= madv_flags[k].bit;
+	for (size_t k = 0; k < ARRAY_SIZE(refused_flags); k++)
+		if (!strcmp(f, refused_flags[k]) && !is_special(v->kind))
+			return bad(img, "vma 0x%llx-0x%llx has VmFlag %s (not restorable)",
+				   (unsigned long long)v->start, (unsigned long long)v->end, f);
+	if (!strcmp(f, "lo"))
+		pr_warn("vma 0x%llx-0x%llx was mlock()ed; it is restored unlocked\n",
+			(unsigned long long)v->start, (unsigned long long)v->end);
+	return 0;
+}
+
+/* Each vm_flags entry may be one mnemonic or a whole smaps VmFlags line. */
+static int vma_madv(const char *img, const VmaEntry *v, uint32_t *madv)
+{
+	*madv = 0;
+	for (size_t i = 0; i < v->n_vm_flags; i++) {
+		const char *s = v->vm_flags[i];
+
+		while (*s) {
+			size_t n = strcspn(s, " ");
+			char word[8];
+			int ret;
+
+			if (n && n < sizeof(word)) {
+				memcpy(word, s, n);
+				word[n] = '\0';
+				ret = vma_flag(img, v, word, madv);
+				if (ret)
+					return ret;
+			}
+			s += n + strspn(s + n, " ");
+		}
+	}
+	return 0;
+}
+
+static int check_vma_file(const char *img, const MmEntry *mm, const VmaEntry *v)
+{
+	const MappedFileEntry *f;
+
+	if (!v->has_file || v->file >= mm->n_files)
+		return bad(img, "vma 0x%llx-0x%llx names file %u of %zu",
+			   (unsigned long long)v->start, (unsigned long long)v->end,
+			   v->has_file ? v->file : 0, mm->n_files);
+	if (!v->has_pgoff || !PAGE_ALIGNED(v->pgoff) || v->pgoff > (1ULL << 52))
+		return bad(img, "vma 0x%llx-0x%llx has file offset 0x%llx",
+			   (unsigned long long)v->start, (unsigned long long)v->end,
+			   (unsigned long long)v->pgoff);
+	f = mm->files[v->file];
+	if (v->kind == VMA_KIND__VMA_FILE_SHARED && (v->prot & PROT_WRITE) &&
+	    f->open_flags != O_RDWR)
+		return bad(img, "writable shared vma 0x%llx-0x%llx of %s, file opened read-only",
+			   (unsigned long long)v->start, (unsigned long long)v->end, f->path);
+	return 0;
+}
+
+static int check_vma_kind(const char *img, const MmEntry *mm, const VmaEntry *v)
+{
+	uint32_t share = v->flags & (MAP_SHARED | MAP_PRIVATE);
+
+	switch (v->kind) {
+	case VMA_KIND__VMA_ANON_PRIVATE:
+		if (share != MAP_PRIVATE)
+			return bad(img, "anonymous private vma 0x%llx with flags 0x%x",
+				   (unsigned long long)v->start, v->flags);
+		return 0;
+	case VMA_KIND__VMA_ANON_SHARED:
+		pr_err("Shared anonymous mapping 0x%llx-0x%llx: not supported yet\n",
+		       (unsigned long long)v->start, (unsigned long long)v->end);
+		return -EOPNOTSUPP;
+	case VMA_KIND__VMA_FILE_PRIVATE:
+	case VMA_KIND__VMA_FILE_SHARED:
+		if (share != (v->kind == VMA_KIND__VMA_FILE_SHARED ? MAP_SHARED : MAP_PRIVATE) ||
+		    (v->flags & MAP_GROWSDOWN))
+			return bad(img, "file vma 0x%llx with flags 0x%x",
+				   (unsigned long long)v->start, v->flags);
+		return check_vma_file(img, mm, v);
+	case VMA_KIND__VMA_VDSO:
+	case VMA_KIND__VMA_VVAR:
+	case VMA_KIND__VMA_VVAR_VCLOCK:
+	case VMA_KIND__VMA_VSYSCALL:
+		return 0;
+	default:
+		return bad(img, "vma 0x%llx has unknown kind %d", (unsigned long long)v->start,
+			   v->kind);
+	}
+}
+
+#define VSYSCALL_START 0xffffffffff600000ULL
+
+static int check_vma(const char *img, const struct restore_plan *p, const VmaEntry *v,
+		     uint64_t prev_end)
+{
+	if (v->kind == VMA_KIND__VMA_VSYSCALL) {
+		if (v->start != VSYSCALL_START || v->end != VSYSCALL_START + PAGE_SIZE)
+			return bad(img, "[vsyscall] at 0x%llx-0x%llx", (unsigned long long)v->start,
+				   (unsigned long long)v->end);
+		return 0;
+	}
+	if (!PAGE_ALIGNED(v->start) || !PAGE_ALIGNED(v->end) || v->start >= v->end ||
+	    v->end > TASK_SIZE || v->start < p->mmap_min_addr)
+		return bad(img, "vma 0x%llx-0x%llx is not a page-aligned user range",
+			   (unsigned long long)v->start, (unsigned long long)v->end);
+	if (v->start < prev_end)
+		return bad(img, "vma 0x%llx-0x%llx overlaps or precedes the previous one",
+			   (unsigned long long)v->start, (unsigned long long)v->end);
+	if (v->prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
+		return bad(img, "vma 0x%llx has prot 0x%x", (unsigned long long)v->start, v->prot);
+	if (v->flags & ~MAP_ALLOWED)
+		return bad(img, "vma 0x%llx has map flags 0x%x", (unsigned long long)v->start,
+			   v->flags);
+	return check_vma_kind(img, p->mm, v);
+}
+
+static int note_special(const char *img, struct restore_plan *p, const VmaEntry *v)
+{
+	int idx;
+
+	switch (v->kind) {
+	case VMA_KIND__VMA_VVAR:
+		idx = SPECIAL_VVAR;
+		break;
+	case VMA_KIND__VMA_VVAR_VCLOCK:
+		idx = SPECIAL_VVAR_VCLOCK;
+		break;
+	case VMA_KIND__VMA_VDSO:
+		idx = SPECIAL_VDSO;
+		break;
+	default:
+		return 0;
+	}
+	if (p->dumped.start[idx])
+		return bad(img, "two %s vmas", special_name(idx));
+	p->dumped.start[idx] = v->start;
+	p->dumped.end[idx] = v->end;
+	return 0;
+}
+
+static int check_mm_fields(const char *img, const struct restore_plan *p)
+{
+	const MmEntry *mm = p->mm;
+	const uint64_t f[] = {mm->start_code,  mm->end_code,  mm->start_data, mm->end_data,
+			      mm->start_stack, mm->start_brk, mm->brk,	      mm->arg_start,
+			      mm->arg_end,     mm->env_start, mm->env_end};
+
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+		if (f[i] >= TASK_SIZE || f[i] < p->mmap_min_addr)
+			return bad(img, "mm field %zu is 0x%llx", i, (unsigned long long)f[i]);
+	/* The order prctl(PR_SET_MM_MAP) insists on. */
+	if (mm->start_code >= mm->end_code || mm->start_data > mm->end_data ||
+	    mm->start_brk > mm->brk || mm->arg_start > mm->arg_end || mm->env_start > mm->env_end)
+		return bad(img, "mm ranges out of order (code, data, brk, args or env)");
+	if (mm->n_auxv < 2 || mm->n_auxv % 2 || mm->n_auxv > RESTORER_MAX_AUXV)
+		return bad(img, "auxv of %zu words", mm->n_auxv);
+	for (size_t i = 0; i < mm->n_auxv; i += 2)
+		if (mm->auxv[i] == 0)
+			return 0;
+	return bad(img, "auxv has no AT_NULL");
+}
+
+static int check_mapped_files(const char *img, const MmEntry *mm)
+{
+	for (size_t i = 0; i < mm->n_files; i++) {
+		const MappedFileEntry *f = mm->files[i];
+
+		if (f->path[0] != '/')
+			return bad(img, "mapped file %zu has relative path \"%s\"", i, f->path);
+		if (f->open_flags != O_RDONLY && f->open_flags != O_RDWR)
+			return bad(img, "mapped file %s has open flags 0%o", f->path,
+				   f->open_flags);
+	}
+	if (mm->exe_file >= mm->n_files)
+		return bad(img, "exe_file %u of %zu files", mm->exe_file, mm->n_files);
+	return 0;
+}
+
+static int read_mm(int dfd, struct restore_plan *p)
+{
+	uint64_t prev_end = 0;
+	char img[64];
+	int ret;
+
+	img_name(img, sizeof(img), IMG_MM, p->pid);
+	ret = img_read_one(dfd, IMG_MM, p->pid, (ProtobufCMessage **)&p->mm);
+	if (ret)
+		return ret;
+	ret = check_mapped_files(img, p->mm);
+	if (!ret)
+		ret = check_mm_fields(img, p);
+	if (ret)
+		return ret;
+	p->vma_madv = calloc(p->mm->n_vmas + 1, sizeof(*p->vma_madv));
+	p->vma_filled = calloc(p->mm->n_vmas + 1, sizeof(*p->vma_filled));
+	if (!p->vma_madv || !p->vma_filled)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->mm->n_vmas; i++) {
+		const VmaEntry *v = p->mm->vmas[i];
+
+		ret = check_vma(img, p, v, prev_end);
+		if (!ret)
+			ret = vma_madv(img, v, &p->vma_madv[i]);
+		if (!ret)
+			ret = note_special(img, p, v);
+		if (ret)
+			return ret;
+		if (v->kind != VMA_KIND__VMA_VSYSCALL)
+			prev_end = v->end;
+	}
+	return 0;
+}
+
+static int vma_of(const MmEntry *mm, uint64_t addr, size_t from)
+{
+	for (size_t i = from; i < mm->n_vmas; i++) {
+		if (mm->vmas[i]->kind == VMA_KIND__VMA_VSYSCALL)
+			continue;
+		if (addr < mm->vmas[i]->start)
+			return -1;
+		if (addr < mm->vmas[i]->end)
+			return i;
+	}
+	return -1;
+}
+
+static int check_run(const char *img, struct restore_plan *p, const PagemapEntry *r,
+		     uint64_t prev_end, size_t *vma)
+{
+	uint64_t end = r->vaddr + ((uint64_t)r->nr_pages << PAGE_SHIFT);
+	const VmaEntry *v;
+	int idx;
+
+	if (r->has_in_parent && r->in_parent) {
+		pr_err("Image %s points to pages of a previous dump: not supported yet\n", img);
+		return -EOPNOTSUPP;
+	}
+	if (!PAGE_ALIGNED(r->vaddr) || !r->nr_pages || r->vaddr >= TASK_SIZE || end > TASK_SIZE)
+		return bad(img, "run 0x%llx of %u pages", (unsigned long long)r->vaddr,
+			   r->nr_pages);
+	if (r->vaddr < prev_end)
+		return bad(img, "run 0x%llx overlaps or precedes the previous one",
+			   (unsigned long long)r->vaddr);
+	idx = vma_of(p->mm, r->vaddr, *vma);
+	if (idx < 0 || end > p->mm->vmas[idx]->end)
+		return bad(img, "run 0x%llx-0x%llx is not inside one vma",
+			   (unsigned long long)r->vaddr, (unsigned long long)end);
+	v = p->mm->vmas[idx];
+	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_FILE_PRIVATE)
+		return bad(img,
+			   "run 0x%llx lies in vma 0x%llx-0x%llx of kind %d, which has no "
+			   "dumped pages",
+			   (unsigned long long)r->vaddr, (unsigned long long)v->start,
+			   (unsigned long long)v->end, v->kind);
+	*vma = idx;
+	return 0;
+}
+
+static int add_run(struct restore_plan *p, PagemapEntry *r, size_t vma)
+{
+	/* Grow by doubling: pagemaps of scattered pages have many runs. */
+	if (p->nr_runs == p->cap_runs) {
+		size_t n = p->cap_runs ? p->cap_runs * 2 : 64;
+		PagemapEntry **runs = realloc(p->runs, n * sizeof(*runs));
+		uint32_t *rv;
+
+		if (!runs)
+			return -ENOMEM;
+		p->runs = runs;
+		rv = realloc(p->run_vma, n * sizeof(*rv));
+		if (!rv)
+			return -ENOMEM;
+		p->run_vma = rv;
+		p->cap_runs = n;
+	}
+	p->runs[p->nr_runs] = r;
+	p->run_vma[p->nr_runs++] = vma;
+	p->nr_pages += r->nr_pages;
+	p->vma_filled[vma] = true;
+	return 0;
+}
+
+static int check_pages_size(int dfd, struct restore_plan *p)
+{
+	char name[64];
+	struct stat st;
+
+	img_name(name, sizeof(name), IMG_PAGES, p->pid);
+	if (fstatat(dfd, name, &st, 0)) {
+		pr_perror("Can't stat image %s", name);
+		return -errno;
+	}
+	if ((uint64_t)st.st_size != p->nr_pages * PAGE_SIZE) {
+		pr_err("Image %s holds %lld bytes, but pagemap-%d.img lists %llu pages (%llu "
+		       "bytes): truncated or corrupt\n",
+		       name, (long long)st.st_size, p->pid, (unsigned long long)p->nr_pages,
+		       (unsigned long long)(p->nr_pages * PAGE_SIZE));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int read_pagemap(int dfd, struct restore_plan *p)
+{
+	struct cr_img *img = img_open_read(dfd, IMG_PAGEMAP, p->pid, false);
+	uint64_t prev_end = 0;
+	PagemapEntry *r;
+	size_t vma = 0;
+	int ret;
+
+	if (!img)
+		return -EINVAL;
+	while ((ret = img_read_msg(img, (ProtobufCMessage **)&r)) > 0) {
+		ret = check_run(img->path, p, r, prev_end, &vma);
+		if (!ret)
+			ret = add_run(p, r, vma);
+		if (ret) {
+			img_free_msg(&r->base);
+			break;
+		}
+		prev_end = r->vaddr + ((uint64_t)r->nr_pages << PAGE_SHIFT);
+	}
+	img_close(img);
+	if (ret < 0)
+		return ret;
+	return check_pages_size(dfd, p);
+}
+
+static int check_file(const FileEntry *f)
+{
+	const RegFileEntry *r = f->reg;
+	uint32_t fmt;
+
+	if (f->type != FD_TYPE__FD_REG || !r)
+		return bad("files.img", "file id %u has type %d", f->id, f->type);
+	if (r->path[0] != '/')
+		return bad("files.img", "file id %u has relative path \"%s\"", f->id, r->path);
+	if ((r->flags & ~OPEN_ALLOWED) || (r->flags & O_ACCMODE) == O_ACCMODE ||
+	    (r->flags & O_PATH))
+		return bad("files.img", "file %s has open flags 0%o", r->path, r->flags);
+	fmt = r->mode & S_IFMT;
+	if (r->mode != fmt || (fmt != S_IFREG && fmt != S_IFDIR && fmt != S_IFCHR))
+		return bad("files.img", "file %s has mode 0%o", r->path, r->mode);
+	if (fmt == S_IFCHR && !r->has_rdev)
+		return bad("files.img", "character device %s has no rdev", r->path);
+	if (r->pos > (uint64_t)INT64_MAX)
+		return bad("files.img", "file %s has position %llu", r->path,
+			   (unsigned long long)r->pos);
+	return 0;
+}
+
+static int read_files(int dfd, struct restore_plan *p)
+{
+	struct cr_img *img = img_open_read(dfd, IMG_FILES, 0, false);
+	FileEntry *f;
+	int ret;
+
+	if (!img)
+		return -EINVAL;
+	while ((ret = img_read_msg(img, (ProtobufCMessage **)&f)) > 0) {
+		FileEntry **n = realloc(p->files, (p->nr_files + 1) * sizeof(*n));
+
+		if (!n) {
+			img_free_msg(&f->base);
+			ret = -ENOMEM;
+			break;
+		}
+		p->files = n;
+		p->files[p->nr_files++] = f;
+		ret = check_file(f);
+		if (ret)
+			break;
+		for (size_t i = 0; i + 1 < p->nr_files; i++)
+			if (p->files[i]->id == f->id) {
+				ret = bad("files.img", "file id %u appears twice", f->id);
+				break;
+			}
+		if (ret)
+			break;
+	}
+	img_close(img);
+	return ret < 0 ? ret : 0;
+}
+
+static FileEntry *file_by_id(const struct restore_plan *p, uint32_t id)
+{
+	for (size_t i = 0; i < p->nr_files; i++)
+		if (p->files[i]->id == id)
+			return p->files[i];
+	return NULL;
+}
+
+static int fd_cmp(const void *a, const void *b)
+{
+	const FdinfoEntry *x = *(FdinfoEntry *const *)a, *y = *(FdinfoEntry *const *)b;
+
+	return x->fd < y->fd ? -1 : x->fd > y->fd;
+}
+
+static int check_fds(const char *img, struct restore_plan *p)
+{
+	qsort(p->fds, p->nr_fds, sizeof(*p->fds), fd_cmp);
+	p->fd_file = calloc(p->nr_fds + 1, sizeof(*p->fd_file));
+	if (!p->fd_file)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		const FdinfoEntry *e = p->fds[i];
+
+		if (e->fd > INT32_MAX)
+			return bad(img, "fd %u", e->fd);
+		if (i && p->fds[i - 1]->fd == e->fd)
+			return bad(img, "fd %u appears twice", e->fd);
+		if (e->type != FD_TYPE__FD_REG)
+			return bad(img, "fd %u has type %d", e->fd, e->type);
+		if (e->fd_flags & ~FD_CLOEXEC)
+			return bad(img, "fd %u has fd flags 0x%x", e->fd, e->fd_flags);
+		p->fd_file[i] = file_by_id(p, e->id);
+		if (!p->fd_file[i])
+			return bad(img, "fd %u names file id %u, which files.img lacks", e->fd,
+				   e->id);
+	}
+	return 0;
+}
+
+static int read_fdinfo(int dfd, struct restore_plan *p)
+{
+	struct cr_img *img = img_open_read(dfd, IMG_FDINFO, p->pid, false);
+	char name[64];
+	FdinfoEntry *e;
+	int ret;
+
+	if (!img)
+		return -EINVAL;
+	snprintf(name, sizeof(name), "%s", img->path);
+	while ((ret = img_read_msg(img, (ProtobufCMessage **)&e)) > 0) {
+		FdinfoEntry **n = realloc(p->fds, (p->nr_fds + 1) * sizeof(*n));
+
+		if (!n) {
+			img_free_msg(&e->base);
+			ret = -ENOMEM;
+			break;
+		}
+		p->fds = n;
+		p->fds[p->nr_fds++] = e;
+	}
+	img_close(img);
+	if (ret < 0)
+		return ret;
+	return check_fds(name, p);
+}
+
+static int read_fs(int dfd, struct restore_plan *p)
+{
+	char img[64];
+	int ret;
+
+	img_name(img, sizeof(img), IMG_FS, p->pid);
+	ret = img_read_one(dfd, IMG_FS, p->pid, (ProtobufCMessage **)&p->fs);
+	if (ret)
+		return ret;
+	if (p->fs->cwd[0] != '/' || p->fs->root[0] != '/')
+		return bad(img, "cwd \"%s\" or root \"%s\" is not absolute", p->fs->cwd,
+			   p->fs->root);
+	if (p->fs->umask & ~0777)
+		return bad(img, "umask 0%o", p->fs->umask);
+	return 0;
+}
+
+static uint64_t read_mmap_min_addr(void)
+{
+	unsigned long v = PAGE_SIZE;
+	FILE *f = fopen("/proc/sys/vm/mmap_min_addr", "re");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = PAGE_SIZE;
+		fclose(f);
+	}
+	return max((v + PAGE_SIZE - 1) & PAGE_MASK, PAGE_SIZE);
+}
+
+static const VmaEntry *vma_at(const MmEntry *mm, uint64_t addr)
+{
+	int idx = vma_of(mm, addr, 0);
+
+	return idx < 0 ? NULL : mm->vmas[idx];
+}
+
+/* Registers and rseq must point into the dumped layout, or the task would
+ * fault at its first instruction. */
+static int check_core_in_mm(const struct restore_plan *p)
+{
+	const ThreadCoreEntry *tc = p->core->thread;
+	const VmaEntry *v = vma_at(p->mm, tc->gpregs->ip);
+	char img[64];
+
+	img_name(img, sizeof(img), IMG_CORE, p->pid);
+	if (!v || !(v->prot & PROT_EXEC))
+		return bad(img, "ip 0x%llx is not in executable memory",
+			   (unsigned long long)tc->gpregs->ip);
+	if (!tc->rseq)
+		return 0;
+	v = vma_at(p->mm, tc->rseq->rseq_abi_pointer);
+	if (!v || !(v->prot & PROT_WRITE) ||
+	    tc->rseq->rseq_abi_pointer + tc->rseq->rseq_abi_size > v->end)
+		return bad(img, "rseq area 0x%llx is not in writable memory",
+			   (unsigned long long)tc->rseq->rseq_abi_pointer);
+	return 0;
+}
+
+int restore_read_plan(int dfd, struct restore_plan *p)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	p->mmap_min_addr = read_mmap_min_addr();
+	ret = read_inventory(dfd, p);
+	if (!ret)
+		ret = read_pstree(dfd, p);
+	if (!ret)
+		ret = read_core(dfd, p);
+	if (!ret)
+		ret = read_mm(dfd, p);
+	if (!ret)
+		ret = check_core_in_mm(p);
+	if (!ret)
+		ret = read_pagemap(dfd, p);
+	if (!ret)
+		ret = read_files(dfd, p);
+	if (!ret)
+		ret = read_fdinfo(dfd, p);
+	if (!ret)
+		ret = read_fs(dfd, p);
+	return ret;
+}
+
+void restore_free_plan(struct restore_plan *p)
+{
+	img_free_msg((ProtobufCMessage *)p->inv);
+	img_free_msg((ProtobufCMessage *)p->pstree);
+	img_free_msg((ProtobufCMessage *)p->core);
+	img_free_msg((ProtobufCMessage *)p->mm);
+	img_free_msg((ProtobufCMessage *)p->fs);
+	for (size_t i = 0; i < p->nr_runs; i++)
+		img_free_msg((ProtobufCMessage *)p->runs[i]);
+	for (size_t i = 0; i < p->nr_fds; i++)
+		img_free_msg((ProtobufCMessage *)p->fds[i]);
+	for (size_t i = 0; i < p->nr_files; i++)
+		img_free_msg((ProtobufCMessage *)p->files[i]);
+	free(p->runs);
+	free(p->run_vma);
+	free(p->fds);
+	free(p->files);
+	free(p->fd_file);
+	free(p->vma_madv);
+	free(p->vma_filled);
+	memset(p, 0, sizeof(*p));
+}

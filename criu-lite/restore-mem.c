@@ -1,0 +1,448 @@
+/* Owns the restorer area: finds a hole free both in lmproc's address space
+ * and in the dumped layout, maps it shared, copies the restorer blob in
+ * and translates the plan into struct restorer_args and its tables
+ * (pie/include/restorer.h).  Reads the plan; writes only the area. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common.h"
+#include "fault.h"
+#include "log.h"
+#include "proc.h"
+#include "restore.h"
+#include "restorer-blob.h"
+
+/* Batches of pages filled with one populate and one readv.  Populating
+ * just ahead of the copy keeps the freshly zeroed pages in the cache;
+ * runs closer than BATCH_GAP pages share a populate. */
+#define BATCH_MAX_BYTES (8UL << 20)
+#define BATCH_GAP_PAGES 16
+#define BATCH_MAX_IOV 1024
+/* Room kept free around the area so nothing grows into it. */
+#define HOLE_GUARD (1UL << 20)
+
+#define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & PAGE_MASK)
+
+struct range {
+	uint64_t start;
+	uint64_t end;
+};
+
+struct fill_plan {
+	struct restorer_batch *batches;
+	size_t nr_batches;
+	struct restorer_iovec *iovs;
+	size_t nr_iovs;
+};
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* lmproc's mappings and the dumped ones, sorted by start (they overlap). */
+static int busy_ranges(const struct restore_plan *p, struct range **out, size_t *nr)
+{
+	cleanup_free char *buf = proc_read_file("/proc/self/maps", NULL);
+	size_t cap = p->mm->n_vmas + 64, n = 0;
+	struct range *r = malloc(cap * sizeof(*r));
+	char *line, *save;
+
+	if (!buf || !r) {
+		free(r);
+		pr_perror("Can't read /proc/self/maps");
+		return -ENOMEM;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx", &s, &e) != 2 || s >= TASK_SIZE)
+			continue;
+		if (n == cap) {
+			struct range *nr2 = realloc(r, (cap *= 2) * sizeof(*r));
+
+			if (!nr2) {
+				free(r);
+				return -ENOMEM;
+			}
+			r = nr2;
+		}
+		r[n++] = (struct range){s, e};
+	}
+	for (size_t i = 0; i < p->mm->n_vmas; i++) {
+		const VmaEntry *v = p->mm->vmas[i];
+
+		if (v->kind == VMA_KIND__VMA_VSYSCALL)
+			continue;
+		if (n == cap) {
+			struct range *nr2 = realloc(r, (cap *= 2) * sizeof(*r));
+
+			if (!nr2) {
+				free(r);
+				return -ENOMEM;
+			}
+			r = nr2;
+		}
+		r[n++] = (struct range){v->start, v->end};
+	}
+	qsort(r, n, sizeof(*r), range_cmp);
+	*out = r;
+	*nr = n;
+	return 0;
+}
+
+/* The highest gap that fits, so the area stays clear of the heap and of
+ * low fixed mappings. */
+static uint64_t find_hole(const struct range *r, size_t nr, uint64_t size, uint64_t min_addr)
+{
+	uint64_t want = size + 2 * HOLE_GUARD, best = 0, end = 0;
+
+	for (size_t i = 0; i <= nr; i++) {
+		uint64_t next = i < nr ? r[i].start : TASK_SIZE;
+
+		if (next > end && next - end >= want && end + HOLE_GUARD >= min_addr)
+			best = next - HOLE_GUARD - size;
+		if (i < nr)
+			end = max(end, r[i].end);
+	}
+	return best;
+}
+
+static int add_batch(struct fill_plan *f, uint64_t start, uint64_t len, uint32_t vma)
+{
+	struct restorer_batch *b = f->nr_batches ? &f->batches[f->nr_batches - 1] : NULL;
+	struct restorer_iovec *iov;
+
+	if (b && b->vma == vma && start - b->end <= BATCH_GAP_PAGES * PAGE_SIZE &&
+	    b->bytes + len <= BATCH_MAX_BYTES && b->nr_iov < BATCH_MAX_IOV) {
+		iov = &f->iovs[f->nr_iovs - 1];
+		if (iov->base + iov->len == start) {
+			iov->len += len;
+		} else {
+			f->iovs[f->nr_iovs++] = (struct restorer_iovec){start, len};
+			b->nr_iov++;
+		}
+		b->end = start + len;
+		b->bytes += len;
+		return 0;
+	}
+	f->batches[f->nr_batches++] = (struct restorer_batch){
+	    .start = start,
+	    .end = start + len,
+	    .iov = f->nr_iovs,
+	    .nr_iov = 1,
+	    .vma = vma,
+	    .bytes = len,
+	};
+	f->iovs[f->nr_iovs++] = (struct restorer_iovec){start, len};
+	return 0;
+}
+
+static int plan_fill(const struct restore_plan *p, struct fill_plan *f)
+{
+	/* Each run adds at most one iovec and one batch per BATCH_MAX_BYTES. */
+	size_t cap = p->nr_runs + p->nr_pages * PAGE_SIZE / BATCH_MAX_BYTES + 1;
+
+	memset(f, 0, sizeof(*f));
+	f->batches = malloc(cap * sizeof(*f->batches));
+	f->iovs = malloc(cap * sizeof(*f->iovs));
+	if (!f->batches || !f->iovs)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nr_runs; i++) {
+		uint64_t start = p->runs[i]->vaddr;
+		uint64_t len = (uint64_t)p->runs[i]->nr_pages << PAGE_SHIFT;
+
+		while (len) {
+			uint64_t piece = min(len, BATCH_MAX_BYTES);
+
+			add_batch(f, start, piece, p->run_vma[i]);
+			start += piece;
+			len -= piece;
+		}
+	}
+	return 0;
+}
+
+static bool is_special(VmaKind k)
+{
+	return k == VMA_KIND__VMA_VDSO || k == VMA_KIND__VMA_VVAR ||
+	       k == VMA_KIND__VMA_VVAR_VCLOCK || k == VMA_KIND__VMA_VSYSCALL;
+}
+
+static size_t nr_mapped_vmas(const struct restore_plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->mm->n_vmas; i++)
+		n += !is_special(p->mm->vmas[i]->kind);
+	return n;
+}
+
+struct area_layout {
+	uint64_t args, vmas, batches, iovs, siginfos, close_fds, stack, size;
+};
+
+static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f,
+			struct area_layout *l)
+{
+	const struct restore_plan *p = &ctx->plan;
+	uint64_t off;
+
+	l->args = PAGE_ALIGN(max(restorer_blob_size, BLOB_MEM_SIZE_RESTORER));
+	off = PAGE_ALIGN(l->args + sizeof(struct restorer_args));
+	l->vmas = off;
+	off += nr_mapped_vmas(p) * sizeof(struct restorer_vma);
+	l->batches = off;
+	off += f->nr_batches * sizeof(struct restorer_batch);
+	l->iovs = off;
+	off += f->nr_iovs * sizeof(struct restorer_iovec);
+	l->siginfos = off;
+	off += p->core->thread->n_pending * sizeof(struct restorer_siginfo);
+	l->close_fds = off;
+	off += (p->mm->n_files + 1) * sizeof(int32_t);
+	l->stack = PAGE_ALIGN(off);
+	l->size = l->stack + RESTORER_STACK_SIZE;
+}
+
+static int map_area(struct restore_ctx *ctx, uint64_t size)
+{
+	cleanup_free struct range *busy = NULL;
+	size_t nr;
+	uint64_t at;
+	void *m;
+	int ret;
+
+	ret = busy_ranges(&ctx->plan, &busy, &nr);
+	if (ret)
+		return ret;
+	at = find_hole(busy, nr, size, ctx->plan.mmap_min_addr);
+	if (!at) {
+		pr_err("No hole of %llu bytes is free both in lmproc and in the dumped layout\n",
+		       (unsigned long long)size);
+		return -ENOMEM;
+	}
+	m = mmap((void *)at, size, PROT_READ | PROT_WRITE | PROT_EXEC,
+		 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (m == MAP_FAILED || (uint64_t)m != at) {
+		pr_perror("Can't map the restorer area at 0x%llx (%llu bytes)",
+			  (unsigned long long)at, (unsigned long long)size);
+		if (m != MAP_FAILED)
+			munmap(m, size);
+		return -ENOMEM;
+	}
+	ctx->area = at;
+	ctx->area_size = size;
+	pr_debug("Restorer area at 0x%llx-0x%llx\n", (unsigned long long)at,
+		 (unsigned long long)(at + size));
+	return 0;
+}
+
+static bool overlaps(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
+{
+	return s1 < e2 && s2 < e1;
+}
+
+/* A place for the vDSO block on its way when the old and the new place
+ * overlap: by then only the area and the block itself are mapped. */
+static uint64_t vdso_detour(const struct restore_ctx *ctx, uint64_t old_s, uint64_t old_e,
+			    uint64_t new_s)
+{
+	uint64_t len = old_e - old_s, new_e = new_s + len;
+	const uint64_t cand[] = {new_e + HOLE_GUARD, new_s - len - HOLE_GUARD, old_e + HOLE_GUARD,
+				 old_s - len - HOLE_GUARD, ctx->area - len - HOLE_GUARD};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cand); i++) {
+		uint64_t s = cand[i], e = s + len;
+
+		if (s < ctx->plan.mmap_min_addr || e > TASK_SIZE || e < s)
+			continue;
+		if (overlaps(s, e, old_s, old_e) || overlaps(s, e, new_s, new_e) ||
+		    overlaps(s, e, ctx->area, ctx->area + ctx->area_size))
+			continue;
+		return s;
+	}
+	return 0;
+}
+
+static int fill_vdso(struct restore_ctx *ctx, struct restorer_args *a)
+{
+	const struct restore_plan *p = &ctx->plan;
+	uint64_t old_s = UINT64_MAX, old_e = 0, new_s, tmp;
+	int64_t delta = 0;
+
+	a->keep[a->nr_keep++] = (struct restorer_range){ctx->area, ctx->area + ctx->area_size};
+	for (int i = 0; i < SPECIAL_NR; i++) {
+		if (!p->dumped.start[i] || !p->here.start[i])
+			continue;
+		a->special[a->nr_special++] =
+		    (struct restorer_range){p->here.start[i], p->here.end[i]};
+		a->keep[a->nr_keep++] = a->special[a->nr_special - 1];
+		old_s = min(old_s, p->here.start[i]);
+		old_e = max(old_e, p->here.end[i]);
+		delta = p->dumped.start[i] - p->here.start[i];
+	}
+	qsort(a->keep, a->nr_keep, sizeof(a->keep[0]), range_cmp);
+	if (!delta)
+		return 0;
+	new_s = old_s + delta;
+	if (!overlaps(old_s, old_e, new_s, new_s + (old_e - old_s))) {
+		a->vdso_moves[0] = delta;
+		return 0;
+	}
+	tmp = vdso_detour(ctx, old_s, old_e, new_s);
+	if (!tmp) {
+		pr_err("No room to move the vDSO from 0x%llx to 0x%llx\n",
+		       (unsigned long long)old_s, (unsigned long long)new_s);
+		return -ENOMEM;
+	}
+	a->vdso_moves[0] = tmp - old_s;
+	a->vdso_moves[1] = new_s - tmp;
+	return 0;
+}
+
+static void fill_vmas(const struct restore_ctx *ctx, struct restorer_vma *rv)
+{
+	const struct restore_plan *p = &ctx->plan;
+
+	for (size_t i = 0; i < p->mm->n_vmas; i++) {
+		const VmaEntry *v = p->mm->vmas[i];
+
+		if (is_special(v->kind))
+			continue;
+		rv->start = v->start;
+		rv->end = v->end;
+		rv->prot = v->prot;
+		rv->map_prot = p->vma_filled[i] ? v->prot | PROT_READ | PROT_WRITE : v->prot;
+		rv->flags = v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_NORESERVE);
+		rv->madv = p->vma_madv[i];
+		if (v->kind == VMA_KIND__VMA_ANON_PRIVATE) {
+			rv->flags |= MAP_ANONYMOUS | (v->flags & MAP_GROWSDOWN);
+			rv->fd = -1;
+		} else {
+			rv->fd = ctx->mfile_fd[v->file];
+			rv->pgoff = v->pgoff;
+		}
+		rv++;
+	}
+}
+
+static void fill_signals(const struct restore_plan *p, struct restorer_args *a,
+			 struct restorer_siginfo *si)
+{
+	const ThreadCoreEntry *tc = p->core->thread;
+
+	for (size_t i = 0; i < p->core->n_sigactions; i++) {
+		const SigactionEntry *e = p->core->sigactions[i];
+
+		a->sigactions[e->sig - 1] = (struct restorer_sigaction){
+		    .handler = e->handler,
+		    .flags = e->flags,
+		    .restorer = e->restorer,
+		    .mask = e->mask,
+		};
+	}
+	for (size_t i = 0; i < tc->n_pending; i++) {
+		memcpy(si[i].info, tc->pending[i]->siginfo.data, sizeof(si[i].info));
+		memcpy(&si[i].sig, si[i].info, sizeof(si[i].sig));
+		si[i].shared = tc->pending[i]->shared;
+	}
+	a->nr_siginfos = tc->n_pending;
+	a->stop_sig = p->stop_sig;
+	if (tc->rseq) {
+		a->has_rseq = 1;
+		a->rseq_ptr = tc->rseq->rseq_abi_pointer;
+		a->rseq_size = tc->rseq->rseq_abi_size;
+		a->rseq_sig = tc->rseq->signature;
+	}
+}
+
+static void fill_mm(const struct restore_ctx *ctx, struct restorer_args *a)
+{
+	const MmEntry *mm = ctx->plan.mm;
+
+	a->mm_map = (struct restorer_mm_map){
+	    .start_code = mm->start_code,
+	    .end_code = mm->end_code,
+	    .start_data = mm->start_data,
+	    .end_data = mm->end_data,
+	    .start_brk = mm->start_brk,
+	    .brk = mm->brk,
+	    .start_stack = mm->start_stack,
+	    .arg_start = mm->arg_start,
+	    .arg_end = mm->arg_end,
+	    .env_start = mm->env_start,
+	    .env_end = mm->env_end,
+	    .auxv = (uint64_t)(uintptr_t)a->auxv,
+	    .auxv_size = mm->n_auxv * sizeof(uint64_t),
+	    .exe_fd = ctx->mfile_fd[mm->exe_file],
+	};
+	memcpy(a->auxv, mm->auxv, mm->n_auxv * sizeof(uint64_t));
+}
+
+static void fill_fds(const struct restore_ctx *ctx, struct restorer_args *a, int32_t *fds)
+{
+	a->pages_fd = ctx->pages_fd;
+	fds[a->nr_close_fds++] = ctx->pages_fd;
+	for (size_t i = 0; i < ctx->plan.mm->n_files; i++)
+		if (ctx->mfile_fd[i] >= 0)
+			fds[a->nr_close_fds++] = ctx->mfile_fd[i];
+}
+
+static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
+		     const struct area_layout *l)
+{
+	struct restorer_args *a = (struct restorer_args *)(uintptr_t)(ctx->area + l->args);
+
+	memcpy((void *)(uintptr_t)ctx->area, restorer_blob, restorer_blob_size);
+	a->magic = RESTORER_MAGIC;
+	a->area_start = ctx->area;
+	a->area_size = ctx->area_size;
+	a->unmap_end = TASK_SIZE;
+	a->vmas = ctx->area + l->vmas;
+	a->nr_vmas = nr_mapped_vmas(&ctx->plan);
+	a->batches = ctx->area + l->batches;
+	a->nr_batches = f->nr_batches;
+	a->iovs = ctx->area + l->iovs;
+	a->siginfos = ctx->area + l->siginfos;
+	a->close_fds = ctx->area + l->close_fds;
+	memcpy((void *)(uintptr_t)a->batches, f->batches, f->nr_batches * sizeof(*f->batches));
+	memcpy((void *)(uintptr_t)a->iovs, f->iovs, f->nr_iovs * sizeof(*f->iovs));
+	fill_vmas(ctx, (struct restorer_vma *)(uintptr_t)a->vmas);
+	fill_signals(&ctx->plan, a, (struct restorer_siginfo *)(uintptr_t)a->siginfos);
+	fill_mm(ctx, a);
+	fill_fds(ctx, a, (int32_t *)(uintptr_t)a->close_fds);
+	a->fail_at_end = fault_injected("restore-in-restorer");
+	ctx->args = a;
+	return fill_vdso(ctx, a);
+}
+
+int restore_prepare_area(struct restore_ctx *ctx)
+{
+	struct area_layout l;
+	struct fill_plan f;
+	int ret;
+
+	ret = plan_fill(&ctx->plan, &f);
+	if (!ret) {
+		layout_area(ctx, &f, &l);
+		ret = map_area(ctx, l.size);
+	}
+	if (!ret)
+		ret = fill_args(ctx, &f, &l);
+	free(f.batches);
+	free(f.iovs);
+	return ret;
+}
+
+void restore_free_area(struct restore_ctx *ctx)
+{
+	if (ctx->area)
+		munmap((void *)(uintptr_t)ctx->area, ctx->area_size);
+	ctx->area = 0;
+	ctx->args = NULL;
+}

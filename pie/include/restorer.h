@@ -1,0 +1,192 @@
+/* The restorer's protocol: the layout of the area that lmproc
+ * (criu-lite/restore-*.c) fills and the blob (pie/restorer.c) executes in.
+ * Plain fixed-layout structs only: this header is compiled both with libc
+ * and freestanding, so it may include nothing but <stdint.h>.
+ *
+ * The area is one MAP_SHARED anonymous mapping that lmproc creates before
+ * it forks the task, at an address free both in lmproc and in the dumped
+ * layout, so the task inherits it at the same place and lmproc keeps
+ * seeing the status words the task writes:
+ *   [0, blob size)              the blob (code, data, bss)
+ *   struct restorer_args        page aligned, after the blob
+ *   tables                      the arrays the args point to
+ *   stack                       RESTORER_STACK_SIZE, at the end
+ * Every pointer in the args is an absolute address inside the area. */
+#ifndef LMPROC_RESTORER_H
+#define LMPROC_RESTORER_H
+
+#include <stdint.h>
+
+#define RESTORER_MAGIC 0x4c4d5253u /* "LMRS" */
+#define RESTORER_STACK_SIZE (64u << 10)
+/* Ranges the restorer keeps while it unmaps the rest: the area itself and
+ * lmproc's [vvar], [vvar_vclock], [vdso]. */
+#define RESTORER_MAX_KEEP 4
+#define RESTORER_MAX_SPECIAL 3
+/* Words of auxv; the kernel keeps fewer (AT_VECTOR_SIZE) and says EINVAL
+ * for more. */
+#define RESTORER_MAX_AUXV 128
+
+enum restorer_status {
+	RESTORER_RUNNING = 0,
+	RESTORER_DONE = 1,
+	RESTORER_FAILED = 2,
+};
+
+/* The step that failed, for lmproc's error message. */
+enum restorer_step {
+	RST_STEP_NONE = 0,
+	RST_STEP_UNMAP,
+	RST_STEP_VDSO,
+	RST_STEP_MAP,
+	RST_STEP_POPULATE,
+	RST_STEP_READ,
+	RST_STEP_PROTECT,
+	RST_STEP_MADVISE,
+	RST_STEP_CLOSE,
+	RST_STEP_MM_MAP,
+	RST_STEP_RSEQ,
+	RST_STEP_SIGACTION,
+	RST_STEP_SIGQUEUE,
+	RST_STEP_FAULT,
+	RST_STEP_STOP,
+};
+
+/* madvise() hints a VMA gets back (from its smaps VmFlags). */
+enum restorer_madv {
+	RST_MADV_DONTFORK = 1 << 0,   /* dc */
+	RST_MADV_WIPEONFORK = 1 << 1, /* wf */
+	RST_MADV_DONTDUMP = 1 << 2,   /* dd */
+	RST_MADV_HUGEPAGE = 1 << 3,   /* hg */
+	RST_MADV_NOHUGEPAGE = 1 << 4, /* nh */
+	RST_MADV_MERGEABLE = 1 << 5,  /* mg */
+	RST_MADV_RANDOM = 1 << 6,     /* rr */
+	RST_MADV_SEQUENTIAL = 1 << 7, /* sr */
+};
+
+struct restorer_range {
+	uint64_t start;
+	uint64_t end;
+};
+
+struct restorer_vma {
+	uint64_t start;
+	uint64_t end;
+	uint64_t pgoff;	   /* bytes */
+	uint32_t prot;	   /* final PROT_* */
+	uint32_t map_prot; /* while pages are filled (prot | PROT_WRITE) */
+	uint32_t flags;	   /* MAP_PRIVATE/MAP_SHARED, MAP_ANONYMOUS, MAP_GROWSDOWN... */
+	int32_t fd;	   /* the file's service fd, or -1 */
+	uint32_t madv;	   /* enum restorer_madv bits */
+	uint32_t pad;
+};
+
+/* A run of pages to fill: [start, end) is made present in one
+ * MADV_POPULATE_WRITE, then iovecs [iov, iov + nr_iov) are read from the
+ * pages image in one readv().  All of it lies inside vma. */
+struct restorer_batch {
+	uint64_t start;
+	uint64_t end;
+	uint32_t iov;
+	uint32_t nr_iov;
+	uint32_t vma;
+	uint32_t pad;
+	uint64_t bytes;
+};
+
+/* struct iovec, without <sys/uio.h>. */
+struct restorer_iovec {
+	uint64_t base;
+	uint64_t len;
+};
+
+/* The kernel's struct sigaction on x86-64 (8-byte sigset). */
+struct restorer_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+struct restorer_siginfo {
+	uint8_t info[128];
+	uint32_t sig;
+	uint32_t shared; /* process queue rather than the thread's */
+};
+
+/* include/uapi/linux/prctl.h struct prctl_mm_map, field for field. */
+struct restorer_mm_map {
+	uint64_t start_code;
+	uint64_t end_code;
+	uint64_t start_data;
+	uint64_t end_data;
+	uint64_t start_brk;
+	uint64_t brk;
+	uint64_t start_stack;
+	uint64_t arg_start;
+	uint64_t arg_end;
+	uint64_t env_start;
+	uint64_t env_end;
+	uint64_t auxv;
+	uint32_t auxv_size;
+	uint32_t exe_fd;
+};
+
+struct restorer_args {
+	uint32_t magic;
+	/* Written by the task, read by lmproc. */
+	volatile int32_t status;       /* enum restorer_status */
+	volatile int32_t err;	       /* negative errno of the failed step */
+	volatile uint32_t step;	       /* enum restorer_step */
+	volatile uint64_t err_index;   /* vma, batch, signal... of the failed step */
+	volatile uint64_t t_entry_ns;  /* CLOCK_MONOTONIC at restorer entry */
+	volatile uint64_t t_filled_ns; /* ... once the pages are in */
+	volatile uint64_t t_done_ns;
+	volatile uint64_t pages_restored;
+	/* Set by the task before it jumps here, if its libc-side setup
+	 * failed: one line for lmproc to print. */
+	char child_err[256];
+	/* lmproc wakes the task (futex, shared) once it has seized it. */
+	volatile uint32_t go;
+	uint32_t stop_sig; /* raised to hand control back to lmproc */
+
+	uint64_t area_start;
+	uint64_t area_size;
+
+	uint32_t nr_keep;
+	uint32_t nr_special;
+	struct restorer_range keep[RESTORER_MAX_KEEP];
+	/* Everything below unmap_end that is not kept is unmapped. */
+	uint64_t unmap_end;
+	/* lmproc's vvar/vvar_vclock/vdso, moved all together by each
+	 * non-zero delta in turn: two moves (through a free place) when the
+	 * old and the new block overlap. */
+	struct restorer_range special[RESTORER_MAX_SPECIAL];
+	int64_t vdso_moves[2];
+
+	uint64_t vmas;	    /* struct restorer_vma[nr_vmas] */
+	uint64_t batches;   /* struct restorer_batch[nr_batches] */
+	uint64_t iovs;	    /* struct restorer_iovec[] */
+	uint64_t siginfos;  /* struct restorer_siginfo[nr_siginfos] */
+	uint64_t close_fds; /* int32_t[nr_close_fds]: service fds */
+	uint32_t nr_vmas;
+	uint32_t nr_batches;
+	uint32_t nr_siginfos;
+	uint32_t nr_close_fds;
+	int32_t pages_fd;
+
+	struct restorer_mm_map mm_map;
+	uint64_t auxv[RESTORER_MAX_AUXV];
+
+	uint32_t has_rseq;
+	uint32_t rseq_size;
+	uint64_t rseq_ptr;
+	uint32_t rseq_sig;
+
+	/* Signals 1..64 at index sig - 1; SIGKILL and SIGSTOP are skipped. */
+	struct restorer_sigaction sigactions[64];
+
+	uint32_t fail_at_end; /* fault injection: report failure */
+};
+
+#endif

@@ -1,0 +1,319 @@
+/* The restorer: runs inside the task being restored, after lmproc's fork
+ * has set up its files, and rebuilds the dumped address space around
+ * itself.  No libc, no allocation, no globals: everything it needs and
+ * everything it reports lives in struct restorer_args (pie/include/
+ * restorer.h).  It never returns: it hands control back to lmproc (its
+ * tracer) by raising args->stop_sig, and lmproc sets the final registers. */
+#include <stdint.h>
+#include <linux/errno.h>
+#include <linux/mman.h>
+#include <linux/prctl.h>
+
+#include "pie-syscall.h"
+#include "restorer.h"
+
+#define CLOCK_MONOTONIC 1
+#define SIG_SETMASK 2
+#define SIGKILL 9
+#define SIGSTOP 19
+/* Larger reads are cut short by the kernel (MAX_RW_COUNT). */
+#define READ_MAX (1UL << 30)
+
+void restorer_main(struct restorer_args *a);
+
+static int is_err(long ret)
+{
+	return (unsigned long)ret >= -4095UL;
+}
+
+static long fail(struct restorer_args *a, uint32_t step, uint64_t index, long err)
+{
+	a->err = err;
+	a->step = step;
+	a->err_index = index;
+	a->status = RESTORER_FAILED;
+	return err;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct {
+		long sec;
+		long nsec;
+	} ts = {0, 0};
+
+	sys_clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.sec * 1000000000ULL + ts.nsec;
+}
+
+/* Everything but the area and the current vDSO block goes: lmproc's code,
+ * libc, heap and stack may sit where the dumped VMAs must be. */
+static long unmap_others(struct restorer_args *a)
+{
+	uint64_t from = 0;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_keep; i++) {
+		if (a->keep[i].start > from) {
+			ret = sys_munmap(from, a->keep[i].start - from);
+			if (ret)
+				return fail(a, RST_STEP_UNMAP, from, ret);
+		}
+		from = a->keep[i].end;
+	}
+	if (from < a->unmap_end) {
+		ret = sys_munmap(from, a->unmap_end - from);
+		if (ret)
+			return fail(a, RST_STEP_UNMAP, from, ret);
+	}
+	return 0;
+}
+
+/* vvar, vvar_vclock and vdso only work at the same distance from each
+ * other, so they move by one delta; glibc cached the vDSO's address, so
+ * they must land where they were dumped. */
+static long move_vdso(struct restorer_args *a)
+{
+	uint64_t start[RESTORER_MAX_SPECIAL];
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_special; i++)
+		start[i] = a->special[i].start;
+	for (int m = 0; m < 2; m++) {
+		int64_t d = a->vdso_moves[m];
+
+		if (!d)
+			continue;
+		for (uint32_t i = 0; i < a->nr_special; i++) {
+			uint64_t len = a->special[i].end - a->special[i].start;
+
+			ret = sys_mremap(start[i], len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+					 start[i] + d);
+			if (is_err(ret))
+				return fail(a, RST_STEP_VDSO, i, ret);
+			start[i] += d;
+		}
+	}
+	return 0;
+}
+
+static long map_vmas(struct restorer_args *a)
+{
+	struct restorer_vma *v = (struct restorer_vma *)a->vmas;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+		ret = sys_mmap(v->start, v->end - v->start, v->map_prot, v->flags | MAP_FIXED,
+			       v->fd, v->pgoff);
+		if (is_err(ret))
+			return fail(a, RST_STEP_MAP, i, ret);
+		if ((uint64_t)ret != v->start)
+			return fail(a, RST_STEP_MAP, i, -EFAULT);
+	}
+	return 0;
+}
+
+/* readv() until the batch is complete; a short read moves through the
+ * iovecs (they are ours to change). */
+static long read_batch(int fd, struct restorer_iovec *iov, uint32_t nr)
+{
+	while (nr) {
+		long n = sys_readv(fd, iov, nr);
+
+		if (n == -EINTR)
+			continue;
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -EIO;
+		while (nr && (uint64_t)n >= iov->len) {
+			n -= iov->len;
+			iov++;
+			nr--;
+		}
+		if (nr) {
+			iov->base += n;
+			iov->len -= n;
+		}
+	}
+	return 0;
+}
+
+/* Populating a batch in one call costs a fraction of letting read() fault
+ * its pages in one by one (12-23 us per first-touch fault here). */
+static long fill_pages(struct restorer_args *a)
+{
+	struct restorer_batch *b = (struct restorer_batch *)a->batches;
+	struct restorer_iovec *iovs = (struct restorer_iovec *)a->iovs;
+	int populate = 1;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_batches; i++, b++) {
+		if (populate) {
+			ret = sys_madvise(b->start, b->end - b->start, MADV_POPULATE_WRITE);
+			if (ret == -EINVAL)
+				populate = 0; /* before Linux 5.14: let read() fault */
+			else if (ret)
+				return fail(a, RST_STEP_POPULATE, i, ret);
+		}
+		ret = read_batch(a->pages_fd, iovs + b->iov, b->nr_iov);
+		if (ret)
+			return fail(a, RST_STEP_READ, i, ret);
+		a->pages_restored += b->bytes >> 12;
+	}
+	return 0;
+}
+
+static const struct {
+	uint32_t bit;
+	int advice;
+} madv_map[] = {
+    {RST_MADV_DONTFORK, MADV_DONTFORK},	    {RST_MADV_WIPEONFORK, MADV_WIPEONFORK},
+    {RST_MADV_DONTDUMP, MADV_DONTDUMP},	    {RST_MADV_HUGEPAGE, MADV_HUGEPAGE},
+    {RST_MADV_NOHUGEPAGE, MADV_NOHUGEPAGE}, {RST_MADV_MERGEABLE, MADV_MERGEABLE},
+    {RST_MADV_RANDOM, MADV_RANDOM},	    {RST_MADV_SEQUENTIAL, MADV_SEQUENTIAL},
+};
+
+static long finish_vmas(struct restorer_args *a)
+{
+	struct restorer_vma *v = (struct restorer_vma *)a->vmas;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+		uint64_t len = v->end - v->start;
+
+		if (v->map_prot != v->prot) {
+			ret = sys_mprotect(v->start, len, v->prot);
+			if (ret)
+				return fail(a, RST_STEP_PROTECT, i, ret);
+		}
+		for (uint32_t k = 0; k < sizeof(madv_map) / sizeof(madv_map[0]); k++) {
+			if (!(v->madv & madv_map[k].bit))
+				continue;
+			ret = sys_madvise(v->start, len, madv_map[k].advice);
+			if (ret)
+				return fail(a, RST_STEP_MADVISE, i, ret);
+		}
+	}
+	return 0;
+}
+
+static long restore_mm(struct restorer_args *a)
+{
+	long ret = sys_prctl(PR_SET_MM, PR_SET_MM_MAP, &a->mm_map, sizeof(a->mm_map), 0);
+
+	return ret ? fail(a, RST_STEP_MM_MAP, 0, ret) : 0;
+}
+
+static long close_service_fds(struct restorer_args *a)
+{
+	int32_t *fds = (int32_t *)a->close_fds;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_close_fds; i++) {
+		ret = sys_close(fds[i]);
+		if (ret)
+			return fail(a, RST_STEP_CLOSE, fds[i], ret);
+	}
+	return 0;
+}
+
+static long restore_rseq(struct restorer_args *a)
+{
+	long ret;
+
+	if (!a->has_rseq)
+		return 0;
+	ret = sys_rseq(a->rseq_ptr, a->rseq_size, 0, a->rseq_sig);
+	return ret ? fail(a, RST_STEP_RSEQ, a->rseq_ptr, ret) : 0;
+}
+
+/* Every disposition is set, the default ones too: the task inherited
+ * lmproc's. */
+static long restore_sigactions(struct restorer_args *a)
+{
+	long ret;
+
+	for (int sig = 1; sig <= 64; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		ret = sys_rt_sigaction(sig, &a->sigactions[sig - 1], 0, sizeof(uint64_t));
+		if (ret)
+			return fail(a, RST_STEP_SIGACTION, sig, ret);
+	}
+	return 0;
+}
+
+/* All signals are blocked: the queued ones wait for the dumped mask. */
+static long queue_signals(struct restorer_args *a)
+{
+	struct restorer_siginfo *si = (struct restorer_siginfo *)a->siginfos;
+	long pid = sys_getpid();
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_siginfos; i++, si++) {
+		if (si->shared)
+			ret = sys_rt_sigqueueinfo(pid, si->sig, si->info);
+		else
+			ret = sys_rt_tgsigqueueinfo(pid, pid, si->sig, si->info);
+		if (ret)
+			return fail(a, RST_STEP_SIGQUEUE, i, ret);
+	}
+	return 0;
+}
+
+static long restore_all(struct restorer_args *a)
+{
+	long ret;
+
+	ret = unmap_others(a);
+	if (!ret)
+		ret = move_vdso(a);
+	if (!ret)
+		ret = map_vmas(a);
+	if (!ret)
+		ret = fill_pages(a);
+	a->t_filled_ns = mono_ns();
+	if (!ret)
+		ret = finish_vmas(a);
+	if (!ret)
+		ret = restore_mm(a);
+	if (!ret)
+		ret = close_service_fds(a);
+	if (!ret)
+		ret = restore_rseq(a);
+	if (!ret)
+		ret = restore_sigactions(a);
+	if (!ret)
+		ret = queue_signals(a);
+	if (!ret && a->fail_at_end)
+		ret = fail(a, RST_STEP_FAULT, 0, -EIO);
+	return ret;
+}
+
+/* The stop signal is the only one unblocked and lmproc chose one that is
+ * not queued, so it is delivered at once and merges with nothing; lmproc
+ * sees it as a signal-delivery stop and discards it. */
+static void stop_for_lmproc(struct restorer_args *a)
+{
+	uint64_t mask = ~(1ULL << (a->stop_sig - 1));
+	long pid = sys_getpid();
+
+	sys_rt_sigprocmask(SIG_SETMASK, &mask, 0, sizeof(mask));
+	sys_tgkill(pid, pid, a->stop_sig);
+	/* Only reached if lmproc let the signal through: nothing sane to
+	 * return to. */
+	fail(a, RST_STEP_STOP, 0, -EINTR);
+	for (;;)
+		sys_exit_group(127);
+}
+
+void restorer_main(struct restorer_args *a)
+{
+	a->t_entry_ns = mono_ns();
+	if (!restore_all(a)) {
+		a->t_done_ns = mono_ns();
+		a->status = RESTORER_DONE;
+	}
+	stop_for_lmproc(a);
+}
