@@ -37,6 +37,10 @@ wait_for() {
 	done
 }
 
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
 gone() {
 	! kill -0 "$pid" 2>/dev/null || grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null
 }
@@ -58,10 +62,12 @@ sleep 1
 tail -n 3 "$log" | sed 's/^/   /'
 
 echo "== 2. Checkpoint it: lmproc dump -t $pid -D $img"
+t0=$(now_ms)
 "$LMPROC" dump -t "$pid" -D "$img" || die "dump failed (see the error above)"
+t1=$(now_ms)
 wait "$pid" 2>/dev/null
 before=$(last_count)
-echo "   images: $(ls "$img" | tr '\n' ' ')"
+echo "   dump took $((t1 - t0)) ms; images: $(ls "$img" | tr '\n' ' ')"
 "$LMPROC" show "$img/stats-dump.img" 2>/dev/null |
 	grep -oE '"(frozen_time_us|total_time_us|pages_written|pages_skipped_zero)": *[0-9]+' |
 	sed 's/"//g; s/^/   /'
@@ -71,9 +77,11 @@ sleep 0.5
 tail -n 1 "$log" | sed 's/^/   /'
 
 echo "== 3. Restore it: lmproc restore -D $img -d"
+t0=$(now_ms)
 "$LMPROC" restore -D "$img" -d || die "restore failed (see the error above)"
+t1=$(now_ms)
 kill -0 "$pid" 2>/dev/null || die "restore succeeded but pid $pid is not running"
-echo "   pid $pid is back: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
+echo "   restore took $((t1 - t0)) ms; pid $pid is back: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
 sleep 1
 after=$(last_count)
 tail -n 4 "$log" | sed 's/^/   /'

@@ -365,6 +365,41 @@ run_image_cases() {
 	bad_case pristine-images-restore pristine_restore "$pristine" "$pid" "$snap" "$out"
 }
 
+# --- the harness itself --------------------------------------------------------
+
+# One inverted byte in the middle of the heap test's page data: the restore
+# cannot notice (raw pages carry no checksum), but the restored test must,
+# or the suite could pass anything.
+case_harness_sees_corruption() {
+	local st v
+
+	target_up "$BUILD/static/heap" || return 1
+	mkdir -p "$RD/img"
+	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" dump "$st" "dump"
+		return 1
+	fi
+	reap_dumped "$TPID" || return 1
+	"$BUILD/tools/imgmangle" flip "$RD/img/pages-$TPID.img" || return 1
+	lm "$RD" restore restore -D "$RD/img" -d
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" restore "$st" "restore -d"
+		return 1
+	fi
+	kill -TERM "$TPID"
+	wait_until 30000 file_ready "$TOUT"
+	v=$(cat "$TOUT" 2>/dev/null)
+	case "$v" in
+	"FAIL: heap page"*) return 0 ;;
+	PASS) REASON="the heap test passed with a corrupted page" ;;
+	*) REASON="the heap test did not name the corrupted page: ${v:-no verdict}" ;;
+	esac
+	return 1
+}
+
 run_bad_input() {
 	bad_case no-such-pid case_no_such_pid
 	bad_case pid-1 case_pid_1
@@ -381,4 +416,5 @@ run_bad_input() {
 	bad_case fault-restore-before-detach case_restore_fault restore-before-detach
 	bad_case pid-taken case_pid_taken
 	run_image_cases
+	bad_case harness-sees-corruption case_harness_sees_corruption
 }

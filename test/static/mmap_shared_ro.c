@@ -1,12 +1,15 @@
 /* Read-only shared file mapping: after the restore the mapping shows the
  * file's content and is still backed by the file itself (a change written
  * to the file through a new descriptor shows up in the mapping), not by a
- * private copy. */
+ * private copy.  The file is put back as it was, mtime included: with
+ * --leave-running the original runs these checks before the restored copy
+ * is restored, and lmproc rightly refuses a mapped file that changed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -26,7 +29,8 @@ int main(int argc, char **argv)
 	const char *marker = "written after restore";
 	volatile unsigned char sink = 0;
 	unsigned char *map;
-	char path[4096];
+	char path[4096], saved[64];
+	struct stat st;
 	uint64_t seed;
 	int fd;
 
@@ -46,7 +50,7 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		fail("open %s: %s", path, strerror(errno));
 	map = mmap(NULL, NR_PAGES * PAGE, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
+	if (map == MAP_FAILED || fstat(fd, &st))
 		fail("mmap %s: %s", path, strerror(errno));
 	close(fd);
 	for (int pg = 0; pg < NR_PAGES; pg += 2)
@@ -61,10 +65,14 @@ int main(int argc, char **argv)
 			     (void *)(map + pg * PAGE));
 	}
 	fd = open(path, O_WRONLY);
+	memcpy(saved, map + 3 * PAGE + 10, strlen(marker));
 	if (fd < 0 || pwrite(fd, marker, strlen(marker), 3 * PAGE + 10) != (ssize_t)strlen(marker))
 		fail("write to %s after restore: %s", path, strerror(errno));
-	close(fd);
 	if (memcmp(map + 3 * PAGE + 10, marker, strlen(marker)))
 		fail("shared mapping at %p no longer follows the file %s", (void *)map, path);
+	if (pwrite(fd, saved, strlen(marker), 3 * PAGE + 10) != (ssize_t)strlen(marker) ||
+	    futimens(fd, (struct timespec[]){ st.st_atim, st.st_mtim }))
+		fail("putting back %s: %s", path, strerror(errno));
+	close(fd);
 	pass();
 }
