@@ -78,6 +78,20 @@ static const char *const step_what[] = {
     [RST_STEP_STOP] = "stopping",
 };
 
+/* "vma START-END" and the file behind it, if any. */
+static void vma_object(const struct restore_ctx *ctx, uint64_t start, uint64_t end, char *buf,
+		       size_t len)
+{
+	const MmEntry *mm = ctx->plan.mm;
+	const char *path = NULL;
+
+	for (size_t k = 0; k < mm->n_vmas; k++)
+		if (mm->vmas[k]->start == start && mm->vmas[k]->has_file)
+			path = mm->files[mm->vmas[k]->file]->path;
+	snprintf(buf, len, " vma 0x%llx-0x%llx%s%s", (unsigned long long)start,
+		 (unsigned long long)end, path ? " of " : "", path ? path : "");
+}
+
 /* The object the failed step worked on, for the message. */
 static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 {
@@ -96,8 +110,7 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 		const struct restorer_vma *v = (const struct restorer_vma *)(uintptr_t)a->vmas;
 
 		if (i < a->nr_vmas)
-			snprintf(buf, len, " vma 0x%llx-0x%llx%s", (unsigned long long)v[i].start,
-				 (unsigned long long)v[i].end, v[i].fd >= 0 ? " (file)" : "");
+			vma_object(ctx, v[i].start, v[i].end, buf, len);
 		break;
 	}
 	case RST_STEP_POPULATE:
@@ -111,6 +124,10 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 		break;
 	}
 	case RST_STEP_VDSO:
+		if (i < a->nr_special)
+			snprintf(buf, len, " block at 0x%llx",
+				 (unsigned long long)a->special[i].start);
+		break;
 	case RST_STEP_CLOSE:
 	case RST_STEP_SIGACTION:
 	case RST_STEP_SIGQUEUE:
