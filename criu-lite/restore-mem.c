@@ -3,6 +3,7 @@
  * and translates the plan into struct restorer_args and its tables
  * (pie/include/restorer.h).  Reads the plan; writes only the area. */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 #define BATCH_MAX_BYTES (8UL << 20)
 #define BATCH_GAP_PAGES 16
 #define BATCH_MAX_IOV 1024
+/* Below this, starting a second filling thread costs more than it saves. */
+#define HELPER_MIN_BYTES (32UL << 20)
 /* Room kept free around the area so nothing grows into it. */
 #define HOLE_GUARD (1UL << 20)
 
@@ -138,6 +141,7 @@ static int add_batch(struct fill_plan *f, uint64_t start, uint64_t len, uint32_t
 	    .nr_iov = 1,
 	    .vma = vma,
 	    .bytes = len,
+	    .off = b ? b->off + b->bytes : 0,
 	};
 	f->iovs[f->nr_iovs++] = (struct restorer_iovec){start, len};
 	return 0;
@@ -183,8 +187,24 @@ static size_t nr_mapped_vmas(const struct restore_plan *p)
 	return n;
 }
 
+/* The first batch of the helper thread's half, by bytes; nr_batches when
+ * there is too little to share or no second CPU to share it with. */
+static uint32_t helper_from(const struct restore_plan *p, const struct fill_plan *f)
+{
+	uint64_t total = p->nr_pages * PAGE_SIZE, done = 0;
+	cpu_set_t cpus;
+	size_t i;
+
+	if (total < HELPER_MIN_BYTES || sched_getaffinity(0, sizeof(cpus), &cpus) ||
+	    CPU_COUNT(&cpus) < 2)
+		return f->nr_batches;
+	for (i = 0; i < f->nr_batches && done < total / 2; i++)
+		done += f->batches[i].bytes;
+	return i;
+}
+
 struct area_layout {
-	uint64_t args, vmas, batches, iovs, siginfos, close_fds, stack, size;
+	uint64_t args, vmas, batches, iovs, siginfos, close_fds, helper_stack, stack, size;
 };
 
 static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f,
@@ -205,7 +225,9 @@ static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f
 	off += p->core->thread->n_pending * sizeof(struct restorer_siginfo);
 	l->close_fds = off;
 	off += (p->mm->n_files + 1) * sizeof(int32_t);
-	l->stack = PAGE_ALIGN(off);
+	l->helper_stack = PAGE_ALIGN(off);
+	off = l->helper_stack + (helper_from(p, f) < f->nr_batches ? RESTORER_STACK_SIZE : 0);
+	l->stack = off;
 	l->size = l->stack + RESTORER_STACK_SIZE;
 }
 
@@ -407,6 +429,8 @@ static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 	a->nr_vmas = nr_mapped_vmas(&ctx->plan);
 	a->batches = ctx->area + l->batches;
 	a->nr_batches = f->nr_batches;
+	a->helper_from = helper_from(&ctx->plan, f);
+	a->helper_stack = ctx->area + l->stack;
 	a->iovs = ctx->area + l->iovs;
 	a->siginfos = ctx->area + l->siginfos;
 	a->close_fds = ctx->area + l->close_fds;

@@ -107,9 +107,10 @@ static void __attribute__((noreturn)) jump_to_restorer(struct restore_ctx *ctx)
 	__builtin_unreachable();
 }
 
-/* The forked task.  It waits until lmproc has seized it (with EXITKILL, so
- * lmproc's death kills it from then on; PDEATHSIG covers the moment
- * before), then sets up what needs libc and leaves libc behind. */
+/* The forked task.  It sets up what needs libc while lmproc seizes it,
+ * then waits until lmproc has (with EXITKILL, so lmproc's death kills it
+ * from then on; PDEATHSIG covers the moment before) and leaves libc
+ * behind: the restorer must not run untraced. */
 static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx)
 {
 	struct restorer_args *a = ctx->args;
@@ -119,12 +120,12 @@ static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != ctx->lmproc_pid)
 		_exit(1);
-	while (!a->go)
-		syscall(SYS_futex, &a->go, FUTEX_WAIT, 0, NULL, NULL, 0);
 	if (task_session(ctx) || restore_task_files(ctx, a->child_err, sizeof(a->child_err)) ||
 	    restore_task_fs(ctx, a->child_err, sizeof(a->child_err)) || task_identity(ctx) ||
 	    unregister_rseq(ctx))
 		_exit(1);
+	while (!a->go)
+		syscall(SYS_futex, &a->go, FUTEX_WAIT, 0, NULL, NULL, 0);
 	prctl(PR_SET_PDEATHSIG, 0);
 	jump_to_restorer(ctx);
 }
@@ -200,8 +201,14 @@ int restore_fork_task(struct restore_ctx *ctx)
 		return clone_error(ctx->plan.pid);
 	ctx->pid = pid;
 	if (ptrace(PTRACE_SEIZE, pid, NULL, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD)) {
-		pr_perror("Can't seize the restored pid %d", pid);
-		return -errno;
+		int e = errno;
+
+		/* It fails to be seized if it failed its setup and exited. */
+		if (ctx->args->child_err[0])
+			pr_err("Can't restore pid %d: %s\n", pid, ctx->args->child_err);
+		else
+			pr_err("Can't seize the restored pid %d: %s\n", pid, strerror(e));
+		return -e;
 	}
 	ctx->args->go = 1;
 	syscall(SYS_futex, &ctx->args->go, FUTEX_WAKE, 1, NULL, NULL, 0);

@@ -12,6 +12,32 @@ restorer_export_entry:
 	call	restorer_main
 	ud2
 
+/* long restorer_spawn(unsigned long flags, void *stack_top, uint32_t *ctid,
+ *		       void (*fn)(void *), void *arg)
+ * clone() of a thread that runs fn(arg) on stack_top and exits; returns
+ * the tid or a negative errno in the caller. */
+	.globl restorer_spawn
+	.type restorer_spawn, @function
+restorer_spawn:
+	subq	$16, %rsi
+	movq	%rcx, 0(%rsi)
+	movq	%r8, 8(%rsi)
+	movq	%rdx, %r10
+	xorl	%edx, %edx
+	xorl	%r8d, %r8d
+	movl	$56, %eax		/* __NR_clone */
+	syscall
+	testq	%rax, %rax
+	jnz	1f
+	popq	%rax
+	popq	%rdi
+	call	*%rax
+	movl	$60, %eax		/* __NR_exit: this thread only */
+	xorl	%edi, %edi
+	syscall
+	ud2
+1:	ret
+
 	.globl restorer_export_syscall
 	.type restorer_export_syscall, @function
 restorer_export_syscall:

@@ -8,6 +8,7 @@
 #include <linux/errno.h>
 #include <linux/mman.h>
 #include <linux/prctl.h>
+#include <linux/sched.h>
 
 #include "pie-syscall.h"
 #include "restorer.h"
@@ -16,10 +17,15 @@
 #define SIG_SETMASK 2
 #define SIGKILL 9
 #define SIGSTOP 19
-/* Larger reads are cut short by the kernel (MAX_RW_COUNT). */
-#define READ_MAX (1UL << 30)
+#define FUTEX_WAIT 0
+/* A thread of this process that tells when it is gone. */
+#define HELPER_CLONE_FLAGS                                                                  \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | \
+	 CLONE_CHILD_CLEARTID)
 
 void restorer_main(struct restorer_args *a);
+long restorer_spawn(unsigned long flags, uint64_t stack_top, volatile uint32_t *ctid,
+		    void (*fn)(struct restorer_args *), struct restorer_args *arg);
 
 static int is_err(long ret)
 {
@@ -113,12 +119,12 @@ static long map_vmas(struct restorer_args *a)
 	return 0;
 }
 
-/* readv() until the batch is complete; a short read moves through the
+/* preadv() until the batch is complete; a short read moves through the
  * iovecs (they are ours to change). */
-static long read_batch(int fd, struct restorer_iovec *iov, uint32_t nr)
+static long read_batch(int fd, struct restorer_iovec *iov, uint32_t nr, uint64_t off)
 {
 	while (nr) {
-		long n = sys_readv(fd, iov, nr);
+		long n = sys_preadv(fd, iov, nr, off);
 
 		if (n == -EINTR)
 			continue;
@@ -126,6 +132,7 @@ static long read_batch(int fd, struct restorer_iovec *iov, uint32_t nr)
 			return n;
 		if (n == 0)
 			return -EIO;
+		off += n;
 		while (nr && (uint64_t)n >= iov->len) {
 			n -= iov->len;
 			iov++;
@@ -139,28 +146,70 @@ static long read_batch(int fd, struct restorer_iovec *iov, uint32_t nr)
 	return 0;
 }
 
-/* Populating a batch in one call costs a fraction of letting read() fault
- * its pages in one by one (12-23 us per first-touch fault here). */
-static long fill_pages(struct restorer_args *a)
+/* Populating a batch in one call costs a fraction of letting the read
+ * fault its pages in one by one (12-23 us per first-touch fault here). */
+static void fill_range(struct restorer_args *a, uint32_t from, uint32_t to,
+		       struct restorer_fill_result *r)
 {
-	struct restorer_batch *b = (struct restorer_batch *)a->batches;
+	struct restorer_batch *b = (struct restorer_batch *)a->batches + from;
 	struct restorer_iovec *iovs = (struct restorer_iovec *)a->iovs;
 	int populate = 1;
 	long ret;
 
-	for (uint32_t i = 0; i < a->nr_batches; i++, b++) {
+	for (uint32_t i = from; i < to; i++, b++) {
 		if (populate) {
 			ret = sys_madvise(b->start, b->end - b->start, MADV_POPULATE_WRITE);
-			if (ret == -EINVAL)
-				populate = 0; /* before Linux 5.14: let read() fault */
-			else if (ret)
-				return fail(a, RST_STEP_POPULATE, i, ret);
+			if (ret == -EINVAL) {
+				populate = 0; /* before Linux 5.14: let the read fault */
+			} else if (ret) {
+				r->step = RST_STEP_POPULATE;
+				goto err;
+			}
 		}
-		ret = read_batch(a->pages_fd, iovs + b->iov, b->nr_iov);
-		if (ret)
-			return fail(a, RST_STEP_READ, i, ret);
-		a->pages_restored += b->bytes >> 12;
+		ret = read_batch(a->pages_fd, iovs + b->iov, b->nr_iov, b->off);
+		if (ret) {
+			r->step = RST_STEP_READ;
+			goto err;
+		}
+		r->pages += b->bytes >> 12;
 	}
+	return;
+err:
+	r->index = b - (struct restorer_batch *)a->batches;
+	r->err = ret;
+}
+
+static void fill_helper(struct restorer_args *a)
+{
+	fill_range(a, a->helper_from, a->nr_batches, &a->helper);
+}
+
+/* Page copies are CPU-bound here (per-page work in the kernel, far below
+ * memory bandwidth), so a second CPU fills the second half. */
+static long fill_pages(struct restorer_args *a)
+{
+	struct restorer_fill_result own = {0, 0, 0, 0};
+	uint32_t split = a->helper_from;
+	long ret;
+
+	if (split < a->nr_batches) {
+		a->helper_tid = 1;
+		ret = restorer_spawn(HELPER_CLONE_FLAGS, a->helper_stack, &a->helper_tid,
+				     fill_helper, a);
+		if (ret < 0) {
+			/* No second thread: fill everything here. */
+			a->helper_tid = 0;
+			split = a->nr_batches;
+		}
+	}
+	fill_range(a, 0, split, &own);
+	while (a->helper_tid)
+		sys_futex(&a->helper_tid, FUTEX_WAIT, 1, 0);
+	a->pages_restored = own.pages + a->helper.pages;
+	if (own.err)
+		return fail(a, own.step, own.index, own.err);
+	if (a->helper.err)
+		return fail(a, a->helper.step, a->helper.index, a->helper.err);
 	return 0;
 }
 

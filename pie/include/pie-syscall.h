@@ -66,6 +66,8 @@ static inline long sys_call6(long nr, long a1, long a2, long a3, long a4, long a
 #define sys_readv(fd, iov, n) SYS3(__NR_readv, fd, iov, n)
 #define sys_tgkill(tg, t, s) SYS3(__NR_tgkill, tg, t, s)
 #define sys_clock_gettime(c, ts) SYS2(__NR_clock_gettime, c, ts)
+#define sys_preadv(fd, iov, n, off) SYS5(__NR_preadv, fd, iov, n, off, 0)
+#define sys_futex(u, op, v, t) SYS4(__NR_futex, u, op, v, t)
 
 /* Freestanding code still gets memset/memcpy calls from the compiler. */
 static inline void pie_memset(void *d, int c, unsigned long n)

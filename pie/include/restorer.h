@@ -10,6 +10,7 @@
  *   [0, blob size)              the blob (code, data, bss)
  *   struct restorer_args        page aligned, after the blob
  *   tables                      the arrays the args point to
+ *   helper stack                RESTORER_STACK_SIZE, if a fill helper runs
  *   stack                       RESTORER_STACK_SIZE, at the end
  * Every pointer in the args is an absolute address inside the area. */
 #ifndef LMPROC_RESTORER_H
@@ -83,7 +84,7 @@ struct restorer_vma {
 
 /* A run of pages to fill: [start, end) is made present in one
  * MADV_POPULATE_WRITE, then iovecs [iov, iov + nr_iov) are read from the
- * pages image in one readv().  All of it lies inside vma. */
+ * pages image at offset off in one preadv().  All of it lies inside vma. */
 struct restorer_batch {
 	uint64_t start;
 	uint64_t end;
@@ -92,6 +93,15 @@ struct restorer_batch {
 	uint32_t vma;
 	uint32_t pad;
 	uint64_t bytes;
+	uint64_t off;
+};
+
+/* What one filling thread reports. */
+struct restorer_fill_result {
+	volatile int32_t err;
+	volatile uint32_t step;
+	volatile uint64_t index;
+	volatile uint64_t pages;
 };
 
 /* struct iovec, without <sys/uio.h>. */
@@ -174,6 +184,13 @@ struct restorer_args {
 	uint32_t nr_siginfos;
 	uint32_t nr_close_fds;
 	int32_t pages_fd;
+	/* Batches [helper_from, nr_batches) are filled by a second thread on
+	 * a stack of its own, the rest by the restorer (helper_from ==
+	 * nr_batches: no helper). */
+	uint32_t helper_from;
+	uint64_t helper_stack;	      /* top of its RESTORER_STACK_SIZE */
+	volatile uint32_t helper_tid; /* cleared by the kernel at its exit */
+	struct restorer_fill_result helper;
 
 	struct restorer_mm_map mm_map;
 	uint64_t auxv[RESTORER_MAX_AUXV];
