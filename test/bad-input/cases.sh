@@ -41,7 +41,7 @@ refused() {
 	one_line_error "$RD/bad.err" ${ERRORS_ONLY:+'^Error'} || return 1
 	for w; do
 		if ! names "$w"; then
-			REASON="the error does not name '$w': $(head -n 1 "$RD/bad.err" | cut -c1-160)"
+			REASON="the error does not name '$w': $(head -n 1 "$RD/bad.err")"
 			return 1
 		fi
 	done
@@ -77,7 +77,8 @@ target_intact() {
 	sleep 0.3
 	c1=$(cpu_ticks "$TPID")
 	if [ "${c1:-0}" -le "${c0:-0}" ]; then
-		REASON="target $TPID no longer runs (no CPU time in 300 ms, state $(proc_state "$TPID"))"
+		st=$(proc_state "$TPID")
+		REASON="target $TPID no longer runs (no CPU time in 300 ms, state $st)"
 		return 1
 	fi
 	if ! finish_original "$TPID"; then

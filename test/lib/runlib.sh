@@ -196,8 +196,9 @@ same_state() {
 		REASON="pid $pid is not running"
 		return 1
 	fi
-	REASON="state of pid $pid differs ($(diff <(echo "$want") <(echo "$now") | grep -c '^[<>]') lines)"
-	DETAIL+="${DETAIL:+$'\n'}$(diff <(echo "$want") <(echo "$now") | grep '^[<>]' | head -n 12 | cut -c1-200)"
+	diff <(echo "$want") <(echo "$now") | grep '^[<>]' >"$RD/state.diff"
+	REASON="state of pid $pid differs ($(wc -l <"$RD/state.diff") lines; < before, > now)"
+	DETAIL+="${DETAIL:+$'\n'}$(head -n 12 "$RD/state.diff" | cut -c1-200)"
 	return 1
 }
 

@@ -262,8 +262,8 @@ void test_waitsig(void)
 		bool want = sig == SIGTERM || sigismember(&old, sig);
 
 		if (sigismember(&now, sig) != want)
-			fail("after sigsuspend signal %d is %sblocked, it was %sblocked before", sig,
-			     want ? "not " : "", want ? "" : "not ");
+			fail("after sigsuspend signal %d is %sblocked, it was %sblocked before",
+			     sig, want ? "not " : "", want ? "" : "not ");
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }

@@ -57,7 +57,8 @@ static void check(const struct fd_state *s)
 	if (now.fdfl != s->fdfl)
 		fail("fd %d (%s): F_GETFD %#x, was %#x", s->fd, s->name, now.fdfl, s->fdfl);
 	if (now.pos != s->pos)
-		fail("fd %d (%s): offset %ld, was %ld", s->fd, s->name, (long)now.pos, (long)s->pos);
+		fail("fd %d (%s): offset %ld, was %ld", s->fd, s->name, (long)now.pos,
+		     (long)s->pos);
 	if (now.ino != s->ino)
 		fail("fd %d (%s): inode %lu, was %lu", s->fd, s->name, (unsigned long)now.ino,
 		     (unsigned long)s->ino);

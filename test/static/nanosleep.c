@@ -1,20 +1,22 @@
-/* A task caught in nanosleep(): it sleeps 200 ms at a time with SIGTERM
+/* A task caught in nanosleep(): it sleeps 1 s at a time with SIGTERM
  * blocked, so nothing may interrupt a sleep.  Every nanosleep() must return
  * 0 after at least its full time, also the one the checkpoint interrupted
  * (-ERESTART_RESTARTBLOCK: the restore must restart it, not return EINTR
- * or the raw error).  Once SIGTERM is pending it is unblocked and must
- * reach the handler. */
+ * or the raw error).  A sleep this long also means that after a dump -R
+ * the task is still inside the kernel's restart_syscall when the next dump
+ * comes (mode two-dumps), which must restart just as well.  Once SIGTERM
+ * is pending it is unblocked and must reach the handler. */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
 
 #include "test.h"
 
-#define SLEEP_NS	(200 * 1000 * 1000L)
+#define SLEEP_NS	(1000 * 1000 * 1000L)
 
 int main(int argc, char **argv)
 {
-	struct timespec req = { .tv_nsec = SLEEP_NS };
+	struct timespec req = { .tv_sec = SLEEP_NS / 1000000000L };
 	sigset_t term, pending;
 	int sleeps = 0;
 

@@ -104,7 +104,8 @@ int main(int argc, char **argv)
 		fail("sigprocmask: %s", strerror(errno));
 	/* glibc refuses the signals it reserves (32 and 33): skip those. */
 	for (int sig = 1; sig <= 64; sig++)
-		known[sig] = sig != SIGKILL && sig != SIGSTOP && !sigaction(sig, NULL, &before[sig]);
+		known[sig] = sig != SIGKILL && sig != SIGSTOP &&
+			     !sigaction(sig, NULL, &before[sig]);
 	sigprocmask(SIG_BLOCK, NULL, &mask_before);
 
 	test_waitsig();
