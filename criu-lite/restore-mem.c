@@ -16,11 +16,11 @@
 #include "restore.h"
 #include "restorer-blob.h"
 
-/* Batches of pages filled with one populate and one readv.  Populating
- * just ahead of the copy keeps the freshly zeroed pages in the cache;
- * runs closer than BATCH_GAP pages share a populate. */
+/* Batches of pages filled with one populate per run and one readv: runs
+ * of one VMA, at most BATCH_MAX_BYTES, so that the freshly zeroed pages
+ * are still in the cache when the copy overwrites them.  Gaps between
+ * runs are not populated: the task did not have those pages either. */
 #define BATCH_MAX_BYTES (8UL << 20)
-#define BATCH_GAP_PAGES 16
 #define BATCH_MAX_IOV 1024
 /* Below this, starting a second filling thread costs more than it saves. */
 #define HELPER_MIN_BYTES (32UL << 20)
@@ -116,13 +116,12 @@ static uint64_t find_hole(const struct range *r, size_t nr, uint64_t size, uint6
 	return best;
 }
 
-static int add_batch(struct fill_plan *f, uint64_t start, uint64_t len, uint32_t vma)
+static void add_batch(struct fill_plan *f, uint64_t start, uint64_t len, uint32_t vma)
 {
 	struct restorer_batch *b = f->nr_batches ? &f->batches[f->nr_batches - 1] : NULL;
 	struct restorer_iovec *iov;
 
-	if (b && b->vma == vma && start - b->end <= BATCH_GAP_PAGES * PAGE_SIZE &&
-	    b->bytes + len <= BATCH_MAX_BYTES && b->nr_iov < BATCH_MAX_IOV) {
+	if (b && b->vma == vma && b->bytes + len <= BATCH_MAX_BYTES && b->nr_iov < BATCH_MAX_IOV) {
 		iov = &f->iovs[f->nr_iovs - 1];
 		if (iov->base + iov->len == start) {
 			iov->len += len;
@@ -132,7 +131,7 @@ static int add_batch(struct fill_plan *f, uint64_t start, uint64_t len, uint32_t
 		}
 		b->end = start + len;
 		b->bytes += len;
-		return 0;
+		return;
 	}
 	f->batches[f->nr_batches++] = (struct restorer_batch){
 	    .start = start,
@@ -144,7 +143,6 @@ static int add_batch(struct fill_plan *f, uint64_t start, uint64_t len, uint32_t
 	    .off = b ? b->off + b->bytes : 0,
 	};
 	f->iovs[f->nr_iovs++] = (struct restorer_iovec){start, len};
-	return 0;
 }
 
 static int plan_fill(const struct restore_plan *p, struct fill_plan *f)

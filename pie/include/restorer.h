@@ -82,9 +82,9 @@ struct restorer_vma {
 	uint32_t pad;
 };
 
-/* A run of pages to fill: [start, end) is made present in one
- * MADV_POPULATE_WRITE, then iovecs [iov, iov + nr_iov) are read from the
- * pages image at offset off in one preadv().  All of it lies inside vma. */
+/* Runs of pages to fill, iovecs [iov, iov + nr_iov): each is made present
+ * with MADV_POPULATE_WRITE, then all are read from the pages image at
+ * offset off in one preadv().  All of [start, end) lies inside vma. */
 struct restorer_batch {
 	uint64_t start;
 	uint64_t end;
