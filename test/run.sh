@@ -92,16 +92,18 @@ time_left() {
 	[ "$SECONDS" -lt "$SUITE_LIMIT" ]
 }
 
-# start_test BIN: starts a test program; sets TPID, TOUT (its verdict file)
-# and TLOG (its log) and waits for its pid file.  The test's exit status
-# lands in RD/test.status once it ends (see spawn).
+# start_test BIN [WRAPPER...]: starts a test program (through WRAPPER, a
+# command that runs its arguments, if given); sets TPID, TOUT (its verdict
+# file) and TLOG (its log) and waits for its pid file.  Without a wrapper
+# the test's exit status lands in RD/test.status once it ends (see spawn).
 start_test() {
 	local bin=$1 pid
 
+	shift
 	TOUT=$RD/out
 	TLOG=$RD/test.log
 	rm -f "$RD/pid" "$TOUT"
-	if ! spawn test "$TLOG" "$TLOG" "$bin" --pidfile "$RD/pid" --outfile "$TOUT" \
+	if ! spawn test "$TLOG" "$TLOG" "$@" "$bin" --pidfile "$RD/pid" --outfile "$TOUT" \
 		--log "$TLOG" --dir "$DD"; then
 		REASON="could not start $bin"
 		return 1
@@ -113,10 +115,12 @@ start_test() {
 		return 1
 	fi
 	read -r pid <"$RD/pid"
-	if [ "$pid" != "$TPID" ]; then
+	if [ $# = 0 ] && [ "$pid" != "$TPID" ]; then
 		REASON="pid file says $pid, started $TPID"
 		return 1
 	fi
+	TPID=$pid
+	track_pid "$TPID"
 }
 
 # reap_dumped PID: after a killing dump the task must die, and its pid be

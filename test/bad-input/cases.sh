@@ -47,10 +47,10 @@ refused() {
 	done
 }
 
-# target_up [BIN]: a running target (the counting test by default) and its
-# state TSNAP.
+# target_up [BIN [WRAPPER...]]: a running target (the counting test by
+# default) and its state TSNAP.
 target_up() {
-	start_test "${1:-$BUILD/static/counter}" || return 1
+	start_test "${1:-$BUILD/static/counter}" "${@:2}" || return 1
 	if ! TSNAP=$(stable_snapshot "$TPID"); then
 		REASON="target $TPID died at start"
 		return 1
@@ -97,8 +97,9 @@ no_process() {
 	fi
 }
 
-# bad_case NAME FUNC [ARG...]: runs one case, one result line.  FUNC returns
-# 0 (pass), 1 (fail, REASON set) or 2 (skip, REASON is the reason).
+# bad_case NAME FUNC [ARG...]: runs one case, one result line labelled
+# CASE_KIND (bad-input by default).  FUNC returns 0 (pass), 1 (fail, REASON
+# set) or 2 (skip, REASON is the reason).
 bad_case() {
 	local name=$1 st
 
@@ -106,16 +107,16 @@ bad_case() {
 	new_run "bad-$name"
 	if ! time_left; then
 		REASON="suite time limit (${SUITE_LIMIT}s) reached"
-		say_fail "bad-input $name"
+		say_fail "${CASE_KIND:-bad-input} $name"
 		return
 	fi
 	TPID=""
 	"$@"
 	st=$?
 	case "$st" in
-	0) say_pass "bad-input $name" ;;
-	2) say_skip "bad-input $name" "$REASON" ;;
-	*) say_fail "bad-input $name" ;;
+	0) say_pass "${CASE_KIND:-bad-input} $name" ;;
+	2) say_skip "${CASE_KIND:-bad-input} $name" "$REASON" ;;
+	*) say_fail "${CASE_KIND:-bad-input} $name" ;;
 	esac
 	[ -n "$TPID" ] && kill_ours "$TPID"
 	return "$st"
@@ -366,6 +367,36 @@ run_image_cases() {
 	bad_case pristine-images-restore pristine_restore "$pristine" "$pid" "$snap" "$out"
 }
 
+# --- process state beyond a single test program ------------------------------
+
+# A task in a process group whose leader has exited (the group lives on
+# through another member): the restore must put it back in that group.
+case_orphaned_pgrp() {
+	orphaned_pgrp_steps
+	local st=$?
+
+	kill_leftovers
+	return "$st"
+}
+
+orphaned_pgrp_steps() {
+	local st
+
+	target_up "$BUILD/static/counter" "$BUILD/tools/pgleader" || return 1
+	mkdir -p "$RD/img"
+	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" dump "$st" "dump"
+		return 1
+	fi
+	reap_dumped "$TPID" || return 1
+	if ! restored_passes "$RD/img"; then
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+}
+
 # --- the harness itself --------------------------------------------------------
 
 # One inverted byte in the middle of the heap test's page data: the restore
@@ -417,5 +448,6 @@ run_bad_input() {
 	bad_case fault-restore-before-detach case_restore_fault restore-before-detach
 	bad_case pid-taken case_pid_taken
 	run_image_cases
-	bad_case harness-sees-corruption case_harness_sees_corruption
+	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
+	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
 }
