@@ -47,6 +47,10 @@ all: lmproc
 # Generated pie intermediates are kept: headers are included by the tool.
 .SECONDARY:
 
+# bpf/Makefile.inc adds the BPF skeleton headers to BPF_SKEL and libbpf to
+# LDLIBS.
+-include bpf/Makefile.inc
+
 lmproc: $(TOOL_O) $(PB_O) $(BLOB_O)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -60,7 +64,7 @@ build/images/%.pb-c.o: build/images/%.pb-c.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -c -o $@ $<
 
-build/criu-lite/%.o: criu-lite/%.c $(PB_H) $(BLOB_H) $(wildcard criu-lite/include/*.h pie/include/*.h)
+build/criu-lite/%.o: criu-lite/%.c $(PB_H) $(BLOB_H) $(BPF_SKEL) $(wildcard criu-lite/include/*.h pie/include/*.h)
 	@mkdir -p build/criu-lite
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<

@@ -20,6 +20,7 @@ struct proc_stat {
 	pid_t ppid;		/* 4 */
 	pid_t pgid;		/* 5 */
 	pid_t sid;		/* 6 */
+	uint64_t start_time;	/* 22: clock ticks after boot */
 	uint64_t start_code;	/* 26 */
 	uint64_t end_code;	/* 27 */
 	uint64_t start_stack;	/* 28 */

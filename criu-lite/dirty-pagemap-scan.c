@@ -1,0 +1,227 @@
+/* The pagemap-scan dirty tracker: a userfaultfd of the target in async
+ * write-protect mode, read and re-armed with one PAGEMAP_SCAN per VMA
+ * (Linux >= 6.7).  The uffd is created by the target (injected syscall),
+ * taken with pidfd_getfd and closed in the target again, so the target's
+ * fd table is unchanged; lmproc (or the keeper) holds the only copy. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
+
+#include "common.h"
+#include "dirty-track.h"
+#include "infect.h"
+#include "log.h"
+#include "uapi-compat.h"
+
+#define SCAN_VEC 512
+
+static bool pms_trackable(const struct vma *v)
+{
+	return vma_has_dumpable_pages(v);
+}
+
+static int uffd_take_from_task(struct parasite_ctl *ctl, pid_t pid, int *out)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
+	};
+	long rfd, rc;
+	int pidfd, fd = -1, ret;
+
+	ret = parasite_syscall(ctl, &rfd, __NR_userfaultfd,
+			       O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY, 0, 0, 0, 0, 0);
+	if (ret)
+		return ret;
+	if (rfd < 0) {
+		pr_err("Can't create a userfaultfd in pid %d: %s\n", pid, strerror(-rfd));
+		return rfd;
+	}
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd >= 0) {
+		fd = pidfd_getfd(pidfd, rfd, 0);
+		if (fd < 0)
+			pr_perror("Can't take the userfaultfd (fd %ld) of pid %d", rfd, pid);
+		close(pidfd);
+	} else {
+		pr_perror("Can't open a pidfd for pid %d", pid);
+	}
+	ret = parasite_syscall(ctl, &rc, __NR_close, rfd, 0, 0, 0, 0, 0);
+	if (!ret && rc < 0)
+		ret = rc;
+	if (ret || fd < 0) {
+		pr_err("Can't move the userfaultfd out of pid %d\n", pid);
+		if (fd >= 0)
+			close(fd);
+		return ret ?: -EIO;
+	}
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		pr_perror("Can't enable async write-protect tracking on pid %d", pid);
+		close(fd);
+		return -errno;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Registers V; a VMA the kernel will not track (another uffd owns it, a
+ * special mapping) is reported so the caller dumps it whole each round. */
+static int register_vma(int uffd, pid_t pid, const struct vma *v)
+{
+	struct uffdio_register reg = {
+		.range = { .start = v->start, .len = v->end - v->start },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+
+	if (!ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return 0;
+	pr_warn("pid %d: can't track writes at 0x%lx-0x%lx (%s); it is copied whole each round\n",
+		pid, (unsigned long)v->start, (unsigned long)v->end, strerror(errno));
+	return -errno;
+}
+
+/* One PAGEMAP_SCAN pass over [start, end) that reports written pages and
+ * write-protects them again in the same walk. */
+static int scan_written(pid_t pid, int pm_fd, uint64_t start, uint64_t end,
+			struct range_set *out, uint64_t *pages)
+{
+	struct page_region vec[SCAN_VEC];
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+		.vec = (uint64_t)(uintptr_t)vec,
+		.vec_len = SCAN_VEC,
+		.category_mask = PAGE_IS_WRITTEN,
+		.return_mask = PAGE_IS_WRITTEN,
+	};
+
+	while (start < end) {
+		long n;
+
+		arg.start = start;
+		arg.end = end;
+		n = ioctl(pm_fd, PAGEMAP_SCAN, &arg);
+		if (n < 0 && errno == EPERM)
+			return -EPERM;	/* not registered: the caller dumps it whole */
+		if (n < 0) {
+			pr_perror("PAGEMAP_SCAN of pid %d at 0x%lx failed", pid, (unsigned long)start);
+			return -errno;
+		}
+		for (long i = 0; i < n; i++) {
+			int ret = range_set_add(out, vec[i].start, vec[i].end);
+
+			if (ret)
+				return ret;
+			*pages += (vec[i].end - vec[i].start) / PAGE_SIZE;
+		}
+		if (arg.walk_end <= start) {
+			pr_err("PAGEMAP_SCAN of pid %d made no progress at 0x%lx\n", pid,
+			       (unsigned long)start);
+			return -EIO;
+		}
+		start = arg.walk_end;
+	}
+	return 0;
+}
+
+struct pms_priv {
+	int pm_fd;
+};
+
+static int pms_open_pagemap(struct dirty_tracker *t)
+{
+	struct pms_priv *p;
+	char path[64];
+
+	if (t->priv)
+		return 0;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", t->pid);
+	p->pm_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (p->pm_fd < 0) {
+		pr_perror("Can't open %s", path);
+		free(p);
+		return -errno;
+	}
+	t->priv = p;
+	return 0;
+}
+
+static int pms_collect(struct dirty_tracker *t, const struct vma *v, struct range_set *out)
+{
+	struct pms_priv *p;
+	uint64_t ts = now_us();
+	int ret = pms_open_pagemap(t);
+
+	if (ret)
+		return ret;
+	p = t->priv;
+	ret = scan_written(t->pid, p->pm_fd, v->start, v->end, out, &t->pages_dirty);
+	t->collect_us += now_us() - ts;
+	return ret;
+}
+
+/* Registers and protects every trackable VMA of VL; a VMA that cannot be
+ * registered stays untracked (collect() on it fails, and the caller
+ * dumps it whole). */
+static int pms_extend(struct dirty_tracker *t, struct parasite_ctl *ctl,
+		      const struct vm_area_list *vl)
+{
+	struct range_set discard = {};
+	int ret = 0;
+
+	(void)ctl;
+	for (size_t i = 0; i < vl->nr && !ret; i++) {
+		const struct vma *v = &vl->vmas[i];
+
+		if (!pms_trackable(v) || register_vma(t->fds[0], t->pid, v))
+			continue;
+		/* The first scan of a newly registered range reports every
+		 * page and protects them all: that is the arming. */
+		ret = pms_collect(t, v, &discard);
+		discard.nr = 0;
+	}
+	range_set_free(&discard);
+	return ret;
+}
+
+static int pms_arm(struct dirty_tracker *t, struct parasite_ctl *ctl,
+		   const struct vm_area_list *vl)
+{
+	int ret = uffd_take_from_task(ctl, t->pid, &t->fds[0]);
+
+	if (ret)
+		return ret;
+	t->nr_fds = 1;
+	return pms_extend(t, ctl, vl);
+}
+
+static void pms_release(struct dirty_tracker *t)
+{
+	struct pms_priv *p = t->priv;
+
+	if (p) {
+		close(p->pm_fd);
+		free(p);
+		t->priv = NULL;
+	}
+}
+
+const struct dirty_tracker_ops pagemap_scan_tracker_ops = {
+	.name = "pagemap-scan",
+	.backend = TRACK_PAGEMAP_SCAN,
+	.arm = pms_arm,
+	.extend = pms_extend,
+	.collect = pms_collect,
+	.trackable = pms_trackable,
+	.release = pms_release,
+};

@@ -1,0 +1,31 @@
+/* The keeper: a small daemon that holds a dirty tracker's descriptors
+ * between pre-dump rounds (each round is its own lmproc process) and
+ * remembers which round collected last.  One per tracked process
+ * incarnation, found by an abstract unix socket named after its pid and
+ * start time.  It exits when told, when the process exits, or after an
+ * hour without a round. */
+#ifndef LMPROC_TRACK_KEEPER_H
+#define LMPROC_TRACK_KEEPER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dirty-track.h"
+
+struct keeper_state {
+	uint64_t token;		/* the round that collected last */
+	char backend[16];
+	int fds[TRACK_MAX_FDS];
+	int nr_fds;
+};
+
+/* Starts a keeper for PID holding copies of ST's fds; replaces a keeper
+ * of an older chain. */
+int keeper_start(pid_t pid, const struct keeper_state *st);
+/* Receives the keeper's state (fresh copies of its fds) and makes
+ * NEW_TOKEN the current round.  -ENOENT when there is no keeper. */
+int keeper_fetch(pid_t pid, uint64_t new_token, struct keeper_state *st);
+/* Ends the keeper of PID, if any. */
+int keeper_stop(pid_t pid);
+
+#endif
