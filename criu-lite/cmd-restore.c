@@ -42,18 +42,11 @@ static void write_stats(const struct restore_ctx *ctx)
 	const struct restorer_args *a = ctx->args;
 	uint64_t entry = a->t_entry_ns ? a->t_entry_ns : ctx->t_fork_ns;
 
-	if (faccessat(ctx->dfd, ".", W_OK, AT_EACCESS)) {
-		pr_debug("Not writing stats-restore.img: %s is not writable (%s)\n",
-			 ctx->opts->images_dir, strerror(errno));
-		return;
-	}
 	st.forking_time_us = (entry - ctx->t_fork_ns) / 1000;
 	st.restore_time_us = (ctx->t_detach_ns - entry) / 1000;
 	st.pages_restored = a->pages_restored;
 	st.has_total_time_us = true;
 	st.total_time_us = (ctx->t_detach_ns - ctx->t_start_ns) / 1000;
-	if (img_write_one(ctx->dfd, IMG_STATS_RESTORE, 0, &st.base))
-		pr_warn("Could not write stats-restore.img in %s\n", ctx->opts->images_dir);
 	pr_debug("Restore of pid %d: fork to restorer %llu us, pages %llu us, rest of the "
 		 "restorer %llu us, registers and detach %llu us\n",
 		 ctx->pid, (unsigned long long)(entry - ctx->t_fork_ns) / 1000,
@@ -64,6 +57,13 @@ static void write_stats(const struct restore_ctx *ctx)
 		ctx->pid, (unsigned long long)st.pages_restored,
 		(unsigned long long)st.forking_time_us, (unsigned long long)st.restore_time_us,
 		(unsigned long long)st.total_time_us);
+	if (faccessat(ctx->dfd, ".", W_OK, AT_EACCESS)) {
+		pr_debug("Not writing stats-restore.img: %s is not writable (%s)\n",
+			 ctx->opts->images_dir, strerror(errno));
+		return;
+	}
+	if (img_write_one(ctx->dfd, IMG_STATS_RESTORE, 0, &st.base))
+		pr_warn("Could not write stats-restore.img in %s\n", ctx->opts->images_dir);
 }
 
 static int prepare(struct restore_ctx *ctx)
