@@ -21,6 +21,7 @@
 #include "page-xfer.h"
 #include "proc.h"
 #include "seize.h"
+#include "track-round.h"
 
 #include "inventory.pb-c.h"
 #include "pstree.pb-c.h"
@@ -35,6 +36,8 @@ struct dump_ctx {
 	struct parasite_sigaction sigactions[64];
 	uint64_t brk;
 	struct page_xfer_stats pages;
+	struct track_round round;
+	bool pre_dump;
 	uint64_t t_start, t_frozen, t_thawed;
 };
 
@@ -93,6 +96,16 @@ static int dump_stats(struct dump_ctx *ctx)
 	ds.pages_written = ctx->pages.pages_written;
 	ds.has_total_time_us = true;
 	ds.total_time_us = now - ctx->t_start;
+	if (ctx->t_thawed)
+		ds.frozen_time_us = ctx->t_thawed - ctx->t_frozen;
+	ds.has_pages_skipped_parent = true;
+	ds.pages_skipped_parent = ctx->pages.pages_skipped_parent;
+	if (ctx->pre_dump || ctx->opts->prev_images_dir) {
+		ds.has_track_collect_time_us = ds.has_pages_dirty = ds.has_incremental = true;
+		ds.track_collect_time_us = ctx->round.collect_us;
+		ds.pages_dirty = ctx->round.tracker.pages_dirty;
+		ds.incremental = ctx->round.incremental;
+	}
 	return img_write_one(ctx->dfd, IMG_STATS_DUMP, 0, &ds.base);
 }
 
@@ -103,7 +116,13 @@ static int dump_inventory(struct dump_ctx *ctx)
 
 	inv.img_version = IMAGE_VERSION;
 	inv.root_pid = ctx->pid;
-	inv.kind = "dump";
+	inv.kind = ctx->pre_dump ? "pre-dump" : "dump";
+	inv.parent_dir = (char *)ctx->opts->prev_images_dir;
+	if (ctx->pre_dump) {
+		inv.has_track_token = true;
+		inv.track_token = ctx->round.token;
+		inv.track_backend = (char *)track_backend_name(ctx->round.backend);
+	}
 	if (!uname(&u))
 		inv.kernel_release = u.release;
 	inv.has_dump_time_ns = true;
@@ -133,7 +152,7 @@ static int run_parasite(struct dump_ctx *ctx)
 		return ret;
 	if (ctx->opts->page_path == PAGE_PATH_SPLICE) {
 		ret = dump_pages(ctx->dfd, ctx->pid, &ctx->vl, PAGE_PATH_SPLICE, ctx->parasite,
-				 &ctx->pages);
+				 &ctx->round.plan, &ctx->pages);
 		if (ret)
 			return ret;
 	}
@@ -160,12 +179,15 @@ static int dump_frozen(struct dump_ctx *ctx)
 	 * and socket to the task. */
 	ret = stage_done(ctx, "vmas", collect_vmas(ctx->pid, &ctx->vl));
 	if (!ret)
+		ret = stage_done(ctx, "tracker", track_round_collect(&ctx->round, NULL, &ctx->vl));
+	if (!ret)
 		ret = stage_done(ctx, "files", dump_files(ctx->dfd, ctx->pid));
 	if (!ret)
 		ret = stage_done(ctx, "parasite", run_parasite(ctx));
 	if (!ret && ctx->opts->page_path != PAGE_PATH_SPLICE)
 		ret = stage_done(ctx, "pages", dump_pages(ctx->dfd, ctx->pid, &ctx->vl,
-							  PAGE_PATH_READ, NULL, &ctx->pages));
+							  PAGE_PATH_READ, NULL, &ctx->round.plan,
+							  &ctx->pages));
 	if (!ret)
 		ret = stage_done(ctx, "core", dump_core(ctx->dfd, ctx->pid, ctx->sigactions));
 	if (!ret)
@@ -181,10 +203,103 @@ static int dump_frozen(struct dump_ctx *ctx)
 	return ret;
 }
 
-int cmd_dump(struct lmproc_opts *opts)
+/* A pre-dump round: frozen only to read the VMAs and collect (or arm)
+ * the dirty set; the pages are copied while the task runs again. */
+static int pre_dump_frozen(struct dump_ctx *ctx)
 {
-	struct dump_ctx ctx = { .opts = opts, .pid = opts->pid, .dfd = -1 };
+	long brk;
+	int ret;
+
+	ret = stage_done(ctx, "vmas", collect_vmas(ctx->pid, &ctx->vl));
+	if (ret)
+		return ret;
+	ctx->parasite = parasite_prepare(ctx->pid);
+	if (!ctx->parasite)
+		return -EIO;
+	ret = parasite_syscall(ctx->parasite, &brk, __NR_brk, 0, 0, 0, 0, 0, 0);
+	if (!ret) {
+		ctx->brk = brk;
+		ret = stage_done(ctx, "tracker",
+				 track_round_collect(&ctx->round, ctx->parasite, &ctx->vl));
+	}
+	if (!ret && fault_injected("pre-dump-frozen"))
+		ret = -EIO;
+	if (!ret) {
+		ret = parasite_cure(ctx->parasite);
+		ctx->parasite = NULL;
+	}
+	if (!ret)
+		ret = dump_mm(ctx->dfd, ctx->pid, &ctx->vl, ctx->brk);
+	return ret;
+}
+
+static int pre_dump_running(struct dump_ctx *ctx)
+{
+	int ret;
+
+	ret = dump_pages(ctx->dfd, ctx->pid, &ctx->vl, PAGE_PATH_READ, NULL, &ctx->round.plan,
+			 &ctx->pages);
+	if (!ret && fault_injected("pre-dump-running"))
+		ret = -EIO;
+	if (!ret)
+		ret = dump_stats(ctx);
+	if (!ret)
+		ret = dump_inventory(ctx);
+	if (!ret)
+		ret = track_round_commit(&ctx->round);
+	return ret;
+}
+
+static int run_pre_dump(struct dump_ctx *ctx)
+{
 	bool was_stopped;
+	int ret;
+
+	ret = seize_task(ctx->pid, &was_stopped);
+	if (ret)
+		return ret;
+	ctx->t_frozen = now_us();
+	ret = pre_dump_frozen(ctx);
+	if (ctx->parasite) {
+		parasite_cure(ctx->parasite);
+		ctx->parasite = NULL;
+	}
+	unseize_task(ctx->pid);
+	ctx->t_thawed = now_us();
+	if (!ret)
+		ret = pre_dump_running(ctx);
+	return ret;
+}
+
+static int run_dump(struct dump_ctx *ctx)
+{
+	bool was_stopped;
+	int ret;
+
+	ret = seize_task(ctx->pid, &was_stopped);
+	if (ret)
+		return ret;
+	ctx->t_frozen = now_us();
+	ret = dump_frozen(ctx);
+	if (ctx->parasite)
+		parasite_cure(ctx->parasite);
+	ctx->parasite = NULL;
+	if (!ret)
+		ret = track_round_commit(&ctx->round);
+	if (ret)
+		unseize_task(ctx->pid);
+	else if (ctx->opts->leave_running)
+		ret = unseize_task(ctx->pid);
+	else
+		ret = kill_seized_task(ctx->pid);
+	ctx->t_thawed = now_us();
+	return ret;
+}
+
+static int do_dump(struct lmproc_opts *opts, bool pre_dump)
+{
+	struct dump_ctx ctx = { .opts = opts, .pid = opts->pid, .dfd = -1, .pre_dump = pre_dump };
+	const char *what = pre_dump ? "Pre-dump" : "Dump";
 	int ret;
 
 	ctx.t_start = now_us();
@@ -192,31 +307,34 @@ int cmd_dump(struct lmproc_opts *opts)
 	if (ctx.dfd < 0)
 		return ctx.dfd;
 	ret = seize_check_target(ctx.pid);
+	if (!ret)
+		ret = track_round_prepare(&ctx.round, opts, ctx.dfd, pre_dump);
 	if (ret)
 		goto out;
-	ret = seize_task(ctx.pid, &was_stopped);
-	if (ret)
-		goto out;
-	ctx.t_frozen = now_us();
-	ret = dump_frozen(&ctx);
-	if (ctx.parasite)
-		parasite_cure(ctx.parasite);
+	ret = pre_dump ? run_pre_dump(&ctx) : run_dump(&ctx);
 	if (ret) {
 		unlinkat(ctx.dfd, "inventory.img", 0);
-		unseize_task(ctx.pid);
-		pr_err("Dump of pid %d failed; it keeps running\n", ctx.pid);
-	} else if (opts->leave_running) {
-		ret = unseize_task(ctx.pid);
+		track_round_abort(&ctx.round);
+		pr_err("%s of pid %d failed; it keeps running\n", what, ctx.pid);
 	} else {
-		ret = kill_seized_task(ctx.pid);
+		pr_info("%s of pid %d: frozen %lu us, %lu pages written, %lu in earlier rounds\n",
+			what, ctx.pid, (unsigned long)(ctx.t_thawed - ctx.t_frozen),
+			(unsigned long)ctx.pages.pages_written,
+			(unsigned long)ctx.pages.pages_skipped_parent);
 	}
-	ctx.t_thawed = now_us();
-	if (!ret)
-		pr_info("Dumped pid %d: frozen %lu us, %lu pages written\n", ctx.pid,
-			(unsigned long)(ctx.t_thawed - ctx.t_frozen),
-			(unsigned long)ctx.pages.pages_written);
 out:
+	track_round_free(&ctx.round);
 	free_vmas(&ctx.vl);
 	close(ctx.dfd);
 	return ret;
+}
+
+int cmd_dump(struct lmproc_opts *opts)
+{
+	return do_dump(opts, false);
+}
+
+int cmd_pre_dump(struct lmproc_opts *opts)
+{
+	return do_dump(opts, true);
 }

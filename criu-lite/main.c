@@ -11,7 +11,8 @@
 
 static const char usage_text[] =
 	"Usage:\n"
-	"  lmproc dump    -t PID -D DIR [-R] [--page-path read|splice]\n"
+	"  lmproc dump    -t PID -D DIR [-R] [--page-path read|splice] [--prev-images-dir DIR]\n"
+	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
 	"  lmproc restore -D DIR [-d]\n"
 	"  lmproc check   [--feature NAME]\n"
 	"  lmproc show    DIR|IMAGE\n"
@@ -19,6 +20,9 @@ static const char usage_text[] =
 	"Commands:\n"
 	"  dump      checkpoint process PID into image directory DIR; the process\n"
 	"            is killed after a successful dump unless -R is given\n"
+	"  pre-dump  copy the memory of PID into DIR while it keeps running and start\n"
+	"            tracking the pages it writes; later rounds (pre-dump or dump with\n"
+	"            --prev-images-dir) copy only what was written since\n"
 	"  restore   restore the process saved in DIR with its original pid and wait\n"
 	"            for it, forwarding its exit status (-d: return at once)\n"
 	"  check     probe the kernel features lmproc can use here\n"
@@ -31,6 +35,8 @@ static const char usage_text[] =
 	"  -d, --detach            restore and return without waiting\n"
 	"      --page-path MODE    how pages leave the target: read (process_vm_readv,\n"
 	"                          the default) or splice (parasite vmsplice)\n"
+	"      --prev-images-dir DIR  the previous round (relative to -D, or absolute)\n"
+	"      --track BACKEND     dirty tracking: auto (default), pagemap-scan, soft-dirty\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -60,6 +66,7 @@ enum {
 	OPT_PAGE_PATH = 256,
 	OPT_PREV_IMAGES,
 	OPT_FEATURE,
+	OPT_TRACK,
 };
 
 int main(int argc, char **argv)
@@ -74,6 +81,7 @@ int main(int argc, char **argv)
 		{ "page-path", required_argument, NULL, OPT_PAGE_PATH },
 		{ "prev-images-dir", required_argument, NULL, OPT_PREV_IMAGES },
 		{ "feature", required_argument, NULL, OPT_FEATURE },
+		{ "track", required_argument, NULL, OPT_TRACK },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -127,6 +135,11 @@ int main(int argc, char **argv)
 		case OPT_FEATURE:
 			opts.feature = optarg;
 			break;
+		case OPT_TRACK:
+			if (track_backend_by_name(optarg, &opts.track))
+				return usage_error("--track must be auto, pagemap-scan, soft-dirty or ebpf, not '%s'",
+						   optarg);
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -150,6 +163,12 @@ int main(int argc, char **argv)
 		if (!opts.images_dir)
 			return usage_error("%s", "dump needs -D DIR");
 		ret = cmd_dump(&opts);
+	} else if (!strcmp(cmd, "pre-dump")) {
+		if (!opts.pid)
+			return usage_error("%s", "pre-dump needs -t PID");
+		if (!opts.images_dir)
+			return usage_error("%s", "pre-dump needs -D DIR");
+		ret = cmd_pre_dump(&opts);
 	} else if (!strcmp(cmd, "restore")) {
 		if (!opts.images_dir)
 			return usage_error("%s", "restore needs -D DIR");

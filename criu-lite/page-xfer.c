@@ -41,6 +41,7 @@ struct page_writer {
 	int pages_fd;
 	uint64_t pend_vaddr;	/* pagemap entry being grown */
 	uint64_t pend_nr;
+	bool pend_in_parent;
 	struct page_xfer_stats *st;
 };
 
@@ -53,24 +54,34 @@ static int flush_entry(struct page_writer *w)
 		return 0;
 	pe.vaddr = w->pend_vaddr;
 	pe.nr_pages = w->pend_nr;
+	if (w->pend_in_parent) {
+		pe.has_in_parent = true;
+		pe.in_parent = true;
+	}
 	ret = img_write_msg(w->pagemap, &pe.base);
 	w->pend_nr = 0;
 	return ret;
 }
 
-static int note_pages(struct page_writer *w, uint64_t vaddr, uint64_t nr)
+static int note_run(struct page_writer *w, uint64_t vaddr, uint64_t nr, bool in_parent)
 {
 	int ret;
 
-	if (w->pend_nr && w->pend_vaddr + w->pend_nr * PAGE_SIZE == vaddr &&
-	    w->pend_nr + nr <= UINT32_MAX) {
+	if (w->pend_nr && w->pend_in_parent == in_parent &&
+	    w->pend_vaddr + w->pend_nr * PAGE_SIZE == vaddr && w->pend_nr + nr <= UINT32_MAX) {
 		w->pend_nr += nr;
 		return 0;
 	}
 	ret = flush_entry(w);
 	w->pend_vaddr = vaddr;
 	w->pend_nr = nr;
+	w->pend_in_parent = in_parent;
 	return ret;
+}
+
+static int note_pages(struct page_writer *w, uint64_t vaddr, uint64_t nr)
+{
+	return note_run(w, vaddr, nr, false);
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -146,8 +157,34 @@ static int scan_pagemap(int pm_fd, uint64_t *buf, const struct vma *v, uint64_t 
 	return 0;
 }
 
+/* Reads runs through /proc/PID/mem, which may force its way through
+ * PROT_NONE.  While the task RUNS (pre-dump) it may unmap memory under
+ * us: such a run is marked not OK and left out; the change of the VMA
+ * or its write makes the next round copy it. */
+static int read_runs_mem(pid_t pid, int mem_fd, const struct page_run *runs, int nr_runs,
+			 char *buf, bool running, bool *ok)
+{
+	for (int i = 0; i < nr_runs; i++) {
+		size_t len = runs[i].nr * PAGE_SIZE;
+		ssize_t n = pread(mem_fd, buf, len, runs[i].start);
+
+		buf += len;
+		if (n == (ssize_t)len)
+			continue;
+		if (running) {
+			pr_debug("pid %d: 0x%lx vanished while being copied\n", pid,
+				 (unsigned long)runs[i].start);
+			ok[i] = false;
+			continue;
+		}
+		pr_perror("Can't read pid %d memory at 0x%lx", pid, (unsigned long)runs[i].start);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int read_runs(pid_t pid, int mem_fd, const struct vma *v, const struct page_run *runs,
-		     int nr_runs, char *buf, uint64_t nr_pages)
+		     int nr_runs, char *buf, uint64_t nr_pages, bool running, bool *ok)
 {
 	struct iovec local = { .iov_base = buf, .iov_len = nr_pages * PAGE_SIZE };
 	struct iovec remote[MAX_RUNS];
@@ -155,33 +192,20 @@ static int read_runs(pid_t pid, int mem_fd, const struct vma *v, const struct pa
 
 	/* process_vm_readv does not read through PROT_NONE or write-only
 	 * mappings; /proc/PID/mem does (FOLL_FORCE). */
-	if (!(v->prot & PROT_READ)) {
-		char *p = buf;
-
-		for (int i = 0; i < nr_runs; i++) {
-			size_t len = runs[i].nr * PAGE_SIZE;
-
-			n = pread(mem_fd, p, len, runs[i].start);
-			if (n != (ssize_t)len) {
-				pr_perror("Can't read pid %d memory at 0x%lx", pid,
-					  (unsigned long)runs[i].start);
-				return -EIO;
-			}
-			p += len;
-		}
-		return 0;
-	}
+	if (!(v->prot & PROT_READ))
+		return read_runs_mem(pid, mem_fd, runs, nr_runs, buf, running, ok);
 	for (int i = 0; i < nr_runs; i++) {
 		remote[i].iov_base = (void *)runs[i].start;
 		remote[i].iov_len = runs[i].nr * PAGE_SIZE;
 	}
 	n = process_vm_readv(pid, &local, 1, remote, nr_runs, 0);
-	if (n != (ssize_t)local.iov_len) {
-		pr_perror("Can't read pid %d memory at 0x%lx (%zd of %zu bytes)", pid,
-			  (unsigned long)runs[0].start, n, local.iov_len);
-		return -EIO;
-	}
-	return 0;
+	if (n == (ssize_t)local.iov_len)
+		return 0;
+	if (running)
+		return read_runs_mem(pid, mem_fd, runs, nr_runs, buf, running, ok);
+	pr_perror("Can't read pid %d memory at 0x%lx (%zd of %zu bytes)", pid,
+		  (unsigned long)runs[0].start, n, local.iov_len);
+	return -EIO;
 }
 
 static int emit_segment(struct page_writer *w, uint64_t vaddr, uint64_t nr, const char *data)
@@ -227,14 +251,15 @@ static int write_run(struct page_writer *w, bool skip_zero, const struct page_ru
 }
 
 static int write_batch(struct page_writer *w, const struct vma *v, const struct page_run *runs,
-		       int nr_runs, const char *buf)
+		       int nr_runs, const char *buf, const bool *ok)
 {
 	bool skip_zero = vma_zero_pages_skippable(v);
 	uint64_t t = now_us();
 	int ret = 0;
 
 	for (int i = 0; i < nr_runs && !ret; i++) {
-		ret = write_run(w, skip_zero, &runs[i], buf);
+		if (ok[i])
+			ret = write_run(w, skip_zero, &runs[i], buf);
 		buf += runs[i].nr * PAGE_SIZE;
 	}
 	w->st->memwrite_us += now_us() - t;
@@ -287,6 +312,7 @@ struct page_source {
 	size_t buf_len;
 	uint64_t batch;
 	uint64_t populated;		/* pages of buf populated so far */
+	bool running;			/* the task runs while we copy */
 	uint64_t pme[PAGEMAP_CHUNK];
 };
 
@@ -302,18 +328,23 @@ static void populate_buf(struct page_source *src, uint64_t nr_pages)
 	src->populated = nr_pages;
 }
 
-static int dump_vma_pages(struct page_source *src, struct page_writer *w, const struct vma *v)
+/* Dumps the pages of V in [lo, hi) that exist now. */
+static int dump_range(struct page_source *src, struct page_writer *w, const struct vma *v,
+		      uint64_t lo, uint64_t hi)
 {
 	struct page_run runs[MAX_RUNS];
-	uint64_t addr = v->start;
+	bool ok[MAX_RUNS];
+	uint64_t addr = lo;
 	int ret;
 
-	while (addr < v->end) {
+	while (addr < hi) {
+		struct vma win = *v;
 		uint64_t nr_pages = 0, t = now_us();
 		int nr_runs = 0;
 
-		while (addr < v->end && nr_pages < src->batch && nr_runs < MAX_RUNS) {
-			ret = scan_pagemap(src->pm_fd, src->pme, v, &addr, src->batch, runs,
+		win.end = hi;
+		while (addr < hi && nr_pages < src->batch && nr_runs < MAX_RUNS) {
+			ret = scan_pagemap(src->pm_fd, src->pme, &win, &addr, src->batch, runs,
 					   &nr_runs, &nr_pages, w->st);
 			if (ret)
 				return ret;
@@ -323,17 +354,85 @@ static int dump_vma_pages(struct page_source *src, struct page_writer *w, const 
 		if (src->path == PAGE_PATH_SPLICE) {
 			ret = splice_batch(w, src->ctl, src->pipe_fds, runs, nr_runs, nr_pages);
 		} else {
+			memset(ok, 1, sizeof(ok));
 			populate_buf(src, nr_pages);
-			ret = read_runs(src->pid, src->mem_fd, v, runs, nr_runs, src->buf, nr_pages);
+			ret = read_runs(src->pid, src->mem_fd, v, runs, nr_runs, src->buf, nr_pages,
+					src->running, ok);
 			w->st->memdump_us += now_us() - t;
 			if (!ret)
-				ret = write_batch(w, v, runs, nr_runs, src->buf);
+				ret = write_batch(w, v, runs, nr_runs, src->buf, ok);
 		}
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/* Index of the first range of S that ends after ADDR. */
+static size_t range_first(const struct range_set *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (s->r[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Records as in_parent the pages of PARENT inside [lo, hi). */
+static int note_parent(struct page_writer *w, const struct range_set *parent, uint64_t lo,
+		       uint64_t hi)
+{
+	for (size_t i = range_first(parent, lo); i < parent->nr && parent->r[i].start < hi; i++) {
+		uint64_t a = max(lo, parent->r[i].start), b = min(hi, parent->r[i].end);
+		int ret = note_run(w, a, (b - a) / PAGE_SIZE, true);
+
+		if (ret)
+			return ret;
+		w->st->pages_skipped_parent += (b - a) / PAGE_SIZE;
+	}
+	return 0;
+}
+
+/* An unchanged VMA of a later round: what was written since the parent
+ * round is copied, what the parent chain holds is pointed at. */
+static int dump_vma_incremental(struct page_source *src, struct page_writer *w,
+				const struct vma *v, const struct page_plan *plan)
+{
+	const struct range_set *dirty = plan->dirty;
+	uint64_t cursor = v->start;
+	int ret;
+
+	for (size_t i = range_first(dirty, v->start); i < dirty->nr && dirty->r[i].start < v->end;
+	     i++) {
+		uint64_t a = max(v->start, dirty->r[i].start), b = min(v->end, dirty->r[i].end);
+
+		ret = note_parent(w, plan->parent, cursor, a);
+		if (!ret)
+			ret = dump_range(src, w, v, a, b);
+		if (ret)
+			return ret;
+		cursor = b;
+	}
+	return note_parent(w, plan->parent, cursor, v->end);
+}
+
+static int dump_vma_pages(struct page_source *src, struct page_writer *w, const struct vma *v,
+			  const struct page_plan *plan, size_t idx)
+{
+	int ret;
+
+	if (plan && !plan->whole[idx])
+		ret = dump_vma_incremental(src, w, v, plan);
+	else
+		ret = dump_range(src, w, v, v->start, v->end);
 	/* Runs never span two VMAs: restore maps them one VMA at a time. */
-	return flush_entry(w);
+	return ret ?: flush_entry(w);
 }
 
 static int open_source(struct page_source *src)
@@ -393,10 +492,11 @@ static void close_source(struct page_source *src)
 }
 
 int dump_pages(int dfd, pid_t pid, const struct vm_area_list *vl, enum page_path path,
-	       struct parasite_ctl *ctl, struct page_xfer_stats *st)
+	       struct parasite_ctl *ctl, const struct page_plan *plan, struct page_xfer_stats *st)
 {
 	struct page_source src = { .pid = pid, .path = path, .ctl = ctl, .pm_fd = -1,
-				   .mem_fd = -1, .pipe_fds = { -1, -1 } };
+				   .mem_fd = -1, .pipe_fds = { -1, -1 },
+				   .running = plan && plan->running };
 	struct page_writer w = { .st = st, .pages_fd = -1 };
 	struct cr_img *pages = NULL;
 	int ret;
@@ -414,7 +514,7 @@ int dump_pages(int dfd, pid_t pid, const struct vm_area_list *vl, enum page_path
 	w.pages_fd = pages->fd;
 	for (size_t i = 0; i < vl->nr && !ret; i++)
 		if (vma_has_dumpable_pages(&vl->vmas[i]))
-			ret = dump_vma_pages(&src, &w, &vl->vmas[i]);
+			ret = dump_vma_pages(&src, &w, &vl->vmas[i], plan, i);
 out:
 	if (w.pagemap) {
 		int r = img_close(w.pagemap);

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "dirty-track.h"
+
 enum page_path {
 	PAGE_PATH_AUTO,
 	PAGE_PATH_READ,		/* process_vm_readv from lmproc */
@@ -19,12 +21,14 @@ struct lmproc_opts {
 	bool detach;			/* -d */
 	enum page_path page_path;	/* --page-path */
 	const char *prev_images_dir;	/* --prev-images-dir */
+	enum track_backend track;	/* --track */
 	const char *feature;		/* check --feature */
 	int argc;			/* positional arguments after the command */
 	char **argv;
 };
 
 int cmd_dump(struct lmproc_opts *opts);
+int cmd_pre_dump(struct lmproc_opts *opts);
 int cmd_restore(struct lmproc_opts *opts);
 int cmd_check(struct lmproc_opts *opts);
 int cmd_show(struct lmproc_opts *opts);

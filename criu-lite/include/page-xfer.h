@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "dirty-track.h"
 #include "mem.h"
 #include "opts.h"
 
@@ -14,14 +15,27 @@ struct page_xfer_stats {
 	uint64_t pages_scanned;		/* present or swapped pages looked at */
 	uint64_t pages_zero;		/* left out: all zero, anonymous */
 	uint64_t pages_written;
+	uint64_t pages_skipped_parent;	/* unchanged since the parent round */
 	uint64_t memdump_us;		/* reading the target's memory */
 	uint64_t memwrite_us;		/* writing the pages image */
 };
 
-/* Dumps every page of VL that must be saved.  PATH_READ copies with
- * process_vm_readv (CTL may be NULL); PATH_SPLICE needs a live parasite
- * in CTL.  The task must be frozen for the whole call. */
+/* What a round after the first dumps: VMAs marked whole are dumped like
+ * in a full dump; of the others, the pages in DIRTY that exist now are
+ * copied and the pages in PARENT outside DIRTY become in_parent
+ * entries. */
+struct page_plan {
+	const bool *whole;		/* per VMA of the list */
+	const struct range_set *dirty;
+	const struct range_set *parent;
+	bool running;			/* pre-dump: the task runs during the copy */
+};
+
+/* Dumps every page of VL that must be saved (PLAN NULL: all of them).
+ * PATH_READ copies with process_vm_readv (CTL may be NULL); PATH_SPLICE
+ * needs a live parasite in CTL and a frozen task. */
 int dump_pages(int dfd, pid_t pid, const struct vm_area_list *vl, enum page_path path,
-	       struct parasite_ctl *ctl, struct page_xfer_stats *st);
+	       struct parasite_ctl *ctl, const struct page_plan *plan,
+	       struct page_xfer_stats *st);
 
 #endif
