@@ -149,7 +149,8 @@ static void plan_session(struct restore_ctx *ctx)
 		ctx->session = TASK_OWN_GROUP;
 	else if ((pid_t)e->pgid == getpgid(0))
 		ctx->session = TASK_INHERIT;
-	else if ((pid_t)e->sid == our_sid && getsid(e->pgid) == our_sid)
+	else if ((pid_t)e->sid == our_sid && !kill(-(pid_t)e->pgid, 0))
+		/* The group outlives its leader while any member is left. */
 		ctx->session = TASK_JOIN_GROUP;
 	else
 		pr_warn("pid %d was in process group %u, which is gone; it joins lmproc's\n",
