@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 
@@ -72,6 +73,9 @@ static void resume_regs(pid_t pid, struct user_regs_struct *r)
 {
 	if ((long)r->orig_rax < 0)
 		return;
+	if (r->orig_rax == __NR_restart_syscall && (long)r->rax == -ERESTART_RESTARTBLOCK)
+		pr_warn("pid %d was stopped by a signal inside a timed call and is in restart_syscall; after restore that call returns EINTR\n",
+			pid);
 	switch ((long)r->rax) {
 	case -ERESTARTSYS:
 	case -ERESTARTNOINTR:
@@ -93,11 +97,11 @@ static int dump_pending(pid_t pid, bool shared, SiginfoEntry ***out, size_t *nr)
 	};
 	siginfo_t si;
 
-	for (;;) {
+	for (uint64_t off = 0;; off++) {
 		SiginfoEntry **n, *e;
 		long ret;
 
-		args.off = *nr;
+		args.off = off;
 		ret = ptrace(PTRACE_PEEKSIGINFO, pid, &args, &si);
 		if (ret < 0) {
 			pr_perror("Can't read queued signals of pid %d", pid);

@@ -24,9 +24,11 @@
 #define PME_SWAP (1ULL << 62)
 #define PME_FILE (1ULL << 61)
 
-/* Pages per batch: bounds the copy buffer and the pipe (pipe-max-size is
- * 1 MiB for users without CAP_SYS_RESOURCE, KERNEL.md). */
-#define READ_BATCH_PAGES 1024
+/* Pages per batch of the read path: 256 KiB stay in the L2 cache between
+ * process_vm_readv, the zero check and write(); 4 MiB batches measured
+ * 15-25% slower into tmpfs here.  The splice path is bounded by the pipe
+ * instead (pipe-max-size is 1 MiB without CAP_SYS_RESOURCE, KERNEL.md). */
+#define READ_BATCH_PAGES 64
 #define MAX_RUNS 512
 /* pagemap entries read at once */
 #define PAGEMAP_CHUNK 4096
@@ -111,21 +113,50 @@ static bool page_is_zero(const void *page)
 	return acc == 0;
 }
 
+/* /proc/PID/pagemap, read ahead in chunks: batches are much smaller than
+ * a chunk. */
+struct pme_cache {
+	int fd;
+	uint64_t start;
+	uint64_t nr;
+	uint64_t e[PAGEMAP_CHUNK];
+};
+
+/* The entries from ADDR on, *NR of them (none past END). */
+static const uint64_t *pme_at(struct pme_cache *c, uint64_t addr, uint64_t end, uint64_t *nr)
+{
+	uint64_t off;
+
+	if (addr < c->start || addr >= c->start + c->nr * PAGE_SIZE) {
+		uint64_t n = min((end - addr) / PAGE_SIZE, (uint64_t)PAGEMAP_CHUNK);
+		ssize_t got = pread(c->fd, c->e, n * sizeof(c->e[0]),
+				    addr / PAGE_SIZE * sizeof(c->e[0]));
+
+		if (got != (ssize_t)(n * sizeof(c->e[0]))) {
+			pr_perror("Can't read pagemap at 0x%lx", (unsigned long)addr);
+			c->nr = 0;
+			return NULL;
+		}
+		c->start = addr;
+		c->nr = n;
+	}
+	off = (addr - c->start) / PAGE_SIZE;
+	*nr = min(c->nr - off, (end - addr) / PAGE_SIZE);
+	return c->e + off;
+}
+
 /* Collects the runs of pages in [start, end) of V that must be saved. */
-static int scan_pagemap(int pm_fd, uint64_t *buf, const struct vma *v, uint64_t *addr,
+static int scan_pagemap(struct pme_cache *pmc, const struct vma *v, uint64_t *addr,
 			uint64_t batch, struct page_run *runs, int *nr_runs, uint64_t *nr_pages,
 			struct page_xfer_stats *st)
 {
 	uint64_t want = batch - *nr_pages;
-	uint64_t npages = min((v->end - *addr) / PAGE_SIZE, (uint64_t)PAGEMAP_CHUNK);
 	bool file_private = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
-	ssize_t n;
+	uint64_t npages;
+	const uint64_t *buf = pme_at(pmc, *addr, v->end, &npages);
 
-	n = pread(pm_fd, buf, npages * sizeof(buf[0]), (*addr / PAGE_SIZE) * sizeof(buf[0]));
-	if (n < 0 || (size_t)n != npages * sizeof(buf[0])) {
-		pr_perror("Can't read pagemap at 0x%lx", (unsigned long)*addr);
-		return n < 0 ? -errno : -EIO;
-	}
+	if (!buf)
+		return -EIO;
 	for (uint64_t i = 0; i < npages; i++) {
 		uint64_t pme = buf[i];
 		uint64_t va = *addr + i * PAGE_SIZE;
@@ -305,7 +336,7 @@ struct page_source {
 	pid_t pid;
 	enum page_path path;
 	struct parasite_ctl *ctl;
-	int pm_fd;
+	struct pme_cache pmc;
 	int mem_fd;
 	int pipe_fds[2];
 	char *buf;
@@ -313,7 +344,6 @@ struct page_source {
 	uint64_t batch;
 	uint64_t populated;		/* pages of buf populated so far */
 	bool running;			/* the task runs while we copy */
-	uint64_t pme[PAGEMAP_CHUNK];
 };
 
 /* Populates the copy buffer in bulk up to NR_PAGES, only as far as it is
@@ -344,8 +374,8 @@ static int dump_range(struct page_source *src, struct page_writer *w, const stru
 
 		win.end = hi;
 		while (addr < hi && nr_pages < src->batch && nr_runs < MAX_RUNS) {
-			ret = scan_pagemap(src->pm_fd, src->pme, &win, &addr, src->batch, runs,
-					   &nr_runs, &nr_pages, w->st);
+			ret = scan_pagemap(&src->pmc, &win, &addr, src->batch, runs, &nr_runs,
+					   &nr_pages, w->st);
 			if (ret)
 				return ret;
 		}
@@ -440,8 +470,8 @@ static int open_source(struct page_source *src)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", src->pid);
-	src->pm_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (src->pm_fd < 0) {
+	src->pmc.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (src->pmc.fd < 0) {
 		pr_perror("Can't open %s", path);
 		return -errno;
 	}
@@ -485,8 +515,8 @@ static void close_source(struct page_source *src)
 	for (int i = 0; i < 2; i++)
 		if (src->pipe_fds[i] >= 0)
 			close(src->pipe_fds[i]);
-	if (src->pm_fd >= 0)
-		close(src->pm_fd);
+	if (src->pmc.fd >= 0)
+		close(src->pmc.fd);
 	if (src->mem_fd >= 0)
 		close(src->mem_fd);
 }
@@ -494,7 +524,7 @@ static void close_source(struct page_source *src)
 int dump_pages(int dfd, pid_t pid, const struct vm_area_list *vl, enum page_path path,
 	       struct parasite_ctl *ctl, const struct page_plan *plan, struct page_xfer_stats *st)
 {
-	struct page_source src = { .pid = pid, .path = path, .ctl = ctl, .pm_fd = -1,
+	struct page_source src = { .pid = pid, .path = path, .ctl = ctl, .pmc.fd = -1,
 				   .mem_fd = -1, .pipe_fds = { -1, -1 },
 				   .running = plan && plan->running };
 	struct page_writer w = { .st = st, .pages_fd = -1 };

@@ -501,13 +501,38 @@ static int restore_trap_ignored(struct parasite_ctl *ctl)
 	return ret;
 }
 
+/* include/linux/errno.h */
+#define ERESTART_RESTARTBLOCK 516
+
+/* The registers the task resumes with.  A call interrupted with
+ * -ERESTART_RESTARTBLOCK (nanosleep, clock_nanosleep, poll, futex wait
+ * with a timeout) would resume through restart_syscall, whose restart
+ * block lives only in this kernel task: a later dump could not say which
+ * call to restart, and a restored task would get EINTR.  Re-issue the
+ * original call instead, with its original arguments (still in the
+ * registers): an absolute sleep is exact, a relative one sleeps its full
+ * time again, which the call's contract ("at least") allows. */
+static struct user_regs_struct resume_regs(const struct parasite_ctl *ctl)
+{
+	struct user_regs_struct r = ctl->orig_regs;
+
+	if ((long)r.orig_rax >= 0 && (long)r.rax == -ERESTART_RESTARTBLOCK &&
+	    r.orig_rax != __NR_restart_syscall) {
+		r.rax = r.orig_rax;
+		r.rip -= 2;
+		r.orig_rax = -1;
+	}
+	return r;
+}
+
 int task_restore(struct parasite_ctl *ctl)
 {
+	struct user_regs_struct regs = resume_regs(ctl);
 	int ret = 0;
 
 	if (ctl->trap_ignored)
 		ret = restore_trap_ignored(ctl);
-	keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
+	keep_first(&ret, task_set_regs(ctl, &regs));
 
 	if (ctl->mask_changed) {
 		if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
