@@ -63,7 +63,6 @@ static inline long sys_call6(long nr, long a1, long a2, long a3, long a4, long a
 #define sys_lseek(fd, o, w) SYS3(__NR_lseek, fd, o, w)
 #define sys_dup2(o, n) SYS2(__NR_dup2, o, n)
 #define sys_sigaltstack(n, o) SYS2(__NR_sigaltstack, n, o)
-#define sys_readv(fd, iov, n) SYS3(__NR_readv, fd, iov, n)
 #define sys_tgkill(tg, t, s) SYS3(__NR_tgkill, tg, t, s)
 #define sys_clock_gettime(c, ts) SYS2(__NR_clock_gettime, c, ts)
 #define sys_preadv(fd, iov, n, off) SYS5(__NR_preadv, fd, iov, n, off, 0)
