@@ -119,10 +119,12 @@ static int wait_task(pid_t pid)
 
 int cmd_restore(struct lmproc_opts *opts)
 {
-	struct restore_ctx ctx = {.opts = opts, .pages_fd = -1};
+	struct restore_ctx ctx = {.opts = opts};
 	pid_t pid;
 	int ret;
 
+	for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++)
+		ctx.pages_fds[l] = -1;
 	ctx.t_start_ns = now_ns();
 	ctx.dfd = open_images_dir(opts->images_dir);
 	if (ctx.dfd < 0)

@@ -122,17 +122,19 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 	if (base < 0)
 		return base;
 	snprintf(name, sizeof(name), image_descs[IMG_PAGES].name_fmt, p->pid);
-	fd = openat(ctx->dfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("Can't open image %s", name);
-		return -errno;
+	for (uint32_t l = 0; l < p->nr_levels; l++) {
+		fd = openat(p->level_dfd[l], name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			pr_perror("Can't open image %s of round %u", name, l);
+			return -errno;
+		}
+		fd = move_above(fd, base);
+		if (fd < 0) {
+			pr_perror("Can't move the fd of image %s above fd %d", name, base);
+			return -errno;
+		}
+		ctx->pages_fds[l] = note_service_fd(ctx, fd);
 	}
-	fd = move_above(fd, base);
-	if (fd < 0) {
-		pr_perror("Can't move the fd of image %s above fd %d", name, base);
-		return -errno;
-	}
-	ctx->pages_fd = note_service_fd(ctx, fd);
 	for (size_t i = 0; i < p->mm->n_files; i++) {
 		if (!need[i])
 			continue;
@@ -145,9 +147,11 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 
 void restore_close_service_fds(struct restore_ctx *ctx)
 {
-	if (ctx->pages_fd >= 0)
-		close(ctx->pages_fd);
-	ctx->pages_fd = -1;
+	for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++) {
+		if (ctx->pages_fds[l] >= 0)
+			close(ctx->pages_fds[l]);
+		ctx->pages_fds[l] = -1;
+	}
 	for (size_t i = 0; ctx->mfile_fd && i < ctx->plan.mm->n_files; i++)
 		if (ctx->mfile_fd[i] >= 0)
 			close(ctx->mfile_fd[i]);
@@ -157,8 +161,9 @@ void restore_close_service_fds(struct restore_ctx *ctx)
 
 static bool is_service_fd(const struct restore_ctx *ctx, int fd)
 {
-	if (fd == ctx->pages_fd)
-		return true;
+	for (uint32_t l = 0; l < ctx->plan.nr_levels; l++)
+		if (fd == ctx->pages_fds[l])
+			return true;
 	for (size_t i = 0; i < ctx->plan.mm->n_files; i++)
 		if (ctx->mfile_fd[i] == fd)
 			return true;

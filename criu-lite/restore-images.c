@@ -34,10 +34,10 @@
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | KERNEL_O_LARGEFILE | \
 	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_PATH | O_CLOEXEC | O_ASYNC)
 
-static int bad(const char *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define bad restore_plan_bad
 
 /* One line: which image, what is wrong with it. */
-static int bad(const char *img, const char *fmt, ...)
+int restore_plan_bad(const char *img, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -458,7 +458,7 @@ static int read_mm(int dfd, struct restore_plan *p)
 	return 0;
 }
 
-static int vma_of(const MmEntry *mm, uint64_t addr, size_t from)
+int restore_vma_of(const MmEntry *mm, uint64_t addr, size_t from)
 {
 	for (size_t i = from; i < mm->n_vmas; i++) {
 		if (mm->vmas[i]->kind == VMA_KIND__VMA_VSYSCALL)
@@ -469,108 +469,6 @@ static int vma_of(const MmEntry *mm, uint64_t addr, size_t from)
 			return i;
 	}
 	return -1;
-}
-
-static int check_run(const char *img, struct restore_plan *p, const PagemapEntry *r,
-		     uint64_t prev_end, size_t *vma)
-{
-	uint64_t end = r->vaddr + ((uint64_t)r->nr_pages << PAGE_SHIFT);
-	const VmaEntry *v;
-	int idx;
-
-	if (r->has_in_parent && r->in_parent) {
-		pr_err("Image %s points to pages of a previous dump: not supported yet\n", img);
-		return -EOPNOTSUPP;
-	}
-	if (!PAGE_ALIGNED(r->vaddr) || !r->nr_pages || r->vaddr >= TASK_SIZE || end > TASK_SIZE)
-		return bad(img, "run 0x%llx of %u pages", (unsigned long long)r->vaddr,
-			   r->nr_pages);
-	if (r->vaddr < prev_end)
-		return bad(img, "run 0x%llx overlaps or precedes the previous one",
-			   (unsigned long long)r->vaddr);
-	idx = vma_of(p->mm, r->vaddr, *vma);
-	if (idx < 0 || end > p->mm->vmas[idx]->end)
-		return bad(img, "run 0x%llx-0x%llx is not inside one vma",
-			   (unsigned long long)r->vaddr, (unsigned long long)end);
-	v = p->mm->vmas[idx];
-	if (v->kind != VMA_KIND__VMA_ANON_PRIVATE && v->kind != VMA_KIND__VMA_FILE_PRIVATE)
-		return bad(img,
-			   "run 0x%llx lies in vma 0x%llx-0x%llx of kind %d, which has no "
-			   "dumped pages",
-			   (unsigned long long)r->vaddr, (unsigned long long)v->start,
-			   (unsigned long long)v->end, v->kind);
-	*vma = idx;
-	return 0;
-}
-
-static int add_run(struct restore_plan *p, PagemapEntry *r, size_t vma)
-{
-	/* Grow by doubling: pagemaps of scattered pages have many runs. */
-	if (p->nr_runs == p->cap_runs) {
-		size_t n = p->cap_runs ? p->cap_runs * 2 : 64;
-		PagemapEntry **runs = realloc(p->runs, n * sizeof(*runs));
-		uint32_t *rv;
-
-		if (!runs)
-			return -ENOMEM;
-		p->runs = runs;
-		rv = realloc(p->run_vma, n * sizeof(*rv));
-		if (!rv)
-			return -ENOMEM;
-		p->run_vma = rv;
-		p->cap_runs = n;
-	}
-	p->runs[p->nr_runs] = r;
-	p->run_vma[p->nr_runs++] = vma;
-	p->nr_pages += r->nr_pages;
-	p->vma_filled[vma] = true;
-	return 0;
-}
-
-static int check_pages_size(int dfd, struct restore_plan *p)
-{
-	char name[64];
-	struct stat st;
-
-	img_name(name, sizeof(name), IMG_PAGES, p->pid);
-	if (fstatat(dfd, name, &st, 0)) {
-		pr_perror("Can't stat image %s", name);
-		return -errno;
-	}
-	if ((uint64_t)st.st_size != p->nr_pages * PAGE_SIZE) {
-		pr_err("Image %s holds %lld bytes, but pagemap-%d.img lists %llu pages (%llu "
-		       "bytes): truncated or corrupt\n",
-		       name, (long long)st.st_size, p->pid, (unsigned long long)p->nr_pages,
-		       (unsigned long long)(p->nr_pages * PAGE_SIZE));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int read_pagemap(int dfd, struct restore_plan *p)
-{
-	struct cr_img *img = img_open_read(dfd, IMG_PAGEMAP, p->pid, false);
-	uint64_t prev_end = 0;
-	PagemapEntry *r;
-	size_t vma = 0;
-	int ret;
-
-	if (!img)
-		return -EINVAL;
-	while ((ret = img_read_msg(img, (ProtobufCMessage **)&r)) > 0) {
-		ret = check_run(img->path, p, r, prev_end, &vma);
-		if (!ret)
-			ret = add_run(p, r, vma);
-		if (ret) {
-			img_free_msg(&r->base);
-			break;
-		}
-		prev_end = r->vaddr + ((uint64_t)r->nr_pages << PAGE_SHIFT);
-	}
-	img_close(img);
-	if (ret < 0)
-		return ret;
-	return check_pages_size(dfd, p);
 }
 
 static int check_file(const FileEntry *f)
@@ -728,7 +626,7 @@ static uint64_t read_mmap_min_addr(void)
 
 static const VmaEntry *vma_at(const MmEntry *mm, uint64_t addr)
 {
-	int idx = vma_of(mm, addr, 0);
+	int idx = restore_vma_of(mm, addr, 0);
 
 	return idx < 0 ? NULL : mm->vmas[idx];
 }
@@ -771,7 +669,7 @@ int restore_read_plan(int dfd, struct restore_plan *p)
 	if (!ret)
 		ret = check_core_in_mm(p);
 	if (!ret)
-		ret = read_pagemap(dfd, p);
+		ret = restore_read_pages(dfd, p);
 	if (!ret)
 		ret = read_files(dfd, p);
 	if (!ret)
@@ -788,14 +686,11 @@ void restore_free_plan(struct restore_plan *p)
 	img_free_msg((ProtobufCMessage *)p->core);
 	img_free_msg((ProtobufCMessage *)p->mm);
 	img_free_msg((ProtobufCMessage *)p->fs);
-	for (size_t i = 0; i < p->nr_runs; i++)
-		img_free_msg((ProtobufCMessage *)p->runs[i]);
 	for (size_t i = 0; i < p->nr_fds; i++)
 		img_free_msg((ProtobufCMessage *)p->fds[i]);
 	for (size_t i = 0; i < p->nr_files; i++)
 		img_free_msg((ProtobufCMessage *)p->files[i]);
-	free(p->runs);
-	free(p->run_vma);
+	restore_free_chain(p);
 	free(p->fds);
 	free(p->files);
 	free(p->fd_file);

@@ -116,12 +116,15 @@ static uint64_t find_hole(const struct range *r, size_t nr, uint64_t size, uint6
 	return best;
 }
 
-static void add_batch(struct fill_plan *f, uint64_t start, uint64_t len, uint32_t vma)
+static void add_batch(struct fill_plan *f, uint64_t start, uint64_t len, uint32_t vma,
+		      uint32_t level, uint64_t off)
 {
 	struct restorer_batch *b = f->nr_batches ? &f->batches[f->nr_batches - 1] : NULL;
 	struct restorer_iovec *iov;
 
-	if (b && b->vma == vma && b->bytes + len <= BATCH_MAX_BYTES && b->nr_iov < BATCH_MAX_IOV) {
+	/* One batch is one preadv: the same file, contiguous in it. */
+	if (b && b->vma == vma && b->level == level && b->off + b->bytes == off &&
+	    b->bytes + len <= BATCH_MAX_BYTES && b->nr_iov < BATCH_MAX_IOV) {
 		iov = &f->iovs[f->nr_iovs - 1];
 		if (iov->base + iov->len == start) {
 			iov->len += len;
@@ -139,8 +142,9 @@ static void add_batch(struct fill_plan *f, uint64_t start, uint64_t len, uint32_
 	    .iov = f->nr_iovs,
 	    .nr_iov = 1,
 	    .vma = vma,
+	    .level = level,
 	    .bytes = len,
-	    .off = b ? b->off + b->bytes : 0,
+	    .off = off,
 	};
 	f->iovs[f->nr_iovs++] = (struct restorer_iovec){start, len};
 }
@@ -156,14 +160,16 @@ static int plan_fill(const struct restore_plan *p, struct fill_plan *f)
 	if (!f->batches || !f->iovs)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->nr_runs; i++) {
-		uint64_t start = p->runs[i]->vaddr;
-		uint64_t len = (uint64_t)p->runs[i]->nr_pages << PAGE_SHIFT;
+		const struct page_src_run *r = &p->runs[i];
+		uint64_t start = r->vaddr, off = r->off;
+		uint64_t len = r->nr_pages << PAGE_SHIFT;
 
 		while (len) {
 			uint64_t piece = min(len, BATCH_MAX_BYTES);
 
-			add_batch(f, start, piece, p->run_vma[i]);
+			add_batch(f, start, piece, r->vma, r->level, off);
 			start += piece;
+			off += piece;
 			len -= piece;
 		}
 	}
@@ -222,7 +228,7 @@ static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f
 	l->siginfos = off;
 	off += p->core->thread->n_pending * sizeof(struct restorer_siginfo);
 	l->close_fds = off;
-	off += (p->mm->n_files + 1) * sizeof(int32_t);
+	off += (p->mm->n_files + p->nr_levels) * sizeof(int32_t);
 	l->helper_stack = PAGE_ALIGN(off);
 	off = l->helper_stack + (helper_from(p, f) < f->nr_batches ? RESTORER_STACK_SIZE : 0);
 	l->stack = off;
@@ -406,8 +412,11 @@ static void fill_mm(const struct restore_ctx *ctx, struct restorer_args *a)
 
 static void fill_fds(const struct restore_ctx *ctx, struct restorer_args *a, int32_t *fds)
 {
-	a->pages_fd = ctx->pages_fd;
-	fds[a->nr_close_fds++] = ctx->pages_fd;
+	a->nr_levels = ctx->plan.nr_levels;
+	for (uint32_t l = 0; l < ctx->plan.nr_levels; l++) {
+		a->pages_fds[l] = ctx->pages_fds[l];
+		fds[a->nr_close_fds++] = ctx->pages_fds[l];
+	}
 	for (size_t i = 0; i < ctx->plan.mm->n_files; i++)
 		if (ctx->mfile_fd[i] >= 0)
 			fds[a->nr_close_fds++] = ctx->mfile_fd[i];

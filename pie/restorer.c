@@ -168,7 +168,9 @@ static void fill_range(struct restorer_args *a, uint32_t from, uint32_t to,
 				goto err;
 			}
 		}
-		ret = read_batch(a->pages_fd, iovs + b->iov, b->nr_iov, b->off);
+		ret = b->level < a->nr_levels ?
+			      read_batch(a->pages_fds[b->level], iovs + b->iov, b->nr_iov, b->off) :
+			      -EINVAL;
 		if (ret) {
 			r->step = RST_STEP_READ;
 			goto err;

@@ -2,6 +2,8 @@
  * images, and the steps that turn it into a running task.
  *
  *   restore-images.c   read every image, validate every field
+ *   restore-chain.c    where each page's data is: this dump or an earlier
+ *                      round (pre-dump) it points to
  *   restore-check.c    check this machine (pid free, files unchanged, same
  *                      vDSO and xsave size)
  *   restore-mem.c      the restorer area: hole, blob, args for the blob
@@ -45,17 +47,30 @@ struct special_layout {
 	uint64_t end[SPECIAL_NR];
 };
 
+/* A run of pages to fill and where its data is: the pages image of round
+ * LEVEL (0: this dump, 1: its previous round...) at byte offset OFF. */
+struct page_src_run {
+	uint64_t vaddr;
+	uint64_t nr_pages;
+	uint64_t off;
+	uint32_t vma;
+	uint32_t level;
+};
+
 struct restore_plan {
 	pid_t pid;
 	InventoryEntry *inv;
 	PstreeEntry *pstree;
 	CoreEntry *core;
 	MmEntry *mm;
-	PagemapEntry **runs;
+	struct page_src_run *runs; /* in address order */
 	size_t nr_runs;
 	size_t cap_runs;
-	uint32_t *run_vma; /* mm->vmas index of each run */
 	uint64_t nr_pages;
+	/* Images directories of the rounds; [0] is the dump's own (not
+	 * owned here), the others are opened by restore-chain.c. */
+	int level_dfd[RESTORER_MAX_LEVELS];
+	uint32_t nr_levels;
 	FdinfoEntry **fds; /* sorted by fd */
 	size_t nr_fds;
 	FileEntry **files;
@@ -91,7 +106,7 @@ struct restore_ctx {
 
 	/* Service fds: open in lmproc before the fork, above every fd the
 	 * task will have; closed by the restorer. */
-	int pages_fd;
+	int pages_fds[RESTORER_MAX_LEVELS];
 	int *mfile_fd;	/* per mm->files entry, -1 if unused */
 	int svc_fds[2]; /* lowest and highest service fd */
 
@@ -106,6 +121,14 @@ struct restore_ctx {
 /* restore-images.c */
 int restore_read_plan(int dfd, struct restore_plan *plan);
 void restore_free_plan(struct restore_plan *plan);
+/* Names the image in errors: "pagemap-PID.img" of round LEVEL. */
+int restore_plan_bad(const char *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int restore_vma_of(const MmEntry *mm, uint64_t addr, size_t from);
+
+/* restore-chain.c: reads pagemap-PID.img and, through in_parent entries,
+ * the pagemaps of earlier rounds, into plan->runs. */
+int restore_read_pages(int dfd, struct restore_plan *plan);
+void restore_free_chain(struct restore_plan *plan);
 
 /* restore-check.c */
 int restore_check_machine(struct restore_plan *plan);

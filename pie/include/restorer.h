@@ -27,6 +27,9 @@
 /* Words of auxv; the kernel keeps fewer (AT_VECTOR_SIZE) and says EINVAL
  * for more. */
 #define RESTORER_MAX_AUXV 128
+/* Rounds of an iterative dump the pages may come from: the dump and its
+ * pre-dumps (track-round.c allows as many). */
+#define RESTORER_MAX_LEVELS 64
 
 enum restorer_status {
 	RESTORER_RUNNING = 0,
@@ -83,15 +86,16 @@ struct restorer_vma {
 };
 
 /* Runs of pages to fill, iovecs [iov, iov + nr_iov): each is made present
- * with MADV_POPULATE_WRITE, then all are read from the pages image at
- * offset off in one preadv().  All of [start, end) lies inside vma. */
+ * with MADV_POPULATE_WRITE, then all are read from the pages image of
+ * round LEVEL (0: the dump, 1: its previous round...) at offset off in one
+ * preadv().  All of [start, end) lies inside vma. */
 struct restorer_batch {
 	uint64_t start;
 	uint64_t end;
 	uint32_t iov;
 	uint32_t nr_iov;
 	uint32_t vma;
-	uint32_t pad;
+	uint32_t level;
 	uint64_t bytes;
 	uint64_t off;
 };
@@ -183,7 +187,8 @@ struct restorer_args {
 	uint32_t nr_batches;
 	uint32_t nr_siginfos;
 	uint32_t nr_close_fds;
-	int32_t pages_fd;
+	int32_t pages_fds[RESTORER_MAX_LEVELS];
+	uint32_t nr_levels;
 	/* Batches [helper_from, nr_batches) are filled by a second thread on
 	 * a stack of its own, the rest by the restorer (helper_from ==
 	 * nr_batches: no helper). */
