@@ -38,69 +38,105 @@ struct page_run {
 	uint64_t nr;
 };
 
+/* A pagemap entry of the VMA being dumped. */
+struct pm_entry {
+	uint64_t vaddr;
+	uint64_t nr;
+	bool in_parent;
+};
+
+/* Entries of one VMA are kept until the VMA is done: in_parent entries
+ * are noted before the copied pages between them, and the image wants
+ * them in address order. */
 struct page_writer {
 	struct cr_img *pagemap;
 	int pages_fd;
-	uint64_t pend_vaddr;	/* pagemap entry being grown */
-	uint64_t pend_nr;
-	bool pend_in_parent;
+	struct pm_entry *ents;
+	size_t nr_ents;
+	size_t cap_ents;
+	/* Segments of the batch being written: at most one per page. */
+	struct iovec iov[READ_BATCH_PAGES];
+	int nr_iov;
 	struct page_xfer_stats *st;
 };
 
-static int flush_entry(struct page_writer *w)
+static int note_run(struct page_writer *w, uint64_t vaddr, uint64_t nr, bool in_parent)
+{
+	struct pm_entry *last = w->nr_ents ? &w->ents[w->nr_ents - 1] : NULL;
+
+	if (last && last->in_parent == in_parent && last->vaddr + last->nr * PAGE_SIZE == vaddr) {
+		last->nr += nr;
+		return 0;
+	}
+	if (w->nr_ents == w->cap_ents) {
+		size_t cap = w->cap_ents ? w->cap_ents * 2 : 256;
+		struct pm_entry *e = realloc(w->ents, cap * sizeof(*e));
+
+		if (!e)
+			return -ENOMEM;
+		w->ents = e;
+		w->cap_ents = cap;
+	}
+	w->ents[w->nr_ents++] = (struct pm_entry){ vaddr, nr, in_parent };
+	return 0;
+}
+
+static int pm_entry_cmp(const void *a, const void *b)
+{
+	const struct pm_entry *x = a, *y = b;
+
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+static int write_entry(struct page_writer *w, const struct pm_entry *e)
 {
 	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
-	int ret;
+	uint64_t left = e->nr, vaddr = e->vaddr;
+	int ret = 0;
 
-	if (!w->pend_nr)
-		return 0;
-	pe.vaddr = w->pend_vaddr;
-	pe.nr_pages = w->pend_nr;
-	if (w->pend_in_parent) {
-		pe.has_in_parent = true;
-		pe.in_parent = true;
+	/* nr_pages is 32 bits wide. */
+	while (left && !ret) {
+		pe.vaddr = vaddr;
+		pe.nr_pages = min(left, (uint64_t)UINT32_MAX);
+		pe.has_in_parent = pe.in_parent = e->in_parent;
+		ret = img_write_msg(w->pagemap, &pe.base);
+		vaddr += (uint64_t)pe.nr_pages * PAGE_SIZE;
+		left -= pe.nr_pages;
 	}
-	ret = img_write_msg(w->pagemap, &pe.base);
-	w->pend_nr = 0;
 	return ret;
 }
 
-static int note_run(struct page_writer *w, uint64_t vaddr, uint64_t nr, bool in_parent)
+/* Writes the VMA's entries in address order, merging neighbours.  Data
+ * entries are already in address order among themselves, as their pages
+ * are in the pages image. */
+static int flush_entries(struct page_writer *w)
 {
-	int ret;
+	struct pm_entry cur;
+	int ret = 0;
 
-	if (w->pend_nr && w->pend_in_parent == in_parent &&
-	    w->pend_vaddr + w->pend_nr * PAGE_SIZE == vaddr && w->pend_nr + nr <= UINT32_MAX) {
-		w->pend_nr += nr;
+	if (!w->nr_ents)
 		return 0;
+	qsort(w->ents, w->nr_ents, sizeof(*w->ents), pm_entry_cmp);
+	cur = w->ents[0];
+	for (size_t i = 1; i < w->nr_ents && !ret; i++) {
+		const struct pm_entry *e = &w->ents[i];
+
+		if (e->in_parent == cur.in_parent && cur.vaddr + cur.nr * PAGE_SIZE == e->vaddr) {
+			cur.nr += e->nr;
+			continue;
+		}
+		ret = write_entry(w, &cur);
+		cur = *e;
 	}
-	ret = flush_entry(w);
-	w->pend_vaddr = vaddr;
-	w->pend_nr = nr;
-	w->pend_in_parent = in_parent;
+	if (!ret)
+		ret = write_entry(w, &cur);
+	w->nr_ents = 0;
 	return ret;
 }
 
 static int note_pages(struct page_writer *w, uint64_t vaddr, uint64_t nr)
 {
 	return note_run(w, vaddr, nr, false);
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("Can't write the pages image");
-			return -errno;
-		}
-		buf = (const char *)buf + n;
-		len -= n;
-	}
-	return 0;
 }
 
 static bool page_is_zero(const void *page)
@@ -145,18 +181,21 @@ static const uint64_t *pme_at(struct pme_cache *c, uint64_t addr, uint64_t end, 
 	return c->e + off;
 }
 
-/* Collects the runs of pages in [start, end) of V that must be saved. */
-static int scan_pagemap(struct pme_cache *pmc, const struct vma *v, uint64_t *addr,
+/* Collects the runs of pages in [*addr, hi) of V that must be saved,
+ * until the batch is full; *addr tells where it stopped. */
+static int scan_pagemap(struct pme_cache *pmc, const struct vma *v, uint64_t *addr, uint64_t hi,
 			uint64_t batch, struct page_run *runs, int *nr_runs, uint64_t *nr_pages,
 			struct page_xfer_stats *st)
 {
 	uint64_t want = batch - *nr_pages;
 	bool file_private = v->kind == VMA_KIND__VMA_FILE_PRIVATE;
 	uint64_t npages;
+	/* Read ahead to the end of the VMA: windows inside it are many. */
 	const uint64_t *buf = pme_at(pmc, *addr, v->end, &npages);
 
 	if (!buf)
 		return -EIO;
+	npages = min(npages, (hi - *addr) / PAGE_SIZE);
 	for (uint64_t i = 0; i < npages; i++) {
 		uint64_t pme = buf[i];
 		uint64_t va = *addr + i * PAGE_SIZE;
@@ -239,15 +278,50 @@ static int read_runs(pid_t pid, int mem_fd, const struct vma *v, const struct pa
 	return -EIO;
 }
 
+/* Queues NR pages at DATA for the batch's one writev(). */
 static int emit_segment(struct page_writer *w, uint64_t vaddr, uint64_t nr, const char *data)
 {
 	int ret = note_pages(w, vaddr, nr);
 
-	if (!ret)
-		ret = write_all(w->pages_fd, data, nr * PAGE_SIZE);
-	if (!ret)
-		w->st->pages_written += nr;
-	return ret;
+	if (ret)
+		return ret;
+	if (w->nr_iov && (char *)w->iov[w->nr_iov - 1].iov_base + w->iov[w->nr_iov - 1].iov_len ==
+				 data) {
+		w->iov[w->nr_iov - 1].iov_len += nr * PAGE_SIZE;
+	} else {
+		w->iov[w->nr_iov].iov_base = (void *)data;
+		w->iov[w->nr_iov++].iov_len = nr * PAGE_SIZE;
+	}
+	w->st->pages_written += nr;
+	return 0;
+}
+
+static int flush_iov(struct page_writer *w)
+{
+	struct iovec *iov = w->iov;
+	int nr = w->nr_iov;
+
+	w->nr_iov = 0;
+	while (nr) {
+		ssize_t n = writev(w->pages_fd, iov, nr);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("Can't write the pages image");
+			return -errno;
+		}
+		while (nr && (size_t)n >= iov->iov_len) {
+			n -= iov->iov_len;
+			iov++;
+			nr--;
+		}
+		if (nr) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= n;
+		}
+	}
+	return 0;
 }
 
 /* Writes one run's pages from DATA, leaving out zero pages where that is
@@ -293,6 +367,9 @@ static int write_batch(struct page_writer *w, const struct vma *v, const struct 
 			ret = write_run(w, skip_zero, &runs[i], buf);
 		buf += runs[i].nr * PAGE_SIZE;
 	}
+	if (!ret)
+		ret = flush_iov(w);
+	w->nr_iov = 0;
 	w->st->memwrite_us += now_us() - t;
 	return ret;
 }
@@ -358,26 +435,28 @@ static void populate_buf(struct page_source *src, uint64_t nr_pages)
 	src->populated = nr_pages;
 }
 
-/* Dumps the pages of V in [lo, hi) that exist now. */
-static int dump_range(struct page_source *src, struct page_writer *w, const struct vma *v,
-		      uint64_t lo, uint64_t hi)
+/* Dumps the pages that exist now in the windows WIN[0..NWIN) of V
+ * (sorted, inside V), batching across windows. */
+static int dump_windows(struct page_source *src, struct page_writer *w, const struct vma *v,
+			const struct addr_range *win, size_t nwin)
 {
 	struct page_run runs[MAX_RUNS];
 	bool ok[MAX_RUNS];
-	uint64_t addr = lo;
+	size_t wi = 0;
+	uint64_t addr = nwin ? win[0].start : 0;
 	int ret;
 
-	while (addr < hi) {
-		struct vma win = *v;
+	while (wi < nwin) {
 		uint64_t nr_pages = 0, t = now_us();
 		int nr_runs = 0;
 
-		win.end = hi;
-		while (addr < hi && nr_pages < src->batch && nr_runs < MAX_RUNS) {
-			ret = scan_pagemap(&src->pmc, &win, &addr, src->batch, runs, &nr_runs,
-					   &nr_pages, w->st);
+		while (wi < nwin && nr_pages < src->batch && nr_runs < MAX_RUNS) {
+			ret = scan_pagemap(&src->pmc, v, &addr, win[wi].end, src->batch, runs,
+					   &nr_runs, &nr_pages, w->st);
 			if (ret)
 				return ret;
+			if (addr >= win[wi].end && ++wi < nwin)
+				addr = win[wi].start;
 		}
 		if (!nr_runs)
 			continue;
@@ -414,17 +493,53 @@ static size_t range_first(const struct range_set *s, uint64_t addr)
 	return lo;
 }
 
-/* Records as in_parent the pages of PARENT inside [lo, hi). */
-static int note_parent(struct page_writer *w, const struct range_set *parent, uint64_t lo,
-		       uint64_t hi)
+/* The ranges of S inside [lo, hi), clipped; *nr of them (malloc'ed). */
+static struct addr_range *clip_ranges(const struct range_set *s, uint64_t lo, uint64_t hi,
+				      size_t *nr)
 {
+	size_t first = range_first(s, lo), n = 0;
+	struct addr_range *out;
+
+	while (first + n < s->nr && s->r[first + n].start < hi)
+		n++;
+	out = malloc((n + 1) * sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		out[i].start = max(lo, s->r[first + i].start);
+		out[i].end = min(hi, s->r[first + i].end);
+	}
+	*nr = n;
+	return out;
+}
+
+/* Records as in_parent the pages of PARENT in [lo, hi) outside DIRTY. */
+static int note_parent(struct page_writer *w, const struct range_set *parent,
+		       const struct addr_range *dirty, size_t nr_dirty, uint64_t lo, uint64_t hi)
+{
+	size_t d = 0;
+
 	for (size_t i = range_first(parent, lo); i < parent->nr && parent->r[i].start < hi; i++) {
 		uint64_t a = max(lo, parent->r[i].start), b = min(hi, parent->r[i].end);
-		int ret = note_run(w, a, (b - a) / PAGE_SIZE, true);
 
-		if (ret)
-			return ret;
-		w->st->pages_skipped_parent += (b - a) / PAGE_SIZE;
+		while (a < b) {
+			uint64_t to = b;
+			int ret;
+
+			while (d < nr_dirty && dirty[d].end <= a)
+				d++;
+			if (d < nr_dirty && dirty[d].start <= a) {
+				a = min(b, dirty[d].end);
+				continue;
+			}
+			if (d < nr_dirty)
+				to = min(b, dirty[d].start);
+			ret = note_run(w, a, (to - a) / PAGE_SIZE, true);
+			if (ret)
+				return ret;
+			w->st->pages_skipped_parent += (to - a) / PAGE_SIZE;
+			a = to;
+		}
 	}
 	return 0;
 }
@@ -434,35 +549,31 @@ static int note_parent(struct page_writer *w, const struct range_set *parent, ui
 static int dump_vma_incremental(struct page_source *src, struct page_writer *w,
 				const struct vma *v, const struct page_plan *plan)
 {
-	const struct range_set *dirty = plan->dirty;
-	uint64_t cursor = v->start;
+	size_t nr;
+	struct addr_range *dirty = clip_ranges(plan->dirty, v->start, v->end, &nr);
 	int ret;
 
-	for (size_t i = range_first(dirty, v->start); i < dirty->nr && dirty->r[i].start < v->end;
-	     i++) {
-		uint64_t a = max(v->start, dirty->r[i].start), b = min(v->end, dirty->r[i].end);
-
-		ret = note_parent(w, plan->parent, cursor, a);
-		if (!ret)
-			ret = dump_range(src, w, v, a, b);
-		if (ret)
-			return ret;
-		cursor = b;
-	}
-	return note_parent(w, plan->parent, cursor, v->end);
+	if (!dirty)
+		return -ENOMEM;
+	ret = note_parent(w, plan->parent, dirty, nr, v->start, v->end);
+	if (!ret)
+		ret = dump_windows(src, w, v, dirty, nr);
+	free(dirty);
+	return ret;
 }
 
 static int dump_vma_pages(struct page_source *src, struct page_writer *w, const struct vma *v,
 			  const struct page_plan *plan, size_t idx)
 {
+	struct addr_range all = { v->start, v->end };
 	int ret;
 
 	if (plan && !plan->whole[idx])
 		ret = dump_vma_incremental(src, w, v, plan);
 	else
-		ret = dump_range(src, w, v, v->start, v->end);
+		ret = dump_windows(src, w, v, &all, 1);
 	/* Runs never span two VMAs: restore maps them one VMA at a time. */
-	return ret ?: flush_entry(w);
+	return ret ?: flush_entries(w);
 }
 
 static int open_source(struct page_source *src)
@@ -546,6 +657,7 @@ int dump_pages(int dfd, pid_t pid, const struct vm_area_list *vl, enum page_path
 		if (vma_has_dumpable_pages(&vl->vmas[i]))
 			ret = dump_vma_pages(&src, &w, &vl->vmas[i], plan, i);
 out:
+	free(w.ents);
 	if (w.pagemap) {
 		int r = img_close(w.pagemap);
 
