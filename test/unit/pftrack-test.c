@@ -608,6 +608,8 @@ static void test_rate(struct pftrack *pt, struct child *c)
 	check(err < 0.10 && err > -0.10,
 	      "rate %.0f pages/s, writer achieved %.0f (set %d): error %.2f%%", got, achieved,
 	      WRITE_RATE, err * 100);
+	ret = pftrack_rate(pt, now_ns() - 10000000000ULL, now_ns() - 9000000000ULL, &got);
+	check(ret == -ERANGE, "a window older than the buckets kept is refused (%d)", ret);
 	for (uint64_t i = 0; i < n; i++)
 		c->sh->idx[i] = i % NR_PAGES;
 	set_from_idx(&expect, c->sh->region, c->sh->idx, n);
@@ -615,6 +617,8 @@ static void test_rate(struct pftrack *pt, struct child *c)
 	ret = drain(pt, c, &dirty, NULL, &st);
 	check(!ret && set_equal(&dirty, &expect), "rate writer's pages reported (%lu)",
 	      (unsigned long)dirty.nr);
+	printf("# rate of the last %d ms at the drain: %.0f pages/s\n", PFTRACK_RATE_WINDOW_MS,
+	       st.rate_pps);
 	set_from_scan(&scanned, c);
 	check(set_equal(&scanned, &dirty), "and they equal the PAGEMAP_SCAN set");
 }
@@ -701,6 +705,7 @@ static struct pftrack *bench(struct pftrack *pt, struct child *c)
 	uint64_t other_off[BENCH_ROUNDS];
 	double target_run = 0, other_run = 0;
 	struct prog_time t0, t1, t2;
+	uint64_t drain_ns = 0, open_ns = 0, t;
 	struct pftrack_stats st;
 	int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	bool counted = true;
@@ -715,14 +720,18 @@ static struct pftrack *bench(struct pftrack *pt, struct child *c)
 		read_prog_time(pt, &t2);
 		target_run += per_run(&t0, &t1) / BENCH_ROUNDS;
 		other_run += per_run(&t1, &t2) / BENCH_ROUNDS;
+		t = now_ns();
 		ret = drain(pt, c, &dirty, NULL, &st);
+		drain_ns += (now_ns() - t) / BENCH_ROUNDS;
 		counted &= !ret && dirty.nr == NR_PAGES && st.wp_faults == NR_PAGES;
 		pftrack_close(pt);
 		pt = NULL;
 		set_from_scan(&scanned, c);
 		off[r] = run(c, OP_WRITE_ALL, 0, 0);
 		other_off[r] = other_process_faults_ns();
+		t = now_ns();
 		ret = pftrack_open(c->pid, &pt);
+		open_ns += (now_ns() - t) / BENCH_ROUNDS;
 	}
 	if (stats_fd >= 0)
 		close(stats_fd);
@@ -736,6 +745,8 @@ static struct pftrack *bench(struct pftrack *pt, struct child *c)
 	       median_per_page(on), median_per_page(off));
 	printf("# another process's fresh-page fault: %.0f ns with a tracker attached, "
 	       "%.0f ns without\n", median_per_page(other_on), median_per_page(other_off));
+	printf("# pftrack_open: %.1f ms; drain of %lu pages: %.1f ms\n", open_ns / 1e6,
+	       (unsigned long)NR_PAGES, drain_ns / 1e6);
 	return pt;
 }
 
