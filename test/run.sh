@@ -13,6 +13,12 @@
 #   two-dumps      dump -R into one directory, dump into another (with
 #                  --page-path splice for every other test), restore from
 #                  the second
+#   pre-dump       pre-dump into 1, pre-dump into 2 (--prev-images-dir ../1),
+#                  dump into 3 (--prev-images-dir ../2), restore from 3.
+#                  After each pre-dump the task must run with its state
+#                  unchanged; every round after the first must be
+#                  incremental.  Some tests take more rounds, a pause or a
+#                  signal between rounds (predump_knobs).
 # Every other run restores with -d (then SIGTERM and poll the verdict), the
 # others without (lmproc waits and must exit with the test's status, 0).
 # Before the checkpoint and after each dump -R and restore, the task's
@@ -48,7 +54,7 @@ SUITE_LIMIT=480		# seconds: stop starting runs after this
 # shellcheck source=test/bad-input/cases.sh
 . "$ROOT/test/bad-input/cases.sh"
 
-ALL_MODES="plain leave-running two-dumps"
+ALL_MODES="plain leave-running two-dumps pre-dump"
 MODES=${MODES:-$ALL_MODES}
 TESTS=${TESTS:-$(cd "$BUILD/static" 2>/dev/null && ls)}
 RUN_NR=0
@@ -248,11 +254,119 @@ restore_attached() {
 	fi
 }
 
-# checkpoint MODE PID SNAP SPLICE: the dumps of MODE; sets IMG to the
-# directory to restore from.
+# predump_knobs NAME: how the pre-dump mode treats test NAME: PD_ROUNDS
+# pre-dumps before the final dump, PD_PAUSE seconds between rounds,
+# PD_MIN_DIRTY pages every round after the first must find written, and
+# PD_SIGNAL: after each pre-dump the test gets SIGUSR1, changes its memory
+# and writes the number of rounds it has seen into DD/round.
+predump_knobs() {
+	PD_ROUNDS=2
+	PD_PAUSE=0
+	PD_MIN_DIRTY=0
+	PD_SIGNAL=""
+	case "$1" in
+	predump_writer)
+		PD_ROUNDS=3
+		PD_PAUSE=0.4
+		PD_MIN_DIRTY=500
+		;;
+	predump_adversary)
+		PD_ROUNDS=3
+		PD_SIGNAL=1
+		;;
+	esac
+}
+
+# stat_of DIR FIELD: FIELD of DIR/stats-dump.img as lmproc show prints it.
+stat_of() {
+	"$LMPROC" show "$1/stats-dump.img" 2>/dev/null |
+		sed -n "s/^ *\"$2\": *\"\{0,1\}\([^,\"]*\).*/\1/p" | head -n 1
+}
+
+# round_checks DIR WHAT NR: the stats of round NR (from 1) in DIR: every
+# round after the first is incremental and finds PD_MIN_DIRTY pages.
+round_checks() {
+	local dir=$1 what=$2 nr=$3 inc dirty
+
+	[ "$nr" -gt 1 ] || return 0
+	inc=$(stat_of "$dir" incremental)
+	if [ "$inc" != true ]; then
+		REASON="$what was not incremental (incremental: ${inc:-missing})"
+		add_detail "lmproc warnings" "${dir%/*}/$(basename "$dir").err" 3
+		return 1
+	fi
+	dirty=$(stat_of "$dir" pages_dirty)
+	if [ "${dirty:-0}" -lt "$PD_MIN_DIRTY" ]; then
+		REASON="$what found ${dirty:-no} written pages, the test writes at least $PD_MIN_DIRTY"
+		return 1
+	fi
+}
+
+# round_signal PID NR: SIGUSR1 to a PD_SIGNAL test after round NR; waits
+# until it says it has changed its memory for that round, then takes the
+# new state as the one to keep (CKPT_SNAP).
+round_signal() {
+	local pid=$1 nr=$2 seen
+
+	kill -USR1 "$pid"
+	if ! wait_until 10000 grep -qx "$nr" "$DD/round"; then
+		read -r seen 2>/dev/null <"$DD/round"
+		REASON="the test did not finish its changes after round $nr within 10 s"
+		REASON+=" (it says ${seen:-nothing})"
+		add_detail "test log" "$TLOG" 4
+		return 1
+	fi
+	if ! CKPT_SNAP=$(stable_snapshot "$pid"); then
+		REASON="pid $pid vanished after its changes of round $nr"
+		add_detail "test log" "$TLOG" 4
+		return 1
+	fi
+}
+
+# pre_dump_chain PID SNAP NAME: the pre-dump mode's rounds (predump_knobs
+# NAME) and final dump; IMG is the last round.
+pre_dump_chain() {
+	local pid=$1 name=$3 k st prev dir
+
+	predump_knobs "$name"
+	for k in $(seq "$PD_ROUNDS"); do
+		dir=$RD/img$k
+		mkdir -p "$dir"
+		prev=""
+		[ "$k" -gt 1 ] && prev="../img$((k - 1))"
+		lm "$RD" "img$k" pre-dump -t "$pid" -D "$dir" ${prev:+--prev-images-dir "$prev"}
+		st=$?
+		[ "$st" = 0 ] || { lm_failed "$RD" "img$k" "$st" "pre-dump $k"; return 1; }
+		case "$(proc_state "$pid")" in
+		t|T) REASON="pid $pid left stopped after pre-dump $k"; return 1 ;;
+		esac
+		if ! same_state "$pid" "$CKPT_SNAP" 1000; then
+			REASON="after pre-dump $k: $REASON"
+			return 1
+		fi
+		round_checks "$dir" "pre-dump $k" "$k" || return 1
+		if [ -n "$PD_SIGNAL" ]; then
+			round_signal "$pid" "$k" || return 1
+		fi
+		sleep "$PD_PAUSE"
+	done
+	IMG=$RD/img$((PD_ROUNDS + 1))
+	mkdir -p "$IMG"
+	lm "$RD" "img$((PD_ROUNDS + 1))" dump -t "$pid" -D "$IMG" \
+		--prev-images-dir "../img$PD_ROUNDS"
+	st=$?
+	[ "$st" = 0 ] || { lm_failed "$RD" "img$((PD_ROUNDS + 1))" "$st" "final dump"; return 1; }
+	round_checks "$IMG" "the final dump" "$((PD_ROUNDS + 1))" || return 1
+	reap_dumped "$pid"
+}
+
+# checkpoint MODE PID SNAP SPLICE NAME: the dumps of MODE; sets IMG to the
+# directory to restore from and CKPT_SNAP to the state the restored task
+# must have (SNAP, unless the test changed its state between rounds).
 checkpoint() {
 	local mode=$1 pid=$2 snap=$3 splice=$4 st
 
+	CKPT_SNAP=$snap
 	case "$mode" in
 	plain)
 		IMG=$RD/img
@@ -293,6 +407,9 @@ checkpoint() {
 		[ "$st" = 0 ] || { lm_failed "$RD" dump2 "$st" "second dump"; return 1; }
 		reap_dumped "$pid"
 		;;
+	pre-dump)
+		pre_dump_chain "$pid" "$snap" "$5" || return 1
+		;;
 	none)
 		IMG=""
 		;;
@@ -310,13 +427,13 @@ static_steps() {
 		add_detail "test log" "$TLOG" 4
 		return 1
 	fi
-	checkpoint "$mode" "$TPID" "$snap" "$splice" || return 1
+	checkpoint "$mode" "$TPID" "$snap" "$splice" "$name" || return 1
 	if [ "$mode" = none ]; then
 		finish_original "$TPID"
 	elif [ -n "$detach" ]; then
-		restore_detached "$TPID" "$IMG" "$snap"
+		restore_detached "$TPID" "$IMG" "$CKPT_SNAP"
 	else
-		restore_attached "$TPID" "$IMG" "$snap"
+		restore_attached "$TPID" "$IMG" "$CKPT_SNAP"
 	fi
 }
 
