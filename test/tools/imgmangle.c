@@ -6,8 +6,9 @@
  *   imgmangle tag FILE              give the top-level field nearest the
  *                                   middle of FILE an invalid wire type (7)
  *   imgmangle len FILE              make the first record claim 2 GiB
- *   imgmangle flip FILE             invert the byte in the middle of FILE (for
- *                                   raw page data, which nothing can validate)
+ *   imgmangle flip FILE [OFFSET]    invert the byte in the middle of FILE, or at
+ *                                   OFFSET (for raw page data, which nothing can
+ *                                   validate)
  *   imgmangle xor FILE PATH MASK    xor a varint field with MASK in place
  *                                   (the result must encode to the same length)
  *   imgmangle max FILE PATH         set every value bit of a varint field: the
@@ -217,16 +218,18 @@ static uint64_t edit_max(uint64_t old, size_t len, uint64_t unused)
 int main(int argc, char **argv)
 {
 	if (argc < 3)
-		die("%s", "usage: imgmangle cut|tag|len|flip|xor|max FILE [PATH [MASK]]");
+		die("%s", "usage: imgmangle cut|tag|len|flip|xor|max FILE [PATH [MASK] | OFFSET]");
 	load(argv[2]);
 	if (!strcmp(argv[1], "cut")) {
 		size /= 2;
 	} else if (!strcmp(argv[1], "tag")) {
 		op_tag();
-	} else if (!strcmp(argv[1], "flip")) {
-		if (!size)
-			die("%s is empty", argv[2]);
-		buf[size / 2] ^= 0xff;
+	} else if (!strcmp(argv[1], "flip") && argc <= 4) {
+		size_t at = argc == 4 ? strtoull(argv[3], NULL, 0) : size / 2;
+
+		if (at >= size)
+			die("%s has no byte at that offset", argv[2]);
+		buf[at] ^= 0xff;
 	} else if (!strcmp(argv[1], "len")) {
 		uint32_t huge = 0x80000000u;
 
