@@ -315,7 +315,11 @@ static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 	if (ret) {
 		unlinkat(ctx.dfd, "inventory.img", 0);
 		track_round_abort(&ctx.round);
-		pr_info("%s of pid %d failed; it keeps running\n", what, ctx.pid);
+		if (log_error_count())
+			pr_info("%s of pid %d failed; it keeps running\n", what, ctx.pid);
+		else
+			pr_err("%s of pid %d failed (%s); it keeps running\n", what, ctx.pid,
+			       strerror(-ret));
 	} else {
 		pr_info("%s of pid %d: frozen %lu us, %lu pages written, %lu in earlier rounds\n",
 			what, ctx.pid, (unsigned long)(ctx.t_thawed - ctx.t_frozen),

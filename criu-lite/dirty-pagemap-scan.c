@@ -22,9 +22,14 @@
 
 #define SCAN_VEC 512
 
+/* Only writable VMAs are registered: a read-only one can change only by
+ * an mprotect(), which a round sees as a changed VMA and copies whole.
+ * Registering changes the VMA's flags, and the kernel then merges it
+ * with neighbours it had left apart (libc's read-only text and RELRO
+ * parts, measured): the target's maps would differ after a pre-dump. */
 static bool pms_trackable(const struct vma *v)
 {
-	return vma_has_dumpable_pages(v);
+	return vma_has_dumpable_pages(v) && (v->prot & PROT_WRITE);
 }
 
 static int uffd_take_from_task(struct parasite_ctl *ctl, pid_t pid, int *out)

@@ -11,6 +11,6 @@ bool fault_injected(const char *point)
 
 	if (!want || strcmp(want, point))
 		return false;
-	pr_warn("fault injected at %s\n", point);
+	pr_warn("fault injected at %s (LMPROC_FAULT)\n", point);
 	return true;
 }

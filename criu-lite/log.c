@@ -8,6 +8,7 @@
 
 static int log_level = LOG_WARN;
 static FILE *log_file;
+static unsigned int log_errors;
 
 int log_init(int level, const char *path)
 {
@@ -36,6 +37,11 @@ int log_get_level(void)
 	return log_level;
 }
 
+unsigned int log_error_count(void)
+{
+	return log_errors;
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
 	FILE *out = log_file ? log_file : stderr;
@@ -43,6 +49,8 @@ void log_msg(int level, const char *fmt, ...)
 	va_list ap;
 
 	/* Errors always reach the user's terminal, even with -o. */
+	if (level == LOG_ERR)
+		log_errors++;
 	if (level > log_level && !(level == LOG_ERR))
 		return;
 	va_start(ap, fmt);

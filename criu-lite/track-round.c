@@ -4,6 +4,7 @@
  * everything: never a silent loss (docs/dirty-tracking.md). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,15 @@ static int open_parent(int dfd, const char *rel)
 static int check_link(int pfd, const char *name, pid_t pid, InventoryEntry **out)
 {
 	InventoryEntry *inv;
-	int ret = img_read_one(pfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv);
+	int ret;
 
-	if (ret) {
-		pr_err("%s holds no complete pre-dump (inventory.img missing or bad)\n", name);
-		return ret;
+	if (faccessat(pfd, "inventory.img", F_OK, 0)) {
+		pr_err("%s holds no complete pre-dump (no inventory.img)\n", name);
+		return -ENOENT;
 	}
+	ret = img_read_one(pfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv);
+	if (ret)
+		return ret;
 	if (inv->img_version != IMAGE_VERSION) {
 		pr_err("%s has image version %u, this lmproc reads %u\n", name, inv->img_version,
 		       IMAGE_VERSION);
@@ -67,11 +71,13 @@ static int check_chain(int pfd, const char *name, pid_t pid, InventoryEntry **fi
 {
 	InventoryEntry *inv;
 	int fd = dup(pfd), depth, ret;
+	char path[PATH_MAX];
 
 	if (fd < 0)
 		return -errno;
+	snprintf(path, sizeof(path), "%s", name);
 	for (depth = 0; depth < MAX_CHAIN; depth++) {
-		ret = check_link(fd, depth ? "an earlier round" : name, pid, &inv);
+		ret = check_link(fd, path, pid, &inv);
 		if (ret)
 			break;
 		if (depth == 0)
@@ -81,11 +87,13 @@ static int check_chain(int pfd, const char *name, pid_t pid, InventoryEntry **fi
 				img_free_msg(&inv->base);
 			break;
 		}
-		int next = open_parent(fd, inv->parent_dir);
+		int next = openat(fd, inv->parent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		size_t len = strlen(path);
 
+		snprintf(path + len, sizeof(path) - len, "/%s", inv->parent_dir);
 		if (next < 0) {
-			pr_err("The chain of rounds behind %s has a hole at %s\n", name,
-			       inv->parent_dir);
+			pr_err("The chain of rounds behind %s has a hole: %s: %s\n", name, path,
+			       strerror(errno));
 			ret = -ENOENT;
 		}
 		if (depth)

@@ -16,6 +16,9 @@ enum log_level {
 int log_init(int level, const char *path);
 void log_fini(void);
 int log_get_level(void);
+/* How many errors were logged so far: a failure that logged none still
+ * owes the user one line. */
+unsigned int log_error_count(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define pr_err(fmt, ...) log_msg(LOG_ERR, "Error: " fmt, ##__VA_ARGS__)
