@@ -105,6 +105,11 @@ static int dump_stats(struct dump_ctx *ctx)
 		ds.track_collect_time_us = ctx->round.collect_us;
 		ds.pages_dirty = ctx->round.tracker.pages_dirty;
 		ds.incremental = ctx->round.incremental;
+		if (ctx->round.tracker.pft) {
+			ds.has_dirty_rate_pps = ds.has_write_faults = true;
+			ds.dirty_rate_pps = ctx->round.tracker.rate_pps;
+			ds.write_faults = ctx->round.tracker.write_faults;
+		}
 	}
 	return img_write_one(ctx->dfd, IMG_STATS_DUMP, 0, &ds.base);
 }

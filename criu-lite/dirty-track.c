@@ -78,6 +78,8 @@ const struct dirty_tracker_ops *track_backend_ops(enum track_backend b)
 		return &soft_dirty_tracker_ops;
 	case TRACK_PAGEMAP_SCAN:
 		return &pagemap_scan_tracker_ops;
+	case TRACK_EBPF:
+		return &ebpf_tracker_ops;
 	default:
 		return NULL;
 	}

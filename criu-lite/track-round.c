@@ -235,6 +235,11 @@ static int reclaim_tracker(struct track_round *r)
 	}
 	memcpy(r->tracker.fds, ks.fds, sizeof(int) * ks.nr_fds);
 	r->tracker.nr_fds = ks.nr_fds;
+	if (r->tracker.ops->resume) {
+		ret = r->tracker.ops->resume(&r->tracker);
+		if (ret)
+			return ret;
+	}
 	r->have_tracker = true;
 	r->incremental = true;
 	return 0;

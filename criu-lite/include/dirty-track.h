@@ -50,6 +50,11 @@ struct dirty_tracker {
 	/* Statistics of the last collect(). */
 	uint64_t collect_us;
 	uint64_t pages_dirty;
+	/* The ebpf backend's view of the same period (dirty-ebpf.c). */
+	struct pftrack *pft;
+	double rate_pps;		/* pages/s becoming dirty, last second */
+	uint64_t fault_pages;		/* pages it saw written */
+	uint64_t write_faults;
 	/* Backend data: live only within one round. */
 	void *priv;
 };
@@ -73,6 +78,9 @@ struct dirty_tracker_ops {
 	int (*collect)(struct dirty_tracker *t, const struct vma *v, struct range_set *out);
 	/* Ends a round after every collect(); may be NULL. */
 	int (*finish)(struct dirty_tracker *t);
+	/* Rebuilds what lives beside the fds after the keeper gave them
+	 * back; may be NULL. */
+	int (*resume)(struct dirty_tracker *t);
 	/* Whether V can be tracked at all; untracked VMAs are dumped whole
 	 * every round. */
 	bool (*trackable)(const struct vma *v);
@@ -88,5 +96,6 @@ int track_backend_by_name(const char *name, enum track_backend *out);
 
 extern const struct dirty_tracker_ops pagemap_scan_tracker_ops;
 extern const struct dirty_tracker_ops soft_dirty_tracker_ops;
+extern const struct dirty_tracker_ops ebpf_tracker_ops;
 
 #endif
