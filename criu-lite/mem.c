@@ -353,6 +353,37 @@ static void fill_vma_entry(VmaEntry *e, const struct vma *v)
 		e->name = (char *)v->name;
 }
 
+/* The bytes of the task's [vdso], malloc'ed into *OUT. */
+static int read_vdso(pid_t pid, const struct vm_area_list *vl, ProtobufCBinaryData *out)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	for (size_t i = 0; i < vl->nr; i++) {
+		const struct vma *v = &vl->vmas[i];
+
+		if (v->kind != VMA_KIND__VMA_VDSO)
+			continue;
+		out->len = v->end - v->start;
+		out->data = malloc(out->len);
+		if (!out->data)
+			return -ENOMEM;
+		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd < 0 ? -1 : pread(fd, out->data, out->len, v->start);
+		if (fd >= 0)
+			close(fd);
+		if (n != (ssize_t)out->len) {
+			pr_perror("Can't read the vDSO of pid %d at 0x%lx", pid,
+				  (unsigned long)v->start);
+			return -EIO;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 {
 	cleanup_free VmaEntry *vmas = NULL;
@@ -421,7 +452,11 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 	mm.vmas = vma_ptrs;
 	mm.n_files = vl->nr_files;
 	mm.files = file_ptrs;
-	ret = img_write_one(dfd, IMG_MM, pid, &mm.base);
+	ret = read_vdso(pid, vl, &mm.vdso);
+	mm.has_vdso = mm.vdso.data != NULL;
+	if (!ret)
+		ret = img_write_one(dfd, IMG_MM, pid, &mm.base);
+	free(mm.vdso.data);
 out:
 	for (size_t i = 0; i < vl->nr; i++) {
 		free(vmas[i].vm_flags);

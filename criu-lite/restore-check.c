@@ -110,14 +110,33 @@ static int check_vdso(struct restore_plan *p)
 	return 0;
 }
 
+/* Compares the dumped vDSO code with this kernel's, which is mapped in
+ * lmproc at here.start[SPECIAL_VDSO]. */
+static int check_vdso_code(const struct restore_plan *p)
+{
+	const MmEntry *mm = p->mm;
+	uint64_t start = p->here.start[SPECIAL_VDSO], len = p->here.end[SPECIAL_VDSO] - start;
+
+	if (!start || mm->vdso.len != len || memcmp((void *)start, mm->vdso.data, len)) {
+		pr_err("The vDSO of this kernel differs from the dumped one (%zu bytes here, %zu dumped): glibc's pointers into it would break; can't restore\n",
+		       (size_t)len, (size_t)mm->vdso.len);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 /* A vDSO of the same size but another build would send glibc's cached
- * pointers into the wrong code; the images carry no vDSO digest, so the
- * kernel release stands for it. */
+ * pointers into the wrong code: compared byte for byte when the image
+ * carries it, else the kernel release stands for it. */
 static int check_kernel(const struct restore_plan *p)
 {
 	struct utsname u;
 
-	if (!p->inv->kernel_release || layout_empty(&p->dumped) || uname(&u))
+	if (layout_empty(&p->dumped))
+		return 0;
+	if (p->mm->has_vdso)
+		return check_vdso_code(p);
+	if (!p->inv->kernel_release || uname(&u))
 		return 0;
 	if (strcmp(u.release, p->inv->kernel_release)) {
 		pr_err("The dump was made on kernel %s, this is %s: its vDSO may differ; "
