@@ -256,31 +256,48 @@ restore_attached() {
 
 # predump_knobs NAME: how the pre-dump mode treats test NAME: PD_ROUNDS
 # pre-dumps before the final dump, PD_PAUSE seconds between rounds,
-# PD_MIN_DIRTY pages every round after the first must find written, and
+# PD_MIN_DIRTY pages every round after the first must find written,
 # PD_SIGNAL: after each pre-dump the test gets SIGUSR1, changes its memory
-# and writes the number of rounds it has seen into DD/round.
+# and writes the number of rounds it has seen into DD/round; PD_TRACKS: the
+# tracker backends (--track) it runs with, once each ("" is the default).
 predump_knobs() {
 	PD_ROUNDS=2
 	PD_PAUSE=0
 	PD_MIN_DIRTY=0
 	PD_SIGNAL=""
+	PD_TRACKS=""
 	case "$1" in
 	predump_writer)
 		PD_ROUNDS=3
 		PD_PAUSE=0.4
 		PD_MIN_DIRTY=500
+		PD_TRACKS="pagemap-scan ebpf soft-dirty"
 		;;
 	predump_adversary)
 		PD_ROUNDS=3
 		PD_SIGNAL=1
+		PD_TRACKS="pagemap-scan ebpf"
 		;;
 	esac
 }
 
-# stat_of DIR FIELD: FIELD of DIR/stats-dump.img as lmproc show prints it.
-stat_of() {
-	"$LMPROC" show "$1/stats-dump.img" 2>/dev/null |
-		sed -n "s/^ *\"$2\": *\"\{0,1\}\([^,\"]*\).*/\1/p" | head -n 1
+# track_available BACKEND: lmproc check finds what BACKEND needs here;
+# else REASON is the first missing feature's line.
+track_available() {
+	local f features
+
+	case "$1" in
+	pagemap-scan) features="pagemap_scan uffd_wp_async uffd_remote" ;;
+	ebpf) features="pagemap_scan uffd_wp_async uffd_remote bpf pf_tracepoint" ;;
+	soft-dirty) features="soft_dirty" ;;
+	*) features="" ;;
+	esac
+	for f in $features; do
+		if ! "$LMPROC" check --feature "$f" >"$RD/check.out" 2>&1; then
+			REASON="lmproc check: $(head -n 1 "$RD/check.out" | tr -s ' ')"
+			return 1
+		fi
+	done
 }
 
 # round_checks DIR WHAT NR: the stats of round NR (from 1) in DIR: every
@@ -292,7 +309,8 @@ round_checks() {
 	inc=$(stat_of "$dir" incremental)
 	if [ "$inc" != true ]; then
 		REASON="$what was not incremental (incremental: ${inc:-missing})"
-		add_detail "lmproc warnings" "${dir%/*}/$(basename "$dir").err" 3
+		grep '^Warning' "$dir.log" >"$dir.warnings"
+		add_detail "lmproc warnings" "$dir.warnings" 3
 		return 1
 	fi
 	dirty=$(stat_of "$dir" pages_dirty)
@@ -309,7 +327,7 @@ round_signal() {
 	local pid=$1 nr=$2 seen
 
 	kill -USR1 "$pid"
-	if ! wait_until 10000 grep -qx "$nr" "$DD/round"; then
+	if ! wait_until 10000 grep -qsx "$nr" "$DD/round"; then
 		read -r seen 2>/dev/null <"$DD/round"
 		REASON="the test did not finish its changes after round $nr within 10 s"
 		REASON+=" (it says ${seen:-nothing})"
@@ -323,10 +341,12 @@ round_signal() {
 	fi
 }
 
-# pre_dump_chain PID SNAP NAME: the pre-dump mode's rounds (predump_knobs
-# NAME) and final dump; IMG is the last round.
+# pre_dump_chain PID NAME TRACK: the pre-dump mode's rounds (predump_knobs
+# NAME) with tracker TRACK (if set) and the final dump; IMG is the last
+# round.  The final dump is run as a user runs it after pre-dumps: with no
+# --track, it continues the chain's tracker.
 pre_dump_chain() {
-	local pid=$1 name=$3 k st prev dir
+	local pid=$1 name=$2 track=$3 k st prev dir
 
 	predump_knobs "$name"
 	for k in $(seq "$PD_ROUNDS"); do
@@ -334,7 +354,8 @@ pre_dump_chain() {
 		mkdir -p "$dir"
 		prev=""
 		[ "$k" -gt 1 ] && prev="../img$((k - 1))"
-		lm "$RD" "img$k" pre-dump -t "$pid" -D "$dir" ${prev:+--prev-images-dir "$prev"}
+		lm "$RD" "img$k" pre-dump -t "$pid" -D "$dir" ${prev:+--prev-images-dir "$prev"} \
+			${track:+--track "$track"}
 		st=$?
 		[ "$st" = 0 ] || { lm_failed "$RD" "img$k" "$st" "pre-dump $k"; return 1; }
 		case "$(proc_state "$pid")" in
@@ -357,12 +378,16 @@ pre_dump_chain() {
 	st=$?
 	[ "$st" = 0 ] || { lm_failed "$RD" "img$((PD_ROUNDS + 1))" "$st" "final dump"; return 1; }
 	round_checks "$IMG" "the final dump" "$((PD_ROUNDS + 1))" || return 1
-	reap_dumped "$pid"
+	reap_dumped "$pid" || return 1
+	if ! wait_until 2000 no_keeper "$pid"; then
+		REASON="the tracking keeper of pid $pid outlived the final dump"
+		return 1
+	fi
 }
 
-# checkpoint MODE PID SNAP SPLICE NAME: the dumps of MODE; sets IMG to the
-# directory to restore from and CKPT_SNAP to the state the restored task
-# must have (SNAP, unless the test changed its state between rounds).
+# checkpoint MODE PID SNAP SPLICE NAME TRACK: the dumps of MODE; sets IMG
+# to the directory to restore from and CKPT_SNAP to the state the restored
+# task must have (SNAP, unless the test changed its state between rounds).
 checkpoint() {
 	local mode=$1 pid=$2 snap=$3 splice=$4 st
 
@@ -408,7 +433,7 @@ checkpoint() {
 		reap_dumped "$pid"
 		;;
 	pre-dump)
-		pre_dump_chain "$pid" "$snap" "$5" || return 1
+		pre_dump_chain "$pid" "$5" "$6" || return 1
 		;;
 	none)
 		IMG=""
@@ -416,10 +441,10 @@ checkpoint() {
 	esac
 }
 
-# static_steps NAME MODE DETACH SPLICE: start, snapshot, checkpoint,
+# static_steps NAME MODE DETACH SPLICE TRACK: start, snapshot, checkpoint,
 # restore and verdict of one run.
 static_steps() {
-	local name=$1 mode=$2 detach=$3 splice=$4 snap
+	local name=$1 mode=$2 detach=$3 splice=$4 track=$5 snap
 
 	start_test "$BUILD/static/$name" || return 1
 	if ! snap=$(stable_snapshot "$TPID"); then
@@ -427,7 +452,7 @@ static_steps() {
 		add_detail "test log" "$TLOG" 4
 		return 1
 	fi
-	checkpoint "$mode" "$TPID" "$snap" "$splice" "$name" || return 1
+	checkpoint "$mode" "$TPID" "$snap" "$splice" "$name" "$track" || return 1
 	if [ "$mode" = none ]; then
 		finish_original "$TPID"
 	elif [ -n "$detach" ]; then
@@ -437,22 +462,28 @@ static_steps() {
 	fi
 }
 
-# run_static NAME MODE DETACH SPLICE: one test in one mode, one line.
+# run_static NAME MODE DETACH SPLICE [TRACK]: one test in one mode, one
+# line.
 run_static() {
-	local name=$1 mode=$2 detach=$3 splice=$4 label
+	local name=$1 mode=$2 detach=$3 splice=$4 track=${5:-} label
 
 	label="$name $mode"
 	[ -n "$splice" ] && label+=" splice"
+	[ -n "$track" ] && label+=" $track"
 	if [ "$mode" != none ]; then
 		[ -n "$detach" ] && label+=" restore-d" || label+=" restore"
 	fi
-	new_run "$name-$mode"
+	new_run "$name-$mode${track:+-$track}"
 	if ! time_left; then
 		REASON="suite time limit (${SUITE_LIMIT}s) reached"
 		say_fail "$label"
 		return
 	fi
-	if static_steps "$@"; then
+	if [ -n "$track" ] && ! track_available "$track"; then
+		say_skip "$label" "$REASON"
+		return
+	fi
+	if static_steps "$name" "$mode" "$detach" "$splice" "$track"; then
 		say_pass "$label"
 	else
 		say_fail "$label"
@@ -461,7 +492,7 @@ run_static() {
 }
 
 run_static_tests() {
-	local t=0 m name mode detach splice
+	local t=0 m name mode detach splice track
 
 	for name in $TESTS; do
 		if [ ! -x "$BUILD/static/$name" ]; then
@@ -476,8 +507,18 @@ run_static_tests() {
 			[ $(((t + m) % 2)) = 0 ] && detach=1
 			splice=""
 			[ "$mode" = two-dumps ] && [ $((t % 2)) = 1 ] && splice=1
-			run_static "$name" "$mode" "$detach" "$splice"
-			m=$((m + 1))
+			predump_knobs "$name"
+			if [ "$mode" != pre-dump ] || [ -z "$PD_TRACKS" ]; then
+				run_static "$name" "$mode" "$detach" "$splice"
+				m=$((m + 1))
+				continue
+			fi
+			for track in $PD_TRACKS; do
+				detach=""
+				[ $(((t + m) % 2)) = 0 ] && detach=1
+				run_static "$name" "$mode" "$detach" "" "$track"
+				m=$((m + 1))
+			done
 		done
 		t=$((t + 1))
 	done

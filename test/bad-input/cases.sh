@@ -60,12 +60,21 @@ target_up() {
 # target_intact: the target is as it was, not stopped, still running, and
 # passes its own checks after SIGTERM.
 target_intact() {
-	local st c0 c1
-
 	if ! same_state "$TPID" "$TSNAP" 1000; then
 		REASON="target changed: $REASON"
 		return 1
 	fi
+	target_runs || return 1
+	if ! finish_original "$TPID"; then
+		REASON="target after the refusal: $REASON"
+		return 1
+	fi
+}
+
+# target_runs: the target is not stopped and gets CPU time.
+target_runs() {
+	local st c0 c1
+
 	st=$(proc_state "$TPID")
 	case "$st" in
 	t|T)
@@ -79,10 +88,6 @@ target_intact() {
 	if [ "${c1:-0}" -le "${c0:-0}" ]; then
 		st=$(proc_state "$TPID")
 		REASON="target $TPID no longer runs (no CPU time in 300 ms, state $st)"
-		return 1
-	fi
-	if ! finish_original "$TPID"; then
-		REASON="target after the refusal: $REASON"
 		return 1
 	fi
 }
@@ -367,6 +372,160 @@ run_image_cases() {
 	bad_case pristine-images-restore pristine_restore "$pristine" "$pid" "$snap" "$out"
 }
 
+# --- pre-dump chains ---------------------------------------------------------
+
+# round DIR [PREV]: a pre-dump of TPID into RD/DIR (after round RD/PREV)
+# that must succeed and leave the target as it was.
+round() {
+	local st
+
+	mkdir -p "$RD/$1"
+	lm "$RD" "$1" pre-dump -t "$TPID" -D "$RD/$1" ${2:+--prev-images-dir "../$2"}
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" "$1" "$st" "pre-dump into $1"
+		return 1
+	fi
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="after pre-dump $1: $REASON"
+		return 1
+	fi
+}
+
+# final_round DIR PREV: the final dump of TPID into RD/DIR after RD/PREV.
+final_round() {
+	local st
+
+	mkdir -p "$RD/$1"
+	lm "$RD" "$1" dump -t "$TPID" -D "$RD/$1" --prev-images-dir "../$2"
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" "$1" "$st" "final dump into $1"
+		return 1
+	fi
+	reap_dumped "$TPID"
+}
+
+# case_prev_missing CMD: CMD (dump or pre-dump) after a round that does
+# not exist.
+case_prev_missing() {
+	target_up || return 1
+	mkdir -p "$RD/r2"
+	bad_lmproc "$1" -t "$TPID" -D "$RD/r2" --prev-images-dir ../no-such-round
+	refused $? no-such-round && target_intact
+}
+
+# The previous round is another process's.
+case_prev_other_process() {
+	local other
+
+	target_up || return 1
+	round r1 || return 1
+	other=$TPID
+	kill_ours "$other"
+	# Its status is written before the next target's spawn starts.
+	spawn_status test 5000 >/dev/null
+	target_up || return 1
+	mkdir -p "$RD/r2"
+	bad_lmproc dump -t "$TPID" -D "$RD/r2" --prev-images-dir ../r1
+	refused $? "$other" "$TPID" && target_intact
+}
+
+# The previous "round" is a full dump (-R), not a pre-dump.
+case_prev_full_dump() {
+	local st
+
+	target_up || return 1
+	mkdir -p "$RD/full" "$RD/r2"
+	lm "$RD" full dump -t "$TPID" -D "$RD/full" -R
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" full "$st" "dump -R"
+		return 1
+	fi
+	bad_lmproc dump -t "$TPID" -D "$RD/r2" --prev-images-dir ../full
+	refused $? full && target_intact
+}
+
+# Round 1 of a chain of two lost its inventory: the final dump must not
+# build on it.
+case_prev_hole() {
+	target_up || return 1
+	round r1 && round r2 r1 || return 1
+	rm "$RD/r1/inventory.img"
+	mkdir -p "$RD/r3"
+	bad_lmproc dump -t "$TPID" -D "$RD/r3" --prev-images-dir ../r2
+	refused $? r1 && target_intact
+}
+
+# case_pre_dump_fault POINT ROUND: pre-dump round ROUND (1 or 2) fails at
+# POINT: the writer keeps running exactly as before, and a chain continued
+# from the last good round still restores every write.
+case_pre_dump_fault() {
+	local prev=""
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	if [ "$2" = 2 ]; then
+		round r1 || return 1
+		prev=r1
+	fi
+	mkdir -p "$RD/bad"
+	LMPROC_FAULT=$1 bad_lmproc pre-dump -t "$TPID" -D "$RD/bad" \
+		${prev:+--prev-images-dir "../$prev"}
+	ERRORS_ONLY=1 refused $? || return 1
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="target changed by the failed pre-dump: $REASON"
+		return 1
+	fi
+	target_runs || return 1
+	round r2 $prev && final_round r3 r2 || return 1
+	if ! restored_passes "$RD/r3"; then
+		REASON="restore after the failed round: $REASON"
+		return 1
+	fi
+}
+
+# The keeper holding the tracker dies between rounds: the next round warns
+# and copies everything, the one after is incremental again, and the
+# restore is exact.
+case_keeper_lost() {
+	local keeper st v
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	round r1 && round r2 r1 || return 1
+	if ! keeper=$(keeper_of "$TPID"); then
+		REASON="no tracking keeper found for pid $TPID after two pre-dumps"
+		return 1
+	fi
+	kill -KILL "$keeper"
+	wait_until 2000 no_keeper "$TPID"
+	mkdir -p "$RD/r3"
+	bad_lmproc pre-dump -t "$TPID" -D "$RD/r3" --prev-images-dir ../r2
+	st=$?
+	if [ "$st" != 0 ]; then
+		REASON="pre-dump after the keeper's death exited $st: $(head -n 1 "$RD/bad.err")"
+		return 1
+	fi
+	if ! grep -q '^Warning.*'"$TPID" "$RD/bad.err"; then
+		REASON="no warning naming pid $TPID that the tracking was lost"
+		add_detail "stderr" "$RD/bad.err" 3
+		return 1
+	fi
+	v=$(stat_of "$RD/r3" pages_skipped_parent)
+	if [ "$v" != 0 ] || [ "$(stat_of "$RD/r3" incremental)" = true ]; then
+		REASON="the round without a keeper took ${v:-?} pages from its parent"
+		return 1
+	fi
+	same_state "$TPID" "$TSNAP" 1000 && target_runs || return 1
+	final_round r4 r3 || return 1
+	if [ "$(stat_of "$RD/r4" incremental)" != true ]; then
+		REASON="the round after the keeper's death did not arm a new tracker"
+		REASON+=" (the final dump was not incremental)"
+		return 1
+	fi
+	restored_passes "$RD/r4"
+}
+
 # --- process state beyond a single test program ------------------------------
 
 # A task in a process group whose leader has exited (the group lives on
@@ -432,6 +591,72 @@ case_harness_sees_corruption() {
 	return 1
 }
 
+# writer_chain: the pre-dump writer through two pre-dumps and a final
+# dump into RD/r1..r3; WDATA is the address of its data area.
+writer_chain() {
+	target_up "$BUILD/static/predump_writer" || return 1
+	WDATA=$(sed -n 's/.*data at \(0x[0-9a-f]*\),.*/\1/p' "$TLOG")
+	if [ -z "$WDATA" ]; then
+		REASON="the writer's log does not say where its data is"
+		return 1
+	fi
+	round r1 && sleep 0.3 && round r2 r1 && sleep 0.3 && final_round r3 r2
+}
+
+# writer_damaged CHAIN PATTERN: restore the damaged copy CHAIN/r3 of a
+# writer chain; the writer must fail with a verdict matching PATTERN.
+writer_damaged() {
+	local st v
+
+	lm "$RD" restore restore -D "$1/r3" -d
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" restore "$st" "restore -d"
+		return 1
+	fi
+	kill -TERM "$TPID"
+	wait_until 30000 file_ready "$TOUT"
+	wait_until 5000 not_alive "$TPID"
+	v=$(cat "$TOUT" 2>/dev/null)
+	rm -f "$TOUT"
+	case "$v" in
+	$2) return 0 ;;
+	PASS) REASON="the writer passed with a damaged page" ;;
+	*) REASON="the writer did not name the damaged page ($2): ${v:-no verdict}" ;;
+	esac
+	return 1
+}
+
+# The writer's checks can fail: one byte of a page the final round holds
+# (a write the chain would have lost), and one byte of a cold page in
+# round 1 that the final round points to through round 2.
+case_writer_sees_damage() {
+	local v n off pg cold
+
+	writer_chain || return 1
+	cp -a "$RD" "$RD.cold"
+	while read -r v n off; do
+		[ "$v" -ge $((WDATA)) ] && [ "$v" -lt $((WDATA + (256 << 20))) ] && break
+		v=""
+	done < <(stored_runs "$RD/r3" "$TPID")
+	if [ -z "$v" ]; then
+		REASON="the final round holds no page of the writer's data"
+		return 1
+	fi
+	pg=$(((v - WDATA) / 4096))
+	"$BUILD/tools/imgmangle" flip "$RD/r3/pages-$TPID.img" $((off + 2048)) || return 1
+	writer_damaged "$RD" "FAIL: page $pg (*" || return 1
+
+	cold=8000
+	if page_offset "$RD/r3" "$TPID" $((WDATA + cold * 4096)) >/dev/null ||
+	   ! off=$(page_offset "$RD/r1" "$TPID" $((WDATA + cold * 4096))); then
+		REASON="cold page $cold is not in round 1 only"
+		return 1
+	fi
+	"$BUILD/tools/imgmangle" flip "$RD.cold/r1/pages-$TPID.img" $((off + 100)) || return 1
+	writer_damaged "$RD.cold" "FAIL: cold page $cold *"
+}
+
 run_bad_input() {
 	bad_case no-such-pid case_no_such_pid
 	bad_case pid-1 case_pid_1
@@ -448,6 +673,16 @@ run_bad_input() {
 	bad_case fault-restore-before-detach case_restore_fault restore-before-detach
 	bad_case pid-taken case_pid_taken
 	run_image_cases
+	bad_case prev-missing-dump case_prev_missing dump
+	bad_case prev-missing-pre-dump case_prev_missing pre-dump
+	bad_case prev-other-process case_prev_other_process
+	bad_case prev-full-dump case_prev_full_dump
+	bad_case prev-chain-hole case_prev_hole
+	bad_case fault-pre-dump-frozen case_pre_dump_fault pre-dump-frozen 2
+	bad_case fault-pre-dump-running case_pre_dump_fault pre-dump-running 2
+	bad_case fault-pre-dump-first-round case_pre_dump_fault pre-dump-running 1
+	CASE_KIND=state bad_case keeper-lost case_keeper_lost
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
+	CASE_KIND=harness bad_case writer-sees-damage case_writer_sees_damage
 }

@@ -157,6 +157,35 @@ gone() {
 	[ ! -e "/proc/$1" ]
 }
 
+# keeper_socket PID: the inode of the abstract socket "@lmproc-track/PID/..."
+# on which the dirty-tracking keeper of PID listens (none: fails).
+keeper_socket() {
+	local inode
+
+	inode=$(awk -v name="@lmproc-track/$1/" 'index($8, name) == 1 { print $7; exit }' \
+		/proc/net/unix)
+	[ -n "$inode" ] && echo "$inode"
+}
+
+# keeper_of PID: the pid of the keeper daemon holding PID's tracker: the
+# lmproc process whose fds include the keeper's listening socket.
+keeper_of() {
+	local inode p
+
+	inode=$(keeper_socket "$1") || return 1
+	for p in $(pgrep -f -- "pre-dump -t $1( |\$)"); do
+		if ls -l "/proc/$p/fd" 2>/dev/null | grep -qF "socket:[$inode]"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+no_keeper() {
+	! keeper_socket "$1" >/dev/null
+}
+
 # --- state snapshots ---------------------------------------------------------
 
 # snapshot PID: the kernel-visible state of a task that a checkpoint must
@@ -221,6 +250,54 @@ lm_failed() {
 	REASON="$4 exited $3${first:+: $first}"
 	[ "$3" = 124 ] && REASON="$4 timed out after ${LM_TIMEOUT}s"
 	add_detail "lmproc $2 log" "$1/$2.log" 8
+}
+
+# stat_of DIR FIELD: FIELD of DIR/stats-dump.img as lmproc show prints it.
+stat_of() {
+	"$LMPROC" show "$1/stats-dump.img" 2>/dev/null |
+		sed -n "s/^ *\"$2\": *\"\{0,1\}\([^,\"]*\).*/\1/p" | head -n 1
+}
+
+# stored_runs DIR PID: the runs of pages whose data DIR/pages-PID.img
+# holds, one "START NR_PAGES OFFSET" line each (decimal), from lmproc show.
+stored_runs() {
+	local off=0 v="" n=0 ip=0 line
+
+	while read -r line; do
+		case "$line" in
+		'"vaddr": "0x'*)
+			v=${line#*\"0x}
+			v=$((16#${v%%\"*}))
+			n=0
+			ip=0
+			;;
+		'"nr_pages": '*)
+			n=${line#*: }
+			n=${n%,}
+			;;
+		'"in_parent": true'*)
+			ip=1
+			;;
+		'}'*)
+			[ -n "$v" ] && [ "$ip" = 0 ] && echo "$v $n $off" && off=$((off + n * 4096))
+			v=""
+			;;
+		esac
+	done < <("$LMPROC" show "$1/pagemap-$2.img" 2>/dev/null)
+}
+
+# page_offset DIR PID ADDR: where the data of the page at ADDR is in
+# DIR/pages-PID.img; fails if DIR does not hold it.
+page_offset() {
+	local addr=$(($3)) v n off
+
+	while read -r v n off; do
+		if [ "$addr" -ge "$v" ] && [ "$addr" -lt $((v + n * 4096)) ]; then
+			echo $((off + addr - v))
+			return 0
+		fi
+	done < <(stored_runs "$1" "$2")
+	return 1
 }
 
 # one_line_error FILE [PATTERN]: FILE holds exactly one non-empty line
