@@ -141,11 +141,41 @@ static int load_parent_pages(int pfd, pid_t pid, struct range_set *set)
 	return ret;
 }
 
-int track_round_prepare(struct track_round *r, const struct lmproc_opts *opts, int dfd,
-			bool pre_dump)
+/* Reads the parent round; with --track auto the chain keeps the backend
+ * it was started with. */
+static int load_parent(struct track_round *r, int dfd, enum track_backend want)
 {
 	InventoryEntry *inv = NULL;
 	int pfd, ret;
+
+	pfd = open_parent(dfd, r->parent_dir);
+	if (pfd < 0)
+		return -errno;
+	ret = check_chain(pfd, r->parent_dir, r->pid, &inv);
+	if (ret)
+		goto out;
+	if (want == TRACK_AUTO && inv->track_backend)
+		track_backend_by_name(inv->track_backend, &want);
+	ret = track_pick_backend(want, &r->backend);
+	if (!ret) {
+		r->parent_token = inv->has_track_token ? inv->track_token : 0;
+		if (!inv->track_backend ||
+		    strcmp(inv->track_backend, track_backend_name(r->backend)))
+			r->parent_token = 0;
+		ret = img_read_one(pfd, IMG_MM, r->pid, (ProtobufCMessage **)&r->parent_mm);
+	}
+	img_free_msg(&inv->base);
+	if (!ret)
+		ret = load_parent_pages(pfd, r->pid, &r->parent_pages);
+out:
+	close(pfd);
+	return ret;
+}
+
+int track_round_prepare(struct track_round *r, const struct lmproc_opts *opts, int dfd,
+			bool pre_dump)
+{
+	int ret;
 
 	memset(r, 0, sizeof(*r));
 	r->pid = opts->pid;
@@ -155,28 +185,16 @@ int track_round_prepare(struct track_round *r, const struct lmproc_opts *opts, i
 		r->tracker.fds[i] = -1;
 	if (getrandom(&r->token, sizeof(r->token), 0) != sizeof(r->token))
 		r->token = now_ns() ^ ((uint64_t)getpid() << 32);
-	if (pre_dump || r->parent_dir) {
+	if (r->parent_dir) {
+		ret = load_parent(r, dfd, opts->track);
+		if (ret)
+			return ret;
+	} else if (pre_dump) {
 		ret = track_pick_backend(opts->track, &r->backend);
 		if (ret)
 			return ret;
 	}
-	if (!r->parent_dir)
-		return 0;
-	pfd = open_parent(dfd, r->parent_dir);
-	if (pfd < 0)
-		return -errno;
-	ret = check_chain(pfd, r->parent_dir, r->pid, &inv);
-	if (!ret) {
-		r->parent_token = inv->has_track_token ? inv->track_token : 0;
-		if (!inv->track_backend || strcmp(inv->track_backend, track_backend_name(r->backend)))
-			r->parent_token = 0;
-		img_free_msg(&inv->base);
-		ret = img_read_one(pfd, IMG_MM, r->pid, (ProtobufCMessage **)&r->parent_mm);
-	}
-	if (!ret)
-		ret = load_parent_pages(pfd, r->pid, &r->parent_pages);
-	close(pfd);
-	return ret;
+	return 0;
 }
 
 static const MappedFileEntry *vma_file(const MmEntry *mm, const VmaEntry *v)
