@@ -459,8 +459,9 @@ case_prev_hole() {
 }
 
 # case_pre_dump_fault POINT ROUND: pre-dump round ROUND (1 or 2) fails at
-# POINT: the writer keeps running exactly as before, and a chain continued
-# from the last good round still restores every write.
+# POINT: the writer keeps running exactly as before (after a failed first
+# round, no longer tracked at all), and a chain continued from the last
+# good round still restores every write.
 case_pre_dump_fault() {
 	local prev=""
 
@@ -478,6 +479,10 @@ case_pre_dump_fault() {
 		return 1
 	fi
 	target_runs || return 1
+	if [ -z "$prev" ] && ! wait_until 2000 untracked "$TPID"; then
+		REASON="the failed first round left pid $TPID tracked"
+		return 1
+	fi
 	round r2 $prev && final_round r3 r2 || return 1
 	if ! restored_passes "$RD/r3"; then
 		REASON="restore after the failed round: $REASON"
@@ -524,6 +529,31 @@ case_keeper_lost() {
 		return 1
 	fi
 	restored_passes "$RD/r4"
+}
+
+# A final dump -R ends the tracking (the target keeps running untracked and
+# unchanged), and its chain restores.
+case_final_dump_leave_running() {
+	local st
+
+	target_up || return 1
+	round r1 && round r2 r1 || return 1
+	mkdir -p "$RD/r3"
+	lm "$RD" r3 dump -t "$TPID" -D "$RD/r3" --prev-images-dir ../r2 -R
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" r3 "$st" "final dump -R"
+		return 1
+	fi
+	if ! wait_until 2000 untracked "$TPID"; then
+		REASON="pid $TPID is still tracked after the final dump -R"
+		no_keeper "$TPID" || REASON+=" (its keeper runs)"
+		return 1
+	fi
+	same_state "$TPID" "$TSNAP" 1000 && target_runs || return 1
+	finish_original "$TPID" || return 1
+	rm -f "$TOUT"
+	restored_passes "$RD/r3"
 }
 
 # --- process state beyond a single test program ------------------------------
@@ -682,6 +712,7 @@ run_bad_input() {
 	bad_case fault-pre-dump-running case_pre_dump_fault pre-dump-running 2
 	bad_case fault-pre-dump-first-round case_pre_dump_fault pre-dump-running 1
 	CASE_KIND=state bad_case keeper-lost case_keeper_lost
+	CASE_KIND=state bad_case final-dump-leave-running case_final_dump_leave_running
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
 	CASE_KIND=harness bad_case writer-sees-damage case_writer_sees_damage

@@ -186,6 +186,12 @@ no_keeper() {
 	! keeper_socket "$1" >/dev/null
 }
 
+# untracked PID: nothing tracks PID's writes any more: no keeper, and no
+# VMA registered with a userfaultfd (VmFlags "uw").
+untracked() {
+	no_keeper "$1" && ! grep -q '^VmFlags:.* uw' "/proc/$1/smaps"
+}
+
 # --- state snapshots ---------------------------------------------------------
 
 # snapshot PID: the kernel-visible state of a task that a checkpoint must
