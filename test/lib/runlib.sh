@@ -168,14 +168,15 @@ keeper_socket() {
 }
 
 # keeper_of PID: the pid of the keeper daemon holding PID's tracker: the
-# lmproc process whose fds include the keeper's listening socket.
+# process running our lmproc whose fds include the keeper's socket.
 keeper_of() {
 	local inode p
 
 	inode=$(keeper_socket "$1") || return 1
-	for p in $(pgrep -f -- "pre-dump -t $1( |\$)"); do
-		if ls -l "/proc/$p/fd" 2>/dev/null | grep -qF "socket:[$inode]"; then
-			echo "$p"
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$LMPROC_REAL" ] || continue
+		if ls -l "$p/fd" 2>/dev/null | grep -qF "socket:[$inode]"; then
+			echo "${p#/proc/}"
 			return 0
 		fi
 	done
