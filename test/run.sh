@@ -25,8 +25,10 @@
 # kernel-visible state (maps, fds, offsets, signal masks, ids, mm fields...)
 # must be exactly what it was.
 #
-# Environment: TESTS="counter heap" and MODES="plain two-dumps" narrow the
-# run (MODES=none runs the programs with no checkpoint at all: a baseline);
+# Environment: TESTS="counter heap", MODES="plain two-dumps" and
+# BAD_CASES="keeper-lost pid-1" narrow the run (MODES=none runs the
+# programs with no checkpoint at all: a baseline; the damaged-image cases
+# need make-images);
 # STATIC=0, BAD=0 and UNIT=0 leave out those parts; KEEP=1 keeps the work
 # directories.
 set -u
