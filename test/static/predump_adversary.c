@@ -9,7 +9,9 @@
  *   prot      mprotect(PROT_READ) and back around a write; read-only for a
  *             whole round, then writable again
  *   ro        written, then read-only at the final dump
- *   moved     mremap()ed to another address, then written there
+ *   moved     mremap()ed to another address, right after `nextto` (same
+ *             flags, but its own anon_vma: the kernel keeps them two VMAs),
+ *             then written there
  *   replaced  munmap() and a new mapping at the same address, only partly
  *             written: the rest must be zero, not the old pages
  *   fixed     MAP_FIXED replacement of the whole region (same size and
@@ -18,6 +20,8 @@
  *             restore
  *   cow       fork() of a child that exits at once (and one that writes
  *             its own copies), reaped; the parent then writes
+ *   file      a private file mapping: pages written (private copies), and
+ *             MADV_DONTNEED of written pages: the file's content again
  *   big       32 MiB of pages, mostly never rewritten
  * And whenever it notices it was stopped (a pre-dump freezes it, then
  * copies while it runs: its busy loop never sleeps, so a voluntary context
@@ -45,11 +49,15 @@
 #define ROUNDS		3
 #define LATE_NS		5000000ULL	/* the second write after a freeze */
 
-enum { BIG, ONCE, DIRTY, PROT, RO, MOVED, REPLACED, FIXED, DONTNEED, COW, NR_REGIONS };
+enum {
+	BIG, ONCE, DIRTY, PROT, RO, MOVED, NEXTTO, REPLACED, FIXED, DONTNEED, COW, FILE_PRIV,
+	NR_REGIONS
+};
 
 struct region {
 	const char *name;
 	unsigned long nr_pages;
+	unsigned long pad;		/* PROT_NONE pages reserved after it */
 	unsigned char *addr;
 	uint64_t *tags;
 };
@@ -61,10 +69,12 @@ static struct region regions[NR_REGIONS] = {
 	[PROT] = { "prot", 64 },
 	[RO] = { "ro", 16 },
 	[MOVED] = { "moved", 32 },
+	[NEXTTO] = { "nextto", 32, 32 },
 	[REPLACED] = { "replaced", 32 },
 	[FIXED] = { "fixed", 32 },
 	[DONTNEED] = { "dontneed", 64 },
 	[COW] = { "cow", 64 },
+	[FILE_PRIV] = { "file", 16 },
 };
 
 static uint64_t seed, nr_tags;
@@ -94,6 +104,12 @@ static uint64_t new_tag(void)
 static uint64_t pattern(uint64_t tag, size_t i)
 {
 	return i ? test_mix(tag + i) : tag;
+}
+
+/* The tag of page PG of the file behind `file`. */
+static uint64_t file_tag(unsigned long pg)
+{
+	return test_mix(seed ^ 0xf11e0000 ^ pg) | 1;
 }
 
 static unsigned char *page_addr(int r, unsigned long pg)
@@ -139,15 +155,46 @@ static void protect(int r, unsigned long from, unsigned long to, int prot)
 		fail("mprotect %s pages %lu-%lu: %s", regions[r].name, from, to, strerror(errno));
 }
 
+/* Dropped pages read as zero, in a private file mapping as the file. */
 static void dontneed(int r, unsigned long from, unsigned long to)
 {
 	if (madvise(page_addr(r, from), (to - from) * PAGE, MADV_DONTNEED))
 		fail("madvise %s pages %lu-%lu: %s", regions[r].name, from, to, strerror(errno));
-	zeroed(r, from, to);
+	for (unsigned long pg = from; pg < to; pg++)
+		regions[r].tags[pg] = r == FILE_PRIV ? file_tag(pg) : 0;
+}
+
+/* The file behind `file`, mapped private and writable over the region's
+ * place; every page read once. */
+static void map_file(struct region *rg)
+{
+	static uint64_t buf[WORDS];
+	volatile uint64_t sink = 0;
+	char path[4096];
+	int fd;
+
+	test_path(path, sizeof(path), "adversary.dat");
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fail("create %s: %s", path, strerror(errno));
+	for (unsigned long pg = 0; pg < rg->nr_pages; pg++) {
+		for (size_t i = 0; i < WORDS; i++)
+			buf[i] = pattern(file_tag(pg), i);
+		if (write(fd, buf, PAGE) != (ssize_t)PAGE)
+			fail("write %s: %s", path, strerror(errno));
+		rg->tags[pg] = file_tag(pg);
+	}
+	if (mmap(rg->addr, rg->nr_pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+		 fd, 0) != rg->addr)
+		fail("mmap %s: %s", path, strerror(errno));
+	close(fd);
+	for (unsigned long pg = 0; pg < rg->nr_pages; pg++)
+		sink += *(uint64_t *)page_addr(FILE_PRIV, pg);
 }
 
 /* The test's memory: every region mapped on its own (guard pages apart, so
- * no two merge) and filled; the tag tables in a mapping of their own. */
+ * no two merge; `nextto` with its landing place for `moved`) and filled;
+ * the tag tables in a mapping of their own. */
 static void setup(void)
 {
 	unsigned long total = 0;
@@ -158,14 +205,20 @@ static void setup(void)
 	tags = map_anon(NULL, (total * 8 + PAGE - 1) / PAGE, 0);
 	for (int r = 0; r < NR_REGIONS; r++) {
 		struct region *rg = &regions[r];
-		unsigned char *p = map_anon(NULL, rg->nr_pages + 2, 0);
+		unsigned long len = rg->nr_pages + rg->pad;
+		unsigned char *p = map_anon(NULL, len + 2, 0);
 
-		if (munmap(p, PAGE) || munmap(p + (rg->nr_pages + 1) * PAGE, PAGE))
+		if (munmap(p, PAGE) || munmap(p + (len + 1) * PAGE, PAGE))
 			fail("munmap of a guard page: %s", strerror(errno));
 		rg->addr = p + PAGE;
+		if (rg->pad)
+			protect(r, rg->nr_pages, len, PROT_NONE);
 		rg->tags = tags;
 		tags += rg->nr_pages;
-		write_pages(r, 0, rg->nr_pages);
+		if (r == FILE_PRIV)
+			map_file(rg);
+		else
+			write_pages(r, 0, rg->nr_pages);
 	}
 	dontneed(DONTNEED, 56, 64);	/* never-written zero pages, too */
 }
@@ -207,7 +260,7 @@ static void after_stop(void)
 static void round_1(void)
 {
 	struct region *mv = &regions[MOVED], *rp = &regions[REPLACED];
-	void *to, *at;
+	void *to = page_addr(NEXTTO, regions[NEXTTO].nr_pages), *at;
 
 	write_pages(DIRTY, 0, regions[DIRTY].nr_pages);
 	write_pages(PROT, 0, 8);
@@ -215,9 +268,6 @@ static void round_1(void)
 	protect(PROT, 16, 48, PROT_READ | PROT_WRITE);
 	write_page(PROT, 20);
 
-	to = mmap(NULL, mv->nr_pages * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (to == MAP_FAILED)
-		fail("mmap of the place for mremap: %s", strerror(errno));
 	at = mremap(mv->addr, mv->nr_pages * PAGE, mv->nr_pages * PAGE,
 		    MREMAP_MAYMOVE | MREMAP_FIXED, to);
 	if (at != to)
@@ -239,6 +289,8 @@ static void round_1(void)
 	write_pages(DONTNEED, 0, 16);
 	dontneed(DONTNEED, 0, 8);
 	dontneed(DONTNEED, 32, 40);
+
+	write_pages(FILE_PRIV, 2, 4);
 }
 
 /* A child that exits at once; the parent's pages are shared copy-on-write
@@ -269,6 +321,7 @@ static void round_2(void)
 	write_page(PROT, 40);
 	protect(PROT, 0, regions[PROT].nr_pages, PROT_READ);
 	write_pages(MOVED, 0, 4);
+	write_page(NEXTTO, 31);
 
 	map_anon(page_addr(FIXED, 8), 16, MAP_FIXED);
 	zeroed(FIXED, 8, 24);
@@ -280,6 +333,9 @@ static void round_2(void)
 
 	fork_and_reap(false);
 	write_pages(COW, 0, 8);
+
+	write_page(FILE_PRIV, 5);
+	dontneed(FILE_PRIV, 2, 3);
 }
 
 static void round_3(void)
@@ -296,6 +352,8 @@ static void round_3(void)
 	dontneed(DONTNEED, 40, 44);
 	fork_and_reap(true);
 	write_page(COW, 16);
+	write_page(FILE_PRIV, 9);
+	dontneed(FILE_PRIV, 3, 4);
 }
 
 static void say_round(int round)
@@ -321,32 +379,54 @@ static void next_round(void)
 	say_round(rounds_done);
 }
 
-static void check_region(int r)
+static char first_diff[512];
+
+/* The first word of page PG of region R that is not what the table says,
+ * described into BUF; false if the page is exact. */
+static bool page_differs(int r, unsigned long pg, char *buf, size_t size)
 {
-	const struct region *rg = &regions[r];
+	const uint64_t *p = (const uint64_t *)page_addr(r, pg);
+	uint64_t tag = regions[r].tags[pg];
 
-	for (unsigned long pg = 0; pg < rg->nr_pages; pg++) {
-		const uint64_t *p = (const uint64_t *)page_addr(r, pg);
-		uint64_t tag = rg->tags[pg];
+	for (size_t i = 0; i < WORDS; i++) {
+		uint64_t want = tag ? pattern(tag, i) : 0;
 
-		for (size_t i = 0; i < WORDS; i++) {
-			uint64_t want = tag ? pattern(tag, i) : 0;
-
-			if (r == ONCE && i == 0 && (pg < once_done ||
-						    (pg == once_done && p[0] == ~tag)))
-				want = ~tag;
-			if (p[i] == want)
-				continue;
-			fail("%s page %lu (%p) after round %d differs at byte %zu: %016lx, "
-			     "expected %s %016lx", rg->name, pg, (void *)p, rounds_done, i * 8,
-			     (unsigned long)p[i], tag ? "content" : "zero page", (unsigned long)want);
-		}
+		if (r == ONCE && i == 0 && (pg < once_done || (pg == once_done && p[0] == ~tag)))
+			want = ~tag;
+		if (p[i] == want)
+			continue;
+		snprintf(buf, size, "%s page %lu (%p) after round %d differs at byte %zu: %016lx, "
+			 "expected %s %016lx", regions[r].name, pg, (void *)p, rounds_done, i * 8,
+			 (unsigned long)p[i], !tag ? "zero page" : r == FILE_PRIV &&
+			 tag == file_tag(pg) ? "the file's" : "content", (unsigned long)want);
+		return true;
 	}
+	return false;
+}
+
+/* Pages of region R that differ; each is logged, the first kept in
+ * first_diff. */
+static unsigned long check_region(int r)
+{
+	unsigned long bad = 0;
+	char what[512];
+
+	for (unsigned long pg = 0; pg < regions[r].nr_pages; pg++) {
+		if (!page_differs(r, pg, what, sizeof(what)))
+			continue;
+		if (!first_diff[0])
+			memcpy(first_diff, what, sizeof(what));
+		test_msg("%s", what);
+		bad++;
+	}
+	return bad;
 }
 
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = usr1_handler, .sa_flags = SA_RESTART };
+	unsigned long bad_pages = 0;
+	int bad_regions = 0;
 	long nvcsw;
 
 	test_init(argc, argv);
@@ -373,8 +453,15 @@ int main(int argc, char **argv)
 
 	test_msg("%d rounds of changes, %lu stops noticed, %lu pages of once written",
 		 rounds_done, stops, once_done);
-	for (int r = 0; r < NR_REGIONS; r++)
-		check_region(r);
+	for (int r = 0; r < NR_REGIONS; r++) {
+		unsigned long bad = check_region(r);
+
+		bad_pages += bad;
+		bad_regions += bad != 0;
+	}
+	if (bad_pages)
+		fail("%lu pages in %d regions differ (all in the log); the first: %s", bad_pages,
+		     bad_regions, first_diff);
 	if (stops < (unsigned long)rounds_done)
 		fail("%lu stops noticed, but %d pre-dumps froze the test", stops, rounds_done);
 	/* Still private, writable memory where it was writable. */
@@ -382,7 +469,9 @@ int main(int argc, char **argv)
 		if (r == RO || r == ONCE)
 			continue;
 		write_page(r, regions[r].nr_pages - 1);
-		check_region(r);
+		if (check_region(r))
+			fail("a write to %s after the restore did not stay: %s", regions[r].name,
+			     first_diff);
 	}
 	pass();
 }
