@@ -22,6 +22,8 @@
  *             its own copies), reaped; the parent then writes
  *   file      a private file mapping: pages written (private copies), and
  *             MADV_DONTNEED of written pages: the file's content again
+ *   kernel    written by the kernel, not by the test's instructions: pread()
+ *             into it, process_vm_writev() to itself
  *   big       32 MiB of pages, mostly never rewritten
  * And whenever it notices it was stopped (a pre-dump freezes it, then
  * copies while it runs: its busy loop never sleeps, so a voluntary context
@@ -39,6 +41,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,7 +54,7 @@
 
 enum {
 	BIG, ONCE, DIRTY, PROT, RO, MOVED, NEXTTO, REPLACED, FIXED, DONTNEED, COW, FILE_PRIV,
-	NR_REGIONS
+	KERNEL, NR_REGIONS
 };
 
 struct region {
@@ -75,9 +78,11 @@ static struct region regions[NR_REGIONS] = {
 	[DONTNEED] = { "dontneed", 64 },
 	[COW] = { "cow", 64 },
 	[FILE_PRIV] = { "file", 16 },
+	[KERNEL] = { "kernel", 16 },
 };
 
 static uint64_t seed, nr_tags;
+static char file_path[4096];
 static volatile sig_atomic_t rounds_signalled;
 static int rounds_done;
 /* Pages of `once` written so far (each exactly once) and stops seen. */
@@ -170,23 +175,21 @@ static void map_file(struct region *rg)
 {
 	static uint64_t buf[WORDS];
 	volatile uint64_t sink = 0;
-	char path[4096];
 	int fd;
 
-	test_path(path, sizeof(path), "adversary.dat");
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(file_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		fail("create %s: %s", path, strerror(errno));
+		fail("create %s: %s", file_path, strerror(errno));
 	for (unsigned long pg = 0; pg < rg->nr_pages; pg++) {
 		for (size_t i = 0; i < WORDS; i++)
 			buf[i] = pattern(file_tag(pg), i);
 		if (write(fd, buf, PAGE) != (ssize_t)PAGE)
-			fail("write %s: %s", path, strerror(errno));
+			fail("write %s: %s", file_path, strerror(errno));
 		rg->tags[pg] = file_tag(pg);
 	}
 	if (mmap(rg->addr, rg->nr_pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
 		 fd, 0) != rg->addr)
-		fail("mmap %s: %s", path, strerror(errno));
+		fail("mmap %s: %s", file_path, strerror(errno));
 	close(fd);
 	for (unsigned long pg = 0; pg < rg->nr_pages; pg++)
 		sink += *(uint64_t *)page_addr(FILE_PRIV, pg);
@@ -257,6 +260,31 @@ static void after_stop(void)
 	write_once();
 }
 
+/* The kernel copies page FILE_PG of the file into page PG of `kernel`. */
+static void pread_page(unsigned long pg, unsigned long file_pg)
+{
+	int fd = open(file_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || pread(fd, page_addr(KERNEL, pg), PAGE, file_pg * PAGE) != (ssize_t)PAGE)
+		fail("pread of %s into kernel page %lu: %s", file_path, pg, strerror(errno));
+	close(fd);
+	regions[KERNEL].tags[pg] = file_tag(file_pg);
+}
+
+/* The kernel writes page PG of `kernel` as if for a debugger. */
+static void vm_write_page(unsigned long pg)
+{
+	static uint64_t buf[WORDS];
+	struct iovec local = { buf, PAGE }, remote = { page_addr(KERNEL, pg), PAGE };
+	uint64_t tag = new_tag();
+
+	for (size_t i = 0; i < WORDS; i++)
+		buf[i] = pattern(tag, i);
+	if (process_vm_writev(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)PAGE)
+		fail("process_vm_writev to kernel page %lu: %s", pg, strerror(errno));
+	regions[KERNEL].tags[pg] = tag;
+}
+
 static void round_1(void)
 {
 	struct region *mv = &regions[MOVED], *rp = &regions[REPLACED];
@@ -291,6 +319,7 @@ static void round_1(void)
 	dontneed(DONTNEED, 32, 40);
 
 	write_pages(FILE_PRIV, 2, 4);
+	pread_page(1, 0);
 }
 
 /* A child that exits at once; the parent's pages are shared copy-on-write
@@ -336,6 +365,7 @@ static void round_2(void)
 
 	write_page(FILE_PRIV, 5);
 	dontneed(FILE_PRIV, 2, 3);
+	vm_write_page(3);
 }
 
 static void round_3(void)
@@ -354,6 +384,8 @@ static void round_3(void)
 	write_page(COW, 16);
 	write_page(FILE_PRIV, 9);
 	dontneed(FILE_PRIV, 3, 4);
+	pread_page(5, 1);
+	vm_write_page(6);
 }
 
 static void say_round(int round)
@@ -432,6 +464,7 @@ int main(int argc, char **argv)
 	test_init(argc, argv);
 	seed = test_seed();
 	test_path(round_path, sizeof(round_path), "round");
+	test_path(file_path, sizeof(file_path), "adversary.dat");
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGUSR1, &sa, NULL))
 		fail("sigaction(SIGUSR1): %s", strerror(errno));
