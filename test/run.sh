@@ -317,7 +317,8 @@ round_checks() {
 	fi
 	dirty=$(stat_of "$dir" pages_dirty)
 	if [ "${dirty:-0}" -lt "$PD_MIN_DIRTY" ]; then
-		REASON="$what found ${dirty:-no} written pages, the test writes at least $PD_MIN_DIRTY"
+		REASON="$what found ${dirty:-no} written pages"
+		REASON+=", the test writes at least $PD_MIN_DIRTY"
 		return 1
 	fi
 }

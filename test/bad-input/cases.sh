@@ -215,16 +215,11 @@ case_readonly_dir() {
 	return "$st"
 }
 
-case_pipe_fd() {
-	target_up "$BUILD/bad-input/pipe_fd" || return 1
+case_unsupported_fd() {
+	target_up "$BUILD/bad-input/unsupported_fd" || return 1
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" pipe || return 1
-	if ! names 5 && ! names 6; then
-		REASON="the error does not name the pipe's fd (5 or 6): $(head -n 1 "$RD/bad.err")"
-		return 1
-	fi
-	target_intact
+	refused $? "$TPID" 7 netlink && target_intact
 }
 
 # case_dump_fault POINT: a dump failing at POINT leaves the target as it
@@ -247,6 +242,21 @@ case_dump_fault() {
 		return 1
 	fi
 	target_intact
+}
+
+# case_pipes_fault POINT: a dump failing at POINT, after the pipes' bytes
+# were copied, leaves every pipe of fd_pipe holding exactly its bytes (the
+# test checks them itself).
+case_pipes_fault() {
+	target_up "$BUILD/static/fd_pipe" || return 1
+	mkdir -p "$RD/img"
+	LMPROC_FAULT=$1 bad_lmproc dump -t "$TPID" -D "$RD/img"
+	ERRORS_ONLY=1 refused $? || return 1
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="target changed by the failed dump: $REASON"
+		return 1
+	fi
+	finish_original "$TPID"
 }
 
 # --- restore refusals --------------------------------------------------------
@@ -487,7 +497,7 @@ case_pre_dump_fault() {
 		REASON="the failed first round left pid $TPID tracked"
 		return 1
 	fi
-	round r2 $prev && final_round r3 r2 || return 1
+	round r2 ${prev:+"$prev"} && final_round r3 r2 || return 1
 	if ! restored_passes "$RD/r3"; then
 		REASON="restore after the failed round: $REASON"
 		return 1
@@ -707,9 +717,10 @@ run_bad_input() {
 	bad_case missing-dir case_missing_dir
 	bad_case dir-under-a-file case_dir_under_file
 	bad_case read-only-dir case_readonly_dir
-	bad_case pipe-fd case_pipe_fd
+	bad_case unsupported-fd case_unsupported_fd
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
 	bad_case fault-parasite-cmd case_dump_fault parasite-cmd
+	bad_case fault-parasite-infect-pipes case_pipes_fault parasite-infect
 	bad_case fault-restore-before-fork case_restore_fault restore-before-fork
 	bad_case fault-restore-in-restorer case_restore_fault restore-in-restorer
 	bad_case fault-restore-before-detach case_restore_fault restore-before-detach

@@ -170,15 +170,17 @@ keeper_socket() {
 # keeper_of PID: the pid of the keeper daemon holding PID's tracker: the
 # process running our lmproc whose fds include the keeper's socket.
 keeper_of() {
-	local inode p
+	local inode p fd
 
 	inode=$(keeper_socket "$1") || return 1
 	for p in /proc/[0-9]*; do
 		[ "$(readlink "$p/exe" 2>/dev/null)" = "$LMPROC_REAL" ] || continue
-		if ls -l "$p/fd" 2>/dev/null | grep -qF "socket:[$inode]"; then
-			echo "${p#/proc/}"
-			return 0
-		fi
+		for fd in "$p"/fd/*; do
+			if [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inode]" ]; then
+				echo "${p#/proc/}"
+				return 0
+			fi
+		done
 	done
 	return 1
 }
