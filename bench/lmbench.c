@@ -12,21 +12,13 @@
  * hogs' answers.
  * Every hog it starts or restores is killed and reaped before it exits;
  * their pids are listed in WORK_DIR/pids for bench/run.sh's trap. */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "bench-util.h"
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -40,8 +32,7 @@ struct bench {
 	const char *lmproc;
 	const char *hog;
 	const char *work;	/* tmpfs: log, hog results, pid list */
-	char log[256];
-	long log_off;		/* where the last command's output starts */
+	struct bench_log log;
 	int runs;
 	int failures;
 };
@@ -61,14 +52,6 @@ struct run_result {
 	double ms[M_NR];
 	char verdict[160];	/* the hog's answer, or the error */
 };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void *map_populated(size_t len)
 {
@@ -108,13 +91,6 @@ static double memcpy_gbps(void)
 	return GIB / best / 1e6;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* write(2) of 1 GiB into a new file in DIR, 4 MiB per call, median of 3
  * like the dumps: the ceiling of any dump into DIR (allocating tmpfs or
  * page-cache pages, not copying, is what costs here). */
@@ -151,47 +127,6 @@ static double file_write_gbps(const char *dir)
 	return GIB / ms[n / 2] / 1e6;
 }
 
-/* Runs ARGV with stdout+stderr appended to the log; returns the exit
- * status (or -1) and the wall time in *MS. */
-static int run(struct bench *b, char *const argv[], double *ms)
-{
-	struct stat st;
-	int status;
-	double t;
-	pid_t pid;
-
-	b->log_off = stat(b->log, &st) ? 0 : st.st_size;
-	t = now_ms();
-	pid = fork();
-	if (pid == 0) {
-		int fd = open(b->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	*ms = now_ms() - t;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void note_pid(struct bench *b, pid_t pid)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/pids", b->work);
-	f = fopen(path, "a");
-	if (f) {
-		fprintf(f, "%d\n", pid);
-		fclose(f);
-	}
-}
-
 /* Starts a hog of MIB MiB and waits until its memory is filled. */
 static pid_t start_hog(struct bench *b, unsigned long mib, const char *result)
 {
@@ -224,7 +159,7 @@ static pid_t start_hog(struct bench *b, unsigned long mib, const char *result)
 	}
 	close(p[0]);
 	if (pid > 0)
-		note_pid(b, pid);
+		note_pid(b->work, pid);
 	return pid;
 }
 
@@ -236,44 +171,15 @@ static void kill_hog(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-static void empty_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
-}
-
-/* Fields of a stats image, in ms, read back through `lmproc show`; a
- * missing field stays -1. */
+/* Fields of a stats image, in ms (the images hold us); a missing field
+ * stays -1. */
 static void read_stats(struct bench *b, const char *img, const char *const fields[],
 		       double *out, int nr)
 {
-	char cmd[1024], line[256], key[64];
-	FILE *f;
-
+	show_fields(b->lmproc, img, fields, out, nr);
 	for (int i = 0; i < nr; i++)
-		out[i] = -1;
-	snprintf(cmd, sizeof(cmd), "%s show %s 2>/dev/null", b->lmproc, img);
-	f = popen(cmd, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		for (int i = 0; i < nr; i++) {
-			char *k;
-
-			snprintf(key, sizeof(key), "\"%s\": ", fields[i]);
-			k = strstr(line, key);
-			if (k)
-				out[i] = strtod(k + strlen(key), NULL) / 1e3;
-		}
-	}
-	pclose(f);
+		if (out[i] >= 0)
+			out[i] /= 1e3;
 }
 
 /* Asks the restored hog to check its memory; waits up to 20 s. */
@@ -303,30 +209,6 @@ static void verify_hog(pid_t pid, const char *result, char *verdict, size_t len)
 	}
 }
 
-/* The first error the last command logged (the cause; later ones are
- * consequences), else its last line, cut to LEN. */
-static void last_log_line(struct bench *b, char *out, size_t len)
-{
-	char line[512], err[512] = "no message in the log";
-	FILE *f = fopen(b->log, "r");
-	bool seen_error = false;
-
-	if (f)
-		fseek(f, b->log_off, SEEK_SET);
-	while (f && fgets(line, sizeof(line), f)) {
-		bool is_error = !strncmp(line, "Error", 5) || !strncmp(line, "lmproc:", 7);
-
-		if (!seen_error)
-			memcpy(err, line, sizeof(line));
-		seen_error |= is_error;
-	}
-	if (f)
-		fclose(f);
-	err[strcspn(err, "\n")] = '\0';
-	err[len - 1] = '\0';
-	memcpy(out, err, strlen(err) + 1);
-}
-
 /* One dump (killing the hog) and one detached restore into DIR. */
 static void dump_restore(struct bench *b, unsigned long mib, const char *dir, const char *path,
 			 struct run_result *r)
@@ -350,10 +232,10 @@ static void dump_restore(struct bench *b, unsigned long mib, const char *dir, co
 		return;
 	}
 	snprintf(pid_s, sizeof(pid_s), "%d", pid);
-	if (run(b, dump_argv, &r->ms[M_DUMP])) {
+	if (run_logged(&b->log, dump_argv, &r->ms[M_DUMP])) {
 		kill_hog(pid);
 		r->failed = "dump";
-		last_log_line(b, r->verdict, sizeof(r->verdict));
+		last_log_line(&b->log, r->verdict, sizeof(r->verdict));
 		return;
 	}
 	/* The dump killed it; reap it so restore finds the pid free. */
@@ -362,11 +244,11 @@ static void dump_restore(struct bench *b, unsigned long mib, const char *dir, co
 	read_stats(b, img, dump_fields, &r->ms[M_FROZEN], 3);
 	/* Earlier writeback must not slow down the timed restore. */
 	sync();
-	if (run(b, restore_argv, &r->ms[M_RESTORE])) {
+	if (run_logged(&b->log, restore_argv, &r->ms[M_RESTORE])) {
 		if (!kill(pid, 0))
 			kill_hog(pid);
 		r->failed = "restore";
-		last_log_line(b, r->verdict, sizeof(r->verdict));
+		last_log_line(&b->log, r->verdict, sizeof(r->verdict));
 		return;
 	}
 	verify_hog(pid, result, r->verdict, sizeof(r->verdict));
@@ -459,7 +341,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lmbench: LMBENCH_RUNS must be 1..%d\n", MAX_RUNS);
 		return 2;
 	}
-	snprintf(b.log, sizeof(b.log), "%s/lmproc.log", b.work);
+	snprintf(b.log.path, sizeof(b.log.path), "%s/lmproc.log", b.work);
 	snprintf(tmpfs_images, sizeof(tmpfs_images), "%s/images", b.work);
 	if (mkdir(tmpfs_images, 0700) && errno != EEXIST) {
 		perror(tmpfs_images);
