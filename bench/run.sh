@@ -1,8 +1,10 @@
 #!/bin/sh
 # bench/run.sh (called by "make bench"): runs build/bench/lmbench with an
-# images directory on tmpfs and one on ext4, and removes both afterwards,
-# killing any bench-hog a failed run may have left (by pid, from the list
-# lmbench keeps).  Prints figures; see bench/lmbench.c for what is measured.
+# images directory on tmpfs and one on ext4, then build/bench/predump on
+# tmpfs, and removes both directories afterwards, killing any bench-hog,
+# pd-hog or pd-scan a failed run may have left (by pid, from the list both
+# keep).  Prints figures; see bench/lmbench.c and bench/predump.c for what
+# is measured.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -10,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
 	echo "bench: lmproc dump/restore need root" >&2
 	exit 1
 fi
-for f in ./lmproc build/bench/lmbench build/bench/bench-hog; do
+for f in ./lmproc build/bench/lmbench build/bench/bench-hog build/bench/predump \
+	build/bench/pd-hog build/bench/pd-scan; do
 	if [ ! -x "$f" ]; then
 		echo "bench: $f is missing: run 'make bench'" >&2
 		exit 1
@@ -40,14 +43,16 @@ fi
 
 work=$(mktemp -d "$tmpfs_base/lmproc-bench.XXXXXX") || exit 1
 ext4=$(mktemp -d "$ext4_base/lmproc-bench.XXXXXX") || { rm -rf "$work"; exit 1; }
-hog=$(readlink -f build/bench/bench-hog)
+ours=" $(readlink -f build/bench/bench-hog) $(readlink -f build/bench/pd-hog) \
+$(readlink -f build/bench/pd-scan) "
 
 cleanup() {
 	if [ -f "$work/pids" ]; then
 		while read -r pid; do
-			if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$hog" ]; then
-				kill -9 "$pid" 2>/dev/null
-			fi
+			exe=$(readlink "/proc/$pid/exe" 2>/dev/null)
+			case "$ours" in
+			*" $exe "*) [ -n "$exe" ] && kill -9 "$pid" 2>/dev/null ;;
+			esac
 		done < "$work/pids"
 	fi
 	rm -rf "$work" "$ext4"
@@ -61,6 +66,8 @@ echo "images: tmpfs $work/images, ext4 $ext4 (page cache, not synced while timed
 echo
 build/bench/lmbench ./lmproc build/bench/bench-hog "$work" "$ext4"
 rc=$?
+echo
+build/bench/predump ./lmproc build/bench/pd-hog build/bench/pd-scan "$work" || rc=1
 if [ $rc != 0 ] && [ -f "$work/lmproc.log" ]; then
 	cp "$work/lmproc.log" /var/tmp/lmproc-bench.log
 	echo "lmproc's log kept in /var/tmp/lmproc-bench.log"
