@@ -1,17 +1,24 @@
 /* Owns the dump of a process's descriptors and filesystem context (cwd,
- * root, umask).  Reads /proc only; the target is never touched. */
+ * root, umask): lists the fds, reads what /proc says of each, finds the
+ * fds that share one open file description (kcmp), hands each description
+ * to its type (fd-types.h) and writes fdinfo-PID.img.  Anything no type
+ * takes is refused naming pid, fd and kind.  The task is never changed:
+ * types read through /proc, kcmp and copies of its fds (pidfd_getfd). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <linux/kcmp.h>
 
 #include "common.h"
+#include "fd-types.h"
 #include "files.h"
 #include "image.h"
 #include "log.h"
@@ -20,197 +27,307 @@
 #include "fdinfo.pb-c.h"
 #include "fs.pb-c.h"
 
-struct dumped_fd {
-	int fd;
-	int id;
-	uint32_t fd_flags;
-	struct stat st;
+/* In the order they are asked: memfd before the path-based files. */
+static const struct fd_ops *const all_ops[] = {
+	&pipe_fd_ops,
+	&reg_fd_ops,
 };
+
+const struct fd_ops *fd_ops_of(FdType type)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(all_ops); i++)
+		if (all_ops[i]->type == type)
+			return all_ops[i];
+	return NULL;
+}
+
+const char *fdinfo_field(const char *info, const char *key)
+{
+	size_t len = strlen(key);
+
+	for (const char *l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (!strncmp(l, key, len))
+			return l + len;
+	return NULL;
+}
+
+static int parse_fdinfo(pid_t pid, struct fd_parms *p)
+{
+	const char *pos = fdinfo_field(p->info, "pos:");
+	const char *flags = fdinfo_field(p->info, "flags:");
+	unsigned long long v;
+	unsigned int f;
+
+	if (!pos || !flags || sscanf(pos, "%llu", &v) != 1 || sscanf(flags, "%o", &f) != 1) {
+		pr_err("Can't parse /proc/%d/fdinfo/%d\n", pid, p->fd);
+		return -EINVAL;
+	}
+	p->pos = v;
+	p->flags = f & ~O_CLOEXEC;
+	p->fd_flags = (f & O_CLOEXEC) ? FD_CLOEXEC : 0;
+	return 0;
+}
+
+/* What /proc says of fd P->fd. */
+static int read_fd(pid_t pid, struct fd_parms *p)
+{
+	char path[64], link[4096];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, p->fd);
+	if (stat(path, &p->st) || proc_readlink(path, link, sizeof(link))) {
+		pr_perror("Can't inspect pid %d fd %d", pid, p->fd);
+		return -errno;
+	}
+	p->link = strdup(link);
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, p->fd);
+	p->info = proc_read_file(path, NULL);
+	if (!p->info) {
+		pr_perror("Can't read %s", path);
+		return -errno;
+	}
+	if (!p->link)
+		return -ENOMEM;
+	return parse_fdinfo(pid, p);
+}
+
+static const char *socket_family(int family)
+{
+	switch (family) {
+	case AF_UNIX:
+		return "unix";
+	case AF_INET:
+		return "IPv4";
+	case AF_INET6:
+		return "IPv6";
+	case AF_NETLINK:
+		return "netlink";
+	case AF_PACKET:
+		return "packet";
+	default:
+		return NULL;
+	}
+}
+
+/* "a netlink socket", "an IPv4 socket (type 1, protocol 6)". */
+static void socket_kind(struct files_dump *d, const struct fd_parms *p, char *buf, size_t len)
+{
+	int fd = files_steal(d, p), family = -1, type = -1, proto = -1;
+	socklen_t sl = sizeof(int);
+	const char *name;
+
+	if (fd >= 0) {
+		getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &sl);
+		getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl);
+		getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &sl);
+		close(fd);
+	}
+	name = socket_family(family);
+	if (name)
+		snprintf(buf, len, "a%s %s socket (type %d, protocol %d)",
+			 strchr("aeiouAEIOU", name[0]) ? "n" : "", name, type, proto);
+	else
+		snprintf(buf, len, "a socket of family %d (type %d, protocol %d)", family, type,
+			 proto);
+}
+
+/* Names the kind of a descriptor no type takes, for the error. */
+static const char *unsupported_kind(struct files_dump *d, const struct fd_parms *p, char *buf,
+				    size_t len)
+{
+	const struct stat *st = &p->st;
+
+	if (S_ISFIFO(st->st_mode))
+		return "a FIFO";
+	if (S_ISSOCK(st->st_mode)) {
+		socket_kind(d, p, buf, len);
+		return buf;
+	}
+	if (!strncmp(p->link, "anon_inode:", 11))
+		return p->link + 11;
+	if (S_ISCHR(st->st_mode)) {
+		unsigned int maj = major(st->st_rdev);
+
+		if (maj == 4 || maj == 5 || (maj >= 136 && maj <= 143))
+			return "a terminal";
+		return "a character device";
+	}
+	if (S_ISBLK(st->st_mode))
+		return "a block device";
+	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))
+		return "a file without a path";
+	return "an unknown file type";
+}
+
+static int classify(struct files_dump *d, struct fd_parms *p)
+{
+	char buf[96];
+
+	for (size_t i = 0; i < ARRAY_SIZE(all_ops); i++)
+		if (all_ops[i]->match(d, p)) {
+			p->ops = all_ops[i];
+			return 0;
+		}
+	pr_err("pid %d fd %d (%s) is %s: not supported yet\n", d->pid, p->fd, p->link,
+	       unsupported_kind(d, p, buf, sizeof(buf)));
+	return -EOPNOTSUPP;
+}
 
 static int kcmp_file(pid_t pid, int fd1, int fd2)
 {
 	return syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd1, fd2);
 }
 
-static int read_fdinfo(pid_t pid, int fd, uint64_t *pos, uint32_t *flags)
-{
-	cleanup_free char *buf = NULL;
-	char path[64];
-	unsigned long long p;
-	unsigned int f;
-	char *line;
+struct share_sort {
+	struct files_dump *d;
+	int kcmp_errno;
+};
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	buf = proc_read_file(path, NULL);
-	if (!buf) {
-		pr_perror("Can't read %s", path);
+/* Orders fds so that those sharing a description end up next to each
+ * other: cheap keys first, kcmp's order of the file pointers last. */
+static int cmp_share(const void *a, const void *b, void *arg)
+{
+	struct share_sort *s = arg;
+	const struct fd_parms *x = &s->d->fds[*(const int *)a], *y = &s->d->fds[*(const int *)b];
+	int r;
+
+	if (x->st.st_dev != y->st.st_dev)
+		return x->st.st_dev < y->st.st_dev ? -1 : 1;
+	if (x->st.st_ino != y->st.st_ino)
+		return x->st.st_ino < y->st.st_ino ? -1 : 1;
+	if (x->flags != y->flags)
+		return x->flags < y->flags ? -1 : 1;
+	if (x->pos != y->pos)
+		return x->pos < y->pos ? -1 : 1;
+	r = strcmp(x->link, y->link);
+	if (r)
+		return r;
+	r = kcmp_file(s->d->pid, x->fd, y->fd);
+	if (r < 0) {
+		s->kcmp_errno = errno;
+		return x->fd - y->fd;
+	}
+	return r == 0 ? 0 : r == 1 ? -1 : 1;
+}
+
+/* rep of every fd: the lowest-numbered fd sharing its description. */
+static int find_shared(struct files_dump *d)
+{
+	cleanup_free int *idx = calloc(d->nr_fds + 1, sizeof(*idx));
+	struct share_sort s = { .d = d };
+
+	if (!idx)
+		return -ENOMEM;
+	for (int i = 0; i < d->nr_fds; i++)
+		idx[i] = i;
+	qsort_r(idx, d->nr_fds, sizeof(*idx), cmp_share, &s);
+	if (s.kcmp_errno) {
+		pr_err("Can't compare the files of pid %d with kcmp: %s\n", d->pid,
+		       strerror(s.kcmp_errno));
+		return -s.kcmp_errno;
+	}
+	for (int i = 0, j; i < d->nr_fds; i = j) {
+		int rep = idx[i];
+
+		for (j = i + 1; j < d->nr_fds && !cmp_share(&idx[i], &idx[j], &s); j++)
+			rep = min(rep, idx[j]);
+		for (int k = i; k < j; k++)
+			d->fds[idx[k]].rep = rep;
+	}
+	return 0;
+}
+
+int files_write(struct files_dump *d, FileEntry *fe)
+{
+	return img_write_msg(d->files, &fe->base);
+}
+
+int files_steal(struct files_dump *d, const struct fd_parms *p)
+{
+	int fd = syscall(SYS_pidfd_getfd, d->pidfd, p->fd, 0);
+
+	if (fd < 0) {
+		pr_perror("Can't take a copy of pid %d fd %d", d->pid, p->fd);
 		return -errno;
 	}
-	line = strstr(buf, "pos:");
-	if (!line || sscanf(line, "pos: %llu", &p) != 1)
-		goto bad;
-	line = strstr(buf, "flags:");
-	if (!line || sscanf(line, "flags: %o", &f) != 1)
-		goto bad;
-	*pos = p;
-	*flags = f;
+	return fd;
+}
+
+struct obj_seen {
+	FdType type;
+	uint64_t dev;
+	uint64_t ino;
+	uint32_t id;
+};
+
+static int cmp_seen(const void *a, const void *b)
+{
+	const struct obj_seen *x = a, *y = b;
+
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+uint32_t files_obj_id(struct files_dump *d, FdType type, const struct stat *st, bool *first)
+{
+	struct obj_seen *o = malloc(sizeof(*o)), **found;
+
+	if (!o)
+		return 0;
+	*o = (struct obj_seen){ type, st->st_dev, st->st_ino, d->nr_objs + 1 };
+	found = tsearch(o, &d->objs_seen, cmp_seen);
+	if (!found) {
+		free(o);
+		return 0;
+	}
+	*first = *found == o;
+	if (*first)
+		d->nr_objs++;
+	else
+		free(o);
+	return (*found)->id;
+}
+
+static int write_fdinfo(struct files_dump *d, struct cr_img *img)
+{
+	for (int i = 0; i < d->nr_fds; i++) {
+		FdinfoEntry fe = FDINFO_ENTRY__INIT;
+		const struct fd_parms *p = &d->fds[i];
+		int ret;
+
+		fe.fd = p->fd;
+		fe.type = p->ops->type;
+		fe.id = d->fds[p->rep].id;
+		fe.fd_flags = p->fd_flags;
+		ret = img_write_msg(img, &fe.base);
+		if (ret)
+			return ret;
+	}
 	return 0;
-bad:
-	pr_err("Can't parse %s\n", path);
-	return -EINVAL;
 }
 
-/* Names the kind of a descriptor lmproc cannot dump yet, for the error. */
-static const char *unsupported_kind(const struct stat *st, const char *link)
+/* Each open file description once, at its lowest fd. */
+static int dump_descriptions(struct files_dump *d)
 {
-	if (S_ISFIFO(st->st_mode))
-		return "a pipe or FIFO";
-	if (S_ISSOCK(st->st_mode))
-		return "a socket";
-	if (!strncmp(link, "anon_inode:", 11))
-		return link + 11;
-	if (S_ISCHR(st->st_mode)) {
-		unsigned int maj = major(st->st_rdev);
+	uint32_t next_id = 1;
 
-		if (maj == 4 || maj == 5 || (maj >= 136 && maj <= 143))
-			return "a terminal";
-		return NULL;
-	}
-	if (S_ISBLK(st->st_mode))
-		return "a block device";
-	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
-		return "an unknown file type";
-	return NULL;
-}
+	for (int i = 0; i < d->nr_fds; i++) {
+		struct fd_parms *p = &d->fds[i];
+		FileEntry fe = FILE_ENTRY__INIT;
+		int ret;
 
-static int check_reg_path(pid_t pid, int fd, const char *path, const struct stat *st)
-{
-	struct stat now;
-
-	if (strstr(path, " (deleted)") || (S_ISREG(st->st_mode) && st->st_nlink == 0)) {
-		pr_err("pid %d fd %d: file %s is deleted; not supported yet\n", pid, fd, path);
-		return -EOPNOTSUPP;
-	}
-	if (path[0] != '/') {
-		pr_err("pid %d fd %d: %s has no path lmproc can reopen\n", pid, fd, path);
-		return -EOPNOTSUPP;
-	}
-	if (stat(path, &now) || now.st_dev != st->st_dev || now.st_ino != st->st_ino) {
-		pr_err("pid %d fd %d: %s now names another file (or none)\n", pid, fd, path);
-		return -EOPNOTSUPP;
-	}
-	return 0;
-}
-
-static int write_file_entry(struct cr_img *img, int id, const char *path, uint32_t flags,
-			    uint64_t pos, const struct stat *st)
-{
-	FileEntry fe = FILE_ENTRY__INIT;
-	RegFileEntry re = REG_FILE_ENTRY__INIT;
-
-	re.path = (char *)path;
-	re.flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC);
-	re.pos = pos;
-	re.mode = st->st_mode & S_IFMT;
-	if (S_ISREG(st->st_mode)) {
-		re.has_size = true;
-		re.size = st->st_size;
-	}
-	if (S_ISCHR(st->st_mode)) {
-		re.has_rdev = true;
-		re.rdev = st->st_rdev;
-	}
-	fe.id = id;
-	fe.type = FD_TYPE__FD_REG;
-	fe.reg = &re;
-	return img_write_msg(img, &fe.base);
-}
-
-/* Finds an already dumped fd sharing FD's open file description. */
-static int find_shared(pid_t pid, const struct dumped_fd *fds, int nr, int fd,
-		       const struct stat *st)
-{
-	for (int i = 0; i < nr; i++) {
-		if (fds[i].st.st_dev != st->st_dev || fds[i].st.st_ino != st->st_ino)
+		if (p->rep != (uint32_t)i)
 			continue;
-		if (kcmp_file(pid, fds[i].fd, fd) == 0)
-			return fds[i].id;
-	}
-	return -1;
-}
-
-static int dump_one_fd(pid_t pid, int fd, struct dumped_fd *fds, int *nr, int *next_id,
-		       struct cr_img *files, struct cr_img *fdinfo)
-{
-	FdinfoEntry fe = FDINFO_ENTRY__INIT;
-	char link[64], path[4096];
-	const char *kind;
-	uint32_t flags = 0;
-	uint64_t pos = 0;
-	struct stat st;
-	int ret, id;
-
-	snprintf(link, sizeof(link), "/proc/%d/fd/%d", pid, fd);
-	if (stat(link, &st) || proc_readlink(link, path, sizeof(path))) {
-		pr_perror("Can't inspect pid %d fd %d", pid, fd);
-		return -errno;
-	}
-	kind = unsupported_kind(&st, path);
-	if (kind) {
-		pr_err("pid %d fd %d is %s (%s); not supported yet\n", pid, fd, kind, path);
-		return -EOPNOTSUPP;
-	}
-	ret = read_fdinfo(pid, fd, &pos, &flags);
-	if (ret)
-		return ret;
-	id = find_shared(pid, fds, *nr, fd, &st);
-	if (id < 0) {
-		ret = check_reg_path(pid, fd, path, &st);
-		if (ret)
-			return ret;
-		id = (*next_id)++;
-		ret = write_file_entry(files, id, path, flags, pos, &st);
+		p->id = next_id++;
+		fe.id = p->id;
+		fe.type = p->ops->type;
+		ret = p->ops->dump(d, p, &fe);
 		if (ret)
 			return ret;
 	}
-	fds[*nr] = (struct dumped_fd){ .fd = fd, .id = id, .st = st,
-				      .fd_flags = (flags & O_CLOEXEC) ? FD_CLOEXEC : 0 };
-	fe.fd = fd;
-	fe.type = FD_TYPE__FD_REG;
-	fe.id = id;
-	fe.fd_flags = fds[*nr].fd_flags;
-	(*nr)++;
-	return img_write_msg(fdinfo, &fe.base);
-}
-
-static int dump_fs(int dfd, pid_t pid)
-{
-	FsEntry fs = FS_ENTRY__INIT;
-	char link[64], cwd[4096], root[4096];
-	struct proc_status st;
-	int ret;
-
-	snprintf(link, sizeof(link), "/proc/%d/cwd", pid);
-	ret = proc_readlink(link, cwd, sizeof(cwd));
-	if (!ret) {
-		snprintf(link, sizeof(link), "/proc/%d/root", pid);
-		ret = proc_readlink(link, root, sizeof(root));
-	}
-	if (ret) {
-		pr_err("Can't read the cwd/root of pid %d: %s\n", pid, strerror(-ret));
-		return ret;
-	}
-	if (strstr(cwd, " (deleted)")) {
-		pr_err("The working directory of pid %d (%s) is deleted\n", pid, cwd);
-		return -EOPNOTSUPP;
-	}
-	ret = proc_read_status(pid, &st);
-	if (ret)
-		return ret;
-	fs.cwd = cwd;
-	fs.root = root;
-	fs.umask = st.umask;
-	return img_write_one(dfd, IMG_FS, pid, &fs.base);
+	return 0;
 }
 
 static int fd_cmp(const void *a, const void *b)
@@ -253,34 +370,132 @@ static int list_fds(pid_t pid, int **out)
 	return nr;
 }
 
+static int collect_fds(struct files_dump *d)
+{
+	cleanup_free int *fds = NULL;
+	int nr, ret;
+
+	nr = list_fds(d->pid, &fds);
+	if (nr < 0)
+		return nr;
+	d->fds = calloc(nr + 1, sizeof(*d->fds));
+	if (!d->fds)
+		return -ENOMEM;
+	for (int i = 0; i < nr; i++) {
+		d->fds[i].fd = fds[i];
+		d->nr_fds = i + 1;
+		ret = read_fd(d->pid, &d->fds[i]);
+		if (!ret)
+			ret = classify(d, &d->fds[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int open_images(int dfd, struct files_dump *d)
+{
+	struct cr_img *data;
+
+	d->files = img_open_write(dfd, IMG_FILES, 0);
+	if (!d->files)
+		return -EIO;
+	data = img_open_write(dfd, IMG_FILES_DATA, 0);
+	if (!data)
+		return -EIO;
+	d->data_fd = dup(data->fd);
+	img_close(data);
+	if (d->data_fd < 0) {
+		pr_perror("Can't keep files-data.img open");
+		return -errno;
+	}
+	return 0;
+}
+
+static void files_dump_free(struct files_dump *d)
+{
+	for (int i = 0; i < d->nr_fds; i++) {
+		free(d->fds[i].link);
+		free(d->fds[i].info);
+	}
+	free(d->fds);
+	tdestroy(d->objs_seen, free);
+	for (int i = 0; i < 2; i++)
+		if (d->tee_pipe[i] >= 0)
+			close(d->tee_pipe[i]);
+	if (d->pidfd >= 0)
+		close(d->pidfd);
+	if (d->data_fd >= 0)
+		close(d->data_fd);
+}
+
+static int dump_fds(int dfd, struct files_dump *d)
+{
+	struct cr_img *fdinfo;
+	int ret;
+
+	d->pidfd = syscall(SYS_pidfd_open, d->pid, 0);
+	if (d->pidfd < 0) {
+		pr_perror("Can't open a pidfd for pid %d", d->pid);
+		return -errno;
+	}
+	ret = collect_fds(d);
+	if (!ret)
+		ret = find_shared(d);
+	if (!ret)
+		ret = open_images(dfd, d);
+	if (!ret)
+		ret = dump_descriptions(d);
+	if (d->files) {
+		int r = img_close(d->files);
+
+		ret = ret ?: r;
+	}
+	if (ret)
+		return ret;
+	fdinfo = img_open_write(dfd, IMG_FDINFO, d->pid);
+	if (!fdinfo)
+		return -EIO;
+	ret = write_fdinfo(d, fdinfo);
+	return img_close(fdinfo) ?: ret;
+}
+
+static int dump_fs(int dfd, pid_t pid)
+{
+	FsEntry fs = FS_ENTRY__INIT;
+	char link[64], cwd[4096], root[4096];
+	struct proc_status st;
+	int ret;
+
+	snprintf(link, sizeof(link), "/proc/%d/cwd", pid);
+	ret = proc_readlink(link, cwd, sizeof(cwd));
+	if (!ret) {
+		snprintf(link, sizeof(link), "/proc/%d/root", pid);
+		ret = proc_readlink(link, root, sizeof(root));
+	}
+	if (ret) {
+		pr_err("Can't read the cwd/root of pid %d: %s\n", pid, strerror(-ret));
+		return ret;
+	}
+	if (strstr(cwd, " (deleted)")) {
+		pr_err("The working directory of pid %d (%s) is deleted\n", pid, cwd);
+		return -EOPNOTSUPP;
+	}
+	ret = proc_read_status(pid, &st);
+	if (ret)
+		return ret;
+	fs.cwd = cwd;
+	fs.root = root;
+	fs.umask = st.umask;
+	return img_write_one(dfd, IMG_FS, pid, &fs.base);
+}
+
 int dump_files(int dfd, pid_t pid)
 {
-	cleanup_free struct dumped_fd *dumped = NULL;
-	cleanup_free int *fds = NULL;
-	struct cr_img *files, *fdinfo;
-	int nr_fds, nr = 0, next_id = 1, ret = 0;
+	struct files_dump d = { .pid = pid, .pidfd = -1, .data_fd = -1, .tee_pipe = { -1, -1 } };
+	int ret;
 
-	nr_fds = list_fds(pid, &fds);
-	if (nr_fds < 0)
-		return nr_fds;
-	dumped = calloc(nr_fds + 1, sizeof(*dumped));
-	if (!dumped)
-		return -ENOMEM;
-	files = img_open_write(dfd, IMG_FILES, 0);
-	fdinfo = img_open_write(dfd, IMG_FDINFO, pid);
-	if (!files || !fdinfo)
-		ret = -EIO;
-	for (int i = 0; i < nr_fds && !ret; i++)
-		ret = dump_one_fd(pid, fds[i], dumped, &nr, &next_id, files, fdinfo);
-	if (files) {
-		int r = img_close(files);
-
-		ret = ret ?: r;
-	}
-	if (fdinfo) {
-		int r = img_close(fdinfo);
-
-		ret = ret ?: r;
-	}
+	ret = dump_fds(dfd, &d);
+	files_dump_free(&d);
 	return ret ?: dump_fs(dfd, pid);
 }

@@ -34,6 +34,7 @@ const struct image_desc image_descs[IMG_MAX] = {
 	[IMG_FDINFO] = { "fdinfo-%d.img", 0x4c4d0007, &fdinfo_entry__descriptor },
 	[IMG_FILES] = { "files.img", 0x4c4d0008, &file_entry__descriptor },
 	[IMG_FS] = { "fs-%d.img", 0x4c4d0009, &fs_entry__descriptor },
+	[IMG_FILES_DATA] = { "files-data.img", 0, NULL },
 	[IMG_STATS_DUMP] = { "stats-dump.img", 0x4c4d000a, &dump_stats_entry__descriptor },
 	[IMG_STATS_RESTORE] = { "stats-restore.img", 0x4c4d000b,
 				&restore_stats_entry__descriptor },

@@ -229,59 +229,6 @@ static int check_mapped_files(const struct restore_plan *p)
 	return 0;
 }
 
-static int access_mode(uint32_t flags)
-{
-	switch (flags & O_ACCMODE) {
-	case O_WRONLY:
-		return W_OK;
-	case O_RDWR:
-		return R_OK | W_OK;
-	default:
-		return R_OK;
-	}
-}
-
-static int check_open_file(const FdinfoEntry *e, const RegFileEntry *r)
-{
-	struct stat st;
-
-	if (stat(r->path, &st)) {
-		pr_perror("fd %u: can't find %s", e->fd, r->path);
-		return -errno;
-	}
-	if ((st.st_mode & S_IFMT) != r->mode) {
-		pr_err("fd %u: %s is no longer of the dumped type (mode 0%o, now 0%o)\n", e->fd,
-		       r->path, r->mode, st.st_mode & S_IFMT);
-		return -ESTALE;
-	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < r->pos) {
-		pr_err("fd %u: %s is now %lld bytes, shorter than its saved position %llu\n", e->fd,
-		       r->path, (long long)st.st_size, (unsigned long long)r->pos);
-		return -ESTALE;
-	}
-	if (S_ISCHR(st.st_mode) && st.st_rdev != r->rdev) {
-		pr_err("fd %u: %s is another device now (rdev 0x%llx, dumped 0x%llx)\n", e->fd,
-		       r->path, (unsigned long long)st.st_rdev, (unsigned long long)r->rdev);
-		return -ESTALE;
-	}
-	if (access(r->path, access_mode(r->flags))) {
-		pr_perror("fd %u: can't open %s as dumped (flags 0%o)", e->fd, r->path, r->flags);
-		return -errno;
-	}
-	return 0;
-}
-
-static int check_open_files(const struct restore_plan *p)
-{
-	for (size_t i = 0; i < p->nr_fds; i++) {
-		int ret = check_open_file(p->fds[i], p->fd_file[i]->reg);
-
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 static int check_dir(const char *what, const char *path)
 {
 	struct stat st;
@@ -304,7 +251,7 @@ static int check_fd_limit(const struct restore_plan *p)
 	uint64_t need = p->nr_fds ? p->fds[p->nr_fds - 1]->fd + 1 : 0;
 	struct rlimit rl;
 
-	need += p->mm->n_files + 1;
+	need += p->mm->n_files + 2 + RESTORE_PARKED_FDS;
 	if (getrlimit(RLIMIT_NOFILE, &rl)) {
 		pr_perror("Can't read RLIMIT_NOFILE");
 		return -errno;
@@ -377,7 +324,7 @@ int restore_check_machine(struct restore_plan *p)
 	if (!ret)
 		ret = check_mapped_files(p);
 	if (!ret)
-		ret = check_open_files(p);
+		ret = restore_check_files(p);
 	if (!ret)
 		ret = check_dir("cwd", p->fs->cwd);
 	if (!ret)

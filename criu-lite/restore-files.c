@@ -1,9 +1,11 @@
 /* Owns the files of a restore: the service fds lmproc opens before the
- * fork (the pages image and the mapped files the restorer needs), and, in
- * the forked task, the dumped fds at their numbers and the fs context
- * (cwd, root, umask).  The task-side functions run between the fork and
- * the restorer: they report into a buffer, never through the log, since
- * fds 0-2 are the task's own by then. */
+ * fork (the pages image, the mapped files the restorer needs and
+ * files-data.img), and, in the forked task, the dumped fds at their
+ * numbers (each open file description made by its type, fd-types.h, and
+ * dup'ed to every fd that shared it) and the fs context (cwd, root,
+ * umask).  The task-side functions run between the fork and the
+ * restorer: they report into a buffer, never through the log, since fds
+ * 0-2 are the task's own by then. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,10 +13,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "fd-types.h"
 #include "image.h"
 #include "log.h"
 #include "restore.h"
@@ -82,7 +86,8 @@ static bool *files_needed(const struct restore_plan *p)
 }
 
 /* The service fds sit above every fd the task will get, so placing those
- * never collides with them; raise the soft limit if they would not fit. */
+ * never collides with them; raise the soft limit if they would not fit,
+ * with the task's parked fds (task_files_park) above them. */
 static int service_fd_base(const struct restore_plan *p)
 {
 	int base = p->nr_fds ? (int)p->fds[p->nr_fds - 1]->fd + 1 : 0;
@@ -92,7 +97,7 @@ static int service_fd_base(const struct restore_plan *p)
 		pr_perror("Can't read RLIMIT_NOFILE");
 		return -errno;
 	}
-	if ((rlim_t)base + p->mm->n_files + 1 > rl.rlim_cur) {
+	if ((rlim_t)base + p->mm->n_files + 2 + RESTORE_PARKED_FDS > rl.rlim_cur) {
 		pr_info("Raising RLIMIT_NOFILE from %llu to %llu for fd %d\n",
 			(unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, base - 1);
 		rl.rlim_cur = rl.rlim_max;
@@ -112,6 +117,7 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 	int base, fd, ret;
 
 	ctx->svc_fds[0] = ctx->svc_fds[1] = -1;
+	ctx->files_data_fd = -1;
 	ctx->mfile_fd = malloc((p->mm->n_files + 1) * sizeof(int));
 	need = files_needed(p);
 	if (!ctx->mfile_fd || !need)
@@ -142,6 +148,17 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 		if (ret)
 			return ret;
 	}
+	fd = openat(ctx->dfd, image_descs[IMG_FILES_DATA].name_fmt, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("Can't open image %s", image_descs[IMG_FILES_DATA].name_fmt);
+		return -errno;
+	}
+	fd = move_above(fd, base);
+	if (fd < 0) {
+		pr_perror("Can't move the fd of files-data.img above fd %d", base);
+		return -errno;
+	}
+	ctx->files_data_fd = note_service_fd(ctx, fd);
 	return 0;
 }
 
@@ -152,6 +169,9 @@ void restore_close_service_fds(struct restore_ctx *ctx)
 			close(ctx->pages_fds[l]);
 		ctx->pages_fds[l] = -1;
 	}
+	/* mfile_fd is set once restore_open_service_fds() ran. */
+	if (ctx->mfile_fd && ctx->files_data_fd >= 0)
+		close(ctx->files_data_fd);
 	for (size_t i = 0; ctx->mfile_fd && i < ctx->plan.mm->n_files; i++)
 		if (ctx->mfile_fd[i] >= 0)
 			close(ctx->mfile_fd[i]);
@@ -161,6 +181,8 @@ void restore_close_service_fds(struct restore_ctx *ctx)
 
 static bool is_service_fd(const struct restore_ctx *ctx, int fd)
 {
+	if (fd == ctx->files_data_fd)
+		return true;
 	for (uint32_t l = 0; l < ctx->plan.nr_levels; l++)
 		if (fd == ctx->pages_fds[l])
 			return true;
@@ -192,81 +214,120 @@ static int close_inherited(const struct restore_ctx *ctx, char *err, size_t len)
 	return 0;
 }
 
-static int place_fd(int tmp, int fd)
+int task_files_err(struct task_files *tf, uint32_t desc, const char *fmt, ...)
 {
-	if (tmp == fd)
-		return 0;
-	if (dup2(tmp, fd) < 0) {
-		int e = errno;
+	const struct file_desc *d = &tf->plan->fdesc[desc];
+	int e = errno ?: EIO, n;
+	va_list ap;
 
-		close(tmp);
-		return -e;
+	n = snprintf(tf->err, tf->len, "fd %d (%s): ", d->first_fd, d->ops->name);
+	if (n >= 0 && (size_t)n < tf->len) {
+		va_start(ap, fmt);
+		vsnprintf(tf->err + n, tf->len - n, fmt, ap);
+		va_end(ap);
 	}
-	close(tmp);
+	return -e;
+}
+
+int task_files_install(struct task_files *tf, uint32_t desc, int tmp)
+{
+	int fd = tf->plan->fdesc[desc].first_fd;
+
+	if (fd < 0) {
+		close(tmp);
+		return 0;
+	}
+	if (tmp != fd) {
+		if (dup2(tmp, fd) < 0) {
+			int ret = task_files_err(tf, desc, "can't move fd %d to %d: %s", tmp, fd,
+						 strerror(errno));
+
+			close(tmp);
+			return ret;
+		}
+		close(tmp);
+	}
+	tf->file_fd[desc] = fd;
 	return 0;
 }
 
-static int open_fd(const FdinfoEntry *e, const RegFileEntry *r, char *err, size_t len)
+int task_files_park(struct task_files *tf, int fd)
 {
-	int flags = (r->flags & ~O_CLOEXEC) | O_NOCTTY;
-	int tmp, ret;
+	int nfd;
 
-	if (r->mode == S_IFDIR)
-		flags |= O_DIRECTORY;
-	tmp = open(r->path, flags);
-	if (tmp < 0) {
-		snprintf(err, len, "fd %u: can't open %s (flags 0%o): %s", e->fd, r->path, flags,
+	if (fd >= tf->park_base)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, tf->park_base);
+	if (nfd < 0) {
+		snprintf(tf->err, tf->len, "can't move fd %d above fd %d: %s", fd, tf->park_base,
+			 strerror(errno));
+		nfd = -errno;
+	}
+	close(fd);
+	return nfd;
+}
+
+int task_reopen(int fd, uint32_t flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY);
+}
+
+/* The fd of FDS[i]: made by its type the first time its description is
+ * needed, dup'ed from there after. */
+static int place_one(struct task_files *tf, size_t i)
+{
+	const FdinfoEntry *e = tf->plan->fds[i];
+	uint32_t desc = tf->plan->fd_desc[i];
+	int ret;
+
+	if (tf->file_fd[desc] < 0) {
+		ret = tf->plan->fdesc[desc].ops->open(tf, desc);
+		if (ret)
+			return ret;
+	}
+	if (tf->file_fd[desc] != (int)e->fd && dup2(tf->file_fd[desc], e->fd) < 0) {
+		snprintf(tf->err, tf->len, "fd %u: can't dup fd %d: %s", e->fd, tf->file_fd[desc],
 			 strerror(errno));
 		return -errno;
 	}
-	ret = place_fd(tmp, e->fd);
-	if (ret) {
-		snprintf(err, len, "fd %u: can't place %s: %s", e->fd, r->path, strerror(-ret));
-		return ret;
-	}
-	/* Terminals and other character devices have no position. */
-	if (r->pos && lseek(e->fd, r->pos, SEEK_SET) < 0 && r->mode != S_IFCHR) {
-		snprintf(err, len, "fd %u: can't seek %s to %llu: %s", e->fd, r->path,
-			 (unsigned long long)r->pos, strerror(errno));
+	if (fcntl(e->fd, F_SETFD, e->fd_flags)) {
+		snprintf(tf->err, tf->len, "fd %u: can't set fd flags: %s", e->fd, strerror(errno));
 		return -errno;
 	}
 	return 0;
 }
 
-/* fds are sorted: the lowest free number is never a later fd's, so an
- * open() lands at or below the fd being placed.  fds that shared one
- * open file description share it again through dup2(). */
+/* fds are placed in increasing order, so the lowest free number (where a
+ * type's open() lands) is never an fd still to come; objects with more
+ * than one fd park the others first (task_files_park). */
 int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 {
 	const struct restore_plan *p = &ctx->plan;
+	struct task_files tf = { .plan = p, .data_fd = ctx->files_data_fd, .err = err, .len = len };
 	int ret;
 
 	ret = close_inherited(ctx, err, len);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < p->nr_fds; i++) {
-		const FdinfoEntry *e = p->fds[i];
-		size_t j;
-
-		for (j = 0; j < i && p->fds[j]->id != e->id; j++)
-			;
-		if (j < i) {
-			if (dup2(p->fds[j]->fd, e->fd) < 0) {
-				snprintf(err, len, "fd %u: can't dup fd %u: %s", e->fd,
-					 p->fds[j]->fd, strerror(errno));
-				return -errno;
-			}
-		} else {
-			ret = open_fd(e, p->fd_file[i]->reg, err, len);
-			if (ret)
-				return ret;
-		}
-		if (fcntl(e->fd, F_SETFD, e->fd_flags)) {
-			snprintf(err, len, "fd %u: can't set fd flags: %s", e->fd, strerror(errno));
-			return -errno;
-		}
+	tf.park_base = p->nr_fds ? (int)p->fds[p->nr_fds - 1]->fd + 1 : 0;
+	tf.file_fd = malloc((p->nr_files + 1) * sizeof(int));
+	if (!tf.file_fd) {
+		snprintf(err, len, "out of memory for %zu files", p->nr_files);
+		return -ENOMEM;
 	}
-	return 0;
+	for (size_t i = 0; i < p->nr_files; i++)
+		tf.file_fd[i] = -1;
+	for (size_t i = 0; i < p->nr_fds && !ret; i++)
+		ret = place_one(&tf, i);
+	for (size_t i = 0; i < p->nr_files && !ret; i++)
+		if (p->fdesc[i].ops->post)
+			ret = p->fdesc[i].ops->post(&tf, i);
+	free(tf.file_fd);
+	close(ctx->files_data_fd);
+	return ret;
 }
 
 /* cwd first: its path is lmproc's view, which chroot would change. */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "common.h"
+#include "fd-types.h"
 #include "image.h"
 #include "log.h"
 #include "restore.h"
@@ -28,11 +29,6 @@
 #define XSAVE_MAX (64 << 10)
 #define RSEQ_MIN_SIZE 32
 #define MAP_ALLOWED (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN | MAP_NORESERVE)
-/* fdinfo shows the kernel's O_LARGEFILE, which glibc defines as 0 on x86-64. */
-#define KERNEL_O_LARGEFILE 0100000
-#define OPEN_ALLOWED                                                                            \
-	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | KERNEL_O_LARGEFILE | \
-	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_PATH | O_CLOEXEC | O_ASYNC)
 
 #define bad restore_plan_bad
 
@@ -471,27 +467,32 @@ int restore_vma_of(const MmEntry *mm, uint64_t addr, size_t from)
 	return -1;
 }
 
+/* The type's own fields are checked once every file is read
+ * (restore_validate_files). */
 static int check_file(const FileEntry *f)
 {
-	const RegFileEntry *r = f->reg;
-	uint32_t fmt;
-
-	if (f->type != FD_TYPE__FD_REG || !r)
-		return bad("files.img", "file id %u has type %d", f->id, f->type);
-	if (r->path[0] != '/')
-		return bad("files.img", "file id %u has relative path \"%s\"", f->id, r->path);
-	if ((r->flags & ~OPEN_ALLOWED) || (r->flags & O_ACCMODE) == O_ACCMODE ||
-	    (r->flags & O_PATH))
-		return bad("files.img", "file %s has open flags 0%o", r->path, r->flags);
-	fmt = r->mode & S_IFMT;
-	if (r->mode != fmt || (fmt != S_IFREG && fmt != S_IFDIR && fmt != S_IFCHR))
-		return bad("files.img", "file %s has mode 0%o", r->path, r->mode);
-	if (fmt == S_IFCHR && !r->has_rdev)
-		return bad("files.img", "character device %s has no rdev", r->path);
-	if (r->pos > (uint64_t)INT64_MAX)
-		return bad("files.img", "file %s has position %llu", r->path,
-			   (unsigned long long)r->pos);
+	if (!fd_ops_of(f->type))
+		return bad("files.img", "file id %u has unknown type %d", f->id, f->type);
+	if (!f->id)
+		return bad("files.img", "file id 0");
 	return 0;
+}
+
+static int read_files_data_size(int dfd, struct restore_plan *p)
+{
+	struct cr_img *img = img_open_read(dfd, IMG_FILES_DATA, 0, false);
+	struct stat st;
+	int ret = 0;
+
+	if (!img)
+		return -errno;
+	if (fstat(img->fd, &st)) {
+		pr_perror("Can't stat image %s", img->path);
+		ret = -errno;
+	}
+	p->files_data_size = st.st_size;
+	img_close(img);
+	return ret;
 }
 
 static int read_files(int dfd, struct restore_plan *p)
@@ -515,68 +516,21 @@ static int read_files(int dfd, struct restore_plan *p)
 		ret = check_file(f);
 		if (ret)
 			break;
-		for (size_t i = 0; i + 1 < p->nr_files; i++)
-			if (p->files[i]->id == f->id) {
-				ret = bad("files.img", "file id %u appears twice", f->id);
-				break;
-			}
-		if (ret)
-			break;
 	}
 	img_close(img);
-	return ret < 0 ? ret : 0;
-}
-
-static FileEntry *file_by_id(const struct restore_plan *p, uint32_t id)
-{
-	for (size_t i = 0; i < p->nr_files; i++)
-		if (p->files[i]->id == id)
-			return p->files[i];
-	return NULL;
-}
-
-static int fd_cmp(const void *a, const void *b)
-{
-	const FdinfoEntry *x = *(FdinfoEntry *const *)a, *y = *(FdinfoEntry *const *)b;
-
-	return x->fd < y->fd ? -1 : x->fd > y->fd;
-}
-
-static int check_fds(const char *img, struct restore_plan *p)
-{
-	qsort(p->fds, p->nr_fds, sizeof(*p->fds), fd_cmp);
-	p->fd_file = calloc(p->nr_fds + 1, sizeof(*p->fd_file));
-	if (!p->fd_file)
-		return -ENOMEM;
-	for (size_t i = 0; i < p->nr_fds; i++) {
-		const FdinfoEntry *e = p->fds[i];
-
-		if (e->fd > INT32_MAX)
-			return bad(img, "fd %u", e->fd);
-		if (i && p->fds[i - 1]->fd == e->fd)
-			return bad(img, "fd %u appears twice", e->fd);
-		if (e->type != FD_TYPE__FD_REG)
-			return bad(img, "fd %u has type %d", e->fd, e->type);
-		if (e->fd_flags & ~FD_CLOEXEC)
-			return bad(img, "fd %u has fd flags 0x%x", e->fd, e->fd_flags);
-		p->fd_file[i] = file_by_id(p, e->id);
-		if (!p->fd_file[i])
-			return bad(img, "fd %u names file id %u, which files.img lacks", e->fd,
-				   e->id);
-	}
-	return 0;
+	if (ret < 0)
+		return ret;
+	return read_files_data_size(dfd, p);
 }
 
 static int read_fdinfo(int dfd, struct restore_plan *p)
 {
 	struct cr_img *img = img_open_read(dfd, IMG_FDINFO, p->pid, false);
-	char name[64];
 	FdinfoEntry *e;
 	int ret;
 
 	if (!img)
 		return -EINVAL;
-	snprintf(name, sizeof(name), "%s", img->path);
 	while ((ret = img_read_msg(img, (ProtobufCMessage **)&e)) > 0) {
 		FdinfoEntry **n = realloc(p->fds, (p->nr_fds + 1) * sizeof(*n));
 
@@ -591,7 +545,7 @@ static int read_fdinfo(int dfd, struct restore_plan *p)
 	img_close(img);
 	if (ret < 0)
 		return ret;
-	return check_fds(name, p);
+	return restore_validate_files(p);
 }
 
 static int read_fs(int dfd, struct restore_plan *p)
@@ -693,7 +647,7 @@ void restore_free_plan(struct restore_plan *p)
 	restore_free_chain(p);
 	free(p->fds);
 	free(p->files);
-	free(p->fd_file);
+	restore_free_files(p);
 	free(p->vma_madv);
 	free(p->vma_filled);
 	memset(p, 0, sizeof(*p));

@@ -298,9 +298,11 @@ static void json_message(struct json_out *out, const ProtobufCMessage *msg)
 	fputc('}', out->f);
 }
 
-static int show_pages(struct json_out *out, int dfd, int pid)
+/* Raw images: pages-PID.img (whole pages) and files-data.img. */
+static int show_raw(struct json_out *out, int dfd, int type, int pid)
 {
-	struct cr_img *img = img_open_read(dfd, IMG_PAGES, pid, false);
+	struct cr_img *img = img_open_read(dfd, type, pid, false);
+	bool pages = type == IMG_PAGES;
 	struct stat st;
 
 	if (!img)
@@ -310,7 +312,7 @@ static int show_pages(struct json_out *out, int dfd, int pid)
 		img_close(img);
 		return -EIO;
 	}
-	if (st.st_size % PAGE_SIZE) {
+	if (pages && st.st_size % PAGE_SIZE) {
 		pr_err("Image %s is corrupt: size %lld is not a multiple of the page size\n",
 		       img->path, (long long)st.st_size);
 		img_close(img);
@@ -319,11 +321,13 @@ static int show_pages(struct json_out *out, int dfd, int pid)
 	fputs("{", out->f);
 	out->indent++;
 	json_key(out, "type", true);
-	json_string(out, "pages");
+	json_string(out, pages ? "pages" : "data");
 	json_key(out, "size", false);
 	fprintf(out->f, "%lld", (long long)st.st_size);
-	json_key(out, "nr_pages", false);
-	fprintf(out->f, "%lld", (long long)(st.st_size / PAGE_SIZE));
+	if (pages) {
+		json_key(out, "nr_pages", false);
+		fprintf(out->f, "%lld", (long long)(st.st_size / PAGE_SIZE));
+	}
 	out->indent--;
 	json_newline(out);
 	fputc('}', out->f);
@@ -338,7 +342,7 @@ static int show_image(struct json_out *out, int dfd, int type, int pid)
 	int ret, n = 0;
 
 	if (!image_descs[type].magic)
-		return show_pages(out, dfd, pid);
+		return show_raw(out, dfd, type, pid);
 	img = img_open_read(dfd, type, pid, false);
 	if (!img)
 		return -errno ? -errno : -EINVAL;

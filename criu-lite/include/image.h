@@ -9,7 +9,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 /* Bumped whenever the meaning of any image changes. */
-#define IMAGE_VERSION 1
+#define IMAGE_VERSION 2
 
 /* No single message may be larger: a corrupt length must not make us
  * allocate gigabytes. */
@@ -25,6 +25,7 @@ enum image_type {
 	IMG_FDINFO,
 	IMG_FILES,
 	IMG_FS,
+	IMG_FILES_DATA,
 	IMG_STATS_DUMP,
 	IMG_STATS_RESTORE,
 	IMG_MAX,

@@ -7,6 +7,7 @@
  *   restore-check.c    check this machine (pid free, files unchanged, same
  *                      vDSO and xsave size)
  *   restore-mem.c      the restorer area: hole, blob, args for the blob
+ *   files-plan.c       files.img and fdinfo as a whole: ids, fds, objects
  *   restore-files.c    service fds (before the fork), the task's fds and
  *                      fs context (in the forked task)
  *   restore-task.c     clone3 with the pid, the task's libc-side setup
@@ -57,6 +58,16 @@ struct page_src_run {
 	uint32_t level;
 };
 
+/* An open file description of the dump (files.img) and how it is made
+ * again (restore-files.c, fd-types.h). */
+struct file_desc {
+	FileEntry *fe;
+	const struct fd_ops *ops;
+	int first_fd;	   /* the lowest fd naming it, -1 if none does */
+	uint32_t obj_next; /* next file of the same kernel object, or itself */
+	uint32_t carrier;  /* the file of its object that carries the data */
+};
+
 struct restore_plan {
 	pid_t pid;
 	InventoryEntry *inv;
@@ -75,7 +86,9 @@ struct restore_plan {
 	size_t nr_fds;
 	FileEntry **files;
 	size_t nr_files;
-	FileEntry **fd_file; /* the file of each fds[i] */
+	struct file_desc *fdesc; /* per files[i] */
+	uint32_t *fd_desc;	 /* per fds[i]: its index in files */
+	uint64_t files_data_size; /* of files-data.img */
 	FsEntry *fs;
 	uint32_t *vma_madv;	      /* enum restorer_madv bits per vma */
 	bool *vma_filled;	      /* pages of the vma come from the image */
@@ -108,6 +121,7 @@ struct restore_ctx {
 	 * task will have; closed by the restorer. */
 	int pages_fds[RESTORER_MAX_LEVELS];
 	int *mfile_fd;	/* per mm->files entry, -1 if unused */
+	int files_data_fd; /* files-data.img, for the task's files */
 	int svc_fds[2]; /* lowest and highest service fd */
 
 	enum task_session session;
@@ -141,6 +155,14 @@ int restore_prepare_area(struct restore_ctx *ctx);
 void restore_free_area(struct restore_ctx *ctx);
 
 /* restore-files.c */
+/* fds the task's files may hold above the service fds for a moment
+ * (task_files_park, fd-types.h). */
+#define RESTORE_PARKED_FDS 4
+/* Validates files.img and fdinfo-PID.img as read into P (fdesc, fd_desc). */
+int restore_validate_files(struct restore_plan *p);
+/* This machine has what the files need (paths, devices, limits). */
+int restore_check_files(const struct restore_plan *p);
+void restore_free_files(struct restore_plan *p);
 int restore_open_service_fds(struct restore_ctx *ctx);
 void restore_close_service_fds(struct restore_ctx *ctx);
 /* In the task: errors are written into ERR (one line), not logged. */

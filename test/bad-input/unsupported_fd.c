@@ -1,26 +1,60 @@
-/* A target lmproc cannot dump yet: it holds a pipe at fds 5 and 6.  It
- * counts in a busy loop until SIGTERM, then checks the pipe still carries
- * data and the counter kept counting: a refused dump must leave it
- * running exactly as before. */
+/* A target lmproc cannot dump yet: a netlink socket at fd 7, after a
+ * pipe at fds 5 and 6 whose bytes the dump copies before it meets the
+ * socket.  It counts in a busy loop until SIGTERM, then checks that the
+ * pipe still holds exactly its bytes, that the socket still answers and
+ * that the counter kept counting: a refused dump must leave it running
+ * exactly as before. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #include "test.h"
+
+#define PIPE_LEN 5000
+
+static unsigned char data[PIPE_LEN], buf[PIPE_LEN + 1];
+
+/* An RTM_GETLINK dump request must get an answer. */
+static void check_netlink(int fd)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+	};
+	char reply[8192];
+
+	if (send(fd, &req, sizeof(req), 0) != sizeof(req))
+		fail("send to the netlink socket: %s", strerror(errno));
+	if (recv(fd, reply, sizeof(reply), 0) <= 0)
+		fail("no answer from the netlink socket: %s", strerror(errno));
+}
 
 int main(int argc, char **argv)
 {
 	volatile uint64_t counter = 0;
-	uint64_t last = 0;
-	int p[2];
-	char c;
+	uint64_t last = 0, seed;
+	ssize_t n;
+	int p[2], nl;
 
 	test_init(argc, argv);
+	seed = test_seed();
+	for (int i = 0; i < PIPE_LEN; i++)
+		data[i] = (unsigned char)test_mix(seed + i);
 	if (pipe(p) || dup2(p[0], 5) != 5 || dup2(p[1], 6) != 6)
 		fail("pipe: %s", strerror(errno));
 	close(p[0]);
 	close(p[1]);
-	if (write(6, "q", 1) != 1)
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (nl < 0 || dup2(nl, 7) != 7)
+		fail("netlink socket: %s", strerror(errno));
+	close(nl);
+	if (write(6, data, PIPE_LEN) != PIPE_LEN)
 		fail("write to pipe: %s", strerror(errno));
 	test_ready();
 	while (test_go()) {
@@ -32,9 +66,11 @@ int main(int argc, char **argv)
 	}
 	if (!counter)
 		fail("the counter never ran");
-	if (read(5, &c, 1) != 1 || c != 'q')
-		fail("the byte in the pipe is gone");
-	if (write(6, "z", 1) != 1 || read(5, &c, 1) != 1 || c != 'z')
+	n = read(5, buf, sizeof(buf));
+	if (n != PIPE_LEN || memcmp(buf, data, PIPE_LEN))
+		fail("the pipe holds %zd bytes, not its %d (or other ones)", n, PIPE_LEN);
+	if (write(6, "z", 1) != 1 || read(5, buf, 1) != 1 || buf[0] != 'z')
 		fail("the pipe no longer works: %s", strerror(errno));
+	check_netlink(7);
 	pass();
 }

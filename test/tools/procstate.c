@@ -128,6 +128,29 @@ static int cmp_fd(const struct dirent **a, const struct dirent **b)
 	return atoi((*a)->d_name) - atoi((*b)->d_name);
 }
 
+/* "pipe:[1234]", "socket:[99]": inode numbers differ after a restore, so
+ * each is printed as the order of its first appearance, which keeps
+ * which fds share one object. */
+static void print_target(const char *target)
+{
+	static unsigned long seen[65536];
+	static unsigned int nr_seen;
+	const char *br = strstr(target, ":[");
+	unsigned long ino;
+	unsigned int i;
+	char *end;
+
+	if (!br || (ino = strtoul(br + 2, &end, 10), *end != ']')) {
+		printf("%s", target);
+		return;
+	}
+	for (i = 0; i < nr_seen && seen[i] != ino; i++)
+		;
+	if (i == nr_seen && nr_seen < sizeof(seen) / sizeof(seen[0]))
+		seen[nr_seen++] = ino;
+	printf("%.*s:[#%u]", (int)(br - target), target, i);
+}
+
 static void print_fds(const char *pid)
 {
 	struct dirent **fds;
@@ -142,7 +165,8 @@ static void print_fds(const char *pid)
 		snprintf(fdpath, sizeof(fdpath), "fd/%s", fds[i]->d_name);
 		len = readlink(proc(pid, fdpath), target, sizeof(target) - 1);
 		target[len < 0 ? 0 : len] = '\0';
-		printf("fd %s %s", fds[i]->d_name, target);
+		printf("fd %s ", fds[i]->d_name);
+		print_target(target);
 		snprintf(fdpath, sizeof(fdpath), "fdinfo/%s", fds[i]->d_name);
 		if (slurp(proc(pid, fdpath), info, sizeof(info)) > 0)
 			for (line = strtok_r(info, "\n", &save); line;

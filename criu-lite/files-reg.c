@@ -1,0 +1,376 @@
+/* Owns files reopened by path: regular files, directories and character
+ * devices with their flags and position, O_PATH fds of any file type, and
+ * deleted regular files, whose contents travel in files-data.img and are
+ * written back into a file created at the old path and unlinked again.
+ * Never writes to a file that still has a name. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "fd-types.h"
+#include "log.h"
+
+#define DELETED_SUFFIX " (deleted)"
+#define OPEN_ALLOWED                                                                            \
+	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | KERNEL_O_LARGEFILE | \
+	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_ASYNC)
+/* What open(2) keeps of the flags of an O_PATH fd. */
+#define PATH_ALLOWED (O_PATH | O_NOFOLLOW | O_DIRECTORY)
+
+static bool is_terminal(const struct stat *st)
+{
+	unsigned int maj = major(st->st_rdev);
+
+	return S_ISCHR(st->st_mode) && (maj == 4 || maj == 5 || (maj >= 136 && maj <= 143));
+}
+
+static bool is_deleted(const struct fd_parms *p)
+{
+	size_t n = strlen(p->link), s = strlen(DELETED_SUFFIX);
+
+	return S_ISREG(p->st.st_mode) && p->st.st_nlink == 0 && n > s &&
+	       !strcmp(p->link + n - s, DELETED_SUFFIX);
+}
+
+static bool reg_match(struct files_dump *d, const struct fd_parms *p)
+{
+	mode_t m = p->st.st_mode;
+
+	(void)d;
+	if (p->link[0] != '/')
+		return false;
+	if (p->flags & O_PATH)
+		return true;
+	return S_ISREG(m) || S_ISDIR(m) || (S_ISCHR(m) && !is_terminal(&p->st));
+}
+
+static int check_path(struct files_dump *d, const struct fd_parms *p)
+{
+	struct stat now;
+	int ret = (p->flags & O_NOFOLLOW) ? lstat(p->link, &now) : stat(p->link, &now);
+
+	if (strstr(p->link, DELETED_SUFFIX) && !is_deleted(p)) {
+		pr_err("pid %d fd %d: %s is deleted; only deleted regular files are supported\n",
+		       d->pid, p->fd, p->link);
+		return -EOPNOTSUPP;
+	}
+	if (ret || now.st_dev != p->st.st_dev || now.st_ino != p->st.st_ino) {
+		pr_err("pid %d fd %d: %s now names another file (or none)\n", d->pid, p->fd,
+		       p->link);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* The contents of a deleted file, read through a new open of it (a copy
+ * of the task's fd would share, and move, its position). */
+static int dump_ghost(struct files_dump *d, const struct fd_parms *p, GhostFileEntry *g,
+		      FileContents *c)
+{
+	char path[64], what[64];
+	bool first;
+	int fd, ret;
+
+	g->id = files_obj_id(d, FD_TYPE__FD_REG, &p->st, &first);
+	if (!g->id)
+		return -ENOMEM;
+	g->perm = p->st.st_mode & 07777;
+	if (!first)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", d->pid, p->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	if (fd < 0) {
+		pr_perror("Can't open the deleted file %s of pid %d fd %d", p->link, d->pid, p->fd);
+		return -errno;
+	}
+	snprintf(what, sizeof(what), "pid %d fd %d (deleted file)", d->pid, p->fd);
+	ret = files_data_save_contents(d, fd, p->st.st_size, c, what);
+	close(fd);
+	g->contents = c;
+	return ret;
+}
+
+static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
+{
+	RegFileEntry re = REG_FILE_ENTRY__INIT;
+	GhostFileEntry g = GHOST_FILE_ENTRY__INIT;
+	FileContents c = FILE_CONTENTS__INIT;
+	cleanup_free char *path = strdup(p->link);
+	int ret;
+
+	if (!path)
+		return -ENOMEM;
+	if (is_deleted(p)) {
+		path[strlen(path) - strlen(DELETED_SUFFIX)] = '\0';
+		ret = dump_ghost(d, p, &g, &c);
+		re.ghost = &g;
+	} else {
+		ret = check_path(d, p);
+	}
+	if (ret)
+		goto out;
+	re.path = path;
+	re.flags = p->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+	re.pos = p->pos;
+	re.mode = p->st.st_mode & S_IFMT;
+	if (S_ISREG(p->st.st_mode)) {
+		re.has_size = true;
+		re.size = p->st.st_size;
+	}
+	if (S_ISCHR(p->st.st_mode) || S_ISBLK(p->st.st_mode)) {
+		re.has_rdev = true;
+		re.rdev = p->st.st_rdev;
+	}
+	fe->reg = &re;
+	ret = files_write(d, fe);
+out:
+	files_contents_free(&c);
+	return ret;
+}
+
+static bool valid_type(uint32_t fmt)
+{
+	return fmt == S_IFREG || fmt == S_IFDIR || fmt == S_IFCHR || fmt == S_IFBLK ||
+	       fmt == S_IFIFO || fmt == S_IFSOCK || fmt == S_IFLNK;
+}
+
+static int validate_flags(const FileEntry *f, const RegFileEntry *r)
+{
+	uint32_t fmt = r->mode & S_IFMT;
+
+	if (r->mode != fmt || !valid_type(fmt))
+		return restore_plan_bad("files.img", "file %s has mode 0%o", r->path, r->mode);
+	if (r->flags & O_PATH) {
+		if (r->flags & ~(PATH_ALLOWED | KERNEL_O_LARGEFILE))
+			return restore_plan_bad("files.img", "O_PATH file %s has flags 0%o",
+						r->path, r->flags);
+		return 0;
+	}
+	if ((r->flags & ~OPEN_ALLOWED) || (r->flags & O_ACCMODE) == O_ACCMODE)
+		return restore_plan_bad("files.img", "file %s has open flags 0%o", r->path,
+					r->flags);
+	if (fmt != S_IFREG && fmt != S_IFDIR && fmt != S_IFCHR)
+		return restore_plan_bad("files.img", "file id %u (%s) has mode 0%o", f->id, r->path,
+					r->mode);
+	if (fmt == S_IFCHR && !r->has_rdev)
+		return restore_plan_bad("files.img", "character device %s has no rdev", r->path);
+	return 0;
+}
+
+static int reg_validate(const FileEntry *f, uint64_t data_size)
+{
+	const RegFileEntry *r = f->reg;
+	const GhostFileEntry *g;
+	int ret;
+
+	if (!r)
+		return restore_plan_bad("files.img", "file id %u has no reg entry", f->id);
+	if (r->path[0] != '/')
+		return restore_plan_bad("files.img", "file id %u has relative path \"%s\"", f->id,
+					r->path);
+	ret = validate_flags(f, r);
+	if (ret)
+		return ret;
+	if (r->pos > (uint64_t)INT64_MAX)
+		return restore_plan_bad("files.img", "file %s has position %llu", r->path,
+					(unsigned long long)r->pos);
+	g = r->ghost;
+	if (!g)
+		return 0;
+	if (r->mode != S_IFREG || !g->id || (g->perm & ~07777))
+		return restore_plan_bad("files.img", "deleted file %s: mode 0%o, perm 0%o, id %u",
+					r->path, r->mode, g->perm, g->id);
+	return g->contents ? files_contents_validate(r->path, g->contents, data_size) : 0;
+}
+
+static uint64_t reg_obj_key(const FileEntry *f)
+{
+	return f->reg->ghost ? f->reg->ghost->id : 0;
+}
+
+static bool reg_obj_carrier(const FileEntry *f)
+{
+	return f->reg->ghost && f->reg->ghost->contents;
+}
+
+static int access_mode(uint32_t flags)
+{
+	switch (flags & O_ACCMODE) {
+	case O_WRONLY:
+		return W_OK;
+	case O_RDWR:
+		return R_OK | W_OK;
+	default:
+		return R_OK;
+	}
+}
+
+static int check_ghost(int fd, const RegFileEntry *r)
+{
+	cleanup_free char *dir = strdup(r->path);
+	struct stat st;
+
+	if (!dir)
+		return -ENOMEM;
+	if (stat(dirname(dir), &st) || !S_ISDIR(st.st_mode)) {
+		pr_err("fd %d: the directory of deleted file %s is gone; the file is recreated "
+		       "there\n", fd, r->path);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int reg_check(const struct restore_plan *p, uint32_t desc)
+{
+	const RegFileEntry *r = p->fdesc[desc].fe->reg;
+	int fd = p->fdesc[desc].first_fd;
+	struct stat st;
+
+	if (r->ghost)
+		return check_ghost(fd, r);
+	if (((r->flags & O_NOFOLLOW) ? lstat(r->path, &st) : stat(r->path, &st))) {
+		pr_perror("fd %d: can't find %s", fd, r->path);
+		return -errno;
+	}
+	if ((st.st_mode & S_IFMT) != r->mode) {
+		pr_err("fd %d: %s is no longer of the dumped type (mode 0%o, now 0%o)\n", fd,
+		       r->path, r->mode, st.st_mode & S_IFMT);
+		return -ESTALE;
+	}
+	if (r->flags & O_PATH)
+		return 0;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < r->pos) {
+		pr_err("fd %d: %s is now %lld bytes, shorter than its saved position %llu\n", fd,
+		       r->path, (long long)st.st_size, (unsigned long long)r->pos);
+		return -ESTALE;
+	}
+	if (S_ISCHR(st.st_mode) && st.st_rdev != r->rdev) {
+		pr_err("fd %d: %s is another device now (rdev 0x%llx, dumped 0x%llx)\n", fd,
+		       r->path, (unsigned long long)st.st_rdev, (unsigned long long)r->rdev);
+		return -ESTALE;
+	}
+	if (access(r->path, access_mode(r->flags))) {
+		pr_perror("fd %d: can't open %s as dumped (flags 0%o)", fd, r->path, r->flags);
+		return -errno;
+	}
+	return 0;
+}
+
+static uint32_t open_flags(const RegFileEntry *r)
+{
+	if (r->flags & O_PATH)
+		return r->flags & PATH_ALLOWED;
+	return r->flags | O_NOCTTY | (r->mode == S_IFDIR ? O_DIRECTORY : 0);
+}
+
+/* Creates the deleted file again under its old name (or, if that is taken
+ * now, as an unnamed file in its directory), fills it, unlinks it. */
+static int ghost_create(struct task_files *tf, uint32_t desc)
+{
+	const struct file_desc *c = &tf->plan->fdesc[tf->plan->fdesc[desc].carrier];
+	const RegFileEntry *r = c->fe->reg;
+	cleanup_free char *dir = strdup(r->path);
+	bool named = true;
+	int fd, ret;
+
+	if (!dir)
+		return -ENOMEM;
+	fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		named = false;
+		fd = open(dirname(dir), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		return task_files_err(tf, desc, "can't create deleted file %s again: %s", r->path,
+				      strerror(errno));
+	if (named && unlink(r->path)) {
+		ret = task_files_err(tf, desc, "can't unlink %s: %s", r->path, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	ret = task_contents_fill(tf, fd, r->ghost->contents, r->path);
+	if (!ret && fchmod(fd, r->ghost->perm))
+		ret = task_files_err(tf, desc, "can't chmod %s: %s", r->path, strerror(errno));
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* The task's fd of another open file description of DESC's object. */
+static int object_fd(const struct task_files *tf, uint32_t desc)
+{
+	for (uint32_t i = tf->plan->fdesc[desc].obj_next; i != desc;
+	     i = tf->plan->fdesc[i].obj_next)
+		if (tf->file_fd[i] >= 0)
+			return tf->file_fd[i];
+	return -1;
+}
+
+static int ghost_open(struct task_files *tf, uint32_t desc)
+{
+	const RegFileEntry *r = tf->plan->fdesc[desc].fe->reg;
+	int anchor = object_fd(tf, desc), created = -1, tmp;
+
+	if (anchor < 0) {
+		anchor = created = ghost_create(tf, desc);
+		if (created < 0)
+			return created;
+	}
+	tmp = task_reopen(anchor, open_flags(r));
+	if (tmp < 0)
+		tmp = task_files_err(tf, desc, "can't open deleted file %s again: %s", r->path,
+				     strerror(errno));
+	if (created >= 0)
+		close(created);
+	return tmp;
+}
+
+static int reg_open(struct task_files *tf, uint32_t desc)
+{
+	const RegFileEntry *r = tf->plan->fdesc[desc].fe->reg;
+	int tmp, ret, fd;
+
+	if (r->ghost) {
+		tmp = ghost_open(tf, desc);
+		if (tmp < 0)
+			return tmp;
+	} else {
+		tmp = open(r->path, open_flags(r));
+		if (tmp < 0)
+			return task_files_err(tf, desc, "can't open %s (flags 0%o): %s", r->path,
+					      open_flags(r), strerror(errno));
+	}
+	ret = task_files_install(tf, desc, tmp);
+	if (ret)
+		return ret;
+	fd = tf->file_fd[desc];
+	if (fd < 0)
+		return 0;
+	/* Terminals and other character devices have no position. */
+	if (r->pos && !(r->flags & O_PATH) && lseek(fd, r->pos, SEEK_SET) < 0 &&
+	    r->mode != S_IFCHR)
+		return task_files_err(tf, desc, "can't seek %s to %llu: %s", r->path,
+				      (unsigned long long)r->pos, strerror(errno));
+	return 0;
+}
+
+const struct fd_ops reg_fd_ops = {
+	.type = FD_TYPE__FD_REG,
+	.name = "file",
+	.match = reg_match,
+	.dump = reg_dump,
+	.validate = reg_validate,
+	.obj_key = reg_obj_key,
+	.obj_carrier = reg_obj_carrier,
+	.check = reg_check,
+	.open = reg_open,
+};

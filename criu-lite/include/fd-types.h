@@ -1,0 +1,142 @@
+/* The kinds of open file lmproc knows, one source file each (files-reg.c,
+ * pipes.c, eventfd.c, ...), behind one small table of operations; and the
+ * contexts the dispatchers hand them: files.c on dump, restore-files.c and
+ * restore-images.c on restore.  A type never walks the fd table itself:
+ * dump gets one open file description at a time, restore creates one and
+ * hands back an fd. */
+#ifndef LMPROC_FD_TYPES_H
+#define LMPROC_FD_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "image.h"
+#include "restore.h"
+
+#include "fdinfo.pb-c.h"
+
+/* fdinfo shows the kernel's O_LARGEFILE, which glibc defines as 0 on x86-64. */
+#define KERNEL_O_LARGEFILE 0100000
+
+/* One fd of the dumped task as /proc shows it. */
+struct fd_parms {
+	int fd;
+	struct stat st;
+	char *link;	 /* readlink of /proc/PID/fd/FD */
+	char *info;	 /* /proc/PID/fdinfo/FD */
+	uint32_t flags;	 /* open flags, without O_CLOEXEC */
+	uint32_t fd_flags; /* FD_CLOEXEC */
+	uint64_t pos;
+	const struct fd_ops *ops;
+	uint32_t id;	 /* its file_entry; 0 until assigned */
+	uint32_t rep;	 /* index of the first fd sharing its description */
+};
+
+struct unix_diag_table;
+
+/* The dump of one process's files. */
+struct files_dump {
+	pid_t pid;
+	int pidfd;
+	struct cr_img *files;
+	int data_fd;	   /* files-data.img */
+	uint64_t data_off; /* bytes written to it so far */
+	struct fd_parms *fds;
+	int nr_fds;
+	/* Kernel objects met so far (files_obj_id). */
+	void *objs_seen;
+	uint32_t nr_objs;
+	/* A pipe lmproc tees other pipes' contents into. */
+	int tee_pipe[2];
+	unsigned int tee_size;
+	struct unix_diag_table *unix_diag;
+};
+
+/* The files of the task being restored, while the task sets them up. */
+struct task_files {
+	const struct restore_plan *plan;
+	int data_fd;	/* files-data.img */
+	int park_base;	/* above every fd the task will have */
+	int *file_fd;	/* per plan->files[i]: the task's fd holding it, or -1 */
+	char *err;
+	size_t len;
+};
+
+struct fd_ops {
+	FdType type;
+	const char *name;
+
+	/* Dump: does this type take fd P? */
+	bool (*match)(struct files_dump *d, const struct fd_parms *p);
+	/* Dump: fill the type's message of FE and write FE (files_write()). */
+	int (*dump)(struct files_dump *d, struct fd_parms *p, FileEntry *fe);
+
+	/* Restore, the images alone: the type's message of FE, whose data
+	 * must lie within DATA_SIZE bytes of files-data.img. */
+	int (*validate)(const FileEntry *fe, uint64_t data_size);
+	/* The kernel object several open file descriptions share (a pipe, a
+	 * memfd, a socket pair): equal keys, one object.  0: none. */
+	uint64_t (*obj_key)(const FileEntry *fe);
+	/* FE carries the object's data (one entry per object must). */
+	bool (*obj_carrier)(const FileEntry *fe);
+	/* Restore, all files validated: checks across files (an epoll's
+	 * targets are fds of the process, a pair's peer is in the dump). */
+	int (*validate_plan)(const struct restore_plan *p, uint32_t desc);
+	/* Restore, this machine, before the fork. */
+	int (*check)(const struct restore_plan *p, uint32_t desc);
+
+	/* In the task: create plan->files[DESC] (and whatever else its
+	 * object brings) and install it with task_files_install(). */
+	int (*open)(struct task_files *tf, uint32_t desc);
+	/* In the task, once every fd is in place (epoll registrations). */
+	int (*post)(struct task_files *tf, uint32_t desc);
+};
+
+extern const struct fd_ops reg_fd_ops;
+extern const struct fd_ops pipe_fd_ops;
+
+/* files.c: the ops of TYPE, NULL if unknown. */
+const struct fd_ops *fd_ops_of(FdType type);
+
+/* files.c, for the dump side of the types. */
+int files_write(struct files_dump *d, FileEntry *fe);
+/* A copy of the task's fd P in lmproc (pidfd_getfd), or -errno (logged). */
+int files_steal(struct files_dump *d, const struct fd_parms *p);
+/* A number unique in the dump for the kernel object of TYPE with inode
+ * ST (st_dev, st_ino); *FIRST is set the first time it is asked for.  0:
+ * out of memory. */
+uint32_t files_obj_id(struct files_dump *d, FdType type, const struct stat *st, bool *first);
+/* The value after "KEY" in fdinfo text INFO, or NULL. */
+const char *fdinfo_field(const char *info, const char *key);
+
+/* files-data.c: files-data.img. */
+/* Appends LEN bytes from BUF; *OFF gets where they start. */
+int files_data_write(struct files_dump *d, const void *buf, size_t len, uint64_t *off);
+/* Saves the data extents of file FD (SIZE bytes) into C (extents
+ * allocated; free with files_contents_free). */
+int files_data_save_contents(struct files_dump *d, int fd, uint64_t size, FileContents *c,
+			     const char *what);
+void files_contents_free(FileContents *c);
+/* Checks C against files-data.img of DATA_SIZE bytes. */
+int files_contents_validate(const char *what, const FileContents *c, uint64_t data_size);
+/* In the task: writes C's extents from files-data.img into FD. */
+int task_contents_fill(struct task_files *tf, int fd, const FileContents *c, const char *what);
+
+/* restore-files.c, in the task. */
+/* Puts TMP where plan->files[DESC] belongs: its lowest fd number in this
+ * process, then file_fd[DESC] (closed, file_fd -1, if no fd of this
+ * process holds it).  TMP is consumed.  0 or -errno (ERR set). */
+int task_files_install(struct task_files *tf, uint32_t desc, int tmp);
+/* Moves FD above every fd the task will have, so that installing one end
+ * of an object cannot overwrite another's temporary fd. */
+int task_files_park(struct task_files *tf, int fd);
+/* The fd of the first fd_entry naming DESC, for messages. */
+int task_files_err(struct task_files *tf, uint32_t desc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Reopens the object behind task fd FD with FLAGS (via /proc/self/fd). */
+int task_reopen(int fd, uint32_t flags);
+
+#endif

@@ -1,0 +1,285 @@
+/* Owns pipes: each end's flags, the pipe's size (F_GETPIPE_SZ) and the
+ * bytes buffered in it.  Dump copies the buffer with tee(2) from a read
+ * end of lmproc's own (opened through /proc), which leaves the pipe's
+ * contents exactly as they were whatever happens next; restore makes the
+ * pipe, sets its size, splices the bytes back and installs every end the
+ * process had.  FIFOs (named pipes) are not taken here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "fd-types.h"
+#include "log.h"
+
+#define PIPE_FLAGS (O_ACCMODE | O_NONBLOCK | KERNEL_O_LARGEFILE)
+#define PIPE_MAX_SIZE (1U << 31)
+
+static bool pipe_match(struct files_dump *d, const struct fd_parms *p)
+{
+	(void)d;
+	return S_ISFIFO(p->st.st_mode) && !(p->flags & O_PATH) && !strncmp(p->link, "pipe:[", 6);
+}
+
+/* A pipe of lmproc's at least SIZE bytes large, empty. */
+static int tee_pipe(struct files_dump *d, unsigned int size)
+{
+	if (d->tee_pipe[0] < 0 && pipe2(d->tee_pipe, O_CLOEXEC | O_NONBLOCK)) {
+		pr_perror("Can't create a pipe");
+		return -errno;
+	}
+	if (d->tee_size >= size)
+		return 0;
+	if (fcntl(d->tee_pipe[1], F_SETPIPE_SZ, size) < 0) {
+		pr_perror("Can't make lmproc's pipe %u bytes large", size);
+		return -errno;
+	}
+	d->tee_size = size;
+	return 0;
+}
+
+static int read_all(int fd, char *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, buf + done, len - done);
+
+		if (n <= 0)
+			return n ? -errno : -EIO;
+		done += n;
+	}
+	return 0;
+}
+
+/* Copies the bytes in the pipe of RFD without taking them out. */
+static int copy_contents(struct files_dump *d, const struct fd_parms *p, int rfd,
+			 PipeDataEntry *pd)
+{
+	cleanup_free char *buf = NULL;
+	int queued, ret;
+	ssize_t n;
+
+	if (ioctl(rfd, FIONREAD, &queued)) {
+		pr_perror("Can't see how much pid %d fd %d's pipe holds", d->pid, p->fd);
+		return -errno;
+	}
+	if (!queued)
+		return 0;
+	ret = tee_pipe(d, pd->size);
+	if (ret)
+		return ret;
+	buf = malloc(queued);
+	if (!buf)
+		return -ENOMEM;
+	n = tee(rfd, d->tee_pipe[1], queued, SPLICE_F_NONBLOCK);
+	if (n != queued) {
+		pr_err("Can't copy the %d bytes in pid %d fd %d's pipe: tee gave %zd (%s)\n",
+		       queued, d->pid, p->fd, n, n < 0 ? strerror(errno) : "short");
+		return n < 0 ? -errno : -EIO;
+	}
+	ret = read_all(d->tee_pipe[0], buf, queued);
+	if (ret) {
+		pr_err("Can't read back pid %d fd %d's pipe contents: %s\n", d->pid, p->fd,
+		       strerror(-ret));
+		return ret;
+	}
+	pd->data_len = queued;
+	return files_data_write(d, buf, queued, &pd->data_off);
+}
+
+static int dump_pipe_data(struct files_dump *d, const struct fd_parms *p, PipeDataEntry *pd)
+{
+	char path[64];
+	int rfd, size, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", d->pid, p->fd);
+	rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (rfd < 0) {
+		pr_perror("Can't open pid %d fd %d's pipe for reading", d->pid, p->fd);
+		return -errno;
+	}
+	size = fcntl(rfd, F_GETPIPE_SZ);
+	if (size < 0) {
+		pr_perror("Can't get the size of pid %d fd %d's pipe", d->pid, p->fd);
+		close(rfd);
+		return -errno;
+	}
+	pd->size = size;
+	pd->data_off = d->data_off;
+	ret = copy_contents(d, p, rfd, pd);
+	close(rfd);
+	return ret;
+}
+
+static int pipe_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
+{
+	PipeEntry pe = PIPE_ENTRY__INIT;
+	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
+	bool first;
+	int ret;
+
+	if (p->flags & ~PIPE_FLAGS) {
+		pr_err("pid %d fd %d is a pipe with flags 0%o (%s): not supported yet\n", d->pid,
+		       p->fd, p->flags, (p->flags & O_DIRECT) ? "packet mode" : "O_ASYNC");
+		return -EOPNOTSUPP;
+	}
+	pe.pipe_id = files_obj_id(d, FD_TYPE__FD_PIPE, &p->st, &first);
+	if (!pe.pipe_id)
+		return -ENOMEM;
+	pe.flags = p->flags;
+	if (first) {
+		ret = dump_pipe_data(d, p, &pd);
+		if (ret)
+			return ret;
+		pe.data = &pd;
+	}
+	fe->pipe = &pe;
+	return files_write(d, fe);
+}
+
+static int pipe_validate(const FileEntry *f, uint64_t data_size)
+{
+	const PipeEntry *pe = f->pipe;
+	const PipeDataEntry *pd;
+
+	if (!pe || !pe->pipe_id)
+		return restore_plan_bad("files.img", "file id %u has no pipe entry", f->id);
+	if ((pe->flags & ~PIPE_FLAGS) || (pe->flags & O_ACCMODE) == O_ACCMODE)
+		return restore_plan_bad("files.img", "pipe file id %u has flags 0%o", f->id,
+					pe->flags);
+	pd = pe->data;
+	if (!pd)
+		return 0;
+	if (pd->size < 4096 || pd->size > PIPE_MAX_SIZE || (pd->size & (pd->size - 1)) ||
+	    pd->data_len > pd->size)
+		return restore_plan_bad("files.img", "pipe %u of %u bytes holds %u", pe->pipe_id,
+					pd->size, pd->data_len);
+	if (pd->data_off > data_size || pd->data_len > data_size - pd->data_off)
+		return restore_plan_bad("files.img", "pipe %u: %u bytes at %llu, files-data.img "
+					"has %llu", pe->pipe_id, pd->data_len,
+					(unsigned long long)pd->data_off,
+					(unsigned long long)data_size);
+	return 0;
+}
+
+static uint64_t pipe_obj_key(const FileEntry *f)
+{
+	return f->pipe->pipe_id;
+}
+
+static bool pipe_obj_carrier(const FileEntry *f)
+{
+	return f->pipe->data;
+}
+
+/* write(), not splice(): a splice from the image brings page cache pages
+ * that the bytes may straddle, more buffers than the pipe has room for;
+ * written, they pack into as few pages as they came from at most.  The
+ * write end is non-blocking meanwhile: a pipe that cannot take them fails
+ * the restore instead of hanging it. */
+static int fill_pipe(struct task_files *tf, uint32_t desc, int wfd, const PipeDataEntry *pd)
+{
+	cleanup_free char *buf = NULL;
+	int size = fcntl(wfd, F_GETPIPE_SZ);
+	ssize_t n;
+
+	if (size != (int)pd->size && fcntl(wfd, F_SETPIPE_SZ, pd->size) < 0)
+		return task_files_err(tf, desc, "can't make the pipe %u bytes large: %s (see "
+				      "/proc/sys/fs/pipe-max-size)", pd->size, strerror(errno));
+	if (!pd->data_len)
+		return 0;
+	buf = malloc(pd->data_len);
+	if (!buf)
+		return task_files_err(tf, desc, "no memory for %u bytes", pd->data_len);
+	n = pread(tf->data_fd, buf, pd->data_len, pd->data_off);
+	if (n != (ssize_t)pd->data_len)
+		return task_files_err(tf, desc, "can't read %u bytes of files-data.img: %s",
+				      pd->data_len, n < 0 ? strerror(errno) : "it is short");
+	if (fcntl(wfd, F_SETFL, O_NONBLOCK))
+		return task_files_err(tf, desc, "can't make the pipe non-blocking: %s",
+				      strerror(errno));
+	n = write(wfd, buf, pd->data_len);
+	if (n != (ssize_t)pd->data_len)
+		return task_files_err(tf, desc, "can't put %u bytes back into the pipe: %s",
+				      pd->data_len, n < 0 ? strerror(errno) : "it is full");
+	return 0;
+}
+
+/* The fd for end M: a pipe2() end of its direction the first time, an
+ * open of /proc/self/fd after (as the dumped end was made). */
+static int end_fd(int ends[2], bool used[2], uint32_t flags)
+{
+	int acc = flags & O_ACCMODE, e = acc == O_WRONLY;
+
+	if (acc != O_RDWR && !used[e]) {
+		used[e] = true;
+		return dup(ends[e]);
+	}
+	return task_reopen(ends[0], flags);
+}
+
+static int install_ends(struct task_files *tf, uint32_t desc, int ends[2])
+{
+	bool used[2] = { false, false };
+	uint32_t m = desc;
+
+	do {
+		const PipeEntry *pe = tf->plan->fdesc[m].fe->pipe;
+		int fd = end_fd(ends, used, pe->flags), ret;
+
+		if (fd < 0)
+			return task_files_err(tf, m, "can't open an end of the pipe: %s",
+					      strerror(errno));
+		fd = task_files_park(tf, fd);
+		if (fd < 0)
+			return fd;
+		if (fcntl(fd, F_SETFL, pe->flags & O_NONBLOCK)) {
+			close(fd);
+			return task_files_err(tf, m, "can't set flags 0%o: %s", pe->flags,
+					      strerror(errno));
+		}
+		ret = task_files_install(tf, m, fd);
+		if (ret)
+			return ret;
+		m = tf->plan->fdesc[m].obj_next;
+	} while (m != desc);
+	return 0;
+}
+
+/* The whole pipe at once: every end the process has is installed now. */
+static int pipe_open(struct task_files *tf, uint32_t desc)
+{
+	const PipeEntry *c = tf->plan->fdesc[tf->plan->fdesc[desc].carrier].fe->pipe;
+	int ends[2], ret;
+
+	if (pipe2(ends, O_CLOEXEC))
+		return task_files_err(tf, desc, "can't create a pipe: %s", strerror(errno));
+	ends[0] = task_files_park(tf, ends[0]);
+	ends[1] = ends[0] < 0 ? ends[1] : task_files_park(tf, ends[1]);
+	if (ends[0] < 0 || ends[1] < 0) {
+		close(ends[0] < 0 ? ends[1] : ends[0]);
+		return -EMFILE;
+	}
+	ret = fill_pipe(tf, desc, ends[1], c->data);
+	if (!ret)
+		ret = install_ends(tf, desc, ends);
+	close(ends[0]);
+	close(ends[1]);
+	return ret;
+}
+
+const struct fd_ops pipe_fd_ops = {
+	.type = FD_TYPE__FD_PIPE,
+	.name = "pipe",
+	.match = pipe_match,
+	.dump = pipe_dump,
+	.validate = pipe_validate,
+	.obj_key = pipe_obj_key,
+	.obj_carrier = pipe_obj_carrier,
+	.open = pipe_open,
+};
