@@ -709,6 +709,49 @@ case_writer_sees_damage() {
 	writer_damaged "$RD.cold" "FAIL: cold page $cold *"
 }
 
+# The adversary's checks can fail: one byte of a page of its `dirty`
+# region that only the final round holds.
+case_adversary_sees_damage() {
+	local at a v n off st
+
+	target_up "$BUILD/static/predump_adversary" || return 1
+	at=$(sed -n 's/.*region dirty at \(0x[0-9a-f]*\),.*/\1/p' "$TLOG")
+	if [ -z "$at" ]; then
+		REASON="the adversary's log does not say where its dirty region is"
+		return 1
+	fi
+	CKPT_SNAP=$TSNAP
+	pre_dump_chain "$TPID" predump_adversary "" || return 1
+	a=""
+	while read -r v n off; do
+		if [ "$v" -ge $((at)) ] && [ "$v" -lt $((at + 256 * 4096)) ]; then
+			a=$(((v - at) / 4096))
+			break
+		fi
+	done < <(stored_runs "$IMG" "$TPID")
+	if [ -z "$a" ]; then
+		REASON="the final round holds no page of the dirty region"
+		return 1
+	fi
+	"$BUILD/tools/imgmangle" flip "$IMG/pages-$TPID.img" $((off + 8)) || return 1
+	lm "$RD" restore restore -D "$IMG" -d
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" restore "$st" "restore -d"
+		return 1
+	fi
+	kill -TERM "$TPID"
+	wait_until 30000 file_ready "$TOUT"
+	v=$(cat "$TOUT" 2>/dev/null)
+	case "$v" in
+	PASS) REASON="the adversary passed with a damaged page" ;;
+	FAIL*) grep -q "dirty page $a (.*) after round 3 differs at byte 8:" "$TLOG" && return 0
+	       REASON="the adversary did not name dirty page $a: $v" ;;
+	*) REASON="no verdict from the adversary" ;;
+	esac
+	return 1
+}
+
 run_bad_input() {
 	bad_case no-such-pid case_no_such_pid
 	bad_case pid-1 case_pid_1
@@ -739,4 +782,5 @@ run_bad_input() {
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
 	CASE_KIND=harness bad_case writer-sees-damage case_writer_sees_damage
+	CASE_KIND=harness bad_case adversary-sees-damage case_adversary_sees_damage
 }

@@ -222,6 +222,7 @@ static void setup(void)
 			map_file(rg);
 		else
 			write_pages(r, 0, rg->nr_pages);
+		test_msg("region %s at %p, %lu pages", rg->name, (void *)rg->addr, rg->nr_pages);
 	}
 	dontneed(DONTNEED, 56, 64);	/* never-written zero pages, too */
 }
