@@ -663,6 +663,7 @@ writer_damaged() {
 	wait_until 5000 not_alive "$TPID"
 	v=$(cat "$TOUT" 2>/dev/null)
 	rm -f "$TOUT"
+	# shellcheck disable=SC2254 # $2 is a pattern
 	case "$v" in
 	$2) return 0 ;;
 	PASS) REASON="the writer passed with a damaged page" ;;
@@ -720,6 +721,7 @@ case_adversary_sees_damage() {
 		REASON="the adversary's log does not say where its dirty region is"
 		return 1
 	fi
+	# shellcheck disable=SC2034 # the state pre_dump_chain (run.sh) keeps
 	CKPT_SNAP=$TSNAP
 	pre_dump_chain "$TPID" predump_adversary "" || return 1
 	a=""
