@@ -17,8 +17,10 @@
 #                  dump into 3 (--prev-images-dir ../2), restore from 3.
 #                  After each pre-dump the task must run with its state
 #                  unchanged; every round after the first must be
-#                  incremental.  Some tests take more rounds, a pause or a
-#                  signal between rounds (predump_knobs).
+#                  incremental; no tracking keeper outlives the final dump.
+#                  Some tests take more rounds, a pause or a signal between
+#                  rounds, or run once per tracker backend, skipped where
+#                  lmproc check finds it missing (predump_knobs).
 # Every other run restores with -d (then SIGTERM and poll the verdict), the
 # others without (lmproc waits and must exit with the test's status, 0).
 # Before the checkpoint and after each dump -R and restore, the task's
