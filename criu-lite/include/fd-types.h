@@ -97,6 +97,10 @@ struct fd_ops {
 
 extern const struct fd_ops reg_fd_ops;
 extern const struct fd_ops pipe_fd_ops;
+extern const struct fd_ops eventfd_fd_ops;
+extern const struct fd_ops eventpoll_fd_ops;
+extern const struct fd_ops timerfd_fd_ops;
+extern const struct fd_ops signalfd_fd_ops;
 
 /* files.c: the ops of TYPE, NULL if unknown. */
 const struct fd_ops *fd_ops_of(FdType type);

@@ -244,6 +244,14 @@ case_dump_fault() {
 	target_intact
 }
 
+# An epoll whose registered file no fd number leads to any more.
+case_epoll_stale() {
+	target_up "$BUILD/bad-input/epoll_stale" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "fd 6" epoll && target_intact
+}
+
 # case_pipes_fault POINT: a dump failing at POINT, after the pipes' bytes
 # were copied, leaves every pipe of fd_pipe holding exactly its bytes (the
 # test checks them itself).
@@ -763,6 +771,7 @@ run_bad_input() {
 	bad_case dir-under-a-file case_dir_under_file
 	bad_case read-only-dir case_readonly_dir
 	bad_case unsupported-fd case_unsupported_fd
+	bad_case epoll-stale-registration case_epoll_stale
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
 	bad_case fault-parasite-cmd case_dump_fault parasite-cmd
 	bad_case fault-parasite-infect-pipes case_pipes_fault parasite-infect
