@@ -305,20 +305,10 @@ static int ghost_create(struct task_files *tf, uint32_t desc)
 	return fd;
 }
 
-/* The task's fd of another open file description of DESC's object. */
-static int object_fd(const struct task_files *tf, uint32_t desc)
-{
-	for (uint32_t i = tf->plan->fdesc[desc].obj_next; i != desc;
-	     i = tf->plan->fdesc[i].obj_next)
-		if (tf->file_fd[i] >= 0)
-			return tf->file_fd[i];
-	return -1;
-}
-
 static int ghost_open(struct task_files *tf, uint32_t desc)
 {
 	const RegFileEntry *r = tf->plan->fdesc[desc].fe->reg;
-	int anchor = object_fd(tf, desc), created = -1, tmp;
+	int anchor = task_object_fd(tf, desc), created = -1, tmp;
 
 	if (anchor < 0) {
 		anchor = created = ghost_create(tf, desc);

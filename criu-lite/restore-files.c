@@ -267,6 +267,15 @@ int task_files_park(struct task_files *tf, int fd)
 	return nfd;
 }
 
+int task_object_fd(const struct task_files *tf, uint32_t desc)
+{
+	for (uint32_t i = tf->plan->fdesc[desc].obj_next; i != desc;
+	     i = tf->plan->fdesc[i].obj_next)
+		if (tf->file_fd[i] >= 0)
+			return tf->file_fd[i];
+	return -1;
+}
+
 int task_reopen(int fd, uint32_t flags)
 {
 	char path[64];

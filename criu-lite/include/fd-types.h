@@ -101,6 +101,7 @@ extern const struct fd_ops eventfd_fd_ops;
 extern const struct fd_ops eventpoll_fd_ops;
 extern const struct fd_ops timerfd_fd_ops;
 extern const struct fd_ops signalfd_fd_ops;
+extern const struct fd_ops memfd_fd_ops;
 
 /* files.c: the ops of TYPE, NULL if unknown. */
 const struct fd_ops *fd_ops_of(FdType type);
@@ -140,6 +141,9 @@ int task_files_park(struct task_files *tf, int fd);
 /* The fd of the first fd_entry naming DESC, for messages. */
 int task_files_err(struct task_files *tf, uint32_t desc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The task's fd of another open file description of DESC's kernel object
+ * (fd_ops.obj_key), -1 if none is there yet. */
+int task_object_fd(const struct task_files *tf, uint32_t desc);
 /* Reopens the object behind task fd FD with FLAGS (via /proc/self/fd). */
 int task_reopen(int fd, uint32_t flags);
 

@@ -101,4 +101,12 @@ struct lm_clone_args {
 	__u64 cgroup;
 };
 
+/* include/uapi/linux/fcntl.h, include/uapi/linux/memfd.h (6.3) */
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
 #endif
