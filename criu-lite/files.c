@@ -35,6 +35,7 @@ static const struct fd_ops *const all_ops[] = {
 	&timerfd_fd_ops,
 	&signalfd_fd_ops,
 	&memfd_fd_ops,
+	&unix_sk_fd_ops,
 	&reg_fd_ops,
 };
 
@@ -425,6 +426,7 @@ static void files_dump_free(struct files_dump *d)
 	}
 	free(d->fds);
 	tdestroy(d->objs_seen, free);
+	unix_diag_free(d->unix_diag);
 	for (int i = 0; i < 2; i++)
 		if (d->tee_pipe[i] >= 0)
 			close(d->tee_pipe[i]);

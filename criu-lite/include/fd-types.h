@@ -102,6 +102,11 @@ extern const struct fd_ops eventpoll_fd_ops;
 extern const struct fd_ops timerfd_fd_ops;
 extern const struct fd_ops signalfd_fd_ops;
 extern const struct fd_ops memfd_fd_ops;
+extern const struct fd_ops unix_sk_fd_ops;
+
+/* sk-unix.c: the sock_diag view of the unix sockets, built by the first
+ * socket of a dump. */
+void unix_diag_free(struct unix_diag_table *t);
 
 /* files.c: the ops of TYPE, NULL if unknown. */
 const struct fd_ops *fd_ops_of(FdType type);
