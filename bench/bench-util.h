@@ -44,7 +44,8 @@ static inline double median(double *v, int n)
 }
 
 /* Runs ARGV with stdout+stderr appended to the log; returns the exit
- * status (or -1) and the wall time in *MS. */
+ * status, 128 + the signal that killed it, or -1, and the wall time in
+ * *MS. */
 static inline int run_logged(struct bench_log *log, char *const argv[], double *ms)
 {
 	struct stat st;
@@ -68,6 +69,8 @@ static inline int run_logged(struct bench_log *log, char *const argv[], double *
 	if (pid < 0 || waitpid(pid, &status, 0) != pid)
 		return -1;
 	*ms = now_ms() - t;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

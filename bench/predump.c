@@ -190,7 +190,7 @@ static int lmproc_round(struct pd *p, const char *cmd, int k, int prev, bool lea
 {
 	char pid_s[16], dir[600], prev_s[32], img[640];
 	char *argv[16];
-	int n = 0;
+	int n = 0, status;
 	double ms;
 
 	round_dir(p, k, dir, sizeof(dir));
@@ -216,11 +216,17 @@ static int lmproc_round(struct pd *p, const char *cmd, int k, int prev, bool lea
 		argv[n++] = "-R";
 	argv[n++] = (char *)cmd;
 	argv[n] = NULL;
-	if (run_logged(&p->log, argv, &ms)) {
+	status = run_logged(&p->log, argv, &ms);
+	if (status) {
 		char line[160];
 
 		last_log_line(&p->log, line, sizeof(line));
-		snprintf(p->why, sizeof(p->why), "%s round %d: %s", cmd, k, line);
+		if (status > 128)
+			snprintf(p->why, sizeof(p->why), "%s round %d killed by %s: %s", cmd, k,
+				 strsignal(status - 128), line);
+		else
+			snprintf(p->why, sizeof(p->why), "%s round %d exit %d: %s", cmd, k, status,
+				 line);
 		return -1;
 	}
 	/* A dump without -R killed the hog: reap it. */
