@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -76,9 +77,17 @@ static int eventfd_open(struct task_files *tf, uint32_t desc)
 	return task_files_install(tf, desc, fd);
 }
 
+static uint64_t eventfd_share_key(const struct fd_parms *p)
+{
+	const char *id = fdinfo_field(p->info, "eventfd-id:");
+
+	return id ? strtoull(id, NULL, 10) + 1 : 0;
+}
+
 const struct fd_ops eventfd_fd_ops = {
 	.type = FD_TYPE__FD_EVENTFD,
 	.name = "eventfd",
+	.share_key = eventfd_share_key,
 	.match = eventfd_match,
 	.dump = eventfd_dump,
 	.validate = eventfd_validate,

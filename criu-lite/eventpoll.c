@@ -183,9 +183,17 @@ static int eventpoll_post(struct task_files *tf, uint32_t desc)
 	return 0;
 }
 
+/* The registrations (their targets' positions too) stand still while the
+ * task is frozen. */
+static uint64_t eventpoll_share_key(const struct fd_parms *p)
+{
+	return fdinfo_hash_from(p->info, "tfd:");
+}
+
 const struct fd_ops eventpoll_fd_ops = {
 	.type = FD_TYPE__FD_EVENTPOLL,
 	.name = "epoll",
+	.share_key = eventpoll_share_key,
 	.match = eventpoll_match,
 	.dump = eventpoll_dump,
 	.validate = eventpoll_validate,

@@ -70,7 +70,7 @@ static int copy_range(struct files_dump *d, int fd, uint64_t off, uint64_t len, 
 	uint64_t at;
 
 	while (len) {
-		ssize_t n = pread(fd, buf, min(len, (uint64_t)COPY_CHUNK), off);
+		ssize_t n = pread(fd, buf, min(len, (uint64_t)FILES_SCRATCH_SIZE), off);
 		int ret;
 
 		if (n <= 0) {
@@ -92,7 +92,7 @@ static int copy_range(struct files_dump *d, int fd, uint64_t off, uint64_t len, 
 int files_data_save_contents(struct files_dump *d, int fd, uint64_t size, FileContents *c,
 			     const char *what)
 {
-	cleanup_free char *buf = malloc(COPY_CHUNK);
+	char *buf = files_scratch(d);
 	off_t off = 0;
 
 	if (!buf)

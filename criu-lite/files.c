@@ -57,6 +57,18 @@ const char *fdinfo_field(const char *info, const char *key)
 	return NULL;
 }
 
+uint64_t fdinfo_hash_from(const char *info, const char *key)
+{
+	const char *s = fdinfo_field(info, key);
+	uint64_t h = 1469598103934665603ULL;
+
+	if (!s)
+		return 0;
+	for (s -= strlen(key); *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
 static int parse_fdinfo(pid_t pid, struct fd_parms *p)
 {
 	const char *pos = fdinfo_field(p->info, "pos:");
@@ -74,26 +86,56 @@ static int parse_fdinfo(pid_t pid, struct fd_parms *p)
 	return 0;
 }
 
-/* What /proc says of fd P->fd. */
-static int read_fd(pid_t pid, struct fd_parms *p)
+/* fdinfo is one seq_file record: a read that does not fill the buffer got
+ * all of it (one read, not two: this runs for every fd). */
+static char *read_fdinfo(int dir, const char *name)
 {
-	char path[64], link[4096];
+	char buf[4096], *text;
+	int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, p->fd);
-	if (stat(path, &p->st) || proc_readlink(path, link, sizeof(link))) {
-		pr_perror("Can't inspect pid %d fd %d", pid, p->fd);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	if (n == sizeof(buf) - 1) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dir, name);
+		return proc_read_file(path, NULL);
+	}
+	text = malloc(n + 1);
+	if (text) {
+		memcpy(text, buf, n);
+		text[n] = '\0';
+	}
+	return text;
+}
+
+/* What /proc says of fd P->fd (through D's /proc/PID/fd and fdinfo). */
+static int read_fd(struct files_dump *d, struct fd_parms *p)
+{
+	char name[16], link[4096];
+	ssize_t n;
+
+	snprintf(name, sizeof(name), "%d", p->fd);
+	n = readlinkat(d->proc_fd, name, link, sizeof(link) - 1);
+	if (n < 0 || fstatat(d->proc_fd, name, &p->st, 0)) {
+		pr_perror("Can't inspect pid %d fd %d", d->pid, p->fd);
 		return -errno;
 	}
+	link[n] = '\0';
 	p->link = strdup(link);
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, p->fd);
-	p->info = proc_read_file(path, NULL);
+	p->info = read_fdinfo(d->proc_fdinfo, name);
 	if (!p->info) {
-		pr_perror("Can't read %s", path);
+		pr_perror("Can't read /proc/%d/fdinfo/%d", d->pid, p->fd);
 		return -errno;
 	}
 	if (!p->link)
 		return -ENOMEM;
-	return parse_fdinfo(pid, p);
+	return parse_fdinfo(d->pid, p);
 }
 
 static const char *socket_family(int family)
@@ -171,6 +213,8 @@ static int classify(struct files_dump *d, struct fd_parms *p)
 	for (size_t i = 0; i < ARRAY_SIZE(all_ops); i++)
 		if (all_ops[i]->match(d, p)) {
 			p->ops = all_ops[i];
+			if (p->ops->share_key)
+				p->share_key = p->ops->share_key(p);
 			return 0;
 		}
 	pr_err("pid %d fd %d (%s) is %s: not supported yet\n", d->pid, p->fd, p->link,
@@ -204,6 +248,8 @@ static int cmp_share(const void *a, const void *b, void *arg)
 		return x->flags < y->flags ? -1 : 1;
 	if (x->pos != y->pos)
 		return x->pos < y->pos ? -1 : 1;
+	if (x->share_key != y->share_key)
+		return x->share_key < y->share_key ? -1 : 1;
 	r = strcmp(x->link, y->link);
 	if (r)
 		return r;
@@ -245,6 +291,13 @@ static int find_shared(struct files_dump *d)
 int files_write(struct files_dump *d, FileEntry *fe)
 {
 	return img_write_msg(d->files, &fe->base);
+}
+
+char *files_scratch(struct files_dump *d)
+{
+	if (!d->scratch)
+		d->scratch = malloc(FILES_SCRATCH_SIZE);
+	return d->scratch;
 }
 
 int files_steal(struct files_dump *d, const struct fd_parms *p)
@@ -376,10 +429,29 @@ static int list_fds(pid_t pid, int **out)
 	return nr;
 }
 
+static int open_proc_dir(pid_t pid, const char *what)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("Can't open %s", path);
+	return fd < 0 ? -errno : fd;
+}
+
 static int collect_fds(struct files_dump *d)
 {
 	cleanup_free int *fds = NULL;
 	int nr, ret;
+
+	d->proc_fd = open_proc_dir(d->pid, "fd");
+	if (d->proc_fd < 0)
+		return d->proc_fd;
+	d->proc_fdinfo = open_proc_dir(d->pid, "fdinfo");
+	if (d->proc_fdinfo < 0)
+		return d->proc_fdinfo;
 
 	nr = list_fds(d->pid, &fds);
 	if (nr < 0)
@@ -390,7 +462,7 @@ static int collect_fds(struct files_dump *d)
 	for (int i = 0; i < nr; i++) {
 		d->fds[i].fd = fds[i];
 		d->nr_fds = i + 1;
-		ret = read_fd(d->pid, &d->fds[i]);
+		ret = read_fd(d, &d->fds[i]);
 		if (!ret)
 			ret = classify(d, &d->fds[i]);
 		if (ret)
@@ -425,6 +497,7 @@ static void files_dump_free(struct files_dump *d)
 		free(d->fds[i].info);
 	}
 	free(d->fds);
+	free(d->scratch);
 	tdestroy(d->objs_seen, free);
 	unix_diag_free(d->unix_diag);
 	for (int i = 0; i < 2; i++)
@@ -432,6 +505,10 @@ static void files_dump_free(struct files_dump *d)
 			close(d->tee_pipe[i]);
 	if (d->pidfd >= 0)
 		close(d->pidfd);
+	if (d->proc_fd >= 0)
+		close(d->proc_fd);
+	if (d->proc_fdinfo >= 0)
+		close(d->proc_fdinfo);
 	if (d->data_fd >= 0)
 		close(d->data_fd);
 }
@@ -499,7 +576,8 @@ static int dump_fs(int dfd, pid_t pid)
 
 int dump_files(int dfd, pid_t pid)
 {
-	struct files_dump d = { .pid = pid, .pidfd = -1, .data_fd = -1, .tee_pipe = { -1, -1 } };
+	struct files_dump d = { .pid = pid, .pidfd = -1, .data_fd = -1, .tee_pipe = { -1, -1 },
+				.proc_fd = -1, .proc_fdinfo = -1 };
 	int ret;
 
 	ret = dump_fds(dfd, &d);

@@ -60,7 +60,8 @@ static int read_all(int fd, char *buf, size_t len)
 static int copy_contents(struct files_dump *d, const struct fd_parms *p, int rfd,
 			 PipeDataEntry *pd)
 {
-	cleanup_free char *buf = NULL;
+	cleanup_free char *own = NULL;
+	char *buf;
 	int queued, ret;
 	ssize_t n;
 
@@ -73,7 +74,7 @@ static int copy_contents(struct files_dump *d, const struct fd_parms *p, int rfd
 	ret = tee_pipe(d, pd->size);
 	if (ret)
 		return ret;
-	buf = malloc(queued);
+	buf = queued <= FILES_SCRATCH_SIZE ? files_scratch(d) : (own = malloc(queued));
 	if (!buf)
 		return -ENOMEM;
 	n = tee(rfd, d->tee_pipe[1], queued, SPLICE_F_NONBLOCK);
@@ -210,35 +211,46 @@ static int fill_pipe(struct task_files *tf, uint32_t desc, int wfd, const PipeDa
 	return 0;
 }
 
-/* The fd for end M: a pipe2() end of its direction the first time, an
- * open of /proc/self/fd after (as the dumped end was made). */
-static int end_fd(int ends[2], bool used[2], uint32_t flags)
+/* The member of DESC's ring that gets pipe2() end E (the first one of its
+ * direction), or UINT32_MAX. */
+static uint32_t receiver(const struct task_files *tf, uint32_t desc, int e)
 {
-	int acc = flags & O_ACCMODE, e = acc == O_WRONLY;
+	uint32_t m = desc;
 
-	if (acc != O_RDWR && !used[e]) {
-		used[e] = true;
-		return dup(ends[e]);
-	}
-	return task_reopen(ends[0], flags);
+	do {
+		uint32_t acc = tf->plan->fdesc[m].fe->pipe->flags & O_ACCMODE;
+
+		if (acc == (e ? O_WRONLY : O_RDONLY))
+			return m;
+		m = tf->plan->fdesc[m].obj_next;
+	} while (m != desc);
+	return UINT32_MAX;
 }
 
-static int install_ends(struct task_files *tf, uint32_t desc, int ends[2])
+/* Every end the process has: the pipe2() ends to the first end of each
+ * direction, opens of /proc/self/fd to the others (as they were made). */
+static int install_ends(struct task_files *tf, uint32_t desc, int ends[2], const uint32_t rcv[2])
 {
-	bool used[2] = { false, false };
 	uint32_t m = desc;
 
 	do {
 		const PipeEntry *pe = tf->plan->fdesc[m].fe->pipe;
-		int fd = end_fd(ends, used, pe->flags), ret;
+		int e = m == rcv[1], fd, ret;
 
-		if (fd < 0)
-			return task_files_err(tf, m, "can't open an end of the pipe: %s",
-					      strerror(errno));
-		fd = task_files_park(tf, fd);
-		if (fd < 0)
-			return fd;
-		if (fcntl(fd, F_SETFL, pe->flags & O_NONBLOCK)) {
+		if (m == rcv[0] || m == rcv[1]) {
+			fd = ends[e];
+			ends[e] = -1;
+		} else {
+			fd = task_reopen(ends[0] >= 0	? ends[0] :
+					 ends[1] >= 0	? ends[1] :
+							  task_object_fd(tf, m),
+					 pe->flags);
+			if (fd < 0)
+				return task_files_err(tf, m, "can't open an end of the pipe: %s",
+						      strerror(errno));
+		}
+		if (((pe->flags & O_NONBLOCK) || m == rcv[1]) &&
+		    fcntl(fd, F_SETFL, pe->flags & O_NONBLOCK)) {
 			close(fd);
 			return task_files_err(tf, m, "can't set flags 0%o: %s", pe->flags,
 					      strerror(errno));
@@ -251,25 +263,30 @@ static int install_ends(struct task_files *tf, uint32_t desc, int ends[2])
 	return 0;
 }
 
-/* The whole pipe at once: every end the process has is installed now. */
+/* The whole pipe at once: every end the process has is installed now.  An
+ * end sitting where another end belongs is parked first. */
 static int pipe_open(struct task_files *tf, uint32_t desc)
 {
 	const PipeEntry *c = tf->plan->fdesc[tf->plan->fdesc[desc].carrier].fe->pipe;
-	int ends[2], ret;
+	uint32_t rcv[2] = { receiver(tf, desc, 0), receiver(tf, desc, 1) };
+	int ends[2], ret = 0;
 
 	if (pipe2(ends, O_CLOEXEC))
 		return task_files_err(tf, desc, "can't create a pipe: %s", strerror(errno));
-	ends[0] = task_files_park(tf, ends[0]);
-	ends[1] = ends[0] < 0 ? ends[1] : task_files_park(tf, ends[1]);
-	if (ends[0] < 0 || ends[1] < 0) {
-		close(ends[0] < 0 ? ends[1] : ends[0]);
-		return -EMFILE;
+	for (int e = 0; e < 2 && !ret; e++) {
+		if (!task_files_in_the_way(tf, desc, ends[e], rcv[e]))
+			continue;
+		ends[e] = task_files_park(tf, ends[e]);
+		if (ends[e] < 0)
+			ret = -EMFILE;
 	}
-	ret = fill_pipe(tf, desc, ends[1], c->data);
 	if (!ret)
-		ret = install_ends(tf, desc, ends);
-	close(ends[0]);
-	close(ends[1]);
+		ret = fill_pipe(tf, desc, ends[1], c->data);
+	if (!ret)
+		ret = install_ends(tf, desc, ends, rcv);
+	for (int e = 0; e < 2; e++)
+		if (ends[e] >= 0)
+			close(ends[e]);
 	return ret;
 }
 

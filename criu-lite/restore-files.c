@@ -251,6 +251,18 @@ int task_files_install(struct task_files *tf, uint32_t desc, int tmp)
 	return 0;
 }
 
+bool task_files_in_the_way(const struct task_files *tf, uint32_t desc, int fd, uint32_t owner)
+{
+	uint32_t m = desc;
+
+	do {
+		if (m != owner && tf->plan->fdesc[m].first_fd == fd && tf->file_fd[m] < 0)
+			return true;
+		m = tf->plan->fdesc[m].obj_next;
+	} while (m != desc);
+	return false;
+}
+
 int task_files_park(struct task_files *tf, int fd)
 {
 	int nfd;

@@ -72,9 +72,15 @@ static int signalfd_open(struct task_files *tf, uint32_t desc)
 	return task_files_install(tf, desc, fd);
 }
 
+static uint64_t signalfd_share_key(const struct fd_parms *p)
+{
+	return fdinfo_hash_from(p->info, "sigmask:");
+}
+
 const struct fd_ops signalfd_fd_ops = {
 	.type = FD_TYPE__FD_SIGNALFD,
 	.name = "signalfd",
+	.share_key = signalfd_share_key,
 	.match = signalfd_match,
 	.dump = signalfd_dump,
 	.validate = signalfd_validate,

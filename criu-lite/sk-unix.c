@@ -26,7 +26,7 @@
 #include "log.h"
 
 #define UNIX_SK_FLAGS (O_ACCMODE | O_NONBLOCK)
-#define PEEK_BUF (1 << 20)
+#define PEEK_BUF FILES_SCRATCH_SIZE
 #define MAX_QUEUE (1 << 20)
 #define SHUTDOWN_MASK 3
 
@@ -37,12 +37,14 @@ struct unix_diag_sk {
 	uint32_t state;
 	uint32_t shutdown;
 	bool named;
+	bool held; /* by an fd of the process */
 };
 
 struct unix_diag_table {
 	struct unix_diag_sk *sks;
 	size_t nr;
 	size_t cap;
+	bool held_marked;
 };
 
 static int diag_cb(struct nl_msg *msg, void *arg)
@@ -137,12 +139,21 @@ static bool unix_match(struct files_dump *d, const struct fd_parms *p)
 	return diag_of(d, p->st.st_ino);
 }
 
-static bool held_by_process(const struct files_dump *d, uint64_t ino)
+/* Once every fd of the process is known (after classifying). */
+static bool held_by_process(struct files_dump *d, uint64_t ino)
 {
-	for (int i = 0; i < d->nr_fds; i++)
-		if (S_ISSOCK(d->fds[i].st.st_mode) && d->fds[i].st.st_ino == ino)
-			return true;
-	return false;
+	struct unix_diag_sk *s;
+
+	if (!d->unix_diag->held_marked) {
+		for (int i = 0; i < d->nr_fds; i++) {
+			s = (struct unix_diag_sk *)diag_of(d, d->fds[i].st.st_ino);
+			if (s && S_ISSOCK(d->fds[i].st.st_mode))
+				s->held = true;
+		}
+		d->unix_diag->held_marked = true;
+	}
+	s = (struct unix_diag_sk *)diag_of(d, ino);
+	return s && s->held;
 }
 
 /* What restore can make again: a pair inside the process (or one whose
@@ -266,7 +277,7 @@ static int sockopt(int fd, int opt, int *v)
 static int dump_queue(struct files_dump *d, const struct fd_parms *p, int fd,
 		      const struct unix_diag_sk *s, UnixSkEntry *u, UnixQueueEntry *q)
 {
-	cleanup_free char *buf = malloc(PEEK_BUF);
+	char *buf = files_scratch(d);
 	int zero = 0, ret;
 
 	if (!buf)
@@ -489,11 +500,14 @@ static int open_pair(struct task_files *tf, uint32_t desc)
 
 	if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv))
 		return task_files_err(tf, desc, "can't create a socket pair: %s", strerror(errno));
-	sv[0] = task_files_park(tf, sv[0]);
-	sv[1] = sv[0] < 0 ? sv[1] : task_files_park(tf, sv[1]);
-	if (sv[0] < 0 || sv[1] < 0) {
-		close(sv[0] < 0 ? sv[1] : sv[0]);
-		return -EMFILE;
+	for (int i = 0; i < 2 && !ret; i++) {
+		if (!task_files_in_the_way(tf, desc, sv[i], i < nr ? m[i] : UINT32_MAX))
+			continue;
+		sv[i] = task_files_park(tf, sv[i]);
+		if (sv[i] < 0) {
+			close(sv[!i]);
+			return -EMFILE;
+		}
 	}
 	for (int i = 0; i < nr && !ret; i++)
 		ret = sk_options(tf, m[i], sv[i]);

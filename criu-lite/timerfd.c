@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/timerfd.h>
@@ -158,9 +159,18 @@ static int timerfd_open(struct task_files *tf, uint32_t desc)
 	return task_files_install(tf, desc, fd);
 }
 
+/* Clock and interval (the last line), not the time left, which moves. */
+static uint64_t timerfd_share_key(const struct fd_parms *p)
+{
+	const char *c = fdinfo_field(p->info, "clockid:");
+
+	return fdinfo_hash_from(p->info, "it_interval:") ^ (c ? strtoull(c, NULL, 10) : 0);
+}
+
 const struct fd_ops timerfd_fd_ops = {
 	.type = FD_TYPE__FD_TIMERFD,
 	.name = "timerfd",
+	.share_key = timerfd_share_key,
 	.match = timerfd_match,
 	.dump = timerfd_dump,
 	.validate = timerfd_validate,

@@ -31,6 +31,7 @@ struct fd_parms {
 	uint32_t fd_flags; /* FD_CLOEXEC */
 	uint64_t pos;
 	const struct fd_ops *ops;
+	uint64_t share_key; /* fd_ops.share_key, or 0 */
 	uint32_t id;	 /* its file_entry; 0 until assigned */
 	uint32_t rep;	 /* index of the first fd sharing its description */
 };
@@ -41,6 +42,8 @@ struct unix_diag_table;
 struct files_dump {
 	pid_t pid;
 	int pidfd;
+	int proc_fd;	 /* /proc/PID/fd */
+	int proc_fdinfo; /* /proc/PID/fdinfo */
 	struct cr_img *files;
 	int data_fd;	   /* files-data.img */
 	uint64_t data_off; /* bytes written to it so far */
@@ -49,6 +52,8 @@ struct files_dump {
 	/* Kernel objects met so far (files_obj_id). */
 	void *objs_seen;
 	uint32_t nr_objs;
+	/* FILES_SCRATCH_SIZE bytes for the types' copies (files_scratch). */
+	char *scratch;
 	/* A pipe lmproc tees other pipes' contents into. */
 	int tee_pipe[2];
 	unsigned int tee_size;
@@ -71,6 +76,10 @@ struct fd_ops {
 
 	/* Dump: does this type take fd P? */
 	bool (*match)(struct files_dump *d, const struct fd_parms *p);
+	/* Dump, optional: a value from /proc that fds sharing one open file
+	 * description share (eventfd-id...), so that kcmp has fewer to
+	 * compare.  Must not change while the task is frozen. */
+	uint64_t (*share_key)(const struct fd_parms *p);
 	/* Dump: fill the type's message of FE and write FE (files_write()). */
 	int (*dump)(struct files_dump *d, struct fd_parms *p, FileEntry *fe);
 
@@ -113,6 +122,10 @@ const struct fd_ops *fd_ops_of(FdType type);
 
 /* files.c, for the dump side of the types. */
 int files_write(struct files_dump *d, FileEntry *fe);
+/* One buffer for the whole dump (a fresh megabyte per file costs page
+ * faults), NULL if out of memory. */
+#define FILES_SCRATCH_SIZE (1 << 20)
+char *files_scratch(struct files_dump *d);
 /* A copy of the task's fd P in lmproc (pidfd_getfd), or -errno (logged). */
 int files_steal(struct files_dump *d, const struct fd_parms *p);
 /* A number unique in the dump for the kernel object of TYPE with inode
@@ -121,6 +134,8 @@ int files_steal(struct files_dump *d, const struct fd_parms *p);
 uint32_t files_obj_id(struct files_dump *d, FdType type, const struct stat *st, bool *first);
 /* The value after "KEY" in fdinfo text INFO, or NULL. */
 const char *fdinfo_field(const char *info, const char *key);
+/* A hash of the fdinfo text from line KEY on (0 if it has none). */
+uint64_t fdinfo_hash_from(const char *info, const char *key);
 
 /* files-data.c: files-data.img. */
 /* Appends LEN bytes from BUF; *OFF gets where they start. */
@@ -140,8 +155,12 @@ int task_contents_fill(struct task_files *tf, int fd, const FileContents *c, con
  * process, then file_fd[DESC] (closed, file_fd -1, if no fd of this
  * process holds it).  TMP is consumed.  0 or -errno (ERR set). */
 int task_files_install(struct task_files *tf, uint32_t desc, int tmp);
-/* Moves FD above every fd the task will have, so that installing one end
- * of an object cannot overwrite another's temporary fd. */
+/* Temporary fd FD of DESC's object sits where a file of the object other
+ * than OWNER (the one it is for) is still to be installed. */
+bool task_files_in_the_way(const struct task_files *tf, uint32_t desc, int fd, uint32_t owner);
+/* Moves FD above every fd the task will have (closing FD), so that
+ * installing one end of an object cannot overwrite another's temporary
+ * fd.  The new fd, or -errno (ERR set). */
 int task_files_park(struct task_files *tf, int fd);
 /* The fd of the first fd_entry naming DESC, for messages. */
 int task_files_err(struct task_files *tf, uint32_t desc, const char *fmt, ...)
