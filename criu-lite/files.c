@@ -34,6 +34,7 @@ static const struct fd_ops *const all_ops[] = {
 	&eventpoll_fd_ops,
 	&timerfd_fd_ops,
 	&signalfd_fd_ops,
+	&inotify_fd_ops,
 	&memfd_fd_ops,
 	&unix_sk_fd_ops,
 	&reg_fd_ops,

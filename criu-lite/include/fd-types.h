@@ -112,6 +112,7 @@ extern const struct fd_ops timerfd_fd_ops;
 extern const struct fd_ops signalfd_fd_ops;
 extern const struct fd_ops memfd_fd_ops;
 extern const struct fd_ops unix_sk_fd_ops;
+extern const struct fd_ops inotify_fd_ops;
 
 /* sk-unix.c: the sock_diag view of the unix sockets, built by the first
  * socket of a dump. */
