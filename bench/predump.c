@@ -324,10 +324,14 @@ struct frac_run {
 static int fraction_run(struct pd *p, unsigned permille, struct frac_run *fr)
 {
 	struct round full;
+	char dir[600];
 
-	if (start_hog(p, "-d", permille, false) ||
-	    lmproc_round(p, "dump", 0, 0, true, &full) ||
-	    lmproc_round(p, "pre-dump", 1, 0, false, &fr->r[0]) ||
+	round_dir(p, 0, dir, sizeof(dir));
+	if (start_hog(p, "-d", permille, false) || lmproc_round(p, "dump", 0, 0, true, &full))
+		return -1;
+	/* Its 1 GiB of images is not needed again: give the memory back. */
+	empty_dir(dir);
+	if (lmproc_round(p, "pre-dump", 1, 0, false, &fr->r[0]) ||
 	    hog_dirty(p, &fr->dirtied) ||
 	    lmproc_round(p, "pre-dump", 2, 1, false, &fr->r[1]) ||
 	    hog_dirty(p, &fr->dirtied) ||
@@ -620,12 +624,22 @@ static double tracking_and_frozen(struct pd *p)
 	return sb.fault_us[1];
 }
 
+/* Others' work on this machine shows in the figures: say how much. */
 static void print_load(const char *when)
 {
+	char line[128];
 	double load[3];
+	long avail = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
 
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld kB", &avail) == 1)
+			break;
+	if (f)
+		fclose(f);
 	if (getloadavg(load, 3) == 3)
-		printf("load average %s: %.2f %.2f %.2f\n", when, load[0], load[1], load[2]);
+		printf("%s: load average %.2f %.2f %.2f, %.1f GiB available (the bench needs ~3)\n",
+		       when, load[0], load[1], load[2], avail / 1048576.0);
 }
 
 int main(int argc, char **argv)
