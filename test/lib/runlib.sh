@@ -67,15 +67,26 @@ cpu_ticks() {
 	echo $((f[11] + f[12]))
 }
 
+# now_ms: NOW_MS becomes the wall clock in milliseconds, without a fork.
+# Polls are timed by the clock, not by counting their sleeps: on a loaded
+# machine each round of a poll takes several times its sleep.
+now_ms() {
+	local us=${EPOCHREALTIME//[!0-9]/}
+
+	NOW_MS=$((us / 1000))
+}
+
 # wait_until MS CMD...: polls CMD every 20 ms for up to MS milliseconds.
 wait_until() {
-	local ms=$1 waited=0
+	local end
 
+	now_ms
+	end=$((NOW_MS + $1))
 	shift
 	until "$@"; do
-		[ "$waited" -ge "$ms" ] && return 1
+		now_ms
+		[ "$NOW_MS" -ge "$end" ] && return 1
 		sleep 0.02
-		waited=$((waited + 20))
 	done
 }
 
@@ -221,14 +232,16 @@ stable_snapshot() {
 # same_state PID EXPECTED MS: polls until PID's snapshot equals EXPECTED;
 # on failure sets REASON and DETAIL to the difference.
 same_state() {
-	local pid=$1 want=$2 ms=$3 waited=0 now
+	local pid=$1 want=$2 end now
 
+	now_ms
+	end=$((NOW_MS + $3))
 	while :; do
 		now=$(snapshot "$pid")
 		[ "$now" = "$want" ] && return 0
-		[ "$waited" -ge "$ms" ] && break
+		now_ms
+		[ "$NOW_MS" -ge "$end" ] && break
 		sleep 0.05
-		waited=$((waited + 50))
 	done
 	if ! alive "$pid"; then
 		REASON="pid $pid is not running"
