@@ -1,8 +1,11 @@
 /* Owns the tracer's side of the end of a restore: waits until the restorer
- * stops with its stop signal, turns its report into an error message, has
- * the task unmap the restorer area, sets the dumped registers, FPU state
- * and signal mask at that syscall-exit stop, and detaches.  On any failure
- * the task is left stopped (or already reaped) for the caller to kill. */
+ * stops with its stop signal, turns its report into an error message,
+ * takes over every other thread (parked by the restorer) and sets its
+ * dumped registers, FPU state and signal mask at a syscall-exit stop, has
+ * the main thread unmap the restorer area once no thread runs in it any
+ * more, sets its state at that syscall-exit stop, and detaches them all.
+ * On any failure the task is left stopped (or already reaped) for the
+ * caller to kill. */
 #include <elf.h>
 #include <errno.h>
 #include <signal.h>
@@ -76,6 +79,10 @@ static const char *const step_what[] = {
     [RST_STEP_SIGQUEUE] = "queueing pending signal",
     [RST_STEP_FAULT] = "at a fault injected for tests",
     [RST_STEP_STOP] = "stopping",
+    [RST_STEP_CLONE] = "creating thread",
+    [RST_STEP_ROBUST] = "registering the robust futex list at",
+    [RST_STEP_ALTSTACK] = "setting the signal stack at",
+    [RST_STEP_COMM] = "setting the thread's name",
 };
 
 /* "vma START-END" and the file behind it, if any. */
@@ -102,6 +109,8 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 	switch (a->step) {
 	case RST_STEP_UNMAP:
 	case RST_STEP_RSEQ:
+	case RST_STEP_ROBUST:
+	case RST_STEP_ALTSTACK:
 		snprintf(buf, len, " 0x%llx", (unsigned long long)i);
 		break;
 	case RST_STEP_MAP:
@@ -128,6 +137,7 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 			snprintf(buf, len, " block at 0x%llx",
 				 (unsigned long long)a->special[i].start);
 		break;
+	case RST_STEP_CLONE:
 	case RST_STEP_CLOSE:
 	case RST_STEP_SIGACTION:
 	case RST_STEP_SIGQUEUE:
@@ -143,14 +153,20 @@ static int report_restorer(const struct restore_ctx *ctx)
 	const struct restorer_args *a = ctx->args;
 	const char *what = a->step < ARRAY_SIZE(step_what) ? step_what[a->step] : "?";
 	const char *why = strerror(-a->err);
-	char obj[96];
+	char obj[96], thread[32] = "";
 
 	step_object(ctx, obj, sizeof(obj));
 	if (a->step == RST_STEP_READ && a->err == -EIO)
 		why = "the pages image ended early";
 	if (a->step == RST_STEP_MM_MAP && a->err == -EPERM)
 		why = "needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE";
-	pr_err("Can't restore pid %d: restorer failed %s%s: %s\n", ctx->pid, what, obj, why);
+	if (a->step == RST_STEP_CLONE && a->err == -EEXIST)
+		why = "the tid is in use (by a process, or as a process group or session id)";
+	if (a->err_thread && a->step != RST_STEP_CLONE)
+		snprintf(thread, sizeof(thread), " in thread %u",
+			 restore_thread_core(&ctx->plan, a->err_thread)->tid);
+	pr_err("Can't restore pid %d: restorer failed %s%s%s: %s\n", ctx->pid, what, obj, thread,
+	       why);
 	return a->err < 0 ? a->err : -EIO;
 }
 
@@ -279,26 +295,152 @@ static void to_user_regs(const X86Gpregs *g, struct user_regs_struct *r)
 
 /* At a syscall-exit stop the kernel returns to user mode with exactly
  * these registers. */
-static int set_dumped_state(struct restore_ctx *ctx)
+static int set_dumped_state(struct restore_ctx *ctx, const ThreadCoreEntry *tc)
 {
-	const ThreadCoreEntry *tc = ctx->plan.core->thread;
 	struct iovec iov = {tc->xsave.data, tc->xsave.len};
 	struct user_regs_struct r;
 	uint64_t mask = tc->blocked_sigs;
+	pid_t tid = tc->tid;
 
 	to_user_regs(tc->gpregs, &r);
-	if (ptrace(PTRACE_SETREGS, ctx->pid, NULL, &r)) {
-		pr_perror("Can't restore pid %d: the kernel refused its registers", ctx->pid);
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &r)) {
+		pr_perror("Can't restore pid %d: the kernel refused the registers of thread %d",
+			  ctx->pid, tid);
 		return -errno;
 	}
-	if (ptrace(PTRACE_SETREGSET, ctx->pid, NT_X86_XSTATE, &iov)) {
-		pr_perror("Can't restore pid %d: the kernel refused its FPU state (%zu bytes)",
-			  ctx->pid, iov.iov_len);
+	if (ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &iov)) {
+		pr_perror("Can't restore pid %d: the kernel refused the FPU state (%zu bytes) of "
+			  "thread %d",
+			  ctx->pid, iov.iov_len, tid);
 		return -errno;
 	}
-	if (ptrace(PTRACE_SETSIGMASK, ctx->pid, sizeof(mask), &mask)) {
-		pr_perror("Can't restore pid %d: can't set its signal mask", ctx->pid);
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask)) {
+		pr_perror("Can't restore pid %d: can't set the signal mask of thread %d", ctx->pid,
+			  tid);
 		return -errno;
+	}
+	return 0;
+}
+
+/* The next stop of thread TID that is ours to handle: a SIGSTOP from
+ * outside is swallowed (the whole restore runs with the task's signals
+ * blocked), a thread that died is an error. */
+static int wait_thread(struct restore_ctx *ctx, pid_t tid, int *status)
+{
+	for (;;) {
+		if (waitpid(tid, status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("Can't wait for thread %d of the restored pid %d", tid, ctx->pid);
+			return -errno;
+		}
+		if (WIFEXITED(*status) || WIFSIGNALED(*status)) {
+			pr_err("Can't restore pid %d: its thread %d died while lmproc took it over\n",
+			       ctx->pid, tid);
+			return -ECHILD;
+		}
+		if (WIFSTOPPED(*status) && !(*status >> 16) && WSTOPSIG(*status) == SIGSTOP) {
+			if (ptrace(PTRACE_CONT, tid, NULL, NULL)) {
+				pr_perror("Can't resume thread %d of pid %d", tid, ctx->pid);
+				return -errno;
+			}
+			continue;
+		}
+		return 0;
+	}
+}
+
+static int thread_crashed(struct restore_ctx *ctx, pid_t tid, int status)
+{
+	struct user_regs_struct r = {};
+
+	ptrace(PTRACE_GETREGS, tid, NULL, &r);
+	pr_err("Can't restore pid %d: its thread %d stopped with status 0x%x at 0x%llx\n",
+	       ctx->pid, tid, status, (unsigned long long)r.rip);
+	return -EFAULT;
+}
+
+static int thread_syscall_stop(struct restore_ctx *ctx, pid_t tid)
+{
+	int status, ret;
+
+	if (ptrace(PTRACE_SYSCALL, tid, NULL, NULL)) {
+		pr_perror("Can't resume thread %d of the restored pid %d", tid, ctx->pid);
+		return -errno;
+	}
+	ret = wait_thread(ctx, tid, &status);
+	if (!ret && (!WIFSTOPPED(status) || (status >> 16) || WSTOPSIG(status) != SYSCALL_STOP))
+		ret = thread_crashed(ctx, tid, status);
+	return ret;
+}
+
+/* A thread parked by the restorer, in its interrupt stop: pointed at the
+ * blob's syscall instruction with a harmless call (orig_ax -1: the futex
+ * it waited in is not restarted) and stepped to that call's exit, where
+ * its dumped state is set like the main thread's. */
+static int take_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc)
+{
+	struct user_regs_struct r;
+	pid_t tid = tc->tid;
+	int status, ret;
+
+	ret = wait_thread(ctx, tid, &status);
+	if (ret)
+		return ret;
+	if (!WIFSTOPPED(status) || (status >> 16) != PTRACE_EVENT_STOP)
+		return thread_crashed(ctx, tid, status);
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r)) {
+		pr_perror("Can't read the registers of thread %d of pid %d", tid, ctx->pid);
+		return -errno;
+	}
+	r.rip = ctx->area + restorer_export_syscall_off;
+	r.rax = __NR_getpid;
+	r.orig_rax = -1;
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &r)) {
+		pr_perror("Can't set the registers of thread %d of pid %d", tid, ctx->pid);
+		return -errno;
+	}
+	ret = thread_syscall_stop(ctx, tid);
+	if (!ret)
+		ret = thread_syscall_stop(ctx, tid);
+	if (!ret)
+		ret = set_dumped_state(ctx, tc);
+	return ret;
+}
+
+/* Seizes every parked thread first, so that all their interrupt stops
+ * come at once, then takes them over one by one. */
+static int take_threads(struct restore_ctx *ctx)
+{
+	const struct restore_plan *p = &ctx->plan;
+	int ret = 0;
+
+	for (size_t i = 1; i < p->nr_threads; i++) {
+		pid_t tid = restore_thread_core(p, i)->tid;
+
+		if (ptrace(PTRACE_SEIZE, tid, NULL, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) ||
+		    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
+			pr_perror("Can't seize thread %d of the restored pid %d", tid, ctx->pid);
+			return -errno;
+		}
+	}
+	for (size_t i = 1; !ret && i < p->nr_threads; i++)
+		ret = take_thread(ctx, restore_thread_core(p, i));
+	return ret;
+}
+
+static int detach_all(struct restore_ctx *ctx)
+{
+	const struct restore_plan *p = &ctx->plan;
+
+	for (size_t i = p->nr_threads; i-- > 0;) {
+		pid_t tid = restore_thread_core(p, i)->tid;
+
+		if (ptrace(PTRACE_DETACH, tid, NULL, NULL)) {
+			pr_perror("Can't detach from thread %d of the restored pid %d", tid,
+				  ctx->pid);
+			return -errno;
+		}
 	}
 	return 0;
 }
@@ -309,19 +451,21 @@ int restore_finish_task(struct restore_ctx *ctx)
 
 	ret = wait_restorer(ctx);
 	if (!ret)
+		ret = take_threads(ctx);
+	/* Every other thread has left the area: its registers are set. */
+	if (!ret)
 		ret = unmap_area(ctx);
 	if (!ret)
-		ret = set_dumped_state(ctx);
+		ret = set_dumped_state(ctx, ctx->plan.core->thread);
 	if (ret)
 		return ret;
 	if (fault_injected("restore-before-detach")) {
 		pr_err("Can't restore pid %d: fault injected before detach\n", ctx->pid);
 		return -EIO;
 	}
-	if (ptrace(PTRACE_DETACH, ctx->pid, NULL, NULL)) {
-		pr_perror("Can't detach from the restored pid %d", ctx->pid);
-		return -errno;
-	}
+	ret = detach_all(ctx);
+	if (ret)
+		return ret;
 	ctx->t_detach_ns = now_ns();
 	return 0;
 }

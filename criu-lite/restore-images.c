@@ -28,6 +28,12 @@
 #define XSAVE_MIN 576
 #define XSAVE_MAX (64 << 10)
 #define RSEQ_MIN_SIZE 32
+/* pid_max's default: more threads than that is a corrupt image. */
+#define MAX_THREADS 32768
+#define MAX_PID (1U << 22)
+/* struct robust_list_head: the only length set_robust_list() takes. */
+#define ROBUST_LIST_LEN 24
+#define SS_FLAGS_ALLOWED (SS_ONSTACK | (1U << 31)) /* SS_AUTODISARM */
 #define MAP_ALLOWED (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN | MAP_NORESERVE)
 
 #define bad restore_plan_bad
@@ -75,6 +81,37 @@ static int read_inventory(int dfd, struct restore_plan *p)
 	return 0;
 }
 
+static int tid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The pid first, then the other threads, each once. */
+static int check_tids(const PstreeEntry *e)
+{
+	cleanup_free uint32_t *sorted = NULL;
+
+	if (!e->n_threads || e->threads[0] != e->pid)
+		return bad("pstree.img", "the threads of pid %u do not start with it", e->pid);
+	if (e->n_threads > MAX_THREADS)
+		return bad("pstree.img", "pid %u has %zu threads (at most %d)", e->pid, e->n_threads,
+			   MAX_THREADS);
+	sorted = malloc(e->n_threads * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, e->threads, e->n_threads * sizeof(*sorted));
+	qsort(sorted, e->n_threads, sizeof(*sorted), tid_cmp);
+	for (size_t i = 0; i < e->n_threads; i++) {
+		if (!sorted[i] || sorted[i] > MAX_PID)
+			return bad("pstree.img", "pid %u has thread %u", e->pid, sorted[i]);
+		if (i && sorted[i] == sorted[i - 1])
+			return bad("pstree.img", "pid %u lists thread %u twice", e->pid, sorted[i]);
+	}
+	return 0;
+}
+
 static int read_pstree(int dfd, struct restore_plan *p)
 {
 	struct cr_img *img = img_open_read(dfd, IMG_PSTREE, 0, false);
@@ -101,12 +138,10 @@ static int read_pstree(int dfd, struct restore_plan *p)
 	e = p->pstree;
 	if (e->pid != (uint32_t)p->pid)
 		return bad("pstree.img", "pid %u, inventory.img says %d", e->pid, p->pid);
-	if (e->n_threads > 1 || (e->n_threads == 1 && e->threads[0] != e->pid)) {
-		pr_err("pid %d has %zu threads: restoring threads is not supported yet\n", p->pid,
-		       e->n_threads);
-		return -EOPNOTSUPP;
-	}
-	if (!e->pgid || !e->sid || e->pgid > (1U << 22) || e->sid > (1U << 22))
+	ret = check_tids(e);
+	if (ret)
+		return ret;
+	if (!e->pgid || !e->sid || e->pgid > MAX_PID || e->sid > MAX_PID)
 		return bad("pstree.img", "pid %u has process group %u, session %u", e->pid, e->pgid,
 			   e->sid);
 	return 0;
@@ -128,10 +163,12 @@ static int check_gpregs(const char *img, const X86Gpregs *g)
 	return 0;
 }
 
-static int check_pending(const char *img, ThreadCoreEntry *tc)
+/* Only the main thread's list carries the process-wide queue. */
+static int check_pending(const char *img, const ThreadCoreEntry *tc, bool main_thread)
 {
 	if (tc->n_pending > MAX_PENDING)
-		return bad(img, "%zu queued signals (at most %d)", tc->n_pending, MAX_PENDING);
+		return bad(img, "thread %u has %zu queued signals (at most %d)", tc->tid,
+			   tc->n_pending, MAX_PENDING);
 	for (size_t i = 0; i < tc->n_pending; i++) {
 		const SiginfoEntry *si = tc->pending[i];
 		int sig;
@@ -142,7 +179,35 @@ static int check_pending(const char *img, ThreadCoreEntry *tc)
 		memcpy(&sig, si->siginfo.data, sizeof(sig));
 		if (!SIG_OK(sig))
 			return bad(img, "queued signal %zu is signal %d", i, sig);
+		if (si->shared && !main_thread)
+			return bad(img, "thread %u holds a signal of the process-wide queue",
+				   tc->tid);
 	}
+	return 0;
+}
+
+/* What the kernel will be asked to take at the thread's exit or signal
+ * delivery must lie in user space. */
+static int check_exit_state(const char *img, const ThreadCoreEntry *tc)
+{
+	const SigaltstackEntry *ss = tc->sigaltstack;
+
+	if (tc->has_clear_child_tid && tc->clear_child_tid >= TASK_SIZE)
+		return bad(img, "thread %u has clear_child_tid 0x%llx", tc->tid,
+			   (unsigned long long)tc->clear_child_tid);
+	if (tc->robust_list &&
+	    (tc->robust_list->head >= TASK_SIZE || tc->robust_list->len != ROBUST_LIST_LEN))
+		return bad(img, "thread %u has robust list 0x%llx of %llu bytes", tc->tid,
+			   (unsigned long long)tc->robust_list->head,
+			   (unsigned long long)tc->robust_list->len);
+	if (ss && ((ss->ss_flags & ~SS_FLAGS_ALLOWED) || ss->ss_sp >= TASK_SIZE ||
+		   ss->ss_size > TASK_SIZE - ss->ss_sp))
+		return bad(img, "thread %u has signal stack 0x%llx of %llu bytes, flags 0x%x",
+			   tc->tid, (unsigned long long)ss->ss_sp, (unsigned long long)ss->ss_size,
+			   ss->ss_flags);
+	if (tc->comm && strlen(tc->comm) > 15)
+		return bad(img, "thread %u has comm \"%.32s\", longer than 15 bytes", tc->tid,
+			   tc->comm);
 	return 0;
 }
 
@@ -167,18 +232,21 @@ static int check_sigactions(const char *img, const CoreEntry *core)
 	return 0;
 }
 
-static int check_thread(const char *img, pid_t pid, ThreadCoreEntry *tc)
+static int check_thread(const char *img, uint32_t tid, const ThreadCoreEntry *tc,
+			bool main_thread)
 {
 	int ret;
 
-	if (tc->tid != (uint32_t)pid)
-		return bad(img, "thread %u, expected %d", tc->tid, pid);
+	if (tc->tid != tid)
+		return bad(img, "thread %u, pstree.img says %u", tc->tid, tid);
 	ret = check_gpregs(img, tc->gpregs);
 	if (ret)
 		return ret;
 	if (tc->xsave.len < XSAVE_MIN || tc->xsave.len > XSAVE_MAX || tc->xsave.len % 64)
-		return bad(img, "xsave area of %zu bytes", tc->xsave.len);
-	ret = check_pending(img, tc);
+		return bad(img, "thread %u has an xsave area of %zu bytes", tid, tc->xsave.len);
+	ret = check_pending(img, tc, main_thread);
+	if (!ret)
+		ret = check_exit_state(img, tc);
 	if (ret)
 		return ret;
 	if (tc->rseq) {
@@ -204,7 +272,19 @@ static int read_core(int dfd, struct restore_plan *p)
 	if (ret)
 		return ret;
 	p->core = core;
-	ret = check_thread(img, p->pid, core->thread);
+	if (core->n_threads != p->pstree->n_threads - 1)
+		return bad(img, "%zu threads, pstree.img has %zu", core->n_threads + 1,
+			   p->pstree->n_threads);
+	p->nr_threads = core->n_threads + 1;
+	ret = check_thread(img, p->pid, core->thread, true);
+	for (size_t i = 0; !ret && i < core->n_threads; i++) {
+		ret = check_thread(img, p->pstree->threads[i + 1], core->threads[i], false);
+		/* restore-check.c holds the main thread's to this CPU's. */
+		if (!ret && core->threads[i]->xsave.len != core->thread->xsave.len)
+			ret = bad(img, "thread %u has an xsave area of %zu bytes, the main thread %zu",
+				  core->threads[i]->tid, core->threads[i]->xsave.len,
+				  core->thread->xsave.len);
+	}
 	if (!ret)
 		ret = check_sigactions(img, core);
 	if (ret)
@@ -587,24 +667,38 @@ static const VmaEntry *vma_at(const MmEntry *mm, uint64_t addr)
 
 /* Registers and rseq must point into the dumped layout, or the task would
  * fault at its first instruction. */
-static int check_core_in_mm(const struct restore_plan *p)
+static int check_thread_in_mm(const char *img, const struct restore_plan *p,
+			      const ThreadCoreEntry *tc)
 {
-	const ThreadCoreEntry *tc = p->core->thread;
 	const VmaEntry *v = vma_at(p->mm, tc->gpregs->ip);
-	char img[64];
 
-	img_name(img, sizeof(img), IMG_CORE, p->pid);
 	if (!v || !(v->prot & PROT_EXEC))
-		return bad(img, "ip 0x%llx is not in executable memory",
+		return bad(img, "thread %u: ip 0x%llx is not in executable memory", tc->tid,
 			   (unsigned long long)tc->gpregs->ip);
 	if (!tc->rseq)
 		return 0;
 	v = vma_at(p->mm, tc->rseq->rseq_abi_pointer);
 	if (!v || !(v->prot & PROT_WRITE) ||
 	    tc->rseq->rseq_abi_pointer + tc->rseq->rseq_abi_size > v->end)
-		return bad(img, "rseq area 0x%llx is not in writable memory",
+		return bad(img, "thread %u: rseq area 0x%llx is not in writable memory", tc->tid,
 			   (unsigned long long)tc->rseq->rseq_abi_pointer);
 	return 0;
+}
+
+static int check_core_in_mm(const struct restore_plan *p)
+{
+	char img[64];
+	int ret = 0;
+
+	img_name(img, sizeof(img), IMG_CORE, p->pid);
+	for (size_t i = 0; !ret && i < p->nr_threads; i++)
+		ret = check_thread_in_mm(img, p, restore_thread_core(p, i));
+	return ret;
+}
+
+const ThreadCoreEntry *restore_thread_core(const struct restore_plan *p, size_t i)
+{
+	return i ? p->core->threads[i - 1] : p->core->thread;
 }
 
 int restore_read_plan(int dfd, struct restore_plan *p)

@@ -4,6 +4,7 @@
  * (pie/include/restorer.h).  Reads the plan; writes only the area. */
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,8 +209,18 @@ static uint32_t helper_from(const struct restore_plan *p, const struct fill_plan
 }
 
 struct area_layout {
-	uint64_t args, vmas, batches, iovs, siginfos, close_fds, helper_stack, stack, size;
+	uint64_t args, vmas, batches, iovs, siginfos, threads, close_fds, thread_stacks;
+	uint64_t helper_stack, stack, size;
 };
+
+static size_t nr_siginfos(const struct restore_plan *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nr_threads; i++)
+		n += restore_thread_core(p, i)->n_pending;
+	return n;
+}
 
 static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f,
 			struct area_layout *l)
@@ -226,9 +237,13 @@ static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f
 	l->iovs = off;
 	off += f->nr_iovs * sizeof(struct restorer_iovec);
 	l->siginfos = off;
-	off += p->core->thread->n_pending * sizeof(struct restorer_siginfo);
+	off += nr_siginfos(p) * sizeof(struct restorer_siginfo);
+	l->threads = off;
+	off += p->nr_threads * sizeof(struct restorer_thread);
 	l->close_fds = off;
 	off += (p->mm->n_files + p->nr_levels) * sizeof(int32_t);
+	l->thread_stacks = PAGE_ALIGN(off);
+	off = l->thread_stacks + (p->nr_threads - 1) * RESTORER_THREAD_STACK_SIZE;
 	l->helper_stack = PAGE_ALIGN(off);
 	off = l->helper_stack + (helper_from(p, f) < f->nr_batches ? RESTORER_STACK_SIZE : 0);
 	l->stack = off;
@@ -357,11 +372,8 @@ static void fill_vmas(const struct restore_ctx *ctx, struct restorer_vma *rv)
 	}
 }
 
-static void fill_signals(const struct restore_plan *p, struct restorer_args *a,
-			 struct restorer_siginfo *si)
+static void fill_sigactions(const struct restore_plan *p, struct restorer_args *a)
 {
-	const ThreadCoreEntry *tc = p->core->thread;
-
 	for (size_t i = 0; i < p->core->n_sigactions; i++) {
 		const SigactionEntry *e = p->core->sigactions[i];
 
@@ -372,19 +384,66 @@ static void fill_signals(const struct restore_plan *p, struct restorer_args *a,
 		    .mask = e->mask,
 		};
 	}
+	a->stop_sig = p->stop_sig;
+}
+
+/* One thread's part of the args; its queued signals go to SI. */
+static void fill_thread(const ThreadCoreEntry *tc, struct restorer_thread *t,
+			struct restorer_siginfo *si)
+{
+	t->tid = tc->tid;
 	for (size_t i = 0; i < tc->n_pending; i++) {
 		memcpy(si[i].info, tc->pending[i]->siginfo.data, sizeof(si[i].info));
 		memcpy(&si[i].sig, si[i].info, sizeof(si[i].sig));
 		si[i].shared = tc->pending[i]->shared;
 	}
-	a->nr_siginfos = tc->n_pending;
-	a->stop_sig = p->stop_sig;
+	t->nr_sigs = tc->n_pending;
 	if (tc->rseq) {
-		a->has_rseq = 1;
-		a->rseq_ptr = tc->rseq->rseq_abi_pointer;
-		a->rseq_size = tc->rseq->rseq_abi_size;
-		a->rseq_sig = tc->rseq->signature;
+		t->has_rseq = 1;
+		t->rseq_ptr = tc->rseq->rseq_abi_pointer;
+		t->rseq_size = tc->rseq->rseq_abi_size;
+		t->rseq_sig = tc->rseq->signature;
 	}
+	if (tc->has_clear_child_tid)
+		t->clear_child_tid = tc->clear_child_tid;
+	if (tc->robust_list) {
+		t->robust_head = tc->robust_list->head;
+		t->robust_len = tc->robust_list->len;
+	}
+	if (tc->sigaltstack) {
+		t->has_altstack = 1;
+		t->ss_sp = tc->sigaltstack->ss_sp;
+		t->ss_size = tc->sigaltstack->ss_size;
+		/* SS_ONSTACK says where the thread ran, not what to set. */
+		t->ss_flags = tc->sigaltstack->ss_flags & ~SS_ONSTACK;
+	}
+}
+
+/* The main thread's comm is set before the restorer (restore-task.c);
+ * the clones set theirs, each on a stack of its own. */
+static void fill_threads(const struct restore_ctx *ctx, const struct area_layout *l,
+			 struct restorer_args *a)
+{
+	const struct restore_plan *p = &ctx->plan;
+	struct restorer_siginfo *si = (struct restorer_siginfo *)(uintptr_t)a->siginfos;
+	struct restorer_thread *t = (struct restorer_thread *)(uintptr_t)a->threads;
+	uint32_t nsig = 0;
+
+	for (size_t i = 0; i < p->nr_threads; i++) {
+		const ThreadCoreEntry *tc = restore_thread_core(p, i);
+
+		t[i].first_sig = nsig;
+		fill_thread(tc, &t[i], si + nsig);
+		nsig += t[i].nr_sigs;
+		t[i].args = (uintptr_t)a;
+		if (!i)
+			continue;
+		if (tc->comm)
+			snprintf(t[i].comm, sizeof(t[i].comm), "%s", tc->comm);
+		t[i].stack_top = ctx->area + l->thread_stacks + i * RESTORER_THREAD_STACK_SIZE;
+	}
+	a->nr_siginfos = nsig;
+	a->nr_threads = p->nr_threads;
 }
 
 static void fill_mm(const struct restore_ctx *ctx, struct restorer_args *a)
@@ -440,11 +499,13 @@ static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 	a->helper_stack = ctx->area + l->stack;
 	a->iovs = ctx->area + l->iovs;
 	a->siginfos = ctx->area + l->siginfos;
+	a->threads = ctx->area + l->threads;
 	a->close_fds = ctx->area + l->close_fds;
 	memcpy((void *)(uintptr_t)a->batches, f->batches, f->nr_batches * sizeof(*f->batches));
 	memcpy((void *)(uintptr_t)a->iovs, f->iovs, f->nr_iovs * sizeof(*f->iovs));
 	fill_vmas(ctx, (struct restorer_vma *)(uintptr_t)a->vmas);
-	fill_signals(&ctx->plan, a, (struct restorer_siginfo *)(uintptr_t)a->siginfos);
+	fill_sigactions(&ctx->plan, a);
+	fill_threads(ctx, l, a);
 	fill_mm(ctx, a);
 	fill_fds(ctx, a, (int32_t *)(uintptr_t)a->close_fds);
 	a->fail_at_end = fault_injected("restore-in-restorer");

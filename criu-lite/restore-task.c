@@ -1,8 +1,9 @@
-/* Owns the birth of the restored task: clone3 with the dumped pid, seizing
- * it at once, and the task's own libc-side setup before it jumps into the
- * restorer (signals, session, files, fs, personality, comm, rseq).  The
- * task never returns from task_main(); it reports a failure of its setup
- * in args->child_err and exits.  Also owns killing the task on failure. */
+/* Owns the birth of the restored task: clone3 with the dumped pid (its
+ * threads' tids checked free first), seizing it at once, and the task's
+ * own libc-side setup before it jumps into the restorer (signals, session,
+ * files, fs, personality, comm, rseq).  The task never returns from
+ * task_main(); it reports a failure of its setup in args->child_err and
+ * exits.  Also owns killing the task on failure. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include "common.h"
 #include "fault.h"
 #include "log.h"
+#include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
 #include "uapi-compat.h"
@@ -184,14 +186,37 @@ static int clone_error(pid_t pid)
 	return -e;
 }
 
+/* The restorer clones the threads with their tids: say now, not after
+ * the memory is rebuilt, that one is taken (restore-check.c has waited
+ * for the dumped process to be gone). */
+static int check_tids_free(const struct restore_plan *p)
+{
+	struct proc_status st;
+
+	for (size_t i = 1; i < p->nr_threads; i++) {
+		pid_t tid = restore_thread_core(p, i)->tid;
+
+		if (proc_read_status(tid, &st))
+			continue;
+		pr_err("tid %d (a thread of pid %d) is in use by %s (pid %d)\n", tid, p->pid, st.comm,
+		       st.tgid);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 int restore_fork_task(struct restore_ctx *ctx)
 {
 	pid_t pid;
+	int ret;
 
 	if (fault_injected("restore-before-fork")) {
 		pr_err("Can't restore pid %d: fault injected before the fork\n", ctx->plan.pid);
 		return -EIO;
 	}
+	ret = check_tids_free(&ctx->plan);
+	if (ret)
+		return ret;
 	plan_session(ctx);
 	ctx->lmproc_pid = getpid();
 	ctx->t_fork_ns = now_ns();
@@ -216,20 +241,24 @@ int restore_fork_task(struct restore_ctx *ctx)
 	return 0;
 }
 
+/* The main thread can be reaped only after every thread lmproc traces:
+ * reap whatever comes (lmproc has no other children). */
 void restore_kill_task(struct restore_ctx *ctx)
 {
 	int status;
+	pid_t w;
 
 	if (ctx->pid <= 0)
 		return;
 	kill(ctx->pid, SIGKILL);
 	for (;;) {
-		if (waitpid(ctx->pid, &status, __WALL) < 0) {
+		w = waitpid(-1, &status, __WALL);
+		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (WIFEXITED(status) || WIFSIGNALED(status))
+		if (w == ctx->pid && (WIFEXITED(status) || WIFSIGNALED(status)))
 			break;
 	}
 	pr_debug("Killed the half-restored pid %d\n", ctx->pid);

@@ -38,6 +38,23 @@ restorer_spawn:
 	ud2
 1:	ret
 
+/* long restorer_clone3(struct clone_args *args, unsigned long size)
+ * clone3() of a thread that pops fn and arg from its new stack (the
+ * caller put them at stack + stack_size) and runs fn(arg), which never
+ * returns; the tid or a negative errno in the caller. */
+	.globl restorer_clone3
+	.type restorer_clone3, @function
+restorer_clone3:
+	movl	$435, %eax		/* __NR_clone3 */
+	syscall
+	testq	%rax, %rax
+	jnz	1f
+	popq	%rax
+	popq	%rdi
+	call	*%rax
+	ud2
+1:	ret
+
 	.globl restorer_export_syscall
 	.type restorer_export_syscall, @function
 restorer_export_syscall:

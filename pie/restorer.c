@@ -1,9 +1,10 @@
 /* The restorer: runs inside the task being restored, after lmproc's fork
  * has set up its files, and rebuilds the dumped address space around
- * itself.  No libc, no allocation, no globals: everything it needs and
- * everything it reports lives in struct restorer_args (pie/include/
- * restorer.h).  It never returns: it hands control back to lmproc (its
- * tracer) by raising args->stop_sig, and lmproc sets the final registers. */
+ * itself and the other threads with their tids.  No libc, no allocation,
+ * no globals: everything it needs and everything it reports lives in
+ * struct restorer_args (pie/include/restorer.h).  It never returns: it
+ * hands control back to lmproc (its tracer) by raising args->stop_sig
+ * while the other threads park, and lmproc sets the final registers. */
 #include <stdint.h>
 #include <linux/errno.h>
 #include <linux/mman.h>
@@ -18,14 +19,45 @@
 #define SIGKILL 9
 #define SIGSTOP 19
 #define FUTEX_WAIT 0
-/* A thread of this process that tells when it is gone. */
-#define HELPER_CLONE_FLAGS                                                                  \
-	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | \
-	 CLONE_CHILD_CLEARTID)
+#define FUTEX_WAKE 1
+#define FUTEX_PRIVATE_FLAG 128
+#define INT_MAX 0x7fffffff
+/* A thread of this process. */
+#define THREAD_CLONE_FLAGS \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM)
+/* ... that tells when it is gone. */
+#define HELPER_CLONE_FLAGS (THREAD_CLONE_FLAGS | CLONE_CHILD_CLEARTID)
+
+#define sys_set_tid_address(p) SYS1(__NR_set_tid_address, p)
+#define sys_set_robust_list(h, l) SYS2(__NR_set_robust_list, h, l)
+
+/* include/uapi/linux/sched.h struct clone_args (CLONE_ARGS_SIZE_VER2). */
+struct clone3_args {
+	uint64_t flags;
+	uint64_t pidfd;
+	uint64_t child_tid;
+	uint64_t parent_tid;
+	uint64_t exit_signal;
+	uint64_t stack;
+	uint64_t stack_size;
+	uint64_t tls;
+	uint64_t set_tid;
+	uint64_t set_tid_size;
+	uint64_t cgroup;
+};
+
+/* include/uapi/asm-generic/signal.h stack_t. */
+struct sigaltstack_t {
+	uint64_t ss_sp;
+	int32_t ss_flags;
+	int32_t pad;
+	uint64_t ss_size;
+};
 
 void restorer_main(struct restorer_args *a);
 long restorer_spawn(unsigned long flags, uint64_t stack_top, volatile uint32_t *ctid,
 		    void (*fn)(struct restorer_args *), struct restorer_args *arg);
+long restorer_clone3(struct clone3_args *args, unsigned long size);
 
 static int is_err(long ret)
 {
@@ -271,16 +303,6 @@ static long close_service_fds(struct restorer_args *a)
 	return 0;
 }
 
-static long restore_rseq(struct restorer_args *a)
-{
-	long ret;
-
-	if (!a->has_rseq)
-		return 0;
-	ret = sys_rseq(a->rseq_ptr, a->rseq_size, 0, a->rseq_sig);
-	return ret ? fail(a, RST_STEP_RSEQ, a->rseq_ptr, ret) : 0;
-}
-
 /* Every disposition is set, the default ones too: the task inherited
  * lmproc's. */
 static long restore_sigactions(struct restorer_args *a)
@@ -297,21 +319,141 @@ static long restore_sigactions(struct restorer_args *a)
 	return 0;
 }
 
-/* All signals are blocked: the queued ones wait for the dumped mask. */
-static long queue_signals(struct restorer_args *a)
+static long thread_fail(struct restorer_thread *t, uint32_t step, uint64_t index, long err)
 {
-	struct restorer_siginfo *si = (struct restorer_siginfo *)a->siginfos;
+	t->err = err;
+	t->step = step;
+	t->index = index;
+	return err;
+}
+
+/* All signals are blocked: the queued ones wait for the dumped mask.  A
+ * signal the kernel made can only be queued by its receiver itself. */
+static long queue_signals(struct restorer_args *a, struct restorer_thread *t)
+{
+	struct restorer_siginfo *si = (struct restorer_siginfo *)a->siginfos + t->first_sig;
 	long pid = sys_getpid();
 	long ret;
 
-	for (uint32_t i = 0; i < a->nr_siginfos; i++, si++) {
+	for (uint32_t i = 0; i < t->nr_sigs; i++, si++) {
 		if (si->shared)
 			ret = sys_rt_sigqueueinfo(pid, si->sig, si->info);
 		else
-			ret = sys_rt_tgsigqueueinfo(pid, pid, si->sig, si->info);
+			ret = sys_rt_tgsigqueueinfo(pid, t->tid, si->sig, si->info);
 		if (ret)
-			return fail(a, RST_STEP_SIGQUEUE, i, ret);
+			return thread_fail(t, RST_STEP_SIGQUEUE, t->first_sig + i, ret);
 	}
+	return 0;
+}
+
+/* What each thread can only set for itself. */
+static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
+{
+	long ret;
+
+	if (t->clear_child_tid)
+		sys_set_tid_address(t->clear_child_tid);
+	if (t->robust_len) {
+		ret = sys_set_robust_list(t->robust_head, t->robust_len);
+		if (ret)
+			return thread_fail(t, RST_STEP_ROBUST, t->robust_head, ret);
+	}
+	if (t->has_altstack) {
+		struct sigaltstack_t ss = {t->ss_sp, (int32_t)t->ss_flags, 0, t->ss_size};
+
+		ret = sys_sigaltstack(&ss, 0);
+		if (ret)
+			return thread_fail(t, RST_STEP_ALTSTACK, t->ss_sp, ret);
+	}
+	if (t->comm[0]) {
+		ret = sys_prctl(PR_SET_NAME, t->comm, 0, 0, 0);
+		if (ret)
+			return thread_fail(t, RST_STEP_COMM, 0, ret);
+	}
+	if (t->has_rseq) {
+		ret = sys_rseq(t->rseq_ptr, t->rseq_size, 0, t->rseq_sig);
+		if (ret)
+			return thread_fail(t, RST_STEP_RSEQ, t->rseq_ptr, ret);
+	}
+	return queue_signals(a, t);
+}
+
+/* A clone: waits until the memory is in place, sets itself up, says so
+ * and parks in a futex wait until lmproc takes it over (restore-finish.c
+ * interrupts it and sets its dumped registers). */
+static void __attribute__((noreturn)) restorer_thread(struct restorer_thread *t)
+{
+	struct restorer_args *a = (struct restorer_args *)t->args;
+
+	while (!a->threads_go)
+		sys_futex(&a->threads_go, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0, 0);
+	setup_thread(a, t);
+	__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
+	sys_futex(&a->threads_ready, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, 0);
+	for (;;)
+		sys_futex(&t->park, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0, 0);
+}
+
+static long thread_failed(struct restorer_args *a, uint32_t i)
+{
+	struct restorer_thread *t = (struct restorer_thread *)a->threads + i;
+
+	a->err_thread = i;
+	return fail(a, t->step, t->index, t->err);
+}
+
+/* Every other thread with its dumped tid, first of all: nothing else (the
+ * fill helper) may take one of those tids before. */
+static long clone_threads(struct restorer_args *a)
+{
+	struct restorer_thread *t = (struct restorer_thread *)a->threads;
+	struct clone3_args ca;
+	long ret;
+
+	for (uint32_t i = 1; i < a->nr_threads; i++) {
+		uint64_t *top = (uint64_t *)t[i].stack_top;
+		int32_t tid = t[i].tid;
+
+		ca.flags = THREAD_CLONE_FLAGS;
+		ca.pidfd = 0;
+		ca.child_tid = 0;
+		ca.parent_tid = 0;
+		ca.exit_signal = 0;
+		ca.stack = t[i].stack_top - RESTORER_THREAD_STACK_SIZE;
+		ca.stack_size = RESTORER_THREAD_STACK_SIZE - 16;
+		ca.tls = 0;
+		ca.set_tid = (uint64_t)&tid;
+		ca.set_tid_size = 1;
+		ca.cgroup = 0;
+		/* restorer_clone3 starts the clone with these two popped. */
+		top[-2] = (uint64_t)restorer_thread;
+		top[-1] = (uint64_t)&t[i];
+		ret = restorer_clone3(&ca, sizeof(ca));
+		if (ret != tid) {
+			thread_fail(&t[i], RST_STEP_CLONE, tid, ret < 0 ? ret : -ESRCH);
+			return thread_failed(a, i);
+		}
+	}
+	return 0;
+}
+
+/* Lets the clones set themselves up and waits until all have. */
+static long run_threads(struct restorer_args *a)
+{
+	struct restorer_thread *t = (struct restorer_thread *)a->threads;
+	uint32_t ready;
+
+	if (setup_thread(a, &t[0]))
+		return thread_failed(a, 0);
+	if (a->nr_threads < 2)
+		return 0;
+	a->threads_go = 1;
+	sys_futex(&a->threads_go, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, 0);
+	while ((ready = a->threads_ready) < a->nr_threads - 1)
+		sys_futex(&a->threads_ready, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, ready, 0);
+	for (uint32_t i = 1; i < a->nr_threads; i++)
+		if (t[i].err)
+			return thread_failed(a, i);
 	return 0;
 }
 
@@ -319,7 +461,9 @@ static long restore_all(struct restorer_args *a)
 {
 	long ret;
 
-	ret = unmap_others(a);
+	ret = clone_threads(a);
+	if (!ret)
+		ret = unmap_others(a);
 	if (!ret)
 		ret = move_vdso(a);
 	if (!ret)
@@ -334,11 +478,9 @@ static long restore_all(struct restorer_args *a)
 	if (!ret)
 		ret = close_service_fds(a);
 	if (!ret)
-		ret = restore_rseq(a);
-	if (!ret)
 		ret = restore_sigactions(a);
 	if (!ret)
-		ret = queue_signals(a);
+		ret = run_threads(a);
 	if (!ret && a->fail_at_end)
 		ret = fail(a, RST_STEP_FAULT, 0, -EIO);
 	return ret;

@@ -1,5 +1,5 @@
-/* Restore of one single-threaded process: the validated plan read from the
- * images, and the steps that turn it into a running task.
+/* Restore of one process and its threads: the validated plan read from
+ * the images, and the steps that turn it into a running task.
  *
  *   restore-images.c   read every image, validate every field
  *   restore-chain.c    where each page's data is: this dump or an earlier
@@ -11,8 +11,8 @@
  *   restore-files.c    service fds (before the fork), the task's fds and
  *                      fs context (in the forked task)
  *   restore-task.c     clone3 with the pid, the task's libc-side setup
- *   restore-finish.c   the tracer side: wait for the restorer, registers,
- *                      detach
+ *   restore-finish.c   the tracer side: wait for the restorer, take over
+ *                      every thread, registers, detach
  *   cmd-restore.c      the order of the steps, stats, the exit status
  *
  * Nothing is started before the whole plan is valid; after the fork every
@@ -73,6 +73,7 @@ struct restore_plan {
 	InventoryEntry *inv;
 	PstreeEntry *pstree;
 	CoreEntry *core;
+	size_t nr_threads; /* the main thread and core->threads */
 	MmEntry *mm;
 	struct page_src_run *runs; /* in address order */
 	size_t nr_runs;
@@ -138,6 +139,8 @@ void restore_free_plan(struct restore_plan *plan);
 /* Names the image in errors: "pagemap-PID.img" of round LEVEL. */
 int restore_plan_bad(const char *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int restore_vma_of(const MmEntry *mm, uint64_t addr, size_t from);
+/* Thread I of the plan: 0 is the main thread, then pstree.img's order. */
+const ThreadCoreEntry *restore_thread_core(const struct restore_plan *p, size_t i);
 
 /* restore-chain.c: reads pagemap-PID.img and, through in_parent entries,
  * the pagemaps of earlier rounds, into plan->runs. */

@@ -10,6 +10,7 @@
  *   [0, blob size)              the blob (code, data, bss)
  *   struct restorer_args        page aligned, after the blob
  *   tables                      the arrays the args point to
+ *   thread stacks               RESTORER_THREAD_STACK_SIZE per thread but the main
  *   helper stack                RESTORER_STACK_SIZE, if a fill helper runs
  *   stack                       RESTORER_STACK_SIZE, at the end
  * Every pointer in the args is an absolute address inside the area. */
@@ -20,6 +21,8 @@
 
 #define RESTORER_MAGIC 0x4c4d5253u /* "LMRS" */
 #define RESTORER_STACK_SIZE (64u << 10)
+/* The other threads only run restorer_thread(): a few system calls. */
+#define RESTORER_THREAD_STACK_SIZE (16u << 10)
 /* Ranges the restorer keeps while it unmaps the rest: the area itself and
  * lmproc's [vvar], [vvar_vclock], [vdso]. */
 #define RESTORER_MAX_KEEP 4
@@ -54,6 +57,10 @@ enum restorer_step {
 	RST_STEP_SIGQUEUE,
 	RST_STEP_FAULT,
 	RST_STEP_STOP,
+	RST_STEP_CLONE,
+	RST_STEP_ROBUST,
+	RST_STEP_ALTSTACK,
+	RST_STEP_COMM,
 };
 
 /* madvise() hints a VMA gets back (from its smaps VmFlags). */
@@ -128,6 +135,37 @@ struct restorer_siginfo {
 	uint32_t shared; /* process queue rather than the thread's */
 };
 
+/* What one thread sets up itself: threads[0] is the main thread, which
+ * the restorer runs in; every other one is created by it with clone3 and
+ * its tid, on a stack of its own in the area, and parks when done. */
+struct restorer_thread {
+	uint32_t tid;
+	uint32_t has_rseq;
+	uint64_t rseq_ptr;
+	uint32_t rseq_size;
+	uint32_t rseq_sig;
+	uint64_t clear_child_tid; /* 0: none */
+	uint64_t robust_head;
+	uint64_t robust_len; /* 0: no robust list */
+	uint64_t ss_sp;
+	uint64_t ss_size;
+	uint32_t ss_flags;
+	uint32_t has_altstack;
+	/* Its queued signals: siginfos[first_sig, first_sig + nr_sigs). */
+	uint32_t first_sig;
+	uint32_t nr_sigs;
+	char comm[16];	    /* "": left as it is */
+	uint64_t stack_top; /* clones only */
+	uint64_t args;	    /* struct restorer_args *, for the clone */
+	/* Written by the thread. */
+	volatile int32_t err;
+	volatile uint32_t step;
+	volatile uint64_t index;
+	/* Never set: the word a done clone waits on until lmproc takes it. */
+	volatile uint32_t park;
+	uint32_t pad;
+};
+
 /* include/uapi/linux/prctl.h struct prctl_mm_map, field for field. */
 struct restorer_mm_map {
 	uint64_t start_code;
@@ -200,10 +238,13 @@ struct restorer_args {
 	struct restorer_mm_map mm_map;
 	uint64_t auxv[RESTORER_MAX_AUXV];
 
-	uint32_t has_rseq;
-	uint32_t rseq_size;
-	uint64_t rseq_ptr;
-	uint32_t rseq_sig;
+	uint64_t threads; /* struct restorer_thread[nr_threads] */
+	uint32_t nr_threads;
+	/* The clones wait for it before they set themselves up (after the
+	 * memory is in place), and count themselves done in threads_ready. */
+	volatile uint32_t threads_go;
+	volatile uint32_t threads_ready;
+	volatile uint32_t err_thread; /* the failed step's thread (index) */
 
 	/* Signals 1..64 at index sig - 1; SIGKILL and SIGSTOP are skipped. */
 	struct restorer_sigaction sigactions[64];
