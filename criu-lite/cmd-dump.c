@@ -30,6 +30,9 @@
 struct dump_ctx {
 	struct lmproc_opts *opts;
 	pid_t pid;
+	struct seized_task task;
+	/* What each thread (task.tids[i]) told the parasite. */
+	struct parasite_thread_state *thread_states;
 	int dfd;
 	struct parasite_ctl *parasite;
 	struct vm_area_list vl;
@@ -67,18 +70,22 @@ static int open_images_dir(const char *dir)
 static int dump_pstree(struct dump_ctx *ctx)
 {
 	PstreeEntry pe = PSTREE_ENTRY__INIT;
-	uint32_t tid = ctx->pid;
+	cleanup_free uint32_t *tids = calloc(ctx->task.nr_tids, sizeof(*tids));
 	struct proc_stat st;
 	int ret = proc_read_stat(ctx->pid, &st);
 
 	if (ret)
 		return ret;
+	if (!tids)
+		return -ENOMEM;
+	for (size_t i = 0; i < ctx->task.nr_tids; i++)
+		tids[i] = ctx->task.tids[i];
 	pe.pid = ctx->pid;
 	pe.ppid = st.ppid;
 	pe.pgid = st.pgid;
 	pe.sid = st.sid;
-	pe.n_threads = 1;
-	pe.threads = &tid;
+	pe.n_threads = ctx->task.nr_tids;
+	pe.threads = tids;
 	return img_write_one(ctx->dfd, IMG_PSTREE, 0, &pe.base);
 }
 
@@ -112,6 +119,12 @@ static int dump_stats(struct dump_ctx *ctx)
 		}
 	}
 	return img_write_one(ctx->dfd, IMG_STATS_DUMP, 0, &ds.base);
+}
+
+static void keep_first_err(int *ret, int err)
+{
+	if (!*ret && err)
+		*ret = err;
 }
 
 static int dump_inventory(struct dump_ctx *ctx)
@@ -149,6 +162,9 @@ static int run_parasite(struct dump_ctx *ctx)
 	if (ret)
 		return ret;
 	ctx->brk = brk;
+	ret = parasite_dump_thread(ctx->parasite, &ctx->thread_states[0]);
+	if (ret)
+		return ret;
 	ret = parasite_infect(ctx->parasite);
 	if (ret)
 		return ret;
@@ -163,6 +179,26 @@ static int run_parasite(struct dump_ctx *ctx)
 	}
 	ret = parasite_cure(ctx->parasite);
 	ctx->parasite = NULL;
+	return ret;
+}
+
+/* The other threads each answer two injected calls; the parasite daemon
+ * runs in the main thread only. */
+static int dump_thread_states(struct dump_ctx *ctx)
+{
+	struct parasite_ctl *ctl;
+	int ret = 0;
+
+	ctx->thread_states = calloc(ctx->task.nr_tids, sizeof(*ctx->thread_states));
+	if (!ctx->thread_states)
+		return -ENOMEM;
+	for (size_t i = 1; !ret && i < ctx->task.nr_tids; i++) {
+		ctl = parasite_prepare(ctx->task.tids[i]);
+		if (!ctl)
+			return -EIO;
+		ret = parasite_dump_thread(ctl, &ctx->thread_states[i]);
+		keep_first_err(&ret, parasite_cure(ctl));
+	}
 	return ret;
 }
 
@@ -188,13 +224,16 @@ static int dump_frozen(struct dump_ctx *ctx)
 	if (!ret)
 		ret = stage_done(ctx, "files", dump_files(ctx->dfd, ctx->pid));
 	if (!ret)
+		ret = stage_done(ctx, "threads", dump_thread_states(ctx));
+	if (!ret)
 		ret = stage_done(ctx, "parasite", run_parasite(ctx));
 	if (!ret && ctx->opts->page_path != PAGE_PATH_SPLICE)
 		ret = stage_done(ctx, "pages", dump_pages(ctx->dfd, ctx->pid, &ctx->vl,
 							  PAGE_PATH_READ, NULL, &ctx->round.plan,
 							  &ctx->pages));
 	if (!ret)
-		ret = stage_done(ctx, "core", dump_core(ctx->dfd, ctx->pid, ctx->sigactions));
+		ret = stage_done(ctx, "core", dump_core(ctx->dfd, &ctx->task, ctx->sigactions,
+							ctx->thread_states));
 	if (!ret)
 		ret = stage_done(ctx, "mm", dump_mm(ctx->dfd, ctx->pid, &ctx->vl, ctx->brk));
 	if (!ret)
@@ -257,10 +296,9 @@ static int pre_dump_running(struct dump_ctx *ctx)
 
 static int run_pre_dump(struct dump_ctx *ctx)
 {
-	bool was_stopped;
 	int ret;
 
-	ret = seize_task(ctx->pid, &was_stopped);
+	ret = seize_task(ctx->pid, &ctx->task);
 	if (ret)
 		return ret;
 	ctx->t_frozen = now_us();
@@ -269,7 +307,7 @@ static int run_pre_dump(struct dump_ctx *ctx)
 		parasite_cure(ctx->parasite);
 		ctx->parasite = NULL;
 	}
-	unseize_task(ctx->pid);
+	unseize_task(&ctx->task);
 	ctx->t_thawed = now_us();
 	if (!ret)
 		ret = pre_dump_running(ctx);
@@ -278,10 +316,9 @@ static int run_pre_dump(struct dump_ctx *ctx)
 
 static int run_dump(struct dump_ctx *ctx)
 {
-	bool was_stopped;
 	int ret;
 
-	ret = seize_task(ctx->pid, &was_stopped);
+	ret = seize_task(ctx->pid, &ctx->task);
 	if (ret)
 		return ret;
 	ctx->t_frozen = now_us();
@@ -292,11 +329,11 @@ static int run_dump(struct dump_ctx *ctx)
 	if (!ret)
 		ret = track_round_commit(&ctx->round);
 	if (ret)
-		unseize_task(ctx->pid);
+		unseize_task(&ctx->task);
 	else if (ctx->opts->leave_running)
-		ret = unseize_task(ctx->pid);
+		ret = unseize_task(&ctx->task);
 	else
-		ret = kill_seized_task(ctx->pid);
+		ret = kill_seized_task(&ctx->task);
 	ctx->t_thawed = now_us();
 	return ret;
 }
@@ -333,6 +370,7 @@ static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 	}
 out:
 	track_round_free(&ctx.round);
+	free(ctx.thread_states);
 	free_vmas(&ctx.vl);
 	close(ctx.dfd);
 	return ret;

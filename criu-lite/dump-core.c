@@ -1,6 +1,8 @@
-/* Owns core-PID.img on dump: registers (converted so the task resumes an
- * interrupted system call), FPU state, signal state, rseq.  Reads the task
- * through ptrace only. */
+/* Owns core-PID.img on dump: per thread the registers (converted so the
+ * thread resumes an interrupted system call), FPU state, signal mask and
+ * queue, rseq, robust futex list, comm; for the process the sigactions
+ * and personality.  Reads the task through ptrace and /proc only: what
+ * needs the thread itself comes in from the parasite (infect.h). */
 #include <elf.h>
 #include <errno.h>
 #include <signal.h>
@@ -69,19 +71,20 @@ static void fill_gpregs(X86Gpregs *g, const struct user_regs_struct *r)
  * -ERESTART_RESTARTBLOCK (nanosleep, poll...) lives in the kernel and is
  * lost, so restart the original call instead, its arguments are still in
  * the registers. */
-static void resume_regs(pid_t pid, struct user_regs_struct *r)
+static void resume_regs(pid_t tid, struct user_regs_struct *r)
 {
 	if ((long)r->orig_rax < 0)
 		return;
 	if (r->orig_rax == __NR_restart_syscall && (long)r->rax == -ERESTART_RESTARTBLOCK)
-		pr_warn("pid %d was stopped by a signal inside a timed call and is in restart_syscall; after restore that call returns EINTR\n",
-			pid);
+		pr_warn("Thread %d was stopped by a signal inside a timed call and is in restart_syscall; after restore that call returns EINTR\n",
+			tid);
 	switch ((long)r->rax) {
 	case -ERESTARTSYS:
 	case -ERESTARTNOINTR:
 	case -ERESTARTNOHAND:
 	case -ERESTART_RESTARTBLOCK:
-		pr_debug("pid %d: restarting syscall %lld at 0x%llx\n", pid, r->orig_rax, r->rip);
+		pr_debug("Thread %d: restarting syscall %lld at 0x%llx\n", tid, r->orig_rax,
+			 r->rip);
 		r->rax = r->orig_rax;
 		r->rip -= 2;
 		break;
@@ -89,7 +92,7 @@ static void resume_regs(pid_t pid, struct user_regs_struct *r)
 	r->orig_rax = -1;
 }
 
-static int dump_pending(pid_t pid, bool shared, SiginfoEntry ***out, size_t *nr)
+static int dump_pending(pid_t tid, bool shared, SiginfoEntry ***out, size_t *nr)
 {
 	struct __ptrace_peeksiginfo_args args = {
 		.flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0,
@@ -102,15 +105,15 @@ static int dump_pending(pid_t pid, bool shared, SiginfoEntry ***out, size_t *nr)
 		long ret;
 
 		args.off = off;
-		ret = ptrace(PTRACE_PEEKSIGINFO, pid, &args, &si);
+		ret = ptrace(PTRACE_PEEKSIGINFO, tid, &args, &si);
 		if (ret < 0) {
-			pr_perror("Can't read queued signals of pid %d", pid);
+			pr_perror("Can't read queued signals of thread %d", tid);
 			return -errno;
 		}
 		if (ret == 0)
 			return 0;
 		if (*nr >= MAX_PENDING) {
-			pr_err("pid %d has more than %d queued signals\n", pid, MAX_PENDING);
+			pr_err("Thread %d has more than %d queued signals\n", tid, MAX_PENDING);
 			return -E2BIG;
 		}
 		n = realloc(*out, (*nr + 1) * sizeof(*n));
@@ -163,13 +166,16 @@ static int dump_sigactions(CoreEntry *core, const struct parasite_sigaction *act
 	return 0;
 }
 
-static char *read_comm(pid_t pid)
+/* /proc/PID/task/TID/comm without its newline; NULL (errno set) on failure. */
+static char *read_comm(pid_t pid, pid_t tid)
 {
-	char path[64], *buf, *nl;
+	char path[96], *buf, *nl;
 
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
 	buf = proc_read_file(path, NULL);
-	if (buf && (nl = strchr(buf, '\n')))
+	if (!buf)
+		pr_perror("Can't read %s", path);
+	else if ((nl = strchr(buf, '\n')))
 		*nl = '\0';
 	return buf;
 }
@@ -188,95 +194,208 @@ static int read_personality(pid_t pid, uint32_t *pers)
 	return 0;
 }
 
-static void free_core(CoreEntry *core)
-{
-	ThreadCoreEntry *tc = core->thread;
+/* One thread's entry and the sub-messages it points to. */
+struct thread_core {
+	ThreadCoreEntry tc;
+	X86Gpregs g;
+	RseqEntry rseq;
+	SigaltstackEntry ss;
+	RobustListEntry robust;
+};
 
-	for (size_t i = 0; i < tc->n_pending; i++)
-		free(tc->pending[i]);
-	free(tc->pending);
-	free(tc->xsave.data);
-	if (core->n_sigactions)
-		free(core->sigactions[0]);
-	free(core->sigactions);
-	free(core->comm);
+static void free_threads(struct thread_core *th, size_t nr)
+{
+	for (size_t i = 0; th && i < nr; i++) {
+		ThreadCoreEntry *tc = &th[i].tc;
+
+		for (size_t k = 0; k < tc->n_pending; k++)
+			free(tc->pending[k]);
+		free(tc->pending);
+		free(tc->xsave.data);
+		free(tc->comm);
+	}
+	free(th);
 }
 
-static int collect_thread(pid_t pid, ThreadCoreEntry *tc, X86Gpregs *g, RseqEntry *rseq)
+static int collect_regs(pid_t tid, struct thread_core *c)
 {
-	struct lm_ptrace_rseq_configuration rc = {};
+	ThreadCoreEntry *tc = &c->tc;
 	struct user_regs_struct regs;
 	struct iovec iov;
 	uint64_t mask;
-	int ret;
 
-	if (ptrace(PTRACE_GETREGS, pid, NULL, &regs)) {
-		pr_perror("Can't read registers of pid %d", pid);
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs)) {
+		pr_perror("Can't read registers of thread %d", tid);
 		return -errno;
 	}
-	resume_regs(pid, &regs);
-	fill_gpregs(g, &regs);
-	tc->gpregs = g;
-	tc->tid = pid;
+	resume_regs(tid, &regs);
+	fill_gpregs(&c->g, &regs);
+	tc->gpregs = &c->g;
 
 	tc->xsave.data = malloc(XSAVE_MAX);
 	if (!tc->xsave.data)
 		return -ENOMEM;
 	iov.iov_base = tc->xsave.data;
 	iov.iov_len = XSAVE_MAX;
-	if (ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE, &iov)) {
-		pr_perror("Can't read the FPU state (xsave) of pid %d", pid);
+	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov)) {
+		pr_perror("Can't read the FPU state (xsave) of thread %d", tid);
 		return -errno;
 	}
 	tc->xsave.len = iov.iov_len;
 
-	if (ptrace(PTRACE_GETSIGMASK, pid, sizeof(mask), &mask)) {
-		pr_perror("Can't read the signal mask of pid %d", pid);
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(mask), &mask)) {
+		pr_perror("Can't read the signal mask of thread %d", tid);
 		return -errno;
 	}
 	tc->blocked_sigs = mask;
+	return 0;
+}
 
-	ret = dump_pending(pid, false, &tc->pending, &tc->n_pending);
-	if (!ret)
-		ret = dump_pending(pid, true, &tc->pending, &tc->n_pending);
-	if (ret)
-		return ret;
+static int collect_rseq(pid_t tid, struct thread_core *c)
+{
+	struct lm_ptrace_rseq_configuration rc = {};
 
-	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, pid, sizeof(rc), &rc) < 0) {
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(rc), &rc) < 0) {
 		if (errno != EIO && errno != EINVAL) {
-			pr_perror("Can't read the rseq registration of pid %d", pid);
+			pr_perror("Can't read the rseq registration of thread %d", tid);
 			return -errno;
 		}
 	} else if (rc.rseq_abi_pointer) {
-		rseq->rseq_abi_pointer = rc.rseq_abi_pointer;
-		rseq->rseq_abi_size = rc.rseq_abi_size;
-		rseq->signature = rc.signature;
-		tc->rseq = rseq;
+		c->rseq.rseq_abi_pointer = rc.rseq_abi_pointer;
+		c->rseq.rseq_abi_size = rc.rseq_abi_size;
+		c->rseq.signature = rc.signature;
+		c->tc.rseq = &c->rseq;
 	}
 	return 0;
 }
 
-int dump_core(int dfd, pid_t pid, const struct parasite_sigaction *act)
+/* include/uapi/linux/rseq.h: where struct rseq keeps the pointer to the
+ * critical section the thread is in, and that section's descriptor. */
+#define RSEQ_CS_OFFSET 8
+struct rseq_cs_desc {
+	uint32_t version;
+	uint32_t flags;
+	uint64_t start_ip;
+	uint64_t post_commit_offset;
+	uint64_t abort_ip;
+};
+
+static int read_task(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
-	CoreEntry core = CORE_ENTRY__INIT;
-	ThreadCoreEntry tc = THREAD_CORE_ENTRY__INIT;
-	X86Gpregs g = X86_GPREGS__INIT;
-	RseqEntry rseq = RSEQ_ENTRY__INIT;
+	struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
+
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/* A thread stopped inside an rseq critical section has not been through
+ * the kernel's abort yet (that comes on its way back to user mode): do it
+ * here, or the restored thread would finish the section as if it had not
+ * been interrupted. */
+static void rseq_abort(pid_t pid, struct thread_core *c)
+{
+	struct rseq_cs_desc cs;
+	uint64_t cs_ptr, ip = c->g.ip;
+
+	if (!c->tc.rseq ||
+	    read_task(pid, c->rseq.rseq_abi_pointer + RSEQ_CS_OFFSET, &cs_ptr, sizeof(cs_ptr)) ||
+	    !cs_ptr || read_task(pid, cs_ptr, &cs, sizeof(cs)))
+		return;
+	if (ip < cs.start_ip || ip - cs.start_ip >= cs.post_commit_offset)
+		return;
+	pr_debug("Thread %u: in an rseq critical section at 0x%llx, resumes at its abort 0x%llx\n",
+		 c->tc.tid, (unsigned long long)ip, (unsigned long long)cs.abort_ip);
+	c->g.ip = cs.abort_ip;
+}
+
+/* The robust futex list the kernel walks at the thread's exit, and what
+ * the thread said itself (signal stack, clear_child_tid). */
+static int collect_exit_state(pid_t tid, struct thread_core *c,
+			      const struct parasite_thread_state *ts)
+{
+	ThreadCoreEntry *tc = &c->tc;
+	void *head = NULL;
+	size_t len = 0;
+
+	if (syscall(SYS_get_robust_list, tid, &head, &len)) {
+		pr_perror("Can't read the robust futex list of thread %d", tid);
+		return -errno;
+	}
+	if (head) {
+		c->robust.head = (uintptr_t)head;
+		c->robust.len = len;
+		tc->robust_list = &c->robust;
+	}
+	if (!(ts->ss_flags & SS_DISABLE)) {
+		c->ss.ss_sp = ts->ss_sp;
+		c->ss.ss_size = ts->ss_size;
+		c->ss.ss_flags = ts->ss_flags;
+		tc->sigaltstack = &c->ss;
+	}
+	tc->has_clear_child_tid = ts->clear_child_tid != 0;
+	tc->clear_child_tid = ts->clear_child_tid;
+	return 0;
+}
+
+/* Thread TID of PID; the main thread also takes the process-wide queue
+ * of pending signals. */
+static int collect_thread(pid_t pid, pid_t tid, struct thread_core *c,
+			  const struct parasite_thread_state *ts)
+{
+	ThreadCoreEntry *tc = &c->tc;
 	int ret;
 
-	core.thread = &tc;
-	ret = collect_thread(pid, &tc, &g, &rseq);
+	thread_core_entry__init(tc);
+	x86_gpregs__init(&c->g);
+	rseq_entry__init(&c->rseq);
+	sigaltstack_entry__init(&c->ss);
+	robust_list_entry__init(&c->robust);
+	tc->tid = tid;
+	ret = collect_regs(tid, c);
 	if (!ret)
-		ret = dump_sigactions(&core, act);
+		ret = dump_pending(tid, false, &tc->pending, &tc->n_pending);
+	if (!ret && tid == pid)
+		ret = dump_pending(tid, true, &tc->pending, &tc->n_pending);
 	if (!ret)
-		ret = read_personality(pid, &core.personality);
+		ret = collect_rseq(tid, c);
 	if (!ret) {
-		core.comm = read_comm(pid);
-		if (!core.comm)
-			ret = -errno;
+		rseq_abort(pid, c);
+		ret = collect_exit_state(tid, c, ts);
+	}
+	if (!ret) {
+		tc->comm = read_comm(pid, tid);
+		if (!tc->comm)
+			ret = -errno ? -errno : -EIO;
+	}
+	return ret;
+}
+
+int dump_core(int dfd, const struct seized_task *t, const struct parasite_sigaction *act,
+	      const struct parasite_thread_state *ts)
+{
+	CoreEntry core = CORE_ENTRY__INIT;
+	struct thread_core *th = calloc(t->nr_tids, sizeof(*th));
+	ThreadCoreEntry **others = calloc(t->nr_tids, sizeof(*others));
+	int ret = th && others ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !ret && i < t->nr_tids; i++)
+		ret = collect_thread(t->pid, t->tids[i], &th[i], &ts[i]);
+	if (!ret) {
+		core.thread = &th[0].tc;
+		for (size_t i = 1; i < t->nr_tids; i++)
+			others[i - 1] = &th[i].tc;
+		core.threads = others;
+		core.n_threads = t->nr_tids - 1;
+		core.comm = th[0].tc.comm;
+		ret = dump_sigactions(&core, act);
 	}
 	if (!ret)
-		ret = img_write_one(dfd, IMG_CORE, pid, &core.base);
-	free_core(&core);
+		ret = read_personality(t->pid, &core.personality);
+	if (!ret)
+		ret = img_write_one(dfd, IMG_CORE, t->pid, &core.base);
+	if (core.n_sigactions)
+		free(core.sigactions[0]);
+	free(core.sigactions);
+	free(others);
+	free_threads(th, t->nr_tids);
 	return ret;
 }

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -341,6 +342,53 @@ int task_remote_call(struct parasite_ctl *ctl, long *res, const char *what, long
 		return *res;
 	}
 	return 0;
+}
+
+/* Scratch space in the task for the results of injected calls: below the
+ * red zone of the stack it stopped on, which no code of the task relies
+ * on keeping. */
+#define SCRATCH_WORDS 4
+#define SCRATCH_BELOW (128 + SCRATCH_WORDS * 8)
+
+/* Runs NR with its argument ARG pointing to the scratch space and copies
+ * SCRATCH_WORDS words of it to OUT.  The task's bytes there are put back. */
+static int inject_with_scratch(struct parasite_ctl *ctl, const char *what, long nr,
+			       unsigned long args[6], int arg, long out[SCRATCH_WORDS])
+{
+	unsigned long scratch = (ctl->orig_regs.rsp - SCRATCH_BELOW) & ~15UL;
+	long saved[SCRATCH_WORDS], res;
+	int ret;
+
+	ret = peek_at(ctl, scratch, saved, SCRATCH_WORDS);
+	if (ret)
+		return ret;
+	args[arg] = scratch;
+	ret = task_remote_call(ctl, &res, what, nr, args, NULL, 0);
+	if (!ret)
+		ret = peek_at(ctl, scratch, out, SCRATCH_WORDS);
+	keep_first(&ret, poke_at(ctl, scratch, saved, SCRATCH_WORDS));
+	return ret;
+}
+
+int parasite_dump_thread(struct parasite_ctl *ctl, struct parasite_thread_state *st)
+{
+	unsigned long args[6] = {};
+	long out[SCRATCH_WORDS];
+	int ret;
+
+	/* stack_t: ss_sp, ss_flags (int, padded), ss_size. */
+	ret = inject_with_scratch(ctl, "sigaltstack()", __NR_sigaltstack, args, 1, out);
+	if (ret)
+		return ret;
+	st->ss_sp = out[0];
+	st->ss_flags = (uint32_t)out[1];
+	st->ss_size = out[2];
+	args[0] = PR_GET_TID_ADDRESS;
+	args[1] = 0;
+	ret = inject_with_scratch(ctl, "prctl(PR_GET_TID_ADDRESS)", __NR_prctl, args, 1, out);
+	if (!ret)
+		st->clear_child_tid = out[0];
+	return ret;
 }
 
 /* The injection site: the word holding rip, which is mapped and

@@ -1,11 +1,16 @@
-/* Owns freezing and releasing the target with ptrace.  Must never leave a
- * task stopped or traced on any path: every seize has its unseize. */
+/* Owns freezing and releasing the target with ptrace, every thread of it.
+ * Must never leave a thread stopped or traced on any path: every seize
+ * has its unseize, also when seizing fails halfway. */
 #include <dirent.h>
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 
 #include "common.h"
@@ -13,26 +18,80 @@
 #include "proc.h"
 #include "seize.h"
 
-static int count_dir_entries(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int n = 0;
+/* include/linux/errno.h: what ax holds while such a call is interrupted. */
+#define ERESTART_RESTARTBLOCK 516
 
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
+/* A thread that is exiting can't be seized and is not gone yet: look
+ * again after a nap, for about a second at most. */
+#define EXIT_WAIT_PASSES 1000
+#define EXIT_WAIT_NAP_US 1000
+
+struct seize_state {
+	struct seized_task *t;
+	bool *stopped; /* per t->tids entry: in its interrupt stop */
+	size_t cap;
+};
+
+/* The tids in /proc/PID/task, or -errno. */
+static int list_threads(pid_t pid, pid_t **out, size_t *nr)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 16;
+	pid_t *tids;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	tids = malloc(cap * sizeof(*tids));
+	if (!d || !tids) {
+		int e = d ? ENOMEM : errno;
+
+		if (d)
+			closedir(d);
+		free(tids);
+		return -e;
+	}
+	*nr = 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (*nr == cap) {
+			pid_t *n = realloc(tids, (cap *= 2) * sizeof(*tids));
+
+			if (!n) {
+				closedir(d);
+				free(tids);
+				return -ENOMEM;
+			}
+			tids = n;
+		}
+		tids[(*nr)++] = atoi(de->d_name);
+	}
 	closedir(d);
-	return n;
+	*out = tids;
+	return 0;
+}
+
+/* The first thread of PID with a child process, 0 if none. */
+static pid_t thread_with_children(pid_t pid, const pid_t *tids, size_t nr)
+{
+	char path[96];
+
+	for (size_t i = 0; i < nr; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tids[i]);
+		if (proc_file_size(path) > 0)
+			return tids[i];
+	}
+	return 0;
 }
 
 int seize_check_target(pid_t pid)
 {
+	cleanup_free pid_t *tids = NULL;
 	struct proc_status st;
-	char path[64];
-	int n;
+	size_t nr = 0;
+	pid_t parent;
 
 	if (pid == getpid()) {
 		pr_err("pid %d is lmproc itself\n", pid);
@@ -50,6 +109,11 @@ int seize_check_target(pid_t pid)
 		pr_err("pid %d is a thread of process %d; dump the process\n", pid, st.tgid);
 		return -EINVAL;
 	}
+	if ((st.state == 'Z' || st.state == 'X') && st.threads > 1) {
+		pr_err("pid %d (%s) has exited its main thread, %d other threads run on: not supported\n",
+		       pid, st.comm, st.threads - 1);
+		return -EOPNOTSUPP;
+	}
 	if (st.state == 'Z' || st.state == 'X') {
 		pr_err("pid %d (%s) is a zombie\n", pid, st.comm);
 		return -EINVAL;
@@ -58,117 +122,384 @@ int seize_check_target(pid_t pid)
 		pr_err("pid %d (%s) is already traced by pid %d\n", pid, st.comm, st.tracer_pid);
 		return -EBUSY;
 	}
-	if (st.threads > 1) {
-		pr_err("pid %d (%s) has %d threads; multi-threaded processes are not supported yet\n",
-		       pid, st.comm, st.threads);
-		return -EOPNOTSUPP;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-	n = proc_file_size(path);
-	if (n > 0) {
-		pr_err("pid %d (%s) has child processes; process trees are not supported yet\n",
-		       pid, st.comm);
+	if (!list_threads(pid, &tids, &nr) && (parent = thread_with_children(pid, tids, nr))) {
+		pr_err("pid %d (%s) has child processes (of thread %d); process trees are not supported yet\n",
+		       pid, st.comm, parent);
 		return -EOPNOTSUPP;
 	}
 	return 0;
 }
 
-static int wait_stop(pid_t pid, int *status)
+static int add_thread(struct seize_state *s, pid_t tid)
 {
+	struct seized_task *t = s->t;
+
+	if (t->nr_tids == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		pid_t *tids = realloc(t->tids, cap * sizeof(*tids));
+		bool *stopped;
+
+		if (!tids)
+			return -ENOMEM;
+		t->tids = tids;
+		stopped = realloc(s->stopped, cap * sizeof(*stopped));
+		if (!stopped)
+			return -ENOMEM;
+		s->stopped = stopped;
+		s->cap = cap;
+	}
+	t->tids[t->nr_tids] = tid;
+	s->stopped[t->nr_tids++] = false;
+	return 0;
+}
+
+static void drop_thread(struct seize_state *s, size_t i)
+{
+	struct seized_task *t = s->t;
+
+	t->nr_tids--;
+	memmove(&t->tids[i], &t->tids[i + 1], (t->nr_tids - i) * sizeof(t->tids[0]));
+	memmove(&s->stopped[i], &s->stopped[i + 1], (t->nr_tids - i) * sizeof(s->stopped[0]));
+}
+
+static bool is_seized(const struct seize_state *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->t->nr_tids; i++)
+		if (s->t->tids[i] == tid)
+			return true;
+	return false;
+}
+
+/* Waits until TID reaches its interrupt stop: 0 then, 1 if it exited
+ * instead (reaped), -errno.  A signal that arrived before our interrupt
+ * is delivered, not swallowed; the interrupt stop follows. */
+static int wait_interrupt_stop(pid_t tid)
+{
+	int status, sig;
+
 	for (;;) {
-		if (waitpid(pid, status, __WALL) == pid)
-			return 0;
-		if (errno != EINTR) {
-			pr_perror("Can't wait for pid %d to stop", pid);
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("Can't wait for thread %d to stop", tid);
+			return -errno;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return 1;
+		if (!WIFSTOPPED(status) || (status >> 16) == PTRACE_EVENT_STOP)
+			return WIFSTOPPED(status) ? 0 : -EINVAL;
+		sig = (status >> 16) ? 0 : WSTOPSIG(status);
+		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)sig) && errno != ESRCH) {
+			pr_perror("Can't resume thread %d to its interrupt stop", tid);
 			return -errno;
 		}
 	}
 }
 
-int seize_task(pid_t pid, bool *was_stopped)
+/* A thread stopped in a call interrupted with -ERESTART_RESTARTBLOCK
+ * (nanosleep, timed futex, poll) would resume through restart_syscall,
+ * whose restart block lives only in this kernel task: a later dump could
+ * not tell which call to restart.  Re-issue the original call instead,
+ * its arguments are still in the registers (docs/architecture.md,
+ * "Interrupted system calls"); the parasite's cure does the same for the
+ * threads it ran code in. */
+static int detach_restartable(pid_t tid)
+{
+	struct user_regs_struct r;
+
+	if (!ptrace(PTRACE_GETREGS, tid, NULL, &r) && (long)r.orig_rax >= 0 &&
+	    (long)r.rax == -ERESTART_RESTARTBLOCK && r.orig_rax != __NR_restart_syscall) {
+		r.rax = r.orig_rax;
+		r.rip -= 2;
+		r.orig_rax = -1;
+		if (ptrace(PTRACE_SETREGS, tid, NULL, &r))
+			pr_perror("Can't set thread %d to restart its system call", tid);
+	}
+	return ptrace(PTRACE_DETACH, tid, NULL, 0);
+}
+
+/* Lets every seized thread go, whatever state seizing left it in. */
+static void release_all(struct seize_state *s)
+{
+	struct seized_task *t = s->t;
+
+	for (size_t i = 0; i < t->nr_tids; i++) {
+		if (!s->stopped[i] && wait_interrupt_stop(t->tids[i]))
+			continue;
+		if (detach_restartable(t->tids[i]) && errno != ESRCH)
+			pr_perror("Can't detach from thread %d of pid %d", t->tids[i], t->pid);
+	}
+	free(t->tids);
+	free(s->stopped);
+	t->tids = NULL;
+	s->stopped = NULL;
+	t->nr_tids = 0;
+}
+
+/* Why PTRACE_SEIZE of a thread failed: 1 if it is exiting (look again
+ * later), else -errno, logged. */
+static int seize_failed(struct seized_task *t, pid_t tid)
 {
 	struct proc_status st;
-	char path[64];
-	int status, ret;
+	int e = errno;
 
-	if (ptrace(PTRACE_SEIZE, pid, NULL, 0)) {
-		if (errno == EPERM && !proc_read_status(pid, &st) && st.tracer_pid)
-			pr_err("pid %d (%s) is already traced by pid %d\n", pid, st.comm,
-			       st.tracer_pid);
-		else
-			pr_perror("Can't seize pid %d", pid);
-		return -errno ? -errno : -EPERM;
-	}
-	*was_stopped = !proc_read_status(pid, &st) && st.state == 'T';
-	if (ptrace(PTRACE_INTERRUPT, pid, NULL, NULL)) {
-		pr_perror("Can't interrupt pid %d", pid);
-		ptrace(PTRACE_DETACH, pid, NULL, 0);
-		return -errno;
-	}
-	ret = wait_stop(pid, &status);
+	if (e == ESRCH)
+		return 1;
+	/* PTRACE_SEIZE says EPERM for a thread that is exiting. */
+	if (proc_read_status(tid, &st) || st.state == 'Z' || st.state == 'X')
+		return 1;
+	if (tid == t->pid && e == EPERM && st.tracer_pid)
+		pr_err("pid %d (%s) is already traced by pid %d\n", tid, st.comm, st.tracer_pid);
+	else if (e == EPERM && st.tracer_pid)
+		pr_err("Thread %d of pid %d is already traced by pid %d\n", tid, t->pid,
+		       st.tracer_pid);
+	else if (tid == t->pid)
+		pr_err("Can't seize pid %d: %s\n", tid, strerror(e));
+	else
+		pr_err("Can't seize thread %d of pid %d: %s\n", tid, t->pid, strerror(e));
+	return -e;
+}
+
+static int seize_one(struct seize_state *s, pid_t tid)
+{
+	int ret;
+
+	if (ptrace(PTRACE_SEIZE, tid, NULL, 0))
+		return seize_failed(s->t, tid);
+	ret = add_thread(s, tid);
 	if (ret) {
-		ptrace(PTRACE_DETACH, pid, NULL, 0);
+		/* Not in the set: release it here, the caller can't. */
+		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
+		if (!wait_interrupt_stop(tid))
+			ptrace(PTRACE_DETACH, tid, NULL, 0);
 		return ret;
 	}
-	if (WIFEXITED(status) || WIFSIGNALED(status)) {
-		pr_err("pid %d exited while being seized\n", pid);
-		return -ESRCH;
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
+		pr_perror("Can't interrupt thread %d of pid %d", tid, s->t->pid);
+		return -errno;
 	}
-	/* A signal arrived before our interrupt: let it be delivered later
-	 * by re-queuing it at detach; for now keep stopping until the
-	 * interrupt stop (PTRACE_EVENT_STOP) is reached. */
-	while (WIFSTOPPED(status) && (status >> 16) != PTRACE_EVENT_STOP) {
-		int sig = WSTOPSIG(status);
+	return 0;
+}
 
-		if (ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig)) {
-			pr_perror("Can't resume pid %d to its interrupt stop", pid);
-			ptrace(PTRACE_DETACH, pid, NULL, 0);
-			return -errno;
-		}
-		ret = wait_stop(pid, &status);
-		if (ret) {
-			ptrace(PTRACE_DETACH, pid, NULL, 0);
+/* One look at /proc/PID/task: seizes and interrupts every thread not
+ * seized yet.  *fresh counts those, *exiting those that could not be
+ * seized because they are on their way out. */
+static int seize_new_threads(struct seize_state *s, int *fresh, int *exiting)
+{
+	cleanup_free pid_t *tids = NULL;
+	size_t nr;
+	int ret;
+
+	ret = list_threads(s->t->pid, &tids, &nr);
+	if (ret) {
+		pr_err("Can't list the threads of pid %d: %s\n", s->t->pid, strerror(-ret));
+		return ret;
+	}
+	*fresh = *exiting = 0;
+	for (size_t i = 0; i < nr; i++) {
+		if (is_seized(s, tids[i]))
+			continue;
+		ret = seize_one(s, tids[i]);
+		if (ret < 0)
 			return ret;
-		}
-		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			pr_err("pid %d exited while being seized\n", pid);
+		if (ret)
+			(*exiting)++;
+		else
+			(*fresh)++;
+	}
+	return 0;
+}
+
+/* Waits for every thread's interrupt stop; drops those that exited. */
+static int wait_all_stopped(struct seize_state *s)
+{
+	struct seized_task *t = s->t;
+	int ret;
+
+	for (size_t i = 0; i < t->nr_tids; i++) {
+		if (s->stopped[i])
+			continue;
+		ret = wait_interrupt_stop(t->tids[i]);
+		if (ret < 0)
+			return ret;
+		if (ret && t->tids[i] == t->pid) {
+			pr_err("pid %d exited while being seized\n", t->pid);
+			/* Reaped: nothing left to release. */
+			drop_thread(s, i);
 			return -ESRCH;
 		}
-	}
-	/* A thread or child born between the check and the seize. */
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	if (count_dir_entries(path) != 1) {
-		pr_err("pid %d started a thread while being seized; multi-threaded processes are not supported yet\n",
-		       pid);
-		unseize_task(pid);
-		return -EOPNOTSUPP;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-	if (proc_file_size(path) > 0) {
-		pr_err("pid %d forked while being seized; process trees are not supported yet\n",
-		       pid);
-		unseize_task(pid);
-		return -EOPNOTSUPP;
+		if (ret) {
+			pr_debug("Thread %d of pid %d exited while being seized\n", t->tids[i],
+				 t->pid);
+			drop_thread(s, i--);
+			continue;
+		}
+		s->stopped[i] = true;
 	}
 	return 0;
 }
 
-int unseize_task(pid_t pid)
+/* Threads share everything a dump takes once per process: the fd table
+ * and the fs context may have been unshared by one of them. */
+static int check_shared(struct seized_task *t)
 {
-	/* A task seized in a group stop stays stopped after the detach. */
-	if (ptrace(PTRACE_DETACH, pid, NULL, 0)) {
-		pr_perror("Can't detach from pid %d", pid);
-		return -errno;
+	static const struct {
+		int type;
+		const char *what;
+	} res[] = {
+	    {KCMP_FILES, "its own fd table (unshare(CLONE_FILES))"},
+	    {KCMP_FS, "its own cwd, root and umask (unshare(CLONE_FS))"},
+	};
+
+	for (size_t i = 1; i < t->nr_tids; i++) {
+		for (size_t k = 0; k < ARRAY_SIZE(res); k++) {
+			long r = syscall(SYS_kcmp, t->pid, t->tids[i], res[k].type, 0, 0);
+
+			if (r < 0) {
+				pr_perror("Can't compare thread %d with pid %d (kcmp)", t->tids[i],
+					  t->pid);
+				return -errno;
+			}
+			if (r) {
+				pr_err("Thread %d of pid %d has %s: not supported\n", t->tids[i],
+				       t->pid, res[k].what);
+				return -EOPNOTSUPP;
+			}
+		}
 	}
 	return 0;
 }
 
-int kill_seized_task(pid_t pid)
+/* What can only be checked once nothing runs: children forked, or fd
+ * tables unshared, between seize_check_target() and the seize. */
+static int check_frozen(struct seized_task *t)
 {
-	if (kill(pid, SIGKILL)) {
-		pr_perror("Can't kill pid %d after the dump", pid);
-		return -errno;
+	pid_t parent = thread_with_children(t->pid, t->tids, t->nr_tids);
+
+	if (parent) {
+		pr_err("pid %d has child processes (of thread %d); process trees are not supported yet\n",
+		       t->pid, parent);
+		return -EOPNOTSUPP;
 	}
-	ptrace(PTRACE_DETACH, pid, NULL, 0);
+	return check_shared(t);
+}
+
+static int tid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Seizes in rounds: a thread may have cloned another before its stop, so
+ * look again until a look finds nothing new.  A thread that is exiting
+ * must be gone before the dump starts: its exit still writes memory
+ * (clear_child_tid, robust futexes). */
+static int seize_threads(struct seize_state *s)
+{
+	int fresh = 0, exiting = 0, ret;
+
+	for (int pass = 0;; pass++) {
+		ret = seize_new_threads(s, &fresh, &exiting);
+		if (!ret)
+			ret = wait_all_stopped(s);
+		pr_debug("pid %d: seize pass %d: %d new threads, %d exiting\n", s->t->pid, pass,
+			 fresh, exiting);
+		if (ret)
+			return ret;
+		if (!fresh && !exiting)
+			return 0;
+		if (exiting && pass >= EXIT_WAIT_PASSES) {
+			pr_err("A thread of pid %d has been exiting for a second and is still there; "
+			       "try again\n",
+			       s->t->pid);
+			return -EBUSY;
+		}
+		if (exiting)
+			usleep(EXIT_WAIT_NAP_US);
+	}
+}
+
+int seize_task(pid_t pid, struct seized_task *t)
+{
+	struct seize_state s = {.t = t};
+	uint64_t start = now_us();
+	struct proc_status st;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	ret = seize_one(&s, pid);
+	if (ret > 0) {
+		pr_err("pid %d exited while being seized\n", pid);
+		ret = -ESRCH;
+	}
+	if (!ret)
+		t->was_stopped = !proc_read_status(pid, &st) && st.state == 'T';
+	if (!ret)
+		ret = seize_threads(&s);
+	if (!ret)
+		ret = check_frozen(t);
+	if (ret) {
+		release_all(&s);
+		return ret;
+	}
+	free(s.stopped);
+	qsort(t->tids + 1, t->nr_tids - 1, sizeof(t->tids[0]), tid_cmp);
+	pr_debug("pid %d: %zu threads seized in %lu us\n", pid, t->nr_tids,
+		 (unsigned long)(now_us() - start));
 	return 0;
+}
+
+int unseize_task(struct seized_task *t)
+{
+	int ret = 0;
+
+	/* A thread seized in a group stop stays stopped after the detach. */
+	for (size_t i = t->nr_tids; i-- > 0;) {
+		if (detach_restartable(t->tids[i])) {
+			if (!ret)
+				ret = -errno;
+			pr_perror("Can't detach from thread %d of pid %d", t->tids[i], t->pid);
+		}
+	}
+	free(t->tids);
+	t->tids = NULL;
+	t->nr_tids = 0;
+	return ret;
+}
+
+/* Reaps a killed thread we trace, so that the pid is free at once. */
+static void reap_killed(pid_t tid)
+{
+	int status;
+
+	for (;;) {
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return;
+	}
+}
+
+int kill_seized_task(struct seized_task *t)
+{
+	int ret = 0;
+
+	if (kill(t->pid, SIGKILL)) {
+		pr_perror("Can't kill pid %d after the dump", t->pid);
+		ret = -errno;
+	} else {
+		/* The main thread is reaped by its parent only once every
+		 * other thread is gone. */
+		for (size_t i = t->nr_tids; i-- > 0;)
+			reap_killed(t->tids[i]);
+	}
+	free(t->tids);
+	t->tids = NULL;
+	t->nr_tids = 0;
+	return ret;
 }

@@ -1,13 +1,14 @@
-/* CPU and signal state of a seized task (core-PID.img). */
+/* CPU and signal state of a seized process, every thread (core-PID.img). */
 #ifndef LMPROC_CORE_H
 #define LMPROC_CORE_H
 
-#include <sys/types.h>
-
 #include "infect.h"
+#include "seize.h"
 
-/* Reads registers, xsave, signal mask, queued signals and rseq with
- * ptrace; sigactions come from the parasite (ACT, 64 entries). */
-int dump_core(int dfd, pid_t pid, const struct parasite_sigaction *act);
+/* Reads every thread's registers, xsave, signal mask, queued signals,
+ * rseq, robust list and comm with ptrace and /proc; TS[i] is what thread
+ * T->tids[i] told the parasite, ACT the 64 sigactions. */
+int dump_core(int dfd, const struct seized_task *t, const struct parasite_sigaction *act,
+	      const struct parasite_thread_state *ts);
 
 #endif

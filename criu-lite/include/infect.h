@@ -31,6 +31,20 @@ int parasite_syscall(struct parasite_ctl *ctl, long *ret, long nr, unsigned long
 		     unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5,
 		     unsigned long a6);
 
+/* What only a thread itself can tell: its signal stack (sigaltstack(2))
+ * and its clear_child_tid (prctl(PR_GET_TID_ADDRESS)). */
+struct parasite_thread_state {
+	uint64_t ss_sp;
+	uint64_t ss_size;
+	uint32_t ss_flags;
+	uint64_t clear_child_tid;
+};
+
+/* Asks the thread CTL (prepared, not infected) with two injected system
+ * calls whose results land in scratch space below its stack's red zone,
+ * saved before and put back after. */
+int parasite_dump_thread(struct parasite_ctl *ctl, struct parasite_thread_state *st);
+
 /* Maps the parasite blob into the task and starts its command loop; the
  * task runs it (blocked signals, own stack) until parasite_cure(). */
 int parasite_infect(struct parasite_ctl *ctl);

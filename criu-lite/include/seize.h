@@ -1,23 +1,36 @@
-/* Freezing a task with ptrace and letting it go again. */
+/* Freezing a process, every thread of it, with ptrace and letting it go
+ * again. */
 #ifndef LMPROC_SEIZE_H
 #define LMPROC_SEIZE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
+/* A seized process: every thread traced by us and in a ptrace stop. */
+struct seized_task {
+	pid_t pid;
+	pid_t *tids; /* tids[0] is pid, the others ascending */
+	size_t nr_tids;
+	bool was_stopped; /* the process was in a group stop */
+};
+
 /* Refuses targets lmproc must not or cannot dump (no such pid, pid 1 of
- * our namespace, lmproc itself, a traced task, a zombie, more than one
- * thread, children), with the reason logged. */
+ * our namespace, lmproc itself, a traced task, a zombie or a process whose
+ * main thread has exited, children), with the reason logged. */
 int seize_check_target(pid_t pid);
 
-/* PTRACE_SEIZE + PTRACE_INTERRUPT; on return the task is stopped and
- * traced by us.  *was_stopped tells whether it was in a group stop. */
-int seize_task(pid_t pid, bool *was_stopped);
+/* PTRACE_SEIZE + PTRACE_INTERRUPT of every thread, again until no new
+ * thread appears; a thread that exits meanwhile is waited for until it is
+ * gone and left out.  On success every thread of T is stopped and traced
+ * by us; on failure nothing is (and T is empty). */
+int seize_task(pid_t pid, struct seized_task *t);
 
-/* Lets the task run on as if nothing happened. */
-int unseize_task(pid_t pid);
+/* Lets every thread run on as if nothing happened; frees T. */
+int unseize_task(struct seized_task *t);
 
-/* Kills a seized task after a successful dump. */
-int kill_seized_task(pid_t pid);
+/* Kills a seized process after a successful dump, reaps its threads;
+ * frees T. */
+int kill_seized_task(struct seized_task *t);
 
 #endif
