@@ -788,6 +788,7 @@ run_bad_input() {
 	bad_case fault-pre-dump-frozen case_pre_dump_fault pre-dump-frozen 2
 	bad_case fault-pre-dump-running case_pre_dump_fault pre-dump-running 2
 	bad_case fault-pre-dump-first-round case_pre_dump_fault pre-dump-running 1
+	bad_case fault-pre-dump-first-round-frozen case_pre_dump_fault pre-dump-frozen 1
 	CASE_KIND=state bad_case keeper-lost case_keeper_lost
 	CASE_KIND=state bad_case final-dump-leave-running case_final_dump_leave_running
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
