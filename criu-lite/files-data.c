@@ -172,8 +172,10 @@ int task_contents_fill(struct task_files *tf, int fd, const FileContents *c, con
 		if (lseek(fd, c->extents[i]->off, SEEK_SET) < 0)
 			goto err;
 		while (left) {
-			ssize_t n = sendfile(fd, tf->data_fd, &from, min(left, (uint64_t)COPY_CHUNK));
+			ssize_t n;
 
+			errno = 0;
+			n = sendfile(fd, tf->data_fd, &from, min(left, (uint64_t)COPY_CHUNK));
 			if (n <= 0)
 				goto err;
 			left -= n;

@@ -209,7 +209,16 @@ static const char *unsupported_kind(struct files_dump *d, const struct fd_parms 
 
 static int classify(struct files_dump *d, struct fd_parms *p)
 {
+	const char *lock = fdinfo_field(p->info, "lock:");
 	char buf[96];
+
+	/* Locks are not restored: refused rather than silently dropped. */
+	if (lock) {
+		lock += strspn(lock, " \t");
+		pr_err("pid %d fd %d (%s) holds a file lock (%.*s): not supported yet\n", d->pid,
+		       p->fd, p->link, (int)strcspn(lock, "\n"), lock);
+		return -EOPNOTSUPP;
+	}
 
 	for (size_t i = 0; i < ARRAY_SIZE(all_ops); i++)
 		if (all_ops[i]->match(d, p)) {

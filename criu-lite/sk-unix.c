@@ -455,8 +455,8 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 		for (uint32_t done = 0; done < len || !len; done += n) {
 			n = send(from, buf + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (n < 0)
-				return task_files_err(tf, desc, "can't queue message %zu of %u bytes "
-						      "again: %s", i, len, strerror(errno));
+				return task_files_err(tf, desc, "can't queue message %zu (%u "
+						      "bytes) again: %s", i, len, strerror(errno));
 			if (!len)
 				break;
 		}

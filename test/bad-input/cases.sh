@@ -385,6 +385,8 @@ run_image_cases() {
 	bad_case mm-flip case_image "$pristine" "$pid" "mm-$pid.img" tag
 	bad_case pagemap-flip case_image "$pristine" "$pid" "pagemap-$pid.img" tag
 	bad_case core-huge-length case_image "$pristine" "$pid" "core-$pid.img" len
+	bad_case files-cut case_image "$pristine" "$pid" files.img cut
+	bad_case fdinfo-flip case_image "$pristine" "$pid" "fdinfo-$pid.img" tag
 	bad_case inventory-missing case_image "$pristine" "$pid" inventory.img rm
 	bad_case inventory-version case_image "$pristine" "$pid" inventory.img max 1
 	bad_case mm-vma-unaligned case_image "$pristine" "$pid" "mm-$pid.img" xor '14#0.2' 1

@@ -1,13 +1,16 @@
-/* 10,000 descriptors of every kind lmproc restores, the load its fd code
- * is measured with (dump and restore times in the stats images): 1500
- * pipes with a few bytes each, 1000 eventfds, 1000 timerfds, 500
- * signalfds, 500 epolls watching two eventfds each, 1000 memfds, 1000
- * unix socket pairs with a message each, 1000 opens of one file.  After
- * the restore every one is checked and used. */
+/* Thousands of descriptors of every kind lmproc restores, the load its fd
+ * code is measured with (dump and restore times in the stats images):
+ * per 10,000: 1500 pipes with a few bytes each, 1000 eventfds, 1000
+ * timerfds, 500 signalfds, 500 epolls watching two eventfds each, 1000
+ * memfds, 1000 unix socket pairs with a message each, 1000 opens of one
+ * file.  LMPROC_FD_MANY sets the total (a multiple of 1000 up to 10,000;
+ * 2,000 by default, which keeps the suite quick).  After the restore
+ * every one is checked and used. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -20,18 +23,22 @@
 
 #include "test.h"
 
-#define PIPES 1500
-#define EVENTFDS 1000
-#define TIMERFDS 1000
-#define SIGNALFDS 500
-#define EPOLLS 500
-#define MEMFDS 1000
-#define PAIRS 1000
-#define FILES 1000
+#define MAX_TOTAL 10000
+#define PIPES (nr * 3 / 2)
+#define EVENTFDS nr
+#define TIMERFDS nr
+#define SIGNALFDS (nr / 2)
+#define EPOLLS (nr / 2)
+#define MEMFDS nr
+#define PAIRS nr
+#define FILES nr
 #define TOTAL (2 * PIPES + EVENTFDS + TIMERFDS + SIGNALFDS + EPOLLS + MEMFDS + 2 * PAIRS + FILES)
 
-static int pr[PIPES], pw[PIPES], ev[EVENTFDS], tm[TIMERFDS], sg[SIGNALFDS], ep[EPOLLS];
-static int mf[MEMFDS], sa[PAIRS], sb[PAIRS], fl[FILES];
+/* A tenth of the total: the unit the counts above are given in. */
+static int nr;
+static int pr[MAX_TOTAL / 10 * 3 / 2], pw[MAX_TOTAL / 10 * 3 / 2], ev[MAX_TOTAL / 10];
+static int tm[MAX_TOTAL / 10], sg[MAX_TOTAL / 20], ep[MAX_TOTAL / 20], mf[MAX_TOTAL / 10];
+static int sa[MAX_TOTAL / 10], sb[MAX_TOTAL / 10], fl[MAX_TOTAL / 10];
 
 static void ok(int fd, const char *what, int i)
 {
@@ -111,8 +118,8 @@ static void check(uint64_t seed)
 		struct epoll_event e;
 
 		v = 1;
-		if (write(ev[2 * i], &v, sizeof(v)) != sizeof(v) || epoll_wait(ep[i], &e, 1, 1000) != 1 ||
-		    e.data.u64 != (uint64_t)i)
+		if (write(ev[2 * i], &v, sizeof(v)) != sizeof(v) ||
+		    epoll_wait(ep[i], &e, 1, 1000) != 1 || e.data.u64 != (uint64_t)i)
 			fail("epoll %d does not wake", i);
 	}
 	for (int i = 0; i < MEMFDS; i++) {
@@ -133,14 +140,18 @@ static void check(uint64_t seed)
 
 int main(int argc, char **argv)
 {
-	struct rlimit rl = { TOTAL + 64, TOTAL + 64 };
+	const char *want = getenv("LMPROC_FD_MANY");
+	int total = want ? atoi(want) : 2000, fd;
+	struct rlimit rl;
 	char path[4096];
 	uint64_t seed;
-	int fd;
 
 	test_init(argc, argv);
+	if (total < 1000 || total > MAX_TOTAL || total % 1000)
+		fail("LMPROC_FD_MANY=%s: a multiple of 1000 up to %d", want, MAX_TOTAL);
+	nr = total / 10;
 	seed = test_seed();
-	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max < TOTAL + 64)
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_max < (rlim_t)TOTAL + 64)
 		fail("the hard RLIMIT_NOFILE is below %d", TOTAL + 64);
 	rl.rlim_cur = TOTAL + 64;
 	if (setrlimit(RLIMIT_NOFILE, &rl))

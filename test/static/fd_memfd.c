@@ -133,7 +133,8 @@ int main(int argc, char **argv)
 	expect(fd[A], A_TAIL_OFF, adata + A_DATA, A_TAIL, "the tail of memfd A");
 	probe = reopen(fd[A], O_RDONLY);
 	if (lseek(probe, A_DATA, SEEK_DATA) != A_TAIL_OFF - A_TAIL_OFF % 4096)
-		fail("memfd A has data in its hole (at %ld)", (long)lseek(probe, A_DATA, SEEK_DATA));
+		fail("memfd A has data in its hole (at %ld)",
+		     (long)lseek(probe, A_DATA, SEEK_DATA));
 	close(probe);
 	if (write(fd[A], "AB", 2) != 2 || lseek(fd[A2], 0, SEEK_CUR) != 779)
 		fail("memfd A's dup no longer shares its position");

@@ -113,7 +113,8 @@ int main(int argc, char **argv)
 		if (strcmp(now, info[i]))
 			fail("timer %c: fdinfo says \"%s\", said \"%s\"", 'A' + i, now, info[i]);
 		if (fcntl(fds[i], F_GETFL) != fl[i])
-			fail("timer %c: flags 0%o, were 0%o", 'A' + i, fcntl(fds[i], F_GETFL), fl[i]);
+			fail("timer %c: flags 0%o, were 0%o", 'A' + i, fcntl(fds[i], F_GETFL),
+			     fl[i]);
 		if (l > left[i] || l < left[i] - (int64_t)elapsed || (left[i] && !l))
 			fail("timer %c: %lld ns left, %lld before and %llu ns passed", 'A' + i,
 			     (long long)l, (long long)left[i], (unsigned long long)elapsed);
