@@ -45,12 +45,34 @@ static void img_name(char *buf, size_t len, int type, int pid)
 	snprintf(buf, len, image_descs[type].name_fmt, pid);
 }
 
+#define RBUF_SIZE (64 << 10)
+
 static int read_full(struct cr_img *img, void *buf, size_t len, const char *what)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = read(img->fd, (char *)buf + done, len - done);
+		size_t want = len - done;
+		ssize_t n;
+
+		if (img->rpos < img->rlen) {
+			n = min(want, img->rlen - img->rpos);
+			memcpy((char *)buf + done, img->rbuf + img->rpos, n);
+			img->rpos += n;
+			done += n;
+			img->off += n;
+			continue;
+		}
+		if (img->rbuf && want < RBUF_SIZE) {
+			n = read(img->fd, img->rbuf, RBUF_SIZE);
+			if (n > 0) {
+				img->rpos = 0;
+				img->rlen = n;
+				continue;
+			}
+		} else {
+			n = read(img->fd, (char *)buf + done, want);
+		}
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -89,12 +111,14 @@ struct cr_img *img_open_read(int dfd, int type, int pid, bool optional)
 	}
 	if (!image_descs[type].magic)
 		return img;
+	img->rbuf = malloc(RBUF_SIZE);
 	ret = read_full(img, &magic, sizeof(magic), "magic");
 	if (ret != sizeof(magic) || magic != image_descs[type].magic) {
 		if (ret >= 0)
 			pr_err("Image %s is not a %s image (bad or missing magic)\n", img->path,
 			       image_descs[type].pb->short_name);
 		close(img->fd);
+		free(img->rbuf);
 		free(img);
 		errno = EINVAL;
 		return NULL;
@@ -163,6 +187,7 @@ int img_close(struct cr_img *img)
 		ret = -errno;
 	}
 	free(img->wbuf);
+	free(img->rbuf);
 	free(img);
 	return ret;
 }

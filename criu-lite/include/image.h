@@ -47,6 +47,11 @@ struct cr_img {
 	char path[64];		/* file name inside the images dir, for errors */
 	char *wbuf;
 	size_t wlen;
+	/* Read-ahead: images of many small messages (pagemaps, fdinfo)
+	 * would cost two read() calls a message. */
+	char *rbuf;
+	size_t rpos;
+	size_t rlen;
 };
 
 /* Opens image TYPE (of PID, where the name has one) in directory DFD.
