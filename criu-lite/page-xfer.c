@@ -517,8 +517,51 @@ static struct addr_range *clip_ranges(const struct range_set *s, uint64_t lo, ui
 }
 
 /* Records as in_parent the pages of PARENT in [lo, hi) outside DIRTY. */
-static int note_parent(struct page_writer *w, const struct range_set *parent,
-		       const struct addr_range *dirty, size_t nr_dirty, uint64_t lo, uint64_t hi)
+/* In a private file mapping a page the parent round copied may be the
+ * file's own again without a write: MADV_DONTNEED of a write-protected
+ * page leaves a uffd-wp marker, not a written page.  Pages still
+ * copied-on-write (present, not the file's) keep the parent's data;
+ * absent ones are the file's (no entry); swap entries may be a marker or
+ * a swapped copy, so they are copied again (REREAD). */
+static int note_parent_cow(struct page_source *src, struct page_writer *w, const struct vma *v,
+			   uint64_t a, uint64_t b, struct range_set *reread)
+{
+	while (a < b) {
+		uint64_t n, run = 0;
+		const uint64_t *pme = pme_at(&src->pmc, a, v->end, &n);
+		int ret;
+
+		if (!pme)
+			return -EIO;
+		n = min(n, (b - a) / PAGE_SIZE);
+		for (uint64_t i = 0; i <= n; i++) {
+			bool cow = i < n && (pme[i] & PME_PRESENT) && !(pme[i] & PME_FILE);
+
+			if (i < n && (pme[i] & PME_SWAP)) {
+				ret = range_set_add(reread, a + i * PAGE_SIZE, a + (i + 1) * PAGE_SIZE);
+				if (ret)
+					return ret;
+			}
+			if (cow) {
+				run++;
+				continue;
+			}
+			if (run) {
+				ret = note_run(w, a + (i - run) * PAGE_SIZE, run, true);
+				if (ret)
+					return ret;
+				w->st->pages_skipped_parent += run;
+				run = 0;
+			}
+		}
+		a += n * PAGE_SIZE;
+	}
+	return 0;
+}
+
+static int note_parent(struct page_source *src, struct page_writer *w, const struct vma *v,
+		       const struct range_set *parent, const struct addr_range *dirty,
+		       size_t nr_dirty, uint64_t lo, uint64_t hi, struct range_set *reread)
 {
 	size_t d = 0;
 
@@ -537,10 +580,14 @@ static int note_parent(struct page_writer *w, const struct range_set *parent,
 			}
 			if (d < nr_dirty)
 				to = min(b, dirty[d].start);
-			ret = note_run(w, a, (to - a) / PAGE_SIZE, true);
+			if (v->kind == VMA_KIND__VMA_FILE_PRIVATE) {
+				ret = note_parent_cow(src, w, v, a, to, reread);
+			} else {
+				ret = note_run(w, a, (to - a) / PAGE_SIZE, true);
+				w->st->pages_skipped_parent += (to - a) / PAGE_SIZE;
+			}
 			if (ret)
 				return ret;
-			w->st->pages_skipped_parent += (to - a) / PAGE_SIZE;
 			a = to;
 		}
 	}
@@ -552,15 +599,30 @@ static int note_parent(struct page_writer *w, const struct range_set *parent,
 static int dump_vma_incremental(struct page_source *src, struct page_writer *w,
 				const struct vma *v, const struct page_plan *plan)
 {
-	size_t nr;
-	struct addr_range *dirty = clip_ranges(plan->dirty, v->start, v->end, &nr);
+	struct range_set reread = {}, windows = {};
+	struct addr_range *dirty;
+	size_t nr, i = 0, j = 0;
 	int ret;
 
+	dirty = clip_ranges(plan->dirty, v->start, v->end, &nr);
 	if (!dirty)
 		return -ENOMEM;
-	ret = note_parent(w, plan->parent, dirty, nr, v->start, v->end);
+	ret = note_parent(src, w, v, plan->parent, dirty, nr, v->start, v->end, &reread);
+	/* The copies to make: written pages and pages to read again, merged
+	 * in address order. */
+	while (!ret && (i < nr || j < reread.nr)) {
+		if (j == reread.nr || (i < nr && dirty[i].start <= reread.r[j].start)) {
+			ret = range_set_add(&windows, dirty[i].start, dirty[i].end);
+			i++;
+		} else {
+			ret = range_set_add(&windows, reread.r[j].start, reread.r[j].end);
+			j++;
+		}
+	}
 	if (!ret)
-		ret = dump_windows(src, w, v, dirty, nr);
+		ret = dump_windows(src, w, v, windows.r, windows.nr);
+	range_set_free(&windows);
+	range_set_free(&reread);
 	free(dirty);
 	return ret;
 }
