@@ -123,6 +123,48 @@ static void print_file(const char *pid, const char *name)
 		fputs(buf, stdout);
 }
 
+/* /proc/PID/maps with neighbouring anonymous VMAs of the same protection
+ * printed as one: the kernel keeps such neighbours apart or merges them
+ * by history (their anon_vma), which a restore cannot reproduce and
+ * which nothing but maps can see; zdtm compares maps the same way. */
+static void print_maps(const char *pid)
+{
+	static char buf[1 << 20];
+	unsigned long start = 0, end = 0, s, e, off, ino;
+	char perms[5] = "", p[5], dev[16], rest[4096];
+	char *line, *save;
+	int have = 0;
+
+	if (slurp(proc(pid, "maps"), buf, sizeof(buf)) <= 0)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int n = 0, anon;
+
+		rest[0] = '\0';
+		if (sscanf(line, "%lx-%lx %4s %lx %15s %lu %n", &s, &e, p, &off, dev, &ino, &n) < 6)
+			continue;
+		snprintf(rest, sizeof(rest), "%s", line + n);
+		anon = ino == 0 && rest[0] == '\0';
+		if (have && anon && s == end && !strcmp(p, perms)) {
+			end = e;
+			continue;
+		}
+		if (have)
+			printf("%lx-%lx %s anon\n", start, end, perms);
+		have = 0;
+		if (anon) {
+			start = s;
+			end = e;
+			snprintf(perms, sizeof(perms), "%s", p);
+			have = 1;
+			continue;
+		}
+		printf("%s\n", line);
+	}
+	if (have)
+		printf("%lx-%lx %s anon\n", start, end, perms);
+}
+
 static int cmp_fd(const struct dirent **a, const struct dirent **b)
 {
 	return atoi((*a)->d_name) - atoi((*b)->d_name);
@@ -203,7 +245,7 @@ int main(int argc, char **argv)
 	printf("personality ");
 	print_file(pid, "personality");
 	print_status(pid);
-	print_file(pid, "maps");
+	print_maps(pid);
 	print_fds(pid);
 	return ferror(stdout) ? 1 : 0;
 }
