@@ -63,11 +63,35 @@ MODES=${MODES:-$ALL_MODES}
 TESTS=${TESTS:-$(cd "$BUILD/static" 2>/dev/null && ls)}
 RUN_NR=0
 
+# Work directories of runs that died without cleaning up (a killed run,
+# an interrupted session) would fill tmpfs, which is memory: each holds
+# its runner's pid, and those whose runner is gone are removed.
+remove_stale_dirs() {
+	local d owner
+
+	for d in /dev/shm/lmproc-test.* /tmp/lmproc-test.* /var/tmp/lmproc-data.*; do
+		[ -d "$d" ] || continue
+		owner=$(cat "$d/.runner" 2>/dev/null)
+		if [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; then
+			continue
+		fi
+		# Without a .runner file: left by an older runner, once idle for
+		# an hour.
+		if [ -z "$owner" ] && [ -z "$(find "$d" -maxdepth 0 -mmin +60)" ]; then
+			continue
+		fi
+		rm -rf "$d"
+	done
+}
+
 setup_dirs() {
+	remove_stale_dirs
 	IMG_ROOT=$(mktemp -d /dev/shm/lmproc-test.XXXXXX 2>/dev/null) ||
 		IMG_ROOT=$(mktemp -d /tmp/lmproc-test.XXXXXX) || exit 1
 	# Test data on a disk file system: file mappings of ext4 page cache.
 	DATA_ROOT=$(mktemp -d /var/tmp/lmproc-data.XXXXXX) || exit 1
+	echo $$ > "$IMG_ROOT/.runner"
+	echo $$ > "$DATA_ROOT/.runner"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 	# One binary for the whole run, even if someone rebuilds meanwhile.
