@@ -121,12 +121,6 @@ static int dump_stats(struct dump_ctx *ctx)
 	return img_write_one(ctx->dfd, IMG_STATS_DUMP, 0, &ds.base);
 }
 
-static void keep_first_err(int *ret, int err)
-{
-	if (!*ret && err)
-		*ret = err;
-}
-
 static int dump_inventory(struct dump_ctx *ctx)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
@@ -162,9 +156,6 @@ static int run_parasite(struct dump_ctx *ctx)
 	if (ret)
 		return ret;
 	ctx->brk = brk;
-	ret = parasite_dump_thread(ctx->parasite, &ctx->thread_states[0]);
-	if (ret)
-		return ret;
 	ret = parasite_infect(ctx->parasite);
 	if (ret)
 		return ret;
@@ -182,24 +173,14 @@ static int run_parasite(struct dump_ctx *ctx)
 	return ret;
 }
 
-/* The other threads each answer two injected calls; the parasite daemon
- * runs in the main thread only. */
+/* Every thread answers two injected calls, all at once; the parasite
+ * daemon later runs in the main thread only. */
 static int dump_thread_states(struct dump_ctx *ctx)
 {
-	struct parasite_ctl *ctl;
-	int ret = 0;
-
 	ctx->thread_states = calloc(ctx->task.nr_tids, sizeof(*ctx->thread_states));
 	if (!ctx->thread_states)
 		return -ENOMEM;
-	for (size_t i = 1; !ret && i < ctx->task.nr_tids; i++) {
-		ctl = parasite_prepare(ctx->task.tids[i]);
-		if (!ctl)
-			return -EIO;
-		ret = parasite_dump_thread(ctl, &ctx->thread_states[i]);
-		keep_first_err(&ret, parasite_cure(ctl));
-	}
-	return ret;
+	return parasite_dump_threads(ctx->task.tids, ctx->task.nr_tids, ctx->thread_states);
 }
 
 /* Logs how long the task has been frozen when STAGE finished (-v4). */

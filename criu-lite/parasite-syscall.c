@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "common.h"
@@ -344,53 +345,6 @@ int task_remote_call(struct parasite_ctl *ctl, long *res, const char *what, long
 	return 0;
 }
 
-/* Scratch space in the task for the results of injected calls: below the
- * red zone of the stack it stopped on, which no code of the task relies
- * on keeping. */
-#define SCRATCH_WORDS 4
-#define SCRATCH_BELOW (128 + SCRATCH_WORDS * 8)
-
-/* Runs NR with its argument ARG pointing to the scratch space and copies
- * SCRATCH_WORDS words of it to OUT.  The task's bytes there are put back. */
-static int inject_with_scratch(struct parasite_ctl *ctl, const char *what, long nr,
-			       unsigned long args[6], int arg, long out[SCRATCH_WORDS])
-{
-	unsigned long scratch = (ctl->orig_regs.rsp - SCRATCH_BELOW) & ~15UL;
-	long saved[SCRATCH_WORDS], res;
-	int ret;
-
-	ret = peek_at(ctl, scratch, saved, SCRATCH_WORDS);
-	if (ret)
-		return ret;
-	args[arg] = scratch;
-	ret = task_remote_call(ctl, &res, what, nr, args, NULL, 0);
-	if (!ret)
-		ret = peek_at(ctl, scratch, out, SCRATCH_WORDS);
-	keep_first(&ret, poke_at(ctl, scratch, saved, SCRATCH_WORDS));
-	return ret;
-}
-
-int parasite_dump_thread(struct parasite_ctl *ctl, struct parasite_thread_state *st)
-{
-	unsigned long args[6] = {};
-	long out[SCRATCH_WORDS];
-	int ret;
-
-	/* stack_t: ss_sp, ss_flags (int, padded), ss_size. */
-	ret = inject_with_scratch(ctl, "sigaltstack()", __NR_sigaltstack, args, 1, out);
-	if (ret)
-		return ret;
-	st->ss_sp = out[0];
-	st->ss_flags = (uint32_t)out[1];
-	st->ss_size = out[2];
-	args[0] = PR_GET_TID_ADDRESS;
-	args[1] = 0;
-	ret = inject_with_scratch(ctl, "prctl(PR_GET_TID_ADDRESS)", __NR_prctl, args, 1, out);
-	if (!ret)
-		st->clear_child_tid = out[0];
-	return ret;
-}
-
 /* The injection site: the word holding rip, which is mapped and
  * executable; or the start of its page if the memfd name would spill
  * past the page end. */
@@ -428,7 +382,9 @@ static int read_status(struct parasite_ctl *ctl)
 	return 0;
 }
 
-struct parasite_ctl *parasite_prepare(pid_t pid)
+/* LIKE, if set, is a thread of the same process prepared before: the tgid
+ * and the process-wide SIGTRAP disposition are its. */
+static struct parasite_ctl *prepare_ctl(pid_t pid, const struct parasite_ctl *like)
 {
 	uint64_t block = ~SYNC_SIGNALS;
 	struct parasite_ctl *ctl;
@@ -454,8 +410,14 @@ struct parasite_ctl *parasite_prepare(pid_t pid)
 		goto err;
 	}
 	ctl->code_addr = pick_code_addr(ctl->orig_regs.rip);
-	if (peek_at(ctl, ctl->code_addr, ctl->code_orig, INJECT_WORDS) || read_status(ctl))
+	if (peek_at(ctl, ctl->code_addr, ctl->code_orig, INJECT_WORDS))
 		goto err;
+	if (like) {
+		ctl->tgid = like->tgid;
+		ctl->trap_ignored = like->trap_ignored;
+	} else if (read_status(ctl)) {
+		goto err;
+	}
 	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &block)) {
 		pr_perror("Can't block signals of pid %d", pid);
 		goto err;
@@ -465,6 +427,149 @@ struct parasite_ctl *parasite_prepare(pid_t pid)
 err:
 	free(ctl);
 	return NULL;
+}
+
+struct parasite_ctl *parasite_prepare(pid_t pid)
+{
+	return prepare_ctl(pid, NULL);
+}
+
+/* Scratch space in a thread for the results of injected calls: below the
+ * red zone of the stack it stopped on, which no code of the thread relies
+ * on keeping. */
+#define SCRATCH_WORDS 4
+#define SCRATCH_BELOW (128 + SCRATCH_WORDS * 8)
+/* Threads asked at once: bounds lmproc's memory (a ctl is ~9 KiB). */
+#define THREAD_BATCH 256
+
+typedef long scratch_t[SCRATCH_WORDS];
+
+static unsigned long scratch_of(const struct parasite_ctl *ctl)
+{
+	return (ctl->orig_regs.rsp - SCRATCH_BELOW) & ~15UL;
+}
+
+/* One system call for the whole scratch, not one ptrace per word. */
+static int scratch_io(const struct parasite_ctl *ctl, bool write, scratch_t buf)
+{
+	struct iovec local = {buf, sizeof(scratch_t)};
+	struct iovec remote = {(void *)scratch_of(ctl), sizeof(scratch_t)};
+	ssize_t n = write ? process_vm_writev(ctl->pid, &local, 1, &remote, 1, 0) :
+			    process_vm_readv(ctl->pid, &local, 1, &remote, 1, 0);
+
+	if (n != (ssize_t)sizeof(scratch_t)) {
+		pr_perror("Can't %s the stack of thread %d at %#lx", write ? "write" : "read",
+			  ctl->pid, scratch_of(ctl));
+		return n < 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
+/* Runs NR with ARGS, argument ARG pointing at each thread's scratch, in
+ * every thread of CTLS at once, so that their stops overlap.  Threads may
+ * stand at the same code: all are started (code poked) and all are
+ * waited for before any code goes back.  RES[i] is thread i's result. */
+static int inject_batch(struct parasite_ctl **ctls, size_t n, long nr, const unsigned long args[6],
+			int arg, long *res)
+{
+	struct user_regs_struct regs;
+	size_t started, running = 0;
+	int ret = 0;
+
+	for (started = 0; !ret && started < n; started++) {
+		unsigned long a[6];
+
+		memcpy(a, args, sizeof(a));
+		a[arg] = scratch_of(ctls[started]);
+		ret = start_injection(ctls[started], nr, a, NULL, 0);
+		if (!ret)
+			running++;
+	}
+	for (size_t i = 0; i < running; i++) {
+		int err = task_wait_stop(ctls[i], ctls[i]->code_addr + CODE_TRAP_OFF, &regs);
+
+		if (!err)
+			res[i] = regs.rax;
+		keep_first(&ret, err);
+	}
+	for (size_t i = 0; i < started; i++)
+		keep_first(&ret, finish_injection(ctls[i], 0));
+	return ret;
+}
+
+/* One call in every thread, its result checked, its scratch read. */
+static int ask_batch(struct parasite_ctl **ctls, size_t n, const char *what, long nr,
+		     const unsigned long args[6], long *res, scratch_t *out)
+{
+	int ret = inject_batch(ctls, n, nr, args, 1, res);
+
+	for (size_t i = 0; !ret && i < n; i++) {
+		if (res[i]) {
+			pr_err("%s in thread %d failed: %s\n", what, ctls[i]->pid, strerror(-res[i]));
+			return res[i];
+		}
+		ret = scratch_io(ctls[i], false, out[i]);
+	}
+	return ret;
+}
+
+static int dump_batch(struct parasite_ctl **ctls, size_t n, struct parasite_thread_state *st)
+{
+	unsigned long args[6] = {};
+	scratch_t *saved = calloc(n, sizeof(*saved)), *out = calloc(n, sizeof(*out));
+	long *res = calloc(n, sizeof(*res));
+	size_t nsaved = 0;
+	int ret = saved && out && res ? 0 : -ENOMEM;
+
+	for (; !ret && nsaved < n; nsaved++)
+		ret = scratch_io(ctls[nsaved], false, saved[nsaved]);
+	if (ret && nsaved)
+		nsaved--;
+	/* stack_t: ss_sp, ss_flags (int, padded), ss_size. */
+	if (!ret)
+		ret = ask_batch(ctls, n, "sigaltstack()", __NR_sigaltstack, args, res, out);
+	for (size_t i = 0; !ret && i < n; i++) {
+		st[i].ss_sp = out[i][0];
+		st[i].ss_flags = (uint32_t)out[i][1];
+		st[i].ss_size = out[i][2];
+	}
+	args[0] = PR_GET_TID_ADDRESS;
+	if (!ret)
+		ret = ask_batch(ctls, n, "prctl(PR_GET_TID_ADDRESS)", __NR_prctl, args, res, out);
+	for (size_t i = 0; !ret && i < n; i++)
+		st[i].clear_child_tid = out[i][0];
+	for (size_t i = 0; i < nsaved; i++)
+		keep_first(&ret, scratch_io(ctls[i], true, saved[i]));
+	free(saved);
+	free(out);
+	free(res);
+	return ret;
+}
+
+int parasite_dump_threads(const pid_t *tids, size_t nr, struct parasite_thread_state *st)
+{
+	int ret = 0;
+
+	for (size_t off = 0; !ret && off < nr; off += THREAD_BATCH) {
+		size_t n = min(nr - off, (size_t)THREAD_BATCH), prepared = 0;
+		struct parasite_ctl **ctls = calloc(n, sizeof(*ctls));
+
+		if (!ctls)
+			return -ENOMEM;
+		for (; prepared < n; prepared++) {
+			ctls[prepared] = prepare_ctl(tids[off + prepared], prepared ? ctls[0] : NULL);
+			if (!ctls[prepared]) {
+				ret = -EIO;
+				break;
+			}
+		}
+		if (!ret)
+			ret = dump_batch(ctls, n, st + off);
+		for (size_t i = 0; i < prepared; i++)
+			keep_first(&ret, parasite_cure(ctls[i]));
+		free(ctls);
+	}
+	return ret;
 }
 
 /* Closes *FD in the task.  EBADF is fine: the parasite may have closed

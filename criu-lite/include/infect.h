@@ -12,6 +12,7 @@
 #ifndef LMPROC_INFECT_H
 #define LMPROC_INFECT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -40,10 +41,12 @@ struct parasite_thread_state {
 	uint64_t clear_child_tid;
 };
 
-/* Asks the thread CTL (prepared, not infected) with two injected system
- * calls whose results land in scratch space below its stack's red zone,
- * saved before and put back after. */
-int parasite_dump_thread(struct parasite_ctl *ctl, struct parasite_thread_state *st);
+/* Asks the threads TIDS[0..NR) (seized, stopped, not prepared) with two
+ * system calls injected into all of them at once, whose results land in
+ * scratch space below each one's stack red zone (saved before and put
+ * back after); ST[i] is thread TIDS[i]'s.  Every thread is cured, also on
+ * failure. */
+int parasite_dump_threads(const pid_t *tids, size_t nr, struct parasite_thread_state *st);
 
 /* Maps the parasite blob into the task and starts its command loop; the
  * task runs it (blocked signals, own stack) until parasite_cure(). */
