@@ -98,14 +98,32 @@ static int parse_args(int argc, char **argv, struct hog *h, size_t *len, int *re
 
 	while ((c = getopt(argc, argv, "m:o:r:d:p:w:c")) != -1) {
 		switch (c) {
-		case 'm': *len = strtoul(optarg, NULL, 10) << 20; break;
-		case 'o': h->result = optarg; break;
-		case 'r': *ready_fd = atoi(optarg); break;
-		case 'd': h->mode = M_DIRTY; h->arg = strtoul(optarg, NULL, 10); break;
-		case 'p': h->mode = M_RATE; h->arg = strtoul(optarg, NULL, 10); break;
-		case 'w': h->mode = M_HOT; h->arg = strtoul(optarg, NULL, 10); break;
-		case 'c': h->contiguous = 1; break;
-		default: return -1;
+		case 'm':
+			*len = strtoul(optarg, NULL, 10) << 20;
+			break;
+		case 'o':
+			h->result = optarg;
+			break;
+		case 'r':
+			*ready_fd = atoi(optarg);
+			break;
+		case 'd':
+			h->mode = M_DIRTY;
+			h->arg = strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			h->mode = M_RATE;
+			h->arg = strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			h->mode = M_HOT;
+			h->arg = strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			h->contiguous = 1;
+			break;
+		default:
+			return -1;
 		}
 	}
 	if (!*len || !h->result || *ready_fd < 0 || h->mode == M_NONE || !h->arg ||

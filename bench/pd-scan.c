@@ -239,18 +239,31 @@ int main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	while ((c = getopt(argc, argv, "m:n:s:w:ct:i:")) != -1) {
 		switch (c) {
-		case 'm': s.len = strtoul(optarg, NULL, 10) << 20; break;
-		case 'n': reps = atoi(optarg); break;
+		case 'm':
+			s.len = strtoul(optarg, NULL, 10) << 20;
+			break;
+		case 'n':
+			reps = atoi(optarg);
+			break;
 		case 's':
 			if (nfrac == MAX_FRACTIONS)
 				return 2;
 			fractions[nfrac++] = strtoul(optarg, NULL, 10);
 			break;
-		case 'w': hot = strtoul(optarg, NULL, 10); break;
-		case 'c': contiguous = 1; break;
-		case 't': seconds = strtoul(optarg, NULL, 10); break;
-		case 'i': interval = strtoul(optarg, NULL, 10); break;
-		default: return 2;
+		case 'w':
+			hot = strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			contiguous = 1;
+			break;
+		case 't':
+			seconds = strtoul(optarg, NULL, 10);
+			break;
+		case 'i':
+			interval = strtoul(optarg, NULL, 10);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!s.len || reps < 1 || reps > MAX_REPS || (!nfrac && !hot) || hot > 1000 ||
