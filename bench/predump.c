@@ -433,7 +433,8 @@ static void print_bytes_frozen(const struct frac_run *res)
 		       mib(res[f].r[2].v[S_WRITTEN]));
 	printf("\nFrozen time, ms: a full dump (-R) of the same hog, the two pre-dumps, and the\n"
 	       "final dump after them\n\n");
-	printf("  dirty   full dump   pre-dump 1   pre-dump 2   final dump   final/full   target\n");
+	printf("  dirty   full dump   pre-dump 1   pre-dump 2   final dump   final/full"
+	       "   target\n");
 	for (int f = 0; f < NR_FRACTIONS; f++)
 		printf("  %4.1f%%   %9.1f   %10.1f   %10.1f   %10.1f   %9.1f%%   %s\n",
 		       fractions[f] / 10.0, res[f].full_frozen / 1e3, res[f].r[0].v[S_FROZEN] / 1e3,
