@@ -93,14 +93,14 @@ static int register_vma(int uffd, pid_t pid, const struct vma *v)
 }
 
 /* One PAGEMAP_SCAN pass over [start, end) that reports written pages and
- * write-protects them again in the same walk. */
-static int scan_written(pid_t pid, int pm_fd, uint64_t start, uint64_t end,
+ * (with PROTECT) write-protects them again in the same walk. */
+static int scan_written(pid_t pid, int pm_fd, bool protect, uint64_t start, uint64_t end,
 			struct range_set *out, uint64_t *pages)
 {
 	struct page_region vec[SCAN_VEC];
 	struct pm_scan_arg arg = {
 		.size = sizeof(arg),
-		.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+		.flags = (protect ? PM_SCAN_WP_MATCHING : 0) | PM_SCAN_CHECK_WPASYNC,
 		.vec = (uint64_t)(uintptr_t)vec,
 		.vec_len = SCAN_VEC,
 		.category_mask = PAGE_IS_WRITTEN,
@@ -170,7 +170,7 @@ static int pms_collect(struct dirty_tracker *t, const struct vma *v, struct rang
 	if (ret)
 		return ret;
 	p = t->priv;
-	ret = scan_written(t->pid, p->pm_fd, v->start, v->end, out, &t->pages_dirty);
+	ret = scan_written(t->pid, p->pm_fd, !t->last_round, v->start, v->end, out, &t->pages_dirty);
 	t->collect_us += now_us() - ts;
 	return ret;
 }

@@ -318,6 +318,7 @@ int track_round_collect(struct track_round *r, struct parasite_ctl *ctl,
 		return 0;
 	r->tracker.ops = track_backend_ops(r->backend);
 	r->tracker.pid = r->pid;
+	r->tracker.last_round = !r->pre_dump;
 	if (!r->tracker.ops) {
 		pr_err("Dirty tracker %s is not built into this lmproc\n",
 		       track_backend_name(r->backend));

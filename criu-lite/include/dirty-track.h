@@ -43,6 +43,10 @@ void range_set_free(struct range_set *s);
 struct dirty_tracker {
 	const struct dirty_tracker_ops *ops;
 	pid_t pid;
+	/* The last round: collect() need not protect again, tracking ends
+	 * with it (re-protecting costs TLB flushes inside the frozen
+	 * window, measured 7-27 ms for 1% of 1 GiB). */
+	bool last_round;
 	/* Descriptors that hold the tracking state; the keeper keeps them
 	 * between rounds.  fds[0] is the backend's main one. */
 	int fds[TRACK_MAX_FDS];
