@@ -52,11 +52,13 @@ fi
 cd "$ROOT" || exit 1
 LMPROC=${LMPROC:-$ROOT/lmproc}
 LM_TIMEOUT=30		# seconds for one lmproc command
-SUITE_LIMIT=480		# seconds: stop starting runs after this
+SUITE_LIMIT=${SUITE_LIMIT:-900}	# seconds: stop starting runs after this
 # shellcheck source=test/lib/runlib.sh
 . "$ROOT/test/lib/runlib.sh"
 # shellcheck source=test/bad-input/cases.sh
 . "$ROOT/test/bad-input/cases.sh"
+# shellcheck source=test/bad-input/thread-cases.sh
+. "$ROOT/test/bad-input/thread-cases.sh"
 
 ALL_MODES="plain leave-running two-dumps pre-dump"
 MODES=${MODES:-$ALL_MODES}

@@ -797,4 +797,5 @@ run_bad_input() {
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
 	CASE_KIND=harness bad_case writer-sees-damage case_writer_sees_damage
 	CASE_KIND=harness bad_case adversary-sees-damage case_adversary_sees_damage
+	run_thread_bad_input
 }
