@@ -34,9 +34,15 @@ BLOBS		:= parasite restorer
 BLOB_O		:= $(patsubst %,build/pie/%-blob.o,$(BLOBS))
 BLOB_H		:= $(patsubst %,build/pie/%-blob.h,$(BLOBS))
 
+# "make" names each step as kbuild does; "make -s" prints nothing but
+# errors; "make V=1" prints the commands.
 ifeq ($(V),0)
 Q := @
+ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+msg :=
+else
 msg = @printf '  %-8s %s\n' $(1) $(2);
+endif
 else
 Q :=
 msg :=
