@@ -141,7 +141,8 @@ static int read_pstree(int dfd, struct restore_plan *p)
 	ret = check_tids(e);
 	if (ret)
 		return ret;
-	if (!e->pgid || !e->sid || e->pgid > MAX_PID || e->sid > MAX_PID)
+	/* 0 is a group or session led from outside the dumper's pid namespace. */
+	if (e->pgid > MAX_PID || e->sid > MAX_PID)
 		return bad("pstree.img", "pid %u has process group %u, session %u", e->pid, e->pgid,
 			   e->sid);
 	return 0;

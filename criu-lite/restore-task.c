@@ -144,6 +144,9 @@ static void plan_session(struct restore_ctx *ctx)
 		ctx->session = TASK_NEW_SESSION;
 		return;
 	}
+	/* 0: led from outside the dumper's pid namespace, lmproc's is as close as it gets. */
+	if (!e->pgid)
+		return;
 	if ((pid_t)e->sid != our_sid)
 		pr_warn("pid %d was in session %u; it is restored into lmproc's session %d\n",
 			ctx->plan.pid, e->sid, our_sid);
