@@ -17,8 +17,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* The target's tgid in the initial pid namespace; set before load. */
-const volatile __u32 target_tgid;
+/* Set before load; frozen, so the verifier drops the unused branch of
+ * is_target(). */
+const volatile struct pftrack_filter filter;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -43,9 +44,17 @@ struct {
 	__type(value, struct pftrack_totals);
 } totals SEC(".maps");
 
+/* The helper compares the current task's active pid namespace with
+ * filter.ns_dev/ns_ino and fails for a task of any other namespace. */
 static __always_inline bool is_target(void)
 {
-	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
+	struct bpf_pidns_info ns;
+
+	if (!filter.ns_ino)
+		return (bpf_get_current_pid_tgid() >> 32) == filter.tgid;
+	if (bpf_get_ns_current_pid_tgid(filter.ns_dev, filter.ns_ino, &ns, sizeof(ns)))
+		return false;
+	return ns.tgid == filter.tgid;
 }
 
 /* Counts a page new since the last drain in the bucket of NOW. */

@@ -21,6 +21,20 @@
 #define PFTRACK_TOTALS_DRAINED 1
 #define PFTRACK_NR_TOTALS 2
 
+/* Which thread group the programs record (their .rodata, set before
+ * load).  TGID is the target's tgid in its own (active) pid namespace.
+ * NS_INO 0 means that namespace is the initial one, where the tgid
+ * bpf_get_current_pid_tgid() gives is that tgid; otherwise
+ * bpf_get_ns_current_pid_tgid() matches NS_DEV (the kernel's dev_t of
+ * nsfs, MKDEV layout: major << 20 | minor) and NS_INO, the inode of
+ * /proc/PID/ns/pid. */
+struct pftrack_filter {
+	__u64 ns_dev;
+	__u64 ns_ino;
+	__u32 tgid;
+	__u32 pad;
+};
+
 /* Value of the "pages" hash map, keyed by page address (__u64). */
 struct pftrack_page {
 	/* Write faults of any kind: the first write to a protected page that

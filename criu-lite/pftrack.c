@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -75,23 +77,61 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
-/* The program filters on the tgid the initial pid namespace sees. */
-static int check_pid_ns(pid_t pid)
+/* The target's tgid in its own pid namespace: the last NSpid field
+ * (NSpid lists it from the namespace of our /proc down to the target's). */
+static int read_ns_tgid(pid_t pid, uint32_t *tgid)
 {
-	char link[64];
-	unsigned int ino;
-	ssize_t n = readlink("/proc/self/ns/pid", link, sizeof(link) - 1);
+	char path[64], line[256], *last;
+	bool found = false;
+	FILE *f;
 
-	if (n < 0) {
-		pr_perror("Can't read /proc/self/ns/pid");
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		pr_perror("Can't open %s", path);
 		return -errno;
 	}
-	link[n] = '\0';
-	if (sscanf(link, "pid:[%u]", &ino) == 1 && ino == PROC_PID_INIT_INO)
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "NSpid:", 6);
+	fclose(f);
+	last = found ? strrchr(line, '\t') : NULL;
+	if (!last || sscanf(last, "%u", tgid) != 1 || !*tgid) {
+		pr_err("No NSpid in %s: can't tell pid %d's tgid in its pid namespace\n", path,
+		       pid);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* The program filters by the target's tgid in the target's active pid
+ * namespace, which need not be ours: its faults run in its context.
+ * bpf_get_ns_current_pid_tgid() compares the namespace with the kernel's
+ * dev_t of nsfs (MKDEV: major << 20 | minor), not stat's encoding. */
+static int target_filter(pid_t pid, struct pftrack_filter *f)
+{
+	char path[64];
+	struct stat st;
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	ret = read_ns_tgid(pid, &f->tgid);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+	if (stat(path, &st)) {
+		pr_perror("Can't stat %s", path);
+		return -errno;
+	}
+	if (st.st_ino == PROC_PID_INIT_INO)
 		return 0;
-	pr_err("Can't track page faults of pid %d: lmproc runs in a pid namespace (%s), "
-	       "the tracker needs the initial one\n", pid, link);
-	return -ENOTSUP;
+	f->ns_dev = (uint64_t)major(st.st_dev) << 20 | minor(st.st_dev);
+	f->ns_ino = st.st_ino;
+	return 0;
+}
+
+static unsigned long long filter_ns(const struct pftrack_filter *f)
+{
+	return f->ns_ino ?: PROC_PID_INIT_INO;
 }
 
 /* Faults happen only on protected pages: without uffd-wp registered
@@ -134,11 +174,6 @@ static int check_protected(pid_t pid)
 	return 0;
 }
 
-static int check_target(pid_t pid)
-{
-	return check_pid_ns(pid) ?: check_protected(pid);
-}
-
 /* A tracker owning copies of SRC. */
 static int tracker_new(pid_t pid, const int *src, struct pftrack **out)
 {
@@ -171,22 +206,27 @@ static int tracker_new(pid_t pid, const int *src, struct pftrack **out)
 
 int pftrack_open(pid_t pid, struct pftrack **out)
 {
+	struct pftrack_filter filter;
 	struct pftrack_bpf *skel;
 	int fds[PFTRACK_NR_FDS];
-	int ret = check_target(pid);
+	int ret = check_protected(pid) ?: target_filter(pid, &filter);
 
 	if (ret)
 		return ret;
+	pr_debug("pid %d: page-fault filter: tgid %u in pid namespace %llu\n", pid, filter.tgid,
+		 filter_ns(&filter));
 	libbpf_set_print(libbpf_log);
 	skel = pftrack_bpf__open();
 	if (!skel) {
 		pr_perror("Can't open the page-fault tracker for pid %d", pid);
 		return -errno;
 	}
-	skel->rodata->target_tgid = pid;
+	skel->rodata->filter = filter;
 	ret = pftrack_bpf__load(skel);
 	if (ret) {
-		pr_err("Can't load the page-fault tracker for pid %d: %s\n", pid, strerror(-ret));
+		/* A kernel before 5.7 has no bpf_get_ns_current_pid_tgid(). */
+		pr_err("Can't load the page-fault tracker for pid %d (pid namespace %s): %s\n",
+		       pid, filter.ns_ino ? "not the initial one" : "initial", strerror(-ret));
 		goto out;
 	}
 	ret = pftrack_bpf__attach(skel);
@@ -228,8 +268,8 @@ static int check_map(pid_t pid, int fd, const struct map_spec *spec, uint32_t *i
 	return 0;
 }
 
-/* The target tgid the program was loaded with, read from its .rodata. */
-static int read_prog_tgid(uint32_t map_id, uint32_t *tgid)
+/* The filter the program was loaded with, read from its .rodata. */
+static int read_prog_filter(uint32_t map_id, struct pftrack_filter *filter)
 {
 	struct bpf_map_info info = {};
 	uint32_t len = sizeof(info), key = 0;
@@ -242,8 +282,8 @@ static int read_prog_tgid(uint32_t map_id, uint32_t *tgid)
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		nlen = strlen(info.name);
 		if (nlen >= 7 && !strcmp(info.name + nlen - 7, ".rodata") &&
-		    info.value_size == sizeof(*tgid))
-			ret = bpf_map_lookup_elem(fd, &key, tgid) ? -errno : 0;
+		    info.value_size == sizeof(*filter))
+			ret = bpf_map_lookup_elem(fd, &key, filter) ? -errno : 0;
 	}
 	close(fd);
 	return ret;
@@ -252,9 +292,10 @@ static int read_prog_tgid(uint32_t map_id, uint32_t *tgid)
 /* The program behind a link: must use MAP_IDS and filter on PID. */
 static int check_link_prog(pid_t pid, int link_fd, uint32_t prog_id, const uint32_t *map_ids)
 {
-	uint32_t used[16], len, tgid = 0;
+	struct pftrack_filter want, got = {};
+	uint32_t used[16], len;
 	struct bpf_prog_info info = {};
-	int found = 0, fd = bpf_prog_get_fd_by_id(prog_id);
+	int ret, found = 0, fd = bpf_prog_get_fd_by_id(prog_id);
 
 	if (fd < 0) {
 		pr_perror("Can't open the program of tracker link %d of pid %d", link_fd, pid);
@@ -276,12 +317,16 @@ static int check_link_prog(pid_t pid, int link_fd, uint32_t prog_id, const uint3
 			ours |= used[i] == map_ids[m];
 		if (ours)
 			found++;
-		else if (!tgid)
-			read_prog_tgid(used[i], &tgid);
+		else if (!got.tgid)
+			read_prog_filter(used[i], &got);
 	}
-	if (found != (int)ARRAY_SIZE(map_specs) || tgid != (uint32_t)pid) {
-		pr_err("Tracker link %d given for pid %d belongs to another tracker (pid %u)\n",
-		       link_fd, pid, tgid);
+	ret = target_filter(pid, &want);
+	if (ret)
+		return ret;
+	if (found != (int)ARRAY_SIZE(map_specs) || memcmp(&got, &want, sizeof(got))) {
+		pr_err("Tracker link %d given for pid %d belongs to another tracker "
+		       "(tgid %u in pid namespace %llu, not %u in %llu)\n", link_fd, pid, got.tgid,
+		       filter_ns(&got), want.tgid, filter_ns(&want));
 		return -EINVAL;
 	}
 	return 0;
@@ -328,7 +373,7 @@ int pftrack_reopen_from_fds(pid_t pid, const int *fds, int nr_fds, struct pftrac
 		if (ret)
 			return ret;
 	}
-	ret = check_target(pid);
+	ret = check_protected(pid);
 	if (ret)
 		return ret;
 	return tracker_new(pid, fds, out);
