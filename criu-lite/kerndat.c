@@ -23,6 +23,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -712,9 +713,78 @@ static void tracefs_pf_id(char *buf, size_t len)
 		close(fd);
 }
 
+#define PROC_PID_INIT_INO 0xEFFFFFFCU	/* include/linux/proc_ns.h */
+
+/* Runs bpf_get_ns_current_pid_tgid() for our own pid namespace in a test
+ * run (on this task) and returns the tgid it gave, or a negative errno.
+ * The tracker's programs filter with it unless the target is in the
+ * initial pid namespace; the kernel compares DEV with its own dev_t of
+ * nsfs (MKDEV: major << 20 | minor), not with stat's encoding. */
+static int64_t bpf_ns_tgid(uint64_t dev, uint64_t ino)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1, .imm = (int32_t)dev },
+		{ .imm = (int32_t)(dev >> 32) },
+		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_2, .imm = (int32_t)ino },
+		{ .imm = (int32_t)(ino >> 32) },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_3, .src_reg = BPF_REG_10 },
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_3, .imm = -8 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_4, .imm = 8 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_get_ns_current_pid_tgid },
+		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = BPF_REG_0, .off = 1 },
+		/* struct bpf_pidns_info { u32 pid; u32 tgid; } */
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_0, .src_reg = BPF_REG_10,
+		  .off = -4 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr = {};
+	cleanup_close int prog = -1;
+
+	attr.prog_type = BPF_PROG_TYPE_RAW_TRACEPOINT;
+	attr.insns = (unsigned long)insns;
+	attr.insn_cnt = ARRAY_SIZE(insns);
+	attr.license = (unsigned long)"GPL";
+	prog = bpf_sys(BPF_PROG_LOAD, &attr);
+	if (prog < 0)
+		return -errno;
+	memset(&attr, 0, sizeof(attr));
+	attr.test.prog_fd = prog;
+	if (bpf_sys(BPF_PROG_TEST_RUN, &attr))
+		return -errno;
+	return (int32_t)attr.test.retval;
+}
+
+/* The tracker filters faults by the target's tgid in the target's pid
+ * namespace.  Ours stands for it: a target we can see is in it or below. */
+static int probe_ns_filter(struct kerndat *kd, const char *attached)
+{
+	struct stat st;
+	int64_t tgid;
+
+	if (stat("/proc/self/ns/pid", &st))
+		return kd_fail(kd, KD_PF_TRACEPOINT, "stat /proc/self/ns/pid");
+	tgid = bpf_ns_tgid((uint64_t)major(st.st_dev) << 20 | minor(st.st_dev), st.st_ino);
+	if (tgid == getpid())
+		return kd_set(kd, KD_PF_TRACEPOINT, true,
+			      "%s; bpf_get_ns_current_pid_tgid filters by pid in namespace %lu",
+			      attached, (unsigned long)st.st_ino);
+	if (st.st_ino == PROC_PID_INIT_INO)
+		return kd_set(kd, KD_PF_TRACEPOINT, true,
+			      "%s; initial pid namespace only (bpf_get_ns_current_pid_tgid: %s)",
+			      attached, tgid < 0 ? strerror(-tgid) : "wrong pid");
+	if (tgid < 0)
+		return kd_set(kd, KD_PF_TRACEPOINT, false,
+			      "in pid namespace %lu, bpf_get_ns_current_pid_tgid is needed: %s",
+			      (unsigned long)st.st_ino, strerror(-tgid));
+	return kd_set(kd, KD_PF_TRACEPOINT, false,
+		      "bpf_get_ns_current_pid_tgid gave pid %" PRId64 ", we are %d in namespace %lu",
+		      tgid, getpid(), (unsigned long)st.st_ino);
+}
+
 /* Loads "return 0" as a raw tracepoint program and attaches it to
  * page_fault_user by name, then detaches: needs neither tracefs nor
- * libbpf, and proves both bpf() and the tracepoint. */
+ * libbpf, and proves both bpf() and the tracepoint.  Then the pid filter
+ * the tracker needs in lmproc's pid namespace. */
 static int probe_bpf(struct kerndat *kd)
 {
 	struct bpf_insn insns[] = {
@@ -723,7 +793,7 @@ static int probe_bpf(struct kerndat *kd)
 	};
 	union bpf_attr attr = {};
 	cleanup_close int prog = -1, link = -1;
-	char id[32];
+	char id[32], attached[96];
 
 	attr.prog_type = BPF_PROG_TYPE_RAW_TRACEPOINT;
 	attr.insns = (unsigned long)insns;
@@ -743,9 +813,10 @@ static int probe_bpf(struct kerndat *kd)
 		return kd_fail(kd, KD_PF_TRACEPOINT, "attaching to raw_tp page_fault_user");
 	tracefs_pf_id(id, sizeof(id));
 	if (id[0])
-		return kd_set(kd, KD_PF_TRACEPOINT, true, "raw_tp attached; tracefs id %s", id);
-	return kd_set(kd, KD_PF_TRACEPOINT, true,
-		      "raw_tp attached; tracefs not mounted (tp/ programs need it)");
+		snprintf(attached, sizeof(attached), "raw_tp attached (tracefs id %s)", id);
+	else
+		snprintf(attached, sizeof(attached), "raw_tp attached (no tracefs)");
+	return probe_ns_filter(kd, attached);
 }
 
 static int probe_caps(struct kerndat *kd)
