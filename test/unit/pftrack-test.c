@@ -6,12 +6,14 @@
  * what PAGEMAP_SCAN reports over the same period (user- and kernel-mode
  * writes); the per-page counts across re-protections; that the tracking
  * survives in handed-out descriptors and that foreign ones are refused;
- * and that its rate is within 10% of the rate the writer achieved.
+ * that its rate is within 10% of the rate the writer achieved; and that
+ * it tells apart two targets that are both pid 1 of their own namespace.
  * Measures the cost per fault with the program attached and not.
  * Prints TAP; exits non-zero if any check failed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -284,7 +286,8 @@ static uint64_t run(struct child *c, uint32_t op, uint32_t n, uint32_t kernel_wr
 	return ack;
 }
 
-static void start_child(struct child *c)
+/* CLONE_FLAGS: CLONE_NEWPID puts the child in a pid namespace of its own. */
+static void start_child(struct child *c, unsigned long clone_flags)
 {
 	int cmd[2], ack[2];
 	uint64_t dummy;
@@ -293,9 +296,9 @@ static void start_child(struct child *c)
 		     -1, 0);
 	if (c->sh == MAP_FAILED || pipe2(cmd, O_CLOEXEC) || pipe2(ack, O_CLOEXEC))
 		fail_exit("child setup");
-	c->pid = fork();
+	c->pid = syscall(SYS_clone, clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
 	if (c->pid < 0)
-		fail_exit("fork");
+		fail_exit("clone");
 	if (c->pid == 0) {
 		close(cmd[1]);
 		close(ack[0]);
@@ -782,6 +785,43 @@ static struct pftrack *bench(struct pftrack *pt, struct child *c)
 	return pt;
 }
 
+#define NR_NS_PAGES 1000
+
+/* Two targets, each pid 1 of a pid namespace of its own: the tracker of
+ * one filters by tgid 1 in that namespace (bpf_get_ns_current_pid_tgid,
+ * whatever namespace this test runs in) and must record that one's writes
+ * only. */
+static void test_pid_namespaces(void)
+{
+	struct child tracked, other;
+	struct pftrack *pt = NULL;
+	struct pftrack_stats st;
+	int ret;
+
+	start_child(&tracked, CLONE_NEWPID);
+	start_child(&other, CLONE_NEWPID);
+	ret = pftrack_open(tracked.pid, &pt);
+	if (!check(!ret, "attached to pid %d, pid 1 of its own pid namespace (%d)", tracked.pid,
+		   ret))
+		goto out;
+	pick_pages(tracked.sh->idx, NR_NS_PAGES, 0x3c6ef372fe94f82bULL);
+	pick_pages(other.sh->idx, NR_NS_PAGES, 0xa54ff53a5f1d36f1ULL);
+	run(&other, OP_WRITE_LIST, NR_NS_PAGES, 0);
+	run(&tracked, OP_WRITE_LIST, NR_NS_PAGES, 0);
+	run(&other, OP_WRITE_LIST, NR_NS_PAGES, 0);
+	set_from_idx(&expect, tracked.sh->region, tracked.sh->idx, NR_NS_PAGES);
+	ret = drain(pt, &tracked, &dirty, NULL, &st);
+	check(!ret && set_equal(&dirty, &expect) && st.pages == NR_NS_PAGES &&
+	      st.wp_faults == NR_NS_PAGES,
+	      "its %d writes recorded, none of the other pid 1's (%lu pages, %lu outside, "
+	      "%lu protection faults)", NR_NS_PAGES, (unsigned long)dirty.nr,
+	      (unsigned long)dirty.outside, (unsigned long)st.wp_faults);
+out:
+	pftrack_close(pt);
+	stop_child(&other);
+	stop_child(&tracked);
+}
+
 int main(void)
 {
 	struct child c;
@@ -792,7 +832,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_refuses_standalone();
 	memset(populated, 1, NR_PAGES / 2);
-	start_child(&c);
+	start_child(&c, 0);
 	ret = pftrack_open(c.pid, &pt);
 	if (check(!ret, "attached to the protected child %d (%d)", c.pid, ret)) {
 		test_agreement(pt, &c);
@@ -806,6 +846,7 @@ int main(void)
 	}
 	pftrack_close(pt);
 	stop_child(&c);
+	test_pid_namespaces();
 	printf("1..%d\n", nr_checks);
 	printf("# %d passed, %d failed\n", nr_checks - nr_failed, nr_failed);
 	return nr_failed ? 1 : 0;
