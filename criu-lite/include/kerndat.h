@@ -30,7 +30,7 @@ enum kd_feature {
 	KD_UFFD_WP_ASYNC,	/* userfaultfd WP_ASYNC|WP_UNPOPULATED, seen by PAGEMAP_SCAN */
 	KD_UFFD_REMOTE,		/* a child's uffd taken with pidfd_getfd can be armed */
 	KD_BPF,			/* bpf() loads a program */
-	KD_PF_TRACEPOINT,	/* exceptions:page_fault_user takes a BPF program */
+	KD_PF_TRACEPOINT,	/* page_fault_user takes a BPF program filtering by our-namespace pid */
 	KD_CAP_SYS_RESOURCE,	/* in the effective set */
 	KD_CAP_CHECKPOINT_RESTORE,
 	KD_CAP_SYS_ADMIN,
