@@ -432,6 +432,15 @@ int restore_fork_tree(struct restore_tree *t)
 	return ret;
 }
 
+static size_t live_pids(const struct restore_tree *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->nr; i++)
+		n += t->ctx[i].pid > 0;
+	return n;
+}
+
 /* Every process of the tree that was forked goes, and what lmproc can
  * reap (the root, and any task it traces) is reaped; the rest is left
  * to the reaper their killed parents hand them to. */
@@ -446,16 +455,22 @@ void restore_kill_tree(struct restore_tree *t)
 				   (st.ppid == expect || st.tracer_pid == getpid())))
 			kill(t->entries[i]->pid, SIGKILL);
 	}
-	for (size_t i = t->nr; i-- > 0;) {
-		struct restore_ctx *c = &t->ctx[i];
+	/* A main thread is reported only after every other thread of its
+	 * process: reap whatever comes until each process is gone. */
+	while (live_pids(t)) {
 		int status;
+		pid_t w = waitpid(-1, &status, __WALL);
 
-		if (c->pid <= 0)
+		if (w < 0 && errno == EINTR)
 			continue;
-		while (waitpid(c->pid, &status, __WALL) >= 0 || errno == EINTR)
-			if (WIFEXITED(status) || WIFSIGNALED(status))
-				break;
-		pr_debug("Killed the half-restored pid %d\n", c->pid);
-		c->pid = 0;
+		if (w < 0)
+			break;
+		if (!WIFEXITED(status) && !WIFSIGNALED(status))
+			continue;
+		for (size_t i = 0; i < t->nr; i++)
+			if (t->ctx[i].pid == w) {
+				pr_debug("Killed the half-restored pid %d\n", w);
+				t->ctx[i].pid = 0;
+			}
 	}
 }
