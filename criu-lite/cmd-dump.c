@@ -1,5 +1,5 @@
-/* `lmproc dump`: freezes one process, collects its state into images and
- * kills it (or lets it run on with -R).  Owns the order of the steps and
+/* `lmproc dump`: freezes a process tree, collects its state into images
+ * and kills it (or lets it run on with -R).  Owns the order of the steps and
  * the guarantee that any failure leaves the target running as before. */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,26 +20,34 @@
 #include "opts.h"
 #include "page-xfer.h"
 #include "proc.h"
+#include "pstree.h"
 #include "seize.h"
 #include "track-round.h"
 
 #include "inventory.pb-c.h"
-#include "pstree.pb-c.h"
 #include "stats.pb-c.h"
 
-struct dump_ctx {
-	struct lmproc_opts *opts;
-	pid_t pid;
-	struct seized_task task;
-	/* What each thread (task.tids[i]) told the parasite. */
+/* One process of the tree being dumped. */
+struct proc_dump {
+	struct pstree_item *item;
+	/* What each thread (item->task.tids[i]) told the parasite. */
 	struct parasite_thread_state *thread_states;
-	int dfd;
-	struct parasite_ctl *parasite;
 	struct vm_area_list vl;
 	struct parasite_sigaction sigactions[64];
 	uint64_t brk;
 	struct page_xfer_stats pages;
 	struct track_round round;
+};
+
+struct dump_ctx {
+	struct lmproc_opts *opts;
+	pid_t pid; /* the root */
+	struct pstree tree;
+	struct proc_dump *procs; /* per tree item; unused for zombies */
+	int dfd;
+	struct parasite_ctl *parasite;
+	struct files_dump *files;
+	struct page_xfer_stats pages; /* the sum over the processes */
 	bool pre_dump;
 	uint64_t t_start, t_frozen, t_thawed;
 };
@@ -67,26 +75,27 @@ static int open_images_dir(const char *dir)
 	return dfd;
 }
 
-static int dump_pstree(struct dump_ctx *ctx)
+static void sum_pages(struct dump_ctx *ctx)
 {
-	PstreeEntry pe = PSTREE_ENTRY__INIT;
-	cleanup_free uint32_t *tids = calloc(ctx->task.nr_tids, sizeof(*tids));
-	struct proc_stat st;
-	int ret = proc_read_stat(ctx->pid, &st);
+	struct page_xfer_stats *s = &ctx->pages;
 
-	if (ret)
-		return ret;
-	if (!tids)
-		return -ENOMEM;
-	for (size_t i = 0; i < ctx->task.nr_tids; i++)
-		tids[i] = ctx->task.tids[i];
-	pe.pid = ctx->pid;
-	pe.ppid = st.ppid;
-	pe.pgid = st.pgid;
-	pe.sid = st.sid;
-	pe.n_threads = ctx->task.nr_tids;
-	pe.threads = tids;
-	return img_write_one(ctx->dfd, IMG_PSTREE, 0, &pe.base);
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < ctx->tree.nr; i++) {
+		const struct page_xfer_stats *p = &ctx->procs[i].pages;
+
+		s->pages_scanned += p->pages_scanned;
+		s->pages_zero += p->pages_zero;
+		s->pages_written += p->pages_written;
+		s->pages_skipped_parent += p->pages_skipped_parent;
+		s->memdump_us += p->memdump_us;
+		s->memwrite_us += p->memwrite_us;
+	}
+}
+
+/* The root's round speaks for the tree in the stats. */
+static const struct track_round *root_round(const struct dump_ctx *ctx)
+{
+	return &ctx->procs[0].round;
 }
 
 static int dump_stats(struct dump_ctx *ctx)
@@ -108,14 +117,16 @@ static int dump_stats(struct dump_ctx *ctx)
 	ds.has_pages_skipped_parent = true;
 	ds.pages_skipped_parent = ctx->pages.pages_skipped_parent;
 	if (ctx->pre_dump || ctx->opts->prev_images_dir) {
+		const struct track_round *r = root_round(ctx);
+
 		ds.has_track_collect_time_us = ds.has_pages_dirty = ds.has_incremental = true;
-		ds.track_collect_time_us = ctx->round.collect_us;
-		ds.pages_dirty = ctx->round.tracker.pages_dirty;
-		ds.incremental = ctx->round.incremental;
-		if (ctx->round.tracker.pft) {
+		ds.track_collect_time_us = r->collect_us;
+		ds.pages_dirty = r->tracker.pages_dirty;
+		ds.incremental = r->incremental;
+		if (r->tracker.pft) {
 			ds.has_dirty_rate_pps = ds.has_write_faults = true;
-			ds.dirty_rate_pps = ctx->round.tracker.rate_pps;
-			ds.write_faults = ctx->round.tracker.write_faults;
+			ds.dirty_rate_pps = r->tracker.rate_pps;
+			ds.write_faults = r->tracker.write_faults;
 		}
 	}
 	return img_write_one(ctx->dfd, IMG_STATS_DUMP, 0, &ds.base);
@@ -132,8 +143,8 @@ static int dump_inventory(struct dump_ctx *ctx)
 	inv.parent_dir = (char *)ctx->opts->prev_images_dir;
 	if (ctx->pre_dump) {
 		inv.has_track_token = true;
-		inv.track_token = ctx->round.token;
-		inv.track_backend = (char *)track_backend_name(ctx->round.backend);
+		inv.track_token = root_round(ctx)->token;
+		inv.track_backend = (char *)track_backend_name(root_round(ctx)->backend);
 	}
 	if (!uname(&u))
 		inv.kernel_release = u.release;
@@ -144,27 +155,28 @@ static int dump_inventory(struct dump_ctx *ctx)
 
 /* Everything that needs code inside the task: brk and sigactions, and the
  * pages themselves on the splice path. */
-static int run_parasite(struct dump_ctx *ctx)
+static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
 {
+	pid_t pid = pd->item->pid;
 	long brk;
 	int ret;
 
-	ctx->parasite = parasite_prepare(ctx->pid);
+	ctx->parasite = parasite_prepare(pid);
 	if (!ctx->parasite)
 		return -EIO;
 	ret = parasite_syscall(ctx->parasite, &brk, __NR_brk, 0, 0, 0, 0, 0, 0);
 	if (ret)
 		return ret;
-	ctx->brk = brk;
+	pd->brk = brk;
 	ret = parasite_infect(ctx->parasite);
 	if (ret)
 		return ret;
-	ret = parasite_dump_sigactions(ctx->parasite, ctx->sigactions);
+	ret = parasite_dump_sigactions(ctx->parasite, pd->sigactions);
 	if (ret)
 		return ret;
 	if (ctx->opts->page_path == PAGE_PATH_SPLICE) {
-		ret = dump_pages(ctx->dfd, ctx->pid, &ctx->vl, PAGE_PATH_SPLICE, ctx->parasite,
-				 &ctx->round.plan, &ctx->pages);
+		ret = dump_pages(ctx->dfd, pid, &pd->vl, PAGE_PATH_SPLICE, ctx->parasite,
+				 &pd->round.plan, &pd->pages);
 		if (ret)
 			return ret;
 	}
@@ -175,52 +187,72 @@ static int run_parasite(struct dump_ctx *ctx)
 
 /* Every thread answers two injected calls, all at once; the parasite
  * daemon later runs in the main thread only. */
-static int dump_thread_states(struct dump_ctx *ctx)
+static int dump_thread_states(struct proc_dump *pd)
 {
-	ctx->thread_states = calloc(ctx->task.nr_tids, sizeof(*ctx->thread_states));
-	if (!ctx->thread_states)
+	const struct seized_task *t = &pd->item->task;
+
+	pd->thread_states = calloc(t->nr_tids, sizeof(*pd->thread_states));
+	if (!pd->thread_states)
 		return -ENOMEM;
-	return parasite_dump_threads(ctx->task.tids, ctx->task.nr_tids, ctx->thread_states);
+	return parasite_dump_threads(t->tids, t->nr_tids, pd->thread_states);
 }
 
-/* Logs how long the task has been frozen when STAGE finished (-v4). */
-static int stage_done(struct dump_ctx *ctx, const char *stage, int ret)
+/* Logs how long the tree has been frozen when STAGE finished (-v4). */
+static int stage_done(struct dump_ctx *ctx, pid_t pid, const char *stage, int ret)
 {
-	pr_debug("pid %d: %s done at +%lu us (ret %d)\n", ctx->pid, stage,
+	pr_debug("pid %d: %s done at +%lu us (ret %d)\n", pid, stage,
 		 (unsigned long)(now_us() - ctx->t_frozen), ret);
+	return ret;
+}
+
+static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
+{
+	pid_t pid = pd->item->pid;
+	int ret;
+
+	/* /proc views are taken before the parasite adds its own mapping
+	 * and socket to the task. */
+	ret = stage_done(ctx, pid, "vmas", collect_vmas(pid, &pd->vl));
+	if (!ret)
+		ret = stage_done(ctx, pid, "tracker", track_round_collect(&pd->round, NULL, &pd->vl));
+	if (!ret)
+		ret = stage_done(ctx, pid, "files", dump_files(ctx->dfd, ctx->files, pid));
+	if (!ret)
+		ret = stage_done(ctx, pid, "threads", dump_thread_states(pd));
+	if (!ret)
+		ret = stage_done(ctx, pid, "parasite", run_parasite(ctx, pd));
+	if (!ret && ctx->opts->page_path != PAGE_PATH_SPLICE)
+		ret = stage_done(ctx, pid, "pages",
+				 dump_pages(ctx->dfd, pid, &pd->vl, PAGE_PATH_READ, NULL,
+					    &pd->round.plan, &pd->pages));
+	if (!ret)
+		ret = stage_done(ctx, pid, "core",
+				 dump_core(ctx->dfd, &pd->item->task, pd->sigactions,
+					   pd->thread_states));
+	if (!ret)
+		ret = stage_done(ctx, pid, "mm", dump_mm(ctx->dfd, pid, &pd->vl, pd->brk));
 	return ret;
 }
 
 static int dump_frozen(struct dump_ctx *ctx)
 {
-	int ret;
+	int ret = 0;
 
 	if (fault_injected("dump-after-seize"))
 		return -EIO;
-	/* /proc views are taken before the parasite adds its own mapping
-	 * and socket to the task. */
-	ret = stage_done(ctx, "vmas", collect_vmas(ctx->pid, &ctx->vl));
+	ctx->files = files_dump_start(ctx->dfd);
+	if (!ctx->files)
+		return -EIO;
+	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
+		if (!ctx->tree.items[i].zombie)
+			ret = dump_one_frozen(ctx, &ctx->procs[i]);
+	ret = files_dump_end(ctx->files) ?: ret;
+	ctx->files = NULL;
 	if (!ret)
-		ret = stage_done(ctx, "tracker", track_round_collect(&ctx->round, NULL, &ctx->vl));
-	if (!ret)
-		ret = stage_done(ctx, "files", dump_files(ctx->dfd, ctx->pid));
-	if (!ret)
-		ret = stage_done(ctx, "threads", dump_thread_states(ctx));
-	if (!ret)
-		ret = stage_done(ctx, "parasite", run_parasite(ctx));
-	if (!ret && ctx->opts->page_path != PAGE_PATH_SPLICE)
-		ret = stage_done(ctx, "pages", dump_pages(ctx->dfd, ctx->pid, &ctx->vl,
-							  PAGE_PATH_READ, NULL, &ctx->round.plan,
-							  &ctx->pages));
-	if (!ret)
-		ret = stage_done(ctx, "core", dump_core(ctx->dfd, &ctx->task, ctx->sigactions,
-							ctx->thread_states));
-	if (!ret)
-		ret = stage_done(ctx, "mm", dump_mm(ctx->dfd, ctx->pid, &ctx->vl, ctx->brk));
-	if (!ret)
-		ret = stage_done(ctx, "pstree", dump_pstree(ctx));
+		ret = stage_done(ctx, ctx->pid, "pstree", dump_pstree(ctx->dfd, &ctx->tree));
 	if (!ret && fault_injected("dump-before-inventory"))
 		ret = -EIO;
+	sum_pages(ctx);
 	if (!ret)
 		ret = dump_stats(ctx);
 	if (!ret)
@@ -228,24 +260,26 @@ static int dump_frozen(struct dump_ctx *ctx)
 	return ret;
 }
 
-/* A pre-dump round: frozen only to read the VMAs and collect (or arm)
- * the dirty set; the pages are copied while the task runs again. */
-static int pre_dump_frozen(struct dump_ctx *ctx)
+/* A pre-dump round of one process: frozen only to read the VMAs and
+ * collect (or arm) the dirty set; the pages are copied while the tree
+ * runs again. */
+static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 {
+	pid_t pid = pd->item->pid;
 	long brk;
 	int ret;
 
-	ret = stage_done(ctx, "vmas", collect_vmas(ctx->pid, &ctx->vl));
+	ret = stage_done(ctx, pid, "vmas", collect_vmas(pid, &pd->vl));
 	if (ret)
 		return ret;
-	ctx->parasite = parasite_prepare(ctx->pid);
+	ctx->parasite = parasite_prepare(pid);
 	if (!ctx->parasite)
 		return -EIO;
 	ret = parasite_syscall(ctx->parasite, &brk, __NR_brk, 0, 0, 0, 0, 0, 0);
 	if (!ret) {
-		ctx->brk = brk;
-		ret = stage_done(ctx, "tracker",
-				 track_round_collect(&ctx->round, ctx->parasite, &ctx->vl));
+		pd->brk = brk;
+		ret = stage_done(ctx, pid, "tracker",
+				 track_round_collect(&pd->round, ctx->parasite, &pd->vl));
 	}
 	if (!ret && fault_injected("pre-dump-frozen"))
 		ret = -EIO;
@@ -254,41 +288,89 @@ static int pre_dump_frozen(struct dump_ctx *ctx)
 		ctx->parasite = NULL;
 	}
 	if (!ret)
-		ret = dump_mm(ctx->dfd, ctx->pid, &ctx->vl, ctx->brk);
+		ret = dump_mm(ctx->dfd, pid, &pd->vl, pd->brk);
 	return ret;
 }
 
 static int pre_dump_running(struct dump_ctx *ctx)
 {
-	int ret;
+	int ret = 0;
 
-	ret = dump_pages(ctx->dfd, ctx->pid, &ctx->vl, PAGE_PATH_READ, NULL, &ctx->round.plan,
-			 &ctx->pages);
+	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
+		struct proc_dump *pd = &ctx->procs[i];
+
+		if (!ctx->tree.items[i].zombie)
+			ret = dump_pages(ctx->dfd, pd->item->pid, &pd->vl, PAGE_PATH_READ, NULL,
+					 &pd->round.plan, &pd->pages);
+	}
 	if (!ret && fault_injected("pre-dump-running"))
 		ret = -EIO;
+	sum_pages(ctx);
 	if (!ret)
 		ret = dump_stats(ctx);
 	if (!ret)
 		ret = dump_inventory(ctx);
-	if (!ret)
-		ret = track_round_commit(&ctx->round);
+	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
+		if (!ctx->tree.items[i].zombie)
+			ret = track_round_commit(&ctx->procs[i].round);
+	return ret;
+}
+
+static void cure_leftover(struct dump_ctx *ctx)
+{
+	if (ctx->parasite)
+		parasite_cure(ctx->parasite);
+	ctx->parasite = NULL;
+}
+
+/* The tree is known only once it is frozen: each process's round is
+ * prepared then (reading the previous round's images of that pid). */
+static int prepare_rounds(struct dump_ctx *ctx)
+{
+	ctx->procs = calloc(ctx->tree.nr, sizeof(*ctx->procs));
+	if (!ctx->procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < ctx->tree.nr; i++) {
+		struct proc_dump *pd = &ctx->procs[i];
+		int ret;
+
+		pd->item = &ctx->tree.items[i];
+		if (pd->item->zombie)
+			continue;
+		ret = track_round_prepare(&pd->round, ctx->opts, pd->item->pid, ctx->dfd,
+					  ctx->pre_dump);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int seize(struct dump_ctx *ctx)
+{
+	int ret = seize_tree(ctx->pid, &ctx->tree);
+
+	if (ret)
+		return ret;
+	ctx->t_frozen = now_us();
+	ret = prepare_rounds(ctx);
+	if (ret)
+		unseize_tree(&ctx->tree);
 	return ret;
 }
 
 static int run_pre_dump(struct dump_ctx *ctx)
 {
-	int ret;
+	int ret = seize(ctx);
 
-	ret = seize_task(ctx->pid, &ctx->task);
 	if (ret)
 		return ret;
-	ctx->t_frozen = now_us();
-	ret = pre_dump_frozen(ctx);
-	if (ctx->parasite) {
-		parasite_cure(ctx->parasite);
-		ctx->parasite = NULL;
-	}
-	unseize_task(&ctx->task);
+	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
+		if (!ctx->tree.items[i].zombie)
+			ret = pre_dump_one_frozen(ctx, &ctx->procs[i]);
+	cure_leftover(ctx);
+	if (!ret)
+		ret = dump_pstree(ctx->dfd, &ctx->tree);
+	unseize_tree(&ctx->tree);
 	ctx->t_thawed = now_us();
 	if (!ret)
 		ret = pre_dump_running(ctx);
@@ -297,26 +379,39 @@ static int run_pre_dump(struct dump_ctx *ctx)
 
 static int run_dump(struct dump_ctx *ctx)
 {
-	int ret;
+	int ret = seize(ctx);
 
-	ret = seize_task(ctx->pid, &ctx->task);
 	if (ret)
 		return ret;
-	ctx->t_frozen = now_us();
 	ret = dump_frozen(ctx);
-	if (ctx->parasite)
-		parasite_cure(ctx->parasite);
-	ctx->parasite = NULL;
-	if (!ret)
-		ret = track_round_commit(&ctx->round);
+	cure_leftover(ctx);
+	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
+		if (!ctx->tree.items[i].zombie)
+			ret = track_round_commit(&ctx->procs[i].round);
 	if (ret)
-		unseize_task(&ctx->task);
+		unseize_tree(&ctx->tree);
 	else if (ctx->opts->leave_running)
-		ret = unseize_task(&ctx->task);
+		unseize_tree(&ctx->tree);
 	else
-		ret = kill_seized_task(&ctx->task);
+		ret = kill_tree(&ctx->tree);
 	ctx->t_thawed = now_us();
 	return ret;
+}
+
+static void free_procs(struct dump_ctx *ctx, bool failed)
+{
+	for (size_t i = 0; ctx->procs && i < ctx->tree.nr; i++) {
+		struct proc_dump *pd = &ctx->procs[i];
+
+		if (failed)
+			track_round_abort(&pd->round);
+		track_round_free(&pd->round);
+		free(pd->thread_states);
+		free_vmas(&pd->vl);
+	}
+	free(ctx->procs);
+	ctx->procs = NULL;
+	pstree_free(&ctx->tree);
 }
 
 static int do_dump(struct lmproc_opts *opts, bool pre_dump)
@@ -331,28 +426,22 @@ static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 		return ctx.dfd;
 	ret = seize_check_target(ctx.pid);
 	if (!ret)
-		ret = track_round_prepare(&ctx.round, opts, ctx.dfd, pre_dump);
-	if (ret)
-		goto out;
-	ret = pre_dump ? run_pre_dump(&ctx) : run_dump(&ctx);
+		ret = pre_dump ? run_pre_dump(&ctx) : run_dump(&ctx);
 	if (ret) {
 		unlinkat(ctx.dfd, "inventory.img", 0);
-		track_round_abort(&ctx.round);
 		if (log_error_count())
 			pr_info("%s of pid %d failed; it keeps running\n", what, ctx.pid);
 		else
 			pr_err("%s of pid %d failed (%s); it keeps running\n", what, ctx.pid,
 			       strerror(-ret));
 	} else {
-		pr_info("%s of pid %d: frozen %lu us, %lu pages written, %lu in earlier rounds\n",
-			what, ctx.pid, (unsigned long)(ctx.t_thawed - ctx.t_frozen),
+		pr_info("%s of pid %d: %zu processes, frozen %lu us, %lu pages written, %lu in "
+			"earlier rounds\n",
+			what, ctx.pid, ctx.tree.nr, (unsigned long)(ctx.t_thawed - ctx.t_frozen),
 			(unsigned long)ctx.pages.pages_written,
 			(unsigned long)ctx.pages.pages_skipped_parent);
 	}
-out:
-	track_round_free(&ctx.round);
-	free(ctx.thread_states);
-	free_vmas(&ctx.vl);
+	free_procs(&ctx, ret != 0);
 	close(ctx.dfd);
 	return ret;
 }

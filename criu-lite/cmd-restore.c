@@ -1,12 +1,14 @@
 /* `lmproc restore -D DIR [-d]`: the order of the restore steps (read and
- * check everything, build the restorer area, open service fds, fork,
- * restorer, registers, detach), the stats image, and the wait that
- * forwards the restored task's exit status.  After the fork, every failure
- * kills and reaps the task: no half-restored process is left behind. */
+ * check everything for every process of the tree, build the restorer
+ * areas, open service fds, fork the tree, restorers, registers, detach),
+ * the stats image, and the wait that forwards the root's exit status.
+ * After the fork, every failure kills the tree: no half-restored process
+ * is left behind. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,37 +68,121 @@ static void write_stats(const struct restore_ctx *ctx)
 		pr_warn("Could not write stats-restore.img in %s\n", ctx->opts->images_dir);
 }
 
-static int prepare(struct restore_ctx *ctx)
+static int read_plans(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 {
-	int ret;
-
-	ret = restore_read_plan(ctx->dfd, &ctx->plan);
-	if (!ret)
-		ret = restore_check_machine(&ctx->plan);
-	if (!ret)
-		ret = restore_open_service_fds(ctx);
-	if (!ret)
-		ret = restore_prepare_area(ctx);
-	return ret;
-}
-
-static int restore(struct restore_ctx *ctx)
-{
-	int ret = prepare(ctx);
+	int ret = restore_read_tree(dfd, t);
 
 	if (ret)
 		return ret;
-	ret = restore_fork_task(ctx);
-	/* Only the task needs them, and it has its own copies. */
-	restore_close_service_fds(ctx);
+	t->ctx = calloc(t->nr, sizeof(*t->ctx));
+	if (!t->ctx)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->nr; i++) {
+		struct restore_ctx *c = &t->ctx[i];
+
+		c->opts = opts;
+		c->dfd = dfd;
+		c->tree = t;
+		c->idx = i;
+		c->svc_fds[0] = c->svc_fds[1] = c->files_data_fd = -1;
+		for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++)
+			c->pages_fds[l] = -1;
+	}
+	for (size_t i = 0; i < t->nr; i++) {
+		if (t->entries[i]->has_exit_status)
+			continue;
+		ret = restore_read_plan(dfd, t, i, &t->ctx[i].plan);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int check_machine(struct restore_tree *t)
+{
+	for (size_t i = 0; i < t->nr; i++) {
+		int ret = t->ctx[i].plan.pid ? restore_check_machine(&t->ctx[i].plan) :
+					       restore_check_pid_free(t->entries[i]->pid);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
+{
+	int ret;
+
+	ret = read_plans(t, opts, dfd);
 	if (!ret)
-		ret = restore_finish_task(ctx);
+		ret = restore_plan_sessions(t);
+	if (ret)
+		return ret;
+	t->fd_base = restore_tree_fd_base(t);
+	for (size_t i = 0; i < t->nr && !ret; i++)
+		if (t->ctx[i].plan.pid)
+			ret = restore_open_service_fds(&t->ctx[i]);
+	if (!ret)
+		ret = restore_plan_shared_files(t);
+	if (!ret)
+		ret = check_machine(t);
+	for (size_t i = 0; i < t->nr && !ret; i++)
+		if (t->ctx[i].plan.pid)
+			ret = restore_prepare_area(&t->ctx[i]);
+	if (ret)
+		return ret;
+	t->sync = mmap(NULL, sizeof(*t->sync), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		       -1, 0);
+	if (t->sync == MAP_FAILED) {
+		t->sync = NULL;
+		pr_perror("Can't map the restore's shared state");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void close_service_fds(struct restore_tree *t)
+{
+	for (size_t i = 0; t->ctx && i < t->nr; i++)
+		if (t->ctx[i].plan.pid)
+			restore_close_service_fds(&t->ctx[i]);
+}
+
+static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start)
+{
+	int ret = prepare(t, opts, dfd);
+
+	if (ret)
+		return ret;
+	t->ctx[0].t_start_ns = t_start;
+	ret = restore_fork_tree(t);
+	/* Only the tasks need them, and they have their own copies. */
+	close_service_fds(t);
+	for (size_t i = 0; i < t->nr && !ret; i++)
+		if (t->ctx[i].plan.pid)
+			ret = restore_finish_task(&t->ctx[i]);
 	if (ret) {
-		restore_kill_task(ctx);
+		restore_kill_tree(t);
 		return ret;
 	}
-	write_stats(ctx);
+	write_stats(&t->ctx[0]);
 	return 0;
+}
+
+static void free_tree(struct restore_tree *t)
+{
+	close_service_fds(t);
+	for (size_t i = 0; t->ctx && i < t->nr; i++) {
+		if (!t->ctx[i].plan.pid)
+			continue;
+		restore_free_area(&t->ctx[i]);
+		restore_free_plan(&t->ctx[i].plan);
+	}
+	free(t->ctx);
+	if (t->sync)
+		munmap(t->sync, sizeof(*t->sync));
+	restore_free_tree(t);
 }
 
 static int wait_task(pid_t pid)
@@ -119,22 +205,19 @@ static int wait_task(pid_t pid)
 
 int cmd_restore(struct lmproc_opts *opts)
 {
-	struct restore_ctx ctx = {.opts = opts};
-	pid_t pid;
-	int ret;
+	struct restore_tree t = {};
+	uint64_t t_start = now_ns();
+	pid_t pid = 0;
+	int dfd, ret;
 
-	for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++)
-		ctx.pages_fds[l] = -1;
-	ctx.t_start_ns = now_ns();
-	ctx.dfd = open_images_dir(opts->images_dir);
-	if (ctx.dfd < 0)
-		return ctx.dfd;
-	ret = restore(&ctx);
-	pid = ctx.pid;
-	restore_close_service_fds(&ctx);
-	restore_free_area(&ctx);
-	restore_free_plan(&ctx.plan);
-	close(ctx.dfd);
+	dfd = open_images_dir(opts->images_dir);
+	if (dfd < 0)
+		return dfd;
+	ret = restore(&t, opts, dfd, t_start);
+	if (t.ctx)
+		pid = t.ctx[0].pid;
+	free_tree(&t);
+	close(dfd);
 	if (ret)
 		return ret < 0 ? ret : -EIO;
 	if (opts->detach)

@@ -160,6 +160,7 @@ static int build_descs(struct restore_plan *p, uint32_t *by_id)
 		d->fe = p->files[i];
 		d->ops = fd_ops_of(d->fe->type);
 		d->first_fd = -1;
+		d->inherit_fd = -1;
 		d->obj_next = d->carrier = i;
 		ret = d->ops->validate(d->fe, p->files_data_size);
 		if (ret)
@@ -189,8 +190,9 @@ int restore_validate_files(struct restore_plan *p)
 		ret = check_fds(img, p, by_id);
 	if (!ret)
 		ret = link_objects(p);
+	/* files.img holds the whole tree's files: this process's only here. */
 	for (size_t i = 0; i < p->nr_files && !ret; i++)
-		if (p->fdesc[i].ops->validate_plan)
+		if (p->fdesc[i].first_fd >= 0 && p->fdesc[i].ops->validate_plan)
 			ret = p->fdesc[i].ops->validate_plan(p, i);
 	return ret;
 }
@@ -201,7 +203,7 @@ int restore_check_files(const struct restore_plan *p)
 		const struct file_desc *d = &p->fdesc[i];
 		int ret;
 
-		if (!d->ops->check)
+		if (!d->ops->check || (d->first_fd < 0 && !d->make_here))
 			continue;
 		ret = d->ops->check(p, i);
 		if (ret)

@@ -377,19 +377,115 @@ static int write_fdinfo(struct files_dump *d, struct cr_img *img)
 	return 0;
 }
 
-/* Each open file description once, at its lowest fd. */
+/* A description dumped for an earlier process: the same (type, dev, ino)
+ * in another process may be it (fork, SCM_RIGHTS); kcmp decides. */
+struct desc_seen {
+	FdType type;
+	uint64_t dev, ino;
+	size_t nr;
+	struct {
+		pid_t pid;
+		int fd;
+		uint32_t id;
+	} *at;
+};
+
+static int cmp_desc_seen(const void *a, const void *b)
+{
+	const struct desc_seen *x = a, *y = b;
+
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static void free_desc_seen(void *p)
+{
+	struct desc_seen *s = p;
+
+	free(s->at);
+	free(s);
+}
+
+static struct desc_seen *desc_bucket(struct files_dump *d, const struct fd_parms *p)
+{
+	struct desc_seen key = { p->ops->type, p->st.st_dev, p->st.st_ino, 0, NULL }, *n, **f;
+
+	f = tfind(&key, &d->descs_seen, cmp_desc_seen);
+	if (f)
+		return *f;
+	n = malloc(sizeof(*n));
+	if (!n)
+		return NULL;
+	*n = key;
+	f = tsearch(n, &d->descs_seen, cmp_desc_seen);
+	if (!f || *f != n) {
+		free(n);
+		return f ? *f : NULL;
+	}
+	return n;
+}
+
+/* The id an earlier process's fd already gave P's description, 0 if
+ * none did, -errno. */
+static int64_t shared_id(struct files_dump *d, struct desc_seen *b, const struct fd_parms *p)
+{
+	for (size_t i = 0; i < b->nr; i++) {
+		long r = syscall(SYS_kcmp, b->at[i].pid, d->pid, KCMP_FILE, b->at[i].fd, p->fd);
+
+		if (r < 0) {
+			pr_perror("Can't compare pid %d fd %d with pid %d fd %d (kcmp)",
+				  b->at[i].pid, b->at[i].fd, d->pid, p->fd);
+			return -errno;
+		}
+		if (!r)
+			return b->at[i].id;
+	}
+	return 0;
+}
+
+static int remember_desc(struct desc_seen *b, pid_t pid, const struct fd_parms *p)
+{
+	void *n = realloc(b->at, (b->nr + 1) * sizeof(*b->at));
+
+	if (!n)
+		return -ENOMEM;
+	b->at = n;
+	b->at[b->nr].pid = pid;
+	b->at[b->nr].fd = p->fd;
+	b->at[b->nr++].id = p->id;
+	return 0;
+}
+
+/* Each open file description once in the whole dump, at the lowest fd of
+ * the first process holding it. */
 static int dump_descriptions(struct files_dump *d)
 {
-	uint32_t next_id = 1;
-
 	for (int i = 0; i < d->nr_fds; i++) {
 		struct fd_parms *p = &d->fds[i];
 		FileEntry fe = FILE_ENTRY__INIT;
+		struct desc_seen *b;
+		int64_t id;
 		int ret;
 
 		if (p->rep != (uint32_t)i)
 			continue;
-		p->id = next_id++;
+		b = desc_bucket(d, p);
+		if (!b)
+			return -ENOMEM;
+		id = shared_id(d, b, p);
+		if (id < 0)
+			return id;
+		if (id) {
+			p->id = id;
+			continue;
+		}
+		p->id = d->next_id++;
+		ret = remember_desc(b, d->pid, p);
+		if (ret)
+			return ret;
 		fe.id = p->id;
 		fe.type = p->ops->type;
 		ret = p->ops->dump(d, p, &fe);
@@ -500,27 +596,23 @@ static int open_images(int dfd, struct files_dump *d)
 	return 0;
 }
 
-static void files_dump_free(struct files_dump *d)
+/* What one process leaves behind: its fds and /proc handles. */
+static void files_process_free(struct files_dump *d)
 {
 	for (int i = 0; i < d->nr_fds; i++) {
 		free(d->fds[i].link);
 		free(d->fds[i].info);
 	}
 	free(d->fds);
-	free(d->scratch);
-	tdestroy(d->objs_seen, free);
-	unix_diag_free(d->unix_diag);
-	for (int i = 0; i < 2; i++)
-		if (d->tee_pipe[i] >= 0)
-			close(d->tee_pipe[i]);
+	d->fds = NULL;
+	d->nr_fds = 0;
 	if (d->pidfd >= 0)
 		close(d->pidfd);
 	if (d->proc_fd >= 0)
 		close(d->proc_fd);
 	if (d->proc_fdinfo >= 0)
 		close(d->proc_fdinfo);
-	if (d->data_fd >= 0)
-		close(d->data_fd);
+	d->pidfd = d->proc_fd = d->proc_fdinfo = -1;
 }
 
 static int dump_fds(int dfd, struct files_dump *d)
@@ -537,14 +629,7 @@ static int dump_fds(int dfd, struct files_dump *d)
 	if (!ret)
 		ret = find_shared(d);
 	if (!ret)
-		ret = open_images(dfd, d);
-	if (!ret)
 		ret = dump_descriptions(d);
-	if (d->files) {
-		int r = img_close(d->files);
-
-		ret = ret ?: r;
-	}
 	if (ret)
 		return ret;
 	fdinfo = img_open_write(dfd, IMG_FDINFO, d->pid);
@@ -584,13 +669,50 @@ static int dump_fs(int dfd, pid_t pid)
 	return img_write_one(dfd, IMG_FS, pid, &fs.base);
 }
 
-int dump_files(int dfd, pid_t pid)
+struct files_dump *files_dump_start(int dfd)
 {
-	struct files_dump d = { .pid = pid, .pidfd = -1, .data_fd = -1, .tee_pipe = { -1, -1 },
-				.proc_fd = -1, .proc_fdinfo = -1 };
+	struct files_dump *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->pidfd = d->data_fd = d->proc_fd = d->proc_fdinfo = -1;
+	d->tee_pipe[0] = d->tee_pipe[1] = -1;
+	d->next_id = 1;
+	if (open_images(dfd, d)) {
+		files_dump_end(d);
+		return NULL;
+	}
+	return d;
+}
+
+int dump_files(int dfd, struct files_dump *d, pid_t pid)
+{
 	int ret;
 
-	ret = dump_fds(dfd, &d);
-	files_dump_free(&d);
+	d->pid = pid;
+	ret = dump_fds(dfd, d);
+	files_process_free(d);
 	return ret ?: dump_fs(dfd, pid);
+}
+
+int files_dump_end(struct files_dump *d)
+{
+	int ret = 0;
+
+	if (!d)
+		return 0;
+	files_process_free(d);
+	if (d->files)
+		ret = img_close(d->files);
+	free(d->scratch);
+	tdestroy(d->objs_seen, free);
+	tdestroy(d->descs_seen, free_desc_seen);
+	unix_diag_free(d->unix_diag);
+	for (int i = 0; i < 2; i++)
+		if (d->tee_pipe[i] >= 0)
+			close(d->tee_pipe[i]);
+	if (d->data_fd >= 0)
+		close(d->data_fd);
+	free(d);
+	return ret;
 }

@@ -361,3 +361,11 @@ int img_type_by_name(const char *name, int *pid)
 	}
 	return -1;
 }
+
+bool img_exists(int dfd, int type, int pid)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), image_descs[type].name_fmt, pid);
+	return !faccessat(dfd, name, F_OK, 0);
+}

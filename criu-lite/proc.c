@@ -108,7 +108,7 @@ int proc_read_status(pid_t pid, struct proc_status *st)
 int proc_read_stat(pid_t pid, struct proc_stat *st)
 {
 	cleanup_free char *buf = NULL;
-	unsigned long long v[52];
+	unsigned long long v[53];
 	char path[64], *p, *tok, *save;
 	int field;
 
@@ -125,13 +125,14 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	}
 	memset(v, 0, sizeof(v));
 	field = 3;
-	for (tok = strtok_r(p + 2, " \n", &save); tok && field < 52;
+	for (tok = strtok_r(p + 2, " \n", &save); tok && field < 53;
 	     tok = strtok_r(NULL, " \n", &save), field++)
 		v[field] = strtoull(tok, NULL, 10);
 	if (field < 52) {
 		pr_err("%s has only %d fields\n", path, field - 1);
 		return -EINVAL;
 	}
+	st->state = *(p + 2);
 	st->ppid = v[4];
 	st->pgid = v[5];
 	st->sid = v[6];
@@ -146,5 +147,6 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	st->arg_end = v[49];
 	st->env_start = v[50];
 	st->env_end = v[51];
+	st->exit_code = v[52];
 	return 0;
 }

@@ -169,9 +169,9 @@ static int open_level(struct chain *c, uint32_t level)
 		return ret;
 	}
 	if (inv->img_version != IMAGE_VERSION || strcmp(inv->kind, "pre-dump") ||
-	    (pid_t)inv->root_pid != p->pid)
-		ret = restore_plan_bad(dir, "not a pre-dump of pid %d in this image version",
-				       p->pid);
+	    inv->root_pid != p->inv->root_pid)
+		ret = restore_plan_bad(dir, "not a pre-dump of pid %u in this image version",
+				       p->inv->root_pid);
 	img_free_msg(&inv->base);
 	if (!ret)
 		ret = load_round_map(dfd, dir, p->pid, &c->level[level]);

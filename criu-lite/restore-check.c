@@ -167,7 +167,7 @@ static bool pid_exiting(pid_t pid)
 
 /* A killing dump leaves the pid to a dying task, then a zombie until its
  * parent reaps it: both go away on their own, so wait a little. */
-static int check_pid_free(pid_t pid)
+int restore_check_pid_free(pid_t pid)
 {
 	struct proc_status st;
 
@@ -334,6 +334,6 @@ int restore_check_machine(struct restore_plan *p)
 	if (!ret)
 		ret = pick_stop_sig(p);
 	if (!ret)
-		ret = check_pid_free(p->pid);
+		ret = restore_check_pid_free(p->pid);
 	return ret;
 }

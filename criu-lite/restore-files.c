@@ -88,9 +88,9 @@ static bool *files_needed(const struct restore_plan *p)
 /* The service fds sit above every fd the task will get, so placing those
  * never collides with them; raise the soft limit if they would not fit,
  * with the task's parked fds (task_files_park) above them. */
-static int service_fd_base(const struct restore_plan *p)
+static int service_fd_base(const struct restore_plan *p, int tree_base)
 {
-	int base = p->nr_fds ? (int)p->fds[p->nr_fds - 1]->fd + 1 : 0;
+	int base = max(p->nr_fds ? (int)p->fds[p->nr_fds - 1]->fd + 1 : 0, tree_base);
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl)) {
@@ -124,7 +124,7 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 		return -ENOMEM;
 	for (size_t i = 0; i < p->mm->n_files; i++)
 		ctx->mfile_fd[i] = -1;
-	base = service_fd_base(p);
+	base = service_fd_base(p, ctx->tree->fd_base);
 	if (base < 0)
 		return base;
 	snprintf(name, sizeof(name), image_descs[IMG_PAGES].name_fmt, p->pid);
@@ -181,6 +181,8 @@ void restore_close_service_fds(struct restore_ctx *ctx)
 
 static bool is_service_fd(const struct restore_ctx *ctx, int fd)
 {
+	if (!ctx->mfile_fd)
+		return false;
 	if (fd == ctx->files_data_fd)
 		return true;
 	for (uint32_t l = 0; l < ctx->plan.nr_levels; l++)
@@ -192,13 +194,38 @@ static bool is_service_fd(const struct restore_ctx *ctx, int fd)
 	return false;
 }
 
-/* Everything lmproc had open goes, except the service fds. */
+/* The task keeps its own service fds, those of the processes it is yet
+ * to fork below it, and the shared files they inherit. */
+static bool kept_fd(const struct restore_ctx *ctx, int fd)
+{
+	const struct restore_tree *t = ctx->tree;
+
+	if (fd >= t->inherit_base && fd < t->inherit_base + t->nr_inherit)
+		return true;
+	for (size_t i = ctx->idx; i < t->nr; i++) {
+		const struct restore_ctx *c = &t->ctx[i];
+
+		if (!restore_in_subtree(t, ctx->idx, i) || fd < c->svc_fds[0] || fd > c->svc_fds[1])
+			continue;
+		if (is_service_fd(c, fd))
+			return true;
+	}
+	return false;
+}
+
+/* Everything lmproc had open goes, except what kept_fd() names: every
+ * kept fd lies in [lowest service fd, end of the inherited ones). */
 static int close_inherited(const struct restore_ctx *ctx, char *err, size_t len)
 {
+	const struct restore_tree *t = ctx->tree;
+	int lo = t->inherit_base, hi = t->inherit_base + t->nr_inherit - 1;
 	unsigned int from = 0;
 
-	for (int fd = ctx->svc_fds[0]; fd >= 0 && fd <= ctx->svc_fds[1]; fd++) {
-		if (!is_service_fd(ctx, fd))
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->ctx[i].svc_fds[0] >= 0)
+			lo = min(lo, t->ctx[i].svc_fds[0]);
+	for (int fd = lo; fd >= 0 && fd <= hi; fd++) {
+		if (!kept_fd(ctx, fd))
 			continue;
 		if ((unsigned int)fd > from && close_range(from, fd - 1, 0)) {
 			snprintf(err, len, "can't close inherited fds %u-%d: %s", from, fd - 1,
@@ -209,6 +236,28 @@ static int close_inherited(const struct restore_ctx *ctx, char *err, size_t len)
 	}
 	if (close_range(from, ~0U, 0)) {
 		snprintf(err, len, "can't close inherited fds from %u: %s", from, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Once its children are forked: the fds only they needed go. */
+int restore_task_drop_inherited(struct restore_ctx *ctx, char *err, size_t len)
+{
+	const struct restore_tree *t = ctx->tree;
+
+	for (size_t i = ctx->idx + 1; i < t->nr; i++) {
+		const struct restore_ctx *c = &t->ctx[i];
+
+		if (!restore_in_subtree(t, ctx->idx, i) || c->svc_fds[0] < 0)
+			continue;
+		for (int fd = c->svc_fds[0]; fd <= c->svc_fds[1]; fd++)
+			if (!is_service_fd(ctx, fd) && is_service_fd(c, fd))
+				close(fd);
+	}
+	if (t->nr_inherit &&
+	    close_range(t->inherit_base, t->inherit_base + t->nr_inherit - 1, 0)) {
+		snprintf(err, len, "can't close the shared files' fds: %s", strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -340,11 +389,16 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < p->nr_files; i++)
-		tf.file_fd[i] = -1;
+		tf.file_fd[i] = p->fdesc[i].make_here ? -1 : p->fdesc[i].inherit_fd;
+	/* Shared ones first: their first_fd is their inherit_fd here. */
+	for (size_t i = 0; i < p->nr_files && !ret; i++)
+		if (p->fdesc[i].make_here && tf.file_fd[i] < 0)
+			ret = p->fdesc[i].ops->open(&tf, i);
 	for (size_t i = 0; i < p->nr_fds && !ret; i++)
 		ret = place_one(&tf, i);
 	for (size_t i = 0; i < p->nr_files && !ret; i++)
-		if (p->fdesc[i].ops->post)
+		if (p->fdesc[i].ops->post && (p->fdesc[i].make_here ||
+					      (p->fdesc[i].first_fd >= 0 && p->fdesc[i].inherit_fd < 0)))
 			ret = p->fdesc[i].ops->post(&tf, i);
 	free(tf.file_fd);
 	close(ctx->files_data_fd);

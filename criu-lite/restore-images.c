@@ -57,7 +57,7 @@ static const char *img_name(char *buf, size_t len, int type, int pid)
 	return buf;
 }
 
-static int read_inventory(int dfd, struct restore_plan *p)
+static int read_inventory(int dfd, struct restore_tree *t)
 {
 	InventoryEntry *inv;
 	int ret;
@@ -65,7 +65,7 @@ static int read_inventory(int dfd, struct restore_plan *p)
 	ret = img_read_one(dfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv);
 	if (ret)
 		return ret;
-	p->inv = inv;
+	t->inv = inv;
 	if (inv->img_version != IMAGE_VERSION)
 		return bad("inventory.img", "image format version %u, this lmproc reads %u",
 			   inv->img_version, IMAGE_VERSION);
@@ -75,9 +75,8 @@ static int read_inventory(int dfd, struct restore_plan *p)
 	}
 	if (strcmp(inv->kind, "dump"))
 		return bad("inventory.img", "unknown kind \"%s\"", inv->kind);
-	if (!inv->root_pid || inv->root_pid > (1U << 22))
+	if (!inv->root_pid || inv->root_pid > MAX_PID)
 		return bad("inventory.img", "root pid %u out of range", inv->root_pid);
-	p->pid = inv->root_pid;
 	return 0;
 }
 
@@ -88,64 +87,132 @@ static int tid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The pid first, then the other threads, each once. */
-static int check_tids(const PstreeEntry *e)
+/* A process lists its pid first, then its other threads; a zombie none. */
+static int check_threads(const PstreeEntry *e)
 {
-	cleanup_free uint32_t *sorted = NULL;
-
+	if (e->has_exit_status) {
+		if (e->n_threads)
+			return bad("pstree.img", "zombie %u has %zu threads", e->pid, e->n_threads);
+		return 0;
+	}
 	if (!e->n_threads || e->threads[0] != e->pid)
 		return bad("pstree.img", "the threads of pid %u do not start with it", e->pid);
 	if (e->n_threads > MAX_THREADS)
 		return bad("pstree.img", "pid %u has %zu threads (at most %d)", e->pid, e->n_threads,
 			   MAX_THREADS);
-	sorted = malloc(e->n_threads * sizeof(*sorted));
-	if (!sorted)
+	return 0;
+}
+
+/* Every pid and tid of the tree once, each in range. */
+static int check_ids_unique(const struct restore_tree *t)
+{
+	cleanup_free uint32_t *all = NULL;
+	size_t n = 0, total = 0;
+
+	for (size_t i = 0; i < t->nr; i++)
+		total += t->entries[i]->n_threads ?: 1;
+	if (total > MAX_THREADS)
+		return bad("pstree.img", "%zu tasks (at most %d)", total, MAX_THREADS);
+	all = malloc(total * sizeof(*all));
+	if (!all)
 		return -ENOMEM;
-	memcpy(sorted, e->threads, e->n_threads * sizeof(*sorted));
-	qsort(sorted, e->n_threads, sizeof(*sorted), tid_cmp);
-	for (size_t i = 0; i < e->n_threads; i++) {
-		if (!sorted[i] || sorted[i] > MAX_PID)
-			return bad("pstree.img", "pid %u has thread %u", e->pid, sorted[i]);
-		if (i && sorted[i] == sorted[i - 1])
-			return bad("pstree.img", "pid %u lists thread %u twice", e->pid, sorted[i]);
+	for (size_t i = 0; i < t->nr; i++) {
+		const PstreeEntry *e = t->entries[i];
+
+		if (!e->n_threads)
+			all[n++] = e->pid;
+		for (size_t k = 0; k < e->n_threads; k++)
+			all[n++] = e->threads[k];
+	}
+	qsort(all, n, sizeof(*all), tid_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (!all[i] || all[i] > MAX_PID)
+			return bad("pstree.img", "pid or tid %u out of range", all[i]);
+		if (i && all[i] == all[i - 1])
+			return bad("pstree.img", "pid or tid %u appears twice", all[i]);
 	}
 	return 0;
 }
 
-static int read_pstree(int dfd, struct restore_plan *p)
+/* Parents come before their children; the root is inventory's. */
+static int link_parents(struct restore_tree *t)
 {
-	struct cr_img *img = img_open_read(dfd, IMG_PSTREE, 0, false);
-	PstreeEntry *e;
-	int ret, nr = 0;
+	t->parent = calloc(t->nr, sizeof(*t->parent));
+	if (!t->parent)
+		return -ENOMEM;
+	if (t->entries[0]->pid != t->inv->root_pid)
+		return bad("pstree.img", "first pid %u, inventory.img's root is %u",
+			   t->entries[0]->pid, t->inv->root_pid);
+	if (t->entries[0]->has_exit_status)
+		return bad("pstree.img", "the root pid %u is a zombie", t->entries[0]->pid);
+	t->parent[0] = -1;
+	for (size_t i = 1; i < t->nr; i++) {
+		const PstreeEntry *e = t->entries[i];
 
+		t->parent[i] = -1;
+		for (size_t k = 0; k < i; k++)
+			if (t->entries[k]->pid == e->ppid && !t->entries[k]->has_exit_status)
+				t->parent[i] = k;
+		if (t->parent[i] < 0)
+			return bad("pstree.img", "pid %u has parent %u, not a live process listed "
+				   "before it", e->pid, e->ppid);
+	}
+	return 0;
+}
+
+int restore_read_tree(int dfd, struct restore_tree *t)
+{
+	struct cr_img *img;
+	PstreeEntry *e;
+	int ret;
+
+	ret = read_inventory(dfd, t);
+	if (ret)
+		return ret;
+	img = img_open_read(dfd, IMG_PSTREE, 0, false);
 	if (!img)
 		return -EINVAL;
 	while ((ret = img_read_msg(img, (ProtobufCMessage **)&e)) > 0) {
-		if (nr++) {
+		PstreeEntry **n = realloc(t->entries, (t->nr + 1) * sizeof(*n));
+
+		if (!n) {
 			img_free_msg(&e->base);
-			pr_err("The dump holds more than one process: restoring a process tree is "
-			       "not supported yet\n");
-			ret = -EOPNOTSUPP;
+			ret = -ENOMEM;
 			break;
 		}
-		p->pstree = e;
+		t->entries = n;
+		t->entries[t->nr++] = e;
+		if (t->nr > MAX_THREADS) {
+			ret = bad("pstree.img", "more than %d processes", MAX_THREADS);
+			break;
+		}
+		ret = check_threads(e);
+		/* 0 is a group or session led from outside the dumper's pid
+		 * namespace. */
+		if (!ret && (e->pgid > MAX_PID || e->sid > MAX_PID))
+			ret = bad("pstree.img", "pid %u has process group %u, session %u", e->pid,
+				  e->pgid, e->sid);
+		if (ret)
+			break;
 	}
 	img_close(img);
 	if (ret < 0)
 		return ret;
-	if (!nr)
+	if (!t->nr)
 		return bad("pstree.img", "no process");
-	e = p->pstree;
-	if (e->pid != (uint32_t)p->pid)
-		return bad("pstree.img", "pid %u, inventory.img says %d", e->pid, p->pid);
-	ret = check_tids(e);
-	if (ret)
-		return ret;
-	/* 0 is a group or session led from outside the dumper's pid namespace. */
-	if (e->pgid > MAX_PID || e->sid > MAX_PID)
-		return bad("pstree.img", "pid %u has process group %u, session %u", e->pid, e->pgid,
-			   e->sid);
-	return 0;
+	ret = check_ids_unique(t);
+	if (!ret)
+		ret = link_parents(t);
+	return ret;
+}
+
+void restore_free_tree(struct restore_tree *t)
+{
+	img_free_msg((ProtobufCMessage *)t->inv);
+	for (size_t i = 0; i < t->nr; i++)
+		img_free_msg((ProtobufCMessage *)t->entries[i]);
+	free(t->entries);
+	free(t->parent);
 }
 
 static int check_gpregs(const char *img, const X86Gpregs *g)
@@ -702,17 +769,16 @@ const ThreadCoreEntry *restore_thread_core(const struct restore_plan *p, size_t 
 	return i ? p->core->threads[i - 1] : p->core->thread;
 }
 
-int restore_read_plan(int dfd, struct restore_plan *p)
+int restore_read_plan(int dfd, const struct restore_tree *t, size_t idx, struct restore_plan *p)
 {
 	int ret;
 
 	memset(p, 0, sizeof(*p));
 	p->mmap_min_addr = read_mmap_min_addr();
-	ret = read_inventory(dfd, p);
-	if (!ret)
-		ret = read_pstree(dfd, p);
-	if (!ret)
-		ret = read_core(dfd, p);
+	p->inv = t->inv;
+	p->pstree = t->entries[idx];
+	p->pid = p->pstree->pid;
+	ret = read_core(dfd, p);
 	if (!ret)
 		ret = read_mm(dfd, p);
 	if (!ret)
@@ -730,8 +796,6 @@ int restore_read_plan(int dfd, struct restore_plan *p)
 
 void restore_free_plan(struct restore_plan *p)
 {
-	img_free_msg((ProtobufCMessage *)p->inv);
-	img_free_msg((ProtobufCMessage *)p->pstree);
 	img_free_msg((ProtobufCMessage *)p->core);
 	img_free_msg((ProtobufCMessage *)p->mm);
 	img_free_msg((ProtobufCMessage *)p->fs);

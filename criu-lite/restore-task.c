@@ -1,6 +1,6 @@
-/* Owns the birth of the restored task: clone3 with the dumped pid (its
- * threads' tids checked free first), seizing it at once, and the task's
- * own libc-side setup before it jumps into the restorer (signals, session,
+/* Owns the birth of the restored tree: clone3 with the dumped pids (each
+ * process forks its children; threads' tids checked free first), seizing
+ * every task once all are set up, and each task's own libc-side setup before it jumps into the restorer (signals, session,
  * files, fs, personality, comm, rseq).  The task never returns from
  * task_main(); it reports a failure of its setup in args->child_err and
  * exits.  Also owns killing the task on failure. */
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
@@ -43,28 +44,27 @@ static int task_err(struct restore_ctx *ctx, const char *fmt, ...)
 	return -e;
 }
 
-static int task_session(struct restore_ctx *ctx)
+/* A new session, or a group of its own, before its children are forked
+ * (they inherit both). */
+static int task_session(struct restore_ctx *ctx, const PstreeEntry *e)
 {
-	const PstreeEntry *e = ctx->plan.pstree;
-
-	switch (ctx->session) {
-	case TASK_NEW_SESSION:
+	if (ctx->session == TASK_NEW_SESSION) {
 		if (setsid() < 0)
 			return task_err(ctx, "can't start session %u: %s", e->sid, strerror(errno));
 		return 0;
-	case TASK_OWN_GROUP:
-		if (setpgid(0, 0))
-			return task_err(ctx, "can't lead process group %u: %s", e->pgid,
-					strerror(errno));
-		return 0;
-	case TASK_JOIN_GROUP:
-		if (setpgid(0, e->pgid))
-			return task_err(ctx, "can't join process group %u: %s", e->pgid,
-					strerror(errno));
-		return 0;
-	default:
-		return 0;
 	}
+	if ((ctx->session == TASK_OWN_GROUP || ctx->own_group) && setpgid(0, 0))
+		return task_err(ctx, "can't lead process group %u: %s", e->pgid, strerror(errno));
+	return 0;
+}
+
+/* A group led by another process: every process of the tree exists once
+ * lmproc says go. */
+static int task_join_group(struct restore_ctx *ctx, const PstreeEntry *e)
+{
+	if ((ctx->session == TASK_JOIN_GROUP || ctx->join_late) && setpgid(0, e->pgid))
+		return task_err(ctx, "can't join process group %u: %s", e->pgid, strerror(errno));
+	return 0;
 }
 
 static int task_identity(struct restore_ctx *ctx)
@@ -109,25 +109,130 @@ static void __attribute__((noreturn)) jump_to_restorer(struct restore_ctx *ctx)
 	__builtin_unreachable();
 }
 
-/* The forked task.  It sets up what needs libc while lmproc seizes it,
- * then waits until lmproc has (with EXITKILL, so lmproc's death kills it
- * from then on; PDEATHSIG covers the moment before) and leaves libc
- * behind: the restorer must not run untraced. */
-static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx)
+static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx);
+static pid_t clone_with_pid(pid_t pid);
+
+static void __attribute__((noreturn)) task_fail(struct restore_ctx *ctx)
+{
+	ctx->tree->sync->failed = 1;
+	syscall(SYS_futex, &ctx->tree->sync->ready, FUTEX_WAKE, 1, NULL, NULL, 0);
+	_exit(1);
+}
+
+/* A zombie is born to exit at once, as it did, with its process group;
+ * its parent does not reap it. */
+static void __attribute__((noreturn)) zombie_main(struct restore_ctx *ctx, const PstreeEntry *e)
+{
+	struct rlimit no_core = { 0, 0 };
+	sigset_t sig;
+	int st = e->exit_status;
+
+	if (ctx->own_group)
+		setpgid(0, 0);
+	else if (ctx->join_late)
+		setpgid(0, e->pgid);
+	if (WIFSIGNALED(st)) {
+		/* The dumped one already left its core file. */
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(WTERMSIG(st), SIG_DFL);
+		sigemptyset(&sig);
+		sigaddset(&sig, WTERMSIG(st));
+		sigprocmask(SIG_UNBLOCK, &sig, NULL);
+		raise(WTERMSIG(st));
+	}
+	_exit(WEXITSTATUS(st));
+}
+
+/* Forks the children of CTX's process that EARLY says: those that stay in
+ * the session it had before its setsid(), or the others. */
+static int fork_children(struct restore_ctx *ctx, bool early)
+{
+	struct restore_tree *t = ctx->tree;
+
+	for (size_t i = ctx->idx + 1; i < t->nr; i++) {
+		struct restore_ctx *c = &t->ctx[i];
+		pid_t pid;
+
+		if (t->parent[i] != (int)ctx->idx || c->fork_early != early)
+			continue;
+		pid = clone_with_pid(t->entries[i]->pid);
+		if (pid == 0 && !c->plan.pid)
+			zombie_main(c, t->entries[i]);
+		if (pid == 0)
+			task_main(c);
+		if (pid < 0)
+			return task_err(ctx, "can't create child pid %u: %s", t->entries[i]->pid,
+					strerror(errno));
+	}
+	return 0;
+}
+
+/* The zombies' exits queued SIGCHLD here: the dumped process had taken
+ * those (or they are re-queued with its pending signals). */
+static int wait_zombies(struct restore_ctx *ctx)
+{
+	struct restore_tree *t = ctx->tree;
+	struct timespec zero = { 0, 0 };
+	bool any = false;
+	sigset_t chld;
+
+	for (size_t i = ctx->idx + 1; i < t->nr; i++) {
+		siginfo_t si;
+
+		if (t->parent[i] != (int)ctx->idx || t->ctx[i].plan.pid)
+			continue;
+		any = true;
+		if (waitid(P_PID, t->entries[i]->pid, &si, WEXITED | WNOWAIT))
+			return task_err(ctx, "can't wait for zombie %u: %s", t->entries[i]->pid,
+					strerror(errno));
+	}
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while (any && sigtimedwait(&chld, NULL, &zero) == SIGCHLD)
+		;
+	return 0;
+}
+
+static int task_setup(struct restore_ctx *ctx, const PstreeEntry *e)
 {
 	struct restorer_args *a = ctx->args;
+	char *err = a->child_err;
+	size_t len = sizeof(a->child_err);
+
+	if (restore_task_files(ctx, err, len) || fork_children(ctx, true) ||
+	    task_session(ctx, e) || fork_children(ctx, false) ||
+	    restore_task_drop_inherited(ctx, err, len) || wait_zombies(ctx) ||
+	    restore_task_fs(ctx, err, len) || task_identity(ctx) || unregister_rseq(ctx))
+		return -1;
+	return 0;
+}
+
+/* A forked task.  It sets up what needs libc (and forks its children)
+ * while lmproc waits, says it is ready, and waits until lmproc has seized
+ * it (with EXITKILL, so lmproc's death kills it from then on; PDEATHSIG
+ * covers the moment before) and leaves libc behind: the restorer must
+ * not run untraced. */
+static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx)
+{
+	struct restore_tree *t = ctx->tree;
+	const PstreeEntry *e = ctx->plan.pstree;
+	struct restorer_args *a = ctx->args;
+	pid_t parent = ctx->idx ? (pid_t)t->entries[t->parent[ctx->idx]]->pid : ctx->lmproc_pid;
 	sigset_t all;
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != ctx->lmproc_pid)
-		_exit(1);
-	if (task_session(ctx) || restore_task_files(ctx, a->child_err, sizeof(a->child_err)) ||
-	    restore_task_fs(ctx, a->child_err, sizeof(a->child_err)) || task_identity(ctx) ||
-	    unregister_rseq(ctx))
-		_exit(1);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		task_fail(ctx);
+	if (task_setup(ctx, e))
+		task_fail(ctx);
+	a->ready = 1;
+	__atomic_add_fetch(&t->sync->ready, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &t->sync->ready, FUTEX_WAKE, 1, NULL, NULL, 0);
 	while (!a->go)
 		syscall(SYS_futex, &a->go, FUTEX_WAIT, 0, NULL, NULL, 0);
+	if (task_join_group(ctx, e))
+		task_fail(ctx);
 	prctl(PR_SET_PDEATHSIG, 0);
 	jump_to_restorer(ctx);
 }
@@ -208,62 +313,164 @@ static int check_tids_free(const struct restore_plan *p)
 	return 0;
 }
 
-int restore_fork_task(struct restore_ctx *ctx)
+#define SETUP_TIMEOUT_MS 30000
+#define SETUP_POLL_MS 50
+
+/* A task that died during its setup (or never got forked because its
+ * parent failed) can't say so itself. */
+static bool setup_failed(const struct restore_tree *t)
 {
+	if (t->sync->failed)
+		return true;
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct restore_ctx *c = &t->ctx[i];
+		int p = t->parent[i];
+		struct proc_status st;
+
+		if (!c->plan.pid || c->args->ready)
+			continue;
+		if (p >= 0 && !t->ctx[p].args->ready)
+			continue;
+		if (p < 0 && c->pid <= 0)
+			continue;
+		if (proc_read_status(c->plan.pid, &st) || st.state == 'Z' || st.state == 'X')
+			return true;
+	}
+	return false;
+}
+
+static void report_setup_failure(const struct restore_tree *t)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->ctx[i].plan.pid && t->ctx[i].args->child_err[0]) {
+			pr_err("Can't restore pid %d: %s\n", t->ctx[i].plan.pid,
+			       t->ctx[i].args->child_err);
+			return;
+		}
+	pr_err("Can't restore pid %d: a process of the tree died while being set up\n",
+	       t->ctx[0].plan.pid);
+}
+
+static int wait_tree_ready(struct restore_tree *t, uint32_t nr_live)
+{
+	for (int waited = 0;; waited += SETUP_POLL_MS) {
+		struct timespec ts = { 0, SETUP_POLL_MS * 1000000L };
+		uint32_t seen = t->sync->ready;
+
+		if (seen == nr_live)
+			return 0;
+		if (setup_failed(t)) {
+			report_setup_failure(t);
+			return -EIO;
+		}
+		if (waited >= SETUP_TIMEOUT_MS) {
+			pr_err("Can't restore pid %d: the tree was not set up within %d s\n",
+			       t->ctx[0].plan.pid, SETUP_TIMEOUT_MS / 1000);
+			return -ETIMEDOUT;
+		}
+		syscall(SYS_futex, &t->sync->ready, FUTEX_WAIT, seen, &ts, NULL, 0);
+	}
+}
+
+static int seize_and_go(struct restore_tree *t)
+{
+	for (size_t i = 0; i < t->nr; i++) {
+		struct restore_ctx *c = &t->ctx[i];
+
+		if (!c->plan.pid)
+			continue;
+		if (ptrace(PTRACE_SEIZE, c->plan.pid, NULL,
+			   PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD)) {
+			pr_perror("Can't seize the restored pid %d", c->plan.pid);
+			return -errno;
+		}
+		c->pid = c->plan.pid;
+	}
+	for (size_t i = 0; i < t->nr; i++) {
+		struct restore_ctx *c = &t->ctx[i];
+
+		if (!c->plan.pid)
+			continue;
+		c->args->go = 1;
+		syscall(SYS_futex, &c->args->go, FUTEX_WAKE, 1, NULL, NULL, 0);
+	}
+	return 0;
+}
+
+int restore_fork_tree(struct restore_tree *t)
+{
+	struct restore_ctx *root = &t->ctx[0];
+	uint32_t nr_live = 0;
 	pid_t pid;
 	int ret;
 
 	if (fault_injected("restore-before-fork")) {
-		pr_err("Can't restore pid %d: fault injected before the fork\n", ctx->plan.pid);
+		pr_err("Can't restore pid %d: fault injected before the fork\n", root->plan.pid);
 		return -EIO;
 	}
-	ret = check_tids_free(&ctx->plan);
-	if (ret)
-		return ret;
-	plan_session(ctx);
-	ctx->lmproc_pid = getpid();
-	ctx->t_fork_ns = now_ns();
-	pid = clone_with_pid(ctx->plan.pid);
-	if (pid == 0)
-		task_main(ctx);
-	if (pid < 0)
-		return clone_error(ctx->plan.pid);
-	ctx->pid = pid;
-	if (ptrace(PTRACE_SEIZE, pid, NULL, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD)) {
-		int e = errno;
-
-		/* It fails to be seized if it failed its setup and exited. */
-		if (ctx->args->child_err[0])
-			pr_err("Can't restore pid %d: %s\n", pid, ctx->args->child_err);
-		else
-			pr_err("Can't seize the restored pid %d: %s\n", pid, strerror(e));
-		return -e;
+	for (size_t i = 0; i < t->nr; i++) {
+		if (!t->ctx[i].plan.pid)
+			continue;
+		nr_live++;
+		ret = check_tids_free(&t->ctx[i].plan);
+		if (ret)
+			return ret;
 	}
-	ctx->args->go = 1;
-	syscall(SYS_futex, &ctx->args->go, FUTEX_WAKE, 1, NULL, NULL, 0);
-	return 0;
+	plan_session(root);
+	for (size_t i = 0; i < t->nr; i++)
+		t->ctx[i].lmproc_pid = getpid();
+	root->t_fork_ns = now_ns();
+	pid = clone_with_pid(root->plan.pid);
+	if (pid == 0)
+		task_main(root);
+	if (pid < 0)
+		return clone_error(root->plan.pid);
+	root->pid = pid;
+	ret = wait_tree_ready(t, nr_live);
+	if (!ret)
+		ret = seize_and_go(t);
+	return ret;
 }
 
-/* The main thread can be reaped only after every thread lmproc traces:
- * reap whatever comes (lmproc has no other children). */
-void restore_kill_task(struct restore_ctx *ctx)
+static size_t live_pids(const struct restore_tree *t)
 {
-	int status;
-	pid_t w;
+	size_t n = 0;
 
-	if (ctx->pid <= 0)
-		return;
-	kill(ctx->pid, SIGKILL);
-	for (;;) {
-		w = waitpid(-1, &status, __WALL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (w == ctx->pid && (WIFEXITED(status) || WIFSIGNALED(status)))
-			break;
+	for (size_t i = 0; i < t->nr; i++)
+		n += t->ctx[i].pid > 0;
+	return n;
+}
+
+/* Every process of the tree that was forked goes, and what lmproc can
+ * reap (the root, and any task it traces) is reaped; the rest is left
+ * to the reaper their killed parents hand them to. */
+void restore_kill_tree(struct restore_tree *t)
+{
+	for (size_t i = t->nr; i-- > 0;) {
+		struct restore_ctx *c = &t->ctx[i];
+		struct proc_status st;
+		pid_t expect = i ? (pid_t)t->entries[t->parent[i]]->pid : getpid();
+
+		if (c->pid > 0 || (!proc_read_status(t->entries[i]->pid, &st) &&
+				   (st.ppid == expect || st.tracer_pid == getpid())))
+			kill(t->entries[i]->pid, SIGKILL);
 	}
-	pr_debug("Killed the half-restored pid %d\n", ctx->pid);
-	ctx->pid = 0;
+	/* A main thread is reported only after every other thread of its
+	 * process: reap whatever comes until each process is gone. */
+	while (live_pids(t)) {
+		int status;
+		pid_t w = waitpid(-1, &status, __WALL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			break;
+		if (!WIFEXITED(status) && !WIFSIGNALED(status))
+			continue;
+		for (size_t i = 0; i < t->nr; i++)
+			if (t->ctx[i].pid == w) {
+				pr_debug("Killed the half-restored pid %d\n", w);
+				t->ctx[i].pid = 0;
+			}
+	}
 }

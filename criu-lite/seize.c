@@ -73,25 +73,9 @@ static int list_threads(pid_t pid, pid_t **out, size_t *nr)
 	return 0;
 }
 
-/* The first thread of PID with a child process, 0 if none. */
-static pid_t thread_with_children(pid_t pid, const pid_t *tids, size_t nr)
-{
-	char path[96];
-
-	for (size_t i = 0; i < nr; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tids[i]);
-		if (proc_file_size(path) > 0)
-			return tids[i];
-	}
-	return 0;
-}
-
 int seize_check_target(pid_t pid)
 {
-	cleanup_free pid_t *tids = NULL;
 	struct proc_status st;
-	size_t nr = 0;
-	pid_t parent;
 
 	if (pid == getpid()) {
 		pr_err("pid %d is lmproc itself\n", pid);
@@ -121,11 +105,6 @@ int seize_check_target(pid_t pid)
 	if (st.tracer_pid) {
 		pr_err("pid %d (%s) is already traced by pid %d\n", pid, st.comm, st.tracer_pid);
 		return -EBUSY;
-	}
-	if (!list_threads(pid, &tids, &nr) && (parent = thread_with_children(pid, tids, nr))) {
-		pr_err("pid %d (%s) has child processes (of thread %d); process trees are not supported yet\n",
-		       pid, st.comm, parent);
-		return -EOPNOTSUPP;
 	}
 	return 0;
 }
@@ -287,7 +266,7 @@ static int seize_one(struct seize_state *s, pid_t tid)
 static int seize_new_threads(struct seize_state *s, int *fresh, int *exiting)
 {
 	cleanup_free pid_t *tids = NULL;
-	size_t nr;
+	size_t nr = 0;
 	int ret;
 
 	ret = list_threads(s->t->pid, &tids, &nr);
@@ -323,7 +302,6 @@ static int wait_all_stopped(struct seize_state *s)
 		if (ret < 0)
 			return ret;
 		if (ret && t->tids[i] == t->pid) {
-			pr_err("pid %d exited while being seized\n", t->pid);
 			/* Reaped: nothing left to release. */
 			drop_thread(s, i);
 			return -ESRCH;
@@ -370,19 +348,6 @@ static int check_shared(struct seized_task *t)
 	return 0;
 }
 
-/* What can only be checked once nothing runs: children forked, or fd
- * tables unshared, between seize_check_target() and the seize. */
-static int check_frozen(struct seized_task *t)
-{
-	pid_t parent = thread_with_children(t->pid, t->tids, t->nr_tids);
-
-	if (parent) {
-		pr_err("pid %d has child processes (of thread %d); process trees are not supported yet\n",
-		       t->pid, parent);
-		return -EOPNOTSUPP;
-	}
-	return check_shared(t);
-}
 
 static int tid_cmp(const void *a, const void *b)
 {
@@ -430,16 +395,14 @@ int seize_task(pid_t pid, struct seized_task *t)
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
 	ret = seize_one(&s, pid);
-	if (ret > 0) {
-		pr_err("pid %d exited while being seized\n", pid);
+	if (ret > 0)
 		ret = -ESRCH;
-	}
 	if (!ret)
 		t->was_stopped = !proc_read_status(pid, &st) && st.state == 'T';
 	if (!ret)
 		ret = seize_threads(&s);
 	if (!ret)
-		ret = check_frozen(t);
+		ret = check_shared(t);
 	if (ret) {
 		release_all(&s);
 		return ret;

@@ -151,7 +151,7 @@ static int load_parent(struct track_round *r, int dfd, enum track_backend want)
 	pfd = open_parent(dfd, r->parent_dir);
 	if (pfd < 0)
 		return -errno;
-	ret = check_chain(pfd, r->parent_dir, r->pid, &inv);
+	ret = check_chain(pfd, r->parent_dir, r->root_pid, &inv);
 	if (ret)
 		goto out;
 	if (want == TRACK_AUTO && inv->track_backend)
@@ -162,6 +162,15 @@ static int load_parent(struct track_round *r, int dfd, enum track_backend want)
 		if (!inv->track_backend ||
 		    strcmp(inv->track_backend, track_backend_name(r->backend)))
 			r->parent_token = 0;
+	}
+	if (!ret && !img_exists(pfd, IMG_MM, r->pid)) {
+		/* Forked since that round: this one copies all of it. */
+		pr_debug("pid %d is not in %s: a full round\n", r->pid, r->parent_dir);
+		r->parent_dir = NULL;
+		img_free_msg(&inv->base);
+		goto out;
+	}
+	if (!ret) {
 		ret = img_read_one(pfd, IMG_MM, r->pid, (ProtobufCMessage **)&r->parent_mm);
 	}
 	img_free_msg(&inv->base);
@@ -172,13 +181,14 @@ out:
 	return ret;
 }
 
-int track_round_prepare(struct track_round *r, const struct lmproc_opts *opts, int dfd,
-			bool pre_dump)
+int track_round_prepare(struct track_round *r, const struct lmproc_opts *opts, pid_t pid,
+			int dfd, bool pre_dump)
 {
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	r->pid = opts->pid;
+	r->pid = pid;
+	r->root_pid = opts->pid;
 	r->pre_dump = pre_dump;
 	r->parent_dir = opts->prev_images_dir;
 	for (int i = 0; i < TRACK_MAX_FDS; i++)

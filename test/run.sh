@@ -67,19 +67,22 @@ RUN_NR=0
 
 # Work directories of runs that died without cleaning up (a killed run,
 # an interrupted session) would fill tmpfs, which is memory: each holds
-# its runner's pid, and those whose runner is gone are removed.
+# its runner's pid and pid namespace, and those whose runner is gone are
+# removed.  A runner in another pid namespace can't be seen from here.
 remove_stale_dirs() {
-	local d owner
+	local d owner ns our_ns
 
+	our_ns=$(readlink /proc/self/ns/pid)
 	for d in /dev/shm/lmproc-test.* /tmp/lmproc-test.* /var/tmp/lmproc-data.*; do
 		[ -d "$d" ] || continue
-		owner=$(cat "$d/.runner" 2>/dev/null)
-		if [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; then
+		owner= ns=
+		read -r owner ns 2>/dev/null <"$d/.runner"
+		if [ -n "$owner" ] && [ "$ns" = "$our_ns" ] && kill -0 "$owner" 2>/dev/null; then
 			continue
 		fi
-		# Without a .runner file: left by an older runner, once idle for
-		# an hour.
-		if [ -z "$owner" ] && [ -z "$(find "$d" -maxdepth 0 -mmin +60)" ]; then
+		# Without a .runner file (an older runner), or a runner in
+		# another pid namespace: once idle for an hour.
+		if [ "${ns:-}" != "$our_ns" ] && [ -z "$(find "$d" -maxdepth 0 -mmin +60)" ]; then
 			continue
 		fi
 		rm -rf "$d"
@@ -92,8 +95,8 @@ setup_dirs() {
 		IMG_ROOT=$(mktemp -d /tmp/lmproc-test.XXXXXX) || exit 1
 	# Test data on a disk file system: file mappings of ext4 page cache.
 	DATA_ROOT=$(mktemp -d /var/tmp/lmproc-data.XXXXXX) || exit 1
-	echo $$ > "$IMG_ROOT/.runner"
-	echo $$ > "$DATA_ROOT/.runner"
+	echo "$$ $(readlink /proc/self/ns/pid)" > "$IMG_ROOT/.runner"
+	echo "$$ $(readlink /proc/self/ns/pid)" > "$DATA_ROOT/.runner"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 	# One binary for the whole run, even if someone rebuilds meanwhile.

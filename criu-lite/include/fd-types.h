@@ -38,7 +38,8 @@ struct fd_parms {
 
 struct unix_diag_table;
 
-/* The dump of one process's files. */
+/* The dump of the tree's files: per process (pid...) and for the whole
+ * dump (images, objects and descriptions seen). */
 struct files_dump {
 	pid_t pid;
 	int pidfd;
@@ -58,6 +59,10 @@ struct files_dump {
 	int tee_pipe[2];
 	unsigned int tee_size;
 	struct unix_diag_table *unix_diag;
+	/* Across the processes of the tree: ids given so far, and the
+	 * descriptions dumped, to find one shared by several processes. */
+	uint32_t next_id;
+	void *descs_seen;
 };
 
 /* The files of the task being restored, while the task sets them up. */

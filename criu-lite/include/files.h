@@ -1,11 +1,19 @@
-/* File descriptors of a process: collected from /proc on dump. */
+/* File descriptors of the processes of a dump: collected from /proc. */
 #ifndef LMPROC_FILES_H
 #define LMPROC_FILES_H
 
 #include <sys/types.h>
 
-/* Writes fdinfo-PID.img, files.img and fs-PID.img.  Refuses, naming pid,
- * fd and type, any descriptor lmproc cannot restore yet. */
-int dump_files(int dfd, pid_t pid);
+struct files_dump;
+
+/* Opens files.img and files-data.img for the whole tree; NULL on error
+ * (logged). */
+struct files_dump *files_dump_start(int dfd);
+/* Writes fdinfo-PID.img and fs-PID.img, and into files.img every open
+ * file description PID holds that no earlier process did.  Refuses,
+ * naming pid, fd and type, any descriptor lmproc cannot restore yet. */
+int dump_files(int dfd, struct files_dump *d, pid_t pid);
+/* Closes the images; D may be NULL. */
+int files_dump_end(struct files_dump *d);
 
 #endif

@@ -59,6 +59,8 @@ struct cr_img {
  * which case NULL is returned with errno = ENOENT. */
 struct cr_img *img_open_read(int dfd, int type, int pid, bool optional);
 struct cr_img *img_open_write(int dfd, int type, int pid);
+/* The image of TYPE (and PID) is in DFD. */
+bool img_exists(int dfd, int type, int pid);
 /* Flushes and closes; returns 0 or -errno (a failed flush loses data). */
 int img_close(struct cr_img *img);
 

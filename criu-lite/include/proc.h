@@ -17,6 +17,7 @@ struct proc_status {
 
 /* Fields of /proc/PID/stat lmproc needs (proc(5) numbering in comments). */
 struct proc_stat {
+	char state;		/* 3 */
 	pid_t ppid;		/* 4 */
 	pid_t pgid;		/* 5 */
 	pid_t sid;		/* 6 */
@@ -31,6 +32,7 @@ struct proc_stat {
 	uint64_t arg_end;	/* 49 */
 	uint64_t env_start;	/* 50 */
 	uint64_t env_end;	/* 51 */
+	int exit_code;		/* 52: a zombie's wait status */
 };
 
 int proc_read_status(pid_t pid, struct proc_status *st);

@@ -64,14 +64,19 @@ struct file_desc {
 	FileEntry *fe;
 	const struct fd_ops *ops;
 	int first_fd;	   /* the lowest fd naming it, -1 if none does */
+	/* Held by several processes of the tree: made once by the deepest
+	 * process above all its holders (make_here there), inherited through
+	 * fork at INHERIT_FD (restore-tree.c).  -1: this process's own. */
+	int inherit_fd;
+	bool make_here;
 	uint32_t obj_next; /* next file of the same kernel object, or itself */
 	uint32_t carrier;  /* the file of its object that carries the data */
 };
 
 struct restore_plan {
 	pid_t pid;
-	InventoryEntry *inv;
-	PstreeEntry *pstree;
+	const InventoryEntry *inv;  /* the tree's */
+	const PstreeEntry *pstree;  /* the tree's entry of this process */
 	CoreEntry *core;
 	size_t nr_threads; /* the main thread and core->threads */
 	MmEntry *mm;
@@ -107,6 +112,8 @@ enum task_session {
 	TASK_JOIN_GROUP,  /* setpgid(0, pgid): a group of lmproc's session */
 };
 
+struct restore_tree;
+
 struct restore_ctx {
 	struct lmproc_opts *opts;
 	int dfd;
@@ -126,6 +133,11 @@ struct restore_ctx {
 	int svc_fds[2]; /* lowest and highest service fd */
 
 	enum task_session session;
+	bool own_group;	   /* setpgid(0, 0) before forking its children */
+	bool join_late;	   /* setpgid(0, pgid) once every task exists */
+	bool fork_early;   /* forked before its parent's setsid() */
+	struct restore_tree *tree;
+	size_t idx;	   /* in tree->ctx */
 	pid_t lmproc_pid;
 	pid_t pid; /* the task, once forked */
 	uint64_t t_start_ns;
@@ -133,8 +145,32 @@ struct restore_ctx {
 	uint64_t t_detach_ns;
 };
 
+/* The tree being restored: pstree.img, one restore_ctx per live process
+ * (zombies have none: ctx[i].plan.pid is 0). */
+struct restore_tree {
+	InventoryEntry *inv;
+	PstreeEntry **entries;
+	size_t nr;
+	int *parent;	/* index of each entry's parent, -1 for the root */
+	struct restore_ctx *ctx;
+	int fd_base;	/* above every fd of every process (service fds go here) */
+	/* Shared open file descriptions: inherited at [inherit_base, +nr). */
+	int inherit_base;
+	int nr_inherit;
+	/* Shared with every task: they count themselves ready, or fail. */
+	struct tree_sync *sync;
+};
+
+struct tree_sync {
+	volatile uint32_t ready;
+	volatile uint32_t failed;
+};
+
 /* restore-images.c */
-int restore_read_plan(int dfd, struct restore_plan *plan);
+int restore_read_tree(int dfd, struct restore_tree *t);
+void restore_free_tree(struct restore_tree *t);
+int restore_read_plan(int dfd, const struct restore_tree *t, size_t idx,
+		      struct restore_plan *plan);
 void restore_free_plan(struct restore_plan *plan);
 /* Names the image in errors: "pagemap-PID.img" of round LEVEL. */
 int restore_plan_bad(const char *img, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -149,6 +185,7 @@ void restore_free_chain(struct restore_plan *plan);
 
 /* restore-check.c */
 int restore_check_machine(struct restore_plan *plan);
+int restore_check_pid_free(pid_t pid);
 /* PID 0: lmproc itself. */
 int read_special_layout(pid_t pid, struct special_layout *l);
 const char *special_name(int idx);
@@ -172,11 +209,21 @@ void restore_close_service_fds(struct restore_ctx *ctx);
 int restore_task_files(struct restore_ctx *ctx, char *err, size_t len);
 int restore_task_fs(struct restore_ctx *ctx, char *err, size_t len);
 
-/* restore-task.c: forks the task with the dumped pid and seizes it; the
- * task sets itself up and jumps into the restorer. */
-int restore_fork_task(struct restore_ctx *ctx);
-/* Kills and reaps the task (any failure before detach). */
-void restore_kill_task(struct restore_ctx *ctx);
+/* Drops, in a task that has forked its children, their fds. */
+int restore_task_drop_inherited(struct restore_ctx *ctx, char *err, size_t len);
+
+/* restore-tree.c */
+bool restore_in_subtree(const struct restore_tree *t, size_t anc, size_t i);
+int restore_tree_fd_base(const struct restore_tree *t);
+int restore_plan_sessions(struct restore_tree *t);
+int restore_plan_shared_files(struct restore_tree *t);
+
+/* restore-task.c: forks the tree with the dumped pids (each process forks
+ * its children) and seizes every live task; each sets itself up and
+ * jumps into its restorer. */
+int restore_fork_tree(struct restore_tree *t);
+/* Kills the tree and reaps what lmproc can (any failure before detach). */
+void restore_kill_tree(struct restore_tree *t);
 
 /* restore-finish.c: waits for the restorer, sets registers, detaches. */
 int restore_finish_task(struct restore_ctx *ctx);

@@ -18,6 +18,7 @@ struct parasite_ctl;
 
 struct track_round {
 	pid_t pid;
+	pid_t root_pid;			/* of the tree: the chain's inventories name it */
 	bool pre_dump;
 	const char *parent_dir;		/* as given: relative to the images dir */
 	enum track_backend backend;
@@ -35,11 +36,11 @@ struct track_round {
 	uint64_t collect_us;
 };
 
-/* Before the seize: checks --prev-images-dir (complete, same pid, a
+/* Once the tree is frozen, per process: checks --prev-images-dir (complete, same pid, a
  * chain of pre-dumps without holes) and loads what the round compares
  * against.  Picks the backend. */
-int track_round_prepare(struct track_round *r, const struct lmproc_opts *opts, int dfd,
-			bool pre_dump);
+int track_round_prepare(struct track_round *r, const struct lmproc_opts *opts, pid_t pid,
+			int dfd, bool pre_dump);
 /* Frozen task: tracking state from the keeper (or armed anew through
  * CTL, which must be prepared), per-VMA decisions, dirty pages.  Fills
  * r->plan for dump_pages(). */

@@ -200,6 +200,8 @@ struct restorer_args {
 	char child_err[256];
 	/* lmproc wakes the task (futex, shared) once it has seized it. */
 	volatile uint32_t go;
+	/* The task is set up (its children forked) and waits for go. */
+	volatile uint32_t ready;
 	uint32_t stop_sig; /* raised to hand control back to lmproc */
 
 	uint64_t area_start;

@@ -222,6 +222,26 @@ case_unsupported_fd() {
 	refused $? "$TPID" 7 netlink && target_intact
 }
 
+# A child's unsupported fd refuses the dump of the whole tree, naming the
+# child; the root and the child run on untouched.
+case_tree_unsupported() {
+	local child
+
+	target_up "$BUILD/bad-input/tree_unsupported" || return 1
+	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$child" 7 netlink || return 1
+	case "$(proc_state "$child")" in
+	t|T) REASON="child $child left stopped"; return 1 ;;
+	esac
+	if grep -q '^TracerPid:[[:space:]]*[1-9]' "/proc/$child/status"; then
+		REASON="child $child left traced"
+		return 1
+	fi
+	target_intact
+}
+
 # case_dump_fault POINT: a dump failing at POINT leaves the target as it
 # was; a dump -R after it succeeds and leaves it as it was too.
 case_dump_fault() {
@@ -773,6 +793,7 @@ run_bad_input() {
 	bad_case dir-under-a-file case_dir_under_file
 	bad_case read-only-dir case_readonly_dir
 	bad_case unsupported-fd case_unsupported_fd
+	bad_case tree-unsupported-fd case_tree_unsupported
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
 	bad_case fault-parasite-cmd case_dump_fault parasite-cmd

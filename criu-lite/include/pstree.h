@@ -1,0 +1,37 @@
+/* The process tree of a dump: the target and every descendant, parents
+ * before children (pstree.img's order). */
+#ifndef LMPROC_PSTREE_H
+#define LMPROC_PSTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "seize.h"
+
+struct pstree_item {
+	pid_t pid, ppid, pgid, sid;
+	int parent; /* index in items, -1 for the root */
+	bool seized;
+	bool zombie;
+	int exit_status; /* a zombie's, as wait(2) reports it */
+	struct seized_task task; /* empty for a zombie */
+};
+
+struct pstree {
+	struct pstree_item *items; /* items[0] is the root */
+	size_t nr, cap;
+};
+
+/* Freezes ROOT and every descendant; a child that has exited is kept as
+ * a zombie.  On failure nothing stays frozen and T is empty. */
+int seize_tree(pid_t root, struct pstree *t);
+/* Lets every process run on; T keeps its items (no threads). */
+void unseize_tree(struct pstree *t);
+/* After a good dump: kills every process of the tree. */
+int kill_tree(struct pstree *t);
+void pstree_free(struct pstree *t);
+/* pstree.img: one entry per process, in T's order. */
+int dump_pstree(int dfd, const struct pstree *t);
+
+#endif

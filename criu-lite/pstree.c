@@ -1,0 +1,243 @@
+/* Owns the process tree of a dump: every descendant of the target, found
+ * and frozen top-down (a frozen parent forks no more, so its children
+ * list is final once it is seized), zombies recorded with their exit
+ * status, and the tree released, or killed, as a whole.  Never leaves a
+ * process of the tree frozen on a failure. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "image.h"
+#include "log.h"
+#include "proc.h"
+#include "pstree.h"
+
+#include "pstree.pb-c.h"
+
+static struct pstree_item *add_item(struct pstree *t, pid_t pid, int parent)
+{
+	struct pstree_item *it;
+
+	if (t->nr == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		struct pstree_item *n = realloc(t->items, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		t->items = n;
+		t->cap = cap;
+	}
+	it = &t->items[t->nr++];
+	memset(it, 0, sizeof(*it));
+	it->pid = pid;
+	it->parent = parent;
+	return it;
+}
+
+/* ids as they are now that the process (or its parent) is frozen. */
+static int read_ids(struct pstree_item *it)
+{
+	struct proc_stat st;
+	int ret = proc_read_stat(it->pid, &st);
+
+	if (ret) {
+		pr_err("Can't read /proc/%d/stat: %s\n", it->pid, strerror(-ret));
+		return ret;
+	}
+	it->ppid = st.ppid;
+	it->pgid = st.pgid;
+	it->sid = st.sid;
+	if (st.state == 'Z') {
+		it->zombie = true;
+		it->exit_status = st.exit_code;
+	}
+	return 0;
+}
+
+/* A child is either seized or, if it exited (now or before), a zombie
+ * its frozen parent cannot reap. */
+static int take_child(struct pstree *t, int parent, pid_t pid)
+{
+	struct pstree_item *it = add_item(t, pid, parent);
+	int ret;
+
+	if (!it)
+		return -ENOMEM;
+	ret = read_ids(it);
+	if (ret || it->zombie)
+		return ret;
+	ret = seize_task(pid, &it->task);
+	if (ret == -ESRCH) {
+		ret = read_ids(it);
+		if (!ret && !it->zombie) {
+			pr_err("Child %d of pid %d vanished while being seized\n", pid,
+			       t->items[parent].pid);
+			ret = -ESRCH;
+		}
+		return ret;
+	}
+	if (ret)
+		t->nr--;
+	else
+		it->seized = true;
+	return ret;
+}
+
+static int child_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The children of every thread of a frozen process, ascending. */
+static int list_children(const struct pstree_item *it, pid_t **out, size_t *nr)
+{
+	size_t cap = 0;
+	pid_t *kids = NULL;
+
+	*nr = 0;
+	for (size_t i = 0; i < it->task.nr_tids; i++) {
+		char path[96], *s, *end;
+		cleanup_free char *buf = NULL;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", it->pid,
+			 it->task.tids[i]);
+		buf = proc_read_file(path, NULL);
+		if (!buf) {
+			pr_perror("Can't read %s", path);
+			free(kids);
+			return -errno;
+		}
+		for (s = buf;; s = end) {
+			long v = strtol(s, &end, 10);
+
+			if (end == s)
+				break;
+			if (*nr == cap) {
+				pid_t *n = realloc(kids, (cap = cap ? cap * 2 : 16) * sizeof(*n));
+
+				if (!n) {
+					free(kids);
+					return -ENOMEM;
+				}
+				kids = n;
+			}
+			kids[(*nr)++] = v;
+		}
+	}
+	if (*nr)
+		qsort(kids, *nr, sizeof(*kids), child_cmp);
+	*out = kids;
+	return 0;
+}
+
+int seize_tree(pid_t root, struct pstree *t)
+{
+	uint64_t start = now_us();
+	struct pstree_item *it;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	it = add_item(t, root, -1);
+	if (!it)
+		return -ENOMEM;
+	ret = seize_task(root, &it->task);
+	if (ret) {
+		if (ret == -ESRCH)
+			pr_err("pid %d exited while being seized\n", root);
+		t->nr = 0;
+		return ret;
+	}
+	it->seized = true;
+	ret = read_ids(it);
+	/* Breadth first: items[] lists parents before their children. */
+	for (size_t i = 0; !ret && i < t->nr; i++) {
+		cleanup_free pid_t *kids = NULL;
+		size_t nr = 0;
+
+		if (t->items[i].zombie)
+			continue;
+		ret = list_children(&t->items[i], &kids, &nr);
+		for (size_t k = 0; !ret && k < nr; k++)
+			ret = take_child(t, i, kids[k]);
+	}
+	if (ret) {
+		unseize_tree(t);
+		pstree_free(t);
+		return ret;
+	}
+	pr_debug("Tree of pid %d: %zu processes seized in %lu us\n", root, t->nr,
+		 (unsigned long)(now_us() - start));
+	return 0;
+}
+
+void unseize_tree(struct pstree *t)
+{
+	for (size_t i = t->nr; i-- > 0;) {
+		if (t->items[i].seized)
+			unseize_task(&t->items[i].task);
+		t->items[i].seized = false;
+	}
+}
+
+/* Parents first would hand the children to a reaper before their
+ * threads are reaped by us; leaves first keeps every wait ours. */
+int kill_tree(struct pstree *t)
+{
+	int ret = 0;
+
+	for (size_t i = t->nr; i-- > 0;) {
+		int r;
+
+		if (!t->items[i].seized)
+			continue;
+		r = kill_seized_task(&t->items[i].task);
+		t->items[i].seized = false;
+		ret = ret ?: r;
+	}
+	return ret;
+}
+
+void pstree_free(struct pstree *t)
+{
+	free(t->items);
+	memset(t, 0, sizeof(*t));
+}
+
+int dump_pstree(int dfd, const struct pstree *t)
+{
+	struct cr_img *img = img_open_write(dfd, IMG_PSTREE, 0);
+	int ret = 0;
+
+	if (!img)
+		return -EIO;
+	for (size_t i = 0; i < t->nr && !ret; i++) {
+		const struct pstree_item *it = &t->items[i];
+		PstreeEntry pe = PSTREE_ENTRY__INIT;
+		cleanup_free uint32_t *tids = calloc(it->task.nr_tids + 1, sizeof(*tids));
+
+		if (!tids) {
+			ret = -ENOMEM;
+			break;
+		}
+		for (size_t k = 0; k < it->task.nr_tids; k++)
+			tids[k] = it->task.tids[k];
+		pe.pid = it->pid;
+		pe.ppid = it->ppid;
+		pe.pgid = it->pgid;
+		pe.sid = it->sid;
+		pe.n_threads = it->task.nr_tids;
+		pe.threads = tids;
+		if (it->zombie) {
+			pe.has_exit_status = true;
+			pe.exit_status = it->exit_status;
+		}
+		ret = img_write_msg(img, &pe.base);
+	}
+	return img_close(img) ?: ret;
+}

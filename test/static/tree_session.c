@@ -1,0 +1,183 @@
+/* Sessions and process groups as a shell and a daemon leave them: the
+ * root forks S, which starts a session and runs a "job" there: T leads a
+ * group, U joins T's group (both set by S, as a shell does); and P, which
+ * first forks Q and then starts a session of its own, so that Q stays in
+ * the root's session below a session leader.  After the restore every
+ * process checks that its pid, parent, group and session are as they were,
+ * and its memory; the root collects the reports. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#define PATTERN_WORDS 1024
+#define NR_REPORTS 5
+
+struct report {
+	int level;
+	int ok;
+	char why[120];
+};
+
+struct ids {
+	pid_t pid, ppid, pgid, sid;
+};
+
+static int go_pipe[2], res_pipe[2], setup_pipe[2], ready_pipe[2];
+static uint64_t pattern[PATTERN_WORDS];
+static uint64_t seed;
+
+static void fill(int level)
+{
+	for (int i = 0; i < PATTERN_WORDS; i++)
+		pattern[i] = test_mix(seed + level * 1000003ULL + i);
+}
+
+static int check_pattern(int level)
+{
+	for (int i = 0; i < PATTERN_WORDS; i++)
+		if (pattern[i] != test_mix(seed + level * 1000003ULL + i))
+			return i;
+	return -1;
+}
+
+static void save_ids(struct ids *s)
+{
+	s->pid = getpid();
+	s->ppid = getppid();
+	s->pgid = getpgid(0);
+	s->sid = getsid(0);
+}
+
+static void report(int level, int ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void report(int level, int ok, const char *fmt, ...)
+{
+	struct report r = { .level = level, .ok = ok };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r.why, sizeof(r.why), fmt, ap);
+	va_end(ap);
+	if (write(res_pipe[1], &r, sizeof(r)) != sizeof(r))
+		_exit(3);
+}
+
+/* Blocks in read() across the checkpoint, then checks itself. */
+static void child_body(int level)
+{
+	struct ids before, now;
+	char c;
+	int bad;
+
+	fill(level);
+	/* T and U: S has put them into their group. */
+	if ((level == 2 || level == 3) && read(setup_pipe[0], &c, 1) != 1)
+		_exit(2);
+	save_ids(&before);
+	if (write(ready_pipe[1], "r", 1) != 1 || read(go_pipe[0], &c, 1) != 1)
+		_exit(2);
+	save_ids(&now);
+	bad = check_pattern(level);
+	if (memcmp(&before, &now, sizeof(now)))
+		report(level, 0, "ids pid %d ppid %d pgid %d sid %d, were %d %d %d %d", now.pid,
+		       now.ppid, now.pgid, now.sid, before.pid, before.ppid, before.pgid,
+		       before.sid);
+	else if (bad >= 0)
+		report(level, 0, "memory word %d differs", bad);
+	else
+		report(level, 1, "ok");
+}
+
+static pid_t fork_body(int level)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		child_body(level);
+		_exit(0);
+	}
+	return pid;
+}
+
+/* S: a session leader with a two-process job in one group. */
+static void session_s(void)
+{
+	pid_t t, u;
+
+	if (setsid() < 0)
+		_exit(4);
+	t = fork_body(2);
+	if (t < 0 || setpgid(t, t))
+		_exit(5);
+	u = fork_body(3);
+	if (u < 0 || setpgid(u, t) || write(setup_pipe[1], "ss", 2) != 2)
+		_exit(6);
+	child_body(1);
+	waitpid(t, NULL, 0);
+	waitpid(u, NULL, 0);
+	_exit(0);
+}
+
+/* P: forks Q, then leaves the session Q stays in. */
+static void session_p(void)
+{
+	pid_t q = fork_body(5);
+
+	if (q < 0 || setsid() < 0)
+		_exit(7);
+	child_body(4);
+	waitpid(q, NULL, 0);
+	_exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	pid_t kids[2];
+
+	test_init(argc, argv);
+	seed = test_seed();
+	if (pipe(go_pipe) || pipe(res_pipe) || pipe(setup_pipe) || pipe(ready_pipe))
+		fail("pipe: %s", strerror(errno));
+	kids[0] = fork();
+	if (kids[0] == 0)
+		session_s();
+	kids[1] = fork();
+	if (kids[1] == 0)
+		session_p();
+	if (kids[0] < 0 || kids[1] < 0)
+		fail("fork: %s", strerror(errno));
+	fill(0);
+	for (int i = 0; i < NR_REPORTS; i++) {
+		char c;
+
+		if (read(ready_pipe[0], &c, 1) != 1)
+			fail("ready %d: %s", i, strerror(errno));
+	}
+	test_waitsig();
+
+	if (check_pattern(0) >= 0)
+		fail("root memory differs");
+	if (write(go_pipe[1], "ggggg", NR_REPORTS) != NR_REPORTS)
+		fail("wake the children: %s", strerror(errno));
+	for (int i = 0; i < NR_REPORTS; i++) {
+		struct report r;
+
+		if (read(res_pipe[0], &r, sizeof(r)) != sizeof(r))
+			fail("report %d: %s", i, strerror(errno));
+		if (!r.ok)
+			fail("level %d: %s", r.level, r.why);
+	}
+	for (int i = 0; i < 2; i++) {
+		int st;
+
+		if (waitpid(kids[i], &st, 0) != kids[i] || !WIFEXITED(st) || WEXITSTATUS(st))
+			fail("child %d ended with status 0x%x", kids[i], st);
+	}
+	pass();
+}
