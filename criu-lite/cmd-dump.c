@@ -22,6 +22,7 @@
 #include "proc.h"
 #include "pstree.h"
 #include "seize.h"
+#include "shmem.h"
 #include "track-round.h"
 
 #include "inventory.pb-c.h"
@@ -47,6 +48,7 @@ struct dump_ctx {
 	int dfd;
 	struct parasite_ctl *parasite;
 	struct files_dump *files;
+	struct shmem_dump *shmem;
 	struct page_xfer_stats pages; /* the sum over the processes */
 	bool pre_dump;
 	uint64_t t_start, t_frozen, t_thawed;
@@ -230,6 +232,8 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 				 dump_core(ctx->dfd, &pd->item->task, pd->sigactions,
 					   pd->thread_states));
 	if (!ret)
+		ret = stage_done(ctx, pid, "shmem", dump_shmem(ctx->shmem, pid, &pd->vl));
+	if (!ret)
 		ret = stage_done(ctx, pid, "mm", dump_mm(ctx->dfd, pid, &pd->vl, pd->brk));
 	return ret;
 }
@@ -240,14 +244,17 @@ static int dump_frozen(struct dump_ctx *ctx)
 
 	if (fault_injected("dump-after-seize"))
 		return -EIO;
-	ctx->files = files_dump_start(ctx->dfd);
-	if (!ctx->files)
-		return -EIO;
+	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job);
+	ctx->shmem = shmem_dump_start(ctx->dfd);
+	if (!ctx->files || !ctx->shmem)
+		ret = -EIO;
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
 			ret = dump_one_frozen(ctx, &ctx->procs[i]);
 	ret = files_dump_end(ctx->files) ?: ret;
+	ret = shmem_dump_end(ctx->shmem) ?: ret;
 	ctx->files = NULL;
+	ctx->shmem = NULL;
 	if (!ret)
 		ret = stage_done(ctx, ctx->pid, "pstree", dump_pstree(ctx->dfd, &ctx->tree));
 	if (!ret && fault_injected("dump-before-inventory"))

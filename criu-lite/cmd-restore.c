@@ -84,7 +84,7 @@ static int read_plans(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		c->dfd = dfd;
 		c->tree = t;
 		c->idx = i;
-		c->svc_fds[0] = c->svc_fds[1] = c->files_data_fd = -1;
+		c->svc_fds[0] = c->svc_fds[1] = c->files_data_fd = c->tty_fd = -1;
 		for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++)
 			c->pages_fds[l] = -1;
 	}
@@ -149,12 +149,22 @@ static void close_service_fds(struct restore_tree *t)
 			restore_close_service_fds(&t->ctx[i]);
 }
 
+/* Shared memory objects the restore made go again if it fails. */
+static void undo_shmem(struct restore_tree *t)
+{
+	for (size_t i = 0; t->ctx && i < t->nr; i++)
+		if (t->ctx[i].plan.pid)
+			restore_undo_shmem(&t->ctx[i]);
+}
+
 static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start)
 {
 	int ret = prepare(t, opts, dfd);
 
-	if (ret)
+	if (ret) {
+		undo_shmem(t);
 		return ret;
+	}
 	t->ctx[0].t_start_ns = t_start;
 	ret = restore_fork_tree(t);
 	/* Only the tasks need them, and they have their own copies. */
@@ -164,8 +174,12 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 			ret = restore_finish_task(&t->ctx[i]);
 	if (ret) {
 		restore_kill_tree(t);
+		undo_shmem(t);
 		return ret;
 	}
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->ctx[i].plan.pid)
+			restore_done_shmem(&t->ctx[i]);
 	write_stats(&t->ctx[0]);
 	return 0;
 }
@@ -177,6 +191,8 @@ static void free_tree(struct restore_tree *t)
 		if (!t->ctx[i].plan.pid)
 			continue;
 		restore_free_area(&t->ctx[i]);
+		free(t->ctx[i].shmem_made);
+		free(t->ctx[i].shmem_own);
 		restore_free_plan(&t->ctx[i].plan);
 	}
 	free(t->ctx);

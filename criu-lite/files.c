@@ -37,6 +37,7 @@ static const struct fd_ops *const all_ops[] = {
 	&inotify_fd_ops,
 	&memfd_fd_ops,
 	&unix_sk_fd_ops,
+	&tty_fd_ops,
 	&reg_fd_ops,
 };
 
@@ -669,12 +670,13 @@ static int dump_fs(int dfd, pid_t pid)
 	return img_write_one(dfd, IMG_FS, pid, &fs.base);
 }
 
-struct files_dump *files_dump_start(int dfd)
+struct files_dump *files_dump_start(int dfd, bool shell_job)
 {
 	struct files_dump *d = calloc(1, sizeof(*d));
 
 	if (!d)
 		return NULL;
+	d->shell_job = shell_job;
 	d->pidfd = d->data_fd = d->proc_fd = d->proc_fdinfo = -1;
 	d->tee_pipe[0] = d->tee_pipe[1] = -1;
 	d->next_id = 1;

@@ -18,6 +18,7 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
+#include "shmem.pb-c.h"
 #include "stats.pb-c.h"
 
 #define WBUF_SIZE (64 << 10)
@@ -35,6 +36,8 @@ const struct image_desc image_descs[IMG_MAX] = {
 	[IMG_FILES] = { "files.img", 0x4c4d0008, &file_entry__descriptor },
 	[IMG_FS] = { "fs-%d.img", 0x4c4d0009, &fs_entry__descriptor },
 	[IMG_FILES_DATA] = { "files-data.img", 0, NULL },
+	[IMG_SHMEM] = { "shmem.img", 0x4c4d000c, &shmem_entry__descriptor },
+	[IMG_SHMEM_PAGES] = { "shmem-pages.img", 0, NULL },
 	[IMG_STATS_DUMP] = { "stats-dump.img", 0x4c4d000a, &dump_stats_entry__descriptor },
 	[IMG_STATS_RESTORE] = { "stats-restore.img", 0x4c4d000b,
 				&restore_stats_entry__descriptor },

@@ -33,6 +33,8 @@ static const char usage_text[] =
 	"  -D, --images-dir DIR    where images are written or read\n"
 	"  -R, --leave-running     keep the process running after the dump\n"
 	"  -d, --detach            restore and return without waiting\n"
+	"  -j, --shell-job         the process uses its shell's terminal: dump it by\n"
+	"                          device, restore lmproc's terminal in its place\n"
 	"      --page-path MODE    how pages leave the target: read (process_vm_readv,\n"
 	"                          the default) or splice (parasite vmsplice)\n"
 	"      --prev-images-dir DIR  the previous round (relative to -D, or absolute)\n"
@@ -76,6 +78,7 @@ int main(int argc, char **argv)
 		{ "images-dir", required_argument, NULL, 'D' },
 		{ "leave-running", no_argument, NULL, 'R' },
 		{ "detach", no_argument, NULL, 'd' },
+		{ "shell-job", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "page-path", required_argument, NULL, OPT_PAGE_PATH },
@@ -90,7 +93,7 @@ int main(int argc, char **argv)
 	int level = LOG_WARN, vcount = 0, c, ret;
 	const char *cmd;
 
-	while ((c = getopt_long(argc, argv, "t:D:Rdo:v::h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:Rdjo:v::h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (parse_pid(optarg, &opts.pid))
@@ -104,6 +107,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			opts.detach = true;
+			break;
+		case 'j':
+			opts.shell_job = true;
 			break;
 		case 'o':
 			log_file = optarg;

@@ -15,8 +15,9 @@
 #include "log.h"
 #include "mem.h"
 #include "proc.h"
+#include "shmem.h"
 
-static bool has_vm_flag(const struct vma *v, const char *flag)
+bool vma_has_flag(const struct vma *v, const char *flag)
 {
 	const char *p = v->vm_flags;
 	size_t n = strlen(flag);
@@ -105,17 +106,23 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 	struct stat st;
 	int idx;
 
-	if (strstr(path, " (deleted)")) {
-		pr_err("Mapping at 0x%lx-0x%lx is of deleted file %s; not supported yet\n",
-		       (unsigned long)v->start, (unsigned long)v->end, path);
-		return -EOPNOTSUPP;
-	}
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)v->start,
 		 (unsigned long)v->end);
 	if (stat(link, &st)) {
 		pr_perror("Can't stat the file mapped at 0x%lx (%s)", (unsigned long)v->start,
 			  path);
 		return -errno;
+	}
+	if (v->flags & MAP_SHARED) {
+		int ret = shmem_classify(pid, vl, v, path, &st);
+
+		if (ret)
+			return ret < 0 ? ret : 0;
+	}
+	if (strstr(path, " (deleted)")) {
+		pr_err("Mapping at 0x%lx-0x%lx is of deleted file %s; not supported yet\n",
+		       (unsigned long)v->start, (unsigned long)v->end, path);
+		return -EOPNOTSUPP;
 	}
 	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 5 &&
 	    (v->flags & MAP_PRIVATE)) {
@@ -156,6 +163,7 @@ static int parse_vma_header(const char *line, struct vma *v, unsigned long *ino,
 	v->end = end;
 	v->pgoff = pgoff;
 	v->file = -1;
+	v->shmem = -1;
 	v->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
 		  (perms[2] == 'x' ? PROT_EXEC : 0);
 	v->flags = perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE;
@@ -168,9 +176,9 @@ static int finish_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigne
 {
 	int ret;
 
-	if (has_vm_flag(v, "gd"))
+	if (vma_has_flag(v, "gd"))
 		v->flags |= MAP_GROWSDOWN;
-	if (has_vm_flag(v, "nr"))
+	if (vma_has_flag(v, "nr"))
 		v->flags |= MAP_NORESERVE;
 	if (path[0] == '[')
 		ret = classify_special(v, path);
@@ -188,7 +196,7 @@ static int finish_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigne
 		return ret;
 	if ((v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_FILE_PRIVATE ||
 	     v->kind == VMA_KIND__VMA_FILE_SHARED) &&
-	    (has_vm_flag(v, "ht") || has_vm_flag(v, "io") || has_vm_flag(v, "pf"))) {
+	    (vma_has_flag(v, "ht") || vma_has_flag(v, "io") || vma_has_flag(v, "pf"))) {
 		pr_err("Mapping at 0x%lx-0x%lx (%s) is hugetlb or device memory; not supported\n",
 		       (unsigned long)v->start, (unsigned long)v->end, path[0] ? path : "anon");
 		return -EOPNOTSUPP;
@@ -296,6 +304,7 @@ void free_vmas(struct vm_area_list *vl)
 		free(vl->files[i].path);
 	free(vl->files);
 	free(vl->vmas);
+	shmem_free(vl);
 	memset(vl, 0, sizeof(*vl));
 }
 
@@ -337,7 +346,7 @@ static int fill_vm_flags(VmaEntry *e, char *flags)
 	return 0;
 }
 
-static void fill_vma_entry(VmaEntry *e, const struct vma *v)
+static void fill_vma_entry(VmaEntry *e, const struct vma *v, const struct vm_area_list *vl)
 {
 	e->start = v->start;
 	e->end = v->end;
@@ -348,6 +357,11 @@ static void fill_vma_entry(VmaEntry *e, const struct vma *v)
 		e->has_pgoff = e->has_file = true;
 		e->pgoff = v->pgoff;
 		e->file = v->file;
+	}
+	if (v->shmem >= 0) {
+		e->has_pgoff = e->has_shmem = true;
+		e->pgoff = v->pgoff;
+		e->shmem = vl->shm[v->shmem].id;
 	}
 	if (v->name[0])
 		e->name = (char *)v->name;
@@ -414,7 +428,7 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 		return -ENOMEM;
 	for (size_t i = 0; i < vl->nr; i++) {
 		vma_entry__init(&vmas[i]);
-		fill_vma_entry(&vmas[i], &vl->vmas[i]);
+		fill_vma_entry(&vmas[i], &vl->vmas[i], vl);
 		vma_ptrs[i] = &vmas[i];
 		flag_bufs[i] = strdup(vl->vmas[i].vm_flags);
 		if (!flag_bufs[i] || fill_vm_flags(&vmas[i], flag_bufs[i])) {

@@ -1,6 +1,6 @@
 /* Owns the files of a restore: the service fds lmproc opens before the
- * fork (the pages image, the mapped files the restorer needs and
- * files-data.img), and, in the forked task, the dumped fds at their
+ * fork (the pages image, the mapped files and shared memory objects the
+ * restorer needs and files-data.img), and, in the forked task, the dumped fds at their
  * numbers (each open file description made by its type, fd-types.h, and
  * dup'ed to every fd that shared it) and the fs context (cwd, root,
  * umask).  The task-side functions run between the fork and the
@@ -68,6 +68,52 @@ static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 	return 0;
 }
 
+/* The shared memory objects the restorer maps (restore-shmem.c). */
+static int open_shmem(struct restore_ctx *ctx, int base)
+{
+	size_t n = ctx->plan.nr_shmem;
+	int fd;
+
+	ctx->shmem_fd = malloc((n + 1) * sizeof(int));
+	ctx->shmem_made = calloc(n + 1, sizeof(bool));
+	ctx->shmem_own = calloc(n + 1, sizeof(bool));
+	if (!ctx->shmem_fd || !ctx->shmem_made || !ctx->shmem_own)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		ctx->shmem_fd[i] = -1;
+	for (size_t i = 0; i < n; i++) {
+		fd = restore_make_shmem(ctx, i);
+		if (fd == RESTORE_SHMEM_NO_FD)
+			continue;
+		if (fd < 0)
+			return fd;
+		fd = move_above(fd, base);
+		if (fd < 0) {
+			pr_perror("Can't move the fd of shared memory object %zu above fd %d", i + 1,
+				  base);
+			return -errno;
+		}
+		ctx->shmem_fd[i] = note_service_fd(ctx, fd);
+	}
+	return 0;
+}
+
+/* lmproc's terminal, for a task that had its shell's (tty.c). */
+static int open_tty(struct restore_ctx *ctx, int base)
+{
+	int fd = restore_tty_fd(ctx);
+
+	if (fd < 0)
+		return fd == -1 ? 0 : fd;
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	if (fd < 0) {
+		pr_perror("Can't move lmproc's terminal above fd %d", base);
+		return -errno;
+	}
+	ctx->tty_fd = note_service_fd(ctx, fd);
+	return 0;
+}
+
 /* The files the restorer maps, and the executable for PR_SET_MM_MAP. */
 static bool *files_needed(const struct restore_plan *p)
 {
@@ -97,7 +143,7 @@ static int service_fd_base(const struct restore_plan *p, int tree_base)
 		pr_perror("Can't read RLIMIT_NOFILE");
 		return -errno;
 	}
-	if ((rlim_t)base + p->mm->n_files + 2 + RESTORE_PARKED_FDS > rl.rlim_cur) {
+	if ((rlim_t)base + p->mm->n_files + p->nr_shmem + 3 + RESTORE_PARKED_FDS > rl.rlim_cur) {
 		pr_info("Raising RLIMIT_NOFILE from %llu to %llu for fd %d\n",
 			(unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, base - 1);
 		rl.rlim_cur = rl.rlim_max;
@@ -118,6 +164,7 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 
 	ctx->svc_fds[0] = ctx->svc_fds[1] = -1;
 	ctx->files_data_fd = -1;
+	ctx->tty_fd = -1;
 	ctx->mfile_fd = malloc((p->mm->n_files + 1) * sizeof(int));
 	need = files_needed(p);
 	if (!ctx->mfile_fd || !need)
@@ -148,6 +195,11 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 		if (ret)
 			return ret;
 	}
+	ret = open_shmem(ctx, base);
+	if (!ret)
+		ret = open_tty(ctx, base);
+	if (ret)
+		return ret;
 	fd = openat(ctx->dfd, image_descs[IMG_FILES_DATA].name_fmt, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("Can't open image %s", image_descs[IMG_FILES_DATA].name_fmt);
@@ -177,19 +229,30 @@ void restore_close_service_fds(struct restore_ctx *ctx)
 			close(ctx->mfile_fd[i]);
 	free(ctx->mfile_fd);
 	ctx->mfile_fd = NULL;
+	for (size_t i = 0; ctx->shmem_fd && i < ctx->plan.nr_shmem; i++)
+		if (ctx->shmem_fd[i] >= 0)
+			close(ctx->shmem_fd[i]);
+	free(ctx->shmem_fd);
+	ctx->shmem_fd = NULL;
+	if (ctx->tty_fd >= 0)
+		close(ctx->tty_fd);
+	ctx->tty_fd = -1;
 }
 
 static bool is_service_fd(const struct restore_ctx *ctx, int fd)
 {
 	if (!ctx->mfile_fd)
 		return false;
-	if (fd == ctx->files_data_fd)
+	if (fd == ctx->files_data_fd || fd == ctx->tty_fd)
 		return true;
 	for (uint32_t l = 0; l < ctx->plan.nr_levels; l++)
 		if (fd == ctx->pages_fds[l])
 			return true;
 	for (size_t i = 0; i < ctx->plan.mm->n_files; i++)
 		if (ctx->mfile_fd[i] == fd)
+			return true;
+	for (size_t i = 0; ctx->shmem_fd && i < ctx->plan.nr_shmem; i++)
+		if (ctx->shmem_fd[i] == fd)
 			return true;
 	return false;
 }
@@ -376,7 +439,8 @@ static int place_one(struct task_files *tf, size_t i)
 int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 {
 	const struct restore_plan *p = &ctx->plan;
-	struct task_files tf = { .plan = p, .data_fd = ctx->files_data_fd, .err = err, .len = len };
+	struct task_files tf = { .plan = p, .data_fd = ctx->files_data_fd, .tty_fd = ctx->tty_fd,
+				 .err = err, .len = len };
 	int ret;
 
 	ret = close_inherited(ctx, err, len);
@@ -402,6 +466,8 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 			ret = p->fdesc[i].ops->post(&tf, i);
 	free(tf.file_fd);
 	close(ctx->files_data_fd);
+	if (ctx->tty_fd >= 0)
+		close(ctx->tty_fd);
 	return ret;
 }
 

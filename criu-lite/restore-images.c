@@ -457,10 +457,14 @@ static int check_vma_kind(const char *img, const MmEntry *mm, const VmaEntry *v)
 			return bad(img, "anonymous private vma 0x%llx with flags 0x%x",
 				   (unsigned long long)v->start, v->flags);
 		return 0;
-	case VMA_KIND__VMA_ANON_SHARED:
-		pr_err("Shared anonymous mapping 0x%llx-0x%llx: not supported yet\n",
-		       (unsigned long long)v->start, (unsigned long long)v->end);
-		return -EOPNOTSUPP;
+	case VMA_KIND__VMA_SHMEM:
+		/* The object itself is checked with shmem.img (restore-shmem.c). */
+		if (share != MAP_SHARED || (v->flags & MAP_GROWSDOWN) || !v->has_shmem ||
+		    !v->has_pgoff || !PAGE_ALIGNED(v->pgoff) || v->pgoff > (1ULL << 52))
+			return bad(img, "shared memory vma 0x%llx with flags 0x%x, object %u, offset 0x%llx",
+				   (unsigned long long)v->start, v->flags, v->shmem,
+				   (unsigned long long)v->pgoff);
+		return 0;
 	case VMA_KIND__VMA_FILE_PRIVATE:
 	case VMA_KIND__VMA_FILE_SHARED:
 		if (share != (v->kind == VMA_KIND__VMA_FILE_SHARED ? MAP_SHARED : MAP_PRIVATE) ||
@@ -791,6 +795,8 @@ int restore_read_plan(int dfd, const struct restore_tree *t, size_t idx, struct 
 		ret = read_fdinfo(dfd, p);
 	if (!ret)
 		ret = read_fs(dfd, p);
+	if (!ret)
+		ret = restore_read_shmem(dfd, p);
 	return ret;
 }
 
@@ -807,6 +813,7 @@ void restore_free_plan(struct restore_plan *p)
 	free(p->fds);
 	free(p->files);
 	restore_free_files(p);
+	restore_free_shmem(p);
 	free(p->vma_madv);
 	free(p->vma_filled);
 	memset(p, 0, sizeof(*p));

@@ -241,7 +241,7 @@ static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f
 	l->threads = off;
 	off += p->nr_threads * sizeof(struct restorer_thread);
 	l->close_fds = off;
-	off += (p->mm->n_files + p->nr_levels) * sizeof(int32_t);
+	off += (p->mm->n_files + p->nr_shmem + p->nr_levels) * sizeof(int32_t);
 	l->thread_stacks = PAGE_ALIGN(off);
 	off = l->thread_stacks + (p->nr_threads - 1) * RESTORER_THREAD_STACK_SIZE;
 	l->helper_stack = PAGE_ALIGN(off);
@@ -346,6 +346,24 @@ static int fill_vdso(struct restore_ctx *ctx, struct restorer_args *a)
 	return 0;
 }
 
+/* The object's fd in lmproc, the task's own fd of a memfd, or the SysV
+ * segment the restorer attaches. */
+static void fill_shmem_vma(const struct restore_ctx *ctx, const VmaEntry *v,
+			   struct restorer_vma *rv)
+{
+	const ShmemEntry *e = ctx->plan.shmem[v->shmem - 1];
+
+	rv->pgoff = v->pgoff;
+	if (e->kind == SHMEM_KIND__SHMEM_SYSV) {
+		rv->fd = -1;
+		rv->shmid = e->sysv->shmid;
+	} else if (e->has_task_fd) {
+		rv->fd = e->task_fd;
+	} else {
+		rv->fd = ctx->shmem_fd[v->shmem - 1];
+	}
+}
+
 static void fill_vmas(const struct restore_ctx *ctx, struct restorer_vma *rv)
 {
 	const struct restore_plan *p = &ctx->plan;
@@ -361,9 +379,12 @@ static void fill_vmas(const struct restore_ctx *ctx, struct restorer_vma *rv)
 		rv->map_prot = p->vma_filled[i] ? v->prot | PROT_READ | PROT_WRITE : v->prot;
 		rv->flags = v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_NORESERVE);
 		rv->madv = p->vma_madv[i];
+		rv->shmid = -1;
 		if (v->kind == VMA_KIND__VMA_ANON_PRIVATE) {
 			rv->flags |= MAP_ANONYMOUS | (v->flags & MAP_GROWSDOWN);
 			rv->fd = -1;
+		} else if (v->kind == VMA_KIND__VMA_SHMEM) {
+			fill_shmem_vma(ctx, v, rv);
 		} else {
 			rv->fd = ctx->mfile_fd[v->file];
 			rv->pgoff = v->pgoff;
@@ -479,6 +500,9 @@ static void fill_fds(const struct restore_ctx *ctx, struct restorer_args *a, int
 	for (size_t i = 0; i < ctx->plan.mm->n_files; i++)
 		if (ctx->mfile_fd[i] >= 0)
 			fds[a->nr_close_fds++] = ctx->mfile_fd[i];
+	for (size_t i = 0; i < ctx->plan.nr_shmem; i++)
+		if (ctx->shmem_fd[i] >= 0)
+			fds[a->nr_close_fds++] = ctx->shmem_fd[i];
 }
 
 static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,

@@ -245,6 +245,9 @@ static void plan_session(struct restore_ctx *ctx)
 	pid_t our_sid = getsid(0);
 
 	ctx->session = TASK_INHERIT;
+	/* A shell job joins lmproc's job, on lmproc's terminal. */
+	if (ctx->opts->shell_job)
+		return;
 	if (e->sid == e->pid) {
 		ctx->session = TASK_NEW_SESSION;
 		return;

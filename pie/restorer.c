@@ -22,6 +22,9 @@
 #define FUTEX_WAKE 1
 #define FUTEX_PRIVATE_FLAG 128
 #define INT_MAX 0x7fffffff
+/* include/uapi/linux/shm.h */
+#define SHM_RDONLY 010000
+#define SHM_EXEC 0100000
 /* A thread of this process. */
 #define THREAD_CLONE_FLAGS \
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM)
@@ -141,8 +144,13 @@ static long map_vmas(struct restorer_args *a)
 	long ret;
 
 	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
-		ret = sys_mmap(v->start, v->end - v->start, v->map_prot, v->flags | MAP_FIXED,
-			       v->fd, v->pgoff);
+		if (v->shmid >= 0)
+			ret = sys_shmat(v->shmid, v->start,
+					(v->map_prot & PROT_WRITE ? 0 : SHM_RDONLY) |
+						(v->map_prot & PROT_EXEC ? SHM_EXEC : 0));
+		else
+			ret = sys_mmap(v->start, v->end - v->start, v->map_prot,
+				       v->flags | MAP_FIXED, v->fd, v->pgoff);
 		if (is_err(ret))
 			return fail(a, RST_STEP_MAP, i, ret);
 		if ((uint64_t)ret != v->start)

@@ -63,6 +63,7 @@ struct files_dump {
 	 * descriptions dumped, to find one shared by several processes. */
 	uint32_t next_id;
 	void *descs_seen;
+	bool shell_job; /* --shell-job: a terminal not the process's is lmproc's to give */
 };
 
 /* The files of the task being restored, while the task sets them up. */
@@ -71,6 +72,7 @@ struct task_files {
 	int data_fd;	/* files-data.img */
 	int park_base;	/* above every fd the task will have */
 	int *file_fd;	/* per plan->files[i]: the task's fd holding it, or -1 */
+	int tty_fd;	/* lmproc's terminal (--shell-job), or -1 */
 	char *err;
 	size_t len;
 };
@@ -110,6 +112,7 @@ struct fd_ops {
 };
 
 extern const struct fd_ops reg_fd_ops;
+extern const struct fd_ops tty_fd_ops;
 extern const struct fd_ops pipe_fd_ops;
 extern const struct fd_ops eventfd_fd_ops;
 extern const struct fd_ops eventpoll_fd_ops;

@@ -2,16 +2,19 @@
 #ifndef LMPROC_FILES_H
 #define LMPROC_FILES_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct files_dump;
 
 /* Opens files.img and files-data.img for the whole tree; NULL on error
- * (logged). */
-struct files_dump *files_dump_start(int dfd);
+ * (logged).  SHELL_JOB: a terminal no process of the tree owns is its
+ * shell's (--shell-job), dumped to be replaced by lmproc's at restore. */
+struct files_dump *files_dump_start(int dfd, bool shell_job);
 /* Writes fdinfo-PID.img and fs-PID.img, and into files.img every open
  * file description PID holds that no earlier process did.  Refuses,
- * naming pid, fd and type, any descriptor lmproc cannot restore yet. */
+ * naming pid, fd and type, any descriptor lmproc cannot restore yet; a
+ * terminal the process does not own too, unless SHELL_JOB. */
 int dump_files(int dfd, struct files_dump *d, pid_t pid);
 /* Closes the images; D may be NULL. */
 int files_dump_end(struct files_dump *d);

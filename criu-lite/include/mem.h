@@ -17,6 +17,7 @@ struct vma {
 	uint32_t flags;		/* MAP_* */
 	VmaKind kind;
 	int file;		/* index into vm_area_list.files, or -1 */
+	int shmem;		/* index into vm_area_list.shm, or -1 */
 	char name[32];		/* [heap], [stack], [vdso], ... */
 	char vm_flags[128];	/* VmFlags line of smaps */
 };
@@ -36,12 +37,17 @@ struct vm_area_list {
 	struct mapped_file *files;
 	size_t nr_files;
 	int exe_file;		/* index into files */
+	struct shmem_obj *shm;	/* shared memory objects (shmem.h) */
+	size_t nr_shm;
 };
 
 /* Reads /proc/PID/smaps (and map_files) of a stopped task.  Refuses
  * mappings lmproc cannot restore yet, naming address and kind. */
 int collect_vmas(pid_t pid, struct vm_area_list *vl);
 void free_vmas(struct vm_area_list *vl);
+
+/* FLAG is one of the VmFlags mnemonics smaps gave V ("mw", "gd"...). */
+bool vma_has_flag(const struct vma *v, const char *flag);
 
 /* Should pages of this VMA be dumped at all, and may all-zero pages be
  * left out (they come back as zero-fill)? */

@@ -8,6 +8,8 @@
  *                      vDSO and xsave size)
  *   restore-mem.c      the restorer area: hole, blob, args for the blob
  *   files-plan.c       files.img and fdinfo as a whole: ids, fds, objects
+ *   restore-shmem.c    shared memory objects: made and filled in lmproc
+ *                      before the fork, mapped by the restorer
  *   restore-files.c    service fds (before the fork), the task's fds and
  *                      fs context (in the forked task)
  *   restore-task.c     clone3 with the pid, the task's libc-side setup
@@ -34,6 +36,7 @@
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
+#include "shmem.pb-c.h"
 
 /* This kernel's [vvar], [vvar_vclock], [vdso] (index: enum special_vma). */
 enum special_vma {
@@ -96,6 +99,9 @@ struct restore_plan {
 	uint32_t *fd_desc;	 /* per fds[i]: its index in files */
 	uint64_t files_data_size; /* of files-data.img */
 	FsEntry *fs;
+	ShmemEntry **shmem; /* shmem.img; entry i has id i + 1 */
+	size_t nr_shmem;
+	uint64_t *shmem_data_off; /* per entry: where its pages start in shmem-pages.img */
 	uint32_t *vma_madv;	      /* enum restorer_madv bits per vma */
 	bool *vma_filled;	      /* pages of the vma come from the image */
 	struct special_layout here;   /* this kernel's vDSO block */
@@ -130,6 +136,11 @@ struct restore_ctx {
 	int pages_fds[RESTORER_MAX_LEVELS];
 	int *mfile_fd;	/* per mm->files entry, -1 if unused */
 	int files_data_fd; /* files-data.img, for the task's files */
+	int *shmem_fd;	   /* per plan.shmem entry, -1 if mapped otherwise */
+	int tty_fd;	   /* lmproc's terminal for the task's (--shell-job), -1 */
+	bool *shmem_made;  /* the object (tmpfs file, SysV segment) is ours */
+	bool *shmem_own;   /* made (or found) and filled for this process: the
+			    * tree's later processes take it from here */
 	int svc_fds[2]; /* lowest and highest service fd */
 
 	enum task_session session;
@@ -193,6 +204,28 @@ const char *special_name(int idx);
 /* restore-mem.c */
 int restore_prepare_area(struct restore_ctx *ctx);
 void restore_free_area(struct restore_ctx *ctx);
+
+/* restore-shmem.c */
+/* Reads and validates shmem.img (absent in older dumps: no objects) and
+ * the VMAs that map its objects; needs the files read. */
+int restore_read_shmem(int dfd, struct restore_plan *p);
+void restore_free_shmem(struct restore_plan *p);
+/* Object I for this process, if its VMAs map it: made and filled in
+ * lmproc once for the tree (a later process gets a dup of the first's).
+ * An fd for the restorer to map, RESTORE_SHMEM_NO_FD (not mapped here, a
+ * SysV segment, or carried by a task's fd) or -errno (logged). */
+#define RESTORE_SHMEM_NO_FD (-1000000)
+int restore_make_shmem(struct restore_ctx *ctx, size_t i);
+/* A failed restore removes the tmpfs files and segments it created. */
+void restore_undo_shmem(struct restore_ctx *ctx);
+/* Once the tasks are back: segments that were marked for removal are
+ * again (the tasks' attachments keep them). */
+void restore_done_shmem(struct restore_ctx *ctx);
+
+/* tty.c: the fd of lmproc's terminal (0, 1 or 2) if the task had its
+ * shell's terminal, -1 if not, -errno (logged) without --shell-job or a
+ * terminal. */
+int restore_tty_fd(const struct restore_ctx *ctx);
 
 /* restore-files.c */
 /* fds the task's files may hold above the service fds for a moment

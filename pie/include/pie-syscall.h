@@ -35,6 +35,7 @@ static inline long sys_call6(long nr, long a1, long a2, long a3, long a4, long a
 #define sys_close(fd) SYS1(__NR_close, fd)
 #define sys_mmap(a, l, p, f, fd, o) SYS6(__NR_mmap, a, l, p, f, fd, o)
 #define sys_munmap(a, l) SYS2(__NR_munmap, a, l)
+#define sys_shmat(id, a, f) SYS3(__NR_shmat, id, a, f)
 #define sys_mprotect(a, l, p) SYS3(__NR_mprotect, a, l, p)
 #define sys_mremap(a, ol, nl, f, na) SYS5(__NR_mremap, a, ol, nl, f, na)
 #define sys_madvise(a, l, adv) SYS3(__NR_madvise, a, l, adv)

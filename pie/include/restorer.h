@@ -89,7 +89,7 @@ struct restorer_vma {
 	uint32_t flags;	   /* MAP_PRIVATE/MAP_SHARED, MAP_ANONYMOUS, MAP_GROWSDOWN... */
 	int32_t fd;	   /* the file's service fd, or -1 */
 	uint32_t madv;	   /* enum restorer_madv bits */
-	uint32_t pad;
+	int32_t shmid;	   /* SysV segment to attach at start instead, or -1 */
 };
 
 /* Runs of pages to fill, iovecs [iov, iov + nr_iov): each is made present

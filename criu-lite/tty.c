@@ -1,0 +1,457 @@
+/* Owns terminals.  A pty pair the process holds both sides of is dumped
+ * with its termios, window size, packet mode and lock, read through
+ * copies of its fds, and made again as a new pair (its number may
+ * differ).  Bytes queued in a pty cannot be read without taking them out,
+ * so a pair with queued bytes is refused.  Any other terminal (the shell's
+ * pty, a console) is not the process's own: with --shell-job it is dumped
+ * by device and restored as lmproc's terminal, otherwise refused. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "fd-types.h"
+#include "log.h"
+#include "proc.h"
+
+#define PTMX_MAJOR 5
+#define PTMX_MINOR 2
+#define PTS_MAJOR_FIRST 136
+#define PTS_MAJOR_LAST 143
+#define PTMX_PATH "/dev/ptmx"
+#define TTY_FLAGS                                                                         \
+	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | KERNEL_O_LARGEFILE | O_NOATIME | \
+	 O_ASYNC | O_NOCTTY)
+
+static bool is_ptmx(const struct stat *st)
+{
+	return major(st->st_rdev) == PTMX_MAJOR && minor(st->st_rdev) == PTMX_MINOR;
+}
+
+static bool is_pts(const struct stat *st)
+{
+	unsigned int maj = major(st->st_rdev);
+
+	return maj >= PTS_MAJOR_FIRST && maj <= PTS_MAJOR_LAST;
+}
+
+/* The consoles, serial lines, /dev/tty, /dev/console and ptys. */
+static bool tty_match(struct files_dump *d, const struct fd_parms *p)
+{
+	unsigned int maj = major(p->st.st_rdev);
+
+	(void)d;
+	return S_ISCHR(p->st.st_mode) && !(p->flags & O_PATH) &&
+	       (maj == 4 || maj == 5 || is_pts(&p->st));
+}
+
+static uint32_t pts_index(const struct stat *st)
+{
+	return (major(st->st_rdev) - PTS_MAJOR_FIRST) * 256 + minor(st->st_rdev);
+}
+
+/* The pty number of master P (TIOCGPTN through a copy), -errno. */
+static int64_t master_index(struct files_dump *d, const struct fd_parms *p)
+{
+	int fd = files_steal(d, p);
+	unsigned int n;
+	int ret = 0;
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, TIOCGPTN, &n)) {
+		pr_perror("pid %d fd %d: can't read the pty number of %s", d->pid, p->fd, p->link);
+		ret = -errno;
+	}
+	close(fd);
+	return ret ? ret : (int64_t)n;
+}
+
+/* The fd of the process that is the master of pty INDEX, -1 if none. */
+static int find_master(struct files_dump *d, uint32_t index, const struct fd_parms **out)
+{
+	for (int i = 0; i < d->nr_fds; i++) {
+		const struct fd_parms *m = &d->fds[i];
+		int64_t n;
+
+		if (m->ops != &tty_fd_ops || !is_ptmx(&m->st))
+			continue;
+		n = master_index(d, m);
+		if (n < 0)
+			return n;
+		if (n == index) {
+			*out = m;
+			return 0;
+		}
+	}
+	*out = NULL;
+	return 0;
+}
+
+static int find_slave(struct files_dump *d, uint32_t index, const struct fd_parms **out)
+{
+	for (int i = 0; i < d->nr_fds; i++) {
+		const struct fd_parms *s = &d->fds[i];
+
+		if (s->ops == &tty_fd_ops && is_pts(&s->st) && pts_index(&s->st) == index) {
+			*out = s;
+			return 0;
+		}
+	}
+	pr_err("pid %d: pty master of pty %u has no slave fd in the process: not supported\n",
+	       d->pid, index);
+	return -EOPNOTSUPP;
+}
+
+/* Bytes queued for the reader of FD (the other side wrote them). */
+static int check_queue(struct files_dump *d, const struct fd_parms *p, int fd, uint32_t index)
+{
+	int n = 0;
+
+	if (ioctl(fd, TIOCINQ, &n)) {
+		pr_perror("pid %d fd %d: can't read the queue of pty %u", d->pid, p->fd, index);
+		return -errno;
+	}
+	if (n) {
+		pr_err("pid %d fd %d: pty %u has %d bytes queued for reading at fd %d (%s); a pty's bytes can't be read without taking them: not supported\n",
+		       d->pid, p->fd, index, n, p->fd, p->link);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static int check_slave(struct files_dump *d, const struct fd_parms *s, uint32_t index)
+{
+	int fd = files_steal(d, s), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = check_queue(d, s, fd, index);
+	close(fd);
+	return ret;
+}
+
+/* The slave must be nobody's controlling terminal: a session's terminal
+ * is not restored.  Asked through the master: through the slave, the
+ * kernel answers only for lmproc's own terminal. */
+static int check_session(struct files_dump *d, const struct fd_parms *p, int master,
+			 uint32_t index)
+{
+	pid_t sid;
+
+	if (ioctl(master, TIOCGSID, &sid))
+		return 0;
+	pr_err("pid %d fd %d: pty %u is the controlling terminal of session %d: not supported\n",
+	       d->pid, p->fd, index, sid);
+	return -EOPNOTSUPP;
+}
+
+static int read_state(struct files_dump *d, const struct fd_parms *p, int fd, PtyStateEntry *ps,
+		      uint32_t index)
+{
+	static struct termios t;
+	struct winsize ws;
+	int pkt = 0, lck = 0;
+
+	if (tcgetattr(fd, &t) || ioctl(fd, TIOCGWINSZ, &ws) || ioctl(fd, TIOCGPKT, &pkt) ||
+	    ioctl(fd, TIOCGPTLCK, &lck)) {
+		pr_perror("pid %d fd %d: can't read the state of pty %u", d->pid, p->fd, index);
+		return -errno;
+	}
+	ps->termios->iflag = t.c_iflag;
+	ps->termios->oflag = t.c_oflag;
+	ps->termios->cflag = t.c_cflag;
+	ps->termios->lflag = t.c_lflag;
+	ps->termios->line = t.c_line;
+	ps->termios->cc.data = t.c_cc;
+	ps->termios->cc.len = NCCS;
+	ps->winsize->rows = ws.ws_row;
+	ps->winsize->cols = ws.ws_col;
+	ps->winsize->xpixel = ws.ws_xpixel;
+	ps->winsize->ypixel = ws.ws_ypixel;
+	ps->packet = pkt;
+	ps->locked = lck;
+	return 0;
+}
+
+static int dump_master(struct files_dump *d, const struct fd_parms *p, TtyEntry *te,
+		       PtyStateEntry *ps)
+{
+	const struct fd_parms *s;
+	struct stat key = { .st_dev = (dev_t)-1 };
+	int64_t index = master_index(d, p);
+	bool first;
+	int fd, ret;
+
+	if (index < 0)
+		return index;
+	te->kind = TTY_KIND__TTY_PTY_MASTER;
+	te->has_index = true;
+	te->index = index;
+	key.st_ino = index;
+	if (!files_obj_id(d, FD_TYPE__FD_TTY, &key, &first))
+		return -ENOMEM;
+	if (!first) {
+		pr_err("pid %d fd %d: a second open file description of the master of pty %u: not supported\n",
+		       d->pid, p->fd, te->index);
+		return -EOPNOTSUPP;
+	}
+	ret = find_slave(d, index, &s);
+	if (!ret)
+		ret = check_slave(d, s, index);
+	if (ret)
+		return ret;
+	fd = files_steal(d, p);
+	if (fd < 0)
+		return fd;
+	ret = check_session(d, p, fd, index);
+	if (!ret)
+		ret = check_queue(d, p, fd, index);
+	if (!ret)
+		ret = read_state(d, p, fd, ps, index);
+	close(fd);
+	te->pty = ps;
+	return ret;
+}
+
+static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p, TtyEntry *te)
+{
+	const struct fd_parms *m = NULL;
+	int ret;
+
+	if (is_pts(&p->st)) {
+		ret = find_master(d, pts_index(&p->st), &m);
+		if (ret)
+			return ret;
+	}
+	if (m) {
+		te->kind = TTY_KIND__TTY_PTY_SLAVE;
+		te->has_index = true;
+		te->index = pts_index(&p->st);
+		return 0;
+	}
+	if (!d->shell_job) {
+		pr_err("pid %d fd %d is the terminal %s, which the process does not own: dump with --shell-job (-j) to restore it on lmproc's terminal\n",
+		       d->pid, p->fd, p->link);
+		return -EOPNOTSUPP;
+	}
+	te->kind = TTY_KIND__TTY_EXTERNAL;
+	return 0;
+}
+
+static int tty_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
+{
+	TtyEntry te = TTY_ENTRY__INIT;
+	PtyStateEntry ps = PTY_STATE_ENTRY__INIT;
+	TermiosEntry t = TERMIOS_ENTRY__INIT;
+	WinsizeEntry ws = WINSIZE_ENTRY__INIT;
+	int ret;
+
+	if (p->flags & ~TTY_FLAGS) {
+		pr_err("pid %d fd %d: terminal %s with flags 0%o: not supported\n", d->pid, p->fd,
+		       p->link, p->flags);
+		return -EOPNOTSUPP;
+	}
+	ps.termios = &t;
+	ps.winsize = &ws;
+	te.flags = p->flags;
+	te.rdev = p->st.st_rdev;
+	te.path = p->link;
+	if (is_ptmx(&p->st))
+		ret = dump_master(d, p, &te, &ps);
+	else
+		ret = dump_slave_or_external(d, p, &te);
+	if (ret)
+		return ret;
+	fe->tty = &te;
+	return files_write(d, fe);
+}
+
+static int tty_validate(const FileEntry *f, uint64_t data_size)
+{
+	const TtyEntry *te = f->tty;
+	const PtyStateEntry *ps;
+
+	(void)data_size;
+	if (!te)
+		return restore_plan_bad("files.img", "file id %u has no tty entry", f->id);
+	if ((te->flags & ~TTY_FLAGS) || (te->flags & O_ACCMODE) == O_ACCMODE)
+		return restore_plan_bad("files.img", "tty file id %u has flags 0%o", f->id,
+					te->flags);
+	switch (te->kind) {
+	case TTY_KIND__TTY_EXTERNAL:
+		if (te->has_index || te->pty)
+			break;
+		return 0;
+	case TTY_KIND__TTY_PTY_MASTER:
+		ps = te->pty;
+		if (!te->has_index || !ps || ps->termios->cc.len != NCCS)
+			break;
+		return 0;
+	case TTY_KIND__TTY_PTY_SLAVE:
+		if (!te->has_index || te->pty)
+			break;
+		return 0;
+	default:
+		return restore_plan_bad("files.img", "tty file id %u has kind %d", f->id,
+					te->kind);
+	}
+	return restore_plan_bad("files.img", "tty file id %u (%s): fields do not fit its kind",
+				f->id, te->path);
+}
+
+/* A pair is one object (key: its number + 1), its master the carrier. */
+static uint64_t tty_obj_key(const FileEntry *f)
+{
+	return f->tty->kind == TTY_KIND__TTY_EXTERNAL ? 0 : (uint64_t)f->tty->index + 1;
+}
+
+static bool tty_obj_carrier(const FileEntry *f)
+{
+	return f->tty->kind == TTY_KIND__TTY_PTY_MASTER;
+}
+
+static int set_state(struct task_files *tf, uint32_t desc, int master, const PtyStateEntry *ps)
+{
+	struct termios t = {
+		.c_iflag = ps->termios->iflag,
+		.c_oflag = ps->termios->oflag,
+		.c_cflag = ps->termios->cflag,
+		.c_lflag = ps->termios->lflag,
+		.c_line = ps->termios->line,
+	};
+	struct winsize ws = {
+		.ws_row = ps->winsize->rows,
+		.ws_col = ps->winsize->cols,
+		.ws_xpixel = ps->winsize->xpixel,
+		.ws_ypixel = ps->winsize->ypixel,
+	};
+	int pkt = ps->packet;
+
+	memcpy(t.c_cc, ps->termios->cc.data, NCCS);
+	if (tcsetattr(master, TCSANOW, &t) || ioctl(master, TIOCSWINSZ, &ws) ||
+	    ioctl(master, TIOCPKT, &pkt))
+		return task_files_err(tf, desc, "can't set termios, window size or packet mode: %s",
+				      strerror(errno));
+	return 0;
+}
+
+/* Each slave description of the pair, opened through the master. */
+static int open_side(struct task_files *tf, uint32_t m, int master, int *fd)
+{
+	const TtyEntry *te = tf->plan->fdesc[m].fe->tty;
+	int flags = te->flags | O_NOCTTY;
+
+	if (te->kind == TTY_KIND__TTY_PTY_MASTER) {
+		*fd = master;
+		return 0;
+	}
+	*fd = ioctl(master, TIOCGPTPEER, flags);
+	if (*fd < 0)
+		return task_files_err(tf, m, "can't open the slave of the new pty: %s",
+				      strerror(errno));
+	*fd = task_files_park(tf, *fd);
+	return *fd < 0 ? -EMFILE : 0;
+}
+
+/* The whole pair at once: a new master, unlocked to open every slave
+ * description, its state set, locked again if it was, every description
+ * installed. */
+static int pty_open(struct task_files *tf, uint32_t desc)
+{
+	const struct file_desc *c = &tf->plan->fdesc[tf->plan->fdesc[desc].carrier];
+	const TtyEntry *cte = c->fe->tty;
+	int master, unlock = 0, lock = 1, ret = 0;
+	uint32_t m = desc;
+
+	master = open(PTMX_PATH, (cte->flags & ~O_NOCTTY) | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		return task_files_err(tf, desc, "can't open %s: %s", PTMX_PATH, strerror(errno));
+	master = task_files_park(tf, master);
+	if (master < 0)
+		return -EMFILE;
+	if (ioctl(master, TIOCSPTLCK, &unlock))
+		ret = task_files_err(tf, desc, "can't unlock the new pty: %s", strerror(errno));
+	do {
+		int fd;
+
+		if (!ret && tf->plan->fdesc[m].fe->tty->kind != TTY_KIND__TTY_PTY_MASTER) {
+			ret = open_side(tf, m, master, &fd);
+			if (!ret)
+				ret = task_files_install(tf, m, fd);
+		}
+		m = tf->plan->fdesc[m].obj_next;
+	} while (m != desc);
+	if (!ret)
+		ret = set_state(tf, desc, master, cte->pty);
+	if (!ret && cte->pty->locked && ioctl(master, TIOCSPTLCK, &lock))
+		ret = task_files_err(tf, desc, "can't lock the new pty: %s", strerror(errno));
+	if (ret) {
+		close(master);
+		return ret;
+	}
+	return task_files_install(tf, tf->plan->fdesc[desc].carrier, master);
+}
+
+/* A new open file description of lmproc's terminal (restore --shell-job). */
+static int external_open(struct task_files *tf, uint32_t desc)
+{
+	const TtyEntry *te = tf->plan->fdesc[desc].fe->tty;
+	int fd;
+
+	if (tf->tty_fd < 0)
+		return task_files_err(tf, desc, "no terminal of lmproc to put here");
+	fd = task_reopen(tf->tty_fd, (te->flags & ~O_NOCTTY) | O_CLOEXEC);
+	if (fd < 0)
+		return task_files_err(tf, desc, "can't open lmproc's terminal again: %s",
+				      strerror(errno));
+	return task_files_install(tf, desc, fd);
+}
+
+static int tty_open(struct task_files *tf, uint32_t desc)
+{
+	if (tf->plan->fdesc[desc].fe->tty->kind == TTY_KIND__TTY_EXTERNAL)
+		return external_open(tf, desc);
+	return pty_open(tf, desc);
+}
+
+int restore_tty_fd(const struct restore_ctx *ctx)
+{
+	const struct restore_plan *p = &ctx->plan;
+	size_t i;
+
+	for (i = 0; i < p->nr_files; i++)
+		if (p->files[i]->type == FD_TYPE__FD_TTY &&
+		    p->files[i]->tty->kind == TTY_KIND__TTY_EXTERNAL)
+			break;
+	if (i == p->nr_files)
+		return -1;
+	if (!ctx->opts->shell_job) {
+		pr_err("pid %d fd %d was the terminal %s of the shell it ran in: restore with --shell-job (-j) to put lmproc's terminal there\n",
+		       p->pid, p->fdesc[i].first_fd, p->files[i]->tty->path);
+		return -EOPNOTSUPP;
+	}
+	for (int fd = 0; fd < 3; fd++)
+		if (isatty(fd))
+			return fd;
+	pr_err("pid %d fd %d was the terminal %s: lmproc --shell-job needs a terminal on its stdin, stdout or stderr\n",
+	       p->pid, p->fdesc[i].first_fd, p->files[i]->tty->path);
+	return -ENOTTY;
+}
+
+const struct fd_ops tty_fd_ops = {
+	.type = FD_TYPE__FD_TTY,
+	.name = "tty",
+	.match = tty_match,
+	.dump = tty_dump,
+	.validate = tty_validate,
+	.obj_key = tty_obj_key,
+	.obj_carrier = tty_obj_carrier,
+	.open = tty_open,
+};
