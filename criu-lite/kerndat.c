@@ -63,6 +63,9 @@ static const struct {
 	[KD_VDSO] = { "vdso", true },
 	[KD_XSAVE] = { "xsave", true },
 	[KD_DIRTY_TRACKER] = { "dirty_tracker", false },
+	[KD_SHMEM_MAP_FILES] = { "shmem_map_files", false },
+	[KD_SHM_NEXT_ID] = { "shm_next_id", false },
+	[KD_PTY_PEER] = { "pty_peer", false },
 };
 
 const char *kerndat_feature_name(enum kd_feature f)
@@ -378,6 +381,57 @@ static int probe_memfd(struct kerndat *kd)
 	if (pread(fd, &c, 1, 100) != 1 || c != PROBE_PATTERN)
 		return kd_set(kd, KD_MEMFD, false, "shared mapping not seen through the fd");
 	return kd_set(kd, KD_MEMFD, true, "created, mapped shared, read back");
+}
+
+/* Restore makes a shared anonymous object as the task had it: a mapping
+ * of lmproc's, kept through its map_files entry. */
+static int probe_shmem_map_files(struct kerndat *kd)
+{
+	unsigned char *p = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0), c = PROBE_PATTERN;
+	char link[96];
+	int fd;
+
+	if (p == MAP_FAILED)
+		return kd_fail(kd, KD_SHMEM_MAP_FILES, "mmap MAP_SHARED|MAP_ANONYMOUS");
+	snprintf(link, sizeof(link), "/proc/self/map_files/%lx-%lx", (unsigned long)p,
+		 (unsigned long)p + PAGE_SIZE);
+	fd = open(link, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		munmap(p, PAGE_SIZE);
+		return kd_fail(kd, KD_SHMEM_MAP_FILES, "open map_files (needs CAP_SYS_ADMIN)");
+	}
+	if (pwrite(fd, &c, 1, 7) != 1 || p[7] != PROBE_PATTERN)
+		c = 0;
+	munmap(p, PAGE_SIZE);
+	close(fd);
+	if (!c)
+		return kd_set(kd, KD_SHMEM_MAP_FILES, false, "a write through the fd is not seen");
+	return kd_set(kd, KD_SHMEM_MAP_FILES, true, "opened, written through the fd");
+}
+
+/* Read only: writing it would choose the id of someone's next segment. */
+static int probe_shm_next_id(struct kerndat *kd)
+{
+	if (access("/proc/sys/kernel/shm_next_id", W_OK))
+		return kd_fail(kd, KD_SHM_NEXT_ID, "/proc/sys/kernel/shm_next_id");
+	return kd_set(kd, KD_SHM_NEXT_ID, true, "writable: SysV segments keep their ids");
+}
+
+static int probe_pty_peer(struct kerndat *kd)
+{
+	cleanup_close int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int unlock = 0, s;
+
+	if (m < 0)
+		return kd_fail(kd, KD_PTY_PEER, "open /dev/ptmx");
+	if (ioctl(m, TIOCSPTLCK, &unlock))
+		return kd_fail(kd, KD_PTY_PEER, "TIOCSPTLCK");
+	s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0)
+		return kd_fail(kd, KD_PTY_PEER, "TIOCGPTPEER");
+	close(s);
+	return kd_set(kd, KD_PTY_PEER, true, "a new pty's slave opened through its master");
 }
 
 /* Frees a pid (a child that exits at once) and asks clone3 for exactly it. */
@@ -937,6 +991,9 @@ int kerndat_probe(struct kerndat *kd)
 	regset_size = probe_on_child(kd);
 	probe_vmsplice(kd);
 	probe_memfd(kd);
+	probe_shmem_map_files(kd);
+	probe_shm_next_id(kd);
+	probe_pty_peer(kd);
 	probe_clone3(kd);
 	probe_mm_map(kd);
 	probe_populate_write(kd);

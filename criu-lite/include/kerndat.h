@@ -37,6 +37,9 @@ enum kd_feature {
 	KD_VDSO,		/* [vvar], [vvar_vclock], [vdso] found; sizes in .vdso */
 	KD_XSAVE,		/* NT_X86_XSTATE size known; in .xsave_size */
 	KD_DIRTY_TRACKER,	/* some backend works; which one in .tracker */
+	KD_SHMEM_MAP_FILES,	/* shared anonymous memory reopened through map_files */
+	KD_SHM_NEXT_ID,		/* /proc/sys/kernel/shm_next_id: a SysV segment's id chosen */
+	KD_PTY_PEER,		/* TIOCGPTPEER opens a new pty's slave */
 	KD_NR_FEATURES,
 };
 
