@@ -3,8 +3,10 @@
  * compare before and after (a shell version forked too much to be fast).
  * Only state that does not change by itself is printed: no times, no
  * run state, no parent pid. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +125,28 @@ static void print_file(const char *pid, const char *name)
 		fputs(buf, stdout);
 }
 
+/* A shared mapping's inode as the order of its first appearance: shared
+ * memory objects (anonymous, memfd, a tmpfs file made again) get new
+ * inodes at a restore; which mappings share one object is what counts. */
+static void print_shared_vma(const char *line, unsigned long ino, const char *rest)
+{
+	static unsigned long seen[4096];
+	static unsigned int nr_seen;
+	char head[128];
+	unsigned int i;
+	int n = 0;
+
+	if (sscanf(line, "%127s %*s %*s %*s %n", head, &n) < 1 || !n) {
+		printf("%s\n", line);
+		return;
+	}
+	for (i = 0; i < nr_seen && seen[i] != ino; i++)
+		;
+	if (i == nr_seen && nr_seen < sizeof(seen) / sizeof(seen[0]))
+		seen[nr_seen++] = ino;
+	printf("%.*s#%u %s\n", n, line, i, rest);
+}
+
 /* /proc/PID/maps with neighbouring anonymous VMAs of the same protection
  * printed as one: the kernel keeps such neighbours apart or merges them
  * by history (their anon_vma), which a restore cannot reproduce and
@@ -159,7 +183,10 @@ static void print_maps(const char *pid)
 			have = 1;
 			continue;
 		}
-		printf("%s\n", line);
+		if (p[3] == 's')
+			print_shared_vma(line, ino, rest);
+		else
+			printf("%s\n", line);
 	}
 	if (have)
 		printf("%lx-%lx %s anon\n", start, end, perms);
@@ -168,6 +195,29 @@ static void print_maps(const char *pid)
 static int cmp_fd(const struct dirent **a, const struct dirent **b)
 {
 	return atoi((*a)->d_name) - atoi((*b)->d_name);
+}
+
+/* A pty restored as a new pair may get another number: "/dev/pts/7" is
+ * printed as the order of its first appearance. */
+static bool print_pts(const char *target)
+{
+	static unsigned long seen[256];
+	static unsigned int nr_seen;
+	unsigned long n;
+	unsigned int i;
+	char *end;
+
+	if (strncmp(target, "/dev/pts/", 9) || !isdigit((unsigned char)target[9]))
+		return false;
+	n = strtoul(target + 9, &end, 10);
+	if (*end)
+		return false;
+	for (i = 0; i < nr_seen && seen[i] != n; i++)
+		;
+	if (i == nr_seen && nr_seen < sizeof(seen) / sizeof(seen[0]))
+		seen[nr_seen++] = n;
+	printf("/dev/pts/#%u", i);
+	return true;
 }
 
 /* "pipe:[1234]", "socket:[99]": inode numbers differ after a restore, so
@@ -182,6 +232,8 @@ static void print_target(const char *target)
 	unsigned int i;
 	char *end;
 
+	if (print_pts(target))
+		return;
 	if (!br || (ino = strtoul(br + 2, &end, 10), *end != ']')) {
 		printf("%s", target);
 		return;
