@@ -59,6 +59,10 @@ SUITE_LIMIT=${SUITE_LIMIT:-900}	# seconds: stop starting runs after this
 . "$ROOT/test/bad-input/cases.sh"
 # shellcheck source=test/bad-input/thread-cases.sh
 . "$ROOT/test/bad-input/thread-cases.sh"
+# shellcheck source=test/bad-input/shmem-cases.sh
+. "$ROOT/test/bad-input/shmem-cases.sh"
+# shellcheck source=test/bad-input/tty-cases.sh
+. "$ROOT/test/bad-input/tty-cases.sh"
 
 ALL_MODES="plain leave-running two-dumps pre-dump"
 MODES=${MODES:-$ALL_MODES}

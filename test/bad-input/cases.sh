@@ -819,4 +819,6 @@ run_bad_input() {
 	CASE_KIND=harness bad_case writer-sees-damage case_writer_sees_damage
 	CASE_KIND=harness bad_case adversary-sees-damage case_adversary_sees_damage
 	run_thread_bad_input
+	run_shmem_bad_input
+	run_tty_bad_input
 }

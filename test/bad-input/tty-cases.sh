@@ -1,0 +1,74 @@
+# shellcheck shell=bash
+# Terminal cases, for test/bad-input/cases.sh (sourced after it; uses its
+# bad_case, target_up, refused, target_intact, restored_passes).  The
+# shell-job cases run the target and lmproc on ptys of their own
+# (build/test/tools/ptyrun), as a shell in a terminal would.
+
+# case_pty_queued: a pty pair with bytes queued both ways is refused,
+# naming the pid, the fd and why; the bytes are still there.
+case_pty_queued() {
+	target_up "$BUILD/bad-input/pty_queued" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 6" queued && target_intact
+}
+
+# case_shell_job: a job of a shell in a terminal (ptyrun) holds that
+# terminal at fds 3 and 4.  A dump without --shell-job is refused naming
+# the pid, the fd and the option, and the job runs on; a dump with it
+# works; a restore without it is refused the same way; a restore with it,
+# run in another terminal, puts that terminal at fds 3 and 4 (one open
+# file description), and what the job writes there shows up in it.
+case_shell_job() {
+	local st prun
+
+	target_up "$BUILD/bad-input/tty_job" "$BUILD/tools/ptyrun" "$RD/pty-dump.out" ||
+		return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 3" "--shell-job" || return 1
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="target changed by the refused dump: $REASON"
+		return 1
+	fi
+	lm "$RD" dump dump -t "$TPID" -D "$RD/img" -j
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" dump "$st" "dump -j"
+		return 1
+	fi
+	reap_dumped "$TPID" || return 1
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "$TPID" "fd 3" "--shell-job" || { kill_ours "$TPID"; return 1; }
+	no_process "$TPID" || return 1
+	"$BUILD/tools/ptyrun" "$RD/pty-restore.out" "$LMPROC" restore -D "$RD/img" -d -j &
+	prun=$!
+	if ! wait_until 10000 file_ready "$RD/pty-restore.out.status"; then
+		REASON="restore -j under ptyrun did not end in 10 s"
+		return 1
+	fi
+	if [ "$(cat "$RD/pty-restore.out.status")" != 0 ]; then
+		REASON="restore -d -j failed: $(head -n 2 "$RD/pty-restore.out" | tr -d '\r')"
+		return 1
+	fi
+	if ! alive "$TPID"; then
+		REASON="restore -d -j succeeded but pid $TPID is not running"
+		return 1
+	fi
+	kill -TERM "$TPID"
+	if ! wait_until 10000 file_ready "$TOUT"; then
+		REASON="restored pid $TPID gave no verdict"
+		return 1
+	fi
+	check_verdict || return 1
+	wait "$prun"
+	if ! grep -q "tty_job says bye" "$RD/pty-restore.out"; then
+		REASON="the restored job's words did not reach lmproc's terminal"
+		return 1
+	fi
+}
+
+run_tty_bad_input() {
+	bad_case pty-queued case_pty_queued
+	CASE_KIND=state bad_case shell-job case_shell_job
+}
