@@ -19,6 +19,7 @@ struct lmproc_opts {
 	const char *images_dir;		/* -D */
 	bool leave_running;		/* -R */
 	bool detach;			/* -d */
+	bool pidns;			/* restore --pidns */
 	enum page_path page_path;	/* --page-path */
 	const char *prev_images_dir;	/* --prev-images-dir */
 	enum track_backend track;	/* --track */
