@@ -143,28 +143,74 @@ static void __attribute__((noreturn)) zombie_main(struct restore_ctx *ctx, const
 	_exit(WEXITSTATUS(st));
 }
 
+/* The leader of a group whose leader is gone: it makes the group and
+ * waits to be killed once its parent has put the members in. */
+static int fork_group_helper(struct restore_ctx *ctx, pid_t pgid, pid_t *helper)
+{
+	pid_t pid = restore_clone_with_pid(pgid);
+
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	if (pid < 0)
+		return task_err(ctx, "can't create pid %d to remake process group %d: %s", pgid,
+				pgid, strerror(errno));
+	*helper = pid;
+	if (setpgid(pid, pid))
+		return task_err(ctx, "can't remake process group %d: %s", pgid, strerror(errno));
+	return 0;
+}
+
+static void end_group_helper(pid_t *helper)
+{
+	if (*helper <= 0)
+		return;
+	kill(*helper, SIGKILL);
+	waitpid(*helper, NULL, 0);
+	*helper = 0;
+}
+
+static int fork_child(struct restore_ctx *ctx, size_t i, pid_t *helper)
+{
+	struct restore_tree *t = ctx->tree;
+	struct restore_ctx *c = &t->ctx[i];
+	pid_t pgid = t->entries[i]->pgid, pid;
+	int ret;
+
+	if (c->group_helper && *helper != pgid) {
+		end_group_helper(helper);
+		ret = fork_group_helper(ctx, pgid, helper);
+		if (ret)
+			return ret;
+	}
+	pid = restore_clone_with_pid(t->entries[i]->pid);
+	if (pid == 0 && !c->plan.pid)
+		zombie_main(c, t->entries[i]);
+	if (pid == 0)
+		restore_task_main(c);
+	if (pid < 0)
+		return task_err(ctx, "can't create child pid %u: %s", t->entries[i]->pid,
+				strerror(errno));
+	if (c->group_helper && setpgid(pid, pgid))
+		return task_err(ctx, "can't put pid %d into process group %d: %s", pid, pgid,
+				strerror(errno));
+	return 0;
+}
+
 /* Forks the children of CTX's process that EARLY says: those that stay in
  * the session it had before its setsid(), or the others. */
 static int fork_children(struct restore_ctx *ctx, bool early)
 {
 	struct restore_tree *t = ctx->tree;
+	pid_t helper = 0;
+	int ret = 0;
 
-	for (size_t i = ctx->idx + 1; i < t->nr; i++) {
-		struct restore_ctx *c = &t->ctx[i];
-		pid_t pid;
-
-		if (t->parent[i] != (int)ctx->idx || c->fork_early != early)
-			continue;
-		pid = restore_clone_with_pid(t->entries[i]->pid);
-		if (pid == 0 && !c->plan.pid)
-			zombie_main(c, t->entries[i]);
-		if (pid == 0)
-			restore_task_main(c);
-		if (pid < 0)
-			return task_err(ctx, "can't create child pid %u: %s", t->entries[i]->pid,
-					strerror(errno));
-	}
-	return 0;
+	for (size_t i = ctx->idx + 1; i < t->nr && !ret; i++)
+		if (t->parent[i] == (int)ctx->idx && t->ctx[i].fork_early == early)
+			ret = fork_child(ctx, i, &helper);
+	end_group_helper(&helper);
+	return ret;
 }
 
 /* The zombies' exits queued SIGCHLD here: the dumped process had taken

@@ -135,6 +135,7 @@ struct restore_ctx {
 	enum task_session session;
 	bool own_group;	   /* setpgid(0, 0) before forking its children */
 	bool join_late;	   /* setpgid(0, pgid) once every task exists */
+	bool group_helper; /* its group's leader is gone: a helper makes it */
 	bool fork_early;   /* forked before its parent's setsid() */
 	struct restore_tree *tree;
 	size_t idx;	   /* in tree->ctx */
