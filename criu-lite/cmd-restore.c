@@ -74,6 +74,7 @@ static int read_plans(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 
 	if (ret)
 		return ret;
+	t->pidns = opts->pidns;
 	t->ctx = calloc(t->nr, sizeof(*t->ctx));
 	if (!t->ctx)
 		return -ENOMEM;
@@ -98,12 +99,16 @@ static int read_plans(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 	return 0;
 }
 
+/* Under --pidns the pids are the new namespace's: always free. */
 static int check_machine(struct restore_tree *t)
 {
 	for (size_t i = 0; i < t->nr; i++) {
-		int ret = t->ctx[i].plan.pid ? restore_check_machine(&t->ctx[i].plan) :
-					       restore_check_pid_free(t->entries[i]->pid);
+		int ret = 0;
 
+		if (t->ctx[i].plan.pid)
+			ret = restore_check_machine(&t->ctx[i].plan);
+		if (!ret && !t->pidns)
+			ret = restore_check_pid_free(t->entries[i]->pid);
 		if (ret)
 			return ret;
 	}
@@ -194,6 +199,7 @@ static void free_tree(struct restore_tree *t)
 		free(t->ctx[i].shmem_made);
 		free(t->ctx[i].shmem_own);
 		restore_free_plan(&t->ctx[i].plan);
+		free(t->ctx[i].host_tids);
 	}
 	free(t->ctx);
 	if (t->sync)
@@ -231,7 +237,7 @@ int cmd_restore(struct lmproc_opts *opts)
 		return dfd;
 	ret = restore(&t, opts, dfd, t_start);
 	if (t.ctx)
-		pid = t.ctx[0].pid;
+		pid = t.pidns ? t.init_pid : t.ctx[0].pid;
 	free_tree(&t);
 	close(dfd);
 	if (ret)

@@ -23,18 +23,20 @@ static const char usage_text[] =
 	"  pre-dump  copy the memory of PID into DIR while it keeps running and start\n"
 	"            tracking the pages it writes; later rounds (pre-dump or dump with\n"
 	"            --prev-images-dir) copy only what was written since\n"
-	"  restore   restore the process saved in DIR with its original pid and wait\n"
+	"  restore   restore the tree saved in DIR with its original pids and wait\n"
 	"            for it, forwarding its exit status (-d: return at once)\n"
 	"  check     probe the kernel features lmproc can use here\n"
 	"  show      decode images to JSON on stdout\n"
 	"\n"
 	"Options:\n"
-	"  -t, --tree PID          the process to dump\n"
+	"  -t, --tree PID          the process to dump, with all its descendants\n"
 	"  -D, --images-dir DIR    where images are written or read\n"
 	"  -R, --leave-running     keep the process running after the dump\n"
 	"  -d, --detach            restore and return without waiting\n"
 	"  -j, --shell-job         the process uses its shell's terminal: dump it by\n"
 	"                          device, restore lmproc's terminal in its place\n"
+	"      --pidns             restore the tree into a new pid namespace (with a /proc\n"
+	"                          of its own): its pids are free whatever the host runs\n"
 	"      --page-path MODE    how pages leave the target: read (process_vm_readv,\n"
 	"                          the default) or splice (parasite vmsplice)\n"
 	"      --prev-images-dir DIR  the previous round (relative to -D, or absolute)\n"
@@ -69,6 +71,7 @@ enum {
 	OPT_PREV_IMAGES,
 	OPT_FEATURE,
 	OPT_TRACK,
+	OPT_PIDNS,
 };
 
 int main(int argc, char **argv)
@@ -85,6 +88,7 @@ int main(int argc, char **argv)
 		{ "prev-images-dir", required_argument, NULL, OPT_PREV_IMAGES },
 		{ "feature", required_argument, NULL, OPT_FEATURE },
 		{ "track", required_argument, NULL, OPT_TRACK },
+		{ "pidns", no_argument, NULL, OPT_PIDNS },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -110,6 +114,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			opts.shell_job = true;
+			break;
+		case OPT_PIDNS:
+			opts.pidns = true;
 			break;
 		case 'o':
 			log_file = optarg;

@@ -41,6 +41,7 @@ static struct pstree_item *add_item(struct pstree *t, pid_t pid, int parent)
 /* ids as they are now that the process (or its parent) is frozen. */
 static int read_ids(struct pstree_item *it)
 {
+	struct proc_status ps;
 	struct proc_stat st;
 	int ret = proc_read_stat(it->pid, &st);
 
@@ -54,6 +55,8 @@ static int read_ids(struct pstree_item *it)
 	if (st.state == 'Z') {
 		it->zombie = true;
 		it->exit_status = st.exit_code;
+		if (!proc_read_status(it->pid, &ps))
+			snprintf(it->comm, sizeof(it->comm), "%s", ps.comm);
 	}
 	return 0;
 }
@@ -236,6 +239,7 @@ int dump_pstree(int dfd, const struct pstree *t)
 		if (it->zombie) {
 			pe.has_exit_status = true;
 			pe.exit_status = it->exit_status;
+			pe.comm = (char *)it->comm;
 		}
 		ret = img_write_msg(img, &pe.base);
 	}

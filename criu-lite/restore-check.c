@@ -333,7 +333,5 @@ int restore_check_machine(struct restore_plan *p)
 		ret = check_fd_limit(p);
 	if (!ret)
 		ret = pick_stop_sig(p);
-	if (!ret)
-		ret = restore_check_pid_free(p->pid);
 	return ret;
 }

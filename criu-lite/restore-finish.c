@@ -295,12 +295,11 @@ static void to_user_regs(const X86Gpregs *g, struct user_regs_struct *r)
 
 /* At a syscall-exit stop the kernel returns to user mode with exactly
  * these registers. */
-static int set_dumped_state(struct restore_ctx *ctx, const ThreadCoreEntry *tc)
+static int set_dumped_state(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid)
 {
 	struct iovec iov = {tc->xsave.data, tc->xsave.len};
 	struct user_regs_struct r;
 	uint64_t mask = tc->blocked_sigs;
-	pid_t tid = tc->tid;
 
 	to_user_regs(tc->gpregs, &r);
 	if (ptrace(PTRACE_SETREGS, tid, NULL, &r)) {
@@ -378,10 +377,9 @@ static int thread_syscall_stop(struct restore_ctx *ctx, pid_t tid)
  * blob's syscall instruction with a harmless call (orig_ax -1: the futex
  * it waited in is not restarted) and stepped to that call's exit, where
  * its dumped state is set like the main thread's. */
-static int take_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc)
+static int take_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid)
 {
 	struct user_regs_struct r;
-	pid_t tid = tc->tid;
 	int status, ret;
 
 	ret = wait_thread(ctx, tid, &status);
@@ -404,7 +402,7 @@ static int take_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc)
 	if (!ret)
 		ret = thread_syscall_stop(ctx, tid);
 	if (!ret)
-		ret = set_dumped_state(ctx, tc);
+		ret = set_dumped_state(ctx, tc, tid);
 	return ret;
 }
 
@@ -413,10 +411,10 @@ static int take_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc)
 static int take_threads(struct restore_ctx *ctx)
 {
 	const struct restore_plan *p = &ctx->plan;
-	int ret = 0;
+	int ret = restore_map_host_tids(ctx);
 
-	for (size_t i = 1; i < p->nr_threads; i++) {
-		pid_t tid = restore_thread_core(p, i)->tid;
+	for (size_t i = 1; !ret && i < p->nr_threads; i++) {
+		pid_t tid = ctx->host_tids[i];
 
 		if (ptrace(PTRACE_SEIZE, tid, NULL, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) ||
 		    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
@@ -425,7 +423,7 @@ static int take_threads(struct restore_ctx *ctx)
 		}
 	}
 	for (size_t i = 1; !ret && i < p->nr_threads; i++)
-		ret = take_thread(ctx, restore_thread_core(p, i));
+		ret = take_thread(ctx, restore_thread_core(p, i), ctx->host_tids[i]);
 	return ret;
 }
 
@@ -434,7 +432,7 @@ static int detach_all(struct restore_ctx *ctx)
 	const struct restore_plan *p = &ctx->plan;
 
 	for (size_t i = p->nr_threads; i-- > 0;) {
-		pid_t tid = restore_thread_core(p, i)->tid;
+		pid_t tid = i ? ctx->host_tids[i] : ctx->pid;
 
 		if (ptrace(PTRACE_DETACH, tid, NULL, NULL)) {
 			pr_perror("Can't detach from thread %d of the restored pid %d", tid,
@@ -456,7 +454,7 @@ int restore_finish_task(struct restore_ctx *ctx)
 	if (!ret)
 		ret = unmap_area(ctx);
 	if (!ret)
-		ret = set_dumped_state(ctx, ctx->plan.core->thread);
+		ret = set_dumped_state(ctx, ctx->plan.core->thread, ctx->pid);
 	if (ret)
 		return ret;
 	if (fault_injected("restore-before-detach")) {

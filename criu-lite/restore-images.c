@@ -93,6 +93,9 @@ static int check_threads(const PstreeEntry *e)
 	if (e->has_exit_status) {
 		if (e->n_threads)
 			return bad("pstree.img", "zombie %u has %zu threads", e->pid, e->n_threads);
+		if (e->comm && strlen(e->comm) >= 16)
+			return bad("pstree.img", "zombie %u has a name of %zu bytes", e->pid,
+				   strlen(e->comm));
 		return 0;
 	}
 	if (!e->n_threads || e->threads[0] != e->pid)

@@ -109,10 +109,8 @@ static void __attribute__((noreturn)) jump_to_restorer(struct restore_ctx *ctx)
 	__builtin_unreachable();
 }
 
-static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx);
-static pid_t clone_with_pid(pid_t pid);
 
-static void __attribute__((noreturn)) task_fail(struct restore_ctx *ctx)
+void restore_task_fail(struct restore_ctx *ctx)
 {
 	ctx->tree->sync->failed = 1;
 	syscall(SYS_futex, &ctx->tree->sync->ready, FUTEX_WAKE, 1, NULL, NULL, 0);
@@ -127,6 +125,8 @@ static void __attribute__((noreturn)) zombie_main(struct restore_ctx *ctx, const
 	sigset_t sig;
 	int st = e->exit_status;
 
+	if (e->comm)
+		prctl(PR_SET_NAME, e->comm);
 	if (ctx->own_group)
 		setpgid(0, 0);
 	else if (ctx->join_late)
@@ -143,28 +143,74 @@ static void __attribute__((noreturn)) zombie_main(struct restore_ctx *ctx, const
 	_exit(WEXITSTATUS(st));
 }
 
+/* The leader of a group whose leader is gone: it makes the group and
+ * waits to be killed once its parent has put the members in. */
+static int fork_group_helper(struct restore_ctx *ctx, pid_t pgid, pid_t *helper)
+{
+	pid_t pid = restore_clone_with_pid(pgid);
+
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	if (pid < 0)
+		return task_err(ctx, "can't create pid %d to remake process group %d: %s", pgid,
+				pgid, strerror(errno));
+	*helper = pid;
+	if (setpgid(pid, pid))
+		return task_err(ctx, "can't remake process group %d: %s", pgid, strerror(errno));
+	return 0;
+}
+
+static void end_group_helper(pid_t *helper)
+{
+	if (*helper <= 0)
+		return;
+	kill(*helper, SIGKILL);
+	waitpid(*helper, NULL, 0);
+	*helper = 0;
+}
+
+static int fork_child(struct restore_ctx *ctx, size_t i, pid_t *helper)
+{
+	struct restore_tree *t = ctx->tree;
+	struct restore_ctx *c = &t->ctx[i];
+	pid_t pgid = t->entries[i]->pgid, pid;
+	int ret;
+
+	if (c->group_helper && *helper != pgid) {
+		end_group_helper(helper);
+		ret = fork_group_helper(ctx, pgid, helper);
+		if (ret)
+			return ret;
+	}
+	pid = restore_clone_with_pid(t->entries[i]->pid);
+	if (pid == 0 && !c->plan.pid)
+		zombie_main(c, t->entries[i]);
+	if (pid == 0)
+		restore_task_main(c);
+	if (pid < 0)
+		return task_err(ctx, "can't create child pid %u: %s", t->entries[i]->pid,
+				strerror(errno));
+	if (c->group_helper && setpgid(pid, pgid))
+		return task_err(ctx, "can't put pid %d into process group %d: %s", pid, pgid,
+				strerror(errno));
+	return 0;
+}
+
 /* Forks the children of CTX's process that EARLY says: those that stay in
  * the session it had before its setsid(), or the others. */
 static int fork_children(struct restore_ctx *ctx, bool early)
 {
 	struct restore_tree *t = ctx->tree;
+	pid_t helper = 0;
+	int ret = 0;
 
-	for (size_t i = ctx->idx + 1; i < t->nr; i++) {
-		struct restore_ctx *c = &t->ctx[i];
-		pid_t pid;
-
-		if (t->parent[i] != (int)ctx->idx || c->fork_early != early)
-			continue;
-		pid = clone_with_pid(t->entries[i]->pid);
-		if (pid == 0 && !c->plan.pid)
-			zombie_main(c, t->entries[i]);
-		if (pid == 0)
-			task_main(c);
-		if (pid < 0)
-			return task_err(ctx, "can't create child pid %u: %s", t->entries[i]->pid,
-					strerror(errno));
-	}
-	return 0;
+	for (size_t i = ctx->idx + 1; i < t->nr && !ret; i++)
+		if (t->parent[i] == (int)ctx->idx && t->ctx[i].fork_early == early)
+			ret = fork_child(ctx, i, &helper);
+	end_group_helper(&helper);
+	return ret;
 }
 
 /* The zombies' exits queued SIGCHLD here: the dumped process had taken
@@ -212,27 +258,28 @@ static int task_setup(struct restore_ctx *ctx, const PstreeEntry *e)
  * it (with EXITKILL, so lmproc's death kills it from then on; PDEATHSIG
  * covers the moment before) and leaves libc behind: the restorer must
  * not run untraced. */
-static void __attribute__((noreturn)) task_main(struct restore_ctx *ctx)
+void restore_task_main(struct restore_ctx *ctx)
 {
 	struct restore_tree *t = ctx->tree;
 	const PstreeEntry *e = ctx->plan.pstree;
 	struct restorer_args *a = ctx->args;
-	pid_t parent = ctx->idx ? (pid_t)t->entries[t->parent[ctx->idx]]->pid : ctx->lmproc_pid;
+	pid_t parent = ctx->idx ? (pid_t)t->entries[t->parent[ctx->idx]]->pid :
+		       t->pidns ? 1 : ctx->lmproc_pid;
 	sigset_t all;
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
-		task_fail(ctx);
+		restore_task_fail(ctx);
 	if (task_setup(ctx, e))
-		task_fail(ctx);
+		restore_task_fail(ctx);
 	a->ready = 1;
 	__atomic_add_fetch(&t->sync->ready, 1, __ATOMIC_SEQ_CST);
 	syscall(SYS_futex, &t->sync->ready, FUTEX_WAKE, 1, NULL, NULL, 0);
 	while (!a->go)
 		syscall(SYS_futex, &a->go, FUTEX_WAIT, 0, NULL, NULL, 0);
 	if (task_join_group(ctx, e))
-		task_fail(ctx);
+		restore_task_fail(ctx);
 	prctl(PR_SET_PDEATHSIG, 0);
 	jump_to_restorer(ctx);
 }
@@ -250,6 +297,12 @@ static void plan_session(struct restore_ctx *ctx)
 		return;
 	if (e->sid == e->pid) {
 		ctx->session = TASK_NEW_SESSION;
+		return;
+	}
+	/* Under a new init nothing of lmproc's session is visible. */
+	if (ctx->tree->pidns) {
+		if (e->pgid == e->pid)
+			ctx->session = TASK_OWN_GROUP;
 		return;
 	}
 	/* 0: led from outside the dumper's pid namespace, lmproc's is as close as it gets. */
@@ -270,7 +323,7 @@ static void plan_session(struct restore_ctx *ctx)
 			ctx->plan.pid, e->pgid);
 }
 
-static pid_t clone_with_pid(pid_t pid)
+pid_t restore_clone_with_pid(pid_t pid)
 {
 	struct lm_clone_args ca = {
 	    .exit_signal = SIGCHLD,
@@ -323,18 +376,22 @@ static int check_tids_free(const struct restore_plan *p)
  * parent failed) can't say so itself. */
 static bool setup_failed(const struct restore_tree *t)
 {
+	struct proc_status st;
+
 	if (t->sync->failed)
 		return true;
+	/* The tasks' pids are not lmproc's to look up: their init tells. */
+	if (t->pidns)
+		return proc_read_status(t->init_pid, &st) || st.state == 'Z' || st.state == 'X';
 	for (size_t i = 0; i < t->nr; i++) {
 		const struct restore_ctx *c = &t->ctx[i];
 		int p = t->parent[i];
-		struct proc_status st;
 
 		if (!c->plan.pid || c->args->ready)
 			continue;
 		if (p >= 0 && !t->ctx[p].args->ready)
 			continue;
-		if (p < 0 && c->pid <= 0)
+		if (p < 0 && c->host_pid <= 0)
 			continue;
 		if (proc_read_status(c->plan.pid, &st) || st.state == 'Z' || st.state == 'X')
 			return true;
@@ -377,17 +434,21 @@ static int wait_tree_ready(struct restore_tree *t, uint32_t nr_live)
 
 static int seize_and_go(struct restore_tree *t)
 {
+	int ret = restore_map_host_pids(t);
+
+	if (ret)
+		return ret;
 	for (size_t i = 0; i < t->nr; i++) {
 		struct restore_ctx *c = &t->ctx[i];
 
 		if (!c->plan.pid)
 			continue;
-		if (ptrace(PTRACE_SEIZE, c->plan.pid, NULL,
+		if (ptrace(PTRACE_SEIZE, c->host_pid, NULL,
 			   PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD)) {
 			pr_perror("Can't seize the restored pid %d", c->plan.pid);
 			return -errno;
 		}
-		c->pid = c->plan.pid;
+		c->pid = c->host_pid;
 	}
 	for (size_t i = 0; i < t->nr; i++) {
 		struct restore_ctx *c = &t->ctx[i];
@@ -415,7 +476,7 @@ int restore_fork_tree(struct restore_tree *t)
 		if (!t->ctx[i].plan.pid)
 			continue;
 		nr_live++;
-		ret = check_tids_free(&t->ctx[i].plan);
+		ret = t->pidns ? 0 : check_tids_free(&t->ctx[i].plan);
 		if (ret)
 			return ret;
 	}
@@ -423,12 +484,18 @@ int restore_fork_tree(struct restore_tree *t)
 	for (size_t i = 0; i < t->nr; i++)
 		t->ctx[i].lmproc_pid = getpid();
 	root->t_fork_ns = now_ns();
-	pid = clone_with_pid(root->plan.pid);
-	if (pid == 0)
-		task_main(root);
-	if (pid < 0)
-		return clone_error(root->plan.pid);
-	root->pid = pid;
+	if (t->pidns) {
+		ret = restore_pidns_fork_init(t);
+		if (ret)
+			return ret;
+	} else {
+		pid = restore_clone_with_pid(root->plan.pid);
+		if (pid == 0)
+			restore_task_main(root);
+		if (pid < 0)
+			return clone_error(root->plan.pid);
+		root->host_pid = pid;
+	}
 	ret = wait_tree_ready(t, nr_live);
 	if (!ret)
 		ret = seize_and_go(t);
@@ -449,7 +516,10 @@ static size_t live_pids(const struct restore_tree *t)
  * to the reaper their killed parents hand them to. */
 void restore_kill_tree(struct restore_tree *t)
 {
-	for (size_t i = t->nr; i-- > 0;) {
+	/* The end of a namespace's init is the end of every task in it. */
+	if (t->init_pid > 0)
+		kill(t->init_pid, SIGKILL);
+	for (size_t i = t->nr; !t->pidns && i-- > 0;) {
 		struct restore_ctx *c = &t->ctx[i];
 		struct proc_status st;
 		pid_t expect = i ? (pid_t)t->entries[t->parent[i]]->pid : getpid();
@@ -460,7 +530,7 @@ void restore_kill_tree(struct restore_tree *t)
 	}
 	/* A main thread is reported only after every other thread of its
 	 * process: reap whatever comes until each process is gone. */
-	while (live_pids(t)) {
+	while (live_pids(t) || t->init_pid > 0) {
 		int status;
 		pid_t w = waitpid(-1, &status, __WALL);
 
@@ -470,6 +540,8 @@ void restore_kill_tree(struct restore_tree *t)
 			break;
 		if (!WIFEXITED(status) && !WIFSIGNALED(status))
 			continue;
+		if (w == t->init_pid)
+			t->init_pid = 0;
 		for (size_t i = 0; i < t->nr; i++)
 			if (t->ctx[i].pid == w) {
 				pr_debug("Killed the half-restored pid %d\n", w);

@@ -59,7 +59,23 @@ static bool group_exists(const struct restore_tree *t, uint32_t pgid)
 	for (size_t i = 0; i < t->nr; i++)
 		if (t->entries[i]->pid == pgid)
 			return true;
-	return !kill(-(pid_t)pgid, 0);
+	return !t->pidns && !kill(-(pid_t)pgid, 0);
+}
+
+/* A group whose leader is gone lives on in its other members: made again
+ * by a helper with the leader's pid, which the parent forks, puts the
+ * members into and kills.  Only for members that share their parent and
+ * its session (setpgid's rule for a parent moving its child). */
+static bool helper_can_make(const struct restore_tree *t, size_t i)
+{
+	const PstreeEntry *e = t->entries[i];
+
+	if (!e->pgid || t->ctx[i].fork_early || e->sid != t->entries[t->parent[i]]->sid)
+		return false;
+	for (size_t k = 1; k < t->nr; k++)
+		if (t->entries[k]->pgid == e->pgid && t->parent[k] != t->parent[i])
+			return false;
+	return true;
 }
 
 /* A child of the root or deeper: its session is made by setsid() or
@@ -84,6 +100,10 @@ static int plan_child_session(struct restore_tree *t, size_t i)
 		c->own_group = true;
 	else if (c->fork_early || e->pgid != pe->pgid)
 		c->join_late = true;
+	if (c->join_late && !group_exists(t, e->pgid) && helper_can_make(t, i)) {
+		c->join_late = false;
+		c->group_helper = true;
+	}
 	if (c->join_late && (!e->pgid || !group_exists(t, e->pgid))) {
 		pr_warn("pid %u was in process group %u, which is gone; it stays in its parent's\n",
 			e->pid, e->pgid);

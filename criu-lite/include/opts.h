@@ -20,6 +20,7 @@ struct lmproc_opts {
 	bool leave_running;		/* -R */
 	bool detach;			/* -d */
 	bool shell_job;			/* -j: the process's terminal is its shell's */
+	bool pidns;			/* restore --pidns */
 	enum page_path page_path;	/* --page-path */
 	const char *prev_images_dir;	/* --prev-images-dir */
 	enum track_backend track;	/* --track */

@@ -15,6 +15,7 @@ struct pstree_item {
 	bool seized;
 	bool zombie;
 	int exit_status; /* a zombie's, as wait(2) reports it */
+	char comm[64];	 /* a zombie's */
 	struct seized_task task; /* empty for a zombie */
 };
 

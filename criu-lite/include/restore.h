@@ -146,9 +146,12 @@ struct restore_ctx {
 	enum task_session session;
 	bool own_group;	   /* setpgid(0, 0) before forking its children */
 	bool join_late;	   /* setpgid(0, pgid) once every task exists */
+	bool group_helper; /* its group's leader is gone: a helper makes it */
 	bool fork_early;   /* forked before its parent's setsid() */
 	struct restore_tree *tree;
 	size_t idx;	   /* in tree->ctx */
+	pid_t host_pid;	   /* its pid in lmproc's pid namespace (--pidns) */
+	pid_t *host_tids;  /* per thread of the plan, in lmproc's namespace */
 	pid_t lmproc_pid;
 	pid_t pid; /* the task, once forked */
 	uint64_t t_start_ns;
@@ -170,6 +173,8 @@ struct restore_tree {
 	int nr_inherit;
 	/* Shared with every task: they count themselves ready, or fail. */
 	struct tree_sync *sync;
+	bool pidns;	/* --pidns: restored under an init of a new pid namespace */
+	pid_t init_pid;
 };
 
 struct tree_sync {
@@ -255,6 +260,17 @@ int restore_plan_shared_files(struct restore_tree *t);
  * its children) and seizes every live task; each sets itself up and
  * jumps into its restorer. */
 int restore_fork_tree(struct restore_tree *t);
+/* For restore-pidns.c: a task's life from its fork to the restorer. */
+void restore_task_main(struct restore_ctx *ctx) __attribute__((noreturn));
+void restore_task_fail(struct restore_ctx *ctx) __attribute__((noreturn));
+pid_t restore_clone_with_pid(pid_t pid);
+
+/* restore-pidns.c */
+int restore_pidns_fork_init(struct restore_tree *t);
+/* Once every task is ready: ctx->host_pid of each. */
+int restore_map_host_pids(struct restore_tree *t);
+/* Once the restorer made the threads: ctx->host_tids. */
+int restore_map_host_tids(struct restore_ctx *ctx);
 /* Kills the tree and reaps what lmproc can (any failure before detach). */
 void restore_kill_tree(struct restore_tree *t);
 

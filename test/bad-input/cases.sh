@@ -630,6 +630,56 @@ orphaned_pgrp_steps() {
 	fi
 }
 
+# restore --pidns: the tree comes back in a new pid namespace while the
+# dumped one still runs on the host with the same pids; both pass.  The
+# tree leads its own session (setsid), which the namespace can show.
+case_pidns() {
+	pidns_steps
+	local st=$?
+
+	[ -n "${PIDNS_INIT:-}" ] && kill -KILL "$PIDNS_INIT" 2>/dev/null
+	kill_leftovers
+	return "$st"
+}
+
+pidns_steps() {
+	local st host
+
+	PIDNS_INIT=
+	target_up "$BUILD/static/tree_basic" setsid || return 1
+	mkdir -p "$RD/img"
+	lm "$RD" dump dump -t "$TPID" -D "$RD/img" -R
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" dump "$st" "dump -R"
+		return 1
+	fi
+	lm "$RD" restore restore -D "$RD/img" --pidns -d
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" restore "$st" "restore --pidns"
+		return 1
+	fi
+	host=$(sed -n 's/.*its root pid [0-9]* is pid \([0-9]*\) here.*/\1/p' "$RD/restore.log")
+	if [ -z "$host" ]; then
+		REASON="restore --pidns did not say the root's pid on the host"
+		return 1
+	fi
+	PIDNS_INIT=$(ps -o ppid= -p "$host" | tr -d ' ')
+	rm -f "$TOUT"
+	kill -TERM "$host"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="the restored copy (pid $host here) gave no verdict within 30 s"
+		return 1
+	fi
+	check_verdict || { REASON="restored copy: $REASON"; return 1; }
+	rm -f "$TOUT"
+	if ! finish_original "$TPID"; then
+		REASON="the original: $REASON"
+		return 1
+	fi
+}
+
 # --- the harness itself --------------------------------------------------------
 
 # One inverted byte in the middle of the heap test's page data: the restore
@@ -815,6 +865,7 @@ run_bad_input() {
 	CASE_KIND=state bad_case keeper-lost case_keeper_lost
 	CASE_KIND=state bad_case final-dump-leave-running case_final_dump_leave_running
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
+	CASE_KIND=state bad_case pidns case_pidns
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
 	CASE_KIND=harness bad_case writer-sees-damage case_writer_sees_damage
 	CASE_KIND=harness bad_case adversary-sees-damage case_adversary_sees_damage

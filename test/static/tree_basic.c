@@ -3,7 +3,7 @@
  * A forks B.  Every process shares one open file description (position
  * included) and two pipes with the root, and keeps a pattern in its own
  * memory.  After the restore: Z is still a zombie with status 42 for the
- * root's waitid(); A and B, woken through a pipe they block reading in,
+ * root's waitid(), with its name; A and B, woken through a pipe they block reading in,
  * check their parent, group, session and memory, append through the shared
  * description and report through the other pipe; the root checks the
  * reports and that the shared position moved by both appends. */
@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,15 +115,33 @@ static pid_t fork_a(void)
 	_exit(0);
 }
 
+static char zombie_comm[64];
+
+static void read_comm(pid_t z, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", z);
+	n = test_read_file(path, buf, len - 1);
+	if (n <= 0)
+		fail("read %s: %s", path, strerror(errno));
+	buf[n] = '\0';
+}
+
 static void check_zombie(pid_t z)
 {
 	siginfo_t si = { 0 };
+	char comm[64];
 
 	if (waitid(P_PID, z, &si, WEXITED | WNOWAIT | WNOHANG))
 		fail("waitid zombie %d: %s", z, strerror(errno));
 	if (si.si_pid != z || si.si_code != CLD_EXITED || si.si_status != ZOMBIE_STATUS)
 		fail("zombie %d: pid %d code %d status %d", z, si.si_pid, si.si_code,
 		     si.si_status);
+	read_comm(z, comm, sizeof(comm));
+	if (strcmp(comm, zombie_comm))
+		fail("zombie %d is named %s, was %s", z, comm, zombie_comm);
 }
 
 int main(int argc, char **argv)
@@ -143,12 +162,15 @@ int main(int argc, char **argv)
 		fail("pipe: %s", strerror(errno));
 	a = fork_a();
 	z = fork();
-	if (z == 0)
+	if (z == 0) {
+		prctl(PR_SET_NAME, "zombie-42");
 		_exit(ZOMBIE_STATUS);
+	}
 	if (a < 0 || z < 0)
 		fail("fork: %s", strerror(errno));
 	if (waitid(P_PID, z, &si, WEXITED | WNOWAIT))
 		fail("waitid %d: %s", z, strerror(errno));
+	read_comm(z, zombie_comm, sizeof(zombie_comm));
 	fill(0);
 	test_waitsig();
 

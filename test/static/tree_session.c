@@ -2,7 +2,8 @@
  * root forks S, which starts a session and runs a "job" there: T leads a
  * group, U joins T's group (both set by S, as a shell does); and P, which
  * first forks Q and then starts a session of its own, so that Q stays in
- * the root's session below a session leader.  After the restore every
+ * the root's session below a session leader; and in S's session a job
+ * whose leader L has ended, with M left in L's group.  After the restore every
  * process checks that its pid, parent, group and session are as they were,
  * and its memory; the root collects the reports. */
 #include <errno.h>
@@ -15,7 +16,7 @@
 #include "test.h"
 
 #define PATTERN_WORDS 1024
-#define NR_REPORTS 5
+#define NR_REPORTS 6
 
 struct report {
 	int level;
@@ -27,7 +28,7 @@ struct ids {
 	pid_t pid, ppid, pgid, sid;
 };
 
-static int go_pipe[2], res_pipe[2], setup_pipe[2], ready_pipe[2];
+static int go_pipe[2], res_pipe[2], setup_pipe[2], m_pipe[2], ready_pipe[2];
 static uint64_t pattern[PATTERN_WORDS];
 static uint64_t seed;
 
@@ -76,8 +77,10 @@ static void child_body(int level)
 	int bad;
 
 	fill(level);
-	/* T and U: S has put them into their group. */
+	/* T, U and M: S has put them into their group. */
 	if ((level == 2 || level == 3) && read(setup_pipe[0], &c, 1) != 1)
+		_exit(2);
+	if (level == 6 && read(m_pipe[0], &c, 1) != 1)
 		_exit(2);
 	save_ids(&before);
 	if (write(ready_pipe[1], "r", 1) != 1 || read(go_pipe[0], &c, 1) != 1)
@@ -105,10 +108,13 @@ static pid_t fork_body(int level)
 	return pid;
 }
 
-/* S: a session leader with a two-process job in one group. */
+/* S: a session leader with a two-process job in one group, and a job
+ * whose first process L (its group's leader) has ended while M runs on. */
 static void session_s(void)
 {
-	pid_t t, u;
+	int l_pipe[2];
+	pid_t t, u, l, m;
+	char c;
 
 	if (setsid() < 0)
 		_exit(4);
@@ -118,9 +124,21 @@ static void session_s(void)
 	u = fork_body(3);
 	if (u < 0 || setpgid(u, t) || write(setup_pipe[1], "ss", 2) != 2)
 		_exit(6);
+	if (pipe(l_pipe))
+		_exit(8);
+	l = fork();
+	if (l == 0)
+		_exit(read(l_pipe[0], &c, 1) == 1 ? 0 : 9);
+	if (l < 0 || setpgid(l, l))
+		_exit(10);
+	m = fork_body(6);
+	if (m < 0 || setpgid(m, l) || write(l_pipe[1], "x", 1) != 1 || waitpid(l, NULL, 0) != l ||
+	    write(m_pipe[1], "s", 1) != 1)
+		_exit(11);
 	child_body(1);
 	waitpid(t, NULL, 0);
 	waitpid(u, NULL, 0);
+	waitpid(m, NULL, 0);
 	_exit(0);
 }
 
@@ -142,7 +160,7 @@ int main(int argc, char **argv)
 
 	test_init(argc, argv);
 	seed = test_seed();
-	if (pipe(go_pipe) || pipe(res_pipe) || pipe(setup_pipe) || pipe(ready_pipe))
+	if (pipe(go_pipe) || pipe(res_pipe) || pipe(setup_pipe) || pipe(m_pipe) || pipe(ready_pipe))
 		fail("pipe: %s", strerror(errno));
 	kids[0] = fork();
 	if (kids[0] == 0)
@@ -163,7 +181,7 @@ int main(int argc, char **argv)
 
 	if (check_pattern(0) >= 0)
 		fail("root memory differs");
-	if (write(go_pipe[1], "ggggg", NR_REPORTS) != NR_REPORTS)
+	if (write(go_pipe[1], "gggggg", NR_REPORTS) != NR_REPORTS)
 		fail("wake the children: %s", strerror(errno));
 	for (int i = 0; i < NR_REPORTS; i++) {
 		struct report r;

@@ -1,0 +1,201 @@
+/* Owns `restore --pidns`: the tree is restored into a new pid namespace,
+ * where its pids are free whatever runs on the host.  lmproc forks the
+ * namespace's init (a small reaper, still lmproc's code), which gets a
+ * mount namespace with a /proc of its own pid namespace and forks the
+ * root with its dumped pid; the tasks see their dumped pids.  lmproc,
+ * outside, traces them by their host pids, read from NSpid. */
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "log.h"
+#include "proc.h"
+#include "restore.h"
+#include "uapi-compat.h"
+
+static volatile pid_t init_root;
+
+static void forward(int sig)
+{
+	if (init_root > 0)
+		kill(init_root, sig);
+}
+
+/* Pid 1 of the new namespace: forwards the signals a service manager
+ * sends to the root, reaps orphans, and exits as the root does. */
+static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
+{
+	static const int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct restore_ctx *root = &t->ctx[0];
+	struct sigaction sa = { .sa_handler = forward };
+	sigset_t none;
+	pid_t pid;
+	int st;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
+		snprintf(root->args->child_err, sizeof(root->args->child_err),
+			 "can't mount a /proc for the new pid namespace: %s", strerror(errno));
+		restore_task_fail(root);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(fwd); i++)
+		sigaction(fwd[i], &sa, NULL);
+	pid = restore_clone_with_pid(root->plan.pid);
+	if (pid == 0)
+		restore_task_main(root);
+	if (pid < 0) {
+		snprintf(root->args->child_err, sizeof(root->args->child_err),
+			 "can't create pid %d in the new pid namespace: %s", root->plan.pid,
+			 strerror(errno));
+		restore_task_fail(root);
+	}
+	init_root = pid;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (;;) {
+		pid_t w = waitpid(-1, &st, 0);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			_exit(0);
+		if (w == pid)
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	}
+}
+
+int restore_pidns_fork_init(struct restore_tree *t)
+{
+	struct lm_clone_args ca = { .flags = CLONE_NEWPID, .exit_signal = SIGCHLD };
+	pid_t pid = syscall(SYS_clone3, &ca, sizeof(ca));
+
+	if (pid == 0)
+		pidns_init(t);
+	if (pid < 0) {
+		pr_perror("Can't create a pid namespace for the restore");
+		return -errno;
+	}
+	t->init_pid = pid;
+	return 0;
+}
+
+/* The pid TASK has in its own (innermost) namespace, 0 if unknown. */
+static pid_t inner_pid(pid_t host, pid_t task)
+{
+	char path[96];
+	cleanup_free char *buf = NULL;
+	char *l;
+	pid_t last = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", host, task);
+	buf = proc_read_file(path, NULL);
+	l = buf ? strstr(buf, "\nNSpid:") : NULL;
+	if (!l)
+		return 0;
+	for (char *s = l + 7, *end;; s = end) {
+		long v = strtol(s, &end, 10);
+
+		if (end == s)
+			break;
+		last = v;
+	}
+	return last;
+}
+
+static int map_children(struct restore_tree *t, pid_t host)
+{
+	char path[96];
+	cleanup_free char *buf = NULL;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", host, host);
+	buf = proc_read_file(path, NULL);
+	if (!buf) {
+		pr_perror("Can't read %s", path);
+		return -errno;
+	}
+	for (char *s = buf, *end; !ret; s = end) {
+		pid_t child = strtol(s, &end, 10), in;
+
+		if (end == s)
+			break;
+		in = inner_pid(child, child);
+		for (size_t i = 0; i < t->nr; i++)
+			if (t->ctx[i].plan.pid && t->ctx[i].plan.pid == in)
+				t->ctx[i].host_pid = child;
+		ret = map_children(t, child);
+	}
+	return ret;
+}
+
+int restore_map_host_pids(struct restore_tree *t)
+{
+	int ret;
+
+	for (size_t i = 0; i < t->nr; i++)
+		t->ctx[i].host_pid = t->pidns ? 0 : t->ctx[i].plan.pid;
+	if (!t->pidns)
+		return 0;
+	ret = map_children(t, t->init_pid);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < t->nr; i++) {
+		if (t->ctx[i].plan.pid && !t->ctx[i].host_pid) {
+			pr_err("Can't find the restored pid %d in the new pid namespace\n",
+			       t->ctx[i].plan.pid);
+			return -ESRCH;
+		}
+	}
+	pr_info("The tree runs in a new pid namespace: its root pid %d is pid %d here\n",
+		t->ctx[0].plan.pid, t->ctx[0].host_pid);
+	return 0;
+}
+
+int restore_map_host_tids(struct restore_ctx *ctx)
+{
+	const struct restore_plan *p = &ctx->plan;
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+
+	free(ctx->host_tids);
+	ctx->host_tids = calloc(p->nr_threads, sizeof(*ctx->host_tids));
+	if (!ctx->host_tids)
+		return -ENOMEM;
+	ctx->host_tids[0] = ctx->pid;
+	for (size_t i = 1; !ctx->tree->pidns && i < p->nr_threads; i++)
+		ctx->host_tids[i] = restore_thread_core(p, i)->tid;
+	if (!ctx->tree->pidns)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", ctx->pid);
+	d = opendir(path);
+	if (!d) {
+		pr_perror("Can't list %s", path);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		pid_t host = atoi(de->d_name), in = host ? inner_pid(ctx->pid, host) : 0;
+
+		for (size_t i = 1; in && i < p->nr_threads; i++)
+			if (restore_thread_core(p, i)->tid == (uint32_t)in)
+				ctx->host_tids[i] = host;
+	}
+	closedir(d);
+	for (size_t i = 1; i < p->nr_threads; i++) {
+		if (!ctx->host_tids[i]) {
+			pr_err("Can't find thread %u of the restored pid %d\n",
+			       restore_thread_core(p, i)->tid, ctx->plan.pid);
+			return -ESRCH;
+		}
+	}
+	return 0;
+}
