@@ -9,7 +9,6 @@
  * reports and that the shared position moved by both appends. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>

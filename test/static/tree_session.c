@@ -7,7 +7,6 @@
  * process checks that its pid, parent, group and session are as they were,
  * and its memory; the root collects the reports. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
