@@ -9,7 +9,6 @@
  * reports and that the shared position moved by both appends. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -17,85 +16,29 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "tree-child.h"
 
 #define FILE_LEN 100
-#define PATTERN_WORDS 4096
 #define ZOMBIE_STATUS 42
 
-struct report {
-	int level;
-	int ok;
-	char why[120];
-};
-
-struct ids {
-	pid_t pid, ppid, pgid, sid;
-};
-
-static int go_pipe[2], res_pipe[2], shared_fd;
-static uint64_t pattern[PATTERN_WORDS];
-static uint64_t seed;
-
-static void fill(int level)
-{
-	for (int i = 0; i < PATTERN_WORDS; i++)
-		pattern[i] = test_mix(seed + level * 1000003ULL + i);
-}
-
-static int check_pattern(int level)
-{
-	for (int i = 0; i < PATTERN_WORDS; i++)
-		if (pattern[i] != test_mix(seed + level * 1000003ULL + i))
-			return i;
-	return -1;
-}
-
-static void save_ids(struct ids *s)
-{
-	s->pid = getpid();
-	s->ppid = getppid();
-	s->pgid = getpgid(0);
-	s->sid = getsid(0);
-}
-
-static void report(int level, int ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void report(int level, int ok, const char *fmt, ...)
-{
-	struct report r = { .level = level, .ok = ok };
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r.why, sizeof(r.why), fmt, ap);
-	va_end(ap);
-	if (write(res_pipe[1], &r, sizeof(r)) != sizeof(r))
-		_exit(3);
-}
+static int go_pipe[2], shared_fd;
 
 /* Blocks in read() across the checkpoint, then checks itself. */
 static void child_body(int level)
 {
-	struct ids before, now;
+	struct tree_ids before;
 	char c;
-	int bad;
 
-	fill(level);
-	save_ids(&before);
+	tree_fill(level);
+	tree_save_ids(&before);
 	if (read(go_pipe[0], &c, 1) != 1)
 		_exit(2);
-	save_ids(&now);
-	bad = check_pattern(level);
-	if (memcmp(&before, &now, sizeof(now)))
-		report(level, 0, "ids pid %d ppid %d pgid %d sid %d, were %d %d %d %d", now.pid,
-		       now.ppid, now.pgid, now.sid, before.pid, before.ppid, before.pgid,
-		       before.sid);
-	else if (bad >= 0)
-		report(level, 0, "memory word %d differs", bad);
-	else if (write(shared_fd, "x", 1) != 1)
-		report(level, 0, "append to the shared file: %s", strerror(errno));
+	if (!tree_check_self(level, &before))
+		return;
+	if (write(shared_fd, "x", 1) != 1)
+		tree_report(level, 0, "append to the shared file: %s", strerror(errno));
 	else
-		report(level, 1, "ok");
+		tree_report(level, 1, "ok");
 }
 
 static pid_t fork_a(void)
@@ -152,13 +95,13 @@ int main(int argc, char **argv)
 	off_t pos;
 
 	test_init(argc, argv);
-	seed = test_seed();
+	tree_seed = test_seed();
 	test_path(path, sizeof(path), "shared");
 	shared_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	memset(buf, 'a', sizeof(buf));
 	if (shared_fd < 0 || write(shared_fd, buf, sizeof(buf)) != sizeof(buf))
 		fail("shared file %s: %s", path, strerror(errno));
-	if (pipe(go_pipe) || pipe(res_pipe))
+	if (pipe(go_pipe) || pipe(tree_res_pipe))
 		fail("pipe: %s", strerror(errno));
 	a = fork_a();
 	z = fork();
@@ -171,22 +114,15 @@ int main(int argc, char **argv)
 	if (waitid(P_PID, z, &si, WEXITED | WNOWAIT))
 		fail("waitid %d: %s", z, strerror(errno));
 	read_comm(z, zombie_comm, sizeof(zombie_comm));
-	fill(0);
+	tree_fill(0);
 	test_waitsig();
 
 	check_zombie(z);
-	if (check_pattern(0) >= 0)
+	if (tree_check_pattern(0) >= 0)
 		fail("root memory differs");
 	if (write(go_pipe[1], "gg", 2) != 2)
 		fail("wake the children: %s", strerror(errno));
-	for (int i = 0; i < 2; i++) {
-		struct report r;
-
-		if (read(res_pipe[0], &r, sizeof(r)) != sizeof(r))
-			fail("report %d: %s", i, strerror(errno));
-		if (!r.ok)
-			fail("level %d: %s", r.level, r.why);
-	}
+	tree_collect(2);
 	pos = lseek(shared_fd, 0, SEEK_CUR);
 	if (pos != FILE_LEN + 2)
 		fail("shared position %lld, expected %d", (long long)pos, FILE_LEN + 2);

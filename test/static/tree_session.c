@@ -7,94 +7,36 @@
  * process checks that its pid, parent, group and session are as they were,
  * and its memory; the root collects the reports. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
+#include "tree-child.h"
 
-#define PATTERN_WORDS 1024
 #define NR_REPORTS 6
 
-struct report {
-	int level;
-	int ok;
-	char why[120];
-};
-
-struct ids {
-	pid_t pid, ppid, pgid, sid;
-};
-
-static int go_pipe[2], res_pipe[2], setup_pipe[2], m_pipe[2], ready_pipe[2];
-static uint64_t pattern[PATTERN_WORDS];
-static uint64_t seed;
-
-static void fill(int level)
-{
-	for (int i = 0; i < PATTERN_WORDS; i++)
-		pattern[i] = test_mix(seed + level * 1000003ULL + i);
-}
-
-static int check_pattern(int level)
-{
-	for (int i = 0; i < PATTERN_WORDS; i++)
-		if (pattern[i] != test_mix(seed + level * 1000003ULL + i))
-			return i;
-	return -1;
-}
-
-static void save_ids(struct ids *s)
-{
-	s->pid = getpid();
-	s->ppid = getppid();
-	s->pgid = getpgid(0);
-	s->sid = getsid(0);
-}
-
-static void report(int level, int ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void report(int level, int ok, const char *fmt, ...)
-{
-	struct report r = { .level = level, .ok = ok };
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r.why, sizeof(r.why), fmt, ap);
-	va_end(ap);
-	if (write(res_pipe[1], &r, sizeof(r)) != sizeof(r))
-		_exit(3);
-}
+static int go_pipe[2], setup_pipe[2], m_pipe[2], ready_pipe[2];
 
 /* Blocks in read() across the checkpoint, then checks itself. */
 static void child_body(int level)
 {
-	struct ids before, now;
+	struct tree_ids before;
 	char c;
-	int bad;
 
-	fill(level);
+	tree_fill(level);
 	/* T, U and M: S has put them into their group. */
 	if ((level == 2 || level == 3) && read(setup_pipe[0], &c, 1) != 1)
 		_exit(2);
 	if (level == 6 && read(m_pipe[0], &c, 1) != 1)
 		_exit(2);
-	save_ids(&before);
+	tree_save_ids(&before);
 	if (write(ready_pipe[1], "r", 1) != 1 || read(go_pipe[0], &c, 1) != 1)
 		_exit(2);
-	save_ids(&now);
-	bad = check_pattern(level);
-	if (memcmp(&before, &now, sizeof(now)))
-		report(level, 0, "ids pid %d ppid %d pgid %d sid %d, were %d %d %d %d", now.pid,
-		       now.ppid, now.pgid, now.sid, before.pid, before.ppid, before.pgid,
-		       before.sid);
-	else if (bad >= 0)
-		report(level, 0, "memory word %d differs", bad);
-	else
-		report(level, 1, "ok");
+	if (!tree_check_self(level, &before))
+		return;
+	tree_report(level, 1, "ok");
 }
 
 static pid_t fork_body(int level)
@@ -159,8 +101,9 @@ int main(int argc, char **argv)
 	pid_t kids[2];
 
 	test_init(argc, argv);
-	seed = test_seed();
-	if (pipe(go_pipe) || pipe(res_pipe) || pipe(setup_pipe) || pipe(m_pipe) || pipe(ready_pipe))
+	tree_seed = test_seed();
+	if (pipe(go_pipe) || pipe(tree_res_pipe) || pipe(setup_pipe) || pipe(m_pipe) ||
+	    pipe(ready_pipe))
 		fail("pipe: %s", strerror(errno));
 	kids[0] = fork();
 	if (kids[0] == 0)
@@ -170,7 +113,7 @@ int main(int argc, char **argv)
 		session_p();
 	if (kids[0] < 0 || kids[1] < 0)
 		fail("fork: %s", strerror(errno));
-	fill(0);
+	tree_fill(0);
 	for (int i = 0; i < NR_REPORTS; i++) {
 		char c;
 
@@ -179,18 +122,11 @@ int main(int argc, char **argv)
 	}
 	test_waitsig();
 
-	if (check_pattern(0) >= 0)
+	if (tree_check_pattern(0) >= 0)
 		fail("root memory differs");
 	if (write(go_pipe[1], "gggggg", NR_REPORTS) != NR_REPORTS)
 		fail("wake the children: %s", strerror(errno));
-	for (int i = 0; i < NR_REPORTS; i++) {
-		struct report r;
-
-		if (read(res_pipe[0], &r, sizeof(r)) != sizeof(r))
-			fail("report %d: %s", i, strerror(errno));
-		if (!r.ok)
-			fail("level %d: %s", r.level, r.why);
-	}
+	tree_collect(NR_REPORTS);
 	for (int i = 0; i < 2; i++) {
 		int st;
 
