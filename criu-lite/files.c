@@ -30,6 +30,7 @@
 /* In the order they are asked: memfd before the path-based files. */
 static const struct fd_ops *const all_ops[] = {
 	&pipe_fd_ops,
+	&fifo_fd_ops,
 	&eventfd_fd_ops,
 	&eventpoll_fd_ops,
 	&timerfd_fd_ops,

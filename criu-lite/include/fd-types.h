@@ -121,6 +121,15 @@ extern const struct fd_ops signalfd_fd_ops;
 extern const struct fd_ops memfd_fd_ops;
 extern const struct fd_ops unix_sk_fd_ops;
 extern const struct fd_ops inotify_fd_ops;
+extern const struct fd_ops fifo_fd_ops;
+
+/* pipes.c, shared with fifo.c: a pipe's size and buffered bytes. */
+/* Copies the pipe of P's buffer (tee: nothing leaves it) into PD. */
+int pipe_dump_data(struct files_dump *d, const struct fd_parms *p, PipeDataEntry *pd);
+int pipe_data_validate(uint32_t pipe_id, const PipeDataEntry *pd, uint64_t data_size);
+/* In the task: gives the pipe of WFD (any end that can write) PD's size
+ * and bytes; leaves WFD non-blocking. */
+int pipe_fill(struct task_files *tf, uint32_t desc, int wfd, const PipeDataEntry *pd);
 
 /* sk-unix.c: the sock_diag view of the unix sockets, built by the first
  * socket of a dump. */
