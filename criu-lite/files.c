@@ -211,16 +211,11 @@ static const char *unsupported_kind(struct files_dump *d, const struct fd_parms 
 
 static int classify(struct files_dump *d, struct fd_parms *p)
 {
-	const char *lock = fdinfo_field(p->info, "lock:");
 	char buf[96];
+	int ret = fd_locks_collect(d, p);
 
-	/* Locks are not restored: refused rather than silently dropped. */
-	if (lock) {
-		lock += strspn(lock, " \t");
-		pr_err("pid %d fd %d (%s) holds a file lock (%.*s): not supported yet\n", d->pid,
-		       p->fd, p->link, (int)strcspn(lock, "\n"), lock);
-		return -EOPNOTSUPP;
-	}
+	if (ret)
+		return ret;
 
 	for (size_t i = 0; i < ARRAY_SIZE(all_ops); i++)
 		if (all_ops[i]->match(d, p)) {
@@ -372,6 +367,10 @@ static int write_fdinfo(struct files_dump *d, struct cr_img *img)
 		fe.type = p->ops->type;
 		fe.id = d->fds[p->rep].id;
 		fe.fd_flags = p->fd_flags;
+		if (p->rep == (uint32_t)i) {
+			fe.locks = p->locks;
+			fe.n_locks = p->n_locks;
+		}
 		ret = img_write_msg(img, &fe.base);
 		if (ret)
 			return ret;
@@ -604,6 +603,7 @@ static void files_process_free(struct files_dump *d)
 	for (int i = 0; i < d->nr_fds; i++) {
 		free(d->fds[i].link);
 		free(d->fds[i].info);
+		fd_locks_free(&d->fds[i]);
 	}
 	free(d->fds);
 	d->fds = NULL;

@@ -464,6 +464,8 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 		if (p->fdesc[i].ops->post && (p->fdesc[i].make_here ||
 					      (p->fdesc[i].first_fd >= 0 && p->fdesc[i].inherit_fd < 0)))
 			ret = p->fdesc[i].ops->post(&tf, i);
+	if (!ret)
+		ret = task_take_locks(&tf);
 	free(tf.file_fd);
 	close(ctx->files_data_fd);
 	if (ctx->tty_fd >= 0)

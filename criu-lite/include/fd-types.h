@@ -34,6 +34,8 @@ struct fd_parms {
 	uint64_t share_key; /* fd_ops.share_key, or 0 */
 	uint32_t id;	 /* its file_entry; 0 until assigned */
 	uint32_t rep;	 /* index of the first fd sharing its description */
+	FileLockEntry **locks; /* from fdinfo's "lock:" lines (file-locks.c) */
+	size_t n_locks;
 };
 
 struct unix_diag_table;
@@ -167,6 +169,14 @@ void files_contents_free(FileContents *c);
 int files_contents_validate(const char *what, const FileContents *c, uint64_t data_size);
 /* In the task: writes C's extents from files-data.img into FD. */
 int task_contents_fill(struct task_files *tf, int fd, const FileContents *c, const char *what);
+
+/* file-locks.c */
+/* The locks fdinfo shows for P (P->locks); leases and mandatory locks are
+ * refused. */
+int fd_locks_collect(struct files_dump *d, struct fd_parms *p);
+void fd_locks_free(struct fd_parms *p);
+/* In the task, every fd in place: the flock and OFD locks. */
+int task_take_locks(struct task_files *tf);
 
 /* restore-files.c, in the task. */
 /* Puts TMP where plan->files[DESC] belongs: its lowest fd number in this
