@@ -671,7 +671,7 @@ static int dump_fs(int dfd, pid_t pid)
 	return img_write_one(dfd, IMG_FS, pid, &fs.base);
 }
 
-struct files_dump *files_dump_start(int dfd, bool shell_job)
+struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk)
 {
 	struct files_dump *d = calloc(1, sizeof(*d));
 
@@ -681,6 +681,7 @@ struct files_dump *files_dump_start(int dfd, bool shell_job)
 	d->pidfd = d->data_fd = d->proc_fd = d->proc_fdinfo = -1;
 	d->tee_pipe[0] = d->tee_pipe[1] = -1;
 	d->next_id = 1;
+	d->ext_unix_sk = ext_unix_sk;
 	if (open_images(dfd, d)) {
 		files_dump_end(d);
 		return NULL;

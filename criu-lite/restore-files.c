@@ -464,6 +464,9 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 		if (p->fdesc[i].ops->post && (p->fdesc[i].make_here ||
 					      (p->fdesc[i].first_fd >= 0 && p->fdesc[i].inherit_fd < 0)))
 			ret = p->fdesc[i].ops->post(&tf, i);
+	for (size_t i = 0; i < p->nr_files && !ret; i++)
+		if (p->fdesc[i].ops->finish)
+			ret = p->fdesc[i].ops->finish(&tf, i);
 	if (!ret)
 		ret = task_take_locks(&tf);
 	free(tf.file_fd);

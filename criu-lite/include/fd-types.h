@@ -66,6 +66,7 @@ struct files_dump {
 	uint32_t next_id;
 	void *descs_seen;
 	bool shell_job; /* --shell-job: a terminal not the process's is lmproc's to give */
+	bool ext_unix_sk; /* --ext-unix-sk */
 };
 
 /* The files of the task being restored, while the task sets them up. */
@@ -111,6 +112,9 @@ struct fd_ops {
 	int (*open)(struct task_files *tf, uint32_t desc);
 	/* In the task, once every fd is in place (epoll registrations). */
 	int (*post)(struct task_files *tf, uint32_t desc);
+	/* In the task, after every post (a socket shut down could not have
+	 * sent another's queue in its post). */
+	int (*finish)(struct task_files *tf, uint32_t desc);
 };
 
 extern const struct fd_ops reg_fd_ops;
