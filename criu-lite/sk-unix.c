@@ -244,6 +244,13 @@ static void print_name(const struct unix_diag_sk *s, char *buf, size_t len)
 		snprintf(buf, len, "@%.*s", (int)s->name_len - 1, s->name + 1);
 }
 
+static const char *type_name(uint32_t type)
+{
+	return type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "datagram" :
+		type == SOCK_SEQPACKET ? "seqpacket" : "unknown";
+}
+
+/* "pid 1 fd 5 (unix stream socket:[2], @name): WHY; peer socket:[3] (unnamed)" */
 static int refuse(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
 		  const char *why)
 {
@@ -252,8 +259,8 @@ static int refuse(struct files_dump *d, const struct fd_parms *p, const struct u
 
 	print_name(s, name, sizeof(name));
 	print_name(peer, pname, sizeof(pname));
-	pr_err("pid %d fd %d is a unix socket %s (%s, %s, peer socket:[%llu] %s): not supported\n",
-	       d->pid, p->fd, why, p->link, name, (unsigned long long)s->peer, pname);
+	pr_err("pid %d fd %d (unix %s %s, %s): %s; peer socket:[%llu] (%s)\n", d->pid, p->fd,
+	       type_name(s->type), p->link, name, why, (unsigned long long)s->peer, pname);
 	return -EOPNOTSUPP;
 }
 
@@ -267,10 +274,10 @@ static int check_path(struct files_dump *d, const struct fd_parms *p, const stru
 	memcpy(path, s->name, s->name_len);
 	path[s->name_len] = '\0';
 	if (path[0] != '/' || strlen(path) != s->name_len)
-		return refuse(d, p, s, "bound to a relative path");
+		return refuse(d, p, s, "bound to a relative path: not supported");
 	if (stat(path, st) || !S_ISSOCK(st->st_mode) || st->st_ino != s->vfs_ino ||
 	    ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) != s->vfs_dev)
-		return refuse(d, p, s, "whose socket file was removed or replaced");
+		return refuse(d, p, s, "its socket file was removed or replaced: not supported");
 	return 0;
 }
 
@@ -280,13 +287,13 @@ static int check_outside_peer(struct files_dump *d, const struct fd_parms *p,
 			      const struct unix_diag_sk *s, const struct unix_diag_sk *peer)
 {
 	if (!d->ext_unix_sk)
-		return refuse(d, p, s, "connected to a socket outside the process (--ext-unix-sk "
-			      "allows a datagram one)");
+		return refuse(d, p, s, "connected to a socket outside the process: refused "
+			      "without --ext-unix-sk (which takes a datagram socket)");
 	if (s->type != SOCK_DGRAM)
-		return refuse(d, p, s, "of a stream or seqpacket connection to a socket outside the "
-			      "process (its other end can't be restored)");
+		return refuse(d, p, s, "connected to a socket outside the process: a stream or "
+			      "seqpacket connection can't be restored, even with --ext-unix-sk");
 	if (!peer || !peer->name_len)
-		return refuse(d, p, s, "connected to an unnamed socket outside the process");
+		return refuse(d, p, s, "connected to an unnamed socket outside the process: not supported");
 	return 0;
 }
 
@@ -300,11 +307,11 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 	int ret;
 
 	if (s->type != SOCK_STREAM && s->type != SOCK_DGRAM && s->type != SOCK_SEQPACKET)
-		return refuse(d, p, s, "of an unknown type");
+		return refuse(d, p, s, "of an unknown type: not supported");
 	if (s->state != TCP_ESTABLISHED && s->state != TCP_CLOSE && s->state != TCP_LISTEN)
-		return refuse(d, p, s, "connecting");
+		return refuse(d, p, s, "connecting: not supported");
 	if (s->state == TCP_LISTEN && s->rqueue)
-		return refuse(d, p, s, "listening, with connections not accepted yet");
+		return refuse(d, p, s, "listening, with connections not accepted yet: not supported");
 	if (s->name_len && s->name[0] && !l) {
 		ret = check_path(d, p, s, &st);
 		if (ret)
@@ -334,7 +341,7 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		 * then bound to its names. */
 		return 0;
 	} else if (s->type != SOCK_DGRAM || !peer || !peer->name_len) {
-		return refuse(d, p, s, "connected to a socket that is not connected back");
+		return refuse(d, p, s, "connected to a socket that is not connected back: not supported");
 	}
 	u->has_peer_name = true;
 	u->peer_name.data = (uint8_t *)peer->name;
@@ -567,7 +574,9 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	u.ino = s->ino;
 	u.type = s->type;
 	u.flags = p->flags;
-	u.state = s->state;
+	/* The kernel marks a datagram socket others connected to as
+	 * established; it has no peer of its own to restore. */
+	u.state = s->type == SOCK_DGRAM && !s->peer ? TCP_CLOSE : s->state;
 	u.shutdown = s->shutdown;
 	u.peer = s->peer;
 	u.queue = &q;
