@@ -134,8 +134,8 @@ int restore_validate_locks(const struct restore_plan *p, const char *img)
 
 		total += f->n_locks;
 		if (f->n_locks && p->fdesc[p->fd_desc[i]].first_fd != (int)f->fd)
-			return restore_plan_bad(img, "fd %u holds locks, but is not the first fd of "
-						"its file", f->fd);
+			return restore_plan_bad(img, "fd %u holds locks, but is not the first "
+						"fd of its file", f->fd);
 		for (size_t k = 0; k < f->n_locks; k++) {
 			int ret = validate_one(img, f, f->locks[k]);
 
@@ -144,8 +144,8 @@ int restore_validate_locks(const struct restore_plan *p, const char *img)
 			flocks += f->locks[k]->kind == FILE_LOCK_KIND__LOCK_FLOCK;
 		}
 		if (flocks > 1 || total > MAX_LOCKS)
-			return restore_plan_bad(img, "fd %u: %d flock locks, %zu locks so far", f->fd,
-						flocks, total);
+			return restore_plan_bad(img, "fd %u: %d flock locks, %zu locks so far",
+						f->fd, flocks, total);
 	}
 	return 0;
 }
@@ -170,8 +170,7 @@ static int take_lock(struct task_files *tf, const FdinfoEntry *f, const FileLock
 	snprintf(tf->err, tf->len, "fd %u: can't take %s %s lock (%llu+%llu): %s", f->fd, kind,
 		 e->type == F_WRLCK ? "write" : "read", (unsigned long long)e->start,
 		 (unsigned long long)e->len,
-		 errno == EAGAIN || errno == EWOULDBLOCK ? "another process holds a conflicting lock"
-							 : strerror(errno));
+		 errno == EAGAIN ? "another process holds a conflicting lock" : strerror(errno));
 	return -errno;
 }
 

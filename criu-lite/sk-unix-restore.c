@@ -322,6 +322,7 @@ int unix_post(struct task_files *tf, uint32_t desc)
 {
 	const UnixSkEntry *u = sk_of(tf, desc);
 	struct sockaddr_un to;
+	bool abstract;
 	socklen_t len;
 	int ret;
 
@@ -331,10 +332,11 @@ int unix_post(struct task_files *tf, uint32_t desc)
 	if (ret || !u->has_peer_name)
 		return ret;
 	len = make_addr(&to, &u->peer_name);
+	abstract = !to.sun_path[0];
 	if (connect(tf->file_fd[desc], (struct sockaddr *)&to, len))
 		return task_files_err(tf, desc, "can't connect to %s%.*s%s: %s",
-				      to.sun_path[0] ? "" : "@", (int)u->peer_name.len - !to.sun_path[0],
-				      to.sun_path + !to.sun_path[0],
+				      abstract ? "@" : "", (int)u->peer_name.len - abstract,
+				      to.sun_path + abstract,
 				      u->peer ? "" : " (outside the process: it must exist here)",
 				      strerror(errno));
 	return 0;

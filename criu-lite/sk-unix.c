@@ -78,7 +78,8 @@ static void diag_attrs(struct unix_diag_sk *s, struct nlattr **tb)
 		s->peer = nla_get_u32(tb[UNIX_DIAG_PEER]);
 	if (tb[UNIX_DIAG_SHUTDOWN])
 		s->shutdown = nla_get_u8(tb[UNIX_DIAG_SHUTDOWN]);
-	if (tb[UNIX_DIAG_RQLEN] && nla_len(tb[UNIX_DIAG_RQLEN]) >= (int)sizeof(struct unix_diag_rqlen)) {
+	if (tb[UNIX_DIAG_RQLEN] &&
+	    nla_len(tb[UNIX_DIAG_RQLEN]) >= (int)sizeof(struct unix_diag_rqlen)) {
 		const struct unix_diag_rqlen *r = nla_data(tb[UNIX_DIAG_RQLEN]);
 
 		s->rqueue = r->udiag_rqueue;
@@ -293,7 +294,8 @@ static int check_outside_peer(struct files_dump *d, const struct fd_parms *p,
 		return refuse(d, p, s, "connected to a socket outside the process: a stream or "
 			      "seqpacket connection can't be restored, even with --ext-unix-sk");
 	if (!peer || !peer->name_len)
-		return refuse(d, p, s, "connected to an unnamed socket outside the process: not supported");
+		return refuse(d, p, s, "connected to an unnamed socket outside the process: not "
+			      "supported");
 	return 0;
 }
 
@@ -311,7 +313,13 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 	if (s->state != TCP_ESTABLISHED && s->state != TCP_CLOSE && s->state != TCP_LISTEN)
 		return refuse(d, p, s, "connecting: not supported");
 	if (s->state == TCP_LISTEN && s->rqueue)
-		return refuse(d, p, s, "listening, with connections not accepted yet: not supported");
+		return refuse(d, p, s, "listening, with connections not accepted yet: not "
+			      "supported");
+	if (s->name_len && s->type != SOCK_DGRAM && s->state == TCP_ESTABLISHED && !l &&
+	    !(peer && peer->peer == s->ino && held_by_process(d, s->peer) && listener_of(d, peer)))
+		return refuse(d, p, s, "connected, with a name, but neither accepted by nor "
+			      "connected to a listener of the process (was it closed?): not "
+			      "supported");
 	if (s->name_len && s->name[0] && !l) {
 		ret = check_path(d, p, s, &st);
 		if (ret)
@@ -341,7 +349,8 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		 * then bound to its names. */
 		return 0;
 	} else if (s->type != SOCK_DGRAM || !peer || !peer->name_len) {
-		return refuse(d, p, s, "connected to a socket that is not connected back: not supported");
+		return refuse(d, p, s, "connected to a socket that is not connected back: not "
+			      "supported");
 	}
 	u->has_peer_name = true;
 	u->peer_name.data = (uint8_t *)peer->name;
@@ -623,7 +632,7 @@ static bool state_ok(const UnixSkEntry *u)
 	     !u->has_file_gid || (u->file_perm & ~07777)))
 		return false;
 	if (u->has_listener && (u->state != TCP_ESTABLISHED || u->type == SOCK_DGRAM || named ||
-				!u->peer || u->has_peer_name || !u->listener))
+				u->has_peer_name || !u->listener))
 		return false;
 	if (u->queue->n_sources && (u->queue->n_sources != u->queue->n_lengths ||
 				    u->type != SOCK_DGRAM || unix_is_pair(u)))

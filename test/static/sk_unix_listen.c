@@ -4,7 +4,8 @@
  *   P  stream listener bound to DIR/srv (mode 0640, O_NONBLOCK): client
  *      pc (unbound) and the accepted pa, 64 KiB + "end" queued to pa, "hi"
  *      to pc; client bc bound to an abstract name and the accepted ba,
- *      "bound" queued to ba
+ *      "bound" queued to ba; the accepted ga, "bye" queued, its client
+ *      closed: it reads "bye", then end of file
  *   A  seqpacket listener on an abstract name: client ac and accepted aa,
  *      messages "one", "two" to aa and "three" to ac */
 #include <errno.h>
@@ -23,7 +24,7 @@
 
 #define BIG (64 << 10)
 
-enum { P, PC, PA, BC, BA, A, AC, AA, NR };
+enum { P, PC, PA, BC, BA, GA, A, AC, AA, NR };
 
 struct sk_state {
 	struct sockaddr_un name, peer;
@@ -166,6 +167,7 @@ int main(int argc, char **argv)
 	char path[4096], name[64];
 	struct stat sb, sb_now;
 	uint64_t seed;
+	int gc;
 
 	test_init(argc, argv);
 	seed = test_seed();
@@ -186,6 +188,9 @@ int main(int argc, char **argv)
 	connect_to(fd[P], SOCK_STREAM, &srv, srv_len, NULL, 0, &fd[PC], &fd[PA]);
 	connect_to(fd[P], SOCK_STREAM, &srv, srv_len, &abs_client, abs_client_len, &fd[BC],
 		   &fd[BA]);
+	connect_to(fd[P], SOCK_STREAM, &srv, srv_len, NULL, 0, &gc, &fd[GA]);
+	put(gc, "bye", 3);
+	close(gc);
 	if (fcntl(fd[P], F_SETFL, O_NONBLOCK))
 		fail("O_NONBLOCK: %s", strerror(errno));
 	fd[A] = listener(SOCK_SEQPACKET, &abs_srv, abs_srv_len, 3);
@@ -214,6 +219,9 @@ int main(int argc, char **argv)
 	expect(fd[PA], "end", 3, true, "pa's end");
 	expect(fd[PC], "hi", 2, true, "pc's bytes");
 	expect(fd[BA], "bound", 5, true, "ba's bytes");
+	expect(fd[GA], "bye", 3, true, "ga's bytes");
+	if (recv(fd[GA], buf, 1, MSG_DONTWAIT) != 0)
+		fail("ga: no end of file after its client closed");
 	expect(fd[AA], "one", 3, false, "aa's first");
 	expect(fd[AA], "two", 3, false, "aa's second");
 	expect(fd[AC], "three", 5, false, "ac's");
