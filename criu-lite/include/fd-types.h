@@ -161,6 +161,16 @@ const char *fdinfo_field(const char *info, const char *key);
 /* A hash of the fdinfo text from line KEY on (0 if it has none). */
 uint64_t fdinfo_hash_from(const char *info, const char *key);
 
+/* fhandle.c */
+/* *PATH (malloc'ed) and *ST of the file whose handle fdinfo line L shows
+ * ("fhandle-bytes:... f_handle:..."), inode INO of device SDEV (kernel
+ * encoding).  -EINVAL: no usable handle; -ENOENT: no path leads to it. */
+int fhandle_path(unsigned int sdev, unsigned long ino, const char *l, char **path,
+		 struct stat *st);
+/* *PATH (malloc'ed): the mount point of mount MNT_ID in PID's mountinfo,
+ * or with MNT_ID -1 of the first mount of device SDEV.  -ENOENT if none. */
+int mount_point_of(pid_t pid, int mnt_id, unsigned int sdev, char **path);
+
 /* files-data.c: files-data.img. */
 /* Appends LEN bytes from BUF; *OFF gets where they start. */
 int files_data_write(struct files_dump *d, const void *buf, size_t len, uint64_t *off);
