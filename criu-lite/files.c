@@ -36,6 +36,7 @@ static const struct fd_ops *const all_ops[] = {
 	&timerfd_fd_ops,
 	&signalfd_fd_ops,
 	&inotify_fd_ops,
+	&fanotify_fd_ops,
 	&memfd_fd_ops,
 	&unix_sk_fd_ops,
 	&tty_fd_ops,

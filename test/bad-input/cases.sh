@@ -261,6 +261,14 @@ case_lease() {
 	refused $? "$TPID" "fd 5" LEASE && target_intact
 }
 
+# A fanotify group of a permission class: refused naming fd 5.
+case_fanotify_perm() {
+	target_up "$BUILD/bad-input/fanotify_perm" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" fanotify && target_intact
+}
+
 # A datagram socket connected to a bound socket outside the process, with
 # --ext-unix-sk: restored connected to that name, it reaches it again.
 case_unix_ext_dgram() {
@@ -895,6 +903,7 @@ run_bad_input() {
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-stream-peer-outside-ext case_unix_ext_peer --ext-unix-sk
 	bad_case file-lease case_lease
+	bad_case fanotify-permission-class case_fanotify_perm
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
 	bad_case fault-parasite-cmd case_dump_fault parasite-cmd
 	bad_case fault-parasite-infect-pipes case_pipes_fault parasite-infect
