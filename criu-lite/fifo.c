@@ -28,6 +28,7 @@ static int fifo_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	FifoEntry fi = FIFO_ENTRY__INIT;
 	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
+	struct stat now;
 	bool first;
 	int ret;
 
@@ -36,9 +37,9 @@ static int fifo_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		       p->fd, p->link, p->flags);
 		return -EOPNOTSUPP;
 	}
-	if (strstr(p->link, " (deleted)")) {
-		pr_err("pid %d fd %d is a FIFO whose path was removed (%s): not supported\n",
-		       d->pid, p->fd, p->link);
+	if (stat(p->link, &now) || now.st_dev != p->st.st_dev || now.st_ino != p->st.st_ino) {
+		pr_err("pid %d fd %d is a FIFO whose path was removed or replaced (%s): not "
+		       "supported\n", d->pid, p->fd, p->link);
 		return -EOPNOTSUPP;
 	}
 	fi.pipe_id = files_obj_id(d, FD_TYPE__FD_FIFO, &p->st, &first);
