@@ -68,7 +68,7 @@ static int parse_line(const struct files_dump *d, const struct fd_parms *p, cons
 		return -EOPNOTSUPP;
 	}
 	e->type = strcmp(type, "READ") ? F_WRLCK : F_RDLCK;
-	e->start = start;
+	e->off = start;
 	if (!strcmp(end, "EOF"))
 		return 0;
 	if (sscanf(end, "%llu", &last) != 1 || last < start) {
@@ -115,11 +115,11 @@ int fd_locks_collect(struct files_dump *d, struct fd_parms *p)
 
 static int validate_one(const char *img, const FdinfoEntry *f, const FileLockEntry *e)
 {
-	if ((e->type != F_RDLCK && e->type != F_WRLCK) || e->start > LOCK_MAX_END ||
-	    e->len > LOCK_MAX_END - e->start ||
-	    (e->kind == FILE_LOCK_KIND__LOCK_FLOCK && (e->start || e->len)))
+	if ((e->type != F_RDLCK && e->type != F_WRLCK) || e->off > LOCK_MAX_END ||
+	    e->len > LOCK_MAX_END - e->off ||
+	    (e->kind == FILE_LOCK_KIND__LOCK_FLOCK && (e->off || e->len)))
 		return restore_plan_bad(img, "fd %u: a lock of kind %d, type %u, %llu+%llu", f->fd,
-					e->kind, e->type, (unsigned long long)e->start,
+					e->kind, e->type, (unsigned long long)e->off,
 					(unsigned long long)e->len);
 	return 0;
 }
@@ -152,7 +152,7 @@ int restore_validate_locks(const struct restore_plan *p, const char *img)
 
 static int take_lock(struct task_files *tf, const FdinfoEntry *f, const FileLockEntry *e)
 {
-	struct flock fl = { .l_type = e->type, .l_whence = SEEK_SET, .l_start = e->start,
+	struct flock fl = { .l_type = e->type, .l_whence = SEEK_SET, .l_start = e->off,
 			    .l_len = e->len };
 	const char *kind = "an OFD";
 	int ret;
@@ -168,7 +168,7 @@ static int take_lock(struct task_files *tf, const FdinfoEntry *f, const FileLock
 	if (!ret)
 		return 0;
 	snprintf(tf->err, tf->len, "fd %u: can't take %s %s lock (%llu+%llu): %s", f->fd, kind,
-		 e->type == F_WRLCK ? "write" : "read", (unsigned long long)e->start,
+		 e->type == F_WRLCK ? "write" : "read", (unsigned long long)e->off,
 		 (unsigned long long)e->len,
 		 errno == EAGAIN ? "another process holds a conflicting lock" : strerror(errno));
 	return -errno;
@@ -208,6 +208,6 @@ void restore_fill_posix_locks(const struct restore_plan *p, struct restorer_lock
 			if (e->kind != FILE_LOCK_KIND__LOCK_POSIX)
 				continue;
 			*out++ = (struct restorer_lock){ .fd = p->fds[i]->fd, .type = e->type,
-							 .start = e->start, .len = e->len };
+							 .start = e->off, .len = e->len };
 		}
 }
