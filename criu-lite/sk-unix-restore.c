@@ -119,7 +119,8 @@ static int sender(struct task_files *tf, uint32_t desc, size_t i, int from, int 
 	for (size_t k = 0; src && src->len && k < tf->plan->nr_files; k++) {
 		const FileEntry *fe = tf->plan->files[k];
 
-		if (fe->type != FD_TYPE__FD_UNIX_SK || !fe->unix_sk->has_name ||
+		if (fe->type != FD_TYPE__FD_UNIX_SK || fe->unix_sk->type != SOCK_DGRAM ||
+		    !fe->unix_sk->has_name ||
 		    fe->unix_sk->name.len != src->len ||
 		    memcmp(fe->unix_sk->name.data, src->data, src->len) || tf->file_fd[k] < 0)
 			continue;

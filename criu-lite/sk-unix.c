@@ -205,16 +205,17 @@ static bool held_by_process(struct files_dump *d, uint64_t ino)
 	return s && s->held;
 }
 
-/* A socket of the process bound to NAME (LEN bytes) in state STATE (-1:
- * any), other than EXCEPT. */
-static const struct unix_diag_sk *held_by_name(struct files_dump *d, const char *name,
-					       size_t len, int state, uint64_t except)
+/* A socket of the process of TYPE bound to NAME (LEN bytes) in state
+ * STATE (-1: any), other than EXCEPT.  Abstract names are per type. */
+static const struct unix_diag_sk *held_by_name(struct files_dump *d, uint32_t type,
+					       const char *name, size_t len, int state,
+					       uint64_t except)
 {
 	mark_held(d);
 	for (size_t i = 0; i < d->unix_diag->nr; i++) {
 		const struct unix_diag_sk *s = &d->unix_diag->sks[i];
 
-		if (s->held && s->ino != except && s->name_len == len && len &&
+		if (s->held && s->type == type && s->ino != except && s->name_len == len && len &&
 		    !memcmp(s->name, name, len) && (state < 0 || s->state == (uint32_t)state))
 			return s;
 	}
@@ -229,8 +230,8 @@ static const struct unix_diag_sk *listener_of(struct files_dump *d, const struct
 
 	if (!s->name_len || s->state != TCP_ESTABLISHED || s->type == SOCK_DGRAM)
 		return NULL;
-	l = held_by_name(d, s->name, s->name_len, TCP_LISTEN, s->ino);
-	if (l && l->type == s->type && l->vfs_ino == s->vfs_ino && l->vfs_dev == s->vfs_dev)
+	l = held_by_name(d, s->type, s->name, s->name_len, TCP_LISTEN, s->ino);
+	if (l && l->vfs_ino == s->vfs_ino && l->vfs_dev == s->vfs_dev)
 		return l;
 	return NULL;
 }
@@ -368,8 +369,8 @@ static int check_source(struct files_dump *d, const struct fd_parms *p, const ch
 
 	if (!len)
 		return 0;
-	s = held_by_name(d, name, len, -1, 0);
-	if (s && s->type == SOCK_DGRAM)
+	s = held_by_name(d, SOCK_DGRAM, name, len, -1, 0);
+	if (s)
 		return 0;
 	if (name[0])
 		snprintf(buf, sizeof(buf), "%.*s", (int)len, name);
