@@ -46,6 +46,7 @@
 struct unix_diag_sk {
 	uint64_t ino;
 	uint64_t peer;
+	bool connected; /* to PEER, or to a peer that is gone (PEER 0) */
 	uint32_t type;
 	uint32_t state;
 	uint32_t shutdown;
@@ -74,8 +75,10 @@ static void diag_attrs(struct unix_diag_sk *s, struct nlattr **tb)
 		if (s->name_len && s->name[0])
 			s->name_len = strnlen(s->name, s->name_len);
 	}
-	if (tb[UNIX_DIAG_PEER])
+	if (tb[UNIX_DIAG_PEER]) {
+		s->connected = true;
 		s->peer = nla_get_u32(tb[UNIX_DIAG_PEER]);
+	}
 	if (tb[UNIX_DIAG_SHUTDOWN])
 		s->shutdown = nla_get_u8(tb[UNIX_DIAG_SHUTDOWN]);
 	if (tb[UNIX_DIAG_RQLEN] &&
@@ -585,8 +588,9 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	u.type = s->type;
 	u.flags = p->flags;
 	/* The kernel marks a datagram socket others connected to as
-	 * established; it has no peer of its own to restore. */
-	u.state = s->type == SOCK_DGRAM && !s->peer ? TCP_CLOSE : s->state;
+	 * established; unless it is connected itself (maybe to a peer that
+	 * is gone) it has no peer to restore. */
+	u.state = s->type == SOCK_DGRAM && !s->connected ? TCP_CLOSE : s->state;
 	u.shutdown = s->shutdown;
 	u.peer = s->peer;
 	u.queue = &q;

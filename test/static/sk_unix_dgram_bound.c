@@ -7,7 +7,10 @@
  *   R2  bound to an abstract name: "s1-b" from S1, "d-1" from D (bound,
  *       connected to R2, which is not connected back), "self" from itself
  *   E, F  bound to abstract names and connected to each other: "e-1"
- *       queued to F, "f-1" and "f-2" to E */
+ *       queued to F, "f-1" and "f-2" to E
+ *   W, X  of socket pairs whose other end was closed, W bound to an
+ *       abstract name, X not: "w-1" queued to W, "x-1" to X; both still
+ *       connected to their dead peer */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -20,7 +23,7 @@
 
 #include "test.h"
 
-enum { R1, R2, S1, U, C, D, E, F, NR };
+enum { R1, R2, S1, U, C, D, E, F, W, X, NR };
 
 struct addr {
 	struct sockaddr_un a;
@@ -105,6 +108,22 @@ static void send_to(int from, int to, const char *msg)
 		fail("send \"%s\" from %d: %s", msg, from, strerror(errno));
 }
 
+/* Socket I of a pair whose other end sent MSG and was closed; bound if
+ * it has a name. */
+static void half_pair(int i, const char *msg)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
+		fail("socketpair: %s", strerror(errno));
+	fd[i] = sv[0];
+	if (names[i].len && bind(fd[i], (struct sockaddr *)&names[i].a, names[i].len))
+		fail("bind socket %d: %s", i, strerror(errno));
+	if (send(sv[1], msg, strlen(msg), 0) != (ssize_t)strlen(msg))
+		fail("send \"%s\": %s", msg, strerror(errno));
+	close(sv[1]);
+}
+
 /* The next datagram on socket I is MSG, from socket FROM (-1: unbound). */
 static void expect(int i, const char *msg, int from)
 {
@@ -136,8 +155,12 @@ int main(int argc, char **argv)
 	make_name(D, "lmproc-dgram-d", true);
 	make_name(E, "lmproc-dgram-e", true);
 	make_name(F, "lmproc-dgram-f", true);
+	make_name(W, "lmproc-dgram-w", true);
 	for (int i = 0; i < NR; i++)
-		fd[i] = dgram(i == U || i == C ? -1 : i);
+		if (i != W && i != X)
+			fd[i] = dgram(i == U || i == C ? -1 : i);
+	half_pair(W, "w-1");
+	half_pair(X, "x-1");
 	link_to(C, R1);
 	link_to(D, R2);
 	link_to(E, F);
@@ -169,6 +192,8 @@ int main(int argc, char **argv)
 	expect(F, "e-1", E);
 	expect(E, "f-1", F);
 	expect(E, "f-2", F);
+	expect(W, "w-1", -1);
+	expect(X, "x-1", -1);
 	send_to(S1, R1, "again");
 	expect(R1, "again", S1);
 	send_to(C, -1, "c-2");
