@@ -22,6 +22,9 @@
 
 #define FANOTIFY_FLAGS (O_ACCMODE | O_NONBLOCK | KERNEL_O_LARGEFILE)
 #define CLASS_BITS (FAN_CLASS_NOTIF | FAN_CLASS_CONTENT | FAN_CLASS_PRE_CONTENT)
+#define INIT_FLAGS (CLASS_BITS | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE | \
+		    FAN_UNLIMITED_MARKS | FAN_ENABLE_AUDIT | FAN_REPORT_PIDFD | FAN_REPORT_TID | \
+		    FAN_REPORT_FID | FAN_REPORT_DIR_FID | FAN_REPORT_NAME | FAN_REPORT_TARGET_FID)
 #define EVENT_FLAGS (O_ACCMODE | KERNEL_O_LARGEFILE | O_CLOEXEC | O_NONBLOCK | O_APPEND | \
 		     O_DSYNC | O_NOATIME | O_SYNC)
 #define MARK_FLAGS (FAN_MARK_IGNORED_SURV_MODIFY | FAN_MARK_EVICTABLE | FAN_MARK_IGNORE)
@@ -166,9 +169,7 @@ static int fanotify_validate(const FileEntry *f, uint64_t data_size)
 	if (!e)
 		return restore_plan_bad("files.img", "file id %u has no fanotify entry", f->id);
 	if ((e->flags & ~FANOTIFY_FLAGS) || (e->init_flags & CLASS_BITS) != FAN_CLASS_NOTIF ||
-	    (e->init_flags & ~FAN_ALL_INIT_FLAGS & ~(FAN_REPORT_PIDFD | FAN_REPORT_TID |
-						      FAN_REPORT_FID | FAN_REPORT_DIR_FID |
-						      FAN_REPORT_NAME | FAN_REPORT_TARGET_FID)) ||
+	    (e->init_flags & ~INIT_FLAGS) ||
 	    (e->event_flags & ~EVENT_FLAGS) || e->n_marks > MAX_MARKS)
 		return restore_plan_bad("files.img", "fanotify file id %u: flags 0%o, init flags "
 					"0x%x, event flags 0%o, %zu marks", f->id, e->flags,
@@ -176,7 +177,7 @@ static int fanotify_validate(const FileEntry *f, uint64_t data_size)
 	for (size_t i = 0; i < e->n_marks; i++) {
 		const FanotifyMarkEntry *m = e->marks[i];
 
-		if ((m->type != 0 && m->type != FAN_MARK_MOUNT && m->type != FAN_MARK_FILESYSTEM) ||
+		if ((m->type && m->type != FAN_MARK_MOUNT && m->type != FAN_MARK_FILESYSTEM) ||
 		    (m->mflags & ~MARK_FLAGS) || m->path[0] != '/' || m->mask > UINT32_MAX ||
 		    m->ignored_mask > UINT32_MAX || (!m->mask && !m->ignored_mask) ||
 		    (m->type == 0 && (!m->has_dev || !m->has_ino)))
