@@ -56,14 +56,14 @@ struct unix_diag_sk {
 	uint64_t vfs_dev; /* the kernel's dev_t: major << 20 | minor */
 	uint8_t name_len; /* sun_path bytes; 0: unbound */
 	char name[UNIX_NAME_MAX];
-	bool held; /* by an fd of the process */
+	bool held; /* by an fd of the process being dumped */
 };
 
 struct unix_diag_table {
 	struct unix_diag_sk *sks;
 	size_t nr;
 	size_t cap;
-	bool held_marked;
+	pid_t held_by; /* the process the held marks are of, 0: none yet */
 };
 
 static void diag_attrs(struct unix_diag_sk *s, struct nlattr **tb)
@@ -186,18 +186,21 @@ static bool unix_match(struct files_dump *d, const struct fd_parms *p)
 	return diag_of(d, p->st.st_ino);
 }
 
-/* Once every fd of the process is known (after classifying). */
+/* Once every fd of the process is known (after classifying).  The table
+ * serves the whole tree: the marks are redone for each process. */
 static void mark_held(struct files_dump *d)
 {
-	if (d->unix_diag->held_marked)
+	if (d->unix_diag->held_by == d->pid)
 		return;
+	for (size_t i = 0; i < d->unix_diag->nr; i++)
+		d->unix_diag->sks[i].held = false;
 	for (int i = 0; i < d->nr_fds; i++) {
 		struct unix_diag_sk *s = diag_of(d, d->fds[i].st.st_ino);
 
 		if (s && S_ISSOCK(d->fds[i].st.st_mode))
 			s->held = true;
 	}
-	d->unix_diag->held_marked = true;
+	d->unix_diag->held_by = d->pid;
 }
 
 static bool held_by_process(struct files_dump *d, uint64_t ino)
@@ -710,15 +713,16 @@ int unix_find(const struct restore_plan *p, uint64_t ino)
 	return -1;
 }
 
-/* An accepted socket's listener is a listening socket of the dump. */
+/* An accepted socket's listener is a listening socket of the process. */
 static int check_listener(const struct restore_plan *p, const UnixSkEntry *u)
 {
 	int l = unix_find(p, u->listener);
 	const UnixSkEntry *ls = l >= 0 ? p->files[l]->unix_sk : NULL;
 
-	if (!ls || ls->state != TCP_LISTEN || ls->type != u->type)
+	if (!ls || ls->state != TCP_LISTEN || ls->type != u->type ||
+	    (p->fdesc[l].first_fd < 0 && !p->fdesc[l].make_here))
 		return restore_plan_bad("files.img", "unix socket %llu was accepted from %llu, "
-					"which is not a listening socket of the dump",
+					"which is not a listening socket of the process",
 					(unsigned long long)u->ino,
 					(unsigned long long)u->listener);
 	return 0;
