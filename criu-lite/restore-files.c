@@ -454,6 +454,10 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 	if (ret)
 		return ret;
 	tf.park_base = p->nr_fds ? (int)p->fds[p->nr_fds - 1]->fd + 1 : 0;
+	/* Above the shared files' fds too: a parked fd must not sit where
+	 * one of them is still to be installed (RLIMIT_NOFILE has room). */
+	if (ctx->tree->nr_inherit)
+		tf.park_base = max(tf.park_base, ctx->tree->inherit_base + ctx->tree->nr_inherit);
 	tf.file_fd = malloc((p->nr_files + 1) * sizeof(int));
 	if (!tf.file_fd) {
 		snprintf(err, len, "out of memory for %zu files", p->nr_files);
