@@ -431,11 +431,17 @@ static struct desc_seen *desc_bucket(struct files_dump *d, const struct fd_parms
 }
 
 /* The id an earlier process's fd already gave P's description, 0 if
- * none did, -errno. */
+ * none did, -errno.  This process's own descriptions are told apart
+ * already (find_shared): comparing with them would make anonymous inodes,
+ * which thousands of eventfds share, cost a kcmp per pair. */
 static int64_t shared_id(struct files_dump *d, struct desc_seen *b, const struct fd_parms *p)
 {
 	for (size_t i = 0; i < b->nr; i++) {
-		long r = syscall(SYS_kcmp, b->at[i].pid, d->pid, KCMP_FILE, b->at[i].fd, p->fd);
+		long r;
+
+		if (b->at[i].pid == d->pid)
+			continue;
+		r = syscall(SYS_kcmp, b->at[i].pid, d->pid, KCMP_FILE, b->at[i].fd, p->fd);
 
 		if (r < 0) {
 			pr_perror("Can't compare pid %d fd %d with pid %d fd %d (kcmp)",
