@@ -253,6 +253,14 @@ case_unix_ext_peer() {
 	refused $? "$TPID" "fd 5" "peer socket:[" outside && target_intact
 }
 
+# A listener with a connection it has not accepted yet: refused naming fd 5.
+case_unix_pending() {
+	target_up "$BUILD/bad-input/unix_pending" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "not accepted" && target_intact
+}
+
 # A lease is not a lock lmproc restores: refused naming fd 5 and LEASE.
 case_lease() {
 	target_up "$BUILD/bad-input/lease_fd" || return 1
@@ -902,6 +910,7 @@ run_bad_input() {
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-stream-peer-outside-ext case_unix_ext_peer --ext-unix-sk
+	bad_case unix-listener-pending-connection case_unix_pending
 	bad_case file-lease case_lease
 	bad_case fanotify-permission-class case_fanotify_perm
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
