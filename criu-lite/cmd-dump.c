@@ -244,7 +244,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 
 	if (fault_injected("dump-after-seize"))
 		return -EIO;
-	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job);
+	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job,
+				      ctx->opts->ext_unix_sk);
 	ctx->shmem = shmem_dump_start(ctx->dfd);
 	if (!ctx->files || !ctx->shmem)
 		ret = -EIO;

@@ -194,7 +194,7 @@ int restore_validate_files(struct restore_plan *p)
 	for (size_t i = 0; i < p->nr_files && !ret; i++)
 		if (p->fdesc[i].first_fd >= 0 && p->fdesc[i].ops->validate_plan)
 			ret = p->fdesc[i].ops->validate_plan(p, i);
-	return ret;
+	return ret ?: restore_validate_locks(p, img);
 }
 
 int restore_check_files(const struct restore_plan *p)

@@ -30,11 +30,13 @@
 /* In the order they are asked: memfd before the path-based files. */
 static const struct fd_ops *const all_ops[] = {
 	&pipe_fd_ops,
+	&fifo_fd_ops,
 	&eventfd_fd_ops,
 	&eventpoll_fd_ops,
 	&timerfd_fd_ops,
 	&signalfd_fd_ops,
 	&inotify_fd_ops,
+	&fanotify_fd_ops,
 	&memfd_fd_ops,
 	&unix_sk_fd_ops,
 	&tty_fd_ops,
@@ -210,16 +212,11 @@ static const char *unsupported_kind(struct files_dump *d, const struct fd_parms 
 
 static int classify(struct files_dump *d, struct fd_parms *p)
 {
-	const char *lock = fdinfo_field(p->info, "lock:");
 	char buf[96];
+	int ret = fd_locks_collect(d, p);
 
-	/* Locks are not restored: refused rather than silently dropped. */
-	if (lock) {
-		lock += strspn(lock, " \t");
-		pr_err("pid %d fd %d (%s) holds a file lock (%.*s): not supported yet\n", d->pid,
-		       p->fd, p->link, (int)strcspn(lock, "\n"), lock);
-		return -EOPNOTSUPP;
-	}
+	if (ret)
+		return ret;
 
 	for (size_t i = 0; i < ARRAY_SIZE(all_ops); i++)
 		if (all_ops[i]->match(d, p)) {
@@ -371,6 +368,10 @@ static int write_fdinfo(struct files_dump *d, struct cr_img *img)
 		fe.type = p->ops->type;
 		fe.id = d->fds[p->rep].id;
 		fe.fd_flags = p->fd_flags;
+		if (p->rep == (uint32_t)i) {
+			fe.locks = p->locks;
+			fe.n_locks = p->n_locks;
+		}
 		ret = img_write_msg(img, &fe.base);
 		if (ret)
 			return ret;
@@ -430,11 +431,17 @@ static struct desc_seen *desc_bucket(struct files_dump *d, const struct fd_parms
 }
 
 /* The id an earlier process's fd already gave P's description, 0 if
- * none did, -errno. */
+ * none did, -errno.  This process's own descriptions are told apart
+ * already (find_shared): comparing with them would make anonymous inodes,
+ * which thousands of eventfds share, cost a kcmp per pair. */
 static int64_t shared_id(struct files_dump *d, struct desc_seen *b, const struct fd_parms *p)
 {
 	for (size_t i = 0; i < b->nr; i++) {
-		long r = syscall(SYS_kcmp, b->at[i].pid, d->pid, KCMP_FILE, b->at[i].fd, p->fd);
+		long r;
+
+		if (b->at[i].pid == d->pid)
+			continue;
+		r = syscall(SYS_kcmp, b->at[i].pid, d->pid, KCMP_FILE, b->at[i].fd, p->fd);
 
 		if (r < 0) {
 			pr_perror("Can't compare pid %d fd %d with pid %d fd %d (kcmp)",
@@ -603,6 +610,7 @@ static void files_process_free(struct files_dump *d)
 	for (int i = 0; i < d->nr_fds; i++) {
 		free(d->fds[i].link);
 		free(d->fds[i].info);
+		fd_locks_free(&d->fds[i]);
 	}
 	free(d->fds);
 	d->fds = NULL;
@@ -670,7 +678,7 @@ static int dump_fs(int dfd, pid_t pid)
 	return img_write_one(dfd, IMG_FS, pid, &fs.base);
 }
 
-struct files_dump *files_dump_start(int dfd, bool shell_job)
+struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk)
 {
 	struct files_dump *d = calloc(1, sizeof(*d));
 
@@ -680,6 +688,7 @@ struct files_dump *files_dump_start(int dfd, bool shell_job)
 	d->pidfd = d->data_fd = d->proc_fd = d->proc_fdinfo = -1;
 	d->tee_pipe[0] = d->tee_pipe[1] = -1;
 	d->next_id = 1;
+	d->ext_unix_sk = ext_unix_sk;
 	if (open_images(dfd, d)) {
 		files_dump_end(d);
 		return NULL;

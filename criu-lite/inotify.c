@@ -1,7 +1,7 @@
 /* Owns inotify instances: every watch (its number, mask, and the watched
  * file by path).  Dump turns the file handle fdinfo shows into a path
  * (open_by_handle_at on a mount of the watched file's device) and checks
- * that the path leads to the same inode.  Restore adds the watches in
+ * that the path leads to the same inode (fhandle.c).  Restore adds the watches in
  * order of their numbers; a gap in the numbers is filled with a watch
  * that is removed again (and its IN_IGNORED event read away), so every
  * watch gets its number back.  Events still queued at dump are not
@@ -14,17 +14,14 @@
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
-#include "proc.h"
 
 #define INOTIFY_FLAGS (O_ACCMODE | O_NONBLOCK)
 #define MAX_WDS (1 << 20)
-#define MAX_HANDLE 128
 
 static bool inotify_match(struct files_dump *d, const struct fd_parms *p)
 {
@@ -32,81 +29,26 @@ static bool inotify_match(struct files_dump *d, const struct fd_parms *p)
 	return !strcmp(p->link, "anon_inode:inotify");
 }
 
-/* Opens the file of handle FH through the first mount of device DEV
- * (kernel encoding, as fdinfo's sdev) in lmproc's mountinfo that can: a
- * bind mount of a subdirectory cannot reach files outside it. */
-static int open_handle(unsigned int dev, struct file_handle *fh)
-{
-	cleanup_free char *info = proc_read_file("/proc/self/mountinfo", NULL);
-	unsigned int maj = dev >> 20, min = dev & 0xfffff;
-
-	for (char *l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		unsigned int ma, mi;
-		char mnt[4096];
-		int mfd, fd;
-
-		if (sscanf(l, "%*u %*u %u:%u %*s %4095s", &ma, &mi, mnt) != 3 || ma != maj ||
-		    mi != min)
-			continue;
-		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (mfd < 0)
-			continue;
-		fd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
-		close(mfd);
-		if (fd >= 0)
-			return fd;
-	}
-	return -1;
-}
-
-static int hex_bytes(const char *hex, unsigned char *out, unsigned int len)
-{
-	for (unsigned int i = 0; i < len; i++)
-		if (sscanf(hex + 2 * i, "%2hhx", &out[i]) != 1)
-			return -EINVAL;
-	return 0;
-}
-
 /* The path of the watched file and its dev/ino, from its file handle. */
 static int watch_path(struct files_dump *d, const struct fd_parms *p, unsigned int sdev,
 		      unsigned long ino, const char *l, InotifyWdEntry *w)
 {
-	struct {
-		struct file_handle fh;
-		unsigned char bytes[MAX_HANDLE];
-	} h;
-	unsigned int bytes, type;
-	char hex[2 * MAX_HANDLE + 1], link[64], path[4096];
-	int fd, ret = -EOPNOTSUPP;
 	struct stat st;
+	int ret = fhandle_path(sdev, ino, l, &w->path, &st);
 
-	l = strstr(l, "fhandle-bytes:");
-	if (!l || sscanf(l, "fhandle-bytes:%x fhandle-type:%x f_handle:%256s", &bytes, &type,
-			 hex) != 3 || bytes > MAX_HANDLE || hex_bytes(hex, h.bytes, bytes)) {
+	if (ret == -EINVAL) {
 		pr_err("pid %d fd %d: inotify watch %u has no file handle lmproc can use\n", d->pid,
 		       p->fd, w->wd);
 		return -EOPNOTSUPP;
 	}
-	h.fh.handle_bytes = bytes;
-	h.fh.handle_type = type;
-	fd = open_handle(sdev, &h.fh);
-	if (fd >= 0) {
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		if (!proc_readlink(link, path, sizeof(path)) && path[0] == '/' &&
-		    !stat(path, &st) && st.st_ino == ino &&
-		    (unsigned int)((major(st.st_dev) << 20) | minor(st.st_dev)) == sdev)
-			ret = 0;
-		close(fd);
-	}
-	if (ret) {
+	if (ret == -ENOENT) {
 		pr_err("pid %d fd %d: inotify watch %u is on inode %lu of device 0x%x, which no "
 		       "path leads to: not supported\n", d->pid, p->fd, w->wd, ino, sdev);
-		return ret;
+		return -EOPNOTSUPP;
 	}
-	w->path = strdup(path);
 	w->dev = st.st_dev;
 	w->ino = st.st_ino;
-	return w->path ? 0 : -ENOMEM;
+	return ret;
 }
 
 static int add_wd(struct files_dump *d, const struct fd_parms *p, const char *l,

@@ -12,6 +12,7 @@
 static const char usage_text[] =
 	"Usage:\n"
 	"  lmproc dump    -t PID -D DIR [-R] [--page-path read|splice] [--prev-images-dir DIR]\n"
+	"                 [--ext-unix-sk]\n"
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
 	"  lmproc restore -D DIR [-d]\n"
 	"  lmproc check   [--feature NAME]\n"
@@ -40,6 +41,8 @@ static const char usage_text[] =
 	"      --page-path MODE    how pages leave the target: read (process_vm_readv,\n"
 	"                          the default) or splice (parasite vmsplice)\n"
 	"      --prev-images-dir DIR  the previous round (relative to -D, or absolute)\n"
+	"      --ext-unix-sk       dump: a datagram unix socket connected to a bound socket\n"
+	"                          outside the process is connected to its name again\n"
 	"      --track BACKEND     dirty tracking: auto (default), pagemap-scan, soft-dirty\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
@@ -72,6 +75,7 @@ enum {
 	OPT_FEATURE,
 	OPT_TRACK,
 	OPT_PIDNS,
+	OPT_EXT_UNIX_SK,
 };
 
 int main(int argc, char **argv)
@@ -89,6 +93,7 @@ int main(int argc, char **argv)
 		{ "feature", required_argument, NULL, OPT_FEATURE },
 		{ "track", required_argument, NULL, OPT_TRACK },
 		{ "pidns", no_argument, NULL, OPT_PIDNS },
+		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -144,6 +149,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PREV_IMAGES:
 			opts.prev_images_dir = optarg;
+			break;
+		case OPT_EXT_UNIX_SK:
+			opts.ext_unix_sk = true;
 			break;
 		case OPT_FEATURE:
 			opts.feature = optarg;

@@ -3,7 +3,8 @@
  * end of lmproc's own (opened through /proc), which leaves the pipe's
  * contents exactly as they were whatever happens next; restore makes the
  * pipe, sets its size, splices the bytes back and installs every end the
- * process had.  FIFOs (named pipes) are not taken here. */
+ * process had.  FIFOs (named pipes) are fifo.c's, which shares the
+ * buffer's dump and refill. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -93,7 +94,7 @@ static int copy_contents(struct files_dump *d, const struct fd_parms *p, int rfd
 	return files_data_write(d, buf, queued, &pd->data_off);
 }
 
-static int dump_pipe_data(struct files_dump *d, const struct fd_parms *p, PipeDataEntry *pd)
+int pipe_dump_data(struct files_dump *d, const struct fd_parms *p, PipeDataEntry *pd)
 {
 	char path[64];
 	int rfd, size, ret;
@@ -134,7 +135,7 @@ static int pipe_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		return -ENOMEM;
 	pe.flags = p->flags;
 	if (first) {
-		ret = dump_pipe_data(d, p, &pd);
+		ret = pipe_dump_data(d, p, &pd);
 		if (ret)
 			return ret;
 		pe.data = &pd;
@@ -146,23 +147,24 @@ static int pipe_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 static int pipe_validate(const FileEntry *f, uint64_t data_size)
 {
 	const PipeEntry *pe = f->pipe;
-	const PipeDataEntry *pd;
 
 	if (!pe || !pe->pipe_id)
 		return restore_plan_bad("files.img", "file id %u has no pipe entry", f->id);
 	if ((pe->flags & ~PIPE_FLAGS) || (pe->flags & O_ACCMODE) == O_ACCMODE)
 		return restore_plan_bad("files.img", "pipe file id %u has flags 0%o", f->id,
 					pe->flags);
-	pd = pe->data;
-	if (!pd)
-		return 0;
+	return pe->data ? pipe_data_validate(pe->pipe_id, pe->data, data_size) : 0;
+}
+
+int pipe_data_validate(uint32_t pipe_id, const PipeDataEntry *pd, uint64_t data_size)
+{
 	if (pd->size < 4096 || pd->size > PIPE_MAX_SIZE || (pd->size & (pd->size - 1)) ||
 	    pd->data_len > pd->size)
-		return restore_plan_bad("files.img", "pipe %u of %u bytes holds %u", pe->pipe_id,
+		return restore_plan_bad("files.img", "pipe %u of %u bytes holds %u", pipe_id,
 					pd->size, pd->data_len);
 	if (pd->data_off > data_size || pd->data_len > data_size - pd->data_off)
 		return restore_plan_bad("files.img", "pipe %u: %u bytes at %llu, files-data.img "
-					"has %llu", pe->pipe_id, pd->data_len,
+					"has %llu", pipe_id, pd->data_len,
 					(unsigned long long)pd->data_off,
 					(unsigned long long)data_size);
 	return 0;
@@ -183,7 +185,7 @@ static bool pipe_obj_carrier(const FileEntry *f)
  * written, they pack into as few pages as they came from at most.  The
  * write end is non-blocking meanwhile: a pipe that cannot take them fails
  * the restore instead of hanging it. */
-static int fill_pipe(struct task_files *tf, uint32_t desc, int wfd, const PipeDataEntry *pd)
+int pipe_fill(struct task_files *tf, uint32_t desc, int wfd, const PipeDataEntry *pd)
 {
 	cleanup_free char *buf = NULL;
 	int size = fcntl(wfd, F_GETPIPE_SZ);
@@ -281,7 +283,7 @@ static int pipe_open(struct task_files *tf, uint32_t desc)
 			ret = -EMFILE;
 	}
 	if (!ret)
-		ret = fill_pipe(tf, desc, ends[1], c->data);
+		ret = pipe_fill(tf, desc, ends[1], c->data);
 	if (!ret)
 		ret = install_ends(tf, desc, ends, rcv);
 	for (int e = 0; e < 2; e++)

@@ -433,6 +433,13 @@ static int place_one(struct task_files *tf, size_t i)
 	return 0;
 }
 
+/* This process made the description: its own, or a shared one it makes
+ * for the processes below it (which inherit it finished). */
+static bool made_here(const struct file_desc *d)
+{
+	return d->make_here || (d->first_fd >= 0 && d->inherit_fd < 0);
+}
+
 /* fds are placed in increasing order, so the lowest free number (where a
  * type's open() lands) is never an fd still to come; objects with more
  * than one fd park the others first (task_files_park). */
@@ -447,6 +454,10 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 	if (ret)
 		return ret;
 	tf.park_base = p->nr_fds ? (int)p->fds[p->nr_fds - 1]->fd + 1 : 0;
+	/* Above the shared files' fds too: a parked fd must not sit where
+	 * one of them is still to be installed (RLIMIT_NOFILE has room). */
+	if (ctx->tree->nr_inherit)
+		tf.park_base = max(tf.park_base, ctx->tree->inherit_base + ctx->tree->nr_inherit);
 	tf.file_fd = malloc((p->nr_files + 1) * sizeof(int));
 	if (!tf.file_fd) {
 		snprintf(err, len, "out of memory for %zu files", p->nr_files);
@@ -461,9 +472,13 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 	for (size_t i = 0; i < p->nr_fds && !ret; i++)
 		ret = place_one(&tf, i);
 	for (size_t i = 0; i < p->nr_files && !ret; i++)
-		if (p->fdesc[i].ops->post && (p->fdesc[i].make_here ||
-					      (p->fdesc[i].first_fd >= 0 && p->fdesc[i].inherit_fd < 0)))
+		if (p->fdesc[i].ops->post && made_here(&p->fdesc[i]))
 			ret = p->fdesc[i].ops->post(&tf, i);
+	for (size_t i = 0; i < p->nr_files && !ret; i++)
+		if (p->fdesc[i].ops->finish && made_here(&p->fdesc[i]))
+			ret = p->fdesc[i].ops->finish(&tf, i);
+	if (!ret)
+		ret = task_take_locks(&tf);
 	free(tf.file_fd);
 	close(ctx->files_data_fd);
 	if (ctx->tty_fd >= 0)

@@ -8,6 +8,7 @@
  * caller to kill. */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,6 +84,7 @@ static const char *const step_what[] = {
     [RST_STEP_ROBUST] = "registering the robust futex list at",
     [RST_STEP_ALTSTACK] = "setting the signal stack at",
     [RST_STEP_COMM] = "setting the thread's name",
+    [RST_STEP_LOCK] = "taking the POSIX lock",
 };
 
 /* "vma START-END" and the file behind it, if any. */
@@ -137,6 +139,16 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 			snprintf(buf, len, " block at 0x%llx",
 				 (unsigned long long)a->special[i].start);
 		break;
+	case RST_STEP_LOCK: {
+		const struct restorer_lock *l = (const struct restorer_lock *)(uintptr_t)a->locks;
+
+		if (i < a->nr_locks)
+			snprintf(buf, len, " %s %llu+%llu on fd %d",
+				 l[i].type == F_WRLCK ? "write" : "read",
+				 (unsigned long long)l[i].start, (unsigned long long)l[i].len,
+				 l[i].fd);
+		break;
+	}
 	case RST_STEP_CLONE:
 	case RST_STEP_CLOSE:
 	case RST_STEP_SIGACTION:
@@ -160,6 +172,8 @@ static int report_restorer(const struct restore_ctx *ctx)
 		why = "the pages image ended early";
 	if (a->step == RST_STEP_MM_MAP && a->err == -EPERM)
 		why = "needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE";
+	if (a->step == RST_STEP_LOCK && a->err == -EAGAIN)
+		why = "another process holds a conflicting lock";
 	if (a->step == RST_STEP_CLONE && a->err == -EEXIST)
 		why = "the tid is in use (by a process, or as a process group or session id)";
 	if (a->err_thread && a->step != RST_STEP_CLONE)

@@ -209,7 +209,7 @@ static uint32_t helper_from(const struct restore_plan *p, const struct fill_plan
 }
 
 struct area_layout {
-	uint64_t args, vmas, batches, iovs, siginfos, threads, close_fds, thread_stacks;
+	uint64_t args, vmas, batches, iovs, siginfos, threads, close_fds, locks, thread_stacks;
 	uint64_t helper_stack, stack, size;
 };
 
@@ -242,6 +242,8 @@ static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f
 	off += p->nr_threads * sizeof(struct restorer_thread);
 	l->close_fds = off;
 	off += (p->mm->n_files + p->nr_shmem + p->nr_levels) * sizeof(int32_t);
+	l->locks = off = (off + 7) & ~7ULL;
+	off += restore_nr_posix_locks(p) * sizeof(struct restorer_lock);
 	l->thread_stacks = PAGE_ALIGN(off);
 	off = l->thread_stacks + (p->nr_threads - 1) * RESTORER_THREAD_STACK_SIZE;
 	l->helper_stack = PAGE_ALIGN(off);
@@ -525,6 +527,9 @@ static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 	a->siginfos = ctx->area + l->siginfos;
 	a->threads = ctx->area + l->threads;
 	a->close_fds = ctx->area + l->close_fds;
+	a->locks = ctx->area + l->locks;
+	a->nr_locks = restore_nr_posix_locks(&ctx->plan);
+	restore_fill_posix_locks(&ctx->plan, (struct restorer_lock *)(uintptr_t)a->locks);
 	memcpy((void *)(uintptr_t)a->batches, f->batches, f->nr_batches * sizeof(*f->batches));
 	memcpy((void *)(uintptr_t)a->iovs, f->iovs, f->nr_iovs * sizeof(*f->iovs));
 	fill_vmas(ctx, (struct restorer_vma *)(uintptr_t)a->vmas);

@@ -7,12 +7,26 @@
  * leaves them.  Restore makes the pair with socketpair() and sends each
  * socket's queue from its peer.  Bound or listening sockets, peers
  * outside the process and queued SCM_RIGHTS are refused. */
+/* Owns the dump of unix sockets: stream, datagram and seqpacket sockets,
+ * unnamed or bound to a name (in the filesystem or abstract), listening,
+ * connected to another socket of the process (socket pairs, a client and
+ * the socket a listener of the process accepted for it, a datagram socket
+ * connected to a bound one) or, with --ext-unix-sk, a datagram socket
+ * connected to a bound socket outside; with their receive queues (and
+ * each datagram's sender), shutdown state, buffer sizes, SO_PASSCRED and
+ * SO_PEEK_OFF.  Names, peers and states come from sock_diag
+ * (NETLINK_SOCK_DIAG through libnl), queues are peeked (SO_PEEK_OFF,
+ * MSG_PEEK) from a copy of the task's fd, so nothing leaves them.  Refused:
+ * connections a listener has not accepted yet, stream peers outside the
+ * process, queued SCM_RIGHTS.  sk-unix-restore.c makes them again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
@@ -24,28 +38,63 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "sk-unix.h"
 
-#define UNIX_SK_FLAGS (O_ACCMODE | O_NONBLOCK)
 #define PEEK_BUF FILES_SCRATCH_SIZE
-#define MAX_QUEUE (1 << 20)
-#define SHUTDOWN_MASK 3
+#define MAX_BACKLOG (1U << 20)
 
 struct unix_diag_sk {
 	uint64_t ino;
 	uint64_t peer;
+	bool connected; /* to PEER, or to a peer that is gone (PEER 0) */
 	uint32_t type;
 	uint32_t state;
 	uint32_t shutdown;
-	bool named;
-	bool held; /* by an fd of the process */
+	uint32_t rqueue;  /* a listener's connections not yet accepted */
+	uint32_t backlog; /* a listener's */
+	uint64_t vfs_ino;
+	uint64_t vfs_dev; /* the kernel's dev_t: major << 20 | minor */
+	uint8_t name_len; /* sun_path bytes; 0: unbound */
+	char name[UNIX_NAME_MAX];
+	bool held; /* by an fd of the process being dumped */
 };
 
 struct unix_diag_table {
 	struct unix_diag_sk *sks;
 	size_t nr;
 	size_t cap;
-	bool held_marked;
+	pid_t held_by; /* the process the held marks are of, 0: none yet */
 };
+
+static void diag_attrs(struct unix_diag_sk *s, struct nlattr **tb)
+{
+	if (tb[UNIX_DIAG_NAME]) {
+		s->name_len = min((size_t)nla_len(tb[UNIX_DIAG_NAME]), sizeof(s->name));
+		memcpy(s->name, nla_data(tb[UNIX_DIAG_NAME]), s->name_len);
+		/* A name in the filesystem may come with its NUL. */
+		if (s->name_len && s->name[0])
+			s->name_len = strnlen(s->name, s->name_len);
+	}
+	if (tb[UNIX_DIAG_PEER]) {
+		s->connected = true;
+		s->peer = nla_get_u32(tb[UNIX_DIAG_PEER]);
+	}
+	if (tb[UNIX_DIAG_SHUTDOWN])
+		s->shutdown = nla_get_u8(tb[UNIX_DIAG_SHUTDOWN]);
+	if (tb[UNIX_DIAG_RQLEN] &&
+	    nla_len(tb[UNIX_DIAG_RQLEN]) >= (int)sizeof(struct unix_diag_rqlen)) {
+		const struct unix_diag_rqlen *r = nla_data(tb[UNIX_DIAG_RQLEN]);
+
+		s->rqueue = r->udiag_rqueue;
+		s->backlog = r->udiag_wqueue;
+	}
+	if (tb[UNIX_DIAG_VFS] && nla_len(tb[UNIX_DIAG_VFS]) >= (int)sizeof(struct unix_diag_vfs)) {
+		const struct unix_diag_vfs *v = nla_data(tb[UNIX_DIAG_VFS]);
+
+		s->vfs_ino = v->udiag_vfs_ino;
+		s->vfs_dev = v->udiag_vfs_dev;
+	}
+}
 
 static int diag_cb(struct nl_msg *msg, void *arg)
 {
@@ -68,11 +117,8 @@ static int diag_cb(struct nl_msg *msg, void *arg)
 	}
 	s = &t->sks[t->nr++];
 	*s = (struct unix_diag_sk){ .ino = m->udiag_ino, .type = m->udiag_type,
-				    .state = m->udiag_state, .named = tb[UNIX_DIAG_NAME] };
-	if (tb[UNIX_DIAG_PEER])
-		s->peer = nla_get_u32(tb[UNIX_DIAG_PEER]);
-	if (tb[UNIX_DIAG_SHUTDOWN])
-		s->shutdown = nla_get_u8(tb[UNIX_DIAG_SHUTDOWN]);
+				    .state = m->udiag_state };
+	diag_attrs(s, tb);
 	return NL_OK;
 }
 
@@ -87,7 +133,8 @@ static int cmp_diag(const void *a, const void *b)
 static int load_diag(struct files_dump *d)
 {
 	struct unix_diag_req req = { .sdiag_family = AF_UNIX, .udiag_states = ~0U,
-				     .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER };
+				     .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER |
+						   UDIAG_SHOW_RQLEN | UDIAG_SHOW_VFS };
 	struct unix_diag_table *t = calloc(1, sizeof(*t));
 	struct nl_sock *sk = nl_socket_alloc();
 	int ret = -EIO;
@@ -121,7 +168,7 @@ void unix_diag_free(struct unix_diag_table *t)
 	free(t);
 }
 
-static const struct unix_diag_sk *diag_of(const struct files_dump *d, uint64_t ino)
+static struct unix_diag_sk *diag_of(const struct files_dump *d, uint64_t ino)
 {
 	struct unix_diag_sk key = { .ino = ino };
 
@@ -139,47 +186,204 @@ static bool unix_match(struct files_dump *d, const struct fd_parms *p)
 	return diag_of(d, p->st.st_ino);
 }
 
-/* Once every fd of the process is known (after classifying). */
+/* Once every fd of the process is known (after classifying).  The table
+ * serves the whole tree: the marks are redone for each process. */
+static void mark_held(struct files_dump *d)
+{
+	if (d->unix_diag->held_by == d->pid)
+		return;
+	for (size_t i = 0; i < d->unix_diag->nr; i++)
+		d->unix_diag->sks[i].held = false;
+	for (int i = 0; i < d->nr_fds; i++) {
+		struct unix_diag_sk *s = diag_of(d, d->fds[i].st.st_ino);
+
+		if (s && S_ISSOCK(d->fds[i].st.st_mode))
+			s->held = true;
+	}
+	d->unix_diag->held_by = d->pid;
+}
+
 static bool held_by_process(struct files_dump *d, uint64_t ino)
 {
-	struct unix_diag_sk *s;
+	const struct unix_diag_sk *s = diag_of(d, ino);
 
-	if (!d->unix_diag->held_marked) {
-		for (int i = 0; i < d->nr_fds; i++) {
-			s = (struct unix_diag_sk *)diag_of(d, d->fds[i].st.st_ino);
-			if (s && S_ISSOCK(d->fds[i].st.st_mode))
-				s->held = true;
-		}
-		d->unix_diag->held_marked = true;
-	}
-	s = (struct unix_diag_sk *)diag_of(d, ino);
+	mark_held(d);
 	return s && s->held;
 }
 
-/* What restore can make again: a pair inside the process (or one whose
- * peer is gone), or an unconnected unnamed socket. */
-static int check_restorable(struct files_dump *d, const struct fd_parms *p,
-			    const struct unix_diag_sk *s)
+/* A socket of the process of TYPE bound to NAME (LEN bytes) in state
+ * STATE (-1: any), other than EXCEPT.  Abstract names are per type. */
+static const struct unix_diag_sk *held_by_name(struct files_dump *d, uint32_t type,
+					       const char *name, size_t len, int state,
+					       uint64_t except)
+{
+	mark_held(d);
+	for (size_t i = 0; i < d->unix_diag->nr; i++) {
+		const struct unix_diag_sk *s = &d->unix_diag->sks[i];
+
+		if (s->held && s->type == type && s->ino != except && s->name_len == len && len &&
+		    !memcmp(s->name, name, len) && (state < 0 || s->state == (uint32_t)state))
+			return s;
+	}
+	return NULL;
+}
+
+/* The listener of the process that accepted S: its name, and for a name
+ * in the filesystem its inode, are S's. */
+static const struct unix_diag_sk *listener_of(struct files_dump *d, const struct unix_diag_sk *s)
+{
+	const struct unix_diag_sk *l;
+
+	if (!s->name_len || s->state != TCP_ESTABLISHED || s->type == SOCK_DGRAM)
+		return NULL;
+	l = held_by_name(d, s->type, s->name, s->name_len, TCP_LISTEN, s->ino);
+	if (l && l->vfs_ino == s->vfs_ino && l->vfs_dev == s->vfs_dev)
+		return l;
+	return NULL;
+}
+
+static void print_name(const struct unix_diag_sk *s, char *buf, size_t len)
+{
+	if (!s || !s->name_len)
+		snprintf(buf, len, "unnamed");
+	else if (s->name[0])
+		snprintf(buf, len, "%.*s", (int)s->name_len, s->name);
+	else
+		snprintf(buf, len, "@%.*s", (int)s->name_len - 1, s->name + 1);
+}
+
+static const char *type_name(uint32_t type)
+{
+	return type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "datagram" :
+		type == SOCK_SEQPACKET ? "seqpacket" : "unknown";
+}
+
+/* "pid 1 fd 5 (unix stream socket:[2], @name): WHY; peer socket:[3] (unnamed)" */
+static int refuse(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
+		  const char *why)
 {
 	const struct unix_diag_sk *peer = s->peer ? diag_of(d, s->peer) : NULL;
-	const char *why = NULL;
+	char name[UNIX_NAME_MAX + 8], pname[UNIX_NAME_MAX + 8];
+
+	print_name(s, name, sizeof(name));
+	print_name(peer, pname, sizeof(pname));
+	pr_err("pid %d fd %d (unix %s %s, %s): %s; peer socket:[%llu] (%s)\n", d->pid, p->fd,
+	       type_name(s->type), p->link, name, why, (unsigned long long)s->peer, pname);
+	return -EOPNOTSUPP;
+}
+
+/* A name in the filesystem is bound again at restore: it must be
+ * absolute and still lead to this socket's inode. */
+static int check_path(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
+		      struct stat *st)
+{
+	char path[UNIX_NAME_MAX + 1];
+
+	memcpy(path, s->name, s->name_len);
+	path[s->name_len] = '\0';
+	if (path[0] != '/' || strlen(path) != s->name_len)
+		return refuse(d, p, s, "bound to a relative path: not supported");
+	if (stat(path, st) || !S_ISSOCK(st->st_mode) || st->st_ino != s->vfs_ino ||
+	    ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) != s->vfs_dev)
+		return refuse(d, p, s, "its socket file was removed or replaced: not supported");
+	return 0;
+}
+
+/* A peer outside the process: only a datagram socket's, to a bound
+ * socket, with --ext-unix-sk; it is connected again by name. */
+static int check_outside_peer(struct files_dump *d, const struct fd_parms *p,
+			      const struct unix_diag_sk *s, const struct unix_diag_sk *peer)
+{
+	if (!d->ext_unix_sk)
+		return refuse(d, p, s, "connected to a socket outside the process: refused "
+			      "without --ext-unix-sk (which takes a datagram socket)");
+	if (s->type != SOCK_DGRAM)
+		return refuse(d, p, s, "connected to a socket outside the process: a stream or "
+			      "seqpacket connection can't be restored, even with --ext-unix-sk");
+	if (!peer || !peer->name_len)
+		return refuse(d, p, s, "connected to an unnamed socket outside the process: not "
+			      "supported");
+	return 0;
+}
+
+/* What restore can make again; fills the connection fields of U. */
+static int check_restorable(struct files_dump *d, const struct fd_parms *p,
+			    const struct unix_diag_sk *s, UnixSkEntry *u)
+{
+	const struct unix_diag_sk *peer = s->peer ? diag_of(d, s->peer) : NULL;
+	const struct unix_diag_sk *l = listener_of(d, s);
+	struct stat st;
+	int ret;
 
 	if (s->type != SOCK_STREAM && s->type != SOCK_DGRAM && s->type != SOCK_SEQPACKET)
-		why = "of an unknown type";
-	else if (s->named)
-		why = "bound to a name";
-	else if (s->state == TCP_LISTEN)
-		why = "listening";
-	else if (s->state != TCP_ESTABLISHED && s->state != TCP_CLOSE)
-		why = "connecting";
-	else if (s->peer && !held_by_process(d, s->peer))
-		why = "connected to a socket outside the process";
-	else if (s->peer && (!peer || peer->peer != s->ino))
-		why = "connected to a socket that is not connected back";
-	if (!why)
+		return refuse(d, p, s, "of an unknown type: not supported");
+	if (s->state != TCP_ESTABLISHED && s->state != TCP_CLOSE && s->state != TCP_LISTEN)
+		return refuse(d, p, s, "connecting: not supported");
+	if (s->state == TCP_LISTEN && s->rqueue)
+		return refuse(d, p, s, "listening, with connections not accepted yet: not "
+			      "supported");
+	if (s->name_len && s->type != SOCK_DGRAM && s->state == TCP_ESTABLISHED && !l &&
+	    !(peer && peer->peer == s->ino && held_by_process(d, s->peer) && listener_of(d, peer)))
+		return refuse(d, p, s, "connected, with a name, but neither accepted by nor "
+			      "connected to a listener of the process (was it closed?): not "
+			      "supported");
+	if (s->name_len && s->name[0] && !l) {
+		ret = check_path(d, p, s, &st);
+		if (ret)
+			return ret;
+		u->has_file_perm = u->has_file_uid = u->has_file_gid = true;
+		u->file_perm = st.st_mode & 07777;
+		u->file_uid = st.st_uid;
+		u->file_gid = st.st_gid;
+	}
+	if (l) {
+		u->has_listener = true;
+		u->listener = l->ino;
+	} else if (s->name_len) {
+		u->has_name = true;
+		u->name.data = (uint8_t *)s->name;
+		u->name.len = s->name_len;
+	}
+	if (!s->peer)
 		return 0;
-	pr_err("pid %d fd %d is a unix socket %s (%s, peer socket:[%llu]): not supported yet\n",
-	       d->pid, p->fd, why, p->link, (unsigned long long)s->peer);
+	if (!held_by_process(d, s->peer)) {
+		ret = check_outside_peer(d, p, s, peer);
+		if (ret)
+			return ret;
+		u->peer = 0;
+	} else if (peer && peer->peer == s->ino) {
+		/* A pair: made at once (socketpair, or connect and accept),
+		 * then bound to its names. */
+		return 0;
+	} else if (s->type != SOCK_DGRAM || !peer || !peer->name_len) {
+		return refuse(d, p, s, "connected to a socket that is not connected back: not "
+			      "supported");
+	}
+	u->has_peer_name = true;
+	u->peer_name.data = (uint8_t *)peer->name;
+	u->peer_name.len = peer->name_len;
+	return 0;
+}
+
+/* The sender of a queued datagram: unbound, or a datagram socket of the
+ * process (it sends it again). */
+static int check_source(struct files_dump *d, const struct fd_parms *p, const char *name,
+			size_t len)
+{
+	const struct unix_diag_sk *s;
+	char buf[UNIX_NAME_MAX + 8];
+
+	if (!len)
+		return 0;
+	s = held_by_name(d, SOCK_DGRAM, name, len, -1, 0);
+	if (s)
+		return 0;
+	if (name[0])
+		snprintf(buf, sizeof(buf), "%.*s", (int)len, name);
+	else
+		snprintf(buf, sizeof(buf), "@%.*s", (int)len - 1, name + 1);
+	pr_err("pid %d fd %d: a unix socket with a datagram queued from %s, which is not a "
+	       "socket of the process: not supported\n", d->pid, p->fd, buf);
 	return -EOPNOTSUPP;
 }
 
@@ -197,42 +401,82 @@ static int add_length(UnixQueueEntry *q, uint32_t len)
 	return 0;
 }
 
-/* One peek at the peek offset: >= 0 bytes (*more: the message goes on),
- * -EAGAIN at the end of the queue. */
-static ssize_t peek(int fd, char *buf, bool *more, bool *rights)
+struct peeked {
+	bool more;   /* the message goes on */
+	bool rights; /* it carries fds */
+	struct sockaddr_un from;
+	socklen_t from_len;
+};
+
+/* One peek at the peek offset: >= 0 bytes, -EAGAIN at the end of the
+ * queue. */
+static ssize_t peek(int fd, char *buf, struct peeked *pk)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * 253)];
 	struct iovec iov = { .iov_base = buf, .iov_len = PEEK_BUF };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
+			     .msg_controllen = sizeof(cbuf), .msg_name = &pk->from,
+			     .msg_namelen = sizeof(pk->from) };
 	ssize_t n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 	if (n < 0)
 		return -errno;
-	*more = mh.msg_flags & MSG_TRUNC;
-	*rights = mh.msg_flags & MSG_CTRUNC;
+	pk->more = mh.msg_flags & MSG_TRUNC;
+	pk->rights = mh.msg_flags & MSG_CTRUNC;
+	pk->from_len = mh.msg_namelen;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
-		*rights = true;
+		pk->rights = true;
 		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
 			close(((int *)CMSG_DATA(c))[i]);
 	}
 	return n;
 }
 
-/* The receive queue, message by message (a stream socket's in the
- * pieces the peeks gave). */
-static int peek_queue(struct files_dump *d, const struct fd_parms *p, int fd,
-		      const struct unix_diag_sk *s, UnixQueueEntry *q, char *buf)
+/* The sender of the message just peeked, for datagram queues refilled by
+ * sending each message again from its sender. */
+static int add_source(struct files_dump *d, const struct fd_parms *p, UnixQueueEntry *q,
+		      const struct peeked *pk)
 {
-	bool stream = s->type == SOCK_STREAM, more = false, rights = false;
+	size_t len = pk->from_len > offsetof(struct sockaddr_un, sun_path) ?
+			     pk->from_len - offsetof(struct sockaddr_un, sun_path) : 0;
+	ProtobufCBinaryData *n;
+	int ret;
+
+	/* A name in the filesystem comes with its NUL. */
+	if (len && pk->from.sun_path[0])
+		len = strnlen(pk->from.sun_path, len);
+	ret = check_source(d, p, pk->from.sun_path, len);
+	if (ret)
+		return ret;
+	n = realloc(q->sources, (q->n_sources + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	q->sources = n;
+	n[q->n_sources].len = len;
+	n[q->n_sources].data = len ? malloc(len) : NULL;
+	if (len && !n[q->n_sources].data)
+		return -ENOMEM;
+	if (len)
+		memcpy(n[q->n_sources].data, pk->from.sun_path, len);
+	q->n_sources++;
+	return 0;
+}
+
+/* The receive queue, message by message (a stream socket's in the
+ * pieces the peeks gave); SOURCES: note each datagram's sender. */
+static int peek_queue(struct files_dump *d, const struct fd_parms *p, int fd,
+		      const struct unix_diag_sk *s, UnixQueueEntry *q, char *buf, bool sources)
+{
+	bool stream = s->type == SOCK_STREAM;
+	struct peeked pk = {};
 	uint64_t msg = 0;
 	int ret = 0;
 
 	q->data_off = d->data_off;
 	for (;;) {
-		ssize_t n = peek(fd, buf, &more, &rights);
+		ssize_t n = peek(fd, buf, &pk);
 		uint64_t at;
 
 		if (n == -EAGAIN || (n == 0 && (stream || (s->shutdown & 1))))
@@ -242,16 +486,21 @@ static int peek_queue(struct files_dump *d, const struct fd_parms *p, int fd,
 			       strerror(-n));
 			return n;
 		}
-		if (rights) {
+		if (pk.rights) {
 			pr_err("pid %d fd %d: a unix socket with file descriptors in its queue "
 			       "(SCM_RIGHTS): not supported yet\n", d->pid, p->fd);
 			return -EOPNOTSUPP;
+		}
+		if (sources && !msg) {
+			ret = add_source(d, p, q, &pk);
+			if (ret)
+				return ret;
 		}
 		ret = files_data_write(d, buf, n, &at);
 		if (ret)
 			return ret;
 		msg += n;
-		if (more || msg > UINT32_MAX)
+		if (pk.more || msg > UINT32_MAX)
 			continue;
 		ret = add_length(q, msg);
 		if (ret)
@@ -286,7 +535,7 @@ static int dump_queue(struct files_dump *d, const struct fd_parms *p, int fd,
 		pr_perror("Can't peek at pid %d fd %d's queue", d->pid, p->fd);
 		return -errno;
 	}
-	ret = peek_queue(d, p, fd, s, q, buf);
+	ret = peek_queue(d, p, fd, s, q, buf, s->type == SOCK_DGRAM && !unix_is_pair(u));
 	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &u->peek_off, sizeof(u->peek_off))) {
 		pr_perror("Can't give pid %d fd %d its peek offset back", d->pid, p->fd);
 		return ret ?: -errno;
@@ -310,6 +559,22 @@ static int read_options(struct files_dump *d, const struct fd_parms *p, int fd, 
 	return 0;
 }
 
+static int write_entry(struct files_dump *d, struct fd_parms *p, FileEntry *fe, UnixSkEntry *u,
+		       const struct unix_diag_sk *s)
+{
+	if (u->queue->n_lengths && !unix_is_pair(u) && !(s->type == SOCK_DGRAM && u->has_name)) {
+		pr_err("pid %d fd %d: a unix socket with a queue, neither bound nor connected to a "
+		       "peer of the process: not supported\n", d->pid, p->fd);
+		return -EOPNOTSUPP;
+	}
+	if (s->state == TCP_LISTEN) {
+		u->has_backlog = true;
+		u->backlog = s->backlog;
+	}
+	fe->unix_sk = u;
+	return files_write(d, fe);
+}
+
 static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	const struct unix_diag_sk *s = diag_of(d, p->st.st_ino);
@@ -317,39 +582,83 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	UnixQueueEntry q = UNIX_QUEUE_ENTRY__INIT;
 	int fd, ret;
 
-	ret = check_restorable(d, p, s);
-	if (ret)
-		return ret;
 	if (p->flags & ~UNIX_SK_FLAGS) {
 		pr_err("pid %d fd %d is a unix socket with flags 0%o: not supported yet\n", d->pid,
 		       p->fd, p->flags);
 		return -EOPNOTSUPP;
 	}
+	u.ino = s->ino;
+	u.type = s->type;
+	u.flags = p->flags;
+	/* The kernel marks a datagram socket others connected to as
+	 * established; unless it is connected itself (maybe to a peer that
+	 * is gone) it has no peer to restore. */
+	u.state = s->type == SOCK_DGRAM && !s->connected ? TCP_CLOSE : s->state;
+	u.shutdown = s->shutdown;
+	u.peer = s->peer;
+	u.queue = &q;
+	ret = check_restorable(d, p, s, &u);
+	if (ret)
+		return ret;
 	fd = files_steal(d, p);
 	if (fd < 0)
 		return fd;
 	ret = read_options(d, p, fd, &u);
-	if (!ret)
+	if (!ret && s->state != TCP_LISTEN)
 		ret = dump_queue(d, p, fd, s, &u, &q);
 	close(fd);
-	if (!ret && q.n_lengths && s->state != TCP_ESTABLISHED) {
-		pr_err("pid %d fd %d: an unconnected unix socket with a queue: not supported yet\n",
-		       d->pid, p->fd);
-		ret = -EOPNOTSUPP;
-	}
-	if (!ret) {
-		u.ino = s->ino;
-		u.type = s->type;
-		u.flags = p->flags;
-		u.state = s->state;
-		u.peer = s->peer;
-		u.shutdown = s->shutdown;
-		u.queue = &q;
-		fe->unix_sk = &u;
-		ret = files_write(d, fe);
-	}
+	if (!ret)
+		ret = write_entry(d, p, fe, &u, s);
 	free(q.lengths);
+	for (size_t i = 0; i < q.n_sources; i++)
+		free(q.sources[i].data);
+	free(q.sources);
 	return ret;
+}
+
+/* A sun_path of LEN bytes: abstract (a NUL first), or an absolute path
+ * without NULs. */
+static bool name_ok(const ProtobufCBinaryData *n)
+{
+	if (!n->len || n->len > UNIX_NAME_MAX)
+		return false;
+	return !n->data[0] || (n->data[0] == '/' && !memchr(n->data, 0, n->len));
+}
+
+/* The connection fields fit the state. */
+static bool state_ok(const UnixSkEntry *u)
+{
+	bool named = u->has_name, queue = u->queue->n_lengths;
+
+	if (u->has_name && !name_ok(&u->name))
+		return false;
+	if (u->has_peer_name && (!name_ok(&u->peer_name) || u->type != SOCK_DGRAM ||
+				 u->state != TCP_ESTABLISHED))
+		return false;
+	if ((u->has_file_perm || u->has_file_uid || u->has_file_gid) &&
+	    (!named || !u->name.data[0] || !u->has_file_perm || !u->has_file_uid ||
+	     !u->has_file_gid || (u->file_perm & ~07777)))
+		return false;
+	if (u->has_listener && (u->state != TCP_ESTABLISHED || u->type == SOCK_DGRAM || named ||
+				u->has_peer_name || !u->listener))
+		return false;
+	if (u->queue->n_sources && (u->queue->n_sources != u->queue->n_lengths ||
+				    u->type != SOCK_DGRAM || unix_is_pair(u)))
+		return false;
+	for (size_t i = 0; i < u->queue->n_sources; i++)
+		if (u->queue->sources[i].len && !name_ok(&u->queue->sources[i]))
+			return false;
+	switch (u->state) {
+	case TCP_LISTEN:
+		return u->type != SOCK_DGRAM && named && !u->peer && !queue && u->has_backlog &&
+		       u->backlog <= MAX_BACKLOG;
+	case TCP_CLOSE:
+		return !u->peer && !u->has_backlog && (!queue || (u->type == SOCK_DGRAM && named));
+	case TCP_ESTABLISHED:
+		return !u->has_backlog && (!queue || unix_is_pair(u) || named);
+	default:
+		return false;
+	}
 }
 
 static int unix_validate(const FileEntry *f, uint64_t data_size)
@@ -362,14 +671,16 @@ static int unix_validate(const FileEntry *f, uint64_t data_size)
 	if ((u->type != SOCK_STREAM && u->type != SOCK_DGRAM && u->type != SOCK_SEQPACKET) ||
 	    (u->flags & ~UNIX_SK_FLAGS) || (u->flags & O_ACCMODE) != O_RDWR ||
 	    (u->shutdown & ~SHUTDOWN_MASK) || u->peer == u->ino || u->peek_off < -1 ||
-	    (u->state != TCP_ESTABLISHED && u->state != TCP_CLOSE) ||
-	    (u->state == TCP_CLOSE && (u->peer || u->queue->n_lengths)) ||
-	    u->queue->n_lengths > MAX_QUEUE)
+	    u->queue->n_lengths > MAX_QUEUE || !state_ok(u))
 		return restore_plan_bad("files.img", "unix socket %llu: type %u, flags 0%o, state "
-					"%u, peer %llu, shutdown %u, %zu queued",
+					"%u, peer %llu, shutdown %u, %zu queued (from %zu "
+					"senders), %s, listener %llu, %s",
 					(unsigned long long)u->ino, u->type, u->flags, u->state,
 					(unsigned long long)u->peer, u->shutdown,
-					u->queue->n_lengths);
+					u->queue->n_lengths, u->queue->n_sources,
+					u->has_name ? "a bad or misplaced name" : "unnamed",
+					(unsigned long long)u->listener,
+					u->has_peer_name ? "connected by name" : "no peer name");
 	for (size_t i = 0; i < u->queue->n_lengths; i++)
 		total += u->queue->lengths[i];
 	if (u->queue->data_off > data_size || total > data_size - u->queue->data_off)
@@ -386,12 +697,35 @@ static uint64_t unix_obj_key(const FileEntry *f)
 {
 	const UnixSkEntry *u = f->unix_sk;
 
-	return u->peer ? min(u->ino, u->peer) : 0;
+	return unix_is_pair(u) && u->peer ? min(u->ino, u->peer) : 0;
 }
 
 static bool unix_obj_carrier(const FileEntry *f)
 {
 	return f->unix_sk->ino < f->unix_sk->peer;
+}
+
+int unix_find(const struct restore_plan *p, uint64_t ino)
+{
+	for (size_t i = 0; i < p->nr_files; i++)
+		if (p->files[i]->type == FD_TYPE__FD_UNIX_SK && p->files[i]->unix_sk->ino == ino)
+			return i;
+	return -1;
+}
+
+/* An accepted socket's listener is a listening socket of the process. */
+static int check_listener(const struct restore_plan *p, const UnixSkEntry *u)
+{
+	int l = unix_find(p, u->listener);
+	const UnixSkEntry *ls = l >= 0 ? p->files[l]->unix_sk : NULL;
+
+	if (!ls || ls->state != TCP_LISTEN || ls->type != u->type ||
+	    (p->fdesc[l].first_fd < 0 && !p->fdesc[l].make_here))
+		return restore_plan_bad("files.img", "unix socket %llu was accepted from %llu, "
+					"which is not a listening socket of the process",
+					(unsigned long long)u->ino,
+					(unsigned long long)u->listener);
+	return 0;
 }
 
 /* The peer is the other socket of the object, connected back. */
@@ -400,153 +734,18 @@ static int unix_validate_plan(const struct restore_plan *p, uint32_t desc)
 	const UnixSkEntry *u = p->fdesc[desc].fe->unix_sk, *o;
 	uint32_t other = p->fdesc[desc].obj_next;
 
-	if (!u->peer)
+	if (u->has_listener && check_listener(p, u))
+		return -EINVAL;
+	if (!unix_is_pair(u) || !u->peer)
 		return 0;
 	o = p->fdesc[other].fe->unix_sk;
 	if (other == desc || p->fdesc[other].obj_next != desc || o->ino != u->peer ||
-	    o->peer != u->ino || o->type != u->type || o->state != u->state)
+	    o->peer != u->ino || o->type != u->type || !unix_is_pair(o) ||
+	    (u->has_listener && o->has_listener))
 		return restore_plan_bad("files.img", "unix socket %llu: its peer %llu is not in "
 					"the dump as its pair", (unsigned long long)u->ino,
 					(unsigned long long)u->peer);
 	return 0;
-}
-
-static void set_buf(int fd, int force, int opt, uint32_t size)
-{
-	/* The kernel doubles what it is given. */
-	int v = size / 2;
-
-	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof(v)))
-		setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
-}
-
-static int sk_options(struct task_files *tf, uint32_t desc, int fd)
-{
-	const UnixSkEntry *u = tf->plan->fdesc[desc].fe->unix_sk;
-	int cred = u->passcred;
-
-	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, u->sndbuf);
-	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, u->rcvbuf);
-	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &cred, sizeof(cred)))
-		return task_files_err(tf, desc, "can't set SO_PASSCRED: %s", strerror(errno));
-	return 0;
-}
-
-/* Sends DESC's queue into it from FROM, its peer's end. */
-static int fill_queue(struct task_files *tf, uint32_t desc, int from)
-{
-	const UnixQueueEntry *q = tf->plan->fdesc[desc].fe->unix_sk->queue;
-	uint64_t off = q->data_off;
-	cleanup_free char *buf = NULL;
-	uint32_t max = 0;
-
-	for (size_t i = 0; i < q->n_lengths; i++)
-		max = max(max, q->lengths[i]);
-	buf = malloc(max + 1);
-	if (!buf)
-		return task_files_err(tf, desc, "no memory for a %u-byte message", max);
-	for (size_t i = 0; i < q->n_lengths; i++) {
-		uint32_t len = q->lengths[i];
-		ssize_t n = pread(tf->data_fd, buf, len, off);
-
-		if (n != (ssize_t)len)
-			return task_files_err(tf, desc, "can't read queued message %zu: %s", i,
-					      n < 0 ? strerror(errno) : "files-data.img is short");
-		for (uint32_t done = 0; done < len || !len; done += n) {
-			n = send(from, buf + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-			if (n < 0)
-				return task_files_err(tf, desc, "can't queue message %zu (%u "
-						      "bytes) again: %s", i, len, strerror(errno));
-			if (!len)
-				break;
-		}
-		off += len;
-	}
-	return 0;
-}
-
-/* After every queue is filled: shutdown (which would stop the sending),
- * the peek offset, O_NONBLOCK. */
-static int sk_finish(struct task_files *tf, uint32_t desc, int fd)
-{
-	const UnixSkEntry *u = tf->plan->fdesc[desc].fe->unix_sk;
-	int how = -1;
-
-	if ((u->shutdown & SHUTDOWN_MASK) == SHUTDOWN_MASK)
-		how = SHUT_RDWR;
-	else if (u->shutdown & 1)
-		how = SHUT_RD;
-	else if (u->shutdown & 2)
-		how = SHUT_WR;
-	if (how >= 0 && shutdown(fd, how) && errno != ENOTCONN)
-		return task_files_err(tf, desc, "can't shut it down (%u): %s", u->shutdown,
-				      strerror(errno));
-	if (u->peek_off >= 0 &&
-	    setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &u->peek_off, sizeof(u->peek_off)))
-		return task_files_err(tf, desc, "can't set its peek offset: %s", strerror(errno));
-	if (fcntl(fd, F_SETFL, u->flags & O_NONBLOCK))
-		return task_files_err(tf, desc, "can't set flags 0%o: %s", u->flags,
-				      strerror(errno));
-	return 0;
-}
-
-/* Both sockets of a pair, or one whose peer is gone: then the other end
- * only sends its queue and is closed, as the peer was. */
-static int open_pair(struct task_files *tf, uint32_t desc)
-{
-	const UnixSkEntry *u = tf->plan->fdesc[desc].fe->unix_sk;
-	uint32_t other = tf->plan->fdesc[desc].obj_next, m[2] = { desc, other };
-	int nr = other == desc ? 1 : 2, sv[2], ret = 0;
-
-	if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv))
-		return task_files_err(tf, desc, "can't create a socket pair: %s", strerror(errno));
-	for (int i = 0; i < 2 && !ret; i++) {
-		if (!task_files_in_the_way(tf, desc, sv[i], i < nr ? m[i] : UINT32_MAX))
-			continue;
-		sv[i] = task_files_park(tf, sv[i]);
-		if (sv[i] < 0) {
-			close(sv[!i]);
-			return -EMFILE;
-		}
-	}
-	for (int i = 0; i < nr && !ret; i++)
-		ret = sk_options(tf, m[i], sv[i]);
-	for (int i = 0; i < nr && !ret; i++)
-		ret = fill_queue(tf, m[i], sv[!i]);
-	if (nr == 1) {
-		close(sv[1]);
-		sv[1] = -1;
-	}
-	for (int i = 0; i < nr && !ret; i++)
-		ret = sk_finish(tf, m[i], sv[i]);
-	for (int i = 0; i < nr; i++) {
-		if (ret) {
-			close(sv[i]);
-			continue;
-		}
-		ret = task_files_install(tf, m[i], sv[i]);
-	}
-	return ret;
-}
-
-static int unix_open(struct task_files *tf, uint32_t desc)
-{
-	const UnixSkEntry *u = tf->plan->fdesc[desc].fe->unix_sk;
-	int fd, ret;
-
-	if (u->state == TCP_ESTABLISHED)
-		return open_pair(tf, desc);
-	fd = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return task_files_err(tf, desc, "can't create a unix socket: %s", strerror(errno));
-	ret = sk_options(tf, desc, fd);
-	if (!ret)
-		ret = sk_finish(tf, desc, fd);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return task_files_install(tf, desc, fd);
 }
 
 const struct fd_ops unix_sk_fd_ops = {
@@ -559,4 +758,6 @@ const struct fd_ops unix_sk_fd_ops = {
 	.obj_carrier = unix_obj_carrier,
 	.validate_plan = unix_validate_plan,
 	.open = unix_open,
+	.post = unix_post,
+	.finish = unix_finish,
 };

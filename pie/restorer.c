@@ -311,6 +311,32 @@ static long close_service_fds(struct restorer_args *a)
 	return 0;
 }
 
+/* The kernel's struct flock; F_SETLK is 6. */
+struct kernel_flock {
+	int16_t type;
+	int16_t whence;
+	int64_t start;
+	int64_t len;
+	int32_t pid;
+};
+
+static long take_posix_locks(struct restorer_args *a)
+{
+	const struct restorer_lock *l = (const struct restorer_lock *)a->locks;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_locks; i++) {
+		struct kernel_flock fl = { .type = (int16_t)l[i].type, .whence = 0,
+					   .start = (int64_t)l[i].start,
+					   .len = (int64_t)l[i].len };
+
+		ret = sys_fcntl(l[i].fd, 6, &fl);
+		if (ret)
+			return fail(a, RST_STEP_LOCK, i, ret);
+	}
+	return 0;
+}
+
 /* Every disposition is set, the default ones too: the task inherited
  * lmproc's. */
 static long restore_sigactions(struct restorer_args *a)
@@ -485,6 +511,8 @@ static long restore_all(struct restorer_args *a)
 		ret = restore_mm(a);
 	if (!ret)
 		ret = close_service_fds(a);
+	if (!ret)
+		ret = take_posix_locks(a);
 	if (!ret)
 		ret = restore_sigactions(a);
 	if (!ret)

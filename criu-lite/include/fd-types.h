@@ -34,6 +34,8 @@ struct fd_parms {
 	uint64_t share_key; /* fd_ops.share_key, or 0 */
 	uint32_t id;	 /* its file_entry; 0 until assigned */
 	uint32_t rep;	 /* index of the first fd sharing its description */
+	FileLockEntry **locks; /* from fdinfo's "lock:" lines (file-locks.c) */
+	size_t n_locks;
 };
 
 struct unix_diag_table;
@@ -64,6 +66,7 @@ struct files_dump {
 	uint32_t next_id;
 	void *descs_seen;
 	bool shell_job; /* --shell-job: a terminal not the process's is lmproc's to give */
+	bool ext_unix_sk; /* --ext-unix-sk */
 };
 
 /* The files of the task being restored, while the task sets them up. */
@@ -109,6 +112,9 @@ struct fd_ops {
 	int (*open)(struct task_files *tf, uint32_t desc);
 	/* In the task, once every fd is in place (epoll registrations). */
 	int (*post)(struct task_files *tf, uint32_t desc);
+	/* In the task, after every post (a socket shut down could not have
+	 * sent another's queue in its post). */
+	int (*finish)(struct task_files *tf, uint32_t desc);
 };
 
 extern const struct fd_ops reg_fd_ops;
@@ -121,6 +127,16 @@ extern const struct fd_ops signalfd_fd_ops;
 extern const struct fd_ops memfd_fd_ops;
 extern const struct fd_ops unix_sk_fd_ops;
 extern const struct fd_ops inotify_fd_ops;
+extern const struct fd_ops fifo_fd_ops;
+extern const struct fd_ops fanotify_fd_ops;
+
+/* pipes.c, shared with fifo.c: a pipe's size and buffered bytes. */
+/* Copies the pipe of P's buffer (tee: nothing leaves it) into PD. */
+int pipe_dump_data(struct files_dump *d, const struct fd_parms *p, PipeDataEntry *pd);
+int pipe_data_validate(uint32_t pipe_id, const PipeDataEntry *pd, uint64_t data_size);
+/* In the task: gives the pipe of WFD (any end that can write) PD's size
+ * and bytes; leaves WFD non-blocking. */
+int pipe_fill(struct task_files *tf, uint32_t desc, int wfd, const PipeDataEntry *pd);
 
 /* sk-unix.c: the sock_diag view of the unix sockets, built by the first
  * socket of a dump. */
@@ -146,6 +162,16 @@ const char *fdinfo_field(const char *info, const char *key);
 /* A hash of the fdinfo text from line KEY on (0 if it has none). */
 uint64_t fdinfo_hash_from(const char *info, const char *key);
 
+/* fhandle.c */
+/* *PATH (malloc'ed) and *ST of the file whose handle fdinfo line L shows
+ * ("fhandle-bytes:... f_handle:..."), inode INO of device SDEV (kernel
+ * encoding).  -EINVAL: no usable handle; -ENOENT: no path leads to it. */
+int fhandle_path(unsigned int sdev, unsigned long ino, const char *l, char **path,
+		 struct stat *st);
+/* *PATH (malloc'ed): the mount point of mount MNT_ID in PID's mountinfo,
+ * or with MNT_ID -1 of the first mount of device SDEV.  -ENOENT if none. */
+int mount_point_of(pid_t pid, int mnt_id, unsigned int sdev, char **path);
+
 /* files-data.c: files-data.img. */
 /* Appends LEN bytes from BUF; *OFF gets where they start. */
 int files_data_write(struct files_dump *d, const void *buf, size_t len, uint64_t *off);
@@ -158,6 +184,14 @@ void files_contents_free(FileContents *c);
 int files_contents_validate(const char *what, const FileContents *c, uint64_t data_size);
 /* In the task: writes C's extents from files-data.img into FD. */
 int task_contents_fill(struct task_files *tf, int fd, const FileContents *c, const char *what);
+
+/* file-locks.c */
+/* The locks fdinfo shows for P (P->locks); leases and mandatory locks are
+ * refused. */
+int fd_locks_collect(struct files_dump *d, struct fd_parms *p);
+void fd_locks_free(struct fd_parms *p);
+/* In the task, every fd in place: the flock and OFD locks. */
+int task_take_locks(struct task_files *tf);
 
 /* restore-files.c, in the task. */
 /* Puts TMP where plan->files[DESC] belongs: its lowest fd number in this

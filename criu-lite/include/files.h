@@ -9,8 +9,10 @@ struct files_dump;
 
 /* Opens files.img and files-data.img for the whole tree; NULL on error
  * (logged).  SHELL_JOB: a terminal no process of the tree owns is its
- * shell's (--shell-job), dumped to be replaced by lmproc's at restore. */
-struct files_dump *files_dump_start(int dfd, bool shell_job);
+ * shell's (--shell-job), dumped to be replaced by lmproc's at restore.
+ * EXT_UNIX_SK: datagram sockets may be connected to bound sockets outside
+ * the tree. */
+struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk);
 /* Writes fdinfo-PID.img and fs-PID.img, and into files.img every open
  * file description PID holds that no earlier process did.  Refuses,
  * naming pid, fd and type, any descriptor lmproc cannot restore yet; a

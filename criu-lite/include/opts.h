@@ -21,6 +21,7 @@ struct lmproc_opts {
 	bool detach;			/* -d */
 	bool shell_job;			/* -j: the process's terminal is its shell's */
 	bool pidns;			/* restore --pidns */
+	bool ext_unix_sk;		/* --ext-unix-sk */
 	enum page_path page_path;	/* --page-path */
 	const char *prev_images_dir;	/* --prev-images-dir */
 	enum track_backend track;	/* --track */

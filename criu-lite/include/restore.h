@@ -256,6 +256,12 @@ int restore_tree_fd_base(const struct restore_tree *t);
 int restore_plan_sessions(struct restore_tree *t);
 int restore_plan_shared_files(struct restore_tree *t);
 
+/* file-locks.c: the locks of fdinfo-PID.img (IMG names it in errors);
+ * POSIX locks are the restorer's to take. */
+int restore_validate_locks(const struct restore_plan *p, const char *img);
+size_t restore_nr_posix_locks(const struct restore_plan *p);
+void restore_fill_posix_locks(const struct restore_plan *p, struct restorer_lock *out);
+
 /* restore-task.c: forks the tree with the dumped pids (each process forks
  * its children) and seizes every live task; each sets itself up and
  * jumps into its restorer. */

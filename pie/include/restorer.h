@@ -61,6 +61,7 @@ enum restorer_step {
 	RST_STEP_ROBUST,
 	RST_STEP_ALTSTACK,
 	RST_STEP_COMM,
+	RST_STEP_LOCK,
 };
 
 /* madvise() hints a VMA gets back (from its smaps VmFlags). */
@@ -118,6 +119,16 @@ struct restorer_fill_result {
 /* struct iovec, without <sys/uio.h>. */
 struct restorer_iovec {
 	uint64_t base;
+	uint64_t len;
+};
+
+/* A POSIX lock the process held (F_RDLCK or F_WRLCK; len 0: to the end):
+ * taken after the service fds are closed, since closing any fd of a file
+ * drops the process's POSIX locks on it. */
+struct restorer_lock {
+	int32_t fd;
+	int32_t type;
+	uint64_t start;
 	uint64_t len;
 };
 
@@ -223,6 +234,8 @@ struct restorer_args {
 	uint64_t iovs;	    /* struct restorer_iovec[] */
 	uint64_t siginfos;  /* struct restorer_siginfo[nr_siginfos] */
 	uint64_t close_fds; /* int32_t[nr_close_fds]: service fds */
+	uint64_t locks;	    /* struct restorer_lock[nr_locks] */
+	uint32_t nr_locks;
 	uint32_t nr_vmas;
 	uint32_t nr_batches;
 	uint32_t nr_siginfos;

@@ -242,6 +242,69 @@ case_tree_unsupported() {
 	target_intact
 }
 
+# case_unix_ext_peer [OPTION]: unix sockets with peers outside the process
+# (a stream one at fd 5, a datagram one at fd 6): refused naming fd 5 and
+# its peer without --ext-unix-sk; a stream peer outside is refused even
+# with it.
+case_unix_ext_peer() {
+	target_up "$BUILD/bad-input/unix_ext_peer" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img" "$@"
+	refused $? "$TPID" "fd 5" "peer socket:[" outside && target_intact
+}
+
+# A listener with a connection it has not accepted yet: refused naming fd 5.
+case_unix_pending() {
+	target_up "$BUILD/bad-input/unix_pending" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "not accepted" && target_intact
+}
+
+# A lease is not a lock lmproc restores: refused naming fd 5 and LEASE.
+case_lease() {
+	target_up "$BUILD/bad-input/lease_fd" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" LEASE && target_intact
+}
+
+# A fanotify group of a permission class: refused naming fd 5.
+case_fanotify_perm() {
+	target_up "$BUILD/bad-input/fanotify_perm" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" fanotify && target_intact
+}
+
+# A datagram socket connected to a bound socket outside the process, with
+# --ext-unix-sk: restored connected to that name, it reaches it again.
+case_unix_ext_dgram() {
+	unix_ext_dgram_steps
+	local st=$?
+
+	kill_leftovers
+	return "$st"
+}
+
+unix_ext_dgram_steps() {
+	local st
+
+	LMPROC_EXT_DGRAM=1 target_up "$BUILD/bad-input/unix_ext_peer" || return 1
+	mkdir -p "$RD/img"
+	lm "$RD" dump dump -t "$TPID" -D "$RD/img" --ext-unix-sk
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" dump "$st" "dump --ext-unix-sk"
+		return 1
+	fi
+	reap_dumped "$TPID" || return 1
+	if ! restored_passes "$RD/img"; then
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+}
+
 # case_dump_fault POINT: a dump failing at POINT leaves the target as it
 # was; a dump -R after it succeeds and leaves it as it was too.
 case_dump_fault() {
@@ -845,6 +908,11 @@ run_bad_input() {
 	bad_case unsupported-fd case_unsupported_fd
 	bad_case tree-unsupported-fd case_tree_unsupported
 	bad_case epoll-stale-registration case_epoll_stale
+	bad_case unix-peer-outside case_unix_ext_peer
+	bad_case unix-stream-peer-outside-ext case_unix_ext_peer --ext-unix-sk
+	bad_case unix-listener-pending-connection case_unix_pending
+	bad_case file-lease case_lease
+	bad_case fanotify-permission-class case_fanotify_perm
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
 	bad_case fault-parasite-cmd case_dump_fault parasite-cmd
 	bad_case fault-parasite-infect-pipes case_pipes_fault parasite-infect
@@ -866,6 +934,7 @@ run_bad_input() {
 	CASE_KIND=state bad_case final-dump-leave-running case_final_dump_leave_running
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
 	CASE_KIND=state bad_case pidns case_pidns
+	CASE_KIND=state bad_case unix-ext-dgram case_unix_ext_dgram
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
 	CASE_KIND=harness bad_case writer-sees-damage case_writer_sees_damage
 	CASE_KIND=harness bad_case adversary-sees-damage case_adversary_sees_damage

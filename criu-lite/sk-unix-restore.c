@@ -1,0 +1,371 @@
+/* Owns making the unix sockets of sk-unix.c again, in the task.  open():
+ * a pair at once, with socketpair() or, for a socket a listener of the
+ * process accepted, connect() to that listener (opened first if it has
+ * not been yet) and accept(); any other socket alone; each bound to its
+ * name (a stale socket file at the path is removed first, as CRIU does,
+ * and the file gets its permissions and owner back), a listener
+ * listening with its backlog.  A pair's queues are sent from the peer.
+ * post(), every socket bound: the queues of the others, each datagram
+ * from the socket that sent it (the queue of a connected datagram socket
+ * only accepts its peer's), then connect() by name.  finish(), every queue
+ * filled: shutdown, peek offset, O_NONBLOCK. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "fd-types.h"
+#include "sk-unix.h"
+
+static const UnixSkEntry *sk_of(const struct task_files *tf, uint32_t desc)
+{
+	return tf->plan->fdesc[desc].fe->unix_sk;
+}
+
+static socklen_t make_addr(struct sockaddr_un *a, const ProtobufCBinaryData *n)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	memcpy(a->sun_path, n->data, n->len);
+	return offsetof(struct sockaddr_un, sun_path) + n->len;
+}
+
+static void set_buf(int fd, int force, int opt, uint32_t size)
+{
+	/* The kernel doubles what it is given. */
+	int v = size / 2;
+
+	if (setsockopt(fd, SOL_SOCKET, force, &v, sizeof(v)))
+		setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+static int sk_options(struct task_files *tf, uint32_t desc, int fd)
+{
+	const UnixSkEntry *u = sk_of(tf, desc);
+	int cred = u->passcred;
+
+	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, u->sndbuf);
+	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, u->rcvbuf);
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &cred, sizeof(cred)))
+		return task_files_err(tf, desc, "can't set SO_PASSCRED: %s", strerror(errno));
+	return 0;
+}
+
+/* A socket file left at the path (by the dumped process, which is gone)
+ * would make bind() fail; anything else there is not lmproc's to remove. */
+static int remove_stale(struct task_files *tf, uint32_t desc, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : task_files_err(tf, desc, "can't look at %s: %s", path,
+							    strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return task_files_err(tf, desc, "can't bind to %s: a file that is not a socket is "
+				      "there", path);
+	if (unlink(path))
+		return task_files_err(tf, desc, "can't remove the old socket file %s: %s", path,
+				      strerror(errno));
+	return 0;
+}
+
+static int bind_name(struct task_files *tf, uint32_t desc, int fd)
+{
+	const UnixSkEntry *u = sk_of(tf, desc);
+	char path[UNIX_NAME_MAX + 1];
+	struct sockaddr_un a;
+	socklen_t len;
+	int ret;
+
+	if (!u->has_name)
+		return 0;
+	len = make_addr(&a, &u->name);
+	memcpy(path, u->name.data, u->name.len);
+	path[u->name.len] = '\0';
+	if (path[0]) {
+		ret = remove_stale(tf, desc, path);
+		if (ret)
+			return ret;
+	}
+	if (bind(fd, (struct sockaddr *)&a, len))
+		return task_files_err(tf, desc, "can't bind to %s%s: %s", path[0] ? "" : "@",
+				      path[0] ? path : path + 1, strerror(errno));
+	if (!path[0])
+		return 0;
+	if (chmod(path, u->file_perm) || lchown(path, u->file_uid, u->file_gid))
+		return task_files_err(tf, desc, "can't give %s mode 0%o, owner %u:%u: %s", path,
+				      u->file_perm, u->file_uid, u->file_gid, strerror(errno));
+	return 0;
+}
+
+/* The fd that sends DESC's message I: its peer's (FROM) for a pair, else
+ * the socket of the process bound to its sender's name, or an unbound
+ * one (*TMP, made once). */
+static int sender(struct task_files *tf, uint32_t desc, size_t i, int from, int *tmp)
+{
+	const UnixQueueEntry *q = sk_of(tf, desc)->queue;
+	const ProtobufCBinaryData *src;
+
+	if (from >= 0)
+		return from;
+	src = i < q->n_sources ? &q->sources[i] : NULL;
+	for (size_t k = 0; src && src->len && k < tf->plan->nr_files; k++) {
+		const FileEntry *fe = tf->plan->files[k];
+
+		if (fe->type != FD_TYPE__FD_UNIX_SK || fe->unix_sk->type != SOCK_DGRAM ||
+		    !fe->unix_sk->has_name ||
+		    fe->unix_sk->name.len != src->len ||
+		    memcmp(fe->unix_sk->name.data, src->data, src->len) || tf->file_fd[k] < 0)
+			continue;
+		return tf->file_fd[k];
+	}
+	if (src && src->len) {
+		errno = ENOENT;
+		return task_files_err(tf, desc, "message %zu was sent by a socket that is not in "
+				      "the dump", i);
+	}
+	if (*tmp < 0)
+		*tmp = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (*tmp < 0)
+		return task_files_err(tf, desc, "can't create a socket to send from: %s",
+				      strerror(errno));
+	return *tmp;
+}
+
+static int send_one(int fd, const char *buf, uint32_t len, const struct sockaddr_un *to,
+		    socklen_t to_len)
+{
+	uint32_t done = 0;
+
+	do {
+		ssize_t n = sendto(fd, buf + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL,
+				   (const struct sockaddr *)to, to_len);
+
+		if (n < 0)
+			return -errno;
+		done += n;
+	} while (done < len);
+	return 0;
+}
+
+/* Sends DESC's queue into it: from FROM, its peer's end, or (-1) from
+ * each message's sender to its name. */
+static int fill_queue(struct task_files *tf, uint32_t desc, int from)
+{
+	const UnixSkEntry *u = sk_of(tf, desc);
+	const UnixQueueEntry *q = u->queue;
+	uint64_t off = q->data_off;
+	cleanup_free char *buf = NULL;
+	struct sockaddr_un to;
+	socklen_t to_len = 0;
+	int tmp = -1, ret = 0;
+	uint32_t max = 0;
+
+	if (!q->n_lengths)
+		return 0;
+	if (from < 0)
+		to_len = make_addr(&to, &u->name);
+	for (size_t i = 0; i < q->n_lengths; i++)
+		max = max(max, q->lengths[i]);
+	buf = malloc(max + 1);
+	if (!buf)
+		return task_files_err(tf, desc, "no memory for a %u-byte message", max);
+	for (size_t i = 0; i < q->n_lengths && !ret; i++) {
+		uint32_t len = q->lengths[i];
+		ssize_t n = pread(tf->data_fd, buf, len, off);
+		int fd;
+
+		if (n != (ssize_t)len) {
+			ret = task_files_err(tf, desc, "can't read queued message %zu: %s", i,
+					     n < 0 ? strerror(errno) : "files-data.img is short");
+			break;
+		}
+		fd = sender(tf, desc, i, from, &tmp);
+		ret = fd < 0 ? fd : send_one(fd, buf, len, from < 0 ? &to : NULL, to_len);
+		if (fd >= 0 && ret) {
+			errno = -ret;
+			ret = task_files_err(tf, desc, "can't queue message %zu (%u bytes) again: "
+					     "%s", i, len, strerror(errno));
+		}
+		off += len;
+	}
+	if (tmp >= 0)
+		close(tmp);
+	return ret;
+}
+
+/* A client connected to listener L's name, and the socket L accepts for
+ * it: SV[ACC] and SV[!ACC].  L is opened first if no fd of it is yet. */
+static int connect_accept(struct task_files *tf, const uint32_t m[2], int acc, int sv[2])
+{
+	const UnixSkEntry *a = sk_of(tf, m[acc]);
+	int l = unix_find(tf->plan, a->listener), c, ret;
+	struct sockaddr_un to;
+	socklen_t len;
+
+	if (tf->file_fd[l] < 0) {
+		ret = unix_open(tf, l);
+		if (ret)
+			return ret;
+	}
+	len = make_addr(&to, &sk_of(tf, l)->name);
+	c = socket(AF_UNIX, a->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c < 0)
+		return task_files_err(tf, m[!acc], "can't create a unix socket: %s",
+				      strerror(errno));
+	ret = bind_name(tf, m[!acc], c);
+	if (!ret && connect(c, (struct sockaddr *)&to, len))
+		ret = task_files_err(tf, m[!acc], "can't connect to its listener (fd %d): %s",
+				     tf->file_fd[l], strerror(errno));
+	if (!ret) {
+		sv[acc] = accept4(tf->file_fd[l], NULL, NULL, SOCK_CLOEXEC);
+		if (sv[acc] < 0)
+			ret = task_files_err(tf, m[acc], "can't accept it on fd %d: %s",
+					     tf->file_fd[l], strerror(errno));
+	}
+	if (ret) {
+		close(c);
+		return ret;
+	}
+	sv[!acc] = c;
+	return 0;
+}
+
+static int make_pair(struct task_files *tf, const uint32_t m[2], int nr, int sv[2])
+{
+	const UnixSkEntry *u = sk_of(tf, m[0]);
+
+	for (int i = 0; i < nr; i++)
+		if (sk_of(tf, m[i])->has_listener)
+			return connect_accept(tf, m, i, sv);
+	if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv))
+		return task_files_err(tf, m[0], "can't create a socket pair: %s", strerror(errno));
+	for (int i = 0; i < nr; i++) {
+		int ret = bind_name(tf, m[i], sv[i]);
+
+		if (ret) {
+			close(sv[0]);
+			close(sv[1]);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Both sockets of a pair, or one whose peer is gone: then the other end
+ * only sends its queue and is closed, as the peer was. */
+static int open_pair(struct task_files *tf, uint32_t desc)
+{
+	uint32_t other = tf->plan->fdesc[desc].obj_next, m[2] = { desc, other };
+	int nr = other == desc ? 1 : 2, sv[2], ret;
+
+	ret = make_pair(tf, m, nr, sv);
+	if (ret)
+		return ret;
+	for (int i = 0; i < 2 && !ret; i++) {
+		if (!task_files_in_the_way(tf, desc, sv[i], i < nr ? m[i] : UINT32_MAX))
+			continue;
+		sv[i] = task_files_park(tf, sv[i]);
+		if (sv[i] < 0) {
+			close(sv[!i]);
+			return -EMFILE;
+		}
+	}
+	for (int i = 0; i < nr && !ret; i++)
+		ret = sk_options(tf, m[i], sv[i]);
+	for (int i = 0; i < nr && !ret; i++)
+		ret = fill_queue(tf, m[i], sv[!i]);
+	if (nr == 1) {
+		close(sv[1]);
+		sv[1] = -1;
+	}
+	for (int i = 0; i < nr; i++) {
+		if (ret) {
+			close(sv[i]);
+			continue;
+		}
+		ret = task_files_install(tf, m[i], sv[i]);
+	}
+	return ret;
+}
+
+int unix_open(struct task_files *tf, uint32_t desc)
+{
+	const UnixSkEntry *u = sk_of(tf, desc);
+	int fd, ret;
+
+	if (unix_is_pair(u))
+		return open_pair(tf, desc);
+	fd = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return task_files_err(tf, desc, "can't create a unix socket: %s", strerror(errno));
+	ret = sk_options(tf, desc, fd);
+	if (!ret)
+		ret = bind_name(tf, desc, fd);
+	if (!ret && u->state == TCP_LISTEN && listen(fd, u->backlog))
+		ret = task_files_err(tf, desc, "can't listen with a backlog of %u: %s", u->backlog,
+				     strerror(errno));
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return task_files_install(tf, desc, fd);
+}
+
+int unix_post(struct task_files *tf, uint32_t desc)
+{
+	const UnixSkEntry *u = sk_of(tf, desc);
+	struct sockaddr_un to;
+	bool abstract;
+	socklen_t len;
+	int ret;
+
+	if (unix_is_pair(u) || tf->file_fd[desc] < 0)
+		return 0;
+	ret = fill_queue(tf, desc, -1);
+	if (ret || !u->has_peer_name)
+		return ret;
+	len = make_addr(&to, &u->peer_name);
+	abstract = !to.sun_path[0];
+	if (connect(tf->file_fd[desc], (struct sockaddr *)&to, len))
+		return task_files_err(tf, desc, "can't connect to %s%.*s%s: %s",
+				      abstract ? "@" : "", (int)u->peer_name.len - abstract,
+				      to.sun_path + abstract,
+				      u->peer ? "" : " (outside the process: it must exist here)",
+				      strerror(errno));
+	return 0;
+}
+
+/* After every queue is filled: shutdown (which would stop the sending),
+ * the peek offset, O_NONBLOCK. */
+int unix_finish(struct task_files *tf, uint32_t desc)
+{
+	const UnixSkEntry *u = sk_of(tf, desc);
+	int how = -1, fd = tf->file_fd[desc];
+
+	if (fd < 0)
+		return 0;
+	if ((u->shutdown & SHUTDOWN_MASK) == SHUTDOWN_MASK)
+		how = SHUT_RDWR;
+	else if (u->shutdown & 1)
+		how = SHUT_RD;
+	else if (u->shutdown & 2)
+		how = SHUT_WR;
+	if (how >= 0 && shutdown(fd, how) && errno != ENOTCONN)
+		return task_files_err(tf, desc, "can't shut it down (%u): %s", u->shutdown,
+				      strerror(errno));
+	if (u->peek_off >= 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &u->peek_off, sizeof(u->peek_off)))
+		return task_files_err(tf, desc, "can't set its peek offset: %s", strerror(errno));
+	if (fcntl(fd, F_SETFL, u->flags & O_NONBLOCK))
+		return task_files_err(tf, desc, "can't set flags 0%o: %s", u->flags,
+				      strerror(errno));
+	return 0;
+}
