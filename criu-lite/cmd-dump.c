@@ -48,6 +48,8 @@ struct dump_ctx {
 	int dfd;
 	struct parasite_ctl *parasite;
 	struct files_dump *files;
+	pid_t *live; /* the pids of the live processes */
+	size_t nr_live;
 	struct shmem_dump *shmem;
 	struct page_xfer_stats pages; /* the sum over the processes */
 	bool pre_dump;
@@ -238,14 +240,30 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	return ret;
 }
 
+/* The tree's live processes, for what one process's files may share
+ * with another's. */
+static int live_pids(struct dump_ctx *ctx)
+{
+	ctx->live = calloc(ctx->tree.nr, sizeof(*ctx->live));
+	if (!ctx->live)
+		return -ENOMEM;
+	for (size_t i = 0; i < ctx->tree.nr; i++)
+		if (!ctx->tree.items[i].zombie)
+			ctx->live[ctx->nr_live++] = ctx->tree.items[i].pid;
+	return 0;
+}
+
 static int dump_frozen(struct dump_ctx *ctx)
 {
 	int ret = 0;
 
 	if (fault_injected("dump-after-seize"))
 		return -EIO;
-	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job,
-				      ctx->opts->ext_unix_sk);
+	ret = live_pids(ctx);
+	if (ret)
+		return ret;
+	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
+				      ctx->live, ctx->nr_live);
 	ctx->shmem = shmem_dump_start(ctx->dfd);
 	if (!ctx->files || !ctx->shmem)
 		ret = -EIO;
@@ -419,6 +437,7 @@ static void free_procs(struct dump_ctx *ctx, bool failed)
 	}
 	free(ctx->procs);
 	ctx->procs = NULL;
+	free(ctx->live);
 	pstree_free(&ctx->tree);
 }
 

@@ -678,7 +678,8 @@ static int dump_fs(int dfd, pid_t pid)
 	return img_write_one(dfd, IMG_FS, pid, &fs.base);
 }
 
-struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk)
+struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk,
+				     const pid_t *tree_pids, size_t nr_tree_pids)
 {
 	struct files_dump *d = calloc(1, sizeof(*d));
 
@@ -689,6 +690,8 @@ struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk)
 	d->tee_pipe[0] = d->tee_pipe[1] = -1;
 	d->next_id = 1;
 	d->ext_unix_sk = ext_unix_sk;
+	d->tree_pids = tree_pids;
+	d->nr_tree_pids = nr_tree_pids;
 	if (open_images(dfd, d)) {
 		files_dump_end(d);
 		return NULL;

@@ -11,14 +11,16 @@
  * unnamed or bound to a name (in the filesystem or abstract), listening,
  * connected to another socket of the process (socket pairs, a client and
  * the socket a listener of the process accepted for it, a datagram socket
- * connected to a bound one) or, with --ext-unix-sk, a datagram socket
+ * connected to a bound one), the other end of an unnamed pair held by
+ * another process of the tree, or, with --ext-unix-sk, a datagram socket
  * connected to a bound socket outside; with their receive queues (and
  * each datagram's sender), shutdown state, buffer sizes, SO_PASSCRED and
  * SO_PEEK_OFF.  Names, peers and states come from sock_diag
  * (NETLINK_SOCK_DIAG through libnl), queues are peeked (SO_PEEK_OFF,
  * MSG_PEEK) from a copy of the task's fd, so nothing leaves them.  Refused:
  * connections a listener has not accepted yet, stream peers outside the
- * process, queued SCM_RIGHTS.  sk-unix-restore.c makes them again. */
+ * tree, named connections between processes, queued SCM_RIGHTS.  sk-unix-restore.c makes them again. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -57,6 +59,7 @@ struct unix_diag_sk {
 	uint8_t name_len; /* sun_path bytes; 0: unbound */
 	char name[UNIX_NAME_MAX];
 	bool held; /* by an fd of the process being dumped */
+	bool in_tree; /* by an fd of any process of the tree */
 };
 
 struct unix_diag_table {
@@ -129,6 +132,39 @@ static int cmp_diag(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
+static struct unix_diag_sk *diag_of(const struct files_dump *d, uint64_t ino);
+
+/* Which sockets the tree holds: every fd of every live process.  The tree
+ * is frozen, so this holds for the whole dump. */
+static int mark_tree(struct files_dump *d)
+{
+	for (size_t i = 0; i < d->nr_tree_pids; i++) {
+		char path[64], link[64];
+		struct dirent *de;
+		DIR *dir;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd", d->tree_pids[i]);
+		dir = opendir(path);
+		if (!dir) {
+			pr_perror("Can't open %s", path);
+			return -errno;
+		}
+		while ((de = readdir(dir))) {
+			ssize_t n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+			unsigned long long ino;
+			struct unix_diag_sk *s;
+
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (sscanf(link, "socket:[%llu]", &ino) == 1 && (s = diag_of(d, ino)))
+				s->in_tree = true;
+		}
+		closedir(dir);
+	}
+	return 0;
+}
+
 /* Every unix socket of the host, once per dump. */
 static int load_diag(struct files_dump *d)
 {
@@ -152,7 +188,7 @@ static int load_diag(struct files_dump *d)
 	qsort(t->sks, t->nr, sizeof(*t->sks), cmp_diag);
 	d->unix_diag = t;
 	t = NULL;
-	ret = 0;
+	ret = mark_tree(d);
 out:
 	if (t)
 		free(t->sks);
@@ -306,6 +342,22 @@ static int check_outside_peer(struct files_dump *d, const struct fd_parms *p,
 	return 0;
 }
 
+/* A peer in another process of the tree: an unnamed pair (socketpair,
+ * then fork) is made whole by the process above both and inherited
+ * (restore-tree.c). */
+static int check_tree_peer(struct files_dump *d, const struct fd_parms *p,
+			   const struct unix_diag_sk *s, const struct unix_diag_sk *peer,
+			   const struct unix_diag_sk *l)
+{
+	if (peer->peer != s->ino)
+		return refuse(d, p, s, "connected to a socket of another process of the tree "
+			      "that is not connected back: not supported");
+	if (l || listener_of(d, peer) || s->name_len || peer->name_len)
+		return refuse(d, p, s, "connected by name to a socket of another process of the "
+			      "tree: not supported yet");
+	return 0;
+}
+
 /* What restore can make again; fills the connection fields of U. */
 static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 			    const struct unix_diag_sk *s, UnixSkEntry *u)
@@ -346,6 +398,8 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 	}
 	if (!s->peer)
 		return 0;
+	if (!held_by_process(d, s->peer) && peer && peer->in_tree)
+		return check_tree_peer(d, p, s, peer, l);
 	if (!held_by_process(d, s->peer)) {
 		ret = check_outside_peer(d, p, s, peer);
 		if (ret)

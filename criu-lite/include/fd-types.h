@@ -67,6 +67,9 @@ struct files_dump {
 	void *descs_seen;
 	bool shell_job; /* --shell-job: a terminal not the process's is lmproc's to give */
 	bool ext_unix_sk; /* --ext-unix-sk */
+	/* Every live process of the tree: a socket's peer may be another's. */
+	const pid_t *tree_pids;
+	size_t nr_tree_pids;
 };
 
 /* The files of the task being restored, while the task sets them up. */

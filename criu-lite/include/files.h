@@ -12,7 +12,8 @@ struct files_dump;
  * shell's (--shell-job), dumped to be replaced by lmproc's at restore.
  * EXT_UNIX_SK: datagram sockets may be connected to bound sockets outside
  * the tree. */
-struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk);
+struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk,
+				     const pid_t *tree_pids, size_t nr_tree_pids);
 /* Writes fdinfo-PID.img and fs-PID.img, and into files.img every open
  * file description PID holds that no earlier process did.  Refuses,
  * naming pid, fd and type, any descriptor lmproc cannot restore yet; a
