@@ -1,12 +1,3 @@
-/* Owns unix sockets: stream, datagram and seqpacket sockets connected to
- * another socket of the same process (socket pairs, also one whose peer
- * was closed) and unconnected unnamed ones, with their receive queues,
- * shutdown state, buffer sizes, SO_PASSCRED and SO_PEEK_OFF.  Peers and
- * states come from sock_diag (NETLINK_SOCK_DIAG through libnl), queues are
- * peeked (SO_PEEK_OFF, MSG_PEEK) from a copy of the task's fd, so nothing
- * leaves them.  Restore makes the pair with socketpair() and sends each
- * socket's queue from its peer.  Bound or listening sockets, peers
- * outside the process and queued SCM_RIGHTS are refused. */
 /* Owns the dump of unix sockets: stream, datagram and seqpacket sockets,
  * unnamed or bound to a name (in the filesystem or abstract), listening,
  * connected to another socket of the process (socket pairs, a client and
