@@ -9,7 +9,7 @@ V		?= 0
 CFLAGS_COMMON	:= -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
 CFLAGS		+= $(CFLAGS_COMMON) -Icriu-lite/include -Ipie/include -Ibuild/images \
 		   -Ibuild -Ibuild/pie $(shell pkg-config --cflags libnl-3.0 2>/dev/null)
-LDLIBS		+= -lprotobuf-c $(shell pkg-config --libs libnl-3.0 2>/dev/null)
+LDLIBS		+= -lprotobuf-c -lcap $(shell pkg-config --libs libnl-3.0 2>/dev/null)
 
 # Freestanding position-independent code for the blobs: no libc, no GOT
 # (everything hidden), no stack protector (there is no TLS canary to read).
@@ -89,7 +89,8 @@ build/pie/%.o: pie/%.S
 	$(Q)$(CC) $(PIE_CFLAGS) -c -o $@ $<
 
 build/pie/parasite.elf: build/pie/parasite-head.o build/pie/parasite.o pie/pie.lds
-build/pie/restorer.elf: build/pie/restorer-head.o build/pie/restorer.o pie/pie.lds
+build/pie/restorer.elf: build/pie/restorer-head.o build/pie/restorer.o build/pie/restorer-attrs.o \
+			pie/pie.lds
 
 build/pie/%.elf:
 	$(call msg,PIELD,$@)

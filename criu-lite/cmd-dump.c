@@ -23,6 +23,7 @@
 #include "pstree.h"
 #include "seize.h"
 #include "shmem.h"
+#include "task-attrs.h"
 #include "track-round.h"
 
 #include "inventory.pb-c.h"
@@ -35,6 +36,7 @@ struct proc_dump {
 	struct parasite_thread_state *thread_states;
 	struct vm_area_list vl;
 	struct parasite_sigaction sigactions[64];
+	struct task_misc misc;
 	uint64_t brk;
 	struct page_xfer_stats pages;
 	struct track_round round;
@@ -176,6 +178,8 @@ static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
 	if (ret)
 		return ret;
 	ret = parasite_dump_sigactions(ctx->parasite, pd->sigactions);
+	if (!ret)
+		ret = collect_task_misc(ctx->parasite, pid, &pd->misc);
 	if (ret)
 		return ret;
 	if (ctx->opts->page_path == PAGE_PATH_SPLICE) {
@@ -229,10 +233,12 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 		ret = stage_done(ctx, pid, "pages",
 				 dump_pages(ctx->dfd, pid, &pd->vl, PAGE_PATH_READ, NULL,
 					    &pd->round.plan, &pd->pages));
-	if (!ret)
+	if (!ret) {
+		pd->misc.stopped = pd->item->task.was_stopped;
 		ret = stage_done(ctx, pid, "core",
 				 dump_core(ctx->dfd, &pd->item->task, pd->sigactions,
-					   pd->thread_states));
+					   pd->thread_states, &pd->misc));
+	}
 	if (!ret)
 		ret = stage_done(ctx, pid, "shmem", dump_shmem(ctx->shmem, pid, &pd->vl));
 	if (!ret)
@@ -433,6 +439,7 @@ static void free_procs(struct dump_ctx *ctx, bool failed)
 			track_round_abort(&pd->round);
 		track_round_free(&pd->round);
 		free(pd->thread_states);
+		free_task_misc(&pd->misc);
 		free_vmas(&pd->vl);
 	}
 	free(ctx->procs);

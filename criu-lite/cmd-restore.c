@@ -17,6 +17,7 @@
 #include "log.h"
 #include "opts.h"
 #include "restore.h"
+#include "task-attrs.h"
 
 #include "stats.pb-c.h"
 
@@ -109,6 +110,10 @@ static int check_machine(struct restore_tree *t)
 			ret = restore_check_machine(&t->ctx[i].plan);
 		if (!ret && !t->pidns)
 			ret = restore_check_pid_free(t->entries[i]->pid);
+		if (!ret && t->ctx[i].plan.pid)
+			ret = restore_may_set_creds(&t->ctx[i].plan);
+		if (!ret && t->ctx[i].plan.pid)
+			ret = restore_may_set_attrs(&t->ctx[i].plan);
 		if (ret)
 			return ret;
 	}

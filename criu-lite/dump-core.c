@@ -213,6 +213,8 @@ static void free_threads(struct thread_core *th, size_t nr)
 		free(tc->pending);
 		free(tc->xsave.data);
 		free(tc->comm);
+		free_thread_attrs(tc);
+		free_thread_creds(tc);
 	}
 	free(th);
 }
@@ -366,11 +368,15 @@ static int collect_thread(pid_t pid, pid_t tid, struct thread_core *c,
 		if (!tc->comm)
 			ret = -errno ? -errno : -EIO;
 	}
+	if (!ret)
+		ret = dump_thread_attrs(pid, tid, tc, ts);
+	if (!ret)
+		ret = dump_thread_creds(pid, tid, tc, ts);
 	return ret;
 }
 
 int dump_core(int dfd, const struct seized_task *t, const struct parasite_sigaction *act,
-	      const struct parasite_thread_state *ts)
+	      const struct parasite_thread_state *ts, const struct task_misc *misc)
 {
 	CoreEntry core = CORE_ENTRY__INIT;
 	struct thread_core *th = calloc(t->nr_tids, sizeof(*th));
@@ -391,7 +397,13 @@ int dump_core(int dfd, const struct seized_task *t, const struct parasite_sigact
 	if (!ret)
 		ret = read_personality(t->pid, &core.personality);
 	if (!ret)
+		ret = dump_process_attrs(t->pid, &core, misc);
+	if (!ret)
+		ret = dump_timers(&core, misc);
+	if (!ret)
 		ret = img_write_one(dfd, IMG_CORE, t->pid, &core.base);
+	free_process_attrs(&core);
+	free_dumped_timers(&core);
 	if (core.n_sigactions)
 		free(core.sigactions[0]);
 	free(core.sigactions);

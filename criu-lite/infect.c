@@ -307,6 +307,10 @@ static const char *cmd_name(uint32_t cmd)
 		return "vmsplice";
 	case PARASITE_CMD_FINI:
 		return "fini";
+	case PARASITE_CMD_DUMP_MISC:
+		return "dump-misc";
+	case PARASITE_CMD_DUMP_TIMERS:
+		return "dump-timers";
 	}
 	return "unknown";
 }
@@ -406,6 +410,35 @@ int parasite_dump_sigactions(struct parasite_ctl *ctl, struct parasite_sigaction
 	/* Our traps reset an ignored SIGTRAP; the cure sets it back. */
 	if (!ret && ctl->trap_ignored)
 		act[SIGTRAP - 1].handler = (uint64_t)SIG_IGN;
+	return ret;
+}
+
+int parasite_dump_misc(struct parasite_ctl *ctl, struct parasite_misc *misc)
+{
+	struct parasite_reply reply;
+	int ret;
+
+	ret = parasite_cmd(ctl, PARASITE_CMD_DUMP_MISC, 0, 0, -1, &reply);
+	if (ret)
+		return ret;
+	return area_io(ctl, false, offsetof(struct parasite_area, bulk), misc, sizeof(*misc));
+}
+
+int parasite_dump_timers(struct parasite_ctl *ctl, struct parasite_posix_timer *t, size_t nr)
+{
+	const size_t off = offsetof(struct parasite_area, bulk);
+	struct parasite_reply reply;
+	size_t done, n;
+	int ret = 0;
+
+	for (done = 0; !ret && done < nr; done += n) {
+		n = min(nr - done, (size_t)PARASITE_MAX_TIMERS);
+		ret = area_io(ctl, true, off, t + done, n * sizeof(*t));
+		if (!ret)
+			ret = parasite_cmd(ctl, PARASITE_CMD_DUMP_TIMERS, 0, n, -1, &reply);
+		if (!ret)
+			ret = area_io(ctl, false, off, t + done, n * sizeof(*t));
+	}
 	return ret;
 }
 

@@ -465,7 +465,7 @@ static int scratch_io(const struct parasite_ctl *ctl, bool write, scratch_t buf)
 	return 0;
 }
 
-/* Runs NR with ARGS, argument ARG pointing at each thread's scratch, in
+/* Runs NR with ARGS, argument ARG (if >= 0) pointing at each thread's scratch, in
  * every thread of CTLS at once, so that their stops overlap.  Threads may
  * stand at the same code: all are started (code poked) and all are
  * waited for before any code goes back.  RES[i] is thread i's result. */
@@ -480,7 +480,8 @@ static int inject_batch(struct parasite_ctl **ctls, size_t n, long nr, const uns
 		unsigned long a[6];
 
 		memcpy(a, args, sizeof(a));
-		a[arg] = scratch_of(ctls[started]);
+		if (arg >= 0)
+			a[arg] = scratch_of(ctls[started]);
 		ret = start_injection(ctls[started], nr, a, NULL, 0);
 		if (!ret)
 			running++;
@@ -513,6 +514,21 @@ static int ask_batch(struct parasite_ctl **ctls, size_t n, const char *what, lon
 	return ret;
 }
 
+/* One prctl() in every thread whose answer is its return value. */
+static int ask_value_batch(struct parasite_ctl **ctls, size_t n, const char *what,
+			   const unsigned long args[6], long *res)
+{
+	int ret = inject_batch(ctls, n, __NR_prctl, args, -1, res);
+
+	for (size_t i = 0; !ret && i < n; i++) {
+		if ((unsigned long)res[i] > -4096UL) {
+			pr_err("%s in thread %d failed: %s\n", what, ctls[i]->pid, strerror(-res[i]));
+			return res[i];
+		}
+	}
+	return ret;
+}
+
 static int dump_batch(struct parasite_ctl **ctls, size_t n, struct parasite_thread_state *st)
 {
 	unsigned long args[6] = {};
@@ -538,6 +554,21 @@ static int dump_batch(struct parasite_ctl **ctls, size_t n, struct parasite_thre
 		ret = ask_batch(ctls, n, "prctl(PR_GET_TID_ADDRESS)", __NR_prctl, args, res, out);
 	for (size_t i = 0; !ret && i < n; i++)
 		st[i].clear_child_tid = out[i][0];
+	args[0] = PR_GET_PDEATHSIG;
+	if (!ret)
+		ret = ask_batch(ctls, n, "prctl(PR_GET_PDEATHSIG)", __NR_prctl, args, res, out);
+	for (size_t i = 0; !ret && i < n; i++)
+		st[i].pdeathsig = (uint32_t)out[i][0];
+	args[0] = PR_GET_SECUREBITS;
+	if (!ret)
+		ret = ask_value_batch(ctls, n, "prctl(PR_GET_SECUREBITS)", args, res);
+	for (size_t i = 0; !ret && i < n; i++)
+		st[i].secbits = res[i];
+	args[0] = PR_GET_TIMERSLACK;
+	if (!ret)
+		ret = ask_value_batch(ctls, n, "prctl(PR_GET_TIMERSLACK)", args, res);
+	for (size_t i = 0; !ret && i < n; i++)
+		st[i].timerslack_ns = res[i];
 	for (size_t i = 0; i < nsaved; i++)
 		keep_first(&ret, scratch_io(ctls[i], true, saved[i]));
 	free(saved);

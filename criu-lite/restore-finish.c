@@ -85,6 +85,23 @@ static const char *const step_what[] = {
     [RST_STEP_ALTSTACK] = "setting the signal stack at",
     [RST_STEP_COMM] = "setting the thread's name",
     [RST_STEP_LOCK] = "taking the POSIX lock",
+    [RST_STEP_SCHED] = "setting the scheduling policy",
+    [RST_STEP_AFFINITY] = "setting the CPU affinity",
+    [RST_STEP_TIMERSLACK] = "setting the timer slack",
+    [RST_STEP_NO_NEW_PRIVS] = "setting no_new_privs",
+    [RST_STEP_PDEATHSIG] = "setting the parent-death signal",
+    [RST_STEP_RLIMIT] = "setting rlimit",
+    [RST_STEP_DUMPABLE] = "setting dumpable",
+    [RST_STEP_SUBREAPER] = "setting child-subreaper",
+    [RST_STEP_ITIMER] = "arming itimer",
+    [RST_STEP_POSIX_TIMER] = "creating or arming POSIX timer",
+    [RST_STEP_GROUPS] = "setting the supplementary groups",
+    [RST_STEP_GIDS] = "setting the gids",
+    [RST_STEP_UIDS] = "setting the uids",
+    [RST_STEP_BSET] = "dropping from the bounding set capability",
+    [RST_STEP_CAPS] = "setting the capability sets",
+    [RST_STEP_AMBIENT] = "raising ambient capability",
+    [RST_STEP_SECBITS] = "setting securebits",
 };
 
 /* "vma START-END" and the file behind it, if any. */
@@ -153,6 +170,11 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 	case RST_STEP_CLOSE:
 	case RST_STEP_SIGACTION:
 	case RST_STEP_SIGQUEUE:
+	case RST_STEP_RLIMIT:
+	case RST_STEP_ITIMER:
+	case RST_STEP_POSIX_TIMER:
+	case RST_STEP_BSET:
+	case RST_STEP_AMBIENT:
 		snprintf(buf, len, " %llu", (unsigned long long)i);
 		break;
 	default:
@@ -441,6 +463,19 @@ static int take_threads(struct restore_ctx *ctx)
 	return ret;
 }
 
+/* A task dumped in a group stop goes back into one: the SIGSTOP queued
+ * now, while every thread is still held, stops it once detached. */
+static int restore_stopped(struct restore_ctx *ctx)
+{
+	if (!ctx->plan.core->attrs->stopped)
+		return 0;
+	if (kill(ctx->pid, SIGSTOP)) {
+		pr_perror("Can't stop the restored pid %d again", ctx->pid);
+		return -errno;
+	}
+	return 0;
+}
+
 static int detach_all(struct restore_ctx *ctx)
 {
 	const struct restore_plan *p = &ctx->plan;
@@ -475,7 +510,9 @@ int restore_finish_task(struct restore_ctx *ctx)
 		pr_err("Can't restore pid %d: fault injected before detach\n", ctx->pid);
 		return -EIO;
 	}
-	ret = detach_all(ctx);
+	ret = restore_stopped(ctx);
+	if (!ret)
+		ret = detach_all(ctx);
 	if (ret)
 		return ret;
 	ctx->t_detach_ns = now_ns();

@@ -17,6 +17,7 @@
 #include "image.h"
 #include "log.h"
 #include "restore.h"
+#include "task-attrs.h"
 
 /* Signals the image may queue: not SIGKILL (the task was being killed)
  * nor SIGSTOP (it would stop the restorer). */
@@ -358,6 +359,15 @@ static int read_core(int dfd, struct restore_plan *p)
 	}
 	if (!ret)
 		ret = check_sigactions(img, core);
+	for (size_t i = 0; !ret && i < p->nr_threads; i++) {
+		ret = check_thread_attrs(img, restore_thread_core(p, i), p);
+		if (!ret)
+			ret = check_creds(img, restore_thread_core(p, i));
+	}
+	if (!ret)
+		ret = check_process_attrs(img, p);
+	if (!ret)
+		ret = check_timers(img, p);
 	if (ret)
 		return ret;
 	if (core->personality & 0xff) {

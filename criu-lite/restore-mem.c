@@ -16,6 +16,7 @@
 #include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
+#include "task-attrs.h"
 
 /* Batches of pages filled with one populate per run and one readv: runs
  * of one VMA, at most BATCH_MAX_BYTES, so that the freshly zeroed pages
@@ -209,7 +210,8 @@ static uint32_t helper_from(const struct restore_plan *p, const struct fill_plan
 }
 
 struct area_layout {
-	uint64_t args, vmas, batches, iovs, siginfos, threads, close_fds, locks, thread_stacks;
+	uint64_t args, vmas, batches, iovs, siginfos, threads, timers, groups, close_fds, locks;
+	uint64_t thread_stacks;
 	uint64_t helper_stack, stack, size;
 };
 
@@ -240,6 +242,11 @@ static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f
 	off += nr_siginfos(p) * sizeof(struct restorer_siginfo);
 	l->threads = off;
 	off += p->nr_threads * sizeof(struct restorer_thread);
+	l->timers = off;
+	off += nr_restore_timers(p) * sizeof(struct restorer_posix_timer);
+	l->groups = off;
+	off += nr_restore_groups(p) * sizeof(uint32_t);
+	off = (off + 7) & ~7UL;
 	l->close_fds = off;
 	off += (p->mm->n_files + p->nr_shmem + p->nr_levels) * sizeof(int32_t);
 	l->locks = off = (off + 7) & ~7ULL;
@@ -450,6 +457,7 @@ static void fill_threads(const struct restore_ctx *ctx, const struct area_layout
 	const struct restore_plan *p = &ctx->plan;
 	struct restorer_siginfo *si = (struct restorer_siginfo *)(uintptr_t)a->siginfos;
 	struct restorer_thread *t = (struct restorer_thread *)(uintptr_t)a->threads;
+	uint32_t *groups = (uint32_t *)(uintptr_t)(ctx->area + l->groups);
 	uint32_t nsig = 0;
 
 	for (size_t i = 0; i < p->nr_threads; i++) {
@@ -458,6 +466,9 @@ static void fill_threads(const struct restore_ctx *ctx, const struct area_layout
 		t[i].first_sig = nsig;
 		fill_thread(tc, &t[i], si + nsig);
 		nsig += t[i].nr_sigs;
+		fill_thread_attrs(tc, &t[i]);
+		fill_creds(tc, &t[i], groups, (uintptr_t)groups);
+		groups += tc->creds->n_groups;
 		t[i].args = (uintptr_t)a;
 		if (!i)
 			continue;
@@ -536,6 +547,9 @@ static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 	fill_sigactions(&ctx->plan, a);
 	fill_threads(ctx, l, a);
 	fill_mm(ctx, a);
+	fill_process_attrs(&ctx->plan, a);
+	a->posix_timers = ctx->area + l->timers;
+	fill_timers(&ctx->plan, a, (struct restorer_posix_timer *)(uintptr_t)a->posix_timers);
 	fill_fds(ctx, a, (int32_t *)(uintptr_t)a->close_fds);
 	a->fail_at_end = fault_injected("restore-in-restorer");
 	ctx->args = a;

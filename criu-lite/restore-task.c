@@ -25,6 +25,7 @@
 #include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
+#include "task-attrs.h"
 #include "uapi-compat.h"
 
 /* glibc registers at least the original 32-byte struct rseq. */
@@ -248,7 +249,8 @@ static int task_setup(struct restore_ctx *ctx, const PstreeEntry *e)
 	if (restore_task_files(ctx, err, len) || fork_children(ctx, true) ||
 	    task_session(ctx, e) || fork_children(ctx, false) ||
 	    restore_task_drop_inherited(ctx, err, len) || wait_zombies(ctx) ||
-	    restore_task_fs(ctx, err, len) || task_identity(ctx) || unregister_rseq(ctx))
+	    restore_task_fs(ctx, err, len) || task_identity(ctx) ||
+	    restore_task_attrs(&ctx->plan, err, len) || unregister_rseq(ctx))
 		return -1;
 	return 0;
 }

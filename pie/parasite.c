@@ -126,6 +126,53 @@ static long dump_sigactions(struct parasite_area *area)
 	return 0;
 }
 
+/* From the kernel's include/uapi/linux/prctl.h. */
+#define PIE_PR_GET_DUMPABLE 3
+#define PIE_PR_GET_CHILD_SUBREAPER 37
+
+static long dump_misc(struct parasite_area *area)
+{
+	struct parasite_misc *m = &area->bulk.misc;
+	long ret;
+	int i;
+
+	pie_memset(m, 0, sizeof(*m));
+	for (i = 0; i < PARASITE_NR_ITIMERS; i++) {
+		ret = sys_getitimer(i, &m->itimers[i]);
+		if (ret < 0)
+			return ret;
+	}
+	for (i = 0; i < PARASITE_NR_RLIMITS; i++) {
+		ret = sys_prlimit64(0, i, 0, &m->rlimits[i]);
+		if (ret < 0)
+			return ret;
+	}
+	ret = sys_prctl(PIE_PR_GET_DUMPABLE, 0, 0, 0, 0);
+	if (ret < 0)
+		return ret;
+	m->dumpable = ret;
+	return sys_prctl(PIE_PR_GET_CHILD_SUBREAPER, &m->child_subreaper, 0, 0, 0);
+}
+
+static long dump_timers(struct parasite_area *area, uint32_t nr)
+{
+	struct parasite_posix_timer *t = area->bulk.timers;
+	long ret;
+
+	if (nr > PARASITE_MAX_TIMERS)
+		return -E2BIG;
+	for (uint32_t i = 0; i < nr; i++, t++) {
+		ret = sys_timer_gettime(t->id, &t->interval_sec);
+		if (ret < 0)
+			return ret;
+		ret = sys_timer_getoverrun(t->id);
+		if (ret < 0)
+			return ret;
+		t->overrun = ret;
+	}
+	return 0;
+}
+
 /* Splices IOV[0..NR) into the pipe, resuming after partial vmsplice()s
  * (the iovecs are consumed in place).  *done counts the bytes spliced. */
 static long vmsplice_all(int pipe_fd, struct parasite_iovec *iov, unsigned int nr, uint64_t *done)
@@ -207,6 +254,10 @@ long parasite_daemon(struct parasite_area *area)
 			reply.ret = -EBADMSG;
 		else if (cmd.cmd == PARASITE_CMD_DUMP_SIGACTIONS)
 			reply.ret = dump_sigactions(area);
+		else if (cmd.cmd == PARASITE_CMD_DUMP_MISC)
+			reply.ret = dump_misc(area);
+		else if (cmd.cmd == PARASITE_CMD_DUMP_TIMERS)
+			reply.ret = dump_timers(area, cmd.nr);
 		else if (cmd.cmd == PARASITE_CMD_VMSPLICE)
 			reply.ret = do_vmsplice(area, &cmd, fd, &reply.value);
 		else if (cmd.cmd != PARASITE_CMD_FINI)

@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 
 #include "pie-syscall.h"
+#include "restorer-attrs.h"
 #include "restorer.h"
 
 #define CLOCK_MONOTONIC 1
@@ -409,6 +410,9 @@ static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
 		if (ret)
 			return thread_fail(t, RST_STEP_RSEQ, t->rseq_ptr, ret);
 	}
+	ret = rst_thread_attrs(t);
+	if (ret)
+		return ret;
 	return queue_signals(a, t);
 }
 
@@ -421,7 +425,10 @@ static void __attribute__((noreturn)) restorer_thread(struct restorer_thread *t)
 
 	while (!a->threads_go)
 		sys_futex(&a->threads_go, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0, 0);
-	setup_thread(a, t);
+	/* Credentials last: a thread that gave up its privileges could not
+	 * set the rest. */
+	if (!setup_thread(a, t))
+		rst_thread_creds(a, t);
 	__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
 	sys_futex(&a->threads_ready, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, 0);
 	for (;;)
@@ -491,6 +498,27 @@ static long run_threads(struct restorer_args *a)
 	return 0;
 }
 
+/* After every thread is done: what the process shares, its timers
+ * (armed now so that none fires early), then the main thread's
+ * credentials and what they reset. */
+static long restore_process(struct restorer_args *a)
+{
+	struct restorer_thread *t = (struct restorer_thread *)a->threads;
+	uint32_t step = RST_STEP_NONE;
+	uint64_t index = 0;
+	long ret;
+
+	ret = rst_process_attrs(a, &step, &index);
+	if (!ret)
+		ret = rst_timers(a, &step, &index);
+	if (ret)
+		return fail(a, step, index, ret);
+	if (rst_thread_creds(a, &t[0]))
+		return thread_failed(a, 0);
+	ret = rst_dumpable(a, &step, &index);
+	return ret ? fail(a, step, index, ret) : 0;
+}
+
 static long restore_all(struct restorer_args *a)
 {
 	long ret;
@@ -517,6 +545,8 @@ static long restore_all(struct restorer_args *a)
 		ret = restore_sigactions(a);
 	if (!ret)
 		ret = run_threads(a);
+	if (!ret)
+		ret = restore_process(a);
 	if (!ret && a->fail_at_end)
 		ret = fail(a, RST_STEP_FAULT, 0, -EIO);
 	return ret;

@@ -32,13 +32,17 @@ int parasite_syscall(struct parasite_ctl *ctl, long *ret, long nr, unsigned long
 		     unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5,
 		     unsigned long a6);
 
-/* What only a thread itself can tell: its signal stack (sigaltstack(2))
- * and its clear_child_tid (prctl(PR_GET_TID_ADDRESS)). */
+/* What only a thread itself can tell: its signal stack (sigaltstack(2)),
+ * its clear_child_tid (prctl(PR_GET_TID_ADDRESS)), securebits, timer
+ * slack and parent-death signal (prctl PR_GET_*). */
 struct parasite_thread_state {
 	uint64_t ss_sp;
 	uint64_t ss_size;
 	uint32_t ss_flags;
 	uint64_t clear_child_tid;
+	uint32_t secbits;
+	uint64_t timerslack_ns;
+	uint32_t pdeathsig;
 };
 
 /* Asks the threads TIDS[0..NR) (seized, stopped, not prepared) with two
@@ -61,6 +65,16 @@ struct parasite_sigaction {
 	uint64_t mask;
 };
 int parasite_dump_sigactions(struct parasite_ctl *ctl, struct parasite_sigaction act[64]);
+
+/* Fetches itimers, rlimits, dumpable and child-subreaper through the
+ * parasite (pie/include/parasite.h, struct parasite_misc). */
+struct parasite_misc;
+int parasite_dump_misc(struct parasite_ctl *ctl, struct parasite_misc *misc);
+
+/* Fills timer_gettime() and timer_getoverrun() of the timers
+ * T[0..NR).id through the parasite. */
+struct parasite_posix_timer;
+int parasite_dump_timers(struct parasite_ctl *ctl, struct parasite_posix_timer *t, size_t nr);
 
 /* Has the parasite vmsplice() the task's memory ranges IOV[0..NR) into
  * the write end of a pipe PIPE_WR of lmproc's (passed by SCM_RIGHTS once

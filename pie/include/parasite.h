@@ -26,6 +26,8 @@ enum parasite_cmd_nr {
 	PARASITE_CMD_DUMP_SIGACTIONS = 1,
 	PARASITE_CMD_VMSPLICE = 2,
 	PARASITE_CMD_FINI = 3,
+	PARASITE_CMD_DUMP_MISC = 4,
+	PARASITE_CMD_DUMP_TIMERS = 5,
 };
 
 /* PARASITE_CMD_VMSPLICE: the message carries a new pipe write end
@@ -62,12 +64,48 @@ struct parasite_iovec {
 	uint64_t len;
 };
 
+/* PARASITE_CMD_DUMP_MISC: what the process shares and only it can say.
+ * struct itimerval and struct rlimit as the kernel writes them. */
+struct parasite_itimer {
+	uint64_t interval_sec;
+	uint64_t interval_usec;
+	uint64_t value_sec;
+	uint64_t value_usec;
+};
+
+struct parasite_rlimit {
+	uint64_t cur;
+	uint64_t max;
+};
+
+#define PARASITE_NR_ITIMERS 3
+#define PARASITE_NR_RLIMITS 16
+
+struct parasite_misc {
+	struct parasite_itimer itimers[PARASITE_NR_ITIMERS]; /* ITIMER_REAL, VIRTUAL, PROF */
+	struct parasite_rlimit rlimits[PARASITE_NR_RLIMITS];
+	int32_t dumpable;	 /* prctl(PR_GET_DUMPABLE) */
+	int32_t child_subreaper; /* prctl(PR_GET_CHILD_SUBREAPER) */
+};
+
+/* PARASITE_CMD_DUMP_TIMERS: id is lmproc's, the rest the parasite's
+ * (timer_gettime's struct itimerspec and timer_getoverrun). */
+struct parasite_posix_timer {
+	int32_t id;
+	int32_t overrun;
+	uint64_t interval_sec;
+	uint64_t interval_nsec;
+	uint64_t value_sec;
+	uint64_t value_nsec;
+};
+
 #define PARASITE_PAGE_SIZE 4096UL
 #define PARASITE_AREA_SIZE (2 * PARASITE_PAGE_SIZE)
 #define PARASITE_AREA_HEAD 128
 #define PARASITE_NSIG 64
 /* Per command; more than a pipe of 256 buffers can take anyway. */
 #define PARASITE_MAX_IOV ((PARASITE_AREA_SIZE - PARASITE_AREA_HEAD) / 16)
+#define PARASITE_MAX_TIMERS ((PARASITE_AREA_SIZE - PARASITE_AREA_HEAD) / 40)
 #define PARASITE_ADDR_MAX 104 /* lmproc's socket names are short */
 
 struct parasite_area {
@@ -86,12 +124,15 @@ struct parasite_area {
 	union {
 		struct parasite_ksigaction sigactions[PARASITE_NSIG]; /* [sig - 1] */
 		struct parasite_iovec iov[PARASITE_MAX_IOV];
+		struct parasite_misc misc;
+		struct parasite_posix_timer timers[PARASITE_MAX_TIMERS];
 	} bulk;
 };
 
 _Static_assert(sizeof(struct parasite_cmd) == 16, "parasite_cmd layout");
 _Static_assert(sizeof(struct parasite_reply) == 24, "parasite_reply layout");
 _Static_assert(sizeof(struct parasite_ksigaction) == 32, "ksigaction layout");
+_Static_assert(sizeof(struct parasite_posix_timer) == 40, "posix timer layout");
 _Static_assert(__builtin_offsetof(struct parasite_area, bulk) == PARASITE_AREA_HEAD, "area layout");
 _Static_assert(sizeof(struct parasite_area) <= PARASITE_AREA_SIZE, "area size");
 

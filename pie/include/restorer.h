@@ -62,6 +62,23 @@ enum restorer_step {
 	RST_STEP_ALTSTACK,
 	RST_STEP_COMM,
 	RST_STEP_LOCK,
+	RST_STEP_SCHED,
+	RST_STEP_AFFINITY,
+	RST_STEP_TIMERSLACK,
+	RST_STEP_NO_NEW_PRIVS,
+	RST_STEP_PDEATHSIG,
+	RST_STEP_RLIMIT,
+	RST_STEP_DUMPABLE,
+	RST_STEP_SUBREAPER,
+	RST_STEP_ITIMER,
+	RST_STEP_POSIX_TIMER,
+	RST_STEP_GROUPS,
+	RST_STEP_GIDS,
+	RST_STEP_UIDS,
+	RST_STEP_BSET,
+	RST_STEP_CAPS,
+	RST_STEP_AMBIENT,
+	RST_STEP_SECBITS,
 };
 
 /* madvise() hints a VMA gets back (from its smaps VmFlags). */
@@ -146,6 +163,68 @@ struct restorer_siginfo {
 	uint32_t shared; /* process queue rather than the thread's */
 };
 
+/* include/uapi/linux/sched/types.h struct sched_attr (SCHED_ATTR_SIZE_VER0). */
+struct restorer_sched_attr {
+	uint32_t size;
+	uint32_t policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime;
+	uint64_t deadline;
+	uint64_t period;
+};
+
+#define RESTORER_CPUMASK_BYTES 128
+
+struct restorer_thread_attrs {
+	struct restorer_sched_attr sched;
+	uint64_t timerslack_ns;
+	uint32_t pdeathsig;
+	uint32_t no_new_privs;
+	uint32_t cpumask_len;
+	uint32_t pad;
+	uint8_t cpumask[RESTORER_CPUMASK_BYTES];
+};
+
+/* A thread's credentials, set last of all by the thread itself. */
+struct restorer_creds {
+	uint32_t uids[4]; /* real, effective, saved, fs */
+	uint32_t gids[4];
+	uint64_t cap_eff;
+	uint64_t cap_prm;
+	uint64_t cap_inh;
+	uint64_t cap_bnd;
+	uint64_t cap_amb;
+	uint32_t secbits;
+	uint32_t nr_groups;
+	uint64_t groups; /* uint32_t[nr_groups] in the area */
+};
+
+/* struct itimerval. */
+struct restorer_itimer {
+	uint64_t interval_sec;
+	uint64_t interval_usec;
+	uint64_t value_sec;
+	uint64_t value_usec;
+};
+
+/* A POSIX timer: its id, clock, struct sigevent (64 bytes) and the
+ * struct itimerspec it is armed with. */
+struct restorer_posix_timer {
+	int32_t id;
+	int32_t clock_id;
+	uint64_t sival;
+	int32_t signo;
+	int32_t notify;
+	int32_t notify_tid;
+	int32_t sigev_pad[11];
+	uint64_t interval_sec;
+	uint64_t interval_nsec;
+	uint64_t value_sec;
+	uint64_t value_nsec;
+};
+
 /* What one thread sets up itself: threads[0] is the main thread, which
  * the restorer runs in; every other one is created by it with clone3 and
  * its tid, on a stack of its own in the area, and parks when done. */
@@ -166,6 +245,8 @@ struct restorer_thread {
 	uint32_t first_sig;
 	uint32_t nr_sigs;
 	char comm[16];	    /* "": left as it is */
+	struct restorer_thread_attrs attrs;
+	struct restorer_creds creds;
 	uint64_t stack_top; /* clones only */
 	uint64_t args;	    /* struct restorer_args *, for the clone */
 	/* Written by the thread. */
@@ -263,6 +344,18 @@ struct restorer_args {
 
 	/* Signals 1..64 at index sig - 1; SIGKILL and SIGSTOP are skipped. */
 	struct restorer_sigaction sigactions[64];
+
+	/* What the process shares, set after every thread is done. */
+	struct restorer_rlimit {
+		uint64_t cur;
+		uint64_t max;
+	} rlimits[16];
+	uint32_t dumpable;
+	uint32_t child_subreaper;
+	uint32_t cap_last_cap;
+	uint32_t nr_posix_timers;
+	uint64_t posix_timers; /* struct restorer_posix_timer[], ascending ids */
+	struct restorer_itimer itimers[3]; /* ITIMER_REAL, VIRTUAL, PROF */
 
 	uint32_t fail_at_end; /* fault injection: report failure */
 };

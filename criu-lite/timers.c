@@ -1,0 +1,315 @@
+/* Owns the process's timers in core-PID.img: the three itimers
+ * (setitimer(2), alarm(2)) and every POSIX timer (timer_create(2)) with
+ * its id, clock, notification and the time left at dump.  Dump reads the
+ * list from /proc/PID/timers and the times through the parasite; restore
+ * validates them and hands them to the restorer, which re-creates each
+ * timer with its id and arms all of them as its last step
+ * (pie/restorer-attrs.c). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "log.h"
+#include "proc.h"
+#include "restore.h"
+#include "task-attrs.h"
+
+/* Refuse absurd counts before allocating for them. */
+#define MAX_POSIX_TIMERS 4096
+#define NSEC_PER_SEC 1000000000ULL
+#define USEC_PER_SEC 1000000ULL
+
+static int notify_of(const char *how, const char *whom)
+{
+	int base;
+
+	if (!strcmp(how, "signal"))
+		base = SIGEV_SIGNAL;
+	else if (!strcmp(how, "none"))
+		base = SIGEV_NONE;
+	else if (!strcmp(how, "thread"))
+		base = SIGEV_THREAD;
+	else
+		return -1;
+	return !strcmp(whom, "tid") ? base | SIGEV_THREAD_ID : base;
+}
+
+/* One "ID:" block of /proc/PID/timers; the lines after LINE. */
+static int parse_timer(pid_t pid, char **save, const char *first, struct posix_timer_state *s)
+{
+	char how[16], whom[8], *line;
+	unsigned long long sival;
+	int got = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (sscanf(first, "ID: %d", &s->t.id) != 1)
+		return -EINVAL;
+	while (got != 3 && (line = strtok_r(NULL, "\n", save))) {
+		if (sscanf(line, "signal: %u/%llx", &s->signo, &sival) == 2) {
+			s->sival = sival;
+			got |= 1;
+		} else if (sscanf(line, "notify: %15[a-z]/%7[a-z].%d", how, whom, &s->notify_tid) ==
+			   3) {
+			s->notify = notify_of(how, whom);
+			got |= 2;
+		} else if (sscanf(line, "ClockID: %d", &s->clock_id) == 1) {
+			break;
+		}
+	}
+	if (got != 3 || s->notify < 0) {
+		pr_err("Can't parse timer %d in /proc/%d/timers\n", s->t.id, pid);
+		return -EINVAL;
+	}
+	if (s->clock_id < 0) {
+		pr_err("pid %d: timer %d counts the CPU time of another task (clock %d): not supported\n",
+		       pid, s->t.id, s->clock_id);
+		return -EOPNOTSUPP;
+	}
+	if (!(s->notify & SIGEV_THREAD_ID))
+		s->notify_tid = 0;
+	return 0;
+}
+
+static int read_timer_list(pid_t pid, struct task_misc *m)
+{
+	cleanup_free char *buf = NULL;
+	char path[64], *line, *save;
+	size_t cap = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+	buf = proc_read_file(path, NULL);
+	if (!buf) {
+		pr_perror("Can't read %s", path);
+		return -errno ? -errno : -EIO;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "ID:", 3))
+			continue;
+		if (m->nr_timers == MAX_POSIX_TIMERS) {
+			pr_err("pid %d has more than %d POSIX timers\n", pid, MAX_POSIX_TIMERS);
+			return -E2BIG;
+		}
+		if (m->nr_timers == cap) {
+			struct posix_timer_state *n;
+
+			cap = cap ? cap * 2 : 8;
+			n = realloc(m->timers, cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			m->timers = n;
+		}
+		ret = parse_timer(pid, &save, line, &m->timers[m->nr_timers]);
+		if (ret)
+			return ret;
+		m->nr_timers++;
+	}
+	return 0;
+}
+
+static int timer_cmp(const void *a, const void *b)
+{
+	const struct posix_timer_state *x = a, *y = b;
+
+	return (x->t.id > y->t.id) - (x->t.id < y->t.id);
+}
+
+int collect_posix_timers(struct parasite_ctl *ctl, pid_t pid, struct task_misc *m)
+{
+	struct parasite_posix_timer *t;
+	int ret;
+
+	ret = read_timer_list(pid, m);
+	if (ret || !m->nr_timers)
+		return ret;
+	/* The restorer re-creates them in this order. */
+	qsort(m->timers, m->nr_timers, sizeof(*m->timers), timer_cmp);
+	t = calloc(m->nr_timers, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nr_timers; i++)
+		t[i].id = m->timers[i].t.id;
+	ret = parasite_dump_timers(ctl, t, m->nr_timers);
+	for (size_t i = 0; !ret && i < m->nr_timers; i++)
+		m->timers[i].t = t[i];
+	free(t);
+	return ret;
+}
+
+static uint64_t ns_of(uint64_t sec, uint64_t nsec)
+{
+	return sec * NSEC_PER_SEC + nsec;
+}
+
+int dump_timers(CoreEntry *core, const struct task_misc *m)
+{
+	ItimerEntry *it = calloc(PARASITE_NR_ITIMERS, sizeof(*it));
+	ItimerEntry **itp = calloc(PARASITE_NR_ITIMERS, sizeof(*itp));
+	PosixTimerEntry *pt = calloc(m->nr_timers + 1, sizeof(*pt));
+	PosixTimerEntry **ptp = calloc(m->nr_timers + 1, sizeof(*ptp));
+
+	core->itimers = itp;
+	core->posix_timers = ptp;
+	if (!it || !itp || !pt || !ptp) {
+		free(it);
+		free(pt);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < PARASITE_NR_ITIMERS; i++) {
+		const struct parasite_itimer *v = &m->misc.itimers[i];
+
+		itimer_entry__init(&it[i]);
+		it[i].interval_us = v->interval_sec * USEC_PER_SEC + v->interval_usec;
+		it[i].value_us = v->value_sec * USEC_PER_SEC + v->value_usec;
+		itp[core->n_itimers++] = &it[i];
+	}
+	for (size_t i = 0; i < m->nr_timers; i++) {
+		const struct posix_timer_state *s = &m->timers[i];
+		PosixTimerEntry *e = &pt[i];
+
+		posix_timer_entry__init(e);
+		e->id = s->t.id;
+		e->clock_id = s->clock_id;
+		e->notify = s->notify;
+		e->signo = s->signo;
+		e->sival = s->sival;
+		e->has_notify_tid = s->notify & SIGEV_THREAD_ID;
+		e->notify_tid = s->notify_tid;
+		e->interval_ns = ns_of(s->t.interval_sec, s->t.interval_nsec);
+		e->value_ns = ns_of(s->t.value_sec, s->t.value_nsec);
+		e->overrun = s->t.overrun;
+		ptp[core->n_posix_timers++] = e;
+	}
+	if (!core->n_posix_timers)
+		free(pt);
+	return 0;
+}
+
+void free_dumped_timers(CoreEntry *core)
+{
+	if (core->itimers)
+		free(core->itimers[0]);
+	free(core->itimers);
+	if (core->posix_timers)
+		free(core->posix_timers[0]);
+	free(core->posix_timers);
+}
+
+static bool is_thread_of(const struct restore_plan *p, uint32_t tid)
+{
+	for (size_t i = 0; i < p->nr_threads; i++)
+		if (restore_thread_core(p, i)->tid == tid)
+			return true;
+	return false;
+}
+
+/* Clocks timer_create() takes for the calling process. */
+static bool timer_clock_ok(int clock)
+{
+	switch (clock) {
+	case CLOCK_REALTIME:
+	case CLOCK_MONOTONIC:
+	case CLOCK_PROCESS_CPUTIME_ID:
+	case CLOCK_THREAD_CPUTIME_ID:
+	case CLOCK_BOOTTIME:
+	case CLOCK_REALTIME_ALARM:
+	case CLOCK_BOOTTIME_ALARM:
+	case CLOCK_TAI:
+		return true;
+	}
+	return false;
+}
+
+static int check_posix_timer(const char *img, const struct restore_plan *p,
+			     const PosixTimerEntry *e)
+{
+	int base = e->notify & ~SIGEV_THREAD_ID;
+
+	if (e->id < 0 || !timer_clock_ok(e->clock_id))
+		return restore_plan_bad(img, "POSIX timer %d has clock %d", e->id, e->clock_id);
+	if ((base != SIGEV_SIGNAL && base != SIGEV_NONE && base != SIGEV_THREAD) ||
+	    (e->notify & ~(SIGEV_THREAD_ID | 3)) ||
+	    (base != SIGEV_NONE && (e->signo < 1 || e->signo > 64)))
+		return restore_plan_bad(img, "POSIX timer %d: notify %d, signal %u", e->id,
+					e->notify, e->signo);
+	if (!(e->notify & SIGEV_THREAD_ID) != !e->has_notify_tid ||
+	    (e->has_notify_tid && !is_thread_of(p, e->notify_tid)))
+		return restore_plan_bad(img, "POSIX timer %d signals tid %u, not a thread of pid %d",
+					e->id, e->notify_tid, p->pid);
+	if (e->interval_ns / NSEC_PER_SEC > INT32_MAX || e->value_ns / NSEC_PER_SEC > INT32_MAX)
+		return restore_plan_bad(img, "POSIX timer %d: %llu ns left, interval %llu ns", e->id,
+					(unsigned long long)e->value_ns,
+					(unsigned long long)e->interval_ns);
+	return 0;
+}
+
+int check_timers(const char *img, const struct restore_plan *p)
+{
+	const CoreEntry *core = p->core;
+	int ret;
+
+	if (core->n_itimers != PARASITE_NR_ITIMERS)
+		return restore_plan_bad(img, "%zu itimers, not 3", core->n_itimers);
+	for (size_t i = 0; i < core->n_itimers; i++)
+		if (core->itimers[i]->interval_us / USEC_PER_SEC > INT32_MAX ||
+		    core->itimers[i]->value_us / USEC_PER_SEC > INT32_MAX)
+			return restore_plan_bad(img, "itimer %zu: %llu us left, interval %llu us", i,
+						(unsigned long long)core->itimers[i]->value_us,
+						(unsigned long long)core->itimers[i]->interval_us);
+	if (core->n_posix_timers > MAX_POSIX_TIMERS)
+		return restore_plan_bad(img, "%zu POSIX timers", core->n_posix_timers);
+	for (size_t i = 0; i < core->n_posix_timers; i++) {
+		ret = check_posix_timer(img, p, core->posix_timers[i]);
+		if (ret)
+			return ret;
+		/* Ascending, for the restorer's create-until-the-id loop. */
+		if (i && core->posix_timers[i]->id <= core->posix_timers[i - 1]->id)
+			return restore_plan_bad(img, "POSIX timer %d after timer %d",
+						core->posix_timers[i]->id,
+						core->posix_timers[i - 1]->id);
+	}
+	return 0;
+}
+
+size_t nr_restore_timers(const struct restore_plan *p)
+{
+	return p->core->n_posix_timers;
+}
+
+void fill_timers(const struct restore_plan *p, struct restorer_args *a,
+		 struct restorer_posix_timer *pt)
+{
+	const CoreEntry *core = p->core;
+
+	for (size_t i = 0; i < PARASITE_NR_ITIMERS; i++) {
+		const ItimerEntry *e = core->itimers[i];
+
+		a->itimers[i] = (struct restorer_itimer){
+		    .interval_sec = e->interval_us / USEC_PER_SEC,
+		    .interval_usec = e->interval_us % USEC_PER_SEC,
+		    .value_sec = e->value_us / USEC_PER_SEC,
+		    .value_usec = e->value_us % USEC_PER_SEC,
+		};
+	}
+	for (size_t i = 0; i < core->n_posix_timers; i++) {
+		const PosixTimerEntry *e = core->posix_timers[i];
+
+		pt[i] = (struct restorer_posix_timer){
+		    .id = e->id,
+		    .clock_id = e->clock_id,
+		    .sival = e->sival,
+		    .signo = e->signo,
+		    .notify = e->notify,
+		    .notify_tid = e->notify_tid,
+		    .interval_sec = e->interval_ns / NSEC_PER_SEC,
+		    .interval_nsec = e->interval_ns % NSEC_PER_SEC,
+		    .value_sec = e->value_ns / NSEC_PER_SEC,
+		    .value_nsec = e->value_ns % NSEC_PER_SEC,
+		};
+	}
+	a->nr_posix_timers = core->n_posix_timers;
+}
