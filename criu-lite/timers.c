@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "common.h"
@@ -280,19 +281,43 @@ size_t nr_restore_timers(const struct restore_plan *p)
 	return p->core->n_posix_timers;
 }
 
+/* setitimer() of ITIMER_VIRTUAL and ITIMER_PROF adds a tick to the value
+ * (so the timer never fires early) and getitimer() does not take it off:
+ * re-arming what getitimer() said would add one tick per checkpoint.
+ * The tick (1/HZ) is measured on lmproc's own, unused ITIMER_VIRTUAL. */
+static uint64_t cpu_itimer_tick_us(void)
+{
+	static const uint64_t ticks[] = {1000, 3334, 4000, 10000};
+	struct itimerval set = {.it_value = {1000, 0}}, got, off = {};
+	uint64_t extra;
+
+	if (setitimer(ITIMER_VIRTUAL, &set, NULL) || getitimer(ITIMER_VIRTUAL, &got))
+		return 0;
+	setitimer(ITIMER_VIRTUAL, &off, NULL);
+	extra = got.it_value.tv_sec * USEC_PER_SEC + got.it_value.tv_usec - 1000 * USEC_PER_SEC;
+	for (size_t i = 0; i < ARRAY_SIZE(ticks); i++)
+		if (extra && extra <= ticks[i])
+			return ticks[i] == 3334 ? 3333 : ticks[i];
+	return 0;
+}
+
 void fill_timers(const struct restore_plan *p, struct restorer_args *a,
 		 struct restorer_posix_timer *pt)
 {
 	const CoreEntry *core = p->core;
+	uint64_t tick = cpu_itimer_tick_us();
 
 	for (size_t i = 0; i < PARASITE_NR_ITIMERS; i++) {
 		const ItimerEntry *e = core->itimers[i];
+		uint64_t value = e->value_us;
 
+		if (i != ITIMER_REAL && value > tick)
+			value -= tick;
 		a->itimers[i] = (struct restorer_itimer){
 		    .interval_sec = e->interval_us / USEC_PER_SEC,
 		    .interval_usec = e->interval_us % USEC_PER_SEC,
-		    .value_sec = e->value_us / USEC_PER_SEC,
-		    .value_usec = e->value_us % USEC_PER_SEC,
+		    .value_sec = value / USEC_PER_SEC,
+		    .value_usec = value % USEC_PER_SEC,
 		};
 	}
 	for (size_t i = 0; i < core->n_posix_timers; i++) {
