@@ -24,6 +24,15 @@
 #define NSEC_PER_SEC 1000000000ULL
 #define USEC_PER_SEC 1000000ULL
 
+/* include/linux/posix-timers_types.h: a CPU clock is ~pid << 3 | type,
+ * bit 2 for a thread's; pid 0 is the caller, which is what
+ * CLOCK_PROCESS_CPUTIME_ID becomes in timer_create().  A thread's CPU
+ * clock would measure the restorer's main thread instead. */
+static bool own_process_cpu_clock(int clock)
+{
+	return (clock >> 3) == -1 && !(clock & 4) && (clock & 3) != 3;
+}
+
 static int notify_of(const char *how, const char *whom)
 {
 	int base;
@@ -49,7 +58,7 @@ static int parse_timer(pid_t pid, char **save, const char *first, struct posix_t
 	memset(s, 0, sizeof(*s));
 	if (sscanf(first, "ID: %d", &s->t.id) != 1)
 		return -EINVAL;
-	while (got != 3 && (line = strtok_r(NULL, "\n", save))) {
+	while (got != 7 && (line = strtok_r(NULL, "\n", save))) {
 		if (sscanf(line, "signal: %u/%llx", &s->signo, &sival) == 2) {
 			s->sival = sival;
 			got |= 1;
@@ -58,15 +67,16 @@ static int parse_timer(pid_t pid, char **save, const char *first, struct posix_t
 			s->notify = notify_of(how, whom);
 			got |= 2;
 		} else if (sscanf(line, "ClockID: %d", &s->clock_id) == 1) {
-			break;
+			got |= 4;
 		}
 	}
-	if (got != 3 || s->notify < 0) {
+	if (got != 7 || s->notify < 0) {
 		pr_err("Can't parse timer %d in /proc/%d/timers\n", s->t.id, pid);
 		return -EINVAL;
 	}
-	if (s->clock_id < 0) {
-		pr_err("pid %d: timer %d counts the CPU time of another task (clock %d): not supported\n",
+	if (s->clock_id < 0 && !own_process_cpu_clock(s->clock_id)) {
+		pr_err("pid %d: timer %d counts the CPU time of one thread or of another process "
+		       "(clock %d): not supported\n",
 		       pid, s->t.id, s->clock_id);
 		return -EOPNOTSUPP;
 	}
@@ -222,7 +232,7 @@ static bool timer_clock_ok(int clock)
 	case CLOCK_TAI:
 		return true;
 	}
-	return false;
+	return own_process_cpu_clock(clock);
 }
 
 static int check_posix_timer(const char *img, const struct restore_plan *p,
