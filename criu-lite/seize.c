@@ -394,11 +394,11 @@ int seize_task(pid_t pid, struct seized_task *t)
 
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
+	/* Once seized, /proc says 't' for a group stop as for any other. */
+	t->was_stopped = !proc_read_status(pid, &st) && st.state == 'T';
 	ret = seize_one(&s, pid);
 	if (ret > 0)
 		ret = -ESRCH;
-	if (!ret)
-		t->was_stopped = !proc_read_status(pid, &st) && st.state == 'T';
 	if (!ret)
 		ret = seize_threads(&s);
 	if (!ret)

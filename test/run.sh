@@ -195,12 +195,28 @@ dmesg_for() {
 	dmesg 2>/dev/null | grep -E "\[$1\]: (segfault|general protection|trap)" | tail -n 1
 }
 
+# stop_knobs NAME: STOPPED=1 for a test that stops itself (SIGSTOP) once
+# ready: its snapshot is taken once it is stopped, it must still be stopped
+# after every dump and the restore (the snapshot says so), and it gets
+# SIGCONT before SIGTERM.
+stop_knobs() {
+	STOPPED=""
+	[ "$1" = stopped ] && STOPPED=1
+}
+
+# end_test PID: the checkpoint is done: SIGTERM, after SIGCONT for a
+# STOPPED test.
+end_test() {
+	[ -n "$STOPPED" ] && kill -CONT "$1"
+	kill -TERM "$1"
+}
+
 # finish_original PID: SIGTERM a test started by start_test; it must exit 0
 # with a PASS verdict.
 finish_original() {
 	local pid=$1 st
 
-	kill -TERM "$pid"
+	end_test "$pid"
 	if ! st=$(spawn_status test 30000); then
 		REASON="pid $pid did not finish within 30 s of SIGTERM"
 		return 1
@@ -216,7 +232,7 @@ finish_original() {
 # add what the test itself says to DETAIL.
 verdict_anyway() {
 	alive "$1" || return 0
-	kill -TERM "$1"
+	end_test "$1"
 	wait_until 10000 file_ready "$TOUT"
 	DETAIL+="${DETAIL:+$'\n'}the test's own verdict: $(cat "$TOUT" 2>/dev/null || echo none)"
 }
@@ -243,7 +259,7 @@ restore_detached() {
 		verdict_anyway "$pid"
 		return 1
 	fi
-	kill -TERM "$pid"
+	end_test "$pid"
 	if ! wait_until 30000 file_ready "$TOUT"; then
 		REASON="restored pid $pid gave no verdict within 30 s of SIGTERM"
 		alive "$pid" || REASON="restored pid $pid died without a verdict"
@@ -275,7 +291,7 @@ restore_attached() {
 		kill_ours "$lpid"
 		return 1
 	fi
-	kill -TERM "$pid"
+	end_test "$pid"
 	if ! st=$(spawn_status restore 30000); then
 		REASON="lmproc restore did not exit within 30 s of SIGTERM to pid $pid"
 		add_detail "test log" "$TLOG" 4
@@ -421,7 +437,8 @@ pre_dump_chain() {
 		st=$?
 		[ "$st" = 0 ] || { lm_failed "$RD" "img$k" "$st" "pre-dump $k"; return 1; }
 		case "$(proc_state "$pid")" in
-		t|T) REASON="pid $pid left stopped after pre-dump $k"; return 1 ;;
+		t) REASON="pid $pid left traced after pre-dump $k"; return 1 ;;
+		T) [ -z "$STOPPED" ] && { REASON="pid $pid left stopped after pre-dump $k"; return 1; } ;;
 		esac
 		if ! same_state "$pid" "$CKPT_SNAP" 1000; then
 			REASON="after pre-dump $k: $REASON"
@@ -509,6 +526,10 @@ static_steps() {
 	local name=$1 mode=$2 detach=$3 splice=$4 track=$5 snap
 
 	start_test "$BUILD/static/$name" || return 1
+	if [ -n "$STOPPED" ] && ! wait_until 5000 is_stopped "$TPID"; then
+		REASON="pid $TPID did not stop itself within 5 s"
+		return 1
+	fi
 	if ! snap=$(stable_snapshot "$TPID"); then
 		REASON="pid $TPID vanished before its state was read"
 		add_detail "test log" "$TLOG" 4
@@ -536,6 +557,7 @@ run_static() {
 		[ -n "$detach" ] && label+=" restore-d" || label+=" restore"
 	fi
 	new_run "$name-$mode${track:+-$track}"
+	stop_knobs "$name"
 	if ! time_left; then
 		REASON="suite time limit (${SUITE_LIMIT}s) reached"
 		say_fail "$label"

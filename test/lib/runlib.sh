@@ -49,6 +49,11 @@ alive() {
 	[ "$st" != Z ] && [ "$st" != X ]
 }
 
+# is_stopped PID: PID is in a group stop (state T).
+is_stopped() {
+	[ "$(proc_state "$1")" = T ]
+}
+
 proc_state() {
 	local stat
 

@@ -56,8 +56,8 @@ static int print_stat(const char *pid)
 		f[n++] = p;
 	if (n < 49)
 		return -1;
-	printf("ids pgrp=%s session=%s nice=%s rt_priority=%s policy=%s\n", f[2], f[3], f[16],
-	       f[37], f[38]);
+	printf("ids pgrp=%s session=%s nice=%s rt_priority=%s policy=%s stopped=%d\n", f[2], f[3],
+	       f[16], f[37], f[38], f[0][0] == 'T');
 	printf("mm start_code=%s end_code=%s start_stack=%s data=%s-%s", f[23], f[24], f[25],
 	       f[42], f[43]);
 	printf(" start_brk=%s args=%s-%s env=%s-%s\n", f[44], f[45], f[46], f[47], f[48]);
