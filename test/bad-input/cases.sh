@@ -443,6 +443,28 @@ case_image() {
 	no_process "$pid"
 }
 
+# case_creds_beyond PRISTINE PID CAP [XOR_PATH MASK]: images restored by an
+# lmproc without capability CAP (capsh takes it from the bounding set, so
+# lmproc's root has it nowhere), the core image's field XOR_PATH xor'ed
+# with MASK first if given: the dumped credentials claim CAP, and the
+# restore must be refused before anything is created, naming the pid and
+# CAP, leaving no process with PID.
+case_creds_beyond() {
+	local pristine=$1 pid=$2 cap=$3 st
+
+	cp -a "$pristine" "$RD/img"
+	if [ $# -gt 3 ] && ! "$BUILD/tools/imgmangle" xor "$RD/img/core-$pid.img" "$4" "$5" \
+		>"$RD/mangle.out" 2>&1; then
+		REASON="imgmangle xor core-$pid.img $4 $5: $(head -n 1 "$RD/mangle.out")"
+		return 1
+	fi
+	timeout -k 5 "$LM_TIMEOUT" capsh --drop="$cap" -- -c \
+		'exec "$0" restore -D "$1" -d' "$LMPROC" "$RD/img" >"$RD/bad.out" 2>"$RD/bad.err"
+	st=$?
+	refused "$st" "$pid" "$cap" || { kill_ours "$pid"; return 1; }
+	no_process "$pid"
+}
+
 # pristine_restore IMGDIR PID SNAP OUT: restored_passes for a target
 # dumped by an earlier case.
 pristine_restore() {
@@ -474,6 +496,10 @@ run_image_cases() {
 	bad_case inventory-version case_image "$pristine" "$pid" inventory.img max 1
 	bad_case mm-vma-unaligned case_image "$pristine" "$pid" "mm-$pid.img" xor '14#0.2' 1
 	bad_case pagemap-too-many-pages case_image "$pristine" "$pid" "pagemap-$pid.img" max 2
+	bad_case creds-cap-restorer-lacks case_creds_beyond "$pristine" "$pid" cap_net_raw
+	# Thread creds (1.12), permitted set (11): CAP_SYS_RESOURCE (bit 24).
+	bad_case creds-cap-added case_creds_beyond "$pristine" "$pid" cap_sys_resource \
+		1.12.11 16777216
 	# After all that, the pristine images still restore: the refusals
 	# above were about the damage, not about the images.
 	bad_case pristine-images-restore pristine_restore "$pristine" "$pid" "$snap" "$out"
