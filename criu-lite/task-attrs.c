@@ -119,18 +119,27 @@ struct thread_attrs_store {
 	uint8_t mask[RESTORER_CPUMASK_BYTES];
 };
 
+/* NoNewPrivs and Seccomp of /proc/PID/task/TID/status: a seccomp filter
+ * can't be read back, and restoring without it would lift it. */
 static int read_no_new_privs(pid_t pid, pid_t tid, protobuf_c_boolean *nnp)
 {
 	cleanup_free char *buf = NULL;
-	char path[96], *line;
-	int v;
+	char path[96], *line, *sc;
+	int v, mode;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
 	buf = proc_read_file(path, NULL);
 	line = buf ? strstr(buf, "\nNoNewPrivs:") : NULL;
-	if (!line || sscanf(line, "\nNoNewPrivs: %d", &v) != 1) {
-		pr_perror("Can't read NoNewPrivs from %s", path);
+	sc = buf ? strstr(buf, "\nSeccomp:") : NULL;
+	if (!line || sscanf(line, "\nNoNewPrivs: %d", &v) != 1 || !sc ||
+	    sscanf(sc, "\nSeccomp: %d", &mode) != 1) {
+		pr_perror("Can't read NoNewPrivs and Seccomp from %s", path);
 		return -EIO;
+	}
+	if (mode) {
+		pr_err("Thread %d of pid %d runs under seccomp (mode %d): not supported\n", tid, pid,
+		       mode);
+		return -EOPNOTSUPP;
 	}
 	*nnp = v;
 	return 0;

@@ -68,6 +68,7 @@ ALL_MODES="plain leave-running two-dumps pre-dump"
 MODES=${MODES:-$ALL_MODES}
 TESTS=${TESTS:-$(cd "$BUILD/static" 2>/dev/null && ls)}
 RUN_NR=0
+STOPPED=""	# set per run by stop_knobs
 
 # Work directories of runs that died without cleaning up (a killed run,
 # an interrupted session) would fill tmpfs, which is memory: each holds

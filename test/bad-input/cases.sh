@@ -305,6 +305,15 @@ unix_ext_dgram_steps() {
 	fi
 }
 
+# A thread under a seccomp filter: refused before any call is injected
+# (the filter could kill the task for one); the target runs on.
+case_seccomp() {
+	target_up "$BUILD/bad-input/seccomp_filter" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" seccomp && target_intact
+}
+
 # case_dump_fault POINT: a dump failing at POINT leaves the target as it
 # was; a dump -R after it succeeds and leaves it as it was too.
 case_dump_fault() {
@@ -933,6 +942,7 @@ run_bad_input() {
 	bad_case read-only-dir case_readonly_dir
 	bad_case unsupported-fd case_unsupported_fd
 	bad_case tree-unsupported-fd case_tree_unsupported
+	bad_case seccomp-filter case_seccomp
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-stream-peer-outside-ext case_unix_ext_peer --ext-unix-sk
