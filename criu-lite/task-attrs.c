@@ -21,6 +21,7 @@
 #include "log.h"
 #include "proc.h"
 #include "restore.h"
+#include "seize.h"
 #include "task-attrs.h"
 
 #define SCHED_FLAG_RESET_ON_FORK 0x01
@@ -119,30 +120,46 @@ struct thread_attrs_store {
 	uint8_t mask[RESTORER_CPUMASK_BYTES];
 };
 
-/* NoNewPrivs and Seccomp of /proc/PID/task/TID/status: a seccomp filter
- * can't be read back, and restoring without it would lift it. */
-static int read_no_new_privs(pid_t pid, pid_t tid, protobuf_c_boolean *nnp)
+static int read_status_field(pid_t pid, pid_t tid, const char *key, int *val)
 {
 	cleanup_free char *buf = NULL;
-	char path[96], *line, *sc;
-	int v, mode;
+	char path[96], *line;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
 	buf = proc_read_file(path, NULL);
-	line = buf ? strstr(buf, "\nNoNewPrivs:") : NULL;
-	sc = buf ? strstr(buf, "\nSeccomp:") : NULL;
-	if (!line || sscanf(line, "\nNoNewPrivs: %d", &v) != 1 || !sc ||
-	    sscanf(sc, "\nSeccomp: %d", &mode) != 1) {
-		pr_perror("Can't read NoNewPrivs and Seccomp from %s", path);
+	line = buf ? strstr(buf, key) : NULL;
+	if (!line || sscanf(line + strlen(key), "%d", val) != 1) {
+		pr_perror("Can't read%s from %s", key, path);
 		return -EIO;
 	}
-	if (mode) {
-		pr_err("Thread %d of pid %d runs under seccomp (mode %d): not supported\n", tid, pid,
-		       mode);
-		return -EOPNOTSUPP;
-	}
-	*nnp = v;
 	return 0;
+}
+
+/* Before any code runs in the task: a seccomp filter could kill it for
+ * lmproc's injected calls, and can't be read back for the restore. */
+int dump_check_seccomp(const struct seized_task *t)
+{
+	int mode, ret;
+
+	for (size_t i = 0; i < t->nr_tids; i++) {
+		ret = read_status_field(t->pid, t->tids[i], "\nSeccomp:", &mode);
+		if (ret)
+			return ret;
+		if (mode) {
+			pr_err("Thread %d of pid %d runs under seccomp (mode %d): not supported\n",
+			       t->tids[i], t->pid, mode);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+static int read_no_new_privs(pid_t pid, pid_t tid, protobuf_c_boolean *nnp)
+{
+	int v, ret = read_status_field(pid, tid, "\nNoNewPrivs:", &v);
+
+	*nnp = v;
+	return ret;
 }
 
 static int read_sched(pid_t tid, ThreadAttrsEntry *e)

@@ -47,6 +47,8 @@ void fill_timers(const struct restore_plan *p, struct restorer_args *a,
 		 struct restorer_posix_timer *pt);
 
 /* task-attrs.c */
+struct seized_task;
+int dump_check_seccomp(const struct seized_task *t);
 /* Misc and timers through the parasite: call after parasite_infect(). */
 int collect_task_misc(struct parasite_ctl *ctl, pid_t pid, struct task_misc *m);
 void free_task_misc(struct task_misc *m);
