@@ -323,6 +323,13 @@ void fill_timers(const struct restore_plan *p, struct restorer_args *a,
 
 		if (i != ITIMER_REAL && value > tick)
 			value -= tick;
+		/* A periodic ITIMER_REAL whose SIGALRM was still queued at dump
+		 * (it is re-queued) had not been re-armed yet: the kernel does
+		 * that when the signal is taken.  setitimer() with no value
+		 * would also drop the interval: arm it one interval ahead, as
+		 * the kernel would have. */
+		if (i == ITIMER_REAL && !value)
+			value = e->interval_us;
 		a->itimers[i] = (struct restorer_itimer){
 		    .interval_sec = e->interval_us / USEC_PER_SEC,
 		    .interval_usec = e->interval_us % USEC_PER_SEC,

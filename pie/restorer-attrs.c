@@ -244,9 +244,6 @@ long rst_timers(struct restorer_args *a, uint32_t *step, uint64_t *index)
 		if (ret)
 			return pfail(step, index, RST_STEP_POSIX_TIMER, pt->id, ret);
 	}
-	/* Also with no time left: a periodic ITIMER_REAL whose SIGALRM is
-	 * still queued is re-armed by the kernel when that is taken, with
-	 * the interval set here. */
 	for (uint32_t i = 0; i < 3; i++) {
 		ret = sys_setitimer(i, &a->itimers[i], 0);
 		if (ret)

@@ -1,12 +1,16 @@
 /* itimers: ITIMER_REAL fires every 50 ms (SIGALRM), ITIMER_VIRTUAL and
- * ITIMER_PROF are armed far ahead with intervals of their own.  After the
- * restore each has its interval back and no more time left than before
- * (no less than before minus the time that passed, for the real one), and
- * ITIMER_REAL still fires at its interval: not faster, not stopped. */
+ * ITIMER_PROF are armed far ahead with intervals of their own.  SIGALRM
+ * is blocked over the checkpoint, so one is always queued then and the
+ * kernel has not re-armed ITIMER_REAL (it does when the signal is taken).
+ * After the restore each timer has its interval back, the CPU ones no
+ * more time left than before and no less than before minus 10 s, and
+ * once SIGALRM is unblocked ITIMER_REAL fires at its interval again: not
+ * faster, not stopped. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "test.h"
 
@@ -63,6 +67,7 @@ int main(int argc, char **argv)
 	struct itimerval before[3], now;
 	struct sigaction sa = { .sa_handler = on_alarm };
 	uint64_t t0, elapsed_us, mean;
+	sigset_t alrm, pending;
 
 	test_init(argc, argv);
 	if (sigaction(SIGALRM, &sa, NULL))
@@ -77,9 +82,15 @@ int main(int argc, char **argv)
 	mean = mean_interval_us();
 	if (mean < INTERVAL_US * 9 / 10)
 		fail("ITIMER_REAL fired every %llu us before the checkpoint", (unsigned long long)mean);
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	sigprocmask(SIG_BLOCK, &alrm, NULL);
+	usleep(3 * INTERVAL_US);
 	t0 = test_now_ns();
 	for (int i = 0; i < 3; i++)
 		get(i, &before[i]);
+	if (sigpending(&pending) || !sigismember(&pending, SIGALRM))
+		fail("no SIGALRM queued after 150 ms blocked");
 
 	test_waitsig();
 
@@ -96,12 +107,12 @@ int main(int argc, char **argv)
 			     (unsigned long long)us_of(&now.it_value),
 			     (unsigned long long)us_of(&before[i].it_value));
 	}
+	mean = mean_interval_us();
 	get(ITIMER_REAL, &now);
 	if (!us_of(&now.it_value) || us_of(&now.it_value) > INTERVAL_US)
-		fail("ITIMER_REAL: %llu us left of a %d us period after %llu us",
+		fail("ITIMER_REAL: %llu us left of a %d us period, %llu us after the checkpoint",
 		     (unsigned long long)us_of(&now.it_value), INTERVAL_US,
 		     (unsigned long long)elapsed_us);
-	mean = mean_interval_us();
 	if (mean < INTERVAL_US * 9 / 10 || mean > INTERVAL_US * 4)
 		fail("ITIMER_REAL fires every %llu us after the checkpoint, every %d us before",
 		     (unsigned long long)mean, INTERVAL_US);
