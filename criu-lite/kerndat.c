@@ -66,6 +66,7 @@ static const struct {
 	[KD_SHMEM_MAP_FILES] = { "shmem_map_files", false },
 	[KD_SHM_NEXT_ID] = { "shm_next_id", false },
 	[KD_PTY_PEER] = { "pty_peer", false },
+	[KD_TIMER_RESTORE_IDS] = { "timer_restore_ids", false },
 };
 
 const char *kerndat_feature_name(enum kd_feature f)
@@ -963,6 +964,18 @@ static int probe_xsave(struct kerndat *kd, uint32_t regset_size)
 		      kd->xsave_size, regset_size, cpuid_size, kd->xcr0);
 }
 
+/* The restorer creates POSIX timers with their ids through this; without
+ * it, it creates and deletes timers until the kernel hands out the id. */
+static int probe_timer_ids(struct kerndat *kd)
+{
+	int on = prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_GET, 0, 0, 0);
+
+	if (on < 0)
+		return kd_set(kd, KD_TIMER_RESTORE_IDS, false,
+			      "prctl(PR_TIMER_CREATE_RESTORE_IDS): %s; ids by trial", strerror(errno));
+	return kd_set(kd, KD_TIMER_RESTORE_IDS, true, "timer_create takes the id to use");
+}
+
 /* Exact and cheap first, soft-dirty next.  eBPF only sees faults where
  * one of those protected the page, so it is never a backend alone. */
 static int pick_tracker(struct kerndat *kd)
@@ -1004,6 +1017,7 @@ int kerndat_probe(struct kerndat *kd)
 	probe_caps(kd);
 	probe_vdso(kd);
 	probe_xsave(kd, regset_size);
+	probe_timer_ids(kd);
 	pick_tracker(kd);
 	for (int f = 0; f < KD_NR_FEATURES; f++)
 		if (features[f].required && !kd->feat[f].ok)

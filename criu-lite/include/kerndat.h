@@ -40,6 +40,7 @@ enum kd_feature {
 	KD_SHMEM_MAP_FILES,	/* shared anonymous memory reopened through map_files */
 	KD_SHM_NEXT_ID,		/* /proc/sys/kernel/shm_next_id: a SysV segment's id chosen */
 	KD_PTY_PEER,		/* TIOCGPTPEER opens a new pty's slave */
+	KD_TIMER_RESTORE_IDS,	/* PR_TIMER_CREATE_RESTORE_IDS (else ids by trial) */
 	KD_NR_FEATURES,
 };
 

@@ -109,4 +109,12 @@ struct lm_clone_args {
 #define MFD_EXEC 0x0010U
 #endif
 
+/* include/uapi/linux/prctl.h (6.17) */
+#ifndef PR_TIMER_CREATE_RESTORE_IDS
+#define PR_TIMER_CREATE_RESTORE_IDS 77
+#define PR_TIMER_CREATE_RESTORE_IDS_OFF 0
+#define PR_TIMER_CREATE_RESTORE_IDS_ON 1
+#define PR_TIMER_CREATE_RESTORE_IDS_GET 2
+#endif
+
 #endif
