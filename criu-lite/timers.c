@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "fault.h"
 #include "log.h"
 #include "proc.h"
 #include "restore.h"
@@ -354,4 +355,5 @@ void fill_timers(const struct restore_plan *p, struct restorer_args *a,
 		};
 	}
 	a->nr_posix_timers = core->n_posix_timers;
+	a->timer_ids_by_trial = fault_injected("timer-ids-by-trial");
 }

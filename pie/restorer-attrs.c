@@ -210,7 +210,8 @@ static long create_posix_timers(struct restorer_args *a, uint32_t *step, uint64_
 	int exact;
 	long ret = 0;
 
-	exact = !sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON, 0, 0, 0);
+	exact = !a->timer_ids_by_trial &&
+		!sys_prctl(PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON, 0, 0, 0);
 	for (uint32_t i = 0; !ret && i < a->nr_posix_timers; i++, pt++) {
 		int32_t id = pt->id;
 

@@ -355,6 +355,8 @@ struct restorer_args {
 	uint32_t cap_last_cap;
 	uint32_t nr_posix_timers;
 	uint64_t posix_timers; /* struct restorer_posix_timer[], ascending ids */
+	uint32_t timer_ids_by_trial; /* fault injection: as without the prctl */
+	uint32_t pad2;
 	struct restorer_itimer itimers[3]; /* ITIMER_REAL, VIRTUAL, PROF */
 
 	uint32_t fail_at_end; /* fault injection: report failure */

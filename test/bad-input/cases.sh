@@ -396,6 +396,25 @@ restored_passes() {
 	check_verdict
 }
 
+# case_timer_ids_by_trial: without PR_TIMER_CREATE_RESTORE_IDS (Linux
+# 6.17) the restorer creates timers until the kernel hands out each id;
+# forced here (LMPROC_FAULT=timer-ids-by-trial), the posix_timers test
+# must come back with every timer as it was.
+case_timer_ids_by_trial() {
+	local st
+
+	target_up "$BUILD/static/posix_timers" || return 1
+	mkdir -p "$RD/img"
+	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" dump "$st" "dump"
+		return 1
+	fi
+	reap_dumped "$TPID" || return 1
+	LMPROC_FAULT=timer-ids-by-trial restored_passes "$RD/img"
+}
+
 # case_restore_fault POINT: a restore failing at POINT leaves no process
 # behind, and the images still restore afterwards.
 case_restore_fault() {
@@ -956,6 +975,7 @@ run_bad_input() {
 	bad_case fault-restore-in-restorer case_restore_fault restore-in-restorer
 	bad_case fault-restore-before-detach case_restore_fault restore-before-detach
 	bad_case pid-taken case_pid_taken
+	bad_case timer-ids-by-trial case_timer_ids_by_trial
 	run_image_cases
 	bad_case prev-missing-dump case_prev_missing dump
 	bad_case prev-missing-pre-dump case_prev_missing pre-dump
