@@ -304,6 +304,8 @@ static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	int ret;
 
 	ret = stage_done(ctx, pid, "vmas", collect_vmas(pid, &pd->vl));
+	if (!ret)
+		ret = dump_check_seccomp(&pd->item->task);
 	if (ret)
 		return ret;
 	ctx->parasite = parasite_prepare(pid);

@@ -360,7 +360,7 @@ static int read_core(int dfd, struct restore_plan *p)
 	if (!ret)
 		ret = check_sigactions(img, core);
 	for (size_t i = 0; !ret && i < p->nr_threads; i++) {
-		ret = check_thread_attrs(img, restore_thread_core(p, i), p);
+		ret = check_thread_attrs(img, restore_thread_core(p, i));
 		if (!ret)
 			ret = check_creds(img, restore_thread_core(p, i));
 	}

@@ -242,12 +242,11 @@ static bool is_rt(uint32_t policy)
 	return policy == SCHED_FIFO || policy == SCHED_RR;
 }
 
-int check_thread_attrs(const char *img, const ThreadCoreEntry *tc, const struct restore_plan *p)
+int check_thread_attrs(const char *img, const ThreadCoreEntry *tc)
 {
 	const ThreadAttrsEntry *e = tc->attrs;
 	bool any_cpu = false;
 
-	(void)p;
 	if (e->sched_policy != SCHED_OTHER && e->sched_policy != SCHED_BATCH &&
 	    e->sched_policy != SCHED_IDLE && !is_rt(e->sched_policy))
 		return restore_plan_bad(img, "thread %u: scheduling policy %u", tc->tid,

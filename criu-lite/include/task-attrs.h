@@ -58,7 +58,7 @@ int dump_thread_attrs(pid_t pid, pid_t tid, ThreadCoreEntry *tc,
 		      const struct parasite_thread_state *ts);
 void free_thread_attrs(ThreadCoreEntry *tc);
 int check_process_attrs(const char *img, const struct restore_plan *p);
-int check_thread_attrs(const char *img, const ThreadCoreEntry *tc, const struct restore_plan *p);
+int check_thread_attrs(const char *img, const ThreadCoreEntry *tc);
 /* This restore may set them: lmproc's own limits and capabilities. */
 int restore_may_set_attrs(const struct restore_plan *p);
 void fill_process_attrs(const struct restore_plan *p, struct restorer_args *a);
