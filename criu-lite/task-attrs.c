@@ -309,6 +309,53 @@ static int may_set_rlimits(const struct restore_plan *p)
 	return 0;
 }
 
+/* /sys/devices/system/cpu/online ("0-3,8") as a mask of LEN bytes. */
+static int online_cpus(uint8_t *mask, size_t len)
+{
+	cleanup_free char *buf = proc_read_file("/sys/devices/system/cpu/online", NULL);
+	char *s = buf, *end;
+	unsigned long from, to;
+
+	if (!buf)
+		return -EIO;
+	memset(mask, 0, len);
+	while (*s && *s != '\n') {
+		from = to = strtoul(s, &end, 10);
+		if (*end == '-')
+			to = strtoul(end + 1, &end, 10);
+		for (unsigned long c = from; c <= to && c < len * 8; c++)
+			mask[c / 8] |= 1 << (c % 8);
+		if (end == s || (*end != ',' && *end != '\n' && *end))
+			return -EIO;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* sched_setaffinity() fails for a mask with no CPU of this machine: say
+ * so before anything is created. */
+static int may_set_affinity(const struct restore_plan *p)
+{
+	uint8_t online[RESTORER_CPUMASK_BYTES];
+
+	if (online_cpus(online, sizeof(online)))
+		return 0;
+	for (size_t i = 0; i < p->nr_threads; i++) {
+		const ThreadCoreEntry *tc = restore_thread_core(p, i);
+		const ProtobufCBinaryData *m = &tc->attrs->cpu_affinity;
+		bool any = false;
+
+		for (size_t b = 0; b < m->len; b++)
+			any |= (m->data[b] & online[b]) != 0;
+		if (any)
+			continue;
+		pr_err("Can't restore pid %d: thread %u may only run on CPUs this machine does not "
+		       "have online\n", p->pid, tc->tid);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int restore_may_set_attrs(const struct restore_plan *p)
 {
 	const ProcessAttrsEntry *e = p->core->attrs;
@@ -316,6 +363,8 @@ int restore_may_set_attrs(const struct restore_plan *p)
 	int own_nice, own_oom = 0, ret;
 
 	ret = may_set_rlimits(p);
+	if (!ret)
+		ret = may_set_affinity(p);
 	if (ret)
 		return ret;
 	errno = 0;
