@@ -162,12 +162,14 @@ int check_creds(const char *img, const ThreadCoreEntry *tc)
 	uint64_t sets = c->cap_eff | c->cap_prm | c->cap_inh | c->cap_bnd | c->cap_amb;
 
 	if (sets & ~all)
-		return restore_plan_bad(img, "thread %u has capabilities 0x%llx beyond this kernel's "
-					"%d", tc->tid, (unsigned long long)sets, cap_max_bits());
+		return restore_plan_bad(img,
+					"thread %u has capabilities 0x%llx beyond this kernel's %d",
+					tc->tid, (unsigned long long)sets, cap_max_bits());
 	if ((c->cap_eff & ~c->cap_prm) || (c->cap_amb & ~(c->cap_prm & c->cap_inh)))
-		return restore_plan_bad(img, "thread %u: effective 0x%llx or ambient 0x%llx "
-					"capabilities not permitted (0x%llx)", tc->tid,
-					(unsigned long long)c->cap_eff,
+		return restore_plan_bad(img,
+					"thread %u: effective 0x%llx or ambient 0x%llx "
+					"capabilities not permitted (0x%llx)",
+					tc->tid, (unsigned long long)c->cap_eff,
 					(unsigned long long)c->cap_amb,
 					(unsigned long long)c->cap_prm);
 	if (c->secbits & ~SECBITS_ALL)
@@ -237,7 +239,8 @@ static int may_set_thread(pid_t pid, const ThreadCoreEntry *tc, const struct own
 	if (extra) {
 		cap_name_of(extra, name, sizeof(name));
 		pr_err("Can't restore pid %d: thread %u would hold %s, which lmproc (restoring) "
-		       "lacks\n", pid, tc->tid, name);
+		       "lacks\n",
+		       pid, tc->tid, name);
 		return -EPERM;
 	}
 	if (!o->setuid && !(one_of(c->uid, uids) && one_of(c->euid, uids) &&

@@ -28,10 +28,10 @@
 #define NR_RLIMITS PARASITE_NR_RLIMITS
 
 static const char *const rlimit_names[NR_RLIMITS] = {
-    "RLIMIT_CPU",     "RLIMIT_FSIZE",  "RLIMIT_DATA",	  "RLIMIT_STACK",
-    "RLIMIT_CORE",    "RLIMIT_RSS",    "RLIMIT_NPROC",	  "RLIMIT_NOFILE",
-    "RLIMIT_MEMLOCK", "RLIMIT_AS",     "RLIMIT_LOCKS",	  "RLIMIT_SIGPENDING",
-    "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO",  "RLIMIT_RTTIME",
+    "RLIMIT_CPU",      "RLIMIT_FSIZE", "RLIMIT_DATA",	"RLIMIT_STACK",
+    "RLIMIT_CORE",     "RLIMIT_RSS",   "RLIMIT_NPROC",	"RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",  "RLIMIT_AS",    "RLIMIT_LOCKS",	"RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
 };
 
 int collect_task_misc(struct parasite_ctl *ctl, pid_t pid, struct task_misc *m)
@@ -172,8 +172,9 @@ static int read_sched(pid_t tid, ThreadAttrsEntry *e)
 	}
 	if (sa.policy != SCHED_OTHER && sa.policy != SCHED_FIFO && sa.policy != SCHED_RR &&
 	    sa.policy != SCHED_BATCH && sa.policy != SCHED_IDLE) {
-		pr_err("Thread %d runs with scheduling policy %u (SCHED_DEADLINE?): not supported\n",
-		       tid, sa.policy);
+		pr_err(
+		    "Thread %d runs with scheduling policy %u (SCHED_DEADLINE?): not supported\n",
+		    tid, sa.policy);
 		return -EOPNOTSUPP;
 	}
 	e->sched_policy = sa.policy;
@@ -252,8 +253,8 @@ int check_thread_attrs(const char *img, const ThreadCoreEntry *tc)
 		return restore_plan_bad(img, "thread %u: scheduling policy %u", tc->tid,
 					e->sched_policy);
 	if (e->sched_nice < -20 || e->sched_nice > 19 ||
-	    (is_rt(e->sched_policy) ? e->sched_priority < 1 || e->sched_priority > 99 :
-				      e->sched_priority != 0))
+	    (is_rt(e->sched_policy) ? e->sched_priority < 1 || e->sched_priority > 99
+				    : e->sched_priority != 0))
 		return restore_plan_bad(img, "thread %u: nice %d, priority %u", tc->tid,
 					e->sched_nice, e->sched_priority);
 	for (size_t i = 0; i < e->cpu_affinity.len; i++)
@@ -350,7 +351,8 @@ static int may_set_affinity(const struct restore_plan *p)
 		if (any)
 			continue;
 		pr_err("Can't restore pid %d: thread %u may only run on CPUs this machine does not "
-		       "have online\n", p->pid, tc->tid);
+		       "have online\n",
+		       p->pid, tc->tid);
 		return -EINVAL;
 	}
 	return 0;
@@ -383,9 +385,10 @@ int restore_may_set_attrs(const struct restore_plan *p)
 	if (ret)
 		return ret;
 	if (e->oom_score_adj < own_oom && !have_cap(CAP_SYS_RESOURCE)) {
-		pr_err("Can't restore pid %d: its oom_score_adj %d is below lmproc's %d, and lmproc "
-		       "lacks CAP_SYS_RESOURCE to lower it\n",
-		       p->pid, e->oom_score_adj, own_oom);
+		pr_err(
+		    "Can't restore pid %d: its oom_score_adj %d is below lmproc's %d, and lmproc "
+		    "lacks CAP_SYS_RESOURCE to lower it\n",
+		    p->pid, e->oom_score_adj, own_oom);
 		return -EPERM;
 	}
 	return 0;

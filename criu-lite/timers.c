@@ -250,11 +250,12 @@ static int check_posix_timer(const char *img, const struct restore_plan *p,
 					e->notify, e->signo);
 	if (!(e->notify & SIGEV_THREAD_ID) != !e->has_notify_tid ||
 	    (e->has_notify_tid && !is_thread_of(p, e->notify_tid)))
-		return restore_plan_bad(img, "POSIX timer %d signals tid %u, not a thread of pid %d",
+		return restore_plan_bad(img,
+					"POSIX timer %d signals tid %u, not a thread of pid %d",
 					e->id, e->notify_tid, p->pid);
 	if (e->interval_ns / NSEC_PER_SEC > INT32_MAX || e->value_ns / NSEC_PER_SEC > INT32_MAX)
-		return restore_plan_bad(img, "POSIX timer %d: %llu ns left, interval %llu ns", e->id,
-					(unsigned long long)e->value_ns,
+		return restore_plan_bad(img, "POSIX timer %d: %llu ns left, interval %llu ns",
+					e->id, (unsigned long long)e->value_ns,
 					(unsigned long long)e->interval_ns);
 	return 0;
 }
@@ -269,8 +270,8 @@ int check_timers(const char *img, const struct restore_plan *p)
 	for (size_t i = 0; i < core->n_itimers; i++)
 		if (core->itimers[i]->interval_us / USEC_PER_SEC > INT32_MAX ||
 		    core->itimers[i]->value_us / USEC_PER_SEC > INT32_MAX)
-			return restore_plan_bad(img, "itimer %zu: %llu us left, interval %llu us", i,
-						(unsigned long long)core->itimers[i]->value_us,
+			return restore_plan_bad(img, "itimer %zu: %llu us left, interval %llu us",
+						i, (unsigned long long)core->itimers[i]->value_us,
 						(unsigned long long)core->itimers[i]->interval_us);
 	if (core->n_posix_timers > MAX_POSIX_TIMERS)
 		return restore_plan_bad(img, "%zu POSIX timers", core->n_posix_timers);

@@ -49,8 +49,8 @@ static void read_creds(struct creds *c)
 	for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
 		if (!strncmp(l, "Uid:", 4) || !strncmp(l, "Gid:", 4) || !strncmp(l, "Groups:", 7) ||
 		    !strncmp(l, "Cap", 3))
-			snprintf(c->status + strlen(c->status), sizeof(c->status) - strlen(c->status),
-				 "%s;", l);
+			snprintf(c->status + strlen(c->status),
+				 sizeof(c->status) - strlen(c->status), "%s;", l);
 	snprintf(c->caps, sizeof(c->caps), "%s", text);
 	cap_free(text);
 	cap_free(caps);

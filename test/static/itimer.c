@@ -35,7 +35,8 @@ static uint64_t us_of(const struct timeval *tv)
 
 static void arm(int which, time_t value, time_t interval_s, long interval_us)
 {
-	struct itimerval it = { .it_interval = { interval_s, interval_us }, .it_value = { value, 0 } };
+	struct itimerval it = { .it_interval = { interval_s, interval_us },
+				.it_value = { value, 0 } };
 
 	if (setitimer(which, &it, NULL))
 		fail("setitimer %d: %s", which, strerror(errno));
@@ -81,7 +82,8 @@ int main(int argc, char **argv)
 	arm(ITIMER_PROF, 2000, 9, 500);
 	mean = mean_interval_us();
 	if (mean < INTERVAL_US * 9 / 10)
-		fail("ITIMER_REAL fired every %llu us before the checkpoint", (unsigned long long)mean);
+		fail("ITIMER_REAL fired every %llu us before the checkpoint",
+		     (unsigned long long)mean);
 	sigemptyset(&alrm);
 	sigaddset(&alrm, SIGALRM);
 	sigprocmask(SIG_BLOCK, &alrm, NULL);

@@ -195,8 +195,8 @@ static void compare(int i, const struct attrs *a, const struct attrs *b)
 	if (a->pdeathsig != b->pdeathsig || a->slack != b->slack || a->nnp != b->nnp ||
 	    a->policy != b->policy || a->flags != b->flags || a->nice != b->nice ||
 	    a->priority != b->priority || !CPU_EQUAL(&a->cpus, &b->cpus))
-		fail("thread %d: pdeathsig %d slack %ld nnp %d policy %u flags %llx nice %d prio %u "
-		     "cpus %d; were %d %ld %d %u %llx %d %u %d", i, a->pdeathsig, a->slack, a->nnp,
+		fail("thread %d: pdeathsig %d slack %ld nnp %d policy %u flags %llx nice %d "
+		     "prio %u cpus %d; were %d %ld %d %u %llx %d %u %d", i, a->pdeathsig, a->slack, a->nnp,
 		     a->policy, (unsigned long long)a->flags, a->nice, a->priority,
 		     CPU_COUNT(&a->cpus), b->pdeathsig, b->slack, b->nnp, b->policy,
 		     (unsigned long long)b->flags, b->nice, b->priority, CPU_COUNT(&b->cpus));
