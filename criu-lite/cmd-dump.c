@@ -40,6 +40,7 @@ struct proc_dump {
 	uint64_t brk;
 	struct page_xfer_stats pages;
 	struct track_round round;
+	bool exited; /* during a pre-dump's running phase */
 };
 
 struct dump_ctx {
@@ -328,6 +329,30 @@ static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	return ret;
 }
 
+static bool process_gone(pid_t pid)
+{
+	struct proc_status st;
+
+	return proc_read_status(pid, &st) || st.state == 'Z' || st.state == 'X' ||
+	       proc_pid_exiting(pid);
+}
+
+/* A process that exited while the tree ran is in no later round: its
+ * images go, and its tracking ends. */
+static void drop_exited(struct dump_ctx *ctx, struct proc_dump *pd)
+{
+	static const int imgs[] = { IMG_MM, IMG_PAGEMAP, IMG_PAGES };
+	char name[64];
+
+	pr_info("pid %d exited during the pre-dump: left out of this round\n", pd->item->pid);
+	for (size_t k = 0; k < ARRAY_SIZE(imgs); k++) {
+		snprintf(name, sizeof(name), image_descs[imgs[k]].name_fmt, pd->item->pid);
+		unlinkat(ctx->dfd, name, 0);
+	}
+	track_round_abort(&pd->round);
+	pd->exited = true;
+}
+
 static int pre_dump_running(struct dump_ctx *ctx)
 {
 	int ret = 0;
@@ -335,9 +360,16 @@ static int pre_dump_running(struct dump_ctx *ctx)
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
 		struct proc_dump *pd = &ctx->procs[i];
 
-		if (!ctx->tree.items[i].zombie)
+		if (ctx->tree.items[i].zombie)
+			continue;
+		if (!process_gone(pd->item->pid))
 			ret = dump_pages(ctx->dfd, pd->item->pid, &pd->vl, PAGE_PATH_READ, NULL,
 					 &pd->round.plan, &pd->pages);
+		/* Whatever reading its memory said, if it is on its way out. */
+		if (i && process_gone(pd->item->pid)) {
+			drop_exited(ctx, pd);
+			ret = 0;
+		}
 	}
 	if (!ret && fault_injected("pre-dump-running"))
 		ret = -EIO;
@@ -347,7 +379,7 @@ static int pre_dump_running(struct dump_ctx *ctx)
 	if (!ret)
 		ret = dump_inventory(ctx);
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
-		if (!ctx->tree.items[i].zombie)
+		if (!ctx->tree.items[i].zombie && !ctx->procs[i].exited)
 			ret = track_round_commit(&ctx->procs[i].round);
 	return ret;
 }

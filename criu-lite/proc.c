@@ -150,3 +150,21 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	st->exit_code = v[52];
 	return 0;
 }
+
+/* PF_EXITING (include/linux/sched.h): a killed task still freeing its
+ * memory, about to become a zombie. */
+#define PF_EXITING 0x4
+
+bool proc_pid_exiting(pid_t pid)
+{
+	cleanup_free char *buf = NULL;
+	unsigned long flags;
+	char path[64], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	buf = proc_read_file(path, NULL);
+	p = buf ? strrchr(buf, ')') : NULL;
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & PF_EXITING;
+}

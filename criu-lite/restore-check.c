@@ -147,24 +147,6 @@ static int check_kernel(const struct restore_plan *p)
 	return 0;
 }
 
-/* PF_EXITING (include/linux/sched.h): a killed task still freeing its
- * memory, about to become a zombie. */
-#define PF_EXITING 0x4
-
-static bool pid_exiting(pid_t pid)
-{
-	cleanup_free char *buf = NULL;
-	unsigned long flags;
-	char path[64], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	buf = proc_read_file(path, NULL);
-	p = buf ? strrchr(buf, ')') : NULL;
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
-		return false;
-	return flags & PF_EXITING;
-}
-
 /* A killing dump leaves the pid to a dying task, then a zombie until its
  * parent reaps it: both go away on their own, so wait a little. */
 int restore_check_pid_free(pid_t pid)
@@ -185,7 +167,7 @@ int restore_check_pid_free(pid_t pid)
 			pr_err("Can't tell whether pid %d is free: %s\n", pid, strerror(-ret));
 			return ret;
 		}
-		dying = st.state == 'Z' || st.state == 'X' || pid_exiting(pid);
+		dying = st.state == 'Z' || st.state == 'X' || proc_pid_exiting(pid);
 		if (!dying || waited >= ZOMBIE_WAIT_MS)
 			break;
 		if (!waited)

@@ -2,6 +2,7 @@
 #ifndef LMPROC_PROC_H
 #define LMPROC_PROC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -37,6 +38,8 @@ struct proc_stat {
 
 int proc_read_status(pid_t pid, struct proc_status *st);
 int proc_read_stat(pid_t pid, struct proc_stat *st);
+/* PID is on its way out (PF_EXITING): its memory may already be gone. */
+bool proc_pid_exiting(pid_t pid);
 /* Bytes a /proc file yields (they report size 0), or -errno. */
 long proc_file_size(const char *path);
 /* Whole file into a malloc'ed, NUL-terminated buffer; *len excludes NUL. */
