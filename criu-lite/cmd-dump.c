@@ -23,6 +23,7 @@
 #include "pstree.h"
 #include "seize.h"
 #include "shmem.h"
+#include "sysvipc.h"
 #include "task-attrs.h"
 #include "track-round.h"
 
@@ -283,6 +284,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 	ret = shmem_dump_end(ctx->shmem) ?: ret;
 	ctx->files = NULL;
 	ctx->shmem = NULL;
+	if (!ret)
+		ret = stage_done(ctx, ctx->pid, "sysvipc", dump_sysvipc(ctx->dfd, &ctx->tree));
 	if (!ret)
 		ret = stage_done(ctx, ctx->pid, "pstree", dump_pstree(ctx->dfd, &ctx->tree));
 	if (!ret && fault_injected("dump-before-inventory"))

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "opts.h"
 #include "restore.h"
+#include "sysvipc.h"
 #include "task-attrs.h"
 
 #include "stats.pb-c.h"
@@ -137,6 +138,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		ret = restore_plan_shared_files(t);
 	if (!ret)
 		ret = check_machine(t);
+	if (!ret)
+		ret = restore_sysvipc(dfd, t);
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (t->ctx[i].plan.pid)
 			ret = restore_prepare_area(&t->ctx[i]);
@@ -159,9 +162,10 @@ static void close_service_fds(struct restore_tree *t)
 			restore_close_service_fds(&t->ctx[i]);
 }
 
-/* Shared memory objects the restore made go again if it fails. */
+/* Shared memory and SysV objects the restore made go again if it fails. */
 static void undo_shmem(struct restore_tree *t)
 {
+	restore_undo_sysvipc(t);
 	for (size_t i = 0; t->ctx && i < t->nr; i++)
 		if (t->ctx[i].plan.pid)
 			restore_undo_shmem(&t->ctx[i]);
@@ -207,6 +211,7 @@ static void free_tree(struct restore_tree *t)
 		free(t->ctx[i].host_tids);
 	}
 	free(t->ctx);
+	restore_free_sysvipc(t);
 	if (t->sync)
 		munmap(t->sync, sizeof(*t->sync));
 	restore_free_tree(t);

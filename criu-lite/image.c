@@ -20,6 +20,7 @@
 #include "pstree.pb-c.h"
 #include "shmem.pb-c.h"
 #include "stats.pb-c.h"
+#include "sysvipc.pb-c.h"
 
 #define WBUF_SIZE (64 << 10)
 
@@ -38,6 +39,7 @@ const struct image_desc image_descs[IMG_MAX] = {
 	[IMG_FILES_DATA] = { "files-data.img", 0, NULL },
 	[IMG_SHMEM] = { "shmem.img", 0x4c4d000c, &shmem_entry__descriptor },
 	[IMG_SHMEM_PAGES] = { "shmem-pages.img", 0, NULL },
+	[IMG_SYSVIPC] = { "sysvipc.img", 0x4c4d000d, &sysvipc_entry__descriptor },
 	[IMG_STATS_DUMP] = { "stats-dump.img", 0x4c4d000a, &dump_stats_entry__descriptor },
 	[IMG_STATS_RESTORE] = { "stats-restore.img", 0x4c4d000b,
 				&restore_stats_entry__descriptor },

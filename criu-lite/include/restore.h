@@ -173,6 +173,7 @@ struct restore_tree {
 	int nr_inherit;
 	/* Shared with every task: they count themselves ready, or fail. */
 	struct tree_sync *sync;
+	struct sysvipc_restore *sysvipc; /* sysvipc.img (restore-sysvipc.c) */
 	bool pidns;	/* --pidns: restored under an init of a new pid namespace */
 	pid_t init_pid;
 };

@@ -1,0 +1,357 @@
+/* Owns the restore of SysV semaphore sets and message queues
+ * (sysvipc.img): validates every entry, then, in lmproc before the fork,
+ * makes each object with its key and id (sem_next_id, msg_next_id), its
+ * values or its messages in order, its mode and owner.  An object that
+ * still exists with the dumped id and key (the same host, the dumped tree
+ * killed) is the object itself and is left as it is: other processes may
+ * have used it since, and its messages would otherwise come twice.  A
+ * failed restore removes the objects it made. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "image.h"
+#include "log.h"
+#include "restore.h"
+#include "sysvipc.h"
+
+#include "sysvipc.pb-c.h"
+
+#define SYSVIPC_IMG "sysvipc.img"
+#define SEM_NEXT_ID "/proc/sys/kernel/sem_next_id"
+#define MSG_NEXT_ID "/proc/sys/kernel/msg_next_id"
+/* The kernel's hard limits (SEMMSL_MAX is ipc/sem.c's bound, SEMVMX a
+ * semaphore's largest value). */
+#define SEMMSL_MAX 32000
+#define SEMVMX 32767
+
+union semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+};
+
+struct sysvipc_restore {
+	SysvipcEntry **e;
+	size_t nr;
+	bool *made; /* per entry: this restore created it */
+};
+
+static const SysvIpcPerm *perm_of(const SysvipcEntry *e)
+{
+	return e->sem ? e->sem->perm : e->msg->perm;
+}
+
+static const char *kind_of(const SysvipcEntry *e)
+{
+	return e->sem ? "semaphore set" : "message queue";
+}
+
+static int check_sem(size_t i, const SysvSemEntry *s)
+{
+	if (!s->nsems || s->nsems > SEMMSL_MAX || s->n_values != s->nsems)
+		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: semaphore set %d has %u semaphores and %zu values",
+					i, s->perm->id, s->nsems, s->n_values);
+	for (size_t v = 0; v < s->n_values; v++)
+		if (s->values[v] > SEMVMX)
+			return restore_plan_bad(SYSVIPC_IMG, "entry %zu: semaphore %zu of set %d has value %u",
+						i, v, s->perm->id, s->values[v]);
+	return 0;
+}
+
+static int check_msg(size_t i, const SysvMsgEntry *q)
+{
+	uint64_t bytes = 0;
+
+	if (q->qbytes > INT32_MAX)
+		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: message queue %d holds %llu bytes at most",
+					i, q->perm->id, (unsigned long long)q->qbytes);
+	for (size_t m = 0; m < q->n_msgs; m++) {
+		bytes += q->msgs[m]->data.len;
+		if (q->msgs[m]->mtype <= 0 || q->msgs[m]->data.len > INT32_MAX)
+			return restore_plan_bad(SYSVIPC_IMG, "entry %zu: message %zu of queue %d has type %lld and %zu bytes",
+						i, m, q->perm->id, (long long)q->msgs[m]->mtype,
+						q->msgs[m]->data.len);
+	}
+	if (bytes > INT32_MAX)
+		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: message queue %d holds %llu bytes",
+					i, q->perm->id, (unsigned long long)bytes);
+	return 0;
+}
+
+/* Two objects of one kind never share an id, nor a key other than
+ * IPC_PRIVATE. */
+static int check_unique(const struct sysvipc_restore *r, size_t i)
+{
+	const SysvIpcPerm *p = perm_of(r->e[i]);
+
+	for (size_t k = 0; k < i; k++) {
+		const SysvIpcPerm *o = perm_of(r->e[k]);
+
+		if (!r->e[k]->sem != !r->e[i]->sem)
+			continue;
+		if (o->id == p->id || (p->key != IPC_PRIVATE && o->key == p->key))
+			return restore_plan_bad(SYSVIPC_IMG, "entries %zu and %zu: two %ss with id %d, key 0x%x",
+						k, i, kind_of(r->e[i]), p->id, p->key);
+	}
+	return 0;
+}
+
+static int check_entry(const struct sysvipc_restore *r, size_t i)
+{
+	const SysvipcEntry *e = r->e[i];
+	const SysvIpcPerm *p;
+
+	if (!e->sem == !e->msg)
+		return restore_plan_bad(SYSVIPC_IMG, "entry %zu is not one semaphore set or one message queue",
+					i);
+	p = perm_of(e);
+	if (p->id < 0 || (p->mode & ~0777))
+		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: %s id %d, mode 0%o", i, kind_of(e),
+					p->id, p->mode);
+	if (e->sem ? check_sem(i, e->sem) : check_msg(i, e->msg))
+		return -EINVAL;
+	return check_unique(r, i);
+}
+
+static int read_entries(int dfd, struct sysvipc_restore *r)
+{
+	struct cr_img *img = img_open_read(dfd, IMG_SYSVIPC, 0, true);
+	SysvipcEntry *e;
+	int ret;
+
+	if (!img)
+		return errno == ENOENT ? 0 : -EINVAL;
+	while ((ret = img_read_msg(img, (ProtobufCMessage **)&e)) > 0) {
+		SysvipcEntry **n = realloc(r->e, (r->nr + 1) * sizeof(*n));
+
+		if (!n) {
+			img_free_msg(&e->base);
+			ret = -ENOMEM;
+			break;
+		}
+		r->e = n;
+		r->e[r->nr++] = e;
+	}
+	img_close(img);
+	return ret;
+}
+
+static int set_next_id(const char *knob, int id)
+{
+	char buf[16];
+	int fd = open(knob, O_WRONLY | O_CLOEXEC), n, ret = 0;
+
+	if (fd < 0) {
+		pr_perror("Can't open %s to choose SysV id %d", knob, id);
+		return -errno;
+	}
+	n = snprintf(buf, sizeof(buf), "%d", id);
+	if (write(fd, buf, n) != n) {
+		pr_perror("Can't write %d to %s", id, knob);
+		ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+/* 1: the object with the dumped id and key is still there (reused);
+ * 0: neither its id nor its key is taken; -EEXIST otherwise. */
+static int find_existing(const SysvipcEntry *e)
+{
+	const SysvIpcPerm *p = perm_of(e);
+	struct semid_ds sds;
+	struct msqid_ds mds;
+	union semun arg = { .buf = &sds };
+	int found, id;
+	key_t key;
+
+	found = e->sem ? semctl(p->id, 0, IPC_STAT, arg) : msgctl(p->id, IPC_STAT, &mds);
+	if (found >= 0) {
+		key = e->sem ? sds.sem_perm.__key : mds.msg_perm.__key;
+		if (key == p->key && (!e->sem || sds.sem_nsems == e->sem->nsems)) {
+			pr_info("SysV %s %d (key 0x%x) still exists: reused as it is now\n", kind_of(e),
+				p->id, p->key);
+			return 1;
+		}
+		pr_err("SysV %s id %d is taken by another one (key 0x%x); the dumped one had key 0x%x\n",
+		       kind_of(e), p->id, key, p->key);
+		return -EEXIST;
+	}
+	if (p->key == IPC_PRIVATE)
+		return 0;
+	id = e->sem ? semget(p->key, 0, 0) : msgget(p->key, 0);
+	if (id >= 0) {
+		pr_err("SysV %s key 0x%x is taken by id %d, not the dumped %d\n", kind_of(e), p->key,
+		       id, p->id);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/* The new object with the dumped id and key; *MADE once it exists. */
+static int create(const SysvipcEntry *e, bool *made)
+{
+	const SysvIpcPerm *p = perm_of(e);
+	int id, ret = set_next_id(e->sem ? SEM_NEXT_ID : MSG_NEXT_ID, p->id);
+
+	if (ret)
+		return ret;
+	if (e->sem)
+		id = semget(p->key, e->sem->nsems, IPC_CREAT | IPC_EXCL | p->mode);
+	else
+		id = msgget(p->key, IPC_CREAT | IPC_EXCL | p->mode);
+	if (id < 0) {
+		pr_perror("Can't create SysV %s key 0x%x", kind_of(e), p->key);
+		return -errno;
+	}
+	if (id != p->id) {
+		pr_err("SysV %s key 0x%x got id %d, not the dumped %d (this IPC namespace can't give it)\n",
+		       kind_of(e), p->key, id, p->id);
+		if (e->sem)
+			semctl(id, 0, IPC_RMID);
+		else
+			msgctl(id, IPC_RMID, NULL);
+		return -EEXIST;
+	}
+	*made = true;
+	return 0;
+}
+
+static int fill_sem(const SysvSemEntry *s)
+{
+	cleanup_free unsigned short *vals = calloc(s->nsems, sizeof(*vals));
+	struct semid_ds ds = {};
+	union semun arg = { .array = vals };
+
+	if (!vals)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nsems; i++)
+		vals[i] = s->values[i];
+	if (semctl(s->perm->id, 0, SETALL, arg) < 0) {
+		pr_perror("Can't set the values of SysV semaphore set %d", s->perm->id);
+		return -errno;
+	}
+	ds.sem_perm.uid = s->perm->uid;
+	ds.sem_perm.gid = s->perm->gid;
+	ds.sem_perm.mode = s->perm->mode;
+	arg.buf = &ds;
+	if (semctl(s->perm->id, 0, IPC_SET, arg) < 0) {
+		pr_perror("Can't set owner %u:%u and mode 0%o of SysV semaphore set %d",
+			  s->perm->uid, s->perm->gid, s->perm->mode, s->perm->id);
+		return -errno;
+	}
+	return 0;
+}
+
+static int send_msg(int id, size_t i, const SysvMsg *m)
+{
+	cleanup_free struct {
+		long mtype;
+		char data[];
+	} *buf = malloc(sizeof(*buf) + m->data.len);
+
+	if (!buf)
+		return -ENOMEM;
+	buf->mtype = m->mtype;
+	memcpy(buf->data, m->data.data, m->data.len);
+	if (msgsnd(id, buf, m->data.len, IPC_NOWAIT) < 0) {
+		pr_perror("Can't queue message %zu (type %lld, %zu bytes) on SysV message queue %d",
+			  i, (long long)m->mtype, m->data.len, id);
+		return -errno;
+	}
+	return 0;
+}
+
+/* qbytes first: the messages must fit.  Raising it above msgmnb needs
+ * CAP_SYS_RESOURCE. */
+static int fill_msg(const SysvMsgEntry *q)
+{
+	struct msqid_ds ds = {};
+	int ret = 0;
+
+	ds.msg_perm.uid = q->perm->uid;
+	ds.msg_perm.gid = q->perm->gid;
+	ds.msg_perm.mode = q->perm->mode;
+	ds.msg_qbytes = q->qbytes;
+	if (msgctl(q->perm->id, IPC_SET, &ds) < 0) {
+		pr_perror("Can't set owner %u:%u, mode 0%o and size %llu of SysV message queue %d",
+			  q->perm->uid, q->perm->gid, q->perm->mode,
+			  (unsigned long long)q->qbytes, q->perm->id);
+		return -errno;
+	}
+	for (size_t i = 0; i < q->n_msgs && !ret; i++)
+		ret = send_msg(q->perm->id, i, q->msgs[i]);
+	return ret;
+}
+
+static int make_object(const SysvipcEntry *e, bool *made)
+{
+	int ret = find_existing(e);
+
+	if (ret)
+		return ret > 0 ? 0 : ret;
+	ret = create(e, made);
+	if (ret)
+		return ret;
+	return e->sem ? fill_sem(e->sem) : fill_msg(e->msg);
+}
+
+int restore_sysvipc(int dfd, struct restore_tree *t)
+{
+	struct sysvipc_restore *r = calloc(1, sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	t->sysvipc = r;
+	ret = read_entries(dfd, r);
+	for (size_t i = 0; i < r->nr && !ret; i++)
+		ret = check_entry(r, i);
+	if (ret)
+		return ret;
+	r->made = calloc(r->nr + 1, sizeof(*r->made));
+	if (!r->made)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nr && !ret; i++)
+		ret = make_object(r->e[i], &r->made[i]);
+	return ret;
+}
+
+void restore_undo_sysvipc(struct restore_tree *t)
+{
+	struct sysvipc_restore *r = t->sysvipc;
+
+	for (size_t i = 0; r && r->made && i < r->nr; i++) {
+		const SysvipcEntry *e = r->e[i];
+
+		if (!r->made[i])
+			continue;
+		if (e->sem)
+			semctl(e->sem->perm->id, 0, IPC_RMID);
+		else
+			msgctl(e->msg->perm->id, IPC_RMID, NULL);
+		r->made[i] = false;
+	}
+}
+
+void restore_free_sysvipc(struct restore_tree *t)
+{
+	struct sysvipc_restore *r = t->sysvipc;
+
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nr; i++)
+		img_free_msg(&r->e[i]->base);
+	free(r->e);
+	free(r->made);
+	free(r);
+	t->sysvipc = NULL;
+}
