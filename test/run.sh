@@ -61,6 +61,8 @@ SUITE_LIMIT=${SUITE_LIMIT:-900}	# seconds: stop starting runs after this
 . "$ROOT/test/bad-input/thread-cases.sh"
 # shellcheck source=test/bad-input/shmem-cases.sh
 . "$ROOT/test/bad-input/shmem-cases.sh"
+# shellcheck source=test/bad-input/sysvipc-cases.sh
+. "$ROOT/test/bad-input/sysvipc-cases.sh"
 # shellcheck source=test/bad-input/tty-cases.sh
 . "$ROOT/test/bad-input/tty-cases.sh"
 

@@ -996,5 +996,6 @@ run_bad_input() {
 	CASE_KIND=harness bad_case adversary-sees-damage case_adversary_sees_damage
 	run_thread_bad_input
 	run_shmem_bad_input
+	run_sysvipc_bad_input
 	run_tty_bad_input
 }

@@ -62,10 +62,11 @@ run_shmem_image_cases() {
 	bad_case shmem-pristine-images-restore pristine_restore "$pristine" "$pid" "$snap" "$out"
 }
 
+# shmem_dumped_target [TEST]: TEST (shm_devshm by default) dumped.
 shmem_dumped_target() {
 	local st
 
-	target_up "$BUILD/static/shm_devshm" || return 1
+	target_up "$BUILD/static/${1:-shm_devshm}" || return 1
 	mkdir -p "$RD/img"
 	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
 	st=$?
