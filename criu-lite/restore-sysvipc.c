@@ -14,6 +14,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -52,6 +53,11 @@ static const SysvIpcPerm *perm_of(const SysvipcEntry *e)
 static const char *kind_of(const SysvipcEntry *e)
 {
 	return e->sem ? "semaphore set" : "message queue";
+}
+
+static uint32_t owner_of(const SysvipcEntry *e)
+{
+	return e->sem ? e->sem->owner : e->msg->owner;
 }
 
 static int check_sem(size_t i, const SysvSemEntry *s)
@@ -104,7 +110,15 @@ static int check_unique(const struct sysvipc_restore *r, size_t i)
 	return 0;
 }
 
-static int check_entry(const struct sysvipc_restore *r, size_t i)
+static bool in_tree(const struct restore_tree *t, uint32_t pid)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->entries[i]->pid == pid)
+			return true;
+	return false;
+}
+
+static int check_entry(const struct restore_tree *t, const struct sysvipc_restore *r, size_t i)
 {
 	const SysvipcEntry *e = r->e[i];
 	const SysvIpcPerm *p;
@@ -113,6 +127,9 @@ static int check_entry(const struct sysvipc_restore *r, size_t i)
 		return restore_plan_bad(SYSVIPC_IMG, "entry %zu is not one semaphore set or one message queue",
 					i);
 	p = perm_of(e);
+	if (!in_tree(t, owner_of(e)))
+		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: %s %d belongs to pid %u, not of the tree",
+					i, kind_of(e), p->id, owner_of(e));
 	if (p->id < 0 || (p->mode & ~0777))
 		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: %s id %d, mode 0%o", i, kind_of(e),
 					p->id, p->mode);
@@ -292,16 +309,50 @@ static int fill_msg(const SysvMsgEntry *q)
 	return ret;
 }
 
-static int make_object(const SysvipcEntry *e, bool *made)
+/* In the child that has the owner's pid: 0 made and filled, 1 not
+ * made, 2 made but not filled. */
+static int make_and_fill(const SysvipcEntry *e)
 {
-	int ret = find_existing(e);
+	bool made = false;
+	int ret = create(e, &made);
+
+	if (!ret)
+		ret = e->sem ? fill_sem(e->sem) : fill_msg(e->msg);
+	return ret ? (made ? 2 : 1) : 0;
+}
+
+/* Made and filled by a child with the pid of its owner in the tree (free
+ * until the tree is forked): the kernel records that pid as the last user
+ * (sempid, msg_lspid), so a later dump of the restored tree finds the
+ * object again.  Under --pidns the tree's pids are not lmproc's: lmproc
+ * makes it itself. */
+static int make_object(const SysvipcEntry *e, bool pidns, bool *made)
+{
+	int ret = find_existing(e), status;
+	pid_t child;
 
 	if (ret)
 		return ret > 0 ? 0 : ret;
-	ret = create(e, made);
-	if (ret)
-		return ret;
-	return e->sem ? fill_sem(e->sem) : fill_msg(e->msg);
+	if (pidns) {
+		ret = make_and_fill(e);
+		*made = ret != 1;
+		return ret ? -EIO : 0;
+	}
+	child = restore_clone_with_pid(owner_of(e));
+	if (child < 0) {
+		pr_perror("Can't make SysV %s %d as pid %u, its last user in the tree", kind_of(e),
+			  perm_of(e)->id, owner_of(e));
+		return -errno;
+	}
+	if (!child)
+		_exit(make_and_fill(e));
+	if (waitpid(child, &status, 0) < 0) {
+		pr_perror("Can't wait for pid %d making SysV %s %d", child, kind_of(e),
+			  perm_of(e)->id);
+		return -errno;
+	}
+	*made = !WIFEXITED(status) || WEXITSTATUS(status) != 1;
+	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
 }
 
 int restore_sysvipc(int dfd, struct restore_tree *t)
@@ -314,14 +365,14 @@ int restore_sysvipc(int dfd, struct restore_tree *t)
 	t->sysvipc = r;
 	ret = read_entries(dfd, r);
 	for (size_t i = 0; i < r->nr && !ret; i++)
-		ret = check_entry(r, i);
+		ret = check_entry(t, r, i);
 	if (ret)
 		return ret;
 	r->made = calloc(r->nr + 1, sizeof(*r->made));
 	if (!r->made)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->nr && !ret; i++)
-		ret = make_object(r->e[i], &r->made[i]);
+		ret = make_object(r->e[i], t->pidns, &r->made[i]);
 	return ret;
 }
 

@@ -62,9 +62,9 @@ static void fill_perm(SysvIpcPerm *p, const struct ipc_perm *ip, int id)
 	p->cgid = ip->cgid;
 }
 
-/* -errno, 0 not the tree's, 1 the tree's (a semaphore's last user is a
- * process of the tree). */
-static int sem_owned(const struct pstree *t, int id, unsigned long nsems)
+/* -errno, 0 not the tree's, else the process of the tree that used a
+ * semaphore of the set last. */
+static int sem_owner(const struct pstree *t, int id, unsigned long nsems)
 {
 	for (unsigned long i = 0; i < nsems; i++) {
 		int pid = semctl(id, i, GETPID);
@@ -74,7 +74,7 @@ static int sem_owned(const struct pstree *t, int id, unsigned long nsems)
 			return -errno;
 		}
 		if (in_tree(t, pid))
-			return 1;
+			return pid;
 	}
 	return 0;
 }
@@ -97,9 +97,10 @@ static int dump_sem(struct cr_img *img, const struct pstree *t, int id)
 		pr_perror("Can't read SysV semaphore set %d", id);
 		return -errno;
 	}
-	ret = sem_owned(t, id, ds.sem_nsems);
+	ret = sem_owner(t, id, ds.sem_nsems);
 	if (ret <= 0)
 		return ret;
+	s.owner = ret;
 	vals = calloc(ds.sem_nsems, sizeof(*vals));
 	vals32 = calloc(ds.sem_nsems, sizeof(*vals32));
 	if (!vals || !vals32)
@@ -193,6 +194,7 @@ static int dump_msg(struct cr_img *img, const struct pstree *t, int id)
 		q.qbytes = ds.msg_qbytes;
 		q.n_msgs = ds.msg_qnum;
 		q.msgs = msgs;
+		q.owner = in_tree(t, ds.msg_lspid) ? ds.msg_lspid : ds.msg_lrpid;
 		e.msg = &q;
 		pr_debug("SysV message queue %d (key 0x%x, %lu messages) belongs to the tree\n",
 			 id, ds.msg_perm.__key, (unsigned long)ds.msg_qnum);

@@ -109,6 +109,7 @@ run_sysvipc_image_cases() {
 	bad_case sysvipc-flip case_image "$pristine" "$pid" sysvipc.img tag
 	bad_case sysvipc-bad-nsems case_image "$pristine" "$pid" sysvipc.img max 1.2
 	bad_case sysvipc-bad-mode case_image "$pristine" "$pid" sysvipc.img max 1.1.3
+	bad_case sysvipc-bad-owner case_image "$pristine" "$pid" sysvipc.img max 1.4
 	bad_case sysvipc-pristine-images-restore pristine_restore "$pristine" "$pid" "$snap" "$out"
 }
 

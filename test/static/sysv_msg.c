@@ -2,7 +2,8 @@
  * lowered to 12000) holding five messages of different types and sizes
  * (one empty, one of 3000 bytes), and a private queue with one message.
  * After the restore msgget() of the key finds the same id, IPC_STAT says
- * the same key, mode, owner, size limit, count and bytes; msgrcv by type
+ * the same key, mode, owner, size limit, count and bytes, this pid as the
+ * last sender and no receiver yet; msgrcv by type
  * takes the right messages, the others come in their order with their
  * types and bytes, and msgsnd still works.  Both queues are removed at
  * the end. */
@@ -57,8 +58,9 @@ static void take(int id, long type, int m, long want_type, size_t want_len)
 			fail("queue %d: byte %zu of message %d differs", id, i, m);
 }
 
+/* LRPID: the last receiver expected (0: none yet); this pid sent last. */
 static void check_queue(int id, key_t key, unsigned long qbytes, unsigned long qnum,
-			unsigned long cbytes)
+			unsigned long cbytes, pid_t lrpid)
 {
 	struct msqid_ds ds;
 
@@ -66,11 +68,12 @@ static void check_queue(int id, key_t key, unsigned long qbytes, unsigned long q
 		fail("IPC_STAT of queue %d: %s", id, strerror(errno));
 	if (ds.msg_perm.__key != key || (ds.msg_perm.mode & 0777) != MODE ||
 	    ds.msg_perm.uid != getuid() || ds.msg_perm.gid != getgid() ||
-	    ds.msg_qbytes != qbytes || ds.msg_qnum != qnum || ds.__msg_cbytes != cbytes)
-		fail("queue %d: key 0x%x mode 0%o uid %u gid %u qbytes %lu qnum %lu cbytes %lu", id,
-		     ds.msg_perm.__key, ds.msg_perm.mode, ds.msg_perm.uid, ds.msg_perm.gid,
+	    ds.msg_qbytes != qbytes || ds.msg_qnum != qnum || ds.__msg_cbytes != cbytes ||
+	    ds.msg_lspid != getpid() || ds.msg_lrpid != lrpid)
+		fail("queue %d: key 0x%x mode 0%o uid %u gid %u qbytes %lu qnum %lu cbytes %lu lspid %d lrpid %d",
+		     id, ds.msg_perm.__key, ds.msg_perm.mode, ds.msg_perm.uid, ds.msg_perm.gid,
 		     (unsigned long)ds.msg_qbytes, (unsigned long)ds.msg_qnum,
-		     (unsigned long)ds.__msg_cbytes);
+		     (unsigned long)ds.__msg_cbytes, ds.msg_lspid, ds.msg_lrpid);
 }
 
 static int make_queue(key_t key)
@@ -107,7 +110,7 @@ int main(int argc, char **argv)
 		send(id, types[m], lens[m], m);
 		total += lens[m];
 	}
-	check_queue(id, key, QBYTES, NMSG, total);
+	check_queue(id, key, QBYTES, NMSG, total, 0);
 	pid_q = make_queue(IPC_PRIVATE);
 	send(pid_q, 9, 42, 9);
 
@@ -115,10 +118,10 @@ int main(int argc, char **argv)
 
 	if (msgget(key, 0) != id)
 		fail("key 0x%x now names queue %d, not %d", key, msgget(key, 0), id);
-	check_queue(id, key, QBYTES, NMSG, total);
+	check_queue(id, key, QBYTES, NMSG, total, 0);
 	if (msgctl(pid_q, IPC_STAT, &ds))
 		fail("IPC_STAT of the private queue %d: %s", pid_q, strerror(errno));
-	check_queue(pid_q, IPC_PRIVATE, ds.msg_qbytes, 1, 42);
+	check_queue(pid_q, IPC_PRIVATE, ds.msg_qbytes, 1, 42, 0);
 	take(pid_q, 0, 9, 9, 42);
 	take(id, 5, 4, 5, lens[4]);
 	take(id, 2, 2, 2, lens[2]);
@@ -129,7 +132,7 @@ int main(int argc, char **argv)
 		fail("queue %d holds more than its five messages", id);
 	send(id, 4, 64, 11);
 	take(id, 4, 11, 4, 64);
-	check_queue(id, key, QBYTES, 0, 0);
+	check_queue(id, key, QBYTES, 0, 0, getpid());
 	if (msgctl(id, IPC_RMID, NULL) || msgctl(pid_q, IPC_RMID, NULL))
 		fail("remove the queues: %s", strerror(errno));
 	pass();
