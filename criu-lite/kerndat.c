@@ -19,6 +19,7 @@
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -67,6 +68,8 @@ static const struct {
 	[KD_SHM_NEXT_ID] = { "shm_next_id", false },
 	[KD_PTY_PEER] = { "pty_peer", false },
 	[KD_TIMER_RESTORE_IDS] = { "timer_restore_ids", false },
+	[KD_SYSVIPC_NEXT_ID] = { "sysvipc_next_id", false },
+	[KD_MSG_COPY] = { "msg_copy", false },
 };
 
 const char *kerndat_feature_name(enum kd_feature f)
@@ -417,6 +420,40 @@ static int probe_shm_next_id(struct kerndat *kd)
 	if (access("/proc/sys/kernel/shm_next_id", W_OK))
 		return kd_fail(kd, KD_SHM_NEXT_ID, "/proc/sys/kernel/shm_next_id");
 	return kd_set(kd, KD_SHM_NEXT_ID, true, "writable: SysV segments keep their ids");
+}
+
+static int probe_sysvipc_next_id(struct kerndat *kd)
+{
+	if (access("/proc/sys/kernel/sem_next_id", W_OK))
+		return kd_fail(kd, KD_SYSVIPC_NEXT_ID, "/proc/sys/kernel/sem_next_id");
+	if (access("/proc/sys/kernel/msg_next_id", W_OK))
+		return kd_fail(kd, KD_SYSVIPC_NEXT_ID, "/proc/sys/kernel/msg_next_id");
+	return kd_set(kd, KD_SYSVIPC_NEXT_ID, true,
+		      "writable: semaphore sets and message queues keep their ids");
+}
+
+/* A private queue with one message, copied out: it must still be queued. */
+static int probe_msg_copy(struct kerndat *kd)
+{
+	struct {
+		long mtype;
+		char data[8];
+	} m = { 3, "lmproc" }, got = {};
+	struct msqid_ds ds;
+	int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600), ret;
+
+	if (id < 0)
+		return kd_fail(kd, KD_MSG_COPY, "msgget");
+	if (msgsnd(id, &m, sizeof(m.data), IPC_NOWAIT))
+		ret = kd_fail(kd, KD_MSG_COPY, "msgsnd");
+	else if (msgrcv(id, &got, sizeof(got.data), 0, IPC_NOWAIT | MSG_COPY) < 0)
+		ret = kd_fail(kd, KD_MSG_COPY, "msgrcv(MSG_COPY)");
+	else if (msgctl(id, IPC_STAT, &ds) || ds.msg_qnum != 1 || memcmp(&m, &got, sizeof(m)))
+		ret = kd_set(kd, KD_MSG_COPY, false, "the copy differs or the message was taken");
+	else
+		ret = kd_set(kd, KD_MSG_COPY, true, "a message copied, still queued");
+	msgctl(id, IPC_RMID, NULL);
+	return ret;
 }
 
 static int probe_pty_peer(struct kerndat *kd)
@@ -1007,6 +1044,8 @@ int kerndat_probe(struct kerndat *kd)
 	probe_shmem_map_files(kd);
 	probe_shm_next_id(kd);
 	probe_pty_peer(kd);
+	probe_sysvipc_next_id(kd);
+	probe_msg_copy(kd);
 	probe_clone3(kd);
 	probe_mm_map(kd);
 	probe_populate_write(kd);

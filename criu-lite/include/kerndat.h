@@ -41,6 +41,8 @@ enum kd_feature {
 	KD_SHM_NEXT_ID,		/* /proc/sys/kernel/shm_next_id: a SysV segment's id chosen */
 	KD_PTY_PEER,		/* TIOCGPTPEER opens a new pty's slave */
 	KD_TIMER_RESTORE_IDS,	/* PR_TIMER_CREATE_RESTORE_IDS (else ids by trial) */
+	KD_SYSVIPC_NEXT_ID,	/* sem_next_id, msg_next_id: a set's or queue's id chosen */
+	KD_MSG_COPY,		/* msgrcv(MSG_COPY) copies a message, leaving it queued */
 	KD_NR_FEATURES,
 };
 
