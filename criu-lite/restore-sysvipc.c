@@ -352,6 +352,9 @@ static int make_object(const SysvipcEntry *e, bool pidns, bool *made)
 		return -errno;
 	}
 	*made = !WIFEXITED(status) || WEXITSTATUS(status) != 1;
+	if (!WIFEXITED(status))
+		pr_err("pid %d making SysV %s %d died (status 0x%x)\n", child, kind_of(e),
+		       perm_of(e)->id, status);
 	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
 }
 
