@@ -5,9 +5,11 @@
  * so a pair with queued bytes is refused.  Any other terminal (the shell's
  * pty, a console) is not the process's own: with --shell-job it is dumped
  * by device and restored as lmproc's terminal, otherwise refused. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -94,8 +96,12 @@ static int find_master(struct files_dump *d, uint32_t index, const struct fd_par
 	return 0;
 }
 
+static pid_t pty_elsewhere(const struct files_dump *d, uint32_t index, bool master);
+
 static int find_slave(struct files_dump *d, uint32_t index, const struct fd_parms **out)
 {
+	pid_t other;
+
 	for (int i = 0; i < d->nr_fds; i++) {
 		const struct fd_parms *s = &d->fds[i];
 
@@ -104,8 +110,14 @@ static int find_slave(struct files_dump *d, uint32_t index, const struct fd_parm
 			return 0;
 		}
 	}
-	pr_err("pid %d: pty master of pty %u has no slave fd in the process: not supported\n",
-	       d->pid, index);
+	other = pty_elsewhere(d, index, false);
+	if (other)
+		pr_err("pid %d: the slave of pty %u is held by pid %d of the tree: a pty pair split "
+		       "between processes is not supported yet\n",
+		       d->pid, index, other);
+	else
+		pr_err("pid %d: pty master of pty %u has no slave fd in the process: not supported\n",
+		       d->pid, index);
 	return -EOPNOTSUPP;
 }
 
@@ -220,8 +232,60 @@ static int dump_master(struct files_dump *d, const struct fd_parms *p, TtyEntry 
 	return ret;
 }
 
+/* Is fd NAME of PID (its link LINK) the MASTER (or slave) of pty INDEX?
+ * A master's fdinfo says its "tty-index". */
+static bool pty_end_of(pid_t pid, const char *name, const char *link, uint32_t index, bool master)
+{
+	cleanup_free char *info = NULL;
+	char path[300];
+	const char *ti;
+
+	if (!master) {
+		snprintf(path, sizeof(path), "/dev/pts/%u", index);
+		return !strcmp(link, path);
+	}
+	if (strcmp(link, PTMX_PATH) && strcmp(link, "/dev/pts/ptmx"))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, name);
+	info = proc_read_file(path, NULL);
+	ti = info ? fdinfo_field(info, "tty-index:") : NULL;
+	return ti && strtoul(ti, NULL, 10) == index;
+}
+
+/* Another process of the tree holding the MASTER (or a slave) of pty
+ * INDEX: its pid, 0 if none. */
+static pid_t pty_elsewhere(const struct files_dump *d, uint32_t index, bool master)
+{
+	for (size_t i = 0; i < d->nr_tree_pids; i++) {
+		pid_t pid = d->tree_pids[i];
+		char path[64], link[64];
+		struct dirent *de;
+		bool found = false;
+		DIR *dir;
+
+		if (pid == d->pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		dir = opendir(path);
+		while (dir && !found && (de = readdir(dir))) {
+			ssize_t n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			found = pty_end_of(pid, de->d_name, link, index, master);
+		}
+		if (dir)
+			closedir(dir);
+		if (found)
+			return pid;
+	}
+	return 0;
+}
+
 static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p, TtyEntry *te)
 {
+	pid_t other;
 	const struct fd_parms *m = NULL;
 	int ret;
 
@@ -235,6 +299,13 @@ static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p
 		te->has_index = true;
 		te->index = pts_index(&p->st);
 		return 0;
+	}
+	other = is_pts(&p->st) ? pty_elsewhere(d, pts_index(&p->st), true) : 0;
+	if (other) {
+		pr_err("pid %d fd %d (%s): the master of this pty is held by pid %d of the tree: a "
+		       "pty pair split between processes is not supported yet\n",
+		       d->pid, p->fd, p->link, other);
+		return -EOPNOTSUPP;
 	}
 	if (!d->shell_job) {
 		pr_err("pid %d fd %d is the terminal %s, which the process does not own: dump with --shell-job (-j) to restore it on lmproc's terminal\n",

@@ -13,6 +13,20 @@ case_pty_queued() {
 	refused $? "$TPID" "fd 6" queued && target_intact
 }
 
+# case_pty_split: a pty whose master and slave are held by two processes
+# of the tree is refused, with --shell-job too, naming both; the tree runs
+# on and the pty still carries bytes.
+case_pty_split() {
+	local child
+
+	target_up "$BUILD/bad-input/pty_split" || return 1
+	child=$(cat "/proc/$TPID/task/$TPID/children" 2>/dev/null | tr -d ' ')
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img" -j
+	refused $? "$child" "$TPID" "split" || return 1
+	target_intact
+}
+
 # case_shell_job: a job of a shell in a terminal (ptyrun) holds that
 # terminal at fds 3 and 4.  A dump without --shell-job is refused naming
 # the pid, the fd and the option, and the job runs on; a dump with it
@@ -70,5 +84,6 @@ case_shell_job() {
 
 run_tty_bad_input() {
 	bad_case pty-queued case_pty_queued
+	bad_case pty-split case_pty_split
 	CASE_KIND=state bad_case shell-job case_shell_job
 }
