@@ -524,6 +524,8 @@ run_image_cases() {
 	bad_case inventory-version case_image "$pristine" "$pid" inventory.img max 1
 	bad_case mm-vma-unaligned case_image "$pristine" "$pid" "mm-$pid.img" xor '14#0.2' 1
 	bad_case pagemap-too-many-pages case_image "$pristine" "$pid" "pagemap-$pid.img" max 2
+	bad_case pstree-cut case_image "$pristine" "$pid" pstree.img cut
+	bad_case pstree-other-root case_image "$pristine" "$pid" pstree.img max 1
 	bad_case creds-cap-restorer-lacks case_creds_beyond "$pristine" "$pid" cap_net_raw
 	# Thread creds (1.12), permitted set (11): CAP_SYS_RESOURCE (bit 24).
 	bad_case creds-cap-added case_creds_beyond "$pristine" "$pid" cap_sys_resource \
