@@ -110,7 +110,6 @@ static void __attribute__((noreturn)) jump_to_restorer(struct restore_ctx *ctx)
 	__builtin_unreachable();
 }
 
-
 void restore_task_fail(struct restore_ctx *ctx)
 {
 	ctx->tree->sync->failed = 1;
@@ -130,7 +129,7 @@ static void __attribute__((noreturn)) zombie_main(struct restore_ctx *ctx, const
 		prctl(PR_SET_NAME, e->comm);
 	if (ctx->own_group)
 		setpgid(0, 0);
-	else if (ctx->join_late)
+	else if (ctx->join_late || ctx->group_helper)
 		setpgid(0, e->pgid);
 	if (WIFSIGNALED(st)) {
 		/* The dumped one already left its core file. */
@@ -193,7 +192,8 @@ static int fork_child(struct restore_ctx *ctx, size_t i, pid_t *helper)
 	if (pid < 0)
 		return task_err(ctx, "can't create child pid %u: %s", t->entries[i]->pid,
 				strerror(errno));
-	if (c->group_helper && setpgid(pid, pgid))
+	/* A zombie joins by itself before it exits. */
+	if (c->group_helper && c->plan.pid && setpgid(pid, pgid))
 		return task_err(ctx, "can't put pid %d into process group %d: %s", pid, pgid,
 				strerror(errno));
 	return 0;
@@ -214,13 +214,13 @@ static int fork_children(struct restore_ctx *ctx, bool early)
 	return ret;
 }
 
-/* The zombies' exits queued SIGCHLD here: the dumped process had taken
- * those (or they are re-queued with its pending signals). */
+/* The zombies' exits (and group helpers') queued SIGCHLD here: the
+ * dumped process had taken those, or they come back with its pending
+ * signals, which the restorer queues later. */
 static int wait_zombies(struct restore_ctx *ctx)
 {
 	struct restore_tree *t = ctx->tree;
 	struct timespec zero = { 0, 0 };
-	bool any = false;
 	sigset_t chld;
 
 	for (size_t i = ctx->idx + 1; i < t->nr; i++) {
@@ -228,14 +228,13 @@ static int wait_zombies(struct restore_ctx *ctx)
 
 		if (t->parent[i] != (int)ctx->idx || t->ctx[i].plan.pid)
 			continue;
-		any = true;
 		if (waitid(P_PID, t->entries[i]->pid, &si, WEXITED | WNOWAIT))
 			return task_err(ctx, "can't wait for zombie %u: %s", t->entries[i]->pid,
 					strerror(errno));
 	}
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	while (any && sigtimedwait(&chld, NULL, &zero) == SIGCHLD)
+	while (sigtimedwait(&chld, NULL, &zero) == SIGCHLD)
 		;
 	return 0;
 }
