@@ -16,6 +16,7 @@
 #include "fd-types.h"
 #include "log.h"
 #include "restore.h"
+#include "sk-unix.h"
 
 bool restore_in_subtree(const struct restore_tree *t, size_t anc, size_t i)
 {
@@ -164,6 +165,12 @@ static int share_object(struct restore_tree *t, uint32_t desc, size_t owner, int
 		return -EOPNOTSUPP;
 	}
 	do {
+		if (p0->fdesc[m].fe->type == FD_TYPE__FD_UNIX_SK) {
+			int ret = unix_check_maker(&t->ctx[owner].plan, m);
+
+			if (ret)
+				return ret;
+		}
 		for (size_t i = 0; i < t->nr; i++) {
 			struct restore_plan *p = &t->ctx[i].plan;
 

@@ -333,6 +333,24 @@ static int check_outside_peer(struct files_dump *d, const struct fd_parms *p,
 	return 0;
 }
 
+/* A listening socket of the tree that S (an accepted socket) came from:
+ * its name and, for a name in the filesystem, its inode are S's. */
+static const struct unix_diag_sk *tree_listener_of(const struct files_dump *d,
+						   const struct unix_diag_sk *s)
+{
+	if (!s->name_len || s->state != TCP_ESTABLISHED || s->type == SOCK_DGRAM)
+		return NULL;
+	for (size_t i = 0; i < d->unix_diag->nr; i++) {
+		const struct unix_diag_sk *l = &d->unix_diag->sks[i];
+
+		if (l->in_tree && l->state == TCP_LISTEN && l->type == s->type &&
+		    l->name_len == s->name_len && !memcmp(l->name, s->name, s->name_len) &&
+		    l->vfs_ino == s->vfs_ino && l->vfs_dev == s->vfs_dev)
+			return l;
+	}
+	return NULL;
+}
+
 /* A peer in another process of the tree: an unnamed pair (socketpair,
  * then fork) is made whole by the process above both and inherited
  * (restore-tree.c). */
@@ -343,9 +361,14 @@ static int check_tree_peer(struct files_dump *d, const struct fd_parms *p,
 	if (peer->peer != s->ino)
 		return refuse(d, p, s, "connected to a socket of another process of the tree "
 			      "that is not connected back: not supported");
-	if (l || listener_of(d, peer) || s->name_len || peer->name_len)
+	/* A connection a listener of the tree accepted: remade by connect
+	 * and accept in the listener's process (restore-tree.c checks it
+	 * is above the other end's). */
+	if (l || (!s->name_len && tree_listener_of(d, peer)))
+		return 0;
+	if (s->name_len || peer->name_len)
 		return refuse(d, p, s, "connected by name to a socket of another process of the "
-			      "tree: not supported yet");
+			      "tree, not through a listener of the tree: not supported");
 	return 0;
 }
 
@@ -771,6 +794,22 @@ static int check_listener(const struct restore_plan *p, const UnixSkEntry *u)
 					(unsigned long long)u->ino,
 					(unsigned long long)u->listener);
 	return 0;
+}
+
+int unix_check_maker(const struct restore_plan *maker, uint32_t desc)
+{
+	const UnixSkEntry *u = maker->files[desc]->unix_sk;
+	int l;
+
+	if (!u->has_listener)
+		return 0;
+	l = unix_find(maker, u->listener);
+	if (l >= 0 && maker->fdesc[l].first_fd >= 0)
+		return 0;
+	pr_err("unix socket %llu was accepted by a listener that pid %d, which makes the "
+	       "connection for the processes holding its ends, does not hold: not supported\n",
+	       (unsigned long long)u->ino, maker->pid);
+	return -EOPNOTSUPP;
 }
 
 /* The peer is the other socket of the object, connected back. */
