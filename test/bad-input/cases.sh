@@ -314,6 +314,25 @@ case_seccomp() {
 	refused $? "$TPID" seccomp && target_intact
 }
 
+# A unix connection between siblings dumps, but its restore is refused
+# (naming the root, which would have to make it) before anything is
+# forked, while the dumped tree runs on.
+case_sk_siblings() {
+	local st
+
+	target_up "$BUILD/bad-input/sk_siblings" || return 1
+	mkdir -p "$RD/img"
+	lm "$RD" dump dump -t "$TPID" -D "$RD/img" -R
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" dump "$st" "dump -R"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "$TPID" listener || return 1
+	target_intact
+}
+
 # case_dump_fault POINT: a dump failing at POINT leaves the target as it
 # was; a dump -R after it succeeds and leaves it as it was too.
 case_dump_fault() {
@@ -963,6 +982,7 @@ run_bad_input() {
 	bad_case read-only-dir case_readonly_dir
 	bad_case unsupported-fd case_unsupported_fd
 	bad_case tree-unsupported-fd case_tree_unsupported
+	bad_case unix-siblings case_sk_siblings
 	bad_case seccomp-filter case_seccomp
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
