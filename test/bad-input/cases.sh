@@ -288,16 +288,9 @@ case_unix_ext_dgram() {
 }
 
 unix_ext_dgram_steps() {
-	local st
-
 	LMPROC_EXT_DGRAM=1 target_up "$BUILD/bad-input/unix_ext_peer" || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img" --ext-unix-sk
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump --ext-unix-sk"
-		return 1
-	fi
+	must_lm dump "dump --ext-unix-sk" dump -t "$TPID" -D "$RD/img" --ext-unix-sk || return 1
 	reap_dumped "$TPID" || return 1
 	if ! restored_passes "$RD/img"; then
 		add_detail "lmproc restore log" "$RD/restore.log" 3
@@ -318,16 +311,9 @@ case_seccomp() {
 # (naming the root, which would have to make it) before anything is
 # forked, while the dumped tree runs on.
 case_sk_siblings() {
-	local st
-
 	target_up "$BUILD/bad-input/sk_siblings" || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img" -R
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump -R"
-		return 1
-	fi
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
 	bad_lmproc restore -D "$RD/img" -d
 	refused $? "$TPID" listener || return 1
 	target_intact
@@ -336,8 +322,6 @@ case_sk_siblings() {
 # case_dump_fault POINT: a dump failing at POINT leaves the target as it
 # was; a dump -R after it succeeds and leaves it as it was too.
 case_dump_fault() {
-	local st
-
 	target_up || return 1
 	mkdir -p "$RD/img" "$RD/img2"
 	LMPROC_FAULT=$1 bad_lmproc dump -t "$TPID" -D "$RD/img"
@@ -346,12 +330,7 @@ case_dump_fault() {
 		REASON="target changed by the failed dump: $REASON"
 		return 1
 	fi
-	lm "$RD" dump2 dump -t "$TPID" -D "$RD/img2" -R
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump2 "$st" "dump -R after the failed dump"
-		return 1
-	fi
+	must_lm dump2 "dump -R after the failed dump" dump -t "$TPID" -D "$RD/img2" -R || return 1
 	target_intact
 }
 
@@ -382,30 +361,16 @@ case_pipes_fault() {
 
 # dumped_target: a counting target dumped (and killed) into RD/img.
 dumped_target() {
-	local st
-
 	target_up || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump"
-		return 1
-	fi
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID"
 }
 
 # restored_passes IMGDIR: a real restore -d from IMGDIR gives a task that
 # passes.
 restored_passes() {
-	local st
-
-	lm "$RD" restore restore -D "$1" -d
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" restore "$st" "restore -d"
-		return 1
-	fi
+	must_lm restore "restore -d" restore -D "$1" -d || return 1
 	same_state "$TPID" "$TSNAP" 3000 || return 1
 	kill -TERM "$TPID"
 	if ! wait_until 30000 file_ready "$TOUT"; then
@@ -420,16 +385,9 @@ restored_passes() {
 # forced here (LMPROC_FAULT=timer-ids-by-trial), the posix_timers test
 # must come back with every timer as it was.
 case_timer_ids_by_trial() {
-	local st
-
 	target_up "$BUILD/static/posix_timers" || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump"
-		return 1
-	fi
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID" || return 1
 	LMPROC_FAULT=timer-ids-by-trial restored_passes "$RD/img"
 }
@@ -450,16 +408,9 @@ case_restore_fault() {
 # The pid is taken (dump -R, original still running): the restore must say
 # so, and the original must not notice.
 case_pid_taken() {
-	local st
-
 	target_up || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img" -R
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump -R"
-		return 1
-	fi
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
 	bad_lmproc restore -D "$RD/img" -d
 	refused $? "$TPID" && target_intact
 }
@@ -559,15 +510,8 @@ run_image_cases() {
 # round DIR [PREV]: a pre-dump of TPID into RD/DIR (after round RD/PREV)
 # that must succeed and leave the target as it was.
 round() {
-	local st
-
 	mkdir -p "$RD/$1"
-	lm "$RD" "$1" pre-dump -t "$TPID" -D "$RD/$1" ${2:+--prev-images-dir "../$2"}
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" "$1" "$st" "pre-dump into $1"
-		return 1
-	fi
+	must_lm "$1" "pre-dump into $1" pre-dump -t "$TPID" -D "$RD/$1" ${2:+--prev-images-dir "../$2"} || return 1
 	if ! same_state "$TPID" "$TSNAP" 1000; then
 		REASON="after pre-dump $1: $REASON"
 		return 1
@@ -576,15 +520,8 @@ round() {
 
 # final_round DIR PREV: the final dump of TPID into RD/DIR after RD/PREV.
 final_round() {
-	local st
-
 	mkdir -p "$RD/$1"
-	lm "$RD" "$1" dump -t "$TPID" -D "$RD/$1" --prev-images-dir "../$2"
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" "$1" "$st" "final dump into $1"
-		return 1
-	fi
+	must_lm "$1" "final dump into $1" dump -t "$TPID" -D "$RD/$1" --prev-images-dir "../$2" || return 1
 	reap_dumped "$TPID"
 }
 
@@ -615,16 +552,9 @@ case_prev_other_process() {
 
 # The previous "round" is a full dump (-R), not a pre-dump.
 case_prev_full_dump() {
-	local st
-
 	target_up || return 1
 	mkdir -p "$RD/full" "$RD/r2"
-	lm "$RD" full dump -t "$TPID" -D "$RD/full" -R
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" full "$st" "dump -R"
-		return 1
-	fi
+	must_lm full "dump -R" dump -t "$TPID" -D "$RD/full" -R || return 1
 	bad_lmproc dump -t "$TPID" -D "$RD/r2" --prev-images-dir ../full
 	refused $? full && target_intact
 }
@@ -716,17 +646,10 @@ case_keeper_lost() {
 # A final dump -R ends the tracking (the target keeps running untracked and
 # unchanged), and its chain restores.
 case_final_dump_leave_running() {
-	local st
-
 	target_up || return 1
 	round r1 && round r2 r1 || return 1
 	mkdir -p "$RD/r3"
-	lm "$RD" r3 dump -t "$TPID" -D "$RD/r3" --prev-images-dir ../r2 -R
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" r3 "$st" "final dump -R"
-		return 1
-	fi
+	must_lm r3 "final dump -R" dump -t "$TPID" -D "$RD/r3" --prev-images-dir ../r2 -R || return 1
 	if ! wait_until 2000 untracked "$TPID"; then
 		REASON="pid $TPID is still tracked after the final dump -R"
 		no_keeper "$TPID" || REASON+=" (its keeper runs)"
@@ -751,16 +674,9 @@ case_orphaned_pgrp() {
 }
 
 orphaned_pgrp_steps() {
-	local st
-
 	target_up "$BUILD/static/counter" "$BUILD/tools/pgleader" || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump"
-		return 1
-	fi
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID" || return 1
 	if ! restored_passes "$RD/img"; then
 		add_detail "lmproc restore log" "$RD/restore.log" 3
@@ -786,18 +702,8 @@ pidns_steps() {
 	PIDNS_INIT=
 	target_up "$BUILD/static/tree_basic" setsid || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img" -R
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump -R"
-		return 1
-	fi
-	lm "$RD" restore restore -D "$RD/img" --pidns -d
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" restore "$st" "restore --pidns"
-		return 1
-	fi
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
+	must_lm restore "restore --pidns" restore -D "$RD/img" --pidns -d || return 1
 	host=$(sed -n 's/.*its root pid [0-9]* is pid \([0-9]*\) here.*/\1/p' "$RD/restore.log")
 	if [ -z "$host" ]; then
 		REASON="restore --pidns did not say the root's pid on the host"
@@ -828,20 +734,10 @@ case_harness_sees_corruption() {
 
 	target_up "$BUILD/static/heap" || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump"
-		return 1
-	fi
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID" || return 1
 	"$BUILD/tools/imgmangle" flip "$RD/img/pages-$TPID.img" || return 1
-	lm "$RD" restore restore -D "$RD/img" -d
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" restore "$st" "restore -d"
-		return 1
-	fi
+	must_lm restore "restore -d" restore -D "$RD/img" -d || return 1
 	kill -TERM "$TPID"
 	wait_until 30000 file_ready "$TOUT"
 	v=$(cat "$TOUT" 2>/dev/null)
@@ -870,12 +766,7 @@ writer_chain() {
 writer_damaged() {
 	local st v
 
-	lm "$RD" restore restore -D "$1/r3" -d
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" restore "$st" "restore -d"
-		return 1
-	fi
+	must_lm restore "restore -d" restore -D "$1/r3" -d || return 1
 	kill -TERM "$TPID"
 	wait_until 30000 file_ready "$TOUT"
 	wait_until 5000 not_alive "$TPID"
@@ -954,12 +845,7 @@ case_adversary_sees_damage() {
 		return 1
 	fi
 	"$BUILD/tools/imgmangle" flip "$IMG/pages-$TPID.img" $((off + 8)) || return 1
-	lm "$RD" restore restore -D "$IMG" -d
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" restore "$st" "restore -d"
-		return 1
-	fi
+	must_lm restore "restore -d" restore -D "$IMG" -d || return 1
 	kill -TERM "$TPID"
 	wait_until 30000 file_ready "$TOUT"
 	v=$(cat "$TOUT" 2>/dev/null)

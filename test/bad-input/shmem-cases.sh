@@ -26,12 +26,7 @@ case_sysv_restore_fault() {
 	target_up "$BUILD/static/sysv_shm" || return 1
 	key=$(sysv_key "$TPID")
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img" -R
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump -R"
-		return 1
-	fi
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
 	finish_original "$TPID" || return 1
 	LMPROC_FAULT=$1 bad_lmproc restore -D "$RD/img" -d
 	ERRORS_ONLY=1 refused $? || { kill_ours "$TPID"; return 1; }
@@ -64,16 +59,9 @@ run_shmem_image_cases() {
 
 # shmem_dumped_target [TEST]: TEST (shm_devshm by default) dumped.
 shmem_dumped_target() {
-	local st
-
 	target_up "$BUILD/static/${1:-shm_devshm}" || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump"
-		return 1
-	fi
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID"
 }
 

@@ -22,12 +22,7 @@ case_sysvipc_removed() {
 
 	target_up "$BUILD/static/$1" || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump"
-		return 1
-	fi
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID" || return 1
 	ids=$(sysvipc_ids "$RD/img")
 	if [ "$(wc -l <<<"$ids")" != 2 ]; then
@@ -72,12 +67,7 @@ case_sysvipc_restore_fault() {
 
 	target_up "$BUILD/static/sysv_msg" || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img" -R
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump -R"
-		return 1
-	fi
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
 	finish_original "$TPID" || return 1
 	ids=$(sysvipc_ids "$RD/img")
 	LMPROC_FAULT=$1 bad_lmproc restore -D "$RD/img" -d

@@ -54,16 +54,9 @@ case_thread_fault() {
 # failing at POINT (threads parked in the restorer, or all taken over by
 # lmproc) leaves no thread behind, and the images restore afterwards.
 case_thread_restore_fault() {
-	local st
-
 	target_up "$BUILD/static/threads_tls" || return 1
 	mkdir -p "$RD/img"
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img"
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump"
-		return 1
-	fi
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID" || return 1
 	LMPROC_FAULT=$1 bad_lmproc restore -D "$RD/img" -d
 	ERRORS_ONLY=1 refused $? || { kill_ours "$TPID"; return 1; }

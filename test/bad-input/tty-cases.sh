@@ -45,12 +45,7 @@ case_shell_job() {
 		REASON="target changed by the refused dump: $REASON"
 		return 1
 	fi
-	lm "$RD" dump dump -t "$TPID" -D "$RD/img" -j
-	st=$?
-	if [ "$st" != 0 ]; then
-		lm_failed "$RD" dump "$st" "dump -j"
-		return 1
-	fi
+	must_lm dump "dump -j" dump -t "$TPID" -D "$RD/img" -j || return 1
 	reap_dumped "$TPID" || return 1
 	bad_lmproc restore -D "$RD/img" -d
 	refused $? "$TPID" "fd 3" "--shell-job" || { kill_ours "$TPID"; return 1; }

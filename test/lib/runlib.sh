@@ -279,6 +279,19 @@ lm_failed() {
 	add_detail "lmproc $2 log" "$1/$2.log" 8
 }
 
+# must_lm TAG WHAT ARGS...: lmproc ARGS (logged under TAG) must succeed;
+# else REASON says WHAT failed.
+must_lm() {
+	local tag=$1 what=$2 st
+
+	shift 2
+	lm "$RD" "$tag" "$@"
+	st=$?
+	[ "$st" = 0 ] && return 0
+	lm_failed "$RD" "$tag" "$st" "$what"
+	return 1
+}
+
 # stat_of DIR FIELD: FIELD of DIR/stats-dump.img as lmproc show prints it.
 stat_of() {
 	"$LMPROC" show "$1/stats-dump.img" 2>/dev/null |
