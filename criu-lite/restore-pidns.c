@@ -10,8 +10,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +44,9 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 	pid_t pid;
 	int st;
 
+	/* Until lmproc has seized the tree (PTRACE_O_EXITKILL from then on),
+	 * its death must take this init, and so the whole namespace, along. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
 		snprintf(root->args->child_err, sizeof(root->args->child_err),
@@ -59,6 +65,14 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 		restore_task_fail(root);
 	}
 	init_root = pid;
+	while (!root->args->go) {
+		struct timespec nap = { 0, 50 * 1000000L };
+
+		syscall(SYS_futex, &root->args->go, FUTEX_WAIT, 0, &nap, NULL, 0);
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	}
+	prctl(PR_SET_PDEATHSIG, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (;;) {
