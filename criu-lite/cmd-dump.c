@@ -381,9 +381,19 @@ static int pre_dump_running(struct dump_ctx *ctx)
 		ret = dump_stats(ctx);
 	if (!ret)
 		ret = dump_inventory(ctx);
-	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
-		if (!ctx->tree.items[i].zombie && !ctx->procs[i].exited)
-			ret = track_round_commit(&ctx->procs[i].round);
+	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
+		struct proc_dump *pd = &ctx->procs[i];
+
+		if (ctx->tree.items[i].zombie || pd->exited)
+			continue;
+		/* The keeper can't hold the tracker of a process that has just
+		 * exited: no later round will ask for it. */
+		ret = track_round_commit(&pd->round);
+		if (ret && i && process_gone(pd->item->pid)) {
+			drop_exited(ctx, pd);
+			ret = 0;
+		}
+	}
 	return ret;
 }
 
