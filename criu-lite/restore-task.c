@@ -5,6 +5,7 @@
  * task_main(); it reports a failure of its setup in args->child_err and
  * exits.  Also owns killing the task on failure. */
 #include <errno.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -457,7 +458,8 @@ static int seize_and_go(struct restore_tree *t)
 		if (!c->plan.pid)
 			continue;
 		c->args->go = 1;
-		syscall(SYS_futex, &c->args->go, FUTEX_WAKE, 1, NULL, NULL, 0);
+		/* The root's word has a second waiter: --pidns's init. */
+		syscall(SYS_futex, &c->args->go, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	}
 	return 0;
 }
