@@ -65,6 +65,9 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 		restore_task_fail(root);
 	}
 	init_root = pid;
+	/* lmproc's fds (its stdio, log, images) are not the init's to keep:
+	 * a pipe lmproc writes to must see its end when lmproc exits. */
+	close_range(0, ~0U, 0);
 	while (!root->args->go) {
 		struct timespec nap = { 0, 50 * 1000000L };
 
