@@ -138,6 +138,18 @@ ssize_t test_read_file(const char *path, void *buf, size_t size)
 	return got;
 }
 
+void test_read_fdinfo(int fd, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	n = test_read_file(path, buf, size - 1);
+	if (n < 0)
+		fail("read %s: %s", path, strerror(errno));
+	buf[n] = '\0';
+}
+
 uint64_t test_now_ns(void)
 {
 	struct timespec ts;

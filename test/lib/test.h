@@ -48,6 +48,10 @@ void test_path(char *buf, size_t size, const char *name);
 /* Reads at most SIZE bytes of a (small) file; -1 on error. */
 ssize_t test_read_file(const char *path, void *buf, size_t size);
 
+/* /proc/self/fdinfo/FD into BUF of SIZE, NUL-terminated; fails the test
+ * if it can't be read. */
+void test_read_fdinfo(int fd, char *buf, size_t size);
+
 /* Monotonic time in ns. */
 uint64_t test_now_ns(void);
 

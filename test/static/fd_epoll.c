@@ -39,15 +39,10 @@ static int cmp_lines(const void *a, const void *b)
  * does not report what it waited for (checked below). */
 static void read_tfds(int fd, char *out, size_t len)
 {
-	char path[64], buf[4096], *lines[32], *l, *save;
+	char buf[4096], *lines[32], *l, *save;
 	int n = 0;
-	ssize_t r;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	r = test_read_file(path, buf, sizeof(buf) - 1);
-	if (r < 0)
-		fail("read %s: %s", path, strerror(errno));
-	buf[r] = '\0';
+	test_read_fdinfo(fd, buf, sizeof(buf));
 	for (l = strtok_r(buf, "\n", &save); l && n < 32; l = strtok_r(NULL, "\n", &save))
 		if (!strncmp(l, "tfd:", 4)) {
 			char *pos = strstr(l, " pos:");

@@ -24,14 +24,9 @@ static char info[NR][256];
 /* The lines of fdinfo that must not change (not eventfd-id). */
 static void read_info(int fd, char *out, size_t len)
 {
-	char path[64], buf[1024], *l, *save;
-	ssize_t n;
+	char buf[1024], *l, *save;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	n = test_read_file(path, buf, sizeof(buf) - 1);
-	if (n < 0)
-		fail("read %s: %s", path, strerror(errno));
-	buf[n] = '\0';
+	test_read_fdinfo(fd, buf, sizeof(buf));
 	out[0] = '\0';
 	for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
 		if (!strncmp(l, "eventfd-count", 13) || !strncmp(l, "eventfd-sem", 11) ||

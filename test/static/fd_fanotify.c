@@ -34,15 +34,10 @@ static int cmp_line(const void *a, const void *b)
 /* The "fanotify" lines of fd FD's fdinfo, sorted, into OUT. */
 static void marks_of(int fd, char *out)
 {
-	char path[64], text[INFO_MAX], *lines[64], *save = NULL;
+	char text[INFO_MAX], *lines[64], *save = NULL;
 	size_t n = 0;
-	ssize_t len;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	len = test_read_file(path, text, sizeof(text) - 1);
-	if (len < 0)
-		fail("read %s", path);
-	text[len] = '\0';
+	test_read_fdinfo(fd, text, sizeof(text));
 	for (char *l = strtok_r(text, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save))
 		if (!strncmp(l, "fanotify", 8))
 			lines[n++] = l;

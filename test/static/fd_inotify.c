@@ -18,14 +18,9 @@ static char info[2][1024];
 /* "inotify wd:... ino:... sdev:... mask:..." lines, without the handle. */
 static void read_watches(int fd, char *out, size_t len)
 {
-	char path[64], buf[4096], *l, *save;
-	ssize_t n;
+	char buf[4096], *l, *save;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	n = test_read_file(path, buf, sizeof(buf) - 1);
-	if (n < 0)
-		fail("read %s: %s", path, strerror(errno));
-	buf[n] = '\0';
+	test_read_fdinfo(fd, buf, sizeof(buf));
 	out[0] = '\0';
 	for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char *h = strstr(l, " fhandle");

@@ -17,17 +17,12 @@ static char info[2][128];
 
 static void read_mask(int fd, char *out, size_t len)
 {
-	char path[64], buf[1024], *l;
-	ssize_t n;
+	char buf[1024], *l;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	n = test_read_file(path, buf, sizeof(buf) - 1);
-	if (n < 0)
-		fail("read %s: %s", path, strerror(errno));
-	buf[n] = '\0';
+	test_read_fdinfo(fd, buf, sizeof(buf));
 	l = strstr(buf, "sigmask:");
 	if (!l)
-		fail("no sigmask in %s", path);
+		fail("no sigmask in the fdinfo of fd %d", fd);
 	snprintf(out, len, "%.*s", (int)strcspn(l, "\n"), l);
 }
 

@@ -32,14 +32,9 @@ static int64_t left[NR];
 /* clockid, settime flags, it_interval and ticks from fdinfo. */
 static void read_info(int fd, char *out, size_t len)
 {
-	char path[64], buf[1024], *l, *save;
-	ssize_t n;
+	char buf[1024], *l, *save;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	n = test_read_file(path, buf, sizeof(buf) - 1);
-	if (n < 0)
-		fail("read %s: %s", path, strerror(errno));
-	buf[n] = '\0';
+	test_read_fdinfo(fd, buf, sizeof(buf));
 	out[0] = '\0';
 	for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
 		if (!strncmp(l, "clockid", 7) || !strncmp(l, "settime", 7) ||
