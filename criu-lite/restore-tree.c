@@ -130,28 +130,74 @@ static const struct restore_plan *any_plan(const struct restore_tree *t)
 	return &t->ctx[0].plan;
 }
 
+/* The listener a socket of the object was accepted from, -1 if none:
+ * the connection is made by connect and accept on it. */
+static int object_listener(const struct restore_tree *t, uint32_t desc)
+{
+	const struct restore_plan *p0 = any_plan(t);
+	uint32_t m = desc;
+
+	do {
+		const FileEntry *fe = p0->fdesc[m].fe;
+
+		if (fe->type == FD_TYPE__FD_UNIX_SK && fe->unix_sk->has_listener)
+			return unix_find(p0, fe->unix_sk->listener);
+		m = p0->fdesc[m].obj_next;
+	} while (m != desc);
+	return -1;
+}
+
+/* Folds the processes holding file F into OWNER (-1: none yet). */
+static int add_holders(const struct restore_tree *t, uint32_t f, int owner, bool *shared)
+{
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct restore_plan *p = &t->ctx[i].plan;
+
+		if (!p->pid || p->fdesc[f].first_fd < 0 || owner == (int)i)
+			continue;
+		if (owner >= 0)
+			*shared = true;
+		owner = owner < 0 ? (int)i : (int)common_ancestor(t, owner, i);
+	}
+	return owner;
+}
+
 /* Who holds any file of the object DESC belongs to: the deepest process
- * above all of them, or -1 if only one process holds it. */
+ * above all of them, or -1 if no process holds it.  A connection accepted
+ * from a listener is made where the listener is (a forking server's child
+ * holds what its parent accepted): the listener's holders count too. */
 static int object_owner(const struct restore_tree *t, uint32_t desc, bool *shared)
 {
 	const struct restore_plan *p0 = any_plan(t);
-	int owner = -1;
+	int owner = -1, l = object_listener(t, desc);
 	uint32_t m = desc;
 
 	*shared = false;
 	do {
-		for (size_t i = 0; i < t->nr; i++) {
-			const struct restore_plan *p = &t->ctx[i].plan;
+		owner = add_holders(t, m, owner, shared);
+		m = p0->fdesc[m].obj_next;
+	} while (m != desc);
+	if (l >= 0 && owner >= 0)
+		owner = add_holders(t, l, owner, shared);
+	return owner;
+}
 
-			if (!p->pid || p->fdesc[m].first_fd < 0 || owner == (int)i)
-				continue;
-			if (owner >= 0)
-				*shared = true;
-			owner = owner < 0 ? (int)i : (int)common_ancestor(t, owner, i);
+/* OWNER can make every socket of the object DESC belongs to. */
+static int check_maker(const struct restore_tree *t, uint32_t desc, size_t owner)
+{
+	const struct restore_plan *p0 = any_plan(t);
+	uint32_t m = desc;
+
+	do {
+		if (p0->fdesc[m].fe->type == FD_TYPE__FD_UNIX_SK) {
+			int ret = unix_check_maker(&t->ctx[owner].plan, m);
+
+			if (ret)
+				return ret;
 		}
 		m = p0->fdesc[m].obj_next;
 	} while (m != desc);
-	return owner;
+	return 0;
 }
 
 static int share_object(struct restore_tree *t, uint32_t desc, size_t owner, int *next)
@@ -164,13 +210,11 @@ static int share_object(struct restore_tree *t, uint32_t desc, size_t owner, int
 		       p0->fdesc[desc].fe->id);
 		return -EOPNOTSUPP;
 	}
-	do {
-		if (p0->fdesc[m].fe->type == FD_TYPE__FD_UNIX_SK) {
-			int ret = unix_check_maker(&t->ctx[owner].plan, m);
+	int ret = check_maker(t, desc, owner);
 
-			if (ret)
-				return ret;
-		}
+	if (ret)
+		return ret;
+	do {
 		for (size_t i = 0; i < t->nr; i++) {
 			struct restore_plan *p = &t->ctx[i].plan;
 
@@ -211,35 +255,50 @@ static int raise_nofile(int top)
 	return 0;
 }
 
-int restore_plan_shared_files(struct restore_tree *t)
+/* Objects made by connect and accept come second: the listener they
+ * need may itself be a shared object whose maker's fd is set first. */
+static int plan_objects(struct restore_tree *t, bool *done, bool accepted, int *next)
 {
 	const struct restore_plan *p0 = any_plan(t);
-	cleanup_free bool *done = calloc(p0->nr_files + 1, sizeof(*done));
-	int base = 0, next;
 
-	if (!done)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->nr; i++)
-		base = max(base, t->ctx[i].svc_fds[1] + 1);
-	t->inherit_base = next = base;
 	for (uint32_t f = 0; f < p0->nr_files; f++) {
 		bool shared;
 		int owner, ret;
 		uint32_t m = f;
 
-		if (done[f])
+		if (done[f] || (object_listener(t, f) >= 0) != accepted)
 			continue;
 		do {
 			done[m] = true;
 			m = p0->fdesc[m].obj_next;
 		} while (m != f);
 		owner = object_owner(t, f, &shared);
-		if (owner < 0 || !shared)
+		if (owner < 0)
 			continue;
-		ret = share_object(t, f, owner, &next);
+		if (!shared)
+			ret = check_maker(t, f, owner);
+		else
+			ret = share_object(t, f, owner, next);
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+int restore_plan_shared_files(struct restore_tree *t)
+{
+	const struct restore_plan *p0 = any_plan(t);
+	cleanup_free bool *done = calloc(p0->nr_files + 1, sizeof(*done));
+	int base = 0, next, ret;
+
+	if (!done)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->nr; i++)
+		base = max(base, t->ctx[i].svc_fds[1] + 1);
+	t->inherit_base = next = base;
+	ret = plan_objects(t, done, false, &next) ?: plan_objects(t, done, true, &next);
+	if (ret)
+		return ret;
 	t->nr_inherit = next - base;
 	if (t->nr_inherit)
 		pr_debug("%d shared open file descriptions at fds %d-%d\n", t->nr_inherit, base,

@@ -3,7 +3,8 @@
  * connected to another socket of the process (socket pairs, a client and
  * the socket a listener of the process accepted for it, a datagram socket
  * connected to a bound one), the other end of an unnamed pair held by
- * another process of the tree, or, with --ext-unix-sk, a datagram socket
+ * another process of the tree, a connection a listener of the tree
+ * accepted (whichever processes hold its ends), or, with --ext-unix-sk, a datagram socket
  * connected to a bound socket outside; with their receive queues (and
  * each datagram's sender), shutdown state, buffer sizes, SO_PASSCRED and
  * SO_PEEK_OFF.  Names, peers and states come from sock_diag
@@ -377,7 +378,7 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 			    const struct unix_diag_sk *s, UnixSkEntry *u)
 {
 	const struct unix_diag_sk *peer = s->peer ? diag_of(d, s->peer) : NULL;
-	const struct unix_diag_sk *l = listener_of(d, s);
+	const struct unix_diag_sk *l = listener_of(d, s) ?: tree_listener_of(d, s);
 	struct stat st;
 	int ret;
 
@@ -391,7 +392,7 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 	if (s->name_len && s->type != SOCK_DGRAM && s->state == TCP_ESTABLISHED && !l &&
 	    !(peer && peer->peer == s->ino && held_by_process(d, s->peer) && listener_of(d, peer)))
 		return refuse(d, p, s, "connected, with a name, but neither accepted by nor "
-			      "connected to a listener of the process (was it closed?): not "
+			      "connected to a listener of the tree (was it closed?): not "
 			      "supported");
 	if (s->name_len && s->name[0] && !l) {
 		ret = check_path(d, p, s, &st);
@@ -781,16 +782,16 @@ int unix_find(const struct restore_plan *p, uint64_t ino)
 	return -1;
 }
 
-/* An accepted socket's listener is a listening socket of the process. */
+/* An accepted socket's listener is a listening socket of the tree; the
+ * process that makes the connection must hold it (unix_check_maker). */
 static int check_listener(const struct restore_plan *p, const UnixSkEntry *u)
 {
 	int l = unix_find(p, u->listener);
 	const UnixSkEntry *ls = l >= 0 ? p->files[l]->unix_sk : NULL;
 
-	if (!ls || ls->state != TCP_LISTEN || ls->type != u->type ||
-	    (p->fdesc[l].first_fd < 0 && !p->fdesc[l].make_here))
+	if (!ls || ls->state != TCP_LISTEN || ls->type != u->type)
 		return restore_plan_bad("files.img", "unix socket %llu was accepted from %llu, "
-					"which is not a listening socket of the process",
+					"which is not a listening socket of the tree",
 					(unsigned long long)u->ino,
 					(unsigned long long)u->listener);
 	return 0;

@@ -319,6 +319,16 @@ case_sk_siblings() {
 	target_intact
 }
 
+# case_sk_listener_closed: a connection whose listener nobody holds any
+# more can't be made again; the dump is refused.
+case_sk_listener_closed() {
+	SK_SIBLINGS_CLOSED=1 target_up "$BUILD/bad-input/sk_siblings" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img" -R
+	refused $? "$TPID" "was it closed" || return 1
+	target_intact
+}
+
 # case_dump_fault POINT: a dump failing at POINT leaves the target as it
 # was; a dump -R after it succeeds and leaves it as it was too.
 case_dump_fault() {
@@ -869,6 +879,7 @@ run_bad_input() {
 	bad_case unsupported-fd case_unsupported_fd
 	bad_case tree-unsupported-fd case_tree_unsupported
 	bad_case unix-siblings case_sk_siblings
+	bad_case unix-listener-closed case_sk_listener_closed
 	bad_case seccomp-filter case_seccomp
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer

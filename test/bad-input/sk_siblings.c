@@ -2,12 +2,16 @@
  * on an abstract name and accepts, and C, which connects.  Restore makes
  * such a connection by connect and accept in the listener's process, and
  * that process must be above both ends: here it is not, so a restore must
- * be refused before anything is forked.  All three count in busy loops;
- * after SIGTERM the root ends the children and checks they were fine. */
+ * be refused before anything is forked.  With SK_SIBLINGS_CLOSED=1 in its environment, L
+ * closes its listener once it has accepted: the connection has no
+ * listener left to be made with, and the dump must be refused.  All three
+ * count in busy loops; after SIGTERM the root ends the children and
+ * checks they were fine. */
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -61,6 +65,8 @@ int main(int argc, char **argv)
 	if (kids[0] == 0) {
 		int acc = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 
+		if (getenv("SK_SIBLINGS_CLOSED"))
+			close(l);
 		spin(acc, ready[1]);
 	}
 	close(l);
