@@ -394,6 +394,12 @@ static int pre_dump_running(struct dump_ctx *ctx)
 			ret = 0;
 		}
 	}
+	/* Whatever failed on the way, the reason is the root's end. */
+	if (ret && process_gone(ctx->tree.items[0].pid)) {
+		pr_err("pid %d, the root of the tree, exited during the pre-dump: the round is "
+		       "void\n", ctx->tree.items[0].pid);
+		ret = -ESRCH;
+	}
 	return ret;
 }
 

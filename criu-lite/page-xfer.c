@@ -171,8 +171,15 @@ static const uint64_t *pme_at(struct pme_cache *c, uint64_t addr, uint64_t end, 
 		ssize_t got = pread(c->fd, c->e, n * sizeof(c->e[0]),
 				    addr / PAGE_SIZE * sizeof(c->e[0]));
 
-		if (got != (ssize_t)(n * sizeof(c->e[0]))) {
+		if (got < 0) {
 			pr_perror("Can't read pagemap at 0x%lx", (unsigned long)addr);
+			c->nr = 0;
+			return NULL;
+		}
+		if (got != (ssize_t)(n * sizeof(c->e[0]))) {
+			/* The process is exiting: its caller says so. */
+			pr_info("pagemap ends at 0x%lx: the memory is gone\n",
+			       (unsigned long)(addr + got / sizeof(c->e[0]) * PAGE_SIZE));
 			c->nr = 0;
 			return NULL;
 		}
