@@ -1,9 +1,11 @@
 /* Owns epoll instances: every registration (the fd number it was made
  * with, events, data), from fdinfo on dump, each checked with
- * kcmp(KCMP_EPOLL_TFD) to be still reachable through that fd number.
- * Restore creates the epoll with the other fds and registers its targets
- * once every fd of the process is in place, so targets (other epolls
- * too) always exist before they are added. */
+ * kcmp(KCMP_EPOLL_TFD) to be still reachable through that fd number in
+ * a process of the tree holding the epoll, which registers it again.
+ * Restore creates the epoll with the other fds and each holder registers
+ * its targets once every fd of the process is in place, so targets
+ * (other epolls too) always exist before they are added. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <linux/kcmp.h>
 
 #include "common.h"
+#include "eventpoll.h"
 #include "fd-types.h"
 #include "log.h"
 
@@ -27,19 +30,62 @@ static bool eventpoll_match(struct files_dump *d, const struct fd_parms *p)
 	return !strcmp(p->link, "anon_inode:[eventpoll]");
 }
 
-/* The registered file is what fd TFD of the task refers to now. */
-static int check_target(struct files_dump *d, const struct fd_parms *p, uint32_t tfd)
+/* Is fd TFD of process Q the file registered as TFD in the epoll of P? */
+static bool registered_in(pid_t q, const struct files_dump *d, const struct fd_parms *p,
+			  uint32_t tfd)
 {
 	struct kcmp_epoll_slot slot = { .efd = p->fd, .tfd = tfd, .toff = 0 };
 
-	if (!syscall(SYS_kcmp, d->pid, d->pid, KCMP_EPOLL_TFD, tfd, &slot))
+	return !syscall(SYS_kcmp, q, d->pid, KCMP_EPOLL_TFD, tfd, &slot);
+}
+
+/* Does process Q of the tree hold the epoll P too? */
+static bool holds_epoll(pid_t q, const struct files_dump *d, const struct fd_parms *p)
+{
+	char path[64], link[32];
+	struct dirent *de;
+	bool found = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", q);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!found && (de = readdir(dir))) {
+		ssize_t n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+
+		if (de->d_name[0] == '.' || n < 0)
+			continue;
+		link[n] = '\0';
+		found = !strcmp(link, "anon_inode:[eventpoll]") &&
+			!syscall(SYS_kcmp, q, d->pid, KCMP_FILE, atoi(de->d_name), p->fd);
+	}
+	closedir(dir);
+	return found;
+}
+
+/* The process that registers TFD again at restore: one that holds the
+ * epoll and whose fd TFD still refers to the registered file.  With
+ * fork, the epoll's holders often have it at the same number (the
+ * first, this one); an epoll made before a fork and used after it by
+ * the child only is registered through the child's fds. */
+static int find_registrar(struct files_dump *d, const struct fd_parms *p, uint32_t tfd,
+			  pid_t *pid)
+{
+	*pid = d->pid;
+	if (registered_in(d->pid, d, p, tfd))
 		return 0;
-	pr_err("pid %d fd %d: the epoll watches a file through fd %u, which no longer refers "
-	       "to it: not supported\n", d->pid, p->fd, tfd);
+	for (size_t i = 0; i < d->nr_tree_pids; i++) {
+		*pid = d->tree_pids[i];
+		if (*pid != d->pid && registered_in(*pid, d, p, tfd) && holds_epoll(*pid, d, p))
+			return 0;
+	}
+	pr_err("pid %d fd %d: the epoll watches a file through fd %u, which no process of the "
+	       "tree holding the epoll has at that number: not supported\n", d->pid, p->fd, tfd);
 	return -EOPNOTSUPP;
 }
 
-static int add_tfd(EventpollEntry *e, uint32_t tfd, uint32_t events, uint64_t data)
+static int add_tfd(EventpollEntry *e, uint32_t tfd, uint32_t events, uint64_t data, pid_t pid)
 {
 	EventpollTfdEntry **n = realloc(e->tfds, (e->n_tfds + 1) * sizeof(*n));
 	EventpollTfdEntry *t = malloc(sizeof(*t));
@@ -54,6 +100,8 @@ static int add_tfd(EventpollEntry *e, uint32_t tfd, uint32_t events, uint64_t da
 	t->tfd = tfd;
 	t->events = events;
 	t->data = data;
+	t->has_pid = true;
+	t->pid = pid;
 	e->tfds[e->n_tfds++] = t;
 	return 0;
 }
@@ -63,6 +111,7 @@ static int parse_tfds(struct files_dump *d, const struct fd_parms *p, EventpollE
 	for (const char *l = p->info; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
 		unsigned long long data;
 		unsigned int tfd, events;
+		pid_t pid;
 		int ret;
 
 		if (strncmp(l, "tfd:", 4))
@@ -78,9 +127,9 @@ static int parse_tfds(struct files_dump *d, const struct fd_parms *p, EventpollE
 				       "not supported\n", d->pid, p->fd, tfd);
 				return -EOPNOTSUPP;
 			}
-		ret = check_target(d, p, tfd);
+		ret = find_registrar(d, p, tfd, &pid);
 		if (!ret)
-			ret = add_tfd(e, tfd, events, data);
+			ret = add_tfd(e, tfd, events, data, pid);
 		if (ret)
 			return ret;
 	}
@@ -140,16 +189,55 @@ static bool has_fd(const struct restore_plan *p, uint32_t fd)
 	return false;
 }
 
-/* Every target is an fd of the process (fds are sorted by now). */
+/* Whose fd a registration is: images before the epoll's holders were
+ * recorded could only have one. */
+static bool registers_here(const EventpollTfdEntry *t, pid_t pid)
+{
+	return !t->has_pid || t->pid == (uint32_t)pid;
+}
+
+/* Every target this process registers is an fd of it (fds are sorted by
+ * now). */
 static int eventpoll_validate_plan(const struct restore_plan *p, uint32_t desc)
 {
 	const FileEntry *f = p->fdesc[desc].fe;
 
-	for (size_t i = 0; i < f->eventpoll->n_tfds; i++)
-		if (!has_fd(p, f->eventpoll->tfds[i]->tfd))
+	for (size_t i = 0; i < f->eventpoll->n_tfds; i++) {
+		const EventpollTfdEntry *t = f->eventpoll->tfds[i];
+
+		if (registers_here(t, p->pid) && !has_fd(p, t->tfd))
 			return restore_plan_bad("files.img", "epoll file id %u watches fd %u, "
-						"which the process does not have", f->id,
-						f->eventpoll->tfds[i]->tfd);
+						"which pid %d does not have", f->id, t->tfd,
+						p->pid);
+	}
+	return 0;
+}
+
+static bool holds(const struct restore_tree *t, uint32_t pid, uint32_t desc)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->ctx[i].plan.pid && (uint32_t)t->ctx[i].plan.pid == pid)
+			return t->ctx[i].plan.fdesc[desc].first_fd >= 0;
+	return false;
+}
+
+int eventpoll_check_registrars(const struct restore_tree *t, uint32_t desc, bool shared)
+{
+	const FileEntry *f = t->ctx[0].plan.fdesc[desc].fe;
+
+	for (size_t i = 0; i < f->eventpoll->n_tfds; i++) {
+		const EventpollTfdEntry *e = f->eventpoll->tfds[i];
+
+		if (e->has_pid ? holds(t, e->pid, desc) : !shared)
+			continue;
+		if (!e->has_pid)
+			return restore_plan_bad("files.img", "epoll file id %u is shared by "
+						"several processes, but its registration of fd "
+						"%u names none", f->id, e->tfd);
+		return restore_plan_bad("files.img", "epoll file id %u: its registration of fd "
+					"%u is pid %u's, which does not hold the epoll", f->id,
+					e->tfd, e->pid);
+	}
 	return 0;
 }
 
@@ -176,6 +264,8 @@ static int eventpoll_post(struct task_files *tf, uint32_t desc)
 		const EventpollTfdEntry *t = e->tfds[i];
 		struct epoll_event ev = { .events = t->events, .data.u64 = t->data };
 
+		if (!registers_here(t, tf->plan->pid))
+			continue;
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, t->tfd, &ev))
 			return task_files_err(tf, desc, "can't register fd %u (events 0x%x): %s",
 					      t->tfd, t->events, strerror(errno));
@@ -200,4 +290,5 @@ const struct fd_ops eventpoll_fd_ops = {
 	.validate_plan = eventpoll_validate_plan,
 	.open = eventpoll_open,
 	.post = eventpoll_post,
+	.post_in_holders = true,
 };

@@ -472,7 +472,9 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 	for (size_t i = 0; i < p->nr_fds && !ret; i++)
 		ret = place_one(&tf, i);
 	for (size_t i = 0; i < p->nr_files && !ret; i++)
-		if (p->fdesc[i].ops->post && made_here(&p->fdesc[i]))
+		if (p->fdesc[i].ops->post &&
+		    (p->fdesc[i].ops->post_in_holders ? p->fdesc[i].first_fd >= 0 :
+		     made_here(&p->fdesc[i])))
 			ret = p->fdesc[i].ops->post(&tf, i);
 	for (size_t i = 0; i < p->nr_files && !ret; i++)
 		if (p->fdesc[i].ops->finish && made_here(&p->fdesc[i]))

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "eventpoll.h"
 #include "fd-types.h"
 #include "log.h"
 #include "restore.h"
@@ -205,11 +206,6 @@ static int share_object(struct restore_tree *t, uint32_t desc, size_t owner, int
 	const struct restore_plan *p0 = any_plan(t);
 	uint32_t m = desc;
 
-	if (p0->fdesc[desc].fe->type == FD_TYPE__FD_EVENTPOLL) {
-		pr_err("An epoll (file id %u) is shared by several processes: not supported yet\n",
-		       p0->fdesc[desc].fe->id);
-		return -EOPNOTSUPP;
-	}
 	int ret = check_maker(t, desc, owner);
 
 	if (ret)
@@ -275,6 +271,11 @@ static int plan_objects(struct restore_tree *t, bool *done, bool accepted, int *
 		owner = object_owner(t, f, &shared);
 		if (owner < 0)
 			continue;
+		if (p0->fdesc[f].fe->type == FD_TYPE__FD_EVENTPOLL) {
+			ret = eventpoll_check_registrars(t, f, shared);
+			if (ret)
+				return ret;
+		}
 		if (!shared)
 			ret = check_maker(t, f, owner);
 		else

@@ -115,6 +115,9 @@ struct fd_ops {
 	int (*open)(struct task_files *tf, uint32_t desc);
 	/* In the task, once every fd is in place (epoll registrations). */
 	int (*post)(struct task_files *tf, uint32_t desc);
+	/* post() runs in every process holding the description, not only
+	 * where it is made (each registers an epoll's targets of its own). */
+	bool post_in_holders;
 	/* In the task, after every post (a socket shut down could not have
 	 * sent another's queue in its post). */
 	int (*finish)(struct task_files *tf, uint32_t desc);
