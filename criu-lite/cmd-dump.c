@@ -57,7 +57,7 @@ struct dump_ctx {
 	struct shmem_dump *shmem;
 	struct page_xfer_stats pages; /* the sum over the processes */
 	bool pre_dump;
-	uint64_t t_start, t_frozen, t_thawed;
+	uint64_t t_start, t_seize, t_frozen, t_thawed;
 };
 
 static int open_images_dir(const char *dir)
@@ -111,7 +111,7 @@ static int dump_stats(struct dump_ctx *ctx)
 	DumpStatsEntry ds = DUMP_STATS_ENTRY__INIT;
 	uint64_t now = now_us();
 
-	ds.freezing_time_us = ctx->t_frozen - ctx->t_start;
+	ds.freezing_time_us = ctx->t_frozen - ctx->t_seize;
 	ds.frozen_time_us = now - ctx->t_frozen;
 	ds.memdump_time_us = ctx->pages.memdump_us;
 	ds.memwrite_time_us = ctx->pages.memwrite_us;
@@ -128,9 +128,18 @@ static int dump_stats(struct dump_ctx *ctx)
 		const struct track_round *r = root_round(ctx);
 
 		ds.has_track_collect_time_us = ds.has_pages_dirty = ds.has_incremental = true;
-		ds.track_collect_time_us = r->collect_us;
-		ds.pages_dirty = r->tracker.pages_dirty;
-		ds.incremental = r->incremental;
+		ds.incremental = true;
+		for (size_t i = 0; i < ctx->tree.nr; i++) {
+			const struct track_round *pr = &ctx->procs[i].round;
+
+			if (ctx->tree.items[i].zombie || ctx->procs[i].exited)
+				continue;
+			ds.track_collect_time_us += pr->collect_us;
+			ds.pages_dirty += pr->tracker.pages_dirty;
+			/* A process forked since the parent round has all to copy. */
+			if (pr->parent_dir && !pr->incremental)
+				ds.incremental = false;
+		}
 		if (r->tracker.pft) {
 			ds.has_dirty_rate_pps = ds.has_write_faults = true;
 			ds.dirty_rate_pps = r->tracker.rate_pps;
@@ -428,14 +437,21 @@ static int prepare_rounds(struct dump_ctx *ctx)
 					  ctx->pre_dump);
 		if (ret)
 			return ret;
+		/* One token for the round: the inventory keeps the root's, and
+		 * the next round checks every keeper against it. */
+		pd->round.token = ctx->procs[0].round.token;
 	}
 	return 0;
 }
 
 static int seize(struct dump_ctx *ctx)
 {
-	int ret = seize_tree(ctx->pid, &ctx->tree);
+	int ret;
 
+	if (ctx->pre_dump || ctx->opts->prev_images_dir)
+		track_probe_kernel();
+	ctx->t_seize = now_us();
+	ret = seize_tree(ctx->pid, &ctx->tree);
 	if (ret)
 		return ret;
 	ctx->t_frozen = now_us();

@@ -85,39 +85,51 @@ const struct dirty_tracker_ops *track_backend_ops(enum track_backend b)
 	}
 }
 
+/* Probed once per run: the probe forks and maps (~20 ms), and a dump
+ * picks a backend for each process of the tree while it is frozen. */
+static struct kerndat track_kd;
+static bool track_kd_probed;
+
+void track_probe_kernel(void)
+{
+	if (!track_kd_probed)
+		kerndat_probe(&track_kd);
+	track_kd_probed = true;
+}
+
 int track_pick_backend(enum track_backend want, enum track_backend *out)
 {
-	struct kerndat kd;
+	const struct kerndat *kd = &track_kd;
 	const struct kd_result *r;
 
-	kerndat_probe(&kd);
+	track_probe_kernel();
 	switch (want) {
 	case TRACK_AUTO:
-		if (kd.tracker == KD_TRACKER_PAGEMAP_SCAN) {
+		if (kd->tracker == KD_TRACKER_PAGEMAP_SCAN) {
 			*out = TRACK_PAGEMAP_SCAN;
 			return 0;
 		}
-		if (kd.tracker == KD_TRACKER_SOFT_DIRTY) {
+		if (kd->tracker == KD_TRACKER_SOFT_DIRTY) {
 			*out = TRACK_SOFT_DIRTY;
 			return 0;
 		}
 		pr_err("No dirty-page tracker works on this kernel: soft-dirty: %s; pagemap-scan: %s\n",
-		       kd.feat[KD_SOFT_DIRTY].why, kd.feat[KD_UFFD_WP_ASYNC].why);
+		       kd->feat[KD_SOFT_DIRTY].why, kd->feat[KD_UFFD_WP_ASYNC].why);
 		return -EOPNOTSUPP;
 	case TRACK_SOFT_DIRTY:
-		r = &kd.feat[KD_SOFT_DIRTY];
+		r = &kd->feat[KD_SOFT_DIRTY];
 		break;
 	case TRACK_PAGEMAP_SCAN:
-		r = kd.feat[KD_PAGEMAP_SCAN].ok ? &kd.feat[KD_UFFD_REMOTE] : &kd.feat[KD_PAGEMAP_SCAN];
+		r = kd->feat[KD_PAGEMAP_SCAN].ok ? &kd->feat[KD_UFFD_REMOTE] : &kd->feat[KD_PAGEMAP_SCAN];
 		break;
 	case TRACK_EBPF:
 		/* Rides on the write protection of pagemap-scan. */
-		if (!kd.feat[KD_PF_TRACEPOINT].ok)
-			r = &kd.feat[KD_PF_TRACEPOINT];
-		else if (!kd.feat[KD_PAGEMAP_SCAN].ok)
-			r = &kd.feat[KD_PAGEMAP_SCAN];
+		if (!kd->feat[KD_PF_TRACEPOINT].ok)
+			r = &kd->feat[KD_PF_TRACEPOINT];
+		else if (!kd->feat[KD_PAGEMAP_SCAN].ok)
+			r = &kd->feat[KD_PAGEMAP_SCAN];
 		else
-			r = &kd.feat[KD_UFFD_REMOTE];
+			r = &kd->feat[KD_UFFD_REMOTE];
 		break;
 	default:
 		return -EINVAL;

@@ -94,6 +94,9 @@ struct dirty_tracker_ops {
 const struct dirty_tracker_ops *track_backend_ops(enum track_backend b);
 /* Resolves TRACK_AUTO with the kernel's probes; logs why a backend the
  * user asked for is unavailable. */
+/* Probes what the kernel offers for tracking, once per run: before the
+ * tree is frozen, so that picking a backend in the frozen window is free. */
+void track_probe_kernel(void);
 int track_pick_backend(enum track_backend want, enum track_backend *out);
 const char *track_backend_name(enum track_backend b);
 int track_backend_by_name(const char *name, enum track_backend *out);
