@@ -19,6 +19,7 @@
 #include "restore.h"
 #include "sysvipc.h"
 #include "task-attrs.h"
+#include "tty.h"
 
 #include "stats.pb-c.h"
 
@@ -128,6 +129,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 	ret = read_plans(t, opts, dfd);
 	if (!ret)
 		ret = restore_plan_sessions(t);
+	if (!ret)
+		ret = restore_plan_ctty(t);
 	if (ret)
 		return ret;
 	t->fd_base = restore_tree_fd_base(t);

@@ -136,6 +136,7 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 	st->ppid = v[4];
 	st->pgid = v[5];
 	st->sid = v[6];
+	st->tty_nr = v[7];
 	st->start_time = v[22];
 	st->start_code = v[26];
 	st->end_code = v[27];

@@ -27,6 +27,7 @@
 #include "restore.h"
 #include "restorer-blob.h"
 #include "task-attrs.h"
+#include "tty.h"
 #include "uapi-compat.h"
 
 /* glibc registers at least the original 32-byte struct rseq. */
@@ -247,7 +248,7 @@ static int task_setup(struct restore_ctx *ctx, const PstreeEntry *e)
 	size_t len = sizeof(a->child_err);
 
 	if (restore_task_files(ctx, err, len) || fork_children(ctx, true) ||
-	    task_session(ctx, e) || fork_children(ctx, false) ||
+	    task_session(ctx, e) || restore_task_ctty(ctx, err, len) || fork_children(ctx, false) ||
 	    restore_task_drop_inherited(ctx, err, len) || wait_zombies(ctx) ||
 	    restore_task_fs(ctx, err, len) || task_identity(ctx) ||
 	    restore_task_attrs(&ctx->plan, err, len) || unregister_rseq(ctx))
@@ -280,7 +281,7 @@ void restore_task_main(struct restore_ctx *ctx)
 	syscall(SYS_futex, &t->sync->ready, FUTEX_WAKE, 1, NULL, NULL, 0);
 	while (!a->go)
 		syscall(SYS_futex, &a->go, FUTEX_WAIT, 0, NULL, NULL, 0);
-	if (task_join_group(ctx, e))
+	if (task_join_group(ctx, e) || restore_task_fg(ctx, a->child_err, sizeof(a->child_err)))
 		restore_task_fail(ctx);
 	prctl(PR_SET_PDEATHSIG, 0);
 	jump_to_restorer(ctx);

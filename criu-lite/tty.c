@@ -1,7 +1,8 @@
-/* Owns terminals.  A pty pair the process holds both sides of is dumped
- * with its termios, window size, packet mode and lock, read through
- * copies of its fds, and made again as a new pair (its number may
- * differ).  Bytes queued in a pty cannot be read without taking them out,
+/* Owns terminals.  A pty pair of the tree (both sides in one process, or
+ * split between processes) is dumped with its termios, window size,
+ * packet mode and lock, read through copies of its fds, and made again as
+ * a new pair (its number may differ) by the process above every holder
+ * (restore-tree.c); its role as a controlling terminal is tty-ctty.c's.  Bytes queued in a pty cannot be read without taking them out,
  * so a pair with queued bytes is refused.  Any other terminal (the shell's
  * pty, a console) is not the process's own: with --shell-job it is dumped
  * by device and restored as lmproc's terminal, otherwise refused. */
@@ -21,12 +22,8 @@
 #include "fd-types.h"
 #include "log.h"
 #include "proc.h"
+#include "tty.h"
 
-#define PTMX_MAJOR 5
-#define PTMX_MINOR 2
-#define PTS_MAJOR_FIRST 136
-#define PTS_MAJOR_LAST 143
-#define PTMX_PATH "/dev/ptmx"
 #define TTY_FLAGS                                                                         \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | KERNEL_O_LARGEFILE | O_NOATIME | \
 	 O_ASYNC | O_NOCTTY)
@@ -56,6 +53,11 @@ static bool tty_match(struct files_dump *d, const struct fd_parms *p)
 static uint32_t pts_index(const struct stat *st)
 {
 	return (major(st->st_rdev) - PTS_MAJOR_FIRST) * 256 + minor(st->st_rdev);
+}
+
+dev_t tty_pts_rdev(uint32_t index)
+{
+	return makedev(PTS_MAJOR_FIRST + index / 256, index % 256);
 }
 
 /* The pty number of master P (TIOCGPTN through a copy), -errno. */
@@ -98,10 +100,10 @@ static int find_master(struct files_dump *d, uint32_t index, const struct fd_par
 
 static pid_t pty_elsewhere(const struct files_dump *d, uint32_t index, bool master);
 
+/* The slave of pty INDEX in the process (*OUT), or NULL if only another
+ * process of the tree holds it (a terminal emulator and its shell). */
 static int find_slave(struct files_dump *d, uint32_t index, const struct fd_parms **out)
 {
-	pid_t other;
-
 	for (int i = 0; i < d->nr_fds; i++) {
 		const struct fd_parms *s = &d->fds[i];
 
@@ -110,14 +112,11 @@ static int find_slave(struct files_dump *d, uint32_t index, const struct fd_parm
 			return 0;
 		}
 	}
-	other = pty_elsewhere(d, index, false);
-	if (other)
-		pr_err("pid %d: the slave of pty %u is held by pid %d of the tree: a pty pair split "
-		       "between processes is not supported yet\n",
-		       d->pid, index, other);
-	else
-		pr_err("pid %d: pty master of pty %u has no slave fd in the process: not supported\n",
-		       d->pid, index);
+	*out = NULL;
+	if (pty_elsewhere(d, index, false))
+		return 0;
+	pr_err("pid %d: pty master of pty %u has no slave fd in the tree: not supported\n", d->pid,
+	       index);
 	return -EOPNOTSUPP;
 }
 
@@ -147,21 +146,6 @@ static int check_slave(struct files_dump *d, const struct fd_parms *s, uint32_t 
 	ret = check_queue(d, s, fd, index);
 	close(fd);
 	return ret;
-}
-
-/* The slave must be nobody's controlling terminal: a session's terminal
- * is not restored.  Asked through the master: through the slave, the
- * kernel answers only for lmproc's own terminal. */
-static int check_session(struct files_dump *d, const struct fd_parms *p, int master,
-			 uint32_t index)
-{
-	pid_t sid;
-
-	if (ioctl(master, TIOCGSID, &sid))
-		return 0;
-	pr_err("pid %d fd %d: pty %u is the controlling terminal of session %d: not supported\n",
-	       d->pid, p->fd, index, sid);
-	return -EOPNOTSUPP;
 }
 
 static int read_state(struct files_dump *d, const struct fd_parms *p, int fd, PtyStateEntry *ps,
@@ -215,18 +199,18 @@ static int dump_master(struct files_dump *d, const struct fd_parms *p, TtyEntry 
 		return -EOPNOTSUPP;
 	}
 	ret = find_slave(d, index, &s);
-	if (!ret)
+	if (!ret && s)
 		ret = check_slave(d, s, index);
 	if (ret)
 		return ret;
 	fd = files_steal(d, p);
 	if (fd < 0)
 		return fd;
-	ret = check_session(d, p, fd, index);
-	if (!ret)
-		ret = check_queue(d, p, fd, index);
+	ret = check_queue(d, p, fd, index);
 	if (!ret)
 		ret = read_state(d, p, fd, ps, index);
+	if (!ret)
+		ret = tty_dump_ctty(d, fd, index, ps);
 	close(fd);
 	te->pty = ps;
 	return ret;
@@ -252,32 +236,36 @@ static bool pty_end_of(pid_t pid, const char *name, const char *link, uint32_t i
 	return ti && strtoul(ti, NULL, 10) == index;
 }
 
+bool tty_pid_holds(pid_t pid, uint32_t index, bool master)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	while (dir && !found && (de = readdir(dir))) {
+		ssize_t n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		found = pty_end_of(pid, de->d_name, link, index, master);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
 /* Another process of the tree holding the MASTER (or a slave) of pty
  * INDEX: its pid, 0 if none. */
 static pid_t pty_elsewhere(const struct files_dump *d, uint32_t index, bool master)
 {
 	for (size_t i = 0; i < d->nr_tree_pids; i++) {
 		pid_t pid = d->tree_pids[i];
-		char path[64], link[64];
-		struct dirent *de;
-		bool found = false;
-		DIR *dir;
 
-		if (pid == d->pid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		dir = opendir(path);
-		while (dir && !found && (de = readdir(dir))) {
-			ssize_t n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
-
-			if (n <= 0)
-				continue;
-			link[n] = '\0';
-			found = pty_end_of(pid, de->d_name, link, index, master);
-		}
-		if (dir)
-			closedir(dir);
-		if (found)
+		if (pid != d->pid && tty_pid_holds(pid, index, master))
 			return pid;
 	}
 	return 0;
@@ -294,18 +282,13 @@ static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p
 		if (ret)
 			return ret;
 	}
-	if (m) {
+	other = !m && is_pts(&p->st) ? pty_elsewhere(d, pts_index(&p->st), true) : 0;
+	if (m || other) {
 		te->kind = TTY_KIND__TTY_PTY_SLAVE;
 		te->has_index = true;
 		te->index = pts_index(&p->st);
-		return 0;
-	}
-	other = is_pts(&p->st) ? pty_elsewhere(d, pts_index(&p->st), true) : 0;
-	if (other) {
-		pr_err("pid %d fd %d (%s): the master of this pty is held by pid %d of the tree: a "
-		       "pty pair split between processes is not supported yet\n",
-		       d->pid, p->fd, p->link, other);
-		return -EOPNOTSUPP;
+		/* The master's process checks this side only if it holds it. */
+		return other ? check_slave(d, p, te->index) : 0;
 	}
 	if (!d->shell_job) {
 		pr_err("pid %d fd %d is the terminal %s, which the process does not own: dump with --shell-job (-j) to restore it on lmproc's terminal\n",
@@ -362,7 +345,9 @@ static int tty_validate(const FileEntry *f, uint64_t data_size)
 		return 0;
 	case TTY_KIND__TTY_PTY_MASTER:
 		ps = te->pty;
-		if (!te->has_index || !ps || ps->termios->cc.len != NCCS)
+		if (!te->has_index || !ps || ps->termios->cc.len != NCCS ||
+		    (ps->has_session && !ps->session) || (ps->has_fg_pgrp && !ps->has_session) ||
+		    (ps->has_fg_pgrp && !ps->fg_pgrp))
 			break;
 		return 0;
 	case TTY_KIND__TTY_PTY_SLAVE:

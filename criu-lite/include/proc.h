@@ -22,6 +22,7 @@ struct proc_stat {
 	pid_t ppid;		/* 4 */
 	pid_t pgid;		/* 5 */
 	pid_t sid;		/* 6 */
+	uint32_t tty_nr;	/* 7: controlling terminal's device, 0 if none */
 	uint64_t start_time;	/* 22: clock ticks after boot */
 	uint64_t start_code;	/* 26 */
 	uint64_t end_code;	/* 27 */

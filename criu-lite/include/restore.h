@@ -148,6 +148,13 @@ struct restore_ctx {
 	bool join_late;	   /* setpgid(0, pgid) once every task exists */
 	bool group_helper; /* its group's leader is gone: a helper makes it */
 	bool fork_early;   /* forked before its parent's setsid() */
+	/* tty-ctty.c: it leads a session whose terminal is a pty of the tree,
+	 * at its fd CTTY_FD (that pty's slave, or its master), with
+	 * foreground group CTTY_FG (0: its own). */
+	bool ctty;
+	bool ctty_master;
+	int ctty_fd;
+	pid_t ctty_fg;
 	struct restore_tree *tree;
 	size_t idx;	   /* in tree->ctx */
 	pid_t host_pid;	   /* its pid in lmproc's pid namespace (--pidns) */
