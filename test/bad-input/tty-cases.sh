@@ -14,16 +14,30 @@ case_pty_queued() {
 }
 
 # case_pty_split: a pty whose master and slave are held by two processes
-# of the tree is refused, with --shell-job too, naming both; the tree runs
-# on and the pty still carries bytes.
+# of the tree, with a byte the slave's process wrote still queued at the
+# master, is refused, with --shell-job too, naming the master's process,
+# its fd and why; the tree runs on, the byte is still there and the pty
+# still carries bytes.
 case_pty_split() {
-	local child
-
 	target_up "$BUILD/bad-input/pty_split" || return 1
-	child=$(cat "/proc/$TPID/task/$TPID/children" 2>/dev/null | tr -d ' ')
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img" -j
-	refused $? "$child" "$TPID" "split" || return 1
+	refused $? "$TPID" "fd 3" "queued" || return 1
+	target_intact
+}
+
+# case_pty_ctty_nofd: a pty of the tree that is the controlling terminal
+# of a session whose leader holds no fd of it (only the leader's child
+# does) is refused naming the master's process, the session and why; the
+# tree runs on and the pty still carries bytes.
+case_pty_ctty_nofd() {
+	local child
+
+	target_up "$BUILD/bad-input/pty_ctty_nofd" || return 1
+	child=$(tr -d ' ' <"/proc/$TPID/task/$TPID/children" 2>/dev/null)
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "session $child" "holds no fd" || return 1
 	target_intact
 }
 
@@ -80,5 +94,6 @@ case_shell_job() {
 run_tty_bad_input() {
 	bad_case pty-queued case_pty_queued
 	bad_case pty-split case_pty_split
+	bad_case pty-ctty-nofd case_pty_ctty_nofd
 	CASE_KIND=state bad_case shell-job case_shell_job
 }
