@@ -4,7 +4,9 @@
  * not been yet) and accept(); any other socket alone; each bound to its
  * name (a stale socket file at the path is removed first, as CRIU does,
  * and the file gets its permissions and owner back), a listener
- * listening with its backlog.  A pair's queues are sent from the peer.
+ * listening with its backlog.  A pair's queues are sent from the peer,
+ * each message with the files in flight it carries (sk-unix-scm.c opens
+ * them first).
  * post(), every socket bound: the queues of the others, each datagram
  * from the socket that sent it (the queue of a connected datagram socket
  * only accepts its peer's), then connect() by name.  finish(), every queue

@@ -9,9 +9,10 @@
  * each datagram's sender), shutdown state, buffer sizes, SO_PASSCRED and
  * SO_PEEK_OFF.  Names, peers and states come from sock_diag
  * (NETLINK_SOCK_DIAG through libnl), queues are peeked (SO_PEEK_OFF,
- * MSG_PEEK) from a copy of the task's fd, so nothing leaves them.  Refused:
- * connections a listener has not accepted yet, stream peers outside the
- * tree, named connections between processes, queued SCM_RIGHTS.  sk-unix-restore.c makes them again. */
+ * MSG_PEEK) from a copy of the task's fd, so nothing leaves them; the
+ * files in flight in them are sk-unix-scm.c's.  Refused: connections a
+ * listener has not accepted yet, stream peers outside the tree, named
+ * connections between processes.  sk-unix-restore.c makes them again. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
