@@ -6,7 +6,9 @@
  * files (another eventfd, and the same regular file again).  A child holds
  * one end of another pair: it has queued a pipe end, the inherited
  * regular file and an eventfd to the parent, and the parent an eventfd to
- * it.  After the restore each receiver reads every message in order with
+ * it, and a file only the child holds (the parent moves it, the child
+ * sees it moved).  A datagram socket bound to a name has datagrams with an eventfd
+ * and a pipe end from an unbound socket, closed since.  After the restore each receiver reads every message in order with
  * its files: the pipes give their bytes then EOF, the eventfds their
  * counts, and every copy of the regular file shares one position with
  * the process's own fd (lseek on one shows on the others).  A stream
@@ -14,11 +16,13 @@
  * message (a peek can't tell where it starts): never later, in order. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,11 +33,14 @@
 #define MSG_LEN 64
 #define MAX_FILES 16
 
-enum kind { PLAIN, PIPE, REG, EFD, EFD_REG };
+/* OWN: a file only the child holds (besides the message). */
+enum kind { PLAIN, PIPE, REG, EFD, EFD_REG, OWN };
+#define OWN_POS 55
+#define OWN_MOVED 4321
 
 static const int types[NR_TYPES] = { SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET };
 static const enum kind msgs[NR_MSGS] = { PLAIN, PIPE, PLAIN, REG, EFD, PLAIN, EFD_REG };
-static int sp[NR_TYPES][2], tp[2], go_pipe[2], res_pipe[2], regfd;
+static int sp[NR_TYPES][2], tp[2], go_pipe[2], res_pipe[2], regfd, bound, ownfd = -1;
 static uint64_t seed;
 
 static int files_of(enum kind k)
@@ -49,6 +56,7 @@ static void make_msg(char *buf, int who, int n)
 
 static void make_pipe_data(char *buf, int who)
 {
+	memset(buf, 0, 32);
 	snprintf(buf, 32, "pipe %d %llx", who, (unsigned long long)(seed + who));
 }
 
@@ -87,6 +95,8 @@ static int send_one(int s, int who, int n, enum kind k)
 		fds[0] = p[0];
 	} else if (k == REG) {
 		fds[0] = regfd;
+	} else if (k == OWN) {
+		fds[0] = ownfd;
 	} else if (k == EFD || k == EFD_REG) {
 		fds[0] = eventfd(who * 10 + n, EFD_CLOEXEC);
 		fds[1] = regfd;
@@ -94,7 +104,7 @@ static int send_one(int s, int who, int n, enum kind k)
 	if (nr && fds[0] < 0)
 		return -1;
 	ret = send_files(s, buf, fds, nr);
-	if (fds[0] >= 0 && fds[0] != regfd)
+	if (fds[0] >= 0 && fds[0] != regfd && fds[0] != ownfd)
 		close(fds[0]);
 	return ret;
 }
@@ -111,6 +121,13 @@ static int check_files(int who, int n, enum kind k, const int *fds, char *why, s
 		    read(fds[0], &end, 1) != 0) {
 			snprintf(why, len, "message %d: its pipe does not give its bytes, then EOF",
 				 n);
+			return -1;
+		}
+	} else if (k == OWN) {
+		/* Moved for the child to see through its own fd. */
+		if (lseek(fds[0], 0, SEEK_CUR) != OWN_POS ||
+		    lseek(fds[0], OWN_MOVED, SEEK_SET) != OWN_MOVED) {
+			snprintf(why, len, "message %d: the child's file is not at %d", n, OWN_POS);
 			return -1;
 		}
 	} else if (k == EFD || k == EFD_REG) {
@@ -199,24 +216,32 @@ static int read_all(int s, int type, int who, const enum kind *ks, int nr_msgs, 
 	return 0;
 }
 
-static const enum kind child_msgs[3] = { PIPE, PLAIN, EFD_REG };
+static const enum kind child_msgs[4] = { PIPE, PLAIN, EFD_REG, OWN };
+static const enum kind bound_msgs[3] = { EFD, PLAIN, PIPE };
 static const enum kind parent_msgs[2] = { EFD, PLAIN };
 
 static void child(void)
 {
-	char why[200] = "ok", c;
+	char why[200] = "ok", path[256], c;
 
 	close(tp[0]);
 	for (int t = 0; t < NR_TYPES; t++) {
 		close(sp[t][0]);
 		close(sp[t][1]);
 	}
-	for (int n = 0; n < 3; n++)
+	test_path(path, sizeof(path), "scm-child-file");
+	ownfd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (ownfd < 0 || ftruncate(ownfd, 8192) || lseek(ownfd, OWN_POS, SEEK_SET) != OWN_POS)
+		_exit(2);
+	for (int n = 0; n < 4; n++)
 		if (send_one(tp[1], 10, n, child_msgs[n]))
 			_exit(2);
 	if (write(res_pipe[1], "c", 1) != 1 || read(go_pipe[0], &c, 1) != 1)
 		_exit(2);
 	read_all(tp[1], SOCK_SEQPACKET, 11, parent_msgs, 2, why, sizeof(why));
+	if (!strcmp(why, "ok") && lseek(ownfd, 0, SEEK_CUR) != OWN_MOVED)
+		snprintf(why, sizeof(why), "its file, moved by the parent, is at %lld",
+			 (long long)lseek(ownfd, 0, SEEK_CUR));
 	if (write(res_pipe[1], why, sizeof(why)) != sizeof(why))
 		_exit(3);
 	_exit(0);
@@ -239,6 +264,27 @@ static void setup(void)
 	for (int t = 0; t < NR_TYPES; t++)
 		if (socketpair(AF_UNIX, types[t], 0, sp[t]))
 			fail("socketpair type %d: %s", types[t], strerror(errno));
+}
+
+/* A datagram socket bound to an abstract name, with datagrams from an
+ * unbound socket, closed since. */
+static void queue_bound(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int s;
+
+	snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "lmproc-scm-%d", getpid());
+	len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a.sun_path + 1);
+	bound = socket(AF_UNIX, SOCK_DGRAM, 0);
+	s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	if (bound < 0 || s < 0 || bind(bound, (struct sockaddr *)&a, len) ||
+	    connect(s, (struct sockaddr *)&a, len))
+		fail("bound socket: %s", strerror(errno));
+	for (int n = 0; n < 3; n++)
+		if (send_one(s, 12, n, bound_msgs[n]))
+			fail("send to the bound socket: %s", strerror(errno));
+	close(s);
 }
 
 static void queue_parent(void)
@@ -272,13 +318,16 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		fail("fork: %s", strerror(errno));
 	queue_parent();
+	queue_bound();
 	test_waitsig();
 
 	for (int t = 0; t < NR_TYPES; t++)
 		if (read_all(sp[t][1], types[t], t, msgs, NR_MSGS, why, sizeof(why)))
 			fail("%s", why);
-	if (read_all(tp[0], SOCK_SEQPACKET, 10, child_msgs, 3, why, sizeof(why)))
+	if (read_all(tp[0], SOCK_SEQPACKET, 10, child_msgs, 4, why, sizeof(why)))
 		fail("from the child: %s", why);
+	if (read_all(bound, SOCK_DGRAM, 12, bound_msgs, 3, why, sizeof(why)))
+		fail("bound socket: %s", why);
 	if (write(go_pipe[1], "g", 1) != 1 || read(res_pipe[0], why, sizeof(why)) != sizeof(why))
 		fail("child: no report: %s", strerror(errno));
 	if (strcmp(why, "ok"))
