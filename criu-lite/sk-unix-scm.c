@@ -76,22 +76,50 @@ static int check_carried(struct files_dump *d, const struct fd_parms *p, uint32_
 	return -EOPNOTSUPP;
 }
 
-/* The id of FD's description if it is in flight in a queue dumped
- * before, 0 if not: files_dump_own tells apart only the fds it gets. */
-static int64_t kept_id(const struct files_dump *d, int fd)
+/* Where FD's description is, or would be, among the copies kept, which
+ * are in kcmp's order of the descriptions (*AT); its id if it is there
+ * (in flight in a queue dumped before: files_dump_own tells apart only
+ * the fds it gets), 0 if not, -errno. */
+static int64_t kept_id(const struct files_dump *d, int fd, size_t *at)
 {
+	size_t lo = 0, hi = d->nr_in_flight;
 	pid_t self = getpid();
 
-	for (size_t i = 0; i < d->nr_in_flight; i++) {
-		long r = syscall(SYS_kcmp, self, self, KCMP_FILE, d->in_flight[i].fd, fd);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		long r = syscall(SYS_kcmp, self, self, KCMP_FILE, d->in_flight[mid].fd, fd);
 
-		if (r < 0) {
-			pr_perror("Can't compare two files in flight (kcmp)");
-			return -errno;
+		if (r < 0 || r > 2) {
+			pr_err("Can't compare two files in flight (kcmp): %s\n",
+			       r < 0 ? strerror(errno) : "no order");
+			return r < 0 ? -errno : -EINVAL;
 		}
-		if (!r)
-			return d->in_flight[i].id;
+		if (!r) {
+			*at = mid;
+			return d->in_flight[mid].id;
+		}
+		if (r == 1)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	*at = lo;
+	return 0;
+}
+
+/* Keeps FD (D has room for it): 0, or 1 if another fd of its
+ * description is kept already (FD is not taken), -errno. */
+static int keep(struct files_dump *d, int fd, uint32_t id)
+{
+	size_t at;
+	int64_t r = kept_id(d, fd, &at);
+
+	if (r)
+		return r < 0 ? r : 1;
+	memmove(d->in_flight + at + 1, d->in_flight + at,
+		(d->nr_in_flight - at) * sizeof(*d->in_flight));
+	d->in_flight[at] = (struct scm_kept){ fd, id };
+	d->nr_in_flight++;
 	return 0;
 }
 
@@ -154,8 +182,12 @@ static int dump_new(struct files_dump *d, const struct fd_parms *p, uint32_t msg
 	}
 	for (int i = 0; i < nr_fresh; i++) {
 		ids[at[i]] = fresh_ids[i];
-		k[d->nr_in_flight++] = (struct scm_kept){ fresh[i], fresh_ids[i] };
-		fds[at[i]] = -1;
+		/* Two fds of one description in this message: one is kept. */
+		ret = keep(d, fresh[i], fresh_ids[i]);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			fds[at[i]] = -1;
 	}
 	return 0;
 }
@@ -169,7 +201,8 @@ static int add_message(struct files_dump *d, const struct fd_parms *p, UnixQueue
 	for (int i = 0; i < nr && !ret; i++)
 		ret = check_carried(d, p, msg, fds[i]);
 	for (int i = 0; i < nr && !ret; i++) {
-		int64_t id = kept_id(d, fds[i]);
+		size_t at;
+		int64_t id = kept_id(d, fds[i], &at);
 
 		if (id < 0) {
 			ret = id;
