@@ -280,14 +280,17 @@ static int64_t desc_of_id(const struct restore_plan *p, uint32_t id)
 	return -1;
 }
 
-/* Any socket of DESC's object is held here: this process makes it or
- * inherits it from the one that does. */
+/* Any socket of DESC's object, or the listener it was accepted from, is
+ * held here: the object is made here or above (restore-tree.c). */
 static bool object_held(const struct restore_plan *p, uint32_t desc)
 {
 	uint32_t m = desc;
 
 	do {
-		if (p->fdesc[m].first_fd >= 0)
+		const UnixSkEntry *u = p->files[m]->unix_sk;
+		int l = u->has_listener ? unix_find(p, u->listener) : -1;
+
+		if (p->fdesc[m].first_fd >= 0 || (l >= 0 && p->fdesc[l].first_fd >= 0))
 			return true;
 		m = p->fdesc[m].obj_next;
 	} while (m != desc);
