@@ -506,6 +506,8 @@ static ssize_t peek(int fd, char *buf, struct peeked *pk)
 			if (pk->nr_fds < SCM_MAX_FD)
 				pk->fds[pk->nr_fds++] = fd;
 			else
+				pk->ctrunc = true;
+			if (pk->ctrunc)
 				close(fd);
 		}
 	}
@@ -542,19 +544,27 @@ static int add_source(struct files_dump *d, const struct fd_parms *p, UnixQueueE
 	return 0;
 }
 
-/* The files the message being peeked (at its byte OFF) carries: a
- * datagram's come with each peek of it, and count once.  A peek of a
- * stream socket glues the bytes queued before a message with files to it
- * (and stops after it), and no peek tells where it starts (a peek of any
- * length there gets the files): they go with the whole piece. */
-static int peeked_files(struct files_dump *d, const struct fd_parms *p, UnixQueueEntry *q,
-			struct scm_queue *sq, struct peeked *pk, uint64_t off)
+/* The files the message being peeked (at its byte OFF, N bytes peeked)
+ * carries: a datagram's come with each peek of it, and count once.  A
+ * peek of a stream socket glues the bytes queued before a message with
+ * files to it (and stops after it), and no peek tells where it starts (a
+ * peek of any length there gets the files): they go with the whole piece.
+ * A peek that fills the buffer gets the files of a message it may not
+ * have reached, which the next peek gets again. */
+static int peeked_files(struct files_dump *d, const struct fd_parms *p,
+			const struct unix_diag_sk *s, UnixQueueEntry *q, struct scm_queue *sq,
+			struct peeked *pk, uint64_t off, ssize_t n)
 {
 	int ret = 0;
 
 	if (pk->ctrunc) {
 		pr_err("pid %d fd %d: a queued message carries more files than lmproc can "
 		       "peek: not supported\n", d->pid, p->fd);
+		ret = -EOPNOTSUPP;
+	} else if (pk->nr_fds && s->type == SOCK_STREAM && n == PEEK_BUF) {
+		pr_err("pid %d fd %d: a stream socket with %d bytes or more queued before a "
+		       "message with files (SCM_RIGHTS): not supported\n", d->pid, p->fd,
+		       PEEK_BUF);
 		ret = -EOPNOTSUPP;
 	} else if (pk->nr_fds && !off) {
 		return unix_scm_note(sq, q->n_lengths, pk->fds, pk->nr_fds);
@@ -590,7 +600,7 @@ static int peek_queue(struct files_dump *d, const struct fd_parms *p, int fd,
 			       strerror(-n));
 			return n;
 		}
-		ret = peeked_files(d, p, q, sq, &pk, msg);
+		ret = peeked_files(d, p, s, q, sq, &pk, msg, n);
 		if (ret)
 			return ret;
 		if (sources && !msg) {
