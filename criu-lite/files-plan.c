@@ -14,6 +14,7 @@
 #include "fd-types.h"
 #include "log.h"
 #include "restore.h"
+#include "sk-unix.h"
 
 #define bad restore_plan_bad
 
@@ -190,6 +191,8 @@ int restore_validate_files(struct restore_plan *p)
 		ret = check_fds(img, p, by_id);
 	if (!ret)
 		ret = link_objects(p);
+	if (!ret)
+		ret = unix_scm_plan(p);
 	/* files.img holds the whole tree's files: this process's only here. */
 	for (size_t i = 0; i < p->nr_files && !ret; i++)
 		if (p->fdesc[i].first_fd >= 0 && p->fdesc[i].ops->validate_plan)
@@ -203,7 +206,7 @@ int restore_check_files(const struct restore_plan *p)
 		const struct file_desc *d = &p->fdesc[i];
 		int ret;
 
-		if (!d->ops->check || (d->first_fd < 0 && !d->make_here))
+		if (!d->ops->check || (d->first_fd < 0 && !d->make_here && !d->in_flight_here))
 			continue;
 		ret = d->ops->check(p, i);
 		if (ret)

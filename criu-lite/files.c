@@ -624,6 +624,64 @@ static void files_process_free(struct files_dump *d)
 	d->pidfd = d->proc_fd = d->proc_fdinfo = -1;
 }
 
+/* FDS, fds of lmproc's own, as the fds of a process of their own: read
+ * and classified like a task's (through /proc/self), told apart with
+ * kcmp, and each description dumped unless a process did already. */
+static int dump_own_fds(struct files_dump *d, const int *fds, int nr, uint32_t *ids)
+{
+	int ret;
+
+	d->pidfd = syscall(SYS_pidfd_open, d->pid, 0);
+	if (d->pidfd < 0) {
+		pr_perror("Can't open a pidfd for lmproc itself");
+		return -errno;
+	}
+	d->proc_fd = open_proc_dir(d->pid, "fd");
+	if (d->proc_fd < 0)
+		return d->proc_fd;
+	d->proc_fdinfo = open_proc_dir(d->pid, "fdinfo");
+	if (d->proc_fdinfo < 0)
+		return d->proc_fdinfo;
+	d->fds = calloc(nr + 1, sizeof(*d->fds));
+	if (!d->fds)
+		return -ENOMEM;
+	for (int i = 0; i < nr; i++) {
+		d->fds[i].fd = fds[i];
+		d->nr_fds = i + 1;
+		ret = read_fd(d, &d->fds[i]);
+		if (!ret)
+			ret = classify(d, &d->fds[i]);
+		if (ret)
+			return ret;
+	}
+	ret = find_shared(d);
+	if (!ret)
+		ret = dump_descriptions(d);
+	for (int i = 0; !ret && i < nr; i++)
+		ids[i] = d->fds[d->fds[i].rep].id;
+	return ret;
+}
+
+int files_dump_own(struct files_dump *d, const int *fds, int nr, uint32_t *ids)
+{
+	struct files_dump task = *d;
+	int ret;
+
+	d->pid = getpid();
+	d->fds = NULL;
+	d->nr_fds = 0;
+	d->pidfd = d->proc_fd = d->proc_fdinfo = -1;
+	ret = dump_own_fds(d, fds, nr, ids);
+	files_process_free(d);
+	d->pid = task.pid;
+	d->pidfd = task.pidfd;
+	d->proc_fd = task.proc_fd;
+	d->proc_fdinfo = task.proc_fdinfo;
+	d->fds = task.fds;
+	d->nr_fds = task.nr_fds;
+	return ret;
+}
+
 static int dump_fds(int dfd, struct files_dump *d)
 {
 	struct cr_img *fdinfo;
@@ -722,6 +780,7 @@ int files_dump_end(struct files_dump *d)
 	tdestroy(d->objs_seen, free);
 	tdestroy(d->descs_seen, free_desc_seen);
 	unix_diag_free(d->unix_diag);
+	unix_scm_dump_end(d);
 	for (int i = 0; i < 2; i++)
 		if (d->tee_pipe[i] >= 0)
 			close(d->tee_pipe[i]);

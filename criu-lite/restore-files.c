@@ -22,6 +22,7 @@
 #include "image.h"
 #include "log.h"
 #include "restore.h"
+#include "sk-unix.h"
 
 /* Moves FD to the lowest free number >= BASE. */
 static int move_above(int fd, int base)
@@ -346,6 +347,8 @@ int task_files_install(struct task_files *tf, uint32_t desc, int tmp)
 	int fd = tf->plan->fdesc[desc].first_fd;
 
 	if (fd < 0) {
+		if (tf->plan->fdesc[desc].in_flight_here)
+			return unix_scm_keep(tf, desc, tmp);
 		close(tmp);
 		return 0;
 	}
@@ -479,6 +482,7 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 	for (size_t i = 0; i < p->nr_files && !ret; i++)
 		if (p->fdesc[i].ops->finish && made_here(&p->fdesc[i]))
 			ret = p->fdesc[i].ops->finish(&tf, i);
+	unix_scm_release(&tf);
 	if (!ret)
 		ret = task_take_locks(&tf);
 	free(tf.file_fd);

@@ -154,7 +154,9 @@ static int add_holders(const struct restore_tree *t, uint32_t f, int owner, bool
 	for (size_t i = 0; i < t->nr; i++) {
 		const struct restore_plan *p = &t->ctx[i].plan;
 
-		if (!p->pid || p->fdesc[f].first_fd < 0 || owner == (int)i)
+		/* A file in flight: whoever fills the queue needs it. */
+		if (!p->pid || (p->fdesc[f].first_fd < 0 && !p->fdesc[f].in_flight_here) ||
+		    owner == (int)i)
 			continue;
 		if (owner >= 0)
 			*shared = true;

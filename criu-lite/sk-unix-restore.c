@@ -4,7 +4,9 @@
  * not been yet) and accept(); any other socket alone; each bound to its
  * name (a stale socket file at the path is removed first, as CRIU does,
  * and the file gets its permissions and owner back), a listener
- * listening with its backlog.  A pair's queues are sent from the peer.
+ * listening with its backlog.  A pair's queues are sent from the peer,
+ * each message with the files in flight it carries (sk-unix-scm.c opens
+ * them first).
  * post(), every socket bound: the queues of the others, each datagram
  * from the socket that sent it (the queue of a connected datagram socket
  * only accepts its peer's), then connect() by name.  finish(), every queue
@@ -139,15 +141,31 @@ static int sender(struct task_files *tf, uint32_t desc, size_t i, int from, int 
 	return *tmp;
 }
 
-static int send_one(int fd, const char *buf, uint32_t len, const struct sockaddr_un *to,
-		    socklen_t to_len)
+/* The NR files FDS go with the message's first bytes (SCM_RIGHTS). */
+static int send_one(int fd, char *buf, uint32_t len, struct sockaddr_un *to, socklen_t to_len,
+		    const int *fds, int nr)
 {
+	char cbuf[CMSG_SPACE(sizeof(int) * SCM_MAX_FD)];
 	uint32_t done = 0;
 
 	do {
-		ssize_t n = sendto(fd, buf + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL,
-				   (const struct sockaddr *)to, to_len);
+		struct iovec iov = { .iov_base = buf + done, .iov_len = len - done };
+		struct msghdr mh = { .msg_name = to, .msg_namelen = to_len, .msg_iov = &iov,
+				     .msg_iovlen = 1 };
+		ssize_t n;
 
+		if (nr && !done) {
+			struct cmsghdr *c;
+
+			mh.msg_control = cbuf;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nr);
+			c = CMSG_FIRSTHDR(&mh);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int) * nr);
+			memcpy(CMSG_DATA(c), fds, sizeof(int) * nr);
+		}
+		n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0)
 			return -errno;
 		done += n;
@@ -163,9 +181,10 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 	const UnixQueueEntry *q = u->queue;
 	uint64_t off = q->data_off;
 	cleanup_free char *buf = NULL;
+	int tmp = -1, ret = 0, fds[SCM_MAX_FD];
 	struct sockaddr_un to;
 	socklen_t to_len = 0;
-	int tmp = -1, ret = 0;
+	size_t rights = 0;
 	uint32_t max = 0;
 
 	if (!q->n_lengths)
@@ -180,7 +199,7 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 	for (size_t i = 0; i < q->n_lengths && !ret; i++) {
 		uint32_t len = q->lengths[i];
 		ssize_t n = pread(tf->data_fd, buf, len, off);
-		int fd;
+		int fd, nr = unix_scm_fds(tf, desc, i, &rights, fds);
 
 		if (n != (ssize_t)len) {
 			ret = task_files_err(tf, desc, "can't read queued message %zu: %s", i,
@@ -188,7 +207,7 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 			break;
 		}
 		fd = sender(tf, desc, i, from, &tmp);
-		ret = fd < 0 ? fd : send_one(fd, buf, len, from < 0 ? &to : NULL, to_len);
+		ret = fd < 0 ? fd : send_one(fd, buf, len, from < 0 ? &to : NULL, to_len, fds, nr);
 		if (fd >= 0 && ret) {
 			errno = -ret;
 			ret = task_files_err(tf, desc, "can't queue message %zu (%u bytes) again: "
@@ -264,9 +283,12 @@ static int make_pair(struct task_files *tf, const uint32_t m[2], int nr, int sv[
 static int open_pair(struct task_files *tf, uint32_t desc)
 {
 	uint32_t other = tf->plan->fdesc[desc].obj_next, m[2] = { desc, other };
-	int nr = other == desc ? 1 : 2, sv[2], ret;
+	int nr = other == desc ? 1 : 2, sv[2], ret = 0;
 
-	ret = make_pair(tf, m, nr, sv);
+	for (int i = 0; i < nr && !ret; i++)
+		ret = unix_scm_prepare(tf, m[i]);
+	if (!ret)
+		ret = make_pair(tf, m, nr, sv);
 	if (ret)
 		return ret;
 	for (int i = 0; i < 2 && !ret; i++) {
@@ -329,7 +351,9 @@ int unix_post(struct task_files *tf, uint32_t desc)
 
 	if (unix_is_pair(u) || tf->file_fd[desc] < 0)
 		return 0;
-	ret = fill_queue(tf, desc, -1);
+	ret = unix_scm_prepare(tf, desc);
+	if (!ret)
+		ret = fill_queue(tf, desc, -1);
 	if (ret || !u->has_peer_name)
 		return ret;
 	len = make_addr(&to, &u->peer_name);

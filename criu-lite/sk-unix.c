@@ -9,9 +9,10 @@
  * each datagram's sender), shutdown state, buffer sizes, SO_PASSCRED and
  * SO_PEEK_OFF.  Names, peers and states come from sock_diag
  * (NETLINK_SOCK_DIAG through libnl), queues are peeked (SO_PEEK_OFF,
- * MSG_PEEK) from a copy of the task's fd, so nothing leaves them.  Refused:
- * connections a listener has not accepted yet, stream peers outside the
- * tree, named connections between processes, queued SCM_RIGHTS.  sk-unix-restore.c makes them again. */
+ * MSG_PEEK) from a copy of the task's fd, so nothing leaves them; the
+ * files in flight in them are sk-unix-scm.c's.  Refused: connections a
+ * listener has not accepted yet, stream peers outside the tree, named
+ * connections between processes.  sk-unix-restore.c makes them again. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -472,7 +473,9 @@ static int add_length(UnixQueueEntry *q, uint32_t len)
 
 struct peeked {
 	bool more;   /* the message goes on */
-	bool rights; /* it carries fds */
+	bool ctrunc; /* more control data than lmproc has room for */
+	int fds[SCM_MAX_FD]; /* the files it carries: lmproc's copies */
+	int nr_fds;
 	struct sockaddr_un from;
 	socklen_t from_len;
 };
@@ -481,7 +484,7 @@ struct peeked {
  * queue. */
 static ssize_t peek(int fd, char *buf, struct peeked *pk)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 253)];
+	char cbuf[SCM_CMSG_SPACE];
 	struct iovec iov = { .iov_base = buf, .iov_len = PEEK_BUF };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf), .msg_name = &pk->from,
@@ -491,14 +494,22 @@ static ssize_t peek(int fd, char *buf, struct peeked *pk)
 	if (n < 0)
 		return -errno;
 	pk->more = mh.msg_flags & MSG_TRUNC;
-	pk->rights = mh.msg_flags & MSG_CTRUNC;
+	pk->ctrunc = mh.msg_flags & MSG_CTRUNC;
 	pk->from_len = mh.msg_namelen;
+	pk->nr_fds = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
-		pk->rights = true;
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-			close(((int *)CMSG_DATA(c))[i]);
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int fd = ((int *)CMSG_DATA(c))[i];
+
+			if (pk->nr_fds < SCM_MAX_FD)
+				pk->fds[pk->nr_fds++] = fd;
+			else
+				pk->ctrunc = true;
+			if (pk->ctrunc)
+				close(fd);
+		}
 	}
 	return n;
 }
@@ -533,10 +544,41 @@ static int add_source(struct files_dump *d, const struct fd_parms *p, UnixQueueE
 	return 0;
 }
 
+/* The files the message being peeked (at its byte OFF, N bytes peeked)
+ * carries: a datagram's come with each peek of it, and count once.  A
+ * peek of a stream socket glues the bytes queued before a message with
+ * files to it (and stops after it), and no peek tells where it starts (a
+ * peek of any length there gets the files): they go with the whole piece.
+ * A peek that fills the buffer gets the files of a message it may not
+ * have reached, which the next peek gets again. */
+static int peeked_files(struct files_dump *d, const struct fd_parms *p,
+			const struct unix_diag_sk *s, UnixQueueEntry *q, struct scm_queue *sq,
+			struct peeked *pk, uint64_t off, ssize_t n)
+{
+	int ret = 0;
+
+	if (pk->ctrunc) {
+		pr_err("pid %d fd %d: a queued message carries more files than lmproc can "
+		       "peek: not supported\n", d->pid, p->fd);
+		ret = -EOPNOTSUPP;
+	} else if (pk->nr_fds && s->type == SOCK_STREAM && n == PEEK_BUF) {
+		pr_err("pid %d fd %d: a stream socket with %d bytes or more queued before a "
+		       "message with files (SCM_RIGHTS): not supported\n", d->pid, p->fd,
+		       PEEK_BUF);
+		ret = -EOPNOTSUPP;
+	} else if (pk->nr_fds && !off) {
+		return unix_scm_note(sq, q->n_lengths, pk->fds, pk->nr_fds);
+	}
+	for (int i = 0; i < pk->nr_fds; i++)
+		close(pk->fds[i]);
+	return ret;
+}
+
 /* The receive queue, message by message (a stream socket's in the
  * pieces the peeks gave); SOURCES: note each datagram's sender. */
 static int peek_queue(struct files_dump *d, const struct fd_parms *p, int fd,
-		      const struct unix_diag_sk *s, UnixQueueEntry *q, char *buf, bool sources)
+		      const struct unix_diag_sk *s, UnixQueueEntry *q, struct scm_queue *sq,
+		      char *buf, bool sources)
 {
 	bool stream = s->type == SOCK_STREAM;
 	struct peeked pk = {};
@@ -548,18 +590,19 @@ static int peek_queue(struct files_dump *d, const struct fd_parms *p, int fd,
 		ssize_t n = peek(fd, buf, &pk);
 		uint64_t at;
 
-		if (n == -EAGAIN || (n == 0 && (stream || (s->shutdown & 1))))
+		if (n == -EAGAIN || (n == 0 && (stream || (s->shutdown & 1)))) {
+			for (int i = 0; n == 0 && i < pk.nr_fds; i++)
+				close(pk.fds[i]);
 			break;
+		}
 		if (n < 0) {
 			pr_err("Can't peek at pid %d fd %d's queue: %s\n", d->pid, p->fd,
 			       strerror(-n));
 			return n;
 		}
-		if (pk.rights) {
-			pr_err("pid %d fd %d: a unix socket with file descriptors in its queue "
-			       "(SCM_RIGHTS): not supported yet\n", d->pid, p->fd);
-			return -EOPNOTSUPP;
-		}
+		ret = peeked_files(d, p, s, q, sq, &pk, msg, n);
+		if (ret)
+			return ret;
 		if (sources && !msg) {
 			ret = add_source(d, p, q, &pk);
 			if (ret)
@@ -596,6 +639,7 @@ static int dump_queue(struct files_dump *d, const struct fd_parms *p, int fd,
 		      const struct unix_diag_sk *s, UnixSkEntry *u, UnixQueueEntry *q)
 {
 	char *buf = files_scratch(d);
+	struct scm_queue sq = {};
 	int zero = 0, ret;
 
 	if (!buf)
@@ -604,11 +648,16 @@ static int dump_queue(struct files_dump *d, const struct fd_parms *p, int fd,
 		pr_perror("Can't peek at pid %d fd %d's queue", d->pid, p->fd);
 		return -errno;
 	}
-	ret = peek_queue(d, p, fd, s, q, buf, s->type == SOCK_DGRAM && !unix_is_pair(u));
+	ret = peek_queue(d, p, fd, s, q, &sq, buf, s->type == SOCK_DGRAM && !unix_is_pair(u));
 	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &u->peek_off, sizeof(u->peek_off))) {
 		pr_perror("Can't give pid %d fd %d its peek offset back", d->pid, p->fd);
-		return ret ?: -errno;
+		ret = ret ?: -errno;
 	}
+	/* The queue's bytes lie back to back in files-data.img: the files
+	 * in flight, which may bring data of their own, are dumped after. */
+	if (!ret)
+		ret = unix_scm_dump_queue(d, p, &sq, q);
+	unix_scm_queue_free(&sq);
 	return ret;
 }
 
@@ -679,6 +728,7 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (!ret)
 		ret = write_entry(d, p, fe, &u, s);
 	free(q.lengths);
+	unix_scm_free(&q);
 	for (size_t i = 0; i < q.n_sources; i++)
 		free(q.sources[i].data);
 	free(q.sources);
@@ -740,7 +790,7 @@ static int unix_validate(const FileEntry *f, uint64_t data_size)
 	if ((u->type != SOCK_STREAM && u->type != SOCK_DGRAM && u->type != SOCK_SEQPACKET) ||
 	    (u->flags & ~UNIX_SK_FLAGS) || (u->flags & O_ACCMODE) != O_RDWR ||
 	    (u->shutdown & ~SHUTDOWN_MASK) || u->peer == u->ino || u->peek_off < -1 ||
-	    u->queue->n_lengths > MAX_QUEUE || !state_ok(u))
+	    u->queue->n_lengths > MAX_QUEUE || !state_ok(u) || !unix_scm_queue_ok(u->queue))
 		return restore_plan_bad("files.img", "unix socket %llu: type %u, flags 0%o, state "
 					"%u, peer %llu, shutdown %u, %zu queued (from %zu "
 					"senders), %s, listener %llu, %s",

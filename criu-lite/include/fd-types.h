@@ -70,6 +70,11 @@ struct files_dump {
 	/* Every live process of the tree: a socket's peer may be another's. */
 	const pid_t *tree_pids;
 	size_t nr_tree_pids;
+	/* Files in flight in unix sockets' queues (SCM_RIGHTS): lmproc's
+	 * peeked copies, open until the end of the dump, since descs_seen
+	 * names them by fd (sk-unix-scm.c). */
+	struct scm_kept *in_flight;
+	size_t nr_in_flight;
 };
 
 /* The files of the task being restored, while the task sets them up. */
@@ -147,6 +152,8 @@ int pipe_fill(struct task_files *tf, uint32_t desc, int wfd, const PipeDataEntry
 /* sk-unix.c: the sock_diag view of the unix sockets, built by the first
  * socket of a dump. */
 void unix_diag_free(struct unix_diag_table *t);
+/* sk-unix-scm.c: closes the copies of the files in flight. */
+void unix_scm_dump_end(struct files_dump *d);
 
 /* files.c: the ops of TYPE, NULL if unknown. */
 const struct fd_ops *fd_ops_of(FdType type);
@@ -157,6 +164,11 @@ int files_write(struct files_dump *d, FileEntry *fe);
  * faults), NULL if out of memory. */
 #define FILES_SCRATCH_SIZE (1 << 20)
 char *files_scratch(struct files_dump *d);
+/* The NR fds FDS of lmproc itself (copies of files in flight) dumped as
+ * the fds of a process of their own: IDS[i] gets the file id of FDS[i]'s
+ * open file description, the one a process of the tree holding it too
+ * gets.  Called from a type's dump(): D's process is left as it was. */
+int files_dump_own(struct files_dump *d, const int *fds, int nr, uint32_t *ids);
 /* A copy of the task's fd P in lmproc (pidfd_getfd), or -errno (logged). */
 int files_steal(struct files_dump *d, const struct fd_parms *p);
 /* A number unique in the dump for the kernel object of TYPE with inode

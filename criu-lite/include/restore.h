@@ -74,6 +74,10 @@ struct file_desc {
 	bool make_here;
 	uint32_t obj_next; /* next file of the same kernel object, or itself */
 	uint32_t carrier;  /* the file of its object that carries the data */
+	/* In flight in the queue of a unix socket this process holds
+	 * (SCM_RIGHTS): needed when that queue is filled, so this process
+	 * counts as a holder (sk-unix-scm.c). */
+	bool in_flight_here;
 };
 
 struct restore_plan {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "fd-types.h"
 
@@ -14,6 +15,11 @@
 #define UNIX_NAME_MAX 108
 #define MAX_QUEUE (1 << 20)
 #define SHUTDOWN_MASK 3
+/* The most fds one message carries (the kernel's SCM_MAX_FD). */
+#define SCM_MAX_FD 253
+/* Room for a peek's control messages: the fds, and credentials with
+ * SO_PASSCRED. */
+#define SCM_CMSG_SPACE (CMSG_SPACE(sizeof(int) * SCM_MAX_FD) + CMSG_SPACE(sizeof(struct ucred)))
 
 /* Made with its peer at once (socketpair(), or connect() to a listener
  * of the process and accept()), or alone if its peer is gone; the others
@@ -34,5 +40,42 @@ int unix_find(const struct restore_plan *p, uint64_t ino);
 int unix_open(struct task_files *tf, uint32_t desc);
 int unix_post(struct task_files *tf, uint32_t desc);
 int unix_finish(struct task_files *tf, uint32_t desc);
+
+/* sk-unix-scm.c: files in flight (SCM_RIGHTS).  Dump: */
+/* The files in flight in one queue while it is peeked: lmproc's copies. */
+struct scm_queue {
+	struct scm_msg {
+		uint32_t msg; /* index in the queue's lengths */
+		int nr;
+		int fds[SCM_MAX_FD];
+	} *msgs;
+	size_t nr;
+};
+/* Message MSG carries the NR files FDS (consumed, closed on failure). */
+int unix_scm_note(struct scm_queue *sq, uint32_t msg, const int *fds, int nr);
+/* Once P's queue Q is peeked: dumps the files of SQ no process or queue
+ * dumped yet, notes their ids in Q. */
+int unix_scm_dump_queue(struct files_dump *d, const struct fd_parms *p, struct scm_queue *sq,
+			UnixQueueEntry *q);
+/* Closes what SQ still holds. */
+void unix_scm_queue_free(struct scm_queue *sq);
+/* Frees Q's rights. */
+void unix_scm_free(UnixQueueEntry *q);
+/* Restore, the images alone: Q's rights fit its messages. */
+bool unix_scm_queue_ok(const UnixQueueEntry *q);
+/* Restore, all files of P linked into objects: every file in flight is a
+ * file of the dump that restore can make; marks in_flight_here. */
+int unix_scm_plan(struct restore_plan *p);
+/* In the task, before DESC's object is made: opens every file in flight
+ * in DESC's queue that no fd holds yet. */
+int unix_scm_prepare(struct task_files *tf, uint32_t desc);
+/* In the task: TMP, made for a file in flight no fd of the process
+ * holds, kept (parked) until the queues are filled. */
+int unix_scm_keep(struct task_files *tf, uint32_t desc, int tmp);
+/* The fds message MSG of DESC's queue carries into FDS (SCM_MAX_FD), and
+ * their number; *NEXT: the next rights entry, 0 at the first message. */
+int unix_scm_fds(const struct task_files *tf, uint32_t desc, size_t msg, size_t *next, int *fds);
+/* Every queue filled: closes the files kept only for the sending. */
+void unix_scm_release(struct task_files *tf);
 
 #endif

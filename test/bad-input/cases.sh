@@ -261,6 +261,15 @@ case_unix_pending() {
 	refused $? "$TPID" "fd 5" "not accepted" && target_intact
 }
 
+# A unix socket in flight in a queue (SCM_RIGHTS), with a queue of its
+# own: refused naming fd 6, whose queue carries it, and the socket.
+case_unix_scm_socket() {
+	target_up "$BUILD/bad-input/unix_scm_socket" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 6" "carries a socket" && target_intact
+}
+
 # A lease is not a lock lmproc restores: refused naming fd 5 and LEASE.
 case_lease() {
 	target_up "$BUILD/bad-input/lease_fd" || return 1
@@ -885,6 +894,7 @@ run_bad_input() {
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-stream-peer-outside-ext case_unix_ext_peer --ext-unix-sk
 	bad_case unix-listener-pending-connection case_unix_pending
+	bad_case unix-socket-in-flight case_unix_scm_socket
 	bad_case file-lease case_lease
 	bad_case fanotify-permission-class case_fanotify_perm
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
