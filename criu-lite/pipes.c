@@ -180,6 +180,42 @@ static bool pipe_obj_carrier(const FileEntry *f)
 	return f->pipe->data;
 }
 
+/* A pipe with ends of one direction only in the tree had its other end
+ * outside (a shell's "prog | consumer") or closed: restored, it is a new
+ * pipe nobody outside holds.  Not refused, as a pipe whose reader is gone
+ * is legal, but said, since the consumer will not see what comes next. */
+void pipe_warn_outside(const struct restore_tree *t, uint32_t desc)
+{
+	const struct restore_plan *p0 = &t->ctx[0].plan;
+	unsigned int dirs = 0;
+	uint32_t m = desc;
+
+	do {
+		dirs |= 1U << (p0->fdesc[m].fe->pipe->flags & O_ACCMODE);
+		m = p0->fdesc[m].obj_next;
+	} while (m != desc);
+	if (dirs != 1U << O_RDONLY && dirs != 1U << O_WRONLY)
+		return;
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct restore_plan *p = &t->ctx[i].plan;
+
+		m = desc;
+		do {
+			if (p->pid && p->fdesc[m].first_fd >= 0) {
+				pr_warn("pid %d fd %d: the %s end of its pipe was outside the tree "
+					"(or closed); restored as a new pipe, %s\n", p->pid,
+					p->fdesc[m].first_fd,
+					dirs == 1U << O_RDONLY ? "write" : "read",
+					dirs == 1U << O_RDONLY ?
+					"reads see end of file once it is empty" :
+					"writes fail (EPIPE) once nobody reads");
+				return;
+			}
+			m = p0->fdesc[m].obj_next;
+		} while (m != desc);
+	}
+}
+
 /* write(), not splice(): a splice from the image brings page cache pages
  * that the bytes may straddle, more buffers than the pipe has room for;
  * written, they pack into as few pages as they came from at most.  The

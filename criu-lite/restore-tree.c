@@ -278,6 +278,8 @@ static int plan_objects(struct restore_tree *t, bool *done, bool accepted, int *
 			if (ret)
 				return ret;
 		}
+		if (p0->fdesc[f].fe->type == FD_TYPE__FD_PIPE)
+			pipe_warn_outside(t, f);
 		if (!shared)
 			ret = check_maker(t, f, owner);
 		else

@@ -148,6 +148,8 @@ int pipe_data_validate(uint32_t pipe_id, const PipeDataEntry *pd, uint64_t data_
 /* In the task: gives the pipe of WFD (any end that can write) PD's size
  * and bytes; leaves WFD non-blocking. */
 int pipe_fill(struct task_files *tf, uint32_t desc, int wfd, const PipeDataEntry *pd);
+struct restore_tree;
+void pipe_warn_outside(const struct restore_tree *t, uint32_t desc);
 
 /* sk-unix.c: the sock_diag view of the unix sockets, built by the first
  * socket of a dump. */

@@ -399,6 +399,20 @@ restored_passes() {
 	check_verdict
 }
 
+# case_pipe_half: a pipe with its read end outside the tree (here closed)
+# is restored as a new pipe, and the restore says so naming pid and fd.
+case_pipe_half() {
+	target_up "$BUILD/bad-input/pipe_half" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/img" || return 1
+	if ! grep -q "pid $TPID fd 7: the read end of its pipe was outside" "$RD/restore.log"; then
+		REASON="restore.log has no warning naming pid $TPID fd 7"
+		return 1
+	fi
+}
+
 # case_timer_ids_by_trial: without PR_TIMER_CREATE_RESTORE_IDS (Linux
 # 6.17) the restorer creates timers until the kernel hands out each id;
 # forced here (LMPROC_FAULT=timer-ids-by-trial), the posix_timers test
@@ -889,6 +903,7 @@ run_bad_input() {
 	bad_case tree-unsupported-fd case_tree_unsupported
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed
+	CASE_KIND=state bad_case pipe-read-end-outside case_pipe_half
 	bad_case seccomp-filter case_seccomp
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
