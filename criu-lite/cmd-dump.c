@@ -289,8 +289,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
 			ret = dump_one_frozen(ctx, &ctx->procs[i]);
-	ret = files_dump_end(ctx->files) ?: ret;
-	ret = shmem_dump_end(ctx->shmem) ?: ret;
+	ret = files_dump_end(ctx->files, ret) ?: ret;
+	ret = shmem_dump_end(ctx->shmem, ret) ?: ret;
 	ctx->files = NULL;
 	ctx->shmem = NULL;
 	if (!ret)

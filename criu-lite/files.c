@@ -751,7 +751,7 @@ struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk,
 	d->tree_pids = tree_pids;
 	d->nr_tree_pids = nr_tree_pids;
 	if (open_images(dfd, d)) {
-		files_dump_end(d);
+		files_dump_end(d, true);
 		return NULL;
 	}
 	return d;
@@ -767,14 +767,16 @@ int dump_files(int dfd, struct files_dump *d, pid_t pid)
 	return ret ?: dump_fs(dfd, pid);
 }
 
-int files_dump_end(struct files_dump *d)
+int files_dump_end(struct files_dump *d, bool failed)
 {
 	int ret = 0;
 
 	if (!d)
 		return 0;
 	files_process_free(d);
-	if (d->files)
+	if (failed)
+		img_discard(d->files);
+	else if (d->files)
 		ret = img_close(d->files);
 	free(d->scratch);
 	tdestroy(d->objs_seen, free);

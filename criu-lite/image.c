@@ -179,6 +179,19 @@ static int img_flush(struct cr_img *img)
 	return 0;
 }
 
+/* Closes an image of a dump that has failed: what is still buffered is
+ * dropped, not written (a full disk must not report itself for every
+ * image the failure leaves open). */
+void img_discard(struct cr_img *img)
+{
+	if (!img)
+		return;
+	close(img->fd);
+	free(img->wbuf);
+	free(img->rbuf);
+	free(img);
+}
+
 int img_close(struct cr_img *img)
 {
 	int ret = 0;

@@ -467,7 +467,7 @@ struct shmem_dump *shmem_dump_start(int dfd)
 	sd->data = img_open_write(dfd, IMG_SHMEM_PAGES, 0);
 	sd->buf = malloc(READ_CHUNK);
 	if (!sd->img || !sd->data || !sd->buf) {
-		shmem_dump_end(sd);
+		shmem_dump_end(sd, true);
 		return NULL;
 	}
 	return sd;
@@ -517,16 +517,21 @@ int dump_shmem(struct shmem_dump *sd, pid_t pid, struct vm_area_list *vl)
 	return ret;
 }
 
-int shmem_dump_end(struct shmem_dump *sd)
+int shmem_dump_end(struct shmem_dump *sd, bool failed)
 {
 	int ret = 0;
 
 	if (!sd)
 		return 0;
-	if (sd->data && img_close(sd->data))
-		ret = -EIO;
-	if (sd->img && img_close(sd->img))
-		ret = -EIO;
+	if (failed) {
+		img_discard(sd->data);
+		img_discard(sd->img);
+	} else {
+		if (sd->data && img_close(sd->data))
+			ret = -EIO;
+		if (sd->img && img_close(sd->img))
+			ret = -EIO;
+	}
 	free(sd->runs);
 	free(sd->buf);
 	free(sd->seen);

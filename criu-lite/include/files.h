@@ -20,6 +20,6 @@ struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk,
  * terminal the process does not own too, unless SHELL_JOB. */
 int dump_files(int dfd, struct files_dump *d, pid_t pid);
 /* Closes the images; D may be NULL. */
-int files_dump_end(struct files_dump *d);
+int files_dump_end(struct files_dump *d, bool failed);
 
 #endif

@@ -66,6 +66,7 @@ struct cr_img *img_open_write(int dfd, int type, int pid);
 bool img_exists(int dfd, int type, int pid);
 /* Flushes and closes; returns 0 or -errno (a failed flush loses data). */
 int img_close(struct cr_img *img);
+void img_discard(struct cr_img *img);
 
 int img_write_msg(struct cr_img *img, const ProtobufCMessage *msg);
 /* 1 with *msg set (free with img_free_msg), 0 at a clean end of file,

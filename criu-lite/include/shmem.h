@@ -47,7 +47,7 @@ struct shmem_dump *shmem_dump_start(int dfd);
  * zero pages left out.  The tree is frozen; nothing in it changes. */
 int dump_shmem(struct shmem_dump *sd, pid_t pid, struct vm_area_list *vl);
 /* Closes the images; SD may be NULL. */
-int shmem_dump_end(struct shmem_dump *sd);
+int shmem_dump_end(struct shmem_dump *sd, bool failed);
 void shmem_free(struct vm_area_list *vl);
 
 #endif
