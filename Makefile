@@ -66,7 +66,8 @@ build/images/%.pb-c.c build/images/%.pb-c.h: images/%.proto
 	$(call msg,PROTOC,$<)
 	$(Q)$(PROTOC_C) --proto_path=images --c_out=build/images $<
 
-build/images/%.pb-c.o: build/images/%.pb-c.c
+# An image may import another's messages: every header first.
+build/images/%.pb-c.o: build/images/%.pb-c.c $(PB_H)
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -c -o $@ $<
 

@@ -237,6 +237,8 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	if (!ret)
 		ret = stage_done(ctx, pid, "files", dump_files(ctx->dfd, ctx->files, pid));
 	if (!ret)
+		ret = mem_save_ghosts(ctx->files, pid, &pd->vl);
+	if (!ret)
 		ret = dump_check_seccomp(&pd->item->task);
 	if (!ret)
 		ret = stage_done(ctx, pid, "threads", dump_thread_states(pd));

@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 
 #include "common.h"
+#include "fd-types.h"
 #include "image.h"
 #include "log.h"
 #include "mem.h"
@@ -59,6 +60,7 @@ static int add_mapped_file(struct vm_area_list *vl, const char *path, const stru
 		return -ENOMEM;
 	vl->files = f;
 	f = &vl->files[vl->nr_files];
+	memset(f, 0, sizeof(*f));
 	f->path = strdup(path);
 	if (!f->path)
 		return -ENOMEM;
@@ -100,6 +102,17 @@ static int classify_special(struct vma *v, const char *path)
 	return -EOPNOTSUPP;
 }
 
+/* The name a deleted file had: smaps adds " (deleted)". */
+static int strip_deleted(char *path)
+{
+	static const char suffix[] = " (deleted)";
+	size_t len = strlen(path), n = sizeof(suffix) - 1;
+
+	if (len > n && !strcmp(path + len - n, suffix))
+		path[len - n] = '\0';
+	return 0;
+}
+
 static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, const char *path)
 {
 	char link[128];
@@ -118,11 +131,6 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 
 		if (ret)
 			return ret < 0 ? ret : 0;
-	}
-	if (strstr(path, " (deleted)")) {
-		pr_err("Mapping at 0x%lx-0x%lx is of deleted file %s; not supported yet\n",
-		       (unsigned long)v->start, (unsigned long)v->end, path);
-		return -EOPNOTSUPP;
 	}
 	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 5 &&
 	    (v->flags & MAP_PRIVATE)) {
@@ -145,7 +153,26 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 	if (idx < 0)
 		return idx;
 	v->file = idx;
-	return 0;
+	if (st.st_nlink && strstr(path, " (deleted)")) {
+		pr_err("Mapping at 0x%lx-0x%lx is of %s, whose name is gone but another link "
+		       "remains: not supported\n", (unsigned long)v->start, (unsigned long)v->end,
+		       path);
+		return -EOPNOTSUPP;
+	}
+	if (st.st_nlink)
+		return 0;
+	if (v->flags & MAP_SHARED) {
+		/* Made again per process, it would no longer be shared. */
+		pr_err("Shared mapping at 0x%lx-0x%lx of deleted file %s: not supported\n",
+		       (unsigned long)v->start, (unsigned long)v->end, path);
+		return -EOPNOTSUPP;
+	}
+	/* Deleted: mem-ghost.c saves its contents with the files. */
+	vl->files[idx].deleted = true;
+	vl->files[idx].perm = st.st_mode & 07777;
+	vl->files[idx].map_start = v->start;
+	vl->files[idx].map_end = v->end;
+	return strip_deleted(vl->files[idx].path);
 }
 
 static int parse_vma_header(const char *line, struct vma *v, unsigned long *ino, int *path_off)
@@ -233,7 +260,15 @@ static int collect_exe(pid_t pid, struct vm_area_list *vl)
 		return ret ? ret : -errno;
 	}
 	if (strstr(path, " (deleted)")) {
-		pr_err("The executable of pid %d (%s) is deleted; not supported yet\n", pid, path);
+		/* Its text mapping brought it, deleted, with its contents. */
+		for (size_t i = 0; i < vl->nr_files; i++)
+			if (vl->files[i].deleted && vl->files[i].dev == st.st_dev &&
+			    vl->files[i].ino == st.st_ino) {
+				vl->exe_file = i;
+				return 0;
+			}
+		pr_err("The executable of pid %d (%s) is deleted and not mapped: not supported\n",
+		       pid, path);
 		return -EOPNOTSUPP;
 	}
 	ret = add_mapped_file(vl, path, &st, O_RDONLY);
@@ -300,8 +335,13 @@ err:
 
 void free_vmas(struct vm_area_list *vl)
 {
-	for (size_t i = 0; i < vl->nr_files; i++)
+	for (size_t i = 0; i < vl->nr_files; i++) {
 		free(vl->files[i].path);
+		if (vl->files[i].ghost) {
+			files_contents_free(vl->files[i].ghost);
+			free(vl->files[i].ghost);
+		}
+	}
 	free(vl->files);
 	free(vl->vmas);
 	shmem_free(vl);
@@ -446,6 +486,12 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 		files[i].size = f->size;
 		files[i].mtime_ns = f->mtime_ns;
 		files[i].open_flags = f->open_flags;
+		/* Pre-dump rounds save no contents: restore reads the dump's. */
+		if (f->ghost) {
+			files[i].ghost = f->ghost;
+			files[i].has_ghost_perm = true;
+			files[i].ghost_perm = f->perm;
+		}
 		file_ptrs[i] = &files[i];
 	}
 	mm.start_code = st.start_code;

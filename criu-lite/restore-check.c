@@ -183,6 +183,8 @@ static int check_mapped_file(const MappedFileEntry *f)
 {
 	struct stat st;
 
+	if (f->ghost)
+		return mem_ghost_check(f);
 	if (stat(f->path, &st)) {
 		pr_perror("Can't find mapped file %s", f->path);
 		return -errno;

@@ -44,12 +44,38 @@ static int note_service_fd(struct restore_ctx *ctx, int fd)
 	return fd;
 }
 
+/* Made again from files-data.img, which is opened here for it alone. */
+static int open_mapped_ghost(struct restore_ctx *ctx, size_t i, int base)
+{
+	const MappedFileEntry *f = ctx->plan.mm->files[i];
+	int data, fd;
+
+	data = openat(ctx->dfd, image_descs[IMG_FILES_DATA].name_fmt, O_RDONLY | O_CLOEXEC);
+	if (data < 0) {
+		pr_perror("Can't open image %s", image_descs[IMG_FILES_DATA].name_fmt);
+		return -errno;
+	}
+	fd = mem_ghost_make(f, data);
+	close(data);
+	if (fd < 0)
+		return fd;
+	fd = move_above(fd, base);
+	if (fd < 0) {
+		pr_perror("Can't move the fd of deleted mapped file %s above fd %d", f->path, base);
+		return -errno;
+	}
+	ctx->mfile_fd[i] = note_service_fd(ctx, fd);
+	return 0;
+}
+
 static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 {
 	const MappedFileEntry *f = ctx->plan.mm->files[i];
 	struct stat st;
 	int fd;
 
+	if (f->ghost)
+		return open_mapped_ghost(ctx, i, base);
 	fd = open(f->path, f->open_flags | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("Can't open mapped file %s", f->path);

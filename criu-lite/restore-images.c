@@ -804,6 +804,8 @@ int restore_read_plan(int dfd, const struct restore_tree *t, size_t idx, struct 
 		ret = restore_read_pages(dfd, p);
 	if (!ret)
 		ret = read_files(dfd, p);
+	for (size_t i = 0; !ret && i < p->mm->n_files; i++)
+		ret = mem_ghost_validate(p->mm->files[i], p->files_data_size);
 	if (!ret)
 		ret = read_fdinfo(dfd, p);
 	if (!ret)

@@ -29,6 +29,11 @@ struct mapped_file {
 	uint64_t size;
 	int64_t mtime_ns;
 	uint32_t open_flags;
+	/* Deleted while mapped: its contents are saved (mem-ghost.c). */
+	bool deleted;
+	uint32_t perm;
+	uint64_t map_start, map_end;	/* a mapping of it, to open it by */
+	FileContents *ghost;
 };
 
 struct vm_area_list {
@@ -45,6 +50,13 @@ struct vm_area_list {
  * mappings lmproc cannot restore yet, naming address and kind. */
 int collect_vmas(pid_t pid, struct vm_area_list *vl);
 void free_vmas(struct vm_area_list *vl);
+
+/* mem-ghost.c: files deleted while mapped. */
+struct files_dump;
+int mem_save_ghosts(struct files_dump *d, pid_t pid, struct vm_area_list *vl);
+int mem_ghost_validate(const MappedFileEntry *f, uint64_t data_size);
+int mem_ghost_check(const MappedFileEntry *f);
+int mem_ghost_make(const MappedFileEntry *f, int data_fd);
 
 /* FLAG is one of the VmFlags mnemonics smaps gave V ("mw", "gd"...). */
 bool vma_has_flag(const struct vma *v, const char *flag);

@@ -413,6 +413,40 @@ case_pipe_half() {
 	fi
 }
 
+# case_mmap_deleted_upgrade: a file deleted while mapped whose name a new
+# file took (a library an upgrade replaced): the restored mapping has the
+# old contents; the test checks them itself (its maps line then names an
+# unnamed file of the directory, which the state check would refuse).
+case_mmap_deleted_upgrade() {
+	MMAP_DELETED_UPGRADE=1 target_up "$BUILD/static/mmap_deleted" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	must_lm restore "restore -d" restore -D "$RD/img" -d || return 1
+	kill -TERM "$TPID"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="restored pid $TPID gave no verdict"
+		return 1
+	fi
+	check_verdict
+}
+
+# case_exe_deleted: a process whose executable was deleted (replaced by
+# an upgrade) comes back with it, deleted, as its exe and text.
+case_exe_deleted() {
+	cp "$BUILD/static/counter" "$RD/counter-deleted" || return 1
+	target_up "$RD/counter-deleted" || return 1
+	rm -f "$RD/counter-deleted"
+	if ! TSNAP=$(stable_snapshot "$TPID"); then
+		REASON="target $TPID died"
+		return 1
+	fi
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/img"
+}
+
 # case_timer_ids_by_trial: without PR_TIMER_CREATE_RESTORE_IDS (Linux
 # 6.17) the restorer creates timers until the kernel hands out each id;
 # forced here (LMPROC_FAULT=timer-ids-by-trial), the posix_timers test
@@ -904,6 +938,8 @@ run_bad_input() {
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed
 	CASE_KIND=state bad_case pipe-read-end-outside case_pipe_half
+	CASE_KIND=state bad_case mmap-deleted-name-taken case_mmap_deleted_upgrade
+	CASE_KIND=state bad_case exe-deleted case_exe_deleted
 	bad_case seccomp-filter case_seccomp
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer

@@ -126,8 +126,9 @@ static void print_file(const char *pid, const char *name)
 }
 
 /* A shared mapping's inode as the order of its first appearance: shared
- * memory objects (anonymous, memfd, a tmpfs file made again) get new
- * inodes at a restore; which mappings share one object is what counts. */
+ * memory objects (anonymous, memfd, a tmpfs file made again) and deleted
+ * files get new inodes at a restore; which mappings share one object is
+ * what counts. */
 static void print_shared_vma(const char *line, unsigned long ino, const char *rest)
 {
 	static unsigned long seen[4096];
@@ -145,6 +146,14 @@ static void print_shared_vma(const char *line, unsigned long ino, const char *re
 	if (i == nr_seen && nr_seen < sizeof(seen) / sizeof(seen[0]))
 		seen[nr_seen++] = ino;
 	printf("%.*s#%u %s\n", n, line, i, rest);
+}
+
+/* A file deleted while mapped is made again at a restore (new inode). */
+static int is_deleted(const char *rest)
+{
+	size_t len = strlen(rest), n = strlen(" (deleted)");
+
+	return len > n && !strcmp(rest + len - n, " (deleted)");
 }
 
 /* /proc/PID/maps with neighbouring anonymous VMAs of the same protection
@@ -183,7 +192,7 @@ static void print_maps(const char *pid)
 			have = 1;
 			continue;
 		}
-		if (p[3] == 's')
+		if (p[3] == 's' || is_deleted(rest))
 			print_shared_vma(line, ino, rest);
 		else
 			printf("%s\n", line);
