@@ -207,7 +207,6 @@ static int share_object(struct restore_tree *t, uint32_t desc, size_t owner, int
 {
 	const struct restore_plan *p0 = any_plan(t);
 	uint32_t m = desc;
-
 	int ret = check_maker(t, desc, owner);
 
 	if (ret)
