@@ -133,6 +133,7 @@ extern const struct fd_ops tty_fd_ops;
 extern const struct fd_ops pipe_fd_ops;
 extern const struct fd_ops eventfd_fd_ops;
 extern const struct fd_ops eventpoll_fd_ops;
+extern const struct fd_ops inet_sk_fd_ops;
 extern const struct fd_ops timerfd_fd_ops;
 extern const struct fd_ops signalfd_fd_ops;
 extern const struct fd_ops memfd_fd_ops;

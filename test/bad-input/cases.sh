@@ -222,6 +222,14 @@ case_unsupported_fd() {
 	refused $? "$TPID" 7 netlink && target_intact
 }
 
+# An established TCP connection needs TCP repair: refused naming the fd.
+case_tcp_established() {
+	target_up "$BUILD/bad-input/tcp_established" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 8" "TCP repair" && target_intact
+}
+
 # A child's unsupported fd refuses the dump of the whole tree, naming the
 # child; the root and the child run on untouched.
 case_tree_unsupported() {
@@ -934,6 +942,7 @@ run_bad_input() {
 	bad_case dir-under-a-file case_dir_under_file
 	bad_case read-only-dir case_readonly_dir
 	bad_case unsupported-fd case_unsupported_fd
+	bad_case tcp-established case_tcp_established
 	bad_case tree-unsupported-fd case_tree_unsupported
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed

@@ -1,0 +1,359 @@
+/* Owns IPv4 and IPv6 sockets that need no TCP repair: a TCP socket that
+ * listens (with no connection waiting to be accepted) or is neither
+ * connected nor listening, and a UDP socket, bound or not, connected or
+ * not, with nothing queued.  Read through a copy of the task's fd
+ * (TCP_INFO gives a listener's backlog and waiting connections) and made
+ * again with socket(), the options that matter before bind(), bind(),
+ * listen() or connect().  Refused: an established (or closing) TCP
+ * connection, a UDP socket with datagrams queued, a socket of another
+ * network namespace than lmproc's, other protocols.  A port still taken
+ * at restore (the original runs on: dump -R on the same host) fails the
+ * restore naming the socket. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/sockios.h>
+
+#include "common.h"
+#include "fd-types.h"
+#include "log.h"
+
+#define INET_FLAGS (O_ACCMODE | O_NONBLOCK)
+#define MAX_BACKLOG 65535
+
+static int sock_int(int fd, int level, int name)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, level, name, &v, &len))
+		return -1;
+	return v;
+}
+
+static bool inet_match(struct files_dump *d, const struct fd_parms *p)
+{
+	int fd, family, type, proto;
+
+	if (!S_ISSOCK(p->st.st_mode) || (p->flags & O_PATH))
+		return false;
+	fd = syscall(SYS_pidfd_getfd, d->pidfd, p->fd, 0);
+	if (fd < 0)
+		return false;
+	family = sock_int(fd, SOL_SOCKET, SO_DOMAIN);
+	type = sock_int(fd, SOL_SOCKET, SO_TYPE);
+	proto = sock_int(fd, SOL_SOCKET, SO_PROTOCOL);
+	close(fd);
+	return (family == AF_INET || family == AF_INET6) &&
+	       ((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
+		(type == SOCK_DGRAM && proto == IPPROTO_UDP));
+}
+
+/* "127.0.0.1:80", "[::1]:80" */
+static void addr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(a->sin_port));
+	} else {
+		const struct sockaddr_in6 *a = (const void *)ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
+	}
+}
+
+/* Fills ADDR/PORT from SS; false if it is the unspecified address with
+ * port 0 (a socket never bound or connected). */
+static bool take_addr(const struct sockaddr_storage *ss, ProtobufCBinaryData *addr, uint8_t *buf,
+		      uint32_t *port)
+{
+	static const uint8_t zero[16];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)ss;
+
+		memcpy(buf, &a->sin_addr, 4);
+		addr->len = 4;
+		*port = ntohs(a->sin_port);
+	} else {
+		const struct sockaddr_in6 *a = (const void *)ss;
+
+		memcpy(buf, &a->sin6_addr, 16);
+		addr->len = 16;
+		*port = ntohs(a->sin6_port);
+	}
+	addr->data = buf;
+	return *port || memcmp(buf, zero, addr->len);
+}
+
+static int refuse(const struct files_dump *d, const struct fd_parms *p, const char *what,
+		  const struct sockaddr_storage *local, const char *why)
+{
+	char name[INET6_ADDRSTRLEN + 16];
+
+	addr_name(local, name, sizeof(name));
+	pr_err("pid %d fd %d (%s %s): %s\n", d->pid, p->fd, what, name, why);
+	return -EOPNOTSUPP;
+}
+
+/* The state of a TCP socket; a listener's backlog and waiting
+ * connections come in TCP_INFO's unacked and sacked. */
+static int tcp_state(const struct files_dump *d, const struct fd_parms *p, int fd,
+		     const struct sockaddr_storage *local, InetSkEntry *e)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
+		pr_perror("Can't read TCP_INFO of pid %d fd %d", d->pid, p->fd);
+		return -errno;
+	}
+	if (ti.tcpi_state == TCP_LISTEN) {
+		if (ti.tcpi_unacked)
+			return refuse(d, p, "TCP listener", local,
+				      "connections wait to be accepted: not supported");
+		e->has_backlog = true;
+		e->backlog = ti.tcpi_sacked;
+		return 0;
+	}
+	if (ti.tcpi_state != TCP_CLOSE)
+		return refuse(d, p, "TCP socket", local,
+			      "a connection (established, opening or closing): not supported yet "
+			      "(needs TCP repair)");
+	return 0;
+}
+
+static int udp_state(const struct files_dump *d, const struct fd_parms *p, int fd,
+		     const struct sockaddr_storage *local, InetSkEntry *e, uint8_t *dbuf)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	int queued = 0;
+
+	if (ioctl(fd, SIOCINQ, &queued) || queued)
+		return refuse(d, p, "UDP socket", local,
+			      "datagrams queued: not supported yet");
+	if (getpeername(fd, (struct sockaddr *)&peer, &len))
+		return errno == ENOTCONN ? 0 : -errno;
+	e->has_dst_port = true;
+	take_addr(&peer, &e->dst_addr, dbuf, &e->dst_port);
+	e->has_dst_addr = true;
+	return 0;
+}
+
+static int same_netns(const struct files_dump *d, const struct fd_parms *p)
+{
+	char path[64];
+	struct stat own, its;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", d->pid);
+	if (stat(path, &its) || stat("/proc/self/ns/net", &own)) {
+		pr_perror("Can't compare the network namespace of pid %d with lmproc's", d->pid);
+		return -errno;
+	}
+	if (its.st_ino == own.st_ino && its.st_dev == own.st_dev)
+		return 0;
+	pr_err("pid %d fd %d: an IPv4/IPv6 socket in another network namespace than lmproc's: "
+	       "not supported yet\n", d->pid, p->fd);
+	return -EOPNOTSUPP;
+}
+
+static void read_options(int fd, InetSkEntry *e)
+{
+	e->reuseaddr = sock_int(fd, SOL_SOCKET, SO_REUSEADDR) > 0;
+	e->reuseport = sock_int(fd, SOL_SOCKET, SO_REUSEPORT) > 0;
+	e->keepalive = sock_int(fd, SOL_SOCKET, SO_KEEPALIVE) > 0;
+	e->broadcast = sock_int(fd, SOL_SOCKET, SO_BROADCAST) > 0;
+	e->v6only = e->family == AF_INET6 && sock_int(fd, IPPROTO_IPV6, IPV6_V6ONLY) > 0;
+	e->nodelay = e->protocol == IPPROTO_TCP && sock_int(fd, IPPROTO_TCP, TCP_NODELAY) > 0;
+	e->rcvbuf = max(sock_int(fd, SOL_SOCKET, SO_RCVBUF), 0);
+	e->sndbuf = max(sock_int(fd, SOL_SOCKET, SO_SNDBUF), 0);
+}
+
+static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
+{
+	InetSkEntry e = INET_SK_ENTRY__INIT;
+	struct sockaddr_storage local = { .ss_family = AF_INET };
+	socklen_t len = sizeof(local);
+	uint8_t sbuf[16], dbuf[16];
+	int fd, ret;
+
+	if (p->flags & ~INET_FLAGS) {
+		pr_err("pid %d fd %d is an IP socket with flags 0%o: not supported yet\n", d->pid,
+		       p->fd, p->flags);
+		return -EOPNOTSUPP;
+	}
+	ret = same_netns(d, p);
+	if (ret)
+		return ret;
+	fd = files_steal(d, p);
+	if (fd < 0)
+		return fd;
+	e.family = sock_int(fd, SOL_SOCKET, SO_DOMAIN);
+	e.type = sock_int(fd, SOL_SOCKET, SO_TYPE);
+	e.protocol = sock_int(fd, SOL_SOCKET, SO_PROTOCOL);
+	e.flags = p->flags;
+	local.ss_family = e.family;
+	if (getsockname(fd, (struct sockaddr *)&local, &len)) {
+		pr_perror("Can't read the address of pid %d fd %d", d->pid, p->fd);
+		close(fd);
+		return -errno;
+	}
+	if (take_addr(&local, &e.src_addr, sbuf, &e.src_port))
+		e.has_src_addr = e.has_src_port = true;
+	ret = e.type == SOCK_STREAM ? tcp_state(d, p, fd, &local, &e) :
+				      udp_state(d, p, fd, &local, &e, dbuf);
+	if (!ret)
+		read_options(fd, &e);
+	close(fd);
+	if (ret)
+		return ret;
+	fe->inet_sk = &e;
+	return files_write(d, fe);
+}
+
+static int inet_validate(const FileEntry *f, uint64_t data_size)
+{
+	const InetSkEntry *e = f->inet_sk;
+	size_t alen;
+
+	(void)data_size;
+	if (!e)
+		return restore_plan_bad("files.img", "file id %u has no inet_sk entry", f->id);
+	alen = e->family == AF_INET ? 4 : 16;
+	if ((e->family != AF_INET && e->family != AF_INET6) ||
+	    !((e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP) ||
+	      (e->type == SOCK_DGRAM && e->protocol == IPPROTO_UDP)) ||
+	    (e->flags & ~INET_FLAGS) || (e->flags & O_ACCMODE) != O_RDWR ||
+	    e->has_src_addr != e->has_src_port || (e->has_src_addr && e->src_addr.len != alen) ||
+	    e->has_dst_addr != e->has_dst_port || (e->has_dst_addr && e->dst_addr.len != alen) ||
+	    (e->has_dst_addr && e->type != SOCK_DGRAM) ||
+	    (e->has_backlog && (e->type != SOCK_STREAM || e->backlog > MAX_BACKLOG)) ||
+	    e->src_port > 65535 || e->dst_port > 65535 || (e->v6only && e->family != AF_INET6))
+		return restore_plan_bad("files.img", "IP socket file id %u: family %u, type %u, "
+					"protocol %u, flags 0%o, addresses or backlog out of "
+					"range", f->id, e->family, e->type, e->protocol,
+					e->flags);
+	return 0;
+}
+
+static socklen_t make_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, uint32_t port,
+			   struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *a4 = (void *)ss;
+	struct sockaddr_in6 *a6 = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (e->family == AF_INET) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		memcpy(&a4->sin_addr, addr->data, 4);
+		return sizeof(*a4);
+	}
+	a6->sin6_family = AF_INET6;
+	a6->sin6_port = htons(port);
+	memcpy(&a6->sin6_addr, addr->data, 16);
+	return sizeof(*a6);
+}
+
+static int set_int(int fd, int level, int name, int v)
+{
+	return setsockopt(fd, level, name, &v, sizeof(v));
+}
+
+/* The options bind() and the rest depend on come first; a buffer size
+ * is set to half what was read (the kernel doubles it). */
+static int set_options(int fd, const InetSkEntry *e)
+{
+	if ((e->reuseaddr && set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) ||
+	    (e->reuseport && set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) ||
+	    (e->family == AF_INET6 && set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, e->v6only)) ||
+	    (e->keepalive && set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1)) ||
+	    (e->broadcast && set_int(fd, SOL_SOCKET, SO_BROADCAST, 1)) ||
+	    (e->nodelay && set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1)))
+		return -errno;
+	if (e->rcvbuf && sock_int(fd, SOL_SOCKET, SO_RCVBUF) != (int)e->rcvbuf &&
+	    set_int(fd, SOL_SOCKET, SO_RCVBUF, e->rcvbuf / 2))
+		return -errno;
+	if (e->sndbuf && sock_int(fd, SOL_SOCKET, SO_SNDBUF) != (int)e->sndbuf &&
+	    set_int(fd, SOL_SOCKET, SO_SNDBUF, e->sndbuf / 2))
+		return -errno;
+	return 0;
+}
+
+static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *e)
+{
+	struct sockaddr_storage ss;
+	char name[INET6_ADDRSTRLEN + 16];
+	socklen_t len;
+	int fd = socket(e->family, e->type | SOCK_CLOEXEC, e->protocol), ret;
+
+	if (fd < 0)
+		return task_files_err(tf, desc, "can't create an IP socket: %s", strerror(errno));
+	ret = set_options(fd, e);
+	if (ret) {
+		ret = task_files_err(tf, desc, "can't set the socket's options: %s",
+				     strerror(-ret));
+		goto err;
+	}
+	if (e->has_src_addr) {
+		len = make_addr(e, &e->src_addr, e->src_port, &ss);
+		addr_name(&ss, name, sizeof(name));
+		if (bind(fd, (struct sockaddr *)&ss, len)) {
+			ret = task_files_err(tf, desc, "can't bind %s again: %s", name,
+					     strerror(errno));
+			goto err;
+		}
+	}
+	if (e->has_backlog && listen(fd, e->backlog)) {
+		ret = task_files_err(tf, desc, "can't listen: %s", strerror(errno));
+		goto err;
+	}
+	if (e->has_dst_addr) {
+		len = make_addr(e, &e->dst_addr, e->dst_port, &ss);
+		addr_name(&ss, name, sizeof(name));
+		if (connect(fd, (struct sockaddr *)&ss, len)) {
+			ret = task_files_err(tf, desc, "can't connect to %s again: %s", name,
+					     strerror(errno));
+			goto err;
+		}
+	}
+	if ((e->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK)) {
+		ret = task_files_err(tf, desc, "can't set O_NONBLOCK: %s", strerror(errno));
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return ret;
+}
+
+static int inet_open(struct task_files *tf, uint32_t desc)
+{
+	int fd = make_socket(tf, desc, tf->plan->fdesc[desc].fe->inet_sk);
+
+	return fd < 0 ? fd : task_files_install(tf, desc, fd);
+}
+
+const struct fd_ops inet_sk_fd_ops = {
+	.type = FD_TYPE__FD_INET_SK,
+	.name = "IP socket",
+	.match = inet_match,
+	.dump = inet_dump,
+	.validate = inet_validate,
+	.open = inet_open,
+};
