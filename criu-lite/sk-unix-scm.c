@@ -13,7 +13,9 @@
  * several processes need above them all; whoever fills the queue has it
  * then, opens the ones no fd of it holds only for the sending, and closes
  * those once every queue is filled.  Never touches a queue itself. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,51 @@ static void close_fds(const int *fds, int nr)
 			close(fds[i]);
 }
 
+/* Does a process of the tree hold FD's open file description? */
+static bool held_in_tree(const struct files_dump *d, int fd)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < d->nr_tree_pids && !found; i++) {
+		char path[64];
+		struct dirent *de;
+		DIR *dir;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd", d->tree_pids[i]);
+		dir = opendir(path);
+		if (!dir)
+			continue;
+		while (!found && (de = readdir(dir)))
+			found = de->d_name[0] != '.' &&
+				!syscall(SYS_kcmp, getpid(), d->tree_pids[i], KCMP_FILE, fd,
+					 atoi(de->d_name));
+		closedir(dir);
+	}
+	return found;
+}
+
+/* A flock or OFD lock belongs to the description: taken again only by a
+ * process holding it (file-locks.c), so one only in flight would be lost.
+ * Its fdinfo in lmproc shows exactly those (POSIX locks are the
+ * sender's, shown in its own fdinfo). */
+static bool locked_in_flight_only(const struct files_dump *d, int fd)
+{
+	char path[64], info[4096];
+	ssize_t n;
+	int ifd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	ifd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ifd < 0)
+		return false;
+	n = read(ifd, info, sizeof(info) - 1);
+	close(ifd);
+	if (n <= 0)
+		return false;
+	info[n] = '\0';
+	return fdinfo_field(info, "lock:") && !held_in_tree(d, fd);
+}
+
 /* A socket would bring its own queue (maybe itself in it), an epoll fds
  * of no process: restore can't make either from the queue alone. */
 static int check_carried(struct files_dump *d, const struct fd_parms *p, uint32_t msg, int fd)
@@ -69,6 +116,8 @@ static int check_carried(struct files_dump *d, const struct fd_parms *p, uint32_
 		what = "a socket";
 	else if (!strcmp(link, "anon_inode:[eventpoll]"))
 		what = "an epoll";
+	else if (locked_in_flight_only(d, fd))
+		what = "a file locked (flock or OFD lock) that no process of the tree holds";
 	else
 		return 0;
 	pr_err("pid %d fd %d: message %u of its queue carries %s (%s, SCM_RIGHTS): not supported\n",

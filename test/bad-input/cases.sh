@@ -271,6 +271,14 @@ case_unix_pending() {
 
 # A unix socket in flight in a queue (SCM_RIGHTS), with a queue of its
 # own: refused naming fd 6, whose queue carries it, and the socket.
+# A file whose flock lives only in flight: refused, naming the queue.
+case_unix_scm_locked() {
+	target_up "$BUILD/bad-input/unix_scm_locked" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 6" "locked" && target_intact
+}
+
 case_unix_scm_socket() {
 	target_up "$BUILD/bad-input/unix_scm_socket" || return 1
 	mkdir -p "$RD/img"
@@ -955,6 +963,7 @@ run_bad_input() {
 	bad_case unix-stream-peer-outside-ext case_unix_ext_peer --ext-unix-sk
 	bad_case unix-listener-pending-connection case_unix_pending
 	bad_case unix-socket-in-flight case_unix_scm_socket
+	bad_case unix-locked-file-in-flight case_unix_scm_locked
 	bad_case file-lease case_lease
 	bad_case fanotify-permission-class case_fanotify_perm
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
