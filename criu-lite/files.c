@@ -556,10 +556,10 @@ static int open_proc_dir(pid_t pid, const char *what)
 	return fd < 0 ? -errno : fd;
 }
 
-static int collect_fds(struct files_dump *d)
+/* Reads and classifies the fds FDS of d->pid (/proc dirs opened here). */
+static int read_fds(struct files_dump *d, const int *fds, int nr)
 {
-	cleanup_free int *fds = NULL;
-	int nr, ret;
+	int ret;
 
 	d->proc_fd = open_proc_dir(d->pid, "fd");
 	if (d->proc_fd < 0)
@@ -567,10 +567,6 @@ static int collect_fds(struct files_dump *d)
 	d->proc_fdinfo = open_proc_dir(d->pid, "fdinfo");
 	if (d->proc_fdinfo < 0)
 		return d->proc_fdinfo;
-
-	nr = list_fds(d->pid, &fds);
-	if (nr < 0)
-		return nr;
 	d->fds = calloc(nr + 1, sizeof(*d->fds));
 	if (!d->fds)
 		return -ENOMEM;
@@ -584,6 +580,14 @@ static int collect_fds(struct files_dump *d)
 			return ret;
 	}
 	return 0;
+}
+
+static int collect_fds(struct files_dump *d)
+{
+	cleanup_free int *fds = NULL;
+	int nr = list_fds(d->pid, &fds);
+
+	return nr < 0 ? nr : read_fds(d, fds, nr);
 }
 
 static int open_images(int dfd, struct files_dump *d)
@@ -637,25 +641,9 @@ static int dump_own_fds(struct files_dump *d, const int *fds, int nr, uint32_t *
 		pr_perror("Can't open a pidfd for lmproc itself");
 		return -errno;
 	}
-	d->proc_fd = open_proc_dir(d->pid, "fd");
-	if (d->proc_fd < 0)
-		return d->proc_fd;
-	d->proc_fdinfo = open_proc_dir(d->pid, "fdinfo");
-	if (d->proc_fdinfo < 0)
-		return d->proc_fdinfo;
-	d->fds = calloc(nr + 1, sizeof(*d->fds));
-	if (!d->fds)
-		return -ENOMEM;
-	for (int i = 0; i < nr; i++) {
-		d->fds[i].fd = fds[i];
-		d->nr_fds = i + 1;
-		ret = read_fd(d, &d->fds[i]);
-		if (!ret)
-			ret = classify(d, &d->fds[i]);
-		if (ret)
-			return ret;
-	}
-	ret = find_shared(d);
+	ret = read_fds(d, fds, nr);
+	if (!ret)
+		ret = find_shared(d);
 	if (!ret)
 		ret = dump_descriptions(d);
 	for (int i = 0; !ret && i < nr; i++)
