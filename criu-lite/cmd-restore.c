@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "fd-types.h"
 #include "image.h"
 #include "log.h"
 #include "opts.h"
@@ -91,6 +92,8 @@ static int read_plans(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		c->svc_fds[0] = c->svc_fds[1] = c->files_data_fd = c->tty_fd = -1;
 		for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++)
 			c->pages_fds[l] = -1;
+		for (int k = 0; k < MAX_INHERIT_FDS; k++)
+			c->inherit_fd[k] = -1;
 	}
 	for (size_t i = 0; i < t->nr; i++) {
 		if (t->entries[i]->has_exit_status)
@@ -131,6 +134,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		ret = restore_plan_sessions(t);
 	if (!ret)
 		ret = restore_plan_ctty(t);
+	if (!ret)
+		ret = pipe_check_inherit(t);
 	if (ret)
 		return ret;
 	t->fd_base = restore_tree_fd_base(t);

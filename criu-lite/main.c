@@ -14,7 +14,7 @@ static const char usage_text[] =
 	"  lmproc dump    -t PID -D DIR [-R] [--page-path read|splice] [--prev-images-dir DIR]\n"
 	"                 [--ext-unix-sk]\n"
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
-	"  lmproc restore -D DIR [-d]\n"
+	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe:[INODE]]...\n"
 	"  lmproc check   [--feature NAME]\n"
 	"  lmproc show    DIR|IMAGE\n"
 	"\n"
@@ -44,6 +44,8 @@ static const char usage_text[] =
 	"      --ext-unix-sk       dump: a datagram unix socket connected to a bound socket\n"
 	"                          outside the process is connected to its name again\n"
 	"      --track BACKEND     dirty tracking: auto (default), pagemap-scan, soft-dirty\n"
+	"      --inherit-fd fd[N]:pipe:[INODE]  restore: lmproc's fd N replaces the dumped\n"
+	"                          pipe INODE whose other end was outside the tree\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -76,7 +78,26 @@ enum {
 	OPT_TRACK,
 	OPT_PIDNS,
 	OPT_EXT_UNIX_SK,
+	OPT_INHERIT_FD,
 };
+
+/* "fd[N]:pipe:[INODE]" */
+static int parse_inherit(const char *s, struct lmproc_opts *opts)
+{
+	struct inherit_fd *in = &opts->inherit[opts->nr_inherit];
+	unsigned long long ino;
+	char tail;
+	int n = 0;
+
+	if (opts->nr_inherit == MAX_INHERIT_FDS)
+		return -1;
+	if (sscanf(s, "fd[%d]:%n", &in->fd, &n) != 1 || !n || in->fd < 0 ||
+	    sscanf(s + n, "pipe:[%llu]%c", &ino, &tail) != 1)
+		return -1;
+	snprintf(in->key, sizeof(in->key), "pipe:[%llu]", ino);
+	opts->nr_inherit++;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -94,6 +115,7 @@ int main(int argc, char **argv)
 		{ "track", required_argument, NULL, OPT_TRACK },
 		{ "pidns", no_argument, NULL, OPT_PIDNS },
 		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
+		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -152,6 +174,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_EXT_UNIX_SK:
 			opts.ext_unix_sk = true;
+			break;
+		case OPT_INHERIT_FD:
+			if (parse_inherit(optarg, &opts))
+				return usage_error("--inherit-fd must be fd[N]:pipe:[INODE] (at most 16), "
+						   "not '%s'", optarg);
 			break;
 		case OPT_FEATURE:
 			opts.feature = optarg;

@@ -134,6 +134,8 @@ static int pipe_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (!pe.pipe_id)
 		return -ENOMEM;
 	pe.flags = p->flags;
+	pe.has_ino = true;
+	pe.ino = p->st.st_ino;
 	if (first) {
 		ret = pipe_dump_data(d, p, &pd);
 		if (ret)
@@ -194,7 +196,8 @@ void pipe_warn_outside(const struct restore_tree *t, uint32_t desc)
 		dirs |= 1U << (p0->fdesc[m].fe->pipe->flags & O_ACCMODE);
 		m = p0->fdesc[m].obj_next;
 	} while (m != desc);
-	if (dirs != 1U << O_RDONLY && dirs != 1U << O_WRONLY)
+	if ((dirs != 1U << O_RDONLY && dirs != 1U << O_WRONLY) ||
+	    pipe_inherited(t->ctx[0].opts, p0->fdesc[desc].fe->pipe) >= 0)
 		return;
 	for (size_t i = 0; i < t->nr; i++) {
 		const struct restore_plan *p = &t->ctx[i].plan;
@@ -203,17 +206,77 @@ void pipe_warn_outside(const struct restore_tree *t, uint32_t desc)
 		do {
 			if (p->pid && p->fdesc[m].first_fd >= 0) {
 				pr_warn("pid %d fd %d: the %s end of its pipe was outside the tree "
-					"(or closed); restored as a new pipe, %s\n", p->pid,
+					"(or closed); restored as a new pipe, %s (--inherit-fd "
+					"fd[N]:pipe:[%llu] gives it lmproc's fd N)\n", p->pid,
 					p->fdesc[m].first_fd,
 					dirs == 1U << O_RDONLY ? "write" : "read",
 					dirs == 1U << O_RDONLY ?
 					"reads see end of file once it is empty" :
-					"writes fail (EPIPE) once nobody reads");
+					"writes fail (EPIPE) once nobody reads",
+					(unsigned long long)p0->fdesc[m].fe->pipe->ino);
 				return;
 			}
 			m = p0->fdesc[m].obj_next;
 		} while (m != desc);
 	}
+}
+
+/* The --inherit-fd given for PE's pipe, or -1. */
+int pipe_inherited(const struct lmproc_opts *o, const PipeEntry *pe)
+{
+	char key[48];
+
+	if (!o || !pe->has_ino)
+		return -1;
+	snprintf(key, sizeof(key), "pipe:[%llu]", (unsigned long long)pe->ino);
+	for (int k = 0; k < o->nr_inherit; k++)
+		if (!strcmp(o->inherit[k].key, key))
+			return k;
+	return -1;
+}
+
+/* Each --inherit-fd names a pipe of the dump whose ends in the tree all
+ * go one way, and lmproc's fd is a pipe end going that way too. */
+static int check_inherit_one(const struct restore_tree *t, int k)
+{
+	const struct restore_plan *p0 = &t->ctx[0].plan;
+	const struct inherit_fd *in = &t->ctx[0].opts->inherit[k];
+	int fl = fcntl(in->fd, F_GETFL), acc = -1;
+	struct stat st;
+
+	for (uint32_t i = 0; i < p0->nr_files; i++) {
+		const FileEntry *f = p0->files[i];
+
+		if (f->type != FD_TYPE__FD_PIPE || pipe_inherited(t->ctx[0].opts, f->pipe) != k)
+			continue;
+		if (acc >= 0 && acc != (int)(f->pipe->flags & O_ACCMODE)) {
+			pr_err("--inherit-fd fd[%d]:%s: both ends of that pipe are in the tree\n",
+			       in->fd, in->key);
+			return -EINVAL;
+		}
+		acc = f->pipe->flags & O_ACCMODE;
+	}
+	if (acc < 0) {
+		pr_err("--inherit-fd fd[%d]:%s: the dump has no such pipe\n", in->fd, in->key);
+		return -ENOENT;
+	}
+	if (fl < 0 || fstat(in->fd, &st) || !S_ISFIFO(st.st_mode) || (fl & O_ACCMODE) != acc) {
+		pr_err("--inherit-fd fd[%d]:%s: lmproc's fd %d is not the %s end of a pipe\n",
+		       in->fd, in->key, in->fd, acc == O_RDONLY ? "read" : "write");
+		return -EBADF;
+	}
+	return 0;
+}
+
+int pipe_check_inherit(const struct restore_tree *t)
+{
+	for (int k = 0; k < t->ctx[0].opts->nr_inherit; k++) {
+		int ret = check_inherit_one(t, k);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* write(), not splice(): a splice from the image brings page cache pages
@@ -303,12 +366,40 @@ static int install_ends(struct task_files *tf, uint32_t desc, int ends[2], const
 
 /* The whole pipe at once: every end the process has is installed now.  An
  * end sitting where another end belongs is parked first. */
+/* A pipe given with --inherit-fd: its ends in the tree all go the way of
+ * lmproc's fd (pipe_check_inherit), each opened again through it with
+ * its dumped flags; what was buffered is the outside pipe's business. */
+static int open_inherited(struct task_files *tf, uint32_t desc, int k)
+{
+	uint32_t m = desc;
+	int ret = 0;
+
+	do {
+		const struct file_desc *d = &tf->plan->fdesc[m];
+		int tmp;
+
+		if (tf->file_fd[m] < 0 && (d->first_fd >= 0 || d->make_here)) {
+			tmp = task_reopen(tf->inherit_fd[k], d->fe->pipe->flags);
+			if (tmp < 0)
+				return task_files_err(tf, m, "can't take lmproc's fd for %s: %s",
+						      tf->opts->inherit[k].key, strerror(errno));
+			ret = task_files_install(tf, m, tmp);
+			if (ret)
+				return ret;
+		}
+		m = d->obj_next;
+	} while (m != desc);
+	return ret;
+}
+
 static int pipe_open(struct task_files *tf, uint32_t desc)
 {
 	const PipeEntry *c = tf->plan->fdesc[tf->plan->fdesc[desc].carrier].fe->pipe;
 	uint32_t rcv[2] = { receiver(tf, desc, 0), receiver(tf, desc, 1) };
-	int ends[2], ret = 0;
+	int ends[2], ret = 0, k = pipe_inherited(tf->opts, c);
 
+	if (k >= 0)
+		return open_inherited(tf, desc, k);
 	if (pipe2(ends, O_CLOEXEC))
 		return task_files_err(tf, desc, "can't create a pipe: %s", strerror(errno));
 	for (int e = 0; e < 2 && !ret; e++) {

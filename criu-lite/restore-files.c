@@ -125,6 +125,23 @@ static int open_shmem(struct restore_ctx *ctx, int base)
 	return 0;
 }
 
+/* lmproc's fds given with --inherit-fd, to every task: whichever makes
+ * the pipe (the deepest above its holders) has them (pipes.c). */
+static int open_inherited(struct restore_ctx *ctx, int base)
+{
+	for (int k = 0; k < ctx->opts->nr_inherit; k++) {
+		int fd = fcntl(ctx->opts->inherit[k].fd, F_DUPFD_CLOEXEC, base);
+
+		if (fd < 0) {
+			pr_perror("Can't take lmproc's fd %d (--inherit-fd) above fd %d",
+				  ctx->opts->inherit[k].fd, base);
+			return -errno;
+		}
+		ctx->inherit_fd[k] = note_service_fd(ctx, fd);
+	}
+	return 0;
+}
+
 /* lmproc's terminal, for a task that had its shell's (tty.c). */
 static int open_tty(struct restore_ctx *ctx, int base)
 {
@@ -192,6 +209,8 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 	ctx->svc_fds[0] = ctx->svc_fds[1] = -1;
 	ctx->files_data_fd = -1;
 	ctx->tty_fd = -1;
+	for (int k = 0; k < MAX_INHERIT_FDS; k++)
+		ctx->inherit_fd[k] = -1;
 	ctx->mfile_fd = malloc((p->mm->n_files + 1) * sizeof(int));
 	need = files_needed(p);
 	if (!ctx->mfile_fd || !need)
@@ -225,6 +244,8 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 	ret = open_shmem(ctx, base);
 	if (!ret)
 		ret = open_tty(ctx, base);
+	if (!ret)
+		ret = open_inherited(ctx, base);
 	if (ret)
 		return ret;
 	fd = openat(ctx->dfd, image_descs[IMG_FILES_DATA].name_fmt, O_RDONLY | O_CLOEXEC);
@@ -243,6 +264,11 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 
 void restore_close_service_fds(struct restore_ctx *ctx)
 {
+	for (int k = 0; k < MAX_INHERIT_FDS; k++) {
+		if (ctx->inherit_fd[k] >= 0)
+			close(ctx->inherit_fd[k]);
+		ctx->inherit_fd[k] = -1;
+	}
 	for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++) {
 		if (ctx->pages_fds[l] >= 0)
 			close(ctx->pages_fds[l]);
@@ -272,6 +298,9 @@ static bool is_service_fd(const struct restore_ctx *ctx, int fd)
 		return false;
 	if (fd == ctx->files_data_fd || fd == ctx->tty_fd)
 		return true;
+	for (int k = 0; k < ctx->opts->nr_inherit; k++)
+		if (fd == ctx->inherit_fd[k])
+			return true;
 	for (uint32_t l = 0; l < ctx->plan.nr_levels; l++)
 		if (fd == ctx->pages_fds[l])
 			return true;
@@ -476,6 +505,7 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 {
 	const struct restore_plan *p = &ctx->plan;
 	struct task_files tf = { .plan = p, .data_fd = ctx->files_data_fd, .tty_fd = ctx->tty_fd,
+				 .opts = ctx->opts, .inherit_fd = ctx->inherit_fd,
 				 .err = err, .len = len };
 	int ret;
 
@@ -515,6 +545,8 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 	close(ctx->files_data_fd);
 	if (ctx->tty_fd >= 0)
 		close(ctx->tty_fd);
+	for (int k = 0; k < ctx->opts->nr_inherit; k++)
+		close(ctx->inherit_fd[k]);
 	return ret;
 }
 

@@ -84,6 +84,8 @@ struct task_files {
 	int park_base;	/* above every fd the task will have */
 	int *file_fd;	/* per plan->files[i]: the task's fd holding it, or -1 */
 	int tty_fd;	/* lmproc's terminal (--shell-job), or -1 */
+	const struct lmproc_opts *opts;
+	const int *inherit_fd;	/* --inherit-fd: lmproc's fds given, here */
 	char *err;
 	size_t len;
 };
@@ -151,6 +153,9 @@ int pipe_data_validate(uint32_t pipe_id, const PipeDataEntry *pd, uint64_t data_
 int pipe_fill(struct task_files *tf, uint32_t desc, int wfd, const PipeDataEntry *pd);
 struct restore_tree;
 void pipe_warn_outside(const struct restore_tree *t, uint32_t desc);
+struct lmproc_opts;
+int pipe_inherited(const struct lmproc_opts *o, const PipeEntry *pe);
+int pipe_check_inherit(const struct restore_tree *t);
 
 /* sk-unix.c: the sock_diag view of the unix sockets, built by the first
  * socket of a dump. */

@@ -14,6 +14,15 @@ enum page_path {
 	PAGE_PATH_SPLICE,	/* parasite vmsplice -> pipe -> splice */
 };
 
+/* restore --inherit-fd fd[N]:KEY: lmproc's fd N takes the place of the
+ * dumped file KEY ("pipe:[INODE]"), whose other end was outside. */
+#define MAX_INHERIT_FDS 16
+
+struct inherit_fd {
+	int fd;
+	char key[48];
+};
+
 struct lmproc_opts {
 	pid_t pid;			/* -t */
 	const char *images_dir;		/* -D */
@@ -26,6 +35,8 @@ struct lmproc_opts {
 	const char *prev_images_dir;	/* --prev-images-dir */
 	enum track_backend track;	/* --track */
 	const char *feature;		/* check --feature */
+	struct inherit_fd inherit[MAX_INHERIT_FDS]; /* restore --inherit-fd */
+	int nr_inherit;
 	int argc;			/* positional arguments after the command */
 	char **argv;
 };

@@ -142,6 +142,8 @@ struct restore_ctx {
 	int files_data_fd; /* files-data.img, for the task's files */
 	int *shmem_fd;	   /* per plan.shmem entry, -1 if mapped otherwise */
 	int tty_fd;	   /* lmproc's terminal for the task's (--shell-job), -1 */
+	/* --inherit-fd: each of lmproc's fds given, as a service fd, or -1. */
+	int inherit_fd[MAX_INHERIT_FDS];
 	bool *shmem_made;  /* the object (tmpfs file, SysV segment) is ours */
 	bool *shmem_own;   /* made (or found) and filled for this process: the
 			    * tree's later processes take it from here */

@@ -429,6 +429,40 @@ case_pipe_half() {
 	fi
 }
 
+# case_pipe_inherit: the same pipe, restored with --inherit-fd onto a pipe
+# of lmproc's whose reader is a cat into a file: what the restored task
+# writes arrives there.  No state check: an end opened through another fd
+# has O_LARGEFILE, which only pipe() leaves out.
+case_pipe_inherit() {
+	local key w out=$RD/inherited.out
+
+	PIPE_HALF_INHERIT=1 target_up "$BUILD/bad-input/pipe_half" || return 1
+	key=$(readlink "/proc/$TPID/fd/7")
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	exec {w}> >(exec cat >"$out")
+	lm "$RD" restore restore -D "$RD/img" -d --inherit-fd "fd[$w]:$key"
+	local st=$?
+	exec {w}>&-
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" restore "$st" "restore --inherit-fd"
+		return 1
+	fi
+	kill -TERM "$TPID"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="restored pid $TPID gave no verdict"
+		return 1
+	fi
+	check_verdict || return 1
+	wait_until 5000 grep -q restored "$out" 2>/dev/null ||
+		{ REASON="nothing arrived through the inherited pipe"; return 1; }
+	if grep -q "outside the tree" "$RD/restore.log"; then
+		REASON="the restore still warned about the inherited pipe"
+		return 1
+	fi
+}
+
 # case_mmap_deleted_upgrade: a file deleted while mapped whose name a new
 # file took (a library an upgrade replaced): the restored mapping has the
 # old contents; the test checks them itself (its maps line then names an
@@ -955,6 +989,7 @@ run_bad_input() {
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed
 	CASE_KIND=state bad_case pipe-read-end-outside case_pipe_half
+	CASE_KIND=state bad_case pipe-inherit-fd case_pipe_inherit
 	CASE_KIND=state bad_case mmap-deleted-name-taken case_mmap_deleted_upgrade
 	CASE_KIND=state bad_case exe-deleted case_exe_deleted
 	bad_case seccomp-filter case_seccomp
