@@ -545,8 +545,10 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 	close(ctx->files_data_fd);
 	if (ctx->tty_fd >= 0)
 		close(ctx->tty_fd);
-	for (int k = 0; k < ctx->opts->nr_inherit; k++)
+	for (int k = 0; k < ctx->opts->nr_inherit; k++) {
 		close(ctx->inherit_fd[k]);
+		ctx->inherit_fd[k] = -1;
+	}
 	return ret;
 }
 
