@@ -68,16 +68,22 @@ static bool holds_epoll(pid_t q, const struct files_dump *d, const struct fd_par
  * epoll and whose fd TFD still refers to the registered file.  With
  * fork, the epoll's holders often have it at the same number (the
  * first, this one); an epoll made before a fork and used after it by
- * the child only is registered through the child's fds. */
+ * the child only is registered through the child's fds.  HOLDS caches,
+ * per process of the tree, whether it holds the epoll (0: not known):
+ * a worker's thousands of registrations must not scan its fds each. */
 static int find_registrar(struct files_dump *d, const struct fd_parms *p, uint32_t tfd,
-			  pid_t *pid)
+			  int8_t *holds, pid_t *pid)
 {
 	*pid = d->pid;
 	if (registered_in(d->pid, d, p, tfd))
 		return 0;
 	for (size_t i = 0; i < d->nr_tree_pids; i++) {
 		*pid = d->tree_pids[i];
-		if (*pid != d->pid && registered_in(*pid, d, p, tfd) && holds_epoll(*pid, d, p))
+		if (*pid == d->pid || !registered_in(*pid, d, p, tfd))
+			continue;
+		if (!holds[i])
+			holds[i] = holds_epoll(*pid, d, p) ? 1 : -1;
+		if (holds[i] > 0)
 			return 0;
 	}
 	pr_err("pid %d fd %d: the epoll watches a file through fd %u, which no process of the "
@@ -108,6 +114,10 @@ static int add_tfd(EventpollEntry *e, uint32_t tfd, uint32_t events, uint64_t da
 
 static int parse_tfds(struct files_dump *d, const struct fd_parms *p, EventpollEntry *e)
 {
+	cleanup_free int8_t *holds = calloc(d->nr_tree_pids + 1, sizeof(*holds));
+
+	if (!holds)
+		return -ENOMEM;
 	for (const char *l = p->info; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
 		unsigned long long data;
 		unsigned int tfd, events;
@@ -127,7 +137,7 @@ static int parse_tfds(struct files_dump *d, const struct fd_parms *p, EventpollE
 				       "not supported\n", d->pid, p->fd, tfd);
 				return -EOPNOTSUPP;
 			}
-		ret = find_registrar(d, p, tfd, &pid);
+		ret = find_registrar(d, p, tfd, holds, &pid);
 		if (!ret)
 			ret = add_tfd(e, tfd, events, data, pid);
 		if (ret)
