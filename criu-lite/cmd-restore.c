@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "fd-types.h"
+#include "sk-unix.h"
 #include "image.h"
 #include "log.h"
 #include "opts.h"
@@ -136,6 +137,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		ret = restore_plan_ctty(t);
 	if (!ret)
 		ret = pipe_check_inherit(t);
+	if (!ret)
+		ret = unix_check_inherit(t);
 	if (ret)
 		return ret;
 	t->fd_base = restore_tree_fd_base(t);

@@ -14,7 +14,7 @@ static const char usage_text[] =
 	"  lmproc dump    -t PID -D DIR [-R] [--page-path read|splice] [--prev-images-dir DIR]\n"
 	"                 [--ext-unix-sk]\n"
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
-	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe:[INODE]]...\n"
+	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
 	"  lmproc check   [--feature NAME]\n"
 	"  lmproc show    DIR|IMAGE\n"
 	"\n"
@@ -41,11 +41,13 @@ static const char usage_text[] =
 	"      --page-path MODE    how pages leave the target: read (process_vm_readv,\n"
 	"                          the default) or splice (parasite vmsplice)\n"
 	"      --prev-images-dir DIR  the previous round (relative to -D, or absolute)\n"
-	"      --ext-unix-sk       dump: a datagram unix socket connected to a bound socket\n"
-	"                          outside the process is connected to its name again\n"
+	"      --ext-unix-sk       dump: a unix socket connected to one outside the tree:\n"
+	"                          a datagram one is connected to its name again at\n"
+	"                          restore, a stream one needs --inherit-fd socket:[...]\n"
 	"      --track BACKEND     dirty tracking: auto (default), pagemap-scan, soft-dirty\n"
-	"      --inherit-fd fd[N]:pipe:[INODE]  restore: lmproc's fd N replaces the dumped\n"
-	"                          pipe INODE whose other end was outside the tree\n"
+	"      --inherit-fd fd[N]:pipe:[INODE], fd[N]:socket:[INODE]  restore: lmproc's fd\n"
+	"                          N replaces the dumped pipe or unix socket INODE whose\n"
+	"                          other end was outside the tree\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -81,20 +83,21 @@ enum {
 	OPT_INHERIT_FD,
 };
 
-/* "fd[N]:pipe:[INODE]" */
+/* "fd[N]:pipe:[INODE]" or "fd[N]:socket:[INODE]" */
 static int parse_inherit(const char *s, struct lmproc_opts *opts)
 {
 	struct inherit_fd *in = &opts->inherit[opts->nr_inherit];
 	unsigned long long ino;
-	char tail;
+	char kind[8], tail;
 	int n = 0;
 
 	if (opts->nr_inherit == MAX_INHERIT_FDS)
 		return -1;
 	if (sscanf(s, "fd[%d]:%n", &in->fd, &n) != 1 || !n || in->fd < 0 ||
-	    sscanf(s + n, "pipe:[%llu]%c", &ino, &tail) != 1)
+	    sscanf(s + n, "%7[a-z]:[%llu]%c", kind, &ino, &tail) != 2 ||
+	    (strcmp(kind, "pipe") && strcmp(kind, "socket")))
 		return -1;
-	snprintf(in->key, sizeof(in->key), "pipe:[%llu]", ino);
+	snprintf(in->key, sizeof(in->key), "%s:[%llu]", kind, ino);
 	opts->nr_inherit++;
 	return 0;
 }
@@ -177,7 +180,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_INHERIT_FD:
 			if (parse_inherit(optarg, &opts))
-				return usage_error("--inherit-fd must be fd[N]:pipe:[INODE] (at most 16), "
+				return usage_error("--inherit-fd must be fd[N]:pipe:[INODE] or "
+						   "fd[N]:socket:[INODE] (at most 16), "
 						   "not '%s'", optarg);
 			break;
 		case OPT_FEATURE:

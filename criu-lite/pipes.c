@@ -271,7 +271,8 @@ static int check_inherit_one(const struct restore_tree *t, int k)
 int pipe_check_inherit(const struct restore_tree *t)
 {
 	for (int k = 0; k < t->ctx[0].opts->nr_inherit; k++) {
-		int ret = check_inherit_one(t, k);
+		int ret = strncmp(t->ctx[0].opts->inherit[k].key, "pipe:", 5) ? 0 :
+			  check_inherit_one(t, k);
 
 		if (ret)
 			return ret;

@@ -318,11 +318,31 @@ static int open_pair(struct task_files *tf, uint32_t desc)
 	return ret;
 }
 
+/* A socket connected outside the tree: the one the caller gave lmproc
+ * for it (--inherit-fd, checked by unix_check_inherit before forking). */
+static int open_external(struct task_files *tf, uint32_t desc)
+{
+	int k = unix_inherited(tf->opts, sk_of(tf, desc)), fd, ret;
+
+	fd = k < 0 ? -EBADF : fcntl(tf->inherit_fd[k], F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return task_files_err(tf, desc, "can't take the socket given for it: %s",
+				      strerror(k < 0 ? EBADF : errno));
+	ret = sk_options(tf, desc, fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return task_files_install(tf, desc, fd);
+}
+
 int unix_open(struct task_files *tf, uint32_t desc)
 {
 	const UnixSkEntry *u = sk_of(tf, desc);
 	int fd, ret;
 
+	if (u->external)
+		return open_external(tf, desc);
 	if (unix_is_pair(u))
 		return open_pair(tf, desc);
 	fd = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);

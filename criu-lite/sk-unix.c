@@ -324,11 +324,15 @@ static int check_outside_peer(struct files_dump *d, const struct fd_parms *p,
 			      const struct unix_diag_sk *s, const struct unix_diag_sk *peer)
 {
 	if (!d->ext_unix_sk)
-		return refuse(d, p, s, "connected to a socket outside the process: refused "
-			      "without --ext-unix-sk (which takes a datagram socket)");
+		return refuse(d, p, s, "connected to a socket outside the tree: refused without "
+			      "--ext-unix-sk");
+	/* The caller hands a connected socket over at restore (--inherit-fd):
+	 * what the outside peer had sent could not be put back into it. */
+	if (s->type != SOCK_DGRAM && (s->rqueue || s->shutdown))
+		return refuse(d, p, s, "connected to a socket outside the tree, with bytes it "
+			      "sent queued or shut down: not supported");
 	if (s->type != SOCK_DGRAM)
-		return refuse(d, p, s, "connected to a socket outside the process: a stream or "
-			      "seqpacket connection can't be restored, even with --ext-unix-sk");
+		return 0;
 	if (!peer || !peer->name_len)
 		return refuse(d, p, s, "connected to an unnamed socket outside the process: not "
 			      "supported");
@@ -421,6 +425,10 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		if (ret)
 			return ret;
 		u->peer = 0;
+		if (s->type != SOCK_DGRAM) {
+			u->has_external = u->external = true;
+			return 0;
+		}
 	} else if (peer && peer->peer == s->ino) {
 		/* A pair: made at once (socketpair, or connect and accept),
 		 * then bound to its names. */
@@ -761,6 +769,9 @@ static bool state_ok(const UnixSkEntry *u)
 	if (u->has_listener && (u->state != TCP_ESTABLISHED || u->type == SOCK_DGRAM || named ||
 				u->has_peer_name || !u->listener))
 		return false;
+	if (u->external && (u->type == SOCK_DGRAM || u->state != TCP_ESTABLISHED || u->peer ||
+			    queue || u->shutdown || u->has_listener || u->has_peer_name))
+		return false;
 	if (u->queue->n_sources && (u->queue->n_sources != u->queue->n_lengths ||
 				    u->type != SOCK_DGRAM || unix_is_pair(u)))
 		return false;
@@ -808,6 +819,82 @@ static int unix_validate(const FileEntry *f, uint64_t data_size)
 					(unsigned long long)total,
 					(unsigned long long)u->queue->data_off,
 					(unsigned long long)data_size);
+	return 0;
+}
+
+/* The --inherit-fd given for the external socket U, or -1. */
+int unix_inherited(const struct lmproc_opts *o, const UnixSkEntry *u)
+{
+	char key[48];
+
+	snprintf(key, sizeof(key), "socket:[%llu]", (unsigned long long)u->ino);
+	for (int k = 0; o && k < o->nr_inherit; k++)
+		if (!strcmp(o->inherit[k].key, key))
+			return k;
+	return -1;
+}
+
+static int sock_type(int fd)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) ? -1 : v;
+}
+
+/* Where the tree holds file I: "pid P fd F". */
+static void holder(const struct restore_tree *t, uint32_t i, char *buf, size_t len)
+{
+	snprintf(buf, len, "the tree");
+	for (size_t k = 0; k < t->nr; k++)
+		if (t->ctx[k].plan.pid && t->ctx[k].plan.fdesc[i].first_fd >= 0) {
+			snprintf(buf, len, "pid %d fd %d", t->ctx[k].plan.pid,
+				 t->ctx[k].plan.fdesc[i].first_fd);
+			return;
+		}
+}
+
+/* Every external socket of the dump has an --inherit-fd socket:[INODE],
+ * every such option names one, and lmproc's fd is a socket of its type. */
+int unix_check_inherit(const struct restore_tree *t)
+{
+	const struct restore_plan *p0 = &t->ctx[0].plan;
+	const struct lmproc_opts *o = t->ctx[0].opts;
+	bool used[MAX_INHERIT_FDS] = {};
+	char where[64];
+
+	for (uint32_t i = 0; i < p0->nr_files; i++) {
+		const UnixSkEntry *u = p0->files[i]->type == FD_TYPE__FD_UNIX_SK ?
+				       p0->files[i]->unix_sk : NULL;
+		struct stat st;
+		int k;
+
+		if (!u || !u->external)
+			continue;
+		holder(t, i, where, sizeof(where));
+		k = unix_inherited(o, u);
+		if (k < 0) {
+			pr_err("%s: unix socket %llu was connected to a socket outside the tree: "
+			       "restore with --inherit-fd fd[N]:socket:[%llu], N a socket of "
+			       "lmproc's connected where it should be\n", where,
+			       (unsigned long long)u->ino, (unsigned long long)u->ino);
+			return -EINVAL;
+		}
+		used[k] = true;
+		if (fstat(o->inherit[k].fd, &st) || !S_ISSOCK(st.st_mode) ||
+		    sock_type(o->inherit[k].fd) != (int)u->type) {
+			pr_err("--inherit-fd fd[%d]:%s: lmproc's fd %d is not a unix socket of "
+			       "type %u\n", o->inherit[k].fd, o->inherit[k].key, o->inherit[k].fd,
+			       u->type);
+			return -EBADF;
+		}
+	}
+	for (int k = 0; k < o->nr_inherit; k++)
+		if (!used[k] && !strncmp(o->inherit[k].key, "socket:", 7)) {
+			pr_err("--inherit-fd fd[%d]:%s: the dump has no such socket connected "
+			       "outside the tree\n", o->inherit[k].fd, o->inherit[k].key);
+			return -ENOENT;
+		}
 	return 0;
 }
 

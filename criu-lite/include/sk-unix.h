@@ -26,13 +26,17 @@
  * are made alone, bound, and connected by name once all are bound. */
 static inline bool unix_is_pair(const UnixSkEntry *u)
 {
-	return u->state == TCP_ESTABLISHED && !u->has_peer_name;
+	return u->state == TCP_ESTABLISHED && !u->has_peer_name && !u->external;
 }
 
 /* sk-unix.c: a connection accepted by a listener, shared by processes of
  * the tree, is made by connect and accept in MAKER: it must hold the
  * listener. */
 int unix_check_maker(const struct restore_plan *maker, uint32_t desc);
+struct lmproc_opts;
+struct restore_tree;
+int unix_inherited(const struct lmproc_opts *o, const UnixSkEntry *u);
+int unix_check_inherit(const struct restore_tree *t);
 /* sk-unix.c: the file of the unix socket INO in P, or -1. */
 int unix_find(const struct restore_plan *p, uint64_t ino);
 

@@ -463,6 +463,43 @@ case_pipe_inherit() {
 	fi
 }
 
+# case_unix_ext_stream: a process whose fd 1 is a unix stream socket to a
+# peer outside the tree (unixpeer, as journald for a service) dumps with
+# --ext-unix-sk; a restore without --inherit-fd is refused naming the
+# option and leaves nothing; with a socket of lmproc's connected to a new
+# peer (unixconn) at fd 9, what the restored task writes reaches it.
+case_unix_ext_stream() {
+	local name="lmproc-ext-stream-$$-$RANDOM" key st
+
+	"$BUILD/tools/unixpeer" "$name" "$RD/peer1.out" &
+	UNIX_EXT_STREAM_PEER=$name target_up "$BUILD/bad-input/unix_ext_stream" || return 1
+	key=$(readlink "/proc/$TPID/fd/1")
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" --ext-unix-sk || return 1
+	reap_dumped "$TPID" || return 1
+	bad_lmproc restore -D "$RD/img" -d
+	ERRORS_ONLY=1 refused $? "--inherit-fd" "$key" || return 1
+	no_process "$TPID" || return 1
+	"$BUILD/tools/unixpeer" "$name-2" "$RD/peer2.out" &
+	timeout -k 5 "$LM_TIMEOUT" "$BUILD/tools/unixconn" "$name-2" 9 "$LMPROC" restore \
+		-D "$RD/img" -d --inherit-fd "fd[9]:$key" -v4 -o "$RD/restore.log" \
+		2>"$RD/restore.err"
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" restore "$st" "restore --inherit-fd socket"
+		return 1
+	fi
+	kill -TERM "$TPID"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="restored pid $TPID gave no verdict"
+		return 1
+	fi
+	check_verdict || return 1
+	grep -q before "$RD/peer1.out" || { REASON="the first peer got nothing"; return 1; }
+	wait_until 5000 grep -q after "$RD/peer2.out" 2>/dev/null ||
+		{ REASON="nothing reached the peer of the inherited socket"; return 1; }
+}
+
 # case_mmap_deleted_upgrade: a file deleted while mapped whose name a new
 # file took (a library an upgrade replaced): the restored mapping has the
 # old contents; the test checks them itself (its maps line then names an
@@ -990,12 +1027,12 @@ run_bad_input() {
 	bad_case unix-listener-closed case_sk_listener_closed
 	CASE_KIND=state bad_case pipe-read-end-outside case_pipe_half
 	CASE_KIND=state bad_case pipe-inherit-fd case_pipe_inherit
+	CASE_KIND=state bad_case unix-stream-outside-inherit-fd case_unix_ext_stream
 	CASE_KIND=state bad_case mmap-deleted-name-taken case_mmap_deleted_upgrade
 	CASE_KIND=state bad_case exe-deleted case_exe_deleted
 	bad_case seccomp-filter case_seccomp
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
-	bad_case unix-stream-peer-outside-ext case_unix_ext_peer --ext-unix-sk
 	bad_case unix-listener-pending-connection case_unix_pending
 	bad_case unix-socket-in-flight case_unix_scm_socket
 	bad_case unix-locked-file-in-flight case_unix_scm_locked
