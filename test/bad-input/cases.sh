@@ -269,8 +269,6 @@ case_unix_pending() {
 	refused $? "$TPID" "fd 5" "not accepted" && target_intact
 }
 
-# A unix socket in flight in a queue (SCM_RIGHTS), with a queue of its
-# own: refused naming fd 6, whose queue carries it, and the socket.
 # A file whose flock lives only in flight: refused, naming the queue.
 case_unix_scm_locked() {
 	target_up "$BUILD/bad-input/unix_scm_locked" || return 1
@@ -279,6 +277,8 @@ case_unix_scm_locked() {
 	refused $? "$TPID" "fd 6" "locked" && target_intact
 }
 
+# A unix socket in flight in a queue (SCM_RIGHTS), with a queue of its
+# own: refused naming fd 6, whose queue carries it, and the socket.
 case_unix_scm_socket() {
 	target_up "$BUILD/bad-input/unix_scm_socket" || return 1
 	mkdir -p "$RD/img"
@@ -404,15 +404,20 @@ dumped_target() {
 
 # restored_passes IMGDIR: a real restore -d from IMGDIR gives a task that
 # passes.
-restored_passes() {
-	must_lm restore "restore -d" restore -D "$1" -d || return 1
-	same_state "$TPID" "$TSNAP" 3000 || return 1
+# term_verdict: SIGTERM to the restored target, then its own verdict.
+term_verdict() {
 	kill -TERM "$TPID"
 	if ! wait_until 30000 file_ready "$TOUT"; then
 		REASON="restored pid $TPID gave no verdict"
 		return 1
 	fi
 	check_verdict
+}
+
+restored_passes() {
+	must_lm restore "restore -d" restore -D "$1" -d || return 1
+	same_state "$TPID" "$TSNAP" 3000 || return 1
+	term_verdict
 }
 
 # case_pipe_half: a pipe with its read end outside the tree (here closed)
@@ -449,12 +454,7 @@ case_pipe_inherit() {
 		lm_failed "$RD" restore "$st" "restore --inherit-fd"
 		return 1
 	fi
-	kill -TERM "$TPID"
-	if ! wait_until 30000 file_ready "$TOUT"; then
-		REASON="restored pid $TPID gave no verdict"
-		return 1
-	fi
-	check_verdict || return 1
+	term_verdict || return 1
 	wait_until 5000 grep -q restored "$out" 2>/dev/null ||
 		{ REASON="nothing arrived through the inherited pipe"; return 1; }
 	if grep -q "outside the tree" "$RD/restore.log"; then
@@ -489,12 +489,7 @@ case_unix_ext_stream() {
 		lm_failed "$RD" restore "$st" "restore --inherit-fd socket"
 		return 1
 	fi
-	kill -TERM "$TPID"
-	if ! wait_until 30000 file_ready "$TOUT"; then
-		REASON="restored pid $TPID gave no verdict"
-		return 1
-	fi
-	check_verdict || return 1
+	term_verdict || return 1
 	grep -q before "$RD/peer1.out" || { REASON="the first peer got nothing"; return 1; }
 	wait_until 5000 grep -q after "$RD/peer2.out" 2>/dev/null ||
 		{ REASON="nothing reached the peer of the inherited socket"; return 1; }
@@ -510,12 +505,7 @@ case_mmap_deleted_upgrade() {
 	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID" || return 1
 	must_lm restore "restore -d" restore -D "$RD/img" -d || return 1
-	kill -TERM "$TPID"
-	if ! wait_until 30000 file_ready "$TOUT"; then
-		REASON="restored pid $TPID gave no verdict"
-		return 1
-	fi
-	check_verdict
+	term_verdict
 }
 
 # case_exe_deleted: a process whose executable was deleted (replaced by
