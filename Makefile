@@ -27,7 +27,9 @@ PB_C		:= $(patsubst images/%.proto,build/images/%.pb-c.c,$(PROTOS))
 PB_H		:= $(PB_C:.c=.h)
 PB_O		:= $(PB_C:.c=.o)
 
-TOOL_SRC	:= $(wildcard criu-lite/*.c)
+# Sources by subsystem folder (docs/architecture.md, "Map"), plus the
+# few files at the top that every folder uses.
+TOOL_SRC	:= $(wildcard criu-lite/*.c criu-lite/*/*.c)
 TOOL_O		:= $(patsubst criu-lite/%.c,build/criu-lite/%.o,$(TOOL_SRC))
 
 BLOBS		:= parasite restorer
@@ -72,7 +74,7 @@ build/images/%.pb-c.o: build/images/%.pb-c.c $(PB_H)
 	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -c -o $@ $<
 
 build/criu-lite/%.o: criu-lite/%.c $(PB_H) $(BLOB_H) $(BPF_SKEL) $(wildcard criu-lite/include/*.h pie/include/*.h)
-	@mkdir -p build/criu-lite
+	@mkdir -p $(@D)
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 

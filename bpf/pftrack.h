@@ -1,5 +1,5 @@
 /* Structures shared by the page-fault tracker's kernel side
- * (bpf/pftrack.bpf.c) and its user side (criu-lite/pftrack.c): map
+ * (bpf/pftrack.bpf.c) and its user side (criu-lite/track/pftrack.c): map
  * values and the sizes both sides must agree on.  Only fixed-width types:
  * this header is compiled both against vmlinux.h and against libc. */
 #ifndef LMPROC_BPF_PFTRACK_H

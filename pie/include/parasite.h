@@ -1,5 +1,5 @@
 /* The parasite's protocol: the shared area layout and the messages that
- * lmproc (criu-lite/infect.c) and the blob (pie/parasite.c) exchange.
+ * lmproc (criu-lite/infect/infect.c) and the blob (pie/parasite.c) exchange.
  * Plain fixed-layout structs only: this header is compiled both with libc
  * and freestanding, so it may include nothing but <stdint.h>.
  *
