@@ -13,6 +13,7 @@
 #define LMPROC_KERNDAT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum kd_feature {
@@ -90,5 +91,21 @@ int kerndat_feature_by_name(const char *name);
 /* Whether dump/restore cannot work without F. */
 bool kerndat_required(enum kd_feature f);
 const char *kerndat_tracker_name(enum kd_tracker t);
+
+/* For the probe files (kerndat.c, track/track-probe.c): records the
+ * result of F and returns 0 if OK, -1 otherwise; kd_fail() gives
+ * "CALL: strerror(errno)" as the reason. */
+__attribute__((format(printf, 4, 5)))
+int kd_set(struct kerndat *kd, enum kd_feature f, bool ok, const char *fmt, ...);
+int kd_fail(struct kerndat *kd, enum kd_feature f, const char *call);
+/* A private anonymous read-write mapping of LEN bytes, or NULL. */
+void *kd_map_anon(size_t len);
+/* track/track-probe.c */
+int kd_probe_populate_write(struct kerndat *kd);
+int kd_probe_soft_dirty(struct kerndat *kd);
+int kd_probe_pagemap_scan(struct kerndat *kd);
+int kd_probe_uffd_wp(struct kerndat *kd);
+int kd_probe_bpf(struct kerndat *kd);
+int kd_pick_tracker(struct kerndat *kd);
 
 #endif

@@ -21,6 +21,49 @@
  * SO_PASSCRED. */
 #define SCM_CMSG_SPACE (CMSG_SPACE(sizeof(int) * SCM_MAX_FD) + CMSG_SPACE(sizeof(struct ucred)))
 
+/* sk-unix-diag.c: the host's unix sockets as sock_diag lists them, read
+ * once per dump, sorted by inode. */
+struct unix_diag_sk {
+	uint64_t ino;
+	uint64_t peer;
+	bool connected; /* to PEER, or to a peer that is gone (PEER 0) */
+	uint32_t type;
+	uint32_t state;
+	uint32_t shutdown;
+	uint32_t rqueue;  /* a listener's connections not yet accepted */
+	uint32_t backlog; /* a listener's */
+	uint64_t vfs_ino;
+	uint64_t vfs_dev; /* the kernel's dev_t: major << 20 | minor */
+	uint8_t name_len; /* sun_path bytes; 0: unbound */
+	char name[UNIX_NAME_MAX];
+	bool held; /* by an fd of the process being dumped */
+	bool in_tree; /* by an fd of any process of the tree */
+};
+
+struct unix_diag_table {
+	struct unix_diag_sk *sks;
+	size_t nr;
+	size_t cap;
+	pid_t held_by; /* the process the held marks are of, 0: none yet */
+};
+
+/* Loads the table into D (once per dump): 0 or -errno. */
+int unix_diag_load(struct files_dump *d);
+/* The socket INO of the table, or NULL. */
+struct unix_diag_sk *unix_diag_of(const struct files_dump *d, uint64_t ino);
+/* Whether the process being dumped holds socket INO. */
+bool unix_held_by_process(struct files_dump *d, uint64_t ino);
+/* A socket of the process of TYPE bound to NAME (LEN bytes) in state
+ * STATE (-1: any), other than EXCEPT.  Abstract names are per type. */
+const struct unix_diag_sk *unix_held_by_name(struct files_dump *d, uint32_t type,
+					     const char *name, size_t len, int state,
+					     uint64_t except);
+/* The listener of the process that accepted S, or NULL. */
+const struct unix_diag_sk *unix_listener_of(struct files_dump *d, const struct unix_diag_sk *s);
+/* A listener of the tree that accepted S, or NULL. */
+const struct unix_diag_sk *unix_tree_listener_of(const struct files_dump *d,
+						 const struct unix_diag_sk *s);
+
 /* Made with its peer at once (socketpair(), or connect() to a listener
  * of the process and accept()), or alone if its peer is gone; the others
  * are made alone, bound, and connected by name once all are bound. */

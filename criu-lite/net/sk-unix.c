@@ -8,12 +8,11 @@
  * connected to a bound socket outside; with their receive queues (and
  * each datagram's sender), shutdown state, buffer sizes, SO_PASSCRED and
  * SO_PEEK_OFF.  Names, peers and states come from sock_diag
- * (NETLINK_SOCK_DIAG through libnl), queues are peeked (SO_PEEK_OFF,
+ * (sk-unix-diag.c), queues are peeked (SO_PEEK_OFF,
  * MSG_PEEK) from a copy of the task's fd, so nothing leaves them; the
  * files in flight in them are sk-unix-scm.c's.  Refused: connections a
  * listener has not accepted yet, stream peers outside the tree, named
  * connections between processes.  sk-unix-restore.c makes them again. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,12 +22,7 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <linux/sock_diag.h>
-#include <linux/unix_diag.h>
 #include <netinet/tcp.h>
-#include <netlink/msg.h>
-#include <netlink/netlink.h>
-#include <netlink/socket.h>
 
 #include "common.h"
 #include "fd-types.h"
@@ -38,237 +32,13 @@
 #define PEEK_BUF FILES_SCRATCH_SIZE
 #define MAX_BACKLOG (1U << 20)
 
-struct unix_diag_sk {
-	uint64_t ino;
-	uint64_t peer;
-	bool connected; /* to PEER, or to a peer that is gone (PEER 0) */
-	uint32_t type;
-	uint32_t state;
-	uint32_t shutdown;
-	uint32_t rqueue;  /* a listener's connections not yet accepted */
-	uint32_t backlog; /* a listener's */
-	uint64_t vfs_ino;
-	uint64_t vfs_dev; /* the kernel's dev_t: major << 20 | minor */
-	uint8_t name_len; /* sun_path bytes; 0: unbound */
-	char name[UNIX_NAME_MAX];
-	bool held; /* by an fd of the process being dumped */
-	bool in_tree; /* by an fd of any process of the tree */
-};
-
-struct unix_diag_table {
-	struct unix_diag_sk *sks;
-	size_t nr;
-	size_t cap;
-	pid_t held_by; /* the process the held marks are of, 0: none yet */
-};
-
-static void diag_attrs(struct unix_diag_sk *s, struct nlattr **tb)
-{
-	if (tb[UNIX_DIAG_NAME]) {
-		s->name_len = min((size_t)nla_len(tb[UNIX_DIAG_NAME]), sizeof(s->name));
-		memcpy(s->name, nla_data(tb[UNIX_DIAG_NAME]), s->name_len);
-		/* A name in the filesystem may come with its NUL. */
-		if (s->name_len && s->name[0])
-			s->name_len = strnlen(s->name, s->name_len);
-	}
-	if (tb[UNIX_DIAG_PEER]) {
-		s->connected = true;
-		s->peer = nla_get_u32(tb[UNIX_DIAG_PEER]);
-	}
-	if (tb[UNIX_DIAG_SHUTDOWN])
-		s->shutdown = nla_get_u8(tb[UNIX_DIAG_SHUTDOWN]);
-	if (tb[UNIX_DIAG_RQLEN] &&
-	    nla_len(tb[UNIX_DIAG_RQLEN]) >= (int)sizeof(struct unix_diag_rqlen)) {
-		const struct unix_diag_rqlen *r = nla_data(tb[UNIX_DIAG_RQLEN]);
-
-		s->rqueue = r->udiag_rqueue;
-		s->backlog = r->udiag_wqueue;
-	}
-	if (tb[UNIX_DIAG_VFS] && nla_len(tb[UNIX_DIAG_VFS]) >= (int)sizeof(struct unix_diag_vfs)) {
-		const struct unix_diag_vfs *v = nla_data(tb[UNIX_DIAG_VFS]);
-
-		s->vfs_ino = v->udiag_vfs_ino;
-		s->vfs_dev = v->udiag_vfs_dev;
-	}
-}
-
-static int diag_cb(struct nl_msg *msg, void *arg)
-{
-	struct unix_diag_table *t = arg;
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct unix_diag_msg *m = nlmsg_data(nlh);
-	struct nlattr *tb[UNIX_DIAG_MAX + 1];
-	struct unix_diag_sk *s;
-
-	if (nlmsg_parse(nlh, sizeof(*m), tb, UNIX_DIAG_MAX, NULL) < 0)
-		return NL_SKIP;
-	if (t->nr == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		struct unix_diag_sk *n = realloc(t->sks, cap * sizeof(*n));
-
-		if (!n)
-			return NL_STOP;
-		t->sks = n;
-		t->cap = cap;
-	}
-	s = &t->sks[t->nr++];
-	*s = (struct unix_diag_sk){ .ino = m->udiag_ino, .type = m->udiag_type,
-				    .state = m->udiag_state };
-	diag_attrs(s, tb);
-	return NL_OK;
-}
-
-static int cmp_diag(const void *a, const void *b)
-{
-	const struct unix_diag_sk *x = a, *y = b;
-
-	return x->ino < y->ino ? -1 : x->ino > y->ino;
-}
-
-static struct unix_diag_sk *diag_of(const struct files_dump *d, uint64_t ino);
-
-/* Which sockets the tree holds: every fd of every live process.  The tree
- * is frozen, so this holds for the whole dump. */
-static int mark_tree(struct files_dump *d)
-{
-	for (size_t i = 0; i < d->nr_tree_pids; i++) {
-		char path[64], link[64];
-		struct dirent *de;
-		DIR *dir;
-
-		snprintf(path, sizeof(path), "/proc/%d/fd", d->tree_pids[i]);
-		dir = opendir(path);
-		if (!dir) {
-			pr_perror("Can't open %s", path);
-			return -errno;
-		}
-		while ((de = readdir(dir))) {
-			ssize_t n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
-			unsigned long long ino;
-			struct unix_diag_sk *s;
-
-			if (n <= 0)
-				continue;
-			link[n] = '\0';
-			if (sscanf(link, "socket:[%llu]", &ino) == 1 && (s = diag_of(d, ino)))
-				s->in_tree = true;
-		}
-		closedir(dir);
-	}
-	return 0;
-}
-
-/* Every unix socket of the host, once per dump. */
-static int load_diag(struct files_dump *d)
-{
-	struct unix_diag_req req = { .sdiag_family = AF_UNIX, .udiag_states = ~0U,
-				     .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER |
-						   UDIAG_SHOW_RQLEN | UDIAG_SHOW_VFS };
-	struct unix_diag_table *t = calloc(1, sizeof(*t));
-	struct nl_sock *sk = nl_socket_alloc();
-	int ret = -EIO;
-
-	if (!t || !sk)
-		goto out;
-	nl_socket_enable_msg_peek(sk);
-	if (nl_connect(sk, NETLINK_SOCK_DIAG) ||
-	    nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, diag_cb, t) ||
-	    nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req)) < 0 ||
-	    nl_recvmsgs_default(sk) < 0) {
-		pr_err("Can't list the unix sockets with sock_diag\n");
-		goto out;
-	}
-	qsort(t->sks, t->nr, sizeof(*t->sks), cmp_diag);
-	d->unix_diag = t;
-	t = NULL;
-	ret = mark_tree(d);
-out:
-	if (t)
-		free(t->sks);
-	free(t);
-	nl_socket_free(sk);
-	return ret;
-}
-
-void unix_diag_free(struct unix_diag_table *t)
-{
-	if (t)
-		free(t->sks);
-	free(t);
-}
-
-static struct unix_diag_sk *diag_of(const struct files_dump *d, uint64_t ino)
-{
-	struct unix_diag_sk key = { .ino = ino };
-
-	if (!d->unix_diag)
-		return NULL;
-	return bsearch(&key, d->unix_diag->sks, d->unix_diag->nr, sizeof(key), cmp_diag);
-}
-
 static bool unix_match(struct files_dump *d, const struct fd_parms *p)
 {
 	if (!S_ISSOCK(p->st.st_mode) || (p->flags & O_PATH))
 		return false;
-	if (!d->unix_diag && load_diag(d))
+	if (!d->unix_diag && unix_diag_load(d))
 		return false;
-	return diag_of(d, p->st.st_ino);
-}
-
-/* Once every fd of the process is known (after classifying).  The table
- * serves the whole tree: the marks are redone for each process. */
-static void mark_held(struct files_dump *d)
-{
-	if (d->unix_diag->held_by == d->pid)
-		return;
-	for (size_t i = 0; i < d->unix_diag->nr; i++)
-		d->unix_diag->sks[i].held = false;
-	for (int i = 0; i < d->nr_fds; i++) {
-		struct unix_diag_sk *s = diag_of(d, d->fds[i].st.st_ino);
-
-		if (s && S_ISSOCK(d->fds[i].st.st_mode))
-			s->held = true;
-	}
-	d->unix_diag->held_by = d->pid;
-}
-
-static bool held_by_process(struct files_dump *d, uint64_t ino)
-{
-	const struct unix_diag_sk *s = diag_of(d, ino);
-
-	mark_held(d);
-	return s && s->held;
-}
-
-/* A socket of the process of TYPE bound to NAME (LEN bytes) in state
- * STATE (-1: any), other than EXCEPT.  Abstract names are per type. */
-static const struct unix_diag_sk *held_by_name(struct files_dump *d, uint32_t type,
-					       const char *name, size_t len, int state,
-					       uint64_t except)
-{
-	mark_held(d);
-	for (size_t i = 0; i < d->unix_diag->nr; i++) {
-		const struct unix_diag_sk *s = &d->unix_diag->sks[i];
-
-		if (s->held && s->type == type && s->ino != except && s->name_len == len && len &&
-		    !memcmp(s->name, name, len) && (state < 0 || s->state == (uint32_t)state))
-			return s;
-	}
-	return NULL;
-}
-
-/* The listener of the process that accepted S: its name, and for a name
- * in the filesystem its inode, are S's. */
-static const struct unix_diag_sk *listener_of(struct files_dump *d, const struct unix_diag_sk *s)
-{
-	const struct unix_diag_sk *l;
-
-	if (!s->name_len || s->state != TCP_ESTABLISHED || s->type == SOCK_DGRAM)
-		return NULL;
-	l = held_by_name(d, s->type, s->name, s->name_len, TCP_LISTEN, s->ino);
-	if (l && l->vfs_ino == s->vfs_ino && l->vfs_dev == s->vfs_dev)
-		return l;
-	return NULL;
+	return unix_diag_of(d, p->st.st_ino);
 }
 
 static void print_name(const struct unix_diag_sk *s, char *buf, size_t len)
@@ -291,7 +61,7 @@ static const char *type_name(uint32_t type)
 static int refuse(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
 		  const char *why)
 {
-	const struct unix_diag_sk *peer = s->peer ? diag_of(d, s->peer) : NULL;
+	const struct unix_diag_sk *peer = s->peer ? unix_diag_of(d, s->peer) : NULL;
 	char name[UNIX_NAME_MAX + 8], pname[UNIX_NAME_MAX + 8];
 
 	print_name(s, name, sizeof(name));
@@ -339,24 +109,6 @@ static int check_outside_peer(struct files_dump *d, const struct fd_parms *p,
 	return 0;
 }
 
-/* A listening socket of the tree that S (an accepted socket) came from:
- * its name and, for a name in the filesystem, its inode are S's. */
-static const struct unix_diag_sk *tree_listener_of(const struct files_dump *d,
-						   const struct unix_diag_sk *s)
-{
-	if (!s->name_len || s->state != TCP_ESTABLISHED || s->type == SOCK_DGRAM)
-		return NULL;
-	for (size_t i = 0; i < d->unix_diag->nr; i++) {
-		const struct unix_diag_sk *l = &d->unix_diag->sks[i];
-
-		if (l->in_tree && l->state == TCP_LISTEN && l->type == s->type &&
-		    l->name_len == s->name_len && !memcmp(l->name, s->name, s->name_len) &&
-		    l->vfs_ino == s->vfs_ino && l->vfs_dev == s->vfs_dev)
-			return l;
-	}
-	return NULL;
-}
-
 /* A peer in another process of the tree: an unnamed pair (socketpair,
  * then fork) is made whole by the process above both and inherited
  * (restore-tree.c). */
@@ -370,7 +122,7 @@ static int check_tree_peer(struct files_dump *d, const struct fd_parms *p,
 	/* A connection a listener of the tree accepted: remade by connect
 	 * and accept in the listener's process (restore-tree.c checks it
 	 * is above the other end's). */
-	if (l || (!s->name_len && tree_listener_of(d, peer)))
+	if (l || (!s->name_len && unix_tree_listener_of(d, peer)))
 		return 0;
 	if (s->name_len || peer->name_len)
 		return refuse(d, p, s, "connected by name to a socket of another process of the "
@@ -382,8 +134,8 @@ static int check_tree_peer(struct files_dump *d, const struct fd_parms *p,
 static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 			    const struct unix_diag_sk *s, UnixSkEntry *u)
 {
-	const struct unix_diag_sk *peer = s->peer ? diag_of(d, s->peer) : NULL;
-	const struct unix_diag_sk *l = listener_of(d, s) ?: tree_listener_of(d, s);
+	const struct unix_diag_sk *peer = s->peer ? unix_diag_of(d, s->peer) : NULL;
+	const struct unix_diag_sk *l = unix_listener_of(d, s) ?: unix_tree_listener_of(d, s);
 	struct stat st;
 	int ret;
 
@@ -395,7 +147,7 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		return refuse(d, p, s, "listening, with connections not accepted yet: not "
 			      "supported");
 	if (s->name_len && s->type != SOCK_DGRAM && s->state == TCP_ESTABLISHED && !l &&
-	    !(peer && peer->peer == s->ino && held_by_process(d, s->peer) && listener_of(d, peer)))
+	    !(peer && peer->peer == s->ino && unix_held_by_process(d, s->peer) && unix_listener_of(d, peer)))
 		return refuse(d, p, s, "connected, with a name, but neither accepted by nor "
 			      "connected to a listener of the tree (was it closed?): not "
 			      "supported");
@@ -418,9 +170,9 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 	}
 	if (!s->peer)
 		return 0;
-	if (!held_by_process(d, s->peer) && peer && peer->in_tree)
+	if (!unix_held_by_process(d, s->peer) && peer && peer->in_tree)
 		return check_tree_peer(d, p, s, peer, l);
-	if (!held_by_process(d, s->peer)) {
+	if (!unix_held_by_process(d, s->peer)) {
 		ret = check_outside_peer(d, p, s, peer);
 		if (ret)
 			return ret;
@@ -453,7 +205,7 @@ static int check_source(struct files_dump *d, const struct fd_parms *p, const ch
 
 	if (!len)
 		return 0;
-	s = held_by_name(d, SOCK_DGRAM, name, len, -1, 0);
+	s = unix_held_by_name(d, SOCK_DGRAM, name, len, -1, 0);
 	if (s)
 		return 0;
 	if (name[0])
@@ -703,7 +455,7 @@ static int write_entry(struct files_dump *d, struct fd_parms *p, FileEntry *fe, 
 
 static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
-	const struct unix_diag_sk *s = diag_of(d, p->st.st_ino);
+	const struct unix_diag_sk *s = unix_diag_of(d, p->st.st_ino);
 	UnixSkEntry u = UNIX_SK_ENTRY__INIT;
 	UnixQueueEntry q = UNIX_QUEUE_ENTRY__INIT;
 	int fd, ret;
