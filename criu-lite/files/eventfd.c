@@ -34,11 +34,8 @@ static int eventfd_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		pr_err("Can't parse the eventfd of pid %d fd %d in its fdinfo\n", d->pid, p->fd);
 		return -EINVAL;
 	}
-	if (p->flags & ~EVENTFD_FLAGS) {
-		pr_err("pid %d fd %d is an eventfd with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~EVENTFD_FLAGS)
+		return files_refuse_flags(d, p, "an eventfd", EVENTFD_FLAGS);
 	e.flags = p->flags;
 	e.count = c;
 	e.semaphore = s;

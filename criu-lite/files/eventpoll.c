@@ -151,11 +151,8 @@ static int eventpoll_dump(struct files_dump *d, struct fd_parms *p, FileEntry *f
 	EventpollEntry e = EVENTPOLL_ENTRY__INIT;
 	int ret;
 
-	if (p->flags & ~EPOLL_FLAGS) {
-		pr_err("pid %d fd %d is an epoll with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~EPOLL_FLAGS)
+		return files_refuse_flags(d, p, "an epoll instance", EPOLL_FLAGS);
 	e.flags = p->flags;
 	ret = parse_tfds(d, p, &e);
 	if (!ret) {

@@ -119,6 +119,18 @@ static void warn_queued(struct files_dump *d, const struct fd_parms *p)
 	close(fd);
 }
 
+static const char *class_name(unsigned int init_flags)
+{
+	switch (init_flags & CLASS_BITS) {
+	case FAN_CLASS_CONTENT:
+		return "FAN_CLASS_CONTENT";
+	case FAN_CLASS_PRE_CONTENT:
+		return "FAN_CLASS_PRE_CONTENT";
+	default:
+		return "unknown";
+	}
+}
+
 static int parse_group(struct files_dump *d, const struct fd_parms *p, FanotifyEntry *e)
 {
 	const char *g = fdinfo_field(p->info, "fanotify flags:");
@@ -128,12 +140,14 @@ static int parse_group(struct files_dump *d, const struct fd_parms *p, FanotifyE
 		pr_err("Can't parse the fanotify of pid %d fd %d in its fdinfo\n", d->pid, p->fd);
 		return -EINVAL;
 	}
-	if ((flags & CLASS_BITS) != FAN_CLASS_NOTIF || (p->flags & ~FANOTIFY_FLAGS)) {
-		pr_err("pid %d fd %d is a fanotify group with flags 0x%x, open flags 0%o: only the "
-		       "notification class is supported (a permission event would be lost)\n",
-		       d->pid, p->fd, flags, p->flags);
+	if ((flags & CLASS_BITS) != FAN_CLASS_NOTIF) {
+		pr_err("pid %d fd %d is a fanotify group of class %s (init flags 0x%x): only "
+		       "FAN_CLASS_NOTIF is supported (a permission event would be lost)\n",
+		       d->pid, p->fd, class_name(flags), flags);
 		return -EOPNOTSUPP;
 	}
+	if (p->flags & ~FANOTIFY_FLAGS)
+		return files_refuse_flags(d, p, "a fanotify group", FANOTIFY_FLAGS);
 	e->flags = p->flags;
 	e->init_flags = flags;
 	e->event_flags = event_flags;

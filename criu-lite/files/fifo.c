@@ -32,11 +32,8 @@ static int fifo_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	bool first;
 	int ret;
 
-	if (p->flags & ~FIFO_FLAGS) {
-		pr_err("pid %d fd %d is a FIFO (%s) with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->link, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~FIFO_FLAGS)
+		return files_refuse_flags(d, p, "a FIFO", FIFO_FLAGS);
 	if (stat(p->link, &now) || now.st_dev != p->st.st_dev || now.st_ino != p->st.st_ino) {
 		pr_err("pid %d fd %d is a FIFO whose path was removed or replaced (%s): not "
 		       "supported\n", d->pid, p->fd, p->link);

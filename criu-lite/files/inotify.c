@@ -101,11 +101,8 @@ static int inotify_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	InotifyEntry e = INOTIFY_ENTRY__INIT;
 	int ret = 0;
 
-	if (p->flags & ~INOTIFY_FLAGS) {
-		pr_err("pid %d fd %d is an inotify with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~INOTIFY_FLAGS)
+		return files_refuse_flags(d, p, "an inotify instance", INOTIFY_FLAGS);
 	for (const char *l = p->info; l && !ret; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
 		if (!strncmp(l, "inotify wd:", 11))
 			ret = add_wd(d, p, l, &e);

@@ -81,11 +81,8 @@ static int memfd_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (!name)
 		return -ENOMEM;
 	name[strlen(name) - strlen(DELETED_SUFFIX)] = '\0';
-	if (p->flags & ~MEMFD_FLAGS) {
-		pr_err("pid %d fd %d is a memfd with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~MEMFD_FLAGS)
+		return files_refuse_flags(d, p, "a memfd", MEMFD_FLAGS);
 	me.id = files_obj_id(d, FD_TYPE__FD_MEMFD, &p->st, &first);
 	if (!me.id)
 		return -ENOMEM;

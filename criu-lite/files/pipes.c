@@ -125,11 +125,11 @@ static int pipe_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	bool first;
 	int ret;
 
-	if (p->flags & ~PIPE_FLAGS) {
-		pr_err("pid %d fd %d is a pipe with flags 0%o (%s): not supported yet\n", d->pid,
-		       p->fd, p->flags, (p->flags & O_DIRECT) ? "packet mode" : "O_ASYNC");
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~PIPE_FLAGS)
+		return files_refuse_flags(d, p,
+					  (p->flags & O_DIRECT) ? "a pipe end in packet mode" :
+								  "a pipe end",
+					  PIPE_FLAGS);
 	pe.pipe_id = files_obj_id(d, FD_TYPE__FD_PIPE, &p->st, &first);
 	if (!pe.pipe_id)
 		return -ENOMEM;

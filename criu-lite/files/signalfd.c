@@ -31,11 +31,8 @@ static int signalfd_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe
 		pr_err("Can't parse the signalfd of pid %d fd %d in its fdinfo\n", d->pid, p->fd);
 		return -EINVAL;
 	}
-	if (p->flags & ~SIGNALFD_FLAGS) {
-		pr_err("pid %d fd %d is a signalfd with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~SIGNALFD_FLAGS)
+		return files_refuse_flags(d, p, "a signalfd", SIGNALFD_FLAGS);
 	s.flags = p->flags;
 	s.sigmask = m;
 	fe->signalfd = &s;

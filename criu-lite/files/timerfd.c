@@ -63,11 +63,8 @@ static int timerfd_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		pr_err("Can't parse the timerfd of pid %d fd %d in its fdinfo\n", d->pid, p->fd);
 		return -EINVAL;
 	}
-	if (p->flags & ~TIMERFD_FLAGS) {
-		pr_err("pid %d fd %d is a timerfd with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~TIMERFD_FLAGS)
+		return files_refuse_flags(d, p, "a timerfd", TIMERFD_FLAGS);
 	t.flags = p->flags;
 	t.clockid = c;
 	t.ticks = tk;

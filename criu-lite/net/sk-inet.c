@@ -192,11 +192,8 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	uint8_t sbuf[16], dbuf[16];
 	int fd, ret;
 
-	if (p->flags & ~INET_FLAGS) {
-		pr_err("pid %d fd %d is an IP socket with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~INET_FLAGS)
+		return files_refuse_flags(d, p, "an IP socket", INET_FLAGS);
 	ret = same_netns(d, p);
 	if (ret)
 		return ret;

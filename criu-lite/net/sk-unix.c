@@ -460,11 +460,8 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	UnixQueueEntry q = UNIX_QUEUE_ENTRY__INIT;
 	int fd, ret;
 
-	if (p->flags & ~UNIX_SK_FLAGS) {
-		pr_err("pid %d fd %d is a unix socket with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~UNIX_SK_FLAGS)
+		return files_refuse_flags(d, p, "a unix socket", UNIX_SK_FLAGS);
 	u.ino = s->ino;
 	u.type = s->type;
 	u.flags = p->flags;
