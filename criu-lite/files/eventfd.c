@@ -11,6 +11,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define EVENTFD_FLAGS (O_ACCMODE | O_NONBLOCK)
 /* The largest count an eventfd holds. */
@@ -52,8 +53,8 @@ static int eventfd_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "file id %u has no eventfd entry", f->id);
 	if ((e->flags & ~EVENTFD_FLAGS) || (e->flags & O_ACCMODE) != O_RDWR ||
 	    e->count > EVENTFD_MAX)
-		return restore_plan_bad("files.img", "eventfd file id %u: flags 0%o, count %llu",
-					f->id, e->flags, (unsigned long long)e->count);
+		return restore_plan_bad("files.img", "eventfd file id %u: flags %s, count %llu",
+					f->id, open_flags_words(e->flags).s, (unsigned long long)e->count);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define FANOTIFY_FLAGS (O_ACCMODE | O_NONBLOCK | KERNEL_O_LARGEFILE)
 #define CLASS_BITS (FAN_CLASS_NOTIF | FAN_CLASS_CONTENT | FAN_CLASS_PRE_CONTENT)
@@ -185,9 +186,10 @@ static int fanotify_validate(const FileEntry *f, uint64_t data_size)
 	if ((e->flags & ~FANOTIFY_FLAGS) || (e->init_flags & CLASS_BITS) != FAN_CLASS_NOTIF ||
 	    (e->init_flags & ~INIT_FLAGS) ||
 	    (e->event_flags & ~EVENT_FLAGS) || e->n_marks > MAX_MARKS)
-		return restore_plan_bad("files.img", "fanotify file id %u: flags 0%o, init flags "
-					"0x%x, event flags 0%o, %zu marks", f->id, e->flags,
-					e->init_flags, e->event_flags, e->n_marks);
+		return restore_plan_bad("files.img", "fanotify file id %u: flags %s, init flags "
+					"0x%x, event flags %s, %zu marks", f->id,
+					open_flags_words(e->flags).s, e->init_flags,
+					open_flags_words(e->event_flags).s, e->n_marks);
 	for (size_t i = 0; i < e->n_marks; i++) {
 		const FanotifyMarkEntry *m = e->marks[i];
 
@@ -256,7 +258,7 @@ static int fanotify_open(struct task_files *tf, uint32_t desc)
 	for (size_t i = e->n_marks; i-- > 0 && !ret;)
 		ret = mark_one(tf, desc, fd, e->marks[i]);
 	if (!ret && fcntl(fd, F_SETFL, e->flags & O_NONBLOCK))
-		ret = task_files_err(tf, desc, "can't set flags 0%o: %s", e->flags,
+		ret = task_files_err(tf, desc, "can't set flags %s: %s", open_flags_words(e->flags).s,
 				     strerror(errno));
 	if (ret) {
 		close(fd);

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define FIFO_FLAGS (O_ACCMODE | O_NONBLOCK | KERNEL_O_LARGEFILE)
 
@@ -64,8 +65,8 @@ static int fifo_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "FIFO file id %u has path \"%.64s\"", f->id,
 					fi->path);
 	if (fi->flags & ~FIFO_FLAGS)
-		return restore_plan_bad("files.img", "FIFO file id %u has flags 0%o", f->id,
-					fi->flags);
+		return restore_plan_bad("files.img", "FIFO file id %u has flags %s", f->id,
+					open_flags_words(fi->flags).s);
 	return fi->data ? pipe_data_validate(fi->pipe_id, fi->data, data_size) : 0;
 }
 

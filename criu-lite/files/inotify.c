@@ -19,6 +19,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define INOTIFY_FLAGS (O_ACCMODE | O_NONBLOCK)
 #define MAX_WDS (1 << 20)
@@ -130,8 +131,8 @@ static int inotify_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "file id %u has no inotify entry", f->id);
 	if ((e->flags & ~INOTIFY_FLAGS) || (e->flags & O_ACCMODE) != O_RDONLY ||
 	    e->n_wds > MAX_WDS)
-		return restore_plan_bad("files.img", "inotify file id %u: flags 0%o, %zu watches",
-					f->id, e->flags, e->n_wds);
+		return restore_plan_bad("files.img", "inotify file id %u: flags %s, %zu watches",
+					f->id, open_flags_words(e->flags).s, e->n_wds);
 	for (size_t i = 0; i < e->n_wds; i++) {
 		const InotifyWdEntry *w = e->wds[i];
 

@@ -19,6 +19,7 @@
 #include "fd-types.h"
 #include "log.h"
 #include "uapi-compat.h"
+#include "words.h"
 
 #define MEMFD_PREFIX "/memfd:"
 #define DELETED_SUFFIX " (deleted)"
@@ -109,8 +110,8 @@ static int memfd_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "file id %u has no memfd entry", f->id);
 	if ((me->flags & ~MEMFD_FLAGS) || (me->flags & O_ACCMODE) == O_ACCMODE ||
 	    me->pos > (uint64_t)INT64_MAX)
-		return restore_plan_bad("files.img", "memfd file id %u: flags 0%o, position %llu",
-					f->id, me->flags, (unsigned long long)me->pos);
+		return restore_plan_bad("files.img", "memfd file id %u: flags %s, position %llu",
+					f->id, open_flags_words(me->flags).s, (unsigned long long)me->pos);
 	m = me->inode;
 	if (!m)
 		return 0;

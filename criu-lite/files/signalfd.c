@@ -12,6 +12,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define SIGNALFD_FLAGS (O_ACCMODE | O_NONBLOCK)
 
@@ -47,8 +48,8 @@ static int signalfd_validate(const FileEntry *f, uint64_t data_size)
 	if (!s)
 		return restore_plan_bad("files.img", "file id %u has no signalfd entry", f->id);
 	if ((s->flags & ~SIGNALFD_FLAGS) || (s->flags & O_ACCMODE) != O_RDWR)
-		return restore_plan_bad("files.img", "signalfd file id %u has flags 0%o", f->id,
-					s->flags);
+		return restore_plan_bad("files.img", "signalfd file id %u has flags %s", f->id,
+					open_flags_words(s->flags).s);
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "proc.h"
 #include "tty.h"
+#include "words.h"
 
 #define TTY_FLAGS                                                                         \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | KERNEL_O_LARGEFILE | O_NOATIME | \
@@ -362,8 +363,8 @@ static int tty_validate(const FileEntry *f, uint64_t data_size)
 	if (!te)
 		return restore_plan_bad("files.img", "file id %u has no tty entry", f->id);
 	if ((te->flags & ~TTY_FLAGS) || (te->flags & O_ACCMODE) == O_ACCMODE)
-		return restore_plan_bad("files.img", "tty file id %u has flags 0%o", f->id,
-					te->flags);
+		return restore_plan_bad("files.img", "tty file id %u has flags %s", f->id,
+					open_flags_words(te->flags).s);
 	switch (te->kind) {
 	case TTY_KIND__TTY_EXTERNAL:
 		if (te->has_index || te->pty)

@@ -26,6 +26,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define INET_FLAGS (O_ACCMODE | O_NONBLOCK)
 #define MAX_BACKLOG 65535
@@ -242,9 +243,9 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 	    (e->has_backlog && (e->type != SOCK_STREAM || e->backlog > MAX_BACKLOG)) ||
 	    e->src_port > 65535 || e->dst_port > 65535 || (e->v6only && e->family != AF_INET6))
 		return restore_plan_bad("files.img", "IP socket file id %u: family %u, type %u, "
-					"protocol %u, flags 0%o, addresses or backlog out of "
+					"protocol %u, flags %s, addresses or backlog out of "
 					"range", f->id, e->family, e->type, e->protocol,
-					e->flags);
+					open_flags_words(e->flags).s);
 	return 0;
 }
 
