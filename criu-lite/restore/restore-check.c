@@ -250,7 +250,7 @@ static int check_mapped_file(const struct restore_plan *p, size_t i)
 	struct stat st;
 
 	if (f->ghost)
-		return mem_ghost_check(f);
+		return mem_ghost_check(p->pid, f);
 	if (stat(f->path, &st)) {
 		pr_perror("%s: can't find the file", mapper_words(p, i, f->path).s);
 		return -errno;
@@ -269,16 +269,17 @@ static int check_mapped_files(const struct restore_plan *p)
 	return 0;
 }
 
-static int check_dir(const char *what, const char *path)
+static int check_dir(pid_t pid, const char *what, const char *path)
 {
 	struct stat st;
 
 	if (stat(path, &st)) {
-		pr_perror("Can't find the dumped %s %s", what, path);
+		pr_perror("pid %d: can't find its dumped %s %s", pid, what, path);
 		return -errno;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		pr_err("The dumped %s %s is not a directory\n", what, path);
+		pr_err("pid %d: its dumped %s %s is now %s, not a directory\n", pid, what, path,
+		       file_kind_words(st.st_mode, NULL).s);
 		return -ENOTDIR;
 	}
 	return 0;
@@ -297,8 +298,8 @@ static int check_fd_limit(const struct restore_plan *p)
 		return -errno;
 	}
 	if (need > rl.rlim_max) {
-		pr_err("fd %u needs RLIMIT_NOFILE %llu, the hard limit here is %llu\n",
-		       p->fds[p->nr_fds - 1]->fd, (unsigned long long)need,
+		pr_err("pid %d fd %u needs RLIMIT_NOFILE %llu, the hard limit here is %llu\n",
+		       p->pid, p->fds[p->nr_fds - 1]->fd, (unsigned long long)need,
 		       (unsigned long long)rl.rlim_max);
 		return -EMFILE;
 	}
@@ -315,9 +316,8 @@ static int check_xsave(const struct restore_plan *p)
 	if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx))
 		return 0;
 	if (len != ebx) {
-		pr_err("The dumped FPU state (xsave) is %zu bytes, this CPU's is %u: restoring "
-		       "on another CPU model is not supported yet\n",
-		       len, ebx);
+		pr_err("pid %d: its dumped FPU state (xsave) is %zu bytes, this CPU's is %u: "
+		       "restoring on another CPU model is not supported yet\n", p->pid, len, ebx);
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -366,9 +366,9 @@ int restore_check_machine(struct restore_plan *p)
 	if (!ret)
 		ret = restore_check_files(p);
 	if (!ret)
-		ret = check_dir("cwd", p->fs->cwd);
+		ret = check_dir(p->pid, "cwd", p->fs->cwd);
 	if (!ret)
-		ret = check_dir("root", p->fs->root);
+		ret = check_dir(p->pid, "root", p->fs->root);
 	if (!ret)
 		ret = check_fd_limit(p);
 	if (!ret)
