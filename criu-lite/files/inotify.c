@@ -43,8 +43,10 @@ static int watch_path(struct files_dump *d, const struct fd_parms *p, unsigned i
 		return -EOPNOTSUPP;
 	}
 	if (ret == -ENOENT) {
-		pr_err("pid %d fd %d: inotify watch %u is on inode %lu of device 0x%x, which no "
-		       "path leads to: not supported\n", d->pid, p->fd, w->wd, ino, sdev);
+		/* fdinfo's sdev is the kernel's dev_t: major << 20 | minor. */
+		pr_err("pid %d fd %d: inotify watch %u is on inode %lu of device %u:%u, which no "
+		       "path leads to: not supported\n", d->pid, p->fd, w->wd, ino, sdev >> 20,
+		       sdev & 0xfffff);
 		return -EOPNOTSUPP;
 	}
 	w->dev = st.st_dev;
