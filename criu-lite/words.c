@@ -18,7 +18,6 @@
 #define K_O_SYNC_BIT 04000000
 #define K_O_TMPFILE_BIT 020000000
 #define K_FMODE_EXEC 040
-#define K_FMODE_NONOTIFY 040000000
 
 /* include/linux/posix-timers_types.h: a CPU clock is ~id << 3 | bits. */
 #define CPUCLOCK_PERTHREAD 4
@@ -64,7 +63,6 @@ struct words flag_bits_words(unsigned int bits)
 		{ K_O_TMPFILE_BIT, "__O_TMPFILE" },
 		{ K_O_SYNC_BIT, "__O_SYNC" },
 		{ K_FMODE_EXEC, "FMODE_EXEC" },
-		{ K_FMODE_NONOTIFY, "FMODE_NONOTIFY" },
 	};
 	struct words w = { "" };
 	unsigned int left = bits & ~O_ACCMODE;
