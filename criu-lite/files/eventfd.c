@@ -11,6 +11,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define EVENTFD_FLAGS (O_ACCMODE | O_NONBLOCK)
 /* The largest count an eventfd holds. */
@@ -34,11 +35,8 @@ static int eventfd_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		pr_err("Can't parse the eventfd of pid %d fd %d in its fdinfo\n", d->pid, p->fd);
 		return -EINVAL;
 	}
-	if (p->flags & ~EVENTFD_FLAGS) {
-		pr_err("pid %d fd %d is an eventfd with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~EVENTFD_FLAGS)
+		return files_refuse_flags(d, p, "an eventfd", EVENTFD_FLAGS);
 	e.flags = p->flags;
 	e.count = c;
 	e.semaphore = s;
@@ -55,8 +53,8 @@ static int eventfd_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "file id %u has no eventfd entry", f->id);
 	if ((e->flags & ~EVENTFD_FLAGS) || (e->flags & O_ACCMODE) != O_RDWR ||
 	    e->count > EVENTFD_MAX)
-		return restore_plan_bad("files.img", "eventfd file id %u: flags 0%o, count %llu",
-					f->id, e->flags, (unsigned long long)e->count);
+		return restore_plan_bad("files.img", "eventfd file id %u: flags %s, count %llu",
+					f->id, open_flags_words(e->flags).s, (unsigned long long)e->count);
 	return 0;
 }
 

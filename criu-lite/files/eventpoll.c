@@ -20,6 +20,7 @@
 #include "eventpoll.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define EPOLL_FLAGS (O_ACCMODE | O_NONBLOCK)
 #define MAX_TFDS (1 << 20)
@@ -151,11 +152,8 @@ static int eventpoll_dump(struct files_dump *d, struct fd_parms *p, FileEntry *f
 	EventpollEntry e = EVENTPOLL_ENTRY__INIT;
 	int ret;
 
-	if (p->flags & ~EPOLL_FLAGS) {
-		pr_err("pid %d fd %d is an epoll with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~EPOLL_FLAGS)
+		return files_refuse_flags(d, p, "an epoll instance", EPOLL_FLAGS);
 	e.flags = p->flags;
 	ret = parse_tfds(d, p, &e);
 	if (!ret) {
@@ -177,8 +175,8 @@ static int eventpoll_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "file id %u has no eventpoll entry", f->id);
 	if ((e->flags & ~EPOLL_FLAGS) || (e->flags & O_ACCMODE) != O_RDWR ||
 	    e->n_tfds > MAX_TFDS)
-		return restore_plan_bad("files.img", "epoll file id %u: flags 0%o, %zu targets",
-					f->id, e->flags, e->n_tfds);
+		return restore_plan_bad("files.img", "epoll file id %u: flags %s, %zu targets",
+					f->id, open_flags_words(e->flags).s, e->n_tfds);
 	return 0;
 }
 

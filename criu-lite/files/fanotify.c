@@ -19,6 +19,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define FANOTIFY_FLAGS (O_ACCMODE | O_NONBLOCK | KERNEL_O_LARGEFILE)
 #define CLASS_BITS (FAN_CLASS_NOTIF | FAN_CLASS_CONTENT | FAN_CLASS_PRE_CONTENT)
@@ -119,6 +120,18 @@ static void warn_queued(struct files_dump *d, const struct fd_parms *p)
 	close(fd);
 }
 
+static const char *class_name(unsigned int init_flags)
+{
+	switch (init_flags & CLASS_BITS) {
+	case FAN_CLASS_CONTENT:
+		return "FAN_CLASS_CONTENT";
+	case FAN_CLASS_PRE_CONTENT:
+		return "FAN_CLASS_PRE_CONTENT";
+	default:
+		return "unknown";
+	}
+}
+
 static int parse_group(struct files_dump *d, const struct fd_parms *p, FanotifyEntry *e)
 {
 	const char *g = fdinfo_field(p->info, "fanotify flags:");
@@ -128,12 +141,14 @@ static int parse_group(struct files_dump *d, const struct fd_parms *p, FanotifyE
 		pr_err("Can't parse the fanotify of pid %d fd %d in its fdinfo\n", d->pid, p->fd);
 		return -EINVAL;
 	}
-	if ((flags & CLASS_BITS) != FAN_CLASS_NOTIF || (p->flags & ~FANOTIFY_FLAGS)) {
-		pr_err("pid %d fd %d is a fanotify group with flags 0x%x, open flags 0%o: only the "
-		       "notification class is supported (a permission event would be lost)\n",
-		       d->pid, p->fd, flags, p->flags);
+	if ((flags & CLASS_BITS) != FAN_CLASS_NOTIF) {
+		pr_err("pid %d fd %d is a fanotify group of class %s (init flags 0x%x): only "
+		       "FAN_CLASS_NOTIF is supported (a permission event would be lost)\n",
+		       d->pid, p->fd, class_name(flags), flags);
 		return -EOPNOTSUPP;
 	}
+	if (p->flags & ~FANOTIFY_FLAGS)
+		return files_refuse_flags(d, p, "a fanotify group", FANOTIFY_FLAGS);
 	e->flags = p->flags;
 	e->init_flags = flags;
 	e->event_flags = event_flags;
@@ -171,9 +186,10 @@ static int fanotify_validate(const FileEntry *f, uint64_t data_size)
 	if ((e->flags & ~FANOTIFY_FLAGS) || (e->init_flags & CLASS_BITS) != FAN_CLASS_NOTIF ||
 	    (e->init_flags & ~INIT_FLAGS) ||
 	    (e->event_flags & ~EVENT_FLAGS) || e->n_marks > MAX_MARKS)
-		return restore_plan_bad("files.img", "fanotify file id %u: flags 0%o, init flags "
-					"0x%x, event flags 0%o, %zu marks", f->id, e->flags,
-					e->init_flags, e->event_flags, e->n_marks);
+		return restore_plan_bad("files.img", "fanotify file id %u: flags %s, init flags "
+					"0x%x, event flags %s, %zu marks", f->id,
+					open_flags_words(e->flags).s, e->init_flags,
+					open_flags_words(e->event_flags).s, e->n_marks);
 	for (size_t i = 0; i < e->n_marks; i++) {
 		const FanotifyMarkEntry *m = e->marks[i];
 
@@ -242,7 +258,7 @@ static int fanotify_open(struct task_files *tf, uint32_t desc)
 	for (size_t i = e->n_marks; i-- > 0 && !ret;)
 		ret = mark_one(tf, desc, fd, e->marks[i]);
 	if (!ret && fcntl(fd, F_SETFL, e->flags & O_NONBLOCK))
-		ret = task_files_err(tf, desc, "can't set flags 0%o: %s", e->flags,
+		ret = task_files_err(tf, desc, "can't set flags %s: %s", open_flags_words(e->flags).s,
 				     strerror(errno));
 	if (ret) {
 		close(fd);

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define FIFO_FLAGS (O_ACCMODE | O_NONBLOCK | KERNEL_O_LARGEFILE)
 
@@ -32,11 +33,8 @@ static int fifo_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	bool first;
 	int ret;
 
-	if (p->flags & ~FIFO_FLAGS) {
-		pr_err("pid %d fd %d is a FIFO (%s) with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->link, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~FIFO_FLAGS)
+		return files_refuse_flags(d, p, "a FIFO", FIFO_FLAGS);
 	if (stat(p->link, &now) || now.st_dev != p->st.st_dev || now.st_ino != p->st.st_ino) {
 		pr_err("pid %d fd %d is a FIFO whose path was removed or replaced (%s): not "
 		       "supported\n", d->pid, p->fd, p->link);
@@ -67,8 +65,8 @@ static int fifo_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "FIFO file id %u has path \"%.64s\"", f->id,
 					fi->path);
 	if (fi->flags & ~FIFO_FLAGS)
-		return restore_plan_bad("files.img", "FIFO file id %u has flags 0%o", f->id,
-					fi->flags);
+		return restore_plan_bad("files.img", "FIFO file id %u has flags %s", f->id,
+					open_flags_words(fi->flags).s);
 	return fi->data ? pipe_data_validate(fi->pipe_id, fi->data, data_size) : 0;
 }
 

@@ -16,6 +16,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define DELETED_SUFFIX " (deleted)"
 #define OPEN_ALLOWED                                                                            \
@@ -55,15 +56,24 @@ static int check_path(struct files_dump *d, const struct fd_parms *p)
 {
 	struct stat now;
 	int ret = (p->flags & O_NOFOLLOW) ? lstat(p->link, &now) : stat(p->link, &now);
+	int err = ret ? errno : 0;
 
 	if (strstr(p->link, DELETED_SUFFIX) && !is_deleted(p)) {
 		pr_err("pid %d fd %d: %s is deleted; only deleted regular files are supported\n",
 		       d->pid, p->fd, p->link);
 		return -EOPNOTSUPP;
 	}
-	if (ret || now.st_dev != p->st.st_dev || now.st_ino != p->st.st_ino) {
-		pr_err("pid %d fd %d: %s now names another file (or none)\n", d->pid, p->fd,
-		       p->link);
+	if (ret) {
+		pr_err("pid %d fd %d: its file %s can't be found by that path any more (%s): "
+		       "restore could not open it again\n", d->pid, p->fd, p->link, strerror(err));
+		return -EOPNOTSUPP;
+	}
+	if (now.st_dev != p->st.st_dev || now.st_ino != p->st.st_ino) {
+		pr_err("pid %d fd %d: the path %s now names another file (inode %llu on %u:%u, the "
+		       "fd's is inode %llu on %u:%u): restore could not open it again\n", d->pid,
+		       p->fd, p->link, (unsigned long long)now.st_ino, major(now.st_dev),
+		       minor(now.st_dev), (unsigned long long)p->st.st_ino, major(p->st.st_dev),
+		       minor(p->st.st_dev));
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -146,19 +156,26 @@ static int validate_flags(const FileEntry *f, const RegFileEntry *r)
 	uint32_t fmt = r->mode & S_IFMT;
 
 	if (r->mode != fmt || !valid_type(fmt))
-		return restore_plan_bad("files.img", "file %s has mode 0%o", r->path, r->mode);
+		return restore_plan_bad("files.img", "file %s has mode 0%o (%s)", r->path, r->mode,
+					file_kind_words(r->mode, NULL).s);
 	if (r->flags & O_PATH) {
 		if (r->flags & ~(PATH_ALLOWED | KERNEL_O_LARGEFILE))
-			return restore_plan_bad("files.img", "O_PATH file %s has flags 0%o",
-						r->path, r->flags);
+			return restore_plan_bad("files.img", "O_PATH file %s has flags %s: O_PATH "
+						"takes no %s", r->path, open_flags_words(r->flags).s,
+						flag_bits_words(r->flags & ~(PATH_ALLOWED |
+									 KERNEL_O_LARGEFILE)).s);
 		return 0;
 	}
 	if ((r->flags & ~OPEN_ALLOWED) || (r->flags & O_ACCMODE) == O_ACCMODE)
-		return restore_plan_bad("files.img", "file %s has open flags 0%o", r->path,
-					r->flags);
+		return restore_plan_bad("files.img", "file %s has open flags %s: lmproc does not "
+					"restore %s", r->path, open_flags_words(r->flags).s,
+					(r->flags & O_ACCMODE) == O_ACCMODE ?
+						"O_ACCMODE" :
+						flag_bits_words(r->flags & ~OPEN_ALLOWED).s);
 	if (fmt != S_IFREG && fmt != S_IFDIR && fmt != S_IFCHR)
-		return restore_plan_bad("files.img", "file id %u (%s) has mode 0%o", f->id, r->path,
-					r->mode);
+		return restore_plan_bad("files.img", "file id %u (%s) is %s, which lmproc does not "
+					"open by path", f->id, r->path,
+					file_kind_words(r->mode, NULL).s);
 	if (fmt == S_IFCHR && !r->has_rdev)
 		return restore_plan_bad("files.img", "character device %s has no rdev", r->path);
 	return 0;
@@ -212,7 +229,7 @@ static int access_mode(uint32_t flags)
 	}
 }
 
-static int check_ghost(int fd, const RegFileEntry *r)
+static int check_ghost(pid_t pid, int fd, const RegFileEntry *r)
 {
 	cleanup_free char *dir = strdup(r->path);
 	struct stat st;
@@ -220,8 +237,8 @@ static int check_ghost(int fd, const RegFileEntry *r)
 	if (!dir)
 		return -ENOMEM;
 	if (stat(dirname(dir), &st) || !S_ISDIR(st.st_mode)) {
-		pr_err("fd %d: the directory of deleted file %s is gone; the file is recreated "
-		       "there\n", fd, r->path);
+		pr_err("pid %d fd %d: the directory of deleted file %s is gone; the file is "
+		       "recreated there\n", pid, fd, r->path);
 		return -ENOENT;
 	}
 	return 0;
@@ -234,30 +251,33 @@ static int reg_check(const struct restore_plan *p, uint32_t desc)
 	struct stat st;
 
 	if (r->ghost)
-		return check_ghost(fd, r);
+		return check_ghost(p->pid, fd, r);
 	if (((r->flags & O_NOFOLLOW) ? lstat(r->path, &st) : stat(r->path, &st))) {
-		pr_perror("fd %d: can't find %s", fd, r->path);
+		pr_perror("pid %d fd %d: can't find %s", p->pid, fd, r->path);
 		return -errno;
 	}
 	if ((st.st_mode & S_IFMT) != r->mode) {
-		pr_err("fd %d: %s is no longer of the dumped type (mode 0%o, now 0%o)\n", fd,
-		       r->path, r->mode, st.st_mode & S_IFMT);
+		pr_err("pid %d fd %d: %s is no longer of the dumped type: it was %s, it is now %s\n",
+		       p->pid, fd, r->path, file_kind_words(r->mode, NULL).s,
+		       file_kind_words(st.st_mode, NULL).s);
 		return -ESTALE;
 	}
 	if (r->flags & O_PATH)
 		return 0;
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < r->pos) {
-		pr_err("fd %d: %s is now %lld bytes, shorter than its saved position %llu\n", fd,
-		       r->path, (long long)st.st_size, (unsigned long long)r->pos);
+		pr_err("pid %d fd %d: %s is now %lld bytes, shorter than its saved position %llu\n",
+		       p->pid, fd, r->path, (long long)st.st_size, (unsigned long long)r->pos);
 		return -ESTALE;
 	}
 	if (S_ISCHR(st.st_mode) && st.st_rdev != r->rdev) {
-		pr_err("fd %d: %s is another device now (rdev 0x%llx, dumped 0x%llx)\n", fd,
-		       r->path, (unsigned long long)st.st_rdev, (unsigned long long)r->rdev);
+		pr_err("pid %d fd %d: %s is another device now (%u:%u, dumped %u:%u)\n", p->pid,
+		       fd, r->path, major(st.st_rdev), minor(st.st_rdev), major(r->rdev),
+		       minor(r->rdev));
 		return -ESTALE;
 	}
 	if (access(r->path, access_mode(r->flags))) {
-		pr_perror("fd %d: can't open %s as dumped (flags 0%o)", fd, r->path, r->flags);
+		pr_perror("pid %d fd %d: can't open %s as dumped (flags %s)", p->pid, fd, r->path,
+			  open_flags_words(r->flags).s);
 		return -errno;
 	}
 	return 0;
@@ -336,8 +356,8 @@ static int reg_open(struct task_files *tf, uint32_t desc)
 	} else {
 		tmp = open(r->path, open_flags(r));
 		if (tmp < 0)
-			return task_files_err(tf, desc, "can't open %s (flags 0%o): %s", r->path,
-					      open_flags(r), strerror(errno));
+			return task_files_err(tf, desc, "can't open %s (flags %s): %s", r->path,
+					      open_flags_words(open_flags(r)).s, strerror(errno));
 	}
 	ret = task_files_install(tf, desc, tmp);
 	if (ret)

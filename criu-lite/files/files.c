@@ -23,6 +23,7 @@
 #include "image.h"
 #include "log.h"
 #include "proc.h"
+#include "words.h"
 
 #include "fdinfo.pb-c.h"
 #include "fs.pb-c.h"
@@ -195,25 +196,40 @@ static const char *unsupported_kind(struct files_dump *d, const struct fd_parms 
 		socket_kind(d, p, buf, len);
 		return buf;
 	}
-	if (!strncmp(p->link, "anon_inode:", 11))
-		return p->link + 11;
+	if (!strncmp(p->link, "anon_inode:", 11) || !strncmp(p->link, "pidfd:", 6)) {
+		snprintf(buf, len, "%s", file_kind_words(st->st_mode, p->link).s);
+		return buf;
+	}
 	if (S_ISCHR(st->st_mode)) {
 		unsigned int maj = major(st->st_rdev);
 
 		if (maj == 4 || maj == 5 || (maj >= 136 && maj <= 143))
 			return "a terminal";
-		return "a character device";
+		snprintf(buf, len, "a character device %u:%u", maj, minor(st->st_rdev));
+		return buf;
 	}
-	if (S_ISBLK(st->st_mode))
-		return "a block device";
+	if (S_ISBLK(st->st_mode)) {
+		snprintf(buf, len, "a block device %u:%u", major(st->st_rdev), minor(st->st_rdev));
+		return buf;
+	}
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))
 		return "a file without a path";
-	return "an unknown file type";
+	snprintf(buf, len, "%s", file_kind_words(st->st_mode, p->link).s);
+	return buf;
+}
+
+int files_refuse_flags(const struct files_dump *d, const struct fd_parms *p, const char *what,
+		       uint32_t supported)
+{
+	pr_err("pid %d fd %d (%s) is %s with %s set: not supported yet (open flags %s)\n",
+	       d->pid, p->fd, p->link, what, flag_bits_words(p->flags & ~supported).s,
+	       open_flags_words(p->flags).s);
+	return -EOPNOTSUPP;
 }
 
 static int classify(struct files_dump *d, struct fd_parms *p)
 {
-	char buf[96];
+	char buf[256];
 	int ret = fd_locks_collect(d, p);
 
 	if (ret)

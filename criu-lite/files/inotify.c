@@ -19,6 +19,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define INOTIFY_FLAGS (O_ACCMODE | O_NONBLOCK)
 #define MAX_WDS (1 << 20)
@@ -42,8 +43,10 @@ static int watch_path(struct files_dump *d, const struct fd_parms *p, unsigned i
 		return -EOPNOTSUPP;
 	}
 	if (ret == -ENOENT) {
-		pr_err("pid %d fd %d: inotify watch %u is on inode %lu of device 0x%x, which no "
-		       "path leads to: not supported\n", d->pid, p->fd, w->wd, ino, sdev);
+		/* fdinfo's sdev is the kernel's dev_t: major << 20 | minor. */
+		pr_err("pid %d fd %d: inotify watch %u is on inode %lu of device %u:%u, which no "
+		       "path leads to: not supported\n", d->pid, p->fd, w->wd, ino, sdev >> 20,
+		       sdev & 0xfffff);
 		return -EOPNOTSUPP;
 	}
 	w->dev = st.st_dev;
@@ -101,11 +104,8 @@ static int inotify_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	InotifyEntry e = INOTIFY_ENTRY__INIT;
 	int ret = 0;
 
-	if (p->flags & ~INOTIFY_FLAGS) {
-		pr_err("pid %d fd %d is an inotify with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~INOTIFY_FLAGS)
+		return files_refuse_flags(d, p, "an inotify instance", INOTIFY_FLAGS);
 	for (const char *l = p->info; l && !ret; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
 		if (!strncmp(l, "inotify wd:", 11))
 			ret = add_wd(d, p, l, &e);
@@ -133,8 +133,8 @@ static int inotify_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "file id %u has no inotify entry", f->id);
 	if ((e->flags & ~INOTIFY_FLAGS) || (e->flags & O_ACCMODE) != O_RDONLY ||
 	    e->n_wds > MAX_WDS)
-		return restore_plan_bad("files.img", "inotify file id %u: flags 0%o, %zu watches",
-					f->id, e->flags, e->n_wds);
+		return restore_plan_bad("files.img", "inotify file id %u: flags %s, %zu watches",
+					f->id, open_flags_words(e->flags).s, e->n_wds);
 	for (size_t i = 0; i < e->n_wds; i++) {
 		const InotifyWdEntry *w = e->wds[i];
 

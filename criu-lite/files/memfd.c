@@ -19,6 +19,7 @@
 #include "fd-types.h"
 #include "log.h"
 #include "uapi-compat.h"
+#include "words.h"
 
 #define MEMFD_PREFIX "/memfd:"
 #define DELETED_SUFFIX " (deleted)"
@@ -81,11 +82,8 @@ static int memfd_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (!name)
 		return -ENOMEM;
 	name[strlen(name) - strlen(DELETED_SUFFIX)] = '\0';
-	if (p->flags & ~MEMFD_FLAGS) {
-		pr_err("pid %d fd %d is a memfd with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~MEMFD_FLAGS)
+		return files_refuse_flags(d, p, "a memfd", MEMFD_FLAGS);
 	me.id = files_obj_id(d, FD_TYPE__FD_MEMFD, &p->st, &first);
 	if (!me.id)
 		return -ENOMEM;
@@ -112,8 +110,8 @@ static int memfd_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "file id %u has no memfd entry", f->id);
 	if ((me->flags & ~MEMFD_FLAGS) || (me->flags & O_ACCMODE) == O_ACCMODE ||
 	    me->pos > (uint64_t)INT64_MAX)
-		return restore_plan_bad("files.img", "memfd file id %u: flags 0%o, position %llu",
-					f->id, me->flags, (unsigned long long)me->pos);
+		return restore_plan_bad("files.img", "memfd file id %u: flags %s, position %llu",
+					f->id, open_flags_words(me->flags).s, (unsigned long long)me->pos);
 	m = me->inode;
 	if (!m)
 		return 0;

@@ -16,6 +16,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define PIPE_FLAGS (O_ACCMODE | O_NONBLOCK | KERNEL_O_LARGEFILE)
 #define PIPE_MAX_SIZE (1U << 31)
@@ -125,11 +126,11 @@ static int pipe_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	bool first;
 	int ret;
 
-	if (p->flags & ~PIPE_FLAGS) {
-		pr_err("pid %d fd %d is a pipe with flags 0%o (%s): not supported yet\n", d->pid,
-		       p->fd, p->flags, (p->flags & O_DIRECT) ? "packet mode" : "O_ASYNC");
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~PIPE_FLAGS)
+		return files_refuse_flags(d, p,
+					  (p->flags & O_DIRECT) ? "a pipe end in packet mode" :
+								  "a pipe end",
+					  PIPE_FLAGS);
 	pe.pipe_id = files_obj_id(d, FD_TYPE__FD_PIPE, &p->st, &first);
 	if (!pe.pipe_id)
 		return -ENOMEM;
@@ -153,8 +154,8 @@ static int pipe_validate(const FileEntry *f, uint64_t data_size)
 	if (!pe || !pe->pipe_id)
 		return restore_plan_bad("files.img", "file id %u has no pipe entry", f->id);
 	if ((pe->flags & ~PIPE_FLAGS) || (pe->flags & O_ACCMODE) == O_ACCMODE)
-		return restore_plan_bad("files.img", "pipe file id %u has flags 0%o", f->id,
-					pe->flags);
+		return restore_plan_bad("files.img", "pipe file id %u has flags %s", f->id,
+					open_flags_words(pe->flags).s);
 	return pe->data ? pipe_data_validate(pe->pipe_id, pe->data, data_size) : 0;
 }
 
@@ -354,7 +355,7 @@ static int install_ends(struct task_files *tf, uint32_t desc, int ends[2], const
 		if (((pe->flags & O_NONBLOCK) || m == rcv[1]) &&
 		    fcntl(fd, F_SETFL, pe->flags & O_NONBLOCK)) {
 			close(fd);
-			return task_files_err(tf, m, "can't set flags 0%o: %s", pe->flags,
+			return task_files_err(tf, m, "can't set flags %s: %s", open_flags_words(pe->flags).s,
 					      strerror(errno));
 		}
 		ret = task_files_install(tf, m, fd);

@@ -78,11 +78,13 @@ static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 		return open_mapped_ghost(ctx, i, base);
 	fd = open(f->path, f->open_flags | O_CLOEXEC);
 	if (fd < 0) {
-		pr_perror("Can't open mapped file %s", f->path);
+		pr_perror("pid %d: can't open its mapped file %s", ctx->plan.pid, f->path);
 		return -errno;
 	}
 	if (fstat(fd, &st) || st.st_dev != f->dev || st.st_ino != f->ino) {
-		pr_err("Mapped file %s was replaced while restoring\n", f->path);
+		pr_err("pid %d: its mapped file %s was replaced while restoring (inode %llu, "
+		       "dumped %llu)\n", ctx->plan.pid, f->path, (unsigned long long)st.st_ino,
+		       (unsigned long long)f->ino);
 		close(fd);
 		return -ESTALE;
 	}

@@ -12,6 +12,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define SIGNALFD_FLAGS (O_ACCMODE | O_NONBLOCK)
 
@@ -31,11 +32,8 @@ static int signalfd_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe
 		pr_err("Can't parse the signalfd of pid %d fd %d in its fdinfo\n", d->pid, p->fd);
 		return -EINVAL;
 	}
-	if (p->flags & ~SIGNALFD_FLAGS) {
-		pr_err("pid %d fd %d is a signalfd with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~SIGNALFD_FLAGS)
+		return files_refuse_flags(d, p, "a signalfd", SIGNALFD_FLAGS);
 	s.flags = p->flags;
 	s.sigmask = m;
 	fe->signalfd = &s;
@@ -50,8 +48,8 @@ static int signalfd_validate(const FileEntry *f, uint64_t data_size)
 	if (!s)
 		return restore_plan_bad("files.img", "file id %u has no signalfd entry", f->id);
 	if ((s->flags & ~SIGNALFD_FLAGS) || (s->flags & O_ACCMODE) != O_RDWR)
-		return restore_plan_bad("files.img", "signalfd file id %u has flags 0%o", f->id,
-					s->flags);
+		return restore_plan_bad("files.img", "signalfd file id %u has flags %s", f->id,
+					open_flags_words(s->flags).s);
 	return 0;
 }
 

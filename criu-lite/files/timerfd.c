@@ -17,6 +17,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 /* include/uapi/linux/timerfd.h, whose includes clash with glibc's. */
 #define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)
@@ -63,11 +64,8 @@ static int timerfd_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		pr_err("Can't parse the timerfd of pid %d fd %d in its fdinfo\n", d->pid, p->fd);
 		return -EINVAL;
 	}
-	if (p->flags & ~TIMERFD_FLAGS) {
-		pr_err("pid %d fd %d is a timerfd with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~TIMERFD_FLAGS)
+		return files_refuse_flags(d, p, "a timerfd", TIMERFD_FLAGS);
 	t.flags = p->flags;
 	t.clockid = c;
 	t.ticks = tk;
@@ -94,8 +92,9 @@ static int timerfd_validate(const FileEntry *f, uint64_t data_size)
 	    ((t->settime_flags & TFD_TIMER_CANCEL_ON_SET) &&
 	     (!(t->settime_flags & TFD_TIMER_ABSTIME) ||
 	      (t->clockid != CLOCK_REALTIME && t->clockid != CLOCK_REALTIME_ALARM))))
-		return restore_plan_bad("files.img", "timerfd file id %u: flags 0%o, clock %u, "
-					"settime flags 0%o", f->id, t->flags, t->clockid,
+		return restore_plan_bad("files.img", "timerfd file id %u: flags %s, clock %s, "
+					"settime flags 0%o", f->id, open_flags_words(t->flags).s,
+					clock_words(t->clockid).s,
 					t->settime_flags);
 	if (t->value_ns > MAX_NS || t->interval_ns > MAX_NS)
 		return restore_plan_bad("files.img", "timerfd file id %u: value %llu ns, "
@@ -134,8 +133,8 @@ static int arm(struct task_files *tf, uint32_t desc, int fd, const TimerfdEntry 
 					now.tv_nsec);
 	}
 	if (timerfd_settime(fd, t->settime_flags, &its, NULL))
-		return task_files_err(tf, desc, "can't arm the timer (clock %u, flags 0%o): %s",
-				      t->clockid, t->settime_flags, strerror(errno));
+		return task_files_err(tf, desc, "can't arm the timer (clock %s, flags 0%o): %s",
+				      clock_words(t->clockid).s, t->settime_flags, strerror(errno));
 	if (t->ticks && ioctl(fd, TFD_IOC_SET_TICKS, &t->ticks))
 		return task_files_err(tf, desc, "can't give back %llu expirations: %s",
 				      (unsigned long long)t->ticks, strerror(errno));

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "proc.h"
 #include "tty.h"
+#include "words.h"
 
 #define TTY_FLAGS                                                                         \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | KERNEL_O_LARGEFILE | O_NOATIME | \
@@ -272,6 +273,37 @@ static pid_t pty_elsewhere(const struct files_dump *d, uint32_t index, bool mast
 	return 0;
 }
 
+/* A terminal no process of the tree owns.  Only the session's own
+ * controlling terminal is a shell job's, which --shell-job restores as
+ * lmproc's terminal; anything else came in from outside (a client passed
+ * it, or the process left the session it had it from). */
+static int refuse_external(const struct files_dump *d, const struct fd_parms *p)
+{
+	bool dev_tty = p->st.st_rdev == makedev(5, 0); /* /dev/tty: always its own */
+	struct proc_stat st = { 0 };
+
+	if (proc_read_stat(d->pid, &st))
+		st.tty_nr = 0;
+	if (dev_tty || (st.tty_nr && st.tty_nr == p->st.st_rdev)) {
+		pr_err("pid %d fd %d is the terminal %s, the controlling terminal of its session "
+		       "%d, which the process does not own: dump with --shell-job (-j) to restore "
+		       "it on lmproc's terminal\n", d->pid, p->fd, p->link, st.sid);
+		return -EOPNOTSUPP;
+	}
+	if (st.tty_nr)
+		pr_err("pid %d fd %d is the terminal %s (%u:%u), from outside the tree: no process "
+		       "of the tree holds its master, and it is not the controlling terminal of its "
+		       "session %d (that is %u:%u): not supported\n", d->pid, p->fd, p->link,
+		       major(p->st.st_rdev), minor(p->st.st_rdev), st.sid, major(st.tty_nr),
+		       minor(st.tty_nr));
+	else
+		pr_err("pid %d fd %d is the terminal %s (%u:%u), from outside the tree: no process "
+		       "of the tree holds its master, and it is not the controlling terminal of its "
+		       "session %d (which has none): not supported\n", d->pid, p->fd, p->link,
+		       major(p->st.st_rdev), minor(p->st.st_rdev), st.sid);
+	return -EOPNOTSUPP;
+}
+
 static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p, TtyEntry *te)
 {
 	pid_t other;
@@ -291,11 +323,8 @@ static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p
 		/* The master's process checks this side only if it holds it. */
 		return other ? check_slave(d, p, te->index) : 0;
 	}
-	if (!d->shell_job) {
-		pr_err("pid %d fd %d is the terminal %s, which the process does not own: dump with --shell-job (-j) to restore it on lmproc's terminal\n",
-		       d->pid, p->fd, p->link);
-		return -EOPNOTSUPP;
-	}
+	if (!d->shell_job)
+		return refuse_external(d, p);
 	te->kind = TTY_KIND__TTY_EXTERNAL;
 	return 0;
 }
@@ -308,11 +337,8 @@ static int tty_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	WinsizeEntry ws = WINSIZE_ENTRY__INIT;
 	int ret;
 
-	if (p->flags & ~TTY_FLAGS) {
-		pr_err("pid %d fd %d: terminal %s with flags 0%o: not supported\n", d->pid, p->fd,
-		       p->link, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~TTY_FLAGS)
+		return files_refuse_flags(d, p, "a terminal", TTY_FLAGS);
 	ps.termios = &t;
 	ps.winsize = &ws;
 	te.flags = p->flags;
@@ -337,8 +363,8 @@ static int tty_validate(const FileEntry *f, uint64_t data_size)
 	if (!te)
 		return restore_plan_bad("files.img", "file id %u has no tty entry", f->id);
 	if ((te->flags & ~TTY_FLAGS) || (te->flags & O_ACCMODE) == O_ACCMODE)
-		return restore_plan_bad("files.img", "tty file id %u has flags 0%o", f->id,
-					te->flags);
+		return restore_plan_bad("files.img", "tty file id %u has flags %s", f->id,
+					open_flags_words(te->flags).s);
 	switch (te->kind) {
 	case TTY_KIND__TTY_EXTERNAL:
 		if (te->has_index || te->pty)
@@ -490,7 +516,7 @@ int restore_tty_fd(const struct restore_ctx *ctx)
 	if (i == p->nr_files)
 		return -1;
 	if (!ctx->opts->shell_job) {
-		pr_err("pid %d fd %d was the terminal %s of the shell it ran in: restore with --shell-job (-j) to put lmproc's terminal there\n",
+		pr_err("pid %d fd %d was the terminal %s, dumped with --shell-job: restore with --shell-job (-j) to put lmproc's terminal there\n",
 		       p->pid, p->fdesc[i].first_fd, p->files[i]->tty->path);
 		return -EOPNOTSUPP;
 	}

@@ -179,6 +179,10 @@ char *files_scratch(struct files_dump *d);
 int files_dump_own(struct files_dump *d, const int *fds, int nr, uint32_t *ids);
 /* A copy of the task's fd P in lmproc (pidfd_getfd), or -errno (logged). */
 int files_steal(struct files_dump *d, const struct fd_parms *p);
+/* Refuses P, which is WHAT ("an eventfd"), for its open flags beyond
+ * SUPPORTED, naming them in words; -EOPNOTSUPP. */
+int files_refuse_flags(const struct files_dump *d, const struct fd_parms *p, const char *what,
+		       uint32_t supported);
 /* A number unique in the dump for the kernel object of TYPE with inode
  * ST (st_dev, st_ino); *FIRST is set the first time it is asked for.  0:
  * out of memory. */

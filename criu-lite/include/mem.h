@@ -55,7 +55,7 @@ void free_vmas(struct vm_area_list *vl);
 struct files_dump;
 int mem_save_ghosts(struct files_dump *d, pid_t pid, struct vm_area_list *vl);
 int mem_ghost_validate(const MappedFileEntry *f, uint64_t data_size);
-int mem_ghost_check(const MappedFileEntry *f);
+int mem_ghost_check(pid_t pid, const MappedFileEntry *f);
 int mem_ghost_make(const MappedFileEntry *f, int data_fd);
 
 /* FLAG is one of the VmFlags mnemonics smaps gave V ("mw", "gd"...). */

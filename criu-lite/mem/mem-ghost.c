@@ -68,7 +68,7 @@ int mem_ghost_validate(const MappedFileEntry *f, uint64_t data_size)
 }
 
 /* Its directory must still exist: the file is made again there. */
-int mem_ghost_check(const MappedFileEntry *f)
+int mem_ghost_check(pid_t pid, const MappedFileEntry *f)
 {
 	cleanup_free char *dir = strdup(f->path);
 	struct stat st;
@@ -76,8 +76,8 @@ int mem_ghost_check(const MappedFileEntry *f)
 	if (!dir)
 		return -ENOMEM;
 	if (stat(dirname(dir), &st) || !S_ISDIR(st.st_mode)) {
-		pr_err("The directory of deleted mapped file %s is gone; the file is made again "
-		       "there\n", f->path);
+		pr_err("pid %d maps the deleted file %s, whose directory is gone: the file is "
+		       "made again there\n", pid, f->path);
 		return -ENOENT;
 	}
 	return 0;

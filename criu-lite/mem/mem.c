@@ -1,6 +1,7 @@
 /* Owns the dump-side view of the target's address space: VMAs from smaps,
  * the files behind them and the mm fields.  Reads only; pages are moved
  * by page-xfer.c. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "mem.h"
 #include "proc.h"
 #include "shmem.h"
+#include "words.h"
 
 bool vma_has_flag(const struct vma *v, const char *flag)
 {
@@ -40,6 +42,61 @@ bool vma_zero_pages_skippable(const struct vma *v)
 {
 	/* A zeroed page of a private file mapping differs from the file. */
 	return v->kind == VMA_KIND__VMA_ANON_PRIVATE;
+}
+
+/* "pid 12 mapping 0x7f00-0x7f10": how every refusal of a VMA starts. */
+static struct words vma_words(pid_t pid, const struct vma *v)
+{
+	struct words w;
+
+	snprintf(w.s, sizeof(w.s), "pid %d mapping 0x%lx-0x%lx", pid, (unsigned long)v->start,
+		 (unsigned long)v->end);
+	return w;
+}
+
+/* The lowest fd of PID whose file is ST and whose /proc link reads LINK
+ * (anonymous inodes may share one inode), -1 if none. */
+static int fd_holding(pid_t pid, const struct stat *st, const char *link)
+{
+	char path[64], name[4096];
+	struct dirent *de;
+	struct stat fst;
+	int best = -1;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	while (dir && (de = readdir(dir))) {
+		int fd = atoi(de->d_name);
+		ssize_t n;
+
+		if (de->d_name[0] == '.' || (best >= 0 && fd > best) ||
+		    fstatat(dirfd(dir), de->d_name, &fst, 0) || fst.st_dev != st->st_dev ||
+		    fst.st_ino != st->st_ino)
+			continue;
+		n = readlinkat(dirfd(dir), de->d_name, name, sizeof(name) - 1);
+		if (n < 0)
+			continue;
+		name[n] = '\0';
+		if (!strcmp(name, link))
+			best = fd;
+	}
+	if (dir)
+		closedir(dir);
+	return best;
+}
+
+/* ", the file of fd 5" or ", held by no fd". */
+static struct words holder_words(pid_t pid, const struct stat *st, const char *link)
+{
+	int fd = fd_holding(pid, st, link);
+	struct words w;
+
+	if (fd < 0)
+		snprintf(w.s, sizeof(w.s), ", held by no fd");
+	else
+		snprintf(w.s, sizeof(w.s), ", the file of fd %d", fd);
+	return w;
 }
 
 static int add_mapped_file(struct vm_area_list *vl, const char *path, const struct stat *st,
@@ -72,7 +129,7 @@ static int add_mapped_file(struct vm_area_list *vl, const char *path, const stru
 	return vl->nr_files++;
 }
 
-static int classify_special(struct vma *v, const char *path)
+static int classify_special(pid_t pid, struct vma *v, const char *path)
 {
 	static const struct {
 		const char *name;
@@ -97,8 +154,8 @@ static int classify_special(struct vma *v, const char *path)
 		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
 		return 0;
 	}
-	pr_err("Mapping %s at 0x%lx-0x%lx is not supported\n", path, (unsigned long)v->start,
-	       (unsigned long)v->end);
+	pr_err("%s is the special mapping %s, which lmproc does not know: not supported\n",
+	       vma_words(pid, v).s, path);
 	return -EOPNOTSUPP;
 }
 
@@ -122,8 +179,7 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)v->start,
 		 (unsigned long)v->end);
 	if (stat(link, &st)) {
-		pr_perror("Can't stat the file mapped at 0x%lx (%s)", (unsigned long)v->start,
-			  path);
+		pr_perror("%s: can't stat its file %s", vma_words(pid, v).s, path);
 		return -errno;
 	}
 	if (v->flags & MAP_SHARED) {
@@ -139,8 +195,10 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 		return 0;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		pr_err("Mapping at 0x%lx-0x%lx of %s (mode 0%o) is not supported\n",
-		       (unsigned long)v->start, (unsigned long)v->end, path, st.st_mode & S_IFMT);
+		pr_err("%s maps %s (%s%s): only regular files, shared memory and private "
+		       "/dev/zero are supported\n",
+		       vma_words(pid, v).s, file_kind_words(st.st_mode, path).s, path,
+		       holder_words(pid, &st, path).s);
 		return -EOPNOTSUPP;
 	}
 	if (v->flags & MAP_SHARED) {
@@ -154,17 +212,19 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 		return idx;
 	v->file = idx;
 	if (st.st_nlink && strstr(path, " (deleted)")) {
-		pr_err("Mapping at 0x%lx-0x%lx is of %s, whose name is gone but another link "
-		       "remains: not supported\n", (unsigned long)v->start, (unsigned long)v->end,
-		       path);
+		pr_err("%s maps %s, whose name is gone but another link remains (%lu links%s): "
+		       "not supported\n",
+		       vma_words(pid, v).s, path, (unsigned long)st.st_nlink,
+		       holder_words(pid, &st, path).s);
 		return -EOPNOTSUPP;
 	}
 	if (st.st_nlink)
 		return 0;
 	if (v->flags & MAP_SHARED) {
 		/* Made again per process, it would no longer be shared. */
-		pr_err("Shared mapping at 0x%lx-0x%lx of deleted file %s: not supported\n",
-		       (unsigned long)v->start, (unsigned long)v->end, path);
+		pr_err("%s is shared and maps the deleted file %s%s: made again per process, "
+		       "it would no longer be shared; not supported\n",
+		       vma_words(pid, v).s, path, holder_words(pid, &st, path).s);
 		return -EOPNOTSUPP;
 	}
 	/* Deleted: mem-ghost.c saves its contents with the files. */
@@ -208,12 +268,12 @@ static int finish_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigne
 	if (vma_has_flag(v, "nr"))
 		v->flags |= MAP_NORESERVE;
 	if (path[0] == '[')
-		ret = classify_special(v, path);
+		ret = classify_special(pid, v, path);
 	else if (path[0] == '/' || ino)
 		ret = classify_file(pid, vl, v, path);
 	else if (v->flags & MAP_SHARED) {
-		pr_err("Shared anonymous mapping at 0x%lx-0x%lx is not supported yet\n",
-		       (unsigned long)v->start, (unsigned long)v->end);
+		pr_err("%s is shared anonymous memory lmproc can't read as an object: not "
+		       "supported yet\n", vma_words(pid, v).s);
 		ret = -EOPNOTSUPP;
 	} else {
 		v->kind = VMA_KIND__VMA_ANON_PRIVATE;
@@ -224,13 +284,14 @@ static int finish_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigne
 	if ((v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_FILE_PRIVATE ||
 	     v->kind == VMA_KIND__VMA_FILE_SHARED) &&
 	    (vma_has_flag(v, "ht") || vma_has_flag(v, "io") || vma_has_flag(v, "pf"))) {
-		pr_err("Mapping at 0x%lx-0x%lx (%s) is hugetlb or device memory; not supported\n",
-		       (unsigned long)v->start, (unsigned long)v->end, path[0] ? path : "anon");
+		pr_err("%s (%s) is %s memory (VmFlags %s): not supported\n", vma_words(pid, v).s,
+		       path[0] ? path : "anonymous",
+		       vma_has_flag(v, "ht") ? "hugetlb" : "device (VM_IO/VM_PFNMAP)", v->vm_flags);
 		return -EOPNOTSUPP;
 	}
 	if (v->kind == VMA_KIND__VMA_ANON_PRIVATE && (v->flags & MAP_SHARED)) {
-		pr_err("Shared anonymous mapping at 0x%lx-0x%lx is not supported yet\n",
-		       (unsigned long)v->start, (unsigned long)v->end);
+		pr_err("%s (%s) is shared anonymous memory lmproc can't read as an object: not "
+		       "supported yet\n", vma_words(pid, v).s, path[0] ? path : "anonymous");
 		return -EOPNOTSUPP;
 	}
 	return 0;

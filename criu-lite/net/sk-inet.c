@@ -26,6 +26,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "words.h"
 
 #define INET_FLAGS (O_ACCMODE | O_NONBLOCK)
 #define MAX_BACKLOG 65535
@@ -192,11 +193,8 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	uint8_t sbuf[16], dbuf[16];
 	int fd, ret;
 
-	if (p->flags & ~INET_FLAGS) {
-		pr_err("pid %d fd %d is an IP socket with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~INET_FLAGS)
+		return files_refuse_flags(d, p, "an IP socket", INET_FLAGS);
 	ret = same_netns(d, p);
 	if (ret)
 		return ret;
@@ -245,9 +243,9 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 	    (e->has_backlog && (e->type != SOCK_STREAM || e->backlog > MAX_BACKLOG)) ||
 	    e->src_port > 65535 || e->dst_port > 65535 || (e->v6only && e->family != AF_INET6))
 		return restore_plan_bad("files.img", "IP socket file id %u: family %u, type %u, "
-					"protocol %u, flags 0%o, addresses or backlog out of "
+					"protocol %u, flags %s, addresses or backlog out of "
 					"range", f->id, e->family, e->type, e->protocol,
-					e->flags);
+					open_flags_words(e->flags).s);
 	return 0;
 }
 

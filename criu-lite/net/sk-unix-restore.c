@@ -25,6 +25,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "sk-unix.h"
+#include "words.h"
 
 static const UnixSkEntry *sk_of(const struct task_files *tf, uint32_t desc)
 {
@@ -409,7 +410,7 @@ int unix_finish(struct task_files *tf, uint32_t desc)
 	    setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &u->peek_off, sizeof(u->peek_off)))
 		return task_files_err(tf, desc, "can't set its peek offset: %s", strerror(errno));
 	if (fcntl(fd, F_SETFL, u->flags & O_NONBLOCK))
-		return task_files_err(tf, desc, "can't set flags 0%o: %s", u->flags,
+		return task_files_err(tf, desc, "can't set flags %s: %s", open_flags_words(u->flags).s,
 				      strerror(errno));
 	return 0;
 }

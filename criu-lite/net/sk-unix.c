@@ -28,6 +28,7 @@
 #include "fd-types.h"
 #include "log.h"
 #include "sk-unix.h"
+#include "words.h"
 
 #define PEEK_BUF FILES_SCRATCH_SIZE
 #define MAX_BACKLOG (1U << 20)
@@ -460,11 +461,8 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	UnixQueueEntry q = UNIX_QUEUE_ENTRY__INIT;
 	int fd, ret;
 
-	if (p->flags & ~UNIX_SK_FLAGS) {
-		pr_err("pid %d fd %d is a unix socket with flags 0%o: not supported yet\n", d->pid,
-		       p->fd, p->flags);
-		return -EOPNOTSUPP;
-	}
+	if (p->flags & ~UNIX_SK_FLAGS)
+		return files_refuse_flags(d, p, "a unix socket", UNIX_SK_FLAGS);
 	u.ino = s->ino;
 	u.type = s->type;
 	u.flags = p->flags;
@@ -554,10 +552,10 @@ static int unix_validate(const FileEntry *f, uint64_t data_size)
 	    (u->flags & ~UNIX_SK_FLAGS) || (u->flags & O_ACCMODE) != O_RDWR ||
 	    (u->shutdown & ~SHUTDOWN_MASK) || u->peer == u->ino || u->peek_off < -1 ||
 	    u->queue->n_lengths > MAX_QUEUE || !state_ok(u) || !unix_scm_queue_ok(u->queue))
-		return restore_plan_bad("files.img", "unix socket %llu: type %u, flags 0%o, state "
+		return restore_plan_bad("files.img", "unix socket %llu: type %u, flags %s, state "
 					"%u, peer %llu, shutdown %u, %zu queued (from %zu "
 					"senders), %s, listener %llu, %s",
-					(unsigned long long)u->ino, u->type, u->flags, u->state,
+					(unsigned long long)u->ino, u->type, open_flags_words(u->flags).s, u->state,
 					(unsigned long long)u->peer, u->shutdown,
 					u->queue->n_lengths, u->queue->n_sources,
 					u->has_name ? "a bad or misplaced name" : "unnamed",

@@ -13,12 +13,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 
 #include "common.h"
 #include "log.h"
 #include "proc.h"
 #include "restore.h"
+#include "words.h"
 
 /* A zombie left by a killing dump is reaped by its parent soon. */
 #define ZOMBIE_WAIT_MS 2000
@@ -179,33 +181,87 @@ int restore_check_pid_free(pid_t pid)
 	return -EEXIST;
 }
 
-static int check_mapped_file(const MappedFileEntry *f)
+/* "2001-02-03 04:05:06.000000000 UTC" */
+static struct words mtime_words(int64_t ns)
 {
+	time_t sec = ns / 1000000000;
+	struct words w = { "" };
+	struct tm tm;
+
+	if (ns < 0 || !gmtime_r(&sec, &tm)) {
+		snprintf(w.s, sizeof(w.s), "%lld ns", (long long)ns);
+		return w;
+	}
+	strftime(w.s, sizeof(w.s), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(w.s + strlen(w.s), sizeof(w.s) - strlen(w.s), ".%09lld UTC",
+		 (long long)(ns % 1000000000));
+	return w;
+}
+
+/* Where P maps file I: "pid 12 maps /lib/x.so at 0x7f00-0x7f10". */
+static struct words mapper_words(const struct restore_plan *p, size_t i, const char *path)
+{
+	struct words w = { "" };
+	size_t n = snprintf(w.s, sizeof(w.s), "pid %d maps %s", p->pid, path);
+
+	for (size_t v = 0; v < p->mm->n_vmas && n < sizeof(w.s); v++) {
+		const VmaEntry *e = p->mm->vmas[v];
+
+		if (e->has_file && e->file == i) {
+			snprintf(w.s + n, sizeof(w.s) - n, " at 0x%llx-0x%llx",
+				 (unsigned long long)e->start, (unsigned long long)e->end);
+			break;
+		}
+	}
+	return w;
+}
+
+/* Says which of inode, size and mtime changed, dumped and now. */
+static int mapped_file_changed(const struct restore_plan *p, size_t i, const struct stat *st)
+{
+	const MappedFileEntry *f = p->mm->files[i];
+	int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	char what[512] = "";
+	size_t n = 0;
+
+	if (!S_ISREG(st->st_mode))
+		n += snprintf(what + n, sizeof(what) - n, "; it is now %s",
+			      file_kind_words(st->st_mode, NULL).s);
+	if (st->st_dev != f->dev || st->st_ino != f->ino)
+		n += snprintf(what + n, sizeof(what) - n,
+			      "; inode %llu on device %u:%u, now inode %llu on %u:%u (another file)",
+			      (unsigned long long)f->ino, major(f->dev), minor(f->dev),
+			      (unsigned long long)st->st_ino, major(st->st_dev), minor(st->st_dev));
+	if ((uint64_t)st->st_size != f->size && n < sizeof(what))
+		n += snprintf(what + n, sizeof(what) - n, "; size %llu, now %lld",
+			      (unsigned long long)f->size, (long long)st->st_size);
+	if (mtime != f->mtime_ns && n < sizeof(what))
+		n += snprintf(what + n, sizeof(what) - n, "; mtime %s, now %s",
+			      mtime_words(f->mtime_ns).s, mtime_words(mtime).s);
+	if (!n)
+		return 0;
+	pr_err("%s: the file changed since the dump%s\n", mapper_words(p, i, f->path).s, what);
+	return -ESTALE;
+}
+
+static int check_mapped_file(const struct restore_plan *p, size_t i)
+{
+	const MappedFileEntry *f = p->mm->files[i];
 	struct stat st;
 
 	if (f->ghost)
-		return mem_ghost_check(f);
+		return mem_ghost_check(p->pid, f);
 	if (stat(f->path, &st)) {
-		pr_perror("Can't find mapped file %s", f->path);
+		pr_perror("%s: can't find the file", mapper_words(p, i, f->path).s);
 		return -errno;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_dev != f->dev || st.st_ino != f->ino) {
-		pr_err("Mapped file %s is not the dumped one (device/inode changed)\n", f->path);
-		return -ESTALE;
-	}
-	if ((uint64_t)st.st_size != f->size ||
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != f->mtime_ns) {
-		pr_err("Mapped file %s changed since the dump (size %llu, now %lld, or mtime)\n",
-		       f->path, (unsigned long long)f->size, (long long)st.st_size);
-		return -ESTALE;
-	}
-	return 0;
+	return mapped_file_changed(p, i, &st);
 }
 
 static int check_mapped_files(const struct restore_plan *p)
 {
 	for (size_t i = 0; i < p->mm->n_files; i++) {
-		int ret = check_mapped_file(p->mm->files[i]);
+		int ret = check_mapped_file(p, i);
 
 		if (ret)
 			return ret;
@@ -213,16 +269,17 @@ static int check_mapped_files(const struct restore_plan *p)
 	return 0;
 }
 
-static int check_dir(const char *what, const char *path)
+static int check_dir(pid_t pid, const char *what, const char *path)
 {
 	struct stat st;
 
 	if (stat(path, &st)) {
-		pr_perror("Can't find the dumped %s %s", what, path);
+		pr_perror("pid %d: can't find its dumped %s %s", pid, what, path);
 		return -errno;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		pr_err("The dumped %s %s is not a directory\n", what, path);
+		pr_err("pid %d: its dumped %s %s is now %s, not a directory\n", pid, what, path,
+		       file_kind_words(st.st_mode, NULL).s);
 		return -ENOTDIR;
 	}
 	return 0;
@@ -241,8 +298,8 @@ static int check_fd_limit(const struct restore_plan *p)
 		return -errno;
 	}
 	if (need > rl.rlim_max) {
-		pr_err("fd %u needs RLIMIT_NOFILE %llu, the hard limit here is %llu\n",
-		       p->fds[p->nr_fds - 1]->fd, (unsigned long long)need,
+		pr_err("pid %d fd %u needs RLIMIT_NOFILE %llu, the hard limit here is %llu\n",
+		       p->pid, p->fds[p->nr_fds - 1]->fd, (unsigned long long)need,
 		       (unsigned long long)rl.rlim_max);
 		return -EMFILE;
 	}
@@ -259,9 +316,8 @@ static int check_xsave(const struct restore_plan *p)
 	if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx))
 		return 0;
 	if (len != ebx) {
-		pr_err("The dumped FPU state (xsave) is %zu bytes, this CPU's is %u: restoring "
-		       "on another CPU model is not supported yet\n",
-		       len, ebx);
+		pr_err("pid %d: its dumped FPU state (xsave) is %zu bytes, this CPU's is %u: "
+		       "restoring on another CPU model is not supported yet\n", p->pid, len, ebx);
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -310,9 +366,9 @@ int restore_check_machine(struct restore_plan *p)
 	if (!ret)
 		ret = restore_check_files(p);
 	if (!ret)
-		ret = check_dir("cwd", p->fs->cwd);
+		ret = check_dir(p->pid, "cwd", p->fs->cwd);
 	if (!ret)
-		ret = check_dir("root", p->fs->root);
+		ret = check_dir(p->pid, "root", p->fs->root);
 	if (!ret)
 		ret = check_fd_limit(p);
 	if (!ret)

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "restore.h"
 #include "task-attrs.h"
+#include "words.h"
 
 /* Signals the image may queue: not SIGKILL (the task was being killed)
  * nor SIGSTOP (it would stop the restorer). */
@@ -576,8 +577,8 @@ static int check_mapped_files(const char *img, const MmEntry *mm)
 		if (f->path[0] != '/')
 			return bad(img, "mapped file %zu has relative path \"%s\"", i, f->path);
 		if (f->open_flags != O_RDONLY && f->open_flags != O_RDWR)
-			return bad(img, "mapped file %s has open flags 0%o", f->path,
-				   f->open_flags);
+			return bad(img, "mapped file %s has open flags %s", f->path,
+				   open_flags_words(f->open_flags).s);
 	}
 	if (mm->exe_file >= mm->n_files)
 		return bad(img, "exe_file %u of %zu files", mm->exe_file, mm->n_files);

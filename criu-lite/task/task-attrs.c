@@ -146,8 +146,9 @@ int dump_check_seccomp(const struct seized_task *t)
 		if (ret)
 			return ret;
 		if (mode) {
-			pr_err("Thread %d of pid %d runs under seccomp (mode %d): not supported\n",
-			       t->tids[i], t->pid, mode);
+			pr_err("Thread %d of pid %d runs under seccomp (%s mode): lmproc's injected "
+			       "calls could be refused or kill it; not supported\n", t->tids[i],
+			       t->pid, mode == 1 ? "strict" : mode == 2 ? "filter" : "an unknown");
 			return -EOPNOTSUPP;
 		}
 	}

@@ -19,6 +19,7 @@
 #include "proc.h"
 #include "restore.h"
 #include "task-attrs.h"
+#include "words.h"
 
 /* Refuse absurd counts before allocating for them. */
 #define MAX_POSIX_TIMERS 4096
@@ -76,9 +77,8 @@ static int parse_timer(pid_t pid, char **save, const char *first, struct posix_t
 		return -EINVAL;
 	}
 	if (s->clock_id < 0 && !own_process_cpu_clock(s->clock_id)) {
-		pr_err("pid %d: timer %d counts the CPU time of one thread or of another process "
-		       "(clock %d): not supported\n",
-		       pid, s->t.id, s->clock_id);
+		pr_err("pid %d timer %d counts %s: not supported\n", pid, s->t.id,
+		       clock_words(s->clock_id).s);
 		return -EOPNOTSUPP;
 	}
 	if (!(s->notify & SIGEV_THREAD_ID))
@@ -241,8 +241,11 @@ static int check_posix_timer(const char *img, const struct restore_plan *p,
 {
 	int base = e->notify & ~SIGEV_THREAD_ID;
 
-	if (e->id < 0 || !timer_clock_ok(e->clock_id))
-		return restore_plan_bad(img, "POSIX timer %d has clock %d", e->id, e->clock_id);
+	if (e->id < 0)
+		return restore_plan_bad(img, "POSIX timer id %d", e->id);
+	if (!timer_clock_ok(e->clock_id))
+		return restore_plan_bad(img, "POSIX timer %d counts %s, which lmproc does not restore",
+					e->id, clock_words(e->clock_id).s);
 	if ((base != SIGEV_SIGNAL && base != SIGEV_NONE && base != SIGEV_THREAD) ||
 	    (e->notify & ~(SIGEV_THREAD_ID | 3)) ||
 	    (base != SIGEV_NONE && (e->signo < 1 || e->signo > 64)))

@@ -3,10 +3,13 @@
  * as stdin, stdout and stderr.  Everything written to the pty goes to the
  * file OUT; CMD's exit status to OUT.status once it exits.  ptyrun stays
  * until no one holds the pty any more (a process restored onto it may
- * outlive CMD), then exits with CMD's status (127 if it could not run). */
+ * outlive CMD), then exits with CMD's status (127 if it could not run).
+ * With PTYRUN_NOCTTY=1 the pty is not the session's controlling terminal
+ * (the session has none), as for a daemon a client passed a terminal to. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +82,9 @@ static int relay(int master, pid_t cmd)
 
 int main(int argc, char **argv)
 {
+	const char *noctty = getenv("PTYRUN_NOCTTY");
 	int master, slave, unlock = 0, st;
+	bool ctty = !noctty || noctty[0] != '1';
 	pid_t pid;
 
 	if (argc < 3) {
@@ -104,8 +109,8 @@ int main(int argc, char **argv)
 	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock))
 		return die("posix_openpt");
-	slave = open(ptsname(master), O_RDWR);
-	if (slave < 0 || ioctl(slave, TIOCSCTTY, 0))
+	slave = open(ptsname(master), O_RDWR | (ctty ? 0 : O_NOCTTY));
+	if (slave < 0 || (ctty && ioctl(slave, TIOCSCTTY, 0)))
 		return die("open the pty");
 	pid = fork();
 	if (pid < 0)

@@ -1,0 +1,103 @@
+# shellcheck shell=bash
+# Refusals that must say what they refuse, for test/bad-input/cases.sh
+# (sourced after it; uses its bad_case, target_up, refused, target_intact,
+# names).  Each error line must name the pid, the fd or the address, the
+# kind in words and the real reason, and the target must run on as before.
+
+# no_word WORD: the error line does not say WORD (a wrong reason).
+no_word() {
+	if names "$1"; then
+		REASON="the error says '$1': $(head -n 1 "$RD/bad.err")"
+		return 1
+	fi
+}
+
+# An io_uring instance at fd 5: refused naming it in words.
+case_io_uring_fd() {
+	target_up "$BUILD/bad-input/io_uring_fd" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "an io_uring instance" && target_intact
+}
+
+# Its ring mapped too (MariaDB's InnoDB): the mapping is refused naming
+# the pid, its address range, the io_uring and fd 5, which holds it.
+case_io_uring_map() {
+	local range
+
+	IO_URING_MAP=1 target_up "$BUILD/bad-input/io_uring_fd" || return 1
+	range=$(awk '/\[io_uring\]/ { print $1; exit }' "/proc/$TPID/maps")
+	if [ -z "$range" ]; then
+		REASON="no io_uring mapping in /proc/$TPID/maps"
+		return 1
+	fi
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "0x${range/-/-0x}" "[io_uring]" "fd 5" && no_word "mode 0" &&
+		target_intact
+}
+
+# A POSIX timer on one thread's CPU clock: refused naming the timer, the
+# thread and the clock in words, not as a raw clockid.
+case_timer_thread_clock() {
+	local tid id
+
+	target_up "$BUILD/bad-input/timer_thread_clock" || return 1
+	read -r tid <"$DD/thread.tid"
+	id=$(sed -n 's/^ID: //p' "/proc/$TPID/timers" | head -n 1)
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "timer $id" "thread $tid" CLOCK_THREAD_CPUTIME_ID &&
+		no_word "clock -" && target_intact
+}
+
+# A file mapped by the dumped process whose mtime (only) changed before
+# the restore: refused naming the pid, the file and both mtimes, not its
+# size; with the mtime back the original (which sleeps: no target_runs)
+# is as it was and passes its checks, which include the file's mtime.
+case_mapped_file_mtime() {
+	local f old st
+
+	target_up "$BUILD/static/mmap_private" || return 1
+	f=$DD/mmap_private.dat
+	old=$(stat -c %y "$f")
+	mkdir -p "$RD/img"
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
+	touch -d '2001-02-03 04:05:06 UTC' "$f"
+	bad_lmproc restore -D "$RD/img" -d
+	st=$?
+	touch -d "$old" "$f"
+	refused "$st" "pid $TPID" "$f" mtime "2001-02-03 04:05:06" \
+		"$(TZ=UTC date -d "$old" '+%Y-%m-%d %H:%M:%S')" && no_word size || return 1
+	same_state "$TPID" "$TSNAP" 1000 && finish_original "$TPID"
+}
+
+# A terminal a client passed in (a pty that is not the session's
+# controlling terminal; the session has none): refused saying what the
+# terminal is, without advising --shell-job, which is for a shell's job.
+case_tty_passed_in() {
+	PTYRUN_NOCTTY=1 target_up "$BUILD/bad-input/tty_job" "$BUILD/tools/ptyrun" \
+		"$RD/pty.out" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 3" "/dev/pts/" "not the controlling terminal" &&
+		no_word "shell-job" && target_intact
+}
+
+# O_ASYNC on a pipe's write end in packet mode: refused naming both flags
+# in words.
+case_pipe_async() {
+	target_up "$BUILD/bad-input/pipe_async" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 6" O_ASYNC O_DIRECT && target_intact
+}
+
+run_refusal_bad_input() {
+	bad_case io-uring-fd case_io_uring_fd
+	bad_case io-uring-mapping case_io_uring_map
+	bad_case timer-thread-cpu-clock case_timer_thread_clock
+	bad_case mapped-file-mtime-changed case_mapped_file_mtime
+	bad_case tty-passed-in case_tty_passed_in
+	bad_case pipe-o-async case_pipe_async
+}
