@@ -21,6 +21,7 @@
 #include "page-xfer.h"
 #include "proc.h"
 #include "pstree.h"
+#include "restore.h"
 #include "seize.h"
 #include "shmem.h"
 #include "sysvipc.h"
@@ -170,6 +171,23 @@ static int dump_inventory(struct dump_ctx *ctx)
 	return img_write_one(ctx->dfd, IMG_INVENTORY, 0, &inv.base);
 }
 
+/* Images restore would refuse are a refused dump, the tree still frozen
+ * (or, for a pre-dump round, running): restore's own checks of the
+ * images, none of this machine's. */
+static int self_check(struct dump_ctx *ctx)
+{
+	uint64_t t0 = now_us();
+	char why[512];
+	int ret = restore_self_check(ctx->dfd, ctx->pre_dump, why, sizeof(why));
+
+	pr_debug("pid %d: self-check of the images took %lu us\n", ctx->pid,
+		 (unsigned long)(now_us() - t0));
+	if (ret)
+		pr_err("%s of pid %d refused, its images would not restore: %s\n",
+		       ctx->pre_dump ? "Pre-dump" : "Dump", ctx->pid, why);
+	return ret;
+}
+
 /* Everything that needs code inside the task: brk and sigactions, and the
  * pages themselves on the splice path. */
 static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
@@ -306,6 +324,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 		ret = dump_stats(ctx);
 	if (!ret)
 		ret = dump_inventory(ctx);
+	if (!ret)
+		ret = self_check(ctx);
 	return ret;
 }
 
@@ -392,6 +412,8 @@ static int pre_dump_running(struct dump_ctx *ctx)
 		ret = dump_stats(ctx);
 	if (!ret)
 		ret = dump_inventory(ctx);
+	if (!ret)
+		ret = self_check(ctx);
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
 		struct proc_dump *pd = &ctx->procs[i];
 
