@@ -341,6 +341,9 @@ static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	ret = stage_done(ctx, pid, "vmas", collect_vmas(pid, &pd->vl));
 	if (!ret)
 		ret = dump_check_seccomp(&pd->item->task);
+	/* The fds the final dump would refuse are refused now. */
+	if (!ret)
+		ret = stage_done(ctx, pid, "files", dump_files(-1, ctx->files, pid));
 	if (ret)
 		return ret;
 	ctx->parasite = parasite_prepare(pid);
@@ -491,9 +494,19 @@ static int run_pre_dump(struct dump_ctx *ctx)
 
 	if (ret)
 		return ret;
+	ret = live_pids(ctx);
+	if (!ret) {
+		ctx->files = files_dump_start(-1, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
+					      ctx->live, ctx->nr_live);
+		ret = ctx->files ? 0 : -EIO;
+	}
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
 			ret = pre_dump_one_frozen(ctx, &ctx->procs[i]);
+	if (!ret)
+		ret = dump_sysvipc(-1, &ctx->tree);
+	files_dump_end(ctx->files, true);
+	ctx->files = NULL;
 	cure_leftover(ctx);
 	if (!ret)
 		ret = dump_pstree(ctx->dfd, &ctx->tree);

@@ -9,7 +9,8 @@ struct restore_tree;
 
 /* Writes every semaphore set and message queue of lmproc's IPC namespace
  * that a process of T created or used last; refuses a tree in another
- * IPC namespace that holds any.  The tree is frozen. */
+ * IPC namespace that holds any.  The tree is frozen.  DFD -1: only the
+ * refusal (a pre-dump's check). */
 int dump_sysvipc(int dfd, const struct pstree *t);
 
 /* Reads and validates sysvipc.img (absent in older dumps: no objects)

@@ -21,12 +21,36 @@ names() {
 	fi
 }
 
+# bad_dump ARGS...: `lmproc pre-dump ARGS`, then `lmproc dump ARGS` as
+# bad_lmproc, whose status it returns.  A pre-dump refuses at once what
+# the final dump would: unless both are refused with the same error line,
+# PRE_DUMP_DIFF says how they differ (refused checks it).
+bad_dump() {
+	local pst perr st derr
+
+	bad_lmproc pre-dump "$@"
+	pst=$?
+	perr=$(grep -m1 '^Error' "$RD/bad.err")
+	bad_lmproc dump "$@"
+	st=$?
+	derr=$(grep -m1 '^Error' "$RD/bad.err")
+	if [ "$pst" != "$st" ] || [ "$perr" != "$derr" ]; then
+		PRE_DUMP_DIFF="pre-dump exited $pst (${perr:-no error}), dump $st (${derr:-no error})"
+	fi
+	return "$st"
+}
+
 # refused STATUS WORD...: the last bad_lmproc failed cleanly, naming every
 # WORD.  With ERRORS_ONLY set, warnings may come with the one error line.
 refused() {
 	local st=$1 w
 
 	shift
+	if [ -n "${PRE_DUMP_DIFF:-}" ]; then
+		REASON="$(echo "$PRE_DUMP_DIFF" | cut -c1-300)"
+		PRE_DUMP_DIFF=""
+		return 1
+	fi
 	case "$st" in
 	0) REASON="lmproc succeeded" ;;
 	1) ;;
@@ -120,6 +144,7 @@ bad_case() {
 		return
 	fi
 	TPID=""
+	PRE_DUMP_DIFF=""
 	"$@"
 	st=$?
 	case "$st" in
@@ -178,7 +203,7 @@ case_traced() {
 		return 1
 	fi
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	st=$?
 	kill -KILL "$tracer"
 	wait "$tracer" 2>/dev/null
@@ -218,7 +243,7 @@ case_readonly_dir() {
 case_unsupported_fd() {
 	target_up "$BUILD/bad-input/unsupported_fd" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" 7 netlink && target_intact
 }
 
@@ -226,7 +251,7 @@ case_unsupported_fd() {
 case_tcp_established() {
 	target_up "$BUILD/bad-input/tcp_established" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 8" "TCP repair" && target_intact
 }
 
@@ -238,7 +263,7 @@ case_tree_unsupported() {
 	target_up "$BUILD/bad-input/tree_unsupported" || return 1
 	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$child" 7 netlink || return 1
 	case "$(proc_state "$child")" in
 	t|T) REASON="child $child left stopped"; return 1 ;;
@@ -257,7 +282,7 @@ case_tree_unsupported() {
 case_unix_ext_peer() {
 	target_up "$BUILD/bad-input/unix_ext_peer" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img" "$@"
+	bad_dump -t "$TPID" -D "$RD/img" "$@"
 	refused $? "$TPID" "fd 5" "peer socket:[" outside && target_intact
 }
 
@@ -265,7 +290,7 @@ case_unix_ext_peer() {
 case_unix_pending() {
 	target_up "$BUILD/bad-input/unix_pending" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 5" "not accepted" && target_intact
 }
 
@@ -273,7 +298,7 @@ case_unix_pending() {
 case_unix_scm_locked() {
 	target_up "$BUILD/bad-input/unix_scm_locked" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 6" "locked" && target_intact
 }
 
@@ -282,7 +307,7 @@ case_unix_scm_locked() {
 case_unix_scm_socket() {
 	target_up "$BUILD/bad-input/unix_scm_socket" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 6" "carries a socket" && target_intact
 }
 
@@ -290,7 +315,7 @@ case_unix_scm_socket() {
 case_lease() {
 	target_up "$BUILD/bad-input/lease_fd" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 5" LEASE && target_intact
 }
 
@@ -298,7 +323,7 @@ case_lease() {
 case_fanotify_perm() {
 	target_up "$BUILD/bad-input/fanotify_perm" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 5" fanotify && target_intact
 }
 
@@ -328,7 +353,7 @@ unix_ext_dgram_steps() {
 case_seccomp() {
 	target_up "$BUILD/bad-input/seccomp_filter" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" seccomp && target_intact
 }
 
@@ -393,7 +418,7 @@ case_dump_fault() {
 case_epoll_stale() {
 	target_up "$BUILD/bad-input/epoll_stale" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 5" "fd 6" epoll && target_intact
 }
 
