@@ -23,7 +23,7 @@
 #define DELETED_SUFFIX " (deleted)"
 #define OPEN_ALLOWED                                                                            \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | KERNEL_O_LARGEFILE | \
-	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_ASYNC | __O_TMPFILE)
+	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_ASYNC | KERNEL_O_TMPFILE_BIT)
 /* What open(2) keeps of the flags of an O_PATH fd. */
 #define PATH_ALLOWED (O_PATH | O_NOFOLLOW | O_DIRECTORY)
 
@@ -123,7 +123,7 @@ static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	re.flags = p->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
 	/* An O_TMPFILE file linked since is reopened by its name. */
 	if (!re.ghost)
-		re.flags &= ~__O_TMPFILE;
+		re.flags &= ~KERNEL_O_TMPFILE_BIT;
 	re.pos = p->pos;
 	re.mode = p->st.st_mode & S_IFMT;
 	if (S_ISREG(p->st.st_mode)) {
@@ -160,11 +160,11 @@ static int validate_flags(const FileEntry *f, const RegFileEntry *r)
 		return 0;
 	}
 	if ((r->flags & ~OPEN_ALLOWED) || (r->flags & O_ACCMODE) == O_ACCMODE ||
-	    ((r->flags & __O_TMPFILE) &&
+	    ((r->flags & KERNEL_O_TMPFILE_BIT) &&
 	     ((r->flags & O_TMPFILE) != O_TMPFILE || !r->ghost || (r->flags & O_ACCMODE) == O_RDONLY)))
 		return restore_plan_bad("files.img", "file %s has open flags 0%o", r->path,
 					r->flags);
-	if (fmt != ((r->flags & __O_TMPFILE) ? S_IFREG : fmt) ||
+	if (fmt != ((r->flags & KERNEL_O_TMPFILE_BIT) ? S_IFREG : fmt) ||
 	    (fmt != S_IFREG && fmt != S_IFDIR && fmt != S_IFCHR))
 		return restore_plan_bad("files.img", "file id %u (%s) has mode 0%o", f->id, r->path,
 					r->mode);
@@ -284,7 +284,7 @@ static uint32_t reopen_flags(const RegFileEntry *r)
 {
 	uint32_t f = open_flags(r);
 
-	return (f & __O_TMPFILE) ? f & ~O_TMPFILE : f;
+	return (f & KERNEL_O_TMPFILE_BIT) ? f & ~O_TMPFILE : f;
 }
 
 /* Some description of the object DESC belongs to was opened O_TMPFILE:
@@ -294,7 +294,7 @@ static bool object_is_tmpfile(const struct restore_plan *p, uint32_t desc)
 	uint32_t m = desc;
 
 	do {
-		if (p->fdesc[m].fe->reg->flags & __O_TMPFILE)
+		if (p->fdesc[m].fe->reg->flags & KERNEL_O_TMPFILE_BIT)
 			return true;
 		m = p->fdesc[m].obj_next;
 	} while (m != desc);
@@ -382,7 +382,7 @@ static int ghost_open(struct task_files *tf, uint32_t desc)
 	const RegFileEntry *r = tf->plan->fdesc[desc].fe->reg;
 	int anchor = task_object_fd(tf, desc), created = -1, tmp;
 
-	if (anchor < 0 && (r->flags & __O_TMPFILE))
+	if (anchor < 0 && (r->flags & KERNEL_O_TMPFILE_BIT))
 		return tmpfile_create(tf, desc, true);
 	if (anchor < 0) {
 		anchor = created = ghost_create(tf, desc);

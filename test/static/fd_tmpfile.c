@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 		fail("write the tmpfiles: %s", strerror(errno));
 	tfl = fcntl(t, F_GETFL);
 	ufl = fcntl(u, F_GETFL);
-	if (!(tfl & __O_TMPFILE) || pipe(go) || pipe(res))
+	if ((tfl & O_TMPFILE) != O_TMPFILE || pipe(go) || pipe(res))
 		fail("flags 0%o without O_TMPFILE, or pipe: %s", tfl, strerror(errno));
 	c = fork();
 	if (c < 0)
