@@ -21,6 +21,7 @@
 #include "page-xfer.h"
 #include "proc.h"
 #include "pstree.h"
+#include "restore.h"
 #include "seize.h"
 #include "shmem.h"
 #include "sysvipc.h"
@@ -170,6 +171,23 @@ static int dump_inventory(struct dump_ctx *ctx)
 	return img_write_one(ctx->dfd, IMG_INVENTORY, 0, &inv.base);
 }
 
+/* Images restore would refuse are a refused dump, the tree still frozen
+ * (or, for a pre-dump round, running): restore's own checks of the
+ * images, none of this machine's. */
+static int self_check(struct dump_ctx *ctx)
+{
+	uint64_t t0 = now_us();
+	char why[512];
+	int ret = restore_self_check(ctx->dfd, ctx->pre_dump, why, sizeof(why));
+
+	pr_debug("pid %d: self-check of the images took %lu us\n", ctx->pid,
+		 (unsigned long)(now_us() - t0));
+	if (ret)
+		pr_err("%s of pid %d refused, its images would not restore: %s\n",
+		       ctx->pre_dump ? "Pre-dump" : "Dump", ctx->pid, why);
+	return ret;
+}
+
 /* Everything that needs code inside the task: brk and sigactions, and the
  * pages themselves on the splice path. */
 static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
@@ -306,6 +324,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 		ret = dump_stats(ctx);
 	if (!ret)
 		ret = dump_inventory(ctx);
+	if (!ret)
+		ret = self_check(ctx);
 	return ret;
 }
 
@@ -321,6 +341,9 @@ static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	ret = stage_done(ctx, pid, "vmas", collect_vmas(pid, &pd->vl));
 	if (!ret)
 		ret = dump_check_seccomp(&pd->item->task);
+	/* The fds the final dump would refuse are refused now. */
+	if (!ret)
+		ret = stage_done(ctx, pid, "files", dump_files(-1, ctx->files, pid));
 	if (ret)
 		return ret;
 	ctx->parasite = parasite_prepare(pid);
@@ -392,6 +415,8 @@ static int pre_dump_running(struct dump_ctx *ctx)
 		ret = dump_stats(ctx);
 	if (!ret)
 		ret = dump_inventory(ctx);
+	if (!ret)
+		ret = self_check(ctx);
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
 		struct proc_dump *pd = &ctx->procs[i];
 
@@ -469,9 +494,19 @@ static int run_pre_dump(struct dump_ctx *ctx)
 
 	if (ret)
 		return ret;
+	ret = live_pids(ctx);
+	if (!ret) {
+		ctx->files = files_dump_start(-1, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
+					      ctx->live, ctx->nr_live);
+		ret = ctx->files ? 0 : -EIO;
+	}
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
 			ret = pre_dump_one_frozen(ctx, &ctx->procs[i]);
+	if (!ret)
+		ret = dump_sysvipc(-1, &ctx->tree);
+	files_dump_end(ctx->files, true);
+	ctx->files = NULL;
 	cure_leftover(ctx);
 	if (!ret)
 		ret = dump_pstree(ctx->dfd, &ctx->tree);

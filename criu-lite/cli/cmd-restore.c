@@ -73,39 +73,6 @@ static void write_stats(const struct restore_ctx *ctx)
 		pr_warn("Could not write stats-restore.img in %s\n", ctx->opts->images_dir);
 }
 
-static int read_plans(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
-{
-	int ret = restore_read_tree(dfd, t);
-
-	if (ret)
-		return ret;
-	t->pidns = opts->pidns;
-	t->ctx = calloc(t->nr, sizeof(*t->ctx));
-	if (!t->ctx)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->nr; i++) {
-		struct restore_ctx *c = &t->ctx[i];
-
-		c->opts = opts;
-		c->dfd = dfd;
-		c->tree = t;
-		c->idx = i;
-		c->svc_fds[0] = c->svc_fds[1] = c->files_data_fd = c->tty_fd = -1;
-		for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++)
-			c->pages_fds[l] = -1;
-		for (int k = 0; k < MAX_INHERIT_FDS; k++)
-			c->inherit_fd[k] = -1;
-	}
-	for (size_t i = 0; i < t->nr; i++) {
-		if (t->entries[i]->has_exit_status)
-			continue;
-		ret = restore_read_plan(dfd, t, i, &t->ctx[i].plan);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 /* Under --pidns the pids are the new namespace's: always free. */
 static int check_machine(struct restore_tree *t)
 {
@@ -130,11 +97,7 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 {
 	int ret;
 
-	ret = read_plans(t, opts, dfd);
-	if (!ret)
-		ret = restore_plan_sessions(t);
-	if (!ret)
-		ret = restore_plan_ctty(t);
+	ret = restore_plan_images(t, opts, dfd);
 	if (!ret)
 		ret = pipe_check_inherit(t);
 	if (!ret)

@@ -24,7 +24,7 @@ int files_data_write(struct files_dump *d, const void *buf, size_t len, uint64_t
 	size_t done = 0;
 
 	*off = d->data_off;
-	while (done < len) {
+	while (d->data_fd >= 0 && done < len) {
 		ssize_t n = write(d->data_fd, (const char *)buf + done, len - done);
 
 		if (n < 0) {
@@ -99,7 +99,7 @@ int files_data_save_contents(struct files_dump *d, int fd, uint64_t size, FileCo
 		return -ENOMEM;
 	c->size = size;
 	c->data_off = d->data_off;
-	while ((uint64_t)off < size) {
+	while (d->data_fd >= 0 && (uint64_t)off < size) {
 		off_t data = lseek(fd, off, SEEK_DATA), hole;
 		int ret;
 

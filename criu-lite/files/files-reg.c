@@ -2,7 +2,10 @@
  * devices with their flags and position, O_PATH fds of any file type, and
  * deleted regular files, whose contents travel in files-data.img and are
  * written back into a file created at the old path and unlinked again.
- * Never writes to a file that still has a name. */
+ * A file made with O_TMPFILE (never named, "DIR/#INO (deleted)") is a
+ * deleted file too, made again with O_TMPFILE in DIR: still linkable, and
+ * its O_TMPFILE description has its flags back.  Never writes to a file
+ * that still has a name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -21,7 +24,7 @@
 #define DELETED_SUFFIX " (deleted)"
 #define OPEN_ALLOWED                                                                            \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | KERNEL_O_LARGEFILE | \
-	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_ASYNC)
+	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_ASYNC | KERNEL_O_TMPFILE_BIT)
 /* What open(2) keeps of the flags of an O_PATH fd. */
 #define PATH_ALLOWED (O_PATH | O_NOFOLLOW | O_DIRECTORY)
 
@@ -128,6 +131,9 @@ static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		goto out;
 	re.path = path;
 	re.flags = p->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+	/* An O_TMPFILE file linked since is reopened by its name. */
+	if (!re.ghost)
+		re.flags &= ~KERNEL_O_TMPFILE_BIT;
 	re.pos = p->pos;
 	re.mode = p->st.st_mode & S_IFMT;
 	if (S_ISREG(p->st.st_mode)) {
@@ -172,6 +178,12 @@ static int validate_flags(const FileEntry *f, const RegFileEntry *r)
 					(r->flags & O_ACCMODE) == O_ACCMODE ?
 						"O_ACCMODE" :
 						flag_bits_words(r->flags & ~OPEN_ALLOWED).s);
+	if ((r->flags & KERNEL_O_TMPFILE_BIT) &&
+	    ((r->flags & O_TMPFILE) != O_TMPFILE || !r->ghost || (r->flags & O_ACCMODE) == O_RDONLY ||
+	     fmt != S_IFREG))
+		return restore_plan_bad("files.img", "file %s has open flags %s: O_TMPFILE needs an "
+					"unnamed regular file opened for writing", r->path,
+					open_flags_words(r->flags).s);
 	if (fmt != S_IFREG && fmt != S_IFDIR && fmt != S_IFCHR)
 		return restore_plan_bad("files.img", "file id %u (%s) is %s, which lmproc does not "
 					"open by path", f->id, r->path,
@@ -290,6 +302,67 @@ static uint32_t open_flags(const RegFileEntry *r)
 	return r->flags | O_NOCTTY | (r->mode == S_IFDIR ? O_DIRECTORY : 0);
 }
 
+/* A description of the file opened through another: never O_TMPFILE. */
+static uint32_t reopen_flags(const RegFileEntry *r)
+{
+	uint32_t f = open_flags(r);
+
+	return (f & KERNEL_O_TMPFILE_BIT) ? f & ~O_TMPFILE : f;
+}
+
+/* Some description of the object DESC belongs to was opened O_TMPFILE:
+ * the file was never named. */
+static bool object_is_tmpfile(const struct restore_plan *p, uint32_t desc)
+{
+	uint32_t m = desc;
+
+	do {
+		if (p->fdesc[m].fe->reg->flags & KERNEL_O_TMPFILE_BIT)
+			return true;
+		m = p->fdesc[m].obj_next;
+	} while (m != desc);
+	return false;
+}
+
+/* Writes the object's contents and permissions into FD's file through a
+ * description of its own (FD's may append, or be read-only). */
+static int ghost_fill(struct task_files *tf, uint32_t desc, int fd)
+{
+	const RegFileEntry *c = tf->plan->fdesc[tf->plan->fdesc[desc].carrier].fe->reg;
+	int w = task_reopen(fd, O_WRONLY | O_CLOEXEC), ret;
+
+	if (w < 0)
+		return task_files_err(tf, desc, "can't reopen deleted file %s to fill it: %s",
+				      c->path, strerror(errno));
+	ret = task_contents_fill(tf, w, c->ghost->contents, c->path);
+	if (!ret && fchmod(w, c->ghost->perm))
+		ret = task_files_err(tf, desc, "can't chmod %s: %s", c->path, strerror(errno));
+	close(w);
+	return ret;
+}
+
+/* The file again with O_TMPFILE in its directory; with WANT, DESC's own
+ * description, else one to reopen from. */
+static int tmpfile_create(struct task_files *tf, uint32_t desc, bool want)
+{
+	const RegFileEntry *r = tf->plan->fdesc[desc].fe->reg;
+	cleanup_free char *dir = strdup(r->path);
+	int fd, ret;
+
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dirname(dir), want ? open_flags(r) : O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return task_files_err(tf, desc, "can't make O_TMPFILE file %s again: %s", r->path,
+				      strerror(errno));
+	ret = ghost_fill(tf, desc, fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 /* Creates the deleted file again under its old name (or, if that is taken
  * now, as an unnamed file in its directory), fills it, unlinks it. */
 static int ghost_create(struct task_files *tf, uint32_t desc)
@@ -302,6 +375,8 @@ static int ghost_create(struct task_files *tf, uint32_t desc)
 
 	if (!dir)
 		return -ENOMEM;
+	if (object_is_tmpfile(tf->plan, desc))
+		return tmpfile_create(tf, desc, false);
 	fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == EEXIST) {
 		named = false;
@@ -330,12 +405,14 @@ static int ghost_open(struct task_files *tf, uint32_t desc)
 	const RegFileEntry *r = tf->plan->fdesc[desc].fe->reg;
 	int anchor = task_object_fd(tf, desc), created = -1, tmp;
 
+	if (anchor < 0 && (r->flags & KERNEL_O_TMPFILE_BIT))
+		return tmpfile_create(tf, desc, true);
 	if (anchor < 0) {
 		anchor = created = ghost_create(tf, desc);
 		if (created < 0)
 			return created;
 	}
-	tmp = task_reopen(anchor, open_flags(r));
+	tmp = task_reopen(anchor, reopen_flags(r));
 	if (tmp < 0)
 		tmp = task_files_err(tf, desc, "can't open deleted file %s again: %s", r->path,
 				     strerror(errno));

@@ -315,7 +315,7 @@ static int find_shared(struct files_dump *d)
 
 int files_write(struct files_dump *d, FileEntry *fe)
 {
-	return img_write_msg(d->files, &fe->base);
+	return d->files ? img_write_msg(d->files, &fe->base) : 0;
 }
 
 char *files_scratch(struct files_dump *d)
@@ -702,7 +702,7 @@ static int dump_fds(int dfd, struct files_dump *d)
 		ret = find_shared(d);
 	if (!ret)
 		ret = dump_descriptions(d);
-	if (ret)
+	if (ret || dfd < 0)
 		return ret;
 	fdinfo = img_open_write(dfd, IMG_FDINFO, d->pid);
 	if (!fdinfo)
@@ -738,7 +738,7 @@ static int dump_fs(int dfd, pid_t pid)
 	fs.cwd = cwd;
 	fs.root = root;
 	fs.umask = st.umask;
-	return img_write_one(dfd, IMG_FS, pid, &fs.base);
+	return dfd < 0 ? 0 : img_write_one(dfd, IMG_FS, pid, &fs.base);
 }
 
 struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk,
@@ -755,7 +755,7 @@ struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk,
 	d->ext_unix_sk = ext_unix_sk;
 	d->tree_pids = tree_pids;
 	d->nr_tree_pids = nr_tree_pids;
-	if (open_images(dfd, d)) {
+	if (dfd >= 0 && open_images(dfd, d)) {
 		files_dump_end(d, true);
 		return NULL;
 	}

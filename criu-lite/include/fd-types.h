@@ -20,6 +20,9 @@
 
 /* fdinfo shows the kernel's O_LARGEFILE, which glibc defines as 0 on x86-64. */
 #define KERNEL_O_LARGEFILE 0100000
+/* The kernel's __O_TMPFILE bit alone: glibc's __O_TMPFILE is O_TMPFILE,
+ * which includes O_DIRECTORY (include/uapi/asm-generic/fcntl.h). */
+#define KERNEL_O_TMPFILE_BIT 020000000
 
 /* One fd of the dumped task as /proc shows it. */
 struct fd_parms {

@@ -10,8 +10,9 @@ struct files_dump;
 /* Opens files.img and files-data.img for the whole tree; NULL on error
  * (logged).  SHELL_JOB: a terminal no process of the tree owns is its
  * shell's (--shell-job), dumped to be replaced by lmproc's at restore.
- * EXT_UNIX_SK: datagram sockets may be connected to bound sockets outside
- * the tree. */
+ * EXT_UNIX_SK: sockets may be connected to sockets outside the tree.
+ * DFD -1: no image is written and no byte copied, only the refusals made
+ * (a pre-dump refuses what the final dump would). */
 struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk,
 				     const pid_t *tree_pids, size_t nr_tree_pids);
 /* Writes fdinfo-PID.img and fs-PID.img, and into files.img every open

@@ -4,6 +4,7 @@
 #define LMPROC_LOG_H
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 enum log_level {
@@ -20,6 +21,11 @@ int log_get_level(void);
  * owes the user one line. */
 unsigned int log_error_count(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Until log_capture_end(), the first error goes into BUF (one line, no
+ * "Error: "), not counted, and every message reaches the log only at -v4:
+ * for a check whose failure its caller reports in its own words. */
+void log_capture_start(char *buf, size_t len);
+void log_capture_end(void);
 
 #define pr_err(fmt, ...) log_msg(LOG_ERR, "Error: " fmt, ##__VA_ARGS__)
 #define pr_warn(fmt, ...) log_msg(LOG_WARN, "Warning: " fmt, ##__VA_ARGS__)

@@ -2,6 +2,8 @@
  * the images, and the steps that turn it into a running task.
  *
  *   restore-images.c   read every image, validate every field
+ *   restore-validate.c the images' whole validation, for restore and for
+ *                      the dump's self-check
  *   restore-chain.c    where each page's data is: this dump or an earlier
  *                      round (pre-dump) it points to
  *   restore-check.c    check this machine (pid free, files unchanged, same
@@ -211,6 +213,9 @@ const ThreadCoreEntry *restore_thread_core(const struct restore_plan *p, size_t 
 /* restore-chain.c: reads pagemap-PID.img and, through in_parent entries,
  * the pagemaps of earlier rounds, into plan->runs. */
 int restore_read_pages(int dfd, struct restore_plan *plan);
+/* The pages of PID in the pre-dump round DFD (inventory INV) as a later
+ * dump's restore reads them: pagemap, pages size, earlier rounds. */
+int restore_check_round(int dfd, const InventoryEntry *inv, pid_t pid);
 void restore_free_chain(struct restore_plan *plan);
 
 /* restore-check.c */
@@ -268,7 +273,21 @@ int restore_task_drop_inherited(struct restore_ctx *ctx, char *err, size_t len);
 bool restore_in_subtree(const struct restore_tree *t, size_t anc, size_t i);
 int restore_tree_fd_base(const struct restore_tree *t);
 int restore_plan_sessions(struct restore_tree *t);
+/* Which process makes each shared file (the images alone decide)... */
+int restore_plan_shared_objects(struct restore_tree *t);
+/* ...then lmproc's fd limit raised for them: restore's step. */
 int restore_plan_shared_files(struct restore_tree *t);
+
+/* restore-validate.c: what restore checks of the images alone. */
+/* Reads and validates every image of the dump in DFD into T and plans
+ * the tree's sessions and terminals; T->ctx gets OPTS. */
+int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int dfd);
+/* The dump's self-check: the images in DFD as restore (with default
+ * options) would read, validate and plan them, no check of this machine.
+ * 0, or -errno with restore's first error (one line) in WHY; logs only
+ * at -v4.  PRE_DUMP: the round a pre-dump wrote (its pages and the
+ * rounds they point to). */
+int restore_self_check(int dfd, bool pre_dump, char *why, size_t len);
 
 /* file-locks.c: the locks of fdinfo-PID.img (IMG names it in errors);
  * POSIX locks are the restorer's to take. */

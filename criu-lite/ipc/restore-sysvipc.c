@@ -358,7 +358,7 @@ static int make_object(const SysvipcEntry *e, bool pidns, bool *made)
 	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
 }
 
-int restore_sysvipc(int dfd, struct restore_tree *t)
+int restore_read_sysvipc(int dfd, struct restore_tree *t)
 {
 	struct sysvipc_restore *r = calloc(1, sizeof(*r));
 	int ret;
@@ -369,8 +369,17 @@ int restore_sysvipc(int dfd, struct restore_tree *t)
 	ret = read_entries(dfd, r);
 	for (size_t i = 0; i < r->nr && !ret; i++)
 		ret = check_entry(t, r, i);
+	return ret;
+}
+
+int restore_sysvipc(int dfd, struct restore_tree *t)
+{
+	struct sysvipc_restore *r;
+	int ret = restore_read_sysvipc(dfd, t);
+
 	if (ret)
 		return ret;
+	r = t->sysvipc;
 	r->made = calloc(r->nr + 1, sizeof(*r->made));
 	if (!r->made)
 		return -ENOMEM;

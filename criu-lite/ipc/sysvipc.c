@@ -305,7 +305,7 @@ int dump_sysvipc(int dfd, const struct pstree *t)
 	struct cr_img *img;
 	int ret = check_ipc_ns(t);
 
-	if (ret)
+	if (ret || dfd < 0)
 		return ret;
 	img = img_open_write(dfd, IMG_SYSVIPC, 0);
 	if (!img)

@@ -280,6 +280,34 @@ int restore_read_pages(int dfd, struct restore_plan *p)
 	return ret;
 }
 
+int restore_check_round(int dfd, const InventoryEntry *inv, pid_t pid)
+{
+	struct restore_plan p = { .pid = pid, .inv = inv };
+	struct chain *c = calloc(1, sizeof(*c));
+	bool filled = false;
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	c->p = &p;
+	p.vma_filled = &filled;
+	p.level_dfd[0] = dfd;
+	p.nr_levels = 1;
+	ret = load_round_map(dfd, "", pid, &c->level[0]);
+	for (size_t i = 0; !ret && i < c->level[0].nr; i++) {
+		const PagemapEntry *e = c->level[0].e[i];
+
+		if (e->has_in_parent && e->in_parent)
+			ret = resolve(c, 1, e->vaddr,
+				      e->vaddr + ((uint64_t)e->nr_pages << PAGE_SHIFT), 0);
+	}
+	for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++)
+		free_round_map(&c->level[l]);
+	free(c);
+	restore_free_chain(&p);
+	return ret;
+}
+
 void restore_free_chain(struct restore_plan *p)
 {
 	for (uint32_t l = 1; l < p->nr_levels; l++)

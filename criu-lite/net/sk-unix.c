@@ -4,15 +4,17 @@
  * the socket a listener of the process accepted for it, a datagram socket
  * connected to a bound one), the other end of an unnamed pair held by
  * another process of the tree, a connection a listener of the tree
- * accepted (whichever processes hold its ends), or, with --ext-unix-sk, a datagram socket
- * connected to a bound socket outside; with their receive queues (and
- * each datagram's sender), shutdown state, buffer sizes, SO_PASSCRED and
- * SO_PEEK_OFF.  Names, peers and states come from sock_diag
- * (sk-unix-diag.c), queues are peeked (SO_PEEK_OFF,
- * MSG_PEEK) from a copy of the task's fd, so nothing leaves them; the
- * files in flight in them are sk-unix-scm.c's.  Refused: connections a
- * listener has not accepted yet, stream peers outside the tree, named
- * connections between processes.  sk-unix-restore.c makes them again. */
+ * accepted (whichever processes hold its ends), or, with --ext-unix-sk, a
+ * datagram socket connected to a bound socket outside and a stream or
+ * seqpacket socket connected to any socket outside (handed over at
+ * restore); with their receive queues (and each datagram's sender),
+ * shutdown state, buffer sizes, SO_PASSCRED and SO_PEEK_OFF.  Names, peers
+ * and states come from sock_diag (sk-unix-diag.c), queues are peeked
+ * (SO_PEEK_OFF, MSG_PEEK) from a copy of the task's fd, so nothing leaves
+ * them; the files in flight in them are sk-unix-scm.c's.  Refused:
+ * connections a listener has not accepted yet, stream peers outside the
+ * tree without --ext-unix-sk, named connections between processes.
+ * sk-unix-restore.c makes them again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -147,6 +149,17 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 	if (s->state == TCP_LISTEN && s->rqueue)
 		return refuse(d, p, s, "listening, with connections not accepted yet: not "
 			      "supported");
+	/* A stream connection to a socket outside the tree, whichever end
+	 * connected (a client the tree's server accepted, the tree's client
+	 * of a server outside), is handed over at restore (--inherit-fd): its
+	 * name and listener play no part. */
+	if (s->type != SOCK_DGRAM && s->peer && !unix_held_by_process(d, s->peer) &&
+	    !(peer && peer->in_tree)) {
+		ret = check_outside_peer(d, p, s, peer);
+		u->peer = 0;
+		u->has_external = u->external = !ret;
+		return ret;
+	}
 	if (s->name_len && s->type != SOCK_DGRAM && s->state == TCP_ESTABLISHED && !l &&
 	    !(peer && peer->peer == s->ino && unix_held_by_process(d, s->peer) && unix_listener_of(d, peer)))
 		return refuse(d, p, s, "connected, with a name, but neither accepted by nor "
@@ -178,10 +191,6 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		if (ret)
 			return ret;
 		u->peer = 0;
-		if (s->type != SOCK_DGRAM) {
-			u->has_external = u->external = true;
-			return 0;
-		}
 	} else if (peer && peer->peer == s->ino) {
 		/* A pair: made at once (socketpair, or connect and accept),
 		 * then bound to its names. */

@@ -289,7 +289,7 @@ static int plan_objects(struct restore_tree *t, bool *done, bool accepted, int *
 	return 0;
 }
 
-int restore_plan_shared_files(struct restore_tree *t)
+int restore_plan_shared_objects(struct restore_tree *t)
 {
 	const struct restore_plan *p0 = any_plan(t);
 	cleanup_free bool *done = calloc(p0->nr_files + 1, sizeof(*done));
@@ -307,7 +307,16 @@ int restore_plan_shared_files(struct restore_tree *t)
 	if (t->nr_inherit)
 		pr_debug("%d shared open file descriptions at fds %d-%d\n", t->nr_inherit, base,
 			 next - 1);
-	return t->nr_inherit ? raise_nofile(next + RESTORE_PARKED_FDS) : 0;
+	return 0;
+}
+
+int restore_plan_shared_files(struct restore_tree *t)
+{
+	int ret = restore_plan_shared_objects(t);
+
+	if (ret || !t->nr_inherit)
+		return ret;
+	return raise_nofile(t->inherit_base + t->nr_inherit + RESTORE_PARKED_FDS);
 }
 
 /* Above every fd any process of the tree will have: each task keeps the

@@ -15,6 +15,7 @@
 #include <sys/user.h>
 
 #include "common.h"
+#include "fault.h"
 #include "core.h"
 #include "image.h"
 #include "log.h"
@@ -392,6 +393,9 @@ int dump_core(int dfd, const struct seized_task *t, const struct parasite_sigact
 		core.threads = others;
 		core.n_threads = t->nr_tids - 1;
 		core.comm = th[0].tc.comm;
+		/* An image restore refuses: the dump's self-check must. */
+		if (fault_injected("dump-image-invalid"))
+			core.comm = (char *)"";
 		ret = dump_sigactions(&core, act);
 	}
 	if (!ret)

@@ -21,12 +21,36 @@ names() {
 	fi
 }
 
+# bad_dump ARGS...: `lmproc pre-dump ARGS`, then `lmproc dump ARGS` as
+# bad_lmproc, whose status it returns.  A pre-dump refuses at once what
+# the final dump would: unless both are refused with the same error line,
+# PRE_DUMP_DIFF says how they differ (refused checks it).
+bad_dump() {
+	local pst perr st derr
+
+	bad_lmproc pre-dump "$@"
+	pst=$?
+	perr=$(grep -m1 '^Error' "$RD/bad.err")
+	bad_lmproc dump "$@"
+	st=$?
+	derr=$(grep -m1 '^Error' "$RD/bad.err")
+	if [ "$pst" != "$st" ] || [ "$perr" != "$derr" ]; then
+		PRE_DUMP_DIFF="pre-dump exited $pst (${perr:-no error}), dump $st (${derr:-no error})"
+	fi
+	return "$st"
+}
+
 # refused STATUS WORD...: the last bad_lmproc failed cleanly, naming every
 # WORD.  With ERRORS_ONLY set, warnings may come with the one error line.
 refused() {
 	local st=$1 w
 
 	shift
+	if [ -n "${PRE_DUMP_DIFF:-}" ]; then
+		REASON="$(echo "$PRE_DUMP_DIFF" | cut -c1-300)"
+		PRE_DUMP_DIFF=""
+		return 1
+	fi
 	case "$st" in
 	0) REASON="lmproc succeeded" ;;
 	1) ;;
@@ -120,6 +144,7 @@ bad_case() {
 		return
 	fi
 	TPID=""
+	PRE_DUMP_DIFF=""
 	"$@"
 	st=$?
 	case "$st" in
@@ -178,7 +203,7 @@ case_traced() {
 		return 1
 	fi
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	st=$?
 	kill -KILL "$tracer"
 	wait "$tracer" 2>/dev/null
@@ -218,7 +243,7 @@ case_readonly_dir() {
 case_unsupported_fd() {
 	target_up "$BUILD/bad-input/unsupported_fd" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" 7 netlink && target_intact
 }
 
@@ -226,7 +251,7 @@ case_unsupported_fd() {
 case_tcp_established() {
 	target_up "$BUILD/bad-input/tcp_established" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 8" "TCP repair" && target_intact
 }
 
@@ -238,7 +263,7 @@ case_tree_unsupported() {
 	target_up "$BUILD/bad-input/tree_unsupported" || return 1
 	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$child" 7 netlink || return 1
 	case "$(proc_state "$child")" in
 	t|T) REASON="child $child left stopped"; return 1 ;;
@@ -257,7 +282,7 @@ case_tree_unsupported() {
 case_unix_ext_peer() {
 	target_up "$BUILD/bad-input/unix_ext_peer" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img" "$@"
+	bad_dump -t "$TPID" -D "$RD/img" "$@"
 	refused $? "$TPID" "fd 5" "peer socket:[" outside && target_intact
 }
 
@@ -265,7 +290,7 @@ case_unix_ext_peer() {
 case_unix_pending() {
 	target_up "$BUILD/bad-input/unix_pending" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 5" "not accepted" && target_intact
 }
 
@@ -273,7 +298,7 @@ case_unix_pending() {
 case_unix_scm_locked() {
 	target_up "$BUILD/bad-input/unix_scm_locked" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 6" "locked" && target_intact
 }
 
@@ -282,7 +307,7 @@ case_unix_scm_locked() {
 case_unix_scm_socket() {
 	target_up "$BUILD/bad-input/unix_scm_socket" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 6" "carries a socket" && target_intact
 }
 
@@ -290,7 +315,7 @@ case_unix_scm_socket() {
 case_lease() {
 	target_up "$BUILD/bad-input/lease_fd" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 5" LEASE && target_intact
 }
 
@@ -298,7 +323,7 @@ case_lease() {
 case_fanotify_perm() {
 	target_up "$BUILD/bad-input/fanotify_perm" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 5" fanotify && target_intact
 }
 
@@ -328,20 +353,40 @@ unix_ext_dgram_steps() {
 case_seccomp() {
 	target_up "$BUILD/bad-input/seccomp_filter" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" seccomp && target_intact
 }
 
-# A unix connection between siblings dumps, but its restore is refused
-# (naming the root, which would have to make it) before anything is
-# forked, while the dumped tree runs on.
+# A unix connection between siblings makes images whose restore is
+# refused (naming the root, which would have to make it): the dump's
+# self-check refuses them, with and without -R, and the tree runs on.
 case_sk_siblings() {
 	target_up "$BUILD/bad-input/sk_siblings" || return 1
 	mkdir -p "$RD/img"
-	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
-	bad_lmproc restore -D "$RD/img" -d
-	refused $? "$TPID" listener || return 1
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" listener "would not restore" || return 1
+	bad_lmproc dump -t "$TPID" -D "$RD/img" -R
+	refused $? "$TPID" listener "would not restore" || return 1
 	target_intact
+}
+
+# case_self_check_fault: a dump writing a core image restore refuses
+# (LMPROC_FAULT=dump-image-invalid) is refused by its self-check, naming
+# the image, before the kill: the target runs on as it was, no
+# inventory.img is left, and a dump after it restores.
+case_self_check_fault() {
+	target_up || return 1
+	mkdir -p "$RD/img"
+	LMPROC_FAULT=dump-image-invalid bad_lmproc dump -t "$TPID" -D "$RD/img"
+	ERRORS_ONLY=1 refused $? "$TPID" "core-$TPID.img" "would not restore" || return 1
+	if [ -e "$RD/img/inventory.img" ]; then
+		REASON="the refused dump left inventory.img"
+		return 1
+	fi
+	same_state "$TPID" "$TSNAP" 1000 && target_runs || return 1
+	must_lm dump "dump after the refused one" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/img"
 }
 
 # case_sk_listener_closed: a connection whose listener nobody holds any
@@ -373,7 +418,7 @@ case_dump_fault() {
 case_epoll_stale() {
 	target_up "$BUILD/bad-input/epoll_stale" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 5" "fd 6" epoll && target_intact
 }
 
@@ -491,6 +536,44 @@ case_unix_ext_stream() {
 	fi
 	term_verdict || return 1
 	grep -q before "$RD/peer1.out" || { REASON="the first peer got nothing"; return 1; }
+	wait_until 5000 grep -q after "$RD/peer2.out" 2>/dev/null ||
+		{ REASON="nothing reached the peer of the inherited socket"; return 1; }
+}
+
+# case_unix_ext_accepted: a server whose fd 1 is a connection its
+# listener (fd 5) accepted from a client outside the tree (unixpeer -c, as
+# psql for a database) dumps with --ext-unix-sk; a restore without
+# --inherit-fd is refused naming the option and leaves nothing; with a
+# socket of lmproc's connected to a new peer at fd 9, what the restored
+# server writes reaches that peer, and its listener is back.
+case_unix_ext_accepted() {
+	local name="lmproc-ext-accept-$$-$RANDOM" key st
+
+	"$BUILD/tools/unixpeer" -c "$name" "$RD/peer1.out" &
+	UNIX_EXT_STREAM_PEER=$name UNIX_EXT_STREAM_SERVE=1 \
+		target_up "$BUILD/bad-input/unix_ext_stream" || return 1
+	key=$(readlink "/proc/$TPID/fd/1")
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" --ext-unix-sk || return 1
+	reap_dumped "$TPID" || return 1
+	bad_lmproc restore -D "$RD/img" -d
+	ERRORS_ONLY=1 refused $? "--inherit-fd" "$key" || return 1
+	no_process "$TPID" || return 1
+	"$BUILD/tools/unixpeer" "$name-2" "$RD/peer2.out" &
+	timeout -k 5 "$LM_TIMEOUT" "$BUILD/tools/unixconn" "$name-2" 9 "$LMPROC" restore \
+		-D "$RD/img" -d --inherit-fd "fd[9]:$key" -v4 -o "$RD/restore.log" \
+		2>"$RD/restore.err"
+	st=$?
+	if [ "$st" != 0 ]; then
+		lm_failed "$RD" restore "$st" "restore --inherit-fd socket"
+		return 1
+	fi
+	if ! grep -q "@$name" "/proc/net/unix"; then
+		REASON="the restored server's listener @$name is not back"
+		return 1
+	fi
+	term_verdict || return 1
+	grep -q before "$RD/peer1.out" || { REASON="the first client got nothing"; return 1; }
 	wait_until 5000 grep -q after "$RD/peer2.out" 2>/dev/null ||
 		{ REASON="nothing reached the peer of the inherited socket"; return 1; }
 }
@@ -1015,9 +1098,11 @@ run_bad_input() {
 	bad_case tree-unsupported-fd case_tree_unsupported
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed
+	bad_case self-check-refuses-bad-image case_self_check_fault
 	CASE_KIND=state bad_case pipe-read-end-outside case_pipe_half
 	CASE_KIND=state bad_case pipe-inherit-fd case_pipe_inherit
 	CASE_KIND=state bad_case unix-stream-outside-inherit-fd case_unix_ext_stream
+	CASE_KIND=state bad_case unix-accepted-outside-inherit-fd case_unix_ext_accepted
 	CASE_KIND=state bad_case mmap-deleted-name-taken case_mmap_deleted_upgrade
 	CASE_KIND=state bad_case exe-deleted case_exe_deleted
 	bad_case seccomp-filter case_seccomp

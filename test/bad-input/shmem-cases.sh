@@ -8,7 +8,7 @@
 case_sysv_partial() {
 	target_up "$BUILD/bad-input/sysv_partial" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" SysV "in part" && target_intact
 }
 

@@ -44,7 +44,7 @@ case_sysvipc_removed() {
 case_sysvipc_other_ns() {
 	target_up "$BUILD/static/sysv_sem" unshare --ipc || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "IPC namespace" || return 1
 	if ! same_state "$TPID" "$TSNAP" 1000; then
 		REASON="target changed: $REASON"

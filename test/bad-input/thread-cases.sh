@@ -11,7 +11,7 @@ case_thread_unshared_fds() {
 	target_up "$BUILD/bad-input/thread_unshared_fds" || return 1
 	read -r tid <"$DD/thread.tid"
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "$tid" "fd table" && target_intact
 }
 
@@ -32,7 +32,7 @@ case_thread_traced() {
 		return 1
 	fi
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	st=$?
 	kill -KILL "$tracer"
 	wait "$tracer" 2>/dev/null

@@ -9,7 +9,7 @@
 case_pty_queued() {
 	target_up "$BUILD/bad-input/pty_queued" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 6" queued && target_intact
 }
 
@@ -21,7 +21,7 @@ case_pty_queued() {
 case_pty_split() {
 	target_up "$BUILD/bad-input/pty_split" || return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img" -j
+	bad_dump -t "$TPID" -D "$RD/img" -j
 	refused $? "$TPID" "fd 3" "queued" || return 1
 	target_intact
 }
@@ -36,7 +36,7 @@ case_pty_ctty_nofd() {
 	target_up "$BUILD/bad-input/pty_ctty_nofd" || return 1
 	child=$(tr -d ' ' <"/proc/$TPID/task/$TPID/children" 2>/dev/null)
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "session $child" "holds no fd" || return 1
 	target_intact
 }
@@ -53,7 +53,7 @@ case_shell_job() {
 	target_up "$BUILD/bad-input/tty_job" "$BUILD/tools/ptyrun" "$RD/pty-dump.out" ||
 		return 1
 	mkdir -p "$RD/img"
-	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 3" "--shell-job" || return 1
 	if ! same_state "$TPID" "$TSNAP" 1000; then
 		REASON="target changed by the refused dump: $REASON"

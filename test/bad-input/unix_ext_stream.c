@@ -2,7 +2,10 @@
  * outside the tree (a service's stdout to journald): "before" goes out
  * before the checkpoint, and after the restore "after" must go out too,
  * through whatever socket the restore put at fd 1.  Its test log is fd 2.
- * UNIX_EXT_STREAM_PEER names the peer's abstract address. */
+ * UNIX_EXT_STREAM_PEER names the peer's abstract address.  With
+ * UNIX_EXT_STREAM_SERVE set it is the server instead (a database and its
+ * psql session): it listens on that name (the listener stays at fd 5) and
+ * the connection it accepts from a client outside is fd 1. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +16,21 @@
 #include <unistd.h>
 
 #include "test.h"
+
+/* Listens at fd 5; the connection it accepts. */
+static int serve(int l, const struct sockaddr_un *a, socklen_t len)
+{
+	int c;
+
+	if (l < 0 || bind(l, (const struct sockaddr *)a, len) || listen(l, 1) ||
+	    dup2(l, 5) != 5)
+		fail("listen on @%s: %s", a->sun_path + 1, strerror(errno));
+	close(l);
+	c = accept4(5, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		fail("accept on @%s: %s", a->sun_path + 1, strerror(errno));
+	return c;
+}
 
 int main(int argc, char **argv)
 {
@@ -27,8 +45,11 @@ int main(int argc, char **argv)
 	snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "%s", name);
 	len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name);
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	for (int i = 0; s >= 0 && connect(s, (struct sockaddr *)&a, len) && i < 500; i++)
-		usleep(10000);
+	if (getenv("UNIX_EXT_STREAM_SERVE"))
+		s = serve(s, &a, len);
+	else
+		for (int i = 0; s >= 0 && connect(s, (struct sockaddr *)&a, len) && i < 500; i++)
+			usleep(10000);
 	if (s < 0 || dup2(s, 1) != 1 || write(1, "before\n", 7) != 7)
 		fail("connect to @%s: %s", name, strerror(errno));
 	close(s);

@@ -229,6 +229,30 @@ static bool print_pts(const char *target)
 	return true;
 }
 
+/* An O_TMPFILE file, "DIR/#INO (deleted)", is made again with another
+ * inode: printed as the order of its first appearance. */
+static bool print_tmpfile(const char *target)
+{
+	static unsigned long seen[256];
+	static unsigned int nr_seen;
+	const char *hash = strrchr(target, '/');
+	unsigned long ino;
+	unsigned int i;
+	char *end;
+
+	if (!hash || hash[1] != '#' || !isdigit((unsigned char)hash[2]))
+		return false;
+	ino = strtoul(hash + 2, &end, 10);
+	if (strcmp(end, " (deleted)"))
+		return false;
+	for (i = 0; i < nr_seen && seen[i] != ino; i++)
+		;
+	if (i == nr_seen && nr_seen < sizeof(seen) / sizeof(seen[0]))
+		seen[nr_seen++] = ino;
+	printf("%.*s/#tmpfile%u (deleted)", (int)(hash - target), target, i);
+	return true;
+}
+
 /* "pipe:[1234]", "socket:[99]": inode numbers differ after a restore, so
  * each is printed as the order of its first appearance, which keeps
  * which fds share one object. */
@@ -241,7 +265,7 @@ static void print_target(const char *target)
 	unsigned int i;
 	char *end;
 
-	if (print_pts(target))
+	if (print_pts(target) || print_tmpfile(target))
 		return;
 	if (!br || (ino = strtoul(br + 2, &end, 10), *end != ']')) {
 		printf("%s", target);
