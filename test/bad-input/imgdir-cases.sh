@@ -213,6 +213,25 @@ keeper_squatter_rounds() {
 	fi
 }
 
+# A keeper that no longer answers (stopped): the next round is refused
+# within seconds naming the pid, and the target runs on as it was.
+case_keeper_silent() {
+	local keeper st
+
+	target_up || return 1
+	mkdir -p "$RD/r1" "$RD/r2"
+	must_lm r1 "pre-dump into r1" pre-dump -t "$TPID" -D "$RD/r1" || return 1
+	if ! keeper=$(keeper_of "$TPID"); then
+		REASON="no tracking keeper found for pid $TPID after a pre-dump"
+		return 1
+	fi
+	kill -STOP "$keeper"
+	bounded_lmproc pre-dump -t "$TPID" -D "$RD/r2" --prev-images-dir ../r1
+	st=$?
+	kill -KILL "$keeper"
+	LM_TIMEOUT=$IMGDIR_TIMEOUT refused "$st" "$TPID" "did not answer" && target_intact
+}
+
 run_imgdir_bad_input() {
 	bad_case imgdir-symlinks case_imgdir_symlinks
 	bad_case imgdir-precreated-by-other-user case_imgdir_precreated
@@ -223,4 +242,5 @@ run_imgdir_bad_input() {
 	bad_case imgdir-restore-stats-symlink case_imgdir_restore_stats
 	bad_case imgdir-world-writable case_imgdir_world_writable
 	bad_case keeper-squatter case_keeper_squatter
+	bad_case keeper-silent case_keeper_silent
 }
