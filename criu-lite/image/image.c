@@ -111,7 +111,8 @@ int img_stat_file(int dfd, const char *name, struct stat *st)
 		int e = errno;
 
 		if (e != ENOENT)
-			pr_perror("Can't stat image %s in %s", name, dir_path(dfd, dir, sizeof(dir)));
+			pr_perror("Can't stat image %s in %s", name,
+				  dir_path(dfd, dir, sizeof(dir)));
 		return -e;
 	}
 	return S_ISREG(st->st_mode) ? 0 : refuse_kind(dfd, name, st->st_mode);

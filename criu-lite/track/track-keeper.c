@@ -255,8 +255,8 @@ static void keeper_close_others(const int *keep, int nr)
 	closedir(d);
 }
 
-static void keeper_main(int lsk, int pidfd, struct keeper_state *st,
-			const struct keeper_paths *kp, int ready)
+static void keeper_main(int lsk, int pidfd, struct keeper_state *st, const struct keeper_paths *kp,
+			int ready)
 {
 	int keep[TRACK_MAX_FDS + 2];
 	int nr = 0;
@@ -289,8 +289,7 @@ static int wait_ready(int rfd, pid_t pid)
 
 	if (poll(&p, 1, KEEPER_ANSWER_S * 1000) == 1 && read(rfd, &c, 1) == 1)
 		return 0;
-	pr_err("The tracking keeper for pid %d did not start within %d s\n", pid,
-	       KEEPER_ANSWER_S);
+	pr_err("The tracking keeper for pid %d did not start within %d s\n", pid, KEEPER_ANSWER_S);
 	return -ETIMEDOUT;
 }
 
