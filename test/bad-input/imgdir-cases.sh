@@ -128,25 +128,35 @@ case_imgdir_restore_stats() {
 	fi
 }
 
-# A directory anyone can write to (no sticky bit): one warning naming it,
-# and the dump goes on.  With the sticky bit, no warning.
+# A directory anyone can write to (no sticky bit), or another user's: one
+# warning naming it, and the dump goes on.  With the sticky bit, no
+# warning.
 case_imgdir_world_writable() {
 	target_up || return 1
-	mkdir -p "$RD/ww" "$RD/sticky"
+	mkdir -p "$RD/ww" "$RD/sticky" "$RD/other"
 	chmod 0777 "$RD/ww"
 	chmod 1777 "$RD/sticky"
+	chown nobody "$RD/other"
 	imgdir_dump_r ww || return 1
-	if [ "$(grep -c . "$RD/bad.err")" != 1 ] || ! grep -q "^Warning.*$RD/ww.*written by others" "$RD/bad.err"; then
-		REASON="not one warning naming $RD/ww as writable by others"
-		add_detail "stderr" "$RD/bad.err" 3
-		return 1
-	fi
+	imgdir_one_warning "$RD/ww.*written by others" || return 1
+	imgdir_dump_r other || return 1
+	imgdir_one_warning "$RD/other belongs to uid $(id -u nobody)" || return 1
 	imgdir_dump_r sticky || return 1
 	if [ -s "$RD/bad.err" ]; then
 		REASON="the dump into the sticky $RD/sticky said: $(head -n 1 "$RD/bad.err")"
 		return 1
 	fi
 	target_intact
+}
+
+# imgdir_one_warning PATTERN: the last run's stderr is one warning matching
+# PATTERN.
+imgdir_one_warning() {
+	if [ "$(grep -c . "$RD/bad.err")" != 1 ] || ! grep -q "^Warning.*$1" "$RD/bad.err"; then
+		REASON="not one warning matching '$1'"
+		add_detail "stderr" "$RD/bad.err" 3
+		return 1
+	fi
 }
 
 # imgdir_dump_r DIR: dump -R of TPID into RD/DIR, as a user runs it.
