@@ -63,11 +63,12 @@ struct dump_ctx {
 
 static int open_images_dir(const char *dir)
 {
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = img_dir_open(AT_FDCWD, dir), ret;
 
 	if (dfd < 0) {
+		errno = -dfd;
 		pr_perror("Can't open images directory %s", dir);
-		return -errno;
+		return dfd;
 	}
 	if (faccessat(dfd, ".", W_OK, AT_EACCESS)) {
 		pr_perror("Images directory %s is not writable", dir);
@@ -80,6 +81,12 @@ static int open_images_dir(const char *dir)
 		pr_perror("Can't remove the old inventory.img in %s", dir);
 		close(dfd);
 		return -errno;
+	}
+	/* Before any process is touched, not when its image is written. */
+	ret = img_dir_check(dfd);
+	if (ret) {
+		close(dfd);
+		return ret;
 	}
 	return dfd;
 }

@@ -27,13 +27,14 @@
 
 static int open_images_dir(const char *dir)
 {
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = img_dir_open(AT_FDCWD, dir);
 
 	if (dfd < 0) {
+		errno = -dfd;
 		pr_perror("Can't open images directory %s", dir);
-		return -errno;
+		return dfd;
 	}
-	if (faccessat(dfd, "inventory.img", F_OK, 0)) {
+	if (faccessat(dfd, "inventory.img", F_OK, AT_SYMLINK_NOFOLLOW)) {
 		pr_err("No complete dump in %s: inventory.img is missing\n", dir);
 		close(dfd);
 		return -ENOENT;

@@ -50,11 +50,9 @@ static int open_mapped_ghost(struct restore_ctx *ctx, size_t i, int base)
 	const MappedFileEntry *f = ctx->plan.mm->files[i];
 	int data, fd;
 
-	data = openat(ctx->dfd, image_descs[IMG_FILES_DATA].name_fmt, O_RDONLY | O_CLOEXEC);
-	if (data < 0) {
-		pr_perror("Can't open image %s", image_descs[IMG_FILES_DATA].name_fmt);
-		return -errno;
-	}
+	data = img_open_file(ctx->dfd, image_descs[IMG_FILES_DATA].name_fmt, false);
+	if (data < 0)
+		return data;
 	fd = mem_ghost_make(f, data);
 	close(data);
 	if (fd < 0)
@@ -224,11 +222,9 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 		return base;
 	snprintf(name, sizeof(name), image_descs[IMG_PAGES].name_fmt, p->pid);
 	for (uint32_t l = 0; l < p->nr_levels; l++) {
-		fd = openat(p->level_dfd[l], name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			pr_perror("Can't open image %s of round %u", name, l);
-			return -errno;
-		}
+		fd = img_open_file(p->level_dfd[l], name, false);
+		if (fd < 0)
+			return fd;
 		fd = move_above(fd, base);
 		if (fd < 0) {
 			pr_perror("Can't move the fd of image %s above fd %d", name, base);
@@ -250,11 +246,9 @@ int restore_open_service_fds(struct restore_ctx *ctx)
 		ret = open_inherited(ctx, base);
 	if (ret)
 		return ret;
-	fd = openat(ctx->dfd, image_descs[IMG_FILES_DATA].name_fmt, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("Can't open image %s", image_descs[IMG_FILES_DATA].name_fmt);
-		return -errno;
-	}
+	fd = img_open_file(ctx->dfd, image_descs[IMG_FILES_DATA].name_fmt, false);
+	if (fd < 0)
+		return fd;
 	fd = move_above(fd, base);
 	if (fd < 0) {
 		pr_perror("Can't move the fd of files-data.img above fd %d", base);

@@ -1,10 +1,14 @@
 /* Reads and writes the framed image files.  Owns framing and length
- * checks; knows nothing about what the messages mean. */
+ * checks, and the one rule by which any file of an images directory is
+ * created or opened; knows nothing about what the messages mean. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -48,6 +52,176 @@ const struct image_desc image_descs[IMG_MAX] = {
 static void img_name(char *buf, size_t len, int type, int pid)
 {
 	snprintf(buf, len, image_descs[type].name_fmt, pid);
+}
+
+
+/* The images directory is not trusted: whoever can write to it can put a
+ * symlink, a FIFO or a file of their own where an image goes.  So an
+ * image is only ever created as a new file of ours (what was there is
+ * removed first, if it is a regular file) and only ever read if it is a
+ * regular file; nothing is followed or waited for (docs/images.md). */
+
+static const char *kind_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFLNK:
+		return "a symlink";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	}
+	return "not a regular file";
+}
+
+/* DFD's path, for messages: errors name the directory, not just a name. */
+static const char *dir_path(int dfd, char *buf, size_t len)
+{
+	char link[32];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dfd);
+	n = readlink(link, buf, len - 1);
+	if (n < 0)
+		n = snprintf(buf, len, "the images directory");
+	buf[n] = '\0';
+	return buf;
+}
+
+static int refuse_kind(int dfd, const char *name, mode_t mode)
+{
+	char dir[PATH_MAX];
+
+	pr_err("Image %s in %s is %s, not a regular file: refused (images are only read and written as regular files)\n",
+	       name, dir_path(dfd, dir, sizeof(dir)), kind_name(mode));
+	return -EPERM;
+}
+
+int img_stat_file(int dfd, const char *name, struct stat *st)
+{
+	char dir[PATH_MAX];
+
+	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW)) {
+		int e = errno;
+
+		if (e != ENOENT)
+			pr_perror("Can't stat image %s in %s", name,
+				  dir_path(dfd, dir, sizeof(dir)));
+		return -e;
+	}
+	return S_ISREG(st->st_mode) ? 0 : refuse_kind(dfd, name, st->st_mode);
+}
+
+int img_create_file(int dfd, const char *name)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	int fd, ret;
+
+	ret = img_stat_file(dfd, name, &st);
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (!ret && unlinkat(dfd, name, 0) && errno != ENOENT) {
+		pr_perror("Can't remove the old image %s in %s", name,
+			  dir_path(dfd, dir, sizeof(dir)));
+		return -errno;
+	}
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (errno == EEXIST)
+		pr_err("Image %s in %s was made again by someone else while lmproc was creating it: refused\n",
+		       name, dir_path(dfd, dir, sizeof(dir)));
+	else
+		pr_perror("Can't create image %s in %s", name, dir_path(dfd, dir, sizeof(dir)));
+	return -errno;
+}
+
+int img_open_file(int dfd, const char *name, bool optional)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	int fd, e;
+
+	/* O_NONBLOCK: a FIFO opens at once (and is refused below). */
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (optional && e == ENOENT)
+			return -ENOENT;
+		if (!fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) && !S_ISREG(st.st_mode))
+			return refuse_kind(dfd, name, st.st_mode);
+		errno = e;
+		pr_perror("Can't open image %s in %s", name, dir_path(dfd, dir, sizeof(dir)));
+		return -e;
+	}
+	if (fstat(fd, &st) || fcntl(fd, F_SETFL, 0)) {
+		pr_perror("Can't open image %s in %s", name, dir_path(dfd, dir, sizeof(dir)));
+		e = -errno;
+		close(fd);
+		return e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return refuse_kind(dfd, name, st.st_mode);
+	}
+	return fd;
+}
+
+/* Others who can write here can replace an image between two opens, or
+ * between dump and restore: worth saying, not worth refusing (a shared
+ * scratch directory is a choice the operator may make). */
+static void warn_dir_writable(int dfd, const char *path)
+{
+	struct stat st;
+
+	if (fstat(dfd, &st))
+		return;
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		pr_warn("Images directory %s can be written by others (mode %04o): they could replace images\n",
+			path, (unsigned int)(st.st_mode & 07777));
+	else if (st.st_uid && st.st_uid != geteuid())
+		pr_warn("Images directory %s belongs to uid %u, who could replace images\n", path,
+			(unsigned int)st.st_uid);
+}
+
+int img_dir_open(int at, const char *path)
+{
+	int dfd = openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -errno;
+	warn_dir_writable(dfd, path);
+	return dfd;
+}
+
+int img_dir_check(int dfd)
+{
+	DIR *d;
+	struct dirent *de;
+	struct stat st;
+	int fd = dup(dfd), ret = 0, pid;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while (!ret && (de = readdir(d))) {
+		if (img_type_by_name(de->d_name, &pid) < 0)
+			continue;
+		ret = img_stat_file(dfd, de->d_name, &st);
+		if (ret == -ENOENT)
+			ret = 0;
+	}
+	closedir(d);
+	return ret;
 }
 
 #define RBUF_SIZE (64 << 10)
@@ -104,14 +278,10 @@ struct cr_img *img_open_read(int dfd, int type, int pid, bool optional)
 		return NULL;
 	img->type = type;
 	img_name(img->path, sizeof(img->path), type, pid);
-	img->fd = openat(dfd, img->path, O_RDONLY | O_CLOEXEC);
+	img->fd = img_open_file(dfd, img->path, optional);
 	if (img->fd < 0) {
-		int e = errno;
-
-		if (!(optional && e == ENOENT))
-			pr_perror("Can't open image %s", img->path);
+		errno = -img->fd;
 		free(img);
-		errno = e;
 		return NULL;
 	}
 	if (!image_descs[type].magic)
@@ -140,9 +310,8 @@ struct cr_img *img_open_write(int dfd, int type, int pid)
 	img->type = type;
 	img->write = true;
 	img_name(img->path, sizeof(img->path), type, pid);
-	img->fd = openat(dfd, img->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	img->fd = img_create_file(dfd, img->path);
 	if (img->fd < 0) {
-		pr_perror("Can't create image %s", img->path);
 		free(img);
 		return NULL;
 	}
@@ -385,5 +554,5 @@ bool img_exists(int dfd, int type, int pid)
 	char name[64];
 
 	snprintf(name, sizeof(name), image_descs[type].name_fmt, pid);
-	return !faccessat(dfd, name, F_OK, 0);
+	return !faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW);
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <protobuf-c/protobuf-c.h>
 
 /* Bumped whenever the meaning of any image changes. */
@@ -56,6 +57,25 @@ struct cr_img {
 	size_t rpos;
 	size_t rlen;
 };
+
+/* The one rule for every file of an images directory (docs/images.md):
+ * img_create_file() removes a regular file of that name and creates a new
+ * one, O_EXCL | O_NOFOLLOW, mode 0600; anything else there (symlink,
+ * FIFO, directory...) is refused.  img_open_file() opens only a regular
+ * file, without following a symlink or waiting on a FIFO.  Both return an
+ * fd or a negative errno, the reason logged naming the image and the
+ * directory (not for a missing OPTIONAL image: -ENOENT). */
+int img_create_file(int dfd, const char *name);
+int img_open_file(int dfd, const char *name, bool optional);
+/* fstatat() of an image, refusing what is not a regular file. */
+int img_stat_file(int dfd, const char *name, struct stat *st);
+/* Opens images directory PATH (relative to AT) and warns, once, when
+ * others can write to it.  -errno, not logged: the caller says which
+ * directory it was. */
+int img_dir_open(int at, const char *path);
+/* Refuses a directory where any image name is taken by something that is
+ * not a regular file: a dump checks this before it touches any process. */
+int img_dir_check(int dfd);
 
 /* Opens image TYPE (of PID, where the name has one) in directory DFD.
  * For reading, a missing image is an error unless OPTIONAL is set, in

@@ -1,9 +1,12 @@
 /* The keeper: a small daemon that holds a dirty tracker's descriptors
  * between pre-dump rounds (each round is its own lmproc process) and
  * remembers which round collected last.  One per tracked process
- * incarnation, found by an abstract unix socket named after its pid and
- * start time.  It exits when told, when the process exits, or after an
- * hour without a round. */
+ * incarnation, found by a unix socket named after its pid and start time
+ * in a directory only lmproc's user can write (/run/lmproc for root),
+ * with the keeper's pid in a file next to it.  Each end checks the other
+ * (SO_PEERCRED: the same uid, and the keeper that pid), and no exchange
+ * waits more than a few seconds.  It exits when told, when the process
+ * exits, or after an hour without a round. */
 #ifndef LMPROC_TRACK_KEEPER_H
 #define LMPROC_TRACK_KEEPER_H
 
@@ -23,7 +26,9 @@ struct keeper_state {
  * of an older chain. */
 int keeper_start(pid_t pid, const struct keeper_state *st);
 /* Receives the keeper's state (fresh copies of its fds) and makes
- * NEW_TOKEN the current round.  -ENOENT when there is no keeper. */
+ * NEW_TOKEN the current round.  -ENOENT when there is no keeper; -EPERM
+ * when the socket is not the keeper's, -ETIMEDOUT when it does not
+ * answer (both logged). */
 int keeper_fetch(pid_t pid, uint64_t new_token, struct keeper_state *st);
 /* Ends the keeper of PID, if any. */
 int keeper_stop(pid_t pid);

@@ -64,12 +64,14 @@ static int check_pages_size(int dfd, const char *dir, pid_t pid, uint64_t bytes)
 {
 	char name[64];
 	struct stat st;
+	int ret;
 
 	snprintf(name, sizeof(name), image_descs[IMG_PAGES].name_fmt, pid);
-	if (fstatat(dfd, name, &st, 0)) {
-		pr_perror("Can't stat image %s%s", dir, name);
-		return -errno;
-	}
+	ret = img_stat_file(dfd, name, &st);
+	if (ret == -ENOENT)
+		pr_err("Image %s%s is missing\n", dir, name);
+	if (ret)
+		return ret;
 	if ((uint64_t)st.st_size != bytes) {
 		pr_err("Image %s%s holds %lld bytes, but its pagemap lists %llu: truncated or corrupt\n",
 		       dir, name, (long long)st.st_size, (unsigned long long)bytes);
@@ -152,12 +154,12 @@ static int open_level(struct chain *c, uint32_t level)
 		       c->level[level - 1].name);
 		return -EINVAL;
 	}
-	dfd = openat(p->level_dfd[level - 1], child_inv->parent_dir,
-		     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = img_dir_open(p->level_dfd[level - 1], child_inv->parent_dir);
 	if (dfd < 0) {
+		errno = -dfd;
 		pr_perror("Can't open the previous round's images %s", child_inv->parent_dir);
 		img_free_msg(&child_inv->base);
-		return -errno;
+		return dfd;
 	}
 	snprintf(dir, sizeof(dir), "%.70s/", child_inv->parent_dir);
 	img_free_msg(&child_inv->base);

@@ -186,13 +186,15 @@ static int read_entries(int dfd, struct restore_plan *p)
 static int check_data_size(int dfd, uint64_t pages)
 {
 	struct stat st;
+	int ret = img_stat_file(dfd, image_descs[IMG_SHMEM_PAGES].name_fmt, &st);
 
-	if (fstatat(dfd, image_descs[IMG_SHMEM_PAGES].name_fmt, &st, 0)) {
-		if (errno == ENOENT && !pages)
-			return 0;
-		pr_perror("Can't stat image %s", image_descs[IMG_SHMEM_PAGES].name_fmt);
-		return -errno;
-	}
+	if (ret == -ENOENT && !pages)
+		return 0;
+	if (ret == -ENOENT)
+		pr_err("Image %s is missing: shmem.img lists %llu pages\n",
+		       image_descs[IMG_SHMEM_PAGES].name_fmt, (unsigned long long)pages);
+	if (ret)
+		return ret;
 	if ((uint64_t)st.st_size != pages * PAGE_SIZE)
 		return restore_plan_bad("shmem-pages.img", "size %lld, shmem.img lists %llu pages",
 					(long long)st.st_size, (unsigned long long)pages);
@@ -280,12 +282,12 @@ static int fill_object(struct restore_ctx *ctx, size_t i, int fd, const char *wh
 
 	if (!e->n_runs)
 		return 0;
-	data = openat(ctx->dfd, image_descs[IMG_SHMEM_PAGES].name_fmt, O_RDONLY | O_CLOEXEC);
+	data = img_open_file(ctx->dfd, image_descs[IMG_SHMEM_PAGES].name_fmt, false);
+	if (data < 0)
+		return data;
 	buf = malloc(COPY_CHUNK);
-	if (data < 0 || !buf) {
-		pr_perror("Can't open shmem-pages.img for %s", what);
-		return data < 0 ? -errno : -ENOMEM;
-	}
+	if (!buf)
+		return -ENOMEM;
 	for (size_t r = 0; r < e->n_runs && !ret; r++) {
 		uint64_t off = e->runs[r]->off, len = (uint64_t)e->runs[r]->nr_pages * PAGE_SIZE;
 

@@ -25,10 +25,12 @@
 
 static int open_parent(int dfd, const char *rel)
 {
-	int pfd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int pfd = img_dir_open(dfd, rel);
 
-	if (pfd < 0)
+	if (pfd < 0) {
+		errno = -pfd;
 		pr_perror("Can't open the previous images directory %s", rel);
+	}
 	return pfd;
 }
 
@@ -38,7 +40,7 @@ static int check_link(int pfd, const char *name, pid_t pid, InventoryEntry **out
 	InventoryEntry *inv;
 	int ret;
 
-	if (faccessat(pfd, "inventory.img", F_OK, 0)) {
+	if (faccessat(pfd, "inventory.img", F_OK, AT_SYMLINK_NOFOLLOW)) {
 		pr_err("%s holds no complete pre-dump (no inventory.img)\n", name);
 		return -ENOENT;
 	}
@@ -87,13 +89,13 @@ static int check_chain(int pfd, const char *name, pid_t pid, InventoryEntry **fi
 				img_free_msg(&inv->base);
 			break;
 		}
-		int next = openat(fd, inv->parent_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int next = img_dir_open(fd, inv->parent_dir);
 		size_t len = strlen(path);
 
 		snprintf(path + len, sizeof(path) - len, "/%s", inv->parent_dir);
 		if (next < 0) {
 			pr_err("The chain of rounds behind %s has a hole: %s: %s\n", name, path,
-			       strerror(errno));
+			       strerror(-next));
 			ret = -ENOENT;
 		}
 		if (depth)
@@ -150,7 +152,7 @@ static int load_parent(struct track_round *r, int dfd, enum track_backend want)
 
 	pfd = open_parent(dfd, r->parent_dir);
 	if (pfd < 0)
-		return -errno;
+		return pfd;
 	ret = check_chain(pfd, r->parent_dir, r->root_pid, &inv);
 	if (ret)
 		goto out;

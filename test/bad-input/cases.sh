@@ -1144,4 +1144,5 @@ run_bad_input() {
 	run_sysvipc_bad_input
 	run_tty_bad_input
 	run_refusal_bad_input
+	run_imgdir_bad_input
 }

@@ -173,12 +173,12 @@ gone() {
 	[ ! -e "/proc/$1" ]
 }
 
-# keeper_socket PID: the inode of the abstract socket "@lmproc-track/PID/..."
+# keeper_socket PID: the inode of the socket "/run/lmproc/track-PID-..."
 # on which the dirty-tracking keeper of PID listens (none: fails).
 keeper_socket() {
 	local inode
 
-	inode=$(awk -v name="@lmproc-track/$1/" 'index($8, name) == 1 { print $7; exit }' \
+	inode=$(awk -v name="/run/lmproc/track-$1-" 'index($8, name) == 1 { print $7; exit }' \
 		/proc/net/unix)
 	[ -n "$inode" ] && echo "$inode"
 }
