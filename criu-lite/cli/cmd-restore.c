@@ -47,6 +47,7 @@ static int open_images_dir(const char *dir)
 static void write_stats(const struct restore_ctx *ctx)
 {
 	RestoreStatsEntry st = RESTORE_STATS_ENTRY__INIT;
+	struct stat sb;
 	const struct restorer_args *a = ctx->args;
 	uint64_t entry = a->t_entry_ns ? a->t_entry_ns : ctx->t_fork_ns;
 
@@ -68,6 +69,14 @@ static void write_stats(const struct restore_ctx *ctx)
 	if (faccessat(ctx->dfd, ".", W_OK, AT_EACCESS)) {
 		pr_debug("Not writing stats-restore.img: %s is not writable (%s)\n",
 			 ctx->opts->images_dir, strerror(errno));
+		return;
+	}
+	/* The restore has succeeded: something planted at the name is worth
+	 * a warning, not an error (image.c would refuse it as one). */
+	if (!fstatat(ctx->dfd, "stats-restore.img", &sb, AT_SYMLINK_NOFOLLOW) &&
+	    !S_ISREG(sb.st_mode)) {
+		pr_warn("Not writing stats-restore.img in %s: that name is not a regular file\n",
+			ctx->opts->images_dir);
 		return;
 	}
 	if (img_write_one(ctx->dfd, IMG_STATS_RESTORE, 0, &st.base))
