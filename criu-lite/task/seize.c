@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "interrupt.h"
 #include "log.h"
 #include "proc.h"
 #include "seize.h"
@@ -150,18 +151,25 @@ static bool is_seized(const struct seize_state *s, pid_t tid)
 }
 
 /* Waits until TID reaches its interrupt stop: 0 then, 1 if it exited
- * instead (reaped), -errno.  A signal that arrived before our interrupt
- * is delivered, not swallowed; the interrupt stop follows. */
+ * instead (reaped, or dead and left to reap_dead_task()), -errno.  A
+ * signal that arrived before our interrupt is delivered, not swallowed;
+ * the interrupt stop follows. */
 static int wait_interrupt_stop(pid_t tid)
 {
-	int status, sig;
+	int status, sig, ret;
 
 	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("Can't wait for thread %d to stop", tid);
-			return -errno;
+		ret = wait_traced(tid, &status, TRACEE_STOP_TIMEOUT_MS);
+		if (ret == 0)
+			return 1;
+		if (ret == -ETIMEDOUT) {
+			pr_err("Thread %d did not stop in %d ms (uninterruptible sleep?)\n", tid,
+			       TRACEE_STOP_TIMEOUT_MS);
+			return ret;
+		}
+		if (ret < 0) {
+			pr_err("Can't wait for thread %d to stop: %s\n", tid, strerror(-ret));
+			return ret;
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return 1;
@@ -432,20 +440,38 @@ int unseize_task(struct seized_task *t)
 	return ret;
 }
 
-/* Reaps a killed thread we trace, so that the pid is free at once. */
-static void reap_killed(pid_t tid)
+/* Reaps a killed thread we trace, so that the pid is free at once.
+ * Returns its wait status, or -1 if none came. */
+static int reap_killed(pid_t tid)
 {
 	int status;
 
-	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
+	while (wait_traced(tid, &status, TRACEE_STOP_TIMEOUT_MS) == 1)
 		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return;
+			return status;
+	return -1;
+}
+
+bool seized_task_dead(const struct seized_task *t)
+{
+	return t->nr_tids && thread_dead(t->pid);
+}
+
+int reap_dead_task(struct seized_task *t)
+{
+	int status = -1;
+
+	/* The leader's exit is reported once the other threads are gone. */
+	for (size_t i = t->nr_tids; i-- > 0;) {
+		int st = reap_killed(t->tids[i]);
+
+		if (t->tids[i] == t->pid)
+			status = st;
 	}
+	free(t->tids);
+	t->tids = NULL;
+	t->nr_tids = 0;
+	return status;
 }
 
 int kill_seized_task(struct seized_task *t)

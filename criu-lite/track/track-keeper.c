@@ -11,17 +11,20 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "interrupt.h"
 #include "log.h"
 #include "proc.h"
 #include "track-keeper.h"
 
 #define KEEPER_MAGIC 0x4c4d4b50u /* "LMKP" */
 #define KEEPER_IDLE_MS (3600 * 1000)
+#define KEEPER_REPLY_S 5
 
 enum keeper_op {
 	KEEPER_FETCH = 1,
@@ -153,6 +156,8 @@ static void keeper_main(int lsk, int pidfd, struct keeper_state *st)
 	for (int i = 0; i < st->nr_fds; i++)
 		keep[nr++] = st->fds[i];
 	setsid();
+	/* The keeper outlives the run: lmproc's blocked signals are not its. */
+	interrupt_child_reset();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	keeper_close_others(keep, nr);
@@ -206,6 +211,7 @@ out:
 
 static int keeper_connect(pid_t pid)
 {
+	const struct timeval timeout = { .tv_sec = KEEPER_REPLY_S };
 	struct sockaddr_un addr;
 	socklen_t len;
 	int sk, ret = keeper_addr(pid, &addr, &len);
@@ -215,6 +221,15 @@ static int keeper_connect(pid_t pid)
 	sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (sk < 0)
 		return -errno;
+	/* A keeper that does not answer must not hold the dump for ever:
+	 * bounds connect (a full backlog), the reply and the wait for its
+	 * end alike. */
+	if (setsockopt(sk, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)) ||
+	    setsockopt(sk, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout))) {
+		ret = -errno;
+		close(sk);
+		return ret;
+	}
 	if (connect(sk, (struct sockaddr *)&addr, len)) {
 		ret = errno == ECONNREFUSED ? -ENOENT : -errno;
 		close(sk);
