@@ -3,6 +3,7 @@
  * the guarantee that any failure leaves the target running as before. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -190,6 +191,9 @@ static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
 	ret = parasite_infect(ctx->parasite);
 	if (ret)
 		return ret;
+	/* A child of the tree dies with the parasite running in it. */
+	if (pd->item->parent >= 0 && fault_injected("dump-member-dies"))
+		kill(pid, SIGKILL);
 	ret = parasite_dump_sigactions(ctx->parasite, pd->sigactions);
 	if (!ret)
 		ret = collect_task_misc(ctx->parasite, pid, &pd->misc);

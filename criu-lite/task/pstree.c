@@ -185,11 +185,16 @@ int seize_tree(pid_t root, struct pstree *t)
 static void release_dead(struct pstree_item *it)
 {
 	struct proc_status ps;
+	struct proc_stat st;
 
 	if (!proc_read_status(it->pid, &ps))
 		snprintf(it->comm, sizeof(it->comm), "%s", ps.comm);
 	it->died = true;
 	it->died_status = reap_dead_task(&it->task);
+	/* A wait of the dump took the status already: the zombie, which its
+	 * parent has not reaped yet, still shows it. */
+	if (it->died_status == -1 && !proc_read_stat(it->pid, &st) && st.state == 'Z')
+		it->died_status = st.exit_code;
 }
 
 void unseize_tree(struct pstree *t)

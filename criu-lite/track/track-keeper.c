@@ -102,6 +102,9 @@ static void keeper_serve(int lsk, int pidfd, struct keeper_state *st)
 			continue;
 		}
 		if (req.op == KEEPER_STOP) {
+			/* The name is free once the stopper sees the end: the
+			 * next round binds it at once. */
+			close(lsk);
 			close(c);
 			return;
 		}
