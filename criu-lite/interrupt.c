@@ -122,14 +122,11 @@ bool thread_dead(pid_t tid)
 	       proc_pid_exiting(tid);
 }
 
-int wait_traced(pid_t tid, int *status, int ms)
+static int wait_blocked(pid_t tid, int *status, int ms, const sigset_t *chld)
 {
 	const struct timespec slice = { 0, WAIT_SLICE_NS };
 	uint64_t deadline = now_us() + ms * 1000ULL;
-	sigset_t chld;
 
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
 	for (int pass = 0;; pass++) {
 		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
 
@@ -142,8 +139,23 @@ int wait_traced(pid_t tid, int *status, int ms)
 			return 0;
 		if (now_us() > deadline)
 			return -ETIMEDOUT;
-		/* Any tracee's stop or exit sends SIGCHLD; without the guard
-		 * this is a plain nap. */
-		sigtimedwait(&chld, NULL, &slice);
+		/* Any tracee's stop or exit sends SIGCHLD. */
+		sigtimedwait(chld, NULL, &slice);
 	}
+}
+
+int wait_traced(pid_t tid, int *status, int ms)
+{
+	sigset_t chld, old;
+	int ret;
+
+	/* Blocked already in a guarded dump; otherwise only for the wait,
+	 * so that sigtimedwait() sees it instead of its default action. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	ret = wait_blocked(tid, status, ms, &chld);
+	if (!sigismember(&old, SIGCHLD))
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
 }

@@ -592,7 +592,7 @@ static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 			       strerror(-ret));
 	} else {
 		if (interrupt_signal())
-			pr_warn("SIG%s came once the %s was complete: it is kept\n",
+			pr_warn("SIG%s came after the %s was complete: its images are kept\n",
 				sigabbrev_np(interrupt_signal()), pre_dump ? "pre-dump" : "dump");
 		pr_info("%s of pid %d: %zu processes, frozen %lu us, %lu pages written, %lu in "
 			"earlier rounds\n",

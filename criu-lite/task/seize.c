@@ -297,6 +297,25 @@ static int seize_new_threads(struct seize_state *s, int *fresh, int *exiting)
 	return 0;
 }
 
+/* A thread (not the leader) found dead before its exit was reported:
+ * the report follows at once, and only its reaping, by lmproc, its
+ * tracer, takes it out of /proc/PID/task, where the next look would find
+ * it again. */
+static void reap_exited(pid_t tid)
+{
+	int status;
+
+	for (int i = 0; i < EXIT_WAIT_PASSES; i++) {
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+
+		if (r < 0 && errno != EINTR)
+			return;
+		if (r == tid && (WIFEXITED(status) || WIFSIGNALED(status)))
+			return;
+		usleep(EXIT_WAIT_NAP_US);
+	}
+}
+
 /* Waits for every thread's interrupt stop; drops those that exited. */
 static int wait_all_stopped(struct seize_state *s)
 {
@@ -317,6 +336,7 @@ static int wait_all_stopped(struct seize_state *s)
 		if (ret) {
 			pr_debug("Thread %d of pid %d exited while being seized\n", t->tids[i],
 				 t->pid);
+			reap_exited(t->tids[i]);
 			drop_thread(s, i--);
 			continue;
 		}
