@@ -301,7 +301,7 @@ static int seize_new_threads(struct seize_state *s, int *fresh, int *exiting)
  * the report follows at once, and only its reaping, by lmproc, its
  * tracer, takes it out of /proc/PID/task, where the next look would find
  * it again. */
-static void reap_exited(pid_t tid)
+static int reap_exited(pid_t tid)
 {
 	int status;
 
@@ -309,11 +309,12 @@ static void reap_exited(pid_t tid)
 		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
 
 		if (r < 0 && errno != EINTR)
-			return;
+			return -1;
 		if (r == tid && (WIFEXITED(status) || WIFSIGNALED(status)))
-			return;
+			return status;
 		usleep(EXIT_WAIT_NAP_US);
 	}
+	return -1;
 }
 
 /* Waits for every thread's interrupt stop; drops those that exited. */
@@ -483,7 +484,7 @@ int reap_dead_task(struct seized_task *t)
 
 	/* The leader's exit is reported once the other threads are gone. */
 	for (size_t i = t->nr_tids; i-- > 0;) {
-		int st = reap_killed(t->tids[i]);
+		int st = reap_exited(t->tids[i]);
 
 		if (t->tids[i] == t->pid)
 			status = st;
