@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "interrupt.h"
 #include "kerndat.h"
 #include "log.h"
 #include "uapi-compat.h"
@@ -147,9 +148,15 @@ struct probe_child {
 	unsigned char *area;	/* 2 pages, mapped before fork */
 };
 
-static void __attribute__((noreturn)) probe_child_main(struct probe_child *pc)
+static void __attribute__((noreturn)) probe_child_main(struct probe_child *pc, pid_t parent)
 {
-	int uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	int uffd;
+
+	/* Killed by lmproc when done, and with it if lmproc is killed: it
+	 * must not hold the caller's stdout or the images directory. */
+	helper_die_with(parent);
+	helper_close_fds(pc->pipe_wr_nr);
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	int msg = uffd >= 0 ? uffd : -errno;
 
 	memset(pc->area, PROBE_PATTERN, 2 * PAGE_SIZE);
@@ -174,6 +181,7 @@ static void probe_child_stop(struct probe_child *pc)
 /* Starts the child and waits for its uffd number; cleans up on failure. */
 static int probe_child_start(struct probe_child *pc)
 {
+	pid_t parent;
 	int p[2];
 
 	*pc = (struct probe_child){ .pid = -1, .pidfd = -1, .pipe_rd = -1 };
@@ -186,9 +194,10 @@ static int probe_child_start(struct probe_child *pc)
 	}
 	pc->pipe_rd = p[0];
 	pc->pipe_wr_nr = p[1];
+	parent = getpid();
 	pc->pid = fork();
 	if (pc->pid == 0)
-		probe_child_main(pc);
+		probe_child_main(pc, parent);
 	/* Only the child holds the write end: if it dies, read() sees EOF. */
 	close(p[1]);
 	if (pc->pid < 0 || read(pc->pipe_rd, &pc->uffd_nr, sizeof(int)) != sizeof(int)) {

@@ -3,10 +3,12 @@
  * the guarantee that any failure leaves the target running as before. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -15,6 +17,7 @@
 #include "files.h"
 #include "image.h"
 #include "infect.h"
+#include "interrupt.h"
 #include "log.h"
 #include "mem.h"
 #include "opts.h"
@@ -213,6 +216,9 @@ static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
 	ret = parasite_infect(ctx->parasite);
 	if (ret)
 		return ret;
+	/* A child of the tree dies with the parasite running in it. */
+	if (pd->item->parent >= 0 && fault_injected("dump-member-dies"))
+		kill(pid, SIGKILL);
 	ret = parasite_dump_sigactions(ctx->parasite, pd->sigactions);
 	if (!ret)
 		ret = collect_task_misc(ctx->parasite, pid, &pd->misc);
@@ -241,12 +247,14 @@ static int dump_thread_states(struct proc_dump *pd)
 	return parasite_dump_threads(t->tids, t->nr_tids, pd->thread_states);
 }
 
-/* Logs how long the tree has been frozen when STAGE finished (-v4). */
+/* Logs how long the tree has been frozen when STAGE finished (-v4).  The
+ * end of a stage is a safe point: a signal that arrived stops the dump
+ * here, and the usual undo releases the tree. */
 static int stage_done(struct dump_ctx *ctx, pid_t pid, const char *stage, int ret)
 {
 	pr_debug("pid %d: %s done at +%lu us (ret %d)\n", pid, stage,
 		 (unsigned long)(now_us() - ctx->t_frozen), ret);
-	return ret;
+	return ret ?: interrupt_check();
 }
 
 static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
@@ -305,7 +313,9 @@ static int dump_frozen(struct dump_ctx *ctx)
 
 	if (fault_injected("dump-after-seize"))
 		return -EIO;
-	ret = live_pids(ctx);
+	ret = interrupt_check();
+	if (!ret)
+		ret = live_pids(ctx);
 	if (ret)
 		return ret;
 	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
@@ -326,6 +336,9 @@ static int dump_frozen(struct dump_ctx *ctx)
 		ret = stage_done(ctx, ctx->pid, "pstree", dump_pstree(ctx->dfd, &ctx->tree));
 	if (!ret && fault_injected("dump-before-inventory"))
 		ret = -EIO;
+	/* The last safe point: once inventory.img exists the dump is done. */
+	if (!ret)
+		ret = pstree_check_alive(&ctx->tree) ?: interrupt_check();
 	sum_pages(ctx);
 	if (!ret)
 		ret = dump_stats(ctx);
@@ -406,7 +419,8 @@ static int pre_dump_running(struct dump_ctx *ctx)
 
 		if (ctx->tree.items[i].zombie)
 			continue;
-		if (!process_gone(pd->item->pid))
+		ret = interrupt_check();
+		if (!ret && !process_gone(pd->item->pid))
 			ret = dump_pages(ctx->dfd, pd->item->pid, &pd->vl, PAGE_PATH_READ, NULL,
 					 &pd->round.plan, &pd->pages);
 		/* Whatever reading its memory said, if it is on its way out. */
@@ -417,6 +431,8 @@ static int pre_dump_running(struct dump_ctx *ctx)
 	}
 	if (!ret && fault_injected("pre-dump-running"))
 		ret = -EIO;
+	if (!ret)
+		ret = interrupt_check();
 	sum_pages(ctx);
 	if (!ret)
 		ret = dump_stats(ctx);
@@ -509,7 +525,7 @@ static int run_pre_dump(struct dump_ctx *ctx)
 	}
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
-			ret = pre_dump_one_frozen(ctx, &ctx->procs[i]);
+			ret = interrupt_check() ?: pre_dump_one_frozen(ctx, &ctx->procs[i]);
 	if (!ret)
 		ret = dump_sysvipc(-1, &ctx->tree);
 	files_dump_end(ctx->files, true);
@@ -563,27 +579,63 @@ static void free_procs(struct dump_ctx *ctx, bool failed)
 	pstree_free(&ctx->tree);
 }
 
+/* Why a failed dump failed, when it is not a step's error: a process
+ * that died while frozen, or a signal to lmproc.  True if it said so. */
+static bool report_cause(const struct dump_ctx *ctx)
+{
+	const struct pstree_item *dead = pstree_first_death(&ctx->tree);
+	const char *what = ctx->pre_dump ? "pre-dump" : "dump";
+	int st, sig = interrupt_signal();
+
+	if (dead) {
+		st = dead->died_status;
+		if (st == -1)
+			pr_err("pid %d (%s) exited during the %s: the tree was released\n",
+			       dead->pid, dead->comm, what);
+		else if (WIFSIGNALED(st))
+			pr_err("pid %d (%s) exited during the %s (killed by signal %d): the tree "
+			       "was released\n",
+			       dead->pid, dead->comm, what, WTERMSIG(st));
+		else
+			pr_err("pid %d (%s) exited during the %s (status %d): the tree was "
+			       "released\n",
+			       dead->pid, dead->comm, what, WEXITSTATUS(st));
+		return true;
+	}
+	if (!sig)
+		return false;
+	pr_err("%s interrupted by SIG%s: the tree was released, nothing dumped\n", what,
+	       sigabbrev_np(sig));
+	return true;
+}
+
 static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 {
 	struct dump_ctx ctx = { .opts = opts, .pid = opts->pid, .dfd = -1, .pre_dump = pre_dump };
 	const char *what = pre_dump ? "Pre-dump" : "Dump";
 	int ret;
 
+	/* From here on a signal to lmproc is taken at the next safe point,
+	 * never in the middle of a step that must finish. */
+	interrupt_guard();
 	ctx.t_start = now_us();
 	ctx.dfd = open_images_dir(opts->images_dir);
 	if (ctx.dfd < 0)
 		return ctx.dfd;
-	ret = seize_check_target(ctx.pid);
+	ret = seize_check_target(ctx.pid) ?: interrupt_check();
 	if (!ret)
 		ret = pre_dump ? run_pre_dump(&ctx) : run_dump(&ctx);
 	if (ret) {
 		unlinkat(ctx.dfd, "inventory.img", 0);
-		if (log_error_count())
+		if (report_cause(&ctx) || log_error_count())
 			pr_info("%s of pid %d failed; it keeps running\n", what, ctx.pid);
 		else
 			pr_err("%s of pid %d failed (%s); it keeps running\n", what, ctx.pid,
 			       strerror(-ret));
 	} else {
+		if (interrupt_signal())
+			pr_warn("SIG%s came after the %s was complete: its images are kept\n",
+				sigabbrev_np(interrupt_signal()), pre_dump ? "pre-dump" : "dump");
 		pr_info("%s of pid %d: %zu processes, frozen %lu us, %lu pages written, %lu in "
 			"earlier rounds\n",
 			what, ctx.pid, ctx.tree.nr, (unsigned long)(ctx.t_thawed - ctx.t_frozen),

@@ -15,7 +15,9 @@ struct pstree_item {
 	bool seized;
 	bool zombie;
 	int exit_status; /* a zombie's, as wait(2) reports it */
-	char comm[64];	 /* a zombie's */
+	char comm[64];	 /* a zombie's, or one that died while seized */
+	bool died;	 /* killed while seized: released by reaping it */
+	int died_status; /* its wait status, -1 if none came */
 	struct seized_task task; /* empty for a zombie */
 };
 
@@ -27,8 +29,13 @@ struct pstree {
 /* Freezes ROOT and every descendant; a child that has exited is kept as
  * a zombie.  On failure nothing stays frozen and T is empty. */
 int seize_tree(pid_t root, struct pstree *t);
-/* Lets every process run on; T keeps its items (no threads). */
+/* Lets every process run on (and reaps one that died while seized); T
+ * keeps its items (no threads). */
 void unseize_tree(struct pstree *t);
+/* -ESRCH, logged at -v3, if a seized process of T has died. */
+int pstree_check_alive(const struct pstree *t);
+/* The first process that died while seized, once T was released. */
+const struct pstree_item *pstree_first_death(const struct pstree *t);
 /* After a good dump: kills every process of the tree. */
 int kill_tree(struct pstree *t);
 void pstree_free(struct pstree *t);

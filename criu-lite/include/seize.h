@@ -29,6 +29,13 @@ int seize_task(pid_t pid, struct seized_task *t);
 /* Lets every thread run on as if nothing happened; frees T. */
 int unseize_task(struct seized_task *t);
 
+/* The process died while seized (killed: its threads can't exit
+ * otherwise while they are stopped). */
+bool seized_task_dead(const struct seized_task *t);
+/* Reaps every thread of a dead seized process, which only lmproc, their
+ * tracer, can do; frees T.  Returns the leader's wait status, or -1. */
+int reap_dead_task(struct seized_task *t);
+
 /* Kills a seized process after a successful dump, reaps its threads;
  * frees T. */
 int kill_seized_task(struct seized_task *t);

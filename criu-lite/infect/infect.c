@@ -25,6 +25,7 @@
 #include "common.h"
 #include "fault.h"
 #include "infect.h"
+#include "interrupt.h"
 #include "log.h"
 #include "parasite-blob.h"
 #include "parasite-syscall.h"
@@ -195,6 +196,18 @@ static int start_daemon(struct parasite_ctl *ctl)
 	return ret;
 }
 
+/* A leader's death is reported only once lmproc reaped the other
+ * threads, and a dead parasite's socket just ends: look for the death
+ * instead of waiting it out.  The dump names the process (pstree.c). */
+static bool task_died(struct parasite_ctl *ctl, const char *what)
+{
+	if (!thread_dead(ctl->pid))
+		return false;
+	ctl->state = TASK_GONE;
+	pr_info("pid %d died while lmproc waited for %s from its parasite\n", ctl->pid, what);
+	return true;
+}
+
 /* Checks the task without blocking while lmproc waits for the parasite:
  * 0 if it runs on (a signal for it is deferred), else why it stopped. */
 static int check_parasite(struct parasite_ctl *ctl, const char *what)
@@ -203,7 +216,7 @@ static int check_parasite(struct parasite_ctl *ctl, const char *what)
 	int status, ret;
 
 	if (waitpid(ctl->pid, &status, __WALL | WNOHANG) != ctl->pid)
-		return 0;
+		return task_died(ctl, what) ? -ESRCH : 0;
 	ret = task_handle_status(ctl, status, parasite_trap_ip(ctl), &regs);
 	if (ret <= 0)
 		return ret;
@@ -336,6 +349,8 @@ static int send_cmd(struct parasite_ctl *ctl, struct parasite_cmd *cmd, int pass
 		memcpy(CMSG_DATA(ch), &pass_fd, sizeof(int));
 	}
 	if (sendmsg(ctl->sk, &mh, MSG_NOSIGNAL) != sizeof(*cmd)) {
+		if (task_died(ctl, cmd_name(cmd->cmd)))
+			return -ESRCH;
 		pr_perror("Can't send %s to the parasite of pid %d", cmd_name(cmd->cmd), ctl->pid);
 		return errno ? -errno : -EIO;
 	}
@@ -352,6 +367,8 @@ static int recv_reply(struct parasite_ctl *ctl, const struct parasite_cmd *cmd,
 	if (ret)
 		return ret;
 	n = recv(ctl->sk, reply, sizeof(*reply), MSG_DONTWAIT);
+	if (n <= 0 && task_died(ctl, cmd_name(cmd->cmd)))
+		return -ESRCH;
 	if (n < 0) {
 		pr_perror("Can't read the parasite's %s reply in pid %d", cmd_name(cmd->cmd),
 			  ctl->pid);

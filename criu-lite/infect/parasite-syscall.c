@@ -16,6 +16,7 @@
 
 #include "common.h"
 #include "infect.h"
+#include "interrupt.h"
 #include "log.h"
 #include "parasite-syscall.h"
 
@@ -50,17 +51,21 @@ static void defer_signal(struct parasite_ctl *ctl, const siginfo_t *si)
 	ctl->deferred_set |= SIGBIT(sig);
 }
 
+/* Logged as information: the dump names the dead process once, when it
+ * releases the tree (pstree.c). */
 static int task_gone(struct parasite_ctl *ctl, int status)
 {
 	ctl->state = TASK_GONE;
-	if (WIFEXITED(status))
-		pr_err("pid %d exited with status %d while lmproc ran code in it\n", ctl->pid,
+	if (status == -1)
+		pr_info("pid %d died while lmproc ran code in it\n", ctl->pid);
+	else if (WIFEXITED(status))
+		pr_info("pid %d exited with status %d while lmproc ran code in it\n", ctl->pid,
 		       WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		pr_err("pid %d was killed by signal %d while lmproc ran code in it\n", ctl->pid,
-		       WTERMSIG(status));
+		pr_info("pid %d was killed by signal %d while lmproc ran code in it\n", ctl->pid,
+			WTERMSIG(status));
 	else
-		pr_err("pid %d is exiting while lmproc ran code in it\n", ctl->pid);
+		pr_info("pid %d is exiting while lmproc ran code in it\n", ctl->pid);
 	return -ESRCH;
 }
 
@@ -159,16 +164,24 @@ int task_handle_status(struct parasite_ctl *ctl, int status, unsigned long trap_
 	return signal_stop(ctl, WSTOPSIG(status), trap_ip, regs);
 }
 
+/* Bounded: a task killed while lmproc waits is noticed even when its exit
+ * can't be reported (a leader whose other threads lmproc traces). */
 int task_wait_stop(struct parasite_ctl *ctl, unsigned long trap_ip, struct user_regs_struct *regs)
 {
 	int status, ret;
 
 	do {
-		if (waitpid(ctl->pid, &status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("Can't wait for pid %d", ctl->pid);
-			return -errno;
+		ret = wait_traced(ctl->pid, &status, TRACEE_STOP_TIMEOUT_MS);
+		if (ret == 0)
+			return task_gone(ctl, -1);
+		if (ret == -ETIMEDOUT) {
+			pr_err("pid %d did not stop in %d ms while lmproc ran code in it\n", ctl->pid,
+			       TRACEE_STOP_TIMEOUT_MS);
+			return ret;
+		}
+		if (ret < 0) {
+			pr_err("Can't wait for pid %d: %s\n", ctl->pid, strerror(-ret));
+			return ret;
 		}
 		ret = task_handle_status(ctl, status, trap_ip, regs);
 	} while (!ret);

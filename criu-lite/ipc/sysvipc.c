@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "interrupt.h"
 #include "image.h"
 #include "log.h"
 #include "pstree.h"
@@ -232,7 +233,7 @@ static int for_each_listed(const char *path, struct cr_img *img, const struct ps
 static int count_in_ns(pid_t pid)
 {
 	static const char *const files[] = { PROC_SEM, PROC_MSG };
-	pid_t child = fork();
+	pid_t parent = getpid(), child = fork();
 	int status;
 
 	if (child < 0) {
@@ -243,6 +244,8 @@ static int count_in_ns(pid_t pid)
 		char path[64], line[512];
 		int fd, n = 0;
 
+		helper_die_with(parent);
+		helper_close_fds(-1);
 		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || setns(fd, CLONE_NEWIPC))

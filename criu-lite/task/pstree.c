@@ -179,13 +179,54 @@ int seize_tree(pid_t root, struct pstree *t)
 	return 0;
 }
 
+/* A process killed while seized can't be detached from: its threads are
+ * zombies only lmproc can reap.  Its name and end are kept for the dump's
+ * refusal. */
+static void release_dead(struct pstree_item *it)
+{
+	struct proc_status ps;
+	struct proc_stat st;
+
+	if (!proc_read_status(it->pid, &ps))
+		snprintf(it->comm, sizeof(it->comm), "%s", ps.comm);
+	it->died = true;
+	it->died_status = reap_dead_task(&it->task);
+	/* A wait of the dump took the status already: the zombie, which its
+	 * parent has not reaped yet, still shows it. */
+	if (it->died_status == -1 && !proc_read_stat(it->pid, &st) && st.state == 'Z')
+		it->died_status = st.exit_code;
+}
+
 void unseize_tree(struct pstree *t)
 {
 	for (size_t i = t->nr; i-- > 0;) {
-		if (t->items[i].seized)
-			unseize_task(&t->items[i].task);
-		t->items[i].seized = false;
+		struct pstree_item *it = &t->items[i];
+
+		if (it->seized && seized_task_dead(&it->task))
+			release_dead(it);
+		else if (it->seized)
+			unseize_task(&it->task);
+		it->seized = false;
 	}
+}
+
+int pstree_check_alive(const struct pstree *t)
+{
+	for (size_t i = 0; i < t->nr; i++) {
+		if (t->items[i].seized && seized_task_dead(&t->items[i].task)) {
+			pr_info("pid %d died while the tree was frozen\n", t->items[i].pid);
+			return -ESRCH;
+		}
+	}
+	return 0;
+}
+
+const struct pstree_item *pstree_first_death(const struct pstree *t)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->items[i].died)
+			return &t->items[i];
+	return NULL;
 }
 
 /* Parents first would hand the children to a reaper before their

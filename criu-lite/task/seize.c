@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "interrupt.h"
 #include "log.h"
 #include "proc.h"
 #include "seize.h"
@@ -150,18 +151,25 @@ static bool is_seized(const struct seize_state *s, pid_t tid)
 }
 
 /* Waits until TID reaches its interrupt stop: 0 then, 1 if it exited
- * instead (reaped), -errno.  A signal that arrived before our interrupt
- * is delivered, not swallowed; the interrupt stop follows. */
+ * instead (reaped, or dead and left to reap_dead_task()), -errno.  A
+ * signal that arrived before our interrupt is delivered, not swallowed;
+ * the interrupt stop follows. */
 static int wait_interrupt_stop(pid_t tid)
 {
-	int status, sig;
+	int status, sig, ret;
 
 	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("Can't wait for thread %d to stop", tid);
-			return -errno;
+		ret = wait_traced(tid, &status, TRACEE_STOP_TIMEOUT_MS);
+		if (ret == 0)
+			return 1;
+		if (ret == -ETIMEDOUT) {
+			pr_err("Thread %d did not stop in %d ms (uninterruptible sleep?)\n", tid,
+			       TRACEE_STOP_TIMEOUT_MS);
+			return ret;
+		}
+		if (ret < 0) {
+			pr_err("Can't wait for thread %d to stop: %s\n", tid, strerror(-ret));
+			return ret;
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return 1;
@@ -289,6 +297,26 @@ static int seize_new_threads(struct seize_state *s, int *fresh, int *exiting)
 	return 0;
 }
 
+/* A thread (not the leader) found dead before its exit was reported:
+ * the report follows at once, and only its reaping, by lmproc, its
+ * tracer, takes it out of /proc/PID/task, where the next look would find
+ * it again. */
+static int reap_exited(pid_t tid)
+{
+	int status;
+
+	for (int i = 0; i < EXIT_WAIT_PASSES; i++) {
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (r == tid && (WIFEXITED(status) || WIFSIGNALED(status)))
+			return status;
+		usleep(EXIT_WAIT_NAP_US);
+	}
+	return -1;
+}
+
 /* Waits for every thread's interrupt stop; drops those that exited. */
 static int wait_all_stopped(struct seize_state *s)
 {
@@ -309,6 +337,7 @@ static int wait_all_stopped(struct seize_state *s)
 		if (ret) {
 			pr_debug("Thread %d of pid %d exited while being seized\n", t->tids[i],
 				 t->pid);
+			reap_exited(t->tids[i]);
 			drop_thread(s, i--);
 			continue;
 		}
@@ -432,20 +461,38 @@ int unseize_task(struct seized_task *t)
 	return ret;
 }
 
-/* Reaps a killed thread we trace, so that the pid is free at once. */
-static void reap_killed(pid_t tid)
+/* Reaps a killed thread we trace, so that the pid is free at once.
+ * Returns its wait status, or -1 if none came. */
+static int reap_killed(pid_t tid)
 {
 	int status;
 
-	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
+	while (wait_traced(tid, &status, TRACEE_STOP_TIMEOUT_MS) == 1)
 		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return;
+			return status;
+	return -1;
+}
+
+bool seized_task_dead(const struct seized_task *t)
+{
+	return t->nr_tids && thread_dead(t->pid);
+}
+
+int reap_dead_task(struct seized_task *t)
+{
+	int status = -1;
+
+	/* The leader's exit is reported once the other threads are gone. */
+	for (size_t i = t->nr_tids; i-- > 0;) {
+		int st = reap_exited(t->tids[i]);
+
+		if (t->tids[i] == t->pid)
+			status = st;
 	}
+	free(t->tids);
+	t->tids = NULL;
+	t->nr_tids = 0;
+	return status;
 }
 
 int kill_seized_task(struct seized_task *t)

@@ -13,11 +13,13 @@
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "interrupt.h"
 #include "log.h"
 #include "proc.h"
 #include "track-keeper.h"
@@ -209,8 +211,10 @@ static void keeper_serve(int lsk, int pidfd, struct keeper_state *st)
 			continue;
 		}
 		if (req.op == KEEPER_STOP) {
-			/* Gone before the stopper hears: it may bind anew. */
+			/* Gone before the stopper hears: the next round
+			 * binds the name at once. */
 			unlink_own();
+			close(lsk);
 			close(c);
 			return;
 		}
@@ -273,6 +277,8 @@ static void keeper_main(int lsk, int pidfd, struct keeper_state *st, const struc
 	for (int i = 0; i < st->nr_fds; i++)
 		keep[nr++] = st->fds[i];
 	setsid();
+	/* The keeper outlives the run: lmproc's blocked signals are not its. */
+	interrupt_child_reset();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	keeper_close_others(keep, nr);

@@ -1145,4 +1145,5 @@ run_bad_input() {
 	run_tty_bad_input
 	run_refusal_bad_input
 	run_imgdir_bad_input
+	run_interrupt_bad_input
 }
