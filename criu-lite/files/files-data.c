@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "fd-types.h"
+#include "image.h"
 #include "log.h"
 
 #define COPY_CHUNK (1 << 20)
@@ -21,20 +22,12 @@
 
 int files_data_write(struct files_dump *d, const void *buf, size_t len, uint64_t *off)
 {
-	size_t done = 0;
+	int ret;
 
 	*off = d->data_off;
-	while (done < len) {
-		ssize_t n = write(d->data_fd, (const char *)buf + done, len - done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("Can't write %zu bytes to files-data.img", len);
-			return -errno;
-		}
-		done += n;
-	}
+	ret = img_write_raw(d->data, buf, len);
+	if (ret)
+		return ret;
 	d->data_off += len;
 	return 0;
 }

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -60,19 +59,21 @@ static int add_src_run(struct restore_plan *p, uint64_t vaddr, uint64_t nr, uint
 	return 0;
 }
 
+/* The pages image of a round is verified whole against its checksums
+ * here, before anything is made from it. */
 static int check_pages_size(int dfd, const char *dir, pid_t pid, uint64_t bytes)
 {
 	char name[64];
-	struct stat st;
+	uint64_t len;
+	int ret;
 
-	snprintf(name, sizeof(name), image_descs[IMG_PAGES].name_fmt, pid);
-	if (fstatat(dfd, name, &st, 0)) {
-		pr_perror("Can't stat image %s%s", dir, name);
-		return -errno;
-	}
-	if ((uint64_t)st.st_size != bytes) {
-		pr_err("Image %s%s holds %lld bytes, but its pagemap lists %llu: truncated or corrupt\n",
-		       dir, name, (long long)st.st_size, (unsigned long long)bytes);
+	ret = img_raw_verify(dfd, IMG_PAGES, pid, dir, false, &len);
+	if (ret)
+		return ret;
+	if (len != bytes) {
+		snprintf(name, sizeof(name), image_descs[IMG_PAGES].name_fmt, pid);
+		pr_err("Image %s%s holds %llu bytes of pages, but its pagemap lists %llu: corrupt\n",
+		       dir, name, (unsigned long long)len, (unsigned long long)bytes);
 		return -EINVAL;
 	}
 	return 0;
@@ -133,6 +134,7 @@ static int open_level(struct chain *c, uint32_t level)
 {
 	struct restore_plan *p = c->p;
 	InventoryEntry *inv, *child_inv;
+	uint64_t want_id;
 	char dir[80];
 	int dfd, ret;
 
@@ -160,6 +162,7 @@ static int open_level(struct chain *c, uint32_t level)
 		return -errno;
 	}
 	snprintf(dir, sizeof(dir), "%.70s/", child_inv->parent_dir);
+	want_id = child_inv->has_parent_round_id ? child_inv->parent_round_id : 0;
 	img_free_msg(&child_inv->base);
 	p->level_dfd[level] = dfd;
 	p->nr_levels = level + 1;
@@ -172,6 +175,11 @@ static int open_level(struct chain *c, uint32_t level)
 	    inv->root_pid != p->inv->root_pid)
 		ret = restore_plan_bad(dir, "not a pre-dump of pid %u in this image version",
 				       p->inv->root_pid);
+	else if (!inv->has_round_id || inv->round_id != want_id)
+		ret = restore_plan_bad(dir, "is round %016llx, but the round after it was made on "
+				       "round %016llx: a skipped or foreign parent",
+				       (unsigned long long)inv->round_id,
+				       (unsigned long long)want_id);
 	img_free_msg(&inv->base);
 	if (!ret)
 		ret = load_round_map(dfd, dir, p->pid, &c->level[level]);

@@ -185,17 +185,14 @@ static int read_entries(int dfd, struct restore_plan *p)
 
 static int check_data_size(int dfd, uint64_t pages)
 {
-	struct stat st;
+	uint64_t len;
+	int ret = img_raw_verify(dfd, IMG_SHMEM_PAGES, 0, "", !pages, &len);
 
-	if (fstatat(dfd, image_descs[IMG_SHMEM_PAGES].name_fmt, &st, 0)) {
-		if (errno == ENOENT && !pages)
-			return 0;
-		pr_perror("Can't stat image %s", image_descs[IMG_SHMEM_PAGES].name_fmt);
-		return -errno;
-	}
-	if ((uint64_t)st.st_size != pages * PAGE_SIZE)
-		return restore_plan_bad("shmem-pages.img", "size %lld, shmem.img lists %llu pages",
-					(long long)st.st_size, (unsigned long long)pages);
+	if (ret)
+		return ret;
+	if (len != pages * PAGE_SIZE)
+		return restore_plan_bad("shmem-pages.img", "%llu bytes, shmem.img lists %llu pages",
+					(unsigned long long)len, (unsigned long long)pages);
 	return 0;
 }
 

@@ -563,7 +563,9 @@ case_pid_taken() {
 
 # case_image PRISTINE PID FILE OP [ARG...]: a copy of the PRISTINE images
 # with FILE damaged by OP (rm, or an imgmangle command) must be refused
-# naming FILE, leaving no process with PID.
+# naming FILE, leaving no process with PID.  Field edits (tag, xor, max)
+# are resealed (imgmangle reseal): they test the validation behind the
+# checksums.
 case_image() {
 	local pristine=$1 pid=$2 file=$3 op=$4 st
 
@@ -579,9 +581,12 @@ case_image() {
 		REASON="imgmangle $op $file $*: $(head -n 1 "$RD/mangle.out")"
 		return 1
 	fi
+	case "$op" in
+	tag|xor|max|huge) "$BUILD/tools/imgmangle" reseal "$RD/img/$file" || return 1 ;;
+	esac
 	bad_lmproc restore -D "$RD/img" -d
 	st=$?
-	refused "$st" "$file" || { kill_ours "$pid"; return 1; }
+	refused "$st" "$file" ${IMG_WHY:+"$IMG_WHY"} || { kill_ours "$pid"; return 1; }
 	no_process "$pid"
 }
 
@@ -598,6 +603,10 @@ case_creds_beyond() {
 	if [ $# -gt 3 ] && ! "$BUILD/tools/imgmangle" xor "$RD/img/core-$pid.img" "$4" "$5" \
 		>"$RD/mangle.out" 2>&1; then
 		REASON="imgmangle xor core-$pid.img $4 $5: $(head -n 1 "$RD/mangle.out")"
+		return 1
+	fi
+	if [ $# -gt 3 ] && ! "$BUILD/tools/imgmangle" reseal "$RD/img/core-$pid.img"; then
+		REASON="imgmangle reseal core-$pid.img failed"
 		return 1
 	fi
 	timeout -k 5 "$LM_TIMEOUT" capsh --drop="$cap" -- -c \
@@ -640,6 +649,18 @@ run_image_cases() {
 	bad_case pagemap-too-many-pages case_image "$pristine" "$pid" "pagemap-$pid.img" max 2
 	bad_case pstree-cut case_image "$pristine" "$pid" pstree.img cut
 	bad_case pstree-other-root case_image "$pristine" "$pid" pstree.img max 1
+	# Behind valid checksums (resealed) too: a uint32 given 2^40 + its
+	# value is refused naming the field, not cut back to the value.
+	IMG_WHY="out of range" bad_case fdinfo-huge-varint case_image "$pristine" "$pid" \
+		"fdinfo-$pid.img" huge 0
+	IMG_WHY="out of range" bad_case pstree-huge-varint case_image "$pristine" "$pid" \
+		pstree.img huge 0
+	# Checksums: one bit of the pages, a record-boundary truncation.
+	IMG_WHY=checksum bad_case pages-bit case_image "$pristine" "$pid" "pages-$pid.img" bit 100 3
+	IMG_WHY=trailer bad_case fdinfo-cut-at-record case_image "$pristine" "$pid" \
+		"fdinfo-$pid.img" cutrec 1000001
+	IMG_WHY=corrupt bad_case files-data-bit case_image "$pristine" "$pid" files-data.img \
+		bit 0 0
 	bad_case creds-cap-restorer-lacks case_creds_beyond "$pristine" "$pid" cap_net_raw
 	# Thread creds (1.12), permitted set (11): CAP_SYS_RESOURCE (bit 24).
 	bad_case creds-cap-added case_creds_beyond "$pristine" "$pid" cap_sys_resource \
@@ -870,9 +891,9 @@ pidns_steps() {
 
 # --- the harness itself --------------------------------------------------------
 
-# One inverted byte in the middle of the heap test's page data: the restore
-# cannot notice (raw pages carry no checksum), but the restored test must,
-# or the suite could pass anything.
+# One inverted byte in the middle of the heap test's page data, its
+# checksum resealed: the restore cannot notice, but the restored test
+# must, or the suite could pass anything.
 case_harness_sees_corruption() {
 	local st v
 
@@ -881,6 +902,7 @@ case_harness_sees_corruption() {
 	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID" || return 1
 	"$BUILD/tools/imgmangle" flip "$RD/img/pages-$TPID.img" || return 1
+	"$BUILD/tools/imgmangle" reseal "$RD/img/pages-$TPID.img" || return 1
 	must_lm restore "restore -d" restore -D "$RD/img" -d || return 1
 	kill -TERM "$TPID"
 	wait_until 30000 file_ready "$TOUT"
@@ -951,6 +973,7 @@ case_writer_sees_damage() {
 		return 1
 	fi
 	"$BUILD/tools/imgmangle" flip "$RD/r3/pages-$TPID.img" $((off + 2048)) || return 1
+	"$BUILD/tools/imgmangle" reseal "$RD/r3/pages-$TPID.img" || return 1
 	writer_damaged "$RD" "FAIL: page $pg (*" || return 1
 
 	cold=8000
@@ -960,6 +983,7 @@ case_writer_sees_damage() {
 		return 1
 	fi
 	"$BUILD/tools/imgmangle" flip "$RD.cold/r1/pages-$TPID.img" $((off + 100)) || return 1
+	"$BUILD/tools/imgmangle" reseal "$RD.cold/r1/pages-$TPID.img" || return 1
 	writer_damaged "$RD.cold" "FAIL: cold page $cold *"
 }
 
@@ -989,6 +1013,7 @@ case_adversary_sees_damage() {
 		return 1
 	fi
 	"$BUILD/tools/imgmangle" flip "$IMG/pages-$TPID.img" $((off + 8)) || return 1
+	"$BUILD/tools/imgmangle" reseal "$IMG/pages-$TPID.img" || return 1
 	must_lm restore "restore -d" restore -D "$IMG" -d || return 1
 	kill -TERM "$TPID"
 	wait_until 30000 file_ready "$TOUT"
