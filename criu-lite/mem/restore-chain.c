@@ -167,10 +167,8 @@ static int open_level(struct chain *c, uint32_t level)
 	p->level_dfd[level] = dfd;
 	p->nr_levels = level + 1;
 	ret = img_read_one(dfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv);
-	if (ret) {
-		pr_err("Previous round %s holds no complete pre-dump\n", dir);
+	if (ret)
 		return ret;
-	}
 	if (inv->img_version != IMAGE_VERSION || strcmp(inv->kind, "pre-dump") ||
 	    inv->root_pid != p->inv->root_pid)
 		ret = restore_plan_bad(dir, "not a pre-dump of pid %u in this image version",
@@ -183,6 +181,46 @@ static int open_level(struct chain *c, uint32_t level)
 	img_free_msg(&inv->base);
 	if (!ret)
 		ret = load_round_map(dfd, dir, p->pid, &c->level[level]);
+	return ret;
+}
+
+/* The round DIR names (relative to DFD) holds this process's pages: an
+ * unreadable one counts as holding them, for open_level to report. */
+static bool round_has_pid(int dfd, const char *dir, pid_t pid)
+{
+	int fd = openat(dfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool has;
+
+	if (fd < 0)
+		return true;
+	has = img_exists(fd, IMG_PAGEMAP, pid);
+	close(fd);
+	return has;
+}
+
+/* The rounds behind the last one the pages reached are checked too (ids,
+ * pagemaps, page checksums): a skipped or foreign round is refused
+ * whatever pages it holds.  The walk stops at the first round without
+ * this process (forked since). */
+static int check_rest(struct chain *c)
+{
+	struct restore_plan *p = c->p;
+	int ret = 0;
+
+	while (!ret && p->nr_levels < RESTORER_MAX_LEVELS) {
+		int dfd = p->level_dfd[p->nr_levels - 1];
+		InventoryEntry *inv;
+		bool more;
+
+		ret = img_read_one(dfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv);
+		if (ret)
+			return ret;
+		more = inv->parent_dir && round_has_pid(dfd, inv->parent_dir, p->pid);
+		img_free_msg(&inv->base);
+		if (!more)
+			return 0;
+		ret = open_level(c, p->nr_levels);
+	}
 	return ret;
 }
 
@@ -280,6 +318,8 @@ int restore_read_pages(int dfd, struct restore_plan *p)
 	ret = load_round_map(dfd, "", p->pid, &c->level[0]);
 	for (size_t i = 0; !ret && i < c->level[0].nr; i++)
 		ret = place_run(c, c->level[0].e[i], c->level[0].off[i], &vma);
+	if (!ret)
+		ret = check_rest(c);
 	for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++)
 		free_round_map(&c->level[l]);
 	free(c);

@@ -1083,4 +1083,5 @@ run_bad_input() {
 	run_shmem_bad_input
 	run_sysvipc_bad_input
 	run_tty_bad_input
+	run_fuzz_bad_input
 }
