@@ -753,15 +753,24 @@ int img_write_raw(struct cr_img *img, const void *buf, size_t len)
 int img_raw_sum(struct cr_img *img, const void *buf, size_t len)
 {
 	cleanup_free char *back = NULL;
+	cleanup_close int rfd = -1;
 	uint64_t off = img->sum->len;
+	char self[64];
 
 	if (buf)
 		return sum_add(img->sum, buf, len);
 	back = malloc(READBACK_SIZE);
 	if (!back)
 		return -ENOMEM;
+	/* The image is open for writing only: read it through a reopen. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", img->fd);
+	rfd = open(self, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0) {
+		pr_perror("Can't reopen image %s to sum it", img->path);
+		return -errno;
+	}
 	while (len) {
-		ssize_t n = pread(img->fd, back, min(len, (size_t)READBACK_SIZE), off);
+		ssize_t n = pread(rfd, back, min(len, (size_t)READBACK_SIZE), off);
 
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)

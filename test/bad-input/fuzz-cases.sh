@@ -2,7 +2,7 @@
 # data, fds) is pre-dumped twice and dumped (RD/chain/r1..r3, each round
 # after the one before), then each trial copies the chain, damages one
 # image restore reads (a truncation at a random byte or at a record
-# boundary, one bit, a varint grown to 10 bytes with bit 40 set, or the
+# boundary, one bit, a varint grown to 10 bytes with bit 40 flipped, or the
 # parent round swapped for an older one) and runs `lmproc restore -d` from
 # r3.  Every image is checksummed, so every trial must be refused: exit 1
 # with one error line, no signal, no timeout, no sanitizer report, no
@@ -43,26 +43,26 @@ fuzz_files() {
 	done
 }
 
-fuzz_rand() {
-	echo $(((RANDOM << 15 | RANDOM) % $1))
-}
-
-# fuzz_damage KIND FILE: one damage of KIND to RD/t/FILE.
+# fuzz_damage KIND FILE: one damage of KIND to RD/t/FILE.  RANDOM is read
+# in this shell only: a subshell's is seeded anew.
 fuzz_damage() {
-	local size
+	local size at
 
 	size=$(stat -c %s "$RD/t/$2")
+	at=$(((RANDOM << 15 | RANDOM) % size))
 	case "$1" in
-	cut) "$BUILD/tools/imgmangle" cutat "$RD/t/$2" "$(fuzz_rand "$size")" ;;
+	cut) "$BUILD/tools/imgmangle" cutat "$RD/t/$2" "$at" ;;
 	cutrec) "$BUILD/tools/imgmangle" cutrec "$RD/t/$2" "$RANDOM" ;;
-	bit) "$BUILD/tools/imgmangle" bit "$RD/t/$2" "$(fuzz_rand "$size")" $((RANDOM % 8)) ;;
+	bit) "$BUILD/tools/imgmangle" bit "$RD/t/$2" "$at" $((RANDOM % 8)) ;;
 	huge) "$BUILD/tools/imgmangle" huge "$RD/t/$2" "$RANDOM" ;;
 	parent) rm -rf "$RD/t/r2" && cp -a "$RD/t/r1" "$RD/t/r2" ;;
 	esac >/dev/null 2>"$RD/mangle.err"
 }
 
+# fuzz_leftovers PID: files in /dev/shm and /tmp named after PID (other
+# suites may run at the same time: only what names the target counts).
 fuzz_leftovers() {
-	ls -d /dev/shm/lmproc* /tmp/lmproc* 2>/dev/null | sort
+	ls -d /dev/shm/* /tmp/* 2>/dev/null | grep -E "(^|[^0-9])$1([^0-9]|\$)" | sort
 }
 
 # fuzz_trial CHAIN PID KIND FILE: one damaged restore; 0 held, 1 broken
@@ -76,7 +76,7 @@ fuzz_trial() {
 		REASON="imgmangle $3 $4: $(head -n 1 "$RD/mangle.err")"
 		return 1
 	fi
-	before=$(fuzz_leftovers)
+	before=$(fuzz_leftovers "$2")
 	bad_lmproc restore -D "$RD/t/r3" -d
 	st=$?
 	FUZZ_ATTEMPTS=$((FUZZ_ATTEMPTS + 1))
@@ -86,8 +86,8 @@ fuzz_trial() {
 		REASON="$3 $4: a sanitizer report"
 	elif ! no_process "$2"; then
 		REASON="$3 $4: $REASON"
-	elif [ "$(fuzz_leftovers)" != "$before" ]; then
-		REASON="$3 $4: left $(comm -13 <(echo "$before") <(fuzz_leftovers) | head -n 1)"
+	elif [ -n "$(comm -13 <(echo "$before") <(fuzz_leftovers "$2"))" ]; then
+		REASON="$3 $4: left $(comm -13 <(echo "$before") <(fuzz_leftovers "$2") | head -n 1)"
 	else
 		FUZZ_HELD=$((FUZZ_HELD + 1))
 		return 0

@@ -21,7 +21,7 @@
  *   imgmangle bit FILE OFFSET BIT   flip one bit
  *   imgmangle huge FILE K           rewrite the K-th (mod their number) top-level
  *                                   varint field of any record as a 10-byte varint
- *                                   with bit 40 set: a value whose low 32 bits
+ *                                   with bit 40 flipped: a value whose low 32 bits
  *                                   are the old one; the record grows
  *   imgmangle reseal FILE           recompute FILE's trailer (framed) or chunk
  *                                   checksums (raw): damage behind a valid checksum
@@ -313,7 +313,8 @@ static void op_huge(uint64_t k)
 			die("%s", "no varint field");
 	}
 	varint(pick.val_pos, pick.val_pos + pick.val_len, &v);
-	v |= 1ULL << 40;
+	/* Flipped, not set: a 64-bit random id may have it already. */
+	v ^= 1ULL << 40;
 	{
 		unsigned char enc[10];
 		size_t grow = 10 - pick.val_len;
