@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/random.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -169,6 +170,13 @@ static int dump_inventory(struct dump_ctx *ctx)
 	inv.root_pid = ctx->pid;
 	inv.kind = ctx->pre_dump ? "pre-dump" : "dump";
 	inv.parent_dir = (char *)ctx->opts->prev_images_dir;
+	inv.has_round_id = true;
+	if (getrandom(&inv.round_id, sizeof(inv.round_id), 0) != sizeof(inv.round_id))
+		inv.round_id = now_ns() ^ ((uint64_t)getpid() << 32);
+	if (inv.parent_dir) {
+		inv.has_parent_round_id = true;
+		inv.parent_round_id = root_round(ctx)->parent_round_id;
+	}
 	if (ctx->pre_dump) {
 		inv.has_track_token = true;
 		inv.track_token = root_round(ctx)->token;

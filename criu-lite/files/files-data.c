@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "fd-types.h"
+#include "image.h"
 #include "log.h"
 
 #define COPY_CHUNK (1 << 20)
@@ -21,20 +22,13 @@
 
 int files_data_write(struct files_dump *d, const void *buf, size_t len, uint64_t *off)
 {
-	size_t done = 0;
+	int ret;
 
 	*off = d->data_off;
-	while (d->data_fd >= 0 && done < len) {
-		ssize_t n = write(d->data_fd, (const char *)buf + done, len - done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_perror("Can't write %zu bytes to files-data.img", len);
-			return -errno;
-		}
-		done += n;
-	}
+	/* A pre-dump looks at the fds without writing images. */
+	ret = d->data ? img_write_raw(d->data, buf, len) : 0;
+	if (ret)
+		return ret;
 	d->data_off += len;
 	return 0;
 }
@@ -99,7 +93,7 @@ int files_data_save_contents(struct files_dump *d, int fd, uint64_t size, FileCo
 		return -ENOMEM;
 	c->size = size;
 	c->data_off = d->data_off;
-	while (d->data_fd >= 0 && (uint64_t)off < size) {
+	while (d->data && (uint64_t)off < size) {
 		off_t data = lseek(fd, off, SEEK_DATA), hole;
 		int ret;
 

@@ -608,21 +608,11 @@ static int collect_fds(struct files_dump *d)
 
 static int open_images(int dfd, struct files_dump *d)
 {
-	struct cr_img *data;
-
 	d->files = img_open_write(dfd, IMG_FILES, 0);
 	if (!d->files)
 		return -EIO;
-	data = img_open_write(dfd, IMG_FILES_DATA, 0);
-	if (!data)
-		return -EIO;
-	d->data_fd = dup(data->fd);
-	img_close(data);
-	if (d->data_fd < 0) {
-		pr_perror("Can't keep files-data.img open");
-		return -errno;
-	}
-	return 0;
+	d->data = img_open_write(dfd, IMG_FILES_DATA, 0);
+	return d->data ? 0 : -EIO;
 }
 
 /* What one process leaves behind: its fds and /proc handles. */
@@ -749,7 +739,7 @@ struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk,
 	if (!d)
 		return NULL;
 	d->shell_job = shell_job;
-	d->pidfd = d->data_fd = d->proc_fd = d->proc_fdinfo = -1;
+	d->pidfd = d->proc_fd = d->proc_fdinfo = -1;
 	d->tee_pipe[0] = d->tee_pipe[1] = -1;
 	d->next_id = 1;
 	d->ext_unix_sk = ext_unix_sk;
@@ -791,8 +781,10 @@ int files_dump_end(struct files_dump *d, bool failed)
 	for (int i = 0; i < 2; i++)
 		if (d->tee_pipe[i] >= 0)
 			close(d->tee_pipe[i]);
-	if (d->data_fd >= 0)
-		close(d->data_fd);
+	if (failed || ret || !d->data)
+		img_discard(d->data);
+	else
+		ret = img_close(d->data);
 	free(d);
 	return ret;
 }

@@ -298,24 +298,22 @@ static void json_message(struct json_out *out, const ProtobufCMessage *msg)
 	fputc('}', out->f);
 }
 
-/* Raw images: pages-PID.img (whole pages) and files-data.img. */
+/* Raw images: pages-PID.img (whole pages), files-data.img and
+ * shmem-pages.img, verified against their checksums. */
 static int show_raw(struct json_out *out, int dfd, int type, int pid)
 {
-	struct cr_img *img = img_open_read(dfd, type, pid, false);
-	bool pages = type == IMG_PAGES;
-	struct stat st;
+	bool pages = type == IMG_PAGES || type == IMG_SHMEM_PAGES;
+	char name[64];
+	uint64_t len;
+	int ret;
 
-	if (!img)
-		return -errno;
-	if (fstat(img->fd, &st)) {
-		pr_perror("Can't stat image %s", img->path);
-		img_close(img);
-		return -EIO;
-	}
-	if (pages && st.st_size % PAGE_SIZE) {
-		pr_err("Image %s is corrupt: size %lld is not a multiple of the page size\n",
-		       img->path, (long long)st.st_size);
-		img_close(img);
+	ret = img_raw_verify(dfd, type, pid, "", false, &len);
+	if (ret)
+		return ret;
+	if (pages && len % PAGE_SIZE) {
+		snprintf(name, sizeof(name), image_descs[type].name_fmt, pid);
+		pr_err("Image %s is corrupt: size %llu is not a multiple of the page size\n", name,
+		       (unsigned long long)len);
 		return -EINVAL;
 	}
 	fputs("{", out->f);
@@ -323,15 +321,14 @@ static int show_raw(struct json_out *out, int dfd, int type, int pid)
 	json_key(out, "type", true);
 	json_string(out, pages ? "pages" : "data");
 	json_key(out, "size", false);
-	fprintf(out->f, "%lld", (long long)st.st_size);
+	fprintf(out->f, "%llu", (unsigned long long)len);
 	if (pages) {
 		json_key(out, "nr_pages", false);
-		fprintf(out->f, "%lld", (long long)(st.st_size / PAGE_SIZE));
+		fprintf(out->f, "%llu", (unsigned long long)(len / PAGE_SIZE));
 	}
 	out->indent--;
 	json_newline(out);
 	fputc('}', out->f);
-	img_close(img);
 	return 0;
 }
 

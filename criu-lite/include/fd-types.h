@@ -51,8 +51,8 @@ struct files_dump {
 	int proc_fd;	 /* /proc/PID/fd */
 	int proc_fdinfo; /* /proc/PID/fdinfo */
 	struct cr_img *files;
-	int data_fd;	   /* files-data.img */
-	uint64_t data_off; /* bytes written to it so far */
+	struct cr_img *data; /* files-data.img */
+	uint64_t data_off;   /* bytes written to it so far */
 	struct fd_parms *fds;
 	int nr_fds;
 	/* Kernel objects met so far (files_obj_id). */

@@ -1,6 +1,8 @@
 /* Image files: a 4-byte magic, then protobuf messages each preceded by its
- * 4-byte length.  pages-*.img is raw page data.  Readers get validated
- * lengths; field validation is the caller's job, right after reading. */
+ * 4-byte length, then a trailer with the record count and an xxh3 of all
+ * that.  Raw images (pages, files data, shmem pages) end with chunk
+ * checksums instead.  Readers get checked lengths, checksums and integer
+ * ranges; field validation is the caller's job, right after reading. */
 #ifndef LMPROC_IMAGE_H
 #define LMPROC_IMAGE_H
 
@@ -10,11 +12,19 @@
 #include <protobuf-c/protobuf-c.h>
 
 /* Bumped whenever the meaning of any image changes. */
-#define IMAGE_VERSION 6
+#define IMAGE_VERSION 7
 
 /* No single message may be larger: a corrupt length must not make us
  * allocate gigabytes. */
 #define IMAGE_MAX_MSG (64U << 20)
+
+/* Where a length would be, this marks a framed image's trailer: u32
+ * record count, u64 XXH3_64bits of every byte before the mark. */
+#define IMG_TRAILER_MARK 0xffffffffU
+/* Raw images are checksummed in chunks of this many bytes, so that
+ * restore can verify them with several threads. */
+#define IMG_SUM_CHUNK (4U << 20)
+#define IMG_RAW_MAGIC 0x4c4d53554d524157ULL /* "WARMUSML" */
 
 enum image_type {
 	IMG_INVENTORY,
@@ -43,6 +53,8 @@ struct image_desc {
 
 extern const struct image_desc image_descs[IMG_MAX];
 
+struct img_sum;
+
 struct cr_img {
 	int fd;
 	int type;
@@ -56,6 +68,9 @@ struct cr_img {
 	char *rbuf;
 	size_t rpos;
 	size_t rlen;
+	struct img_sum *sum;	/* the checksum of what went through */
+	uint32_t nr_records;
+	bool ended;		/* a reader met the verified trailer */
 };
 
 /* The one rule for every file of an images directory (docs/images.md):
@@ -92,10 +107,29 @@ int img_write_msg(struct cr_img *img, const ProtobufCMessage *msg);
 /* 1 with *msg set (free with img_free_msg), 0 at a clean end of file,
  * negative errno on a truncated or corrupt image (already logged). */
 int img_read_msg(struct cr_img *img, ProtobufCMessage **msg);
+/* The next thing must be the trailer: 0 when it matches, negative errno
+ * (logged) on another message, a mismatch or a missing trailer. */
+int img_read_end(struct cr_img *img);
 /* Exactly one message must be there. */
 int img_read_one(int dfd, int type, int pid, ProtobufCMessage **msg);
 int img_write_one(int dfd, int type, int pid, const ProtobufCMessage *msg);
 void img_free_msg(ProtobufCMessage *msg);
+
+/* Raw images: writes LEN bytes of BUF into IMG and adds them to its
+ * checksum. */
+int img_write_raw(struct cr_img *img, const void *buf, size_t len);
+/* Adds LEN bytes the caller wrote into IMG->fd itself to its checksum:
+ * from BUF, or read back from the image at its current end (BUF NULL:
+ * data spliced in). */
+int img_raw_sum(struct cr_img *img, const void *buf, size_t len);
+/* Verifies raw image TYPE (of PID) in DFD against its chunk checksums
+ * before any of it is used; *DATA_LEN gets the length of its data.  DIR
+ * prefixes the name in errors.  OPTIONAL: a missing image is 0 bytes. */
+int img_raw_verify(int dfd, int type, int pid, const char *dir, bool optional,
+		   uint64_t *data_len);
+/* From now on img_raw_verify() checks only the footers (ON), or the data
+ * too (the default): for a dump's self-check of what it just wrote. */
+void img_raw_verify_footer_only(bool on);
 
 /* Identifies an image file by its name (for lmproc show). -1 if unknown. */
 int img_type_by_name(const char *name, int *pid);

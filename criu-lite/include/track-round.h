@@ -28,6 +28,7 @@ struct track_round {
 	bool rearmed;			/* a new tracker state: the keeper needs it */
 	uint64_t token;			/* this round's */
 	uint64_t parent_token;
+	uint64_t parent_round_id;	/* the parent round's inventory round_id */
 	MmEntry *parent_mm;
 	struct range_set parent_pages;
 	struct range_set dirty;

@@ -54,6 +54,7 @@ struct pm_entry {
  * them in address order. */
 struct page_writer {
 	struct cr_img *pagemap;
+	struct cr_img *pages;	/* its checksum follows every byte written */
 	int pages_fd;
 	struct pm_entry *ents;
 	size_t nr_ents;
@@ -316,6 +317,10 @@ static int flush_iov(struct page_writer *w)
 	int nr = w->nr_iov;
 
 	w->nr_iov = 0;
+	/* Summed here, where the batch is still in cache from the copy. */
+	for (int i = 0; i < nr; i++)
+		if (img_raw_sum(w->pages, iov[i].iov_base, iov[i].iov_len))
+			return -ENOMEM;
 	while (nr) {
 		ssize_t n = writev(w->pages_fd, iov, nr);
 
@@ -562,6 +567,9 @@ static int splice_batch(struct page_writer *w, struct parasite_ctl *ctl, const i
 		}
 		left -= n;
 	}
+	/* Spliced pages never pass through lmproc: summed from the page
+	 * cache. */
+	ret = img_raw_sum(w->pages, NULL, nr_pages * PAGE_SIZE);
 	for (int i = 0; i < nr_runs && !ret; i++)
 		ret = note_pages(w, runs[i].start, runs[i].nr);
 	w->st->pages_written += nr_pages;
@@ -893,6 +901,7 @@ int dump_pages(int dfd, pid_t pid, const struct vm_area_list *vl, enum page_path
 		ret = -EIO;
 		goto out;
 	}
+	w.pages = pages;
 	w.pages_fd = pages->fd;
 	if (src.pp)
 		src.pp->w = &w;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -60,21 +59,21 @@ static int add_src_run(struct restore_plan *p, uint64_t vaddr, uint64_t nr, uint
 	return 0;
 }
 
+/* The pages image of a round is verified whole against its checksums
+ * here, before anything is made from it. */
 static int check_pages_size(int dfd, const char *dir, pid_t pid, uint64_t bytes)
 {
 	char name[64];
-	struct stat st;
+	uint64_t len;
 	int ret;
 
-	snprintf(name, sizeof(name), image_descs[IMG_PAGES].name_fmt, pid);
-	ret = img_stat_file(dfd, name, &st);
-	if (ret == -ENOENT)
-		pr_err("Image %s%s is missing\n", dir, name);
+	ret = img_raw_verify(dfd, IMG_PAGES, pid, dir, false, &len);
 	if (ret)
 		return ret;
-	if ((uint64_t)st.st_size != bytes) {
-		pr_err("Image %s%s holds %lld bytes, but its pagemap lists %llu: truncated or corrupt\n",
-		       dir, name, (long long)st.st_size, (unsigned long long)bytes);
+	if (len != bytes) {
+		snprintf(name, sizeof(name), image_descs[IMG_PAGES].name_fmt, pid);
+		pr_err("Image %s%s holds %llu bytes of pages, but its pagemap lists %llu: corrupt\n",
+		       dir, name, (unsigned long long)len, (unsigned long long)bytes);
 		return -EINVAL;
 	}
 	return 0;
@@ -135,6 +134,7 @@ static int open_level(struct chain *c, uint32_t level)
 {
 	struct restore_plan *p = c->p;
 	InventoryEntry *inv, *child_inv;
+	uint64_t want_id;
 	char dir[80];
 	int dfd, ret;
 
@@ -162,21 +162,65 @@ static int open_level(struct chain *c, uint32_t level)
 		return dfd;
 	}
 	snprintf(dir, sizeof(dir), "%.70s/", child_inv->parent_dir);
+	want_id = child_inv->has_parent_round_id ? child_inv->parent_round_id : 0;
 	img_free_msg(&child_inv->base);
 	p->level_dfd[level] = dfd;
 	p->nr_levels = level + 1;
 	ret = img_read_one(dfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv);
-	if (ret) {
-		pr_err("Previous round %s holds no complete pre-dump\n", dir);
+	if (ret)
 		return ret;
-	}
 	if (inv->img_version != IMAGE_VERSION || strcmp(inv->kind, "pre-dump") ||
 	    inv->root_pid != p->inv->root_pid)
 		ret = restore_plan_bad(dir, "not a pre-dump of pid %u in this image version",
 				       p->inv->root_pid);
+	else if (!inv->has_round_id || inv->round_id != want_id)
+		ret = restore_plan_bad(dir, "is round %016llx, but the round after it was made on "
+				       "round %016llx: a skipped or foreign parent",
+				       (unsigned long long)inv->round_id,
+				       (unsigned long long)want_id);
 	img_free_msg(&inv->base);
 	if (!ret)
 		ret = load_round_map(dfd, dir, p->pid, &c->level[level]);
+	return ret;
+}
+
+/* The round DIR names (relative to DFD) holds this process's pages: an
+ * unreadable one counts as holding them, for open_level to report. */
+static bool round_has_pid(int dfd, const char *dir, pid_t pid)
+{
+	int fd = openat(dfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool has;
+
+	if (fd < 0)
+		return true;
+	has = img_exists(fd, IMG_PAGEMAP, pid);
+	close(fd);
+	return has;
+}
+
+/* The rounds behind the last one the pages reached are checked too (ids,
+ * pagemaps, page checksums): a skipped or foreign round is refused
+ * whatever pages it holds.  The walk stops at the first round without
+ * this process (forked since). */
+static int check_rest(struct chain *c)
+{
+	struct restore_plan *p = c->p;
+	int ret = 0;
+
+	while (!ret && p->nr_levels < RESTORER_MAX_LEVELS) {
+		int dfd = p->level_dfd[p->nr_levels - 1];
+		InventoryEntry *inv;
+		bool more;
+
+		ret = img_read_one(dfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv);
+		if (ret)
+			return ret;
+		more = inv->parent_dir && round_has_pid(dfd, inv->parent_dir, p->pid);
+		img_free_msg(&inv->base);
+		if (!more)
+			return 0;
+		ret = open_level(c, p->nr_levels);
+	}
 	return ret;
 }
 
@@ -274,6 +318,8 @@ int restore_read_pages(int dfd, struct restore_plan *p)
 	ret = load_round_map(dfd, "", p->pid, &c->level[0]);
 	for (size_t i = 0; !ret && i < c->level[0].nr; i++)
 		ret = place_run(c, c->level[0].e[i], c->level[0].off[i], &vma);
+	if (!ret)
+		ret = check_rest(c);
 	for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++)
 		free_round_map(&c->level[l]);
 	free(c);

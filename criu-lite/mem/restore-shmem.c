@@ -185,19 +185,14 @@ static int read_entries(int dfd, struct restore_plan *p)
 
 static int check_data_size(int dfd, uint64_t pages)
 {
-	struct stat st;
-	int ret = img_stat_file(dfd, image_descs[IMG_SHMEM_PAGES].name_fmt, &st);
+	uint64_t len;
+	int ret = img_raw_verify(dfd, IMG_SHMEM_PAGES, 0, "", !pages, &len);
 
-	if (ret == -ENOENT && !pages)
-		return 0;
-	if (ret == -ENOENT)
-		pr_err("Image %s is missing: shmem.img lists %llu pages\n",
-		       image_descs[IMG_SHMEM_PAGES].name_fmt, (unsigned long long)pages);
 	if (ret)
 		return ret;
-	if ((uint64_t)st.st_size != pages * PAGE_SIZE)
-		return restore_plan_bad("shmem-pages.img", "size %lld, shmem.img lists %llu pages",
-					(long long)st.st_size, (unsigned long long)pages);
+	if (len != pages * PAGE_SIZE)
+		return restore_plan_bad("shmem-pages.img", "%llu bytes, shmem.img lists %llu pages",
+					(unsigned long long)len, (unsigned long long)pages);
 	return 0;
 }
 

@@ -276,23 +276,6 @@ static bool page_is_zero(const char *p)
 	return true;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			pr_perror("Can't write shmem-pages.img");
-			return n < 0 ? -errno : -EIO;
-		}
-		buf = (const char *)buf + n;
-		len -= n;
-	}
-	return 0;
-}
-
 static int add_page(struct shmem_dump *sd, uint64_t off)
 {
 	ShmemRun *r = sd->nr_runs ? &sd->runs[sd->nr_runs - 1] : NULL;
@@ -341,7 +324,7 @@ static int copy_extent(struct shmem_dump *sd, int fd, uint64_t from, uint64_t to
 				continue;
 			ret = add_page(sd, from + p);
 			if (!ret)
-				ret = write_all(sd->data->fd, sd->buf + p, PAGE_SIZE);
+				ret = img_write_raw(sd->data, sd->buf + p, PAGE_SIZE);
 			if (ret)
 				return ret;
 		}

@@ -59,18 +59,32 @@ static const char *img_name(char *buf, size_t len, int type, int pid)
 	return buf;
 }
 
+/* The version is checked before the trailer: images of an older lmproc
+ * have none, and deserve to be told so. */
 static int read_inventory(int dfd, struct restore_tree *t)
 {
+	struct cr_img *img = img_open_read(dfd, IMG_INVENTORY, 0, false);
 	InventoryEntry *inv;
 	int ret;
 
-	ret = img_read_one(dfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv);
+	if (!img)
+		return -EINVAL;
+	ret = img_read_msg(img, (ProtobufCMessage **)&inv);
+	if (ret == 0)
+		ret = bad("inventory.img", "no message");
+	if (ret > 0) {
+		t->inv = inv;
+		ret = inv->img_version == IMAGE_VERSION ? img_read_end(img) : 0;
+	}
+	img_close(img);
 	if (ret)
 		return ret;
-	t->inv = inv;
 	if (inv->img_version != IMAGE_VERSION)
-		return bad("inventory.img", "image format version %u, this lmproc reads %u",
+		return bad("inventory.img", "image format version %u, this lmproc reads only %u "
+			   "(checksummed images): dump again with this lmproc",
 			   inv->img_version, IMAGE_VERSION);
+	if (!inv->has_round_id)
+		return bad("inventory.img", "no round id");
 	if (!strcmp(inv->kind, "pre-dump")) {
 		pr_err("The images are a pre-dump (pages only): restore needs a full dump\n");
 		return -EINVAL;
@@ -644,23 +658,6 @@ static int check_file(const FileEntry *f)
 	return 0;
 }
 
-static int read_files_data_size(int dfd, struct restore_plan *p)
-{
-	struct cr_img *img = img_open_read(dfd, IMG_FILES_DATA, 0, false);
-	struct stat st;
-	int ret = 0;
-
-	if (!img)
-		return -errno;
-	if (fstat(img->fd, &st)) {
-		pr_perror("Can't stat image %s", img->path);
-		ret = -errno;
-	}
-	p->files_data_size = st.st_size;
-	img_close(img);
-	return ret;
-}
-
 static int read_files(int dfd, struct restore_plan *p)
 {
 	struct cr_img *img = img_open_read(dfd, IMG_FILES, 0, false);
@@ -686,7 +683,7 @@ static int read_files(int dfd, struct restore_plan *p)
 	img_close(img);
 	if (ret < 0)
 		return ret;
-	return read_files_data_size(dfd, p);
+	return img_raw_verify(dfd, IMG_FILES_DATA, 0, "", false, &p->files_data_size);
 }
 
 static int read_fdinfo(int dfd, struct restore_plan *p)

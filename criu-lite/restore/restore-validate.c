@@ -136,7 +136,9 @@ int restore_self_check(int dfd, bool pre_dump, char *why, size_t len)
 	int ret;
 
 	log_capture_start(why, len);
+	img_raw_verify_footer_only(true);
 	ret = pre_dump ? check_round(dfd) : check_dump(dfd);
+	img_raw_verify_footer_only(false);
 	log_capture_end();
 	if (ret && !why[0])
 		snprintf(why, len, "%s", strerror(-ret));

@@ -156,6 +156,7 @@ static int load_parent(struct track_round *r, int dfd, enum track_backend want)
 	ret = check_chain(pfd, r->parent_dir, r->root_pid, &inv);
 	if (ret)
 		goto out;
+	r->parent_round_id = inv->round_id;
 	if (want == TRACK_AUTO && inv->track_backend)
 		track_backend_by_name(inv->track_backend, &want);
 	ret = track_pick_backend(want, &r->backend);

@@ -646,7 +646,9 @@ case_pid_taken() {
 
 # case_image PRISTINE PID FILE OP [ARG...]: a copy of the PRISTINE images
 # with FILE damaged by OP (rm, or an imgmangle command) must be refused
-# naming FILE, leaving no process with PID.
+# naming FILE, leaving no process with PID.  Field edits (tag, xor, max)
+# are resealed (imgmangle reseal): they test the validation behind the
+# checksums.
 case_image() {
 	local pristine=$1 pid=$2 file=$3 op=$4 st
 
@@ -662,9 +664,12 @@ case_image() {
 		REASON="imgmangle $op $file $*: $(head -n 1 "$RD/mangle.out")"
 		return 1
 	fi
+	case "$op" in
+	tag|xor|max|huge) "$BUILD/tools/imgmangle" reseal "$RD/img/$file" || return 1 ;;
+	esac
 	bad_lmproc restore -D "$RD/img" -d
 	st=$?
-	refused "$st" "$file" || { kill_ours "$pid"; return 1; }
+	refused "$st" "$file" ${IMG_WHY:+"$IMG_WHY"} || { kill_ours "$pid"; return 1; }
 	no_process "$pid"
 }
 
@@ -681,6 +686,10 @@ case_creds_beyond() {
 	if [ $# -gt 3 ] && ! "$BUILD/tools/imgmangle" xor "$RD/img/core-$pid.img" "$4" "$5" \
 		>"$RD/mangle.out" 2>&1; then
 		REASON="imgmangle xor core-$pid.img $4 $5: $(head -n 1 "$RD/mangle.out")"
+		return 1
+	fi
+	if [ $# -gt 3 ] && ! "$BUILD/tools/imgmangle" reseal "$RD/img/core-$pid.img"; then
+		REASON="imgmangle reseal core-$pid.img failed"
 		return 1
 	fi
 	timeout -k 5 "$LM_TIMEOUT" capsh --drop="$cap" -- -c \
@@ -723,6 +732,18 @@ run_image_cases() {
 	bad_case pagemap-too-many-pages case_image "$pristine" "$pid" "pagemap-$pid.img" max 2
 	bad_case pstree-cut case_image "$pristine" "$pid" pstree.img cut
 	bad_case pstree-other-root case_image "$pristine" "$pid" pstree.img max 1
+	# Behind valid checksums (resealed) too: a uint32 given 2^40 + its
+	# value is refused naming the field, not cut back to the value.
+	IMG_WHY="out of range" bad_case fdinfo-huge-varint case_image "$pristine" "$pid" \
+		"fdinfo-$pid.img" huge 0
+	IMG_WHY="out of range" bad_case pstree-huge-varint case_image "$pristine" "$pid" \
+		pstree.img huge 0
+	# Checksums: one bit of the pages, a record-boundary truncation.
+	IMG_WHY=checksum bad_case pages-bit case_image "$pristine" "$pid" "pages-$pid.img" bit 100 3
+	IMG_WHY=trailer bad_case fdinfo-cut-at-record case_image "$pristine" "$pid" \
+		"fdinfo-$pid.img" cutrec 1000001
+	IMG_WHY=corrupt bad_case files-data-bit case_image "$pristine" "$pid" files-data.img \
+		bit 0 0
 	bad_case creds-cap-restorer-lacks case_creds_beyond "$pristine" "$pid" cap_net_raw
 	# Thread creds (1.12), permitted set (11): CAP_SYS_RESOURCE (bit 24).
 	bad_case creds-cap-added case_creds_beyond "$pristine" "$pid" cap_sys_resource \
@@ -953,9 +974,9 @@ pidns_steps() {
 
 # --- the harness itself --------------------------------------------------------
 
-# One inverted byte in the middle of the heap test's page data: the restore
-# cannot notice (raw pages carry no checksum), but the restored test must,
-# or the suite could pass anything.
+# One inverted byte in the middle of the heap test's page data, its
+# checksum resealed: the restore cannot notice, but the restored test
+# must, or the suite could pass anything.
 case_harness_sees_corruption() {
 	local st v
 
@@ -964,6 +985,7 @@ case_harness_sees_corruption() {
 	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID" || return 1
 	"$BUILD/tools/imgmangle" flip "$RD/img/pages-$TPID.img" || return 1
+	"$BUILD/tools/imgmangle" reseal "$RD/img/pages-$TPID.img" || return 1
 	must_lm restore "restore -d" restore -D "$RD/img" -d || return 1
 	kill -TERM "$TPID"
 	wait_until 30000 file_ready "$TOUT"
@@ -1034,6 +1056,7 @@ case_writer_sees_damage() {
 		return 1
 	fi
 	"$BUILD/tools/imgmangle" flip "$RD/r3/pages-$TPID.img" $((off + 2048)) || return 1
+	"$BUILD/tools/imgmangle" reseal "$RD/r3/pages-$TPID.img" || return 1
 	writer_damaged "$RD" "FAIL: page $pg (*" || return 1
 
 	cold=8000
@@ -1043,6 +1066,7 @@ case_writer_sees_damage() {
 		return 1
 	fi
 	"$BUILD/tools/imgmangle" flip "$RD.cold/r1/pages-$TPID.img" $((off + 100)) || return 1
+	"$BUILD/tools/imgmangle" reseal "$RD.cold/r1/pages-$TPID.img" || return 1
 	writer_damaged "$RD.cold" "FAIL: cold page $cold *"
 }
 
@@ -1072,6 +1096,7 @@ case_adversary_sees_damage() {
 		return 1
 	fi
 	"$BUILD/tools/imgmangle" flip "$IMG/pages-$TPID.img" $((off + 8)) || return 1
+	"$BUILD/tools/imgmangle" reseal "$IMG/pages-$TPID.img" || return 1
 	must_lm restore "restore -d" restore -D "$IMG" -d || return 1
 	kill -TERM "$TPID"
 	wait_until 30000 file_ready "$TOUT"
@@ -1146,4 +1171,5 @@ run_bad_input() {
 	run_refusal_bad_input
 	run_imgdir_bad_input
 	run_interrupt_bad_input
+	run_fuzz_bad_input
 }

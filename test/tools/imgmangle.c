@@ -13,18 +13,39 @@
  *                                   (the result must encode to the same length)
  *   imgmangle max FILE PATH         set every value bit of a varint field: the
  *                                   largest value of the same encoded length
+ *   imgmangle cutat FILE OFFSET     truncate FILE to OFFSET bytes
+ *   imgmangle cutrec FILE K         truncate at a record boundary: the K-th
+ *                                   (mod their number) of the boundaries before
+ *                                   each record and the trailer (raw images:
+ *                                   page boundaries and the end of the data)
+ *   imgmangle bit FILE OFFSET BIT   flip one bit
+ *   imgmangle huge FILE K           rewrite the K-th (mod their number) top-level
+ *                                   varint field of any record as a 10-byte varint
+ *                                   with bit 40 flipped: a value whose low 32 bits
+ *                                   are the old one; the record grows
+ *   imgmangle reseal FILE           recompute FILE's trailer (framed) or chunk
+ *                                   checksums (raw): damage behind a valid checksum
  *
+ * Framed images end with a trailer (u32 0xffffffff, u32 record count, u64
+ * xxh3 of all bytes before it); raw ones with xxh3 sums of each 4 MiB chunk
+ * and a 32-byte footer (docs/images.md).  *
  * PATH names a field in the first record: field numbers separated by dots,
  * each optionally with #N to take its N-th occurrence (from 0), descending
  * into length-delimited fields: "1" or "14#2.2" (end of the third vma). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
+
+#define TRAILER_MARK 0xffffffffu
+#define CHUNK (4u << 20)
+#define RAW_MAGIC 0x4c4d53554d524157ULL
 
 static unsigned char *buf;
 static size_t size;
@@ -139,6 +160,8 @@ static void op_tag(void)
 		struct field f;
 
 		memcpy(&len, buf + pos, 4);
+		if (len == TRAILER_MARK)
+			break;
 		p = pos + 4;
 		end = p + len;
 		if (end > size)
@@ -215,10 +238,176 @@ static uint64_t edit_max(uint64_t old, size_t len, uint64_t unused)
 	return len >= 10 ? UINT64_MAX : (1ULL << (7 * len)) - 1;
 }
 
+static bool is_raw(uint64_t *data_len)
+{
+	uint64_t magic;
+
+	if (size < 32)
+		return false;
+	memcpy(&magic, buf + size - 8, 8);
+	memcpy(data_len, buf + size - 32, 8);
+	return magic == RAW_MAGIC && *data_len <= size;
+}
+
+/* Offsets where a record (or the trailer) starts; returns how many. */
+static size_t boundaries(size_t *at, size_t max)
+{
+	size_t pos = 4, n = 0;
+
+	while (pos + 4 <= size && n < max) {
+		uint32_t len;
+
+		at[n++] = pos;
+		memcpy(&len, buf + pos, 4);
+		if (len == TRAILER_MARK || len > size - pos - 4)
+			break;
+		pos += 4 + len;
+	}
+	return n;
+}
+
+static void op_cutrec(uint64_t k)
+{
+	static size_t at[1 << 16];
+	uint64_t data_len;
+	size_t n;
+
+	if (is_raw(&data_len)) {
+		size = (k % (data_len / 4096 + 1)) * 4096;
+		return;
+	}
+	n = boundaries(at, 1 << 16);
+	if (!n)
+		die("%s", "no record");
+	size = at[k % n];
+}
+
+static void op_huge(uint64_t k)
+{
+	size_t pos = 4, nth = 0, total = 0, rec = 0;
+	struct field f, pick = {};
+	uint64_t v;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (pos = 4; pos + 4 <= size;) {
+			uint32_t len;
+			size_t p = pos + 4, end;
+
+			memcpy(&len, buf + pos, 4);
+			if (len == TRAILER_MARK || len > size - pos - 4)
+				break;
+			end = p + len;
+			while (next_field(&p, end, &f)) {
+				if (f.wire != 0)
+					continue;
+				if (pass == 0) {
+					total++;
+				} else if (nth++ == k % total) {
+					pick = f;
+					rec = pos;
+				}
+			}
+			pos = end;
+		}
+		if (!total)
+			die("%s", "no varint field");
+	}
+	varint(pick.val_pos, pick.val_pos + pick.val_len, &v);
+	/* Flipped, not set: a 64-bit random id may have it already. */
+	v ^= 1ULL << 40;
+	{
+		unsigned char enc[10];
+		size_t grow = 10 - pick.val_len;
+		uint32_t len;
+
+		for (int i = 0; i < 10; i++) {
+			enc[i] = (v & 0x7f) | (i < 9 ? 0x80 : 0);
+			v >>= 7;
+		}
+		buf = realloc(buf, size + grow);
+		if (!buf)
+			die("%s", "out of memory");
+		memmove(buf + pick.val_pos + 10, buf + pick.val_pos + pick.val_len,
+			size - pick.val_pos - pick.val_len);
+		memcpy(buf + pick.val_pos, enc, 10);
+		size += grow;
+		memcpy(&len, buf + rec, 4);
+		len += grow;
+		memcpy(buf + rec, &len, 4);
+	}
+	printf("field %u at offset %zu is now a 10-byte varint\n", pick.num, pick.val_pos);
+}
+
+static void reseal_raw(uint64_t data_len)
+{
+	uint32_t nr = (data_len + CHUNK - 1) / CHUNK;
+	size_t need = data_len + nr * 8 + 32;
+	XXH3_state_t *st = XXH3_createState();
+	unsigned char *foot;
+	uint64_t sum;
+
+	buf = realloc(buf, need);
+	if (!buf || !st)
+		die("%s", "out of memory");
+	for (uint32_t i = 0; i < nr; i++) {
+		uint64_t off = (uint64_t)i * CHUNK;
+		uint64_t h = XXH3_64bits(buf + off, data_len - off < CHUNK ? data_len - off : CHUNK);
+
+		memcpy(buf + data_len + i * 8, &h, 8);
+	}
+	foot = buf + data_len + nr * 8;
+	memcpy(foot, &data_len, 8);
+	*(uint32_t *)(foot + 8) = CHUNK;
+	memcpy(foot + 12, &nr, 4);
+	XXH3_64bits_reset(st);
+	XXH3_64bits_update(st, buf + data_len, nr * 8 + 16);
+	sum = XXH3_64bits_digest(st);
+	memcpy(foot + 16, &sum, 8);
+	sum = RAW_MAGIC;
+	memcpy(foot + 24, &sum, 8);
+	size = need;
+	XXH3_freeState(st);
+}
+
+static void op_reseal(void)
+{
+	static size_t at[1 << 16];
+	uint64_t data_len, sum;
+	uint32_t mark = TRAILER_MARK, count;
+	size_t n, end;
+
+	if (is_raw(&data_len)) {
+		reseal_raw(data_len);
+		return;
+	}
+	n = boundaries(at, 1 << 16);
+	if (!n)
+		die("%s", "no record");
+	end = at[n - 1];
+	count = n - 1;
+	if (end + 4 <= size) {
+		uint32_t len;
+
+		memcpy(&len, buf + end, 4);
+		if (len != TRAILER_MARK) {
+			end += 4 + len;
+			count++;
+		}
+	}
+	sum = XXH3_64bits(buf, end);
+	buf = realloc(buf, end + 16);
+	if (!buf)
+		die("%s", "out of memory");
+	memcpy(buf + end, &mark, 4);
+	memcpy(buf + end + 4, &count, 4);
+	memcpy(buf + end + 8, &sum, 8);
+	size = end + 16;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
-		die("%s", "usage: imgmangle cut|tag|len|flip|xor|max FILE [PATH [MASK] | OFFSET]");
+		die("%s", "usage: imgmangle cut|tag|len|flip|xor|max|cutat|cutrec|bit|huge|reseal FILE [ARG...]");
 	load(argv[2]);
 	if (!strcmp(argv[1], "cut")) {
 		size /= 2;
@@ -240,6 +429,23 @@ int main(int argc, char **argv)
 		op_edit(argv[3], edit_xor, strtoull(argv[4], NULL, 0));
 	} else if (!strcmp(argv[1], "max") && argc == 4) {
 		op_edit(argv[3], edit_max, 0);
+	} else if (!strcmp(argv[1], "cutat") && argc == 4) {
+		size_t at = strtoull(argv[3], NULL, 0);
+
+		if (at < size)
+			size = at;
+	} else if (!strcmp(argv[1], "cutrec") && argc == 4) {
+		op_cutrec(strtoull(argv[3], NULL, 0));
+	} else if (!strcmp(argv[1], "bit") && argc == 5) {
+		size_t at = strtoull(argv[3], NULL, 0);
+
+		if (at >= size)
+			die("%s has no byte at that offset", argv[2]);
+		buf[at] ^= 1u << (strtoul(argv[4], NULL, 0) & 7);
+	} else if (!strcmp(argv[1], "huge") && argc == 4) {
+		op_huge(strtoull(argv[3], NULL, 0));
+	} else if (!strcmp(argv[1], "reseal") && argc == 3) {
+		op_reseal();
 	} else {
 		die("bad command '%s'", argv[1]);
 	}
