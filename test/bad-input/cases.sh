@@ -1058,4 +1058,5 @@ run_bad_input() {
 	run_shmem_bad_input
 	run_sysvipc_bad_input
 	run_tty_bad_input
+	run_restore_safe_bad_input
 }
