@@ -13,6 +13,8 @@
  *   restore-files.c    service fds (before the fork), the task's fds and
  *                      fs context (in the forked task)
  *   restore-task.c     clone3 with the pid, the task's libc-side setup
+ *   restore-hold.c     a pidfd of every task, proven this restore's; the
+ *                      kill of what it made, and of nothing else
  *   restore-finish.c   the tracer side: wait for the restorer, take over
  *                      every thread, registers, detach
  *   cmd-restore.c      the order of the steps, stats, the exit status

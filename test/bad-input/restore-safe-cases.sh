@@ -215,8 +215,9 @@ caught() {
 }
 
 # interrupt_run SIG NR MS [--pidns]: restore -d gets SIG (number NR) MS
-# ms after it has a handler for it; prints its exit status, or "done N"
-# if it ended (status N) before one was seen.  MS "stop": at the point
+# ms after it has a handler for it; prints its exit status, "done N" if
+# it ended (status N) before one was seen, "no handler" if it ran 5 s
+# without one (then it is killed).  MS "stop": at the point
 # restore-stop-before-fork stops it (all images read, nothing forked),
 # then SIGCONT.  A subshell: the runner's SIGINT trap must not see it.
 interrupt_run() (
@@ -232,9 +233,15 @@ interrupt_run() (
 	end=$((NOW_MS + 5000))
 	until caught "$l" "$2"; do
 		now_ms
-		if ! alive "$l" || [ "$NOW_MS" -ge "$end" ]; then
+		if ! alive "$l"; then
 			wait "$l"
 			echo "done $?"
+			exit
+		fi
+		if [ "$NOW_MS" -ge "$end" ]; then
+			kill -KILL "$l"
+			wait "$l"
+			echo "no handler"
 			exit
 		fi
 	done
@@ -264,6 +271,10 @@ case_restore_interrupted() {
 		st=$(interrupt_run "$sig" "$nr" "$ms" "${2:-}")
 		echo "SIG$sig after $ms ms: exit $st" >>"$RD/int.log"
 		case "$st" in
+		"no handler")
+			REASON="restore -d had no handler for SIG$sig within 5 s"
+			return 1
+			;;
 		0|"done 0") [ "$ms" != stop ] || st="0 (not interrupted at the stop point)" ;;
 		1)
 			cp "$RD/int.err" "$RD/bad.err"
