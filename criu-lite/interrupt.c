@@ -1,4 +1,8 @@
-/* Owns lmproc's own signals during a dump or a pre-dump.  The signals
+/* Owns lmproc's own signals while a command must finish or undo its
+ * step.  A dump or a pre-dump blocks them (interrupt_guard); a restore,
+ * whose waits are for its own children, catches SIGINT, SIGTERM and
+ * SIGHUP with a handler that only records the signal, so a blocking wait
+ * returns EINTR and looks (interrupt_catch).  During a dump the signals
  * that would end lmproc are blocked from the start, so none can cut short
  * a step that must run to completion (an injected call, a cure, a
  * detach); the dump looks for them at safe points between steps and then
@@ -18,6 +22,7 @@
 
 #include "common.h"
 #include "interrupt.h"
+#include "log.h"
 #include "proc.h"
 
 /* How often a wait looks at a thread that reports nothing. */
@@ -33,7 +38,7 @@ static const int ending_signals[] = {
 
 static sigset_t watched, saved_mask;
 static bool guarded;
-static int caught;
+static volatile sig_atomic_t caught;
 
 static void watch(sigset_t *block, int sig)
 {
@@ -65,6 +70,47 @@ void interrupt_guard(void)
 	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, &saved_mask);
 	guarded = true;
+}
+
+static const int restore_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+static struct sigaction old_act[ARRAY_SIZE(restore_sigs)];
+static bool catching;
+
+static void on_signal(int sig)
+{
+	if (!caught)
+		caught = sig;
+}
+
+int interrupt_catch(void)
+{
+	/* No SA_RESTART: a wait returns EINTR and looks at the flag. */
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(restore_sigs); i++) {
+		if (sigaction(restore_sigs[i], NULL, &old_act[i])) {
+			pr_perror("Can't read the action of signal %d", restore_sigs[i]);
+			return -errno;
+		}
+		if (old_act[i].sa_handler == SIG_IGN)
+			continue;
+		if (sigaction(restore_sigs[i], &sa, NULL)) {
+			pr_perror("Can't catch signal %d", restore_sigs[i]);
+			return -errno;
+		}
+	}
+	catching = true;
+	return 0;
+}
+
+void interrupt_release(void)
+{
+	if (!catching)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(restore_sigs); i++)
+		sigaction(restore_sigs[i], &old_act[i], NULL);
+	catching = false;
 }
 
 void interrupt_child_reset(void)

@@ -3,9 +3,11 @@
  * areas, open service fds, fork the tree, restorers, registers, detach),
  * the stats image, and the wait that forwards the root's exit status.
  * After the fork, every failure kills the tree: no half-restored process
- * is left behind. */
+ * is left behind.  SIGINT, SIGTERM and SIGHUP until the hand-over are
+ * such a failure. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,6 +18,7 @@
 #include "fd-types.h"
 #include "sk-unix.h"
 #include "image.h"
+#include "interrupt.h"
 #include "log.h"
 #include "opts.h"
 #include "restore.h"
@@ -159,6 +162,8 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 {
 	int ret = prepare(t, opts, dfd);
 
+	if (!ret)
+		ret = restore_check_interrupt(t);
 	if (ret) {
 		undo_shmem(t);
 		return ret;
@@ -170,6 +175,12 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (t->ctx[i].plan.pid)
 			ret = restore_finish_task(&t->ctx[i]);
+	/* The hand-over: the whole tree at once, or none of it. */
+	if (!ret)
+		ret = restore_check_interrupt(t);
+	for (size_t i = 0; i < t->nr && !ret; i++)
+		if (t->ctx[i].plan.pid)
+			ret = restore_detach_task(&t->ctx[i]);
 	if (ret) {
 		restore_kill_tree(t);
 		undo_shmem(t);
@@ -184,6 +195,7 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 
 static void free_tree(struct restore_tree *t)
 {
+	restore_release_tree(t);
 	close_service_fds(t);
 	for (size_t i = 0; t->ctx && i < t->nr; i++) {
 		if (!t->ctx[i].plan.pid)
@@ -219,24 +231,47 @@ static int wait_task(pid_t pid)
 	}
 }
 
+/* A signal that came once the tree was handed over: the restore is done,
+ * and lmproc, if it waits for the root now, takes it as a waiter would. */
+static void late_interrupt(int sig, bool waiting)
+{
+	pr_warn("SIG%s came after the restored tree was handed over: the restore is complete\n",
+		sigabbrev_np(sig));
+	if (waiting)
+		raise(sig);
+}
+
 int cmd_restore(struct lmproc_opts *opts)
 {
-	struct restore_tree t = {};
+	struct restore_tree t = { .init_pidfd = -1, .lmproc_pidfd = -1 };
 	uint64_t t_start = now_ns();
 	pid_t pid = 0;
-	int dfd, ret;
+	int dfd, ret, sig;
 
+	ret = interrupt_catch();
+	if (ret)
+		return ret;
 	dfd = open_images_dir(opts->images_dir);
-	if (dfd < 0)
+	if (dfd < 0) {
+		interrupt_release();
 		return dfd;
+	}
 	ret = restore(&t, opts, dfd, t_start);
+	/* With -d lmproc keeps them to its end: a signal after the hand-over
+	 * must not make a complete restore look failed. */
+	if (ret || !opts->detach)
+		interrupt_release();
 	if (t.ctx)
 		pid = t.pidns ? t.init_pid : t.ctx[0].pid;
 	free_tree(&t);
 	close(dfd);
 	if (ret)
 		return ret < 0 ? ret : -EIO;
+	sig = interrupt_signal();
+	if (sig)
+		late_interrupt(sig, !opts->detach);
 	if (opts->detach)
 		return 0;
+	/* Its own child, not reaped yet: the pid is its. */
 	return wait_task(pid);
 }

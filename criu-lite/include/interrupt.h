@@ -1,4 +1,6 @@
-/* lmproc's own signals during a dump or a pre-dump, and the waits for
+/* lmproc's own signals while a command must finish or undo its step
+ * (blocked during a dump or a pre-dump, caught during a restore), and the
+ * waits for
  * traced threads that never block for ever (docs/architecture.md,
  * "Signals and dying processes"). */
 #ifndef LMPROC_INTERRUPT_H
@@ -13,9 +15,16 @@
 /* Blocks every signal that would end lmproc (those the caller did not
  * leave ignored) and SIGCHLD: from here on they are only looked at. */
 void interrupt_guard(void);
+/* A restore: catches SIGINT, SIGTERM and SIGHUP (except one the caller
+ * ignores: nohup, a background job of a shell), recording the first; its
+ * blocking waits return EINTR and look at interrupt_signal(). */
+int interrupt_catch(void);
+/* Puts back the dispositions interrupt_catch() found. */
+void interrupt_release(void);
 /* In a helper forked from lmproc: the signal mask lmproc started with. */
 void interrupt_child_reset(void);
-/* The first blocked signal that arrived (and stays the answer), or 0. */
+/* The first signal that arrived, blocked or caught (and stays the
+ * answer), or 0. */
 int interrupt_signal(void);
 /* -EINTR once a signal arrived: the safe points of a dump call it. */
 int interrupt_check(void);

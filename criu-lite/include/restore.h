@@ -15,6 +15,8 @@
  *   restore-files.c    service fds (before the fork), the task's fds and
  *                      fs context (in the forked task)
  *   restore-task.c     clone3 with the pid, the task's libc-side setup
+ *   restore-hold.c     a pidfd of every task, proven this restore's; the
+ *                      kill of what it made, and of nothing else
  *   restore-finish.c   the tracer side: wait for the restorer, take over
  *                      every thread, registers, detach
  *   cmd-restore.c      the order of the steps, stats, the exit status
@@ -168,7 +170,8 @@ struct restore_ctx {
 	pid_t host_pid;	   /* its pid in lmproc's pid namespace (--pidns) */
 	pid_t *host_tids;  /* per thread of the plan, in lmproc's namespace */
 	pid_t lmproc_pid;
-	pid_t pid; /* the task, once forked */
+	int pidfd; /* restore-hold.c: held once proven this restore's, else -1 */
+	pid_t pid; /* the task, once lmproc can reap it (its child or tracee) */
 	uint64_t t_start_ns;
 	uint64_t t_fork_ns;
 	uint64_t t_detach_ns;
@@ -191,6 +194,8 @@ struct restore_tree {
 	struct sysvipc_restore *sysvipc; /* sysvipc.img (restore-sysvipc.c) */
 	bool pidns;	/* --pidns: restored under an init of a new pid namespace */
 	pid_t init_pid;
+	int init_pidfd;	  /* the init's, from clone3 (else -1) */
+	int lmproc_pidfd; /* lmproc's own, for the init to see it end (else -1) */
 };
 
 struct tree_sync {
@@ -302,7 +307,14 @@ int restore_fork_tree(struct restore_tree *t);
 /* For restore-pidns.c: a task's life from its fork to the restorer. */
 void restore_task_main(struct restore_ctx *ctx) __attribute__((noreturn));
 void restore_task_fail(struct restore_ctx *ctx) __attribute__((noreturn));
-pid_t restore_clone_with_pid(pid_t pid);
+/* PIDFD: a pidfd of the child goes there (NULL: none is made). */
+pid_t restore_clone_with_pid(pid_t pid, int *pidfd);
+/* PR_SET_PDEATHSIG(SIGKILL), then -1 if PARENT (as getppid() says it) is
+ * already gone. */
+int restore_die_with_parent(pid_t parent);
+/* LMPROC_FAULT=restore-killed-at-fork: the child's and lmproc's sides. */
+void restore_fault_late_child(void);
+void restore_fault_killed_at_fork(void);
 
 /* restore-pidns.c */
 int restore_pidns_fork_init(struct restore_tree *t);
@@ -310,10 +322,21 @@ int restore_pidns_fork_init(struct restore_tree *t);
 int restore_map_host_pids(struct restore_tree *t);
 /* Once the restorer made the threads: ctx->host_tids. */
 int restore_map_host_tids(struct restore_ctx *ctx);
-/* Kills the tree and reaps what lmproc can (any failure before detach). */
-void restore_kill_tree(struct restore_tree *t);
 
-/* restore-finish.c: waits for the restorer, sets registers, detaches. */
+/* restore-hold.c: once every task is ready (host pids known), a pidfd of
+ * each, proven this restore's, and the seize of each. */
+int restore_hold_tree(struct restore_tree *t);
+/* Kills the tree through the pidfds held and reaps what lmproc can (any
+ * failure before detach). */
+void restore_kill_tree(struct restore_tree *t);
+/* Closes every pidfd held. */
+void restore_release_tree(struct restore_tree *t);
+/* -EINTR, saying so once, if SIGINT, SIGTERM or SIGHUP came. */
+int restore_check_interrupt(const struct restore_tree *t);
+
+/* restore-finish.c: waits for the restorer, sets registers; then, once
+ * every task is finished, the detach of each (the hand-over). */
 int restore_finish_task(struct restore_ctx *ctx);
+int restore_detach_task(struct restore_ctx *ctx);
 
 #endif

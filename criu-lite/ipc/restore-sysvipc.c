@@ -338,15 +338,19 @@ static int make_object(const SysvipcEntry *e, bool pidns, bool *made)
 		*made = ret != 1;
 		return ret ? -EIO : 0;
 	}
-	child = restore_clone_with_pid(owner_of(e));
+	child = restore_clone_with_pid(owner_of(e), NULL);
 	if (child < 0) {
 		pr_perror("Can't make SysV %s %d as pid %u, its last user in the tree", kind_of(e),
 			  perm_of(e)->id, owner_of(e));
 		return -errno;
 	}
 	if (!child)
-		_exit(make_and_fill(e));
-	if (waitpid(child, &status, 0) < 0) {
+		_exit(restore_die_with_parent(getppid()) ? 1 : make_and_fill(e));
+	/* Its own child, not reaped yet: the pid is its.  Short: a signal
+	 * lmproc catches is looked at once it is done. */
+	while ((ret = waitpid(child, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (ret < 0) {
 		pr_perror("Can't wait for pid %d making SysV %s %d", child, kind_of(e),
 			  perm_of(e)->id);
 		return -errno;

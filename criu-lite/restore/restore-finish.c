@@ -3,15 +3,16 @@
  * takes over every other thread (parked by the restorer) and sets its
  * dumped registers, FPU state and signal mask at a syscall-exit stop, has
  * the main thread unmap the restorer area once no thread runs in it any
- * more, sets its state at that syscall-exit stop, and detaches them all.
- * On any failure the task is left stopped (or already reaped) for the
- * caller to kill. */
+ * more, sets its state at that syscall-exit stop, and, once every task
+ * of the tree is that far, detaches them all.  On any failure the task
+ * is left stopped (or already reaped) for the caller to kill. */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -34,6 +35,8 @@ static int wait_stop(struct restore_ctx *ctx, int *sig)
 
 	for (;;) {
 		if (waitpid(ctx->pid, &status, __WALL) < 0) {
+			if (errno == EINTR && restore_check_interrupt(ctx->tree))
+				return -EINTR;
 			if (errno == EINTR)
 				continue;
 			pr_perror("Can't wait for the restored pid %d", ctx->pid);
@@ -364,6 +367,8 @@ static int wait_thread(struct restore_ctx *ctx, pid_t tid, int *status)
 {
 	for (;;) {
 		if (waitpid(tid, status, __WALL) < 0) {
+			if (errno == EINTR && restore_check_interrupt(ctx->tree))
+				return -EINTR;
 			if (errno == EINTR)
 				continue;
 			pr_perror("Can't wait for thread %d of the restored pid %d", tid, ctx->pid);
@@ -469,7 +474,7 @@ static int restore_stopped(struct restore_ctx *ctx)
 {
 	if (!ctx->plan.core->attrs->stopped)
 		return 0;
-	if (kill(ctx->pid, SIGSTOP)) {
+	if (pidfd_send_signal(ctx->pidfd, SIGSTOP, NULL, 0)) {
 		pr_perror("Can't stop the restored pid %d again", ctx->pid);
 		return -errno;
 	}
@@ -510,11 +515,14 @@ int restore_finish_task(struct restore_ctx *ctx)
 		pr_err("Can't restore pid %d: fault injected before detach\n", ctx->pid);
 		return -EIO;
 	}
-	ret = restore_stopped(ctx);
+	return restore_stopped(ctx);
+}
+
+int restore_detach_task(struct restore_ctx *ctx)
+{
+	int ret = detach_all(ctx);
+
 	if (!ret)
-		ret = detach_all(ctx);
-	if (ret)
-		return ret;
-	ctx->t_detach_ns = now_ns();
-	return 0;
+		ctx->t_detach_ns = now_ns();
+	return ret;
 }

@@ -6,6 +6,7 @@
  * outside, traces them by their host pids, read from NSpid. */
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <linux/futex.h>
 #include <sys/mount.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,12 +27,21 @@
 #include "restore.h"
 #include "uapi-compat.h"
 
-static volatile pid_t init_root;
+static volatile int init_root_fd = -1;
 
 static void forward(int sig)
 {
-	if (init_root > 0)
-		kill(init_root, sig);
+	if (init_root_fd >= 0)
+		pidfd_send_signal(init_root_fd, sig, NULL, 0);
+}
+
+/* Its parent, lmproc, is outside the namespace (getppid() says 0): its
+ * pidfd, inherited, tells whether it has ended. */
+static bool lmproc_gone(const struct restore_tree *t)
+{
+	struct pollfd p = { .fd = t->lmproc_pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) != 0;
 }
 
 /* Pid 1 of the new namespace: forwards the signals a service manager
@@ -41,12 +52,14 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 	struct restore_ctx *root = &t->ctx[0];
 	struct sigaction sa = { .sa_handler = forward };
 	sigset_t none;
+	int st, root_fd;
 	pid_t pid;
-	int st;
 
 	/* Until lmproc has seized the tree (PTRACE_O_EXITKILL from then on),
 	 * its death must take this init, and so the whole namespace, along. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	restore_fault_late_child();
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || lmproc_gone(t))
+		_exit(1);
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
 		snprintf(root->args->child_err, sizeof(root->args->child_err),
@@ -55,7 +68,7 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(fwd); i++)
 		sigaction(fwd[i], &sa, NULL);
-	pid = restore_clone_with_pid(root->plan.pid);
+	pid = restore_clone_with_pid(root->plan.pid, &root_fd);
 	if (pid == 0)
 		restore_task_main(root);
 	if (pid < 0) {
@@ -64,10 +77,11 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 			 strerror(errno));
 		restore_task_fail(root);
 	}
-	init_root = pid;
+	init_root_fd = root_fd;
 	/* lmproc's fds (its stdio, log, images) are not the init's to keep:
 	 * a pipe lmproc writes to must see its end when lmproc exits. */
-	close_range(0, ~0U, 0);
+	close_range(0, root_fd - 1, 0);
+	close_range(root_fd + 1, ~0U, 0);
 	while (!root->args->go) {
 		struct timespec nap = { 0, 50 * 1000000L };
 
@@ -92,12 +106,23 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 
 int restore_pidns_fork_init(struct restore_tree *t)
 {
-	struct lm_clone_args ca = { .flags = CLONE_NEWPID, .exit_signal = SIGCHLD };
-	pid_t pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	struct lm_clone_args ca = {
+	    .flags = CLONE_NEWPID | CLONE_PIDFD,
+	    .pidfd = (uint64_t)(uintptr_t)&t->init_pidfd,
+	    .exit_signal = SIGCHLD,
+	};
+	pid_t pid;
 
+	t->lmproc_pidfd = pidfd_open(getpid(), 0);
+	if (t->lmproc_pidfd < 0) {
+		pr_perror("Can't open a pidfd of lmproc for the namespace's init");
+		return -errno;
+	}
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0)
 		pidns_init(t);
 	if (pid < 0) {
+		t->init_pidfd = -1;
 		pr_perror("Can't create a pid namespace for the restore");
 		return -errno;
 	}

@@ -3,15 +3,17 @@
  * every task once all are set up, and each task's own libc-side setup before it jumps into the restorer (signals, session,
  * files, fs, personality, comm, rseq).  The task never returns from
  * task_main(); it reports a failure of its setup in args->child_err and
- * exits.  Also owns killing the task on failure. */
+ * exits.  restore-hold.c holds them and kills them on failure. */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/personality.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
@@ -127,6 +129,8 @@ static void __attribute__((noreturn)) zombie_main(struct restore_ctx *ctx, const
 	sigset_t sig;
 	int st = e->exit_status;
 
+	if (restore_die_with_parent(ctx->tree->entries[ctx->tree->parent[ctx->idx]]->pid))
+		_exit(1);
 	if (e->comm)
 		prctl(PR_SET_NAME, e->comm);
 	if (ctx->own_group)
@@ -147,46 +151,57 @@ static void __attribute__((noreturn)) zombie_main(struct restore_ctx *ctx, const
 
 /* The leader of a group whose leader is gone: it makes the group and
  * waits to be killed once its parent has put the members in. */
-static int fork_group_helper(struct restore_ctx *ctx, pid_t pgid, pid_t *helper)
+struct group_helper {
+	pid_t pid;
+	int pidfd;
+};
+
+static int fork_group_helper(struct restore_ctx *ctx, pid_t pgid, struct group_helper *h)
 {
-	pid_t pid = restore_clone_with_pid(pgid);
+	pid_t parent = getpid(), pid = restore_clone_with_pid(pgid, &h->pidfd);
 
 	if (pid == 0) {
+		if (restore_die_with_parent(parent))
+			_exit(1);
 		for (;;)
 			pause();
 	}
 	if (pid < 0)
 		return task_err(ctx, "can't create pid %d to remake process group %d: %s", pgid,
 				pgid, strerror(errno));
-	*helper = pid;
+	h->pid = pid;
 	if (setpgid(pid, pid))
 		return task_err(ctx, "can't remake process group %d: %s", pgid, strerror(errno));
 	return 0;
 }
 
-static void end_group_helper(pid_t *helper)
+static void end_group_helper(struct group_helper *h)
 {
-	if (*helper <= 0)
+	siginfo_t si;
+
+	if (h->pid <= 0)
 		return;
-	kill(*helper, SIGKILL);
-	waitpid(*helper, NULL, 0);
-	*helper = 0;
+	pidfd_send_signal(h->pidfd, SIGKILL, NULL, 0);
+	waitid(P_PIDFD, h->pidfd, &si, WEXITED);
+	close(h->pidfd);
+	h->pid = 0;
+	h->pidfd = -1;
 }
 
-static int fork_child(struct restore_ctx *ctx, size_t i, pid_t *helper)
+static int fork_child(struct restore_ctx *ctx, size_t i, struct group_helper *helper)
 {
 	struct restore_tree *t = ctx->tree;
 	struct restore_ctx *c = &t->ctx[i];
 	pid_t pgid = t->entries[i]->pgid, pid;
 	int ret;
 
-	if (c->group_helper && *helper != pgid) {
+	if (c->group_helper && helper->pid != pgid) {
 		end_group_helper(helper);
 		ret = fork_group_helper(ctx, pgid, helper);
 		if (ret)
 			return ret;
 	}
-	pid = restore_clone_with_pid(t->entries[i]->pid);
+	pid = restore_clone_with_pid(t->entries[i]->pid, NULL);
 	if (pid == 0 && !c->plan.pid)
 		zombie_main(c, t->entries[i]);
 	if (pid == 0)
@@ -206,7 +221,7 @@ static int fork_child(struct restore_ctx *ctx, size_t i, pid_t *helper)
 static int fork_children(struct restore_ctx *ctx, bool early)
 {
 	struct restore_tree *t = ctx->tree;
-	pid_t helper = 0;
+	struct group_helper helper = { 0, -1 };
 	int ret = 0;
 
 	for (size_t i = ctx->idx + 1; i < t->nr && !ret; i++)
@@ -272,7 +287,9 @@ void restore_task_main(struct restore_ctx *ctx)
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+	if (!ctx->idx && !t->pidns)
+		restore_fault_late_child();
+	if (restore_die_with_parent(parent))
 		restore_task_fail(ctx);
 	if (task_setup(ctx, e))
 		restore_task_fail(ctx);
@@ -326,15 +343,42 @@ static void plan_session(struct restore_ctx *ctx)
 			ctx->plan.pid, e->pgid);
 }
 
-pid_t restore_clone_with_pid(pid_t pid)
+/* restore-killed-at-fork: lmproc dies right after its first fork, before
+ * the child (made late on purpose) has set its parent-death signal. */
+void restore_fault_late_child(void)
+{
+	if (fault_injected("restore-killed-at-fork"))
+		usleep(100 * 1000);
+}
+
+void restore_fault_killed_at_fork(void)
+{
+	if (fault_injected("restore-killed-at-fork"))
+		raise(SIGKILL);
+}
+
+pid_t restore_clone_with_pid(pid_t pid, int *pidfd)
 {
 	struct lm_clone_args ca = {
+	    .flags = pidfd ? CLONE_PIDFD : 0,
+	    .pidfd = (uint64_t)(uintptr_t)pidfd,
 	    .exit_signal = SIGCHLD,
 	    .set_tid = (uint64_t)(uintptr_t)&pid,
 	    .set_tid_size = 1,
 	};
 
 	return syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+/* First thing in every process a restore creates, until the hand-over:
+ * it dies with its parent, and checks that the parent has not died
+ * before (it would have been handed to a reaper, whose end is no
+ * signal to it). */
+int restore_die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		return -1;
+	return 0;
 }
 
 static int clone_error(pid_t pid)
@@ -422,6 +466,8 @@ static int wait_tree_ready(struct restore_tree *t, uint32_t nr_live)
 
 		if (seen == nr_live)
 			return 0;
+		if (restore_check_interrupt(t))
+			return -EINTR;
 		if (setup_failed(t)) {
 			report_setup_failure(t);
 			return -EIO;
@@ -439,20 +485,12 @@ static int seize_and_go(struct restore_tree *t)
 {
 	int ret = restore_map_host_pids(t);
 
+	if (!ret)
+		ret = restore_hold_tree(t);
+	if (!ret)
+		ret = restore_check_interrupt(t);
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < t->nr; i++) {
-		struct restore_ctx *c = &t->ctx[i];
-
-		if (!c->plan.pid)
-			continue;
-		if (ptrace(PTRACE_SEIZE, c->host_pid, NULL,
-			   PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD)) {
-			pr_perror("Can't seize the restored pid %d", c->plan.pid);
-			return -errno;
-		}
-		c->pid = c->host_pid;
-	}
 	for (size_t i = 0; i < t->nr; i++) {
 		struct restore_ctx *c = &t->ctx[i];
 
@@ -485,6 +523,13 @@ int restore_fork_tree(struct restore_tree *t)
 			return ret;
 	}
 	plan_session(root);
+	/* Every check is made: a test runs another restore of these images
+	 * meanwhile. */
+	if (fault_injected("restore-stop-before-fork"))
+		raise(SIGSTOP);
+	ret = restore_check_interrupt(t);
+	if (ret)
+		return ret;
 	for (size_t i = 0; i < t->nr; i++)
 		t->ctx[i].lmproc_pid = getpid();
 	root->t_fork_ns = now_ns();
@@ -493,63 +538,16 @@ int restore_fork_tree(struct restore_tree *t)
 		if (ret)
 			return ret;
 	} else {
-		pid = restore_clone_with_pid(root->plan.pid);
+		pid = restore_clone_with_pid(root->plan.pid, &root->pidfd);
 		if (pid == 0)
 			restore_task_main(root);
 		if (pid < 0)
 			return clone_error(root->plan.pid);
-		root->host_pid = pid;
+		root->host_pid = root->pid = pid;
 	}
+	restore_fault_killed_at_fork();
 	ret = wait_tree_ready(t, nr_live);
 	if (!ret)
 		ret = seize_and_go(t);
 	return ret;
-}
-
-static size_t live_pids(const struct restore_tree *t)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < t->nr; i++)
-		n += t->ctx[i].pid > 0;
-	return n;
-}
-
-/* Every process of the tree that was forked goes, and what lmproc can
- * reap (the root, and any task it traces) is reaped; the rest is left
- * to the reaper their killed parents hand them to. */
-void restore_kill_tree(struct restore_tree *t)
-{
-	/* The end of a namespace's init is the end of every task in it. */
-	if (t->init_pid > 0)
-		kill(t->init_pid, SIGKILL);
-	for (size_t i = t->nr; !t->pidns && i-- > 0;) {
-		struct restore_ctx *c = &t->ctx[i];
-		struct proc_status st;
-		pid_t expect = i ? (pid_t)t->entries[t->parent[i]]->pid : getpid();
-
-		if (c->pid > 0 || (!proc_read_status(t->entries[i]->pid, &st) &&
-				   (st.ppid == expect || st.tracer_pid == getpid())))
-			kill(t->entries[i]->pid, SIGKILL);
-	}
-	/* A main thread is reported only after every other thread of its
-	 * process: reap whatever comes until each process is gone. */
-	while (live_pids(t) || t->init_pid > 0) {
-		int status;
-		pid_t w = waitpid(-1, &status, __WALL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			break;
-		if (!WIFEXITED(status) && !WIFSIGNALED(status))
-			continue;
-		if (w == t->init_pid)
-			t->init_pid = 0;
-		for (size_t i = 0; i < t->nr; i++)
-			if (t->ctx[i].pid == w) {
-				pr_debug("Killed the half-restored pid %d\n", w);
-				t->ctx[i].pid = 0;
-			}
-	}
 }

@@ -39,6 +39,7 @@ static int read_plans(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		c->tree = t;
 		c->idx = i;
 		c->svc_fds[0] = c->svc_fds[1] = c->files_data_fd = c->tty_fd = -1;
+		c->pidfd = -1;
 		for (uint32_t l = 0; l < RESTORER_MAX_LEVELS; l++)
 			c->pages_fds[l] = -1;
 		for (int k = 0; k < MAX_INHERIT_FDS; k++)

@@ -1172,4 +1172,5 @@ run_bad_input() {
 	run_imgdir_bad_input
 	run_interrupt_bad_input
 	run_fuzz_bad_input
+	run_restore_safe_bad_input
 }
