@@ -329,7 +329,7 @@ static int make_and_fill(const SysvipcEntry *e)
 static int make_object(const SysvipcEntry *e, bool pidns, bool *made)
 {
 	int ret = find_existing(e), status;
-	pid_t child;
+	pid_t child, self = getpid();
 
 	if (ret)
 		return ret > 0 ? 0 : ret;
@@ -345,7 +345,7 @@ static int make_object(const SysvipcEntry *e, bool pidns, bool *made)
 		return -errno;
 	}
 	if (!child)
-		_exit(restore_die_with_parent(getppid()) ? 1 : make_and_fill(e));
+		_exit(restore_die_with_parent(self) ? 1 : make_and_fill(e));
 	/* Its own child, not reaped yet: the pid is its.  Short: a signal
 	 * lmproc catches is looked at once it is done. */
 	while ((ret = waitpid(child, &status, 0)) < 0 && errno == EINTR)
