@@ -61,6 +61,35 @@ static int read_ids(struct pstree_item *it)
 	return 0;
 }
 
+/* How long a child found exiting while it was seized may take to become
+ * the zombie its frozen parent can't reap. */
+#define EXITING_CHILD_PASSES 2000
+#define EXITING_CHILD_NAP_US 1000
+
+/* IT exited while being seized: it may still be on its way out (the wait
+ * saw it exiting, /proc does not say zombie yet).  A zombie is recorded
+ * as one; a child its parent's SIG_IGN of SIGCHLD let the kernel reap is
+ * gone and no part of the tree. */
+static int take_exited_child(struct pstree *t, int parent, struct pstree_item *it)
+{
+	pid_t pid = it->pid;
+	struct proc_stat st;
+
+	for (int i = 0; i < EXITING_CHILD_PASSES; i++) {
+		int ret = proc_read_stat(pid, &st);
+
+		if (ret == -ENOENT || (!ret && st.ppid != t->items[parent].pid)) {
+			t->nr--;
+			return 0;
+		}
+		if (!ret && st.state == 'Z')
+			return read_ids(it);
+		usleep(EXITING_CHILD_NAP_US);
+	}
+	pr_err("Child %d of pid %d vanished while being seized\n", pid, t->items[parent].pid);
+	return -ESRCH;
+}
+
 /* A child is either seized or, if it exited (now or before), a zombie
  * its frozen parent cannot reap. */
 static int take_child(struct pstree *t, int parent, pid_t pid)
@@ -74,15 +103,8 @@ static int take_child(struct pstree *t, int parent, pid_t pid)
 	if (ret || it->zombie)
 		return ret;
 	ret = seize_task(pid, &it->task);
-	if (ret == -ESRCH) {
-		ret = read_ids(it);
-		if (!ret && !it->zombie) {
-			pr_err("Child %d of pid %d vanished while being seized\n", pid,
-			       t->items[parent].pid);
-			ret = -ESRCH;
-		}
-		return ret;
-	}
+	if (ret == -ESRCH)
+		return take_exited_child(t, parent, it);
 	if (ret)
 		t->nr--;
 	else
