@@ -467,10 +467,19 @@ static int reap_killed(pid_t tid)
 {
 	int status;
 
-	while (wait_traced(tid, &status, TRACEE_STOP_TIMEOUT_MS) == 1)
+	for (;;) {
+		int ret = wait_traced(tid, &status, TRACEE_STOP_TIMEOUT_MS);
+
+		/* Dying, as a killed thread is: the report follows, and
+		 * until it is taken the tid stays in use (a restore right
+		 * after the dump would find it taken). */
+		if (ret == 0)
+			return reap_exited(tid);
+		if (ret < 0)
+			return -1;
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return status;
-	return -1;
+	}
 }
 
 bool seized_task_dead(const struct seized_task *t)
