@@ -153,14 +153,23 @@ static void unlink_if_same(const char *path, const struct stat *was)
 {
 	struct stat now;
 
-	if (!lstat(path, &now) && now.st_dev == was->st_dev && now.st_ino == was->st_ino)
+	/* The change time too: a file system that reuses a freed inode
+	 * number at once (ext4) gives a newer keeper's file the number of
+	 * ours. */
+	if (!lstat(path, &now) && now.st_dev == was->st_dev && now.st_ino == was->st_ino &&
+	    now.st_ctim.tv_sec == was->st_ctim.tv_sec && now.st_ctim.tv_nsec == was->st_ctim.tv_nsec)
 		unlink(path);
 }
 
+/* Once: a keeper told to stop removes its files before it answers, so
+ * the stopper may bind the name again at once. */
 static void unlink_own(void)
 {
+	if (!own.kp)
+		return;
 	unlink_if_same(own.kp->sock, &own.sock);
 	unlink_if_same(own.kp->pidf, &own.pidf);
+	own.kp = NULL;
 }
 
 /* Listens, and writes the keeper's pid next to the socket: a client
