@@ -45,7 +45,9 @@ static int diag_cb(struct nl_msg *msg, void *arg)
 
 int inet_diag_state(int family, int proto, unsigned long ino, unsigned *shutdown, bool *md5)
 {
+	/* The MD5 keys come with INET_DIAG_INFO, to CAP_NET_ADMIN. */
 	struct inet_diag_req_v2 req = { .sdiag_family = family, .sdiag_protocol = proto,
+					.idiag_ext = 1 << (INET_DIAG_INFO - 1),
 					.idiag_states = ~0U };
 	struct diag_find f = { .ino = ino };
 	struct nl_sock *sk = nl_socket_alloc();
