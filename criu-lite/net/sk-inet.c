@@ -14,7 +14,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -26,6 +28,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "sk-opts.h"
 #include "words.h"
 
 #define INET_FLAGS (O_ACCMODE | O_NONBLOCK)
@@ -185,14 +188,72 @@ static void read_options(int fd, InetSkEntry *e)
 	e->sndbuf = max(sock_int(fd, SOL_SOCKET, SO_SNDBUF), 0);
 }
 
+/* The shutdown state: sock_diag's; a socket neither bound nor connected
+ * is not in its tables, and poll shows only its receive side. */
+static int read_shutdown(const struct files_dump *d, const struct fd_parms *p, int fd,
+			 const struct sockaddr_storage *local, InetSkEntry *e)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+	unsigned shut = 0;
+	bool md5 = false;
+	int ret = inet_diag_state(e->family, e->protocol, p->st.st_ino, &shut, &md5);
+
+	if (ret == -ENOENT) {
+		shut = poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLRDHUP) ? 1 : 0;
+		ret = 0;
+	}
+	if (ret) {
+		pr_err("Can't read the state of pid %d fd %d from sock_diag: %s\n", d->pid, p->fd,
+		       strerror(-ret));
+		return ret;
+	}
+	if (md5)
+		return refuse(d, p, "TCP socket", local, "option TCP_MD5SIG: TCP MD5 signature "
+			      "keys, which can't be read back: not supported");
+	e->has_shutdown = shut != 0;
+	e->shutdown = shut;
+	return 0;
+}
+
+/* Every option beyond the entry's fields, the shutdown state; refuses
+ * multicast memberships (no interface lists them whole). */
+static int read_more(const struct files_dump *d, const struct fd_parms *p, int fd,
+		     const struct sockaddr_storage *local, InetSkEntry *e, struct sk_opts *o)
+{
+	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 32], group[INET6_ADDRSTRLEN];
+	struct sk_who w = { .pid = d->pid, .fd = p->fd, .what = what };
+	int ret;
+
+	addr_name(local, name, sizeof(name));
+	snprintf(what, sizeof(what), "%s socket %s", e->type == SOCK_STREAM ? "TCP" : "UDP", name);
+	ret = sk_opts_dump(&w, fd, e->family, e->type, e->protocol, o);
+	if (ret)
+		return ret;
+	e->opts = o->ptrs;
+	e->n_opts = o->n;
+	ret = read_shutdown(d, p, fd, local, e);
+	if (ret || e->type != SOCK_DGRAM)
+		return ret;
+	ret = sk_mcast_member(fd, e->family, group, sizeof(group));
+	if (ret > 0) {
+		pr_err("pid %d fd %d (%s): a member of multicast group %s: not supported\n", d->pid,
+		       p->fd, what, group);
+		return -EOPNOTSUPP;
+	}
+	return ret;
+}
+
 static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	InetSkEntry e = INET_SK_ENTRY__INIT;
 	struct sockaddr_storage local = { .ss_family = AF_INET };
 	socklen_t len = sizeof(local);
 	uint8_t sbuf[16], dbuf[16];
+	cleanup_free struct sk_opts *o = calloc(1, sizeof(*o));
 	int fd, ret;
 
+	if (!o)
+		return -ENOMEM;
 	if (p->flags & ~INET_FLAGS)
 		return files_refuse_flags(d, p, "an IP socket", INET_FLAGS);
 	ret = same_netns(d, p);
@@ -215,18 +276,23 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		e.has_src_addr = e.has_src_port = true;
 	ret = e.type == SOCK_STREAM ? tcp_state(d, p, fd, &local, &e) :
 				      udp_state(d, p, fd, &local, &e, dbuf);
-	if (!ret)
+	if (!ret) {
 		read_options(fd, &e);
+		ret = read_more(d, p, fd, &local, &e, o);
+	}
 	close(fd);
-	if (ret)
-		return ret;
-	fe->inet_sk = &e;
-	return files_write(d, fe);
+	if (!ret) {
+		fe->inet_sk = &e;
+		ret = files_write(d, fe);
+	}
+	sk_opts_free(o);
+	return ret;
 }
 
 static int inet_validate(const FileEntry *f, uint64_t data_size)
 {
 	const InetSkEntry *e = f->inet_sk;
+	const char *why;
 	size_t alen;
 
 	(void)data_size;
@@ -246,6 +312,10 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 					"protocol %u, flags %s, addresses or backlog out of "
 					"range", f->id, e->family, e->type, e->protocol,
 					open_flags_words(e->flags).s);
+	why = sk_opts_bad(e->opts, e->n_opts, e->family);
+	if (why || (e->has_shutdown && (!e->shutdown || e->shutdown > 3)))
+		return restore_plan_bad("files.img", "IP socket file id %u: %s", f->id,
+					why ?: "a shutdown state out of range");
 	return 0;
 }
 
@@ -275,8 +345,10 @@ static int set_int(int fd, int level, int name, int v)
 
 /* The options bind() and the rest depend on come first; a buffer size
  * is set to half what was read (the kernel doubles it). */
-static int set_options(int fd, const InetSkEntry *e)
+static int set_options(int fd, const InetSkEntry *e, const char **which)
 {
+	int ret;
+
 	if ((e->reuseaddr && set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) ||
 	    (e->reuseport && set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) ||
 	    (e->family == AF_INET6 && set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, e->v6only)) ||
@@ -284,27 +356,43 @@ static int set_options(int fd, const InetSkEntry *e)
 	    (e->broadcast && set_int(fd, SOL_SOCKET, SO_BROADCAST, 1)) ||
 	    (e->nodelay && set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1)))
 		return -errno;
+	ret = sk_opts_restore(fd, e->opts, e->n_opts, false, which);
+	if (ret)
+		return ret;
 	if (e->rcvbuf && sock_int(fd, SOL_SOCKET, SO_RCVBUF) != (int)e->rcvbuf &&
 	    set_int(fd, SOL_SOCKET, SO_RCVBUF, e->rcvbuf / 2))
 		return -errno;
 	if (e->sndbuf && sock_int(fd, SOL_SOCKET, SO_SNDBUF) != (int)e->sndbuf &&
 	    set_int(fd, SOL_SOCKET, SO_SNDBUF, e->sndbuf / 2))
 		return -errno;
-	return 0;
+	return sk_opts_restore(fd, e->opts, e->n_opts, true, which);
+}
+
+/* After bind(), listen() and connect(): an unconnected socket takes the
+ * shutdown too (and says ENOTCONN). */
+static int set_shutdown(int fd, const InetSkEntry *e)
+{
+	int how = e->shutdown == 3 ? SHUT_RDWR : e->shutdown == 1 ? SHUT_RD : SHUT_WR;
+
+	if (!e->has_shutdown || !shutdown(fd, how) || errno == ENOTCONN)
+		return 0;
+	return -errno;
 }
 
 static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *e)
 {
 	struct sockaddr_storage ss;
 	char name[INET6_ADDRSTRLEN + 16];
+	const char *which = "SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY, SO_KEEPALIVE, "
+			    "SO_BROADCAST, TCP_NODELAY or a buffer size";
 	socklen_t len;
 	int fd = socket(e->family, e->type | SOCK_CLOEXEC, e->protocol), ret;
 
 	if (fd < 0)
 		return task_files_err(tf, desc, "can't create an IP socket: %s", strerror(errno));
-	ret = set_options(fd, e);
+	ret = set_options(fd, e, &which);
 	if (ret) {
-		ret = task_files_err(tf, desc, "can't set the socket's options: %s",
+		ret = task_files_err(tf, desc, "can't set the socket's option %s: %s", which,
 				     strerror(-ret));
 		goto err;
 	}
@@ -329,6 +417,11 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 					     strerror(errno));
 			goto err;
 		}
+	}
+	if (set_shutdown(fd, e)) {
+		ret = task_files_err(tf, desc, "can't shut it down (%u): %s", e->shutdown,
+				     strerror(errno));
+		goto err;
 	}
 	if ((e->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK)) {
 		ret = task_files_err(tf, desc, "can't set O_NONBLOCK: %s", strerror(errno));

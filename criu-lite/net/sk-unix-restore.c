@@ -24,6 +24,7 @@
 
 #include "common.h"
 #include "fd-types.h"
+#include "sk-opts.h"
 #include "sk-unix.h"
 #include "words.h"
 
@@ -52,12 +53,19 @@ static void set_buf(int fd, int force, int opt, uint32_t size)
 static int sk_options(struct task_files *tf, uint32_t desc, int fd)
 {
 	const UnixSkEntry *u = sk_of(tf, desc);
-	int cred = u->passcred;
+	const char *which;
+	int cred = u->passcred, ret;
 
+	ret = sk_opts_restore(fd, u->opts, u->n_opts, false, &which);
+	if (ret)
+		return task_files_err(tf, desc, "can't set option %s: %s", which, strerror(-ret));
 	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, u->sndbuf);
 	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, u->rcvbuf);
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &cred, sizeof(cred)))
 		return task_files_err(tf, desc, "can't set SO_PASSCRED: %s", strerror(errno));
+	ret = sk_opts_restore(fd, u->opts, u->n_opts, true, &which);
+	if (ret)
+		return task_files_err(tf, desc, "can't set option %s: %s", which, strerror(-ret));
 	return 0;
 }
 

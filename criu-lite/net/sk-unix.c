@@ -29,6 +29,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "sk-opts.h"
 #include "sk-unix.h"
 #include "words.h"
 
@@ -431,9 +432,12 @@ static int dump_queue(struct files_dump *d, const struct fd_parms *p, int fd,
 	return ret;
 }
 
-static int read_options(struct files_dump *d, const struct fd_parms *p, int fd, UnixSkEntry *u)
+static int read_options(struct files_dump *d, const struct fd_parms *p, int fd, UnixSkEntry *u,
+			struct sk_opts *o)
 {
-	int rcv, snd, cred, off;
+	char what[64];
+	struct sk_who w = { .pid = d->pid, .fd = p->fd, .what = what };
+	int rcv, snd, cred, off, ret;
 
 	if (sockopt(fd, SO_RCVBUF, &rcv) || sockopt(fd, SO_SNDBUF, &snd) ||
 	    sockopt(fd, SO_PASSCRED, &cred) || sockopt(fd, SO_PEEK_OFF, &off)) {
@@ -444,7 +448,11 @@ static int read_options(struct files_dump *d, const struct fd_parms *p, int fd, 
 	u->sndbuf = snd;
 	u->passcred = cred;
 	u->peek_off = off;
-	return 0;
+	snprintf(what, sizeof(what), "unix %s %s", type_name(u->type), p->link);
+	ret = sk_opts_dump(&w, fd, AF_UNIX, u->type, 0, o);
+	u->opts = o->ptrs;
+	u->n_opts = o->n;
+	return ret;
 }
 
 static int write_entry(struct files_dump *d, struct fd_parms *p, FileEntry *fe, UnixSkEntry *u,
@@ -468,8 +476,11 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	const struct unix_diag_sk *s = unix_diag_of(d, p->st.st_ino);
 	UnixSkEntry u = UNIX_SK_ENTRY__INIT;
 	UnixQueueEntry q = UNIX_QUEUE_ENTRY__INIT;
+	cleanup_free struct sk_opts *o = calloc(1, sizeof(*o));
 	int fd, ret;
 
+	if (!o)
+		return -ENOMEM;
 	if (p->flags & ~UNIX_SK_FLAGS)
 		return files_refuse_flags(d, p, "a unix socket", UNIX_SK_FLAGS);
 	u.ino = s->ino;
@@ -488,12 +499,13 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	fd = files_steal(d, p);
 	if (fd < 0)
 		return fd;
-	ret = read_options(d, p, fd, &u);
+	ret = read_options(d, p, fd, &u, o);
 	if (!ret && s->state != TCP_LISTEN)
 		ret = dump_queue(d, p, fd, s, &u, &q);
 	close(fd);
 	if (!ret)
 		ret = write_entry(d, p, fe, &u, s);
+	sk_opts_free(o);
 	free(q.lengths);
 	unix_scm_free(&q);
 	for (size_t i = 0; i < q.n_sources; i++)
@@ -553,6 +565,7 @@ static bool state_ok(const UnixSkEntry *u)
 static int unix_validate(const FileEntry *f, uint64_t data_size)
 {
 	const UnixSkEntry *u = f->unix_sk;
+	const char *why;
 	uint64_t total = 0;
 
 	if (!u || !u->queue || !u->ino)
@@ -570,6 +583,10 @@ static int unix_validate(const FileEntry *f, uint64_t data_size)
 					u->has_name ? "a bad or misplaced name" : "unnamed",
 					(unsigned long long)u->listener,
 					u->has_peer_name ? "connected by name" : "no peer name");
+	why = sk_opts_bad(u->opts, u->n_opts, AF_UNIX);
+	if (why)
+		return restore_plan_bad("files.img", "unix socket %llu: %s",
+					(unsigned long long)u->ino, why);
 	for (size_t i = 0; i < u->queue->n_lengths; i++)
 		total += u->queue->lengths[i];
 	if (u->queue->data_off > data_size || total > data_size - u->queue->data_off)

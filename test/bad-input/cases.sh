@@ -255,6 +255,15 @@ case_tcp_established() {
 	refused $? "$TPID" "fd 8" "TCP repair" && target_intact
 }
 
+# A socket option lmproc can't set again (SK_REFUSE: an eBPF filter, a
+# TCP MD5 key): refused naming the fd and the option.
+case_sk_opt_refused() {
+	target_up "$BUILD/bad-input/sk_opt_refused" env SK_REFUSE="$1" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 8" "$2" && target_intact
+}
+
 # A child's unsupported fd refuses the dump of the whole tree, naming the
 # child; the root and the child run on untouched.
 case_tree_unsupported() {
@@ -1120,6 +1129,8 @@ run_bad_input() {
 	bad_case read-only-dir case_readonly_dir
 	bad_case unsupported-fd case_unsupported_fd
 	bad_case tcp-established case_tcp_established
+	bad_case socket-ebpf-filter case_sk_opt_refused bpf "eBPF socket filter"
+	bad_case socket-tcp-md5 case_sk_opt_refused md5 TCP_MD5SIG
 	bad_case tree-unsupported-fd case_tree_unsupported
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed

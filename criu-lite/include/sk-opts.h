@@ -1,0 +1,58 @@
+/* What unix and IP sockets share about their options (net/sk-opts.c):
+ * the dump of every option that differs from a fresh socket's, its
+ * validation and its setting again. */
+#ifndef LMPROC_SK_OPTS_H
+#define LMPROC_SK_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "fdinfo.pb-c.h"
+
+/* The most options one entry carries: more than the table holds. */
+#define SK_OPTS_MAX 160
+
+/* The options one socket's entry carries (sk_opts_dump fills it). */
+struct sk_opts {
+	size_t n;
+	SkOptEntry *ptrs[SK_OPTS_MAX];
+	SkOptEntry ents[SK_OPTS_MAX];
+};
+
+/* The socket being dumped, for refusals: "pid P fd F (WHAT)". */
+struct sk_who {
+	pid_t pid;
+	int fd;
+	const char *what;
+};
+
+/* Reads every option of the table for socket FD (of FAMILY, TYPE,
+ * PROTO) and keeps in O those that differ from a fresh socket's made in
+ * lmproc's network namespace; refuses (-EOPNOTSUPP, one line naming the
+ * socket and the option) a value lmproc can't set again.  O is freed
+ * with sk_opts_free whatever it returns. */
+int sk_opts_dump(const struct sk_who *w, int fd, int family, int type, int proto,
+		 struct sk_opts *o);
+void sk_opts_free(struct sk_opts *o);
+
+/* Every entry is an option of the table that FAMILY's entries carry,
+ * once, with a value of its shape; NULL or why not (a static string). */
+const char *sk_opts_bad(SkOptEntry *const *opts, size_t n, int family);
+
+/* Sets the options of OPTS on FD: LATE false before the buffer sizes and
+ * bind(), true after the buffer sizes (the locks, SO_PRIORITY after
+ * IP_TOS).  On failure, -errno and *WHICH names the option. */
+int sk_opts_restore(int fd, SkOptEntry *const *opts, size_t n, bool late, const char **which);
+
+/* net/sk-inet-diag.c: the shutdown state of IP socket INO (of FAMILY,
+ * PROTO) and whether it holds TCP MD5 keys, from sock_diag; -ENOENT if
+ * sock_diag does not list it (neither bound nor connected). */
+int inet_diag_state(int family, int proto, unsigned long ino, unsigned *shutdown, bool *md5);
+
+/* Multicast groups socket FD joined (IPv4 groups and, for AF_INET6,
+ * IPv6 ones), from the groups /proc/net/igmp{,6} list asked of the
+ * socket one by one: 0 none, 1 one (GROUP its address), -errno. */
+int sk_mcast_member(int fd, int family, char *group, size_t len);
+
+#endif
