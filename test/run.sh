@@ -561,7 +561,7 @@ static_steps() {
 # run_static NAME MODE DETACH SPLICE [TRACK]: one test in one mode, one
 # line.
 run_static() {
-	local name=$1 mode=$2 detach=$3 splice=$4 track=${5:-} label
+	local name=$1 mode=$2 detach=$3 splice=$4 track=${5:-} label passed=0
 
 	label="$name $mode"
 	[ -n "$splice" ] && label+=" splice"
@@ -587,10 +587,16 @@ run_static() {
 	fi
 	if static_steps "$name" "$mode" "$detach" "$splice" "$track"; then
 		say_pass "$label"
+		passed=1
 	else
 		say_fail "$label"
 	fi
 	kill_ours "$TPID"
+	# A passed run's images (hundreds of MiB for the pre-dump writers)
+	# are memory on tmpfs: only a failed run's are kept to look at.
+	if [ "$passed" = 1 ] && [ "${KEEP:-0}" != 1 ]; then
+		rm -rf "$RD" "$DD"
+	fi
 }
 
 run_static_tests() {
