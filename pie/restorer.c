@@ -367,6 +367,23 @@ static long finish_vmas(struct restorer_args *a)
 	return 0;
 }
 
+static long prepare_accounted(struct restorer_args *a)
+{
+	struct restorer_vma *v = (struct restorer_vma *)a->vmas;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+		if (!(v->madv & RST_VMA_ANON_VMA))
+			continue;
+		ret = sys_madvise(v->start, 4096, MADV_POPULATE_WRITE);
+		if (!ret)
+			ret = sys_madvise(v->start, 4096, MADV_DONTNEED);
+		if (ret)
+			return fail(a, RST_STEP_MADVISE, i, ret);
+	}
+	return 0;
+}
+
 /* Once the pages are in (mlock() would fault in what is missing) and the
  * protections final: locks, then sealing, which forbids any later
  * change, then what the mm gives mappings made from now on. */
@@ -654,6 +671,8 @@ static long restore_all(struct restorer_args *a)
 	if (!ret)
 		ret = fill_pages(a);
 	a->t_filled_ns = mono_ns();
+	if (!ret)
+		ret = prepare_accounted(a);
 	if (!ret)
 		ret = finish_vmas(a);
 	if (!ret)

@@ -250,6 +250,9 @@ void mm_attrs_map_vma(const struct restore_plan *p, size_t i, struct restorer_vm
 	if (rv->madv & RST_VMA_ACCOUNT) {
 		/* mprotect() accounts what it makes writable; it stays so. */
 		rv->map_prot |= PROT_WRITE;
+		if (v->kind == VMA_KIND__VMA_ANON_PRIVATE && !(v->prot & PROT_WRITE) &&
+		    !p->vma_filled[i])
+			rv->madv |= RST_VMA_ANON_VMA;
 		return;
 	}
 	if (p->vma_filled[i] && !(v->prot & PROT_WRITE)) {

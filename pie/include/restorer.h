@@ -106,6 +106,11 @@ enum restorer_vma_attr {
 	/* Not accounted and read-only, with pages to fill: filled through
 	 * /proc/self/mem, as a debugger's (or the parasite's) write made them. */
 	RST_VMA_FORCE_FILL = 1 << 20,
+	/* Anonymous, accounted, not writable and with no page to fill: the
+	 * kernel drops the accounting of an anonymous VMA made read-only
+	 * before it has an anon_vma, so one page is faulted in and
+	 * discarded first. */
+	RST_VMA_ANON_VMA = 1 << 21,
 };
 
 struct restorer_range {
