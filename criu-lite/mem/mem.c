@@ -202,6 +202,13 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 		       holder_words(pid, &st, path).s);
 		return -EOPNOTSUPP;
 	}
+	if ((v->flags & MAP_PRIVATE) && !strncmp(path, "/memfd:", 7)) {
+		/* Made again from a copy, it would no longer show what is
+		 * written through the memfd. */
+		pr_err("%s is a private mapping of the memfd %s%s: not supported yet\n",
+		       vma_words(pid, v).s, path, holder_words(pid, &st, path).s);
+		return -EOPNOTSUPP;
+	}
 	if (v->flags & MAP_SHARED) {
 		/* "mw": mprotect() may make it writable, so its file was
 		 * opened for writing. */
