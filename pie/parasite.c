@@ -129,6 +129,8 @@ static long dump_sigactions(struct parasite_area *area)
 /* From the kernel's include/uapi/linux/prctl.h. */
 #define PIE_PR_GET_DUMPABLE 3
 #define PIE_PR_GET_CHILD_SUBREAPER 37
+#define PIE_PR_GET_THP_DISABLE 42
+#define PIE_PR_GET_MEMORY_MERGE 68
 
 static long dump_misc(struct parasite_area *area)
 {
@@ -151,6 +153,15 @@ static long dump_misc(struct parasite_area *area)
 	if (ret < 0)
 		return ret;
 	m->dumpable = ret;
+	ret = sys_prctl(PIE_PR_GET_THP_DISABLE, 0, 0, 0, 0);
+	if (ret < 0)
+		return ret;
+	m->thp_disable = ret;
+	/* EINVAL: a kernel without KSM, where nothing is merged. */
+	ret = sys_prctl(PIE_PR_GET_MEMORY_MERGE, 0, 0, 0, 0);
+	m->memory_merge = ret == -EINVAL ? 0 : ret;
+	if (ret < 0 && ret != -EINVAL)
+		return ret;
 	return sys_prctl(PIE_PR_GET_CHILD_SUBREAPER, &m->child_subreaper, 0, 0, 0);
 }
 

@@ -34,6 +34,14 @@
 
 #define sys_set_tid_address(p) SYS1(__NR_set_tid_address, p)
 #define sys_set_robust_list(h, l) SYS2(__NR_set_robust_list, h, l)
+#define sys_pwrite(fd, buf, n, off) SYS4(__NR_pwrite64, fd, buf, n, off)
+#define sys_mlock2(a, l, f) SYS3(__NR_mlock2, a, l, f)
+#define sys_mlockall(f) SYS1(__NR_mlockall, f)
+/* include/uapi/asm-generic/unistd.h (Linux 6.10), not in 6.1's headers. */
+#define NR_MSEAL 462
+#define AT_FDCWD (-100)
+#define O_RDWR 2
+#define O_CLOEXEC 02000000
 
 /* include/uapi/linux/sched.h struct clone_args (CLONE_ARGS_SIZE_VER2). */
 struct clone3_args {
@@ -187,6 +195,37 @@ static long read_batch(int fd, struct restorer_iovec *iov, uint32_t nr, uint64_t
 	return 0;
 }
 
+/* A batch of a VMA that must stay unaccounted ("ac" absent: read-only
+ * private memory the task's debugger, or lmproc's parasite, wrote through
+ * /proc/PID/mem): made writable to be filled, the kernel would account
+ * it for good, so its pages go in the way they came, forced.  A few pages
+ * at most, through a bounce buffer on the stack. */
+static long force_fill(struct restorer_args *a, const struct restorer_batch *b,
+		       const struct restorer_iovec *iov)
+{
+	uint8_t buf[4096];
+	uint64_t off = b->off;
+	long n;
+
+	if (b->level >= a->nr_levels || a->mem_fd < 0)
+		return -EINVAL;
+	for (uint32_t k = 0; k < b->nr_iov; k++) {
+		for (uint64_t done = 0; done < iov[k].len; done += n, off += n) {
+			uint64_t want = iov[k].len - done;
+
+			if (want > sizeof(buf))
+				want = sizeof(buf);
+			n = sys_pread(a->pages_fds[b->level], buf, want, off);
+			if (n <= 0)
+				return n ? n : -EIO;
+			n = sys_pwrite(a->mem_fd, buf, n, iov[k].base + done);
+			if (n <= 0)
+				return n ? n : -EIO;
+		}
+	}
+	return 0;
+}
+
 /* Populating a run in one call costs a fraction of letting the read fault
  * its pages in one by one (12-23 us per first-touch fault here). */
 static void fill_range(struct restorer_args *a, uint32_t from, uint32_t to,
@@ -198,6 +237,15 @@ static void fill_range(struct restorer_args *a, uint32_t from, uint32_t to,
 	long ret;
 
 	for (uint32_t i = from; i < to; i++, b++) {
+		if (b->force) {
+			ret = force_fill(a, b, iovs + b->iov);
+			if (ret) {
+				r->step = RST_STEP_READ;
+				goto err;
+			}
+			r->pages += b->bytes >> 12;
+			continue;
+		}
 		for (uint32_t k = 0; populate && k < b->nr_iov; k++) {
 			const struct restorer_iovec *v = iovs + b->iov + k;
 
@@ -224,6 +272,26 @@ err:
 	r->err = ret;
 }
 
+/* /proc/self/mem, if a batch must be forced in. */
+static long open_mem(struct restorer_args *a)
+{
+	const struct restorer_batch *b = (const struct restorer_batch *)a->batches;
+	const char path[] = "/proc/self/mem";
+	long fd;
+
+	a->mem_fd = -1;
+	for (uint32_t i = 0; i < a->nr_batches; i++, b++) {
+		if (!b->force)
+			continue;
+		fd = sys_openat(AT_FDCWD, path, O_RDWR | O_CLOEXEC, 0);
+		if (fd < 0)
+			return fail(a, RST_STEP_READ, i, fd);
+		a->mem_fd = fd;
+		return 0;
+	}
+	return 0;
+}
+
 static void fill_helper(struct restorer_args *a)
 {
 	fill_range(a, a->helper_from, a->nr_batches, &a->helper);
@@ -236,6 +304,10 @@ static long fill_pages(struct restorer_args *a)
 	struct restorer_fill_result own = {0, 0, 0, 0};
 	uint32_t split = a->helper_from;
 	long ret;
+
+	ret = open_mem(a);
+	if (ret)
+		return ret;
 
 	if (split < a->nr_batches) {
 		a->helper_tid = 1;
@@ -251,6 +323,9 @@ static long fill_pages(struct restorer_args *a)
 	while (a->helper_tid)
 		sys_futex(&a->helper_tid, FUTEX_WAIT, 1, 0);
 	a->pages_restored = own.pages + a->helper.pages;
+	if (a->mem_fd >= 0)
+		sys_close(a->mem_fd);
+	a->mem_fd = -1;
 	if (own.err)
 		return fail(a, own.step, own.index, own.err);
 	if (a->helper.err)
@@ -290,6 +365,67 @@ static long finish_vmas(struct restorer_args *a)
 		}
 	}
 	return 0;
+}
+
+static long prepare_accounted(struct restorer_args *a)
+{
+	struct restorer_vma *v = (struct restorer_vma *)a->vmas;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+		if (!(v->madv & RST_VMA_ANON_VMA))
+			continue;
+		ret = sys_madvise(v->start, 4096, MADV_POPULATE_WRITE);
+		if (!ret)
+			ret = sys_madvise(v->start, 4096, MADV_DONTNEED);
+		if (ret)
+			return fail(a, RST_STEP_MADVISE, i, ret);
+	}
+	return 0;
+}
+
+/* Once the pages are in (mlock() would fault in what is missing) and the
+ * protections final: locks, then sealing, which forbids any later
+ * change, then what the mm gives mappings made from now on. */
+static long finish_vma_attrs(struct restorer_args *a)
+{
+	struct restorer_vma *v = (struct restorer_vma *)a->vmas;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+		if (!(v->madv & RST_VMA_LOCK))
+			continue;
+		ret = sys_mlock2(v->start, v->end - v->start,
+				 v->madv & RST_VMA_LOCK_ONFAULT ? MLOCK_ONFAULT : 0);
+		if (ret)
+			return fail(a, RST_STEP_MLOCK, i, ret);
+	}
+	v = (struct restorer_vma *)a->vmas;
+	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+		if (!(v->madv & RST_VMA_SEAL))
+			continue;
+		ret = SYS3(NR_MSEAL, v->start, v->end - v->start, 0);
+		if (ret)
+			return fail(a, RST_STEP_MSEAL, i, ret);
+	}
+	if (a->mlockall_flags) {
+		ret = sys_mlockall(a->mlockall_flags);
+		if (ret)
+			return fail(a, RST_STEP_THP, 1, ret);
+	}
+	return 0;
+}
+
+/* Before any page is filled: a task that had THP off must not get huge
+ * pages from the fill. */
+static long restore_thp(struct restorer_args *a)
+{
+	long ret;
+
+	if (!a->thp_disable)
+		return 0;
+	ret = sys_prctl(PR_SET_THP_DISABLE, 1, a->thp_disable & ~1u, 0, 0);
+	return ret ? fail(a, RST_STEP_THP, 0, ret) : 0;
 }
 
 static long restore_mm(struct restorer_args *a)
@@ -529,12 +665,18 @@ static long restore_all(struct restorer_args *a)
 	if (!ret)
 		ret = move_vdso(a);
 	if (!ret)
+		ret = restore_thp(a);
+	if (!ret)
 		ret = map_vmas(a);
 	if (!ret)
 		ret = fill_pages(a);
 	a->t_filled_ns = mono_ns();
 	if (!ret)
+		ret = prepare_accounted(a);
+	if (!ret)
 		ret = finish_vmas(a);
+	if (!ret)
+		ret = finish_vma_attrs(a);
 	if (!ret)
 		ret = restore_mm(a);
 	if (!ret)

@@ -21,8 +21,10 @@
 #include "interrupt.h"
 #include "log.h"
 #include "mem.h"
+#include "mm-attrs.h"
 #include "opts.h"
 #include "page-xfer.h"
+#include "parasite-syscall.h"
 #include "proc.h"
 #include "pstree.h"
 #include "restore.h"
@@ -230,6 +232,8 @@ static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
 	ret = parasite_dump_sigactions(ctx->parasite, pd->sigactions);
 	if (!ret)
 		ret = collect_task_misc(ctx->parasite, pid, &pd->misc);
+	if (!ret)
+		ret = mm_attrs_collect(pid, ctx->parasite->remote_map, &pd->misc.misc, &pd->vl);
 	if (ret)
 		return ret;
 	if (ctx->opts->page_path == PAGE_PATH_SPLICE) {

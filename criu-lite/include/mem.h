@@ -44,6 +44,8 @@ struct vm_area_list {
 	int exe_file;		/* index into files */
 	struct shmem_obj *shm;	/* shared memory objects (shmem.h) */
 	size_t nr_shm;
+	uint32_t thp_disable;	/* prctl(PR_GET_THP_DISABLE) (mm-attrs.c) */
+	uint32_t mlockall_flags; /* MCL_FUTURE [| MCL_ONFAULT] */
 };
 
 /* Reads /proc/PID/smaps (and map_files) of a stopped task.  Refuses

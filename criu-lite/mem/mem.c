@@ -16,6 +16,7 @@
 #include "image.h"
 #include "log.h"
 #include "mem.h"
+#include "mm-attrs.h"
 #include "proc.h"
 #include "shmem.h"
 #include "words.h"
@@ -201,9 +202,20 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 		       holder_words(pid, &st, path).s);
 		return -EOPNOTSUPP;
 	}
+	if ((v->flags & MAP_PRIVATE) && !strncmp(path, "/memfd:", 7)) {
+		/* Made again from a copy, it would no longer show what is
+		 * written through the memfd. */
+		pr_err("%s is a private mapping of the memfd %s%s: not supported yet\n",
+		       vma_words(pid, v).s, path, holder_words(pid, &st, path).s);
+		return -EOPNOTSUPP;
+	}
 	if (v->flags & MAP_SHARED) {
+		/* "mw": mprotect() may make it writable, so its file was
+		 * opened for writing. */
 		v->kind = VMA_KIND__VMA_FILE_SHARED;
-		idx = add_mapped_file(vl, path, &st, (v->prot & PROT_WRITE) ? O_RDWR : O_RDONLY);
+		idx = add_mapped_file(vl, path, &st,
+				      (v->prot & PROT_WRITE) || vma_has_flag(v, "mw") ? O_RDWR :
+											O_RDONLY);
 	} else {
 		v->kind = VMA_KIND__VMA_FILE_PRIVATE;
 		idx = add_mapped_file(vl, path, &st, O_RDONLY);
@@ -258,6 +270,24 @@ static int parse_vma_header(const char *line, struct vma *v, unsigned long *ino,
 	return 1;
 }
 
+/* Every VmFlags mnemonic restored exactly or refused here, by name. */
+static int check_vm_flags(pid_t pid, const struct vm_area_list *vl, const struct vma *v,
+			  const char *path)
+{
+	struct vma_shape s = { v->kind, v->prot, v->flags, -1 };
+	char *line = (char *)v->vm_flags, why[160];
+	uint32_t bits;
+	int ret;
+
+	if (v->kind == VMA_KIND__VMA_FILE_SHARED)
+		s.file_rw = vl->files[v->file].open_flags == O_RDWR;
+	ret = vma_attrs_decode(&line, 1, &s, &bits, why, sizeof(why));
+	if (ret)
+		pr_err("%s (%s) %s: not supported\n", vma_words(pid, v).s,
+		       path[0] ? path : "anonymous", why);
+	return ret;
+}
+
 static int finish_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigned long ino,
 		      const char *path)
 {
@@ -294,7 +324,7 @@ static int finish_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigne
 		       "supported yet\n", vma_words(pid, v).s, path[0] ? path : "anonymous");
 		return -EOPNOTSUPP;
 	}
-	return 0;
+	return check_vm_flags(pid, vl, v, path);
 }
 
 static int add_vma(struct vm_area_list *vl, const struct vma *v)
@@ -573,6 +603,7 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 	mm.vmas = vma_ptrs;
 	mm.n_files = vl->nr_files;
 	mm.files = file_ptrs;
+	mm_attrs_fill(&mm, vl);
 	ret = read_vdso(pid, vl, &mm.vdso);
 	mm.has_vdso = mm.vdso.data != NULL;
 	if (!ret)

@@ -13,6 +13,7 @@
 #include "common.h"
 #include "fault.h"
 #include "log.h"
+#include "mm-attrs.h"
 #include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
@@ -388,6 +389,7 @@ static void fill_vmas(const struct restore_ctx *ctx, struct restorer_vma *rv)
 		rv->map_prot = p->vma_filled[i] ? v->prot | PROT_READ | PROT_WRITE : v->prot;
 		rv->flags = v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_NORESERVE);
 		rv->madv = p->vma_madv[i];
+		mm_attrs_map_vma(p, i, rv);
 		rv->shmid = -1;
 		if (v->kind == VMA_KIND__VMA_ANON_PRIVATE) {
 			rv->flags |= MAP_ANONYMOUS | (v->flags & MAP_GROWSDOWN);
@@ -518,6 +520,21 @@ static void fill_fds(const struct restore_ctx *ctx, struct restorer_args *a, int
 			fds[a->nr_close_fds++] = ctx->shmem_fd[i];
 }
 
+/* Batches of a VMA filled through /proc/self/mem (mm-attrs.c). */
+static void mark_forced(const struct restore_ctx *ctx, struct restorer_args *a)
+{
+	const struct restorer_vma *rv = (const struct restorer_vma *)(uintptr_t)a->vmas;
+	struct restorer_batch *b = (struct restorer_batch *)(uintptr_t)a->batches;
+
+	for (uint32_t i = 0; i < a->nr_batches; i++) {
+		const VmaEntry *v = ctx->plan.mm->vmas[b[i].vma];
+
+		for (uint32_t k = 0; k < a->nr_vmas; k++)
+			if (rv[k].start == v->start)
+				b[i].force = !!(rv[k].madv & RST_VMA_FORCE_FILL);
+	}
+}
+
 static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 		     const struct area_layout *l)
 {
@@ -544,6 +561,8 @@ static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 	memcpy((void *)(uintptr_t)a->batches, f->batches, f->nr_batches * sizeof(*f->batches));
 	memcpy((void *)(uintptr_t)a->iovs, f->iovs, f->nr_iovs * sizeof(*f->iovs));
 	fill_vmas(ctx, (struct restorer_vma *)(uintptr_t)a->vmas);
+	mark_forced(ctx, a);
+	mm_attrs_fill_args(ctx->plan.mm, a);
 	fill_sigactions(&ctx->plan, a);
 	fill_threads(ctx, l, a);
 	fill_mm(ctx, a);

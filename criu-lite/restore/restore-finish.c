@@ -105,6 +105,9 @@ static const char *const step_what[] = {
     [RST_STEP_CAPS] = "setting the capability sets",
     [RST_STEP_AMBIENT] = "raising ambient capability",
     [RST_STEP_SECBITS] = "setting securebits",
+    [RST_STEP_MLOCK] = "mlock() of",
+    [RST_STEP_THP] = "prctl(PR_SET_THP_DISABLE) or mlockall(MCL_FUTURE)",
+    [RST_STEP_MSEAL] = "mseal() of",
 };
 
 /* "vma START-END" and the file behind it, if any. */
@@ -137,7 +140,9 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 		break;
 	case RST_STEP_MAP:
 	case RST_STEP_PROTECT:
-	case RST_STEP_MADVISE: {
+	case RST_STEP_MADVISE:
+	case RST_STEP_MLOCK:
+	case RST_STEP_MSEAL: {
 		const struct restorer_vma *v = (const struct restorer_vma *)(uintptr_t)a->vmas;
 
 		if (i < a->nr_vmas)

@@ -16,6 +16,7 @@
 #include "fd-types.h"
 #include "image.h"
 #include "log.h"
+#include "mm-attrs.h"
 #include "restore.h"
 #include "task-attrs.h"
 #include "words.h"
@@ -395,63 +396,17 @@ static int read_core(int dfd, struct restore_plan *p)
 	return 0;
 }
 
-/* VmFlags mnemonics (proc(5)) that lmproc gives back with madvise(). */
-static const struct {
-	const char *name;
-	uint32_t bit;
-} madv_flags[] = {
-    {"dc", RST_MADV_DONTFORK}, {"wf", RST_MADV_WIPEONFORK}, {"dd", RST_MADV_DONTDUMP},
-    {"hg", RST_MADV_HUGEPAGE}, {"nh", RST_MADV_NOHUGEPAGE}, {"mg", RST_MADV_MERGEABLE},
-    {"rr", RST_MADV_RANDOM},   {"sr", RST_MADV_SEQUENTIAL},
-};
-
-static bool is_special(VmaKind k)
+/* Every VmFlags mnemonic restored exactly or refused (mm-attrs.c). */
+static int vma_madv(const char *img, const MmEntry *mm, const VmaEntry *v, uint32_t *madv)
 {
-	return k == VMA_KIND__VMA_VDSO || k == VMA_KIND__VMA_VVAR ||
-	       k == VMA_KIND__VMA_VVAR_VCLOCK || k == VMA_KIND__VMA_VSYSCALL;
-}
+	struct vma_shape s = { v->kind, v->prot, v->flags, -1 };
+	char why[160];
 
-/* Mappings lmproc cannot make again ([vvar] is "pf" too: the kernel makes
- * that one). */
-static const char *const refused_flags[] = {"ht", "pf", "io", "ss"};
-
-static int vma_flag(const char *img, const VmaEntry *v, const char *f, uint32_t *madv)
-{
-	for (size_t k = 0; k < ARRAY_SIZE(madv_flags); k++)
-		if (!strcmp(f, madv_flags[k].name))
-			*madv |= madv_flags[k].bit;
-	for (size_t k = 0; k < ARRAY_SIZE(refused_flags); k++)
-		if (!strcmp(f, refused_flags[k]) && !is_special(v->kind))
-			return bad(img, "vma 0x%llx-0x%llx has VmFlag %s (not restorable)",
-				   (unsigned long long)v->start, (unsigned long long)v->end, f);
-	if (!strcmp(f, "lo"))
-		pr_warn("vma 0x%llx-0x%llx was mlock()ed; it is restored unlocked\n",
-			(unsigned long long)v->start, (unsigned long long)v->end);
-	return 0;
-}
-
-/* Each vm_flags entry may be one mnemonic or a whole smaps VmFlags line. */
-static int vma_madv(const char *img, const VmaEntry *v, uint32_t *madv)
-{
-	*madv = 0;
-	for (size_t i = 0; i < v->n_vm_flags; i++) {
-		const char *s = v->vm_flags[i];
-
-		while (*s) {
-			size_t n = strcspn(s, " ");
-			char word[8];
-			int ret;
-
-			if (n && n < sizeof(word)) {
-				memcpy(word, s, n);
-				word[n] = '\0';
-				ret = vma_flag(img, v, word, madv);
-				if (ret)
-					return ret;
-			}
-			s += n + strspn(s + n, " ");
-		}
-	}
+	if (v->kind == VMA_KIND__VMA_FILE_SHARED && v->has_file && v->file < mm->n_files)
+		s.file_rw = mm->files[v->file]->open_flags == O_RDWR;
+	if (vma_attrs_decode(v->vm_flags, v->n_vm_flags, &s, madv, why, sizeof(why)))
+		return bad(img, "vma 0x%llx-0x%llx %s", (unsigned long long)v->start,
+			   (unsigned long long)v->end, why);
 	return 0;
 }
 
@@ -612,6 +567,8 @@ static int read_mm(int dfd, struct restore_plan *p)
 	ret = check_mapped_files(img, p->mm);
 	if (!ret)
 		ret = check_mm_fields(img, p);
+	if (!ret)
+		ret = mm_attrs_check(img, p->mm);
 	if (ret)
 		return ret;
 	p->vma_madv = calloc(p->mm->n_vmas + 1, sizeof(*p->vma_madv));
@@ -623,7 +580,7 @@ static int read_mm(int dfd, struct restore_plan *p)
 
 		ret = check_vma(img, p, v, prev_end);
 		if (!ret)
-			ret = vma_madv(img, v, &p->vma_madv[i]);
+			ret = vma_madv(img, p->mm, v, &p->vma_madv[i]);
 		if (!ret)
 			ret = note_special(img, p, v);
 		if (ret)

@@ -86,6 +86,8 @@ struct parasite_misc {
 	struct parasite_rlimit rlimits[PARASITE_NR_RLIMITS];
 	int32_t dumpable;	 /* prctl(PR_GET_DUMPABLE) */
 	int32_t child_subreaper; /* prctl(PR_GET_CHILD_SUBREAPER) */
+	int32_t thp_disable;	 /* prctl(PR_GET_THP_DISABLE) */
+	int32_t memory_merge;	 /* prctl(PR_GET_MEMORY_MERGE), 0 without KSM */
 };
 
 /* PARASITE_CMD_DUMP_TIMERS: id is lmproc's, the rest the parasite's

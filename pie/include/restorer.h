@@ -79,6 +79,9 @@ enum restorer_step {
 	RST_STEP_CAPS,
 	RST_STEP_AMBIENT,
 	RST_STEP_SECBITS,
+	RST_STEP_MLOCK,
+	RST_STEP_THP,
+	RST_STEP_MSEAL,
 };
 
 /* madvise() hints a VMA gets back (from its smaps VmFlags). */
@@ -91,6 +94,23 @@ enum restorer_madv {
 	RST_MADV_MERGEABLE = 1 << 5,  /* mg */
 	RST_MADV_RANDOM = 1 << 6,     /* rr */
 	RST_MADV_SEQUENTIAL = 1 << 7, /* sr */
+};
+
+/* What else a VMA gets back, in the same word as its madvise hints
+ * (criu-lite/mem/mm-attrs.c decides). */
+enum restorer_vma_attr {
+	RST_VMA_LOCK = 1 << 16,	       /* lo: mlock2() once filled */
+	RST_VMA_LOCK_ONFAULT = 1 << 17, /* lf: ... with MLOCK_ONFAULT */
+	RST_VMA_SEAL = 1 << 18,	       /* sl: mseal(), last of all */
+	RST_VMA_ACCOUNT = 1 << 19,     /* ac: mapped writable first, so it is accounted */
+	/* Not accounted and read-only, with pages to fill: filled through
+	 * /proc/self/mem, as a debugger's (or the parasite's) write made them. */
+	RST_VMA_FORCE_FILL = 1 << 20,
+	/* Anonymous, accounted, not writable and with no page to fill: the
+	 * kernel drops the accounting of an anonymous VMA made read-only
+	 * before it has an anon_vma, so one page is faulted in and
+	 * discarded first. */
+	RST_VMA_ANON_VMA = 1 << 21,
 };
 
 struct restorer_range {
@@ -106,7 +126,7 @@ struct restorer_vma {
 	uint32_t map_prot; /* while pages are filled (prot | PROT_WRITE) */
 	uint32_t flags;	   /* MAP_PRIVATE/MAP_SHARED, MAP_ANONYMOUS, MAP_GROWSDOWN... */
 	int32_t fd;	   /* the file's service fd, or -1 */
-	uint32_t madv;	   /* enum restorer_madv bits */
+	uint32_t madv;	   /* enum restorer_madv and enum restorer_vma_attr bits */
 	int32_t shmid;	   /* SysV segment to attach at start instead, or -1 */
 };
 
@@ -123,6 +143,8 @@ struct restorer_batch {
 	uint32_t level;
 	uint64_t bytes;
 	uint64_t off;
+	uint32_t force; /* its VMA is RST_VMA_FORCE_FILL */
+	uint32_t pad;
 };
 
 /* What one filling thread reports. */
@@ -360,6 +382,12 @@ struct restorer_args {
 	struct restorer_itimer itimers[3]; /* ITIMER_REAL, VIRTUAL, PROF */
 
 	uint32_t fail_at_end; /* fault injection: report failure */
+
+	/* The mm's memory attributes (criu-lite/mem/mm-attrs.c). */
+	uint32_t thp_disable;	 /* PR_GET_THP_DISABLE's value: 0, 1 or 3 */
+	uint32_t mlockall_flags; /* MCL_FUTURE [| MCL_ONFAULT], or 0 */
+	int32_t mem_fd;		 /* /proc/self/mem while RST_VMA_FORCE_FILL pages go in */
+	uint32_t pad3;
 };
 
 #endif

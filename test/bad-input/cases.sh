@@ -247,6 +247,22 @@ case_unsupported_fd() {
 	refused $? "$TPID" 7 netlink && target_intact
 }
 
+# Memory lmproc cannot make again exactly is refused naming the pid, the
+# range and what it is in words; the target runs on.
+case_mem_droppable() {
+	MEM_REFUSED=droppable target_up "$BUILD/bad-input/mem_refused" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "mapping 0x" "droppable (MAP_DROPPABLE)" "VmFlags dp" && target_intact
+}
+
+case_mem_memfd_private() {
+	MEM_REFUSED=memfd target_up "$BUILD/bad-input/mem_refused" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "mapping 0x" "private mapping of the memfd" && target_intact
+}
+
 # An established TCP connection needs TCP repair: refused naming the fd.
 case_tcp_established() {
 	target_up "$BUILD/bad-input/tcp_established" || return 1
@@ -1128,6 +1144,8 @@ run_bad_input() {
 	bad_case dir-under-a-file case_dir_under_file
 	bad_case read-only-dir case_readonly_dir
 	bad_case unsupported-fd case_unsupported_fd
+	bad_case mem-droppable case_mem_droppable
+	bad_case mem-memfd-private case_mem_memfd_private
 	bad_case tcp-established case_tcp_established
 	bad_case socket-ebpf-filter case_sk_opt_refused bpf "eBPF socket filter"
 	bad_case socket-tcp-md5 case_sk_opt_refused md5 TCP_MD5SIG

@@ -138,14 +138,14 @@ static void print_shared_vma(const char *line, unsigned long ino, const char *re
 	int n = 0;
 
 	if (sscanf(line, "%127s %*s %*s %*s %n", head, &n) < 1 || !n) {
-		printf("%s\n", line);
+		printf("%s", line);
 		return;
 	}
 	for (i = 0; i < nr_seen && seen[i] != ino; i++)
 		;
 	if (i == nr_seen && nr_seen < sizeof(seen) / sizeof(seen[0]))
 		seen[nr_seen++] = ino;
-	printf("%.*s#%u %s\n", n, line, i, rest);
+	printf("%.*s#%u %s", n, line, i, rest);
 }
 
 /* A file deleted while mapped is made again at a restore (new inode). */
@@ -156,49 +156,96 @@ static int is_deleted(const char *rest)
 	return len > n && !strcmp(rest + len - n, " (deleted)");
 }
 
-/* /proc/PID/maps with neighbouring anonymous VMAs of the same protection
- * printed as one: the kernel keeps such neighbours apart or merges them
- * by history (their anon_vma), which a restore cannot reproduce and
- * which nothing but maps can see; zdtm compares maps the same way. */
+/* The next VMA of a smaps text at *POS: its maps line (NUL-terminated in
+ * place) into *LINE and its VmFlags into *FLAGS; false at the end. */
+static bool next_smaps_vma(char **pos, char **line, const char **flags)
+{
+	char *p = *pos, *nl;
+
+	if (!p || !*p)
+		return false;
+	*line = p;
+	*flags = "";
+	nl = strchr(p, '\n');
+	for (p = nl; p; p = nl) {
+		*p++ = '\0';
+		if (!*p || (isxdigit((unsigned char)*p) && strchr(p, '-') &&
+			    strchr(p, '-') < strchr(p, ' ')))
+			break;
+		nl = strchr(p, '\n');
+		if (!strncmp(p, "VmFlags:", 8)) {
+			*flags = p + 9;
+			if (nl)
+				*nl = '\0';
+		}
+	}
+	*pos = p;
+	return true;
+}
+
+/* FLAGS without "uw": between pre-dump rounds lmproc's own dirty tracker
+ * write-protects the task's memory with a userfaultfd, which is lmproc's
+ * state, not the task's. */
+static const char *own_flags(const char *flags)
+{
+	static char buf[256];
+	const char *uw = strstr(flags, "uw ");
+
+	if (!uw || (uw != flags && uw[-1] != ' '))
+		return flags;
+	snprintf(buf, sizeof(buf), "%.*s%s", (int)(uw - flags), flags, uw + 3);
+	return buf;
+}
+
+/* /proc/PID/maps (from smaps, with each VMA's VmFlags) with neighbouring
+ * anonymous VMAs of the same protection and flags printed as one: the
+ * kernel keeps such neighbours apart or merges them by history (their
+ * anon_vma), which a restore cannot reproduce and which nothing but maps
+ * can see; zdtm compares maps the same way.  VmFlags are compared too:
+ * mlock, madvise hints and the like show only there. */
 static void print_maps(const char *pid)
 {
-	static char buf[1 << 20];
+	static char buf[4 << 20];
 	unsigned long start = 0, end = 0, s, e, off, ino;
-	char perms[5] = "", p[5], dev[16], rest[4096];
-	char *line, *save;
+	char perms[5] = "", p[5], dev[16], rest[4096], vmf[256] = "";
+	char *pos = buf, *line;
+	const char *flags;
 	int have = 0;
 
-	if (slurp(proc(pid, "maps"), buf, sizeof(buf)) <= 0)
+	if (slurp(proc(pid, "smaps"), buf, sizeof(buf)) <= 0)
 		return;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	while (next_smaps_vma(&pos, &line, &flags)) {
 		int n = 0, anon;
 
 		rest[0] = '\0';
 		if (sscanf(line, "%lx-%lx %4s %lx %15s %lu %n", &s, &e, p, &off, dev, &ino, &n) < 6)
 			continue;
+		flags = own_flags(flags);
 		snprintf(rest, sizeof(rest), "%s", line + n);
 		anon = ino == 0 && rest[0] == '\0';
-		if (have && anon && s == end && !strcmp(p, perms)) {
+		if (have && anon && s == end && !strcmp(p, perms) && !strcmp(flags, vmf)) {
 			end = e;
 			continue;
 		}
 		if (have)
-			printf("%lx-%lx %s anon\n", start, end, perms);
+			printf("%lx-%lx %s anon [%s]\n", start, end, perms, vmf);
 		have = 0;
 		if (anon) {
 			start = s;
 			end = e;
 			snprintf(perms, sizeof(perms), "%s", p);
+			snprintf(vmf, sizeof(vmf), "%s", flags);
 			have = 1;
 			continue;
 		}
 		if (p[3] == 's' || is_deleted(rest))
 			print_shared_vma(line, ino, rest);
 		else
-			printf("%s\n", line);
+			printf("%s", line);
+		printf(" [%s]\n", flags);
 	}
 	if (have)
-		printf("%lx-%lx %s anon\n", start, end, perms);
+		printf("%lx-%lx %s anon [%s]\n", start, end, perms, vmf);
 }
 
 static int cmp_fd(const struct dirent **a, const struct dirent **b)
