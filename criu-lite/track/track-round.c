@@ -347,8 +347,13 @@ int track_round_collect(struct track_round *r, struct parasite_ctl *ctl,
 			r->whole[i] = false;
 		ret = collect_incremental(r, ctl, vl);
 	} else if (r->pre_dump) {
-		/* A final dump without the chain's state needs no tracking. */
-		ret = r->tracker.ops->arm(&r->tracker, ctl, vl);
+		/* A final dump without the chain's state needs no tracking.
+		 * A chain begun anew supersedes the tracking of an earlier
+		 * one, whose userfaultfd still holds the VMAs: a second
+		 * registration would get EBUSY. */
+		ret = keeper_stop(r->pid);
+		if (!ret)
+			ret = r->tracker.ops->arm(&r->tracker, ctl, vl);
 		r->have_tracker = !ret;
 		r->rearmed = !ret;
 	} else {

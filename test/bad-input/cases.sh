@@ -832,6 +832,26 @@ case_prev_full_dump() {
 	refused $? full && target_intact
 }
 
+# A chain begun anew (a first round while an earlier chain's keeper still
+# tracks the process) takes the tracking over: its writes are tracked
+# (no VMA refused by the old userfaultfd) and its next round is
+# incremental.
+case_pre_dump_anew() {
+	target_up || return 1
+	round a1 && round b1 || return 1
+	if grep -q "can't track writes" "$RD/b1.err" "$RD/b1.log"; then
+		REASON="the new chain's first round: $(cat "$RD/b1.err" "$RD/b1.log" |
+			grep -m1 "can't track" | cut -c1-160)"
+		return 1
+	fi
+	round b2 b1 || return 1
+	if [ "$(stat_of "$RD/b2" incremental)" != true ]; then
+		REASON="the new chain's second round was not incremental"
+		return 1
+	fi
+	target_intact
+}
+
 # Round 1 of a chain of two lost its inventory: the final dump must not
 # build on it.
 case_prev_hole() {
@@ -1181,6 +1201,7 @@ run_bad_input() {
 	bad_case prev-other-process case_prev_other_process
 	bad_case prev-full-dump case_prev_full_dump
 	bad_case prev-chain-hole case_prev_hole
+	bad_case pre-dump-anew case_pre_dump_anew
 	bad_case fault-pre-dump-frozen case_pre_dump_fault pre-dump-frozen 2
 	bad_case fault-pre-dump-running case_pre_dump_fault pre-dump-running 2
 	bad_case fault-pre-dump-first-round case_pre_dump_fault pre-dump-running 1
