@@ -147,13 +147,19 @@ static long move_vdso(struct restorer_args *a)
 	return 0;
 }
 
+/* A VMA filled before the fork (mem-cow.c) moves, its pages as they are:
+ * the premap area is free in every dumped layout, so nothing is in the
+ * way and the move clobbers nothing. */
 static long map_vmas(struct restorer_args *a)
 {
 	struct restorer_vma *v = (struct restorer_vma *)a->vmas;
 	long ret;
 
 	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
-		if (v->shmid >= 0)
+		if (v->premap)
+			ret = sys_mremap(v->premap, v->end - v->start, v->end - v->start,
+					 MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+		else if (v->shmid >= 0)
 			ret = sys_shmat(v->shmid, v->start,
 					(v->map_prot & PROT_WRITE ? 0 : SHM_RDONLY) |
 						(v->map_prot & PROT_EXEC ? SHM_EXEC : 0));
@@ -164,6 +170,11 @@ static long map_vmas(struct restorer_args *a)
 			return fail(a, RST_STEP_MAP, i, ret);
 		if ((uint64_t)ret != v->start)
 			return fail(a, RST_STEP_MAP, i, -EFAULT);
+	}
+	if (a->premap_area.start) {
+		ret = sys_munmap(a->premap_area.start, a->premap_area.end - a->premap_area.start);
+		if (ret)
+			return fail(a, RST_STEP_UNMAP, a->premap_area.start, ret);
 	}
 	return 0;
 }

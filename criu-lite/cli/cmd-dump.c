@@ -21,6 +21,7 @@
 #include "interrupt.h"
 #include "log.h"
 #include "mem.h"
+#include "mem-cow.h"
 #include "mm-attrs.h"
 #include "opts.h"
 #include "page-xfer.h"
@@ -208,6 +209,45 @@ static int self_check(struct dump_ctx *ctx)
 	return ret;
 }
 
+/* Its pages may be shared with its parent or children in the tree
+ * (mem-cow.c): a pre-dump round that pinned them would unshare them
+ * before the dump finds them. */
+static bool may_share_pages(const struct dump_ctx *ctx, const struct proc_dump *pd)
+{
+	int idx = pd - ctx->procs;
+
+	if (pd->item->parent >= 0)
+		return true;
+	for (size_t i = 0; i < ctx->tree.nr; i++)
+		if (ctx->tree.items[i].parent == idx && !ctx->tree.items[i].zombie)
+			return true;
+	return false;
+}
+
+/* A dump's pages of a child: those still the parent's own frames are
+ * left to it (mem-cow.c).  The parent, dumped before, is frozen too. */
+static int dump_one_pages(struct dump_ctx *ctx, struct proc_dump *pd, enum page_path path,
+			  struct parasite_ctl *ctl)
+{
+	int parent = pd->item->parent;
+	struct cow_parent cp = { .pagemap_fd = -1 };
+	pid_t pid = pd->item->pid;
+	int ret = 0;
+
+	if (parent >= 0)
+		ret = cow_parent_open(&cp, ctx->tree.items[parent].pid, &ctx->procs[parent].vl);
+	if (!ret) {
+		pd->round.plan.cow = parent >= 0 ? &cp : NULL;
+		ret = dump_pages(ctx->dfd, pid, &pd->vl, path, ctl, &pd->round.plan, &pd->pages);
+		pd->round.plan.cow = NULL;
+	}
+	cow_parent_close(&cp);
+	if (pd->pages.pages_shared_task)
+		pr_info("pid %d: %llu pages are its parent's, shared since its fork\n", pid,
+			(unsigned long long)pd->pages.pages_shared_task);
+	return ret;
+}
+
 /* Everything that needs code inside the task: brk and sigactions, and the
  * pages themselves on the splice path. */
 static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
@@ -237,8 +277,7 @@ static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
 	if (ret)
 		return ret;
 	if (ctx->opts->page_path == PAGE_PATH_SPLICE) {
-		ret = dump_pages(ctx->dfd, pid, &pd->vl, PAGE_PATH_SPLICE, ctx->parasite,
-				 &pd->round.plan, &pd->pages);
+		ret = dump_one_pages(ctx, pd, PAGE_PATH_SPLICE, ctx->parasite);
 		if (ret)
 			return ret;
 	}
@@ -279,6 +318,7 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	ret = stage_done(ctx, pid, "vmas", collect_vmas(pid, &pd->vl));
 	if (!ret)
 		ret = stage_done(ctx, pid, "tracker", track_round_collect(&pd->round, NULL, &pd->vl));
+	pd->round.plan.keep_shared = may_share_pages(ctx, pd);
 	if (!ret)
 		ret = stage_done(ctx, pid, "files", dump_files(ctx->dfd, ctx->files, pid));
 	if (!ret)
@@ -290,9 +330,7 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	if (!ret)
 		ret = stage_done(ctx, pid, "parasite", run_parasite(ctx, pd));
 	if (!ret && ctx->opts->page_path != PAGE_PATH_SPLICE)
-		ret = stage_done(ctx, pid, "pages",
-				 dump_pages(ctx->dfd, pid, &pd->vl, PAGE_PATH_READ, NULL,
-					    &pd->round.plan, &pd->pages));
+		ret = stage_done(ctx, pid, "pages", dump_one_pages(ctx, pd, PAGE_PATH_READ, NULL));
 	if (!ret) {
 		pd->misc.stopped = pd->item->task.was_stopped;
 		ret = stage_done(ctx, pid, "core",
@@ -387,6 +425,7 @@ static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 		ret = stage_done(ctx, pid, "tracker",
 				 track_round_collect(&pd->round, ctx->parasite, &pd->vl));
 	}
+	pd->round.plan.keep_shared = may_share_pages(ctx, pd);
 	if (!ret && fault_injected("pre-dump-frozen"))
 		ret = -EIO;
 	if (!ret) {

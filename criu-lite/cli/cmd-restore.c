@@ -20,6 +20,7 @@
 #include "image.h"
 #include "interrupt.h"
 #include "log.h"
+#include "mem-cow.h"
 #include "opts.h"
 #include "restore.h"
 #include "sysvipc.h"
@@ -56,7 +57,7 @@ static void write_stats(const struct restore_ctx *ctx)
 
 	st.forking_time_us = (entry - ctx->t_fork_ns) / 1000;
 	st.restore_time_us = (ctx->t_detach_ns - entry) / 1000;
-	st.pages_restored = a->pages_restored;
+	st.pages_restored = a->pages_restored + a->pages_premapped;
 	st.has_total_time_us = true;
 	st.total_time_us = (ctx->t_detach_ns - ctx->t_start_ns) / 1000;
 	pr_debug("Restore of pid %d: fork to restorer %llu us, pages %llu us, rest of the "
@@ -127,6 +128,9 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		ret = check_machine(t);
 	if (!ret)
 		ret = restore_sysvipc(dfd, t);
+	/* Before the areas, which then keep clear of it. */
+	if (!ret)
+		ret = restore_reserve_premap(t);
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (t->ctx[i].plan.pid)
 			ret = restore_prepare_area(&t->ctx[i]);
@@ -207,6 +211,7 @@ static void free_tree(struct restore_tree *t)
 		free(t->ctx[i].host_tids);
 	}
 	free(t->ctx);
+	restore_free_premap(t);
 	restore_free_sysvipc(t);
 	if (t->sync)
 		munmap(t->sync, sizeof(*t->sync));

@@ -10,12 +10,14 @@
 #include "opts.h"
 
 struct parasite_ctl;
+struct cow_parent;
 
 struct page_xfer_stats {
 	uint64_t pages_scanned;		/* present or swapped pages looked at */
 	uint64_t pages_zero;		/* left out: all zero, anonymous */
 	uint64_t pages_written;
 	uint64_t pages_skipped_parent;	/* unchanged since the parent round */
+	uint64_t pages_shared_task;	/* the parent process's (mem-cow.c) */
 	uint64_t memdump_us;		/* reading the target's memory */
 	uint64_t memwrite_us;		/* writing the pages image */
 };
@@ -29,6 +31,11 @@ struct page_plan {
 	const struct range_set *dirty;
 	const struct range_set *parent;
 	bool running;			/* pre-dump: the task runs during the copy */
+	/* A dump: the parent process, whose pages this one may share. */
+	const struct cow_parent *cow;
+	/* The process has a parent or children in the tree: its private
+	 * anonymous pages are read without a pin (page-xfer.c, read_runs). */
+	bool keep_shared;
 };
 
 /* Dumps every page of VL that must be saved (PLAN NULL: all of them).

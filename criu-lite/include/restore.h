@@ -65,6 +65,14 @@ struct page_src_run {
 	uint32_t level;
 };
 
+/* A run of pages that are the parent process's (in_parent_task): the task
+ * inherits them by fork (mem-cow.c). */
+struct cow_run {
+	uint64_t vaddr;
+	uint64_t nr_pages;
+	uint32_t vma;
+};
+
 /* An open file description of the dump (files.img) and how it is made
  * again (restore-files.c, fd-types.h). */
 struct file_desc {
@@ -112,6 +120,15 @@ struct restore_plan {
 	uint64_t *shmem_data_off; /* per entry: where its pages start in shmem-pages.img */
 	uint32_t *vma_madv;	      /* enum restorer_madv bits per vma */
 	bool *vma_filled;	      /* pages of the vma come from the image */
+	struct cow_run *cow_runs;     /* in address order */
+	size_t nr_cow_runs;
+	size_t cap_cow_runs;
+	/* mem-cow.c, per vma: its slot in the tree's premap area (offset,
+	 * or COW_NO_SLOT: the restorer maps it); whether it is the parent's
+	 * slot, inherited; whether a child inherits it. */
+	uint64_t *vma_slot;
+	bool *vma_inherited;
+	bool *vma_forked;
 	struct special_layout here;   /* this kernel's vDSO block */
 	struct special_layout dumped; /* the dumped one */
 	int stop_sig;		      /* not among the queued signals */
@@ -196,6 +213,10 @@ struct restore_tree {
 	pid_t init_pid;
 	int init_pidfd;	  /* the init's, from clone3 (else -1) */
 	int lmproc_pidfd; /* lmproc's own, for the init to see it end (else -1) */
+	/* mem-cow.c: private memory children inherit is filled here by its
+	 * first owner before the fork, one slot per VMA; reserved in lmproc. */
+	uint64_t premap_start;
+	uint64_t premap_size;
 };
 
 struct tree_sync {

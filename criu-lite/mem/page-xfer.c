@@ -17,6 +17,7 @@
 #include "image.h"
 #include "infect.h"
 #include "log.h"
+#include "mem-cow.h"
 #include "page-xfer.h"
 #include "uapi-compat.h"
 
@@ -42,11 +43,18 @@ struct page_run {
 	uint64_t nr;
 };
 
+/* Where an entry's data is. */
+enum pm_src {
+	PM_DATA,		/* in this round's pages image */
+	PM_PARENT_ROUND,	/* in_parent: an earlier round's */
+	PM_PARENT_TASK,		/* in_parent_task: the parent process's page */
+};
+
 /* A pagemap entry of the VMA being dumped. */
 struct pm_entry {
 	uint64_t vaddr;
 	uint64_t nr;
-	bool in_parent;
+	enum pm_src src;
 };
 
 /* Entries of one VMA are kept until the VMA is done: in_parent entries
@@ -65,11 +73,11 @@ struct page_writer {
 	struct page_xfer_stats *st;
 };
 
-static int note_run(struct page_writer *w, uint64_t vaddr, uint64_t nr, bool in_parent)
+static int note_run(struct page_writer *w, uint64_t vaddr, uint64_t nr, enum pm_src src)
 {
 	struct pm_entry *last = w->nr_ents ? &w->ents[w->nr_ents - 1] : NULL;
 
-	if (last && last->in_parent == in_parent && last->vaddr + last->nr * PAGE_SIZE == vaddr) {
+	if (last && last->src == src && last->vaddr + last->nr * PAGE_SIZE == vaddr) {
 		last->nr += nr;
 		return 0;
 	}
@@ -82,7 +90,7 @@ static int note_run(struct page_writer *w, uint64_t vaddr, uint64_t nr, bool in_
 		w->ents = e;
 		w->cap_ents = cap;
 	}
-	w->ents[w->nr_ents++] = (struct pm_entry){ vaddr, nr, in_parent };
+	w->ents[w->nr_ents++] = (struct pm_entry){ vaddr, nr, src };
 	return 0;
 }
 
@@ -103,7 +111,8 @@ static int write_entry(struct page_writer *w, const struct pm_entry *e)
 	while (left && !ret) {
 		pe.vaddr = vaddr;
 		pe.nr_pages = min(left, (uint64_t)UINT32_MAX);
-		pe.has_in_parent = pe.in_parent = e->in_parent;
+		pe.has_in_parent = pe.in_parent = e->src == PM_PARENT_ROUND;
+		pe.has_in_parent_task = pe.in_parent_task = e->src == PM_PARENT_TASK;
 		ret = img_write_msg(w->pagemap, &pe.base);
 		vaddr += (uint64_t)pe.nr_pages * PAGE_SIZE;
 		left -= pe.nr_pages;
@@ -126,7 +135,7 @@ static int flush_entries(struct page_writer *w)
 	for (size_t i = 1; i < w->nr_ents && !ret; i++) {
 		const struct pm_entry *e = &w->ents[i];
 
-		if (e->in_parent == cur.in_parent && cur.vaddr + cur.nr * PAGE_SIZE == e->vaddr) {
+		if (e->src == cur.src && cur.vaddr + cur.nr * PAGE_SIZE == e->vaddr) {
 			cur.nr += e->nr;
 			continue;
 		}
@@ -141,7 +150,7 @@ static int flush_entries(struct page_writer *w)
 
 static int note_pages(struct page_writer *w, uint64_t vaddr, uint64_t nr)
 {
-	return note_run(w, vaddr, nr, false);
+	return note_run(w, vaddr, nr, PM_DATA);
 }
 
 static bool page_is_zero(const void *page)
@@ -269,15 +278,21 @@ static int read_runs_mem(pid_t pid, int mem_fd, const struct page_run *runs, int
 }
 
 static int read_runs(pid_t pid, int mem_fd, const struct vma *v, const struct page_run *runs,
-		     int nr_runs, char *buf, uint64_t nr_pages, bool running, bool *ok)
+		     int nr_runs, char *buf, uint64_t nr_pages, bool running, bool keep_shared,
+		     bool *ok)
 {
 	struct iovec local = { .iov_base = buf, .iov_len = nr_pages * PAGE_SIZE };
 	struct iovec remote[MAX_RUNS];
 	ssize_t n;
 
 	/* process_vm_readv does not read through PROT_NONE or write-only
-	 * mappings; /proc/PID/mem does (FOLL_FORCE). */
-	if (!(v->prot & PROT_READ))
+	 * mappings; /proc/PID/mem does (FOLL_FORCE).  process_vm_readv pins
+	 * the pages, and a pin gives the process its own copy of a page it
+	 * shares copy-on-write (Linux >= 5.19, FAULT_FLAG_UNSHARE): the
+	 * parent of a fork would lose what it shares with its children, in
+	 * the tree left running and for the children's dump (mem-cow.c).
+	 * /proc/PID/mem only takes references. */
+	if (!(v->prot & PROT_READ) || (keep_shared && v->kind == VMA_KIND__VMA_ANON_PRIVATE))
 		return read_runs_mem(pid, mem_fd, runs, nr_runs, buf, running, ok);
 	for (int i = 0; i < nr_runs; i++) {
 		remote[i].iov_base = (void *)runs[i].start;
@@ -587,6 +602,7 @@ struct page_source {
 	struct page_pipeline *pp;	/* the read path's */
 	uint64_t batch;
 	bool running;			/* the task runs while we copy */
+	bool keep_shared;		/* plan->keep_shared */
 };
 
 /* Populates a copy buffer in bulk up to NR_PAGES, only as far as it is
@@ -617,7 +633,7 @@ static int read_batch(struct page_source *src, const struct vma *v, struct batch
 	memset(b->ok, 1, sizeof(b->ok));
 	populate_buf(b, nr_pages);
 	return read_runs(src->pid, src->mem_fd, v, b->runs, b->nr_runs, b->buf, nr_pages,
-			 src->running, b->ok);
+			 src->running, src->keep_shared, b->ok);
 }
 
 /* Dumps the pages that exist now in the windows WIN[0..NWIN) of V
@@ -732,7 +748,7 @@ static int note_parent_cow(struct page_source *src, struct page_writer *w, const
 				continue;
 			}
 			if (run) {
-				ret = note_run(w, a + (i - run) * PAGE_SIZE, run, true);
+				ret = note_run(w, a + (i - run) * PAGE_SIZE, run, PM_PARENT_ROUND);
 				if (ret)
 					return ret;
 				w->st->pages_skipped_parent += run;
@@ -768,7 +784,7 @@ static int note_parent(struct page_source *src, struct page_writer *w, const str
 			if (v->kind == VMA_KIND__VMA_FILE_PRIVATE) {
 				ret = note_parent_cow(src, w, v, a, to, reread);
 			} else {
-				ret = note_run(w, a, (to - a) / PAGE_SIZE, true);
+				ret = note_run(w, a, (to - a) / PAGE_SIZE, PM_PARENT_ROUND);
 				w->st->pages_skipped_parent += (to - a) / PAGE_SIZE;
 			}
 			if (ret)
@@ -779,20 +795,21 @@ static int note_parent(struct page_source *src, struct page_writer *w, const str
 	return 0;
 }
 
-/* An unchanged VMA of a later round: what was written since the parent
- * round is copied, what the parent chain holds is pointed at. */
+/* [lo, hi) of an unchanged VMA of a later round: what was written since
+ * the parent round is copied, what the parent chain holds is pointed at. */
 static int dump_vma_incremental(struct page_source *src, struct page_writer *w,
-				const struct vma *v, const struct page_plan *plan)
+				const struct vma *v, const struct page_plan *plan, uint64_t lo,
+				uint64_t hi)
 {
 	struct range_set reread = {}, windows = {};
 	struct addr_range *dirty;
 	size_t nr, i = 0, j = 0;
 	int ret;
 
-	dirty = clip_ranges(plan->dirty, v->start, v->end, &nr);
+	dirty = clip_ranges(plan->dirty, lo, hi, &nr);
 	if (!dirty)
 		return -ENOMEM;
-	ret = note_parent(src, w, v, plan->parent, dirty, nr, v->start, v->end, &reread);
+	ret = note_parent(src, w, v, plan->parent, dirty, nr, lo, hi, &reread);
 	/* The copies to make: written pages and pages to read again, merged
 	 * in address order. */
 	while (!ret && (i < nr || j < reread.nr)) {
@@ -812,16 +829,43 @@ static int dump_vma_incremental(struct page_source *src, struct page_writer *w,
 	return ret;
 }
 
+static int dump_range(struct page_source *src, struct page_writer *w, const struct vma *v,
+		      const struct page_plan *plan, size_t idx, uint64_t lo, uint64_t hi)
+{
+	struct addr_range win = { lo, hi };
+
+	if (lo >= hi)
+		return 0;
+	if (plan && !plan->whole[idx])
+		return dump_vma_incremental(src, w, v, plan, lo, hi);
+	return dump_windows(src, w, v, &win, 1);
+}
+
+/* The pages of V still shared with the parent process (mem-cow.c) are
+ * in_parent_task entries, whatever the rounds say: the restore gives the
+ * child the parent's page by fork.  The rest is dumped as usual. */
 static int dump_vma_pages(struct page_source *src, struct page_writer *w, const struct vma *v,
 			  const struct page_plan *plan, size_t idx)
 {
-	struct addr_range all = { v->start, v->end };
-	int ret;
+	struct range_set shared = {};
+	uint64_t a = v->start;
+	int ret = 0;
 
-	if (plan && !plan->whole[idx])
-		ret = dump_vma_incremental(src, w, v, plan);
-	else
-		ret = dump_windows(src, w, v, &all, 1);
+	if (plan && plan->cow)
+		ret = cow_find_shared(plan->cow, src->pmc.fd, v, &shared);
+	for (size_t i = 0; i < shared.nr && !ret; i++) {
+		uint64_t nr = (shared.r[i].end - shared.r[i].start) / PAGE_SIZE;
+
+		ret = dump_range(src, w, v, plan, idx, a, shared.r[i].start);
+		if (ret)
+			break;
+		ret = note_run(w, shared.r[i].start, nr, PM_PARENT_TASK);
+		w->st->pages_shared_task += nr;
+		a = shared.r[i].end;
+	}
+	range_set_free(&shared);
+	if (!ret)
+		ret = dump_range(src, w, v, plan, idx, a, v->end);
 	/* Runs never span two VMAs: restore maps them one VMA at a time. */
 	return ret ?: flush_entries(w);
 }
@@ -886,7 +930,8 @@ int dump_pages(int dfd, pid_t pid, const struct vm_area_list *vl, enum page_path
 {
 	struct page_source src = { .pid = pid, .path = path, .ctl = ctl, .pmc.fd = -1,
 				   .mem_fd = -1, .pipe_fds = { -1, -1 },
-				   .running = plan && plan->running };
+				   .running = plan && plan->running,
+				   .keep_shared = plan && plan->keep_shared };
 	struct page_writer w = { .st = st, .pages_fd = -1 };
 	struct cr_img *pages = NULL;
 	int ret;

@@ -59,6 +59,21 @@ static int add_src_run(struct restore_plan *p, uint64_t vaddr, uint64_t nr, uint
 	return 0;
 }
 
+static int add_cow_run(struct restore_plan *p, uint64_t vaddr, uint64_t nr, uint32_t vma)
+{
+	if (p->nr_cow_runs == p->cap_cow_runs) {
+		size_t n = p->cap_cow_runs ? p->cap_cow_runs * 2 : 16;
+		struct cow_run *r = realloc(p->cow_runs, n * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		p->cow_runs = r;
+		p->cap_cow_runs = n;
+	}
+	p->cow_runs[p->nr_cow_runs++] = (struct cow_run){ vaddr, nr, vma };
+	return 0;
+}
+
 /* The pages image of a round is verified whole against its checksums
  * here, before anything is made from it. */
 static int check_pages_size(int dfd, const char *dir, pid_t pid, uint64_t bytes)
@@ -79,9 +94,16 @@ static int check_pages_size(int dfd, const char *dir, pid_t pid, uint64_t bytes)
 	return 0;
 }
 
+static bool in_task(const PagemapEntry *e)
+{
+	return e->has_in_parent_task && e->in_parent_task;
+}
+
 /* Reads and checks the framing-level facts of one round's pagemap:
- * aligned, ordered, non-empty runs; the pages image size. */
-static int load_round_map(int dfd, const char *dir, pid_t pid, struct round_map *m)
+ * aligned, ordered, non-empty runs; the pages image size.  Pages of the
+ * parent process (in_parent_task) only in a dump, the one restored
+ * (DUMP), never together with in_parent. */
+static int load_round_map(int dfd, const char *dir, pid_t pid, struct round_map *m, bool dump)
 {
 	struct cr_img *img = img_open_read(dfd, IMG_PAGEMAP, pid, false);
 	uint64_t prev_end = 0, data = 0;
@@ -102,6 +124,13 @@ static int load_round_map(int dfd, const char *dir, pid_t pid, struct round_map 
 			img_free_msg(&r->base);
 			break;
 		}
+		if (in_task(r) && (!dump || (r->has_in_parent && r->in_parent))) {
+			ret = restore_plan_bad(m->name, "run 0x%llx is the parent process's %s",
+					       (unsigned long long)r->vaddr,
+					       dump ? "and in a previous round" : "in a pre-dump");
+			img_free_msg(&r->base);
+			break;
+		}
 		if (m->nr == cap) {
 			size_t n = cap ? cap * 2 : 64;
 			PagemapEntry **e = realloc(m->e, n * sizeof(*e));
@@ -119,7 +148,7 @@ static int load_round_map(int dfd, const char *dir, pid_t pid, struct round_map 
 		}
 		m->e[m->nr] = r;
 		m->off[m->nr++] = data;
-		if (!(r->has_in_parent && r->in_parent))
+		if (!(r->has_in_parent && r->in_parent) && !in_task(r))
 			data += (uint64_t)r->nr_pages * PAGE_SIZE;
 		prev_end = end;
 	}
@@ -180,7 +209,7 @@ static int open_level(struct chain *c, uint32_t level)
 				       (unsigned long long)want_id);
 	img_free_msg(&inv->base);
 	if (!ret)
-		ret = load_round_map(dfd, dir, p->pid, &c->level[level]);
+		ret = load_round_map(dfd, dir, p->pid, &c->level[level], false);
 	return ret;
 }
 
@@ -290,6 +319,8 @@ static int place_run(struct chain *c, const PagemapEntry *r, uint64_t off, size_
 					(unsigned long long)r->vaddr, (unsigned long long)v->start,
 					(unsigned long long)v->end, v->kind);
 	*vma = idx;
+	if (in_task(r))
+		return add_cow_run(p, r->vaddr, r->nr_pages, idx);
 	if (r->has_in_parent && r->in_parent)
 		return resolve(c, 1, r->vaddr, end, idx);
 	return add_src_run(p, r->vaddr, r->nr_pages, idx, 0, off);
@@ -315,7 +346,7 @@ int restore_read_pages(int dfd, struct restore_plan *p)
 	c->p = p;
 	p->level_dfd[0] = dfd;
 	p->nr_levels = 1;
-	ret = load_round_map(dfd, "", p->pid, &c->level[0]);
+	ret = load_round_map(dfd, "", p->pid, &c->level[0], true);
 	for (size_t i = 0; !ret && i < c->level[0].nr; i++)
 		ret = place_run(c, c->level[0].e[i], c->level[0].off[i], &vma);
 	if (!ret)
@@ -341,7 +372,7 @@ int restore_check_round(int dfd, const InventoryEntry *inv, pid_t pid)
 	p.vma_filled = &filled;
 	p.level_dfd[0] = dfd;
 	p.nr_levels = 1;
-	ret = load_round_map(dfd, "", pid, &c->level[0]);
+	ret = load_round_map(dfd, "", pid, &c->level[0], false);
 	for (size_t i = 0; !ret && i < c->level[0].nr; i++) {
 		const PagemapEntry *e = c->level[0].e[i];
 
@@ -364,4 +395,7 @@ void restore_free_chain(struct restore_plan *p)
 	free(p->runs);
 	p->runs = NULL;
 	p->nr_runs = p->cap_runs = 0;
+	free(p->cow_runs);
+	p->cow_runs = NULL;
+	p->nr_cow_runs = p->cap_cow_runs = 0;
 }

@@ -13,6 +13,7 @@
 #include "common.h"
 #include "fault.h"
 #include "log.h"
+#include "mem-cow.h"
 #include "mm-attrs.h"
 #include "proc.h"
 #include "restore.h"
@@ -167,6 +168,10 @@ static int plan_fill(const struct restore_plan *p, struct fill_plan *f)
 		uint64_t start = r->vaddr, off = r->off;
 		uint64_t len = r->nr_pages << PAGE_SHIFT;
 
+		/* Filled by the task before its fork (mem-cow.c). */
+		if (p->vma_slot && p->vma_slot[r->vma] != COW_NO_SLOT)
+			continue;
+
 		while (len) {
 			uint64_t piece = min(len, BATCH_MAX_BYTES);
 
@@ -306,6 +311,7 @@ static uint64_t vdso_detour(const struct restore_ctx *ctx, uint64_t old_s, uint6
 	uint64_t len = old_e - old_s, new_e = new_s + len;
 	const uint64_t cand[] = {new_e + HOLE_GUARD, new_s - len - HOLE_GUARD, old_e + HOLE_GUARD,
 				 old_s - len - HOLE_GUARD, ctx->area - len - HOLE_GUARD};
+	uint64_t pm_s = ctx->tree->premap_start, pm_e = pm_s + ctx->tree->premap_size;
 
 	for (size_t i = 0; i < ARRAY_SIZE(cand); i++) {
 		uint64_t s = cand[i], e = s + len;
@@ -313,7 +319,8 @@ static uint64_t vdso_detour(const struct restore_ctx *ctx, uint64_t old_s, uint6
 		if (s < ctx->plan.mmap_min_addr || e > TASK_SIZE || e < s)
 			continue;
 		if (overlaps(s, e, old_s, old_e) || overlaps(s, e, new_s, new_e) ||
-		    overlaps(s, e, ctx->area, ctx->area + ctx->area_size))
+		    overlaps(s, e, ctx->area, ctx->area + ctx->area_size) ||
+		    overlaps(s, e, pm_s, pm_e))
 			continue;
 		return s;
 	}
@@ -327,6 +334,11 @@ static int fill_vdso(struct restore_ctx *ctx, struct restorer_args *a)
 	int64_t delta = 0;
 
 	a->keep[a->nr_keep++] = (struct restorer_range){ctx->area, ctx->area + ctx->area_size};
+	if (ctx->tree->premap_start) {
+		a->premap_area = (struct restorer_range){
+		    ctx->tree->premap_start, ctx->tree->premap_start + ctx->tree->premap_size};
+		a->keep[a->nr_keep++] = a->premap_area;
+	}
 	for (int i = 0; i < SPECIAL_NR; i++) {
 		if (!p->dumped.start[i] || !p->here.start[i])
 			continue;
@@ -390,6 +402,12 @@ static void fill_vmas(const struct restore_ctx *ctx, struct restorer_vma *rv)
 		rv->flags = v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_NORESERVE);
 		rv->madv = p->vma_madv[i];
 		mm_attrs_map_vma(p, i, rv);
+		/* Only accounted VMAs are shared (mem-cow.c): writable, as
+		 * mm_attrs_map_vma() maps them too. */
+		if (p->vma_slot && p->vma_slot[i] != COW_NO_SLOT) {
+			rv->premap = ctx->tree->premap_start + p->vma_slot[i];
+			rv->map_prot = v->prot | PROT_READ | PROT_WRITE;
+		}
 		rv->shmid = -1;
 		if (v->kind == VMA_KIND__VMA_ANON_PRIVATE) {
 			rv->flags |= MAP_ANONYMOUS | (v->flags & MAP_GROWSDOWN);

@@ -786,5 +786,8 @@ void restore_free_plan(struct restore_plan *p)
 	restore_free_shmem(p);
 	free(p->vma_madv);
 	free(p->vma_filled);
+	free(p->vma_slot);
+	free(p->vma_inherited);
+	free(p->vma_forked);
 	memset(p, 0, sizeof(*p));
 }

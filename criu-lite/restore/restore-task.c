@@ -25,6 +25,7 @@
 #include "common.h"
 #include "fault.h"
 #include "log.h"
+#include "mem-cow.h"
 #include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
@@ -262,7 +263,9 @@ static int task_setup(struct restore_ctx *ctx, const PstreeEntry *e)
 	char *err = a->child_err;
 	size_t len = sizeof(a->child_err);
 
-	if (restore_task_files(ctx, err, len) || fork_children(ctx, true) ||
+	/* Before any fork: the children inherit the memory they share. */
+	if (restore_task_premap(ctx, err, len) || restore_task_files(ctx, err, len) ||
+	    fork_children(ctx, true) ||
 	    task_session(ctx, e) || restore_task_ctty(ctx, err, len) || fork_children(ctx, false) ||
 	    restore_task_drop_inherited(ctx, err, len) || wait_zombies(ctx) ||
 	    restore_task_fs(ctx, err, len) || task_identity(ctx) ||

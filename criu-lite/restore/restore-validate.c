@@ -17,6 +17,7 @@
 
 #include "image.h"
 #include "log.h"
+#include "mem-cow.h"
 #include "restore.h"
 #include "sysvipc.h"
 #include "tty.h"
@@ -59,6 +60,8 @@ int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int df
 {
 	int ret = read_plans(t, opts, dfd);
 
+	if (!ret)
+		ret = restore_plan_cow(t);
 	if (!ret)
 		ret = restore_plan_sessions(t);
 	if (!ret)

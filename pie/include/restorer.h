@@ -23,9 +23,9 @@
 #define RESTORER_STACK_SIZE (64u << 10)
 /* The other threads only run restorer_thread(): a few system calls. */
 #define RESTORER_THREAD_STACK_SIZE (16u << 10)
-/* Ranges the restorer keeps while it unmaps the rest: the area itself and
- * lmproc's [vvar], [vvar_vclock], [vdso]. */
-#define RESTORER_MAX_KEEP 4
+/* Ranges the restorer keeps while it unmaps the rest: the area itself,
+ * lmproc's [vvar], [vvar_vclock], [vdso] and the premap area. */
+#define RESTORER_MAX_KEEP 5
 #define RESTORER_MAX_SPECIAL 3
 /* Words of auxv; the kernel keeps fewer (AT_VECTOR_SIZE) and says EINVAL
  * for more. */
@@ -128,6 +128,10 @@ struct restorer_vma {
 	int32_t fd;	   /* the file's service fd, or -1 */
 	uint32_t madv;	   /* enum restorer_madv and enum restorer_vma_attr bits */
 	int32_t shmid;	   /* SysV segment to attach at start instead, or -1 */
+	/* Not 0: the VMA is already filled at this address (the premap
+	 * area, mem-cow.c) and is moved to start with mremap, its pages
+	 * (shared with parent or children) as they are. */
+	uint64_t premap;
 };
 
 /* Runs of pages to fill, iovecs [iov, iov + nr_iov): each is made present
@@ -309,6 +313,9 @@ struct restorer_args {
 	volatile uint64_t t_filled_ns; /* ... once the pages are in */
 	volatile uint64_t t_done_ns;
 	volatile uint64_t pages_restored;
+	/* Pages the task filled into its premap slots before its fork
+	 * (mem-cow.c): written by the task, read by lmproc. */
+	volatile uint64_t pages_premapped;
 	/* Set by the task before it jumps here, if its libc-side setup
 	 * failed: one line for lmproc to print. */
 	char child_err[256];
@@ -331,6 +338,10 @@ struct restorer_args {
 	 * old and the new block overlap. */
 	struct restorer_range special[RESTORER_MAX_SPECIAL];
 	int64_t vdso_moves[2];
+	/* The tree's premap area (mem-cow.c), kept by the unmapping and
+	 * unmapped once the VMAs with a premap slot are moved out of it;
+	 * start 0: none. */
+	struct restorer_range premap_area;
 
 	uint64_t vmas;	    /* struct restorer_vma[nr_vmas] */
 	uint64_t batches;   /* struct restorer_batch[nr_batches] */
