@@ -453,6 +453,16 @@ static int write_entry(struct files_dump *d, struct fd_parms *p, FileEntry *fe, 
 	return files_write(d, fe);
 }
 
+/* A listener's queue holds connections, not bytes; a stream or seqpacket
+ * socket never connected has no queue at all (recvmsg() refuses it with
+ * EINVAL or ENOTCONN).  One whose peer closed stays established. */
+static bool has_queue(const struct unix_diag_sk *s)
+{
+	if (s->state == TCP_LISTEN)
+		return false;
+	return s->type == SOCK_DGRAM || s->state == TCP_ESTABLISHED;
+}
+
 static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	const struct unix_diag_sk *s = unix_diag_of(d, p->st.st_ino);
@@ -482,7 +492,7 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (fd < 0)
 		return fd;
 	ret = read_options(d, p, fd, &u);
-	if (!ret && s->state != TCP_LISTEN)
+	if (!ret && has_queue(s))
 		ret = dump_queue(d, p, fd, s, &u, &q);
 	close(fd);
 	if (!ret)
