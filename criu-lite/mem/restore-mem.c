@@ -417,17 +417,23 @@ static void fill_sigactions(const struct restore_plan *p, struct restorer_args *
 	a->stop_sig = p->stop_sig;
 }
 
-/* One thread's part of the args; its queued signals go to SI. */
+/* One thread's part of the args; its queued signals go to SI, but a
+ * SIGSTOP, which would stop the restorer: lmproc sends that one once
+ * the task is out of it (restore-finish.c). */
 static void fill_thread(const ThreadCoreEntry *tc, struct restorer_thread *t,
 			struct restorer_siginfo *si)
 {
+	uint32_t n = 0;
+
 	t->tid = tc->tid;
 	for (size_t i = 0; i < tc->n_pending; i++) {
-		memcpy(si[i].info, tc->pending[i]->siginfo.data, sizeof(si[i].info));
-		memcpy(&si[i].sig, si[i].info, sizeof(si[i].sig));
-		si[i].shared = tc->pending[i]->shared;
+		memcpy(si[n].info, tc->pending[i]->siginfo.data, sizeof(si[n].info));
+		memcpy(&si[n].sig, si[n].info, sizeof(si[n].sig));
+		si[n].shared = tc->pending[i]->shared;
+		if (si[n].sig != SIGSTOP)
+			n++;
 	}
-	t->nr_sigs = tc->n_pending;
+	t->nr_sigs = n;
 	if (tc->rseq) {
 		t->has_rseq = 1;
 		t->rseq_ptr = tc->rseq->rseq_abi_pointer;

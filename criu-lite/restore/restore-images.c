@@ -249,7 +249,9 @@ static int check_pending(const char *img, const ThreadCoreEntry *tc, bool main_t
 			return bad(img, "queued signal %zu has a siginfo of %zu bytes, not %d", i,
 				   si->siginfo.len, SIGINFO_SIZE);
 		memcpy(&sig, si->siginfo.data, sizeof(sig));
-		if (!SIG_OK(sig))
+		/* A pending SIGSTOP is sent by lmproc once the task is out of
+		 * the restorer (restore-finish.c). */
+		if (!SIG_OK(sig) && sig != SIGSTOP)
 			return bad(img, "queued signal %zu is signal %d", i, sig);
 		if (si->shared && !main_thread)
 			return bad(img, "thread %u holds a signal of the process-wide queue",
