@@ -26,6 +26,11 @@
 /* include/uapi/linux/shm.h */
 #define SHM_RDONLY 010000
 #define SHM_EXEC 0100000
+/* include/uapi/asm-generic/mman-common.h (6.13), as in uapi-compat.h,
+ * which this freestanding code can't include. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
 /* A thread of this process. */
 #define THREAD_CLONE_FLAGS \
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM)
@@ -292,6 +297,21 @@ static long finish_vmas(struct restorer_args *a)
 	return 0;
 }
 
+/* Guard pages (MADV_GUARD_INSTALL) once the pages around them are in:
+ * the dump saved none under them. */
+static long install_guards(struct restorer_args *a)
+{
+	struct restorer_range *g = (struct restorer_range *)a->guards;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_guards; i++) {
+		ret = sys_madvise(g[i].start, g[i].end - g[i].start, MADV_GUARD_INSTALL);
+		if (ret)
+			return fail(a, RST_STEP_GUARD, i, ret);
+	}
+	return 0;
+}
+
 static long restore_mm(struct restorer_args *a)
 {
 	long ret = sys_prctl(PR_SET_MM, PR_SET_MM_MAP, &a->mm_map, sizeof(a->mm_map), 0);
@@ -533,6 +553,8 @@ static long restore_all(struct restorer_args *a)
 	if (!ret)
 		ret = fill_pages(a);
 	a->t_filled_ns = mono_ns();
+	if (!ret)
+		ret = install_guards(a);
 	if (!ret)
 		ret = finish_vmas(a);
 	if (!ret)

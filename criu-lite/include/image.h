@@ -9,7 +9,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 /* Bumped whenever the meaning of any image changes. */
-#define IMAGE_VERSION 6
+#define IMAGE_VERSION 7
 
 /* No single message may be larger: a corrupt length must not make us
  * allocate gigabytes. */

@@ -104,6 +104,7 @@ static const char *const step_what[] = {
     [RST_STEP_CAPS] = "setting the capability sets",
     [RST_STEP_AMBIENT] = "raising ambient capability",
     [RST_STEP_SECBITS] = "setting securebits",
+    [RST_STEP_GUARD] = "installing the guard pages at",
 };
 
 /* "vma START-END" and the file behind it, if any. */
@@ -151,6 +152,15 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 		if (i < a->nr_batches)
 			snprintf(buf, len, " 0x%llx-0x%llx", (unsigned long long)b[i].start,
 				 (unsigned long long)b[i].end);
+		break;
+	}
+	case RST_STEP_GUARD: {
+		const struct restorer_range *g =
+		    (const struct restorer_range *)(uintptr_t)a->guards;
+
+		if (i < a->nr_guards)
+			snprintf(buf, len, " 0x%llx-0x%llx", (unsigned long long)g[i].start,
+				 (unsigned long long)g[i].end);
 		break;
 	}
 	case RST_STEP_VDSO:
