@@ -5,6 +5,7 @@
  * task_main(); it reports a failure of its setup in args->child_err and
  * exits.  Also owns killing the task on failure. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -241,6 +242,26 @@ static int wait_zombies(struct restore_ctx *ctx)
 	return 0;
 }
 
+/* The task's root and cwd, then what it sets through /proc: a handle of
+ * its /proc/self opened before, as a chroot() hides /proc.  The handle
+ * is taken once every fd is in place, and closed again. */
+static int task_fs_attrs(struct restore_ctx *ctx, char *err, size_t len)
+{
+	int proc = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC), ret;
+
+	if (proc < 0) {
+		snprintf(err, len, "can't open /proc/self: %s", strerror(errno));
+		return -errno;
+	}
+	ret = restore_task_fs(ctx, err, len);
+	if (!ret)
+		ret = task_identity(ctx);
+	if (!ret)
+		ret = restore_task_attrs(&ctx->plan, proc, err, len);
+	close(proc);
+	return ret;
+}
+
 static int task_setup(struct restore_ctx *ctx, const PstreeEntry *e)
 {
 	struct restorer_args *a = ctx->args;
@@ -250,8 +271,7 @@ static int task_setup(struct restore_ctx *ctx, const PstreeEntry *e)
 	if (restore_task_files(ctx, err, len) || fork_children(ctx, true) ||
 	    task_session(ctx, e) || restore_task_ctty(ctx, err, len) || fork_children(ctx, false) ||
 	    restore_task_drop_inherited(ctx, err, len) || wait_zombies(ctx) ||
-	    restore_task_fs(ctx, err, len) || task_identity(ctx) ||
-	    restore_task_attrs(&ctx->plan, err, len) || unregister_rseq(ctx))
+	    task_fs_attrs(ctx, err, len) || unregister_rseq(ctx))
 		return -1;
 	return 0;
 }
