@@ -323,6 +323,56 @@ unix_ext_dgram_steps() {
 	fi
 }
 
+# case_inet_netns: IP sockets in a network namespace the case creates
+# (lo with 198.18.0.1 and fd00::1), lmproc run in it too: FREEBIND
+# sockets bound to addresses the namespace lacks, and TCP sockets whose
+# connection closed on both sides, whose ports TIME_WAIT still holds at
+# the restore (see sk_inet_netns.c).
+case_inet_netns() {
+	local holder st
+
+	unshare --net sleep 600 </dev/null >/dev/null 2>&1 &
+	holder=$!
+	inet_netns_steps "$holder"
+	st=$?
+	# First: kill_leftovers waits for every child.
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+	kill_leftovers
+	return "$st"
+}
+
+inet_netns_steps() {
+	local h=$1 our LMPROC=$RD/lmproc-netns
+
+	our=$(readlink /proc/self/ns/net)
+	if ! wait_until 2000 not_our_netns "$h" "$our"; then
+		REASON="no network namespace of its own for pid $h"
+		return 1
+	fi
+	if ! nsenter -t "$h" -n sh -c 'ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
+		ip -6 addr add fd00::1/128 dev lo nodad' 2>"$RD/ip.err"; then
+		REASON="can't set up lo: $(head -c 200 "$RD/ip.err")"
+		return 1
+	fi
+	printf '#!/bin/sh\nexec nsenter -t %s -n %s "$@"\n' "$h" "$LMPROC_REAL" >"$LMPROC"
+	chmod +x "$LMPROC"
+	target_up "$BUILD/bad-input/sk_inet_netns" nsenter -t "$h" -n || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	if ! restored_passes "$RD/img"; then
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+}
+
+not_our_netns() {
+	local ns
+
+	ns=$(readlink "/proc/$1/ns/net" 2>/dev/null) && [ "$ns" != "$2" ]
+}
+
 # A thread under a seccomp filter: refused before any call is injected
 # (the filter could kill the task for one); the target runs on.
 case_seccomp() {
@@ -1051,6 +1101,7 @@ run_bad_input() {
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
 	CASE_KIND=state bad_case pidns case_pidns
 	CASE_KIND=state bad_case unix-ext-dgram case_unix_ext_dgram
+	CASE_KIND=state bad_case inet-netns case_inet_netns
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
 	CASE_KIND=harness bad_case writer-sees-damage case_writer_sees_damage
 	CASE_KIND=harness bad_case adversary-sees-damage case_adversary_sees_damage
