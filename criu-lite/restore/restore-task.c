@@ -195,8 +195,10 @@ static int fork_child(struct restore_ctx *ctx, size_t i, pid_t *helper)
 	if (pid < 0)
 		return task_err(ctx, "can't create child pid %u: %s", t->entries[i]->pid,
 				strerror(errno));
-	/* A zombie joins by itself before it exits. */
-	if (c->group_helper && c->plan.pid && setpgid(pid, pgid))
+	/* Now, while the helper lives: the next child's helper, or the
+	 * end of the forks, kills it and the group is gone if nothing else
+	 * joined.  A zombie also joins by itself and may have exited. */
+	if (c->group_helper && setpgid(pid, pgid) && (c->plan.pid || getpgid(pid) != pgid))
 		return task_err(ctx, "can't put pid %d into process group %d: %s", pid, pgid,
 				strerror(errno));
 	return 0;
@@ -217,6 +219,16 @@ static int fork_children(struct restore_ctx *ctx, bool early)
 	return ret;
 }
 
+/* The group zombie I joins by itself (zombie_main), 0 if none. */
+static pid_t zombie_group(const struct restore_tree *t, size_t i)
+{
+	const struct restore_ctx *c = &t->ctx[i];
+
+	if (c->own_group)
+		return t->entries[i]->pid;
+	return c->join_late || c->group_helper ? (pid_t)t->entries[i]->pgid : 0;
+}
+
 /* The zombies' exits (and group helpers') queued SIGCHLD here: the
  * dumped process had taken those, or they come back with its pending
  * signals, which the restorer queues later. */
@@ -234,6 +246,10 @@ static int wait_zombies(struct restore_ctx *ctx)
 		if (waitid(P_PID, t->entries[i]->pid, &si, WEXITED | WNOWAIT))
 			return task_err(ctx, "can't wait for zombie %u: %s", t->entries[i]->pid,
 					strerror(errno));
+		if (zombie_group(t, i) && getpgid(t->entries[i]->pid) != zombie_group(t, i))
+			return task_err(ctx, "zombie %u came back in process group %d, not %d",
+					t->entries[i]->pid, getpgid(t->entries[i]->pid),
+					zombie_group(t, i));
 	}
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);

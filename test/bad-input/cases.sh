@@ -878,6 +878,32 @@ orphaned_pgrp_steps() {
 	fi
 }
 
+# case_zombie_pgrp: zombies whose group leader is gone (zombie_pgrp.c),
+# dumped and restored 10 times (at most 60 s): the restore's order put
+# them back in their parent's group 4 runs in 10.
+case_zombie_pgrp() {
+	local k
+
+	for k in $(seq 10); do
+		if [ "$SECONDS" -gt "$((ZOMBIE_START + 60))" ]; then
+			REASON="10 runs took more than 60 s (run $k)"
+			return 1
+		fi
+		zombie_pgrp_run "$k" || { REASON="run $k: $REASON"; return 1; }
+	done
+}
+
+zombie_pgrp_run() {
+	target_up "$BUILD/static/zombie_pgrp" || return 1
+	mkdir -p "$RD/img$1"
+	must_lm "dump$1" "dump" dump -t "$TPID" -D "$RD/img$1" || return 1
+	reap_dumped "$TPID" || return 1
+	if ! restored_passes "$RD/img$1"; then
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+}
+
 # restore --pidns: the tree comes back in a new pid namespace while the
 # dumped one still runs on the host with the same pids; both pass.  The
 # tree leads its own session (setsid), which the namespace can show.
@@ -1099,6 +1125,7 @@ run_bad_input() {
 	CASE_KIND=state bad_case keeper-lost case_keeper_lost
 	CASE_KIND=state bad_case final-dump-leave-running case_final_dump_leave_running
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
+	ZOMBIE_START=$SECONDS CASE_KIND=state bad_case zombie-pgrp case_zombie_pgrp
 	CASE_KIND=state bad_case pidns case_pidns
 	CASE_KIND=state bad_case unix-ext-dgram case_unix_ext_dgram
 	CASE_KIND=state bad_case inet-netns case_inet_netns
