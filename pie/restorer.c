@@ -593,6 +593,14 @@ static void stop_for_lmproc(struct restorer_args *a)
 
 void restorer_main(struct restorer_args *a)
 {
+	uint64_t all = ~0ULL;
+
+	/* Every signal blocked, glibc's own (32, 33) too, which its
+	 * sigprocmask() leaves out: the threads cloned here inherit the mask,
+	 * and a timer armed below, or a signal queued back, stays pending
+	 * until lmproc sets each thread's dumped mask; to a thread that did
+	 * not block it, a SIGEV_THREAD timer's signal 32 was fatal. */
+	sys_rt_sigprocmask(SIG_SETMASK, &all, 0, sizeof(all));
 	a->t_entry_ns = mono_ns();
 	if (!restore_all(a)) {
 		a->t_done_ns = mono_ns();

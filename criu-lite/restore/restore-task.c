@@ -304,10 +304,11 @@ void restore_task_main(struct restore_ctx *ctx)
 	struct restorer_args *a = ctx->args;
 	pid_t parent = ctx->idx ? (pid_t)t->entries[t->parent[ctx->idx]]->pid :
 		       t->pidns ? 1 : ctx->lmproc_pid;
-	sigset_t all;
+	uint64_t all = ~0ULL;
 
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* The raw call: glibc's sigprocmask() would leave its own signals
+	 * (32, 33) unblocked. */
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		restore_task_fail(ctx);
 	if (task_setup(ctx, e))

@@ -882,10 +882,10 @@ orphaned_pgrp_steps() {
 # dumped and restored 10 times (at most 60 s): the restore's order put
 # them back in their parent's group 4 runs in 10.
 case_zombie_pgrp() {
-	local k
+	local k start=$SECONDS
 
 	for k in $(seq 10); do
-		if [ "$SECONDS" -gt "$((ZOMBIE_START + 60))" ]; then
+		if [ "$SECONDS" -gt "$((start + 60))" ]; then
 			REASON="10 runs took more than 60 s (run $k)"
 			return 1
 		fi
@@ -902,6 +902,40 @@ zombie_pgrp_run() {
 		add_detail "lmproc restore log" "$RD/restore.log" 3
 		return 1
 	fi
+}
+
+# case_timers_thread: timers_thread.c dumped and restored 10 times, every
+# other time after two pre-dumps (at most 60 s): signal 32 of its
+# SIGEV_THREAD timers killed it during the restore.
+case_timers_thread() {
+	local k start=$SECONDS
+
+	for k in $(seq 10); do
+		if [ "$SECONDS" -gt "$((start + 60))" ]; then
+			REASON="10 runs took more than 60 s (run $k)"
+			return 1
+		fi
+		timers_thread_run "$k" $((k % 2)) || { REASON="run $k: $REASON"; return 1; }
+	done
+}
+
+timers_thread_run() {
+	local img=$RD/img$1 prev=""
+
+	target_up "$BUILD/bad-input/timers_thread" || return 1
+	if [ "$2" = 1 ]; then
+		mkdir -p "$img-1" "$img-2"
+		must_lm "pre$1-1" "pre-dump 1" pre-dump -t "$TPID" -D "$img-1" || return 1
+		must_lm "pre$1-2" "pre-dump 2" pre-dump -t "$TPID" -D "$img-2" \
+			--prev-images-dir "../img$1-1" || return 1
+		prev="../img$1-2"
+	fi
+	mkdir -p "$img"
+	must_lm "dump$1" "dump" dump -t "$TPID" -D "$img" ${prev:+--prev-images-dir "$prev"} ||
+		return 1
+	reap_dumped "$TPID" || return 1
+	must_lm "restore$1" "restore -d" restore -D "$img" -d || return 1
+	term_verdict
 }
 
 # restore --pidns: the tree comes back in a new pid namespace while the
@@ -1125,7 +1159,8 @@ run_bad_input() {
 	CASE_KIND=state bad_case keeper-lost case_keeper_lost
 	CASE_KIND=state bad_case final-dump-leave-running case_final_dump_leave_running
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
-	ZOMBIE_START=$SECONDS CASE_KIND=state bad_case zombie-pgrp case_zombie_pgrp
+	CASE_KIND=state bad_case zombie-pgrp case_zombie_pgrp
+	CASE_KIND=state bad_case timers-thread case_timers_thread
 	CASE_KIND=state bad_case pidns case_pidns
 	CASE_KIND=state bad_case unix-ext-dgram case_unix_ext_dgram
 	CASE_KIND=state bad_case inet-netns case_inet_netns
