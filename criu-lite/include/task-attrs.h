@@ -64,7 +64,7 @@ int restore_may_set_attrs(const struct restore_plan *p);
 void fill_process_attrs(const struct restore_plan *p, struct restorer_args *a);
 void fill_thread_attrs(const ThreadCoreEntry *tc, struct restorer_thread *t);
 /* In the forked task, before the restorer: oom_score_adj, through PROC,
- * its /proc/self opened before its root changed.  Errors go into ERR
+ * the tree's /proc opened before its root changed.  Errors go into ERR
  * (one line). */
 int restore_task_attrs(const struct restore_plan *p, int proc, char *err, size_t len);
 

@@ -258,23 +258,32 @@ static int wait_zombies(struct restore_ctx *ctx)
 	return 0;
 }
 
-/* The task's root and cwd, then what it sets through /proc: a handle of
- * its /proc/self opened before, as a chroot() hides /proc.  The handle
- * is taken once every fd is in place, and closed again. */
-static int task_fs_attrs(struct restore_ctx *ctx, char *err, size_t len)
+/* The /proc of the task's tree: lmproc's, or under --pidns the one
+ * restore-pidns.c mounted for the new pid namespace. */
+static int open_proc_root(struct restore_ctx *ctx, char *err, size_t len)
 {
-	int proc = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC), ret;
-
-	if (proc < 0) {
-		snprintf(err, len, "can't open /proc/self: %s", strerror(errno));
+	ctx->proc_root = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->proc_root < 0) {
+		snprintf(err, len, "can't open the tree's /proc: %s", strerror(errno));
 		return -errno;
 	}
-	ret = restore_task_fs(ctx, err, len);
+	return 0;
+}
+
+/* The task's root and cwd, then what it sets through /proc: every /proc
+ * access goes through the tree's /proc opened before, as a chroot()
+ * hides /proc.  The handle is taken once every fd is in place; it stays
+ * open for the files under /proc/PID/ (restore_task_proc_files). */
+static int task_fs_attrs(struct restore_ctx *ctx, char *err, size_t len)
+{
+	int ret = open_proc_root(ctx, err, len);
+
+	if (!ret)
+		ret = restore_task_fs(ctx, err, len);
 	if (!ret)
 		ret = task_identity(ctx);
 	if (!ret)
-		ret = restore_task_attrs(&ctx->plan, proc, err, len);
-	close(proc);
+		ret = restore_task_attrs(&ctx->plan, ctx->proc_root, err, len);
 	return ret;
 }
 
@@ -318,6 +327,10 @@ void restore_task_main(struct restore_ctx *ctx)
 	syscall(SYS_futex, &t->sync->ready, FUTEX_WAKE, 1, NULL, NULL, 0);
 	while (!a->go)
 		syscall(SYS_futex, &a->go, FUTEX_WAIT, 0, NULL, NULL, 0);
+	/* Every process of the tree exists now. */
+	if (restore_task_proc_files(ctx, ctx->proc_root, a->child_err, sizeof(a->child_err)))
+		restore_task_fail(ctx);
+	close(ctx->proc_root);
 	if (task_join_group(ctx, e) || restore_task_fg(ctx, a->child_err, sizeof(a->child_err)))
 		restore_task_fail(ctx);
 	prctl(PR_SET_PDEATHSIG, 0);

@@ -942,7 +942,7 @@ timers_thread_run() {
 # dumped one still runs on the host with the same pids; both pass.  The
 # tree leads its own session (setsid), which the namespace can show.
 case_pidns() {
-	pidns_steps
+	pidns_steps "${1:-$BUILD/static/tree_basic}"
 	local st=$?
 
 	[ -n "${PIDNS_INIT:-}" ] && kill -KILL "$PIDNS_INIT" 2>/dev/null
@@ -954,7 +954,7 @@ pidns_steps() {
 	local st host
 
 	PIDNS_INIT=
-	target_up "$BUILD/static/tree_basic" setsid || return 1
+	target_up "$1" setsid || return 1
 	mkdir -p "$RD/img"
 	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
 	must_lm restore "restore --pidns" restore -D "$RD/img" --pidns -d || return 1
@@ -1162,6 +1162,7 @@ run_bad_input() {
 	CASE_KIND=state bad_case zombie-pgrp case_zombie_pgrp
 	CASE_KIND=state bad_case timers-thread case_timers_thread
 	CASE_KIND=state bad_case pidns case_pidns
+	CASE_KIND=state bad_case pidns-proc-files case_pidns "$BUILD/static/proc_tree"
 	CASE_KIND=state bad_case unix-ext-dgram case_unix_ext_dgram
 	CASE_KIND=state bad_case inet-netns case_inet_netns
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
