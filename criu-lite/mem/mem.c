@@ -488,6 +488,9 @@ static int vma_guards(int fd, pid_t pid, const struct vma *v, struct guard_list 
 	while (a.start < v->end) {
 		long n = ioctl(fd, PAGEMAP_SCAN, &a);
 
+		/* EINVAL, ENOTTY: this kernel reports no guards (read_guards). */
+		if (n < 0 && (errno == EINVAL || errno == ENOTTY))
+			return -errno;
 		if (n < 0) {
 			pr_perror("Can't look for guard pages of pid %d in 0x%llx-0x%llx", pid,
 				  (unsigned long long)v->start, (unsigned long long)v->end);
