@@ -26,6 +26,11 @@
 /* include/uapi/linux/shm.h */
 #define SHM_RDONLY 010000
 #define SHM_EXEC 0100000
+/* include/uapi/asm-generic/mman-common.h (6.13), as in uapi-compat.h,
+ * which this freestanding code can't include. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
 /* A thread of this process. */
 #define THREAD_CLONE_FLAGS \
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM)
@@ -378,6 +383,8 @@ static long finish_vmas(struct restorer_args *a)
 	return 0;
 }
 
+/* An accounted read-only anonymous VMA with no pages needs an anon_vma
+ * (one page faulted in and dropped), or mprotect() drops its "ac". */
 static long prepare_accounted(struct restorer_args *a)
 {
 	struct restorer_vma *v = (struct restorer_vma *)a->vmas;
@@ -391,6 +398,21 @@ static long prepare_accounted(struct restorer_args *a)
 			ret = sys_madvise(v->start, 4096, MADV_DONTNEED);
 		if (ret)
 			return fail(a, RST_STEP_MADVISE, i, ret);
+	}
+	return 0;
+}
+
+/* Guard pages (MADV_GUARD_INSTALL) once the pages around them are in:
+ * the dump saved none under them. */
+static long install_guards(struct restorer_args *a)
+{
+	struct restorer_range *g = (struct restorer_range *)a->guards;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_guards; i++) {
+		ret = sys_madvise(g[i].start, g[i].end - g[i].start, MADV_GUARD_INSTALL);
+		if (ret)
+			return fail(a, RST_STEP_GUARD, i, ret);
 	}
 	return 0;
 }
@@ -685,6 +707,8 @@ static long restore_all(struct restorer_args *a)
 	if (!ret)
 		ret = prepare_accounted(a);
 	if (!ret)
+		ret = install_guards(a);
+	if (!ret)
 		ret = finish_vmas(a);
 	if (!ret)
 		ret = finish_vma_attrs(a);
@@ -724,6 +748,14 @@ static void stop_for_lmproc(struct restorer_args *a)
 
 void restorer_main(struct restorer_args *a)
 {
+	uint64_t all = ~0ULL;
+
+	/* Every signal blocked, glibc's own (32, 33) too, which its
+	 * sigprocmask() leaves out: the threads cloned here inherit the mask,
+	 * and a timer armed below, or a signal queued back, stays pending
+	 * until lmproc sets each thread's dumped mask; to a thread that did
+	 * not block it, a SIGEV_THREAD timer's signal 32 was fatal. */
+	sys_rt_sigprocmask(SIG_SETMASK, &all, 0, sizeof(all));
 	a->t_entry_ns = mono_ns();
 	if (!restore_all(a)) {
 		a->t_done_ns = mono_ns();

@@ -209,12 +209,14 @@ dmesg_for() {
 }
 
 # stop_knobs NAME: STOPPED=1 for a test that stops itself (SIGSTOP) once
-# ready: its snapshot is taken once it is stopped, it must still be stopped
+# ready (stopped, stopped_*): its snapshot is taken once it is stopped, it must still be stopped
 # after every dump and the restore (the snapshot says so), and it gets
 # SIGCONT before SIGTERM.
 stop_knobs() {
 	STOPPED=""
-	[ "$1" = stopped ] && STOPPED=1
+	case "$1" in
+	stopped | stopped_*) STOPPED=1 ;;
+	esac
 }
 
 # end_test PID: the checkpoint is done: SIGTERM, after SIGCONT for a

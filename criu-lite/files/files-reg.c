@@ -4,8 +4,9 @@
  * written back into a file created at the old path and unlinked again.
  * A file made with O_TMPFILE (never named, "DIR/#INO (deleted)") is a
  * deleted file too, made again with O_TMPFILE in DIR: still linkable, and
- * its O_TMPFILE description has its flags back.  Never writes to a file
- * that still has a name. */
+ * its O_TMPFILE description has its flags back.  Files under /proc/PID/
+ * of a process of the tree are opened once every process exists, in the
+ * tree's /proc.  Never writes to a file that still has a name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -19,6 +20,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "restore.h"
 #include "words.h"
 
 #define DELETED_SUFFIX " (deleted)"
@@ -110,6 +112,36 @@ static int dump_ghost(struct files_dump *d, const struct fd_parms *p, GhostFileE
 	return ret;
 }
 
+/* The pid N of a path /proc/N or /proc/N/..., 0 if it is none; *REST
+ * is what follows "/proc/". */
+static uint32_t proc_pid_of(const char *path, const char **rest)
+{
+	char *end;
+	unsigned long n;
+
+	if (strncmp(path, "/proc/", 6) || path[6] < '1' || path[6] > '9')
+		return 0;
+	n = strtoul(path + 6, &end, 10);
+	if ((*end && *end != '/') || n > INT32_MAX)
+		return 0;
+	*rest = path + 6;
+	return n;
+}
+
+/* /proc/N/... of a live process N of the tree is reopened at restore
+ * once N exists. */
+static void note_proc_pid(struct files_dump *d, const char *path, RegFileEntry *re)
+{
+	const char *rest;
+	uint32_t n = proc_pid_of(path, &rest);
+
+	for (size_t i = 0; n && i < d->nr_tree_pids; i++)
+		if ((uint32_t)d->tree_pids[i] == n) {
+			re->has_proc_pid = true;
+			re->proc_pid = n;
+		}
+}
+
 static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
@@ -130,6 +162,8 @@ static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (ret)
 		goto out;
 	re.path = path;
+	if (!re.ghost)
+		note_proc_pid(d, path, &re);
 	re.flags = p->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
 	/* An O_TMPFILE file linked since is reopened by its name. */
 	if (!re.ghost)
@@ -210,6 +244,14 @@ static int reg_validate(const FileEntry *f, uint64_t data_size)
 	if (r->pos > (uint64_t)INT64_MAX)
 		return restore_plan_bad("files.img", "file %s has position %llu", r->path,
 					(unsigned long long)r->pos);
+	if (r->has_proc_pid) {
+		const char *rest;
+
+		if (r->ghost || proc_pid_of(r->path, &rest) != r->proc_pid || !r->proc_pid)
+			return restore_plan_bad("files.img", "file %s: not under /proc/%u", r->path,
+						r->proc_pid);
+		return 0;
+	}
 	g = r->ghost;
 	if (!g)
 		return 0;
@@ -264,6 +306,9 @@ static int reg_check(const struct restore_plan *p, uint32_t desc)
 
 	if (r->ghost)
 		return check_ghost(p->pid, fd, r);
+	/* Its process does not exist yet. */
+	if (r->has_proc_pid)
+		return 0;
 	if (((r->flags & O_NOFOLLOW) ? lstat(r->path, &st) : stat(r->path, &st))) {
 		pr_perror("pid %d fd %d: can't find %s", p->pid, fd, r->path);
 		return -errno;
@@ -430,6 +475,13 @@ static int reg_open(struct task_files *tf, uint32_t desc)
 		tmp = ghost_open(tf, desc);
 		if (tmp < 0)
 			return tmp;
+	} else if (r->has_proc_pid) {
+		/* Holds the fd until restore_task_proc_files(). */
+		tmp = open("/", O_PATH | O_CLOEXEC);
+		if (tmp < 0)
+			return task_files_err(tf, desc, "can't hold a place for %s: %s", r->path,
+					      strerror(errno));
+		return task_files_install(tf, desc, tmp);
 	} else {
 		tmp = open(r->path, open_flags(r));
 		if (tmp < 0)
@@ -447,6 +499,49 @@ static int reg_open(struct task_files *tf, uint32_t desc)
 	    r->mode != S_IFCHR)
 		return task_files_err(tf, desc, "can't seek %s to %llu: %s", r->path,
 				      (unsigned long long)r->pos, strerror(errno));
+	return 0;
+}
+
+/* Fd E of a /proc file: what open() gives in PROC_ROOT, at its place. */
+static int reopen_proc(const FdinfoEntry *e, const RegFileEntry *r, int proc_root, char *err,
+		       size_t len)
+{
+	const char *rest;
+	int fd;
+
+	proc_pid_of(r->path, &rest);
+	fd = openat(proc_root, rest, open_flags(r));
+	if (fd < 0) {
+		snprintf(err, len, "fd %u: can't open %s: %s", e->fd, r->path, strerror(errno));
+		return -errno;
+	}
+	if (dup2(fd, e->fd) < 0 || fcntl(e->fd, F_SETFD, e->fd_flags) ||
+	    (r->pos && !(r->flags & O_PATH) && lseek(e->fd, r->pos, SEEK_SET) < 0)) {
+		snprintf(err, len, "fd %u: can't put %s in place at %llu: %s", e->fd, r->path,
+			 (unsigned long long)r->pos, strerror(errno));
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Each process opens its own: a description shared with another process
+ * of the tree comes back as one per process, at the same position. */
+int restore_task_proc_files(struct restore_ctx *ctx, int proc_root, char *err, size_t len)
+{
+	const struct restore_plan *p = &ctx->plan;
+
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		const FileEntry *fe = p->fdesc[p->fd_desc[i]].fe;
+		int ret;
+
+		if (fe->type != FD_TYPE__FD_REG || !fe->reg->has_proc_pid)
+			continue;
+		ret = reopen_proc(p->fds[i], fe->reg, proc_root, err, len);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 

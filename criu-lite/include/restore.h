@@ -189,6 +189,9 @@ struct restore_ctx {
 	pid_t lmproc_pid;
 	int pidfd; /* restore-hold.c: held once proven this restore's, else -1 */
 	pid_t pid; /* the task, once lmproc can reap it (its child or tracee) */
+	/* In the task: the /proc of its tree (under --pidns the new pid
+	 * namespace's), opened before its root changes. */
+	int proc_root;
 	uint64_t t_start_ns;
 	uint64_t t_fork_ns;
 	uint64_t t_detach_ns;
@@ -291,6 +294,9 @@ void restore_close_service_fds(struct restore_ctx *ctx);
 /* In the task: errors are written into ERR (one line), not logged. */
 int restore_task_files(struct restore_ctx *ctx, char *err, size_t len);
 int restore_task_fs(struct restore_ctx *ctx, char *err, size_t len);
+/* files-reg.c: once every process of the tree exists, the fds under
+ * /proc/PID/ of one of them, opened in PROC_ROOT (the tree's /proc). */
+int restore_task_proc_files(struct restore_ctx *ctx, int proc_root, char *err, size_t len);
 
 /* Drops, in a task that has forked its children, their fds. */
 int restore_task_drop_inherited(struct restore_ctx *ctx, char *err, size_t len);

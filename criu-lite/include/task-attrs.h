@@ -63,9 +63,10 @@ int check_thread_attrs(const char *img, const ThreadCoreEntry *tc);
 int restore_may_set_attrs(const struct restore_plan *p);
 void fill_process_attrs(const struct restore_plan *p, struct restorer_args *a);
 void fill_thread_attrs(const ThreadCoreEntry *tc, struct restorer_thread *t);
-/* In the forked task, before the restorer: oom_score_adj.  Errors go
- * into ERR (one line). */
-int restore_task_attrs(const struct restore_plan *p, char *err, size_t len);
+/* In the forked task, before the restorer: oom_score_adj, through PROC,
+ * the tree's /proc opened before its root changed.  Errors go into ERR
+ * (one line). */
+int restore_task_attrs(const struct restore_plan *p, int proc, char *err, size_t len);
 
 /* creds.c */
 int dump_thread_creds(pid_t pid, pid_t tid, ThreadCoreEntry *tc,

@@ -18,7 +18,6 @@
 #define PAGE_IS_PFNZERO (1 << 5)
 #define PAGE_IS_HUGE (1 << 6)
 #define PAGE_IS_SOFT_DIRTY (1 << 7)
-#define PAGE_IS_GUARD (1 << 8)
 
 struct page_region {
 	__u64 start;
@@ -47,6 +46,11 @@ struct pm_scan_arg {
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 #endif
 
+/* include/uapi/linux/fs.h (6.14) */
+#ifndef PAGE_IS_GUARD
+#define PAGE_IS_GUARD (1 << 8)
+#endif
+
 /* include/uapi/linux/fs.h (6.11) */
 #ifndef PROCMAP_QUERY
 #define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
@@ -72,6 +76,14 @@ struct pm_scan_arg {
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
+#endif
+
+/* include/uapi/asm-generic/mman-common.h (6.13) */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
 #endif
 
 /* include/uapi/linux/ptrace.h (5.13) */

@@ -636,7 +636,10 @@ int task_close_fd(struct parasite_ctl *ctl, int32_t *fd)
 }
 
 /* Sends the deferred signals again, with their siginfo where the kernel
- * lets another process queue it (negative codes other than SI_TKILL). */
+ * lets another process queue it (negative codes other than SI_TKILL), to
+ * the queue they came from: only tgkill() (SI_TKILL) aims at one thread;
+ * kill(), sigqueue() and the kernel's job control signals (a pending
+ * SIGSTOP of a stopped task) go to the process-wide queue. */
 static int resend_signals(struct parasite_ctl *ctl)
 {
 	siginfo_t *si;
@@ -647,10 +650,12 @@ static int resend_signals(struct parasite_ctl *ctl)
 		if (!(ctl->deferred_set & SIGBIT(sig)))
 			continue;
 		si = &ctl->deferred[sig - 1];
-		if (si->si_code < 0 && si->si_code != SI_TKILL)
-			r = syscall(SYS_rt_tgsigqueueinfo, ctl->tgid, ctl->pid, sig, si);
-		else
+		if (si->si_code == SI_TKILL)
 			r = syscall(SYS_tgkill, ctl->tgid, ctl->pid, sig);
+		else if (si->si_code < 0)
+			r = syscall(SYS_rt_sigqueueinfo, ctl->tgid, sig, si);
+		else
+			r = kill(ctl->tgid, sig);
 		if (r) {
 			pr_perror("Can't send signal %d back to pid %d", sig, ctl->pid);
 			keep_first(&ret, -errno);

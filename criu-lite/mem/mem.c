@@ -1,5 +1,5 @@
 /* Owns the dump-side view of the target's address space: VMAs from smaps,
- * the files behind them and the mm fields.  Reads only; pages are moved
+ * the files behind them, the mm fields and where its guard pages are.  Reads only; pages are moved
  * by page-xfer.c. */
 #include <dirent.h>
 #include <errno.h>
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -19,7 +20,11 @@
 #include "mm-attrs.h"
 #include "proc.h"
 #include "shmem.h"
+#include "uapi-compat.h"
 #include "words.h"
+
+/* At most this many guard ranges per process. */
+#define MAX_GUARDS 65536
 
 bool vma_has_flag(const struct vma *v, const char *flag)
 {
@@ -529,6 +534,101 @@ static int read_vdso(pid_t pid, const struct vm_area_list *vl, ProtobufCBinaryDa
 	return 0;
 }
 
+static bool vma_special(const struct vma *v)
+{
+	return v->kind == VMA_KIND__VMA_VDSO || v->kind == VMA_KIND__VMA_VVAR ||
+	       v->kind == VMA_KIND__VMA_VVAR_VCLOCK || v->kind == VMA_KIND__VMA_VSYSCALL;
+}
+
+struct guard_list {
+	GuardRange *r;
+	size_t nr;
+};
+
+static int add_guard(struct guard_list *g, uint64_t start, uint64_t end)
+{
+	GuardRange *r;
+
+	if (g->nr && g->r[g->nr - 1].end == start) {
+		g->r[g->nr - 1].end = end;
+		return 0;
+	}
+	if (g->nr == MAX_GUARDS)
+		return -E2BIG;
+	r = realloc(g->r, (g->nr + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	g->r = r;
+	guard_range__init(&r[g->nr]);
+	r[g->nr].start = start;
+	r[g->nr].end = end;
+	g->nr++;
+	return 0;
+}
+
+/* The guard pages of V, from PAGEMAP_SCAN (FD: the task's pagemap). */
+static int vma_guards(int fd, pid_t pid, const struct vma *v, struct guard_list *g)
+{
+	struct page_region r[64];
+	struct pm_scan_arg a = {
+		.size = sizeof(a), .start = v->start, .end = v->end, .vec = (uintptr_t)r,
+		.vec_len = ARRAY_SIZE(r), .category_mask = PAGE_IS_GUARD,
+		.return_mask = PAGE_IS_GUARD,
+	};
+
+	while (a.start < v->end) {
+		long n = ioctl(fd, PAGEMAP_SCAN, &a);
+
+		/* EINVAL, ENOTTY: this kernel reports no guards (read_guards). */
+		if (n < 0 && (errno == EINVAL || errno == ENOTTY))
+			return -errno;
+		if (n < 0) {
+			pr_perror("Can't look for guard pages of pid %d in 0x%llx-0x%llx", pid,
+				  (unsigned long long)v->start, (unsigned long long)v->end);
+			return -errno;
+		}
+		for (long i = 0; i < n; i++) {
+			int ret = add_guard(g, r[i].start, r[i].end);
+
+			if (ret) {
+				pr_err("pid %d has more than %d ranges of guard pages\n", pid,
+				       MAX_GUARDS);
+				return ret;
+			}
+		}
+		a.start = a.walk_end;
+	}
+	return 0;
+}
+
+/* Guard pages (MADV_GUARD_INSTALL) hold no page: the page path skips
+ * them, and they are installed again at restore.  A kernel whose
+ * PAGEMAP_SCAN does not know PAGE_IS_GUARD (EINVAL: before 6.14), or
+ * has no PAGEMAP_SCAN, reports none. */
+static int read_guards(pid_t pid, const struct vm_area_list *vl, struct guard_list *g)
+{
+	char path[64];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("Can't open %s", path);
+		return -errno;
+	}
+	for (size_t i = 0; i < vl->nr && !ret; i++)
+		if (!vma_special(&vl->vmas[i]))
+			ret = vma_guards(fd, pid, &vl->vmas[i], g);
+	close(fd);
+	if (ret == -EINVAL || ret == -ENOTTY) {
+		pr_info("pid %d: this kernel reports no guard pages\n", pid);
+		free(g->r);
+		*g = (struct guard_list){};
+		return 0;
+	}
+	return ret;
+}
+
 int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 {
 	cleanup_free VmaEntry *vmas = NULL;
@@ -537,6 +637,8 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 	cleanup_free MappedFileEntry **file_ptrs = NULL;
 	cleanup_free uint64_t *auxv = NULL;
 	cleanup_free char **flag_bufs = NULL;
+	cleanup_free GuardRange **guard_ptrs = NULL;
+	struct guard_list guards = {};
 	MmEntry mm = MM_ENTRY__INIT;
 	struct proc_stat st;
 	size_t nr_auxv = 0;
@@ -550,6 +652,16 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 	ret = read_auxv(pid, &auxv, &nr_auxv);
 	if (ret)
 		return ret;
+	ret = read_guards(pid, vl, &guards);
+	if (ret)
+		return ret;
+	guard_ptrs = calloc(guards.nr + 1, sizeof(*guard_ptrs));
+	if (!guard_ptrs) {
+		free(guards.r);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < guards.nr; i++)
+		guard_ptrs[i] = &guards.r[i];
 	vmas = calloc(vl->nr, sizeof(*vmas));
 	vma_ptrs = calloc(vl->nr, sizeof(*vma_ptrs));
 	files = calloc(vl->nr_files, sizeof(*files));
@@ -604,6 +716,8 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 	mm.n_files = vl->nr_files;
 	mm.files = file_ptrs;
 	mm_attrs_fill(&mm, vl);
+	mm.n_guards = guards.nr;
+	mm.guards = guard_ptrs;
 	ret = read_vdso(pid, vl, &mm.vdso);
 	mm.has_vdso = mm.vdso.data != NULL;
 	if (!ret)
@@ -614,5 +728,6 @@ out:
 		free(vmas[i].vm_flags);
 		free(flag_bufs[i]);
 	}
+	free(guards.r);
 	return ret;
 }

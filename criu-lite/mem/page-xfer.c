@@ -26,6 +26,11 @@
 #define PME_PRESENT (1ULL << 63)
 #define PME_SWAP (1ULL << 62)
 #define PME_FILE (1ULL << 61)
+/* A guard page (MADV_GUARD_INSTALL): PM_GUARD_REGION of
+ * Documentation/admin-guide/mm/pagemap.rst (6.14), the pagemap side of
+ * PAGEMAP_SCAN's PAGE_IS_GUARD.  It has no page: reading it faults, and
+ * mem.c saves where it is. */
+#define PME_GUARD (1ULL << 58)
 
 /* Pages per batch of the read path.  Copy and write overlap (struct
  * page_pipeline): 512 KiB batches in a ring of 4 measured best here (1 GiB
@@ -229,7 +234,7 @@ static int scan_pagemap(struct pme_cache *pmc, const struct vma *v, uint64_t *ad
 			*addr = va;
 			return 0;
 		}
-		if (!(pme & (PME_PRESENT | PME_SWAP)))
+		if (!(pme & (PME_PRESENT | PME_SWAP)) || (pme & PME_GUARD))
 			continue;
 		st->pages_scanned++;
 		/* In a private file mapping only the copied-on-write pages

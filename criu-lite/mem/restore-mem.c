@@ -217,6 +217,7 @@ static uint32_t helper_from(const struct restore_plan *p, const struct fill_plan
 
 struct area_layout {
 	uint64_t args, vmas, batches, iovs, siginfos, threads, timers, groups, close_fds, locks;
+	uint64_t guards;
 	uint64_t thread_stacks;
 	uint64_t helper_stack, stack, size;
 };
@@ -257,6 +258,8 @@ static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f
 	off += (p->mm->n_files + p->nr_shmem + p->nr_levels) * sizeof(int32_t);
 	l->locks = off = (off + 7) & ~7ULL;
 	off += restore_nr_posix_locks(p) * sizeof(struct restorer_lock);
+	l->guards = off;
+	off += p->mm->n_guards * sizeof(struct restorer_range);
 	l->thread_stacks = PAGE_ALIGN(off);
 	off = l->thread_stacks + (p->nr_threads - 1) * RESTORER_THREAD_STACK_SIZE;
 	l->helper_stack = PAGE_ALIGN(off);
@@ -437,17 +440,35 @@ static void fill_sigactions(const struct restore_plan *p, struct restorer_args *
 	a->stop_sig = p->stop_sig;
 }
 
-/* One thread's part of the args; its queued signals go to SI. */
+static void fill_guards(const struct restore_ctx *ctx, const struct area_layout *l,
+			struct restorer_args *a)
+{
+	struct restorer_range *g = (struct restorer_range *)(uintptr_t)(ctx->area + l->guards);
+	const MmEntry *mm = ctx->plan.mm;
+
+	a->guards = ctx->area + l->guards;
+	a->nr_guards = mm->n_guards;
+	for (size_t i = 0; i < mm->n_guards; i++)
+		g[i] = (struct restorer_range){ mm->guards[i]->start, mm->guards[i]->end };
+}
+
+/* One thread's part of the args; its queued signals go to SI, but a
+ * SIGSTOP, which would stop the restorer: lmproc sends that one once
+ * the task is out of it (restore-finish.c). */
 static void fill_thread(const ThreadCoreEntry *tc, struct restorer_thread *t,
 			struct restorer_siginfo *si)
 {
+	uint32_t n = 0;
+
 	t->tid = tc->tid;
 	for (size_t i = 0; i < tc->n_pending; i++) {
-		memcpy(si[i].info, tc->pending[i]->siginfo.data, sizeof(si[i].info));
-		memcpy(&si[i].sig, si[i].info, sizeof(si[i].sig));
-		si[i].shared = tc->pending[i]->shared;
+		memcpy(si[n].info, tc->pending[i]->siginfo.data, sizeof(si[n].info));
+		memcpy(&si[n].sig, si[n].info, sizeof(si[n].sig));
+		si[n].shared = tc->pending[i]->shared;
+		if (si[n].sig != SIGSTOP)
+			n++;
 	}
-	t->nr_sigs = tc->n_pending;
+	t->nr_sigs = n;
 	if (tc->rseq) {
 		t->has_rseq = 1;
 		t->rseq_ptr = tc->rseq->rseq_abi_pointer;
@@ -573,6 +594,7 @@ static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 	a->siginfos = ctx->area + l->siginfos;
 	a->threads = ctx->area + l->threads;
 	a->close_fds = ctx->area + l->close_fds;
+	fill_guards(ctx, l, a);
 	a->locks = ctx->area + l->locks;
 	a->nr_locks = restore_nr_posix_locks(&ctx->plan);
 	restore_fill_posix_locks(&ctx->plan, (struct restorer_lock *)(uintptr_t)a->locks);

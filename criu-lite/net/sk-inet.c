@@ -8,7 +8,9 @@
  * connection, a UDP socket with datagrams queued, a socket of another
  * network namespace than lmproc's, other protocols.  A port still taken
  * at restore (the original runs on: dump -R on the same host) fails the
- * restore naming the socket. */
+ * restore naming the socket, except for a TCP socket whose connection
+ * ended: that one held no port of its own any more (TIME_WAIT may hold
+ * it), and is restored unbound when its old port is taken. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -138,6 +140,10 @@ static int tcp_state(const struct files_dump *d, const struct fd_parms *p, int f
 		return refuse(d, p, "TCP socket", local,
 			      "a connection (established, opening or closing): not supported yet "
 			      "(needs TCP repair)");
+	/* A connect() sets the receive MSS; a socket never connected has
+	 * none. */
+	e->has_closed = true;
+	e->closed = ti.tcpi_rcv_mss != 0;
 	return 0;
 }
 
@@ -183,6 +189,9 @@ static void read_options(int fd, InetSkEntry *e)
 	e->keepalive = sock_int(fd, SOL_SOCKET, SO_KEEPALIVE) > 0;
 	e->broadcast = sock_int(fd, SOL_SOCKET, SO_BROADCAST) > 0;
 	e->v6only = e->family == AF_INET6 && sock_int(fd, IPPROTO_IPV6, IPV6_V6ONLY) > 0;
+	e->has_freebind = true;
+	e->freebind = e->family == AF_INET6 ? sock_int(fd, IPPROTO_IPV6, IPV6_FREEBIND) > 0 :
+					      sock_int(fd, IPPROTO_IP, IP_FREEBIND) > 0;
 	e->nodelay = e->protocol == IPPROTO_TCP && sock_int(fd, IPPROTO_TCP, TCP_NODELAY) > 0;
 	e->rcvbuf = max(sock_int(fd, SOL_SOCKET, SO_RCVBUF), 0);
 	e->sndbuf = max(sock_int(fd, SOL_SOCKET, SO_SNDBUF), 0);
@@ -307,6 +316,7 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 	    e->has_dst_addr != e->has_dst_port || (e->has_dst_addr && e->dst_addr.len != alen) ||
 	    (e->has_dst_addr && e->type != SOCK_DGRAM) ||
 	    (e->has_backlog && (e->type != SOCK_STREAM || e->backlog > MAX_BACKLOG)) ||
+	    (e->closed && (e->type != SOCK_STREAM || e->has_backlog)) ||
 	    e->src_port > 65535 || e->dst_port > 65535 || (e->v6only && e->family != AF_INET6))
 		return restore_plan_bad("files.img", "IP socket file id %u: family %u, type %u, "
 					"protocol %u, flags %s, addresses or backlog out of "
@@ -352,6 +362,9 @@ static int set_options(int fd, const InetSkEntry *e, const char **which)
 	if ((e->reuseaddr && set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) ||
 	    (e->reuseport && set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) ||
 	    (e->family == AF_INET6 && set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, e->v6only)) ||
+	    (e->freebind && e->family == AF_INET && set_int(fd, IPPROTO_IP, IP_FREEBIND, 1)) ||
+	    (e->freebind && e->family == AF_INET6 &&
+	     set_int(fd, IPPROTO_IPV6, IPV6_FREEBIND, 1)) ||
 	    (e->keepalive && set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1)) ||
 	    (e->broadcast && set_int(fd, SOL_SOCKET, SO_BROADCAST, 1)) ||
 	    (e->nodelay && set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1)))
@@ -399,7 +412,7 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 	if (e->has_src_addr) {
 		len = make_addr(e, &e->src_addr, e->src_port, &ss);
 		addr_name(&ss, name, sizeof(name));
-		if (bind(fd, (struct sockaddr *)&ss, len)) {
+		if (bind(fd, (struct sockaddr *)&ss, len) && !(e->closed && errno == EADDRINUSE)) {
 			ret = task_files_err(tf, desc, "can't bind %s again: %s", name,
 					     strerror(errno));
 			goto err;
@@ -433,6 +446,37 @@ err:
 	return ret;
 }
 
+/* Says before the fork which closed TCP socket finds its old port taken
+ * (by its TIME_WAIT, say): it is restored unbound. */
+static int inet_check(const struct restore_plan *p, uint32_t desc)
+{
+	const InetSkEntry *e = p->fdesc[desc].fe->inet_sk;
+	struct sockaddr_storage ss;
+	char name[INET6_ADDRSTRLEN + 16];
+	socklen_t len;
+	int fd, ret;
+
+	if (!e->closed || !e->has_src_addr)
+		return 0;
+	fd = socket(e->family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return 0;
+	if (e->reuseaddr)
+		set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (e->freebind)
+		set_int(fd, e->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+			e->family == AF_INET ? IP_FREEBIND : IPV6_FREEBIND, 1);
+	len = make_addr(e, &e->src_addr, e->src_port, &ss);
+	ret = bind(fd, (struct sockaddr *)&ss, len);
+	close(fd);
+	if (ret && errno == EADDRINUSE) {
+		addr_name(&ss, name, sizeof(name));
+		pr_warn("pid %d fd %d: TCP socket %s, whose connection was closed: its port is "
+			"taken, it is restored unbound\n", p->pid, p->fdesc[desc].first_fd, name);
+	}
+	return 0;
+}
+
 static int inet_open(struct task_files *tf, uint32_t desc)
 {
 	int fd = make_socket(tf, desc, tf->plan->fdesc[desc].fe->inet_sk);
@@ -446,5 +490,6 @@ const struct fd_ops inet_sk_fd_ops = {
 	.match = inet_match,
 	.dump = inet_dump,
 	.validate = inet_validate,
+	.check = inet_check,
 	.open = inet_open,
 };

@@ -2,7 +2,7 @@
  * unnamed or bound to a name (in the filesystem or abstract), listening,
  * connected to another socket of the process (socket pairs, a client and
  * the socket a listener of the process accepted for it, a datagram socket
- * connected to a bound one), the other end of an unnamed pair held by
+ * connected to a bound one or to itself), the other end of an unnamed pair held by
  * another process of the tree, a connection a listener of the tree
  * accepted (whichever processes hold its ends), or, with --ext-unix-sk, a
  * datagram socket connected to a bound socket outside and a stream or
@@ -192,9 +192,10 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		if (ret)
 			return ret;
 		u->peer = 0;
-	} else if (peer && peer->peer == s->ino) {
+	} else if (peer && peer->peer == s->ino && s->peer != s->ino) {
 		/* A pair: made at once (socketpair, or connect and accept),
-		 * then bound to its names. */
+		 * then bound to its names.  A datagram socket connected to
+		 * itself is no pair: it is bound, then connected by its name. */
 		return 0;
 	} else if (s->type != SOCK_DGRAM || !peer || !peer->name_len) {
 		return refuse(d, p, s, "connected to a socket that is not connected back: not "
@@ -471,6 +472,16 @@ static int write_entry(struct files_dump *d, struct fd_parms *p, FileEntry *fe, 
 	return files_write(d, fe);
 }
 
+/* A listener's queue holds connections, not bytes; a stream or seqpacket
+ * socket never connected has no queue at all (recvmsg() refuses it with
+ * EINVAL or ENOTCONN).  One whose peer closed stays established. */
+static bool has_queue(const struct unix_diag_sk *s)
+{
+	if (s->state == TCP_LISTEN)
+		return false;
+	return s->type == SOCK_DGRAM || s->state == TCP_ESTABLISHED;
+}
+
 static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	const struct unix_diag_sk *s = unix_diag_of(d, p->st.st_ino);
@@ -500,7 +511,7 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (fd < 0)
 		return fd;
 	ret = read_options(d, p, fd, &u, o);
-	if (!ret && s->state != TCP_LISTEN)
+	if (!ret && has_queue(s))
 		ret = dump_queue(d, p, fd, s, &u, &q);
 	close(fd);
 	if (!ret)
@@ -532,6 +543,10 @@ static bool state_ok(const UnixSkEntry *u)
 		return false;
 	if (u->has_peer_name && (!name_ok(&u->peer_name) || u->type != SOCK_DGRAM ||
 				 u->state != TCP_ESTABLISHED))
+		return false;
+	/* Connected to itself: by its own name. */
+	if (u->peer == u->ino && (!u->has_peer_name || !named || u->name.len != u->peer_name.len ||
+				  memcmp(u->name.data, u->peer_name.data, u->name.len)))
 		return false;
 	if ((u->has_file_perm || u->has_file_uid || u->has_file_gid) &&
 	    (!named || !u->name.data[0] || !u->has_file_perm || !u->has_file_uid ||
@@ -572,7 +587,7 @@ static int unix_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "file id %u has no unix socket entry", f->id);
 	if ((u->type != SOCK_STREAM && u->type != SOCK_DGRAM && u->type != SOCK_SEQPACKET) ||
 	    (u->flags & ~UNIX_SK_FLAGS) || (u->flags & O_ACCMODE) != O_RDWR ||
-	    (u->shutdown & ~SHUTDOWN_MASK) || u->peer == u->ino || u->peek_off < -1 ||
+	    (u->shutdown & ~SHUTDOWN_MASK) || u->peek_off < -1 ||
 	    u->queue->n_lengths > MAX_QUEUE || !state_ok(u) || !unix_scm_queue_ok(u->queue))
 		return restore_plan_bad("files.img", "unix socket %llu: type %u, flags %s, state "
 					"%u, peer %llu, shutdown %u, %zu queued (from %zu "

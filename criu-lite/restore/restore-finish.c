@@ -18,10 +18,12 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "fault.h"
 #include "log.h"
+#include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
 
@@ -108,6 +110,7 @@ static const char *const step_what[] = {
     [RST_STEP_MLOCK] = "mlock() of",
     [RST_STEP_THP] = "prctl(PR_SET_THP_DISABLE) or mlockall(MCL_FUTURE)",
     [RST_STEP_MSEAL] = "mseal() of",
+    [RST_STEP_GUARD] = "installing the guard pages at",
 };
 
 /* "vma START-END" and the file behind it, if any. */
@@ -157,6 +160,15 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 		if (i < a->nr_batches)
 			snprintf(buf, len, " 0x%llx-0x%llx", (unsigned long long)b[i].start,
 				 (unsigned long long)b[i].end);
+		break;
+	}
+	case RST_STEP_GUARD: {
+		const struct restorer_range *g =
+		    (const struct restorer_range *)(uintptr_t)a->guards;
+
+		if (i < a->nr_guards)
+			snprintf(buf, len, " 0x%llx-0x%llx", (unsigned long long)g[i].start,
+				 (unsigned long long)g[i].end);
 		break;
 	}
 	case RST_STEP_VDSO:
@@ -486,6 +498,67 @@ static int restore_stopped(struct restore_ctx *ctx)
 	return 0;
 }
 
+static pid_t host_tid(const struct restore_ctx *ctx, size_t i)
+{
+	return i ? ctx->host_tids[i] : ctx->pid;
+}
+
+/* Every thread of a task dumped in a group stop is stopped again (at
+ * most 2 s after the detach). */
+static bool all_stopped(const struct restore_ctx *ctx)
+{
+	for (int tries = 0; tries < 2000; tries++) {
+		size_t i = 0;
+
+		for (; i < ctx->plan.nr_threads; i++) {
+			struct proc_stat st;
+
+			if (proc_read_stat(host_tid(ctx, i), &st) || st.state != 'T')
+				break;
+		}
+		if (i == ctx->plan.nr_threads)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* A SIGSTOP the task had queued (sent while it was stopped, it waits for
+ * a SIGCONT to discard it) would have stopped the restorer: it is sent
+ * now, to the queue it was in, once a task dumped stopped is stopped
+ * again. */
+static int restore_pending_stops(struct restore_ctx *ctx)
+{
+	const struct restore_plan *p = &ctx->plan;
+	bool waited = false;
+
+	for (size_t i = 0; i < p->nr_threads; i++) {
+		const ThreadCoreEntry *tc = restore_thread_core(p, i);
+
+		for (size_t k = 0; k < tc->n_pending; k++) {
+			const SiginfoEntry *si = tc->pending[k];
+			int sig;
+
+			memcpy(&sig, si->siginfo.data, sizeof(sig));
+			if (sig != SIGSTOP)
+				continue;
+			if (p->core->attrs->stopped && !waited && !all_stopped(ctx)) {
+				pr_warn("The restored pid %d did not stop again within 2 s: its "
+					"pending SIGSTOP is not sent\n", ctx->pid);
+				return 0;
+			}
+			waited = true;
+			if (si->shared ? kill(ctx->pid, SIGSTOP) :
+					 syscall(SYS_tgkill, ctx->pid, host_tid(ctx, i), SIGSTOP)) {
+				pr_perror("Can't queue the pending SIGSTOP of the restored pid %d "
+					  "again", ctx->pid);
+				return -errno;
+			}
+		}
+	}
+	return 0;
+}
+
 static int detach_all(struct restore_ctx *ctx)
 {
 	const struct restore_plan *p = &ctx->plan;
@@ -527,6 +600,8 @@ int restore_detach_task(struct restore_ctx *ctx)
 {
 	int ret = detach_all(ctx);
 
+	if (!ret)
+		ret = restore_pending_stops(ctx);
 	if (!ret)
 		ctx->t_detach_ns = now_ns();
 	return ret;

@@ -265,7 +265,9 @@ static int check_pending(const char *img, const ThreadCoreEntry *tc, bool main_t
 			return bad(img, "queued signal %zu has a siginfo of %zu bytes, not %d", i,
 				   si->siginfo.len, SIGINFO_SIZE);
 		memcpy(&sig, si->siginfo.data, sizeof(sig));
-		if (!SIG_OK(sig))
+		/* A pending SIGSTOP is sent by lmproc once the task is out of
+		 * the restorer (restore-finish.c). */
+		if (!SIG_OK(sig) && sig != SIGSTOP)
 			return bad(img, "queued signal %zu is signal %d", i, sig);
 		if (si->shared && !main_thread)
 			return bad(img, "thread %u holds a signal of the process-wide queue",
@@ -554,6 +556,33 @@ static int check_mapped_files(const char *img, const MmEntry *mm)
 	return 0;
 }
 
+/* Guard ranges: page-aligned, ascending, each inside one VMA that can
+ * take guards (not the vDSO's, vvar's or vsyscall's). */
+static int check_guards(const char *img, const MmEntry *mm)
+{
+	uint64_t prev_end = 0;
+
+	if (mm->n_guards > RESTORER_MAX_GUARDS)
+		return bad(img, "%zu ranges of guard pages (at most %d)", mm->n_guards,
+			   RESTORER_MAX_GUARDS);
+	for (size_t i = 0; i < mm->n_guards; i++) {
+		const GuardRange *g = mm->guards[i];
+		int v = restore_vma_of(mm, g->start, 0);
+
+		if (!PAGE_ALIGNED(g->start) || !PAGE_ALIGNED(g->end) || g->start >= g->end ||
+		    g->start < prev_end || v < 0 || g->end > mm->vmas[v]->end ||
+		    (mm->vmas[v]->kind != VMA_KIND__VMA_ANON_PRIVATE &&
+		     mm->vmas[v]->kind != VMA_KIND__VMA_FILE_PRIVATE &&
+		     mm->vmas[v]->kind != VMA_KIND__VMA_FILE_SHARED &&
+		     mm->vmas[v]->kind != VMA_KIND__VMA_SHMEM))
+			return bad(img, "guard pages 0x%llx-0x%llx: not page-aligned, out of "
+				   "order, or outside a vma that takes them",
+				   (unsigned long long)g->start, (unsigned long long)g->end);
+		prev_end = g->end;
+	}
+	return 0;
+}
+
 static int read_mm(int dfd, struct restore_plan *p)
 {
 	uint64_t prev_end = 0;
@@ -588,7 +617,7 @@ static int read_mm(int dfd, struct restore_plan *p)
 		if (v->kind != VMA_KIND__VMA_VSYSCALL)
 			prev_end = v->end;
 	}
-	return 0;
+	return check_guards(img, p->mm);
 }
 
 int restore_vma_of(const MmEntry *mm, uint64_t addr, size_t from)

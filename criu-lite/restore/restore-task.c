@@ -5,6 +5,7 @@
  * task_main(); it reports a failure of its setup in args->child_err and
  * exits.  restore-hold.c holds them and kills them on failure. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -210,8 +211,10 @@ static int fork_child(struct restore_ctx *ctx, size_t i, struct group_helper *he
 	if (pid < 0)
 		return task_err(ctx, "can't create child pid %u: %s", t->entries[i]->pid,
 				strerror(errno));
-	/* A zombie joins by itself before it exits. */
-	if (c->group_helper && c->plan.pid && setpgid(pid, pgid))
+	/* Now, while the helper lives: the next child's helper, or the
+	 * end of the forks, kills it and the group is gone if nothing else
+	 * joined.  A zombie also joins by itself and may have exited. */
+	if (c->group_helper && setpgid(pid, pgid) && (c->plan.pid || getpgid(pid) != pgid))
 		return task_err(ctx, "can't put pid %d into process group %d: %s", pid, pgid,
 				strerror(errno));
 	return 0;
@@ -232,6 +235,16 @@ static int fork_children(struct restore_ctx *ctx, bool early)
 	return ret;
 }
 
+/* The group zombie I joins by itself (zombie_main), 0 if none. */
+static pid_t zombie_group(const struct restore_tree *t, size_t i)
+{
+	const struct restore_ctx *c = &t->ctx[i];
+
+	if (c->own_group)
+		return t->entries[i]->pid;
+	return c->join_late || c->group_helper ? (pid_t)t->entries[i]->pgid : 0;
+}
+
 /* The zombies' exits (and group helpers') queued SIGCHLD here: the
  * dumped process had taken those, or they come back with its pending
  * signals, which the restorer queues later. */
@@ -249,12 +262,45 @@ static int wait_zombies(struct restore_ctx *ctx)
 		if (waitid(P_PID, t->entries[i]->pid, &si, WEXITED | WNOWAIT))
 			return task_err(ctx, "can't wait for zombie %u: %s", t->entries[i]->pid,
 					strerror(errno));
+		if (zombie_group(t, i) && getpgid(t->entries[i]->pid) != zombie_group(t, i))
+			return task_err(ctx, "zombie %u came back in process group %d, not %d",
+					t->entries[i]->pid, getpgid(t->entries[i]->pid),
+					zombie_group(t, i));
 	}
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	while (sigtimedwait(&chld, NULL, &zero) == SIGCHLD)
 		;
 	return 0;
+}
+
+/* The /proc of the task's tree: lmproc's, or under --pidns the one
+ * restore-pidns.c mounted for the new pid namespace. */
+static int open_proc_root(struct restore_ctx *ctx, char *err, size_t len)
+{
+	ctx->proc_root = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->proc_root < 0) {
+		snprintf(err, len, "can't open the tree's /proc: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* The task's root and cwd, then what it sets through /proc: every /proc
+ * access goes through the tree's /proc opened before, as a chroot()
+ * hides /proc.  The handle is taken once every fd is in place; it stays
+ * open for the files under /proc/PID/ (restore_task_proc_files). */
+static int task_fs_attrs(struct restore_ctx *ctx, char *err, size_t len)
+{
+	int ret = open_proc_root(ctx, err, len);
+
+	if (!ret)
+		ret = restore_task_fs(ctx, err, len);
+	if (!ret)
+		ret = task_identity(ctx);
+	if (!ret)
+		ret = restore_task_attrs(&ctx->plan, ctx->proc_root, err, len);
+	return ret;
 }
 
 static int task_setup(struct restore_ctx *ctx, const PstreeEntry *e)
@@ -268,8 +314,7 @@ static int task_setup(struct restore_ctx *ctx, const PstreeEntry *e)
 	    fork_children(ctx, true) ||
 	    task_session(ctx, e) || restore_task_ctty(ctx, err, len) || fork_children(ctx, false) ||
 	    restore_task_drop_inherited(ctx, err, len) || wait_zombies(ctx) ||
-	    restore_task_fs(ctx, err, len) || task_identity(ctx) ||
-	    restore_task_attrs(&ctx->plan, err, len) || unregister_rseq(ctx))
+	    task_fs_attrs(ctx, err, len) || unregister_rseq(ctx))
 		return -1;
 	return 0;
 }
@@ -286,10 +331,11 @@ void restore_task_main(struct restore_ctx *ctx)
 	struct restorer_args *a = ctx->args;
 	pid_t parent = ctx->idx ? (pid_t)t->entries[t->parent[ctx->idx]]->pid :
 		       t->pidns ? 1 : ctx->lmproc_pid;
-	sigset_t all;
+	uint64_t all = ~0ULL;
 
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* The raw call: glibc's sigprocmask() would leave its own signals
+	 * (32, 33) unblocked. */
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
 	if (!ctx->idx && !t->pidns)
 		restore_fault_late_child();
 	if (restore_die_with_parent(parent))
@@ -301,6 +347,10 @@ void restore_task_main(struct restore_ctx *ctx)
 	syscall(SYS_futex, &t->sync->ready, FUTEX_WAKE, 1, NULL, NULL, 0);
 	while (!a->go)
 		syscall(SYS_futex, &a->go, FUTEX_WAIT, 0, NULL, NULL, 0);
+	/* Every process of the tree exists now. */
+	if (restore_task_proc_files(ctx, ctx->proc_root, a->child_err, sizeof(a->child_err)))
+		restore_task_fail(ctx);
+	close(ctx->proc_root);
 	if (task_join_group(ctx, e) || restore_task_fg(ctx, a->child_err, sizeof(a->child_err)))
 		restore_task_fail(ctx);
 	prctl(PR_SET_PDEATHSIG, 0);

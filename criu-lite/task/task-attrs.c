@@ -427,12 +427,12 @@ void fill_thread_attrs(const ThreadCoreEntry *tc, struct restorer_thread *t)
 	memcpy(at->cpumask, e->cpu_affinity.data, e->cpu_affinity.len);
 }
 
-int restore_task_attrs(const struct restore_plan *p, char *err, size_t len)
+int restore_task_attrs(const struct restore_plan *p, int proc, char *err, size_t len)
 {
 	char buf[16];
 	int fd, n;
 
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	fd = openat(proc, "self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	n = snprintf(buf, sizeof(buf), "%d", p->core->attrs->oom_score_adj);
 	if (fd < 0 || write(fd, buf, n) != n) {
 		snprintf(err, len, "can't set oom_score_adj %d: %s", p->core->attrs->oom_score_adj,

@@ -33,6 +33,8 @@
 /* Rounds of an iterative dump the pages may come from: the dump and its
  * pre-dumps (track-round.c allows as many). */
 #define RESTORER_MAX_LEVELS 64
+/* Ranges of guard pages of one process (mem.c dumps at most as many). */
+#define RESTORER_MAX_GUARDS 65536
 
 enum restorer_status {
 	RESTORER_RUNNING = 0,
@@ -82,6 +84,7 @@ enum restorer_step {
 	RST_STEP_MLOCK,
 	RST_STEP_THP,
 	RST_STEP_MSEAL,
+	RST_STEP_GUARD,
 };
 
 /* madvise() hints a VMA gets back (from its smaps VmFlags). */
@@ -349,6 +352,8 @@ struct restorer_args {
 	uint64_t siginfos;  /* struct restorer_siginfo[nr_siginfos] */
 	uint64_t close_fds; /* int32_t[nr_close_fds]: service fds */
 	uint64_t locks;	    /* struct restorer_lock[nr_locks] */
+	uint64_t guards;    /* struct restorer_range[nr_guards]: MADV_GUARD_INSTALL */
+	uint32_t nr_guards;
 	uint32_t nr_locks;
 	uint32_t nr_vmas;
 	uint32_t nr_batches;

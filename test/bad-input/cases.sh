@@ -373,6 +373,56 @@ unix_ext_dgram_steps() {
 	fi
 }
 
+# case_inet_netns: IP sockets in a network namespace the case creates
+# (lo with 198.18.0.1 and fd00::1), lmproc run in it too: FREEBIND
+# sockets bound to addresses the namespace lacks, and TCP sockets whose
+# connection closed on both sides, whose ports TIME_WAIT still holds at
+# the restore (see sk_inet_netns.c).
+case_inet_netns() {
+	local holder st
+
+	unshare --net sleep 600 </dev/null >/dev/null 2>&1 &
+	holder=$!
+	inet_netns_steps "$holder"
+	st=$?
+	# First: kill_leftovers waits for every child.
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+	kill_leftovers
+	return "$st"
+}
+
+inet_netns_steps() {
+	local h=$1 our LMPROC=$RD/lmproc-netns
+
+	our=$(readlink /proc/self/ns/net)
+	if ! wait_until 2000 not_our_netns "$h" "$our"; then
+		REASON="no network namespace of its own for pid $h"
+		return 1
+	fi
+	if ! nsenter -t "$h" -n sh -c 'ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
+		ip -6 addr add fd00::1/128 dev lo nodad' 2>"$RD/ip.err"; then
+		REASON="can't set up lo: $(head -c 200 "$RD/ip.err")"
+		return 1
+	fi
+	printf '#!/bin/sh\nexec nsenter -t %s -n %s "$@"\n' "$h" "$LMPROC_REAL" >"$LMPROC"
+	chmod +x "$LMPROC"
+	target_up "$BUILD/bad-input/sk_inet_netns" nsenter -t "$h" -n || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	if ! restored_passes "$RD/img"; then
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+}
+
+not_our_netns() {
+	local ns
+
+	ns=$(readlink "/proc/$1/ns/net" 2>/dev/null) && [ "$ns" != "$2" ]
+}
+
 # A thread under a seccomp filter: refused before any call is injected
 # (the filter could kill the task for one); the target runs on.
 case_seccomp() {
@@ -977,11 +1027,71 @@ orphaned_pgrp_steps() {
 	fi
 }
 
+# case_zombie_pgrp: zombies whose group leader is gone (zombie_pgrp.c),
+# dumped and restored 10 times (at most 60 s): the restore's order put
+# them back in their parent's group 4 runs in 10.
+case_zombie_pgrp() {
+	local k start=$SECONDS
+
+	for k in $(seq 10); do
+		if [ "$SECONDS" -gt "$((start + 60))" ]; then
+			REASON="10 runs took more than 60 s (run $k)"
+			return 1
+		fi
+		zombie_pgrp_run "$k" || { REASON="run $k: $REASON"; return 1; }
+	done
+}
+
+zombie_pgrp_run() {
+	target_up "$BUILD/static/zombie_pgrp" || return 1
+	mkdir -p "$RD/img$1"
+	must_lm "dump$1" "dump" dump -t "$TPID" -D "$RD/img$1" || return 1
+	reap_dumped "$TPID" || return 1
+	if ! restored_passes "$RD/img$1"; then
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+}
+
+# case_timers_thread: timers_thread.c dumped and restored 10 times, every
+# other time after two pre-dumps (at most 60 s): signal 32 of its
+# SIGEV_THREAD timers killed it during the restore.
+case_timers_thread() {
+	local k start=$SECONDS
+
+	for k in $(seq 10); do
+		if [ "$SECONDS" -gt "$((start + 60))" ]; then
+			REASON="10 runs took more than 60 s (run $k)"
+			return 1
+		fi
+		timers_thread_run "$k" $((k % 2)) || { REASON="run $k: $REASON"; return 1; }
+	done
+}
+
+timers_thread_run() {
+	local img=$RD/img$1 prev=""
+
+	target_up "$BUILD/bad-input/timers_thread" || return 1
+	if [ "$2" = 1 ]; then
+		mkdir -p "$img-1" "$img-2"
+		must_lm "pre$1-1" "pre-dump 1" pre-dump -t "$TPID" -D "$img-1" || return 1
+		must_lm "pre$1-2" "pre-dump 2" pre-dump -t "$TPID" -D "$img-2" \
+			--prev-images-dir "../img$1-1" || return 1
+		prev="../img$1-2"
+	fi
+	mkdir -p "$img"
+	must_lm "dump$1" "dump" dump -t "$TPID" -D "$img" ${prev:+--prev-images-dir "$prev"} ||
+		return 1
+	reap_dumped "$TPID" || return 1
+	must_lm "restore$1" "restore -d" restore -D "$img" -d || return 1
+	term_verdict
+}
+
 # restore --pidns: the tree comes back in a new pid namespace while the
 # dumped one still runs on the host with the same pids; both pass.  The
 # tree leads its own session (setsid), which the namespace can show.
 case_pidns() {
-	pidns_steps
+	pidns_steps "${1:-$BUILD/static/tree_basic}"
 	local st=$?
 
 	[ -n "${PIDNS_INIT:-}" ] && kill -KILL "$PIDNS_INIT" 2>/dev/null
@@ -993,7 +1103,7 @@ pidns_steps() {
 	local st host
 
 	PIDNS_INIT=
-	target_up "$BUILD/static/tree_basic" setsid || return 1
+	target_up "$1" setsid || return 1
 	mkdir -p "$RD/img"
 	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
 	must_lm restore "restore --pidns" restore -D "$RD/img" --pidns -d || return 1
@@ -1209,8 +1319,12 @@ run_bad_input() {
 	CASE_KIND=state bad_case keeper-lost case_keeper_lost
 	CASE_KIND=state bad_case final-dump-leave-running case_final_dump_leave_running
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
+	CASE_KIND=state bad_case zombie-pgrp case_zombie_pgrp
+	CASE_KIND=state bad_case timers-thread case_timers_thread
 	CASE_KIND=state bad_case pidns case_pidns
+	CASE_KIND=state bad_case pidns-proc-files case_pidns "$BUILD/static/proc_tree"
 	CASE_KIND=state bad_case unix-ext-dgram case_unix_ext_dgram
+	CASE_KIND=state bad_case inet-netns case_inet_netns
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
 	CASE_KIND=harness bad_case writer-sees-damage case_writer_sees_damage
 	CASE_KIND=harness bad_case adversary-sees-damage case_adversary_sees_damage
