@@ -288,23 +288,28 @@ err:
 	r->err = ret;
 }
 
-/* /proc/self/mem, if a batch must be forced in. */
+/* /proc/self/mem, if a batch must be forced in: through the task's /proc
+ * handle, which is closed either way. */
 static long open_mem(struct restorer_args *a)
 {
 	const struct restorer_batch *b = (const struct restorer_batch *)a->batches;
-	const char path[] = "/proc/self/mem";
-	long fd;
+	const char path[] = "self/mem";
+	long fd = 0;
 
 	a->mem_fd = -1;
 	for (uint32_t i = 0; i < a->nr_batches; i++, b++) {
 		if (!b->force)
 			continue;
-		fd = sys_openat(AT_FDCWD, path, O_RDWR | O_CLOEXEC, 0);
-		if (fd < 0)
+		fd = sys_openat(a->proc_fd, path, O_RDWR | O_CLOEXEC, 0);
+		if (fd < 0) {
+			sys_close(a->proc_fd);
 			return fail(a, RST_STEP_READ, i, fd);
+		}
 		a->mem_fd = fd;
-		return 0;
+		break;
 	}
+	sys_close(a->proc_fd);
+	a->proc_fd = -1;
 	return 0;
 }
 

@@ -69,6 +69,9 @@ static const struct vm_flag_rule {
 	{ "dp", FLAG_REFUSED, 0, "droppable (MAP_DROPPABLE)" },
 	{ "bt", FLAG_REFUSED, 0, "branch-target protected (arm64)" },
 	{ "mt", FLAG_REFUSED, 0, "memory-tagged (arm64)" },
+	/* Guard pages were installed in it (MADV_GUARD_INSTALL): mm.guards
+	 * carries them and the restorer installs them again (mem.c). */
+	{ "gu", FLAG_IGNORED, 0, "holding guard pages" },
 	/* Every VMA a restore makes is soft-dirty, which is all a dirty
 	 * tracker may assume after a restore anyway. */
 	{ "sd", FLAG_IGNORED, 0, "soft-dirty" },

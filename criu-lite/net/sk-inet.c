@@ -224,6 +224,24 @@ static int read_shutdown(const struct files_dump *d, const struct fd_parms *p, i
 	return 0;
 }
 
+/* A TCP socket whose connection ended reads the MSS and window clamp its
+ * connection negotiated, not settings of its own: a socket made again is
+ * unconnected and can't take them (TCP_MAXSEG refuses a value above the
+ * unconnected default's range), so they are left to the kernel. */
+static void drop_connection_opts(struct sk_opts *o)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < o->n; i++) {
+		const SkOptEntry *x = o->ptrs[i];
+
+		if (x->level == IPPROTO_TCP && (x->name == TCP_MAXSEG || x->name == TCP_WINDOW_CLAMP))
+			continue;
+		o->ptrs[k++] = o->ptrs[i];
+	}
+	o->n = k;
+}
+
 /* Every option beyond the entry's fields, the shutdown state; refuses
  * multicast memberships (no interface lists them whole). */
 static int read_more(const struct files_dump *d, const struct fd_parms *p, int fd,
@@ -238,6 +256,8 @@ static int read_more(const struct files_dump *d, const struct fd_parms *p, int f
 	ret = sk_opts_dump(&w, fd, e->family, e->type, e->protocol, o);
 	if (ret)
 		return ret;
+	if (e->closed)
+		drop_connection_opts(o);
 	e->opts = o->ptrs;
 	e->n_opts = o->n;
 	ret = read_shutdown(d, p, fd, local, e);

@@ -350,7 +350,8 @@ void restore_task_main(struct restore_ctx *ctx)
 	/* Every process of the tree exists now. */
 	if (restore_task_proc_files(ctx, ctx->proc_root, a->child_err, sizeof(a->child_err)))
 		restore_task_fail(ctx);
-	close(ctx->proc_root);
+	/* The restorer's, for /proc/self/mem (it closes it). */
+	a->proc_fd = ctx->proc_root;
 	if (task_join_group(ctx, e) || restore_task_fg(ctx, a->child_err, sizeof(a->child_err)))
 		restore_task_fail(ctx);
 	prctl(PR_SET_PDEATHSIG, 0);

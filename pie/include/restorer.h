@@ -403,7 +403,9 @@ struct restorer_args {
 	uint32_t thp_disable;	 /* PR_GET_THP_DISABLE's value: 0, 1 or 3 */
 	uint32_t mlockall_flags; /* MCL_FUTURE [| MCL_ONFAULT], or 0 */
 	int32_t mem_fd;		 /* /proc/self/mem while RST_VMA_FORCE_FILL pages go in */
-	uint32_t pad3;
+	/* The task's /proc (O_PATH), opened before its root changed (a
+	 * chroot hides /proc); the restorer closes it. */
+	int32_t proc_fd;
 };
 
 #endif
