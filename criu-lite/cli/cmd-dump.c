@@ -107,6 +107,7 @@ static void sum_pages(struct dump_ctx *ctx)
 		s->pages_zero += p->pages_zero;
 		s->pages_written += p->pages_written;
 		s->pages_skipped_parent += p->pages_skipped_parent;
+		s->scan_us += p->scan_us;
 		s->memdump_us += p->memdump_us;
 		s->memwrite_us += p->memwrite_us;
 	}

@@ -16,6 +16,7 @@ struct page_xfer_stats {
 	uint64_t pages_zero;		/* left out: all zero, anonymous */
 	uint64_t pages_written;
 	uint64_t pages_skipped_parent;	/* unchanged since the parent round */
+	uint64_t scan_us;		/* finding the pages (PAGEMAP_SCAN or pagemap) */
 	uint64_t memdump_us;		/* reading the target's memory */
 	uint64_t memwrite_us;		/* writing the pages image */
 };

@@ -1,4 +1,5 @@
-/* Owns the dump's page path: finds the pages to save with pagemap, copies
+/* Owns the dump's page path: finds the pages to save with PAGEMAP_SCAN
+ * (or, where the kernel lacks it, by reading pagemap entry by entry), copies
  * them out by process_vm_readv or through the parasite's vmsplice, and
  * writes the pagemap and pages images.  Never writes to the target. */
 #include <errno.h>
@@ -18,7 +19,7 @@
 #include "infect.h"
 #include "log.h"
 #include "page-xfer.h"
-#include "uapi-compat.h"
+#include "pagemap-scan.h"
 
 #include "pagemap.pb-c.h"
 
@@ -239,6 +240,45 @@ static int scan_pagemap(struct pme_cache *pmc, const struct vma *v, uint64_t *ad
 		want--;
 	}
 	*addr += npages * PAGE_SIZE;
+	return 0;
+}
+
+/* Whether the pages of V in a region of CATEGORIES are saved: in a private
+ * file mapping only the copied-on-write pages differ from the file;
+ * swapped pages are saved either way. */
+static bool region_saved(const struct vma *v, uint64_t categories)
+{
+	if (categories & PAGE_IS_SWAPPED)
+		return true;
+	return !(v->kind == VMA_KIND__VMA_FILE_PRIVATE && (categories & PAGE_IS_FILE));
+}
+
+/* scan_pagemap() with PAGEMAP_SCAN: one call per batch returns the
+ * regions of present and swapped pages, so the holes between them (an
+ * untouched reservation of terabytes) cost nothing. */
+static int scan_regions(const struct pm_scan *scan, const struct vma *v, uint64_t *addr,
+			uint64_t hi, uint64_t batch, struct page_run *runs, int *nr_runs,
+			uint64_t *nr_pages, struct page_xfer_stats *st)
+{
+	struct page_region vec[MAX_RUNS];
+	long n = pm_scan_step(scan, addr, hi, batch - *nr_pages, vec, MAX_RUNS - *nr_runs);
+
+	if (n < 0)
+		return n;
+	for (long i = 0; i < n; i++) {
+		uint64_t nr = (vec[i].end - vec[i].start) / PAGE_SIZE;
+		struct page_run *last = *nr_runs ? &runs[*nr_runs - 1] : NULL;
+
+		st->pages_scanned += nr;
+		if (!region_saved(v, vec[i].categories))
+			continue;
+		*nr_pages += nr;
+		if (last && last->start + last->nr * PAGE_SIZE == vec[i].start) {
+			last->nr += nr;
+			continue;
+		}
+		runs[(*nr_runs)++] = (struct page_run){ vec[i].start, nr };
+	}
 	return 0;
 }
 
@@ -582,6 +622,8 @@ struct page_source {
 	enum page_path path;
 	struct parasite_ctl *ctl;
 	struct pme_cache pmc;
+	bool use_scan;			/* PAGEMAP_SCAN, else pmc */
+	struct pm_scan scan;
 	int mem_fd;
 	int pipe_fds[2];
 	struct page_pipeline *pp;	/* the read path's */
@@ -638,13 +680,19 @@ static int dump_windows(struct page_source *src, struct page_writer *w, const st
 		int nr_runs = 0;
 
 		while (wi < nwin && nr_pages < src->batch && nr_runs < MAX_RUNS) {
-			ret = scan_pagemap(&src->pmc, v, &addr, win[wi].end, src->batch, runs,
-					   &nr_runs, &nr_pages, w->st);
+			if (src->use_scan)
+				ret = scan_regions(&src->scan, v, &addr, win[wi].end, src->batch,
+						   runs, &nr_runs, &nr_pages, w->st);
+			else
+				ret = scan_pagemap(&src->pmc, v, &addr, win[wi].end, src->batch,
+						   runs, &nr_runs, &nr_pages, w->st);
 			if (ret)
 				break;
 			if (addr >= win[wi].end && ++wi < nwin)
 				addr = win[wi].start;
 		}
+		w->st->scan_us += now_us() - t;
+		t = now_us();
 		if (ret || !nr_runs)
 			continue;
 		if (!b) {
@@ -836,6 +884,13 @@ static int open_source(struct page_source *src)
 		pr_perror("Can't open %s", path);
 		return -errno;
 	}
+	src->use_scan = pm_scan_usable();
+	src->scan = (struct pm_scan){
+		.fd = src->pmc.fd,
+		.pid = src->pid,
+		.anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE,
+	};
 	snprintf(path, sizeof(path), "/proc/%d/mem", src->pid);
 	src->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (src->mem_fd < 0) {
