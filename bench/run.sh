@@ -45,7 +45,8 @@ fi
 work=$(mktemp -d "$tmpfs_base/lmproc-bench.XXXXXX") || exit 1
 ext4=$(mktemp -d "$ext4_base/lmproc-bench.XXXXXX") || { rm -rf "$work"; exit 1; }
 ours=" $(readlink -f build/bench/bench-hog) $(readlink -f build/bench/pd-hog) \
-$(readlink -f build/bench/pd-scan) $(readlink -f build/bench/tree-hog) "
+$(readlink -f build/bench/pd-scan) $(readlink -f build/bench/tree-hog) \
+$(readlink -f build/bench/sparse) "
 
 cleanup() {
 	if [ -f "$work/pids" ]; then
