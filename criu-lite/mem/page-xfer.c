@@ -626,7 +626,7 @@ struct page_source {
 	struct pm_scan scan;
 	int mem_fd;
 	int pipe_fds[2];
-	struct page_pipeline *pp;	/* the read path's */
+	struct page_pipeline *pp;	/* the read path's (on both paths) */
 	uint64_t batch;
 	bool running;			/* the task runs while we copy */
 };
@@ -669,23 +669,27 @@ static int dump_windows(struct page_source *src, struct page_writer *w, const st
 			const struct addr_range *win, size_t nwin)
 {
 	struct page_run splice_runs[MAX_RUNS];
+	/* vmsplice reads only what the task could: PROT_NONE and write-only
+	 * VMAs take the read path (/proc/PID/mem) on the splice path too. */
+	bool splice = src->path == PAGE_PATH_SPLICE && (v->prot & PROT_READ);
+	uint64_t batch = splice ? src->batch : READ_BATCH_PAGES;
 	size_t wi = 0;
 	uint64_t addr = nwin ? win[0].start : 0;
 	int ret = 0;
 
 	while (wi < nwin && !ret) {
-		struct batch *b = src->pp ? pipeline_slot(src->pp) : NULL;
+		struct batch *b = splice ? NULL : pipeline_slot(src->pp);
 		struct page_run *runs = b ? b->runs : splice_runs;
 		uint64_t nr_pages = 0, t = now_us();
 		int nr_runs = 0;
 
-		while (wi < nwin && nr_pages < src->batch && nr_runs < MAX_RUNS) {
+		while (wi < nwin && nr_pages < batch && nr_runs < MAX_RUNS) {
 			if (src->use_scan)
-				ret = scan_regions(&src->scan, v, &addr, win[wi].end, src->batch,
-						   runs, &nr_runs, &nr_pages, w->st);
+				ret = scan_regions(&src->scan, v, &addr, win[wi].end, batch, runs,
+						   &nr_runs, &nr_pages, w->st);
 			else
-				ret = scan_pagemap(&src->pmc, v, &addr, win[wi].end, src->batch,
-						   runs, &nr_runs, &nr_pages, w->st);
+				ret = scan_pagemap(&src->pmc, v, &addr, win[wi].end, batch, runs,
+						   &nr_runs, &nr_pages, w->st);
 			if (ret)
 				break;
 			if (addr >= win[wi].end && ++wi < nwin)
@@ -910,9 +914,9 @@ static int open_source(struct page_source *src)
 			return -errno;
 		}
 		src->batch = min((uint64_t)size / PAGE_SIZE, (uint64_t)MAX_RUNS);
-		return 0;
+	} else {
+		src->batch = READ_BATCH_PAGES;
 	}
-	src->batch = READ_BATCH_PAGES;
 	src->pp = calloc(1, sizeof(*src->pp));
 	if (!src->pp)
 		return -ENOMEM;
