@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/run.sh (called by "make bench"): runs build/bench/lmbench with an
 # images directory on tmpfs and one on ext4, then build/bench/predump and
-# build/bench/tree on tmpfs, and removes both directories afterwards, killing any bench-hog,
+# build/bench/tree and build/bench/sparse on tmpfs, and removes both directories afterwards, killing any bench-hog,
 # pd-hog or pd-scan a failed run may have left (by pid, from the list both
 # keep).  Prints figures; see bench/lmbench.c and bench/predump.c for what
 # is measured.
@@ -13,7 +13,8 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 for f in ./lmproc build/bench/lmbench build/bench/bench-hog build/bench/predump \
-	build/bench/pd-hog build/bench/pd-scan build/bench/tree build/bench/tree-hog; do
+	build/bench/pd-hog build/bench/pd-scan build/bench/tree build/bench/tree-hog \
+	build/bench/sparse; do
 	if [ ! -x "$f" ]; then
 		echo "bench: $f is missing: run 'make bench'" >&2
 		exit 1
@@ -44,7 +45,8 @@ fi
 work=$(mktemp -d "$tmpfs_base/lmproc-bench.XXXXXX") || exit 1
 ext4=$(mktemp -d "$ext4_base/lmproc-bench.XXXXXX") || { rm -rf "$work"; exit 1; }
 ours=" $(readlink -f build/bench/bench-hog) $(readlink -f build/bench/pd-hog) \
-$(readlink -f build/bench/pd-scan) $(readlink -f build/bench/tree-hog) "
+$(readlink -f build/bench/pd-scan) $(readlink -f build/bench/tree-hog) \
+$(readlink -f build/bench/sparse) "
 
 cleanup() {
 	if [ -f "$work/pids" ]; then
@@ -70,6 +72,8 @@ echo
 build/bench/predump ./lmproc build/bench/pd-hog build/bench/pd-scan "$work" || rc=1
 echo
 build/bench/tree ./lmproc build/bench/tree-hog "$work" || rc=1
+echo
+build/bench/sparse ./lmproc "$work" || rc=1
 if [ $rc != 0 ] && [ -f "$work/lmproc.log" ]; then
 	cp "$work/lmproc.log" /var/tmp/lmproc-bench.log
 	echo "lmproc's log kept in /var/tmp/lmproc-bench.log"

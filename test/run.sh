@@ -397,6 +397,7 @@ track_refused_cleanly() {
 round_checks() {
 	local dir=$1 what=$2 nr=$3 inc dirty
 
+	stages_check "$dir" "$what" || return 1
 	[ "$nr" -gt 1 ] || return 0
 	inc=$(stat_of "$dir" incremental)
 	if [ "$inc" != true ]; then
@@ -494,6 +495,7 @@ checkpoint() {
 		st=$?
 		[ "$st" = 0 ] || { lm_failed "$RD" dump "$st" "dump"; return 1; }
 		reap_dumped "$pid"
+		stages_check "$IMG" "dump" || return 1
 		;;
 	leave-running)
 		IMG=$RD/img
@@ -501,6 +503,7 @@ checkpoint() {
 		lm "$RD" dump dump -t "$pid" -D "$IMG" -R
 		st=$?
 		[ "$st" = 0 ] || { lm_failed "$RD" dump "$st" "dump -R"; return 1; }
+		stages_check "$IMG" "dump -R" || return 1
 		if ! same_state "$pid" "$snap" 1000; then
 			REASON="after dump -R: $REASON"
 			return 1
@@ -525,6 +528,7 @@ checkpoint() {
 		st=$?
 		[ "$st" = 0 ] || { lm_failed "$RD" dump2 "$st" "second dump"; return 1; }
 		reap_dumped "$pid"
+		stages_check "$IMG" "second dump" || return 1
 		;;
 	pre-dump)
 		pre_dump_chain "$pid" "$5" "$6" || return 1

@@ -38,6 +38,38 @@
 #include "inventory.pb-c.h"
 #include "stats.pb-c.h"
 
+/* The stages of the frozen window, in stats-dump.img as NAME_time_us. */
+enum frozen_stage {
+	ST_ROUNDS,
+	ST_VMAS,
+	ST_TRACKER,
+	ST_FILES,
+	ST_THREADS,
+	ST_PARASITE,
+	ST_PAGEMAP_SCAN,
+	ST_PAGE_COPY,
+	ST_PAGE_WRITE,
+	ST_CORE,
+	ST_SHMEM,
+	ST_MM,
+	ST_TREE,
+	ST_IMAGES,
+	ST_SELF_CHECK,
+	ST_RELEASE,
+	ST_NR,
+};
+
+static const char *const stage_names[ST_NR] = {
+	[ST_ROUNDS] = "rounds",	    [ST_VMAS] = "vmas",
+	[ST_TRACKER] = "tracker",   [ST_FILES] = "files",
+	[ST_THREADS] = "threads",   [ST_PARASITE] = "parasite",
+	[ST_PAGEMAP_SCAN] = "pagemap_scan", [ST_PAGE_COPY] = "page_copy",
+	[ST_PAGE_WRITE] = "page_write", [ST_CORE] = "core",
+	[ST_SHMEM] = "shmem",	    [ST_MM] = "mm",
+	[ST_TREE] = "tree",	    [ST_IMAGES] = "images",
+	[ST_SELF_CHECK] = "self_check", [ST_RELEASE] = "release",
+};
+
 /* One process of the tree being dumped. */
 struct proc_dump {
 	struct pstree_item *item;
@@ -66,6 +98,10 @@ struct dump_ctx {
 	struct page_xfer_stats pages; /* the sum over the processes */
 	bool pre_dump;
 	uint64_t t_start, t_seize, t_frozen, t_thawed;
+	/* The frozen window, stage by stage: each charge takes the time
+	 * since the last one (t_mark). */
+	uint64_t stage_us[ST_NR];
+	uint64_t t_mark;
 };
 
 static int open_images_dir(const char *dir)
@@ -98,6 +134,31 @@ static int open_images_dir(const char *dir)
 	return dfd;
 }
 
+/* Charges the time since the last charge to STAGE, while frozen. */
+static void charge(struct dump_ctx *ctx, enum frozen_stage stage)
+{
+	uint64_t now = now_us();
+
+	if (ctx->t_thawed)
+		return;
+	ctx->stage_us[stage] += now - ctx->t_mark;
+	ctx->t_mark = now;
+}
+
+/* Charges a process's page stage: what finding and copying took on this
+ * thread, the rest to writing (the writer thread's work that the copy
+ * did not overlap, and the images' open and close). */
+static void charge_pages(struct dump_ctx *ctx, const struct page_xfer_stats *st)
+{
+	uint64_t now = now_us(), spent = now - ctx->t_mark;
+	uint64_t scan = min(st->scan_us, spent), copy = min(st->memdump_us, spent - scan);
+
+	ctx->stage_us[ST_PAGEMAP_SCAN] += scan;
+	ctx->stage_us[ST_PAGE_COPY] += copy;
+	ctx->stage_us[ST_PAGE_WRITE] += spent - scan - copy;
+	ctx->t_mark = now;
+}
+
 static void sum_pages(struct dump_ctx *ctx)
 {
 	struct page_xfer_stats *s = &ctx->pages;
@@ -110,6 +171,7 @@ static void sum_pages(struct dump_ctx *ctx)
 		s->pages_zero += p->pages_zero;
 		s->pages_written += p->pages_written;
 		s->pages_skipped_parent += p->pages_skipped_parent;
+		s->scan_us += p->scan_us;
 		s->memdump_us += p->memdump_us;
 		s->memwrite_us += p->memwrite_us;
 	}
@@ -119,6 +181,43 @@ static void sum_pages(struct dump_ctx *ctx)
 static const struct track_round *root_round(const struct dump_ctx *ctx)
 {
 	return &ctx->procs[0].round;
+}
+
+/* Sets the optional uint64 field NAME of M. */
+static void set_u64(ProtobufCMessage *m, const char *name, uint64_t v)
+{
+	const ProtobufCFieldDescriptor *f =
+		protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+
+	*(uint64_t *)((char *)m + f->offset) = v;
+	*(protobuf_c_boolean *)((char *)m + f->quantifier_offset) = true;
+}
+
+/* The stages of the frozen window and what they leave over; logged
+ * (-v4) once the window is closed. */
+static void stats_stages(const struct dump_ctx *ctx, DumpStatsEntry *ds)
+{
+	char name[64], line[1024];
+	uint64_t sum = 0;
+	size_t off;
+
+	off = snprintf(line, sizeof(line), "pid %d: frozen %lu us:", ctx->pid,
+		       (unsigned long)ds->frozen_time_us);
+	for (int i = 0; i < ST_NR; i++) {
+		snprintf(name, sizeof(name), "%s_time_us", stage_names[i]);
+		set_u64(&ds->base, name, ctx->stage_us[i]);
+		sum += ctx->stage_us[i];
+		if (off < sizeof(line))
+			off += snprintf(line + off, sizeof(line) - off, " %s %lu", stage_names[i],
+					(unsigned long)ctx->stage_us[i]);
+	}
+	if (sum > ds->frozen_time_us)
+		pr_warn("pid %d: the frozen stages add up to %lu us, more than the %lu us frozen\n",
+			ctx->pid, (unsigned long)sum, (unsigned long)ds->frozen_time_us);
+	ds->has_other_time_us = true;
+	ds->other_time_us = sum > ds->frozen_time_us ? 0 : ds->frozen_time_us - sum;
+	if (ctx->t_thawed)
+		pr_debug("%s other %lu\n", line, (unsigned long)ds->other_time_us);
 }
 
 static int dump_stats(struct dump_ctx *ctx)
@@ -161,7 +260,19 @@ static int dump_stats(struct dump_ctx *ctx)
 			ds.write_faults = r->tracker.write_faults;
 		}
 	}
+	stats_stages(ctx, &ds);
 	return img_write_one(ctx->dfd, IMG_STATS_DUMP, 0, &ds.base);
+}
+
+/* stats-dump.img again, now that the frozen window is closed: the first
+ * one was written before the inventory, the self-check and the release.
+ * The images are complete either way; a failure here costs only the
+ * figures. */
+static void dump_final_stats(struct dump_ctx *ctx)
+{
+	if (dump_stats(ctx))
+		pr_warn("Can't rewrite stats-dump.img of pid %d with the whole frozen window\n",
+			ctx->pid);
 }
 
 static int dump_inventory(struct dump_ctx *ctx)
@@ -200,6 +311,8 @@ static int self_check(struct dump_ctx *ctx)
 	uint64_t t0 = now_us();
 	char why[512];
 	int ret = restore_self_check(ctx->dfd, ctx->pre_dump, why, sizeof(why));
+
+	charge(ctx, ST_SELF_CHECK);
 
 	pr_debug("pid %d: self-check of the images took %lu us\n", ctx->pid,
 		 (unsigned long)(now_us() - t0));
@@ -277,7 +390,9 @@ static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
 	if (ret)
 		return ret;
 	if (ctx->opts->page_path == PAGE_PATH_SPLICE) {
+		charge(ctx, ST_PARASITE);
 		ret = dump_one_pages(ctx, pd, PAGE_PATH_SPLICE, ctx->parasite);
+		charge_pages(ctx, &pd->pages);
 		if (ret)
 			return ret;
 	}
@@ -301,10 +416,20 @@ static int dump_thread_states(struct proc_dump *pd)
 /* Logs how long the tree has been frozen when STAGE finished (-v4).  The
  * end of a stage is a safe point: a signal that arrived stops the dump
  * here, and the usual undo releases the tree. */
-static int stage_done(struct dump_ctx *ctx, pid_t pid, const char *stage, int ret)
+static int stage_done(struct dump_ctx *ctx, pid_t pid, enum frozen_stage stage, int ret)
 {
-	pr_debug("pid %d: %s done at +%lu us (ret %d)\n", pid, stage,
-		 (unsigned long)(now_us() - ctx->t_frozen), ret);
+	charge(ctx, stage);
+	pr_debug("pid %d: %s done at +%lu us (ret %d)\n", pid, stage_names[stage],
+		 (unsigned long)(ctx->t_mark - ctx->t_frozen), ret);
+	return ret ?: interrupt_check();
+}
+
+/* stage_done() of a process's pages, split into their stages. */
+static int pages_done(struct dump_ctx *ctx, struct proc_dump *pd, int ret)
+{
+	charge_pages(ctx, &pd->pages);
+	pr_debug("pid %d: pages done at +%lu us (ret %d)\n", pd->item->pid,
+		 (unsigned long)(ctx->t_mark - ctx->t_frozen), ret);
 	return ret ?: interrupt_check();
 }
 
@@ -315,32 +440,32 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 
 	/* /proc views are taken before the parasite adds its own mapping
 	 * and socket to the task. */
-	ret = stage_done(ctx, pid, "vmas", collect_vmas(pid, &pd->vl));
+	ret = stage_done(ctx, pid, ST_VMAS, collect_vmas(pid, &pd->vl));
 	if (!ret)
-		ret = stage_done(ctx, pid, "tracker", track_round_collect(&pd->round, NULL, &pd->vl));
+		ret = stage_done(ctx, pid, ST_TRACKER, track_round_collect(&pd->round, NULL, &pd->vl));
 	pd->round.plan.keep_shared = may_share_pages(ctx, pd);
 	if (!ret)
-		ret = stage_done(ctx, pid, "files", dump_files(ctx->dfd, ctx->files, pid));
+		ret = stage_done(ctx, pid, ST_FILES, dump_files(ctx->dfd, ctx->files, pid));
 	if (!ret)
-		ret = mem_save_ghosts(ctx->files, pid, &pd->vl);
+		ret = stage_done(ctx, pid, ST_FILES, mem_save_ghosts(ctx->files, pid, &pd->vl));
 	if (!ret)
 		ret = dump_check_seccomp(&pd->item->task);
 	if (!ret)
-		ret = stage_done(ctx, pid, "threads", dump_thread_states(pd));
+		ret = stage_done(ctx, pid, ST_THREADS, dump_thread_states(pd));
 	if (!ret)
-		ret = stage_done(ctx, pid, "parasite", run_parasite(ctx, pd));
+		ret = stage_done(ctx, pid, ST_PARASITE, run_parasite(ctx, pd));
 	if (!ret && ctx->opts->page_path != PAGE_PATH_SPLICE)
-		ret = stage_done(ctx, pid, "pages", dump_one_pages(ctx, pd, PAGE_PATH_READ, NULL));
+		ret = pages_done(ctx, pd, dump_one_pages(ctx, pd, PAGE_PATH_READ, NULL));
 	if (!ret) {
 		pd->misc.stopped = pd->item->task.was_stopped;
-		ret = stage_done(ctx, pid, "core",
+		ret = stage_done(ctx, pid, ST_CORE,
 				 dump_core(ctx->dfd, &pd->item->task, pd->sigactions,
 					   pd->thread_states, &pd->misc));
 	}
 	if (!ret)
-		ret = stage_done(ctx, pid, "shmem", dump_shmem(ctx->shmem, pid, &pd->vl));
+		ret = stage_done(ctx, pid, ST_SHMEM, dump_shmem(ctx->shmem, pid, &pd->vl));
 	if (!ret)
-		ret = stage_done(ctx, pid, "mm", dump_mm(ctx->dfd, pid, &pd->vl, pd->brk));
+		ret = stage_done(ctx, pid, ST_MM, dump_mm(ctx->dfd, pid, &pd->vl, pd->brk));
 	return ret;
 }
 
@@ -371,29 +496,36 @@ static int dump_frozen(struct dump_ctx *ctx)
 	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
 				      ctx->live, ctx->nr_live);
 	ctx->shmem = shmem_dump_start(ctx->dfd);
+	charge(ctx, ST_FILES);
 	if (!ctx->files || !ctx->shmem)
 		ret = -EIO;
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
 			ret = dump_one_frozen(ctx, &ctx->procs[i]);
 	ret = files_dump_end(ctx->files, ret) ?: ret;
+	charge(ctx, ST_FILES);
 	ret = shmem_dump_end(ctx->shmem, ret) ?: ret;
+	charge(ctx, ST_SHMEM);
 	ctx->files = NULL;
 	ctx->shmem = NULL;
 	if (!ret)
-		ret = stage_done(ctx, ctx->pid, "sysvipc", dump_sysvipc(ctx->dfd, &ctx->tree));
+		ret = stage_done(ctx, ctx->pid, ST_TREE, dump_sysvipc(ctx->dfd, &ctx->tree));
 	if (!ret)
-		ret = stage_done(ctx, ctx->pid, "pstree", dump_pstree(ctx->dfd, &ctx->tree));
+		ret = stage_done(ctx, ctx->pid, ST_TREE, dump_pstree(ctx->dfd, &ctx->tree));
 	if (!ret && fault_injected("dump-before-inventory"))
 		ret = -EIO;
 	/* The last safe point: once inventory.img exists the dump is done. */
 	if (!ret)
 		ret = pstree_check_alive(&ctx->tree) ?: interrupt_check();
+	charge(ctx, ST_TREE);
 	sum_pages(ctx);
+	/* Written again once the tree is released (dump_final_stats), with
+	 * the self-check and the release in it. */
 	if (!ret)
 		ret = dump_stats(ctx);
 	if (!ret)
 		ret = dump_inventory(ctx);
+	charge(ctx, ST_IMAGES);
 	if (!ret)
 		ret = self_check(ctx);
 	return ret;
@@ -408,21 +540,22 @@ static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	long brk;
 	int ret;
 
-	ret = stage_done(ctx, pid, "vmas", collect_vmas(pid, &pd->vl));
+	ret = stage_done(ctx, pid, ST_VMAS, collect_vmas(pid, &pd->vl));
 	if (!ret)
-		ret = dump_check_seccomp(&pd->item->task);
+		ret = stage_done(ctx, pid, ST_THREADS, dump_check_seccomp(&pd->item->task));
 	/* The fds the final dump would refuse are refused now. */
 	if (!ret)
-		ret = stage_done(ctx, pid, "files", dump_files(-1, ctx->files, pid));
+		ret = stage_done(ctx, pid, ST_FILES, dump_files(-1, ctx->files, pid));
 	if (ret)
 		return ret;
 	ctx->parasite = parasite_prepare(pid);
 	if (!ctx->parasite)
 		return -EIO;
 	ret = parasite_syscall(ctx->parasite, &brk, __NR_brk, 0, 0, 0, 0, 0, 0);
+	charge(ctx, ST_PARASITE);
 	if (!ret) {
 		pd->brk = brk;
-		ret = stage_done(ctx, pid, "tracker",
+		ret = stage_done(ctx, pid, ST_TRACKER,
 				 track_round_collect(&pd->round, ctx->parasite, &pd->vl));
 	}
 	pd->round.plan.keep_shared = may_share_pages(ctx, pd);
@@ -432,8 +565,10 @@ static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 		ret = parasite_cure(ctx->parasite);
 		ctx->parasite = NULL;
 	}
+	charge(ctx, ST_PARASITE);
 	if (!ret)
 		ret = dump_mm(ctx->dfd, pid, &pd->vl, pd->brk);
+	charge(ctx, ST_MM);
 	return ret;
 }
 
@@ -555,8 +690,9 @@ static int seize(struct dump_ctx *ctx)
 	ret = seize_tree(ctx->pid, &ctx->tree);
 	if (ret)
 		return ret;
-	ctx->t_frozen = now_us();
+	ctx->t_frozen = ctx->t_mark = now_us();
 	ret = prepare_rounds(ctx);
+	charge(ctx, ST_ROUNDS);
 	if (ret)
 		unseize_tree(&ctx->tree);
 	return ret;
@@ -574,18 +710,24 @@ static int run_pre_dump(struct dump_ctx *ctx)
 					      ctx->live, ctx->nr_live);
 		ret = ctx->files ? 0 : -EIO;
 	}
+	charge(ctx, ST_FILES);
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
 			ret = interrupt_check() ?: pre_dump_one_frozen(ctx, &ctx->procs[i]);
 	if (!ret)
 		ret = dump_sysvipc(-1, &ctx->tree);
+	charge(ctx, ST_TREE);
 	files_dump_end(ctx->files, true);
 	ctx->files = NULL;
+	charge(ctx, ST_FILES);
 	cure_leftover(ctx);
+	charge(ctx, ST_PARASITE);
 	if (!ret)
 		ret = dump_pstree(ctx->dfd, &ctx->tree);
+	charge(ctx, ST_TREE);
 	unseize_tree(&ctx->tree);
-	ctx->t_thawed = now_us();
+	charge(ctx, ST_RELEASE);
+	ctx->t_thawed = ctx->t_mark;
 	if (!ret)
 		ret = pre_dump_running(ctx);
 	return ret;
@@ -599,16 +741,21 @@ static int run_dump(struct dump_ctx *ctx)
 		return ret;
 	ret = dump_frozen(ctx);
 	cure_leftover(ctx);
+	charge(ctx, ST_PARASITE);
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
 			ret = track_round_commit(&ctx->procs[i].round);
+	charge(ctx, ST_TRACKER);
 	if (ret)
 		unseize_tree(&ctx->tree);
 	else if (ctx->opts->leave_running)
 		unseize_tree(&ctx->tree);
 	else
 		ret = kill_tree(&ctx->tree);
-	ctx->t_thawed = now_us();
+	charge(ctx, ST_RELEASE);
+	ctx->t_thawed = ctx->t_mark;
+	if (!ret)
+		dump_final_stats(ctx);
 	return ret;
 }
 

@@ -18,6 +18,7 @@ struct page_xfer_stats {
 	uint64_t pages_written;
 	uint64_t pages_skipped_parent;	/* unchanged since the parent round */
 	uint64_t pages_shared_task;	/* the parent process's (mem-cow.c) */
+	uint64_t scan_us;		/* finding the pages (PAGEMAP_SCAN or pagemap) */
 	uint64_t memdump_us;		/* reading the target's memory */
 	uint64_t memwrite_us;		/* writing the pages image */
 };

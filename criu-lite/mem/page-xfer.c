@@ -1,4 +1,5 @@
-/* Owns the dump's page path: finds the pages to save with pagemap, copies
+/* Owns the dump's page path: finds the pages to save with PAGEMAP_SCAN
+ * (or, where the kernel lacks it, by reading pagemap entry by entry), copies
  * them out by process_vm_readv or through the parasite's vmsplice, and
  * writes the pagemap and pages images.  Never writes to the target. */
 #include <errno.h>
@@ -19,7 +20,7 @@
 #include "log.h"
 #include "mem-cow.h"
 #include "page-xfer.h"
-#include "uapi-compat.h"
+#include "pagemap-scan.h"
 
 #include "pagemap.pb-c.h"
 
@@ -253,6 +254,49 @@ static int scan_pagemap(struct pme_cache *pmc, const struct vma *v, uint64_t *ad
 		want--;
 	}
 	*addr += npages * PAGE_SIZE;
+	return 0;
+}
+
+/* Whether the pages of V in a region of CATEGORIES are saved: in a private
+ * file mapping only the copied-on-write pages differ from the file;
+ * swapped pages are saved either way. */
+static bool region_saved(const struct vma *v, uint64_t categories)
+{
+	/* A guard page is a swap-type entry with no page behind it:
+	 * mm.guards carries it (mem.c). */
+	if (categories & PAGE_IS_GUARD)
+		return false;
+	if (categories & PAGE_IS_SWAPPED)
+		return true;
+	return !(v->kind == VMA_KIND__VMA_FILE_PRIVATE && (categories & PAGE_IS_FILE));
+}
+
+/* scan_pagemap() with PAGEMAP_SCAN: one call per batch returns the
+ * regions of present and swapped pages, so the holes between them (an
+ * untouched reservation of terabytes) cost nothing. */
+static int scan_regions(const struct pm_scan *scan, const struct vma *v, uint64_t *addr,
+			uint64_t hi, uint64_t batch, struct page_run *runs, int *nr_runs,
+			uint64_t *nr_pages, struct page_xfer_stats *st)
+{
+	struct page_region vec[MAX_RUNS];
+	long n = pm_scan_step(scan, addr, hi, batch - *nr_pages, vec, MAX_RUNS - *nr_runs);
+
+	if (n < 0)
+		return n;
+	for (long i = 0; i < n; i++) {
+		uint64_t nr = (vec[i].end - vec[i].start) / PAGE_SIZE;
+		struct page_run *last = *nr_runs ? &runs[*nr_runs - 1] : NULL;
+
+		st->pages_scanned += nr;
+		if (!region_saved(v, vec[i].categories))
+			continue;
+		*nr_pages += nr;
+		if (last && last->start + last->nr * PAGE_SIZE == vec[i].start) {
+			last->nr += nr;
+			continue;
+		}
+		runs[(*nr_runs)++] = (struct page_run){ vec[i].start, nr };
+	}
 	return 0;
 }
 
@@ -602,9 +646,11 @@ struct page_source {
 	enum page_path path;
 	struct parasite_ctl *ctl;
 	struct pme_cache pmc;
+	bool use_scan;			/* PAGEMAP_SCAN, else pmc */
+	struct pm_scan scan;
 	int mem_fd;
 	int pipe_fds[2];
-	struct page_pipeline *pp;	/* the read path's */
+	struct page_pipeline *pp;	/* the read path's (on both paths) */
 	uint64_t batch;
 	bool running;			/* the task runs while we copy */
 	bool keep_shared;		/* plan->keep_shared */
@@ -648,24 +694,34 @@ static int dump_windows(struct page_source *src, struct page_writer *w, const st
 			const struct addr_range *win, size_t nwin)
 {
 	struct page_run splice_runs[MAX_RUNS];
+	/* vmsplice reads only what the task could: PROT_NONE and write-only
+	 * VMAs take the read path (/proc/PID/mem) on the splice path too. */
+	bool splice = src->path == PAGE_PATH_SPLICE && (v->prot & PROT_READ);
+	uint64_t batch = splice ? src->batch : READ_BATCH_PAGES;
 	size_t wi = 0;
 	uint64_t addr = nwin ? win[0].start : 0;
 	int ret = 0;
 
 	while (wi < nwin && !ret) {
-		struct batch *b = src->pp ? pipeline_slot(src->pp) : NULL;
+		struct batch *b = splice ? NULL : pipeline_slot(src->pp);
 		struct page_run *runs = b ? b->runs : splice_runs;
 		uint64_t nr_pages = 0, t = now_us();
 		int nr_runs = 0;
 
-		while (wi < nwin && nr_pages < src->batch && nr_runs < MAX_RUNS) {
-			ret = scan_pagemap(&src->pmc, v, &addr, win[wi].end, src->batch, runs,
-					   &nr_runs, &nr_pages, w->st);
+		while (wi < nwin && nr_pages < batch && nr_runs < MAX_RUNS) {
+			if (src->use_scan)
+				ret = scan_regions(&src->scan, v, &addr, win[wi].end, batch, runs,
+						   &nr_runs, &nr_pages, w->st);
+			else
+				ret = scan_pagemap(&src->pmc, v, &addr, win[wi].end, batch, runs,
+						   &nr_runs, &nr_pages, w->st);
 			if (ret)
 				break;
 			if (addr >= win[wi].end && ++wi < nwin)
 				addr = win[wi].start;
 		}
+		w->st->scan_us += now_us() - t;
+		t = now_us();
 		if (ret || !nr_runs)
 			continue;
 		if (!b) {
@@ -885,6 +941,13 @@ static int open_source(struct page_source *src)
 		pr_perror("Can't open %s", path);
 		return -errno;
 	}
+	src->use_scan = pm_scan_usable();
+	src->scan = (struct pm_scan){
+		.fd = src->pmc.fd,
+		.pid = src->pid,
+		.anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | PAGE_IS_GUARD,
+	};
 	snprintf(path, sizeof(path), "/proc/%d/mem", src->pid);
 	src->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (src->mem_fd < 0) {
@@ -904,9 +967,9 @@ static int open_source(struct page_source *src)
 			return -errno;
 		}
 		src->batch = min((uint64_t)size / PAGE_SIZE, (uint64_t)MAX_RUNS);
-		return 0;
+	} else {
+		src->batch = READ_BATCH_PAGES;
 	}
-	src->batch = READ_BATCH_PAGES;
 	src->pp = calloc(1, sizeof(*src->pp));
 	if (!src->pp)
 		return -ENOMEM;

@@ -298,6 +298,36 @@ stat_of() {
 		sed -n "s/^ *\"$2\": *\"\{0,1\}\([^,\"]*\).*/\1/p" | head -n 1
 }
 
+# The stages of a dump's frozen window in stats-dump.img.
+FROZEN_STAGES="rounds vmas tracker files threads parasite pagemap_scan page_copy page_write
+core shmem mm tree images self_check release other"
+
+# stages_check DIR WHAT: DIR/stats-dump.img accounts for its whole frozen
+# window: every stage is there, and the stages (other_time_us included)
+# add up to frozen_time_us exactly.  Sets REASON when not.
+stages_check() {
+	local dir=$1 what=$2 json frozen st v sum=0
+
+	json=$("$LMPROC" show "$dir/stats-dump.img" 2>&1)
+	frozen=$(sed -n 's/^ *"frozen_time_us": *\([0-9]*\).*/\1/p' <<<"$json")
+	if [ -z "$frozen" ]; then
+		REASON="$what: no frozen_time_us in stats-dump.img: $(head -c 200 <<<"$json")"
+		return 1
+	fi
+	for st in $FROZEN_STAGES; do
+		v=$(sed -n "s/^ *\"${st}_time_us\": *\([0-9]*\).*/\1/p" <<<"$json")
+		if [ -z "$v" ]; then
+			REASON="$what: stats-dump.img has no ${st}_time_us"
+			return 1
+		fi
+		sum=$((sum + v))
+	done
+	if [ "$sum" != "$frozen" ]; then
+		REASON="$what: the frozen stages add up to $sum us, frozen_time_us is $frozen"
+		return 1
+	fi
+}
+
 # stored_runs DIR PID: the runs of pages whose data DIR/pages-PID.img
 # holds, one "START NR_PAGES OFFSET" line each (decimal), from lmproc show.
 stored_runs() {
