@@ -75,6 +75,8 @@ SUITE_LIMIT=${SUITE_LIMIT:-900}	# seconds: stop starting runs after this
 . "$ROOT/test/bad-input/fuzz-cases.sh"
 # shellcheck source=test/bad-input/restore-safe-cases.sh
 . "$ROOT/test/bad-input/restore-safe-cases.sh"
+# shellcheck source=test/bad-input/cgroup-cases.sh
+. "$ROOT/test/bad-input/cgroup-cases.sh"
 
 ALL_MODES="plain leave-running two-dumps pre-dump"
 MODES=${MODES:-$ALL_MODES}
