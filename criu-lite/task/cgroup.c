@@ -791,8 +791,11 @@ static int check_dir(struct cgroup_restore *r, struct cg_dir *d, bool manage)
 		       d->pid, m->path, m->hier, hier_name(m->controllers));
 		return -ENOENT;
 	}
-	if (!stat(d->host, &st) && S_ISDIR(st.st_mode))
-		return 0;
+	if (!stat(d->host, &st)) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		errno = ENOTDIR;
+	}
 	if (errno == ENOENT && manage) {
 		d->missing = true;
 		return 0;
