@@ -83,6 +83,7 @@ MODES=${MODES:-$ALL_MODES}
 TESTS=${TESTS:-$(cd "$BUILD/static" 2>/dev/null && ls)}
 RUN_NR=0
 STOPPED=""	# set per run by stop_knobs
+RESTORE_FOLLOWS=""	# set per run by stop_knobs
 
 # Work directories of runs that died without cleaning up (a killed run,
 # an interrupted session) would fill tmpfs, which is memory: each holds
@@ -217,6 +218,15 @@ dmesg_for() {
 stop_knobs() {
 	STOPPED=""
 	[ "$1" = stopped ] && STOPPED=1
+}
+
+# restore_knobs NAME: RESTORE_FOLLOWS=1 for a test that removes what it
+# made when it ends (the cgroups test): the original of a dump -R finds
+# DD/restore-follows and keeps it for the restore (only such a test gets
+# the file: others may watch DD).
+restore_knobs() {
+	RESTORE_FOLLOWS=""
+	[ "$1" = cgroups ] && RESTORE_FOLLOWS=1
 }
 
 # end_test PID: the checkpoint is done: SIGTERM, after SIGCONT for a
@@ -505,9 +515,7 @@ checkpoint() {
 			REASON="after dump -R: $REASON"
 			return 1
 		fi
-		# A test that removes what it made when it ends keeps it for
-		# the restore that follows (the cgroups test).
-		touch "$DD/restore-follows"
+		[ -n "$RESTORE_FOLLOWS" ] && touch "$DD/restore-follows"
 		if ! finish_original "$pid"; then
 			REASON="original after dump -R: $REASON"
 			return 1
@@ -617,6 +625,7 @@ run_static() {
 	fi
 	new_run "$name-$mode${track:+-$track}"
 	stop_knobs "$name"
+	restore_knobs "$name"
 	if ! time_left; then
 		REASON="suite time limit (${SUITE_LIMIT}s) reached"
 		say_fail "$label"
