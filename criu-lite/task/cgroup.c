@@ -621,9 +621,9 @@ int dump_cgroups(int dfd, const struct pstree *t)
 
 /* A cgroup the image names, once however many processes are in it. */
 struct cg_dir {
-	const CgroupMember *m;	     /* its first member */
-	const CgroupMember *props;   /* the member with its limits, or NULL */
-	pid_t pid;		     /* the first process in it, for messages */
+	const CgroupMember *m;	   /* its first member */
+	const CgroupMember *props; /* the member with its limits, or NULL */
+	pid_t pid;		   /* the first process in it, for messages */
 	const struct cg_mount *mnt;
 	char host[PATH_MAX];
 	bool missing;
@@ -703,7 +703,8 @@ static int check_member(uint32_t pid, const CgroupEntry *e, size_t k)
 			   pid, m->path, hier_name(m->controllers));
 	for (size_t j = 0; j < k; j++)
 		if (!strcmp(e->members[j]->controllers, m->controllers))
-			return bad("pid %u: hierarchy %s given twice", pid, hier_name(m->controllers));
+			return bad("pid %u: hierarchy %s given twice", pid,
+				   hier_name(m->controllers));
 	return check_props(pid, m);
 }
 
@@ -935,8 +936,8 @@ static int set_props(const struct cg_dir *d)
 				continue;
 			ret = write_file(d->host, p->name, p->value);
 			if (ret) {
-				pr_err("Can't set %s of the cgroup %s (hierarchy %s) made for pid %d "
-				       "to %s: %s\n",
+				pr_err("Can't set %s of the cgroup %s (hierarchy %s) made for "
+				       "pid %d to %s: %s\n",
 				       p->name, d->host, hier_name(d->m->controllers), d->pid,
 				       p->value, strerror(-ret));
 				return ret;
