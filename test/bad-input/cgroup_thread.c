@@ -108,9 +108,10 @@ int main(int argc, char **argv)
 	test_waitsig();
 	before = atomic_load(&thread_count);
 	usleep(50000);
-	atomic_store(&stop, 1);
+	/* While it still runs: an exited thread can't be moved. */
 	if (move_thread(back, tid) || rmdir(dir))
 		fail("can't move thread %d back and remove %s: %s", tid, dir, strerror(errno));
+	atomic_store(&stop, 1);
 	pthread_join(t, NULL);
 	if (atomic_load(&thread_count) == before)
 		fail("the thread stopped counting");
