@@ -75,12 +75,15 @@ SUITE_LIMIT=${SUITE_LIMIT:-900}	# seconds: stop starting runs after this
 . "$ROOT/test/bad-input/fuzz-cases.sh"
 # shellcheck source=test/bad-input/restore-safe-cases.sh
 . "$ROOT/test/bad-input/restore-safe-cases.sh"
+# shellcheck source=test/bad-input/cgroup-cases.sh
+. "$ROOT/test/bad-input/cgroup-cases.sh"
 
 ALL_MODES="plain leave-running two-dumps pre-dump"
 MODES=${MODES:-$ALL_MODES}
 TESTS=${TESTS:-$(cd "$BUILD/static" 2>/dev/null && ls)}
 RUN_NR=0
 STOPPED=""	# set per run by stop_knobs
+RESTORE_FOLLOWS=""	# set per run by stop_knobs
 
 # Work directories of runs that died without cleaning up (a killed run,
 # an interrupted session) would fill tmpfs, which is memory: each holds
@@ -217,6 +220,15 @@ stop_knobs() {
 	case "$1" in
 	stopped | stopped_*) STOPPED=1 ;;
 	esac
+}
+
+# restore_knobs NAME: RESTORE_FOLLOWS=1 for a test that removes what it
+# made when it ends (the cgroups test): the original of a dump -R finds
+# DD/restore-follows and keeps it for the restore (only such a test gets
+# the file: others may watch DD).
+restore_knobs() {
+	RESTORE_FOLLOWS=""
+	[ "$1" = cgroups ] && RESTORE_FOLLOWS=1
 }
 
 # end_test PID: the checkpoint is done: SIGTERM, after SIGCONT for a
@@ -508,10 +520,12 @@ checkpoint() {
 			REASON="after dump -R: $REASON"
 			return 1
 		fi
+		[ -n "$RESTORE_FOLLOWS" ] && touch "$DD/restore-follows"
 		if ! finish_original "$pid"; then
 			REASON="original after dump -R: $REASON"
 			return 1
 		fi
+		rm -f "$DD/restore-follows"
 		rm -f "$TOUT"
 		;;
 	two-dumps)
@@ -564,6 +578,46 @@ static_steps() {
 	fi
 }
 
+# static_available NAME: what test NAME needs is here; else REASON says
+# what is missing.
+static_available() {
+	case "$1" in
+	cgroups)
+		if ! grep -q ' /sys/fs/cgroup/pids [^-]* - cgroup ' /proc/self/mountinfo ||
+			! grep -q ' /sys/fs/cgroup/freezer [^-]* - cgroup ' /proc/self/mountinfo; then
+			REASON="no cgroup v1 pids and freezer hierarchies at /sys/fs/cgroup"
+			return 1
+		fi
+		if ! grep -q ' /sys/fs/cgroup/unified [^-]* - cgroup2 ' /proc/self/mountinfo; then
+			REASON="no cgroup v2 mount at /sys/fs/cgroup/unified"
+			return 1
+		fi
+		;;
+	esac
+}
+
+# cgroups_left DIR: the cgroups a test listed in DIR/cgroups that are still
+# there are removed, with what runs in them (only the test's processes can:
+# the names are its own); a leak if there were any.
+cgroups_left() {
+	local d p left=""
+
+	[ -f "$1/cgroups" ] || return 1
+	for d in $(tac "$1/cgroups"); do
+		case "$d" in
+		/sys/fs/cgroup/*/lmproc-cg-*) ;;
+		*) continue ;;
+		esac
+		[ -d "$d" ] || continue
+		left+=" $d"
+		for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
+		wait_until 2000 rmdir "$d" 2>/dev/null
+	done
+	[ -n "$left" ] && REASON="cgroups left behind:$left"
+}
+
 # run_static NAME MODE DETACH SPLICE [TRACK]: one test in one mode, one
 # line.
 run_static() {
@@ -577,6 +631,7 @@ run_static() {
 	fi
 	new_run "$name-$mode${track:+-$track}"
 	stop_knobs "$name"
+	restore_knobs "$name"
 	if ! time_left; then
 		REASON="suite time limit (${SUITE_LIMIT}s) reached"
 		say_fail "$label"
@@ -591,13 +646,23 @@ run_static() {
 		fi
 		return
 	fi
+	if ! static_available "$name"; then
+		say_skip "$label" "$REASON"
+		return
+	fi
 	if static_steps "$name" "$mode" "$detach" "$splice" "$track"; then
-		say_pass "$label"
-		passed=1
+		kill_ours "$TPID"
+		if cgroups_left "$DD"; then
+			say_fail "$label"
+		else
+			say_pass "$label"
+			passed=1
+		fi
 	else
 		say_fail "$label"
+		kill_ours "$TPID"
+		cgroups_left "$DD" 2>/dev/null
 	fi
-	kill_ours "$TPID"
 	# A passed run's images (hundreds of MiB for the pre-dump writers)
 	# are memory on tmpfs: only a failed run's are kept to look at.
 	if [ "$passed" = 1 ] && [ "${KEEP:-0}" != 1 ]; then

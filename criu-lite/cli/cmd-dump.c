@@ -31,6 +31,7 @@
 #include "restore.h"
 #include "seize.h"
 #include "shmem.h"
+#include "cgroup.h"
 #include "sysvipc.h"
 #include "task-attrs.h"
 #include "track-round.h"
@@ -511,6 +512,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 	if (!ret)
 		ret = stage_done(ctx, ctx->pid, ST_TREE, dump_sysvipc(ctx->dfd, &ctx->tree));
 	if (!ret)
+		ret = stage_done(ctx, ctx->pid, ST_TREE, dump_cgroups(ctx->dfd, &ctx->tree));
+	if (!ret)
 		ret = stage_done(ctx, ctx->pid, ST_TREE, dump_pstree(ctx->dfd, &ctx->tree));
 	if (!ret && fault_injected("dump-before-inventory"))
 		ret = -EIO;
@@ -716,6 +719,8 @@ static int run_pre_dump(struct dump_ctx *ctx)
 			ret = interrupt_check() ?: pre_dump_one_frozen(ctx, &ctx->procs[i]);
 	if (!ret)
 		ret = dump_sysvipc(-1, &ctx->tree);
+	if (!ret)
+		ret = dump_cgroups(-1, &ctx->tree);
 	charge(ctx, ST_TREE);
 	files_dump_end(ctx->files, true);
 	ctx->files = NULL;

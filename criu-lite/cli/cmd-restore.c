@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "common.h"
 #include "fd-types.h"
 #include "sk-unix.h"
@@ -113,6 +114,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 
 	ret = restore_plan_images(t, opts, dfd);
 	if (!ret)
+		ret = restore_check_cgroups(t);
+	if (!ret)
 		ret = pipe_check_inherit(t);
 	if (!ret)
 		ret = unix_check_inherit(t);
@@ -126,6 +129,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		ret = restore_plan_shared_files(t);
 	if (!ret)
 		ret = check_machine(t);
+	if (!ret)
+		ret = restore_make_cgroups(t);
 	if (!ret)
 		ret = restore_sysvipc(dfd, t);
 	/* Before the areas, which then keep clear of it. */
@@ -153,10 +158,12 @@ static void close_service_fds(struct restore_tree *t)
 			restore_close_service_fds(&t->ctx[i]);
 }
 
-/* Shared memory and SysV objects the restore made go again if it fails. */
+/* Shared memory, SysV objects and cgroups the restore made go again if it
+ * fails (the cgroups once its tasks are gone). */
 static void undo_shmem(struct restore_tree *t)
 {
 	restore_undo_sysvipc(t);
+	restore_undo_cgroups(t);
 	for (size_t i = 0; t->ctx && i < t->nr; i++)
 		if (t->ctx[i].plan.pid)
 			restore_undo_shmem(&t->ctx[i]);

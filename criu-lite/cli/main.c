@@ -15,6 +15,7 @@ static const char usage_text[] =
 	"                 [--ext-unix-sk]\n"
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
 	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
+	"                 [--manage-cgroups[=soft|full|strict|ignore]]\n"
 	"  lmproc check   [--feature NAME]\n"
 	"  lmproc show    DIR|IMAGE\n"
 	"\n"
@@ -48,6 +49,11 @@ static const char usage_text[] =
 	"      --inherit-fd fd[N]:pipe:[INODE], fd[N]:socket:[INODE]  restore: lmproc's fd\n"
 	"                          N replaces the dumped pipe or unix socket INODE whose\n"
 	"                          other end was outside the tree\n"
+	"      --manage-cgroups[=MODE]  restore: make a cgroup of the tree that is\n"
+	"                          missing here (soft, the default, full and strict: the\n"
+	"                          same, limits set only on the cgroups it makes); ignore:\n"
+	"                          leave the tree in lmproc's cgroups.  Without it a\n"
+	"                          missing cgroup refuses the restore\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -81,7 +87,23 @@ enum {
 	OPT_PIDNS,
 	OPT_EXT_UNIX_SK,
 	OPT_INHERIT_FD,
+	OPT_MANAGE_CGROUPS,
 };
+
+/* CRIU's modes: full would also set the limits of cgroups that exist
+ * here, which a restore does not touch (it changes only what it made), so
+ * it is soft; strict is soft too, since a limit that can't be set always
+ * refuses the restore. */
+static int parse_cgroup_mode(const char *s, struct lmproc_opts *opts)
+{
+	if (!s || !strcmp(s, "soft") || !strcmp(s, "full") || !strcmp(s, "strict"))
+		opts->manage_cgroups = CGROUPS_MANAGE;
+	else if (!strcmp(s, "ignore"))
+		opts->manage_cgroups = CGROUPS_IGNORE;
+	else
+		return -1;
+	return 0;
+}
 
 /* "fd[N]:pipe:[INODE]" or "fd[N]:socket:[INODE]" */
 static int parse_inherit(const char *s, struct lmproc_opts *opts)
@@ -119,6 +141,7 @@ int main(int argc, char **argv)
 		{ "pidns", no_argument, NULL, OPT_PIDNS },
 		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
 		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
+		{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -183,6 +206,11 @@ int main(int argc, char **argv)
 				return usage_error("--inherit-fd must be fd[N]:pipe:[INODE] or "
 						   "fd[N]:socket:[INODE] (at most 16), "
 						   "not '%s'", optarg);
+			break;
+		case OPT_MANAGE_CGROUPS:
+			if (parse_cgroup_mode(optarg, &opts))
+				return usage_error("--manage-cgroups must be soft, full, strict or ignore, not '%s'",
+						   optarg);
 			break;
 		case OPT_FEATURE:
 			opts.feature = optarg;

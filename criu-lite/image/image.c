@@ -23,6 +23,7 @@
 #include "log.h"
 #include "uapi-compat.h"
 
+#include "cgroup.pb-c.h"
 #include "core.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "fs.pb-c.h"
@@ -52,6 +53,7 @@ const struct image_desc image_descs[IMG_MAX] = {
 	[IMG_SHMEM] = { "shmem.img", 0x4c4d000c, &shmem_entry__descriptor },
 	[IMG_SHMEM_PAGES] = { "shmem-pages.img", 0, NULL },
 	[IMG_SYSVIPC] = { "sysvipc.img", 0x4c4d000d, &sysvipc_entry__descriptor },
+	[IMG_CGROUP] = { "cgroup.img", 0x4c4d000e, &cgroup_entry__descriptor },
 	[IMG_STATS_DUMP] = { "stats-dump.img", 0x4c4d000a, &dump_stats_entry__descriptor },
 	[IMG_STATS_RESTORE] = { "stats-restore.img", 0x4c4d000b,
 				&restore_stats_entry__descriptor },

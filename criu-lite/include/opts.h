@@ -23,6 +23,13 @@ struct inherit_fd {
 	char key[48];
 };
 
+/* restore --manage-cgroups: what to do with the tree's cgroups. */
+enum cgroup_mode {
+	CGROUPS_EXISTING, /* only into cgroups that exist: a missing one refuses */
+	CGROUPS_MANAGE,	  /* make the missing ones (soft, full, strict) */
+	CGROUPS_IGNORE,	  /* leave the tree in lmproc's cgroups */
+};
+
 struct lmproc_opts {
 	pid_t pid;			/* -t */
 	const char *images_dir;		/* -D */
@@ -31,6 +38,7 @@ struct lmproc_opts {
 	bool shell_job;			/* -j: the process's terminal is its shell's */
 	bool pidns;			/* restore --pidns */
 	bool ext_unix_sk;		/* --ext-unix-sk */
+	enum cgroup_mode manage_cgroups; /* restore --manage-cgroups */
 	enum page_path page_path;	/* --page-path */
 	const char *prev_images_dir;	/* --prev-images-dir */
 	enum track_backend track;	/* --track */

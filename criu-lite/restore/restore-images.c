@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "fd-types.h"
+#include "cgroup.h"
 #include "image.h"
 #include "log.h"
 #include "mm-attrs.h"
@@ -233,6 +234,7 @@ void restore_free_tree(struct restore_tree *t)
 		img_free_msg((ProtobufCMessage *)t->entries[i]);
 	free(t->entries);
 	free(t->parent);
+	restore_free_cgroups(t);
 }
 
 static int check_gpregs(const char *img, const X86Gpregs *g)

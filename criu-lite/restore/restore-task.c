@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "common.h"
 #include "fault.h"
 #include "log.h"
@@ -541,6 +542,9 @@ static int seize_and_go(struct restore_tree *t)
 
 	if (!ret)
 		ret = restore_hold_tree(t);
+	/* Held and waiting: into their cgroups before any runs its code. */
+	if (!ret)
+		ret = restore_place_cgroups(t);
 	if (!ret)
 		ret = restore_check_interrupt(t);
 	if (ret)

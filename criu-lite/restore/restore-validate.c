@@ -1,7 +1,7 @@
 /* Owns the validation of a whole set of images, everything a restore
  * checks that depends on the images alone: every image read and checked
  * (restore-images.c, restore-chain.c, each fd type's validate through
- * files-plan.c, sysvipc.img), then the tree's sessions, terminals and
+ * files-plan.c, sysvipc.img, cgroup.img), then the tree's sessions, terminals and
  * shared files planned.  A restore starts with it; a dump runs it on its
  * own images before it kills or releases the tree (restore_self_check),
  * so that images restore would refuse are a refused dump while the tree
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "image.h"
 #include "log.h"
 #include "mem-cow.h"
@@ -62,6 +63,8 @@ int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int df
 
 	if (!ret)
 		ret = restore_plan_cow(t);
+	if (!ret)
+		ret = restore_read_cgroups(dfd, t);
 	if (!ret)
 		ret = restore_plan_sessions(t);
 	if (!ret)

@@ -1,0 +1,158 @@
+# shellcheck shell=bash
+# Cases of cgroup membership, for test/bad-input/cases.sh (sourced after
+# it; uses its bad_case, target_up, refused, no_process, term_verdict and
+# run.sh's static_available and cgroups_left).  The target is the static
+# cgroups test: a root and its child in cgroups of their own (v1 pids and
+# freezer, v2), listed in DD/cgroups.
+
+# cgroup_dumped: the cgroups test dumped (killed); CG_DIRS its cgroups,
+# removed once its processes are gone.
+cgroup_dumped() {
+	if ! static_available cgroups; then
+		return 2
+	fi
+	target_up "$BUILD/static/cgroups" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	CG_DIRS=$(tac "$DD/cgroups")
+	for d in $CG_DIRS; do
+		if ! wait_until 2000 rmdir "$d" 2>/dev/null; then
+			REASON="can't remove $d after the dump"
+			return 1
+		fi
+	done
+}
+
+# cgroup_none_left: none of CG_DIRS exists.
+cgroup_none_left() {
+	local d
+
+	for d in $CG_DIRS; do
+		if [ -d "$d" ]; then
+			REASON="$d is left behind"
+			return 1
+		fi
+	done
+}
+
+# case_cgroup_removed: the dumped cgroups are gone: the restore is refused
+# naming the pid, the hierarchy and the cgroup, and makes nothing.
+case_cgroup_removed() {
+	cgroup_dumped || return
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "$TPID" "/lmproc-cg-$TPID" hierarchy || return 1
+	no_process "$TPID" && cgroup_none_left
+}
+
+# case_cgroup_manage: --manage-cgroups makes them again, with their
+# pids.max (the test checks both), and the restored tree is in them; the
+# test removes them when it ends.
+case_cgroup_manage() {
+	cgroup_dumped || return
+	must_lm restore "restore -d" restore -D "$RD/img" -d --manage-cgroups || return 1
+	same_state "$TPID" "$TSNAP" 3000 || return 1
+	term_verdict || return 1
+	wait_until 5000 not_alive "$TPID"
+	cgroup_none_left
+}
+
+# case_cgroup_manage_fault: a restore that made them and then failed
+# removes them again and leaves no process; the images still restore.
+case_cgroup_manage_fault() {
+	cgroup_dumped || return
+	LMPROC_FAULT=restore-in-restorer bad_lmproc restore -D "$RD/img" -d --manage-cgroups
+	ERRORS_ONLY=1 refused $? || { kill_ours "$TPID"; return 1; }
+	no_process "$TPID" && cgroup_none_left || return 1
+	if ! case_cgroup_manage_again; then
+		REASON="restore after the failed one: $REASON"
+		return 1
+	fi
+}
+
+case_cgroup_manage_again() {
+	must_lm restore "restore -d" restore -D "$RD/img" -d --manage-cgroups=soft || return 1
+	same_state "$TPID" "$TSNAP" 3000 || return 1
+	term_verdict || return 1
+	wait_until 5000 not_alive "$TPID"
+	cgroup_none_left
+}
+
+# case_cgroup_thread: a thread in a cgroup its process is not in: the dump
+# is refused naming pid and tid; the target runs on and cleans up.
+case_cgroup_thread() {
+	local tid
+
+	if ! static_available cgroups; then
+		return 2
+	fi
+	target_up "$BUILD/bad-input/cgroup_thread" || return 1
+	read -r tid <"$DD/thread.tid"
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "$tid" cgroup && target_intact || return 1
+	! cgroups_left "$DD"
+}
+
+# case_cgroup_pidns: dump -R, restore --pidns: the copy and its
+# namespace's init are in the original's cgroups (which still holds them),
+# the copy passes; once the init is gone the original passes and removes
+# them.
+case_cgroup_pidns() {
+	local host init p
+
+	if ! static_available cgroups; then
+		return 2
+	fi
+	target_up "$BUILD/static/cgroups" setsid || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
+	CG_DIRS=$(tac "$DD/cgroups")
+	must_lm restore "restore --pidns" restore -D "$RD/img" --pidns -d || return 1
+	host=$(sed -n 's/.*its root pid [0-9]* is pid \([0-9]*\) here.*/\1/p' "$RD/restore.log")
+	init=$(ps -o ppid= -p "${host:-0}" | tr -d ' ')
+	for p in $host $init; do
+		if ! grep -qx "[0-9]*:pids:/lmproc-cg-$TPID" "/proc/$p/cgroup" ||
+			! grep -qx "0::/lmproc-cg-$TPID" "/proc/$p/cgroup"; then
+			REASON="pid $p (root $host, init $init) is not in the dumped cgroups:"
+			REASON+=" $(tr '\n' ' ' <"/proc/$p/cgroup" 2>/dev/null | cut -c1-200)"
+			[ -n "$init" ] && kill -KILL "$init"
+			return 1
+		fi
+	done
+	rm -f "$TOUT"
+	kill -TERM "$host"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="the restored copy (pid $host here) gave no verdict within 30 s"
+		kill -KILL "$init"
+		return 1
+	fi
+	check_verdict || { REASON="restored copy: $REASON"; kill -KILL "$init"; return 1; }
+	rm -f "$TOUT"
+	wait_until 5000 not_alive "$init"
+	finish_original "$TPID" || { REASON="the original: $REASON"; return 1; }
+	cgroup_none_left
+}
+
+# cgroup_case FUNC: runs case FUNC; if it fails, what it left (the
+# target, the processes in its cgroups, the cgroups) goes, its REASON kept.
+cgroup_case() {
+	local st why
+
+	"$1"
+	st=$?
+	[ "$st" = 1 ] || return "$st"
+	why=$REASON
+	kill_ours "$TPID"
+	cgroups_left "$DD"
+	REASON=$why
+	return 1
+}
+
+run_cgroup_bad_input() {
+	CASE_KIND=state bad_case cgroup-removed cgroup_case case_cgroup_removed
+	CASE_KIND=state bad_case cgroup-manage cgroup_case case_cgroup_manage
+	bad_case fault-cgroup-manage-restore-in-restorer cgroup_case case_cgroup_manage_fault
+	bad_case cgroup-thread cgroup_case case_cgroup_thread
+	CASE_KIND=state bad_case cgroup-pidns cgroup_case case_cgroup_pidns
+}
