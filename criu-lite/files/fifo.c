@@ -71,9 +71,11 @@ static int fifo_validate(const FileEntry *f, uint64_t data_size)
 	if (fi->flags & ~FIFO_FLAGS)
 		return restore_plan_bad("files.img", "FIFO file id %u has flags %s", f->id,
 					open_flags_words(fi->flags).s);
-	if (!fi->data != !fi->attrs || (fi->attrs && files_inode_attrs_validate(fi->path, fi->attrs)))
+	if (!fi->data != !fi->attrs)
 		return restore_plan_bad("files.img", "FIFO file id %u: %s without the other", f->id,
 					fi->data ? "buffered bytes" : "times");
+	if (fi->attrs && files_inode_attrs_validate(fi->path, fi->attrs))
+		return -EINVAL;
 	return fi->data ? pipe_data_validate(fi->pipe_id, fi->data, data_size) : 0;
 }
 

@@ -1,12 +1,13 @@
 /* Owns terminals.  A pty pair of the tree (both sides in one process, or
  * split between processes) is dumped with its termios, window size,
- * packet mode, lock and its slave's owner and mode, read through copies of its fds, and made again as
- * a new pair (its number may differ) by the process above every holder
- * (restore-tree.c); its role as a controlling terminal is tty-ctty.c's.
- * Bytes queued in a pty cannot be read without taking them out, so a pair
- * with queued bytes is refused.  Any other terminal (the shell's
- * pty, a console) is not the process's own: with --shell-job it is dumped
- * by device and restored as lmproc's terminal, otherwise refused. */
+ * packet mode, lock and its slave's owner and mode, read through copies
+ * of its fds, and made again as a new pair (its number may differ) by
+ * the process above every holder (restore-tree.c); its role as a
+ * controlling terminal is tty-ctty.c's.  Bytes queued in a pty cannot be
+ * read without taking them out, so a pair with queued bytes is refused.
+ * Any other terminal (the shell's pty, a console) is not the process's
+ * own: with --shell-job it is dumped by device and restored as lmproc's
+ * terminal, otherwise refused. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
