@@ -377,7 +377,9 @@ static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
 	if (ret)
 		return ret;
 	pd->brk = brk;
-	ret = parasite_infect(ctx->parasite);
+	ret = collect_membarrier(ctx->parasite, pid, &pd->misc);
+	if (!ret)
+		ret = parasite_infect(ctx->parasite);
 	if (ret)
 		return ret;
 	/* A child of the tree dies with the parasite running in it. */
@@ -459,6 +461,7 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 		ret = pages_done(ctx, pd, dump_one_pages(ctx, pd, PAGE_PATH_READ, NULL));
 	if (!ret) {
 		pd->misc.stopped = pd->item->task.was_stopped;
+		pd->misc.stop_signo = pd->item->task.stop_signo;
 		ret = stage_done(ctx, pid, ST_CORE,
 				 dump_core(ctx->dfd, &pd->item->task, pd->sigactions,
 					   pd->thread_states, &pd->misc));

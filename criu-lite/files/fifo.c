@@ -4,7 +4,8 @@
  * needs the FIFO to exist at its path, as CRIU does (it is a file of the
  * filesystem, not of the process); it opens it read-write first, which
  * never blocks and keeps the pipe alive, refills the bytes through that
- * fd, and opens every description of the process from it. */
+ * fd (and sets the FIFO's times back, which the writing moved), and opens
+ * every description of the process from it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ static int fifo_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	FifoEntry fi = FIFO_ENTRY__INIT;
 	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
+	InodeAttrsEntry a;
 	struct stat now;
 	bool first;
 	int ret;
@@ -50,6 +52,8 @@ static int fifo_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		if (ret)
 			return ret;
 		fi.data = &pd;
+		files_inode_attrs(&a, &p->st);
+		fi.attrs = &a;
 	}
 	fe->fifo = &fi;
 	return files_write(d, fe);
@@ -67,6 +71,11 @@ static int fifo_validate(const FileEntry *f, uint64_t data_size)
 	if (fi->flags & ~FIFO_FLAGS)
 		return restore_plan_bad("files.img", "FIFO file id %u has flags %s", f->id,
 					open_flags_words(fi->flags).s);
+	if (!fi->data != !fi->attrs)
+		return restore_plan_bad("files.img", "FIFO file id %u: %s without the other", f->id,
+					fi->data ? "buffered bytes" : "times");
+	if (fi->attrs && files_inode_attrs_validate(fi->path, fi->attrs))
+		return -EINVAL;
 	return fi->data ? pipe_data_validate(fi->pipe_id, fi->data, data_size) : 0;
 }
 
@@ -128,6 +137,8 @@ static int fifo_open(struct task_files *tf, uint32_t desc)
 	if (keep < 0)
 		return -EMFILE;
 	ret = pipe_fill(tf, desc, keep, c->fe->fifo->data);
+	if (!ret && c->fe->fifo->data && c->fe->fifo->data->data_len)
+		ret = task_inode_attrs_set(tf, keep, c->fe->fifo->attrs, false, -1, path);
 	do {
 		const FifoEntry *fi = tf->plan->fdesc[m].fe->fifo;
 		int fd;

@@ -1,13 +1,15 @@
 /* Owns files-data.img, the bytes that open files hold and that no path
  * leads back to: a pipe's buffer, a socket's queue, a deleted file's or a
- * memfd's contents.  Dump appends blobs and hands back their offset; the
- * restored task reads them back.  Knows nothing of the types. */
+ * memfd's contents, and the owner and times such a file gets back once
+ * filled.  Dump appends blobs and hands back their offset; the restored
+ * task reads them back.  Knows nothing of the types. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -180,4 +182,59 @@ err:
 	snprintf(tf->err, tf->len, "%s: can't write its contents back: %s", what,
 		 errno ? strerror(errno) : "files-data.img is short");
 	return errno ? -errno : -EIO;
+}
+
+#define NS_PER_SEC 1000000000LL
+
+void files_inode_attrs(InodeAttrsEntry *a, const struct stat *st)
+{
+	inode_attrs_entry__init(a);
+	a->uid = st->st_uid;
+	a->gid = st->st_gid;
+	a->atime_ns = st->st_atim.tv_sec * NS_PER_SEC + st->st_atim.tv_nsec;
+	a->mtime_ns = st->st_mtim.tv_sec * NS_PER_SEC + st->st_mtim.tv_nsec;
+}
+
+/* (uid_t)-1 is no owner: fchown() would leave the file's. */
+int files_inode_attrs_validate(const char *what, const InodeAttrsEntry *a)
+{
+	if (!a)
+		return restore_plan_bad("files.img", "%s: no owner and times", what);
+	if (a->uid == (uint32_t)-1 || a->gid == (uint32_t)-1)
+		return restore_plan_bad("files.img", "%s: owner %u:%u", what, a->uid, a->gid);
+	return 0;
+}
+
+static struct timespec ns_to_ts(int64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / NS_PER_SEC, .tv_nsec = ns % NS_PER_SEC};
+
+	if (ts.tv_nsec < 0) {
+		ts.tv_sec--;
+		ts.tv_nsec += NS_PER_SEC;
+	}
+	return ts;
+}
+
+int task_inode_attrs_set(struct task_files *tf, int fd, const InodeAttrsEntry *a, bool owner,
+			 int perm, const char *what)
+{
+	struct timespec ts[2] = {ns_to_ts(a->atime_ns), ns_to_ts(a->mtime_ns)};
+
+	if (owner && fchown(fd, a->uid, a->gid)) {
+		snprintf(tf->err, tf->len, "%s: can't give it owner %u:%u: %s", what, a->uid,
+			 a->gid, strerror(errno));
+		return -errno;
+	}
+	if (perm >= 0 && fchmod(fd, perm)) {
+		snprintf(tf->err, tf->len, "%s: can't chmod it to 0%o: %s", what, perm,
+			 strerror(errno));
+		return -errno;
+	}
+	if (futimens(fd, ts)) {
+		snprintf(tf->err, tf->len, "%s: can't set its times back: %s", what,
+			 strerror(errno));
+		return -errno;
+	}
+	return 0;
 }

@@ -87,7 +87,7 @@ static int check_path(struct files_dump *d, const struct fd_parms *p)
 /* The contents of a deleted file, read through a new open of it (a copy
  * of the task's fd would share, and move, its position). */
 static int dump_ghost(struct files_dump *d, const struct fd_parms *p, GhostFileEntry *g,
-		      FileContents *c)
+		      FileContents *c, InodeAttrsEntry *a)
 {
 	char path[64], what[64];
 	bool first;
@@ -109,6 +109,8 @@ static int dump_ghost(struct files_dump *d, const struct fd_parms *p, GhostFileE
 	ret = files_data_save_contents(d, fd, p->st.st_size, c, what);
 	close(fd);
 	g->contents = c;
+	files_inode_attrs(a, &p->st);
+	g->attrs = a;
 	return ret;
 }
 
@@ -147,6 +149,7 @@ static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
 	GhostFileEntry g = GHOST_FILE_ENTRY__INIT;
 	FileContents c = FILE_CONTENTS__INIT;
+	InodeAttrsEntry a;
 	cleanup_free char *path = strdup(p->link);
 	int ret;
 
@@ -154,7 +157,7 @@ static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		return -ENOMEM;
 	if (is_deleted(p)) {
 		path[strlen(path) - strlen(DELETED_SUFFIX)] = '\0';
-		ret = dump_ghost(d, p, &g, &c);
+		ret = dump_ghost(d, p, &g, &c, &a);
 		re.ghost = &g;
 	} else {
 		ret = check_path(d, p);
@@ -258,7 +261,11 @@ static int reg_validate(const FileEntry *f, uint64_t data_size)
 	if (r->mode != S_IFREG || !g->id || (g->perm & ~07777))
 		return restore_plan_bad("files.img", "deleted file %s: mode 0%o, perm 0%o, id %u",
 					r->path, r->mode, g->perm, g->id);
-	return g->contents ? files_contents_validate(r->path, g->contents, data_size) : 0;
+	if (!g->contents)
+		return 0;
+	if (files_inode_attrs_validate(r->path, g->attrs))
+		return -EINVAL;
+	return files_contents_validate(r->path, g->contents, data_size);
 }
 
 static uint64_t reg_obj_key(const FileEntry *f)
@@ -380,8 +387,8 @@ static int ghost_fill(struct task_files *tf, uint32_t desc, int fd)
 		return task_files_err(tf, desc, "can't reopen deleted file %s to fill it: %s",
 				      c->path, strerror(errno));
 	ret = task_contents_fill(tf, w, c->ghost->contents, c->path);
-	if (!ret && fchmod(w, c->ghost->perm))
-		ret = task_files_err(tf, desc, "can't chmod %s: %s", c->path, strerror(errno));
+	if (!ret)
+		ret = task_inode_attrs_set(tf, w, c->ghost->attrs, true, c->ghost->perm, c->path);
 	close(w);
 	return ret;
 }
@@ -436,8 +443,8 @@ static int ghost_create(struct task_files *tf, uint32_t desc)
 		return ret;
 	}
 	ret = task_contents_fill(tf, fd, r->ghost->contents, r->path);
-	if (!ret && fchmod(fd, r->ghost->perm))
-		ret = task_files_err(tf, desc, "can't chmod %s: %s", r->path, strerror(errno));
+	if (!ret)
+		ret = task_inode_attrs_set(tf, fd, r->ghost->attrs, true, r->ghost->perm, r->path);
 	if (ret) {
 		close(fd);
 		return ret;

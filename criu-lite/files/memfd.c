@@ -2,9 +2,12 @@
  * files-data.img) of each memfd, and the flags and position of each open
  * file description of it.  Dump reads the contents through a new open of
  * /proc/PID/fd/N (a copy of the task's fd would move its position).
- * Restore creates the memfd, fills it, seals it last, and opens every
- * further description of it through /proc/self/fd.  hugetlbfs memfds are
- * refused. */
+ * Restore creates the memfd, fills it, gives back its owner, mode and
+ * times, seals it last, and opens every further description of it
+ * through /proc/self/fd.  The description memfd_create() made is kept as
+ * the read-write one: a reopen for writing counts as a writer of the
+ * inode, and execveat() of a file with a writer fails with ETXTBSY.
+ * hugetlbfs memfds are refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,7 +43,7 @@ static bool memfd_match(struct files_dump *d, const struct fd_parms *p)
 }
 
 static int dump_inode(struct files_dump *d, const struct fd_parms *p, MemfdInodeEntry *m,
-		      FileContents *c, char *name)
+		      FileContents *c, InodeAttrsEntry *a, char *name)
 {
 	char path[64], what[64];
 	struct statfs sf;
@@ -52,7 +55,7 @@ static int dump_inode(struct files_dump *d, const struct fd_parms *p, MemfdInode
 		       p->fd, p->link);
 		return -EOPNOTSUPP;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0) {
 		pr_perror("Can't open pid %d fd %d (%s)", d->pid, p->fd, p->link);
 		return -errno;
@@ -65,6 +68,8 @@ static int dump_inode(struct files_dump *d, const struct fd_parms *p, MemfdInode
 	close(fd);
 	m->name = name;
 	m->perm = p->st.st_mode & 07777;
+	files_inode_attrs(a, &p->st);
+	m->attrs = a;
 	m->seals = seals;
 	m->contents = c;
 	return ret;
@@ -75,6 +80,7 @@ static int memfd_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	MemfdEntry me = MEMFD_ENTRY__INIT;
 	MemfdInodeEntry m = MEMFD_INODE_ENTRY__INIT;
 	FileContents c = FILE_CONTENTS__INIT;
+	InodeAttrsEntry a;
 	cleanup_free char *name = strdup(p->link + strlen(MEMFD_PREFIX));
 	bool first;
 	int ret = 0;
@@ -90,7 +96,7 @@ static int memfd_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	me.flags = p->flags;
 	me.pos = p->pos;
 	if (first) {
-		ret = dump_inode(d, p, &m, &c, name);
+		ret = dump_inode(d, p, &m, &c, &a, name);
 		me.inode = &m;
 	}
 	if (!ret) {
@@ -118,6 +124,8 @@ static int memfd_validate(const FileEntry *f, uint64_t data_size)
 	if (strlen(m->name) > MEMFD_NAME_MAX || (m->perm & ~07777) || (m->seals & ~ALL_SEALS))
 		return restore_plan_bad("files.img", "memfd \"%.64s\": perm 0%o, seals 0x%x",
 					m->name, m->perm, m->seals);
+	if (files_inode_attrs_validate(m->name, m->attrs))
+		return -EINVAL;
 	return files_contents_validate(m->name, m->contents, data_size);
 }
 
@@ -151,9 +159,8 @@ static int memfd_create_inode(struct task_files *tf, uint32_t desc)
 		return task_files_err(tf, desc, "can't create memfd \"%s\": %s", m->name,
 				      strerror(errno));
 	ret = task_contents_fill(tf, fd, m->contents, m->name);
-	if (!ret && fchmod(fd, m->perm))
-		ret = task_files_err(tf, desc, "can't chmod memfd \"%s\": %s", m->name,
-				     strerror(errno));
+	if (!ret)
+		ret = task_inode_attrs_set(tf, fd, m->attrs, true, m->perm, m->name);
 	if (!ret && m->seals && fcntl(fd, F_ADD_SEALS, m->seals))
 		ret = task_files_err(tf, desc, "can't seal memfd \"%s\" with 0x%x: %s", m->name,
 				     m->seals, strerror(errno));
@@ -161,6 +168,18 @@ static int memfd_create_inode(struct task_files *tf, uint32_t desc)
 		close(fd);
 		return ret;
 	}
+	return fd;
+}
+
+/* memfd_create()'s own description, which is no writer of the inode
+ * (a reopen for writing is), with the dumped status flags. */
+static int keep_created(struct task_files *tf, uint32_t desc, int fd)
+{
+	const MemfdEntry *me = tf->plan->fdesc[desc].fe->memfd;
+
+	if (fcntl(fd, F_SETFL, me->flags & (O_APPEND | O_NONBLOCK | O_NOATIME)))
+		return task_files_err(tf, desc, "can't set the memfd's flags %s: %s",
+				      open_flags_words(me->flags).s, strerror(errno));
 	return fd;
 }
 
@@ -174,10 +193,15 @@ static int memfd_open(struct task_files *tf, uint32_t desc)
 		if (created < 0)
 			return created;
 	}
-	tmp = task_reopen(anchor, me->flags);
-	if (tmp < 0)
-		tmp = task_files_err(tf, desc, "can't open the memfd again: %s", strerror(errno));
-	if (created >= 0)
+	if (created >= 0 && (me->flags & O_ACCMODE) == O_RDWR) {
+		tmp = keep_created(tf, desc, created);
+	} else {
+		tmp = task_reopen(anchor, me->flags);
+		if (tmp < 0)
+			tmp = task_files_err(tf, desc, "can't open the memfd again: %s",
+					     strerror(errno));
+	}
+	if (created >= 0 && created != tmp)
 		close(created);
 	if (tmp < 0)
 		return tmp;

@@ -1,12 +1,13 @@
 /* Owns terminals.  A pty pair of the tree (both sides in one process, or
  * split between processes) is dumped with its termios, window size,
- * packet mode and lock, read through copies of its fds, and made again as
- * a new pair (its number may differ) by the process above every holder
- * (restore-tree.c); its role as a controlling terminal is tty-ctty.c's.
- * Bytes queued in a pty cannot be read without taking them out, so a pair
- * with queued bytes is refused.  Any other terminal (the shell's
- * pty, a console) is not the process's own: with --shell-job it is dumped
- * by device and restored as lmproc's terminal, otherwise refused. */
+ * packet mode, lock and its slave's owner and mode, read through copies
+ * of its fds, and made again as a new pair (its number may differ) by
+ * the process above every holder (restore-tree.c); its role as a
+ * controlling terminal is tty-ctty.c's.  Bytes queued in a pty cannot be
+ * read without taking them out, so a pair with queued bytes is refused.
+ * Any other terminal (the shell's pty, a console) is not the process's
+ * own: with --shell-job it is dumped by device and restored as lmproc's
+ * terminal, otherwise refused. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -150,6 +151,27 @@ static int check_slave(struct files_dump *d, const struct fd_parms *s, uint32_t 
 	return ret;
 }
 
+/* The slave's inode, /dev/pts/N, has an owner and mode of its own that
+ * grantpt() (or a chown) set and a new pty does not get. */
+static int read_slave_owner(struct files_dump *d, const struct fd_parms *p, PtyStateEntry *ps,
+			    uint32_t index)
+{
+	char path[32];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/pts/%u", index);
+	errno = 0;
+	if (stat(path, &st) || st.st_rdev != tty_pts_rdev(index)) {
+		pr_err("pid %d fd %d: can't read the owner of the slave %s of its pty: %s\n",
+		       d->pid, p->fd, path, errno ? strerror(errno) : "another device there");
+		return -ENOENT;
+	}
+	ps->slave_uid = st.st_uid;
+	ps->slave_gid = st.st_gid;
+	ps->slave_perm = st.st_mode & 07777;
+	return 0;
+}
+
 static int read_state(struct files_dump *d, const struct fd_parms *p, int fd, PtyStateEntry *ps,
 		      uint32_t index)
 {
@@ -175,7 +197,7 @@ static int read_state(struct files_dump *d, const struct fd_parms *p, int fd, Pt
 	ps->winsize->ypixel = ws.ws_ypixel;
 	ps->packet = pkt;
 	ps->locked = lck;
-	return 0;
+	return read_slave_owner(d, p, ps, index);
 }
 
 static int dump_master(struct files_dump *d, const struct fd_parms *p, TtyEntry *te,
@@ -374,7 +396,8 @@ static int tty_validate(const FileEntry *f, uint64_t data_size)
 		ps = te->pty;
 		if (!te->has_index || !ps || ps->termios->cc.len != NCCS ||
 		    (ps->has_session && !ps->session) || (ps->has_fg_pgrp && !ps->has_session) ||
-		    (ps->has_fg_pgrp && !ps->fg_pgrp))
+		    (ps->has_fg_pgrp && !ps->fg_pgrp) || (ps->slave_perm & ~07777) ||
+		    ps->slave_uid == (uint32_t)-1 || ps->slave_gid == (uint32_t)-1)
 			break;
 		return 0;
 	case TTY_KIND__TTY_PTY_SLAVE:
@@ -421,6 +444,24 @@ static int set_state(struct task_files *tf, uint32_t desc, int master, const Pty
 	if (tcsetattr(master, TCSANOW, &t) || ioctl(master, TIOCSWINSZ, &ws) ||
 	    ioctl(master, TIOCPKT, &pkt))
 		return task_files_err(tf, desc, "can't set termios, window size or packet mode: %s",
+				      strerror(errno));
+	return 0;
+}
+
+/* The new slave's inode gets the dumped owner and mode. */
+static int set_slave_owner(struct task_files *tf, uint32_t desc, int master,
+			   const PtyStateEntry *ps)
+{
+	char path[32];
+	unsigned int n;
+
+	if (ioctl(master, TIOCGPTN, &n))
+		return task_files_err(tf, desc, "can't read the new pty's number: %s",
+				      strerror(errno));
+	snprintf(path, sizeof(path), "/dev/pts/%u", n);
+	if (chown(path, ps->slave_uid, ps->slave_gid) || chmod(path, ps->slave_perm))
+		return task_files_err(tf, desc, "can't give %s owner %u:%u and mode 0%o: %s", path,
+				      ps->slave_uid, ps->slave_gid, ps->slave_perm,
 				      strerror(errno));
 	return 0;
 }
@@ -473,6 +514,8 @@ static int pty_open(struct task_files *tf, uint32_t desc)
 	} while (m != desc);
 	if (!ret)
 		ret = set_state(tf, desc, master, cte->pty);
+	if (!ret)
+		ret = set_slave_owner(tf, desc, master, cte->pty);
 	if (!ret && cte->pty->locked && ioctl(master, TIOCSPTLCK, &lock))
 		ret = task_files_err(tf, desc, "can't lock the new pty: %s", strerror(errno));
 	if (ret) {

@@ -217,6 +217,14 @@ void files_contents_free(FileContents *c);
 int files_contents_validate(const char *what, const FileContents *c, uint64_t data_size);
 /* In the task: writes C's extents from files-data.img into FD. */
 int task_contents_fill(struct task_files *tf, int fd, const FileContents *c, const char *what);
+/* Owner and times of an inode restore makes again or writes to, from ST. */
+void files_inode_attrs(InodeAttrsEntry *a, const struct stat *st);
+int files_inode_attrs_validate(const char *what, const InodeAttrsEntry *a);
+/* Once FD's file is filled: with OWNER its uid and gid, then PERM (if not
+ * -1; after the chown, which clears set-id bits), then A's times (last:
+ * each of the others moves only ctime). */
+int task_inode_attrs_set(struct task_files *tf, int fd, const InodeAttrsEntry *a, bool owner,
+			 int perm, const char *what);
 
 /* file-locks.c */
 /* The locks fdinfo shows for P (P->locks); leases and mandatory locks are

@@ -34,6 +34,7 @@ struct mapped_file {
 	uint32_t perm;
 	uint64_t map_start, map_end;	/* a mapping of it, to open it by */
 	FileContents *ghost;
+	InodeAttrsEntry *ghost_attrs;	/* its owner and times, with ghost */
 };
 
 struct vm_area_list {

@@ -13,6 +13,7 @@ struct seized_task {
 	pid_t *tids; /* tids[0] is pid, the others ascending */
 	size_t nr_tids;
 	bool was_stopped; /* the process was in a group stop */
+	int stop_signo;	  /* ... by this signal (SIGSTOP, SIGTSTP...) */
 };
 
 /* Refuses targets lmproc must not or cannot dump (no such pid, pid 1 of

@@ -34,6 +34,8 @@ struct task_misc {
 	struct posix_timer_state *timers;
 	size_t nr_timers;
 	bool stopped;
+	int stop_signo;
+	uint32_t membarrier; /* MEMBARRIER_CMD_GET_REGISTRATIONS */
 };
 
 /* timers.c */
@@ -49,6 +51,8 @@ void fill_timers(const struct restore_plan *p, struct restorer_args *a,
 /* task-attrs.c */
 struct seized_task;
 int dump_check_seccomp(const struct seized_task *t);
+/* membarrier registrations by an injected call: before parasite_infect(). */
+int collect_membarrier(struct parasite_ctl *ctl, pid_t pid, struct task_misc *m);
 /* Misc and timers through the parasite: call after parasite_infect(). */
 int collect_task_misc(struct parasite_ctl *ctl, pid_t pid, struct task_misc *m);
 void free_task_misc(struct task_misc *m);
@@ -63,9 +67,10 @@ int check_thread_attrs(const char *img, const ThreadCoreEntry *tc);
 int restore_may_set_attrs(const struct restore_plan *p);
 void fill_process_attrs(const struct restore_plan *p, struct restorer_args *a);
 void fill_thread_attrs(const ThreadCoreEntry *tc, struct restorer_thread *t);
-/* In the forked task, before the restorer: oom_score_adj, through PROC,
- * the tree's /proc opened before its root changed.  Errors go into ERR
- * (one line). */
+/* In the forked task, before the restorer (after its children are
+ * forked: membarrier registrations are inherited by fork): oom_score_adj,
+ * loginuid, membarrier registrations, through PROC, the tree's /proc
+ * opened before its root changed.  Errors go into ERR (one line). */
 int restore_task_attrs(const struct restore_plan *p, int proc, char *err, size_t len);
 
 /* creds.c */

@@ -8,6 +8,10 @@
 #include <linux/types.h>
 #include <sys/ioctl.h>
 
+/* include/uapi/linux/membarrier.h (6.3): an enum there, so a name of
+ * our own that can't collide with newer headers. */
+#define LM_MEMBARRIER_CMD_GET_REGISTRATIONS (1 << 9)
+
 /* include/uapi/linux/fs.h (6.7) */
 #ifndef PAGEMAP_SCAN
 #define PAGE_IS_WPALLOWED (1 << 0)

@@ -2,8 +2,8 @@
  * running daemon): their contents go into files-data.img with the dump,
  * read through /proc/PID/map_files, and at restore each is made again as
  * a deleted file (under its old name if that is free, else unnamed in its
- * directory) for the restorer to map, so /proc/PID/maps shows it deleted
- * as before. */
+ * directory), with its owner, permissions and times, for the restorer to
+ * map, so /proc/PID/maps shows it deleted as before. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -22,10 +22,12 @@
 static int save_one(struct files_dump *d, pid_t pid, struct mapped_file *f)
 {
 	char path[96], what[64];
+	struct stat st;
 	int fd, ret;
 
 	f->ghost = calloc(1, sizeof(*f->ghost));
-	if (!f->ghost)
+	f->ghost_attrs = calloc(1, sizeof(*f->ghost_attrs));
+	if (!f->ghost || !f->ghost_attrs)
 		return -ENOMEM;
 	file_contents__init(f->ghost);
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid,
@@ -37,6 +39,12 @@ static int save_one(struct files_dump *d, pid_t pid, struct mapped_file *f)
 		return -errno;
 	}
 	snprintf(what, sizeof(what), "pid %d deleted mapped file", pid);
+	if (fstat(fd, &st)) {
+		pr_perror("Can't stat deleted file %s mapped by pid %d", f->path, pid);
+		close(fd);
+		return -errno;
+	}
+	files_inode_attrs(f->ghost_attrs, &st);
 	ret = files_data_save_contents(d, fd, f->size, f->ghost, what);
 	close(fd);
 	return ret;
@@ -64,6 +72,8 @@ int mem_ghost_validate(const MappedFileEntry *f, uint64_t data_size)
 	    f->ghost->size != f->size)
 		return restore_plan_bad("mm.img", "deleted mapped file %s: contents %s, perm 0%o",
 					f->path, f->ghost ? "present" : "missing", f->ghost_perm);
+	if (files_inode_attrs_validate(f->path, f->ghost_attrs))
+		return -EINVAL;
 	return files_contents_validate(f->path, f->ghost, data_size);
 }
 
@@ -126,10 +136,10 @@ int mem_ghost_make(const MappedFileEntry *f, int data_fd)
 		return -errno;
 	}
 	ret = task_contents_fill(&tf, fd, f->ghost, f->path);
+	if (!ret)
+		ret = task_inode_attrs_set(&tf, fd, f->ghost_attrs, true, f->ghost_perm, f->path);
 	if (ret)
 		pr_err("%s\n", err);
-	else if (fchmod(fd, f->ghost_perm))
-		ret = -errno;
 	if (!ret)
 		ret = reopen(fd, f);
 	close(fd);

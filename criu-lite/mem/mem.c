@@ -436,6 +436,7 @@ void free_vmas(struct vm_area_list *vl)
 		if (vl->files[i].ghost) {
 			files_contents_free(vl->files[i].ghost);
 			free(vl->files[i].ghost);
+			free(vl->files[i].ghost_attrs);
 		}
 	}
 	free(vl->files);
@@ -694,6 +695,7 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 			files[i].ghost = f->ghost;
 			files[i].has_ghost_perm = true;
 			files[i].ghost_perm = f->perm;
+			files[i].ghost_attrs = f->ghost_attrs;
 		}
 		file_ptrs[i] = &files[i];
 	}

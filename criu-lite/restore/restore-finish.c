@@ -485,14 +485,19 @@ static int take_threads(struct restore_ctx *ctx)
 	return ret;
 }
 
-/* A task dumped in a group stop goes back into one: the SIGSTOP queued
- * now, while every thread is still held, stops it once detached. */
+/* A task dumped in a group stop goes back into one: its stop signal
+ * (SIGSTOP, SIGTSTP...) queued now, while every thread is still held,
+ * stops it once detached, and its parent's waitpid(WUNTRACED) reports
+ * that signal as before. */
 static int restore_stopped(struct restore_ctx *ctx)
 {
-	if (!ctx->plan.core->attrs->stopped)
+	const ProcessAttrsEntry *e = ctx->plan.core->attrs;
+
+	if (!e->stopped)
 		return 0;
-	if (pidfd_send_signal(ctx->pidfd, SIGSTOP, NULL, 0)) {
-		pr_perror("Can't stop the restored pid %d again", ctx->pid);
+	if (pidfd_send_signal(ctx->pidfd, e->stop_signo, NULL, 0)) {
+		pr_perror("Can't stop the restored pid %d again with signal %u", ctx->pid,
+			  e->stop_signo);
 		return -errno;
 	}
 	return 0;

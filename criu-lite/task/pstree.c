@@ -5,10 +5,13 @@
  * process of the tree frozen on a failure. */
 #include <dirent.h>
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "image.h"
@@ -161,6 +164,34 @@ static int list_children(const struct pstree_item *it, pid_t **out, size_t *nr)
 	return 0;
 }
 
+/* Processes that share one fd table (clone(CLONE_FILES) without
+ * CLONE_THREAD) would each get a table of their own: refused, naming
+ * both.  Pairwise: a tree of a few hundred processes takes milliseconds. */
+static int check_shared_fd_tables(const struct pstree *t)
+{
+	for (size_t i = 0; i < t->nr; i++) {
+		for (size_t k = i + 1; k < t->nr && !t->items[i].zombie; k++) {
+			long r;
+
+			if (t->items[k].zombie)
+				continue;
+			r = syscall(SYS_kcmp, t->items[i].pid, t->items[k].pid, KCMP_FILES, 0, 0);
+			if (r < 0) {
+				pr_perror("Can't compare the fd tables of pid %d and pid %d (kcmp)",
+					  t->items[i].pid, t->items[k].pid);
+				return -errno;
+			}
+			if (r)
+				continue;
+			pr_err("pid %d and pid %d share one fd table (clone(CLONE_FILES) without "
+			       "CLONE_THREAD): not supported\n",
+			       t->items[i].pid, t->items[k].pid);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
 int seize_tree(pid_t root, struct pstree *t)
 {
 	uint64_t start = now_us();
@@ -191,6 +222,8 @@ int seize_tree(pid_t root, struct pstree *t)
 		for (size_t k = 0; !ret && k < nr; k++)
 			ret = take_child(t, i, kids[k]);
 	}
+	if (!ret)
+		ret = check_shared_fd_tables(t);
 	if (ret) {
 		unseize_tree(t);
 		pstree_free(t);

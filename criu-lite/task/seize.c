@@ -153,8 +153,10 @@ static bool is_seized(const struct seize_state *s, pid_t tid)
 /* Waits until TID reaches its interrupt stop: 0 then, 1 if it exited
  * instead (reaped, or dead and left to reap_dead_task()), -errno.  A
  * signal that arrived before our interrupt is delivered, not swallowed;
- * the interrupt stop follows. */
-static int wait_interrupt_stop(pid_t tid)
+ * the interrupt stop follows.  *STOPSIG (if not NULL) gets the stop's
+ * signal: SIGTRAP for our interrupt, the group stop's signal (SIGSTOP,
+ * SIGTSTP...) for a thread seized in one. */
+static int wait_interrupt_stop(pid_t tid, int *stopsig)
 {
 	int status, sig, ret;
 
@@ -173,6 +175,8 @@ static int wait_interrupt_stop(pid_t tid)
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return 1;
+		if (WIFSTOPPED(status) && stopsig)
+			*stopsig = WSTOPSIG(status);
 		if (!WIFSTOPPED(status) || (status >> 16) == PTRACE_EVENT_STOP)
 			return WIFSTOPPED(status) ? 0 : -EINVAL;
 		sig = (status >> 16) ? 0 : WSTOPSIG(status);
@@ -211,7 +215,7 @@ static void release_all(struct seize_state *s)
 	struct seized_task *t = s->t;
 
 	for (size_t i = 0; i < t->nr_tids; i++) {
-		if (!s->stopped[i] && wait_interrupt_stop(t->tids[i]))
+		if (!s->stopped[i] && wait_interrupt_stop(t->tids[i], NULL))
 			continue;
 		if (detach_restartable(t->tids[i]) && errno != ESRCH)
 			pr_perror("Can't detach from thread %d of pid %d", t->tids[i], t->pid);
@@ -257,7 +261,7 @@ static int seize_one(struct seize_state *s, pid_t tid)
 	if (ret) {
 		/* Not in the set: release it here, the caller can't. */
 		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
-		if (!wait_interrupt_stop(tid))
+		if (!wait_interrupt_stop(tid, NULL))
 			ptrace(PTRACE_DETACH, tid, NULL, 0);
 		return ret;
 	}
@@ -317,16 +321,36 @@ static int reap_exited(pid_t tid)
 	return -1;
 }
 
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/* A process seen in a group stop before the seize reports the stop's
+ * signal in its first ptrace stop; one that reports our interrupt
+ * instead was continued in between and runs. */
+static void note_stop_signal(struct seized_task *t, int sig)
+{
+	if (!t->was_stopped)
+		return;
+	if (is_stop_signal(sig)) {
+		t->stop_signo = sig;
+		return;
+	}
+	pr_debug("pid %d was continued while being seized\n", t->pid);
+	t->was_stopped = false;
+}
+
 /* Waits for every thread's interrupt stop; drops those that exited. */
 static int wait_all_stopped(struct seize_state *s)
 {
 	struct seized_task *t = s->t;
-	int ret;
+	int ret, sig = 0;
 
 	for (size_t i = 0; i < t->nr_tids; i++) {
 		if (s->stopped[i])
 			continue;
-		ret = wait_interrupt_stop(t->tids[i]);
+		ret = wait_interrupt_stop(t->tids[i], t->tids[i] == t->pid ? &sig : NULL);
 		if (ret < 0)
 			return ret;
 		if (ret && t->tids[i] == t->pid) {
@@ -342,6 +366,8 @@ static int wait_all_stopped(struct seize_state *s)
 			continue;
 		}
 		s->stopped[i] = true;
+		if (t->tids[i] == t->pid)
+			note_stop_signal(t, sig);
 	}
 	return 0;
 }

@@ -1,6 +1,8 @@
 /* Owns the attributes in core-PID.img that are neither memory, registers,
  * signals, credentials nor timers: per process the rlimits, dumpable,
- * child-subreaper, oom_score_adj and whether it was stopped; per thread
+ * child-subreaper, oom_score_adj, whether it was stopped and by which
+ * signal, the audit loginuid and sessionid and the membarrier
+ * registrations; per thread
  * the scheduling policy, priority and nice, CPU affinity, timer slack,
  * parent-death signal and no_new_privs.  Dump reads them from /proc and
  * sched_*(2) from outside, and through the parasite where only the task
@@ -8,7 +10,9 @@
  * set, and passes them to the restorer (pie/restorer-attrs.c). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +27,14 @@
 #include "restore.h"
 #include "seize.h"
 #include "task-attrs.h"
+#include "uapi-compat.h"
 
 #define SCHED_FLAG_RESET_ON_FORK 0x01
+#define AUDIT_UNSET 4294967295U
+#define MEMBARRIER_REGISTRATIONS                                                           \
+	(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED | \
+	 MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE |                                 \
+	 MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ)
 #define NR_RLIMITS PARASITE_NR_RLIMITS
 
 static const char *const rlimit_names[NR_RLIMITS] = {
@@ -49,6 +59,30 @@ int collect_task_misc(struct parasite_ctl *ctl, pid_t pid, struct task_misc *m)
 	return collect_posix_timers(ctl, pid, m);
 }
 
+/* The registrations live in the mm and only the task may ask (6.3+). */
+int collect_membarrier(struct parasite_ctl *ctl, pid_t pid, struct task_misc *m)
+{
+	long r;
+	int ret = parasite_syscall(ctl, &r, __NR_membarrier, LM_MEMBARRIER_CMD_GET_REGISTRATIONS,
+				   0, 0, 0, 0, 0);
+
+	if (ret)
+		return ret;
+	if (r == -EINVAL) {
+		pr_err("Can't read the membarrier registrations of pid %d: this kernel has no "
+		       "MEMBARRIER_CMD_GET_REGISTRATIONS (Linux 6.3)\n",
+		       pid);
+		return -EOPNOTSUPP;
+	}
+	if (r < 0 || (r & ~MEMBARRIER_REGISTRATIONS)) {
+		pr_err("pid %d: membarrier registrations 0x%lx: %s\n", pid, r,
+		       r < 0 ? strerror(-r) : "unknown bits");
+		return r < 0 ? (int)r : -EOPNOTSUPP;
+	}
+	m->membarrier = r;
+	return 0;
+}
+
 void free_task_misc(struct task_misc *m)
 {
 	free(m->timers);
@@ -64,6 +98,49 @@ static int read_int_file(const char *path, int *val)
 		pr_perror("Can't read %s", path);
 		return -EIO;
 	}
+	return 0;
+}
+
+static int read_u32_file(const char *path, uint32_t *val)
+{
+	cleanup_free char *buf = proc_read_file(path, NULL);
+
+	if (!buf || sscanf(buf, "%u", val) != 1) {
+		pr_perror("Can't read %s", path);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A number in file NAME under the directory fd AT, quietly: -EIO. */
+static int read_u32_at(int at, const char *name, uint32_t *val)
+{
+	char buf[24];
+	int fd = openat(at, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	return sscanf(buf, "%u", val) == 1 ? 0 : -EIO;
+}
+
+/* /proc/PID/loginuid and sessionid, which exist only with CONFIG_AUDIT. */
+static int read_audit(pid_t pid, ProcessAttrsEntry *e)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/loginuid", pid);
+	if (access(path, F_OK))
+		return 0;
+	if (read_u32_file(path, &e->loginuid))
+		return -EIO;
+	snprintf(path, sizeof(path), "/proc/%d/sessionid", pid);
+	if (read_u32_file(path, &e->sessionid))
+		return -EIO;
+	e->has_loginuid = e->has_sessionid = true;
 	return 0;
 }
 
@@ -93,8 +170,13 @@ int dump_process_attrs(pid_t pid, CoreEntry *core, const struct task_misc *m)
 	s->e.dumpable = m->misc.dumpable;
 	s->e.child_subreaper = m->misc.child_subreaper != 0;
 	s->e.stopped = m->stopped;
+	s->e.has_stop_signo = m->stopped;
+	s->e.stop_signo = m->stop_signo;
+	s->e.membarrier = m->membarrier;
 	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", pid);
-	return read_int_file(path, &s->e.oom_score_adj);
+	if (read_int_file(path, &s->e.oom_score_adj))
+		return -EIO;
+	return read_audit(pid, &s->e);
 }
 
 void free_process_attrs(CoreEntry *core)
@@ -220,6 +302,28 @@ void free_thread_attrs(ThreadCoreEntry *tc)
 	tc->attrs = NULL;
 }
 
+/* A stop by SIGTSTP, SIGTTIN or SIGTTOU is made again by that signal,
+ * which only stops a task whose action for it is the default one (the
+ * stop itself was such a delivery). */
+static int check_stop_signal(const char *img, const struct restore_plan *p)
+{
+	const ProcessAttrsEntry *e = p->core->attrs;
+
+	if (!e->stopped)
+		return e->has_stop_signo ? restore_plan_bad(img, "a stop signal, not stopped") : 0;
+	if (!e->has_stop_signo || (e->stop_signo != SIGSTOP && e->stop_signo != SIGTSTP &&
+				   e->stop_signo != SIGTTIN && e->stop_signo != SIGTTOU))
+		return restore_plan_bad(img, "stopped by signal %u", e->stop_signo);
+	for (size_t i = 0; i < p->core->n_sigactions; i++) {
+		const SigactionEntry *sa = p->core->sigactions[i];
+
+		if (sa->sig == e->stop_signo && sa->handler != (uint64_t)(uintptr_t)SIG_DFL)
+			return restore_plan_bad(img, "stopped by %s, which it does not take by "
+						"default", sigabbrev_np(e->stop_signo));
+	}
+	return 0;
+}
+
 int check_process_attrs(const char *img, const struct restore_plan *p)
 {
 	const ProcessAttrsEntry *e = p->core->attrs;
@@ -236,7 +340,11 @@ int check_process_attrs(const char *img, const struct restore_plan *p)
 		return restore_plan_bad(img, "dumpable %u", e->dumpable);
 	if (e->oom_score_adj < -1000 || e->oom_score_adj > 1000)
 		return restore_plan_bad(img, "oom_score_adj %d", e->oom_score_adj);
-	return 0;
+	if (e->membarrier & ~MEMBARRIER_REGISTRATIONS)
+		return restore_plan_bad(img, "membarrier registrations 0x%x", e->membarrier);
+	if (e->has_sessionid != e->has_loginuid)
+		return restore_plan_bad(img, "a sessionid without a loginuid or the reverse");
+	return check_stop_signal(img, p);
 }
 
 static bool is_rt(uint32_t policy)
@@ -359,6 +467,41 @@ static int may_set_affinity(const struct restore_plan *p)
 	return 0;
 }
 
+/* The loginuid is written back (CAP_AUDIT_CONTROL, or once if lmproc
+ * has none); the kernel then gives the task a fresh sessionid (none for
+ * an unset loginuid), so the dumped one comes back only where it is
+ * lmproc's own and the task simply inherits both.  A session id is the
+ * audit log's counter of logins, never reused: a task restored outside
+ * its session gets a new one, said here. */
+static int may_set_audit(const struct restore_plan *p)
+{
+	const ProcessAttrsEntry *e = p->core->attrs;
+	uint32_t own_uid, own_sid;
+
+	if (!e->has_loginuid)
+		return 0;
+	if (read_u32_file("/proc/self/loginuid", &own_uid) ||
+	    read_u32_file("/proc/self/sessionid", &own_sid)) {
+		pr_err("Can't restore pid %d: it has a loginuid and this kernel has none "
+		       "(CONFIG_AUDIT)\n",
+		       p->pid);
+		return -EOPNOTSUPP;
+	}
+	if (e->loginuid == own_uid && e->sessionid == own_sid)
+		return 0;
+	if (!have_cap(CAP_AUDIT_CONTROL) && own_uid != AUDIT_UNSET) {
+		pr_err("Can't restore pid %d: its loginuid %u differs from lmproc's %u, and lmproc "
+		       "lacks CAP_AUDIT_CONTROL to set it\n",
+		       p->pid, e->loginuid, own_uid);
+		return -EPERM;
+	}
+	if (e->sessionid != AUDIT_UNSET)
+		pr_warn("pid %d: its audit sessionid %u can't be given back; it gets a new one "
+			"with its loginuid %u\n",
+			p->pid, e->sessionid, e->loginuid);
+	return 0;
+}
+
 int restore_may_set_attrs(const struct restore_plan *p)
 {
 	const ProcessAttrsEntry *e = p->core->attrs;
@@ -368,6 +511,8 @@ int restore_may_set_attrs(const struct restore_plan *p)
 	ret = may_set_rlimits(p);
 	if (!ret)
 		ret = may_set_affinity(p);
+	if (!ret)
+		ret = may_set_audit(p);
 	if (ret)
 		return ret;
 	errno = 0;
@@ -427,10 +572,55 @@ void fill_thread_attrs(const ThreadCoreEntry *tc, struct restorer_thread *t)
 	memcpy(at->cpumask, e->cpu_affinity.data, e->cpu_affinity.len);
 }
 
+/* Writes the loginuid unless the one inherited from lmproc is already it
+ * (a write, even of the same value, starts a new audit session). */
+static int restore_loginuid(const ProcessAttrsEntry *e, int proc, char *err, size_t len)
+{
+	uint32_t own_uid, own_sid;
+	char buf[16];
+	int fd, n;
+
+	if (!e->has_loginuid)
+		return 0;
+	if (!read_u32_at(proc, "self/loginuid", &own_uid) &&
+	    !read_u32_at(proc, "self/sessionid", &own_sid) && own_uid == e->loginuid &&
+	    own_sid == e->sessionid)
+		return 0;
+	fd = openat(proc, "self/loginuid", O_WRONLY | O_CLOEXEC);
+	n = snprintf(buf, sizeof(buf), "%u", e->loginuid);
+	if (fd < 0 || write(fd, buf, n) != n) {
+		snprintf(err, len, "can't set loginuid %u: %s", e->loginuid, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -EPERM;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Each command registers one kind; the mm keeps them all. */
+static int restore_membarrier(const ProcessAttrsEntry *e, char *err, size_t len)
+{
+	for (uint32_t bit = 1; bit <= e->membarrier; bit <<= 1) {
+		if (!(e->membarrier & bit))
+			continue;
+		if (syscall(__NR_membarrier, bit, 0, 0)) {
+			snprintf(err, len, "can't register membarrier command 0x%x: %s", bit,
+				 strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 int restore_task_attrs(const struct restore_plan *p, int proc, char *err, size_t len)
 {
 	char buf[16];
 	int fd, n;
+
+	if (restore_loginuid(p->core->attrs, proc, err, len) ||
+	    restore_membarrier(p->core->attrs, err, len))
+		return -EPERM;
 
 	fd = openat(proc, "self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	n = snprintf(buf, sizeof(buf), "%d", p->core->attrs->oom_score_adj);

@@ -93,6 +93,18 @@ case_pipe_async() {
 	refused $? "$TPID" "fd 6" O_ASYNC O_DIRECT && target_intact
 }
 
+# A root and its child sharing one fd table (CLONE_FILES without
+# CLONE_THREAD): refused naming both pids and the fd table.
+case_fd_table_shared() {
+	local child
+
+	target_up "$BUILD/bad-input/fd_table_shared" || return 1
+	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "pid $child" "fd table" && target_intact
+}
+
 run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
@@ -100,4 +112,5 @@ run_refusal_bad_input() {
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
 	bad_case pipe-o-async case_pipe_async
+	bad_case fd-table-shared case_fd_table_shared
 }
