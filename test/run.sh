@@ -83,7 +83,7 @@ MODES=${MODES:-$ALL_MODES}
 TESTS=${TESTS:-$(cd "$BUILD/static" 2>/dev/null && ls)}
 RUN_NR=0
 STOPPED=""	# set per run by stop_knobs
-RESTORE_FOLLOWS=""	# set per run by stop_knobs
+RESTORE_FOLLOWS=""	# set per run by restore_knobs
 
 # Work directories of runs that died without cleaning up (a killed run,
 # an interrupted session) would fill tmpfs, which is memory: each holds
@@ -218,7 +218,8 @@ dmesg_for() {
 stop_knobs() {
 	STOPPED=""
 	case "$1" in
-	stopped | stopped_*) STOPPED=1 ;;
+	# The tests that stop themselves (stopped_tstp stops a child).
+	stopped | stopped_sigstop) STOPPED=1 ;;
 	esac
 }
 
