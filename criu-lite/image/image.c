@@ -838,6 +838,32 @@ int img_read_end(struct cr_img *img)
 	return ret;
 }
 
+int img_read_all(int dfd, int type, int pid, bool optional, ProtobufCMessage ***msgs, size_t *nr)
+{
+	struct cr_img *img = img_open_read(dfd, type, pid, optional);
+	ProtobufCMessage *m;
+	size_t cap = *nr;
+	int ret;
+
+	if (!img)
+		return optional && errno == ENOENT ? 0 : -EINVAL;
+	while ((ret = img_read_msg(img, &m)) > 0) {
+		if (*nr == cap) {
+			ProtobufCMessage **n = realloc(*msgs, (cap = cap ? cap * 2 : 16) * sizeof(*n));
+
+			if (!n) {
+				img_free_msg(m);
+				ret = -ENOMEM;
+				break;
+			}
+			*msgs = n;
+		}
+		(*msgs)[(*nr)++] = m;
+	}
+	img_close(img);
+	return ret < 0 ? ret : 0;
+}
+
 int img_read_one(int dfd, int type, int pid, ProtobufCMessage **msg)
 {
 	struct cr_img *img = img_open_read(dfd, type, pid, false);

@@ -111,6 +111,10 @@ int img_read_msg(struct cr_img *img, ProtobufCMessage **msg);
 /* The next thing must be the trailer: 0 when it matches, negative errno
  * (logged) on another message, a mismatch or a missing trailer. */
 int img_read_end(struct cr_img *img);
+/* Appends every message of image TYPE (and PID) to *MSGS, of *NR (0 and
+ * NULL at first); the caller frees them, even on failure.  OPTIONAL: a
+ * missing image gives none. */
+int img_read_all(int dfd, int type, int pid, bool optional, ProtobufCMessage ***msgs, size_t *nr);
 /* Exactly one message must be there. */
 int img_read_one(int dfd, int type, int pid, ProtobufCMessage **msg);
 int img_write_one(int dfd, int type, int pid, const ProtobufCMessage *msg);

@@ -140,25 +140,7 @@ static int check_entry(const struct restore_tree *t, const struct sysvipc_restor
 
 static int read_entries(int dfd, struct sysvipc_restore *r)
 {
-	struct cr_img *img = img_open_read(dfd, IMG_SYSVIPC, 0, true);
-	SysvipcEntry *e;
-	int ret;
-
-	if (!img)
-		return errno == ENOENT ? 0 : -EINVAL;
-	while ((ret = img_read_msg(img, (ProtobufCMessage **)&e)) > 0) {
-		SysvipcEntry **n = realloc(r->e, (r->nr + 1) * sizeof(*n));
-
-		if (!n) {
-			img_free_msg(&e->base);
-			ret = -ENOMEM;
-			break;
-		}
-		r->e = n;
-		r->e[r->nr++] = e;
-	}
-	img_close(img);
-	return ret;
+	return img_read_all(dfd, IMG_SYSVIPC, 0, true, (ProtobufCMessage ***)&r->e, &r->nr);
 }
 
 static int set_next_id(const char *knob, int id)

@@ -162,25 +162,7 @@ static int check_vma(const struct restore_plan *p, const VmaEntry *v)
 
 static int read_entries(int dfd, struct restore_plan *p)
 {
-	struct cr_img *img = img_open_read(dfd, IMG_SHMEM, 0, true);
-	ShmemEntry *e;
-	int ret;
-
-	if (!img)
-		return errno == ENOENT ? 0 : -EINVAL;
-	while ((ret = img_read_msg(img, (ProtobufCMessage **)&e)) > 0) {
-		ShmemEntry **n = realloc(p->shmem, (p->nr_shmem + 1) * sizeof(*n));
-
-		if (!n) {
-			img_free_msg(&e->base);
-			ret = -ENOMEM;
-			break;
-		}
-		p->shmem = n;
-		p->shmem[p->nr_shmem++] = e;
-	}
-	img_close(img);
-	return ret;
+	return img_read_all(dfd, IMG_SHMEM, 0, true, (ProtobufCMessage ***)&p->shmem, &p->nr_shmem);
 }
 
 static int check_data_size(int dfd, uint64_t pages)

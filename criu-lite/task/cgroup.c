@@ -645,25 +645,7 @@ struct cgroup_restore {
 
 static int read_entries(int dfd, struct cgroup_restore *r)
 {
-	struct cr_img *img = img_open_read(dfd, IMG_CGROUP, 0, false);
-	CgroupEntry *e;
-	int ret;
-
-	if (!img)
-		return -EINVAL;
-	while ((ret = img_read_msg(img, (ProtobufCMessage **)&e)) > 0) {
-		CgroupEntry **n = realloc(r->e, (r->nr + 1) * sizeof(*n));
-
-		if (!n) {
-			img_free_msg(&e->base);
-			ret = -ENOMEM;
-			break;
-		}
-		r->e = n;
-		r->e[r->nr++] = e;
-	}
-	img_close(img);
-	return ret < 0 ? ret : 0;
+	return img_read_all(dfd, IMG_CGROUP, 0, false, (ProtobufCMessage ***)&r->e, &r->nr);
 }
 
 static int check_props(uint32_t pid, const CgroupMember *m)
