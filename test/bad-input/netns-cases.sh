@@ -44,6 +44,7 @@ ns_config() {
 # ns_view PID: links (name, MTU, MAC, up), addresses, routes, sysctls of
 # PID's network namespace, as ip and /proc/PID/net show them.
 ns_view() {
+	# shellcheck disable=SC2016 # the inner shell expands them
 	nsenter -t "$1" -n sh -c '
 		ip -o link show | sed "s/@[^:]*:/:/" |
 			awk "{ for (i = 1; i <= NF; i++) if (\$i == \"mtu\") m = \$(i + 1);
@@ -113,7 +114,7 @@ no_veth() {
 # late removes its veth; then restored plugged into the bridge: the
 # listener answers and the namespace looks as before.
 case_netns_veth() {
-	local n=$$ before after LMPROC=$RD/lmproc-netns
+	local n=$$ before after diffs LMPROC=$RD/lmproc-netns
 
 	ns_target || return 1
 	ns_answers || return 1
@@ -140,8 +141,9 @@ case_netns_veth() {
 	ns_answers || return 1
 	after=$(ns_view "$TPID")
 	if [ "$before" != "$after" ]; then
-		REASON="the namespace differs: $(diff <(echo "$before") <(echo "$after") |
-			grep '^[<>]' | tr '\n' ' ' | cut -c1-300)"
+		diffs=$(diff <(echo "$before") <(echo "$after") | grep '^[<>]' | tr '\n' ' ')
+		# shellcheck disable=SC2034 # bad_case reports it
+		REASON="the namespace differs: ${diffs:0:300}"
 		return 1
 	fi
 	term_verdict
@@ -150,6 +152,7 @@ case_netns_veth() {
 # case_netns_bridge: a bridge in the namespace: the dump is refused
 # naming it and its kind; the target runs on and passes.
 case_netns_bridge() {
+	# shellcheck disable=SC2034 # the lmproc bad_dump runs
 	local LMPROC=$RD/lmproc-netns
 
 	ns_target bridge || return 1
