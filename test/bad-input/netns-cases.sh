@@ -110,8 +110,9 @@ no_veth() {
 }
 
 # case_netns_veth: dumped with its namespace; restores refused without
-# --veth-pair and with a bridge that does not exist, a restore failing
-# late removes its veth; then restored plugged into the bridge: the
+# --veth-pair, with a bridge that does not exist and with an address's
+# prefix length out of range in netns.img; a restore failing late removes
+# its veth; then restored plugged into the bridge: the
 # listener answers and the namespace looks as before.
 case_netns_veth() {
 	local n=$$ before after diffs LMPROC=$RD/lmproc-netns
@@ -131,6 +132,12 @@ case_netns_veth() {
 	no_process "$TPID" || return 1
 	bad_lmproc restore -D "$RD/img" -d --veth-pair "eth0=veth$n@nobr$n"
 	refused $? "nobr$n" bridge || return 1
+	no_process "$TPID" && no_veth "veth$n" || return 1
+	cp -r "$RD/img" "$RD/bad-img"
+	"$BUILD/tools/imgmangle" xor "$RD/bad-img/netns.img" 2#0.4 64 >/dev/null &&
+		"$BUILD/tools/imgmangle" reseal "$RD/bad-img/netns.img" >/dev/null || return 1
+	bad_lmproc restore -D "$RD/bad-img" -d --veth-pair "eth0=veth$n@lmbr$n"
+	refused $? netns.img "prefix length 88" || return 1
 	no_process "$TPID" && no_veth "veth$n" || return 1
 	LMPROC_FAULT=restore-in-restorer bad_lmproc restore -D "$RD/img" -d \
 		--veth-pair "eth0=veth$n@lmbr$n"
