@@ -652,9 +652,12 @@ static int check_pairs(struct nl_sock *sk, const NetnsEntry *e, const struct lmp
 int restore_check_netns(const struct restore_tree *t, const struct lmproc_opts *opts)
 {
 	const NetnsEntry *e = t->netns ? t->netns->e : NULL;
-	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_sock *sk;
 	int ret = 0, err;
 
+	if (!e && !opts->nr_veth)
+		return 0;
+	sk = nl_socket_alloc();
 	if (!sk)
 		return -ENOMEM;
 	err = nl_connect(sk, NETLINK_ROUTE);
