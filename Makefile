@@ -9,7 +9,8 @@ V		?= 0
 CFLAGS_COMMON	:= -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
 CFLAGS		+= $(CFLAGS_COMMON) -Icriu-lite/include -Ipie/include -Ibuild/images \
 		   -Ibuild -Ibuild/pie $(shell pkg-config --cflags libnl-3.0 2>/dev/null)
-LDLIBS		+= -lprotobuf-c -lcap -lxxhash $(shell pkg-config --libs libnl-3.0 2>/dev/null)
+LDLIBS		+= -lprotobuf-c -lcap -lxxhash $(shell pkg-config --libs libnl-3.0 2>/dev/null) \
+		   $(shell pkg-config --libs libnl-route-3.0 2>/dev/null)
 
 # Freestanding position-independent code for the blobs: no libc, no GOT
 # (everything hidden), no stack protector (there is no TLS canary to read).

@@ -32,6 +32,7 @@
 #include "seize.h"
 #include "shmem.h"
 #include "cgroup.h"
+#include "netns.h"
 #include "sysvipc.h"
 #include "task-attrs.h"
 #include "track-round.h"
@@ -495,6 +496,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 	ret = interrupt_check();
 	if (!ret)
 		ret = live_pids(ctx);
+	if (!ret)
+		ret = netns_dump(ctx->dfd, &ctx->tree);
 	if (ret)
 		return ret;
 	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
@@ -711,6 +714,8 @@ static int run_pre_dump(struct dump_ctx *ctx)
 	if (ret)
 		return ret;
 	ret = live_pids(ctx);
+	if (!ret)
+		ret = netns_dump(-1, &ctx->tree);
 	if (!ret) {
 		ctx->files = files_dump_start(-1, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
 					      ctx->live, ctx->nr_live);

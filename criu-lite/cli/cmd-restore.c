@@ -22,6 +22,7 @@
 #include "interrupt.h"
 #include "log.h"
 #include "mem-cow.h"
+#include "netns.h"
 #include "opts.h"
 #include "restore.h"
 #include "sysvipc.h"
@@ -119,6 +120,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		ret = pipe_check_inherit(t);
 	if (!ret)
 		ret = unix_check_inherit(t);
+	if (!ret)
+		ret = restore_check_netns(t, opts);
 	if (ret)
 		return ret;
 	t->fd_base = restore_tree_fd_base(t);
@@ -162,6 +165,7 @@ static void close_service_fds(struct restore_tree *t)
  * fails (the cgroups once its tasks are gone). */
 static void undo_shmem(struct restore_tree *t)
 {
+	restore_undo_netns(t);
 	restore_undo_sysvipc(t);
 	restore_undo_cgroups(t);
 	for (size_t i = 0; t->ctx && i < t->nr; i++)
@@ -180,7 +184,15 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 		return ret;
 	}
 	t->ctx[0].t_start_ns = t_start;
+	/* The tree is forked inside its network namespace, lmproc's thread
+	 * only for the fork. */
+	ret = restore_make_netns(t, opts);
+	if (ret) {
+		undo_shmem(t);
+		return ret;
+	}
 	ret = restore_fork_tree(t);
+	ret = restore_leave_netns(t) ?: ret;
 	/* Only the tasks need them, and they have their own copies. */
 	close_service_fds(t);
 	for (size_t i = 0; i < t->nr && !ret; i++)
@@ -220,6 +232,7 @@ static void free_tree(struct restore_tree *t)
 	free(t->ctx);
 	restore_free_premap(t);
 	restore_free_sysvipc(t);
+	restore_free_netns(t);
 	if (t->sync)
 		munmap(t->sync, sizeof(*t->sync));
 	restore_free_tree(t);

@@ -54,6 +54,9 @@ static const char usage_text[] =
 	"                          same, limits set only on the cgroups it makes); ignore:\n"
 	"                          leave the tree in lmproc's cgroups.  Without it a\n"
 	"                          missing cgroup refuses the restore\n"
+	"      --veth-pair IN=OUT[@BRIDGE]  restore: the dumped veth IN of the tree's\n"
+	"                          network namespace gets its outside end OUT here,\n"
+	"                          plugged into BRIDGE if given\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -88,6 +91,7 @@ enum {
 	OPT_EXT_UNIX_SK,
 	OPT_INHERIT_FD,
 	OPT_MANAGE_CGROUPS,
+	OPT_VETH_PAIR,
 };
 
 /* CRIU's modes: full would also set the limits of cgroups that exist
@@ -124,6 +128,32 @@ static int parse_inherit(const char *s, struct lmproc_opts *opts)
 	return 0;
 }
 
+static bool veth_name_ok(const char *s)
+{
+	return *s && strlen(s) < VETH_NAME_LEN && !strpbrk(s, "/ =@");
+}
+
+/* "IN=OUT" or "IN=OUT@BRIDGE" */
+static int parse_veth(const char *s, struct lmproc_opts *opts)
+{
+	struct veth_pair *v = &opts->veth[opts->nr_veth];
+	const char *eq = strchr(s, '='), *at = eq ? strchr(eq, '@') : NULL;
+	size_t in_len = eq ? (size_t)(eq - s) : 0;
+	size_t out_len = eq ? (at ? (size_t)(at - eq - 1) : strlen(eq + 1)) : 0;
+
+	if (opts->nr_veth == MAX_VETH_PAIRS || !in_len || in_len >= VETH_NAME_LEN ||
+	    !out_len || out_len >= VETH_NAME_LEN)
+		return -1;
+	memcpy(v->in, s, in_len);
+	memcpy(v->out, eq + 1, out_len);
+	if (at)
+		snprintf(v->bridge, sizeof(v->bridge), "%s", at + 1);
+	if (!veth_name_ok(v->in) || !veth_name_ok(v->out) || (at && !veth_name_ok(at + 1)))
+		return -1;
+	opts->nr_veth++;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -142,6 +172,7 @@ int main(int argc, char **argv)
 		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
 		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 		{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
+		{ "veth-pair", required_argument, NULL, OPT_VETH_PAIR },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -206,6 +237,12 @@ int main(int argc, char **argv)
 				return usage_error("--inherit-fd must be fd[N]:pipe:[INODE] or "
 						   "fd[N]:socket:[INODE] (at most 16), "
 						   "not '%s'", optarg);
+			break;
+		case OPT_VETH_PAIR:
+			if (parse_veth(optarg, &opts))
+				return usage_error("--veth-pair must be IN=OUT or IN=OUT@BRIDGE (names "
+						   "under 16 bytes, at most 16 pairs), not '%s'",
+						   optarg);
 			break;
 		case OPT_MANAGE_CGROUPS:
 			if (parse_cgroup_mode(optarg, &opts))

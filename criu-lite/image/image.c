@@ -29,6 +29,7 @@
 #include "fs.pb-c.h"
 #include "inventory.pb-c.h"
 #include "mm.pb-c.h"
+#include "netns.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
 #include "shmem.pb-c.h"
@@ -54,6 +55,7 @@ const struct image_desc image_descs[IMG_MAX] = {
 	[IMG_SHMEM_PAGES] = { "shmem-pages.img", 0, NULL },
 	[IMG_SYSVIPC] = { "sysvipc.img", 0x4c4d000d, &sysvipc_entry__descriptor },
 	[IMG_CGROUP] = { "cgroup.img", 0x4c4d000e, &cgroup_entry__descriptor },
+	[IMG_NETNS] = { "netns.img", 0x4c4d000f, &netns_entry__descriptor },
 	[IMG_STATS_DUMP] = { "stats-dump.img", 0x4c4d000a, &dump_stats_entry__descriptor },
 	[IMG_STATS_RESTORE] = { "stats-restore.img", 0x4c4d000b,
 				&restore_stats_entry__descriptor },

@@ -30,6 +30,17 @@ enum cgroup_mode {
 	CGROUPS_IGNORE,	  /* leave the tree in lmproc's cgroups */
 };
 
+/* restore --veth-pair IN=OUT[@BRIDGE]: the dumped veth IN's outside end
+ * is made in lmproc's namespace as OUT, plugged into BRIDGE if given. */
+#define MAX_VETH_PAIRS 16
+#define VETH_NAME_LEN 16 /* IFNAMSIZ */
+
+struct veth_pair {
+	char in[VETH_NAME_LEN];
+	char out[VETH_NAME_LEN];
+	char bridge[VETH_NAME_LEN]; /* empty: none */
+};
+
 struct lmproc_opts {
 	pid_t pid;			/* -t */
 	const char *images_dir;		/* -D */
@@ -45,6 +56,8 @@ struct lmproc_opts {
 	const char *feature;		/* check --feature */
 	struct inherit_fd inherit[MAX_INHERIT_FDS]; /* restore --inherit-fd */
 	int nr_inherit;
+	struct veth_pair veth[MAX_VETH_PAIRS]; /* restore --veth-pair */
+	int nr_veth;
 	int argc;			/* positional arguments after the command */
 	char **argv;
 };

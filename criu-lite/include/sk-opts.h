@@ -47,12 +47,13 @@ int sk_opts_restore(int fd, SkOptEntry *const *opts, size_t n, bool late, const 
 
 /* net/sk-inet-diag.c: the shutdown state of IP socket INO (of FAMILY,
  * PROTO) and whether it holds TCP MD5 keys, from sock_diag; -ENOENT if
- * sock_diag does not list it (neither bound nor connected). */
-int inet_diag_state(int family, int proto, unsigned long ino, unsigned *shutdown, bool *md5);
+ * sock_diag does not list it (neither bound nor connected).  Asked in
+ * PID's network namespace. */
+int inet_diag_state(pid_t pid, int family, int proto, unsigned long ino, unsigned *shutdown, bool *md5);
 
 /* Multicast groups socket FD joined (IPv4 groups and, for AF_INET6,
- * IPv6 ones), from the groups /proc/net/igmp{,6} list asked of the
+ * IPv6 ones), from the groups /proc/PID/net/igmp{,6} list asked of the
  * socket one by one: 0 none, 1 one (GROUP its address), -errno. */
-int sk_mcast_member(int fd, int family, char *group, size_t len);
+int sk_mcast_member(pid_t pid, int fd, int family, char *group, size_t len);
 
 #endif

@@ -1,7 +1,7 @@
 /* Owns what an IP socket's fd does not show through getsockopt: its
  * shutdown state and TCP MD5 keys, from sock_diag (NETLINK_SOCK_DIAG,
  * inet_diag, through libnl), and its multicast memberships, from the
- * groups /proc/net/igmp and /proc/net/igmp6 list per interface, each asked
+ * groups /proc/PID/net/igmp and igmp6 list per interface, each asked
  * of the socket (MCAST_MSFILTER answers only for groups it joined). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include <netlink/socket.h>
 
 #include "common.h"
+#include "netns.h"
 #include "sk-opts.h"
 
 struct diag_find {
@@ -43,7 +44,8 @@ static int diag_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-int inet_diag_state(int family, int proto, unsigned long ino, unsigned *shutdown, bool *md5)
+int inet_diag_state(pid_t pid, int family, int proto, unsigned long ino, unsigned *shutdown,
+		    bool *md5)
 {
 	/* The MD5 keys come with INET_DIAG_INFO, to CAP_NET_ADMIN. */
 	struct inet_diag_req_v2 req = { .sdiag_family = family, .sdiag_protocol = proto,
@@ -51,12 +53,25 @@ int inet_diag_state(int family, int proto, unsigned long ino, unsigned *shutdown
 					.idiag_states = ~0U };
 	struct diag_find f = { .ino = ino };
 	struct nl_sock *sk = nl_socket_alloc();
-	int ret = -EIO;
+	int ret = -EIO, back, err;
 
 	if (!sk)
 		return -ENOMEM;
 	nl_socket_enable_msg_peek(sk);
-	if (!nl_connect(sk, NETLINK_SOCK_DIAG) &&
+	/* sock_diag lists the sockets of the namespace its socket lives in. */
+	back = netns_enter(pid);
+	if (back < 0) {
+		nl_socket_free(sk);
+		return back;
+	}
+	err = nl_connect(sk, NETLINK_SOCK_DIAG);
+	ret = netns_leave(back);
+	if (ret) {
+		nl_socket_free(sk);
+		return ret;
+	}
+	ret = -EIO;
+	if (!err &&
 	    !nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, diag_cb, &f) &&
 	    nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req)) >= 0 &&
 	    nl_recvmsgs_default(sk) >= 0)
@@ -77,13 +92,16 @@ static bool joined(int fd, int level, unsigned idx, const struct sockaddr_storag
 	return !getsockopt(fd, level, MCAST_MSFILTER, &gf, &len);
 }
 
-static int scan_igmp(int fd, char *name, size_t len)
+static int scan_igmp(pid_t pid, int fd, char *name, size_t len)
 {
 	struct sockaddr_storage ss = {};
 	struct sockaddr_in *a = (void *)&ss;
 	unsigned idx = 0, group;
 	char line[256];
-	FILE *f = fopen("/proc/net/igmp", "r");
+	FILE *f;
+
+	snprintf(line, sizeof(line), "/proc/%d/net/igmp", pid);
+	f = fopen(line, "r");
 	int ret = 0;
 
 	if (!f)
@@ -107,13 +125,16 @@ static int scan_igmp(int fd, char *name, size_t len)
 	return ret;
 }
 
-static int scan_igmp6(int fd, char *name, size_t len)
+static int scan_igmp6(pid_t pid, int fd, char *name, size_t len)
 {
 	struct sockaddr_storage ss = {};
 	struct sockaddr_in6 *a = (void *)&ss;
 	char line[256], hex[33];
 	unsigned idx;
-	FILE *f = fopen("/proc/net/igmp6", "r");
+	FILE *f;
+
+	snprintf(line, sizeof(line), "/proc/%d/net/igmp6", pid);
+	f = fopen(line, "r");
 	int ret = 0;
 
 	if (!f)
@@ -133,11 +154,11 @@ static int scan_igmp6(int fd, char *name, size_t len)
 	return ret;
 }
 
-int sk_mcast_member(int fd, int family, char *group, size_t len)
+int sk_mcast_member(pid_t pid, int fd, int family, char *group, size_t len)
 {
-	int ret = scan_igmp(fd, group, len);
+	int ret = scan_igmp(pid, fd, group, len);
 
 	if (ret || family != AF_INET6)
 		return ret;
-	return scan_igmp6(fd, group, len);
+	return scan_igmp6(pid, fd, group, len);
 }

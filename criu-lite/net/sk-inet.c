@@ -6,7 +6,8 @@
  * again with socket(), the options that matter before bind(), bind(),
  * listen() or connect().  Refused: an established (or closing) TCP
  * connection, a UDP socket with datagrams queued, a socket of another
- * network namespace than lmproc's, other protocols.  A port still taken
+ * network namespace than lmproc's or the tree's own (net/netns.c), other
+ * protocols.  A port still taken
  * at restore (the original runs on: dump -R on the same host) fails the
  * restore naming the socket, except for a TCP socket whose connection
  * ended: that one held no port of its own any more (TIME_WAIT may hold
@@ -30,6 +31,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "netns.h"
 #include "sk-opts.h"
 #include "words.h"
 
@@ -165,23 +167,6 @@ static int udp_state(const struct files_dump *d, const struct fd_parms *p, int f
 	return 0;
 }
 
-static int same_netns(const struct files_dump *d, const struct fd_parms *p)
-{
-	char path[64];
-	struct stat own, its;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", d->pid);
-	if (stat(path, &its) || stat("/proc/self/ns/net", &own)) {
-		pr_perror("Can't compare the network namespace of pid %d with lmproc's", d->pid);
-		return -errno;
-	}
-	if (its.st_ino == own.st_ino && its.st_dev == own.st_dev)
-		return 0;
-	pr_err("pid %d fd %d: an IPv4/IPv6 socket in another network namespace than lmproc's: "
-	       "not supported yet\n", d->pid, p->fd);
-	return -EOPNOTSUPP;
-}
-
 static void read_options(int fd, InetSkEntry *e)
 {
 	e->reuseaddr = sock_int(fd, SOL_SOCKET, SO_REUSEADDR) > 0;
@@ -205,7 +190,7 @@ static int read_shutdown(const struct files_dump *d, const struct fd_parms *p, i
 	struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
 	unsigned shut = 0;
 	bool md5 = false;
-	int ret = inet_diag_state(e->family, e->protocol, p->st.st_ino, &shut, &md5);
+	int ret = inet_diag_state(d->pid, e->family, e->protocol, p->st.st_ino, &shut, &md5);
 
 	if (ret == -ENOENT) {
 		shut = poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLRDHUP) ? 1 : 0;
@@ -263,7 +248,7 @@ static int read_more(const struct files_dump *d, const struct fd_parms *p, int f
 	ret = read_shutdown(d, p, fd, local, e);
 	if (ret || e->type != SOCK_DGRAM)
 		return ret;
-	ret = sk_mcast_member(fd, e->family, group, sizeof(group));
+	ret = sk_mcast_member(d->pid, fd, e->family, group, sizeof(group));
 	if (ret > 0) {
 		pr_err("pid %d fd %d (%s): a member of multicast group %s: not supported\n", d->pid,
 		       p->fd, what, group);
@@ -285,7 +270,7 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		return -ENOMEM;
 	if (p->flags & ~INET_FLAGS)
 		return files_refuse_flags(d, p, "an IP socket", INET_FLAGS);
-	ret = same_netns(d, p);
+	ret = netns_check_sock(d->pid, p->fd, "an IPv4/IPv6 socket");
 	if (ret)
 		return ret;
 	fd = files_steal(d, p);

@@ -19,6 +19,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "netns.h"
 #include "sk-unix.h"
 
 static void diag_attrs(struct unix_diag_sk *s, struct nlattr **tb)
@@ -115,7 +116,7 @@ static int mark_tree(struct files_dump *d)
 	return 0;
 }
 
-/* Every unix socket of the host, once per dump. */
+/* Every unix socket of the tree's network namespace, once per dump. */
 int unix_diag_load(struct files_dump *d)
 {
 	struct unix_diag_req req = { .sdiag_family = AF_UNIX, .udiag_states = ~0U,
@@ -123,12 +124,20 @@ int unix_diag_load(struct files_dump *d)
 						   UDIAG_SHOW_RQLEN | UDIAG_SHOW_VFS };
 	struct unix_diag_table *t = calloc(1, sizeof(*t));
 	struct nl_sock *sk = nl_socket_alloc();
-	int ret = -EIO;
+	int ret = -EIO, back, err;
 
 	if (!t || !sk)
 		goto out;
 	nl_socket_enable_msg_peek(sk);
-	if (nl_connect(sk, NETLINK_SOCK_DIAG) ||
+	/* sock_diag lists the sockets of its own socket's namespace: the
+	 * tree's (net/netns.c). */
+	back = netns_enter(d->pid);
+	if (back < 0)
+		goto out;
+	err = nl_connect(sk, NETLINK_SOCK_DIAG);
+	if (netns_leave(back))
+		goto out;
+	if (err ||
 	    nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, diag_cb, t) ||
 	    nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req)) < 0 ||
 	    nl_recvmsgs_default(sk) < 0) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "netns.h"
 #include "image.h"
 #include "log.h"
 #include "mem-cow.h"
@@ -66,6 +67,8 @@ int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int df
 	if (!ret)
 		ret = restore_read_cgroups(dfd, t);
 	if (!ret)
+		ret = restore_read_netns(dfd, t);
+	if (!ret)
 		ret = restore_plan_sessions(t);
 	if (!ret)
 		ret = restore_plan_ctty(t);
@@ -79,6 +82,7 @@ static void free_images(struct restore_tree *t)
 			restore_free_plan(&t->ctx[i].plan);
 	free(t->ctx);
 	restore_free_sysvipc(t);
+	restore_free_netns(t);
 	restore_free_tree(t);
 }
 

@@ -1332,6 +1332,7 @@ run_bad_input() {
 	run_shmem_bad_input
 	run_sysvipc_bad_input
 	run_cgroup_bad_input
+	run_netns_bad_input
 	run_tty_bad_input
 	run_refusal_bad_input
 	run_imgdir_bad_input

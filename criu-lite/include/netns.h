@@ -1,0 +1,45 @@
+/* The network namespace a tree's root owns (net/netns.c): dumped into
+ * netns.img when it is not lmproc's (links, addresses, main-table routes,
+ * the sysctls that matter), made again at restore before the tree is
+ * forked into it, with the outside ends of its veths named by
+ * --veth-pair. */
+#ifndef LMPROC_NETNS_H
+#define LMPROC_NETNS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "opts.h"
+#include "pstree.h"
+
+struct restore_tree;
+
+/* Dump side.  Every live process of T must share its root's network
+ * namespace; if that is not lmproc's, its links must be ones lmproc can
+ * make.  DFD < 0: check only (pre-dump), else netns.img is written. */
+int netns_dump(int dfd, const struct pstree *t);
+/* 0 if PID lives in lmproc's namespace or in the dumped tree's; else
+ * -EOPNOTSUPP, refused naming pid, fd and WHAT. */
+int netns_check_sock(pid_t pid, int fd, const char *what);
+/* Enters PID's network namespace (the calling thread only): lmproc's own
+ * namespace fd to go back with, or -errno (logged). */
+int netns_enter(pid_t pid);
+/* Back to lmproc's namespace from netns_enter(); closes BACK. */
+int netns_leave(int back);
+
+/* Restore side.  Reads and validates netns.img (optional) into T. */
+int restore_read_netns(int dfd, struct restore_tree *t);
+void restore_free_netns(struct restore_tree *t);
+/* Before anything is made: every dumped veth has a --veth-pair, every
+ * bridge named exists, every outside name is free. */
+int restore_check_netns(const struct restore_tree *t, const struct lmproc_opts *opts);
+/* Makes the new namespace with its links, addresses, routes, sysctls and
+ * leaves lmproc's thread inside it, for the fork; nothing made on error. */
+int restore_make_netns(struct restore_tree *t, const struct lmproc_opts *opts);
+/* After the fork: lmproc back in its own namespace. */
+int restore_leave_netns(struct restore_tree *t);
+/* A failed restore: the outside veth ends go (the namespace goes with
+ * its tasks). */
+void restore_undo_netns(struct restore_tree *t);
+
+#endif
