@@ -258,8 +258,9 @@ static int read_shutdown(const struct files_dump *d, const struct fd_parms *p, i
  * connection negotiated, not settings of its own: a socket made again is
  * unconnected and can't take them (TCP_MAXSEG refuses a value above the
  * unconnected default's range), so they are left to the kernel.  An
- * accepted socket reads the SYN's TTL (hop limit) as its multicast TTL,
- * which a stream socket can't set: left too (TCP repair sets the MSS). */
+ * accepted socket reads the SYN's TTL (hop limit) and interface as its
+ * multicast TTL and interface, which a stream socket can't set: left too
+ * (TCP repair sets the MSS). */
 static void drop_connection_opts(struct sk_opts *o)
 {
 	size_t k = 0;
@@ -269,8 +270,10 @@ static void drop_connection_opts(struct sk_opts *o)
 
 		if ((x->level == IPPROTO_TCP &&
 		     (x->name == TCP_MAXSEG || x->name == TCP_WINDOW_CLAMP)) ||
-		    (x->level == IPPROTO_IP && x->name == IP_MULTICAST_TTL) ||
-		    (x->level == IPPROTO_IPV6 && x->name == IPV6_MULTICAST_HOPS))
+		    (x->level == IPPROTO_IP &&
+		     (x->name == IP_MULTICAST_TTL || x->name == IP_MULTICAST_IF)) ||
+		    (x->level == IPPROTO_IPV6 &&
+		     (x->name == IPV6_MULTICAST_HOPS || x->name == IPV6_MULTICAST_IF)))
 			continue;
 		o->ptrs[k++] = o->ptrs[i];
 	}
