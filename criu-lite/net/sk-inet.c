@@ -1,16 +1,18 @@
-/* Owns IPv4 and IPv6 sockets that need no TCP repair: a TCP socket that
- * listens (with no connection waiting to be accepted) or is neither
- * connected nor listening, and a UDP socket, bound or not, connected or
- * not, with nothing queued.  Read through a copy of the task's fd
- * (TCP_INFO gives a listener's backlog and waiting connections) and made
- * again with socket(), the options that matter before bind(), bind(),
- * listen() or connect().  Refused: an established (or closing) TCP
- * connection, a UDP socket with datagrams queued, a socket of another
- * network namespace than lmproc's, other protocols.  A port still taken
- * at restore (the original runs on: dump -R on the same host) fails the
- * restore naming the socket, except for a TCP socket whose connection
- * ended: that one held no port of its own any more (TIME_WAIT may hold
- * it), and is restored unbound when its old port is taken. */
+/* Owns IPv4 and IPv6 sockets: a TCP socket that listens (with no
+ * connection waiting to be accepted), is neither connected nor
+ * listening, or is established (with --tcp-established; sk-tcp.c does
+ * its TCP repair), and a UDP socket, bound or not, connected or not, with
+ * nothing queued.  Read through a copy of the task's fd (TCP_INFO gives a
+ * listener's backlog and waiting connections) and made again with
+ * socket(), the options that matter before bind(), bind(), listen() or
+ * connect().  Refused: an opening or closing TCP connection, an
+ * established one without --tcp-established, a UDP socket with datagrams
+ * queued, a socket of another network namespace than lmproc's, other
+ * protocols.  A port still taken at restore (the original runs on: dump
+ * -R on the same host) fails the restore naming the socket, except for a
+ * TCP socket whose connection ended: that one held no port of its own
+ * any more (TIME_WAIT may hold it), and is restored unbound when its old
+ * port is taken. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
