@@ -83,7 +83,7 @@ int tcp_dump_end(struct tcp_dump *t, bool killed)
 }
 
 /* LEN bytes of queue Q peeked into files-data.img. */
-static int save_queue(struct files_dump *d, int fd, int q, uint32_t len, uint64_t *off)
+static int save_queue(struct files_dump *d, int fd, int q, uint32_t len)
 {
 	cleanup_free char *buf = NULL;
 	ssize_t n;
@@ -103,13 +103,12 @@ static int save_queue(struct files_dump *d, int fd, int q, uint32_t len, uint64_
 		       n < 0 ? strerror(errno) : "short");
 		return n < 0 ? -errno : -EIO;
 	}
-	return files_data_write(d, buf, len, off ?: &at);
+	return files_data_write(d, buf, len, &at);
 }
 
 static int read_queues(struct files_dump *d, int fd, TcpRepairEntry *t)
 {
 	int inq = 0, outq = 0, unsent = 0, ret;
-	uint64_t off2;
 
 	if (ioctl(fd, SIOCINQ, &inq) || ioctl(fd, SIOCOUTQ, &outq) ||
 	    ioctl(fd, SIOCOUTQNSD, &unsent))
@@ -117,14 +116,15 @@ static int read_queues(struct files_dump *d, int fd, TcpRepairEntry *t)
 	t->inq_len = inq;
 	t->outq_len = outq;
 	t->unsent_len = unsent;
-	ret = set_int(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) ?: get_u32(fd, TCP_QUEUE_SEQ, &t->recv_seq);
-	ret = ret ?: set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) ?:
-		      get_u32(fd, TCP_QUEUE_SEQ, &t->send_seq);
+	ret = set_int(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) ?:
+	      get_u32(fd, TCP_QUEUE_SEQ, &t->recv_seq) ?:
+	      set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) ?:
+	      get_u32(fd, TCP_QUEUE_SEQ, &t->send_seq);
 	if (ret)
 		return ret;
 	t->data_off = d->data_off;
-	ret = save_queue(d, fd, TCP_RECV_QUEUE, t->inq_len, NULL) ?:
-	      save_queue(d, fd, TCP_SEND_QUEUE, t->outq_len, &off2);
+	ret = save_queue(d, fd, TCP_RECV_QUEUE, t->inq_len) ?:
+	      save_queue(d, fd, TCP_SEND_QUEUE, t->outq_len);
 	return ret ?: set_int(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
 }
 
