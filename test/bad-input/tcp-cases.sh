@@ -31,4 +31,5 @@ run_tcp_bad_input() {
 	CASE_KIND=state bad_case tcp-dump-fails tcp_case fd00::1 fail
 	CASE_KIND=state bad_case tcp-iptables-lock tcp_case 198.18.0.1 iptables
 	bad_case tcp-needs-flag tcp_case 198.18.0.1 refuse
+	bad_case tcp-restore-needs-flag tcp_case 198.18.0.1 restore-refused
 }

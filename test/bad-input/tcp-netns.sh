@@ -6,7 +6,8 @@
 #   tcp-netns.sh LMPROC TOOLS DIR ADDR MODE
 # MODE: restore (dump, kill, restore), leave (dump -R), fail (a dump
 # failing after the sockets were read), refuse (no --tcp-established),
-# iptables (restore with --network-lock iptables).  Exit 0 if the client
+# iptables (restore with --network-lock iptables), restore-refused (a
+# restore without --tcp-established: refused, its lock released).  Exit 0 if the client
 # saw every byte, in order, with no error, the dump/restore did what MODE
 # expects, and the ruleset is as before; the reason on stderr otherwise.
 # Figures on stdout: the client's line and the lmproc times.
@@ -55,6 +56,19 @@ fail)
 	[ "$st" = 0 ] || fail "dump failed: $(head -c 300 "$DIR/dump.err")"
 	;;
 esac
+if [ "$MODE" = restore-refused ]; then
+	wait "$SP" 2>/dev/null
+	"$LM" restore -D "$DIR/img" -d -o "$DIR/restore.log" 2>"$DIR/restore.err" &&
+		fail "restore without --tcp-established succeeded"
+	grep -q "fd 4 (IP socket): an established TCP connection: restore needs --tcp-established" \
+		"$DIR/restore.err" || fail "restore refusal unclear: $(head -c 300 "$DIR/restore.err")"
+	kill "$CP"
+	wait "$CP" 2>/dev/null
+	nft list ruleset >"$DIR/rules.after" 2>&1
+	cmp -s "$DIR/rules.before" "$DIR/rules.after" ||
+		fail "ruleset differs after the failed restore: $(head -c 300 "$DIR/rules.after")"
+	exit 0
+fi
 if [ "$MODE" = restore ] || [ "$MODE" = iptables ]; then
 	wait "$SP" 2>/dev/null
 	nft list ruleset >"$DIR/rules.locked" 2>&1
