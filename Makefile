@@ -10,7 +10,8 @@ CFLAGS_COMMON	:= -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
 CFLAGS		+= $(CFLAGS_COMMON) -Icriu-lite/include -Ipie/include -Ibuild/images \
 		   -Ibuild -Ibuild/pie $(shell pkg-config --cflags libnl-3.0 2>/dev/null)
 LDLIBS		+= -lprotobuf-c -lcap -lxxhash $(shell pkg-config --libs libnl-3.0 2>/dev/null) \
-		   $(shell pkg-config --libs libnl-route-3.0 2>/dev/null)
+		   $(shell pkg-config --libs libnl-route-3.0 2>/dev/null) \
+		   $(shell pkg-config --libs libnftables 2>/dev/null)
 
 # Freestanding position-independent code for the blobs: no libc, no GOT
 # (everything hidden), no stack protector (there is no TLS canary to read).
@@ -22,7 +23,7 @@ PIE_CFLAGS	:= -O2 -Wall -Wextra -Werror -fpie -nostdlib -ffreestanding \
 
 DEBIAN_DEPS	:= gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev \
 		   libnl-3-dev libnl-route-3-dev libbpf-dev bpftool libcap-dev clang \
-		   libxxhash-dev
+		   libxxhash-dev libnftables-dev nftables iptables
 
 PROTOS		:= $(wildcard images/*.proto)
 PB_C		:= $(patsubst images/%.proto,build/images/%.pb-c.c,$(PROTOS))

@@ -30,6 +30,7 @@
 #include "pstree.h"
 #include "restore.h"
 #include "seize.h"
+#include "sk-tcp.h"
 #include "shmem.h"
 #include "cgroup.h"
 #include "netns.h"
@@ -97,6 +98,7 @@ struct dump_ctx {
 	pid_t *live; /* the pids of the live processes */
 	size_t nr_live;
 	struct shmem_dump *shmem;
+	struct tcp_dump *tcp; /* connections in repair mode, to the release */
 	struct page_xfer_stats pages; /* the sum over the processes */
 	bool pre_dump;
 	uint64_t t_start, t_seize, t_frozen, t_thawed;
@@ -503,9 +505,15 @@ static int dump_frozen(struct dump_ctx *ctx)
 	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
 				      ctx->live, ctx->nr_live);
 	ctx->shmem = shmem_dump_start(ctx->dfd);
+	if (ctx->opts->tcp_established)
+		ctx->tcp = tcp_dump_start(ctx->opts->network_lock);
 	charge(ctx, ST_FILES);
-	if (!ctx->files || !ctx->shmem)
+	if (!ctx->files || !ctx->shmem || (ctx->opts->tcp_established && !ctx->tcp))
 		ret = -EIO;
+	if (ctx->files) {
+		ctx->files->tcp_established = ctx->opts->tcp_established;
+		ctx->files->tcp = ctx->tcp;
+	}
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
 			ret = dump_one_frozen(ctx, &ctx->procs[i]);
@@ -720,6 +728,8 @@ static int run_pre_dump(struct dump_ctx *ctx)
 		ctx->files = files_dump_start(-1, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
 					      ctx->live, ctx->nr_live);
 		ret = ctx->files ? 0 : -EIO;
+		if (ctx->files)
+			ctx->files->tcp_established = ctx->opts->tcp_established;
 	}
 	charge(ctx, ST_FILES);
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
@@ -759,12 +769,16 @@ static int run_dump(struct dump_ctx *ctx)
 		if (!ctx->tree.items[i].zombie)
 			ret = track_round_commit(&ctx->procs[i].round);
 	charge(ctx, ST_TRACKER);
-	if (ret)
+	/* The connections leave repair mode before the tree runs again;
+	 * a killed tree's stay in it, so that closing them sends nothing. */
+	if (ret || ctx->opts->leave_running) {
+		ret = tcp_dump_end(ctx->tcp, false) ?: ret;
 		unseize_tree(&ctx->tree);
-	else if (ctx->opts->leave_running)
-		unseize_tree(&ctx->tree);
-	else
+	} else {
 		ret = kill_tree(&ctx->tree);
+		tcp_dump_end(ctx->tcp, !ret);
+	}
+	ctx->tcp = NULL;
 	charge(ctx, ST_RELEASE);
 	ctx->t_thawed = ctx->t_mark;
 	if (!ret)

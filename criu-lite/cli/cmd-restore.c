@@ -17,6 +17,7 @@
 #include "cgroup.h"
 #include "common.h"
 #include "fd-types.h"
+#include "sk-tcp.h"
 #include "sk-unix.h"
 #include "image.h"
 #include "interrupt.h"
@@ -173,6 +174,17 @@ static void undo_shmem(struct restore_tree *t)
 			restore_undo_shmem(&t->ctx[i]);
 }
 
+/* The dumped connections' packets pass again: the tree runs (or the
+ * restore failed, and holding them helps no one). */
+static void release_locks(struct restore_tree *t)
+{
+	char last[32] = "";
+
+	for (size_t i = 0; t->ctx && i < t->nr; i++)
+		if (t->ctx[i].plan.pid)
+			tcp_release_locks(&t->ctx[i].plan, last);
+}
+
 static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start)
 {
 	int ret = prepare(t, opts, dfd);
@@ -180,6 +192,7 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	if (!ret)
 		ret = restore_check_interrupt(t);
 	if (ret) {
+		release_locks(t);
 		undo_shmem(t);
 		return ret;
 	}
@@ -206,9 +219,11 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 			ret = restore_detach_task(&t->ctx[i]);
 	if (ret) {
 		restore_kill_tree(t);
+		release_locks(t);
 		undo_shmem(t);
 		return ret;
 	}
+	release_locks(t);
 	for (size_t i = 0; i < t->nr; i++)
 		if (t->ctx[i].plan.pid)
 			restore_done_shmem(&t->ctx[i]);

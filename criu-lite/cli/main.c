@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "log.h"
+#include "netlock.h"
 #include "opts.h"
 
 static const char usage_text[] =
 	"Usage:\n"
 	"  lmproc dump    -t PID -D DIR [-R] [--page-path read|splice] [--prev-images-dir DIR]\n"
-	"                 [--ext-unix-sk]\n"
+	"                 [--ext-unix-sk] [--tcp-established]\n"
+	"                 [--network-lock nftables|iptables|skip]\n"
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
 	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
 	"                 [--manage-cgroups[=soft|full|strict|ignore]]\n"
@@ -45,6 +47,10 @@ static const char usage_text[] =
 	"      --ext-unix-sk       dump: a unix socket connected to one outside the tree:\n"
 	"                          a datagram one is connected to its name again at\n"
 	"                          restore, a stream one needs --inherit-fd socket:[...]\n"
+	"      --tcp-established  dump and restore established TCP connections (TCP\n"
+	"                          repair); without it a dump refuses them\n"
+	"      --network-lock MODE  dump: how the connections' packets are held until\n"
+	"                          the restore: nftables (default), iptables, skip\n"
 	"      --track BACKEND     dirty tracking: auto (default), pagemap-scan, soft-dirty\n"
 	"      --inherit-fd fd[N]:pipe:[INODE], fd[N]:socket:[INODE]  restore: lmproc's fd\n"
 	"                          N replaces the dumped pipe or unix socket INODE whose\n"
@@ -92,6 +98,8 @@ enum {
 	OPT_INHERIT_FD,
 	OPT_MANAGE_CGROUPS,
 	OPT_VETH_PAIR,
+	OPT_TCP_ESTABLISHED,
+	OPT_NETWORK_LOCK,
 };
 
 /* CRIU's modes: full would also set the limits of cgroups that exist
@@ -170,6 +178,8 @@ int main(int argc, char **argv)
 		{ "track", required_argument, NULL, OPT_TRACK },
 		{ "pidns", no_argument, NULL, OPT_PIDNS },
 		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
+		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
+		{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
 		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 		{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
 		{ "veth-pair", required_argument, NULL, OPT_VETH_PAIR },
@@ -231,6 +241,20 @@ int main(int argc, char **argv)
 			break;
 		case OPT_EXT_UNIX_SK:
 			opts.ext_unix_sk = true;
+			break;
+		case OPT_TCP_ESTABLISHED:
+			opts.tcp_established = true;
+			break;
+		case OPT_NETWORK_LOCK:
+			if (!strcmp(optarg, "nftables"))
+				opts.network_lock = NETLOCK_NFT;
+			else if (!strcmp(optarg, "iptables"))
+				opts.network_lock = NETLOCK_IPT;
+			else if (!strcmp(optarg, "skip"))
+				opts.network_lock = NETLOCK_SKIP;
+			else
+				return usage_error("--network-lock must be nftables, iptables or skip, "
+						   "not '%s'", optarg);
 			break;
 		case OPT_INHERIT_FD:
 			if (parse_inherit(optarg, &opts))

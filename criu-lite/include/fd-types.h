@@ -70,6 +70,10 @@ struct files_dump {
 	void *descs_seen;
 	bool shell_job; /* --shell-job: a terminal not the process's is lmproc's to give */
 	bool ext_unix_sk; /* --ext-unix-sk */
+	bool tcp_established; /* --tcp-established */
+	/* The connections put in repair mode (sk-tcp.c), kept past the
+	 * files; NULL in a pre-dump, which only checks. */
+	struct tcp_dump *tcp;
 	/* Every live process of the tree: a socket's peer may be another's. */
 	const pid_t *tree_pids;
 	size_t nr_tree_pids;

@@ -49,6 +49,8 @@ struct lmproc_opts {
 	bool shell_job;			/* -j: the process's terminal is its shell's */
 	bool pidns;			/* restore --pidns */
 	bool ext_unix_sk;		/* --ext-unix-sk */
+	bool tcp_established;		/* --tcp-established */
+	int network_lock;		/* --network-lock: enum netlock_kind */
 	enum cgroup_mode manage_cgroups; /* restore --manage-cgroups */
 	enum page_path page_path;	/* --page-path */
 	const char *prev_images_dir;	/* --prev-images-dir */

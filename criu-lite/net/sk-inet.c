@@ -1,14 +1,15 @@
-/* Owns IPv4 and IPv6 sockets that need no TCP repair: a TCP socket that
- * listens (with no connection waiting to be accepted) or is neither
- * connected nor listening, and a UDP socket, bound or not, connected or
- * not, with nothing queued.  Read through a copy of the task's fd
- * (TCP_INFO gives a listener's backlog and waiting connections) and made
- * again with socket(), the options that matter before bind(), bind(),
- * listen() or connect().  Refused: an established (or closing) TCP
- * connection, a UDP socket with datagrams queued, a socket of another
- * network namespace than lmproc's or the tree's own (net/netns.c), other
- * protocols.  A port still taken
- * at restore (the original runs on: dump -R on the same host) fails the
+/* Owns IPv4 and IPv6 sockets: a TCP socket that listens (with no
+ * connection waiting to be accepted), is neither connected nor
+ * listening, or is established (with --tcp-established; sk-tcp.c does
+ * its TCP repair), and a UDP socket, bound or not, connected or not, with
+ * nothing queued.  Read through a copy of the task's fd (TCP_INFO gives a
+ * listener's backlog and waiting connections) and made again with
+ * socket(), the options that matter before bind(), bind(), listen() or
+ * connect().  Refused: an opening or closing TCP connection, an
+ * established one without --tcp-established, a UDP socket with datagrams
+ * queued, a socket of another network namespace than lmproc's or the
+ * tree's own (net/netns.c), other protocols.  A port still taken at
+ * restore (the original runs on: dump -R on the same host) fails the
  * restore naming the socket, except for a TCP socket whose connection
  * ended: that one held no port of its own any more (TIME_WAIT may hold
  * it), and is restored unbound when its old port is taken. */
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "netns.h"
 #include "sk-opts.h"
+#include "sk-tcp.h"
 #include "words.h"
 
 #define INET_FLAGS (O_ACCMODE | O_NONBLOCK)
@@ -118,10 +120,38 @@ static int refuse(const struct files_dump *d, const struct fd_parms *p, const ch
 	return -EOPNOTSUPP;
 }
 
+/* An established connection: refused without --tcp-established,
+ * checked only by a pre-dump, otherwise locked and read in repair mode
+ * (sk-tcp.c). */
+static int tcp_established(struct files_dump *d, const struct fd_parms *p, int fd,
+			   const struct sockaddr_storage *local, InetSkEntry *e, uint8_t *dbuf,
+			   TcpRepairEntry *t, struct sockaddr_storage *peer)
+{
+	socklen_t len = sizeof(*peer);
+	char lname[INET6_ADDRSTRLEN + 16], pname[INET6_ADDRSTRLEN + 16];
+
+	peer->ss_family = e->family;
+	if (getpeername(fd, (struct sockaddr *)peer, &len))
+		return -errno;
+	addr_name(local, lname, sizeof(lname));
+	addr_name(peer, pname, sizeof(pname));
+	if (!d->tcp_established) {
+		pr_err("pid %d fd %d (TCP connection %s -> %s): established: needs "
+		       "--tcp-established\n", d->pid, p->fd, lname, pname);
+		return -EOPNOTSUPP;
+	}
+	take_addr(peer, &e->dst_addr, dbuf, &e->dst_port);
+	e->has_dst_addr = e->has_dst_port = true;
+	if (d->tcp)
+		e->tcp = t;
+	return 0;
+}
+
 /* The state of a TCP socket; a listener's backlog and waiting
  * connections come in TCP_INFO's unacked and sacked. */
-static int tcp_state(const struct files_dump *d, const struct fd_parms *p, int fd,
-		     const struct sockaddr_storage *local, InetSkEntry *e)
+static int tcp_state(struct files_dump *d, const struct fd_parms *p, int fd,
+		     const struct sockaddr_storage *local, InetSkEntry *e, uint8_t *dbuf,
+		     TcpRepairEntry *t, struct sockaddr_storage *peer)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -138,10 +168,11 @@ static int tcp_state(const struct files_dump *d, const struct fd_parms *p, int f
 		e->backlog = ti.tcpi_sacked;
 		return 0;
 	}
+	if (ti.tcpi_state == TCP_ESTABLISHED)
+		return tcp_established(d, p, fd, local, e, dbuf, t, peer);
 	if (ti.tcpi_state != TCP_CLOSE)
 		return refuse(d, p, "TCP socket", local,
-			      "a connection (established, opening or closing): not supported yet "
-			      "(needs TCP repair)");
+			      "a connection opening or closing: not supported yet");
 	/* A connect() sets the receive MSS; a socket never connected has
 	 * none. */
 	e->has_closed = true;
@@ -212,7 +243,10 @@ static int read_shutdown(const struct files_dump *d, const struct fd_parms *p, i
 /* A TCP socket whose connection ended reads the MSS and window clamp its
  * connection negotiated, not settings of its own: a socket made again is
  * unconnected and can't take them (TCP_MAXSEG refuses a value above the
- * unconnected default's range), so they are left to the kernel. */
+ * unconnected default's range), so they are left to the kernel.  An
+ * accepted socket reads the SYN's TTL (hop limit) and interface as its
+ * multicast TTL and interface, which a stream socket can't set: left too
+ * (TCP repair sets the MSS). */
 static void drop_connection_opts(struct sk_opts *o)
 {
 	size_t k = 0;
@@ -220,7 +254,12 @@ static void drop_connection_opts(struct sk_opts *o)
 	for (size_t i = 0; i < o->n; i++) {
 		const SkOptEntry *x = o->ptrs[i];
 
-		if (x->level == IPPROTO_TCP && (x->name == TCP_MAXSEG || x->name == TCP_WINDOW_CLAMP))
+		if ((x->level == IPPROTO_TCP &&
+		     (x->name == TCP_MAXSEG || x->name == TCP_WINDOW_CLAMP)) ||
+		    (x->level == IPPROTO_IP &&
+		     (x->name == IP_MULTICAST_TTL || x->name == IP_MULTICAST_IF)) ||
+		    (x->level == IPPROTO_IPV6 &&
+		     (x->name == IPV6_MULTICAST_HOPS || x->name == IPV6_MULTICAST_IF)))
 			continue;
 		o->ptrs[k++] = o->ptrs[i];
 	}
@@ -241,7 +280,7 @@ static int read_more(const struct files_dump *d, const struct fd_parms *p, int f
 	ret = sk_opts_dump(&w, fd, e->family, e->type, e->protocol, o);
 	if (ret)
 		return ret;
-	if (e->closed)
+	if (e->closed || e->has_dst_port)
 		drop_connection_opts(o);
 	e->opts = o->ptrs;
 	e->n_opts = o->n;
@@ -260,7 +299,8 @@ static int read_more(const struct files_dump *d, const struct fd_parms *p, int f
 static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	InetSkEntry e = INET_SK_ENTRY__INIT;
-	struct sockaddr_storage local = { .ss_family = AF_INET };
+	TcpRepairEntry t = TCP_REPAIR_ENTRY__INIT;
+	struct sockaddr_storage peer, local = { .ss_family = AF_INET };
 	socklen_t len = sizeof(local);
 	uint8_t sbuf[16], dbuf[16];
 	cleanup_free struct sk_opts *o = calloc(1, sizeof(*o));
@@ -288,12 +328,15 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	}
 	if (take_addr(&local, &e.src_addr, sbuf, &e.src_port))
 		e.has_src_addr = e.has_src_port = true;
-	ret = e.type == SOCK_STREAM ? tcp_state(d, p, fd, &local, &e) :
+	ret = e.type == SOCK_STREAM ? tcp_state(d, p, fd, &local, &e, dbuf, &t, &peer) :
 				      udp_state(d, p, fd, &local, &e, dbuf);
 	if (!ret) {
 		read_options(fd, &e);
 		ret = read_more(d, p, fd, &local, &e, o);
 	}
+	/* Last: the options read above are the task's, not repair mode's. */
+	if (!ret && e.tcp)
+		ret = tcp_dump_conn(d, p, fd, &local, &peer, &t);
 	close(fd);
 	if (!ret) {
 		fe->inet_sk = &e;
@@ -309,7 +352,6 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 	const char *why;
 	size_t alen;
 
-	(void)data_size;
 	if (!e)
 		return restore_plan_bad("files.img", "file id %u has no inet_sk entry", f->id);
 	alen = e->family == AF_INET ? 4 : 16;
@@ -319,7 +361,8 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 	    (e->flags & ~INET_FLAGS) || (e->flags & O_ACCMODE) != O_RDWR ||
 	    e->has_src_addr != e->has_src_port || (e->has_src_addr && e->src_addr.len != alen) ||
 	    e->has_dst_addr != e->has_dst_port || (e->has_dst_addr && e->dst_addr.len != alen) ||
-	    (e->has_dst_addr && e->type != SOCK_DGRAM) ||
+	    (e->has_dst_addr && e->type != SOCK_DGRAM && !e->tcp) ||
+	    (e->tcp && (!e->has_dst_addr || !e->has_src_addr || e->has_backlog || e->closed)) ||
 	    (e->has_backlog && (e->type != SOCK_STREAM || e->backlog > MAX_BACKLOG)) ||
 	    (e->closed && (e->type != SOCK_STREAM || e->has_backlog)) ||
 	    e->src_port > 65535 || e->dst_port > 65535 || (e->v6only && e->family != AF_INET6))
@@ -327,6 +370,9 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 					"protocol %u, flags %s, addresses or backlog out of "
 					"range", f->id, e->family, e->type, e->protocol,
 					open_flags_words(e->flags).s);
+	why = e->tcp ? tcp_repair_bad(e->tcp, data_size) : NULL;
+	if (why)
+		return restore_plan_bad("files.img", "TCP connection file id %u: %s", f->id, why);
 	why = sk_opts_bad(e->opts, e->n_opts, e->family);
 	if (why || (e->has_shutdown && (!e->shutdown || e->shutdown > 3)))
 		return restore_plan_bad("files.img", "IP socket file id %u: %s", f->id,
@@ -414,7 +460,11 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 				     strerror(-ret));
 		goto err;
 	}
-	if (e->has_src_addr) {
+	if (e->tcp) {
+		ret = tcp_restore_conn(tf, desc, fd, e);
+		if (ret)
+			goto err;
+	} else if (e->has_src_addr) {
 		len = make_addr(e, &e->src_addr, e->src_port, &ss);
 		addr_name(&ss, name, sizeof(name));
 		if (bind(fd, (struct sockaddr *)&ss, len) && !(e->closed && errno == EADDRINUSE)) {
@@ -427,7 +477,7 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 		ret = task_files_err(tf, desc, "can't listen: %s", strerror(errno));
 		goto err;
 	}
-	if (e->has_dst_addr) {
+	if (e->has_dst_addr && !e->tcp) {
 		len = make_addr(e, &e->dst_addr, e->dst_port, &ss);
 		addr_name(&ss, name, sizeof(name));
 		if (connect(fd, (struct sockaddr *)&ss, len)) {

@@ -263,12 +263,13 @@ case_mem_memfd_private() {
 	refused $? "$TPID" "mapping 0x" "private mapping of the memfd" && target_intact
 }
 
-# An established TCP connection needs TCP repair: refused naming the fd.
+# An established TCP connection without --tcp-established: refused naming
+# the fd, both ends and the flag.
 case_tcp_established() {
 	target_up "$BUILD/bad-input/tcp_established" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 8" "TCP repair" && target_intact
+	refused $? "$TPID" "fd 8" "needs --tcp-established" && target_intact
 }
 
 # A socket option lmproc can't set again (SK_REFUSE: an eBPF filter, a
@@ -1335,6 +1336,7 @@ run_bad_input() {
 	run_netns_bad_input
 	run_tty_bad_input
 	run_refusal_bad_input
+	run_tcp_bad_input
 	run_imgdir_bad_input
 	run_interrupt_bad_input
 	run_fuzz_bad_input

@@ -1,0 +1,34 @@
+/* The network lock: rules that drop every packet of the dumped TCP
+ * connections, in and out, from before their sockets enter repair mode
+ * until the restored tree runs (or the dump is undone), so that no stack
+ * answers a peer's packet with a reset meanwhile. */
+#ifndef LMPROC_NETLOCK_H
+#define LMPROC_NETLOCK_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+enum netlock_kind {
+	NETLOCK_NFT,	  /* an nftables table of lmproc's, through libnftables */
+	NETLOCK_IPT,	  /* iptables/ip6tables chains (run as commands) */
+	NETLOCK_SKIP,	  /* the caller locks */
+};
+
+struct netlock;
+
+/* A lock of KIND, named after lmproc's pid; nothing is made until the
+ * first connection.  NULL: out of memory. */
+struct netlock *netlock_new(enum netlock_kind kind);
+/* Drops the packets between LOCAL and PEER (a TCP connection), both
+ * ways.  0 or -errno (logged). */
+int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
+		const struct sockaddr_storage *peer);
+/* The lock's name, NULL if nothing is locked (or KIND is skip). */
+const char *netlock_name(const struct netlock *l);
+enum netlock_kind netlock_kind_of(const struct netlock *l);
+/* Removes the rules (RELEASE) or leaves them for the restore, and frees L. */
+int netlock_end(struct netlock *l, bool release);
+/* Removes the lock NAME of KIND a dump left: 0, or -errno (logged). */
+int netlock_release(enum netlock_kind kind, const char *name);
+
+#endif
