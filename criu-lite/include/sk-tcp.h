@@ -30,6 +30,10 @@ const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size);
  * binds and connects it in repair mode, with its queues, window and
  * timestamps, and takes it out of repair mode. */
 int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkEntry *e);
+/* net/sk-inet.c: E's address ADDR and PORT (validated lengths) as a
+ * sockaddr of its family into SS; its length. */
+socklen_t inet_sk_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, uint32_t port,
+		       struct sockaddr_storage *ss);
 /* Restore, once the tree runs or the restore failed: removes the network
  * locks P's connections name; LAST (32 bytes, "" at first) keeps the last
  * one removed so that each goes once. */

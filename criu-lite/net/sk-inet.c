@@ -380,8 +380,8 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 	return 0;
 }
 
-static socklen_t make_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, uint32_t port,
-			   struct sockaddr_storage *ss)
+socklen_t inet_sk_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, uint32_t port,
+		       struct sockaddr_storage *ss)
 {
 	struct sockaddr_in *a4 = (void *)ss;
 	struct sockaddr_in6 *a6 = (void *)ss;
@@ -465,7 +465,7 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 		if (ret)
 			goto err;
 	} else if (e->has_src_addr) {
-		len = make_addr(e, &e->src_addr, e->src_port, &ss);
+		len = inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
 		addr_name(&ss, name, sizeof(name));
 		if (bind(fd, (struct sockaddr *)&ss, len) && !(e->closed && errno == EADDRINUSE)) {
 			ret = task_files_err(tf, desc, "can't bind %s again: %s", name,
@@ -478,7 +478,7 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 		goto err;
 	}
 	if (e->has_dst_addr && !e->tcp) {
-		len = make_addr(e, &e->dst_addr, e->dst_port, &ss);
+		len = inet_sk_addr(e, &e->dst_addr, e->dst_port, &ss);
 		addr_name(&ss, name, sizeof(name));
 		if (connect(fd, (struct sockaddr *)&ss, len)) {
 			ret = task_files_err(tf, desc, "can't connect to %s again: %s", name,
@@ -521,7 +521,7 @@ static int inet_check(const struct restore_plan *p, uint32_t desc)
 	if (e->freebind)
 		set_int(fd, e->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
 			e->family == AF_INET ? IP_FREEBIND : IPV6_FREEBIND, 1);
-	len = make_addr(e, &e->src_addr, e->src_port, &ss);
+	len = inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
 	ret = bind(fd, (struct sockaddr *)&ss, len);
 	close(fd);
 	if (ret && errno == EADDRINUSE) {

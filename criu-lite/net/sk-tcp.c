@@ -215,25 +215,6 @@ const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size)
 	return NULL;
 }
 
-static socklen_t sk_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, uint32_t port,
-			 struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *a4 = (void *)ss;
-	struct sockaddr_in6 *a6 = (void *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (e->family == AF_INET) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons(port);
-		memcpy(&a4->sin_addr, addr->data, 4);
-		return sizeof(*a4);
-	}
-	a6->sin6_family = AF_INET6;
-	a6->sin6_port = htons(port);
-	memcpy(&a6->sin6_addr, addr->data, 16);
-	return sizeof(*a6);
-}
-
 /* LEN bytes of files-data.img at OFF sent into queue Q (TCP_NO_QUEUE:
  * out of repair mode, sent as the task would). */
 static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32_t len)
@@ -331,7 +312,7 @@ static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const cha
 	if (ret)
 		return ret;
 	*step = "bind";
-	len = sk_addr(e, &e->src_addr, e->src_port, &ss);
+	len = inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
 	if (bind(fd, (struct sockaddr *)&ss, len))
 		return -errno;
 	*step = "set TCP_TIMESTAMP";
@@ -339,7 +320,7 @@ static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const cha
 	if (ret)
 		return ret;
 	*step = "connect";
-	len = sk_addr(e, &e->dst_addr, e->dst_port, &ss);
+	len = inet_sk_addr(e, &e->dst_addr, e->dst_port, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, len))
 		return -errno;
 	*step = "set TCP_REPAIR_OPTIONS";
