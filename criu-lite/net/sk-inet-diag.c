@@ -8,8 +8,10 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <netlink/msg.h>
@@ -20,38 +22,64 @@
 #include "netns.h"
 #include "sk-opts.h"
 
-struct diag_find {
+struct diag_sk {
 	unsigned long ino;
-	bool found;
 	unsigned shutdown;
 	bool md5;
 };
 
+/* Every socket of one family and protocol of one network namespace, as
+ * sock_diag listed it, by inode: listed once per run (the tree is
+ * frozen), not once per socket, which made a dump of N sockets read N
+ * times N entries. */
+static struct diag_table {
+	unsigned long netns;
+	int family, proto;
+	struct diag_sk *sks;
+	size_t nr, cap;
+} tables[8];
+static size_t nr_tables;
+
 static int diag_cb(struct nl_msg *msg, void *arg)
 {
-	struct diag_find *f = arg;
+	struct diag_table *t = arg;
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
 	struct inet_diag_msg *m = nlmsg_data(nlh);
 	struct nlattr *tb[INET_DIAG_MAX + 1];
+	struct diag_sk *d;
 
-	if (m->idiag_inode != f->ino ||
-	    nlmsg_parse(nlh, sizeof(*m), tb, INET_DIAG_MAX, NULL) < 0)
+	if (nlmsg_parse(nlh, sizeof(*m), tb, INET_DIAG_MAX, NULL) < 0)
 		return NL_SKIP;
-	f->found = true;
+	if (t->nr == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct diag_sk *n = realloc(t->sks, cap * sizeof(*n));
+
+		if (!n)
+			return NL_STOP;
+		t->sks = n;
+		t->cap = cap;
+	}
+	d = &t->sks[t->nr++];
+	*d = (struct diag_sk){ .ino = m->idiag_inode };
 	if (tb[INET_DIAG_SHUTDOWN] && nla_len(tb[INET_DIAG_SHUTDOWN]) >= 1)
-		f->shutdown = *(const uint8_t *)nla_data(tb[INET_DIAG_SHUTDOWN]);
-	f->md5 = tb[INET_DIAG_MD5SIG] && nla_len(tb[INET_DIAG_MD5SIG]) > 0;
+		d->shutdown = *(const uint8_t *)nla_data(tb[INET_DIAG_SHUTDOWN]);
+	d->md5 = tb[INET_DIAG_MD5SIG] && nla_len(tb[INET_DIAG_MD5SIG]) > 0;
 	return NL_OK;
 }
 
-int inet_diag_state(pid_t pid, int family, int proto, unsigned long ino, unsigned *shutdown,
-		    bool *md5)
+static int cmp_sk(const void *a, const void *b)
+{
+	const struct diag_sk *x = a, *y = b;
+
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static int load_table(pid_t pid, struct diag_table *t)
 {
 	/* The MD5 keys come with INET_DIAG_INFO, to CAP_NET_ADMIN. */
-	struct inet_diag_req_v2 req = { .sdiag_family = family, .sdiag_protocol = proto,
+	struct inet_diag_req_v2 req = { .sdiag_family = t->family, .sdiag_protocol = t->proto,
 					.idiag_ext = 1 << (INET_DIAG_INFO - 1),
 					.idiag_states = ~0U };
-	struct diag_find f = { .ino = ino };
 	struct nl_sock *sk = nl_socket_alloc();
 	int ret = -EIO, back, err;
 
@@ -71,15 +99,64 @@ int inet_diag_state(pid_t pid, int family, int proto, unsigned long ino, unsigne
 		return ret;
 	}
 	ret = -EIO;
-	if (!err &&
-	    !nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, diag_cb, &f) &&
+	if (!err && !nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, diag_cb, t) &&
 	    nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req)) >= 0 &&
 	    nl_recvmsgs_default(sk) >= 0)
-		ret = f.found ? 0 : -ENOENT;
+		ret = 0;
 	nl_socket_free(sk);
-	*shutdown = f.shutdown;
-	*md5 = f.md5;
+	if (!ret)
+		qsort(t->sks, t->nr, sizeof(*t->sks), cmp_sk);
 	return ret;
+}
+
+static int table_of(pid_t pid, int family, int proto, struct diag_table **out)
+{
+	char path[64];
+	struct stat st;
+	struct diag_table *t;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if (stat(path, &st))
+		return -errno;
+	for (size_t i = 0; i < nr_tables; i++) {
+		t = &tables[i];
+		if (t->netns == st.st_ino && t->family == family && t->proto == proto) {
+			*out = t;
+			return 0;
+		}
+	}
+	if (nr_tables == ARRAY_SIZE(tables))
+		return -ENOSPC;
+	t = &tables[nr_tables];
+	*t = (struct diag_table){ .netns = st.st_ino, .family = family, .proto = proto };
+	ret = load_table(pid, t);
+	if (ret) {
+		free(t->sks);
+		return ret;
+	}
+	nr_tables++;
+	*out = t;
+	return 0;
+}
+
+int inet_diag_state(pid_t pid, int family, int proto, unsigned long ino, unsigned *shutdown,
+		    bool *md5)
+{
+	struct diag_sk key = { .ino = ino }, *d;
+	struct diag_table *t = NULL;
+	int ret = table_of(pid, family, proto, &t);
+
+	*shutdown = 0;
+	*md5 = false;
+	if (ret)
+		return ret;
+	d = bsearch(&key, t->sks, t->nr, sizeof(key), cmp_sk);
+	if (!d)
+		return -ENOENT;
+	*shutdown = d->shutdown;
+	*md5 = d->md5;
+	return 0;
 }
 
 /* Whether FD joined GROUP on interface IDX: MCAST_MSFILTER fails with
