@@ -188,6 +188,7 @@ static void release_locks(struct restore_tree *t)
 static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start)
 {
 	int ret = prepare(t, opts, dfd);
+	bool unlocked = false;
 
 	if (!ret)
 		ret = restore_check_interrupt(t);
@@ -201,6 +202,7 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	 * only for the fork. */
 	ret = restore_make_netns(t, opts);
 	if (ret) {
+		release_locks(t);
 		undo_shmem(t);
 		return ret;
 	}
@@ -214,16 +216,24 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	/* The hand-over: the whole tree at once, or none of it. */
 	if (!ret)
 		ret = restore_check_interrupt(t);
+	/* Before the tasks run, and with their packets passing: each
+	 * connection leaves repair mode, so its window probe reaches the
+	 * peer, which resumes at once, not a retransmission timeout later. */
+	if (!ret) {
+		release_locks(t);
+		unlocked = true;
+		ret = tcp_restore_resume(t, dfd);
+	}
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (t->ctx[i].plan.pid)
 			ret = restore_detach_task(&t->ctx[i]);
 	if (ret) {
 		restore_kill_tree(t);
-		release_locks(t);
+		if (!unlocked)
+			release_locks(t);
 		undo_shmem(t);
 		return ret;
 	}
-	release_locks(t);
 	for (size_t i = 0; i < t->nr; i++)
 		if (t->ctx[i].plan.pid)
 			restore_done_shmem(&t->ctx[i]);
