@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "announce.h"
 #include "cgroup.h"
 #include "common.h"
 #include "fd-types.h"
@@ -216,12 +217,14 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	/* The hand-over: the whole tree at once, or none of it. */
 	if (!ret)
 		ret = restore_check_interrupt(t);
-	/* Before the tasks run, and with their packets passing: each
-	 * connection leaves repair mode, so its window probe reaches the
+	/* Before the tasks run, and with their packets passing: the
+	 * addresses announced (bridges and peers learn their new port), then
+	 * each connection leaves repair mode, so its window probe reaches the
 	 * peer, which resumes at once, not a retransmission timeout later. */
 	if (!ret) {
 		release_locks(t);
 		unlocked = true;
+		restore_announce(t);
 		ret = tcp_restore_resume(t, dfd);
 	}
 	for (size_t i = 0; i < t->nr && !ret; i++)
