@@ -21,6 +21,7 @@
 #include <linux/sockios.h>
 
 #include "common.h"
+#include "fault.h"
 #include "image.h"
 #include "log.h"
 #include "sk-tcp.h"
@@ -451,6 +452,10 @@ int tcp_restore_resume(const struct restore_tree *t, int dfd)
 		if (t->ctx[i].plan.pid)
 			ret = resume_task(&t->ctx[i], data_fd, done);
 	close(data_fd);
+	if (!ret && fault_injected("restore-tcp-resume")) {
+		pr_err("Can't hand the restored connections over: fault injected\n");
+		return -EIO;
+	}
 	return ret;
 }
 
