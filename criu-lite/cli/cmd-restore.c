@@ -1,6 +1,8 @@
 /* `lmproc restore -D DIR [-d]`: the order of the restore steps (read and
  * check everything for every process of the tree, build the restorer
- * areas, open service fds, fork the tree, restorers, registers, detach),
+ * areas, open service fds, fork the tree, restorers, registers; then the
+ * hand-over: network locks released, addresses announced, connections
+ * out of repair mode, detach),
  * the stats image, and the wait that forwards the root's exit status.
  * After the fork, every failure kills the tree: no half-restored process
  * is left behind.  SIGINT, SIGTERM and SIGHUP until the hand-over are

@@ -54,8 +54,7 @@ struct announce {
 
 /* A request, then a reply whose target hardware address is the sender's:
  * Linux takes either as gratuitous (arp_is_garp) and updates its entry. */
-static int send_garp(const struct announce *a, int ifindex, const uint8_t *mac,
-		     const void *ip)
+static int send_garp(const struct announce *a, int ifindex, const uint8_t *mac, const void *ip)
 {
 	struct sockaddr_ll to = {
 		.sll_family = AF_PACKET,
