@@ -1,6 +1,8 @@
 /* `lmproc restore -D DIR [-d]`: the order of the restore steps (read and
  * check everything for every process of the tree, build the restorer
- * areas, open service fds, fork the tree, restorers, registers, detach),
+ * areas, open service fds, fork the tree, restorers, registers; then the
+ * hand-over: network locks released, addresses announced, connections
+ * out of repair mode, detach),
  * the stats image, and the wait that forwards the root's exit status.
  * After the fork, every failure kills the tree: no half-restored process
  * is left behind.  SIGINT, SIGTERM and SIGHUP until the hand-over are
@@ -14,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "announce.h"
 #include "cgroup.h"
 #include "common.h"
 #include "fd-types.h"
@@ -188,6 +191,7 @@ static void release_locks(struct restore_tree *t)
 static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start)
 {
 	int ret = prepare(t, opts, dfd);
+	bool unlocked = false;
 
 	if (!ret)
 		ret = restore_check_interrupt(t);
@@ -201,6 +205,7 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	 * only for the fork. */
 	ret = restore_make_netns(t, opts);
 	if (ret) {
+		release_locks(t);
 		undo_shmem(t);
 		return ret;
 	}
@@ -214,16 +219,26 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	/* The hand-over: the whole tree at once, or none of it. */
 	if (!ret)
 		ret = restore_check_interrupt(t);
+	/* Before the tasks run, and with their packets passing: the
+	 * addresses announced (bridges and peers learn their new port), then
+	 * each connection leaves repair mode, so its window probe reaches the
+	 * peer, which resumes at once, not a retransmission timeout later. */
+	if (!ret) {
+		release_locks(t);
+		unlocked = true;
+		restore_announce(t);
+		ret = tcp_restore_resume(t, dfd);
+	}
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (t->ctx[i].plan.pid)
 			ret = restore_detach_task(&t->ctx[i]);
 	if (ret) {
 		restore_kill_tree(t);
-		release_locks(t);
+		if (!unlocked)
+			release_locks(t);
 		undo_shmem(t);
 		return ret;
 	}
-	release_locks(t);
 	for (size_t i = 0; i < t->nr; i++)
 		if (t->ctx[i].plan.pid)
 			restore_done_shmem(&t->ctx[i]);

@@ -27,9 +27,15 @@ int tcp_dump_end(struct tcp_dump *t, bool killed);
 /* Checks T against files-data.img of DATA_SIZE bytes: NULL or why not. */
 const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size);
 /* In the task, FD a new socket of E's family, options set, not bound:
- * binds and connects it in repair mode, with its queues, window and
- * timestamps, and takes it out of repair mode. */
+ * binds and connects it in repair mode, with its queues (but the send
+ * queue's unsent bytes), window and timestamps, and leaves it in repair
+ * mode: the task never runs with it so (tcp_restore_resume). */
 int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkEntry *e);
+/* The hand-over: every task of T finished and stopped, the locks gone.
+ * Each restored connection, once however many fds hold it, leaves repair
+ * mode through lmproc's copy (pidfd_getfd) and sends its unsent bytes
+ * (files-data.img in DFD).  An error names pid and fd: the tree dies. */
+int tcp_restore_resume(const struct restore_tree *t, int dfd);
 /* net/sk-inet.c: E's address ADDR and PORT (validated lengths) as a
  * sockaddr of its family into SS; its length. */
 socklen_t inet_sk_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, uint32_t port,

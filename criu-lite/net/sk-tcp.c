@@ -3,8 +3,10 @@
  * numbers, both queues peeked, never taken out, the options TCP_INFO
  * shows, window, timestamp), after their packets are locked
  * (net/netlock.c); made again in the task in repair mode: sequences,
- * bind, connect without a handshake, queues, window, then out of repair
- * mode, which sends a window probe so the peer resumes at once.  A dump
+ * bind, connect without a handshake, queues, window, and left there.
+ * Once the lock is gone and before the tree runs, lmproc takes each out
+ * of repair mode through its own copy (its window probe now reaches the
+ * peer, which resumes at once) and sends its unsent bytes.  A dump
  * undone (-R, a failure) takes every socket out of repair mode again. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,11 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/sockios.h>
 
 #include "common.h"
+#include "fault.h"
+#include "image.h"
 #include "log.h"
 #include "sk-tcp.h"
 
@@ -215,8 +220,7 @@ const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size)
 	return NULL;
 }
 
-/* LEN bytes of files-data.img at OFF sent into queue Q (TCP_NO_QUEUE:
- * out of repair mode, sent as the task would). */
+/* LEN bytes of files-data.img at OFF sent into queue Q, in repair mode. */
 static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32_t len)
 {
 	cleanup_free char *buf = NULL;
@@ -231,7 +235,7 @@ static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32
 	n = pread(tf->data_fd, buf, len, off);
 	if (n != (ssize_t)len)
 		return n < 0 ? -errno : -EIO;
-	if (q != TCP_NO_QUEUE && set_int(fd, TCP_REPAIR_QUEUE, q))
+	if (set_int(fd, TCP_REPAIR_QUEUE, q))
 		return -errno;
 	while (done < len) {
 		n = send(fd, buf + done, min(chunk, len - done), 0);
@@ -275,24 +279,19 @@ static int set_window(int fd, const TcpRepairEntry *t)
 	return setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) ? -errno : 0;
 }
 
-/* The queues: the receive queue's bytes, the send queue's sent ones in
- * repair mode (acknowledgements may come for them), its unsent ones out
- * of repair mode, as the task would have sent them. */
+/* The queues: the receive queue's bytes and the send queue's sent ones
+ * in repair mode (acknowledgements may come for them); its unsent ones
+ * go out of repair mode at the hand-over (tcp_restore_resume), as the
+ * task would have sent them. */
 static int fill_queues(struct task_files *tf, int fd, const TcpRepairEntry *t, const char **step)
 {
-	uint32_t sent = t->outq_len - t->unsent_len;
 	int ret;
 
 	*step = "refill the receive queue";
 	ret = fill_queue(tf, fd, TCP_RECV_QUEUE, t->data_off, t->inq_len);
 	*step = "refill the send queue";
-	ret = ret ?: fill_queue(tf, fd, TCP_SEND_QUEUE, t->data_off + t->inq_len, sent);
-	if (ret || !t->unsent_len)
-		return ret;
-	*step = "send the unsent bytes";
-	return set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF) ?:
-	       fill_queue(tf, fd, TCP_NO_QUEUE, t->data_off + t->inq_len + sent, t->unsent_len) ?:
-	       set_int(fd, TCP_REPAIR, TCP_REPAIR_ON);
+	return ret ?: fill_queue(tf, fd, TCP_SEND_QUEUE, t->data_off + t->inq_len,
+				 t->outq_len - t->unsent_len);
 }
 
 static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const char **step)
@@ -328,9 +327,7 @@ static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const cha
 	if (ret)
 		return ret;
 	*step = "set TCP_REPAIR_WINDOW";
-	ret = set_window(fd, t);
-	*step = "leave repair mode";
-	return ret ?: set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF);
+	return set_window(fd, t);
 }
 
 int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkEntry *e)
@@ -346,6 +343,120 @@ int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkE
 		return task_files_err(tf, desc, "TCP repair of an established connection: can't "
 				      "%s: %s", step, strerror(-ret));
 	return 0;
+}
+
+/* The unsent part of E's send queue, out of repair mode: without
+ * waiting, since it fit this socket's buffer at the dump. */
+static int send_unsent(const struct restore_ctx *ctx, int fd, int copy, int data_fd,
+		       const TcpRepairEntry *t)
+{
+	uint64_t off = t->data_off + t->inq_len + t->outq_len - t->unsent_len;
+	cleanup_free char *buf = NULL;
+	uint32_t done = 0;
+	ssize_t n;
+
+	if (!t->unsent_len)
+		return 0;
+	buf = malloc(t->unsent_len);
+	if (!buf)
+		return -ENOMEM;
+	n = pread(data_fd, buf, t->unsent_len, off);
+	if (n != (ssize_t)t->unsent_len) {
+		pr_err("Can't read the unsent bytes of pid %d fd %d (a TCP connection) from "
+		       "files-data.img: %s\n", ctx->plan.pid, fd, n < 0 ? strerror(errno) : "short");
+		return n < 0 ? -errno : -EIO;
+	}
+	while (done < t->unsent_len) {
+		n = send(copy, buf + done, t->unsent_len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		done += n;
+	}
+	if (done == t->unsent_len)
+		return 0;
+	pr_err("pid %d fd %d (a TCP connection): only %u of its %u unsent bytes could be "
+	       "sent: %s\n", ctx->plan.pid, fd, done, t->unsent_len,
+	       n < 0 ? strerror(errno) : "the send buffer is full");
+	return n < 0 && errno != EAGAIN ? -errno : -ENOBUFS;
+}
+
+/* Task fd FD of CTX, a connection in repair mode, through lmproc's copy
+ * of it: out of repair mode (its window probe goes out), then its
+ * unsent bytes. */
+static int resume_conn(const struct restore_ctx *ctx, int fd, int data_fd,
+		       const TcpRepairEntry *t)
+{
+	int copy = pidfd_getfd(ctx->pidfd, fd, 0), ret;
+
+	if (copy < 0) {
+		pr_perror("Can't take pid %d fd %d (a TCP connection) out of repair mode: no "
+			  "copy of it", ctx->plan.pid, fd);
+		return -errno;
+	}
+	ret = set_int(copy, TCP_REPAIR, TCP_REPAIR_OFF);
+	if (ret)
+		pr_err("Can't take pid %d fd %d (a TCP connection) out of repair mode: %s\n",
+		       ctx->plan.pid, fd, strerror(-ret));
+	ret = ret ?: send_unsent(ctx, fd, copy, data_fd, t);
+	close(copy);
+	return ret;
+}
+
+/* DONE (per file of the tree's files.img, the same in every plan): its
+ * connection resumed already, through another fd or process. */
+static int resume_task(const struct restore_ctx *ctx, int data_fd, bool *done)
+{
+	const struct restore_plan *p = &ctx->plan;
+
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		uint32_t desc = p->fd_desc[i];
+		const InetSkEntry *e = p->files[desc]->inet_sk;
+		int ret;
+
+		if (!e || !e->tcp || done[desc])
+			continue;
+		done[desc] = true;
+		ret = resume_conn(ctx, p->fds[i]->fd, data_fd, e->tcp);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static bool has_conn(const struct restore_plan *p)
+{
+	for (size_t i = 0; i < p->nr_files; i++)
+		if (p->files[i]->inet_sk && p->files[i]->inet_sk->tcp)
+			return true;
+	return false;
+}
+
+int tcp_restore_resume(const struct restore_tree *t, int dfd)
+{
+	cleanup_free bool *done = NULL;
+	size_t nr = 0;
+	int data_fd, ret = 0;
+
+	for (size_t i = 0; i < t->nr && !nr; i++)
+		if (t->ctx[i].plan.pid && has_conn(&t->ctx[i].plan))
+			nr = t->ctx[i].plan.nr_files;
+	if (!nr)
+		return 0;
+	done = calloc(nr, sizeof(*done));
+	if (!done)
+		return -ENOMEM;
+	data_fd = img_open_file(dfd, image_descs[IMG_FILES_DATA].name_fmt, false);
+	if (data_fd < 0)
+		return data_fd;
+	for (size_t i = 0; i < t->nr && !ret; i++)
+		if (t->ctx[i].plan.pid)
+			ret = resume_task(&t->ctx[i], data_fd, done);
+	close(data_fd);
+	if (!ret && fault_injected("restore-tcp-resume")) {
+		pr_err("Can't hand the restored connections over: fault injected\n");
+		return -EIO;
+	}
+	return ret;
 }
 
 /* The locks P's connections name, removed; LAST (32 bytes) the last one

@@ -358,7 +358,10 @@ static int plan_queue(struct restore_plan *p, uint32_t desc)
 			int64_t f = desc_of_id(p, r->file_ids[k]);
 			FdType t = f >= 0 ? p->files[f]->type : FD_TYPE__FD_UNIX_SK;
 
-			if (t == FD_TYPE__FD_UNIX_SK || t == FD_TYPE__FD_EVENTPOLL)
+			/* As the dump refuses them (check_carried); a TCP
+			 * connection held by no fd would stay in repair mode. */
+			if (t == FD_TYPE__FD_UNIX_SK || t == FD_TYPE__FD_INET_SK ||
+			    t == FD_TYPE__FD_EVENTPOLL)
 				return restore_plan_bad("files.img", "unix socket %llu: message %u "
 							"carries file id %u, %s",
 							(unsigned long long)u->ino, r->msg,

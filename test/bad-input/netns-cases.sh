@@ -9,6 +9,7 @@
 # the host namespace's holder removes bridge, veths and addresses.
 
 NS_ADDR=198.18.7.2
+NS_MAC=02:00:c6:12:07:02
 
 # ns_host CMD...: CMD in the case's host namespace.
 ns_host() {
@@ -27,7 +28,7 @@ ns_config() {
 		ns_host ip link set "lmvd$n" master "lmbr$n" up &&
 		nsenter -t "$pid" -n sh -c "
 			ip link set lo up &&
-			ip link set lmvi$n name eth0 address 02:00:c6:12:07:02 mtu 1400 up &&
+			ip link set lmvi$n name eth0 address $NS_MAC mtu 1400 up &&
 			ip addr add $NS_ADDR/24 dev eth0 &&
 			ip -6 addr add fd00:7::2/64 dev eth0 nodad &&
 			ip route add default via 198.18.7.1 &&
@@ -68,6 +69,39 @@ ns_answers() {
 	fi
 }
 
+# ns_misled: the host's neighbour entries of the target's addresses name a
+# MAC no one has, stale (nothing probes them while no traffic goes there).
+ns_misled() {
+	local a
+
+	for a in "$NS_ADDR" fd00:7::2; do
+		if ! ns_host ip neigh replace "$a" lladdr 02:00:00:00:00:99 dev "lmbr$$" \
+			nud stale 2>"$RD/ip.err"; then
+			REASON="can't set the host's neighbour entry of $a: $(head -c 200 "$RD/ip.err")"
+			return 1
+		fi
+	done
+}
+
+# ns_learned ADDR: the host's neighbour entry of ADDR names the target's MAC.
+ns_learned() {
+	ns_host ip neigh show "$1" dev "lmbr$$" | grep -q "lladdr $NS_MAC"
+}
+
+# ns_announced: the restored target announced both its addresses (a
+# gratuitous ARP, an unsolicited neighbour advertisement): the host's
+# entries, misled before the restore, name its MAC again (within 2 s).
+ns_announced() {
+	local a
+
+	for a in "$NS_ADDR" fd00:7::2; do
+		wait_until 2000 ns_learned "$a" && continue
+		REASON="the host's neighbour entry of $a after the restore: $(ns_host ip neigh \
+			show "$a" dev "lmbr$$" | head -c 200) (no announcement of $NS_MAC)"
+		return 1
+	done
+}
+
 # ns_target [EXTRA]: the host namespace, its bridge, the target set up.
 ns_target() {
 	local our n=$$ cfg
@@ -77,9 +111,15 @@ ns_target() {
 		REASON="no network namespace of its own for pid $NS_HOLDER"
 		return 1
 	fi
-	if ! ns_host sh -c "ip link set lo up && ip link add lmbr$n type bridge &&
+	# A MAC of its own and a port that stays (a veth whose peer is up): a
+	# bridge taking its ports' MAC, or losing its carrier with its last
+	# port, flushes its neighbour entries.
+	if ! ns_host sh -c "ip link set lo up &&
+		ip link add lmbr$n address 02:00:c6:12:07:01 type bridge &&
 		ip addr add 198.18.7.1/24 dev lmbr$n &&
-		ip -6 addr add fd00:7::1/64 dev lmbr$n nodad && ip link set lmbr$n up" \
+		ip -6 addr add fd00:7::1/64 dev lmbr$n nodad && ip link set lmbr$n up &&
+		ip link add lmbk$n type veth peer name lmbq$n && ip link set lmbq$n up &&
+		ip link set lmbk$n master lmbr$n up" \
 		2>"$RD/ip.err"; then
 		REASON="can't make the bridge: $(head -c 200 "$RD/ip.err")"
 		return 1
@@ -112,8 +152,9 @@ no_veth() {
 # case_netns_veth: dumped with its namespace; restores refused without
 # --veth-pair, with a bridge that does not exist and with an address's
 # prefix length out of range in netns.img; a restore failing late removes
-# its veth; then restored plugged into the bridge: the
-# listener answers and the namespace looks as before.
+# its veth; then restored plugged into the bridge: it announces its
+# addresses (the host's neighbour entries, misled before, learn its MAC),
+# the listener answers and the namespace looks as before.
 case_netns_veth() {
 	local n=$$ before after diffs LMPROC=$RD/lmproc-netns
 
@@ -143,9 +184,10 @@ case_netns_veth() {
 		--veth-pair "eth0=veth$n@lmbr$n"
 	ERRORS_ONLY=1 refused $? || return 1
 	no_process "$TPID" && no_veth "veth$n" || return 1
+	ns_misled || return 1
 	must_lm restore "restore -d" restore -D "$RD/img" -d --veth-pair "eth0=veth$n@lmbr$n" ||
 		return 1
-	ns_answers || return 1
+	ns_announced && ns_answers || return 1
 	after=$(ns_view "$TPID")
 	if [ "$before" != "$after" ]; then
 		diffs=$(diff <(echo "$before") <(echo "$after") | grep '^[<>]' | tr '\n' ' ')

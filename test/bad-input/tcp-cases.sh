@@ -32,4 +32,5 @@ run_tcp_bad_input() {
 	CASE_KIND=state bad_case tcp-iptables-lock tcp_case 198.18.0.1 iptables
 	bad_case tcp-needs-flag tcp_case 198.18.0.1 refuse
 	bad_case tcp-restore-needs-flag tcp_case 198.18.0.1 restore-refused
+	bad_case tcp-resume-fails tcp_case 198.18.0.1 resume-fails
 }

@@ -7,7 +7,9 @@
 # MODE: restore (dump, kill, restore), leave (dump -R), fail (a dump
 # failing after the sockets were read), refuse (no --tcp-established),
 # iptables (restore with --network-lock iptables), restore-refused (a
-# restore without --tcp-established: refused, its lock released).  Exit 0 if the client
+# restore without --tcp-established: refused, its lock released),
+# resume-fails (a restore failing at the hand-over, after the lock went:
+# the tree killed, the lock removed once).  Exit 0 if the client
 # saw every byte, in order, with no error, the dump/restore did what MODE
 # expects, and the ruleset is as before; the reason on stderr otherwise.
 # Figures on stdout: the client's line and the lmproc times.
@@ -62,6 +64,23 @@ if [ "$MODE" = restore-refused ]; then
 		fail "restore without --tcp-established succeeded"
 	grep -q "fd 4 (IP socket): an established TCP connection: restore needs --tcp-established" \
 		"$DIR/restore.err" || fail "restore refusal unclear: $(head -c 300 "$DIR/restore.err")"
+	kill "$CP"
+	wait "$CP" 2>/dev/null
+	nft list ruleset >"$DIR/rules.after" 2>&1
+	cmp -s "$DIR/rules.before" "$DIR/rules.after" ||
+		fail "ruleset differs after the failed restore: $(head -c 300 "$DIR/rules.after")"
+	exit 0
+fi
+if [ "$MODE" = resume-fails ]; then
+	wait "$SP" 2>/dev/null
+	LMPROC_FAULT=restore-tcp-resume "$LM" restore -D "$DIR/img" --tcp-established -d \
+		-o "$DIR/restore.log" 2>"$DIR/restore.err" &&
+		fail "restore with a fault injected at the hand-over succeeded"
+	grep -q "fault injected" "$DIR/restore.err" ||
+		fail "restore failed elsewhere: $(head -c 300 "$DIR/restore.err")"
+	kill -0 "$SP" 2>/dev/null && fail "pid $SP is left after the failed restore"
+	grep -q "network lock.*still there" "$DIR/restore.log" "$DIR/restore.err" &&
+		fail "the lock was removed twice: $(grep -h "still there" "$DIR/restore.err")"
 	kill "$CP"
 	wait "$CP" 2>/dev/null
 	nft list ruleset >"$DIR/rules.after" 2>&1
