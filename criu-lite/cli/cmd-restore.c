@@ -114,9 +114,14 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 {
 	int ret;
 
+	/* The pages are hashed while the tree is made (see restore()). */
+	img_raw_verify_defer(true);
 	ret = restore_plan_images(t, opts, dfd);
-	if (!ret)
-		ret = restore_check_cgroups(t);
+	img_raw_verify_defer(false);
+	if (ret)
+		return ret;
+	img_raw_verify_start();
+	ret = restore_check_cgroups(t);
 	if (!ret)
 		ret = pipe_check_inherit(t);
 	if (!ret)
@@ -211,6 +216,10 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (t->ctx[i].plan.pid)
 			ret = restore_finish_task(&t->ctx[i]);
+	/* The tasks have read their pages, unchecked till now: they run
+	 * only if every chunk matched. */
+	if (!ret)
+		ret = img_raw_verify_wait();
 	/* The hand-over: the whole tree at once, or none of it. */
 	if (!ret)
 		ret = restore_check_interrupt(t);
@@ -233,6 +242,8 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 
 static void free_tree(struct restore_tree *t)
 {
+	/* A restore that failed before the hand-over still has them. */
+	img_raw_verify_wait();
 	restore_release_tree(t);
 	close_service_fds(t);
 	for (size_t i = 0; t->ctx && i < t->nr; i++) {
