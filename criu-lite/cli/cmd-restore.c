@@ -23,6 +23,7 @@
 #include "interrupt.h"
 #include "log.h"
 #include "mem-cow.h"
+#include "namespaces.h"
 #include "netns.h"
 #include "opts.h"
 #include "restore.h"
@@ -118,10 +119,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 	img_raw_verify_defer(true);
 	ret = restore_plan_images(t, opts, dfd);
 	img_raw_verify_defer(false);
-	if (ret)
-		return ret;
-	img_raw_verify_start();
-	ret = restore_check_cgroups(t);
+	if (!ret)
+		ret = restore_check_cgroups(t);
 	if (!ret)
 		ret = pipe_check_inherit(t);
 	if (!ret)
@@ -205,12 +204,21 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	/* The tree is forked inside its network namespace, lmproc's thread
 	 * only for the fork. */
 	ret = restore_make_netns(t, opts);
+	if (!ret) {
+		ret = restore_make_ns(t, opts);
+		if (ret)
+			restore_leave_netns(t);
+	}
 	if (ret) {
 		undo_shmem(t);
 		return ret;
 	}
 	ret = restore_fork_tree(t);
 	ret = restore_leave_netns(t) ?: ret;
+	ret = restore_leave_ns(t) ?: ret;
+	/* Only now: going back to lmproc's time namespace needs lmproc
+	 * single-threaded. */
+	img_raw_verify_start();
 	/* Only the tasks need them, and they have their own copies. */
 	close_service_fds(t);
 	for (size_t i = 0; i < t->nr && !ret; i++)
@@ -259,6 +267,7 @@ static void free_tree(struct restore_tree *t)
 	restore_free_premap(t);
 	restore_free_sysvipc(t);
 	restore_free_netns(t);
+	restore_free_ns(t);
 	if (t->sync)
 		munmap(t->sync, sizeof(*t->sync));
 	restore_free_tree(t);

@@ -26,6 +26,7 @@
 #include "inventory.pb-c.h"
 #include "mm.pb-c.h"
 #include "netns.pb-c.h"
+#include "ns.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
 #include "shmem.pb-c.h"
@@ -52,6 +53,7 @@ const struct image_desc image_descs[IMG_MAX] = {
 	[IMG_SYSVIPC] = { "sysvipc.img", 0x4c4d000d, &sysvipc_entry__descriptor },
 	[IMG_CGROUP] = { "cgroup.img", 0x4c4d000e, &cgroup_entry__descriptor },
 	[IMG_NETNS] = { "netns.img", 0x4c4d000f, &netns_entry__descriptor },
+	[IMG_NS] = { "ns.img", 0x4c4d0010, &ns_entry__descriptor },
 	[IMG_STATS_DUMP] = { "stats-dump.img", 0x4c4d000a, &dump_stats_entry__descriptor },
 	[IMG_STATS_RESTORE] = { "stats-restore.img", 0x4c4d000b,
 				&restore_stats_entry__descriptor },

@@ -12,7 +12,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 /* Bumped whenever the meaning of any image changes. */
-#define IMAGE_VERSION 8
+#define IMAGE_VERSION 9
 
 /* No single message may be larger: a corrupt length must not make us
  * allocate gigabytes. */
@@ -51,6 +51,7 @@ enum image_type {
 	IMG_SYSVIPC,
 	IMG_CGROUP,
 	IMG_NETNS,
+	IMG_NS,
 	IMG_STATS_DUMP,
 	IMG_STATS_RESTORE,
 	IMG_MAX,
