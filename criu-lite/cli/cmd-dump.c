@@ -33,6 +33,7 @@
 #include "sk-tcp.h"
 #include "shmem.h"
 #include "cgroup.h"
+#include "namespaces.h"
 #include "netns.h"
 #include "sysvipc.h"
 #include "task-attrs.h"
@@ -500,6 +501,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 		ret = live_pids(ctx);
 	if (!ret)
 		ret = netns_dump(ctx->dfd, &ctx->tree);
+	if (!ret)
+		ret = ns_dump(ctx->dfd, &ctx->tree);
 	if (ret)
 		return ret;
 	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
@@ -724,6 +727,8 @@ static int run_pre_dump(struct dump_ctx *ctx)
 	ret = live_pids(ctx);
 	if (!ret)
 		ret = netns_dump(-1, &ctx->tree);
+	if (!ret)
+		ret = ns_dump(-1, &ctx->tree);
 	if (!ret) {
 		ctx->files = files_dump_start(-1, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
 					      ctx->live, ctx->nr_live);

@@ -41,6 +41,9 @@ static const char usage_text[] =
 	"                          device, restore lmproc's terminal in its place\n"
 	"      --pidns             restore the tree into a new pid namespace (with a /proc\n"
 	"                          of its own): its pids are free whatever the host runs\n"
+	"      --timens            restore the tree into a new time namespace whose\n"
+	"                          CLOCK_MONOTONIC and CLOCK_BOOTTIME continue from the\n"
+	"                          values dumped (for a move to another host)\n"
 	"      --page-path MODE    how pages leave the target: read (process_vm_readv,\n"
 	"                          the default) or splice (parasite vmsplice)\n"
 	"      --prev-images-dir DIR  the previous round (relative to -D, or absolute)\n"
@@ -94,6 +97,7 @@ enum {
 	OPT_FEATURE,
 	OPT_TRACK,
 	OPT_PIDNS,
+	OPT_TIMENS,
 	OPT_EXT_UNIX_SK,
 	OPT_INHERIT_FD,
 	OPT_MANAGE_CGROUPS,
@@ -177,6 +181,7 @@ int main(int argc, char **argv)
 		{ "feature", required_argument, NULL, OPT_FEATURE },
 		{ "track", required_argument, NULL, OPT_TRACK },
 		{ "pidns", no_argument, NULL, OPT_PIDNS },
+		{ "timens", no_argument, NULL, OPT_TIMENS },
 		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
 		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
 		{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
@@ -211,6 +216,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PIDNS:
 			opts.pidns = true;
+			break;
+		case OPT_TIMENS:
+			opts.timens = true;
 			break;
 		case 'o':
 			log_file = optarg;

@@ -6,14 +6,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -30,6 +26,7 @@
 #include "inventory.pb-c.h"
 #include "mm.pb-c.h"
 #include "netns.pb-c.h"
+#include "ns.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
 #include "shmem.pb-c.h"
@@ -56,6 +53,7 @@ const struct image_desc image_descs[IMG_MAX] = {
 	[IMG_SYSVIPC] = { "sysvipc.img", 0x4c4d000d, &sysvipc_entry__descriptor },
 	[IMG_CGROUP] = { "cgroup.img", 0x4c4d000e, &cgroup_entry__descriptor },
 	[IMG_NETNS] = { "netns.img", 0x4c4d000f, &netns_entry__descriptor },
+	[IMG_NS] = { "ns.img", 0x4c4d0010, &ns_entry__descriptor },
 	[IMG_STATS_DUMP] = { "stats-dump.img", 0x4c4d000a, &dump_stats_entry__descriptor },
 	[IMG_STATS_RESTORE] = { "stats-restore.img", 0x4c4d000b,
 				&restore_stats_entry__descriptor },
@@ -75,15 +73,6 @@ struct img_sum {
 	uint64_t *chunks;
 	size_t nr_chunks;
 	size_t cap;
-};
-
-/* A raw image's last 32 bytes, after its chunk sums. */
-struct raw_footer {
-	uint64_t data_len;
-	uint32_t chunk_size;
-	uint32_t nr_chunks;
-	uint64_t sum;		/* of the chunk sums and the 16 bytes above */
-	uint64_t magic;
 };
 
 static struct img_sum *sum_new(bool raw)
@@ -817,188 +806,3 @@ int img_raw_sum(struct cr_img *img, const void *buf, size_t len)
 	return 0;
 }
 
-/* Chunks of one raw image, checked by a few threads at once from a
- * mapping of it: xxh3 runs at ~9 GB/s a core here, and mapping the page
- * cache in bulk (MADV_POPULATE_READ) costs a third of what read() into a
- * buffer does (256 MiB: 42 ms against 140 ms). */
-struct raw_verify {
-	const char *map;
-	uint64_t data_len;
-	const uint64_t *chunks;
-	uint32_t nr_chunks;
-	uint32_t next;		/* the next chunk to take */
-	uint32_t bad;		/* the first chunk that mismatched */
-	int err;
-};
-
-static int verify_chunk(struct raw_verify *v, uint32_t i)
-{
-	uint64_t off = (uint64_t)i * IMG_SUM_CHUNK;
-	uint64_t len = min(v->data_len - off, (uint64_t)IMG_SUM_CHUNK);
-
-	/* Fails (EFAULT) rather than faults if the file shrank under us. */
-	if (madvise((void *)(v->map + off), len, MADV_POPULATE_READ) && errno != EINVAL)
-		return -errno;
-	return XXH3_64bits(v->map + off, len) == v->chunks[i] ? 0 : 1;
-}
-
-/* Keeps the lowest mismatching chunk, for the error. */
-static void note_bad_chunk(struct raw_verify *v, uint32_t i)
-{
-	uint32_t cur = __atomic_load_n(&v->bad, __ATOMIC_RELAXED);
-
-	while (i < cur && !__atomic_compare_exchange_n(&v->bad, &cur, i, false, __ATOMIC_RELAXED,
-						      __ATOMIC_RELAXED))
-		;
-}
-
-static void *verify_main(void *arg)
-{
-	struct raw_verify *v = arg;
-	uint32_t i;
-
-	while ((i = __atomic_fetch_add(&v->next, 1, __ATOMIC_RELAXED)) < v->nr_chunks) {
-		int ret = verify_chunk(v, i);
-
-		if (ret < 0)
-			__atomic_store_n(&v->err, ret, __ATOMIC_RELAXED);
-		else if (ret)
-			note_bad_chunk(v, i);
-	}
-	return NULL;
-}
-
-#define VERIFY_THREADS 4
-
-static int verify_chunks(struct raw_verify *v, const char *dir, const char *path)
-{
-	pthread_t th[VERIFY_THREADS];
-	int nr = 0, cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	sigset_t all, old;
-
-	v->bad = UINT32_MAX;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (; nr < min(min(cpus, VERIFY_THREADS), (int)v->nr_chunks) - 1; nr++)
-		if (pthread_create(&th[nr], NULL, verify_main, v))
-			break;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	verify_main(v);
-	for (int i = 0; i < nr; i++)
-		pthread_join(th[i], NULL);
-	if (v->err) {
-		pr_err("Can't read image %s%s: %s\n", dir, path, strerror(-v->err));
-		return v->err;
-	}
-	if (v->bad != UINT32_MAX) {
-		pr_err("Image %s%s is corrupt: checksum mismatch in bytes %llu-%llu\n", dir, path,
-		       (unsigned long long)v->bad * IMG_SUM_CHUNK,
-		       (unsigned long long)min(v->data_len, ((uint64_t)v->bad + 1) * IMG_SUM_CHUNK));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* The footer and chunk sums at the end of a raw image of SIZE bytes. */
-static int read_raw_footer(int fd, uint64_t size, const char *dir, const char *path,
-			   struct raw_footer *f, uint64_t **chunks)
-{
-	uint64_t sums, sum;
-	XXH3_state_t *st;
-
-	if (size < sizeof(*f) || pread(fd, f, sizeof(*f), size - sizeof(*f)) != sizeof(*f) ||
-	    f->magic != IMG_RAW_MAGIC) {
-		pr_err("Image %s%s is truncated or corrupt: no checksum footer\n", dir, path);
-		return -EINVAL;
-	}
-	sums = (uint64_t)f->nr_chunks * sizeof(uint64_t);
-	if (f->chunk_size != IMG_SUM_CHUNK ||
-	    f->nr_chunks != (f->data_len + IMG_SUM_CHUNK - 1) / IMG_SUM_CHUNK ||
-	    size != f->data_len + sums + sizeof(*f)) {
-		pr_err("Image %s%s is truncated or corrupt: %llu bytes, its footer says %llu of "
-		       "data in %u chunks of %u\n", dir, path, (unsigned long long)size,
-		       (unsigned long long)f->data_len, f->nr_chunks, f->chunk_size);
-		return -EINVAL;
-	}
-	*chunks = malloc(sums ?: 1);
-	st = XXH3_createState();
-	if (!*chunks || !st) {
-		XXH3_freeState(st);
-		return -ENOMEM;
-	}
-	if (sums && pread(fd, *chunks, sums, f->data_len) != (ssize_t)sums) {
-		XXH3_freeState(st);
-		pr_err("Can't read the checksums of image %s%s\n", dir, path);
-		return -EIO;
-	}
-	XXH3_64bits_reset(st);
-	XXH3_64bits_update(st, *chunks, sums);
-	XXH3_64bits_update(st, f, offsetof(struct raw_footer, sum));
-	sum = XXH3_64bits_digest(st);
-	XXH3_freeState(st);
-	if (sum != f->sum) {
-		pr_err("Image %s%s is corrupt: checksum mismatch in its footer\n", dir, path);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Set while a dump checks the images it has just written: the data's
- * sums are its own, computed as it wrote them, and hashing every page of
- * every round again would lengthen the frozen window by a pass over all
- * of them; the footer, its sum and the lengths are still checked. */
-static bool raw_footer_only;
-
-void img_raw_verify_footer_only(bool on)
-{
-	raw_footer_only = on;
-}
-
-int img_raw_verify(int dfd, int type, int pid, const char *dir, bool optional,
-		   uint64_t *data_len)
-{
-	cleanup_free uint64_t *chunks = NULL;
-	struct raw_verify v = {};
-	struct raw_footer f;
-	char path[64];
-	struct stat st;
-	int fd, ret;
-
-	img_name(path, sizeof(path), type, pid);
-	*data_len = 0;
-	fd = img_open_file(dfd, path, optional);
-	if (fd == -ENOENT && optional)
-		return 0;
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st)) {
-		pr_perror("Can't stat image %s%s", dir, path);
-		ret = -errno;
-		goto out;
-	}
-	ret = read_raw_footer(fd, st.st_size, dir, path, &f, &chunks);
-	if (ret)
-		goto out;
-	if (raw_footer_only) {
-		*data_len = f.data_len;
-		goto out;
-	}
-	v = (struct raw_verify){ .data_len = f.data_len, .chunks = chunks,
-				 .nr_chunks = f.nr_chunks };
-	if (f.data_len) {
-		v.map = mmap(NULL, f.data_len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (v.map == MAP_FAILED) {
-			pr_perror("Can't map image %s%s", dir, path);
-			ret = -errno;
-			goto out;
-		}
-	}
-	ret = verify_chunks(&v, dir, path);
-	if (f.data_len)
-		munmap((void *)v.map, f.data_len);
-	if (!ret)
-		*data_len = f.data_len;
-out:
-	close(fd);
-	return ret;
-}

@@ -12,7 +12,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 /* Bumped whenever the meaning of any image changes. */
-#define IMAGE_VERSION 8
+#define IMAGE_VERSION 9
 
 /* No single message may be larger: a corrupt length must not make us
  * allocate gigabytes. */
@@ -25,6 +25,15 @@
  * restore can verify them with several threads. */
 #define IMG_SUM_CHUNK (4U << 20)
 #define IMG_RAW_MAGIC 0x4c4d53554d524157ULL /* "WARMUSML" */
+
+/* A raw image's last 32 bytes, after its chunk sums. */
+struct raw_footer {
+	uint64_t data_len;
+	uint32_t chunk_size;
+	uint32_t nr_chunks;
+	uint64_t sum;		/* of the chunk sums and the 16 bytes above */
+	uint64_t magic;
+};
 
 enum image_type {
 	IMG_INVENTORY,
@@ -42,6 +51,7 @@ enum image_type {
 	IMG_SYSVIPC,
 	IMG_CGROUP,
 	IMG_NETNS,
+	IMG_NS,
 	IMG_STATS_DUMP,
 	IMG_STATS_RESTORE,
 	IMG_MAX,
@@ -136,6 +146,17 @@ int img_raw_verify(int dfd, int type, int pid, const char *dir, bool optional,
 /* From now on img_raw_verify() checks only the footers (ON), or the data
  * too (the default): for a dump's self-check of what it just wrote. */
 void img_raw_verify_footer_only(bool on);
+/* From now on img_raw_verify() checks a pages image's footer at once and
+ * leaves its data's chunks to img_raw_verify_start() (ON), or checks all
+ * at once (the default): for a restore's pages, which only tasks the
+ * restore made and holds stopped read before img_raw_verify_wait(). */
+void img_raw_verify_defer(bool on);
+/* Hashes the deferred images' chunks in background threads. */
+void img_raw_verify_start(void);
+/* Waits for them: 0 if every chunk matched, the first error (logged,
+ * naming the image and the bytes) otherwise; forgets them either way.
+ * Nothing deferred: 0 at once. */
+int img_raw_verify_wait(void);
 
 /* Identifies an image file by its name (for lmproc show). -1 if unknown. */
 int img_type_by_name(const char *name, int *pid);

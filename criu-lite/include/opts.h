@@ -48,6 +48,7 @@ struct lmproc_opts {
 	bool detach;			/* -d */
 	bool shell_job;			/* -j: the process's terminal is its shell's */
 	bool pidns;			/* restore --pidns */
+	bool timens;			/* restore --timens */
 	bool ext_unix_sk;		/* --ext-unix-sk */
 	bool tcp_established;		/* --tcp-established */
 	int network_lock;		/* --network-lock: enum netlock_kind */

@@ -214,6 +214,7 @@ struct restore_tree {
 	struct sysvipc_restore *sysvipc; /* sysvipc.img (restore-sysvipc.c) */
 	struct cgroup_restore *cgroups;	 /* cgroup.img (task/cgroup.c) */
 	struct netns_restore *netns;	 /* netns.img (net/netns.c), or NULL */
+	struct ns_restore *ns;		 /* ns.img (task/namespaces.c) */
 	bool pidns;	/* --pidns: restored under an init of a new pid namespace */
 	pid_t init_pid;
 	int init_pidfd;	  /* the init's, from clone3 (else -1) */

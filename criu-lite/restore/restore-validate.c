@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "namespaces.h"
 #include "netns.h"
 #include "image.h"
 #include "log.h"
@@ -69,6 +70,8 @@ int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int df
 	if (!ret)
 		ret = restore_read_netns(dfd, t);
 	if (!ret)
+		ret = restore_read_ns(dfd, t);
+	if (!ret)
 		ret = restore_plan_sessions(t);
 	if (!ret)
 		ret = restore_plan_ctty(t);
@@ -83,6 +86,7 @@ static void free_images(struct restore_tree *t)
 	free(t->ctx);
 	restore_free_sysvipc(t);
 	restore_free_netns(t);
+	restore_free_ns(t);
 	restore_free_tree(t);
 }
 

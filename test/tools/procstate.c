@@ -6,11 +6,15 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 
 static char path[512];
 
@@ -355,6 +359,43 @@ next:
 		free(fds);
 }
 
+/* Which namespaces the task shares with procstate (the runner's, which
+ * are lmproc's) and which are its own (not the same one after a restore,
+ * but its own again), its time namespace's offsets and its host and
+ * domain names (read inside its UTS namespace).  The pid namespace is
+ * left out: --pidns restores into a new one on purpose. */
+static void print_ns(const char *pid)
+{
+	static const char *const kinds[] = { "cgroup", "ipc", "mnt", "net", "time",
+					     "time_for_children", "user", "uts" };
+	struct utsname u;
+	struct stat a, b;
+	char buf[256];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char self[64];
+
+		snprintf(self, sizeof(self), "/proc/self/ns/%s", kinds[i]);
+		snprintf(buf, sizeof(buf), "ns/%s", kinds[i]);
+		if (stat(proc(pid, buf), &a) || stat(self, &b))
+			continue;
+		printf("ns %s %s\n", kinds[i],
+		       a.st_ino == b.st_ino && a.st_dev == b.st_dev ? "lmproc's" : "own");
+	}
+	if (slurp(proc(pid, "timens_offsets"), buf, sizeof(buf)) > 0) {
+		for (char *c = buf; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		printf("timens_offsets %s\n", buf);
+	}
+	fd = open(proc(pid, "ns/uts"), O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && !setns(fd, CLONE_NEWUTS) && !uname(&u))
+		printf("uts %s %s\n", u.nodename, u.domainname);
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const char *pid;
@@ -379,5 +420,6 @@ int main(int argc, char **argv)
 	print_status(pid);
 	print_maps(pid);
 	print_fds(pid);
+	print_ns(pid);
 	return ferror(stdout) ? 1 : 0;
 }

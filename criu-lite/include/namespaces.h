@@ -1,0 +1,28 @@
+/* The namespaces of a tree other than network (netns.h), IPC (sysvipc.h),
+ * pid (--pidns) and cgroup (cgroup.h), in task/namespaces.c: its time
+ * namespace and its clocks, its UTS namespace (ns.img), and the refusal
+ * of a mount or user namespace other than lmproc's. */
+#ifndef LMPROC_NAMESPACES_H
+#define LMPROC_NAMESPACES_H
+
+#include "opts.h"
+#include "pstree.h"
+
+struct restore_tree;
+
+/* Dump side: refuses what the tree's namespaces can't be restored as;
+ * DFD < 0 checks only (pre-dump), else writes ns.img with the clocks the
+ * tree reads now. */
+int ns_dump(int dfd, const struct pstree *t);
+
+/* Restore side.  Reads and validates ns.img into T. */
+int restore_read_ns(int dfd, struct restore_tree *t);
+void restore_free_ns(struct restore_tree *t);
+/* Makes the tree's UTS namespace, and its time namespace (the offsets it
+ * had, or with --timens ones that continue its clocks from the dump), for
+ * the children of lmproc's thread: the fork of the tree. */
+int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts);
+/* After the fork: lmproc's thread's children back in lmproc's. */
+int restore_leave_ns(struct restore_tree *t);
+
+#endif

@@ -1,0 +1,168 @@
+/* A process in namespaces of its own, made before it says it is ready,
+ * by NS_MODE (ns-cases.sh):
+ *   uts       a UTS namespace named "lmproc-ns-test" / "lmproc-ns-dom":
+ *             after SIGTERM its names are still those
+ *   time      a time namespace it entered, offsets 86400 s (monotonic) and
+ *             172800 s (boottime): after SIGTERM still those, and its
+ *             clocks never went back
+ *   timens    no namespace; restored with --timens, its clocks must have
+ *             stood still while it was dumped (the case waits 1 s between
+ *             dump and restore): each went on by at least 0.5 s less than
+ *             CLOCK_REALTIME, and never back
+ *   mnt, user, time-children  a mount or user namespace, or a time
+ *             namespace made for its children only: the dump must refuse
+ * It reads its clocks all the time, checking every step: the freeze is
+ * the step with the longest CLOCK_REALTIME gap. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/utsname.h>
+
+#include "test.h"
+
+#define NSEC 1000000000LL
+#define MONO_OFF 86400
+#define BOOT_OFF 172800
+
+struct sample {
+	int64_t mono, boot, real;
+};
+
+static int64_t ns_of(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec * NSEC + ts.tv_nsec;
+}
+
+static void take(struct sample *s)
+{
+	s->mono = ns_of(CLOCK_MONOTONIC);
+	s->boot = ns_of(CLOCK_BOOTTIME);
+	s->real = ns_of(CLOCK_REALTIME);
+}
+
+static void enter_time(void)
+{
+	char buf[96];
+	int fd, len;
+
+	if (unshare(CLONE_NEWTIME))
+		fail("unshare(CLONE_NEWTIME): %s", strerror(errno));
+	len = snprintf(buf, sizeof(buf), "monotonic %d 0\nboottime %d 0\n", MONO_OFF, BOOT_OFF);
+	fd = open("/proc/self/timens_offsets", O_WRONLY);
+	if (fd < 0 || write(fd, buf, len) != len)
+		fail("timens_offsets: %s", strerror(errno));
+	close(fd);
+	fd = open("/proc/self/ns/time_for_children", O_RDONLY);
+	if (fd < 0 || setns(fd, CLONE_NEWTIME))
+		fail("entering the time namespace: %s", strerror(errno));
+	close(fd);
+}
+
+static void make_ns(const char *mode)
+{
+	if (!strcmp(mode, "uts")) {
+		if (unshare(CLONE_NEWUTS) || sethostname("lmproc-ns-test", 14) ||
+		    setdomainname("lmproc-ns-dom", 13))
+			fail("UTS namespace: %s", strerror(errno));
+	} else if (!strcmp(mode, "time")) {
+		enter_time();
+	} else if (!strcmp(mode, "mnt")) {
+		if (unshare(CLONE_NEWNS))
+			fail("unshare(CLONE_NEWNS): %s", strerror(errno));
+	} else if (!strcmp(mode, "user")) {
+		if (unshare(CLONE_NEWUSER))
+			fail("unshare(CLONE_NEWUSER): %s", strerror(errno));
+	} else if (!strcmp(mode, "time-children")) {
+		if (unshare(CLONE_NEWTIME))
+			fail("unshare(CLONE_NEWTIME): %s", strerror(errno));
+	} else if (strcmp(mode, "timens")) {
+		fail("unknown NS_MODE '%s'", mode);
+	}
+}
+
+static void check_offsets(void)
+{
+	char buf[256], name[32];
+	long long sec, nsec;
+	int got = 0, at = 0, n;
+
+	if (test_read_file("/proc/self/timens_offsets", buf, sizeof(buf) - 1) <= 0)
+		fail("can't read timens_offsets");
+	while (sscanf(buf + at, "%31s %lld %lld%n", name, &sec, &nsec, &n) == 3) {
+		at += n;
+		if (!strcmp(name, "monotonic") && sec == MONO_OFF && !nsec)
+			got |= 1;
+		if (!strcmp(name, "boottime") && sec == BOOT_OFF && !nsec)
+			got |= 2;
+	}
+	if (got != 3)
+		fail("time namespace offsets are not %d/%d: %s", MONO_OFF, BOOT_OFF, buf);
+}
+
+/* One step of the clocks between two readings: never back; the step
+ * with the longest CLOCK_REALTIME gap (the freeze) kept in *FROZEN. */
+static void step(const struct sample *a, const struct sample *b, struct sample *frozen)
+{
+	if (b->mono < a->mono || b->boot < a->boot)
+		fail("a clock went back: monotonic by %lld ns, boottime by %lld ns",
+		     (long long)(a->mono - b->mono), (long long)(a->boot - b->boot));
+	if (b->real - a->real > frozen->real)
+		*frozen = (struct sample){ b->mono - a->mono, b->boot - a->boot, b->real - a->real };
+}
+
+/* Under --timens the clocks stood still while the case waited 1 s. */
+static void check_frozen(const char *mode, const struct sample *f)
+{
+	if (strcmp(mode, "timens"))
+		return;
+	if (f->real < NSEC)
+		fail("the case did not wait 1 s (longest CLOCK_REALTIME step %lld ns)",
+		     (long long)f->real);
+	if (f->mono > f->real - NSEC / 2 || f->boot > f->real - NSEC / 2)
+		fail("the clocks ran while dumped: monotonic +%lld ns, boottime +%lld ns, realtime "
+		     "+%lld ns", (long long)f->mono, (long long)f->boot, (long long)f->real);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = getenv("NS_MODE");
+	struct sample last, now, frozen = {};
+	struct utsname u;
+
+	test_init(argc, argv);
+	if (!mode)
+		fail("NS_MODE not set");
+	make_ns(mode);
+	take(&last);
+	test_ready();
+	/* 2 ms of readings in every 3: CPU time the runner sees (a period
+	 * no tick rate divides). */
+	while (test_go()) {
+		struct timespec d = { 0, 1000000 };
+		int64_t end = last.mono + 2000000;
+
+		do {
+			take(&now);
+			step(&last, &now, &frozen);
+			last = now;
+		} while (now.mono < end && now.mono >= last.mono && test_go());
+		nanosleep(&d, NULL);
+	}
+	take(&now);
+	step(&last, &now, &frozen);
+	check_frozen(mode, &frozen);
+	if (!strcmp(mode, "time"))
+		check_offsets();
+	if (!strcmp(mode, "uts") && (uname(&u) || strcmp(u.nodename, "lmproc-ns-test") ||
+				     strcmp(u.domainname, "lmproc-ns-dom")))
+		fail("UTS names are %s / %s", u.nodename, u.domainname);
+	pass();
+}
