@@ -1,7 +1,8 @@
-/* The namespaces of a tree other than network (netns.h), IPC (sysvipc.h),
- * pid (--pidns) and cgroup (cgroup.h), in task/namespaces.c: its time
- * namespace and its clocks, its UTS namespace (ns.img), and the refusal
- * of a mount or user namespace other than lmproc's. */
+/* The namespaces of a tree other than network (netns.h), pid (--pidns)
+ * and cgroup (cgroup.h), in task/namespaces.c: its time namespace and
+ * its clocks, its UTS and IPC namespaces (ns.img; SysV objects are
+ * sysvipc.h's), and the refusal of a mount or user namespace other than
+ * lmproc's. */
 #ifndef LMPROC_NAMESPACES_H
 #define LMPROC_NAMESPACES_H
 
@@ -18,7 +19,7 @@ int ns_dump(int dfd, const struct pstree *t);
 /* Restore side.  Reads and validates ns.img into T. */
 int restore_read_ns(int dfd, struct restore_tree *t);
 void restore_free_ns(struct restore_tree *t);
-/* Makes the tree's UTS namespace, and its time namespace (the offsets it
+/* Makes the tree's UTS and IPC namespaces, and its time namespace (the offsets it
  * had, or with --timens ones that continue its clocks from the dump), for
  * the children of lmproc's thread: the fork of the tree. */
 int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts);

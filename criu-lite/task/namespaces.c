@@ -1,5 +1,5 @@
-/* Owns the namespaces of a tree other than network (net/netns.c), IPC
- * (ipc/sysvipc.c), pid (--pidns) and cgroup (task/cgroup.c).
+/* Owns the namespaces of a tree other than network (net/netns.c), pid
+ * (--pidns) and cgroup (task/cgroup.c).
  *
  * Time: the tree's clocks (CLOCK_MONOTONIC, CLOCK_BOOTTIME) when it is
  * dumped, and its time namespace's offsets if it has one, go into
@@ -12,9 +12,14 @@
  *
  * UTS: a tree with its own has it made again, host and domain name.
  *
+ * IPC: a tree with its own has it made again with its sysctls (limits,
+ * next ids), if it holds no SysV object (semaphores and queues are
+ * refused by ipc/sysvipc.c, segments here) and no POSIX message queue.
+ *
  * A mount or user namespace other than lmproc's is refused: restore
  * opens files by their paths and sets credentials in lmproc's, where
  * they would name other files and ids. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -45,6 +51,7 @@
 struct ns_restore {
 	NsEntry *e;
 	int uts_back; /* lmproc's namespaces, to go back to after the fork */
+	int ipc_back;
 	int time_back;
 };
 
@@ -67,7 +74,7 @@ static bool same(const struct stat *a, const struct stat *b)
 	return a->st_ino == b->st_ino && a->st_dev == b->st_dev;
 }
 
-enum { MNT, USER, UTS, TIME, TIME_FOR_CHILDREN };
+enum { MNT, USER, UTS, IPC, TIME, TIME_FOR_CHILDREN };
 
 /* What a namespace of each kind of a process of the tree may be. */
 static const struct ns_rule {
@@ -78,6 +85,7 @@ static const struct ns_rule {
 	[MNT] = { "mnt", "mount", false, "restore would open its files by their paths in lmproc's" },
 	[USER] = { "user", "user", false, "restore would set its credentials as ids of lmproc's" },
 	[UTS] = { "uts", "UTS", true, NULL },
+	[IPC] = { "ipc", "IPC", true, NULL },
 	[TIME] = { "time", "time", true, NULL },
 	[TIME_FOR_CHILDREN] = { "time_for_children", "time", true, NULL },
 };
@@ -156,12 +164,14 @@ static int64_t clock_ns(clockid_t id)
 	return ts.tv_sec * NSEC + ts.tv_nsec;
 }
 
-/* The host and domain names of PID's UTS namespace, read by a helper
- * inside it (a name is the reader's namespace's). */
-static int read_names(pid_t pid, char names[2][NAME_LEN + 1])
+/* FN run by a helper inside PID's namespace of type NSTYPE (/proc file
+ * KIND), what it wrote into BUF (LEN bytes) sent back: sysctls and
+ * names are the reader's namespace's. */
+static int ask_in_ns(pid_t pid, const char *kind, int nstype, int (*fn)(void *buf), void *buf,
+		     size_t len)
 {
-	int p[2], st;
 	pid_t parent = getpid(), child;
+	int p[2], st;
 	ssize_t n;
 
 	if (pipe2(p, O_CLOEXEC))
@@ -174,28 +184,134 @@ static int read_names(pid_t pid, char names[2][NAME_LEN + 1])
 	}
 	if (!child) {
 		char path[64];
-		struct utsname u;
 		int fd;
 
 		helper_die_with(parent);
-		snprintf(path, sizeof(path), "/proc/%d/ns/uts", pid);
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, kind);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || setns(fd, CLONE_NEWUTS) || uname(&u))
+		memset(buf, 0, len);
+		if (fd < 0 || setns(fd, nstype) || fn(buf))
 			_exit(1);
-		memset(names, 0, 2 * (NAME_LEN + 1));
-		snprintf(names[0], NAME_LEN + 1, "%s", u.nodename);
-		snprintf(names[1], NAME_LEN + 1, "%s", u.domainname);
-		_exit(write(p[1], names, 2 * (NAME_LEN + 1)) == 2 * (NAME_LEN + 1) ? 0 : 1);
+		_exit(write(p[1], buf, len) == (ssize_t)len ? 0 : 1);
 	}
 	close(p[1]);
-	n = read(p[0], names, 2 * (NAME_LEN + 1));
+	n = read(p[0], buf, len);
 	close(p[0]);
-	if (waitpid(child, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) ||
-	    n != 2 * (NAME_LEN + 1)) {
-		pr_err("Can't read the host name of pid %d's UTS namespace\n", pid);
+	if (waitpid(child, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) || n != (ssize_t)len) {
+		pr_err("Can't look into the %s namespace of pid %d\n", kind, pid);
 		return -EIO;
 	}
-	names[0][NAME_LEN] = names[1][NAME_LEN] = '\0';
+	return 0;
+}
+
+struct uts_names {
+	char host[NAME_LEN + 1], domain[NAME_LEN + 1];
+};
+
+static int read_names(void *buf)
+{
+	struct uts_names *n = buf;
+	struct utsname u;
+
+	if (uname(&u))
+		return -1;
+	snprintf(n->host, sizeof(n->host), "%s", u.nodename);
+	snprintf(n->domain, sizeof(n->domain), "%s", u.domainname);
+	return 0;
+}
+
+/* An IPC namespace's sysctls (all of them: each is its own), and how
+ * many SysV shared memory segments it holds (semaphores and queues:
+ * ipc/sysvipc.c). */
+static const char *const ipc_sysctls[] = {
+	"kernel/msgmax", "kernel/msgmnb", "kernel/msgmni", "kernel/sem",
+	"kernel/shmall", "kernel/shmmax", "kernel/shmmni", "kernel/shm_rmid_forced",
+	"kernel/msg_next_id", "kernel/sem_next_id", "kernel/shm_next_id",
+	"fs/mqueue/msg_default", "fs/mqueue/msg_max", "fs/mqueue/msgsize_default",
+	"fs/mqueue/msgsize_max", "fs/mqueue/queues_max",
+};
+#define SYSCTL_LEN 64
+
+struct ipc_state {
+	char values[ARRAY_SIZE(ipc_sysctls)][SYSCTL_LEN];
+	int nr_shm, nr_mq;
+};
+
+/* POSIX message queues live in a filesystem of the namespace's own,
+ * mounted here in a mount namespace of the helper's (on /tmp, hidden
+ * from everyone else). */
+static int count_mq(void)
+{
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("mqueue", "/tmp", "mqueue", 0, NULL))
+		return -1;
+	dir = opendir("/tmp");
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+static int read_ipc(void *buf)
+{
+	struct ipc_state *st = buf;
+	char path[64], line[256];
+	FILE *f;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ipc_sysctls); i++) {
+		ssize_t n;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/sys/%s", ipc_sysctls[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		n = read(fd, st->values[i], SYSCTL_LEN - 1);
+		close(fd);
+		if (n <= 0)
+			return -1;
+		st->values[i][strcspn(st->values[i], "\n")] = '\0';
+	}
+	f = fopen("/proc/sysvipc/shm", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		st->nr_shm++;
+	fclose(f);
+	st->nr_shm--; /* the header */
+	st->nr_mq = count_mq();
+	return st->nr_mq < 0 ? -1 : 0;
+}
+
+static int dump_ipc(pid_t pid, NsEntry *e, struct ipc_state *st, NsSysctl *sc, NsSysctl **scp)
+{
+	int ret = ask_in_ns(pid, "ipc", CLONE_NEWIPC, read_ipc, st, sizeof(*st));
+
+	if (ret)
+		return ret;
+	if (st->nr_shm || st->nr_mq) {
+		pr_err("pid %d: its IPC namespace (not lmproc's) holds %d SysV shared memory "
+		       "segments and %d POSIX message queues: not supported\n", pid, st->nr_shm,
+		       st->nr_mq);
+		return -EOPNOTSUPP;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ipc_sysctls); i++) {
+		ns_sysctl__init(&sc[i]);
+		sc[i].name = (char *)ipc_sysctls[i];
+		sc[i].value = st->values[i];
+		scp[i] = &sc[i];
+	}
+	e->has_ipc_own = e->ipc_own = true;
+	e->n_ipc_sysctls = ARRAY_SIZE(ipc_sysctls);
+	e->ipc_sysctls = scp;
+	pr_info("pid %d has an IPC namespace of its own (msgmni %s, shmmax %s)\n", pid,
+		st->values[2], st->values[5]);
 	return 0;
 }
 
@@ -215,11 +331,15 @@ static int check_tree(const struct pstree *t, struct stat *own, struct stat *roo
 int ns_dump(int dfd, const struct pstree *t)
 {
 	struct stat own[ARRAY_SIZE(rules)], roots[ARRAY_SIZE(rules)];
-	char names[2][NAME_LEN + 1];
+	NsSysctl sc[ARRAY_SIZE(ipc_sysctls)], *scp[ARRAY_SIZE(ipc_sysctls)];
 	pid_t root = t->items[0].pid;
 	NsEntry e = NS_ENTRY__INIT;
+	struct uts_names names;
+	struct ipc_state ipc;
 	int ret = check_tree(t, own, roots);
 
+	if (!ret && !same(&own[IPC], &roots[IPC]))
+		ret = dump_ipc(root, &e, &ipc, sc, scp);
 	if (ret || dfd < 0)
 		return ret;
 	e.monotonic_ns = clock_ns(CLOCK_MONOTONIC);
@@ -234,17 +354,26 @@ int ns_dump(int dfd, const struct pstree *t)
 			" ns\n", root, e.monotonic_off_ns, e.boottime_off_ns);
 	}
 	if (!same(&own[UTS], &roots[UTS])) {
-		ret = read_names(root, names);
+		ret = ask_in_ns(root, "uts", CLONE_NEWUTS, read_names, &names, sizeof(names));
 		if (ret)
 			return ret;
-		e.hostname = names[0];
-		e.domainname = names[1];
-		pr_info("pid %d has a UTS namespace of its own: host name \"%s\"\n", root, names[0]);
+		e.hostname = names.host;
+		e.domainname = names.domain;
+		pr_info("pid %d has a UTS namespace of its own: host name \"%s\"\n", root,
+			names.host);
 	}
 	return img_write_one(dfd, IMG_NS, 0, &e.base);
 }
 
 /* Restore side */
+static bool known_ipc_sysctl(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ipc_sysctls); i++)
+		if (!strcmp(name, ipc_sysctls[i]))
+			return true;
+	return false;
+}
+
 static const char *bad_entry(const NsEntry *e)
 {
 	if (e->monotonic_ns < 0 || e->monotonic_ns > MAX_CLOCK_NS || e->boottime_ns < 0 ||
@@ -259,6 +388,19 @@ static const char *bad_entry(const NsEntry *e)
 		return "a host name without a domain name";
 	if (e->hostname && (strlen(e->hostname) > NAME_LEN || strlen(e->domainname) > NAME_LEN))
 		return "a host or domain name longer than 64 bytes";
+	if (e->n_ipc_sysctls && !e->ipc_own)
+		return "IPC sysctls without an IPC namespace";
+	if (e->n_ipc_sysctls > ARRAY_SIZE(ipc_sysctls))
+		return "more IPC sysctls than there are";
+	for (size_t i = 0; i < e->n_ipc_sysctls; i++) {
+		const NsSysctl *sc = e->ipc_sysctls[i];
+
+		if (!known_ipc_sysctl(sc->name))
+			return "an IPC sysctl lmproc does not know";
+		if (strlen(sc->value) >= SYSCTL_LEN || !sc->value[0] ||
+		    strspn(sc->value, "-0123456789 \t") != strlen(sc->value))
+			return "an IPC sysctl's value out of range";
+	}
 	return NULL;
 }
 
@@ -275,7 +417,8 @@ int restore_read_ns(int dfd, struct restore_tree *t)
 		img_free_msg(&e->base);
 		return -ENOMEM;
 	}
-	*t->ns = (struct ns_restore){ .e = e, .uts_back = -1, .time_back = -1 };
+	*t->ns = (struct ns_restore){ .e = e, .uts_back = -1, .ipc_back = -1,
+				    .time_back = -1 };
 	why = bad_entry(e);
 	if (!why)
 		return 0;
@@ -303,6 +446,39 @@ static int make_uts(struct ns_restore *r)
 	    setdomainname(e->domainname, strlen(e->domainname))) {
 		pr_perror("Can't make the tree's UTS namespace (host name \"%s\")", e->hostname);
 		return -errno;
+	}
+	return 0;
+}
+
+/* The sysctls go in before the tree exists: msgmni and the like bound
+ * what it makes, *_next_id the ids it gets. */
+static int make_ipc(struct ns_restore *r)
+{
+	const NsEntry *e = r->e;
+
+	r->ipc_back = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	if (r->ipc_back < 0 || unshare(CLONE_NEWIPC)) {
+		pr_perror("Can't make the tree's IPC namespace");
+		return -errno;
+	}
+	for (size_t i = 0; i < e->n_ipc_sysctls; i++) {
+		const NsSysctl *sc = e->ipc_sysctls[i];
+		char path[64];
+		int fd, len = strlen(sc->value);
+
+		/* -1, "none chosen", is a new namespace's and can't be written. */
+		if (strstr(sc->name, "_next_id") && !strcmp(sc->value, "-1"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/sys/%s", sc->name);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, sc->value, len) != len) {
+			pr_perror("Can't set %s to \"%s\" in the tree's IPC namespace", path,
+				  sc->value);
+			if (fd >= 0)
+				close(fd);
+			return -errno;
+		}
+		close(fd);
 	}
 	return 0;
 }
@@ -350,6 +526,8 @@ int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts)
 
 	if (r->e->hostname)
 		ret = make_uts(r);
+	if (!ret && r->e->ipc_own)
+		ret = make_ipc(r);
 	if (!ret && (r->e->has_monotonic_off_ns || opts->timens))
 		ret = make_time(r, opts->timens);
 	if (ret)
@@ -380,5 +558,6 @@ int restore_leave_ns(struct restore_tree *t)
 	if (!r)
 		return 0;
 	ret = go_back(&r->uts_back, CLONE_NEWUTS, "UTS");
+	ret = go_back(&r->ipc_back, CLONE_NEWIPC, "IPC") ?: ret;
 	return go_back(&r->time_back, CLONE_NEWTIME, "time") ?: ret;
 }

@@ -1,12 +1,14 @@
 # shellcheck shell=bash
-# Namespaces of a tree other than network, IPC, pid and cgroup, for
+# Namespaces of a tree other than network, pid and cgroup, for
 # test/bad-input/cases.sh (sourced after it).  The target (ns_target.c)
-# makes them itself before it says it is ready (NS_MODE): a UTS or time
-# namespace is restored as it was (names, offsets), the state snapshot
-# (procstate: which namespaces are its own, offsets, names) the same;
+# makes them itself before it says it is ready (NS_MODE): a UTS, IPC or
+# time namespace is restored as it was (names, sysctls, offsets), the
+# state snapshot (procstate: which namespaces are its own, offsets,
+# names) the same;
 # restore --timens makes its clocks continue from the dump; a mount or
 # user namespace, or a time namespace made for children only, is refused
-# naming the pid and the namespace, the target running on.
+# naming the pid and the namespace, the target running on; so is an IPC
+# namespace holding a SysV segment or a POSIX message queue.
 
 # case_ns_restored MODE: dumped, restored (-d), the same state, its own
 # checks passed.
@@ -65,6 +67,10 @@ run_ns_bad_input() {
 	CASE_KIND=state bad_case ns-uts case_ns_restored uts
 	CASE_KIND=state bad_case ns-time case_ns_restored time
 	CASE_KIND=state bad_case ns-timens case_ns_timens
+	CASE_KIND=state bad_case ns-ipc case_ns_restored ipc
+	bad_case ns-ipc-shm case_ns_refused ipc-shm \
+		"its IPC namespace (not lmproc's) holds 1 SysV shared memory segments"
+	bad_case ns-ipc-mq case_ns_refused ipc-mq "and 1 POSIX message queues"
 	bad_case ns-mnt case_ns_refused mnt "a mount namespace other than lmproc's"
 	bad_case ns-user case_ns_refused user "a user namespace other than lmproc's"
 	bad_case ns-time-children case_ns_refused time-children \

@@ -9,8 +9,12 @@
  *             stood still while it was dumped (the case waits 1 s between
  *             dump and restore): each went on by at least 0.5 s less than
  *             CLOCK_REALTIME, and never back
- *   mnt, user, time-children  a mount or user namespace, or a time
- *             namespace made for its children only: the dump must refuse
+ *   ipc       an IPC namespace with kernel.msgmni 77 and kernel.shm_next_id
+ *             4242: after SIGTERM still those
+ *   mnt, user, time-children, ipc-shm, ipc-mq  a mount or user namespace,
+ *             a time namespace made for its children only, an IPC
+ *             namespace holding a SysV segment or a POSIX message queue:
+ *             the dump must refuse
  * It reads its clocks all the time, checking every step: the freeze is
  * the step with the longest CLOCK_REALTIME gap. */
 #include <errno.h>
@@ -21,7 +25,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <sys/utsname.h>
+#include <mqueue.h>
 
 #include "test.h"
 
@@ -66,6 +73,32 @@ static void enter_time(void)
 	close(fd);
 }
 
+static int write_sysctl(const char *name, const char *value)
+{
+	char path[128];
+	int fd, len = strlen(value), ret;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	ret = write(fd, value, len) == len ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static void check_sysctl(const char *name, const char *want)
+{
+	char path[128], buf[64] = "";
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	if (test_read_file(path, buf, sizeof(buf) - 1) <= 0)
+		fail("can't read %s", path);
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, want))
+		fail("%s is %s, not %s", name, buf, want);
+}
+
 static void make_ns(const char *mode)
 {
 	if (!strcmp(mode, "uts")) {
@@ -80,6 +113,21 @@ static void make_ns(const char *mode)
 	} else if (!strcmp(mode, "user")) {
 		if (unshare(CLONE_NEWUSER))
 			fail("unshare(CLONE_NEWUSER): %s", strerror(errno));
+	} else if (!strncmp(mode, "ipc", 3)) {
+		if (unshare(CLONE_NEWIPC))
+			fail("unshare(CLONE_NEWIPC): %s", strerror(errno));
+		if (!strcmp(mode, "ipc") && (write_sysctl("kernel/msgmni", "77") ||
+					     write_sysctl("kernel/shm_next_id", "4242")))
+			fail("IPC sysctls: %s", strerror(errno));
+		if (!strcmp(mode, "ipc-shm") && shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600) < 0)
+			fail("shmget: %s", strerror(errno));
+		/* The queue outlives its descriptor, in the namespace only. */
+		if (!strcmp(mode, "ipc-mq")) {
+			mqd_t q = mq_open("/lmproc-ns-test", O_CREAT | O_RDWR, 0600, NULL);
+
+			if (q < 0 || mq_close(q))
+				fail("mq_open: %s", strerror(errno));
+		}
 	} else if (!strcmp(mode, "time-children")) {
 		if (unshare(CLONE_NEWTIME))
 			fail("unshare(CLONE_NEWTIME): %s", strerror(errno));
@@ -161,6 +209,10 @@ int main(int argc, char **argv)
 	check_frozen(mode, &frozen);
 	if (!strcmp(mode, "time"))
 		check_offsets();
+	if (!strcmp(mode, "ipc")) {
+		check_sysctl("kernel/msgmni", "77");
+		check_sysctl("kernel/shm_next_id", "4242");
+	}
 	if (!strcmp(mode, "uts") && (uname(&u) || strcmp(u.nodename, "lmproc-ns-test") ||
 				     strcmp(u.domainname, "lmproc-ns-dom")))
 		fail("UTS names are %s / %s", u.nodename, u.domainname);
