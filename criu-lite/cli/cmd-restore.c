@@ -130,6 +130,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		ret = unix_check_inherit(t);
 	if (!ret)
 		ret = restore_check_netns(t, opts);
+	if (!ret)
+		ret = restore_check_ns(t, opts);
 	if (ret)
 		return ret;
 	t->fd_base = restore_tree_fd_base(t);

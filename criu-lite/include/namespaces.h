@@ -19,6 +19,8 @@ int ns_dump(int dfd, const struct pstree *t);
 /* Restore side.  Reads and validates ns.img into T. */
 int restore_read_ns(int dfd, struct restore_tree *t);
 void restore_free_ns(struct restore_tree *t);
+/* Before anything is made: images of another boot need --timens. */
+int restore_check_ns(const struct restore_tree *t, const struct lmproc_opts *opts);
 /* Makes the tree's UTS and IPC namespaces, and its time namespace (the offsets it
  * had, or with --timens ones that continue its clocks from the dump), for
  * the children of lmproc's thread: the fork of the tree. */

@@ -47,6 +47,8 @@
 /* Far beyond any uptime, well inside the kernel's bound (KTIME_SEC_MAX / 2). */
 #define MAX_CLOCK_NS (1LL << 61)
 #define NAME_LEN 64 /* __NEW_UTS_LEN */
+#define BOOT_ID "/proc/sys/kernel/random/boot_id"
+#define BOOT_ID_LEN 36
 
 struct ns_restore {
 	NsEntry *e;
@@ -154,6 +156,21 @@ static int read_offsets(pid_t pid, NsEntry *e)
 		return 0;
 	pr_err("Can't read the time namespace offsets of pid %d from %s\n", pid, path);
 	return -EIO;
+}
+
+static int read_boot_id(char *buf)
+{
+	int fd = open(BOOT_ID, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, BOOT_ID_LEN);
+
+	if (fd >= 0)
+		close(fd);
+	if (n != BOOT_ID_LEN) {
+		pr_perror("Can't read " BOOT_ID);
+		return -EIO;
+	}
+	buf[BOOT_ID_LEN] = '\0';
+	return 0;
 }
 
 static int64_t clock_ns(clockid_t id)
@@ -336,12 +353,17 @@ int ns_dump(int dfd, const struct pstree *t)
 	NsEntry e = NS_ENTRY__INIT;
 	struct uts_names names;
 	struct ipc_state ipc;
+	char boot_id[BOOT_ID_LEN + 1];
 	int ret = check_tree(t, own, roots);
 
 	if (!ret && !same(&own[IPC], &roots[IPC]))
 		ret = dump_ipc(root, &e, &ipc, sc, scp);
 	if (ret || dfd < 0)
 		return ret;
+	ret = read_boot_id(boot_id);
+	if (ret)
+		return ret;
+	e.boot_id = boot_id;
 	e.monotonic_ns = clock_ns(CLOCK_MONOTONIC);
 	e.boottime_ns = clock_ns(CLOCK_BOOTTIME);
 	if (!same(&own[TIME], &roots[TIME])) {
@@ -388,6 +410,9 @@ static const char *bad_entry(const NsEntry *e)
 		return "a host name without a domain name";
 	if (e->hostname && (strlen(e->hostname) > NAME_LEN || strlen(e->domainname) > NAME_LEN))
 		return "a host or domain name longer than 64 bytes";
+	if (!e->boot_id || strlen(e->boot_id) != BOOT_ID_LEN ||
+	    strspn(e->boot_id, "0123456789abcdef-") != BOOT_ID_LEN)
+		return "no boot id, or one out of range";
 	if (e->n_ipc_sysctls && !e->ipc_own)
 		return "IPC sysctls without an IPC namespace";
 	if (e->n_ipc_sysctls > ARRAY_SIZE(ipc_sysctls))
@@ -517,6 +542,22 @@ static int make_time(struct ns_restore *r, bool timens)
 	pr_info("The tree's time namespace: offsets %lld and %lld ns\n", (long long)mono,
 		(long long)boot);
 	return 0;
+}
+
+int restore_check_ns(const struct restore_tree *t, const struct lmproc_opts *opts)
+{
+	char here[BOOT_ID_LEN + 1];
+	int ret;
+
+	if (opts->timens)
+		return 0;
+	ret = read_boot_id(here);
+	if (ret || !strcmp(here, t->ns->e->boot_id))
+		return ret;
+	pr_err("The images come from another boot (boot id %s, here %s): the tree's "
+	       "CLOCK_MONOTONIC and CLOCK_BOOTTIME count from that boot; restore with --timens "
+	       "to continue them from the dump\n", t->ns->e->boot_id, here);
+	return -EINVAL;
 }
 
 int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts)

@@ -63,10 +63,28 @@ case_ns_refused() {
 	refused $? "pid $TPID" "$2" && target_intact
 }
 
+# case_ns_other_boot: images whose boot id is not this boot's: restore
+# refused naming both ids and --timens, nothing left; with --timens the
+# target is restored and passes.
+case_ns_other_boot() {
+	local here fake=00000000-0000-4000-8000-000000000000
+
+	dumped_target || return 1
+	read -r here </proc/sys/kernel/random/boot_id
+	LC_ALL=C sed -i "s/$here/$fake/" "$RD/img/ns.img" &&
+		"$BUILD/tools/imgmangle" reseal "$RD/img/ns.img" || return 1
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "another boot" "$fake" "--timens" || return 1
+	no_process "$TPID" || return 1
+	must_lm restore "restore --timens" restore -D "$RD/img" -d --timens || return 1
+	term_verdict
+}
+
 run_ns_bad_input() {
 	CASE_KIND=state bad_case ns-uts case_ns_restored uts
 	CASE_KIND=state bad_case ns-time case_ns_restored time
 	CASE_KIND=state bad_case ns-timens case_ns_timens
+	bad_case ns-other-boot case_ns_other_boot
 	CASE_KIND=state bad_case ns-ipc case_ns_restored ipc
 	bad_case ns-ipc-shm case_ns_refused ipc-shm \
 		"its IPC namespace (not lmproc's) holds 1 SysV shared memory segments"
