@@ -234,7 +234,7 @@ static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32
 	if (q != TCP_NO_QUEUE && set_int(fd, TCP_REPAIR_QUEUE, q))
 		return -errno;
 	while (done < len) {
-		n = send(fd, buf + done, min(chunk, len - done), 0);
+		n = send(fd, buf + done, min(chunk, len - done), MSG_DONTWAIT);
 		if (n < 0 && errno == ENOMEM && chunk > 1024) {
 			chunk /= 2;
 			continue;
@@ -244,6 +244,44 @@ static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32
 		done += n;
 	}
 	return 0;
+}
+
+struct sk_bufs {
+	int snd, rcv, lock;
+};
+
+static int sk_get(int fd, int name, int *v)
+{
+	socklen_t len = sizeof(*v);
+
+	return getsockopt(fd, SOL_SOCKET, name, v, &len) ? -errno : 0;
+}
+
+static int sk_set(int fd, int name, int v)
+{
+	return setsockopt(fd, SOL_SOCKET, name, &v, sizeof(v)) ? -errno : 0;
+}
+
+/* The dumped buffer sizes may be autotuned ones above
+ * net.core.[rw]mem_max, which SO_SNDBUF and SO_RCVBUF can't set, and a
+ * queue that does not fit would block the refill for ever (nothing
+ * drains while the lock holds): each buffer is forced (CAP_NET_ADMIN, as
+ * TCP repair) to hold the queues on top of what it was... */
+static int bufs_grow(int fd, const TcpRepairEntry *t, struct sk_bufs *b)
+{
+	int len = t->inq_len + t->outq_len;
+
+	return sk_get(fd, SO_SNDBUF, &b->snd) ?: sk_get(fd, SO_RCVBUF, &b->rcv) ?:
+	       sk_get(fd, SO_BUF_LOCK, &b->lock) ?:
+	       sk_set(fd, SO_SNDBUFFORCE, b->snd / 2 + len) ?:
+	       sk_set(fd, SO_RCVBUFFORCE, b->rcv / 2 + len);
+}
+
+/* ...and set back after it, with the locks the forcing set. */
+static int bufs_back(int fd, const struct sk_bufs *b)
+{
+	return sk_set(fd, SO_SNDBUFFORCE, b->snd / 2) ?: sk_set(fd, SO_RCVBUFFORCE, b->rcv / 2) ?:
+	       sk_set(fd, SO_BUF_LOCK, b->lock);
 }
 
 static int set_opts(int fd, const TcpRepairEntry *t)
@@ -281,18 +319,28 @@ static int set_window(int fd, const TcpRepairEntry *t)
 static int fill_queues(struct task_files *tf, int fd, const TcpRepairEntry *t, const char **step)
 {
 	uint32_t sent = t->outq_len - t->unsent_len;
+	struct sk_bufs b;
 	int ret;
 
+	*step = "make room for the queues in the socket's buffers";
+	ret = bufs_grow(fd, t, &b);
+	if (ret)
+		return ret;
 	*step = "refill the receive queue";
 	ret = fill_queue(tf, fd, TCP_RECV_QUEUE, t->data_off, t->inq_len);
 	*step = "refill the send queue";
 	ret = ret ?: fill_queue(tf, fd, TCP_SEND_QUEUE, t->data_off + t->inq_len, sent);
-	if (ret || !t->unsent_len)
+	if (!ret && t->unsent_len) {
+		*step = "send the unsent bytes";
+		ret = set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF) ?:
+		      fill_queue(tf, fd, TCP_NO_QUEUE, t->data_off + t->inq_len + sent,
+				 t->unsent_len) ?:
+		      set_int(fd, TCP_REPAIR, TCP_REPAIR_ON);
+	}
+	if (ret)
 		return ret;
-	*step = "send the unsent bytes";
-	return set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF) ?:
-	       fill_queue(tf, fd, TCP_NO_QUEUE, t->data_off + t->inq_len + sent, t->unsent_len) ?:
-	       set_int(fd, TCP_REPAIR, TCP_REPAIR_ON);
+	*step = "set the socket's buffer sizes back";
+	return bufs_back(fd, &b);
 }
 
 static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const char **step)
