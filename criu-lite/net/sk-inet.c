@@ -272,7 +272,8 @@ static int read_more(const struct files_dump *d, const struct fd_parms *p, int f
 		     const struct sockaddr_storage *local, InetSkEntry *e, struct sk_opts *o)
 {
 	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 32], group[INET6_ADDRSTRLEN];
-	struct sk_who w = { .pid = d->pid, .fd = p->fd, .what = what };
+	struct sk_who w = { .pid = d->pid, .fd = p->fd, .what = what,
+			    .connected = e->type == SOCK_STREAM && e->has_dst_port };
 	int ret;
 
 	addr_name(local, name, sizeof(name));
@@ -503,9 +504,8 @@ err:
 
 /* Says before the fork which closed TCP socket finds its old port taken
  * (by its TIME_WAIT, say): it is restored unbound. */
-static int inet_check(const struct restore_plan *p, uint32_t desc)
+static int check_closed(const struct restore_plan *p, uint32_t desc, const InetSkEntry *e)
 {
-	const InetSkEntry *e = p->fdesc[desc].fe->inet_sk;
 	struct sockaddr_storage ss;
 	char name[INET6_ADDRSTRLEN + 16];
 	socklen_t len;
@@ -530,6 +530,24 @@ static int inet_check(const struct restore_plan *p, uint32_t desc)
 			"taken, it is restored unbound\n", p->pid, p->fdesc[desc].first_fd, name);
 	}
 	return 0;
+}
+
+/* Before the fork: what the socket's options need of this host (a
+ * connection's congestion control) is here. */
+static int inet_check(const struct restore_plan *p, uint32_t desc)
+{
+	const InetSkEntry *e = p->fdesc[desc].fe->inet_sk;
+	struct sockaddr_storage ss = { .ss_family = e->family };
+	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 32];
+	struct sk_who w = { .pid = p->pid, .fd = p->fdesc[desc].first_fd, .what = what };
+	int ret;
+
+	if (e->has_src_addr)
+		inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
+	addr_name(&ss, name, sizeof(name));
+	snprintf(what, sizeof(what), "%s socket %s", e->type == SOCK_STREAM ? "TCP" : "UDP", name);
+	ret = sk_opts_check(&w, e->opts, e->n_opts, e->family, e->type, e->protocol);
+	return ret ?: check_closed(p, desc, e);
 }
 
 static int inet_open(struct task_files *tf, uint32_t desc)

@@ -11,7 +11,8 @@
 #               the tree; the lock must match IPv4 packets (nft "ip
 #               saddr"; with ADDR "ipt", iptables rules, not ip6tables)
 #   cc          the server's congestion control (the namespace's default,
-#               reno) kept through a restore whose default is cubic; then,
+#               reno) kept through a restore whose default is the host's
+#               (bbr, cubic...); then,
 #               from a dump -R, images naming an algorithm this host lacks
 #               refused, the source streaming on
 #   inuse       a restore next to the source (dump -R): refused naming the
@@ -116,11 +117,13 @@ dual)
 	;;
 cc)
 	ADDR=198.18.0.1
+	other=$(sysctl -n net.ipv4.tcp_congestion_control)
+	[ "$other" != reno ] || fail "the host's default congestion control is reno"
 	sysctl -qw net.ipv4.tcp_congestion_control=reno || fail "no reno"
 	server
 	dump
 	wait "$SP" 2>/dev/null
-	sysctl -qw net.ipv4.tcp_congestion_control=cubic || fail "no cubic"
+	sysctl -qw net.ipv4.tcp_congestion_control="$other" || fail "can't set $other back"
 	restore || fail "restore failed: $(head -c 300 "$DIR/restore.err")"
 	ss -tni state established "( sport = :5000 )" >"$DIR/ss.out"
 	grep -qw reno "$DIR/ss.out" || fail "the restored connection lost reno: $(cat "$DIR/ss.out")"
@@ -133,7 +136,7 @@ cc)
 	[ "$(grep -ac reno "$DIR/img/files.img")" = 1 ] || fail "reno is not in files.img once"
 	perl -0777 -pi -e 's/reno/renx/' "$DIR/img/files.img" &&
 		"$TOOLS/imgmangle" reseal "$DIR/img/files.img" || fail "can't mangle files.img"
-	refused_restore "fd" "renx" "congestion control"
+	refused_restore "pid $SP fd 4 (TCP socket $ADDR:5000): option TCP_CONGESTION: \"renx\" is not available on this host"
 	client_ok
 	;;
 inuse)
