@@ -381,6 +381,30 @@ static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const cha
 	return ret ?: set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF);
 }
 
+/* A failed STEP of E's repair in words, naming both ends: a bind of an
+ * address this host lacks, a connect whose connection is here already
+ * (the dumped tree runs on: dump -R). */
+static int conn_err(struct task_files *tf, uint32_t desc, const InetSkEntry *e, const char *step,
+		    int err)
+{
+	char l[INET6_ADDRSTRLEN + 16], r[INET6_ADDRSTRLEN + 16];
+	struct sockaddr_storage ss;
+	const char *why = strerror(err);
+	bool bind = !strcmp(step, "bind");
+
+	inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
+	inet_addr_name(&ss, l, sizeof(l));
+	inet_sk_addr(e, &e->dst_addr, e->dst_port, &ss);
+	inet_addr_name(&ss, r, sizeof(r));
+	if (bind)
+		why = inet_bind_why(err);
+	if (!strcmp(step, "connect") && err == EADDRNOTAVAIL)
+		why = "this connection exists on this host already (the dumped tree still runs?)";
+	errno = err;
+	return task_files_err(tf, desc, "TCP connection %s -> %s: can't %s%s: %s", l, r, step,
+			      bind ? " its address" : "", why);
+}
+
 int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkEntry *e)
 {
 	const char *step = "";
@@ -391,8 +415,7 @@ int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkE
 				      "--tcp-established");
 	ret = repair(tf, fd, e, &step);
 	if (ret)
-		return task_files_err(tf, desc, "TCP repair of an established connection: can't "
-				      "%s: %s", step, strerror(-ret));
+		return conn_err(tf, desc, e, step, -ret);
 	return 0;
 }
 

@@ -29,4 +29,7 @@ run_tcp_pair_bad_input() {
 	CASE_KIND=state bad_case tcp-dual-stack tcp_pair_case dual nft
 	CASE_KIND=state bad_case tcp-dual-stack-iptables tcp_pair_case dual ipt
 	CASE_KIND=state bad_case tcp-congestion tcp_pair_case cc 198.18.0.1
+	bad_case tcp-addr-in-use tcp_pair_case inuse 198.18.0.1
+	bad_case tcp-addr-missing tcp_pair_case noaddr 198.18.0.1
+	bad_case tcp-addr-missing-v6 tcp_pair_case noaddr fd00::1
 }

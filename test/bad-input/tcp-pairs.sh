@@ -21,6 +21,9 @@
 # Every mode ends with the ruleset as before it began.  Exit 0 if all held;
 # the reason on stderr otherwise.
 LM=$1 TOOLS=$2 DIR=$3 MODE=$4 ADDR=$5
+# ADDR as lmproc names it with a port: [fd00::1]:5000
+NAME=$ADDR
+[[ "$ADDR" == *:* ]] && NAME="[$ADDR]"
 IPT=
 fail() { echo "$*" >&2; exit 1; }
 
@@ -53,8 +56,11 @@ dump() {
 		2>"$DIR/dump.err" || fail "dump failed: $(head -c 300 "$DIR/dump.err")"
 }
 
+# restore: RESTORE_ARGS added.
+RESTORE_ARGS=()
 restore() {
-	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" 2>"$DIR/restore.err"
+	"$LM" restore -D "$DIR/img" --tcp-established -d "${RESTORE_ARGS[@]}" \
+		-o "$DIR/restore.log" 2>"$DIR/restore.err"
 }
 
 # server [SADDR]: a tcpstream server (the tree) and its client outside.
@@ -142,7 +148,10 @@ cc)
 inuse)
 	server
 	dump -R
-	refused_restore "$ADDR:5000" "exists"
+	# A pid namespace of its own: the source's pids are taken.
+	RESTORE_ARGS=(--pidns)
+	refused_restore "fd 4 (IP socket): TCP connection $ADDR:5000 -> $ADDR:" \
+		"this connection exists on this host already"
 	client_ok
 	;;
 noaddr)
@@ -151,7 +160,8 @@ noaddr)
 	wait "$SP" 2>/dev/null
 	ip addr del "$ADDR/32" dev lo 2>/dev/null || ip -6 addr del "$ADDR/128" dev lo ||
 		fail "can't remove $ADDR"
-	refused_restore "$ADDR" "--veth-pair"
+	refused_restore "fd 4 (IP socket): TCP connection $NAME:5000 -> $NAME:" \
+		"can't bind its address: not an address of this host" "--veth-pair"
 	kill -0 "$SP" 2>/dev/null && fail "pid $SP runs after the failed restore"
 	kill "$CP"
 	wait "$CP" 2>/dev/null
