@@ -26,6 +26,8 @@ run_tcp_pair_bad_input() {
 	CASE_KIND=state bad_case tcp-pair-v6 tcp_pair_case pair fd00::1
 	CASE_KIND=state bad_case tcp-pair-mapped tcp_pair_case pair ::ffff:198.18.0.1
 	CASE_KIND=state bad_case tcp-pair-thread tcp_pair_case self 198.18.0.1
+	CASE_KIND=state bad_case tcp-pair-leave-running tcp_pair_case pair-leave 198.18.0.1
+	CASE_KIND=state bad_case tcp-pair-dump-fails tcp_pair_case pair-fail fd00::1
 	CASE_KIND=state bad_case tcp-dual-stack tcp_pair_case dual nft
 	CASE_KIND=state bad_case tcp-dual-stack-iptables tcp_pair_case dual ipt
 	CASE_KIND=state bad_case tcp-congestion tcp_pair_case cc 198.18.0.1

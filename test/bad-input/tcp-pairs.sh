@@ -7,6 +7,9 @@
 #   pair, self  both ends in the tree (a child process, a thread), over
 #               ADDR (a v4-mapped ADDR: both ends dual-stack); restored,
 #               the stream checked both ways by the tree itself
+#   pair-leave, pair-fail
+#               both ends in the tree, dump -R or a dump failing after the
+#               sockets were read: the tree streams on
 #   dual        an AF_INET6 server on [::] and its IPv4 client outside
 #               the tree; the lock must match IPv4 packets (nft "ip
 #               saddr"; with ADDR "ipt", iptables rules, not ip6tables)
@@ -101,6 +104,20 @@ pair | self)
 	cmp -s "$DIR/rules.before" "$DIR/rules.locked" && fail "no lock rule while dumped"
 	restore || fail "restore failed: $(head -c 300 "$DIR/restore.err")"
 	wait_for "$DIR/server.out" "pair " || fail "the restored pair did not finish"
+	grep -q "pair ok" "$DIR/server.out" || fail "pair: $(head -c 300 "$DIR/server.out")"
+	;;
+pair-leave | pair-fail)
+	"$TOOLS/tcpstream" pair "$ADDR" 5000 1500 >"$DIR/server.out" 2>&1 &
+	SP=$!
+	sleep 0.4
+	if [ "$MODE" = pair-leave ]; then
+		dump -R
+	else
+		LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" \
+			--tcp-established -o "$DIR/dump.log" 2>"$DIR/dump.err" &&
+			fail "dump with the fault injected succeeded"
+	fi
+	wait "$SP" || fail "pair after the dump: $(head -c 300 "$DIR/server.out")"
 	grep -q "pair ok" "$DIR/server.out" || fail "pair: $(head -c 300 "$DIR/server.out")"
 	;;
 dual)
