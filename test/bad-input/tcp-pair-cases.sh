@@ -10,9 +10,9 @@ tcp_pair_case() {
 		return 2
 	fi
 	mkdir -p "$RD/img"
-	timeout 60 unshare --net "$ROOT/test/bad-input/tcp-pairs.sh" "$LMPROC_REAL" \
-		"$BUILD/tools" "$RD" "$@" >"$RD/tcp.out" 2>"$RD/tcp.err"
-	if [ $? != 0 ]; then
+	if ! timeout 60 unshare --net "$ROOT/test/bad-input/tcp-pairs.sh" "$LMPROC_REAL" \
+		"$BUILD/tools" "$RD" "$@" >"$RD/tcp.out" 2>"$RD/tcp.err"; then
+		# shellcheck disable=SC2034 # bad_case reports it
 		REASON="$(grep -v ' Killed ' "$RD/tcp.err" | head -c 300)"
 		add_detail "lmproc dump log" "$RD/dump.log" 3
 		add_detail "lmproc restore log" "$RD/restore.log" 3

@@ -30,8 +30,10 @@ NAME=$ADDR
 IPT=
 fail() { echo "$*" >&2; exit 1; }
 
-ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
-	ip -6 addr add fd00::1/128 dev lo nodad || fail "can't set up lo"
+if ! ip link set lo up || ! ip addr add 198.18.0.1/32 dev lo ||
+	! ip -6 addr add fd00::1/128 dev lo nodad; then
+	fail "can't set up lo"
+fi
 nft list ruleset >"$DIR/rules.before" 2>&1 || fail "nft list ruleset failed"
 
 # wait_for FILE WORD: up to 10 s for WORD in FILE.
@@ -157,8 +159,10 @@ cc)
 	server
 	dump -R
 	[ "$(grep -ac reno "$DIR/img/files.img")" = 1 ] || fail "reno is not in files.img once"
-	perl -0777 -pi -e 's/reno/renx/' "$DIR/img/files.img" &&
-		"$TOOLS/imgmangle" reseal "$DIR/img/files.img" || fail "can't mangle files.img"
+	if ! perl -0777 -pi -e 's/reno/renx/' "$DIR/img/files.img" ||
+		! "$TOOLS/imgmangle" reseal "$DIR/img/files.img"; then
+		fail "can't mangle files.img"
+	fi
 	refused_restore "pid $SP fd 4 (TCP socket $ADDR:5000): option TCP_CONGESTION: \"renx\" is not available on this host"
 	client_ok
 	;;
