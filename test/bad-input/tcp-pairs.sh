@@ -70,6 +70,7 @@ restore() {
 
 # server [SADDR]: a tcpstream server (the tree) and its client outside.
 server() {
+	rm -f "$DIR/server.out" "$DIR/client.out"
 	"$TOOLS/tcpstream" server "${1:-$ADDR}" 5000 >"$DIR/server.out" 2>&1 &
 	SP=$!
 	wait_for "$DIR/server.out" listening || fail "the server does not listen"
@@ -79,7 +80,7 @@ server() {
 }
 
 client_ok() {
-	wait "$CP" || fail "client: $(head -c 300 "$DIR/client.out")"
+	wait "$CP" || fail "client (status $?): $(head -c 300 "$DIR/client.out")"
 }
 
 # refused_restore WORD...: the restore fails with one error line naming
