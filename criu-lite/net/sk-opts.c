@@ -473,8 +473,11 @@ int sk_opts_check(const struct sk_who *w, SkOptEntry *const *opts, size_t n, int
 			continue;
 		if (fd < 0)
 			fd = socket(family, type | SOCK_CLOEXEC, proto);
-		if (fd < 0)
+		if (fd < 0) {
+			pr_perror("Can't make a socket to check pid %d fd %d's options on",
+				  w->pid, w->fd);
 			return -errno;
+		}
 		ret = set_opt(fd, t, &opts[i]->value);
 		if (ret)
 			pr_err("pid %d fd %d (%s): option %s: \"%.*s\" is not available on this "

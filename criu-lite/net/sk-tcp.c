@@ -390,19 +390,19 @@ static int conn_err(struct task_files *tf, uint32_t desc, const InetSkEntry *e, 
 	char l[INET6_ADDRSTRLEN + 16], r[INET6_ADDRSTRLEN + 16];
 	struct sockaddr_storage ss;
 	const char *why = strerror(err);
-	bool bind = !strcmp(step, "bind");
+	bool binding = !strcmp(step, "bind");
 
 	inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
 	inet_addr_name(&ss, l, sizeof(l));
 	inet_sk_addr(e, &e->dst_addr, e->dst_port, &ss);
 	inet_addr_name(&ss, r, sizeof(r));
-	if (bind)
+	if (binding)
 		why = inet_bind_why(err);
 	if (!strcmp(step, "connect") && err == EADDRNOTAVAIL)
 		why = "this connection exists on this host already (the dumped tree still runs?)";
 	errno = err;
 	return task_files_err(tf, desc, "TCP connection %s -> %s: can't %s%s: %s", l, r, step,
-			      bind ? " its address" : "", why);
+			      binding ? " its address" : "", why);
 }
 
 int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkEntry *e)
