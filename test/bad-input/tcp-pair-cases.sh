@@ -34,4 +34,5 @@ run_tcp_pair_bad_input() {
 	bad_case tcp-addr-in-use tcp_pair_case inuse 198.18.0.1
 	bad_case tcp-addr-missing tcp_pair_case noaddr 198.18.0.1
 	bad_case tcp-addr-missing-v6 tcp_pair_case noaddr fd00::1
+	bad_case tcp-listener-addr-missing tcp_pair_case noaddr-listener 198.18.0.1
 }

@@ -21,6 +21,8 @@
 #   inuse       a restore next to the source (dump -R): refused naming the
 #               connection already on this host, the source streaming on
 #   noaddr      a restore where ADDR no longer exists: refused naming it
+#   noaddr-listener
+#               the same for a listener (no connection)
 # Every mode ends with the ruleset as before it began.  Exit 0 if all held;
 # the reason on stderr otherwise.
 LM=$1 TOOLS=$2 DIR=$3 MODE=$4 ADDR=$5
@@ -187,6 +189,18 @@ noaddr)
 	kill -0 "$SP" 2>/dev/null && fail "pid $SP runs after the failed restore"
 	kill "$CP"
 	wait "$CP" 2>/dev/null
+	;;
+noaddr-listener)
+	"$TOOLS/tcpstream" server "$ADDR" 5000 >"$DIR/server.out" 2>&1 &
+	SP=$!
+	wait_for "$DIR/server.out" listening || fail "the server does not listen"
+	dump
+	wait "$SP" 2>/dev/null
+	ip addr del "$ADDR/32" dev lo 2>/dev/null || ip -6 addr del "$ADDR/128" dev lo ||
+		fail "can't remove $ADDR"
+	refused_restore "fd 3 (IP socket): can't bind $NAME:5000 again: not an address of this host" \
+		"--veth-pair"
+	kill -0 "$SP" 2>/dev/null && fail "pid $SP runs after the failed restore"
 	;;
 *)
 	fail "unknown mode $MODE"
