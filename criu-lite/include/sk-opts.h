@@ -20,11 +20,13 @@ struct sk_opts {
 	SkOptEntry ents[SK_OPTS_MAX];
 };
 
-/* The socket being dumped, for refusals: "pid P fd F (WHAT)". */
+/* The socket being dumped, for refusals: "pid P fd F (WHAT)";
+ * CONNECTED for a TCP connection. */
 struct sk_who {
 	pid_t pid;
 	int fd;
 	const char *what;
+	bool connected;
 };
 
 /* Reads every option of the table for socket FD (of FAMILY, TYPE,
@@ -39,6 +41,13 @@ void sk_opts_free(struct sk_opts *o);
 /* Every entry is an option of the table that FAMILY's entries carry,
  * once, with a value of its shape; NULL or why not (a static string). */
 const char *sk_opts_bad(SkOptEntry *const *opts, size_t n, int family);
+
+/* Before a restore: each option of OPTS that names what this host must
+ * have (TCP_CONGESTION's algorithm) set on a socket of FAMILY, TYPE,
+ * PROTO made here; -errno and one line naming W and the option if this
+ * host lacks it. */
+int sk_opts_check(const struct sk_who *w, SkOptEntry *const *opts, size_t n, int family,
+		  int type, int proto);
 
 /* Sets the options of OPTS on FD: LATE false before the buffer sizes and
  * bind(), true after the buffer sizes (the locks, SO_PRIORITY after

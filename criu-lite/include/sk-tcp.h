@@ -40,6 +40,11 @@ int tcp_restore_resume(const struct restore_tree *t, int dfd);
  * sockaddr of its family into SS; its length. */
 socklen_t inet_sk_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, uint32_t port,
 		       struct sockaddr_storage *ss);
+/* net/sk-inet.c: SS as "198.18.0.1:80" or "[fd00::1]:80" into BUF. */
+void inet_addr_name(const struct sockaddr_storage *ss, char *buf, size_t len);
+/* net/sk-inet.c: why bind() of an address of the dump failed with ERR,
+ * in words (an address this host lacks says what the tree needs). */
+const char *inet_bind_why(int err);
 /* Restore, once the tree runs or the restore failed: removes the network
  * locks P's connections name; LAST (32 bytes, "" at first) keeps the last
  * one removed so that each goes once. */

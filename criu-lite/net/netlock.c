@@ -183,12 +183,32 @@ int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
 	return nft_run(cmd);
 }
 
+/* Whether table NAME is there: a dump -R released its lock already, and
+ * a restore from its images finds nothing to remove. */
+static bool nft_table_exists(const char *name)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	char cmd[64];
+	bool ret;
+
+	if (!nft)
+		return true;
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	snprintf(cmd, sizeof(cmd), "list table inet %s\n", name);
+	ret = !nft_run_cmd_from_buffer(nft, cmd);
+	nft_ctx_free(nft);
+	return ret;
+}
+
 int netlock_release(enum netlock_kind kind, const char *name)
 {
 	char cmd[128];
 	int ret = 0;
 
 	if (kind == NETLOCK_NFT) {
+		if (!nft_table_exists(name))
+			return 0;
 		snprintf(cmd, sizeof(cmd), "delete table inet %s\n", name);
 		return nft_run(cmd);
 	}

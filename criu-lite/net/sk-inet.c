@@ -68,8 +68,7 @@ static bool inet_match(struct files_dump *d, const struct fd_parms *p)
 		(type == SOCK_DGRAM && proto == IPPROTO_UDP));
 }
 
-/* "127.0.0.1:80", "[::1]:80" */
-static void addr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+void inet_addr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 
@@ -115,7 +114,7 @@ static int refuse(const struct files_dump *d, const struct fd_parms *p, const ch
 {
 	char name[INET6_ADDRSTRLEN + 16];
 
-	addr_name(local, name, sizeof(name));
+	inet_addr_name(local, name, sizeof(name));
 	pr_err("pid %d fd %d (%s %s): %s\n", d->pid, p->fd, what, name, why);
 	return -EOPNOTSUPP;
 }
@@ -133,8 +132,8 @@ static int tcp_established(struct files_dump *d, const struct fd_parms *p, int f
 	peer->ss_family = e->family;
 	if (getpeername(fd, (struct sockaddr *)peer, &len))
 		return -errno;
-	addr_name(local, lname, sizeof(lname));
-	addr_name(peer, pname, sizeof(pname));
+	inet_addr_name(local, lname, sizeof(lname));
+	inet_addr_name(peer, pname, sizeof(pname));
 	if (!d->tcp_established) {
 		pr_err("pid %d fd %d (TCP connection %s -> %s): established: needs "
 		       "--tcp-established\n", d->pid, p->fd, lname, pname);
@@ -272,10 +271,11 @@ static int read_more(const struct files_dump *d, const struct fd_parms *p, int f
 		     const struct sockaddr_storage *local, InetSkEntry *e, struct sk_opts *o)
 {
 	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 32], group[INET6_ADDRSTRLEN];
-	struct sk_who w = { .pid = d->pid, .fd = p->fd, .what = what };
+	struct sk_who w = { .pid = d->pid, .fd = p->fd, .what = what,
+			    .connected = e->type == SOCK_STREAM && e->has_dst_port };
 	int ret;
 
-	addr_name(local, name, sizeof(name));
+	inet_addr_name(local, name, sizeof(name));
 	snprintf(what, sizeof(what), "%s socket %s", e->type == SOCK_STREAM ? "TCP" : "UDP", name);
 	ret = sk_opts_dump(&w, fd, e->family, e->type, e->protocol, o);
 	if (ret)
@@ -399,6 +399,14 @@ socklen_t inet_sk_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, ui
 	return sizeof(*a6);
 }
 
+const char *inet_bind_why(int err)
+{
+	if (err == EADDRNOTAVAIL)
+		return "not an address of this host: it must be, or the tree needs a network "
+		       "namespace of its own (--veth-pair)";
+	return strerror(err);
+}
+
 static int set_int(int fd, int level, int name, int v)
 {
 	return setsockopt(fd, level, name, &v, sizeof(v));
@@ -466,10 +474,10 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 			goto err;
 	} else if (e->has_src_addr) {
 		len = inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
-		addr_name(&ss, name, sizeof(name));
+		inet_addr_name(&ss, name, sizeof(name));
 		if (bind(fd, (struct sockaddr *)&ss, len) && !(e->closed && errno == EADDRINUSE)) {
 			ret = task_files_err(tf, desc, "can't bind %s again: %s", name,
-					     strerror(errno));
+					     inet_bind_why(errno));
 			goto err;
 		}
 	}
@@ -479,7 +487,7 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 	}
 	if (e->has_dst_addr && !e->tcp) {
 		len = inet_sk_addr(e, &e->dst_addr, e->dst_port, &ss);
-		addr_name(&ss, name, sizeof(name));
+		inet_addr_name(&ss, name, sizeof(name));
 		if (connect(fd, (struct sockaddr *)&ss, len)) {
 			ret = task_files_err(tf, desc, "can't connect to %s again: %s", name,
 					     strerror(errno));
@@ -503,9 +511,8 @@ err:
 
 /* Says before the fork which closed TCP socket finds its old port taken
  * (by its TIME_WAIT, say): it is restored unbound. */
-static int inet_check(const struct restore_plan *p, uint32_t desc)
+static int check_closed(const struct restore_plan *p, uint32_t desc, const InetSkEntry *e)
 {
-	const InetSkEntry *e = p->fdesc[desc].fe->inet_sk;
 	struct sockaddr_storage ss;
 	char name[INET6_ADDRSTRLEN + 16];
 	socklen_t len;
@@ -525,11 +532,29 @@ static int inet_check(const struct restore_plan *p, uint32_t desc)
 	ret = bind(fd, (struct sockaddr *)&ss, len);
 	close(fd);
 	if (ret && errno == EADDRINUSE) {
-		addr_name(&ss, name, sizeof(name));
+		inet_addr_name(&ss, name, sizeof(name));
 		pr_warn("pid %d fd %d: TCP socket %s, whose connection was closed: its port is "
 			"taken, it is restored unbound\n", p->pid, p->fdesc[desc].first_fd, name);
 	}
 	return 0;
+}
+
+/* Before the fork: what the socket's options need of this host (a
+ * connection's congestion control) is here. */
+static int inet_check(const struct restore_plan *p, uint32_t desc)
+{
+	const InetSkEntry *e = p->fdesc[desc].fe->inet_sk;
+	struct sockaddr_storage ss = { .ss_family = e->family };
+	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 32];
+	struct sk_who w = { .pid = p->pid, .fd = p->fdesc[desc].first_fd, .what = what };
+	int ret;
+
+	if (e->has_src_addr)
+		inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
+	inet_addr_name(&ss, name, sizeof(name));
+	snprintf(what, sizeof(what), "%s socket %s", e->type == SOCK_STREAM ? "TCP" : "UDP", name);
+	ret = sk_opts_check(&w, e->opts, e->n_opts, e->family, e->type, e->protocol);
+	return ret ?: check_closed(p, desc, e);
 }
 
 static int inet_open(struct task_files *tf, uint32_t desc)

@@ -42,6 +42,11 @@ enum opt_kind {
 #define F_NOT_UNIX (1 << 1) /* unix_sk_entry has */
 #define F_LATE (1 << 2)     /* set after the buffer sizes */
 #define F_ALWAYS (1 << 3)   /* kept even when it is the default */
+/* Fixed for a connection when it is made, whatever the namespace's
+ * default becomes: kept for a connection even when it is the default,
+ * and checked before a restore (the name of something the host must
+ * have). */
+#define F_CONN (1 << 4)
 
 struct opt {
 	int level;
@@ -174,7 +179,7 @@ static const struct opt table[] = {
 	INT(IPPROTO_TCP, TCP_DEFER_ACCEPT, 0),
 	INT(IPPROTO_TCP, TCP_WINDOW_CLAMP, 0),
 	INT(IPPROTO_TCP, TCP_QUICKACK, 0),
-	{ IPPROTO_TCP, TCP_CONGESTION, "TCP_CONGESTION", K_NAME, 15, 0, NULL },
+	{ IPPROTO_TCP, TCP_CONGESTION, "TCP_CONGESTION", K_NAME, 15, F_CONN, NULL },
 	INT(IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS, 0),
 	INT(IPPROTO_TCP, TCP_USER_TIMEOUT, 0),
 	INT(IPPROTO_TCP, TCP_FASTOPEN, 0),
@@ -346,7 +351,8 @@ static int dump_one(const struct sk_who *w, int fd, int fresh, const struct opt 
 		       t->str, strerror(r ? -r : -dr));
 		return r ?: dr;
 	}
-	if (len == dlen && !memcmp(buf, def, len) && !(t->flags & F_ALWAYS))
+	if (len == dlen && !memcmp(buf, def, len) && !(t->flags & F_ALWAYS) &&
+	    !(w->connected && (t->flags & F_CONN)))
 		return 0;
 	why = t->refuse ? t->refuse(buf, len) : NULL;
 	if (why)
@@ -453,6 +459,34 @@ static int set_opt(int fd, const struct opt *t, const ProtobufCBinaryData *v)
 		return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ? -errno :
 											     0;
 	return setsockopt(fd, t->level, t->name, v->data, v->len) ? -errno : 0;
+}
+
+int sk_opts_check(const struct sk_who *w, SkOptEntry *const *opts, size_t n, int family,
+		  int type, int proto)
+{
+	int fd = -1, ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++) {
+		const struct opt *t = find(opts[i]->level, opts[i]->name);
+
+		if (!t || !(t->flags & F_CONN))
+			continue;
+		if (fd < 0)
+			fd = socket(family, type | SOCK_CLOEXEC, proto);
+		if (fd < 0) {
+			pr_perror("Can't make a socket to check pid %d fd %d's options on",
+				  w->pid, w->fd);
+			return -errno;
+		}
+		ret = set_opt(fd, t, &opts[i]->value);
+		if (ret)
+			pr_err("pid %d fd %d (%s): option %s: \"%.*s\" is not available on this "
+			       "host (%s); the dump's host had it\n", w->pid, w->fd, w->what, t->str,
+			       (int)opts[i]->value.len, (char *)opts[i]->value.data, strerror(-ret));
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
 
 int sk_opts_restore(int fd, SkOptEntry *const *opts, size_t n, bool late, const char **which)

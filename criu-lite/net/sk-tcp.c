@@ -238,7 +238,7 @@ static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32
 	if (set_int(fd, TCP_REPAIR_QUEUE, q))
 		return -errno;
 	while (done < len) {
-		n = send(fd, buf + done, min(chunk, len - done), 0);
+		n = send(fd, buf + done, min(chunk, len - done), MSG_DONTWAIT);
 		if (n < 0 && errno == ENOMEM && chunk > 1024) {
 			chunk /= 2;
 			continue;
@@ -248,6 +248,42 @@ static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32
 		done += n;
 	}
 	return 0;
+}
+
+struct sk_bufs {
+	int snd, rcv, lock;
+};
+
+static int sk_get(int fd, int name, int *v)
+{
+	socklen_t len = sizeof(*v);
+
+	return getsockopt(fd, SOL_SOCKET, name, v, &len) ? -errno : 0;
+}
+
+static int sk_set(int fd, int name, int v)
+{
+	return setsockopt(fd, SOL_SOCKET, name, &v, sizeof(v)) ? -errno : 0;
+}
+
+/* The dumped buffer sizes may be autotuned ones above
+ * net.core.[rw]mem_max, which SO_SNDBUF and SO_RCVBUF can't set, and a
+ * queue that does not fit would block the refill for ever (nothing
+ * drains while the lock holds): each buffer is forced (CAP_NET_ADMIN, as
+ * TCP repair) to hold the queues on top of what it was... */
+static int bufs_grow(int fd, uint32_t len, struct sk_bufs *b)
+{
+	return sk_get(fd, SO_SNDBUF, &b->snd) ?: sk_get(fd, SO_RCVBUF, &b->rcv) ?:
+	       sk_get(fd, SO_BUF_LOCK, &b->lock) ?:
+	       sk_set(fd, SO_SNDBUFFORCE, b->snd / 2 + len) ?:
+	       sk_set(fd, SO_RCVBUFFORCE, b->rcv / 2 + len);
+}
+
+/* ...and set back after it, with the locks the forcing set. */
+static int bufs_back(int fd, const struct sk_bufs *b)
+{
+	return sk_set(fd, SO_SNDBUFFORCE, b->snd / 2) ?: sk_set(fd, SO_RCVBUFFORCE, b->rcv / 2) ?:
+	       sk_set(fd, SO_BUF_LOCK, b->lock);
 }
 
 static int set_opts(int fd, const TcpRepairEntry *t)
@@ -285,13 +321,22 @@ static int set_window(int fd, const TcpRepairEntry *t)
  * task would have sent them. */
 static int fill_queues(struct task_files *tf, int fd, const TcpRepairEntry *t, const char **step)
 {
+	struct sk_bufs b;
 	int ret;
 
+	*step = "make room for the queues in the socket's buffers";
+	ret = bufs_grow(fd, t->inq_len + t->outq_len - t->unsent_len, &b);
+	if (ret)
+		return ret;
 	*step = "refill the receive queue";
 	ret = fill_queue(tf, fd, TCP_RECV_QUEUE, t->data_off, t->inq_len);
 	*step = "refill the send queue";
-	return ret ?: fill_queue(tf, fd, TCP_SEND_QUEUE, t->data_off + t->inq_len,
-				 t->outq_len - t->unsent_len);
+	ret = ret ?: fill_queue(tf, fd, TCP_SEND_QUEUE, t->data_off + t->inq_len,
+			       t->outq_len - t->unsent_len);
+	if (ret)
+		return ret;
+	*step = "set the socket's buffer sizes back";
+	return bufs_back(fd, &b);
 }
 
 static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const char **step)
@@ -330,6 +375,30 @@ static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const cha
 	return set_window(fd, t);
 }
 
+/* A failed STEP of E's repair in words, naming both ends: a bind of an
+ * address this host lacks, a connect whose connection is here already
+ * (the dumped tree runs on: dump -R). */
+static int conn_err(struct task_files *tf, uint32_t desc, const InetSkEntry *e, const char *step,
+		    int err)
+{
+	char l[INET6_ADDRSTRLEN + 16], r[INET6_ADDRSTRLEN + 16];
+	struct sockaddr_storage ss;
+	const char *why = strerror(err);
+	bool binding = !strcmp(step, "bind");
+
+	inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
+	inet_addr_name(&ss, l, sizeof(l));
+	inet_sk_addr(e, &e->dst_addr, e->dst_port, &ss);
+	inet_addr_name(&ss, r, sizeof(r));
+	if (binding)
+		why = inet_bind_why(err);
+	if (!strcmp(step, "connect") && err == EADDRNOTAVAIL)
+		why = "this connection exists on this host already (the dumped tree still runs?)";
+	errno = err;
+	return task_files_err(tf, desc, "TCP connection %s -> %s: can't %s%s: %s", l, r, step,
+			      binding ? " its address" : "", why);
+}
+
 int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkEntry *e)
 {
 	const char *step = "";
@@ -340,20 +409,21 @@ int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkE
 				      "--tcp-established");
 	ret = repair(tf, fd, e, &step);
 	if (ret)
-		return task_files_err(tf, desc, "TCP repair of an established connection: can't "
-				      "%s: %s", step, strerror(-ret));
+		return conn_err(tf, desc, e, step, -ret);
 	return 0;
 }
 
 /* The unsent part of E's send queue, out of repair mode: without
- * waiting, since it fit this socket's buffer at the dump. */
+ * waiting, into a send buffer made room in as for the refill. */
 static int send_unsent(const struct restore_ctx *ctx, int fd, int copy, int data_fd,
 		       const TcpRepairEntry *t)
 {
 	uint64_t off = t->data_off + t->inq_len + t->outq_len - t->unsent_len;
 	cleanup_free char *buf = NULL;
 	uint32_t done = 0;
-	ssize_t n;
+	struct sk_bufs b;
+	ssize_t n = 0;
+	int ret;
 
 	if (!t->unsent_len)
 		return 0;
@@ -366,14 +436,20 @@ static int send_unsent(const struct restore_ctx *ctx, int fd, int copy, int data
 		       "files-data.img: %s\n", ctx->plan.pid, fd, n < 0 ? strerror(errno) : "short");
 		return n < 0 ? -errno : -EIO;
 	}
-	while (done < t->unsent_len) {
+	ret = bufs_grow(copy, t->unsent_len, &b);
+	while (!ret && done < t->unsent_len) {
 		n = send(copy, buf + done, t->unsent_len - done, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n <= 0)
 			break;
 		done += n;
 	}
-	if (done == t->unsent_len)
-		return 0;
+	if (!ret && done == t->unsent_len)
+		ret = bufs_back(copy, &b);
+	if (ret)
+		pr_err("Can't size the send buffer of pid %d fd %d (a TCP connection) for its "
+		       "unsent bytes: %s\n", ctx->plan.pid, fd, strerror(-ret));
+	if (ret || done == t->unsent_len)
+		return ret;
 	pr_err("pid %d fd %d (a TCP connection): only %u of its %u unsent bytes could be "
 	       "sent: %s\n", ctx->plan.pid, fd, done, t->unsent_len,
 	       n < 0 ? strerror(errno) : "the send buffer is full");

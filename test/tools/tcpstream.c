@@ -6,17 +6,21 @@
  * client writes for MS ms, shuts its side down; the server answers the
  * end with a marker and the number of words it read, which the client
  * checks against what it wrote.  The client prints its figures and exits
- * 0 if all matched; the server resets the connection on a bad word. */
+ * 0 if all matched; the server resets the connection on a bad word.
+ * "pair ADDR PORT MS" and "self ADDR PORT MS" run both ends in one tree:
+ * the client in a child process or in a thread of the server. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,21 +128,30 @@ static int pump_in(struct side *s, bool *got)
 	return 0;
 }
 
-static int server(const char *host, const char *port)
+static int listen_on(const char *host, const char *port)
 {
 	struct sockaddr_storage ss;
-	struct linger lg = { 1, 0 };
-	int len = addr_of(host, port, &ss), l, one = 1, r;
-	struct side s = {};
-	uint32_t tail[2] = { END_MARK };
-	bool got;
+	int len = addr_of(host, port, &ss), l, one = 1;
 
 	l = socket(ss.ss_family, SOCK_STREAM, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (l < 0 || len < 0 || bind(l, (void *)&ss, len) || listen(l, 1))
-		return perror("tcpstream: listen"), 1;
+	if (l < 0 || len < 0 || bind(l, (void *)&ss, len) || listen(l, 1)) {
+		perror("tcpstream: listen");
+		return -1;
+	}
 	printf("listening\n");
 	fflush(stdout);
+	return l;
+}
+
+static int serve(int l)
+{
+	struct linger lg = { 1, 0 };
+	struct side s = {};
+	uint32_t tail[2] = { END_MARK };
+	bool got;
+	int r;
+
 	s.fd = accept(l, NULL, NULL);
 	close(l);
 	if (s.fd < 0)
@@ -173,6 +186,13 @@ static int server(const char *host, const char *port)
 	shutdown(s.fd, SHUT_WR);
 	close(s.fd);
 	return 0;
+}
+
+static int server(const char *host, const char *port)
+{
+	int l = listen_on(host, port);
+
+	return l < 0 ? 1 : serve(l);
 }
 
 static size_t min4(size_t n)
@@ -232,6 +252,51 @@ static int client(const char *host, const char *port, int ms)
 	return 0;
 }
 
+struct client_args {
+	const char *host, *port;
+	int ms, ret;
+};
+
+static void *client_thread(void *arg)
+{
+	struct client_args *a = arg;
+
+	a->ret = client(a->host, a->port, a->ms);
+	return NULL;
+}
+
+/* Both ends in one tree: the client in a child process ("pair") or in a
+ * thread of the server's process ("self").  Prints "pair ok" or "pair
+ * failed" once both ends are done. */
+static int both_ends(const char *host, const char *port, int ms, bool thread)
+{
+	struct client_args a = { host, port, ms, 1 };
+	int l = listen_on(host, port), st = -1, sret;
+	pthread_t th;
+	pid_t pid = -1;
+
+	if (l < 0)
+		return 1;
+	if (thread && pthread_create(&th, NULL, client_thread, &a))
+		return 1;
+	if (!thread) {
+		pid = fork();
+		if (pid < 0)
+			return 1;
+		if (!pid) {
+			close(l);
+			_exit(client(host, port, ms));
+		}
+	}
+	sret = serve(l);
+	if (thread)
+		pthread_join(th, NULL);
+	else if (waitpid(pid, &st, 0) == pid)
+		a.ret = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+	printf("pair %s\n", sret || a.ret ? "failed" : "ok");
+	return sret || a.ret;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -239,6 +304,9 @@ int main(int argc, char **argv)
 		return server(argv[2], argv[3]);
 	if (argc == 5 && !strcmp(argv[1], "client"))
 		return client(argv[2], argv[3], atoi(argv[4]));
-	fprintf(stderr, "usage: tcpstream server ADDR PORT | client ADDR PORT MS\n");
+	if (argc == 5 && (!strcmp(argv[1], "pair") || !strcmp(argv[1], "self")))
+		return both_ends(argv[2], argv[3], atoi(argv[4]), argv[1][0] == 's');
+	fprintf(stderr, "usage: tcpstream server ADDR PORT | client ADDR PORT MS | "
+		"pair|self ADDR PORT MS\n");
 	return 2;
 }
