@@ -120,12 +120,12 @@ static int refuse(const struct files_dump *d, const struct fd_parms *p, const ch
 	return -EOPNOTSUPP;
 }
 
-/* An established connection: refused without --tcp-established,
- * checked only by a pre-dump, otherwise locked and read in repair mode
- * (sk-tcp.c). */
+/* An established or closing connection (STATE): refused without
+ * --tcp-established, checked only by a pre-dump, otherwise locked and
+ * read in repair mode (sk-tcp.c). */
 static int tcp_established(struct files_dump *d, const struct fd_parms *p, int fd,
 			   const struct sockaddr_storage *local, InetSkEntry *e, uint8_t *dbuf,
-			   TcpRepairEntry *t, struct sockaddr_storage *peer)
+			   TcpRepairEntry *t, struct sockaddr_storage *peer, unsigned state)
 {
 	socklen_t len = sizeof(*peer);
 	char lname[INET6_ADDRSTRLEN + 16], pname[INET6_ADDRSTRLEN + 16];
@@ -136,8 +136,9 @@ static int tcp_established(struct files_dump *d, const struct fd_parms *p, int f
 	addr_name(local, lname, sizeof(lname));
 	addr_name(peer, pname, sizeof(pname));
 	if (!d->tcp_established) {
-		pr_err("pid %d fd %d (TCP connection %s -> %s): established: needs "
-		       "--tcp-established\n", d->pid, p->fd, lname, pname);
+		pr_err("pid %d fd %d (TCP connection %s -> %s): %s: needs --tcp-established\n",
+		       d->pid, p->fd, lname, pname,
+		       state == TCP_ESTABLISHED ? "established" : tcp_state_name(state));
 		return -EOPNOTSUPP;
 	}
 	take_addr(peer, &e->dst_addr, dbuf, &e->dst_port);
@@ -145,6 +146,25 @@ static int tcp_established(struct files_dump *d, const struct fd_parms *p, int f
 	if (d->tcp)
 		e->tcp = t;
 	return 0;
+}
+
+/* A connection being opened (SYN_SENT, SYN_RECV): refused naming both
+ * ends (sock_diag's peer: getpeername() has none before the handshake). */
+static int tcp_opening(const struct files_dump *d, const struct fd_parms *p, int fd,
+		       const struct sockaddr_storage *local, const InetSkEntry *e, unsigned state)
+{
+	struct sockaddr_storage peer = { .ss_family = e->family };
+	socklen_t len = sizeof(peer);
+	char lname[INET6_ADDRSTRLEN + 16], pname[INET6_ADDRSTRLEN + 16] = "?";
+
+	if (!getpeername(fd, (struct sockaddr *)&peer, &len) ||
+	    !inet_diag_peer(d->pid, e->family, e->protocol, p->st.st_ino, &peer))
+		addr_name(&peer, pname, sizeof(pname));
+	addr_name(local, lname, sizeof(lname));
+	pr_err("pid %d fd %d (TCP connection %s -> %s): %s, a connection being opened: can't be "
+	       "dumped, only established and closing ones are\n", d->pid, p->fd, lname, pname,
+	       tcp_state_name(state));
+	return -EOPNOTSUPP;
 }
 
 /* The state of a TCP socket; a listener's backlog and waiting
@@ -168,11 +188,10 @@ static int tcp_state(struct files_dump *d, const struct fd_parms *p, int fd,
 		e->backlog = ti.tcpi_sacked;
 		return 0;
 	}
-	if (ti.tcpi_state == TCP_ESTABLISHED)
-		return tcp_established(d, p, fd, local, e, dbuf, t, peer);
+	if (tcp_state_kept(ti.tcpi_state))
+		return tcp_established(d, p, fd, local, e, dbuf, t, peer, ti.tcpi_state);
 	if (ti.tcpi_state != TCP_CLOSE)
-		return refuse(d, p, "TCP socket", local,
-			      "a connection opening or closing: not supported yet");
+		return tcp_opening(d, p, fd, local, e, ti.tcpi_state);
 	/* A connect() sets the receive MSS; a socket never connected has
 	 * none. */
 	e->has_closed = true;

@@ -106,7 +106,7 @@ static int save_queue(struct files_dump *d, int fd, int q, uint32_t len)
 	return files_data_write(d, buf, len, &at);
 }
 
-static int read_queues(struct files_dump *d, int fd, TcpRepairEntry *t)
+static int read_queues(struct files_dump *d, int fd, unsigned state, TcpRepairEntry *t)
 {
 	int inq = 0, outq = 0, unsent = 0, ret;
 
@@ -119,7 +119,7 @@ static int read_queues(struct files_dump *d, int fd, TcpRepairEntry *t)
 	ret = set_int(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) ?:
 	      get_u32(fd, TCP_QUEUE_SEQ, &t->recv_seq) ?:
 	      set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) ?:
-	      get_u32(fd, TCP_QUEUE_SEQ, &t->send_seq);
+	      get_u32(fd, TCP_QUEUE_SEQ, &t->send_seq) ?: tcp_state_dump(t, state);
 	if (ret)
 		return ret;
 	t->data_off = d->data_off;
@@ -137,7 +137,7 @@ static int read_conn(struct files_dump *d, int fd, TcpRepairEntry *t)
 
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
 		return -errno;
-	if (ti.tcpi_state != TCP_ESTABLISHED)
+	if (!tcp_state_kept(ti.tcpi_state))
 		return -EAGAIN;
 	t->opt_mask = ti.tcpi_options & KNOWN_OPTS;
 	t->snd_wscale = ti.tcpi_snd_wscale;
@@ -153,7 +153,7 @@ static int read_conn(struct files_dump *d, int fd, TcpRepairEntry *t)
 	t->max_window = w.max_window;
 	t->rcv_wnd = w.rcv_wnd;
 	t->rcv_wup = w.rcv_wup;
-	return read_queues(d, fd, t);
+	return read_queues(d, fd, ti.tcpi_state, t);
 }
 
 int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
@@ -180,8 +180,8 @@ int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 	td->fds[td->nr++] = copy;
 	ret = read_conn(d, copy, t);
 	if (ret == -EAGAIN) {
-		pr_err("pid %d fd %d: a TCP connection left the established state during the "
-		       "dump\n", d->pid, p->fd);
+		pr_err("pid %d fd %d: a TCP connection was reset or closed during the dump\n",
+		       d->pid, p->fd);
 		return -EBUSY;
 	}
 	if (ret) {
@@ -208,6 +208,8 @@ const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size)
 	if (!t->mss || t->mss > 65535 || (t->opt_mask & ~KNOWN_OPTS) ||
 	    t->snd_wscale > MAX_WSCALE || t->rcv_wscale > MAX_WSCALE)
 		return "TCP options (MSS, window scale) out of range";
+	if (tcp_state_bad(t))
+		return tcp_state_bad(t);
 	if (t->lock && (!t->has_lock_kind || t->lock_kind > NETLOCK_IPT || !t->lock[0] ||
 			strlen(t->lock) > 28 || strspn(t->lock, "lmproc-0123456789") !=
 							strlen(t->lock)))
@@ -272,6 +274,8 @@ static int set_window(int fd, const TcpRepairEntry *t)
 		.rcv_wup = t->rcv_wup,
 	};
 
+	tcp_state_window(t, &w);
+
 	return setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) ? -errno : 0;
 }
 
@@ -328,9 +332,11 @@ static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const cha
 	if (ret)
 		return ret;
 	*step = "set TCP_REPAIR_WINDOW";
-	ret = set_window(fd, t);
+	ret = set_window(fd, t) ?: tcp_state_restore(fd, e, step);
+	if (ret)
+		return ret;
 	*step = "leave repair mode";
-	return ret ?: set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF);
+	return set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF);
 }
 
 int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkEntry *e)
@@ -343,8 +349,10 @@ int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkE
 				      "--tcp-established");
 	ret = repair(tf, fd, e, &step);
 	if (ret)
-		return task_files_err(tf, desc, "TCP repair of an established connection: can't "
-				      "%s: %s", step, strerror(-ret));
+		return task_files_err(tf, desc, "TCP repair of a connection in state %s: can't "
+				      "%s: %s", tcp_state_name(e->tcp->has_state ? e->tcp->state :
+							       TCP_ESTABLISHED),
+				      step, strerror(-ret));
 	return 0;
 }
 

@@ -1,0 +1,90 @@
+#!/bin/bash
+# Run by tcp-cases.sh inside a network namespace of its own (unshare
+# --net): lo up with 198.18.0.1 and fd00::1, a tcphalf server (the tree
+# dumped) whose connection with its client (the runner's, never dumped)
+# is in STATE at the dump.  Usage:
+#   tcp-half.sh LMPROC TOOLS DIR ADDR STATE MODE
+# STATE: fin_wait1, fin_wait2, close_wait, last_ack, closing, shut_rd
+# (established, read side shut down), or syn_sent (a connect whose SYNs
+# an nftables rule of the test drops).  MODE: restore (dump
+# --tcp-established, kill, restore), leave (dump -R), fail (a dump
+# failing after the sockets were read), refuse (syn_sent: the dump
+# refused naming the connection).  Exit 0 if the state was the same
+# after the restore (ss), the connection then finished with every word
+# read in order on both sides and the counts matching, and the ruleset
+# is as before; the reason on stderr otherwise.
+LM=$1 TOOLS=$2 DIR=$3 ADDR=$4 ST=$5 MODE=$6
+fail() { echo "$*" >&2; exit 1; }
+name() { case "$ADDR" in *:*) echo "[$ADDR]:$1" ;; *) echo "$ADDR:$1" ;; esac; }
+# The connections in ss's state $1 that ss's filter $2 selects.
+count() { ss -tanH state "$1" "( $2 )" | wc -l; }
+wait_line() {
+	for _ in $(seq 500); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		grep -q "^error" "$1" 2>/dev/null && fail "$(basename "$1"): $(grep ^error "$1")"
+		sleep 0.02
+	done
+	fail "no \"$2\" in $(basename "$1"): $(head -c 300 "$1")"
+}
+
+ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
+	ip -6 addr add fd00::1/128 dev lo nodad || fail "can't set up lo"
+
+if [ "$ST" = syn_sent ]; then
+	nft add table inet tcphalf &&
+		nft add chain inet tcphalf out '{ type filter hook output priority 0; }' &&
+		nft add rule inet tcphalf out tcp dport 9 drop || fail "can't drop the SYNs"
+	"$TOOLS/tcphalf" syn "$ADDR" 9 >"$DIR/syn.out" 2>&1 &
+	P=$!
+	wait_line "$DIR/syn.out" ready
+	[ "$(count syn-sent "dport = :9")" = 1 ] || fail "no connection in SYN_SENT"
+	"$LM" dump -t "$P" -D "$DIR/img" --tcp-established -o "$DIR/dump.log" \
+		2>"$DIR/dump.err" && fail "dump of a SYN_SENT connection succeeded"
+	grep -q "^pid $P fd 3 (TCP connection $(name '[0-9]*') -> $(name 9)): SYN_SENT, a connection being opened" \
+		"$DIR/dump.err" || fail "refusal unclear: $(head -c 300 "$DIR/dump.err")"
+	[ "$(grep -c . "$DIR/dump.err")" = 1 ] || fail "more than one line: $(head -c 300 "$DIR/dump.err")"
+	kill -0 "$P" || fail "the process is gone after the refused dump"
+	[ "$(count syn-sent "dport = :9")" = 1 ] || fail "the connection left SYN_SENT after the refused dump"
+	kill "$P"
+	exit 0
+fi
+
+case "$ST" in
+shut_rd) SS=established ;;
+*) SS=$(echo "$ST" | sed 's/fin_wait/fin-wait-/; s/_/-/') ;;
+esac
+nft list ruleset >"$DIR/rules.before" 2>&1 || fail "nft list ruleset failed"
+"$TOOLS/tcphalf" server "$ADDR" 5000 "$ST" "$DIR" >"$DIR/server.out" 2>&1 &
+SP=$!
+wait_line "$DIR/server.out" listening
+"$TOOLS/tcphalf" client "$ADDR" 5000 "$ST" "$DIR" >"$DIR/client.out" 2>&1 &
+CP=$!
+wait_line "$DIR/server.out" ready
+[ "$(count "$SS" "sport = :5000")" = 1 ] || fail "the server's connection is not in $SS: $(ss -tanH)"
+args=(--tcp-established)
+[ "$MODE" = leave ] && args+=(-R)
+if [ "$MODE" = fail ]; then
+	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
+		-o "$DIR/dump.log" 2>"$DIR/dump.err" && fail "dump with the fault injected succeeded"
+else
+	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err" ||
+		fail "dump failed: $(head -c 300 "$DIR/dump.err")"
+fi
+if [ "$MODE" = restore ]; then
+	wait "$SP" 2>/dev/null
+	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" \
+		2>"$DIR/restore.err" || fail "restore failed: $(head -c 300 "$DIR/restore.err")"
+fi
+[ "$(count "$SS" "sport = :5000")" = 1 ] || fail "after the $MODE, the server's connection is not in $SS: $(ss -tanH)"
+touch "$DIR/go"
+wait "$CP" || fail "client: $(head -c 300 "$DIR/client.out")"
+wait_line "$DIR/server.out" done
+read -r _ sr _ sw < <(grep '^read [0-9]' "$DIR/server.out")
+read -r _ cr _ cw < <(grep '^read [0-9]' "$DIR/client.out")
+echo "$ST $MODE: server read $sr wrote $sw, client read $cr wrote $cw"
+[ "$sr" = "$cw" ] && [ "$cr" = "$sw" ] ||
+	fail "counts differ: server read $sr wrote $sw, client read $cr wrote $cw"
+nft list ruleset >"$DIR/rules.after" 2>&1
+cmp -s "$DIR/rules.before" "$DIR/rules.after" ||
+	fail "ruleset differs after: $(head -c 300 "$DIR/rules.after")"
+exit 0
