@@ -5,9 +5,14 @@
 # is in STATE at the dump.  Usage:
 #   tcp-half.sh LMPROC TOOLS DIR ADDR STATE MODE
 # STATE: fin_wait1, fin_wait2, close_wait, last_ack, closing, shut_rd
-# (established, read side shut down), or syn_sent (a connect whose SYNs
+# (established, read side shut down), fin_wait1_sent and last_ack_sent
+# (the server's FIN sent and not acknowledged: what the client sends is
+# dropped by a rule of the test's from before that FIN until the go; it
+# lets through what the restore injects, as a lossy network would),
+# or syn_sent (a connect whose SYNs
 # an nftables rule of the test drops).  MODE: restore (dump
-# --tcp-established, kill, restore), leave (dump -R), fail (a dump
+# --tcp-established, kill, restore), iptables (the same with
+# --network-lock iptables), leave (dump -R), fail (a dump
 # failing after the sockets were read), refuse (syn_sent: the dump
 # refused naming the connection).  Exit 0 if the state was the same
 # after the restore (ss), the connection then finished with every word
@@ -15,7 +20,8 @@
 # is as before; the reason on stderr otherwise.
 LM=$1 TOOLS=$2 DIR=$3 ADDR=$4 ST=$5 MODE=$6
 fail() { echo "$*" >&2; exit 1; }
-name() { case "$ADDR" in *:*) echo "[$ADDR]:$1" ;; *) echo "$ADDR:$1" ;; esac; }
+# ADDR:PORT as lmproc names it, as a regular expression.
+name() { case "$ADDR" in *:*) echo "\\[$ADDR\\]:$1" ;; *) echo "$ADDR:$1" ;; esac; }
 # The connections in ss's state $1 that ss's filter $2 selects.
 count() { ss -tanH state "$1" "( $2 )" | wc -l; }
 wait_line() {
@@ -40,7 +46,7 @@ if [ "$ST" = syn_sent ]; then
 	[ "$(count syn-sent "dport = :9")" = 1 ] || fail "no connection in SYN_SENT"
 	"$LM" dump -t "$P" -D "$DIR/img" --tcp-established -o "$DIR/dump.log" \
 		2>"$DIR/dump.err" && fail "dump of a SYN_SENT connection succeeded"
-	grep -q "^pid $P fd 3 (TCP connection $(name '[0-9]*') -> $(name 9)): SYN_SENT, a connection being opened" \
+	grep -q "^Error: pid $P fd 3 (TCP connection $(name '[0-9]*') -> $(name 9)): SYN_SENT, a connection being opened" \
 		"$DIR/dump.err" || fail "refusal unclear: $(head -c 300 "$DIR/dump.err")"
 	[ "$(grep -c . "$DIR/dump.err")" = 1 ] || fail "more than one line: $(head -c 300 "$DIR/dump.err")"
 	kill -0 "$P" || fail "the process is gone after the refused dump"
@@ -51,7 +57,7 @@ fi
 
 case "$ST" in
 shut_rd) SS=established ;;
-*) SS=$(echo "$ST" | sed 's/fin_wait/fin-wait-/; s/_/-/') ;;
+*) SS=$(echo "${ST%_sent}" | sed 's/fin_wait/fin-wait-/; s/_/-/') ;;
 esac
 nft list ruleset >"$DIR/rules.before" 2>&1 || fail "nft list ruleset failed"
 "$TOOLS/tcphalf" server "$ADDR" 5000 "$ST" "$DIR" >"$DIR/server.out" 2>&1 &
@@ -59,10 +65,19 @@ SP=$!
 wait_line "$DIR/server.out" listening
 "$TOOLS/tcphalf" client "$ADDR" 5000 "$ST" "$DIR" >"$DIR/client.out" 2>&1 &
 CP=$!
+if [ "$ST" != "${ST%_sent}" ]; then
+	wait_line "$DIR/server.out" hold
+	nft add table inet tcphalf &&
+		nft add chain inet tcphalf out '{ type filter hook output priority 0; }' &&
+		nft add rule inet tcphalf out meta mark != 0xc114 tcp dport 5000 drop ||
+		fail "can't drop the client's packets"
+	touch "$DIR/held"
+fi
 wait_line "$DIR/server.out" ready
 [ "$(count "$SS" "sport = :5000")" = 1 ] || fail "the server's connection is not in $SS: $(ss -tanH)"
 args=(--tcp-established)
 [ "$MODE" = leave ] && args+=(-R)
+[ "$MODE" = iptables ] && args+=(--network-lock iptables)
 if [ "$MODE" = fail ]; then
 	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
 		-o "$DIR/dump.log" 2>"$DIR/dump.err" && fail "dump with the fault injected succeeded"
@@ -70,12 +85,15 @@ else
 	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err" ||
 		fail "dump failed: $(head -c 300 "$DIR/dump.err")"
 fi
-if [ "$MODE" = restore ]; then
+if [ "$MODE" = restore ] || [ "$MODE" = iptables ]; then
 	wait "$SP" 2>/dev/null
 	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" \
 		2>"$DIR/restore.err" || fail "restore failed: $(head -c 300 "$DIR/restore.err")"
 fi
 [ "$(count "$SS" "sport = :5000")" = 1 ] || fail "after the $MODE, the server's connection is not in $SS: $(ss -tanH)"
+if [ "$ST" != "${ST%_sent}" ]; then
+	nft delete table inet tcphalf || fail "can't remove the test's rule"
+fi
 touch "$DIR/go"
 wait "$CP" || fail "client: $(head -c 300 "$DIR/client.out")"
 wait_line "$DIR/server.out" done
@@ -84,6 +102,12 @@ read -r _ cr _ cw < <(grep '^read [0-9]' "$DIR/client.out")
 echo "$ST $MODE: server read $sr wrote $sw, client read $cr wrote $cw"
 [ "$sr" = "$cw" ] && [ "$cr" = "$sw" ] ||
 	fail "counts differ: server read $sr wrote $sw, client read $cr wrote $cw"
+if [ "$MODE" = iptables ]; then
+	iptables -S | grep -q lmproc && fail "an iptables chain of lmproc's is left"
+	ip6tables -S | grep -q lmproc && fail "an ip6tables chain of lmproc's is left"
+	# iptables-nft leaves its (empty) tables behind.
+	exit 0
+fi
 nft list ruleset >"$DIR/rules.after" 2>&1
 cmp -s "$DIR/rules.before" "$DIR/rules.after" ||
 	fail "ruleset differs after: $(head -c 300 "$DIR/rules.after")"

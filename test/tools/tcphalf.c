@@ -1,6 +1,7 @@
 /* Half-closed and closing TCP connections for the TCP repair tests:
  * "server ADDR PORT STATE DIR" accepts one connection and brings it to
- * STATE (fin_wait1, fin_wait2, close_wait, last_ack, closing, shut_rd)
+ * STATE (fin_wait1, fin_wait2, close_wait, last_ack, closing, shut_rd;
+ * fin_wait1_sent and last_ack_sent: its FIN sent, not acknowledged)
  * with its "client ADDR PORT STATE DIR", prints "ready", and waits for
  * the file DIR/go (made once the server was dumped and restored) to
  * finish the connection: each side writes consecutive 32-bit counters
@@ -231,6 +232,21 @@ static void wait_event(int fd, short ev, const char *what)
 	}
 }
 
+/* Before this side's FIN: with SENT, the caller drops what the client
+ * sends (told by "hold", answered by DIR/held), so that the FIN goes
+ * out and is not acknowledged; otherwise writes until the client's
+ * window closes, so that the FIN waits behind unsent bytes. */
+static void before_fin(struct side *s, bool sent)
+{
+	if (!sent) {
+		fill(s);
+		return;
+	}
+	printf("hold\n");
+	wait_file("held");
+	put_words(s, WORDS);
+}
+
 static void ready(const char *state)
 {
 	printf("ready %s\n", state);
@@ -242,6 +258,7 @@ static int server(const char *host, const char *port, const char *st)
 	struct sockaddr_storage ss;
 	int len = addr_of(host, port, &ss), l, one = 1, rdhup = 0;
 	struct side s = {};
+	bool sent = strstr(st, "_sent");
 
 	l = socket(ss.ss_family, SOCK_STREAM, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -252,8 +269,8 @@ static int server(const char *host, const char *port, const char *st)
 	close(l);
 	if (s.fd < 0)
 		die("accept");
-	if (!strcmp(st, "fin_wait1")) {
-		fill(&s);
+	if (!strncmp(st, "fin_wait1", 9)) {
+		before_fin(&s, sent);
 		shutdown(s.fd, SHUT_WR);
 		wait_state(s.fd, TCP_FIN_WAIT1);
 		ready(st);
@@ -274,9 +291,9 @@ static int server(const char *host, const char *port, const char *st)
 		get_all(&s);
 		shutdown(s.fd, SHUT_WR);
 		wait_event(s.fd, POLLHUP, "end of the connection");
-	} else if (!strcmp(st, "last_ack")) {
+	} else if (!strncmp(st, "last_ack", 8)) {
 		wait_event(s.fd, POLLRDHUP, "FIN from the client");
-		fill(&s);
+		before_fin(&s, sent);
 		shutdown(s.fd, SHUT_WR);
 		wait_state(s.fd, TCP_LAST_ACK);
 		ready(st);
@@ -316,7 +333,7 @@ static int client(const char *host, const char *port, const char *st)
 	struct sockaddr_storage ss;
 	int len = addr_of(host, port, &ss);
 	struct side s = {};
-	bool writes = !strcmp(st, "fin_wait1") || !strcmp(st, "fin_wait2");
+	bool writes = !strncmp(st, "fin_wait", 8);
 
 	alarm(60);
 	s.fd = socket(ss.ss_family, SOCK_STREAM, 0);
