@@ -2,8 +2,8 @@
  * "inet lmproc-PID" (libnftables) or iptables/ip6tables chains
  * "lmproc-PID" jumped to from INPUT and OUTPUT, with one drop rule per
  * direction of each dumped connection, after one that lets the packets
- * a restore injects (marked NETLOCK_MARK) through.  The name is recorded in the
- * images so that the restore (another lmproc) removes it. */
+ * a restore injects (marked NETLOCK_MARK) through.  The name is recorded
+ * in the images so that the restore (another lmproc) removes it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -112,7 +112,7 @@ static int ipt_mark_rule(const char *tool, const char *chain)
 
 static int make_lock(struct netlock *l)
 {
-	char cmd[320];
+	char cmd[384];
 	int ret = 0;
 
 	if (l->kind == NETLOCK_NFT) {
@@ -120,8 +120,9 @@ static int make_lock(struct netlock *l)
 			 "add table inet %s\n"
 			 "add chain inet %s in { type filter hook input priority -150; }\n"
 			 "add chain inet %s out { type filter hook output priority -150; }\n"
-			 "add rule inet %s in meta mark 0x%x accept\n",
-			 l->name, l->name, l->name, l->name, NETLOCK_MARK);
+			 "add rule inet %s in meta mark 0x%x accept\n"
+			 "add rule inet %s out meta mark 0x%x accept\n",
+			 l->name, l->name, l->name, l->name, NETLOCK_MARK, l->name, NETLOCK_MARK);
 		ret = nft_run(cmd);
 	} else {
 		for (int i = 0; i < 2 && !ret; i++)
