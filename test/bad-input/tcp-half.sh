@@ -14,7 +14,9 @@
 # --tcp-established, kill, restore), iptables (the same with
 # --network-lock iptables), leave (dump -R), fail (a dump
 # failing after the sockets were read), refuse (syn_sent: the dump
-# refused naming the connection).  Exit 0 if the state was the same
+# refused naming the connection), badstate (the dumped state made
+# LISTEN in files.img, resealed: the restore refused, the client then
+# sees a reset).  Exit 0 if the state was the same
 # after the restore (ss), the connection then finished with every word
 # read in order on both sides and the counts matching, and the ruleset
 # is as before; the reason on stderr otherwise.
@@ -55,6 +57,15 @@ if [ "$ST" = syn_sent ]; then
 	exit 0
 fi
 
+# TCP_STATE: the kernel's number of the state.
+case "$ST" in
+fin_wait1*) TCP_STATE=4 ;;
+fin_wait2) TCP_STATE=5 ;;
+close_wait) TCP_STATE=8 ;;
+last_ack*) TCP_STATE=9 ;;
+closing) TCP_STATE=11 ;;
+*) TCP_STATE=1 ;;
+esac
 case "$ST" in
 shut_rd) SS=established ;;
 *) SS=$(echo "${ST%_sent}" | sed 's/fin_wait/fin-wait-/; s/_/-/') ;;
@@ -84,6 +95,21 @@ if [ "$MODE" = fail ]; then
 else
 	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err" ||
 		fail "dump failed: $(head -c 300 "$DIR/dump.err")"
+fi
+if [ "$MODE" = badstate ]; then
+	wait "$SP" 2>/dev/null
+	# The record of the connection; its inet_sk (15), tcp (22), state (19).
+	rec=$("$LM" show "$DIR/img/files.img" | grep -o '"type": "FD_[A-Z_]*"' |
+		grep -n FD_INET_SK | head -n 1 | cut -d: -f1)
+	rec=$((rec - 1))
+	"$TOOLS/imgmangle" xor "$DIR/img/files.img" "$rec:15.22.19" $((TCP_STATE ^ 10)) >/dev/null &&
+		"$TOOLS/imgmangle" reseal "$DIR/img/files.img" || fail "can't change the state"
+	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" \
+		2>"$DIR/restore.err" && fail "restore of a LISTEN connection succeeded"
+	grep -q "TCP connection file id [0-9]*: a TCP state out of range" "$DIR/restore.err" ||
+		fail "refusal unclear: $(head -c 300 "$DIR/restore.err")"
+	kill "$CP"
+	exit 0
 fi
 if [ "$MODE" = restore ] || [ "$MODE" = iptables ]; then
 	wait "$SP" 2>/dev/null
