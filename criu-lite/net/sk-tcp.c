@@ -1,4 +1,5 @@
-/* Owns established TCP connections (dump --tcp-established): read
+/* Owns established TCP connections (dump --tcp-established; their
+ * closing states are sk-tcp-state.c's): read
  * through lmproc's copy of the socket in TCP_REPAIR mode (sequence
  * numbers, both queues peeked, never taken out, the options TCP_INFO
  * shows, window, timestamp), after their packets are locked
@@ -200,6 +201,7 @@ int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size)
 {
 	uint64_t len = (uint64_t)t->inq_len + t->outq_len;
+	const char *why;
 
 	if (t->inq_len > MAX_QUEUE || t->outq_len > MAX_QUEUE || t->unsent_len > t->outq_len)
 		return "queue lengths out of range";
@@ -208,8 +210,9 @@ const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size)
 	if (!t->mss || t->mss > 65535 || (t->opt_mask & ~KNOWN_OPTS) ||
 	    t->snd_wscale > MAX_WSCALE || t->rcv_wscale > MAX_WSCALE)
 		return "TCP options (MSS, window scale) out of range";
-	if (tcp_state_bad(t))
-		return tcp_state_bad(t);
+	why = tcp_state_bad(t);
+	if (why)
+		return why;
 	if (t->lock && (!t->has_lock_kind || t->lock_kind > NETLOCK_IPT || !t->lock[0] ||
 			strlen(t->lock) > 28 || strspn(t->lock, "lmproc-0123456789") !=
 							strlen(t->lock)))

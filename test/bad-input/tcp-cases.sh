@@ -53,6 +53,8 @@ run_tcp_half_bad_input() {
 		CASE_KIND=state bad_case "tcp-${st//_/-}-v4" tcp_half_case 198.18.0.1 "$st" restore
 		CASE_KIND=state bad_case "tcp-${st//_/-}-v6" tcp_half_case fd00::1 "$st" restore
 	done
+	CASE_KIND=state bad_case tcp-last-ack-mapped tcp_half_case ::ffff:198.18.0.1 last_ack restore
+	CASE_KIND=state bad_case tcp-fin-wait2-mapped tcp_half_case ::ffff:198.18.0.1 fin_wait2 restore
 	CASE_KIND=state bad_case tcp-last-ack-iptables tcp_half_case 198.18.0.1 last_ack iptables
 	CASE_KIND=state bad_case tcp-fin-wait2-leave tcp_half_case fd00::1 fin_wait2 leave
 	CASE_KIND=state bad_case tcp-closing-leave tcp_half_case 198.18.0.1 closing leave

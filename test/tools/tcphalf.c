@@ -321,8 +321,7 @@ static int server(const char *host, const char *port, const char *st)
 		printf("error: unknown state %s\n", st);
 		return 2;
 	}
-	printf("read %llu wrote %llu\n", (unsigned long long)s.read,
-	       (unsigned long long)s.wrote);
+	printf("read %llu wrote %llu\n", (unsigned long long)s.read, (unsigned long long)s.wrote);
 	close(s.fd);
 	printf("done\n");
 	return 0;
@@ -363,8 +362,7 @@ static int client(const char *host, const char *port, const char *st)
 		shutdown(s.fd, SHUT_WR);
 	}
 	get_all(&s);
-	printf("read %llu wrote %llu\n", (unsigned long long)s.read,
-	       (unsigned long long)s.wrote);
+	printf("read %llu wrote %llu\n", (unsigned long long)s.read, (unsigned long long)s.wrote);
 	close(s.fd);
 	return 0;
 }
