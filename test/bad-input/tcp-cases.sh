@@ -63,6 +63,8 @@ run_tcp_half_bad_input() {
 	bad_case tcp-state-bad tcp_half_case 198.18.0.1 last_ack badstate
 	bad_case tcp-syn-sent-v4 tcp_half_case 198.18.0.1 syn_sent refuse
 	bad_case tcp-syn-sent-v6 tcp_half_case fd00::1 syn_sent refuse
+	bad_case tcp-syn-recv-v4 tcp_half_case 198.18.0.1 syn_recv refuse
+	bad_case tcp-syn-recv-v6 tcp_half_case fd00::1 syn_recv refuse
 }
 
 run_tcp_bad_input() {

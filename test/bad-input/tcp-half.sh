@@ -5,7 +5,8 @@
 # is in STATE at the dump.  Usage:
 #   tcp-half.sh LMPROC TOOLS DIR ADDR STATE MODE
 # STATE: fin_wait1, fin_wait2, close_wait, last_ack, closing, shut_rd
-# (established, read side shut down), fin_wait1_sent and last_ack_sent
+# (established, read side shut down), syn_recv (a TCP Fast Open
+# connection accepted before the handshake ends), fin_wait1_sent and last_ack_sent
 # (the server's FIN sent and not acknowledged: what the client sends is
 # dropped by a rule of the test's from before that FIN until the go; it
 # lets through what the restore injects, as a lossy network would),
@@ -38,6 +39,27 @@ wait_line() {
 ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
 	ip -6 addr add fd00::1/128 dev lo nodad || fail "can't set up lo"
 
+if [ "$ST" = syn_recv ]; then
+	sysctl -qw net.ipv4.tcp_fastopen=0x603 &&
+		nft add table inet tcphalf &&
+		nft add chain inet tcphalf out '{ type filter hook output priority 0; }' &&
+		nft add rule inet tcphalf out tcp dport 5000 tcp flags \& syn == 0 drop ||
+		fail "can't set up TCP Fast Open and drop the ACKs"
+	"$TOOLS/tcphalf" tfo-server "$ADDR" 5000 >"$DIR/syn.out" 2>&1 &
+	P=$!
+	wait_line "$DIR/syn.out" listening
+	"$TOOLS/tcphalf" tfo-client "$ADDR" 5000 >"$DIR/client.out" 2>&1 &
+	CP=$!
+	wait_line "$DIR/syn.out" "ready syn_recv"
+	"$LM" dump -t "$P" -D "$DIR/img" --tcp-established -o "$DIR/dump.log" \
+		2>"$DIR/dump.err" && fail "dump of a SYN_RECV connection succeeded"
+	grep -q "^Error: pid $P fd [0-9]* (TCP connection $(name 5000) -> $(name '[0-9]*')): SYN_RECV, a connection being opened" \
+		"$DIR/dump.err" || fail "refusal unclear: $(head -c 300 "$DIR/dump.err")"
+	[ "$(grep -c . "$DIR/dump.err")" = 1 ] || fail "more than one line: $(head -c 300 "$DIR/dump.err")"
+	kill -0 "$P" || fail "the process is gone after the refused dump"
+	kill "$P" "$CP"
+	exit 0
+fi
 if [ "$ST" = syn_sent ]; then
 	nft add table inet tcphalf &&
 		nft add chain inet tcphalf out '{ type filter hook output priority 0; }' &&

@@ -8,7 +8,9 @@
  * in the direction still open and checks every word it reads until
  * EOF.  Both print "read R wrote W" (bytes) at the end, the server then
  * "done"; the caller compares the counts.  "syn ADDR PORT" connects to
- * a port whose SYNs are dropped and waits in SYN_SENT. */
+ * a port whose SYNs are dropped and waits in SYN_SENT; "tfo-server ADDR
+ * PORT" accepts a TCP Fast Open connection of "tfo-client ADDR PORT"
+ * whose handshake the caller stops, and holds it in SYN_RECV. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -380,6 +382,40 @@ static int syn(const char *host, const char *port)
 	return 0;
 }
 
+/* A TCP Fast Open listener: the connection its client opens with data
+ * in the SYN is accepted in SYN_RECV (the client's ACK dropped). */
+static int tfo_server(const char *host, const char *port)
+{
+	struct sockaddr_storage ss;
+	int len = addr_of(host, port, &ss), l, fd, qlen = 5, one = 1;
+
+	l = socket(ss.ss_family, SOCK_STREAM, 0);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l < 0 || len < 0 || setsockopt(l, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen)) ||
+	    bind(l, (void *)&ss, len) || listen(l, 1))
+		die("listen");
+	printf("listening\n");
+	fd = accept(l, NULL, NULL);
+	if (fd < 0)
+		die("accept");
+	close(l);
+	printf("ready %s\n", state_of(fd) == TCP_SYN_RECV ? "syn_recv" : "not in SYN_RECV");
+	sleep(60);
+	return 0;
+}
+
+static int tfo_client(const char *host, const char *port)
+{
+	struct sockaddr_storage ss;
+	int len = addr_of(host, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+
+	if (fd < 0 || len < 0 || sendto(fd, "x", 1, MSG_FASTOPEN, (void *)&ss, len) != 1)
+		die("sendto MSG_FASTOPEN");
+	sleep(60);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -393,6 +429,11 @@ int main(int argc, char **argv)
 	}
 	if (argc == 4 && !strcmp(argv[1], "syn"))
 		return syn(argv[2], argv[3]);
-	fprintf(stderr, "usage: tcphalf server|client ADDR PORT STATE DIR | syn ADDR PORT\n");
+	if (argc == 4 && !strcmp(argv[1], "tfo-server"))
+		return tfo_server(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "tfo-client"))
+		return tfo_client(argv[2], argv[3]);
+	fprintf(stderr, "usage: tcphalf server|client ADDR PORT STATE DIR | "
+			"syn|tfo-server|tfo-client ADDR PORT\n");
 	return 2;
 }
