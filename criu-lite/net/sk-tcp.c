@@ -220,9 +220,34 @@ const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size)
 	return NULL;
 }
 
+/* The refilled send queue may take more memory than the dumped one (its
+ * buffers cut smaller: MSS-sized over a real link), and no
+ * acknowledgement frees any while the lock holds: a send that would wait
+ * doubles the send buffer instead (SO_SNDBUFFORCE; SO_SNDBUF, capped by
+ * net.core.wmem_max, without CAP_NET_ADMIN), up to 1 GiB. */
+static int widen_sndbuf(int fd, bool *widened)
+{
+	int v = 0, before;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len))
+		return -errno;
+	if (v >= 1 << 30)
+		return -ENOBUFS;
+	*widened = true;
+	if (!setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)))
+		return 0;
+	before = v;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) ||
+	    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len))
+		return -errno;
+	return v > before ? 0 : -ENOBUFS;
+}
+
 /* LEN bytes of files-data.img at OFF sent into queue Q (TCP_NO_QUEUE:
  * out of repair mode, sent as the task would). */
-static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32_t len)
+static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32_t len,
+		      bool *widened)
 {
 	cleanup_free char *buf = NULL;
 	uint32_t done = 0, chunk = len;
@@ -239,9 +264,16 @@ static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32
 	if (q != TCP_NO_QUEUE && set_int(fd, TCP_REPAIR_QUEUE, q))
 		return -errno;
 	while (done < len) {
-		n = send(fd, buf + done, min(chunk, len - done), 0);
+		n = send(fd, buf + done, min(chunk, len - done), MSG_DONTWAIT);
 		if (n < 0 && errno == ENOMEM && chunk > 1024) {
 			chunk /= 2;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN) {
+			int ret = widen_sndbuf(fd, widened);
+
+			if (ret)
+				return ret;
 			continue;
 		}
 		if (n <= 0)
@@ -285,27 +317,41 @@ static int set_window(int fd, const TcpRepairEntry *t)
 /* The queues: the receive queue's bytes, the send queue's sent ones in
  * repair mode (acknowledgements may come for them), its unsent ones out
  * of repair mode, as the task would have sent them. */
-static int fill_queues(struct task_files *tf, int fd, const TcpRepairEntry *t, const char **step)
+static int fill_queues(struct task_files *tf, int fd, const TcpRepairEntry *t, bool *widened,
+		       const char **step)
 {
 	uint32_t sent = t->outq_len - t->unsent_len;
 	int ret;
 
 	*step = "refill the receive queue";
-	ret = fill_queue(tf, fd, TCP_RECV_QUEUE, t->data_off, t->inq_len);
+	ret = fill_queue(tf, fd, TCP_RECV_QUEUE, t->data_off, t->inq_len, widened);
 	*step = "refill the send queue";
-	ret = ret ?: fill_queue(tf, fd, TCP_SEND_QUEUE, t->data_off + t->inq_len, sent);
+	ret = ret ?: fill_queue(tf, fd, TCP_SEND_QUEUE, t->data_off + t->inq_len, sent, widened);
 	if (ret || !t->unsent_len)
 		return ret;
 	*step = "send the unsent bytes";
 	return set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF) ?:
-	       fill_queue(tf, fd, TCP_NO_QUEUE, t->data_off + t->inq_len + sent, t->unsent_len) ?:
+	       fill_queue(tf, fd, TCP_NO_QUEUE, t->data_off + t->inq_len + sent, t->unsent_len,
+			  widened) ?:
 	       set_int(fd, TCP_REPAIR, TCP_REPAIR_ON);
+}
+
+/* A send buffer widened for the refill goes back to the dumped size. */
+static int narrow_sndbuf(int fd, const InetSkEntry *e)
+{
+	int v = e->sndbuf / 2;
+
+	if (!setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) ||
+	    !setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)))
+		return 0;
+	return -errno;
 }
 
 static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const char **step)
 {
 	const TcpRepairEntry *t = e->tcp;
 	struct sockaddr_storage ss;
+	bool widened = false;
 	socklen_t len;
 	int ret;
 
@@ -331,9 +377,15 @@ static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const cha
 	if (connect(fd, (struct sockaddr *)&ss, len))
 		return -errno;
 	*step = "set TCP_REPAIR_OPTIONS";
-	ret = set_opts(fd, t) ?: fill_queues(tf, fd, t, step);
+	ret = set_opts(fd, t) ?: fill_queues(tf, fd, t, &widened, step);
 	if (ret)
 		return ret;
+	*step = "set the send buffer back";
+	if (widened && e->sndbuf) {
+		ret = narrow_sndbuf(fd, e);
+		if (ret)
+			return ret;
+	}
 	*step = "set TCP_REPAIR_WINDOW";
 	ret = set_window(fd, t) ?: tcp_state_restore(fd, e, step);
 	if (ret)
