@@ -55,6 +55,12 @@ run_tcp_half_bad_input() {
 	done
 	CASE_KIND=state bad_case tcp-last-ack-mapped tcp_half_case ::ffff:198.18.0.1 last_ack restore
 	CASE_KIND=state bad_case tcp-fin-wait2-mapped tcp_half_case ::ffff:198.18.0.1 fin_wait2 restore
+	CASE_KIND=state bad_case tcp-close-wait-remote tcp_half_case 198.18.0.1 close_wait remote
+	CASE_KIND=state bad_case tcp-fin-wait2-remote tcp_half_case fd00::1 fin_wait2 remote
+	CASE_KIND=state bad_case tcp-last-ack-remote tcp_half_case fd00::1 last_ack remote
+	CASE_KIND=state bad_case tcp-closing-remote tcp_half_case 198.18.0.1 closing remote
+	CASE_KIND=state bad_case tcp-fin-wait1-sent-remote tcp_half_case fd00::1 fin_wait1_sent \
+		remote
 	CASE_KIND=state bad_case tcp-last-ack-iptables tcp_half_case 198.18.0.1 last_ack iptables
 	CASE_KIND=state bad_case tcp-fin-wait2-leave tcp_half_case fd00::1 fin_wait2 leave
 	CASE_KIND=state bad_case tcp-closing-leave tcp_half_case 198.18.0.1 closing leave

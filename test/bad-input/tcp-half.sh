@@ -13,7 +13,8 @@
 # or syn_sent (a connect whose SYNs
 # an nftables rule of the test drops).  MODE: restore (dump
 # --tcp-established, kill, restore), iptables (the same with
-# --network-lock iptables), leave (dump -R), fail (a dump
+# --network-lock iptables), remote (the same, the client in a second
+# namespace behind a veth), leave (dump -R), fail (a dump
 # failing after the sockets were read), refuse (syn_sent: the dump
 # refused naming the connection), badstate (the dumped state made
 # LISTEN in files.img, resealed: the restore refused, the client then
@@ -36,8 +37,27 @@ wait_line() {
 	fail "no \"$2\" in $(basename "$1"): $(head -c 300 "$1")"
 }
 
-ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
-	ip -6 addr add fd00::1/128 dev lo nodad || fail "can't set up lo"
+ip link set lo up || fail "can't set up lo"
+CLIENT=()
+if [ "$MODE" = remote ]; then
+	# The client in a namespace of its own behind a veth: the peer's
+	# address is not one of the server's namespace.
+	unshare --net sleep 120 &
+	BP=$!
+	trap 'kill $BP' EXIT
+	sleep 0.1
+	CLIENT=(nsenter -t "$BP" -n)
+	ip link add va type veth peer name vb netns "$BP" &&
+		ip addr add 198.18.0.1/24 dev va && ip -6 addr add fd00::1/64 dev va nodad &&
+		ip link set va up &&
+		"${CLIENT[@]}" ip addr add 198.18.0.2/24 dev vb &&
+		"${CLIENT[@]}" ip -6 addr add fd00::2/64 dev vb nodad &&
+		"${CLIENT[@]}" ip link set vb up && "${CLIENT[@]}" ip link set lo up ||
+		fail "can't set up the client's namespace"
+else
+	ip addr add 198.18.0.1/32 dev lo && ip -6 addr add fd00::1/128 dev lo nodad ||
+		fail "can't set up lo"
+fi
 
 if [ "$ST" = syn_recv ]; then
 	sysctl -qw net.ipv4.tcp_fastopen=0x603 &&
@@ -96,13 +116,15 @@ nft list ruleset >"$DIR/rules.before" 2>&1 || fail "nft list ruleset failed"
 "$TOOLS/tcphalf" server "$ADDR" 5000 "$ST" "$DIR" >"$DIR/server.out" 2>&1 &
 SP=$!
 wait_line "$DIR/server.out" listening
-"$TOOLS/tcphalf" client "$ADDR" 5000 "$ST" "$DIR" >"$DIR/client.out" 2>&1 &
+"${CLIENT[@]}" "$TOOLS/tcphalf" client "$ADDR" 5000 "$ST" "$DIR" >"$DIR/client.out" 2>&1 &
 CP=$!
 if [ "$ST" != "${ST%_sent}" ]; then
 	wait_line "$DIR/server.out" hold
 	nft add table inet tcphalf &&
 		nft add chain inet tcphalf out '{ type filter hook output priority 0; }' &&
-		nft add rule inet tcphalf out meta mark != 0xc114 tcp dport 5000 drop ||
+		nft add rule inet tcphalf out meta mark != 0xc114 tcp dport 5000 drop &&
+		nft add chain inet tcphalf in '{ type filter hook input priority 0; }' &&
+		nft add rule inet tcphalf in meta mark != 0xc114 tcp dport 5000 drop ||
 		fail "can't drop the client's packets"
 	touch "$DIR/held"
 fi
@@ -133,7 +155,7 @@ if [ "$MODE" = badstate ]; then
 	kill "$CP"
 	exit 0
 fi
-if [ "$MODE" = restore ] || [ "$MODE" = iptables ]; then
+if [ "$MODE" = restore ] || [ "$MODE" = iptables ] || [ "$MODE" = remote ]; then
 	wait "$SP" 2>/dev/null
 	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" \
 		2>"$DIR/restore.err" || fail "restore failed: $(head -c 300 "$DIR/restore.err")"
