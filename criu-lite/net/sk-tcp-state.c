@@ -291,6 +291,9 @@ int tcp_state_restore(int fd, const InetSkEntry *e, const char **step)
 	if (!ret && (m & PEER_FIN)) {
 		*step = "inject the peer's FIN (a raw socket's packet, marked 0xc114)";
 		ret = peer_fin(fd, e, t->state == TCP_CLOSING ? TCP_CLOSING : TCP_CLOSE_WAIT);
+		if (ret == -ETIMEDOUT)
+			*step = "see the injected FIN arrive within 2 s (does a rule drop packets "
+				"marked 0xc114?)";
 	}
 	if (!ret && t->state == TCP_LAST_ACK) {
 		*step = "queue this side's FIN";
@@ -299,6 +302,9 @@ int tcp_state_restore(int fd, const InetSkEntry *e, const char **step)
 	if (!ret && t->state == TCP_FIN_WAIT2) {
 		*step = "inject the peer's ACK of this side's FIN (marked 0xc114)";
 		ret = inject(e, false, t->send_seq + 1) ?: wait_state(fd, TCP_FIN_WAIT2);
+		if (ret == -ETIMEDOUT)
+			*step = "see the injected ACK arrive within 2 s (does a rule drop packets "
+				"marked 0xc114?)";
 	}
 	if (ret)
 		return ret;
