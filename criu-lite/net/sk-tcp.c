@@ -396,18 +396,20 @@ static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const cha
 
 int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkEntry *e)
 {
+	unsigned state = e->tcp->has_state ? e->tcp->state : TCP_ESTABLISHED;
 	const char *step = "";
 	int ret;
 
-	if (!tf->opts->tcp_established)
+	if (!tf->opts->tcp_established && state == TCP_ESTABLISHED)
 		return task_files_err(tf, desc, "an established TCP connection: restore needs "
 				      "--tcp-established");
+	if (!tf->opts->tcp_established)
+		return task_files_err(tf, desc, "a TCP connection in state %s: restore needs "
+				      "--tcp-established", tcp_state_name(state));
 	ret = repair(tf, fd, e, &step);
 	if (ret)
 		return task_files_err(tf, desc, "TCP repair of a connection in state %s: can't "
-				      "%s: %s", tcp_state_name(e->tcp->has_state ? e->tcp->state :
-							       TCP_ESTABLISHED),
-				      step, strerror(-ret));
+				      "%s: %s", tcp_state_name(state), step, strerror(-ret));
 	return 0;
 }
 
