@@ -42,6 +42,8 @@ tcp_half_case() {
 		add_detail "lmproc restore log" "$RD/restore.log" 3
 		return 1
 	fi
+	tr '\n' ' ' <"$RD/tcp.out" >>"$DATA_ROOT/tcp-figures" 2>/dev/null
+	echo "($mode $addr)" >>"$DATA_ROOT/tcp-figures" 2>/dev/null
 	return 0
 }
 

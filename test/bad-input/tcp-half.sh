@@ -133,6 +133,7 @@ wait_line "$DIR/server.out" ready
 args=(--tcp-established)
 [ "$MODE" = leave ] && args+=(-R)
 [ "$MODE" = iptables ] && args+=(--network-lock iptables)
+t0=$(date +%s%3N)
 if [ "$MODE" = fail ]; then
 	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
 		-o "$DIR/dump.log" 2>"$DIR/dump.err" && fail "dump with the fault injected succeeded"
@@ -155,10 +156,13 @@ if [ "$MODE" = badstate ]; then
 	kill "$CP"
 	exit 0
 fi
+t1=$(date +%s%3N) t2=$t1 t3=$t1
 if [ "$MODE" = restore ] || [ "$MODE" = iptables ] || [ "$MODE" = remote ]; then
 	wait "$SP" 2>/dev/null
+	t2=$(date +%s%3N)
 	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" \
 		2>"$DIR/restore.err" || fail "restore failed: $(head -c 300 "$DIR/restore.err")"
+	t3=$(date +%s%3N)
 fi
 [ "$(count "$SS" "sport = :5000")" = 1 ] || fail "after the $MODE, the server's connection is not in $SS: $(ss -tanH)"
 if [ "$ST" != "${ST%_sent}" ]; then
@@ -168,8 +172,9 @@ touch "$DIR/go"
 wait "$CP" || fail "client: $(head -c 300 "$DIR/client.out")"
 wait_line "$DIR/server.out" done
 read -r _ sr _ sw < <(grep '^read [0-9]' "$DIR/server.out")
-read -r _ cr _ cw < <(grep '^read [0-9]' "$DIR/client.out")
-echo "$ST $MODE: server read $sr wrote $sw, client read $cr wrote $cw"
+read -r _ cr _ cw _ eof < <(grep '^read [0-9]' "$DIR/client.out")
+echo "$ST $MODE: server read $sr wrote $sw, client read $cr wrote $cw, EOF $eof ms after the go"
+echo "dump_ms $((t1 - t0)) restore_ms $((t3 - t2))"
 [ "$sr" = "$cw" ] && [ "$cr" = "$sw" ] ||
 	fail "counts differ: server read $sr wrote $sw, client read $cr wrote $cw"
 if [ "$MODE" = iptables ]; then

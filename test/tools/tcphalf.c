@@ -6,7 +6,8 @@
  * the file DIR/go (made once the server was dumped and restored) to
  * finish the connection: each side writes consecutive 32-bit counters
  * in the direction still open and checks every word it reads until
- * EOF.  Both print "read R wrote W" (bytes) at the end, the server then
+ * EOF.  Both print "read R wrote W" (bytes) at the end (the client then
+ * the ms from DIR/go to its EOF), the server then
  * "done"; the caller compares the counts.  "syn ADDR PORT" connects to
  * a port whose SYNs are dropped and waits in SYN_SENT; "tfo-server ADDR
  * PORT" accepts a TCP Fast Open connection of "tfo-client ADDR PORT"
@@ -335,6 +336,7 @@ static int client(const char *host, const char *port, const char *st)
 	int len = addr_of(host, port, &ss);
 	struct side s = {};
 	bool writes = !strncmp(st, "fin_wait", 8);
+	uint64_t go;
 
 	alarm(60);
 	s.fd = socket(ss.ss_family, SOCK_STREAM, 0);
@@ -349,6 +351,7 @@ static int client(const char *host, const char *port, const char *st)
 	if (!writes && strcmp(st, "shut_rd"))
 		shutdown(s.fd, SHUT_WR);
 	wait_file("go");
+	go = now_ms();
 	/* The direction still open: 300 ms more of counters, read meanwhile. */
 	if (writes) {
 		uint64_t t0 = now_ms();
@@ -364,7 +367,8 @@ static int client(const char *host, const char *port, const char *st)
 		shutdown(s.fd, SHUT_WR);
 	}
 	get_all(&s);
-	printf("read %llu wrote %llu\n", (unsigned long long)s.read, (unsigned long long)s.wrote);
+	printf("read %llu wrote %llu eof_ms %llu\n", (unsigned long long)s.read,
+	       (unsigned long long)s.wrote, (unsigned long long)(now_ms() - go));
 	close(s.fd);
 	return 0;
 }
