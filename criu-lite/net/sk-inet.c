@@ -1,12 +1,13 @@
 /* Owns IPv4 and IPv6 sockets: a TCP socket that listens (with no
  * connection waiting to be accepted), is neither connected nor
  * listening, or is established or closing (with --tcp-established;
- * sk-tcp.c and sk-tcp-state.c do its TCP repair), and a UDP socket, bound or not, connected or not, with
- * nothing queued.  Read through a copy of the task's fd (TCP_INFO gives a
- * listener's backlog and waiting connections) and made again with
- * socket(), the options that matter before bind(), bind(), listen() or
- * connect().  Refused: a TCP connection being opened (SYN_SENT,
- * SYN_RECV), an established or closing one without --tcp-established, a UDP socket with datagrams
+ * sk-tcp.c and sk-tcp-state.c do its TCP repair), and a UDP socket,
+ * bound or not, connected or not, with nothing queued.  Read through a
+ * copy of the task's fd (TCP_INFO gives a listener's backlog and waiting
+ * connections) and made again with socket(), the options that matter
+ * before bind(), bind(), listen() or connect().  Refused: a TCP
+ * connection being opened (SYN_SENT, SYN_RECV), an established or
+ * closing one without --tcp-established, a UDP socket with datagrams
  * queued, a socket of another network namespace than lmproc's or the
  * tree's own (net/netns.c), other protocols.  A port still taken at
  * restore (the original runs on: dump -R on the same host) fails the
