@@ -69,6 +69,7 @@ run_tcp_half_bad_input() {
 	CASE_KIND=state bad_case tcp-close-wait-dump-fails tcp_half_case 198.18.0.1 close_wait fail
 	CASE_KIND=state bad_case tcp-fin-wait1-dump-fails tcp_half_case fd00::1 fin_wait1 fail
 	bad_case tcp-state-bad tcp_half_case 198.18.0.1 last_ack badstate
+	bad_case tcp-close-wait-needs-flag tcp_half_case fd00::1 close_wait needs-flag
 	bad_case tcp-syn-sent-v4 tcp_half_case 198.18.0.1 syn_sent refuse
 	bad_case tcp-syn-sent-v6 tcp_half_case fd00::1 syn_sent refuse
 	bad_case tcp-syn-recv-v4 tcp_half_case 198.18.0.1 syn_recv refuse

@@ -15,7 +15,8 @@
 # --tcp-established, kill, restore), iptables (the same with
 # --network-lock iptables), remote (the same, the client in a second
 # namespace behind a veth), leave (dump -R), fail (a dump
-# failing after the sockets were read), refuse (syn_sent: the dump
+# failing after the sockets were read), needs-flag (a dump without
+# --tcp-established refused naming the state), refuse (syn_sent: the dump
 # refused naming the connection), badstate (the dumped state made
 # LISTEN in files.img, resealed: the restore refused, the client then
 # sees a reset).  Exit 0 if the state was the same
@@ -131,10 +132,16 @@ fi
 wait_line "$DIR/server.out" ready
 [ "$(count "$SS" "sport = :5000")" = 1 ] || fail "the server's connection is not in $SS: $(ss -tanH)"
 args=(--tcp-established)
+[ "$MODE" = needs-flag ] && args=()
 [ "$MODE" = leave ] && args+=(-R)
 [ "$MODE" = iptables ] && args+=(--network-lock iptables)
 t0=$(date +%s%3N)
-if [ "$MODE" = fail ]; then
+if [ "$MODE" = needs-flag ]; then
+	"$LM" dump -t "$SP" -D "$DIR/img" -o "$DIR/dump.log" 2>"$DIR/dump.err" &&
+		fail "dump without --tcp-established succeeded"
+	grep -q "^Error: pid $SP fd [0-9]* (TCP connection $(name 5000) -> .*): $(echo "${ST%_sent}" | tr a-z A-Z): needs --tcp-established" \
+		"$DIR/dump.err" || fail "refusal unclear: $(head -c 300 "$DIR/dump.err")"
+elif [ "$MODE" = fail ]; then
 	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
 		-o "$DIR/dump.log" 2>"$DIR/dump.err" && fail "dump with the fault injected succeeded"
 else
