@@ -8,6 +8,10 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+/* The mark (SO_MARK) of packets the lock lets through: the peer's FIN
+ * or ACK a restore injects into a closing connection (CRIU's value). */
+#define NETLOCK_MARK 0xC114
+
 enum netlock_kind {
 	NETLOCK_NFT,	  /* an nftables table of lmproc's, through libnftables */
 	NETLOCK_IPT,	  /* iptables/ip6tables chains (run as commands) */

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "fdinfo.pb-c.h"
@@ -59,6 +60,10 @@ int sk_opts_restore(int fd, SkOptEntry *const *opts, size_t n, bool late, const 
  * sock_diag does not list it (neither bound nor connected).  Asked in
  * PID's network namespace. */
 int inet_diag_state(pid_t pid, int family, int proto, unsigned long ino, unsigned *shutdown, bool *md5);
+/* The peer address sock_diag lists for IP socket INO: a connection
+ * being opened has one that getpeername() does not show. */
+int inet_diag_peer(pid_t pid, int family, int proto, unsigned long ino,
+		   struct sockaddr_storage *peer);
 
 /* Multicast groups socket FD joined (IPv4 groups and, for AF_INET6,
  * IPv6 ones), from the groups /proc/PID/net/igmp{,6} list asked of the

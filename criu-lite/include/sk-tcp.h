@@ -50,4 +50,26 @@ const char *inet_bind_why(int err);
  * one removed so that each goes once. */
 void tcp_release_locks(const struct restore_plan *p, char *last);
 
+/* net/sk-tcp-state.c: the closing states of a repaired connection. */
+struct tcp_repair_window;
+/* STATE in words ("FIN_WAIT1"). */
+const char *tcp_state_name(unsigned state);
+/* Whether a connection in STATE is dumped: established or closing. */
+bool tcp_state_kept(unsigned state);
+/* T read in repair mode from a socket in STATE: its sequence numbers
+ * and queue lengths made FIN-less, the state recorded.  -EPROTO if the
+ * send queue lacks the FIN the state says it holds. */
+int tcp_state_dump(TcpRepairEntry *t, unsigned state);
+/* T's state fields checked: NULL or why not. */
+const char *tcp_state_bad(const TcpRepairEntry *t);
+/* W, T's window, as it was before the peer's FIN came. */
+void tcp_state_window(const TcpRepairEntry *t, struct tcp_repair_window *w);
+/* FD, made established in repair mode from E: its FINs put back until
+ * it is in E's state.  On failure -errno and *STEP names what failed. */
+int tcp_state_restore(int fd, const InetSkEntry *e, const char **step);
+/* At the hand-over, on lmproc's copy of the socket out of repair mode
+ * after its unsent bytes: this side's FIN the task left out (it was
+ * unsent at the dump), then, for CLOSING, the peer's. */
+int tcp_state_resume(int fd, const InetSkEntry *e, const char **step);
+
 #endif

@@ -1,8 +1,9 @@
 /* Owns the network lock (include/netlock.h): an nftables table
  * "inet lmproc-PID" (libnftables) or iptables/ip6tables chains
  * "lmproc-PID" jumped to from INPUT and OUTPUT, with one drop rule per
- * direction of each dumped connection.  The name is recorded in the
- * images so that the restore (another lmproc) removes it. */
+ * direction of each dumped connection, after one that lets the packets
+ * a restore injects (marked NETLOCK_MARK) through.  The name is recorded
+ * in the images so that the restore (another lmproc) removes it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -94,23 +95,41 @@ static int ipt(const char *tool, bool quiet, const char *a, const char *b, const
 
 static const char *const ipt_tools[] = { "iptables", "ip6tables" };
 
+/* The chain's first rule: packets of NETLOCK_MARK go on. */
+static int ipt_mark_rule(const char *tool, const char *chain)
+{
+	char mark[16];
+	char *argv[] = { (char *)tool, "-w", "-A", (char *)chain, "-m", "mark", "--mark",
+			 mark, "-j", "RETURN", NULL };
+
+	snprintf(mark, sizeof(mark), "0x%x", NETLOCK_MARK);
+	if (run_cmd(argv, false)) {
+		pr_err("%s can't add the mark rule to chain %s\n", tool, chain);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int make_lock(struct netlock *l)
 {
-	char cmd[256];
+	char cmd[384];
 	int ret = 0;
 
 	if (l->kind == NETLOCK_NFT) {
 		snprintf(cmd, sizeof(cmd),
 			 "add table inet %s\n"
 			 "add chain inet %s in { type filter hook input priority -150; }\n"
-			 "add chain inet %s out { type filter hook output priority -150; }\n",
-			 l->name, l->name, l->name);
+			 "add chain inet %s out { type filter hook output priority -150; }\n"
+			 "add rule inet %s in meta mark 0x%x accept\n"
+			 "add rule inet %s out meta mark 0x%x accept\n",
+			 l->name, l->name, l->name, l->name, NETLOCK_MARK, l->name, NETLOCK_MARK);
 		ret = nft_run(cmd);
 	} else {
 		for (int i = 0; i < 2 && !ret; i++)
 			ret = ipt(ipt_tools[i], false, "-N", l->name, NULL, NULL) ?:
 			      ipt(ipt_tools[i], false, "-I", "INPUT", "-j", l->name) ?:
-			      ipt(ipt_tools[i], false, "-I", "OUTPUT", "-j", l->name);
+			      ipt(ipt_tools[i], false, "-I", "OUTPUT", "-j", l->name) ?:
+			      ipt_mark_rule(ipt_tools[i], l->name);
 	}
 	l->made = true;
 	if (ret)

@@ -26,6 +26,8 @@ struct diag_sk {
 	unsigned long ino;
 	unsigned shutdown;
 	bool md5;
+	uint8_t dst[16]; /* the peer's address and port (network order) */
+	uint16_t dport;
 };
 
 /* Every socket of one family and protocol of one network namespace, as
@@ -60,7 +62,8 @@ static int diag_cb(struct nl_msg *msg, void *arg)
 		t->cap = cap;
 	}
 	d = &t->sks[t->nr++];
-	*d = (struct diag_sk){ .ino = m->idiag_inode };
+	*d = (struct diag_sk){ .ino = m->idiag_inode, .dport = m->id.idiag_dport };
+	memcpy(d->dst, m->id.idiag_dst, sizeof(d->dst));
 	if (tb[INET_DIAG_SHUTDOWN] && nla_len(tb[INET_DIAG_SHUTDOWN]) >= 1)
 		d->shutdown = *(const uint8_t *)nla_data(tb[INET_DIAG_SHUTDOWN]);
 	d->md5 = tb[INET_DIAG_MD5SIG] && nla_len(tb[INET_DIAG_MD5SIG]) > 0;
@@ -156,6 +159,32 @@ int inet_diag_state(pid_t pid, int family, int proto, unsigned long ino, unsigne
 		return -ENOENT;
 	*shutdown = d->shutdown;
 	*md5 = d->md5;
+	return 0;
+}
+
+int inet_diag_peer(pid_t pid, int family, int proto, unsigned long ino,
+		   struct sockaddr_storage *peer)
+{
+	struct diag_sk key = { .ino = ino }, *d;
+	struct diag_table *t = NULL;
+	struct sockaddr_in *a4 = (void *)peer;
+	struct sockaddr_in6 *a6 = (void *)peer;
+	int ret = table_of(pid, family, proto, &t);
+
+	if (ret)
+		return ret;
+	d = bsearch(&key, t->sks, t->nr, sizeof(key), cmp_sk);
+	if (!d)
+		return -ENOENT;
+	memset(peer, 0, sizeof(*peer));
+	peer->ss_family = family;
+	if (family == AF_INET) {
+		memcpy(&a4->sin_addr, d->dst, 4);
+		a4->sin_port = d->dport;
+	} else {
+		memcpy(&a6->sin6_addr, d->dst, 16);
+		a6->sin6_port = d->dport;
+	}
 	return 0;
 }
 

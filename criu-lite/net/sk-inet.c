@@ -1,12 +1,13 @@
 /* Owns IPv4 and IPv6 sockets: a TCP socket that listens (with no
  * connection waiting to be accepted), is neither connected nor
- * listening, or is established (with --tcp-established; sk-tcp.c does
- * its TCP repair), and a UDP socket, bound or not, connected or not, with
- * nothing queued.  Read through a copy of the task's fd (TCP_INFO gives a
- * listener's backlog and waiting connections) and made again with
- * socket(), the options that matter before bind(), bind(), listen() or
- * connect().  Refused: an opening or closing TCP connection, an
- * established one without --tcp-established, a UDP socket with datagrams
+ * listening, or is established or closing (with --tcp-established;
+ * sk-tcp.c and sk-tcp-state.c do its TCP repair), and a UDP socket,
+ * bound or not, connected or not, with nothing queued.  Read through a
+ * copy of the task's fd (TCP_INFO gives a listener's backlog and waiting
+ * connections) and made again with socket(), the options that matter
+ * before bind(), bind(), listen() or connect().  Refused: a TCP
+ * connection being opened (SYN_SENT, SYN_RECV), an established or
+ * closing one without --tcp-established, a UDP socket with datagrams
  * queued, a socket of another network namespace than lmproc's or the
  * tree's own (net/netns.c), other protocols.  A port still taken at
  * restore (the original runs on: dump -R on the same host) fails the
@@ -119,12 +120,12 @@ static int refuse(const struct files_dump *d, const struct fd_parms *p, const ch
 	return -EOPNOTSUPP;
 }
 
-/* An established connection: refused without --tcp-established,
- * checked only by a pre-dump, otherwise locked and read in repair mode
- * (sk-tcp.c). */
+/* An established or closing connection (STATE): refused without
+ * --tcp-established, checked only by a pre-dump, otherwise locked and
+ * read in repair mode (sk-tcp.c). */
 static int tcp_established(struct files_dump *d, const struct fd_parms *p, int fd,
 			   const struct sockaddr_storage *local, InetSkEntry *e, uint8_t *dbuf,
-			   TcpRepairEntry *t, struct sockaddr_storage *peer)
+			   TcpRepairEntry *t, struct sockaddr_storage *peer, unsigned state)
 {
 	socklen_t len = sizeof(*peer);
 	char lname[INET6_ADDRSTRLEN + 16], pname[INET6_ADDRSTRLEN + 16];
@@ -135,8 +136,9 @@ static int tcp_established(struct files_dump *d, const struct fd_parms *p, int f
 	inet_addr_name(local, lname, sizeof(lname));
 	inet_addr_name(peer, pname, sizeof(pname));
 	if (!d->tcp_established) {
-		pr_err("pid %d fd %d (TCP connection %s -> %s): established: needs "
-		       "--tcp-established\n", d->pid, p->fd, lname, pname);
+		pr_err("pid %d fd %d (TCP connection %s -> %s): %s: needs --tcp-established\n",
+		       d->pid, p->fd, lname, pname,
+		       state == TCP_ESTABLISHED ? "established" : tcp_state_name(state));
 		return -EOPNOTSUPP;
 	}
 	take_addr(peer, &e->dst_addr, dbuf, &e->dst_port);
@@ -144,6 +146,25 @@ static int tcp_established(struct files_dump *d, const struct fd_parms *p, int f
 	if (d->tcp)
 		e->tcp = t;
 	return 0;
+}
+
+/* A connection being opened (SYN_SENT, SYN_RECV): refused naming both
+ * ends (sock_diag's peer: getpeername() has none before the handshake). */
+static int tcp_opening(const struct files_dump *d, const struct fd_parms *p, int fd,
+		       const struct sockaddr_storage *local, const InetSkEntry *e, unsigned state)
+{
+	struct sockaddr_storage peer = { .ss_family = e->family };
+	socklen_t len = sizeof(peer);
+	char lname[INET6_ADDRSTRLEN + 16], pname[INET6_ADDRSTRLEN + 16] = "?";
+
+	if (!getpeername(fd, (struct sockaddr *)&peer, &len) ||
+	    !inet_diag_peer(d->pid, e->family, e->protocol, p->st.st_ino, &peer))
+		inet_addr_name(&peer, pname, sizeof(pname));
+	inet_addr_name(local, lname, sizeof(lname));
+	pr_err("pid %d fd %d (TCP connection %s -> %s): %s, a connection being opened: can't be "
+	       "dumped, only established and closing ones are\n", d->pid, p->fd, lname, pname,
+	       tcp_state_name(state));
+	return -EOPNOTSUPP;
 }
 
 /* The state of a TCP socket; a listener's backlog and waiting
@@ -167,11 +188,10 @@ static int tcp_state(struct files_dump *d, const struct fd_parms *p, int fd,
 		e->backlog = ti.tcpi_sacked;
 		return 0;
 	}
-	if (ti.tcpi_state == TCP_ESTABLISHED)
-		return tcp_established(d, p, fd, local, e, dbuf, t, peer);
+	if (tcp_state_kept(ti.tcpi_state))
+		return tcp_established(d, p, fd, local, e, dbuf, t, peer, ti.tcpi_state);
 	if (ti.tcpi_state != TCP_CLOSE)
-		return refuse(d, p, "TCP socket", local,
-			      "a connection opening or closing: not supported yet");
+		return tcp_opening(d, p, fd, local, e, ti.tcpi_state);
 	/* A connect() sets the receive MSS; a socket never connected has
 	 * none. */
 	e->has_closed = true;

@@ -1,4 +1,5 @@
-/* Owns established TCP connections (dump --tcp-established): read
+/* Owns established TCP connections (dump --tcp-established; their
+ * closing states are sk-tcp-state.c's): read
  * through lmproc's copy of the socket in TCP_REPAIR mode (sequence
  * numbers, both queues peeked, never taken out, the options TCP_INFO
  * shows, window, timestamp), after their packets are locked
@@ -111,7 +112,7 @@ static int save_queue(struct files_dump *d, int fd, int q, uint32_t len)
 	return files_data_write(d, buf, len, &at);
 }
 
-static int read_queues(struct files_dump *d, int fd, TcpRepairEntry *t)
+static int read_queues(struct files_dump *d, int fd, unsigned state, TcpRepairEntry *t)
 {
 	int inq = 0, outq = 0, unsent = 0, ret;
 
@@ -124,7 +125,7 @@ static int read_queues(struct files_dump *d, int fd, TcpRepairEntry *t)
 	ret = set_int(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE) ?:
 	      get_u32(fd, TCP_QUEUE_SEQ, &t->recv_seq) ?:
 	      set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE) ?:
-	      get_u32(fd, TCP_QUEUE_SEQ, &t->send_seq);
+	      get_u32(fd, TCP_QUEUE_SEQ, &t->send_seq) ?: tcp_state_dump(t, state);
 	if (ret)
 		return ret;
 	t->data_off = d->data_off;
@@ -142,7 +143,7 @@ static int read_conn(struct files_dump *d, int fd, TcpRepairEntry *t)
 
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
 		return -errno;
-	if (ti.tcpi_state != TCP_ESTABLISHED)
+	if (!tcp_state_kept(ti.tcpi_state))
 		return -EAGAIN;
 	t->opt_mask = ti.tcpi_options & KNOWN_OPTS;
 	t->snd_wscale = ti.tcpi_snd_wscale;
@@ -158,7 +159,7 @@ static int read_conn(struct files_dump *d, int fd, TcpRepairEntry *t)
 	t->max_window = w.max_window;
 	t->rcv_wnd = w.rcv_wnd;
 	t->rcv_wup = w.rcv_wup;
-	return read_queues(d, fd, t);
+	return read_queues(d, fd, ti.tcpi_state, t);
 }
 
 int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
@@ -185,8 +186,8 @@ int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 	td->fds[td->nr++] = copy;
 	ret = read_conn(d, copy, t);
 	if (ret == -EAGAIN) {
-		pr_err("pid %d fd %d: a TCP connection left the established state during the "
-		       "dump\n", d->pid, p->fd);
+		pr_err("pid %d fd %d: a TCP connection was reset or closed during the dump\n",
+		       d->pid, p->fd);
 		return -EBUSY;
 	}
 	if (ret) {
@@ -205,6 +206,7 @@ int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size)
 {
 	uint64_t len = (uint64_t)t->inq_len + t->outq_len;
+	const char *why;
 
 	if (t->inq_len > MAX_QUEUE || t->outq_len > MAX_QUEUE || t->unsent_len > t->outq_len)
 		return "queue lengths out of range";
@@ -213,11 +215,31 @@ const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size)
 	if (!t->mss || t->mss > 65535 || (t->opt_mask & ~KNOWN_OPTS) ||
 	    t->snd_wscale > MAX_WSCALE || t->rcv_wscale > MAX_WSCALE)
 		return "TCP options (MSS, window scale) out of range";
+	why = tcp_state_bad(t);
+	if (why)
+		return why;
 	if (t->lock && (!t->has_lock_kind || t->lock_kind > NETLOCK_IPT || !t->lock[0] ||
 			strlen(t->lock) > 28 || strspn(t->lock, "lmproc-0123456789") !=
 							strlen(t->lock)))
 		return "a network lock name out of range";
 	return NULL;
+}
+
+/* The refilled send queue may take more memory than bufs_grow() made
+ * room for (its buffers cut smaller: MSS-sized over a real link), and no
+ * acknowledgement frees any while the lock holds: a send that would wait
+ * doubles the send buffer instead (SO_SNDBUFFORCE), up to 1 GiB;
+ * bufs_back() sets it back after the refill. */
+static int widen_sndbuf(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len))
+		return -errno;
+	if (v >= 1 << 30)
+		return -ENOBUFS;
+	return setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) ? -errno : 0;
 }
 
 /* LEN bytes of files-data.img at OFF sent into queue Q, in repair mode. */
@@ -241,6 +263,13 @@ static int fill_queue(struct task_files *tf, int fd, int q, uint64_t off, uint32
 		n = send(fd, buf + done, min(chunk, len - done), MSG_DONTWAIT);
 		if (n < 0 && errno == ENOMEM && chunk > 1024) {
 			chunk /= 2;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN) {
+			int ret = widen_sndbuf(fd);
+
+			if (ret)
+				return ret;
 			continue;
 		}
 		if (n <= 0)
@@ -312,6 +341,8 @@ static int set_window(int fd, const TcpRepairEntry *t)
 		.rcv_wup = t->rcv_wup,
 	};
 
+	tcp_state_window(t, &w);
+
 	return setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) ? -errno : 0;
 }
 
@@ -372,7 +403,7 @@ static int repair(struct task_files *tf, int fd, const InetSkEntry *e, const cha
 	if (ret)
 		return ret;
 	*step = "set TCP_REPAIR_WINDOW";
-	return set_window(fd, t);
+	return set_window(fd, t) ?: tcp_state_restore(fd, e, step);
 }
 
 /* A failed STEP of E's repair in words, naming both ends: a bind of an
@@ -383,6 +414,7 @@ static int conn_err(struct task_files *tf, uint32_t desc, const InetSkEntry *e, 
 {
 	char l[INET6_ADDRSTRLEN + 16], r[INET6_ADDRSTRLEN + 16];
 	struct sockaddr_storage ss;
+	unsigned state = e->tcp->has_state ? e->tcp->state : TCP_ESTABLISHED;
 	const char *why = strerror(err);
 	bool binding = !strcmp(step, "bind");
 
@@ -395,18 +427,25 @@ static int conn_err(struct task_files *tf, uint32_t desc, const InetSkEntry *e, 
 	if (!strcmp(step, "connect") && err == EADDRNOTAVAIL)
 		why = "this connection exists on this host already (the dumped tree still runs?)";
 	errno = err;
-	return task_files_err(tf, desc, "TCP connection %s -> %s: can't %s%s: %s", l, r, step,
+	return task_files_err(tf, desc, "TCP connection %s -> %s%s%s%s: can't %s%s: %s", l, r,
+			      state != TCP_ESTABLISHED ? " (" : "",
+			      state != TCP_ESTABLISHED ? tcp_state_name(state) : "",
+			      state != TCP_ESTABLISHED ? ")" : "", step,
 			      binding ? " its address" : "", why);
 }
 
 int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkEntry *e)
 {
+	unsigned state = e->tcp->has_state ? e->tcp->state : TCP_ESTABLISHED;
 	const char *step = "";
 	int ret;
 
-	if (!tf->opts->tcp_established)
+	if (!tf->opts->tcp_established && state == TCP_ESTABLISHED)
 		return task_files_err(tf, desc, "an established TCP connection: restore needs "
 				      "--tcp-established");
+	if (!tf->opts->tcp_established)
+		return task_files_err(tf, desc, "a TCP connection in state %s: restore needs "
+				      "--tcp-established", tcp_state_name(state));
 	ret = repair(tf, fd, e, &step);
 	if (ret)
 		return conn_err(tf, desc, e, step, -ret);
@@ -458,11 +497,11 @@ static int send_unsent(const struct restore_ctx *ctx, int fd, int copy, int data
 
 /* Task fd FD of CTX, a connection in repair mode, through lmproc's copy
  * of it: out of repair mode (its window probe goes out), then its
- * unsent bytes. */
-static int resume_conn(const struct restore_ctx *ctx, int fd, int data_fd,
-		       const TcpRepairEntry *t)
+ * unsent bytes, then a FIN of this side that was unsent too. */
+static int resume_conn(const struct restore_ctx *ctx, int fd, int data_fd, const InetSkEntry *e)
 {
 	int copy = pidfd_getfd(ctx->pidfd, fd, 0), ret;
+	const char *step = "";
 
 	if (copy < 0) {
 		pr_perror("Can't take pid %d fd %d (a TCP connection) out of repair mode: no "
@@ -473,7 +512,14 @@ static int resume_conn(const struct restore_ctx *ctx, int fd, int data_fd,
 	if (ret)
 		pr_err("Can't take pid %d fd %d (a TCP connection) out of repair mode: %s\n",
 		       ctx->plan.pid, fd, strerror(-ret));
-	ret = ret ?: send_unsent(ctx, fd, copy, data_fd, t);
+	ret = ret ?: send_unsent(ctx, fd, copy, data_fd, e->tcp);
+	if (!ret) {
+		ret = tcp_state_resume(copy, e, &step);
+		if (ret)
+			pr_err("pid %d fd %d (a TCP connection in state %s): can't %s: %s\n",
+			       ctx->plan.pid, fd, tcp_state_name(e->tcp->state), step,
+			       strerror(-ret));
+	}
 	close(copy);
 	return ret;
 }
@@ -492,7 +538,7 @@ static int resume_task(const struct restore_ctx *ctx, int data_fd, bool *done)
 		if (!e || !e->tcp || done[desc])
 			continue;
 		done[desc] = true;
-		ret = resume_conn(ctx, p->fds[i]->fd, data_fd, e->tcp);
+		ret = resume_conn(ctx, p->fds[i]->fd, data_fd, e);
 		if (ret)
 			return ret;
 	}

@@ -24,6 +24,58 @@ tcp_case() {
 	return 0
 }
 
+# A connection half closed or closing at the dump (tcp-half.sh): STATE
+# the same after the restore, then finished with every byte checked.
+tcp_half_case() {
+	local addr=$1 state=$2 mode=$3
+
+	if ! command -v nft >/dev/null || ! command -v unshare >/dev/null; then
+		REASON="nft or unshare missing"
+		return 2
+	fi
+	mkdir -p "$RD/img"
+	timeout 60 unshare --net "$ROOT/test/bad-input/tcp-half.sh" "$LMPROC_REAL" \
+		"$BUILD/tools" "$RD" "$addr" "$state" "$mode" >"$RD/tcp.out" 2>"$RD/tcp.err"
+	if [ $? != 0 ]; then
+		REASON="$(grep -v Killed "$RD/tcp.err" | head -c 300)"
+		add_detail "lmproc dump log" "$RD/dump.log" 3
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+	tr '\n' ' ' <"$RD/tcp.out" >>"$DATA_ROOT/tcp-figures" 2>/dev/null
+	echo "($mode $addr)" >>"$DATA_ROOT/tcp-figures" 2>/dev/null
+	return 0
+}
+
+run_tcp_half_bad_input() {
+	local st
+
+	for st in fin_wait1 fin_wait2 close_wait last_ack closing shut_rd fin_wait1_sent \
+		last_ack_sent; do
+		CASE_KIND=state bad_case "tcp-${st//_/-}-v4" tcp_half_case 198.18.0.1 "$st" restore
+		CASE_KIND=state bad_case "tcp-${st//_/-}-v6" tcp_half_case fd00::1 "$st" restore
+	done
+	CASE_KIND=state bad_case tcp-last-ack-mapped tcp_half_case ::ffff:198.18.0.1 last_ack restore
+	CASE_KIND=state bad_case tcp-fin-wait2-mapped tcp_half_case ::ffff:198.18.0.1 fin_wait2 restore
+	CASE_KIND=state bad_case tcp-close-wait-remote tcp_half_case 198.18.0.1 close_wait remote
+	CASE_KIND=state bad_case tcp-fin-wait2-remote tcp_half_case fd00::1 fin_wait2 remote
+	CASE_KIND=state bad_case tcp-last-ack-remote tcp_half_case fd00::1 last_ack remote
+	CASE_KIND=state bad_case tcp-closing-remote tcp_half_case 198.18.0.1 closing remote
+	CASE_KIND=state bad_case tcp-fin-wait1-sent-remote tcp_half_case fd00::1 fin_wait1_sent \
+		remote
+	CASE_KIND=state bad_case tcp-last-ack-iptables tcp_half_case 198.18.0.1 last_ack iptables
+	CASE_KIND=state bad_case tcp-fin-wait2-leave tcp_half_case fd00::1 fin_wait2 leave
+	CASE_KIND=state bad_case tcp-closing-leave tcp_half_case 198.18.0.1 closing leave
+	CASE_KIND=state bad_case tcp-close-wait-dump-fails tcp_half_case 198.18.0.1 close_wait fail
+	CASE_KIND=state bad_case tcp-fin-wait1-dump-fails tcp_half_case fd00::1 fin_wait1 fail
+	bad_case tcp-state-bad tcp_half_case 198.18.0.1 last_ack badstate
+	bad_case tcp-close-wait-needs-flag tcp_half_case fd00::1 close_wait needs-flag
+	bad_case tcp-syn-sent-v4 tcp_half_case 198.18.0.1 syn_sent refuse
+	bad_case tcp-syn-sent-v6 tcp_half_case fd00::1 syn_sent refuse
+	bad_case tcp-syn-recv-v4 tcp_half_case 198.18.0.1 syn_recv refuse
+	bad_case tcp-syn-recv-v6 tcp_half_case fd00::1 syn_recv refuse
+}
+
 run_tcp_bad_input() {
 	CASE_KIND=state bad_case tcp-established-v4 tcp_case 198.18.0.1 restore
 	CASE_KIND=state bad_case tcp-established-v6 tcp_case fd00::1 restore
@@ -33,4 +85,5 @@ run_tcp_bad_input() {
 	bad_case tcp-needs-flag tcp_case 198.18.0.1 refuse
 	bad_case tcp-restore-needs-flag tcp_case 198.18.0.1 restore-refused
 	bad_case tcp-resume-fails tcp_case 198.18.0.1 resume-fails
+	run_tcp_half_bad_input
 }

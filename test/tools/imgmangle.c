@@ -29,7 +29,8 @@
  * Framed images end with a trailer (u32 0xffffffff, u32 record count, u64
  * xxh3 of all bytes before it); raw ones with xxh3 sums of each 4 MiB chunk
  * and a 32-byte footer (docs/images.md).  *
- * PATH names a field in the first record: field numbers separated by dots,
+ * PATH names a field in the first record (in record K, from 0, with a
+ * "K:" prefix): field numbers separated by dots,
  * each optionally with #N to take its N-th occurrence (from 0), descending
  * into length-delimited fields: "1" or "14#2.2" (end of the third vma). */
 #include <errno.h>
@@ -137,17 +138,24 @@ static int next_field(size_t *pos, size_t end, struct field *f)
 	return *pos <= end;
 }
 
-static size_t first_record(size_t *end)
+/* The K-th record (from 0): its start, *END its end. */
+static size_t nth_record(unsigned k, size_t *end)
 {
+	size_t pos = 4;
 	uint32_t len;
 
-	if (size < 8)
-		die("%s", "image too short");
-	memcpy(&len, buf + 4, 4);
-	if (len > size - 8)
-		die("%s", "first record is truncated");
-	*end = 8 + len;
-	return 8;
+	for (;;) {
+		if (pos + 4 > size)
+			die("%s", "no such record");
+		memcpy(&len, buf + pos, 4);
+		if (len == TRAILER_MARK || len > size - pos - 4)
+			die("%s", "no such record, or it is truncated");
+		if (!k--)
+			break;
+		pos += 4 + len;
+	}
+	*end = pos + 4 + len;
+	return pos + 4;
 }
 
 static void op_tag(void)
@@ -187,10 +195,13 @@ static void op_tag(void)
 static void op_edit(const char *path, uint64_t (*edit)(uint64_t, size_t, uint64_t), uint64_t arg)
 {
 	uint64_t value;
-	size_t end, pos = first_record(&end);
 	const char *p = path;
+	unsigned rec = strchr(p, ':') ? strtoul(p, (char **)&p, 10) : 0;
+	size_t end, pos = nth_record(rec, &end);
 	struct field f;
 
+	if (*p == ':')
+		p++;
 	for (;;) {
 		unsigned int num = strtoul(p, (char **)&p, 10), nth = 0, seen = 0;
 		int found = 0;
