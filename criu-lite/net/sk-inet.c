@@ -461,12 +461,15 @@ static int set_options(int fd, const InetSkEntry *e, const char **which)
 }
 
 /* After bind(), listen() and connect(): an unconnected socket takes the
- * shutdown too (and says ENOTCONN). */
+ * shutdown too (and says ENOTCONN).  A repaired connection's SHUT_WR is
+ * its FIN, which sk-tcp-state.c puts back where it belongs (after the
+ * unsent bytes, at the hand-over, if it was unsent). */
 static int set_shutdown(int fd, const InetSkEntry *e)
 {
-	int how = e->shutdown == 3 ? SHUT_RDWR : e->shutdown == 1 ? SHUT_RD : SHUT_WR;
+	unsigned shut = e->tcp ? e->shutdown & 1 : e->shutdown;
+	int how = shut == 3 ? SHUT_RDWR : shut == 1 ? SHUT_RD : SHUT_WR;
 
-	if (!e->has_shutdown || !shutdown(fd, how) || errno == ENOTCONN)
+	if (!e->has_shutdown || !shut || !shutdown(fd, how) || errno == ENOTCONN)
 		return 0;
 	return -errno;
 }
