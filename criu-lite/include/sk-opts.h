@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "fdinfo.pb-c.h"
@@ -50,6 +51,18 @@ int sk_opts_restore(int fd, SkOptEntry *const *opts, size_t n, bool late, const 
  * sock_diag does not list it (neither bound nor connected).  Asked in
  * PID's network namespace. */
 int inet_diag_state(pid_t pid, int family, int proto, unsigned long ino, unsigned *shutdown, bool *md5);
+
+/* Both ends of a TCP connection. */
+struct inet_tuple {
+	struct sockaddr_storage local, peer;
+};
+
+/* The connections waiting in the queue of PID's TCP listener bound to
+ * LOCAL (sock_diag: established or closed by the peer, in no file, on
+ * its port and address), at most MAX into OUT: how many, or -errno.
+ * Another listener of the same port (SO_REUSEPORT) shows its own too. */
+int inet_diag_pending(pid_t pid, const struct sockaddr_storage *local, struct inet_tuple *out,
+		      size_t max);
 
 /* Multicast groups socket FD joined (IPv4 groups and, for AF_INET6,
  * IPv6 ones), from the groups /proc/PID/net/igmp{,6} list asked of the

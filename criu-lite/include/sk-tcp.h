@@ -34,6 +34,14 @@ int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkE
  * sockaddr of its family into SS; its length. */
 socklen_t inet_sk_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, uint32_t port,
 		       struct sockaddr_storage *ss);
+/* net/sk-inet.c: "198.18.0.1:80", "[fd00::1]:80" into BUF. */
+void inet_addr_name(const struct sockaddr_storage *ss, char *buf, size_t len);
+/* net/sk-tcp-queue.c: task fd P, a TCP listener bound to LOCAL, has
+ * WAITING connections not accepted yet: refused (-EOPNOTSUPP, one line),
+ * or with --skip-in-flight left out of the images, each named in a
+ * warning (0). */
+int tcp_queue_dump(const struct files_dump *d, const struct fd_parms *p,
+		   const struct sockaddr_storage *local, unsigned waiting);
 /* Restore, once the tree runs or the restore failed: removes the network
  * locks P's connections name; LAST (32 bytes, "" at first) keeps the last
  * one removed so that each goes once. */

@@ -86,6 +86,11 @@ static void addr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
+void inet_addr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	addr_name(ss, buf, len);
+}
+
 /* Fills ADDR/PORT from SS; false if it is the unspecified address with
  * port 0 (a socket never bound or connected). */
 static bool take_addr(const struct sockaddr_storage *ss, ProtobufCBinaryData *addr, uint8_t *buf,
@@ -161,9 +166,8 @@ static int tcp_state(struct files_dump *d, const struct fd_parms *p, int fd,
 		return -errno;
 	}
 	if (ti.tcpi_state == TCP_LISTEN) {
-		if (ti.tcpi_unacked)
-			return refuse(d, p, "TCP listener", local,
-				      "connections wait to be accepted: not supported");
+		if (ti.tcpi_unacked && tcp_queue_dump(d, p, local, ti.tcpi_unacked))
+			return -EOPNOTSUPP;
 		e->has_backlog = true;
 		e->backlog = ti.tcpi_sacked;
 		return 0;

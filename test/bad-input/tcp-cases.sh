@@ -24,6 +24,25 @@ tcp_case() {
 	return 0
 }
 
+# tcp_pending_case ADDR: a listener with connections not accepted yet
+# (tcp-pending.sh): refused in one line, dumped with --skip-in-flight.
+tcp_pending_case() {
+	if ! command -v unshare >/dev/null; then
+		REASON="unshare missing"
+		return 2
+	fi
+	mkdir -p "$RD/img"
+	timeout 60 unshare --net "$ROOT/test/bad-input/tcp-pending.sh" "$LMPROC_REAL" \
+		"$BUILD/tools" "$RD" "$1" >"$RD/pending.out" 2>"$RD/pending.err"
+	if [ $? != 0 ]; then
+		REASON="$(grep -v Killed "$RD/pending.err" | head -c 300)"
+		add_detail "lmproc dump log" "$RD/dump2.log" 3
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+	return 0
+}
+
 run_tcp_bad_input() {
 	CASE_KIND=state bad_case tcp-established-v4 tcp_case 198.18.0.1 restore
 	CASE_KIND=state bad_case tcp-established-v6 tcp_case fd00::1 restore
@@ -32,4 +51,6 @@ run_tcp_bad_input() {
 	CASE_KIND=state bad_case tcp-iptables-lock tcp_case 198.18.0.1 iptables
 	bad_case tcp-needs-flag tcp_case 198.18.0.1 refuse
 	bad_case tcp-restore-needs-flag tcp_case 198.18.0.1 restore-refused
+	CASE_KIND=state bad_case tcp-skip-in-flight-v4 tcp_pending_case 198.18.0.1
+	CASE_KIND=state bad_case tcp-skip-in-flight-v6 tcp_pending_case fd00::1
 }
