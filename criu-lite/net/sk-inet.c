@@ -1,5 +1,5 @@
-/* Owns IPv4 and IPv6 sockets: a TCP socket that listens (with no
- * connection waiting to be accepted), is neither connected nor
+/* Owns IPv4 and IPv6 sockets: a TCP socket that listens (its
+ * connections waiting to be accepted: sk-tcp-queue.c), is neither connected nor
  * listening, or is established (with --tcp-established; sk-tcp.c does
  * its TCP repair), and a UDP socket, bound or not, connected or not, with
  * nothing queued.  Read through a copy of the task's fd (TCP_INFO gives a
