@@ -14,6 +14,10 @@ enum netlock_kind {
 	NETLOCK_SKIP,	  /* the caller locks */
 };
 
+/* The SO_MARK of the packets lmproc injects itself (a listener's queue
+ * made again, sk-tcp-queue.c): the lock lets them pass. */
+#define NETLOCK_PASS_MARK 0x6c6d7001
+
 struct netlock;
 
 /* A lock of KIND, named after lmproc's pid; nothing is made until the

@@ -94,21 +94,40 @@ static int ipt(const char *tool, bool quiet, const char *a, const char *b, const
 
 static const char *const ipt_tools[] = { "iptables", "ip6tables" };
 
+/* The packets lmproc injects pass (NETLOCK_PASS_MARK). */
+static int ipt_pass(const char *tool, const char *chain)
+{
+	char mark[16];
+	char *argv[] = { (char *)tool, "-w", "-A", (char *)chain, "-m", "mark", "--mark", mark,
+			 "-j", "ACCEPT", NULL };
+
+	snprintf(mark, sizeof(mark), "%u", NETLOCK_PASS_MARK);
+	if (run_cmd(argv, false)) {
+		pr_err("%s can't add a rule to chain %s\n", tool, chain);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int make_lock(struct netlock *l)
 {
-	char cmd[256];
+	char cmd[512];
 	int ret = 0;
 
 	if (l->kind == NETLOCK_NFT) {
 		snprintf(cmd, sizeof(cmd),
 			 "add table inet %s\n"
 			 "add chain inet %s in { type filter hook input priority -150; }\n"
-			 "add chain inet %s out { type filter hook output priority -150; }\n",
-			 l->name, l->name, l->name);
+			 "add chain inet %s out { type filter hook output priority -150; }\n"
+			 "add rule inet %s in meta mark %u accept\n"
+			 "add rule inet %s out meta mark %u accept\n",
+			 l->name, l->name, l->name, l->name, NETLOCK_PASS_MARK, l->name,
+			 NETLOCK_PASS_MARK);
 		ret = nft_run(cmd);
 	} else {
 		for (int i = 0; i < 2 && !ret; i++)
 			ret = ipt(ipt_tools[i], false, "-N", l->name, NULL, NULL) ?:
+			      ipt_pass(ipt_tools[i], l->name) ?:
 			      ipt(ipt_tools[i], false, "-I", "INPUT", "-j", l->name) ?:
 			      ipt(ipt_tools[i], false, "-I", "OUTPUT", "-j", l->name);
 	}

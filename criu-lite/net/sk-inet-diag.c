@@ -237,6 +237,56 @@ int inet_diag_pending(pid_t pid, const struct sockaddr_storage *local, struct in
 	return ret ?: (int)w.nr;
 }
 
+struct child_walk {
+	const struct sockaddr_storage *local, *peer;
+	struct tcp_info *ti;
+	unsigned *rqueue;
+	bool found;
+};
+
+static bool same_end(int family, const __be32 *a, __be16 port, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *a4 = (const void *)ss;
+	const struct sockaddr_in6 *a6 = (const void *)ss;
+
+	if (family == AF_INET)
+		return port == a4->sin_port && !memcmp(a, &a4->sin_addr, 4);
+	return port == a6->sin6_port && !memcmp(a, &a6->sin6_addr, 16);
+}
+
+static int child_cb(struct nl_msg *msg, void *arg)
+{
+	struct child_walk *w = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	const struct inet_diag_msg *m = nlmsg_data(nlh);
+	struct nlattr *tb[INET_DIAG_MAX + 1];
+	int fam = w->local->ss_family;
+
+	if (m->idiag_inode || !same_end(fam, m->id.idiag_src, m->id.idiag_sport, w->local) ||
+	    !same_end(fam, m->id.idiag_dst, m->id.idiag_dport, w->peer) ||
+	    nlmsg_parse(nlh, sizeof(*m), tb, INET_DIAG_MAX, NULL) < 0 || !tb[INET_DIAG_INFO])
+		return NL_OK;
+	memset(w->ti, 0, sizeof(*w->ti));
+	memcpy(w->ti, nla_data(tb[INET_DIAG_INFO]),
+	       min((size_t)nla_len(tb[INET_DIAG_INFO]), sizeof(*w->ti)));
+	*w->rqueue = m->idiag_rqueue;
+	w->found = true;
+	return NL_OK;
+}
+
+int inet_diag_child(pid_t pid, const struct sockaddr_storage *local,
+		    const struct sockaddr_storage *peer, struct tcp_info *ti, unsigned *rqueue)
+{
+	struct inet_diag_req_v2 req = { .sdiag_family = local->ss_family,
+					.sdiag_protocol = IPPROTO_TCP,
+					.idiag_ext = 1 << (INET_DIAG_INFO - 1),
+					.idiag_states = ~0U };
+	struct child_walk w = { .local = local, .peer = peer, .ti = ti, .rqueue = rqueue };
+	int ret = diag_dump(pid, &req, child_cb, &w);
+
+	return ret ?: w.found ? 0 : -ENOENT;
+}
+
 /* Whether FD joined GROUP on interface IDX: MCAST_MSFILTER fails with
  * EADDRNOTAVAIL for a group it did not join. */
 static bool joined(int fd, int level, unsigned idx, const struct sockaddr_storage *group)

@@ -166,8 +166,10 @@ static int tcp_state(struct files_dump *d, const struct fd_parms *p, int fd,
 		return -errno;
 	}
 	if (ti.tcpi_state == TCP_LISTEN) {
-		if (ti.tcpi_unacked && tcp_queue_dump(d, p, local, ti.tcpi_unacked))
-			return -EOPNOTSUPP;
+		int ret = ti.tcpi_unacked ? tcp_queue_dump(d, p, fd, local, ti.tcpi_unacked, e) : 0;
+
+		if (ret)
+			return ret;
 		e->has_backlog = true;
 		e->backlog = ti.tcpi_sacked;
 		return 0;
@@ -374,7 +376,7 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 					"protocol %u, flags %s, addresses or backlog out of "
 					"range", f->id, e->family, e->type, e->protocol,
 					open_flags_words(e->flags).s);
-	why = e->tcp ? tcp_repair_bad(e->tcp, data_size) : NULL;
+	why = e->tcp ? tcp_repair_bad(e->tcp, data_size) : tcp_queue_bad(e, data_size);
 	if (why)
 		return restore_plan_bad("files.img", "TCP connection file id %u: %s", f->id, why);
 	why = sk_opts_bad(e->opts, e->n_opts, e->family);
@@ -481,6 +483,9 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 		ret = task_files_err(tf, desc, "can't listen: %s", strerror(errno));
 		goto err;
 	}
+	ret = tcp_queue_restore(tf, desc, e);
+	if (ret)
+		goto err;
 	if (e->has_dst_addr && !e->tcp) {
 		len = inet_sk_addr(e, &e->dst_addr, e->dst_port, &ss);
 		addr_name(&ss, name, sizeof(name));

@@ -43,6 +43,27 @@ tcp_pending_case() {
 	return 0
 }
 
+# tcp_queue_case ADDR MODE: a listener whose two connections wait to be
+# accepted, dumped with --tcp-established (tcp-queue.sh): MODE restore,
+# leave (-R) or fail (a dump failing): both accepted afterwards, each
+# carrying checked bytes both ways, no rule left.
+tcp_queue_case() {
+	if ! command -v nft >/dev/null || ! command -v unshare >/dev/null; then
+		REASON="nft or unshare missing"
+		return 2
+	fi
+	mkdir -p "$RD/img"
+	timeout 60 unshare --net "$ROOT/test/bad-input/tcp-queue.sh" "$LMPROC_REAL" \
+		"$BUILD/tools" "$RD" "$1" "$2" >"$RD/queue.out" 2>"$RD/queue.err"
+	if [ $? != 0 ]; then
+		REASON="$(grep -v Killed "$RD/queue.err" | head -c 300)"
+		add_detail "lmproc dump log" "$RD/dump.log" 3
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+	return 0
+}
+
 run_tcp_bad_input() {
 	CASE_KIND=state bad_case tcp-established-v4 tcp_case 198.18.0.1 restore
 	CASE_KIND=state bad_case tcp-established-v6 tcp_case fd00::1 restore
@@ -53,4 +74,8 @@ run_tcp_bad_input() {
 	bad_case tcp-restore-needs-flag tcp_case 198.18.0.1 restore-refused
 	CASE_KIND=state bad_case tcp-skip-in-flight-v4 tcp_pending_case 198.18.0.1
 	CASE_KIND=state bad_case tcp-skip-in-flight-v6 tcp_pending_case fd00::1
+	CASE_KIND=state bad_case tcp-queue-v4 tcp_queue_case 198.18.0.1 restore
+	CASE_KIND=state bad_case tcp-queue-v6 tcp_queue_case fd00::1 restore
+	CASE_KIND=state bad_case tcp-queue-leave-running tcp_queue_case 198.18.0.1 leave
+	CASE_KIND=state bad_case tcp-queue-dump-fails tcp_queue_case fd00::1 fail
 }

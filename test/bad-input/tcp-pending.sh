@@ -2,8 +2,9 @@
 # Run by tcp-cases.sh inside a network namespace of its own (unshare
 # --net): a listener (tcppending server, the tree dumped) with two
 # connections it has not accepted, a byte sent on the second.  A dump
-# without --skip-in-flight is refused in exactly one line naming pid, fd,
-# the listener, the two connections and why, the server left running; a
+# without --tcp-established or --skip-in-flight is refused in exactly one
+# line naming pid, fd, the listener, the two connections and why, the
+# server left running; a
 # dump with it warns naming each connection's tuple, the clients get a
 # reset, and the restored listener accepts and answers a new client.
 # Usage: tcp-pending.sh LMPROC TOOLS DIR ADDR.  Exit 0 if all held; the
@@ -34,7 +35,7 @@ grep -q pending "$DIR/pend.out" || fail "the clients did not connect: $(cat "$DI
 
 "$LM" dump -t "$SP" -D "$DIR/img" -o "$DIR/dump1.log" 2>"$DIR/dump1.err" &&
 	fail "a dump of a listener with connections waiting succeeded"
-line="pid $SP fd 3 (TCP listener $name): 2 connections wait to be accepted: no kernel interface puts a connection back into a listener's queue; --skip-in-flight leaves them out (their clients get a reset)"
+line="pid $SP fd 3 (TCP listener $name): 2 connections wait to be accepted: needs --tcp-established (--skip-in-flight leaves them out: their clients get a reset)"
 n=$(grep -cF "TCP listener" "$DIR/dump1.err")
 grep -qxF "Error: $line" "$DIR/dump1.err" || grep -qxF "$line" "$DIR/dump1.err" ||
 	fail "refusal unclear: $(head -c 400 "$DIR/dump1.err")"

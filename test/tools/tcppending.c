@@ -1,11 +1,16 @@
-/* Connections waiting in a TCP listener's queue, for the
- * --skip-in-flight tests.  "server ADDR PORT GO" listens and accepts
- * nothing until the file GO exists, then accepts one connection,
- * answers its byte with the next one, prints "served" and exits.
- * "pend ADDR PORT N" makes N connections (a byte sent on the last),
- * prints "pending" and the local port of each, then waits up to 15 s
- * for each to be reset: exits 0 if all were.  "conn ADDR PORT" sends
- * 'a' and expects 'b' within 5 s. */
+/* Connections waiting in a TCP listener's queue.  "server ADDR PORT GO"
+ * listens and accepts nothing until the file GO exists, then accepts one
+ * connection, answers its byte with the next one, prints "served" and
+ * exits.  "pend ADDR PORT N" makes N connections (a byte sent on the
+ * last), prints "pending" and the local port of each, then waits up to
+ * 15 s for each to be reset: exits 0 if all were.  "conn ADDR PORT" sends
+ * 'a' and expects 'b' within 5 s.  "qserver ADDR PORT GO N" and "qclient
+ * ADDR PORT N": the client makes N connections, the last sending
+ * PRE_LEN bytes at once, and prints "pending"; once GO exists the server
+ * accepts the N in order and on each reads the bytes sent before, then
+ * each side sends STREAM_LEN bytes the other checks, byte by byte (a
+ * pattern of the connection's index and the offset): "served N", "ok
+ * N", exit 0 if every byte matched. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,6 +23,8 @@
 #include <unistd.h>
 
 #define MAX_CONNS 16
+#define PRE_LEN 3000
+#define STREAM_LEN 200000
 
 static void die(const char *what)
 {
@@ -79,6 +86,97 @@ static int server(struct sockaddr_storage *ss, socklen_t len, const char *go)
 	if (write(c, &x, 1) != 1)
 		die("write");
 	printf("served\n");
+	return 0;
+}
+
+static uint8_t pattern(int conn, size_t i, int dir)
+{
+	return (i * 7 + conn * 13 + dir * 101 + i / 251) & 0xff;
+}
+
+static void send_all(int fd, int conn, size_t len, int dir)
+{
+	uint8_t buf[4096];
+
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
+		ssize_t w;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = pattern(conn, off + i, dir);
+		w = write(fd, buf, n);
+		if (w <= 0)
+			die("write");
+		off += w;
+	}
+}
+
+static void check_all(int fd, int conn, size_t len, int dir)
+{
+	uint8_t buf[4096];
+
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
+		ssize_t r;
+
+		wait_in(fd, 10000, "the stream");
+		r = read(fd, buf, n);
+		if (r <= 0) {
+			printf("connection %d: read at %zu of %zu: %s\n", conn, off, len,
+			       r ? strerror(errno) : "end of stream");
+			exit(1);
+		}
+		for (ssize_t i = 0; i < r; i++)
+			if (buf[i] != pattern(conn, off + i, dir)) {
+				printf("connection %d: byte %zu differs\n", conn, off + i);
+				exit(1);
+			}
+		off += r;
+	}
+}
+
+static int qserver(struct sockaddr_storage *ss, socklen_t len, const char *go, int n)
+{
+	struct stat st;
+	int l = socket(ss->ss_family, SOCK_STREAM, 0), i;
+
+	if (l < 0 || bind(l, (struct sockaddr *)ss, len) || listen(l, 8))
+		die("listen");
+	printf("listening\n");
+	for (i = 0; i < 3000 && stat(go, &st); i++)
+		usleep(20000);
+	for (i = 0; i < n; i++) {
+		int c;
+
+		wait_in(l, 5000, "accept");
+		c = accept(l, NULL, NULL);
+		if (c < 0)
+			die("accept");
+		check_all(c, i, i == n - 1 ? PRE_LEN : 0, 0);
+		send_all(c, i, STREAM_LEN, 1);
+		check_all(c, i, STREAM_LEN, 2);
+		close(c);
+	}
+	printf("served %d\n", n);
+	return 0;
+}
+
+static int qclient(struct sockaddr_storage *ss, socklen_t len, int n)
+{
+	int fds[MAX_CONNS];
+
+	for (int i = 0; i < n; i++) {
+		fds[i] = socket(ss->ss_family, SOCK_STREAM, 0);
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)ss, len))
+			die("connect");
+	}
+	send_all(fds[n - 1], n - 1, PRE_LEN, 0);
+	printf("pending\n");
+	for (int i = 0; i < n; i++) {
+		check_all(fds[i], i, STREAM_LEN, 1);
+		send_all(fds[i], i, STREAM_LEN, 2);
+	}
+	printf("ok %d\n", n);
 	return 0;
 }
 
@@ -145,6 +243,12 @@ int main(int argc, char **argv)
 		return pend(&ss, len, atoi(argv[4]));
 	if (!strcmp(argv[1], "conn"))
 		return conn(&ss, len);
+	if (!strcmp(argv[1], "qserver") && argc == 6 && atoi(argv[5]) > 0 &&
+	    atoi(argv[5]) <= MAX_CONNS)
+		return qserver(&ss, len, argv[4], atoi(argv[5]));
+	if (!strcmp(argv[1], "qclient") && argc == 5 && atoi(argv[4]) > 0 &&
+	    atoi(argv[4]) <= MAX_CONNS)
+		return qclient(&ss, len, atoi(argv[4]));
 	printf("bad arguments\n");
 	return 2;
 }

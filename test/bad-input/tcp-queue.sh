@@ -1,0 +1,58 @@
+#!/bin/bash
+# Run by tcp-cases.sh inside a network namespace of its own (unshare
+# --net): a listener (tcppending qserver, the tree dumped) with two
+# connections it has not accepted, the second carrying bytes its client
+# sent; dumped with --tcp-established.  MODE restore: killed, restored;
+# leave: dump -R; fail: a dump failing after the sockets were read.  Then
+# the server accepts both, in order, and each carries a checked stream
+# both ways; the ruleset is as before.  Usage: tcp-queue.sh LMPROC TOOLS
+# DIR ADDR MODE.  Exit 0 if all held; the reason on stderr otherwise.
+LM=$1 TOOLS=$2 DIR=$3 ADDR=$4 MODE=$5
+fail() { echo "$*" >&2; exit 1; }
+SP= CP=
+trap 'kill $SP $CP 2>/dev/null' EXIT
+
+ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
+	ip -6 addr add fd00::1/128 dev lo nodad || fail "can't set up lo"
+nft list ruleset >"$DIR/rules.before" 2>&1 || fail "nft list ruleset failed"
+"$TOOLS/tcppending" qserver "$ADDR" 5002 "$DIR/go" 2 >"$DIR/server.out" 2>&1 &
+SP=$!
+for _ in $(seq 250); do
+	grep -q listening "$DIR/server.out" 2>/dev/null && break
+	sleep 0.02
+done
+"$TOOLS/tcppending" qclient "$ADDR" 5002 2 >"$DIR/client.out" 2>&1 &
+CP=$!
+for _ in $(seq 250); do
+	grep -q pending "$DIR/client.out" 2>/dev/null && break
+	sleep 0.02
+done
+grep -q pending "$DIR/client.out" || fail "the clients did not connect: $(cat "$DIR/client.out")"
+# The bytes of the second connection reach its queue.
+sleep 0.1
+args=(--tcp-established)
+[ "$MODE" = leave ] && args+=(-R)
+if [ "$MODE" = fail ]; then
+	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
+		-o "$DIR/dump.log" 2>"$DIR/dump.err" && fail "dump with the fault injected succeeded"
+else
+	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err" ||
+		fail "dump failed: $(head -c 400 "$DIR/dump.err")"
+fi
+if [ "$MODE" = restore ]; then
+	wait "$SP" 2>/dev/null
+	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" \
+		2>"$DIR/restore.err" || fail "restore failed: $(head -c 400 "$DIR/restore.err")"
+fi
+touch "$DIR/go"
+wait "$CP" || fail "client: $(head -c 300 "$DIR/client.out")"
+CP=
+for _ in $(seq 250); do
+	grep -q "served 2" "$DIR/server.out" && break
+	sleep 0.02
+done
+grep -q "served 2" "$DIR/server.out" || fail "server: $(head -c 300 "$DIR/server.out")"
+nft list ruleset >"$DIR/rules.after" 2>&1
+cmp -s "$DIR/rules.before" "$DIR/rules.after" ||
+	fail "ruleset differs after: $(head -c 300 "$DIR/rules.after")"
+exit 0
