@@ -55,7 +55,7 @@ struct queued_conn {
 struct queued_listener {
 	pid_t pid;
 	int fd;
-	struct queued_conn *conns;
+	struct queued_conn **conns; /* each on its own: entries point into it */
 	size_t nr;
 	TcpQueuedEntry **ptrs;
 };
@@ -98,6 +98,9 @@ static void wire_addr(const struct sockaddr_storage *ss, struct sockaddr_storage
 struct inject {
 	int raw;
 	struct sockaddr_storage local, peer; /* wire addresses */
+	/* As the socket sees them (sock_diag lists a v4-mapped connection
+	 * under the listener's family). */
+	const struct sockaddr_storage *sk_local, *sk_peer;
 	const TcpRepairEntry *t;
 };
 
@@ -148,43 +151,46 @@ static size_t tcp_seg(const struct inject *in, const struct seg *s, struct tcphd
 	return len;
 }
 
+/* The IP header at PKT of a segment of TL bytes from the client; the
+ * checksum of its pseudo-header. */
+static uint32_t ip_header(const struct inject *in, uint8_t *pkt, size_t tl)
+{
+	struct iphdr *ip = (void *)pkt;
+	struct ip6_hdr *ip6 = (void *)pkt;
+
+	if (in->local.ss_family == AF_INET) {
+		memset(ip, 0, sizeof(*ip));
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_TCP;
+		ip->tot_len = htons(sizeof(*ip) + tl);
+		ip->saddr = ((const struct sockaddr_in *)&in->peer)->sin_addr.s_addr;
+		ip->daddr = ((const struct sockaddr_in *)&in->local)->sin_addr.s_addr;
+		return sum16(&ip->saddr, 8, IPPROTO_TCP + tl);
+	}
+	memset(ip6, 0, sizeof(*ip6));
+	ip6->ip6_flow = htonl(6u << 28);
+	ip6->ip6_plen = htons(tl);
+	ip6->ip6_nxt = IPPROTO_TCP;
+	ip6->ip6_hlim = 64;
+	ip6->ip6_src = ((const struct sockaddr_in6 *)&in->peer)->sin6_addr;
+	ip6->ip6_dst = ((const struct sockaddr_in6 *)&in->local)->sin6_addr;
+	return sum16(&ip6->ip6_src, 32, IPPROTO_TCP + tl);
+}
+
+/* Sends S through the raw socket, which sends to the header's address
+ * (the sockaddr's port must be 0). */
 static int send_seg(const struct inject *in, const struct seg *s)
 {
 	uint8_t pkt[sizeof(struct ip6_hdr) + sizeof(struct tcphdr) + 40 + MAX_SEG];
 	bool v4 = in->local.ss_family == AF_INET;
 	size_t hl = v4 ? sizeof(struct iphdr) : sizeof(struct ip6_hdr), tl;
 	struct tcphdr *th = (void *)(pkt + hl);
-	uint32_t sum;
-
-	memset(pkt, 0, hl);
-	tl = tcp_seg(in, s, th);
-	if (v4) {
-		struct iphdr *ip = (void *)pkt;
-
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->ttl = 64;
-		ip->protocol = IPPROTO_TCP;
-		ip->tot_len = htons(hl + tl);
-		ip->saddr = ((const struct sockaddr_in *)&in->peer)->sin_addr.s_addr;
-		ip->daddr = ((const struct sockaddr_in *)&in->local)->sin_addr.s_addr;
-		sum = sum16(&ip->saddr, 8, IPPROTO_TCP + tl);
-	} else {
-		struct ip6_hdr *ip = (void *)pkt;
-
-		ip->ip6_flow = htonl(6u << 28);
-		ip->ip6_plen = htons(tl);
-		ip->ip6_nxt = IPPROTO_TCP;
-		ip->ip6_hlim = 64;
-		ip->ip6_src = ((const struct sockaddr_in6 *)&in->peer)->sin6_addr;
-		ip->ip6_dst = ((const struct sockaddr_in6 *)&in->local)->sin6_addr;
-		sum = sum16(&ip->ip6_src, 32, IPPROTO_TCP + tl);
-	}
-	th->check = htons(fold(sum16(th, tl, sum)));
-	/* The raw socket of IPPROTO_RAW sends to the header's address; the
-	 * port of the sockaddr must be 0. */
 	struct sockaddr_storage dst = in->local;
 
+	tl = tcp_seg(in, s, th);
+	th->check = htons(fold(sum16(th, tl, ip_header(in, pkt, tl))));
 	((struct sockaddr_in *)&dst)->sin_port = 0;
 	if (sendto(in->raw, pkt, hl + tl, 0, (struct sockaddr *)&dst,
 		   v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) !=
@@ -208,13 +214,10 @@ static int make_time_wait(const struct inject *in, uint32_t syn_seq)
 {
 	const TcpRepairEntry *t = in->t;
 	uint32_t snd = t->send_seq - 1 - TW_ISN_GAP - 1, rcv = syn_seq - 1000;
-	struct tcp_repair_window w = {.snd_wl1 = rcv,
-				      .snd_wnd = 65535,
-				      .max_window = 65535,
-				      .rcv_wnd = 65535,
-				      .rcv_wup = rcv};
-	socklen_t len = in->local.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-						       : sizeof(struct sockaddr_in6);
+	struct tcp_repair_window w = { .snd_wl1 = rcv, .snd_wnd = 65535, .max_window = 65535,
+				       .rcv_wnd = 65535, .rcv_wup = rcv };
+	socklen_t len = in->local.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+							 sizeof(struct sockaddr_in6);
 	struct tcp_info ti;
 	int fd = socket(in->local.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP), ret;
 
@@ -230,11 +233,8 @@ static int make_time_wait(const struct inject *in, uint32_t syn_seq)
 		     setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) ||
 		     shutdown(fd, SHUT_WR)))
 		ret = -errno;
-	ret = ret
-		  ?: send_seg(in, &(struct seg){.flags = TH_FIN | TH_ACK,
-						.seq = rcv,
-						.ack = snd + 1,
-						.win = 65535});
+	ret = ret ?: send_seg(in, &(struct seg){ .flags = TH_FIN | TH_ACK, .seq = rcv,
+						 .ack = snd + 1, .win = 65535 });
 	len = sizeof(ti);
 	if (!ret &&
 	    (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) || ti.tcpi_state != TCP_CLOSE))
@@ -243,13 +243,13 @@ static int make_time_wait(const struct inject *in, uint32_t syn_seq)
 	return ret;
 }
 
-/* The client's options: what the connection negotiated; timestamps with
- * value 0, which no PAWS check refuses (the connection takes the
- * client's next one). */
+/* The client's options: what the connection negotiated (its MSS: the
+ * clamp TCP_MAXSEG reads in repair mode); timestamps with value 0, which
+ * no PAWS check refuses (the connection takes the client's next one). */
 static size_t syn_opts(const TcpRepairEntry *t, uint8_t *o)
 {
 	bool ts = t->opt_mask & TCPI_OPT_TIMESTAMPS;
-	uint32_t mss = t->mss + (ts ? 12 : 0);
+	uint32_t mss = t->mss;
 	size_t n = 0;
 
 	o[n++] = TCPOPT_MAXSEG;
@@ -281,20 +281,16 @@ static int handshake(const struct inject *in, const char *data)
 {
 	const TcpRepairEntry *t = in->t;
 	uint32_t seq = t->recv_seq - t->inq_len, win = t->snd_wnd >> t->snd_wscale;
-	uint8_t so[24], ao[12] = {TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, 10};
-	struct seg s = {.flags = TH_SYN, .seq = seq - 1, .win = 65535, .opt = so};
+	uint8_t so[24], ao[12] = { TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, 10 };
+	struct seg s = { .flags = TH_SYN, .seq = seq - 1, .win = 65535, .opt = so };
 	int ret = make_time_wait(in, seq - 1);
 
 	if (ret)
 		return ret;
 	s.olen = syn_opts(t, so);
 	ret = send_seg(in, &s);
-	s = (struct seg){.flags = TH_ACK,
-			 .seq = seq,
-			 .ack = t->send_seq,
-			 .win = min(win, 65535u),
-			 .opt = ao,
-			 .olen = t->opt_mask & TCPI_OPT_TIMESTAMPS ? 12 : 0};
+	s = (struct seg){ .flags = TH_ACK, .seq = seq, .ack = t->send_seq, .win = min(win, 65535u),
+			  .opt = ao, .olen = t->opt_mask & TCPI_OPT_TIMESTAMPS ? 12 : 0 };
 	ret = ret ?: send_seg(in, &s);
 	for (uint32_t off = 0; !ret && off < t->inq_len; off += s.dlen) {
 		s.flags = TH_ACK | TH_PUSH;
@@ -314,7 +310,7 @@ static const char *check_child(pid_t pid, const struct inject *in)
 	const TcpRepairEntry *t = in->t;
 	struct tcp_info ti;
 	unsigned rqueue;
-	int ret = inet_diag_child(pid, &in->local, &in->peer, &ti, &rqueue);
+	int ret = inet_diag_child(pid, in->sk_local, in->sk_peer, &ti, &rqueue);
 
 	if (ret)
 		return ret == -ENOENT ? "the handshake made no connection" : "sock_diag failed";
@@ -338,7 +334,7 @@ static const char *requeue(pid_t pid, const struct sockaddr_storage *local,
 			   const struct sockaddr_storage *peer, const TcpRepairEntry *t,
 			   const char *data, int *err)
 {
-	struct inject in = {.t = t};
+	struct inject in = { .sk_local = local, .sk_peer = peer, .t = t };
 	const char *why;
 
 	wire_addr(local, &in.local);
@@ -379,11 +375,10 @@ static void warn_skipped(const struct files_dump *d, const struct fd_parms *p,
 			d->pid, p->fd, lname, local, peer);
 	}
 	if (n != (int)waiting)
-		pr_warn(
-		    "pid %d fd %d (TCP listener %s): %u connections wait to be accepted, "
-		    "left out of the images (--skip-in-flight); sock_diag named %d of them%s%s\n",
-		    d->pid, p->fd, lname, waiting, max(n, 0), n < 0 ? ": " : "",
-		    n < 0 ? strerror(-n) : "");
+		pr_warn("pid %d fd %d (TCP listener %s): %u connections wait to be accepted, "
+			"left out of the images (--skip-in-flight); sock_diag named %d of them%s%s\n",
+			d->pid, p->fd, lname, waiting, max(n, 0), n < 0 ? ": " : "",
+			n < 0 ? strerror(-n) : "");
 }
 
 static void take_addr(const struct sockaddr_storage *ss, ProtobufCBinaryData *a, uint8_t *buf,
@@ -408,14 +403,16 @@ static void take_addr(const struct sockaddr_storage *ss, ProtobufCBinaryData *a,
 static int keep_data(struct queued_conn *c)
 {
 	ssize_t n;
+	int ret;
 
 	if (!c->t.inq_len)
 		return 0;
 	c->data = malloc(c->t.inq_len);
 	if (!c->data)
 		return -ENOMEM;
-	if (set_int(c->fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE))
-		return -errno;
+	ret = set_int(c->fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE);
+	if (ret)
+		return ret;
 	n = recv(c->fd, c->data, c->t.inq_len, MSG_PEEK | MSG_DONTWAIT);
 	set_int(c->fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
 	return n == (ssize_t)c->t.inq_len ? 0 : -EIO;
@@ -450,8 +447,8 @@ static int read_child(struct files_dump *d, const struct fd_parms *p, struct tcp
  * O_NONBLOCK is the task's too. */
 static int accept_one(int fd, struct queued_listener *l)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	struct queued_conn *c, *n;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct queued_conn *c, **n;
 	socklen_t len;
 
 	if (poll(&pfd, 1, 0) != 1)
@@ -460,13 +457,17 @@ static int accept_one(int fd, struct queued_listener *l)
 	if (!n)
 		return -ENOMEM;
 	l->conns = n;
-	c = &l->conns[l->nr];
-	*c = (struct queued_conn){.q = TCP_QUEUED_ENTRY__INIT, .t = TCP_REPAIR_ENTRY__INIT};
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*c = (struct queued_conn){ .q = TCP_QUEUED_ENTRY__INIT, .t = TCP_REPAIR_ENTRY__INIT };
 	len = sizeof(c->peer);
 	c->fd = accept4(fd, (struct sockaddr *)&c->peer, &len, SOCK_CLOEXEC);
-	if (c->fd < 0)
+	if (c->fd < 0) {
+		free(c);
 		return errno == EAGAIN ? 0 : -errno;
-	l->nr++;
+	}
+	l->conns[l->nr++] = c;
 	len = sizeof(c->local);
 	return getsockname(c->fd, (struct sockaddr *)&c->local, &len) ? -errno : 1;
 }
@@ -489,7 +490,7 @@ static struct queued_listener *new_listener(struct tcp_queue **qp, pid_t pid, in
 		return NULL;
 	q->ls = ls;
 	ls = &q->ls[q->nr++];
-	*ls = (struct queued_listener){.pid = pid, .fd = fd};
+	*ls = (struct queued_listener){ .pid = pid, .fd = fd };
 	return ls;
 }
 
@@ -506,17 +507,19 @@ static int take_queue(struct files_dump *d, const struct fd_parms *p, int fd, In
 		pr_err("Can't read /proc/sys/kernel/random/boot_id\n");
 		return -EIO;
 	}
-	while ((ret = accept_one(fd, l)) > 0)
-		;
-	for (size_t i = 0; !ret && i < l->nr; i++)
-		ret = read_child(d, p, *qp, &l->conns[i]);
+	/* Each read at once: one not read can't be put back. */
+	while ((ret = accept_one(fd, l)) > 0) {
+		ret = read_child(d, p, *qp, l->conns[l->nr - 1]);
+		if (ret)
+			return ret;
+	}
 	if (ret)
 		return ret;
 	l->ptrs = calloc(l->nr, sizeof(*l->ptrs));
 	if (!l->ptrs)
 		return -ENOMEM;
 	for (size_t i = 0; i < l->nr; i++)
-		l->ptrs[i] = &l->conns[i].q;
+		l->ptrs[i] = &l->conns[i]->q;
 	e->queued = l->ptrs;
 	e->n_queued = l->nr;
 	return 0;
@@ -553,8 +556,8 @@ static int put_back(const struct queued_listener *l, struct queued_conn *c)
 	/* In repair mode: closing sends nothing and frees the tuple. */
 	close(c->fd);
 	c->fd = -1;
-	why = c->q.tcp ? requeue(l->pid, &c->local, &c->peer, &c->t, c->data, &err)
-		       : "it was not read";
+	why = c->q.tcp ? requeue(l->pid, &c->local, &c->peer, &c->t, c->data, &err) :
+			 "it was not read";
 	if (!why)
 		return 0;
 	inet_addr_name(&c->local, lname, sizeof(lname));
@@ -576,10 +579,11 @@ int tcp_queue_end(struct tcp_queue *q, bool killed)
 
 		for (size_t j = 0; j < l->nr; j++) {
 			if (!killed)
-				ret = put_back(l, &l->conns[j]) ?: ret;
+				ret = put_back(l, l->conns[j]) ?: ret;
 			else
-				close(l->conns[j].fd);
-			free(l->conns[j].data);
+				close(l->conns[j]->fd);
+			free(l->conns[j]->data);
+			free(l->conns[j]);
 		}
 		free(l->conns);
 		free(l->ptrs);

@@ -3,7 +3,9 @@
 # --net): a listener (tcppending qserver, the tree dumped) with two
 # connections it has not accepted, the second carrying bytes its client
 # sent; dumped with --tcp-established.  MODE restore: killed, restored;
-# leave: dump -R; fail: a dump failing after the sockets were read.  Then
+# dual: the same with the server on [::] and IPv4 clients (v4-mapped);
+# iptables: the same with --network-lock iptables; leave: dump -R; fail:
+# a dump failing after the sockets were read.  Then
 # the server accepts both, in order, and each carries a checked stream
 # both ways; the ruleset is as before.  Usage: tcp-queue.sh LMPROC TOOLS
 # DIR ADDR MODE.  Exit 0 if all held; the reason on stderr otherwise.
@@ -15,7 +17,9 @@ trap 'kill $SP $CP 2>/dev/null' EXIT
 ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
 	ip -6 addr add fd00::1/128 dev lo nodad || fail "can't set up lo"
 nft list ruleset >"$DIR/rules.before" 2>&1 || fail "nft list ruleset failed"
-"$TOOLS/tcppending" qserver "$ADDR" 5002 "$DIR/go" 2 >"$DIR/server.out" 2>&1 &
+SADDR=$ADDR
+[ "$MODE" = dual ] && SADDR=::
+"$TOOLS/tcppending" qserver "$SADDR" 5002 "$DIR/go" 2 >"$DIR/server.out" 2>&1 &
 SP=$!
 for _ in $(seq 250); do
 	grep -q listening "$DIR/server.out" 2>/dev/null && break
@@ -32,6 +36,7 @@ grep -q pending "$DIR/client.out" || fail "the clients did not connect: $(cat "$
 sleep 0.1
 args=(--tcp-established)
 [ "$MODE" = leave ] && args+=(-R)
+[ "$MODE" = iptables ] && args+=(--network-lock iptables)
 if [ "$MODE" = fail ]; then
 	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
 		-o "$DIR/dump.log" 2>"$DIR/dump.err" && fail "dump with the fault injected succeeded"
@@ -39,7 +44,7 @@ else
 	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err" ||
 		fail "dump failed: $(head -c 400 "$DIR/dump.err")"
 fi
-if [ "$MODE" = restore ]; then
+if [ "$MODE" = restore ] || [ "$MODE" = dual ] || [ "$MODE" = iptables ]; then
 	wait "$SP" 2>/dev/null
 	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" \
 		2>"$DIR/restore.err" || fail "restore failed: $(head -c 400 "$DIR/restore.err")"
@@ -52,6 +57,11 @@ for _ in $(seq 250); do
 	sleep 0.02
 done
 grep -q "served 2" "$DIR/server.out" || fail "server: $(head -c 300 "$DIR/server.out")"
+if [ "$MODE" = iptables ]; then
+	iptables -S | grep -q lmproc && fail "an iptables chain of lmproc's is left"
+	ip6tables -S | grep -q lmproc && fail "an ip6tables chain of lmproc's is left"
+	exit 0
+fi
 nft list ruleset >"$DIR/rules.after" 2>&1
 cmp -s "$DIR/rules.before" "$DIR/rules.after" ||
 	fail "ruleset differs after: $(head -c 300 "$DIR/rules.after")"

@@ -55,7 +55,7 @@ static socklen_t addr_of(const char *host, const char *port, struct sockaddr_sto
 /* Waits up to MS ms for FD to be readable. */
 static void wait_in(int fd, int ms, const char *what)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	if (poll(&p, 1, ms) != 1) {
 		printf("%s: nothing within %d ms\n", what, ms);
