@@ -55,6 +55,7 @@ int inet_diag_state(pid_t pid, int family, int proto, unsigned long ino, unsigne
 /* Both ends of a TCP connection. */
 struct inet_tuple {
 	struct sockaddr_storage local, peer;
+	int state; /* TCP_ESTABLISHED... */
 };
 
 /* The connections waiting in the queue of PID's TCP listener bound to

@@ -220,6 +220,7 @@ static int pending_cb(struct nl_msg *msg, void *arg)
 	t = &w->out[w->nr++];
 	diag_addr(m->idiag_family, m->id.idiag_src, m->id.idiag_sport, &t->local);
 	diag_addr(m->idiag_family, m->id.idiag_dst, m->id.idiag_dport, &t->peer);
+	t->state = m->idiag_state;
 	return NL_OK;
 }
 

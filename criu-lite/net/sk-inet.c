@@ -1,7 +1,7 @@
 /* Owns IPv4 and IPv6 sockets: a TCP socket that listens (its
- * connections waiting to be accepted: sk-tcp-queue.c), is neither connected nor
- * listening, or is established (with --tcp-established; sk-tcp.c does
- * its TCP repair), and a UDP socket, bound or not, connected or not, with
+ * connections waiting to be accepted: sk-tcp-queue.c), is neither
+ * connected nor listening, or is established (with --tcp-established;
+ * sk-tcp.c does its TCP repair), and a UDP socket, bound or not, connected or not, with
  * nothing queued.  Read through a copy of the task's fd (TCP_INFO gives a
  * listener's backlog and waiting connections) and made again with
  * socket(), the options that matter before bind(), bind(), listen() or

@@ -494,13 +494,39 @@ static struct queued_listener *new_listener(struct tcp_queue **qp, pid_t pid, in
 	return ls;
 }
 
+/* A queued connection whose client closed its side is refused before
+ * any is taken (its FIN would have to be injected too). */
+static int check_states(const struct files_dump *d, const struct fd_parms *p,
+			const struct sockaddr_storage *listener, unsigned waiting)
+{
+	cleanup_free struct inet_tuple *t = calloc(waiting + 1, sizeof(*t));
+	char local[NAME_LEN], peer[NAME_LEN];
+	int n = t ? inet_diag_pending(d->pid, listener, t, waiting + 1) : -ENOMEM;
+
+	for (int i = 0; i < n; i++) {
+		if (t[i].state == TCP_ESTABLISHED)
+			continue;
+		inet_addr_name(&t[i].local, local, sizeof(local));
+		inet_addr_name(&t[i].peer, peer, sizeof(peer));
+		pr_err("pid %d fd %d (TCP listener): the connection %s <- %s waiting to be "
+		       "accepted: its client closed its side: not supported\n",
+		       d->pid, p->fd, local, peer);
+		return -EOPNOTSUPP;
+	}
+	return n < 0 ? n : 0;
+}
+
 /* Takes every waiting connection of FD (lmproc's copy of task fd P). */
-static int take_queue(struct files_dump *d, const struct fd_parms *p, int fd, InetSkEntry *e)
+static int take_queue(struct files_dump *d, const struct fd_parms *p, int fd,
+		      const struct sockaddr_storage *local, unsigned waiting, InetSkEntry *e)
 {
 	struct tcp_queue **qp = tcp_dump_queue(d->tcp);
-	struct queued_listener *l = new_listener(qp, d->pid, p->fd);
-	int ret;
+	struct queued_listener *l;
+	int ret = check_states(d, p, local, waiting);
 
+	if (ret)
+		return ret;
+	l = new_listener(qp, d->pid, p->fd);
 	if (!l)
 		return -ENOMEM;
 	if (!(*qp)->boot_id[0]) {
@@ -543,7 +569,7 @@ int tcp_queue_dump(struct files_dump *d, const struct fd_parms *p, int fd,
 		       waiting == 1 ? "s" : "");
 		return -EOPNOTSUPP;
 	}
-	return d->tcp ? take_queue(d, p, fd, e) : 0;
+	return d->tcp ? take_queue(d, p, fd, local, waiting, e) : 0;
 }
 
 /* Puts C back into its listener's queue (the dump undone). */
