@@ -40,6 +40,9 @@ args=(--tcp-established)
 if [ "$MODE" = fail ]; then
 	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
 		-o "$DIR/dump.log" 2>"$DIR/dump.err" && fail "dump with the fault injected succeeded"
+	# Failing there, after the queue was taken, not refused before.
+	grep -q "fault injected at dump-before-inventory" "$DIR/dump.log" ||
+		fail "the dump did not reach the fault: $(head -c 300 "$DIR/dump.err")"
 else
 	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err" ||
 		fail "dump failed: $(head -c 400 "$DIR/dump.err")"
