@@ -47,7 +47,8 @@ tcp_pending_case() {
 # accepted, dumped with --tcp-established (tcp-queue.sh): MODE restore,
 # dual (v4-mapped), iptables (that lock), leave (-R) or fail (a dump
 # failing): both accepted afterwards, each carrying checked bytes both
-# ways, no rule left.
+# ways, no rule left; otherboot: a restore refused naming one; half: a
+# dump refused naming the one its client half closed.
 tcp_queue_case() {
 	if ! command -v nft >/dev/null || ! command -v unshare >/dev/null; then
 		REASON="nft or unshare missing"
@@ -81,4 +82,6 @@ run_tcp_bad_input() {
 	CASE_KIND=state bad_case tcp-queue-iptables-lock tcp_queue_case fd00::1 iptables
 	CASE_KIND=state bad_case tcp-queue-leave-running tcp_queue_case 198.18.0.1 leave
 	CASE_KIND=state bad_case tcp-queue-dump-fails tcp_queue_case fd00::1 fail
+	bad_case tcp-queue-other-boot tcp_queue_case 198.18.0.1 otherboot
+	bad_case tcp-queue-half-closed tcp_queue_case fd00::1 half
 }

@@ -5,7 +5,10 @@
 # sent; dumped with --tcp-established.  MODE restore: killed, restored;
 # dual: the same with the server on [::] and IPv4 clients (v4-mapped);
 # iptables: the same with --network-lock iptables; leave: dump -R; fail:
-# a dump failing after the sockets were read.  Then
+# a dump failing after the sockets were read; otherboot: images whose
+# boot id is another's, refused at restore naming the connection, the
+# lock released; half: the second client shut its side, refused naming
+# it with both connections still queued.  Then
 # the server accepts both, in order, and each carries a checked stream
 # both ways; the ruleset is as before.  Usage: tcp-queue.sh LMPROC TOOLS
 # DIR ADDR MODE.  Exit 0 if all held; the reason on stderr otherwise.
@@ -25,7 +28,9 @@ for _ in $(seq 250); do
 	grep -q listening "$DIR/server.out" 2>/dev/null && break
 	sleep 0.02
 done
-"$TOOLS/tcppending" qclient "$ADDR" 5002 2 >"$DIR/client.out" 2>&1 &
+half=
+[ "$MODE" = half ] && half=half
+"$TOOLS/tcppending" qclient "$ADDR" 5002 2 $half >"$DIR/client.out" 2>&1 &
 CP=$!
 for _ in $(seq 250); do
 	grep -q pending "$DIR/client.out" 2>/dev/null && break
@@ -37,6 +42,17 @@ sleep 0.1
 args=(--tcp-established)
 [ "$MODE" = leave ] && args+=(-R)
 [ "$MODE" = iptables ] && args+=(--network-lock iptables)
+if [ "$MODE" = half ]; then
+	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err" &&
+		fail "a dump of a half-closed queued connection succeeded"
+	grep -q "pid $SP fd 3 (TCP listener): the connection .*:5002 <- .* waiting to be accepted: its client closed its side: not supported" \
+		"$DIR/dump.err" || fail "refusal unclear: $(head -c 400 "$DIR/dump.err")"
+	q=$(ss -Hltn "sport = :5002" | awk '{ print $2 }')
+	[ "$q" = 2 ] || fail "the listener's queue holds ${q:-nothing}, not 2, after the refusal"
+	nft list ruleset >"$DIR/rules.after" 2>&1
+	cmp -s "$DIR/rules.before" "$DIR/rules.after" || fail "a rule is left after the refusal"
+	exit 0
+fi
 if [ "$MODE" = fail ]; then
 	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
 		-o "$DIR/dump.log" 2>"$DIR/dump.err" && fail "dump with the fault injected succeeded"
@@ -46,6 +62,22 @@ if [ "$MODE" = fail ]; then
 else
 	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err" ||
 		fail "dump failed: $(head -c 400 "$DIR/dump.err")"
+fi
+if [ "$MODE" = otherboot ]; then
+	wait "$SP" 2>/dev/null
+	SP=
+	boot=$(cat /proc/sys/kernel/random/boot_id)
+	other=$(echo "$boot" | tr 0-9a-f 1-9a-f0)
+	sed -i "s/$boot/$other/g" "$DIR/img/files.img" &&
+		"$TOOLS/imgmangle" reseal "$DIR/img/files.img" || fail "can't change the boot id"
+	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" \
+		2>"$DIR/restore.err" && fail "a restore on another boot succeeded"
+	grep -q "fd 3 (IP socket): the connection $ADDR:5002 <- $ADDR:[0-9]* waiting to be accepted used TCP timestamps and was dumped on another boot: its timestamps can't continue" \
+		"$DIR/restore.err" || fail "refusal unclear: $(head -c 400 "$DIR/restore.err")"
+	nft list ruleset >"$DIR/rules.after" 2>&1
+	cmp -s "$DIR/rules.before" "$DIR/rules.after" ||
+		fail "ruleset differs after the refused restore: $(head -c 300 "$DIR/rules.after")"
+	exit 0
 fi
 if [ "$MODE" = restore ] || [ "$MODE" = dual ] || [ "$MODE" = iptables ]; then
 	wait "$SP" 2>/dev/null

@@ -10,11 +10,13 @@
  * accepts the N in order and on each reads the bytes sent before, then
  * each side sends STREAM_LEN bytes the other checks, byte by byte (a
  * pattern of the connection's index and the offset): "served N", "ok
- * N", exit 0 if every byte matched. */
+ * N", exit 0 if every byte matched.  "qclient ADDR PORT N half" shuts
+ * the last connection's sending side after its bytes and waits. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,7 +163,7 @@ static int qserver(struct sockaddr_storage *ss, socklen_t len, const char *go, i
 	return 0;
 }
 
-static int qclient(struct sockaddr_storage *ss, socklen_t len, int n)
+static int qclient(struct sockaddr_storage *ss, socklen_t len, int n, bool half)
 {
 	int fds[MAX_CONNS];
 
@@ -171,7 +173,11 @@ static int qclient(struct sockaddr_storage *ss, socklen_t len, int n)
 			die("connect");
 	}
 	send_all(fds[n - 1], n - 1, PRE_LEN, 0);
+	if (half && shutdown(fds[n - 1], SHUT_WR))
+		die("shutdown");
 	printf("pending\n");
+	if (half)
+		pause();
 	for (int i = 0; i < n; i++) {
 		check_all(fds[i], i, STREAM_LEN, 1);
 		send_all(fds[i], i, STREAM_LEN, 2);
@@ -246,9 +252,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "qserver") && argc == 6 && atoi(argv[5]) > 0 &&
 	    atoi(argv[5]) <= MAX_CONNS)
 		return qserver(&ss, len, argv[4], atoi(argv[5]));
-	if (!strcmp(argv[1], "qclient") && argc == 5 && atoi(argv[4]) > 0 &&
-	    atoi(argv[4]) <= MAX_CONNS)
-		return qclient(&ss, len, atoi(argv[4]));
+	if (!strcmp(argv[1], "qclient") && (argc == 5 || (argc == 6 && !strcmp(argv[5], "half"))) &&
+	    atoi(argv[4]) > 0 && atoi(argv[4]) <= MAX_CONNS)
+		return qclient(&ss, len, atoi(argv[4]), argc == 6);
 	printf("bad arguments\n");
 	return 2;
 }
