@@ -64,8 +64,9 @@ struct inet_tuple {
  * Another listener of the same port (SO_REUSEPORT) shows its own too. */
 int inet_diag_pending(pid_t pid, const struct sockaddr_storage *local, struct inet_tuple *out,
 		      size_t max);
-/* The TCP_INFO and unread bytes of PID's TCP connection LOCAL <- PEER
- * that no file holds (one in a listener's queue): 0, -ENOENT, -errno. */
+/* The TCP_INFO and unread bytes of PID's (0: the caller's) TCP
+ * connection LOCAL <- PEER that no file holds (one in a listener's
+ * queue): 0, -ENOENT, -errno. */
 struct tcp_info;
 int inet_diag_child(pid_t pid, const struct sockaddr_storage *local,
 		    const struct sockaddr_storage *peer, struct tcp_info *ti, unsigned *rqueue);

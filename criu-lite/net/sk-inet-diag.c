@@ -76,23 +76,26 @@ static int cmp_sk(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
-/* REQ's sockets of PID's network namespace, each given to CB with ARG
- * (sock_diag lists the sockets of the namespace its socket lives in). */
+/* REQ's sockets of PID's network namespace (0: the caller's), each
+ * given to CB with ARG (sock_diag lists the sockets of the namespace its
+ * socket lives in). */
 static int diag_dump(pid_t pid, struct inet_diag_req_v2 *req, nl_recvmsg_msg_cb_t cb, void *arg)
 {
 	struct nl_sock *sk = nl_socket_alloc();
-	int ret = -EIO, back, err;
+	int ret = -EIO, back = -1, err;
 
 	if (!sk)
 		return -ENOMEM;
 	nl_socket_enable_msg_peek(sk);
-	back = netns_enter(pid);
-	if (back < 0) {
-		nl_socket_free(sk);
-		return back;
+	if (pid) {
+		back = netns_enter(pid);
+		if (back < 0) {
+			nl_socket_free(sk);
+			return back;
+		}
 	}
 	err = nl_connect(sk, NETLINK_SOCK_DIAG);
-	ret = netns_leave(back);
+	ret = pid ? netns_leave(back) : 0;
 	if (ret) {
 		nl_socket_free(sk);
 		return ret;

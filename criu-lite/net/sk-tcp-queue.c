@@ -674,7 +674,8 @@ static int restore_one(struct task_files *tf, uint32_t desc, const InetSkEntry *
 		return -ENOMEM;
 	if (pread(tf->data_fd, data, q->tcp->inq_len, q->tcp->data_off) != (ssize_t)q->tcp->inq_len)
 		why = "can't read its bytes from files-data.img";
-	why = why ?: requeue(getpid(), &local, &peer, q->tcp, data, &err);
+	/* The task's own namespace: its pid may be of a namespace of its own. */
+	why = why ?: requeue(0, &local, &peer, q->tcp, data, &err);
 	if (!why)
 		return 0;
 	return task_files_err(tf, desc,

@@ -63,6 +63,8 @@ tcp_queue_case() {
 		add_detail "lmproc restore log" "$RD/restore.log" 3
 		return 1
 	fi
+	tr '\n' ' ' <"$RD/queue.out" >>"$DATA_ROOT/tcp-figures" 2>/dev/null
+	echo "(queue $2 $1)" >>"$DATA_ROOT/tcp-figures" 2>/dev/null
 	return 0
 }
 

@@ -14,6 +14,7 @@
 # DIR ADDR MODE.  Exit 0 if all held; the reason on stderr otherwise.
 LM=$1 TOOLS=$2 DIR=$3 ADDR=$4 MODE=$5
 fail() { echo "$*" >&2; exit 1; }
+ms() { date +%s%3N; }
 SP= CP=
 trap 'kill $SP $CP 2>/dev/null' EXIT
 
@@ -60,8 +61,10 @@ if [ "$MODE" = fail ]; then
 	grep -q "fault injected at dump-before-inventory" "$DIR/dump.log" ||
 		fail "the dump did not reach the fault: $(head -c 300 "$DIR/dump.err")"
 else
+	t0=$(ms)
 	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err" ||
 		fail "dump failed: $(head -c 400 "$DIR/dump.err")"
+	echo "dump_ms $(($(ms) - t0))"
 fi
 if [ "$MODE" = otherboot ]; then
 	wait "$SP" 2>/dev/null
@@ -81,8 +84,10 @@ if [ "$MODE" = otherboot ]; then
 fi
 if [ "$MODE" = restore ] || [ "$MODE" = dual ] || [ "$MODE" = iptables ]; then
 	wait "$SP" 2>/dev/null
+	t0=$(ms)
 	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" \
 		2>"$DIR/restore.err" || fail "restore failed: $(head -c 400 "$DIR/restore.err")"
+	echo "restore_ms $(($(ms) - t0))"
 fi
 touch "$DIR/go"
 wait "$CP" || fail "client: $(head -c 300 "$DIR/client.out")"
