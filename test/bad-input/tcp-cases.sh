@@ -45,10 +45,11 @@ tcp_pending_case() {
 
 # tcp_queue_case ADDR MODE: a listener whose two connections wait to be
 # accepted, dumped with --tcp-established (tcp-queue.sh): MODE restore,
-# dual (v4-mapped), iptables (that lock), leave (-R) or fail (a dump
-# failing): both accepted afterwards, each carrying checked bytes both
-# ways, no rule left; otherboot: a restore refused naming one; half: a
-# dump refused naming the one its client half closed.
+# veth (the clients behind a veth), dual (v4-mapped), iptables (that
+# lock), leave (-R) or fail (a dump failing): both accepted afterwards,
+# each carrying checked bytes both ways, no rule left; otherboot: a
+# restore refused naming one; half: a dump refused naming the one its
+# client half closed.
 tcp_queue_case() {
 	if ! command -v nft >/dev/null || ! command -v unshare >/dev/null; then
 		REASON="nft or unshare missing"
@@ -80,6 +81,7 @@ run_tcp_bad_input() {
 	CASE_KIND=state bad_case tcp-skip-in-flight-v6 tcp_pending_case fd00::1
 	CASE_KIND=state bad_case tcp-queue-v4 tcp_queue_case 198.18.0.1 restore
 	CASE_KIND=state bad_case tcp-queue-v6 tcp_queue_case fd00::1 restore
+	CASE_KIND=state bad_case tcp-queue-veth tcp_queue_case 198.18.5.1 veth
 	CASE_KIND=state bad_case tcp-queue-dual-stack tcp_queue_case 198.18.0.1 dual
 	CASE_KIND=state bad_case tcp-queue-iptables-lock tcp_queue_case fd00::1 iptables
 	CASE_KIND=state bad_case tcp-queue-leave-running tcp_queue_case 198.18.0.1 leave

@@ -8,7 +8,9 @@
 # a dump failing after the sockets were read; otherboot: images whose
 # boot id is another's, refused at restore naming the connection, the
 # lock released; half: the second client shut its side, refused naming
-# it with both connections still queued.  Then
+# it with both connections still queued; veth: as restore with the
+# clients in a namespace of their own behind a veth (198.18.5.2 ->
+# 198.18.5.1), not on the loopback.  Then
 # the server accepts both, in order, and each carries a checked stream
 # both ways; the ruleset is as before.  Usage: tcp-queue.sh LMPROC TOOLS
 # DIR ADDR MODE.  Exit 0 if all held; the reason on stderr otherwise.
@@ -23,6 +25,19 @@ ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
 nft list ruleset >"$DIR/rules.before" 2>&1 || fail "nft list ruleset failed"
 SADDR=$ADDR
 [ "$MODE" = dual ] && SADDR=::
+CLIENT=()
+if [ "$MODE" = veth ]; then
+	unshare --net sleep 60 &
+	NP=$!
+	trap 'kill $SP $CP $NP 2>/dev/null' EXIT
+	sleep 0.1
+	ip link add lmq0 type veth peer name lmq1 && ip link set lmq1 netns "$NP" &&
+		ip addr add 198.18.5.1/24 dev lmq0 && ip link set lmq0 up &&
+		nsenter -t "$NP" -n sh -c 'ip link set lo up && ip addr add 198.18.5.2/24 dev lmq1 &&
+			ip link set lmq1 up' || fail "can't set up the veth"
+	CLIENT=(nsenter -t "$NP" -n)
+	ADDR=198.18.5.1 SADDR=198.18.5.1
+fi
 "$TOOLS/tcppending" qserver "$SADDR" 5002 "$DIR/go" 2 >"$DIR/server.out" 2>&1 &
 SP=$!
 for _ in $(seq 250); do
@@ -31,7 +46,7 @@ for _ in $(seq 250); do
 done
 half=
 [ "$MODE" = half ] && half=half
-"$TOOLS/tcppending" qclient "$ADDR" 5002 2 $half >"$DIR/client.out" 2>&1 &
+"${CLIENT[@]}" "$TOOLS/tcppending" qclient "$ADDR" 5002 2 $half >"$DIR/client.out" 2>&1 &
 CP=$!
 for _ in $(seq 250); do
 	grep -q pending "$DIR/client.out" 2>/dev/null && break
@@ -82,7 +97,8 @@ if [ "$MODE" = otherboot ]; then
 		fail "ruleset differs after the refused restore: $(head -c 300 "$DIR/rules.after")"
 	exit 0
 fi
-if [ "$MODE" = restore ] || [ "$MODE" = dual ] || [ "$MODE" = iptables ]; then
+if [ "$MODE" = restore ] || [ "$MODE" = dual ] || [ "$MODE" = iptables ] ||
+	[ "$MODE" = veth ]; then
 	wait "$SP" 2>/dev/null
 	t0=$(ms)
 	"$LM" restore -D "$DIR/img" --tcp-established -d -o "$DIR/restore.log" \
