@@ -11,7 +11,7 @@
 # reason on stderr otherwise.
 LM=$1 TOOLS=$2 DIR=$3 ADDR=$4
 fail() { echo "$*" >&2; exit 1; }
-SP= PP=
+SP='' PP=''
 # What the case started (the restored server has the dumped one's pid).
 trap 'kill $SP $PP 2>/dev/null' EXIT
 

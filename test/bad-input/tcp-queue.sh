@@ -17,7 +17,7 @@
 LM=$1 TOOLS=$2 DIR=$3 ADDR=$4 MODE=$5
 fail() { echo "$*" >&2; exit 1; }
 ms() { date +%s%3N; }
-SP= CP=
+SP='' CP=''
 trap 'kill $SP $CP 2>/dev/null' EXIT
 
 ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
