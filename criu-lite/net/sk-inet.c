@@ -376,7 +376,7 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 					"protocol %u, flags %s, addresses or backlog out of "
 					"range", f->id, e->family, e->type, e->protocol,
 					open_flags_words(e->flags).s);
-	why = e->tcp ? tcp_repair_bad(e->tcp, data_size) : tcp_queue_bad(e, data_size);
+	why = (e->tcp ? tcp_repair_bad(e->tcp, data_size) : NULL) ?: tcp_queue_bad(e, data_size);
 	if (why)
 		return restore_plan_bad("files.img", "TCP connection file id %u: %s", f->id, why);
 	why = sk_opts_bad(e->opts, e->n_opts, e->family);
