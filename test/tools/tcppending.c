@@ -142,7 +142,7 @@ static int qserver(struct sockaddr_storage *ss, socklen_t len, const char *go, i
 	struct stat st;
 	int l = socket(ss->ss_family, SOCK_STREAM, 0), i;
 
-	if (l < 0 || bind(l, (struct sockaddr *)ss, len) || listen(l, 8))
+	if (l < 0 || bind(l, (struct sockaddr *)ss, len) || listen(l, MAX_CONNS))
 		die("listen");
 	printf("listening\n");
 	for (i = 0; i < 3000 && stat(go, &st); i++)
