@@ -515,6 +515,7 @@ static int dump_frozen(struct dump_ctx *ctx)
 		ret = -EIO;
 	if (ctx->files) {
 		ctx->files->tcp_established = ctx->opts->tcp_established;
+		ctx->files->skip_in_flight = ctx->opts->skip_in_flight;
 		ctx->files->tcp = ctx->tcp;
 	}
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
@@ -733,8 +734,10 @@ static int run_pre_dump(struct dump_ctx *ctx)
 		ctx->files = files_dump_start(-1, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
 					      ctx->live, ctx->nr_live);
 		ret = ctx->files ? 0 : -EIO;
-		if (ctx->files)
+		if (ctx->files) {
 			ctx->files->tcp_established = ctx->opts->tcp_established;
+			ctx->files->skip_in_flight = ctx->opts->skip_in_flight;
+		}
 	}
 	charge(ctx, ST_FILES);
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)

@@ -13,7 +13,7 @@
 static const char usage_text[] =
 	"Usage:\n"
 	"  lmproc dump    -t PID -D DIR [-R] [--page-path read|splice] [--prev-images-dir DIR]\n"
-	"                 [--ext-unix-sk] [--tcp-established]\n"
+	"                 [--ext-unix-sk] [--tcp-established] [--skip-in-flight]\n"
 	"                 [--network-lock nftables|iptables|skip]\n"
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
 	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
@@ -52,6 +52,9 @@ static const char usage_text[] =
 	"                          restore, a stream one needs --inherit-fd socket:[...]\n"
 	"      --tcp-established  dump and restore established TCP connections (TCP\n"
 	"                          repair); without it a dump refuses them\n"
+	"      --skip-in-flight    dump: a TCP listener's connections not accepted yet\n"
+	"                          are left out of the images (warned, naming each);\n"
+	"                          their clients get a reset; without it: refused\n"
 	"      --network-lock MODE  dump: how the connections' packets are held until\n"
 	"                          the restore: nftables (default), iptables, skip\n"
 	"      --track BACKEND     dirty tracking: auto (default), pagemap-scan, soft-dirty\n"
@@ -103,6 +106,7 @@ enum {
 	OPT_MANAGE_CGROUPS,
 	OPT_VETH_PAIR,
 	OPT_TCP_ESTABLISHED,
+	OPT_SKIP_IN_FLIGHT,
 	OPT_NETWORK_LOCK,
 };
 
@@ -184,6 +188,7 @@ int main(int argc, char **argv)
 		{ "timens", no_argument, NULL, OPT_TIMENS },
 		{ "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX_SK },
 		{ "tcp-established", no_argument, NULL, OPT_TCP_ESTABLISHED },
+		{ "skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT },
 		{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
 		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 		{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
@@ -252,6 +257,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_TCP_ESTABLISHED:
 			opts.tcp_established = true;
+			break;
+		case OPT_SKIP_IN_FLIGHT:
+			opts.skip_in_flight = true;
 			break;
 		case OPT_NETWORK_LOCK:
 			if (!strcmp(optarg, "nftables"))

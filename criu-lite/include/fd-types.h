@@ -71,6 +71,7 @@ struct files_dump {
 	bool shell_job; /* --shell-job: a terminal not the process's is lmproc's to give */
 	bool ext_unix_sk; /* --ext-unix-sk */
 	bool tcp_established; /* --tcp-established */
+	bool skip_in_flight; /* --skip-in-flight */
 	/* The connections put in repair mode (sk-tcp.c), kept past the
 	 * files; NULL in a pre-dump, which only checks. */
 	struct tcp_dump *tcp;

@@ -8,8 +8,10 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-/* The mark (SO_MARK) of packets the lock lets through: the peer's FIN
- * or ACK a restore injects into a closing connection (CRIU's value). */
+/* The mark (SO_MARK) of packets the lock lets through: those a restore
+ * injects itself, the peer's FIN or ACK of a closing connection
+ * (sk-tcp-state.c), a listener's queue made again (sk-tcp-queue.c);
+ * CRIU's value. */
 #define NETLOCK_MARK 0xC114
 
 enum netlock_kind {

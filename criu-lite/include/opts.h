@@ -51,6 +51,7 @@ struct lmproc_opts {
 	bool timens;			/* restore --timens */
 	bool ext_unix_sk;		/* --ext-unix-sk */
 	bool tcp_established;		/* --tcp-established */
+	bool skip_in_flight;		/* --skip-in-flight */
 	int network_lock;		/* --network-lock: enum netlock_kind */
 	enum cgroup_mode manage_cgroups; /* restore --manage-cgroups */
 	enum page_path page_path;	/* --page-path */

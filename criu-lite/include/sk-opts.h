@@ -65,6 +65,25 @@ int inet_diag_state(pid_t pid, int family, int proto, unsigned long ino, unsigne
 int inet_diag_peer(pid_t pid, int family, int proto, unsigned long ino,
 		   struct sockaddr_storage *peer);
 
+/* Both ends of a TCP connection. */
+struct inet_tuple {
+	struct sockaddr_storage local, peer;
+	int state; /* TCP_ESTABLISHED... */
+};
+
+/* The connections waiting in the queue of PID's TCP listener bound to
+ * LOCAL (sock_diag: established or closed by the peer, in no file, on
+ * its port and address), at most MAX into OUT: how many, or -errno.
+ * Another listener of the same port (SO_REUSEPORT) shows its own too. */
+int inet_diag_pending(pid_t pid, const struct sockaddr_storage *local, struct inet_tuple *out,
+		      size_t max);
+/* The TCP_INFO and unread bytes of PID's (0: the caller's) TCP
+ * connection LOCAL <- PEER that no file holds (one in a listener's
+ * queue): 0, -ENOENT, -errno. */
+struct tcp_info;
+int inet_diag_child(pid_t pid, const struct sockaddr_storage *local,
+		    const struct sockaddr_storage *peer, struct tcp_info *ti, unsigned *rqueue);
+
 /* Multicast groups socket FD joined (IPv4 groups and, for AF_INET6,
  * IPv6 ones), from the groups /proc/PID/net/igmp{,6} list asked of the
  * socket one by one: 0 none, 1 one (GROUP its address), -errno. */

@@ -18,6 +18,13 @@ struct tcp_dump *tcp_dump_start(enum netlock_kind lock);
 int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 		  const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
 		  TcpRepairEntry *t);
+/* As tcp_dump_conn for FD, a connection lmproc accepted from a listener
+ * (sk-tcp-queue.c, which keeps FD and puts it back at the end). */
+int tcp_dump_child(struct files_dump *d, const struct fd_parms *p, int fd,
+		   const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+		   TcpRepairEntry *t);
+/* The listeners' queues a dump took (sk-tcp-queue.c's, NULL at first). */
+struct tcp_queue **tcp_dump_queue(struct tcp_dump *t);
 /* The dump is over.  KILLED: the tree was killed with its sockets in
  * repair mode (closing them sent nothing), the lock stays for the
  * restore.  Otherwise (-R, a failure) every socket leaves repair mode
@@ -45,6 +52,22 @@ void inet_addr_name(const struct sockaddr_storage *ss, char *buf, size_t len);
 /* net/sk-inet.c: why bind() of an address of the dump failed with ERR,
  * in words (an address this host lacks says what the tree needs). */
 const char *inet_bind_why(int err);
+/* net/sk-tcp-queue.c: task fd P, a TCP listener bound to LOCAL (FD:
+ * lmproc's copy), has WAITING connections not accepted yet.  With
+ * --tcp-established each is accepted by lmproc and read in repair mode
+ * into E's queued entries (a pre-dump only checks); with
+ * --skip-in-flight they are left out, each named in a warning;
+ * otherwise refused (-EOPNOTSUPP, one line). */
+int tcp_queue_dump(struct files_dump *d, const struct fd_parms *p, int fd,
+		   const struct sockaddr_storage *local, unsigned waiting, InetSkEntry *e);
+/* The dump is over: the connections taken from listeners are put back
+ * into their queues (not KILLED), or closed silently. */
+int tcp_queue_end(struct tcp_queue *q, bool killed);
+/* Checks a listener's queued entries: NULL or why not. */
+const char *tcp_queue_bad(const InetSkEntry *e, uint64_t data_size);
+/* In the task, once E's socket listens: its connections queued again,
+ * in order. */
+int tcp_queue_restore(struct task_files *tf, uint32_t desc, const InetSkEntry *e);
 /* Restore, once the tree runs or the restore failed: removes the network
  * locks P's connections name; LAST (32 bytes, "" at first) keeps the last
  * one removed so that each goes once. */

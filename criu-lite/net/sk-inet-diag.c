@@ -1,12 +1,14 @@
 /* Owns what an IP socket's fd does not show through getsockopt: its
- * shutdown state and TCP MD5 keys, from sock_diag (NETLINK_SOCK_DIAG,
- * inet_diag, through libnl), and its multicast memberships, from the
+ * shutdown state and TCP MD5 keys, and the connections waiting in a
+ * listener's queue, from sock_diag (NETLINK_SOCK_DIAG, inet_diag,
+ * through libnl), and its multicast memberships, from the
  * groups /proc/PID/net/igmp and igmp6 list per interface, each asked
  * of the socket (MCAST_MSFILTER answers only for groups it joined). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,36 +79,47 @@ static int cmp_sk(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
+/* REQ's sockets of PID's network namespace (0: the caller's), each
+ * given to CB with ARG (sock_diag lists the sockets of the namespace its
+ * socket lives in). */
+static int diag_dump(pid_t pid, struct inet_diag_req_v2 *req, nl_recvmsg_msg_cb_t cb, void *arg)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int ret = -EIO, back = -1, err;
+
+	if (!sk)
+		return -ENOMEM;
+	nl_socket_enable_msg_peek(sk);
+	if (pid) {
+		back = netns_enter(pid);
+		if (back < 0) {
+			nl_socket_free(sk);
+			return back;
+		}
+	}
+	err = nl_connect(sk, NETLINK_SOCK_DIAG);
+	ret = pid ? netns_leave(back) : 0;
+	if (ret) {
+		nl_socket_free(sk);
+		return ret;
+	}
+	ret = -EIO;
+	if (!err && !nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, cb, arg) &&
+	    nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, req, sizeof(*req)) >= 0 &&
+	    nl_recvmsgs_default(sk) >= 0)
+		ret = 0;
+	nl_socket_free(sk);
+	return ret;
+}
+
 static int load_table(pid_t pid, struct diag_table *t)
 {
 	/* The MD5 keys come with INET_DIAG_INFO, to CAP_NET_ADMIN. */
 	struct inet_diag_req_v2 req = { .sdiag_family = t->family, .sdiag_protocol = t->proto,
 					.idiag_ext = 1 << (INET_DIAG_INFO - 1),
 					.idiag_states = ~0U };
-	struct nl_sock *sk = nl_socket_alloc();
-	int ret = -EIO, back, err;
+	int ret = diag_dump(pid, &req, diag_cb, t);
 
-	if (!sk)
-		return -ENOMEM;
-	nl_socket_enable_msg_peek(sk);
-	/* sock_diag lists the sockets of the namespace its socket lives in. */
-	back = netns_enter(pid);
-	if (back < 0) {
-		nl_socket_free(sk);
-		return back;
-	}
-	err = nl_connect(sk, NETLINK_SOCK_DIAG);
-	ret = netns_leave(back);
-	if (ret) {
-		nl_socket_free(sk);
-		return ret;
-	}
-	ret = -EIO;
-	if (!err && !nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, diag_cb, t) &&
-	    nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, &req, sizeof(req)) >= 0 &&
-	    nl_recvmsgs_default(sk) >= 0)
-		ret = 0;
-	nl_socket_free(sk);
 	if (!ret)
 		qsort(t->sks, t->nr, sizeof(*t->sks), cmp_sk);
 	return ret;
@@ -186,6 +199,125 @@ int inet_diag_peer(pid_t pid, int family, int proto, unsigned long ino,
 		a6->sin6_port = d->dport;
 	}
 	return 0;
+}
+
+struct pending_walk {
+	const struct sockaddr_storage *local;
+	struct inet_tuple *out;
+	size_t nr, max;
+};
+
+static void diag_addr(int family, const __be32 *a, __be16 port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *a4 = (void *)ss;
+	struct sockaddr_in6 *a6 = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = family;
+	if (family == AF_INET) {
+		memcpy(&a4->sin_addr, a, 4);
+		a4->sin_port = port;
+	} else {
+		memcpy(&a6->sin6_addr, a, 16);
+		a6->sin6_port = port;
+	}
+}
+
+/* A connection waiting in a listener's queue belongs to no file: inode
+ * 0, the listener's port, and its address unless the listener's is the
+ * wildcard. */
+static bool pending_of(const struct inet_diag_msg *m, const struct sockaddr_storage *l)
+{
+	static const uint8_t any[16];
+	const struct sockaddr_in *l4 = (const void *)l;
+	const struct sockaddr_in6 *l6 = (const void *)l;
+
+	if (m->idiag_inode)
+		return false;
+	if (l->ss_family == AF_INET)
+		return m->id.idiag_sport == l4->sin_port &&
+		       (!l4->sin_addr.s_addr || !memcmp(m->id.idiag_src, &l4->sin_addr, 4));
+	return m->id.idiag_sport == l6->sin6_port &&
+	       (!memcmp(&l6->sin6_addr, any, 16) || !memcmp(m->id.idiag_src, &l6->sin6_addr, 16));
+}
+
+static int pending_cb(struct nl_msg *msg, void *arg)
+{
+	struct pending_walk *w = arg;
+	const struct inet_diag_msg *m = nlmsg_data(nlmsg_hdr(msg));
+	struct inet_tuple *t;
+
+	if (!pending_of(m, w->local) || w->nr == w->max)
+		return NL_OK;
+	t = &w->out[w->nr++];
+	diag_addr(m->idiag_family, m->id.idiag_src, m->id.idiag_sport, &t->local);
+	diag_addr(m->idiag_family, m->id.idiag_dst, m->id.idiag_dport, &t->peer);
+	t->state = m->idiag_state;
+	return NL_OK;
+}
+
+int inet_diag_pending(pid_t pid, const struct sockaddr_storage *local, struct inet_tuple *out,
+		      size_t max)
+{
+	/* A queued connection is established, or got its peer's FIN. */
+	struct inet_diag_req_v2 req = { .sdiag_family = local->ss_family,
+					.sdiag_protocol = IPPROTO_TCP,
+					.idiag_states = (1 << TCP_ESTABLISHED) |
+							(1 << TCP_CLOSE_WAIT) };
+	struct pending_walk w = { .local = local, .out = out, .max = max };
+	int ret = diag_dump(pid, &req, pending_cb, &w);
+
+	return ret ?: (int)w.nr;
+}
+
+struct child_walk {
+	const struct sockaddr_storage *local, *peer;
+	struct tcp_info *ti;
+	unsigned *rqueue;
+	bool found;
+};
+
+static bool same_end(int family, const __be32 *a, __be16 port, const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *a4 = (const void *)ss;
+	const struct sockaddr_in6 *a6 = (const void *)ss;
+
+	if (family == AF_INET)
+		return port == a4->sin_port && !memcmp(a, &a4->sin_addr, 4);
+	return port == a6->sin6_port && !memcmp(a, &a6->sin6_addr, 16);
+}
+
+static int child_cb(struct nl_msg *msg, void *arg)
+{
+	struct child_walk *w = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	const struct inet_diag_msg *m = nlmsg_data(nlh);
+	struct nlattr *tb[INET_DIAG_MAX + 1];
+	int fam = w->local->ss_family;
+
+	if (m->idiag_inode || !same_end(fam, m->id.idiag_src, m->id.idiag_sport, w->local) ||
+	    !same_end(fam, m->id.idiag_dst, m->id.idiag_dport, w->peer) ||
+	    nlmsg_parse(nlh, sizeof(*m), tb, INET_DIAG_MAX, NULL) < 0 || !tb[INET_DIAG_INFO])
+		return NL_OK;
+	memset(w->ti, 0, sizeof(*w->ti));
+	memcpy(w->ti, nla_data(tb[INET_DIAG_INFO]),
+	       min((size_t)nla_len(tb[INET_DIAG_INFO]), sizeof(*w->ti)));
+	*w->rqueue = m->idiag_rqueue;
+	w->found = true;
+	return NL_OK;
+}
+
+int inet_diag_child(pid_t pid, const struct sockaddr_storage *local,
+		    const struct sockaddr_storage *peer, struct tcp_info *ti, unsigned *rqueue)
+{
+	struct inet_diag_req_v2 req = { .sdiag_family = local->ss_family,
+					.sdiag_protocol = IPPROTO_TCP,
+					.idiag_ext = 1 << (INET_DIAG_INFO - 1),
+					.idiag_states = ~0U };
+	struct child_walk w = { .local = local, .peer = peer, .ti = ti, .rqueue = rqueue };
+	int ret = diag_dump(pid, &req, child_cb, &w);
+
+	return ret ?: w.found ? 0 : -ENOENT;
 }
 
 /* Whether FD joined GROUP on interface IDX: MCAST_MSFILTER fails with

@@ -1,13 +1,13 @@
-/* Owns IPv4 and IPv6 sockets: a TCP socket that listens (with no
- * connection waiting to be accepted), is neither connected nor
- * listening, or is established or closing (with --tcp-established;
- * sk-tcp.c and sk-tcp-state.c do its TCP repair), and a UDP socket,
- * bound or not, connected or not, with nothing queued.  Read through a
- * copy of the task's fd (TCP_INFO gives a listener's backlog and waiting
- * connections) and made again with socket(), the options that matter
- * before bind(), bind(), listen() or connect().  Refused: a TCP
- * connection being opened (SYN_SENT, SYN_RECV), an established or
- * closing one without --tcp-established, a UDP socket with datagrams
+/* Owns IPv4 and IPv6 sockets: a TCP socket that listens (its
+ * connections waiting to be accepted: sk-tcp-queue.c), is neither
+ * connected nor listening, or is established or closing (with
+ * --tcp-established; sk-tcp.c and sk-tcp-state.c do its TCP repair), and
+ * a UDP socket, bound or not, connected or not, with nothing queued.
+ * Read through a copy of the task's fd (TCP_INFO gives a listener's
+ * backlog and waiting connections) and made again with socket(), the
+ * options that matter before bind(), bind(), listen() or connect().
+ * Refused: a TCP connection being opened (SYN_SENT, SYN_RECV), an
+ * established or closing one without --tcp-established, a UDP socket with datagrams
  * queued, a socket of another network namespace than lmproc's or the
  * tree's own (net/netns.c), other protocols.  A port still taken at
  * restore (the original runs on: dump -R on the same host) fails the
@@ -181,9 +181,10 @@ static int tcp_state(struct files_dump *d, const struct fd_parms *p, int fd,
 		return -errno;
 	}
 	if (ti.tcpi_state == TCP_LISTEN) {
-		if (ti.tcpi_unacked)
-			return refuse(d, p, "TCP listener", local,
-				      "connections wait to be accepted: not supported");
+		int ret = ti.tcpi_unacked ? tcp_queue_dump(d, p, fd, local, ti.tcpi_unacked, e) : 0;
+
+		if (ret)
+			return ret;
 		e->has_backlog = true;
 		e->backlog = ti.tcpi_sacked;
 		return 0;
@@ -390,7 +391,7 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 					"protocol %u, flags %s, addresses or backlog out of "
 					"range", f->id, e->family, e->type, e->protocol,
 					open_flags_words(e->flags).s);
-	why = e->tcp ? tcp_repair_bad(e->tcp, data_size) : NULL;
+	why = (e->tcp ? tcp_repair_bad(e->tcp, data_size) : NULL) ?: tcp_queue_bad(e, data_size);
 	if (why)
 		return restore_plan_bad("files.img", "TCP connection file id %u: %s", f->id, why);
 	why = sk_opts_bad(e->opts, e->n_opts, e->family);
@@ -508,6 +509,9 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 		ret = task_files_err(tf, desc, "can't listen: %s", strerror(errno));
 		goto err;
 	}
+	ret = tcp_queue_restore(tf, desc, e);
+	if (ret)
+		goto err;
 	if (e->has_dst_addr && !e->tcp) {
 		len = inet_sk_addr(e, &e->dst_addr, e->dst_port, &ss);
 		inet_addr_name(&ss, name, sizeof(name));

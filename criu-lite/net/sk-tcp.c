@@ -36,6 +36,7 @@ struct tcp_dump {
 	struct netlock *lock;
 	int *fds; /* lmproc's copies, in repair mode */
 	size_t nr;
+	struct tcp_queue *queue; /* listeners' queues (sk-tcp-queue.c) */
 };
 
 struct tcp_dump *tcp_dump_start(enum netlock_kind lock)
@@ -72,8 +73,10 @@ int tcp_dump_end(struct tcp_dump *t, bool killed)
 
 	if (!t)
 		return 0;
+	/* Back into their listeners while the lock still holds. */
+	ret = tcp_queue_end(t->queue, killed);
 	if (!killed)
-		ret = netlock_end(t->lock, true);
+		ret = netlock_end(t->lock, true) ?: ret;
 	else
 		netlock_end(t->lock, false);
 	for (size_t i = 0; i < t->nr; i++) {
@@ -162,29 +165,28 @@ static int read_conn(struct files_dump *d, int fd, TcpRepairEntry *t)
 	return read_queues(d, fd, ti.tcpi_state, t);
 }
 
-int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
-		  const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
-		  TcpRepairEntry *t)
+/* Locks the connection, reads it from a copy of FD put in repair mode
+ * into T; the copy in *COPY (-1 if none was made). */
+static int dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
+		     const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+		     TcpRepairEntry *t, int *copy)
 {
 	struct tcp_dump *td = d->tcp;
-	int *fds = realloc(td->fds, (td->nr + 1) * sizeof(*fds)), copy, ret;
+	int ret = netlock_add(td->lock, local, peer);
 
-	if (!fds)
-		return -ENOMEM;
-	td->fds = fds;
-	ret = netlock_add(td->lock, local, peer);
+	*copy = -1;
 	if (ret)
 		return ret;
-	copy = dup(fd);
-	if (copy < 0)
+	*copy = dup(fd);
+	if (*copy < 0)
 		return -errno;
-	if (set_int(copy, TCP_REPAIR, TCP_REPAIR_ON)) {
+	if (set_int(*copy, TCP_REPAIR, TCP_REPAIR_ON)) {
 		pr_perror("Can't put pid %d fd %d (a TCP connection) in repair mode", d->pid, p->fd);
-		close(copy);
+		close(*copy);
+		*copy = -1;
 		return -errno;
 	}
-	td->fds[td->nr++] = copy;
-	ret = read_conn(d, copy, t);
+	ret = read_conn(d, *copy, t);
 	if (ret == -EAGAIN) {
 		pr_err("pid %d fd %d: a TCP connection was reset or closed during the dump\n",
 		       d->pid, p->fd);
@@ -201,6 +203,38 @@ int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 		t->lock_kind = netlock_kind_of(td->lock);
 	}
 	return 0;
+}
+
+int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
+		  const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+		  TcpRepairEntry *t)
+{
+	struct tcp_dump *td = d->tcp;
+	int *fds = realloc(td->fds, (td->nr + 1) * sizeof(*fds)), copy, ret;
+
+	if (!fds)
+		return -ENOMEM;
+	td->fds = fds;
+	ret = dump_conn(d, p, fd, local, peer, t, &copy);
+	if (copy >= 0)
+		td->fds[td->nr++] = copy;
+	return ret;
+}
+
+int tcp_dump_child(struct files_dump *d, const struct fd_parms *p, int fd,
+		   const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+		   TcpRepairEntry *t)
+{
+	int copy, ret = dump_conn(d, p, fd, local, peer, t, &copy);
+
+	if (copy >= 0)
+		close(copy);
+	return ret;
+}
+
+struct tcp_queue **tcp_dump_queue(struct tcp_dump *t)
+{
+	return &t->queue;
 }
 
 const char *tcp_repair_bad(const TcpRepairEntry *t, uint64_t data_size)
@@ -581,19 +615,28 @@ int tcp_restore_resume(const struct restore_tree *t, int dfd)
 	return ret;
 }
 
-/* The locks P's connections name, removed; LAST (32 bytes) the last one
- * removed, so that each goes once.  A lock that can't be removed is
- * logged: the tree runs, and its connections wait behind it. */
+static void release_lock(const TcpRepairEntry *t, char *last)
+{
+	if (!t || !t->lock || !strcmp(t->lock, last))
+		return;
+	if (netlock_release(t->lock_kind, t->lock))
+		pr_warn("The network lock %s of the restored connections is still there\n", t->lock);
+	snprintf(last, 32, "%s", t->lock);
+}
+
+/* The locks P's connections (and the connections its listeners' queues
+ * hold) name, removed; LAST (32 bytes) the last one removed, so that
+ * each goes once.  A lock that can't be removed is logged: the tree
+ * runs, and its connections wait behind it. */
 void tcp_release_locks(const struct restore_plan *p, char *last)
 {
 	for (size_t i = 0; i < p->nr_files; i++) {
 		const InetSkEntry *e = p->files[i]->inet_sk;
 
-		if (!e || !e->tcp || !e->tcp->lock || !strcmp(e->tcp->lock, last))
+		if (!e)
 			continue;
-		if (netlock_release(e->tcp->lock_kind, e->tcp->lock))
-			pr_warn("The network lock %s of the restored connections is still there\n",
-				e->tcp->lock);
-		snprintf(last, 32, "%s", e->tcp->lock);
+		release_lock(e->tcp, last);
+		for (size_t j = 0; j < e->n_queued; j++)
+			release_lock(e->queued[j]->tcp, last);
 	}
 }

@@ -47,6 +47,51 @@ tcp_half_case() {
 	return 0
 }
 
+# tcp_pending_case ADDR: a listener with connections not accepted yet
+# (tcp-pending.sh): refused in one line, dumped with --skip-in-flight.
+tcp_pending_case() {
+	if ! command -v unshare >/dev/null; then
+		REASON="unshare missing"
+		return 2
+	fi
+	mkdir -p "$RD/img"
+	timeout 60 unshare --net "$ROOT/test/bad-input/tcp-pending.sh" "$LMPROC_REAL" \
+		"$BUILD/tools" "$RD" "$1" >"$RD/pending.out" 2>"$RD/pending.err"
+	if [ $? != 0 ]; then
+		REASON="$(grep -v Killed "$RD/pending.err" | head -c 300)"
+		add_detail "lmproc dump log" "$RD/dump2.log" 3
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+	return 0
+}
+
+# tcp_queue_case ADDR MODE: a listener whose two connections wait to be
+# accepted, dumped with --tcp-established (tcp-queue.sh): MODE restore,
+# veth (the clients behind a veth), dual (v4-mapped), iptables (that
+# lock), leave (-R) or fail (a dump failing): both accepted afterwards,
+# each carrying checked bytes both ways, no rule left; otherboot: a
+# restore refused naming one; half: a dump refused naming the one its
+# client half closed.
+tcp_queue_case() {
+	if ! command -v nft >/dev/null || ! command -v unshare >/dev/null; then
+		REASON="nft or unshare missing"
+		return 2
+	fi
+	mkdir -p "$RD/img"
+	timeout 60 unshare --net "$ROOT/test/bad-input/tcp-queue.sh" "$LMPROC_REAL" \
+		"$BUILD/tools" "$RD" "$1" "$2" >"$RD/queue.out" 2>"$RD/queue.err"
+	if [ $? != 0 ]; then
+		REASON="$(grep -v Killed "$RD/queue.err" | head -c 300)"
+		add_detail "lmproc dump log" "$RD/dump.log" 3
+		add_detail "lmproc restore log" "$RD/restore.log" 3
+		return 1
+	fi
+	tr '\n' ' ' <"$RD/queue.out" >>"$DATA_ROOT/tcp-figures" 2>/dev/null
+	echo "(queue $2 $1)" >>"$DATA_ROOT/tcp-figures" 2>/dev/null
+	return 0
+}
+
 run_tcp_half_bad_input() {
 	local st
 
@@ -86,4 +131,15 @@ run_tcp_bad_input() {
 	bad_case tcp-restore-needs-flag tcp_case 198.18.0.1 restore-refused
 	bad_case tcp-resume-fails tcp_case 198.18.0.1 resume-fails
 	run_tcp_half_bad_input
+	CASE_KIND=state bad_case tcp-skip-in-flight-v4 tcp_pending_case 198.18.0.1
+	CASE_KIND=state bad_case tcp-skip-in-flight-v6 tcp_pending_case fd00::1
+	CASE_KIND=state bad_case tcp-queue-v4 tcp_queue_case 198.18.0.1 restore
+	CASE_KIND=state bad_case tcp-queue-v6 tcp_queue_case fd00::1 restore
+	CASE_KIND=state bad_case tcp-queue-veth tcp_queue_case 198.18.5.1 veth
+	CASE_KIND=state bad_case tcp-queue-dual-stack tcp_queue_case 198.18.0.1 dual
+	CASE_KIND=state bad_case tcp-queue-iptables-lock tcp_queue_case fd00::1 iptables
+	CASE_KIND=state bad_case tcp-queue-leave-running tcp_queue_case 198.18.0.1 leave
+	CASE_KIND=state bad_case tcp-queue-dump-fails tcp_queue_case fd00::1 fail
+	bad_case tcp-queue-other-boot tcp_queue_case 198.18.0.1 otherboot
+	bad_case tcp-queue-half-closed tcp_queue_case fd00::1 half
 }
