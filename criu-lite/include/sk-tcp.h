@@ -38,5 +38,7 @@ socklen_t inet_sk_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, ui
  * locks P's connections name; LAST (32 bytes, "" at first) keeps the last
  * one removed so that each goes once. */
 void tcp_release_locks(const struct restore_plan *p, char *last);
+/* The entry of P's first connection that names a lock, or NULL. */
+const TcpRepairEntry *tcp_lock_of(const struct restore_plan *p);
 
 #endif

@@ -166,7 +166,7 @@ int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 	if (!fds)
 		return -ENOMEM;
 	td->fds = fds;
-	ret = netlock_add(td->lock, local, peer);
+	ret = netlock_add(td->lock, d->pid, local, peer);
 	if (ret)
 		return ret;
 	copy = dup(fd);
@@ -346,6 +346,17 @@ int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkE
 		return task_files_err(tf, desc, "TCP repair of an established connection: can't "
 				      "%s: %s", step, strerror(-ret));
 	return 0;
+}
+
+const TcpRepairEntry *tcp_lock_of(const struct restore_plan *p)
+{
+	for (size_t i = 0; i < p->nr_files; i++) {
+		const InetSkEntry *e = p->files[i]->inet_sk;
+
+		if (e && e->tcp && e->tcp->lock)
+			return e->tcp;
+	}
+	return NULL;
 }
 
 /* The locks P's connections name, removed; LAST (32 bytes) the last one
