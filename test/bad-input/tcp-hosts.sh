@@ -63,15 +63,20 @@ trap cleanup EXIT
 trap 'exit 1' TERM INT
 
 # holder NAME ARGS...: a process that holds new namespaces (unshare
-# ARGS); $NAME is set to the pid to nsenter.  A host's holder is the init
-# of its pid namespace (a shell that only reaps); killing it takes the
-# whole host along.
+# ARGS); $NAME is set to the pid to nsenter.  A network namespace's
+# holder is a sleep; a host's is the init of its pid namespace (a shell
+# that only reaps: the restored tree is reparented to it), and killing
+# it takes the whole host along.
 holder() {
 	local var=$1 p init
 
 	shift
-	unshare "$@" bash -c 'while :; do sleep 600 & wait $!; done' \
-		</dev/null >/dev/null 2>&1 &
+	if [[ " $* " == *" --pid "* ]]; then
+		unshare "$@" bash -c 'while :; do sleep 600 & wait $!; done' \
+			</dev/null >/dev/null 2>&1 &
+	else
+		unshare "$@" sleep 600 </dev/null >/dev/null 2>&1 &
+	fi
 	p=$!
 	HOLDERS+=("$p")
 	init=$p
