@@ -263,7 +263,6 @@ st=$?
 [ "$st" = 0 ] || fail "dump: $(head -c 300 "$DIR/dump.err")"
 t1=$(ms)
 wait "$SP" 2>/dev/null
-check_image
 t2=$(ms)
 timeout 20 nsenter -t "$HB" -n -p -m "$LM" restore -D "$DIR/img" -d "${args[@]}" \
 	--veth-pair eth0=vc0@br0 -o "$DIR/restore.log" 2>"$DIR/restore.err"
@@ -273,6 +272,7 @@ st=$?
 t3=$(ms)
 [ "$MODE" = stall ] && kill -USR1 "$CP"
 echo "dump_ms $((t1 - t0)) restore_ms $((t3 - t2)) locked_ms $((t3 - t0))"
+check_image
 check_moved
 wait "$CP"
 cst=$?
