@@ -37,8 +37,8 @@ int restore_check_netns(const struct restore_tree *t, const struct lmproc_opts *
  * its TCP), its links, addresses, routes, sysctls and leaves lmproc's
  * thread inside it, for the fork; nothing made on error. */
 int restore_make_netns(struct restore_tree *t, const struct lmproc_opts *opts);
-/* lmproc's thread into the restored tree's new namespace, if it has
- * one: lmproc's to go back with (netns_leave), or -1. */
+/* lmproc's thread into the restored tree's new namespace: lmproc's to
+ * go back with (netns_leave), or -1 (none, or not made yet). */
 int restore_enter_netns(const struct restore_tree *t);
 /* After the fork: lmproc back in its own namespace. */
 int restore_leave_netns(struct restore_tree *t);
