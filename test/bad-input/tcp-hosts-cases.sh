@@ -34,4 +34,6 @@ run_tcp_hosts_bad_input() {
 	CASE_KIND=state bad_case tcp-hosts-zero-window tcp_hosts_case 4 stall
 	CASE_KIND=state bad_case tcp-hosts-zero-window-v6 tcp_hosts_case 6 stall
 	CASE_KIND=state bad_case tcp-hosts-iptables tcp_hosts_case 4 stream iptables
+	CASE_KIND=state bad_case tcp-hosts-leave-running tcp_hosts_case 4 leave
+	CASE_KIND=state bad_case tcp-hosts-dump-fails tcp_hosts_case 6 fail
 }

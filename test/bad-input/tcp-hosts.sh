@@ -4,7 +4,10 @@
 #   tcp-hosts.sh LMPROC TOOLS DIR FAMILY MODE
 # FAMILY: 4 or 6; MODE: stream (both ways, every queue full at the
 # freeze) or stall (the client stopped reading: the server sees its
-# window closed at the freeze, the client reads again after the restore).
+# window closed at the freeze, the client reads again after the restore);
+# leave (dump -R) and fail (a dump failing after the sockets were read,
+# LMPROC_FAULT) restore nothing: the server streams on, on host A, with
+# no lock left in its namespace.
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
 # nftables lock).  HOSTS_NO_REPAIR=1 leaves --tcp-established out of dump
 # and restore: the case must then fail (the dump is refused), which shows
@@ -243,6 +246,22 @@ check_moved() {
 	return 0
 }
 
+# The client's end: every byte, its count matched; no lock on either host.
+finish() {
+	local cst
+
+	wait "$CP"
+	cst=$?
+	CP=
+	cat "$DIR/client.out"
+	[ "$cst" = 0 ] || fail "client: $(tr '\n' ' ' <"$DIR/client.out" | head -c 300)"
+	[ "$(rules "$HA")" = "$RULES_A" ] ||
+		fail "host A's firewall differs after: $(rules "$HA" | grep lmproc | head -c 200)"
+	[ "$(rules "$HB")" = "$RULES_B" ] ||
+		fail "host B's firewall differs after: $(rules "$HB" | grep lmproc | head -c 200)"
+	exit 0
+}
+
 for c in nft nsenter iptables-save; do
 	command -v "$c" >/dev/null || fail "$c missing"
 done
@@ -254,14 +273,29 @@ args=(--tcp-established)
 [ -n "${HOSTS_NO_REPAIR:-}" ] && args=()
 lock=()
 [ -n "${HOSTS_LOCK:-}" ] && lock=(--network-lock "$HOSTS_LOCK")
+fault=()
+case "$MODE" in
+leave) args+=(-R) ;;
+fail) fault=(env LMPROC_FAULT=dump-before-inventory) ;;
+esac
 mkdir -p "$DIR/img"
 t0=$(ms)
-timeout 20 nsenter -t "$HA" -n -p -m "$LM" dump -t "$SPID" -D "$DIR/img" "${args[@]}" "${lock[@]}" \
-	-o "$DIR/dump.log" 2>"$DIR/dump.err"
+timeout 20 nsenter -t "$HA" -n -p -m "${fault[@]}" "$LM" dump -t "$SPID" -D "$DIR/img" \
+	"${args[@]}" "${lock[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err"
 st=$?
-[ "$st" = 124 ] && fail "the dump did not end within 20 s"
-[ "$st" = 0 ] || fail "dump: $(head -c 300 "$DIR/dump.err")"
 t1=$(ms)
+[ "$st" = 124 ] && fail "the dump did not end within 20 s"
+if [ "$MODE" = fail ]; then
+	[ "$st" != 0 ] || fail "the dump with a fault injected succeeded"
+else
+	[ "$st" = 0 ] || fail "dump: $(head -c 300 "$DIR/dump.err")"
+fi
+if [ "$MODE" = leave ] || [ "$MODE" = fail ]; then
+	echo "dump_ms $((t1 - t0))"
+	[ -e "/proc/$SHOST" ] || fail "the server is gone after the dump ($MODE)"
+	rules "$SHOST" | grep -q lmproc && fail "a lock is left in the container ($MODE)"
+	finish
+fi
 wait "$SP" 2>/dev/null
 t2=$(ms)
 timeout 20 nsenter -t "$HB" -n -p -m "$LM" restore -D "$DIR/img" -d "${args[@]}" \
@@ -274,11 +308,4 @@ t3=$(ms)
 echo "dump_ms $((t1 - t0)) restore_ms $((t3 - t2)) locked_ms $((t3 - t0))"
 check_image
 check_moved
-wait "$CP"
-cst=$?
-CP=
-cat "$DIR/client.out"
-[ "$cst" = 0 ] || fail "client: $(tr '\n' ' ' <"$DIR/client.out" | head -c 300)"
-[ "$(rules "$HA")" = "$RULES_A" ] || fail "host A's firewall differs after: $(rules "$HA" | grep lmproc | head -c 200)"
-[ "$(rules "$HB")" = "$RULES_B" ] || fail "host B's firewall differs after: $(rules "$HB" | grep lmproc | head -c 200)"
-exit 0
+finish
