@@ -84,7 +84,7 @@ holder() {
 	HOLDERS+=("$p")
 	init=$p
 	if [[ " $* " == *" --pid "* ]]; then
-		for _ in $(seq 100); do
+		for _ in $(seq 1000); do
 			init=$(cat "/proc/$p/task/$p/children" 2>/dev/null)
 			init=${init%% *}
 			[ -n "$init" ] && break
@@ -171,7 +171,7 @@ server_up() {
 		exit 0
 	) 2>/dev/null &
 	SP=$!
-	for _ in $(seq 200); do
+	for _ in $(seq 1000); do
 		grep -q listening "$DIR/server.out" 2>/dev/null && break
 		sleep 0.01
 	done
@@ -199,7 +199,7 @@ client_up() {
 		sleep 0.4
 		return 0
 	fi
-	for _ in $(seq 300); do
+	for _ in $(seq 1000); do
 		grep -q stalled "$DIR/client.out" && return 0
 		sleep 0.01
 	done

@@ -9,7 +9,7 @@
  * 0 if all matched; the server resets the connection on a bad word.
  * "client ADDR PORT MS stall" stops reading 200 ms in, keeps writing,
  * prints "stalled BYTES" once its receive queue stopped growing for
- * 200 ms (its window is zero: the server can send no more) and reads
+ * 400 ms (its window is zero: the server can send no more) and reads
  * again on SIGUSR1 (or after 20 s); MS and the gap count from then. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -191,7 +191,7 @@ static void on_usr1(int sig)
 }
 
 /* The stall: writes on without reading until the receive queue stopped
- * growing for 200 ms, says so, and waits for SIGUSR1 (at most 20 s). */
+ * growing for 400 ms, says so, and waits for SIGUSR1 (at most 20 s). */
 static int stall(struct side *s)
 {
 	uint64_t t0 = now_ms(), since = t0;
@@ -205,7 +205,7 @@ static int stall(struct side *s)
 		if (q != inq) {
 			inq = q;
 			since = now_ms();
-		} else if (since && now_ms() - since >= 200) {
+		} else if (since && now_ms() - since >= 400) {
 			printf("stalled %d\n", q);
 			since = 0;
 		}
