@@ -188,10 +188,17 @@ static void undo_shmem(struct restore_tree *t)
 static void release_locks(struct restore_tree *t)
 {
 	char last[32] = "";
+	/* A tree's own namespace holds its lock (netns.c made it there):
+	 * none made yet, no lock to release. */
+	int back = restore_enter_netns(t);
 
+	if (t->netns && back < 0)
+		return;
 	for (size_t i = 0; t->ctx && i < t->nr; i++)
 		if (t->ctx[i].plan.pid)
 			tcp_release_locks(&t->ctx[i].plan, last);
+	if (back >= 0)
+		netns_leave(back);
 }
 
 static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start)

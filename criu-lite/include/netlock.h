@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 /* The mark (SO_MARK) of packets the lock lets through: those a restore
  * injects itself, the peer's FIN or ACK of a closing connection
@@ -25,15 +26,20 @@ struct netlock;
 /* A lock of KIND, named after lmproc's pid; nothing is made until the
  * first connection.  NULL: out of memory. */
 struct netlock *netlock_new(enum netlock_kind kind);
-/* Drops the packets between LOCAL and PEER (a TCP connection), both
- * ways.  0 or -errno (logged). */
-int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
+/* Drops the packets between LOCAL and PEER (a TCP connection of task
+ * PID), both ways, in PID's network namespace (the first connection's
+ * decides for the lock).  0 or -errno (logged). */
+int netlock_add(struct netlock *l, pid_t pid, const struct sockaddr_storage *local,
 		const struct sockaddr_storage *peer);
 /* The lock's name, NULL if nothing is locked (or KIND is skip). */
 const char *netlock_name(const struct netlock *l);
 enum netlock_kind netlock_kind_of(const struct netlock *l);
 /* Removes the rules (RELEASE) or leaves them for the restore, and frees L. */
 int netlock_end(struct netlock *l, bool release);
+/* Restore into a new network namespace, before its links come up: the
+ * lock NAME of KIND made there again over every TCP packet, in and out,
+ * until it is released.  0, or -errno (logged; nothing left). */
+int netlock_lock_netns(enum netlock_kind kind, const char *name);
 /* Removes the lock NAME of KIND a dump left: 0, or -errno (logged). */
 int netlock_release(enum netlock_kind kind, const char *name);
 

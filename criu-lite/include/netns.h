@@ -33,9 +33,13 @@ void restore_free_netns(struct restore_tree *t);
 /* Before anything is made: every dumped veth has a --veth-pair, every
  * bridge named exists, every outside name is free. */
 int restore_check_netns(const struct restore_tree *t, const struct lmproc_opts *opts);
-/* Makes the new namespace with its links, addresses, routes, sysctls and
- * leaves lmproc's thread inside it, for the fork; nothing made on error. */
+/* Makes the new namespace with the dumped connections' lock (over all
+ * its TCP), its links, addresses, routes, sysctls and leaves lmproc's
+ * thread inside it, for the fork; nothing made on error. */
 int restore_make_netns(struct restore_tree *t, const struct lmproc_opts *opts);
+/* lmproc's thread into the restored tree's new namespace: lmproc's to
+ * go back with (netns_leave), or -1 (none, or not made yet). */
+int restore_enter_netns(const struct restore_tree *t);
 /* After the fork: lmproc back in its own namespace. */
 int restore_leave_netns(struct restore_tree *t);
 /* A failed restore: the outside veth ends go (the namespace goes with

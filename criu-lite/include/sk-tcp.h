@@ -72,6 +72,8 @@ int tcp_queue_restore(struct task_files *tf, uint32_t desc, const InetSkEntry *e
  * locks P's connections name; LAST (32 bytes, "" at first) keeps the last
  * one removed so that each goes once. */
 void tcp_release_locks(const struct restore_plan *p, char *last);
+/* The entry of P's first connection that names a lock, or NULL. */
+const TcpRepairEntry *tcp_lock_of(const struct restore_plan *p);
 
 /* net/sk-tcp-state.c: the closing states of a repaired connection. */
 struct tcp_repair_window;

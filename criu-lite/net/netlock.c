@@ -2,8 +2,11 @@
  * "inet lmproc-PID" (libnftables) or iptables/ip6tables chains
  * "lmproc-PID" jumped to from INPUT and OUTPUT, with one drop rule per
  * direction of each dumped connection, after one that lets the packets
- * a restore injects (marked NETLOCK_MARK) through.  The name is recorded
- * in the images so that the restore (another lmproc) removes it. */
+ * a restore injects (marked NETLOCK_MARK) through, in the network
+ * namespace of the connections (where their packets pass: a tree's own
+ * namespace, not lmproc's).  The name is recorded in the images so that
+ * the restore (another lmproc) removes it; a restore into a new namespace
+ * makes it there again over all of its TCP until the tree runs. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,10 +20,12 @@
 #include "common.h"
 #include "log.h"
 #include "netlock.h"
+#include "netns.h"
 
 struct netlock {
 	enum netlock_kind kind;
 	bool made;
+	pid_t pid; /* a task of the namespace the lock lives in */
 	char name[32];
 };
 
@@ -175,16 +180,14 @@ static int ipt_rule(const struct netlock *l, int family, const char *src, unsign
 	return 0;
 }
 
-int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
-		const struct sockaddr_storage *peer)
+static int add_rules(struct netlock *l, const struct sockaddr_storage *local,
+		     const struct sockaddr_storage *peer)
 {
 	char lh[INET6_ADDRSTRLEN], ph[INET6_ADDRSTRLEN], cmd[512];
 	unsigned lp, pp;
 	int family, ret;
 	const char *ip;
 
-	if (l->kind == NETLOCK_SKIP)
-		return 0;
 	if (!l->made) {
 		ret = make_lock(l);
 		if (ret)
@@ -220,6 +223,51 @@ static bool nft_table_exists(const char *name)
 	return ret;
 }
 
+int netlock_add(struct netlock *l, pid_t pid, const struct sockaddr_storage *local,
+		const struct sockaddr_storage *peer)
+{
+	int back, ret;
+
+	if (l->kind == NETLOCK_SKIP)
+		return 0;
+	if (!l->made)
+		l->pid = pid;
+	back = netns_enter(l->pid);
+	if (back < 0)
+		return back;
+	ret = add_rules(l, local, peer);
+	return netns_leave(back) ?: ret;
+}
+
+int netlock_lock_netns(enum netlock_kind kind, const char *name)
+{
+	struct netlock l = { .kind = kind };
+	char cmd[256];
+	int ret;
+
+	snprintf(l.name, sizeof(l.name), "%s", name);
+	ret = make_lock(&l);
+	if (ret)
+		return ret;
+	if (kind == NETLOCK_NFT) {
+		snprintf(cmd, sizeof(cmd),
+			 "add rule inet %s in meta l4proto tcp drop\n"
+			 "add rule inet %s out meta l4proto tcp drop\n", name, name);
+		ret = nft_run(cmd);
+	}
+	for (int i = 0; i < 2 && kind == NETLOCK_IPT && !ret; i++) {
+		char *argv[] = { (char *)ipt_tools[i], "-w", "-A", l.name, "-p", "tcp", "-j",
+				 "DROP", NULL };
+
+		ret = run_cmd(argv, false) ? -EIO : 0;
+	}
+	if (ret) {
+		pr_err("Can't lock the TCP packets of the restored network namespace (%s)\n", name);
+		netlock_release(kind, name);
+	}
+	return ret;
+}
+
 int netlock_release(enum netlock_kind kind, const char *name)
 {
 	char cmd[128];
@@ -251,8 +299,13 @@ int netlock_end(struct netlock *l, bool release)
 
 	if (!l)
 		return 0;
-	if (release && l->made)
-		ret = netlock_release(l->kind, l->name);
+	if (release && l->made) {
+		int back = netns_enter(l->pid);
+
+		ret = back < 0 ? back : netlock_release(l->kind, l->name);
+		if (back >= 0)
+			ret = netns_leave(back) ?: ret;
+	}
 	free(l);
 	return ret;
 }

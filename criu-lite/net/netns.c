@@ -32,6 +32,7 @@
 #include "netns.h"
 #include "proc.h"
 #include "restore.h"
+#include "sk-tcp.h"
 
 #include "netns.pb-c.h"
 
@@ -52,6 +53,7 @@ static struct stat tree_ns;
 struct netns_restore {
 	NetnsEntry *e;
 	int host_fd; /* lmproc's namespace while inside the new one, else -1 */
+	int tree_fd; /* the new namespace once made, else -1 */
 	struct nl_sock *host_sk;
 	char made[MAX_VETH_PAIRS][VETH_NAME_LEN]; /* outside ends made */
 	int nr_made;
@@ -564,6 +566,7 @@ int restore_read_netns(int dfd, struct restore_tree *t)
 	}
 	t->netns->e = e;
 	t->netns->host_fd = -1;
+	t->netns->tree_fd = -1;
 	if (nr > 1)
 		return bad("%zu messages, not one", nr);
 	return check_links(e) ?: check_addrs(e) ?: check_routes(e) ?: check_sysctls(e);
@@ -575,6 +578,8 @@ void restore_free_netns(struct restore_tree *t)
 		return;
 	if (t->netns->host_fd >= 0)
 		close(t->netns->host_fd);
+	if (t->netns->tree_fd >= 0)
+		close(t->netns->tree_fd);
 	if (t->netns->host_sk)
 		nl_socket_free(t->netns->host_sk);
 	img_free_msg(&t->netns->e->base);
@@ -901,6 +906,39 @@ static int fill(struct netns_restore *r, const struct lmproc_opts *opts)
 	return ret;
 }
 
+/* Before a link is up: the peers of the dumped connections may find
+ * the namespace (a bridge learns its MAC from its first frame) before
+ * their sockets exist, and would get a reset.  The lock the images name,
+ * made here over all TCP, goes when the tree runs (cmd-restore.c). */
+static int lock_netns(const struct restore_tree *t)
+{
+	const TcpRepairEntry *lock = NULL;
+
+	for (size_t i = 0; !lock && i < t->nr; i++)
+		if (t->ctx[i].plan.pid)
+			lock = tcp_lock_of(&t->ctx[i].plan);
+	if (!lock)
+		return 0;
+	pr_info("The TCP packets of the tree's network namespace are held (%s)\n", lock->lock);
+	return netlock_lock_netns(lock->lock_kind, lock->lock);
+}
+
+int restore_enter_netns(const struct restore_tree *t)
+{
+	const struct netns_restore *r = t->netns;
+	int back;
+
+	if (!r || r->tree_fd < 0)
+		return -1;
+	back = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (back >= 0 && !setns(r->tree_fd, CLONE_NEWNET))
+		return back;
+	pr_perror("Can't enter the restored tree's network namespace");
+	if (back >= 0)
+		close(back);
+	return -1;
+}
+
 int restore_make_netns(struct restore_tree *t, const struct lmproc_opts *opts)
 {
 	struct netns_restore *r = t->netns;
@@ -919,7 +957,9 @@ int restore_make_netns(struct restore_tree *t, const struct lmproc_opts *opts)
 		pr_perror("Can't create a network namespace for the restore");
 		return -errno;
 	}
-	ret = fill(r, opts);
+	r->tree_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ret = r->tree_fd < 0 ? -errno : lock_netns(t);
+	ret = ret ?: fill(r, opts);
 	if (!ret) {
 		pr_info("The tree's network namespace is made: %zu links, %zu addresses, %zu "
 			"routes\n", r->e->n_links, r->e->n_addrs, r->e->n_routes);

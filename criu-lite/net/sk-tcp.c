@@ -172,7 +172,7 @@ static int dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 		     TcpRepairEntry *t, int *copy)
 {
 	struct tcp_dump *td = d->tcp;
-	int ret = netlock_add(td->lock, local, peer);
+	int ret = netlock_add(td->lock, d->pid, local, peer);
 
 	*copy = -1;
 	if (ret)
@@ -628,6 +628,17 @@ static void release_lock(const TcpRepairEntry *t, char *last)
  * hold) name, removed; LAST (32 bytes) the last one removed, so that
  * each goes once.  A lock that can't be removed is logged: the tree
  * runs, and its connections wait behind it. */
+const TcpRepairEntry *tcp_lock_of(const struct restore_plan *p)
+{
+	for (size_t i = 0; i < p->nr_files; i++) {
+		const InetSkEntry *e = p->files[i]->inet_sk;
+
+		if (e && e->tcp && e->tcp->lock)
+			return e->tcp;
+	}
+	return NULL;
+}
+
 void tcp_release_locks(const struct restore_plan *p, char *last)
 {
 	for (size_t i = 0; i < p->nr_files; i++) {

@@ -8,17 +8,24 @@
  * checks against what it wrote.  The client prints its figures and exits
  * 0 if all matched; the server resets the connection on a bad word.
  * "pair ADDR PORT MS" and "self ADDR PORT MS" run both ends in one tree:
- * the client in a child process or in a thread of the server. */
+ * the client in a child process or in a thread of the server.
+ * "client ADDR PORT MS stall" stops reading 200 ms in, keeps writing,
+ * prints "stalled BYTES" once its receive queue stopped growing for
+ * 400 ms (its window is zero: the server can send no more) and reads
+ * again on SIGUSR1 (or after 20 s); MS and the gap count from then. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -195,12 +202,44 @@ static int server(const char *host, const char *port)
 	return l < 0 ? 1 : serve(l);
 }
 
+static volatile sig_atomic_t resumed;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	resumed = 1;
+}
+
+/* The stall: writes on without reading until the receive queue stopped
+ * growing for 400 ms, says so, and waits for SIGUSR1 (at most 20 s). */
+static int stall(struct side *s)
+{
+	uint64_t t0 = now_ms(), since = t0;
+	int inq = -1, q;
+
+	while (!resumed && now_ms() - t0 < 20000) {
+		if (pump_out(s))
+			return -1;
+		if (ioctl(s->fd, SIOCINQ, &q))
+			return -1;
+		if (q != inq) {
+			inq = q;
+			since = now_ms();
+		} else if (since && now_ms() - since >= 400) {
+			printf("stalled %d\n", q);
+			since = 0;
+		}
+		usleep(1000);
+	}
+	return 0;
+}
+
 static size_t min4(size_t n)
 {
 	return n < 4 ? n : 4;
 }
 
-static int client(const char *host, const char *port, int ms)
+static int client(const char *host, const char *port, int ms, bool stalls)
 {
 	struct sockaddr_storage ss;
 	int len = addr_of(host, port, &ss), r;
@@ -209,12 +248,19 @@ static int client(const char *host, const char *port, int ms)
 	uint32_t count;
 	bool got, shut = false;
 
-	alarm(ms / 1000 + 20);
+	signal(SIGUSR1, on_usr1);
+	alarm(ms / 1000 + (stalls ? 40 : 20));
 	s.fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (s.fd < 0 || len < 0 || connect(s.fd, (void *)&ss, len))
 		return perror("tcpstream: connect"), 1;
 	t0 = last = now_ms();
 	for (;;) {
+		if (stalls && now_ms() - t0 >= 200) {
+			if (stall(&s))
+				return perror("tcpstream: stalled"), 1;
+			stalls = false;
+			t0 = last = now_ms();
+		}
 		struct pollfd p = { s.fd, POLLIN | (shut ? 0 : POLLOUT), 0 };
 
 		poll(&p, 1, 1000);
@@ -261,7 +307,7 @@ static void *client_thread(void *arg)
 {
 	struct client_args *a = arg;
 
-	a->ret = client(a->host, a->port, a->ms);
+	a->ret = client(a->host, a->port, a->ms, false);
 	return NULL;
 }
 
@@ -285,7 +331,7 @@ static int both_ends(const char *host, const char *port, int ms, bool thread)
 			return 1;
 		if (!pid) {
 			close(l);
-			_exit(client(host, port, ms));
+			_exit(client(host, port, ms, false));
 		}
 	}
 	sret = serve(l);
@@ -303,10 +349,12 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "server"))
 		return server(argv[2], argv[3]);
 	if (argc == 5 && !strcmp(argv[1], "client"))
-		return client(argv[2], argv[3], atoi(argv[4]));
+		return client(argv[2], argv[3], atoi(argv[4]), false);
+	if (argc == 6 && !strcmp(argv[1], "client") && !strcmp(argv[5], "stall"))
+		return client(argv[2], argv[3], atoi(argv[4]), true);
 	if (argc == 5 && (!strcmp(argv[1], "pair") || !strcmp(argv[1], "self")))
 		return both_ends(argv[2], argv[3], atoi(argv[4]), argv[1][0] == 's');
-	fprintf(stderr, "usage: tcpstream server ADDR PORT | client ADDR PORT MS | "
+	fprintf(stderr, "usage: tcpstream server ADDR PORT | client ADDR PORT MS [stall] | "
 		"pair|self ADDR PORT MS\n");
 	return 2;
 }

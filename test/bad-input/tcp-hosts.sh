@@ -1,0 +1,311 @@
+#!/bin/bash
+# A server moved between two "hosts" on this machine while its client
+# streams, for tcp-hosts-cases.sh.  Usage:
+#   tcp-hosts.sh LMPROC TOOLS DIR FAMILY MODE
+# FAMILY: 4 or 6; MODE: stream (both ways, every queue full at the
+# freeze) or stall (the client stopped reading: the server sees its
+# window closed at the freeze, the client reads again after the restore);
+# leave (dump -R) and fail (a dump failing after the sockets were read,
+# LMPROC_FAULT) restore nothing: the server streams on, on host A, with
+# no lock left in its namespace.
+# HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
+# nftables lock).  HOSTS_NO_REPAIR=1 leaves --tcp-established out of dump
+# and restore: the case must then fail (the dump is refused), which shows
+# it tests TCP repair.
+#
+# Topology, every namespace made here and gone with its holder process:
+#
+#   client netns             fabric netns              host A (net+pid+mnt)
+#   eth0 198.18.0.20 ---- fC [bridge fab] fA ---- upA [bridge br0] vc0 --- container
+#                                         fB ---- upB [bridge br0]         eth0 198.18.0.10
+#                                                 host B (net+pid+mnt)
+#
+# IPv6: fd00:18::20 (client) and fd00:18::10 (container), /64, no DAD.
+# The container is a network namespace of its own inside host A (its
+# veth end eth0, a fixed MAC); the server (tcpstream) runs in it and in
+# host A's pid and mount namespaces, and is its only process by the
+# dump.  lmproc dumps it from inside host A (nsenter) with
+# --tcp-established, the tree is killed (its namespace and veth go with
+# it) and lmproc restores it from inside host B with --veth-pair
+# eth0=vc0@br0: same pid in host B's pid namespace, same MAC and
+# addresses behind host B's uplink.  The fabric bridge learns the new
+# port from the first frame the restored container sends (its ARP or
+# neighbour solicitation for the client, or a retransmission).  The
+# client never leaves its namespace and must see every byte, in order,
+# with no error; its checksums (tcpstream) must match at the end.
+# Checked too: the dump held unread data in both directions, and (stall)
+# a send window below one MSS (zero, or the one unit of the client's
+# window scale that SWS avoidance never fills); host A's tree is gone and host B's runs, with
+# the dumped pid; no lmproc nft table or iptables chain is left on host
+# A, host B or in the restored container.
+# Exit 0 if all held; the reason on stderr otherwise.  Figures on stdout:
+# the client's line (gap_ms is its longest wait between two reads) and
+# dump_ms, restore_ms, locked_ms (dump start to restore end).
+LM=$1 TOOLS=$2 DIR=$3 FAMILY=$4 MODE=$5
+
+if [ "$FAMILY" = 6 ]; then
+	SRV=fd00:18::10
+else
+	SRV=198.18.0.10
+fi
+PORT=5000
+HOLDERS=()	# background processes whose death removes a namespace
+fail() { echo "$*" >&2; exit 1; }
+ms() { date +%s%3N; }
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+	local p
+
+	for p in "${HOLDERS[@]}" ${SP:-} ${CP:-}; do
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+}
+trap cleanup EXIT
+trap 'exit 1' TERM INT
+
+# holder NAME ARGS...: a process that holds new namespaces (unshare
+# ARGS); $NAME is set to the pid to nsenter.  A network namespace's
+# holder is a sleep; a host's is the init of its pid namespace (a shell
+# that only reaps: the restored tree is reparented to it), and killing
+# it takes the whole host along.
+holder() {
+	local var=$1 p init
+
+	shift
+	if [[ " $* " == *" --pid "* ]]; then
+		unshare "$@" bash -c 'while :; do sleep 600 & wait $!; done' \
+			</dev/null >/dev/null 2>&1 &
+	else
+		unshare "$@" sleep 600 </dev/null >/dev/null 2>&1 &
+	fi
+	p=$!
+	HOLDERS+=("$p")
+	init=$p
+	if [[ " $* " == *" --pid "* ]]; then
+		for _ in $(seq 1000); do
+			init=$(cat "/proc/$p/task/$p/children" 2>/dev/null)
+			init=${init%% *}
+			[ -n "$init" ] && break
+			sleep 0.01
+		done
+		[ -n "$init" ] || fail "no init in the namespaces of $var"
+		HOLDERS+=("$init")
+	fi
+	printf -v "$var" %s "$init"
+}
+
+# at PID CMD...: CMD in PID's network namespace.
+at() {
+	local p=$1
+
+	shift
+	nsenter -t "$p" -n "$@"
+}
+
+# veth_up NS_A NAME_A NS_B NAME_B: a veth between two namespaces.
+veth_up() {
+	at "$1" ip link add "$2" type veth peer name "$4" netns "/proc/$3/ns/net" &&
+		at "$1" ip link set "$2" up && at "$3" ip link set "$4" up
+}
+
+# bridge_up NS NAME PORT...: a bridge without STP or multicast snooping.
+bridge_up() {
+	local ns=$1 br=$2 port
+
+	shift 2
+	at "$ns" ip link add "$br" type bridge stp_state 0 mcast_snooping 0 &&
+		at "$ns" ip link set "$br" up || return 1
+	for port; do
+		at "$ns" ip link set "$port" master "$br" || return 1
+	done
+}
+
+# rules NS: the firewall of NS as nft and iptables show it.
+rules() {
+	at "$1" nft list ruleset 2>&1
+	at "$1" iptables-save 2>/dev/null | grep -v '^#'
+	at "$1" ip6tables-save 2>/dev/null | grep -v '^#'
+}
+
+# tcp_field NAME: the value of NAME in the dumped connection.
+tcp_field() {
+	grep -o "\"$1\": [0-9]*" "$DIR/show.json" | head -1 | grep -o '[0-9]*$'
+}
+
+topology() {
+	holder FAB --net
+	holder CL --net
+	holder HA --net --pid --mount --fork --kill-child --mount-proc
+	holder HB --net --pid --mount --fork --kill-child --mount-proc
+	holder CT --net
+	veth_up "$CL" eth0 "$FAB" fC && veth_up "$HA" upA "$FAB" fA &&
+		veth_up "$HB" upB "$FAB" fB && bridge_up "$FAB" fab fA fB fC &&
+		bridge_up "$HA" br0 upA && bridge_up "$HB" br0 upB &&
+		at "$HA" ip link add vc0 type veth peer name eth0 netns "/proc/$CT/ns/net" &&
+		at "$HA" ip link set vc0 master br0 up || return 1
+	at "$CL" sh -c 'ip link set lo up && ip addr add 198.18.0.20/24 dev eth0 &&
+		ip -6 addr add fd00:18::20/64 dev eth0 nodad' || return 1
+	at "$CT" sh -c 'ip link set lo up &&
+		ip link set eth0 address 02:00:c6:12:00:0a up &&
+		ip addr add 198.18.0.10/24 dev eth0 &&
+		ip -6 addr add fd00:18::10/64 dev eth0 nodad'
+}
+
+# The server: in the container's network namespace and host A's pid and
+# mount namespaces; SP its nsenter, SHOST its pid here, SPID in host A:
+# 100, which host B's lmproc (pid 3 there) does not take.
+server_up() {
+	nsenter -t "$HA" -p -m sh -c 'echo 99 >/proc/sys/kernel/ns_last_pid' ||
+		fail "can't set host A's next pid"
+	# Only its standard fds: what the runner holds is no part of the tree.
+	# The subshell outlives it quietly (no "Killed" when the dump kills it).
+	(
+		for f in /proc/self/fd/*; do
+			f=${f##*/}
+			[ "$f" -gt 2 ] && eval "exec $f>&-"
+		done
+		nsenter -t "$HA" -p -m --net="/proc/$CT/ns/net" "$TOOLS/tcpstream" server \
+			"$SRV" "$PORT" >"$DIR/server.out" 2>&1 </dev/null
+		exit 0
+	) 2>/dev/null &
+	SP=$!
+	for _ in $(seq 1000); do
+		grep -q listening "$DIR/server.out" 2>/dev/null && break
+		sleep 0.01
+	done
+	grep -q listening "$DIR/server.out" || fail "server: $(head -c 200 "$DIR/server.out")"
+	SHOST=$(cat "/proc/$SP/task/$SP/children")	# nsenter
+	SHOST=$(cat "/proc/${SHOST%% *}/task/${SHOST%% *}/children")
+	SHOST=${SHOST%% *}
+	SPID=$(awk '/^NSpid:/ { print $NF }' "/proc/$SHOST/status")
+	[ -n "$SPID" ] || fail "no pid of the server in host A"
+	# The server alone holds the container's namespace from now on.
+	kill -KILL "$CT"
+	wait "$CT" 2>/dev/null
+}
+
+# The client: CP its pid; it runs 1.5 s after the restore.
+client_up() {
+	local extra=()
+
+	[ "$MODE" = stall ] && extra=(stall)
+	nsenter -t "$CL" -n "$TOOLS/tcpstream" client "$SRV" "$PORT" 1500 "${extra[@]}" \
+		>"$DIR/client.out" 2>&1 </dev/null &
+	CP=$!
+	if [ "$MODE" != stall ]; then
+		# Both queues fill within milliseconds; let it run a while.
+		sleep 0.4
+		return 0
+	fi
+	for _ in $(seq 1000); do
+		grep -q stalled "$DIR/client.out" && return 0
+		sleep 0.01
+	done
+	fail "the client's window never closed: $(head -c 200 "$DIR/client.out")"
+}
+
+# The dumped connection: unread data both ways, or a zero window.
+check_image() {
+	local inq outq wnd mss
+
+	"$LM" show -D "$DIR/img" >"$DIR/show.json" 2>"$DIR/show.err" ||
+		fail "lmproc show: $(head -c 200 "$DIR/show.err")"
+	inq=$(tcp_field inq_len) outq=$(tcp_field outq_len) wnd=$(tcp_field snd_wnd)
+	mss=$(tcp_field mss)
+	[ -n "$inq" ] || fail "no TCP connection in the images"
+	echo "dumped inq $inq outq $outq snd_wnd $wnd"
+	if [ "$inq" = 0 ] || [ "$outq" = 0 ]; then
+		fail "the dump held inq $inq and outq $outq bytes: not both queues"
+	fi
+	if [ "$MODE" = stall ] && [ "$wnd" -ge "$mss" ]; then
+		fail "the client's window was $wnd bytes at the freeze (MSS $mss): not closed"
+	fi
+}
+
+# The restored server: pid SPID in host B, in a namespace of its own.
+check_moved() {
+	local cmd rns p RHOST=
+
+	[ ! -e "/proc/$SHOST" ] || fail "the server (pid $SHOST) still runs on host A"
+	cmd=$(nsenter -t "$HB" -p -m cat "/proc/$SPID/cmdline" 2>/dev/null | tr '\0' ' ')
+	[[ "$cmd" == *"tcpstream server"* ]] ||
+		fail "no server at pid $SPID in host B (there: '$cmd')"
+	# Detached, it is a child of host B's init now.
+	# shellcheck disable=SC2013 # one line of pids
+	for p in $(cat "/proc/$HB/task/$HB/children"); do
+		[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status" 2>/dev/null)" = "$SPID" ] &&
+			RHOST=$p
+	done
+	[ -n "$RHOST" ] || fail "the restored server is not in host B's pid namespace"
+	rns=$(readlink "/proc/$RHOST/ns/net")
+	[ "$rns" != "$(readlink "/proc/$HB/ns/net")" ] ||
+		fail "the restored server is in host B's own network namespace"
+	rules "$RHOST" | grep -q lmproc && fail "a lock is left in the restored container"
+	return 0
+}
+
+# The client's end: every byte, its count matched; no lock on either host.
+finish() {
+	local cst
+
+	wait "$CP"
+	cst=$?
+	CP=
+	cat "$DIR/client.out"
+	[ "$cst" = 0 ] || fail "client: $(tr '\n' ' ' <"$DIR/client.out" | head -c 300)"
+	[ "$(rules "$HA")" = "$RULES_A" ] ||
+		fail "host A's firewall differs after: $(rules "$HA" | grep lmproc | head -c 200)"
+	[ "$(rules "$HB")" = "$RULES_B" ] ||
+		fail "host B's firewall differs after: $(rules "$HB" | grep lmproc | head -c 200)"
+	exit 0
+}
+
+for c in nft nsenter iptables-save; do
+	command -v "$c" >/dev/null || fail "$c missing"
+done
+topology || fail "can't make the topology"
+RULES_A=$(rules "$HA") RULES_B=$(rules "$HB")
+server_up
+client_up
+args=(--tcp-established)
+[ -n "${HOSTS_NO_REPAIR:-}" ] && args=()
+lock=()
+[ -n "${HOSTS_LOCK:-}" ] && lock=(--network-lock "$HOSTS_LOCK")
+fault=()
+case "$MODE" in
+leave) args+=(-R) ;;
+fail) fault=(env LMPROC_FAULT=dump-before-inventory) ;;
+esac
+mkdir -p "$DIR/img"
+t0=$(ms)
+timeout 20 nsenter -t "$HA" -n -p -m "${fault[@]}" "$LM" dump -t "$SPID" -D "$DIR/img" \
+	"${args[@]}" "${lock[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err"
+st=$?
+t1=$(ms)
+[ "$st" = 124 ] && fail "the dump did not end within 20 s"
+if [ "$MODE" = fail ]; then
+	[ "$st" != 0 ] || fail "the dump with a fault injected succeeded"
+else
+	[ "$st" = 0 ] || fail "dump: $(head -c 300 "$DIR/dump.err")"
+fi
+if [ "$MODE" = leave ] || [ "$MODE" = fail ]; then
+	echo "dump_ms $((t1 - t0))"
+	[ -e "/proc/$SHOST" ] || fail "the server is gone after the dump ($MODE)"
+	rules "$SHOST" | grep -q lmproc && fail "a lock is left in the container ($MODE)"
+	finish
+fi
+wait "$SP" 2>/dev/null
+t2=$(ms)
+timeout 20 nsenter -t "$HB" -n -p -m "$LM" restore -D "$DIR/img" -d "${args[@]}" \
+	--veth-pair eth0=vc0@br0 -o "$DIR/restore.log" 2>"$DIR/restore.err"
+st=$?
+[ "$st" = 124 ] && fail "the restore did not end within 20 s"
+[ "$st" = 0 ] || fail "restore: $(head -c 300 "$DIR/restore.err")"
+t3=$(ms)
+[ "$MODE" = stall ] && kill -USR1 "$CP"
+echo "dump_ms $((t1 - t0)) restore_ms $((t3 - t2)) locked_ms $((t3 - t0))"
+check_image
+check_moved
+finish
