@@ -156,6 +156,11 @@ static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 	if (ret) {
 		/* The destination drops its copy on ABORT, or on the lost link. */
 		mig_send_text(&m->chan, MIG_ABORT, m->reason);
+		/* Said now, so that the dump adds no line of its own: the release
+		 * that follows is dump -R's. */
+		pr_err("Migration of pid %d to %s failed: %s; the tree is released and runs "
+		       "here as before\n",
+		       m->opts->pid, m->opts->to, m->reason);
 		return ret;
 	}
 	if (mig_send(&m->chan, MIG_COMMIT, NULL, 0)) {
@@ -249,15 +254,36 @@ static void summary(struct mig_src *m, int ret)
 		       (unsigned long long)m->image_bytes, (now - m->t_start) / 1000.0);
 }
 
+/* PID and its descendants, as "PID PID...", for the user's kill. */
+static void tree_pids(pid_t pid, char *buf, size_t len, size_t *off)
+{
+	char path[64];
+	FILE *f;
+	int child;
+
+	if (*off < len)
+		*off += snprintf(buf + *off, len - *off, "%s%d", *off ? " " : "", pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "re");
+	while (f && fscanf(f, "%d", &child) == 1)
+		tree_pids(child, buf, len, off);
+	if (f)
+		fclose(f);
+}
+
 /* After COMMIT without COMMITTED only the destination knows whether the
  * tree runs there. */
 static void say_frozen(struct mig_src *m)
 {
+	char pids[1024] = "";
+	size_t off = 0;
+
+	tree_pids(m->opts->pid, pids, sizeof(pids), &off);
 	pr_err("Migration of pid %d to %s: COMMIT was sent but not acknowledged (%s): the "
 	       "tree is left STOPPED here, neither killed nor resumed.  If it runs on %s, "
-	       "end it here with `kill -9 %d` (and its children); if it does not, resume it "
-	       "here with `kill -CONT %d` (and its children)%s\n",
-	       m->opts->pid, m->opts->to, m->reason, m->opts->to, m->opts->pid, m->opts->pid,
+	       "end it here with `kill -9 %s`; if it does not, resume it here with "
+	       "`kill -CONT %s`%s\n",
+	       m->opts->pid, m->opts->to, m->reason, m->opts->to, pids, pids,
 	       m->opts->tcp_established ? "; its TCP connections stay in repair mode and "
 					  "locked: resuming them is not supported yet"
 					: "");
@@ -286,10 +312,6 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 	}
 	if (ret) {
 		m->result = "released";
-		if (m->reason[0])
-			pr_err("Migration of pid %d to %s failed: %s; the tree was released and "
-			       "runs here as before\n",
-			       m->opts->pid, m->opts->to, m->reason);
 		return ret;
 	}
 	m->result = "migrated";
