@@ -17,28 +17,28 @@
 #define MIG_HDR_SIZE 16
 
 /* Bounds checked before anything is allocated or written. */
-#define MIG_MAX_CHUNK (1u << 20)	   /* one DATA message */
-#define MIG_MAX_SMALL 4096u		   /* HELLO, ERROR, ABORT, RESTORED... */
-#define MIG_MAX_NAME 128u		   /* an image's name */
-#define MIG_MAX_FILES 65536u		   /* files in one migration */
-#define MIG_MAX_FILE_SIZE (64ull << 30)	   /* one image */
-#define MIG_MAX_TOTAL (256ull << 30)	   /* all images of one migration */
+#define MIG_MAX_CHUNK (1u << 20)	/* one DATA message */
+#define MIG_MAX_SMALL 4096u		/* HELLO, ERROR, ABORT, RESTORED... */
+#define MIG_MAX_NAME 128u		/* an image's name */
+#define MIG_MAX_FILES 65536u		/* files in one migration */
+#define MIG_MAX_FILE_SIZE (64ull << 30) /* one image */
+#define MIG_MAX_TOTAL (256ull << 30)	/* all images of one migration */
 
 /* Timeouts, in ms: every wait for the peer is bounded. */
-#define MIG_IO_TIMEOUT_MS 30000		/* one read or write */
+#define MIG_IO_TIMEOUT_MS 30000 /* one read or write */
 #define MIG_HANDSHAKE_TIMEOUT_MS 10000
-#define MIG_RESTORE_TIMEOUT_MS 120000	/* DUMP_DONE to RESTORED */
+#define MIG_RESTORE_TIMEOUT_MS 120000 /* DUMP_DONE to RESTORED */
 
 enum mig_type {
 	MIG_HELLO = 1,
-	MIG_FILE,	/* u64 size (LE), then the name; DATA messages follow */
+	MIG_FILE, /* u64 size (LE), then the name; DATA messages follow */
 	MIG_DATA,
 	MIG_DUMP_DONE,
-	MIG_RESTORED,	/* "pid N": the restored root's pid on the destination */
+	MIG_RESTORED, /* "pid N": the restored root's pid on the destination */
 	MIG_COMMIT,
 	MIG_COMMITTED,
-	MIG_ABORT,	/* the reason, text */
-	MIG_ERROR,	/* the reason, text */
+	MIG_ABORT, /* the reason, text */
+	MIG_ERROR, /* the reason, text */
 	MIG_TYPE_NR,
 };
 
@@ -75,15 +75,14 @@ void mig_msg_free(struct mig_msg *m);
 bool mig_name_ok(const char *name);
 void mig_printable(char *s);
 int mig_hello_make(char *buf, size_t len, const struct lmproc_opts *opts);
-int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why,
-		    size_t why_len);
+int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why, size_t why_len);
 
 /* channel.c */
 int mig_psk_load(const char *path, struct mig_psk *psk);
 int mig_listen(const char *addr, char *bound, size_t bound_len);
 int mig_connect(const char *addr, int timeout_ms);
-int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk *psk,
-		   char *why, size_t why_len);
+int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk *psk, char *why,
+		   size_t why_len);
 int mig_chan_timeout(struct mig_chan *c, int ms);
 int mig_chan_write(struct mig_chan *c, const void *buf, size_t len);
 int mig_chan_read(struct mig_chan *c, void *buf, size_t len);

@@ -82,8 +82,8 @@ int mig_psk_load(const char *path, struct mig_psk *psk)
 /* "ADDR:PORT" or "[ADDR6]:PORT" into a socket address. */
 static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
 {
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				 .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai;
 	char host[128];
 	const char *port = strrchr(s, ':');
@@ -145,8 +145,7 @@ int mig_listen(const char *addr, char *bound, size_t bound_len)
 		return -errno;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (void *)&ss, sl) || listen(fd, 16) ||
-	    getsockname(fd, (void *)&ss, &sl)) {
+	if (bind(fd, (void *)&ss, sl) || listen(fd, 16) || getsockname(fd, (void *)&ss, &sl)) {
 		pr_perror("Can't listen on %s", addr);
 		close(fd);
 		return -errno;
@@ -172,7 +171,7 @@ int mig_connect(const char *addr, int timeout_ms)
 	if (connect(fd, (void *)&ss, sl) && errno != EINPROGRESS) {
 		err = errno;
 	} else {
-		p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		p = (struct pollfd){.fd = fd, .events = POLLOUT};
 		if (poll(&p, 1, timeout_ms) != 1)
 			err = ETIMEDOUT;
 		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el))
@@ -189,7 +188,7 @@ int mig_connect(const char *addr, int timeout_ms)
 
 int mig_chan_timeout(struct mig_chan *c, int ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 
 	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
 	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
@@ -213,7 +212,7 @@ static int server_psk(gnutls_session_t s, const char *identity, gnutls_datum_t *
 
 static int tls_creds(struct mig_chan *c, bool server)
 {
-	gnutls_datum_t key = { (unsigned char *)c->psk->key, c->psk->key_len };
+	gnutls_datum_t key = {(unsigned char *)c->psk->key, c->psk->key_len};
 	gnutls_psk_server_credentials_t sc;
 	gnutls_psk_client_credentials_t cc;
 
@@ -227,8 +226,9 @@ static int tls_creds(struct mig_chan *c, bool server)
 	if (gnutls_psk_allocate_client_credentials(&cc))
 		return -ENOMEM;
 	c->cred = cc;
-	return gnutls_psk_set_client_credentials(cc, c->psk->identity, &key,
-						 GNUTLS_PSK_KEY_RAW) ? -EINVAL : 0;
+	return gnutls_psk_set_client_credentials(cc, c->psk->identity, &key, GNUTLS_PSK_KEY_RAW)
+		   ? -EINVAL
+		   : 0;
 }
 
 /* The TLS handshake; a peer that fails it has sent nothing the protocol
@@ -265,8 +265,8 @@ static int tls_start(struct mig_chan *c, bool server, char *why, size_t why_len)
 	return 0;
 }
 
-int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk *psk,
-		   char *why, size_t why_len)
+int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk *psk, char *why,
+		   size_t why_len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -310,8 +310,7 @@ int mig_chan_write(struct mig_chan *c, const void *buf, size_t len)
 		if (!c->tls && n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return c->tls ? tls_err(n)
-				      : (errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET);
+			return c->tls ? tls_err(n) : (errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET);
 		p += n;
 		len -= n;
 		c->bytes_sent += n;
@@ -324,7 +323,8 @@ int mig_chan_read(struct mig_chan *c, void *buf, size_t len)
 	char *p = buf;
 
 	while (len) {
-		ssize_t n = c->tls ? gnutls_record_recv(c->session, p, len) : recv(c->fd, p, len, 0);
+		ssize_t n =
+		    c->tls ? gnutls_record_recv(c->session, p, len) : recv(c->fd, p, len, 0);
 
 		if (c->tls && n == GNUTLS_E_INTERRUPTED)
 			continue;
@@ -333,8 +333,7 @@ int mig_chan_read(struct mig_chan *c, void *buf, size_t len)
 		if (!n)
 			return -ECONNRESET;
 		if (n < 0)
-			return c->tls ? tls_err(n)
-				      : (errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET);
+			return c->tls ? tls_err(n) : (errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET);
 		p += n;
 		len -= n;
 		c->bytes_recv += n;

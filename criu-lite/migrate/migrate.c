@@ -48,8 +48,8 @@ static int send_file(struct mig_src *m, int dfd, const char *name)
 	int fd, ret = 0;
 
 	if (!mig_name_ok(name))
-		return fail(m, -EINVAL, "the dump wrote %s, not an image name the destination takes",
-			    name);
+		return fail(m, -EINVAL,
+			    "the dump wrote %s, not an image name the destination takes", name);
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 || fstat(fd, &st)) {
 		if (fd >= 0)
@@ -138,7 +138,8 @@ static int wait_committed(struct mig_src *m)
 	if (!ret && msg.type != MIG_COMMITTED)
 		ret = -EPROTO;
 	if (ret)
-		fail(m, ret, "%s", ret == -EPROTO ? "the destination answered COMMIT wrongly" : why);
+		fail(m, ret, "%s",
+		     ret == -EPROTO ? "the destination answered COMMIT wrongly" : why);
 	mig_msg_free(&msg);
 	return ret;
 }
@@ -234,8 +235,8 @@ static void summary(struct mig_src *m, int ret)
 		       "\"frozen_ms\": %.3f, \"bytes\": %llu, \"image_bytes\": %llu, "
 		       "\"files\": %u, \"total_ms\": %.3f",
 		       m->result, m->opts->pid, m->opts->to, m->dest_pid, frozen / 1000.0,
-		       (unsigned long long)m->chan.bytes_sent,
-		       (unsigned long long)m->image_bytes, m->files, (now - m->t_start) / 1000.0);
+		       (unsigned long long)m->chan.bytes_sent, (unsigned long long)m->image_bytes,
+		       m->files, (now - m->t_start) / 1000.0);
 		if (ret) {
 			for (char *p = m->reason; *p; p++)
 				if (*p == '"' || *p == '\\')
@@ -320,7 +321,7 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 
 int cmd_migrate(struct lmproc_opts *opts)
 {
-	struct mig_src m = { .opts = opts, .t_start = now_us(), .result = "refused" };
+	struct mig_src m = {.opts = opts, .t_start = now_us(), .result = "refused"};
 	struct mig_psk psk;
 	int ret;
 

@@ -14,9 +14,9 @@
 #include "migrate.h"
 
 static const char *const type_names[MIG_TYPE_NR] = {
-	[MIG_HELLO] = "HELLO",		[MIG_FILE] = "FILE",	     [MIG_DATA] = "DATA",
-	[MIG_DUMP_DONE] = "DUMP_DONE",	[MIG_RESTORED] = "RESTORED", [MIG_COMMIT] = "COMMIT",
-	[MIG_COMMITTED] = "COMMITTED", [MIG_ABORT] = "ABORT",	     [MIG_ERROR] = "ERROR",
+    [MIG_HELLO] = "HELLO",	   [MIG_FILE] = "FILE",		[MIG_DATA] = "DATA",
+    [MIG_DUMP_DONE] = "DUMP_DONE", [MIG_RESTORED] = "RESTORED", [MIG_COMMIT] = "COMMIT",
+    [MIG_COMMITTED] = "COMMITTED", [MIG_ABORT] = "ABORT",	[MIG_ERROR] = "ERROR",
 };
 
 const char *mig_type_name(enum mig_type type)
@@ -42,8 +42,8 @@ static uint32_t max_len(enum mig_type type)
 
 int mig_send(struct mig_chan *c, enum mig_type type, const void *data, uint32_t len)
 {
-	uint32_t hdr[4] = { htole32(MIG_MAGIC), htole32(MIG_VERSION | (uint32_t)type << 16),
-			    htole32(len), 0 };
+	uint32_t hdr[4] = {htole32(MIG_MAGIC), htole32(MIG_VERSION | (uint32_t)type << 16),
+			   htole32(len), 0};
 	int ret;
 
 	if (len > max_len(type))
@@ -169,8 +169,7 @@ int mig_hello_make(char *buf, size_t len, const struct lmproc_opts *opts)
 	return off < len ? (int)off : -E2BIG;
 }
 
-int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why,
-		    size_t why_len)
+int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why, size_t why_len)
 {
 	unsigned int ver, img;
 	int tcp, n = 0;
@@ -180,8 +179,8 @@ int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why
 		snprintf(why, why_len, "%s where HELLO was expected", mig_type_name(m->type));
 		return -EPROTO;
 	}
-	if (sscanf(m->data, "lmproc-migrate %u images %u tcp %d\n%n", &ver, &img, &tcp, &n) !=
-		    3 || !n) {
+	if (sscanf(m->data, "lmproc-migrate %u images %u tcp %d\n%n", &ver, &img, &tcp, &n) != 3 ||
+	    !n) {
 		snprintf(why, why_len, "a HELLO that does not parse");
 		return -EPROTO;
 	}

@@ -64,7 +64,7 @@ static void serve_log(const char *fmt, ...)
 }
 
 static int fail(struct mig_dst *d, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(struct mig_dst *d, int err, const char *fmt, ...)
 {
@@ -286,10 +286,11 @@ static int serve_one(struct mig_dst *d, const struct mig_psk *psk, int fd)
 		ret = restore_tree(d);
 	remove_dir(d);
 	if (!ret) {
-		serve_log("migration %u from %s: pid %d runs here (%u images, %llu bytes, %.1f ms)%s",
-			  d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes,
-			  (now_us() - d->t_start) / 1000.0,
-			  d->chan.fd < 0 ? "; the link was closed before COMMITTED" : "");
+		serve_log(
+		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %.1f ms)%s",
+		    d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes,
+		    (now_us() - d->t_start) / 1000.0,
+		    d->chan.fd < 0 ? "; the link was closed before COMMITTED" : "");
 		mig_chan_close(&d->chan);
 		return 0;
 	}
@@ -311,7 +312,7 @@ static void on_stop(int sig)
 static void child(const struct lmproc_opts *opts, const struct mig_psk *psk, int fd,
 		  unsigned int id)
 {
-	struct mig_dst d = { .sopts = opts, .id = id, .dfd = -1, .t_start = now_us() };
+	struct mig_dst d = {.sopts = opts, .id = id, .dfd = -1, .t_start = now_us()};
 
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
@@ -332,7 +333,7 @@ static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk,
 	unsigned int id = 0;
 
 	while (!stop_serving) {
-		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
 		pid_t pid;
 		int fd;
 
@@ -359,7 +360,7 @@ static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk,
 
 int cmd_serve(struct lmproc_opts *opts)
 {
-	struct sigaction sa = { .sa_handler = on_stop };
+	struct sigaction sa = {.sa_handler = on_stop};
 	const char *addr = opts->listen ?: "127.0.0.1:7070";
 	char bound[80];
 	struct mig_psk psk;
