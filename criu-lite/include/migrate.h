@@ -86,6 +86,9 @@ int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk
 int mig_chan_timeout(struct mig_chan *c, int ms);
 int mig_chan_write(struct mig_chan *c, const void *buf, size_t len);
 int mig_chan_read(struct mig_chan *c, void *buf, size_t len);
+/* Until C has something to read (0), TIMEOUT_MS passed (-ETIMEDOUT), or
+ * STOP, asked every 200 ms, says non-zero (its value). */
+int mig_chan_wait(struct mig_chan *c, int timeout_ms, int (*stop)(void));
 void mig_chan_close(struct mig_chan *c);
 
 int cmd_serve(struct lmproc_opts *opts);

@@ -341,6 +341,29 @@ int mig_chan_read(struct mig_chan *c, void *buf, size_t len)
 	return 0;
 }
 
+int mig_chan_wait(struct mig_chan *c, int timeout_ms, int (*stop)(void))
+{
+	uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
+
+	for (;;) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		int ret;
+
+		if (c->tls && gnutls_record_check_pending(c->session))
+			return 0;
+		ret = stop ? stop() : 0;
+		if (ret)
+			return ret;
+		if (now_us() >= end)
+			return -ETIMEDOUT;
+		ret = poll(&p, 1, 200);
+		if (ret > 0)
+			return 0;
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
 void mig_chan_close(struct mig_chan *c)
 {
 	if (c->session) {

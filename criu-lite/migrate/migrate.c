@@ -9,6 +9,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "interrupt.h"
 #include "log.h"
 #include "migrate.h"
 #include "pstree.h"
@@ -93,6 +95,12 @@ static int send_images(struct mig_src *m, int dfd)
 	while (!ret && (de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
+		ret = interrupt_check();
+		if (ret) {
+			fail(m, ret, "interrupted by SIG%s before the commit",
+			     sigabbrev_np(interrupt_signal()));
+			break;
+		}
 		ret = send_file(m, dfd, de->d_name);
 		if (ret && !m->reason[0])
 			fail(m, ret, "the connection failed while sending %s", de->d_name);
@@ -110,9 +118,15 @@ static int wait_restored(struct mig_src *m)
 	char why[256];
 	int ret;
 
-	mig_chan_timeout(&m->chan, MIG_RESTORE_TIMEOUT_MS);
+	/* A signal to lmproc meanwhile (blocked during a dump) is an abort:
+	 * nothing is committed yet. */
+	ret = mig_chan_wait(&m->chan, MIG_RESTORE_TIMEOUT_MS, interrupt_check);
+	if (ret == -EINTR)
+		return fail(m, ret, "interrupted by SIG%s before the commit",
+			    sigabbrev_np(interrupt_signal()));
+	if (ret)
+		return fail(m, ret, "%s", "the destination did not restore the tree in time");
 	ret = mig_recv(&m->chan, &msg, why, sizeof(why));
-	mig_chan_timeout(&m->chan, MIG_IO_TIMEOUT_MS);
 	if (ret)
 		return fail(m, ret, "no answer from the destination after the images: %s", why);
 	if (msg.type == MIG_RESTORED && sscanf(msg.data, "pid %d", &m->dest_pid) == 1) {
