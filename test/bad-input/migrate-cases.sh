@@ -116,9 +116,10 @@ mig_case() {
 	return "$st"
 }
 
-# (1) the counting test moved to serve and passing its checks there.
+# (1) the counting test (or BIN under WRAPPER: a tree leading its own
+# session, as --pidns wants) moved to serve and passing its checks there.
 case_migrate_moves() {
-	target_up || return 1
+	target_up "$@" || return 1
 	serve_up || return 1
 	mig --tls-psk-file "$RD/psk"
 	if [ $? != 0 ]; then
@@ -250,6 +251,8 @@ case_migrate_commit_lost() {
 
 run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-moves mig_case case_migrate_moves
+	CASE_KIND=migrate bad_case migrate-moves-tree mig_case case_migrate_moves \
+		"$BUILD/static/tree_basic" setsid
 	CASE_KIND=migrate bad_case migrate-wrong-key mig_case case_migrate_wrong_key
 	CASE_KIND=migrate bad_case migrate-restore-fails mig_case case_migrate_restore_fails
 	CASE_KIND=migrate bad_case migrate-bad-frames mig_case case_migrate_bad_frames
