@@ -22,6 +22,7 @@
 #define MIG_MAX_NAME 128u		/* an image's name */
 #define MIG_MAX_FILES 65536u		/* files in one migration */
 #define MIG_MAX_FILE_SIZE (64ull << 30) /* one image */
+#define MIG_MAX_CONNS 8u		/* connections serve handles at once */
 #define MIG_MAX_TOTAL (256ull << 30)	/* all images of one migration */
 
 /* Timeouts, in ms: every wait for the peer is bounded. */

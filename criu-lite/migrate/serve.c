@@ -322,28 +322,38 @@ static void child(const struct lmproc_opts *opts, const struct mig_psk *psk, int
 	_exit(serve_one(&d, psk, fd) ? 1 : 0);
 }
 
-static void reap(void)
+/* Reaps the connections' children that ended; how many still run. */
+static unsigned int reap(unsigned int running)
 {
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	while (running && waitpid(-1, NULL, WNOHANG) > 0)
+		running--;
+	return running;
 }
 
 static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk, int lfd)
 {
-	unsigned int id = 0;
+	unsigned int id = 0, running = 0;
 
 	while (!stop_serving) {
 		struct pollfd p = {.fd = lfd, .events = POLLIN};
 		pid_t pid;
 		int fd;
 
-		reap();
+		running = reap(running);
 		if (poll(&p, 1, 1000) != 1)
 			continue;
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
 		id++;
+		/* Peers that never finish their handshake can't pile up. */
+		running = reap(running);
+		if (running >= MIG_MAX_CONNS) {
+			serve_log("connection %u refused: %u connections are being served already",
+				  id, running);
+			close(fd);
+			continue;
+		}
 		fflush(NULL);
 		pid = fork();
 		if (!pid) {
@@ -352,9 +362,12 @@ static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk,
 		}
 		if (pid < 0)
 			serve_log("connection %u: can't fork: %s", id, strerror(errno));
+		else
+			running++;
 		close(fd);
 	}
-	reap();
+	while (running && waitpid(-1, NULL, 0) > 0)
+		running--;
 	return 0;
 }
 

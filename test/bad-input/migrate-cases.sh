@@ -218,9 +218,37 @@ case_migrate_bad_frames() {
 			cut -c1-150 | tr '\n' ' ')"
 		return 1
 	fi
+	idle_peers || return 1
 	mig --insecure || { REASON="migrate after the bad peers failed: $(head -n 1 "$RD/bad.err")"
 		return 1; }
-	moved_passes 5
+	moved_passes 14
+}
+
+# idle_peers: 8 connections that send nothing (5 to 12) fill serve; the
+# 13th is refused at once; once they close, each is one line.
+idle_peers() {
+	local fds=() fd i
+
+	for i in 1 2 3 4 5 6 7 8; do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$SPORT" || return 1
+		fds+=("$fd")
+	done
+	# Accepted one by one: the last idle one has its child first.
+	sleep 0.3
+	send_raw printf 'LMMG'
+	serve_says 1 "connection 13 refused: 8 connections are being served already" || return 1
+	for fd in "${fds[@]}"; do
+		exec {fd}>&-
+	done
+	serve_says 8 "connection [0-9]* from .* refused: the connection was closed" || return 1
+	if ! wait_until 5000 serve_idle; then
+		REASON="serve's children for the idle peers did not end"
+		return 1
+	fi
+}
+
+serve_idle() {
+	[ -z "$(cat /proc/"$SPID"/task/*/children 2>/dev/null)" ]
 }
 
 # (5) the link cut after COMMIT (serve closes without COMMITTED): the
