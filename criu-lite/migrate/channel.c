@@ -22,7 +22,9 @@
 
 /* TLS 1.3 only, and only the PSK key exchanges (ECDHE or DHE for forward
  * secrecy when both offer it). */
-#define MIG_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK"
+#define MIG_PRIORITY                                                                               \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK:-CIPHER-ALL:+AES-128-GCM:" \
+	"+AES-256-GCM:+CHACHA20-POLY1305"
 
 /* "IDENTITY:HEXKEY" or "HEXKEY" (identity "lmproc") on the first line; the
  * file must not be readable by others. */
@@ -236,6 +238,7 @@ static int tls_creds(struct mig_chan *c, bool server)
 static int tls_start(struct mig_chan *c, bool server, char *why, size_t why_len)
 {
 	gnutls_session_t s;
+	char *desc;
 	int ret;
 
 	ret = tls_creds(c, server);
@@ -262,6 +265,9 @@ static int tls_start(struct mig_chan *c, bool server, char *why, size_t why_len)
 		return -EACCES;
 	}
 	c->tls = true;
+	desc = gnutls_session_get_desc(s);
+	pr_info("TLS with %s: %s\n", c->peer, desc ? desc : "?");
+	gnutls_free(desc);
 	return 0;
 }
 
@@ -346,7 +352,7 @@ int mig_chan_wait(struct mig_chan *c, int timeout_ms, int (*stop)(void))
 	uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
 
 	for (;;) {
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		int ret;
 
 		if (c->tls && gnutls_record_check_pending(c->session))
