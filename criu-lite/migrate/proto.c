@@ -93,7 +93,11 @@ int mig_recv(struct mig_chan *c, struct mig_msg *m, char *why, size_t why_len)
 		snprintf(why, why_len, "not a migration message (magic %#x)", magic);
 		return -EPROTO;
 	}
-	if (ver != MIG_VERSION || hdr[3]) {
+	if (hdr[3]) {
+		snprintf(why, why_len, "a header whose reserved word is not zero");
+		return -EPROTO;
+	}
+	if (ver != MIG_VERSION) {
 		snprintf(why, why_len, "protocol version %u, this lmproc speaks %u", ver,
 			 MIG_VERSION);
 		return -EPROTO;
