@@ -857,8 +857,8 @@ static bool report_cause(const struct dump_ctx *ctx)
 	}
 	if (!sig)
 		return false;
-	pr_err("%s interrupted by SIG%s: the tree was released, nothing dumped\n", what,
-	       sigabbrev_np(sig));
+	pr_err("%s of pid %d interrupted by SIG%s: the tree was released, nothing dumped\n", what,
+	       ctx->pid, sigabbrev_np(sig));
 	return true;
 }
 

@@ -172,10 +172,11 @@ static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 		/* The destination drops its copy on ABORT, or on the lost link. */
 		mig_send_text(&m->chan, MIG_ABORT, m->reason);
 		/* Said now, so that the dump adds no line of its own: the release
-		 * that follows is dump -R's. */
-		pr_err("Migration of pid %d to %s failed: %s; the tree is released and runs "
-		       "here as before\n",
-		       m->opts->pid, m->opts->to, m->reason);
+		 * that follows is dump -R's.  A signal the dump names itself. */
+		if (ret != -EINTR)
+			pr_err("Migration of pid %d to %s failed: %s; the tree is released and "
+			       "runs here as before\n",
+			       m->opts->pid, m->opts->to, m->reason);
 		return ret;
 	}
 	if (mig_send(&m->chan, MIG_COMMIT, NULL, 0)) {

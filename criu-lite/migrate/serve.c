@@ -322,16 +322,60 @@ static void child(const struct lmproc_opts *opts, const struct mig_psk *psk, int
 	_exit(serve_one(&d, psk, fd) ? 1 : 0);
 }
 
-/* Reaps the connections' children that ended; how many still run. */
-static unsigned int reap(unsigned int running)
+/* The connections being served: a child's id names its directory. */
+struct conn {
+	pid_t pid;
+	unsigned int id;
+};
+
+/* A child that crashed left its images: removed as the child would. */
+static void child_ended(const struct lmproc_opts *opts, struct conn *conns, pid_t pid, int status)
 {
-	while (running && waitpid(-1, NULL, WNOHANG) > 0)
+	struct mig_dst d = {.sopts = opts, .dfd = -1};
+
+	for (unsigned int i = 0; i < MIG_MAX_CONNS; i++) {
+		if (conns[i].pid != pid)
+			continue;
+		conns[i].pid = 0;
+		d.id = conns[i].id;
+		if (WIFSIGNALED(status))
+			serve_log("connection %u: its process was killed by SIG%s", d.id,
+				  sigabbrev_np(WTERMSIG(status)));
+		snprintf(d.dir, sizeof(d.dir), "%s/mig-%d-%u", opts->images_dir, getpid(), d.id);
+		d.dfd = open(d.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		remove_dir(&d);
+	}
+}
+
+/* Reaps the connections' children that ended (WAIT: all of them); how
+ * many still run. */
+static unsigned int reap(const struct lmproc_opts *opts, struct conn *conns, unsigned int running,
+			 bool wait)
+{
+	int status;
+	pid_t pid;
+
+	while (running && (pid = waitpid(-1, &status, wait ? 0 : WNOHANG)) > 0) {
+		child_ended(opts, conns, pid, status);
 		running--;
+	}
 	return running;
+}
+
+static void conn_add(struct conn *conns, pid_t pid, unsigned int id, unsigned int *running)
+{
+	for (unsigned int i = 0; i < MIG_MAX_CONNS; i++) {
+		if (!conns[i].pid) {
+			conns[i] = (struct conn){.pid = pid, .id = id};
+			break;
+		}
+	}
+	(*running)++;
 }
 
 static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk, int lfd)
 {
+	struct conn conns[MIG_MAX_CONNS] = {};
 	unsigned int id = 0, running = 0;
 
 	while (!stop_serving) {
@@ -339,7 +383,7 @@ static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk,
 		pid_t pid;
 		int fd;
 
-		running = reap(running);
+		running = reap(opts, conns, running, false);
 		if (poll(&p, 1, 1000) != 1)
 			continue;
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -347,7 +391,7 @@ static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk,
 			continue;
 		id++;
 		/* Peers that never finish their handshake can't pile up. */
-		running = reap(running);
+		running = reap(opts, conns, running, false);
 		if (running >= MIG_MAX_CONNS) {
 			serve_log("connection %u refused: %u connections are being served already",
 				  id, running);
@@ -363,11 +407,10 @@ static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk,
 		if (pid < 0)
 			serve_log("connection %u: can't fork: %s", id, strerror(errno));
 		else
-			running++;
+			conn_add(conns, pid, id, &running);
 		close(fd);
 	}
-	while (running && waitpid(-1, NULL, 0) > 0)
-		running--;
+	reap(opts, conns, running, true);
 	return 0;
 }
 

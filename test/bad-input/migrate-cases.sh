@@ -277,6 +277,51 @@ case_migrate_commit_lost() {
 	dest_passes
 }
 
+# stopped_child: serve's child for the connection, stopped (T) by
+# LMPROC_FAULT=restore-stop-before-fork right before its restore forks.
+stopped_child() {
+	local c
+
+	for c in $(cat /proc/"$SPID"/task/*/children 2>/dev/null); do
+		[ "$(proc_state "$c")" = T ] && STOPPED_CHILD=$c && return 0
+	done
+	return 1
+}
+
+# mig_held HOW: migrate while serve's restore is held before its fork;
+# HOW ends it: "link" kills serve's child (the link is lost before
+# RESTORED), "signal" sends SIGTERM to migrate.  Either way the source's
+# tree is released as dump -R would, runs on and passes.
+case_migrate_held() {
+	local lm st
+
+	target_up || return 1
+	SERVE_FAULT=restore-stop-before-fork serve_up || return 1
+	mig --tls-psk-file "$RD/psk" &
+	lm=$!
+	if ! wait_until 10000 stopped_child; then
+		REASON="serve's restore did not stop before its fork"
+		return 1
+	fi
+	if [ "$1" = link ]; then
+		kill -KILL "$STOPPED_CHILD"
+	else
+		kill -TERM "$(cat /proc/"$lm"/task/*/children | tr ' ' '\n' | head -n 1)"
+	fi
+	wait "$lm"
+	st=$?
+	kill -KILL "$STOPPED_CHILD"
+	if [ "$1" = link ]; then
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "the connection was closed" "released" ||
+			return 1
+	else
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "interrupted by SIGTERM" "released" ||
+			return 1
+	fi
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	target_intact
+}
+
 run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-moves mig_case case_migrate_moves
 	CASE_KIND=migrate bad_case migrate-moves-tree mig_case case_migrate_moves \
@@ -285,4 +330,6 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-restore-fails mig_case case_migrate_restore_fails
 	CASE_KIND=migrate bad_case migrate-bad-frames mig_case case_migrate_bad_frames
 	CASE_KIND=migrate bad_case migrate-commit-lost mig_case case_migrate_commit_lost
+	CASE_KIND=migrate bad_case migrate-link-lost mig_case case_migrate_held link
+	CASE_KIND=migrate bad_case migrate-interrupted mig_case case_migrate_held signal
 }
