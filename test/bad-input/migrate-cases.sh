@@ -101,7 +101,8 @@ dest_passes() {
 mig_case() {
 	local st
 
-	DEST_INIT= SERVE_FAULT=${SERVE_FAULT:-}
+	DEST_INIT=''
+	SERVE_FAULT=${SERVE_FAULT:-}
 	mig_psk psk
 	"$@"
 	st=$?
@@ -121,8 +122,7 @@ mig_case() {
 case_migrate_moves() {
 	target_up "$@" || return 1
 	serve_up || return 1
-	mig --tls-psk-file "$RD/psk"
-	if [ $? != 0 ]; then
+	if ! mig --tls-psk-file "$RD/psk"; then
 		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
 		return 1
 	fi
@@ -163,15 +163,18 @@ case_migrate_restore_fails() {
 	target_intact
 }
 
+# byte N: the byte N as printf's \xHH escape.
+byte() {
+	printf '\\x%02x' "$(($1 & 255))"
+}
+
 # frame TYPE LEN: a header (LE magic "LMMG", version 1, TYPE, LEN, 0).
 frame() {
-	local t=$1 l=$2
+	local t=$1 l=$2 esc
 
-	printf 'LMMG\x01\x00'
-	printf "\\x$(printf %02x "$t")\\x00"
-	printf "\\x$(printf %02x $((l & 255)))\\x$(printf %02x $(((l >> 8) & 255)))"
-	printf "\\x$(printf %02x $(((l >> 16) & 255)))\\x$(printf %02x $(((l >> 24) & 255)))"
-	printf '\x00\x00\x00\x00'
+	esc="LMMG\\x01\\x00$(byte "$t")\\x00$(byte "$l")$(byte $((l >> 8)))$(byte $((l >> 16)))"
+	esc+="$(byte $((l >> 24)))\\x00\\x00\\x00\\x00"
+	printf '%b' "$esc"
 }
 
 # send_raw CMD...: CMD's output to serve, then the connection closed.
