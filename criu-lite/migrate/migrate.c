@@ -30,6 +30,7 @@ struct mig_src {
 	uint64_t image_bytes;
 	unsigned int files;
 	pid_t dest_pid;
+	bool held; /* the dump reached the hold: the images were complete */
 	const char *result;
 	char reason[512];
 };
@@ -165,6 +166,7 @@ static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 	int ret;
 
 	m->t_frozen = t_frozen_us;
+	m->held = true;
 	ret = send_images(m, dfd);
 	if (!ret)
 		ret = wait_restored(m);
@@ -196,7 +198,7 @@ static void remove_dir(const char *dir)
 	DIR *d = opendir(dir);
 
 	while (d && (de = readdir(d)))
-		if (de->d_name[0] != '.' || (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			unlinkat(dirfd(d), de->d_name, 0);
 	if (d)
 		closedir(d);
@@ -325,6 +327,11 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 		say_frozen(m);
 		m->result = "frozen";
 		return ret;
+	}
+	if (ret && !m->held) {
+		/* The dump refused or failed on its own, and said why. */
+		mig_send_text(&m->chan, MIG_ABORT, "the dump failed at the source");
+		fail(m, ret, "%s", "the dump failed; it says why");
 	}
 	if (ret) {
 		m->result = "released";

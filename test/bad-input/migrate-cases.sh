@@ -168,6 +168,17 @@ byte() {
 	printf '\\x%02x' "$(($1 & 255))"
 }
 
+# (3b) the dump itself refuses (a netlink socket): its one line, ABORT to
+# serve, which logs it; the target runs on untouched.
+case_migrate_dump_refused() {
+	target_up "$BUILD/bad-input/unsupported_fd" || return 1
+	serve_up || return 1
+	mig --tls-psk-file "$RD/psk"
+	refused $? "$TPID" 7 netlink || return 1
+	serve_says 1 "migration 1 from .* refused: the source aborted: the dump failed" || return 1
+	target_intact
+}
+
 # frame TYPE LEN: a header (LE magic "LMMG", version 1, TYPE, LEN, 0).
 frame() {
 	local t=$1 l=$2 esc
@@ -331,6 +342,7 @@ run_migrate_bad_input() {
 		"$BUILD/static/tree_basic" setsid
 	CASE_KIND=migrate bad_case migrate-wrong-key mig_case case_migrate_wrong_key
 	CASE_KIND=migrate bad_case migrate-restore-fails mig_case case_migrate_restore_fails
+	CASE_KIND=migrate bad_case migrate-dump-refused mig_case case_migrate_dump_refused
 	CASE_KIND=migrate bad_case migrate-bad-frames mig_case case_migrate_bad_frames
 	CASE_KIND=migrate bad_case migrate-commit-lost mig_case case_migrate_commit_lost
 	CASE_KIND=migrate bad_case migrate-link-lost mig_case case_migrate_held link
