@@ -47,20 +47,24 @@ static volatile sig_atomic_t stop_serving;
 
 static void serve_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* One write per line: the connections' children log at once. */
 static void serve_log(const char *fmt, ...)
 {
-	char ts[32];
+	char line[1024];
 	time_t t = time(NULL);
 	struct tm tm;
 	va_list ap;
+	size_t off;
 
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-	fprintf(stderr, "%s lmproc serve: ", ts);
+	off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ lmproc serve: ",
+		       gmtime_r(&t, &tm));
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line + off, sizeof(line) - off - 1, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
+	off = strlen(line);
+	line[off++] = '\n';
+	if (write(STDERR_FILENO, line, off) < 0)
+		return;
 }
 
 static int fail(struct mig_dst *d, int err, const char *fmt, ...)

@@ -54,6 +54,7 @@ serve_says() {
 	if [ "$(serve_lines "$2")" != "$1" ]; then
 		REASON="serve logged $(serve_lines "$2") lines matching '$2', not $1: $(tail -n 2 \
 			"$RD/serve.err" | cut -c1-200 | tr '\n' ' ')"
+		add_detail "serve's log" "$RD/serve.err" 20
 		return 1
 	fi
 }
