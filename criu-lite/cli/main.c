@@ -375,6 +375,9 @@ int main(int argc, char **argv)
 			return usage_error("%s", "serve needs -D DIR");
 		if (!serve && (!opts.pid || !opts.to))
 			return usage_error("%s", "migrate needs -t PID and --to ADDR:PORT");
+		/* -R would leave a second copy running once the first is moved. */
+		if (!serve && (opts.leave_running || opts.images_dir || opts.prev_images_dir))
+			return usage_error("%s", "migrate takes no -R, -D or --prev-images-dir");
 		ret = serve ? cmd_serve(&opts) : cmd_migrate(&opts);
 	} else if (!strcmp(cmd, "check")) {
 		ret = cmd_check(&opts);
