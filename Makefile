@@ -11,7 +11,8 @@ CFLAGS		+= $(CFLAGS_COMMON) -Icriu-lite/include -Ipie/include -Ibuild/images \
 		   -Ibuild -Ibuild/pie $(shell pkg-config --cflags libnl-3.0 2>/dev/null)
 LDLIBS		+= -lprotobuf-c -lcap -lxxhash $(shell pkg-config --libs libnl-3.0 2>/dev/null) \
 		   $(shell pkg-config --libs libnl-route-3.0 2>/dev/null) \
-		   $(shell pkg-config --libs libnftables 2>/dev/null)
+		   $(shell pkg-config --libs libnftables 2>/dev/null) \
+		   $(shell pkg-config --libs gnutls 2>/dev/null)
 
 # Freestanding position-independent code for the blobs: no libc, no GOT
 # (everything hidden), no stack protector (there is no TLS canary to read).
@@ -23,7 +24,7 @@ PIE_CFLAGS	:= -O2 -Wall -Wextra -Werror -fpie -nostdlib -ffreestanding \
 
 DEBIAN_DEPS	:= gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev \
 		   libnl-3-dev libnl-route-3-dev libbpf-dev bpftool libcap-dev clang \
-		   libxxhash-dev libnftables-dev nftables iptables
+		   libxxhash-dev libnftables-dev nftables iptables libgnutls28-dev
 
 PROTOS		:= $(wildcard images/*.proto)
 PB_C		:= $(patsubst images/%.proto,build/images/%.pb-c.c,$(PROTOS))

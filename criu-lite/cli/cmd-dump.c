@@ -764,6 +764,21 @@ static int run_pre_dump(struct dump_ctx *ctx)
 	return ret;
 }
 
+/* The outcome of a migration is unknown: the tree may run on the
+ * destination, so it must not run here, nor die.  Each process gets a
+ * SIGSTOP that it takes as soon as it is detached; the connections stay
+ * in repair mode and the lock in place, as for a killed tree. */
+static void keep_stopped(struct dump_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->tree.nr; i++)
+		if (ctx->tree.items[i].seized)
+			kill(ctx->tree.items[i].pid, SIGSTOP);
+	tcp_dump_end(ctx->tcp, true);
+	ctx->tcp = NULL;
+	unseize_tree(&ctx->tree);
+	ctx->t_thawed = now_us();
+}
+
 static int run_dump(struct dump_ctx *ctx)
 {
 	int ret = seize(ctx);
@@ -777,6 +792,14 @@ static int run_dump(struct dump_ctx *ctx)
 		if (!ctx->tree.items[i].zombie)
 			ret = track_round_commit(&ctx->procs[i].round);
 	charge(ctx, ST_TRACKER);
+	/* migrate: the images go to the destination while the tree stays
+	 * frozen; its answer decides between the kill and the release. */
+	if (!ret && ctx->opts->dump_hold)
+		ret = ctx->opts->dump_hold(ctx->opts->hold_arg, ctx->dfd, ctx->t_frozen);
+	if (ret == DUMP_HOLD_FROZEN) {
+		keep_stopped(ctx);
+		return ret;
+	}
 	/* The connections leave repair mode before the tree runs again;
 	 * a killed tree's stay in it, so that closing them sends nothing. */
 	if (ret || ctx->opts->leave_running) {
@@ -837,8 +860,8 @@ static bool report_cause(const struct dump_ctx *ctx)
 	}
 	if (!sig)
 		return false;
-	pr_err("%s interrupted by SIG%s: the tree was released, nothing dumped\n", what,
-	       sigabbrev_np(sig));
+	pr_err("%s of pid %d interrupted by SIG%s: the tree was released, nothing dumped\n", what,
+	       ctx->pid, sigabbrev_np(sig));
 	return true;
 }
 
@@ -858,7 +881,9 @@ static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 	ret = seize_check_target(ctx.pid) ?: interrupt_check();
 	if (!ret)
 		ret = pre_dump ? run_pre_dump(&ctx) : run_dump(&ctx);
-	if (ret) {
+	if (ret == DUMP_HOLD_FROZEN) {
+		pr_info("Dump of pid %d: the tree is left stopped\n", ctx.pid);
+	} else if (ret) {
 		unlinkat(ctx.dfd, "inventory.img", 0);
 		if (report_cause(&ctx) || log_error_count())
 			pr_info("%s of pid %d failed; it keeps running\n", what, ctx.pid);

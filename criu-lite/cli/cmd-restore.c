@@ -245,6 +245,10 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	/* The hand-over: the whole tree at once, or none of it. */
 	if (!ret)
 		ret = restore_check_interrupt(t);
+	/* serve: the tree stays stopped until the source commits. */
+	if (!ret && opts->restore_hold)
+		ret = opts->restore_hold(opts->hold_arg,
+					 t->pidns ? t->ctx[0].host_pid : t->ctx[0].pid);
 	/* Before the tasks run, and with their packets passing: the
 	 * addresses announced (bridges and peers learn their new port), then
 	 * each connection leaves repair mode, so its window probe reaches the

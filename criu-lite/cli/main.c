@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "migrate.h"
 #include "netlock.h"
 #include "opts.h"
 
@@ -18,6 +19,9 @@ static const char usage_text[] =
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
 	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
 	"                 [--manage-cgroups[=soft|full|strict|ignore]]\n"
+	"  lmproc serve   -D DIR [--listen ADDR:PORT] --tls-psk-file FILE | --insecure\n"
+	"  lmproc migrate -t PID --to ADDR:PORT --tls-psk-file FILE | --insecure\n"
+	"                 [--tcp-established] [--veth-pair IN=OUT[@BRIDGE]]... [--json]\n"
 	"  lmproc check   [--feature NAME]\n"
 	"  lmproc show    DIR|IMAGE\n"
 	"\n"
@@ -29,6 +33,14 @@ static const char usage_text[] =
 	"            --prev-images-dir) copy only what was written since\n"
 	"  restore   restore the tree saved in DIR with its original pids and wait\n"
 	"            for it, forwarding its exit status (-d: return at once)\n"
+	"  serve     receive migrations (destination): each connection's tree is\n"
+	"            restored under DIR into a new pid and time namespace, held stopped\n"
+	"            until the source commits, then let run; keeps serving\n"
+	"  migrate   move the tree of PID to a serve (source): frozen, dumped and\n"
+	"            streamed, killed here only once the destination has acknowledged\n"
+	"            the commit; any failure before resumes it here.  This first step\n"
+	"            has no pre-copy rounds and no downtime planner yet: the tree stays\n"
+	"            frozen for the whole dump, transfer and restore\n"
 	"  check     probe the kernel features lmproc can use here\n"
 	"  show      decode images to JSON on stdout\n"
 	"\n"
@@ -69,6 +81,13 @@ static const char usage_text[] =
 	"      --veth-pair IN=OUT[@BRIDGE]  restore: the dumped veth IN of the tree's\n"
 	"                          network namespace gets its outside end OUT here,\n"
 	"                          plugged into BRIDGE if given\n"
+	"      --listen ADDR:PORT  serve: where to listen (default 127.0.0.1:7070;\n"
+	"                          port 0 takes a free one, logged)\n"
+	"      --to ADDR:PORT      migrate: the destination's serve\n"
+	"      --tls-psk-file FILE the channel's pre-shared key (TLS 1.3): one line,\n"
+	"                          HEXKEY or IDENTITY:HEXKEY, 16 to 64 bytes, mode 600\n"
+	"      --insecure          serve, migrate: plaintext channel, no authentication\n"
+	"      --json              migrate: one JSON object summary on stdout\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -108,6 +127,11 @@ enum {
 	OPT_TCP_ESTABLISHED,
 	OPT_SKIP_IN_FLIGHT,
 	OPT_NETWORK_LOCK,
+	OPT_LISTEN,
+	OPT_TO,
+	OPT_PSK_FILE,
+	OPT_INSECURE,
+	OPT_JSON,
 };
 
 /* CRIU's modes: full would also set the limits of cgroups that exist
@@ -150,7 +174,7 @@ static bool veth_name_ok(const char *s)
 }
 
 /* "IN=OUT" or "IN=OUT@BRIDGE" */
-static int parse_veth(const char *s, struct lmproc_opts *opts)
+int opts_parse_veth(const char *s, struct lmproc_opts *opts)
 {
 	struct veth_pair *v = &opts->veth[opts->nr_veth];
 	const char *eq = strchr(s, '='), *at = eq ? strchr(eq, '@') : NULL;
@@ -193,6 +217,11 @@ int main(int argc, char **argv)
 		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 		{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
 		{ "veth-pair", required_argument, NULL, OPT_VETH_PAIR },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "to", required_argument, NULL, OPT_TO },
+		{ "tls-psk-file", required_argument, NULL, OPT_PSK_FILE },
+		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -279,7 +308,7 @@ int main(int argc, char **argv)
 						   "not '%s'", optarg);
 			break;
 		case OPT_VETH_PAIR:
-			if (parse_veth(optarg, &opts))
+			if (opts_parse_veth(optarg, &opts))
 				return usage_error("--veth-pair must be IN=OUT or IN=OUT@BRIDGE (names "
 						   "under 16 bytes, at most 16 pairs), not '%s'",
 						   optarg);
@@ -288,6 +317,21 @@ int main(int argc, char **argv)
 			if (parse_cgroup_mode(optarg, &opts))
 				return usage_error("--manage-cgroups must be soft, full, strict or ignore, not '%s'",
 						   optarg);
+			break;
+		case OPT_LISTEN:
+			opts.listen = optarg;
+			break;
+		case OPT_TO:
+			opts.to = optarg;
+			break;
+		case OPT_PSK_FILE:
+			opts.psk_file = optarg;
+			break;
+		case OPT_INSECURE:
+			opts.insecure = true;
+			break;
+		case OPT_JSON:
+			opts.json = true;
 			break;
 		case OPT_FEATURE:
 			opts.feature = optarg;
@@ -330,6 +374,19 @@ int main(int argc, char **argv)
 		if (!opts.images_dir)
 			return usage_error("%s", "restore needs -D DIR");
 		ret = cmd_restore(&opts);
+	} else if (!strcmp(cmd, "serve") || !strcmp(cmd, "migrate")) {
+		bool serve = !strcmp(cmd, "serve");
+
+		if (!opts.psk_file == !opts.insecure)
+			return usage_error("%s needs --tls-psk-file FILE (or --insecure)", cmd);
+		if (serve && !opts.images_dir)
+			return usage_error("%s", "serve needs -D DIR");
+		if (!serve && (!opts.pid || !opts.to))
+			return usage_error("%s", "migrate needs -t PID and --to ADDR:PORT");
+		/* -R would leave a second copy running once the first is moved. */
+		if (!serve && (opts.leave_running || opts.images_dir || opts.prev_images_dir))
+			return usage_error("%s", "migrate takes no -R, -D or --prev-images-dir");
+		ret = serve ? cmd_serve(&opts) : cmd_migrate(&opts);
 	} else if (!strcmp(cmd, "check")) {
 		ret = cmd_check(&opts);
 	} else if (!strcmp(cmd, "show")) {

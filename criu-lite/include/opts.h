@@ -4,6 +4,7 @@
 #define LMPROC_OPTS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "dirty-track.h"
@@ -62,10 +63,26 @@ struct lmproc_opts {
 	int nr_inherit;
 	struct veth_pair veth[MAX_VETH_PAIRS]; /* restore --veth-pair */
 	int nr_veth;
+	const char *listen;		/* serve --listen ADDR:PORT */
+	const char *to;			/* migrate --to ADDR:PORT */
+	const char *psk_file;		/* --tls-psk-file */
+	bool insecure;			/* --insecure: plaintext channel */
+	bool json;			/* migrate --json */
+	/* migrate: called with the tree frozen and its images complete and
+	 * checked, before the kill.  0: kill it (committed); negative: release
+	 * it as -R would; DUMP_HOLD_FROZEN: leave it stopped (outcome unknown). */
+	int (*dump_hold)(void *arg, int dfd, uint64_t t_frozen_us);
+	/* serve: called with the tree restored and stopped, right before the
+	 * hand-over; non-zero fails the restore (the tree is killed). */
+	int (*restore_hold)(void *arg, pid_t root);
+	void *hold_arg;
 	int argc;			/* positional arguments after the command */
 	char **argv;
 };
 
+#define DUMP_HOLD_FROZEN 1
+
+int opts_parse_veth(const char *s, struct lmproc_opts *opts);
 int cmd_dump(struct lmproc_opts *opts);
 int cmd_pre_dump(struct lmproc_opts *opts);
 int cmd_restore(struct lmproc_opts *opts);

@@ -1344,4 +1344,5 @@ run_bad_input() {
 	run_interrupt_bad_input
 	run_fuzz_bad_input
 	run_restore_safe_bad_input
+	run_migrate_bad_input
 }

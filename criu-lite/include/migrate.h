@@ -1,0 +1,98 @@
+/* Live migration (`lmproc serve`, `lmproc migrate`): the protocol's
+ * framing and messages (migrate/proto.c), the channel they travel on
+ * (migrate/channel.c: one TCP connection, TLS 1.3 with a pre-shared key
+ * through GnuTLS, or plaintext with --insecure), and the two commands.
+ * docs/migration.md describes the states and every failure transition. */
+#ifndef LMPROC_MIGRATE_H
+#define LMPROC_MIGRATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "opts.h"
+
+#define MIG_MAGIC 0x474d4d4cu /* "LMMG", little-endian on the wire */
+#define MIG_VERSION 1
+#define MIG_HDR_SIZE 16
+
+/* Bounds checked before anything is allocated or written. */
+#define MIG_MAX_CHUNK (1u << 20)	/* one DATA message */
+#define MIG_MAX_SMALL 4096u		/* HELLO, ERROR, ABORT, RESTORED... */
+#define MIG_MAX_NAME 128u		/* an image's name */
+#define MIG_MAX_FILES 65536u		/* files in one migration */
+#define MIG_MAX_FILE_SIZE (64ull << 30) /* one image */
+#define MIG_MAX_CONNS 8u		/* connections serve handles at once */
+#define MIG_MAX_TOTAL (256ull << 30)	/* all images of one migration */
+
+/* Timeouts, in ms: every wait for the peer is bounded. */
+#define MIG_IO_TIMEOUT_MS 30000 /* one read or write */
+#define MIG_HANDSHAKE_TIMEOUT_MS 10000
+#define MIG_RESTORE_TIMEOUT_MS 120000 /* DUMP_DONE to RESTORED */
+
+enum mig_type {
+	MIG_HELLO = 1,
+	MIG_FILE, /* u64 size (LE), then the name; DATA messages follow */
+	MIG_DATA,
+	MIG_DUMP_DONE,
+	MIG_RESTORED, /* "pid N": the restored root's pid on the destination */
+	MIG_COMMIT,
+	MIG_COMMITTED,
+	MIG_ABORT, /* the reason, text */
+	MIG_ERROR, /* the reason, text */
+	MIG_TYPE_NR,
+};
+
+struct mig_psk {
+	char identity[64];
+	unsigned char key[64];
+	size_t key_len;
+};
+
+struct mig_chan {
+	int fd;
+	bool tls;
+	bool server;
+	void *session; /* gnutls_session_t */
+	void *cred;    /* gnutls_psk_{client,server}_credentials_t */
+	const struct mig_psk *psk;
+	uint64_t bytes_sent, bytes_recv;
+	char peer[64];
+};
+
+/* A received message: DATA is LEN bytes plus a NUL, malloc'ed. */
+struct mig_msg {
+	enum mig_type type;
+	uint32_t len;
+	char *data;
+};
+
+/* proto.c */
+const char *mig_type_name(enum mig_type type);
+int mig_send(struct mig_chan *c, enum mig_type type, const void *data, uint32_t len);
+int mig_send_text(struct mig_chan *c, enum mig_type type, const char *text);
+int mig_recv(struct mig_chan *c, struct mig_msg *m, char *why, size_t why_len);
+void mig_msg_free(struct mig_msg *m);
+bool mig_name_ok(const char *name);
+void mig_printable(char *s);
+int mig_hello_make(char *buf, size_t len, const struct lmproc_opts *opts);
+int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why, size_t why_len);
+
+/* channel.c */
+int mig_psk_load(const char *path, struct mig_psk *psk);
+int mig_listen(const char *addr, char *bound, size_t bound_len);
+int mig_connect(const char *addr, int timeout_ms);
+int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk *psk, char *why,
+		   size_t why_len);
+int mig_chan_timeout(struct mig_chan *c, int ms);
+int mig_chan_write(struct mig_chan *c, const void *buf, size_t len);
+int mig_chan_read(struct mig_chan *c, void *buf, size_t len);
+/* Until C has something to read (0), TIMEOUT_MS passed (-ETIMEDOUT), or
+ * STOP, asked every 200 ms, says non-zero (its value). */
+int mig_chan_wait(struct mig_chan *c, int timeout_ms, int (*stop)(void));
+void mig_chan_close(struct mig_chan *c);
+
+int cmd_serve(struct lmproc_opts *opts);
+int cmd_migrate(struct lmproc_opts *opts);
+
+#endif

@@ -1,0 +1,357 @@
+/* `lmproc migrate`: the source's side.  Connects and authenticates before
+ * anything is frozen, then runs the dump's own code path into a private
+ * tmpfs directory; with the tree frozen and its images checked, streams
+ * them, waits for the destination's RESTORED, commits, and only on
+ * COMMITTED lets the dump kill the tree.  Before COMMIT every failure
+ * releases the tree as `dump -R` does; after COMMIT without COMMITTED the
+ * tree stays stopped, neither killed nor resumed (docs/migration.md). */
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "interrupt.h"
+#include "log.h"
+#include "migrate.h"
+#include "pstree.h"
+
+struct mig_src {
+	struct lmproc_opts *opts;
+	struct mig_chan chan;
+	char dir[64];
+	uint64_t t_start, t_frozen, t_committed;
+	uint64_t image_bytes;
+	unsigned int files;
+	pid_t dest_pid;
+	bool held; /* the dump reached the hold: the images were complete */
+	const char *result;
+	char reason[512];
+};
+
+static int fail(struct mig_src *m, int err, const char *fmt, const char *arg)
+{
+	snprintf(m->reason, sizeof(m->reason), fmt, arg);
+	return err;
+}
+
+static int send_file(struct mig_src *m, int dfd, const char *name)
+{
+	unsigned char hdr[8 + MIG_MAX_NAME];
+	static char buf[MIG_MAX_CHUNK];
+	size_t nl = strlen(name);
+	uint64_t size, le;
+	struct stat st;
+	int fd, ret = 0;
+
+	if (!mig_name_ok(name))
+		return fail(m, -EINVAL,
+			    "the dump wrote %s, not an image name the destination takes", name);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return fail(m, -errno, "can't read the image %s", name);
+	}
+	size = st.st_size;
+	le = htole64(size);
+	memcpy(hdr, &le, 8);
+	memcpy(hdr + 8, name, nl);
+	ret = mig_send(&m->chan, MIG_FILE, hdr, 8 + nl);
+	while (!ret && size) {
+		ssize_t n = read(fd, buf, min(size, (uint64_t)sizeof(buf)));
+
+		if (n <= 0) {
+			ret = fail(m, -EIO, "%s changed while it was sent", name);
+			break;
+		}
+		ret = mig_send(&m->chan, MIG_DATA, buf, n);
+		size -= n;
+	}
+	close(fd);
+	m->image_bytes += st.st_size;
+	m->files++;
+	return ret;
+}
+
+static int send_images(struct mig_src *m, int dfd)
+{
+	int dup_fd = dup(dfd), ret = 0;
+	struct dirent *de;
+	DIR *d;
+
+	d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return fail(m, -errno, "can't list the images in %s", m->dir);
+	}
+	rewinddir(d);
+	while (!ret && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		ret = interrupt_check();
+		if (ret) {
+			fail(m, ret, "interrupted by SIG%s before the commit",
+			     sigabbrev_np(interrupt_signal()));
+			break;
+		}
+		ret = send_file(m, dfd, de->d_name);
+		if (ret && !m->reason[0])
+			fail(m, ret, "the connection failed while sending %s", de->d_name);
+	}
+	closedir(d);
+	if (!ret && mig_send(&m->chan, MIG_DUMP_DONE, NULL, 0))
+		ret = fail(m, -ECONNRESET, "%s", "the connection failed after the images");
+	return ret;
+}
+
+/* The answer to DUMP_DONE: RESTORED, or the destination's reason. */
+static int wait_restored(struct mig_src *m)
+{
+	struct mig_msg msg;
+	char why[256];
+	int ret;
+
+	/* A signal to lmproc meanwhile (blocked during a dump) is an abort:
+	 * nothing is committed yet. */
+	ret = mig_chan_wait(&m->chan, MIG_RESTORE_TIMEOUT_MS, interrupt_check);
+	if (ret == -EINTR)
+		return fail(m, ret, "interrupted by SIG%s before the commit",
+			    sigabbrev_np(interrupt_signal()));
+	if (ret)
+		return fail(m, ret, "%s", "the destination did not restore the tree in time");
+	ret = mig_recv(&m->chan, &msg, why, sizeof(why));
+	if (ret)
+		return fail(m, ret, "no answer from the destination after the images: %s", why);
+	if (msg.type == MIG_RESTORED && sscanf(msg.data, "pid %d", &m->dest_pid) == 1) {
+		mig_msg_free(&msg);
+		return 0;
+	}
+	mig_printable(msg.data);
+	if (msg.type == MIG_ERROR || msg.type == MIG_ABORT)
+		fail(m, -ECANCELED, "the destination could not restore the tree: %s", msg.data);
+	else
+		fail(m, -EPROTO, "the destination answered %s instead of RESTORED",
+		     mig_type_name(msg.type));
+	mig_msg_free(&msg);
+	return -ECANCELED;
+}
+
+static int wait_committed(struct mig_src *m)
+{
+	struct mig_msg msg;
+	char why[256];
+	int ret = mig_recv(&m->chan, &msg, why, sizeof(why));
+
+	if (!ret && msg.type != MIG_COMMITTED)
+		ret = -EPROTO;
+	if (ret)
+		fail(m, ret, "%s",
+		     ret == -EPROTO ? "the destination answered COMMIT wrongly" : why);
+	mig_msg_free(&msg);
+	return ret;
+}
+
+/* Called by the dump with the tree frozen and its images complete. */
+static int hold(void *arg, int dfd, uint64_t t_frozen_us)
+{
+	struct mig_src *m = arg;
+	int ret;
+
+	m->t_frozen = t_frozen_us;
+	m->held = true;
+	ret = send_images(m, dfd);
+	if (!ret)
+		ret = wait_restored(m);
+	if (ret) {
+		/* The destination drops its copy on ABORT, or on the lost link. */
+		mig_send_text(&m->chan, MIG_ABORT, m->reason);
+		/* Said now, so that the dump adds no line of its own: the release
+		 * that follows is dump -R's.  A signal the dump names itself. */
+		if (ret != -EINTR)
+			pr_err("Migration of pid %d to %s failed: %s; the tree is released and "
+			       "runs here as before\n",
+			       m->opts->pid, m->opts->to, m->reason);
+		return ret;
+	}
+	if (mig_send(&m->chan, MIG_COMMIT, NULL, 0)) {
+		/* COMMIT may or may not have left: the outcome is unknown. */
+		fail(m, -ECONNRESET, "%s", "the connection failed while sending COMMIT");
+		return DUMP_HOLD_FROZEN;
+	}
+	if (wait_committed(m))
+		return DUMP_HOLD_FROZEN;
+	m->t_committed = now_us();
+	return 0;
+}
+
+static void remove_dir(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			unlinkat(dirfd(d), de->d_name, 0);
+	if (d)
+		closedir(d);
+	if (rmdir(dir) && errno != ENOENT)
+		pr_warn("Can't remove %s: %s\n", dir, strerror(errno));
+}
+
+/* Connected and authenticated, versions agreed: nothing is frozen yet. */
+static int open_channel(struct mig_src *m, const struct mig_psk *psk)
+{
+	char hello[MIG_MAX_SMALL], why[256];
+	struct mig_msg msg;
+	int fd, ret;
+
+	fd = mig_connect(m->opts->to, MIG_HANDSHAKE_TIMEOUT_MS);
+	if (fd < 0)
+		return fd;
+	ret = mig_chan_start(&m->chan, fd, false, psk, why, sizeof(why));
+	if (!ret) {
+		ret = mig_hello_make(hello, sizeof(hello), m->opts);
+		ret = ret < 0 ? ret : mig_send(&m->chan, MIG_HELLO, hello, ret);
+		if (ret)
+			snprintf(why, sizeof(why), "can't send HELLO: %s", strerror(-ret));
+	}
+	if (!ret)
+		ret = mig_recv(&m->chan, &msg, why, sizeof(why));
+	if (!ret) {
+		if (msg.type == MIG_ERROR) {
+			mig_printable(msg.data);
+			snprintf(why, sizeof(why), "it refused: %s", msg.data);
+			ret = -ECANCELED;
+		} else {
+			ret = mig_hello_parse(&msg, NULL, why, sizeof(why));
+		}
+		mig_msg_free(&msg);
+	}
+	if (ret)
+		fail(m, ret, "%s", why);
+	if (ret)
+		pr_err("Migration of pid %d to %s refused before anything was frozen: %s\n",
+		       m->opts->pid, m->opts->to, why);
+	return ret;
+}
+
+static void summary(struct mig_src *m, int ret)
+{
+	uint64_t now = now_us(), frozen = m->t_frozen ? (m->t_committed ?: now) - m->t_frozen : 0;
+
+	if (m->opts->json) {
+		printf("{\"result\": \"%s\", \"pid\": %d, \"to\": \"%s\", \"dest_pid\": %d, "
+		       "\"frozen_ms\": %.3f, \"bytes\": %llu, \"image_bytes\": %llu, "
+		       "\"files\": %u, \"total_ms\": %.3f",
+		       m->result, m->opts->pid, m->opts->to, m->dest_pid, frozen / 1000.0,
+		       (unsigned long long)m->chan.bytes_sent, (unsigned long long)m->image_bytes,
+		       m->files, (now - m->t_start) / 1000.0);
+		if (ret) {
+			for (char *p = m->reason; *p; p++)
+				if (*p == '"' || *p == '\\')
+					*p = '\'';
+			printf(", \"reason\": \"%s\"", m->reason);
+		}
+		printf("}\n");
+		fflush(stdout);
+		return;
+	}
+	if (!ret)
+		printf("pid %d migrated to %s (pid %d there): frozen %.1f ms, %llu bytes sent "
+		       "(%u images, %llu bytes), total %.1f ms\n",
+		       m->opts->pid, m->opts->to, m->dest_pid, frozen / 1000.0,
+		       (unsigned long long)m->chan.bytes_sent, m->files,
+		       (unsigned long long)m->image_bytes, (now - m->t_start) / 1000.0);
+}
+
+/* PID and its descendants, as "PID PID...", for the user's kill. */
+static void tree_pids(pid_t pid, char *buf, size_t len, size_t *off)
+{
+	char path[64];
+	FILE *f;
+	int child;
+
+	if (*off < len)
+		*off += snprintf(buf + *off, len - *off, "%s%d", *off ? " " : "", pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	f = fopen(path, "re");
+	while (f && fscanf(f, "%d", &child) == 1)
+		tree_pids(child, buf, len, off);
+	if (f)
+		fclose(f);
+}
+
+/* After COMMIT without COMMITTED only the destination knows whether the
+ * tree runs there. */
+static void say_frozen(struct mig_src *m)
+{
+	char pids[1024] = "";
+	size_t off = 0;
+
+	tree_pids(m->opts->pid, pids, sizeof(pids), &off);
+	pr_err("Migration of pid %d to %s: COMMIT was sent but not acknowledged (%s): the "
+	       "tree is left STOPPED here, neither killed nor resumed.  If it runs on %s, "
+	       "end it here with `kill -9 %s`; if it does not, resume it here with "
+	       "`kill -CONT %s`%s\n",
+	       m->opts->pid, m->opts->to, m->reason, m->opts->to, pids, pids,
+	       m->opts->tcp_established ? "; its TCP connections stay in repair mode and "
+					  "locked: resuming them is not supported yet"
+					: "");
+}
+
+static int migrate(struct mig_src *m, const struct mig_psk *psk)
+{
+	int ret = open_channel(m, psk);
+
+	if (ret)
+		return ret;
+	snprintf(m->dir, sizeof(m->dir), "/dev/shm/lmproc-migrate.XXXXXX");
+	if (!mkdtemp(m->dir)) {
+		pr_perror("Can't make a private directory for the images under /dev/shm");
+		return -errno;
+	}
+	m->opts->images_dir = m->dir;
+	m->opts->dump_hold = hold;
+	m->opts->hold_arg = m;
+	ret = cmd_dump(m->opts);
+	remove_dir(m->dir);
+	if (ret == DUMP_HOLD_FROZEN) {
+		say_frozen(m);
+		m->result = "frozen";
+		return ret;
+	}
+	if (ret && !m->held) {
+		/* The dump refused or failed on its own, and said why. */
+		mig_send_text(&m->chan, MIG_ABORT, "the dump failed at the source");
+		fail(m, ret, "%s", "the dump failed; it says why");
+	}
+	if (ret) {
+		m->result = "released";
+		return ret;
+	}
+	m->result = "migrated";
+	return 0;
+}
+
+int cmd_migrate(struct lmproc_opts *opts)
+{
+	struct mig_src m = {.opts = opts, .t_start = now_us(), .result = "refused"};
+	struct mig_psk psk;
+	int ret;
+
+	m.chan.fd = -1;
+	if (!opts->insecure && mig_psk_load(opts->psk_file, &psk))
+		return -EINVAL;
+	ret = migrate(&m, opts->insecure ? NULL : &psk);
+	summary(&m, ret);
+	mig_chan_close(&m.chan);
+	return ret;
+}

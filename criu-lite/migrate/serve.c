@@ -1,0 +1,449 @@
+/* `lmproc serve`: the destination's side.  Accepts connections and handles
+ * each in a child process of its own (a crash or a namespace change in one
+ * never affects the next): authenticates the peer before reading anything
+ * it sends, receives the images into a private directory under -D, runs
+ * restore's own code path into a new pid and time namespace, holds the
+ * restored tree stopped until the source's COMMIT, acknowledges it, and
+ * only then lets the restore hand the tree over.  One log line per
+ * connection; serve keeps serving. */
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "fault.h"
+#include "log.h"
+#include "migrate.h"
+
+struct mig_dst {
+	const struct lmproc_opts *sopts;
+	struct lmproc_opts ropts; /* the restore's */
+	struct mig_chan chan;
+	unsigned int id;
+	char name[64]; /* the images' directory under -D */
+	char dir[PATH_MAX];
+	int dfd;
+	uint64_t t_start, bytes;
+	unsigned int files;
+	pid_t root;
+	bool committed;
+	char reason[512];
+};
+
+static volatile sig_atomic_t stop_serving;
+
+static void serve_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One write per line: the connections' children log at once. */
+static void serve_log(const char *fmt, ...)
+{
+	char line[1024];
+	time_t t = time(NULL);
+	struct tm tm;
+	va_list ap;
+	size_t off;
+
+	off = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ lmproc serve: ",
+		       gmtime_r(&t, &tm));
+	va_start(ap, fmt);
+	vsnprintf(line + off, sizeof(line) - off - 1, fmt, ap);
+	va_end(ap);
+	off = strlen(line);
+	line[off++] = '\n';
+	if (write(STDERR_FILENO, line, off) < 0)
+		return;
+}
+
+static int fail(struct mig_dst *d, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct mig_dst *d, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d->reason[0])
+		return err;
+	va_start(ap, fmt);
+	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* DATA messages that fill exactly SIZE bytes of FD. */
+static int recv_data(struct mig_dst *d, int fd, const char *name, uint64_t size)
+{
+	struct mig_msg m;
+	char why[256];
+	int ret;
+
+	while (size) {
+		ret = mig_recv(&d->chan, &m, why, sizeof(why));
+		if (ret)
+			return fail(d, ret, "%s, in the middle of %s", why, name);
+		if (m.type != MIG_DATA || m.len > size || !m.len) {
+			fail(d, -EPROTO, "%s of %u bytes where %llu bytes of %s's DATA were due",
+			     mig_type_name(m.type), m.len, (unsigned long long)size, name);
+			mig_msg_free(&m);
+			return -EPROTO;
+		}
+		ret = write(fd, m.data, m.len) == (ssize_t)m.len ? 0 : -EIO;
+		size -= m.len;
+		mig_msg_free(&m);
+		if (ret)
+			return fail(d, ret, "can't write %s in %s", name, d->dir);
+	}
+	return 0;
+}
+
+/* One FILE message: its size and name checked before anything is made. */
+static int recv_file(struct mig_dst *d, const struct mig_msg *m)
+{
+	char name[MIG_MAX_NAME + 1];
+	uint64_t size;
+	size_t nl;
+	int fd, ret;
+
+	if (m->len <= 8)
+		return fail(d, -EPROTO, "a FILE message of %u bytes, too short", m->len);
+	memcpy(&size, m->data, 8);
+	size = le64toh(size);
+	nl = m->len - 8;
+	memcpy(name, m->data + 8, nl);
+	name[nl] = 0;
+	if (strlen(name) != nl || !mig_name_ok(name)) {
+		mig_printable(name);
+		return fail(d, -EPROTO, "a FILE named '%s', not an image name", name);
+	}
+	if (++d->files > MIG_MAX_FILES || size > MIG_MAX_FILE_SIZE ||
+	    d->bytes + size > MIG_MAX_TOTAL)
+		return fail(d, -EFBIG, "%s of %llu bytes (file %u) is over the bounds", name,
+			    (unsigned long long)size, d->files);
+	d->bytes += size;
+	fd = openat(d->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fail(d, -errno, "can't create %s in %s: %s", name, d->dir, strerror(errno));
+	ret = recv_data(d, fd, name, size);
+	close(fd);
+	return ret;
+}
+
+static int recv_images(struct mig_dst *d)
+{
+	struct mig_msg m;
+	char why[256];
+	int ret;
+
+	for (;;) {
+		ret = mig_recv(&d->chan, &m, why, sizeof(why));
+		if (ret)
+			return fail(d, ret, "%s", why);
+		if (m.type == MIG_DUMP_DONE)
+			break;
+		if (m.type == MIG_FILE) {
+			ret = recv_file(d, &m);
+		} else if (m.type == MIG_ABORT) {
+			mig_printable(m.data);
+			ret = fail(d, -ECANCELED, "the source aborted: %s", m.data);
+		} else {
+			ret = fail(d, -EPROTO, "%s among the images", mig_type_name(m.type));
+		}
+		mig_msg_free(&m);
+		if (ret)
+			return ret;
+	}
+	mig_msg_free(&m);
+	if (faccessat(d->dfd, "inventory.img", F_OK, AT_SYMLINK_NOFOLLOW))
+		return fail(d, -ENOENT, "the images came without inventory.img");
+	return 0;
+}
+
+/* The restore's hold: the tree made and stopped, nothing of it runs. */
+static int hold(void *arg, pid_t root)
+{
+	struct mig_dst *d = arg;
+	char msg[64], why[256];
+	struct mig_msg m;
+	int ret;
+
+	d->root = root;
+	snprintf(msg, sizeof(msg), "pid %d", root);
+	if (mig_send_text(&d->chan, MIG_RESTORED, msg))
+		return fail(d, -ECONNRESET, "the connection failed before RESTORED was sent");
+	ret = mig_recv(&d->chan, &m, why, sizeof(why));
+	if (ret)
+		return fail(d, ret, "no COMMIT: %s", why);
+	if (m.type != MIG_COMMIT) {
+		mig_printable(m.data);
+		fail(d, -ECANCELED, "%s instead of COMMIT%s%s", mig_type_name(m.type),
+		     m.len ? ": " : "", m.data);
+		mig_msg_free(&m);
+		return -ECANCELED;
+	}
+	mig_msg_free(&m);
+	/* Committed: the source kills its tree once it reads COMMITTED, and
+	 * stays stopped if it never does; either way this copy runs. */
+	d->committed = true;
+	if (fault_injected("serve-no-committed")) {
+		mig_chan_close(&d->chan);
+		return 0;
+	}
+	mig_send(&d->chan, MIG_COMMITTED, NULL, 0);
+	return 0;
+}
+
+static int make_dir(struct mig_dst *d)
+{
+	snprintf(d->name, sizeof(d->name), "mig-%d-%u", getppid(), d->id);
+	snprintf(d->dir, sizeof(d->dir), "%s/%s", d->sopts->images_dir, d->name);
+	if (mkdir(d->dir, 0700))
+		return fail(d, -errno, "can't make %s: %s", d->dir, strerror(errno));
+	d->dfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (d->dfd < 0)
+		return fail(d, -errno, "can't open %s: %s", d->dir, strerror(errno));
+	return 0;
+}
+
+/* Only what recv_file made: image names, nothing to recurse into. */
+static void remove_dir(struct mig_dst *d)
+{
+	int fd = d->dfd < 0 ? -1 : dup(d->dfd);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (d->dfd < 0)
+		return;
+	while (dir && (de = readdir(dir)))
+		if (mig_name_ok(de->d_name))
+			unlinkat(d->dfd, de->d_name, 0);
+	if (dir)
+		closedir(dir);
+	else if (fd >= 0)
+		close(fd);
+	close(d->dfd);
+	d->dfd = -1;
+	if (rmdir(d->dir))
+		serve_log("migration %u: can't remove %s: %s", d->id, d->dir, strerror(errno));
+}
+
+static int restore_tree(struct mig_dst *d)
+{
+	int ret;
+
+	d->ropts.images_dir = d->dir;
+	d->ropts.pidns = true;
+	d->ropts.timens = true;
+	d->ropts.detach = true;
+	d->ropts.restore_hold = hold;
+	d->ropts.hold_arg = d;
+	ret = cmd_restore(&d->ropts);
+	if (ret)
+		fail(d, ret, "the restore failed (%s)", strerror(ret < 0 ? -ret : EIO));
+	return ret;
+}
+
+static int handshake(struct mig_dst *d, const struct mig_psk *psk, int fd)
+{
+	char hello[MIG_MAX_SMALL], why[256];
+	struct mig_msg m;
+	int ret;
+
+	ret = mig_chan_start(&d->chan, fd, true, psk, why, sizeof(why));
+	if (ret)
+		return fail(d, ret, "%s", why);
+	ret = mig_recv(&d->chan, &m, why, sizeof(why));
+	if (ret)
+		return fail(d, ret, "%s", why);
+	ret = mig_hello_parse(&m, &d->ropts, why, sizeof(why));
+	mig_msg_free(&m);
+	if (ret)
+		return fail(d, ret, "%s", why);
+	ret = mig_hello_make(hello, sizeof(hello), NULL);
+	ret = ret < 0 ? ret : mig_send(&d->chan, MIG_HELLO, hello, ret);
+	return ret ? fail(d, ret, "can't answer HELLO") : 0;
+}
+
+static int serve_one(struct mig_dst *d, const struct mig_psk *psk, int fd)
+{
+	bool started;
+	int ret;
+
+	ret = handshake(d, psk, fd);
+	started = !ret;
+	if (!ret)
+		ret = make_dir(d);
+	if (!ret)
+		ret = recv_images(d);
+	if (!ret)
+		ret = restore_tree(d);
+	remove_dir(d);
+	if (!ret) {
+		serve_log(
+		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %.1f ms)%s",
+		    d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes,
+		    (now_us() - d->t_start) / 1000.0,
+		    d->chan.fd < 0 ? "; the link was closed before COMMITTED" : "");
+		mig_chan_close(&d->chan);
+		return 0;
+	}
+	/* The source learns why, if it still listens. */
+	if (started && d->chan.fd >= 0)
+		mig_send_text(&d->chan, MIG_ERROR, d->reason);
+	serve_log("%s %u from %s refused: %s", started ? "migration" : "connection", d->id,
+		  d->chan.peer[0] ? d->chan.peer : "?", d->reason);
+	mig_chan_close(&d->chan);
+	return ret;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_serving = 1;
+}
+
+static void child(const struct lmproc_opts *opts, const struct mig_psk *psk, int fd,
+		  unsigned int id)
+{
+	struct mig_dst d = {.sopts = opts, .id = id, .dfd = -1, .t_start = now_us()};
+
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	d.chan.fd = -1;
+	d.ropts.manage_cgroups = opts->manage_cgroups;
+	d.ropts.network_lock = opts->network_lock;
+	_exit(serve_one(&d, psk, fd) ? 1 : 0);
+}
+
+/* The connections being served: a child's id names its directory. */
+struct conn {
+	pid_t pid;
+	unsigned int id;
+};
+
+/* A child that crashed left its images: removed as the child would. */
+static void child_ended(const struct lmproc_opts *opts, struct conn *conns, pid_t pid, int status)
+{
+	struct mig_dst d = {.sopts = opts, .dfd = -1};
+
+	for (unsigned int i = 0; i < MIG_MAX_CONNS; i++) {
+		if (conns[i].pid != pid)
+			continue;
+		conns[i].pid = 0;
+		d.id = conns[i].id;
+		if (WIFSIGNALED(status))
+			serve_log("connection %u: its process was killed by SIG%s", d.id,
+				  sigabbrev_np(WTERMSIG(status)));
+		snprintf(d.dir, sizeof(d.dir), "%s/mig-%d-%u", opts->images_dir, getpid(), d.id);
+		d.dfd = open(d.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		remove_dir(&d);
+	}
+}
+
+/* Reaps the connections' children that ended (WAIT: all of them); how
+ * many still run. */
+static unsigned int reap(const struct lmproc_opts *opts, struct conn *conns, unsigned int running,
+			 bool wait)
+{
+	int status;
+	pid_t pid;
+
+	while (running && (pid = waitpid(-1, &status, wait ? 0 : WNOHANG)) > 0) {
+		child_ended(opts, conns, pid, status);
+		running--;
+	}
+	return running;
+}
+
+static void conn_add(struct conn *conns, pid_t pid, unsigned int id, unsigned int *running)
+{
+	for (unsigned int i = 0; i < MIG_MAX_CONNS; i++) {
+		if (!conns[i].pid) {
+			conns[i] = (struct conn){.pid = pid, .id = id};
+			break;
+		}
+	}
+	(*running)++;
+}
+
+static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk, int lfd)
+{
+	struct conn conns[MIG_MAX_CONNS] = {};
+	unsigned int id = 0, running = 0;
+
+	while (!stop_serving) {
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
+		pid_t pid;
+		int fd;
+
+		running = reap(opts, conns, running, false);
+		if (poll(&p, 1, 1000) != 1)
+			continue;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		id++;
+		/* Peers that never finish their handshake can't pile up. */
+		running = reap(opts, conns, running, false);
+		if (running >= MIG_MAX_CONNS) {
+			serve_log("connection %u refused: %u connections are being served already",
+				  id, running);
+			close(fd);
+			continue;
+		}
+		fflush(NULL);
+		pid = fork();
+		if (!pid) {
+			close(lfd);
+			child(opts, psk, fd, id);
+		}
+		if (pid < 0)
+			serve_log("connection %u: can't fork: %s", id, strerror(errno));
+		else
+			conn_add(conns, pid, id, &running);
+		close(fd);
+	}
+	reap(opts, conns, running, true);
+	return 0;
+}
+
+int cmd_serve(struct lmproc_opts *opts)
+{
+	struct sigaction sa = {.sa_handler = on_stop};
+	const char *addr = opts->listen ?: "127.0.0.1:7070";
+	char bound[80];
+	struct mig_psk psk;
+	struct stat st;
+	int lfd, ret;
+
+	if (!opts->insecure && mig_psk_load(opts->psk_file, &psk))
+		return -EINVAL;
+	if (stat(opts->images_dir, &st) || !S_ISDIR(st.st_mode)) {
+		pr_err("-D %s is not a directory\n", opts->images_dir);
+		return -ENOTDIR;
+	}
+	lfd = mig_listen(addr, bound, sizeof(bound));
+	if (lfd < 0)
+		return lfd;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	serve_log("listening on %s (%s), images under %s", bound,
+		  opts->insecure ? "plaintext: --insecure" : "TLS 1.3, pre-shared key",
+		  opts->images_dir);
+	ret = serve_loop(opts, opts->insecure ? NULL : &psk, lfd);
+	close(lfd);
+	serve_log("stopped");
+	return ret;
+}

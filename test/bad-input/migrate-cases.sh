@@ -1,0 +1,351 @@
+# shellcheck shell=bash
+# Live migration (lmproc serve, lmproc migrate; docs/migration.md), for
+# test/bad-input/cases.sh (sourced after it).  Everything on 127.0.0.1:
+# serve takes a free port and restores each migration into a new pid
+# namespace, so the tree's pids are free while the source still holds
+# them frozen.  Each case checks that the application runs in exactly one
+# place with its own checks passing: moved (migrate-moves), refused before
+# anything is frozen (migrate-wrong-key), resumed at the source when the
+# destination's restore fails (migrate-restore-fails), serve unharmed by
+# garbage, oversized and truncated messages (migrate-bad-frames), and left
+# stopped, neither killed nor resumed, when COMMITTED never comes
+# (migrate-commit-lost).
+
+# mig_psk NAME: a fresh 32-byte key in RD/NAME, mode 600.
+mig_psk() {
+	(umask 077 && printf 'lmproc:%s\n' \
+		"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$RD/$1")
+}
+
+serve_port() {
+	SPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$RD/serve.err")
+	[ -n "$SPORT" ]
+}
+
+# serve_up [ARGS...]: a serve with images under RD/srv, its stderr in
+# RD/serve.err, LMPROC_FAULT=SERVE_FAULT; ARGS default to the key RD/psk.
+serve_up() {
+	local args=("$@")
+
+	[ $# = 0 ] && args=(--tls-psk-file "$RD/psk")
+	mkdir -p "$RD/srv"
+	: >"$RD/serve.err"
+	spawn serve "$RD/serve.out" "$RD/serve.err" env "LMPROC_FAULT=${SERVE_FAULT:-}" \
+		"$LMPROC_REAL" serve -D "$RD/srv" --listen 127.0.0.1:0 "${args[@]}" || return 1
+	SPID=$SPAWNED
+	if ! wait_until 5000 serve_port; then
+		REASON="serve did not say where it listens: $(head -c 200 "$RD/serve.err")"
+		return 1
+	fi
+}
+
+# serve_lines PATTERN: how many lines of serve's log match PATTERN.
+serve_lines() {
+	grep -c -- "$1" "$RD/serve.err"
+}
+
+serve_has() {
+	[ "$(serve_lines "$2")" -ge "$1" ]
+}
+
+# serve_says N PATTERN: within 5 s serve's log has N lines matching PATTERN.
+serve_says() {
+	wait_until 5000 serve_has "$1" "$2"
+	if [ "$(serve_lines "$2")" != "$1" ]; then
+		REASON="serve logged $(serve_lines "$2") lines matching '$2', not $1: $(tail -n 2 \
+			"$RD/serve.err" | cut -c1-200 | tr '\n' ' ')"
+		add_detail "serve's log" "$RD/serve.err" 20
+		return 1
+	fi
+}
+
+# mig ARGS...: lmproc migrate -t TPID --to serve ARGS, --json; stdout in
+# RD/bad.out, stderr in RD/bad.err (as bad_lmproc).
+mig() {
+	bad_lmproc migrate -t "$TPID" --to "127.0.0.1:$SPORT" --json "$@"
+}
+
+json_field() {
+	sed -n "s/.*\"$1\": \"\{0,1\}\([^,\"}]*\).*/\1/p" "$RD/bad.out"
+}
+
+# moved_passes: the last mig moved TPID: the source's copy is gone, serve
+# says so once, and the copy there (DEST) passes the test's own checks.
+moved_passes() {
+	local n=$1
+
+	if [ "$(json_field result)" != migrated ]; then
+		REASON="migrate did not say migrated: $(head -c 300 "$RD/bad.out" "$RD/bad.err")"
+		return 1
+	fi
+	DEST=$(json_field dest_pid)
+	reap_dumped "$TPID" || return 1
+	serve_says 1 "migration $n from .*: pid $DEST runs here" || return 1
+	dest_passes
+}
+
+# dest_passes: the copy DEST passes its checks after SIGTERM; its pid
+# namespace's init goes with it.
+dest_passes() {
+	DEST_INIT=$(ps -o ppid= -p "$DEST" | tr -d ' ')
+	rm -f "$TOUT"
+	kill -TERM "$DEST"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="the migrated copy (pid $DEST) gave no verdict within 30 s"
+		return 1
+	fi
+	check_verdict || { REASON="the migrated copy: $REASON"; return 1; }
+}
+
+# mig_case FUNC: runs FUNC with a key in RD/psk; then ends serve and
+# whatever a migration left.
+mig_case() {
+	local st
+
+	DEST_INIT=''
+	SERVE_FAULT=${SERVE_FAULT:-}
+	mig_psk psk
+	"$@"
+	st=$?
+	[ -n "${DEST_INIT:-}" ] && [ "$DEST_INIT" != 1 ] && kill -KILL "$DEST_INIT" 2>/dev/null
+	[ -n "${SPID:-}" ] && kill -TERM "$SPID" 2>/dev/null
+	kill_leftovers
+	SPID=
+	if [ "$st" = 0 ] && [ -n "$(ls -A "$RD/srv" 2>/dev/null)" ]; then
+		REASON="serve left $(ls -A "$RD/srv" | head -n 3 | tr '\n' ' ') under -D"
+		st=1
+	fi
+	return "$st"
+}
+
+# (1) the counting test (or BIN under WRAPPER: a tree leading its own
+# session, as --pidns wants) moved to serve and passing its checks there.
+case_migrate_moves() {
+	target_up "$@" || return 1
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk"; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	moved_passes 1
+}
+
+# (2) a wrong key and a plaintext peer: refused before anything is frozen,
+# one line each in serve's log; the target runs on untouched, and serve
+# then takes the good one.
+case_migrate_wrong_key() {
+	target_up || return 1
+	serve_up || return 1
+	mig_psk wrong
+	mig --tls-psk-file "$RD/wrong"
+	refused $? "pid $TPID" "refused before anything was frozen" "TLS handshake" || return 1
+	serve_says 1 "connection 1 from .* refused: TLS handshake failed" || return 1
+	mig --insecure
+	refused $? "pid $TPID" "refused before anything was frozen" || return 1
+	serve_says 1 "connection 2 from .* refused: TLS handshake failed" || return 1
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="target changed: $REASON"
+		return 1
+	fi
+	target_runs || return 1
+	mig --tls-psk-file "$RD/psk" || { REASON="the good migration failed after the bad"; return 1; }
+	moved_passes 3
+}
+
+# (3) the destination's restore fails (in the restorer): ERROR, the source
+# releases its tree as dump -R would; it runs on and passes.
+case_migrate_restore_fails() {
+	target_up || return 1
+	SERVE_FAULT=restore-in-restorer serve_up || return 1
+	mig --tls-psk-file "$RD/psk"
+	ERRORS_ONLY=1 refused $? "pid $TPID" "could not restore" "released" || return 1
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	serve_says 1 "migration 1 from .* refused: the restore failed" || return 1
+	target_intact
+}
+
+# byte N: the byte N as printf's \xHH escape.
+byte() {
+	printf '\\x%02x' "$(($1 & 255))"
+}
+
+# (3b) the dump itself refuses (a netlink socket): its one line, ABORT to
+# serve, which logs it; the target runs on untouched.
+case_migrate_dump_refused() {
+	target_up "$BUILD/bad-input/unsupported_fd" || return 1
+	serve_up || return 1
+	mig --tls-psk-file "$RD/psk"
+	refused $? "$TPID" 7 netlink || return 1
+	serve_says 1 "migration 1 from .* refused: the source aborted: the dump failed" || return 1
+	target_intact
+}
+
+# frame TYPE LEN: a header (LE magic "LMMG", version 1, TYPE, LEN, 0).
+frame() {
+	local t=$1 l=$2 esc
+
+	esc="LMMG\\x01\\x00$(byte "$t")\\x00$(byte "$l")$(byte $((l >> 8)))$(byte $((l >> 16)))"
+	esc+="$(byte $((l >> 24)))\\x00\\x00\\x00\\x00"
+	printf '%b' "$esc"
+}
+
+# send_raw CMD...: CMD's output to serve, then the connection closed.
+send_raw() {
+	"$@" >"$RD/raw.bin"
+	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && cat "$2" >&3 && sleep 0.2' _ \
+		"$SPORT" "$RD/raw.bin" 2>/dev/null
+}
+
+hello_frames() {
+	local v hello
+
+	v=$(sed -n 's/^#define IMAGE_VERSION \([0-9]*\).*/\1/p' "$ROOT/criu-lite/include/image.h")
+	hello="lmproc-migrate 1 images $v tcp 0"$'\n'
+	frame 1 ${#hello}
+	printf '%s' "$hello"
+}
+
+bad_name_frames() {
+	hello_frames
+	frame 2 16
+	printf '\x04\x00\x00\x00\x00\x00\x00\x00../x.img'
+}
+
+# (4) garbage, a length over the bound, a message cut short and a FILE
+# named out of the directory, on a plaintext serve (the framing is the
+# same under TLS): one line each, nothing written, and serve then takes a
+# real migration.
+case_migrate_bad_frames() {
+	target_up || return 1
+	serve_up --insecure || return 1
+	send_raw printf 'GET / HTTP/1.0\r\n\r\n'
+	serve_says 1 "connection 1 from .* refused: not a migration message" || return 1
+	send_raw frame 1 4294967295
+	serve_says 1 "connection 2 from .* refused: HELLO of 4294967295 bytes, more than its bound" ||
+		return 1
+	send_raw eval 'frame 1 100; printf 0123456789'
+	serve_says 1 "connection 3 from .* refused: HELLO cut after its header" || return 1
+	send_raw bad_name_frames
+	serve_says 1 "migration 4 from .* refused: a FILE named '../x.img', not an image name" ||
+		return 1
+	if [ "$(grep -vc 'listening on' "$RD/serve.err")" != 4 ]; then
+		REASON="serve logged more than one line per bad peer: $(tail -n 3 "$RD/serve.err" |
+			cut -c1-150 | tr '\n' ' ')"
+		return 1
+	fi
+	idle_peers || return 1
+	mig --insecure || { REASON="migrate after the bad peers failed: $(head -n 1 "$RD/bad.err")"
+		return 1; }
+	moved_passes 14
+}
+
+# idle_peers: 8 connections that send nothing (5 to 12) fill serve; the
+# 13th is refused at once; once they close, each is one line.
+idle_peers() {
+	local fds=() fd i
+
+	for i in 1 2 3 4 5 6 7 8; do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$SPORT" || return 1
+		fds+=("$fd")
+	done
+	# Accepted one by one: the last idle one has its child first.
+	sleep 0.3
+	send_raw printf 'LMMG'
+	serve_says 1 "connection 13 refused: 8 connections are being served already" || return 1
+	for fd in "${fds[@]}"; do
+		exec {fd}>&-
+	done
+	serve_says 8 "connection [0-9]* from .* refused: the connection was closed" || return 1
+	if ! wait_until 5000 serve_idle; then
+		REASON="serve's children for the idle peers did not end"
+		return 1
+	fi
+}
+
+serve_idle() {
+	[ -z "$(cat /proc/"$SPID"/task/*/children 2>/dev/null)" ]
+}
+
+# (5) the link cut after COMMIT (serve closes without COMMITTED): the
+# source's tree is left stopped, not killed, and migrate says how to
+# resolve it; the copy runs at the destination; the test resolves it as
+# told (kill -9 at the source) and the copy passes.
+case_migrate_commit_lost() {
+	local st
+
+	target_up || return 1
+	SERVE_FAULT=serve-no-committed serve_up || return 1
+	mig --tls-psk-file "$RD/psk"
+	ERRORS_ONLY=1 refused $? "pid $TPID" "left STOPPED here, neither killed nor resumed" \
+		"kill -9 $TPID" "kill -CONT $TPID" || return 1
+	[ "$(json_field result)" = frozen ] || { REASON="result not 'frozen'"; return 1; }
+	DEST=$(json_field dest_pid)
+	serve_says 1 "migration 1 from .*: pid $DEST runs here .*closed before COMMITTED" || return 1
+	sleep 0.3
+	st=$(proc_state "$TPID")
+	if [ "$st" != T ]; then
+		REASON="the source's tree is in state '${st:-gone}', not stopped (T)"
+		return 1
+	fi
+	kill -KILL "$TPID"
+	reap_dumped "$TPID" || return 1
+	dest_passes
+}
+
+# stopped_child: serve's child for the connection, stopped (T) by
+# LMPROC_FAULT=restore-stop-before-fork right before its restore forks.
+stopped_child() {
+	local c
+
+	for c in $(cat /proc/"$SPID"/task/*/children 2>/dev/null); do
+		[ "$(proc_state "$c")" = T ] && STOPPED_CHILD=$c && return 0
+	done
+	return 1
+}
+
+# mig_held HOW: migrate while serve's restore is held before its fork;
+# HOW ends it: "link" kills serve's child (the link is lost before
+# RESTORED), "signal" sends SIGTERM to migrate.  Either way the source's
+# tree is released as dump -R would, runs on and passes.
+case_migrate_held() {
+	local lm st
+
+	target_up || return 1
+	SERVE_FAULT=restore-stop-before-fork serve_up || return 1
+	mig --tls-psk-file "$RD/psk" &
+	lm=$!
+	if ! wait_until 10000 stopped_child; then
+		REASON="serve's restore did not stop before its fork"
+		return 1
+	fi
+	if [ "$1" = link ]; then
+		kill -KILL "$STOPPED_CHILD"
+	else
+		kill -TERM "$(cat /proc/"$lm"/task/*/children | tr ' ' '\n' | head -n 1)"
+	fi
+	wait "$lm"
+	st=$?
+	kill -KILL "$STOPPED_CHILD"
+	if [ "$1" = link ]; then
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "the connection was closed" "released" ||
+			return 1
+	else
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "interrupted by SIGTERM" "released" ||
+			return 1
+	fi
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	target_intact
+}
+
+run_migrate_bad_input() {
+	CASE_KIND=migrate bad_case migrate-moves mig_case case_migrate_moves
+	CASE_KIND=migrate bad_case migrate-moves-tree mig_case case_migrate_moves \
+		"$BUILD/static/tree_basic" setsid
+	CASE_KIND=migrate bad_case migrate-wrong-key mig_case case_migrate_wrong_key
+	CASE_KIND=migrate bad_case migrate-restore-fails mig_case case_migrate_restore_fails
+	CASE_KIND=migrate bad_case migrate-dump-refused mig_case case_migrate_dump_refused
+	CASE_KIND=migrate bad_case migrate-bad-frames mig_case case_migrate_bad_frames
+	CASE_KIND=migrate bad_case migrate-commit-lost mig_case case_migrate_commit_lost
+	CASE_KIND=migrate bad_case migrate-link-lost mig_case case_migrate_held link
+	CASE_KIND=migrate bad_case migrate-interrupted mig_case case_migrate_held signal
+}
