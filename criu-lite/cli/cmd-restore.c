@@ -19,6 +19,7 @@
 #include "announce.h"
 #include "cgroup.h"
 #include "common.h"
+#include "fault.h"
 #include "fd-types.h"
 #include "sk-tcp.h"
 #include "sk-unix.h"
@@ -204,7 +205,7 @@ static void release_locks(struct restore_tree *t)
 static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start)
 {
 	int ret = prepare(t, opts, dfd);
-	bool unlocked = false;
+	bool unlocked = false, committed = false;
 
 	if (!ret)
 		ret = restore_check_interrupt(t);
@@ -245,10 +246,14 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	/* The hand-over: the whole tree at once, or none of it. */
 	if (!ret)
 		ret = restore_check_interrupt(t);
-	/* serve: the tree stays stopped until the source commits. */
-	if (!ret && opts->restore_hold)
+	/* serve: the tree stays stopped until the source commits; from then
+	 * on the source's copy is gone, and this one must run whatever
+	 * fails (committed). */
+	if (!ret && opts->restore_hold) {
 		ret = opts->restore_hold(opts->hold_arg,
 					 t->pidns ? t->ctx[0].host_pid : t->ctx[0].pid);
+		committed = !ret;
+	}
 	/* Before the tasks run, and with their packets passing: the
 	 * addresses announced (bridges and peers learn their new port), then
 	 * each connection leaves repair mode, so its window probe reaches the
@@ -258,10 +263,19 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 		unlocked = true;
 		restore_announce(t);
 		ret = tcp_restore_resume(t, dfd);
+		if (!ret && committed && fault_injected("restore-after-commit")) {
+			pr_err("The hand-over after the commit fails: fault injected\n");
+			ret = -EIO;
+		}
 	}
-	for (size_t i = 0; i < t->nr && !ret; i++)
+	for (size_t i = 0; i < t->nr && (!ret || committed); i++)
 		if (t->ctx[i].plan.pid)
-			ret = restore_detach_task(&t->ctx[i]);
+			ret = restore_detach_task(&t->ctx[i]) ?: ret;
+	if (ret && committed) {
+		pr_warn("The hand-over after the source's commit failed (%s): the tree runs here "
+			"anyway, the only copy left; check its connections\n", strerror(-ret));
+		ret = 0;
+	}
 	if (ret) {
 		restore_kill_tree(t);
 		if (!unlocked)

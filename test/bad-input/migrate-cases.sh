@@ -164,6 +164,19 @@ case_migrate_restore_fails() {
 	target_intact
 }
 
+# (3c) the hand-over after the commit fails at the destination: the
+# source's copy is gone, so the destination's runs anyway and passes.
+case_migrate_after_commit() {
+	target_up || return 1
+	SERVE_FAULT=restore-after-commit serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk"; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	serve_says 1 "the tree runs here anyway" || return 1
+	moved_passes 1
+}
+
 # byte N: the byte N as printf's \xHH escape.
 byte() {
 	printf '\\x%02x' "$(($1 & 255))"
@@ -344,6 +357,7 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-wrong-key mig_case case_migrate_wrong_key
 	CASE_KIND=migrate bad_case migrate-restore-fails mig_case case_migrate_restore_fails
 	CASE_KIND=migrate bad_case migrate-dump-refused mig_case case_migrate_dump_refused
+	CASE_KIND=migrate bad_case migrate-after-commit mig_case case_migrate_after_commit
 	CASE_KIND=migrate bad_case migrate-bad-frames mig_case case_migrate_bad_frames
 	CASE_KIND=migrate bad_case migrate-commit-lost mig_case case_migrate_commit_lost
 	CASE_KIND=migrate bad_case migrate-link-lost mig_case case_migrate_held link
