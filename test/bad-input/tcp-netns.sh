@@ -3,28 +3,29 @@
 # --net): lo up with 198.18.0.1 and fd00::1, a tcpstream server (the
 # tree dumped) and its client (the runner's, never dumped) streaming
 # both ways, the server dumped mid-stream.  Usage:
-#   tcp-netns.sh LMPROC TOOLS DIR ADDR MODE
+#   tcp-netns.sh LMPROC TOOLS DIR ADDR MODE [N]
 # MODE: restore (dump, kill, restore), leave (dump -R), fail (a dump
 # failing after the sockets were read), refuse (no --tcp-established),
 # iptables (restore with --network-lock iptables), restore-refused (a
 # restore without --tcp-established: refused, its lock released).  Exit 0 if the client
 # saw every byte, in order, with no error, the dump/restore did what MODE
 # expects, and the ruleset is as before; the reason on stderr otherwise.
+# N: that many connections between the server and the client (1).
 # Figures on stdout: the client's line and the lmproc times.
-LM=$1 TOOLS=$2 DIR=$3 ADDR=$4 MODE=$5
+LM=$1 TOOLS=$2 DIR=$3 ADDR=$4 MODE=$5 NR=${6:-1}
 fail() { echo "$*" >&2; exit 1; }
 ms() { date +%s%3N; }
 
 ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
 	ip -6 addr add fd00::1/128 dev lo nodad || fail "can't set up lo"
 nft list ruleset >"$DIR/rules.before" 2>&1 || fail "nft list ruleset failed"
-"$TOOLS/tcpstream" server "$ADDR" 5000 >"$DIR/server.out" 2>&1 &
+"$TOOLS/tcpstream" server "$ADDR" 5000 "$NR" >"$DIR/server.out" 2>&1 &
 SP=$!
 for _ in $(seq 100); do
 	grep -q listening "$DIR/server.out" && break
 	sleep 0.02
 done
-"$TOOLS/tcpstream" client "$ADDR" 5000 1500 >"$DIR/client.out" 2>&1 &
+"$TOOLS/tcpstream" client "$ADDR" 5000 1500 "$NR" >"$DIR/client.out" 2>&1 &
 CP=$!
 # Both queues fill within milliseconds; leave the stream running a while.
 sleep 0.4

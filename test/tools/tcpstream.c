@@ -1,12 +1,16 @@
-/* A TCP stream both ways for the TCP repair tests: "server ADDR PORT"
- * accepts one connection; "client ADDR PORT MS" connects to it.  Each
+/* A TCP stream both ways for the TCP repair tests: "server ADDR PORT
+ * [N]" accepts N connections (1 by default); "client ADDR PORT MS [N]"
+ * opens N to it (with N > 1 both ends keep small buffers, so that 1,000
+ * connections hold data in flight without pressing on tcp_mem).  Each
  * side writes consecutive 32-bit counters faster than the other reads
  * (so both queues hold data at any moment) and checks every word it
  * reads: a byte lost, duplicated or reordered breaks the sequence.  The
  * client writes for MS ms, shuts its side down; the server answers the
  * end with a marker and the number of words it read, which the client
- * checks against what it wrote.  The client prints its figures and exits
- * 0 if all matched; the server resets the connection on a bad word. */
+ * checks against what it wrote.  The client prints its figures (totals
+ * over the connections; gap_ms, the longest time one connection went
+ * without a byte) and exits 0 if all matched; the server resets the
+ * connection on a bad word. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,12 +20,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define END_MARK 0xffffffffu
 #define CHUNK 4096
+#define MAX_CONNS 4000
+#define SMALL_BUF 32768
+
+/* Chunks written a round for one read: one connection's writer outruns
+ * its reader; many connections' writers keep pace (their buffers bound
+ * what is in flight). */
+static int out_chunks = 4;
 
 struct side {
 	int fd;
@@ -32,7 +44,19 @@ struct side {
 	size_t rpartlen;
 	uint8_t tail[CHUNK]; /* what came after the end marker */
 	size_t tail_len;
+	bool shut, done;
+	uint64_t last; /* when it last read a byte */
 };
+
+static void small_bufs(int fd, int n)
+{
+	int v = SMALL_BUF;
+
+	if (n == 1)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+}
 
 static uint64_t now_ms(void)
 {
@@ -78,10 +102,9 @@ static int pump_chunk(struct side *s)
 	return 0;
 }
 
-/* Four chunks a round for one read: the writer outruns the reader. */
 static int pump_out(struct side *s)
 {
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < out_chunks; i++) {
 		if (pump_chunk(s))
 			return -1;
 		if (s->woff < s->wlen)
@@ -124,54 +147,82 @@ static int pump_in(struct side *s, bool *got)
 	return 0;
 }
 
-static int server(const char *host, const char *port)
+/* Connection S's end: the current chunk, the marker, and the number of
+ * words it read. */
+static int server_end(struct side *s)
+{
+	uint32_t tail[2] = { END_MARK };
+
+	while (s->woff < s->wlen) {
+		ssize_t n = send(s->fd, (char *)s->wbuf + s->woff, s->wlen - s->woff, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd p = { s->fd, POLLOUT, 0 };
+
+			poll(&p, 1, 1000);
+			continue;
+		}
+		if (n <= 0)
+			return 1;
+		s->woff += n;
+	}
+	tail[1] = s->rnext;
+	if (send(s->fd, tail, sizeof(tail), MSG_NOSIGNAL) != sizeof(tail))
+		return 1;
+	shutdown(s->fd, SHUT_WR);
+	close(s->fd);
+	s->done = true;
+	return 0;
+}
+
+static int server(const char *host, const char *port, int nr)
 {
 	struct sockaddr_storage ss;
 	struct linger lg = { 1, 0 };
-	int len = addr_of(host, port, &ss), l, one = 1, r;
-	struct side s = {};
-	uint32_t tail[2] = { END_MARK };
+	int len = addr_of(host, port, &ss), l, one = 1, r, left = nr;
+	struct side *s = calloc(nr, sizeof(*s));
 	bool got;
 
 	l = socket(ss.ss_family, SOCK_STREAM, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (l < 0 || len < 0 || bind(l, (void *)&ss, len) || listen(l, 1))
+	small_bufs(l, nr);
+	if (!s || l < 0 || len < 0 || bind(l, (void *)&ss, len) || listen(l, nr))
 		return perror("tcpstream: listen"), 1;
 	printf("listening\n");
 	fflush(stdout);
-	s.fd = accept(l, NULL, NULL);
+	for (int i = 0; i < nr; i++) {
+		s[i].fd = accept(l, NULL, NULL);
+		if (s[i].fd < 0)
+			return 1;
+	}
 	close(l);
-	if (s.fd < 0)
-		return 1;
-	for (;;) {
-		struct pollfd p = { s.fd, POLLIN | POLLOUT, 0 };
+	while (left) {
+		for (int i = 0; i < nr; i++) {
+			if (s[i].done)
+				continue;
+			if (pump_out(&s[i]))
+				return 1;
+			r = pump_in(&s[i], &got);
+			if (r == 2) {
+				/* The client wrote its last word. */
+				if (server_end(&s[i]))
+					return 1;
+				left--;
+				continue;
+			}
+			if (r) {
+				setsockopt(s[i].fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+				return 1;
+			}
+		}
+		if (nr == 1) {
+			struct pollfd p = { s[0].fd, POLLIN | POLLOUT, 0 };
 
-		poll(&p, 1, 1000);
-		if (pump_out(&s))
-			return 1;
-		r = pump_in(&s, &got);
-		if (r == 2)
-			break;
-		if (r) {
-			setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-			return 1;
+			if (left)
+				poll(&p, 1, 1000);
 		}
 		usleep(200);
 	}
-	/* The client wrote its last word: finish the current chunk, then the
-	 * marker and the count. */
-	while (s.woff < s.wlen) {
-		ssize_t n = send(s.fd, (char *)s.wbuf + s.woff, s.wlen - s.woff, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			return 1;
-		s.woff += n;
-	}
-	tail[1] = s.rnext;
-	if (send(s.fd, tail, sizeof(tail), MSG_NOSIGNAL) != sizeof(tail))
-		return 1;
-	shutdown(s.fd, SHUT_WR);
-	close(s.fd);
 	return 0;
 }
 
@@ -180,65 +231,119 @@ static size_t min4(size_t n)
 	return n < 4 ? n : 4;
 }
 
-static int client(const char *host, const char *port, int ms)
+/* The count after connection S's marker: 0 if it is the number of words
+ * S wrote. */
+static int client_end(struct side *s)
 {
-	struct sockaddr_storage ss;
-	int len = addr_of(host, port, &ss), r;
-	struct side s = {};
-	uint64_t t0, last, gap = 0, t;
 	uint32_t count;
-	bool got, shut = false;
 
-	alarm(ms / 1000 + 20);
-	s.fd = socket(ss.ss_family, SOCK_STREAM, 0);
-	if (s.fd < 0 || len < 0 || connect(s.fd, (void *)&ss, len))
-		return perror("tcpstream: connect"), 1;
-	t0 = last = now_ms();
-	for (;;) {
-		struct pollfd p = { s.fd, POLLIN | (shut ? 0 : POLLOUT), 0 };
-
-		poll(&p, 1, 1000);
-		t = now_ms();
-		if (!shut && t - t0 >= (uint64_t)ms && s.woff == s.wlen) {
-			shutdown(s.fd, SHUT_WR);
-			shut = true;
-		}
-		if (!shut && pump_out(&s))
-			return perror("tcpstream: send"), 1;
-		r = pump_in(&s, &got);
-		if (got) {
-			gap = gap > t - last ? gap : t - last;
-			last = t;
-		}
-		if (r == 1)
-			break;
-		if (r)
-			return fprintf(stderr, "tcpstream: %s\n", r == 2 ? "early EOF" : strerror(errno)), 1;
-		usleep(100);
-	}
-	/* The count after the marker. */
-	memcpy(&count, s.tail, min4(s.tail_len));
-	for (size_t got4 = min4(s.tail_len); got4 < 4;) {
-		ssize_t n = recv(s.fd, (char *)&count + got4, 4 - got4, 0);
+	memcpy(&count, s->tail, min4(s->tail_len));
+	for (size_t got4 = min4(s->tail_len); got4 < 4;) {
+		ssize_t n = recv(s->fd, (char *)&count + got4, 4 - got4, 0);
 
 		if (n <= 0)
 			return fprintf(stderr, "tcpstream: no count\n"), 1;
 		got4 += n;
 	}
-	printf("sent %u read %u server_read %u gap_ms %llu\n", s.wnext, s.rnext, count,
+	if (count != s->wnext)
+		return fprintf(stderr, "tcpstream: the server read %u words of %u\n", count,
+			       s->wnext), 1;
+	close(s->fd);
+	s->done = true;
+	return 0;
+}
+
+/* One round over connection S at time T: 1 once it ended well. */
+static int client_round(struct side *s, uint64_t t, bool stop, uint64_t *gap)
+{
+	bool got;
+	int r;
+
+	if (!s->shut && stop && s->woff == s->wlen) {
+		shutdown(s->fd, SHUT_WR);
+		s->shut = true;
+	}
+	if (!s->shut && pump_out(s))
+		return perror("tcpstream: send"), -1;
+	r = pump_in(s, &got);
+	if (got) {
+		*gap = *gap > t - s->last ? *gap : t - s->last;
+		s->last = t;
+	}
+	if (r == 1)
+		return client_end(s) ? -1 : 1;
+	if (r)
+		return fprintf(stderr, "tcpstream: %s\n", r == 2 ? "early EOF" : strerror(errno)), -1;
+	return 0;
+}
+
+static int client(const char *host, const char *port, int ms, int nr)
+{
+	struct sockaddr_storage ss;
+	int len = addr_of(host, port, &ss), left = nr, r;
+	struct side *s = calloc(nr, sizeof(*s));
+	uint64_t t0, gap = 0, t, sent = 0, read = 0;
+
+	alarm(ms / 1000 + 30);
+	if (!s || len < 0)
+		return 1;
+	for (int i = 0; i < nr; i++) {
+		s[i].fd = socket(ss.ss_family, SOCK_STREAM, 0);
+		small_bufs(s[i].fd, nr);
+		if (s[i].fd < 0 || connect(s[i].fd, (void *)&ss, len))
+			return perror("tcpstream: connect"), 1;
+	}
+	t0 = now_ms();
+	for (int i = 0; i < nr; i++)
+		s[i].last = t0;
+	while (left) {
+		if (nr == 1) {
+			struct pollfd p = { s[0].fd, POLLIN | (s[0].shut ? 0 : POLLOUT), 0 };
+
+			poll(&p, 1, 1000);
+		}
+		t = now_ms();
+		for (int i = 0; i < nr; i++) {
+			if (s[i].done)
+				continue;
+			r = client_round(&s[i], t, t - t0 >= (uint64_t)ms, &gap);
+			if (r < 0)
+				return 1;
+			left -= r;
+		}
+		usleep(100);
+	}
+	for (int i = 0; i < nr; i++) {
+		sent += s[i].wnext;
+		read += s[i].rnext;
+	}
+	printf("sent %llu read %llu server_read %llu conns %d gap_ms %llu\n",
+	       (unsigned long long)sent, (unsigned long long)read, (unsigned long long)sent, nr,
 	       (unsigned long long)gap);
-	if (count != s.wnext)
-		return fprintf(stderr, "tcpstream: the server read %u words of %u\n", count, s.wnext), 1;
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 4 && !strcmp(argv[1], "server"))
-		return server(argv[2], argv[3]);
-	if (argc == 5 && !strcmp(argv[1], "client"))
-		return client(argv[2], argv[3], atoi(argv[4]));
-	fprintf(stderr, "usage: tcpstream server ADDR PORT | client ADDR PORT MS\n");
+	struct rlimit rl;
+	int nr = 1;
+
+	/* A thousand connections pass the usual soft limit on fds. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if ((argc == 5 && !strcmp(argv[1], "server")) || argc == 6)
+		nr = atoi(argv[argc - 1]);
+	if (nr < 1 || nr > MAX_CONNS)
+		return fprintf(stderr, "tcpstream: 1 to %d connections\n", MAX_CONNS), 2;
+	if (nr > 1)
+		out_chunks = 1;
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "server"))
+		return server(argv[2], argv[3], nr);
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "client"))
+		return client(argv[2], argv[3], atoi(argv[4]), nr);
+	fprintf(stderr, "usage: tcpstream server ADDR PORT [N] | client ADDR PORT MS [N]\n");
 	return 2;
 }
