@@ -514,6 +514,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 		ctx->files->tcp_established = ctx->opts->tcp_established;
 		ctx->files->tcp = ctx->tcp;
 	}
+	if (!ret)
+		ret = tcp_dump_lock(ctx->tcp, ctx->live, ctx->nr_live);
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
 			ret = dump_one_frozen(ctx, &ctx->procs[i]);
@@ -770,7 +772,10 @@ static int run_dump(struct dump_ctx *ctx)
 			ret = track_round_commit(&ctx->procs[i].round);
 	charge(ctx, ST_TRACKER);
 	/* The connections leave repair mode before the tree runs again;
-	 * a killed tree's stay in it, so that closing them sends nothing. */
+	 * a killed tree's stay in it, so that closing them sends nothing,
+	 * behind the lock the restore removes. */
+	if (!ret && !ctx->opts->leave_running)
+		ret = tcp_dump_commit(ctx->tcp);
 	if (ret || ctx->opts->leave_running) {
 		ret = tcp_dump_end(ctx->tcp, false) ?: ret;
 		unseize_tree(&ctx->tree);

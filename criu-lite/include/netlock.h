@@ -20,9 +20,18 @@ struct netlock;
  * first connection.  NULL: out of memory. */
 struct netlock *netlock_new(enum netlock_kind kind);
 /* Drops the packets between LOCAL and PEER (a TCP connection), both
- * ways.  0 or -errno (logged). */
+ * ways: at once for iptables, from the next netlock_flush for nftables
+ * (a connection queued twice is locked once).  0 or -errno (logged). */
 int netlock_add(struct netlock *l, const struct sockaddr_storage *local,
 		const struct sockaddr_storage *peer);
+/* Locks the connections queued since the last flush, in one nftables
+ * transaction (the first one makes the table, owned by lmproc's netlink
+ * socket where the kernel has NFT_TABLE_F_OWNER).  0 or -errno. */
+int netlock_flush(struct netlock *l);
+/* The commit point of a dump: the rules copied into the persistent table
+ * the images name, which outlives lmproc for the restore to remove, and
+ * the owned one removed.  0 or -errno (logged). */
+int netlock_commit(struct netlock *l);
 /* The lock's name, NULL if nothing is locked (or KIND is skip). */
 const char *netlock_name(const struct netlock *l);
 enum netlock_kind netlock_kind_of(const struct netlock *l);

@@ -30,10 +30,13 @@
 #define MAX_CONNS 4000
 #define SMALL_BUF 32768
 
-/* Chunks written a round for one read: one connection's writer outruns
- * its reader; many connections' writers keep pace (their buffers bound
- * what is in flight). */
+/* Chunks written a round: one connection's writer outruns its reader
+ * (four for one read); many connections' writers write one chunk every
+ * PACE_MS and their readers drain what came, so that their windows stay
+ * open (a zero window at the freeze is the single connection's case). */
+#define PACE_MS 100
 static int out_chunks = 4;
+static uint64_t pace_ms, round_ms;
 
 struct side {
 	int fd;
@@ -45,7 +48,9 @@ struct side {
 	uint8_t tail[CHUNK]; /* what came after the end marker */
 	size_t tail_len;
 	bool shut, done;
-	uint64_t last; /* when it last read a byte */
+	bool ending, marked; /* the server: the client's end seen; marker queued */
+	uint64_t last;	/* when it last read a byte */
+	uint64_t wlast; /* when it last wrote a chunk */
 };
 
 static void small_bufs(int fd, int n)
@@ -102,8 +107,15 @@ static int pump_chunk(struct side *s)
 	return 0;
 }
 
+/* Chunks read a round: many connections' readers outrun their writers,
+ * so that their windows stay open but for the freeze. */
+static int in_chunks = 1;
+
 static int pump_out(struct side *s)
 {
+	if (pace_ms && round_ms - s->wlast < pace_ms && s->woff == s->wlen)
+		return 0;
+	s->wlast = round_ms;
 	for (int i = 0; i < out_chunks; i++) {
 		if (pump_chunk(s))
 			return -1;
@@ -115,7 +127,7 @@ static int pump_out(struct side *s)
 
 /* Reads a chunk and checks it: 1 at the end marker (*COUNT then follows
  * in the stream), 0 on progress, -1 on an error or a bad word. */
-static int pump_in(struct side *s, bool *got)
+static int pump_in_chunk(struct side *s, bool *got)
 {
 	uint8_t buf[CHUNK];
 	ssize_t n = recv(s->fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -147,32 +159,45 @@ static int pump_in(struct side *s, bool *got)
 	return 0;
 }
 
-/* Connection S's end: the current chunk, the marker, and the number of
- * words it read. */
+static int pump_in(struct side *s, bool *got)
+{
+	bool any = false;
+	int r = 0;
+
+	for (int i = 0; i < in_chunks && !r; i++) {
+		r = pump_in_chunk(s, got);
+		any |= *got;
+		if (!*got)
+			break;
+	}
+	*got = any;
+	return r;
+}
+
+/* Connection S's end, a step a round (a thousand connections end
+ * together): the current chunk, the marker and the number of words it
+ * read, then its side shut.  1 once done, 0 on progress, -1 on error. */
 static int server_end(struct side *s)
 {
-	uint32_t tail[2] = { END_MARK };
+	uint32_t tail[2] = { END_MARK, s->rnext };
+	ssize_t n;
 
-	while (s->woff < s->wlen) {
-		ssize_t n = send(s->fd, (char *)s->wbuf + s->woff, s->wlen - s->woff, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd p = { s->fd, POLLOUT, 0 };
-
-			poll(&p, 1, 1000);
-			continue;
-		}
-		if (n <= 0)
-			return 1;
-		s->woff += n;
+	if (s->woff == s->wlen && !s->marked) {
+		memcpy(s->wbuf, tail, sizeof(tail));
+		s->woff = 0;
+		s->wlen = sizeof(tail);
+		s->marked = true;
 	}
-	tail[1] = s->rnext;
-	if (send(s->fd, tail, sizeof(tail), MSG_NOSIGNAL) != sizeof(tail))
-		return 1;
+	n = send(s->fd, (char *)s->wbuf + s->woff, s->wlen - s->woff, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -1;
+	s->woff += n;
+	if (s->woff < s->wlen || !s->marked)
+		return 0;
 	shutdown(s->fd, SHUT_WR);
 	close(s->fd);
 	s->done = true;
-	return 0;
+	return 1;
 }
 
 static int server(const char *host, const char *port, int nr)
@@ -197,17 +222,23 @@ static int server(const char *host, const char *port, int nr)
 	}
 	close(l);
 	while (left) {
+		round_ms = now_ms();
 		for (int i = 0; i < nr; i++) {
 			if (s[i].done)
 				continue;
+			if (s[i].ending) {
+				r = server_end(&s[i]);
+				if (r < 0)
+					return 1;
+				left -= r;
+				continue;
+			}
 			if (pump_out(&s[i]))
 				return 1;
 			r = pump_in(&s[i], &got);
 			if (r == 2) {
 				/* The client wrote its last word. */
-				if (server_end(&s[i]))
-					return 1;
-				left--;
+				s[i].ending = true;
 				continue;
 			}
 			if (r) {
@@ -226,31 +257,28 @@ static int server(const char *host, const char *port, int nr)
 	return 0;
 }
 
-static size_t min4(size_t n)
-{
-	return n < 4 ? n : 4;
-}
-
-/* The count after connection S's marker: 0 if it is the number of words
- * S wrote. */
+/* The count after connection S's marker, read a step a round: 1 once it
+ * came and is the number of words S wrote, 0 on progress, -1 if not. */
 static int client_end(struct side *s)
 {
 	uint32_t count;
+	ssize_t n;
 
-	memcpy(&count, s->tail, min4(s->tail_len));
-	for (size_t got4 = min4(s->tail_len); got4 < 4;) {
-		ssize_t n = recv(s->fd, (char *)&count + got4, 4 - got4, 0);
-
-		if (n <= 0)
-			return fprintf(stderr, "tcpstream: no count\n"), 1;
-		got4 += n;
+	if (s->tail_len < 4) {
+		n = recv(s->fd, s->tail + s->tail_len, 4 - s->tail_len, MSG_DONTWAIT);
+		if (n <= 0 && !(n < 0 && errno == EAGAIN))
+			return fprintf(stderr, "tcpstream: no count\n"), -1;
+		s->tail_len += n > 0 ? n : 0;
+		if (s->tail_len < 4)
+			return 0;
 	}
+	memcpy(&count, s->tail, 4);
 	if (count != s->wnext)
 		return fprintf(stderr, "tcpstream: the server read %u words of %u\n", count,
-			       s->wnext), 1;
+			       s->wnext), -1;
 	close(s->fd);
 	s->done = true;
-	return 0;
+	return 1;
 }
 
 /* One round over connection S at time T: 1 once it ended well. */
@@ -259,6 +287,8 @@ static int client_round(struct side *s, uint64_t t, bool stop, uint64_t *gap)
 	bool got;
 	int r;
 
+	if (s->marked)
+		return client_end(s);
 	if (!s->shut && stop && s->woff == s->wlen) {
 		shutdown(s->fd, SHUT_WR);
 		s->shut = true;
@@ -270,8 +300,10 @@ static int client_round(struct side *s, uint64_t t, bool stop, uint64_t *gap)
 		*gap = *gap > t - s->last ? *gap : t - s->last;
 		s->last = t;
 	}
-	if (r == 1)
-		return client_end(s) ? -1 : 1;
+	if (r == 1) {
+		s->marked = true;
+		return client_end(s);
+	}
 	if (r)
 		return fprintf(stderr, "tcpstream: %s\n", r == 2 ? "early EOF" : strerror(errno)), -1;
 	return 0;
@@ -297,6 +329,7 @@ static int client(const char *host, const char *port, int ms, int nr)
 	for (int i = 0; i < nr; i++)
 		s[i].last = t0;
 	while (left) {
+		round_ms = now_ms();
 		if (nr == 1) {
 			struct pollfd p = { s[0].fd, POLLIN | (s[0].shut ? 0 : POLLOUT), 0 };
 
@@ -338,8 +371,11 @@ int main(int argc, char **argv)
 		nr = atoi(argv[argc - 1]);
 	if (nr < 1 || nr > MAX_CONNS)
 		return fprintf(stderr, "tcpstream: 1 to %d connections\n", MAX_CONNS), 2;
-	if (nr > 1)
+	if (nr > 1) {
 		out_chunks = 1;
+		in_chunks = 16;
+		pace_ms = PACE_MS;
+	}
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "server"))
 		return server(argv[2], argv[3], nr);
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "client"))
