@@ -7,7 +7,9 @@
 # MODE: restore (dump, kill, restore), leave (dump -R), fail (a dump
 # failing after the sockets were read), refuse (no --tcp-established),
 # iptables (restore with --network-lock iptables), restore-refused (a
-# restore without --tcp-established: refused, its lock released).  Exit 0 if the client
+# restore without --tcp-established: refused, its lock released), killed
+# (lmproc SIGKILLed once the lock is taken: the kernel removes the lock
+# with lmproc's netlink socket, the server runs on).  Exit 0 if the client
 # saw every byte, in order, with no error, the dump/restore did what MODE
 # expects, and the ruleset is as before; the reason on stderr otherwise.
 # N: that many connections between the server and the client (1).
@@ -36,7 +38,11 @@ leave) args+=(-R) ;;
 iptables) args+=(--network-lock iptables) ;;
 esac
 t0=$(ms)
-if [ "$MODE" = fail ]; then
+if [ "$MODE" = killed ]; then
+	# A subshell, so that the shell's "Killed" goes nowhere.
+	(LMPROC_FAULT=dump-killed-locked "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
+		-o "$DIR/dump.log" 2>"$DIR/dump.err"; exit $?) 2>/dev/null
+elif [ "$MODE" = fail ]; then
 	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
 		-o "$DIR/dump.log" 2>"$DIR/dump.err"
 else
@@ -52,6 +58,12 @@ refuse)
 	;;
 fail)
 	[ "$st" != 0 ] || fail "dump with the fault injected succeeded"
+	;;
+killed)
+	[ "$st" = 137 ] || fail "dump not killed at the fault point (status $st)"
+	nft list ruleset >"$DIR/rules.killed" 2>&1
+	cmp -s "$DIR/rules.before" "$DIR/rules.killed" ||
+		fail "a killed dump left its lock: $(head -c 300 "$DIR/rules.killed")"
 	;;
 *)
 	[ "$st" = 0 ] || fail "dump failed: $(head -c 300 "$DIR/dump.err")"
