@@ -210,7 +210,7 @@ static int nft_make(struct netlock *l)
 	if (!l->nft)
 		return -ENOMEM;
 	snprintf(l->table, sizeof(l->table), "%s-dump", l->name);
-	ret = nft_batch(l, l->table, true, l->nr, true, true);
+	ret = nft_batch(l, l->table, true, l->done, true, true);
 	if (!ret) {
 		l->owned = l->made = true;
 		return 0;
@@ -219,7 +219,7 @@ static int nft_make(struct netlock *l)
 		"0.9.9): the network lock stays if lmproc is killed during the dump (%.200s)\n",
 		nft_ctx_get_error_buffer(l->nft) ?: "?");
 	snprintf(l->table, sizeof(l->table), "%s", l->name);
-	ret = nft_batch(l, l->table, false, l->nr, true, false);
+	ret = nft_batch(l, l->table, false, l->done, true, false);
 	l->made = !ret;
 	return ret;
 }

@@ -6,13 +6,6 @@
 tcp_case() {
 	local addr=$1 mode=$2 nr=${3:-1}
 
-	# A few connections in a hundred come back deadlocked (the restored
-	# server's receive sequence behind what the client saw acknowledged):
-	# run on demand until that is found.
-	if [ "$nr" -gt 1 ] && [ -z "${LMPROC_TCP_MANY:-}" ]; then
-		REASON="$nr connections: set LMPROC_TCP_MANY=1 (some stall after restore, issue 11)"
-		return 2
-	fi
 	if ! command -v nft >/dev/null || ! command -v unshare >/dev/null; then
 		REASON="nft or unshare missing"
 		return 2
