@@ -27,7 +27,7 @@ for _ in $(seq 100); do
 	grep -q listening "$DIR/server.out" && break
 	sleep 0.02
 done
-"$TOOLS/tcpstream" client "$ADDR" 5000 "${MS:-1500}" "$NR" >"$DIR/client.out" 2>&1 &
+"$TOOLS/tcpstream" client "$ADDR" 5000 1500 "$NR" >"$DIR/client.out" 2>&1 &
 CP=$!
 # Both queues fill within milliseconds; leave the stream running a while.
 sleep 0.4
@@ -46,7 +46,7 @@ elif [ "$MODE" = fail ]; then
 	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
 		-o "$DIR/dump.log" 2>"$DIR/dump.err"
 else
-	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" ${LMV:-} -o "$DIR/dump.log" 2>"$DIR/dump.err"
+	"$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" -o "$DIR/dump.log" 2>"$DIR/dump.err"
 fi
 st=$?
 t1=$(ms)
