@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh (called by "make bench"): runs build/bench/lmbench with an
 # images directory on tmpfs and one on ext4, then build/bench/predump and
-# build/bench/tree and build/bench/sparse on tmpfs, and removes both directories afterwards, killing any bench-hog,
+# build/bench/tree and build/bench/sparse on tmpfs, then bench/tcp.sh
+# (established TCP connections, in network namespaces of its own), and removes both directories afterwards, killing any bench-hog,
 # pd-hog or pd-scan a failed run may have left (by pid, from the list both
 # keep).  Prints figures; see bench/lmbench.c and bench/predump.c for what
 # is measured.
@@ -74,6 +75,12 @@ echo
 build/bench/tree ./lmproc build/bench/tree-hog "$work" || rc=1
 echo
 build/bench/sparse ./lmproc "$work" || rc=1
+echo
+if command -v nft >/dev/null && command -v unshare >/dev/null; then
+	bench/tcp.sh "$PWD/lmproc" "$PWD/build/test/tools" "$work" || rc=1
+else
+	echo "TCP: skipped (nft or unshare missing)"
+fi
 if [ $rc != 0 ] && [ -f "$work/lmproc.log" ]; then
 	cp "$work/lmproc.log" /var/tmp/lmproc-bench.log
 	echo "lmproc's log kept in /var/tmp/lmproc-bench.log"

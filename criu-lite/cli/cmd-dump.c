@@ -518,6 +518,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 		ctx->files->skip_in_flight = ctx->opts->skip_in_flight;
 		ctx->files->tcp = ctx->tcp;
 	}
+	if (!ret)
+		ret = tcp_dump_lock(ctx->tcp, ctx->live, ctx->nr_live);
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
 		if (!ctx->tree.items[i].zombie)
 			ret = dump_one_frozen(ctx, &ctx->procs[i]);
@@ -801,7 +803,10 @@ static int run_dump(struct dump_ctx *ctx)
 		return ret;
 	}
 	/* The connections leave repair mode before the tree runs again;
-	 * a killed tree's stay in it, so that closing them sends nothing. */
+	 * a killed tree's stay in it, so that closing them sends nothing,
+	 * behind the lock the restore removes. */
+	if (!ret && !ctx->opts->leave_running)
+		ret = tcp_dump_commit(ctx->tcp);
 	if (ret || ctx->opts->leave_running) {
 		ret = tcp_dump_end(ctx->tcp, false) ?: ret;
 		unseize_tree(&ctx->tree);

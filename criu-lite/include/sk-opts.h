@@ -31,8 +31,9 @@ struct sk_who {
 };
 
 /* Reads every option of the table for socket FD (of FAMILY, TYPE,
- * PROTO) and keeps in O those that differ from a fresh socket's made in
- * lmproc's network namespace; refuses (-EOPNOTSUPP, one line naming the
+ * PROTO) of W->pid and keeps in O those that differ from a fresh
+ * socket's made in W->pid's network namespace (read once per namespace,
+ * family, type and protocol); refuses (-EOPNOTSUPP, one line naming the
  * socket and the option) a value lmproc can't set again.  O is freed
  * with sk_opts_free whatever it returns. */
 int sk_opts_dump(const struct sk_who *w, int fd, int family, int type, int proto,
@@ -83,6 +84,15 @@ int inet_diag_pending(pid_t pid, const struct sockaddr_storage *local, struct in
 struct tcp_info;
 int inet_diag_child(pid_t pid, const struct sockaddr_storage *local,
 		    const struct sockaddr_storage *peer, struct tcp_info *ti, unsigned *rqueue);
+
+/* Calls CB for every TCP socket of FAMILY in PID's network namespace
+ * that has a peer (neither listening, closed nor in TIME_WAIT) and whose
+ * inode is one of INOS (N, sorted), with its local and peer addresses;
+ * stops at CB's first non-zero return, returned. */
+int inet_diag_tcp_conns(pid_t pid, int family, const unsigned long *inos, size_t n,
+			int (*cb)(void *arg, const struct sockaddr_storage *local,
+				  const struct sockaddr_storage *peer),
+			void *arg);
 
 /* Multicast groups socket FD joined (IPv4 groups and, for AF_INET6,
  * IPv6 ones), from the groups /proc/PID/net/igmp{,6} list asked of the

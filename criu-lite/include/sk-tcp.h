@@ -13,6 +13,12 @@
 struct tcp_dump;
 
 struct tcp_dump *tcp_dump_start(enum netlock_kind lock);
+/* Locks, in one go, every TCP connection (with a peer) of the fds of
+ * PIDS (NR, the root first, whose network namespace is asked). */
+int tcp_dump_lock(struct tcp_dump *t, const pid_t *pids, size_t nr);
+/* The commit point, before the kill: the lock handed over to the restore
+ * (netlock_commit). */
+int tcp_dump_commit(struct tcp_dump *t);
 /* Locks the connection of task fd P (FD: lmproc's copy, kept), puts it
  * in repair mode and fills T, its queues written to files-data.img. */
 int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,

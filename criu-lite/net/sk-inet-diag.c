@@ -28,8 +28,8 @@ struct diag_sk {
 	unsigned long ino;
 	unsigned shutdown;
 	bool md5;
-	uint8_t dst[16]; /* the peer's address and port (network order) */
-	uint16_t dport;
+	uint8_t state;
+	struct inet_diag_sockid id;
 };
 
 /* Every socket of one family and protocol of one network namespace, as
@@ -64,8 +64,7 @@ static int diag_cb(struct nl_msg *msg, void *arg)
 		t->cap = cap;
 	}
 	d = &t->sks[t->nr++];
-	*d = (struct diag_sk){ .ino = m->idiag_inode, .dport = m->id.idiag_dport };
-	memcpy(d->dst, m->id.idiag_dst, sizeof(d->dst));
+	*d = (struct diag_sk){ .ino = m->idiag_inode, .state = m->idiag_state, .id = m->id };
 	if (tb[INET_DIAG_SHUTDOWN] && nla_len(tb[INET_DIAG_SHUTDOWN]) >= 1)
 		d->shutdown = *(const uint8_t *)nla_data(tb[INET_DIAG_SHUTDOWN]);
 	d->md5 = tb[INET_DIAG_MD5SIG] && nla_len(tb[INET_DIAG_MD5SIG]) > 0;
@@ -192,11 +191,11 @@ int inet_diag_peer(pid_t pid, int family, int proto, unsigned long ino,
 	memset(peer, 0, sizeof(*peer));
 	peer->ss_family = family;
 	if (family == AF_INET) {
-		memcpy(&a4->sin_addr, d->dst, 4);
-		a4->sin_port = d->dport;
+		memcpy(&a4->sin_addr, d->id.idiag_dst, 4);
+		a4->sin_port = d->id.idiag_dport;
 	} else {
-		memcpy(&a6->sin6_addr, d->dst, 16);
-		a6->sin6_port = d->dport;
+		memcpy(&a6->sin6_addr, d->id.idiag_dst, 16);
+		a6->sin6_port = d->id.idiag_dport;
 	}
 	return 0;
 }
@@ -399,4 +398,52 @@ int sk_mcast_member(pid_t pid, int fd, int family, char *group, size_t len)
 	if (ret || family != AF_INET6)
 		return ret;
 	return scan_igmp6(pid, fd, group, len);
+}
+
+static int cmp_ino(const void *a, const void *b)
+{
+	const unsigned long *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+static void sockid_addr(int family, const __be32 *addr, __be16 port,
+			struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *a4 = (void *)ss;
+	struct sockaddr_in6 *a6 = (void *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = family;
+	if (family == AF_INET) {
+		memcpy(&a4->sin_addr, addr, 4);
+		a4->sin_port = port;
+		return;
+	}
+	memcpy(&a6->sin6_addr, addr, 16);
+	a6->sin6_port = port;
+}
+
+int inet_diag_tcp_conns(pid_t pid, int family, const unsigned long *inos, size_t n,
+			int (*cb)(void *arg, const struct sockaddr_storage *local,
+				  const struct sockaddr_storage *peer),
+			void *arg)
+{
+	struct sockaddr_storage local, peer;
+	struct diag_table *t;
+	int ret = table_of(pid, family, IPPROTO_TCP, &t);
+
+	for (size_t i = 0; i < (ret ? 0 : t->nr) && !ret; i++) {
+		const struct diag_sk *d = &t->sks[i];
+
+		/* Beyond TCP_CLOSING: TCP_NEW_SYN_RECV, a request, no socket. */
+		if (d->state == TCP_LISTEN || d->state == TCP_CLOSE || d->state == TCP_TIME_WAIT ||
+		    d->state > TCP_CLOSING || !d->id.idiag_dport ||
+		    !bsearch(&d->ino, inos, n, sizeof(*inos), cmp_ino))
+			continue;
+		sockid_addr(family, d->id.idiag_src, d->id.idiag_sport, &local);
+		sockid_addr(family, d->id.idiag_dst, d->id.idiag_dport, &peer);
+		ret = cb(arg, &local, &peer);
+	}
+	return ret;
 }

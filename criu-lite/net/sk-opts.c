@@ -2,9 +2,11 @@
  * carry in fields of their own: one table of every option Linux 6.18 lets
  * a process set on these sockets (by level, in the order restore sets
  * them), each with how it is read, checked and set.  The dump reads each
- * on the socket and on a fresh socket of the same family, type and
- * protocol made in lmproc's network namespace (so defaults that follow
- * sysctls, buffer sizes or the congestion control, come out right), keeps
+ * on the socket and compares it with a fresh socket's of the same family,
+ * type and protocol made in the socket's owner's network namespace (so
+ * defaults that follow a namespace's sysctls, buffer sizes or the
+ * congestion control, come out right), read once per namespace, family,
+ * type and protocol, not once per socket, keeps
  * those that differ and refuses those it can't set again: an eBPF filter,
  * an upper layer protocol (TCP_ULP), TCP repair mode, UDP encapsulation,
  * timestamping that counts (OPT_ID) or is bound to a PHC.  Restore sets
@@ -20,12 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/filter.h>
 #include <linux/net_tstamp.h>
 
 #include "common.h"
 #include "log.h"
+#include "netns.h"
 #include "sk-opts.h"
 #include "uapi-compat.h"
 
@@ -331,12 +335,121 @@ static int keep(struct sk_opts *o, const struct opt *t, const uint8_t *v, size_t
 	return 0;
 }
 
-/* Option T of FD against the fresh socket's. */
-static int dump_one(const struct sk_who *w, int fd, int fresh, const struct opt *t,
-		    struct sk_opts *o, uint8_t *buf, uint8_t *def)
+/* A fresh socket's value of one option: DR its read's 0 or -errno. */
+struct opt_def {
+	int dr;
+	size_t len;
+	uint8_t *v;
+};
+
+/* The fresh socket's values of every option of the table, for one
+ * network namespace, family, type and protocol: read once per run (the
+ * tree is frozen), which spares about 130 getsockopt per socket. */
+static struct defaults {
+	dev_t dev;
+	ino_t ino;
+	int family, type, proto;
+	struct opt_def defs[ARRAY_SIZE(table)];
+} *defaults[8];
+static size_t nr_defaults;
+
+/* A socket of FAMILY, TYPE, PROTO made in PID's network namespace (NS):
+ * its defaults are that namespace's. */
+static int fresh_socket(pid_t pid, const struct stat *ns, int family, int type, int proto)
 {
-	size_t len = 0, dlen = 0;
-	int r = read_opt(fd, t, buf, &len), dr = read_opt(fresh, t, def, &dlen);
+	struct stat own;
+	int back = -1, fd, e;
+
+	if (stat("/proc/self/ns/net", &own))
+		return -errno;
+	if (own.st_ino != ns->st_ino || own.st_dev != ns->st_dev) {
+		back = netns_enter(pid);
+		if (back < 0)
+			return back;
+	}
+	fd = socket(family, type | SOCK_CLOEXEC, proto);
+	e = errno;
+	if (back >= 0 && netns_leave(back)) {
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	return fd < 0 ? -e : fd;
+}
+
+static void defaults_free(struct defaults *df)
+{
+	for (size_t i = 0; df && i < ARRAY_SIZE(table); i++)
+		free(df->defs[i].v);
+	free(df);
+}
+
+static int read_defaults(struct defaults *df, int fresh, uint8_t *buf)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
+		struct opt_def *d = &df->defs[i];
+
+		if (!applies(&table[i], df->family))
+			continue;
+		d->dr = read_opt(fresh, &table[i], buf, &d->len);
+		if (d->dr)
+			continue;
+		d->v = malloc(d->len ?: 1);
+		if (!d->v)
+			return -ENOMEM;
+		memcpy(d->v, buf, d->len);
+	}
+	return 0;
+}
+
+static int find_defaults(const struct sk_who *w, int family, int type, int proto,
+			 uint8_t *buf, struct defaults **out)
+{
+	struct defaults *df;
+	struct stat ns;
+	char path[64];
+	int fresh, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", w->pid);
+	if (stat(path, &ns))
+		return -errno;
+	for (size_t i = 0; i < min(nr_defaults, ARRAY_SIZE(defaults)); i++) {
+		df = defaults[i];
+		if (df->ino == ns.st_ino && df->dev == ns.st_dev && df->family == family &&
+		    df->type == type && df->proto == proto) {
+			*out = df;
+			return 0;
+		}
+	}
+	fresh = fresh_socket(w->pid, &ns, family, type, proto);
+	if (fresh < 0) {
+		pr_err("Can't make a socket of family %d type %d to compare pid %d fd %d's "
+		       "options with: %s\n", family, type, w->pid, w->fd, strerror(-fresh));
+		return fresh;
+	}
+	df = calloc(1, sizeof(*df));
+	if (df)
+		*df = (struct defaults){ .dev = ns.st_dev, .ino = ns.st_ino, .family = family,
+					 .type = type, .proto = proto };
+	ret = df ? read_defaults(df, fresh, buf) : -ENOMEM;
+	close(fresh);
+	if (ret) {
+		defaults_free(df);
+		return ret;
+	}
+	/* More kinds than the cache holds: the oldest goes. */
+	defaults_free(defaults[nr_defaults % ARRAY_SIZE(defaults)]);
+	defaults[nr_defaults++ % ARRAY_SIZE(defaults)] = df;
+	*out = df;
+	return 0;
+}
+
+/* Option T of FD against the fresh socket's, D. */
+static int dump_one(const struct sk_who *w, int fd, const struct opt_def *d, const struct opt *t,
+		    struct sk_opts *o, uint8_t *buf)
+{
+	size_t len = 0;
+	int r = read_opt(fd, t, buf, &len), dr = d->dr;
 	const char *why;
 
 	if (r == -EACCES && t->kind == K_FILTER)
@@ -351,7 +464,7 @@ static int dump_one(const struct sk_who *w, int fd, int fresh, const struct opt 
 		       t->str, strerror(r ? -r : -dr));
 		return r ?: dr;
 	}
-	if (len == dlen && !memcmp(buf, def, len) && !(t->flags & F_ALWAYS) &&
+	if (len == d->len && !memcmp(buf, d->v, len) && !(t->flags & F_ALWAYS) &&
 	    !(w->connected && (t->flags & F_CONN)))
 		return 0;
 	why = t->refuse ? t->refuse(buf, len) : NULL;
@@ -363,22 +476,17 @@ static int dump_one(const struct sk_who *w, int fd, int fresh, const struct opt 
 int sk_opts_dump(const struct sk_who *w, int fd, int family, int type, int proto,
 		 struct sk_opts *o)
 {
-	cleanup_free uint8_t *buf = malloc(MAX_VALUE), *def = malloc(MAX_VALUE);
-	int fresh, ret = 0;
+	cleanup_free uint8_t *buf = malloc(MAX_VALUE);
+	struct defaults *df;
+	int ret;
 
 	o->n = 0;
-	if (!buf || !def)
+	if (!buf)
 		return -ENOMEM;
-	fresh = socket(family, type | SOCK_CLOEXEC, proto);
-	if (fresh < 0) {
-		pr_perror("Can't make a socket of family %d type %d to compare pid %d fd %d's "
-			  "options with", family, type, w->pid, w->fd);
-		return -errno;
-	}
+	ret = find_defaults(w, family, type, proto, buf, &df);
 	for (size_t i = 0; i < ARRAY_SIZE(table) && !ret; i++)
 		if (applies(&table[i], family))
-			ret = dump_one(w, fd, fresh, &table[i], o, buf, def);
-	close(fresh);
+			ret = dump_one(w, fd, &df->defs[i], &table[i], o, buf);
 	return ret;
 }
 

@@ -3,12 +3,15 @@
  * through lmproc's copy of the socket in TCP_REPAIR mode (sequence
  * numbers, both queues peeked, never taken out, the options TCP_INFO
  * shows, window, timestamp), after their packets are locked
- * (net/netlock.c); made again in the task in repair mode: sequences,
- * bind, connect without a handshake, queues, window, and left there.
- * Once the lock is gone and before the tree runs, lmproc takes each out
- * of repair mode through its own copy (its window probe now reaches the
- * peer, which resumes at once) and sends its unsent bytes.  A dump
+ * (net/netlock.c: every connection of the tree at once, found through
+ * its fds and sock_diag, before the first enters repair mode); made
+ * again in the task in repair mode: sequences, bind, connect without a
+ * handshake, queues, window, and left there.  Once the lock is gone and
+ * before the tree runs, lmproc takes each out of repair mode through its
+ * own copy (its window probe now reaches the peer, which resumes at
+ * once) and sends its unsent bytes.  A dump
  * undone (-R, a failure) takes every socket out of repair mode again. */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,6 +29,7 @@
 #include "fault.h"
 #include "image.h"
 #include "log.h"
+#include "sk-opts.h"
 #include "sk-tcp.h"
 
 /* No socket buffer holds more (net.core.[rw]mem_max is far below). */
@@ -51,6 +56,97 @@ struct tcp_dump *tcp_dump_start(enum netlock_kind lock)
 		return NULL;
 	}
 	return t;
+}
+
+/* The socket inodes of PID's fds added to *INOS (*NR of *CAP). */
+static int add_inodes(pid_t pid, unsigned long **inos, size_t *nr, size_t *cap)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	unsigned long ino;
+	DIR *dir;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		if (*nr == *cap) {
+			size_t c = *cap ? 2 * *cap : 256;
+			unsigned long *m = realloc(*inos, c * sizeof(*m));
+
+			if (!m) {
+				closedir(dir);
+				return -ENOMEM;
+			}
+			*inos = m;
+			*cap = c;
+		}
+		(*inos)[(*nr)++] = ino;
+	}
+	closedir(dir);
+	return 0;
+}
+
+static int cmp_ulong(const void *a, const void *b)
+{
+	const unsigned long *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/* The lock, and a task of the namespace whose sockets sock_diag lists. */
+struct lock_arg {
+	struct netlock *lock;
+	pid_t pid;
+};
+
+static int lock_one(void *arg, const struct sockaddr_storage *local,
+		    const struct sockaddr_storage *peer)
+{
+	struct lock_arg *a = arg;
+
+	return netlock_add(a->lock, a->pid, local, peer);
+}
+
+int tcp_dump_lock(struct tcp_dump *t, const pid_t *pids, size_t nr)
+{
+	struct lock_arg a = { t ? t->lock : NULL, nr ? pids[0] : 0 };
+	cleanup_free unsigned long *inos = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+
+	if (!t || !nr)
+		return 0;
+	for (size_t i = 0; i < nr && !ret; i++)
+		ret = add_inodes(pids[i], &inos, &n, &cap);
+	if (ret) {
+		pr_err("Can't list the sockets of the tree to lock their connections: %s\n",
+		       strerror(-ret));
+		return ret;
+	}
+	qsort(inos, n, sizeof(*inos), cmp_ulong);
+	ret = inet_diag_tcp_conns(pids[0], AF_INET, inos, n, lock_one, &a) ?:
+	      inet_diag_tcp_conns(pids[0], AF_INET6, inos, n, lock_one, &a) ?:
+	      netlock_flush(t->lock);
+	if (ret)
+		return ret;
+	/* A dump killed now must leave no rule (the table is lmproc's). */
+	if (fault_injected("dump-killed-locked"))
+		raise(SIGKILL);
+	return 0;
+}
+
+int tcp_dump_commit(struct tcp_dump *t)
+{
+	return t ? netlock_commit(t->lock) : 0;
 }
 
 static int set_int(int fd, int name, int v)
@@ -175,6 +271,8 @@ static int dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 	int ret = netlock_add(td->lock, d->pid, local, peer);
 
 	*copy = -1;
+	/* Locked already, unless it is no fd of the tree's. */
+	ret = ret ?: netlock_flush(td->lock);
 	if (ret)
 		return ret;
 	*copy = dup(fd);

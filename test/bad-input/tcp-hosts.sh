@@ -191,7 +191,7 @@ client_up() {
 	local extra=()
 
 	[ "$MODE" = stall ] && extra=(stall)
-	nsenter -t "$CL" -n "$TOOLS/tcpstream" client "$SRV" "$PORT" 1500 "${extra[@]}" \
+	nsenter -t "$CL" -n "$TOOLS/tcpstream" client "$SRV" "$PORT" 3000 "${extra[@]}" \
 		>"$DIR/client.out" 2>&1 </dev/null &
 	CP=$!
 	if [ "$MODE" != stall ]; then

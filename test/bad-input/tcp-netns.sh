@@ -1,32 +1,35 @@
 #!/bin/bash
 # Run by tcp-cases.sh inside a network namespace of its own (unshare
-# --net): lo up with 198.18.0.1 and fd00::1, a tcpstream server (the
+# --net): lo up with 198.18.0.1 and fd00::1, a tcpmany server (the
 # tree dumped) and its client (the runner's, never dumped) streaming
 # both ways, the server dumped mid-stream.  Usage:
-#   tcp-netns.sh LMPROC TOOLS DIR ADDR MODE
+#   tcp-netns.sh LMPROC TOOLS DIR ADDR MODE [N]
 # MODE: restore (dump, kill, restore), leave (dump -R), fail (a dump
 # failing after the sockets were read), refuse (no --tcp-established),
 # iptables (restore with --network-lock iptables), restore-refused (a
 # restore without --tcp-established: refused, its lock released),
 # resume-fails (a restore failing at the hand-over, after the lock went:
-# the tree killed, the lock removed once).  Exit 0 if the client
+# the tree killed, the lock removed once), killed (lmproc SIGKILLed once
+# the lock is taken: the kernel removes the lock with lmproc's netlink
+# socket, the server runs on).  Exit 0 if the client
 # saw every byte, in order, with no error, the dump/restore did what MODE
 # expects, and the ruleset is as before; the reason on stderr otherwise.
+# N: that many connections between the server and the client (1).
 # Figures on stdout: the client's line and the lmproc times.
-LM=$1 TOOLS=$2 DIR=$3 ADDR=$4 MODE=$5
+LM=$1 TOOLS=$2 DIR=$3 ADDR=$4 MODE=$5 NR=${6:-1}
 fail() { echo "$*" >&2; exit 1; }
 ms() { date +%s%3N; }
 
 ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
 	ip -6 addr add fd00::1/128 dev lo nodad || fail "can't set up lo"
 nft list ruleset >"$DIR/rules.before" 2>&1 || fail "nft list ruleset failed"
-"$TOOLS/tcpstream" server "$ADDR" 5000 >"$DIR/server.out" 2>&1 &
+"$TOOLS/tcpmany" server "$ADDR" 5000 "$NR" >"$DIR/server.out" 2>&1 &
 SP=$!
 for _ in $(seq 100); do
 	grep -q listening "$DIR/server.out" && break
 	sleep 0.02
 done
-"$TOOLS/tcpstream" client "$ADDR" 5000 1500 >"$DIR/client.out" 2>&1 &
+"$TOOLS/tcpmany" client "$ADDR" 5000 3000 "$NR" >"$DIR/client.out" 2>&1 &
 CP=$!
 # Both queues fill within milliseconds; leave the stream running a while.
 sleep 0.4
@@ -37,7 +40,11 @@ leave) args+=(-R) ;;
 iptables) args+=(--network-lock iptables) ;;
 esac
 t0=$(ms)
-if [ "$MODE" = fail ]; then
+if [ "$MODE" = killed ]; then
+	# A subshell, so that the shell's "Killed" goes nowhere.
+	(LMPROC_FAULT=dump-killed-locked "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
+		-o "$DIR/dump.log" 2>"$DIR/dump.err"; exit $?) 2>/dev/null
+elif [ "$MODE" = fail ]; then
 	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
 		-o "$DIR/dump.log" 2>"$DIR/dump.err"
 else
@@ -53,6 +60,12 @@ refuse)
 	;;
 fail)
 	[ "$st" != 0 ] || fail "dump with the fault injected succeeded"
+	;;
+killed)
+	[ "$st" = 137 ] || fail "dump not killed at the fault point (status $st)"
+	nft list ruleset >"$DIR/rules.killed" 2>&1
+	cmp -s "$DIR/rules.before" "$DIR/rules.killed" ||
+		fail "a killed dump left its lock: $(head -c 300 "$DIR/rules.killed")"
 	;;
 *)
 	[ "$st" = 0 ] || fail "dump failed: $(head -c 300 "$DIR/dump.err")"

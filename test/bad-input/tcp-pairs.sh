@@ -76,7 +76,7 @@ server() {
 	"$TOOLS/tcpstream" server "${1:-$ADDR}" 5000 >"$DIR/server.out" 2>&1 &
 	SP=$!
 	wait_for "$DIR/server.out" listening || fail "the server does not listen"
-	"$TOOLS/tcpstream" client "$ADDR" 5000 1500 >"$DIR/client.out" 2>&1 &
+	"$TOOLS/tcpstream" client "$ADDR" 5000 3000 >"$DIR/client.out" 2>&1 &
 	CP=$!
 	sleep 0.4
 }
