@@ -334,9 +334,12 @@ static int elem_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-/* Both directions of the connection queued in the set of its family. */
-static int nft_queue(struct netlock *l, bool v6, const char *lh, unsigned lp, const char *ph,
-		     unsigned pp)
+/* Both directions of the connection queued in the set of its family
+ * (for nftables; iptables takes them at once): 1 if new, 0 if queued
+ * before (its fd is the tree's and it was locked at the freeze), or
+ * -errno. */
+static int queue_conn(struct netlock *l, bool v6, const char *lh, unsigned lp, const char *ph,
+		      unsigned pp)
 {
 	char text[2 * (2 * INET6_ADDRSTRLEN + 24)], **at;
 	struct elem *e;
@@ -365,7 +368,7 @@ static int nft_queue(struct netlock *l, bool v6, const char *lh, unsigned lp, co
 		return -ENOMEM;
 	}
 	l->nr++;
-	return 0;
+	return 1;
 }
 
 int netlock_add(struct netlock *l, pid_t pid, const struct sockaddr_storage *local,
@@ -381,8 +384,9 @@ int netlock_add(struct netlock *l, pid_t pid, const struct sockaddr_storage *loc
 		l->pid = pid;
 	family = wire_addr(local, lh, sizeof(lh), &lp);
 	wire_addr(peer, ph, sizeof(ph), &pp);
-	if (l->kind == NETLOCK_NFT)
-		return nft_queue(l, family == AF_INET6, lh, lp, ph, pp);
+	ret = queue_conn(l, family == AF_INET6, lh, lp, ph, pp);
+	if (ret <= 0 || l->kind == NETLOCK_NFT)
+		return ret < 0 ? ret : 0;
 	back = netns_enter(l->pid);
 	if (back < 0)
 		return back;

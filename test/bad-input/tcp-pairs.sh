@@ -133,7 +133,9 @@ dual)
 	dump "${lock[@]}"
 	wait "$SP" 2>/dev/null
 	if [ ${#lock[@]} = 0 ]; then
-		nft list ruleset | grep -q "ip saddr 198.18.0.1 ip daddr 198.18.0.1 tcp sport" ||
+		# The IPv4 set (c4) holds the connection, "A . P . B . Q" (the
+		# IPv6 one would say ::ffff:198.18.0.1).
+		nft list ruleset | grep -q "[ {]198\.18\.0\.1 \. [0-9]* \. 198\.18\.0\.1 \. " ||
 			fail "the lock does not match IPv4 packets: $(nft list ruleset | head -c 300)"
 	else
 		[ "$(iptables -S | grep -c 'lmproc.*DROP')" = 2 ] ||
