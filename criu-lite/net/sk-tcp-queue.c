@@ -19,8 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
-#include <netinet/ip6.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
@@ -33,15 +31,14 @@
 
 #include "common.h"
 #include "log.h"
-#include "netlock.h"
 #include "sk-opts.h"
 #include "sk-tcp.h"
+#include "tcp-inject.h"
 
 #define NAME_LEN (INET6_ADDRSTRLEN + 16)
 #define BOOT_ID_LEN 36
 /* tcp_timewait_state_process(): a SYN on a TIME_WAIT gets this ISN. */
 #define TW_ISN_GAP 65537u
-#define MAX_SEG 1400u
 
 struct queued_conn {
 	int fd; /* lmproc's accepted socket, in repair mode */
@@ -104,101 +101,6 @@ struct inject {
 	const TcpRepairEntry *t;
 };
 
-struct seg {
-	uint8_t flags;
-	uint32_t seq, ack;
-	uint16_t win;
-	const uint8_t *opt;
-	size_t olen;
-	const char *data;
-	size_t dlen;
-};
-
-static uint32_t sum16(const void *p, size_t n, uint32_t sum)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (b[i] << 8) | b[i + 1];
-	if (n & 1)
-		sum += b[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ~sum;
-}
-
-/* The TCP header and payload of S at TH; its length. */
-static size_t tcp_seg(const struct inject *in, const struct seg *s, struct tcphdr *th)
-{
-	const struct sockaddr_in *l = (const void *)&in->local, *p = (const void *)&in->peer;
-	size_t len = sizeof(*th) + s->olen + s->dlen;
-
-	memset(th, 0, sizeof(*th));
-	th->source = p->sin_port; /* the same offset in sockaddr_in6 */
-	th->dest = l->sin_port;
-	th->seq = htonl(s->seq);
-	th->ack_seq = htonl(s->ack);
-	th->doff = (sizeof(*th) + s->olen) / 4;
-	((uint8_t *)th)[13] = s->flags;
-	th->window = htons(s->win);
-	memcpy(th + 1, s->opt, s->olen);
-	memcpy((uint8_t *)(th + 1) + s->olen, s->data, s->dlen);
-	return len;
-}
-
-/* The IP header at PKT of a segment of TL bytes from the client; the
- * checksum of its pseudo-header. */
-static uint32_t ip_header(const struct inject *in, uint8_t *pkt, size_t tl)
-{
-	struct iphdr *ip = (void *)pkt;
-	struct ip6_hdr *ip6 = (void *)pkt;
-
-	if (in->local.ss_family == AF_INET) {
-		memset(ip, 0, sizeof(*ip));
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->ttl = 64;
-		ip->protocol = IPPROTO_TCP;
-		ip->tot_len = htons(sizeof(*ip) + tl);
-		ip->saddr = ((const struct sockaddr_in *)&in->peer)->sin_addr.s_addr;
-		ip->daddr = ((const struct sockaddr_in *)&in->local)->sin_addr.s_addr;
-		return sum16(&ip->saddr, 8, IPPROTO_TCP + tl);
-	}
-	memset(ip6, 0, sizeof(*ip6));
-	ip6->ip6_flow = htonl(6u << 28);
-	ip6->ip6_plen = htons(tl);
-	ip6->ip6_nxt = IPPROTO_TCP;
-	ip6->ip6_hlim = 64;
-	ip6->ip6_src = ((const struct sockaddr_in6 *)&in->peer)->sin6_addr;
-	ip6->ip6_dst = ((const struct sockaddr_in6 *)&in->local)->sin6_addr;
-	return sum16(&ip6->ip6_src, 32, IPPROTO_TCP + tl);
-}
-
-/* Sends S through the raw socket, which sends to the header's address
- * (the sockaddr's port must be 0). */
-static int send_seg(const struct inject *in, const struct seg *s)
-{
-	uint8_t pkt[sizeof(struct ip6_hdr) + sizeof(struct tcphdr) + 40 + MAX_SEG];
-	bool v4 = in->local.ss_family == AF_INET;
-	size_t hl = v4 ? sizeof(struct iphdr) : sizeof(struct ip6_hdr), tl;
-	struct tcphdr *th = (void *)(pkt + hl);
-	struct sockaddr_storage dst = in->local;
-
-	tl = tcp_seg(in, s, th);
-	th->check = htons(fold(sum16(th, tl, ip_header(in, pkt, tl))));
-	((struct sockaddr_in *)&dst)->sin_port = 0;
-	if (sendto(in->raw, pkt, hl + tl, 0, (struct sockaddr *)&dst,
-		   v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) !=
-	    (ssize_t)(hl + tl))
-		return -errno;
-	return 0;
-}
-
 static int set_int(int fd, int level, int name, int v)
 {
 	return setsockopt(fd, level, name, &v, sizeof(v)) ? -errno : 0;
@@ -233,8 +135,9 @@ static int make_time_wait(const struct inject *in, uint32_t syn_seq)
 		     setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) ||
 		     shutdown(fd, SHUT_WR)))
 		ret = -errno;
-	ret = ret ?: send_seg(in, &(struct seg){ .flags = TH_FIN | TH_ACK, .seq = rcv,
-						 .ack = snd + 1, .win = 65535 });
+	ret = ret ?: tcp_inject(in->raw, &in->local, &in->peer,
+				&(struct tcp_seg){ .flags = TH_FIN | TH_ACK, .seq = rcv,
+						   .ack = snd + 1, .win = 65535 });
 	len = sizeof(ti);
 	if (!ret &&
 	    (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) || ti.tcpi_state != TCP_CLOSE))
@@ -282,22 +185,22 @@ static int handshake(const struct inject *in, const char *data)
 	const TcpRepairEntry *t = in->t;
 	uint32_t seq = t->recv_seq - t->inq_len, win = t->snd_wnd >> t->snd_wscale;
 	uint8_t so[24], ao[12] = { TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, 10 };
-	struct seg s = { .flags = TH_SYN, .seq = seq - 1, .win = 65535, .opt = so };
+	struct tcp_seg s = { .flags = TH_SYN, .seq = seq - 1, .win = 65535, .opt = so };
 	int ret = make_time_wait(in, seq - 1);
 
 	if (ret)
 		return ret;
 	s.olen = syn_opts(t, so);
-	ret = send_seg(in, &s);
-	s = (struct seg){ .flags = TH_ACK, .seq = seq, .ack = t->send_seq, .win = min(win, 65535u),
+	ret = tcp_inject(in->raw, &in->local, &in->peer, &s);
+	s = (struct tcp_seg){ .flags = TH_ACK, .seq = seq, .ack = t->send_seq, .win = min(win, 65535u),
 			  .opt = ao, .olen = t->opt_mask & TCPI_OPT_TIMESTAMPS ? 12 : 0 };
-	ret = ret ?: send_seg(in, &s);
+	ret = ret ?: tcp_inject(in->raw, &in->local, &in->peer, &s);
 	for (uint32_t off = 0; !ret && off < t->inq_len; off += s.dlen) {
 		s.flags = TH_ACK | TH_PUSH;
 		s.seq = seq + off;
 		s.data = data + off;
-		s.dlen = min(t->inq_len - off, min(t->mss, MAX_SEG));
-		ret = send_seg(in, &s);
+		s.dlen = min(t->inq_len - off, min(t->mss, TCP_INJECT_MAX_DATA));
+		ret = tcp_inject(in->raw, &in->local, &in->peer, &s);
 	}
 	return ret;
 }
@@ -339,13 +242,12 @@ static const char *requeue(pid_t pid, const struct sockaddr_storage *local,
 
 	wire_addr(local, &in.local);
 	wire_addr(peer, &in.peer);
-	in.raw = socket(in.local.ss_family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	in.raw = tcp_inject_open(in.local.ss_family);
 	if (in.raw < 0) {
-		*err = -errno;
+		*err = in.raw;
 		return "can't open a raw socket";
 	}
-	*err = set_int(in.raw, SOL_SOCKET, SO_MARK, NETLOCK_MARK);
-	*err = *err ?: handshake(&in, data);
+	*err = handshake(&in, data);
 	close(in.raw);
 	if (*err)
 		return "can't inject the handshake";

@@ -14,8 +14,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
-#include <netinet/ip6.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,8 +22,8 @@
 
 #include "common.h"
 #include "log.h"
-#include "netlock.h"
 #include "sk-tcp.h"
+#include "tcp-inject.h"
 
 #define F(s) (1u << (s))
 /* This side sent its FIN, not acknowledged yet. */
@@ -133,57 +131,36 @@ static int queue_fin(int fd, const TcpRepairEntry *t)
 	return ret ?: set_int(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
 }
 
-static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (p[i] << 8) | p[i + 1];
-	if (len & 1)
-		sum += p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons(~sum & 0xffff);
-}
-
-/* The TCP checksum over the pseudo header of SRC and DST (ALEN bytes). */
-static void tcp_csum(struct tcphdr *th, const void *src, const void *dst, size_t alen)
-{
-	uint32_t sum = csum_add(0, src, alen);
-	uint8_t tail[4] = { 0, 0, 0, IPPROTO_TCP };
-	uint16_t len = htons(sizeof(*th));
-
-	sum = csum_add(sum, dst, alen);
-	sum = csum_add(sum, tail, sizeof(tail));
-	sum = csum_add(sum, &len, sizeof(len));
-	th->check = 0;
-	th->check = csum_fold(csum_add(sum, th, sizeof(*th)));
-}
-
 /* The wire addresses of E (a v4-mapped IPv6 connection is IPv4 on the
- * wire): the family, LOCAL and PEER (4 or 16 bytes). */
-static int wire_addrs(const InetSkEntry *e, uint8_t *local, uint8_t *peer)
+ * wire), ports set, into LOCAL and PEER. */
+static void wire_addrs(const InetSkEntry *e, struct sockaddr_storage *local,
+		       struct sockaddr_storage *peer)
 {
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	struct sockaddr_in *l4 = (void *)local, *p4 = (void *)peer;
+	struct sockaddr_in6 *l6 = (void *)local, *p6 = (void *)peer;
+	bool v4 = e->family == AF_INET;
+	size_t off = 0;
 
-	if (e->family == AF_INET) {
-		memcpy(local, e->src_addr.data, 4);
-		memcpy(peer, e->dst_addr.data, 4);
-		return AF_INET;
+	memset(local, 0, sizeof(*local));
+	memset(peer, 0, sizeof(*peer));
+	if (!v4 && !memcmp(e->src_addr.data, mapped, 12) && !memcmp(e->dst_addr.data, mapped, 12)) {
+		v4 = true;
+		off = 12;
 	}
-	if (!memcmp(e->src_addr.data, mapped, 12) && !memcmp(e->dst_addr.data, mapped, 12)) {
-		memcpy(local, e->src_addr.data + 12, 4);
-		memcpy(peer, e->dst_addr.data + 12, 4);
-		return AF_INET;
+	if (v4) {
+		l4->sin_family = p4->sin_family = AF_INET;
+		memcpy(&l4->sin_addr, e->src_addr.data + off, 4);
+		memcpy(&p4->sin_addr, e->dst_addr.data + off, 4);
+		l4->sin_port = htons(e->src_port);
+		p4->sin_port = htons(e->dst_port);
+		return;
 	}
-	memcpy(local, e->src_addr.data, 16);
-	memcpy(peer, e->dst_addr.data, 16);
-	return AF_INET6;
+	l6->sin6_family = p6->sin6_family = AF_INET6;
+	memcpy(&l6->sin6_addr, e->src_addr.data, 16);
+	memcpy(&p6->sin6_addr, e->dst_addr.data, 16);
+	l6->sin6_port = htons(e->src_port);
+	p6->sin6_port = htons(e->dst_port);
 }
 
 /* The peer's window as its segments carry it (scaled). */
@@ -191,62 +168,24 @@ static uint16_t peer_window(const TcpRepairEntry *t)
 {
 	uint32_t w = t->snd_wnd >> (t->opt_mask & TCPI_OPT_WSCALE ? t->snd_wscale : 0);
 
-	return htons(min(w, 65535u));
+	return min(w, 65535u);
 }
 
 /* Sends the peer's segment with FIN (or a bare ACK) and ACK = ACK_SEQ to
- * E's socket, from a raw socket marked for the network lock. */
+ * E's socket (tcp-inject.c). */
 static int inject(const InetSkEntry *e, bool fin, uint32_t ack_seq)
 {
-	const TcpRepairEntry *t = e->tcp;
-	uint8_t local[16], peer[16], pkt[sizeof(struct ip6_hdr) + sizeof(struct tcphdr)] = {};
-	int family = wire_addrs(e, local, peer), mark = NETLOCK_MARK, fd, ret = 0;
-	size_t hlen = family == AF_INET ? sizeof(struct iphdr) : sizeof(struct ip6_hdr);
-	size_t alen = family == AF_INET ? 4 : 16;
-	struct tcphdr *th = (void *)(pkt + hlen);
-	struct sockaddr_storage to = { .ss_family = family };
-	socklen_t tolen;
+	struct tcp_seg s = { .flags = TH_ACK | (fin ? TH_FIN : 0), .seq = e->tcp->recv_seq,
+			     .ack = ack_seq, .win = peer_window(e->tcp) };
+	struct sockaddr_storage local, peer;
+	int raw, ret;
 
-	th->source = htons(e->dst_port);
-	th->dest = htons(e->src_port);
-	th->seq = htonl(t->recv_seq);
-	th->ack_seq = htonl(ack_seq);
-	th->doff = sizeof(*th) / 4;
-	th->fin = fin;
-	th->ack = 1;
-	th->window = peer_window(t);
-	tcp_csum(th, peer, local, alen);
-	if (family == AF_INET) {
-		struct iphdr *ip = (void *)pkt;
-		struct sockaddr_in *a = (void *)&to;
-
-		*ip = (struct iphdr){ .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_TCP,
-				      .tot_len = htons(hlen + sizeof(*th)) };
-		memcpy(&ip->saddr, peer, 4);
-		memcpy(&ip->daddr, local, 4);
-		memcpy(&a->sin_addr, local, 4);
-		tolen = sizeof(*a);
-	} else {
-		struct ip6_hdr *ip = (void *)pkt;
-		struct sockaddr_in6 *a = (void *)&to;
-
-		ip->ip6_vfc = 6 << 4;
-		ip->ip6_plen = htons(sizeof(*th));
-		ip->ip6_nxt = IPPROTO_TCP;
-		ip->ip6_hlim = 64;
-		memcpy(&ip->ip6_src, peer, 16);
-		memcpy(&ip->ip6_dst, local, 16);
-		memcpy(&a->sin6_addr, local, 16);
-		tolen = sizeof(*a);
-	}
-	/* IPPROTO_RAW: the headers are ours (IP_HDRINCL, IPv6's too). */
-	fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) ||
-	    sendto(fd, pkt, hlen + sizeof(*th), 0, (struct sockaddr *)&to, tolen) < 0)
-		ret = -errno;
-	close(fd);
+	wire_addrs(e, &local, &peer);
+	raw = tcp_inject_open(local.ss_family);
+	if (raw < 0)
+		return raw;
+	ret = tcp_inject(raw, &local, &peer, &s);
+	close(raw);
 	return ret;
 }
 

@@ -1,0 +1,33 @@
+/* Segments a restore sends to a connection's local end as if from its
+ * peer (net/tcp-inject.c): the peer's FIN of a closing connection
+ * (sk-tcp-state.c), a queued connection's handshake (sk-tcp-queue.c). */
+#ifndef LMPROC_TCP_INJECT_H
+#define LMPROC_TCP_INJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* The most payload one injected segment carries. */
+#define TCP_INJECT_MAX_DATA 1400u
+
+struct tcp_seg {
+	uint8_t flags;	/* TH_SYN, TH_ACK, TH_FIN, TH_PUSH */
+	uint32_t seq, ack;
+	uint16_t win;	/* as the header carries it (scaled) */
+	const uint8_t *opt;
+	size_t olen;	/* a multiple of 4, at most 40 */
+	const void *data;
+	size_t dlen;	/* at most TCP_INJECT_MAX_DATA */
+};
+
+/* A raw socket of FAMILY (AF_INET, AF_INET6) whose packets the network
+ * lock lets through (NETLOCK_MARK), in the caller's network namespace:
+ * the fd, or -errno. */
+int tcp_inject_open(int family);
+/* S from PEER to LOCAL (wire addresses: a v4-mapped one is IPv4, ports
+ * set), IP header and checksum made here, through RAW: 0 or -errno. */
+int tcp_inject(int raw, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+	       const struct tcp_seg *s);
+
+#endif

@@ -1,0 +1,123 @@
+/* Owns the segments a restore sends as a connection's peer would, to its
+ * local end over the loopback of the connection's network namespace: a
+ * raw socket (IPPROTO_RAW: the IP header is ours, IPv6's too) whose
+ * packets carry NETLOCK_MARK, which every network lock lets through
+ * first; the TCP checksum over the pseudo-header is computed here (a raw
+ * IPv6 socket does not). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netlock.h"
+#include "tcp-inject.h"
+
+static uint32_t sum16(const void *p, size_t n, uint32_t sum)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (b[i] << 8) | b[i + 1];
+	if (n & 1)
+		sum += b[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/* The TCP header and payload of S at TH, from PEER to LOCAL; its length. */
+static size_t tcp_seg(const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+		      const struct tcp_seg *s, struct tcphdr *th)
+{
+	const struct sockaddr_in *l = (const void *)local, *p = (const void *)peer;
+	size_t len = sizeof(*th) + s->olen + s->dlen;
+
+	memset(th, 0, sizeof(*th));
+	th->source = p->sin_port; /* the same offset in sockaddr_in6 */
+	th->dest = l->sin_port;
+	th->seq = htonl(s->seq);
+	th->ack_seq = htonl(s->ack);
+	th->doff = (sizeof(*th) + s->olen) / 4;
+	((uint8_t *)th)[13] = s->flags;
+	th->window = htons(s->win);
+	if (s->olen)
+		memcpy(th + 1, s->opt, s->olen);
+	if (s->dlen)
+		memcpy((uint8_t *)(th + 1) + s->olen, s->data, s->dlen);
+	return len;
+}
+
+/* The IP header at PKT of a segment of TL bytes from PEER to LOCAL; the
+ * checksum of its pseudo-header. */
+static uint32_t ip_header(const struct sockaddr_storage *local,
+			  const struct sockaddr_storage *peer, uint8_t *pkt, size_t tl)
+{
+	struct iphdr *ip = (void *)pkt;
+	struct ip6_hdr *ip6 = (void *)pkt;
+
+	if (local->ss_family == AF_INET) {
+		memset(ip, 0, sizeof(*ip));
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_TCP;
+		ip->tot_len = htons(sizeof(*ip) + tl);
+		ip->saddr = ((const struct sockaddr_in *)peer)->sin_addr.s_addr;
+		ip->daddr = ((const struct sockaddr_in *)local)->sin_addr.s_addr;
+		return sum16(&ip->saddr, 8, IPPROTO_TCP + tl);
+	}
+	memset(ip6, 0, sizeof(*ip6));
+	ip6->ip6_flow = htonl(6u << 28);
+	ip6->ip6_plen = htons(tl);
+	ip6->ip6_nxt = IPPROTO_TCP;
+	ip6->ip6_hlim = 64;
+	ip6->ip6_src = ((const struct sockaddr_in6 *)peer)->sin6_addr;
+	ip6->ip6_dst = ((const struct sockaddr_in6 *)local)->sin6_addr;
+	return sum16(&ip6->ip6_src, 32, IPPROTO_TCP + tl);
+}
+
+int tcp_inject_open(int family)
+{
+	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW), mark = NETLOCK_MARK;
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* The raw socket sends to the header's address (the sockaddr's port
+ * must be 0). */
+int tcp_inject(int raw, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+	       const struct tcp_seg *s)
+{
+	uint8_t pkt[sizeof(struct ip6_hdr) + sizeof(struct tcphdr) + 40 + TCP_INJECT_MAX_DATA];
+	bool v4 = local->ss_family == AF_INET;
+	size_t hl = v4 ? sizeof(struct iphdr) : sizeof(struct ip6_hdr), tl;
+	struct tcphdr *th = (void *)(pkt + hl);
+	struct sockaddr_storage dst = *local;
+
+	if (s->olen > 40 || s->olen % 4 || s->dlen > TCP_INJECT_MAX_DATA)
+		return -EINVAL;
+	tl = tcp_seg(local, peer, s, th);
+	th->check = htons(fold(sum16(th, tl, ip_header(local, peer, pkt, tl))));
+	((struct sockaddr_in *)&dst)->sin_port = 0;
+	if (sendto(raw, pkt, hl + tl, 0, (struct sockaddr *)&dst,
+		   v4 ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) !=
+	    (ssize_t)(hl + tl))
+		return -errno;
+	return 0;
+}
