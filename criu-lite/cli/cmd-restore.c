@@ -119,10 +119,7 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 {
 	int ret;
 
-	/* The pages are hashed while the tree is made (see restore()). */
-	img_raw_verify_defer(true);
 	ret = restore_plan_images(t, opts, dfd);
-	img_raw_verify_defer(false);
 	if (!ret)
 		ret = restore_check_cgroups(t);
 	if (!ret)
@@ -231,18 +228,11 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	ret = restore_fork_tree(t);
 	ret = restore_leave_netns(t) ?: ret;
 	ret = restore_leave_ns(t) ?: ret;
-	/* Only now: going back to lmproc's time namespace needs lmproc
-	 * single-threaded. */
-	img_raw_verify_start();
 	/* Only the tasks need them, and they have their own copies. */
 	close_service_fds(t);
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (t->ctx[i].plan.pid)
 			ret = restore_finish_task(&t->ctx[i]);
-	/* The tasks have read their pages, unchecked till now: they run
-	 * only if every chunk matched. */
-	if (!ret)
-		ret = img_raw_verify_wait();
 	/* The hand-over: the whole tree at once, or none of it. */
 	if (!ret)
 		ret = restore_check_interrupt(t);
@@ -292,8 +282,6 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 
 static void free_tree(struct restore_tree *t)
 {
-	/* A restore that failed before the hand-over still has them. */
-	img_raw_verify_wait();
 	restore_release_tree(t);
 	close_service_fds(t);
 	for (size_t i = 0; t->ctx && i < t->nr; i++) {

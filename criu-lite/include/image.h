@@ -146,17 +146,6 @@ int img_raw_verify(int dfd, int type, int pid, const char *dir, bool optional,
 /* From now on img_raw_verify() checks only the footers (ON), or the data
  * too (the default): for a dump's self-check of what it just wrote. */
 void img_raw_verify_footer_only(bool on);
-/* From now on img_raw_verify() checks a pages image's footer at once and
- * leaves its data's chunks to img_raw_verify_start() (ON), or checks all
- * at once (the default): for a restore's pages, which only tasks the
- * restore made and holds stopped read before img_raw_verify_wait(). */
-void img_raw_verify_defer(bool on);
-/* Hashes the deferred images' chunks in background threads. */
-void img_raw_verify_start(void);
-/* Waits for them: 0 if every chunk matched, the first error (logged,
- * naming the image and the bytes) otherwise; forgets them either way.
- * Nothing deferred: 0 at once. */
-int img_raw_verify_wait(void);
 
 /* Identifies an image file by its name (for lmproc show). -1 if unknown. */
 int img_type_by_name(const char *name, int *pid);

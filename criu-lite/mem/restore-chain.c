@@ -74,9 +74,8 @@ static int add_cow_run(struct restore_plan *p, uint64_t vaddr, uint64_t nr, uint
 	return 0;
 }
 
-/* The pages image of a round is verified whole against its checksums:
- * its footer here, its data here too, or, in a restore, while the tree
- * is made and before it runs (img_raw_verify_defer()). */
+/* The pages image of a round is verified whole against its checksums
+ * here, before anything is made from it. */
 static int check_pages_size(int dfd, const char *dir, pid_t pid, uint64_t bytes)
 {
 	char name[64];
