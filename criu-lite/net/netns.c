@@ -7,7 +7,9 @@
  * way from outside before the tree is forked into it: lmproc's thread
  * enters it for the fork only, each veth's outside end is made in
  * lmproc's namespace under --veth-pair's name and plugged into its
- * bridge.  A failed restore removes the outside ends it made. */
+ * bridge.  A failed restore removes the outside ends it made.  A
+ * killed tree's namespace has its links set down before lmproc lets it
+ * go (netns_links_down). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
