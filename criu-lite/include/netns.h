@@ -26,6 +26,13 @@ int netns_check_sock(pid_t pid, int fd, const char *what);
 int netns_enter(pid_t pid);
 /* Back to lmproc's namespace from netns_enter(); closes BACK. */
 int netns_leave(int back);
+/* PID's network namespace if it is the dumped tree's own (netns_dump
+ * found it not lmproc's): an fd; else -1. */
+int netns_open_tree(pid_t pid);
+/* The killed tree's namespace NSFD is about to go: every link but the
+ * loopback set down, so that its peers' packets reach no stack while
+ * the namespace is torn down (logged, never fails). */
+void netns_links_down(int nsfd);
 
 /* Restore side.  Reads and validates netns.img (optional) into T. */
 int restore_read_netns(int dfd, struct restore_tree *t);

@@ -7,7 +7,9 @@
  * way from outside before the tree is forked into it: lmproc's thread
  * enters it for the fork only, each veth's outside end is made in
  * lmproc's namespace under --veth-pair's name and plugged into its
- * bridge.  A failed restore removes the outside ends it made. */
+ * bridge.  A failed restore removes the outside ends it made.  A
+ * killed tree's namespace has its links set down before lmproc lets it
+ * go (netns_links_down). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/rtnetlink.h>
@@ -121,6 +125,64 @@ int netns_check_sock(pid_t pid, int fd, const char *what)
 	pr_err("pid %d fd %d: %s in another network namespace than lmproc's and than the tree's "
 	       "root's: not supported\n", pid, fd, what);
 	return -EOPNOTSUPP;
+}
+
+int netns_open_tree(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+	int fd;
+
+	if (!tree_ns.st_ino)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && !fstat(fd, &st) && same_ns(&st, &tree_ns))
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* A namespace's teardown removes its firewall hooks (their pre_exit)
+ * before its links: a peer's segment arriving meanwhile finds no lock
+ * and no socket, and gets a reset.  Links that are down receive
+ * nothing. */
+void netns_links_down(int nsfd)
+{
+	int back = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), sk = -1, n = 0;
+	struct if_nameindex *ifs = NULL;
+
+	if (back < 0 || setns(nsfd, CLONE_NEWNET)) {
+		pr_perror("Can't enter the killed tree's network namespace to set its links down");
+		if (back >= 0)
+			close(back);
+		return;
+	}
+	sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ifs = sk < 0 ? NULL : if_nameindex();
+	for (struct if_nameindex *i = ifs; i && i->if_index; i++) {
+		struct ifreq r = {};
+
+		snprintf(r.ifr_name, sizeof(r.ifr_name), "%s", i->if_name);
+		if (ioctl(sk, SIOCGIFFLAGS, &r) || (r.ifr_flags & IFF_LOOPBACK) ||
+		    !(r.ifr_flags & IFF_UP))
+			continue;
+		r.ifr_flags &= ~IFF_UP;
+		if (ioctl(sk, SIOCSIFFLAGS, &r))
+			pr_warn("Can't set link %s of the killed tree's network namespace down: "
+				"%s\n", i->if_name, strerror(errno));
+		else
+			n++;
+	}
+	if (!ifs)
+		pr_perror("Can't list the links of the killed tree's network namespace");
+	else
+		if_freenameindex(ifs);
+	if (sk >= 0)
+		close(sk);
+	pr_info("%d links of the killed tree's network namespace set down before it goes\n", n);
+	netns_leave(back);
 }
 
 /* Dump */

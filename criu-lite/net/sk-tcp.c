@@ -29,6 +29,7 @@
 #include "fault.h"
 #include "image.h"
 #include "log.h"
+#include "netns.h"
 #include "sk-opts.h"
 #include "sk-tcp.h"
 
@@ -42,6 +43,8 @@ struct tcp_dump {
 	int *fds; /* lmproc's copies, in repair mode */
 	size_t nr;
 	struct tcp_queue *queue; /* listeners' queues (sk-tcp-queue.c) */
+	pid_t pid;		 /* a task of the connections' namespace */
+	int netns;		 /* the tree's own namespace once committed, else -1 */
 };
 
 struct tcp_dump *tcp_dump_start(enum netlock_kind lock)
@@ -50,6 +53,7 @@ struct tcp_dump *tcp_dump_start(enum netlock_kind lock)
 
 	if (!t)
 		return NULL;
+	t->netns = -1;
 	t->lock = netlock_new(lock);
 	if (!t->lock) {
 		free(t);
@@ -125,6 +129,7 @@ int tcp_dump_lock(struct tcp_dump *t, const pid_t *pids, size_t nr)
 
 	if (!t || !nr)
 		return 0;
+	t->pid = pids[0];
 	for (size_t i = 0; i < nr && !ret; i++)
 		ret = add_inodes(pids[i], &inos, &n, &cap);
 	if (ret) {
@@ -144,9 +149,15 @@ int tcp_dump_lock(struct tcp_dump *t, const pid_t *pids, size_t nr)
 	return 0;
 }
 
+/* The tree's own namespace is held from here: it goes with the killed
+ * tree once lmproc closes its copies of the sockets (tcp_dump_end). */
 int tcp_dump_commit(struct tcp_dump *t)
 {
-	return t ? netlock_commit(t->lock) : 0;
+	int ret = t ? netlock_commit(t->lock) : 0;
+
+	if (!ret && t && t->pid)
+		t->netns = netns_open_tree(t->pid);
+	return ret;
 }
 
 static int set_int(int fd, int name, int v)
@@ -175,6 +186,8 @@ int tcp_dump_end(struct tcp_dump *t, bool killed)
 		ret = netlock_end(t->lock, true) ?: ret;
 	else
 		netlock_end(t->lock, false);
+	if (killed && t->netns >= 0)
+		netns_links_down(t->netns);
 	for (size_t i = 0; i < t->nr; i++) {
 		if (!killed && set_int(t->fds[i], TCP_REPAIR, TCP_REPAIR_OFF)) {
 			pr_perror("Can't take a TCP socket out of repair mode");
@@ -182,6 +195,8 @@ int tcp_dump_end(struct tcp_dump *t, bool killed)
 		}
 		close(t->fds[i]);
 	}
+	if (t->netns >= 0)
+		close(t->netns);
 	free(t->fds);
 	free(t);
 	return ret;

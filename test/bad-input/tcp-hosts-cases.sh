@@ -36,4 +36,9 @@ run_tcp_hosts_bad_input() {
 	CASE_KIND=state bad_case tcp-hosts-iptables tcp_hosts_case 4 stream iptables
 	CASE_KIND=state bad_case tcp-hosts-leave-running tcp_hosts_case 4 leave
 	CASE_KIND=state bad_case tcp-hosts-dump-fails tcp_hosts_case 6 fail
+	CASE_KIND=state bad_case tcp-hosts-dual-stack tcp_hosts_case 4 dual
+	CASE_KIND=state bad_case tcp-hosts-pending tcp_hosts_case 4 pending
+	CASE_KIND=state bad_case tcp-hosts-close-wait tcp_hosts_case 4 close-wait
+	CASE_KIND=state bad_case tcp-hosts-fin-wait2 tcp_hosts_case 6 fin-wait2
+	CASE_KIND=state bad_case tcp-hosts-1000 tcp_hosts_case 4 many
 }

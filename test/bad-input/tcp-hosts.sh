@@ -8,6 +8,16 @@
 # leave (dump -R) and fail (a dump failing after the sockets were read,
 # LMPROC_FAULT) restore nothing: the server streams on, on host A, with
 # no lock left in its namespace.
+# The variants, each moved as stream is: dual (FAMILY 4: the server an
+# AF_INET6 socket on [::], not V6ONLY, its client IPv4: a v4-mapped
+# connection); pending (tcppending: a listener with two connections it
+# has not accepted, the second holding bytes its client sent; once
+# restored the server accepts both and each carries a checked stream
+# both ways); close-wait and fin-wait2 (tcphalf: the client shut its
+# side, or the server its own; the state the same in the restored
+# container (ss), then the open direction finishes with every byte
+# checked and the counts matched); many (tcpmany: 1,000 connections
+# streaming both ways).
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
 # nftables lock).  HOSTS_NO_REPAIR=1 leaves --tcp-established out of dump
 # and restore: the case must then fail (the dump is refused), which shows
@@ -40,7 +50,12 @@
 # A, host B or in the restored container.
 # Exit 0 if all held; the reason on stderr otherwise.  Figures on stdout:
 # the client's line (gap_ms is its longest wait between two reads) and
-# dump_ms, restore_ms, locked_ms (dump start to restore end).
+# dump_ms, restore_ms, locked_ms (dump start to restore end); pending,
+# close-wait and fin-wait2, whose connections are idle at the freeze
+# (the server waits for the file go), give resume_ms instead of a gap:
+# from the go, made once restored, to the client's first byte
+# (pending: one of the server's, close-wait: of the stream it still
+# sends; fin-wait2: its end, after the 300 ms the client still writes).
 LM=$1 TOOLS=$2 DIR=$3 FAMILY=$4 MODE=$5
 
 if [ "$FAMILY" = 6 ]; then
@@ -49,6 +64,19 @@ else
 	SRV=198.18.0.10
 fi
 PORT=5000
+NCONNS=1000	# many's
+# The server's command line in the container; MODE's state (tcphalf).
+STATE=
+case "$MODE" in
+dual) SERVER=(tcpstream server :: "$PORT") ;;
+pending) SERVER=(tcppending qserver "$SRV" "$PORT" "$DIR/go" 2) ;;
+close-wait | fin-wait2)
+	STATE=${MODE//-/_}
+	SERVER=(tcphalf server "$SRV" "$PORT" "$STATE" "$DIR")
+	;;
+many) SERVER=(tcpmany server "$SRV" "$PORT" "$NCONNS") ;;
+*) SERVER=(tcpstream server "$SRV" "$PORT") ;;
+esac
 HOLDERS=()	# background processes whose death removes a namespace
 fail() { echo "$*" >&2; exit 1; }
 ms() { date +%s%3N; }
@@ -166,8 +194,8 @@ server_up() {
 			f=${f##*/}
 			[ "$f" -gt 2 ] && eval "exec $f>&-"
 		done
-		nsenter -t "$HA" -p -m --net="/proc/$CT/ns/net" "$TOOLS/tcpstream" server \
-			"$SRV" "$PORT" >"$DIR/server.out" 2>&1 </dev/null
+		nsenter -t "$HA" -p -m --net="/proc/$CT/ns/net" "$TOOLS/${SERVER[0]}" \
+			"${SERVER[@]:1}" >"$DIR/server.out" 2>&1 </dev/null
 		exit 0
 	) 2>/dev/null &
 	SP=$!
@@ -186,32 +214,100 @@ server_up() {
 	wait "$CT" 2>/dev/null
 }
 
-# The client: CP its pid; it runs 1.5 s after the restore.
-client_up() {
-	local extra=()
-
-	[ "$MODE" = stall ] && extra=(stall)
-	nsenter -t "$CL" -n "$TOOLS/tcpstream" client "$SRV" "$PORT" 3000 "${extra[@]}" \
-		>"$DIR/client.out" 2>&1 </dev/null &
-	CP=$!
-	if [ "$MODE" != stall ]; then
-		# Both queues fill within milliseconds; let it run a while.
-		sleep 0.4
-		return 0
-	fi
+# wait_out FILE WORD: up to 10 s for WORD in FILE (a tool's "error"
+# line ends it at once).
+wait_out() {
 	for _ in $(seq 1000); do
-		grep -q stalled "$DIR/client.out" && return 0
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		grep -q "^error" "$1" 2>/dev/null && break
 		sleep 0.01
 	done
-	fail "the client's window never closed: $(head -c 200 "$DIR/client.out")"
+	fail "no \"$2\" in $(basename "$1"): $(head -c 200 "$1")"
 }
 
-# The dumped connection: unread data both ways, or a zero window.
+# half_conns PID: the connections on PORT in ss's name of STATE in PID's
+# network namespace.
+half_conns() {
+	local ss=close-wait
+
+	[ "$STATE" = fin_wait2 ] && ss=fin-wait-2
+	at "$1" ss -tanH state "$ss" "( sport = :$PORT )" | wc -l
+}
+
+# The client: CP its pid; it runs 1.5 s after the restore.
+client_up() {
+	local client=(tcpstream client "$SRV" "$PORT" 3000)
+
+	case "$MODE" in
+	stall) client+=(stall) ;;
+	pending) client=(tcppending qclient "$SRV" "$PORT" 2) ;;
+	close-wait | fin-wait2) client=(tcphalf client "$SRV" "$PORT" "$STATE" "$DIR") ;;
+	many) client=(tcpmany client "$SRV" "$PORT" 3000 "$NCONNS") ;;
+	esac
+	nsenter -t "$CL" -n "$TOOLS/${client[0]}" "${client[@]:1}" \
+		>"$DIR/client.out" 2>&1 </dev/null &
+	CP=$!
+	case "$MODE" in
+	stall)
+		for _ in $(seq 1000); do
+			grep -q stalled "$DIR/client.out" && return 0
+			sleep 0.01
+		done
+		fail "the client's window never closed: $(head -c 200 "$DIR/client.out")"
+		;;
+	pending)
+		wait_out "$DIR/client.out" pending
+		# The second connection's bytes (PRE_LEN) in its receive queue.
+		for _ in $(seq 1000); do
+			at "$SHOST" ss -tnH "( sport = :$PORT )" |
+				awk '$2 == 3000 { f = 1 } END { exit !f }' && return 0
+			sleep 0.01
+		done
+		fail "the queued bytes never reached the server: $(at "$SHOST" ss -tnH | head -c 300)"
+		;;
+	close-wait | fin-wait2)
+		wait_out "$DIR/server.out" ready
+		[ "$(half_conns "$SHOST")" = 1 ] ||
+			fail "the server's connection is not in $STATE: $(at "$SHOST" ss -tanH | head -c 300)"
+		;;
+	many)
+		# Every connection accepted once the server closed its listener.
+		for _ in $(seq 1000); do
+			at "$SHOST" ss -ltnH "( sport = :$PORT )" | grep -q . || break
+			sleep 0.01
+		done
+		at "$SHOST" ss -ltnH "( sport = :$PORT )" | grep -q . &&
+			fail "the server did not accept $NCONNS connections: $(head -c 200 "$DIR/client.out")"
+		sleep 0.4
+		;;
+	*)
+		# Both queues fill within milliseconds; let it run a while.
+		sleep 0.4
+		;;
+	esac
+	return 0
+}
+
+# The dumped connection: unread data both ways, or a zero window; or
+# the variant's own.
 check_image() {
 	local inq outq wnd mss
 
 	"$LM" show -D "$DIR/img" >"$DIR/show.json" 2>"$DIR/show.err" ||
 		fail "lmproc show: $(head -c 200 "$DIR/show.err")"
+	case "$MODE" in
+	pending | close-wait | fin-wait2 | many)
+		check_variant_image
+		return
+		;;
+	dual)
+		# An IPv6 socket whose addresses are v4-mapped.
+		if ! grep -q '"family": 10,' "$DIR/show.json" ||
+			! grep -q '"src_addr": "00000000000000000000ffffc612000a"' "$DIR/show.json"; then
+			fail "the connection is not a v4-mapped one of an IPv6 socket"
+		fi
+		;;
+	esac
 	inq=$(tcp_field inq_len) outq=$(tcp_field outq_len) wnd=$(tcp_field snd_wnd)
 	mss=$(tcp_field mss)
 	[ -n "$inq" ] || fail "no TCP connection in the images"
@@ -224,13 +320,45 @@ check_image() {
 	fi
 }
 
-# The restored server: pid SPID in host B, in a namespace of its own.
+# The images of pending (two connections queued, the second with the
+# 3,000 bytes its client sent), close-wait and fin-wait2 (the state),
+# many (as many connections as made).
+check_variant_image() {
+	local n want
+
+	case "$MODE" in
+	pending)
+		n=$(grep -c '"local_port"' "$DIR/show.json")
+		[ "$n" = 2 ] || fail "$n queued connections in the images, not 2"
+		n=$(grep -o '"inq_len": [0-9]*' "$DIR/show.json" | grep -o '[0-9]*$' | tr '\n' ' ')
+		[ "$n" = "0 3000 " ] || fail "the queued connections held $n bytes, not 0 and 3000"
+		echo "dumped 2 queued connections"
+		;;
+	close-wait | fin-wait2)
+		want=8
+		[ "$STATE" = fin_wait2 ] && want=5
+		n=$(grep -A40 '"tcp": {' "$DIR/show.json" | grep -o '"state": [0-9]*' | grep -o '[0-9]*$')
+		[ "$n" = "$want" ] || fail "the dumped connection's state is '$n', not $want ($STATE)"
+		echo "dumped state $STATE inq $(tcp_field inq_len) outq $(tcp_field outq_len)"
+		;;
+	many)
+		n=$(grep -c '"inq_len"' "$DIR/show.json")
+		[ "$n" = "$NCONNS" ] || fail "$n connections in the images, not $NCONNS"
+		echo "dumped $n connections"
+		;;
+	esac
+}
+
+# The restored server: pid SPID in host B, in a namespace of its own;
+# RHOST its pid here.
 check_moved() {
-	local cmd rns p RHOST=
+	local cmd rns p
+
+	RHOST=
 
 	[ ! -e "/proc/$SHOST" ] || fail "the server (pid $SHOST) still runs on host A"
 	cmd=$(nsenter -t "$HB" -p -m cat "/proc/$SPID/cmdline" 2>/dev/null | tr '\0' ' ')
-	[[ "$cmd" == *"tcpstream server"* ]] ||
+	[[ "$cmd" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
 		fail "no server at pid $SPID in host B (there: '$cmd')"
 	# Detached, it is a child of host B's init now.
 	# shellcheck disable=SC2013 # one line of pids
@@ -246,6 +374,38 @@ check_moved() {
 	return 0
 }
 
+# go: the idle variants' server (and tcphalf's client) go on; their
+# end checked: both connections served (pending), the counts matched
+# (close-wait, fin-wait2).  TGO: when.
+go() {
+	if [ -n "$STATE" ]; then
+		[ "$(half_conns "$RHOST")" = 1 ] ||
+			fail "the restored connection is not in $STATE: $(at "$RHOST" ss -tanH | head -c 300)"
+	fi
+	TGO=$(ms)
+	touch "$DIR/go"
+}
+
+# The figure of an idle variant, and the server's end.
+idle_end() {
+	local first sr sw cr cw
+
+	first=$(awk '/^first_at/ { print $2 }' "$DIR/client.out")
+	if [ "$MODE" = pending ]; then
+		grep -q "^ok 2" "$DIR/client.out" || fail "client: $(head -c 200 "$DIR/client.out")"
+		wait_out "$DIR/server.out" "served 2"
+	else
+		wait_out "$DIR/server.out" "done"
+		read -r _ sr _ sw < <(grep '^read [0-9]' "$DIR/server.out")
+		read -r _ cr _ cw _ < <(grep '^read [0-9]' "$DIR/client.out")
+		echo "server read $sr wrote $sw"
+		if [ -z "$sr" ] || [ "$sr" != "$cw" ] || [ "$cr" != "$sw" ]; then
+			fail "counts differ: server read $sr wrote $sw, client read $cr wrote $cw"
+		fi
+	fi
+	[ -n "$first" ] && echo "resume_ms $((first - TGO))"
+}
+
 # The client's end: every byte, its count matched; no lock on either host.
 finish() {
 	local cst
@@ -253,8 +413,9 @@ finish() {
 	wait "$CP"
 	cst=$?
 	CP=
-	cat "$DIR/client.out"
+	grep -v '^first_at' "$DIR/client.out"
 	[ "$cst" = 0 ] || fail "client: $(tr '\n' ' ' <"$DIR/client.out" | head -c 300)"
+	[ -n "${TGO:-}" ] && idle_end
 	[ "$(rules "$HA")" = "$RULES_A" ] ||
 		fail "host A's firewall differs after: $(rules "$HA" | grep lmproc | head -c 200)"
 	[ "$(rules "$HB")" = "$RULES_B" ] ||
@@ -308,4 +469,7 @@ t3=$(ms)
 echo "dump_ms $((t1 - t0)) restore_ms $((t3 - t2)) locked_ms $((t3 - t0))"
 check_image
 check_moved
+case "$MODE" in
+pending | close-wait | fin-wait2) go ;;
+esac
 finish

@@ -7,7 +7,8 @@
  * finish the connection: each side writes consecutive 32-bit counters
  * in the direction still open and checks every word it reads until
  * EOF.  Both print "read R wrote W" (bytes) at the end (the client then
- * the ms from DIR/go to its EOF), the server then
+ * the ms from DIR/go to its EOF, and on the line before "first_at MS"
+ * if it read a byte after the go: when, CLOCK_REALTIME), the server then
  * "done"; the caller compares the counts.  "syn ADDR PORT" connects to
  * a port whose SYNs are dropped and waits in SYN_SENT; "tfo-server ADDR
  * PORT" accepts a TCP Fast Open connection of "tfo-client ADDR PORT"
@@ -48,6 +49,9 @@ struct side {
 };
 
 static const char *dir;
+/* The client: the go seen; when it then read its first byte (ms). */
+static bool gone;
+static uint64_t first_at;
 
 static int die(const char *what)
 {
@@ -143,6 +147,8 @@ static int get(struct side *s, int flags)
 	if (n < 0)
 		die("recv");
 	s->read += n;
+	if (gone && n > 0 && !first_at)
+		first_at = now_ms();
 	for (ssize_t i = 0; i < n; i++) {
 		uint32_t w;
 
@@ -352,6 +358,7 @@ static int client(const char *host, const char *port, const char *st)
 		shutdown(s.fd, SHUT_WR);
 	wait_file("go");
 	go = now_ms();
+	gone = true;
 	/* The direction still open: 300 ms more of counters, read meanwhile. */
 	if (writes) {
 		uint64_t t0 = now_ms();
@@ -367,6 +374,8 @@ static int client(const char *host, const char *port, const char *st)
 		shutdown(s.fd, SHUT_WR);
 	}
 	get_all(&s);
+	if (first_at)
+		printf("first_at %llu\n", (unsigned long long)first_at);
 	printf("read %llu wrote %llu eof_ms %llu\n", (unsigned long long)s.read,
 	       (unsigned long long)s.wrote, (unsigned long long)(now_ms() - go));
 	close(s.fd);

@@ -10,8 +10,10 @@
  * accepts the N in order and on each reads the bytes sent before, then
  * each side sends STREAM_LEN bytes the other checks, byte by byte (a
  * pattern of the connection's index and the offset): "served N", "ok
- * N", exit 0 if every byte matched.  "qclient ADDR PORT N half" shuts
- * the last connection's sending side after its bytes and waits. */
+ * N", exit 0 if every byte matched; the client first "first_at MS",
+ * when its first byte came (CLOCK_REALTIME).  "qclient ADDR PORT N
+ * half" shuts the last connection's sending side after its bytes and
+ * waits. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CONNS 16
@@ -91,6 +94,9 @@ static int server(struct sockaddr_storage *ss, socklen_t len, const char *go)
 	return 0;
 }
 
+/* When check_all first read a byte (CLOCK_REALTIME ms), 0 before. */
+static unsigned long long first_at;
+
 static uint8_t pattern(int conn, size_t i, int dir)
 {
 	return (i * 7 + conn * 13 + dir * 101 + i / 251) & 0xff;
@@ -127,6 +133,12 @@ static void check_all(int fd, int conn, size_t len, int dir)
 			printf("connection %d: read at %zu of %zu: %s\n", conn, off, len,
 			       r ? strerror(errno) : "end of stream");
 			exit(1);
+		}
+		if (!first_at) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			first_at = ts.tv_sec * 1000ull + ts.tv_nsec / 1000000;
 		}
 		for (ssize_t i = 0; i < r; i++)
 			if (buf[i] != pattern(conn, off + i, dir)) {
@@ -182,7 +194,7 @@ static int qclient(struct sockaddr_storage *ss, socklen_t len, int n, bool half)
 		check_all(fds[i], i, STREAM_LEN, 1);
 		send_all(fds[i], i, STREAM_LEN, 2);
 	}
-	printf("ok %d\n", n);
+	printf("first_at %llu\nok %d\n", first_at, n);
 	return 0;
 }
 
