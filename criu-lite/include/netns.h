@@ -31,8 +31,9 @@ int netns_leave(int back);
 int netns_open_tree(pid_t pid);
 /* The killed tree's namespace NSFD is about to go: every link but the
  * loopback set down, so that its peers' packets reach no stack while
- * the namespace is torn down (logged, never fails). */
-void netns_links_down(int nsfd);
+ * the namespace is torn down, unless a process not in PIDS (the tree's,
+ * NR) or a bind mount holds it (logged, never fails). */
+void netns_links_down(int nsfd, const pid_t *pids, size_t nr);
 
 /* Restore side.  Reads and validates netns.img (optional) into T. */
 int restore_read_netns(int dfd, struct restore_tree *t);

@@ -11,6 +11,7 @@
  * killed tree's namespace has its links set down before lmproc lets it
  * go (netns_links_down). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -144,15 +145,62 @@ int netns_open_tree(pid_t pid)
 	return -1;
 }
 
+static bool in_list(pid_t pid, const pid_t *pids, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+/* Whether anything but the tree (PIDS) holds namespace NS: a process,
+ * or a bind mount of it (ip netns add) in lmproc's mount namespace. */
+static bool held_elsewhere(const struct stat *ns, const pid_t *pids, size_t nr)
+{
+	char path[64], want[64], line[1024];
+	struct dirent *de;
+	struct stat st;
+	bool held = false;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	DIR *d;
+
+	snprintf(want, sizeof(want), "net:[%lu]", (unsigned long)ns->st_ino);
+	while (f && !held && fgets(line, sizeof(line), f))
+		held = strstr(line, want) != NULL;
+	if (f)
+		fclose(f);
+	d = held ? NULL : opendir("/proc");
+	while (d && !held && (de = readdir(d))) {
+		pid_t pid = atoi(de->d_name);
+
+		if (pid <= 0 || in_list(pid, pids, nr))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+		held = !stat(path, &st) && same_ns(&st, ns);
+		if (held)
+			pr_info("pid %d (not of the tree) is in its network namespace\n", pid);
+	}
+	if (d)
+		closedir(d);
+	return held;
+}
+
 /* A namespace's teardown removes its firewall hooks (their pre_exit)
  * before its links: a peer's segment arriving meanwhile finds no lock
  * and no socket, and gets a reset.  Links that are down receive
- * nothing. */
-void netns_links_down(int nsfd)
+ * nothing.  A namespace something else holds is left as it is: it does
+ * not go, and its links are not the tree's to take down. */
+void netns_links_down(int nsfd, const pid_t *pids, size_t nr)
 {
 	int back = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), sk = -1, n = 0;
 	struct if_nameindex *ifs = NULL;
+	struct stat ns;
 
+	if (back >= 0 && !fstat(nsfd, &ns) && held_elsewhere(&ns, pids, nr)) {
+		pr_info("The killed tree's network namespace is held by others: its links stay up\n");
+		close(back);
+		return;
+	}
 	if (back < 0 || setns(nsfd, CLONE_NEWNET)) {
 		pr_perror("Can't enter the killed tree's network namespace to set its links down");
 		if (back >= 0)

@@ -44,6 +44,8 @@ struct tcp_dump {
 	size_t nr;
 	struct tcp_queue *queue; /* listeners' queues (sk-tcp-queue.c) */
 	pid_t pid;		 /* a task of the connections' namespace */
+	pid_t *pids;		 /* the tree's live processes */
+	size_t nr_pids;
 	int netns;		 /* the tree's own namespace once committed, else -1 */
 };
 
@@ -130,6 +132,11 @@ int tcp_dump_lock(struct tcp_dump *t, const pid_t *pids, size_t nr)
 	if (!t || !nr)
 		return 0;
 	t->pid = pids[0];
+	t->pids = malloc(nr * sizeof(*pids));
+	if (!t->pids)
+		return -ENOMEM;
+	memcpy(t->pids, pids, nr * sizeof(*pids));
+	t->nr_pids = nr;
 	for (size_t i = 0; i < nr && !ret; i++)
 		ret = add_inodes(pids[i], &inos, &n, &cap);
 	if (ret) {
@@ -187,7 +194,7 @@ int tcp_dump_end(struct tcp_dump *t, bool killed)
 	else
 		netlock_end(t->lock, false);
 	if (killed && t->netns >= 0)
-		netns_links_down(t->netns);
+		netns_links_down(t->netns, t->pids, t->nr_pids);
 	for (size_t i = 0; i < t->nr; i++) {
 		if (!killed && set_int(t->fds[i], TCP_REPAIR, TCP_REPAIR_OFF)) {
 			pr_perror("Can't take a TCP socket out of repair mode");
@@ -197,6 +204,7 @@ int tcp_dump_end(struct tcp_dump *t, bool killed)
 	}
 	if (t->netns >= 0)
 		close(t->netns);
+	free(t->pids);
 	free(t->fds);
 	free(t);
 	return ret;
