@@ -58,6 +58,12 @@ struct parasite_ctl {
 	bool pipe_passed;
 	dev_t pipe_dev;
 	ino_t pipe_ino;
+
+	/* The task's fds before the parasite ran (sorted; NULL: not
+	 * listed): the cure closes any other, which a parasite stopped by
+	 * force between its syscall and its note in the area made. */
+	int *fds_before;
+	size_t nr_fds_before;
 };
 
 static inline void keep_first(int *ret, int err)

@@ -3,6 +3,7 @@
  * cures the task of it.  Owns the memfd area and the socket; single
  * syscalls and the saved task state are parasite-syscall.c's.  Every step
  * has an undo that parasite_cure() runs on success and on any failure. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -289,6 +291,67 @@ static int accept_parasite(struct parasite_ctl *ctl)
 	return 0;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* PID's open fds, sorted, into *FDS (*NR). */
+static int list_task_fds(pid_t pid, int **fds, size_t *nr)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	*fds = NULL;
+	*nr = 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (*nr == cap) {
+			int *n = realloc(*fds, (cap = cap ? 2 * cap : 64) * sizeof(*n));
+
+			if (!n) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			*fds = n;
+		}
+		(*fds)[(*nr)++] = atoi(de->d_name);
+	}
+	closedir(d);
+	qsort(*fds, *nr, sizeof(**fds), cmp_int);
+	return 0;
+}
+
+/* The fds the parasite made that the area does not name (see
+ * fds_before), closed. */
+static int close_strays(struct parasite_ctl *ctl)
+{
+	int *now = NULL, ret;
+	size_t nr = 0;
+
+	if (!ctl->fds_before)
+		return 0;
+	ret = list_task_fds(ctl->pid, &now, &nr);
+	for (size_t i = 0; i < nr && !ret; i++) {
+		int fd = now[i];
+
+		if (bsearch(&fd, ctl->fds_before, ctl->nr_fds_before, sizeof(fd), cmp_int))
+			continue;
+		pr_warn("pid %d: fd %d the parasite made and did not note is closed\n", ctl->pid,
+			fd);
+		ret = task_close_fd(ctl, &fd);
+	}
+	free(now);
+	return ret;
+}
+
 int parasite_infect(struct parasite_ctl *ctl)
 {
 	struct sockaddr_un addr;
@@ -302,6 +365,8 @@ int parasite_infect(struct parasite_ctl *ctl)
 	ret = listen_in_netns(ctl, &addr, &addr_len);
 	if (!ret)
 		ret = map_area(ctl, &addr, addr_len);
+	if (!ret)
+		ret = list_task_fds(ctl->pid, &ctl->fds_before, &ctl->nr_fds_before);
 	if (!ret)
 		ret = start_daemon(ctl);
 	if (ret)
@@ -625,6 +690,7 @@ static int unmap_remote(struct parasite_ctl *ctl)
 	}
 	if (ctl->remote_fd >= 0)
 		keep_first(&ret, task_close_fd(ctl, &ctl->remote_fd));
+	keep_first(&ret, close_strays(ctl));
 	if (ctl->remote_map) {
 		err = task_remote_call(ctl, &res, "munmap of the parasite", __NR_munmap, args, NULL,
 				       0);
@@ -637,6 +703,7 @@ static int unmap_remote(struct parasite_ctl *ctl)
 
 static void release_local(struct parasite_ctl *ctl)
 {
+	free(ctl->fds_before);
 	if (ctl->local_fd >= 0)
 		close(ctl->local_fd);
 	if (ctl->sk >= 0)
