@@ -39,6 +39,7 @@ struct mig_src {
 	struct mig_plan plan;
 	pid_t dest_pid;
 	bool held; /* the dump reached the hold: the images were complete */
+	bool dump_said; /* a pre-copy round failed and said why itself */
 	const char *result;
 	char reason[512];
 };
@@ -438,8 +439,12 @@ static int run_round(struct mig_src *m, unsigned int k)
 	m->opts->prev_images_dir = k > 1 ? prev : NULL;
 	ret = cmd_pre_dump(m->opts);
 	m->opts->prev_images_dir = NULL;
-	if (ret)
-		return fail(m, ret, "pre-copy round %s failed; the pre-dump says why", path + strlen(m->dir) + 5);
+	if (ret) {
+		/* The pre-dump said why, in its one line. */
+		m->dump_said = true;
+		return fail(m, ret, "the dump failed at the source (pre-copy round %s)",
+			    path + strlen(m->dir) + 5);
+	}
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return fail(m, -errno, "can't open %s", path);
@@ -470,10 +475,12 @@ static int precopy(struct mig_src *m)
 		return 0;
 	mig_send_text(&m->chan, MIG_ABORT, m->reason);
 	stop_tracking(m);
+	m->result = "aborted";
+	if (m->dump_said)
+		return ret;
 	pr_err("Migration of pid %d to %s failed during pre-copy: %s; the tree runs here as "
 	       "before, untracked\n",
 	       m->opts->pid, m->opts->to, m->reason);
-	m->result = "aborted";
 	return ret;
 }
 
