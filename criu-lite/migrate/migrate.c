@@ -427,10 +427,11 @@ static int send_round(struct mig_src *m, unsigned int k, int dfd)
 static int run_round(struct mig_src *m, unsigned int k)
 {
 	struct mig_round r = { .k = k, .t_start = now_us() };
-	char path[128], prev[32];
+	char path[128], prev[32], num[16];
 	uint64_t t_send, sent = m->chan.bytes_sent;
 	int dfd, ret;
 
+	snprintf(num, sizeof(num), "%u", k);
 	snprintf(path, sizeof(path), "%s/pre-%u", m->dir, k);
 	snprintf(prev, sizeof(prev), "../pre-%u", k - 1);
 	if (mkdir(path, 0700))
@@ -442,8 +443,7 @@ static int run_round(struct mig_src *m, unsigned int k)
 	if (ret) {
 		/* The pre-dump said why, in its one line. */
 		m->dump_said = true;
-		return fail(m, ret, "the dump failed at the source (pre-copy round %s)",
-			    path + strlen(m->dir) + 5);
+		return fail(m, ret, "the dump failed at the source (pre-copy round %s)", num);
 	}
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)

@@ -6,6 +6,7 @@
  * restored tree stopped until the source's COMMIT, acknowledges it, and
  * only then lets the restore hand the tree over.  One log line per
  * connection; serve keeps serving. */
+#include <ctype.h>
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
@@ -157,8 +158,8 @@ static int begin_round(struct mig_dst *d, const struct mig_msg *m)
 	if (d->round_dfd >= 0 || d->final_files)
 		return fail(d, -EPROTO, "ROUND %s inside round %u or after the final images",
 			    m->data, d->round);
-	if (sscanf(m->data, "%u%n", &k, &n) != 1 || n != (int)m->len || k != d->round + 1 ||
-	    k > MIG_MAX_ROUNDS) {
+	if (!isdigit((unsigned char)m->data[0]) || sscanf(m->data, "%u%n", &k, &n) != 1 ||
+	    n != (int)m->len || k != d->round + 1 || k > MIG_MAX_ROUNDS) {
 		mig_printable(m->data);
 		return fail(d, -EPROTO, "ROUND '%s' where round %u (at most %u) was due", m->data,
 			    d->round + 1, MIG_MAX_ROUNDS);
@@ -204,7 +205,9 @@ static int recv_images(struct mig_dst *d)
 			return fail(d, ret, "%s", why);
 		if (m.type == MIG_DUMP_DONE && d->round_dfd < 0)
 			break;
-		if (m.type == MIG_FILE) {
+		if (m.type == MIG_DUMP_DONE) {
+			ret = fail(d, -EPROTO, "DUMP_DONE inside round %u", d->round);
+		} else if (m.type == MIG_FILE) {
 			ret = recv_file(d, &m);
 		} else if (m.type == MIG_ROUND) {
 			ret = begin_round(d, &m);
@@ -375,8 +378,9 @@ static int serve_one(struct mig_dst *d, const struct mig_psk *psk, int fd)
 	remove_dir(d);
 	if (!ret) {
 		serve_log(
-		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %.1f ms)%s",
-		    d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes,
+		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %u pre-copy "
+		    "rounds, %.1f ms)%s",
+		    d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes, d->round,
 		    (now_us() - d->t_start) / 1000.0,
 		    d->chan.fd < 0 ? "; the link was closed before COMMITTED" : "");
 		mig_chan_close(&d->chan);

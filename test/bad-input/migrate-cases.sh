@@ -260,6 +260,28 @@ case_migrate_bad_frames() {
 	moved_passes 14
 }
 
+# (4b) pre-copy rounds out of order, on a plaintext serve: one line each,
+# nothing left under -D (mig_case), and serve then takes a real migration
+# with its rounds.
+case_migrate_bad_rounds() {
+	target_up || return 1
+	serve_up --insecure || return 1
+	send_raw eval 'hello_frames; frame 10 1; printf 2'
+	serve_says 1 "migration 1 from .* refused: ROUND '2' where round 1 .* was due" ||
+		return 1
+	send_raw eval 'hello_frames; frame 10 1; printf 1; frame 4 0'
+	serve_says 1 "migration 2 from .* refused: DUMP_DONE inside round 1" || return 1
+	send_raw eval 'hello_frames; frame 11 0'
+	serve_says 1 "migration 3 from .* refused: ROUND_DONE outside a round" || return 1
+	mig --insecure || { REASON="migrate after the bad rounds failed: $(head -n 1 "$RD/bad.err")"
+		return 1; }
+	if [ "$(json_field rounds)" -lt 2 ] 2>/dev/null; then
+		REASON="the migration after the bad rounds made $(json_field rounds) rounds, not 2+"
+		return 1
+	fi
+	moved_passes 4
+}
+
 # idle_peers: 8 connections that send nothing (5 to 12) fill serve; the
 # 13th is refused at once; once they close, each is one line.
 idle_peers() {
@@ -451,4 +473,5 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-precopy mig_case case_migrate_precopy
 	CASE_KIND=migrate bad_case migrate-precopy-off mig_case case_migrate_precopy_off
 	CASE_KIND=migrate bad_case migrate-precopy-fails mig_case case_migrate_precopy_fails
+	CASE_KIND=migrate bad_case migrate-bad-rounds mig_case case_migrate_bad_rounds
 }
