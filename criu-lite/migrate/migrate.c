@@ -392,7 +392,7 @@ static int wait_round_done(struct mig_src *m, unsigned int k)
 	else
 		snprintf(why, sizeof(why), "no answer in time");
 	if (ret) {
-		snprintf(text, sizeof(text), "round %u was not stored: %s", k, why);
+		snprintf(text, sizeof(text), "round %u: not stored: %s", k, why);
 		return fail(m, ret, "%s", text);
 	}
 	if (msg.type != MIG_ROUND_DONE) {
@@ -418,7 +418,13 @@ static int send_round(struct mig_src *m, unsigned int k, int dfd)
 	if (!ret)
 		ret = mig_send(&m->chan, MIG_ROUND_DONE, NULL, 0);
 	if (ret && !m->reason[0])
-		fail(m, ret, "%s", "the connection failed during pre-copy");
+		fail(m, ret, "%s", "the connection failed");
+	if (ret && ret != -EINTR) {
+		char why[sizeof(m->reason) + 32];
+
+		snprintf(why, sizeof(why), "round %s: %s", num, m->reason);
+		snprintf(m->reason, sizeof(m->reason), "%.*s", (int)sizeof(m->reason) - 1, why);
+	}
 	return ret ?: wait_round_done(m, k);
 }
 

@@ -165,6 +165,9 @@ static int begin_round(struct mig_dst *d, const struct mig_msg *m)
 			    d->round + 1, MIG_MAX_ROUNDS);
 	}
 	d->round = k;
+	/* The test's moment to kill this process in the middle of a round. */
+	if (k == 2 && fault_injected("serve-stop-in-round"))
+		raise(SIGSTOP);
 	snprintf(name, sizeof(name), "pre-%u", k);
 	if (mkdirat(d->dfd, name, 0700))
 		return fail(d, -errno, "can't make %s in %s: %s", name, d->dir, strerror(errno));

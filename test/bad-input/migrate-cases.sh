@@ -458,6 +458,45 @@ case_migrate_precopy_fails() {
 	target_intact
 }
 
+# (6d) serve's process killed in the middle of round 2 (stopped there by
+# LMPROC_FAULT=serve-stop-in-round): migrate exits 1, the link lost; the
+# writer runs on as before, untracked.
+case_migrate_precopy_link() {
+	local lm st
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	SERVE_FAULT=serve-stop-in-round serve_up || return 1
+	mig --tls-psk-file "$RD/psk" --max-downtime 0 &
+	lm=$!
+	if ! wait_until 30000 stopped_child; then
+		REASON="serve did not stop in round 2"
+		kill -KILL "$lm"
+		return 1
+	fi
+	kill -KILL "$STOPPED_CHILD"
+	wait "$lm"
+	st=$?
+	ERRORS_ONLY=1 refused "$st" "pid $TPID" "during pre-copy" "round 2: " "connection" \
+		"untracked" || return 1
+	[ "$(json_field result)" = aborted ] || { REASON="result not 'aborted'"; return 1; }
+	if ! wait_until 2000 untracked "$TPID"; then
+		REASON="the failed pre-copy left pid $TPID tracked"
+		no_keeper "$TPID" || REASON+=" (its keeper runs)"
+		return 1
+	fi
+	target_intact || return 1
+	# serve reaps its children once a second, then removes 256 MiB.
+	serve_says 1 "connection 1: its process was killed by SIGKILL" || return 1
+	if ! wait_until 5000 srv_empty; then
+		REASON="serve left $(ls -A "$RD/srv" | head -n 3 | tr '\n' ' ') under -D"
+		return 1
+	fi
+}
+
+srv_empty() {
+	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
+}
+
 run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-moves mig_case case_migrate_moves
 	CASE_KIND=migrate bad_case migrate-moves-tree mig_case case_migrate_moves \
@@ -474,4 +513,5 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-precopy-off mig_case case_migrate_precopy_off
 	CASE_KIND=migrate bad_case migrate-precopy-fails mig_case case_migrate_precopy_fails
 	CASE_KIND=migrate bad_case migrate-bad-rounds mig_case case_migrate_bad_rounds
+	CASE_KIND=migrate bad_case migrate-precopy-link mig_case case_migrate_precopy_link
 }
