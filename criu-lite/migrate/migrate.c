@@ -371,8 +371,8 @@ static void round_stats(struct mig_src *m, int dfd, struct mig_round *r)
 	ds = (DumpStatsEntry *)msg;
 	r->dirty_bytes = ds->pages_written * PAGE_SIZE;
 	if (r->k == 1)
-		m->plan.fixed_us = ds->frozen_time_us - min(ds->frozen_time_us,
-							     ds->page_copy_time_us);
+		m->plan.fixed_us =
+		    ds->frozen_time_us - min(ds->frozen_time_us, ds->page_copy_time_us);
 	img_free_msg(msg);
 }
 

@@ -140,7 +140,8 @@ static int recv_file(struct mig_dst *d, const struct mig_msg *m)
 	d->bytes += size;
 	if (d->round_dfd < 0)
 		d->final_files++;
-	fd = openat(d->round_dfd >= 0 ? d->round_dfd : d->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(d->round_dfd >= 0 ? d->round_dfd : d->dfd, name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fail(d, -errno, "can't create %s in %s: %s", name, d->dir, strerror(errno));
 	ret = recv_data(d, fd, name, size);
