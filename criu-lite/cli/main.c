@@ -21,6 +21,7 @@ static const char usage_text[] =
 	"                 [--manage-cgroups[=soft|full|strict|ignore]]\n"
 	"  lmproc serve   -D DIR [--listen ADDR:PORT] --tls-psk-file FILE | --insecure\n"
 	"  lmproc migrate -t PID --to ADDR:PORT --tls-psk-file FILE | --insecure\n"
+	"                 [--max-downtime MS] [--max-rounds N] [--max-time S]\n"
 	"                 [--tcp-established] [--veth-pair IN=OUT[@BRIDGE]]... [--json]\n"
 	"  lmproc check   [--feature NAME]\n"
 	"  lmproc show    DIR|IMAGE\n"
@@ -36,11 +37,11 @@ static const char usage_text[] =
 	"  serve     receive migrations (destination): each connection's tree is\n"
 	"            restored under DIR into a new pid and time namespace, held stopped\n"
 	"            until the source commits, then let run; keeps serving\n"
-	"  migrate   move the tree of PID to a serve (source): frozen, dumped and\n"
-	"            streamed, killed here only once the destination has acknowledged\n"
-	"            the commit; any failure before resumes it here.  This first step\n"
-	"            has no pre-copy rounds and no downtime planner yet: the tree stays\n"
-	"            frozen for the whole dump, transfer and restore\n"
+	"  migrate   move the tree of PID to a serve (source): pre-copy rounds stream\n"
+	"            its memory while it runs, until the predicted downtime is under\n"
+	"            --max-downtime; then frozen, the rest dumped and streamed, killed\n"
+	"            here only once the destination has acknowledged the commit; any\n"
+	"            failure before resumes it here\n"
 	"  check     probe the kernel features lmproc can use here\n"
 	"  show      decode images to JSON on stdout\n"
 	"\n"
@@ -87,7 +88,13 @@ static const char usage_text[] =
 	"      --tls-psk-file FILE the channel's pre-shared key (TLS 1.3): one line,\n"
 	"                          HEXKEY or IDENTITY:HEXKEY, 16 to 64 bytes, mode 600\n"
 	"      --insecure          serve, migrate: plaintext channel, no authentication\n"
-	"      --json              migrate: one JSON object summary on stdout\n"
+	"      --json              migrate: one JSON object per pre-copy round, then\n"
+	"                          the summary, on stdout\n"
+	"      --max-downtime MS   migrate: freeze for the final dump once the\n"
+	"                          predicted downtime is under MS (default 300)\n"
+	"      --max-rounds N      migrate: at most N pre-copy rounds (default 8;\n"
+	"                          0: none, everything in the final dump)\n"
+	"      --max-time S        migrate: pre-copy for at most S seconds\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -113,6 +120,20 @@ static int parse_pid(const char *s, pid_t *pid)
 	return 0;
 }
 
+/* A whole number from 0 to MAX, for migrate's planner limits. */
+static int parse_count(const char *s, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < 0 || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 enum {
 	OPT_PAGE_PATH = 256,
 	OPT_PREV_IMAGES,
@@ -132,6 +153,9 @@ enum {
 	OPT_PSK_FILE,
 	OPT_INSECURE,
 	OPT_JSON,
+	OPT_MAX_DOWNTIME,
+	OPT_MAX_ROUNDS,
+	OPT_MAX_TIME,
 };
 
 /* CRIU's modes: full would also set the limits of cgroups that exist
@@ -196,10 +220,13 @@ int main(int argc, char **argv)
 		{ "tls-psk-file", required_argument, NULL, OPT_PSK_FILE },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "max-downtime", required_argument, NULL, OPT_MAX_DOWNTIME },
+		{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
+		{ "max-time", required_argument, NULL, OPT_MAX_TIME },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct lmproc_opts opts = {};
+	struct lmproc_opts opts = { .max_downtime_ms = 300, .max_rounds = 8 };
 	const char *log_file = NULL;
 	int level = LOG_WARN, vcount = 0, c, ret;
 	const char *cmd;
@@ -306,6 +333,18 @@ int main(int argc, char **argv)
 			break;
 		case OPT_JSON:
 			opts.json = true;
+			break;
+		case OPT_MAX_DOWNTIME:
+			if (parse_count(optarg, 3600000, &opts.max_downtime_ms))
+				return usage_error("bad --max-downtime %s (milliseconds)", optarg);
+			break;
+		case OPT_MAX_ROUNDS:
+			if (parse_count(optarg, MIG_MAX_ROUNDS, &opts.max_rounds))
+				return usage_error("bad --max-rounds %s (0 to 32)", optarg);
+			break;
+		case OPT_MAX_TIME:
+			if (parse_count(optarg, 86400, &opts.max_time_s))
+				return usage_error("bad --max-time %s (seconds)", optarg);
 			break;
 		case OPT_FEATURE:
 			opts.feature = optarg;

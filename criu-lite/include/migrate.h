@@ -13,7 +13,8 @@
 #include "opts.h"
 
 #define MIG_MAGIC 0x474d4d4cu /* "LMMG", little-endian on the wire */
-#define MIG_VERSION 1
+/* 2: pre-copy rounds (ROUND, ROUND_DONE) before the final images. */
+#define MIG_VERSION 2
 #define MIG_HDR_SIZE 16
 
 /* Bounds checked before anything is allocated or written. */
@@ -24,6 +25,7 @@
 #define MIG_MAX_FILE_SIZE (64ull << 30) /* one image */
 #define MIG_MAX_CONNS 8u		/* connections serve handles at once */
 #define MIG_MAX_TOTAL (256ull << 30)	/* all images of one migration */
+#define MIG_MAX_ROUNDS 32		/* pre-copy rounds, each a restore level */
 
 /* Timeouts, in ms: every wait for the peer is bounded. */
 #define MIG_IO_TIMEOUT_MS 30000 /* one read or write */
@@ -40,6 +42,8 @@ enum mig_type {
 	MIG_COMMITTED,
 	MIG_ABORT, /* the reason, text */
 	MIG_ERROR, /* the reason, text */
+	MIG_ROUND, /* "K": round K's FILEs follow, into its own directory */
+	MIG_ROUND_DONE, /* source: round K is complete; serve: stored */
 	MIG_TYPE_NR,
 };
 
@@ -91,6 +95,33 @@ int mig_chan_read(struct mig_chan *c, void *buf, size_t len);
  * STOP, asked every 200 ms, says non-zero (its value). */
 int mig_chan_wait(struct mig_chan *c, int timeout_ms, int (*stop)(void));
 void mig_chan_close(struct mig_chan *c);
+
+/* planner.c: one pre-copy round's measurements and what they predict. */
+struct mig_round {
+	unsigned int k;
+	uint64_t bytes;	      /* sent on the channel for the round */
+	uint64_t dirty_bytes; /* the pages it copied */
+	uint64_t t_start;     /* its freeze, about (us, CLOCK_MONOTONIC) */
+	uint64_t send_us;     /* from ROUND to the destination's ROUND_DONE */
+	uint64_t us;	      /* the whole round: pre-dump and send */
+	double mib_s;	      /* bytes / send time */
+	double dirty_mib_s;   /* dirty bytes / time since the last freeze; < 0: none */
+	double predicted_ms;  /* the final step's, if it froze now; < 0: unknown */
+};
+
+struct mig_plan {
+	const struct lmproc_opts *opts;
+	struct mig_round hist[MIG_MAX_ROUNDS];
+	unsigned int nr;
+	uint64_t t_start;
+	uint64_t fixed_us; /* round 1's frozen time less its page copy */
+	const char *stop;  /* why pre-copy ended, once it has */
+};
+
+/* Takes round R (its fields up to us filled in), prints its line, and
+ * says whether the final dump should freeze now (PLAN->stop says why). */
+bool mig_plan_round(struct mig_plan *plan, const struct mig_round *r);
+void mig_round_json(const struct mig_round *r, char *buf, size_t len);
 
 int cmd_serve(struct lmproc_opts *opts);
 int cmd_migrate(struct lmproc_opts *opts);

@@ -68,6 +68,9 @@ struct lmproc_opts {
 	const char *psk_file;		/* --tls-psk-file */
 	bool insecure;			/* --insecure: plaintext channel */
 	bool json;			/* migrate --json */
+	int max_downtime_ms;		/* migrate --max-downtime (default 300) */
+	int max_rounds;			/* migrate --max-rounds (default 8) */
+	int max_time_s;			/* migrate --max-time (0: no limit) */
 	/* migrate: called with the tree frozen and its images complete and
 	 * checked, before the kill.  0: kill it (committed); negative: release
 	 * it as -R would; DUMP_HOLD_FROZEN: leave it stopped (outcome unknown). */

@@ -4,11 +4,14 @@
  * them, waits for the destination's RESTORED, commits, and only on
  * COMMITTED lets the dump kill the tree.  Before COMMIT every failure
  * releases the tree as `dump -R` does; after COMMIT without COMMITTED the
- * tree stays stopped, neither killed nor resumed (docs/migration.md). */
+ * tree stays stopped, neither killed nor resumed (docs/migration.md).
+ * Before the final dump, pre-copy rounds (the pre-dump's own code path)
+ * stream what the tree writes while it runs, as the planner decides. */
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,20 +20,26 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "image.h"
 #include "interrupt.h"
 #include "log.h"
 #include "migrate.h"
 #include "pstree.h"
+#include "track-keeper.h"
+
+#include "stats.pb-c.h"
 
 struct mig_src {
 	struct lmproc_opts *opts;
 	struct mig_chan chan;
 	char dir[64];
 	uint64_t t_start, t_frozen, t_committed;
-	uint64_t image_bytes;
+	uint64_t image_bytes, final_bytes;
 	unsigned int files;
+	struct mig_plan plan;
 	pid_t dest_pid;
 	bool held; /* the dump reached the hold: the images were complete */
+	bool dump_said; /* a pre-copy round failed and said why itself */
 	const char *result;
 	char reason[512];
 };
@@ -94,7 +103,8 @@ static int send_images(struct mig_src *m, int dfd)
 	}
 	rewinddir(d);
 	while (!ret && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		/* The rounds' directories went in their rounds. */
+		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
 			continue;
 		ret = interrupt_check();
 		if (ret) {
@@ -107,8 +117,6 @@ static int send_images(struct mig_src *m, int dfd)
 			fail(m, ret, "the connection failed while sending %s", de->d_name);
 	}
 	closedir(d);
-	if (!ret && mig_send(&m->chan, MIG_DUMP_DONE, NULL, 0))
-		ret = fail(m, -ECONNRESET, "%s", "the connection failed after the images");
 	return ret;
 }
 
@@ -167,7 +175,11 @@ static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 
 	m->t_frozen = t_frozen_us;
 	m->held = true;
+	m->final_bytes = m->chan.bytes_sent;
 	ret = send_images(m, dfd);
+	if (!ret && mig_send(&m->chan, MIG_DUMP_DONE, NULL, 0))
+		ret = fail(m, -ECONNRESET, "%s", "the connection failed after the images");
+	m->final_bytes = m->chan.bytes_sent - m->final_bytes;
 	if (!ret)
 		ret = wait_restored(m);
 	if (ret) {
@@ -192,14 +204,23 @@ static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 	return 0;
 }
 
-static void remove_dir(const char *dir)
+/* The images, and the rounds' directories of images (DEPTH 1). */
+static void remove_dir(const char *dir, int depth)
 {
+	char sub[PATH_MAX];
 	struct dirent *de;
 	DIR *d = opendir(dir);
 
-	while (d && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_DIR && !depth) {
+			snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+			remove_dir(sub, depth + 1);
+		} else {
 			unlinkat(dirfd(d), de->d_name, 0);
+		}
+	}
 	if (d)
 		closedir(d);
 	if (rmdir(dir) && errno != ENOENT)
@@ -243,6 +264,18 @@ static int open_channel(struct mig_src *m, const struct mig_psk *psk)
 	return ret;
 }
 
+static void history_json(const struct mig_src *m)
+{
+	char buf[512];
+
+	printf(", \"history\": [");
+	for (unsigned int i = 0; i < m->plan.nr; i++) {
+		mig_round_json(&m->plan.hist[i], buf, sizeof(buf));
+		printf("%s%s", i ? ", " : "", buf);
+	}
+	printf("]");
+}
+
 static void summary(struct mig_src *m, int ret)
 {
 	uint64_t now = now_us(), frozen = m->t_frozen ? (m->t_committed ?: now) - m->t_frozen : 0;
@@ -250,10 +283,14 @@ static void summary(struct mig_src *m, int ret)
 	if (m->opts->json) {
 		printf("{\"result\": \"%s\", \"pid\": %d, \"to\": \"%s\", \"dest_pid\": %d, "
 		       "\"frozen_ms\": %.3f, \"bytes\": %llu, \"image_bytes\": %llu, "
-		       "\"files\": %u, \"total_ms\": %.3f",
+		       "\"files\": %u, \"total_ms\": %.3f, \"final_bytes\": %llu, \"rounds\": %u",
 		       m->result, m->opts->pid, m->opts->to, m->dest_pid, frozen / 1000.0,
 		       (unsigned long long)m->chan.bytes_sent, (unsigned long long)m->image_bytes,
-		       m->files, (now - m->t_start) / 1000.0);
+		       m->files, (now - m->t_start) / 1000.0,
+		       (unsigned long long)m->final_bytes, m->plan.nr);
+		if (m->plan.stop)
+			printf(", \"stop\": \"%s\"", m->plan.stop);
+		history_json(m);
 		if (ret) {
 			for (char *p = m->reason; *p; p++)
 				if (*p == '"' || *p == '\\')
@@ -266,10 +303,12 @@ static void summary(struct mig_src *m, int ret)
 	}
 	if (!ret)
 		printf("pid %d migrated to %s (pid %d there): frozen %.1f ms, %llu bytes sent "
-		       "(%u images, %llu bytes), total %.1f ms\n",
+		       "(%u images, %llu bytes; %llu in the final dump after %u pre-copy "
+		       "rounds), total %.1f ms\n",
 		       m->opts->pid, m->opts->to, m->dest_pid, frozen / 1000.0,
 		       (unsigned long long)m->chan.bytes_sent, m->files,
-		       (unsigned long long)m->image_bytes, (now - m->t_start) / 1000.0);
+		       (unsigned long long)m->image_bytes, (unsigned long long)m->final_bytes,
+		       m->plan.nr, (now - m->t_start) / 1000.0);
 }
 
 /* PID and its descendants, as "PID PID...", for the user's kill. */
@@ -307,8 +346,153 @@ static void say_frozen(struct mig_src *m)
 					: "");
 }
 
+/* Ends the tracking the rounds left (each process's keeper): the tree
+ * runs on as if no round had been. */
+static void stop_tracking(struct mig_src *m)
+{
+	char pids[1024] = "", *p, *save = NULL;
+	size_t off = 0;
+
+	tree_pids(m->opts->pid, pids, sizeof(pids), &off);
+	for (p = strtok_r(pids, " ", &save); p; p = strtok_r(NULL, " ", &save))
+		if (keeper_stop(atoi(p)))
+			pr_warn("pid %s: its tracking keeper did not stop\n", p);
+}
+
+/* Round R's pages; round 1 also gives the final step's fixed cost: its
+ * frozen time less its page copy. */
+static void round_stats(struct mig_src *m, int dfd, struct mig_round *r)
+{
+	ProtobufCMessage *msg;
+	DumpStatsEntry *ds;
+
+	if (img_read_one(dfd, IMG_STATS_DUMP, 0, &msg))
+		return;
+	ds = (DumpStatsEntry *)msg;
+	r->dirty_bytes = ds->pages_written * PAGE_SIZE;
+	if (r->k == 1)
+		m->plan.fixed_us =
+		    ds->frozen_time_us - min(ds->frozen_time_us, ds->page_copy_time_us);
+	img_free_msg(msg);
+}
+
+/* The destination's answer to ROUND_DONE: the round is stored. */
+static int wait_round_done(struct mig_src *m, unsigned int k)
+{
+	char why[256], text[512];
+	struct mig_msg msg;
+	int ret;
+
+	ret = mig_chan_wait(&m->chan, MIG_IO_TIMEOUT_MS, interrupt_check);
+	if (ret == -EINTR)
+		return fail(m, ret, "interrupted by SIG%s during pre-copy",
+			    sigabbrev_np(interrupt_signal()));
+	if (!ret)
+		ret = mig_recv(&m->chan, &msg, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "no answer in time");
+	if (ret) {
+		snprintf(text, sizeof(text), "round %u: not stored: %s", k, why);
+		return fail(m, ret, "%s", text);
+	}
+	if (msg.type != MIG_ROUND_DONE) {
+		mig_printable(msg.data);
+		snprintf(text, sizeof(text), "the destination answered round %u with %s%s%s", k,
+			 mig_type_name(msg.type), msg.len ? ": " : "", msg.data);
+		fail(m, -ECANCELED, "%s", text);
+		ret = -ECANCELED;
+	}
+	mig_msg_free(&msg);
+	return ret;
+}
+
+static int send_round(struct mig_src *m, unsigned int k, int dfd)
+{
+	char num[16];
+	int ret;
+
+	snprintf(num, sizeof(num), "%u", k);
+	ret = mig_send_text(&m->chan, MIG_ROUND, num);
+	if (!ret)
+		ret = send_images(m, dfd);
+	if (!ret)
+		ret = mig_send(&m->chan, MIG_ROUND_DONE, NULL, 0);
+	if (ret && !m->reason[0])
+		fail(m, ret, "%s", "the connection failed");
+	if (ret && ret != -EINTR) {
+		char why[sizeof(m->reason) + 32];
+
+		snprintf(why, sizeof(why), "round %s: %s", num, m->reason);
+		snprintf(m->reason, sizeof(m->reason), "%.*s", (int)sizeof(m->reason) - 1, why);
+	}
+	return ret ?: wait_round_done(m, k);
+}
+
+/* Pre-dump round K into DIR/pre-K (its parent ../pre-(K-1)), streamed
+ * while the tree runs.  1: the planner says freeze now. */
+static int run_round(struct mig_src *m, unsigned int k)
+{
+	struct mig_round r = { .k = k, .t_start = now_us() };
+	char path[128], prev[32], num[16];
+	uint64_t t_send, sent = m->chan.bytes_sent;
+	int dfd, ret;
+
+	snprintf(num, sizeof(num), "%u", k);
+	snprintf(path, sizeof(path), "%s/pre-%u", m->dir, k);
+	snprintf(prev, sizeof(prev), "../pre-%u", k - 1);
+	if (mkdir(path, 0700))
+		return fail(m, -errno, "can't make %s", path);
+	m->opts->images_dir = path;
+	m->opts->prev_images_dir = k > 1 ? prev : NULL;
+	ret = cmd_pre_dump(m->opts);
+	m->opts->prev_images_dir = NULL;
+	if (ret) {
+		/* The pre-dump said why, in its one line. */
+		m->dump_said = true;
+		return fail(m, ret, "the dump failed at the source (pre-copy round %s)", num);
+	}
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return fail(m, -errno, "can't open %s", path);
+	round_stats(m, dfd, &r);
+	t_send = now_us();
+	ret = send_round(m, k, dfd);
+	close(dfd);
+	if (ret)
+		return ret;
+	r.send_us = now_us() - t_send;
+	r.us = now_us() - r.t_start;
+	r.bytes = m->chan.bytes_sent - sent;
+	return mig_plan_round(&m->plan, &r) ? 1 : 0;
+}
+
+/* Rounds until the planner says freeze; on failure the tree runs on,
+ * untracked, and the destination drops what it stored (ABORT). */
+static int precopy(struct mig_src *m)
+{
+	int ret = 0;
+
+	for (unsigned int k = 1; k <= (unsigned int)m->opts->max_rounds && !ret; k++)
+		ret = interrupt_check() ?: run_round(m, k);
+	if (ret == -EINTR && !m->reason[0])
+		fail(m, ret, "interrupted by SIG%s during pre-copy",
+		     sigabbrev_np(interrupt_signal()));
+	if (ret >= 0)
+		return 0;
+	mig_send_text(&m->chan, MIG_ABORT, m->reason);
+	stop_tracking(m);
+	m->result = "aborted";
+	if (m->dump_said)
+		return ret;
+	pr_err("Migration of pid %d to %s failed during pre-copy: %s; the tree runs here as "
+	       "before, untracked\n",
+	       m->opts->pid, m->opts->to, m->reason);
+	return ret;
+}
+
 static int migrate(struct mig_src *m, const struct mig_psk *psk)
 {
+	char prev[32];
 	int ret = open_channel(m, psk);
 
 	if (ret)
@@ -318,11 +502,21 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 		pr_perror("Can't make a private directory for the images under /dev/shm");
 		return -errno;
 	}
+	m->plan = (struct mig_plan){ .opts = m->opts, .t_start = now_us() };
+	ret = m->opts->max_rounds ? precopy(m) : 0;
+	if (ret) {
+		remove_dir(m->dir, 0);
+		return ret;
+	}
+	snprintf(prev, sizeof(prev), "pre-%u", m->plan.nr);
 	m->opts->images_dir = m->dir;
+	m->opts->prev_images_dir = m->plan.nr ? prev : NULL;
 	m->opts->dump_hold = hold;
 	m->opts->hold_arg = m;
 	ret = cmd_dump(m->opts);
-	remove_dir(m->dir);
+	if (ret && m->plan.nr)
+		stop_tracking(m);
+	remove_dir(m->dir, 0);
 	if (ret == DUMP_HOLD_FROZEN) {
 		say_frozen(m);
 		m->result = "frozen";

@@ -6,6 +6,7 @@
  * restored tree stopped until the source's COMMIT, acknowledges it, and
  * only then lets the restore hand the tree over.  One log line per
  * connection; serve keeps serving. */
+#include <ctype.h>
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
@@ -36,6 +37,11 @@ struct mig_dst {
 	char name[64]; /* the images' directory under -D */
 	char dir[PATH_MAX];
 	int dfd;
+	/* Pre-copy: round K's images go to pre-K beside the final's, which
+	 * names it as its parent_dir (round K's names ../pre-(K-1)). */
+	unsigned int round;
+	int round_dfd; /* the open round's directory, -1 between rounds */
+	unsigned int final_files;
 	uint64_t t_start, bytes;
 	unsigned int files;
 	pid_t root;
@@ -132,12 +138,63 @@ static int recv_file(struct mig_dst *d, const struct mig_msg *m)
 		return fail(d, -EFBIG, "%s of %llu bytes (file %u) is over the bounds", name,
 			    (unsigned long long)size, d->files);
 	d->bytes += size;
-	fd = openat(d->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (d->round_dfd < 0)
+		d->final_files++;
+	fd = openat(d->round_dfd >= 0 ? d->round_dfd : d->dfd, name,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fail(d, -errno, "can't create %s in %s: %s", name, d->dir, strerror(errno));
 	ret = recv_data(d, fd, name, size);
 	close(fd);
 	return ret;
+}
+
+/* ROUND "K": the next round's directory, made before its FILEs. */
+static int begin_round(struct mig_dst *d, const struct mig_msg *m)
+{
+	unsigned int k;
+	char name[32];
+	int n = 0;
+
+	if (d->round_dfd >= 0 || d->final_files)
+		return fail(d, -EPROTO, "ROUND %s inside round %u or after the final images",
+			    m->data, d->round);
+	if (!isdigit((unsigned char)m->data[0]) || sscanf(m->data, "%u%n", &k, &n) != 1 ||
+	    n != (int)m->len || k != d->round + 1 || k > MIG_MAX_ROUNDS) {
+		mig_printable(m->data);
+		return fail(d, -EPROTO, "ROUND '%s' where round %u (at most %u) was due", m->data,
+			    d->round + 1, MIG_MAX_ROUNDS);
+	}
+	d->round = k;
+	/* The test's moment to kill this process in the middle of a round. */
+	if (k == 2 && fault_injected("serve-stop-in-round"))
+		raise(SIGSTOP);
+	snprintf(name, sizeof(name), "pre-%u", k);
+	if (mkdirat(d->dfd, name, 0700))
+		return fail(d, -errno, "can't make %s in %s: %s", name, d->dir, strerror(errno));
+	d->round_dfd = openat(d->dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (d->round_dfd < 0)
+		return fail(d, -errno, "can't open %s in %s: %s", name, d->dir, strerror(errno));
+	return 0;
+}
+
+/* ROUND_DONE: the round is complete (its inventory came), and stored. */
+static int end_round(struct mig_dst *d)
+{
+	int ret;
+
+	if (d->round_dfd < 0)
+		return fail(d, -EPROTO, "ROUND_DONE outside a round");
+	ret = faccessat(d->round_dfd, "inventory.img", F_OK, AT_SYMLINK_NOFOLLOW);
+	close(d->round_dfd);
+	d->round_dfd = -1;
+	if (ret)
+		return fail(d, -ENOENT, "round %u came without inventory.img", d->round);
+	if (fault_injected("serve-round-fails"))
+		return fail(d, -EIO, "round %u could not be stored (fault injected)", d->round);
+	if (mig_send(&d->chan, MIG_ROUND_DONE, NULL, 0))
+		return fail(d, -ECONNRESET, "the connection failed after round %u", d->round);
+	return 0;
 }
 
 static int recv_images(struct mig_dst *d)
@@ -150,10 +207,16 @@ static int recv_images(struct mig_dst *d)
 		ret = mig_recv(&d->chan, &m, why, sizeof(why));
 		if (ret)
 			return fail(d, ret, "%s", why);
-		if (m.type == MIG_DUMP_DONE)
+		if (m.type == MIG_DUMP_DONE && d->round_dfd < 0)
 			break;
-		if (m.type == MIG_FILE) {
+		if (m.type == MIG_DUMP_DONE) {
+			ret = fail(d, -EPROTO, "DUMP_DONE inside round %u", d->round);
+		} else if (m.type == MIG_FILE) {
 			ret = recv_file(d, &m);
+		} else if (m.type == MIG_ROUND) {
+			ret = begin_round(d, &m);
+		} else if (m.type == MIG_ROUND_DONE) {
+			ret = end_round(d);
 		} else if (m.type == MIG_ABORT) {
 			mig_printable(m.data);
 			ret = fail(d, -ECANCELED, "the source aborted: %s", m.data);
@@ -216,22 +279,50 @@ static int make_dir(struct mig_dst *d)
 	return 0;
 }
 
-/* Only what recv_file made: image names, nothing to recurse into. */
-static void remove_dir(struct mig_dst *d)
+static bool round_name(const char *name)
 {
-	int fd = d->dfd < 0 ? -1 : dup(d->dfd);
+	unsigned int k;
+	int n = 0;
+
+	return sscanf(name, "pre-%u%n", &k, &n) == 1 && !name[n] && k && k <= MIG_MAX_ROUNDS;
+}
+
+/* Only what recv_file and begin_round made: image names, and the rounds'
+ * directories of image names (DEPTH 1), nothing else. */
+static void remove_images(int dfd, int depth)
+{
+	int fd = dup(dfd), sub;
 	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
 
-	if (d->dfd < 0)
-		return;
-	while (dir && (de = readdir(dir)))
-		if (mig_name_ok(de->d_name))
-			unlinkat(d->dfd, de->d_name, 0);
+	while (dir && (de = readdir(dir))) {
+		if (mig_name_ok(de->d_name)) {
+			unlinkat(dfd, de->d_name, 0);
+			continue;
+		}
+		if (depth || !round_name(de->d_name))
+			continue;
+		sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (sub >= 0) {
+			remove_images(sub, depth + 1);
+			close(sub);
+		}
+		unlinkat(dfd, de->d_name, AT_REMOVEDIR);
+	}
 	if (dir)
 		closedir(dir);
 	else if (fd >= 0)
 		close(fd);
+}
+
+static void remove_dir(struct mig_dst *d)
+{
+	if (d->round_dfd >= 0)
+		close(d->round_dfd);
+	d->round_dfd = -1;
+	if (d->dfd < 0)
+		return;
+	remove_images(d->dfd, 0);
 	close(d->dfd);
 	d->dfd = -1;
 	if (rmdir(d->dir))
@@ -291,8 +382,9 @@ static int serve_one(struct mig_dst *d, const struct mig_psk *psk, int fd)
 	remove_dir(d);
 	if (!ret) {
 		serve_log(
-		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %.1f ms)%s",
-		    d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes,
+		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %u pre-copy "
+		    "rounds, %.1f ms)%s",
+		    d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes, d->round,
 		    (now_us() - d->t_start) / 1000.0,
 		    d->chan.fd < 0 ? "; the link was closed before COMMITTED" : "");
 		mig_chan_close(&d->chan);
@@ -316,7 +408,8 @@ static void on_stop(int sig)
 static void child(const struct lmproc_opts *opts, const struct mig_psk *psk, int fd,
 		  unsigned int id)
 {
-	struct mig_dst d = {.sopts = opts, .id = id, .dfd = -1, .t_start = now_us()};
+	struct mig_dst d = {.sopts = opts, .id = id, .dfd = -1, .round_dfd = -1,
+			    .t_start = now_us()};
 
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
@@ -335,7 +428,7 @@ struct conn {
 /* A child that crashed left its images: removed as the child would. */
 static void child_ended(const struct lmproc_opts *opts, struct conn *conns, pid_t pid, int status)
 {
-	struct mig_dst d = {.sopts = opts, .dfd = -1};
+	struct mig_dst d = {.sopts = opts, .dfd = -1, .round_dfd = -1};
 
 	for (unsigned int i = 0; i < MIG_MAX_CONNS; i++) {
 		if (conns[i].pid != pid)

@@ -9,7 +9,10 @@
 # destination's restore fails (migrate-restore-fails), serve unharmed by
 # garbage, oversized and truncated messages (migrate-bad-frames), and left
 # stopped, neither killed nor resumed, when COMMITTED never comes
-# (migrate-commit-lost).
+# (migrate-commit-lost); pre-copy rounds before the final dump while the
+# application runs and writes (migrate-precopy), none with --max-rounds 0
+# (migrate-precopy-off), and a round the destination fails to store: the
+# application runs on, untracked (migrate-precopy-fails).
 
 # mig_psk NAME: a fresh 32-byte key in RD/NAME, mode 600.
 mig_psk() {
@@ -193,12 +196,17 @@ case_migrate_dump_refused() {
 	target_intact
 }
 
-# frame TYPE LEN: a header (LE magic "LMMG", version 1, TYPE, LEN, 0).
+mig_version() {
+	sed -n 's/^#define MIG_VERSION \([0-9]*\).*/\1/p' "$ROOT/criu-lite/include/migrate.h"
+}
+
+# frame TYPE LEN: a header (LE magic "LMMG", the version, TYPE, LEN, 0).
 frame() {
 	local t=$1 l=$2 esc
 
-	esc="LMMG\\x01\\x00$(byte "$t")\\x00$(byte "$l")$(byte $((l >> 8)))$(byte $((l >> 16)))"
-	esc+="$(byte $((l >> 24)))\\x00\\x00\\x00\\x00"
+	esc="LMMG$(byte "$(mig_version)")\\x00$(byte "$t")\\x00"
+	esc+="$(byte "$l")$(byte $((l >> 8)))$(byte $((l >> 16)))$(byte $((l >> 24)))"
+	esc+="\\x00\\x00\\x00\\x00"
 	printf '%b' "$esc"
 }
 
@@ -213,7 +221,7 @@ hello_frames() {
 	local v hello
 
 	v=$(sed -n 's/^#define IMAGE_VERSION \([0-9]*\).*/\1/p' "$ROOT/criu-lite/include/image.h")
-	hello="lmproc-migrate 1 images $v tcp 0"$'\n'
+	hello="lmproc-migrate $(mig_version) images $v tcp 0"$'\n'
 	frame 1 ${#hello}
 	printf '%s' "$hello"
 }
@@ -250,6 +258,28 @@ case_migrate_bad_frames() {
 	mig --insecure || { REASON="migrate after the bad peers failed: $(head -n 1 "$RD/bad.err")"
 		return 1; }
 	moved_passes 14
+}
+
+# (4b) pre-copy rounds out of order, on a plaintext serve: one line each,
+# nothing left under -D (mig_case), and serve then takes a real migration
+# with its rounds.
+case_migrate_bad_rounds() {
+	target_up || return 1
+	serve_up --insecure || return 1
+	send_raw eval 'hello_frames; frame 10 1; printf 2'
+	serve_says 1 "migration 1 from .* refused: ROUND '2' where round 1 .* was due" ||
+		return 1
+	send_raw eval 'hello_frames; frame 10 1; printf 1; frame 4 0'
+	serve_says 1 "migration 2 from .* refused: DUMP_DONE inside round 1" || return 1
+	send_raw eval 'hello_frames; frame 11 0'
+	serve_says 1 "migration 3 from .* refused: ROUND_DONE outside a round" || return 1
+	mig --insecure || { REASON="migrate after the bad rounds failed: $(head -n 1 "$RD/bad.err")"
+		return 1; }
+	if [ "$(json_field rounds)" -lt 2 ] 2>/dev/null; then
+		REASON="the migration after the bad rounds made $(json_field rounds) rounds, not 2+"
+		return 1
+	fi
+	moved_passes 4
 }
 
 # idle_peers: 8 connections that send nothing (5 to 12) fill serve; the
@@ -350,6 +380,123 @@ case_migrate_held() {
 	target_intact
 }
 
+# rounds_check MIN MAX: the last mig's --json output (RD/bad.out): one
+# object per round as it happened, then the summary with as many rounds
+# in its history, MIN to MAX of them, and with rounds, the final dump
+# sending less than round 1.
+rounds_check() {
+	local out
+
+	if ! out=$(python3 - "$RD/bad.out" "$1" "$2" 2>&1 <<'PY'
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+rounds, s = objs[:-1], objs[-1]
+lo, hi = int(sys.argv[2]), int(sys.argv[3])
+hist = s.get("history")
+if s.get("rounds") is None or hist is None:
+    sys.exit("no rounds or history in the summary")
+if not lo <= s["rounds"] <= hi:
+    sys.exit(f"{s['rounds']} rounds, expected {lo} to {hi}")
+if rounds != hist or len(hist) != s["rounds"]:
+    sys.exit(f"{len(rounds)} round objects printed, {len(hist)} in the history")
+if [r["round"] for r in hist] != list(range(1, len(hist) + 1)):
+    sys.exit("rounds out of order")
+if hist and not s["final_bytes"] < hist[0]["bytes"]:
+    sys.exit(f"the final dump sent {s['final_bytes']} bytes, round 1 {hist[0]['bytes']}")
+print(" ".join(str(r["bytes"]) for r in hist), s["final_bytes"], s["frozen_ms"])
+PY
+	); then
+		REASON="migrate --json: $out"
+		add_detail "migrate's output" "$RD/bad.out" 12
+		return 1
+	fi
+	DETAIL="bytes per round, final, frozen ms: $out"
+}
+
+# (6) pre-copy: predump_writer (256 MiB, rewritten at 16 MiB/s) moved
+# while it writes: at least two rounds, the final dump smaller than round
+# 1, and every page exact at the destination (its own check).
+case_migrate_precopy() {
+	target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --max-rounds 8 --max-downtime 300; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	rounds_check 2 8 || return 1
+	moved_passes 1
+}
+
+# (6b) --max-rounds 0: no round, everything in the final dump, as before.
+case_migrate_precopy_off() {
+	target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --max-rounds 0; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	rounds_check 0 0 || return 1
+	moved_passes 1
+}
+
+# (6c) the destination fails to store round 1: migrate exits 1 naming
+# the reason; the writer runs on as before, untracked (no keeper, no
+# write-protected VMA), and serve kept nothing.
+case_migrate_precopy_fails() {
+	target_up "$BUILD/static/predump_writer" || return 1
+	SERVE_FAULT=serve-round-fails serve_up || return 1
+	mig --tls-psk-file "$RD/psk"
+	ERRORS_ONLY=1 refused $? "pid $TPID" "during pre-copy" "round 1 could not be stored" \
+		"untracked" || return 1
+	[ "$(json_field result)" = aborted ] || { REASON="result not 'aborted'"; return 1; }
+	serve_says 1 "migration 1 from .* refused: round 1 could not be stored" || return 1
+	if ! wait_until 2000 untracked "$TPID"; then
+		REASON="the failed pre-copy left pid $TPID tracked"
+		no_keeper "$TPID" || REASON+=" (its keeper runs)"
+		return 1
+	fi
+	target_intact
+}
+
+# (6d) serve's process killed in the middle of round 2 (stopped there by
+# LMPROC_FAULT=serve-stop-in-round): migrate exits 1, the link lost; the
+# writer runs on as before, untracked.
+case_migrate_precopy_link() {
+	local lm st
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	SERVE_FAULT=serve-stop-in-round serve_up || return 1
+	mig --tls-psk-file "$RD/psk" --max-downtime 0 &
+	lm=$!
+	if ! wait_until 30000 stopped_child; then
+		REASON="serve did not stop in round 2"
+		kill -KILL "$lm"
+		return 1
+	fi
+	kill -KILL "$STOPPED_CHILD"
+	wait "$lm"
+	st=$?
+	ERRORS_ONLY=1 refused "$st" "pid $TPID" "during pre-copy" "round 2: " "connection" \
+		"untracked" || return 1
+	[ "$(json_field result)" = aborted ] || { REASON="result not 'aborted'"; return 1; }
+	if ! wait_until 2000 untracked "$TPID"; then
+		REASON="the failed pre-copy left pid $TPID tracked"
+		no_keeper "$TPID" || REASON+=" (its keeper runs)"
+		return 1
+	fi
+	target_intact || return 1
+	# serve reaps its children once a second, then removes 256 MiB.
+	serve_says 1 "connection 1: its process was killed by SIGKILL" || return 1
+	if ! wait_until 5000 srv_empty; then
+		REASON="serve left $(ls -A "$RD/srv" | head -n 3 | tr '\n' ' ') under -D"
+		return 1
+	fi
+}
+
+srv_empty() {
+	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
+}
+
 run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-moves mig_case case_migrate_moves
 	CASE_KIND=migrate bad_case migrate-moves-tree mig_case case_migrate_moves \
@@ -362,4 +509,9 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-commit-lost mig_case case_migrate_commit_lost
 	CASE_KIND=migrate bad_case migrate-link-lost mig_case case_migrate_held link
 	CASE_KIND=migrate bad_case migrate-interrupted mig_case case_migrate_held signal
+	CASE_KIND=migrate bad_case migrate-precopy mig_case case_migrate_precopy
+	CASE_KIND=migrate bad_case migrate-precopy-off mig_case case_migrate_precopy_off
+	CASE_KIND=migrate bad_case migrate-precopy-fails mig_case case_migrate_precopy_fails
+	CASE_KIND=migrate bad_case migrate-bad-rounds mig_case case_migrate_bad_rounds
+	CASE_KIND=migrate bad_case migrate-precopy-link mig_case case_migrate_precopy_link
 }

@@ -1,0 +1,106 @@
+/* migrate's pre-copy planner: from each round's measurements (the bytes
+ * it sent and how long the destination took to store them: the link's
+ * throughput; the pages it copied over the time since the previous
+ * round's freeze: the dirty rate) predicts the final step's downtime, and
+ * decides whether to freeze for the final dump now or run another round.
+ * docs/migration.md "Pre-copy" says why each figure is what it is. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+#include "log.h"
+#include "migrate.h"
+
+#define MIB (1024.0 * 1024.0)
+
+/* The link as the best round saw it: a small round's send time is mostly
+ * the round trip, not the link. */
+static double link_mib_s(const struct mig_plan *plan)
+{
+	double best = 0;
+
+	for (unsigned int i = 0; i < plan->nr; i++)
+		best = max(best, plan->hist[i].mib_s);
+	return best;
+}
+
+/* Pages dirtied since the last freeze, sent over the link, plus round 1's
+ * fixed cost: what the final step would take if it froze now. */
+static double predict_ms(const struct mig_plan *plan, const struct mig_round *r)
+{
+	double since_s = (now_us() - r->t_start) / 1e6, link = link_mib_s(plan);
+
+	if (r->dirty_mib_s < 0 || link <= 0)
+		return -1;
+	return r->dirty_mib_s * since_s / link * 1000.0 + plan->fixed_us / 1000.0;
+}
+
+void mig_round_json(const struct mig_round *r, char *buf, size_t len)
+{
+	char dirty[32] = "null", pred[32] = "null";
+
+	if (r->dirty_mib_s >= 0)
+		snprintf(dirty, sizeof(dirty), "%.1f", r->dirty_mib_s);
+	if (r->predicted_ms >= 0)
+		snprintf(pred, sizeof(pred), "%.1f", r->predicted_ms);
+	snprintf(buf, len,
+		 "{\"round\": %u, \"bytes\": %llu, \"dirty_bytes\": %llu, \"ms\": %.1f, "
+		 "\"send_ms\": %.1f, \"mib_s\": %.1f, \"dirty_mib_s\": %s, \"predicted_ms\": %s}",
+		 r->k, (unsigned long long)r->bytes, (unsigned long long)r->dirty_bytes,
+		 r->us / 1000.0, r->send_us / 1000.0, r->mib_s, dirty, pred);
+}
+
+static void print_round(const struct mig_plan *plan, const struct mig_round *r)
+{
+	char buf[512];
+
+	if (plan->opts->json) {
+		mig_round_json(r, buf, sizeof(buf));
+		printf("%s\n", buf);
+	} else if (r->dirty_mib_s < 0) {
+		printf("round %u: %.1f MiB sent, %.1f MiB/s, dirty rate not yet known\n", r->k,
+		       r->bytes / MIB, r->mib_s);
+	} else {
+		printf("round %u: %.1f MiB sent, %.1f MiB/s, dirty %.1f MiB/s, predicted "
+		       "downtime %.1f ms\n",
+		       r->k, r->bytes / MIB, r->mib_s, r->dirty_mib_s, r->predicted_ms);
+	}
+	fflush(stdout);
+}
+
+/* Why the final dump freezes now, or NULL for another round. */
+static const char *stop_reason(const struct mig_plan *plan, const struct mig_round *r)
+{
+	const struct lmproc_opts *o = plan->opts;
+	const struct mig_round *prev = r->k > 1 ? &plan->hist[r->k - 2] : NULL;
+
+	if (r->predicted_ms >= 0 && r->predicted_ms < o->max_downtime_ms)
+		return "converged";
+	if (prev && r->dirty_bytes >= prev->dirty_bytes)
+		return "not converging";
+	if (r->k >= (unsigned int)o->max_rounds)
+		return "max rounds";
+	if (o->max_time_s && now_us() - plan->t_start >= o->max_time_s * 1000000ull)
+		return "max time";
+	return NULL;
+}
+
+bool mig_plan_round(struct mig_plan *plan, const struct mig_round *in)
+{
+	struct mig_round *r = &plan->hist[plan->nr++];
+	const struct mig_round *prev = plan->nr > 1 ? r - 1 : NULL;
+
+	*r = *in;
+	r->mib_s = r->send_us ? r->bytes / MIB / (r->send_us / 1e6) : 0;
+	r->dirty_mib_s = -1;
+	if (prev && r->t_start > prev->t_start)
+		r->dirty_mib_s = r->dirty_bytes / MIB / ((r->t_start - prev->t_start) / 1e6);
+	r->predicted_ms = predict_ms(plan, r);
+	print_round(plan, r);
+	plan->stop = stop_reason(plan, r);
+	if (plan->stop && !strcmp(plan->stop, "not converging") && !plan->opts->json)
+		printf("round %u dirtied %.1f MiB, as much as round %u's %.1f MiB: not "
+		       "converging, freezing for the final dump\n",
+		       r->k, r->dirty_bytes / MIB, prev->k, prev->dirty_bytes / MIB);
+	return plan->stop != NULL;
+}
