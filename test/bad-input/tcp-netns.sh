@@ -31,6 +31,12 @@ for _ in $(seq 100); do
 done
 "$TOOLS/tcpmany" client "$ADDR" 5000 3000 "$NR" >"$DIR/client.out" 2>&1 &
 CP=$!
+# Every connection established (both ends) before the dump, up to 10 s:
+# a loaded machine may not have run every connect yet.
+for _ in $(seq 500); do
+	[ "$(ss -Htn state established '( sport = :5000 or dport = :5000 )' | wc -l)" -ge 		$((2 * NR)) ] && break
+	sleep 0.02
+done
 # Both queues fill within milliseconds; leave the stream running a while.
 sleep 0.4
 args=(--tcp-established)

@@ -47,6 +47,18 @@ wait_for() {
 	return 1
 }
 
+# established: up to 10 s for both ends of the pair on port 5000 to be
+# established (a loaded machine may not have run the child's connect
+# yet, and a connection being opened is refused).
+established() {
+	for _ in $(seq 500); do
+		[ "$(ss -Htn state established '( sport = :5000 or dport = :5000 )' |
+			wc -l)" -ge 2 ] && return 0
+		sleep 0.02
+	done
+	fail "the pair's connection was not established within 10 s"
+}
+
 # rules_as_before WHEN: no lmproc rule left (iptables-nft leaves its
 # empty filter tables: compared only without it).
 rules_as_before() {
@@ -78,6 +90,7 @@ server() {
 	wait_for "$DIR/server.out" listening || fail "the server does not listen"
 	"$TOOLS/tcpstream" client "$ADDR" 5000 3000 >"$DIR/client.out" 2>&1 &
 	CP=$!
+	established
 	sleep 0.4
 }
 
@@ -101,6 +114,7 @@ case "$MODE" in
 pair | self)
 	"$TOOLS/tcpstream" "$MODE" "$ADDR" 5000 1500 >"$DIR/server.out" 2>&1 &
 	SP=$!
+	established
 	sleep 0.4
 	grep -q "pair" "$DIR/server.out" && fail "the stream ended before the dump"
 	dump
@@ -114,6 +128,7 @@ pair | self)
 pair-leave | pair-fail)
 	"$TOOLS/tcpstream" pair "$ADDR" 5000 1500 >"$DIR/server.out" 2>&1 &
 	SP=$!
+	established
 	sleep 0.4
 	if [ "$MODE" = pair-leave ]; then
 		dump -R
