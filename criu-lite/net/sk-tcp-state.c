@@ -189,29 +189,42 @@ static int inject(const InetSkEntry *e, bool fin, uint32_t ack_seq)
 	return ret;
 }
 
-/* The injected packet goes through the stack's backlog: waits until FD
- * is in STATE. */
-static int wait_state(int fd, int state)
+/* The injected packet goes through the stack's backlog: waits up to MS
+ * until FD is in STATE. */
+static int wait_state(int fd, int state, int ms)
 {
-	struct timespec ms = { 0, 1000000 };
+	struct timespec one = { 0, 1000000 };
 	int now = -1;
 
-	for (int i = 0; i < INJECT_WAIT_MS; i++) {
+	for (int i = 0; i < ms; i++) {
 		now = state_of(fd);
 		if (now == state || now < 0)
 			break;
-		nanosleep(&ms, NULL);
+		nanosleep(&one, NULL);
 	}
 	if (now < 0)
 		return now;
 	return now == state ? 0 : -ETIMEDOUT;
 }
 
+/* The peer's segment (FIN, or a bare ACK) until FD reaches STATE, sent
+ * again every INJECT_WAIT_MS / 4 (a loaded machine lost one now and
+ * then): a copy that arrives after the first is an old segment, which
+ * changes nothing. */
+static int inject_until(int fd, const InetSkEntry *e, bool fin, uint32_t ack_seq, int state)
+{
+	int ret = -ETIMEDOUT;
+
+	for (int i = 0; i < 4 && ret == -ETIMEDOUT; i++)
+		ret = inject(e, fin, ack_seq) ?: wait_state(fd, state, INJECT_WAIT_MS / 4);
+	return ret;
+}
+
 static int peer_fin(int fd, const InetSkEntry *e, int state)
 {
 	const TcpRepairEntry *t = e->tcp;
 
-	return inject(e, true, t->send_seq - t->outq_len) ?: wait_state(fd, state);
+	return inject_until(fd, e, true, t->send_seq - t->outq_len, state);
 }
 
 /* The state the task leaves the socket in: the dumped one, but for a FIN
@@ -252,7 +265,7 @@ int tcp_state_restore(int fd, const InetSkEntry *e, const char **step)
 	}
 	if (!ret && want == TCP_FIN_WAIT2) {
 		*step = "inject the peer's ACK of this side's FIN (marked 0xc114)";
-		ret = inject(e, false, t->send_seq + 1) ?: wait_state(fd, TCP_FIN_WAIT2);
+		ret = inject_until(fd, e, false, t->send_seq + 1, TCP_FIN_WAIT2);
 		if (ret == -ETIMEDOUT)
 			*step = "see the injected ACK arrive within 2 s (does a rule drop packets "
 				"marked 0xc114?)";
