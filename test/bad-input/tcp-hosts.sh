@@ -30,8 +30,9 @@
 # serve's restore fails on purpose (LMPROC_FAULT=restore-in-restorer):
 # migrate exits 1, the server streams on, on host A, no lock anywhere.
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
-# nftables lock).  HOSTS_NO_REPAIR=1 leaves --tcp-established out of dump
-# and restore: the case must then fail (the dump is refused), which shows
+# nftables lock; migrate and serve are given it too).  HOSTS_NO_REPAIR=1
+# leaves --tcp-established out of dump and restore (or migrate): the case
+# must then fail (the dump is refused), which shows
 # it tests TCP repair.
 #
 # Topology, every namespace made here and gone with its holder process:
@@ -447,13 +448,16 @@ serve_up() {
 	local fault=()
 
 	[ "$MODE" = migrate-fail ] && fault=(LMPROC_FAULT=restore-in-restorer)
-	at "$HA" ip addr add 198.18.0.1/24 dev br0 && at "$HB" ip addr add 198.18.0.2/24 dev br0 ||
+	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
+		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
 		fail "can't address the hosts' bridges"
+	fi
 	(umask 077 && printf 'lmproc:%s\n' \
 		"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DIR/psk")
 	mkdir -p "$DIR/srv"
 	nsenter -t "$HB" -n -p -m env "${fault[@]}" "$LM" serve --listen 198.18.0.2:7070 \
-		--tls-psk-file "$DIR/psk" -D "$DIR/srv" </dev/null >/dev/null 2>"$DIR/serve.err" &
+		--tls-psk-file "$DIR/psk" -D "$DIR/srv" "${lock[@]}" </dev/null >/dev/null \
+		2>"$DIR/serve.err" &
 	SVP=$!
 	wait_out "$DIR/serve.err" "listening on"
 }
@@ -480,7 +484,7 @@ only_sleep() {
 # new pid namespace (SPID, as dumped), under that namespace's init, a
 # child of host B's init; in a network namespace of its own, no lock.
 check_migrated() {
-	local dest p f rinit left
+	local dest p f pid rinit left
 
 	[ "$(json_field result)" = migrated ] ||
 		fail "migrate did not say migrated: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
@@ -492,8 +496,8 @@ check_migrated() {
 		[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && RHOST=${f[0]}
 	done
 	[ -n "$RHOST" ] || fail "no process at pid $dest in host B"
-	f=$(awk '/^NSpid:/ { print $NF }' "/proc/$RHOST/status")
-	[ "$f" = "$SPID" ] || fail "the restored server has pid $f in its namespace, not $SPID"
+	pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$RHOST/status")
+	[ "$pid" = "$SPID" ] || fail "the restored server has pid $pid in its namespace, not $SPID"
 	[[ "$(tr '\0' ' ' <"/proc/$RHOST/cmdline")" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
 		fail "pid $dest in host B is not the server"
 	rinit=$(awk '/^PPid:/ { print $2 }' "/proc/$RHOST/status")
@@ -532,13 +536,13 @@ check_resumed() {
 
 # migrate and migrate-fail: the move, its checks, the client's end.
 move() {
-	local st t0 t1 tcp=(--tcp-established)
+	local st t0 t1 left tcp=(--tcp-established)
 
 	[ -n "${HOSTS_NO_REPAIR:-}" ] && tcp=()
 	serve_up
 	t0=$(ms)
 	timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
-		--tls-psk-file "$DIR/psk" "${tcp[@]}" --veth-pair eth0=vc0@br0 --json \
+		--tls-psk-file "$DIR/psk" "${tcp[@]}" "${lock[@]}" --veth-pair eth0=vc0@br0 --json \
 		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err"
 	st=$?
 	t1=$(ms)
@@ -552,7 +556,8 @@ move() {
 		wait "$SP" 2>/dev/null
 		check_migrated
 	fi
-	[ -z "$(ls -A "$DIR/srv")" ] || fail "serve left $(ls -A "$DIR/srv" | head -n 3) under -D"
+	left=$(find "$DIR/srv" -mindepth 1 | head -n 3)
+	[ -z "$left" ] || fail "serve left $left under -D"
 	finish
 }
 
@@ -563,11 +568,11 @@ topology || fail "can't make the topology"
 RULES_A=$(rules "$HA") RULES_B=$(rules "$HB")
 server_up
 client_up
+lock=()
+[ -n "${HOSTS_LOCK:-}" ] && lock=(--network-lock "$HOSTS_LOCK")
 [[ "$MODE" == migrate* ]] && move
 args=(--tcp-established)
 [ -n "${HOSTS_NO_REPAIR:-}" ] && args=()
-lock=()
-[ -n "${HOSTS_LOCK:-}" ] && lock=(--network-lock "$HOSTS_LOCK")
 fault=()
 case "$MODE" in
 leave) args+=(-R) ;;
