@@ -47,4 +47,5 @@ run_tcp_hosts_bad_input() {
 	CASE_KIND=state bad_case tcp-hosts-migrate-v6 tcp_hosts_case 6 migrate
 	CASE_KIND=state bad_case tcp-hosts-migrate-iptables tcp_hosts_case 4 migrate iptables
 	CASE_KIND=state bad_case tcp-hosts-migrate-fails tcp_hosts_case 4 migrate-fail
+	CASE_KIND=state bad_case tcp-hosts-migrate-link-lost tcp_hosts_case 6 migrate-lost
 }

@@ -18,17 +18,21 @@
 # container (ss), then the open direction finishes with every byte
 # checked and the counts matched); many (tcpmany: 1,000 connections
 # streaming both ways).
-# migrate and migrate-fail: the server moved by `lmproc migrate` (run in
-# host A's namespaces) to `lmproc serve` (in host B's, listening on
-# 198.18.0.2, host B's address on its br0, over the fabric; TLS-PSK),
-# with --tcp-established --veth-pair eth0=vc0@br0: the pair is made on
-# host B's br0 since serve restores in host B's namespaces.  serve
-# restores into a new pid namespace (inside host B's): there the server
-# has its dumped pid, in host B another.  migrate: the server runs on
-# host B, nothing of it nor any lock on host A, serve's directory empty;
-# figures: migrate's frozen_ms and the client's gap.  migrate-fail:
-# serve's restore fails on purpose (LMPROC_FAULT=restore-in-restorer):
-# migrate exits 1, the server streams on, on host A, no lock anywhere.
+# migrate, migrate-fail, migrate-lost: the server moved by `lmproc
+# migrate` (run in host A's namespaces) to `lmproc serve` (in host B's,
+# listening on 198.18.0.2, host B's address on its br0, over the fabric;
+# TLS-PSK), with --tcp-established --veth-pair eth0=vc0@br0: the pair is
+# made on host B's br0 since serve restores in host B's namespaces.
+# serve restores into a new pid namespace (inside host B's): there the
+# server has its dumped pid, in host B another.  migrate: the server
+# runs on host B, nothing of it nor any lock on host A, serve's
+# directory empty; figures: migrate's frozen_ms and the client's gap.
+# migrate-fail: serve's restore fails on purpose
+# (LMPROC_FAULT=restore-in-restorer): migrate exits 1, the server
+# streams on, on host A, no lock anywhere.  migrate-lost: the same with
+# serve's child killed while its restore is held before the fork
+# (LMPROC_FAULT=restore-stop-before-fork): the link lost before
+# RESTORED.
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
 # nftables lock; migrate and serve are given it too).  HOSTS_NO_REPAIR=1
 # leaves --tcp-established out of dump and restore (or migrate): the case
@@ -448,6 +452,7 @@ serve_up() {
 	local fault=()
 
 	[ "$MODE" = migrate-fail ] && fault=(LMPROC_FAULT=restore-in-restorer)
+	[ "$MODE" = migrate-lost ] && fault=(LMPROC_FAULT=restore-stop-before-fork)
 	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
 		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
 		fail "can't address the hosts' bridges"
@@ -525,7 +530,7 @@ check_resumed() {
 	[ -e "/proc/$SHOST" ] || fail "the server is gone from host A"
 	grep -q "R\|S" "/proc/$SHOST/stat" || fail "the server on host A is not running"
 	rules "$SHOST" | grep -q lmproc && fail "a lock is left in the container"
-	wait_out "$DIR/serve.err" "refused"
+	wait_out "$DIR/serve.err" "refused\|killed by SIGKILL"
 	left=$(only_sleep "$HB")
 	[ -z "$left" ] || fail "left on host B: $left"
 	at "$HB" ip link show vc0 >/dev/null 2>&1 && fail "the restore left vc0 on host B"
@@ -534,7 +539,27 @@ check_resumed() {
 	return 0
 }
 
-# migrate and migrate-fail: the move, its checks, the client's end.
+# cut_link: migrate-lost's serve child, stopped before its restore
+# forks, killed (the link lost before RESTORED).
+cut_link() {
+	local sv c
+
+	for _ in $(seq 1000); do
+		sv=$(cat "/proc/$SVP/task/$SVP/children" 2>/dev/null)
+		# shellcheck disable=SC2013 # one line of pids
+		for c in $(cat "/proc/${sv%% *}/task/${sv%% *}/children" 2>/dev/null); do
+			if [ "$(awk '{ print $3 }' "/proc/$c/stat" 2>/dev/null)" = T ]; then
+				kill -KILL "$c"
+				return 0
+			fi
+		done
+		sleep 0.01
+	done
+	fail "serve's restore did not stop before its fork"
+}
+
+# migrate, migrate-fail and migrate-lost: the move, its checks, the
+# client's end.
 move() {
 	local st t0 t1 left tcp=(--tcp-established)
 
@@ -543,12 +568,15 @@ move() {
 	t0=$(ms)
 	timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
 		--tls-psk-file "$DIR/psk" "${tcp[@]}" "${lock[@]}" --veth-pair eth0=vc0@br0 --json \
-		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err"
+		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err" &
+	st=$!
+	[ "$MODE" = migrate-lost ] && cut_link
+	wait "$st"
 	st=$?
 	t1=$(ms)
 	[ "$st" = 124 ] && fail "migrate did not end within 60 s"
 	echo "frozen_ms $(json_field frozen_ms) migrate_ms $((t1 - t0)) rounds $(json_field rounds)"
-	if [ "$MODE" = migrate-fail ]; then
+	if [ "$MODE" != migrate ]; then
 		[ "$st" != 0 ] || fail "migrate succeeded with the restore failing"
 		check_resumed
 	else
