@@ -511,6 +511,9 @@ check_migrated() {
 	[ "$(readlink "/proc/$RHOST/ns/net")" != "$(readlink "/proc/$HB/ns/net")" ] ||
 		fail "the restored server is in host B's own network namespace"
 	rules "$RHOST" | grep -q lmproc && fail "a lock is left in the restored container"
+	# Its clocks continue the dumped ones: a time namespace of its own.
+	[ "$(readlink "/proc/$RHOST/ns/time")" != "$(readlink "/proc/$HB/ns/time")" ] ||
+		fail "the restored server is in host B's time namespace"
 	left=$(only_sleep "$HA")
 	[ -z "$left" ] || fail "left on host A: $left"
 	left=$(only_sleep "$HB" "$rinit")
