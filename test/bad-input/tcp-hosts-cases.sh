@@ -21,6 +21,8 @@ tcp_hosts_case() {
 		REASON="$(head -c 300 "$RD/hosts.err")"
 		add_detail "lmproc dump log" "$RD/dump.log" 3
 		add_detail "lmproc restore log" "$RD/restore.log" 3
+		add_detail "lmproc migrate log" "$RD/migrate.log" 3
+		add_detail "lmproc serve log" "$RD/serve.err" 5
 		return 1
 	fi
 	tr '\n' ' ' <"$RD/hosts.out" >>"$DATA_ROOT/tcp-figures" 2>/dev/null
@@ -41,4 +43,9 @@ run_tcp_hosts_bad_input() {
 	CASE_KIND=state bad_case tcp-hosts-close-wait tcp_hosts_case 4 close-wait
 	CASE_KIND=state bad_case tcp-hosts-fin-wait2 tcp_hosts_case 6 fin-wait2
 	CASE_KIND=state bad_case tcp-hosts-1000 tcp_hosts_case 4 many
+	CASE_KIND=state bad_case tcp-hosts-migrate tcp_hosts_case 4 migrate
+	CASE_KIND=state bad_case tcp-hosts-migrate-v6 tcp_hosts_case 6 migrate
+	CASE_KIND=state bad_case tcp-hosts-migrate-iptables tcp_hosts_case 4 migrate iptables
+	CASE_KIND=state bad_case tcp-hosts-migrate-fails tcp_hosts_case 4 migrate-fail
+	CASE_KIND=state bad_case tcp-hosts-migrate-link-lost tcp_hosts_case 6 migrate-lost
 }

@@ -18,9 +18,25 @@
 # container (ss), then the open direction finishes with every byte
 # checked and the counts matched); many (tcpmany: 1,000 connections
 # streaming both ways).
+# migrate, migrate-fail, migrate-lost: the server moved by `lmproc
+# migrate` (run in host A's namespaces) to `lmproc serve` (in host B's,
+# listening on 198.18.0.2, host B's address on its br0, over the fabric;
+# TLS-PSK), with --tcp-established --veth-pair eth0=vc0@br0: the pair is
+# made on host B's br0 since serve restores in host B's namespaces.
+# serve restores into a new pid namespace (inside host B's): there the
+# server has its dumped pid, in host B another.  migrate: the server
+# runs on host B, nothing of it nor any lock on host A, serve's
+# directory empty; figures: migrate's frozen_ms and the client's gap.
+# migrate-fail: serve's restore fails on purpose
+# (LMPROC_FAULT=restore-in-restorer): migrate exits 1, the server
+# streams on, on host A, no lock anywhere.  migrate-lost: the same with
+# serve's child killed while its restore is held before the fork
+# (LMPROC_FAULT=restore-stop-before-fork): the link lost before
+# RESTORED.
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
-# nftables lock).  HOSTS_NO_REPAIR=1 leaves --tcp-established out of dump
-# and restore: the case must then fail (the dump is refused), which shows
+# nftables lock; migrate and serve are given it too).  HOSTS_NO_REPAIR=1
+# leaves --tcp-established out of dump and restore (or migrate): the case
+# must then fail (the dump is refused), which shows
 # it tests TCP repair.
 #
 # Topology, every namespace made here and gone with its holder process:
@@ -85,7 +101,7 @@ ms() { date +%s%3N; }
 cleanup() {
 	local p
 
-	for p in "${HOLDERS[@]}" ${SP:-} ${CP:-}; do
+	for p in "${HOLDERS[@]}" ${SP:-} ${CP:-} ${SVP:-}; do
 		kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -181,6 +197,10 @@ topology() {
 		ip -6 addr add fd00:18::10/64 dev eth0 nodad'
 }
 
+# migrate's restore (--pidns) wants the root to lead its session.
+SETSID=()
+[[ "$MODE" == migrate* ]] && SETSID=(setsid)
+
 # The server: in the container's network namespace and host A's pid and
 # mount namespaces; SP its nsenter, SHOST its pid here, SPID in host A:
 # 100, which host B's lmproc (pid 3 there) does not take.
@@ -194,7 +214,7 @@ server_up() {
 			f=${f##*/}
 			[ "$f" -gt 2 ] && eval "exec $f>&-"
 		done
-		nsenter -t "$HA" -p -m --net="/proc/$CT/ns/net" "$TOOLS/${SERVER[0]}" \
+		nsenter -t "$HA" -p -m --net="/proc/$CT/ns/net" "${SETSID[@]}" "$TOOLS/${SERVER[0]}" \
 			"${SERVER[@]:1}" >"$DIR/server.out" 2>&1 </dev/null
 		exit 0
 	) 2>/dev/null &
@@ -237,6 +257,9 @@ half_conns() {
 # The client: CP its pid; it runs 1.5 s after the restore.
 client_up() {
 	local client=(tcpstream client "$SRV" "$PORT" 3000)
+
+	# migrate's TLS handshake and rounds come before the freeze.
+	[[ "$MODE" == migrate* ]] && client[4]=6000
 
 	case "$MODE" in
 	stall) client+=(stall) ;;
@@ -423,6 +446,152 @@ finish() {
 	exit 0
 }
 
+# serve in host B's namespaces, on 198.18.0.2:7070 (its br0; host A's
+# br0 198.18.0.1), a fresh key in DIR/psk; its log in DIR/serve.err.
+serve_up() {
+	local fault=()
+
+	[ "$MODE" = migrate-fail ] && fault=(LMPROC_FAULT=restore-in-restorer)
+	[ "$MODE" = migrate-lost ] && fault=(LMPROC_FAULT=restore-stop-before-fork)
+	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
+		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
+		fail "can't address the hosts' bridges"
+	fi
+	(umask 077 && printf 'lmproc:%s\n' \
+		"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DIR/psk")
+	mkdir -p "$DIR/srv"
+	nsenter -t "$HB" -n -p -m env "${fault[@]}" "$LM" serve --listen 198.18.0.2:7070 \
+		--tls-psk-file "$DIR/psk" -D "$DIR/srv" "${lock[@]}" </dev/null >/dev/null \
+		2>"$DIR/serve.err" &
+	SVP=$!
+	wait_out "$DIR/serve.err" "listening on"
+}
+
+# json_field NAME: NAME's value in migrate's summary.
+json_field() {
+	tail -n 1 "$DIR/migrate.json" | sed -n "s/.*\"$1\": \"\{0,1\}\([^,\"}]*\).*/\1/p"
+}
+
+# only_sleep PID [OTHER]: PID's children are its sleep and OTHER, nothing
+# else (a host's init: nothing of lmproc's left there).
+only_sleep() {
+	local p
+
+	# shellcheck disable=SC2013 # one line of pids
+	for p in $(cat "/proc/$1/task/$1/children"); do
+		[ "$p" = "${2:-}" ] && continue
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && continue
+		echo "$p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | head -c 100)"
+	done
+}
+
+# The server moved by migrate: its pid in host B's (DEST) and in serve's
+# new pid namespace (SPID, as dumped), under that namespace's init, a
+# child of host B's init; in a network namespace of its own, no lock.
+check_migrated() {
+	local dest p f pid rinit left
+
+	[ "$(json_field result)" = migrated ] ||
+		fail "migrate did not say migrated: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
+	dest=$(json_field dest_pid)
+	wait_out "$DIR/serve.err" "pid $dest runs here"
+	RHOST=
+	for p in /proc/[0-9]*; do
+		read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "$p/status" 2>/dev/null)
+		[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && RHOST=${f[0]}
+	done
+	[ -n "$RHOST" ] || fail "no process at pid $dest in host B"
+	pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$RHOST/status")
+	[ "$pid" = "$SPID" ] || fail "the restored server has pid $pid in its namespace, not $SPID"
+	[[ "$(tr '\0' ' ' <"/proc/$RHOST/cmdline")" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
+		fail "pid $dest in host B is not the server"
+	rinit=$(awk '/^PPid:/ { print $2 }' "/proc/$RHOST/status")
+	[ "$(awk '/^PPid:/ { print $2 }' "/proc/$rinit/status")" = "$HB" ] ||
+		fail "the restored server's pid namespace init is not a child of host B's init"
+	[ "$(readlink "/proc/$RHOST/ns/net")" != "$(readlink "/proc/$HB/ns/net")" ] ||
+		fail "the restored server is in host B's own network namespace"
+	rules "$RHOST" | grep -q lmproc && fail "a lock is left in the restored container"
+	# Its clocks continue the dumped ones: a time namespace of its own.
+	[ "$(readlink "/proc/$RHOST/ns/time")" != "$(readlink "/proc/$HB/ns/time")" ] ||
+		fail "the restored server is in host B's time namespace"
+	left=$(only_sleep "$HA")
+	[ -z "$left" ] || fail "left on host A: $left"
+	left=$(only_sleep "$HB" "$rinit")
+	[ -z "$left" ] || fail "left on host B: $left"
+	at "$HA" ip link show vc0 >/dev/null 2>&1 && fail "vc0 is left on host A"
+	at "$HB" ip -o link show vc0 2>/dev/null | grep -q "master br0" ||
+		fail "no vc0 on host B's br0: $(at "$HB" ip -o link show | cut -d: -f2 | tr '\n' ' ')"
+	return 0
+}
+
+# The source's copy resumed after serve's restore failed.
+check_resumed() {
+	local left
+
+	[ "$(json_field result)" = released ] ||
+		fail "migrate did not say released: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
+	[ -e "/proc/$SHOST" ] || fail "the server is gone from host A"
+	grep -q "R\|S" "/proc/$SHOST/stat" || fail "the server on host A is not running"
+	rules "$SHOST" | grep -q lmproc && fail "a lock is left in the container"
+	wait_out "$DIR/serve.err" "refused\|killed by SIGKILL"
+	left=$(only_sleep "$HB")
+	[ -z "$left" ] || fail "left on host B: $left"
+	at "$HB" ip link show vc0 >/dev/null 2>&1 && fail "the restore left vc0 on host B"
+	at "$HA" ip -o link show vc0 2>/dev/null | grep -q "master br0" ||
+		fail "vc0 is no longer on host A's br0"
+	return 0
+}
+
+# cut_link: migrate-lost's serve child, stopped before its restore
+# forks, killed (the link lost before RESTORED).
+cut_link() {
+	local sv c
+
+	for _ in $(seq 1000); do
+		sv=$(cat "/proc/$SVP/task/$SVP/children" 2>/dev/null)
+		# shellcheck disable=SC2013 # one line of pids
+		for c in $(cat "/proc/${sv%% *}/task/${sv%% *}/children" 2>/dev/null); do
+			if [ "$(awk '{ print $3 }' "/proc/$c/stat" 2>/dev/null)" = T ]; then
+				kill -KILL "$c"
+				return 0
+			fi
+		done
+		sleep 0.01
+	done
+	fail "serve's restore did not stop before its fork"
+}
+
+# migrate, migrate-fail and migrate-lost: the move, its checks, the
+# client's end.
+move() {
+	local st t0 t1 left tcp=(--tcp-established)
+
+	[ -n "${HOSTS_NO_REPAIR:-}" ] && tcp=()
+	serve_up
+	t0=$(ms)
+	timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
+		--tls-psk-file "$DIR/psk" "${tcp[@]}" "${lock[@]}" --veth-pair eth0=vc0@br0 --json \
+		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err" &
+	st=$!
+	[ "$MODE" = migrate-lost ] && cut_link
+	wait "$st"
+	st=$?
+	t1=$(ms)
+	[ "$st" = 124 ] && fail "migrate did not end within 60 s"
+	echo "frozen_ms $(json_field frozen_ms) migrate_ms $((t1 - t0)) rounds $(json_field rounds)"
+	if [ "$MODE" != migrate ]; then
+		[ "$st" != 0 ] || fail "migrate succeeded with the restore failing"
+		check_resumed
+	else
+		[ "$st" = 0 ] || fail "migrate: $(head -c 300 "$DIR/migrate.err")"
+		wait "$SP" 2>/dev/null
+		check_migrated
+	fi
+	left=$(find "$DIR/srv" -mindepth 1 | head -n 3)
+	[ -z "$left" ] || fail "serve left $left under -D"
+	finish
+}
+
 for c in nft nsenter iptables-save; do
 	command -v "$c" >/dev/null || fail "$c missing"
 done
@@ -430,10 +599,11 @@ topology || fail "can't make the topology"
 RULES_A=$(rules "$HA") RULES_B=$(rules "$HB")
 server_up
 client_up
-args=(--tcp-established)
-[ -n "${HOSTS_NO_REPAIR:-}" ] && args=()
 lock=()
 [ -n "${HOSTS_LOCK:-}" ] && lock=(--network-lock "$HOSTS_LOCK")
+[[ "$MODE" == migrate* ]] && move
+args=(--tcp-established)
+[ -n "${HOSTS_NO_REPAIR:-}" ] && args=()
 fault=()
 case "$MODE" in
 leave) args+=(-R) ;;
