@@ -32,6 +32,8 @@ HOG_EXE=$(readlink -f "$HOG")
 W=$(mktemp -d "$WORK/migrate.XXXXXX") || exit 1
 SPID=
 HPID=
+MPID=
+CUR_J=
 
 # kill_ours PID EXE: SIGKILL PID if it still runs EXE (a pid reused by
 # another program is left alone).
@@ -43,7 +45,9 @@ kill_ours() {
 }
 
 cleanup() {
+	end_migrate
 	end_hog
+	[ -n "$CUR_J" ] && end_copy "$CUR_J"
 	if [ -n "$SPID" ]; then
 		kill -TERM "$SPID" 2>/dev/null
 		for _ in $(seq 50); do
@@ -91,6 +95,21 @@ end_hog() {
 	kill -KILL "$HPID" 2>/dev/null
 	{ wait "$HPID"; } 2>/dev/null
 	HPID=
+}
+
+# end_migrate: a migration still running is told to stop (SIGTERM through
+# timeout: migrate aborts and resumes the hog, as `dump -R`), given 15 s,
+# then killed.
+end_migrate() {
+	[ -n "$MPID" ] || return 0
+	kill -TERM "$MPID" 2>/dev/null
+	for _ in $(seq 150); do
+		kill -0 "$MPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$MPID" 2>/dev/null
+	wait "$MPID" 2>/dev/null
+	MPID=
 }
 
 # start_hog MIB RATE: a pd-hog of MIB MiB writing RATE MiB/s (one word per
@@ -170,11 +189,18 @@ one() {
 		end_hog
 		return 1
 	fi
+	CUR_J=$j
+	# In the background: a signal to this script is handled at once
+	# (cleanup), not after the migration.
 	timeout -k 10 "$tmo" "$LM" migrate -t "$HPID" --to "127.0.0.1:$PORT" \
-		--tls-psk-file "$W/psk" --max-downtime 50 --json >"$j" 2>"$e"
+		--tls-psk-file "$W/psk" --max-downtime 50 --json >"$j" 2>"$e" &
+	MPID=$!
+	wait "$MPID"
 	st=$?
+	MPID=
 	end_hog
 	end_copy "$j"
+	CUR_J=
 	if [ "$st" != 0 ] || [ "$(field result "$j")" != migrated ]; then
 		[ "$st" = 124 ] && set -- "timed out after $tmo s" || set -- \
 			"$(field result "$j") $(field reason "$j" | head -c 100) $(tail -n 1 "$e" | head -c 100)"
