@@ -2,7 +2,9 @@
 # bench/run.sh (called by "make bench"): runs build/bench/lmbench with an
 # images directory on tmpfs and one on ext4, then build/bench/predump and
 # build/bench/tree and build/bench/sparse on tmpfs, then bench/tcp.sh
-# (established TCP connections, in network namespaces of its own), and removes both directories afterwards, killing any bench-hog,
+# (established TCP connections, in network namespaces of its own), then
+# bench/migrate.sh (live migration to a serve on 127.0.0.1; its table and
+# plot also go to build/bench/migrate.txt and .png), and removes both directories afterwards, killing any bench-hog,
 # pd-hog or pd-scan a failed run may have left (by pid, from the list both
 # keep).  Prints figures; see bench/lmbench.c and bench/predump.c for what
 # is measured.
@@ -15,7 +17,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 for f in ./lmproc build/bench/lmbench build/bench/bench-hog build/bench/predump \
 	build/bench/pd-hog build/bench/pd-scan build/bench/tree build/bench/tree-hog \
-	build/bench/sparse; do
+	build/bench/sparse build/bench/linkbw; do
 	if [ ! -x "$f" ]; then
 		echo "bench: $f is missing: run 'make bench'" >&2
 		exit 1
@@ -81,6 +83,8 @@ if command -v nft >/dev/null && command -v unshare >/dev/null; then
 else
 	echo "TCP: skipped (nft or unshare missing)"
 fi
+echo
+bench/migrate.sh ./lmproc build/bench/pd-hog build/bench/linkbw "$work" build/bench || rc=1
 if [ $rc != 0 ] && [ -f "$work/lmproc.log" ]; then
 	cp "$work/lmproc.log" /var/tmp/lmproc-bench.log
 	echo "lmproc's log kept in /var/tmp/lmproc-bench.log"
