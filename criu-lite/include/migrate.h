@@ -13,8 +13,9 @@
 #include "opts.h"
 
 #define MIG_MAGIC 0x474d4d4cu /* "LMMG", little-endian on the wire */
-/* 2: pre-copy rounds (ROUND, ROUND_DONE) before the final images. */
-#define MIG_VERSION 2
+/* 2: pre-copy rounds (ROUND, ROUND_DONE) before the final images;
+ * 3: DRY_RUN after round 1. */
+#define MIG_VERSION 3
 #define MIG_HDR_SIZE 16
 
 /* Bounds checked before anything is allocated or written. */
@@ -44,6 +45,7 @@ enum mig_type {
 	MIG_ERROR, /* the reason, text */
 	MIG_ROUND, /* "K": round K's FILEs follow, into its own directory */
 	MIG_ROUND_DONE, /* source: round K is complete; serve: stored */
+	MIG_DRY_RUN,	/* source: none; serve: "us N", its restore's checks' time */
 	MIG_TYPE_NR,
 };
 
@@ -114,7 +116,11 @@ struct mig_plan {
 	struct mig_round hist[MIG_MAX_ROUNDS];
 	unsigned int nr;
 	uint64_t t_start;
-	uint64_t fixed_us; /* round 1's frozen time less its page copy */
+	/* The final step's fixed cost: round 1's frozen time less its page
+	 * copy, the destination's dry run, and the two round trips of the
+	 * hand-over (DUMP_DONE to RESTORED, COMMIT to COMMITTED). */
+	uint64_t fixed_us;
+	uint64_t nonmem_us, dry_run_us, rtt_us;
 	const char *stop;  /* why pre-copy ended, once it has */
 };
 
@@ -122,6 +128,10 @@ struct mig_plan {
  * says whether the final dump should freeze now (PLAN->stop says why). */
 bool mig_plan_round(struct mig_plan *plan, const struct mig_round *r);
 void mig_round_json(const struct mig_round *r, char *buf, size_t len);
+/* The frozen time predicted when pre-copy ended (< 0: unknown), and
+ * with the fixed cost's parts as JSON fields of the summary. */
+double mig_plan_predicted(const struct mig_plan *plan);
+void mig_plan_json(const struct mig_plan *plan, char *buf, size_t len);
 
 int cmd_serve(struct lmproc_opts *opts);
 int cmd_migrate(struct lmproc_opts *opts);

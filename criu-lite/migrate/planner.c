@@ -24,15 +24,34 @@ static double link_mib_s(const struct mig_plan *plan)
 	return best;
 }
 
-/* Pages dirtied since the last freeze, sent over the link, plus round 1's
+/* Pages dirtied since the last freeze, sent over the link, plus the
  * fixed cost: what the final step would take if it froze now. */
-static double predict_ms(const struct mig_plan *plan, const struct mig_round *r)
+static double predict_ms(struct mig_plan *plan, const struct mig_round *r)
 {
 	double since_s = (now_us() - r->t_start) / 1e6, link = link_mib_s(plan);
 
+	plan->fixed_us = plan->nonmem_us + plan->dry_run_us + 2 * plan->rtt_us;
 	if (r->dirty_mib_s < 0 || link <= 0)
 		return -1;
 	return r->dirty_mib_s * since_s / link * 1000.0 + plan->fixed_us / 1000.0;
+}
+
+double mig_plan_predicted(const struct mig_plan *plan)
+{
+	return plan->nr ? plan->hist[plan->nr - 1].predicted_ms : -1;
+}
+
+void mig_plan_json(const struct mig_plan *plan, char *buf, size_t len)
+{
+	char pred[32] = "null";
+
+	if (mig_plan_predicted(plan) >= 0)
+		snprintf(pred, sizeof(pred), "%.1f", mig_plan_predicted(plan));
+	snprintf(buf, len,
+		 ", \"predicted_frozen_ms\": %s, \"fixed_ms\": %.1f, \"nonmem_ms\": %.1f, "
+		 "\"dry_run_ms\": %.3f, \"rtt_ms\": %.3f",
+		 pred, plan->fixed_us / 1000.0, plan->nonmem_us / 1000.0,
+		 plan->dry_run_us / 1000.0, plan->rtt_us / 1000.0);
 }
 
 void mig_round_json(const struct mig_round *r, char *buf, size_t len)

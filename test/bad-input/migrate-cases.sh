@@ -260,7 +260,8 @@ case_migrate_bad_frames() {
 	moved_passes 14
 }
 
-# (4b) pre-copy rounds out of order, on a plaintext serve: one line each,
+# (4b) pre-copy rounds out of order, and a DRY_RUN before any round, on a
+# plaintext serve: one line each,
 # nothing left under -D (mig_case), and serve then takes a real migration
 # with its rounds.
 case_migrate_bad_rounds() {
@@ -273,13 +274,16 @@ case_migrate_bad_rounds() {
 	serve_says 1 "migration 2 from .* refused: DUMP_DONE inside round 1" || return 1
 	send_raw eval 'hello_frames; frame 11 0'
 	serve_says 1 "migration 3 from .* refused: ROUND_DONE outside a round" || return 1
+	send_raw eval 'hello_frames; frame 12 0'
+	serve_says 1 "migration 4 from .* refused: DRY_RUN inside round 0, before any round" ||
+		return 1
 	mig --insecure || { REASON="migrate after the bad rounds failed: $(head -n 1 "$RD/bad.err")"
 		return 1; }
 	if [ "$(json_field rounds)" -lt 2 ] 2>/dev/null; then
 		REASON="the migration after the bad rounds made $(json_field rounds) rounds, not 2+"
 		return 1
 	fi
-	moved_passes 4
+	moved_passes 5
 }
 
 # idle_peers: 8 connections that send nothing (5 to 12) fill serve; the
@@ -403,7 +407,20 @@ if [r["round"] for r in hist] != list(range(1, len(hist) + 1)):
     sys.exit("rounds out of order")
 if hist and not s["final_bytes"] < hist[0]["bytes"]:
     sys.exit(f"the final dump sent {s['final_bytes']} bytes, round 1 {hist[0]['bytes']}")
-print(" ".join(str(r["bytes"]) for r in hist), s["final_bytes"], s["frozen_ms"])
+pred = s.get("predicted_frozen_ms")
+if hist:
+    # The fixed cost has the destination's dry run and the round trips in
+    # it, and the prediction is within a sane factor of what was frozen.
+    for f in ("dry_run_ms", "rtt_ms", "nonmem_ms"):
+        if not s.get(f, 0) > 0:
+            sys.exit(f"the summary's {f} is {s.get(f)}, not > 0")
+    if abs(s["fixed_ms"] - s["nonmem_ms"] - s["dry_run_ms"] - 2 * s["rtt_ms"]) > 0.2:
+        sys.exit(f"fixed_ms {s['fixed_ms']} is not the sum of its parts")
+    if pred is None or not s["frozen_ms"] / 50 < pred < s["frozen_ms"] * 50:
+        sys.exit(f"predicted {pred} ms, frozen {s['frozen_ms']} ms")
+print(" ".join(str(r["bytes"]) for r in hist), s["final_bytes"], s["frozen_ms"],
+      "predicted", pred, "fixed", s.get("fixed_ms"), "dry run", s.get("dry_run_ms"),
+      "rtt", s.get("rtt_ms"))
 PY
 	); then
 		REASON="migrate --json: $out"
