@@ -6,7 +6,9 @@
 #ifndef LMPROC_MIGRATE_H
 #define LMPROC_MIGRATE_H
 
+#include <limits.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -109,7 +111,25 @@ struct mig_round {
 	double mib_s;	      /* bytes / send time */
 	double dirty_mib_s;   /* dirty bytes / time since the last freeze; < 0: none */
 	double predicted_ms;  /* the final step's, if it froze now; < 0: unknown */
+	int throttle_pct;     /* the tree's throttle from this round on */
 };
+
+/* throttle.c: --auto-converge's cgroup (docs/migration.md). */
+struct mig_throttle {
+	pid_t pid;	     /* the tree's root */
+	bool made, v2;
+	int pct;	     /* throttled: the quota is (100 - pct)% of one CPU */
+	char path[2048];	  /* the tree's cpu cgroup, in its hierarchy */
+	char orig[PATH_MAX];	  /* the same, mounted here */
+	char cg[PATH_MAX + 64]; /* the cgroup made for the throttle */
+	char why[PATH_MAX + 128];
+};
+
+/* Throttles the tree (PIDS: "PID PID...", changed) to PCT%: the first
+ * call makes the cgroup and moves it there; a failure undoes it all and
+ * says why in T->why. */
+int throttle_raise(struct mig_throttle *t, int pct, char *pids);
+void throttle_undo(struct mig_throttle *t);
 
 struct mig_plan {
 	const struct lmproc_opts *opts;
@@ -122,6 +142,10 @@ struct mig_plan {
 	uint64_t fixed_us;
 	uint64_t nonmem_us, dry_run_us, rtt_us;
 	const char *stop;  /* why pre-copy ended, once it has */
+	/* --auto-converge: raises the throttle to PCT; 0 done. */
+	int (*throttle)(void *arg, int pct);
+	void *throttle_arg;
+	int throttle_pct;
 };
 
 /* Takes round R (its fields up to us filled in), prints its line, and

@@ -37,6 +37,7 @@ struct mig_src {
 	uint64_t image_bytes, final_bytes;
 	unsigned int files;
 	struct mig_plan plan;
+	struct mig_throttle throttle;
 	pid_t dest_pid;
 	bool held; /* the dump reached the hold: the images were complete */
 	bool dump_said; /* a pre-copy round failed and said why itself */
@@ -368,6 +369,26 @@ static void stop_tracking(struct mig_src *m)
 			pr_warn("pid %s: its tracking keeper did not stop\n", p);
 }
 
+/* The planner's --auto-converge step: the tree throttled to PCT%, or
+ * one line saying why it can't be (the rounds then go on unthrottled). */
+static int throttle(void *arg, int pct)
+{
+	struct mig_src *m = arg;
+	char pids[1024] = "";
+	size_t off = 0;
+	int ret;
+
+	tree_pids(m->opts->pid, pids, sizeof(pids), &off);
+	m->throttle.pid = m->opts->pid;
+	ret = throttle_raise(&m->throttle, pct, pids);
+	if (ret) {
+		pr_warn("pid %d: --auto-converge can't throttle the tree: %s\n", m->opts->pid,
+			m->throttle.why);
+		m->plan.throttle = NULL;
+	}
+	return ret;
+}
+
 /* Round R's pages; round 1 also gives the final step's fixed cost: its
  * frozen time less its page copy. */
 static void round_stats(struct mig_src *m, int dfd, struct mig_round *r)
@@ -552,8 +573,12 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 		pr_perror("Can't make a private directory for the images under /dev/shm");
 		return -errno;
 	}
-	m->plan = (struct mig_plan){ .opts = m->opts, .t_start = now_us() };
+	m->plan = (struct mig_plan){ .opts = m->opts, .t_start = now_us(),
+				     .throttle = throttle, .throttle_arg = m };
 	ret = m->opts->max_rounds ? precopy(m) : 0;
+	/* The final dump records the tree's own cgroups; its freeze follows
+	 * at once, so the tree hardly runs unthrottled. */
+	throttle_undo(&m->throttle);
 	if (ret) {
 		remove_dir(m->dir, 0);
 		return ret;

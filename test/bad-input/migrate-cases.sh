@@ -510,6 +510,96 @@ case_migrate_precopy_link() {
 	fi
 }
 
+# converge_check: the JSON history has throttle steps (throttle_pct
+# raised in a round) and, after the first, a round that copied fewer
+# pages than the round that raised it.
+converge_check() {
+	local out
+
+	if ! out=$(python3 - "$RD/bad.out" 2>&1 <<'PY'
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+hist = objs[-1]["history"]
+steps = [i for i, r in enumerate(hist) if r["throttle_pct"] > (hist[i - 1]["throttle_pct"] if i else 0)]
+if not steps:
+    sys.exit("no throttle step: " + " ".join(f"{r['dirty_bytes']}/{r['throttle_pct']}" for r in hist))
+first = steps[0]
+if not any(r["dirty_bytes"] < hist[first]["dirty_bytes"] for r in hist[first + 1:]):
+    sys.exit(f"no round after the step in round {first + 1} copied less")
+print(" ".join(f"{r['dirty_bytes'] >> 20}MiB@{r['throttle_pct']}%" for r in hist), objs[-1]["stop"])
+PY
+	); then
+		REASON="migrate --auto-converge: $out"
+		add_detail "migrate's output" "$RD/bad.out" 20
+		return 1
+	fi
+	DETAIL="dirty MiB per round @ throttle: $out"
+}
+
+# no_throttle_cgroup: no lmproc-throttle-* cgroup left in any hierarchy
+# (only these two cases make one, and never at once).
+no_throttle_cgroup() {
+	local left
+
+	left=$(find /sys/fs/cgroup -maxdepth 3 -type d -name 'lmproc-throttle-*' 2>/dev/null)
+	[ -z "$left" ] || { REASON="the throttle cgroup $left was left"; return 1; }
+}
+
+# (6e) --auto-converge: predump_writer writing flat out (bound by its
+# CPU) does not converge; migrate throttles it through a cgroup of its
+# own, the rounds then shrink, every page is exact at the destination,
+# and the cgroup is gone.
+case_migrate_auto_converge() {
+	PREDUMP_WRITE_RATE=100000000 target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	# Each round moves about 220 MiB until the throttle bites (~1 s each).
+	LM_TIMEOUT=120 mig --tls-psk-file "$RD/psk" --max-rounds 8 --max-downtime 20 \
+		--auto-converge || { REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1; }
+	converge_check || return 1
+	no_throttle_cgroup || return 1
+	moved_passes 1
+}
+
+throttled() {
+	grep -q lmproc-throttle- /proc/"$TPID"/cgroup
+}
+
+# (6f) SIGINT to migrate once the tree is throttled, in the middle of the
+# rounds: migrate exits 1; the writer runs on untracked, in exactly the
+# cgroups it was in, and the throttle cgroup is gone.
+case_migrate_auto_converge_int() {
+	local lm st cg
+
+	PREDUMP_WRITE_RATE=100000000 target_up "$BUILD/static/predump_writer" || return 1
+	cg=$(cat /proc/"$TPID"/cgroup)
+	serve_up || return 1
+	env --default-signal=INT "$LMPROC_REAL" migrate -t "$TPID" --to "127.0.0.1:$SPORT" --json \
+		--tls-psk-file "$RD/psk" --max-rounds 32 --max-downtime 0 --auto-converge \
+		>"$RD/bad.out" 2>"$RD/bad.err" &
+	lm=$!
+	if ! wait_until 60000 throttled; then
+		REASON="the tree was never throttled: $(head -c 300 "$RD/bad.out")"
+		kill -KILL "$lm"
+		return 1
+	fi
+	kill -INT "$lm"
+	wait "$lm"
+	st=$?
+	[ "$st" = 1 ] || { REASON="migrate exited $st after SIGINT, not 1"; return 1; }
+	[ "$(json_field result)" = aborted ] || { REASON="result not 'aborted'"; return 1; }
+	if [ "$(cat /proc/"$TPID"/cgroup)" != "$cg" ]; then
+		REASON="the writer's cgroups changed: $(tr '\n' ' ' </proc/"$TPID"/cgroup)"
+		return 1
+	fi
+	no_throttle_cgroup || return 1
+	if ! wait_until 2000 untracked "$TPID"; then
+		REASON="the interrupted pre-copy left pid $TPID tracked"
+		return 1
+	fi
+	target_intact
+}
+
 srv_empty() {
 	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
 }
@@ -531,4 +621,7 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-precopy-fails mig_case case_migrate_precopy_fails
 	CASE_KIND=migrate bad_case migrate-bad-rounds mig_case case_migrate_bad_rounds
 	CASE_KIND=migrate bad_case migrate-precopy-link mig_case case_migrate_precopy_link
+	CASE_KIND=migrate bad_case migrate-auto-converge mig_case case_migrate_auto_converge
+	CASE_KIND=migrate bad_case migrate-auto-converge-int mig_case \
+		case_migrate_auto_converge_int
 }
