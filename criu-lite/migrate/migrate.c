@@ -460,8 +460,9 @@ static int dry_run(struct mig_src *m)
 		return fail(m, ret, "%s", text);
 	}
 	took = now_us() - t0;
-	if (msg.type != MIG_DRY_RUN || sscanf(msg.data, "us %llu%n", (unsigned long long *)&us,
-					      &n) != 1 || n != (int)msg.len) {
+	if (msg.type != MIG_DRY_RUN ||
+	    sscanf(msg.data, "us %llu%n", (unsigned long long *)&us, &n) != 1 ||
+	    n != (int)msg.len) {
 		mig_printable(msg.data);
 		snprintf(text, sizeof(text), "the destination answered DRY_RUN with %s%s%s",
 			 mig_type_name(msg.type), msg.len ? ": " : "", msg.data);

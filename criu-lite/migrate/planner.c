@@ -50,8 +50,8 @@ void mig_plan_json(const struct mig_plan *plan, char *buf, size_t len)
 	snprintf(buf, len,
 		 ", \"predicted_frozen_ms\": %s, \"fixed_ms\": %.1f, \"nonmem_ms\": %.1f, "
 		 "\"dry_run_ms\": %.3f, \"rtt_ms\": %.3f",
-		 pred, plan->fixed_us / 1000.0, plan->nonmem_us / 1000.0,
-		 plan->dry_run_us / 1000.0, plan->rtt_us / 1000.0);
+		 pred, plan->fixed_us / 1000.0, plan->nonmem_us / 1000.0, plan->dry_run_us / 1000.0,
+		 plan->rtt_us / 1000.0);
 }
 
 void mig_round_json(const struct mig_round *r, char *buf, size_t len)
@@ -108,7 +108,7 @@ static const char *stop_reason(const struct mig_plan *plan, const struct mig_rou
 /* --auto-converge's steps: how much of one CPU the quota takes away (as
  * QEMU, up to 99%: a writer bound by its CPU here dirties a page in ~3 us,
  * 90% throttled it still outruns the link). */
-static const int throttle_steps[] = { 50, 75, 90, 95, 99 };
+static const int throttle_steps[] = {50, 75, 90, 95, 99};
 
 /* Rounds that stop converging (a dirty rate above the link's, or a
  * round that copied more than 3/4 of the last's pages: pre-copy then
@@ -120,7 +120,8 @@ static bool throttle_more(struct mig_plan *plan, struct mig_round *r)
 	double link = link_mib_s(plan);
 	int next = 0;
 
-	if (!plan->opts->auto_converge || !plan->throttle || r->k >= (unsigned int)plan->opts->max_rounds)
+	if (!plan->opts->auto_converge || !plan->throttle ||
+	    r->k >= (unsigned int)plan->opts->max_rounds)
 		return false;
 	if (plan->stop && strcmp(plan->stop, "not converging"))
 		return false;

@@ -208,8 +208,9 @@ static int dry_run(struct mig_dst *d)
 	int fd, ret;
 
 	if (d->round_dfd >= 0 || !d->round || d->final_files)
-		return fail(d, -EPROTO, "DRY_RUN inside round %u, before any round or after the "
-			    "final images", d->round);
+		return fail(d, -EPROTO,
+			    "DRY_RUN inside round %u, before any round or after the final images",
+			    d->round);
 	snprintf(name, sizeof(name), "pre-%u", d->round);
 	fd = openat(d->dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)

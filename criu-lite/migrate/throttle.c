@@ -229,7 +229,7 @@ int throttle_raise(struct mig_throttle *t, int pct, char *pids)
  * since) back into the original, then the cgroup removed. */
 void throttle_undo(struct mig_throttle *t)
 {
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	struct timespec ts = {0, 10 * 1000 * 1000};
 	char path[2 * PATH_MAX];
 	int pid;
 	FILE *f;

@@ -561,18 +561,34 @@ case_migrate_auto_converge() {
 	moved_passes 1
 }
 
+# cpu_limit PID: the quota of PID's cpu cgroup (v1 cpu.cfs_quota_us, or
+# v2 cpu.max), "none" where there is none to read.
+cpu_limit() {
+	local p
+
+	p=$(sed -n 's/^[0-9]*:\([^:]*,\)\{0,1\}cpu\(,[^:]*\)\{0,1\}:\(.*\)/\3/p' /proc/"$1"/cgroup)
+	if [ -n "$p" ]; then
+		cat "/sys/fs/cgroup/cpu$p/cpu.cfs_quota_us" 2>/dev/null || echo none
+		return
+	fi
+	p=$(sed -n 's/^0::\(.*\)/\1/p' /proc/"$1"/cgroup)
+	cat "/sys/fs/cgroup/unified$p/cpu.max" 2>/dev/null || echo none
+}
+
 throttled() {
 	grep -q lmproc-throttle- /proc/"$TPID"/cgroup
 }
 
 # (6f) SIGINT to migrate once the tree is throttled, in the middle of the
 # rounds: migrate exits 1; the writer runs on untracked, in exactly the
-# cgroups it was in, and the throttle cgroup is gone.
+# cgroups it was in, its cpu cgroup's quota as it was, and the throttle
+# cgroup is gone.
 case_migrate_auto_converge_int() {
-	local lm st cg
+	local lm st cg quota
 
 	PREDUMP_WRITE_RATE=100000000 target_up "$BUILD/static/predump_writer" || return 1
 	cg=$(cat /proc/"$TPID"/cgroup)
+	quota=$(cpu_limit "$TPID")
 	serve_up || return 1
 	env --default-signal=INT "$LMPROC_REAL" migrate -t "$TPID" --to "127.0.0.1:$SPORT" --json \
 		--tls-psk-file "$RD/psk" --max-rounds 32 --max-downtime 0 --auto-converge \
@@ -590,6 +606,10 @@ case_migrate_auto_converge_int() {
 	[ "$(json_field result)" = aborted ] || { REASON="result not 'aborted'"; return 1; }
 	if [ "$(cat /proc/"$TPID"/cgroup)" != "$cg" ]; then
 		REASON="the writer's cgroups changed: $(tr '\n' ' ' </proc/"$TPID"/cgroup)"
+		return 1
+	fi
+	if [ "$(cpu_limit "$TPID")" != "$quota" ]; then
+		REASON="the writer's cpu quota is $(cpu_limit "$TPID"), not $quota as before"
 		return 1
 	fi
 	no_throttle_cgroup || return 1
