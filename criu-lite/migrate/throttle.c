@@ -195,8 +195,9 @@ static int make(struct mig_throttle *t, char *pids)
 	}
 	snprintf(t->cg, sizeof(t->cg), "%s/lmproc-throttle-%d", t->orig, getpid());
 	if (mkdir(t->cg, 0755)) {
-		snprintf(t->why, sizeof(t->why), "can't make %s: %s", t->cg, strerror(errno));
-		return -errno;
+		ret = -errno;
+		snprintf(t->why, sizeof(t->why), "can't make %s: %s", t->cg, strerror(-ret));
+		return ret;
 	}
 	t->made = true;
 	ret = set_quota(t, 0);
@@ -231,7 +232,7 @@ void throttle_undo(struct mig_throttle *t)
 {
 	struct timespec ts = {0, 10 * 1000 * 1000};
 	char path[2 * PATH_MAX];
-	int pid;
+	int pid, err = 0;
 	FILE *f;
 
 	if (!t->made)
@@ -246,12 +247,13 @@ void throttle_undo(struct mig_throttle *t)
 		}
 		if (f)
 			fclose(f);
-		if (!rmdir(t->cg))
+		err = rmdir(t->cg) ? errno : 0;
+		if (!err)
 			break;
 		nanosleep(&ts, NULL);
 	}
-	if (access(t->cg, F_OK) == 0)
-		pr_warn("Can't remove the throttle cgroup %s: %s\n", t->cg, strerror(errno));
+	if (err)
+		pr_warn("Can't remove the throttle cgroup %s: %s\n", t->cg, strerror(err));
 	t->made = false;
 	t->pct = 0;
 }
