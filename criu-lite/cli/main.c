@@ -21,7 +21,7 @@ static const char usage_text[] =
 	"                 [--manage-cgroups[=soft|full|strict|ignore]]\n"
 	"  lmproc serve   -D DIR [--listen ADDR:PORT] --tls-psk-file FILE | --insecure\n"
 	"  lmproc migrate -t PID --to ADDR:PORT --tls-psk-file FILE | --insecure\n"
-	"                 [--max-downtime MS] [--max-rounds N] [--max-time S]\n"
+	"                 [--max-downtime MS] [--max-rounds N] [--max-time S] [--auto-converge]\n"
 	"                 [--tcp-established] [--veth-pair IN=OUT[@BRIDGE]]... [--json]\n"
 	"  lmproc check   [--feature NAME]\n"
 	"  lmproc show    DIR|IMAGE\n"
@@ -95,6 +95,8 @@ static const char usage_text[] =
 	"      --max-rounds N      migrate: at most N pre-copy rounds (default 8;\n"
 	"                          0: none, everything in the final dump)\n"
 	"      --max-time S        migrate: pre-copy for at most S seconds\n"
+	"      --auto-converge     migrate: when rounds stop converging, throttle the\n"
+	"                          tree's CPU (50% up to 99%) through a cgroup\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -156,6 +158,7 @@ enum {
 	OPT_MAX_DOWNTIME,
 	OPT_MAX_ROUNDS,
 	OPT_MAX_TIME,
+	OPT_AUTO_CONVERGE,
 };
 
 /* CRIU's modes: full would also set the limits of cgroups that exist
@@ -223,6 +226,7 @@ int main(int argc, char **argv)
 		{ "max-downtime", required_argument, NULL, OPT_MAX_DOWNTIME },
 		{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
 		{ "max-time", required_argument, NULL, OPT_MAX_TIME },
+		{ "auto-converge", no_argument, NULL, OPT_AUTO_CONVERGE },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -341,6 +345,9 @@ int main(int argc, char **argv)
 		case OPT_MAX_ROUNDS:
 			if (parse_count(optarg, MIG_MAX_ROUNDS, &opts.max_rounds))
 				return usage_error("bad --max-rounds %s (0 to 32)", optarg);
+			break;
+		case OPT_AUTO_CONVERGE:
+			opts.auto_converge = true;
 			break;
 		case OPT_MAX_TIME:
 			if (parse_count(optarg, 86400, &opts.max_time_s))

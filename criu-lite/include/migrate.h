@@ -6,15 +6,18 @@
 #ifndef LMPROC_MIGRATE_H
 #define LMPROC_MIGRATE_H
 
+#include <limits.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "opts.h"
 
 #define MIG_MAGIC 0x474d4d4cu /* "LMMG", little-endian on the wire */
-/* 2: pre-copy rounds (ROUND, ROUND_DONE) before the final images. */
-#define MIG_VERSION 2
+/* 2: pre-copy rounds (ROUND, ROUND_DONE) before the final images;
+ * 3: DRY_RUN after round 1. */
+#define MIG_VERSION 3
 #define MIG_HDR_SIZE 16
 
 /* Bounds checked before anything is allocated or written. */
@@ -44,6 +47,7 @@ enum mig_type {
 	MIG_ERROR, /* the reason, text */
 	MIG_ROUND, /* "K": round K's FILEs follow, into its own directory */
 	MIG_ROUND_DONE, /* source: round K is complete; serve: stored */
+	MIG_DRY_RUN,	/* source: none; serve: "us N", its restore's checks' time */
 	MIG_TYPE_NR,
 };
 
@@ -107,21 +111,51 @@ struct mig_round {
 	double mib_s;	      /* bytes / send time */
 	double dirty_mib_s;   /* dirty bytes / time since the last freeze; < 0: none */
 	double predicted_ms;  /* the final step's, if it froze now; < 0: unknown */
+	int throttle_pct;     /* the tree's throttle from this round on */
 };
+
+/* throttle.c: --auto-converge's cgroup (docs/migration.md). */
+struct mig_throttle {
+	pid_t pid;	     /* the tree's root */
+	bool made, v2;
+	int pct;	     /* throttled: the quota is (100 - pct)% of one CPU */
+	char path[2048];	  /* the tree's cpu cgroup, in its hierarchy */
+	char orig[PATH_MAX];	  /* the same, mounted here */
+	char cg[PATH_MAX + 64]; /* the cgroup made for the throttle */
+	char why[PATH_MAX + 128];
+};
+
+/* Throttles the tree (PIDS: "PID PID...", changed) to PCT%: the first
+ * call makes the cgroup and moves it there; a failure undoes it all and
+ * says why in T->why. */
+int throttle_raise(struct mig_throttle *t, int pct, char *pids);
+void throttle_undo(struct mig_throttle *t);
 
 struct mig_plan {
 	const struct lmproc_opts *opts;
 	struct mig_round hist[MIG_MAX_ROUNDS];
 	unsigned int nr;
 	uint64_t t_start;
-	uint64_t fixed_us; /* round 1's frozen time less its page copy */
+	/* The final step's fixed cost: round 1's frozen time less its page
+	 * copy, the destination's dry run, and the two round trips of the
+	 * hand-over (DUMP_DONE to RESTORED, COMMIT to COMMITTED). */
+	uint64_t fixed_us;
+	uint64_t nonmem_us, dry_run_us, rtt_us;
 	const char *stop;  /* why pre-copy ended, once it has */
+	/* --auto-converge: raises the throttle to PCT; 0 done. */
+	int (*throttle)(void *arg, int pct);
+	void *throttle_arg;
+	int throttle_pct;
 };
 
 /* Takes round R (its fields up to us filled in), prints its line, and
  * says whether the final dump should freeze now (PLAN->stop says why). */
 bool mig_plan_round(struct mig_plan *plan, const struct mig_round *r);
 void mig_round_json(const struct mig_round *r, char *buf, size_t len);
+/* The frozen time predicted when pre-copy ended (< 0: unknown), and
+ * with the fixed cost's parts as JSON fields of the summary. */
+double mig_plan_predicted(const struct mig_plan *plan);
+void mig_plan_json(const struct mig_plan *plan, char *buf, size_t len);
 
 int cmd_serve(struct lmproc_opts *opts);
 int cmd_migrate(struct lmproc_opts *opts);

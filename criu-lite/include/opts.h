@@ -71,6 +71,7 @@ struct lmproc_opts {
 	int max_downtime_ms;		/* migrate --max-downtime (default 300) */
 	int max_rounds;			/* migrate --max-rounds (default 8) */
 	int max_time_s;			/* migrate --max-time (0: no limit) */
+	bool auto_converge;		/* migrate --auto-converge: CPU quota steps */
 	/* migrate: called with the tree frozen and its images complete and
 	 * checked, before the kill.  0: kill it (committed); negative: release
 	 * it as -R would; DUMP_HOLD_FROZEN: leave it stopped (outcome unknown). */

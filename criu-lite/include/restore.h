@@ -323,6 +323,9 @@ int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int df
  * at -v4.  PRE_DUMP: the round a pre-dump wrote (its pages and the
  * rounds they point to). */
 int restore_self_check(int dfd, bool pre_dump, char *why, size_t len);
+/* A migration's dry run: pre-dump round DFD checked as a restore reads
+ * it, every page's sum included (the restore's cost for its memory). */
+int restore_dry_run_round(int dfd, char *why, size_t len);
 
 /* file-locks.c: the locks of fdinfo-PID.img (IMG names it in errors);
  * POSIX locks are the restorer's to take. */

@@ -37,6 +37,7 @@ struct mig_src {
 	uint64_t image_bytes, final_bytes;
 	unsigned int files;
 	struct mig_plan plan;
+	struct mig_throttle throttle;
 	pid_t dest_pid;
 	bool held; /* the dump reached the hold: the images were complete */
 	bool dump_said; /* a pre-copy round failed and said why itself */
@@ -278,6 +279,7 @@ static void history_json(const struct mig_src *m)
 
 static void summary(struct mig_src *m, int ret)
 {
+	char buf[512];
 	uint64_t now = now_us(), frozen = m->t_frozen ? (m->t_committed ?: now) - m->t_frozen : 0;
 
 	if (m->opts->json) {
@@ -290,6 +292,8 @@ static void summary(struct mig_src *m, int ret)
 		       (unsigned long long)m->final_bytes, m->plan.nr);
 		if (m->plan.stop)
 			printf(", \"stop\": \"%s\"", m->plan.stop);
+		mig_plan_json(&m->plan, buf, sizeof(buf));
+		printf("%s", buf);
 		history_json(m);
 		if (ret) {
 			for (char *p = m->reason; *p; p++)
@@ -301,6 +305,12 @@ static void summary(struct mig_src *m, int ret)
 		fflush(stdout);
 		return;
 	}
+	if (!ret && m->plan.nr)
+		printf("predicted frozen %.1f ms (fixed %.1f: final dump's non-memory state "
+		       "%.1f, destination's dry run %.1f, round trips %.1f)\n",
+		       mig_plan_predicted(&m->plan), m->plan.fixed_us / 1000.0,
+		       m->plan.nonmem_us / 1000.0, m->plan.dry_run_us / 1000.0,
+		       2 * m->plan.rtt_us / 1000.0);
 	if (!ret)
 		printf("pid %d migrated to %s (pid %d there): frozen %.1f ms, %llu bytes sent "
 		       "(%u images, %llu bytes; %llu in the final dump after %u pre-copy "
@@ -359,6 +369,26 @@ static void stop_tracking(struct mig_src *m)
 			pr_warn("pid %s: its tracking keeper did not stop\n", p);
 }
 
+/* The planner's --auto-converge step: the tree throttled to PCT%, or
+ * one line saying why it can't be (the rounds then go on unthrottled). */
+static int throttle(void *arg, int pct)
+{
+	struct mig_src *m = arg;
+	char pids[1024] = "";
+	size_t off = 0;
+	int ret;
+
+	tree_pids(m->opts->pid, pids, sizeof(pids), &off);
+	m->throttle.pid = m->opts->pid;
+	ret = throttle_raise(&m->throttle, pct, pids);
+	if (ret) {
+		pr_warn("pid %d: --auto-converge can't throttle the tree: %s\n", m->opts->pid,
+			m->throttle.why);
+		m->plan.throttle = NULL;
+	}
+	return ret;
+}
+
 /* Round R's pages; round 1 also gives the final step's fixed cost: its
  * frozen time less its page copy. */
 static void round_stats(struct mig_src *m, int dfd, struct mig_round *r)
@@ -371,7 +401,7 @@ static void round_stats(struct mig_src *m, int dfd, struct mig_round *r)
 	ds = (DumpStatsEntry *)msg;
 	r->dirty_bytes = ds->pages_written * PAGE_SIZE;
 	if (r->k == 1)
-		m->plan.fixed_us =
+		m->plan.nonmem_us =
 		    ds->frozen_time_us - min(ds->frozen_time_us, ds->page_copy_time_us);
 	img_free_msg(msg);
 }
@@ -404,6 +434,45 @@ static int wait_round_done(struct mig_src *m, unsigned int k)
 	}
 	mig_msg_free(&msg);
 	return ret;
+}
+
+/* After round 1: the destination's dry run (its restore's checks of the
+ * round, timed there) and the round trip that carried it. */
+static int dry_run(struct mig_src *m)
+{
+	uint64_t t0 = now_us(), us, took;
+	char why[256], text[512];
+	struct mig_msg msg;
+	int n = 0, ret;
+
+	ret = mig_send(&m->chan, MIG_DRY_RUN, NULL, 0);
+	if (!ret)
+		ret = mig_chan_wait(&m->chan, MIG_IO_TIMEOUT_MS, interrupt_check);
+	if (ret == -EINTR)
+		return fail(m, ret, "interrupted by SIG%s during pre-copy",
+			    sigabbrev_np(interrupt_signal()));
+	if (!ret)
+		ret = mig_recv(&m->chan, &msg, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "no answer in time");
+	if (ret) {
+		snprintf(text, sizeof(text), "the destination's dry run: %s", why);
+		return fail(m, ret, "%s", text);
+	}
+	took = now_us() - t0;
+	if (msg.type != MIG_DRY_RUN ||
+	    sscanf(msg.data, "us %llu%n", (unsigned long long *)&us, &n) != 1 ||
+	    n != (int)msg.len) {
+		mig_printable(msg.data);
+		snprintf(text, sizeof(text), "the destination answered DRY_RUN with %s%s%s",
+			 mig_type_name(msg.type), msg.len ? ": " : "", msg.data);
+		mig_msg_free(&msg);
+		return fail(m, -ECANCELED, "%s", text);
+	}
+	mig_msg_free(&msg);
+	m->plan.dry_run_us = min(us, took);
+	m->plan.rtt_us = took - m->plan.dry_run_us;
+	return 0;
 }
 
 static int send_round(struct mig_src *m, unsigned int k, int dfd)
@@ -461,8 +530,11 @@ static int run_round(struct mig_src *m, unsigned int k)
 	if (ret)
 		return ret;
 	r.send_us = now_us() - t_send;
-	r.us = now_us() - r.t_start;
 	r.bytes = m->chan.bytes_sent - sent;
+	ret = k == 1 ? dry_run(m) : 0;
+	if (ret)
+		return ret;
+	r.us = now_us() - r.t_start;
 	return mig_plan_round(&m->plan, &r) ? 1 : 0;
 }
 
@@ -502,8 +574,12 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 		pr_perror("Can't make a private directory for the images under /dev/shm");
 		return -errno;
 	}
-	m->plan = (struct mig_plan){ .opts = m->opts, .t_start = now_us() };
+	m->plan = (struct mig_plan){ .opts = m->opts, .t_start = now_us(),
+				     .throttle = throttle, .throttle_arg = m };
 	ret = m->opts->max_rounds ? precopy(m) : 0;
+	/* The final dump records the tree's own cgroups; its freeze follows
+	 * at once, so the tree hardly runs unthrottled. */
+	throttle_undo(&m->throttle);
 	if (ret) {
 		remove_dir(m->dir, 0);
 		return ret;

@@ -24,15 +24,34 @@ static double link_mib_s(const struct mig_plan *plan)
 	return best;
 }
 
-/* Pages dirtied since the last freeze, sent over the link, plus round 1's
+/* Pages dirtied since the last freeze, sent over the link, plus the
  * fixed cost: what the final step would take if it froze now. */
-static double predict_ms(const struct mig_plan *plan, const struct mig_round *r)
+static double predict_ms(struct mig_plan *plan, const struct mig_round *r)
 {
 	double since_s = (now_us() - r->t_start) / 1e6, link = link_mib_s(plan);
 
+	plan->fixed_us = plan->nonmem_us + plan->dry_run_us + 2 * plan->rtt_us;
 	if (r->dirty_mib_s < 0 || link <= 0)
 		return -1;
 	return r->dirty_mib_s * since_s / link * 1000.0 + plan->fixed_us / 1000.0;
+}
+
+double mig_plan_predicted(const struct mig_plan *plan)
+{
+	return plan->nr ? plan->hist[plan->nr - 1].predicted_ms : -1;
+}
+
+void mig_plan_json(const struct mig_plan *plan, char *buf, size_t len)
+{
+	char pred[32] = "null";
+
+	if (mig_plan_predicted(plan) >= 0)
+		snprintf(pred, sizeof(pred), "%.1f", mig_plan_predicted(plan));
+	snprintf(buf, len,
+		 ", \"predicted_frozen_ms\": %s, \"fixed_ms\": %.1f, \"nonmem_ms\": %.1f, "
+		 "\"dry_run_ms\": %.3f, \"rtt_ms\": %.3f",
+		 pred, plan->fixed_us / 1000.0, plan->nonmem_us / 1000.0, plan->dry_run_us / 1000.0,
+		 plan->rtt_us / 1000.0);
 }
 
 void mig_round_json(const struct mig_round *r, char *buf, size_t len)
@@ -45,9 +64,10 @@ void mig_round_json(const struct mig_round *r, char *buf, size_t len)
 		snprintf(pred, sizeof(pred), "%.1f", r->predicted_ms);
 	snprintf(buf, len,
 		 "{\"round\": %u, \"bytes\": %llu, \"dirty_bytes\": %llu, \"ms\": %.1f, "
-		 "\"send_ms\": %.1f, \"mib_s\": %.1f, \"dirty_mib_s\": %s, \"predicted_ms\": %s}",
+		 "\"send_ms\": %.1f, \"mib_s\": %.1f, \"dirty_mib_s\": %s, \"predicted_ms\": %s, "
+		 "\"throttle_pct\": %d}",
 		 r->k, (unsigned long long)r->bytes, (unsigned long long)r->dirty_bytes,
-		 r->us / 1000.0, r->send_us / 1000.0, r->mib_s, dirty, pred);
+		 r->us / 1000.0, r->send_us / 1000.0, r->mib_s, dirty, pred, r->throttle_pct);
 }
 
 static void print_round(const struct mig_plan *plan, const struct mig_round *r)
@@ -85,10 +105,44 @@ static const char *stop_reason(const struct mig_plan *plan, const struct mig_rou
 	return NULL;
 }
 
+/* --auto-converge's steps: how much of one CPU the quota takes away (as
+ * QEMU, up to 99%: a writer bound by its CPU here dirties a page in ~3 us,
+ * 90% throttled it still outruns the link). */
+static const int throttle_steps[] = {50, 75, 90, 95, 99};
+
+/* Rounds that stop converging (a dirty rate above the link's, or a
+ * round that copied more than 3/4 of the last's pages: pre-copy then
+ * never gets far below the working set): with --auto-converge the next
+ * throttle step and another round, while steps and rounds remain. */
+static bool throttle_more(struct mig_plan *plan, struct mig_round *r)
+{
+	const struct mig_round *prev = r->k > 1 ? r - 1 : NULL;
+	double link = link_mib_s(plan);
+	int next = 0;
+
+	if (!plan->opts->auto_converge || !plan->throttle ||
+	    r->k >= (unsigned int)plan->opts->max_rounds)
+		return false;
+	if (plan->stop && strcmp(plan->stop, "not converging"))
+		return false;
+	if (!plan->stop && !(r->dirty_mib_s >= 0 && r->dirty_mib_s > link) &&
+	    !(prev && r->dirty_bytes * 4 > prev->dirty_bytes * 3))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(throttle_steps) && !next; i++)
+		if (throttle_steps[i] > plan->throttle_pct)
+			next = throttle_steps[i];
+	if (!next || plan->throttle(plan->throttle_arg, next))
+		return false;
+	plan->throttle_pct = next;
+	r->throttle_pct = next;
+	return true;
+}
+
 bool mig_plan_round(struct mig_plan *plan, const struct mig_round *in)
 {
 	struct mig_round *r = &plan->hist[plan->nr++];
 	const struct mig_round *prev = plan->nr > 1 ? r - 1 : NULL;
+	bool throttled;
 
 	*r = *in;
 	r->mib_s = r->send_us ? r->bytes / MIB / (r->send_us / 1e6) : 0;
@@ -96,8 +150,16 @@ bool mig_plan_round(struct mig_plan *plan, const struct mig_round *in)
 	if (prev && r->t_start > prev->t_start)
 		r->dirty_mib_s = r->dirty_bytes / MIB / ((r->t_start - prev->t_start) / 1e6);
 	r->predicted_ms = predict_ms(plan, r);
-	print_round(plan, r);
+	r->throttle_pct = plan->throttle_pct;
 	plan->stop = stop_reason(plan, r);
+	throttled = throttle_more(plan, r);
+	if (throttled)
+		plan->stop = NULL;
+	print_round(plan, r);
+	if (throttled && !plan->opts->json)
+		printf("round %u: not converging (dirty %.1f MiB/s, link %.1f MiB/s): the tree "
+		       "throttled to %d%% of one CPU\n",
+		       r->k, r->dirty_mib_s, link_mib_s(plan), 100 - r->throttle_pct);
 	if (plan->stop && !strcmp(plan->stop, "not converging") && !plan->opts->json)
 		printf("round %u dirtied %.1f MiB, as much as round %u's %.1f MiB: not "
 		       "converging, freezing for the final dump\n",

@@ -28,6 +28,7 @@
 #include "fault.h"
 #include "log.h"
 #include "migrate.h"
+#include "restore.h"
 
 struct mig_dst {
 	const struct lmproc_opts *sopts;
@@ -197,6 +198,33 @@ static int end_round(struct mig_dst *d)
 	return 0;
 }
 
+/* DRY_RUN, between rounds: the restore's own checks of the last round
+ * stored, every page's sum included, timed, nothing made; the source
+ * adds the time to the final step's predicted cost. */
+static int dry_run(struct mig_dst *d)
+{
+	char name[32], why[256] = "", text[32];
+	uint64_t t0 = now_us();
+	int fd, ret;
+
+	if (d->round_dfd >= 0 || !d->round || d->final_files)
+		return fail(d, -EPROTO,
+			    "DRY_RUN inside round %u, before any round or after the final images",
+			    d->round);
+	snprintf(name, sizeof(name), "pre-%u", d->round);
+	fd = openat(d->dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return fail(d, -errno, "can't open %s in %s: %s", name, d->dir, strerror(errno));
+	ret = restore_dry_run_round(fd, why, sizeof(why));
+	close(fd);
+	if (ret)
+		return fail(d, ret, "the dry run of round %u failed: %s", d->round, why);
+	snprintf(text, sizeof(text), "us %llu", (unsigned long long)(now_us() - t0));
+	if (mig_send_text(&d->chan, MIG_DRY_RUN, text))
+		return fail(d, -ECONNRESET, "the connection failed after the dry run");
+	return 0;
+}
+
 static int recv_images(struct mig_dst *d)
 {
 	struct mig_msg m;
@@ -217,6 +245,8 @@ static int recv_images(struct mig_dst *d)
 			ret = begin_round(d, &m);
 		} else if (m.type == MIG_ROUND_DONE) {
 			ret = end_round(d);
+		} else if (m.type == MIG_DRY_RUN) {
+			ret = dry_run(d);
 		} else if (m.type == MIG_ABORT) {
 			mig_printable(m.data);
 			ret = fail(d, -ECANCELED, "the source aborted: %s", m.data);

@@ -146,16 +146,26 @@ static int check_round(int dfd)
 	return ret < 0 ? ret : 0;
 }
 
-int restore_self_check(int dfd, bool pre_dump, char *why, size_t len)
+static int check(int dfd, bool pre_dump, bool footers, char *why, size_t len)
 {
 	int ret;
 
 	log_capture_start(why, len);
-	img_raw_verify_footer_only(true);
+	img_raw_verify_footer_only(footers);
 	ret = pre_dump ? check_round(dfd) : check_dump(dfd);
 	img_raw_verify_footer_only(false);
 	log_capture_end();
 	if (ret && !why[0])
 		snprintf(why, len, "%s", strerror(-ret));
 	return ret;
+}
+
+int restore_self_check(int dfd, bool pre_dump, char *why, size_t len)
+{
+	return check(dfd, pre_dump, true, why, len);
+}
+
+int restore_dry_run_round(int dfd, char *why, size_t len)
+{
+	return check(dfd, true, false, why, len);
 }

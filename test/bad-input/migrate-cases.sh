@@ -260,7 +260,8 @@ case_migrate_bad_frames() {
 	moved_passes 14
 }
 
-# (4b) pre-copy rounds out of order, on a plaintext serve: one line each,
+# (4b) pre-copy rounds out of order, and a DRY_RUN before any round, on a
+# plaintext serve: one line each,
 # nothing left under -D (mig_case), and serve then takes a real migration
 # with its rounds.
 case_migrate_bad_rounds() {
@@ -273,13 +274,16 @@ case_migrate_bad_rounds() {
 	serve_says 1 "migration 2 from .* refused: DUMP_DONE inside round 1" || return 1
 	send_raw eval 'hello_frames; frame 11 0'
 	serve_says 1 "migration 3 from .* refused: ROUND_DONE outside a round" || return 1
+	send_raw eval 'hello_frames; frame 12 0'
+	serve_says 1 "migration 4 from .* refused: DRY_RUN inside round 0, before any round" ||
+		return 1
 	mig --insecure || { REASON="migrate after the bad rounds failed: $(head -n 1 "$RD/bad.err")"
 		return 1; }
 	if [ "$(json_field rounds)" -lt 2 ] 2>/dev/null; then
 		REASON="the migration after the bad rounds made $(json_field rounds) rounds, not 2+"
 		return 1
 	fi
-	moved_passes 4
+	moved_passes 5
 }
 
 # idle_peers: 8 connections that send nothing (5 to 12) fill serve; the
@@ -403,7 +407,20 @@ if [r["round"] for r in hist] != list(range(1, len(hist) + 1)):
     sys.exit("rounds out of order")
 if hist and not s["final_bytes"] < hist[0]["bytes"]:
     sys.exit(f"the final dump sent {s['final_bytes']} bytes, round 1 {hist[0]['bytes']}")
-print(" ".join(str(r["bytes"]) for r in hist), s["final_bytes"], s["frozen_ms"])
+pred = s.get("predicted_frozen_ms")
+if hist:
+    # The fixed cost has the destination's dry run and the round trips in
+    # it, and the prediction is within a sane factor of what was frozen.
+    for f in ("dry_run_ms", "rtt_ms", "nonmem_ms"):
+        if not s.get(f, 0) > 0:
+            sys.exit(f"the summary's {f} is {s.get(f)}, not > 0")
+    if abs(s["fixed_ms"] - s["nonmem_ms"] - s["dry_run_ms"] - 2 * s["rtt_ms"]) > 0.2:
+        sys.exit(f"fixed_ms {s['fixed_ms']} is not the sum of its parts")
+    if pred is None or not s["frozen_ms"] / 50 < pred < s["frozen_ms"] * 50:
+        sys.exit(f"predicted {pred} ms, frozen {s['frozen_ms']} ms")
+print(" ".join(str(r["bytes"]) for r in hist), s["final_bytes"], s["frozen_ms"],
+      "predicted", pred, "fixed", s.get("fixed_ms"), "dry run", s.get("dry_run_ms"),
+      "rtt", s.get("rtt_ms"))
 PY
 	); then
 		REASON="migrate --json: $out"
@@ -493,6 +510,116 @@ case_migrate_precopy_link() {
 	fi
 }
 
+# converge_check: the JSON history has throttle steps (throttle_pct
+# raised in a round) and, after the first, a round that copied fewer
+# pages than the round that raised it.
+converge_check() {
+	local out
+
+	if ! out=$(python3 - "$RD/bad.out" 2>&1 <<'PY'
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+hist = objs[-1]["history"]
+steps = [i for i, r in enumerate(hist) if r["throttle_pct"] > (hist[i - 1]["throttle_pct"] if i else 0)]
+if not steps:
+    sys.exit("no throttle step: " + " ".join(f"{r['dirty_bytes']}/{r['throttle_pct']}" for r in hist))
+first = steps[0]
+if not any(r["dirty_bytes"] < hist[first]["dirty_bytes"] for r in hist[first + 1:]):
+    sys.exit(f"no round after the step in round {first + 1} copied less")
+print(" ".join(f"{r['dirty_bytes'] >> 20}MiB@{r['throttle_pct']}%" for r in hist), objs[-1]["stop"])
+PY
+	); then
+		REASON="migrate --auto-converge: $out"
+		add_detail "migrate's output" "$RD/bad.out" 20
+		return 1
+	fi
+	DETAIL="dirty MiB per round @ throttle: $out"
+}
+
+# no_throttle_cgroup: no lmproc-throttle-* cgroup left in any hierarchy
+# (only these two cases make one, and never at once).
+no_throttle_cgroup() {
+	local left
+
+	left=$(find /sys/fs/cgroup -maxdepth 3 -type d -name 'lmproc-throttle-*' 2>/dev/null)
+	[ -z "$left" ] || { REASON="the throttle cgroup $left was left"; return 1; }
+}
+
+# (6e) --auto-converge: predump_writer writing flat out (bound by its
+# CPU) does not converge; migrate throttles it through a cgroup of its
+# own, the rounds then shrink, every page is exact at the destination,
+# and the cgroup is gone.
+case_migrate_auto_converge() {
+	PREDUMP_WRITE_RATE=100000000 target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	# Each round moves about 220 MiB until the throttle bites (~1 s each).
+	LM_TIMEOUT=120 mig --tls-psk-file "$RD/psk" --max-rounds 8 --max-downtime 20 \
+		--auto-converge || { REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1; }
+	converge_check || return 1
+	no_throttle_cgroup || return 1
+	moved_passes 1
+}
+
+# cpu_limit PID: the quota of PID's cpu cgroup (v1 cpu.cfs_quota_us, or
+# v2 cpu.max), "none" where there is none to read.
+cpu_limit() {
+	local p
+
+	p=$(sed -n 's/^[0-9]*:\([^:]*,\)\{0,1\}cpu\(,[^:]*\)\{0,1\}:\(.*\)/\3/p' /proc/"$1"/cgroup)
+	if [ -n "$p" ]; then
+		cat "/sys/fs/cgroup/cpu$p/cpu.cfs_quota_us" 2>/dev/null || echo none
+		return
+	fi
+	p=$(sed -n 's/^0::\(.*\)/\1/p' /proc/"$1"/cgroup)
+	cat "/sys/fs/cgroup/unified$p/cpu.max" 2>/dev/null || echo none
+}
+
+throttled() {
+	grep -q lmproc-throttle- /proc/"$TPID"/cgroup
+}
+
+# (6f) SIGINT to migrate once the tree is throttled, in the middle of the
+# rounds: migrate exits 1; the writer runs on untracked, in exactly the
+# cgroups it was in, its cpu cgroup's quota as it was, and the throttle
+# cgroup is gone.
+case_migrate_auto_converge_int() {
+	local lm st cg quota
+
+	PREDUMP_WRITE_RATE=100000000 target_up "$BUILD/static/predump_writer" || return 1
+	cg=$(cat /proc/"$TPID"/cgroup)
+	quota=$(cpu_limit "$TPID")
+	serve_up || return 1
+	env --default-signal=INT "$LMPROC_REAL" migrate -t "$TPID" --to "127.0.0.1:$SPORT" --json \
+		--tls-psk-file "$RD/psk" --max-rounds 32 --max-downtime 0 --auto-converge \
+		>"$RD/bad.out" 2>"$RD/bad.err" &
+	lm=$!
+	if ! wait_until 60000 throttled; then
+		REASON="the tree was never throttled: $(head -c 300 "$RD/bad.out")"
+		kill -KILL "$lm"
+		return 1
+	fi
+	kill -INT "$lm"
+	wait "$lm"
+	st=$?
+	[ "$st" = 1 ] || { REASON="migrate exited $st after SIGINT, not 1"; return 1; }
+	[ "$(json_field result)" = aborted ] || { REASON="result not 'aborted'"; return 1; }
+	if [ "$(cat /proc/"$TPID"/cgroup)" != "$cg" ]; then
+		REASON="the writer's cgroups changed: $(tr '\n' ' ' </proc/"$TPID"/cgroup)"
+		return 1
+	fi
+	if [ "$(cpu_limit "$TPID")" != "$quota" ]; then
+		REASON="the writer's cpu quota is $(cpu_limit "$TPID"), not $quota as before"
+		return 1
+	fi
+	no_throttle_cgroup || return 1
+	if ! wait_until 2000 untracked "$TPID"; then
+		REASON="the interrupted pre-copy left pid $TPID tracked"
+		return 1
+	fi
+	target_intact
+}
+
 srv_empty() {
 	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
 }
@@ -514,4 +641,7 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-precopy-fails mig_case case_migrate_precopy_fails
 	CASE_KIND=migrate bad_case migrate-bad-rounds mig_case case_migrate_bad_rounds
 	CASE_KIND=migrate bad_case migrate-precopy-link mig_case case_migrate_precopy_link
+	CASE_KIND=migrate bad_case migrate-auto-converge mig_case case_migrate_auto_converge
+	CASE_KIND=migrate bad_case migrate-auto-converge-int mig_case \
+		case_migrate_auto_converge_int
 }

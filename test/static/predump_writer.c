@@ -15,6 +15,7 @@
  * The log's "data at" line gives the area's address (the harness damages
  * a cold page through it). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -25,7 +26,7 @@
 #define NR_PAGES	65536UL		/* 256 MiB */
 #define COLD_EVERY	8
 #define HOT_PAGES	64
-#define WRITE_RATE	4000ULL		/* pages per second */
+#define WRITE_RATE	4000ULL		/* pages per second, unless PREDUMP_WRITE_RATE */
 #define NO_PAGE		(~0UL)
 
 static uint64_t seed;
@@ -36,6 +37,9 @@ static uint32_t *gen;
 static volatile unsigned long inflight_pg = NO_PAGE;
 static volatile uint32_t inflight_gen;
 static uint64_t nr_writes;
+/* PREDUMP_WRITE_RATE: more than the writer can do makes it write flat
+ * out, bound by the CPU (migrate --auto-converge's test). */
+static uint64_t write_rate = WRITE_RATE;
 
 static inline void barrier(void)
 {
@@ -101,9 +105,9 @@ static void write_until_signal(void)
 	uint64_t start = test_now_ns(), done = 0, due;
 
 	while (test_go()) {
-		due = (test_now_ns() - start) * WRITE_RATE / 1000000000ULL;
-		if (due > done + WRITE_RATE / 10) {
-			start = test_now_ns() - done * 1000000000ULL / WRITE_RATE;
+		due = (test_now_ns() - start) * write_rate / 1000000000ULL;
+		if (due > done + write_rate / 10) {
+			start = test_now_ns() - done * 1000000000ULL / write_rate;
 			continue;
 		}
 		for (; done < due && test_go(); done++)
@@ -157,7 +161,11 @@ static void check_all(void)
 
 int main(int argc, char **argv)
 {
+	const char *rate = getenv("PREDUMP_WRITE_RATE");
+
 	test_init(argc, argv);
+	if (rate && strtoull(rate, NULL, 10))
+		write_rate = strtoull(rate, NULL, 10);
 	seed = test_seed();
 	data = mmap(NULL, NR_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    -1, 0);
