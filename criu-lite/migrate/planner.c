@@ -96,6 +96,10 @@ static const char *stop_reason(const struct mig_plan *plan, const struct mig_rou
 
 	if (r->predicted_ms >= 0 && r->predicted_ms < o->max_downtime_ms)
 		return "converged";
+	/* Memory is done (its part of the downtime below a ms): the fixed
+	 * cost alone is above --max-downtime, and no round can change it. */
+	if (r->predicted_ms >= 0 && r->predicted_ms - plan->fixed_us / 1000.0 < 1.0)
+		return "fixed cost";
 	if (prev && r->dirty_bytes >= prev->dirty_bytes)
 		return "not converging";
 	if (r->k >= (unsigned int)o->max_rounds)
@@ -160,6 +164,10 @@ bool mig_plan_round(struct mig_plan *plan, const struct mig_round *in)
 		printf("round %u: not converging (dirty %.1f MiB/s, link %.1f MiB/s): the tree "
 		       "throttled to %d%% of one CPU\n",
 		       r->k, r->dirty_mib_s, link_mib_s(plan), 100 - r->throttle_pct);
+	if (plan->stop && !strcmp(plan->stop, "fixed cost") && !plan->opts->json)
+		printf("round %u: memory converged, but the final step's fixed cost (%.1f ms) is "
+		       "above --max-downtime (%d ms): freezing for the final dump\n",
+		       r->k, plan->fixed_us / 1000.0, plan->opts->max_downtime_ms);
 	if (plan->stop && !strcmp(plan->stop, "not converging") && !plan->opts->json)
 		printf("round %u dirtied %.1f MiB, as much as round %u's %.1f MiB: not "
 		       "converging, freezing for the final dump\n",
