@@ -235,7 +235,7 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 			ret = restore_finish_task(&t->ctx[i]);
 	/* The hand-over: the whole tree at once, or none of it. */
 	if (!ret)
-		ret = restore_check_interrupt(t);
+		ret = restore_pidns_wait_init(t) ?: restore_check_interrupt(t);
 	/* serve: the tree stays stopped until the source commits; from then
 	 * on the source's copy is gone, and this one must run whatever
 	 * fails (committed). */

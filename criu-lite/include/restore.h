@@ -351,6 +351,8 @@ void restore_fault_killed_at_fork(void);
 
 /* restore-pidns.c */
 int restore_pidns_fork_init(struct restore_tree *t);
+/* --pidns: waits (5 s at most) until the init outlives lmproc. */
+int restore_pidns_wait_init(const struct restore_tree *t);
 /* Once every task is ready: ctx->host_pid of each. */
 int restore_map_host_pids(struct restore_tree *t);
 /* Once the restorer made the threads: ctx->host_tids. */

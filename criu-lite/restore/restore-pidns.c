@@ -6,6 +6,7 @@
  * outside, traces them by their host pids, read from NSpid. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -90,6 +91,8 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	}
 	prctl(PR_SET_PDEATHSIG, 0);
+	root->args->init_free = 1;
+	syscall(SYS_futex, &root->args->init_free, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (;;) {
@@ -102,6 +105,24 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 		if (w == pid)
 			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	}
+}
+
+/* The init may not have run since lmproc woke the root: until it drops
+ * its PR_SET_PDEATHSIG, lmproc's exit would kill it, and with it the
+ * whole namespace (a loaded machine lost restored trees so). */
+int restore_pidns_wait_init(const struct restore_tree *t)
+{
+	struct restorer_args *a = t->ctx[0].args;
+
+	for (int i = 0; t->pidns && !a->init_free && i < 100; i++) {
+		struct timespec nap = { 0, 50 * 1000000L };
+
+		syscall(SYS_futex, &a->init_free, FUTEX_WAIT, 0, &nap, NULL, 0);
+	}
+	if (!t->pidns || a->init_free)
+		return 0;
+	pr_err("The init of the restored pid namespace did not start within 5 s\n");
+	return -ETIMEDOUT;
 }
 
 int restore_pidns_fork_init(struct restore_tree *t)

@@ -324,6 +324,10 @@ struct restorer_args {
 	char child_err[256];
 	/* lmproc wakes the task (futex, shared) once it has seized it. */
 	volatile uint32_t go;
+	/* The root's only: --pidns's init has dropped its PR_SET_PDEATHSIG
+	 * (from then on it outlives lmproc); lmproc waits for it before
+	 * the hand-over. */
+	volatile uint32_t init_free;
 	/* The task is set up (its children forked) and waits for go. */
 	volatile uint32_t ready;
 	uint32_t stop_sig; /* raised to hand control back to lmproc */
