@@ -260,9 +260,11 @@ static int dump_stats(struct dump_ctx *ctx)
 				ds.incremental = false;
 		}
 		if (r->tracker.pft) {
-			ds.has_dirty_rate_pps = ds.has_write_faults = true;
-			ds.dirty_rate_pps = r->tracker.rate_pps;
+			ds.has_write_faults = true;
 			ds.write_faults = r->tracker.write_faults;
+			/* Unknown when the round came less than a bucket after the last. */
+			ds.has_dirty_rate_pps = r->tracker.rate_pps >= 0;
+			ds.dirty_rate_pps = max(r->tracker.rate_pps, 0.0);
 		}
 	}
 	stats_stages(ctx, &ds);
