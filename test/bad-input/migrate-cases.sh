@@ -489,6 +489,40 @@ PY
 	moved_passes 1
 }
 
+# (6c) pre-copy of shared memory: predump_writer's 256 MiB in a shared
+# anonymous mapping, rewritten at 16 MiB/s: rounds copy it, the final dump
+# only what changed since (compared with the last round's copy: no
+# tracker sees shared memory), every page exact at the destination.
+# Before, the final dump carried all 256 MiB.  (A SysV segment can't move
+# on one host: the source's still holds its id; pre-dump-shm-sysv covers
+# its rounds.)
+case_migrate_precopy_shm() {
+	local out
+
+	PREDUMP_SHM=$1 target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --max-rounds 8 --max-downtime 300; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	if ! out=$(python3 - "$RD/bad.out" 2>&1 <<'PY'
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+if s["rounds"] < 2:
+    sys.exit(f"{s['rounds']} rounds")
+if not s["final_bytes"] < 64 << 20:
+    sys.exit(f"the final dump sent {s['final_bytes']} bytes of the 256 MiB")
+print(s["rounds"], "rounds, final", s["final_bytes"], "bytes, frozen", s["frozen_ms"], "ms")
+PY
+	); then
+		REASON="migrate --json: $out"
+		add_detail "migrate's output" "$RD/bad.out" 12
+		return 1
+	fi
+	DETAIL=$out
+	moved_passes 1
+}
+
 # (6b) --max-rounds 0: no round, everything in the final dump, as before.
 case_migrate_precopy_off() {
 	target_up "$BUILD/static/predump_writer" || return 1
@@ -684,6 +718,7 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-precopy mig_case case_migrate_precopy
 	CASE_KIND=migrate bad_case migrate-spaced-rounds mig_case case_migrate_spaced_rounds
 	CASE_KIND=migrate bad_case migrate-precopy-off mig_case case_migrate_precopy_off
+	CASE_KIND=migrate bad_case migrate-precopy-shm mig_case case_migrate_precopy_shm anon
 	CASE_KIND=migrate bad_case migrate-precopy-fails mig_case case_migrate_precopy_fails
 	CASE_KIND=migrate bad_case migrate-bad-rounds mig_case case_migrate_bad_rounds
 	CASE_KIND=migrate bad_case migrate-precopy-link mig_case case_migrate_precopy_link
