@@ -60,6 +60,10 @@ struct pftrack_totals {
 	__u64 wp_faults;	/* of which on present write-protected pages */
 	__u64 kernel_faults;	/* of which the kernel faulted (copy_to_user) */
 	__u64 dropped;		/* faults not recorded: "pages" was full */
+	/* DRAINED slot, CPU 0 only, written by the user side: when the last
+	 * drain (or the load) began the dirty set now in "pages"
+	 * (CLOCK_MONOTONIC ns); the rate counts only from then on. */
+	__u64 drained_ns;
 };
 
 #endif

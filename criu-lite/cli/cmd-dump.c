@@ -99,6 +99,7 @@ struct dump_ctx {
 	pid_t *live; /* the pids of the live processes */
 	size_t nr_live;
 	struct shmem_dump *shmem;
+	uint64_t shmem_written, shmem_in_parent; /* its pages, once it is closed */
 	struct tcp_dump *tcp; /* connections in repair mode, to the release */
 	struct page_xfer_stats pages; /* the sum over the processes */
 	bool pre_dump;
@@ -243,6 +244,9 @@ static int dump_stats(struct dump_ctx *ctx)
 		ds.frozen_time_us = ctx->t_thawed - ctx->t_frozen;
 	ds.has_pages_skipped_parent = true;
 	ds.pages_skipped_parent = ctx->pages.pages_skipped_parent;
+	ds.has_shmem_pages_written = ds.has_shmem_pages_in_parent = true;
+	ds.shmem_pages_written = ctx->shmem_written;
+	ds.shmem_pages_in_parent = ctx->shmem_in_parent;
 	if (ctx->pre_dump || ctx->opts->prev_images_dir) {
 		const struct track_round *r = root_round(ctx);
 
@@ -260,9 +264,11 @@ static int dump_stats(struct dump_ctx *ctx)
 				ds.incremental = false;
 		}
 		if (r->tracker.pft) {
-			ds.has_dirty_rate_pps = ds.has_write_faults = true;
-			ds.dirty_rate_pps = r->tracker.rate_pps;
+			ds.has_write_faults = true;
 			ds.write_faults = r->tracker.write_faults;
+			/* Unknown when the round came less than a bucket after the last. */
+			ds.has_dirty_rate_pps = r->tracker.rate_pps >= 0;
+			ds.dirty_rate_pps = max(r->tracker.rate_pps, 0.0);
 		}
 	}
 	stats_stages(ctx, &ds);
@@ -507,7 +513,7 @@ static int dump_frozen(struct dump_ctx *ctx)
 		return ret;
 	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
 				      ctx->live, ctx->nr_live);
-	ctx->shmem = shmem_dump_start(ctx->dfd);
+	ctx->shmem = shmem_dump_start(ctx->dfd, ctx->opts->prev_images_dir, ctx->pid, false);
 	if (ctx->opts->tcp_established)
 		ctx->tcp = tcp_dump_start(ctx->opts->network_lock);
 	charge(ctx, ST_FILES);
@@ -525,6 +531,7 @@ static int dump_frozen(struct dump_ctx *ctx)
 			ret = dump_one_frozen(ctx, &ctx->procs[i]);
 	ret = files_dump_end(ctx->files, ret) ?: ret;
 	charge(ctx, ST_FILES);
+	shmem_dump_pages(ctx->shmem, &ctx->shmem_written, &ctx->shmem_in_parent);
 	ret = shmem_dump_end(ctx->shmem, ret) ?: ret;
 	charge(ctx, ST_SHMEM);
 	ctx->files = NULL;
@@ -566,6 +573,8 @@ static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	ret = stage_done(ctx, pid, ST_VMAS, collect_vmas(pid, &pd->vl));
 	if (!ret)
 		ret = stage_done(ctx, pid, ST_THREADS, dump_check_seccomp(&pd->item->task));
+	if (!ret)
+		ret = stage_done(ctx, pid, ST_SHMEM, dump_shmem(ctx->shmem, pid, &pd->vl));
 	/* The fds the final dump would refuse are refused now. */
 	if (!ret)
 		ret = stage_done(ctx, pid, ST_FILES, dump_files(-1, ctx->files, pid));
@@ -619,6 +628,17 @@ static void drop_exited(struct dump_ctx *ctx, struct proc_dump *pd)
 	pd->exited = true;
 }
 
+/* The shared memory objects the frozen step opened, copied now. */
+static int pre_dump_shmem(struct dump_ctx *ctx)
+{
+	int ret = shmem_dump_copy(ctx->shmem);
+
+	shmem_dump_pages(ctx->shmem, &ctx->shmem_written, &ctx->shmem_in_parent);
+	ret = shmem_dump_end(ctx->shmem, ret) ?: ret;
+	ctx->shmem = NULL;
+	return ret;
+}
+
 static int pre_dump_running(struct dump_ctx *ctx)
 {
 	int ret = 0;
@@ -638,6 +658,8 @@ static int pre_dump_running(struct dump_ctx *ctx)
 			ret = 0;
 		}
 	}
+	if (!ret)
+		ret = pre_dump_shmem(ctx);
 	if (!ret && fault_injected("pre-dump-running"))
 		ret = -EIO;
 	if (!ret)
@@ -733,6 +755,10 @@ static int run_pre_dump(struct dump_ctx *ctx)
 	if (!ret)
 		ret = ns_dump(-1, &ctx->tree);
 	if (!ret) {
+		ctx->shmem = shmem_dump_start(ctx->dfd, ctx->opts->prev_images_dir, ctx->pid, true);
+		ret = ctx->shmem ? 0 : -EIO;
+	}
+	if (!ret) {
 		ctx->files = files_dump_start(-1, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
 					      ctx->live, ctx->nr_live);
 		ret = ctx->files ? 0 : -EIO;
@@ -763,6 +789,8 @@ static int run_pre_dump(struct dump_ctx *ctx)
 	ctx->t_thawed = ctx->t_mark;
 	if (!ret)
 		ret = pre_dump_running(ctx);
+	shmem_dump_end(ctx->shmem, true);
+	ctx->shmem = NULL;
 	return ret;
 }
 

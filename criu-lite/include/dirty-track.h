@@ -98,6 +98,12 @@ const struct dirty_tracker_ops *track_backend_ops(enum track_backend b);
  * tree is frozen, so that picking a backend in the frozen window is free. */
 void track_probe_kernel(void);
 int track_pick_backend(enum track_backend want, enum track_backend *out);
+/* Why backend B cannot track here (the probe's words), NULL if it can;
+ * says nothing in the log. */
+const char *track_backend_unavailable(enum track_backend b);
+/* What one userfaultfd write-protect fault costs a writer here, in us
+ * (track-probe.c, measured on lmproc's own pages); < 0: not measurable. */
+double track_wp_fault_us(void);
 const char *track_backend_name(enum track_backend b);
 int track_backend_by_name(const char *name, enum track_backend *out);
 

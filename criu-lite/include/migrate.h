@@ -112,6 +112,10 @@ struct mig_round {
 	double dirty_mib_s;   /* dirty bytes / time since the last freeze; < 0: none */
 	double predicted_ms;  /* the final step's, if it froze now; < 0: unknown */
 	int throttle_pct;     /* the tree's throttle from this round on */
+	double ebpf_mib_s;    /* the eBPF tracker's rate at its freeze; < 0: none */
+	uint64_t wp_faults;   /* write-protect faults the tree took since the last */
+	double track_pct;     /* their cost, % of the time since the last; < 0: unknown */
+	uint64_t wait_us;     /* the pause before the next round, to spare the tree */
 };
 
 /* throttle.c: --auto-converge's cgroup (docs/migration.md). */
@@ -146,6 +150,7 @@ struct mig_plan {
 	int (*throttle)(void *arg, int pct);
 	void *throttle_arg;
 	int throttle_pct;
+	double wp_fault_us; /* one write-protect fault here, measured; < 0: unknown */
 };
 
 /* Takes round R (its fields up to us filled in), prints its line, and

@@ -52,7 +52,10 @@ struct pftrack_stats {
 	uint64_t dropped;
 	uint64_t pages;		/* distinct pages drained */
 	uint64_t hot_pages;	/* of which with >= PFTRACK_HOT_CYCLES cycles */
-	double rate_pps;	/* pftrack_rate() over the last PFTRACK_RATE_WINDOW_MS */
+	/* pftrack_rate() over the last PFTRACK_RATE_WINDOW_MS, or since the
+	 * previous drain (or the load) if that is nearer; < 0: unknown (less
+	 * than one whole bucket since). */
+	double rate_pps;
 	size_t nr_top;
 	struct pftrack_page_count top[PFTRACK_NR_TOP];	/* most cycles first */
 };

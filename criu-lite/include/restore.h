@@ -92,6 +92,8 @@ struct file_desc {
 	bool in_flight_here;
 };
 
+struct shmem_chain;
+
 struct restore_plan {
 	pid_t pid;
 	const InventoryEntry *inv;  /* the tree's */
@@ -118,6 +120,7 @@ struct restore_plan {
 	ShmemEntry **shmem; /* shmem.img; entry i has id i + 1 */
 	size_t nr_shmem;
 	uint64_t *shmem_data_off; /* per entry: where its pages start in shmem-pages.img */
+	struct shmem_chain *shmem_chain; /* the rounds behind, for pages in_parent */
 	uint32_t *vma_madv;	      /* enum restorer_madv bits per vma */
 	bool *vma_filled;	      /* pages of the vma come from the image */
 	struct cow_run *cow_runs;     /* in address order */

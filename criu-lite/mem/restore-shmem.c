@@ -26,10 +26,9 @@
 #include "image.h"
 #include "log.h"
 #include "restore.h"
+#include "shmem.h"
 
 #define SHMEM_IMG "shmem.img"
-/* Larger objects are refused as corrupt (64 TiB). */
-#define SHMEM_MAX_SIZE (1ULL << 46)
 #define MEMFD_NAME_MAX 249
 #define SHM_NEXT_ID "/proc/sys/kernel/shm_next_id"
 #define COPY_CHUNK (1UL << 20)
@@ -38,19 +37,18 @@
 
 static int check_runs(const ShmemEntry *e, uint64_t *pages)
 {
-	uint64_t prev_end = 0, limit = PAGE_UP(e->size);
-
-	for (size_t i = 0; i < e->n_runs; i++) {
-		const ShmemRun *r = e->runs[i];
-
-		if (!PAGE_ALIGNED(r->off) || !r->nr_pages || r->off < prev_end || r->off >= limit ||
-		    r->nr_pages > (limit - r->off) / PAGE_SIZE)
-			return restore_plan_bad(SHMEM_IMG, "object %u: run %zu at 0x%llx of %u pages",
-						e->id, i, (unsigned long long)r->off, r->nr_pages);
-		prev_end = r->off + (uint64_t)r->nr_pages * PAGE_SIZE;
-		*pages += r->nr_pages;
-	}
+	if (shmem_check_runs(e, pages, NULL))
+		return restore_plan_bad(SHMEM_IMG, "object %u: runs out of order or past its size",
+					e->id);
 	return 0;
+}
+
+static bool has_parent_runs(const ShmemEntry *e)
+{
+	for (size_t i = 0; i < e->n_runs; i++)
+		if (e->runs[i]->has_in_parent && e->runs[i]->in_parent)
+			return true;
+	return false;
 }
 
 static int check_kind(const ShmemEntry *e)
@@ -178,6 +176,27 @@ static int check_data_size(int dfd, uint64_t pages)
 	return 0;
 }
 
+/* Pages listed in_parent are in the rounds behind the dump, which stay
+ * open (the chain) until the objects are filled. */
+static int check_parent_runs(int dfd, struct restore_plan *p)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < p->nr_shmem; i++) {
+		if (!has_parent_runs(p->shmem[i]))
+			continue;
+		if (!p->shmem_chain && !p->inv->parent_dir)
+			return restore_plan_bad(SHMEM_IMG, "object %u lists pages of a previous "
+						"round, but inventory.img names none", p->shmem[i]->id);
+		if (!p->shmem_chain)
+			ret = shmem_chain_open(dfd, p->inv->parent_dir, p->inv, p->inv->root_pid,
+					       &p->shmem_chain);
+		if (!ret)
+			ret = shmem_chain_check(p->shmem_chain, p->shmem[i], "");
+	}
+	return ret;
+}
+
 int restore_read_shmem(int dfd, struct restore_plan *p)
 {
 	uint64_t pages = 0;
@@ -195,6 +214,8 @@ int restore_read_shmem(int dfd, struct restore_plan *p)
 			return ret;
 	}
 	ret = check_data_size(dfd, pages);
+	if (!ret)
+		ret = check_parent_runs(dfd, p);
 	for (size_t i = 0; !ret && i < p->mm->n_vmas; i++)
 		if (p->mm->vmas[i]->kind == VMA_KIND__VMA_SHMEM)
 			ret = check_vma(p, p->mm->vmas[i]);
@@ -207,6 +228,8 @@ void restore_free_shmem(struct restore_plan *p)
 		img_free_msg(&p->shmem[i]->base);
 	free(p->shmem);
 	free(p->shmem_data_off);
+	shmem_chain_close(p->shmem_chain);
+	p->shmem_chain = NULL;
 	p->shmem = NULL;
 	p->shmem_data_off = NULL;
 	p->nr_shmem = 0;
@@ -248,7 +271,48 @@ static int write_full(int fd, const void *buf, size_t len, uint64_t off, const c
 	return 0;
 }
 
-/* The object's runs, from the image into FD. */
+/* LEN bytes from SRC at SOFF into the object FD at OFF. */
+static int copy_bytes(int src, uint64_t soff, int fd, uint64_t off, uint64_t len, char *buf,
+		      const char *what)
+{
+	int ret = 0;
+
+	while (len && !ret) {
+		size_t n = min(len, COPY_CHUNK);
+
+		ret = read_full(src, buf, n, soff);
+		if (!ret)
+			ret = write_full(fd, buf, n, off, what);
+		off += n;
+		soff += n;
+		len -= n;
+	}
+	return ret;
+}
+
+/* A run in_parent: its pages from the rounds behind the dump, checked
+ * there when the images were read. */
+static int fill_from_parent(struct restore_ctx *ctx, const ShmemEntry *e, const ShmemRun *r,
+			    int fd, char *buf, const char *what)
+{
+	uint64_t off = r->off, end = r->off + (uint64_t)r->nr_pages * PAGE_SIZE;
+	int ret = 0;
+
+	while (off < end && !ret) {
+		struct shmem_src src;
+		uint64_t len;
+
+		ret = shmem_chain_find(ctx->plan.shmem_chain, e->dev, e->ino, off, &src);
+		if (ret)
+			return ret > 0 ? -EINVAL : ret;
+		len = min(end - off, src.nr_pages * PAGE_SIZE);
+		ret = copy_bytes(src.fd, src.off, fd, off, len, buf, what);
+		off += len;
+	}
+	return ret;
+}
+
+/* The object's runs, from the images into FD. */
 static int fill_object(struct restore_ctx *ctx, size_t i, int fd, const char *what)
 {
 	const ShmemEntry *e = ctx->plan.shmem[i];
@@ -266,18 +330,15 @@ static int fill_object(struct restore_ctx *ctx, size_t i, int fd, const char *wh
 	if (!buf)
 		return -ENOMEM;
 	for (size_t r = 0; r < e->n_runs && !ret; r++) {
-		uint64_t off = e->runs[r]->off, len = (uint64_t)e->runs[r]->nr_pages * PAGE_SIZE;
+		const ShmemRun *run = e->runs[r];
+		uint64_t len = (uint64_t)run->nr_pages * PAGE_SIZE;
 
-		while (len && !ret) {
-			size_t n = min(len, COPY_CHUNK);
-
-			ret = read_full(data, buf, n, doff);
-			if (!ret)
-				ret = write_full(fd, buf, n, off, what);
-			off += n;
-			doff += n;
-			len -= n;
+		if (run->has_in_parent && run->in_parent) {
+			ret = fill_from_parent(ctx, e, run, fd, buf, what);
+			continue;
 		}
+		ret = copy_bytes(data, doff, fd, run->off, len, buf, what);
+		doff += len;
 	}
 	return ret;
 }

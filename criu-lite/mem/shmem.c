@@ -2,9 +2,12 @@
  * of one (anonymous shared memory, memfds, tmpfs files, SysV segments),
  * one object per inode however many mappings use it, and each object's
  * pages, read once through /proc/PID/map_files (holes and zero pages left
- * out) into shmem-pages.img.  A memfd the task also holds as an fd is
- * left to memfd.c: its mappings name that fd.  Reads only; never changes
- * the task or the objects. */
+ * out) into shmem-pages.img.  After a previous round, a page byte for byte
+ * the same as that round's copy (shmem-chain.c) is listed in_parent, not
+ * written; a pre-dump round opens the objects while the tree is frozen
+ * and copies them once it runs again.  A memfd the task also holds as an
+ * fd is left to memfd.c: its mappings name that fd.  Reads only; never
+ * changes the task or the objects. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +42,20 @@ struct shmem_seen {
 	pid_t task_pid; /* whose fd carries it (task_fd), 0: none */
 };
 
+/* An object a pre-dump copies once the tree runs again. */
+struct shmem_later {
+	struct shmem_obj o; /* its own copy of path */
+	pid_t pid;
+	int fd;		    /* opened while frozen; -1: carried by the task's fd */
+};
+
+/* The previous round's copy of pages [off, off + nr pages) of the object
+ * being read, in pbuf. */
+struct parent_window {
+	uint64_t off;
+	size_t nr;
+};
+
 /* The dump of the tree's shared memory: the images and every object
  * written so far. */
 struct shmem_dump {
@@ -49,6 +66,13 @@ struct shmem_dump {
 	size_t nr_runs, cap_runs;
 	struct shmem_seen *seen;
 	size_t nr_seen;
+	struct shmem_chain *parent; /* the previous rounds, if any */
+	char *pbuf;
+	struct parent_window win;
+	bool later;		    /* a pre-dump: objects copied by shmem_dump_copy() */
+	struct shmem_later *todo;
+	size_t nr_todo;
+	uint64_t pages_written, pages_in_parent;
 };
 
 static bool is_deleted(const char *path)
@@ -276,11 +300,16 @@ static bool page_is_zero(const char *p)
 	return true;
 }
 
-static int add_page(struct shmem_dump *sd, uint64_t off)
+static int add_page(struct shmem_dump *sd, uint64_t off, bool in_parent)
 {
 	ShmemRun *r = sd->nr_runs ? &sd->runs[sd->nr_runs - 1] : NULL;
 
-	if (r && r->off + (uint64_t)r->nr_pages * PAGE_SIZE == off && r->nr_pages < UINT32_MAX) {
+	if (in_parent)
+		sd->pages_in_parent++;
+	else
+		sd->pages_written++;
+	if (r && r->off + (uint64_t)r->nr_pages * PAGE_SIZE == off && r->nr_pages < UINT32_MAX &&
+	    r->in_parent == in_parent) {
 		r->nr_pages++;
 		return 0;
 	}
@@ -297,13 +326,57 @@ static int add_page(struct shmem_dump *sd, uint64_t off)
 	shmem_run__init(r);
 	r->off = off;
 	r->nr_pages = 1;
+	r->has_in_parent = in_parent;
+	r->in_parent = in_parent;
+	return 0;
+}
+
+/* Reads the previous round's copy of the object's pages from OFF on
+ * into the window, as many as lie together there (at most a chunk). */
+static int read_parent(struct shmem_dump *sd, const struct shmem_obj *o, uint64_t off)
+{
+	struct shmem_src src;
+	ssize_t n;
+	int ret = shmem_chain_find(sd->parent, o->dev, o->ino, off, &src);
+
+	sd->win = (struct parent_window){ off, 0 };
+	if (ret)
+		return ret > 0 ? 0 : ret;
+	src.nr_pages = min(src.nr_pages, (uint64_t)(READ_CHUNK / PAGE_SIZE));
+	n = pread(src.fd, sd->pbuf, src.nr_pages * PAGE_SIZE, src.off);
+	if (n != (ssize_t)(src.nr_pages * PAGE_SIZE)) {
+		pr_perror("Can't read the previous round's copy of shared memory object %llu:%llu",
+			  (unsigned long long)o->dev, (unsigned long long)o->ino);
+		return n < 0 ? -errno : -EIO;
+	}
+	sd->win.nr = src.nr_pages;
+	return 0;
+}
+
+/* The page at OFF, read as P, is the previous round's copy byte for byte. */
+static int same_as_parent(struct shmem_dump *sd, const struct shmem_obj *o, uint64_t off,
+			  const char *p, bool *same)
+{
+	int ret;
+
+	*same = false;
+	if (!sd->parent)
+		return 0;
+	if (off < sd->win.off || off >= sd->win.off + sd->win.nr * PAGE_SIZE) {
+		ret = read_parent(sd, o, off);
+		if (ret)
+			return ret;
+	}
+	if (sd->win.nr)
+		*same = !memcmp(sd->pbuf + (off - sd->win.off), p, PAGE_SIZE);
 	return 0;
 }
 
 /* Bytes [from, to) of the object (data, not a hole): nonzero pages go to
- * the image, each in the run it belongs to. */
-static int copy_extent(struct shmem_dump *sd, int fd, uint64_t from, uint64_t to,
-		       const char *what)
+ * the image, each in the run it belongs to, but those the previous round
+ * has as they are. */
+static int copy_extent(struct shmem_dump *sd, const struct shmem_obj *o, int fd, uint64_t from,
+		       uint64_t to, const char *what)
 {
 	while (from < to) {
 		size_t len = min(to - from, (uint64_t)READ_CHUNK);
@@ -320,10 +393,14 @@ static int copy_extent(struct shmem_dump *sd, int fd, uint64_t from, uint64_t to
 		if ((size_t)n < len)
 			memset(sd->buf + n, 0, len - n);
 		for (size_t p = 0; p < len; p += PAGE_SIZE) {
+			bool same;
+
 			if (page_is_zero(sd->buf + p))
 				continue;
-			ret = add_page(sd, from + p);
+			ret = same_as_parent(sd, o, from + p, sd->buf + p, &same);
 			if (!ret)
+				ret = add_page(sd, from + p, same);
+			if (!ret && !same)
 				ret = img_write_raw(sd->data, sd->buf + p, PAGE_SIZE);
 			if (ret)
 				return ret;
@@ -333,22 +410,31 @@ static int copy_extent(struct shmem_dump *sd, int fd, uint64_t from, uint64_t to
 	return 0;
 }
 
-static int read_object(pid_t pid, struct shmem_dump *sd, const struct shmem_obj *o, int *seals)
+static int open_object(pid_t pid, const struct shmem_obj *o)
 {
-	uint64_t end = (o->size + PAGE_SIZE - 1) & PAGE_MASK, off = 0;
-	char link[128], what[96];
-	cleanup_close int fd = -1;
-	int ret = 0;
+	char link[128];
+	int fd;
 
-	snprintf(what, sizeof(what), "pid %d shared memory at 0x%lx", pid,
-		 (unsigned long)o->start);
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)o->start,
 		 (unsigned long)o->end);
 	fd = open(link, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		pr_perror("Can't open %s", what);
+		pr_perror("Can't open pid %d shared memory at 0x%lx", pid, (unsigned long)o->start);
 		return -errno;
 	}
+	return fd;
+}
+
+static int read_object(pid_t pid, struct shmem_dump *sd, const struct shmem_obj *o, int fd,
+		       int *seals)
+{
+	uint64_t end = (o->size + PAGE_SIZE - 1) & PAGE_MASK, off = 0;
+	char what[96];
+	int ret = 0;
+
+	snprintf(what, sizeof(what), "pid %d shared memory at 0x%lx", pid,
+		 (unsigned long)o->start);
+	sd->win = (struct parent_window){ 0, 0 };
 	if (o->kind == SHMEM_KIND__SHMEM_MEMFD) {
 		*seals = fcntl(fd, F_GET_SEALS);
 		/* F_SEAL_SEAL alone: made without MFD_ALLOW_SEALING. */
@@ -370,7 +456,7 @@ static int read_object(pid_t pid, struct shmem_dump *sd, const struct shmem_obj 
 		}
 		data &= PAGE_MASK;
 		hole = min(((uint64_t)hole + PAGE_SIZE - 1) & PAGE_MASK, end);
-		ret = copy_extent(sd, fd, data, hole, what);
+		ret = copy_extent(sd, o, fd, data, hole, what);
 		off = hole;
 	}
 	return ret;
@@ -412,8 +498,10 @@ static void fill_entry(ShmemEntry *e, SysvShmEntry *sv, const struct shmem_obj *
 	e->sysv = sv;
 }
 
+/* The entry of object O, its pages read through FD (-1: carried by the
+ * task's fd, no pages here). */
 static int write_entry(struct cr_img *img, pid_t pid, struct shmem_dump *sd,
-		       const struct shmem_obj *o)
+		       const struct shmem_obj *o, int fd)
 {
 	ShmemEntry e = SHMEM_ENTRY__INIT;
 	SysvShmEntry sv = SYSV_SHM_ENTRY__INIT;
@@ -421,8 +509,8 @@ static int write_entry(struct cr_img *img, pid_t pid, struct shmem_dump *sd,
 	int ret = 0, seals = 0;
 
 	sd->nr_runs = 0;
-	if (o->task_fd < 0)
-		ret = read_object(pid, sd, o, &seals);
+	if (fd >= 0)
+		ret = read_object(pid, sd, o, fd, &seals);
 	if (ret)
 		return ret;
 	ptrs = calloc(sd->nr_runs + 1, sizeof(*ptrs));
@@ -440,20 +528,60 @@ static int write_entry(struct cr_img *img, pid_t pid, struct shmem_dump *sd,
 	return img_write_msg(img, &e.base);
 }
 
-struct shmem_dump *shmem_dump_start(int dfd)
+struct shmem_dump *shmem_dump_start(int dfd, const char *parent_dir, pid_t root_pid,
+				    bool pre_dump)
 {
 	struct shmem_dump *sd = calloc(1, sizeof(*sd));
 
 	if (!sd)
 		return NULL;
+	sd->later = pre_dump;
 	sd->img = img_open_write(dfd, IMG_SHMEM, 0);
 	sd->data = img_open_write(dfd, IMG_SHMEM_PAGES, 0);
 	sd->buf = malloc(READ_CHUNK);
-	if (!sd->img || !sd->data || !sd->buf) {
+	sd->pbuf = parent_dir ? malloc(READ_CHUNK) : NULL;
+	if (!sd->img || !sd->data || !sd->buf || (parent_dir && !sd->pbuf) ||
+	    (parent_dir && shmem_chain_open(dfd, parent_dir, NULL, root_pid, &sd->parent))) {
 		shmem_dump_end(sd, true);
 		return NULL;
 	}
 	return sd;
+}
+
+/* A pre-dump: the object's fd now, its pages once the tree runs. */
+static int copy_later(struct shmem_dump *sd, pid_t pid, const struct shmem_obj *o)
+{
+	struct shmem_later *n = realloc(sd->todo, (sd->nr_todo + 1) * sizeof(*n));
+	struct shmem_later *t;
+
+	if (!n)
+		return -ENOMEM;
+	sd->todo = n;
+	t = &sd->todo[sd->nr_todo];
+	*t = (struct shmem_later){ .o = *o, .pid = pid, .fd = -1 };
+	t->o.path = o->path ? strdup(o->path) : NULL;
+	if (o->path && !t->o.path)
+		return -ENOMEM;
+	sd->nr_todo++;
+	if (o->task_fd >= 0)
+		return 0;
+	t->fd = open_object(pid, o);
+	return t->fd < 0 ? t->fd : 0;
+}
+
+int shmem_dump_copy(struct shmem_dump *sd)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < sd->nr_todo && !ret; i++)
+		ret = write_entry(sd->img, sd->todo[i].pid, sd, &sd->todo[i].o, sd->todo[i].fd);
+	return ret;
+}
+
+void shmem_dump_pages(const struct shmem_dump *sd, uint64_t *written, uint64_t *in_parent)
+{
+	*written = sd ? sd->pages_written : 0;
+	*in_parent = sd ? sd->pages_in_parent : 0;
 }
 
 /* A memfd or unlinked file carried by one process's fd can only be mapped
@@ -473,6 +601,7 @@ static int check_carrier(pid_t pid, const struct shmem_seen *seen, const struct 
 static int dump_object(struct shmem_dump *sd, pid_t pid, struct shmem_obj *o)
 {
 	struct shmem_seen *n;
+	int fd, ret;
 
 	for (size_t i = 0; i < sd->nr_seen; i++) {
 		if (sd->seen[i].dev != o->dev || sd->seen[i].ino != o->ino)
@@ -488,7 +617,16 @@ static int dump_object(struct shmem_dump *sd, pid_t pid, struct shmem_obj *o)
 	sd->seen[sd->nr_seen++] = (struct shmem_seen){
 		.dev = o->dev, .ino = o->ino, .id = o->id, .task_pid = o->task_fd >= 0 ? pid : 0,
 	};
-	return write_entry(sd->img, pid, sd, o);
+	if (sd->later)
+		return copy_later(sd, pid, o);
+	if (o->task_fd >= 0)
+		return write_entry(sd->img, pid, sd, o, -1);
+	fd = open_object(pid, o);
+	if (fd < 0)
+		return fd;
+	ret = write_entry(sd->img, pid, sd, o, fd);
+	close(fd);
+	return ret;
 }
 
 int dump_shmem(struct shmem_dump *sd, pid_t pid, struct vm_area_list *vl)
@@ -515,8 +653,16 @@ int shmem_dump_end(struct shmem_dump *sd, bool failed)
 		if (sd->img && img_close(sd->img))
 			ret = -EIO;
 	}
+	for (size_t i = 0; i < sd->nr_todo; i++) {
+		free(sd->todo[i].o.path);
+		if (sd->todo[i].fd >= 0)
+			close(sd->todo[i].fd);
+	}
+	free(sd->todo);
+	shmem_chain_close(sd->parent);
 	free(sd->runs);
 	free(sd->buf);
+	free(sd->pbuf);
 	free(sd->seen);
 	free(sd);
 	return ret;

@@ -17,9 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "dirty-track.h"
+#include "fault.h"
 #include "image.h"
 #include "interrupt.h"
 #include "log.h"
@@ -400,6 +403,11 @@ static void round_stats(struct mig_src *m, int dfd, struct mig_round *r)
 		return;
 	ds = (DumpStatsEntry *)msg;
 	r->dirty_bytes = ds->pages_written * PAGE_SIZE;
+	if (r->k > 1 && ds->has_dirty_rate_pps && ds->dirty_rate_pps >= 0)
+		r->ebpf_mib_s = ds->dirty_rate_pps * PAGE_SIZE / (1024.0 * 1024.0);
+	/* Without the eBPF tracker's count, each page the round copied took
+	 * at least the one fault that made it dirty. */
+	r->wp_faults = ds->has_write_faults ? ds->write_faults : ds->pages_written;
 	if (r->k == 1)
 		m->plan.nonmem_us =
 		    ds->frozen_time_us - min(ds->frozen_time_us, ds->page_copy_time_us);
@@ -501,7 +509,7 @@ static int send_round(struct mig_src *m, unsigned int k, int dfd)
  * while the tree runs.  1: the planner says freeze now. */
 static int run_round(struct mig_src *m, unsigned int k)
 {
-	struct mig_round r = { .k = k, .t_start = now_us() };
+	struct mig_round r = { .k = k, .t_start = now_us(), .ebpf_mib_s = -1 };
 	char path[128], prev[32], num[16];
 	uint64_t t_send, sent = m->chan.bytes_sent;
 	int dfd, ret;
@@ -538,14 +546,55 @@ static int run_round(struct mig_src *m, unsigned int k)
 	return mig_plan_round(&m->plan, &r) ? 1 : 0;
 }
 
+/* The eBPF tracker, where it works, gives the planner the dirty rate of
+ * the last second before each freeze and the tree's write faults; an
+ * explicit --track is kept. */
+static void pick_tracker(struct mig_src *m)
+{
+	const char *why;
+
+	m->plan.wp_fault_us = track_wp_fault_us();
+	if (fault_injected("migrate-slow-wp-fault"))
+		m->plan.wp_fault_us = 100;
+	if (m->opts->track != TRACK_AUTO)
+		return;
+	why = track_backend_unavailable(TRACK_EBPF);
+	if (!why) {
+		m->opts->track = TRACK_EBPF;
+		return;
+	}
+	if (!m->opts->json)
+		printf("the eBPF tracker is unavailable here (%s): the dirty rate is each round's "
+		       "pages over its time\n", why);
+}
+
+/* The planner's pause between two rounds, SIGINT/SIGTERM/SIGHUP heard. */
+static int pause_round(uint64_t us)
+{
+	uint64_t end = now_us() + us;
+
+	while (now_us() < end) {
+		struct timespec ts = { 0, min(end - now_us(), 100000ull) * 1000 };
+
+		if (interrupt_check())
+			return -EINTR;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 /* Rounds until the planner says freeze; on failure the tree runs on,
  * untracked, and the destination drops what it stored (ABORT). */
 static int precopy(struct mig_src *m)
 {
 	int ret = 0;
 
-	for (unsigned int k = 1; k <= (unsigned int)m->opts->max_rounds && !ret; k++)
+	pick_tracker(m);
+	for (unsigned int k = 1; k <= (unsigned int)m->opts->max_rounds && !ret; k++) {
 		ret = interrupt_check() ?: run_round(m, k);
+		if (!ret)
+			ret = pause_round(m->plan.hist[m->plan.nr - 1].wait_us);
+	}
 	if (ret == -EINTR && !m->reason[0])
 		fail(m, ret, "interrupted by SIG%s during pre-copy",
 		     sigabbrev_np(interrupt_signal()));

@@ -1,9 +1,11 @@
 /* migrate's pre-copy planner: from each round's measurements (the bytes
  * it sent and how long the destination took to store them: the link's
- * throughput; the pages it copied over the time since the previous
- * round's freeze: the dirty rate) predicts the final step's downtime, and
- * decides whether to freeze for the final dump now or run another round.
- * docs/migration.md "Pre-copy" says why each figure is what it is. */
+ * throughput; the eBPF tracker's dirty rate, or the pages it copied over
+ * the time since the previous round's freeze) predicts the final step's
+ * downtime, decides whether to freeze for the final dump now or run
+ * another round, and how long to wait before it so that the tracking's
+ * write-protect faults cost the tree little.  docs/migration.md
+ * "Pre-copy" says why each figure is what it is. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +14,18 @@
 #include "migrate.h"
 
 #define MIB (1024.0 * 1024.0)
+/* Tracking may take this share of the tree's time (the budget). */
+#define TRACK_BUDGET_PCT 10.0
+/* The longest pause between two rounds, whatever the tracking costs. */
+#define MAX_WAIT_US (10 * 1000000ull)
+
+/* The rate the prediction uses: the eBPF tracker's, over the last
+ * second before the freeze (how fast the next round's set grows now),
+ * else the round's average. */
+static double rate_mib_s(const struct mig_round *r)
+{
+	return r->ebpf_mib_s >= 0 ? r->ebpf_mib_s : r->dirty_mib_s;
+}
 
 /* The link as the best round saw it: a small round's send time is mostly
  * the round trip, not the link. */
@@ -31,9 +45,9 @@ static double predict_ms(struct mig_plan *plan, const struct mig_round *r)
 	double since_s = (now_us() - r->t_start) / 1e6, link = link_mib_s(plan);
 
 	plan->fixed_us = plan->nonmem_us + plan->dry_run_us + 2 * plan->rtt_us;
-	if (r->dirty_mib_s < 0 || link <= 0)
+	if (rate_mib_s(r) < 0 || link <= 0)
 		return -1;
-	return r->dirty_mib_s * since_s / link * 1000.0 + plan->fixed_us / 1000.0;
+	return rate_mib_s(r) * since_s / link * 1000.0 + plan->fixed_us / 1000.0;
 }
 
 double mig_plan_predicted(const struct mig_plan *plan)
@@ -54,20 +68,31 @@ void mig_plan_json(const struct mig_plan *plan, char *buf, size_t len)
 		 plan->rtt_us / 1000.0);
 }
 
+/* A figure, or null when it is not known (< 0). */
+static const char *json_num(char *buf, size_t len, double v)
+{
+	if (v < 0)
+		return "null";
+	snprintf(buf, len, "%.1f", v);
+	return buf;
+}
+
 void mig_round_json(const struct mig_round *r, char *buf, size_t len)
 {
-	char dirty[32] = "null", pred[32] = "null";
+	char dirty[32], ebpf[32], pred[32], cost[32];
 
-	if (r->dirty_mib_s >= 0)
-		snprintf(dirty, sizeof(dirty), "%.1f", r->dirty_mib_s);
-	if (r->predicted_ms >= 0)
-		snprintf(pred, sizeof(pred), "%.1f", r->predicted_ms);
 	snprintf(buf, len,
 		 "{\"round\": %u, \"bytes\": %llu, \"dirty_bytes\": %llu, \"ms\": %.1f, "
-		 "\"send_ms\": %.1f, \"mib_s\": %.1f, \"dirty_mib_s\": %s, \"predicted_ms\": %s, "
-		 "\"throttle_pct\": %d}",
+		 "\"send_ms\": %.1f, \"mib_s\": %.1f, \"dirty_mib_s\": %s, "
+		 "\"ebpf_dirty_mib_s\": %s, \"predicted_ms\": %s, \"throttle_pct\": %d, "
+		 "\"write_faults\": %llu, \"track_cost_pct\": %s, \"wait_ms\": %.1f}",
 		 r->k, (unsigned long long)r->bytes, (unsigned long long)r->dirty_bytes,
-		 r->us / 1000.0, r->send_us / 1000.0, r->mib_s, dirty, pred, r->throttle_pct);
+		 r->us / 1000.0, r->send_us / 1000.0, r->mib_s,
+		 json_num(dirty, sizeof(dirty), r->dirty_mib_s),
+		 json_num(ebpf, sizeof(ebpf), r->ebpf_mib_s),
+		 json_num(pred, sizeof(pred), r->predicted_ms), r->throttle_pct,
+		 (unsigned long long)r->wp_faults, json_num(cost, sizeof(cost), r->track_pct),
+		 r->wait_us / 1000.0);
 }
 
 static void print_round(const struct mig_plan *plan, const struct mig_round *r)
@@ -80,11 +105,21 @@ static void print_round(const struct mig_plan *plan, const struct mig_round *r)
 	} else if (r->dirty_mib_s < 0) {
 		printf("round %u: %.1f MiB sent, %.1f MiB/s, dirty rate not yet known\n", r->k,
 		       r->bytes / MIB, r->mib_s);
+	} else if (r->ebpf_mib_s >= 0) {
+		printf("round %u: %.1f MiB sent, %.1f MiB/s, dirty %.1f MiB/s (eBPF tracker; "
+		       "%.1f on average since the last round), predicted downtime %.1f ms\n",
+		       r->k, r->bytes / MIB, r->mib_s, r->ebpf_mib_s, r->dirty_mib_s,
+		       r->predicted_ms);
 	} else {
 		printf("round %u: %.1f MiB sent, %.1f MiB/s, dirty %.1f MiB/s, predicted "
 		       "downtime %.1f ms\n",
 		       r->k, r->bytes / MIB, r->mib_s, r->dirty_mib_s, r->predicted_ms);
 	}
+	if (r->wait_us && !plan->opts->json)
+		printf("round %u: tracking took %.0f%% of the tree's time (%llu write-protect "
+		       "faults of %.1f us): round %u waits %.0f ms\n",
+		       r->k, r->track_pct, (unsigned long long)r->wp_faults, plan->wp_fault_us,
+		       r->k + 1, r->wait_us / 1000.0);
 	fflush(stdout);
 }
 
@@ -142,6 +177,34 @@ static bool throttle_more(struct mig_plan *plan, struct mig_round *r)
 	return true;
 }
 
+/* What the tracking cost the tree since the last round (every page it
+ * wrote took one write-protect fault), and the pause before the next
+ * round that brings it within TRACK_BUDGET_PCT: the same faults spread
+ * over a longer time (a writer of new pages faults as often whatever the
+ * spacing: its cost is at most its own share and asks for no pause). */
+static void track_cost(struct mig_plan *plan, struct mig_round *r, const struct mig_round *prev)
+{
+	uint64_t interval, target, elapsed, now = now_us(), left = MAX_WAIT_US;
+	double fault_us = plan->wp_fault_us;
+
+	r->track_pct = -1;
+	if (!prev || fault_us <= 0 || r->t_start <= prev->t_start)
+		return;
+	interval = r->t_start - prev->t_start;
+	r->track_pct = r->wp_faults * fault_us / interval * 100.0;
+	if (plan->stop || r->track_pct <= TRACK_BUDGET_PCT)
+		return;
+	target = r->wp_faults * fault_us * 100.0 / TRACK_BUDGET_PCT;
+	elapsed = now - r->t_start;
+	if (plan->opts->max_time_s) {
+		uint64_t end = plan->t_start + plan->opts->max_time_s * 1000000ull;
+
+		left = min(left, end > now ? end - now : 0);
+	}
+	if (target > elapsed)
+		r->wait_us = min(target - elapsed, left);
+}
+
 bool mig_plan_round(struct mig_plan *plan, const struct mig_round *in)
 {
 	struct mig_round *r = &plan->hist[plan->nr++];
@@ -159,6 +222,7 @@ bool mig_plan_round(struct mig_plan *plan, const struct mig_round *in)
 	throttled = throttle_more(plan, r);
 	if (throttled)
 		plan->stop = NULL;
+	track_cost(plan, r, prev);
 	print_round(plan, r);
 	if (throttled && !plan->opts->json)
 		printf("round %u: not converging (dirty %.1f MiB/s, link %.1f MiB/s): the tree "

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mem-cow.h"
 #include "restore.h"
+#include "shmem.h"
 #include "sysvipc.h"
 #include "tty.h"
 
@@ -142,6 +143,8 @@ static int check_round(int dfd)
 			break;
 	}
 	img_close(img);
+	if (ret >= 0)
+		ret = shmem_round_check(dfd, inv->root_pid);
 	img_free_msg(&inv->base);
 	return ret < 0 ? ret : 0;
 }

@@ -97,6 +97,41 @@ void track_probe_kernel(void)
 	track_kd_probed = true;
 }
 
+/* The probe that rules backend B out here, or NULL if it works. */
+static const struct kd_result *backend_missing(enum track_backend b)
+{
+	const struct kerndat *kd = &track_kd;
+	const struct kd_result *r;
+
+	switch (b) {
+	case TRACK_SOFT_DIRTY:
+		r = &kd->feat[KD_SOFT_DIRTY];
+		break;
+	case TRACK_PAGEMAP_SCAN:
+		r = kd->feat[KD_PAGEMAP_SCAN].ok ? &kd->feat[KD_UFFD_REMOTE] : &kd->feat[KD_PAGEMAP_SCAN];
+		break;
+	default:
+		/* eBPF rides on the write protection of pagemap-scan. */
+		if (!kd->feat[KD_PF_TRACEPOINT].ok)
+			r = &kd->feat[KD_PF_TRACEPOINT];
+		else if (!kd->feat[KD_PAGEMAP_SCAN].ok)
+			r = &kd->feat[KD_PAGEMAP_SCAN];
+		else
+			r = &kd->feat[KD_UFFD_REMOTE];
+		break;
+	}
+	return r->ok ? NULL : r;
+}
+
+const char *track_backend_unavailable(enum track_backend b)
+{
+	const struct kd_result *r;
+
+	track_probe_kernel();
+	r = backend_missing(b);
+	return r ? r->why : NULL;
+}
+
 int track_pick_backend(enum track_backend want, enum track_backend *out)
 {
 	const struct kerndat *kd = &track_kd;
@@ -117,24 +152,14 @@ int track_pick_backend(enum track_backend want, enum track_backend *out)
 		       kd->feat[KD_SOFT_DIRTY].why, kd->feat[KD_UFFD_WP_ASYNC].why);
 		return -EOPNOTSUPP;
 	case TRACK_SOFT_DIRTY:
-		r = &kd->feat[KD_SOFT_DIRTY];
-		break;
 	case TRACK_PAGEMAP_SCAN:
-		r = kd->feat[KD_PAGEMAP_SCAN].ok ? &kd->feat[KD_UFFD_REMOTE] : &kd->feat[KD_PAGEMAP_SCAN];
-		break;
 	case TRACK_EBPF:
-		/* Rides on the write protection of pagemap-scan. */
-		if (!kd->feat[KD_PF_TRACEPOINT].ok)
-			r = &kd->feat[KD_PF_TRACEPOINT];
-		else if (!kd->feat[KD_PAGEMAP_SCAN].ok)
-			r = &kd->feat[KD_PAGEMAP_SCAN];
-		else
-			r = &kd->feat[KD_UFFD_REMOTE];
+		r = backend_missing(want);
 		break;
 	default:
 		return -EINVAL;
 	}
-	if (!r->ok) {
+	if (r) {
 		pr_err("Dirty tracker %s is unavailable here: %s\n", track_backend_name(want),
 		       r->why);
 		return -EOPNOTSUPP;

@@ -204,6 +204,24 @@ static int tracker_new(pid_t pid, const int *src, struct pftrack **out)
 	return 0;
 }
 
+/* The dirty set starts now: the first rate counts from here. */
+static int mark_loaded(struct pftrack *pt)
+{
+	struct pftrack_totals *cpu = calloc(pt->ncpus, sizeof(*cpu));
+	__u32 slot = PFTRACK_TOTALS_DRAINED;
+	int ret = 0;
+
+	if (!cpu)
+		return -ENOMEM;
+	cpu[0].drained_ns = now_ns();
+	if (bpf_map_update_elem(pt->fds[PFT_MAP_TOTALS], &slot, cpu, BPF_ANY)) {
+		pr_perror("Can't store the load time of the page-fault tracker of pid %d", pt->pid);
+		ret = -errno;
+	}
+	free(cpu);
+	return ret;
+}
+
 int pftrack_open(pid_t pid, struct pftrack **out)
 {
 	struct pftrack_filter filter;
@@ -242,6 +260,10 @@ int pftrack_open(pid_t pid, struct pftrack **out)
 	fds[PFT_MAP_TOTALS] = bpf_map__fd(skel->maps.totals);
 	/* The copies keep links and maps alive once the skeleton is gone. */
 	ret = tracker_new(pid, fds, out);
+	if (!ret && (ret = mark_loaded(*out))) {
+		pftrack_close(*out);
+		*out = NULL;
+	}
 out:
 	pftrack_bpf__destroy(skel);
 	return ret;
@@ -540,6 +562,7 @@ static int read_totals(struct pftrack *pt, __u32 slot, struct pftrack_totals *su
 		sum->wp_faults += cpu[i].wp_faults;
 		sum->kernel_faults += cpu[i].kernel_faults;
 		sum->dropped += cpu[i].dropped;
+		sum->drained_ns = max(sum->drained_ns, cpu[i].drained_ns);
 	}
 	free(cpu);
 	return 0;
@@ -547,7 +570,8 @@ static int read_totals(struct pftrack *pt, __u32 slot, struct pftrack_totals *su
 
 /* ST gets the counts since the previous drain; the live sums become the
  * new baseline, stored in the map so that the next round sees it. */
-static int take_totals(struct pftrack *pt, struct pftrack_stats *st)
+static int take_totals(struct pftrack *pt, struct pftrack_stats *st, uint64_t now,
+		       uint64_t *since)
 {
 	struct pftrack_totals live, drained, *cpu;
 	__u32 slot = PFTRACK_TOTALS_DRAINED;
@@ -560,10 +584,12 @@ static int take_totals(struct pftrack *pt, struct pftrack_stats *st)
 	st->wp_faults = live.wp_faults - drained.wp_faults;
 	st->kernel_faults = live.kernel_faults - drained.kernel_faults;
 	st->dropped = live.dropped - drained.dropped;
+	*since = drained.drained_ns;
 	cpu = calloc(pt->ncpus, sizeof(*cpu));
 	if (!cpu)
 		return -ENOMEM;
 	cpu[0] = live;
+	cpu[0].drained_ns = now;
 	if (bpf_map_update_elem(pt->fds[PFT_MAP_TOTALS], &slot, cpu, BPF_ANY)) {
 		pr_perror("Can't store the page-fault totals of pid %d", pt->pid);
 		ret = -errno;
@@ -575,8 +601,8 @@ static int take_totals(struct pftrack *pt, struct pftrack_stats *st)
 int pftrack_drain(struct pftrack *pt, struct range_set *dirty, struct range_set *hot,
 		  struct pftrack_stats *st)
 {
+	uint64_t now = now_ns(), since = 0, from = now - PFTRACK_RATE_WINDOW_MS * 1000000ULL;
 	struct page_recs recs = {};
-	uint64_t now = now_ns();
 	int ret;
 
 	memset(st, 0, sizeof(*st));
@@ -588,14 +614,18 @@ int pftrack_drain(struct pftrack *pt, struct range_set *dirty, struct range_set 
 	free(recs.r);
 	if (ret)
 		return ret;
-	ret = take_totals(pt, st);
+	ret = take_totals(pt, st, now, &since);
 	if (ret)
 		return ret;
 	if (st->dropped)
 		pr_warn("The page-fault tracker of pid %d lost %lu faults: more than %u pages "
 			"written since the last drain\n", pt->pid, (unsigned long)st->dropped,
 			PFTRACK_MAX_PAGES);
-	ret = pftrack_rate(pt, now - PFTRACK_RATE_WINDOW_MS * 1000000ULL, now, &st->rate_pps);
+	/* Before the previous drain every page was "new" to another set:
+	 * a window reaching back past it would count time with no pages. */
+	ret = pftrack_rate(pt, max(from, since), now, &st->rate_pps);
+	if (ret == -ERANGE)
+		st->rate_pps = -1;
 	return ret == -ERANGE ? 0 : ret;
 }
 

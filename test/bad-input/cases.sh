@@ -987,6 +987,37 @@ case_keeper_lost() {
 	restored_passes "$RD/r4"
 }
 
+# case_pre_dump_shm KIND: predump_writer's pages in shared memory (anon
+# or sysv): each round copies the object, but only the pages that changed
+# since the last round's copy (the others in_parent); the restore of the
+# chain is exact.  shm_chain_lost: round 1's shared pages gone, the
+# restore refuses naming them, nothing made.
+case_pre_dump_shm() {
+	local v w
+
+	PREDUMP_SHM=$1 target_up "$BUILD/static/predump_writer" || return 1
+	round r1 && round r2 r1 && final_round r3 r2 || return 1
+	v=$(stat_of "$RD/r3" shmem_pages_in_parent)
+	w=$(stat_of "$RD/r3" shmem_pages_written)
+	# 65,536 pages, a few thousand rewritten between two rounds.
+	if [ "${v:-0}" -lt 40000 ] || [ "${w:-99999}" -gt 20000 ]; then
+		REASON="the final dump wrote ${w:-?} shared pages and left ${v:-?} in its parent"
+		return 1
+	fi
+	if [ "$(stat_of "$RD/r2" shmem_pages_in_parent)" -lt 40000 ]; then
+		REASON="round 2 left $(stat_of "$RD/r2" shmem_pages_in_parent) pages in round 1"
+		return 1
+	fi
+	DETAIL="final dump: $w shared pages written, $v in parent"
+	if [ "${2:-}" = lost ]; then
+		mv "$RD/r1/shmem-pages.img" "$RD/r1/gone.img"
+		bad_lmproc restore -D "$RD/r3" -d
+		ERRORS_ONLY=1 refused $? "r1" "shmem-pages.img" || return 1
+		mv "$RD/r1/gone.img" "$RD/r1/shmem-pages.img"
+	fi
+	restored_passes "$RD/r3"
+}
+
 # A final dump -R ends the tracking (the target keeps running untracked and
 # unchanged), and its chain restores.
 case_final_dump_leave_running() {
@@ -1318,6 +1349,9 @@ run_bad_input() {
 	bad_case fault-pre-dump-first-round case_pre_dump_fault pre-dump-running 1
 	bad_case fault-pre-dump-first-round-frozen case_pre_dump_fault pre-dump-frozen 1
 	CASE_KIND=state bad_case keeper-lost case_keeper_lost
+	CASE_KIND=state bad_case pre-dump-shm-anon case_pre_dump_shm anon
+	CASE_KIND=state bad_case pre-dump-shm-sysv case_pre_dump_shm sysv
+	CASE_KIND=state bad_case pre-dump-shm-chain-lost case_pre_dump_shm anon lost
 	CASE_KIND=state bad_case final-dump-leave-running case_final_dump_leave_running
 	CASE_KIND=state bad_case process-group-leader-gone case_orphaned_pgrp
 	CASE_KIND=state bad_case zombie-pgrp case_zombie_pgrp

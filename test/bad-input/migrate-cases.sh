@@ -405,6 +405,12 @@ if rounds != hist or len(hist) != s["rounds"]:
     sys.exit(f"{len(rounds)} round objects printed, {len(hist)} in the history")
 if [r["round"] for r in hist] != list(range(1, len(hist) + 1)):
     sys.exit("rounds out of order")
+# Rounds after the first: the eBPF tracker's dirty rate and the write
+# faults that the tracking cost the tree.
+for r in hist[1:]:
+    if r.get("ebpf_dirty_mib_s") is None or not r.get("write_faults", 0) > 0 \
+            or r.get("track_cost_pct") is None:
+        sys.exit(f"round {r['round']}: no eBPF dirty rate, write faults or tracking cost: {r}")
 if hist and not s["final_bytes"] < hist[0]["bytes"]:
     sys.exit(f"the final dump sent {s['final_bytes']} bytes, round 1 {hist[0]['bytes']}")
 pred = s.get("predicted_frozen_ms")
@@ -441,6 +447,79 @@ case_migrate_precopy() {
 		return 1
 	fi
 	rounds_check 2 8 || return 1
+	moved_passes 1
+}
+
+# (6a) the tracking costs the writer too much (LMPROC_FAULT makes the
+# planner take a fault for 100 us): after round 2 the planner waits
+# before the next round, as long as brings the cost within 10%, and the
+# whole migration took at least the rounds and the waits; pages exact.
+case_migrate_spaced_rounds() {
+	local out
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	if ! LMPROC_FAULT=migrate-slow-wp-fault mig --tls-psk-file "$RD/psk" --max-rounds 3 \
+		--max-downtime 1 --max-time 20; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	if ! out=$(python3 - "$RD/bad.out" 2>&1 <<'PY'
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+s = objs[-1]
+hist = s["history"]
+waits = [r for r in hist if r["wait_ms"] > 0]
+if len(hist) < 3 or not waits:
+    sys.exit(f"{len(hist)} rounds, {len(waits)} of them waited")
+for r in waits:
+    if not r["track_cost_pct"] > 10:
+        sys.exit(f"round {r['round']} waited at a tracking cost of {r['track_cost_pct']}%")
+need = sum(r["ms"] + r["wait_ms"] for r in hist)
+if s["total_ms"] < need:
+    sys.exit(f"total {s['total_ms']} ms, less than the rounds and waits ({need} ms)")
+print(" ".join(f"{r['round']}:{r['track_cost_pct']}%/{r['wait_ms']}ms" for r in hist))
+PY
+	); then
+		REASON="migrate --json: $out"
+		add_detail "migrate's output" "$RD/bad.out" 12
+		return 1
+	fi
+	DETAIL="round:cost/wait $out"
+	moved_passes 1
+}
+
+# (6c) pre-copy of shared memory: predump_writer's 256 MiB in a shared
+# anonymous mapping, rewritten at 16 MiB/s: rounds copy it, the final dump
+# only what changed since (compared with the last round's copy: no
+# tracker sees shared memory), every page exact at the destination.
+# Before, the final dump carried all 256 MiB.  (A SysV segment can't move
+# on one host: the source's still holds its id; pre-dump-shm-sysv covers
+# its rounds.)
+case_migrate_precopy_shm() {
+	local out
+
+	PREDUMP_SHM=$1 target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --max-rounds 8 --max-downtime 300; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	if ! out=$(python3 - "$RD/bad.out" 2>&1 <<'PY'
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+if s["rounds"] < 2:
+    sys.exit(f"{s['rounds']} rounds")
+if not s["final_bytes"] < 64 << 20:
+    sys.exit(f"the final dump sent {s['final_bytes']} bytes of the 256 MiB")
+print(s["rounds"], "rounds, final", s["final_bytes"], "bytes, frozen", s["frozen_ms"], "ms")
+PY
+	); then
+		REASON="migrate --json: $out"
+		add_detail "migrate's output" "$RD/bad.out" 12
+		return 1
+	fi
+	DETAIL=$out
 	moved_passes 1
 }
 
@@ -637,7 +716,9 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-link-lost mig_case case_migrate_held link
 	CASE_KIND=migrate bad_case migrate-interrupted mig_case case_migrate_held signal
 	CASE_KIND=migrate bad_case migrate-precopy mig_case case_migrate_precopy
+	CASE_KIND=migrate bad_case migrate-spaced-rounds mig_case case_migrate_spaced_rounds
 	CASE_KIND=migrate bad_case migrate-precopy-off mig_case case_migrate_precopy_off
+	CASE_KIND=migrate bad_case migrate-precopy-shm mig_case case_migrate_precopy_shm anon
 	CASE_KIND=migrate bad_case migrate-precopy-fails mig_case case_migrate_precopy_fails
 	CASE_KIND=migrate bad_case migrate-bad-rounds mig_case case_migrate_bad_rounds
 	CASE_KIND=migrate bad_case migrate-precopy-link mig_case case_migrate_precopy_link

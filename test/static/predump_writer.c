@@ -12,12 +12,18 @@
  * Cold pages (every COLD_EVERY-th) are never rewritten after the initial
  * fill: they come from the first round through the whole chain.
  *
+ * PREDUMP_SHM=anon or sysv puts the pages in shared memory instead
+ * (MAP_SHARED|MAP_ANONYMOUS, or a SysV segment marked for removal once
+ * attached), which pre-dump rounds copy whole and the final dump compares
+ * with the last round's copy.
+ *
  * The log's "data at" line gives the area's address (the harness damages
  * a cold page through it). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 
 #include "test.h"
 
@@ -159,6 +165,31 @@ static void check_all(void)
 		fail("the writer never wrote");
 }
 
+/* The pages: private memory, or the shared memory PREDUMP_SHM names. */
+static uint64_t *map_data(const char *shm)
+{
+	void *p;
+	int id;
+
+	if (!shm || !*shm)
+		return mmap(NULL, NR_PAGES * PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!strcmp(shm, "anon"))
+		return mmap(NULL, NR_PAGES * PAGE, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (strcmp(shm, "sysv"))
+		fail("PREDUMP_SHM=%s: anon or sysv", shm);
+	id = shmget(IPC_PRIVATE, NR_PAGES * PAGE, IPC_CREAT | 0600);
+	if (id < 0)
+		fail("shmget: %s", strerror(errno));
+	p = shmat(id, NULL, 0);
+	if (p == (void *)-1)
+		fail("shmat: %s", strerror(errno));
+	/* Gone with the test, whatever happens to it. */
+	shmctl(id, IPC_RMID, NULL);
+	return p;
+}
+
 int main(int argc, char **argv)
 {
 	const char *rate = getenv("PREDUMP_WRITE_RATE");
@@ -167,8 +198,7 @@ int main(int argc, char **argv)
 	if (rate && strtoull(rate, NULL, 10))
 		write_rate = strtoull(rate, NULL, 10);
 	seed = test_seed();
-	data = mmap(NULL, NR_PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		    -1, 0);
+	data = map_data(getenv("PREDUMP_SHM"));
 	gen = mmap(NULL, NR_PAGES * sizeof(*gen), PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (data == MAP_FAILED || gen == MAP_FAILED)
@@ -184,7 +214,7 @@ int main(int argc, char **argv)
 	write_until_signal();
 
 	check_all();
-	/* Still private, writable memory. */
+	/* Still writable memory. */
 	for (unsigned long pg = 1; pg < NR_PAGES; pg += 2 * COLD_EVERY + 1)
 		if (!is_cold(pg))
 			write_page(pg);
