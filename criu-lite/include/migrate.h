@@ -34,6 +34,7 @@
 /* Timeouts, in ms: every wait for the peer is bounded. */
 #define MIG_IO_TIMEOUT_MS 30000 /* one read or write */
 #define MIG_HANDSHAKE_TIMEOUT_MS 10000
+#define MIG_LINGER_MS 1000	      /* a refused peer's last data, read and dropped */
 #define MIG_RESTORE_TIMEOUT_MS 120000 /* DUMP_DONE to RESTORED */
 
 enum mig_type {

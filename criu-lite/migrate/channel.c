@@ -112,41 +112,56 @@ static int split_host(const char *s, char *host, size_t len, const char **port)
 	return 0;
 }
 
-/* PATH, given as OPT, read whole into OUT (malloc'ed, NUL-terminated);
- * it must be PEM, and a private key readable by its owner only. */
-static int pem_read(const char *path, const char *opt, bool key, gnutls_datum_t *out)
+/* PATH, open as FD, given as OPT: a regular file of a PEM's size, and
+ * a private key readable by its owner only; *SIZE its size. */
+static int pem_check(int fd, const char *path, const char *opt, bool key, off_t *size)
 {
 	struct stat st;
+
+	if (fstat(fd, &st)) {
+		pr_perror("Can't stat %s %s", opt, path);
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > MIG_MAX_PEM) {
+		pr_err("%s %s is not a PEM file (not a regular file, or over %d bytes)\n", opt,
+		       path, MIG_MAX_PEM);
+		return -EINVAL;
+	}
+	if (key && (st.st_mode & 077)) {
+		pr_err("%s %s is readable by group or others (mode %o): chmod 600 it\n", opt, path,
+		       st.st_mode & 0777);
+		return -EPERM;
+	}
+	*size = st.st_size;
+	return 0;
+}
+
+/* PATH, given as OPT, read whole into OUT (malloc'ed, NUL-terminated):
+ * it must be PEM. */
+static int pem_read(const char *path, const char *opt, bool key, gnutls_datum_t *out)
+{
+	char *buf = NULL;
 	ssize_t n = -1;
-	char *buf;
-	int fd, ret = 0;
+	off_t size = 0;
+	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("Can't open %s %s", opt, path);
 		return -errno;
 	}
-	if (fstat(fd, &st))
-		ret = -errno;
-	else if (!S_ISREG(st.st_mode) || st.st_size > MIG_MAX_PEM)
-		ret = -EINVAL;
-	else if (key && (st.st_mode & 077))
-		ret = -EPERM;
-	buf = ret ? NULL : malloc(st.st_size + 1);
+	ret = pem_check(fd, path, opt, key, &size);
+	if (!ret)
+		buf = malloc(size + 1);
 	if (buf)
-		n = read(fd, buf, st.st_size);
+		n = read(fd, buf, size);
 	close(fd);
-	if (ret == -EPERM)
-		pr_err("%s %s is readable by group or others (mode %o): chmod 600 it\n", opt, path,
-		       st.st_mode & 0777);
-	else if (ret == -EINVAL)
-		pr_err("%s %s is not a PEM file (not a regular file, or over %d bytes)\n", opt,
-		       path, MIG_MAX_PEM);
-	else if (n != st.st_size)
+	if (ret)
+		return ret;
+	if (n != size) {
 		pr_err("Can't read %s %s\n", opt, path);
-	if (ret || n != st.st_size) {
 		free(buf);
-		return ret ?: -EIO;
+		return -EIO;
 	}
 	buf[n] = 0;
 	if (!strstr(buf, "-----BEGIN ")) {
@@ -386,10 +401,10 @@ static int x509_session(struct mig_chan *c, gnutls_session_t s)
 		ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, c->auth->x509);
 	if (ret)
 		return ret;
-	/* Without the CA list a client sends the certificate it has, which
-	 * the verification then names, rather than none. */
 	if (c->server) {
 		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+		/* Without the CA list a client sends the certificate it has,
+		 * which the verification then names, rather than none. */
 		gnutls_certificate_send_x509_rdn_sequence(s, 1);
 	}
 	gnutls_session_set_verify_cert(s, !c->server && c->auth->name[0] ? c->auth->name : NULL, 0);
@@ -431,6 +446,21 @@ static void handshake_why(const struct mig_chan *c, int err, char *why, size_t w
 		     : "a different key, a peer with certificates, or not a TLS peer");
 }
 
+/* Closing with the peer's data unread would reset the connection, and
+ * the reset can reach the peer before it has read the alert (a TLS 1.3
+ * client sends its first message as soon as its own handshake ends): what
+ * it sends is read and dropped until it closes, for a second at most. */
+static void linger(struct mig_chan *c)
+{
+	uint64_t end = now_us() + MIG_LINGER_MS * 1000;
+	char buf[4096];
+
+	shutdown(c->fd, SHUT_WR);
+	mig_chan_timeout(c, MIG_LINGER_MS);
+	while (now_us() < end && recv(c->fd, buf, sizeof(buf), 0) > 0)
+		;
+}
+
 /* The TLS handshake; a peer that fails it has sent nothing the protocol
  * reads. */
 static int tls_start(struct mig_chan *c, bool server, char *why, size_t why_len)
@@ -467,6 +497,7 @@ static int tls_start(struct mig_chan *c, bool server, char *why, size_t why_len)
 		handshake_why(c, ret, why, why_len);
 		/* The peer learns why as well, in TLS's words. */
 		gnutls_alert_send_appropriate(s, ret);
+		linger(c);
 		return -EACCES;
 	}
 	c->tls = true;

@@ -90,7 +90,7 @@ int mig_recv(struct mig_chan *c, struct mig_msg *m, char *why, size_t why_len)
 	if (ret && c->alert) {
 		/* TLS 1.3: a server that refuses the client's certificate
 		 * says so after the client's handshake has ended. */
-		snprintf(why, why_len, "the peer refused the TLS session (alert: %s)", c->alert);
+		snprintf(why, why_len, "the peer ended TLS with an alert: %s", c->alert);
 		return ret;
 	}
 	if (ret) {

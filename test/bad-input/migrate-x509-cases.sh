@@ -103,15 +103,17 @@ case_migrate_x509() {
 	moved_passes 1
 }
 
-# (2) a client whose certificate b signed: serve refuses it, naming why;
-# a server whose certificate migrate's CA (b) did not sign: migrate
-# refuses it.  Nothing frozen, one line each; then a good one moves.
+# (2) a client whose certificate b signed: serve refuses it, naming why,
+# and tells migrate (a TLS alert); a server whose certificate migrate's
+# CA (b) did not sign: migrate refuses it.  Nothing frozen, one line
+# each; then a good one moves.
 case_migrate_x509_wrong_ca() {
 	target_up || return 1
 	serve_x509 || return 1
 	x509 a b/cli
 	mig "${X509[@]}"
-	refused $? "pid $TPID" "refused before anything was frozen" "TLS" || return 1
+	refused $? "pid $TPID" "refused before anything was frozen" \
+		"the peer ended TLS with an alert: Certificate is bad" || return 1
 	serve_says 1 "connection 1 from 127\.0\.0\.1:[0-9]* refused: TLS handshake failed: the \
 peer's certificate is refused: .*issuer is unknown" || return 1
 	x509 b a/cli
