@@ -95,7 +95,7 @@ static const char usage_text[] =
 	"      --tls-cert FILE     this side's certificate (PEM), with\n"
 	"      --tls-key FILE      its private key (PEM, mode 600)\n"
 	"      --tls-no-cn-verify  migrate: accept a server certificate that does not\n"
-	"                          name --to's address (IP SAN, DNS name or CN)\n"
+	"                          name --to's address in an IP address SAN\n"
 	"      --insecure          serve, migrate: plaintext channel, no authentication\n"
 	"      --json              migrate: one JSON object per pre-copy round, then\n"
 	"                          the summary, on stdout\n"

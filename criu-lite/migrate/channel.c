@@ -421,7 +421,8 @@ static void handshake_why(const struct mig_chan *c, int err, char *why, size_t w
 	size_t n;
 
 	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
-		snprintf(owner, sizeof(owner), " (it must name %s; see --tls-no-cn-verify)",
+		snprintf(owner, sizeof(owner),
+			 " (it must name %s in an IP address SAN; see --tls-no-cn-verify)",
 			 c->auth->name);
 	if (err == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
 	    !gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0)) {
