@@ -24,7 +24,8 @@ PIE_CFLAGS	:= -O2 -Wall -Wextra -Werror -fpie -nostdlib -ffreestanding \
 
 DEBIAN_DEPS	:= gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev \
 		   libnl-3-dev libnl-route-3-dev libbpf-dev bpftool libcap-dev clang \
-		   libxxhash-dev libnftables-dev nftables iptables libgnutls28-dev
+		   libxxhash-dev libnftables-dev nftables iptables libgnutls28-dev \
+		   gnutls-bin
 
 PROTOS		:= $(wildcard images/*.proto)
 PB_C		:= $(patsubst images/%.proto,build/images/%.pb-c.c,$(PROTOS))

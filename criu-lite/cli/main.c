@@ -19,10 +19,12 @@ static const char usage_text[] =
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
 	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
 	"                 [--manage-cgroups[=soft|full|strict|ignore]]\n"
-	"  lmproc serve   -D DIR [--listen ADDR:PORT] --tls-psk-file FILE | --insecure\n"
-	"  lmproc migrate -t PID --to ADDR:PORT --tls-psk-file FILE | --insecure\n"
+	"  lmproc serve   -D DIR [--listen ADDR:PORT] CHANNEL\n"
+	"  lmproc migrate -t PID --to ADDR:PORT CHANNEL [--tls-no-cn-verify]\n"
 	"                 [--max-downtime MS] [--max-rounds N] [--max-time S] [--auto-converge]\n"
 	"                 [--tcp-established] [--veth-pair IN=OUT[@BRIDGE]]... [--json]\n"
+	"    CHANNEL: --tls-psk-file FILE | --tls-cacert FILE --tls-cert FILE --tls-key FILE\n"
+	"             | --insecure\n"
 	"  lmproc check   [--feature NAME]\n"
 	"  lmproc show    DIR|IMAGE\n"
 	"\n"
@@ -87,6 +89,13 @@ static const char usage_text[] =
 	"      --to ADDR:PORT      migrate: the destination's serve\n"
 	"      --tls-psk-file FILE the channel's pre-shared key (TLS 1.3): one line,\n"
 	"                          HEXKEY or IDENTITY:HEXKEY, 16 to 64 bytes, mode 600\n"
+	"      --tls-cacert FILE   serve, migrate: X.509 instead of a pre-shared key (TLS\n"
+	"                          1.3): the peer's certificate must be signed by the CA\n"
+	"                          in FILE (PEM); each side presents its own:\n"
+	"      --tls-cert FILE     this side's certificate (PEM), with\n"
+	"      --tls-key FILE      its private key (PEM, mode 600)\n"
+	"      --tls-no-cn-verify  migrate: accept a server certificate that does not\n"
+	"                          name --to's address in an IP address SAN\n"
 	"      --insecure          serve, migrate: plaintext channel, no authentication\n"
 	"      --json              migrate: one JSON object per pre-copy round, then\n"
 	"                          the summary, on stdout\n"
@@ -136,6 +145,41 @@ static int parse_count(const char *s, long max, int *out)
 	return 0;
 }
 
+/* The channel's options for serve or migrate: one way to secure it,
+ * complete; NULL, or what is wrong. */
+static const char *channel_opts_error(const struct lmproc_opts *o, bool serve)
+{
+	bool x509 = o->tls_cacert || o->tls_cert || o->tls_key;
+
+	if (o->insecure && (o->psk_file || x509))
+		return "--insecure takes no --tls-psk-file, --tls-cacert, --tls-cert or "
+		       "--tls-key: plaintext or TLS, not both";
+	if (o->psk_file && x509)
+		return "--tls-psk-file and --tls-cacert, --tls-cert, --tls-key can't be mixed: "
+		       "a pre-shared key or certificates, not both";
+	if (o->tls_cert && !o->tls_key)
+		return "--tls-cert needs --tls-key, its private key";
+	if (o->tls_key && !o->tls_cert)
+		return "--tls-key needs --tls-cert, the certificate it is the key of";
+	if (x509 && !o->tls_cacert)
+		return "--tls-cert and --tls-key need --tls-cacert, the CA that signs the "
+		       "peer's certificate";
+	if (x509 && !o->tls_cert)
+		return "--tls-cacert needs --tls-cert and --tls-key: each side presents its "
+		       "certificate";
+	if (o->tls_no_cn_verify && serve)
+		return "--tls-no-cn-verify is migrate's: serve checks no name in the client's "
+		       "certificate";
+	if (o->tls_no_cn_verify && !x509)
+		return "--tls-no-cn-verify needs --tls-cacert, --tls-cert and --tls-key";
+	if (!o->insecure && !o->psk_file && !x509)
+		return serve ? "serve needs --tls-psk-file FILE, or --tls-cacert, --tls-cert and "
+			       "--tls-key, or --insecure"
+			     : "migrate needs --tls-psk-file FILE, or --tls-cacert, --tls-cert "
+			       "and --tls-key, or --insecure";
+	return NULL;
+}
+
 enum {
 	OPT_PAGE_PATH = 256,
 	OPT_PREV_IMAGES,
@@ -154,6 +198,10 @@ enum {
 	OPT_TO,
 	OPT_PSK_FILE,
 	OPT_INSECURE,
+	OPT_TLS_CACERT,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_NO_CN_VERIFY,
 	OPT_JSON,
 	OPT_MAX_DOWNTIME,
 	OPT_MAX_ROUNDS,
@@ -222,6 +270,10 @@ int main(int argc, char **argv)
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "tls-psk-file", required_argument, NULL, OPT_PSK_FILE },
 		{ "insecure", no_argument, NULL, OPT_INSECURE },
+		{ "tls-cacert", required_argument, NULL, OPT_TLS_CACERT },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "tls-no-cn-verify", no_argument, NULL, OPT_TLS_NO_CN_VERIFY },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "max-downtime", required_argument, NULL, OPT_MAX_DOWNTIME },
 		{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
@@ -335,6 +387,18 @@ int main(int argc, char **argv)
 		case OPT_INSECURE:
 			opts.insecure = true;
 			break;
+		case OPT_TLS_CACERT:
+			opts.tls_cacert = optarg;
+			break;
+		case OPT_TLS_CERT:
+			opts.tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			opts.tls_key = optarg;
+			break;
+		case OPT_TLS_NO_CN_VERIFY:
+			opts.tls_no_cn_verify = true;
+			break;
 		case OPT_JSON:
 			opts.json = true;
 			break;
@@ -397,8 +461,10 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "serve") || !strcmp(cmd, "migrate")) {
 		bool serve = !strcmp(cmd, "serve");
 
-		if (!opts.psk_file == !opts.insecure)
-			return usage_error("%s needs --tls-psk-file FILE (or --insecure)", cmd);
+		const char *tls_err = channel_opts_error(&opts, serve);
+
+		if (tls_err)
+			return usage_error("%s", tls_err);
 		if (serve && !opts.images_dir)
 			return usage_error("%s", "serve needs -D DIR");
 		if (!serve && (!opts.pid || !opts.to))

@@ -1,7 +1,8 @@
 /* Live migration (`lmproc serve`, `lmproc migrate`): the protocol's
  * framing and messages (migrate/proto.c), the channel they travel on
  * (migrate/channel.c: one TCP connection, TLS 1.3 with a pre-shared key
- * through GnuTLS, or plaintext with --insecure), and the two commands.
+ * or X.509 certificates through GnuTLS, or plaintext with --insecure), and
+ * the two commands.
  * docs/migration.md describes the states and every failure transition. */
 #ifndef LMPROC_MIGRATE_H
 #define LMPROC_MIGRATE_H
@@ -33,6 +34,7 @@
 /* Timeouts, in ms: every wait for the peer is bounded. */
 #define MIG_IO_TIMEOUT_MS 30000 /* one read or write */
 #define MIG_HANDSHAKE_TIMEOUT_MS 10000
+#define MIG_LINGER_MS 1000	      /* a refused peer's last data, read and dropped */
 #define MIG_RESTORE_TIMEOUT_MS 120000 /* DUMP_DONE to RESTORED */
 
 enum mig_type {
@@ -57,13 +59,23 @@ struct mig_psk {
 	size_t key_len;
 };
 
+/* How the channel is secured (--insecure: none, a NULL one): a
+ * pre-shared key, or X.509 certificates loaded once for every
+ * connection. */
+struct mig_auth {
+	struct mig_psk psk;
+	void *x509;	/* gnutls_certificate_credentials_t; NULL: the PSK */
+	char name[128]; /* migrate: the host the server's certificate must name */
+};
+
 struct mig_chan {
 	int fd;
 	bool tls;
 	bool server;
 	void *session; /* gnutls_session_t */
 	void *cred;    /* gnutls_psk_{client,server}_credentials_t */
-	const struct mig_psk *psk;
+	const struct mig_auth *auth;
+	const char *alert; /* the fatal TLS alert the peer sent (its name) */
 	uint64_t bytes_sent, bytes_recv;
 	char peer[64];
 };
@@ -87,10 +99,15 @@ int mig_hello_make(char *buf, size_t len, const struct lmproc_opts *opts);
 int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why, size_t why_len);
 
 /* channel.c */
-int mig_psk_load(const char *path, struct mig_psk *psk);
+/* The PSK file or the certificates OPTS name (not --insecure); SERVER:
+ * for serve (no name to check). */
+int mig_auth_load(const struct lmproc_opts *opts, bool server, struct mig_auth *auth);
+void mig_auth_free(struct mig_auth *auth);
+/* "pre-shared key" or "X.509 certificates", for the logs. */
+const char *mig_auth_kind(const struct mig_auth *auth);
 int mig_listen(const char *addr, char *bound, size_t bound_len);
 int mig_connect(const char *addr, int timeout_ms);
-int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk *psk, char *why,
+int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_auth *auth, char *why,
 		   size_t why_len);
 int mig_chan_timeout(struct mig_chan *c, int ms);
 int mig_chan_write(struct mig_chan *c, const void *buf, size_t len);

@@ -66,6 +66,10 @@ struct lmproc_opts {
 	const char *listen;		/* serve --listen ADDR:PORT */
 	const char *to;			/* migrate --to ADDR:PORT */
 	const char *psk_file;		/* --tls-psk-file */
+	const char *tls_cacert;		/* --tls-cacert: the CA of the peer's certificate */
+	const char *tls_cert;		/* --tls-cert: this side's certificate */
+	const char *tls_key;		/* --tls-key: its private key */
+	bool tls_no_cn_verify;		/* migrate --tls-no-cn-verify */
 	bool insecure;			/* --insecure: plaintext channel */
 	bool json;			/* migrate --json */
 	int max_downtime_ms;		/* migrate --max-downtime (default 300) */

@@ -1,10 +1,13 @@
-/* The migration's channel: one TCP connection, TLS 1.3 with a pre-shared
- * key through GnuTLS (or plaintext with --insecure), every read and write
- * bounded in time; the PSK file; listening and connecting. */
+/* The migration's channel: one TCP connection, TLS 1.3 through GnuTLS
+ * with a pre-shared key or X.509 certificates both ways (or plaintext with
+ * --insecure), every read and write bounded in time; the PSK file and the
+ * certificates; listening and connecting. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,10 +29,16 @@
 #define MIG_PRIORITY                                                                               \
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-KX-ALL:+ECDHE-PSK:+DHE-PSK:+PSK:-CIPHER-ALL:+AES-128-GCM:" \
 	"+AES-256-GCM:+CHACHA20-POLY1305"
+/* The same with certificates: no PSK key exchange, so that a peer with a
+ * key (or without a certificate) fails the handshake. */
+#define MIG_PRIORITY_X509 \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305"
+/* A PEM file over this is not one of ours. */
+#define MIG_MAX_PEM (1 << 20)
 
 /* "IDENTITY:HEXKEY" or "HEXKEY" (identity "lmproc") on the first line; the
  * file must not be readable by others. */
-int mig_psk_load(const char *path, struct mig_psk *psk)
+static int psk_load(const char *path, struct mig_psk *psk)
 {
 	char line[512], *hex, *colon;
 	gnutls_datum_t in;
@@ -82,28 +91,173 @@ int mig_psk_load(const char *path, struct mig_psk *psk)
 	return 0;
 }
 
+/* The host of "ADDR:PORT" or "[ADDR6]:PORT" into HOST; *PORT the port's. */
+static int split_host(const char *s, char *host, size_t len, const char **port)
+{
+	size_t hl;
+
+	*port = strrchr(s, ':');
+	if (!*port || *port == s)
+		return -EINVAL;
+	hl = *port - s;
+	(*port)++;
+	if (s[0] == '[' && hl > 2 && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl >= len)
+		return -EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = 0;
+	return 0;
+}
+
+/* PATH, open as FD, given as OPT: a regular file of a PEM's size, and
+ * a private key readable by its owner only; *SIZE its size. */
+static int pem_check(int fd, const char *path, const char *opt, bool key, off_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st)) {
+		pr_perror("Can't stat %s %s", opt, path);
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > MIG_MAX_PEM) {
+		pr_err("%s %s is not a PEM file (not a regular file, or over %d bytes)\n", opt,
+		       path, MIG_MAX_PEM);
+		return -EINVAL;
+	}
+	if (key && (st.st_mode & 077)) {
+		pr_err("%s %s is readable by group or others (mode %o): chmod 600 it\n", opt, path,
+		       st.st_mode & 0777);
+		return -EPERM;
+	}
+	*size = st.st_size;
+	return 0;
+}
+
+/* PATH, given as OPT, read whole into OUT (malloc'ed, NUL-terminated):
+ * it must be PEM. */
+static int pem_read(const char *path, const char *opt, bool key, gnutls_datum_t *out)
+{
+	char *buf = NULL;
+	ssize_t n = -1;
+	off_t size = 0;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("Can't open %s %s", opt, path);
+		return -errno;
+	}
+	ret = pem_check(fd, path, opt, key, &size);
+	if (!ret)
+		buf = malloc(size + 1);
+	if (buf)
+		n = read(fd, buf, size);
+	close(fd);
+	if (ret)
+		return ret;
+	if (n != size) {
+		pr_err("Can't read %s %s\n", opt, path);
+		free(buf);
+		return -EIO;
+	}
+	buf[n] = 0;
+	if (!strstr(buf, "-----BEGIN ")) {
+		pr_err("%s %s is not PEM: no '-----BEGIN' line\n", opt, path);
+		free(buf);
+		return -EINVAL;
+	}
+	*out = (gnutls_datum_t){(unsigned char *)buf, n};
+	return 0;
+}
+
+/* The CA that signs the peer's certificate, and this side's own
+ * certificate and key, which must match. */
+static int x509_set(gnutls_certificate_credentials_t cred, const struct lmproc_opts *o,
+		    const gnutls_datum_t *ca, const gnutls_datum_t *cert, const gnutls_datum_t *key)
+{
+	int ret = gnutls_certificate_set_x509_trust_mem(cred, ca, GNUTLS_X509_FMT_PEM);
+
+	if (ret <= 0) {
+		pr_err("--tls-cacert %s holds no certificate GnuTLS can read (%s)\n", o->tls_cacert,
+		       ret ? gnutls_strerror(ret) : "no CERTIFICATE block");
+		return -EINVAL;
+	}
+	ret = gnutls_certificate_set_x509_key_mem2(cred, cert, key, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (ret < 0) {
+		pr_err("--tls-cert %s with --tls-key %s: %s\n", o->tls_cert, o->tls_key,
+		       gnutls_strerror(ret));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int x509_load(const struct lmproc_opts *o, struct mig_auth *auth)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_datum_t ca = {}, cert = {}, key = {};
+	int ret;
+
+	ret = pem_read(o->tls_cacert, "--tls-cacert", false, &ca);
+	if (!ret)
+		ret = pem_read(o->tls_cert, "--tls-cert", false, &cert);
+	if (!ret)
+		ret = pem_read(o->tls_key, "--tls-key", true, &key);
+	if (!ret && gnutls_certificate_allocate_credentials(&cred))
+		ret = -ENOMEM;
+	if (!ret) {
+		auth->x509 = cred;
+		ret = x509_set(cred, o, &ca, &cert, &key);
+	}
+	if (key.data)
+		gnutls_memset(key.data, 0, key.size);
+	free(ca.data);
+	free(cert.data);
+	free(key.data);
+	if (ret)
+		mig_auth_free(auth);
+	return ret;
+}
+
+int mig_auth_load(const struct lmproc_opts *opts, bool server, struct mig_auth *auth)
+{
+	const char *port;
+
+	memset(auth, 0, sizeof(*auth));
+	if (!opts->tls_cacert)
+		return psk_load(opts->psk_file, &auth->psk);
+	if (!server && !opts->tls_no_cn_verify &&
+	    split_host(opts->to, auth->name, sizeof(auth->name), &port)) {
+		pr_err("--to %s is not ADDR:PORT\n", opts->to);
+		return -EINVAL;
+	}
+	return x509_load(opts, auth);
+}
+
+void mig_auth_free(struct mig_auth *auth)
+{
+	if (auth->x509)
+		gnutls_certificate_free_credentials(auth->x509);
+	auth->x509 = NULL;
+}
+
+const char *mig_auth_kind(const struct mig_auth *auth)
+{
+	return auth->x509 ? "X.509 certificates" : "pre-shared key";
+}
+
 /* "ADDR:PORT" or "[ADDR6]:PORT" into a socket address. */
 static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
 {
 	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 				 .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai;
+	const char *port;
 	char host[128];
-	const char *port = strrchr(s, ':');
-	size_t hl;
 
-	if (!port || port == s)
-		return -EINVAL;
-	hl = port - s;
-	if (s[0] == '[' && hl > 2 && s[hl - 1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, hl);
-	host[hl] = 0;
-	if (getaddrinfo(host, port + 1, &hints, &ai))
+	if (split_host(s, host, sizeof(host), &port) || getaddrinfo(host, port, &hints, &ai))
 		return -EINVAL;
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
 	*sl = ai->ai_addrlen;
@@ -202,20 +356,22 @@ int mig_chan_timeout(struct mig_chan *c, int ms)
 static int server_psk(gnutls_session_t s, const char *identity, gnutls_datum_t *key)
 {
 	const struct mig_chan *c = gnutls_session_get_ptr(s);
+	const struct mig_psk *psk = &c->auth->psk;
 
-	if (strcmp(identity, c->psk->identity))
+	if (strcmp(identity, psk->identity))
 		return -1;
-	key->data = gnutls_malloc(c->psk->key_len);
+	key->data = gnutls_malloc(psk->key_len);
 	if (!key->data)
 		return -1;
-	memcpy(key->data, c->psk->key, c->psk->key_len);
-	key->size = c->psk->key_len;
+	memcpy(key->data, psk->key, psk->key_len);
+	key->size = psk->key_len;
 	return 0;
 }
 
-static int tls_creds(struct mig_chan *c, bool server)
+static int psk_creds(struct mig_chan *c, bool server)
 {
-	gnutls_datum_t key = {(unsigned char *)c->psk->key, c->psk->key_len};
+	const struct mig_psk *psk = &c->auth->psk;
+	gnutls_datum_t key = {(unsigned char *)psk->key, psk->key_len};
 	gnutls_psk_server_credentials_t sc;
 	gnutls_psk_client_credentials_t cc;
 
@@ -229,9 +385,81 @@ static int tls_creds(struct mig_chan *c, bool server)
 	if (gnutls_psk_allocate_client_credentials(&cc))
 		return -ENOMEM;
 	c->cred = cc;
-	return gnutls_psk_set_client_credentials(cc, c->psk->identity, &key, GNUTLS_PSK_KEY_RAW)
+	return gnutls_psk_set_client_credentials(cc, psk->identity, &key, GNUTLS_PSK_KEY_RAW)
 		   ? -EINVAL
 		   : 0;
+}
+
+/* Certificates both ways: serve requires the client's; each side checks
+ * the peer's chain against the CA, and migrate the name of --to's host in
+ * the server's unless --tls-no-cn-verify. */
+static int x509_session(struct mig_chan *c, gnutls_session_t s)
+{
+	int ret = gnutls_priority_set_direct(s, MIG_PRIORITY_X509, NULL);
+
+	if (!ret)
+		ret = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, c->auth->x509);
+	if (ret)
+		return ret;
+	if (c->server) {
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+		/* Without the CA list a client sends the certificate it has,
+		 * which the verification then names, rather than none. */
+		gnutls_certificate_send_x509_rdn_sequence(s, 1);
+	}
+	gnutls_session_set_verify_cert(s, !c->server && c->auth->name[0] ? c->auth->name : NULL, 0);
+	return 0;
+}
+
+/* Why the handshake failed, in GnuTLS's words: the verification's
+ * verdict on the peer's certificate, or the alert the peer sent. */
+static void handshake_why(const struct mig_chan *c, int err, char *why, size_t why_len)
+{
+	unsigned int status = gnutls_session_get_verify_cert_status(c->session);
+	gnutls_datum_t out = {};
+	char owner[192] = "";
+	size_t n;
+
+	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
+		snprintf(owner, sizeof(owner),
+			 " (it must name %s in an IP address SAN; see --tls-no-cn-verify)",
+			 c->auth->name);
+	if (err == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR &&
+	    !gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0)) {
+		/* GnuTLS ends each of its sentences with a space. */
+		n = strlen((char *)out.data);
+		while (n && isspace(out.data[n - 1]))
+			out.data[--n] = 0;
+		snprintf(why, why_len,
+			 "TLS handshake failed: the peer's certificate is refused: %s%s", out.data,
+			 owner);
+		gnutls_free(out.data);
+		return;
+	}
+	if (err == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		snprintf(why, why_len, "TLS handshake failed: the peer refused it (alert: %s)",
+			 gnutls_alert_get_name(gnutls_alert_get(c->session)));
+		return;
+	}
+	snprintf(why, why_len, "TLS handshake failed (%s): %s", gnutls_strerror(err),
+		 c->auth->x509
+		     ? "a peer without a certificate, with a pre-shared key, or not a TLS peer"
+		     : "a different key, a peer with certificates, or not a TLS peer");
+}
+
+/* Closing with the peer's data unread would reset the connection, and
+ * the reset can reach the peer before it has read the alert (a TLS 1.3
+ * client sends its first message as soon as its own handshake ends): what
+ * it sends is read and dropped until it closes, for a second at most. */
+static void linger(struct mig_chan *c)
+{
+	uint64_t end = now_us() + MIG_LINGER_MS * 1000;
+	char buf[4096];
+
+	shutdown(c->fd, SHUT_WR);
+	mig_chan_timeout(c, MIG_LINGER_MS);
+	while (now_us() < end && recv(c->fd, buf, sizeof(buf), 0) > 0)
+		;
 }
 
 /* The TLS handshake; a peer that fails it has sent nothing the protocol
@@ -239,19 +467,24 @@ static int tls_creds(struct mig_chan *c, bool server)
 static int tls_start(struct mig_chan *c, bool server, char *why, size_t why_len)
 {
 	gnutls_session_t s;
+	uint64_t t0 = now_us();
 	char *desc;
 	int ret;
 
-	ret = tls_creds(c, server);
+	ret = c->auth->x509 ? 0 : psk_creds(c, server);
 	if (ret || gnutls_init(&s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_SIGNAL)) {
 		snprintf(why, why_len, "can't set up TLS");
 		return -ENOMEM;
 	}
 	c->session = s;
 	gnutls_session_set_ptr(s, c);
-	ret = gnutls_priority_set_direct(s, MIG_PRIORITY, NULL);
-	if (!ret)
-		ret = gnutls_credentials_set(s, GNUTLS_CRD_PSK, c->cred);
+	if (c->auth->x509) {
+		ret = x509_session(c, s);
+	} else {
+		ret = gnutls_priority_set_direct(s, MIG_PRIORITY, NULL);
+		if (!ret)
+			ret = gnutls_credentials_set(s, GNUTLS_CRD_PSK, c->cred);
+	}
 	if (ret) {
 		snprintf(why, why_len, "can't set up TLS: %s", gnutls_strerror(ret));
 		return -EINVAL;
@@ -262,19 +495,21 @@ static int tls_start(struct mig_chan *c, bool server, char *why, size_t why_len)
 		ret = gnutls_handshake(s);
 	} while (ret < 0 && !gnutls_error_is_fatal(ret) && ret != GNUTLS_E_AGAIN);
 	if (ret < 0) {
-		snprintf(why, why_len,
-			 "TLS handshake failed (%s): a different key, or not a TLS peer",
-			 gnutls_strerror(ret));
+		handshake_why(c, ret, why, why_len);
+		/* The peer learns why as well, in TLS's words. */
+		gnutls_alert_send_appropriate(s, ret);
+		linger(c);
 		return -EACCES;
 	}
 	c->tls = true;
 	desc = gnutls_session_get_desc(s);
-	pr_info("TLS with %s: %s\n", c->peer, desc ? desc : "?");
+	pr_info("TLS with %s (%s): %s, handshake %.1f ms\n", c->peer, mig_auth_kind(c->auth),
+		desc ? desc : "?", (now_us() - t0) / 1000.0);
 	gnutls_free(desc);
 	return 0;
 }
 
-int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk *psk, char *why,
+int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_auth *auth, char *why,
 		   size_t why_len)
 {
 	struct sockaddr_storage ss;
@@ -284,7 +519,7 @@ int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->server = server;
-	c->psk = psk;
+	c->auth = auth;
 	if (!getpeername(fd, (void *)&ss, &sl))
 		addr_str(&ss, c->peer, sizeof(c->peer));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -292,11 +527,15 @@ int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk
 		snprintf(why, why_len, "can't set the socket's timeouts: %s", strerror(errno));
 		return -errno;
 	}
-	return psk ? tls_start(c, server, why, why_len) : 0;
+	return auth ? tls_start(c, server, why, why_len) : 0;
 }
 
-static int tls_err(ssize_t r)
+static int tls_err(struct mig_chan *c, ssize_t r)
 {
+	if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		c->alert = gnutls_alert_get_name(gnutls_alert_get(c->session));
+		return -EPROTO;
+	}
 	if (r == GNUTLS_E_AGAIN)
 		return -ETIMEDOUT;
 	if (r == GNUTLS_E_PREMATURE_TERMINATION || r == GNUTLS_E_PUSH_ERROR ||
@@ -319,7 +558,8 @@ int mig_chan_write(struct mig_chan *c, const void *buf, size_t len)
 		if (!c->tls && n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return c->tls ? tls_err(n) : (errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET);
+			return c->tls ? tls_err(c, n)
+				      : (errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET);
 		p += n;
 		len -= n;
 		c->bytes_sent += n;
@@ -342,7 +582,8 @@ int mig_chan_read(struct mig_chan *c, void *buf, size_t len)
 		if (!n)
 			return -ECONNRESET;
 		if (n < 0)
-			return c->tls ? tls_err(n) : (errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET);
+			return c->tls ? tls_err(c, n)
+				      : (errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET);
 		p += n;
 		len -= n;
 		c->bytes_recv += n;

@@ -232,7 +232,7 @@ static void remove_dir(const char *dir, int depth)
 }
 
 /* Connected and authenticated, versions agreed: nothing is frozen yet. */
-static int open_channel(struct mig_src *m, const struct mig_psk *psk)
+static int open_channel(struct mig_src *m, const struct mig_auth *auth)
 {
 	char hello[MIG_MAX_SMALL], why[256];
 	struct mig_msg msg;
@@ -241,7 +241,7 @@ static int open_channel(struct mig_src *m, const struct mig_psk *psk)
 	fd = mig_connect(m->opts->to, MIG_HANDSHAKE_TIMEOUT_MS);
 	if (fd < 0)
 		return fd;
-	ret = mig_chan_start(&m->chan, fd, false, psk, why, sizeof(why));
+	ret = mig_chan_start(&m->chan, fd, false, auth, why, sizeof(why));
 	if (!ret) {
 		ret = mig_hello_make(hello, sizeof(hello), m->opts);
 		ret = ret < 0 ? ret : mig_send(&m->chan, MIG_HELLO, hello, ret);
@@ -611,10 +611,10 @@ static int precopy(struct mig_src *m)
 	return ret;
 }
 
-static int migrate(struct mig_src *m, const struct mig_psk *psk)
+static int migrate(struct mig_src *m, const struct mig_auth *auth)
 {
 	char prev[32];
-	int ret = open_channel(m, psk);
+	int ret = open_channel(m, auth);
 
 	if (ret)
 		return ret;
@@ -663,14 +663,15 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 int cmd_migrate(struct lmproc_opts *opts)
 {
 	struct mig_src m = {.opts = opts, .t_start = now_us(), .result = "refused"};
-	struct mig_psk psk;
+	struct mig_auth auth = {};
 	int ret;
 
 	m.chan.fd = -1;
-	if (!opts->insecure && mig_psk_load(opts->psk_file, &psk))
+	if (!opts->insecure && mig_auth_load(opts, false, &auth))
 		return -EINVAL;
-	ret = migrate(&m, opts->insecure ? NULL : &psk);
+	ret = migrate(&m, opts->insecure ? NULL : &auth);
 	summary(&m, ret);
 	mig_chan_close(&m.chan);
+	mig_auth_free(&auth);
 	return ret;
 }

@@ -87,6 +87,12 @@ int mig_recv(struct mig_chan *c, struct mig_msg *m, char *why, size_t why_len)
 
 	memset(m, 0, sizeof(*m));
 	ret = mig_chan_read(c, hdr, sizeof(hdr));
+	if (ret && c->alert) {
+		/* TLS 1.3: a server that refuses the client's certificate
+		 * says so after the client's handshake has ended. */
+		snprintf(why, why_len, "the peer ended TLS with an alert: %s", c->alert);
+		return ret;
+	}
 	if (ret) {
 		snprintf(why, why_len, "%s", io_why(ret));
 		return ret;

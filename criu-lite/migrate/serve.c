@@ -375,13 +375,13 @@ static int restore_tree(struct mig_dst *d)
 	return ret;
 }
 
-static int handshake(struct mig_dst *d, const struct mig_psk *psk, int fd)
+static int handshake(struct mig_dst *d, const struct mig_auth *auth, int fd)
 {
 	char hello[MIG_MAX_SMALL], why[256];
 	struct mig_msg m;
 	int ret;
 
-	ret = mig_chan_start(&d->chan, fd, true, psk, why, sizeof(why));
+	ret = mig_chan_start(&d->chan, fd, true, auth, why, sizeof(why));
 	if (ret)
 		return fail(d, ret, "%s", why);
 	ret = mig_recv(&d->chan, &m, why, sizeof(why));
@@ -396,12 +396,12 @@ static int handshake(struct mig_dst *d, const struct mig_psk *psk, int fd)
 	return ret ? fail(d, ret, "can't answer HELLO") : 0;
 }
 
-static int serve_one(struct mig_dst *d, const struct mig_psk *psk, int fd)
+static int serve_one(struct mig_dst *d, const struct mig_auth *auth, int fd)
 {
 	bool started;
 	int ret;
 
-	ret = handshake(d, psk, fd);
+	ret = handshake(d, auth, fd);
 	started = !ret;
 	if (!ret)
 		ret = make_dir(d);
@@ -435,7 +435,7 @@ static void on_stop(int sig)
 	stop_serving = 1;
 }
 
-static void child(const struct lmproc_opts *opts, const struct mig_psk *psk, int fd,
+static void child(const struct lmproc_opts *opts, const struct mig_auth *auth, int fd,
 		  unsigned int id)
 {
 	struct mig_dst d = {.sopts = opts, .id = id, .dfd = -1, .round_dfd = -1,
@@ -446,7 +446,7 @@ static void child(const struct lmproc_opts *opts, const struct mig_psk *psk, int
 	d.chan.fd = -1;
 	d.ropts.manage_cgroups = opts->manage_cgroups;
 	d.ropts.network_lock = opts->network_lock;
-	_exit(serve_one(&d, psk, fd) ? 1 : 0);
+	_exit(serve_one(&d, auth, fd) ? 1 : 0);
 }
 
 /* The connections being served: a child's id names its directory. */
@@ -500,7 +500,7 @@ static void conn_add(struct conn *conns, pid_t pid, unsigned int id, unsigned in
 	(*running)++;
 }
 
-static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk, int lfd)
+static int serve_loop(const struct lmproc_opts *opts, const struct mig_auth *auth, int lfd)
 {
 	struct conn conns[MIG_MAX_CONNS] = {};
 	unsigned int id = 0, running = 0;
@@ -529,7 +529,7 @@ static int serve_loop(const struct lmproc_opts *opts, const struct mig_psk *psk,
 		pid = fork();
 		if (!pid) {
 			close(lfd);
-			child(opts, psk, fd, id);
+			child(opts, auth, fd, id);
 		}
 		if (pid < 0)
 			serve_log("connection %u: can't fork: %s", id, strerror(errno));
@@ -546,27 +546,31 @@ int cmd_serve(struct lmproc_opts *opts)
 	struct sigaction sa = {.sa_handler = on_stop};
 	const char *addr = opts->listen ?: "127.0.0.1:7070";
 	char bound[80];
-	struct mig_psk psk;
+	struct mig_auth auth = {};
 	struct stat st;
 	int lfd, ret;
 
-	if (!opts->insecure && mig_psk_load(opts->psk_file, &psk))
+	if (!opts->insecure && mig_auth_load(opts, true, &auth))
 		return -EINVAL;
 	if (stat(opts->images_dir, &st) || !S_ISDIR(st.st_mode)) {
 		pr_err("-D %s is not a directory\n", opts->images_dir);
+		mig_auth_free(&auth);
 		return -ENOTDIR;
 	}
 	lfd = mig_listen(addr, bound, sizeof(bound));
-	if (lfd < 0)
+	if (lfd < 0) {
+		mig_auth_free(&auth);
 		return lfd;
+	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	serve_log("listening on %s (%s), images under %s", bound,
-		  opts->insecure ? "plaintext: --insecure" : "TLS 1.3, pre-shared key",
-		  opts->images_dir);
-	ret = serve_loop(opts, opts->insecure ? NULL : &psk, lfd);
+	serve_log("listening on %s (%s%s), images under %s", bound,
+		  opts->insecure ? "plaintext: --insecure" : "TLS 1.3, ",
+		  opts->insecure ? "" : mig_auth_kind(&auth), opts->images_dir);
+	ret = serve_loop(opts, opts->insecure ? NULL : &auth, lfd);
 	close(lfd);
+	mig_auth_free(&auth);
 	serve_log("stopped");
 	return ret;
 }

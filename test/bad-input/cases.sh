@@ -1379,4 +1379,5 @@ run_bad_input() {
 	run_fuzz_bad_input
 	run_restore_safe_bad_input
 	run_migrate_bad_input
+	run_migrate_x509_bad_input
 }
