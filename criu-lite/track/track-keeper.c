@@ -221,9 +221,15 @@ static void keeper_serve(int lsk, int pidfd, struct keeper_state *st)
 		}
 		if (req.op == KEEPER_STOP) {
 			/* Gone before the stopper hears: the next round
-			 * binds the name at once. */
+			 * binds the name at once, and registers the VMAs
+			 * again (an exit releases the userfaultfd only after
+			 * it closed the connection: EBUSY, seen under load
+			 * in pre-dump-anew). */
 			unlink_own();
 			close(lsk);
+			for (int i = 0; i < st->nr_fds; i++)
+				close(st->fds[i]);
+			st->nr_fds = 0;
 			close(c);
 			return;
 		}
