@@ -24,7 +24,7 @@ PIE_CFLAGS	:= -O2 -Wall -Wextra -Werror -fpie -nostdlib -ffreestanding \
 
 DEBIAN_DEPS	:= gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev \
 		   libnl-3-dev libnl-route-3-dev libbpf-dev bpftool libcap-dev clang \
-		   libxxhash-dev libnftables-dev nftables iptables libgnutls28-dev
+		   libxxhash-dev libnftables-dev nftables iptables libgnutls28-dev iproute2
 
 PROTOS		:= $(wildcard images/*.proto)
 PB_C		:= $(patsubst images/%.proto,build/images/%.pb-c.c,$(PROTOS))
@@ -122,7 +122,7 @@ deps:
 
 demo: deps
 	$(Q)$(MAKE) -s all test-progs
-	$(Q)sh contrib/demo.sh
+	$(Q)bash contrib/demo.sh
 
 check: deps
 	$(Q)$(MAKE) -s all test-progs

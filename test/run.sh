@@ -89,6 +89,8 @@ SUITE_LIMIT=${SUITE_LIMIT:-900}	# seconds: stop starting runs after this
 . "$ROOT/test/bad-input/ns-cases.sh"
 # shellcheck source=test/bad-input/migrate-cases.sh
 . "$ROOT/test/bad-input/migrate-cases.sh"
+# shellcheck source=test/bad-input/demo-cases.sh
+. "$ROOT/test/bad-input/demo-cases.sh"
 
 ALL_MODES="plain leave-running two-dumps pre-dump"
 MODES=${MODES:-$ALL_MODES}

@@ -39,14 +39,9 @@
 # must then fail (the dump is refused), which shows
 # it tests TCP repair.
 #
-# Topology, every namespace made here and gone with its holder process:
+# Topology: contrib/hosts.sh's (a drawing there), shared with the demo;
+# every namespace made here and gone with its holder process.
 #
-#   client netns             fabric netns              host A (net+pid+mnt)
-#   eth0 198.18.0.20 ---- fC [bridge fab] fA ---- upA [bridge br0] vc0 --- container
-#                                         fB ---- upB [bridge br0]         eth0 198.18.0.10
-#                                                 host B (net+pid+mnt)
-#
-# IPv6: fd00:18::20 (client) and fd00:18::10 (container), /64, no DAD.
 # The container is a network namespace of its own inside host A (its
 # veth end eth0, a fixed MAC); the server (tcpstream) runs in it and in
 # host A's pid and mount namespaces, and is its only process by the
@@ -93,7 +88,8 @@ close-wait | fin-wait2)
 many) SERVER=(tcpmany server "$SRV" "$PORT" "$NCONNS") ;;
 *) SERVER=(tcpstream server "$SRV" "$PORT") ;;
 esac
-HOLDERS=()	# background processes whose death removes a namespace
+# shellcheck source=contrib/hosts.sh
+. "$(dirname "$0")/../../contrib/hosts.sh"
 fail() { echo "$*" >&2; exit 1; }
 ms() { date +%s%3N; }
 
@@ -109,140 +105,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' TERM INT
 
-# holder NAME ARGS...: a process that holds new namespaces (unshare
-# ARGS); $NAME is set to the pid to nsenter.  A network namespace's
-# holder is a sleep; a host's is the init of its pid namespace (a shell
-# that only reaps: the restored tree is reparented to it), and killing
-# it takes the whole host along.
-holder() {
-	local var=$1 p init
-
-	shift
-	if [[ " $* " == *" --pid "* ]]; then
-		unshare "$@" bash -c 'while :; do sleep 600 & wait $!; done' \
-			</dev/null >/dev/null 2>&1 &
-	else
-		unshare "$@" sleep 600 </dev/null >/dev/null 2>&1 &
-	fi
-	p=$!
-	HOLDERS+=("$p")
-	init=$p
-	if [[ " $* " == *" --pid "* ]]; then
-		for _ in $(seq 1000); do
-			init=$(cat "/proc/$p/task/$p/children" 2>/dev/null)
-			init=${init%% *}
-			[ -n "$init" ] && break
-			sleep 0.01
-		done
-		[ -n "$init" ] || fail "no init in the namespaces of $var"
-		HOLDERS+=("$init")
-	fi
-	printf -v "$var" %s "$init"
-}
-
-# at PID CMD...: CMD in PID's network namespace.
-at() {
-	local p=$1
-
-	shift
-	nsenter -t "$p" -n "$@"
-}
-
-# veth_up NS_A NAME_A NS_B NAME_B: a veth between two namespaces.
-veth_up() {
-	at "$1" ip link add "$2" type veth peer name "$4" netns "/proc/$3/ns/net" &&
-		at "$1" ip link set "$2" up && at "$3" ip link set "$4" up
-}
-
-# bridge_up NS NAME PORT...: a bridge without STP or multicast snooping.
-bridge_up() {
-	local ns=$1 br=$2 port
-
-	shift 2
-	at "$ns" ip link add "$br" type bridge stp_state 0 mcast_snooping 0 &&
-		at "$ns" ip link set "$br" up || return 1
-	for port; do
-		at "$ns" ip link set "$port" master "$br" || return 1
-	done
-}
-
-# rules NS: the firewall of NS as nft and iptables show it.
-rules() {
-	at "$1" nft list ruleset 2>&1
-	at "$1" iptables-save 2>/dev/null | grep -v '^#'
-	at "$1" ip6tables-save 2>/dev/null | grep -v '^#'
-}
-
 # tcp_field NAME: the value of NAME in the dumped connection.
 tcp_field() {
 	grep -o "\"$1\": [0-9]*" "$DIR/show.json" | head -1 | grep -o '[0-9]*$'
-}
-
-topology() {
-	holder FAB --net
-	holder CL --net
-	holder HA --net --pid --mount --fork --kill-child --mount-proc
-	holder HB --net --pid --mount --fork --kill-child --mount-proc
-	holder CT --net
-	veth_up "$CL" eth0 "$FAB" fC && veth_up "$HA" upA "$FAB" fA &&
-		veth_up "$HB" upB "$FAB" fB && bridge_up "$FAB" fab fA fB fC &&
-		bridge_up "$HA" br0 upA && bridge_up "$HB" br0 upB &&
-		at "$HA" ip link add vc0 type veth peer name eth0 netns "/proc/$CT/ns/net" &&
-		at "$HA" ip link set vc0 master br0 up || return 1
-	at "$CL" sh -c 'ip link set lo up && ip addr add 198.18.0.20/24 dev eth0 &&
-		ip -6 addr add fd00:18::20/64 dev eth0 nodad' || return 1
-	at "$CT" sh -c 'ip link set lo up &&
-		ip link set eth0 address 02:00:c6:12:00:0a up &&
-		ip addr add 198.18.0.10/24 dev eth0 &&
-		ip -6 addr add fd00:18::10/64 dev eth0 nodad'
 }
 
 # migrate's restore (--pidns) wants the root to lead its session.
 SETSID=()
 [[ "$MODE" == migrate* ]] && SETSID=(setsid)
 
-# The server: in the container's network namespace and host A's pid and
-# mount namespaces; SP its nsenter, SHOST its pid here, SPID in host A:
-# 100, which host B's lmproc (pid 3 there) does not take.
+# The server in the container on host A (contrib/hosts.sh).
 server_up() {
-	nsenter -t "$HA" -p -m sh -c 'echo 99 >/proc/sys/kernel/ns_last_pid' ||
-		fail "can't set host A's next pid"
-	# Only its standard fds: what the runner holds is no part of the tree.
-	# The subshell outlives it quietly (no "Killed" when the dump kills it).
-	(
-		for f in /proc/self/fd/*; do
-			f=${f##*/}
-			[ "$f" -gt 2 ] && eval "exec $f>&-"
-		done
-		nsenter -t "$HA" -p -m --net="/proc/$CT/ns/net" "${SETSID[@]}" "$TOOLS/${SERVER[0]}" \
-			"${SERVER[@]:1}" >"$DIR/server.out" 2>&1 </dev/null
-		exit 0
-	) 2>/dev/null &
-	SP=$!
-	for _ in $(seq 1000); do
-		grep -q listening "$DIR/server.out" 2>/dev/null && break
-		sleep 0.01
-	done
-	grep -q listening "$DIR/server.out" || fail "server: $(head -c 200 "$DIR/server.out")"
-	SHOST=$(cat "/proc/$SP/task/$SP/children")	# nsenter
-	SHOST=$(cat "/proc/${SHOST%% *}/task/${SHOST%% *}/children")
-	SHOST=${SHOST%% *}
-	SPID=$(awk '/^NSpid:/ { print $NF }' "/proc/$SHOST/status")
-	[ -n "$SPID" ] || fail "no pid of the server in host A"
-	# The server alone holds the container's namespace from now on.
-	kill -KILL "$CT"
-	wait "$CT" 2>/dev/null
-}
-
-# wait_out FILE WORD: up to 10 s for WORD in FILE (a tool's "error"
-# line ends it at once).
-wait_out() {
-	for _ in $(seq 1000); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		grep -q "^error" "$1" 2>/dev/null && break
-		sleep 0.01
-	done
-	fail "no \"$2\" in $(basename "$1"): $(head -c 200 "$1")"
+	container_up "$DIR/server.out" "${SETSID[@]}" "$TOOLS/${SERVER[0]}" "${SERVER[@]:1}"
 }
 
 # half_conns PID: the connections on PORT in ss's name of STATE in PID's
@@ -446,25 +320,14 @@ finish() {
 	exit 0
 }
 
-# serve in host B's namespaces, on 198.18.0.2:7070 (its br0; host A's
-# br0 198.18.0.1), a fresh key in DIR/psk; its log in DIR/serve.err.
+# serve on host B (contrib/hosts.sh), its restore failing on purpose in
+# migrate-fail and migrate-lost.
 serve_up() {
 	local fault=()
 
 	[ "$MODE" = migrate-fail ] && fault=(LMPROC_FAULT=restore-in-restorer)
 	[ "$MODE" = migrate-lost ] && fault=(LMPROC_FAULT=restore-stop-before-fork)
-	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
-		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
-		fail "can't address the hosts' bridges"
-	fi
-	(umask 077 && printf 'lmproc:%s\n' \
-		"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DIR/psk")
-	mkdir -p "$DIR/srv"
-	nsenter -t "$HB" -n -p -m env "${fault[@]}" "$LM" serve --listen 198.18.0.2:7070 \
-		--tls-psk-file "$DIR/psk" -D "$DIR/srv" "${lock[@]}" </dev/null >/dev/null \
-		2>"$DIR/serve.err" &
-	SVP=$!
-	wait_out "$DIR/serve.err" "listening on"
+	serve_on_b "${fault[@]}" -- "${lock[@]}"
 }
 
 # json_field NAME: NAME's value in migrate's summary.
@@ -472,56 +335,11 @@ json_field() {
 	tail -n 1 "$DIR/migrate.json" | sed -n "s/.*\"$1\": \"\{0,1\}\([^,\"}]*\).*/\1/p"
 }
 
-# only_sleep PID [OTHER]: PID's children are its sleep and OTHER, nothing
-# else (a host's init: nothing of lmproc's left there).
-only_sleep() {
-	local p
-
-	# shellcheck disable=SC2013 # one line of pids
-	for p in $(cat "/proc/$1/task/$1/children"); do
-		[ "$p" = "${2:-}" ] && continue
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && continue
-		echo "$p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | head -c 100)"
-	done
-}
-
-# The server moved by migrate: its pid in host B's (DEST) and in serve's
-# new pid namespace (SPID, as dumped), under that namespace's init, a
-# child of host B's init; in a network namespace of its own, no lock.
+# The server moved by migrate, where migrate said (contrib/hosts.sh).
 check_migrated() {
-	local dest p f pid rinit left
-
 	[ "$(json_field result)" = migrated ] ||
 		fail "migrate did not say migrated: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
-	dest=$(json_field dest_pid)
-	wait_out "$DIR/serve.err" "pid $dest runs here"
-	RHOST=
-	for p in /proc/[0-9]*; do
-		read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "$p/status" 2>/dev/null)
-		[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && RHOST=${f[0]}
-	done
-	[ -n "$RHOST" ] || fail "no process at pid $dest in host B"
-	pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$RHOST/status")
-	[ "$pid" = "$SPID" ] || fail "the restored server has pid $pid in its namespace, not $SPID"
-	[[ "$(tr '\0' ' ' <"/proc/$RHOST/cmdline")" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
-		fail "pid $dest in host B is not the server"
-	rinit=$(awk '/^PPid:/ { print $2 }' "/proc/$RHOST/status")
-	[ "$(awk '/^PPid:/ { print $2 }' "/proc/$rinit/status")" = "$HB" ] ||
-		fail "the restored server's pid namespace init is not a child of host B's init"
-	[ "$(readlink "/proc/$RHOST/ns/net")" != "$(readlink "/proc/$HB/ns/net")" ] ||
-		fail "the restored server is in host B's own network namespace"
-	rules "$RHOST" | grep -q lmproc && fail "a lock is left in the restored container"
-	# Its clocks continue the dumped ones: a time namespace of its own.
-	[ "$(readlink "/proc/$RHOST/ns/time")" != "$(readlink "/proc/$HB/ns/time")" ] ||
-		fail "the restored server is in host B's time namespace"
-	left=$(only_sleep "$HA")
-	[ -z "$left" ] || fail "left on host A: $left"
-	left=$(only_sleep "$HB" "$rinit")
-	[ -z "$left" ] || fail "left on host B: $left"
-	at "$HA" ip link show vc0 >/dev/null 2>&1 && fail "vc0 is left on host A"
-	at "$HB" ip -o link show vc0 2>/dev/null | grep -q "master br0" ||
-		fail "no vc0 on host B's br0: $(at "$HB" ip -o link show | cut -d: -f2 | tr '\n' ' ')"
-	return 0
+	check_on_b "$(json_field dest_pid)" "${SERVER[0]} ${SERVER[1]}"
 }
 
 # The source's copy resumed after serve's restore failed.
