@@ -86,11 +86,16 @@ gap_during() {
 
 now() { date +%H:%M:%S.%3N; }
 
+# ports PID: the links on the bridge br0 of PID's network namespace.
+ports() {
+	at "$1" ip -br link show master br0 | awk '{ sub(/@.*/, "", $1); printf "%s%s", s, $1; s = " " }'
+}
+
 [ "$(id -u)" = 0 ] || fail "run me as root (namespaces, ptrace)"
 if [ ! -x "$LM" ] || [ ! -x "$SERVER" ] || [ ! -x "$CLIENT" ]; then
 	fail "run 'make demo' (builds lmproc and the sample)"
 fi
-for c in ip nsenter unshare setsid nft timeout; do
+for c in ip ss nsenter unshare setsid nft timeout; do
 	command -v "$c" >/dev/null || fail "$c is missing: run 'make deps'"
 done
 trap cleanup EXIT
@@ -104,7 +109,7 @@ topology || fail "can't make the hosts' namespaces and links"
 
 echo "== 2. Host A runs the sample server in a container ($SRV port $PORT)"
 container_up "$DIR/server.out" setsid "$SERVER" "$SRV" "$PORT"
-echo "   pid $SPID on host A, its network namespace on host A's br0"
+echo "   pid $SPID on host A, its network namespace's link vc0 on host A's br0: $(ports "$HA")"
 
 echo "== 3. The client (198.18.0.20) sends a request every 5 ms and checks every answer"
 nsenter -t "$CL" -n "$CLIENT" "$SRV" "$PORT" 5 >"$DIR/client.out" 2>&1 </dev/null &
@@ -140,9 +145,10 @@ SP=""
 
 echo "== 5. The server runs on host B now"
 check_on_b "$dest" "$SERVER $SRV"
-echo "   pid $dest on host B ($SPID in its own pid namespace there, as on A), with the"
-echo "   same connection; its container's vc0 on host B's br0; on host A nothing is left"
-echo "   (no process, no vc0, no lock)"
+echo "   pid $dest on host B ($SPID in its own pid namespace there, as on A):" \
+	"$(tr '\0' ' ' <"/proc/$RHOST/cmdline" | sed 's/ $//')"
+echo "   its connection: $(at "$RHOST" ss -tnH state established | awk '{ print $3, "<->", $4 }')"
+echo "   host B's br0: $(ports "$HB"), host A's br0: $(ports "$HA"); nothing left on host A"
 
 echo "== 6. The client never stopped"
 echo "   before the move: $(client_line "$t0")"

@@ -103,12 +103,18 @@ migrate_started() {
 	compgen -G "$RD/tmp/lmproc-demo.*/migrate.err" >/dev/null
 }
 
+# demo_at_migrate: migrate started, or the demo ended before.
+demo_at_migrate() {
+	migrate_started || ! kill -0 "$DEMO_PID" 2>/dev/null
+}
+
 # SIGINT once the demo has started migrate: it says it was interrupted,
 # fails, and leaves nothing (migrate, told to give up, releases the
 # server or has moved it; either way every host goes).
 case_demo_interrupted() {
 	demo_start || return
-	if ! wait_until 60000 migrate_started; then
+	wait_until 60000 demo_at_migrate
+	if ! migrate_started; then
 		REASON="the demo never started migrate: $(tail -n 1 "$RD/demo.err")"
 		kill -KILL "$DEMO_PID"
 		wait "$DEMO_PID"
