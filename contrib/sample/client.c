@@ -37,10 +37,10 @@ struct client {
 	size_t len;
 	uint64_t requests, answers, hash, rnd;
 	unsigned interval;
-	uint64_t last, gap;		/* monotonic ms */
-	char gap_from[16], gap_to[16];	/* wall clock of the longest gap */
+	uint64_t last, gap;	       /* monotonic ms */
+	char gap_from[16], gap_to[16]; /* wall clock of the longest gap */
 	int tty;
-	char err[200];			/* why it failed */
+	char err[200]; /* why it failed */
 };
 
 static volatile sig_atomic_t stop;
@@ -81,8 +81,8 @@ static void wall(char *buf, uint64_t ago_ms)
 	ms = ts.tv_sec * 1000ull + ts.tv_nsec / 1000000 - ago_ms;
 	s = ms / 1000;
 	localtime_r(&s, &tm);
-	snprintf(buf, 16, "%02d:%02d:%02d.%03u", tm.tm_hour % 100, tm.tm_min % 100,
-		 tm.tm_sec % 100, (unsigned)(ms % 1000));
+	snprintf(buf, 16, "%02d:%02d:%02d.%03u", tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100,
+		 (unsigned)(ms % 1000));
 }
 
 static int connect_to(struct client *c, const char *addr, const char *port)
@@ -91,6 +91,7 @@ static int connect_to(struct client *c, const char *addr, const char *port)
 	struct sockaddr_in a4 = { .sin_family = AF_INET };
 	struct sockaddr *sa = (struct sockaddr *)&a4;
 	socklen_t len = sizeof(a4);
+
 	a4.sin_port = a6.sin6_port = htons(atoi(port));
 	if (inet_pton(AF_INET, addr, &a4.sin_addr) != 1) {
 		if (inet_pton(AF_INET6, addr, &a6.sin6_addr) != 1) {
