@@ -23,6 +23,7 @@ CLIENT=$PWD/build/contrib/sample-client
 SRV=198.18.0.10
 PORT=5000
 WARMUP=300	# answers before the move
+AFTER=200	# answers after it (counted from migrate's end)
 MP="" CP="" SP="" SVP="" DIR=""
 
 fail() {
@@ -86,6 +87,19 @@ gap_during() {
 
 now() { date +%H:%M:%S.%3N; }
 
+# wait_answers N: up to 10 s for the client to count N answers.
+wait_answers() {
+	local n
+
+	for _ in $(seq 100); do
+		n=$(answers)
+		[ -n "$n" ] && [ "$n" -ge "$1" ] && return 0
+		kill -0 "$CP" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # ports PID: the links on the bridge br0 of PID's network namespace.
 ports() {
 	at "$1" ip -br link show master br0 | awk '{ sub(/@.*/, "", $1); printf "%s%s", s, $1; s = " " }'
@@ -114,13 +128,8 @@ echo "   pid $SPID on host A, its network namespace's link vc0 on host A's br0: 
 echo "== 3. The client (198.18.0.20) sends a request every 5 ms and checks every answer"
 nsenter -t "$CL" -n "$CLIENT" "$SRV" "$PORT" 5 >"$DIR/client.out" 2>&1 </dev/null &
 CP=$!
-for _ in $(seq 100); do
-	[ "$(answers)" ] && [ "$(answers)" -ge "$WARMUP" ] && break
-	kill -0 "$CP" 2>/dev/null || break
-	sleep 0.1
-done
-[ "$(answers)" ] && [ "$(answers)" -ge "$WARMUP" ] && ok=1
-[ -n "${ok:-}" ] || fail "the client did not get $WARMUP answers: $(tail -n 2 "$DIR/client.out")"
+wait_answers "$WARMUP" ||
+	fail "the client did not get $WARMUP answers: $(tail -n 2 "$DIR/client.out")"
 echo "   client: $(client_line)"
 
 echo "== 4. lmproc serve on host B (198.18.0.2:7070, TLS with a pre-shared key);"
@@ -154,7 +163,10 @@ echo "== 6. The client never stopped"
 echo "   before the move: $(client_line "$t0")"
 gap=$(gap_during "$t0" "$t1")
 echo "   during the move: ${gap:-no gap of 20 ms or more}"
-sleep 1
+n=$(answers)
+wait_answers $((n + AFTER)) ||
+	fail "the client got no $AFTER answers from host B: $(tail -n 2 "$DIR/client.out")"
+echo "   after the move:  $(client_line)"
 kill -TERM "$CP"
 for _ in $(seq 50); do
 	kill -0 "$CP" 2>/dev/null || break
@@ -163,7 +175,6 @@ done
 wait "$CP"
 st=$?
 CP=""
-echo "   1 s after it:    $(client_line)"
 echo "   $(tail -n 1 "$DIR/client.out")"
 [ "$st" = 0 ] || fail "the client failed: $(tail -n 1 "$DIR/client.out")"
 n=$(sed -n 's/^done: \([0-9]*\) requests.*/\1/p' "$DIR/client.out")

@@ -65,9 +65,10 @@ demo_end() {
 
 # The demo moves the server: it says so, the client's every answer was
 # right (as many answers as requests, more than the demo waited for
-# before the move), the server ran on host B, nothing is left.
+# before the move), its count went on by the 200 the demo waits for
+# after the move, the server ran on host B, nothing is left.
 case_demo_migrates() {
-	local req ans dest frozen gap
+	local req ans before after dest frozen gap
 
 	demo_start || return
 	demo_end 120 || return 1
@@ -80,6 +81,14 @@ case_demo_migrates() {
 		"$RD/demo.out")
 	if [ -z "$req" ] || [ "$req" != "$ans" ] || [ "$ans" -le 300 ]; then
 		REASON="the client did not get every answer right: $(grep -m1 'done:\|error' "$RD/demo.out")"
+		return 1
+	fi
+	# Answers from host B: 200 more after the move than before it.
+	before=$(sed -n 's/^ *before the move: .* answers \([0-9]*\) .*/\1/p' "$RD/demo.out")
+	after=$(sed -n 's/^ *after the move: .* answers \([0-9]*\) .*/\1/p' "$RD/demo.out")
+	if [ -z "$before" ] || [ -z "$after" ] || [ "$after" -lt $((before + 200)) ] ||
+		[ "$ans" -lt "$after" ]; then
+		REASON="the client's count did not go on: $before before the move, $after after, $ans at the end"
 		return 1
 	fi
 	dest=$(sed -n 's/.* migrated to 198\.18\.0\.2:7070 (pid \([0-9]*\) there).*/\1/p' "$RD/demo.out")
