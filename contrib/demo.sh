@@ -132,8 +132,10 @@ wait_answers "$WARMUP" ||
 	fail "the client did not get $WARMUP answers: $(tail -n 2 "$DIR/client.out")"
 echo "   client: $(client_line)"
 
-echo "== 4. lmproc serve on host B (198.18.0.2:7070, TLS with a pre-shared key);"
-echo "   on host A: lmproc migrate -t $SPID --to 198.18.0.2:7070 --tcp-established --veth-pair eth0=vc0@br0"
+echo "== 4. The move, over TLS with a pre-shared key (a fresh one in the file psk):"
+echo "   host B: lmproc serve --listen 198.18.0.2:7070 --tls-psk-file psk -D srv"
+echo "   host A: lmproc migrate -t $SPID --to 198.18.0.2:7070 --tls-psk-file psk \\"
+echo "                          --tcp-established --veth-pair eth0=vc0@br0"
 serve_on_b --
 t0=$(now)
 timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
