@@ -12,8 +12,8 @@
 # migrate kept the server frozen.  Everything it made (namespaces, links,
 # processes, its work directory: in DEMO_TMP, /dev/shm by default) is
 # removed at the end, on Ctrl-C and on any failure.  Needs root; takes
-# about 5 seconds.  Exit 0 if the server
-# moved and the client got every answer right.
+# about 5 seconds.  Exit 0 if the server moved and the client got every
+# answer right.  LMPROC: the lmproc to run (./lmproc by default).
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -34,12 +34,12 @@ fail() {
 # shellcheck source=contrib/hosts.sh
 . contrib/hosts.sh
 
-# stop PID SIG TENTHS: SIG to PID, then up to TENTHS tenths of a second
-# for it to end; SIGKILL after.
+# stop PID SIG TENTHS: SIG to PID (a child), then up to TENTHS tenths of
+# a second for it to end; SIGKILL after.  Its exit status.
 stop() {
 	local n=$3
 
-	kill "-$2" "$1" 2>/dev/null || return 0
+	kill "-$2" "$1" 2>/dev/null
 	while kill -0 "$1" 2>/dev/null && [ "$n" -gt 0 ]; do
 		sleep 0.1
 		n=$((n - 1))
@@ -151,6 +151,7 @@ sed 's/^/   /' "$DIR/migrate.out"
 read -r dest frozen < <(sed -n 's/.*(pid \([0-9]*\) there): frozen \([0-9.]*\) ms.*/\1 \2/p' \
 	"$DIR/migrate.out")
 [ -n "$dest" ] || fail "migrate did not say where the server went"
+# The source's copy is gone: its nsenter and subshell end with it.
 wait "$SP" 2>/dev/null
 SP=""
 
@@ -169,12 +170,7 @@ n=$(answers)
 wait_answers $((n + AFTER)) ||
 	fail "the client got no $AFTER answers from host B: $(tail -n 2 "$DIR/client.out")"
 echo "   after the move:  $(client_line)"
-kill -TERM "$CP"
-for _ in $(seq 50); do
-	kill -0 "$CP" 2>/dev/null || break
-	sleep 0.1
-done
-wait "$CP"
+stop "$CP" TERM 50
 st=$?
 CP=""
 echo "   $(tail -n 1 "$DIR/client.out")"
