@@ -57,7 +57,7 @@ cleanup() {
 
 	trap '' INT TERM
 	[ -n "$MP" ] && stop "$MP" INT 100
-	[ -n "$CP" ] && stop "$CP" KILL 10
+	[ -n "$CP" ] && stop "$CP" TERM 10
 	for p in ${SVP:-} ${SP:-} "${HOLDERS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 	done

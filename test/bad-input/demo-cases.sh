@@ -1,8 +1,9 @@
 # shellcheck shell=bash disable=SC2034 # REASON: bad_case reports it
 # "make demo"'s script (contrib/demo.sh), run as a user runs it, for
 # test/bad-input/cases.sh: the sample server moved from host A to host B
-# while its client checks every answer (demo-migrates), and the demo
-# interrupted by SIGINT once migrate runs (demo-interrupted).  Every process the demo starts inherits a marker in
+# while its client checks every answer (demo-migrates), the demo
+# interrupted by SIGINT once migrate runs (demo-interrupted), and the
+# move failing (demo-migrate-fails).  Every process the demo starts inherits a marker in
 # its environment (the restored server too: its environment is its
 # memory); once the demo has ended none may be left, nor anything in the
 # directory it was given for its files (DEMO_TMP).  Figures (migrate's
@@ -20,9 +21,10 @@ demo_gone() {
 	[ -z "$(demo_left)" ]
 }
 
-# demo_start: contrib/demo.sh in the background with SIGINT as a user's
-# (a background job of this shell would ignore it); DEMO_PID.  Returns 2
-# (skipped) without what the demo needs.
+# demo_start [NAME=VALUE...]: contrib/demo.sh in the background, with
+# those variables, and SIGINT as a user's (a background job of this
+# shell would ignore it); DEMO_PID.  Returns 2 (skipped) without what
+# the demo needs.
 demo_start() {
 	local c
 
@@ -35,7 +37,7 @@ demo_start() {
 	DEMO_MARK=lmproc-demo-case-$$-$RANDOM
 	mkdir -p "$RD/tmp"
 	env --default-signal=INT LMPROC_DEMO_MARK="$DEMO_MARK" DEMO_TMP="$RD/tmp" \
-		LMPROC="$LMPROC_REAL" bash "$ROOT/contrib/demo.sh" >"$RD/demo.out" 2>"$RD/demo.err" &
+		LMPROC="$LMPROC_REAL" "$@" bash "$ROOT/contrib/demo.sh" >"$RD/demo.out" 2>"$RD/demo.err" &
 	DEMO_PID=$!
 }
 
@@ -138,7 +140,21 @@ case_demo_interrupted() {
 	return 0
 }
 
+# The move fails (serve's restore, LMPROC_FAULT=restore-in-restorer,
+# which the demo's environment passes on): the demo says so, exits
+# non-zero, and leaves nothing.
+case_demo_migrate_fails() {
+	demo_start LMPROC_FAULT=restore-in-restorer || return
+	demo_end 120 || return 1
+	if [ "$DEMO_ST" = 0 ] || ! grep -q "^demo: migrate failed" "$RD/demo.err"; then
+		REASON="the demo did not say migrate failed (status $DEMO_ST): $(tail -n 1 "$RD/demo.err")"
+		return 1
+	fi
+	return 0
+}
+
 run_demo_bad_input() {
 	CASE_KIND=state bad_case demo-migrates case_demo_migrates
 	CASE_KIND=state bad_case demo-interrupted case_demo_interrupted
+	CASE_KIND=state bad_case demo-migrate-fails case_demo_migrate_fails
 }
