@@ -24,7 +24,7 @@ PIE_CFLAGS	:= -O2 -Wall -Wextra -Werror -fpie -nostdlib -ffreestanding \
 
 DEBIAN_DEPS	:= gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev \
 		   libnl-3-dev libnl-route-3-dev libbpf-dev bpftool libcap-dev clang \
-		   libxxhash-dev libnftables-dev nftables iptables libgnutls28-dev iproute2
+		   libxxhash-dev libnftables-dev nftables iptables libgnutls28-dev
 
 PROTOS		:= $(wildcard images/*.proto)
 PB_C		:= $(patsubst images/%.proto,build/images/%.pb-c.c,$(PROTOS))
@@ -116,6 +116,9 @@ build/pie/%-blob.o: build/pie/%.bin
 	$(call msg,BLOB,$@)
 	$(Q)printf '\t.section .rodata\n\t.globl %s_blob\n\t.globl %s_blob_size\n\t.balign 64\n%s_blob:\n\t.incbin "%s"\n%s_blob_end:\n\t.balign 8\n%s_blob_size:\n\t.quad %s_blob_end - %s_blob\n\t.section .note.GNU-stack,"",@progbits\n' \
 		$* $* $* $< $* $* $* $* | $(CC) -c -x assembler -o $@ -
+
+# ip and ss, for the demo's and the tests' namespaces.
+DEBIAN_DEPS	+= iproute2
 
 deps:
 	@sh contrib/install-deps.sh $(DEBIAN_DEPS)

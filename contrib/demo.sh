@@ -24,7 +24,7 @@ SRV=198.18.0.10
 PORT=5000
 WARMUP=300	# answers before the move
 AFTER=200	# answers after it (counted from migrate's end)
-MP="" CP="" SP="" SVP="" DIR=""
+MP="" CP="" SP="" SVP="" DIR="" RHOST="" CMD=""
 
 fail() {
 	echo "demo: $*" >&2
@@ -105,6 +105,65 @@ ports() {
 	at "$1" ip -br link show master br0 | awk '{ sub(/@.*/, "", $1); printf "%s%s", s, $1; s = " " }'
 }
 
+# serve_up: lmproc serve in host B's namespaces, on its br0 (198.18.0.2;
+# host A's 198.18.0.1), with a fresh pre-shared key; its log serve.err.
+serve_up() {
+	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
+		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
+		fail "can't address the hosts' bridges"
+	fi
+	(umask 077 && echo "lmproc:$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >"$DIR/psk")
+	mkdir "$DIR/srv"
+	nsenter -t "$HB" -n -p -m "$LM" serve --listen 198.18.0.2:7070 --tls-psk-file "$DIR/psk" \
+		-D "$DIR/srv" </dev/null >/dev/null 2>"$DIR/serve.err" &
+	SVP=$!
+	wait_out "$DIR/serve.err" "listening on"
+}
+
+# kids PID: PID's children.
+kids() {
+	cat "/proc/$1/task/$1/children" 2>/dev/null
+}
+
+# in_a: the names of host A's processes (its init's, and what is left).
+in_a() {
+	local p ns
+
+	ns=$(readlink "/proc/$HA/ns/pid")
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$ns" ] && cat "$p/comm" 2>/dev/null
+	done | sort | uniq -c | awk '{ printf "%s%s x%s", s, $2, $1; s = ", " }'
+}
+
+# moved DEST: the server, restored by serve at pid DEST of host B, in
+# the pid namespace serve made under host B's init: RHOST its pid here,
+# CMD its command line.  It must be the sample server, in a network
+# namespace of its own on host B's br0 with no lock left in it, and host
+# A must run nothing but its init (a shell and its sleep), its br0 only
+# its uplink.
+moved() {
+	local c p
+
+	wait_out "$DIR/serve.err" "pid $1 runs here"
+	RHOST=
+	# shellcheck disable=SC2013 # lines of pids
+	for c in $(kids "$HB"); do
+		for p in $(kids "$c"); do
+			[ "$(awk '/^NSpid:/ { print $3 }' "/proc/$p/status")" = "$1" ] && RHOST=$p
+		done
+	done
+	[ -n "$RHOST" ] || fail "no pid $1 on host B"
+	CMD=$(tr '\0' ' ' <"/proc/$RHOST/cmdline")
+	CMD=${CMD% }
+	[ "$CMD" = "$SERVER $SRV $PORT" ] || fail "pid $1 on host B is not the server: $CMD"
+	[ "$(readlink "/proc/$RHOST/ns/net")" != "$(readlink "/proc/$HB/ns/net")" ] ||
+		fail "the server is in host B's own network namespace"
+	[ "$(ports "$HB")" = "upB vc0" ] || fail "host B's br0 holds $(ports "$HB"), not upB vc0"
+	[ "$(ports "$HA")" = upA ] || fail "host A's br0 holds $(ports "$HA"), not upA alone"
+	! rules "$RHOST" | grep -q lmproc || fail "lmproc's lock is left in the server's namespace"
+	[ "$(in_a)" = "bash x1, sleep x1" ] || fail "left on host A: $(in_a)"
+}
+
 [ "$(id -u)" = 0 ] || fail "run me as root (namespaces, ptrace)"
 if [ ! -x "$LM" ] || [ ! -x "$SERVER" ] || [ ! -x "$CLIENT" ]; then
 	fail "run 'make demo' (builds lmproc and the sample)"
@@ -136,7 +195,7 @@ echo "== 4. The move, over TLS with a pre-shared key (a fresh one in the file ps
 echo "   host B: lmproc serve --listen 198.18.0.2:7070 --tls-psk-file psk -D srv"
 echo "   host A: lmproc migrate -t $SPID --to 198.18.0.2:7070 --tls-psk-file psk \\"
 echo "                          --tcp-established --veth-pair eth0=vc0@br0"
-serve_on_b --
+serve_up
 t0=$(now)
 timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
 	--tls-psk-file "$DIR/psk" --tcp-established --veth-pair eth0=vc0@br0 \
@@ -156,11 +215,11 @@ wait "$SP" 2>/dev/null
 SP=""
 
 echo "== 5. The server runs on host B now"
-check_on_b "$dest" "$SERVER $SRV"
-echo "   pid $dest on host B ($SPID in its own pid namespace there, as on A):" \
-	"$(tr '\0' ' ' <"/proc/$RHOST/cmdline" | sed 's/ $//')"
+moved "$dest"
+echo "   pid $dest on host B ($SPID in its own pid namespace there, as on A): $CMD"
 echo "   its connection: $(at "$RHOST" ss -tnH state established | awk '{ print $3, "<->", $4 }')"
-echo "   host B's br0: $(ports "$HB"), host A's br0: $(ports "$HA"); nothing left on host A"
+echo "   host B's br0: $(ports "$HB"); host A's br0: $(ports "$HA"), host A's processes:" \
+	"$(in_a)"
 
 echo "== 6. The client never stopped"
 echo "   before the move: $(client_line "$t0")"

@@ -11,19 +11,17 @@
 #                                         fB ---- upB [bridge br0]         eth0 198.18.0.10
 #                                                 host B (net+pid+mnt)
 #
-# IPv6: fd00:18::20 (client) and fd00:18::10 (container), /64, no DAD;
-# the hosts' bridges 198.18.0.1 (A) and 198.18.0.2 (B) once serve_on_b
-# runs.  The container is a network namespace of its own inside host A
-# (its veth end eth0, a fixed MAC); the server runs in it and in host
-# A's pid and mount namespaces, and is its only process.  Restored on
-# host B with --veth-pair eth0=vc0@br0 it keeps its MAC and addresses
-# behind host B's uplink; the fabric bridge learns the new port from the
-# first frame the restored container sends.
+# IPv6: fd00:18::20 (client) and fd00:18::10 (container), /64, no DAD.
+# The container is a network namespace of its own inside host A (its
+# veth end eth0, a fixed MAC); the server runs in it and in host A's pid
+# and mount namespaces, and is its only process.  Restored on host B
+# with --veth-pair eth0=vc0@br0 it keeps its MAC and addresses behind
+# host B's uplink; the fabric bridge learns the new port from the first
+# frame the restored container sends.
 #
-# The caller defines fail MESSAGE (exits) and sets LM (lmproc) and DIR
-# (a work directory); these set HA, HB, CL, CT, FAB (the holders' pids
-# to nsenter), SP, SHOST, SPID (container_up), SVP (serve_on_b) and RHOST
-# (check_on_b).  The caller kills HOLDERS (and SP, SVP) when it ends.
+# The caller defines fail MESSAGE (exits); topology sets HA, HB, CL, CT,
+# FAB (the holders' pids, to nsenter), container_up SP, SHOST, SPID.  The
+# caller kills HOLDERS (and SP) when it ends.
 
 HOLDERS=()	# background processes whose death removes a namespace
 
@@ -121,19 +119,6 @@ wait_out() {
 	fail "no \"$2\" in $(basename "$1"): $(head -c 200 "$1")"
 }
 
-# only_sleep PID [OTHER]: PID's children are its sleep and OTHER, nothing
-# else (a host's init: nothing of lmproc's left there).
-only_sleep() {
-	local p
-
-	# shellcheck disable=SC2013 # one line of pids
-	for p in $(cat "/proc/$1/task/$1/children"); do
-		[ "$p" = "${2:-}" ] && continue
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && continue
-		echo "$p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | head -c 100)"
-	done
-}
-
 # container_up OUT CMD...: the server CMD in the container's network
 # namespace and host A's pid and mount namespaces, its output in OUT,
 # where it says "listening" once it does; SP its nsenter, SHOST its pid
@@ -170,74 +155,4 @@ container_up() {
 	# The server alone holds the container's namespace from now on.
 	kill -KILL "$CT"
 	wait "$CT" 2>/dev/null
-}
-
-# serve_on_b [NAME=VALUE...] [-- OPTION...]: lmproc serve in host B's
-# namespaces, on 198.18.0.2:7070 (its br0; host A's br0 198.18.0.1),
-# with those variables in its environment and those options, a fresh
-# key in DIR/psk, its directory DIR/srv; its log in DIR/serve.err.
-serve_on_b() {
-	local env=()
-
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		env+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
-	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
-		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
-		fail "can't address the hosts' bridges"
-	fi
-	(umask 077 && printf 'lmproc:%s\n' \
-		"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DIR/psk")
-	mkdir -p "$DIR/srv"
-	nsenter -t "$HB" -n -p -m env "${env[@]}" "$LM" serve --listen 198.18.0.2:7070 \
-		--tls-psk-file "$DIR/psk" -D "$DIR/srv" "$@" </dev/null >/dev/null \
-		2>"$DIR/serve.err" &
-	# shellcheck disable=SC2034 # the caller's
-	SVP=$!
-	wait_out "$DIR/serve.err" "listening on"
-}
-
-# check_on_b DEST WANT: the server moved by migrate: its pid in host B's
-# (DEST) and in serve's new pid namespace (SPID, as dumped), under that
-# namespace's init, a child of host B's init, its command line holding
-# WANT; in a network namespace of its own, no lock, its clocks in a time
-# namespace of its own; vc0 on host B's br0; nothing of it on host A.
-# RHOST: its pid here.
-check_on_b() {
-	local dest=$1 want=$2 c p f pid rinit left
-
-	wait_out "$DIR/serve.err" "pid $dest runs here"
-	RHOST=
-	# Among host B's processes only: another test's may have that pid.
-	# shellcheck disable=SC2013 # lines of pids
-	for c in $(cat "/proc/$HB/task/$HB/children" 2>/dev/null); do
-		for p in $(cat "/proc/$c/task/$c/children" 2>/dev/null); do
-			read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "/proc/$p/status" 2>/dev/null)
-			[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && RHOST=${f[0]}
-		done
-	done
-	[ -n "$RHOST" ] || fail "no process at pid $dest in host B"
-	pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$RHOST/status")
-	[ "$pid" = "$SPID" ] || fail "the restored server has pid $pid in its namespace, not $SPID"
-	[[ "$(tr '\0' ' ' <"/proc/$RHOST/cmdline")" == *"$want"* ]] ||
-		fail "pid $dest in host B is not the server"
-	rinit=$(awk '/^PPid:/ { print $2 }' "/proc/$RHOST/status")
-	[ "$(awk '/^PPid:/ { print $2 }' "/proc/$rinit/status")" = "$HB" ] ||
-		fail "the restored server's pid namespace init is not a child of host B's init"
-	[ "$(readlink "/proc/$RHOST/ns/net")" != "$(readlink "/proc/$HB/ns/net")" ] ||
-		fail "the restored server is in host B's own network namespace"
-	rules "$RHOST" | grep -q lmproc && fail "a lock is left in the restored container"
-	# Its clocks continue the dumped ones: a time namespace of its own.
-	[ "$(readlink "/proc/$RHOST/ns/time")" != "$(readlink "/proc/$HB/ns/time")" ] ||
-		fail "the restored server is in host B's time namespace"
-	left=$(only_sleep "$HA")
-	[ -z "$left" ] || fail "left on host A: $left"
-	left=$(only_sleep "$HB" "$rinit")
-	[ -z "$left" ] || fail "left on host B: $left"
-	at "$HA" ip link show vc0 >/dev/null 2>&1 && fail "vc0 is left on host A"
-	at "$HB" ip -o link show vc0 2>/dev/null | grep -q "master br0" ||
-		fail "no vc0 on host B's br0: $(at "$HB" ip -o link show | cut -d: -f2 | tr '\n' ' ')"
-	return 0
 }

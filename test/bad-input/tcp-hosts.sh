@@ -39,9 +39,15 @@
 # must then fail (the dump is refused), which shows
 # it tests TCP repair.
 #
-# Topology: contrib/hosts.sh's (a drawing there), shared with the demo;
-# every namespace made here and gone with its holder process.
+# Topology (contrib/hosts.sh makes it), every namespace made here and
+# gone with its holder process:
 #
+#   client netns             fabric netns              host A (net+pid+mnt)
+#   eth0 198.18.0.20 ---- fC [bridge fab] fA ---- upA [bridge br0] vc0 --- container
+#                                         fB ---- upB [bridge br0]         eth0 198.18.0.10
+#                                                 host B (net+pid+mnt)
+#
+# IPv6: fd00:18::20 (client) and fd00:18::10 (container), /64, no DAD.
 # The container is a network namespace of its own inside host A (its
 # veth end eth0, a fixed MAC); the server (tcpstream) runs in it and in
 # host A's pid and mount namespaces, and is its only process by the
@@ -320,14 +326,25 @@ finish() {
 	exit 0
 }
 
-# serve on host B (contrib/hosts.sh), its restore failing on purpose in
-# migrate-fail and migrate-lost.
+# serve in host B's namespaces, on 198.18.0.2:7070 (its br0; host A's
+# br0 198.18.0.1), a fresh key in DIR/psk; its log in DIR/serve.err.
 serve_up() {
 	local fault=()
 
 	[ "$MODE" = migrate-fail ] && fault=(LMPROC_FAULT=restore-in-restorer)
 	[ "$MODE" = migrate-lost ] && fault=(LMPROC_FAULT=restore-stop-before-fork)
-	serve_on_b "${fault[@]}" -- "${lock[@]}"
+	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
+		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
+		fail "can't address the hosts' bridges"
+	fi
+	(umask 077 && printf 'lmproc:%s\n' \
+		"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DIR/psk")
+	mkdir -p "$DIR/srv"
+	nsenter -t "$HB" -n -p -m env "${fault[@]}" "$LM" serve --listen 198.18.0.2:7070 \
+		--tls-psk-file "$DIR/psk" -D "$DIR/srv" "${lock[@]}" </dev/null >/dev/null \
+		2>"$DIR/serve.err" &
+	SVP=$!
+	wait_out "$DIR/serve.err" "listening on"
 }
 
 # json_field NAME: NAME's value in migrate's summary.
@@ -335,11 +352,56 @@ json_field() {
 	tail -n 1 "$DIR/migrate.json" | sed -n "s/.*\"$1\": \"\{0,1\}\([^,\"}]*\).*/\1/p"
 }
 
-# The server moved by migrate, where migrate said (contrib/hosts.sh).
+# only_sleep PID [OTHER]: PID's children are its sleep and OTHER, nothing
+# else (a host's init: nothing of lmproc's left there).
+only_sleep() {
+	local p
+
+	# shellcheck disable=SC2013 # one line of pids
+	for p in $(cat "/proc/$1/task/$1/children"); do
+		[ "$p" = "${2:-}" ] && continue
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && continue
+		echo "$p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | head -c 100)"
+	done
+}
+
+# The server moved by migrate: its pid in host B's (DEST) and in serve's
+# new pid namespace (SPID, as dumped), under that namespace's init, a
+# child of host B's init; in a network namespace of its own, no lock.
 check_migrated() {
+	local dest p f pid rinit left
+
 	[ "$(json_field result)" = migrated ] ||
 		fail "migrate did not say migrated: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
-	check_on_b "$(json_field dest_pid)" "${SERVER[0]} ${SERVER[1]}"
+	dest=$(json_field dest_pid)
+	wait_out "$DIR/serve.err" "pid $dest runs here"
+	RHOST=
+	for p in /proc/[0-9]*; do
+		read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "$p/status" 2>/dev/null)
+		[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && RHOST=${f[0]}
+	done
+	[ -n "$RHOST" ] || fail "no process at pid $dest in host B"
+	pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$RHOST/status")
+	[ "$pid" = "$SPID" ] || fail "the restored server has pid $pid in its namespace, not $SPID"
+	[[ "$(tr '\0' ' ' <"/proc/$RHOST/cmdline")" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
+		fail "pid $dest in host B is not the server"
+	rinit=$(awk '/^PPid:/ { print $2 }' "/proc/$RHOST/status")
+	[ "$(awk '/^PPid:/ { print $2 }' "/proc/$rinit/status")" = "$HB" ] ||
+		fail "the restored server's pid namespace init is not a child of host B's init"
+	[ "$(readlink "/proc/$RHOST/ns/net")" != "$(readlink "/proc/$HB/ns/net")" ] ||
+		fail "the restored server is in host B's own network namespace"
+	rules "$RHOST" | grep -q lmproc && fail "a lock is left in the restored container"
+	# Its clocks continue the dumped ones: a time namespace of its own.
+	[ "$(readlink "/proc/$RHOST/ns/time")" != "$(readlink "/proc/$HB/ns/time")" ] ||
+		fail "the restored server is in host B's time namespace"
+	left=$(only_sleep "$HA")
+	[ -z "$left" ] || fail "left on host A: $left"
+	left=$(only_sleep "$HB" "$rinit")
+	[ -z "$left" ] || fail "left on host B: $left"
+	at "$HA" ip link show vc0 >/dev/null 2>&1 && fail "vc0 is left on host A"
+	at "$HB" ip -o link show vc0 2>/dev/null | grep -q "master br0" ||
+		fail "no vc0 on host B's br0: $(at "$HB" ip -o link show | cut -d: -f2 | tr '\n' ' ')"
+	return 0
 }
 
 # The source's copy resumed after serve's restore failed.
