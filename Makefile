@@ -124,7 +124,7 @@ deps:
 	@sh contrib/install-deps.sh $(DEBIAN_DEPS)
 
 demo: deps
-	$(Q)$(MAKE) -s all test-progs
+	$(Q)$(MAKE) -s all $(DEMO_PROGS)
 	$(Q)bash contrib/demo.sh
 
 check: deps
