@@ -23,7 +23,7 @@ CLIENT=$PWD/build/contrib/sample-client
 SRV=198.18.0.10
 PORT=5000
 WARMUP=300	# answers before the move
-AFTER=200	# answers after it (counted from migrate's end)
+AFTER=200	# answers more once the server runs on host B
 MP="" CP="" SP="" SVP="" DIR="" RHOST="" CMD=""
 
 fail() {
