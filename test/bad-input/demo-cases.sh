@@ -3,17 +3,17 @@
 # test/bad-input/cases.sh: the sample server moved from host A to host B
 # while its client checks every answer (demo-migrates), the demo
 # interrupted by SIGINT once migrate runs (demo-interrupted), and the
-# move failing (demo-migrate-fails).  Every process the demo starts inherits a marker in
-# its environment (the restored server too: its environment is its
-# memory); once the demo has ended none may be left, nor anything in the
-# directory it was given for its files (DEMO_TMP).  Figures (migrate's
-# frozen time, the client's longest wait) go to tcp-figures.
+# move failing (demo-migrate-fails).  Every process the demo starts
+# inherits a marker in its environment (the restored server too: its
+# environment is its memory); once the demo has ended none may be left,
+# nor anything in the directory it was given for its files (DEMO_TMP).
+# Figures (migrate's frozen time, the client's longest wait) go to
+# tcp-figures.
 
 # demo_left: the processes that still carry DEMO_MARK, and the files
 # left in RD/tmp.
 demo_left() {
-	grep -l -a -F "$DEMO_MARK" /proc/[0-9]*/environ 2>/dev/null | grep -v "^/proc/$$/" |
-		head -n 3 | tr '\n' ' '
+	grep -l -a -F "$DEMO_MARK" /proc/[0-9]*/environ 2>/dev/null | head -n 3 | tr '\n' ' '
 	find "$RD/tmp" -mindepth 1 -maxdepth 1 | head -n 3 | tr '\n' ' '
 }
 
