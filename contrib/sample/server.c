@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,32 +63,25 @@ static int listen_on(const char *addr, const char *port)
 static void serve(int fd, struct tally *t)
 {
 	FILE *in = fdopen(fd, "r");
-	FILE *out = fdopen(dup(fd), "w");
 	char line[64];
 	uint64_t v;
 
-	if (!in || !out) {
+	if (!in) {
 		perror("sample-server: fdopen");
-		goto out;
+		close(fd);
+		return;
 	}
 	while (fgets(line, sizeof(line), in)) {
 		if (sscanf(line, "add %" SCNu64, &v) != 1) {
-			fprintf(out, "error: not 'add V': %.20s\n", line);
+			dprintf(fd, "error: not 'add V': %.20s\n", line);
 			break;
 		}
 		t->hash = tally_next(t->hash, v);
 		t->count++;
-		fprintf(out, "%" PRIu64 " %016" PRIx64 "\n", t->count, t->hash);
-		if (fflush(out))
+		if (dprintf(fd, "%" PRIu64 " %016" PRIx64 "\n", t->count, t->hash) < 0)
 			break;
 	}
-out:
-	if (in)
-		fclose(in);
-	else
-		close(fd);
-	if (out)
-		fclose(out);
+	fclose(in);
 }
 
 int main(int argc, char **argv)
@@ -100,6 +94,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	syscall(SYS_close_range, 3U, ~0U, 0U);
+	/* A client gone mid-answer ends its connection, not the server. */
+	signal(SIGPIPE, SIG_IGN);
 	lfd = listen_on(argv[1], argv[2]);
 	if (lfd < 0)
 		return 1;
