@@ -89,6 +89,8 @@ rules() {
 	at "$1" ip6tables-save 2>/dev/null | grep -v '^#'
 }
 
+# topology: the namespaces and links drawn above (the hosts' bridges
+# without addresses yet); 1 if one could not be made.
 topology() {
 	holder FAB --net
 	holder CL --net
