@@ -24,7 +24,7 @@ SRV=198.18.0.10
 PORT=5000
 WARMUP=300	# answers before the move
 AFTER=200	# answers more once the server runs on host B
-MP="" CP="" SP="" SVP="" DIR="" RHOST="" CMD=""
+MP="" CP="" SP="" SVP="" DIR="" RHOST="" CMD="" IN_A=""
 
 fail() {
 	echo "demo: $*" >&2
@@ -125,22 +125,21 @@ kids() {
 	cat "/proc/$1/task/$1/children" 2>/dev/null
 }
 
-# in_a: the names of host A's processes (its init's, and what is left).
+# in_a: the names of host A's processes, as its own /proc shows them
+# (but for this shell's).
 in_a() {
-	local p ns
-
-	ns=$(readlink "/proc/$HA/ns/pid")
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$ns" ] && cat "$p/comm" 2>/dev/null
-	done | sort | uniq -c | awk '{ printf "%s%s x%s", s, $2, $1; s = ", " }'
+	# shellcheck disable=SC2016 # expanded by that shell
+	nsenter -t "$HA" -p -m sh -c 'for p in /proc/[0-9]*; do
+			[ "${p#/proc/}" = $$ ] || { read -r c <"$p/comm" && echo "$c"; }
+		done' 2>/dev/null | sort | uniq -c | awk '{ printf "%s%s x%s", s, $2, $1; s = ", " }'
 }
 
 # moved DEST: the server, restored by serve at pid DEST of host B, in
 # the pid namespace serve made under host B's init: RHOST its pid here,
-# CMD its command line.  It must be the sample server, in a network
-# namespace of its own on host B's br0 with no lock left in it, and host
-# A must run nothing but its init (a shell and its sleep), its br0 only
-# its uplink.
+# CMD its command line, IN_A host A's processes.  It must be the sample
+# server, in a network namespace of its own on host B's br0 with no lock
+# left in it, and host A must run nothing but its init (a shell and its
+# sleep), its br0 only its uplink.
 moved() {
 	local c p
 
@@ -161,7 +160,8 @@ moved() {
 	[ "$(ports "$HB")" = "upB vc0" ] || fail "host B's br0 holds $(ports "$HB"), not upB vc0"
 	[ "$(ports "$HA")" = upA ] || fail "host A's br0 holds $(ports "$HA"), not upA alone"
 	! rules "$RHOST" | grep -q lmproc || fail "lmproc's lock is left in the server's namespace"
-	[ "$(in_a)" = "bash x1, sleep x1" ] || fail "left on host A: $(in_a)"
+	IN_A=$(in_a)
+	[ "$IN_A" = "bash x1, sleep x1" ] || fail "left on host A: $IN_A"
 }
 
 [ "$(id -u)" = 0 ] || fail "run me as root (namespaces, ptrace)"
@@ -218,8 +218,7 @@ echo "== 5. The server runs on host B now"
 moved "$dest"
 echo "   pid $dest on host B ($SPID in its own pid namespace there, as on A): $CMD"
 echo "   its connection: $(at "$RHOST" ss -tnH state established | awk '{ print $3, "<->", $4 }')"
-echo "   host B's br0: $(ports "$HB"); host A's br0: $(ports "$HA"), host A's processes:" \
-	"$(in_a)"
+echo "   host B's br0: $(ports "$HB"); host A's br0: $(ports "$HA"), host A's processes: $IN_A"
 
 echo "== 6. The client never stopped"
 echo "   before the move: $(client_line "$t0")"
