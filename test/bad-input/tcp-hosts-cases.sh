@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034 # REASON: bad_case reports it
 # A server moved between two hosts while its client streams: each case
-# runs tcp-hosts.sh (on contrib/hosts.sh's topology: a fabric bridge,
+# runs tcp-hosts.sh (whose header draws the topology: a fabric bridge,
 # hosts A and B each with network, pid and mount namespaces of their own
 # and a bridge, a client namespace; the server in a container namespace
 # dumped on A with --tcp-established, restored on B with --veth-pair).
