@@ -90,7 +90,10 @@ rules() {
 }
 
 # topology: the namespaces and links drawn above (the hosts' bridges
-# without addresses yet); 1 if one could not be made.
+# without addresses yet); 1 if one could not be made.  Each host's br0
+# has a MAC of its own: one taken from its ports would change as vc0
+# comes and goes, and the other host would send the migration's channel
+# to the old one until its neighbour entry expires.
 topology() {
 	holder FAB --net
 	holder CL --net
@@ -100,6 +103,8 @@ topology() {
 	veth_up "$CL" eth0 "$FAB" fC && veth_up "$HA" upA "$FAB" fA &&
 		veth_up "$HB" upB "$FAB" fB && bridge_up "$FAB" fab fA fB fC &&
 		bridge_up "$HA" br0 upA && bridge_up "$HB" br0 upB &&
+		at "$HA" ip link set br0 address 02:00:c6:12:00:01 &&
+		at "$HB" ip link set br0 address 02:00:c6:12:00:02 &&
 		at "$HA" ip link add vc0 type veth peer name eth0 netns "/proc/$CT/ns/net" &&
 		at "$HA" ip link set vc0 master br0 up || return 1
 	at "$CL" sh -c 'ip link set lo up && ip addr add 198.18.0.20/24 dev eth0 &&
