@@ -118,12 +118,15 @@ build/pie/%-blob.o: build/pie/%.bin
 	$(Q)printf '\t.section .rodata\n\t.globl %s_blob\n\t.globl %s_blob_size\n\t.balign 64\n%s_blob:\n\t.incbin "%s"\n%s_blob_end:\n\t.balign 8\n%s_blob_size:\n\t.quad %s_blob_end - %s_blob\n\t.section .note.GNU-stack,"",@progbits\n' \
 		$* $* $* $< $* $* $* $* | $(CC) -c -x assembler -o $@ -
 
+# ip and ss, for the demo's and the tests' namespaces.
+DEBIAN_DEPS	+= iproute2
+
 deps:
 	@sh contrib/install-deps.sh $(DEBIAN_DEPS)
 
 demo: deps
-	$(Q)$(MAKE) -s all test-progs
-	$(Q)sh contrib/demo.sh
+	$(Q)$(MAKE) -s all $(DEMO_PROGS)
+	$(Q)bash contrib/demo.sh
 
 check: deps
 	$(Q)$(MAKE) -s all test-progs

@@ -73,6 +73,8 @@ SUITE_LIMIT=${SUITE_LIMIT:-900}	# seconds: stop starting runs after this
 . "$ROOT/test/bad-input/tcp-pair-cases.sh"
 # shellcheck source=test/bad-input/tcp-hosts-cases.sh
 . "$ROOT/test/bad-input/tcp-hosts-cases.sh"
+# shellcheck source=test/bad-input/demo-cases.sh
+. "$ROOT/test/bad-input/demo-cases.sh"
 # shellcheck source=test/bad-input/imgdir-cases.sh
 . "$ROOT/test/bad-input/imgdir-cases.sh"
 # shellcheck source=test/bad-input/interrupt-cases.sh

@@ -1374,6 +1374,7 @@ run_bad_input() {
 	run_tcp_bad_input
 	run_tcp_pair_bad_input
 	run_tcp_hosts_bad_input
+	run_demo_bad_input
 	run_imgdir_bad_input
 	run_interrupt_bad_input
 	run_fuzz_bad_input

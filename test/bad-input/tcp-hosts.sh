@@ -39,7 +39,8 @@
 # must then fail (the dump is refused), which shows
 # it tests TCP repair.
 #
-# Topology, every namespace made here and gone with its holder process:
+# Topology (contrib/hosts.sh makes it), every namespace made here and
+# gone with its holder process:
 #
 #   client netns             fabric netns              host A (net+pid+mnt)
 #   eth0 198.18.0.20 ---- fC [bridge fab] fA ---- upA [bridge br0] vc0 --- container
@@ -93,7 +94,8 @@ close-wait | fin-wait2)
 many) SERVER=(tcpmany server "$SRV" "$PORT" "$NCONNS") ;;
 *) SERVER=(tcpstream server "$SRV" "$PORT") ;;
 esac
-HOLDERS=()	# background processes whose death removes a namespace
+# shellcheck source=contrib/hosts.sh
+. "$(dirname "$0")/../../contrib/hosts.sh"
 fail() { echo "$*" >&2; exit 1; }
 ms() { date +%s%3N; }
 
@@ -109,140 +111,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' TERM INT
 
-# holder NAME ARGS...: a process that holds new namespaces (unshare
-# ARGS); $NAME is set to the pid to nsenter.  A network namespace's
-# holder is a sleep; a host's is the init of its pid namespace (a shell
-# that only reaps: the restored tree is reparented to it), and killing
-# it takes the whole host along.
-holder() {
-	local var=$1 p init
-
-	shift
-	if [[ " $* " == *" --pid "* ]]; then
-		unshare "$@" bash -c 'while :; do sleep 600 & wait $!; done' \
-			</dev/null >/dev/null 2>&1 &
-	else
-		unshare "$@" sleep 600 </dev/null >/dev/null 2>&1 &
-	fi
-	p=$!
-	HOLDERS+=("$p")
-	init=$p
-	if [[ " $* " == *" --pid "* ]]; then
-		for _ in $(seq 1000); do
-			init=$(cat "/proc/$p/task/$p/children" 2>/dev/null)
-			init=${init%% *}
-			[ -n "$init" ] && break
-			sleep 0.01
-		done
-		[ -n "$init" ] || fail "no init in the namespaces of $var"
-		HOLDERS+=("$init")
-	fi
-	printf -v "$var" %s "$init"
-}
-
-# at PID CMD...: CMD in PID's network namespace.
-at() {
-	local p=$1
-
-	shift
-	nsenter -t "$p" -n "$@"
-}
-
-# veth_up NS_A NAME_A NS_B NAME_B: a veth between two namespaces.
-veth_up() {
-	at "$1" ip link add "$2" type veth peer name "$4" netns "/proc/$3/ns/net" &&
-		at "$1" ip link set "$2" up && at "$3" ip link set "$4" up
-}
-
-# bridge_up NS NAME PORT...: a bridge without STP or multicast snooping.
-bridge_up() {
-	local ns=$1 br=$2 port
-
-	shift 2
-	at "$ns" ip link add "$br" type bridge stp_state 0 mcast_snooping 0 &&
-		at "$ns" ip link set "$br" up || return 1
-	for port; do
-		at "$ns" ip link set "$port" master "$br" || return 1
-	done
-}
-
-# rules NS: the firewall of NS as nft and iptables show it.
-rules() {
-	at "$1" nft list ruleset 2>&1
-	at "$1" iptables-save 2>/dev/null | grep -v '^#'
-	at "$1" ip6tables-save 2>/dev/null | grep -v '^#'
-}
-
 # tcp_field NAME: the value of NAME in the dumped connection.
 tcp_field() {
 	grep -o "\"$1\": [0-9]*" "$DIR/show.json" | head -1 | grep -o '[0-9]*$'
-}
-
-topology() {
-	holder FAB --net
-	holder CL --net
-	holder HA --net --pid --mount --fork --kill-child --mount-proc
-	holder HB --net --pid --mount --fork --kill-child --mount-proc
-	holder CT --net
-	veth_up "$CL" eth0 "$FAB" fC && veth_up "$HA" upA "$FAB" fA &&
-		veth_up "$HB" upB "$FAB" fB && bridge_up "$FAB" fab fA fB fC &&
-		bridge_up "$HA" br0 upA && bridge_up "$HB" br0 upB &&
-		at "$HA" ip link add vc0 type veth peer name eth0 netns "/proc/$CT/ns/net" &&
-		at "$HA" ip link set vc0 master br0 up || return 1
-	at "$CL" sh -c 'ip link set lo up && ip addr add 198.18.0.20/24 dev eth0 &&
-		ip -6 addr add fd00:18::20/64 dev eth0 nodad' || return 1
-	at "$CT" sh -c 'ip link set lo up &&
-		ip link set eth0 address 02:00:c6:12:00:0a up &&
-		ip addr add 198.18.0.10/24 dev eth0 &&
-		ip -6 addr add fd00:18::10/64 dev eth0 nodad'
 }
 
 # migrate's restore (--pidns) wants the root to lead its session.
 SETSID=()
 [[ "$MODE" == migrate* ]] && SETSID=(setsid)
 
-# The server: in the container's network namespace and host A's pid and
-# mount namespaces; SP its nsenter, SHOST its pid here, SPID in host A:
-# 100, which host B's lmproc (pid 3 there) does not take.
+# The server in the container on host A (contrib/hosts.sh).
 server_up() {
-	nsenter -t "$HA" -p -m sh -c 'echo 99 >/proc/sys/kernel/ns_last_pid' ||
-		fail "can't set host A's next pid"
-	# Only its standard fds: what the runner holds is no part of the tree.
-	# The subshell outlives it quietly (no "Killed" when the dump kills it).
-	(
-		for f in /proc/self/fd/*; do
-			f=${f##*/}
-			[ "$f" -gt 2 ] && eval "exec $f>&-"
-		done
-		nsenter -t "$HA" -p -m --net="/proc/$CT/ns/net" "${SETSID[@]}" "$TOOLS/${SERVER[0]}" \
-			"${SERVER[@]:1}" >"$DIR/server.out" 2>&1 </dev/null
-		exit 0
-	) 2>/dev/null &
-	SP=$!
-	for _ in $(seq 1000); do
-		grep -q listening "$DIR/server.out" 2>/dev/null && break
-		sleep 0.01
-	done
-	grep -q listening "$DIR/server.out" || fail "server: $(head -c 200 "$DIR/server.out")"
-	SHOST=$(cat "/proc/$SP/task/$SP/children")	# nsenter
-	SHOST=$(cat "/proc/${SHOST%% *}/task/${SHOST%% *}/children")
-	SHOST=${SHOST%% *}
-	SPID=$(awk '/^NSpid:/ { print $NF }' "/proc/$SHOST/status")
-	[ -n "$SPID" ] || fail "no pid of the server in host A"
-	# The server alone holds the container's namespace from now on.
-	kill -KILL "$CT"
-	wait "$CT" 2>/dev/null
-}
-
-# wait_out FILE WORD: up to 10 s for WORD in FILE (a tool's "error"
-# line ends it at once).
-wait_out() {
-	for _ in $(seq 1000); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		grep -q "^error" "$1" 2>/dev/null && break
-		sleep 0.01
-	done
-	fail "no \"$2\" in $(basename "$1"): $(head -c 200 "$1")"
+	container_up "$DIR/server.out" "${SETSID[@]}" "$TOOLS/${SERVER[0]}" "${SERVER[@]:1}"
 }
 
 # half_conns PID: the connections on PORT in ss's name of STATE in PID's
