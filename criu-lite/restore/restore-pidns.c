@@ -61,7 +61,10 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 	restore_fault_late_child();
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || lmproc_gone(t))
 		_exit(1);
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	/* A slave of lmproc's: the host's later mounts reach the tree as they
+	 * would in lmproc's namespace, and its /proc stays its own, so a dump
+	 * finds lmproc's mounts but for /proc (task/namespaces.c). */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
 		snprintf(root->args->child_err, sizeof(root->args->child_err),
 			 "can't mount a /proc for the new pid namespace: %s", strerror(errno));
