@@ -154,7 +154,7 @@ static int load_parent(struct track_round *r, int dfd, enum track_backend want)
 	pfd = open_parent(dfd, r->parent_dir);
 	if (pfd < 0)
 		return pfd;
-	ret = check_chain(pfd, r->parent_dir, r->root_pid, &inv);
+	ret = check_chain(pfd, r->parent_dir, pstree_vpid(r->root_pid), &inv);
 	if (ret)
 		goto out;
 	r->parent_round_id = inv->round_id;
