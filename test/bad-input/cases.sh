@@ -1199,6 +1199,103 @@ first (root $TPID)"
 	check_verdict || { REASON="the copy restored twice: $REASON"; return 1; }
 }
 
+# A tree restore --pidns made, dumped in part: its namespace's init alone
+# (the init of a pid namespace other than lmproc's), or a child of its
+# root (the namespace holds the root, no part of that tree): each refused
+# in one line naming the pid; the tree runs on and passes.
+case_pidns_again_refused() {
+	pidns_refused_steps
+	local st=$? p
+
+	for p in ${PIDNS_INITS:-}; do
+		[ "$p" != 1 ] && kill -KILL "$p" 2>/dev/null
+	done
+	kill_leftovers
+	return "$st"
+}
+
+pidns_refused_steps() {
+	local init child
+
+	PIDNS_INITS=
+	target_up "$BUILD/static/tree_basic" setsid || return 1
+	mkdir -p "$RD/img" "$RD/img2"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	must_lm restore "restore --pidns" restore -D "$RD/img" --pidns -d || return 1
+	pidns_host restore || return 1
+	init=${PIDNS_INITS# }
+	bad_lmproc dump -t "$init" -D "$RD/img2"
+	refused $? "pid $init" "init of its pid namespace" || return 1
+	child=$(cat /proc/"$PHOST"/task/*/children | tr ' ' '\n' | while read -r p; do
+		[ "$(awk '{ print $3 }' "/proc/$p/stat")" != Z ] && echo "$p"; done | head -n 1)
+	bad_lmproc dump -t "$child" -D "$RD/img2"
+	refused $? "pid $child" "holds pid $TPID there" "not part of the tree" || return 1
+	rm -f "$TOUT"
+	kill -TERM "$PHOST"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="the restored tree (pid $PHOST here) gave no verdict within 30 s"
+		return 1
+	fi
+	check_verdict || { REASON="the restored tree after the refusals: $REASON"; return 1; }
+}
+
+# case_pidns_foreign [--mount-proc]: the counting test as pid 2 of a pid
+# namespace unshare(1) made, under a shell as its init.  With a /proc of
+# that namespace (--mount-proc): dumped with the pid it sees, restored
+# --pidns at that pid, it passes.  With lmproc's /proc (no --mount-proc):
+# refused in one line, naming the pid, and it runs on and passes.
+case_pidns_foreign() {
+	pidns_foreign_steps "$@"
+	local st=$? p
+
+	for p in ${PIDNS_INITS:-}; do
+		[ "$p" != 1 ] && kill -KILL "$p" 2>/dev/null
+	done
+	kill_leftovers
+	return "$st"
+}
+
+pidns_foreign_steps() {
+	local sh host inner
+
+	PIDNS_INITS=
+	# shellcheck disable=SC2016 # the shell's own "$@"
+	start_test "$BUILD/static/counter" unshare -pf "$@" --kill-child sh -c '"$@" & wait' sh ||
+		return 1
+	sh=$(cat "/proc/$SPAWNED/task/$SPAWNED/children")
+	host=$(cat "/proc/${sh%% *}/task/${sh%% *}/children")
+	host=${host%% *}
+	inner=$(awk '/^NSpid:/ { print $NF }' "/proc/$host/status")
+	if [ -z "$host" ] || [ "$inner" != "$TPID" ]; then
+		REASON="no counting test at pid $TPID of the new namespace (here: '$host')"
+		return 1
+	fi
+	track_pid "$host"
+	mkdir -p "$RD/img"
+	if [ $# = 0 ]; then
+		bad_lmproc dump -t "$host" -D "$RD/img"
+		refused $? "pid $host" "sees lmproc's /proc" || return 1
+	else
+		must_lm dump "dump" dump -t "$host" -D "$RD/img" || return 1
+		reap_dumped "$host" || return 1
+		must_lm restore "restore --pidns" restore -D "$RD/img" --pidns -d || return 1
+		pidns_host restore || return 1
+		if [ "$(inner_pids "$PHOST")" != "$TPID" ]; then
+			REASON="the restored copy sees pid $(inner_pids "$PHOST"), not $TPID"
+			return 1
+		fi
+		host=$PHOST
+	fi
+	rm -f "$TOUT"
+	kill -TERM "$host"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="the counting test (pid $host here) gave no verdict within 30 s"
+		return 1
+	fi
+	check_verdict
+}
+
 # --- the harness itself --------------------------------------------------------
 
 # One inverted byte in the middle of the heap test's page data, its
@@ -1398,6 +1495,9 @@ run_bad_input() {
 	CASE_KIND=state bad_case pidns-again case_pidns_again
 	CASE_KIND=state bad_case pidns-again-heap case_pidns_again "$BUILD/static/heap"
 	CASE_KIND=state bad_case pidns-again-proc-files case_pidns_again "$BUILD/static/proc_tree"
+	CASE_KIND=state bad_case pidns-again-refused case_pidns_again_refused
+	CASE_KIND=state bad_case pidns-foreign case_pidns_foreign --mount-proc
+	CASE_KIND=state bad_case pidns-foreign-host-proc case_pidns_foreign
 	CASE_KIND=state bad_case unix-ext-dgram case_unix_ext_dgram
 	CASE_KIND=state bad_case inet-netns case_inet_netns
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption
