@@ -1190,6 +1190,12 @@ pidns_again_steps() {
 first (root $TPID)"
 		return 1
 	fi
+	# Its /proc is its namespace's: there its root is TPID and nothing else.
+	if [ "$(awk '/^NSpid:/ { $1 = ""; print }' "/proc/$PHOST/root/proc/$TPID/status" |
+		tr -d ' \t')" != "$TPID" ]; then
+		REASON="the /proc of the copy restored twice does not show it as pid $TPID alone"
+		return 1
+	fi
 	rm -f "$TOUT"
 	kill -TERM "$PHOST"
 	if ! wait_until 30000 file_ready "$TOUT"; then
@@ -1215,7 +1221,7 @@ case_pidns_again_refused() {
 }
 
 pidns_refused_steps() {
-	local init child
+	local init child p
 
 	PIDNS_INITS=
 	target_up "$BUILD/static/tree_basic" setsid || return 1
@@ -1495,6 +1501,7 @@ run_bad_input() {
 	CASE_KIND=state bad_case pidns-again case_pidns_again
 	CASE_KIND=state bad_case pidns-again-heap case_pidns_again "$BUILD/static/heap"
 	CASE_KIND=state bad_case pidns-again-proc-files case_pidns_again "$BUILD/static/proc_tree"
+	CASE_KIND=state bad_case pidns-again-proc-self case_pidns_again "$BUILD/static/proc_self"
 	CASE_KIND=state bad_case pidns-again-refused case_pidns_again_refused
 	CASE_KIND=state bad_case pidns-foreign case_pidns_foreign --mount-proc
 	CASE_KIND=state bad_case pidns-foreign-host-proc case_pidns_foreign
