@@ -104,7 +104,7 @@ static const struct ns_rule {
 };
 
 /* MNT_OK: the tree's mount namespace is lmproc's but for the /proc of
- * its own pid namespace (check_proc_only()). */
+ * its own pid namespace (check_pidns()). */
 static int check_task(pid_t pid, pid_t root, const struct stat *own, const struct stat *roots,
 		      bool mnt_ok)
 {
@@ -422,7 +422,7 @@ static int read_mounts(pid_t pid, struct mounts *m)
 }
 
 /* The first difference between the tree's mounts and lmproc's other than
- * one proc mounted on /proc (which check_own_proc() then looks at), NULL
+ * one proc mounted on /proc (which sees_own_proc() then looks at), NULL
  * if none; in a static buffer. */
 static const char *mounts_differ(const struct mounts *own, const struct mounts *tree)
 {
