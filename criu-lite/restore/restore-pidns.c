@@ -157,24 +157,10 @@ int restore_pidns_fork_init(struct restore_tree *t)
 /* The pid TASK has in its own (innermost) namespace, 0 if unknown. */
 static pid_t inner_pid(pid_t host, pid_t task)
 {
-	char path[96];
-	cleanup_free char *buf = NULL;
-	char *l;
-	pid_t last = 0;
+	pid_t ns[33]; /* MAX_PID_NS_LEVEL + 1 */
+	int n = proc_read_nspid(host, task, ns, ARRAY_SIZE(ns));
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", host, task);
-	buf = proc_read_file(path, NULL);
-	l = buf ? strstr(buf, "\nNSpid:") : NULL;
-	if (!l)
-		return 0;
-	for (char *s = l + 7, *end;; s = end) {
-		long v = strtol(s, &end, 10);
-
-		if (end == s)
-			break;
-		last = v;
-	}
-	return last;
+	return n > 0 ? ns[n - 1] : 0;
 }
 
 static int map_children(struct restore_tree *t, pid_t host)
