@@ -62,7 +62,7 @@ static bool reg_match(struct files_dump *d, const struct fd_parms *p)
  * is not lmproc's, every other mount is (task/namespaces.c). */
 static void tree_path(const struct files_dump *d, const char *link, char *buf, size_t len)
 {
-	if (pstree_own_pidns())
+	if (pstree_own_pidns() && !strncmp(link, "/proc/", 6))
 		snprintf(buf, len, "/proc/%d/root%s", d->pid, link);
 	else
 		snprintf(buf, len, "%s", link);
