@@ -646,12 +646,13 @@ serve2_port() {
 }
 
 # serve2_up: a second serve, images under RD/srv2, its log in RD/serve2.err,
-# its port in SPORT2.
+# its port in SPORT2, LMPROC_FAULT=SERVE2_FAULT.
 serve2_up() {
 	mkdir -p "$RD/srv2"
 	: >"$RD/serve2.err"
-	spawn serve2 "$RD/serve2.out" "$RD/serve2.err" "$LMPROC_REAL" serve -D "$RD/srv2" \
-		--listen 127.0.0.1:0 --tls-psk-file "$RD/psk" || return 1
+	spawn serve2 "$RD/serve2.out" "$RD/serve2.err" env "LMPROC_FAULT=${SERVE2_FAULT:-}" \
+		"$LMPROC_REAL" serve -D "$RD/srv2" --listen 127.0.0.1:0 --tls-psk-file "$RD/psk" ||
+		return 1
 	SPID2=$SPAWNED
 	if ! wait_until 5000 serve2_port; then
 		REASON="serve 2 did not say where it listens: $(head -c 200 "$RD/serve2.err")"
@@ -717,11 +718,40 @@ migrate_back_steps() {
 	dest_passes
 }
 
+# (9b) the same, serve 2's restore failing (in the restorer): the copy
+# at serve 1 is released as dump -R would, with the same memory, and
+# passes its own checks.
+migrate_back_fails_steps() {
+	target_up "$BUILD/static/heap" setsid || return 1
+	serve_up || return 1
+	SERVE2_FAULT=restore-in-restorer serve2_up || return 1
+	SUM0=$(mem_sum "$TPID") || { REASON="can't sum the memory of pid $TPID"; return 1; }
+	mig --tls-psk-file "$RD/psk" || { REASON="the first migration failed: $(head -n 2 \
+		"$RD/bad.err" | cut -c1-300)"; return 1; }
+	moved_to 1 "$RD/serve.err" || return 1
+	DEST_INIT=$(ps -o ppid= -p "$DEST" | tr -d ' ')
+	TPID=$DEST
+	SPORT=$SPORT2
+	mig --tls-psk-file "$RD/psk"
+	ERRORS_ONLY=1 refused $? "pid $TPID" "could not restore" "released" || return 1
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	if [ "$(mem_sum "$TPID")" != "$SUM0" ]; then
+		REASON="the copy at serve 1 (pid $TPID) resumed with other memory"
+		return 1
+	fi
+	dest_passes
+}
+
+# case_migrate_back [fails]
 case_migrate_back() {
 	local st
 
 	SPID2=
-	migrate_back_steps
+	if [ "${1:-}" = fails ]; then
+		migrate_back_fails_steps
+	else
+		migrate_back_steps
+	fi
 	st=$?
 	[ -n "${SPID2:-}" ] && kill -TERM "$SPID2" 2>/dev/null
 	if [ "$st" = 0 ] && [ -n "$(ls -A "$RD/srv2" 2>/dev/null)" ]; then
@@ -756,4 +786,5 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-auto-converge-int mig_case \
 		case_migrate_auto_converge_int
 	CASE_KIND=migrate bad_case migrate-back mig_case case_migrate_back
+	CASE_KIND=migrate bad_case migrate-back-fails mig_case case_migrate_back fails
 }
