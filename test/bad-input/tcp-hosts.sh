@@ -517,6 +517,11 @@ check_migrated() {
 	[[ "$(tr '\0' ' ' <"/proc/$RHOST/cmdline")" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
 		fail "pid $dest in host B is not the server"
 	rinit=$(awk '/^PPid:/ { print $2 }' "/proc/$RHOST/status")
+	# serve's child, its parent until then, may log before it exits.
+	for _ in $(seq 500); do
+		[ "$(awk '/^PPid:/ { print $2 }' "/proc/$rinit/status")" = "$to" ] && break
+		sleep 0.01
+	done
 	[ "$(awk '/^PPid:/ { print $2 }' "/proc/$rinit/status")" = "$to" ] ||
 		fail "the restored server's pid namespace init is not a child of host" \
 			"$(host_name "$to")'s init"
