@@ -772,8 +772,9 @@ int restore_check_ns(const struct restore_tree *t, const struct lmproc_opts *opt
 
 	if (t->ns->e->pidns_own && !opts->pidns) {
 		pr_err("The tree was dumped in a pid namespace of its own (its root pid %d there, "
-		       "not that namespace's init): restore it with --pidns, which makes that "
-		       "namespace again\n", t->ctx[0].plan.pid);
+		       "not that namespace's init): in lmproc's it would see every process of this "
+		       "host; restore it with --pidns, which makes that namespace again\n",
+		       t->ctx[0].plan.pid);
 		return -EINVAL;
 	}
 	if (opts->timens)
