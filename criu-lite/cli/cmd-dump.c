@@ -292,7 +292,7 @@ static int dump_inventory(struct dump_ctx *ctx)
 	struct utsname u;
 
 	inv.img_version = IMAGE_VERSION;
-	inv.root_pid = ctx->pid;
+	inv.root_pid = pstree_vpid(ctx->pid);
 	inv.kind = ctx->pre_dump ? "pre-dump" : "dump";
 	inv.parent_dir = (char *)ctx->opts->prev_images_dir;
 	inv.has_round_id = true;
@@ -621,7 +621,8 @@ static void drop_exited(struct dump_ctx *ctx, struct proc_dump *pd)
 
 	pr_info("pid %d exited during the pre-dump: left out of this round\n", pd->item->pid);
 	for (size_t k = 0; k < ARRAY_SIZE(imgs); k++) {
-		snprintf(name, sizeof(name), image_descs[imgs[k]].name_fmt, pd->item->pid);
+		snprintf(name, sizeof(name), image_descs[imgs[k]].name_fmt,
+			 pstree_vpid(pd->item->pid));
 		unlinkat(ctx->dfd, name, 0);
 	}
 	track_round_abort(&pd->round);

@@ -20,6 +20,7 @@
 #include "eventpoll.h"
 #include "fd-types.h"
 #include "log.h"
+#include "pstree.h"
 #include "words.h"
 
 #define EPOLL_FLAGS (O_ACCMODE | O_NONBLOCK)
@@ -108,7 +109,7 @@ static int add_tfd(EventpollEntry *e, uint32_t tfd, uint32_t events, uint64_t da
 	t->events = events;
 	t->data = data;
 	t->has_pid = true;
-	t->pid = pid;
+	t->pid = pstree_vpid(pid);
 	e->tfds[e->n_tfds++] = t;
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "pstree.h"
 #include "restore.h"
 #include "words.h"
 
@@ -57,11 +58,25 @@ static bool reg_match(struct files_dump *d, const struct fd_parms *p)
 	return S_ISREG(m) || S_ISDIR(m) || (S_ISCHR(m) && !is_terminal(&p->st));
 }
 
+/* The path as the tree sees it: in a pid namespace of its own its /proc
+ * is not lmproc's, every other mount is (task/namespaces.c). */
+static void tree_path(const struct files_dump *d, const char *link, char *buf, size_t len)
+{
+	if (pstree_own_pidns() && !strncmp(link, "/proc/", 6))
+		snprintf(buf, len, "/proc/%d/root%s", d->pid, link);
+	else
+		snprintf(buf, len, "%s", link);
+}
+
 static int check_path(struct files_dump *d, const struct fd_parms *p)
 {
+	char path[PATH_MAX + 64];
 	struct stat now;
-	int ret = (p->flags & O_NOFOLLOW) ? lstat(p->link, &now) : stat(p->link, &now);
-	int err = ret ? errno : 0;
+	int ret, err;
+
+	tree_path(d, p->link, path, sizeof(path));
+	ret = (p->flags & O_NOFOLLOW) ? lstat(path, &now) : stat(path, &now);
+	err = ret ? errno : 0;
 
 	if (strstr(p->link, DELETED_SUFFIX) && !is_deleted(p)) {
 		pr_err("pid %d fd %d: %s is deleted; only deleted regular files are supported\n",
@@ -132,16 +147,23 @@ static uint32_t proc_pid_of(const char *path, const char **rest)
 
 /* /proc/N/... of a live process N of the tree is reopened at restore
  * once N exists. */
-static void note_proc_pid(struct files_dump *d, const char *path, RegFileEntry *re)
+static int note_proc_pid(struct files_dump *d, const struct fd_parms *p, const char *path,
+			 RegFileEntry *re)
 {
 	const char *rest;
 	uint32_t n = proc_pid_of(path, &rest);
 
 	for (size_t i = 0; n && i < d->nr_tree_pids; i++)
-		if ((uint32_t)d->tree_pids[i] == n) {
+		if ((uint32_t)pstree_vpid(d->tree_pids[i]) == n) {
 			re->has_proc_pid = true;
 			re->proc_pid = n;
 		}
+	if (!n || re->has_proc_pid || !pstree_own_pidns())
+		return 0;
+	/* Restore would open it in lmproc's /proc, where that pid is another. */
+	pr_err("pid %d fd %d: its file %s is of pid %u of its own pid namespace, not part of "
+	       "the tree: not supported\n", d->pid, p->fd, path, n);
+	return -EOPNOTSUPP;
 }
 
 static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
@@ -166,7 +188,9 @@ static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		goto out;
 	re.path = path;
 	if (!re.ghost)
-		note_proc_pid(d, path, &re);
+		ret = note_proc_pid(d, p, path, &re);
+	if (ret)
+		goto out;
 	re.flags = p->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
 	/* An O_TMPFILE file linked since is reopened by its name. */
 	if (!re.ghost)

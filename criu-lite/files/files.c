@@ -27,6 +27,7 @@
 
 #include "fdinfo.pb-c.h"
 #include "fs.pb-c.h"
+#include "pstree.h"
 
 /* In the order they are asked: memfd before the path-based files. */
 static const struct fd_ops *const all_ops[] = {
@@ -694,7 +695,7 @@ static int dump_fds(int dfd, struct files_dump *d)
 		ret = dump_descriptions(d);
 	if (ret || dfd < 0)
 		return ret;
-	fdinfo = img_open_write(dfd, IMG_FDINFO, d->pid);
+	fdinfo = img_open_write(dfd, IMG_FDINFO, pstree_vpid(d->pid));
 	if (!fdinfo)
 		return -EIO;
 	ret = write_fdinfo(d, fdinfo);
@@ -728,7 +729,7 @@ static int dump_fs(int dfd, pid_t pid)
 	fs.cwd = cwd;
 	fs.root = root;
 	fs.umask = st.umask;
-	return dfd < 0 ? 0 : img_write_one(dfd, IMG_FS, pid, &fs.base);
+	return dfd < 0 ? 0 : img_write_one(dfd, IMG_FS, pstree_vpid(pid), &fs.base);
 }
 
 struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk,

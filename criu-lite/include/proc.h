@@ -39,6 +39,11 @@ struct proc_stat {
 
 int proc_read_status(pid_t pid, struct proc_status *st);
 int proc_read_stat(pid_t pid, struct proc_stat *st);
+/* The NSpid line of /proc/PID/task/TID/status (TID 0: PID's main
+ * thread): TID's pid in each pid namespace from the one of lmproc's /proc
+ * down to its own, at most MAX of them into OUT.  How many there are, or
+ * -errno. */
+int proc_read_nspid(pid_t pid, pid_t tid, pid_t *out, int max);
 /* PID is on its way out (PF_EXITING): its memory may already be gone. */
 bool proc_pid_exiting(pid_t pid);
 /* Bytes a /proc file yields (they report size 0), or -errno. */

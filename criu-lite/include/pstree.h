@@ -39,6 +39,12 @@ const struct pstree_item *pstree_first_death(const struct pstree *t);
 /* After a good dump: kills every process of the tree. */
 int kill_tree(struct pstree *t);
 void pstree_free(struct pstree *t);
+/* HOST, a pid or tid of lmproc's, as the tree being dumped sees it: the
+ * same unless the tree lives in a pid namespace below lmproc's, 0 for a
+ * process outside that namespace. */
+pid_t pstree_vpid(pid_t host);
+/* The tree being dumped lives in a pid namespace below lmproc's. */
+bool pstree_own_pidns(void);
 /* pstree.img: one entry per process, in T's order. */
 int dump_pstree(int dfd, const struct pstree *t);
 

@@ -101,7 +101,7 @@ static int dump_sem(struct cr_img *img, const struct pstree *t, int id)
 	ret = sem_owner(t, id, ds.sem_nsems);
 	if (ret <= 0)
 		return ret;
-	s.owner = ret;
+	s.owner = pstree_vpid(ret);
 	vals = calloc(ds.sem_nsems, sizeof(*vals));
 	vals32 = calloc(ds.sem_nsems, sizeof(*vals32));
 	if (!vals || !vals32)
@@ -195,7 +195,7 @@ static int dump_msg(struct cr_img *img, const struct pstree *t, int id)
 		q.qbytes = ds.msg_qbytes;
 		q.n_msgs = ds.msg_qnum;
 		q.msgs = msgs;
-		q.owner = in_tree(t, ds.msg_lspid) ? ds.msg_lspid : ds.msg_lrpid;
+		q.owner = pstree_vpid(in_tree(t, ds.msg_lspid) ? ds.msg_lspid : ds.msg_lrpid);
 		e.msg = &q;
 		pr_debug("SysV message queue %d (key 0x%x, %lu messages) belongs to the tree\n",
 			 id, ds.msg_perm.__key, (unsigned long)ds.msg_qnum);

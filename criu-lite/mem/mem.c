@@ -19,6 +19,7 @@
 #include "mem.h"
 #include "mm-attrs.h"
 #include "proc.h"
+#include "pstree.h"
 #include "shmem.h"
 #include "uapi-compat.h"
 #include "words.h"
@@ -723,7 +724,7 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 	ret = read_vdso(pid, vl, &mm.vdso);
 	mm.has_vdso = mm.vdso.data != NULL;
 	if (!ret)
-		ret = img_write_one(dfd, IMG_MM, pid, &mm.base);
+		ret = img_write_one(dfd, IMG_MM, pstree_vpid(pid), &mm.base);
 	free(mm.vdso.data);
 out:
 	for (size_t i = 0; i < vl->nr; i++) {

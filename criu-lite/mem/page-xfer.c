@@ -23,6 +23,7 @@
 #include "pagemap-scan.h"
 
 #include "pagemap.pb-c.h"
+#include "pstree.h"
 
 #define PME_PRESENT (1ULL << 63)
 #define PME_SWAP (1ULL << 62)
@@ -1008,8 +1009,8 @@ int dump_pages(int dfd, pid_t pid, const struct vm_area_list *vl, enum page_path
 	ret = open_source(&src);
 	if (ret)
 		goto out;
-	w.pagemap = img_open_write(dfd, IMG_PAGEMAP, pid);
-	pages = img_open_write(dfd, IMG_PAGES, pid);
+	w.pagemap = img_open_write(dfd, IMG_PAGEMAP, pstree_vpid(pid));
+	pages = img_open_write(dfd, IMG_PAGES, pstree_vpid(pid));
 	if (!w.pagemap || !pages) {
 		ret = -EIO;
 		goto out;

@@ -61,7 +61,10 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 	restore_fault_late_child();
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || lmproc_gone(t))
 		_exit(1);
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	/* A slave of lmproc's: the host's later mounts reach the tree as they
+	 * would in lmproc's namespace, and its /proc stays its own, so a dump
+	 * finds lmproc's mounts but for /proc (task/namespaces.c). */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) {
 		snprintf(root->args->child_err, sizeof(root->args->child_err),
 			 "can't mount a /proc for the new pid namespace: %s", strerror(errno));
@@ -154,24 +157,10 @@ int restore_pidns_fork_init(struct restore_tree *t)
 /* The pid TASK has in its own (innermost) namespace, 0 if unknown. */
 static pid_t inner_pid(pid_t host, pid_t task)
 {
-	char path[96];
-	cleanup_free char *buf = NULL;
-	char *l;
-	pid_t last = 0;
+	pid_t ns[33]; /* MAX_PID_NS_LEVEL + 1 */
+	int n = proc_read_nspid(host, task, ns, ARRAY_SIZE(ns));
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", host, task);
-	buf = proc_read_file(path, NULL);
-	l = buf ? strstr(buf, "\nNSpid:") : NULL;
-	if (!l)
-		return 0;
-	for (char *s = l + 7, *end;; s = end) {
-		long v = strtol(s, &end, 10);
-
-		if (end == s)
-			break;
-		last = v;
-	}
-	return last;
+	return n > 0 ? ns[n - 1] : 0;
 }
 
 static int map_children(struct restore_tree *t, pid_t host)

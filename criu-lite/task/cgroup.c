@@ -494,7 +494,7 @@ static int write_entry(struct cg_dump *d, pid_t pid, struct cg_line *l, size_t n
 		p->pm[k] = &p->mem[k];
 		ret = first_seen(d, &l[k], p, k);
 	}
-	e.pid = pid;
+	e.pid = pstree_vpid(pid);
 	e.n_members = nr;
 	e.members = p->pm;
 	if (!ret && img_write_msg(img, &e.base))

@@ -23,6 +23,7 @@
 #include "uapi-compat.h"
 
 #include "core.pb-c.h"
+#include "pstree.h"
 
 /* include/linux/errno.h: never seen by user space, but ptrace shows them
  * in ax while a system call is interrupted. */
@@ -352,7 +353,7 @@ static int collect_thread(pid_t pid, pid_t tid, struct thread_core *c,
 	rseq_entry__init(&c->rseq);
 	sigaltstack_entry__init(&c->ss);
 	robust_list_entry__init(&c->robust);
-	tc->tid = tid;
+	tc->tid = pstree_vpid(tid);
 	ret = collect_regs(tid, c);
 	if (!ret)
 		ret = dump_pending(tid, false, &tc->pending, &tc->n_pending);
@@ -405,7 +406,7 @@ int dump_core(int dfd, const struct seized_task *t, const struct parasite_sigact
 	if (!ret)
 		ret = dump_timers(&core, misc);
 	if (!ret)
-		ret = img_write_one(dfd, IMG_CORE, t->pid, &core.base);
+		ret = img_write_one(dfd, IMG_CORE, pstree_vpid(t->pid), &core.base);
 	free_process_attrs(&core);
 	free_dumped_timers(&core);
 	if (core.n_sigactions)

@@ -16,9 +16,16 @@
  * next ids), if it holds no SysV object (semaphores and queues are
  * refused by ipc/sysvipc.c, segments here) and no POSIX message queue.
  *
- * A mount or user namespace other than lmproc's is refused: restore
- * opens files by their paths and sets credentials in lmproc's, where
- * they would name other files and ids. */
+ * Pid: a tree in a pid namespace below lmproc's whose init is not part of
+ * it (one `restore --pidns` made: its init is lmproc's reaper) is dumped
+ * with the pids it sees (task/pstree.c) when it is the namespace's only
+ * other tenant and sees a /proc of that namespace, in a mount namespace
+ * that is lmproc's but for that /proc (what restore-pidns.c makes).
+ * ns.img says so, and restore makes it again with --pidns only.
+ *
+ * A mount or user namespace other than lmproc's is refused otherwise:
+ * restore opens files by their paths and sets credentials in lmproc's,
+ * where they would name other files and ids. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +46,8 @@
 #include "interrupt.h"
 #include "log.h"
 #include "namespaces.h"
+#include "proc.h"
+#include "pstree.h"
 #include "restore.h"
 
 #include "ns.pb-c.h"
@@ -76,7 +85,7 @@ static bool same(const struct stat *a, const struct stat *b)
 	return a->st_ino == b->st_ino && a->st_dev == b->st_dev;
 }
 
-enum { MNT, USER, UTS, IPC, TIME, TIME_FOR_CHILDREN };
+enum { MNT, USER, UTS, IPC, TIME, TIME_FOR_CHILDREN, PID, PID_FOR_CHILDREN };
 
 /* What a namespace of each kind of a process of the tree may be. */
 static const struct ns_rule {
@@ -90,9 +99,14 @@ static const struct ns_rule {
 	[IPC] = { "ipc", "IPC", true, NULL },
 	[TIME] = { "time", "time", true, NULL },
 	[TIME_FOR_CHILDREN] = { "time_for_children", "time", true, NULL },
+	[PID] = { "pid", "pid", true, NULL },
+	[PID_FOR_CHILDREN] = { "pid_for_children", "pid", true, NULL },
 };
 
-static int check_task(pid_t pid, pid_t root, const struct stat *own, const struct stat *roots)
+/* MNT_OK: the tree's mount namespace is lmproc's but for the /proc of
+ * its own pid namespace (check_pidns()). */
+static int check_task(pid_t pid, pid_t root, const struct stat *own, const struct stat *roots,
+		      bool mnt_ok)
 {
 	struct stat st[ARRAY_SIZE(rules)];
 	int ret;
@@ -103,14 +117,14 @@ static int check_task(pid_t pid, pid_t root, const struct stat *own, const struc
 		ret = ns_stat(pid, r->kind, &st[k]);
 		if (ret)
 			return ret;
-		if (!r->own_ok && !same(&st[k], &own[k])) {
+		if (!r->own_ok && !same(&st[k], &own[k]) && !(k == MNT && mnt_ok)) {
 			pr_err("pid %d is in a %s namespace other than lmproc's: not supported (%s)\n",
 			       pid, r->words, r->why);
 			return -EOPNOTSUPP;
 		}
-		if (k == TIME_FOR_CHILDREN && !same(&st[k], &st[TIME])) {
-			pr_err("pid %d made a time namespace its children would enter: not "
-			       "supported\n", pid);
+		if ((k == TIME_FOR_CHILDREN || k == PID_FOR_CHILDREN) && !same(&st[k], &st[k - 1])) {
+			pr_err("pid %d made a %s namespace its children would enter: not "
+			       "supported\n", pid, r->words);
 			return -EOPNOTSUPP;
 		}
 		if (!same(&st[k], &roots[k])) {
@@ -332,16 +346,221 @@ static int dump_ipc(pid_t pid, NsEntry *e, struct ipc_state *st, NsSysctl *sc, N
 	return 0;
 }
 
-static int check_tree(const struct pstree *t, struct stat *own, struct stat *roots)
+struct mounts {
+	char **keys;
+	size_t nr;
+};
+
+static void free_mounts(struct mounts *m)
+{
+	for (size_t i = 0; i < m->nr; i++)
+		free(m->keys[i]);
+	free(m->keys);
+}
+
+/* A mountinfo line as any copy of its namespace shows it too, mount
+ * point and type first: without the mount ids (fields 1 and 2) and the
+ * propagation (the optional fields before "-"), which a copy changes. */
+static char *mount_key(char *line)
+{
+	char *f[64], *save, *key;
+	size_t n = 0, dash = 0;
+
+	for (char *w = strtok_r(line, " ", &save); w && n < ARRAY_SIZE(f);
+	     w = strtok_r(NULL, " ", &save))
+		f[n++] = w;
+	for (size_t i = 6; i < n && !dash; i++)
+		if (!strcmp(f[i], "-"))
+			dash = i;
+	if (!dash || dash + 3 >= n)
+		return NULL;
+	if (asprintf(&key, "%s %s %s %s %s %s %s", f[4], f[dash + 1], f[2], f[3], f[5],
+		     f[dash + 2], f[dash + 3]) < 0)
+		return NULL;
+	return key;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The mounts of PID's mount namespace (0: lmproc's), sorted. */
+static int read_mounts(pid_t pid, struct mounts *m)
+{
+	char path[64], *save;
+	cleanup_free char *buf = NULL;
+	size_t cap = 0;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/mountinfo");
+	memset(m, 0, sizeof(*m));
+	buf = proc_read_file(path, NULL);
+	if (!buf) {
+		pr_perror("Can't read %s", path);
+		return -errno;
+	}
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (m->nr == cap) {
+			char **n = realloc(m->keys, (cap = cap ? cap * 2 : 64) * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			m->keys = n;
+		}
+		m->keys[m->nr] = mount_key(l);
+		if (!m->keys[m->nr]) {
+			pr_err("Can't parse a line of %s\n", path);
+			return -EIO;
+		}
+		m->nr++;
+	}
+	qsort(m->keys, m->nr, sizeof(*m->keys), key_cmp);
+	return 0;
+}
+
+/* The first difference between the tree's mounts and lmproc's other than
+ * one proc mounted on /proc (which sees_own_proc() then looks at), NULL
+ * if none; in a static buffer. */
+static const char *mounts_differ(const struct mounts *own, const struct mounts *tree)
+{
+	static char why[512];
+	size_t i = 0, k = 0, extra = 0;
+
+	while (i < own->nr || k < tree->nr) {
+		int c = i == own->nr ? 1 : k == tree->nr ? -1 : strcmp(own->keys[i], tree->keys[k]);
+
+		if (c < 0) {
+			snprintf(why, sizeof(why), "lmproc's mount \"%.200s\" is not the tree's",
+				 own->keys[i]);
+			return why;
+		}
+		if (c > 0 && (extra++ || strncmp(tree->keys[k], "/proc proc ", 11))) {
+			snprintf(why, sizeof(why), "its mount \"%.200s\" is not lmproc's",
+				 tree->keys[k]);
+			return why;
+		}
+		i += c == 0;
+		k++;
+	}
+	return extra ? NULL : "it has no /proc of its own pid namespace";
+}
+
+/* The /proc the tree's root sees is its pid namespace's: there the root
+ * (VROOT) is in that namespace (PIDNS) and has no pid above it. */
+static bool sees_own_proc(pid_t root, pid_t vroot, const struct stat *pidns)
+{
+	char path[96];
+	cleanup_free char *buf = NULL;
+	struct stat st;
+	char *l;
+	int v = 0, n = 0;
+	char end = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/root/proc/%d/ns/pid", root, vroot);
+	if (stat(path, &st) || !same(&st, pidns))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/root/proc/%d/status", root, vroot);
+	buf = proc_read_file(path, NULL);
+	l = buf ? strstr(buf, "\nNSpid:") : NULL;
+	if (l)
+		n = sscanf(l + 7, " %d%c", &v, &end);
+	return n == 2 && v == vroot && end == '\n';
+}
+
+static bool in_tree_ns(const struct pstree *t, pid_t v)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		if (pstree_vpid(t->items[i].pid) == v)
+			return true;
+	return false;
+}
+
+/* Nothing but the tree and the namespace's init lives in it: restore
+ * --pidns makes only those. */
+static int check_tenants(const struct pstree *t, pid_t root)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/root/proc", root);
+	dir = opendir(path);
+	if (!dir) {
+		pr_perror("Can't list the processes of pid %d's pid namespace (%s)", root, path);
+		return -errno;
+	}
+	while ((d = readdir(dir)) && !ret) {
+		pid_t v = atoi(d->d_name);
+
+		if (v <= 1 || in_tree_ns(t, v))
+			continue;
+		pr_err("pid %d: its pid namespace (not lmproc's) holds pid %d there, which is not "
+		       "part of the tree: not supported\n", root, v);
+		ret = -EOPNOTSUPP;
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* A tree in a pid namespace below lmproc's (see the top): *MNT_OK once it
+ * is one restore --pidns makes again. */
+static int check_pidns(const struct pstree *t, const struct stat *own, const struct stat *roots,
+		       bool *mnt_ok)
+{
+	pid_t root = t->items[0].pid, vroot = pstree_vpid(root);
+	struct mounts m_own = { 0 }, m_tree = { 0 };
+	const char *why;
+	int ret;
+
+	*mnt_ok = false;
+	if (same(&own[PID], &roots[PID]))
+		return 0;
+	if (!pstree_own_pidns() || vroot == 1) {
+		pr_err("pid %d is the init of its pid namespace (not lmproc's): not supported "
+		       "(restore --pidns makes that init itself)\n", root);
+		return -EOPNOTSUPP;
+	}
+	if (same(&own[MNT], &roots[MNT])) {
+		pr_err("pid %d is in a pid namespace other than lmproc's and sees lmproc's /proc, "
+		       "not one of its namespace: not supported (restore --pidns would give it "
+		       "one)\n", root);
+		return -EOPNOTSUPP;
+	}
+	ret = read_mounts(0, &m_own) ?: read_mounts(root, &m_tree);
+	why = ret ? NULL : mounts_differ(&m_own, &m_tree);
+	if (!ret && !why && !sees_own_proc(root, vroot, &roots[PID]))
+		why = "its /proc is not one of its own pid namespace";
+	free_mounts(&m_own);
+	free_mounts(&m_tree);
+	if (ret)
+		return ret;
+	if (why) {
+		pr_err("pid %d is in a mount namespace other than lmproc's: not supported (%s; "
+		       "only a /proc of its own pid namespace may differ)\n", root, why);
+		return -EOPNOTSUPP;
+	}
+	ret = check_tenants(t, root);
+	*mnt_ok = !ret;
+	return ret;
+}
+
+static int check_tree(const struct pstree *t, struct stat *own, struct stat *roots,
+		      bool *pidns_own)
 {
 	pid_t root = t->items[0].pid;
 	int ret = 0;
 
 	for (size_t k = 0; k < ARRAY_SIZE(rules) && !ret; k++)
 		ret = ns_stat(0, rules[k].kind, &own[k]) ?: ns_stat(root, rules[k].kind, &roots[k]);
+	if (!ret)
+		ret = check_pidns(t, own, roots, pidns_own);
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (!t->items[i].zombie)
-			ret = check_task(t->items[i].pid, root, own, roots);
+			ret = check_task(t->items[i].pid, root, own, roots, *pidns_own);
 	return ret;
 }
 
@@ -354,7 +573,8 @@ int ns_dump(int dfd, const struct pstree *t)
 	struct uts_names names;
 	struct ipc_state ipc;
 	char boot_id[BOOT_ID_LEN + 1];
-	int ret = check_tree(t, own, roots);
+	bool pidns_own = false;
+	int ret = check_tree(t, own, roots, &pidns_own);
 
 	if (!ret && !same(&own[IPC], &roots[IPC]))
 		ret = dump_ipc(root, &e, &ipc, sc, scp);
@@ -364,6 +584,7 @@ int ns_dump(int dfd, const struct pstree *t)
 	if (ret)
 		return ret;
 	e.boot_id = boot_id;
+	e.has_pidns_own = e.pidns_own = pidns_own;
 	e.monotonic_ns = clock_ns(CLOCK_MONOTONIC);
 	e.boottime_ns = clock_ns(CLOCK_BOOTTIME);
 	if (!same(&own[TIME], &roots[TIME])) {
@@ -549,6 +770,13 @@ int restore_check_ns(const struct restore_tree *t, const struct lmproc_opts *opt
 	char here[BOOT_ID_LEN + 1];
 	int ret;
 
+	if (t->ns->e->pidns_own && !opts->pidns) {
+		pr_err("The tree was dumped in a pid namespace of its own (its root pid %d there, "
+		       "not that namespace's init): in lmproc's it would see every process of this "
+		       "host; restore it with --pidns, which makes that namespace again\n",
+		       t->ctx[0].plan.pid);
+		return -EINVAL;
+	}
 	if (opts->timens)
 		return 0;
 	ret = read_boot_id(here);

@@ -105,6 +105,29 @@ int proc_read_status(pid_t pid, struct proc_status *st)
 	return 0;
 }
 
+int proc_read_nspid(pid_t pid, pid_t tid, pid_t *out, int max)
+{
+	cleanup_free char *buf = NULL;
+	char path[96], *l;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid ?: pid);
+	buf = proc_read_file(path, NULL);
+	if (!buf)
+		return -errno;
+	l = strstr(buf, "\nNSpid:");
+	if (!l)
+		return -ENOENT;
+	for (char *s = l + 7, *end; n < max; s = end) {
+		long v = strtol(s, &end, 10);
+
+		if (end == s)
+			break;
+		out[n++] = v;
+	}
+	return n;
+}
+
 int proc_read_stat(pid_t pid, struct proc_stat *st)
 {
 	cleanup_free char *buf = NULL;

@@ -2,7 +2,9 @@
  * and frozen top-down (a frozen parent forks no more, so its children
  * list is final once it is seized), zombies recorded with their exit
  * status, and the tree released, or killed, as a whole.  Never leaves a
- * process of the tree frozen on a failure. */
+ * process of the tree frozen on a failure.  Also the pids the tree sees
+ * (pstree_vpid()): those of its own pid namespace when it lives in one
+ * below lmproc's. */
 #include <dirent.h>
 #include <errno.h>
 #include <linux/kcmp.h>
@@ -20,6 +22,122 @@
 #include "pstree.h"
 
 #include "pstree.pb-c.h"
+
+/* A tree in a pid namespace below lmproc's (one `restore --pidns` made)
+ * is traced by lmproc's pids and dumped with its own: every image names
+ * processes and threads as they name themselves (NSpid's field of the
+ * tree's namespace).  One map for the process, as a dump dumps one tree:
+ * the code that writes a pid into an image asks pstree_vpid(). */
+#define MAX_NS_LEVELS 33 /* MAX_PID_NS_LEVEL + 1 */
+
+struct vpid {
+	pid_t host, v;
+};
+
+static struct vpid *vmap;
+static size_t nr_vmap;
+static int vlevel; /* the tree's namespace in NSpid; 0: lmproc's */
+
+static int vpid_cmp(const void *a, const void *b)
+{
+	pid_t x = ((const struct vpid *)a)->host, y = ((const struct vpid *)b)->host;
+
+	return x < y ? -1 : x > y;
+}
+
+static int nspid(pid_t pid, pid_t tid, pid_t *out)
+{
+	int n = proc_read_nspid(pid, tid, out, MAX_NS_LEVELS);
+
+	if (n > 0)
+		return n;
+	pr_err("Can't read the pids of pid %d (thread %d) in its pid namespaces (NSpid): %s\n",
+	       pid, tid ?: pid, strerror(n ? -n : EIO));
+	return n ?: -EIO;
+}
+
+static int vmap_add(pid_t pid, pid_t tid)
+{
+	pid_t ns[MAX_NS_LEVELS];
+	int n = nspid(pid, tid, ns);
+
+	if (n < 0)
+		return n;
+	if (n <= vlevel) {
+		pr_err("pid %d is not in the pid namespace of the tree's root\n", tid ?: pid);
+		return -EOPNOTSUPP;
+	}
+	vmap[nr_vmap++] = (struct vpid){ .host = tid ?: pid, .v = ns[vlevel] };
+	return 0;
+}
+
+static void vmap_free(void)
+{
+	free(vmap);
+	vmap = NULL;
+	nr_vmap = 0;
+	vlevel = 0;
+}
+
+/* The root's pid namespace is lmproc's when its NSpid has as many levels
+ * as lmproc's own. */
+static int map_vpids(const struct pstree *t)
+{
+	pid_t self[MAX_NS_LEVELS], root[MAX_NS_LEVELS];
+	size_t nr = 0;
+	int own = nspid(getpid(), 0, self);
+	int levels = own < 0 ? own : nspid(t->items[0].pid, 0, root);
+	int ret = 0;
+
+	vmap_free();
+	if (levels < 0)
+		return levels;
+	if (levels <= own)
+		return 0;
+	vlevel = levels - 1;
+	for (size_t i = 0; i < t->nr; i++)
+		nr += t->items[i].zombie ? 1 : t->items[i].task.nr_tids;
+	vmap = calloc(nr, sizeof(*vmap));
+	if (!vmap)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->nr && !ret; i++) {
+		const struct pstree_item *it = &t->items[i];
+
+		if (it->zombie)
+			ret = vmap_add(it->pid, 0);
+		for (size_t k = 0; !it->zombie && k < it->task.nr_tids && !ret; k++)
+			ret = vmap_add(it->pid, it->task.tids[k]);
+	}
+	qsort(vmap, nr_vmap, sizeof(*vmap), vpid_cmp);
+	if (ret)
+		vmap_free();
+	else
+		pr_info("pid %d lives in a pid namespace below lmproc's, as pid %d: its images "
+			"name its processes as it sees them\n", t->items[0].pid, root[vlevel]);
+	return ret;
+}
+
+pid_t pstree_vpid(pid_t host)
+{
+	struct vpid key = { .host = host }, *hit;
+	pid_t ns[MAX_NS_LEVELS];
+	int n;
+
+	if (!vlevel || host <= 0)
+		return host;
+	hit = bsearch(&key, vmap, nr_vmap, sizeof(*vmap), vpid_cmp);
+	if (hit)
+		return hit->v;
+	/* Outside the tree (its parent, a session leader): 0 if the tree
+	 * can't see it. */
+	n = proc_read_nspid(host, 0, ns, MAX_NS_LEVELS);
+	return n > vlevel ? ns[vlevel] : 0;
+}
+
+bool pstree_own_pidns(void)
+{
+	return vlevel;
+}
 
 static struct pstree_item *add_item(struct pstree *t, pid_t pid, int parent)
 {
@@ -224,6 +342,8 @@ int seize_tree(pid_t root, struct pstree *t)
 	}
 	if (!ret)
 		ret = check_shared_fd_tables(t);
+	if (!ret)
+		ret = map_vpids(t);
 	if (ret) {
 		unseize_tree(t);
 		pstree_free(t);
@@ -304,6 +424,7 @@ int kill_tree(struct pstree *t)
 
 void pstree_free(struct pstree *t)
 {
+	vmap_free();
 	free(t->items);
 	memset(t, 0, sizeof(*t));
 }
@@ -325,11 +446,11 @@ int dump_pstree(int dfd, const struct pstree *t)
 			break;
 		}
 		for (size_t k = 0; k < it->task.nr_tids; k++)
-			tids[k] = it->task.tids[k];
-		pe.pid = it->pid;
-		pe.ppid = it->ppid;
-		pe.pgid = it->pgid;
-		pe.sid = it->sid;
+			tids[k] = pstree_vpid(it->task.tids[k]);
+		pe.pid = pstree_vpid(it->pid);
+		pe.ppid = pstree_vpid(it->ppid);
+		pe.pgid = pstree_vpid(it->pgid);
+		pe.sid = pstree_vpid(it->sid);
 		pe.n_threads = it->task.nr_tids;
 		pe.threads = tids;
 		if (it->zombie) {

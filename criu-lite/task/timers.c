@@ -17,6 +17,7 @@
 #include "fault.h"
 #include "log.h"
 #include "proc.h"
+#include "pstree.h"
 #include "restore.h"
 #include "task-attrs.h"
 #include "words.h"
@@ -190,7 +191,7 @@ int dump_timers(CoreEntry *core, const struct task_misc *m)
 		e->signo = s->signo;
 		e->sival = s->sival;
 		e->has_notify_tid = s->notify & SIGEV_THREAD_ID;
-		e->notify_tid = s->notify_tid;
+		e->notify_tid = pstree_vpid(s->notify_tid);
 		e->interval_ns = ns_of(s->t.interval_sec, s->t.interval_nsec);
 		e->value_ns = ns_of(s->t.value_sec, s->t.value_nsec);
 		e->overrun = s->t.overrun;

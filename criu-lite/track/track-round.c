@@ -19,6 +19,7 @@
 
 #include "inventory.pb-c.h"
 #include "pagemap.pb-c.h"
+#include "pstree.h"
 
 /* Deep enough for any sane migration, small enough to stop a loop. */
 #define MAX_CHAIN 64
@@ -153,7 +154,7 @@ static int load_parent(struct track_round *r, int dfd, enum track_backend want)
 	pfd = open_parent(dfd, r->parent_dir);
 	if (pfd < 0)
 		return pfd;
-	ret = check_chain(pfd, r->parent_dir, r->root_pid, &inv);
+	ret = check_chain(pfd, r->parent_dir, pstree_vpid(r->root_pid), &inv);
 	if (ret)
 		goto out;
 	r->parent_round_id = inv->round_id;
@@ -166,7 +167,7 @@ static int load_parent(struct track_round *r, int dfd, enum track_backend want)
 		    strcmp(inv->track_backend, track_backend_name(r->backend)))
 			r->parent_token = 0;
 	}
-	if (!ret && !img_exists(pfd, IMG_MM, r->pid)) {
+	if (!ret && !img_exists(pfd, IMG_MM, pstree_vpid(r->pid))) {
 		/* Forked since that round: this one copies all of it. */
 		pr_debug("pid %d is not in %s: a full round\n", r->pid, r->parent_dir);
 		r->parent_dir = NULL;
@@ -174,11 +175,12 @@ static int load_parent(struct track_round *r, int dfd, enum track_backend want)
 		goto out;
 	}
 	if (!ret) {
-		ret = img_read_one(pfd, IMG_MM, r->pid, (ProtobufCMessage **)&r->parent_mm);
+		ret = img_read_one(pfd, IMG_MM, pstree_vpid(r->pid),
+				   (ProtobufCMessage **)&r->parent_mm);
 	}
 	img_free_msg(&inv->base);
 	if (!ret)
-		ret = load_parent_pages(pfd, r->pid, &r->parent_pages);
+		ret = load_parent_pages(pfd, pstree_vpid(r->pid), &r->parent_pages);
 out:
 	close(pfd);
 	return ret;

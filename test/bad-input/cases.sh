@@ -1159,6 +1159,180 @@ pidns_steps() {
 	fi
 }
 
+# inner_pids HOST: the pids HOST and its descendants have in their own pid
+# namespace (the last of NSpid), sorted.
+inner_pids() {
+	local p kids
+
+	awk '/^NSpid:/ { print $NF }' "/proc/$1/status" 2>/dev/null
+	kids=$(cat /proc/"$1"/task/*/children 2>/dev/null)
+	for p in $kids; do
+		inner_pids "$p"
+	done
+}
+
+# pidns_host TAG: the root's pid here, from lmproc TAG's log of a restore
+# --pidns; its namespace's init in PIDNS_INITS.
+pidns_host() {
+	PHOST=$(sed -n 's/.*its root pid [0-9]* is pid \([0-9]*\) here.*/\1/p' "$RD/$1.log")
+	if [ -z "$PHOST" ]; then
+		REASON="$1 did not say the root's pid on the host"
+		return 1
+	fi
+	PIDNS_INITS+=" $(ps -o ppid= -p "$PHOST" | tr -d ' ')"
+}
+
+# restore --pidns, then dump the restored tree by its pid here and restore
+# that again: its images name the pids the tree sees (restore without
+# --pidns is refused, naming the namespace), and the second copy sees the
+# same pids as the first and passes its own checks (memory included).
+case_pidns_again() {
+	pidns_again_steps "${1:-$BUILD/static/tree_basic}"
+	local st=$? p
+
+	for p in ${PIDNS_INITS:-}; do
+		[ "$p" != 1 ] && kill -KILL "$p" 2>/dev/null
+	done
+	kill_leftovers
+	return "$st"
+}
+
+pidns_again_steps() {
+	local first second
+
+	PIDNS_INITS=
+	target_up "$1" setsid || return 1
+	mkdir -p "$RD/img" "$RD/img2"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	must_lm restore "restore --pidns" restore -D "$RD/img" --pidns -d || return 1
+	pidns_host restore || return 1
+	first=$(inner_pids "$PHOST" | sort -n | tr '\n' ' ')
+	must_lm dump2 "the dump of the restored tree (pid $PHOST here)" \
+		dump -t "$PHOST" -D "$RD/img2" || return 1
+	reap_dumped "$PHOST" || return 1
+	bad_lmproc restore -D "$RD/img2" -d
+	refused $? "pid $TPID" "pid namespace" "--pidns" || return 1
+	must_lm restore2 "the second restore --pidns" restore -D "$RD/img2" --pidns -d || return 1
+	pidns_host restore2 || return 1
+	second=$(inner_pids "$PHOST" | sort -n | tr '\n' ' ')
+	if [ "$first" != "$second" ] || [ "$(inner_pids "$PHOST" | head -n 1)" != "$TPID" ]; then
+		REASON="the tree sees pids '$second' after the second restore, '$first' after the \
+first (root $TPID)"
+		return 1
+	fi
+	# Its /proc is its namespace's: there its root is TPID and nothing else.
+	if [ "$(awk '/^NSpid:/ { $1 = ""; print }' "/proc/$PHOST/root/proc/$TPID/status" |
+		tr -d ' \t')" != "$TPID" ]; then
+		REASON="the /proc of the copy restored twice does not show it as pid $TPID alone"
+		return 1
+	fi
+	rm -f "$TOUT"
+	kill -TERM "$PHOST"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="the copy restored twice (pid $PHOST here) gave no verdict within 30 s"
+		return 1
+	fi
+	check_verdict || { REASON="the copy restored twice: $REASON"; return 1; }
+}
+
+# A tree restore --pidns made, dumped in part: its namespace's init alone
+# (the init of a pid namespace other than lmproc's), or a child of its
+# root (the namespace holds the root, no part of that tree): each refused
+# in one line naming the pid; the tree runs on and passes.
+case_pidns_again_refused() {
+	pidns_refused_steps
+	local st=$? p
+
+	for p in ${PIDNS_INITS:-}; do
+		[ "$p" != 1 ] && kill -KILL "$p" 2>/dev/null
+	done
+	kill_leftovers
+	return "$st"
+}
+
+pidns_refused_steps() {
+	local init child p
+
+	PIDNS_INITS=
+	target_up "$BUILD/static/tree_basic" setsid || return 1
+	mkdir -p "$RD/img" "$RD/img2"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	must_lm restore "restore --pidns" restore -D "$RD/img" --pidns -d || return 1
+	pidns_host restore || return 1
+	init=${PIDNS_INITS# }
+	bad_lmproc dump -t "$init" -D "$RD/img2"
+	refused $? "pid $init" "init of its pid namespace" || return 1
+	child=$(cat /proc/"$PHOST"/task/*/children | tr ' ' '\n' | while read -r p; do
+		[ "$(awk '{ print $3 }' "/proc/$p/stat")" != Z ] && echo "$p"; done | head -n 1)
+	bad_lmproc dump -t "$child" -D "$RD/img2"
+	refused $? "pid $child" "holds pid $TPID there" "not part of the tree" || return 1
+	rm -f "$TOUT"
+	kill -TERM "$PHOST"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="the restored tree (pid $PHOST here) gave no verdict within 30 s"
+		return 1
+	fi
+	check_verdict || { REASON="the restored tree after the refusals: $REASON"; return 1; }
+}
+
+# case_pidns_foreign [--mount-proc]: the counting test as pid 2 of a pid
+# namespace unshare(1) made, under a shell as its init.  With a /proc of
+# that namespace (--mount-proc): dumped with the pid it sees, restored
+# --pidns at that pid, it passes.  With lmproc's /proc (no --mount-proc):
+# refused in one line, naming the pid, and it runs on and passes.
+case_pidns_foreign() {
+	pidns_foreign_steps "$@"
+	local st=$? p
+
+	for p in ${PIDNS_INITS:-}; do
+		[ "$p" != 1 ] && kill -KILL "$p" 2>/dev/null
+	done
+	kill_leftovers
+	return "$st"
+}
+
+pidns_foreign_steps() {
+	local sh host inner
+
+	PIDNS_INITS=
+	# shellcheck disable=SC2016 # the shell's own "$@"
+	start_test "$BUILD/static/counter" unshare -pf "$@" --kill-child sh -c '"$@" & wait' sh ||
+		return 1
+	sh=$(cat "/proc/$SPAWNED/task/$SPAWNED/children")
+	host=$(cat "/proc/${sh%% *}/task/${sh%% *}/children")
+	host=${host%% *}
+	inner=$(awk '/^NSpid:/ { print $NF }' "/proc/$host/status")
+	if [ -z "$host" ] || [ "$inner" != "$TPID" ]; then
+		REASON="no counting test at pid $TPID of the new namespace (here: '$host')"
+		return 1
+	fi
+	track_pid "$host"
+	mkdir -p "$RD/img"
+	if [ $# = 0 ]; then
+		bad_lmproc dump -t "$host" -D "$RD/img"
+		refused $? "pid $host" "sees lmproc's /proc" || return 1
+	else
+		must_lm dump "dump" dump -t "$host" -D "$RD/img" || return 1
+		reap_dumped "$host" || return 1
+		must_lm restore "restore --pidns" restore -D "$RD/img" --pidns -d || return 1
+		pidns_host restore || return 1
+		if [ "$(inner_pids "$PHOST")" != "$TPID" ]; then
+			REASON="the restored copy sees pid $(inner_pids "$PHOST"), not $TPID"
+			return 1
+		fi
+		host=$PHOST
+	fi
+	rm -f "$TOUT"
+	kill -TERM "$host"
+	if ! wait_until 30000 file_ready "$TOUT"; then
+		REASON="the counting test (pid $host here) gave no verdict within 30 s"
+		return 1
+	fi
+	check_verdict
+}
+
 # --- the harness itself --------------------------------------------------------
 
 # One inverted byte in the middle of the heap test's page data, its
@@ -1358,6 +1532,14 @@ run_bad_input() {
 	CASE_KIND=state bad_case timers-thread case_timers_thread
 	CASE_KIND=state bad_case pidns case_pidns
 	CASE_KIND=state bad_case pidns-proc-files case_pidns "$BUILD/static/proc_tree"
+	CASE_KIND=state bad_case pidns-again case_pidns_again
+	CASE_KIND=state bad_case pidns-again-heap case_pidns_again "$BUILD/static/heap"
+	CASE_KIND=state bad_case pidns-again-proc-files case_pidns_again "$BUILD/static/proc_tree"
+	CASE_KIND=state bad_case pidns-again-proc-self case_pidns_again "$BUILD/static/proc_self"
+	CASE_KIND=state bad_case pidns-again-threads case_pidns_again "$BUILD/static/threads_churn"
+	CASE_KIND=state bad_case pidns-again-refused case_pidns_again_refused
+	CASE_KIND=state bad_case pidns-foreign case_pidns_foreign --mount-proc
+	CASE_KIND=state bad_case pidns-foreign-host-proc case_pidns_foreign
 	CASE_KIND=state bad_case unix-ext-dgram case_unix_ext_dgram
 	CASE_KIND=state bad_case inet-netns case_inet_netns
 	CASE_KIND=harness bad_case sees-corruption case_harness_sees_corruption

@@ -699,6 +699,147 @@ case_migrate_auto_converge_int() {
 	target_intact
 }
 
+# mem_sum PID: sha256 of the whole MiBs of every private anonymous
+# writable mapping of PID of 1 MiB or more: the heap test's 64 MiB block,
+# without the tail the main thread's TLS may be merged into (the kernel
+# writes rseq's cpu fields there as the process moves between CPUs).
+mem_sum() {
+	python3 - "$1" <<'PY'
+import hashlib, re, sys
+pid, h = sys.argv[1], hashlib.sha256()
+with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb") as mem:
+    for line in maps:
+        f = line.split()
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        if f[1] != "rw-p" or len(f) > 5 or hi - lo < 1 << 20:
+            continue
+        mem.seek(lo)
+        h.update(f[0].encode() + mem.read((hi - lo) & ~((1 << 20) - 1)))
+print(h.hexdigest())
+PY
+}
+
+serve2_port() {
+	SPORT2=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$RD/serve2.err")
+	[ -n "$SPORT2" ]
+}
+
+# serve2_up: a second serve, images under RD/srv2, its log in RD/serve2.err,
+# its port in SPORT2, LMPROC_FAULT=SERVE2_FAULT.
+serve2_up() {
+	mkdir -p "$RD/srv2"
+	: >"$RD/serve2.err"
+	spawn serve2 "$RD/serve2.out" "$RD/serve2.err" env "LMPROC_FAULT=${SERVE2_FAULT:-}" \
+		"$LMPROC_REAL" serve -D "$RD/srv2" --listen 127.0.0.1:0 --tls-psk-file "$RD/psk" ||
+		return 1
+	SPID2=$SPAWNED
+	if ! wait_until 5000 serve2_port; then
+		REASON="serve 2 did not say where it listens: $(head -c 200 "$RD/serve2.err")"
+		return 1
+	fi
+}
+
+serve2_has() {
+	grep -q -- "$1" "$RD/serve2.err"
+}
+
+# moved_to N LOG: the last mig moved TPID, now gone, to DEST, which the
+# serve logging into LOG says runs there, migration N; its memory still
+# sums to SUM0.
+moved_to() {
+	local sum
+
+	if [ "$(json_field result)" != migrated ]; then
+		REASON="migrate of pid $TPID did not say migrated: $(head -c 300 "$RD/bad.out" \
+			"$RD/bad.err")"
+		return 1
+	fi
+	DEST=$(json_field dest_pid)
+	reap_dumped "$TPID" || return 1
+	if ! wait_until 5000 grep -q -- "migration $1 from .*: pid $DEST runs here" "$2"; then
+		REASON="$(basename "$2") does not say pid $DEST runs there: $(tail -n 2 "$2" |
+			cut -c1-200 | tr '\n' ' ')"
+		return 1
+	fi
+	sum=$(mem_sum "$DEST") || { REASON="can't sum the memory of pid $DEST"; return 1; }
+	if [ "$sum" != "$SUM0" ]; then
+		REASON="the memory of pid $DEST (moved from pid $TPID to $(basename "$2" .err)) \
+sums to $sum, not $SUM0"
+		return 1
+	fi
+}
+
+# (9) there and back: the heap test (its own session, as --pidns wants)
+# moved to serve 1, then the copy there (by its pid here) to serve 2: the
+# same memory at each step (checksum), the first copy and its pid
+# namespace's init gone, the last passing its own checks.
+migrate_back_steps() {
+	local init1
+
+	target_up "$BUILD/static/heap" setsid || return 1
+	serve_up || return 1
+	serve2_up || return 1
+	SUM0=$(mem_sum "$TPID") || { REASON="can't sum the memory of pid $TPID"; return 1; }
+	mig --tls-psk-file "$RD/psk" || { REASON="the first migration failed: $(head -n 2 \
+		"$RD/bad.err" | cut -c1-300)"; return 1; }
+	moved_to 1 "$RD/serve.err" || return 1
+	init1=$(ps -o ppid= -p "$DEST" | tr -d ' ')
+	DEST_INIT=$init1
+	TPID=$DEST
+	SPORT=$SPORT2
+	mig --tls-psk-file "$RD/psk" || { REASON="the migration back failed: $(head -n 2 \
+		"$RD/bad.err" | cut -c1-300)"; return 1; }
+	moved_to 1 "$RD/serve2.err" || return 1
+	if ! wait_until 5000 gone "$init1"; then
+		REASON="the init of the first copy's pid namespace (pid $init1) is still there"
+		return 1
+	fi
+	dest_passes
+}
+
+# (9b) the same, serve 2's restore failing (in the restorer): the copy
+# at serve 1 is released as dump -R would, with the same memory, and
+# passes its own checks.
+migrate_back_fails_steps() {
+	target_up "$BUILD/static/heap" setsid || return 1
+	serve_up || return 1
+	SERVE2_FAULT=restore-in-restorer serve2_up || return 1
+	SUM0=$(mem_sum "$TPID") || { REASON="can't sum the memory of pid $TPID"; return 1; }
+	mig --tls-psk-file "$RD/psk" || { REASON="the first migration failed: $(head -n 2 \
+		"$RD/bad.err" | cut -c1-300)"; return 1; }
+	moved_to 1 "$RD/serve.err" || return 1
+	DEST_INIT=$(ps -o ppid= -p "$DEST" | tr -d ' ')
+	TPID=$DEST
+	SPORT=$SPORT2
+	mig --tls-psk-file "$RD/psk"
+	ERRORS_ONLY=1 refused $? "pid $TPID" "could not restore" "released" || return 1
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	if [ "$(mem_sum "$TPID")" != "$SUM0" ]; then
+		REASON="the copy at serve 1 (pid $TPID) resumed with other memory"
+		return 1
+	fi
+	dest_passes
+}
+
+# case_migrate_back [fails]
+case_migrate_back() {
+	local st
+
+	SPID2=
+	if [ "${1:-}" = fails ]; then
+		migrate_back_fails_steps
+	else
+		migrate_back_steps
+	fi
+	st=$?
+	[ -n "${SPID2:-}" ] && kill -TERM "$SPID2" 2>/dev/null
+	if [ "$st" = 0 ] && [ -n "$(ls -A "$RD/srv2" 2>/dev/null)" ]; then
+		REASON="serve 2 left $(ls -A "$RD/srv2" | head -n 3 | tr '\n' ' ') under -D"
+		st=1
+	fi
+	return "$st"
+}
+
 srv_empty() {
 	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
 }
@@ -725,4 +866,6 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-auto-converge mig_case case_migrate_auto_converge
 	CASE_KIND=migrate bad_case migrate-auto-converge-int mig_case \
 		case_migrate_auto_converge_int
+	CASE_KIND=migrate bad_case migrate-back mig_case case_migrate_back
+	CASE_KIND=migrate bad_case migrate-back-fails mig_case case_migrate_back fails
 }

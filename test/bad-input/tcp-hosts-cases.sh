@@ -22,6 +22,8 @@ tcp_hosts_case() {
 		add_detail "lmproc dump log" "$RD/dump.log" 3
 		add_detail "lmproc restore log" "$RD/restore.log" 3
 		add_detail "lmproc migrate log" "$RD/migrate.log" 3
+		[ -e "$RD/migrate-back.log" ] && add_detail "lmproc migrate back log" \
+			"$RD/migrate-back.log" 3
 		add_detail "lmproc serve log" "$RD/serve.err" 5
 		return 1
 	fi
@@ -48,4 +50,5 @@ run_tcp_hosts_bad_input() {
 	CASE_KIND=state bad_case tcp-hosts-migrate-iptables tcp_hosts_case 4 migrate iptables
 	CASE_KIND=state bad_case tcp-hosts-migrate-fails tcp_hosts_case 4 migrate-fail
 	CASE_KIND=state bad_case tcp-hosts-migrate-link-lost tcp_hosts_case 6 migrate-lost
+	CASE_KIND=state bad_case tcp-hosts-migrate-back tcp_hosts_case 4 migrate-back
 }

@@ -32,7 +32,11 @@
 # streams on, on host A, no lock anywhere.  migrate-lost: the same with
 # serve's child killed while its restore is held before the fork
 # (LMPROC_FAULT=restore-stop-before-fork): the link lost before
-# RESTORED.
+# RESTORED.  migrate-back: as migrate, then the server moved back from
+# host B (by a migrate in host B's namespaces, of its pid there) to a
+# serve in host A's (on 198.18.0.1): it runs on host A, in that serve's
+# new pid namespace, at the pid it always had, nothing of it left on
+# host B; the client sees every byte through both moves.
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
 # nftables lock; migrate and serve are given it too).  HOSTS_NO_REPAIR=1
 # leaves --tcp-established out of dump and restore (or migrate): the case
@@ -103,7 +107,7 @@ ms() { date +%s%3N; }
 cleanup() {
 	local p
 
-	for p in "${HOLDERS[@]}" ${SP:-} ${CP:-} ${SVP:-}; do
+	for p in "${HOLDERS[@]}" ${SP:-} ${CP:-} ${SVP:-} ${SVA:-}; do
 		kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -140,6 +144,7 @@ client_up() {
 
 	# migrate's TLS handshake and rounds come before the freeze.
 	[[ "$MODE" == migrate* ]] && client[4]=6000
+	[ "$MODE" = migrate-back ] && client[4]=10000
 
 	case "$MODE" in
 	stall) client+=(stall) ;;
@@ -368,40 +373,85 @@ only_sleep() {
 # The server moved by migrate: its pid in host B's (DEST) and in serve's
 # new pid namespace (SPID, as dumped), under that namespace's init, a
 # child of host B's init; in a network namespace of its own, no lock.
+# migrate-back's way back: TO FROM LOG, host A, host B and its serve's log.
 check_migrated() {
-	local dest p f pid rinit left
+	local dest p f pid rinit left to=${1:-$HB} from=${2:-$HA} log=${3:-$DIR/serve.err}
 
 	[ "$(json_field result)" = migrated ] ||
 		fail "migrate did not say migrated: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
 	dest=$(json_field dest_pid)
-	wait_out "$DIR/serve.err" "pid $dest runs here"
+	wait_out "$log" "pid $dest runs here"
 	RHOST=
 	for p in /proc/[0-9]*; do
 		read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "$p/status" 2>/dev/null)
 		[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && RHOST=${f[0]}
 	done
-	[ -n "$RHOST" ] || fail "no process at pid $dest in host B"
+	[ -n "$RHOST" ] || fail "no process at pid $dest in host $(host_name "$to")"
 	pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$RHOST/status")
 	[ "$pid" = "$SPID" ] || fail "the restored server has pid $pid in its namespace, not $SPID"
 	[[ "$(tr '\0' ' ' <"/proc/$RHOST/cmdline")" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
 		fail "pid $dest in host B is not the server"
 	rinit=$(awk '/^PPid:/ { print $2 }' "/proc/$RHOST/status")
-	[ "$(awk '/^PPid:/ { print $2 }' "/proc/$rinit/status")" = "$HB" ] ||
-		fail "the restored server's pid namespace init is not a child of host B's init"
-	[ "$(readlink "/proc/$RHOST/ns/net")" != "$(readlink "/proc/$HB/ns/net")" ] ||
-		fail "the restored server is in host B's own network namespace"
+	# serve's child, its parent until then, may log before it exits.
+	for _ in $(seq 500); do
+		[ "$(awk '/^PPid:/ { print $2 }' "/proc/$rinit/status")" = "$to" ] && break
+		sleep 0.01
+	done
+	[ "$(awk '/^PPid:/ { print $2 }' "/proc/$rinit/status")" = "$to" ] ||
+		fail "the restored server's pid namespace init is not a child of host" \
+			"$(host_name "$to")'s init"
+	[ "$(readlink "/proc/$RHOST/ns/net")" != "$(readlink "/proc/$to/ns/net")" ] ||
+		fail "the restored server is in host $(host_name "$to")'s own network namespace"
 	rules "$RHOST" | grep -q lmproc && fail "a lock is left in the restored container"
 	# Its clocks continue the dumped ones: a time namespace of its own.
-	[ "$(readlink "/proc/$RHOST/ns/time")" != "$(readlink "/proc/$HB/ns/time")" ] ||
-		fail "the restored server is in host B's time namespace"
-	left=$(only_sleep "$HA")
-	[ -z "$left" ] || fail "left on host A: $left"
-	left=$(only_sleep "$HB" "$rinit")
-	[ -z "$left" ] || fail "left on host B: $left"
-	at "$HA" ip link show vc0 >/dev/null 2>&1 && fail "vc0 is left on host A"
-	at "$HB" ip -o link show vc0 2>/dev/null | grep -q "master br0" ||
-		fail "no vc0 on host B's br0: $(at "$HB" ip -o link show | cut -d: -f2 | tr '\n' ' ')"
+	[ "$(readlink "/proc/$RHOST/ns/time")" != "$(readlink "/proc/$to/ns/time")" ] ||
+		fail "the restored server is in host $(host_name "$to")'s time namespace"
+	for _ in $(seq 500); do
+		[ -z "$(only_sleep "$from")" ] && break
+		sleep 0.01
+	done
+	left=$(only_sleep "$from")
+	[ -z "$left" ] || fail "left on host $(host_name "$from"): $left"
+	left=$(only_sleep "$to" "$rinit")
+	[ -z "$left" ] || fail "left on host $(host_name "$to"): $left"
+	at "$from" ip link show vc0 >/dev/null 2>&1 &&
+		fail "vc0 is left on host $(host_name "$from")"
+	at "$to" ip -o link show vc0 2>/dev/null | grep -q "master br0" ||
+		fail "no vc0 on host $(host_name "$to")'s br0: $(at "$to" ip -o link show |
+			cut -d: -f2 | tr '\n' ' ')"
 	return 0
+}
+
+host_name() {
+	if [ "$1" = "$HA" ]; then echo A; else echo B; fi
+}
+
+# migrate-back: the server, on host B since the first move, moved back
+# by a migrate in host B's namespaces (the server's pid there, DEST) to a
+# serve in host A's, on 198.18.0.1:7070 (host A's br0).
+move_back() {
+	local st t0 t1 dest left
+
+	dest=$(json_field dest_pid)
+	cp "$DIR/migrate.json" "$DIR/migrate-1.json"
+	mkdir -p "$DIR/srv-a"
+	nsenter -t "$HA" -n -p -m "$LM" serve --listen 198.18.0.1:7070 --tls-psk-file "$DIR/psk" \
+		-D "$DIR/srv-a" "${lock[@]}" </dev/null >/dev/null 2>"$DIR/serve-a.err" &
+	SVA=$!
+	wait_out "$DIR/serve-a.err" "listening on"
+	t0=$(ms)
+	timeout 60 nsenter -t "$HB" -n -p -m "$LM" migrate -t "$dest" --to 198.18.0.1:7070 \
+		--tls-psk-file "$DIR/psk" --tcp-established "${lock[@]}" --veth-pair eth0=vc0@br0 \
+		--json -o "$DIR/migrate-back.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err"
+	st=$?
+	t1=$(ms)
+	[ "$st" = 124 ] && fail "migrate back did not end within 60 s"
+	[ "$st" = 0 ] || fail "migrate back: $(head -c 300 "$DIR/migrate.err")"
+	echo "back: frozen_ms $(json_field frozen_ms) migrate_ms $((t1 - t0)) rounds" \
+		"$(json_field rounds)"
+	check_migrated "$HA" "$HB" "$DIR/serve-a.err"
+	left=$(find "$DIR/srv-a" -mindepth 1 | head -n 3)
+	[ -z "$left" ] || fail "serve on host A left $left under -D"
 }
 
 # The source's copy resumed after serve's restore failed.
@@ -459,7 +509,7 @@ move() {
 	t1=$(ms)
 	[ "$st" = 124 ] && fail "migrate did not end within 60 s"
 	echo "frozen_ms $(json_field frozen_ms) migrate_ms $((t1 - t0)) rounds $(json_field rounds)"
-	if [ "$MODE" != migrate ]; then
+	if [ "$MODE" != migrate ] && [ "$MODE" != migrate-back ]; then
 		[ "$st" != 0 ] || fail "migrate succeeded with the restore failing"
 		check_resumed
 	else
@@ -469,6 +519,7 @@ move() {
 	fi
 	left=$(find "$DIR/srv" -mindepth 1 | head -n 3)
 	[ -z "$left" ] || fail "serve left $left under -D"
+	[ "$MODE" = migrate-back ] && move_back
 	finish
 }
 
