@@ -513,7 +513,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 		return ret;
 	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
 				      ctx->live, ctx->nr_live);
-	ctx->shmem = shmem_dump_start(ctx->dfd, ctx->opts->prev_images_dir, ctx->pid, false);
+	ctx->shmem = shmem_dump_start(ctx->dfd, ctx->opts->prev_images_dir,
+				      pstree_vpid(ctx->pid), false);
 	if (ctx->opts->tcp_established)
 		ctx->tcp = tcp_dump_start(ctx->opts->network_lock);
 	charge(ctx, ST_FILES);
@@ -756,7 +757,8 @@ static int run_pre_dump(struct dump_ctx *ctx)
 	if (!ret)
 		ret = ns_dump(-1, &ctx->tree);
 	if (!ret) {
-		ctx->shmem = shmem_dump_start(ctx->dfd, ctx->opts->prev_images_dir, ctx->pid, true);
+		ctx->shmem = shmem_dump_start(ctx->dfd, ctx->opts->prev_images_dir,
+					      pstree_vpid(ctx->pid), true);
 		ret = ctx->shmem ? 0 : -EIO;
 	}
 	if (!ret) {
