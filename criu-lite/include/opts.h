@@ -72,6 +72,13 @@ struct lmproc_opts {
 	int max_rounds;			/* migrate --max-rounds (default 8) */
 	int max_time_s;			/* migrate --max-time (0: no limit) */
 	bool auto_converge;		/* migrate --auto-converge: CPU quota steps */
+	/* migrate --grace MS (in HELLO to serve's restore): the restored
+	 * tree runs MS, its network still locked, before restore_hold; a
+	 * process of it that dies meanwhile fails the restore, and the
+	 * reason goes to grace_why (serve's) too. */
+	int grace_ms;
+	char *grace_why;
+	size_t grace_why_len;
 	/* migrate: called with the tree frozen and its images complete and
 	 * checked, before the kill.  0: kill it (committed); negative: release
 	 * it as -R would; DUMP_HOLD_FROZEN: leave it stopped (outcome unknown). */

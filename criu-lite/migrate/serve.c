@@ -3,8 +3,9 @@
  * never affects the next): authenticates the peer before reading anything
  * it sends, receives the images into a private directory under -D, runs
  * restore's own code path into a new pid and time namespace, holds the
- * restored tree stopped until the source's COMMIT, acknowledges it, and
- * only then lets the restore hand the tree over.  One log line per
+ * restored tree stopped (or, with the source's --grace, running with its
+ * network locked: restore-grace.c) until the source's COMMIT,
+ * acknowledges it, and only then lets the restore hand the tree over.  One log line per
  * connection; serve keeps serving. */
 #include <ctype.h>
 #include <dirent.h>
@@ -369,6 +370,10 @@ static int restore_tree(struct mig_dst *d)
 	d->ropts.detach = true;
 	d->ropts.restore_hold = hold;
 	d->ropts.hold_arg = d;
+	/* --grace: a tree that dies within it is the reason (as is, since
+	 * fail() keeps the first). */
+	d->ropts.grace_why = d->reason;
+	d->ropts.grace_why_len = sizeof(d->reason);
 	ret = cmd_restore(&d->ropts);
 	if (ret)
 		fail(d, ret, "the restore failed (%s)", strerror(ret < 0 ? -ret : EIO));

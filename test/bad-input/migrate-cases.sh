@@ -620,6 +620,97 @@ case_migrate_auto_converge_int() {
 	target_intact
 }
 
+# (7) --grace 300: a healthy target (bad-input/grace_target, 16 MiB
+# written in a known order) runs 300 ms at the destination, its network
+# locked, before the commit: migrated, frozen at least that long (the
+# source stays frozen through the grace), and every word exact there.
+case_migrate_grace() {
+	local frozen
+
+	target_up "$BUILD/bad-input/grace_target" || return 1
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --grace 300; then
+		REASON="migrate --grace 300 failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	frozen=$(json_field frozen_ms)
+	if ! awk -v f="$frozen" 'BEGIN { exit !(f >= 300) }'; then
+		REASON="frozen ${frozen:-?} ms with --grace 300: the source did not wait for the grace"
+		return 1
+	fi
+	moved_passes 1
+}
+
+# no_copy_left: no process runs bad-input/grace_target but the target.
+no_copy_left() {
+	local p exe
+
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null) || continue
+		if [ "$exe" = "$BUILD/bad-input/grace_target" ] && [ "${p#/proc/}" != "$TPID" ]; then
+			REASON="a copy of the target is left: pid ${p#/proc/} ($(proc_state "${p#/proc/}"))"
+			return 1
+		fi
+	done
+}
+
+# (7b) the restored copy aborts as soon as it runs in serve's pid
+# namespace (GRACE_DIE_IF_MOVED): within the grace, so serve kills and
+# reaps the copy (its namespace goes with its init) and says why; migrate
+# exits 1, 'released'; the target runs on at the source, intact, and
+# nothing of the copy is left.
+case_migrate_grace_dies() {
+	GRACE_DIE_IF_MOVED=1 target_up "$BUILD/bad-input/grace_target" || return 1
+	serve_up || return 1
+	mig --tls-psk-file "$RD/psk" --grace 20000
+	ERRORS_ONLY=1 refused $? "pid $TPID" "died within the grace period" "killed by SIGABRT" \
+		"released" || return 1
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	serve_says 1 "migration 1 from .* refused: the restored tree's pid $TPID died within the \
+grace period (killed by SIGABRT)" || return 1
+	if ! wait_until 5000 serve_idle; then
+		REASON="serve's child for the migration did not end"
+		return 1
+	fi
+	no_copy_left || return 1
+	target_intact
+}
+
+# (7c) bad --grace values: one line each, nothing frozen; and a HELLO
+# whose grace is out of bounds: serve refuses it in one line.
+case_migrate_grace_bad() {
+	local v
+
+	target_up || return 1
+	serve_up --insecure || return 1
+	for v in -1 60001 abc 1.5 ''; do
+		bad_lmproc migrate -t "$TPID" --to "127.0.0.1:$SPORT" --insecure --grace "$v"
+		if [ $? != 2 ]; then
+			REASON="migrate --grace '$v' was not refused as a usage error"
+			return 1
+		fi
+		one_line_error "$RD/bad.err" '^lmproc: ' || return 1
+		names "bad --grace $v (milliseconds, 0 to 60000)" || {
+			REASON="--grace '$v': $(head -n 1 "$RD/bad.err")"; return 1; }
+	done
+	send_raw eval 'hello_frames_with "grace 60001"'
+	serve_says 1 "connection 1 from .* refused: a HELLO with a grace of '60001' ms, not 1 to \
+60000" || return 1
+	send_raw eval 'hello_frames_with "grace 0"'
+	serve_says 1 "connection 2 from .* refused: a HELLO with a grace of '0' ms" || return 1
+	target_intact
+}
+
+# hello_frames_with LINE: a HELLO with LINE after its first.
+hello_frames_with() {
+	local v hello
+
+	v=$(sed -n 's/^#define IMAGE_VERSION \([0-9]*\).*/\1/p' "$ROOT/criu-lite/include/image.h")
+	hello="lmproc-migrate $(mig_version) images $v tcp 0"$'\n'"$1"$'\n'
+	frame 1 ${#hello}
+	printf '%s' "$hello"
+}
+
 srv_empty() {
 	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
 }
@@ -644,4 +735,7 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-auto-converge mig_case case_migrate_auto_converge
 	CASE_KIND=migrate bad_case migrate-auto-converge-int mig_case \
 		case_migrate_auto_converge_int
+	CASE_KIND=migrate bad_case migrate-grace mig_case case_migrate_grace
+	CASE_KIND=migrate bad_case migrate-grace-dies mig_case case_migrate_grace_dies
+	CASE_KIND=migrate bad_case migrate-grace-bad mig_case case_migrate_grace_bad
 }
