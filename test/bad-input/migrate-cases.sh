@@ -701,6 +701,64 @@ case_migrate_grace_bad() {
 	target_intact
 }
 
+# copy_running: COPY, the restored copy of the target, runs its grace:
+# its image is the target's (the restorer set it) and nothing traces it
+# any more (the restore detached it).
+copy_running() {
+	local p exe
+
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null) || continue
+		[ "$exe" = "$BUILD/bad-input/grace_target" ] && [ "${p#/proc/}" != "$TPID" ] ||
+			continue
+		grep -q '^TracerPid:[[:space:]]*0$' "$p/status" 2>/dev/null || continue
+		COPY=${p#/proc/}
+		return 0
+	done
+	return 1
+}
+
+# (7d) during the grace, HOW: "kill" kills serve's child with SIGKILL
+# (its copy goes with the pid namespace's init, which keeps its
+# parent-death signal through the grace), "stop" stops the copy (a
+# stopped tree is not alive: serve kills it at the grace's end).  Either
+# way migrate exits 1, 'released', the target runs on at the source,
+# intact, and nothing of the copy is left.
+case_migrate_grace_during() {
+	local lm st child
+
+	target_up "$BUILD/bad-input/grace_target" || return 1
+	serve_up || return 1
+	mig --tls-psk-file "$RD/psk" --grace "$2" &
+	lm=$!
+	if ! wait_until 20000 copy_running; then
+		REASON="the restored copy never ran its grace"
+		kill -KILL "$lm" 2>/dev/null
+		return 1
+	fi
+	if [ "$1" = kill ]; then
+		child=$(cat /proc/"$SPID"/task/*/children)
+		kill -KILL "$child"
+	else
+		kill -STOP "$COPY"
+	fi
+	wait "$lm"
+	st=$?
+	if [ "$1" = kill ]; then
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "the connection was closed" "released" ||
+			return 1
+		serve_says 1 "connection 1: its process was killed by SIGKILL" || return 1
+	else
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "was stopped at the end of the grace period" \
+			"released" || return 1
+		serve_says 1 "migration 1 from .* refused: the restored tree's pid $TPID was stopped" ||
+			return 1
+	fi
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	wait_until 5000 no_copy_left || return 1
+	target_intact
+}
+
 # hello_frames_with LINE: a HELLO with LINE after its first.
 hello_frames_with() {
 	local v hello
@@ -738,4 +796,8 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-grace mig_case case_migrate_grace
 	CASE_KIND=migrate bad_case migrate-grace-dies mig_case case_migrate_grace_dies
 	CASE_KIND=migrate bad_case migrate-grace-bad mig_case case_migrate_grace_bad
+	CASE_KIND=migrate bad_case migrate-grace-killed mig_case case_migrate_grace_during kill \
+		20000
+	CASE_KIND=migrate bad_case migrate-grace-stopped mig_case case_migrate_grace_during stop \
+		5000
 }
