@@ -35,6 +35,10 @@
 # RESTORED.  migrate-grace: as migrate, with --grace 200: the server runs
 # 200 ms on host B, its connection out of repair mode but the lock still
 # on, before the commit; the client sees every byte, no reset.
+# migrate-grace-dies: --grace 3000, and the server's copy on host B,
+# once it runs (detached), streams 300 ms into the lock and is killed by
+# SIGSEGV: migrate exits 1, the server streams on at A, the client sees
+# every byte, no reset (nothing the copy sent or its end reaches it).
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
 # nftables lock; migrate and serve are given it too).  HOSTS_NO_REPAIR=1
 # leaves --tcp-established out of dump and restore (or migrate): the case
@@ -577,6 +581,28 @@ cut_link() {
 	fail "serve's restore did not stop before its fork"
 }
 
+# kill_copy: migrate-grace-dies's copy of the server, below serve (SVP),
+# once it runs its grace (nothing traces it), streams 300 ms into the
+# lock; then it dies of SIGSEGV.
+kill_copy() {
+	local p f
+
+	for _ in $(seq 1000); do
+		for p in /proc/[0-9]*; do
+			read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "$p/status" 2>/dev/null)
+			[ "${#f[@]}" = 3 ] && below "${f[0]}" "$SVP" || continue
+			grep -q '^TracerPid:[[:space:]]*0$' "$p/status" 2>/dev/null || continue
+			[[ "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
+				continue
+			sleep 0.3
+			kill -SEGV "${f[0]}"
+			return 0
+		done
+		sleep 0.01
+	done
+	fail "the server's copy never ran its grace on host B"
+}
+
 # migrate, migrate-fail and migrate-lost: the move, its checks, the
 # client's end.
 move() {
@@ -584,6 +610,7 @@ move() {
 
 	[ -n "${HOSTS_NO_REPAIR:-}" ] && tcp=()
 	[ "$MODE" = migrate-grace ] && grace=(--grace 200)
+	[ "$MODE" = migrate-grace-dies ] && grace=(--grace 3000)
 	serve_up
 	t0=$(ms)
 	timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
@@ -592,6 +619,7 @@ move() {
 		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err" &
 	st=$!
 	[ "$MODE" = migrate-lost ] && cut_link
+	[ "$MODE" = migrate-grace-dies ] && kill_copy
 	wait "$st"
 	st=$?
 	t1=$(ms)
@@ -600,6 +628,8 @@ move() {
 	if [ "$MODE" != migrate ] && [ "$MODE" != migrate-grace ]; then
 		[ "$st" != 0 ] || fail "migrate succeeded with the restore failing"
 		check_resumed
+		[ "$MODE" != migrate-grace-dies ] ||
+			wait_out "$DIR/serve.err" "died within the grace period (killed by SIGSEGV)"
 	else
 		[ "$st" = 0 ] || fail "migrate: $(head -c 300 "$DIR/migrate.err")"
 		wait "$SP" 2>/dev/null
