@@ -35,7 +35,7 @@
 # RESTORED.  migrate-grace: as migrate, with --grace 200: the server runs
 # 200 ms on host B, its connection out of repair mode but the lock still
 # on, before the commit; the client sees every byte, no reset.
-# migrate-grace-dies: --grace 3000, and the server's copy on host B,
+# migrate-grace-dies: --grace 10000, and the server's copy on host B,
 # once it runs (detached), streams 300 ms into the lock and is killed by
 # SIGSEGV: migrate exits 1, the server streams on at A, the client sees
 # every byte, no reset (nothing the copy sent or its end reaches it).
@@ -581,21 +581,30 @@ cut_link() {
 	fail "serve's restore did not stop before its fork"
 }
 
-# kill_copy: migrate-grace-dies's copy of the server, below serve (SVP),
+# kids PID...: the children of each PID.
+kids() {
+	local p
+
+	for p; do
+		cat "/proc/$p/task/$p/children" 2>/dev/null
+	done
+}
+
+# kill_copy: migrate-grace-dies's copy of the server (below serve, SVP
+# its nsenter: serve, its child, the pid namespace's init, the copy),
 # once it runs its grace (nothing traces it), streams 300 ms into the
 # lock; then it dies of SIGSEGV.
 kill_copy() {
-	local p f
+	local c
 
-	for _ in $(seq 1000); do
-		for p in /proc/[0-9]*; do
-			read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "$p/status" 2>/dev/null)
-			[ "${#f[@]}" = 3 ] && below "${f[0]}" "$SVP" || continue
-			grep -q '^TracerPid:[[:space:]]*0$' "$p/status" 2>/dev/null || continue
-			[[ "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
+	for _ in $(seq 2000); do
+		# shellcheck disable=SC2046 # lists of pids
+		for c in $(kids $(kids $(kids $(kids "$SVP")))); do
+			grep -q '^TracerPid:[[:space:]]*0$' "/proc/$c/status" 2>/dev/null || continue
+			[[ "$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
 				continue
 			sleep 0.3
-			kill -SEGV "${f[0]}"
+			kill -SEGV "$c"
 			return 0
 		done
 		sleep 0.01
@@ -610,7 +619,7 @@ move() {
 
 	[ -n "${HOSTS_NO_REPAIR:-}" ] && tcp=()
 	[ "$MODE" = migrate-grace ] && grace=(--grace 200)
-	[ "$MODE" = migrate-grace-dies ] && grace=(--grace 3000)
+	[ "$MODE" = migrate-grace-dies ] && grace=(--grace 10000)
 	serve_up
 	t0=$(ms)
 	timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
