@@ -204,8 +204,9 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	int ret = prepare(t, opts, dfd);
 	bool unlocked = false, committed = false, ran = false;
 
-	if (!ret && opts->grace_ms && !t->pidns) {
-		pr_err("A grace period needs --pidns: its init holds the running tree\n");
+	if (!ret && opts->grace_ms && (!t->pidns || !opts->restore_hold)) {
+		pr_err("A grace period is serve's: it needs --pidns (its init holds the running "
+		       "tree) and a source to tell\n");
 		ret = -EINVAL;
 	}
 	if (!ret && opts->grace_ms)

@@ -381,6 +381,9 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("%s", "no command given");
 	cmd = argv[optind++];
+	/* serve takes the grace from each source's HELLO. */
+	if (opts.grace_ms && strcmp(cmd, "migrate"))
+		return usage_error("%s", "--grace is migrate's");
 	opts.argc = argc - optind;
 	opts.argv = argv + optind;
 	if (level > LOG_DEBUG)

@@ -75,10 +75,12 @@ struct lmproc_opts {
 	/* migrate --grace MS (in HELLO to serve's restore): the restored
 	 * tree runs MS, its network still locked, before restore_hold; a
 	 * process of it that dies meanwhile fails the restore, and the
-	 * reason goes to grace_why (serve's) too. */
+	 * reason goes to grace_why (serve's) too.  Only with restore_hold. */
 	int grace_ms;
 	char *grace_why;
 	size_t grace_why_len;
+	int grace_peer_fd; /* serve: the source's socket; a word or its end
+			    * within the grace ends it (with restore_hold) */
 	/* migrate: called with the tree frozen and its images complete and
 	 * checked, before the kill.  0: kill it (committed); negative: release
 	 * it as -R would; DUMP_HOLD_FROZEN: leave it stopped (outcome unknown). */

@@ -264,7 +264,8 @@ static int recv_images(struct mig_dst *d)
 	return 0;
 }
 
-/* The restore's hold: the tree made and stopped, nothing of it runs. */
+/* The restore's hold: the tree made and stopped, nothing of it runs (or,
+ * after the source's --grace, running, its network still locked). */
 static int hold(void *arg, pid_t root)
 {
 	struct mig_dst *d = arg;
@@ -374,6 +375,7 @@ static int restore_tree(struct mig_dst *d)
 	 * fail() keeps the first). */
 	d->ropts.grace_why = d->reason;
 	d->ropts.grace_why_len = sizeof(d->reason);
+	d->ropts.grace_peer_fd = d->chan.fd;
 	ret = cmd_restore(&d->ropts);
 	if (ret)
 		fail(d, ret, "the restore failed (%s)", strerror(ret < 0 ? -ret : EIO));

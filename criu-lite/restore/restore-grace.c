@@ -52,12 +52,14 @@ static uint64_t now_ms(void)
 	return now_us() / 1000;
 }
 
-/* Until MS have passed (0) or a process of the tree (or the init) ends:
- * -ECHILD, *DEAD its index (or INIT). */
-static int watch(struct restore_tree *t, int ms, size_t *dead)
+/* Until MS have passed (0), a process of the tree (or the init) ends
+ * (-ECHILD, *DEAD its index or INIT), or the source speaks or goes
+ * (-ECANCELED: its ABORT, or the link lost, both end the migration, and
+ * the source resumes its tree at once). */
+static int watch(struct restore_tree *t, int ms, int peer, size_t *dead)
 {
-	cleanup_free struct pollfd *p = calloc(t->nr + 1, sizeof(*p));
-	cleanup_free size_t *idx = calloc(t->nr + 1, sizeof(*idx));
+	cleanup_free struct pollfd *p = calloc(t->nr + 2, sizeof(*p));
+	cleanup_free size_t *idx = calloc(t->nr + 2, sizeof(*idx));
 	uint64_t end = now_ms() + ms;
 	size_t n = 0;
 
@@ -71,6 +73,8 @@ static int watch(struct restore_tree *t, int ms, size_t *dead)
 	}
 	p[n] = (struct pollfd){.fd = t->init_pidfd, .events = POLLIN};
 	idx[n++] = INIT;
+	p[n] = (struct pollfd){.fd = peer, .events = POLLIN};
+	idx[n++] = NONE;
 	for (;;) {
 		uint64_t now = now_ms();
 		int ready = poll(p, n, now < end ? (int)(end - now) : 0);
@@ -85,7 +89,7 @@ static int watch(struct restore_tree *t, int ms, size_t *dead)
 		for (size_t k = 0; ready > 0 && k < n; k++) {
 			if (p[k].revents) {
 				*dead = idx[k];
-				return -ECHILD;
+				return idx[k] == NONE ? -ECANCELED : -ECHILD;
 			}
 		}
 		if (ready == 0 && now_ms() >= end)
@@ -189,13 +193,18 @@ int restore_grace(struct restore_tree *t, const struct lmproc_opts *opts, int df
 
 	ret = let_run(t, dfd);
 	if (!ret)
-		ret = watch(t, opts->grace_ms, &dead);
+		ret = watch(t, opts->grace_ms, opts->grace_peer_fd, &dead);
 	if (!ret)
 		ret = check_end(t, &dead, why, sizeof(why));
 	if (!ret)
 		return 0;
-	if (ret != -ECHILD && ret != -EAGAIN)
+	if (ret == -ECANCELED)
+		snprintf(why, sizeof(why),
+			 "the source ended the migration during the grace period (ABORT, or the "
+			 "link lost)");
+	else if (ret != -ECHILD && ret != -EAGAIN)
 		return ret;
+	/* Killed here, so that every exit status is known. */
 	restore_kill_tree(t);
 	if (dead != NONE)
 		say_dead(t, dead, why, sizeof(why));

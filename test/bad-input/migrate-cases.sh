@@ -718,12 +718,14 @@ copy_running() {
 	return 1
 }
 
-# (7d) during the grace, HOW: "kill" kills serve's child with SIGKILL
+# (7d) during a grace of MS, HOW: "kill" kills serve's child with SIGKILL
 # (its copy goes with the pid namespace's init, which keeps its
-# parent-death signal through the grace), "stop" stops the copy (a
-# stopped tree is not alive: serve kills it at the grace's end).  Either
+# parent-death signal through the grace), "term" sends SIGTERM to
+# migrate (its ABORT ends the grace at once), "stop" stops the copy (a
+# stopped tree is not alive: serve kills it at the grace's end).  Each
 # way migrate exits 1, 'released', the target runs on at the source,
-# intact, and nothing of the copy is left.
+# intact, and nothing of the copy is left within 5 s (the grace of
+# "kill" and "term", 20 s, still running).
 case_migrate_grace_during() {
 	local lm st child
 
@@ -736,18 +738,24 @@ case_migrate_grace_during() {
 		kill -KILL "$lm" 2>/dev/null
 		return 1
 	fi
-	if [ "$1" = kill ]; then
+	case "$1" in
+	kill)
 		child=$(cat /proc/"$SPID"/task/*/children)
 		kill -KILL "$child"
-	else
-		kill -STOP "$COPY"
-	fi
+		;;
+	term) kill -TERM "$(cat /proc/"$lm"/task/*/children | tr ' ' '\n' | head -n 1)" ;;
+	stop) kill -STOP "$COPY" ;;
+	esac
 	wait "$lm"
 	st=$?
 	if [ "$1" = kill ]; then
 		ERRORS_ONLY=1 refused "$st" "pid $TPID" "the connection was closed" "released" ||
 			return 1
 		serve_says 1 "connection 1: its process was killed by SIGKILL" || return 1
+	elif [ "$1" = term ]; then
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "interrupted by SIGTERM" "released" || return 1
+		serve_says 1 "migration 1 from .* refused: the source ended the migration during the \
+grace period" || return 1
 	else
 		ERRORS_ONLY=1 refused "$st" "pid $TPID" "was stopped at the end of the grace period" \
 			"released" || return 1
@@ -798,6 +806,8 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-grace-bad mig_case case_migrate_grace_bad
 	CASE_KIND=migrate bad_case migrate-grace-killed mig_case case_migrate_grace_during kill \
 		20000
+	CASE_KIND=migrate bad_case migrate-grace-interrupted mig_case case_migrate_grace_during \
+		term 20000
 	CASE_KIND=migrate bad_case migrate-grace-stopped mig_case case_migrate_grace_during stop \
 		5000
 }
