@@ -420,9 +420,9 @@ static int serve_one(struct mig_dst *d, const struct mig_psk *psk, int fd)
 	if (!ret) {
 		serve_log(
 		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %u pre-copy "
-		    "rounds, %.1f ms)%s",
+		    "rounds, a grace of %d ms, %.1f ms)%s",
 		    d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes, d->round,
-		    (now_us() - d->t_start) / 1000.0,
+		    d->ropts.grace_ms, (now_us() - d->t_start) / 1000.0,
 		    d->chan.fd < 0 ? "; the link was closed before COMMITTED" : "");
 		mig_chan_close(&d->chan);
 		return 0;

@@ -99,8 +99,7 @@ static int watch(struct restore_tree *t, int ms, int peer, size_t *dead)
 
 /* A process is alive if a thread of it is neither dead nor stopped; one
  * dumped in a group stop is back in it (the restore made it so). */
-static int check_alive(const struct restore_ctx *c, size_t i, size_t *dead, char *why,
-		       size_t len)
+static int check_alive(const struct restore_ctx *c, size_t i, size_t *dead, char *why, size_t len)
 {
 	char path[64];
 	struct dirent *de;

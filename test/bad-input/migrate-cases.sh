@@ -638,6 +638,7 @@ case_migrate_grace() {
 		REASON="frozen ${frozen:-?} ms with --grace 300: the source did not wait for the grace"
 		return 1
 	fi
+	serve_says 1 "migration 1 from .*: pid [0-9]* runs here (.*, a grace of 300 ms," || return 1
 	moved_passes 1
 }
 
