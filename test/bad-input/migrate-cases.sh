@@ -642,16 +642,21 @@ case_migrate_grace() {
 	moved_passes 1
 }
 
-# no_copy_left: no process runs bad-input/grace_target but the target.
+# in_copy PROC: /proc/PID PROC runs TBIN (default bad-input/grace_target)
+# in a pid namespace other than ours: a process of the restored copy.
+in_copy() {
+	[ "$(readlink "$1/exe" 2>/dev/null)" = "${TBIN:-$BUILD/bad-input/grace_target}" ] &&
+		[ "$(readlink "$1/ns/pid" 2>/dev/null)" != "$(readlink /proc/self/ns/pid)" ]
+}
+
+# no_copy_left: no process of the restored copy is left.
 no_copy_left() {
-	local p exe
+	local p
 
 	for p in /proc/[0-9]*; do
-		exe=$(readlink "$p/exe" 2>/dev/null) || continue
-		if [ "$exe" = "$BUILD/bad-input/grace_target" ] && [ "${p#/proc/}" != "$TPID" ]; then
-			REASON="a copy of the target is left: pid ${p#/proc/} ($(proc_state "${p#/proc/}"))"
-			return 1
-		fi
+		in_copy "$p" || continue
+		REASON="a process of the copy is left: pid ${p#/proc/} ($(proc_state "${p#/proc/}"))"
+		return 1
 	done
 }
 
@@ -661,6 +666,7 @@ no_copy_left() {
 # exits 1, 'released'; the target runs on at the source, intact, and
 # nothing of the copy is left.
 case_migrate_grace_dies() {
+	TBIN=''
 	GRACE_DIE_IF_MOVED=1 target_up "$BUILD/bad-input/grace_target" || return 1
 	serve_up || return 1
 	mig --tls-psk-file "$RD/psk" --grace 20000
@@ -702,18 +708,35 @@ case_migrate_grace_bad() {
 	target_intact
 }
 
-# copy_running: COPY, the restored copy of the target, runs its grace:
-# its image is the target's (the restorer set it) and nothing traces it
-# any more (the restore detached it).
+# detached PROC: nothing traces /proc/PID PROC (the restore let it go).
+detached() {
+	grep -q '^TracerPid:[[:space:]]*0$' "$1/status" 2>/dev/null
+}
+
+# copy_running: COPY, the restored copy of the target's root (its dumped
+# pid TPID in its namespace), runs its grace: the restorer set its image,
+# and the restore detached it.
 copy_running() {
-	local p exe
+	local p
 
 	for p in /proc/[0-9]*; do
-		exe=$(readlink "$p/exe" 2>/dev/null) || continue
-		[ "$exe" = "$BUILD/bad-input/grace_target" ] && [ "${p#/proc/}" != "$TPID" ] ||
-			continue
-		grep -q '^TracerPid:[[:space:]]*0$' "$p/status" 2>/dev/null || continue
+		in_copy "$p" && detached "$p" || continue
+		[ "$(awk '/^NSpid:/ { print $NF }' "$p/status")" = "$TPID" ] || continue
 		COPY=${p#/proc/}
+		return 0
+	done
+	return 1
+}
+
+# child_running: CHILD, a living child of the copy's root, detached too
+# (a signal to a traced one would be the restore's to swallow).
+child_running() {
+	local c
+
+	for c in $(cat /proc/"$COPY"/task/*/children 2>/dev/null); do
+		[ "$(proc_state "$c")" != Z ] && detached "/proc/$c" || continue
+		CHILD=$c
+		CHILD_NS=$(awk '/^NSpid:/ { print $NF }' "/proc/$c/status")
 		return 0
 	done
 	return 1
@@ -723,14 +746,21 @@ copy_running() {
 # (its copy goes with the pid namespace's init, which keeps its
 # parent-death signal through the grace), "term" sends SIGTERM to
 # migrate (its ABORT ends the grace at once), "stop" stops the copy (a
-# stopped tree is not alive: serve kills it at the grace's end).  Each
-# way migrate exits 1, 'released', the target runs on at the source,
-# intact, and nothing of the copy is left within 5 s (the grace of
-# "kill" and "term", 20 s, still running).
+# stopped tree is not alive: serve kills it at the grace's end),
+# "child" kills a child of a tree's copy (static/tree_basic) with
+# SIGSEGV.  Each way migrate exits 1, 'released', the target runs on at
+# the source, intact, and nothing of the copy is left within 5 s (the
+# grace, 20 s, still running).
 case_migrate_grace_during() {
 	local lm st child
 
-	target_up "$BUILD/bad-input/grace_target" || return 1
+	if [ "$1" = child ]; then
+		TBIN=$BUILD/static/tree_basic
+		target_up "$TBIN" setsid || return 1
+	else
+		TBIN=''
+		target_up "$BUILD/bad-input/grace_target" || return 1
+	fi
 	serve_up || return 1
 	mig --tls-psk-file "$RD/psk" --grace "$2" &
 	lm=$!
@@ -746,6 +776,14 @@ case_migrate_grace_during() {
 		;;
 	term) kill -TERM "$(cat /proc/"$lm"/task/*/children | tr ' ' '\n' | head -n 1)" ;;
 	stop) kill -STOP "$COPY" ;;
+	child)
+		if ! wait_until 5000 child_running; then
+			REASON="no child of the copy ran its grace"
+			kill -KILL "$lm" 2>/dev/null
+			return 1
+		fi
+		kill -SEGV "$CHILD"
+		;;
 	esac
 	wait "$lm"
 	st=$?
@@ -753,6 +791,11 @@ case_migrate_grace_during() {
 		ERRORS_ONLY=1 refused "$st" "pid $TPID" "the connection was closed" "released" ||
 			return 1
 		serve_says 1 "connection 1: its process was killed by SIGKILL" || return 1
+	elif [ "$1" = child ]; then
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "pid $CHILD_NS died within the grace period" \
+			"killed by SIGSEGV" "released" || return 1
+		serve_says 1 "migration 1 from .* refused: the restored tree's pid $CHILD_NS died" ||
+			return 1
 	elif [ "$1" = term ]; then
 		ERRORS_ONLY=1 refused "$st" "pid $TPID" "interrupted by SIGTERM" "released" || return 1
 		serve_says 1 "migration 1 from .* refused: the source ended the migration during the \
@@ -765,7 +808,10 @@ grace period" || return 1
 	fi
 	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
 	wait_until 5000 no_copy_left || return 1
-	target_intact
+	[ "$1" != child ] && { target_intact; return; }
+	# tree_basic's root sleeps: as it was, and its checks pass.
+	same_state "$TPID" "$TSNAP" 1000 || { REASON="target changed: $REASON"; return 1; }
+	finish_original "$TPID" || { REASON="target after the grace: $REASON"; return 1; }
 }
 
 # hello_frames_with LINE: a HELLO with LINE after its first.
@@ -811,4 +857,6 @@ run_migrate_bad_input() {
 		term 20000
 	CASE_KIND=migrate bad_case migrate-grace-stopped mig_case case_migrate_grace_during stop \
 		5000
+	CASE_KIND=migrate bad_case migrate-grace-child-dies mig_case case_migrate_grace_during \
+		child 20000
 }
