@@ -720,7 +720,8 @@ copy_running() {
 	local p
 
 	for p in /proc/[0-9]*; do
-		in_copy "$p" && detached "$p" || continue
+		in_copy "$p" || continue
+		detached "$p" || continue
 		[ "$(awk '/^NSpid:/ { print $NF }' "$p/status")" = "$TPID" ] || continue
 		COPY=${p#/proc/}
 		return 0
@@ -734,7 +735,8 @@ child_running() {
 	local c
 
 	for c in $(cat /proc/"$COPY"/task/*/children 2>/dev/null); do
-		[ "$(proc_state "$c")" != Z ] && detached "/proc/$c" || continue
+		[ "$(proc_state "$c")" != Z ] || continue
+		detached "/proc/$c" || continue
 		CHILD=$c
 		CHILD_NS=$(awk '/^NSpid:/ { print $NF }' "/proc/$c/status")
 		return 0
