@@ -249,9 +249,9 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 		ran = true;
 		ret = restore_grace(t, opts, dfd);
 	}
-	/* serve: the tree stays stopped until the source commits; from then
-	 * on the source's copy is gone, and this one must run whatever
-	 * fails (committed). */
+	/* serve: the tree stays stopped (after a grace: runs, locked) until
+	 * the source commits; from then on the source's copy is gone, and
+	 * this one must run whatever fails (committed). */
 	if (!ret && opts->restore_hold) {
 		ret = opts->restore_hold(opts->hold_arg,
 					 t->pidns ? t->ctx[0].host_pid : t->ctx[0].pid);

@@ -85,8 +85,9 @@ struct lmproc_opts {
 	 * checked, before the kill.  0: kill it (committed); negative: release
 	 * it as -R would; DUMP_HOLD_FROZEN: leave it stopped (outcome unknown). */
 	int (*dump_hold)(void *arg, int dfd, uint64_t t_frozen_us);
-	/* serve: called with the tree restored and stopped, right before the
-	 * hand-over; non-zero fails the restore (the tree is killed). */
+	/* serve: called with the tree restored and stopped (after a grace:
+	 * running, its network locked), right before the hand-over; non-zero
+	 * fails the restore (the tree is killed). */
 	int (*restore_hold)(void *arg, pid_t root);
 	void *hold_arg;
 	int argc;			/* positional arguments after the command */
