@@ -590,14 +590,17 @@ kids() {
 	done
 }
 
-# kill_copy: migrate-grace-dies's copy of the server (below serve, SVP
+# kill_copy MIGRATE: migrate-grace-dies's copy of the server (below serve, SVP
 # its nsenter: serve, its child, the pid namespace's init, the copy),
 # once it runs its grace (nothing traces it), streams 300 ms into the
-# lock; then it dies of SIGSEGV.
+# lock; then it dies of SIGSEGV.  MIGRATE: migrate's pid, whose end
+# ends the wait.
 kill_copy() {
 	local c
 
 	for _ in $(seq 2000); do
+		kill -0 "$1" 2>/dev/null ||
+			fail "migrate ended before the copy ran its grace: $(head -c 200 "$DIR/migrate.err")"
 		# shellcheck disable=SC2046 # lists of pids
 		for c in $(kids $(kids $(kids $(kids "$SVP")))); do
 			grep -q '^TracerPid:[[:space:]]*0$' "/proc/$c/status" 2>/dev/null || continue
@@ -628,7 +631,7 @@ move() {
 		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err" &
 	st=$!
 	[ "$MODE" = migrate-lost ] && cut_link
-	[ "$MODE" = migrate-grace-dies ] && kill_copy
+	[ "$MODE" = migrate-grace-dies ] && kill_copy "$st"
 	wait "$st"
 	st=$?
 	t1=$(ms)
