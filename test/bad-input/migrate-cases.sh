@@ -729,6 +729,11 @@ copy_running() {
 	return 1
 }
 
+# copy_or_end: the copy runs its grace, or migrate (MIG_PID) has ended.
+copy_or_end() {
+	copy_running || ! kill -0 "$MIG_PID" 2>/dev/null
+}
+
 # child_running: CHILD, a living child of the copy's root, detached too
 # (a signal to a traced one would be the restore's to swallow).
 child_running() {
@@ -766,8 +771,9 @@ case_migrate_grace_during() {
 	serve_up || return 1
 	mig --tls-psk-file "$RD/psk" --grace "$2" &
 	lm=$!
-	if ! wait_until 20000 copy_running; then
-		REASON="the restored copy never ran its grace"
+	MIG_PID=$lm
+	if ! wait_until 20000 copy_or_end || ! copy_running; then
+		REASON="the restored copy never ran its grace: $(head -n 1 "$RD/bad.err" | cut -c1-200)"
 		kill -KILL "$lm" 2>/dev/null
 		return 1
 	fi
