@@ -5,8 +5,8 @@
  * restore's own code path into a new pid and time namespace, holds the
  * restored tree stopped (or, with the source's --grace, running with its
  * network locked: restore-grace.c) until the source's COMMIT,
- * acknowledges it, and only then lets the restore hand the tree over.  One log line per
- * connection; serve keeps serving. */
+ * acknowledges it, and only then lets the restore hand the tree over.
+ * One log line per connection; serve keeps serving. */
 #include <ctype.h>
 #include <dirent.h>
 #include <endian.h>
