@@ -202,8 +202,15 @@ static void release_locks(struct restore_tree *t)
 static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start)
 {
 	int ret = prepare(t, opts, dfd);
-	bool unlocked = false, committed = false;
+	bool unlocked = false, committed = false, ran = false;
 
+	if (!ret && opts->grace_ms && (!t->pidns || !opts->restore_hold)) {
+		pr_err("A grace period is serve's: it needs --pidns (its init holds the running "
+		       "tree) and a source to tell\n");
+		ret = -EINVAL;
+	}
+	if (!ret && opts->grace_ms)
+		t->ctx[0].args->init_hold = 1;
 	if (!ret)
 		ret = restore_check_interrupt(t);
 	if (ret) {
@@ -234,11 +241,17 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 		if (t->ctx[i].plan.pid)
 			ret = restore_finish_task(&t->ctx[i]);
 	/* The hand-over: the whole tree at once, or none of it. */
-	if (!ret)
+	if (!ret && !opts->grace_ms)
 		ret = restore_pidns_wait_init(t) ?: restore_check_interrupt(t);
-	/* serve: the tree stays stopped until the source commits; from then
-	 * on the source's copy is gone, and this one must run whatever
-	 * fails (committed). */
+	/* serve --grace: the tree runs, its network locked, before the
+	 * source is told; a failure kills it as below. */
+	if (!ret && opts->grace_ms) {
+		ran = true;
+		ret = restore_grace(t, opts, dfd);
+	}
+	/* serve: the tree stays stopped (after a grace: runs, locked) until
+	 * the source commits; from then on the source's copy is gone, and
+	 * this one must run whatever fails (committed). */
 	if (!ret && opts->restore_hold) {
 		ret = opts->restore_hold(opts->hold_arg,
 					 t->pidns ? t->ctx[0].host_pid : t->ctx[0].pid);
@@ -252,21 +265,30 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 		release_locks(t);
 		unlocked = true;
 		restore_announce(t);
-		ret = tcp_restore_resume(t, dfd);
+		if (!ran)
+			ret = tcp_restore_resume(t, dfd);
 		if (!ret && committed && fault_injected("restore-after-commit")) {
 			pr_err("The hand-over after the commit fails: fault injected\n");
 			ret = -EIO;
 		}
 	}
-	for (size_t i = 0; i < t->nr && (!ret || committed); i++)
+	for (size_t i = 0; i < t->nr && !ran && (!ret || committed); i++)
 		if (t->ctx[i].plan.pid)
 			ret = restore_detach_task(&t->ctx[i]) ?: ret;
+	/* After a grace the tree runs already: its init now outlives lmproc. */
+	if (ran && (!ret || committed))
+		ret = restore_pidns_let_go(t) ?: ret;
 	if (ret && committed) {
 		pr_warn("The hand-over after the source's commit failed (%s): the tree runs here "
 			"anyway, the only copy left; check its connections\n", strerror(-ret));
 		ret = 0;
 	}
 	if (ret) {
+		/* A grace's connections left repair mode: back, and closed
+		 * while the locks hold, so that nothing of them reaches the
+		 * peers the source resumes with. */
+		if (ran)
+			restore_grace_drop(t, true);
 		restore_kill_tree(t);
 		if (!unlocked)
 			release_locks(t);
@@ -282,6 +304,7 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 
 static void free_tree(struct restore_tree *t)
 {
+	restore_grace_drop(t, false);
 	restore_release_tree(t);
 	close_service_fds(t);
 	for (size_t i = 0; t->ctx && i < t->nr; i++) {

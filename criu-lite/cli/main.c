@@ -22,6 +22,7 @@ static const char usage_text[] =
 	"  lmproc serve   -D DIR [--listen ADDR:PORT] CHANNEL\n"
 	"  lmproc migrate -t PID --to ADDR:PORT CHANNEL [--tls-no-cn-verify]\n"
 	"                 [--max-downtime MS] [--max-rounds N] [--max-time S] [--auto-converge]\n"
+	"                 [--grace MS]\n"
 	"                 [--tcp-established] [--veth-pair IN=OUT[@BRIDGE]]... [--json]\n"
 	"    CHANNEL: --tls-psk-file FILE | --tls-cacert FILE --tls-cert FILE --tls-key FILE\n"
 	"             | --insecure\n"
@@ -106,6 +107,9 @@ static const char usage_text[] =
 	"      --max-time S        migrate: pre-copy for at most S seconds\n"
 	"      --auto-converge     migrate: when rounds stop converging, throttle the\n"
 	"                          tree's CPU (50% up to 99%) through a cgroup\n"
+	"      --grace MS          migrate: the destination lets the restored tree run\n"
+	"                          MS (at most 60000), its network still locked, before\n"
+	"                          the commit; if it dies meanwhile, it resumes here\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -207,6 +211,7 @@ enum {
 	OPT_MAX_ROUNDS,
 	OPT_MAX_TIME,
 	OPT_AUTO_CONVERGE,
+	OPT_GRACE,
 };
 
 /* CRIU's modes: full would also set the limits of cgroups that exist
@@ -279,6 +284,7 @@ int main(int argc, char **argv)
 		{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
 		{ "max-time", required_argument, NULL, OPT_MAX_TIME },
 		{ "auto-converge", no_argument, NULL, OPT_AUTO_CONVERGE },
+		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -413,6 +419,10 @@ int main(int argc, char **argv)
 		case OPT_AUTO_CONVERGE:
 			opts.auto_converge = true;
 			break;
+		case OPT_GRACE:
+			if (parse_count(optarg, MIG_MAX_GRACE_MS, &opts.grace_ms))
+				return usage_error("bad --grace %s (milliseconds, 0 to 60000)", optarg);
+			break;
 		case OPT_MAX_TIME:
 			if (parse_count(optarg, 86400, &opts.max_time_s))
 				return usage_error("bad --max-time %s (seconds)", optarg);
@@ -435,6 +445,9 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("%s", "no command given");
 	cmd = argv[optind++];
+	/* serve takes the grace from each source's HELLO. */
+	if (opts.grace_ms && strcmp(cmd, "migrate"))
+		return usage_error("%s", "--grace is migrate's");
 	opts.argc = argc - optind;
 	opts.argv = argv + optind;
 	if (level > LOG_DEBUG)

@@ -35,7 +35,8 @@
 #define MIG_IO_TIMEOUT_MS 30000 /* one read or write */
 #define MIG_HANDSHAKE_TIMEOUT_MS 10000
 #define MIG_LINGER_MS 1000	      /* a refused peer's last data, read and dropped */
-#define MIG_RESTORE_TIMEOUT_MS 120000 /* DUMP_DONE to RESTORED */
+#define MIG_RESTORE_TIMEOUT_MS 120000 /* DUMP_DONE to RESTORED, plus --grace */
+#define MIG_MAX_GRACE_MS 60000		/* --grace */
 
 enum mig_type {
 	MIG_HELLO = 1,

@@ -76,12 +76,22 @@ struct lmproc_opts {
 	int max_rounds;			/* migrate --max-rounds (default 8) */
 	int max_time_s;			/* migrate --max-time (0: no limit) */
 	bool auto_converge;		/* migrate --auto-converge: CPU quota steps */
+	/* migrate --grace MS (in HELLO to serve's restore): the restored
+	 * tree runs MS, its network still locked, before restore_hold; a
+	 * process of it that dies meanwhile fails the restore, and the
+	 * reason goes to grace_why (serve's) too.  Only with restore_hold. */
+	int grace_ms;
+	char *grace_why;
+	size_t grace_why_len;
+	int grace_peer_fd; /* serve: the source's socket; a word or its end
+			    * within the grace ends it (with restore_hold) */
 	/* migrate: called with the tree frozen and its images complete and
 	 * checked, before the kill.  0: kill it (committed); negative: release
 	 * it as -R would; DUMP_HOLD_FROZEN: leave it stopped (outcome unknown). */
 	int (*dump_hold)(void *arg, int dfd, uint64_t t_frozen_us);
-	/* serve: called with the tree restored and stopped, right before the
-	 * hand-over; non-zero fails the restore (the tree is killed). */
+	/* serve: called with the tree restored and stopped (after a grace:
+	 * running, its network locked), right before the hand-over; non-zero
+	 * fails the restore (the tree is killed). */
 	int (*restore_hold)(void *arg, pid_t root);
 	void *hold_arg;
 	int argc;			/* positional arguments after the command */

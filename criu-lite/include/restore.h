@@ -222,6 +222,10 @@ struct restore_tree {
 	pid_t init_pid;
 	int init_pidfd;	  /* the init's, from clone3 (else -1) */
 	int lmproc_pidfd; /* lmproc's own, for the init to see it end (else -1) */
+	/* --grace: lmproc's copies of the connections (-1: none), out of
+	 * repair mode while the tree runs its grace (restore-grace.c). */
+	int *conn_copies;
+	size_t nr_conn_copies;
 	/* mem-cow.c: private memory children inherit is filled here by its
 	 * first owner before the fork, one slot per VMA; reserved in lmproc. */
 	uint64_t premap_start;
@@ -356,6 +360,9 @@ void restore_fault_killed_at_fork(void);
 int restore_pidns_fork_init(struct restore_tree *t);
 /* --pidns: waits (5 s at most) until the init outlives lmproc. */
 int restore_pidns_wait_init(const struct restore_tree *t);
+/* --grace over: the init drops its parent-death signal (and lmproc
+ * waits for it, as restore_pidns_wait_init). */
+int restore_pidns_let_go(const struct restore_tree *t);
 /* Once every task is ready: ctx->host_pid of each. */
 int restore_map_host_pids(struct restore_tree *t);
 /* Once the restorer made the threads: ctx->host_tids. */
@@ -376,5 +383,15 @@ int restore_check_interrupt(const struct restore_tree *t);
  * every task is finished, the detach of each (the hand-over). */
 int restore_finish_task(struct restore_ctx *ctx);
 int restore_detach_task(struct restore_ctx *ctx);
+
+/* restore-grace.c: serve's --grace (opts->grace_ms), after every task is
+ * finished and before restore_hold: the connections out of repair mode
+ * (the locks kept), every task detached, then the tree runs grace_ms.
+ * A process of it that dies within, or is dead or stopped at the end,
+ * fails it: the tree killed, one line (also in opts->grace_why). */
+int restore_grace(struct restore_tree *t, const struct lmproc_opts *opts, int dfd);
+/* lmproc's copies of the connections closed; FAILED: back into repair
+ * mode first (before the locks go), so that nothing of them goes out. */
+void restore_grace_drop(struct restore_tree *t, bool failed);
 
 #endif

@@ -49,6 +49,13 @@ int tcp_restore_conn(struct task_files *tf, uint32_t desc, int fd, const InetSkE
  * mode through lmproc's copy (pidfd_getfd) and sends its unsent bytes
  * (files-data.img in DFD).  An error names pid and fd: the tree dies. */
 int tcp_restore_resume(const struct restore_tree *t, int dfd);
+/* The same before --grace, the locks still in place: lmproc keeps its
+ * copy of each connection in *COPIES (*NR of them), for
+ * tcp_restore_repair_again if the grace fails. */
+int tcp_restore_resume_keep(const struct restore_tree *t, int dfd, int **copies, size_t *nr);
+/* Each copy back into repair mode: once the tree is killed, their close
+ * sends nothing (no FIN, no reset) to peers the source resumes with. */
+void tcp_restore_repair_again(const int *copies, size_t nr);
 /* net/sk-inet.c: E's address ADDR and PORT (validated lengths) as a
  * sockaddr of its family into SS; its length. */
 socklen_t inet_sk_addr(const InetSkEntry *e, const ProtobufCBinaryData *addr, uint32_t port,

@@ -168,4 +168,18 @@ struct lm_clone_args {
 #define TCP_DELACK_MAX_US 46
 #endif
 
+/* include/uapi/linux/pidfd.h (6.13; PIDFD_INFO_EXIT 6.15): a process's
+ * exit status through its pidfd once it is reaped, whoever reaped it.
+ * The first 64 bytes of struct pidfd_info (PIDFD_INFO_SIZE_VER0); a
+ * name of our own, since newer headers have the whole struct. */
+struct lm_pidfd_info {
+	__u64 mask;
+	__u64 cgroupid;
+	__u32 pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	__s32 exit_code;
+};
+
+#define LM_PIDFD_GET_INFO _IOWR(0xFF, 11, struct lm_pidfd_info)
+#define LM_PIDFD_INFO_EXIT (1UL << 3)
+
 #endif

@@ -133,7 +133,7 @@ static int wait_restored(struct mig_src *m)
 
 	/* A signal to lmproc meanwhile (blocked during a dump) is an abort:
 	 * nothing is committed yet. */
-	ret = mig_chan_wait(&m->chan, MIG_RESTORE_TIMEOUT_MS, interrupt_check);
+	ret = mig_chan_wait(&m->chan, MIG_RESTORE_TIMEOUT_MS + m->opts->grace_ms, interrupt_check);
 	if (ret == -EINTR)
 		return fail(m, ret, "interrupted by SIG%s before the commit",
 			    sigabbrev_np(interrupt_signal()));

@@ -169,8 +169,10 @@ void mig_printable(char *s)
 			*s = '?';
 }
 
-/* "lmproc-migrate 1 images V tcp 0|1", then "veth IN=OUT[@BRIDGE]" lines:
- * what the destination's restore needs to know of the source's options. */
+/* "lmproc-migrate 1 images V tcp 0|1", then "veth IN=OUT[@BRIDGE]" lines
+ * and, with --grace, "grace MS": what the destination's restore needs to
+ * know of the source's options.  A serve older than the grace line
+ * refuses it ("a HELLO line that does not parse"), never ignores it. */
 int mig_hello_make(char *buf, size_t len, const struct lmproc_opts *opts)
 {
 	size_t off = snprintf(buf, len, "lmproc-migrate %u images %u tcp %d\n", MIG_VERSION,
@@ -182,7 +184,25 @@ int mig_hello_make(char *buf, size_t len, const struct lmproc_opts *opts)
 		off += snprintf(buf + off, len - off, "veth %s=%s%s%s\n", v->in, v->out,
 				v->bridge[0] ? "@" : "", v->bridge);
 	}
+	if (opts && opts->grace_ms && off < len)
+		off += snprintf(buf + off, len - off, "grace %d\n", opts->grace_ms);
 	return off < len ? (int)off : -E2BIG;
+}
+
+/* "MS": 1 to MIG_MAX_GRACE_MS, digits only. */
+static int parse_grace(const char *s, int *ms)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 1 || v > MIG_MAX_GRACE_MS)
+		return -1;
+	*ms = v;
+	return 0;
 }
 
 int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why, size_t why_len)
@@ -211,6 +231,14 @@ int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why
 		return 0;
 	opts->tcp_established = tcp == 1;
 	for (line = strtok_r(m->data + n, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "grace ", 6)) {
+			if (parse_grace(line + 6, &opts->grace_ms)) {
+				snprintf(why, why_len, "a HELLO with a grace of '%.32s' ms, not 1 to %d",
+					 line + 6, MIG_MAX_GRACE_MS);
+				return -EPROTO;
+			}
+			continue;
+		}
 		if (strncmp(line, "veth ", 5) || opts_parse_veth(line + 5, opts)) {
 			snprintf(why, why_len, "a HELLO line that does not parse");
 			return -EPROTO;

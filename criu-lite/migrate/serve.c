@@ -3,9 +3,10 @@
  * never affects the next): authenticates the peer before reading anything
  * it sends, receives the images into a private directory under -D, runs
  * restore's own code path into a new pid and time namespace, holds the
- * restored tree stopped until the source's COMMIT, acknowledges it, and
- * only then lets the restore hand the tree over.  One log line per
- * connection; serve keeps serving. */
+ * restored tree stopped (or, with the source's --grace, running with its
+ * network locked: restore-grace.c) until the source's COMMIT,
+ * acknowledges it, and only then lets the restore hand the tree over.
+ * One log line per connection; serve keeps serving. */
 #include <ctype.h>
 #include <dirent.h>
 #include <endian.h>
@@ -263,7 +264,8 @@ static int recv_images(struct mig_dst *d)
 	return 0;
 }
 
-/* The restore's hold: the tree made and stopped, nothing of it runs. */
+/* The restore's hold: the tree made and stopped, nothing of it runs (or,
+ * after the source's --grace, running, its network still locked). */
 static int hold(void *arg, pid_t root)
 {
 	struct mig_dst *d = arg;
@@ -369,6 +371,11 @@ static int restore_tree(struct mig_dst *d)
 	d->ropts.detach = true;
 	d->ropts.restore_hold = hold;
 	d->ropts.hold_arg = d;
+	/* --grace: a tree that dies within it is the reason (as is, since
+	 * fail() keeps the first). */
+	d->ropts.grace_why = d->reason;
+	d->ropts.grace_why_len = sizeof(d->reason);
+	d->ropts.grace_peer_fd = d->chan.fd;
 	ret = cmd_restore(&d->ropts);
 	if (ret)
 		fail(d, ret, "the restore failed (%s)", strerror(ret < 0 ? -ret : EIO));
@@ -413,9 +420,9 @@ static int serve_one(struct mig_dst *d, const struct mig_auth *auth, int fd)
 	if (!ret) {
 		serve_log(
 		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %u pre-copy "
-		    "rounds, %.1f ms)%s",
+		    "rounds, a grace of %d ms, %.1f ms)%s",
 		    d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes, d->round,
-		    (now_us() - d->t_start) / 1000.0,
+		    d->ropts.grace_ms, (now_us() - d->t_start) / 1000.0,
 		    d->chan.fd < 0 ? "; the link was closed before COMMITTED" : "");
 		mig_chan_close(&d->chan);
 		return 0;

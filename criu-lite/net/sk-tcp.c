@@ -652,12 +652,16 @@ static int send_unsent(const struct restore_ctx *ctx, int fd, int copy, int data
 
 /* Task fd FD of CTX, a connection in repair mode, through lmproc's copy
  * of it: out of repair mode (its window probe goes out), then its
- * unsent bytes, then a FIN of this side that was unsent too. */
-static int resume_conn(const struct restore_ctx *ctx, int fd, int data_fd, const InetSkEntry *e)
+ * unsent bytes, then a FIN of this side that was unsent too.  KEPT: the
+ * copy goes there (-1 if none), not closed. */
+static int resume_conn(const struct restore_ctx *ctx, int fd, int data_fd, const InetSkEntry *e,
+		       int *kept)
 {
 	int copy = pidfd_getfd(ctx->pidfd, fd, 0), ret;
 	const char *step = "";
 
+	if (kept)
+		*kept = copy;
 	if (copy < 0) {
 		pr_perror("Can't take pid %d fd %d (a TCP connection) out of repair mode: no "
 			  "copy of it", ctx->plan.pid, fd);
@@ -675,13 +679,15 @@ static int resume_conn(const struct restore_ctx *ctx, int fd, int data_fd, const
 			       ctx->plan.pid, fd, tcp_state_name(e->tcp->state), step,
 			       strerror(-ret));
 	}
-	close(copy);
+	if (!kept)
+		close(copy);
 	return ret;
 }
 
 /* DONE (per file of the tree's files.img, the same in every plan): its
  * connection resumed already, through another fd or process. */
-static int resume_task(const struct restore_ctx *ctx, int data_fd, bool *done)
+static int resume_task(const struct restore_ctx *ctx, int data_fd, bool *done, int *kept,
+		       size_t *nr_kept)
 {
 	const struct restore_plan *p = &ctx->plan;
 
@@ -693,7 +699,8 @@ static int resume_task(const struct restore_ctx *ctx, int data_fd, bool *done)
 		if (!e || !e->tcp || done[desc])
 			continue;
 		done[desc] = true;
-		ret = resume_conn(ctx, p->fds[i]->fd, data_fd, e);
+		ret = resume_conn(ctx, p->fds[i]->fd, data_fd, e,
+				  kept ? &kept[(*nr_kept)++] : NULL);
 		if (ret)
 			return ret;
 	}
@@ -708,7 +715,7 @@ static bool has_conn(const struct restore_plan *p)
 	return false;
 }
 
-int tcp_restore_resume(const struct restore_tree *t, int dfd)
+static int resume(const struct restore_tree *t, int dfd, int **copies, size_t *nr_copies)
 {
 	cleanup_free bool *done = NULL;
 	size_t nr = 0;
@@ -722,18 +729,44 @@ int tcp_restore_resume(const struct restore_tree *t, int dfd)
 	done = calloc(nr, sizeof(*done));
 	if (!done)
 		return -ENOMEM;
+	/* At most one copy per file of files.img. */
+	if (copies) {
+		*copies = calloc(nr, sizeof(**copies));
+		if (!*copies)
+			return -ENOMEM;
+	}
 	data_fd = img_open_file(dfd, image_descs[IMG_FILES_DATA].name_fmt, false);
 	if (data_fd < 0)
 		return data_fd;
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (t->ctx[i].plan.pid)
-			ret = resume_task(&t->ctx[i], data_fd, done);
+			ret = resume_task(&t->ctx[i], data_fd, done, copies ? *copies : NULL,
+					  nr_copies);
 	close(data_fd);
 	if (!ret && fault_injected("restore-tcp-resume")) {
 		pr_err("Can't hand the restored connections over: fault injected\n");
 		return -EIO;
 	}
 	return ret;
+}
+
+int tcp_restore_resume(const struct restore_tree *t, int dfd)
+{
+	return resume(t, dfd, NULL, NULL);
+}
+
+int tcp_restore_resume_keep(const struct restore_tree *t, int dfd, int **copies, size_t *nr)
+{
+	*nr = 0;
+	return resume(t, dfd, copies, nr);
+}
+
+void tcp_restore_repair_again(const int *copies, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (copies[i] >= 0 && set_int(copies[i], TCP_REPAIR, TCP_REPAIR_ON))
+			pr_warn("A restored connection can't go back into repair mode: closing "
+				"it may reach its peer once the lock is gone\n");
 }
 
 static void release_lock(const TcpRepairEntry *t, char *last)

@@ -45,6 +45,23 @@ static bool lmproc_gone(const struct restore_tree *t)
 	return poll(&p, 1, 0) != 0;
 }
 
+/* --grace: the tree runs untraced while lmproc may still fail the
+ * restore, so this init keeps its parent-death signal (a SIGKILL of lmproc
+ * ends the namespace) and reaps (within 50 ms) until lmproc lets go. */
+static void grace_reap(struct restore_ctx *root, pid_t pid)
+{
+	while (root->args->init_hold) {
+		struct timespec nap = { 0, 50 * 1000000L };
+		pid_t w;
+		int st;
+
+		syscall(SYS_futex, &root->args->init_hold, FUTEX_WAIT, 1, &nap, NULL, 0);
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+			if (w == pid)
+				_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	}
+}
+
 /* Pid 1 of the new namespace: forwards the signals a service manager
  * sends to the root, reaps orphans, and exits as the root does. */
 static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
@@ -93,6 +110,7 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	}
+	grace_reap(root, pid);
 	prctl(PR_SET_PDEATHSIG, 0);
 	root->args->init_free = 1;
 	syscall(SYS_futex, &root->args->init_free, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
@@ -126,6 +144,16 @@ int restore_pidns_wait_init(const struct restore_tree *t)
 		return 0;
 	pr_err("The init of the restored pid namespace did not start within 5 s\n");
 	return -ETIMEDOUT;
+}
+
+/* --grace is over and committed: the init outlives lmproc from now on. */
+int restore_pidns_let_go(const struct restore_tree *t)
+{
+	struct restorer_args *a = t->ctx[0].args;
+
+	a->init_hold = 0;
+	syscall(SYS_futex, &a->init_hold, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	return restore_pidns_wait_init(t);
 }
 
 int restore_pidns_fork_init(struct restore_tree *t)

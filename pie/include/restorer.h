@@ -328,6 +328,11 @@ struct restorer_args {
 	 * (from then on it outlives lmproc); lmproc waits for it before
 	 * the hand-over. */
 	volatile uint32_t init_free;
+	/* The root's only, set before go: --grace lets the tree run while
+	 * lmproc may still kill it all, so the init keeps its
+	 * PR_SET_PDEATHSIG (lmproc's death takes the namespace along) until
+	 * lmproc clears this. */
+	volatile uint32_t init_hold;
 	/* The task is set up (its children forked) and waits for go. */
 	volatile uint32_t ready;
 	uint32_t stop_sig; /* raised to hand control back to lmproc */

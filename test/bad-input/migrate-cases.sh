@@ -840,6 +840,218 @@ case_migrate_back() {
 	return "$st"
 }
 
+# (7) --grace 300: a healthy target (bad-input/grace_target, 16 MiB
+# written in a known order) runs 300 ms at the destination, its network
+# locked, before the commit: migrated, frozen at least that long (the
+# source stays frozen through the grace), and every word exact there.
+case_migrate_grace() {
+	local frozen
+
+	target_up "$BUILD/bad-input/grace_target" || return 1
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --grace 300; then
+		REASON="migrate --grace 300 failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	frozen=$(json_field frozen_ms)
+	if ! awk -v f="$frozen" 'BEGIN { exit !(f >= 300) }'; then
+		REASON="frozen ${frozen:-?} ms with --grace 300: the source did not wait for the grace"
+		return 1
+	fi
+	serve_says 1 "migration 1 from .*: pid [0-9]* runs here (.*, a grace of 300 ms," || return 1
+	moved_passes 1
+}
+
+# in_copy PROC: /proc/PID PROC runs TBIN (default bad-input/grace_target)
+# in a pid namespace other than ours: a process of the restored copy.
+in_copy() {
+	[ "$(readlink "$1/exe" 2>/dev/null)" = "${TBIN:-$BUILD/bad-input/grace_target}" ] &&
+		[ "$(readlink "$1/ns/pid" 2>/dev/null)" != "$(readlink /proc/self/ns/pid)" ]
+}
+
+# no_copy_left: no process of the restored copy is left.
+no_copy_left() {
+	local p
+
+	for p in /proc/[0-9]*; do
+		in_copy "$p" || continue
+		REASON="a process of the copy is left: pid ${p#/proc/} ($(proc_state "${p#/proc/}"))"
+		return 1
+	done
+}
+
+# (7b) the restored copy aborts as soon as it runs in serve's pid
+# namespace (GRACE_DIE_IF_MOVED): within the grace, so serve kills and
+# reaps the copy (its namespace goes with its init) and says why; migrate
+# exits 1, 'released'; the target runs on at the source, intact, and
+# nothing of the copy is left.
+case_migrate_grace_dies() {
+	TBIN=''
+	GRACE_DIE_IF_MOVED=1 target_up "$BUILD/bad-input/grace_target" || return 1
+	serve_up || return 1
+	mig --tls-psk-file "$RD/psk" --grace 20000
+	ERRORS_ONLY=1 refused $? "pid $TPID" "died within the grace period" "killed by SIGABRT" \
+		"released" || return 1
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	serve_says 1 "migration 1 from .* refused: the restored tree's pid $TPID died within the \
+grace period (killed by SIGABRT)" || return 1
+	if ! wait_until 5000 serve_idle; then
+		REASON="serve's child for the migration did not end"
+		return 1
+	fi
+	no_copy_left || return 1
+	target_intact
+}
+
+# (7c) bad --grace values: one line each, nothing frozen; and a HELLO
+# whose grace is out of bounds: serve refuses it in one line.
+case_migrate_grace_bad() {
+	local v
+
+	target_up || return 1
+	serve_up --insecure || return 1
+	for v in -1 60001 abc 1.5 ''; do
+		bad_lmproc migrate -t "$TPID" --to "127.0.0.1:$SPORT" --insecure --grace "$v"
+		if [ $? != 2 ]; then
+			REASON="migrate --grace '$v' was not refused as a usage error"
+			return 1
+		fi
+		one_line_error "$RD/bad.err" '^lmproc: ' || return 1
+		names "bad --grace $v (milliseconds, 0 to 60000)" || {
+			REASON="--grace '$v': $(head -n 1 "$RD/bad.err")"; return 1; }
+	done
+	send_raw eval 'hello_frames_with "grace 60001"'
+	serve_says 1 "connection 1 from .* refused: a HELLO with a grace of '60001' ms, not 1 to \
+60000" || return 1
+	send_raw eval 'hello_frames_with "grace 0"'
+	serve_says 1 "connection 2 from .* refused: a HELLO with a grace of '0' ms" || return 1
+	target_intact
+}
+
+# detached PROC: nothing traces /proc/PID PROC (the restore let it go).
+detached() {
+	grep -q '^TracerPid:[[:space:]]*0$' "$1/status" 2>/dev/null
+}
+
+# copy_running: COPY, the restored copy of the target's root (its dumped
+# pid TPID in its namespace), runs its grace: the restorer set its image,
+# and the restore detached it.
+copy_running() {
+	local p
+
+	for p in /proc/[0-9]*; do
+		in_copy "$p" || continue
+		detached "$p" || continue
+		[ "$(awk '/^NSpid:/ { print $NF }' "$p/status")" = "$TPID" ] || continue
+		COPY=${p#/proc/}
+		return 0
+	done
+	return 1
+}
+
+# copy_or_end: the copy runs its grace, or migrate (MIG_PID) has ended.
+copy_or_end() {
+	copy_running || ! kill -0 "$MIG_PID" 2>/dev/null
+}
+
+# child_running: CHILD, a living child of the copy's root, detached too
+# (a signal to a traced one would be the restore's to swallow).
+child_running() {
+	local c
+
+	for c in $(cat /proc/"$COPY"/task/*/children 2>/dev/null); do
+		[ "$(proc_state "$c")" != Z ] || continue
+		detached "/proc/$c" || continue
+		CHILD=$c
+		CHILD_NS=$(awk '/^NSpid:/ { print $NF }' "/proc/$c/status")
+		return 0
+	done
+	return 1
+}
+
+# (7d) during a grace of MS, HOW: "kill" kills serve's child with SIGKILL
+# (its copy goes with the pid namespace's init, which keeps its
+# parent-death signal through the grace), "term" sends SIGTERM to
+# migrate (its ABORT ends the grace at once), "stop" stops the copy (a
+# stopped tree is not alive: serve kills it at the grace's end),
+# "child" kills a child of a tree's copy (static/tree_basic) with
+# SIGSEGV.  Each way migrate exits 1, 'released', the target runs on at
+# the source, intact, and nothing of the copy is left within 5 s (the
+# grace, 20 s, still running).
+case_migrate_grace_during() {
+	local lm st child
+
+	if [ "$1" = child ]; then
+		TBIN=$BUILD/static/tree_basic
+		target_up "$TBIN" setsid || return 1
+	else
+		TBIN=''
+		target_up "$BUILD/bad-input/grace_target" || return 1
+	fi
+	serve_up || return 1
+	mig --tls-psk-file "$RD/psk" --grace "$2" &
+	lm=$!
+	MIG_PID=$lm
+	if ! wait_until 20000 copy_or_end || ! copy_running; then
+		REASON="the restored copy never ran its grace: $(head -n 1 "$RD/bad.err" | cut -c1-200)"
+		kill -KILL "$lm" 2>/dev/null
+		return 1
+	fi
+	case "$1" in
+	kill)
+		child=$(cat /proc/"$SPID"/task/*/children)
+		kill -KILL "$child"
+		;;
+	term) kill -TERM "$(cat /proc/"$lm"/task/*/children | tr ' ' '\n' | head -n 1)" ;;
+	stop) kill -STOP "$COPY" ;;
+	child)
+		if ! wait_until 5000 child_running; then
+			REASON="no child of the copy ran its grace"
+			kill -KILL "$lm" 2>/dev/null
+			return 1
+		fi
+		kill -SEGV "$CHILD"
+		;;
+	esac
+	wait "$lm"
+	st=$?
+	if [ "$1" = kill ]; then
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "the connection was closed" "released" ||
+			return 1
+		serve_says 1 "connection 1: its process was killed by SIGKILL" || return 1
+	elif [ "$1" = child ]; then
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "pid $CHILD_NS died within the grace period" \
+			"killed by SIGSEGV" "released" || return 1
+		serve_says 1 "migration 1 from .* refused: the restored tree's pid $CHILD_NS died" ||
+			return 1
+	elif [ "$1" = term ]; then
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "interrupted by SIGTERM" "released" || return 1
+		serve_says 1 "migration 1 from .* refused: the source ended the migration during the \
+grace period" || return 1
+	else
+		ERRORS_ONLY=1 refused "$st" "pid $TPID" "was stopped at the end of the grace period" \
+			"released" || return 1
+		serve_says 1 "migration 1 from .* refused: the restored tree's pid $TPID was stopped" ||
+			return 1
+	fi
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	wait_until 5000 no_copy_left || return 1
+	[ "$1" != child ] && { target_intact; return; }
+	# tree_basic's root sleeps: as it was, and its checks pass.
+	same_state "$TPID" "$TSNAP" 1000 || { REASON="target changed: $REASON"; return 1; }
+	finish_original "$TPID" || { REASON="target after the grace: $REASON"; return 1; }
+}
+
+# hello_frames_with LINE: a HELLO with LINE after its first.
+hello_frames_with() {
+	local v hello
+
+	v=$(sed -n 's/^#define IMAGE_VERSION \([0-9]*\).*/\1/p' "$ROOT/criu-lite/include/image.h")
+	hello="lmproc-migrate $(mig_version) images $v tcp 0"$'\n'"$1"$'\n'
+	frame 1 ${#hello}
+	printf '%s' "$hello"
+}
+
 srv_empty() {
 	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
 }
@@ -868,4 +1080,15 @@ run_migrate_bad_input() {
 		case_migrate_auto_converge_int
 	CASE_KIND=migrate bad_case migrate-back mig_case case_migrate_back
 	CASE_KIND=migrate bad_case migrate-back-fails mig_case case_migrate_back fails
+	CASE_KIND=migrate bad_case migrate-grace mig_case case_migrate_grace
+	CASE_KIND=migrate bad_case migrate-grace-dies mig_case case_migrate_grace_dies
+	CASE_KIND=migrate bad_case migrate-grace-bad mig_case case_migrate_grace_bad
+	CASE_KIND=migrate bad_case migrate-grace-killed mig_case case_migrate_grace_during kill \
+		20000
+	CASE_KIND=migrate bad_case migrate-grace-interrupted mig_case case_migrate_grace_during \
+		term 20000
+	CASE_KIND=migrate bad_case migrate-grace-stopped mig_case case_migrate_grace_during stop \
+		5000
+	CASE_KIND=migrate bad_case migrate-grace-child-dies mig_case case_migrate_grace_during \
+		child 20000
 }

@@ -51,4 +51,6 @@ run_tcp_hosts_bad_input() {
 	CASE_KIND=state bad_case tcp-hosts-migrate-fails tcp_hosts_case 4 migrate-fail
 	CASE_KIND=state bad_case tcp-hosts-migrate-link-lost tcp_hosts_case 6 migrate-lost
 	CASE_KIND=state bad_case tcp-hosts-migrate-back tcp_hosts_case 4 migrate-back
+	CASE_KIND=state bad_case tcp-hosts-migrate-grace tcp_hosts_case 4 migrate-grace
+	CASE_KIND=state bad_case tcp-hosts-migrate-grace-dies tcp_hosts_case 4 migrate-grace-dies
 }

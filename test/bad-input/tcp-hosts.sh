@@ -37,6 +37,13 @@
 # serve in host A's (on 198.18.0.1): it runs on host A, in that serve's
 # new pid namespace, at the pid it always had, nothing of it left on
 # host B; the client sees every byte through both moves.
+# migrate-grace: as migrate, with --grace 200: the server runs
+# 200 ms on host B, its connection out of repair mode but the lock still
+# on, before the commit; the client sees every byte, no reset.
+# migrate-grace-dies: --grace 10000, and the server's copy on host B,
+# once it runs (detached), streams 300 ms into the lock and is killed by
+# SIGSEGV: migrate exits 1, the server streams on at A, the client sees
+# every byte, no reset (nothing the copy sent or its end reaches it).
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
 # nftables lock; migrate and serve are given it too).  HOSTS_NO_REPAIR=1
 # leaves --tcp-established out of dump and restore (or migrate): the case
@@ -370,6 +377,19 @@ only_sleep() {
 	done
 }
 
+# below PID ANCESTOR: ANCESTOR is among PID's four nearest ancestors
+# (other suites' hosts, run meanwhile, have processes at the same pids).
+below() {
+	local p=$1
+
+	for _ in 1 2 3 4; do
+		p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+		[ -n "$p" ] && [ "$p" != 0 ] || return 1
+		[ "$p" = "$2" ] && return 0
+	done
+	return 1
+}
+
 # The server moved by migrate: its pid in host B's (DEST) and in serve's
 # new pid namespace (SPID, as dumped), under that namespace's init, a
 # child of host B's init; in a network namespace of its own, no lock.
@@ -384,7 +404,8 @@ check_migrated() {
 	RHOST=
 	for p in /proc/[0-9]*; do
 		read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "$p/status" 2>/dev/null)
-		[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && RHOST=${f[0]}
+		[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && below "${f[0]}" "$HB" &&
+			RHOST=${f[0]}
 	done
 	[ -n "$RHOST" ] || fail "no process at pid $dest in host $(host_name "$to")"
 	pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$RHOST/status")
@@ -491,27 +512,68 @@ cut_link() {
 	fail "serve's restore did not stop before its fork"
 }
 
+# kids PID...: the children of each PID.
+kids() {
+	local p
+
+	for p; do
+		cat "/proc/$p/task/$p/children" 2>/dev/null
+	done
+}
+
+# kill_copy MIGRATE: migrate-grace-dies's copy of the server (below serve, SVP
+# its nsenter: serve, its child, the pid namespace's init, the copy),
+# once it runs its grace (nothing traces it), streams 300 ms into the
+# lock; then it dies of SIGSEGV.  MIGRATE: migrate's pid, whose end
+# ends the wait.
+kill_copy() {
+	local c
+
+	for _ in $(seq 2000); do
+		kill -0 "$1" 2>/dev/null ||
+			fail "migrate ended before the copy ran its grace: $(head -c 200 "$DIR/migrate.err")"
+		# shellcheck disable=SC2046 # lists of pids
+		for c in $(kids $(kids $(kids $(kids "$SVP")))); do
+			grep -q '^TracerPid:[[:space:]]*0$' "/proc/$c/status" 2>/dev/null || continue
+			[[ "$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null)" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
+				continue
+			sleep 0.3
+			kill -SEGV "$c"
+			return 0
+		done
+		sleep 0.01
+	done
+	fail "the server's copy never ran its grace on host B"
+}
+
 # migrate, migrate-fail and migrate-lost: the move, its checks, the
 # client's end.
 move() {
-	local st t0 t1 left tcp=(--tcp-established)
+	local st t0 t1 left tcp=(--tcp-established) grace=()
 
 	[ -n "${HOSTS_NO_REPAIR:-}" ] && tcp=()
+	[ "$MODE" = migrate-grace ] && grace=(--grace 200)
+	[ "$MODE" = migrate-grace-dies ] && grace=(--grace 10000)
 	serve_up
 	t0=$(ms)
 	timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
-		--tls-psk-file "$DIR/psk" "${tcp[@]}" "${lock[@]}" --veth-pair eth0=vc0@br0 --json \
+		--tls-psk-file "$DIR/psk" "${tcp[@]}" "${lock[@]}" "${grace[@]}" \
+		--veth-pair eth0=vc0@br0 --json \
 		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err" &
 	st=$!
 	[ "$MODE" = migrate-lost ] && cut_link
+	[ "$MODE" = migrate-grace-dies ] && kill_copy "$st"
 	wait "$st"
 	st=$?
 	t1=$(ms)
 	[ "$st" = 124 ] && fail "migrate did not end within 60 s"
 	echo "frozen_ms $(json_field frozen_ms) migrate_ms $((t1 - t0)) rounds $(json_field rounds)"
-	if [ "$MODE" != migrate ] && [ "$MODE" != migrate-back ]; then
+	if [ "$MODE" != migrate ] && [ "$MODE" != migrate-back ] &&
+		[ "$MODE" != migrate-grace ]; then
 		[ "$st" != 0 ] || fail "migrate succeeded with the restore failing"
 		check_resumed
+		[ "$MODE" != migrate-grace-dies ] ||
+			wait_out "$DIR/serve.err" "died within the grace period (killed by SIGSEGV)"
 	else
 		[ "$st" = 0 ] || fail "migrate: $(head -c 300 "$DIR/migrate.err")"
 		wait "$SP" 2>/dev/null
