@@ -162,10 +162,12 @@ static void free_map(struct stage_map *m)
 }
 
 /* The round's pagemap of PID, checked as restore-chain.c checks it:
- * aligned, ordered, non-empty runs, none the parent process's. */
+ * aligned, ordered, non-empty runs, none the parent process's; its
+ * pages image verified whole against its sums, once: the final restore
+ * then checks only its footer (image-verify.c). */
 static int load_map(int dfd, pid_t pid, struct stage_map *m)
 {
-	uint64_t prev_end = 0, data = 0;
+	uint64_t prev_end = 0, data = 0, len;
 	char name[64];
 	int ret;
 
@@ -190,7 +192,12 @@ static int load_map(int dfd, pid_t pid, struct stage_map *m)
 	}
 	snprintf(name, sizeof(name), image_descs[IMG_PAGES].name_fmt, pid);
 	m->pages_fd = img_open_file(dfd, name, false);
-	return m->pages_fd < 0 ? m->pages_fd : 0;
+	if (m->pages_fd < 0)
+		return m->pages_fd;
+	ret = img_raw_verify(dfd, IMG_PAGES, pid, "", false, &len);
+	if (!ret && len != data)
+		ret = -EINVAL;
+	return ret ?: img_raw_mark_verified(m->pages_fd);
 }
 
 /* Round K over the round before's staging of the same VMA: what the round
