@@ -79,12 +79,41 @@ static struct stage_vma *find(struct restore_stage *s, pid_t pid, uint64_t start
 	return NULL;
 }
 
-/* A fresh staging mapping for V, at V's offset in a 2 MiB block. */
-static int map_new(struct restore_stage *s, pid_t pid, const VmaEntry *v, struct stage_vma **out)
+/* Anywhere, at V's offset in a 2 MiB block. */
+static int map_anywhere(const VmaEntry *v, int flags, uint64_t *out)
 {
 	uint64_t len = v->end - v->start, skew = v->start & (STAGE_ALIGN - 1), at;
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (v->flags & MAP_NORESERVE);
 	char *m;
+
+	m = mmap(NULL, len + STAGE_ALIGN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	at = ((uint64_t)(uintptr_t)m + STAGE_ALIGN - 1) / STAGE_ALIGN * STAGE_ALIGN + skew;
+	if (at >= (uint64_t)(uintptr_t)m + STAGE_ALIGN)
+		at -= STAGE_ALIGN;
+	if (at > (uint64_t)(uintptr_t)m)
+		munmap(m, at - (uint64_t)(uintptr_t)m);
+	munmap((void *)(uintptr_t)(at + len), (uint64_t)(uintptr_t)m + STAGE_ALIGN - at);
+	if (mmap((void *)(uintptr_t)at, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED, -1, 0) ==
+	    MAP_FAILED) {
+		munmap((void *)(uintptr_t)at, len);
+		return -errno;
+	}
+	*out = at;
+	return 0;
+}
+
+/* A fresh staging mapping for V: at V's own address if that is free
+ * here, so that the VMA keeps the anon pgoff a restore without staging
+ * gives it (mremap keeps it; a neighbour mapped later merges with it as
+ * it would), else anywhere. */
+static int map_new(struct restore_stage *s, pid_t pid, const VmaEntry *v, struct stage_vma **out)
+{
+	uint64_t len = v->end - v->start, at = v->start;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (v->flags & MAP_NORESERVE);
+	void *m;
+	int ret;
 
 	if (s->nr == s->cap) {
 		size_t n = s->cap ? s->cap * 2 : 32;
@@ -95,20 +124,14 @@ static int map_new(struct restore_stage *s, pid_t pid, const VmaEntry *v, struct
 		s->v = nv;
 		s->cap = n;
 	}
-	m = mmap(NULL, len + STAGE_ALIGN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	m = mmap((void *)(uintptr_t)at, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED_NOREPLACE,
 		 -1, 0);
-	if (m == MAP_FAILED)
-		return -errno;
-	at = ((uint64_t)(uintptr_t)m + STAGE_ALIGN - 1) / STAGE_ALIGN * STAGE_ALIGN + skew;
-	if (at >= (uint64_t)(uintptr_t)m + STAGE_ALIGN)
-		at -= STAGE_ALIGN;
-	if (at > (uint64_t)(uintptr_t)m)
-		munmap(m, at - (uint64_t)(uintptr_t)m);
-	munmap((void *)(uintptr_t)(at + len), (uint64_t)(uintptr_t)m + len + STAGE_ALIGN - at - len);
-	if (mmap((void *)(uintptr_t)at, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED, -1, 0) ==
-	    MAP_FAILED) {
-		munmap((void *)(uintptr_t)at, len);
-		return -errno;
+	if (m != (void *)(uintptr_t)at) {
+		if (m != MAP_FAILED)
+			munmap(m, len);
+		ret = map_anywhere(v, flags, &at);
+		if (ret)
+			return ret;
 	}
 	/* Until the restore hands it to the tree, no helper that lmproc
 	 * forks copies its page tables. */

@@ -194,6 +194,10 @@ static void stage_round(struct mig_dst *d)
 	int fd;
 
 	d->stage_due = false;
+	/* The test's stale staging: round 1's, where the dump's parent is a
+	 * later round; the restore must not take it. */
+	if (d->round > 1 && fault_injected("serve-stage-stale"))
+		return;
 	snprintf(name, sizeof(name), "pre-%u", d->round);
 	fd = openat(d->dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)

@@ -657,13 +657,22 @@ not_shared() {
 	fi
 }
 
+# maps_of SNAPSHOT: the VMA lines of a procstate snapshot (neighbouring
+# anonymous VMAs of the same protection and flags as one, VmFlags too).
+maps_of() {
+	grep -E '^[0-9a-f]+-[0-9a-f]+ ' <<<"$1"
+}
+
 # (6h) staging: predump_writer (256 MiB rewritten at 16 MiB/s) moved with
 # pre-copy: the restore moves its 256 MiB from serve's staging of the
 # last round instead of filling them (serve's log), every page is exact
-# at the destination, and none of them is shared with serve's process or
-# the namespace's init.
+# at the destination, none of them is shared with serve's process or
+# the namespace's init, and its maps and VmFlags are the source's.
 case_migrate_staging() {
+	local before after
+
 	target_up "$BUILD/static/predump_writer" || return 1
+	before=$(maps_of "$TSNAP")
 	serve_up || return 1
 	if ! mig --tls-psk-file "$RD/psk" --max-rounds 8 --max-downtime 300; then
 		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
@@ -672,10 +681,32 @@ case_migrate_staging() {
 	rounds_check 2 8 || return 1
 	staging_used 256 || return 1
 	not_shared "$(json_field dest_pid)" || return 1
+	after=$(maps_of "$(snapshot "$(json_field dest_pid)")")
+	if [ "$before" != "$after" ]; then
+		REASON="the migrated copy's maps differ from the source's"
+		DETAIL=$(diff <(echo "$before") <(echo "$after") | head -n 8 | tr '\n' ' ')
+		return 1
+	fi
 	moved_passes 1
 }
 
-# (6i) staging while the layout changes: stage_churn rewrites and drops
+# (6i) a stale staging: serve keeps round 1's (LMPROC_FAULT=
+# serve-stage-stale) where the final dump's parent is a later round: the
+# restore takes none of it, fills every page itself, and every page of
+# predump_writer (rewritten since round 1) is exact.
+case_migrate_staging_stale() {
+	target_up "$BUILD/static/predump_writer" || return 1
+	SERVE_FAULT=serve-stage-stale serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --max-rounds 8 --max-downtime 300; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	rounds_check 2 8 || return 1
+	moved_passes 1 || return 1
+	serve_says 1 "migration 1: 0 vmas (0 MiB) moved from round 1's staging"
+}
+
+# (6j) staging while the layout changes: stage_churn rewrites and drops
 # pages, grows, shrinks, replaces and moves VMAs and forks short-lived
 # children every 40 ms, through at least two rounds: its 16 MiB whose
 # bounds never change come from the staging, and every page of every
@@ -718,5 +749,6 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-auto-converge-int mig_case \
 		case_migrate_auto_converge_int
 	CASE_KIND=migrate bad_case migrate-staging mig_case case_migrate_staging
+	CASE_KIND=migrate bad_case migrate-staging-stale mig_case case_migrate_staging_stale
 	CASE_KIND=migrate bad_case migrate-staging-churn mig_case case_migrate_staging_churn
 }
