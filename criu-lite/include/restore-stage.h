@@ -38,8 +38,7 @@ struct restore_stage {
 /* Round DFD (pre-K) into S: VMAs of the same bounds as the round before
  * updated with what the round carries, the others staged afresh.  0, or
  * -errno with WHY set: then nothing is staged any more. */
-int restore_stage_round(struct restore_stage *s, int dfd, unsigned int k, char *why,
-			size_t len);
+int restore_stage_round(struct restore_stage *s, int dfd, unsigned int k, char *why, size_t len);
 void restore_stage_drop(struct restore_stage *s);
 /* Is V one that staging takes? */
 bool restore_stage_vma_ok(const VmaEntry *v);

@@ -136,9 +136,12 @@ static int map_new(struct restore_stage *s, pid_t pid, const VmaEntry *v, struct
 	/* Until the restore hands it to the tree, no helper that lmproc
 	 * forks copies its page tables. */
 	madvise((void *)(uintptr_t)at, len, MADV_DONTFORK);
-	s->v[s->nr] = (struct stage_vma){ .pid = pid, .start = v->start, .end = v->end,
-					  .flags = v->flags & MAP_NORESERVE, .addr = at,
-					  .seen = true };
+	s->v[s->nr] = (struct stage_vma){.pid = pid,
+					 .start = v->start,
+					 .end = v->end,
+					 .flags = v->flags & MAP_NORESERVE,
+					 .addr = at,
+					 .seen = true};
 	*out = &s->v[s->nr++];
 	return 0;
 }
@@ -266,9 +269,9 @@ static int fill_fresh(const struct stage_vma *sv, const struct restore_plan *p, 
 			continue;
 		if (fds[r->level] < 0)
 			fds[r->level] = img_open_file(p->level_dfd[r->level], name, false);
-		ret = fds[r->level] < 0 ? fds[r->level] :
-		      read_at(fds[r->level], r->vaddr - sv->start + sv->addr,
-			      r->nr_pages << PAGE_SHIFT, r->off);
+		ret = fds[r->level] < 0 ? fds[r->level]
+					: read_at(fds[r->level], r->vaddr - sv->start + sv->addr,
+						  r->nr_pages << PAGE_SHIFT, r->off);
 	}
 	for (uint32_t l = 0; l < p->nr_levels; l++)
 		if (fds[l] >= 0)
@@ -300,7 +303,7 @@ static void free_resolved(struct restore_plan *p)
 static int stage_task(struct restore_stage *s, int dfd, const InventoryEntry *inv, pid_t pid,
 		      bool incremental)
 {
-	struct stage_map m = { .pages_fd = -1 };
+	struct stage_map m = {.pages_fd = -1};
 	struct restore_plan p = {};
 	bool resolved = false;
 	MmEntry *mm;
@@ -320,8 +323,10 @@ static int stage_task(struct restore_stage *s, int dfd, const InventoryEntry *in
 		if (!restore_stage_vma_ok(v))
 			continue;
 		sv = find(s, pid, v->start, v->end);
-		if (sv && (v->flags & MAP_NORESERVE) != sv->flags)
-			unmap_one(sv), sv = NULL;
+		if (sv && (v->flags & MAP_NORESERVE) != sv->flags) {
+			unmap_one(sv);
+			sv = NULL;
+		}
 		if (sv && incremental) {
 			sv->seen = true;
 			ret = update(sv, &m);
@@ -346,8 +351,7 @@ out:
 	return ret;
 }
 
-static int stage_tree(struct restore_stage *s, int dfd, const InventoryEntry *inv,
-		      bool incremental)
+static int stage_tree(struct restore_stage *s, int dfd, const InventoryEntry *inv, bool incremental)
 {
 	PstreeEntry **e = NULL;
 	size_t nr = 0;
@@ -391,8 +395,8 @@ int restore_stage_round(struct restore_stage *s, int dfd, unsigned int k, char *
 		snprintf(why, len, "round %u's inventory.img is unreadable", k);
 		return ret;
 	}
-	incremental = s->round_id && inv->has_parent_round_id &&
-		      inv->parent_round_id == s->round_id;
+	incremental =
+	    s->round_id && inv->has_parent_round_id && inv->parent_round_id == s->round_id;
 	if (inv->img_version != IMAGE_VERSION || strcmp(inv->kind, "pre-dump") ||
 	    !inv->has_round_id || !inv->round_id) {
 		ret = -EINVAL;
@@ -508,8 +512,8 @@ static int place_task(struct restore_ctx *ctx, struct restore_stage *s)
 			continue;
 		sv = find(s, p->pid, v->start, v->end);
 		m = sv ? mremap((void *)(uintptr_t)sv->addr, len, len,
-				MREMAP_MAYMOVE | MREMAP_FIXED, (void *)(uintptr_t)to) :
-			 MAP_FAILED;
+				MREMAP_MAYMOVE | MREMAP_FIXED, (void *)(uintptr_t)to)
+		       : MAP_FAILED;
 		if (m == MAP_FAILED) {
 			/* The restorer maps and fills it as without staging. */
 			pr_warn("pid %d: staged vma 0x%llx-0x%llx not moved: %s\n", p->pid,

@@ -32,28 +32,28 @@
 
 #include "test.h"
 
-#define PAGE		4096UL
-#define WORDS		(PAGE / 8)
-#define STEP_MS		40
+#define PAGE 4096UL
+#define WORDS (PAGE / 8)
+#define STEP_MS 40
 
 enum { STABLE, GROW, REPLACE, MOVE, CHILD, NR_REGIONS };
 
 struct region {
 	const char *name;
-	unsigned long max_pages;	/* of its reservation's usable part */
-	unsigned long nr_pages;		/* mapped now */
-	unsigned char *res;		/* the reservation, PAGE of pad each side */
+	unsigned long max_pages; /* of its reservation's usable part */
+	unsigned long nr_pages;	 /* mapped now */
+	unsigned char *res;	 /* the reservation, PAGE of pad each side */
 	unsigned char *addr;
 	uint64_t *tags;
 };
 
 static struct region regions[NR_REGIONS] = {
-	[STABLE] = { "stable", 4096, 4096 },
-	[GROW] = { "grow", 2048, 64 },
-	[REPLACE] = { "replace", 512, 512 },
-	/* Two places of 256 pages. */
-	[MOVE] = { "move", 512, 256 },
-	[CHILD] = { "child", 256, 256 },
+    [STABLE] = {"stable", 4096, 4096},
+    [GROW] = {"grow", 2048, 64},
+    [REPLACE] = {"replace", 512, 512},
+    /* Two places of 256 pages. */
+    [MOVE] = {"move", 512, 256},
+    [CHILD] = {"child", 256, 256},
 };
 
 static uint64_t seed, nr_tags, step;
@@ -91,8 +91,9 @@ static bool page_ok(int r, unsigned long pg)
 
 		if (p[i] != want) {
 			test_msg("%s page %lu (%p) differs at byte %zu: %016lx, expected %016lx "
-				 "(tag %016lx)", regions[r].name, pg, (void *)p, i * 8,
-				 (unsigned long)p[i], (unsigned long)want, (unsigned long)tag);
+				 "(tag %016lx)",
+				 regions[r].name, pg, (void *)p, i * 8, (unsigned long)p[i],
+				 (unsigned long)want, (unsigned long)tag);
 			return false;
 		}
 	}
@@ -176,8 +177,7 @@ static void churn_replace(void)
 static void churn_move(void)
 {
 	struct region *g = &regions[MOVE];
-	unsigned char *to = g->addr == g->res + PAGE ? g->res + PAGE + 256 * PAGE :
-						       g->res + PAGE;
+	unsigned char *to = g->addr == g->res + PAGE ? g->res + PAGE + 256 * PAGE : g->res + PAGE;
 
 	if (mremap(g->addr, 256 * PAGE, 256 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, to) != to)
 		fail("mremap: %s", strerror(errno));
@@ -251,8 +251,7 @@ int main(int argc, char **argv)
 	seed = test_seed();
 	for (int r = 0; r < NR_REGIONS; r++)
 		reserve(r);
-	test_msg("stable at %p, %lu pages", (void *)regions[STABLE].addr,
-		 regions[STABLE].nr_pages);
+	test_msg("stable at %p, %lu pages", (void *)regions[STABLE].addr, regions[STABLE].nr_pages);
 	test_ready();
 	while (test_go()) {
 		step++;
