@@ -223,8 +223,8 @@ static void churn_child(void)
 	if (child < 0)
 		fail("fork: %s", strerror(errno));
 	if (!child)
-		child_main(3 + pick(6));
-	child_end = step + 12;
+		child_main(3 + pick(8));
+	child_end = step + 5;
 }
 
 static void check_all(void)
