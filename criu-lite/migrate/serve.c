@@ -26,6 +26,7 @@
 
 #include "common.h"
 #include "fault.h"
+#include "image.h"
 #include "log.h"
 #include "migrate.h"
 #include "restore.h"
@@ -408,7 +409,9 @@ static int restore_tree(struct mig_dst *d)
 	d->ropts.hold_arg = d;
 	d->ropts.stage = &d->stage;
 	ret = cmd_restore(&d->ropts);
+	/* The rounds verified as they were staged are this migration's. */
 	restore_stage_drop(&d->stage);
+	img_raw_forget_verified();
 	if (ret)
 		fail(d, ret, "the restore failed (%s)", strerror(ret < 0 ? -ret : EIO));
 	return ret;
