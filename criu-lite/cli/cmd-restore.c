@@ -31,6 +31,7 @@
 #include "netns.h"
 #include "opts.h"
 #include "restore.h"
+#include "restore-stage.h"
 #include "sysvipc.h"
 #include "task-attrs.h"
 #include "tty.h"
@@ -120,6 +121,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 	int ret;
 
 	ret = restore_plan_images(t, opts, dfd);
+	if (!ret && opts->stage)
+		ret = restore_stage_plan(t, opts->stage);
 	if (!ret)
 		ret = restore_check_cgroups(t);
 	if (!ret)
@@ -147,6 +150,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 	/* Before the areas, which then keep clear of it. */
 	if (!ret)
 		ret = restore_reserve_premap(t);
+	if (!ret && opts->stage)
+		ret = restore_stage_place(t, opts->stage);
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (t->ctx[i].plan.pid)
 			ret = restore_prepare_area(&t->ctx[i]);

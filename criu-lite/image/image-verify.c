@@ -193,6 +193,60 @@ void img_raw_verify_footer_only(bool on)
 	raw_footer_only = on;
 }
 
+/* Raw images this process has verified whole and holds unchanged since
+ * (serve's pre-copy rounds, in its private directory, checked as they
+ * are staged): the final restore checks only their footers, or the
+ * frozen window would hash every round of the chain again. */
+struct verified_file {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+static struct verified_file *verified;
+static size_t nr_verified;
+
+static bool same_file(const struct verified_file *v, const struct stat *st)
+{
+	return v->dev == st->st_dev && v->ino == st->st_ino && v->size == st->st_size &&
+	       v->mtime.tv_sec == st->st_mtim.tv_sec && v->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       v->ctime.tv_sec == st->st_ctim.tv_sec && v->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static bool was_verified(const struct stat *st)
+{
+	for (size_t i = 0; i < nr_verified; i++)
+		if (same_file(&verified[i], st))
+			return true;
+	return false;
+}
+
+int img_raw_mark_verified(int fd)
+{
+	struct verified_file *n;
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (was_verified(&st))
+		return 0;
+	n = realloc(verified, (nr_verified + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	verified = n;
+	verified[nr_verified++] = (struct verified_file){ st.st_dev, st.st_ino, st.st_size,
+							  st.st_mtim, st.st_ctim };
+	return 0;
+}
+
+void img_raw_forget_verified(void)
+{
+	free(verified);
+	verified = NULL;
+	nr_verified = 0;
+}
+
 /* The checks of the image open at FD, its footer read; *V gets them,
  * its data mapped (none: no data, or footers only). */
 static int verify_prepare(int fd, const char *name, uint64_t *data_len, struct raw_verify **out)
@@ -220,7 +274,7 @@ static int verify_prepare(int fd, const char *name, uint64_t *data_len, struct r
 	if (ret)
 		goto err;
 	*data_len = f.data_len;
-	if (raw_footer_only || !f.data_len) {
+	if (raw_footer_only || !f.data_len || was_verified(&st)) {
 		verify_free(v);
 		return 0;
 	}

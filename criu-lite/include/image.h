@@ -146,6 +146,11 @@ int img_raw_verify(int dfd, int type, int pid, const char *dir, bool optional,
 /* From now on img_raw_verify() checks only the footers (ON), or the data
  * too (the default): for a dump's self-check of what it just wrote. */
 void img_raw_verify_footer_only(bool on);
+/* The raw image open at FD was verified whole by this process and will
+ * not change: img_raw_verify() checks only its footer from now on.
+ * Forget: every image is verified whole again. */
+int img_raw_mark_verified(int fd);
+void img_raw_forget_verified(void);
 
 /* Identifies an image file by its name (for lmproc show). -1 if unknown. */
 int img_type_by_name(const char *name, int *pid);

@@ -94,6 +94,9 @@ struct lmproc_opts {
 	 * fails the restore (the tree is killed). */
 	int (*restore_hold)(void *arg, pid_t root);
 	void *hold_arg;
+	/* serve: the pre-copy rounds' memory staged in this process
+	 * (mem/restore-stage.c), which the restore moves into place. */
+	struct restore_stage *stage;
 	int argc;			/* positional arguments after the command */
 	char **argv;
 };

@@ -130,6 +130,9 @@ struct restore_plan {
 	 * or COW_NO_SLOT: the restorer maps it); whether it is the parent's
 	 * slot, inherited; whether a child inherits it. */
 	uint64_t *vma_slot;
+	/* restore-stage.c, per vma: the staging mapping it takes (moved into
+	 * its slot and finished in lmproc before the fork), or 0. */
+	uint64_t *vma_stage;
 	bool *vma_inherited;
 	bool *vma_forked;
 	struct special_layout here;   /* this kernel's vDSO block */

@@ -28,6 +28,9 @@
 #define PME_CHUNK 4096
 /* Room kept free around the premap area. */
 #define PREMAP_GUARD (1UL << 20)
+/* Its start: staged slots (restore-stage.c) sit at their VMA's offset in
+ * a 2 MiB block, so that mremap moves whole page tables. */
+#define PREMAP_ALIGN (2UL << 20)
 
 int cow_parent_open(struct cow_parent *cp, pid_t pid, const struct vm_area_list *vl)
 {
@@ -279,7 +282,7 @@ static int tree_busy(const struct restore_tree *t, struct busy **b, size_t *n)
 
 int restore_reserve_premap(struct restore_tree *t)
 {
-	uint64_t want = t->premap_size + 2 * PREMAP_GUARD, end = 0, at = 0;
+	uint64_t want = t->premap_size + 2 * PREMAP_GUARD + PREMAP_ALIGN, end = 0, at = 0;
 	uint64_t min_addr = t->ctx[0].plan.mmap_min_addr;
 	struct busy *b;
 	size_t n;
@@ -293,7 +296,7 @@ int restore_reserve_premap(struct restore_tree *t)
 		uint64_t next = i < n ? b[i].start : TASK_SIZE;
 
 		if (next > end && next - end >= want && end + PREMAP_GUARD >= min_addr)
-			at = next - PREMAP_GUARD - t->premap_size;
+			at = (next - PREMAP_GUARD - t->premap_size) & ~(PREMAP_ALIGN - 1);
 		if (i < n)
 			end = max(end, b[i].end);
 	}
@@ -324,6 +327,17 @@ void restore_free_premap(struct restore_tree *t)
 	if (t->premap_start)
 		munmap((void *)(uintptr_t)t->premap_start, t->premap_size);
 	t->premap_start = 0;
+}
+
+void restore_premap_dofork(struct restore_tree *t)
+{
+	if (t->premap_start)
+		madvise((void *)(uintptr_t)t->premap_start, t->premap_size, MADV_DOFORK);
+}
+
+void restore_premap_handed_down(struct restore_tree *t)
+{
+	restore_free_premap(t);
 }
 
 static int task_fail(char *err, size_t len, const char *what, uint64_t addr)
@@ -402,14 +416,15 @@ int restore_task_premap(struct restore_ctx *ctx, char *err, size_t len)
 
 	if (!p->vma_slot)
 		return 0;
+	/* A staged slot (restore-stage.c) came filled from lmproc. */
 	for (size_t j = 0; j < p->mm->n_vmas && !ret; j++)
-		if (p->vma_slot[j] != COW_NO_SLOT)
+		if (p->vma_slot[j] != COW_NO_SLOT && !(p->vma_stage && p->vma_stage[j]))
 			ret = premap_vma(ctx, j, err, len);
 	for (size_t k = 0; k < p->nr_runs && !ret; k++) {
 		const struct page_src_run *r = &p->runs[k];
 		uint64_t slot = p->vma_slot[r->vma];
 
-		if (slot == COW_NO_SLOT)
+		if (slot == COW_NO_SLOT || (p->vma_stage && p->vma_stage[r->vma]))
 			continue;
 		ret = fill_run(ctx, r, ctx->tree->premap_start + slot - p->mm->vmas[r->vma]->start,
 			       err, len);

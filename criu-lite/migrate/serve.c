@@ -27,9 +27,11 @@
 
 #include "common.h"
 #include "fault.h"
+#include "image.h"
 #include "log.h"
 #include "migrate.h"
 #include "restore.h"
+#include "restore-stage.h"
 
 struct mig_dst {
 	const struct lmproc_opts *sopts;
@@ -44,6 +46,10 @@ struct mig_dst {
 	unsigned int round;
 	int round_dfd; /* the open round's directory, -1 between rounds */
 	unsigned int final_files;
+	/* The rounds' memory, staged while the source's tree runs
+	 * (restore-stage.c); STAGE_DUE: the last round is not in it yet. */
+	struct restore_stage stage;
+	bool stage_due;
 	uint64_t t_start, bytes;
 	unsigned int files;
 	pid_t root;
@@ -180,6 +186,31 @@ static int begin_round(struct mig_dst *d, const struct mig_msg *m)
 	return 0;
 }
 
+/* The last round's memory into the staging, while the source's tree
+ * runs: once ROUND_DONE is answered (round 1's once its dry run is, which
+ * the source times).  A failure costs only the staging: the restore then
+ * fills every page itself. */
+static void stage_round(struct mig_dst *d)
+{
+	char name[32], why[256] = "";
+	int fd;
+
+	d->stage_due = false;
+	/* The test's stale staging: round 1's, where the dump's parent is a
+	 * later round; the restore must not take it. */
+	if (d->round > 1 && fault_injected("serve-stage-stale"))
+		return;
+	snprintf(name, sizeof(name), "pre-%u", d->round);
+	fd = openat(d->dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+	if (fd < 0 || restore_stage_round(&d->stage, fd, d->round, why, sizeof(why)))
+		serve_log("migration %u: round %u not staged (%s): the restore fills its pages",
+			  d->id, d->round, why);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* ROUND_DONE: the round is complete (its inventory came), and stored. */
 static int end_round(struct mig_dst *d)
 {
@@ -196,6 +227,9 @@ static int end_round(struct mig_dst *d)
 		return fail(d, -EIO, "round %u could not be stored (fault injected)", d->round);
 	if (mig_send(&d->chan, MIG_ROUND_DONE, NULL, 0))
 		return fail(d, -ECONNRESET, "the connection failed after round %u", d->round);
+	d->stage_due = true;
+	if (d->round > 1)
+		stage_round(d);
 	return 0;
 }
 
@@ -236,6 +270,8 @@ static int recv_images(struct mig_dst *d)
 		ret = mig_recv(&d->chan, &m, why, sizeof(why));
 		if (ret)
 			return fail(d, ret, "%s", why);
+		if (d->stage_due && m.type != MIG_DRY_RUN)
+			stage_round(d);
 		if (m.type == MIG_DUMP_DONE && d->round_dfd < 0)
 			break;
 		if (m.type == MIG_DUMP_DONE) {
@@ -248,6 +284,8 @@ static int recv_images(struct mig_dst *d)
 			ret = end_round(d);
 		} else if (m.type == MIG_DRY_RUN) {
 			ret = dry_run(d);
+			if (!ret && d->stage_due)
+				stage_round(d);
 		} else if (m.type == MIG_ABORT) {
 			mig_printable(m.data);
 			ret = fail(d, -ECANCELED, "the source aborted: %s", m.data);
@@ -376,7 +414,11 @@ static int restore_tree(struct mig_dst *d)
 	d->ropts.grace_why = d->reason;
 	d->ropts.grace_why_len = sizeof(d->reason);
 	d->ropts.grace_peer_fd = d->chan.fd;
+	d->ropts.stage = &d->stage;
 	ret = cmd_restore(&d->ropts);
+	/* The rounds verified as they were staged are this migration's. */
+	restore_stage_drop(&d->stage);
+	img_raw_forget_verified();
 	if (ret)
 		fail(d, ret, "the restore failed (%s)", strerror(ret < 0 ? -ret : EIO));
 	return ret;
@@ -417,6 +459,13 @@ static int serve_one(struct mig_dst *d, const struct mig_auth *auth, int fd)
 	if (!ret)
 		ret = restore_tree(d);
 	remove_dir(d);
+	if (!ret && d->round)
+		serve_log("migration %u: %llu vmas (%llu MiB) moved from round %u's staging, "
+			  "%llu pages filled over them at the freeze, %llu vmas not taken",
+			  d->id, (unsigned long long)d->stage.used_vmas,
+			  (unsigned long long)(d->stage.used_bytes >> 20), d->stage.round,
+			  (unsigned long long)d->stage.filled_pages,
+			  (unsigned long long)d->stage.unused_vmas);
 	if (!ret) {
 		serve_log(
 		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %u pre-copy "

@@ -818,6 +818,7 @@ void restore_free_plan(struct restore_plan *p)
 	free(p->vma_madv);
 	free(p->vma_filled);
 	free(p->vma_slot);
+	free(p->vma_stage);
 	free(p->vma_inherited);
 	free(p->vma_forked);
 	memset(p, 0, sizeof(*p));

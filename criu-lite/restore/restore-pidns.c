@@ -24,6 +24,7 @@
 
 #include "common.h"
 #include "log.h"
+#include "mem-cow.h"
 #include "proc.h"
 #include "restore.h"
 #include "uapi-compat.h"
@@ -99,6 +100,7 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 		restore_task_fail(root);
 	}
 	init_root_fd = root_fd;
+	restore_premap_handed_down(t);
 	/* lmproc's fds (its stdio, log, images) are not the init's to keep:
 	 * a pipe lmproc writes to must see its end when lmproc exits. */
 	close_range(0, root_fd - 1, 0);

@@ -591,6 +591,7 @@ int restore_fork_tree(struct restore_tree *t)
 	for (size_t i = 0; i < t->nr; i++)
 		t->ctx[i].lmproc_pid = getpid();
 	root->t_fork_ns = now_ns();
+	restore_premap_dofork(t);
 	if (t->pidns) {
 		ret = restore_pidns_fork_init(t);
 		if (ret)
@@ -603,6 +604,7 @@ int restore_fork_tree(struct restore_tree *t)
 			return clone_error(root->plan.pid);
 		root->host_pid = root->pid = pid;
 	}
+	restore_premap_handed_down(t);
 	restore_fault_killed_at_fork();
 	ret = wait_tree_ready(t, nr_live);
 	if (!ret)

@@ -1056,6 +1056,110 @@ srv_empty() {
 	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
 }
 
+# staging_used MIN_MIB: serve's log says the restore of migration 1 moved
+# at least MIN_MIB MiB of staged VMAs into place (a restore that fell back
+# to filling every page says 0, today's serve nothing).
+staging_used() {
+	local mib
+
+	mib=$(sed -n "s/.*migration 1: [0-9]* vmas (\([0-9]*\) MiB) moved from round [0-9]*'s staging.*/\1/p" \
+		"$RD/serve.err" | head -n 1)
+	if [ -z "$mib" ] || [ "$mib" -lt "$1" ]; then
+		REASON="the restore moved ${mib:-no} MiB from the staging, not at least $1 MiB"
+		add_detail "serve's log" "$RD/serve.err" 12
+		return 1
+	fi
+	DETAIL+="; $(grep -o "[0-9]* vmas ([0-9]* MiB) moved.*" "$RD/serve.err" | head -n 1)"
+}
+
+# not_shared PID [ADDR]: no page of PID's anonymous mappings (or of its
+# VMA at ADDR) is shared with another process: serve's child and the
+# namespace's init dropped the staging they handed down by fork (else
+# each first write of the tree copies its page).
+not_shared() {
+	local kb
+
+	kb=$(awk -v at="${2:+${2#0x}}" '/^[0-9a-f]+-[0-9a-f]+ / {
+			anon = at != "" ? $1 ~ "^0*" at "-" : (NF < 6 || $6 ~ /^\[(heap|stack)\]$/) }
+		anon && /^Shared_(Clean|Dirty):/ { s += $2 } END { print s + 0 }' \
+		"/proc/$1/smaps")
+	if [ "$kb" != 0 ]; then
+		REASON="$kb kB of pid $1's anonymous memory${2:+ at ${2}} is shared with another process"
+		return 1
+	fi
+}
+
+# maps_of SNAPSHOT: the VMA lines of a procstate snapshot (neighbouring
+# anonymous VMAs of the same protection and flags as one, VmFlags too).
+maps_of() {
+	grep -E '^[0-9a-f]+-[0-9a-f]+ ' <<<"$1"
+}
+
+# (6h) staging: predump_writer (256 MiB rewritten at 16 MiB/s) moved with
+# pre-copy: the restore moves its 256 MiB from serve's staging of the
+# last round instead of filling them (serve's log), every page is exact
+# at the destination, none of them is shared with serve's process or
+# the namespace's init, and its maps and VmFlags are the source's.
+case_migrate_staging() {
+	local before after
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	before=$(maps_of "$TSNAP")
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --max-rounds 8 --max-downtime 300; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	rounds_check 2 8 || return 1
+	staging_used 256 || return 1
+	not_shared "$(json_field dest_pid)" || return 1
+	after=$(maps_of "$(snapshot "$(json_field dest_pid)")")
+	if [ "$before" != "$after" ]; then
+		REASON="the migrated copy's maps differ from the source's"
+		DETAIL=$(diff <(echo "$before") <(echo "$after") | head -n 8 | tr '\n' ' ')
+		return 1
+	fi
+	moved_passes 1
+}
+
+# (6i) a stale staging: serve keeps round 1's (LMPROC_FAULT=
+# serve-stage-stale) where the final dump's parent is a later round: the
+# restore takes none of it, fills every page itself, and every page of
+# predump_writer (rewritten since round 1) is exact.
+case_migrate_staging_stale() {
+	target_up "$BUILD/static/predump_writer" || return 1
+	SERVE_FAULT=serve-stage-stale serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --max-rounds 8 --max-downtime 300; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	rounds_check 2 8 || return 1
+	moved_passes 1 || return 1
+	serve_says 1 "migration 1: 0 vmas (0 MiB) moved from round 1's staging"
+}
+
+# (6j) staging while the layout changes: stage_churn rewrites and drops
+# pages, grows, shrinks, replaces and moves VMAs and forks short-lived
+# children every 40 ms, through at least two rounds: its 16 MiB whose
+# bounds never change come from the staging, and every page of every
+# region (and of a child alive at the freeze) is exact at the destination.
+case_migrate_staging_churn() {
+	local stable
+
+	target_up "$BUILD/bad-input/stage_churn" || return 1
+	stable=$(sed -n 's/.*stable at \(0x[0-9a-f]*\),.*/\1/p' "$TLOG")
+	[ -n "$stable" ] || { REASON="stage_churn's log does not say where stable is"; return 1; }
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --max-rounds 6 --max-downtime 1; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	rounds_check 2 6 || return 1
+	staging_used 16 || return 1
+	not_shared "$(json_field dest_pid)" "$stable" || return 1
+	moved_passes 1
+}
+
 run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-moves mig_case case_migrate_moves
 	CASE_KIND=migrate bad_case migrate-moves-tree mig_case case_migrate_moves \
@@ -1091,4 +1195,7 @@ run_migrate_bad_input() {
 		5000
 	CASE_KIND=migrate bad_case migrate-grace-child-dies mig_case case_migrate_grace_during \
 		child 20000
+	CASE_KIND=migrate bad_case migrate-staging mig_case case_migrate_staging
+	CASE_KIND=migrate bad_case migrate-staging-stale mig_case case_migrate_staging_stale
+	CASE_KIND=migrate bad_case migrate-staging-churn mig_case case_migrate_staging_churn
 }
