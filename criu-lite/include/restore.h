@@ -334,8 +334,10 @@ int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int df
  * rounds they point to). */
 int restore_self_check(int dfd, bool pre_dump, char *why, size_t len);
 /* A migration's dry run: pre-dump round DFD checked as a restore reads
- * it, every page's sum included (the restore's cost for its memory). */
-int restore_dry_run_round(int dfd, char *why, size_t len);
+ * it; PAGES: every page's sum too, else only the raw images' footers (as
+ * the final restore checks a round serve staged, whose pages the staging
+ * verified). */
+int restore_dry_run_round(int dfd, bool pages, char *why, size_t len);
 
 /* file-locks.c: the locks of fdinfo-PID.img (IMG names it in errors);
  * POSIX locks are the restorer's to take. */

@@ -234,8 +234,11 @@ static int end_round(struct mig_dst *d)
 }
 
 /* DRY_RUN, between rounds: the restore's own checks of the last round
- * stored, every page's sum included, timed, nothing made; the source
- * adds the time to the final step's predicted cost. */
+ * stored, timed, nothing made; the source adds the time to the final
+ * step's predicted cost.  As the final restore of a staged round, it
+ * checks the raw images' footers only: the staging that follows verifies
+ * every page's sum (and a round it could not stage is verified whole by
+ * the restore, frozen). */
 static int dry_run(struct mig_dst *d)
 {
 	char name[32], why[256] = "", text[32];
@@ -250,7 +253,7 @@ static int dry_run(struct mig_dst *d)
 	fd = openat(d->dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return fail(d, -errno, "can't open %s in %s: %s", name, d->dir, strerror(errno));
-	ret = restore_dry_run_round(fd, why, sizeof(why));
+	ret = restore_dry_run_round(fd, false, why, sizeof(why));
 	close(fd);
 	if (ret)
 		return fail(d, ret, "the dry run of round %u failed: %s", d->round, why);

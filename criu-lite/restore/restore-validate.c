@@ -168,7 +168,7 @@ int restore_self_check(int dfd, bool pre_dump, char *why, size_t len)
 	return check(dfd, pre_dump, true, why, len);
 }
 
-int restore_dry_run_round(int dfd, char *why, size_t len)
+int restore_dry_run_round(int dfd, bool pages, char *why, size_t len)
 {
-	return check(dfd, true, false, why, len);
+	return check(dfd, true, !pages, why, len);
 }
