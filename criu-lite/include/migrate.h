@@ -40,7 +40,7 @@ enum mig_type {
 	MIG_FILE, /* u64 size (LE), then the name; DATA messages follow */
 	MIG_DATA,
 	MIG_DUMP_DONE,
-	MIG_RESTORED, /* "pid N": the restored root's pid on the destination */
+	MIG_RESTORED, /* "pid N us M": the restored root's pid there, the restore's time */
 	MIG_COMMIT,
 	MIG_COMMITTED,
 	MIG_ABORT, /* the reason, text */

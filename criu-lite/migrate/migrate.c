@@ -34,6 +34,11 @@ struct mig_src {
 	struct mig_chan chan;
 	char dir[64];
 	uint64_t t_start, t_frozen, t_committed;
+	/* The frozen time's parts (docs/migration.md, Output): the freeze
+	 * before t_frozen; the hold's start, DUMP_DONE written, RESTORED
+	 * read; the destination's restore as serve timed it (-1: not told). */
+	uint64_t freeze_us, t_held, t_sent, t_restored;
+	int64_t dest_restore_us;
 	uint64_t image_bytes, final_bytes;
 	unsigned int files;
 	struct mig_plan plan;
@@ -121,6 +126,24 @@ static int send_images(struct mig_src *m, int dfd)
 	return ret;
 }
 
+/* RESTORED's "pid N", and " us M" (its restore's time) from a serve that
+ * times it. */
+static int parse_restored(struct mig_src *m, const struct mig_msg *msg)
+{
+	unsigned long long us;
+	int n = 0, k = 0;
+
+	if (sscanf(msg->data, "pid %d%n", &m->dest_pid, &n) != 1 || m->dest_pid <= 0)
+		return -EPROTO;
+	if (n == (int)msg->len)
+		return 0;
+	if (sscanf(msg->data + n, " us %llu%n", &us, &k) != 1 || n + k != (int)msg->len ||
+	    us > INT64_MAX)
+		return -EPROTO;
+	m->dest_restore_us = us;
+	return 0;
+}
+
 /* The answer to DUMP_DONE: RESTORED, or the destination's reason. */
 static int wait_restored(struct mig_src *m)
 {
@@ -139,7 +162,8 @@ static int wait_restored(struct mig_src *m)
 	ret = mig_recv(&m->chan, &msg, why, sizeof(why));
 	if (ret)
 		return fail(m, ret, "no answer from the destination after the images: %s", why);
-	if (msg.type == MIG_RESTORED && sscanf(msg.data, "pid %d", &m->dest_pid) == 1) {
+	if (msg.type == MIG_RESTORED && !parse_restored(m, &msg)) {
+		m->t_restored = now_us();
 		mig_msg_free(&msg);
 		return 0;
 	}
@@ -168,6 +192,19 @@ static int wait_committed(struct mig_src *m)
 	return ret;
 }
 
+/* The final dump's freeze (seizing every thread), from its stats. */
+static uint64_t freeze_time(int dfd)
+{
+	ProtobufCMessage *msg;
+	uint64_t us;
+
+	if (img_read_one(dfd, IMG_STATS_DUMP, 0, &msg))
+		return 0;
+	us = ((DumpStatsEntry *)msg)->freezing_time_us;
+	img_free_msg(msg);
+	return us;
+}
+
 /* Called by the dump with the tree frozen and its images complete. */
 static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 {
@@ -175,11 +212,15 @@ static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 	int ret;
 
 	m->t_frozen = t_frozen_us;
+	m->t_held = now_us();
 	m->held = true;
+	m->freeze_us = freeze_time(dfd);
 	m->final_bytes = m->chan.bytes_sent;
 	ret = send_images(m, dfd);
 	if (!ret && mig_send(&m->chan, MIG_DUMP_DONE, NULL, 0))
 		ret = fail(m, -ECONNRESET, "%s", "the connection failed after the images");
+	if (!ret)
+		m->t_sent = now_us();
 	m->final_bytes = m->chan.bytes_sent - m->final_bytes;
 	if (!ret)
 		ret = wait_restored(m);
@@ -277,10 +318,36 @@ static void history_json(const struct mig_src *m)
 	printf("]");
 }
 
+/* Where the frozen time went, in us: freeze, final dump, transfer, the
+ * destination's restore, commit.  A step not reached is 0 and the one in
+ * progress runs to END (a release included); the wait for RESTORED beyond
+ * the destination's restore (images still in flight, the answer's way
+ * back) is the transfer's. */
+static void frozen_parts(const struct mig_src *m, uint64_t end, uint64_t part[5])
+{
+	uint64_t held = m->t_held ?: end, sent = m->t_sent ?: end, restored = m->t_restored ?: end;
+	uint64_t wait = restored - sent;
+	uint64_t restore = m->dest_restore_us >= 0 ? min((uint64_t)m->dest_restore_us, wait) : wait;
+
+	part[0] = m->freeze_us;
+	part[1] = held - m->t_frozen;
+	part[2] = sent - held + wait - restore;
+	part[3] = restore;
+	part[4] = end - restored;
+}
+
 static void summary(struct mig_src *m, int ret)
 {
+	static const char *const names[5] = {"freeze", "final dump", "transfer", "restore",
+					     "commit"};
+	static const char *const keys[5] = {"freeze_ms", "dump_ms", "send_ms", "restore_ms",
+					    "commit_ms"};
 	char buf[512];
-	uint64_t now = now_us(), frozen = m->t_frozen ? (m->t_committed ?: now) - m->t_frozen : 0;
+	uint64_t now = now_us(), part[5] = {0};
+	uint64_t frozen = m->t_frozen ? (m->t_committed ?: now) - m->t_frozen + m->freeze_us : 0;
+
+	if (m->t_frozen)
+		frozen_parts(m, m->t_committed ?: now, part);
 
 	if (m->opts->json) {
 		printf("{\"result\": \"%s\", \"pid\": %d, \"to\": \"%s\", \"dest_pid\": %d, "
@@ -290,6 +357,10 @@ static void summary(struct mig_src *m, int ret)
 		       (unsigned long long)m->chan.bytes_sent, (unsigned long long)m->image_bytes,
 		       m->files, (now - m->t_start) / 1000.0,
 		       (unsigned long long)m->final_bytes, m->plan.nr);
+		printf(", \"frozen\": {");
+		for (int i = 0; i < 5; i++)
+			printf("%s\"%s\": %.3f", i ? ", " : "", keys[i], part[i] / 1000.0);
+		printf("}");
 		if (m->plan.stop)
 			printf(", \"stop\": \"%s\"", m->plan.stop);
 		mig_plan_json(&m->plan, buf, sizeof(buf));
@@ -319,6 +390,13 @@ static void summary(struct mig_src *m, int ret)
 		       (unsigned long long)m->chan.bytes_sent, m->files,
 		       (unsigned long long)m->image_bytes, (unsigned long long)m->final_bytes,
 		       m->plan.nr, (now - m->t_start) / 1000.0);
+	if (!m->t_frozen)
+		return;
+	printf("frozen %.1f ms:", frozen / 1000.0);
+	for (int i = 0; i < 5; i++)
+		printf("%s %s %.1f%s", i ? "," : "", names[i], part[i] / 1000.0,
+		       i == 3 ? " (the destination's)" : "");
+	printf("\n");
 }
 
 /* PID and its descendants, as "PID PID...", for the user's kill. */
@@ -613,7 +691,8 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 
 int cmd_migrate(struct lmproc_opts *opts)
 {
-	struct mig_src m = {.opts = opts, .t_start = now_us(), .result = "refused"};
+	struct mig_src m = {.opts = opts, .t_start = now_us(), .result = "refused",
+			    .dest_restore_us = -1};
 	struct mig_psk psk;
 	int ret;
 

@@ -44,6 +44,7 @@ struct mig_dst {
 	int round_dfd; /* the open round's directory, -1 between rounds */
 	unsigned int final_files;
 	uint64_t t_start, bytes;
+	uint64_t t_images; /* DUMP_DONE received: the restore starts */
 	unsigned int files;
 	pid_t root;
 	bool committed;
@@ -258,6 +259,7 @@ static int recv_images(struct mig_dst *d)
 			return ret;
 	}
 	mig_msg_free(&m);
+	d->t_images = now_us();
 	if (faccessat(d->dfd, "inventory.img", F_OK, AT_SYMLINK_NOFOLLOW))
 		return fail(d, -ENOENT, "the images came without inventory.img");
 	return 0;
@@ -272,7 +274,9 @@ static int hold(void *arg, pid_t root)
 	int ret;
 
 	d->root = root;
-	snprintf(msg, sizeof(msg), "pid %d", root);
+	/* The restore's time: the source's summary shows it in the frozen time. */
+	snprintf(msg, sizeof(msg), "pid %d us %llu", root,
+		 (unsigned long long)(now_us() - d->t_images));
 	if (mig_send_text(&d->chan, MIG_RESTORED, msg))
 		return fail(d, -ECONNRESET, "the connection failed before RESTORED was sent");
 	ret = mig_recv(&d->chan, &m, why, sizeof(why));

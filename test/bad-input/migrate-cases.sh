@@ -620,6 +620,70 @@ case_migrate_auto_converge_int() {
 	target_intact
 }
 
+# frozen_check: the last mig's summary has the frozen time's parts, each
+# >= 0, adding up to frozen_ms (within the rounding of six values), the
+# destination's restore among them (> 0: serve timed it).
+frozen_check() {
+	local out
+
+	if ! out=$(python3 - "$RD/bad.out" 2>&1 <<'PY'
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+keys = ("freeze_ms", "dump_ms", "send_ms", "restore_ms", "commit_ms")
+f = s.get("frozen")
+if not isinstance(f, dict) or sorted(f) != sorted(keys):
+    sys.exit(f"the summary's frozen is {f!r}, not an object of {', '.join(keys)}")
+bad = [k for k in keys if not isinstance(f[k], (int, float)) or f[k] < 0]
+if bad:
+    sys.exit(f"negative or not a number: {bad} in {f}")
+if abs(sum(f.values()) - s["frozen_ms"]) > 0.01:
+    sys.exit(f"the parts add up to {sum(f.values()):.3f}, frozen_ms is {s['frozen_ms']}")
+for k in ("freeze_ms", "dump_ms", "restore_ms"):
+    if not f[k] > 0:
+        sys.exit(f"{k} is {f[k]}, not > 0: {f}")
+print(s["frozen_ms"], " ".join(f"{k} {f[k]}" for k in keys))
+PY
+	); then
+		REASON="migrate --json: $out"
+		add_detail "migrate's output" "$RD/bad.out" 4
+		return 1
+	fi
+	DETAIL="frozen ms and its parts: $out"
+}
+
+# (7) the frozen time's breakdown: in --json an object of five parts that
+# add up to frozen_ms, the restore timed by serve; the same in a text line.
+case_migrate_frozen_parts() {
+	target_up || return 1
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --max-rounds 2; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	frozen_check || return 1
+	moved_passes 1
+}
+
+# (7b) the same breakdown as text: one line after the summary.
+case_migrate_frozen_text() {
+	local n='[0-9.]*'
+
+	target_up || return 1
+	serve_up || return 1
+	if ! bad_lmproc migrate -t "$TPID" --to "127.0.0.1:$SPORT" --tls-psk-file "$RD/psk"; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	if ! grep -q "^frozen $n ms: freeze $n, final dump $n, transfer $n, restore $n (the \
+destination's), commit $n\$" "$RD/bad.out"; then
+		REASON="no breakdown line of the frozen time: $(head -c 300 "$RD/bad.out")"
+		return 1
+	fi
+	DEST=$(sed -n 's/.*(pid \([0-9]*\) there).*/\1/p' "$RD/bad.out")
+	reap_dumped "$TPID" || return 1
+	dest_passes
+}
+
 srv_empty() {
 	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
 }
@@ -644,4 +708,6 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-auto-converge mig_case case_migrate_auto_converge
 	CASE_KIND=migrate bad_case migrate-auto-converge-int mig_case \
 		case_migrate_auto_converge_int
+	CASE_KIND=migrate bad_case migrate-frozen-parts mig_case case_migrate_frozen_parts
+	CASE_KIND=migrate bad_case migrate-frozen-text mig_case case_migrate_frozen_text
 }
