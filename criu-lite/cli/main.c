@@ -20,9 +20,11 @@ static const char usage_text[] =
 	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
 	"                 [--manage-cgroups[=soft|full|strict|ignore]]\n"
 	"  lmproc serve   -D DIR [--listen ADDR:PORT] --tls-psk-file FILE | --insecure\n"
+	"                 [--link-timeout S]\n"
 	"  lmproc migrate -t PID --to ADDR:PORT --tls-psk-file FILE | --insecure\n"
 	"                 [--max-downtime MS] [--max-rounds N] [--max-time S] [--auto-converge]\n"
 	"                 [--tcp-established] [--veth-pair IN=OUT[@BRIDGE]]... [--json]\n"
+	"                 [--link-timeout S]\n"
 	"  lmproc check   [--feature NAME]\n"
 	"  lmproc show    DIR|IMAGE\n"
 	"\n"
@@ -97,6 +99,9 @@ static const char usage_text[] =
 	"      --max-time S        migrate: pre-copy for at most S seconds\n"
 	"      --auto-converge     migrate: when rounds stop converging, throttle the\n"
 	"                          tree's CPU (50% up to 99%) through a cgroup\n"
+	"      --link-timeout S    serve, migrate: the link is lost once a message\n"
+	"                          waits S seconds, or sent data S seconds unacked\n"
+	"                          (default 30)\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -159,6 +164,7 @@ enum {
 	OPT_MAX_ROUNDS,
 	OPT_MAX_TIME,
 	OPT_AUTO_CONVERGE,
+	OPT_LINK_TIMEOUT,
 };
 
 /* CRIU's modes: full would also set the limits of cgroups that exist
@@ -226,11 +232,12 @@ int main(int argc, char **argv)
 		{ "max-downtime", required_argument, NULL, OPT_MAX_DOWNTIME },
 		{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
 		{ "max-time", required_argument, NULL, OPT_MAX_TIME },
+		{ "link-timeout", required_argument, NULL, OPT_LINK_TIMEOUT },
 		{ "auto-converge", no_argument, NULL, OPT_AUTO_CONVERGE },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct lmproc_opts opts = { .max_downtime_ms = 300, .max_rounds = 8 };
+	struct lmproc_opts opts = { .max_downtime_ms = 300, .max_rounds = 8, .link_timeout_s = 30 };
 	const char *log_file = NULL;
 	int level = LOG_WARN, vcount = 0, c, ret;
 	const char *cmd;
@@ -352,6 +359,10 @@ int main(int argc, char **argv)
 		case OPT_MAX_TIME:
 			if (parse_count(optarg, 86400, &opts.max_time_s))
 				return usage_error("bad --max-time %s (seconds)", optarg);
+			break;
+		case OPT_LINK_TIMEOUT:
+			if (parse_count(optarg, 3600, &opts.link_timeout_s) || !opts.link_timeout_s)
+				return usage_error("bad --link-timeout %s (1 to 3600 seconds)", optarg);
 			break;
 		case OPT_FEATURE:
 			opts.feature = optarg;

@@ -31,7 +31,7 @@
 #define MIG_MAX_ROUNDS 32		/* pre-copy rounds, each a restore level */
 
 /* Timeouts, in ms: every wait for the peer is bounded. */
-#define MIG_IO_TIMEOUT_MS 30000 /* one read or write */
+#define MIG_IO_TIMEOUT_MS 30000 /* one read or write until --link-timeout applies */
 #define MIG_HANDSHAKE_TIMEOUT_MS 10000
 #define MIG_RESTORE_TIMEOUT_MS 120000 /* DUMP_DONE to RESTORED */
 
@@ -93,6 +93,7 @@ int mig_connect(const char *addr, int timeout_ms);
 int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_psk *psk, char *why,
 		   size_t why_len);
 int mig_chan_timeout(struct mig_chan *c, int ms);
+int mig_chan_link_timeout(struct mig_chan *c, int s);
 int mig_chan_write(struct mig_chan *c, const void *buf, size_t len);
 int mig_chan_read(struct mig_chan *c, void *buf, size_t len);
 /* Until C has something to read (0), TIMEOUT_MS passed (-ETIMEDOUT), or

@@ -72,6 +72,10 @@ struct lmproc_opts {
 	int max_rounds;			/* migrate --max-rounds (default 8) */
 	int max_time_s;			/* migrate --max-time (0: no limit) */
 	bool auto_converge;		/* migrate --auto-converge: CPU quota steps */
+	int link_timeout_s;		/* serve, migrate --link-timeout (default 30) */
+	/* migrate: its own pid; the rounds' tracking keepers end with it, so
+	 * that a migrate killed mid-round leaves the tree untracked. */
+	pid_t keeper_owner;
 	/* migrate: called with the tree frozen and its images complete and
 	 * checked, before the kill.  0: kill it (committed); negative: release
 	 * it as -R would; DUMP_HOLD_FROZEN: leave it stopped (outcome unknown). */

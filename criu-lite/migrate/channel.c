@@ -199,6 +199,25 @@ int mig_chan_timeout(struct mig_chan *c, int ms)
 	return 0;
 }
 
+/* --link-timeout S: a message that waits S seconds fails (the socket's
+ * timeouts), and so does a link that lost its peer: data unacknowledged
+ * for S seconds (TCP_USER_TIMEOUT), or, while nothing is sent, keepalive
+ * probes from S/3 seconds of silence on, none answered (a peer busy
+ * restoring still answers them: its kernel does). */
+int mig_chan_link_timeout(struct mig_chan *c, int s)
+{
+	int one = 1, probe = s / 3 ?: 1, cnt = 3;
+	unsigned int ms = s * 1000;
+
+	if (setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) ||
+	    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &probe, sizeof(probe)) ||
+	    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &probe, sizeof(probe)) ||
+	    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)))
+		return -errno;
+	return mig_chan_timeout(c, ms);
+}
+
 static int server_psk(gnutls_session_t s, const char *identity, gnutls_datum_t *key)
 {
 	const struct mig_chan *c = gnutls_session_get_ptr(s);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "fault.h"
 #include "image.h"
 #include "interrupt.h"
 #include "log.h"
@@ -97,7 +98,7 @@ static int send_file(struct mig_src *m, int dfd, const char *name)
 
 static int send_images(struct mig_src *m, int dfd)
 {
-	int dup_fd = dup(dfd), ret = 0;
+	int dup_fd = dup(dfd), ret = 0, stopped = 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -121,6 +122,9 @@ static int send_images(struct mig_src *m, int dfd)
 		ret = send_file(m, dfd, de->d_name);
 		if (ret && !m->reason[0])
 			fail(m, ret, "the connection failed while sending %s", de->d_name);
+		/* The test's moment to cut the link in the final dump's send. */
+		if (!ret && m->t_held && !stopped++ && fault_injected("migrate-stop-in-send"))
+			raise(SIGSTOP);
 	}
 	closedir(d);
 	return ret;
@@ -269,6 +273,42 @@ static void remove_dir(const char *dir, int depth)
 		pr_warn("Can't remove %s: %s\n", dir, strerror(errno));
 }
 
+/* A SIGKILLed migrate can't remove its directory of rounds (as big as
+ * the tree's memory, in tmpfs): a child of its own does, once every end
+ * of a pipe that only migrate holds is closed.  It holds nothing else
+ * (the channel's socket would keep the link up) and ignores the
+ * signals a terminal sends the whole group. */
+static void start_janitor(const char *dir)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_warn("No cleaner for %s if migrate is killed: %s\n", dir, strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid < 0)
+		pr_warn("No cleaner for %s if migrate is killed: %s\n", dir, strerror(errno));
+	if (pid) {
+		close(p[0]);
+		if (pid < 0)
+			close(p[1]);
+		return;
+	}
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (dup2(p[0], 0) < 0)
+		_exit(1);
+	close_range(1, ~0U, 0);
+	while (read(0, &c, 1) < 0 && errno == EINTR)
+		;
+	remove_dir(dir, 0);
+	_exit(0);
+}
+
 /* Connected and authenticated, versions agreed: nothing is frozen yet. */
 static int open_channel(struct mig_src *m, const struct mig_psk *psk)
 {
@@ -280,6 +320,10 @@ static int open_channel(struct mig_src *m, const struct mig_psk *psk)
 	if (fd < 0)
 		return fd;
 	ret = mig_chan_start(&m->chan, fd, false, psk, why, sizeof(why));
+	if (!ret && mig_chan_link_timeout(&m->chan, m->opts->link_timeout_s)) {
+		ret = -errno;
+		snprintf(why, sizeof(why), "can't set the link's timeouts: %s", strerror(errno));
+	}
 	if (!ret) {
 		ret = mig_hello_make(hello, sizeof(hello), m->opts);
 		ret = ret < 0 ? ret : mig_send(&m->chan, MIG_HELLO, hello, ret);
@@ -491,7 +535,7 @@ static int wait_round_done(struct mig_src *m, unsigned int k)
 	struct mig_msg msg;
 	int ret;
 
-	ret = mig_chan_wait(&m->chan, MIG_IO_TIMEOUT_MS, interrupt_check);
+	ret = mig_chan_wait(&m->chan, m->opts->link_timeout_s * 1000, interrupt_check);
 	if (ret == -EINTR)
 		return fail(m, ret, "interrupted by SIG%s during pre-copy",
 			    sigabbrev_np(interrupt_signal()));
@@ -525,7 +569,7 @@ static int dry_run(struct mig_src *m)
 
 	ret = mig_send(&m->chan, MIG_DRY_RUN, NULL, 0);
 	if (!ret)
-		ret = mig_chan_wait(&m->chan, MIG_IO_TIMEOUT_MS, interrupt_check);
+		ret = mig_chan_wait(&m->chan, m->opts->link_timeout_s * 1000, interrupt_check);
 	if (ret == -EINTR)
 		return fail(m, ret, "interrupted by SIG%s during pre-copy",
 			    sigabbrev_np(interrupt_signal()));
@@ -560,6 +604,9 @@ static int send_round(struct mig_src *m, unsigned int k, int dfd)
 
 	snprintf(num, sizeof(num), "%u", k);
 	ret = mig_send_text(&m->chan, MIG_ROUND, num);
+	/* The test's moment to kill migrate, or cut the link, mid-round. */
+	if (!ret && k == 2 && fault_injected("migrate-stop-in-round"))
+		raise(SIGSTOP);
 	if (!ret)
 		ret = send_images(m, dfd);
 	if (!ret)
@@ -652,6 +699,7 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 		pr_perror("Can't make a private directory for the images under /dev/shm");
 		return -errno;
 	}
+	start_janitor(m->dir);
 	m->plan = (struct mig_plan){ .opts = m->opts, .t_start = now_us(),
 				     .throttle = throttle, .throttle_arg = m };
 	ret = m->opts->max_rounds ? precopy(m) : 0;
@@ -697,6 +745,7 @@ int cmd_migrate(struct lmproc_opts *opts)
 	int ret;
 
 	m.chan.fd = -1;
+	opts->keeper_owner = getpid();
 	if (!opts->insecure && mig_psk_load(opts->psk_file, &psk))
 		return -EINVAL;
 	ret = migrate(&m, opts->insecure ? NULL : &psk);

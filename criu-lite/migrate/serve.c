@@ -388,6 +388,8 @@ static int handshake(struct mig_dst *d, const struct mig_psk *psk, int fd)
 	ret = mig_chan_start(&d->chan, fd, true, psk, why, sizeof(why));
 	if (ret)
 		return fail(d, ret, "%s", why);
+	if (mig_chan_link_timeout(&d->chan, d->sopts->link_timeout_s))
+		return fail(d, -errno, "can't set the link's timeouts: %s", strerror(errno));
 	ret = mig_recv(&d->chan, &m, why, sizeof(why));
 	if (ret)
 		return fail(d, ret, "%s", why);

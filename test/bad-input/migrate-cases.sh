@@ -684,6 +684,65 @@ destination's), commit $n\$" "$RD/bad.out"; then
 	dest_passes
 }
 
+# stopped_lmproc PID: the lmproc under PID (a shell, timeout) stopped by
+# its own fault point (state T), in STOPPED_LM.
+stopped_lmproc() {
+	local c
+
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		if [ "$(cat /proc/"$c"/comm 2>/dev/null)" = lmproc ] &&
+			[ "$(proc_state "$c")" = T ]; then
+			STOPPED_LM=$c
+			return 0
+		fi
+		stopped_lmproc "$c" && return 0
+	done
+	return 1
+}
+
+# (8) migrate SIGKILLed in the middle of round 2 (stopped there by
+# LMPROC_FAULT=migrate-stop-in-round, the tree running and tracked since
+# round 1): the writer runs on, untracked (no keeper, no VMA registered
+# for write-protection), not stopped, every page exact; migrate's
+# private directory of rounds is gone, no throttle cgroup; serve drops
+# the migration and keeps nothing.
+case_migrate_killed_round() {
+	local lm dir
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	{ LMPROC_FAULT=migrate-stop-in-round mig --tls-psk-file "$RD/psk" --max-downtime 0; } \
+		2>/dev/null &
+	lm=$!
+	if ! wait_until 30000 stopped_lmproc "$lm"; then
+		REASON="migrate did not stop in round 2: $(head -c 300 "$RD/bad.out" "$RD/bad.err")"
+		return 1
+	fi
+	dir=$(readlink /proc/"$STOPPED_LM"/fd/* | grep -m1 -o '^/dev/shm/lmproc-migrate\.[^/]*')
+	kill -KILL "$STOPPED_LM"
+	wait "$lm"
+	if ! wait_until 5000 untracked "$TPID"; then
+		REASON="pid $TPID is still tracked after migrate was killed"
+		no_keeper "$TPID" || REASON+=" (its keeper runs)"
+		return 1
+	fi
+	if [ -z "$dir" ] || ! wait_until 5000 gone_dir "$dir"; then
+		REASON="migrate's directory of rounds '$dir' is left"
+		return 1
+	fi
+	no_throttle_cgroup || return 1
+	target_intact || return 1
+	serve_says 1 "migration 1 from .* refused: .*the connection was closed" || return 1
+	if ! wait_until 5000 srv_empty; then
+		REASON="serve left $(ls -A "$RD/srv" | head -n 3 | tr '\n' ' ') under -D"
+		return 1
+	fi
+}
+
+gone_dir() {
+	[ ! -e "$1" ]
+}
+
 srv_empty() {
 	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
 }
@@ -710,4 +769,5 @@ run_migrate_bad_input() {
 		case_migrate_auto_converge_int
 	CASE_KIND=migrate bad_case migrate-frozen-parts mig_case case_migrate_frozen_parts
 	CASE_KIND=migrate bad_case migrate-frozen-text mig_case case_migrate_frozen_text
+	CASE_KIND=migrate bad_case migrate-killed-round mig_case case_migrate_killed_round
 }
