@@ -48,4 +48,6 @@ run_tcp_hosts_bad_input() {
 	CASE_KIND=state bad_case tcp-hosts-migrate-iptables tcp_hosts_case 4 migrate iptables
 	CASE_KIND=state bad_case tcp-hosts-migrate-fails tcp_hosts_case 4 migrate-fail
 	CASE_KIND=state bad_case tcp-hosts-migrate-link-lost tcp_hosts_case 6 migrate-lost
+	CASE_KIND=state bad_case tcp-hosts-migrate-cut-round tcp_hosts_case 4 migrate-cut-round
+	CASE_KIND=state bad_case tcp-hosts-migrate-cut-send tcp_hosts_case 6 migrate-cut-send
 }

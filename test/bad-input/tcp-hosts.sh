@@ -32,7 +32,14 @@
 # streams on, on host A, no lock anywhere.  migrate-lost: the same with
 # serve's child killed while its restore is held before the fork
 # (LMPROC_FAULT=restore-stop-before-fork): the link lost before
-# RESTORED.
+# RESTORED.  migrate-cut-round and migrate-cut-send: serve and migrate
+# with --link-timeout 3; migrate stops itself (LMPROC_FAULT
+# migrate-stop-in-round: round 2's ROUND sent; migrate-stop-in-send: the
+# first final image sent, the tree frozen), host B's fabric link goes
+# down (silence, no reset), migrate goes on: it must end within 20 s
+# (the default bound, 30 s, would not), exit 1 and say aborted (the
+# server streams on, on host A, untracked) or released (as
+# migrate-fail); serve drops the migration.
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
 # nftables lock; migrate and serve are given it too).  HOSTS_NO_REPAIR=1
 # leaves --tcp-established out of dump and restore (or migrate): the case
@@ -452,6 +459,7 @@ serve_up() {
 	local fault=()
 
 	[ "$MODE" = migrate-fail ] && fault=(LMPROC_FAULT=restore-in-restorer)
+	[[ "$MODE" == migrate-cut-* ]] && LINK_TIMEOUT=(--link-timeout 3)
 	[ "$MODE" = migrate-lost ] && fault=(LMPROC_FAULT=restore-stop-before-fork)
 	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
 		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
@@ -461,8 +469,8 @@ serve_up() {
 		"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DIR/psk")
 	mkdir -p "$DIR/srv"
 	nsenter -t "$HB" -n -p -m env "${fault[@]}" "$LM" serve --listen 198.18.0.2:7070 \
-		--tls-psk-file "$DIR/psk" -D "$DIR/srv" "${lock[@]}" </dev/null >/dev/null \
-		2>"$DIR/serve.err" &
+		--tls-psk-file "$DIR/psk" -D "$DIR/srv" "${lock[@]}" "${LINK_TIMEOUT[@]}" </dev/null \
+		>/dev/null 2>"$DIR/serve.err" &
 	SVP=$!
 	wait_out "$DIR/serve.err" "listening on"
 }
@@ -524,12 +532,23 @@ check_migrated() {
 	return 0
 }
 
-# The source's copy resumed after serve's restore failed.
+# The source's copy resumed after serve's restore failed (RESULT, default
+# released: frozen, then released; aborted: never frozen for the final
+# dump, and untracked: no VMA of the server registered with a
+# userfaultfd).
 check_resumed() {
-	local left
+	local left result=${1:-released}
 
-	[ "$(json_field result)" = released ] ||
-		fail "migrate did not say released: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
+	if [ "$result" = aborted ]; then
+		for _ in $(seq 200); do
+			grep -q '^VmFlags:.* uw' "/proc/$SHOST/smaps" || break
+			sleep 0.01
+		done
+		grep -q '^VmFlags:.* uw' "/proc/$SHOST/smaps" &&
+			fail "the server on host A is still tracked (VmFlags uw)"
+	fi
+	[ "$(json_field result)" = "$result" ] ||
+		fail "migrate did not say $result: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
 	[ -e "/proc/$SHOST" ] || fail "the server is gone from host A"
 	grep -q "R\|S" "/proc/$SHOST/stat" || fail "the server on host A is not running"
 	rules "$SHOST" | grep -q lmproc && fail "a lock is left in the container"
@@ -561,26 +580,80 @@ cut_link() {
 	fail "serve's restore did not stop before its fork"
 }
 
-# migrate, migrate-fail and migrate-lost: the move, its checks, the
-# client's end.
+# stopped_lmproc PID: the lmproc under PID stopped by its own fault
+# point (state T), in STOPPED_LM.
+stopped_lmproc() {
+	local c
+
+	# shellcheck disable=SC2013 # one line of pids
+	for c in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+		if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = lmproc ] &&
+			[ "$(awk '{ print $3 }' "/proc/$c/stat" 2>/dev/null)" = T ]; then
+			STOPPED_LM=$c
+			return 0
+		fi
+		stopped_lmproc "$c" && return 0
+	done
+	return 1
+}
+
+# cut_fabric PID: once migrate (under PID) stopped at its fault point,
+# host B's link to the fabric goes down (silence: no reset, no error),
+# and migrate goes on; TCUT: when.
+cut_fabric() {
+	for _ in $(seq 1000); do
+		stopped_lmproc "$1" && break
+		sleep 0.01
+	done
+	[ -n "${STOPPED_LM:-}" ] || fail "migrate did not stop at its fault point"
+	at "$HB" ip link set upB down || fail "can't set host B's upB down"
+	TCUT=$(ms)
+	# nsenter stopped itself with its child: continued, it continues it.
+	kill -CONT "$(awk '/^PPid:/ { print $2 }' "/proc/$STOPPED_LM/status")" "$STOPPED_LM"
+}
+
+# migrate, migrate-fail, migrate-lost, migrate-cut-round and
+# migrate-cut-send: the move, its checks, the client's end.
 move() {
-	local st t0 t1 left tcp=(--tcp-established)
+	local st t0 t1 left tcp=(--tcp-established) fault=() bound=60
 
 	[ -n "${HOSTS_NO_REPAIR:-}" ] && tcp=()
+	case "$MODE" in
+	migrate-cut-round) fault=(LMPROC_FAULT=migrate-stop-in-round) ;;
+	migrate-cut-send) fault=(LMPROC_FAULT=migrate-stop-in-send) ;;
+	esac
+	# A cut link is found within --link-timeout (3 s), not the default 30.
+	[ ${#fault[@]} = 1 ] && bound=20
 	serve_up
 	t0=$(ms)
-	timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
-		--tls-psk-file "$DIR/psk" "${tcp[@]}" "${lock[@]}" --veth-pair eth0=vc0@br0 --json \
-		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err" &
+	timeout "$bound" nsenter -t "$HA" -n -p -m env "${fault[@]}" "$LM" migrate -t "$SPID" \
+		--to 198.18.0.2:7070 --tls-psk-file "$DIR/psk" "${tcp[@]}" "${lock[@]}" \
+		--veth-pair eth0=vc0@br0 --json "${LINK_TIMEOUT[@]}" -o "$DIR/migrate.log" \
+		>"$DIR/migrate.json" 2>"$DIR/migrate.err" &
 	st=$!
 	[ "$MODE" = migrate-lost ] && cut_link
+	[ ${#fault[@]} = 1 ] && cut_fabric "$st"
 	wait "$st"
 	st=$?
 	t1=$(ms)
-	[ "$st" = 124 ] && fail "migrate did not end within 60 s"
+	[ "$st" = 124 ] && fail "migrate did not end within $bound s"
 	echo "frozen_ms $(json_field frozen_ms) migrate_ms $((t1 - t0)) rounds $(json_field rounds)"
-	if [ "$MODE" != migrate ]; then
-		[ "$st" != 0 ] || fail "migrate succeeded with the restore failing"
+	[ -n "${TCUT:-}" ] && echo "after_cut_ms $((t1 - TCUT))"
+	[ -n "${TCUT:-}" ] && at "$HB" ip link set upB up
+	if [ "$MODE" = migrate-cut-round ]; then
+		[ "$st" != 0 ] || fail "migrate succeeded with the link cut"
+		grep -q "failed during pre-copy: round 2: .* runs here as before, untracked" \
+			"$DIR/migrate.err" ||
+			fail "migrate did not fail in round 2: $(head -c 300 "$DIR/migrate.err")"
+		check_resumed aborted
+	elif [ "$MODE" = migrate-cut-send ]; then
+		[ "$st" != 0 ] || fail "migrate succeeded with the link cut"
+		grep -q "failed: .*; the tree is released and runs here as before" \
+			"$DIR/migrate.err" ||
+			fail "migrate did not release the tree: $(head -c 300 "$DIR/migrate.err")"
+		check_resumed
+	elif [ "$MODE" != migrate ]; then
+		[ "$st" != 0 ] || fail "migrate succeeded with the restore failing or the link cut"
 		check_resumed
 	else
 		[ "$st" = 0 ] || fail "migrate: $(head -c 300 "$DIR/migrate.err")"
@@ -600,6 +673,7 @@ RULES_A=$(rules "$HA") RULES_B=$(rules "$HB")
 server_up
 client_up
 lock=()
+LINK_TIMEOUT=()
 [ -n "${HOSTS_LOCK:-}" ] && lock=(--network-lock "$HOSTS_LOCK")
 [[ "$MODE" == migrate* ]] && move
 args=(--tcp-established)
