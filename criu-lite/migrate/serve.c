@@ -293,6 +293,9 @@ static int hold(void *arg, pid_t root)
 	/* Committed: the source kills its tree once it reads COMMITTED, and
 	 * stays stopped if it never does; either way this copy runs. */
 	d->committed = true;
+	/* The test's moment to cut the link between COMMIT and COMMITTED. */
+	if (fault_injected("serve-stop-before-committed"))
+		raise(SIGSTOP);
 	if (fault_injected("serve-no-committed")) {
 		mig_chan_close(&d->chan);
 		return 0;

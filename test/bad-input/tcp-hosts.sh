@@ -39,7 +39,12 @@
 # down (silence, no reset), migrate goes on: it must end within 20 s
 # (the default bound, 30 s, would not), exit 1 and say aborted (the
 # server streams on, on host A, untracked) or released (as
-# migrate-fail); serve drops the migration.
+# migrate-fail); serve drops the migration.  migrate-cut-commit: serve's
+# child stops between COMMIT and COMMITTED
+# (LMPROC_FAULT=serve-stop-before-committed), host B drops the channel's
+# packets (nft, port 7070), serve goes on: migrate must end within 20 s,
+# the server left STOPPED on host A as migrate says; resolved as told
+# (kill -9 at A), the server on B carries the stream to its end.
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
 # nftables lock; migrate and serve are given it too).  HOSTS_NO_REPAIR=1
 # leaves --tcp-established out of dump and restore (or migrate): the case
@@ -461,6 +466,7 @@ serve_up() {
 	[ "$MODE" = migrate-fail ] && fault=(LMPROC_FAULT=restore-in-restorer)
 	[[ "$MODE" == migrate-cut-* ]] && LINK_TIMEOUT=(--link-timeout 3)
 	[ "$MODE" = migrate-lost ] && fault=(LMPROC_FAULT=restore-stop-before-fork)
+	[ "$MODE" = migrate-cut-commit ] && fault=(LMPROC_FAULT=serve-stop-before-committed)
 	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
 		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
 		fail "can't address the hosts' bridges"
@@ -496,11 +502,12 @@ only_sleep() {
 # The server moved by migrate: its pid in host B's (DEST) and in serve's
 # new pid namespace (SPID, as dumped), under that namespace's init, a
 # child of host B's init; in a network namespace of its own, no lock.
+# RESULT: migrate's (default migrated).
 check_migrated() {
-	local dest p f pid rinit left
+	local dest p f pid rinit left result=${1:-migrated}
 
-	[ "$(json_field result)" = migrated ] ||
-		fail "migrate did not say migrated: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
+	[ "$(json_field result)" = "$result" ] ||
+		fail "migrate did not say $result: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
 	dest=$(json_field dest_pid)
 	wait_out "$DIR/serve.err" "pid $dest runs here"
 	RHOST=
@@ -561,8 +568,51 @@ check_resumed() {
 	return 0
 }
 
+# migrate-cut-commit: COMMIT arrived, COMMITTED did not (the link cut):
+# migrate exits 1 with the tree left stopped on host A (state T), says so
+# and how to resolve it; serve's copy runs on host B; resolved as told
+# (kill -9 at A once B says the tree runs there), the server on B carries
+# the client's stream to its end.
+check_left_stopped() {
+	local st ns
+
+	[ "$(json_field result)" = frozen ] ||
+		fail "migrate did not say frozen: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
+	grep -q "left STOPPED here, neither killed nor resumed.*kill -9 $SPID" "$DIR/migrate.err" ||
+		fail "migrate did not say the tree is left stopped: $(head -c 300 "$DIR/migrate.err")"
+	st=$(awk '{ print $3 }' "/proc/$SHOST/stat" 2>/dev/null)
+	[ "$st" = T ] || fail "the server on host A is in state '${st:-gone}', not stopped (T)"
+	wait_out "$DIR/serve.err" "pid $(json_field dest_pid) runs here"
+	# nsenter stopped itself with the server: continued, it sees it die.
+	ns=$(awk '/^PPid:/ { print $2 }' "/proc/$SHOST/status")
+	kill -KILL "$SHOST"
+	kill -CONT "$ns"
+	wait "$SP" 2>/dev/null
+	check_migrated frozen
+}
+
+# channel_cut: host B drops every packet of the migration's channel
+# (port 7070) both ways: silence, no reset, and the client's path and
+# the restored server's announcement unharmed (host B's link down would
+# lose the announcement, and the client's stream would wait for the
+# restored server's retransmission backoff).  Undone by channel_mend.
+channel_cut() {
+	at "$HB" nft -f - <<-'EOF' || fail "can't cut the channel on host B"
+		table inet lmtest_cut {
+			chain in { type filter hook input priority 0; tcp dport 7070 drop; }
+			chain out { type filter hook output priority 0; tcp sport 7070 drop; }
+		}
+	EOF
+}
+
+channel_mend() {
+	at "$HB" nft delete table inet lmtest_cut
+}
+
 # cut_link: migrate-lost's serve child, stopped before its restore
-# forks, killed (the link lost before RESTORED).
+# forks, killed (the link lost before RESTORED); migrate-cut-commit's,
+# stopped between COMMIT and COMMITTED, continued once the channel is
+# cut (TCUT: when).
 cut_link() {
 	local sv c
 
@@ -570,14 +620,19 @@ cut_link() {
 		sv=$(cat "/proc/$SVP/task/$SVP/children" 2>/dev/null)
 		# shellcheck disable=SC2013 # one line of pids
 		for c in $(cat "/proc/${sv%% *}/task/${sv%% *}/children" 2>/dev/null); do
-			if [ "$(awk '{ print $3 }' "/proc/$c/stat" 2>/dev/null)" = T ]; then
+			[ "$(awk '{ print $3 }' "/proc/$c/stat" 2>/dev/null)" = T ] || continue
+			if [ "$MODE" = migrate-cut-commit ]; then
+				channel_cut
+				TCUT=$(ms)
+				kill -CONT "$c"
+			else
 				kill -KILL "$c"
-				return 0
 			fi
+			return 0
 		done
 		sleep 0.01
 	done
-	fail "serve's restore did not stop before its fork"
+	fail "serve's child did not stop at its fault point"
 }
 
 # stopped_lmproc PID: the lmproc under PID stopped by its own fault
@@ -623,7 +678,7 @@ move() {
 	migrate-cut-send) fault=(LMPROC_FAULT=migrate-stop-in-send) ;;
 	esac
 	# A cut link is found within --link-timeout (3 s), not the default 30.
-	[ ${#fault[@]} = 1 ] && bound=20
+	[ ${#fault[@]} = 1 ] || [ "$MODE" = migrate-cut-commit ] && bound=20
 	serve_up
 	t0=$(ms)
 	timeout "$bound" nsenter -t "$HA" -n -p -m env "${fault[@]}" "$LM" migrate -t "$SPID" \
@@ -631,7 +686,7 @@ move() {
 		--veth-pair eth0=vc0@br0 --json "${LINK_TIMEOUT[@]}" -o "$DIR/migrate.log" \
 		>"$DIR/migrate.json" 2>"$DIR/migrate.err" &
 	st=$!
-	[ "$MODE" = migrate-lost ] && cut_link
+	[ "$MODE" = migrate-lost ] || [ "$MODE" = migrate-cut-commit ] && cut_link
 	[ ${#fault[@]} = 1 ] && cut_fabric "$st"
 	wait "$st"
 	st=$?
@@ -639,7 +694,11 @@ move() {
 	[ "$st" = 124 ] && fail "migrate did not end within $bound s"
 	echo "frozen_ms $(json_field frozen_ms) migrate_ms $((t1 - t0)) rounds $(json_field rounds)"
 	[ -n "${TCUT:-}" ] && echo "after_cut_ms $((t1 - TCUT))"
-	[ -n "${TCUT:-}" ] && at "$HB" ip link set upB up
+	if [ "$MODE" = migrate-cut-commit ]; then
+		channel_mend
+	elif [ -n "${TCUT:-}" ]; then
+		at "$HB" ip link set upB up
+	fi
 	if [ "$MODE" = migrate-cut-round ]; then
 		[ "$st" != 0 ] || fail "migrate succeeded with the link cut"
 		grep -q "failed during pre-copy: round 2: .* runs here as before, untracked" \
@@ -652,6 +711,8 @@ move() {
 			"$DIR/migrate.err" ||
 			fail "migrate did not release the tree: $(head -c 300 "$DIR/migrate.err")"
 		check_resumed
+	elif [ "$MODE" = migrate-cut-commit ]; then
+		check_left_stopped
 	elif [ "$MODE" != migrate ]; then
 		[ "$st" != 0 ] || fail "migrate succeeded with the restore failing or the link cut"
 		check_resumed
