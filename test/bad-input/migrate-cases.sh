@@ -739,6 +739,25 @@ case_migrate_killed_round() {
 	fi
 }
 
+# (9) --link-timeout takes 1 to 3600 seconds, nothing else, on both
+# commands: exit 2 and one line naming it.
+case_migrate_link_timeout_bad() {
+	local v cmd
+
+	for v in 0 3601 -1 3s ''; do
+		for cmd in "migrate -t $$ --to 127.0.0.1:1" "serve -D $RD"; do
+			# shellcheck disable=SC2086 # the command's words
+			bad_lmproc $cmd --insecure --link-timeout "$v"
+			if [ $? != 2 ] || ! grep -q "^lmproc: bad --link-timeout $v (1 to 3600 seconds)" \
+				"$RD/bad.err"; then
+				REASON="lmproc $cmd --link-timeout '$v' was not refused: $(head -c 200 \
+					"$RD/bad.err")"
+				return 1
+			fi
+		done
+	done
+}
+
 gone_dir() {
 	[ ! -e "$1" ]
 }
@@ -770,4 +789,5 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-frozen-parts mig_case case_migrate_frozen_parts
 	CASE_KIND=migrate bad_case migrate-frozen-text mig_case case_migrate_frozen_text
 	CASE_KIND=migrate bad_case migrate-killed-round mig_case case_migrate_killed_round
+	CASE_KIND=migrate bad_case migrate-link-timeout-bad mig_case case_migrate_link_timeout_bad
 }
