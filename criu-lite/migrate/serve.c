@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -313,6 +314,10 @@ static int make_dir(struct mig_dst *d)
 	d->dfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (d->dfd < 0)
 		return fail(d, -errno, "can't open %s: %s", d->dir, strerror(errno));
+	/* Held until this process ends: a directory nobody holds was left by
+	 * a serve killed with its children (sweep_stale). */
+	if (flock(d->dfd, LOCK_EX | LOCK_NB))
+		return fail(d, -errno, "can't lock %s: %s", d->dir, strerror(errno));
 	return 0;
 }
 
@@ -436,6 +441,35 @@ static int serve_one(struct mig_dst *d, const struct mig_psk *psk, int fd)
 		  d->chan.peer[0] ? d->chan.peer : "?", d->reason);
 	mig_chan_close(&d->chan);
 	return ret;
+}
+
+/* What a serve killed with its connections' children (SIGKILL) left
+ * under -D: their directories, mig-PID-N, which no child holds locked
+ * any more; removed as the child would have. */
+static void sweep_stale(const struct lmproc_opts *opts)
+{
+	DIR *dir = opendir(opts->images_dir);
+	struct dirent *de;
+
+	while (dir && (de = readdir(dir))) {
+		struct mig_dst d = {.sopts = opts, .dfd = -1, .round_dfd = -1};
+		int pid, n = 0;
+
+		if (sscanf(de->d_name, "mig-%d-%u%n", &pid, &d.id, &n) != 2 || de->d_name[n])
+			continue;
+		snprintf(d.dir, sizeof(d.dir), "%s/%s", opts->images_dir, de->d_name);
+		d.dfd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (d.dfd < 0)
+			continue;
+		if (flock(d.dfd, LOCK_EX | LOCK_NB)) {
+			close(d.dfd);
+			continue;
+		}
+		remove_dir(&d);
+		serve_log("removed %s: serve %d was killed with its migration %u", d.dir, pid, d.id);
+	}
+	if (dir)
+		closedir(dir);
 }
 
 static void on_stop(int sig)
@@ -565,6 +599,7 @@ int cmd_serve(struct lmproc_opts *opts)
 		pr_err("-D %s is not a directory\n", opts->images_dir);
 		return -ENOTDIR;
 	}
+	sweep_stale(opts);
 	lfd = mig_listen(addr, bound, sizeof(bound));
 	if (lfd < 0)
 		return lfd;

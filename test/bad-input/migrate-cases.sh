@@ -739,6 +739,43 @@ case_migrate_killed_round() {
 	fi
 }
 
+# (8b) serve killed with its connection's child (SIGKILL to both) in the
+# middle of round 2 (LMPROC_FAULT=serve-stop-in-round): migrate exits 1,
+# aborted; the writer runs on, untracked, every page exact; the next
+# serve on the same -D removes what the killed one left.
+case_migrate_serve_killed_round() {
+	local lm st
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	SERVE_FAULT=serve-stop-in-round serve_up || return 1
+	mig --tls-psk-file "$RD/psk" --max-downtime 0 &
+	lm=$!
+	if ! wait_until 30000 stopped_child; then
+		REASON="serve did not stop in round 2: $(tail -c 300 "$RD/bad.out" "$RD/bad.err" \
+			"$RD/serve.err" | tr '\n' ' ')"
+		kill -KILL "$lm"
+		return 1
+	fi
+	kill -KILL "$SPID" "$STOPPED_CHILD"
+	wait "$lm"
+	st=$?
+	ERRORS_ONLY=1 refused "$st" "pid $TPID" "during pre-copy" "round 2: " "untracked" ||
+		return 1
+	[ "$(json_field result)" = aborted ] || { REASON="result not 'aborted'"; return 1; }
+	if ! wait_until 2000 untracked "$TPID"; then
+		REASON="the failed pre-copy left pid $TPID tracked"
+		return 1
+	fi
+	target_intact || return 1
+	serve_up || return 1
+	serve_says 1 "removed .*/mig-[0-9]*-1: serve [0-9]* was killed with its migration 1" ||
+		return 1
+	if ! srv_empty; then
+		REASON="the next serve left $(ls -A "$RD/srv" | head -n 3 | tr '\n' ' ') under -D"
+		return 1
+	fi
+}
+
 # (9) --link-timeout takes 1 to 3600 seconds, nothing else, on both
 # commands: exit 2 and one line naming it.
 case_migrate_link_timeout_bad() {
@@ -790,4 +827,6 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-frozen-text mig_case case_migrate_frozen_text
 	CASE_KIND=migrate bad_case migrate-killed-round mig_case case_migrate_killed_round
 	CASE_KIND=migrate bad_case migrate-link-timeout-bad mig_case case_migrate_link_timeout_bad
+	CASE_KIND=migrate bad_case migrate-serve-killed-round mig_case \
+		case_migrate_serve_killed_round
 }
