@@ -795,6 +795,42 @@ case_migrate_link_timeout_bad() {
 	done
 }
 
+# (8c) migrate SIGKILLed in the final dump's send, the tree frozen
+# (LMPROC_FAULT=migrate-stop-in-send): the tree runs on here (its
+# tracer gone), untracked, not stopped, every page exact; migrate's
+# directory gone; serve drops the migration and keeps nothing.  (With
+# --tcp-established the network lock and repair mode would stay: as for
+# a dump killed while frozen, not handled yet.)
+case_migrate_killed_send() {
+	local lm dir
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	{ LMPROC_FAULT=migrate-stop-in-send mig --tls-psk-file "$RD/psk"; } 2>/dev/null &
+	lm=$!
+	if ! wait_until 30000 stopped_lmproc "$lm"; then
+		REASON="migrate did not stop in the final send: $(head -c 300 "$RD/bad.err")"
+		return 1
+	fi
+	dir=$(readlink /proc/"$STOPPED_LM"/fd/* | grep -m1 -o '^/dev/shm/lmproc-migrate\.[^/]*')
+	kill -KILL "$STOPPED_LM"
+	wait "$lm"
+	if ! wait_until 5000 untracked "$TPID"; then
+		REASON="pid $TPID is still tracked after migrate was killed"
+		return 1
+	fi
+	if [ -z "$dir" ] || ! wait_until 5000 gone_dir "$dir"; then
+		REASON="migrate's directory of images '$dir' is left"
+		return 1
+	fi
+	target_intact || return 1
+	serve_says 1 "migration 1 from .* refused: .*the connection was closed" || return 1
+	if ! wait_until 5000 srv_empty; then
+		REASON="serve left $(ls -A "$RD/srv" | head -n 3 | tr '\n' ' ') under -D"
+		return 1
+	fi
+}
+
 gone_dir() {
 	[ ! -e "$1" ]
 }
@@ -829,4 +865,5 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-link-timeout-bad mig_case case_migrate_link_timeout_bad
 	CASE_KIND=migrate bad_case migrate-serve-killed-round mig_case \
 		case_migrate_serve_killed_round
+	CASE_KIND=migrate bad_case migrate-killed-send mig_case case_migrate_killed_send
 }
