@@ -739,8 +739,8 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 
 int cmd_migrate(struct lmproc_opts *opts)
 {
-	struct mig_src m = {.opts = opts, .t_start = now_us(), .result = "refused",
-			    .dest_restore_us = -1};
+	struct mig_src m = {
+	    .opts = opts, .t_start = now_us(), .result = "refused", .dest_restore_us = -1};
 	struct mig_psk psk;
 	int ret;
 

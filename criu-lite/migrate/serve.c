@@ -458,7 +458,8 @@ static void sweep_stale(const struct lmproc_opts *opts)
 		if (sscanf(de->d_name, "mig-%d-%u%n", &pid, &d.id, &n) != 2 || de->d_name[n])
 			continue;
 		snprintf(d.dir, sizeof(d.dir), "%s/%s", opts->images_dir, de->d_name);
-		d.dfd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		d.dfd =
+		    openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (d.dfd < 0)
 			continue;
 		if (flock(d.dfd, LOCK_EX | LOCK_NB)) {
@@ -466,7 +467,8 @@ static void sweep_stale(const struct lmproc_opts *opts)
 			continue;
 		}
 		remove_dir(&d);
-		serve_log("removed %s: serve %d was killed with its migration %u", d.dir, pid, d.id);
+		serve_log("removed %s: serve %d was killed with its migration %u", d.dir, pid,
+			  d.id);
 	}
 	if (dir)
 		closedir(dir);
