@@ -174,6 +174,9 @@ static int wait_restored(struct mig_src *m)
 	mig_printable(msg.data);
 	if (msg.type == MIG_ERROR || msg.type == MIG_ABORT)
 		fail(m, -ECANCELED, "the destination could not restore the tree: %s", msg.data);
+	else if (msg.type == MIG_RESTORED)
+		fail(m, -EPROTO, "the destination answered a RESTORED that does not parse: '%s'",
+		     msg.data);
 	else
 		fail(m, -EPROTO, "the destination answered %s instead of RESTORED",
 		     mig_type_name(msg.type));
