@@ -272,6 +272,8 @@ client_up() {
 
 	# migrate's TLS handshake and rounds come before the freeze.
 	[[ "$MODE" == migrate* ]] && client[4]=6000
+	# migrate-cut-commit's move waits --link-timeout (3 s) before its checks.
+	[ "$MODE" = migrate-cut-commit ] && client[4]=12000
 
 	case "$MODE" in
 	stall) client+=(stall) ;;
@@ -511,9 +513,14 @@ check_migrated() {
 	dest=$(json_field dest_pid)
 	wait_out "$DIR/serve.err" "pid $dest runs here"
 	RHOST=
-	for p in /proc/[0-9]*; do
-		read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "$p/status" 2>/dev/null)
-		[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && RHOST=${f[0]}
+	# Among host B's init's grandchildren only: other suites' hosts have
+	# their own pid 6.
+	# shellcheck disable=SC2013 # one line of pids
+	for p in $(cat "/proc/$HB/task/$HB/children"); do
+		for c in $(cat "/proc/$p/task/$p/children" 2>/dev/null); do
+			read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "/proc/$c/status" 2>/dev/null)
+			[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && RHOST=${f[0]}
+		done
 	done
 	[ -n "$RHOST" ] || fail "no process at pid $dest in host B"
 	pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$RHOST/status")
