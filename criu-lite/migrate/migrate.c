@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -45,6 +46,8 @@ struct mig_src {
 	struct mig_plan plan;
 	struct mig_throttle throttle;
 	pid_t dest_pid;
+	pid_t janitor;	/* removes dir if migrate is SIGKILLed */
+	int janitor_fd; /* its pipe's end: closed, it ends */
 	bool held; /* the dump reached the hold: the images were complete */
 	bool dump_said; /* a pre-copy round failed and said why itself */
 	const char *result;
@@ -281,8 +284,9 @@ static void remove_dir(const char *dir, int depth)
  * of a pipe that only migrate holds is closed.  It holds nothing else
  * (the channel's socket would keep the link up) and ignores the
  * signals a terminal sends the whole group. */
-static void start_janitor(const char *dir)
+static void start_janitor(struct mig_src *m)
 {
+	const char *dir = m->dir;
 	int p[2];
 	pid_t pid;
 	char c;
@@ -296,8 +300,12 @@ static void start_janitor(const char *dir)
 		pr_warn("No cleaner for %s if migrate is killed: %s\n", dir, strerror(errno));
 	if (pid) {
 		close(p[0]);
-		if (pid < 0)
+		if (pid < 0) {
 			close(p[1]);
+			return;
+		}
+		m->janitor = pid;
+		m->janitor_fd = p[1];
 		return;
 	}
 	signal(SIGINT, SIG_IGN);
@@ -310,6 +318,15 @@ static void start_janitor(const char *dir)
 		;
 	remove_dir(dir, 0);
 	_exit(0);
+}
+
+/* Migrate ends: its janitor too, before it, so nothing of it is left. */
+static void stop_janitor(struct mig_src *m)
+{
+	if (m->janitor <= 0)
+		return;
+	close(m->janitor_fd);
+	waitpid(m->janitor, NULL, 0);
 }
 
 /* Connected and authenticated, versions agreed: nothing is frozen yet. */
@@ -702,7 +719,7 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 		pr_perror("Can't make a private directory for the images under /dev/shm");
 		return -errno;
 	}
-	start_janitor(m->dir);
+	start_janitor(m);
 	m->plan = (struct mig_plan){ .opts = m->opts, .t_start = now_us(),
 				     .throttle = throttle, .throttle_arg = m };
 	ret = m->opts->max_rounds ? precopy(m) : 0;
@@ -754,5 +771,6 @@ int cmd_migrate(struct lmproc_opts *opts)
 	ret = migrate(&m, opts->insecure ? NULL : &psk);
 	summary(&m, ret);
 	mig_chan_close(&m.chan);
+	stop_janitor(&m);
 	return ret;
 }
