@@ -65,6 +65,10 @@ struct mig_chan {
 	void *cred;    /* gnutls_psk_{client,server}_credentials_t */
 	const struct mig_psk *psk;
 	uint64_t bytes_sent, bytes_recv;
+	/* A write failed or timed out: a TLS record may be cut, so nothing
+	 * more is written (GnuTLS would finish the cut record, not send the
+	 * next). */
+	bool broken;
 	char peer[64];
 };
 

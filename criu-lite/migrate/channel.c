@@ -329,6 +329,8 @@ int mig_chan_write(struct mig_chan *c, const void *buf, size_t len)
 {
 	const char *p = buf;
 
+	if (c->broken)
+		return -ECONNRESET;
 	while (len) {
 		ssize_t n = c->tls ? gnutls_record_send(c->session, p, len)
 				   : send(c->fd, p, len, MSG_NOSIGNAL);
@@ -337,8 +339,12 @@ int mig_chan_write(struct mig_chan *c, const void *buf, size_t len)
 			continue;
 		if (!c->tls && n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0 || (size_t)n > len) {
+			c->broken = true;
+			if (n > 0)
+				return -EPROTO;
 			return c->tls ? tls_err(n) : (errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET);
+		}
 		p += n;
 		len -= n;
 		c->bytes_sent += n;
@@ -395,7 +401,7 @@ int mig_chan_wait(struct mig_chan *c, int timeout_ms, int (*stop)(void))
 void mig_chan_close(struct mig_chan *c)
 {
 	if (c->session) {
-		if (c->tls)
+		if (c->tls && !c->broken)
 			gnutls_bye(c->session, GNUTLS_SHUT_WR);
 		gnutls_deinit(c->session);
 	}
