@@ -46,6 +46,7 @@ struct mig_dst {
 	unsigned int final_files;
 	uint64_t t_start, bytes;
 	uint64_t t_images; /* DUMP_DONE received: the restore starts */
+	uint64_t t_committed; /* COMMIT received; once it runs, the hand-over's us */
 	unsigned int files;
 	pid_t root;
 	bool committed;
@@ -294,6 +295,7 @@ static int hold(void *arg, pid_t root)
 	/* Committed: the source kills its tree once it reads COMMITTED, and
 	 * stays stopped if it never does; either way this copy runs. */
 	d->committed = true;
+	d->t_committed = now_us();
 	/* The test's moment to cut the link between COMMIT and COMMITTED. */
 	if (fault_injected("serve-stop-before-committed"))
 		raise(SIGSTOP);
@@ -423,13 +425,15 @@ static int serve_one(struct mig_dst *d, const struct mig_psk *psk, int fd)
 		ret = recv_images(d);
 	if (!ret)
 		ret = restore_tree(d);
+	/* The tree runs: the hand-over took this long after COMMIT. */
+	d->t_committed = now_us() - d->t_committed;
 	remove_dir(d);
 	if (!ret) {
 		serve_log(
 		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %u pre-copy "
-		    "rounds, %.1f ms)%s",
+		    "rounds, %.1f ms; hand-over after COMMIT %.1f ms)%s",
 		    d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes, d->round,
-		    (now_us() - d->t_start) / 1000.0,
+		    (now_us() - d->t_start) / 1000.0, d->t_committed / 1000.0,
 		    d->chan.fd < 0 ? "; the link was closed before COMMITTED" : "");
 		mig_chan_close(&d->chan);
 		return 0;
