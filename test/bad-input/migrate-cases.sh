@@ -12,7 +12,11 @@
 # (migrate-commit-lost); pre-copy rounds before the final dump while the
 # application runs and writes (migrate-precopy), none with --max-rounds 0
 # (migrate-precopy-off), and a round the destination fails to store: the
-# application runs on, untracked (migrate-precopy-fails).
+# application runs on, untracked (migrate-precopy-fails); the frozen
+# time's parts (migrate-frozen-parts, -text); migrate SIGKILLed mid-round
+# or in the final send, serve SIGKILLed with its child mid-round: the
+# application runs on, untracked and exact, nothing left on either side
+# (migrate-killed-round, -killed-send, migrate-serve-killed-round).
 
 # mig_psk NAME: a fresh 32-byte key in RD/NAME, mode 600.
 mig_psk() {
