@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,7 +48,7 @@ struct mig_src {
 	struct mig_throttle throttle;
 	pid_t dest_pid;
 	pid_t janitor;	/* removes dir if migrate is SIGKILLed */
-	int janitor_fd; /* its pipe's end: closed, it ends */
+	int janitor_fd; /* its socket's other end: closed, it ends */
 	bool held; /* the dump reached the hold: the images were complete */
 	bool dump_said; /* a pre-copy round failed and said why itself */
 	const char *result;
@@ -279,19 +280,60 @@ static void remove_dir(const char *dir, int depth)
 		pr_warn("Can't remove %s: %s\n", dir, strerror(errno));
 }
 
+/* Reads LEN bytes, or fewer at the end. */
+static size_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+/* The janitor learns each state of --auto-converge's cgroup, to undo
+ * what a SIGKILLed migrate left. */
+static void janitor_tell(struct mig_src *m)
+{
+	const char *p = (const char *)&m->throttle;
+	size_t left = sizeof(m->throttle);
+
+	while (m->janitor > 0 && left) {
+		/* A janitor killed on its own must not take migrate along. */
+		ssize_t n = send(m->janitor_fd, p, left, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pr_warn("Can't tell migrate's cleaner the throttle's state: %s\n",
+				strerror(errno));
+			return;
+		}
+		p += n;
+		left -= n;
+	}
+}
+
 /* A SIGKILLed migrate can't remove its directory of rounds (as big as
- * the tree's memory, in tmpfs): a child of its own does, once every end
- * of a pipe that only migrate holds is closed.  It holds nothing else
- * (the channel's socket would keep the link up) and ignores the
- * signals a terminal sends the whole group. */
+ * the tree's memory, in tmpfs) nor undo --auto-converge's cgroup: a child
+ * of its own does, once migrate's end of a socket pair between them is
+ * closed; the pair carries the cgroup's states meanwhile.  It holds
+ * nothing else (the channel's socket would keep the link up) and ignores
+ * the signals a terminal sends the whole group. */
 static void start_janitor(struct mig_src *m)
 {
+	static struct mig_throttle last, in;
 	const char *dir = m->dir;
 	int p[2];
 	pid_t pid;
-	char c;
 
-	if (pipe2(p, O_CLOEXEC)) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p)) {
 		pr_warn("No cleaner for %s if migrate is killed: %s\n", dir, strerror(errno));
 		return;
 	}
@@ -314,8 +356,9 @@ static void start_janitor(struct mig_src *m)
 	if (dup2(p[0], 0) < 0)
 		_exit(1);
 	close_range(1, ~0U, 0);
-	while (read(0, &c, 1) < 0 && errno == EINTR)
-		;
+	while (read_full(0, &in, sizeof(in)) == sizeof(in))
+		last = in;
+	throttle_undo(&last);
 	remove_dir(dir, 0);
 	_exit(0);
 }
@@ -523,6 +566,7 @@ static int throttle(void *arg, int pct)
 	tree_pids(m->opts->pid, pids, sizeof(pids), &off);
 	m->throttle.pid = m->opts->pid;
 	ret = throttle_raise(&m->throttle, pct, pids);
+	janitor_tell(m);
 	if (ret) {
 		pr_warn("pid %d: --auto-converge can't throttle the tree: %s\n", m->opts->pid,
 			m->throttle.why);
@@ -726,6 +770,7 @@ static int migrate(struct mig_src *m, const struct mig_psk *psk)
 	/* The final dump records the tree's own cgroups; its freeze follows
 	 * at once, so the tree hardly runs unthrottled. */
 	throttle_undo(&m->throttle);
+	janitor_tell(m);
 	if (ret) {
 		remove_dir(m->dir, 0);
 		return ret;

@@ -16,7 +16,8 @@
 # time's parts (migrate-frozen-parts, -text); migrate SIGKILLed mid-round
 # or in the final send, serve SIGKILLed with its child mid-round: the
 # application runs on, untracked and exact, nothing left on either side
-# (migrate-killed-round, -killed-send, migrate-serve-killed-round).
+# (migrate-killed-round, -killed-send, migrate-serve-killed-round), and
+# not throttled (migrate-auto-converge-killed).
 
 # mig_psk NAME: a fresh 32-byte key in RD/NAME, mode 600.
 mig_psk() {
@@ -839,6 +840,48 @@ gone_dir() {
 	[ ! -e "$1" ]
 }
 
+# same_cgroups CG: TPID's /proc/PID/cgroup is CG.
+same_cgroups() {
+	[ "$(cat /proc/"$TPID"/cgroup)" = "$1" ]
+}
+
+# (6g) SIGKILL to migrate once the tree is throttled: the tree goes back
+# to exactly the cgroups it was in, its quota as it was, the throttle
+# cgroup removed (by migrate's cleaner child), untracked, exact.
+case_migrate_auto_converge_killed() {
+	local lm cg quota
+
+	PREDUMP_WRITE_RATE=100000000 target_up "$BUILD/static/predump_writer" || return 1
+	cg=$(cat /proc/"$TPID"/cgroup)
+	quota=$(cpu_limit "$TPID")
+	serve_up || return 1
+	"$LMPROC_REAL" migrate -t "$TPID" --to "127.0.0.1:$SPORT" --json \
+		--tls-psk-file "$RD/psk" --max-rounds 32 --max-downtime 0 --auto-converge \
+		>"$RD/bad.out" 2>"$RD/bad.err" &
+	lm=$!
+	if ! wait_until 60000 throttled; then
+		REASON="the tree was never throttled: $(head -c 300 "$RD/bad.out")"
+		kill -KILL "$lm"
+		return 1
+	fi
+	kill -KILL "$lm"
+	wait "$lm" 2>/dev/null
+	if ! wait_until 5000 same_cgroups "$cg"; then
+		REASON="the writer's cgroups changed: $(tr '\n' ' ' </proc/"$TPID"/cgroup)"
+		return 1
+	fi
+	if [ "$(cpu_limit "$TPID")" != "$quota" ]; then
+		REASON="the writer's cpu quota is $(cpu_limit "$TPID"), not $quota as before"
+		return 1
+	fi
+	wait_until 5000 no_throttle_cgroup || return 1
+	if ! wait_until 5000 untracked "$TPID"; then
+		REASON="the killed pre-copy left pid $TPID tracked"
+		return 1
+	fi
+	target_intact
+}
+
 srv_empty() {
 	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
 }
@@ -870,4 +913,6 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-serve-killed-round mig_case \
 		case_migrate_serve_killed_round
 	CASE_KIND=migrate bad_case migrate-killed-send mig_case case_migrate_killed_send
+	CASE_KIND=migrate bad_case migrate-auto-converge-killed mig_case \
+		case_migrate_auto_converge_killed
 }
