@@ -45,6 +45,10 @@
 # packets (nft, port 7070), serve goes on: migrate must end within 20 s,
 # the server left STOPPED on host A as migrate says; resolved as told
 # (kill -9 at A), the server on B carries the stream to its end.
+# migrate-cut-restore: serve's child stops before its restore forks
+# (LMPROC_FAULT=restore-stop-before-fork), host B's fabric link goes down
+# with every byte acknowledged: keepalive must find it, migrate end
+# within 20 s (not the 120 s a restore may take), released.
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
 # nftables lock; migrate and serve are given it too).  HOSTS_NO_REPAIR=1
 # leaves --tcp-established out of dump and restore (or migrate): the case
@@ -467,7 +471,8 @@ serve_up() {
 
 	[ "$MODE" = migrate-fail ] && fault=(LMPROC_FAULT=restore-in-restorer)
 	[[ "$MODE" == migrate-cut-* ]] && LINK_TIMEOUT=(--link-timeout 3)
-	[ "$MODE" = migrate-lost ] && fault=(LMPROC_FAULT=restore-stop-before-fork)
+	[ "$MODE" = migrate-lost ] || [ "$MODE" = migrate-cut-restore ] &&
+		fault=(LMPROC_FAULT=restore-stop-before-fork)
 	[ "$MODE" = migrate-cut-commit ] && fault=(LMPROC_FAULT=serve-stop-before-committed)
 	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
 		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
@@ -617,9 +622,11 @@ channel_mend() {
 }
 
 # cut_link: migrate-lost's serve child, stopped before its restore
-# forks, killed (the link lost before RESTORED); migrate-cut-commit's,
-# stopped between COMMIT and COMMITTED, continued once the channel is
-# cut (TCUT: when).
+# forks, killed (the link lost before RESTORED); migrate-cut-restore's,
+# left stopped there (CUT_CHILD) with host B's fabric link down: every
+# byte sent is acknowledged, only keepalive finds the link dead;
+# migrate-cut-commit's, stopped between COMMIT and COMMITTED, continued
+# once the channel is cut (TCUT: when).
 cut_link() {
 	local sv c
 
@@ -632,6 +639,10 @@ cut_link() {
 				channel_cut
 				TCUT=$(ms)
 				kill -CONT "$c"
+			elif [ "$MODE" = migrate-cut-restore ]; then
+				at "$HB" ip link set upB down || fail "can't set host B's upB down"
+				TCUT=$(ms)
+				CUT_CHILD=$c
 			else
 				kill -KILL "$c"
 			fi
@@ -674,8 +685,8 @@ cut_fabric() {
 	kill -CONT "$(awk '/^PPid:/ { print $2 }' "/proc/$STOPPED_LM/status")" "$STOPPED_LM"
 }
 
-# migrate, migrate-fail, migrate-lost, migrate-cut-round and
-# migrate-cut-send: the move, its checks, the client's end.
+# migrate, migrate-fail, migrate-lost and migrate-cut-*: the move, its
+# checks, the client's end.
 move() {
 	local st t0 t1 left tcp=(--tcp-established) fault=() bound=60
 
@@ -685,7 +696,7 @@ move() {
 	migrate-cut-send) fault=(LMPROC_FAULT=migrate-stop-in-send) ;;
 	esac
 	# A cut link is found within --link-timeout (3 s), not the default 30.
-	[ ${#fault[@]} = 1 ] || [ "$MODE" = migrate-cut-commit ] && bound=20
+	[ ${#fault[@]} = 1 ] || [[ "$MODE" == migrate-cut-* ]] && bound=20
 	serve_up
 	t0=$(ms)
 	timeout "$bound" nsenter -t "$HA" -n -p -m env "${fault[@]}" "$LM" migrate -t "$SPID" \
@@ -693,7 +704,9 @@ move() {
 		--veth-pair eth0=vc0@br0 --json "${LINK_TIMEOUT[@]}" -o "$DIR/migrate.log" \
 		>"$DIR/migrate.json" 2>"$DIR/migrate.err" &
 	st=$!
-	[ "$MODE" = migrate-lost ] || [ "$MODE" = migrate-cut-commit ] && cut_link
+	case "$MODE" in
+	migrate-lost | migrate-cut-commit | migrate-cut-restore) cut_link ;;
+	esac
 	[ ${#fault[@]} = 1 ] && cut_fabric "$st"
 	wait "$st"
 	st=$?
@@ -706,6 +719,8 @@ move() {
 	elif [ -n "${TCUT:-}" ]; then
 		at "$HB" ip link set upB up
 	fi
+	# What the restore held made goes with its process.
+	[ -n "${CUT_CHILD:-}" ] && kill -KILL "$CUT_CHILD"
 	if [ "$MODE" = migrate-cut-round ]; then
 		[ "$st" != 0 ] || fail "migrate succeeded with the link cut"
 		grep -q "failed during pre-copy: round 2: .* runs here as before, untracked" \
@@ -715,6 +730,12 @@ move() {
 	elif [ "$MODE" = migrate-cut-send ]; then
 		[ "$st" != 0 ] || fail "migrate succeeded with the link cut"
 		grep -q "failed: .*; the tree is released and runs here as before" \
+			"$DIR/migrate.err" ||
+			fail "migrate did not release the tree: $(head -c 300 "$DIR/migrate.err")"
+		check_resumed
+	elif [ "$MODE" = migrate-cut-restore ]; then
+		[ "$st" != 0 ] || fail "migrate succeeded with the link cut"
+		grep -q "no answer from the destination after the images: .*released" \
 			"$DIR/migrate.err" ||
 			fail "migrate did not release the tree: $(head -c 300 "$DIR/migrate.err")"
 		check_resumed
