@@ -19,11 +19,12 @@ static const char usage_text[] =
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
 	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
 	"                 [--manage-cgroups[=soft|full|strict|ignore]]\n"
-	"  lmproc serve   -D DIR [--listen ADDR:PORT] CHANNEL\n"
+	"  lmproc serve   -D DIR [--listen ADDR:PORT] CHANNEL [--link-timeout S]\n"
 	"  lmproc migrate -t PID --to ADDR:PORT CHANNEL [--tls-no-cn-verify]\n"
 	"                 [--max-downtime MS] [--max-rounds N] [--max-time S] [--auto-converge]\n"
 	"                 [--grace MS]\n"
 	"                 [--tcp-established] [--veth-pair IN=OUT[@BRIDGE]]... [--json]\n"
+	"                 [--link-timeout S]\n"
 	"    CHANNEL: --tls-psk-file FILE | --tls-cacert FILE --tls-cert FILE --tls-key FILE\n"
 	"             | --insecure\n"
 	"  lmproc check   [--feature NAME]\n"
@@ -110,6 +111,9 @@ static const char usage_text[] =
 	"      --grace MS          migrate: the destination lets the restored tree run\n"
 	"                          MS (at most 60000), its network still locked, before\n"
 	"                          the commit; if it dies meanwhile, it resumes here\n"
+	"      --link-timeout S    serve, migrate: the link is lost once a message\n"
+	"                          waits S seconds, or sent data S seconds unacked\n"
+	"                          (default 30)\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
 	"  -h, --help              this text\n";
@@ -212,6 +216,7 @@ enum {
 	OPT_MAX_TIME,
 	OPT_AUTO_CONVERGE,
 	OPT_GRACE,
+	OPT_LINK_TIMEOUT,
 };
 
 /* CRIU's modes: full would also set the limits of cgroups that exist
@@ -283,12 +288,13 @@ int main(int argc, char **argv)
 		{ "max-downtime", required_argument, NULL, OPT_MAX_DOWNTIME },
 		{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
 		{ "max-time", required_argument, NULL, OPT_MAX_TIME },
+		{ "link-timeout", required_argument, NULL, OPT_LINK_TIMEOUT },
 		{ "auto-converge", no_argument, NULL, OPT_AUTO_CONVERGE },
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct lmproc_opts opts = { .max_downtime_ms = 300, .max_rounds = 8 };
+	struct lmproc_opts opts = { .max_downtime_ms = 300, .max_rounds = 8, .link_timeout_s = 30 };
 	const char *log_file = NULL;
 	int level = LOG_WARN, vcount = 0, c, ret;
 	const char *cmd;
@@ -426,6 +432,10 @@ int main(int argc, char **argv)
 		case OPT_MAX_TIME:
 			if (parse_count(optarg, 86400, &opts.max_time_s))
 				return usage_error("bad --max-time %s (seconds)", optarg);
+			break;
+		case OPT_LINK_TIMEOUT:
+			if (parse_count(optarg, 3600, &opts.link_timeout_s) || !opts.link_timeout_s)
+				return usage_error("bad --link-timeout %s (1 to 3600 seconds)", optarg);
 			break;
 		case OPT_FEATURE:
 			opts.feature = optarg;

@@ -32,7 +32,7 @@
 #define MIG_MAX_ROUNDS 32		/* pre-copy rounds, each a restore level */
 
 /* Timeouts, in ms: every wait for the peer is bounded. */
-#define MIG_IO_TIMEOUT_MS 30000 /* one read or write */
+#define MIG_IO_TIMEOUT_MS 30000 /* one read or write until --link-timeout applies */
 #define MIG_HANDSHAKE_TIMEOUT_MS 10000
 #define MIG_LINGER_MS 1000	      /* a refused peer's last data, read and dropped */
 #define MIG_RESTORE_TIMEOUT_MS 120000 /* DUMP_DONE to RESTORED, plus --grace */
@@ -43,7 +43,7 @@ enum mig_type {
 	MIG_FILE, /* u64 size (LE), then the name; DATA messages follow */
 	MIG_DATA,
 	MIG_DUMP_DONE,
-	MIG_RESTORED, /* "pid N": the restored root's pid on the destination */
+	MIG_RESTORED, /* "pid N us M": the restored root's pid there, the restore's time */
 	MIG_COMMIT,
 	MIG_COMMITTED,
 	MIG_ABORT, /* the reason, text */
@@ -78,6 +78,10 @@ struct mig_chan {
 	const struct mig_auth *auth;
 	const char *alert; /* the fatal TLS alert the peer sent (its name) */
 	uint64_t bytes_sent, bytes_recv;
+	/* A write failed or timed out: a TLS record may be cut, so nothing
+	 * more is written (GnuTLS would finish the cut record, not send the
+	 * next). */
+	bool broken;
 	char peer[64];
 };
 
@@ -111,6 +115,7 @@ int mig_connect(const char *addr, int timeout_ms);
 int mig_chan_start(struct mig_chan *c, int fd, bool server, const struct mig_auth *auth, char *why,
 		   size_t why_len);
 int mig_chan_timeout(struct mig_chan *c, int ms);
+int mig_chan_link_timeout(struct mig_chan *c, int s);
 int mig_chan_write(struct mig_chan *c, const void *buf, size_t len);
 int mig_chan_read(struct mig_chan *c, void *buf, size_t len);
 /* Until C has something to read (0), TIMEOUT_MS passed (-ETIMEDOUT), or

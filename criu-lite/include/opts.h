@@ -85,6 +85,10 @@ struct lmproc_opts {
 	size_t grace_why_len;
 	int grace_peer_fd; /* serve: the source's socket; a word or its end
 			    * within the grace ends it (with restore_hold) */
+	int link_timeout_s;		/* serve, migrate --link-timeout (default 30) */
+	/* migrate: its own pid; the rounds' tracking keepers end with it, so
+	 * that a migrate killed mid-round leaves the tree untracked. */
+	pid_t keeper_owner;
 	/* migrate: called with the tree frozen and its images complete and
 	 * checked, before the kill.  0: kill it (committed); negative: release
 	 * it as -R would; DUMP_HOLD_FROZEN: leave it stopped (outcome unknown). */

@@ -6,7 +6,8 @@
  * with the keeper's pid in a file next to it.  Each end checks the other
  * (SO_PEERCRED: the same uid, and the keeper that pid), and no exchange
  * waits more than a few seconds.  It exits when told, when the process
- * exits, or after an hour without a round. */
+ * exits, when its owner (migrate, which runs every round) exits, or
+ * after an hour without a round. */
 #ifndef LMPROC_TRACK_KEEPER_H
 #define LMPROC_TRACK_KEEPER_H
 
@@ -20,6 +21,7 @@ struct keeper_state {
 	char backend[16];
 	int fds[TRACK_MAX_FDS];
 	int nr_fds;
+	pid_t owner;		/* keeper_start: the keeper also ends with it (0: none) */
 };
 
 /* Starts a keeper for PID holding copies of ST's fds; replaces a keeper

@@ -35,6 +35,7 @@ struct track_round {
 	bool *whole;
 	struct page_plan plan;
 	uint64_t collect_us;
+	pid_t keeper_owner;		/* opts->keeper_owner */
 };
 
 /* Once the tree is frozen, per process: checks --prev-images-dir (complete, same pid, a

@@ -355,6 +355,25 @@ int mig_chan_timeout(struct mig_chan *c, int ms)
 	return 0;
 }
 
+/* --link-timeout S: a message that waits S seconds fails (the socket's
+ * timeouts), and so does a link that lost its peer: data unacknowledged
+ * for S seconds (TCP_USER_TIMEOUT), or, while nothing is sent, keepalive
+ * probes from S/3 seconds of silence on, none answered (a peer busy
+ * restoring still answers them: its kernel does). */
+int mig_chan_link_timeout(struct mig_chan *c, int s)
+{
+	int one = 1, probe = s / 3 ?: 1, cnt = 3;
+	unsigned int ms = s * 1000;
+
+	if (setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) ||
+	    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &probe, sizeof(probe)) ||
+	    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &probe, sizeof(probe)) ||
+	    setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)))
+		return -errno;
+	return mig_chan_timeout(c, ms);
+}
+
 static int server_psk(gnutls_session_t s, const char *identity, gnutls_datum_t *key)
 {
 	const struct mig_chan *c = gnutls_session_get_ptr(s);
@@ -554,6 +573,8 @@ int mig_chan_write(struct mig_chan *c, const void *buf, size_t len)
 {
 	const char *p = buf;
 
+	if (c->broken)
+		return -ECONNRESET;
 	while (len) {
 		ssize_t n = c->tls ? gnutls_record_send(c->session, p, len)
 				   : send(c->fd, p, len, MSG_NOSIGNAL);
@@ -562,9 +583,13 @@ int mig_chan_write(struct mig_chan *c, const void *buf, size_t len)
 			continue;
 		if (!c->tls && n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0 || (size_t)n > len) {
+			c->broken = true;
+			if (n > 0)
+				return -EPROTO;
 			return c->tls ? tls_err(c, n)
 				      : (errno == EAGAIN ? -ETIMEDOUT : -ECONNRESET);
+		}
 		p += n;
 		len -= n;
 		c->bytes_sent += n;
@@ -622,7 +647,7 @@ int mig_chan_wait(struct mig_chan *c, int timeout_ms, int (*stop)(void))
 void mig_chan_close(struct mig_chan *c)
 {
 	if (c->session) {
-		if (c->tls)
+		if (c->tls && !c->broken)
 			gnutls_bye(c->session, GNUTLS_SHUT_WR);
 		gnutls_deinit(c->session);
 	}

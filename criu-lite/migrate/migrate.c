@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,11 +39,18 @@ struct mig_src {
 	struct mig_chan chan;
 	char dir[64];
 	uint64_t t_start, t_frozen, t_committed;
+	/* The frozen time's parts (docs/migration.md, Output): the freeze
+	 * before t_frozen; the hold's start, DUMP_DONE written, RESTORED
+	 * read; the destination's restore as serve timed it (-1: not told). */
+	uint64_t freeze_us, t_held, t_sent, t_restored;
+	int64_t dest_restore_us;
 	uint64_t image_bytes, final_bytes;
 	unsigned int files;
 	struct mig_plan plan;
 	struct mig_throttle throttle;
 	pid_t dest_pid;
+	pid_t janitor;	/* removes dir if migrate is SIGKILLed */
+	int janitor_fd; /* its socket's other end: closed, it ends */
 	bool held; /* the dump reached the hold: the images were complete */
 	bool dump_said; /* a pre-copy round failed and said why itself */
 	const char *result;
@@ -95,7 +104,7 @@ static int send_file(struct mig_src *m, int dfd, const char *name)
 
 static int send_images(struct mig_src *m, int dfd)
 {
-	int dup_fd = dup(dfd), ret = 0;
+	int dup_fd = dup(dfd), ret = 0, stopped = 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -119,9 +128,30 @@ static int send_images(struct mig_src *m, int dfd)
 		ret = send_file(m, dfd, de->d_name);
 		if (ret && !m->reason[0])
 			fail(m, ret, "the connection failed while sending %s", de->d_name);
+		/* The test's moment to cut the link in the final dump's send. */
+		if (!ret && m->t_held && !stopped++ && fault_injected("migrate-stop-in-send"))
+			raise(SIGSTOP);
 	}
 	closedir(d);
 	return ret;
+}
+
+/* RESTORED's "pid N", and " us M" (its restore's time) from a serve that
+ * times it. */
+static int parse_restored(struct mig_src *m, const struct mig_msg *msg)
+{
+	unsigned long long us;
+	int n = 0, k = 0;
+
+	if (sscanf(msg->data, "pid %d%n", &m->dest_pid, &n) != 1 || m->dest_pid <= 0)
+		return -EPROTO;
+	if (n == (int)msg->len)
+		return 0;
+	if (sscanf(msg->data + n, " us %llu%n", &us, &k) != 1 || n + k != (int)msg->len ||
+	    us > INT64_MAX)
+		return -EPROTO;
+	m->dest_restore_us = us;
+	return 0;
 }
 
 /* The answer to DUMP_DONE: RESTORED, or the destination's reason. */
@@ -142,13 +172,17 @@ static int wait_restored(struct mig_src *m)
 	ret = mig_recv(&m->chan, &msg, why, sizeof(why));
 	if (ret)
 		return fail(m, ret, "no answer from the destination after the images: %s", why);
-	if (msg.type == MIG_RESTORED && sscanf(msg.data, "pid %d", &m->dest_pid) == 1) {
+	if (msg.type == MIG_RESTORED && !parse_restored(m, &msg)) {
+		m->t_restored = now_us();
 		mig_msg_free(&msg);
 		return 0;
 	}
 	mig_printable(msg.data);
 	if (msg.type == MIG_ERROR || msg.type == MIG_ABORT)
 		fail(m, -ECANCELED, "the destination could not restore the tree: %s", msg.data);
+	else if (msg.type == MIG_RESTORED)
+		fail(m, -EPROTO, "the destination answered a RESTORED that does not parse: '%s'",
+		     msg.data);
 	else
 		fail(m, -EPROTO, "the destination answered %s instead of RESTORED",
 		     mig_type_name(msg.type));
@@ -171,6 +205,19 @@ static int wait_committed(struct mig_src *m)
 	return ret;
 }
 
+/* The final dump's freeze (seizing every thread), from its stats. */
+static uint64_t freeze_time(int dfd)
+{
+	ProtobufCMessage *msg;
+	uint64_t us;
+
+	if (img_read_one(dfd, IMG_STATS_DUMP, 0, &msg))
+		return 0;
+	us = ((DumpStatsEntry *)msg)->freezing_time_us;
+	img_free_msg(msg);
+	return us;
+}
+
 /* Called by the dump with the tree frozen and its images complete. */
 static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 {
@@ -178,11 +225,15 @@ static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 	int ret;
 
 	m->t_frozen = t_frozen_us;
+	m->t_held = now_us();
 	m->held = true;
+	m->freeze_us = freeze_time(dfd);
 	m->final_bytes = m->chan.bytes_sent;
 	ret = send_images(m, dfd);
 	if (!ret && mig_send(&m->chan, MIG_DUMP_DONE, NULL, 0))
 		ret = fail(m, -ECONNRESET, "%s", "the connection failed after the images");
+	if (!ret)
+		m->t_sent = now_us();
 	m->final_bytes = m->chan.bytes_sent - m->final_bytes;
 	if (!ret)
 		ret = wait_restored(m);
@@ -231,6 +282,98 @@ static void remove_dir(const char *dir, int depth)
 		pr_warn("Can't remove %s: %s\n", dir, strerror(errno));
 }
 
+/* Reads LEN bytes, or fewer at the end. */
+static size_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	return got;
+}
+
+/* The janitor learns each state of --auto-converge's cgroup, to undo
+ * what a SIGKILLed migrate left. */
+static void janitor_tell(struct mig_src *m)
+{
+	const char *p = (const char *)&m->throttle;
+	size_t left = sizeof(m->throttle);
+
+	while (m->janitor > 0 && left) {
+		/* A janitor killed on its own must not take migrate along. */
+		ssize_t n = send(m->janitor_fd, p, left, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pr_warn("Can't tell migrate's cleaner the throttle's state: %s\n",
+				strerror(errno));
+			return;
+		}
+		p += n;
+		left -= n;
+	}
+}
+
+/* A SIGKILLed migrate can't remove its directory of rounds (as big as
+ * the tree's memory, in tmpfs) nor undo --auto-converge's cgroup: a child
+ * of its own does, once migrate's end of a socket pair between them is
+ * closed; the pair carries the cgroup's states meanwhile.  It holds
+ * nothing else (the channel's socket would keep the link up) and ignores
+ * the signals a terminal sends the whole group. */
+static void start_janitor(struct mig_src *m)
+{
+	static struct mig_throttle last, in;
+	const char *dir = m->dir;
+	int p[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p)) {
+		pr_warn("No cleaner for %s if migrate is killed: %s\n", dir, strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid < 0)
+		pr_warn("No cleaner for %s if migrate is killed: %s\n", dir, strerror(errno));
+	if (pid) {
+		close(p[0]);
+		if (pid < 0) {
+			close(p[1]);
+			return;
+		}
+		m->janitor = pid;
+		m->janitor_fd = p[1];
+		return;
+	}
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (dup2(p[0], 0) < 0)
+		_exit(1);
+	close_range(1, ~0U, 0);
+	while (read_full(0, &in, sizeof(in)) == sizeof(in))
+		last = in;
+	throttle_undo(&last);
+	remove_dir(dir, 0);
+	_exit(0);
+}
+
+/* Migrate ends: its janitor too, before it, so nothing of it is left. */
+static void stop_janitor(struct mig_src *m)
+{
+	if (m->janitor <= 0)
+		return;
+	close(m->janitor_fd);
+	waitpid(m->janitor, NULL, 0);
+}
+
 /* Connected and authenticated, versions agreed: nothing is frozen yet. */
 static int open_channel(struct mig_src *m, const struct mig_auth *auth)
 {
@@ -242,6 +385,10 @@ static int open_channel(struct mig_src *m, const struct mig_auth *auth)
 	if (fd < 0)
 		return fd;
 	ret = mig_chan_start(&m->chan, fd, false, auth, why, sizeof(why));
+	if (!ret && mig_chan_link_timeout(&m->chan, m->opts->link_timeout_s)) {
+		ret = -errno;
+		snprintf(why, sizeof(why), "can't set the link's timeouts: %s", strerror(errno));
+	}
 	if (!ret) {
 		ret = mig_hello_make(hello, sizeof(hello), m->opts);
 		ret = ret < 0 ? ret : mig_send(&m->chan, MIG_HELLO, hello, ret);
@@ -280,10 +427,36 @@ static void history_json(const struct mig_src *m)
 	printf("]");
 }
 
+/* Where the frozen time went, in us: freeze, final dump, transfer, the
+ * destination's restore, commit.  A step not reached is 0 and the one in
+ * progress runs to END (a release included); the wait for RESTORED beyond
+ * the destination's restore (images still in flight, the answer's way
+ * back) is the transfer's. */
+static void frozen_parts(const struct mig_src *m, uint64_t end, uint64_t part[5])
+{
+	uint64_t held = m->t_held ?: end, sent = m->t_sent ?: end, restored = m->t_restored ?: end;
+	uint64_t wait = restored - sent;
+	uint64_t restore = m->dest_restore_us >= 0 ? min((uint64_t)m->dest_restore_us, wait) : wait;
+
+	part[0] = m->freeze_us;
+	part[1] = held - m->t_frozen;
+	part[2] = sent - held + wait - restore;
+	part[3] = restore;
+	part[4] = end - restored;
+}
+
 static void summary(struct mig_src *m, int ret)
 {
+	static const char *const names[5] = {"freeze", "final dump", "transfer", "restore",
+					     "commit"};
+	static const char *const keys[5] = {"freeze_ms", "dump_ms", "send_ms", "restore_ms",
+					    "commit_ms"};
 	char buf[512];
-	uint64_t now = now_us(), frozen = m->t_frozen ? (m->t_committed ?: now) - m->t_frozen : 0;
+	uint64_t now = now_us(), part[5] = {0};
+	uint64_t frozen = m->t_frozen ? (m->t_committed ?: now) - m->t_frozen + m->freeze_us : 0;
+
+	if (m->t_frozen)
+		frozen_parts(m, m->t_committed ?: now, part);
 
 	if (m->opts->json) {
 		printf("{\"result\": \"%s\", \"pid\": %d, \"to\": \"%s\", \"dest_pid\": %d, "
@@ -293,6 +466,10 @@ static void summary(struct mig_src *m, int ret)
 		       (unsigned long long)m->chan.bytes_sent, (unsigned long long)m->image_bytes,
 		       m->files, (now - m->t_start) / 1000.0,
 		       (unsigned long long)m->final_bytes, m->plan.nr);
+		printf(", \"frozen\": {");
+		for (int i = 0; i < 5; i++)
+			printf("%s\"%s\": %.3f", i ? ", " : "", keys[i], part[i] / 1000.0);
+		printf("}");
 		if (m->plan.stop)
 			printf(", \"stop\": \"%s\"", m->plan.stop);
 		mig_plan_json(&m->plan, buf, sizeof(buf));
@@ -322,6 +499,13 @@ static void summary(struct mig_src *m, int ret)
 		       (unsigned long long)m->chan.bytes_sent, m->files,
 		       (unsigned long long)m->image_bytes, (unsigned long long)m->final_bytes,
 		       m->plan.nr, (now - m->t_start) / 1000.0);
+	if (!m->t_frozen)
+		return;
+	printf("frozen %.1f ms:", frozen / 1000.0);
+	for (int i = 0; i < 5; i++)
+		printf("%s %s %.1f%s", i ? "," : "", names[i], part[i] / 1000.0,
+		       i == 3 ? " (the destination's)" : "");
+	printf("\n");
 }
 
 /* PID and its descendants, as "PID PID...", for the user's kill. */
@@ -384,6 +568,7 @@ static int throttle(void *arg, int pct)
 	tree_pids(m->opts->pid, pids, sizeof(pids), &off);
 	m->throttle.pid = m->opts->pid;
 	ret = throttle_raise(&m->throttle, pct, pids);
+	janitor_tell(m);
 	if (ret) {
 		pr_warn("pid %d: --auto-converge can't throttle the tree: %s\n", m->opts->pid,
 			m->throttle.why);
@@ -421,7 +606,7 @@ static int wait_round_done(struct mig_src *m, unsigned int k)
 	struct mig_msg msg;
 	int ret;
 
-	ret = mig_chan_wait(&m->chan, MIG_IO_TIMEOUT_MS, interrupt_check);
+	ret = mig_chan_wait(&m->chan, m->opts->link_timeout_s * 1000, interrupt_check);
 	if (ret == -EINTR)
 		return fail(m, ret, "interrupted by SIG%s during pre-copy",
 			    sigabbrev_np(interrupt_signal()));
@@ -455,7 +640,7 @@ static int dry_run(struct mig_src *m)
 
 	ret = mig_send(&m->chan, MIG_DRY_RUN, NULL, 0);
 	if (!ret)
-		ret = mig_chan_wait(&m->chan, MIG_IO_TIMEOUT_MS, interrupt_check);
+		ret = mig_chan_wait(&m->chan, m->opts->link_timeout_s * 1000, interrupt_check);
 	if (ret == -EINTR)
 		return fail(m, ret, "interrupted by SIG%s during pre-copy",
 			    sigabbrev_np(interrupt_signal()));
@@ -490,6 +675,9 @@ static int send_round(struct mig_src *m, unsigned int k, int dfd)
 
 	snprintf(num, sizeof(num), "%u", k);
 	ret = mig_send_text(&m->chan, MIG_ROUND, num);
+	/* The test's moment to kill migrate, or cut the link, mid-round. */
+	if (!ret && k == 2 && fault_injected("migrate-stop-in-round"))
+		raise(SIGSTOP);
 	if (!ret)
 		ret = send_images(m, dfd);
 	if (!ret)
@@ -623,12 +811,14 @@ static int migrate(struct mig_src *m, const struct mig_auth *auth)
 		pr_perror("Can't make a private directory for the images under /dev/shm");
 		return -errno;
 	}
+	start_janitor(m);
 	m->plan = (struct mig_plan){ .opts = m->opts, .t_start = now_us(),
 				     .throttle = throttle, .throttle_arg = m };
 	ret = m->opts->max_rounds ? precopy(m) : 0;
 	/* The final dump records the tree's own cgroups; its freeze follows
 	 * at once, so the tree hardly runs unthrottled. */
 	throttle_undo(&m->throttle);
+	janitor_tell(m);
 	if (ret) {
 		remove_dir(m->dir, 0);
 		return ret;
@@ -662,16 +852,19 @@ static int migrate(struct mig_src *m, const struct mig_auth *auth)
 
 int cmd_migrate(struct lmproc_opts *opts)
 {
-	struct mig_src m = {.opts = opts, .t_start = now_us(), .result = "refused"};
+	struct mig_src m = {
+	    .opts = opts, .t_start = now_us(), .result = "refused", .dest_restore_us = -1};
 	struct mig_auth auth = {};
 	int ret;
 
 	m.chan.fd = -1;
+	opts->keeper_owner = getpid();
 	if (!opts->insecure && mig_auth_load(opts, false, &auth))
 		return -EINVAL;
 	ret = migrate(&m, opts->insecure ? NULL : &auth);
 	summary(&m, ret);
 	mig_chan_close(&m.chan);
 	mig_auth_free(&auth);
+	stop_janitor(&m);
 	return ret;
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -51,6 +52,8 @@ struct mig_dst {
 	struct restore_stage stage;
 	bool stage_due;
 	uint64_t t_start, bytes;
+	uint64_t t_images; /* DUMP_DONE received: the restore starts */
+	uint64_t t_committed; /* COMMIT received; once it runs, the hand-over's us */
 	unsigned int files;
 	pid_t root;
 	bool committed;
@@ -300,6 +303,7 @@ static int recv_images(struct mig_dst *d)
 			return ret;
 	}
 	mig_msg_free(&m);
+	d->t_images = now_us();
 	if (faccessat(d->dfd, "inventory.img", F_OK, AT_SYMLINK_NOFOLLOW))
 		return fail(d, -ENOENT, "the images came without inventory.img");
 	return 0;
@@ -315,7 +319,9 @@ static int hold(void *arg, pid_t root)
 	int ret;
 
 	d->root = root;
-	snprintf(msg, sizeof(msg), "pid %d", root);
+	/* The restore's time: the source's summary shows it in the frozen time. */
+	snprintf(msg, sizeof(msg), "pid %d us %llu", root,
+		 (unsigned long long)(now_us() - d->t_images));
 	if (mig_send_text(&d->chan, MIG_RESTORED, msg))
 		return fail(d, -ECONNRESET, "the connection failed before RESTORED was sent");
 	ret = mig_recv(&d->chan, &m, why, sizeof(why));
@@ -332,6 +338,10 @@ static int hold(void *arg, pid_t root)
 	/* Committed: the source kills its tree once it reads COMMITTED, and
 	 * stays stopped if it never does; either way this copy runs. */
 	d->committed = true;
+	d->t_committed = now_us();
+	/* The test's moment to cut the link between COMMIT and COMMITTED. */
+	if (fault_injected("serve-stop-before-committed"))
+		raise(SIGSTOP);
 	if (fault_injected("serve-no-committed")) {
 		mig_chan_close(&d->chan);
 		return 0;
@@ -349,6 +359,10 @@ static int make_dir(struct mig_dst *d)
 	d->dfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (d->dfd < 0)
 		return fail(d, -errno, "can't open %s: %s", d->dir, strerror(errno));
+	/* Held until this process ends: a directory nobody holds was left by
+	 * a serve killed with its children (sweep_stale). */
+	if (flock(d->dfd, LOCK_EX | LOCK_NB))
+		return fail(d, -errno, "can't lock %s: %s", d->dir, strerror(errno));
 	return 0;
 }
 
@@ -436,6 +450,8 @@ static int handshake(struct mig_dst *d, const struct mig_auth *auth, int fd)
 	ret = mig_chan_start(&d->chan, fd, true, auth, why, sizeof(why));
 	if (ret)
 		return fail(d, ret, "%s", why);
+	if (mig_chan_link_timeout(&d->chan, d->sopts->link_timeout_s))
+		return fail(d, -errno, "can't set the link's timeouts: %s", strerror(errno));
 	ret = mig_recv(&d->chan, &m, why, sizeof(why));
 	if (ret)
 		return fail(d, ret, "%s", why);
@@ -461,6 +477,8 @@ static int serve_one(struct mig_dst *d, const struct mig_auth *auth, int fd)
 		ret = recv_images(d);
 	if (!ret)
 		ret = restore_tree(d);
+	/* The tree runs: the hand-over took this long after COMMIT. */
+	d->t_committed = now_us() - d->t_committed;
 	remove_dir(d);
 	if (!ret && d->round)
 		serve_log("migration %u: %llu vmas (%llu MiB) moved from round %u's staging, "
@@ -472,9 +490,9 @@ static int serve_one(struct mig_dst *d, const struct mig_auth *auth, int fd)
 	if (!ret) {
 		serve_log(
 		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %u pre-copy "
-		    "rounds, a grace of %d ms, %.1f ms)%s",
+		    "rounds, a grace of %d ms, %.1f ms; hand-over after COMMIT %.1f ms)%s",
 		    d->id, d->chan.peer, d->root, d->files, (unsigned long long)d->bytes, d->round,
-		    d->ropts.grace_ms, (now_us() - d->t_start) / 1000.0,
+		    d->ropts.grace_ms, (now_us() - d->t_start) / 1000.0, d->t_committed / 1000.0,
 		    d->chan.fd < 0 ? "; the link was closed before COMMITTED" : "");
 		mig_chan_close(&d->chan);
 		return 0;
@@ -486,6 +504,37 @@ static int serve_one(struct mig_dst *d, const struct mig_auth *auth, int fd)
 		  d->chan.peer[0] ? d->chan.peer : "?", d->reason);
 	mig_chan_close(&d->chan);
 	return ret;
+}
+
+/* What a serve killed with its connections' children (SIGKILL) left
+ * under -D: their directories, mig-PID-N, which no child holds locked
+ * any more; removed as the child would have. */
+static void sweep_stale(const struct lmproc_opts *opts)
+{
+	DIR *dir = opendir(opts->images_dir);
+	struct dirent *de;
+
+	while (dir && (de = readdir(dir))) {
+		struct mig_dst d = {.sopts = opts, .dfd = -1, .round_dfd = -1};
+		int pid, n = 0;
+
+		if (sscanf(de->d_name, "mig-%d-%u%n", &pid, &d.id, &n) != 2 || de->d_name[n])
+			continue;
+		snprintf(d.dir, sizeof(d.dir), "%s/%s", opts->images_dir, de->d_name);
+		d.dfd =
+		    openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (d.dfd < 0)
+			continue;
+		if (flock(d.dfd, LOCK_EX | LOCK_NB)) {
+			close(d.dfd);
+			continue;
+		}
+		remove_dir(&d);
+		serve_log("removed %s: serve %d was killed with its migration %u", d.dir, pid,
+			  d.id);
+	}
+	if (dir)
+		closedir(dir);
 }
 
 static void on_stop(int sig)
@@ -616,6 +665,7 @@ int cmd_serve(struct lmproc_opts *opts)
 		mig_auth_free(&auth);
 		return -ENOTDIR;
 	}
+	sweep_stale(opts);
 	lfd = mig_listen(addr, bound, sizeof(bound));
 	if (lfd < 0) {
 		mig_auth_free(&auth);

@@ -194,18 +194,21 @@ static int keeper_publish(int lsk, const struct keeper_paths *kp)
 	return 0;
 }
 
-static void keeper_serve(int lsk, int pidfd, struct keeper_state *st)
+/* Until told, or the process (PIDFD) or the owner (OWNFD, -1: none)
+ * exits, or an hour passes idle. */
+static void keeper_serve(int lsk, int pidfd, int ownfd, struct keeper_state *st)
 {
 	for (;;) {
-		struct pollfd p[2] = { { .fd = lsk, .events = POLLIN },
-				       { .fd = pidfd, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = lsk, .events = POLLIN },
+				       { .fd = pidfd, .events = POLLIN },
+				       { .fd = ownfd, .events = POLLIN } };
 		struct keeper_msg req;
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
 		int c, n;
 
-		n = poll(p, 2, KEEPER_IDLE_MS);
-		if (n == 0 || (n > 0 && p[1].revents))
+		n = poll(p, 3, KEEPER_IDLE_MS);
+		if (n == 0 || (n > 0 && (p[1].revents || p[2].revents)))
 			return;
 		if (n < 0 || !(p[0].revents & POLLIN))
 			continue;
@@ -274,10 +277,10 @@ static void keeper_close_others(const int *keep, int nr)
 	closedir(d);
 }
 
-static void keeper_main(int lsk, int pidfd, struct keeper_state *st, const struct keeper_paths *kp,
-			int ready)
+static void keeper_main(int lsk, int pidfd, int ownfd, struct keeper_state *st,
+			const struct keeper_paths *kp, int ready)
 {
-	int keep[TRACK_MAX_FDS + 2];
+	int keep[TRACK_MAX_FDS + 3];
 	int nr = 0;
 
 	if (keeper_publish(lsk, kp)) {
@@ -289,6 +292,7 @@ static void keeper_main(int lsk, int pidfd, struct keeper_state *st, const struc
 
 	keep[nr++] = lsk;
 	keep[nr++] = pidfd;
+	keep[nr++] = ownfd;
 	for (int i = 0; i < st->nr_fds; i++)
 		keep[nr++] = st->fds[i];
 	setsid();
@@ -297,7 +301,7 @@ static void keeper_main(int lsk, int pidfd, struct keeper_state *st, const struc
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	keeper_close_others(keep, nr);
-	keeper_serve(lsk, pidfd, st);
+	keeper_serve(lsk, pidfd, ownfd, st);
 	unlink_own();
 	_exit(0);
 }
@@ -337,7 +341,7 @@ int keeper_start(pid_t pid, const struct keeper_state *st)
 {
 	struct keeper_state copy = *st;
 	struct keeper_paths kp;
-	int lsk = -1, pidfd, status, ret, ready[2] = { -1, -1 };
+	int lsk = -1, pidfd, ownfd = -1, status, ret, ready[2] = { -1, -1 };
 	pid_t child;
 
 	ret = keeper_paths(pid, &kp);
@@ -349,6 +353,15 @@ int keeper_start(pid_t pid, const struct keeper_state *st)
 	if (pidfd < 0) {
 		pr_perror("Can't open a pidfd for pid %d", pid);
 		return -errno;
+	}
+	if (st->owner > 0) {
+		ownfd = pidfd_open(st->owner, 0);
+		if (ownfd < 0) {
+			ret = -errno;
+			pr_perror("Can't open a pidfd for pid %d, the tracking keeper's owner",
+				  st->owner);
+			goto out;
+		}
 	}
 	lsk = keeper_bind(&kp, pid);
 	if (lsk < 0) {
@@ -364,7 +377,7 @@ int keeper_start(pid_t pid, const struct keeper_state *st)
 		/* Twice, so the keeper is nobody's child here. */
 		if (fork() == 0) {
 			close(ready[0]);
-			keeper_main(lsk, pidfd, &copy, &kp, ready[1]);
+			keeper_main(lsk, pidfd, ownfd, &copy, &kp, ready[1]);
 		}
 		_exit(0);
 	}
@@ -378,6 +391,8 @@ out:
 			close(ready[i]);
 	if (lsk >= 0)
 		close(lsk);
+	if (ownfd >= 0)
+		close(ownfd);
 	close(pidfd);
 	return ret;
 }

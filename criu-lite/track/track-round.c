@@ -196,6 +196,7 @@ int track_round_prepare(struct track_round *r, const struct lmproc_opts *opts, p
 	r->root_pid = opts->pid;
 	r->pre_dump = pre_dump;
 	r->parent_dir = opts->prev_images_dir;
+	r->keeper_owner = opts->keeper_owner;
 	for (int i = 0; i < TRACK_MAX_FDS; i++)
 		r->tracker.fds[i] = -1;
 	if (getrandom(&r->token, sizeof(r->token), 0) != sizeof(r->token))
@@ -370,7 +371,7 @@ int track_round_collect(struct track_round *r, struct parasite_ctl *ctl,
 
 int track_round_commit(struct track_round *r)
 {
-	struct keeper_state ks = { .token = r->token };
+	struct keeper_state ks = { .token = r->token, .owner = r->keeper_owner };
 
 	if (!r->pre_dump) {
 		if (r->parent_dir)

@@ -12,7 +12,12 @@
 # (migrate-commit-lost); pre-copy rounds before the final dump while the
 # application runs and writes (migrate-precopy), none with --max-rounds 0
 # (migrate-precopy-off), and a round the destination fails to store: the
-# application runs on, untracked (migrate-precopy-fails).
+# application runs on, untracked (migrate-precopy-fails); the frozen
+# time's parts (migrate-frozen-parts, -text); migrate SIGKILLed mid-round
+# or in the final send, serve SIGKILLed with its child mid-round: the
+# application runs on, untracked and exact, nothing left on either side
+# (migrate-killed-round, -killed-send, migrate-serve-killed-round), and
+# not throttled (migrate-auto-converge-killed).
 
 # mig_psk NAME: a fresh 32-byte key in RD/NAME, mode 600.
 mig_psk() {
@@ -1052,6 +1057,263 @@ hello_frames_with() {
 	printf '%s' "$hello"
 }
 
+# frozen_check: the last mig's summary has the frozen time's parts, each
+# >= 0, adding up to frozen_ms (within the rounding of six values), the
+# destination's restore among them (> 0: serve timed it).
+frozen_check() {
+	local out
+
+	if ! out=$(python3 - "$RD/bad.out" 2>&1 <<'PY'
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]
+keys = ("freeze_ms", "dump_ms", "send_ms", "restore_ms", "commit_ms")
+f = s.get("frozen")
+if not isinstance(f, dict) or sorted(f) != sorted(keys):
+    sys.exit(f"the summary's frozen is {f!r}, not an object of {', '.join(keys)}")
+bad = [k for k in keys if not isinstance(f[k], (int, float)) or f[k] < 0]
+if bad:
+    sys.exit(f"negative or not a number: {bad} in {f}")
+if abs(sum(f.values()) - s["frozen_ms"]) > 0.01:
+    sys.exit(f"the parts add up to {sum(f.values()):.3f}, frozen_ms is {s['frozen_ms']}")
+for k in ("freeze_ms", "dump_ms", "restore_ms"):
+    if not f[k] > 0:
+        sys.exit(f"{k} is {f[k]}, not > 0: {f}")
+print(s["frozen_ms"], " ".join(f"{k} {f[k]}" for k in keys))
+PY
+	); then
+		REASON="migrate --json: $out"
+		add_detail "migrate's output" "$RD/bad.out" 4
+		return 1
+	fi
+	DETAIL="frozen ms and its parts: $out"
+}
+
+# (7) the frozen time's breakdown: in --json an object of five parts that
+# add up to frozen_ms, the restore timed by serve; the same in a text line.
+case_migrate_frozen_parts() {
+	target_up || return 1
+	serve_up || return 1
+	if ! mig --tls-psk-file "$RD/psk" --max-rounds 2; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	frozen_check || return 1
+	moved_passes 1
+}
+
+# (7b) the same breakdown as text: one line after the summary.
+case_migrate_frozen_text() {
+	local n='[0-9.]*'
+
+	target_up || return 1
+	serve_up || return 1
+	if ! bad_lmproc migrate -t "$TPID" --to "127.0.0.1:$SPORT" --tls-psk-file "$RD/psk"; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	if ! grep -q "^frozen $n ms: freeze $n, final dump $n, transfer $n, restore $n (the \
+destination's), commit $n\$" "$RD/bad.out"; then
+		REASON="no breakdown line of the frozen time: $(head -c 300 "$RD/bad.out")"
+		return 1
+	fi
+	DEST=$(sed -n 's/.*(pid \([0-9]*\) there).*/\1/p' "$RD/bad.out")
+	reap_dumped "$TPID" || return 1
+	dest_passes
+}
+
+# stopped_lmproc PID: the lmproc under PID (a shell, timeout) stopped by
+# its own fault point (state T), in STOPPED_LM.
+stopped_lmproc() {
+	local c
+
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		if [ "$(cat /proc/"$c"/comm 2>/dev/null)" = lmproc ] &&
+			[ "$(proc_state "$c")" = T ]; then
+			STOPPED_LM=$c
+			return 0
+		fi
+		stopped_lmproc "$c" && return 0
+	done
+	return 1
+}
+
+# (8) migrate SIGKILLed in the middle of round 2 (stopped there by
+# LMPROC_FAULT=migrate-stop-in-round, the tree running and tracked since
+# round 1): the writer runs on, untracked (no keeper, no VMA registered
+# for write-protection), not stopped, every page exact; migrate's
+# private directory of rounds is gone, no throttle cgroup; serve drops
+# the migration and keeps nothing.
+case_migrate_killed_round() {
+	local lm dir
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	{ LMPROC_FAULT=migrate-stop-in-round mig --tls-psk-file "$RD/psk" --max-downtime 0; } \
+		2>/dev/null &
+	lm=$!
+	if ! wait_until 30000 stopped_lmproc "$lm"; then
+		REASON="migrate did not stop in round 2: $(head -c 300 "$RD/bad.out" "$RD/bad.err")"
+		return 1
+	fi
+	dir=$(readlink /proc/"$STOPPED_LM"/fd/* | grep -m1 -o '^/dev/shm/lmproc-migrate\.[^/]*')
+	kill -KILL "$STOPPED_LM"
+	wait "$lm"
+	if ! wait_until 5000 untracked "$TPID"; then
+		REASON="pid $TPID is still tracked after migrate was killed"
+		no_keeper "$TPID" || REASON+=" (its keeper runs)"
+		return 1
+	fi
+	if [ -z "$dir" ] || ! wait_until 5000 gone_dir "$dir"; then
+		REASON="migrate's directory of rounds '$dir' is left"
+		return 1
+	fi
+	no_throttle_cgroup || return 1
+	target_intact || return 1
+	serve_says 1 "migration 1 from .* refused: .*the connection was closed" || return 1
+	if ! wait_until 5000 srv_empty; then
+		REASON="serve left $(ls -A "$RD/srv" | head -n 3 | tr '\n' ' ') under -D"
+		return 1
+	fi
+}
+
+# (8b) serve killed with its connection's child (SIGKILL to both) in the
+# middle of round 2 (LMPROC_FAULT=serve-stop-in-round): migrate exits 1,
+# aborted; the writer runs on, untracked, every page exact; the next
+# serve on the same -D removes what the killed one left.
+case_migrate_serve_killed_round() {
+	local lm st
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	SERVE_FAULT=serve-stop-in-round serve_up || return 1
+	mig --tls-psk-file "$RD/psk" --max-downtime 0 &
+	lm=$!
+	if ! wait_until 30000 stopped_child; then
+		REASON="serve did not stop in round 2: $(tail -c 300 "$RD/bad.out" "$RD/bad.err" \
+			"$RD/serve.err" | tr '\n' ' ')"
+		kill -KILL "$lm"
+		return 1
+	fi
+	kill -KILL "$SPID" "$STOPPED_CHILD"
+	wait "$lm"
+	st=$?
+	ERRORS_ONLY=1 refused "$st" "pid $TPID" "during pre-copy" "round 2: " "untracked" ||
+		return 1
+	[ "$(json_field result)" = aborted ] || { REASON="result not 'aborted'"; return 1; }
+	if ! wait_until 2000 untracked "$TPID"; then
+		REASON="the failed pre-copy left pid $TPID tracked"
+		return 1
+	fi
+	target_intact || return 1
+	serve_up || return 1
+	serve_says 1 "removed .*/mig-[0-9]*-1: serve [0-9]* was killed with its migration 1" ||
+		return 1
+	if ! srv_empty; then
+		REASON="the next serve left $(ls -A "$RD/srv" | head -n 3 | tr '\n' ' ') under -D"
+		return 1
+	fi
+}
+
+# (9) --link-timeout takes 1 to 3600 seconds, nothing else, on both
+# commands: exit 2 and one line naming it.
+case_migrate_link_timeout_bad() {
+	local v cmd
+
+	for v in 0 3601 -1 3s ''; do
+		for cmd in "migrate -t $$ --to 127.0.0.1:1" "serve -D $RD"; do
+			# shellcheck disable=SC2086 # the command's words
+			bad_lmproc $cmd --insecure --link-timeout "$v"
+			if [ $? != 2 ] || ! grep -q "^lmproc: bad --link-timeout $v (1 to 3600 seconds)" \
+				"$RD/bad.err"; then
+				REASON="lmproc $cmd --link-timeout '$v' was not refused: $(head -c 200 \
+					"$RD/bad.err")"
+				return 1
+			fi
+		done
+	done
+}
+
+# (8c) migrate SIGKILLed in the final dump's send, the tree frozen
+# (LMPROC_FAULT=migrate-stop-in-send): the tree runs on here (its
+# tracer gone), untracked, not stopped, every page exact; migrate's
+# directory gone; serve drops the migration and keeps nothing.  (With
+# --tcp-established the network lock and repair mode would stay: as for
+# a dump killed while frozen, not handled yet.)
+case_migrate_killed_send() {
+	local lm dir
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	{ LMPROC_FAULT=migrate-stop-in-send mig --tls-psk-file "$RD/psk"; } 2>/dev/null &
+	lm=$!
+	if ! wait_until 30000 stopped_lmproc "$lm"; then
+		REASON="migrate did not stop in the final send: $(head -c 300 "$RD/bad.err")"
+		return 1
+	fi
+	dir=$(readlink /proc/"$STOPPED_LM"/fd/* | grep -m1 -o '^/dev/shm/lmproc-migrate\.[^/]*')
+	kill -KILL "$STOPPED_LM"
+	wait "$lm"
+	if ! wait_until 5000 untracked "$TPID"; then
+		REASON="pid $TPID is still tracked after migrate was killed"
+		return 1
+	fi
+	if [ -z "$dir" ] || ! wait_until 5000 gone_dir "$dir"; then
+		REASON="migrate's directory of images '$dir' is left"
+		return 1
+	fi
+	target_intact || return 1
+	serve_says 1 "migration 1 from .* refused: .*the connection was closed" || return 1
+	if ! wait_until 5000 srv_empty; then
+		REASON="serve left $(ls -A "$RD/srv" | head -n 3 | tr '\n' ' ') under -D"
+		return 1
+	fi
+}
+
+gone_dir() {
+	[ ! -e "$1" ]
+}
+
+# same_cgroups CG: TPID's /proc/PID/cgroup is CG.
+same_cgroups() {
+	[ "$(cat /proc/"$TPID"/cgroup)" = "$1" ]
+}
+
+# (6g) SIGKILL to migrate once the tree is throttled: the tree goes back
+# to exactly the cgroups it was in, its quota as it was, the throttle
+# cgroup removed (by migrate's cleaner child), untracked, exact.
+case_migrate_auto_converge_killed() {
+	local lm cg quota
+
+	PREDUMP_WRITE_RATE=100000000 target_up "$BUILD/static/predump_writer" || return 1
+	cg=$(cat /proc/"$TPID"/cgroup)
+	quota=$(cpu_limit "$TPID")
+	serve_up || return 1
+	"$LMPROC_REAL" migrate -t "$TPID" --to "127.0.0.1:$SPORT" --json \
+		--tls-psk-file "$RD/psk" --max-rounds 32 --max-downtime 0 --auto-converge \
+		>"$RD/bad.out" 2>"$RD/bad.err" &
+	lm=$!
+	if ! wait_until 60000 throttled; then
+		REASON="the tree was never throttled: $(head -c 300 "$RD/bad.out")"
+		kill -KILL "$lm"
+		return 1
+	fi
+	kill -KILL "$lm"
+	wait "$lm" 2>/dev/null
+	if ! wait_until 5000 same_cgroups "$cg"; then
+		REASON="the writer's cgroups changed: $(tr '\n' ' ' </proc/"$TPID"/cgroup)"
+		return 1
+	fi
+	if [ "$(cpu_limit "$TPID")" != "$quota" ]; then
+		REASON="the writer's cpu quota is $(cpu_limit "$TPID"), not $quota as before"
+		return 1
+	fi
+	wait_until 5000 no_throttle_cgroup || return 1
+	if ! wait_until 5000 untracked "$TPID"; then
+		REASON="the killed pre-copy left pid $TPID tracked"
+		return 1
+	fi
+	target_intact
+}
+
 srv_empty() {
 	[ -z "$(ls -A "$RD/srv" 2>/dev/null)" ]
 }
@@ -1198,4 +1460,13 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-staging mig_case case_migrate_staging
 	CASE_KIND=migrate bad_case migrate-staging-stale mig_case case_migrate_staging_stale
 	CASE_KIND=migrate bad_case migrate-staging-churn mig_case case_migrate_staging_churn
+	CASE_KIND=migrate bad_case migrate-frozen-parts mig_case case_migrate_frozen_parts
+	CASE_KIND=migrate bad_case migrate-frozen-text mig_case case_migrate_frozen_text
+	CASE_KIND=migrate bad_case migrate-killed-round mig_case case_migrate_killed_round
+	CASE_KIND=migrate bad_case migrate-link-timeout-bad mig_case case_migrate_link_timeout_bad
+	CASE_KIND=migrate bad_case migrate-serve-killed-round mig_case \
+		case_migrate_serve_killed_round
+	CASE_KIND=migrate bad_case migrate-killed-send mig_case case_migrate_killed_send
+	CASE_KIND=migrate bad_case migrate-auto-converge-killed mig_case \
+		case_migrate_auto_converge_killed
 }

@@ -44,6 +44,23 @@
 # once it runs (detached), streams 300 ms into the lock and is killed by
 # SIGSEGV: migrate exits 1, the server streams on at A, the client sees
 # every byte, no reset (nothing the copy sent or its end reaches it).
+# migrate-cut-round and migrate-cut-send: serve and migrate
+# with --link-timeout 3; migrate stops itself (LMPROC_FAULT
+# migrate-stop-in-round: round 2's ROUND sent; migrate-stop-in-send: the
+# first final image sent, the tree frozen), host B's fabric link goes
+# down (silence, no reset), migrate goes on: it must end within 20 s
+# (the default bound, 30 s, would not), exit 1 and say aborted (the
+# server streams on, on host A, untracked) or released (as
+# migrate-fail); serve drops the migration.  migrate-cut-commit: serve's
+# child stops between COMMIT and COMMITTED
+# (LMPROC_FAULT=serve-stop-before-committed), host B drops the channel's
+# packets (nft, port 7070), serve goes on: migrate must end within 20 s,
+# the server left STOPPED on host A as migrate says; resolved as told
+# (kill -9 at A), the server on B carries the stream to its end.
+# migrate-cut-restore: serve's child stops before its restore forks
+# (LMPROC_FAULT=restore-stop-before-fork), host B's fabric link goes down
+# with every byte acknowledged: keepalive must find it, migrate end
+# within 20 s (not the 120 s a restore may take), released.
 # HOSTS_LOCK=iptables dumps with --network-lock iptables (default: the
 # nftables lock; migrate and serve are given it too).  HOSTS_NO_REPAIR=1
 # leaves --tcp-established out of dump and restore (or migrate): the case
@@ -152,6 +169,8 @@ client_up() {
 	# migrate's TLS handshake and rounds come before the freeze.
 	[[ "$MODE" == migrate* ]] && client[4]=6000
 	[ "$MODE" = migrate-back ] && client[4]=10000
+	# migrate-cut-commit's move waits --link-timeout (3 s) before its checks.
+	[ "$MODE" = migrate-cut-commit ] && client[4]=12000
 
 	case "$MODE" in
 	stall) client+=(stall) ;;
@@ -344,7 +363,10 @@ serve_up() {
 	local fault=()
 
 	[ "$MODE" = migrate-fail ] && fault=(LMPROC_FAULT=restore-in-restorer)
-	[ "$MODE" = migrate-lost ] && fault=(LMPROC_FAULT=restore-stop-before-fork)
+	[[ "$MODE" == migrate-cut-* ]] && LINK_TIMEOUT=(--link-timeout 3)
+	[ "$MODE" = migrate-lost ] || [ "$MODE" = migrate-cut-restore ] &&
+		fault=(LMPROC_FAULT=restore-stop-before-fork)
+	[ "$MODE" = migrate-cut-commit ] && fault=(LMPROC_FAULT=serve-stop-before-committed)
 	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
 		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
 		fail "can't address the hosts' bridges"
@@ -353,8 +375,8 @@ serve_up() {
 		"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DIR/psk")
 	mkdir -p "$DIR/srv"
 	nsenter -t "$HB" -n -p -m env "${fault[@]}" "$LM" serve --listen 198.18.0.2:7070 \
-		--tls-psk-file "$DIR/psk" -D "$DIR/srv" "${lock[@]}" </dev/null >/dev/null \
-		2>"$DIR/serve.err" &
+		--tls-psk-file "$DIR/psk" -D "$DIR/srv" "${lock[@]}" "${LINK_TIMEOUT[@]}" </dev/null \
+		>/dev/null 2>"$DIR/serve.err" &
 	SVP=$!
 	wait_out "$DIR/serve.err" "listening on"
 }
@@ -393,25 +415,28 @@ below() {
 # The server moved by migrate: its pid in host B's (DEST) and in serve's
 # new pid namespace (SPID, as dumped), under that namespace's init, a
 # child of host B's init; in a network namespace of its own, no lock.
-# migrate-back's way back: TO FROM LOG, host A, host B and its serve's log.
+# RESULT: migrate's (default migrated); migrate-back's way back: TO FROM
+# LOG, host A, host B and its serve's log.
 check_migrated() {
-	local dest p f pid rinit left to=${1:-$HB} from=${2:-$HA} log=${3:-$DIR/serve.err}
+	local dest p f pid rinit left result=${1:-migrated} to=${2:-$HB} from=${3:-$HA}
+	local log=${4:-$DIR/serve.err}
 
-	[ "$(json_field result)" = migrated ] ||
-		fail "migrate did not say migrated: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
+	[ "$(json_field result)" = "$result" ] ||
+		fail "migrate did not say $result: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
 	dest=$(json_field dest_pid)
 	wait_out "$log" "pid $dest runs here"
 	RHOST=
+	# Below host TO only: other suites' hosts have their own pid 6.
 	for p in /proc/[0-9]*; do
 		read -r -a f < <(awk '/^NSpid:/ { $1 = ""; print }' "$p/status" 2>/dev/null)
-		[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && below "${f[0]}" "$HB" &&
+		[ "${#f[@]}" = 3 ] && [ "${f[1]}" = "$dest" ] && below "${f[0]}" "$to" &&
 			RHOST=${f[0]}
 	done
 	[ -n "$RHOST" ] || fail "no process at pid $dest in host $(host_name "$to")"
 	pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$RHOST/status")
 	[ "$pid" = "$SPID" ] || fail "the restored server has pid $pid in its namespace, not $SPID"
 	[[ "$(tr '\0' ' ' <"/proc/$RHOST/cmdline")" == *"${SERVER[0]} ${SERVER[1]}"* ]] ||
-		fail "pid $dest in host B is not the server"
+		fail "pid $dest in host $(host_name "$to") is not the server"
 	rinit=$(awk '/^PPid:/ { print $2 }' "/proc/$RHOST/status")
 	# serve's child, its parent until then, may log before it exits.
 	for _ in $(seq 500); do
@@ -470,17 +495,28 @@ move_back() {
 	[ "$st" = 0 ] || fail "migrate back: $(head -c 300 "$DIR/migrate.err")"
 	echo "back: frozen_ms $(json_field frozen_ms) migrate_ms $((t1 - t0)) rounds" \
 		"$(json_field rounds)"
-	check_migrated "$HA" "$HB" "$DIR/serve-a.err"
+	check_migrated migrated "$HA" "$HB" "$DIR/serve-a.err"
 	left=$(find "$DIR/srv-a" -mindepth 1 | head -n 3)
 	[ -z "$left" ] || fail "serve on host A left $left under -D"
 }
 
-# The source's copy resumed after serve's restore failed.
+# The source's copy resumed after serve's restore failed (RESULT, default
+# released: frozen, then released; aborted: never frozen for the final
+# dump, and untracked: no VMA of the server registered with a
+# userfaultfd).
 check_resumed() {
-	local left
+	local left result=${1:-released}
 
-	[ "$(json_field result)" = released ] ||
-		fail "migrate did not say released: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
+	if [ "$result" = aborted ]; then
+		for _ in $(seq 200); do
+			grep -q '^VmFlags:.* uw' "/proc/$SHOST/smaps" || break
+			sleep 0.01
+		done
+		grep -q '^VmFlags:.* uw' "/proc/$SHOST/smaps" &&
+			fail "the server on host A is still tracked (VmFlags uw)"
+	fi
+	[ "$(json_field result)" = "$result" ] ||
+		fail "migrate did not say $result: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
 	[ -e "/proc/$SHOST" ] || fail "the server is gone from host A"
 	grep -q "R\|S" "/proc/$SHOST/stat" || fail "the server on host A is not running"
 	rules "$SHOST" | grep -q lmproc && fail "a lock is left in the container"
@@ -493,8 +529,53 @@ check_resumed() {
 	return 0
 }
 
+# migrate-cut-commit: COMMIT arrived, COMMITTED did not (the link cut):
+# migrate exits 1 with the tree left stopped on host A (state T), says so
+# and how to resolve it; serve's copy runs on host B; resolved as told
+# (kill -9 at A once B says the tree runs there), the server on B carries
+# the client's stream to its end.
+check_left_stopped() {
+	local st ns
+
+	[ "$(json_field result)" = frozen ] ||
+		fail "migrate did not say frozen: $(head -c 300 "$DIR/migrate.json" "$DIR/migrate.err")"
+	grep -q "left STOPPED here, neither killed nor resumed.*kill -9 $SPID" "$DIR/migrate.err" ||
+		fail "migrate did not say the tree is left stopped: $(head -c 300 "$DIR/migrate.err")"
+	st=$(awk '{ print $3 }' "/proc/$SHOST/stat" 2>/dev/null)
+	[ "$st" = T ] || fail "the server on host A is in state '${st:-gone}', not stopped (T)"
+	wait_out "$DIR/serve.err" "pid $(json_field dest_pid) runs here"
+	# nsenter stopped itself with the server: continued, it sees it die.
+	ns=$(awk '/^PPid:/ { print $2 }' "/proc/$SHOST/status")
+	kill -KILL "$SHOST"
+	kill -CONT "$ns"
+	wait "$SP" 2>/dev/null
+	check_migrated frozen
+}
+
+# channel_cut: host B drops every packet of the migration's channel
+# (port 7070) both ways: silence, no reset, and the client's path and
+# the restored server's announcement unharmed (host B's link down would
+# lose the announcement, and the client's stream would wait for the
+# restored server's retransmission backoff).  Undone by channel_mend.
+channel_cut() {
+	at "$HB" nft -f - <<-'EOF' || fail "can't cut the channel on host B"
+		table inet lmtest_cut {
+			chain in { type filter hook input priority 0; tcp dport 7070 drop; }
+			chain out { type filter hook output priority 0; tcp sport 7070 drop; }
+		}
+	EOF
+}
+
+channel_mend() {
+	at "$HB" nft delete table inet lmtest_cut
+}
+
 # cut_link: migrate-lost's serve child, stopped before its restore
-# forks, killed (the link lost before RESTORED).
+# forks, killed (the link lost before RESTORED); migrate-cut-restore's,
+# left stopped there (CUT_CHILD) with host B's fabric link down: every
+# byte sent is acknowledged, only keepalive finds the link dead;
+# migrate-cut-commit's, stopped between COMMIT and COMMITTED, continued
+# once the channel is cut (TCUT: when).
 cut_link() {
 	local sv c
 
@@ -502,14 +583,23 @@ cut_link() {
 		sv=$(cat "/proc/$SVP/task/$SVP/children" 2>/dev/null)
 		# shellcheck disable=SC2013 # one line of pids
 		for c in $(cat "/proc/${sv%% *}/task/${sv%% *}/children" 2>/dev/null); do
-			if [ "$(awk '{ print $3 }' "/proc/$c/stat" 2>/dev/null)" = T ]; then
+			[ "$(awk '{ print $3 }' "/proc/$c/stat" 2>/dev/null)" = T ] || continue
+			if [ "$MODE" = migrate-cut-commit ]; then
+				channel_cut
+				TCUT=$(ms)
+				kill -CONT "$c"
+			elif [ "$MODE" = migrate-cut-restore ]; then
+				at "$HB" ip link set upB down || fail "can't set host B's upB down"
+				TCUT=$(ms)
+				CUT_CHILD=$c
+			else
 				kill -KILL "$c"
-				return 0
 			fi
+			return 0
 		done
 		sleep 0.01
 	done
-	fail "serve's restore did not stop before its fork"
+	fail "serve's child did not stop at its fault point"
 }
 
 # kids PID...: the children of each PID.
@@ -546,31 +636,100 @@ kill_copy() {
 	fail "the server's copy never ran its grace on host B"
 }
 
-# migrate, migrate-fail and migrate-lost: the move, its checks, the
-# client's end.
+# stopped_lmproc PID: the lmproc under PID stopped by its own fault
+# point (state T), in STOPPED_LM.
+stopped_lmproc() {
+	local c
+
+	# shellcheck disable=SC2013 # one line of pids
+	for c in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+		if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = lmproc ] &&
+			[ "$(awk '{ print $3 }' "/proc/$c/stat" 2>/dev/null)" = T ]; then
+			STOPPED_LM=$c
+			return 0
+		fi
+		stopped_lmproc "$c" && return 0
+	done
+	return 1
+}
+
+# cut_fabric PID: once migrate (under PID) stopped at its fault point,
+# host B's link to the fabric goes down (silence: no reset, no error),
+# and migrate goes on; TCUT: when.
+cut_fabric() {
+	for _ in $(seq 1000); do
+		stopped_lmproc "$1" && break
+		sleep 0.01
+	done
+	[ -n "${STOPPED_LM:-}" ] || fail "migrate did not stop at its fault point"
+	at "$HB" ip link set upB down || fail "can't set host B's upB down"
+	TCUT=$(ms)
+	# nsenter stopped itself with its child: continued, it continues it.
+	kill -CONT "$(awk '/^PPid:/ { print $2 }' "/proc/$STOPPED_LM/status")" "$STOPPED_LM"
+}
+
+# migrate, migrate-fail, migrate-lost, migrate-grace*, migrate-back and
+# migrate-cut-*: the move, its checks, the client's end.
 move() {
-	local st t0 t1 left tcp=(--tcp-established) grace=()
+	local st t0 t1 left tcp=(--tcp-established) grace=() fault=() bound=60
 
 	[ -n "${HOSTS_NO_REPAIR:-}" ] && tcp=()
 	[ "$MODE" = migrate-grace ] && grace=(--grace 200)
 	[ "$MODE" = migrate-grace-dies ] && grace=(--grace 10000)
+	case "$MODE" in
+	migrate-cut-round) fault=(LMPROC_FAULT=migrate-stop-in-round) ;;
+	migrate-cut-send) fault=(LMPROC_FAULT=migrate-stop-in-send) ;;
+	esac
+	# A cut link is found within --link-timeout (3 s), not the default 30.
+	[ ${#fault[@]} = 1 ] || [[ "$MODE" == migrate-cut-* ]] && bound=20
 	serve_up
 	t0=$(ms)
-	timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
-		--tls-psk-file "$DIR/psk" "${tcp[@]}" "${lock[@]}" "${grace[@]}" \
-		--veth-pair eth0=vc0@br0 --json \
+	timeout "$bound" nsenter -t "$HA" -n -p -m env "${fault[@]}" "$LM" migrate -t "$SPID" \
+		--to 198.18.0.2:7070 --tls-psk-file "$DIR/psk" "${tcp[@]}" "${lock[@]}" \
+		"${grace[@]}" --veth-pair eth0=vc0@br0 --json "${LINK_TIMEOUT[@]}" \
 		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err" &
 	st=$!
-	[ "$MODE" = migrate-lost ] && cut_link
+	case "$MODE" in
+	migrate-lost | migrate-cut-commit | migrate-cut-restore) cut_link ;;
+	esac
+	[ ${#fault[@]} = 1 ] && cut_fabric "$st"
 	[ "$MODE" = migrate-grace-dies ] && kill_copy "$st"
 	wait "$st"
 	st=$?
 	t1=$(ms)
-	[ "$st" = 124 ] && fail "migrate did not end within 60 s"
+	[ "$st" = 124 ] && fail "migrate did not end within $bound s"
 	echo "frozen_ms $(json_field frozen_ms) migrate_ms $((t1 - t0)) rounds $(json_field rounds)"
-	if [ "$MODE" != migrate ] && [ "$MODE" != migrate-back ] &&
+	[ -n "${TCUT:-}" ] && echo "after_cut_ms $((t1 - TCUT))"
+	if [ "$MODE" = migrate-cut-commit ]; then
+		channel_mend
+	elif [ -n "${TCUT:-}" ]; then
+		at "$HB" ip link set upB up
+	fi
+	# What the restore held made goes with its process.
+	[ -n "${CUT_CHILD:-}" ] && kill -KILL "$CUT_CHILD"
+	if [ "$MODE" = migrate-cut-round ]; then
+		[ "$st" != 0 ] || fail "migrate succeeded with the link cut"
+		grep -q "failed during pre-copy: round 2: .* runs here as before, untracked" \
+			"$DIR/migrate.err" ||
+			fail "migrate did not fail in round 2: $(head -c 300 "$DIR/migrate.err")"
+		check_resumed aborted
+	elif [ "$MODE" = migrate-cut-send ]; then
+		[ "$st" != 0 ] || fail "migrate succeeded with the link cut"
+		grep -q "failed: .*; the tree is released and runs here as before" \
+			"$DIR/migrate.err" ||
+			fail "migrate did not release the tree: $(head -c 300 "$DIR/migrate.err")"
+		check_resumed
+	elif [ "$MODE" = migrate-cut-restore ]; then
+		[ "$st" != 0 ] || fail "migrate succeeded with the link cut"
+		grep -q "no answer from the destination after the images: .*released" \
+			"$DIR/migrate.err" ||
+			fail "migrate did not release the tree: $(head -c 300 "$DIR/migrate.err")"
+		check_resumed
+	elif [ "$MODE" = migrate-cut-commit ]; then
+		check_left_stopped
+	elif [ "$MODE" != migrate ] && [ "$MODE" != migrate-back ] &&
 		[ "$MODE" != migrate-grace ]; then
-		[ "$st" != 0 ] || fail "migrate succeeded with the restore failing"
+		[ "$st" != 0 ] || fail "migrate succeeded with the restore failing or the link cut"
 		check_resumed
 		[ "$MODE" != migrate-grace-dies ] ||
 			wait_out "$DIR/serve.err" "died within the grace period (killed by SIGSEGV)"
@@ -593,6 +752,7 @@ RULES_A=$(rules "$HA") RULES_B=$(rules "$HB")
 server_up
 client_up
 lock=()
+LINK_TIMEOUT=()
 [ -n "${HOSTS_LOCK:-}" ] && lock=(--network-lock "$HOSTS_LOCK")
 [[ "$MODE" == migrate* ]] && move
 args=(--tcp-established)
