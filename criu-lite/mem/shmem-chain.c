@@ -24,17 +24,17 @@
 
 struct shmem_level {
 	int dfd;
-	int data;	  /* shmem-pages.img, -1 if it has no pages */
+	int data; /* shmem-pages.img, -1 if it has no pages */
 	ShmemEntry **e;
 	size_t nr;
 	uint64_t **off;	  /* per entry and run: where its data starts */
 	char *parent_dir; /* from its inventory; NULL: the first round */
 	uint64_t parent_id;
-	char name[96];	  /* for errors: "DIR/" */
+	char name[96]; /* for errors: "DIR/" */
 };
 
 struct shmem_chain {
-	int dfd;	  /* the dump's own directory, not owned */
+	int dfd; /* the dump's own directory, not owned */
 	uint32_t root_pid;
 	struct shmem_level lv[SHMEM_MAX_LEVELS];
 	size_t nr;
@@ -110,9 +110,10 @@ static int load_level(struct shmem_chain *c, size_t l, int dfd, const char *name
 	if (ret)
 		return ret;
 	if (inv->img_version != IMAGE_VERSION || strcmp(inv->kind, "pre-dump") ||
-	    inv->root_pid != c->root_pid || (check && (!inv->has_round_id || inv->round_id != want_id))) {
-		pr_err("%s is not the pre-dump of pid %u in this image version that the round after "
-		       "it names\n", lv->name, c->root_pid);
+	    inv->root_pid != c->root_pid ||
+	    (check && (!inv->has_round_id || inv->round_id != want_id))) {
+		pr_err("%s is not the pre-dump of pid %u, of this image version, that the next "
+		       "round names\n", lv->name, c->root_pid);
 		ret = -EINVAL;
 	} else if (inv->parent_dir) {
 		lv->parent_dir = strdup(inv->parent_dir);
@@ -159,8 +160,8 @@ static int open_level(struct shmem_chain *c, size_t l)
 			  child ? child->parent_id : c->parent_id);
 }
 
-int shmem_chain_open(int dfd, const char *parent_dir, const InventoryEntry *inv,
-		     uint32_t root_pid, struct shmem_chain **out)
+int shmem_chain_open(int dfd, const char *parent_dir, const InventoryEntry *inv, uint32_t root_pid,
+		     struct shmem_chain **out)
 {
 	struct shmem_chain *c = calloc(1, sizeof(*c));
 	int ret;
