@@ -26,7 +26,7 @@
 # the MIGBENCH_BUDGET seconds (default 360) left can hold its size's usual
 # time; a size the memory or WORKDIR's tmpfs can't hold is skipped with
 # a line (MIGBENCH_SIZES and MIGBENCH_RATES, in MiB and MiB/s, narrow the
-# runs).  Each row runs in a subshell of its own whose exit (a signal
+# runs; MIGBENCH_LINK_MIB sizes the link's measure).  Each row runs in a subshell of its own whose exit (a signal
 # included) kills its hosts' holders, which takes every namespace,
 # process and link of the row along; the work directory goes on every
 # exit.  Exit 1 if a migration failed.
@@ -37,6 +37,7 @@ BUDGET=${MIGBENCH_BUDGET:-360}
 RATES=${MIGBENCH_RATES:-0 16 64 256}
 SIZES=${MIGBENCH_SIZES:-64 1024 4096}
 BASE_S=${MIGBENCH_BASELINE:-2}
+LINK_MIB=${MIGBENCH_LINK_MIB:-1024}
 SRV=198.18.0.10
 PORT=5000
 SP="" SVP="" CP="" MP="" RP=""
@@ -111,7 +112,8 @@ writes() {
 }
 
 # measure_link: the plain TCP throughput from host A to host B across the
-# fabric, and memcpy (LINKBW, 1 GiB each); LINK and MEMCPY are set.
+# fabric, and memcpy (LINKBW, MIGBENCH_LINK_MIB each, 1 GiB by default);
+# LINK and MEMCPY are set.
 measure_link() {
 	local out
 
@@ -120,7 +122,7 @@ measure_link() {
 		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
 		fail "can't address the hosts' bridges"
 	fi
-	out=$(timeout 120 "$LINKBW" 1024 "/proc/$HB/ns/net" "/proc/$HA/ns/net" 198.18.0.2)
+	out=$(timeout 120 "$LINKBW" "$LINK_MIB" "/proc/$HB/ns/net" "/proc/$HA/ns/net" 198.18.0.2)
 	teardown
 	read -r _ LINK _ MEMCPY <<<"$(echo "$out" | tr '\n' ' ')"
 	[ -n "${LINK:-}" ] || fail "linkbw failed: $out"
@@ -301,7 +303,7 @@ done
 	echo "Live migration of the sample server (contrib/sample) with its client's connection:"
 	echo "lmproc migrate --tcp-established --json --max-downtime 50, host A to host B (TLS 1.3 PSK),"
 	echo "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "link: plain TCP host A -> host B $LINK MiB/s; memcpy $MEMCPY MiB/s (1 GiB each, linkbw)"
+	echo "link: plain TCP host A -> host B $LINK MiB/s; memcpy $MEMCPY MiB/s ($LINK_MIB MiB each, linkbw)"
 	echo "gap: the client's longest wait between two answers (a request every 5 ms)"
 	echo "link_x = total / (MiB sent / link); base, pre: the writer's MiB/s untracked (${BASE_S} s)"
 	echo "and during pre-copy; slow% = 1 - pre/base; wr_us: CPU us per page written, base/pre"
