@@ -12,8 +12,8 @@
 # --max-downtime 50` moves the server to host B across the fabric.  A
 # row: rounds, MiB sent, total and frozen time (lmproc's frozen_ms), the
 # client's longest gap (its "done" line: every answer right and in
-# order, or the row says what went wrong), gap / frozen, total / (bytes /
-# link), the write rate the writer achieved untracked (the baseline) and
+# order, or the row says what went wrong), gap / frozen, the client's TCP
+# retransmissions (ss), total / (bytes / link), the write rate the writer achieved untracked (the baseline) and
 # during pre-copy (from the start of migrate to the freeze), the
 # slowdown between the two, each write's CPU cost in both, and the
 # planner's stop reason.  The link (a plain TCP transfer from host A to
@@ -169,7 +169,7 @@ migrate() {
 # row MIB RATE TMO (in a subshell): one migration; its row into W/rows,
 # or why it failed on stderr (and exits 1).
 row() {
-	local mib=$1 rate=$2 d=$W/r-$1-$2 b0 b1 t0 st n gap base pre
+	local mib=$1 rate=$2 d=$W/r-$1-$2 b0 b1 t0 st n gap base pre rtx
 	local rounds bytes total frozen stop
 
 	trap teardown EXIT
@@ -198,6 +198,10 @@ row() {
 	n=$(answers "$d/client.out")
 	wait_answers "$d/client.out" $((${n:-0} + 100)) ||
 		fail "client after the move: $(tail -n 1 "$d/client.out")"
+	# The client's retransmissions: a request sent while the server was
+	# frozen waits for TCP's retransmission timer, not for the thaw.
+	rtx=$(at "$CL" ss -tiH state established "( dport = :$PORT )" |
+		sed -n 's/.*retrans:[0-9]*\/\([0-9]*\).*/\1/p' | head -n 1)
 	stop "$CP" TERM 50
 	st=$?
 	CP=""
@@ -214,14 +218,14 @@ row() {
 	pre=$(writes "$t0" "$(awk -v t="$t0" -v a="$total" -v f="$frozen" \
 		'BEGIN { printf "%.0f", t + a - f }')" "$d/server.out")
 	awk -v mib="$mib" -v rate="$rate" -v rounds="$rounds" -v bytes="$bytes" -v total="$total" \
-		-v frozen="$frozen" -v gap="$gap" -v link="$LINK" -v base="$base" -v pre="$pre" \
+		-v frozen="$frozen" -v gap="$gap" -v rtx="${rtx:-0}" -v link="$LINK" -v base="$base" -v pre="$pre" \
 		-v stop="${stop:--}" 'BEGIN {
 			split(base, b, " "); split(pre, p, " ")
 			slow = (b[1] + 0 > 0 && p[1] != "-") ? sprintf("%.1f", 100 * (1 - p[1] / b[1])) : "-"
 			cost = (b[2] != "-" && p[2] != "-") ? b[2] "/" p[2] : "-"
-			printf "%6s %6s %6s %8.1f %8.0f %8.1f %7s %6.2f %6.2f %8s %8s %6s %11s  %s\n",
+			printf "%6s %6s %6s %8.1f %8.0f %8.1f %7s %6.2f %4s %6.2f %8s %8s %6s %11s  %s\n",
 				mib, rate, rounds, bytes / 1048576, total, frozen, gap,
-				(frozen > 0 ? gap / frozen : 0), total / (bytes / 1048576 / link * 1000),
+				(frozen > 0 ? gap / frozen : 0), rtx, total / (bytes / 1048576 / link * 1000),
 				b[1], p[1], slow, cost, stop
 		}' >>"$W/rows"
 	printf '%s %s %s %s\n' "$mib" "$rate" "$frozen" "$gap" >>"$W/plot-$mib"
@@ -304,11 +308,12 @@ done
 	echo "lmproc migrate --tcp-established --json --max-downtime 50, host A to host B (TLS 1.3 PSK),"
 	echo "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "link: plain TCP host A -> host B $LINK MiB/s; memcpy $MEMCPY MiB/s ($LINK_MIB MiB each, linkbw)"
-	echo "gap: the client's longest wait between two answers (a request every 5 ms)"
+	echo "gap: the client's longest wait between two answers (a request every 5 ms); rtx: its"
+	echo "connection's TCP retransmissions"
 	echo "link_x = total / (MiB sent / link); base, pre: the writer's MiB/s untracked (${BASE_S} s)"
 	echo "and during pre-copy; slow% = 1 - pre/base; wr_us: CPU us per page written, base/pre"
-	printf '%6s %6s %6s %8s %8s %8s %7s %6s %6s %8s %8s %6s %11s  %s\n' ws_MiB rate rounds \
-		MiB_sent total_ms frozen gap_ms gap/fr link_x base pre slow% wr_us stop
+	printf '%6s %6s %6s %8s %8s %8s %7s %6s %4s %6s %8s %8s %6s %11s  %s\n' ws_MiB rate rounds \
+		MiB_sent total_ms frozen gap_ms gap/fr rtx link_x base pre slow% wr_us stop
 	cat "$W/rows" 2>/dev/null
 	cat "$W/skipped" 2>/dev/null
 	echo "($((SECONDS - T0)) s)"

@@ -190,10 +190,10 @@ case_bench_migrate() {
 		return 1
 	fi
 	row=$(awk '$1 == 16 && $2 == 16' "$RD/out/migrate.txt" 2>/dev/null)
-	# ws rate rounds MiB total frozen gap gap/fr link_x base pre slow% wr_us stop
-	if ! awk '{ exit !(NF >= 14 && $7 ~ /^[0-9]+$/ && $8 ~ /^[0-9.]+$/ &&
-			$10 ~ /^[0-9.]+$/ && $11 ~ /^[0-9.]+$/ && $12 ~ /^-?[0-9.]+$/ &&
-			$13 ~ /^[0-9.]+\/[0-9.]+$/) }' <<<"$row"; then
+	# ws rate rounds MiB total frozen gap gap/fr rtx link_x base pre slow% wr_us stop
+	if ! awk '{ exit !(NF >= 15 && $7 ~ /^[0-9]+$/ && $8 ~ /^[0-9.]+$/ &&
+			$11 ~ /^[0-9.]+$/ && $12 ~ /^[0-9.]+$/ && $13 ~ /^-?[0-9.]+$/ &&
+			$14 ~ /^[0-9.]+\/[0-9.]+$/) }' <<<"$row"; then
 		REASON="the table's row lacks the client's gap or the writer's slowdown: '${row:-none}'"
 		return 1
 	fi
