@@ -222,6 +222,7 @@ row() {
 		-v stop="${stop:--}" 'BEGIN {
 			split(base, b, " "); split(pre, p, " ")
 			slow = (b[1] + 0 > 0 && p[1] != "-") ? sprintf("%.1f", 100 * (1 - p[1] / b[1])) : "-"
+			sub(/^-0\.0$/, "0.0", slow)
 			cost = (b[2] != "-" && p[2] != "-") ? b[2] "/" p[2] : "-"
 			printf "%6s %6s %6s %8.1f %8.0f %8.1f %7s %6.2f %4s %6.2f %8s %8s %6s %11s  %s\n",
 				mib, rate, rounds, bytes / 1048576, total, frozen, gap,
@@ -289,6 +290,12 @@ plot() {
 	fi
 }
 
+for c in ip ss nsenter unshare setsid nft timeout; do
+	if ! command -v "$c" >/dev/null; then
+		echo "migrate: skipped ($c missing: run 'make deps')"
+		exit 0
+	fi
+done
 T0=$SECONDS
 rc=0
 mkdir -p "$OUT" || exit 1

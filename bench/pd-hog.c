@@ -156,8 +156,8 @@ int main(int argc, char **argv)
 		} else {
 			nanosleep(&tick, NULL);
 			if (h.mode == M_RATE)
-				pd_rate_tick(h.mem, h.npages, h.arg, start, pd_now_ns(),
-					     &h.count, &h.seq);
+				pd_rate_tick(h.mem, h.npages, h.arg, start, pd_now_ns(), &h.count,
+					     &h.seq);
 		}
 		serve_signals(&h);
 	}
