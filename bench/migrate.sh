@@ -122,7 +122,13 @@ measure_link() {
 		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
 		fail "can't address the hosts' bridges"
 	fi
-	out=$(timeout 120 "$LINKBW" "$LINK_MIB" "/proc/$HB/ns/net" "/proc/$HA/ns/net" 198.18.0.2)
+	# In the background, as migrate: a signal is handled at once.
+	timeout 120 "$LINKBW" "$LINK_MIB" "/proc/$HB/ns/net" "/proc/$HA/ns/net" 198.18.0.2 \
+		>"$W/link" 2>&1 &
+	MP=$!
+	wait "$MP"
+	MP=""
+	out=$(cat "$W/link")
 	teardown
 	read -r _ LINK _ MEMCPY <<<"$(echo "$out" | tr '\n' ' ')"
 	[ -n "${LINK:-}" ] || fail "linkbw failed: $out"
