@@ -83,15 +83,6 @@ static void serve_signals(struct hog *h)
 	}
 }
 
-/* Writes the pages due by now at PPS pages per second since START. */
-static void rate_tick(struct hog *h, uint64_t start)
-{
-	uint64_t due = (pd_now_ns() - start) * h->arg / 1000000000ULL;
-
-	for (; h->count < due; h->count++)
-		h->mem[(h->count % h->npages) * PD_WORDS_PER_PAGE] = pd_next(&h->seq);
-}
-
 static int parse_args(int argc, char **argv, struct hog *h, size_t *len, int *ready_fd)
 {
 	int c;
@@ -165,7 +156,8 @@ int main(int argc, char **argv)
 		} else {
 			nanosleep(&tick, NULL);
 			if (h.mode == M_RATE)
-				rate_tick(&h, start);
+				pd_rate_tick(h.mem, h.npages, h.arg, start, pd_now_ns(), &h.count,
+					     &h.seq);
 		}
 		serve_signals(&h);
 	}

@@ -1,7 +1,8 @@
 /* pd-mem.h: the memory patterns of the pre-dump benchmark, shared by
- * pd-hog (the process lmproc tracks) and pd-scan (the bare kernel
- * baseline), so both dirty exactly the same pages and run exactly the same
- * writing loop.  Header-only: the bench programs are single files. */
+ * pd-hog (the process lmproc tracks), pd-scan (the bare kernel
+ * baseline) and the sample server's writer (contrib/sample/server.c, for
+ * bench/migrate.sh), so all dirty exactly the same pages and run exactly
+ * the same writing loop.  Header-only: the bench programs are single files. */
 #ifndef LMPROC_BENCH_PD_MEM_H
 #define LMPROC_BENCH_PD_MEM_H
 
@@ -72,6 +73,20 @@ static inline size_t pd_dirty(uint64_t *mem, size_t npages, unsigned permille, u
 	for (size_t k = 0; k < nsel; k++)
 		mem[pd_pick(k, nsel, npages, 0) * PD_WORDS_PER_PAGE] = pd_next(seq);
 	return nsel;
+}
+
+/* A steady dirty rate: writes one word into each page due by NOW_NS at
+ * PPS pages per second since START_NS, page after page through the whole
+ * memory; *COUNT is the pages written so far.  A writer that falls behind
+ * (a write-protect fault per page while tracked) catches up at the next
+ * call, so COUNT over a window shows the rate it achieved. */
+static inline void pd_rate_tick(uint64_t *mem, size_t npages, uint64_t pps, uint64_t start_ns,
+				uint64_t now_ns, uint64_t *count, uint64_t *seq)
+{
+	uint64_t due = (now_ns - start_ns) * pps / 1000000000ULL;
+
+	for (; *count < due; (*count)++)
+		mem[(*count % npages) * PD_WORDS_PER_PAGE] = pd_next(seq);
 }
 
 /* The application loop: OPS stores of one 64-byte cache line each, at

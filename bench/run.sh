@@ -3,8 +3,9 @@
 # images directory on tmpfs and one on ext4, then build/bench/predump and
 # build/bench/tree and build/bench/sparse on tmpfs, then bench/tcp.sh
 # (established TCP connections, in network namespaces of its own), then
-# bench/migrate.sh (live migration to a serve on 127.0.0.1; its table and
-# plot also go to build/bench/migrate.txt and .png), and removes both directories afterwards, killing any bench-hog,
+# bench/migrate.sh (live migration of the sample server between two
+# "hosts" in namespaces while its client measures its longest gap; its
+# table and plot also go to build/bench/migrate.txt and .png), and removes both directories afterwards, killing any bench-hog,
 # pd-hog or pd-scan a failed run may have left (by pid, from the list both
 # keep).  Prints figures; see bench/lmbench.c and bench/predump.c for what
 # is measured.
@@ -17,7 +18,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 for f in ./lmproc build/bench/lmbench build/bench/bench-hog build/bench/predump \
 	build/bench/pd-hog build/bench/pd-scan build/bench/tree build/bench/tree-hog \
-	build/bench/sparse build/bench/linkbw; do
+	build/bench/sparse build/bench/linkbw build/contrib/sample-server \
+	build/contrib/sample-client; do
 	if [ ! -x "$f" ]; then
 		echo "bench: $f is missing: run 'make bench'" >&2
 		exit 1
@@ -84,7 +86,8 @@ else
 	echo "TCP: skipped (nft or unshare missing)"
 fi
 echo
-bench/migrate.sh ./lmproc build/bench/pd-hog build/bench/linkbw "$work" build/bench || rc=1
+bench/migrate.sh ./lmproc build/contrib/sample-server build/contrib/sample-client \
+	build/bench/linkbw "$work" build/bench || rc=1
 if [ $rc != 0 ] && [ -f "$work/lmproc.log" ]; then
 	cp "$work/lmproc.log" /var/tmp/lmproc-bench.log
 	echo "lmproc's log kept in /var/tmp/lmproc-bench.log"

@@ -34,20 +34,6 @@ fail() {
 # shellcheck source=contrib/hosts.sh
 . contrib/hosts.sh
 
-# stop PID SIG TENTHS: SIG to PID (a child), then up to TENTHS tenths of
-# a second for it to end; SIGKILL after.  Its exit status.
-stop() {
-	local n=$3
-
-	kill "-$2" "$1" 2>/dev/null
-	while kill -0 "$1" 2>/dev/null && [ "$n" -gt 0 ]; do
-		sleep 0.1
-		n=$((n - 1))
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
 # Whatever the demo reached: migrate is told to give up (it releases the
 # server and removes its files), then every holder is killed, which
 # takes its namespaces along with every process and link in them.
@@ -67,11 +53,6 @@ cleanup() {
 	[ -n "$DIR" ] && rm -rf "$DIR"
 }
 
-# answers: the count in the client's last line.
-answers() {
-	grep ' answers ' "$DIR/client.out" | tail -n 1 | sed -n 's/.* answers \([0-9]*\) .*/\1/p'
-}
-
 # client_line [AT]: the client's last count before the time AT
 # (HH:MM:SS.mmm), or its last one.
 client_line() {
@@ -87,37 +68,9 @@ gap_during() {
 
 now() { date +%H:%M:%S.%3N; }
 
-# wait_answers N: up to 10 s for the client to count N answers.
-wait_answers() {
-	local n
-
-	for _ in $(seq 100); do
-		n=$(answers)
-		[ -n "$n" ] && [ "$n" -ge "$1" ] && return 0
-		kill -0 "$CP" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
-
 # ports PID: the links on the bridge br0 of PID's network namespace.
 ports() {
 	at "$1" ip -br link show master br0 | awk '{ sub(/@.*/, "", $1); printf "%s%s", s, $1; s = " " }'
-}
-
-# serve_up: lmproc serve in host B's namespaces, on its br0 (198.18.0.2;
-# host A's 198.18.0.1), with a fresh pre-shared key; its log serve.err.
-serve_up() {
-	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
-		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
-		fail "can't address the hosts' bridges"
-	fi
-	(umask 077 && echo "lmproc:$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >"$DIR/psk")
-	mkdir "$DIR/srv"
-	nsenter -t "$HB" -n -p -m "$LM" serve --listen 198.18.0.2:7070 --tls-psk-file "$DIR/psk" \
-		-D "$DIR/srv" </dev/null >/dev/null 2>"$DIR/serve.err" &
-	SVP=$!
-	wait_out "$DIR/serve.err" "listening on"
 }
 
 # kids PID: PID's children.
@@ -187,7 +140,7 @@ echo "   pid $SPID on host A, its network namespace's link vc0 on host A's br0: 
 echo "== 3. The client (198.18.0.20) sends a request every 5 ms and checks every answer"
 nsenter -t "$CL" -n "$CLIENT" "$SRV" "$PORT" 5 >"$DIR/client.out" 2>&1 </dev/null &
 CP=$!
-wait_answers "$WARMUP" ||
+wait_answers "$DIR/client.out" "$WARMUP" ||
 	fail "the client did not get $WARMUP answers: $(tail -n 2 "$DIR/client.out")"
 echo "   client: $(client_line)"
 
@@ -195,7 +148,7 @@ echo "== 4. The move, over TLS with a pre-shared key (a fresh one in the file ps
 echo "   host B: lmproc serve --listen 198.18.0.2:7070 --tls-psk-file psk -D srv"
 echo "   host A: lmproc migrate -t $SPID --to 198.18.0.2:7070 --tls-psk-file psk \\"
 echo "                          --tcp-established --veth-pair eth0=vc0@br0"
-serve_up
+serve_on_b "$LM" "$DIR"
 t0=$(now)
 timeout 60 nsenter -t "$HA" -n -p -m "$LM" migrate -t "$SPID" --to 198.18.0.2:7070 \
 	--tls-psk-file "$DIR/psk" --tcp-established --veth-pair eth0=vc0@br0 \
@@ -224,8 +177,8 @@ echo "== 6. The client never stopped"
 echo "   before the move: $(client_line "$t0")"
 gap=$(gap_during "$t0" "$t1")
 echo "   during the move: ${gap:-no gap of 20 ms or more}"
-n=$(answers)
-wait_answers $((n + AFTER)) ||
+n=$(answers "$DIR/client.out")
+wait_answers "$DIR/client.out" $((n + AFTER)) ||
 	fail "the client got no $AFTER answers from host B: $(tail -n 2 "$DIR/client.out")"
 echo "   after the move:  $(client_line)"
 stop "$CP" TERM 50

@@ -20,8 +20,9 @@
 # frame the restored container sends.
 #
 # The caller defines fail MESSAGE (exits); topology sets HA, HB, CL, CT,
-# FAB (the holders' pids, to nsenter), container_up SP, SHOST, SPID.  The
-# caller kills HOLDERS (and SP) when it ends.
+# FAB (the holders' pids, to nsenter), container_up SP, SHOST, SPID,
+# serve_on_b SVP; the caller sets CP, the sample client's pid, for
+# wait_answers.  The caller kills HOLDERS (and SP, SVP) when it ends.
 
 HOLDERS=()	# background processes whose death removes a namespace
 
@@ -54,6 +55,20 @@ holder() {
 		HOLDERS+=("$init")
 	fi
 	printf -v "$var" %s "$init"
+}
+
+# stop PID SIG TENTHS: SIG to PID (a child), then up to TENTHS tenths of
+# a second for it to end; SIGKILL after.  Its exit status.
+stop() {
+	local n=$3
+
+	kill "-$2" "$1" 2>/dev/null
+	while kill -0 "$1" 2>/dev/null && [ "$n" -gt 0 ]; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
 }
 
 # at PID CMD...: CMD in PID's network namespace.
@@ -162,4 +177,41 @@ container_up() {
 	# The server alone holds the container's namespace from now on.
 	kill -KILL "$CT"
 	wait "$CT" 2>/dev/null
+}
+
+# answers FILE: the count of answers in the last line of sample-client's
+# output FILE.
+answers() {
+	grep ' answers ' "$1" | tail -n 1 | sed -n 's/.* answers \([0-9]*\) .*/\1/p'
+}
+
+# wait_answers FILE N: up to 10 s for the client (CP, its output FILE) to
+# count N answers; 1 if it ends first.
+wait_answers() {
+	local n
+
+	for _ in $(seq 100); do
+		n=$(answers "$1")
+		[ -n "$n" ] && [ "$n" -ge "$2" ] && return 0
+		kill -0 "$CP" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# serve_on_b LMPROC DIR: lmproc serve in host B's namespaces, on its br0
+# (198.18.0.2; host A's 198.18.0.1), with a fresh pre-shared key
+# (DIR/psk), images under DIR/srv; its log DIR/serve.err; SVP its nsenter.
+serve_on_b() {
+	if ! at "$HA" ip addr add 198.18.0.1/24 dev br0 ||
+		! at "$HB" ip addr add 198.18.0.2/24 dev br0; then
+		fail "can't address the hosts' bridges"
+	fi
+	(umask 077 && echo "lmproc:$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >"$2/psk")
+	mkdir "$2/srv"
+	nsenter -t "$HB" -n -p -m "$1" serve --listen 198.18.0.2:7070 --tls-psk-file "$2/psk" \
+		-D "$2/srv" </dev/null >/dev/null 2>"$2/serve.err" &
+	# shellcheck disable=SC2034 # the caller's, to kill
+	SVP=$!
+	wait_out "$2/serve.err" "listening on"
 }

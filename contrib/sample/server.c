@@ -10,10 +10,21 @@
  * (sample-client) see a wrong answer.  A line it can't parse is answered
  * "error ..." and ends the connection.  It first closes every descriptor
  * but stdio, like a daemon: what the caller left open is not part of
- * the sample. */
+ * the sample.
+ *
+ * "sample-server ADDR PORT MIB MIB_S" also holds MIB MiB of memory
+ * (filled before it listens) that a second thread rewrites at MIB_S MiB/s,
+ * one word per page (bench/pd-mem.h's writer, as pd-hog -p), for
+ * bench/migrate.sh: a service that dirties memory at a set rate and
+ * answers a client.  Every 20 ms that thread prints a line "writes MS
+ * PAGES CPU_US": the wall-clock time in ms (CLOCK_REALTIME: a migrated
+ * process's monotonic clock is its time namespace's), the pages written
+ * so far and its own CPU time, so the bench sees the write rate it
+ * achieved while lmproc tracked it and what each write cost. */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +33,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../../bench/pd-mem.h"
 #include "tally.h"
+
+#define REPORT_NS (20 * 1000 * 1000ULL)
+
+struct writer {
+	uint64_t *mem;
+	size_t npages;
+	uint64_t pps;
+};
 
 struct tally {
 	uint64_t count, hash;
@@ -84,16 +104,73 @@ static void serve(int fd, struct tally *t)
 	fclose(in);
 }
 
+static uint64_t clock_us(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+/* The writer thread: the pages due at its rate every millisecond, a
+ * "writes" line every REPORT_NS. */
+static void *writer_run(void *arg)
+{
+	struct timespec tick = { 0, 1000 * 1000 };
+	struct writer *w = arg;
+	uint64_t start = pd_now_ns(), next = start, count = 0, seq = PD_SEED ^ 0x5555, now;
+
+	for (;;) {
+		nanosleep(&tick, NULL);
+		now = pd_now_ns();
+		pd_rate_tick(w->mem, w->npages, w->pps, start, now, &count, &seq);
+		if (now < next)
+			continue;
+		dprintf(STDOUT_FILENO, "writes %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+			clock_us(CLOCK_REALTIME) / 1000, count, clock_us(CLOCK_THREAD_CPUTIME_ID));
+		next = now - next > REPORT_NS ? now + REPORT_NS : next + REPORT_NS;
+	}
+	return NULL;
+}
+
+/* start_writer MIB MIB_S: the memory filled, and its writer running when
+ * MIB_S is not 0. */
+static int start_writer(const char *mib, const char *mib_s)
+{
+	static struct writer w;
+	size_t len = strtoull(mib, NULL, 10) << 20;
+	pthread_t th;
+	int err;
+
+	w.pps = strtoull(mib_s, NULL, 10) * (1 << 20) / PD_PAGE;
+	w.npages = len / PD_PAGE;
+	w.mem = len ? pd_map_filled(len) : NULL;
+	if (!w.mem) {
+		fprintf(stderr, "sample-server: can't hold %s MiB\n", mib);
+		return -1;
+	}
+	if (!w.pps)
+		return 0;
+	err = pthread_create(&th, NULL, writer_run, &w);
+	if (err) {
+		fprintf(stderr, "sample-server: writer thread: %s\n", strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct tally t = { 0, TALLY_SEED };
 	int lfd, fd;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: sample-server ADDR PORT\n");
+	if (argc != 3 && argc != 5) {
+		fprintf(stderr, "usage: sample-server ADDR PORT [MIB MIB_S]\n");
 		return 2;
 	}
 	syscall(SYS_close_range, 3U, ~0U, 0U);
+	if (argc == 5 && start_writer(argv[3], argv[4]))
+		return 1;
 	/* A client gone mid-answer ends its connection, not the server. */
 	signal(SIGPIPE, SIG_IGN);
 	lfd = listen_on(argv[1], argv[2]);

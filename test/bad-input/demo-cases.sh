@@ -3,10 +3,12 @@
 # test/bad-input/cases.sh: the sample server moved from host A to host B
 # while its client checks every answer (demo-migrates), the demo
 # interrupted by SIGINT once migrate runs (demo-interrupted), and the
-# move failing (demo-migrate-fails).  Every process the demo starts
-# inherits a marker in its environment (the restored server too: its
-# environment is its memory); once the demo has ended none may be left,
-# nor anything in the directory it was given for its files (DEMO_TMP).
+# move failing (demo-migrate-fails); and bench/migrate.sh, which moves
+# the same server while its client measures its gap (bench-migrate).
+# Every process the demo (or the bench) starts inherits a marker in its
+# environment (the restored server too: its environment is its memory);
+# once the demo has ended none may be left, nor anything in the
+# directory it was given for its files (DEMO_TMP).
 # Figures (migrate's frozen time, the client's longest wait) go to
 # tcp-figures.
 
@@ -21,11 +23,8 @@ demo_gone() {
 	[ -z "$(demo_left)" ]
 }
 
-# demo_start [NAME=VALUE...]: contrib/demo.sh in the background, with
-# those variables, and SIGINT as a user's (a background job of this
-# shell would ignore it); DEMO_PID.  Returns 2 (skipped) without what
-# the demo needs.
-demo_start() {
+# demo_needs: 2 (skipped) without what the demo and the bench need.
+demo_needs() {
 	local c
 
 	for c in nft nsenter unshare setsid ip; do
@@ -34,8 +33,21 @@ demo_start() {
 			return 2
 		fi
 	done
+}
+
+# demo_mark: a fresh DEMO_MARK, and RD/tmp for the files.
+demo_mark() {
 	DEMO_MARK=lmproc-demo-case-$$-$RANDOM
 	mkdir -p "$RD/tmp"
+}
+
+# demo_start [NAME=VALUE...]: contrib/demo.sh in the background, with
+# those variables, and SIGINT as a user's (a background job of this
+# shell would ignore it); DEMO_PID.  Returns 2 (skipped) without what
+# the demo needs.
+demo_start() {
+	demo_needs || return
+	demo_mark
 	env --default-signal=INT LMPROC_DEMO_MARK="$DEMO_MARK" DEMO_TMP="$RD/tmp" \
 		LMPROC="$LMPROC_REAL" "$@" bash "$ROOT/contrib/demo.sh" >"$RD/demo.out" 2>"$RD/demo.err" &
 	DEMO_PID=$!
@@ -153,8 +165,46 @@ case_demo_migrate_fails() {
 	return 0
 }
 
+# bench/migrate.sh (make bench's migration table) in its smallest run:
+# one row, 16 MiB at 16 MiB/s, a baseline of 1 s.  It succeeds; its row
+# in migrate.txt has the client's longest gap, the writer's rate
+# untracked and during pre-copy, the slowdown and the cost per write
+# filled with figures (their values are not asserted: 2 CPUs shared);
+# every process it started (they carry the marker, the migrated server
+# too) and everything in its work directory is gone once it exits.
+case_bench_migrate() {
+	local st row
+
+	demo_needs || return
+	demo_mark
+	env LMPROC_DEMO_MARK="$DEMO_MARK" MIGBENCH_SIZES=16 MIGBENCH_RATES=16 \
+		MIGBENCH_BASELINE=1 MIGBENCH_BUDGET=60 MIGBENCH_LINK_MIB=64 \
+		timeout -k 10 120 bash "$ROOT/bench/migrate.sh" "$LMPROC_REAL" \
+		"$ROOT/build/contrib/sample-server" "$ROOT/build/contrib/sample-client" \
+		"$ROOT/build/bench/linkbw" "$RD/tmp" "$RD/out" >"$RD/bench.out" 2>"$RD/bench.err"
+	st=$?
+	add_detail "bench's output" "$RD/bench.out" 14
+	add_detail "bench's errors" "$RD/bench.err" 5
+	if [ "$st" != 0 ]; then
+		REASON="bench/migrate.sh failed ($st): $(grep -m1 'failed\|skipped' "$RD/bench.out")"
+		return 1
+	fi
+	row=$(awk '$1 == 16 && $2 == 16' "$RD/out/migrate.txt" 2>/dev/null)
+	# ws rate rounds MiB total frozen gap gap/fr rtx link_x base pre slow% wr_us stop
+	if ! awk '{ exit !(NF >= 15 && $7 ~ /^[0-9]+$/ && $8 ~ /^[0-9.]+$/ &&
+			$11 ~ /^[0-9.]+$/ && $12 ~ /^[0-9.]+$/ && $13 ~ /^-?[0-9.]+$/ &&
+			$14 ~ /^[0-9.]+\/[0-9.]+$/) }' <<<"$row"; then
+		REASON="the table's row lacks the client's gap or the writer's slowdown: '${row:-none}'"
+		return 1
+	fi
+	wait_until 5000 demo_gone && return 0
+	REASON="left after the bench: $(demo_left)"
+	return 1
+}
+
 run_demo_bad_input() {
 	CASE_KIND=state bad_case demo-migrates case_demo_migrates
 	CASE_KIND=state bad_case demo-interrupted case_demo_interrupted
 	CASE_KIND=state bad_case demo-migrate-fails case_demo_migrate_fails
+	CASE_KIND=state bad_case bench-migrate case_bench_migrate
 }
