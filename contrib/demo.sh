@@ -111,9 +111,19 @@ moved() {
 	[ "$(readlink "/proc/$RHOST/ns/net")" != "$(readlink "/proc/$HB/ns/net")" ] ||
 		fail "the server is in host B's own network namespace"
 	[ "$(ports "$HB")" = "upB vc0" ] || fail "host B's br0 holds $(ports "$HB"), not upB vc0"
+	# The source's container namespace goes once its last process is
+	# reaped, its link with it: a moment after migrate's exit.
+	for _ in $(seq 500); do
+		[ "$(ports "$HA")" = upA ] && break
+		sleep 0.01
+	done
 	[ "$(ports "$HA")" = upA ] || fail "host A's br0 holds $(ports "$HA"), not upA alone"
 	! rules "$RHOST" | grep -q lmproc || fail "lmproc's lock is left in the server's namespace"
-	IN_A=$(in_a)
+	for _ in $(seq 500); do
+		IN_A=$(in_a)
+		[ "$IN_A" = "bash x1, sleep x1" ] && break
+		sleep 0.01
+	done
 	[ "$IN_A" = "bash x1, sleep x1" ] || fail "left on host A: $IN_A"
 }
 
