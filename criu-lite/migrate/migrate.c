@@ -675,8 +675,12 @@ static int send_round(struct mig_src *m, unsigned int k, int dfd)
 
 	snprintf(num, sizeof(num), "%u", k);
 	ret = mig_send_text(&m->chan, MIG_ROUND, num);
-	/* The test's moment to kill migrate, or cut the link, mid-round. */
+	/* The test's moment to kill migrate, or cut the link, mid-round (or
+	 * in the first round the tree runs throttled): the tree runs, no
+	 * parasite in it, its signal mask its own. */
 	if (!ret && k == 2 && fault_injected("migrate-stop-in-round"))
+		raise(SIGSTOP);
+	if (!ret && m->plan.throttle_pct && fault_injected("migrate-stop-throttled"))
 		raise(SIGSTOP);
 	if (!ret)
 		ret = send_images(m, dfd);
