@@ -300,6 +300,9 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 		undo_shmem(t);
 		return ret;
 	}
+	/* The tree runs: lmproc's copy of its premap area (the staged
+	 * memory) goes now, not in the frozen window. */
+	restore_premap_handed_down(t);
 	for (size_t i = 0; i < t->nr; i++)
 		if (t->ctx[i].plan.pid)
 			restore_done_shmem(&t->ctx[i]);
