@@ -47,9 +47,9 @@ void restore_free_premap(struct restore_tree *t);
  * forkable. */
 void restore_premap_dofork(struct restore_tree *t);
 /* After the hand-over, while the tree runs: lmproc's copy goes (until
- * then a first write of the tree copies its page), and the log says
- * whether the init maps any of it. */
-void restore_premap_handed_down(struct restore_tree *t);
+ * then a first write of the tree copies its page).  Returns the bytes of
+ * it the init of --pidns maps (0: it never had any). */
+uint64_t restore_premap_handed_down(struct restore_tree *t);
 /* In the task, before it forks its children: its slots mapped (or, when
  * inherited, its own pages put over the parent's) and filled. */
 int restore_task_premap(struct restore_ctx *ctx, char *err, size_t len);

@@ -357,19 +357,19 @@ static uint64_t init_maps(const struct restore_tree *t, uint64_t start, uint64_t
 	return n;
 }
 
-void restore_premap_handed_down(struct restore_tree *t)
+uint64_t restore_premap_handed_down(struct restore_tree *t)
 {
 	uint64_t start = t->premap_start, size = t->premap_size, t0 = now_ns(), in_init;
 
 	if (!start)
-		return;
+		return 0;
 	restore_free_premap(t);
 	if (!t->pidns) {
 		pr_info("The premap area (%llu MiB) went to pid %d by lmproc's fork; lmproc's "
 			"copy dropped after the hand-over in %.1f ms\n",
 			(unsigned long long)(size >> 20), t->ctx[0].plan.pid,
 			(now_ns() - t0) / 1e6);
-		return;
+		return 0;
 	}
 	in_init = init_maps(t, start, start + size);
 	if (in_init)
@@ -381,6 +381,7 @@ void restore_premap_handed_down(struct restore_tree *t)
 			"%.1f ms\n",
 			(unsigned long long)(size >> 20), t->ctx[0].plan.pid, t->init_pid,
 			(now_ns() - t0) / 1e6);
+	return in_init;
 }
 
 static int task_fail(char *err, size_t len, const char *what, uint64_t addr)
