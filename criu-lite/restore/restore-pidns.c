@@ -30,7 +30,6 @@
 
 #include "common.h"
 #include "log.h"
-#include "mem-cow.h"
 #include "proc.h"
 #include "restore.h"
 #include "uapi-compat.h"
@@ -76,8 +75,8 @@ static void futex_nap(volatile uint32_t *w, uint32_t val)
 	syscall(SYS_futex, w, FUTEX_WAIT, val, &nap, NULL, 0);
 }
 
-/* The root's fork, outside, gets the pid after ns_last_pid: never the
- * root's own, whatever it is. */
+/* The helper lmproc forks into this namespace (to fork the root) gets
+ * the pid after ns_last_pid: never the root's, whatever that is. */
 static int set_last_pid(pid_t pid)
 {
 	char buf[16];
