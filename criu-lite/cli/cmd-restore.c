@@ -208,6 +208,7 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 {
 	int ret = prepare(t, opts, dfd);
 	bool unlocked = false, committed = false, ran = false;
+	uint64_t in_init;
 
 	if (!ret && opts->grace_ms && (!t->pidns || !opts->restore_hold)) {
 		pr_err("A grace period is serve's: it needs --pidns (its init holds the running "
@@ -299,6 +300,13 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 			release_locks(t);
 		undo_shmem(t);
 		return ret;
+	}
+	/* The tree runs: lmproc's copy of its premap area (the staged
+	 * memory) goes now, not in the frozen window. */
+	in_init = restore_premap_handed_down(t);
+	if (opts->stage && opts->stage->used_vmas) {
+		opts->stage->handed_down = true;
+		opts->stage->init_kb = in_init >> 10;
 	}
 	for (size_t i = 0; i < t->nr; i++)
 		if (t->ctx[i].plan.pid)

@@ -41,13 +41,15 @@ int restore_plan_cow(struct restore_tree *t);
  * lmproc and in every dumped layout of the tree. */
 int restore_reserve_premap(struct restore_tree *t);
 void restore_free_premap(struct restore_tree *t);
-/* Right before the fork that hands the area down (lmproc's of the root
- * or the init, the init's of the root): staged slots, kept out of
- * lmproc's helpers' forks, are forkable again. */
+/* Right before the one fork that hands the area down (lmproc's of the
+ * root, under --pidns through a helper that shares lmproc's memory): the
+ * area, kept out of every other fork (the init's, lmproc's helpers'), is
+ * forkable. */
 void restore_premap_dofork(struct restore_tree *t);
-/* Right after it: this process's copy goes, or each first write of the
- * tree would copy its page. */
-void restore_premap_handed_down(struct restore_tree *t);
+/* After the hand-over, while the tree runs: lmproc's copy goes (until
+ * then a first write of the tree copies its page).  Returns the bytes of
+ * it the init of --pidns maps (0: it never had any). */
+uint64_t restore_premap_handed_down(struct restore_tree *t);
 /* In the task, before it forks its children: its slots mapped (or, when
  * inherited, its own pages put over the parent's) and filled. */
 int restore_task_premap(struct restore_ctx *ctx, char *err, size_t len);

@@ -33,6 +33,11 @@ struct restore_stage {
 	/* The final restore's use of it, for serve's log and the tests. */
 	uint64_t used_vmas, used_bytes, filled_pages, zapped_pages, moved_pages;
 	uint64_t unused_vmas;
+	/* After the hand-over (mem-cow.c): the premap area went to the tree
+	 * (HANDED_DOWN), and what of it the init of --pidns maps (none: the
+	 * root's was the one fork that copied it). */
+	bool handed_down;
+	uint64_t init_kb;
 };
 
 /* Round DFD (pre-K) into S: VMAs of the same bounds as the round before

@@ -222,6 +222,9 @@ struct restore_tree {
 	struct netns_restore *netns;	 /* netns.img (net/netns.c), or NULL */
 	struct ns_restore *ns;		 /* ns.img (task/namespaces.c) */
 	bool pidns;	/* --pidns: restored under an init of a new pid namespace */
+	/* In the tree: forked from a process sharing lmproc's memory
+	 * (restore-pidns.c), to which the kernel hands no rseq registration. */
+	bool no_rseq;
 	pid_t init_pid;
 	int init_pidfd;	  /* the init's, from clone3 (else -1) */
 	int lmproc_pidfd; /* lmproc's own, for the init to see it end (else -1) */
@@ -238,7 +241,14 @@ struct restore_tree {
 struct tree_sync {
 	volatile uint32_t ready;
 	volatile uint32_t failed;
+	/* --pidns (restore-pidns.c): the init's namespace has its /proc; the
+	 * root is the init's child (ROOT_ADOPTED), or never will be. */
+	volatile uint32_t init_ready;
+	volatile uint32_t root_adopted;
 };
+
+#define ROOT_ADOPTED 1
+#define ROOT_ABANDONED 2
 
 /* restore-images.c */
 int restore_read_tree(int dfd, struct restore_tree *t);
@@ -357,12 +367,21 @@ pid_t restore_clone_with_pid(pid_t pid, int *pidfd);
 /* PR_SET_PDEATHSIG(SIGKILL), then -1 if PARENT (as getppid() says it) is
  * already gone. */
 int restore_die_with_parent(pid_t parent);
+/* clone3 of PID failed with errno E: says why; -E. */
+int restore_clone_error(pid_t pid, int e);
 /* LMPROC_FAULT=restore-killed-at-fork: the child's and lmproc's sides. */
 void restore_fault_late_child(void);
 void restore_fault_killed_at_fork(void);
 
 /* restore-pidns.c */
+/* --pidns: the init, forked before the premap area is forkable, so that
+ * it never holds the tree's memory. */
 int restore_pidns_fork_init(struct restore_tree *t);
+/* ... then the root, by lmproc's one fork of the premap area, into the
+ * init's namespace, where the init adopts it (0, or -errno). */
+int restore_pidns_fork_root(struct restore_tree *t);
+/* In the root: waits until it is the init's child (-1: it never will). */
+int restore_pidns_wait_adopted(const struct restore_tree *t);
 /* --pidns: waits (5 s at most) until the init outlives lmproc. */
 int restore_pidns_wait_init(const struct restore_tree *t);
 /* --grace over: the init drops its parent-death signal (and lmproc

@@ -317,6 +317,8 @@ int restore_reserve_premap(struct restore_tree *t)
 		return -ENOMEM;
 	}
 	t->premap_start = at;
+	/* Out of every fork but the one that hands it to the tree. */
+	madvise(m, t->premap_size, MADV_DONTFORK);
 	pr_debug("Premap area at 0x%llx-0x%llx\n", (unsigned long long)at,
 		 (unsigned long long)(at + t->premap_size));
 	return 0;
@@ -335,9 +337,51 @@ void restore_premap_dofork(struct restore_tree *t)
 		madvise((void *)(uintptr_t)t->premap_start, t->premap_size, MADV_DOFORK);
 }
 
-void restore_premap_handed_down(struct restore_tree *t)
+/* The part of [START, END) the init of --pidns maps: none unless it
+ * inherited the area. */
+static uint64_t init_maps(const struct restore_tree *t, uint64_t start, uint64_t end)
 {
+	cleanup_free char *maps = NULL;
+	char path[64], *line, *save;
+	uint64_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", t->init_pid);
+	maps = proc_read_file(path, NULL);
+	for (line = maps ? strtok_r(maps, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx", &s, &e) == 2 && s < end && e > start)
+			n += min((uint64_t)e, end) - max((uint64_t)s, start);
+	}
+	return n;
+}
+
+uint64_t restore_premap_handed_down(struct restore_tree *t)
+{
+	uint64_t start = t->premap_start, size = t->premap_size, t0 = now_ns(), in_init;
+
+	if (!start)
+		return 0;
 	restore_free_premap(t);
+	if (!t->pidns) {
+		pr_info("The premap area (%llu MiB) went to pid %d by lmproc's fork; lmproc's "
+			"copy dropped after the hand-over in %.1f ms\n",
+			(unsigned long long)(size >> 20), t->ctx[0].plan.pid,
+			(now_ns() - t0) / 1e6);
+		return 0;
+	}
+	in_init = init_maps(t, start, start + size);
+	if (in_init)
+		pr_warn("The init (pid %d) of the new pid namespace maps %llu kB of the premap "
+			"area\n", t->init_pid, (unsigned long long)(in_init >> 10));
+	else
+		pr_info("The premap area (%llu MiB) went to pid %d by one fork (the init, pid "
+			"%d, maps none of it); lmproc's copy dropped after the hand-over in "
+			"%.1f ms\n",
+			(unsigned long long)(size >> 20), t->ctx[0].plan.pid, t->init_pid,
+			(now_ns() - t0) / 1e6);
+	return in_init;
 }
 
 static int task_fail(char *err, size_t len, const char *what, uint64_t addr)

@@ -464,8 +464,22 @@ static int handshake(struct mig_dst *d, const struct mig_auth *auth, int fd)
 	return ret ? fail(d, ret, "can't answer HELLO") : 0;
 }
 
+/* Which processes the staged memory went through: the root's fork only,
+ * or (a regression) the init too. */
+static const char *carried(const struct mig_dst *d, char *buf, size_t len)
+{
+	if (!d->stage.handed_down)
+		return "";
+	if (!d->stage.init_kb)
+		return "; handed to the tree by one fork, the pid namespace's init maps none of it";
+	snprintf(buf, len, "; the pid namespace's init maps %llu kB of it",
+		 (unsigned long long)d->stage.init_kb);
+	return buf;
+}
+
 static int serve_one(struct mig_dst *d, const struct mig_auth *auth, int fd)
 {
+	char msg[96];
 	bool started;
 	int ret;
 
@@ -482,11 +496,11 @@ static int serve_one(struct mig_dst *d, const struct mig_auth *auth, int fd)
 	remove_dir(d);
 	if (!ret && d->round)
 		serve_log("migration %u: %llu vmas (%llu MiB) moved from round %u's staging, "
-			  "%llu pages filled over them at the freeze, %llu vmas not taken",
+			  "%llu pages filled over them at the freeze, %llu vmas not taken%s",
 			  d->id, (unsigned long long)d->stage.used_vmas,
 			  (unsigned long long)(d->stage.used_bytes >> 20), d->stage.round,
 			  (unsigned long long)d->stage.filled_pages,
-			  (unsigned long long)d->stage.unused_vmas);
+			  (unsigned long long)d->stage.unused_vmas, carried(d, msg, sizeof(msg)));
 	if (!ret) {
 		serve_log(
 		    "migration %u from %s: pid %d runs here (%u images, %llu bytes, %u pre-copy "

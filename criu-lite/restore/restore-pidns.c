@@ -1,11 +1,16 @@
 /* Owns `restore --pidns`: the tree is restored into a new pid namespace,
  * where its pids are free whatever runs on the host.  lmproc forks the
  * namespace's init (a small reaper, still lmproc's code), which gets a
- * mount namespace with a /proc of its own pid namespace and forks the
- * root with its dumped pid; the tasks see their dumped pids.  lmproc,
- * outside, traces them by their host pids, read from NSpid. */
+ * mount namespace with a /proc of its own pid namespace; then lmproc
+ * forks the root into that namespace through a helper sharing its memory
+ * (clone CLONE_VM|CLONE_VFORK, no copy), which exits at once, so that
+ * the init adopts the root: the tree's premap area (staged memory
+ * included) is handed down by that one fork, never through the init.
+ * The tasks see their dumped pids; lmproc, outside, traces them by their
+ * host pids, read from NSpid. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -15,6 +20,7 @@
 #include <time.h>
 #include <string.h>
 #include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -24,7 +30,6 @@
 
 #include "common.h"
 #include "log.h"
-#include "mem-cow.h"
 #include "proc.h"
 #include "restore.h"
 #include "uapi-compat.h"
@@ -63,6 +68,48 @@ static void grace_reap(struct restore_ctx *root, pid_t pid)
 	}
 }
 
+static void futex_nap(volatile uint32_t *w, uint32_t val)
+{
+	struct timespec nap = { 0, 50 * 1000000L };
+
+	syscall(SYS_futex, w, FUTEX_WAIT, val, &nap, NULL, 0);
+}
+
+/* The helper lmproc forks into this namespace (to fork the root) gets
+ * the pid after ns_last_pid: never the root's, whatever that is. */
+static int set_last_pid(pid_t pid)
+{
+	char buf[16];
+	int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC), n, ret = 0;
+
+	if (fd < 0)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%d", pid);
+	if (write(fd, buf, n) != n)
+		ret = -1;
+	close(fd);
+	return ret;
+}
+
+/* Its namespace made, the init waits (as long as lmproc lives) for
+ * lmproc to fork the root into it and reap the helper that did, which
+ * hands the root to this init. */
+static pid_t wait_root(struct restore_tree *t)
+{
+	struct tree_sync *sync = t->sync;
+
+	sync->init_ready = 1;
+	syscall(SYS_futex, &sync->init_ready, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	while (!sync->root_adopted) {
+		futex_nap(&sync->root_adopted, 0);
+		if (lmproc_gone(t))
+			_exit(1);
+	}
+	if (sync->root_adopted != ROOT_ADOPTED)
+		_exit(1);
+	return t->ctx[0].plan.pid;
+}
+
 /* Pid 1 of the new namespace: forwards the signals a service manager
  * sends to the root, reaps orphans, and exits as the root does. */
 static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
@@ -88,27 +135,27 @@ static void __attribute__((noreturn)) pidns_init(struct restore_tree *t)
 			 "can't mount a /proc for the new pid namespace: %s", strerror(errno));
 		restore_task_fail(root);
 	}
+	if (set_last_pid(root->plan.pid)) {
+		snprintf(root->args->child_err, sizeof(root->args->child_err),
+			 "can't set ns_last_pid of the new pid namespace: %s", strerror(errno));
+		restore_task_fail(root);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(fwd); i++)
 		sigaction(fwd[i], &sa, NULL);
-	pid = restore_clone_with_pid(root->plan.pid, &root_fd);
-	if (pid == 0)
-		restore_task_main(root);
-	if (pid < 0) {
+	pid = wait_root(t);
+	root_fd = pidfd_open(pid, 0);
+	if (root_fd < 0) {
 		snprintf(root->args->child_err, sizeof(root->args->child_err),
-			 "can't create pid %d in the new pid namespace: %s", root->plan.pid,
-			 strerror(errno));
+			 "the init can't open a pidfd of pid %d: %s", pid, strerror(errno));
 		restore_task_fail(root);
 	}
 	init_root_fd = root_fd;
-	restore_premap_handed_down(t);
 	/* lmproc's fds (its stdio, log, images) are not the init's to keep:
 	 * a pipe lmproc writes to must see its end when lmproc exits. */
 	close_range(0, root_fd - 1, 0);
 	close_range(root_fd + 1, ~0U, 0);
 	while (!root->args->go) {
-		struct timespec nap = { 0, 50 * 1000000L };
-
-		syscall(SYS_futex, &root->args->go, FUTEX_WAIT, 0, &nap, NULL, 0);
+		futex_nap(&root->args->go, 0);
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	}
@@ -181,6 +228,134 @@ int restore_pidns_fork_init(struct restore_tree *t)
 		return -errno;
 	}
 	t->init_pid = pid;
+	return 0;
+}
+
+/* Until then the init has no /proc of its own, and the root's helper
+ * would join lmproc's mount namespace. */
+static int wait_init_ready(struct restore_tree *t)
+{
+	struct pollfd p = { .fd = t->init_pidfd, .events = POLLIN };
+
+	for (int i = 0; !t->sync->init_ready; i++) {
+		if (t->sync->failed || poll(&p, 1, 0) != 0)
+			return -EIO;
+		if (i >= 100)
+			return -ETIMEDOUT;
+		futex_nap(&t->sync->init_ready, 0);
+	}
+	return 0;
+}
+
+struct root_fork {
+	struct restore_tree *t;
+	pid_t pid;
+	int err;
+};
+
+/* The helper: in the init's pid namespace (lmproc's pid_for_children)
+ * and on lmproc's memory, lmproc stopped until it exits.  It joins the
+ * init's mount namespace and forks the root, the one fork that copies
+ * the premap area; its exit hands the root to the init (the reaper of
+ * the namespace it dies in). */
+static int root_fork_main(void *arg)
+{
+	struct root_fork *f = arg;
+	struct restore_ctx *root = &f->t->ctx[0];
+	pid_t pid;
+
+	if (setns(f->t->init_pidfd, CLONE_NEWNS)) {
+		snprintf(root->args->child_err, sizeof(root->args->child_err),
+			 "can't join the mount namespace of the new pid namespace's init: %s",
+			 strerror(errno));
+		f->t->sync->failed = 1;
+		f->err = 0;
+		return 1;
+	}
+	pid = restore_clone_with_pid(root->plan.pid, NULL);
+	if (pid == 0) {
+		f->t->no_rseq = true;
+		restore_task_main(root);
+	}
+	f->pid = pid;
+	f->err = pid < 0 ? errno : 0;
+	return 0;
+}
+
+#define ROOT_FORK_STACK (8UL << 20)
+
+static int vfork_root(struct restore_tree *t, struct root_fork *f)
+{
+	char *stack = mmap(NULL, ROOT_FORK_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	pid_t helper;
+	int st;
+
+	if (stack == MAP_FAILED)
+		return -errno;
+	f->t = t;
+	f->pid = -1;
+	f->err = ECHILD;
+	helper = clone(root_fork_main, stack + ROOT_FORK_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
+		       f);
+	if (helper < 0) {
+		f->err = errno;
+	} else {
+		while (waitpid(helper, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	munmap(stack, ROOT_FORK_STACK);
+	return helper < 0 ? -f->err : 0;
+}
+
+static int fork_root_in_ns(struct restore_tree *t)
+{
+	struct root_fork f = {};
+	int own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC), ret;
+
+	if (own < 0 || setns(t->init_pidfd, CLONE_NEWPID)) {
+		pr_perror("Can't enter the new pid namespace to fork pid %d", t->ctx[0].plan.pid);
+		ret = -errno;
+		goto out;
+	}
+	ret = vfork_root(t, &f);
+	/* Children lmproc forks from now on are its own namespace's. */
+	if (setns(own, CLONE_NEWPID)) {
+		pr_perror("Can't return to lmproc's pid namespace");
+		ret = ret ?: -errno;
+	}
+	if (ret)
+		pr_err("Can't start the helper that forks pid %d: %s\n", t->ctx[0].plan.pid,
+		       strerror(-ret));
+	else if (f.pid < 0)
+		ret = f.err ? restore_clone_error(t->ctx[0].plan.pid, f.err) : -EIO;
+out:
+	if (own >= 0)
+		close(own);
+	return ret;
+}
+
+int restore_pidns_fork_root(struct restore_tree *t)
+{
+	int ret = wait_init_ready(t);
+
+	if (ret == -ETIMEDOUT)
+		pr_err("The init of the restored pid namespace did not mount its /proc within "
+		       "5 s\n");
+	if (!ret)
+		ret = fork_root_in_ns(t);
+	t->sync->root_adopted = ret ? ROOT_ABANDONED : ROOT_ADOPTED;
+	syscall(SYS_futex, &t->sync->root_adopted, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	return ret;
+}
+
+int restore_pidns_wait_adopted(const struct restore_tree *t)
+{
+	while (t->sync->root_adopted != ROOT_ADOPTED) {
+		if (t->sync->root_adopted)
+			return -1;
+		futex_nap(&t->sync->root_adopted, 0);
+	}
 	return 0;
 }
 

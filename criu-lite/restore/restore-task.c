@@ -94,7 +94,7 @@ static int unregister_rseq(struct restore_ctx *ctx)
 	void *area = (char *)__builtin_thread_pointer() + __rseq_offset;
 	unsigned int len = max(__rseq_size, (unsigned int)RSEQ_MIN_LEN);
 
-	if (!__rseq_size)
+	if (!__rseq_size || ctx->tree->no_rseq)
 		return 0;
 	if (!syscall(SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG))
 		return 0;
@@ -339,6 +339,9 @@ void restore_task_main(struct restore_ctx *ctx)
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
 	if (!ctx->idx && !t->pidns)
 		restore_fault_late_child();
+	/* Its parent is the helper that forked it, until the init adopts it. */
+	if (!ctx->idx && t->pidns && restore_pidns_wait_adopted(t))
+		_exit(1);
 	if (restore_die_with_parent(parent))
 		restore_task_fail(ctx);
 	if (task_setup(ctx, e))
@@ -436,9 +439,8 @@ int restore_die_with_parent(pid_t parent)
 	return 0;
 }
 
-static int clone_error(pid_t pid)
+int restore_clone_error(pid_t pid, int e)
 {
-	int e = errno;
 
 	if (e == EEXIST)
 		pr_err("pid %d is in use (by a process, or as a process group or session id)\n",
@@ -591,9 +593,19 @@ int restore_fork_tree(struct restore_tree *t)
 	for (size_t i = 0; i < t->nr; i++)
 		t->ctx[i].lmproc_pid = getpid();
 	root->t_fork_ns = now_ns();
-	restore_premap_dofork(t);
+	/* The init never holds the premap area: forked before it is
+	 * forkable, it gets the root from the one fork that copies it. */
 	if (t->pidns) {
 		ret = restore_pidns_fork_init(t);
+		if (ret)
+			return ret;
+		restore_fault_killed_at_fork();
+	}
+	restore_premap_dofork(t);
+	if (t->pidns) {
+		ret = restore_pidns_fork_root(t);
+		if (ret == -EIO)
+			report_setup_failure(t);
 		if (ret)
 			return ret;
 	} else {
@@ -601,11 +613,11 @@ int restore_fork_tree(struct restore_tree *t)
 		if (pid == 0)
 			restore_task_main(root);
 		if (pid < 0)
-			return clone_error(root->plan.pid);
+			return restore_clone_error(root->plan.pid, errno);
 		root->host_pid = root->pid = pid;
 	}
-	restore_premap_handed_down(t);
-	restore_fault_killed_at_fork();
+	if (!t->pidns)
+		restore_fault_killed_at_fork();
 	ret = wait_tree_ready(t, nr_live);
 	if (!ret)
 		ret = seize_and_go(t);
