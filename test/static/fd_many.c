@@ -64,7 +64,7 @@ static void build(const char *path, uint64_t seed)
 		ok(write(pw[i], &i, sizeof(i)) == sizeof(i) ? 0 : -1, "pipe write", i);
 	}
 	for (int i = 0; i < EVENTFDS; i++)
-		ok(ev[i] = eventfd(seed % 1000 + i, EFD_NONBLOCK), "eventfd", i);
+		ok(ev[i] = eventfd(seed % 1000 + i + 1, EFD_NONBLOCK), "eventfd", i);
 	for (int i = 0; i < TIMERFDS; i++) {
 		ok(tm[i] = timerfd_create(CLOCK_MONOTONIC, 0), "timerfd", i);
 		ok(timerfd_settime(tm[i], 0, &its, NULL), "timerfd_settime", i);
@@ -102,7 +102,7 @@ static void check(uint64_t seed)
 		if (read(pr[i], &x, sizeof(x)) != sizeof(x) || x != i)
 			fail("pipe %d lost its bytes", i);
 	for (int i = 0; i < EVENTFDS; i++)
-		if (read(ev[i], &v, sizeof(v)) != sizeof(v) || v != seed % 1000 + i)
+		if (read(ev[i], &v, sizeof(v)) != sizeof(v) || v != seed % 1000 + i + 1)
 			fail("eventfd %d holds %llu", i, (unsigned long long)v);
 	for (int i = 0; i < TIMERFDS; i++) {
 		struct itimerspec its;
