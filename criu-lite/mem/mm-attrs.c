@@ -167,31 +167,57 @@ int vma_attrs_decode(char *const *lines, size_t n, const struct vma_shape *s, ui
 	return vma_attrs_shape(s, *bits, seen & 1, why, len);
 }
 
+/* The VmFlags of the mapping at ADDR in /proc/PID/smaps, read only as
+ * far as that mapping: the kernel walks each mapping's pages as it prints
+ * it (~30 ms per GiB here), and the parasite's mapping, made last, lies
+ * below the tree's large mappings (new mappings go top-down), so most of
+ * those walks are never asked for. */
+static int vm_flags_at(pid_t pid, uint64_t addr, char *out, size_t len)
+{
+	char path[64], head[32], *line = NULL;
+	size_t cap = 0, hl;
+	bool in = false;
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		pr_perror("Can't read %s", path);
+		return -errno;
+	}
+	hl = snprintf(head, sizeof(head), "%lx-", (unsigned long)addr);
+	while (getline(&line, &cap, f) > 0) {
+		if (!in) {
+			in = !strncmp(line, head, hl);
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8))
+			continue;
+		snprintf(out, len, "%.*s", (int)strcspn(line + 9, "\n"), line + 9);
+		ret = 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	if (ret)
+		pr_err("pid %d: the parasite's mapping at 0x%lx is not in %s\n", pid,
+		       (unsigned long)addr, path);
+	return ret;
+}
+
 /* The VmFlags of the mapping at ADDR: the parasite's, made just now, got
  * the mm's def_flags, which only mlockall(MCL_FUTURE) sets to VM_LOCKED
  * (and VM_LOCKONFAULT with MCL_ONFAULT). */
 static int probe_def_flags(pid_t pid, uint64_t addr, uint32_t *mlockall_flags)
 {
-	cleanup_free char *buf = NULL;
-	char path[64], head[32], *p, *f;
 	struct vma v;
+	int ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	buf = proc_read_file(path, NULL);
-	if (!buf) {
-		pr_perror("Can't read %s", path);
-		return -errno;
-	}
-	snprintf(head, sizeof(head), "%lx-", (unsigned long)addr);
-	p = strstr(buf, head);
-	f = p ? strstr(p, "VmFlags:") : NULL;
-	if (!p || (p != buf && p[-1] != '\n') || !f) {
-		pr_err("pid %d: the parasite's mapping at 0x%lx is not in %s\n", pid,
-		       (unsigned long)addr, path);
-		return -ENOENT;
-	}
 	memset(&v, 0, sizeof(v));
-	snprintf(v.vm_flags, sizeof(v.vm_flags), "%.*s", (int)strcspn(f + 9, "\n"), f + 9);
+	ret = vm_flags_at(pid, addr, v.vm_flags, sizeof(v.vm_flags));
+	if (ret)
+		return ret;
 	*mlockall_flags = 0;
 	if (vma_has_flag(&v, "lo"))
 		*mlockall_flags |= MCL_FUTURE;
