@@ -255,6 +255,12 @@ same_state() {
 	diff <(echo "$want") <(echo "$now") | grep '^[<>]' >"$RD/state.diff"
 	REASON="state of pid $pid differs ($(wc -l <"$RD/state.diff") lines; < before, > now)"
 	DETAIL+="${DETAIL:+$'\n'}$(head -n 12 "$RD/state.diff" | cut -c1-200)"
+	# A [stack] that grew (seen once, predump_adversary): where the
+	# restorers' areas were, to tell a restore's write from the test's.
+	if grep -q '\[stack\]' "$RD/state.diff"; then
+		DETAIL+=$'\n'"$(grep -h 'Restorer area at' "$RD"/*.log 2>/dev/null | head -n 4 |
+			cut -c1-200)"
+	fi
 	return 1
 }
 
