@@ -25,26 +25,41 @@ mig_psk() {
 		"$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$RD/$1")
 }
 
+# serve_port [N]: SPORT[N], the port serve N (none: the first) said it
+# listens on in RD/serve[N].err.
 serve_port() {
-	SPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$RD/serve.err")
-	[ -n "$SPORT" ]
+	local port
+
+	port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$RD/serve${1:-}.err")
+	printf -v "SPORT${1:-}" '%s' "$port"
+	[ -n "$port" ]
 }
 
-# serve_up [ARGS...]: a serve with images under RD/srv, its stderr in
-# RD/serve.err, LMPROC_FAULT=SERVE_FAULT; ARGS default to the key RD/psk.
+# serve_start N FAULT ARGS...: serve N (empty: the first) with images
+# under RD/srvN, its stderr in RD/serveN.err, LMPROC_FAULT=FAULT; its pid
+# in SPID[N], its port in SPORT[N].
+serve_start() {
+	local n=$1 fault=$2
+
+	shift 2
+	mkdir -p "$RD/srv$n"
+	: >"$RD/serve$n.err"
+	spawn "serve$n" "$RD/serve$n.out" "$RD/serve$n.err" env "LMPROC_FAULT=$fault" \
+		"$LMPROC_REAL" serve -D "$RD/srv$n" --listen 127.0.0.1:0 "$@" || return 1
+	printf -v "SPID$n" '%s' "$SPAWNED"
+	if ! wait_until 5000 serve_port "$n"; then
+		REASON="serve${n:+ $n} did not say where it listens: $(head -c 200 "$RD/serve$n.err")"
+		return 1
+	fi
+}
+
+# serve_up [ARGS...]: the first serve, LMPROC_FAULT=SERVE_FAULT; ARGS
+# default to the key RD/psk.
 serve_up() {
 	local args=("$@")
 
 	[ $# = 0 ] && args=(--tls-psk-file "$RD/psk")
-	mkdir -p "$RD/srv"
-	: >"$RD/serve.err"
-	spawn serve "$RD/serve.out" "$RD/serve.err" env "LMPROC_FAULT=${SERVE_FAULT:-}" \
-		"$LMPROC_REAL" serve -D "$RD/srv" --listen 127.0.0.1:0 "${args[@]}" || return 1
-	SPID=$SPAWNED
-	if ! wait_until 5000 serve_port; then
-		REASON="serve did not say where it listens: $(head -c 200 "$RD/serve.err")"
-		return 1
-	fi
+	serve_start "" "${SERVE_FAULT:-}" "${args[@]}"
 }
 
 # serve_lines PATTERN: how many lines of serve's log match PATTERN.
@@ -724,24 +739,10 @@ print(h.hexdigest())
 PY
 }
 
-serve2_port() {
-	SPORT2=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$RD/serve2.err")
-	[ -n "$SPORT2" ]
-}
-
-# serve2_up: a second serve, images under RD/srv2, its log in RD/serve2.err,
-# its port in SPORT2, LMPROC_FAULT=SERVE2_FAULT.
+# serve2_up: a second serve (RD/srv2, RD/serve2.err, SPID2, SPORT2),
+# LMPROC_FAULT=SERVE2_FAULT.
 serve2_up() {
-	mkdir -p "$RD/srv2"
-	: >"$RD/serve2.err"
-	spawn serve2 "$RD/serve2.out" "$RD/serve2.err" env "LMPROC_FAULT=${SERVE2_FAULT:-}" \
-		"$LMPROC_REAL" serve -D "$RD/srv2" --listen 127.0.0.1:0 --tls-psk-file "$RD/psk" ||
-		return 1
-	SPID2=$SPAWNED
-	if ! wait_until 5000 serve2_port; then
-		REASON="serve 2 did not say where it listens: $(head -c 200 "$RD/serve2.err")"
-		return 1
-	fi
+	serve_start 2 "${SERVE2_FAULT:-}" --tls-psk-file "$RD/psk"
 }
 
 serve2_has() {
