@@ -2,13 +2,13 @@
  * connections waiting to be accepted: sk-tcp-queue.c), is neither
  * connected nor listening, or is established or closing (with
  * --tcp-established; sk-tcp.c and sk-tcp-state.c do its TCP repair), and
- * a UDP socket, bound or not, connected or not, with nothing queued.
+ * a UDP socket, bound or not, connected or not, and its queued datagrams
+ * (sk-udp-queue.c).
  * Read through a copy of the task's fd (TCP_INFO gives a listener's
  * backlog and waiting connections) and made again with socket(), the
  * options that matter before bind(), bind(), listen() or connect().
  * Refused: a TCP connection being opened (SYN_SENT, SYN_RECV), an
- * established or closing one without --tcp-established, a UDP socket with datagrams
- * queued, a socket of another network namespace than lmproc's or the
+ * established or closing one without --tcp-established, a socket of another network namespace than lmproc's or the
  * tree's own (net/netns.c), other protocols.  A port still taken at
  * restore (the original runs on: dump -R on the same host) fails the
  * restore naming the socket, except for a TCP socket whose connection
@@ -36,6 +36,7 @@
 #include "netns.h"
 #include "sk-opts.h"
 #include "sk-tcp.h"
+#include "sk-udp.h"
 #include "words.h"
 
 #define INET_FLAGS (O_ACCMODE | O_NONBLOCK)
@@ -200,16 +201,12 @@ static int tcp_state(struct files_dump *d, const struct fd_parms *p, int fd,
 	return 0;
 }
 
-static int udp_state(const struct files_dump *d, const struct fd_parms *p, int fd,
-		     const struct sockaddr_storage *local, InetSkEntry *e, uint8_t *dbuf)
+/* A UDP socket's peer, if it is connected. */
+static int udp_state(int fd, InetSkEntry *e, uint8_t *dbuf)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
-	int queued = 0;
 
-	if (ioctl(fd, SIOCINQ, &queued) || queued)
-		return refuse(d, p, "UDP socket", local,
-			      "datagrams queued: not supported yet");
 	if (getpeername(fd, (struct sockaddr *)&peer, &len))
 		return errno == ENOTCONN ? 0 : -errno;
 	e->has_dst_port = true;
@@ -317,6 +314,16 @@ static int read_more(const struct files_dump *d, const struct fd_parms *p, int f
 	return ret;
 }
 
+static int dump_queue(const struct files_dump *d, const struct fd_parms *p, int fd,
+		      const struct sockaddr_storage *local, InetSkEntry *e, struct udp_queue *q)
+{
+	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 32];
+
+	inet_addr_name(local, name, sizeof(name));
+	snprintf(what, sizeof(what), "UDP socket %s", name);
+	return udp_queue_dump(d, p, fd, local, what, e, q);
+}
+
 static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	InetSkEntry e = INET_SK_ENTRY__INIT;
@@ -325,6 +332,7 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	socklen_t len = sizeof(local);
 	uint8_t sbuf[16], dbuf[16];
 	cleanup_free struct sk_opts *o = calloc(1, sizeof(*o));
+	struct udp_queue q = { 0 };
 	int fd, ret;
 
 	if (!o)
@@ -350,11 +358,13 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (take_addr(&local, &e.src_addr, sbuf, &e.src_port))
 		e.has_src_addr = e.has_src_port = true;
 	ret = e.type == SOCK_STREAM ? tcp_state(d, p, fd, &local, &e, dbuf, &t, &peer) :
-				      udp_state(d, p, fd, &local, &e, dbuf);
+				      udp_state(fd, &e, dbuf);
 	if (!ret) {
 		read_options(fd, &e);
 		ret = read_more(d, p, fd, &local, &e, o);
 	}
+	if (!ret && e.protocol == IPPROTO_UDP)
+		ret = dump_queue(d, p, fd, &local, &e, &q);
 	/* Last: the options read above are the task's, not repair mode's. */
 	if (!ret && e.tcp)
 		ret = tcp_dump_conn(d, p, fd, &local, &peer, &t);
@@ -364,6 +374,7 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		ret = files_write(d, fe);
 	}
 	sk_opts_free(o);
+	udp_queue_free(&q);
 	return ret;
 }
 
@@ -394,6 +405,9 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 	why = (e->tcp ? tcp_repair_bad(e->tcp, data_size) : NULL) ?: tcp_queue_bad(e, data_size);
 	if (why)
 		return restore_plan_bad("files.img", "TCP connection file id %u: %s", f->id, why);
+	why = udp_queue_bad(e);
+	if (why)
+		return restore_plan_bad("files.img", "UDP socket file id %u: %s", f->id, why);
 	why = sk_opts_bad(e->opts, e->n_opts, e->family);
 	if (why || (e->has_shutdown && (!e->shutdown || e->shutdown > 3)))
 		return restore_plan_bad("files.img", "IP socket file id %u: %s", f->id,
@@ -509,7 +523,7 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 		ret = task_files_err(tf, desc, "can't listen: %s", strerror(errno));
 		goto err;
 	}
-	ret = tcp_queue_restore(tf, desc, e);
+	ret = tcp_queue_restore(tf, desc, e) ?: udp_queue_restore(tf, desc, fd, e);
 	if (ret)
 		goto err;
 	if (e->has_dst_addr && !e->tcp) {
