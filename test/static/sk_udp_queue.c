@@ -6,12 +6,14 @@
  * A4, B4, A6, B6 are the senders, bound to the loopbacks.  After the
  * restore each receiver reads exactly its datagrams (payload, sender's
  * address and port, order) and nothing more, then still receives new
- * ones from both of its senders. */
+ * ones from both of its senders.  With SK_UDP_PKTINFO=1 in its
+ * environment R4 has IP_PKTINFO (a bad-input case: refused). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -157,6 +159,9 @@ int main(int argc, char **argv)
 	fds[R4] = sock(AF_INET, "127.0.0.1");
 	fds[R6] = sock(AF_INET6, "::1");
 	fds[RD] = sock(AF_INET6, "::");
+	if (getenv("SK_UDP_PKTINFO") && setsockopt(fds[R4], IPPROTO_IP, IP_PKTINFO, &(int){ 1 },
+						   sizeof(int)))
+		fail("IP_PKTINFO: %s", strerror(errno));
 	for (int i = 0; i < NR; i++) {
 		addr_len[i] = sizeof(addr[i]);
 		if (getsockname(fds[i], (struct sockaddr *)&addr[i], &addr_len[i]))

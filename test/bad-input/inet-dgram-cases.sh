@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# UDP sockets with datagrams queued (net/sk-udp-queue.c), for
+# test/bad-input/cases.sh (sourced after it; uses its bad_case, target_up,
+# refused, names, same_state, finish_original).
+
+# target_asleep_intact: target_intact for a target that sleeps until its
+# checks (no CPU time to see): as it was, and its checks pass.
+target_asleep_intact() {
+	same_state "$TPID" "$TSNAP" 1000 && finish_original "$TPID"
+}
+
+# A dump that fails after it read the queues (the fault before the
+# inventory, after every image, the queues read): every datagram is back
+# in its socket, in order, from its sender (the target's own checks read
+# them), and none is said lost.
+case_udp_queue_dump_fails() {
+	local st
+
+	target_up "$BUILD/static/sk_udp_queue" || return 1
+	mkdir -p "$RD/img"
+	LMPROC_FAULT=dump-before-inventory bad_lmproc dump -t "$TPID" -D "$RD/img"
+	st=$?
+	if [ "$st" != 1 ]; then
+		REASON="the dump with a fault injected exited $st, expected 1"
+		return 1
+	fi
+	if names "not supported"; then
+		REASON="refused before the fault: $(grep -m1 Error "$RD/bad.err")"
+		return 1
+	fi
+	if names "lost"; then
+		REASON="datagrams said lost: $(grep -m1 lost "$RD/bad.err")"
+		return 1
+	fi
+	target_asleep_intact
+}
+
+# IP_PKTINFO on a socket with datagrams queued: a reader would get each
+# one's destination, which a datagram put back can't keep: refused naming
+# the pid, fd, address and option, the queue left as it was.
+case_udp_queue_pktinfo() {
+	local st
+
+	SK_UDP_PKTINFO=1 target_up "$BUILD/static/sk_udp_queue" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	st=$?
+	refused "$st" "pid $TPID" "(UDP socket 127.0.0.1:" "datagrams queued" IP_PKTINFO &&
+		target_asleep_intact
+}
+
+run_inet_dgram_bad_input() {
+	bad_case udp-queue-dump-fails case_udp_queue_dump_fails
+	bad_case udp-queue-pktinfo case_udp_queue_pktinfo
+}
