@@ -19,7 +19,7 @@ const char *inet_raw_name(const InetSkEntry *e, char *buf, size_t len);
  * is connected. */
 int inet_raw_state(const struct files_dump *d, const struct fd_parms *p, int fd, const char *what,
 		   InetSkEntry *e, uint8_t *dbuf);
-/* A raw socket's local address as bind() takes it: no port, and none at
+/* A raw socket's local address (its port 0) as bind() takes it: none at
  * all if it is the unspecified one. */
 void inet_raw_local(InetSkEntry *e);
 

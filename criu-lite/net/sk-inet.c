@@ -23,12 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/sockios.h>
 
 #include "common.h"
 #include "fd-types.h"
@@ -379,6 +377,9 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		close(fd);
 		return -errno;
 	}
+	/* A raw socket's "port" is its protocol: not an address. */
+	if (e.type == SOCK_RAW)
+		((struct sockaddr_in *)&local)->sin_port = 0; /* sin6_port's place too */
 	if (take_addr(&local, &e.src_addr, sbuf, &e.src_port))
 		e.has_src_addr = e.has_src_port = true;
 	inet_raw_local(&e);

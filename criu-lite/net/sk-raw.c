@@ -122,15 +122,12 @@ int inet_raw_state(const struct files_dump *d, const struct fd_parms *p, int fd,
 	return 0;
 }
 
-/* A raw socket's address has no port (what getsockname() shows there is
- * its protocol); bound means a specific address. */
+/* A raw socket is bound if its address is a specific one. */
 void inet_raw_local(InetSkEntry *e)
 {
 	static const uint8_t zero[16];
 
-	if (e->type != SOCK_RAW || !e->has_src_addr)
-		return;
-	e->src_port = 0;
-	if (!memcmp(e->src_addr.data, zero, e->src_addr.len))
+	if (e->type == SOCK_RAW && e->has_src_addr &&
+	    !memcmp(e->src_addr.data, zero, e->src_addr.len))
 		e->has_src_addr = e->has_src_port = false;
 }

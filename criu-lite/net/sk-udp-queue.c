@@ -16,7 +16,9 @@
  * another socket of the group), a queue more than half full (a datagram
  * put back may take more memory than the kernel gave it on arrival), a
  * connected socket holding datagrams of another sender (from before its
- * connect(): they could not be put back into the running tree). */
+ * connect(): they could not be put back into the running tree).  And
+ * whatever the queue holds, a datagram still to be sent (corked with
+ * UDP_CORK or MSG_MORE) is refused. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,11 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/sock_diag.h>
+#include <linux/sockios.h>
 
 #include "common.h"
 #include "log.h"
@@ -417,10 +421,21 @@ int udp_queue_dump(const struct files_dump *d, const struct fd_parms *p, int fd,
 {
 	cleanup_free uint8_t *buf = malloc(UDP_INJECT_MAX_DATA + 1);
 	const char *why, *more = NULL;
-	int err = 0, ret;
+	int err = 0, ret, outq = 0;
 
 	if (!buf)
 		return -ENOMEM;
+	/* Sent datagrams leave the socket's memory at once over the
+	 * loopback, once sent by a device elsewhere: what stays is corked. */
+	if (ioctl(fd, SIOCOUTQ, &outq)) {
+		pr_perror("pid %d fd %d (%s): can't read its send queue", d->pid, p->fd, what);
+		return -errno;
+	}
+	if (outq) {
+		pr_err("pid %d fd %d (%s): %d bytes waiting to be sent (UDP_CORK or MSG_MORE): not "
+		       "supported\n", d->pid, p->fd, what, outq);
+		return -EOPNOTSUPP;
+	}
 	if (recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT) < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	why = queue_refusal(fd, e, buf, &more, &err);

@@ -5,13 +5,23 @@
  *   R6  raw IPv6 ICMPv6, ICMPV6_FILTER: echo replies only
  *   P4  ICMP ping socket bound to 127.0.0.1 with a random id
  *   P6  ICMPv6 ping socket bound to [::1] with another
- *   C4  raw IPv4 UDP, connected to 127.0.0.1, bound to device lo
+ *   C4  raw IPv4 of protocol 254, connected to 127.0.0.1, bound to device
+ *       lo (with SK_RAW_QUEUED=1 in the environment: of protocol UDP, so
+ *       that it gets a copy of S4's datagram to U4, and the dump refuses
+ *       it: a bad-input case)
  *   H4  raw IPv4 of protocol 253, IP_HDRINCL
+ *   H6  raw IPv6 IPPROTO_RAW (its own IPv6 header)
+ *   U4  UDP bound to 127.0.0.1, with datagrams queued: one H4 forged
+ *       from 10.1.2.3:4444 (no such address here), one from S4
+ *   U6  UDP bound to [::1], with one datagram H6 forged from
+ *       [fd00::5]:6666
+ *   S4  UDP bound to 127.0.0.1
  * After the restore each has its address, id, filter and options back;
  * R4 and R6 send an echo request to the loopback and the first packet
  * they get is its reply (a lost filter would give them the request
  * first); P4 and P6 send one and get its reply, with their id; C4 sends
- * without an address (connected). */
+ * without an address (connected); U4 and U6 read exactly their datagrams
+ * (payload, sender, order), then nothing. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +33,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -33,9 +44,10 @@
 /* <linux/icmp.h>'s, which clashes with <netinet/ip_icmp.h>. */
 #define ICMP_FILTER 1
 
-enum { R4, R6, P4, P6, C4, H4, NR };
+enum { R4, R6, P4, P6, C4, H4, H6, U4, U6, S4, NR };
 
-static const char *const names[NR] = { "R4", "R6", "P4", "P6", "C4", "H4" };
+static const char *const names[NR] = { "R4", "R6", "P4", "P6", "C4", "H4", "H6", "U4", "U6",
+					"S4" };
 static int fds[NR];
 static struct sockaddr_storage local[NR];
 static socklen_t local_len[NR];
@@ -97,10 +109,9 @@ static void do_bind(int fd, int family, uint16_t port)
 		fail("bind: %s", strerror(errno));
 }
 
-static uint16_t csum(const void *p, size_t n)
+static uint16_t csum_from(const void *p, size_t n, uint32_t s)
 {
 	const uint8_t *b = p;
-	uint32_t s = 0;
 
 	for (size_t i = 0; i + 1 < n; i += 2)
 		s += (b[i] << 8) | b[i + 1];
@@ -109,6 +120,92 @@ static uint16_t csum(const void *p, size_t n)
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
 	return htons(~s);
+}
+
+static uint16_t csum(const void *p, size_t n)
+{
+	return csum_from(p, n, 0);
+}
+
+static uint32_t sum_of(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (b[i] << 8) | b[i + 1];
+	return s;
+}
+
+/* A UDP datagram with PAYLOAD forged from FROM:SPORT to U's address,
+ * sent by H4 (IPv4) or H6 (IPv6) with an IP header of its own. */
+static void forge(int u, const char *from, uint16_t sport, const char *payload)
+{
+	uint8_t pkt[40 + 8 + 64] = { 0 };
+	bool v4 = local[u].ss_family == AF_INET;
+	size_t hl = v4 ? 20 : 40, plen = strlen(payload), tl = 8 + plen;
+	uint8_t *uh = pkt + hl, *src = pkt + (v4 ? 12 : 8), *dst = pkt + (v4 ? 16 : 24);
+	size_t alen = v4 ? 4 : 16;
+	ssize_t n;
+
+	if (v4) {
+		pkt[0] = 0x45;
+		pkt[8] = 64;
+		pkt[9] = IPPROTO_UDP;
+		pkt[2] = (hl + tl) >> 8;
+		pkt[3] = (hl + tl) & 0xff;
+		inet_pton(AF_INET, from, src);
+		memcpy(dst, &((struct sockaddr_in *)&local[u])->sin_addr, 4);
+	} else {
+		pkt[0] = 0x60;
+		pkt[4] = tl >> 8;
+		pkt[5] = tl & 0xff;
+		pkt[6] = IPPROTO_UDP;
+		pkt[7] = 64;
+		inet_pton(AF_INET6, from, src);
+		memcpy(dst, &((struct sockaddr_in6 *)&local[u])->sin6_addr, 16);
+	}
+	uh[0] = sport >> 8;
+	uh[1] = sport & 0xff;
+	memcpy(uh + 2, &((struct sockaddr_in *)&local[u])->sin_port, 2);
+	uh[4] = tl >> 8;
+	uh[5] = tl & 0xff;
+	memcpy(uh + 8, payload, plen);
+	memcpy(uh + 6, &(uint16_t){ csum_from(uh, tl, sum_of(src, 2 * alen) + IPPROTO_UDP + tl) },
+	       2);
+	n = v4 ? sendto(fds[H4], pkt, hl + tl, 0, (struct sockaddr *)&lo4, sizeof(lo4)) :
+		 sendto(fds[H6], pkt, hl + tl, 0, (struct sockaddr *)&lo6, sizeof(lo6));
+	if (n != (ssize_t)(hl + tl))
+		fail("forging a datagram from %s to %s: %s", from, names[u], strerror(errno));
+}
+
+/* The next datagram of U: PAYLOAD from FROM:PORT (waited for at most 5 s
+ * before the checkpoint; after it, it must be there). */
+static void expect(int u, const char *from, uint16_t port, const char *payload, int wait)
+{
+	struct pollfd p = { .fd = fds[u], .events = POLLIN };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char buf[128], host[INET6_ADDRSTRLEN] = "";
+	uint16_t sport;
+	ssize_t n;
+
+	if (poll(&p, 1, wait) != 1)
+		fail("%s lacks the datagram from %s:%u", names[u], from, port);
+	n = recvfrom(fds[u], buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK, (struct sockaddr *)&ss, &len);
+	if (n < 0)
+		fail("%s: recv: %s", names[u], strerror(errno));
+	if (ss.ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+		sport = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	} else {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+		sport = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	if (strcmp(host, from) || sport != port || (size_t)n != strlen(payload) ||
+	    memcmp(buf, payload, n))
+		fail("%s: a datagram of %zd bytes from %s:%u where \"%s\" from %s:%u was expected",
+		     names[u], n, host, sport, payload, from, port);
 }
 
 /* An echo request of FD's family (ID ignored by a ping socket) to the
@@ -196,7 +293,8 @@ static void check_names(void)
 int main(int argc, char **argv)
 {
 	uint64_t seed;
-	uint16_t id4, id6;
+	uint16_t id4, id6, s4_port;
+	char payload[3][32], buf[64];
 
 	test_init(argc, argv);
 	seed = test_seed();
@@ -215,17 +313,35 @@ int main(int argc, char **argv)
 	do_bind(fds[P4], AF_INET, id4);
 	fds[P6] = sock(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6);
 	do_bind(fds[P6], AF_INET6, id6);
-	fds[C4] = sock(AF_INET, SOCK_RAW, IPPROTO_UDP);
+	fds[C4] = sock(AF_INET, SOCK_RAW, getenv("SK_RAW_QUEUED") ? IPPROTO_UDP : 254);
 	setopt(fds[C4], SOL_SOCKET, SO_BINDTODEVICE, "lo", 2);
 	if (connect(fds[C4], (const struct sockaddr *)&lo4, sizeof(lo4)))
 		fail("connect C4: %s", strerror(errno));
 	fds[H4] = sock(AF_INET, SOCK_RAW, 253);
 	setopt(fds[H4], IPPROTO_IP, IP_HDRINCL, &(int){ 1 }, sizeof(int));
+	fds[H6] = sock(AF_INET6, SOCK_RAW, IPPROTO_RAW);
+	fds[U4] = sock(AF_INET, SOCK_DGRAM, 0);
+	do_bind(fds[U4], AF_INET, 0);
+	fds[U6] = sock(AF_INET6, SOCK_DGRAM, 0);
+	do_bind(fds[U6], AF_INET6, 0);
+	fds[S4] = sock(AF_INET, SOCK_DGRAM, 0);
+	do_bind(fds[S4], AF_INET, 0);
 	for (int i = 0; i < NR; i++) {
 		local_len[i] = sizeof(local[i]);
 		if (getsockname(fds[i], (struct sockaddr *)&local[i], &local_len[i]))
 			fail("getsockname %s: %s", names[i], strerror(errno));
 	}
+	snprintf(payload[0], sizeof(payload[0]), "forged %u", (unsigned)(seed % 100000));
+	snprintf(payload[1], sizeof(payload[1]), "from S4 %u", (unsigned)(seed >> 32) % 100000);
+	snprintf(payload[2], sizeof(payload[2]), "forged v6 %u", (unsigned)(seed >> 40));
+	forge(U4, "10.1.2.3", 4444, payload[0]);
+	expect(U4, "10.1.2.3", 4444, payload[0], 5000);
+	if (sendto(fds[S4], payload[1], strlen(payload[1]), 0, (struct sockaddr *)&local[U4],
+		   local_len[U4]) != (ssize_t)strlen(payload[1]))
+		fail("S4 to U4: %s", strerror(errno));
+	forge(U6, "fd00::5", 6666, payload[2]);
+	expect(U6, "fd00::5", 6666, payload[2], 5000);
+	s4_port = ntohs(((struct sockaddr_in *)&local[S4])->sin_port);
 	test_waitsig();
 
 	check_names();
@@ -236,5 +352,13 @@ int main(int argc, char **argv)
 	reply(P6, AF_INET6, false, id6, echo(P6, AF_INET6, 7));
 	if (send(fds[C4], "12345678", 8, 0) != 8)
 		fail("C4 can't send without an address: %s", strerror(errno));
+	expect(U4, "10.1.2.3", 4444, payload[0], 0);
+	recv(fds[U4], buf, sizeof(buf), 0);
+	expect(U4, "127.0.0.1", s4_port, payload[1], 0);
+	recv(fds[U4], buf, sizeof(buf), 0);
+	expect(U6, "fd00::5", 6666, payload[2], 0);
+	recv(fds[U6], buf, sizeof(buf), 0);
+	if (recv(fds[U4], buf, 1, MSG_DONTWAIT) >= 0 || recv(fds[U6], buf, 1, MSG_DONTWAIT) >= 0)
+		fail("U4 or U6 holds more than was queued");
 	pass();
 }
