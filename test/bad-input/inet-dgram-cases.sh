@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# UDP sockets with datagrams queued (net/sk-udp-queue.c), for
+# UDP sockets with datagrams queued (net/sk-udp-queue.c) and raw sockets
+# (net/sk-raw.c), for
 # test/bad-input/cases.sh (sourced after it; uses its bad_case, target_up,
 # refused, names, same_state, finish_original).
 
@@ -49,7 +50,23 @@ case_udp_queue_pktinfo() {
 		target_asleep_intact
 }
 
+# A raw socket of protocol UDP holding a copy of a datagram: nothing puts
+# a packet back into a raw socket's queue: refused naming the pid, fd,
+# the socket in words and why, the packet left where it was (the
+# target, in a namespace of its own, runs on).
+case_raw_queued() {
+	local st
+
+	SK_RAW_QUEUED=1 target_up "$BUILD/static/sk_raw_icmp" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	st=$?
+	refused "$st" "pid $TPID" "fd 7" "raw IPv4 socket of protocol 17 127.0.0.1" \
+		"packets queued" && target_asleep_intact
+}
+
 run_inet_dgram_bad_input() {
 	bad_case udp-queue-dump-fails case_udp_queue_dump_fails
 	bad_case udp-queue-pktinfo case_udp_queue_pktinfo
+	bad_case raw-queued case_raw_queued
 }
