@@ -12,8 +12,8 @@
  * again is refused when something is queued: options that give a reader
  * more than the payload and the sender (IP_PKTINFO, timestamps, the
  * TTL...), a socket filter, a socket bound to an interface (the
- * datagrams come back over the loopback), SO_REUSEPORT (they could go to
- * another socket of the group), a queue more than half full (a datagram
+ * datagrams come back over the loopback), SO_REUSEPORT or another socket
+ * bound to the same port (they could go to that one), a queue more than half full (a datagram
  * put back may take more memory than the kernel gave it on arrival), a
  * connected socket holding datagrams of another sender (from before its
  * connect(): they could not be put back into the running tree).  And
@@ -296,9 +296,35 @@ static int all_from_peer(int fd, uint8_t *buf)
 	return ok;
 }
 
+/* Another UDP socket of PID's namespace bound to PORT than INO (listed
+ * in /proc/PID/net/udp or udp6): 1 if so, 0 if not, -errno. */
+static int port_shared(pid_t pid, unsigned long ino, unsigned port)
+{
+	static const char *const tables[] = { "udp", "udp6" };
+	char path[64], line[512];
+	int ret = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(tables) && !ret; i++) {
+		unsigned lport;
+		unsigned long lino;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", pid, tables[i]);
+		f = fopen(path, "re");
+		if (!f)
+			return errno == ENOENT ? 0 : -errno;
+		while (!ret && fgets(line, sizeof(line), f))
+			ret = sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %*x %*x:%*x "
+				     "%*x:%*x %*x %*u %*d %lu", &lport, &lino) == 2 &&
+			      lport == port && lino != ino;
+		fclose(f);
+	}
+	return ret;
+}
+
 /* What makes the queue of FD refused: NULL, or why and *MORE. */
-static const char *queue_refusal(int fd, const InetSkEntry *e, uint8_t *buf, const char **more,
-				 int *err)
+static const char *queue_refusal(const struct files_dump *d, const struct fd_parms *p, int fd,
+				 const InetSkEntry *e, uint8_t *buf, const char **more, int *err)
 {
 	uint32_t rmem, rcvbuf;
 
@@ -308,6 +334,12 @@ static const char *queue_refusal(int fd, const InetSkEntry *e, uint8_t *buf, con
 	if (e->reuseport)
 		return "with SO_REUSEPORT (a datagram put back could reach another socket of its "
 		       "group)";
+	*err = port_shared(d->pid, p->st.st_ino, e->src_port);
+	if (*err < 0)
+		return "can't read its namespace's UDP sockets";
+	if (*err)
+		return "and another UDP socket bound to its port (a datagram put back could reach "
+		       "that one)";
 	*err = meminfo(fd, &rmem, &rcvbuf);
 	if (*err)
 		return "can't read the socket's memory";
@@ -438,7 +470,7 @@ int udp_queue_dump(const struct files_dump *d, const struct fd_parms *p, int fd,
 	}
 	if (recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT) < 0)
 		return errno == EAGAIN ? 0 : -errno;
-	why = queue_refusal(fd, e, buf, &more, &err);
+	why = queue_refusal(d, p, fd, e, buf, &more, &err);
 	if (why && err < 0) {
 		pr_err("pid %d fd %d (%s): %s: %s\n", d->pid, p->fd, what, why, strerror(-err));
 		return err;
