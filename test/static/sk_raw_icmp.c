@@ -4,7 +4,7 @@
  *   R4  raw IPv4 ICMP, bound to 127.0.0.1, ICMP_FILTER: echo replies only
  *   R6  raw IPv6 ICMPv6, ICMPV6_FILTER: echo replies only
  *   P4  ICMP ping socket bound to 127.0.0.1 with a random id
- *   P6  ICMPv6 ping socket bound to [::1] with another
+ *   P6  ICMPv6 ping socket bound to [::1] with another, connected to [::1]
  *   C4  raw IPv4 of protocol 254, connected to 127.0.0.1, bound to device
  *       lo (with SK_RAW_QUEUED=1 in the environment: of protocol UDP, so
  *       that it gets a copy of S4's datagram to U4, and the dump refuses
@@ -19,8 +19,9 @@
  * After the restore each has its address, id, filter and options back;
  * R4 and R6 send an echo request to the loopback and the first packet
  * they get is its reply (a lost filter would give them the request
- * first); P4 and P6 send one and get its reply, with their id; C4 sends
- * without an address (connected); U4 and U6 read exactly their datagrams
+ * first); P4 and P6 send one and get its reply, with their id, P6 also
+ * without an address (connected); C4 sends without an address
+ * (connected); U4 and U6 read exactly their datagrams
  * (payload, sender, order), then nothing. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -313,6 +314,8 @@ int main(int argc, char **argv)
 	do_bind(fds[P4], AF_INET, id4);
 	fds[P6] = sock(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6);
 	do_bind(fds[P6], AF_INET6, id6);
+	if (connect(fds[P6], (const struct sockaddr *)&lo6, sizeof(lo6)))
+		fail("connect P6: %s", strerror(errno));
 	fds[C4] = sock(AF_INET, SOCK_RAW, getenv("SK_RAW_QUEUED") ? IPPROTO_UDP : 254);
 	setopt(fds[C4], SOL_SOCKET, SO_BINDTODEVICE, "lo", 2);
 	if (connect(fds[C4], (const struct sockaddr *)&lo4, sizeof(lo4)))
@@ -350,6 +353,9 @@ int main(int argc, char **argv)
 	reply(P4, AF_INET, false, id4, echo(P4, AF_INET, 7));
 	reply(R6, AF_INET6, false, 0x4c4e, echo(R6, AF_INET6, 0x4c4e));
 	reply(P6, AF_INET6, false, id6, echo(P6, AF_INET6, 7));
+	if (send(fds[P6], (uint8_t[8]){ ICMP6_ECHO_REQUEST, 0, 0, 0, 0, 0, 0, 99 }, 8, 0) != 8)
+		fail("P6 can't send without an address: %s", strerror(errno));
+	reply(P6, AF_INET6, false, id6, 99);
 	if (send(fds[C4], "12345678", 8, 0) != 8)
 		fail("C4 can't send without an address: %s", strerror(errno));
 	expect(U4, "10.1.2.3", 4444, payload[0], 0);
