@@ -20,8 +20,8 @@ struct udp_queue {
  * fd P->fd, bound to LOCAL, WHAT naming it), whose options E already
  * holds: refused (-EOPNOTSUPP, one line) when something queued can't
  * come back exactly; read into Q and E->dgrams and put back into the
- * socket at once, so that the tree has it whatever happens to the dump.  Q is freed with udp_queue_free whatever it
- * returns. */
+ * socket at once, so that the tree has it whatever happens to the dump.
+ * Q is freed with udp_queue_free whatever it returns. */
 int udp_queue_dump(const struct files_dump *d, const struct fd_parms *p, int fd,
 		   const struct sockaddr_storage *local, const char *what, InetSkEntry *e,
 		   struct udp_queue *q);

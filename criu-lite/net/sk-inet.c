@@ -1,17 +1,18 @@
 /* Owns IPv4 and IPv6 sockets: a TCP socket that listens (its
  * connections waiting to be accepted: sk-tcp-queue.c), is neither
  * connected nor listening, or is established or closing (with
- * --tcp-established; sk-tcp.c and sk-tcp-state.c do its TCP repair), and
- * a UDP socket, bound or not, connected or not, and its queued datagrams
+ * --tcp-established; sk-tcp.c and sk-tcp-state.c do its TCP repair), a
+ * UDP socket, bound or not, connected or not, and its queued datagrams
  * (sk-udp-queue.c), a raw or ICMP ping socket (sk-raw.c: their state).
  * Read through a copy of the task's fd (TCP_INFO gives a listener's
  * backlog and waiting connections) and made again with socket(), the
  * options that matter before bind(), bind(), listen() or connect().
  * Refused: a TCP connection being opened (SYN_SENT, SYN_RECV), an
- * established or closing one without --tcp-established, a socket of another network namespace than lmproc's or the
- * tree's own (net/netns.c), other protocols (SCTP, UDP-Lite, MPTCP).  A port still taken at
- * restore (the original runs on: dump -R on the same host) fails the
- * restore naming the socket, except for a TCP socket whose connection
+ * established or closing one without --tcp-established, a socket of
+ * another network namespace than lmproc's or the tree's own
+ * (net/netns.c), other protocols (SCTP, UDP-Lite, MPTCP).  A port still
+ * taken at restore (the original runs on: dump -R on the same host) fails
+ * the restore naming the socket, except for a TCP socket whose connection
  * ended: that one held no port of its own any more (TIME_WAIT may hold
  * it), and is restored unbound when its old port is taken. */
 #include <arpa/inet.h>
@@ -247,9 +248,9 @@ static int read_shutdown(const struct files_dump *d, const struct fd_parms *p, i
 	bool md5 = false;
 	/* sock_diag lists raw sockets only with the protocol attribute and
 	 * ping sockets not at all: poll says their receive side. */
-	int ret = inet_raw_kind(e->type, e->protocol) ?
-			  -ENOENT :
-			  inet_diag_state(d->pid, e->family, e->protocol, p->st.st_ino, &shut, &md5);
+	int ret = inet_raw_kind(e->type, e->protocol)
+		      ? -ENOENT
+		      : inet_diag_state(d->pid, e->family, e->protocol, p->st.st_ino, &shut, &md5);
 
 	if (ret == -ENOENT) {
 		shut = poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLRDHUP) ? 1 : 0;

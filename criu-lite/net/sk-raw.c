@@ -39,7 +39,8 @@ static bool parse_line(const char *s, struct net_line *l)
 	char local[40];
 	unsigned lport, rport;
 
-	return sscanf(s, " %*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %x:%x %*x:%*x %*x %*u %*d %lu",
+	return sscanf(s,
+		      " %*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %x:%x %*x:%*x %*x %*u %*d %lu",
 		      local, &lport, l->rem, &rport, &l->state, &l->txq, &l->rxq, &l->ino) == 8;
 }
 
@@ -84,8 +85,8 @@ static int find_line(pid_t pid, const InetSkEntry *e, unsigned long ino, struct 
 const char *inet_raw_name(const InetSkEntry *e, char *buf, size_t len)
 {
 	if (e->type == SOCK_RAW)
-		snprintf(buf, len, "raw IPv%c socket of protocol %u", e->family == AF_INET ? '4' : '6',
-			 e->protocol);
+		snprintf(buf, len, "raw IPv%c socket of protocol %u",
+			 e->family == AF_INET ? '4' : '6', e->protocol);
 	else
 		snprintf(buf, len, "ICMP%s ping socket", e->family == AF_INET ? "" : "v6");
 	return buf;

@@ -222,7 +222,8 @@ static int queue_again(int fd, const int raw[2], int family, const struct sockad
 		if (rmem > rcvbuf)
 			return -ENOBUFS;
 		*why = "can't send it";
-		ret = udp_inject(raw[dst.ss_family == AF_INET6], &dst, &wsrc, g[*at]->data.data, g[*at]->data.len);
+		ret = udp_inject(raw[dst.ss_family == AF_INET6], &dst, &wsrc, g[*at]->data.data,
+				 g[*at]->data.len);
 		if (ret)
 			return ret;
 		*why = "it did not reach the socket";
@@ -257,18 +258,16 @@ static int refuse(const struct files_dump *d, const struct fd_parms *p, const ch
 static bool same_sender(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	struct sockaddr_storage wa, wb;
+	const struct sockaddr_in *a4 = (void *)&wa, *b4 = (void *)&wb;
+	const struct sockaddr_in6 *a6 = (void *)&wa, *b6 = (void *)&wb;
 
 	wire_addr(a, &wa);
 	wire_addr(b, &wb);
-	if (wa.ss_family != wb.ss_family)
+	if (wa.ss_family != wb.ss_family || a4->sin_port != b4->sin_port) /* sin6_port's place */
 		return false;
 	if (wa.ss_family == AF_INET)
-		return !memcmp(&((struct sockaddr_in *)&wa)->sin_addr,
-			       &((struct sockaddr_in *)&wb)->sin_addr, 4) &&
-		       ((struct sockaddr_in *)&wa)->sin_port == ((struct sockaddr_in *)&wb)->sin_port;
-	return !memcmp(&((struct sockaddr_in6 *)&wa)->sin6_addr,
-		       &((struct sockaddr_in6 *)&wb)->sin6_addr, 16) &&
-	       ((struct sockaddr_in6 *)&wa)->sin6_port == ((struct sockaddr_in6 *)&wb)->sin6_port;
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return !memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr));
 }
 
 /* A connected socket: every datagram queued comes from its peer, read

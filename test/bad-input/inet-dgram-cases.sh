@@ -50,6 +50,21 @@ case_udp_queue_pktinfo() {
 		target_asleep_intact
 }
 
+# A connected UDP socket holding a datagram from another sender than its
+# peer (queued before its connect()): it could not be put back into the
+# running socket: refused naming the pid, fd, address and why, before
+# anything is read.
+case_udp_queue_foreign() {
+	local st
+
+	SK_UDP_FOREIGN=1 target_up "$BUILD/static/sk_udp_queue" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	st=$?
+	refused "$st" "pid $TPID" "(UDP socket 127.0.0.1:" "datagrams queued" \
+		"another sender than the connected peer" && target_asleep_intact
+}
+
 # A raw socket of protocol UDP holding a copy of a datagram: nothing puts
 # a packet back into a raw socket's queue: refused naming the pid, fd,
 # the socket in words and why, the packet left where it was (the
@@ -68,5 +83,6 @@ case_raw_queued() {
 run_inet_dgram_bad_input() {
 	bad_case udp-queue-dump-fails case_udp_queue_dump_fails
 	bad_case udp-queue-pktinfo case_udp_queue_pktinfo
+	bad_case udp-queue-foreign case_udp_queue_foreign
 	bad_case raw-queued case_raw_queued
 }

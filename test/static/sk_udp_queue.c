@@ -1,12 +1,16 @@
 /* UDP sockets with datagrams queued at the checkpoint:
  *   R4  bound to 127.0.0.1: 3 datagrams, from A4, B4, A4
  *   R6  bound to [::1]: 3 datagrams, from A6, B6, A6 (one empty)
- *   RD  bound to [::] (dual stack), connected-less: from A4 (v4-mapped),
+ *   RD  bound to [::] (dual stack), not connected: from A4 (v4-mapped),
  *       A6, B4
+ *   RC  bound to 127.0.0.1, connected to A4: 2 datagrams from A4 (with
+ *       SK_UDP_FOREIGN=1 in its environment, one from B4 before the
+ *       connect(): a bad-input case, refused)
  * A4, B4, A6, B6 are the senders, bound to the loopbacks.  After the
  * restore each receiver reads exactly its datagrams (payload, sender's
  * address and port, order) and nothing more, then still receives new
- * ones from both of its senders.  With SK_UDP_PKTINFO=1 in its
+ * ones from both of its senders; RC is still connected to A4, its
+ * SO_PEEK_OFF still off.  With SK_UDP_PKTINFO=1 in its
  * environment R4 has IP_PKTINFO (a bad-input case: refused). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,9 +26,9 @@
 
 #include "test.h"
 
-enum { A4, B4, A6, B6, R4, R6, RD, NR };
+enum { A4, B4, A6, B6, R4, R6, RD, RC, NR };
 
-static const char *const names[NR] = { "A4", "B4", "A6", "B6", "R4", "R6", "RD" };
+static const char *const names[NR] = { "A4", "B4", "A6", "B6", "R4", "R6", "RD", "RC" };
 static int fds[NR];
 static struct sockaddr_storage addr[NR];
 static socklen_t addr_len[NR];
@@ -39,6 +43,7 @@ static struct dgram queued[] = {
 	{ R4, A4, 9, "" }, { R4, B4, 17, "" }, { R4, A4, 1, "" },
 	{ R6, A6, 33, "" }, { R6, B6, 0, "" }, { R6, A6, 5, "" },
 	{ RD, A4, 12, "" }, { RD, A6, 7, "" }, { RD, B4, 40, "" },
+	{ RC, A4, 3, "" }, { RC, A4, 20, "" },
 };
 
 static int sock(int family, const char *where)
@@ -137,6 +142,20 @@ static void recv_one(const struct dgram *d, const char *when)
 		     names[d->to], d->len);
 }
 
+static void check_connected(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int off = 0;
+
+	if (getpeername(fds[RC], (struct sockaddr *)&ss, &len) || len != addr_len[A4] ||
+	    memcmp(&ss, &addr[A4], len))
+		fail("RC is no longer connected to A4");
+	len = sizeof(off);
+	if (getsockopt(fds[RC], SOL_SOCKET, SO_PEEK_OFF, &off, &len) || off != -1)
+		fail("RC's SO_PEEK_OFF is %d, not -1", off);
+}
+
 static void check_empty(int r)
 {
 	char c;
@@ -147,6 +166,8 @@ static void check_empty(int r)
 
 int main(int argc, char **argv)
 {
+	struct dgram early = { RC, B4, 4, "from" };
+	bool foreign = getenv("SK_UDP_FOREIGN");
 	uint64_t seed;
 	int off = 0;
 
@@ -159,6 +180,7 @@ int main(int argc, char **argv)
 	fds[R4] = sock(AF_INET, "127.0.0.1");
 	fds[R6] = sock(AF_INET6, "::1");
 	fds[RD] = sock(AF_INET6, "::");
+	fds[RC] = sock(AF_INET, "127.0.0.1");
 	if (getenv("SK_UDP_PKTINFO") && setsockopt(fds[R4], IPPROTO_IP, IP_PKTINFO, &(int){ 1 },
 						   sizeof(int)))
 		fail("IP_PKTINFO: %s", strerror(errno));
@@ -167,6 +189,10 @@ int main(int argc, char **argv)
 		if (getsockname(fds[i], (struct sockaddr *)&addr[i], &addr_len[i]))
 			fail("getsockname %s: %s", names[i], strerror(errno));
 	}
+	if (foreign)
+		send_one(&early);
+	if (connect(fds[RC], (struct sockaddr *)&addr[A4], addr_len[A4]))
+		fail("connect RC: %s", strerror(errno));
 	for (size_t i = 0; i < sizeof(queued) / sizeof(queued[0]); i++) {
 		for (size_t k = 0; k < queued[i].len; k++)
 			queued[i].data[k] = (char)test_mix(seed + off++);
@@ -174,11 +200,16 @@ int main(int argc, char **argv)
 	}
 	test_waitsig();
 
+	check_connected();
+	if (foreign)
+		recv_one(&early, "after the checkpoint");
+
 	for (size_t i = 0; i < sizeof(queued) / sizeof(queued[0]); i++)
 		recv_one(&queued[i], "after the checkpoint");
 	check_empty(R4);
 	check_empty(R6);
 	check_empty(RD);
+	check_empty(RC);
 	for (size_t i = 0; i < sizeof(queued) / sizeof(queued[0]); i++) {
 		queued[i].data[0] ^= 0x5a;
 		send_one(&queued[i]);
