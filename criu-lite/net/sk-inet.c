@@ -269,6 +269,24 @@ static int read_shutdown(const struct files_dump *d, const struct fd_parms *p, i
 	return 0;
 }
 
+/* A datagram socket's pending error (an ICMP error on a connected one)
+ * or error queue (IP_RECVERR) is seen by poll only: reading either takes
+ * it.  Refused (-EOPNOTSUPP) if there is one, before the queue is read
+ * (which would take it too). */
+static int pending_error(const struct files_dump *d, const struct fd_parms *p, int fd,
+			 const char *what)
+{
+	struct pollfd pfd = { .fd = fd };
+
+	if (poll(&pfd, 1, 0) < 0)
+		return -errno;
+	if (!(pfd.revents & POLLERR))
+		return 0;
+	pr_err("pid %d fd %d (%s): a pending error or entries in its error queue, which can't "
+	       "be read without taking them: not supported\n", d->pid, p->fd, what);
+	return -EOPNOTSUPP;
+}
+
 /* A TCP socket whose connection ended reads the MSS and window clamp its
  * connection negotiated, not settings of its own: a socket made again is
  * unconnected and can't take them (TCP_MAXSEG refuses a value above the
@@ -317,6 +335,9 @@ static int read_more(const struct files_dump *d, const struct fd_parms *p, int f
 	e->n_opts = o->n;
 	ret = read_shutdown(d, p, fd, local, e);
 	if (ret || e->type == SOCK_STREAM)
+		return ret;
+	ret = pending_error(d, p, fd, what);
+	if (ret)
 		return ret;
 	ret = sk_mcast_member(d->pid, fd, e->family, group, sizeof(group));
 	if (ret > 0) {

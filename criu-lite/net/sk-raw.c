@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/sock_diag.h>
 
 #include "common.h"
 #include "log.h"
@@ -95,9 +96,10 @@ const char *inet_raw_name(const InetSkEntry *e, char *buf, size_t len)
 int inet_raw_state(const struct files_dump *d, const struct fd_parms *p, int fd, const char *what,
 		   InetSkEntry *e, uint8_t *dbuf)
 {
+	uint32_t mi[SK_MEMINFO_VARS] = { 0 };
+	socklen_t mlen = sizeof(mi);
 	struct net_line l;
 	size_t alen = e->family == AF_INET ? 4 : 16;
-	char c;
 	int ret = find_line(d->pid, e, p->st.st_ino, &l);
 
 	if (ret < 0) {
@@ -105,7 +107,12 @@ int inet_raw_state(const struct files_dump *d, const struct fd_parms *p, int fd,
 		       what, strerror(-ret));
 		return ret;
 	}
-	if ((ret && (l.txq || l.rxq)) || recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+	/* Not a recv(MSG_PEEK): it would take a pending error. */
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &mlen)) {
+		pr_perror("pid %d fd %d (%s): can't read its memory", d->pid, p->fd, what);
+		return -errno;
+	}
+	if ((ret && (l.txq || l.rxq)) || mi[SK_MEMINFO_RMEM_ALLOC] || mi[SK_MEMINFO_WMEM_ALLOC]) {
 		pr_err("pid %d fd %d (%s): packets queued: not supported\n", d->pid, p->fd, what);
 		return -EOPNOTSUPP;
 	}

@@ -453,6 +453,7 @@ int udp_queue_dump(const struct files_dump *d, const struct fd_parms *p, int fd,
 	cleanup_free uint8_t *buf = malloc(UDP_INJECT_MAX_DATA + 1);
 	const char *why, *more = NULL;
 	int err = 0, ret, outq = 0;
+	uint32_t rmem, rcvbuf;
 
 	if (!buf)
 		return -ENOMEM;
@@ -467,8 +468,15 @@ int udp_queue_dump(const struct files_dump *d, const struct fd_parms *p, int fd,
 		       "supported\n", d->pid, p->fd, what, outq);
 		return -EOPNOTSUPP;
 	}
-	if (recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT) < 0)
-		return errno == EAGAIN ? 0 : -errno;
+	/* Not a recv(MSG_PEEK): it would take a pending error. */
+	ret = meminfo(fd, &rmem, &rcvbuf);
+	if (ret) {
+		pr_err("pid %d fd %d (%s): can't read its memory: %s\n", d->pid, p->fd, what,
+		       strerror(-ret));
+		return ret;
+	}
+	if (!rmem)
+		return 0;
 	why = queue_refusal(d, p, fd, e, buf, &more, &err);
 	if (why && err < 0) {
 		pr_err("pid %d fd %d (%s): %s: %s\n", d->pid, p->fd, what, why, strerror(-err));

@@ -65,6 +65,20 @@ case_udp_queue_foreign() {
 		"another sender than the connected peer" && target_asleep_intact
 }
 
+# A connected UDP socket whose ICMP error is pending: only a read shows
+# it, and takes it: refused naming the pid, the socket and why, the error
+# still pending (the target's recv() gets it).
+case_udp_error_pending() {
+	local st
+
+	SK_UDP_ERROR=1 target_up "$BUILD/static/sk_udp_queue" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	st=$?
+	refused "$st" "pid $TPID" "(UDP socket 127.0.0.1:" "a pending error" &&
+		target_asleep_intact
+}
+
 # A raw socket of protocol UDP holding a copy of a datagram: nothing puts
 # a packet back into a raw socket's queue: refused naming the pid, fd,
 # the socket in words and why, the packet left where it was (the
@@ -84,5 +98,6 @@ run_inet_dgram_bad_input() {
 	bad_case udp-queue-dump-fails case_udp_queue_dump_fails
 	bad_case udp-queue-pktinfo case_udp_queue_pktinfo
 	bad_case udp-queue-foreign case_udp_queue_foreign
+	bad_case udp-error-pending case_udp_error_pending
 	bad_case raw-queued case_raw_queued
 }

@@ -6,6 +6,9 @@
  *   RC  bound to 127.0.0.1, connected to A4: 2 datagrams from A4 (with
  *       SK_UDP_FOREIGN=1 in its environment, one from B4 before the
  *       connect(): a bad-input case, refused)
+ *   E   only with SK_UDP_ERROR=1 in its environment (a bad-input case,
+ *       refused): connected to a port nobody has, its ICMP error pending;
+ *       after the checkpoint its recv() still says ECONNREFUSED
  * A4, B4, A6, B6 are the senders, bound to the loopbacks.  After the
  * restore each receiver reads exactly its datagrams (payload, sender's
  * address and port, order) and nothing more, then still receives new
@@ -156,6 +159,25 @@ static void check_connected(void)
 		fail("RC's SO_PEEK_OFF is %d, not -1", off);
 }
 
+/* A socket connected to a closed port, whose datagram got an ICMP port
+ * unreachable: its error is pending (poll says POLLERR). */
+static int error_pending(void)
+{
+	int closed = sock(AF_INET, "127.0.0.1"), e = sock(AF_INET, "127.0.0.1");
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct pollfd p = { .fd = e };
+
+	if (getsockname(closed, (struct sockaddr *)&ss, &len))
+		fail("getsockname: %s", strerror(errno));
+	close(closed);
+	if (connect(e, (struct sockaddr *)&ss, len) || send(e, "x", 1, 0) != 1)
+		fail("E: %s", strerror(errno));
+	if (poll(&p, 1, 5000) != 1 || !(p.revents & POLLERR))
+		fail("E got no error");
+	return e;
+}
+
 static void check_empty(int r)
 {
 	char c;
@@ -169,7 +191,7 @@ int main(int argc, char **argv)
 	struct dgram early = { RC, B4, 4, "from" };
 	bool foreign = getenv("SK_UDP_FOREIGN");
 	uint64_t seed;
-	int off = 0;
+	int off = 0, e = -1;
 
 	test_init(argc, argv);
 	seed = test_seed();
@@ -198,8 +220,12 @@ int main(int argc, char **argv)
 			queued[i].data[k] = (char)test_mix(seed + off++);
 		send_one(&queued[i]);
 	}
+	if (getenv("SK_UDP_ERROR"))
+		e = error_pending();
 	test_waitsig();
 
+	if (e >= 0 && (recv(e, &off, 1, MSG_DONTWAIT) >= 0 || errno != ECONNREFUSED))
+		fail("E's pending error is lost: %s", strerror(errno));
 	check_connected();
 	if (foreign)
 		recv_one(&early, "after the checkpoint");
