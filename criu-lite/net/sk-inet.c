@@ -563,6 +563,10 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 	socklen_t len;
 	int fd = socket(e->family, e->type | SOCK_CLOEXEC, e->protocol), ret;
 
+	if (fd < 0 && errno == EACCES && e->type == SOCK_DGRAM && e->protocol != IPPROTO_UDP)
+		return task_files_err(tf, desc, "can't create an ICMP ping socket: "
+				      "net.ipv4.ping_group_range does not hold gid %u",
+				      (unsigned)getegid());
 	if (fd < 0)
 		return task_files_err(tf, desc, "can't create an IP socket: %s", strerror(errno));
 	ret = set_options(fd, e, &which);

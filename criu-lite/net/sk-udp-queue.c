@@ -517,9 +517,12 @@ const char *udp_queue_bad(const InetSkEntry *e)
 		return "datagrams queued on a socket with an option they can't be kept with";
 	for (size_t i = 0; i < e->n_dgrams; i++) {
 		const UdpDgramEntry *g = e->dgrams[i];
+		bool v4 = alen == 4 ||
+			  (g->src_addr.len == 16 && IN6_IS_ADDR_V4MAPPED(g->src_addr.data));
 
+		/* An IPv4 packet holds 20 bytes less than an IPv6 one. */
 		if (g->src_addr.len != alen || g->src_port > 65535 ||
-		    g->data.len > UDP_INJECT_MAX_DATA)
+		    g->data.len > UDP_INJECT_MAX_DATA - (v4 ? 20 : 0))
 			return "a queued datagram's sender or size out of range";
 	}
 	return NULL;
