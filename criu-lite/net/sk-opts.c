@@ -137,8 +137,11 @@ static const struct opt table[] = {
 	INT(IPPROTO_IP, IP_MULTICAST_ALL, 0),
 	{ IPPROTO_IP, IP_UNICAST_IF, "IP_UNICAST_IF", K_IFINDEX_BE, IFNAMSIZ - 1, 0, NULL },
 	INT(IPPROTO_IP, IP_LOCAL_PORT_RANGE, 0),
-	/* A raw socket's: its own IP header, the ICMP types it gets. */
+	/* A raw socket's: its own IP header, the ICMP types it gets, router
+	 * alert packets, fragments not reassembled. */
 	INT(IPPROTO_IP, IP_HDRINCL, 0),
+	INT(IPPROTO_IP, IP_ROUTER_ALERT, 0),
+	INT(IPPROTO_IP, IP_NODEFRAG, 0),
 	BYTES(SOL_RAW, ICMP_FILTER, 4, 0),
 	INT(IPPROTO_IPV6, IPV6_HDRINCL, 0),
 	INT(IPPROTO_IPV6, IPV6_CHECKSUM, 0),

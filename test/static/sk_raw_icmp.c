@@ -9,7 +9,7 @@
  *       lo (with SK_RAW_QUEUED=1 in the environment: of protocol UDP, so
  *       that it gets a copy of S4's datagram to U4, and the dump refuses
  *       it: a bad-input case)
- *   H4  raw IPv4 of protocol 253, IP_HDRINCL
+ *   H4  raw IPv4 of protocol 253, IP_HDRINCL, IP_NODEFRAG, IP_ROUTER_ALERT
  *   H6  raw IPv6 IPPROTO_RAW (its own IPv6 header)
  *   U4  UDP bound to 127.0.0.1, with datagrams queued: one H4 forged
  *       from 10.1.2.3:4444 (no such address here), one from S4
@@ -274,6 +274,12 @@ static void check_opts(void)
 	if (getsockopt(fds[H4], IPPROTO_IP, IP_HDRINCL, &v, &len) || v != 1)
 		fail("H4 lost IP_HDRINCL");
 	len = sizeof(v);
+	if (getsockopt(fds[H4], IPPROTO_IP, IP_NODEFRAG, &v, &len) || v != 1)
+		fail("H4 lost IP_NODEFRAG");
+	len = sizeof(v);
+	if (getsockopt(fds[H4], IPPROTO_IP, IP_ROUTER_ALERT, &v, &len) || v != 1)
+		fail("H4 lost IP_ROUTER_ALERT");
+	len = sizeof(v);
 	if (getsockopt(fds[C4], IPPROTO_IP, IP_HDRINCL, &v, &len) || v != 0)
 		fail("C4 got IP_HDRINCL");
 }
@@ -322,6 +328,8 @@ int main(int argc, char **argv)
 		fail("connect C4: %s", strerror(errno));
 	fds[H4] = sock(AF_INET, SOCK_RAW, 253);
 	setopt(fds[H4], IPPROTO_IP, IP_HDRINCL, &(int){ 1 }, sizeof(int));
+	setopt(fds[H4], IPPROTO_IP, IP_NODEFRAG, &(int){ 1 }, sizeof(int));
+	setopt(fds[H4], IPPROTO_IP, IP_ROUTER_ALERT, &(int){ 1 }, sizeof(int));
 	fds[H6] = sock(AF_INET6, SOCK_RAW, IPPROTO_RAW);
 	fds[U4] = sock(AF_INET, SOCK_DGRAM, 0);
 	do_bind(fds[U4], AF_INET, 0);
