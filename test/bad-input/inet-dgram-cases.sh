@@ -79,6 +79,31 @@ case_udp_error_pending() {
 		target_asleep_intact
 }
 
+# The images of a dump -R whose first queued datagram's sender port is
+# out of range (imgmangle max on the port, an ephemeral one of 3 varint
+# bytes: 2097151, resealed): the restore refuses files.img naming the
+# datagram before anything is made.
+case_udp_queue_bad_image() {
+	local rec st
+
+	target_up "$BUILD/static/sk_udp_queue" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img" -R || { REASON="dump -R failed"; return 1; }
+	# The record of the first socket with datagrams (records are in id order).
+	rec=$("$LMPROC" show "$RD/img/files.img" | awk '/"id": / { n++ }
+		/"dgrams": \[$/ { print n - 1; exit }')
+	if [ -z "$rec" ] ||
+	   ! "$BUILD/tools/imgmangle" max "$RD/img/files.img" "$rec:15.40#0.2" >"$RD/mangle.out" 2>&1 ||
+	   ! "$BUILD/tools/imgmangle" reseal "$RD/img/files.img"; then
+		REASON="can't damage files.img (record ${rec:-none}): $(head -n 1 "$RD/mangle.out")"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	st=$?
+	refused "$st" files.img "UDP socket" "datagram's sender or size out of range" &&
+		target_asleep_intact
+}
+
 # A raw socket of protocol UDP holding a copy of a datagram: nothing puts
 # a packet back into a raw socket's queue: refused naming the pid, fd,
 # the socket in words and why, the packet left where it was (the
@@ -99,5 +124,6 @@ run_inet_dgram_bad_input() {
 	bad_case udp-queue-pktinfo case_udp_queue_pktinfo
 	bad_case udp-queue-foreign case_udp_queue_foreign
 	bad_case udp-error-pending case_udp_error_pending
+	bad_case udp-queue-bad-image case_udp_queue_bad_image
 	bad_case raw-queued case_raw_queued
 }
