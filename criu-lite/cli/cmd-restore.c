@@ -259,7 +259,7 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	 * the source commits; from then on the source's copy is gone, and
 	 * this one must run whatever fails (committed). */
 	if (!ret && opts->restore_hold) {
-		ret = opts->restore_hold(opts->hold_arg,
+		ret = opts->restore_hold(opts->hold_arg, t,
 					 t->pidns ? t->ctx[0].host_pid : t->ctx[0].pid);
 		committed = !ret;
 	}

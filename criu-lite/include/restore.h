@@ -395,6 +395,9 @@ int restore_map_host_tids(struct restore_ctx *ctx);
 /* restore-hold.c: once every task is ready (host pids known), a pidfd of
  * each, proven this restore's, and the seize of each. */
 int restore_hold_tree(struct restore_tree *t);
+/* 0 if every process of the tree is alive (held, neither reaped nor a
+ * zombie); else -ECHILD and WHY names the first one found dead. */
+int restore_tree_intact(const struct restore_tree *t, char *why, size_t len);
 /* Kills the tree through the pidfds held and reaps what lmproc can (any
  * failure before detach). */
 void restore_kill_tree(struct restore_tree *t);

@@ -190,12 +190,21 @@ static int wait_restored(struct mig_src *m)
 	return -ECANCELED;
 }
 
-static int wait_committed(struct mig_src *m)
+static int wait_committed(struct mig_src *m, bool *gone)
 {
 	struct mig_msg msg;
 	char why[256];
 	int ret = mig_recv(&m->chan, &msg, why, sizeof(why));
 
+	if (!ret && msg.type == MIG_ERROR) {
+		/* serve answers COMMIT with ERROR only once its copy is gone:
+		 * the tree resumes here. */
+		mig_printable(msg.data);
+		fail(m, -ECANCELED, "the destination's copy is gone: %s", msg.data);
+		mig_msg_free(&msg);
+		*gone = true;
+		return -ECANCELED;
+	}
 	if (!ret && msg.type != MIG_COMMITTED)
 		ret = -EPROTO;
 	if (ret)
@@ -218,10 +227,22 @@ static uint64_t freeze_time(int dfd)
 	return us;
 }
 
+/* Said now, so that the dump adds no line of its own: the release that
+ * follows is dump -R's.  A signal the dump names itself. */
+static int released(struct mig_src *m, int ret)
+{
+	if (ret != -EINTR)
+		pr_err("Migration of pid %d to %s failed: %s; the tree is released and "
+		       "runs here as before\n",
+		       m->opts->pid, m->opts->to, m->reason);
+	return ret;
+}
+
 /* Called by the dump with the tree frozen and its images complete. */
 static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 {
 	struct mig_src *m = arg;
+	bool gone = false;
 	int ret;
 
 	m->t_frozen = t_frozen_us;
@@ -240,20 +261,17 @@ static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 	if (ret) {
 		/* The destination drops its copy on ABORT, or on the lost link. */
 		mig_send_text(&m->chan, MIG_ABORT, m->reason);
-		/* Said now, so that the dump adds no line of its own: the release
-		 * that follows is dump -R's.  A signal the dump names itself. */
-		if (ret != -EINTR)
-			pr_err("Migration of pid %d to %s failed: %s; the tree is released and "
-			       "runs here as before\n",
-			       m->opts->pid, m->opts->to, m->reason);
-		return ret;
+		return released(m, ret);
 	}
 	if (mig_send(&m->chan, MIG_COMMIT, NULL, 0)) {
 		/* COMMIT may or may not have left: the outcome is unknown. */
 		fail(m, -ECONNRESET, "%s", "the connection failed while sending COMMIT");
 		return DUMP_HOLD_FROZEN;
 	}
-	if (wait_committed(m))
+	ret = wait_committed(m, &gone);
+	if (gone)
+		return released(m, ret);
+	if (ret)
 		return DUMP_HOLD_FROZEN;
 	m->t_committed = now_us();
 	return 0;

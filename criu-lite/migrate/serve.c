@@ -311,7 +311,7 @@ static int recv_images(struct mig_dst *d)
 
 /* The restore's hold: the tree made and stopped, nothing of it runs (or,
  * after the source's --grace, running, its network still locked). */
-static int hold(void *arg, pid_t root)
+static int hold(void *arg, const struct restore_tree *tree, pid_t root)
 {
 	struct mig_dst *d = arg;
 	char msg[64], why[256];
@@ -335,13 +335,20 @@ static int hold(void *arg, pid_t root)
 		return -ECANCELED;
 	}
 	mig_msg_free(&m);
+	/* The test's moment to cut the link between COMMIT and COMMITTED, or
+	 * to kill the copy before its check. */
+	if (fault_injected("serve-stop-before-committed"))
+		raise(SIGSTOP);
+	/* A copy that died since RESTORED (killed, out of memory) is not
+	 * committed to: the ERROR goes once the restore's failure path has
+	 * killed and reaped the rest, and the source resumes its own. */
+	ret = restore_tree_intact(tree, why, sizeof(why));
+	if (ret)
+		return fail(d, ret, "%s after RESTORED: not committed", why);
 	/* Committed: the source kills its tree once it reads COMMITTED, and
 	 * stays stopped if it never does; either way this copy runs. */
 	d->committed = true;
 	d->t_committed = now_us();
-	/* The test's moment to cut the link between COMMIT and COMMITTED. */
-	if (fault_injected("serve-stop-before-committed"))
-		raise(SIGSTOP);
 	if (fault_injected("serve-no-committed")) {
 		mig_chan_close(&d->chan);
 		return 0;

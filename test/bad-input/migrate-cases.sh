@@ -200,6 +200,66 @@ case_migrate_after_commit() {
 	moved_passes 1
 }
 
+# copy_of PID: the process below PID (three generations at most) whose
+# pid in its own namespace is TPID: the restored copy.
+copy_of() {
+	local gen=$1 next p
+
+	for _ in 1 2 3; do
+		next=$(for p in $gen; do cat /proc/"$p"/task/*/children 2>/dev/null; done)
+		for p in $next; do
+			[ "$(awk '/^NSpid:/ { print $NF }' /proc/"$p"/status 2>/dev/null)" = "$TPID" ] &&
+				[ "$p" != "$TPID" ] && echo "$p" && return 0
+		done
+		gen=$next
+	done
+	return 1
+}
+
+# not_running PID: PID is gone or a zombie.
+not_running() {
+	local st
+
+	st=$(proc_state "$1")
+	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
+}
+
+# (3d) the destination's copy killed between RESTORED and COMMIT (serve's
+# child stopped once COMMIT arrived, LMPROC_FAULT=serve-stop-before-
+# committed, while the test kills the copy's root): serve answers ERROR,
+# not COMMITTED; the source resumes its tree, which runs on and passes.
+case_migrate_dies_before_commit() {
+	local lm root
+
+	target_up || return 1
+	SERVE_FAULT=serve-stop-before-committed serve_up || return 1
+	mig --tls-psk-file "$RD/psk" &
+	lm=$!
+	if ! wait_until 30000 stopped_child; then
+		kill -TERM "$lm" 2>/dev/null
+		wait "$lm"
+		REASON="serve's child never stopped after COMMIT"
+		return 1
+	fi
+	root=$(copy_of "$STOPPED_CHILD")
+	if [ -z "$root" ]; then
+		kill -CONT "$STOPPED_CHILD"
+		wait "$lm"
+		REASON="no restored copy under serve's child $STOPPED_CHILD"
+		return 1
+	fi
+	kill -KILL "$root"
+	wait_until 5000 not_running "$root"
+	kill -CONT "$STOPPED_CHILD"
+	wait "$lm"
+	ERRORS_ONLY=1 refused $? "pid $TPID" "the destination's copy is gone" \
+		"died after RESTORED: not committed" "released" || return 1
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	serve_says 1 "migration 1 from .* refused: the restored tree's pid $TPID .*died after \
+RESTORED" || return 1
+	target_intact
+}
+
 # byte N: the byte N as printf's \xHH escape.
 byte() {
 	printf '\\x%02x' "$(($1 & 255))"
@@ -1467,6 +1527,8 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-restore-fails mig_case case_migrate_restore_fails
 	CASE_KIND=migrate bad_case migrate-dump-refused mig_case case_migrate_dump_refused
 	CASE_KIND=migrate bad_case migrate-after-commit mig_case case_migrate_after_commit
+	CASE_KIND=migrate bad_case migrate-dies-before-commit mig_case \
+		case_migrate_dies_before_commit
 	CASE_KIND=migrate bad_case migrate-bad-frames mig_case case_migrate_bad_frames
 	CASE_KIND=migrate bad_case migrate-commit-lost mig_case case_migrate_commit_lost
 	CASE_KIND=migrate bad_case migrate-link-lost mig_case case_migrate_held link
