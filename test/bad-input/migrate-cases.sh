@@ -229,29 +229,21 @@ not_running() {
 # committed, while the test kills the copy's root): serve answers ERROR,
 # not COMMITTED; the source resumes its tree, which runs on and passes.
 case_migrate_dies_before_commit() {
-	local lm root
+	local root
 
-	target_up || return 1
-	SERVE_FAULT=serve-stop-before-committed serve_up || return 1
-	mig --tls-psk-file "$RD/psk" &
-	lm=$!
-	if ! wait_until 30000 stopped_child; then
-		kill -TERM "$lm" 2>/dev/null
-		wait "$lm"
-		REASON="serve's child never stopped after COMMIT"
+	mig_to_stop serve-stop-before-committed "serve's child never stopped after COMMIT" ||
 		return 1
-	fi
 	root=$(copy_of "$STOPPED_CHILD")
 	if [ -z "$root" ]; then
 		kill -CONT "$STOPPED_CHILD"
-		wait "$lm"
+		wait "$MIG_PID"
 		REASON="no restored copy under serve's child $STOPPED_CHILD"
 		return 1
 	fi
 	kill -KILL "$root"
 	wait_until 5000 not_running "$root"
 	kill -CONT "$STOPPED_CHILD"
-	wait "$lm"
+	wait "$MIG_PID"
 	ERRORS_ONLY=1 refused $? "pid $TPID" "the destination's copy is gone" \
 		"died after RESTORED: not committed" "released" || return 1
 	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
@@ -430,27 +422,36 @@ stopped_child() {
 	return 1
 }
 
+# mig_to_stop FAULT WHY: the target up, serve with LMPROC_FAULT=FAULT,
+# migrate started (its pid in MIG_PID), until serve's child has stopped
+# itself (STOPPED_CHILD); else migrate ended and REASON=WHY.
+mig_to_stop() {
+	target_up || return 1
+	SERVE_FAULT=$1 serve_up || return 1
+	mig --tls-psk-file "$RD/psk" &
+	MIG_PID=$!
+	wait_until 30000 stopped_child && return 0
+	kill -TERM "$MIG_PID" 2>/dev/null
+	wait "$MIG_PID"
+	REASON=$2
+	return 1
+}
+
 # mig_held HOW: migrate while serve's restore is held before its fork;
 # HOW ends it: "link" kills serve's child (the link is lost before
 # RESTORED), "signal" sends SIGTERM to migrate.  Either way the source's
 # tree is released as dump -R would, runs on and passes.
 case_migrate_held() {
-	local lm st
+	local st
 
-	target_up || return 1
-	SERVE_FAULT=restore-stop-before-fork serve_up || return 1
-	mig --tls-psk-file "$RD/psk" &
-	lm=$!
-	if ! wait_until 10000 stopped_child; then
-		REASON="serve's restore did not stop before its fork"
+	mig_to_stop restore-stop-before-fork "serve's restore did not stop before its fork" ||
 		return 1
-	fi
 	if [ "$1" = link ]; then
 		kill -KILL "$STOPPED_CHILD"
 	else
-		kill -TERM "$(cat /proc/"$lm"/task/*/children | tr ' ' '\n' | head -n 1)"
+		kill -TERM "$(cat /proc/"$MIG_PID"/task/*/children | tr ' ' '\n' | head -n 1)"
 	fi
-	wait "$lm"
+	wait "$MIG_PID"
 	st=$?
 	kill -KILL "$STOPPED_CHILD"
 	if [ "$1" = link ]; then
