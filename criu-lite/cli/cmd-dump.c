@@ -641,6 +641,20 @@ static int pre_dump_shmem(struct dump_ctx *ctx)
 	return ret;
 }
 
+/* The test's moment for a child of the tree to exit once its pages are
+ * copied (the first round only), as a process may while a pre-dump runs. */
+static void fault_child_exits(pid_t pid)
+{
+	static bool done;
+
+	if (done || !fault_injected("pre-dump-child-exits"))
+		return;
+	done = true;
+	kill(pid, SIGKILL);
+	for (int i = 0; i < 5000 && !process_gone(pid); i++)
+		usleep(1000);
+}
+
 static int pre_dump_running(struct dump_ctx *ctx)
 {
 	int ret = 0;
@@ -654,6 +668,8 @@ static int pre_dump_running(struct dump_ctx *ctx)
 		if (!ret && !process_gone(pd->item->pid))
 			ret = dump_pages(ctx->dfd, pd->item->pid, &pd->vl, PAGE_PATH_READ, NULL,
 					 &pd->round.plan, &pd->pages);
+		if (!ret && i)
+			fault_child_exits(pd->item->pid);
 		/* Whatever reading its memory said, if it is on its way out. */
 		if (i && process_gone(pd->item->pid)) {
 			drop_exited(ctx, pd);

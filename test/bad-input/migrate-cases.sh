@@ -1520,6 +1520,32 @@ case_migrate_staging_churn() {
 	moved_passes 1
 }
 
+# (6k) a child of the tree exits in round 1's pre-dump once its pages
+# are copied (LMPROC_FAULT=pre-dump-child-exits, the pre-dump then drops
+# its images): what of them was streamed is voided at the destination,
+# which counts the images and bytes migrate says it sent; the root,
+# moved, passes.
+case_migrate_child_exits() {
+	local child files bytes
+
+	target_up "$BUILD/bad-input/tree_dying" || return 1
+	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
+	serve_up || return 1
+	if ! LMPROC_FAULT=pre-dump-child-exits mig --tls-psk-file "$RD/psk" --max-rounds 2; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	if [ -n "$(proc_state "$child")" ] && [ "$(proc_state "$child")" != Z ]; then
+		REASON="the child $child still runs: the fault did not kill it"
+		return 1
+	fi
+	files=$(json_field files)
+	bytes=$(json_field image_bytes)
+	serve_says 1 "migration 1 from .*: pid [0-9]* runs here ($files images, $bytes bytes," ||
+		return 1
+	moved_passes 1
+}
+
 run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-moves mig_case case_migrate_moves
 	CASE_KIND=migrate bad_case migrate-moves-tree mig_case case_migrate_moves \
@@ -1561,6 +1587,7 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-staging-one-fork mig_case case_migrate_staging_one_fork
 	CASE_KIND=migrate bad_case migrate-staging-stale mig_case case_migrate_staging_stale
 	CASE_KIND=migrate bad_case migrate-staging-churn mig_case case_migrate_staging_churn
+	CASE_KIND=migrate bad_case migrate-child-exits mig_case case_migrate_child_exits
 	CASE_KIND=migrate bad_case migrate-frozen-parts mig_case case_migrate_frozen_parts
 	CASE_KIND=migrate bad_case migrate-frozen-text mig_case case_migrate_frozen_text
 	CASE_KIND=migrate bad_case migrate-killed-round mig_case case_migrate_killed_round
