@@ -424,13 +424,23 @@ not_our_netns() {
 	ns=$(readlink "/proc/$1/ns/net" 2>/dev/null) && [ "$ns" != "$2" ]
 }
 
-# A thread under a seccomp filter: refused before any call is injected
-# (the filter could kill the task for one); the target runs on.
-case_seccomp() {
-	target_up "$BUILD/bad-input/seccomp_filter" || return 1
+# What seccomp state a restore could not give back is refused before any
+# call is injected, naming pid and thread; the target runs on: a filter
+# that sends user notifications (its listener can't be made again) ...
+case_seccomp_notify() {
+	target_up "$BUILD/bad-input/seccomp_refused" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" seccomp && target_intact
+	refused $? "$TPID" seccomp "user notification" && target_intact
+}
+
+# ... and filters of a thread with neither no_new_privs nor CAP_SYS_ADMIN
+# (the restored thread could not install them).
+case_seccomp_nocap() {
+	target_up "$BUILD/bad-input/seccomp_refused" env SECCOMP_CASE=nocap || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" seccomp no_new_privs CAP_SYS_ADMIN && target_intact
 }
 
 # A unix connection between siblings makes images whose restore is
@@ -1495,7 +1505,8 @@ run_bad_input() {
 	CASE_KIND=state bad_case unix-accepted-outside-inherit-fd case_unix_ext_accepted
 	CASE_KIND=state bad_case mmap-deleted-name-taken case_mmap_deleted_upgrade
 	CASE_KIND=state bad_case exe-deleted case_exe_deleted
-	bad_case seccomp-filter case_seccomp
+	bad_case seccomp-notify case_seccomp_notify
+	bad_case seccomp-nocap case_seccomp_nocap
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-listener-pending-connection case_unix_pending
