@@ -443,6 +443,17 @@ case_seccomp_nocap() {
 	refused $? "$TPID" seccomp no_new_privs CAP_SYS_ADMIN && target_intact
 }
 
+# A thread's seccomp chain naming a filter core-PID.img does not hold:
+# restore refuses the image before anything is made.
+case_seccomp_image() {
+	target_up "$BUILD/static/seccomp_filters" || return 1
+	mkdir -p "$RD/pristine"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/pristine" || return 1
+	reap_dumped "$TPID"
+	IMG_WHY="seccomp filter 4 of 3" case_image "$RD/pristine" "$TPID" "core-$TPID.img" \
+		xor '1.50.2' 4
+}
+
 # A unix connection between siblings makes images whose restore is
 # refused (naming the root, which would have to make it): the dump's
 # self-check refuses them, with and without -R, and the tree runs on.
@@ -1507,6 +1518,7 @@ run_bad_input() {
 	CASE_KIND=state bad_case exe-deleted case_exe_deleted
 	bad_case seccomp-notify case_seccomp_notify
 	bad_case seccomp-nocap case_seccomp_nocap
+	bad_case seccomp-image case_seccomp_image
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-listener-pending-connection case_unix_pending
