@@ -5,6 +5,7 @@
 #ifndef LMPROC_SECCOMP_H
 #define LMPROC_SECCOMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -38,7 +39,16 @@ int seccomp_check_image(const char *img, const CoreEntry *core);
 size_t seccomp_area_size(const struct restore_plan *p);
 void seccomp_fill_area(const struct restore_plan *p, void *dst, uint64_t addr);
 
-/* The thread's mode and filters, oldest first, by calls injected into
+/* A thread of CORE is under seccomp. */
+bool seccomp_in_use(const CoreEntry *core);
+
+/* The filters every thread has in common, installed by the main thread
+ * (stopped, traced, out of the restorer) with SECCOMP_FILTER_FLAG_TSYNC,
+ * so that the threads share them as they did: once every thread is
+ * seized (with PTRACE_O_SUSPEND_SECCOMP), before any installs its own. */
+int seccomp_restore_shared(struct restore_ctx *ctx);
+
+/* The thread's mode and its own filters, oldest first, by calls injected into
  * it (stopped, traced, its dumped state not set yet): the last ones it
  * makes before its own code runs again. */
 int seccomp_restore_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid);

@@ -495,17 +495,24 @@ static int take_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t
 static int take_threads(struct restore_ctx *ctx)
 {
 	const struct restore_plan *p = &ctx->plan;
+	long opts = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
 	int ret = restore_map_host_tids(ctx);
 
+	/* No filter a thread shares (below) may judge the restorer's last
+	 * calls or lmproc's. */
+	if (seccomp_in_use(p->core))
+		opts |= PTRACE_O_SUSPEND_SECCOMP;
 	for (size_t i = 1; !ret && i < p->nr_threads; i++) {
 		pid_t tid = ctx->host_tids[i];
 
-		if (ptrace(PTRACE_SEIZE, tid, NULL, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) ||
+		if (ptrace(PTRACE_SEIZE, tid, NULL, opts) ||
 		    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
 			pr_perror("Can't seize thread %d of the restored pid %d", tid, ctx->pid);
 			return -errno;
 		}
 	}
+	if (!ret)
+		ret = seccomp_restore_shared(ctx);
 	for (size_t i = 1; !ret && i < p->nr_threads; i++)
 		ret = take_thread(ctx, restore_thread_core(p, i), ctx->host_tids[i]);
 	return ret;

@@ -395,6 +395,50 @@ void seccomp_fill_area(const struct restore_plan *p, void *dst, uint64_t addr)
 	}
 }
 
+/* How many filters, oldest first, every thread's chain has in common:
+ * the kernel shares them (inherited at clone, or synchronized with
+ * SECCOMP_FILTER_FLAG_TSYNC), and so will the restore.  None if a thread
+ * is not in filter mode, or if the main thread has no_new_privs and
+ * another has not (TSYNC would give it). */
+static size_t shared_prefix(const CoreEntry *core)
+{
+	const ThreadSeccompEntry *m = core->thread->seccomp;
+	size_t n = m && m->mode == SECCOMP_MODE_FILTER ? m->n_filters : 0;
+
+	for (size_t i = 0; n && i < core->n_threads; i++) {
+		const ThreadCoreEntry *tc = core->threads[i];
+		const ThreadSeccompEntry *e = tc->seccomp;
+		size_t k = 0;
+
+		if (!e || e->mode != SECCOMP_MODE_FILTER ||
+		    (core->thread->attrs->no_new_privs && !tc->attrs->no_new_privs))
+			return 0;
+		while (k < n && k < e->n_filters && e->filters[k] == m->filters[k])
+			k++;
+		n = k;
+	}
+	return core->n_threads ? n : 0;
+}
+
+bool seccomp_in_use(const CoreEntry *core)
+{
+	for (size_t i = 0; i <= core->n_threads; i++)
+		if ((i ? core->threads[i - 1] : core->thread)->seccomp)
+			return true;
+	return false;
+}
+
+static int suspend(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid)
+{
+	if (!ptrace(PTRACE_SETOPTIONS, tid, NULL,
+		    PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP))
+		return 0;
+	pr_perror("Can't restore pid %d: can't suspend seccomp for lmproc's calls in thread %u "
+		  "(PTRACE_O_SUSPEND_SECCOMP needs CAP_SYS_ADMIN)",
+		  ctx->pid, tc->tid);
+	return -errno;
+}
+
 static int install(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid,
 		   unsigned int op, unsigned int flags, uint64_t prog, const char *what)
 {
@@ -404,40 +448,63 @@ static int install(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid
 	ret = restore_inject_call(ctx, tid, __NR_seccomp, op, flags, prog, &res);
 	if (ret)
 		return ret;
+	if (res > 0) {
+		pr_err("Can't restore pid %d: %s of thread %u could not be synchronized to its "
+		       "thread %ld\n",
+		       ctx->pid, what, tc->tid, res);
+		return -EIO;
+	}
 	if (res) {
 		pr_err("Can't restore pid %d: the kernel refused %s of thread %u: %s\n", ctx->pid,
 		       what, tc->tid, strerror(-res));
-		return res < 0 ? (int)res : -EIO;
+		return (int)res;
 	}
 	return 0;
 }
 
-int seccomp_restore_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid)
+static int install_filters(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid,
+			   size_t from, size_t to, unsigned int tsync)
 {
 	const CoreEntry *core = ctx->plan.core;
 	const ThreadSeccompEntry *e = tc->seccomp;
 	char what[64];
 	int ret = 0;
 
-	if (!e)
-		return 0;
-	if (ptrace(PTRACE_SETOPTIONS, tid, NULL,
-		   PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)) {
-		pr_perror("Can't restore pid %d: can't suspend seccomp for lmproc's calls in "
-			  "thread %u (PTRACE_O_SUSPEND_SECCOMP needs CAP_SYS_ADMIN)",
-			  ctx->pid, tc->tid);
-		return -errno;
-	}
-	if (e->mode == SECCOMP_MODE_STRICT)
-		return install(ctx, tc, tid, SECCOMP_SET_MODE_STRICT, 0, 0, "seccomp strict mode");
-	for (size_t k = 0; !ret && k < e->n_filters; k++) {
+	for (size_t k = from; !ret && k < to; k++) {
 		uint32_t i = e->filters[k];
 
 		snprintf(what, sizeof(what), "seccomp filter %u (%zu of %zu)", i, k + 1,
 			 e->n_filters);
 		ret = install(ctx, tc, tid, SECCOMP_SET_MODE_FILTER,
-			      core->seccomp_filters[i]->flags,
+			      core->seccomp_filters[i]->flags | tsync,
 			      ctx->seccomp_progs + i * sizeof(struct sock_fprog), what);
 	}
 	return ret;
+}
+
+int seccomp_restore_shared(struct restore_ctx *ctx)
+{
+	const ThreadCoreEntry *tc = ctx->plan.core->thread;
+	size_t n = shared_prefix(ctx->plan.core);
+	int ret;
+
+	if (!n)
+		return 0;
+	ret = suspend(ctx, tc, ctx->pid);
+	return ret ?: install_filters(ctx, tc, ctx->pid, 0, n, SECCOMP_FILTER_FLAG_TSYNC);
+}
+
+int seccomp_restore_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid)
+{
+	const ThreadSeccompEntry *e = tc->seccomp;
+	int ret;
+
+	if (!e)
+		return 0;
+	ret = suspend(ctx, tc, tid);
+	if (ret)
+		return ret;
+	if (e->mode == SECCOMP_MODE_STRICT)
+		return install(ctx, tc, tid, SECCOMP_SET_MODE_STRICT, 0, 0, "seccomp strict mode");
+	return install_filters(ctx, tc, tid, shared_prefix(ctx->plan.core), e->n_filters, 0);
 }
