@@ -1,20 +1,22 @@
-/* Owns seccomp, strict and filter mode, per thread.  Dump: a thread under
- * seccomp gets PTRACE_O_SUSPEND_SECCOMP once seized (no filter judges
- * lmproc's injected calls; the detach ends it, so --leave-running and
- * pre-dump leave it as it was); its mode comes from /proc status, its
- * filters from PTRACE_SECCOMP_GET_FILTER (index 0 the oldest:
- * kernel/seccomp.c get_nth_filter(); up to ENOENT) with their flags from PTRACE_SECCOMP_GET_METADATA.  A thread
- * that inherited filters shares them with others in the kernel; lmproc
- * finds them by comparing programs and flags and stores each once in
- * core_entry, each thread's chain as indexes, oldest first (CRIU's
- * seccomp.img does the same).  Restore: after everything else, when the
- * thread is traced, stopped and about to get its dumped registers,
- * lmproc injects seccomp(2) calls into it, oldest filter first, the
- * programs in the restorer area; the suspension keeps them from judging
- * the calls that follow (the area's munmap).  no_new_privs is the
+/* Owns seccomp, strict and filter mode, per thread.  Dump: a thread
+ * under seccomp gets PTRACE_O_SUSPEND_SECCOMP once seized (no filter
+ * judges lmproc's injected calls; the detach ends it, so -R and pre-dump
+ * leave it as it was); its mode comes from /proc status, its filters
+ * from PTRACE_SECCOMP_GET_FILTER (index 0 the oldest: kernel/seccomp.c
+ * get_nth_filter(); up to ENOENT), their flags from
+ * PTRACE_SECCOMP_GET_METADATA.  Threads share the filters they inherited
+ * or got by TSYNC; lmproc finds them equal by program and flags and
+ * stores each once in core_entry, each thread's chain as indexes, oldest
+ * first (as CRIU's seccomp.img).  Restore: after everything else, the
+ * threads traced, stopped and about to get their dumped registers,
+ * lmproc injects seccomp(2) calls, the programs in the restorer area:
+ * the main thread installs the filters every thread has in common with
+ * SECCOMP_FILTER_FLAG_TSYNC, so they are shared again, then each thread
+ * its own, oldest first; the suspension keeps them from judging the
+ * calls that follow (the area's munmap).  no_new_privs is the
  * restorer's (restorer-attrs.c); a filter needs it or CAP_SYS_ADMIN,
- * which the thread has at that point as dumped, so a thread that had
- * neither is refused at dump.  Refused too: a filter that may send user
+ * which the thread has as dumped by then, so a thread that had neither
+ * is refused at dump.  Refused too: a filter that may send user
  * notifications (its listener can't be made again). */
 #include <errno.h>
 #include <inttypes.h>
@@ -50,9 +52,9 @@ struct thread_status {
 
 static const char *mode_name(int mode)
 {
-	return mode == SECCOMP_MODE_STRICT ? "strict" :
-	       mode == SECCOMP_MODE_FILTER ? "filter" :
-					     "an unknown";
+	return mode == SECCOMP_MODE_STRICT   ? "strict"
+	       : mode == SECCOMP_MODE_FILTER ? "filter"
+					     : "an unknown";
 }
 
 static int read_thread_status(pid_t pid, pid_t tid, struct thread_status *s)
@@ -147,8 +149,7 @@ static int read_filter(pid_t pid, pid_t tid, unsigned long i, SeccompFilterEntry
 	seccomp_filter_entry__init(f);
 	f->prog.len = n * INSN_SIZE;
 	f->prog.data = malloc(f->prog.len);
-	if (!f->prog.data ||
-	    ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)i, f->prog.data) != n ||
+	if (!f->prog.data || ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)i, f->prog.data) != n ||
 	    ptrace(PTRACE_SECCOMP_GET_METADATA, tid, (void *)sizeof(md), &md) < 0) {
 		pr_perror("Can't read seccomp filter %lu of thread %d of pid %d", i, tid, pid);
 		free_filter(f);
@@ -214,8 +215,8 @@ static int read_chain(pid_t pid, pid_t tid, CoreEntry *core, ThreadSeccompEntry 
 }
 
 /* A restore gives back exactly this thread's state, or it is refused. */
-static int check_thread(pid_t pid, pid_t tid, const struct thread_status *s,
-			const CoreEntry *core, const ThreadSeccompEntry *e)
+static int check_thread(pid_t pid, pid_t tid, const struct thread_status *s, const CoreEntry *core,
+			const ThreadSeccompEntry *e)
 {
 	for (size_t i = 0; i < e->n_filters; i++) {
 		const char *why = filter_refused(core->seccomp_filters[e->filters[i]]);
@@ -316,7 +317,8 @@ static int check_filter(const char *img, size_t i, const SeccompFilterEntry *f)
 	const char *why;
 
 	if (!f->prog.len || f->prog.len % INSN_SIZE || f->prog.len / INSN_SIZE > BPF_MAXINSNS)
-		return restore_plan_bad(img, "seccomp filter %zu is %zu bytes long (1 to %d "
+		return restore_plan_bad(img,
+					"seccomp filter %zu is %zu bytes long (1 to %d "
 					"instructions of %zu bytes)",
 					i, f->prog.len, BPF_MAXINSNS, INSN_SIZE);
 	why = filter_refused(f);
@@ -328,29 +330,31 @@ static int check_chain(const char *img, const CoreEntry *core, const ThreadCoreE
 	const ThreadSeccompEntry *e = tc->seccomp;
 	size_t path = 0;
 
+	if (e->mode == SECCOMP_MODE_STRICT && e->n_filters)
+		return restore_plan_bad(img, "thread %u is in seccomp strict mode with %zu filters",
+					tc->tid, e->n_filters);
 	if (e->mode == SECCOMP_MODE_STRICT)
-		return e->n_filters ? restore_plan_bad(img, "thread %u is in seccomp strict "
-						       "mode with %zu filters",
-						       tc->tid, e->n_filters) :
-				      0;
+		return 0;
 	if (e->mode != SECCOMP_MODE_FILTER)
 		return restore_plan_bad(img, "thread %u has seccomp mode %u", tc->tid, e->mode);
 	if (!e->n_filters || e->n_filters > MAX_CHAIN)
-		return restore_plan_bad(img, "thread %u has %zu seccomp filters (1 to %d)",
-					tc->tid, e->n_filters, MAX_CHAIN);
+		return restore_plan_bad(img, "thread %u has %zu seccomp filters (1 to %d)", tc->tid,
+					e->n_filters, MAX_CHAIN);
 	for (size_t k = 0; k < e->n_filters; k++) {
 		if (e->filters[k] >= core->n_seccomp_filters)
 			return restore_plan_bad(img, "thread %u has seccomp filter %u of %zu",
 						tc->tid, e->filters[k], core->n_seccomp_filters);
-		path += core->seccomp_filters[e->filters[k]]->prog.len / INSN_SIZE +
-			FILTER_PATH_COST;
+		path +=
+		    core->seccomp_filters[e->filters[k]]->prog.len / INSN_SIZE + FILTER_PATH_COST;
 	}
 	if (path > MAX_INSNS_PER_PATH)
-		return restore_plan_bad(img, "thread %u has seccomp filters of %zu instructions "
+		return restore_plan_bad(img,
+					"thread %u has seccomp filters of %zu instructions "
 					"in all (at most %d)",
 					tc->tid, path, MAX_INSNS_PER_PATH);
 	if (!tc->attrs->no_new_privs && !(tc->creds->cap_eff & (1ULL << CAP_SYS_ADMIN_BIT)))
-		return restore_plan_bad(img, "thread %u has seccomp filters but neither "
+		return restore_plan_bad(img,
+					"thread %u has seccomp filters but neither "
 					"no_new_privs nor CAP_SYS_ADMIN",
 					tc->tid);
 	return 0;
@@ -439,8 +443,8 @@ static int suspend(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid
 	return -errno;
 }
 
-static int install(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid,
-		   unsigned int op, unsigned int flags, uint64_t prog, const char *what)
+static int install(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid, unsigned int op,
+		   unsigned int flags, uint64_t prog, const char *what)
 {
 	long res;
 	int ret;

@@ -49,8 +49,7 @@ static void install(int nr, uint32_t action, unsigned int flags)
 
 /* "Seccomp: 2, Seccomp_filters: 2, NoNewPrivs: 0" of thread TID of
  * pid PID, or a mismatch into WHY. */
-static int check_status(pid_t pid, pid_t tid, int mode, int filters, int nnp, char *why,
-			size_t len)
+static int check_status(pid_t pid, pid_t tid, int mode, int filters, int nnp, char *why, size_t len)
 {
 	static const char *const keys[] = {"\nSeccomp:", "\nSeccomp_filters:", "\nNoNewPrivs:"};
 	int want[] = {mode, filters, nnp};

@@ -108,7 +108,8 @@ int main(int argc, char **argv)
 	ret = install(SECCOMP_RET_ERRNO | err_e, SECCOMP_FILTER_FLAG_TSYNC);
 	if (ret > 0)
 		fail("seccomp(TSYNC) of E after the restore: thread %ld no longer shares the "
-		     "main thread's filters", ret);
+		     "main thread's filters",
+		     ret);
 	if (ret)
 		fail("seccomp(TSYNC) of E after the restore: %s", strerror(errno));
 	check_round("after TSYNC", err_e);
