@@ -463,8 +463,6 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	if (!ret)
 		ret = stage_done(ctx, pid, ST_FILES, mem_save_ghosts(ctx->files, pid, &pd->vl));
 	if (!ret)
-		ret = seccomp_check_task(&pd->item->task);
-	if (!ret)
 		ret = stage_done(ctx, pid, ST_THREADS, dump_thread_states(pd));
 	if (!ret)
 		ret = stage_done(ctx, pid, ST_PARASITE, run_parasite(ctx, pd));

@@ -16,14 +16,16 @@ struct seized_task;
 struct restore_plan;
 struct restore_ctx;
 
-/* Once every thread of T is stopped: a thread under seccomp gets
- * PTRACE_O_SUSPEND_SECCOMP, so that no filter judges the calls lmproc
- * injects (the parasite's too); the detach ends it. */
+/* Once every thread of T is stopped: each gets PTRACE_O_SUSPEND_SECCOMP,
+ * so that no filter judges the calls lmproc injects (the parasite's
+ * too); the detach ends it.  Refused, naming it, only for a thread under
+ * seccomp if lmproc may not. */
 int seccomp_suspend(const struct seized_task *t);
 
 /* Refuses, naming pid and tid, a thread whose seccomp state a restore
  * could not give back (a user notification filter, filters without
- * no_new_privs nor CAP_SYS_ADMIN).  Before any call is injected. */
+ * no_new_privs nor CAP_SYS_ADMIN): a pre-dump's check of what the final
+ * dump's seccomp_dump() would refuse. */
 int seccomp_check_task(const struct seized_task *t);
 
 /* Each thread's mode and chain into TCS[i] (T's threads, in order), the

@@ -76,24 +76,28 @@ static int read_thread_status(pid_t pid, pid_t tid, struct thread_status *s)
 	return 0;
 }
 
+/* Every thread, cheaper than reading each one's mode first; where lmproc
+ * may not (no CAP_SYS_ADMIN, or itself under seccomp), only a thread
+ * under seccomp is refused. */
 int seccomp_suspend(const struct seized_task *t)
 {
 	struct thread_status s;
-	int ret;
+	int ret, err;
 
 	for (size_t i = 0; i < t->nr_tids; i++) {
+		if (!ptrace(PTRACE_SETOPTIONS, t->tids[i], NULL, PTRACE_O_SUSPEND_SECCOMP))
+			continue;
+		err = errno;
 		ret = read_thread_status(t->pid, t->tids[i], &s);
 		if (ret)
 			return ret;
 		if (!s.mode)
 			continue;
-		if (ptrace(PTRACE_SETOPTIONS, t->tids[i], NULL, PTRACE_O_SUSPEND_SECCOMP)) {
-			pr_err("Thread %d of pid %d runs under seccomp (%s mode) and lmproc can't "
-			       "suspend it for its own calls (PTRACE_O_SUSPEND_SECCOMP needs "
-			       "CAP_SYS_ADMIN, and lmproc outside seccomp): %s\n",
-			       t->tids[i], t->pid, mode_name(s.mode), strerror(errno));
-			return -errno;
-		}
+		pr_err("Thread %d of pid %d runs under seccomp (%s mode) and lmproc can't suspend "
+		       "it for its own calls (PTRACE_O_SUSPEND_SECCOMP needs CAP_SYS_ADMIN, and "
+		       "lmproc outside seccomp): %s\n",
+		       t->tids[i], t->pid, mode_name(s.mode), strerror(err));
+		return -err;
 	}
 	return 0;
 }
