@@ -443,15 +443,16 @@ case_seccomp_nocap() {
 	refused $? "$TPID" seccomp no_new_privs CAP_SYS_ADMIN && target_intact
 }
 
-# A thread's seccomp chain naming a filter core-PID.img does not hold:
-# restore refuses the image before anything is made.
+# case_seccomp_image FIELD MASK WHY: the main thread's seccomp FIELD
+# xor'ed with MASK (its chain naming a filter core-PID.img does not hold,
+# strict mode with filters): restore refuses the image, saying WHY,
+# before anything is made.
 case_seccomp_image() {
 	target_up "$BUILD/static/seccomp_filters" || return 1
 	mkdir -p "$RD/pristine"
 	must_lm dump "dump" dump -t "$TPID" -D "$RD/pristine" || return 1
 	reap_dumped "$TPID"
-	IMG_WHY="seccomp filter 4 of 3" case_image "$RD/pristine" "$TPID" "core-$TPID.img" \
-		xor '1.50.2' 4
+	IMG_WHY=$3 case_image "$RD/pristine" "$TPID" "core-$TPID.img" xor "1.50.$1" "$2"
 }
 
 # A unix connection between siblings makes images whose restore is
@@ -1518,7 +1519,8 @@ run_bad_input() {
 	CASE_KIND=state bad_case exe-deleted case_exe_deleted
 	bad_case seccomp-notify case_seccomp_notify
 	bad_case seccomp-nocap case_seccomp_nocap
-	bad_case seccomp-image case_seccomp_image
+	bad_case seccomp-image-index case_seccomp_image 2 4 "seccomp filter 4 of 3"
+	bad_case seccomp-image-mode case_seccomp_image 1 3 "strict mode with 2 filters"
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-listener-pending-connection case_unix_pending
