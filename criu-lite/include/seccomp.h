@@ -43,6 +43,8 @@ void seccomp_fill_area(const struct restore_plan *p, void *dst, uint64_t addr);
 
 /* A thread of CORE is under seccomp. */
 bool seccomp_in_use(const CoreEntry *core);
+/* Refuses, before the fork, a restore of seccomp lmproc could not do. */
+int seccomp_may_restore(const struct restore_plan *p);
 
 /* The filters every thread has in common, installed by the main thread
  * (stopped, traced, out of the restorer) with SECCOMP_FILTER_FLAG_TSYNC,

@@ -25,9 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "log.h"
@@ -434,6 +436,33 @@ bool seccomp_in_use(const CoreEntry *core)
 		if ((i ? core->threads[i - 1] : core->thread)->seccomp)
 			return true;
 	return false;
+}
+
+/* Before anything is made: lmproc can suspend the task's seccomp while
+ * it installs the filters (CAP_SYS_ADMIN, lmproc outside seccomp). */
+int seccomp_may_restore(const struct restore_plan *p)
+{
+	cap_flag_value_t admin = CAP_CLEAR;
+	struct thread_status s;
+	cap_t c;
+	int ret;
+
+	if (!seccomp_in_use(p->core))
+		return 0;
+	c = cap_get_proc();
+	if (c) {
+		cap_get_flag(c, CAP_SYS_ADMIN, CAP_EFFECTIVE, &admin);
+		cap_free(c);
+	}
+	ret = read_thread_status(getpid(), getpid(), &s);
+	if (ret)
+		return ret;
+	if (admin == CAP_SET && !s.mode)
+		return 0;
+	pr_err("Can't restore pid %d: it runs under seccomp, and lmproc %s to install it "
+	       "(PTRACE_O_SUSPEND_SECCOMP)\n",
+	       p->pid, s.mode ? "runs under seccomp itself" : "lacks CAP_SYS_ADMIN");
+	return -EPERM;
 }
 
 static int suspend(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t tid)

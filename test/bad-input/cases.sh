@@ -443,6 +443,23 @@ case_seccomp_nocap() {
 	refused $? "$TPID" seccomp no_new_privs CAP_SYS_ADMIN && target_intact
 }
 
+# Seccomp in the images and an lmproc without CAP_SYS_ADMIN, which it
+# needs to install it (PTRACE_O_SUSPEND_SECCOMP): refused before anything
+# is made, naming the pid.
+case_seccomp_no_admin() {
+	local st
+
+	target_up "$BUILD/bad-input/seccomp_refused" env SECCOMP_CASE=noadmin || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID"
+	timeout -k 5 "$LM_TIMEOUT" capsh --drop=cap_sys_admin -- -c \
+		'exec "$0" restore -D "$1" -d' "$LMPROC" "$RD/img" >"$RD/bad.out" 2>"$RD/bad.err"
+	st=$?
+	refused "$st" "$TPID" seccomp "lacks CAP_SYS_ADMIN" || { kill_ours "$TPID"; return 1; }
+	no_process "$TPID"
+}
+
 # case_seccomp_image FIELD MASK WHY: the main thread's seccomp FIELD
 # xor'ed with MASK (its chain naming a filter core-PID.img does not hold,
 # strict mode with filters): restore refuses the image, saying WHY,
@@ -1519,6 +1536,7 @@ run_bad_input() {
 	CASE_KIND=state bad_case exe-deleted case_exe_deleted
 	bad_case seccomp-notify case_seccomp_notify
 	bad_case seccomp-nocap case_seccomp_nocap
+	bad_case seccomp-no-admin case_seccomp_no_admin
 	bad_case seccomp-image-index case_seccomp_image 2 4 "seccomp filter 4 of 3"
 	bad_case seccomp-image-mode case_seccomp_image 1 3 "strict mode with 2 filters"
 	bad_case epoll-stale-registration case_epoll_stale

@@ -3,7 +3,10 @@
  * listener closed, the program still returns SECCOMP_RET_USER_NOTIF),
  * whose listener a restore could not make again; with SECCOMP_CASE=nocap
  * a filter installed without no_new_privs by a thread that then dropped
- * CAP_SYS_ADMIN, which a restore could not install again.  It counts in a
+ * CAP_SYS_ADMIN, which a restore could not install again; with
+ * SECCOMP_CASE=noadmin one that dumps (no_new_privs set, CAP_SYS_ADMIN
+ * gone from every set) but that an lmproc without CAP_SYS_ADMIN can't
+ * restore.  It counts in a
  * busy loop until SIGTERM and checks that it kept counting and that its
  * filter still answers getppid(): a refused dump must leave it running
  * as before. */
@@ -38,7 +41,7 @@ static int install(uint32_t action, unsigned int flags)
 	return (int)ret;
 }
 
-static void drop_sys_admin(void)
+static void drop_sys_admin(bool everywhere)
 {
 	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2];
@@ -46,6 +49,10 @@ static void drop_sys_admin(void)
 	if (syscall(SYS_capget, &h, d))
 		fail("capget: %s", strerror(errno));
 	d[0].effective &= ~(1U << CAP_SYS_ADMIN_BIT);
+	if (everywhere)
+		d[0].permitted &= ~(1U << CAP_SYS_ADMIN_BIT);
+	if (everywhere && prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN_BIT, 0, 0, 0))
+		fail("PR_CAPBSET_DROP: %s", strerror(errno));
 	if (syscall(SYS_capset, &h, d))
 		fail("capset: %s", strerror(errno));
 }
@@ -54,13 +61,19 @@ int main(int argc, char **argv)
 {
 	const char *kind = getenv("SECCOMP_CASE");
 	bool nocap = kind && !strcmp(kind, "nocap");
-	int want = nocap ? EPERM : ENOSYS;
+	bool noadmin = kind && !strcmp(kind, "noadmin");
+	int want = nocap || noadmin ? EPERM : ENOSYS;
 	volatile uint64_t counter = 0;
 
 	test_init(argc, argv);
 	if (nocap) {
 		install(SECCOMP_RET_ERRNO | EPERM, 0);
-		drop_sys_admin();
+		drop_sys_admin(false);
+	} else if (noadmin) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+			fail("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		install(SECCOMP_RET_ERRNO | EPERM, 0);
+		drop_sys_admin(true);
 	} else {
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 			fail("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
