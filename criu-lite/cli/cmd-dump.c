@@ -29,6 +29,7 @@
 #include "proc.h"
 #include "pstree.h"
 #include "restore.h"
+#include "seccomp.h"
 #include "seize.h"
 #include "sk-tcp.h"
 #include "shmem.h"
@@ -462,8 +463,6 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 	if (!ret)
 		ret = stage_done(ctx, pid, ST_FILES, mem_save_ghosts(ctx->files, pid, &pd->vl));
 	if (!ret)
-		ret = dump_check_seccomp(&pd->item->task);
-	if (!ret)
 		ret = stage_done(ctx, pid, ST_THREADS, dump_thread_states(pd));
 	if (!ret)
 		ret = stage_done(ctx, pid, ST_PARASITE, run_parasite(ctx, pd));
@@ -573,7 +572,7 @@ static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 
 	ret = stage_done(ctx, pid, ST_VMAS, collect_vmas(pid, &pd->vl));
 	if (!ret)
-		ret = stage_done(ctx, pid, ST_THREADS, dump_check_seccomp(&pd->item->task));
+		ret = stage_done(ctx, pid, ST_THREADS, seccomp_check_task(&pd->item->task));
 	if (!ret)
 		ret = stage_done(ctx, pid, ST_SHMEM, dump_shmem(ctx->shmem, pid, &pd->vl));
 	/* The fds the final dump would refuse are refused now. */

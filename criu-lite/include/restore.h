@@ -161,6 +161,8 @@ struct restore_ctx {
 	struct restorer_args *args;
 	uint64_t area;
 	uint64_t area_size;
+	/* struct sock_fprog per core_entry seccomp filter, in the area. */
+	uint64_t seccomp_progs;
 
 	/* Service fds: open in lmproc before the fork, above every fd the
 	 * task will have; closed by the restorer. */
@@ -261,6 +263,11 @@ int restore_plan_bad(const char *img, const char *fmt, ...) __attribute__((forma
 int restore_vma_of(const MmEntry *mm, uint64_t addr, size_t from);
 /* Thread I of the plan: 0 is the main thread, then pstree.img's order. */
 const ThreadCoreEntry *restore_thread_core(const struct restore_plan *p, size_t i);
+/* restore-finish.c: system call NR made by thread TID (stopped, traced,
+ * out of the restorer) from the blob's syscall instruction; *RES its
+ * return value. */
+int restore_inject_call(struct restore_ctx *ctx, pid_t tid, long nr, uint64_t a1, uint64_t a2,
+			uint64_t a3, long *res);
 
 /* restore-chain.c: reads pagemap-PID.img and, through in_parent entries,
  * the pagemaps of earlier rounds, into plan->runs. */

@@ -18,6 +18,7 @@
 #include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
+#include "seccomp.h"
 #include "task-attrs.h"
 
 /* Batches of pages filled with one populate per run and one readv: runs
@@ -217,7 +218,7 @@ static uint32_t helper_from(const struct restore_plan *p, const struct fill_plan
 
 struct area_layout {
 	uint64_t args, vmas, batches, iovs, siginfos, threads, timers, groups, close_fds, locks;
-	uint64_t guards;
+	uint64_t guards, seccomp;
 	uint64_t thread_stacks;
 	uint64_t helper_stack, stack, size;
 };
@@ -260,6 +261,8 @@ static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f
 	off += restore_nr_posix_locks(p) * sizeof(struct restorer_lock);
 	l->guards = off;
 	off += p->mm->n_guards * sizeof(struct restorer_range);
+	l->seccomp = off;
+	off += seccomp_area_size(p);
 	l->thread_stacks = PAGE_ALIGN(off);
 	off = l->thread_stacks + (p->nr_threads - 1) * RESTORER_THREAD_STACK_SIZE;
 	l->helper_stack = PAGE_ALIGN(off);
@@ -610,6 +613,8 @@ static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 	a->posix_timers = ctx->area + l->timers;
 	fill_timers(&ctx->plan, a, (struct restorer_posix_timer *)(uintptr_t)a->posix_timers);
 	fill_fds(ctx, a, (int32_t *)(uintptr_t)a->close_fds);
+	ctx->seccomp_progs = ctx->area + l->seccomp;
+	seccomp_fill_area(&ctx->plan, (void *)(uintptr_t)ctx->seccomp_progs, ctx->seccomp_progs);
 	a->fail_at_end = fault_injected("restore-in-restorer");
 	ctx->args = a;
 	return fill_vdso(ctx, a);

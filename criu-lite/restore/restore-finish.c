@@ -26,6 +26,7 @@
 #include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
+#include "seccomp.h"
 
 #define SYSCALL_STOP (SIGTRAP | 0x80)
 
@@ -276,44 +277,6 @@ static int syscall_stop(struct restore_ctx *ctx, const char *which)
 	return 0;
 }
 
-/* The task unmaps the area itself, from its syscall instruction; lmproc
- * takes over at the syscall-exit stop, so the task never returns into the
- * unmapped blob. */
-static int unmap_area(struct restore_ctx *ctx)
-{
-	struct user_regs_struct r;
-	int ret;
-
-	if (ptrace(PTRACE_GETREGS, ctx->pid, NULL, &r)) {
-		pr_perror("Can't read the registers of the restored pid %d", ctx->pid);
-		return -errno;
-	}
-	r.rip = ctx->area + restorer_export_syscall_off;
-	r.rax = __NR_munmap;
-	r.rdi = ctx->area;
-	r.rsi = ctx->area_size;
-	r.orig_rax = -1;
-	if (ptrace(PTRACE_SETREGS, ctx->pid, NULL, &r)) {
-		pr_perror("Can't set the registers of the restored pid %d", ctx->pid);
-		return -errno;
-	}
-	ret = syscall_stop(ctx, "munmap entry");
-	if (!ret)
-		ret = syscall_stop(ctx, "munmap exit");
-	if (ret)
-		return ret;
-	if (ptrace(PTRACE_GETREGS, ctx->pid, NULL, &r)) {
-		pr_perror("Can't read the registers of the restored pid %d", ctx->pid);
-		return -errno;
-	}
-	if (r.rax) {
-		pr_err("Can't restore pid %d: unmapping the restorer area failed: %s\n", ctx->pid,
-		       strerror(-(long)r.rax));
-		return (long)r.rax;
-	}
-	return 0;
-}
-
 static void to_user_regs(const X86Gpregs *g, struct user_regs_struct *r)
 {
 	*r = (struct user_regs_struct){
@@ -431,6 +394,67 @@ static int thread_syscall_stop(struct restore_ctx *ctx, pid_t tid)
 	return ret;
 }
 
+int restore_inject_call(struct restore_ctx *ctx, pid_t tid, long nr, uint64_t a1, uint64_t a2,
+			uint64_t a3, long *res)
+{
+	struct user_regs_struct r;
+	int ret;
+
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r)) {
+		pr_perror("Can't read the registers of thread %d of the restored pid %d", tid,
+			  ctx->pid);
+		return -errno;
+	}
+	r.rip = ctx->area + restorer_export_syscall_off;
+	r.rax = nr;
+	r.rdi = a1;
+	r.rsi = a2;
+	r.rdx = a3;
+	r.orig_rax = -1;
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &r)) {
+		pr_perror("Can't set the registers of thread %d of the restored pid %d", tid,
+			  ctx->pid);
+		return -errno;
+	}
+	if (tid == ctx->pid) {
+		ret = syscall_stop(ctx, "injected call's entry");
+		if (!ret)
+			ret = syscall_stop(ctx, "injected call's exit");
+	} else {
+		ret = thread_syscall_stop(ctx, tid);
+		if (!ret)
+			ret = thread_syscall_stop(ctx, tid);
+	}
+	if (ret)
+		return ret;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r)) {
+		pr_perror("Can't read the registers of thread %d of the restored pid %d", tid,
+			  ctx->pid);
+		return -errno;
+	}
+	*res = (long)r.rax;
+	return 0;
+}
+
+/* The task unmaps the area itself, from its syscall instruction; lmproc
+ * takes over at the syscall-exit stop, so the task never returns into the
+ * unmapped blob. */
+static int unmap_area(struct restore_ctx *ctx)
+{
+	long res;
+	int ret;
+
+	ret = restore_inject_call(ctx, ctx->pid, __NR_munmap, ctx->area, ctx->area_size, 0, &res);
+	if (ret)
+		return ret;
+	if (res) {
+		pr_err("Can't restore pid %d: unmapping the restorer area failed: %s\n", ctx->pid,
+		       strerror(-res));
+		return res;
+	}
+	return 0;
+}
+
 /* A thread parked by the restorer, in its interrupt stop: pointed at the
  * blob's syscall instruction with a harmless call (orig_ax -1: the futex
  * it waited in is not restarted) and stepped to that call's exit, where
@@ -460,6 +484,8 @@ static int take_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t
 	if (!ret)
 		ret = thread_syscall_stop(ctx, tid);
 	if (!ret)
+		ret = seccomp_restore_thread(ctx, tc, tid);
+	if (!ret)
 		ret = set_dumped_state(ctx, tc, tid);
 	return ret;
 }
@@ -469,17 +495,24 @@ static int take_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t
 static int take_threads(struct restore_ctx *ctx)
 {
 	const struct restore_plan *p = &ctx->plan;
+	long opts = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
 	int ret = restore_map_host_tids(ctx);
 
+	/* No filter a thread shares (below) may judge the restorer's last
+	 * calls or lmproc's. */
+	if (seccomp_in_use(p->core))
+		opts |= PTRACE_O_SUSPEND_SECCOMP;
 	for (size_t i = 1; !ret && i < p->nr_threads; i++) {
 		pid_t tid = ctx->host_tids[i];
 
-		if (ptrace(PTRACE_SEIZE, tid, NULL, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) ||
+		if (ptrace(PTRACE_SEIZE, tid, NULL, opts) ||
 		    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
 			pr_perror("Can't seize thread %d of the restored pid %d", tid, ctx->pid);
 			return -errno;
 		}
 	}
+	if (!ret)
+		ret = seccomp_restore_shared(ctx);
 	for (size_t i = 1; !ret && i < p->nr_threads; i++)
 		ret = take_thread(ctx, restore_thread_core(p, i), ctx->host_tids[i]);
 	return ret;
@@ -587,7 +620,11 @@ int restore_finish_task(struct restore_ctx *ctx)
 	ret = wait_restorer(ctx);
 	if (!ret)
 		ret = take_threads(ctx);
-	/* Every other thread has left the area: its registers are set. */
+	/* Every other thread has left the area: its registers are set.  The
+	 * main thread's filters go in before the area, which holds them,
+	 * goes. */
+	if (!ret)
+		ret = seccomp_restore_thread(ctx, ctx->plan.core->thread, ctx->pid);
 	if (!ret)
 		ret = unmap_area(ctx);
 	if (!ret)

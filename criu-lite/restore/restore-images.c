@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mm-attrs.h"
 #include "restore.h"
+#include "seccomp.h"
 #include "task-attrs.h"
 #include "words.h"
 
@@ -388,6 +389,8 @@ static int read_core(int dfd, struct restore_plan *p)
 		ret = check_process_attrs(img, p);
 	if (!ret)
 		ret = check_timers(img, p);
+	if (!ret)
+		ret = seccomp_check_image(img, core);
 	if (ret)
 		return ret;
 	if (core->personality & 0xff) {

@@ -424,13 +424,52 @@ not_our_netns() {
 	ns=$(readlink "/proc/$1/ns/net" 2>/dev/null) && [ "$ns" != "$2" ]
 }
 
-# A thread under a seccomp filter: refused before any call is injected
-# (the filter could kill the task for one); the target runs on.
-case_seccomp() {
-	target_up "$BUILD/bad-input/seccomp_filter" || return 1
+# What seccomp state a restore could not give back is refused before any
+# call is injected, naming pid and thread; the target runs on: a filter
+# that sends user notifications (its listener can't be made again) ...
+case_seccomp_notify() {
+	target_up "$BUILD/bad-input/seccomp_refused" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" seccomp && target_intact
+	refused $? "$TPID" seccomp "user notification" && target_intact
+}
+
+# ... and filters of a thread with neither no_new_privs nor CAP_SYS_ADMIN
+# (the restored thread could not install them).
+case_seccomp_nocap() {
+	target_up "$BUILD/bad-input/seccomp_refused" env SECCOMP_CASE=nocap || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" seccomp no_new_privs CAP_SYS_ADMIN && target_intact
+}
+
+# Seccomp in the images and an lmproc without CAP_SYS_ADMIN, which it
+# needs to install it (PTRACE_O_SUSPEND_SECCOMP): refused before anything
+# is made, naming the pid.
+case_seccomp_no_admin() {
+	local st
+
+	target_up "$BUILD/bad-input/seccomp_refused" env SECCOMP_CASE=noadmin || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID"
+	timeout -k 5 "$LM_TIMEOUT" capsh --drop=cap_sys_admin -- -c \
+		'exec "$0" restore -D "$1" -d' "$LMPROC" "$RD/img" >"$RD/bad.out" 2>"$RD/bad.err"
+	st=$?
+	refused "$st" "$TPID" seccomp "lacks CAP_SYS_ADMIN" || { kill_ours "$TPID"; return 1; }
+	no_process "$TPID"
+}
+
+# case_seccomp_image FIELD MASK WHY: the main thread's seccomp FIELD
+# xor'ed with MASK (its chain naming a filter core-PID.img does not hold,
+# strict mode with filters): restore refuses the image, saying WHY,
+# before anything is made.
+case_seccomp_image() {
+	target_up "$BUILD/static/seccomp_filters" || return 1
+	mkdir -p "$RD/pristine"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/pristine" || return 1
+	reap_dumped "$TPID"
+	IMG_WHY=$3 case_image "$RD/pristine" "$TPID" "core-$TPID.img" xor "1.50.$1" "$2"
 }
 
 # A unix connection between siblings makes images whose restore is
@@ -1495,7 +1534,11 @@ run_bad_input() {
 	CASE_KIND=state bad_case unix-accepted-outside-inherit-fd case_unix_ext_accepted
 	CASE_KIND=state bad_case mmap-deleted-name-taken case_mmap_deleted_upgrade
 	CASE_KIND=state bad_case exe-deleted case_exe_deleted
-	bad_case seccomp-filter case_seccomp
+	bad_case seccomp-notify case_seccomp_notify
+	bad_case seccomp-nocap case_seccomp_nocap
+	bad_case seccomp-no-admin case_seccomp_no_admin
+	bad_case seccomp-image-index case_seccomp_image 2 4 "seccomp filter 4 of 3"
+	bad_case seccomp-image-mode case_seccomp_image 1 3 "strict mode with 2 filters"
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-listener-pending-connection case_unix_pending
