@@ -84,13 +84,24 @@ case_tty_passed_in() {
 		no_word "shell-job" && target_intact
 }
 
-# O_ASYNC on a pipe's write end in packet mode: refused naming both flags
-# in words.
+# A pipe's write end in packet mode (O_DIRECT), O_ASYNC set too: refused
+# for packet mode (O_ASYNC is restored), the open flags in words.
 case_pipe_async() {
 	target_up "$BUILD/bad-input/pipe_async" || return 1
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 6" O_ASYNC O_DIRECT && target_intact
+	refused $? "$TPID" "fd 6" "with O_DIRECT set" "O_WRONLY|O_ASYNC|O_DIRECT" &&
+		target_intact
+}
+
+# A socket whose owner for signal-driven I/O (F_SETOWN) is the target's
+# parent: refused naming pid, fd, the owner and why.
+case_fown_outside() {
+	target_up "$BUILD/bad-input/fown_outside" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 7" "process $(ps -o ppid= -p "$TPID" | tr -d ' ')" \
+		"outside the dumped tree" && target_intact
 }
 
 # A root and its child sharing one fd table (CLONE_FILES without
@@ -112,5 +123,6 @@ run_refusal_bad_input() {
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
 	bad_case pipe-o-async case_pipe_async
+	bad_case fown-outside case_fown_outside
 	bad_case fd-table-shared case_fd_table_shared
 }
