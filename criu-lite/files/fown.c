@@ -101,8 +101,12 @@ int fown_dump(struct files_dump *d, const struct fd_parms *p, FownEntry *fo)
 	struct f_owner_ex o = { 0, 0 };
 	uint32_t uids[2] = { 0, 0 };
 	const char *why;
-	int fd = files_steal(d, p), sig = 0, ret;
+	int fd, sig = 0, ret;
 
+	/* fcntl() can't give an O_PATH fd an owner, nor read one. */
+	if (p->flags & O_PATH)
+		return 0;
+	fd = files_steal(d, p);
 	if (fd < 0)
 		return fd;
 	ret = read_owner(d, p, fd, &o, &sig, uids);
