@@ -9,11 +9,14 @@
  * signal first, then O_ASYNC, so that the first signal goes where the
  * dumped ones went.  Owner, signal and O_ASYNC are the description's:
  * one fown_entry per file_entry, however many fds share it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -53,8 +56,31 @@ static bool in_tree(const struct files_dump *d, pid_t pid)
 	return false;
 }
 
-/* Why the owner O can't be given back, NULL if it can. */
-static const char *owner_outside(const struct files_dump *d, const struct f_owner_ex *o)
+/* Process PID holds P's description at some fd (kcmp). */
+static bool holds(const struct files_dump *d, const struct fd_parms *p, pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *dir;
+
+	if (pid == d->pid)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	while (dir && !found && (de = readdir(dir)))
+		found = de->d_name[0] != '.' &&
+			!syscall(SYS_kcmp, d->pid, pid, KCMP_FILE, p->fd, atoi(de->d_name));
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/* Why the owner O of P can't be given back, NULL if it can.  A thread
+ * must be of a process holding the description: restore sets a thread
+ * owner in that process, whose threads exist then. */
+static const char *owner_outside(const struct files_dump *d, const struct fd_parms *p,
+				 const struct f_owner_ex *o)
 {
 	struct proc_status st;
 
@@ -62,7 +88,10 @@ static const char *owner_outside(const struct files_dump *d, const struct f_owne
 	case F_OWNER_TID:
 		if (proc_read_status(o->pid, &st))
 			return "a thread that is gone";
-		return in_tree(d, st.tgid) ? NULL : "a thread of a process outside the dumped tree";
+		if (!in_tree(d, st.tgid))
+			return "a thread of a process outside the dumped tree";
+		return holds(d, p, st.tgid) ? NULL : "a thread of another process, which does "
+						     "not hold the file";
 	case F_OWNER_PID:
 		return in_tree(d, o->pid) ? NULL : "a process outside the dumped tree";
 	case F_OWNER_PGRP:
@@ -115,7 +144,7 @@ int fown_dump(struct files_dump *d, const struct fd_parms *p, FownEntry *fo)
 		return ret;
 	if (!o.pid && !o.type && !sig && !p->async)
 		return 0;
-	why = o.pid ? owner_outside(d, &o) : NULL;
+	why = o.pid ? owner_outside(d, p, &o) : NULL;
 	if (why) {
 		pr_err("pid %d fd %d (%s) has %s %d as its owner for signal-driven I/O "
 		       "(F_SETOWN), %s: not supported\n",

@@ -104,6 +104,19 @@ case_fown_outside() {
 		"outside the dumped tree" && target_intact
 }
 
+# A socket of the root whose owner is a thread of its child, which does
+# not hold the socket: refused naming pid, fd, the thread and why.
+case_fown_thread_other() {
+	local child tid
+
+	target_up "$BUILD/bad-input/fown_thread_other" || return 1
+	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
+	tid=$(ls "/proc/$child/task" | grep -vx "$child" | head -1)
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "fd 7" "thread $tid" "does not hold the file" && target_intact
+}
+
 # A root and its child sharing one fd table (CLONE_FILES without
 # CLONE_THREAD): refused naming both pids and the fd table.
 case_fd_table_shared() {
@@ -124,5 +137,6 @@ run_refusal_bad_input() {
 	bad_case tty-passed-in case_tty_passed_in
 	bad_case pipe-o-async case_pipe_async
 	bad_case fown-outside case_fown_outside
+	bad_case fown-thread-other case_fown_thread_other
 	bad_case fd-table-shared case_fd_table_shared
 }
