@@ -241,7 +241,7 @@ static int classify(struct files_dump *d, struct fd_parms *p)
 			p->ops = all_ops[i];
 			/* fown.c's, whatever the type. */
 			p->async = p->flags & O_ASYNC;
-			if (!p->ops->async_by_open)
+			if (!p->ops->own_async)
 				p->flags &= ~O_ASYNC;
 			if (p->ops->share_key)
 				p->share_key = p->ops->share_key(p);

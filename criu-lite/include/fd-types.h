@@ -31,7 +31,7 @@ struct fd_parms {
 	char *link;	 /* readlink of /proc/PID/fd/FD */
 	char *info;	 /* /proc/PID/fdinfo/FD */
 	uint32_t flags;	 /* open flags, without O_CLOEXEC (and O_ASYNC: async) */
-	bool async;	 /* O_ASYNC (fown.c), left in flags if ops->async_by_open */
+	bool async;	 /* O_ASYNC (fown.c), left in flags if ops->own_async */
 	uint32_t fd_flags; /* FD_CLOEXEC */
 	uint64_t pos;
 	const struct fd_ops *ops;
@@ -109,10 +109,11 @@ struct fd_ops {
 	 * description share (eventfd-id...), so that kcmp has fewer to
 	 * compare.  Must not change while the task is frozen. */
 	uint64_t (*share_key)(const struct fd_parms *p);
-	/* O_ASYNC stays among the flags the type opens with: its files (by
-	 * path) have no fasync method, and only open() sets their O_ASYNC.
-	 * Other types never see it: fown.c sets it with fcntl(). */
-	bool async_by_open;
+	/* O_ASYNC stays among the flags the type sees: its files have no
+	 * fasync method, so F_SETFL could not set it again; the type gives it
+	 * back through open() (files by path) or refuses it (memfds).  Other
+	 * types never see it: fown.c sets it with fcntl(). */
+	bool own_async;
 	/* Dump: fill the type's message of FE and write FE (files_write()). */
 	int (*dump)(struct files_dump *d, struct fd_parms *p, FileEntry *fe);
 
