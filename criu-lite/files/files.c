@@ -224,7 +224,7 @@ int files_refuse_flags(const struct files_dump *d, const struct fd_parms *p, con
 {
 	pr_err("pid %d fd %d (%s) is %s with %s set: not supported yet (open flags %s)\n",
 	       d->pid, p->fd, p->link, what, flag_bits_words(p->flags & ~supported).s,
-	       open_flags_words(p->flags).s);
+	       open_flags_words(p->flags | (p->async ? O_ASYNC : 0)).s);
 	return -EOPNOTSUPP;
 }
 
@@ -239,6 +239,10 @@ static int classify(struct files_dump *d, struct fd_parms *p)
 	for (size_t i = 0; i < ARRAY_SIZE(all_ops); i++)
 		if (all_ops[i]->match(d, p)) {
 			p->ops = all_ops[i];
+			/* fown.c's, whatever the type. */
+			p->async = p->flags & O_ASYNC;
+			if (!p->ops->own_async)
+				p->flags &= ~O_ASYNC;
 			if (p->ops->share_key)
 				p->share_key = p->ops->share_key(p);
 			return 0;
@@ -492,6 +496,7 @@ static int dump_descriptions(struct files_dump *d)
 	for (int i = 0; i < d->nr_fds; i++) {
 		struct fd_parms *p = &d->fds[i];
 		FileEntry fe = FILE_ENTRY__INIT;
+		FownEntry fown = FOWN_ENTRY__INIT;
 		struct desc_seen *b;
 		int64_t id;
 		int ret;
@@ -514,6 +519,11 @@ static int dump_descriptions(struct files_dump *d)
 			return ret;
 		fe.id = p->id;
 		fe.type = p->ops->type;
+		ret = fown_dump(d, p, &fown);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			fe.fown = &fown;
 		ret = p->ops->dump(d, p, &fe);
 		if (ret)
 			return ret;

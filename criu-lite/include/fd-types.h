@@ -30,7 +30,8 @@ struct fd_parms {
 	struct stat st;
 	char *link;	 /* readlink of /proc/PID/fd/FD */
 	char *info;	 /* /proc/PID/fdinfo/FD */
-	uint32_t flags;	 /* open flags, without O_CLOEXEC */
+	uint32_t flags;	 /* open flags, without O_CLOEXEC (and O_ASYNC: async) */
+	bool async;	 /* O_ASYNC (fown.c), left in flags if ops->own_async */
 	uint32_t fd_flags; /* FD_CLOEXEC */
 	uint64_t pos;
 	const struct fd_ops *ops;
@@ -108,6 +109,11 @@ struct fd_ops {
 	 * description share (eventfd-id...), so that kcmp has fewer to
 	 * compare.  Must not change while the task is frozen. */
 	uint64_t (*share_key)(const struct fd_parms *p);
+	/* O_ASYNC stays among the flags the type sees: its files have no
+	 * fasync method, so F_SETFL could not set it again; the type gives it
+	 * back through open() (files by path) or refuses it (memfds).  Other
+	 * types never see it: fown.c sets it with fcntl(). */
+	bool own_async;
 	/* Dump: fill the type's message of FE and write FE (files_write()). */
 	int (*dump)(struct files_dump *d, struct fd_parms *p, FileEntry *fe);
 
@@ -199,6 +205,11 @@ uint32_t files_obj_id(struct files_dump *d, FdType type, const struct stat *st, 
 const char *fdinfo_field(const char *info, const char *key);
 /* A hash of the fdinfo text from line KEY on (0 if it has none). */
 uint64_t fdinfo_hash_from(const char *info, const char *key);
+
+/* fown.c: P's owner, signal and O_ASYNC for signal-driven I/O into FO;
+ * 1 if any is not a fresh file's, 0 if none, -errno (an owner outside the
+ * tree refused). */
+int fown_dump(struct files_dump *d, const struct fd_parms *p, FownEntry *fo);
 
 /* fhandle.c */
 /* *PATH (malloc'ed) and *ST of the file whose handle fdinfo line L shows

@@ -90,6 +90,9 @@ struct file_desc {
 	 * (SCM_RIGHTS): needed when that queue is filled, so this process
 	 * counts as a holder (sk-unix-scm.c). */
 	bool in_flight_here;
+	/* This process's restorer sets the file's owner, signal and O_ASYNC
+	 * (fown.c) through this fd of it; -1: another process does, or none. */
+	int fown_fd;
 };
 
 struct shmem_chain;
@@ -361,6 +364,12 @@ int restore_dry_run_round(int dfd, bool pages, char *why, size_t len);
 int restore_validate_locks(const struct restore_plan *p, const char *img);
 size_t restore_nr_posix_locks(const struct restore_plan *p);
 void restore_fill_posix_locks(const struct restore_plan *p, struct restorer_lock *out);
+
+/* fown.c: which process sets each file's owner, signal and O_ASYNC
+ * again (the images alone decide), and its restorer's part. */
+int restore_plan_fowns(struct restore_tree *t);
+size_t restore_nr_fowns(const struct restore_plan *p);
+void restore_fill_fowns(const struct restore_plan *p, struct restorer_fown *out);
 
 /* restore-task.c: forks the tree with the dumped pids (each process forks
  * its children) and seizes every live task; each sets itself up and

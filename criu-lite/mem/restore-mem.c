@@ -218,7 +218,7 @@ static uint32_t helper_from(const struct restore_plan *p, const struct fill_plan
 
 struct area_layout {
 	uint64_t args, vmas, batches, iovs, siginfos, threads, timers, groups, close_fds, locks;
-	uint64_t guards, seccomp;
+	uint64_t guards, fowns, seccomp;
 	uint64_t thread_stacks;
 	uint64_t helper_stack, stack, size;
 };
@@ -261,7 +261,9 @@ static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f
 	off += restore_nr_posix_locks(p) * sizeof(struct restorer_lock);
 	l->guards = off;
 	off += p->mm->n_guards * sizeof(struct restorer_range);
-	l->seccomp = off;
+	l->fowns = off;
+	off += restore_nr_fowns(p) * sizeof(struct restorer_fown);
+	l->seccomp = off = (off + 7) & ~7ULL;
 	off += seccomp_area_size(p);
 	l->thread_stacks = PAGE_ALIGN(off);
 	off = l->thread_stacks + (p->nr_threads - 1) * RESTORER_THREAD_STACK_SIZE;
@@ -601,6 +603,9 @@ static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 	a->locks = ctx->area + l->locks;
 	a->nr_locks = restore_nr_posix_locks(&ctx->plan);
 	restore_fill_posix_locks(&ctx->plan, (struct restorer_lock *)(uintptr_t)a->locks);
+	a->fowns = ctx->area + l->fowns;
+	a->nr_fowns = restore_nr_fowns(&ctx->plan);
+	restore_fill_fowns(&ctx->plan, (struct restorer_fown *)(uintptr_t)a->fowns);
 	memcpy((void *)(uintptr_t)a->batches, f->batches, f->nr_batches * sizeof(*f->batches));
 	memcpy((void *)(uintptr_t)a->iovs, f->iovs, f->nr_iovs * sizeof(*f->iovs));
 	fill_vmas(ctx, (struct restorer_vma *)(uintptr_t)a->vmas);

@@ -112,6 +112,7 @@ static const char *const step_what[] = {
     [RST_STEP_THP] = "prctl(PR_SET_THP_DISABLE) or mlockall(MCL_FUTURE)",
     [RST_STEP_MSEAL] = "mseal() of",
     [RST_STEP_GUARD] = "installing the guard pages at",
+    [RST_STEP_FOWN] = "setting the owner, signal and O_ASYNC for signal-driven I/O of",
 };
 
 /* "vma START-END" and the file behind it, if any. */
@@ -187,6 +188,14 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 				 l[i].fd);
 		break;
 	}
+	case RST_STEP_FOWN: {
+		const struct restorer_fown *f = (const struct restorer_fown *)(uintptr_t)a->fowns;
+
+		if (i < a->nr_fowns)
+			snprintf(buf, len, " fd %d (owner type %u, id %d, signal %u)", f[i].fd,
+				 f[i].type, f[i].pid, f[i].sig);
+		break;
+	}
 	case RST_STEP_CLONE:
 	case RST_STEP_CLOSE:
 	case RST_STEP_SIGACTION:
@@ -217,6 +226,8 @@ static int report_restorer(const struct restore_ctx *ctx)
 		why = "needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE";
 	if (a->step == RST_STEP_LOCK && a->err == -EAGAIN)
 		why = "another process holds a conflicting lock";
+	if (a->step == RST_STEP_FOWN && a->err == -EOPNOTSUPP)
+		why = "the file does not take O_ASYNC (it has no fasync method)";
 	if (a->step == RST_STEP_CLONE && a->err == -EEXIST)
 		why = "the tid is in use (by a process, or as a process group or session id)";
 	if (a->err_thread && a->step != RST_STEP_CLONE)

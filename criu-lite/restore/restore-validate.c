@@ -76,6 +76,8 @@ int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int df
 		ret = restore_plan_sessions(t);
 	if (!ret)
 		ret = restore_plan_ctty(t);
+	if (!ret)
+		ret = restore_plan_fowns(t);
 	return ret;
 }
 

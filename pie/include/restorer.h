@@ -85,6 +85,7 @@ enum restorer_step {
 	RST_STEP_THP,
 	RST_STEP_MSEAL,
 	RST_STEP_GUARD,
+	RST_STEP_FOWN,
 };
 
 /* madvise() hints a VMA gets back (from its smaps VmFlags). */
@@ -176,6 +177,20 @@ struct restorer_lock {
 	int32_t type;
 	uint64_t start;
 	uint64_t len;
+};
+
+/* An open file description's owner for signal-driven I/O (F_SETOWN_EX's
+ * type and pid, set as uid and euid: the kernel keeps who set it), its
+ * signal (F_SETSIG, 0: SIGIO) and O_ASYNC, set through fd (fown.c). */
+struct restorer_fown {
+	int32_t fd;
+	uint32_t type;
+	int32_t pid;
+	uint32_t sig;
+	uint32_t uid;
+	uint32_t euid;
+	uint32_t async;
+	uint32_t pad;
 };
 
 /* The kernel's struct sigaction on x86-64 (8-byte sigset). */
@@ -362,6 +377,8 @@ struct restorer_args {
 	uint64_t close_fds; /* int32_t[nr_close_fds]: service fds */
 	uint64_t locks;	    /* struct restorer_lock[nr_locks] */
 	uint64_t guards;    /* struct restorer_range[nr_guards]: MADV_GUARD_INSTALL */
+	uint64_t fowns;	    /* struct restorer_fown[nr_fowns] */
+	uint32_t nr_fowns;
 	uint32_t nr_guards;
 	uint32_t nr_locks;
 	uint32_t nr_vmas;

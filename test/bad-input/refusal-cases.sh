@@ -84,13 +84,37 @@ case_tty_passed_in() {
 		no_word "shell-job" && target_intact
 }
 
-# O_ASYNC on a pipe's write end in packet mode: refused naming both flags
-# in words.
+# A pipe's write end in packet mode (O_DIRECT), O_ASYNC set too: refused
+# for packet mode (O_ASYNC is restored), the open flags in words.
 case_pipe_async() {
 	target_up "$BUILD/bad-input/pipe_async" || return 1
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 6" O_ASYNC O_DIRECT && target_intact
+	refused $? "$TPID" "fd 6" "with O_DIRECT set" "O_WRONLY|O_ASYNC|O_DIRECT" &&
+		target_intact
+}
+
+# A socket whose owner for signal-driven I/O (F_SETOWN) is the target's
+# parent: refused naming pid, fd, the owner and why.
+case_fown_outside() {
+	target_up "$BUILD/bad-input/fown_outside" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 7" "process $(ps -o ppid= -p "$TPID" | tr -d ' ')" \
+		"outside the dumped tree" && target_intact
+}
+
+# A socket of the root whose owner is a thread of its child, which does
+# not hold the socket: refused naming pid, fd, the thread and why.
+case_fown_thread_other() {
+	local child tid
+
+	target_up "$BUILD/bad-input/fown_thread_other" || return 1
+	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
+	tid=$(ls "/proc/$child/task" | grep -vx "$child" | head -1)
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "fd 7" "thread $tid" "does not hold the file" && target_intact
 }
 
 # A root and its child sharing one fd table (CLONE_FILES without
@@ -112,5 +136,7 @@ run_refusal_bad_input() {
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
 	bad_case pipe-o-async case_pipe_async
+	bad_case fown-outside case_fown_outside
+	bad_case fown-thread-other case_fown_thread_other
 	bad_case fd-table-shared case_fd_table_shared
 }
