@@ -244,7 +244,7 @@ case_unsupported_fd() {
 	target_up "$BUILD/bad-input/unsupported_fd" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" 7 netlink && target_intact
+	refused $? "$TPID" 7 netlink "messages queued" && target_intact
 }
 
 # Memory lmproc cannot make again exactly is refused naming the pid, the
@@ -279,6 +279,22 @@ case_sk_opt_refused() {
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 8" "$2" && target_intact
+}
+
+# A packet socket with a ring (PACKET_RX_RING): refused naming the fd and
+# the ring; mapped (map), the mapping of the socket is refused first.
+case_sk_packet_ring() {
+	local st
+
+	target_up "$BUILD/bad-input/sk_packet_ring" ${1:+env RING_MAP=1} || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	st=$?
+	if [ -n "${1:-}" ]; then
+		refused "$st" "$TPID" "fd 8" "maps a socket" && target_intact
+	else
+		refused "$st" "$TPID" "fd 8" "a packet socket" "PACKET_RX_RING" && target_intact
+	fi
 }
 
 # A child's unsupported fd refuses the dump of the whole tree, naming the
@@ -1486,6 +1502,8 @@ run_bad_input() {
 	bad_case socket-ebpf-filter case_sk_opt_refused bpf "eBPF socket filter"
 	bad_case socket-tcp-md5 case_sk_opt_refused md5 TCP_MD5SIG
 	bad_case tree-unsupported-fd case_tree_unsupported
+	bad_case socket-packet-ring case_sk_packet_ring
+	bad_case socket-packet-ring-mapped case_sk_packet_ring map
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed
 	bad_case self-check-refuses-bad-image case_self_check_fault
