@@ -98,6 +98,9 @@ int inet_diag_tcp_conns(pid_t pid, int family, const unsigned long *inos, size_t
  * PID's network namespace, CB called with each answer (libnl's
  * NL_CB_VALID callback, ARG); 0 or -errno. */
 struct nl_msg;
+/* Socket FD has an error its next call returns (sk_err), or errors
+ * queued: seen with poll(), which takes nothing. */
+bool sk_error_pending(int fd);
 int sk_diag_dump(pid_t pid, const void *req, size_t len, int (*cb)(struct nl_msg *, void *),
 		 void *arg);
 

@@ -8,11 +8,14 @@
  * the options, bind() to the same port id and the first 32 groups,
  * NETLINK_ADD_MEMBERSHIP for the others, connect().  Refused: a socket
  * with messages queued (they can't be read without taking them) or with
- * a dump running (the kernel's cursor in it can't be read), one of
- * another network namespace than lmproc's or the tree's.  Also owns the
- * sock_diag request packet sockets share (sk_diag_dump). */
+ * a dump running (the kernel's cursor in it can't be read), with an
+ * error pending (messages dropped: ENOBUFS), one of another network
+ * namespace than lmproc's or the tree's.  Also owns what packet sockets
+ * share: the sock_diag request (sk_diag_dump) and the look at a pending
+ * error (sk_error_pending). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +88,14 @@ static int sock_int(int fd, int level, int name)
 	if (getsockopt(fd, level, name, &v, &len))
 		return -1;
 	return v;
+}
+
+bool sk_error_pending(int fd)
+{
+	struct pollfd p = { .fd = fd };
+
+	/* POLLERR says so without taking it, as SO_ERROR would. */
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }
 
 int sk_diag_dump(pid_t pid, const void *req, size_t len, int (*cb)(struct nl_msg *, void *),
@@ -165,8 +176,8 @@ static int nl_refuse(const struct files_dump *d, const struct fd_parms *p, const
 
 /* Groups, queues and flags from netlink_diag; an unbound socket that is
  * a member of no group is not listed (nothing can reach it). */
-static int nl_diag_read(const struct files_dump *d, const struct fd_parms *p, NetlinkSkEntry *e,
-			const char *what, struct nl_diag *s)
+static int nl_diag_read(const struct files_dump *d, const struct fd_parms *p, int fd,
+			NetlinkSkEntry *e, const char *what, struct nl_diag *s)
 {
 	struct netlink_diag_req req = { .sdiag_family = AF_NETLINK,
 					.sdiag_protocol = e->protocol,
@@ -191,6 +202,9 @@ static int nl_diag_read(const struct files_dump *d, const struct fd_parms *p, Ne
 	if (s->flags & NDIAG_FLAG_CB_RUNNING)
 		return nl_refuse(d, p, what, "a dump request in progress (its answer not read "
 			       "whole), whose cursor can't be read: not supported");
+	if (sk_error_pending(fd))
+		return nl_refuse(d, p, what, "an error pending (ENOBUFS: messages to it were "
+			       "dropped), which the next read returns: not supported");
 	if (s->rmem || s->wmem) {
 		snprintf(why, sizeof(why), "messages queued (%u bytes to read, %u to send): not "
 			 "supported", s->rmem, s->wmem);
@@ -255,7 +269,7 @@ static int nl_read(struct files_dump *d, struct fd_parms *p, int fd, NetlinkSkEn
 	nl_what(what, sizeof(what), e->protocol, e->portid);
 	if (e->type != SOCK_RAW && e->type != SOCK_DGRAM)
 		return nl_refuse(d, p, what, "a type other than SOCK_RAW and SOCK_DGRAM");
-	ret = nl_diag_read(d, p, e, what, s);
+	ret = nl_diag_read(d, p, fd, e, what, s);
 	if (ret)
 		return ret;
 	/* Trailing words without a group need not be carried. */

@@ -7,7 +7,7 @@
  * and sock_diag (packet_diag, in the socket's namespace); made again with
  * socket(), the options, bind(), PACKET_ADD_MEMBERSHIP and PACKET_FANOUT.
  * Refused, naming pid, fd and why: rings (PACKET_RX_RING, PACKET_TX_RING:
- * memory the task maps), frames queued, a socket that does not receive
+ * memory the task maps), frames queued, an error pending, a socket that does not receive
  * (its interface down or gone), a fanout group whose id the kernel chose
  * or that steers by a BPF program, a socket of another network namespace
  * than lmproc's or the tree's.  The packets and drops counters
@@ -136,7 +136,8 @@ static int ifname_of(pid_t pid, int idx, char *name)
 	return netns_leave(back) ?: ret;
 }
 
-static int pk_diag_read(const struct files_dump *d, const struct fd_parms *p, struct pk_diag *s)
+static int pk_diag_read(const struct files_dump *d, const struct fd_parms *p, int fd,
+			struct pk_diag *s)
 {
 	struct packet_diag_req req = { .sdiag_family = AF_PACKET,
 				       .pdiag_show = PACKET_SHOW_INFO | PACKET_SHOW_MCLIST |
@@ -157,6 +158,9 @@ static int pk_diag_read(const struct files_dump *d, const struct fd_parms *p, st
 				 "with the kernel: not supported");
 	if (s->mc_too_many)
 		return pk_refuse(d, p, "more than 64 multicast memberships: not supported");
+	if (sk_error_pending(fd))
+		return pk_refuse(d, p, "an error pending (its interface went down or away), which "
+				 "the next call returns: not supported");
 	if (s->rmem || s->wmem) {
 		snprintf(why, sizeof(why), "frames queued (%u bytes to read, %u to send): not "
 			 "supported", s->rmem, s->wmem);
@@ -244,7 +248,7 @@ static int pk_read(struct files_dump *d, struct fd_parms *p, int fd, PacketSkEnt
 	if (e->type != SOCK_RAW && e->type != SOCK_DGRAM)
 		return pk_refuse(d, p, "a type other than SOCK_RAW and SOCK_DGRAM (SOCK_PACKET): "
 				 "not supported");
-	ret = pk_diag_read(d, p, &b->s) ?: pk_addr(d, p, fd, e, &b->s, b->ifname) ?:
+	ret = pk_diag_read(d, p, fd, &b->s) ?: pk_addr(d, p, fd, e, &b->s, b->ifname) ?:
 	      pk_mc_read(d, p, &b->s, b->mc, b->mcp, b->names, e);
 	if (ret)
 		return ret;
