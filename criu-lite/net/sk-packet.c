@@ -1,16 +1,17 @@
 /* Owns packet sockets (AF_PACKET, SOCK_RAW and SOCK_DGRAM): the protocol
- * socket() got and the one it receives, the interface it is bound to (by
+ * it receives (socket()'s or bind()'s), the interface it is bound to (by
  * name in its namespace: ifindexes are a namespace's own), its SOL_SOCKET
  * and SOL_PACKET options (sk-opts.c: version, reserve, copy_thresh,
  * timestamp, auxdata, origdev, vnet_hdr..., a classic BPF filter), its
  * multicast list and fanout group.  Read through a copy of the task's fd
  * and sock_diag (packet_diag, in the socket's namespace); made again with
- * socket(), the options, bind(), PACKET_ADD_MEMBERSHIP and PACKET_FANOUT.
+ * socket() (protocol 0: it receives nothing yet), the options, bind() to
+ * its interface and protocol, PACKET_ADD_MEMBERSHIP and PACKET_FANOUT.
  * Refused, naming pid, fd and why: rings (PACKET_RX_RING, PACKET_TX_RING:
- * memory the task maps), frames queued, an error pending, a socket that does not receive
- * (its interface down or gone), a fanout group whose id the kernel chose
- * or that steers by a BPF program, a socket of another network namespace
- * than lmproc's or the tree's.  The packets and drops counters
+ * memory the task maps), frames queued, an error pending, a socket that
+ * does not receive (its interface down or gone), a fanout group whose id
+ * the kernel chose or that steers by a BPF program, a socket of another
+ * network namespace than lmproc's or the tree's.  The packets and drops counters
  * (PACKET_STATISTICS, reset when read) start again at 0. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -212,7 +213,6 @@ static int pk_addr(const struct files_dump *d, const struct fd_parms *p, int fd,
 		return -errno;
 	}
 	e->protocol = ntohs(a.sll_protocol);
-	e->sock_protocol = ntohs(sock_int(fd, SOL_SOCKET, SO_PROTOCOL));
 	if (a.sll_ifindex) {
 		if (a.sll_ifindex < 0 || ifname_of(d->pid, a.sll_ifindex, ifname))
 			return pk_refuse(d, p, "bound to an interface that is gone: not "
@@ -254,7 +254,7 @@ static int pk_read(struct files_dump *d, struct fd_parms *p, int fd, PacketSkEnt
 		return ret;
 	e->rcvbuf = max(sock_int(fd, SOL_SOCKET, SO_RCVBUF), 0);
 	e->sndbuf = max(sock_int(fd, SOL_SOCKET, SO_SNDBUF), 0);
-	ret = sk_opts_dump(&w, fd, AF_PACKET, e->type, htons(e->sock_protocol), &b->o);
+	ret = sk_opts_dump(&w, fd, AF_PACKET, e->type, 0, &b->o);
 	e->opts = b->o.ptrs;
 	e->n_opts = b->o.n;
 	return ret;
@@ -317,7 +317,7 @@ static int packet_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "file id %u has no packet_sk entry", f->id);
 	if ((e->type != SOCK_RAW && e->type != SOCK_DGRAM) || (e->flags & ~PACKET_FLAGS) ||
 	    (e->flags & O_ACCMODE) != O_RDWR || e->protocol > 0xffff ||
-	    e->sock_protocol > 0xffff || (e->ifname && !ifname_ok(e->ifname)) ||
+	    (e->ifname && !ifname_ok(e->ifname)) ||
 	    e->rcvbuf > INT32_MAX || e->sndbuf > INT32_MAX ||
 	    (e->has_fanout && (!e->protocol || (e->fanout >> 16 & 0xff) >= PACKET_FANOUT_CBPF ||
 			       ((e->fanout >> 24) & FANOUT_UNIQUEID))))
@@ -335,6 +335,7 @@ static int set_int(int fd, int level, int name, int v)
 	return setsockopt(fd, level, name, &v, sizeof(v));
 }
 
+/* Before the bind: the filter holds for the first frame. */
 static int pk_options(int fd, const PacketSkEntry *e, const char **which)
 {
 	int ret = sk_opts_restore(fd, e->opts, e->n_opts, false, which);
@@ -362,11 +363,14 @@ static int pk_ifindex(struct task_files *tf, uint32_t desc, const char *name)
 	return idx;
 }
 
+/* Made with protocol 0, the socket receives nothing until this bind to
+ * its interface (or every one) and protocol: socket()'s protocol is
+ * only seen as the one it receives. */
 static int pk_bind(struct task_files *tf, uint32_t desc, int fd, const PacketSkEntry *e)
 {
 	struct sockaddr_ll a = { .sll_family = AF_PACKET, .sll_protocol = htons(e->protocol) };
 
-	if (!e->ifname && e->protocol == e->sock_protocol)
+	if (!e->ifname && !e->protocol)
 		return 0;
 	if (e->ifname) {
 		a.sll_ifindex = pk_ifindex(tf, desc, e->ifname);
@@ -407,7 +411,7 @@ static int pk_members(struct task_files *tf, uint32_t desc, int fd, const Packet
 static int pk_make(struct task_files *tf, uint32_t desc, const PacketSkEntry *e)
 {
 	const char *which = "";
-	int fd = socket(AF_PACKET, e->type | SOCK_CLOEXEC, htons(e->sock_protocol)), ret;
+	int fd = socket(AF_PACKET, e->type | SOCK_CLOEXEC, 0), ret;
 
 	if (fd < 0)
 		return task_files_err(tf, desc, "can't create a packet socket: %s",

@@ -5,9 +5,10 @@
  *      filter that takes the frames of R's ethertype
  *   X  SOCK_DGRAM, protocol 0 (receives nothing), PACKET_VERSION v2,
  *      non-blocking
+ *   L  SOCK_DGRAM made for ETH_P_ALL, bound to lo, no filter
  * After the restore both have their type, protocol, interface and options
- * back, and R receives the frame the test sends on lo with X (with its
- * auxdata), its payload whole. */
+ * back, R receives the frame the test sends on lo with X (with its
+ * auxdata), its payload whole, and L receives it too. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,7 @@
 
 #define PROTO 0x88b5
 
-enum { R, X, NR };
+enum { R, X, L, NR };
 
 static int fds[NR];
 
@@ -121,6 +122,13 @@ static void check_state(int fanout, int copy_thresh)
 		fail("X: version or O_NONBLOCK lost");
 	check_mcast();
 	len = sizeof(a);
+	if (getsockname(fds[L], (struct sockaddr *)&a, &len) || a.sll_ifindex != lo ||
+	    a.sll_protocol != htons(ETH_P_ALL))
+		fail("L: protocol or interface lost");
+	len = 0;
+	if (getsockopt(fds[L], SOL_SOCKET, SO_GET_FILTER, NULL, &len) || len)
+		fail("L: a filter of %u instructions", len);
+	len = sizeof(a);
 	if (getsockname(fds[X], (struct sockaddr *)&a, &len) || a.sll_ifindex || a.sll_protocol)
 		fail("X: bound or receiving");
 }
@@ -150,6 +158,11 @@ static void check_frame(uint64_t seed)
 		fail("R got %zd bytes, not the frame sent", n);
 	if (!CMSG_FIRSTHDR(&mh) || CMSG_FIRSTHDR(&mh)->cmsg_type != PACKET_AUXDATA)
 		fail("R's frame came without its auxdata");
+	/* SOCK_DGRAM: the payload alone (lo shows it going out and in). */
+	p.fd = fds[L];
+	if (poll(&p, 1, 10000) != 1 || recv(fds[L], buf, sizeof(buf), 0) != (ssize_t)sizeof(msg) ||
+	    memcmp(buf, msg, sizeof(msg)))
+		fail("L did not get the frame: %s", strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -167,7 +180,8 @@ int main(int argc, char **argv)
 	lo_up();
 	fds[R] = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	fds[X] = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fds[R] < 0 || fds[X] < 0)
+	fds[L] = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	if (fds[R] < 0 || fds[X] < 0 || fds[L] < 0)
 		fail("packet socket: %s", strerror(errno));
 	set(fds[R], SOL_PACKET, PACKET_AUXDATA, 1);
 	set(fds[R], SOL_PACKET, PACKET_ORIGDEV, 1);
@@ -178,6 +192,9 @@ int main(int argc, char **argv)
 	a.sll_ifindex = if_nametoindex("lo");
 	if (bind(fds[R], (struct sockaddr *)&a, sizeof(a)))
 		fail("bind R to lo: %s", strerror(errno));
+	a.sll_protocol = htons(ETH_P_ALL);
+	if (bind(fds[L], (struct sockaddr *)&a, sizeof(a)))
+		fail("bind L to lo: %s", strerror(errno));
 	mr.mr_ifindex = a.sll_ifindex;
 	if (setsockopt(fds[R], SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)))
 		fail("PACKET_ADD_MEMBERSHIP: %s", strerror(errno));
