@@ -297,6 +297,20 @@ case_sk_packet_ring() {
 	fi
 }
 
+# A netlink socket's port id taken at restore (dump -R, restore --pidns
+# next to the original): the restore fails naming the port id, leaves
+# nothing, and the original runs on untouched.
+case_netlink_port_taken() {
+	local port
+
+	target_up "$BUILD/bad-input/netlink_bound" setsid || return 1
+	port=$((0x4c4d0000 | (TPID & 0xffff)))
+	mkdir -p "$RD/img"
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
+	bad_lmproc restore -D "$RD/img" --pidns -d
+	refused $? "fd 7" "port id $port" "taken" && target_intact
+}
+
 # A child's unsupported fd refuses the dump of the whole tree, naming the
 # child; the root and the child run on untouched.
 case_tree_unsupported() {
@@ -1504,6 +1518,7 @@ run_bad_input() {
 	bad_case tree-unsupported-fd case_tree_unsupported
 	bad_case socket-packet-ring case_sk_packet_ring
 	bad_case socket-packet-ring-mapped case_sk_packet_ring map
+	bad_case netlink-port-taken case_netlink_port_taken
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed
 	bad_case self-check-refuses-bad-image case_self_check_fault
