@@ -311,6 +311,16 @@ case_netlink_port_taken() {
 	refused $? "fd 7" "port id $port" "taken" && target_intact
 }
 
+# A netlink socket with a dump request in progress, or ENOBUFS pending
+# (NL_REFUSE $1): refused naming the fd, the protocol and why (WHY $2);
+# the socket keeps its state.
+case_netlink_busy() {
+	target_up "$BUILD/bad-input/netlink_busy" env NL_REFUSE="$1" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 7" "NETLINK_ROUTE" "$2" && target_intact
+}
+
 # A child's unsupported fd refuses the dump of the whole tree, naming the
 # child; the root and the child run on untouched.
 case_tree_unsupported() {
@@ -1519,6 +1529,8 @@ run_bad_input() {
 	bad_case socket-packet-ring case_sk_packet_ring
 	bad_case socket-packet-ring-mapped case_sk_packet_ring map
 	bad_case netlink-port-taken case_netlink_port_taken
+	bad_case netlink-dump-running case_netlink_busy dump "a dump request in progress"
+	bad_case netlink-enobufs case_netlink_busy enobufs "an error pending"
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed
 	bad_case self-check-refuses-bad-image case_self_check_fault
