@@ -297,6 +297,15 @@ case_sk_packet_ring() {
 	fi
 }
 
+# A packet socket with a frame queued: refused naming the fd and why; the
+# frame stays.
+case_sk_packet_queued() {
+	target_up "$BUILD/bad-input/sk_packet_queued" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 8" "a packet socket" "frames queued" && target_intact
+}
+
 # A netlink socket's port id taken at restore (dump -R, restore --pidns
 # next to the original): the restore fails naming the port id, leaves
 # nothing, and the original runs on untouched.
@@ -1528,6 +1537,7 @@ run_bad_input() {
 	bad_case tree-unsupported-fd case_tree_unsupported
 	bad_case socket-packet-ring case_sk_packet_ring
 	bad_case socket-packet-ring-mapped case_sk_packet_ring map
+	bad_case socket-packet-queued case_sk_packet_queued
 	bad_case netlink-port-taken case_netlink_port_taken
 	bad_case netlink-dump-running case_netlink_busy dump "a dump request in progress"
 	bad_case netlink-enobufs case_netlink_busy enobufs "an error pending"
