@@ -176,28 +176,37 @@ static int pk_diag_read(const struct files_dump *d, const struct fd_parms *p, in
 	return 0;
 }
 
+/* What one socket's entry points into while it is written. */
+struct pk_bufs {
+	struct sk_opts o;
+	struct pk_diag s;
+	PacketMclistEntry mc[MAX_MCLIST];
+	PacketMclistEntry *mcp[MAX_MCLIST];
+	char names[MAX_MCLIST][IF_NAMESIZE];
+	char ifname[IF_NAMESIZE];
+};
+
 /* The multicast list, interfaces by name. */
-static int pk_mc_read(const struct files_dump *d, const struct fd_parms *p, struct pk_diag *s,
-		      PacketMclistEntry *mc, PacketMclistEntry **mcp, char (*names)[IF_NAMESIZE],
+static int pk_mc_read(const struct files_dump *d, const struct fd_parms *p, struct pk_bufs *b,
 		      PacketSkEntry *e)
 {
-	for (size_t i = 0; i < s->n_mc; i++) {
-		const struct packet_diag_mclist *m = &s->mc[i];
+	for (size_t i = 0; i < b->s.n_mc; i++) {
+		const struct packet_diag_mclist *m = &b->s.mc[i];
+		PacketMclistEntry *mc = &b->mc[i];
 
-		if (m->pdmc_alen > MCLIST_ADDR_MAX ||
-		    ifname_of(d->pid, m->pdmc_index, names[i]))
+		if (m->pdmc_alen > MCLIST_ADDR_MAX || ifname_of(d->pid, m->pdmc_index, b->names[i]))
 			return pk_refuse(d, p, "a multicast membership of an interface that is "
 					 "gone: not supported");
-		packet_mclist_entry__init(&mc[i]);
-		mc[i].ifname = names[i];
-		mc[i].type = m->pdmc_type;
-		mc[i].count = m->pdmc_count;
-		mc[i].addr.data = (uint8_t *)m->pdmc_addr;
-		mc[i].addr.len = m->pdmc_alen;
-		mcp[i] = &mc[i];
+		packet_mclist_entry__init(mc);
+		mc->ifname = b->names[i];
+		mc->type = m->pdmc_type;
+		mc->count = m->pdmc_count;
+		mc->addr.data = (uint8_t *)m->pdmc_addr;
+		mc->addr.len = m->pdmc_alen;
+		b->mcp[i] = mc;
 	}
-	e->mclist = mcp;
-	e->n_mclist = s->n_mc;
+	e->mclist = b->mcp;
+	e->n_mclist = b->s.n_mc;
 	return 0;
 }
 
@@ -228,14 +237,6 @@ static int pk_addr(const struct files_dump *d, const struct fd_parms *p, int fd,
 	return 0;
 }
 
-struct pk_bufs {
-	struct sk_opts o;
-	struct pk_diag s;
-	PacketMclistEntry mc[MAX_MCLIST];
-	PacketMclistEntry *mcp[MAX_MCLIST];
-	char names[MAX_MCLIST][IF_NAMESIZE];
-	char ifname[IF_NAMESIZE];
-};
 
 static int pk_read(struct files_dump *d, struct fd_parms *p, int fd, PacketSkEntry *e,
 		   struct pk_bufs *b)
@@ -249,7 +250,7 @@ static int pk_read(struct files_dump *d, struct fd_parms *p, int fd, PacketSkEnt
 		return pk_refuse(d, p, "a type other than SOCK_RAW and SOCK_DGRAM (SOCK_PACKET): "
 				 "not supported");
 	ret = pk_diag_read(d, p, fd, &b->s) ?: pk_addr(d, p, fd, e, &b->s, b->ifname) ?:
-	      pk_mc_read(d, p, &b->s, b->mc, b->mcp, b->names, e);
+	      pk_mc_read(d, p, b, e);
 	if (ret)
 		return ret;
 	e->rcvbuf = max(sock_int(fd, SOL_SOCKET, SO_RCVBUF), 0);
@@ -300,8 +301,8 @@ static const char *mclist_bad(const PacketSkEntry *e)
 	for (size_t i = 0; i < e->n_mclist; i++) {
 		const PacketMclistEntry *m = e->mclist[i];
 
-		if (!ifname_ok(m->ifname) || m->addr.len > MCLIST_ADDR_MAX || !m->count ||
-		    m->count > 65536)
+		if (!ifname_ok(m->ifname) || m->type > PACKET_MR_UNICAST ||
+		    m->addr.len > MCLIST_ADDR_MAX || !m->count || m->count > 65536)
 			return "a multicast membership out of range";
 	}
 	return NULL;
