@@ -8,8 +8,14 @@
  *      choosing, NETLINK_EXT_ACK, non-blocking
  *   G  NETLINK_GENERIC, never bound
  *   D  NETLINK_USERSOCK bound to a port id, E connected to it
+ *   U  NETLINK_KOBJECT_UEVENT, SOCK_DGRAM, autobound (in no group: the
+ *      host's devices' events would reach it)
+ *   AU NETLINK_AUDIT, a member of AUDIT_NLGRP_READLOG (only the first
+ *      namespace's audit log is sent to it)
+ *   N  NETLINK_NETFILTER, autobound, NETLINK_BROADCAST_ERROR,
+ *      NETLINK_LISTEN_ALL_NSID, NETLINK_CAP_ACK, NETLINK_GET_STRICT_CHK
  * After the restore every socket has its port id, groups, destination
- * and options back; A receives the messages of its three groups for an
+ * and options back (U, AU and N only that); A receives the messages of its three groups for an
  * address added on lo (through B), an MTU change and a multicast group
  * joined; G still resolves the family "nlctrl"; what E sends reaches D. */
 #include <arpa/inet.h>
@@ -32,9 +38,11 @@
 #define GROUP_MCADDR 37 /* RTNLGRP_IPV4_MCADDR (Linux 6.13) */
 #define RTM_NEWMULTICAST_ 56
 
-enum { A, B, G, D, E, NR };
+enum { A, B, G, D, E, U, AU, N, NR };
 
-static const char *const names[NR] = { "A", "B", "G", "D", "E" };
+static const char *const names[NR] = { "A", "B", "G", "D", "E", "U", "AU", "N" };
+static const int n_opts[] = { NETLINK_BROADCAST_ERROR, NETLINK_LISTEN_ALL_NSID, NETLINK_CAP_ACK,
+			      NETLINK_GET_STRICT_CHK };
 static int fds[NR];
 static uint32_t portid[NR];
 static uint8_t reply[65536];
@@ -65,6 +73,15 @@ static int nl_sock(int type, int proto, uint32_t pid, uint32_t groups)
 	if ((pid || groups) && bind(fd, (struct sockaddr *)&a, sizeof(a)))
 		fail("bind netlink %d to %u: %s", proto, pid, strerror(errno));
 	return fd;
+}
+
+/* bind() with port id 0: the kernel chooses one. */
+static void autobind(int fd)
+{
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK };
+
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
+		fail("autobind: %s", strerror(errno));
 }
 
 static uint32_t port_of(int fd)
@@ -229,6 +246,17 @@ static void check_state(int rcvbuf)
 		fail("G: protocol %d", opt(fds[G], SOL_SOCKET, SO_PROTOCOL));
 	if (getpeername(fds[E], (struct sockaddr *)&a, &len) || a.nl_pid != portid[D])
 		fail("E: not connected to D's port id %u", portid[D]);
+	len = sizeof(a);
+	if (getsockname(fds[AU], (struct sockaddr *)&a, &len) || a.nl_groups != 1 ||
+	    opt(fds[AU], SOL_SOCKET, SO_PROTOCOL) != NETLINK_AUDIT)
+		fail("AU: groups 0x%x, not AUDIT_NLGRP_READLOG", a.nl_groups);
+	if (opt(fds[U], SOL_SOCKET, SO_PROTOCOL) != NETLINK_KOBJECT_UEVENT ||
+	    opt(fds[U], SOL_SOCKET, SO_TYPE) != SOCK_DGRAM ||
+	    opt(fds[N], SOL_SOCKET, SO_PROTOCOL) != NETLINK_NETFILTER)
+		fail("U or N: protocol or type lost");
+	for (size_t i = 0; i < sizeof(n_opts) / sizeof(n_opts[0]); i++)
+		if (opt(fds[N], SOL_NETLINK, n_opts[i]) != 1)
+			fail("N: option %d lost", n_opts[i]);
 }
 
 static void check_works(uint64_t seed)
@@ -272,6 +300,13 @@ int main(int argc, char **argv)
 	fds[G] = nl_sock(SOCK_RAW, NETLINK_GENERIC, 0, 0);
 	fds[D] = nl_sock(SOCK_RAW, NETLINK_USERSOCK, 0x50000000 | (seed >> 16 & 0xffff), 0);
 	fds[E] = nl_sock(SOCK_RAW, NETLINK_USERSOCK, 0, 0);
+	fds[U] = nl_sock(SOCK_DGRAM, NETLINK_KOBJECT_UEVENT, 0, 0);
+	fds[AU] = nl_sock(SOCK_RAW, NETLINK_AUDIT, 0, 1);
+	fds[N] = nl_sock(SOCK_RAW, NETLINK_NETFILTER, 0, 0);
+	autobind(fds[U]);
+	autobind(fds[N]);
+	for (size_t i = 0; i < sizeof(n_opts) / sizeof(n_opts[0]); i++)
+		set(fds[N], SOL_NETLINK, n_opts[i], 1);
 	for (int i = 0; i < NR; i++)
 		portid[i] = port_of(fds[i]);
 	{
