@@ -115,6 +115,9 @@ static void check_state(int fanout, int copy_thresh)
 	    opt(fds[R], SOL_PACKET, PACKET_RESERVE) != 64 ||
 	    opt(fds[R], SOL_PACKET, PACKET_COPY_THRESH) != copy_thresh)
 		fail("R: options lost");
+	len = 0;
+	if (getsockopt(fds[R], SOL_SOCKET, SO_GET_FILTER, NULL, &len) || len != 4)
+		fail("R: a filter of %u instructions, not 4", len);
 	if (opt(fds[R], SOL_PACKET, PACKET_FANOUT) != fanout)
 		fail("R: fanout 0x%x, was 0x%x", opt(fds[R], SOL_PACKET, PACKET_FANOUT), fanout);
 	if (opt(fds[X], SOL_PACKET, PACKET_VERSION) != TPACKET_V2 ||
