@@ -42,6 +42,8 @@ static const struct fd_ops *const all_ops[] = {
 	&memfd_fd_ops,
 	&unix_sk_fd_ops,
 	&inet_sk_fd_ops,
+	&netlink_sk_fd_ops,
+	&packet_sk_fd_ops,
 	&tty_fd_ops,
 	&reg_fd_ops,
 };

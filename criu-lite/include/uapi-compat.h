@@ -144,6 +144,11 @@ struct lm_clone_args {
 #define SO_PASSRIGHTS 83
 #endif
 
+/* include/uapi/linux/if_packet.h (6.2) */
+#ifndef PACKET_VNET_HDR_SZ
+#define PACKET_VNET_HDR_SZ 24
+#endif
+
 /* include/uapi/linux/in.h (6.3) */
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51

@@ -361,6 +361,7 @@ static int plan_queue(struct restore_plan *p, uint32_t desc)
 			/* As the dump refuses them (check_carried); a TCP
 			 * connection held by no fd would stay in repair mode. */
 			if (t == FD_TYPE__FD_UNIX_SK || t == FD_TYPE__FD_INET_SK ||
+			    t == FD_TYPE__FD_NETLINK_SK || t == FD_TYPE__FD_PACKET_SK ||
 			    t == FD_TYPE__FD_EVENTPOLL)
 				return restore_plan_bad("files.img", "unix socket %llu: message %u "
 							"carries file id %u, %s",

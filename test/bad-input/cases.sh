@@ -244,7 +244,7 @@ case_unsupported_fd() {
 	target_up "$BUILD/bad-input/unsupported_fd" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" 7 netlink && target_intact
+	refused $? "$TPID" 7 netlink "messages queued" && target_intact
 }
 
 # Memory lmproc cannot make again exactly is refused naming the pid, the
@@ -279,6 +279,55 @@ case_sk_opt_refused() {
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
 	refused $? "$TPID" "fd 8" "$2" && target_intact
+}
+
+# A packet socket with a ring (PACKET_RX_RING): refused naming the fd and
+# the ring; mapped (map), the mapping of the socket is refused first.
+case_sk_packet_ring() {
+	local st
+
+	target_up "$BUILD/bad-input/sk_packet_ring" ${1:+env RING_MAP=1} || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	st=$?
+	if [ -n "${1:-}" ]; then
+		refused "$st" "$TPID" "fd 8" "maps a socket" && target_intact
+	else
+		refused "$st" "$TPID" "fd 8" "a packet socket" "PACKET_RX_RING" && target_intact
+	fi
+}
+
+# A packet socket with a frame queued: refused naming the fd and why; the
+# frame stays.
+case_sk_packet_queued() {
+	target_up "$BUILD/bad-input/sk_packet_queued" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 8" "a packet socket" "frames queued" && target_intact
+}
+
+# A netlink socket's port id taken at restore (dump -R, restore --pidns
+# next to the original): the restore fails naming the port id, leaves
+# nothing, and the original runs on untouched.
+case_netlink_port_taken() {
+	local port
+
+	target_up "$BUILD/bad-input/netlink_bound" setsid || return 1
+	port=$((0x4c4d0000 | (TPID & 0xffff)))
+	mkdir -p "$RD/img"
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
+	bad_lmproc restore -D "$RD/img" --pidns -d
+	refused $? "fd 7" "port id $port" "taken" && target_intact
+}
+
+# A netlink socket with a dump request in progress, or ENOBUFS pending
+# (NL_REFUSE $1): refused naming the fd, the protocol and why (WHY $2);
+# the socket keeps its state.
+case_netlink_busy() {
+	target_up "$BUILD/bad-input/netlink_busy" env NL_REFUSE="$1" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 7" "NETLINK_ROUTE" "$2" && target_intact
 }
 
 # A child's unsupported fd refuses the dump of the whole tree, naming the
@@ -1525,6 +1574,12 @@ run_bad_input() {
 	bad_case socket-ebpf-filter case_sk_opt_refused bpf "eBPF socket filter"
 	bad_case socket-tcp-md5 case_sk_opt_refused md5 TCP_MD5SIG
 	bad_case tree-unsupported-fd case_tree_unsupported
+	bad_case socket-packet-ring case_sk_packet_ring
+	bad_case socket-packet-ring-mapped case_sk_packet_ring map
+	bad_case socket-packet-queued case_sk_packet_queued
+	bad_case netlink-port-taken case_netlink_port_taken
+	bad_case netlink-dump-running case_netlink_busy dump "a dump request in progress"
+	bad_case netlink-enobufs case_netlink_busy enobufs "an error pending"
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed
 	bad_case self-check-refuses-bad-image case_self_check_fault

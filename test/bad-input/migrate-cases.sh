@@ -257,8 +257,9 @@ byte() {
 	printf '\\x%02x' "$(($1 & 255))"
 }
 
-# (3b) the dump itself refuses (a netlink socket): its one line, ABORT to
-# serve, which logs it; the target runs on untouched.
+# (3b) the dump itself refuses (a netlink socket with an answer queued):
+# its one line, ABORT to serve, which logs it; the target runs on
+# untouched.
 case_migrate_dump_refused() {
 	target_up "$BUILD/bad-input/unsupported_fd" || return 1
 	serve_up || return 1
