@@ -37,18 +37,19 @@ case_io_uring_map() {
 		target_intact
 }
 
-# A POSIX timer on one thread's CPU clock: refused naming the timer, the
-# thread and the clock in words, not as a raw clockid.
+# A POSIX timer on the CPU clock of the thread that made it, in a process
+# of two threads: refused naming the timer and the clock in words, not as
+# a raw clockid, and why (which thread is not known).
 case_timer_thread_clock() {
-	local tid id
+	local id
 
 	target_up "$BUILD/bad-input/timer_thread_clock" || return 1
-	read -r tid <"$DD/thread.tid"
 	id=$(sed -n 's/^ID: //p' "/proc/$TPID/timers" | head -n 1)
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "pid $TPID" "timer $id" "thread $tid" CLOCK_THREAD_CPUTIME_ID &&
-		no_word "clock -" && target_intact
+	refused $? "pid $TPID" "timer $id" "the calling thread's CPU time" \
+		CLOCK_THREAD_CPUTIME_ID "which of its 2 threads" && no_word "clock -" &&
+		target_intact
 }
 
 # A file mapped by the dumped process whose mtime (only) changed before
