@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "aio.h"
 #include "common.h"
 #include "fd-types.h"
 #include "cgroup.h"
@@ -464,6 +465,8 @@ static int check_vma_kind(const char *img, const MmEntry *mm, const VmaEntry *v)
 	case VMA_KIND__VMA_VVAR_VCLOCK:
 	case VMA_KIND__VMA_VSYSCALL:
 		return 0;
+	case VMA_KIND__VMA_AIO:
+		return aio_check_entry(img, v);
 	default:
 		return bad(img, "vma 0x%llx has unknown kind %d", (unsigned long long)v->start,
 			   v->kind);
