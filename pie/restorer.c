@@ -673,6 +673,7 @@ static long run_threads(struct restorer_args *a)
 	return 0;
 }
 
+/* Before mlockall(MCL_FUTURE), which would lock the new rings. */
 static long restore_aio(struct restorer_args *a)
 {
 	uint64_t index = 0;
@@ -725,9 +726,9 @@ static long restore_all(struct restorer_args *a)
 	if (!ret)
 		ret = finish_vmas(a);
 	if (!ret)
-		ret = finish_vma_attrs(a);
-	if (!ret)
 		ret = restore_aio(a);
+	if (!ret)
+		ret = finish_vma_attrs(a);
 	if (!ret)
 		ret = restore_mm(a);
 	if (!ret)

@@ -111,6 +111,7 @@ static const char *const step_what[] = {
     [RST_STEP_THP] = "prctl(PR_SET_THP_DISABLE) or mlockall(MCL_FUTURE)",
     [RST_STEP_MSEAL] = "mseal() of",
     [RST_STEP_GUARD] = "installing the guard pages at",
+    [RST_STEP_AIO] = "making the AIO ring (io_setup, then moved) of",
 };
 
 /* "vma START-END" and the file behind it, if any. */
@@ -169,6 +170,15 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 		if (i < a->nr_guards)
 			snprintf(buf, len, " 0x%llx-0x%llx", (unsigned long long)g[i].start,
 				 (unsigned long long)g[i].end);
+		break;
+	}
+	case RST_STEP_AIO: {
+		const struct restorer_aio_ring *r =
+		    (const struct restorer_aio_ring *)(uintptr_t)a->aio_rings;
+
+		if (i < a->nr_aio_rings)
+			snprintf(buf, len, " 0x%llx-0x%llx (%u events)", (unsigned long long)r[i].addr,
+				 (unsigned long long)(r[i].addr + r[i].len), r[i].nr);
 		break;
 	}
 	case RST_STEP_VDSO:

@@ -37,6 +37,28 @@ case_io_uring_map() {
 		target_intact
 }
 
+# An AIO ring left out of core dumps (MADV_DONTDUMP: io_setup does not
+# give it): refused naming the pid, the ring's range and the VmFlag; the
+# target (asleep)
+# is as it was and its ring still completes requests after.
+case_aio_ring_dontdump() {
+	local range
+
+	AIO_DONTDUMP=1 target_up "$BUILD/static/aio_ring" || return 1
+	range=$(awk '/\[aio\]/ { print $1; exit }' "/proc/$TPID/maps")
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "0x${range/-/-0x}" "an AIO ring" "VmFlag dd" || return 1
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="target changed: $REASON"
+		return 1
+	fi
+	if ! finish_original "$TPID"; then
+		REASON="target after the refusal: $REASON"
+		return 1
+	fi
+}
+
 # A POSIX timer on the CPU clock of the thread that made it, in a process
 # of two threads: refused naming the timer and the clock in words, not as
 # a raw clockid, and why (which thread is not known).
@@ -110,6 +132,7 @@ run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
 	bad_case timer-thread-cpu-clock case_timer_thread_clock
+	bad_case aio-ring-dontdump case_aio_ring_dontdump
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
 	bad_case pipe-o-async case_pipe_async

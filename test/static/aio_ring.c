@@ -4,12 +4,17 @@
  * completions not reaped yet.  After it the context id (the ring's
  * address) still works: the ring shows the same head, tail and events,
  * io_getevents returns those 3 completions, and new reads and writes
- * complete, one of them notifying an eventfd (IOCB_FLAG_RESFD). */
+ * complete, one of them notifying an eventfd (IOCB_FLAG_RESFD).
+ * With AIO_DONTDUMP=1 the ring is left out of core dumps
+ * (MADV_DONTDUMP), which the dump refuses (test/bad-input/
+ * refusal-cases.sh). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/aio_abi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -124,6 +129,10 @@ int main(int argc, char **argv)
 	if (fd < 0 || efd < 0 || syscall(SYS_io_setup, 16, &ctx))
 		fail("file, eventfd or io_setup: %s", strerror(errno));
 	r = (struct ring *)(uintptr_t)ctx;
+	if (getenv("AIO_DONTDUMP") &&
+	    madvise(r, (sizeof(*r) + r->nr * sizeof(struct io_event) + 4095) & ~4095UL,
+		    MADV_DONTDUMP))
+		fail("madvise(MADV_DONTDUMP) of the ring: %s", strerror(errno));
 	wrap_ring(r);
 	before = *r;
 	for (int i = 0; i < PENDING; i++)
