@@ -37,6 +37,20 @@ case_io_uring_map() {
 		target_intact
 }
 
+# A POSIX timer on the CPU clock of a child in the tree: refused naming
+# the timer, the child and the clock in words.
+case_timer_process_clock() {
+	local child id
+
+	target_up "$BUILD/bad-input/timer_process_clock" || return 1
+	read -r child <"$DD/child.pid"
+	id=$(sed -n 's/^ID: //p' "/proc/$TPID/timers" | head -n 1)
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "timer $id" "process $child's CPU time" \
+		"another process's CPU clock" && no_word "clock -" && target_intact
+}
+
 # An AIO ring left out of core dumps (MADV_DONTDUMP: io_setup does not
 # give it): refused naming the pid, the ring's range and the VmFlag; the
 # target (asleep)
@@ -132,6 +146,7 @@ run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
 	bad_case timer-thread-cpu-clock case_timer_thread_clock
+	bad_case timer-process-cpu-clock case_timer_process_clock
 	bad_case aio-ring-dontdump case_aio_ring_dontdump
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
