@@ -12,6 +12,7 @@
 #include "mem.h"
 #include "mm.pb-c.h"
 
+struct parasite_ctl;
 struct restorer_args;
 
 /* The mapping named PATH, whose file is ST, is an AIO ring. */
@@ -19,6 +20,10 @@ bool aio_ring_mapping(const char *path, const struct stat *st);
 /* Refuses (logged, naming the pid and the ring) a ring V whose VmFlags
  * or protection are not what io_setup() gave it. */
 int aio_check_vma(pid_t pid, const struct vma *v);
+/* Refuses (logged) a ring mapping of VL that is no AIO context of PID:
+ * a child forked after io_setup() inherits the mapping, not the
+ * context.  Asks the task by an injected io_getevents(). */
+int aio_check_contexts(struct parasite_ctl *ctl, pid_t pid, const struct vm_area_list *vl);
 /* The ring's bytes into E->aio_ring (malloc'ed), checked: its header as
  * the kernel writes it.  The tree is frozen. */
 int aio_dump_ring(pid_t pid, const struct vma *v, VmaEntry *e);

@@ -11,17 +11,20 @@
  * shows completions only, and io_getevents would reap them): they are
  * not restored, as CRIU does not; a task frozen for a dump still gets
  * its disk I/O completed into the ring, so only requests that wait on
- * something else (IOCB_CMD_POLL) are lost. */
+ * something else (IOCB_CMD_POLL) are lost.  A ring mapping a child
+ * inherited across fork, with no context behind it, is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "aio.h"
 #include "common.h"
+#include "infect.h"
 #include "log.h"
 #include "restore.h"
 
@@ -83,6 +86,38 @@ int aio_check_vma(pid_t pid, const struct vma *v)
 	       (unsigned long)v->start, (unsigned long)v->end,
 	       odd ? "with the VmFlag " : "whose protection was changed", odd ? odd : "");
 	return -EOPNOTSUPP;
+}
+
+/* io_getevents(ctx, 0, 0, NULL, NULL) looks the context up (by the id
+ * in the ring's header and its address) and reaps nothing, nor waits:
+ * 0 for a context of the task's mm, -EINVAL for none. */
+int aio_check_contexts(struct parasite_ctl *ctl, pid_t pid, const struct vm_area_list *vl)
+{
+	long r;
+	int ret;
+
+	for (size_t i = 0; i < vl->nr; i++) {
+		const struct vma *v = &vl->vmas[i];
+
+		if (v->kind != VMA_KIND__VMA_AIO)
+			continue;
+		ret = parasite_syscall(ctl, &r, __NR_io_getevents, v->start, 0, 0, 0, 0, 0);
+		if (ret)
+			return ret;
+		if (!r)
+			continue;
+		if (r == -EINVAL)
+			pr_err("pid %d mapping 0x%lx-0x%lx is an AIO ring but no AIO context of "
+			       "pid %d (a mapping inherited across fork from the process that "
+			       "called io_setup): not supported\n",
+			       pid, (unsigned long)v->start, (unsigned long)v->end, pid);
+		else
+			pr_err("pid %d mapping 0x%lx-0x%lx is an AIO ring: io_getevents on it "
+			       "in the task: %s\n",
+			       pid, (unsigned long)v->start, (unsigned long)v->end, strerror(-r));
+		return r == -EINVAL ? -EOPNOTSUPP : (int)r;
+	}
+	return 0;
 }
 
 /* Why the LEN bytes of a ring are not one the kernel made, or NULL. */

@@ -37,6 +37,21 @@ case_io_uring_map() {
 		target_intact
 }
 
+# An AIO ring mapping a child inherited across fork, without the
+# context: refused naming the child and the ring's range; the parent's
+# context still works after.
+case_aio_forked() {
+	local child range
+
+	target_up "$BUILD/bad-input/aio_forked" || return 1
+	read -r child <"$DD/child.pid"
+	range=$(awk '/\[aio\]/ { print $1; exit }' "/proc/$child/maps")
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $child" "0x${range/-/-0x}" "an AIO ring" "no AIO context" "fork" &&
+		target_intact
+}
+
 # A POSIX timer on the CPU clock of a child in the tree: refused naming
 # the timer, the child and the clock in words.
 case_timer_process_clock() {
@@ -148,6 +163,7 @@ run_refusal_bad_input() {
 	bad_case timer-thread-cpu-clock case_timer_thread_clock
 	bad_case timer-process-cpu-clock case_timer_process_clock
 	bad_case aio-ring-dontdump case_aio_ring_dontdump
+	bad_case aio-forked case_aio_forked
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
 	bad_case pipe-o-async case_pipe_async
