@@ -52,6 +52,31 @@ case_aio_forked() {
 		target_intact
 }
 
+# An AIO ring whose header was changed in mm-PID.img (its compat
+# features, found by the bytes that follow the magic: features 1, 0,
+# header length 32; resealed, so the validation behind the checksums sees
+# it): restore refuses it naming the image and the ring, and leaves no
+# process.
+case_aio_ring_damaged() {
+	local img off range
+
+	target_up "$BUILD/static/aio_ring" || return 1
+	range=$(awk '/\[aio\]/ { print $1; exit }' "/proc/$TPID/maps")
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	img=$RD/img/mm-$TPID.img
+	off=$(LC_ALL=C grep -obUaP '\x01\x00{7}\x20\x00{3}' "$img" | head -n 1 | cut -d: -f1)
+	if [ -z "$off" ] || ! "$BUILD/tools/imgmangle" flip "$img" "$off" ||
+		! "$BUILD/tools/imgmangle" reseal "$img"; then
+		REASON="no AIO ring header to damage in $img"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "mm-$TPID.img" "AIO ring 0x${range%-*}" "features 254/0" &&
+		no_process "$TPID"
+}
+
 # A POSIX timer on the CPU clock of a child in the tree: refused naming
 # the timer, the child and the clock in words.
 case_timer_process_clock() {
@@ -164,6 +189,7 @@ run_refusal_bad_input() {
 	bad_case timer-process-cpu-clock case_timer_process_clock
 	bad_case aio-ring-dontdump case_aio_ring_dontdump
 	bad_case aio-forked case_aio_forked
+	bad_case aio-ring-damaged case_aio_ring_damaged
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
 	bad_case pipe-o-async case_pipe_async
