@@ -783,6 +783,7 @@ int restore_read_plan(int dfd, const struct restore_tree *t, size_t idx, struct 
 	p->mmap_min_addr = read_mmap_min_addr();
 	p->inv = t->inv;
 	p->pstree = t->entries[idx];
+	p->tree = t;
 	p->pid = p->pstree->pid;
 	ret = read_core(dfd, p);
 	if (!ret)

@@ -82,9 +82,11 @@ static bool has_thread(pid_t pid, pid_t vtid, size_t *nr)
 	return found;
 }
 
-/* A CPU clock restore makes again: its own process's, or a thread's of
- * it named by tid (created after the threads, pie/restorer.c); the
- * calling thread's only where there is one thread to have called. */
+/* A CPU clock restore makes again: its own process's or another live
+ * process's of the tree (all are forked before any restorer runs), or a
+ * thread's of it named by tid (created after the threads,
+ * pie/restorer.c); the calling thread's only where there is one thread
+ * to have called. */
 static int check_cpu_clock(pid_t pid, int id, int clock)
 {
 	pid_t who = CPUCLOCK_PID(clock);
@@ -93,8 +95,9 @@ static int check_cpu_clock(pid_t pid, int id, int clock)
 
 	if (CPUCLOCK_WHICH(clock) >= CPUCLOCK_MAX)
 		pr_err("pid %d timer %d counts %s: not a clock\n", pid, id, clock_words(clock).s);
-	else if (!(clock & CPUCLOCK_PERTHREAD) && who && who != pstree_vpid(pid))
-		pr_err("pid %d timer %d counts %s: another process's CPU clock is not supported\n",
+	else if (!(clock & CPUCLOCK_PERTHREAD) && who && !pstree_live_vpid(who))
+		pr_err("pid %d timer %d counts %s: the CPU clock of a process outside the dumped "
+		       "tree, or of a zombie, is not supported\n",
 		       pid, id, clock_words(clock).s);
 	else if (clock & CPUCLOCK_PERTHREAD && !who && nr != 1)
 		pr_err("pid %d timer %d counts %s: /proc does not say which of its %zu threads "
@@ -274,6 +277,15 @@ static bool is_thread_of(const struct restore_plan *p, uint32_t tid)
 	return false;
 }
 
+static bool is_live_process_of(const struct restore_plan *p, pid_t pid)
+{
+	for (size_t i = 0; p->tree && i < p->tree->nr; i++)
+		if (p->tree->entries[i]->pid == (uint32_t)pid &&
+		    !p->tree->entries[i]->has_exit_status)
+			return true;
+	return false;
+}
+
 /* Clocks timer_create() takes in the restored process: check_cpu_clock()'s
  * CPU clocks, with the tids of the threads made by then. */
 static bool timer_clock_ok(const struct restore_plan *p, int clock)
@@ -294,7 +306,7 @@ static bool timer_clock_ok(const struct restore_plan *p, int clock)
 	if (clock >= 0 || CPUCLOCK_WHICH(clock) >= CPUCLOCK_MAX)
 		return false;
 	if (!(clock & CPUCLOCK_PERTHREAD))
-		return !who || who == p->pid;
+		return !who || who == p->pid || is_live_process_of(p, who);
 	return who ? is_thread_of(p, who) : p->nr_threads == 1;
 }
 

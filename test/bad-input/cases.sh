@@ -1539,6 +1539,8 @@ run_bad_input() {
 	CASE_KIND=state bad_case pidns-again-threads case_pidns_again "$BUILD/static/threads_churn"
 	CASE_KIND=state bad_case pidns-again-thread-cpu-timers case_pidns_again \
 		"$BUILD/static/posix_timers_thread_cpu"
+	CASE_KIND=state bad_case pidns-again-child-cpu-timers case_pidns_again \
+		"$BUILD/static/posix_timers_child_cpu"
 	CASE_KIND=state bad_case pidns-again-refused case_pidns_again_refused
 	CASE_KIND=state bad_case pidns-foreign case_pidns_foreign --mount-proc
 	CASE_KIND=state bad_case pidns-foreign-host-proc case_pidns_foreign

@@ -77,18 +77,19 @@ case_aio_ring_damaged() {
 		no_process "$TPID"
 }
 
-# A POSIX timer on the CPU clock of a child in the tree: refused naming
-# the timer, the child and the clock in words.
+# A POSIX timer on the CPU clock of a process outside the tree (the
+# target's parent): refused naming the timer, that process and the clock
+# in words.
 case_timer_process_clock() {
-	local child id
+	local other id
 
 	target_up "$BUILD/bad-input/timer_process_clock" || return 1
-	read -r child <"$DD/child.pid"
+	read -r other <"$DD/clock.pid"
 	id=$(sed -n 's/^ID: //p' "/proc/$TPID/timers" | head -n 1)
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "pid $TPID" "timer $id" "process $child's CPU time" \
-		"another process's CPU clock" && no_word "clock -" && target_intact
+	refused $? "pid $TPID" "timer $id" "process $other's CPU time" \
+		"outside the dumped tree" && no_word "clock -" && target_intact
 }
 
 # An AIO ring left out of core dumps (MADV_DONTDUMP: io_setup does not
