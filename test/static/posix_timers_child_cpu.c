@@ -7,7 +7,9 @@
  * of its CPU time and answers on another; so its clock stands still
  * across the checkpoint.  A timer that expired between two ticks of its
  * child shows 1 ns left until the child runs again, and fires at once on
- * restore: then only the interval bounds what is left. */
+ * restore: then only the interval bounds what is left.
+ * The child (one thread) has a timer of its own on the calling thread's
+ * CPU clock (CLOCK_THREAD_CPUTIME_ID), which it checks when asked. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,15 +52,37 @@ static int64_t cpu_ns(clockid_t clock)
 	return ns_of(&ts);
 }
 
+/* 'y' if the child's own timer has its interval, and time left. */
+static char child_timer_ok(timer_t own)
+{
+	struct itimerspec its;
+
+	if (timer_gettime(own, &its) || ns_of(&its.it_interval) != 7 * NSEC ||
+	    !ns_of(&its.it_value) || ns_of(&its.it_value) > 1000 * NSEC)
+		return 'n';
+	return 'y';
+}
+
 static void __attribute__((noreturn)) child(int go, int done)
 {
+	struct itimerspec its = { .it_value = { 1000, 0 }, .it_interval = { 7, 0 } };
+	struct sigevent ev = { .sigev_notify = SIGEV_NONE };
+	timer_t own;
 	char c;
 
+	if (timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &own) || timer_settime(own, 0, &its, NULL))
+		_exit(1);
 	for (;;) {
 		int64_t t0;
 
 		if (read(go, &c, 1) != 1)
 			_exit(1);
+		if (c == 'c') {
+			c = child_timer_ok(own);
+			if (write(done, &c, 1) != 1)
+				_exit(1);
+			continue;
+		}
 		t0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
 		while (cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - t0 < SPIN_NS)
 			;
@@ -142,6 +166,9 @@ int main(int argc, char **argv)
 		fail("%lld ns of the child's CPU time left, %lld before",
 		     (long long)ns_of(&after.it_value), (long long)ns_of(&before.it_value));
 	check_firing(go[1], done[0], "after the checkpoint");
+	line[0] = 'c';
+	if (write(go[1], line, 1) != 1 || read(done[0], line, 1) != 1 || line[0] != 'y')
+		fail("the child's timer on its own thread's CPU clock is gone or changed");
 	kill(pid, SIGKILL);
 	if (waitpid(pid, &st, 0) != pid || !WIFSIGNALED(st))
 		fail("the child did not end by SIGKILL");
