@@ -60,8 +60,8 @@ static bool ring_flag(const char *w)
 	return false;
 }
 
-/* The first VmFlag of the NULL-terminated or N words that io_setup()
- * does not give, or NULL. */
+/* The first of the N VmFlags WORDS that io_setup() does not give, or
+ * NULL. */
 static const char *odd_flag(char *const *words, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
