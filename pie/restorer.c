@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 
 #include "pie-syscall.h"
+#include "restorer-aio.h"
 #include "restorer-attrs.h"
 #include "restorer.h"
 
@@ -745,6 +746,15 @@ static long run_threads(struct restorer_args *a)
 	return 0;
 }
 
+/* Before mlockall(MCL_FUTURE), which would lock the new rings. */
+static long restore_aio(struct restorer_args *a)
+{
+	uint64_t index = 0;
+	long ret = rst_aio_rings(a, &index);
+
+	return ret ? fail(a, RST_STEP_AIO, index, ret) : 0;
+}
+
 /* After every thread is done: what the process shares, its timers
  * (armed now so that none fires early), then the main thread's
  * credentials and what they reset. */
@@ -788,6 +798,8 @@ static long restore_all(struct restorer_args *a)
 		ret = install_guards(a);
 	if (!ret)
 		ret = finish_vmas(a);
+	if (!ret)
+		ret = restore_aio(a);
 	if (!ret)
 		ret = finish_vma_attrs(a);
 	if (!ret)

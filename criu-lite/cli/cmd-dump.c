@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "common.h"
 #include "core.h"
 #include "fault.h"
@@ -389,6 +390,8 @@ static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
 		return ret;
 	pd->brk = brk;
 	ret = collect_membarrier(ctx->parasite, pid, &pd->misc);
+	if (!ret)
+		ret = aio_check_contexts(ctx->parasite, pid, &pd->vl);
 	if (!ret)
 		ret = parasite_infect(ctx->parasite);
 	if (ret)

@@ -101,6 +101,7 @@ struct restore_plan {
 	pid_t pid;
 	const InventoryEntry *inv;  /* the tree's */
 	const PstreeEntry *pstree;  /* the tree's entry of this process */
+	const struct restore_tree *tree; /* the whole tree */
 	CoreEntry *core;
 	size_t nr_threads; /* the main thread and core->threads */
 	MmEntry *mm;

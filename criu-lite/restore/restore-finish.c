@@ -113,6 +113,7 @@ static const char *const step_what[] = {
     [RST_STEP_MSEAL] = "mseal() of",
     [RST_STEP_GUARD] = "installing the guard pages at",
     [RST_STEP_FOWN] = "setting the owner, signal and O_ASYNC for signal-driven I/O of",
+    [RST_STEP_AIO] = "making the AIO ring (io_setup, then moved) of",
 };
 
 /* "vma START-END" and the file behind it, if any. */
@@ -171,6 +172,15 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 		if (i < a->nr_guards)
 			snprintf(buf, len, " 0x%llx-0x%llx", (unsigned long long)g[i].start,
 				 (unsigned long long)g[i].end);
+		break;
+	}
+	case RST_STEP_AIO: {
+		const struct restorer_aio_ring *r =
+		    (const struct restorer_aio_ring *)(uintptr_t)a->aio_rings;
+
+		if (i < a->nr_aio_rings)
+			snprintf(buf, len, " 0x%llx-0x%llx (%u events)", (unsigned long long)r[i].addr,
+				 (unsigned long long)(r[i].addr + r[i].len), r[i].nr);
 		break;
 	}
 	case RST_STEP_VDSO:

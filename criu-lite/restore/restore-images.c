@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "aio.h"
 #include "common.h"
 #include "fd-types.h"
 #include "cgroup.h"
@@ -467,6 +468,8 @@ static int check_vma_kind(const char *img, const MmEntry *mm, const VmaEntry *v)
 	case VMA_KIND__VMA_VVAR_VCLOCK:
 	case VMA_KIND__VMA_VSYSCALL:
 		return 0;
+	case VMA_KIND__VMA_AIO:
+		return aio_check_entry(img, v);
 	default:
 		return bad(img, "vma 0x%llx has unknown kind %d", (unsigned long long)v->start,
 			   v->kind);
@@ -783,6 +786,7 @@ int restore_read_plan(int dfd, const struct restore_tree *t, size_t idx, struct 
 	p->mmap_min_addr = read_mmap_min_addr();
 	p->inv = t->inv;
 	p->pstree = t->entries[idx];
+	p->tree = t;
 	p->pid = p->pstree->pid;
 	ret = read_core(dfd, p);
 	if (!ret)

@@ -86,6 +86,7 @@ enum restorer_step {
 	RST_STEP_MSEAL,
 	RST_STEP_GUARD,
 	RST_STEP_FOWN,
+	RST_STEP_AIO,
 };
 
 /* madvise() hints a VMA gets back (from its smaps VmFlags). */
@@ -269,6 +270,19 @@ struct restorer_posix_timer {
 	uint64_t value_nsec;
 };
 
+/* An AIO ring made again (criu-lite/mem/aio.c, pie/restorer-aio.c):
+ * io_setup(nr_req) gives a ring of nr events, which gets the dumped head
+ * and tail, the events of the len bytes at data, and moves to addr. */
+struct restorer_aio_ring {
+	uint64_t addr;
+	uint64_t len;
+	uint64_t data;
+	uint32_t nr_req;
+	uint32_t nr;
+	uint32_t head;
+	uint32_t tail;
+};
+
 /* What one thread sets up itself: threads[0] is the main thread, which
  * the restorer runs in; every other one is created by it with clone3 and
  * its tid, on a stack of its own in the area, and parks when done. */
@@ -432,6 +446,10 @@ struct restorer_args {
 	/* The task's /proc (O_PATH), opened before its root changed (a
 	 * chroot hides /proc); the restorer closes it. */
 	int32_t proc_fd;
+
+	uint32_t nr_aio_rings;
+	uint32_t pad_aio;
+	uint64_t aio_rings; /* struct restorer_aio_ring[nr_aio_rings] */
 };
 
 #endif

@@ -1635,6 +1635,10 @@ run_bad_input() {
 	CASE_KIND=state bad_case pidns-again-proc-files case_pidns_again "$BUILD/static/proc_tree"
 	CASE_KIND=state bad_case pidns-again-proc-self case_pidns_again "$BUILD/static/proc_self"
 	CASE_KIND=state bad_case pidns-again-threads case_pidns_again "$BUILD/static/threads_churn"
+	CASE_KIND=state bad_case pidns-again-thread-cpu-timers case_pidns_again \
+		"$BUILD/static/posix_timers_thread_cpu"
+	CASE_KIND=state bad_case pidns-again-child-cpu-timers case_pidns_again \
+		"$BUILD/static/posix_timers_child_cpu"
 	CASE_KIND=state bad_case pidns-again-refused case_pidns_again_refused
 	CASE_KIND=state bad_case pidns-foreign case_pidns_foreign --mount-proc
 	CASE_KIND=state bad_case pidns-foreign-host-proc case_pidns_foreign
