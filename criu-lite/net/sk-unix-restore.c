@@ -3,7 +3,8 @@
  * process accepted, connect() to that listener (opened first if it has
  * not been yet) and accept(); any other socket alone; each bound to its
  * name (a stale socket file at the path is removed first, as CRIU does,
- * and the file gets its permissions and owner back), a listener
+ * and the file gets its permissions and owner back; a relative name from
+ * the directory it was bound from), a listener
  * listening with its backlog.  A pair's queues are sent from the peer,
  * each message with the files in flight it carries (sk-unix-scm.c opens
  * them first).
@@ -69,6 +70,33 @@ static int sk_options(struct task_files *tf, uint32_t desc, int fd)
 	return 0;
 }
 
+/* A relative name is U's name_dir's: the task works there while it binds
+ * or reaches it (*BACK: its cwd to go back to, -1 for an absolute name). */
+static int enter_dir(struct task_files *tf, uint32_t desc, const UnixSkEntry *u, int *back)
+{
+	*back = -1;
+	if (!u->name_dir)
+		return 0;
+	*back = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*back < 0)
+		return task_files_err(tf, desc, "can't open its cwd: %s", strerror(errno));
+	if (!chdir(u->name_dir))
+		return 0;
+	close(*back);
+	return task_files_err(tf, desc, "can't change to %s, where its relative name was bound: %s",
+			      u->name_dir, strerror(errno));
+}
+
+static int leave_dir(struct task_files *tf, uint32_t desc, int back, int ret)
+{
+	if (back < 0)
+		return ret;
+	if (fchdir(back) && !ret)
+		ret = task_files_err(tf, desc, "can't go back to its cwd: %s", strerror(errno));
+	close(back);
+	return ret;
+}
+
 /* A socket file left at the path (by the dumped process, which is gone)
  * would make bind() fail; anything else there is not lmproc's to remove. */
 static int remove_stale(struct task_files *tf, uint32_t desc, const char *path)
@@ -87,7 +115,7 @@ static int remove_stale(struct task_files *tf, uint32_t desc, const char *path)
 	return 0;
 }
 
-static int bind_name(struct task_files *tf, uint32_t desc, int fd)
+static int bind_here(struct task_files *tf, uint32_t desc, int fd)
 {
 	const UnixSkEntry *u = sk_of(tf, desc);
 	char path[UNIX_NAME_MAX + 1];
@@ -95,8 +123,6 @@ static int bind_name(struct task_files *tf, uint32_t desc, int fd)
 	socklen_t len;
 	int ret;
 
-	if (!u->has_name)
-		return 0;
 	len = make_addr(&a, &u->name);
 	memcpy(path, u->name.data, u->name.len);
 	path[u->name.len] = '\0';
@@ -114,6 +140,18 @@ static int bind_name(struct task_files *tf, uint32_t desc, int fd)
 		return task_files_err(tf, desc, "can't give %s mode 0%o, owner %u:%u: %s", path,
 				      u->file_perm, u->file_uid, u->file_gid, strerror(errno));
 	return 0;
+}
+
+static int bind_name(struct task_files *tf, uint32_t desc, int fd)
+{
+	int back, ret;
+
+	if (!sk_of(tf, desc)->has_name)
+		return 0;
+	ret = enter_dir(tf, desc, sk_of(tf, desc), &back);
+	if (ret)
+		return ret;
+	return leave_dir(tf, desc, back, bind_here(tf, desc, fd));
 }
 
 /* The fd that sends DESC's message I: its peer's (FROM) for a pair, else
@@ -190,7 +228,7 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 	const UnixQueueEntry *q = u->queue;
 	uint64_t off = q->data_off;
 	cleanup_free char *buf = NULL;
-	int tmp = -1, ret = 0, fds[SCM_MAX_FD];
+	int tmp = -1, back = -1, ret, fds[SCM_MAX_FD];
 	struct sockaddr_un to;
 	socklen_t to_len = 0;
 	size_t rights = 0;
@@ -205,6 +243,7 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 	buf = malloc(max + 1);
 	if (!buf)
 		return task_files_err(tf, desc, "no memory for a %u-byte message", max);
+	ret = from < 0 ? enter_dir(tf, desc, u, &back) : 0;
 	for (size_t i = 0; i < q->n_lengths && !ret; i++) {
 		uint32_t len = q->lengths[i];
 		ssize_t n = pread(tf->data_fd, buf, len, off);
@@ -226,7 +265,7 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 	}
 	if (tmp >= 0)
 		close(tmp);
-	return ret;
+	return leave_dir(tf, desc, back, ret);
 }
 
 /* A client connected to listener L's name, and the socket L accepts for
@@ -234,7 +273,7 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 static int connect_accept(struct task_files *tf, const uint32_t m[2], int acc, int sv[2])
 {
 	const UnixSkEntry *a = sk_of(tf, m[acc]);
-	int l = unix_find(tf->plan, a->listener), c, ret;
+	int l = unix_find(tf->plan, a->listener), c, back = -1, ret;
 	struct sockaddr_un to;
 	socklen_t len;
 
@@ -249,9 +288,12 @@ static int connect_accept(struct task_files *tf, const uint32_t m[2], int acc, i
 		return task_files_err(tf, m[!acc], "can't create a unix socket: %s",
 				      strerror(errno));
 	ret = bind_name(tf, m[!acc], c);
+	if (!ret)
+		ret = enter_dir(tf, m[!acc], sk_of(tf, l), &back);
 	if (!ret && connect(c, (struct sockaddr *)&to, len))
 		ret = task_files_err(tf, m[!acc], "can't connect to its listener (fd %d): %s",
 				     tf->file_fd[l], strerror(errno));
+	ret = leave_dir(tf, m[!acc], back, ret);
 	if (!ret) {
 		sv[acc] = accept4(tf->file_fd[l], NULL, NULL, SOCK_CLOEXEC);
 		if (sv[acc] < 0)

@@ -1,5 +1,6 @@
 /* Owns the dump of unix sockets: stream, datagram and seqpacket sockets,
- * unnamed or bound to a name (in the filesystem or abstract), listening,
+ * unnamed or bound to a name (in the filesystem, absolute or relative to
+ * the process's cwd, or abstract), listening,
  * connected to another socket of the process (socket pairs, a client and
  * the socket a listener of the process accepted for it, a datagram socket
  * connected to a bound one or to itself), the other end of an unnamed pair held by
@@ -17,6 +18,7 @@
  * sk-unix-restore.c makes them again. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "proc.h"
 #include "sk-opts.h"
 #include "sk-unix.h"
 #include "words.h"
@@ -75,21 +78,56 @@ static int refuse(struct files_dump *d, const struct fd_parms *p, const struct u
 	return -EOPNOTSUPP;
 }
 
-/* A name in the filesystem is bound again at restore: it must be
- * absolute and still lead to this socket's inode. */
-static int check_path(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
-		      struct stat *st)
+/* Where lmproc finds the socket file of S's name NAME: the name itself,
+ * or for a relative one the process's cwd, which it must have been bound
+ * from (as CRIU requires): DIR gets that cwd, '\0' for an absolute name. */
+static int name_path(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
+		     const char *name, char *dir, char *path)
 {
-	char path[UNIX_NAME_MAX + 1];
+	char link[64];
 
-	memcpy(path, s->name, s->name_len);
-	path[s->name_len] = '\0';
-	if (path[0] != '/' || strlen(path) != s->name_len)
-		return refuse(d, p, s, "bound to a relative path: not supported");
-	if (stat(path, st) || !S_ISSOCK(st->st_mode) || st->st_ino != s->vfs_ino ||
-	    ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) != s->vfs_dev)
-		return refuse(d, p, s, "its socket file was removed or replaced: not supported");
+	dir[0] = '\0';
+	if (name[0] == '/') {
+		snprintf(path, PATH_MAX, "%s", name);
+		return 0;
+	}
+	snprintf(link, sizeof(link), "/proc/%d/cwd", d->pid);
+	if (proc_readlink(link, dir, PATH_MAX) || dir[0] != '/')
+		return refuse(d, p, s, "bound to a relative path, and the working directory it "
+			      "is relative to can't be read");
+	if (strstr(dir, " (deleted)"))
+		return refuse(d, p, s, "bound to a relative path in a working directory that was "
+			      "removed: not supported");
+	snprintf(path, PATH_MAX, "/proc/%d/cwd/%s", d->pid, name);
 	return 0;
+}
+
+/* A name in the filesystem is bound again at restore: it must still lead
+ * to this socket's inode; a relative one from the process's cwd (DIR). */
+static int check_path(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
+		      struct stat *st, char *dir)
+{
+	char name[UNIX_NAME_MAX + 1], path[PATH_MAX];
+	int ret;
+
+	memcpy(name, s->name, s->name_len);
+	name[s->name_len] = '\0';
+	if (strlen(name) != s->name_len)
+		return refuse(d, p, s, "bound to a name with a NUL in it: not supported");
+	ret = name_path(d, p, s, name, dir, path);
+	if (ret)
+		return ret;
+	if (!stat(path, st) && S_ISSOCK(st->st_mode) && st->st_ino == s->vfs_ino &&
+	    ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) == s->vfs_dev)
+		return 0;
+	if (dir[0]) {
+		char why[PATH_MAX + 128];
+
+		snprintf(why, sizeof(why), "bound to a relative path not found from its working "
+			 "directory %s (bound from another one, or removed): not supported", dir);
+		return refuse(d, p, s, why);
+	}
+	return refuse(d, p, s, "its socket file was removed or replaced: not supported");
 }
 
 /* A peer outside the process: only a datagram socket's, to a bound
@@ -136,7 +174,7 @@ static int check_tree_peer(struct files_dump *d, const struct fd_parms *p,
 
 /* What restore can make again; fills the connection fields of U. */
 static int check_restorable(struct files_dump *d, const struct fd_parms *p,
-			    const struct unix_diag_sk *s, UnixSkEntry *u)
+			    const struct unix_diag_sk *s, UnixSkEntry *u, char *dir)
 {
 	const struct unix_diag_sk *peer = s->peer ? unix_diag_of(d, s->peer) : NULL;
 	const struct unix_diag_sk *l = unix_listener_of(d, s) ?: unix_tree_listener_of(d, s);
@@ -167,9 +205,10 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 			      "connected to a listener of the tree (was it closed?): not "
 			      "supported");
 	if (s->name_len && s->name[0] && !l) {
-		ret = check_path(d, p, s, &st);
+		ret = check_path(d, p, s, &st, dir);
 		if (ret)
 			return ret;
+		u->name_dir = dir[0] ? dir : NULL;
 		u->has_file_perm = u->has_file_uid = u->has_file_gid = true;
 		u->file_perm = st.st_mode & 07777;
 		u->file_uid = st.st_uid;
@@ -201,6 +240,9 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		return refuse(d, p, s, "connected to a socket that is not connected back: not "
 			      "supported");
 	}
+	if (peer->name[0] && peer->name[0] != '/')
+		return refuse(d, p, s, "connected by name to a socket bound to a relative path: "
+			      "not supported");
 	u->has_peer_name = true;
 	u->peer_name.data = (uint8_t *)peer->name;
 	u->peer_name.len = peer->name_len;
@@ -488,6 +530,7 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	UnixSkEntry u = UNIX_SK_ENTRY__INIT;
 	UnixQueueEntry q = UNIX_QUEUE_ENTRY__INIT;
 	cleanup_free struct sk_opts *o = calloc(1, sizeof(*o));
+	char dir[PATH_MAX];
 	int fd, ret;
 
 	if (!o)
@@ -504,7 +547,7 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	u.shutdown = s->shutdown;
 	u.peer = s->peer;
 	u.queue = &q;
-	ret = check_restorable(d, p, s, &u);
+	ret = check_restorable(d, p, s, &u, dir);
 	if (ret)
 		return ret;
 	fd = files_steal(d, p);
@@ -525,13 +568,22 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	return ret;
 }
 
-/* A sun_path of LEN bytes: abstract (a NUL first), or an absolute path
- * without NULs. */
-static bool name_ok(const ProtobufCBinaryData *n)
+/* A sun_path of LEN bytes: abstract (a NUL first), or a path without
+ * NULs, absolute if ABSOLUTE. */
+static bool name_ok(const ProtobufCBinaryData *n, bool absolute)
 {
 	if (!n->len || n->len > UNIX_NAME_MAX)
 		return false;
-	return !n->data[0] || (n->data[0] == '/' && !memchr(n->data, 0, n->len));
+	return !n->data[0] || ((n->data[0] == '/' || !absolute) && !memchr(n->data, 0, n->len));
+}
+
+/* A relative name comes with the absolute directory it is bound from. */
+static bool name_dir_ok(const UnixSkEntry *u)
+{
+	if (!u->name_dir)
+		return true;
+	return u->has_name && u->name.data[0] && u->name.data[0] != '/' &&
+	       u->name_dir[0] == '/' && strlen(u->name_dir) < PATH_MAX;
 }
 
 /* The connection fields fit the state. */
@@ -539,9 +591,9 @@ static bool state_ok(const UnixSkEntry *u)
 {
 	bool named = u->has_name, queue = u->queue->n_lengths;
 
-	if (u->has_name && !name_ok(&u->name))
+	if ((u->has_name && !name_ok(&u->name, !u->name_dir)) || !name_dir_ok(u))
 		return false;
-	if (u->has_peer_name && (!name_ok(&u->peer_name) || u->type != SOCK_DGRAM ||
+	if (u->has_peer_name && (!name_ok(&u->peer_name, true) || u->type != SOCK_DGRAM ||
 				 u->state != TCP_ESTABLISHED))
 		return false;
 	/* Connected to itself: by its own name. */
@@ -562,7 +614,7 @@ static bool state_ok(const UnixSkEntry *u)
 				    u->type != SOCK_DGRAM || unix_is_pair(u)))
 		return false;
 	for (size_t i = 0; i < u->queue->n_sources; i++)
-		if (u->queue->sources[i].len && !name_ok(&u->queue->sources[i]))
+		if (u->queue->sources[i].len && !name_ok(&u->queue->sources[i], false))
 			return false;
 	switch (u->state) {
 	case TCP_LISTEN:
