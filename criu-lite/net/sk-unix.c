@@ -1,6 +1,7 @@
 /* Owns the dump of unix sockets: stream, datagram and seqpacket sockets,
  * unnamed or bound to a name (in the filesystem, absolute or relative to
- * the process's cwd, or abstract), listening,
+ * the process's cwd, or abstract; a socket file removed or replaced
+ * since is no obstacle), listening,
  * connected to another socket of the process (socket pairs, a client and
  * the socket a listener of the process accepted for it, a datagram socket
  * connected to a bound one or to itself), the other end of an unnamed pair held by
@@ -102,13 +103,15 @@ static int name_path(struct files_dump *d, const struct fd_parms *p, const struc
 	return 0;
 }
 
-/* A name in the filesystem is bound again at restore: it must still lead
- * to this socket's inode; a relative one from the process's cwd (DIR). */
+/* A name in the filesystem is bound again at restore: a relative one must
+ * lead to this socket's inode from the process's cwd (DIR); an absolute
+ * one whose file was removed or replaced is bound and removed again
+ * (returns 1), if its directory is still there. */
 static int check_path(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
 		      struct stat *st, char *dir)
 {
 	char name[UNIX_NAME_MAX + 1], path[PATH_MAX];
-	int ret;
+	int ret, err;
 
 	memcpy(name, s->name, s->name_len);
 	name[s->name_len] = '\0';
@@ -117,7 +120,8 @@ static int check_path(struct files_dump *d, const struct fd_parms *p, const stru
 	ret = name_path(d, p, s, name, dir, path);
 	if (ret)
 		return ret;
-	if (!stat(path, st) && S_ISSOCK(st->st_mode) && st->st_ino == s->vfs_ino &&
+	err = stat(path, st) ? errno : 0;
+	if (!err && S_ISSOCK(st->st_mode) && st->st_ino == s->vfs_ino &&
 	    ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) == s->vfs_dev)
 		return 0;
 	if (dir[0]) {
@@ -127,7 +131,13 @@ static int check_path(struct files_dump *d, const struct fd_parms *p, const stru
 			 "directory %s (bound from another one, or removed): not supported", dir);
 		return refuse(d, p, s, why);
 	}
-	return refuse(d, p, s, "its socket file was removed or replaced: not supported");
+	if (err && err != ENOENT)
+		return refuse(d, p, s, "its socket file can't be looked at");
+	*strrchr(path, '/') = '\0';
+	if (stat(path[0] ? path : "/", st) || !S_ISDIR(st->st_mode))
+		return refuse(d, p, s, "its socket file was removed with its directory: not "
+			      "supported");
+	return 1;
 }
 
 /* A peer outside the process: only a datagram socket's, to a bound
@@ -206,13 +216,14 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 			      "supported");
 	if (s->name_len && s->name[0] && !l) {
 		ret = check_path(d, p, s, &st, dir);
-		if (ret)
+		if (ret < 0)
 			return ret;
 		u->name_dir = dir[0] ? dir : NULL;
-		u->has_file_perm = u->has_file_uid = u->has_file_gid = true;
-		u->file_perm = st.st_mode & 07777;
-		u->file_uid = st.st_uid;
-		u->file_gid = st.st_gid;
+		u->has_file_gone = u->file_gone = ret;
+		u->has_file_perm = u->has_file_uid = u->has_file_gid = !ret;
+		u->file_perm = ret ? 0 : st.st_mode & 07777;
+		u->file_uid = ret ? 0 : st.st_uid;
+		u->file_gid = ret ? 0 : st.st_gid;
 	}
 	if (l) {
 		u->has_listener = true;
@@ -599,6 +610,8 @@ static bool state_ok(const UnixSkEntry *u)
 	/* Connected to itself: by its own name. */
 	if (u->peer == u->ino && (!u->has_peer_name || !named || u->name.len != u->peer_name.len ||
 				  memcmp(u->name.data, u->peer_name.data, u->name.len)))
+		return false;
+	if (u->file_gone && (!named || u->name.data[0] != '/' || u->has_file_perm))
 		return false;
 	if ((u->has_file_perm || u->has_file_uid || u->has_file_gid) &&
 	    (!named || !u->name.data[0] || !u->has_file_perm || !u->has_file_uid ||
