@@ -7,7 +7,8 @@
  * the directory it was bound from; one whose file was removed or
  * replaced at dump is bound, its file kept aside until finish() removes
  * it, while a file at its name steps aside only for the bind), a listener
- * listening with its backlog.  A pair's queues are sent from the peer,
+ * listening with its backlog; the clients of its connections not
+ * accepted yet connected to it in the order accept() takes them.  A pair's queues are sent from the peer,
  * each message with the files in flight it carries (sk-unix-scm.c opens
  * them first).
  * post(), every socket bound: the queues of the others, each datagram
@@ -472,6 +473,58 @@ static int open_external(struct task_files *tf, uint32_t desc)
 	return task_files_install(tf, desc, fd);
 }
 
+/* Client K of a connection listener L has not accepted: connected to L. */
+static int connect_one(struct task_files *tf, uint32_t k, uint32_t l)
+{
+	int fd = socket(AF_UNIX, sk_of(tf, k)->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), back = -1;
+	struct sockaddr_un to;
+	socklen_t len;
+	int ret;
+
+	if (fd < 0)
+		return task_files_err(tf, k, "can't create a unix socket: %s", strerror(errno));
+	ret = sk_options(tf, k, fd);
+	if (!ret)
+		ret = bind_name(tf, k, fd);
+	if (!ret)
+		ret = reach(tf, k, sk_of(tf, l), &to, &len, &back);
+	if (!ret && connect(fd, (struct sockaddr *)&to, len))
+		ret = task_files_err(tf, k, "can't connect to its listener (fd %d): %s",
+				     tf->file_fd[l], strerror(errno));
+	ret = leave_dir(tf, k, back, ret);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return task_files_install(tf, k, fd);
+}
+
+/* A client of a connection not accepted yet, and every client its
+ * listener lists before it: connected in the listener's order, so that
+ * accept() takes them in that order.  The listener is opened first if no
+ * fd of it is yet. */
+static int open_pending(struct task_files *tf, uint32_t desc)
+{
+	int l = unix_find(tf->plan, sk_of(tf, desc)->pending_on), ret;
+	const UnixSkEntry *ls = sk_of(tf, l);
+
+	if (tf->file_fd[l] < 0) {
+		ret = unix_open(tf, l);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < ls->n_pending; i++) {
+		int k = unix_find(tf->plan, ls->pending[i]);
+
+		if (tf->file_fd[k] >= 0)
+			continue;
+		ret = connect_one(tf, k, l);
+		if (ret || (uint32_t)k == desc)
+			return ret;
+	}
+	return 0;
+}
+
 int unix_open(struct task_files *tf, uint32_t desc)
 {
 	const UnixSkEntry *u = sk_of(tf, desc);
@@ -479,6 +532,8 @@ int unix_open(struct task_files *tf, uint32_t desc)
 
 	if (u->external)
 		return open_external(tf, desc);
+	if (u->has_pending_on)
+		return open_pending(tf, desc);
 	if (unix_is_pair(u))
 		return open_pair(tf, desc);
 	fd = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);

@@ -13,8 +13,10 @@
  * shutdown state, buffer sizes, SO_PASSCRED and SO_PEEK_OFF.  Names, peers
  * and states come from sock_diag (sk-unix-diag.c), queues are peeked
  * (SO_PEEK_OFF, MSG_PEEK) from a copy of the task's fd, so nothing leaves
- * them; the files in flight in them are sk-unix-scm.c's.  Refused:
- * connections a listener has not accepted yet, stream peers outside the
+ * them; the files in flight in them are sk-unix-scm.c's.  A listener's
+ * connections not accepted yet (sock_diag's icons: their clients, in
+ * accept order) are dumped as their clients, which must be sockets of the
+ * process alone that sent nothing yet.  Refused: stream peers outside the
  * tree without --ext-unix-sk, named connections between processes.
  * sk-unix-restore.c makes them again. */
 #include <errno.h>
@@ -182,12 +184,61 @@ static int check_tree_peer(struct files_dump *d, const struct fd_parms *p,
 	return 0;
 }
 
+/* A listener's connections not accepted yet: each client a socket of the
+ * process, which sent nothing yet (what it sent waits in a socket no fd
+ * holds: nothing reads it without accepting).  Notes them in U, in the
+ * order accept() takes them. */
+static int check_pending(struct files_dump *d, const struct fd_parms *p,
+			 const struct unix_diag_sk *s, UnixSkEntry *u)
+{
+	char why[160];
+
+	if (s->nr_icons != s->rqueue)
+		return refuse(d, p, s, "listening, with connections not accepted yet that "
+			      "sock_diag does not list: not supported");
+	u->pending = calloc(s->nr_icons, sizeof(*u->pending));
+	if (!u->pending)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s->nr_icons; i++) {
+		const struct unix_diag_sk *c = unix_diag_of(d, s->icons[i]);
+
+		if (!c)
+			return refuse(d, p, s, "listening, with a connection not accepted yet whose "
+				      "client was closed: not supported");
+		snprintf(why, sizeof(why), "listening, with a connection not accepted yet from "
+			 "socket:[%llu], ", (unsigned long long)c->ino);
+		if (!unix_held_by_process(d, c->ino) || c->nr_holders > 1)
+			return refuse(d, p, s, strcat(why, "not a socket of the process alone: "
+						      "not supported"));
+		if (c->backlog || c->shutdown)
+			return refuse(d, p, s, strcat(why, "which sent bytes or shut down: what "
+						      "it sent can't be read without accepting it"));
+		u->pending[u->n_pending++] = c->ino;
+	}
+	return 0;
+}
+
+/* The client of a connection a listener has not accepted yet: the
+ * listener must be a socket of the process (check_pending checks the
+ * rest from the listener's side). */
+static int check_pending_client(struct files_dump *d, const struct fd_parms *p,
+				const struct unix_diag_sk *s, const struct unix_diag_sk *l,
+				UnixSkEntry *u)
+{
+	if (!unix_held_by_process(d, l->ino))
+		return refuse(d, p, s, "waiting to be accepted by a listener that is not a "
+			      "socket of the process: not supported");
+	u->has_pending_on = true;
+	u->pending_on = l->ino;
+	return 0;
+}
+
 /* What restore can make again; fills the connection fields of U. */
 static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 			    const struct unix_diag_sk *s, UnixSkEntry *u, char *dir)
 {
 	const struct unix_diag_sk *peer = s->peer ? unix_diag_of(d, s->peer) : NULL;
-	const struct unix_diag_sk *l = unix_listener_of(d, s) ?: unix_tree_listener_of(d, s);
+	const struct unix_diag_sk *l = unix_listener_of(d, s) ?: unix_tree_listener_of(d, s), *pl;
 	struct stat st;
 	int ret;
 
@@ -195,9 +246,17 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		return refuse(d, p, s, "of an unknown type: not supported");
 	if (s->state != TCP_ESTABLISHED && s->state != TCP_CLOSE && s->state != TCP_LISTEN)
 		return refuse(d, p, s, "connecting: not supported");
-	if (s->state == TCP_LISTEN && s->rqueue)
-		return refuse(d, p, s, "listening, with connections not accepted yet: not "
-			      "supported");
+	if (s->state == TCP_LISTEN && s->rqueue) {
+		ret = check_pending(d, p, s, u);
+		if (ret)
+			return ret;
+	}
+	pl = unix_pending_listener_of(d, s);
+	if (pl) {
+		ret = check_pending_client(d, p, s, pl, u);
+		if (ret)
+			return ret;
+	}
 	/* A stream connection to a socket outside the tree, whichever end
 	 * connected (a client the tree's server accepted, the tree's client
 	 * of a server outside), is handed over at restore (--inherit-fd): its
@@ -209,7 +268,7 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		u->has_external = u->external = !ret;
 		return ret;
 	}
-	if (s->name_len && s->type != SOCK_DGRAM && s->state == TCP_ESTABLISHED && !l &&
+	if (s->name_len && s->type != SOCK_DGRAM && s->state == TCP_ESTABLISHED && !l && !pl &&
 	    !(peer && peer->peer == s->ino && unix_held_by_process(d, s->peer) && unix_listener_of(d, peer)))
 		return refuse(d, p, s, "connected, with a name, but neither accepted by nor "
 			      "connected to a listener of the tree (was it closed?): not "
@@ -559,8 +618,10 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	u.peer = s->peer;
 	u.queue = &q;
 	ret = check_restorable(d, p, s, &u, dir);
-	if (ret)
+	if (ret) {
+		free(u.pending);
 		return ret;
+	}
 	fd = files_steal(d, p);
 	if (fd < 0)
 		return fd;
@@ -571,6 +632,7 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (!ret)
 		ret = write_entry(d, p, fe, &u, s);
 	sk_opts_free(o);
+	free(u.pending);
 	free(q.lengths);
 	unix_scm_free(&q);
 	for (size_t i = 0; i < q.n_sources; i++)
@@ -610,6 +672,12 @@ static bool state_ok(const UnixSkEntry *u)
 	/* Connected to itself: by its own name. */
 	if (u->peer == u->ino && (!u->has_peer_name || !named || u->name.len != u->peer_name.len ||
 				  memcmp(u->name.data, u->peer_name.data, u->name.len)))
+		return false;
+	if (u->n_pending && (u->state != TCP_LISTEN || u->n_pending > (size_t)u->backlog + 1))
+		return false;
+	if (u->has_pending_on && (u->state != TCP_ESTABLISHED || u->type == SOCK_DGRAM || u->peer ||
+				  !u->pending_on || u->has_listener || u->has_peer_name ||
+				  u->external || queue || u->shutdown))
 		return false;
 	if (u->file_gone && (!named || u->name.data[0] != '/' || u->has_file_perm))
 		return false;
@@ -795,6 +863,14 @@ int unix_check_maker(const struct restore_plan *maker, uint32_t desc)
 	const UnixSkEntry *u = maker->files[desc]->unix_sk;
 	int l;
 
+	/* Connected in its listener's order by a process holding it. */
+	if (u->has_pending_on && maker->fdesc[desc].first_fd < 0) {
+		pr_err("unix socket %llu waits to be accepted by %llu and is held by several "
+		       "processes, none above the others: not supported\n",
+		       (unsigned long long)u->ino, (unsigned long long)u->pending_on);
+		return -EOPNOTSUPP;
+	}
+
 	if (!u->has_listener)
 		return 0;
 	l = unix_find(maker, u->listener);
@@ -806,6 +882,37 @@ int unix_check_maker(const struct restore_plan *maker, uint32_t desc)
 	return -EOPNOTSUPP;
 }
 
+/* A client of a connection not accepted yet and its listener name each
+ * other: the listener lists it once, the client names that listener. */
+static int check_pending_plan(const struct restore_plan *p, const UnixSkEntry *u)
+{
+	int l = u->has_pending_on ? unix_find(p, u->pending_on) : -1;
+	const UnixSkEntry *ls = l >= 0 ? p->files[l]->unix_sk : NULL;
+	size_t seen = 0;
+
+	for (size_t i = 0; i < u->n_pending; i++) {
+		int c = unix_find(p, u->pending[i]);
+
+		if (c < 0 || !p->files[c]->unix_sk->has_pending_on ||
+		    p->files[c]->unix_sk->pending_on != u->ino ||
+		    p->files[c]->unix_sk->type != u->type)
+			return restore_plan_bad("files.img", "unix socket %llu lists %llu as a "
+						"connection not accepted yet, which is not its "
+						"client in the dump", (unsigned long long)u->ino,
+						(unsigned long long)u->pending[i]);
+	}
+	if (!u->has_pending_on)
+		return 0;
+	for (size_t i = 0; ls && i < ls->n_pending; i++)
+		seen += ls->pending[i] == u->ino;
+	if (!ls || seen != 1)
+		return restore_plan_bad("files.img", "unix socket %llu waits to be accepted by "
+					"%llu, which does not list it once",
+					(unsigned long long)u->ino,
+					(unsigned long long)u->pending_on);
+	return 0;
+}
+
 /* The peer is the other socket of the object, connected back. */
 static int unix_validate_plan(const struct restore_plan *p, uint32_t desc)
 {
@@ -813,6 +920,8 @@ static int unix_validate_plan(const struct restore_plan *p, uint32_t desc)
 	uint32_t other = p->fdesc[desc].obj_next;
 
 	if (u->has_listener && check_listener(p, u))
+		return -EINVAL;
+	if (check_pending_plan(p, u))
 		return -EINVAL;
 	if (!unix_is_pair(u) || !u->peer)
 		return 0;

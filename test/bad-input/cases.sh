@@ -312,12 +312,13 @@ case_unix_ext_peer() {
 	refused $? "$TPID" "fd 5" "peer socket:[" outside && target_intact
 }
 
-# A listener with a connection it has not accepted yet: refused naming fd 5.
+# A listener with a connection it has not accepted yet whose client sent
+# bytes: refused naming fd 5 and the client.
 case_unix_pending() {
 	target_up "$BUILD/bad-input/unix_pending" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 5" "not accepted" && target_intact
+	refused $? "$TPID" "fd 5" "not accepted" "sent bytes" && target_intact
 }
 
 # A file whose flock lives only in flight: refused, naming the queue.
