@@ -1,6 +1,7 @@
 /* A working directory removed while in use: the task works in
  * DIR/cwd.d (mode 0750), which is then removed, and a new directory with a
- * file in it takes its name.  After the restore /proc/self/cwd reads
+ * file in it takes its name; a child forked then shares the removed cwd
+ * (both are made again at one path).  After the restore /proc/self/cwd reads
  * back the same "PATH (deleted)", getcwd() fails with ENOENT, "." is a
  * directory of mode 0750 with no link that takes no new file, and the
  * directory that took the name is there as it was, nothing left beside. */
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -43,11 +45,30 @@ static void check_dir(const char *dir, const char *cwd, const struct stat *was)
 	closedir(d);
 }
 
+/* Blocks across the checkpoint, then checks its cwd: exit status 0 if
+ * it reads as it did. */
+static void child(int go, const char *was)
+{
+	char now[4096], buf[64], c;
+	ssize_t n;
+
+	if (read(go, &c, 1) != 1)
+		_exit(2);
+	n = readlink("/proc/self/cwd", now, sizeof(now) - 1);
+	if (n < 0)
+		_exit(3);
+	now[n] = '\0';
+	if (strcmp(now, was))
+		_exit(4);
+	_exit(getcwd(buf, sizeof(buf)) || errno != ENOENT ? 5 : 0);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[4096], cwd[4096], marker[4096], was[4096], now[4096], buf[64];
 	struct stat st, sr;
-	int fd;
+	int fd, go[2], status;
+	pid_t pid;
 
 	test_init(argc, argv);
 	test_path(dir, sizeof(dir), "");
@@ -60,8 +81,21 @@ int main(int argc, char **argv)
 		fail("a new %s: %s", cwd, strerror(errno));
 	close(fd);
 	read_cwd(was, sizeof(was));
+	if (pipe(go))
+		fail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (!pid)
+		child(go[0], was);
+	close(go[0]);
 
 	test_waitsig();
+
+	if (write(go[1], "g", 1) != 1 || waitpid(pid, &status, 0) != pid)
+		fail("wake the child: %s", strerror(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail("the child's cwd is not as it was (status 0x%x)", status);
 
 	read_cwd(now, sizeof(now));
 	if (strcmp(now, was))
