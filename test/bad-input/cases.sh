@@ -312,6 +312,16 @@ case_unix_ext_peer() {
 	refused $? "$TPID" "fd 5" "peer socket:[" outside && target_intact
 }
 
+# A unix socket bound to a relative name from a directory the target left:
+# refused naming fd 5, as the name is not found from its cwd.
+case_unix_relative_moved() {
+	target_up "$BUILD/bad-input/unix_relative_moved" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "relative path not found from its working directory" &&
+		target_intact
+}
+
 # A listener with a connection it has not accepted yet whose client sent
 # bytes: refused naming fd 5 and the client.
 case_unix_pending() {
@@ -1500,6 +1510,7 @@ run_bad_input() {
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-listener-pending-connection case_unix_pending
+	bad_case unix-relative-name-elsewhere case_unix_relative_moved
 	bad_case unix-socket-in-flight case_unix_scm_socket
 	bad_case unix-locked-file-in-flight case_unix_scm_locked
 	bad_case file-lease case_lease
