@@ -71,9 +71,10 @@ int fs_ghost_dump(pid_t pid, char *cwd, const char *root, FsEntry *fs)
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
 	if (strcmp(root, "/") || !parent_is_dir(cwd) ||
 	    strlen(cwd) + sizeof(ASIDE_SUFFIX) > PATH_MAX || stat(path, &st)) {
-		pr_err("The working directory of pid %d (%s) was removed, %s: not supported\n",
-		       pid, cwd, strcmp(root, "/") ? "and the process is chrooted" :
-		       "with the directory above it");
+		pr_err("The working directory of pid %d (%s) was removed, %s: not supported\n", pid,
+		       cwd,
+		       strcmp(root, "/") ? "and the process is chrooted"
+					 : "with the directory above it");
 		return -EOPNOTSUPP;
 	}
 	fs->has_cwd_deleted_perm = fs->has_cwd_uid = fs->has_cwd_gid = true;
@@ -110,7 +111,8 @@ int fs_ghost_check(pid_t pid, const FsEntry *fs)
 	if (parent_is_dir(fs->cwd))
 		return 0;
 	pr_err("pid %d: its working directory %s was removed, and the directory it was in "
-	       "can't be found here\n", pid, fs->cwd);
+	       "can't be found here\n",
+	       pid, fs->cwd);
 	return -ENOENT;
 }
 
@@ -118,7 +120,7 @@ int fs_ghost_check(pid_t pid, const FsEntry *fs)
  * turns; a lock held elsewhere for long (not lmproc's) fails the restore. */
 static int lock_dir(int fd)
 {
-	struct timespec wait = { 0, LOCK_WAIT_NS };
+	struct timespec wait = {0, LOCK_WAIT_NS};
 
 	for (int i = 0; i < LOCK_TRIES; i++) {
 		if (!flock(fd, LOCK_EX | LOCK_NB))
@@ -134,10 +136,10 @@ static int lock_dir(int fd)
 static int make_and_enter(const FsEntry *fs, char *err, size_t len)
 {
 	struct timespec ts[2] = {
-		{ fs->cwd_atime_ns / 1000000000, fs->cwd_atime_ns % 1000000000 },
-		{ fs->cwd_mtime_ns / 1000000000, fs->cwd_mtime_ns % 1000000000 },
+	    {fs->cwd_atime_ns / 1000000000, fs->cwd_atime_ns % 1000000000},
+	    {fs->cwd_mtime_ns / 1000000000, fs->cwd_mtime_ns % 1000000000},
 	};
-	const char *what = "make";
+	const char *what;
 	int ret = 0;
 
 	if (mkdir(fs->cwd, 0700)) {
@@ -189,8 +191,8 @@ int fs_ghost_enter(const FsEntry *fs, char *err, size_t len)
 	moved = !renameat2(AT_FDCWD, fs->cwd, AT_FDCWD, aside, RENAME_NOREPLACE);
 	if (!moved && errno != ENOENT) {
 		ret = -errno;
-		snprintf(err, len, "can't move %s aside to make its removed cwd again: %s",
-			 fs->cwd, strerror(errno));
+		snprintf(err, len, "can't move %s aside to make its removed cwd again: %s", fs->cwd,
+			 strerror(errno));
 	}
 	if (!ret)
 		ret = make_and_enter(fs, err, len);

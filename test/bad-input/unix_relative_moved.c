@@ -16,7 +16,7 @@
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX, .sun_path = "rel" }, n;
+	struct sockaddr_un a = {.sun_family = AF_UNIX, .sun_path = "rel"}, n;
 	socklen_t len = offsetof(struct sockaddr_un, sun_path) + 4, nlen = sizeof(n);
 	volatile uint64_t counter = 0;
 	char dir[4096], buf[8];
@@ -34,7 +34,8 @@ int main(int argc, char **argv)
 		counter++;
 	if (!counter)
 		fail("the counter never ran");
-	if (getsockname(5, (struct sockaddr *)&n, &nlen) || nlen != len || strcmp(n.sun_path, "rel"))
+	if (getsockname(5, (struct sockaddr *)&n, &nlen) || nlen != len ||
+	    strcmp(n.sun_path, "rel"))
 		fail("fd 5 has another name");
 	u = socket(AF_UNIX, SOCK_DGRAM, 0);
 	if (u < 0 || chdir(dir) || sendto(u, "hi", 2, 0, (struct sockaddr *)&a, len) != 2 ||

@@ -76,8 +76,7 @@ int main(int argc, char **argv)
 	test_path(marker, sizeof(marker), "cwd.d/marker");
 	if (mkdir(cwd, 0700) || chmod(cwd, 0750) || chdir(cwd) || rmdir(cwd))
 		fail("mkdir/chdir/rmdir %s: %s", cwd, strerror(errno));
-	if (mkdir(cwd, 0755) || (fd = open(marker, O_WRONLY | O_CREAT, 0644)) < 0 ||
-	    stat(cwd, &sr))
+	if (mkdir(cwd, 0755) || (fd = open(marker, O_WRONLY | O_CREAT, 0644)) < 0 || stat(cwd, &sr))
 		fail("a new %s: %s", cwd, strerror(errno));
 	close(fd);
 	read_cwd(was, sizeof(was));

@@ -35,7 +35,7 @@ static void read_link(int f, char *buf, size_t size)
 
 static void expect(int f, const char *want, const char *what)
 {
-	struct pollfd pfd = { .fd = f, .events = POLLIN };
+	struct pollfd pfd = {.fd = f, .events = POLLIN};
 	char buf[64];
 	ssize_t n;
 
@@ -80,8 +80,7 @@ static void check_dir(const char *dir, const char *fr, const struct stat *was)
 	if (!d)
 		fail("opendir %s: %s", dir, strerror(errno));
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, "fr"))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, "fr"))
 			fail("%s/%s is left over", dir, de->d_name);
 	closedir(d);
 }

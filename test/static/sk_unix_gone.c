@@ -90,7 +90,7 @@ static void put(int f, const void *p, size_t len)
 
 static void expect(int f, const char *want, const char *what)
 {
-	struct pollfd pfd = { .fd = f, .events = POLLIN };
+	struct pollfd pfd = {.fd = f, .events = POLLIN};
 	char buf[64];
 	ssize_t n;
 
@@ -121,8 +121,7 @@ static void check_dir(const struct stat *was)
 	if (!d)
 		fail("opendir %s: %s", dir, strerror(errno));
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, "gr"))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, "gr"))
 			fail("%s/%s is left over", dir, de->d_name);
 	closedir(d);
 }
@@ -177,7 +176,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NR; i++)
 		check(i);
 	check_dir(&sr);
-	if (poll(&(struct pollfd){ .fd = fd[L], .events = POLLIN }, 1, 0))
+	if (poll(&(struct pollfd){.fd = fd[L], .events = POLLIN}, 1, 0))
 		fail("the listener has a connection waiting");
 	expect(fd[A], "ask", "a's bytes");
 	expect(fd[C], "answer", "c's bytes");

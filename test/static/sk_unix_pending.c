@@ -21,7 +21,7 @@
 
 enum { P, C1, C2, C3, Q, Q1, NR };
 
-static const int want_fd[NR] = { [P] = 5, [C1] = 9, [C2] = 7, [C3] = 8, [Q] = 6, [Q1] = 10 };
+static const int want_fd[NR] = {[P] = 5, [C1] = 9, [C2] = 7, [C3] = 8, [Q] = 6, [Q1] = 10};
 
 struct sk_state {
 	struct sockaddr_un name, peer;
@@ -83,7 +83,7 @@ static void put(int f, const char *p)
 
 static void expect(int f, const char *want, const char *what)
 {
-	struct pollfd pfd = { .fd = f, .events = POLLIN };
+	struct pollfd pfd = {.fd = f, .events = POLLIN};
 	char buf[64];
 	ssize_t n;
 
@@ -91,8 +91,8 @@ static void expect(int f, const char *want, const char *what)
 		fail("%s: nothing to read on fd %d", what, f);
 	n = recv(f, buf, sizeof(buf), MSG_DONTWAIT);
 	if (n != (ssize_t)strlen(want) || memcmp(buf, want, n))
-		fail("%s: got %zd bytes (%.*s), expected '%s'", what, n, (int)(n > 0 ? n : 0),
-		     buf, want);
+		fail("%s: got %zd bytes (%.*s), expected '%s'", what, n, (int)(n > 0 ? n : 0), buf,
+		     want);
 }
 
 /* The next connection L gives is client I's: its peer name is the
@@ -106,8 +106,9 @@ static void accept_next(int l, int i, const char *msg)
 	if (acc < 0)
 		fail("accept for client %d: %s", i, strerror(errno));
 	if (len != st[i].name_len || memcmp(&a, &st[i].name, len))
-		fail("accept gave a connection from another client (%u bytes), expected client %d's",
-		     len, i);
+		fail(
+		    "accept gave a connection from another client (%u bytes), expected client %d's",
+		    len, i);
 	expect(acc, msg, "the accepted connection");
 	put(acc, "back");
 	expect(want_fd[i], "back", "the client's answer");
@@ -161,8 +162,8 @@ int main(int argc, char **argv)
 	accept_next(want_fd[P], C2, "two");
 	accept_next(want_fd[P], C3, "three");
 	accept_next(want_fd[Q], Q1, "q");
-	if (poll(&(struct pollfd){ .fd = want_fd[P], .events = POLLIN }, 1, 0) ||
-	    poll(&(struct pollfd){ .fd = want_fd[Q], .events = POLLIN }, 1, 0))
+	if (poll(&(struct pollfd){.fd = want_fd[P], .events = POLLIN}, 1, 0) ||
+	    poll(&(struct pollfd){.fd = want_fd[Q], .events = POLLIN}, 1, 0))
 		fail("a listener has one more connection waiting");
 	pass();
 }

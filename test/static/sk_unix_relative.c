@@ -96,7 +96,7 @@ static void put_to(int f, const char *to, const void *p, size_t len)
 /* The next message (or stream bytes) is exactly WANT, from FROM if given. */
 static void expect(int f, const char *want, const char *from, const char *what)
 {
-	struct pollfd pfd = { .fd = f, .events = POLLIN };
+	struct pollfd pfd = {.fd = f, .events = POLLIN};
 	struct sockaddr_un a = {};
 	socklen_t alen = sizeof(a);
 	char buf[64];
@@ -118,14 +118,14 @@ static void check_file(const char *name, const struct stat *was)
 
 	if (stat(name, &now) || !S_ISSOCK(now.st_mode) ||
 	    (now.st_mode & 07777) != (was->st_mode & 07777))
-		fail("%s: not a socket file of mode 0%o any more (%s)", name,
-		     was->st_mode & 07777, strerror(errno));
+		fail("%s: not a socket file of mode 0%o any more (%s)", name, was->st_mode & 07777,
+		     strerror(errno));
 }
 
 /* A new client connecting by the relative name still gets through. */
 static void check_new_client(void)
 {
-	struct pollfd pfd = { .fd = fd[L], .events = POLLIN };
+	struct pollfd pfd = {.fd = fd[L], .events = POLLIN};
 	struct sockaddr_un a;
 	socklen_t len = make_name(&a, "lsk");
 	int c = socket(AF_UNIX, SOCK_STREAM, 0), acc;
