@@ -142,6 +142,18 @@ static int check_path(struct files_dump *d, const struct fd_parms *p, const stru
 	return 1;
 }
 
+/* S's absolute name still leads to its socket file. */
+static bool file_of(const struct unix_diag_sk *s)
+{
+	char path[UNIX_NAME_MAX + 1];
+	struct stat st;
+
+	memcpy(path, s->name, s->name_len);
+	path[s->name_len] = '\0';
+	return !stat(path, &st) && S_ISSOCK(st.st_mode) && st.st_ino == s->vfs_ino &&
+	       ((uint64_t)major(st.st_dev) << 20 | minor(st.st_dev)) == s->vfs_dev;
+}
+
 /* A peer outside the process: only a datagram socket's, to a bound
  * socket, with --ext-unix-sk; it is connected again by name. */
 static int check_outside_peer(struct files_dump *d, const struct fd_parms *p,
@@ -160,6 +172,9 @@ static int check_outside_peer(struct files_dump *d, const struct fd_parms *p,
 	if (!peer || !peer->name_len)
 		return refuse(d, p, s, "connected to an unnamed socket outside the process: not "
 			      "supported");
+	if (peer->name[0] == '/' && !file_of(peer))
+		return refuse(d, p, s, "connected to a socket outside the process whose socket "
+			      "file was removed or replaced: it can't be reached by name");
 	return 0;
 }
 
