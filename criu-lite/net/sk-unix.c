@@ -81,62 +81,62 @@ static int refuse(struct files_dump *d, const struct fd_parms *p, const struct u
 	return -EOPNOTSUPP;
 }
 
-/* Where lmproc finds the socket file of S's name NAME: the name itself,
- * or for a relative one the process's cwd, which it must have been bound
- * from (as CRIU requires): DIR gets that cwd, '\0' for an absolute name. */
-static int name_path(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
-		     const char *name, char *dir, char *path)
+/* PATH is S's socket file (lmproc's stat of it in ST). */
+static bool is_file_of(const char *path, const struct unix_diag_sk *s, struct stat *st)
 {
-	char link[64];
+	return !stat(path, st) && S_ISSOCK(st->st_mode) && st->st_ino == s->vfs_ino &&
+	       ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) == s->vfs_dev;
+}
 
-	dir[0] = '\0';
-	if (name[0] == '/') {
-		snprintf(path, PATH_MAX, "%s", name);
-		return 0;
+/* A relative NAME was bound from the binder's cwd of then: as CRIU does,
+ * it is looked for from the process's cwd, then its root; DIR gets the
+ * one it is found from. */
+static bool find_relative(struct files_dump *d, const struct unix_diag_sk *s, const char *name,
+			  char *dir, struct stat *st)
+{
+	static const char *const whats[] = { "cwd", "root" };
+	char link[64], path[PATH_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(whats); i++) {
+		snprintf(link, sizeof(link), "/proc/%d/%s", d->pid, whats[i]);
+		if (proc_readlink(link, dir, PATH_MAX) || dir[0] != '/' ||
+		    strstr(dir, " (deleted)"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", link, name);
+		if (is_file_of(path, s, st))
+			return true;
 	}
-	snprintf(link, sizeof(link), "/proc/%d/cwd", d->pid);
-	if (proc_readlink(link, dir, PATH_MAX) || dir[0] != '/')
-		return refuse(d, p, s, "bound to a relative path, and the working directory it "
-			      "is relative to can't be read");
-	if (strstr(dir, " (deleted)"))
-		return refuse(d, p, s, "bound to a relative path in a working directory that was "
-			      "removed: not supported");
-	snprintf(path, PATH_MAX, "/proc/%d/cwd/%s", d->pid, name);
-	return 0;
+	return false;
 }
 
 /* A name in the filesystem is bound again at restore: a relative one must
- * lead to this socket's inode from the process's cwd (DIR); an absolute
- * one whose file was removed or replaced is bound and removed again
- * (returns 1), if its directory is still there. */
+ * lead to this socket's inode from the process's cwd or root (DIR gets
+ * it; '\0' for an absolute name); an absolute one whose file was removed
+ * or replaced is bound and removed again (returns 1), if its directory is
+ * still there. */
 static int check_path(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
 		      struct stat *st, char *dir)
 {
-	char name[UNIX_NAME_MAX + 1], path[PATH_MAX];
-	int ret, err;
+	char name[UNIX_NAME_MAX + 1];
 
 	memcpy(name, s->name, s->name_len);
 	name[s->name_len] = '\0';
+	dir[0] = '\0';
 	if (strlen(name) != s->name_len)
 		return refuse(d, p, s, "bound to a name with a NUL in it: not supported");
-	ret = name_path(d, p, s, name, dir, path);
-	if (ret)
-		return ret;
-	err = stat(path, st) ? errno : 0;
-	if (!err && S_ISSOCK(st->st_mode) && st->st_ino == s->vfs_ino &&
-	    ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) == s->vfs_dev)
-		return 0;
-	if (dir[0]) {
-		char why[PATH_MAX + 128];
-
-		snprintf(why, sizeof(why), "bound to a relative path not found from its working "
-			 "directory %s (bound from another one, or removed): not supported", dir);
-		return refuse(d, p, s, why);
+	if (name[0] != '/') {
+		if (find_relative(d, s, name, dir, st))
+			return 0;
+		return refuse(d, p, s, "bound to a relative path not found from its working "
+			      "directory or root (bound from another directory, or removed): not "
+			      "supported");
 	}
-	if (err && err != ENOENT)
+	if (is_file_of(name, s, st))
+		return 0;
+	if (stat(name, st) && errno != ENOENT)
 		return refuse(d, p, s, "its socket file can't be looked at");
-	*strrchr(path, '/') = '\0';
-	if (stat(path[0] ? path : "/", st) || !S_ISDIR(st->st_mode))
+	*strrchr(name, '/') = '\0';
+	if (stat(name[0] ? name : "/", st) || !S_ISDIR(st->st_mode))
 		return refuse(d, p, s, "its socket file was removed with its directory: not "
 			      "supported");
 	return 1;
@@ -150,8 +150,7 @@ static bool file_of(const struct unix_diag_sk *s)
 
 	memcpy(path, s->name, s->name_len);
 	path[s->name_len] = '\0';
-	return !stat(path, &st) && S_ISSOCK(st.st_mode) && st.st_ino == s->vfs_ino &&
-	       ((uint64_t)major(st.st_dev) << 20 | minor(st.st_dev)) == s->vfs_dev;
+	return is_file_of(path, s, &st);
 }
 
 /* A peer outside the process: only a datagram socket's, to a bound

@@ -318,7 +318,7 @@ case_unix_relative_moved() {
 	target_up "$BUILD/bad-input/unix_relative_moved" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 5" "relative path not found from its working directory" &&
+	refused $? "$TPID" "fd 5" "relative path not found from its working directory or root" &&
 		target_intact
 }
 
