@@ -1,7 +1,8 @@
 /* FIFOs whose path was removed while open: DIR/fifo.d/ff (mode 0640) open
  * for reading, for writing and read-write, with bytes queued, then
  * unlinked; DIR/fifo.d/fr open read-write, unlinked, and a regular file
- * put at its name.  After the restore /proc/self/fd shows the same
+ * put at its name; a child opened ff for writing by itself (a description
+ * of its own on the same FIFO).  After the restore /proc/self/fd shows the same
  * "PATH (deleted)" links, the FIFOs have their mode and no name, the
  * queued bytes come out and new ones pass between the ends; the directory
  * holds only the file that replaced fr, as it was. */
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -85,11 +87,24 @@ static void check_dir(const char *dir, const char *fr, const struct stat *was)
 	closedir(d);
 }
 
+/* Opens FF for writing, says so, blocks across the checkpoint, then
+ * writes "child" through its own description. */
+static void child(const char *ff, int ready, int go)
+{
+	int w = open(ff, O_WRONLY | O_NONBLOCK);
+	char c;
+
+	if (w < 0 || write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		_exit(2);
+	_exit(write(w, "child", 5) == 5 ? 0 : 3);
+}
+
 int main(int argc, char **argv)
 {
-	char dir[4096], ff[4096], fr[4096];
+	char dir[4096], ff[4096], fr[4096], c;
+	int f, ready[2], go[2], status;
 	struct stat sr;
-	int f;
+	pid_t pid;
 
 	test_init(argc, argv);
 	test_path(dir, sizeof(dir), "fifo.d");
@@ -105,6 +120,18 @@ int main(int argc, char **argv)
 		fail("open the FIFOs: %s", strerror(errno));
 	put(fd[W], "queued");
 	put(fd[FR], "in fr");
+	if (pipe(ready) || pipe(go))
+		fail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (!pid)
+		child(ff, ready[1], go[0]);
+	close(go[0]);
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		fail("the child did not open %s", ff);
+	close(ready[0]);
 	if (unlink(ff) || unlink(fr))
 		fail("unlink: %s", strerror(errno));
 	f = open(fr, O_WRONLY | O_CREAT | O_EXCL, 0604);
@@ -126,5 +153,9 @@ int main(int argc, char **argv)
 	expect(fd[R], "more", "ff after the restore");
 	put(fd[RW], "rw");
 	expect(fd[R], "rw", "ff's read-write end after the restore");
+	if (write(go[1], "g", 1) != 1 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		fail("the child could not write to ff (status 0x%x)", status);
+	expect(fd[R], "child", "what the child wrote to ff");
 	pass();
 }
