@@ -489,8 +489,8 @@ static int connect_one(struct task_files *tf, uint32_t k, uint32_t l)
 	if (!ret)
 		ret = reach(tf, k, sk_of(tf, l), &to, &len, &back);
 	if (!ret && connect(fd, (struct sockaddr *)&to, len))
-		ret = task_files_err(tf, k, "can't connect to its listener (fd %d): %s",
-				     tf->file_fd[l], strerror(errno));
+		ret = task_files_err(tf, k, "can't connect to its listener, socket %llu: %s",
+				     (unsigned long long)sk_of(tf, l)->ino, strerror(errno));
 	ret = leave_dir(tf, k, back, ret);
 	if (ret) {
 		close(fd);
@@ -501,14 +501,16 @@ static int connect_one(struct task_files *tf, uint32_t k, uint32_t l)
 
 /* A client of a connection not accepted yet, and every client its
  * listener lists before it: connected in the listener's order, so that
- * accept() takes them in that order.  The listener is opened first if no
- * fd of it is yet. */
+ * accept() takes them in that order.  The listener is opened first if the
+ * process holds it and no fd of it is yet; else a process above made it
+ * before forking. */
 static int open_pending(struct task_files *tf, uint32_t desc)
 {
 	int l = unix_find(tf->plan, sk_of(tf, desc)->pending_on), ret;
+	const struct file_desc *lf = &tf->plan->fdesc[l];
 	const UnixSkEntry *ls = sk_of(tf, l);
 
-	if (tf->file_fd[l] < 0) {
+	if (tf->file_fd[l] < 0 && (lf->first_fd >= 0 || lf->make_here)) {
 		ret = unix_open(tf, l);
 		if (ret)
 			return ret;

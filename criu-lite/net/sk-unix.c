@@ -15,8 +15,8 @@
  * (SO_PEEK_OFF, MSG_PEEK) from a copy of the task's fd, so nothing leaves
  * them; the files in flight in them are sk-unix-scm.c's.  A listener's
  * connections not accepted yet (sock_diag's icons: their clients, in
- * accept order) are dumped as their clients, which must be sockets of the
- * process alone that sent nothing yet.  Refused: stream peers outside the
+ * accept order) are dumped as their clients, which must be sockets of one
+ * process (the listener's or one below it) that sent nothing yet.  Refused: stream peers outside the
  * tree without --ext-unix-sk, named connections between processes.
  * sk-unix-restore.c makes them again. */
 #include <errno.h>
@@ -198,14 +198,49 @@ static int check_tree_peer(struct files_dump *d, const struct fd_parms *p,
 	return 0;
 }
 
-/* A listener's connections not accepted yet: each client a socket of the
- * process, which sent nothing yet (what it sent waits in a socket no fd
- * holds: nothing reads it without accepting).  Notes them in U, in the
+/* ANC is PID's parent, or its parent's... (a process of the tree). */
+static bool is_ancestor(const struct files_dump *d, pid_t anc, pid_t pid)
+{
+	struct proc_status st;
+
+	for (size_t i = 0; i <= d->nr_tree_pids && pid > 1; i++) {
+		if (proc_read_status(pid, &st))
+			return false;
+		if (st.ppid == anc)
+			return true;
+		pid = st.ppid;
+	}
+	return false;
+}
+
+/* The clients of the connections listener S has not accepted yet are
+ * made again by one process in S's order: S's own, or one below it that
+ * reaches S by its name (which must still lead to S) once S's process
+ * made it and forked.  0: they may be; HOLDER is that process. */
+static const char *pending_holder_bad(struct files_dump *d, const struct unix_diag_sk *s,
+				      pid_t holder)
+{
+	if (holder == d->pid)
+		return NULL;
+	if (s->nr_holders != 1 || !is_ancestor(d, d->pid, holder))
+		return "held by a process that is not below the listener's alone";
+	if (s->name[0] == '/' && !file_of(s))
+		return "in another process, and the listener's socket file was removed or "
+		       "replaced";
+	return NULL;
+}
+
+/* A listener's connections not accepted yet: their clients sockets of one
+ * process of the tree that hold every one of them (pending_holder_bad),
+ * which sent nothing yet (what a client sent waits in a socket no fd
+ * holds: nothing reads it without accepting it).  Notes them in U, in the
  * order accept() takes them. */
 static int check_pending(struct files_dump *d, const struct fd_parms *p,
 			 const struct unix_diag_sk *s, UnixSkEntry *u)
 {
-	char why[160];
+	const char *bad = NULL;
+	char why[256];
+	pid_t holder = 0;
 
 	if (s->nr_icons != s->rqueue)
 		return refuse(d, p, s, "listening, with connections not accepted yet that "
@@ -213,7 +248,7 @@ static int check_pending(struct files_dump *d, const struct fd_parms *p,
 	u->pending = calloc(s->nr_icons, sizeof(*u->pending));
 	if (!u->pending)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < s->nr_icons; i++) {
+	for (uint32_t i = 0; i < s->nr_icons && !bad; i++) {
 		const struct unix_diag_sk *c = unix_diag_of(d, s->icons[i]);
 
 		if (!c)
@@ -221,27 +256,31 @@ static int check_pending(struct files_dump *d, const struct fd_parms *p,
 				      "client was closed: not supported");
 		snprintf(why, sizeof(why), "listening, with a connection not accepted yet from "
 			 "socket:[%llu], ", (unsigned long long)c->ino);
-		if (!unix_held_by_process(d, c->ino) || c->nr_holders > 1)
-			return refuse(d, p, s, strcat(why, "not a socket of the process alone: "
-						      "not supported"));
 		if (c->backlog || c->shutdown)
-			return refuse(d, p, s, strcat(why, "which sent bytes or shut down: what "
-						      "it sent can't be read without accepting it"));
+			bad = "which sent bytes or shut down: what it sent can't be read without "
+			      "accepting it";
+		else if (!c->in_tree || c->nr_holders != 1 || (holder && c->last_holder != holder))
+			bad = "not a socket of the one process of the tree holding the others: not "
+			      "supported";
+		else
+			bad = pending_holder_bad(d, s, c->last_holder);
+		holder = c->last_holder;
 		u->pending[u->n_pending++] = c->ino;
 	}
-	return 0;
+	return bad ? refuse(d, p, s, strncat(why, bad, sizeof(why) - strlen(why) - 1)) : 0;
 }
 
 /* The client of a connection a listener has not accepted yet: the
- * listener must be a socket of the process (check_pending checks the
- * rest from the listener's side). */
+ * listener is a socket of the process, or of a process above it alone
+ * (check_pending checks the rest from the listener's side). */
 static int check_pending_client(struct files_dump *d, const struct fd_parms *p,
 				const struct unix_diag_sk *s, const struct unix_diag_sk *l,
 				UnixSkEntry *u)
 {
-	if (!unix_held_by_process(d, l->ino))
-		return refuse(d, p, s, "waiting to be accepted by a listener that is not a "
-			      "socket of the process: not supported");
+	if (!unix_held_by_process(d, l->ino) &&
+	    (!l->in_tree || l->nr_holders != 1 || !is_ancestor(d, l->last_holder, d->pid)))
+		return refuse(d, p, s, "waiting to be accepted by a listener that is neither a "
+			      "socket of the process nor of one process above it: not supported");
 	u->has_pending_on = true;
 	u->pending_on = l->ino;
 	return 0;
