@@ -20,6 +20,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "files.h"
+#include "fs-ghost.h"
 #include "image.h"
 #include "log.h"
 #include "proc.h"
@@ -731,10 +732,9 @@ static int dump_fs(int dfd, pid_t pid)
 		pr_err("Can't read the cwd/root of pid %d: %s\n", pid, strerror(-ret));
 		return ret;
 	}
-	if (strstr(cwd, " (deleted)")) {
-		pr_err("The working directory of pid %d (%s) is deleted\n", pid, cwd);
-		return -EOPNOTSUPP;
-	}
+	ret = fs_ghost_dump(pid, cwd, root, &fs);
+	if (ret)
+		return ret;
 	ret = proc_read_status(pid, &st);
 	if (ret)
 		return ret;

@@ -15,6 +15,7 @@
 #include "aio.h"
 #include "common.h"
 #include "fd-types.h"
+#include "fs-ghost.h"
 #include "cgroup.h"
 #include "image.h"
 #include "log.h"
@@ -719,6 +720,8 @@ static int read_fs(int dfd, struct restore_plan *p)
 			   p->fs->root);
 	if (p->fs->umask & ~0777)
 		return bad(img, "umask 0%o", p->fs->umask);
+	if (fs_ghost_bad(p->fs))
+		return bad(img, "%s", fs_ghost_bad(p->fs));
 	return 0;
 }
 

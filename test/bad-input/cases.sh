@@ -361,12 +361,23 @@ case_unix_ext_peer() {
 	refused $? "$TPID" "fd 5" "peer socket:[" outside && target_intact
 }
 
-# A listener with a connection it has not accepted yet: refused naming fd 5.
+# A unix socket bound to a relative name from a directory the target left:
+# refused naming fd 5, as the name is not found from its cwd.
+case_unix_relative_moved() {
+	target_up "$BUILD/bad-input/unix_relative_moved" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "relative path not found from its working directory or root" &&
+		target_intact
+}
+
+# A listener with a connection it has not accepted yet whose client sent
+# bytes: refused naming fd 5 and the client.
 case_unix_pending() {
 	target_up "$BUILD/bad-input/unix_pending" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 5" "not accepted" && target_intact
+	refused $? "$TPID" "fd 5" "not accepted" "sent bytes" && target_intact
 }
 
 # A file whose flock lives only in flight: refused, naming the queue.
@@ -1597,6 +1608,7 @@ run_bad_input() {
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-listener-pending-connection case_unix_pending
+	bad_case unix-relative-name-elsewhere case_unix_relative_moved
 	bad_case unix-socket-in-flight case_unix_scm_socket
 	bad_case unix-locked-file-in-flight case_unix_scm_locked
 	bad_case file-lease case_lease
