@@ -233,8 +233,8 @@ int task_inode_attrs_set(struct task_files *tf, int fd, const InodeAttrsEntry *a
 			 int perm, const char *what);
 
 /* file-locks.c */
-/* The locks fdinfo shows for P (P->locks); leases and mandatory locks are
- * refused. */
+/* The locks and the lease fdinfo shows for P (P->locks); leases being
+ * broken and mandatory locks are refused. */
 int fd_locks_collect(struct files_dump *d, struct fd_parms *p);
 void fd_locks_free(struct fd_parms *p);
 /* In the task, every fd in place: the flock and OFD locks. */
