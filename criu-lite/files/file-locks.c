@@ -72,9 +72,9 @@ static int parse_line(const struct files_dump *d, const struct fd_parms *p, cons
 	}
 	if (!lock_kind(kind, &e->kind) && e->kind == FILE_LOCK_KIND__LOCK_LEASE &&
 	    strcmp(mode, "ACTIVE")) {
-		pr_err("pid %d fd %d (%s) holds a %s lease being broken (%s): another process "
+		pr_err("pid %d fd %d (%s) holds a lease being broken (%s, to %s): another process "
 		       "opened the file, and the break is pending: not supported\n", d->pid, p->fd,
-		       p->link, type, mode);
+		       p->link, mode, type);
 		return -EOPNOTSUPP;
 	}
 	if (lock_kind(kind, &e->kind) ||

@@ -337,12 +337,23 @@ case_unix_scm_socket() {
 	refused $? "$TPID" "fd 6" "carries a socket" && target_intact
 }
 
-# A lease is not a lock lmproc restores: refused naming fd 5 and LEASE.
+# A lease being broken (a break pending): refused naming fd 5, the lease
+# and why.
 case_lease() {
 	target_up "$BUILD/bad-input/lease_fd" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 5" LEASE && target_intact
+	refused $? "$TPID" "fd 5" "lease being broken" "break is pending" && target_intact
+}
+
+# A pidfd of a process outside the tree (the target's parent): refused
+# naming fd 5, the pidfd and that process.
+case_pidfd_outside() {
+	target_up "$BUILD/bad-input/pidfd_outside" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "a pidfd of pid $(awk '{print $4}' "/proc/$TPID/stat")" \
+		"outside the tree" && target_intact
 }
 
 # A fanotify group of a permission class: refused naming fd 5.
@@ -1501,7 +1512,8 @@ run_bad_input() {
 	bad_case unix-listener-pending-connection case_unix_pending
 	bad_case unix-socket-in-flight case_unix_scm_socket
 	bad_case unix-locked-file-in-flight case_unix_scm_locked
-	bad_case file-lease case_lease
+	bad_case file-lease-breaking case_lease
+	bad_case pidfd-outside-tree case_pidfd_outside
 	bad_case fanotify-permission-class case_fanotify_perm
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
 	bad_case fault-parasite-cmd case_dump_fault parasite-cmd
