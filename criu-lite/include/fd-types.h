@@ -152,6 +152,7 @@ extern const struct fd_ops inotify_fd_ops;
 extern const struct fd_ops fifo_fd_ops;
 extern const struct fd_ops fanotify_fd_ops;
 extern const struct fd_ops pidfd_fd_ops;
+extern const struct fd_ops bpf_map_fd_ops;
 
 /* pipes.c, shared with fifo.c: a pipe's size and buffered bytes. */
 /* Copies the pipe of P's buffer (tee: nothing leaves it) into PD. */
