@@ -117,9 +117,9 @@ static int check_progs(const struct files_dump *d, const struct fd_parms *p, uin
 		used = prog_uses(fd, id, &info);
 		close(fd);
 		if (used) {
-			pr_err("pid %d fd %d is a BPF map (id %u) that loaded BPF program %u (%s) "
-			       "uses: a restored map would not be the program's, not supported\n",
-			       d->pid, p->fd, id, prog_id, info.name);
+			pr_err("pid %d fd %d is a BPF map (id %u) that loaded BPF program %u "
+			       "'%s' uses: a restored map would not be the program's, not "
+			       "supported\n", d->pid, p->fd, id, prog_id, info.name);
 			return -EOPNOTSUPP;
 		}
 	}
