@@ -37,7 +37,7 @@ static void start_break(const char *path)
 int main(int argc, char **argv)
 {
 	volatile uint64_t counter = 0;
-	struct sigaction sa = { .sa_handler = on_sigio };
+	struct sigaction sa = { .sa_handler = on_sigio, .sa_flags = SA_RESTART };
 	char path[4096];
 	int f;
 
