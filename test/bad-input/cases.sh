@@ -1560,6 +1560,8 @@ run_bad_input() {
 	CASE_KIND=state bad_case pidns-again-proc-files case_pidns_again "$BUILD/static/proc_tree"
 	CASE_KIND=state bad_case pidns-again-proc-self case_pidns_again "$BUILD/static/proc_self"
 	CASE_KIND=state bad_case pidns-again-threads case_pidns_again "$BUILD/static/threads_churn"
+	CASE_KIND=state bad_case pidns-pidfds case_pidns "$BUILD/static/fd_pidfd"
+	CASE_KIND=state bad_case pidns-again-pidfds case_pidns_again "$BUILD/static/fd_pidfd"
 	CASE_KIND=state bad_case pidns-again-refused case_pidns_again_refused
 	CASE_KIND=state bad_case pidns-foreign case_pidns_foreign --mount-proc
 	CASE_KIND=state bad_case pidns-foreign-host-proc case_pidns_foreign
