@@ -7,7 +7,9 @@
  * readable and waitid(P_PIDFD) reaps B with its status; C's polls
  * readable, waitid says ECHILD and PIDFD_GET_INFO still gives C's status;
  * the thread pidfd signals the test.  Every pidfd keeps its pid (fdinfo),
- * flags and close-on-exec flag. */
+ * flags and close-on-exec flag.  Child D shares fd 10 (A's pidfd) by fork
+ * and alone holds fd 14, a pidfd of the test: once told to, it checks
+ * both and exits 0. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -36,7 +38,7 @@ struct t_pidfd_info {
 #define T_PIDFD_GET_INFO _IOWR(0xFF, 11, struct t_pidfd_info)
 #define T_PIDFD_INFO_EXIT (1UL << 3)
 
-enum { FD_A = 10, FD_B, FD_C, FD_SELF };
+enum { FD_A = 10, FD_B, FD_C, FD_SELF, FD_PARENT };
 
 static pid_t child(int st, int rfd)
 {
@@ -99,6 +101,48 @@ static void check_fd(int fd, int pid, int flags, bool cloexec)
 		fail("fd %d: close-on-exec %d", fd, !cloexec);
 }
 
+/* D: exits 0 once its pipe ends if fd 10 is a pidfd of A and fd 14 one
+ * of its parent, still running; else a code saying which was wrong. */
+static void __attribute__((noreturn)) child_d(int rfd, pid_t a)
+{
+	char info[1024], want[32];
+	unsigned char c;
+
+	if (read(rfd, &c, 1) != 0)
+		_exit(10);
+	snprintf(want, sizeof(want), "\nPid:\t%d\n", a);
+	test_read_fdinfo(FD_A, info, sizeof(info));
+	if (!strstr(info, want))
+		_exit(11);
+	snprintf(want, sizeof(want), "\nPid:\t%d\n", getppid());
+	test_read_fdinfo(FD_PARENT, info, sizeof(info));
+	if (!strstr(info, want))
+		_exit(12);
+	if (readable(FD_PARENT) || syscall(SYS_pidfd_send_signal, FD_PARENT, 0, NULL, 0))
+		_exit(13);
+	_exit(0);
+}
+
+static pid_t fork_d(int go_d[2], pid_t a)
+{
+	pid_t pid;
+
+	/* Made after A: only the test may hold its write end. */
+	if (pipe(go_d))
+		fail("pipe: %s", strerror(errno));
+	put_pidfd(getpid(), 0, FD_PARENT, true);
+	pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(go_d[1]);
+		child_d(go_d[0], a);
+	}
+	close(go_d[0]);
+	close(FD_PARENT);
+	return pid;
+}
+
 static void reap(int fd, pid_t pid, int code, int what)
 {
 	siginfo_t si = { 0 };
@@ -128,8 +172,8 @@ static void check_dead(int code)
 int main(int argc, char **argv)
 {
 	uint64_t seed;
-	int go[2], code_a, code_b, code_c;
-	pid_t a, b, c;
+	int go[2], go_d[2], code_a, code_b, code_c, st;
+	pid_t a, b, c, d;
 	unsigned char ca;
 	siginfo_t si;
 
@@ -148,6 +192,7 @@ int main(int argc, char **argv)
 	put_pidfd(b, O_NONBLOCK, FD_B, false);
 	put_pidfd(c, O_NONBLOCK, FD_C, true);
 	put_pidfd(getpid(), PIDFD_THREAD, FD_SELF, true);
+	d = fork_d(go_d, a);
 	if (waitid(P_PID, b, &si, WEXITED | WNOWAIT) || waitpid(c, NULL, 0) != c)
 		fail("waiting for the children: %s", strerror(errno));
 	if (readable(FD_A) || !readable(FD_B))
@@ -160,6 +205,9 @@ int main(int argc, char **argv)
 	check_fd(FD_B, b, O_NONBLOCK, false);
 	check_fd(FD_C, -1, O_NONBLOCK, true);
 	check_fd(FD_SELF, getpid(), PIDFD_THREAD, true);
+	close(go_d[1]);
+	if (waitpid(d, &st, 0) != d || st)
+		fail("child D: status %#x", st);
 	if (syscall(SYS_pidfd_send_signal, FD_SELF, 0, NULL, 0))
 		fail("pidfd_send_signal through the thread pidfd: %s", strerror(errno));
 	if (readable(FD_A))
