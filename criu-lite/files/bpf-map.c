@@ -303,8 +303,8 @@ static int fill(struct task_files *tf, uint32_t desc, int fd, const BpfMapEntry 
 	for (uint32_t i = 0; i < e->nr_elems; i++, off += elen) {
 		errno = 0;
 		if (pread(tf->data_fd, buf, elen, off) != (ssize_t)elen)
-			return task_files_err(tf, desc, "can't read element %u of BPF map %s: %s", i,
-					      e->name, errno ? strerror(errno) : "short");
+			return task_files_err(tf, desc, "can't read element %u of BPF map %s: %s",
+					      i, e->name, errno ? strerror(errno) : "short");
 		if (bpf_map_update_elem(fd, buf, buf + e->key_size, BPF_ANY))
 			return task_files_err(tf, desc, "can't put element %u into BPF map %s: %s",
 					      i, e->name, strerror(errno));

@@ -21,8 +21,11 @@
 #include <string.h>
 #include <sys/file.h>
 
+#include <dirent.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/kcmp.h>
 
 #include "common.h"
 #include "fd-types.h"
@@ -80,9 +83,9 @@ static int parse_line(const struct files_dump *d, const struct fd_parms *p, cons
 	if (lock_kind(kind, &e->kind) ||
 	    strcmp(mode, e->kind == FILE_LOCK_KIND__LOCK_LEASE ? "ACTIVE" : "ADVISORY") ||
 	    (strcmp(type, "READ") && strcmp(type, "WRITE"))) {
-		pr_err("pid %d fd %d (%s) holds a %s %s %s lock (%.*s): only advisory flock, POSIX "
-		       "and OFD locks and leases are supported\n", d->pid, p->fd, p->link, kind, mode, type,
-		       len, l);
+		pr_err("pid %d fd %d (%s) holds a %s %s %s lock (%.*s): only advisory flock, "
+		       "POSIX and OFD locks and leases are supported\n", d->pid, p->fd, p->link,
+		       kind, mode, type, len, l);
 		return -EOPNOTSUPP;
 	}
 	e->type = strcmp(type, "READ") ? F_WRLCK : F_RDLCK;
@@ -115,9 +118,29 @@ static int add_lock(struct fd_parms *p, FileLockEntry *e)
 	return 0;
 }
 
+/* Does process Q of the tree hold P's open file description too? */
+static bool holds_desc(pid_t q, const struct files_dump *d, const struct fd_parms *p)
+{
+	char path[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", q);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!found && (de = readdir(dir)))
+		found = de->d_name[0] != '.' &&
+			!syscall(SYS_kcmp, q, d->pid, KCMP_FILE, atoi(de->d_name), p->fd);
+	closedir(dir);
+	return found;
+}
+
 /* A lease of P's description: its owner (whom a break signals) must be
  * D's process, as F_SETLEASE at restore makes it; *KEEP: it is (false:
- * another process holding the description is, and keeps the lease). */
+ * another process of the tree holding the description is, and keeps the
+ * lease there). */
 static int lease_owner(struct files_dump *d, const struct fd_parms *p, FileLockEntry *e,
 		       bool *keep)
 {
@@ -135,12 +158,14 @@ static int lease_owner(struct files_dump *d, const struct fd_parms *p, FileLockE
 	close(fd);
 	*keep = own.type == F_OWNER_PID && own.pid == d->pid;
 	for (size_t i = 0; !*keep && i < d->nr_tree_pids; i++)
-		if (own.type == F_OWNER_PID && own.pid == d->tree_pids[i])
+		if (own.type == F_OWNER_PID && own.pid == d->tree_pids[i] &&
+		    holds_desc(own.pid, d, p))
 			return 0;
 	if (!*keep) {
 		pr_err("pid %d fd %d (%s) holds a lease whose owner (F_SETOWN, signalled on a "
-		       "break) is %s %d, not a process of the tree: not supported\n", d->pid, p->fd,
-		       p->link, own.type == F_OWNER_PID ? "pid" : "owner of type", own.pid);
+		       "break) is %s %d, not a process of the tree holding it: not supported\n",
+		       d->pid, p->fd, p->link, own.type == F_OWNER_PID ? "pid" : "owner of type",
+		       own.pid);
 		return -EOPNOTSUPP;
 	}
 	e->has_lease_sig = sig != 0;

@@ -139,8 +139,9 @@ static int pidfd_validate(const FileEntry *f, uint64_t data_size)
 	    (e->has_pid && e->has_exit_code) ||
 	    (e->has_exit_code && (WCOREDUMP(e->exit_code) || e->exit_code & ~0xffff ||
 				  (!WIFEXITED(e->exit_code) && !WIFSIGNALED(e->exit_code)))))
-		return restore_plan_bad("files.img", "pidfd file id %u: flags %s, pid %u, status %#x",
-					f->id, open_flags_words(e->flags).s, e->pid, e->exit_code);
+		return restore_plan_bad("files.img", "pidfd file id %u: flags %s, pid %u, "
+					"status %#x", f->id, open_flags_words(e->flags).s, e->pid,
+					e->exit_code);
 	return 0;
 }
 
@@ -158,8 +159,8 @@ int restore_plan_pidfds(const struct restore_tree *t)
 			while (j < t->nr && t->entries[j]->pid != fe->pidfd->pid)
 				j++;
 			if (j == t->nr)
-				return restore_plan_bad("fdinfo", "pid %u fd %u: a pidfd of pid %u, "
-							"which is not in the tree", p->pid,
+				return restore_plan_bad("fdinfo", "pid %u fd %u: a pidfd of pid "
+							"%u, which is not in the tree", p->pid,
 							p->fds[k]->fd, fe->pidfd->pid);
 		}
 	}

@@ -5,7 +5,9 @@
  * gets the test SIGIO and the read lease breaks to F_UNLCK; a child
  * opening "w" for reading gets the test SIGUSR2 with si_fd 6 and the
  * write lease breaks to F_RDLCK.  Once the test gives the leases up, the
- * children's opens succeed. */
+ * children's opens succeed.  Child E shares both descriptions by fork (the
+ * test stays the leases' owner, whom a break signals) until it is told to
+ * exit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -75,9 +77,32 @@ static void check_lease(int fd, int type, int sig)
 		fail("fd %d: F_GETSIG %d, not %d", fd, fcntl(fd, F_GETSIG), sig);
 }
 
+/* E holds fds 5 and 6 (forked with them) until its pipe ends. */
+static pid_t fork_e(int *wfd)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		fail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	*wfd = p[1];
+	return pid;
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t set;
+	int e_pipe, st;
+	pid_t e;
 
 	test_init(argc, argv);
 	sigemptyset(&set);
@@ -93,6 +118,7 @@ int main(int argc, char **argv)
 		fail("F_SETSIG: %s", strerror(errno));
 	check_lease(5, F_RDLCK, 0);
 	check_lease(6, F_WRLCK, SIGUSR2);
+	e = fork_e(&e_pipe);
 
 	test_waitsig();
 
@@ -108,5 +134,8 @@ int main(int argc, char **argv)
 		fail("giving the leases up: %s", strerror(errno));
 	open_in_child(path_r, O_WRONLY, false);
 	open_in_child(path_w, O_RDONLY, false);
+	close(e_pipe);
+	if (waitpid(e, &st, 0) != e || st)
+		fail("child E: status %#x", st);
 	pass();
 }
