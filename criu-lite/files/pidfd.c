@@ -145,10 +145,30 @@ static int pidfd_validate(const FileEntry *f, uint64_t data_size)
 	return 0;
 }
 
+/* A pidfd of a live process is opened only where an fd holds it: one in
+ * flight in a unix socket's queue would be sent as its placeholder. */
+static int check_in_flight(const struct restore_plan *p)
+{
+	for (size_t i = 0; i < p->nr_files; i++) {
+		const FileEntry *fe = p->files[i];
+
+		if (fe->type == FD_TYPE__FD_PIDFD && fe->pidfd->has_pid &&
+		    p->fdesc[i].in_flight_here)
+			return restore_plan_bad("files.img", "pid %u: a pidfd of pid %u (file id "
+						"%u) in flight in a unix socket's queue is not "
+						"supported", p->pid, fe->pidfd->pid, fe->id);
+	}
+	return 0;
+}
+
 int restore_plan_pidfds(const struct restore_tree *t)
 {
 	for (size_t i = 0; i < t->nr; i++) {
 		const struct restore_plan *p = &t->ctx[i].plan;
+		int ret = check_in_flight(p);
+
+		if (ret)
+			return ret;
 
 		for (size_t k = 0; k < p->nr_fds; k++) {
 			const FileEntry *fe = p->fdesc[p->fd_desc[k]].fe;

@@ -346,6 +346,15 @@ case_lease() {
 	refused $? "$TPID" "fd 5" "lease being broken" "break is pending" && target_intact
 }
 
+# A pidfd of a child of the tree in flight in a unix socket's queue:
+# refused, naming the pidfd.
+case_pidfd_in_flight() {
+	target_up "$BUILD/bad-input/pidfd_in_flight" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 6" "carries a pidfd" && target_intact
+}
+
 # A BPF map lmproc can't make the same again (BPF_MAP_REFUSE=$1): refused
 # naming fd 5, the map and why ($2).
 case_bpf_map_refused() {
@@ -1523,6 +1532,7 @@ run_bad_input() {
 	bad_case unix-locked-file-in-flight case_unix_scm_locked
 	bad_case file-lease-breaking case_lease
 	bad_case pidfd-outside-tree case_pidfd_outside
+	bad_case pidfd-in-flight case_pidfd_in_flight
 	bad_case bpf-map-used-by-program case_bpf_map_refused prog "loaded BPF program"
 	bad_case bpf-map-queue case_bpf_map_refused queue "of type queue"
 	bad_case fanotify-permission-class case_fanotify_perm
