@@ -1,10 +1,10 @@
 /* Owns BPF map fds (bpf(BPF_MAP_CREATE)): hash, array, their per-CPU
  * kinds and LRU hash maps, with their type, key and value sizes,
  * max_entries, flags, name, frozen state and elements.  Dump reads them
- * through lmproc's copy of the fd (BPF_OBJ_GET_INFO_BY_FD, then every key
- * by BPF_MAP_GET_NEXT_KEY and its value by BPF_MAP_LOOKUP_ELEM) into
- * files-data.img; restore creates the map in the task (libbpf's
- * bpf_map_create), puts every element back, then freezes it if it was.
+ * through lmproc's copy of the fd (BPF_OBJ_GET_INFO_BY_FD, then the
+ * elements by BPF_MAP_LOOKUP_BATCH) into files-data.img; restore creates
+ * the map in the task (libbpf's bpf_map_create), puts the elements back
+ * (BPF_MAP_UPDATE_BATCH), then freezes it if it was.
  * A map a loaded program uses (the program would keep the old one), one
  * with BTF, one open through two open file descriptions of the tree (one
  * map would come back as two), other map types and flags are refused.
@@ -159,41 +159,99 @@ static int check_info(struct files_dump *d, const struct fd_parms *p,
 	return -EOPNOTSUPP;
 }
 
-/* Every element of map FD, key then value, into files-data.img. */
-static int dump_elems(struct files_dump *d, const struct fd_parms *p, int fd, BpfMapEntry *e)
+/* A batch of elements: keys, values and the two back to back (the
+ * image's layout), sized for about a megabyte, at least BATCH_MIN. */
+struct elem_batch {
+	uint32_t n, key_size;
+	uint64_t vlen;
+	char *keys, *vals, *elems;
+};
+
+#define BATCH_MIN 64
+
+static int batch_alloc(struct elem_batch *b, const BpfMapEntry *e)
 {
-	uint64_t vlen = value_len(e->map_type, e->value_size, e->nr_cpus);
-	uint64_t elen = e->key_size + vlen, off;
-	cleanup_free char *buf = malloc(elen * 2);
-	char *key = buf, *prev = NULL;
+	uint64_t elen;
+
+	b->key_size = e->key_size;
+	b->vlen = value_len(e->map_type, e->value_size, e->nr_cpus);
+	elen = b->key_size + b->vlen;
+	b->n = min((uint64_t)e->max_entries, max((uint64_t)BATCH_MIN, (1ULL << 20) / elen));
+	b->keys = malloc(b->n * (uint64_t)b->key_size);
+	b->vals = malloc(b->n * b->vlen);
+	b->elems = malloc(b->n * elen);
+	return b->keys && b->vals && b->elems ? 0 : -ENOMEM;
+}
+
+static void batch_free(struct elem_batch *b)
+{
+	free(b->keys);
+	free(b->vals);
+	free(b->elems);
+}
+
+/* Elements keys[i], vals[i] into elems, or back (TO_ELEMS false). */
+static void batch_shuffle(struct elem_batch *b, uint32_t n, bool to_elems)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		char *el = b->elems + i * (b->key_size + b->vlen);
+		char *k = b->keys + (uint64_t)i * b->key_size, *v = b->vals + i * b->vlen;
+
+		if (to_elems) {
+			memcpy(el, k, b->key_size);
+			memcpy(el + b->key_size, v, b->vlen);
+		} else {
+			memcpy(k, el, b->key_size);
+			memcpy(v, el + b->key_size, b->vlen);
+		}
+	}
+}
+
+/* Every element of map FD into files-data.img, a batch per
+ * BPF_MAP_LOOKUP_BATCH (the token is a bucket or an index: 8 bytes). */
+static int dump_batches(struct files_dump *d, const struct fd_parms *p, int fd, BpfMapEntry *e,
+			struct elem_batch *b)
+{
+	uint64_t token[2], off;
+	bool last = false;
 	int ret;
 
-	if (!buf)
-		return -ENOMEM;
 	e->data_off = d->data_off;
-	while (!bpf_map_get_next_key(fd, prev, key)) {
-		if (++e->nr_elems > e->max_entries) {
-			pr_err("pid %d fd %d: BPF map %s lists more than its %u elements\n", d->pid,
-			       p->fd, e->name, e->max_entries);
+	for (void *in = NULL; !last; in = &token[0]) {
+		uint32_t n = b->n;
+
+		if (bpf_map_lookup_batch(fd, in, &token[1], b->keys, b->vals, &n, NULL)) {
+			if (errno != ENOENT) {
+				pr_perror("Can't read the elements of BPF map '%s' of pid %d fd %d",
+					  e->name, d->pid, p->fd);
+				return -errno;
+			}
+			last = true;
+		}
+		token[0] = token[1];
+		if (n > e->max_entries - e->nr_elems) {
+			pr_err("pid %d fd %d: BPF map '%s' lists more than its %u elements\n",
+			       d->pid, p->fd, e->name, e->max_entries);
 			return -EIO;
 		}
-		if (bpf_map_lookup_elem(fd, key, key + e->key_size)) {
-			pr_perror("Can't read an element of BPF map %s of pid %d fd %d", e->name,
-				  d->pid, p->fd);
-			return -errno;
-		}
-		ret = files_data_write(d, key, elen, &off);
+		e->nr_elems += n;
+		batch_shuffle(b, n, true);
+		ret = files_data_write(d, b->elems, n * (b->key_size + b->vlen), &off);
 		if (ret)
 			return ret;
-		prev = key;
-		key = key == buf ? buf + elen : buf;
-	}
-	if (errno != ENOENT) {
-		pr_perror("Can't list the keys of BPF map %s of pid %d fd %d", e->name, d->pid,
-			  p->fd);
-		return -errno;
 	}
 	return 0;
+}
+
+static int dump_elems(struct files_dump *d, const struct fd_parms *p, int fd, BpfMapEntry *e)
+{
+	struct elem_batch b = { 0 };
+	int ret = batch_alloc(&b, e);
+
+	if (!ret)
+		ret = dump_batches(d, p, fd, e, &b);
+	batch_free(&b);
+	return ret;
 }
 
 static int bpf_map_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
@@ -292,24 +350,38 @@ static int bpf_map_check(const struct restore_plan *p, uint32_t desc)
 	return -EOPNOTSUPP;
 }
 
-static int fill(struct task_files *tf, uint32_t desc, int fd, const BpfMapEntry *e)
+static int fill_batches(struct task_files *tf, uint32_t desc, int fd, const BpfMapEntry *e,
+			struct elem_batch *b)
 {
-	uint64_t elen = e->key_size + value_len(e->map_type, e->value_size, e->nr_cpus);
-	cleanup_free char *buf = malloc(elen);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	uint64_t elen = b->key_size + b->vlen;
 	off_t off = e->data_off;
 
-	if (!buf)
-		return task_files_err(tf, desc, "no memory for an element of BPF map %s", e->name);
-	for (uint32_t i = 0; i < e->nr_elems; i++, off += elen) {
+	for (uint32_t done = 0, n; done < e->nr_elems; done += n, off += n * elen) {
+		n = min(b->n, e->nr_elems - done);
 		errno = 0;
-		if (pread(tf->data_fd, buf, elen, off) != (ssize_t)elen)
-			return task_files_err(tf, desc, "can't read element %u of BPF map %s: %s",
-					      i, e->name, errno ? strerror(errno) : "short");
-		if (bpf_map_update_elem(fd, buf, buf + e->key_size, BPF_ANY))
+		if (pread(tf->data_fd, b->elems, n * elen, off) != (ssize_t)(n * elen))
+			return task_files_err(tf, desc, "can't read elements of BPF map %s: %s",
+					      e->name, errno ? strerror(errno) : "short");
+		batch_shuffle(b, n, false);
+		if (bpf_map_update_batch(fd, b->keys, b->vals, &n, &opts))
 			return task_files_err(tf, desc, "can't put element %u into BPF map %s: %s",
-					      i, e->name, strerror(errno));
+					      done + n, e->name, strerror(errno));
 	}
 	return 0;
+}
+
+static int fill(struct task_files *tf, uint32_t desc, int fd, const BpfMapEntry *e)
+{
+	struct elem_batch b = { 0 };
+	int ret = batch_alloc(&b, e);
+
+	if (ret)
+		ret = task_files_err(tf, desc, "no memory for the elements of BPF map %s", e->name);
+	else
+		ret = fill_batches(tf, desc, fd, e, &b);
+	batch_free(&b);
+	return ret;
 }
 
 /* An LRU map may evict while it is filled: every element must be there. */
