@@ -5,11 +5,13 @@
  * elements by BPF_MAP_LOOKUP_BATCH) into files-data.img; restore creates
  * the map in the task (libbpf's bpf_map_create), puts the elements back
  * (BPF_MAP_UPDATE_BATCH), then freezes it if it was.
- * A map a loaded program uses (the program would keep the old one), one
- * with BTF, one open through two open file descriptions of the tree (one
- * map would come back as two), other map types and flags are refused.
+ * A map a loaded program uses (the program would keep the old one), one a
+ * process outside the tree holds, one with BTF, one open through two open
+ * file descriptions of the tree (one map would come back as two), other
+ * map types and flags are refused.
  * The element order of a hash map and the recency of an LRU map's
  * elements are the kernel's and come back as it decides. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -130,6 +132,150 @@ static int check_progs(const struct files_dump *d, const struct fd_parms *p, uin
 	return 0;
 }
 
+/* An fd of a process outside the tree holding a BPF map. */
+struct bpf_holder {
+	uint32_t map_id;
+	pid_t pid;
+	int fd;
+};
+
+struct bpf_outside {
+	struct bpf_holder *h;
+	size_t nr, cap;
+};
+
+void bpf_map_dump_end(struct files_dump *d)
+{
+	if (!d->bpf_outside)
+		return;
+	free(d->bpf_outside->h);
+	free(d->bpf_outside);
+	d->bpf_outside = NULL;
+}
+
+/* The map fd FD of process PID_DIR (/proc/PID) holds; 0 if it holds no
+ * map. */
+static uint32_t map_of(int pid_dir, const char *fd)
+{
+	char path[300], link[32], info[512];
+	const char *s;
+	ssize_t n;
+	int f;
+
+	snprintf(path, sizeof(path), "fd/%s", fd);
+	n = readlinkat(pid_dir, path, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;
+	link[n] = '\0';
+	if (strcmp(link, "anon_inode:bpf-map"))
+		return 0;
+	snprintf(path, sizeof(path), "fdinfo/%s", fd);
+	f = openat(pid_dir, path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	n = read(f, info, sizeof(info) - 1);
+	close(f);
+	info[n > 0 ? n : 0] = '\0';
+	s = fdinfo_field(info, "map_id:");
+	return s ? strtoul(s, NULL, 10) : 0;
+}
+
+static int add_holder(struct bpf_outside *o, uint32_t id, pid_t pid, int fd)
+{
+	if (o->nr == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 16;
+		struct bpf_holder *h = realloc(o->h, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		o->h = h;
+		o->cap = cap;
+	}
+	o->h[o->nr++] = (struct bpf_holder){ id, pid, fd };
+	return 0;
+}
+
+/* The maps process PID holds (its fds lmproc may read). */
+static int scan_process(struct bpf_outside *o, int proc, const char *pid)
+{
+	int dir = openat(proc, pid, O_PATH | O_DIRECTORY | O_CLOEXEC), fdd, ret = 0;
+	struct dirent *de;
+	DIR *fds;
+
+	if (dir < 0)
+		return 0;
+	fdd = openat(dir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fds = fdd < 0 ? NULL : fdopendir(fdd);
+	while (fds && !ret && (de = readdir(fds))) {
+		uint32_t id = de->d_name[0] == '.' ? 0 : map_of(dir, de->d_name);
+
+		if (id)
+			ret = add_holder(o, id, atoi(pid), atoi(de->d_name));
+	}
+	if (fds)
+		closedir(fds);
+	else if (fdd >= 0)
+		close(fdd);
+	close(dir);
+	return ret;
+}
+
+static bool in_tree(const struct files_dump *d, pid_t pid)
+{
+	for (size_t i = 0; i < d->nr_tree_pids; i++)
+		if (d->tree_pids[i] == pid)
+			return true;
+	return false;
+}
+
+/* Every map fd of the processes outside the tree, once per dump: a
+ * restored map would not be shared with them.  (A map pinned in a BPF
+ * filesystem is not seen.) */
+static int scan_outside(struct files_dump *d)
+{
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+	struct dirent *de;
+	DIR *dir;
+
+	dir = proc < 0 ? NULL : fdopendir(proc);
+	if (!dir) {
+		pr_perror("Can't list the processes that may hold BPF maps");
+		if (proc >= 0)
+			close(proc);
+		return -EIO;
+	}
+	d->bpf_outside = calloc(1, sizeof(*d->bpf_outside));
+	if (!d->bpf_outside) {
+		closedir(dir);
+		return -ENOMEM;
+	}
+	while (!ret && (de = readdir(dir))) {
+		pid_t pid = atoi(de->d_name);
+
+		if (pid > 0 && pid != getpid() && !in_tree(d, pid))
+			ret = scan_process(d->bpf_outside, dirfd(dir), de->d_name);
+	}
+	closedir(dir);
+	return ret;
+}
+
+static int check_holders(struct files_dump *d, const struct fd_parms *p, uint32_t id)
+{
+	int ret = d->bpf_outside ? 0 : scan_outside(d);
+
+	for (size_t i = 0; !ret && i < d->bpf_outside->nr; i++) {
+		const struct bpf_holder *h = &d->bpf_outside->h[i];
+
+		if (h->map_id != id)
+			continue;
+		pr_err("pid %d fd %d is a BPF map (id %u) that pid %d, outside the tree, holds too "
+		       "(its fd %d): a restored map would not be shared with it, not supported\n",
+		       d->pid, p->fd, id, h->pid, h->fd);
+		return -EOPNOTSUPP;
+	}
+	return ret;
+}
+
 static int check_info(struct files_dump *d, const struct fd_parms *p,
 		      const struct bpf_map_info *i)
 {
@@ -152,7 +298,7 @@ static int check_info(struct files_dump *d, const struct fd_parms *p,
 	else if (!first)
 		why = "a map open through two open file descriptions of the tree is not";
 	if (!why)
-		return check_progs(d, p, i->id);
+		return check_progs(d, p, i->id) ?: check_holders(d, p, i->id);
 	pr_err("pid %d fd %d is a BPF map of type %s (id %u, name '%s', map_flags %#x): %s "
 	       "supported\n", d->pid, p->fd, map_type_words(i->type), i->id, i->name, i->map_flags,
 	       why);

@@ -780,6 +780,7 @@ int files_dump_end(struct files_dump *d, bool failed)
 	tdestroy(d->objs_seen, free);
 	tdestroy(d->descs_seen, free_desc_seen);
 	unix_diag_free(d->unix_diag);
+	bpf_map_dump_end(d);
 	unix_scm_dump_end(d);
 	for (int i = 0; i < 2; i++)
 		if (d->tee_pipe[i] >= 0)

@@ -42,6 +42,7 @@ struct fd_parms {
 };
 
 struct unix_diag_table;
+struct bpf_outside;
 
 /* The dump of the tree's files: per process (pid...) and for the whole
  * dump (images, objects and descriptions seen). */
@@ -64,6 +65,9 @@ struct files_dump {
 	int tee_pipe[2];
 	unsigned int tee_size;
 	struct unix_diag_table *unix_diag;
+	/* bpf-map.c: the BPF maps processes outside the tree hold, read
+	 * with the first map of the dump. */
+	struct bpf_outside *bpf_outside;
 	/* Across the processes of the tree: ids given so far, and the
 	 * descriptions dumped, to find one shared by several processes. */
 	uint32_t next_id;
@@ -170,6 +174,8 @@ int pipe_check_inherit(const struct restore_tree *t);
 /* sk-unix.c: the sock_diag view of the unix sockets, built by the first
  * socket of a dump. */
 void unix_diag_free(struct unix_diag_table *t);
+/* bpf-map.c: frees D->bpf_outside. */
+void bpf_map_dump_end(struct files_dump *d);
 /* sk-unix-scm.c: closes the copies of the files in flight. */
 void unix_scm_dump_end(struct files_dump *d);
 

@@ -1,13 +1,17 @@
 /* A BPF map at fd 5 lmproc refuses, by BPF_MAP_REFUSE: "prog", a hash
  * map a loaded socket filter uses (attached to the UDP socket at fd 6,
- * its only holder); "queue", a map of type queue.
+ * its only holder); "queue", a map of type queue; "outside", a hash map
+ * a process outside the tree holds too (a grandchild whose parent exited,
+ * adopted by the runner, which the target kills at its end).
  * It counts until SIGTERM, then checks that the map still holds its
  * element. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/bpf.h>
 
@@ -39,6 +43,33 @@ static void prog_using_map(void)
 	close(prog);
 }
 
+/* A grandchild holding fd 5, outside the tree once its parent is
+ * reaped; its pid. */
+static pid_t orphan_holder(void)
+{
+	pid_t pid, g = 0;
+	int p[2];
+
+	if (pipe(p))
+		fail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		g = fork();
+		if (g == 0) {
+			for (;;)
+				pause();
+		}
+		_exit(write(p[1], &g, sizeof(g)) == sizeof(g) && g > 0 ? 0 : 1);
+	}
+	if (read(p[0], &g, sizeof(g)) != sizeof(g) || waitpid(pid, NULL, 0) != pid)
+		fail("the holder outside the tree: %s", strerror(errno));
+	close(p[0]);
+	close(p[1]);
+	return g;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = getenv("BPF_MAP_REFUSE") ?: "prog";
@@ -47,6 +78,7 @@ int main(int argc, char **argv)
 			     .key_size = queue ? 0 : 4, .value_size = 4, .max_entries = 4 };
 	volatile uint64_t counter = 0;
 	uint32_t key = 1, val = 42, got = 0;
+	pid_t holder = 0;
 	int fd;
 
 	test_init(argc, argv);
@@ -60,7 +92,9 @@ int main(int argc, char **argv)
 	a.value = (uintptr_t)&val;
 	if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a))
 		fail("BPF_MAP_UPDATE_ELEM: %s", strerror(errno));
-	if (!queue)
+	if (!strcmp(mode, "outside"))
+		holder = orphan_holder();
+	else if (!queue)
 		prog_using_map();
 	test_ready();
 	while (test_go())
@@ -70,5 +104,7 @@ int main(int argc, char **argv)
 	a.value = (uintptr_t)&got;
 	if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) || got != val)
 		fail("the map lost its element: %s, %u", strerror(errno), got);
+	if (holder)
+		kill(holder, SIGKILL);
 	pass();
 }

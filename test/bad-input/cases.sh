@@ -1535,6 +1535,7 @@ run_bad_input() {
 	bad_case pidfd-in-flight case_pidfd_in_flight
 	bad_case bpf-map-used-by-program case_bpf_map_refused prog "loaded BPF program"
 	bad_case bpf-map-queue case_bpf_map_refused queue "of type queue"
+	bad_case bpf-map-held-outside case_bpf_map_refused outside "outside the tree"
 	bad_case fanotify-permission-class case_fanotify_perm
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
 	bad_case fault-parasite-cmd case_dump_fault parasite-cmd
