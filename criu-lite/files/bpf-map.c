@@ -13,6 +13,7 @@
  * elements are the kernel's and come back as it decides. */
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,6 +401,28 @@ static int dump_elems(struct files_dump *d, const struct fd_parms *p, int fd, Bp
 	return ret;
 }
 
+static bool map_is_lru(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+/* An LRU map with a list per CPU (BPF_F_NO_COMMON_LRU) takes at most its
+ * CPU's share of max_entries from the one CPU restore fills it on. */
+static int check_lru_share(const struct files_dump *d, const struct fd_parms *p,
+			   const BpfMapEntry *e)
+{
+	int cpus = libbpf_num_possible_cpus();
+
+	if (!map_is_lru(e->map_type) || !(e->map_flags & BPF_F_NO_COMMON_LRU) || cpus <= 0 ||
+	    e->nr_elems <= e->max_entries / cpus)
+		return 0;
+	pr_err("pid %d fd %d is a BPF map of type %s ('%s') with a list per CPU holding %u of "
+	       "%u elements: restore, on one CPU, could hold only %u, not supported\n", d->pid,
+	       p->fd, map_type_words(e->map_type), e->name, e->nr_elems, e->max_entries,
+	       e->max_entries / cpus);
+	return -EOPNOTSUPP;
+}
+
 static int bpf_map_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	BpfMapEntry e = BPF_MAP_ENTRY__INIT;
@@ -434,6 +457,8 @@ static int bpf_map_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		e.nr_cpus = libbpf_num_possible_cpus();
 	}
 	ret = dump_elems(d, p, fd, &e);
+	if (!ret)
+		ret = check_lru_share(d, p, &e);
 	if (!ret) {
 		fe->bpf_map = &e;
 		ret = files_write(d, fe);
@@ -530,6 +555,28 @@ static int fill(struct task_files *tf, uint32_t desc, int fd, const BpfMapEntry 
 	return ret;
 }
 
+/* An LRU map takes free elements from the lists of the CPU it is filled
+ * on and evicts before it takes another CPU's: the task stays on one CPU
+ * meanwhile, and gets its affinity back after. */
+static int fill_on_one_cpu(struct task_files *tf, uint32_t desc, int fd, const BpfMapEntry *e)
+{
+	cpu_set_t was, one;
+	int cpu = sched_getcpu(), ret;
+
+	CPU_ZERO(&one);
+	if (cpu >= 0)
+		CPU_SET(cpu, &one);
+	if (cpu < 0 || sched_getaffinity(0, sizeof(was), &was) ||
+	    sched_setaffinity(0, sizeof(one), &one))
+		return task_files_err(tf, desc, "can't keep to one CPU to fill BPF map %s: %s",
+				      e->name, strerror(errno));
+	ret = fill(tf, desc, fd, e);
+	if (sched_setaffinity(0, sizeof(was), &was) && !ret)
+		ret = task_files_err(tf, desc, "can't set the affinity back after filling BPF "
+				     "map %s: %s", e->name, strerror(errno));
+	return ret;
+}
+
 /* An LRU map may evict while it is filled: every element must be there. */
 static int count_elems(struct task_files *tf, uint32_t desc, int fd, const BpfMapEntry *e)
 {
@@ -562,7 +609,7 @@ static int bpf_map_open(struct task_files *tf, uint32_t desc)
 	if (fd < 0)
 		return task_files_err(tf, desc, "can't create BPF map %s (type %s): %s", e->name,
 				      map_type_words(e->map_type), strerror(errno));
-	ret = fill(tf, desc, fd, e);
+	ret = map_is_lru(e->map_type) ? fill_on_one_cpu(tf, desc, fd, e) : fill(tf, desc, fd, e);
 	if (!ret && !map_is_array(e->map_type))
 		ret = count_elems(tf, desc, fd, e);
 	if (!ret && e->frozen && bpf_map_freeze(fd))

@@ -1,7 +1,8 @@
 /* BPF maps no program uses: fd 5 a hash map (BPF_F_NO_PREALLOC, 40 of
  * 64 elements), fd 6 an array, fd 7 a frozen array, fd 8 a per-CPU hash
  * map, fd 9 an LRU hash map (12 of 16: an update of a full one may evict
- * another element), their contents from the run's seed.
+ * another element), fd 10 one with a list per CPU (4 of 16, within one
+ * CPU's share), their contents from the run's seed.
  * After the restore each reads back exactly: type, key and value sizes,
  * max_entries, map_flags, name, frozen state, every element and no other;
  * then each still takes an update and a delete (the frozen one refuses
@@ -31,6 +32,7 @@ static struct map_def maps[] = {
 	{ 7, BPF_MAP_TYPE_ARRAY, 4, 8, 4, 0, 4, "lm_frozen", true },
 	{ 8, BPF_MAP_TYPE_PERCPU_HASH, 4, 12, 16, 0, 5, "lm_pcpu", false },
 	{ 9, BPF_MAP_TYPE_LRU_HASH, 4, 4, 16, 0, 12, "lm_lru", false },
+	{ 10, BPF_MAP_TYPE_LRU_HASH, 4, 4, 16, BPF_F_NO_COMMON_LRU, 4, "lm_lru_cpu", false },
 };
 
 static uint64_t seed;
