@@ -40,6 +40,8 @@ static const struct fd_ops *const all_ops[] = {
 	&signalfd_fd_ops,
 	&inotify_fd_ops,
 	&fanotify_fd_ops,
+	&pidfd_fd_ops,
+	&bpf_map_fd_ops,
 	&memfd_fd_ops,
 	&unix_sk_fd_ops,
 	&inet_sk_fd_ops,
@@ -790,6 +792,7 @@ int files_dump_end(struct files_dump *d, bool failed)
 	tdestroy(d->objs_seen, free);
 	tdestroy(d->descs_seen, free_desc_seen);
 	unix_diag_free(d->unix_diag);
+	bpf_map_dump_end(d);
 	unix_scm_dump_end(d);
 	for (int i = 0; i < 2; i++)
 		if (d->tee_pipe[i] >= 0)

@@ -43,6 +43,7 @@ struct fd_parms {
 };
 
 struct unix_diag_table;
+struct bpf_outside;
 
 /* The dump of the tree's files: per process (pid...) and for the whole
  * dump (images, objects and descriptions seen). */
@@ -65,6 +66,9 @@ struct files_dump {
 	int tee_pipe[2];
 	unsigned int tee_size;
 	struct unix_diag_table *unix_diag;
+	/* bpf-map.c: the BPF maps processes outside the tree hold, read
+	 * with the first map of the dump. */
+	struct bpf_outside *bpf_outside;
 	/* Across the processes of the tree: ids given so far, and the
 	 * descriptions dumped, to find one shared by several processes. */
 	uint32_t next_id;
@@ -159,6 +163,8 @@ extern const struct fd_ops fifo_fd_ops;
 extern const struct fd_ops fanotify_fd_ops;
 extern const struct fd_ops netlink_sk_fd_ops;
 extern const struct fd_ops packet_sk_fd_ops;
+extern const struct fd_ops pidfd_fd_ops;
+extern const struct fd_ops bpf_map_fd_ops;
 
 /* pipes.c, shared with fifo.c: a pipe's size and buffered bytes. */
 /* Copies the pipe of P's buffer (tee: nothing leaves it) into PD. */
@@ -176,6 +182,8 @@ int pipe_check_inherit(const struct restore_tree *t);
 /* sk-unix.c: the sock_diag view of the unix sockets, built by the first
  * socket of a dump. */
 void unix_diag_free(struct unix_diag_table *t);
+/* bpf-map.c: frees D->bpf_outside. */
+void bpf_map_dump_end(struct files_dump *d);
 /* sk-unix-scm.c: closes the copies of the files in flight. */
 void unix_scm_dump_end(struct files_dump *d);
 
@@ -245,8 +253,8 @@ int task_inode_attrs_set(struct task_files *tf, int fd, const InodeAttrsEntry *a
 			 int perm, const char *what);
 
 /* file-locks.c */
-/* The locks fdinfo shows for P (P->locks); leases and mandatory locks are
- * refused. */
+/* The locks and the lease fdinfo shows for P (P->locks); leases being
+ * broken and mandatory locks are refused. */
 int fd_locks_collect(struct files_dump *d, struct fd_parms *p);
 void fd_locks_free(struct fd_parms *p);
 /* In the task, every fd in place: the flock and OFD locks. */

@@ -331,6 +331,10 @@ int restore_task_fs(struct restore_ctx *ctx, char *err, size_t len);
 /* files-reg.c: once every process of the tree exists, the fds under
  * /proc/PID/ of one of them, opened in PROC_ROOT (the tree's /proc). */
 int restore_task_proc_files(struct restore_ctx *ctx, int proc_root, char *err, size_t len);
+/* pidfd.c: every pidfd names a process of the tree; once every process
+ * of the tree exists, the task's pidfds of them. */
+int restore_plan_pidfds(const struct restore_tree *t);
+int restore_task_pidfds(struct restore_ctx *ctx, char *err, size_t len);
 
 /* Drops, in a task that has forked its children, their fds. */
 int restore_task_drop_inherited(struct restore_ctx *ctx, char *err, size_t len);

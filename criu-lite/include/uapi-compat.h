@@ -187,4 +187,10 @@ struct lm_pidfd_info {
 #define LM_PIDFD_GET_INFO _IOWR(0xFF, 11, struct lm_pidfd_info)
 #define LM_PIDFD_INFO_EXIT (1UL << 3)
 
+/* include/uapi/linux/pidfd.h (6.9): a pidfd of one thread, not of its
+ * thread group; fdinfo's flags show it as O_EXCL. */
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
 #endif

@@ -397,12 +397,41 @@ case_unix_scm_socket() {
 	refused $? "$TPID" "fd 6" "carries a socket" && target_intact
 }
 
-# A lease is not a lock lmproc restores: refused naming fd 5 and LEASE.
+# A lease being broken (a break pending): refused naming fd 5, the lease
+# and why.
 case_lease() {
 	target_up "$BUILD/bad-input/lease_fd" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 5" LEASE && target_intact
+	refused $? "$TPID" "fd 5" "lease being broken" "break is pending" && target_intact
+}
+
+# A pidfd of a child of the tree in flight in a unix socket's queue:
+# refused, naming the pidfd.
+case_pidfd_in_flight() {
+	target_up "$BUILD/bad-input/pidfd_in_flight" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 6" "carries a pidfd" && target_intact
+}
+
+# A BPF map lmproc can't make the same again (BPF_MAP_REFUSE=$1): refused
+# naming fd 5, the map and why ($2).
+case_bpf_map_refused() {
+	target_up "$BUILD/bad-input/bpf_map_refused" env BPF_MAP_REFUSE="$1" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "BPF map" "$2" && target_intact
+}
+
+# A pidfd of a process outside the tree (the target's parent): refused
+# naming fd 5, the pidfd and that process.
+case_pidfd_outside() {
+	target_up "$BUILD/bad-input/pidfd_outside" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "a pidfd of pid $(awk '{print $4}' "/proc/$TPID/stat")" \
+		"outside the tree" && target_intact
 }
 
 # A fanotify group of a permission class: refused naming fd 5.
@@ -1611,7 +1640,12 @@ run_bad_input() {
 	bad_case unix-relative-name-elsewhere case_unix_relative_moved
 	bad_case unix-socket-in-flight case_unix_scm_socket
 	bad_case unix-locked-file-in-flight case_unix_scm_locked
-	bad_case file-lease case_lease
+	bad_case file-lease-breaking case_lease
+	bad_case pidfd-outside-tree case_pidfd_outside
+	bad_case pidfd-in-flight case_pidfd_in_flight
+	bad_case bpf-map-used-by-program case_bpf_map_refused prog "loaded BPF program"
+	bad_case bpf-map-queue case_bpf_map_refused queue "of type queue"
+	bad_case bpf-map-held-outside case_bpf_map_refused outside "outside the tree"
 	bad_case fanotify-permission-class case_fanotify_perm
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
 	bad_case fault-parasite-cmd case_dump_fault parasite-cmd
@@ -1651,6 +1685,8 @@ run_bad_input() {
 		"$BUILD/static/posix_timers_thread_cpu"
 	CASE_KIND=state bad_case pidns-again-child-cpu-timers case_pidns_again \
 		"$BUILD/static/posix_timers_child_cpu"
+	CASE_KIND=state bad_case pidns-pidfds case_pidns "$BUILD/static/fd_pidfd"
+	CASE_KIND=state bad_case pidns-again-pidfds case_pidns_again "$BUILD/static/fd_pidfd"
 	CASE_KIND=state bad_case pidns-again-refused case_pidns_again_refused
 	CASE_KIND=state bad_case pidns-foreign case_pidns_foreign --mount-proc
 	CASE_KIND=state bad_case pidns-foreign-host-proc case_pidns_foreign
