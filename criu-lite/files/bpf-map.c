@@ -6,7 +6,7 @@
  * the map in the task (libbpf's bpf_map_create), puts the elements back
  * (BPF_MAP_UPDATE_BATCH), then freezes it if it was.
  * A map a loaded program uses (the program would keep the old one), one a
- * process outside the tree holds, one with BTF, one open through two open
+ * process outside the tree holds or a BPF filesystem pins, one with BTF, one open through two open
  * file descriptions of the tree (one map would come back as two), other
  * map types and flags are refused.
  * The element order of a hash map and the recency of an LRU map's
@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,11 +134,13 @@ static int check_progs(const struct files_dump *d, const struct fd_parms *p, uin
 	return 0;
 }
 
-/* An fd of a process outside the tree holding a BPF map. */
+/* An fd of a process outside the tree holding a BPF map, or (PIN) the
+ * file pinning it in a BPF filesystem. */
 struct bpf_holder {
 	uint32_t map_id;
 	pid_t pid;
 	int fd;
+	char *pin;
 };
 
 struct bpf_outside {
@@ -149,6 +152,8 @@ void bpf_map_dump_end(struct files_dump *d)
 {
 	if (!d->bpf_outside)
 		return;
+	for (size_t i = 0; i < d->bpf_outside->nr; i++)
+		free(d->bpf_outside->h[i].pin);
 	free(d->bpf_outside->h);
 	free(d->bpf_outside);
 	d->bpf_outside = NULL;
@@ -181,7 +186,7 @@ static uint32_t map_of(int pid_dir, const char *fd)
 	return s ? strtoul(s, NULL, 10) : 0;
 }
 
-static int add_holder(struct bpf_outside *o, uint32_t id, pid_t pid, int fd)
+static int add_holder(struct bpf_outside *o, uint32_t id, pid_t pid, int fd, const char *pin)
 {
 	if (o->nr == o->cap) {
 		size_t cap = o->cap ? o->cap * 2 : 16;
@@ -192,7 +197,10 @@ static int add_holder(struct bpf_outside *o, uint32_t id, pid_t pid, int fd)
 		o->h = h;
 		o->cap = cap;
 	}
-	o->h[o->nr++] = (struct bpf_holder){ id, pid, fd };
+	o->h[o->nr] = (struct bpf_holder){ id, pid, fd, pin ? strdup(pin) : NULL };
+	if (pin && !o->h[o->nr].pin)
+		return -ENOMEM;
+	o->nr++;
 	return 0;
 }
 
@@ -211,13 +219,110 @@ static int scan_process(struct bpf_outside *o, int proc, const char *pid)
 		uint32_t id = de->d_name[0] == '.' ? 0 : map_of(dir, de->d_name);
 
 		if (id)
-			ret = add_holder(o, id, atoi(pid), atoi(de->d_name));
+			ret = add_holder(o, id, atoi(pid), atoi(de->d_name), NULL);
 	}
 	if (fds)
 		closedir(fds);
 	else if (fdd >= 0)
 		close(fdd);
 	close(dir);
+	return ret;
+}
+
+/* The map id of the object pinned at PATH; 0: not a map. */
+static uint32_t pinned_map(const char *path)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char link[32], proc[64];
+	int fd = bpf_obj_get(path);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = '\0';
+	if (strcmp(link, "anon_inode:bpf-map") || bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+/* The maps pinned below DIR, a BPF filesystem's directory. */
+static int scan_pins(struct bpf_outside *o, const char *dir, int depth)
+{
+	DIR *d = depth < 16 ? opendir(dir) : NULL;
+	char path[PATH_MAX];
+	struct dirent *de;
+	uint32_t id;
+	int ret = 0;
+
+	while (d && !ret && (de = readdir(d))) {
+		if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
+			continue;
+		if (de->d_type == DT_DIR) {
+			ret = scan_pins(o, path, depth + 1);
+			continue;
+		}
+		id = de->d_type == DT_REG ? pinned_map(path) : 0;
+		if (id)
+			ret = add_holder(o, id, 0, -1, path);
+	}
+	if (d)
+		closedir(d);
+	return ret;
+}
+
+/* mountinfo's octal escapes (\040 for a space) undone in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++, o++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*o = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* Every BPF filesystem mounted in the mount namespace of PID (0:
+ * lmproc's), through PID's root. */
+static int scan_bpffs(struct bpf_outside *o, pid_t pid)
+{
+	char path[64], mnt[PATH_MAX], dir[PATH_MAX + 64];
+	char *line = NULL, *sep;
+	size_t len = 0;
+	int ret = 0;
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/mountinfo");
+	f = fopen(path, "re");
+	while (f && !ret && getline(&line, &len, f) > 0) {
+		sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "bpf ", 4) ||
+		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		unescape(mnt);
+		if (pid)
+			snprintf(dir, sizeof(dir), "/proc/%d/root%s", pid, mnt);
+		else
+			snprintf(dir, sizeof(dir), "%s", mnt);
+		ret = scan_pins(o, dir, 0);
+	}
+	free(line);
+	if (f)
+		fclose(f);
 	return ret;
 }
 
@@ -229,9 +334,10 @@ static bool in_tree(const struct files_dump *d, pid_t pid)
 	return false;
 }
 
-/* Every map fd of the processes outside the tree, once per dump: a
- * restored map would not be shared with them.  (A map pinned in a BPF
- * filesystem is not seen.) */
+/* Every map fd of the processes outside the tree, and every map pinned
+ * in a BPF filesystem of lmproc's or the dumped process's mount
+ * namespace, once per dump: a restored map would not be shared with
+ * them. */
 static int scan_outside(struct files_dump *d)
 {
 	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
@@ -257,7 +363,7 @@ static int scan_outside(struct files_dump *d)
 			ret = scan_process(d->bpf_outside, dirfd(dir), de->d_name);
 	}
 	closedir(dir);
-	return ret;
+	return ret ?: scan_bpffs(d->bpf_outside, 0) ?: scan_bpffs(d->bpf_outside, d->pid);
 }
 
 static int check_holders(struct files_dump *d, const struct fd_parms *p, uint32_t id)
@@ -269,9 +375,15 @@ static int check_holders(struct files_dump *d, const struct fd_parms *p, uint32_
 
 		if (h->map_id != id)
 			continue;
-		pr_err("pid %d fd %d is a BPF map (id %u) that pid %d, outside the tree, holds too "
-		       "(its fd %d): a restored map would not be shared with it, not supported\n",
-		       d->pid, p->fd, id, h->pid, h->fd);
+		if (h->pin)
+			pr_err("pid %d fd %d is a BPF map (id %u) pinned at %s: a restored map "
+			       "would not be the pinned one, not supported\n",
+			       d->pid, p->fd, id, h->pin);
+		else
+			pr_err("pid %d fd %d is a BPF map (id %u) that pid %d, outside the tree, holds "
+			       "too (its fd %d): a restored map would not be shared with it, not "
+			       "supported\n",
+			       d->pid, p->fd, id, h->pid, h->fd);
 		return -EOPNOTSUPP;
 	}
 	return ret;

@@ -2,7 +2,9 @@
  * map a loaded socket filter uses (attached to the UDP socket at fd 6,
  * its only holder); "queue", a map of type queue; "outside", a hash map
  * a process outside the tree holds too (a grandchild whose parent exited,
- * adopted by the runner, which the target kills at its end).
+ * adopted by the runner, which the target kills at its end); "pinned", a
+ * hash map pinned at BPF_PIN (a file in a BPF filesystem the test
+ * mounted).
  * It counts until SIGTERM, then checks that the map still holds its
  * element. */
 #include <errno.h>
@@ -92,10 +94,20 @@ int main(int argc, char **argv)
 	a.value = (uintptr_t)&val;
 	if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a))
 		fail("BPF_MAP_UPDATE_ELEM: %s", strerror(errno));
-	if (!strcmp(mode, "outside"))
+	if (!strcmp(mode, "outside")) {
 		holder = orphan_holder();
-	else if (!queue)
+	} else if (!strcmp(mode, "pinned")) {
+		memset(&a, 0, sizeof(a));
+		a.bpf_fd = 5;
+		a.pathname = (uintptr_t)getenv("BPF_PIN");
+		if (!a.pathname || sys_bpf(BPF_OBJ_PIN, &a))
+			fail("BPF_OBJ_PIN at %s: %s", getenv("BPF_PIN"), strerror(errno));
+		a.map_fd = 5;
+		a.key = (uintptr_t)&key;
+		a.value = (uintptr_t)&val;
+	} else if (!queue) {
 		prog_using_map();
+	}
 	test_ready();
 	while (test_go())
 		counter++;

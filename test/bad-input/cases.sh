@@ -424,6 +424,22 @@ case_bpf_map_refused() {
 	refused $? "$TPID" "fd 5" "BPF map" "$2" && target_intact
 }
 
+# A BPF map pinned in a BPF filesystem the test mounts: refused naming fd
+# 5 and the pin.
+case_bpf_map_pinned() {
+	local st
+
+	mkdir -p "$RD/bpffs" "$RD/img"
+	mount -t bpf bpf "$RD/bpffs" || { REASON="can't mount a BPF filesystem"; return 1; }
+	target_up "$BUILD/bad-input/bpf_map_refused" env BPF_MAP_REFUSE=pinned \
+		BPF_PIN="$RD/bpffs/m" || { umount "$RD/bpffs"; return 1; }
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "BPF map" "pinned at $RD/bpffs/m" && target_intact
+	st=$?
+	umount "$RD/bpffs"
+	return "$st"
+}
+
 # A pidfd of a process outside the tree (the target's parent): refused
 # naming fd 5, the pidfd and that process.
 case_pidfd_outside() {
@@ -1646,6 +1662,7 @@ run_bad_input() {
 	bad_case bpf-map-used-by-program case_bpf_map_refused prog "loaded BPF program"
 	bad_case bpf-map-queue case_bpf_map_refused queue "of type queue"
 	bad_case bpf-map-held-outside case_bpf_map_refused outside "outside the tree"
+	bad_case bpf-map-pinned case_bpf_map_pinned
 	bad_case fanotify-permission-class case_fanotify_perm
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
 	bad_case fault-parasite-cmd case_dump_fault parasite-cmd
