@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 
 #include "pie-syscall.h"
+#include "restorer-aio.h"
 #include "restorer-attrs.h"
 #include "restorer.h"
 
@@ -512,6 +513,79 @@ static long take_posix_locks(struct restorer_args *a)
 	return 0;
 }
 
+#define sys_getresuid(r, e, s) SYS3(__NR_getresuid, r, e, s)
+
+/* include/uapi/asm-generic/fcntl.h */
+#define RST_F_GETFL 3
+#define RST_F_SETFL 4
+#define RST_F_SETSIG 10
+#define RST_F_SETOWN_EX 15
+#define RST_O_ASYNC 020000
+
+struct kernel_f_owner_ex {
+	int32_t type;
+	int32_t pid;
+};
+
+/* The kernel keeps the uids of whoever set the owner, and signals it only
+ * if they match the owner's: set it as those uids (this thread's alone,
+ * by the raw call), lmproc's, which the task still has, given back after. */
+static long set_owner(const struct restorer_fown *f)
+{
+	struct kernel_f_owner_ex o = { (int32_t)f->type, f->pid };
+	uint32_t r, e, s;
+	long ret, back;
+
+	ret = sys_getresuid(&r, &e, &s);
+	if (ret || !f->pid || (r == f->uid && e == f->euid))
+		return ret ?: sys_fcntl(f->fd, RST_F_SETOWN_EX, &o);
+	ret = sys_setresuid(f->uid, f->euid, -1);
+	if (ret)
+		return ret;
+	ret = sys_fcntl(f->fd, RST_F_SETOWN_EX, &o);
+	back = sys_setresuid(r, e, -1);
+	return ret ?: back;
+}
+
+/* Only a file's fasync method sets O_ASYNC (and registers the fd the
+ * signal's siginfo names): -EOPNOTSUPP if it has none. */
+static long set_async(int fd)
+{
+	long fl = sys_fcntl(fd, RST_F_GETFL, 0), ret;
+
+	if (fl >= 0 && !(fl & RST_O_ASYNC)) {
+		ret = sys_fcntl(fd, RST_F_SETFL, fl | RST_O_ASYNC);
+		if (ret)
+			return ret;
+		fl = sys_fcntl(fd, RST_F_GETFL, 0);
+	}
+	if (fl < 0)
+		return fl;
+	return fl & RST_O_ASYNC ? 0 : -EOPNOTSUPP;
+}
+
+/* Owner and signal before O_ASYNC: nothing goes elsewhere meanwhile.  A
+ * terminal given O_ASYNC without an owner takes the caller as one: an
+ * ownerless description gets its owner cleared again after. */
+static long restore_fowns(struct restorer_args *a)
+{
+	const struct restorer_fown *f = (const struct restorer_fown *)a->fowns;
+	long ret;
+
+	for (uint32_t i = 0; i < a->nr_fowns; i++) {
+		ret = set_owner(&f[i]);
+		if (!ret && f[i].sig)
+			ret = sys_fcntl(f[i].fd, RST_F_SETSIG, f[i].sig);
+		if (!ret && f[i].async)
+			ret = set_async(f[i].fd);
+		if (!ret && f[i].async && !f[i].pid)
+			ret = set_owner(&f[i]);
+		if (ret)
+			return fail(a, RST_STEP_FOWN, i, ret);
+	}
+	return 0;
+}
+
 /* Every disposition is set, the default ones too: the task inherited
  * lmproc's. */
 static long restore_sigactions(struct restorer_args *a)
@@ -672,6 +746,15 @@ static long run_threads(struct restorer_args *a)
 	return 0;
 }
 
+/* Before mlockall(MCL_FUTURE), which would lock the new rings. */
+static long restore_aio(struct restorer_args *a)
+{
+	uint64_t index = 0;
+	long ret = rst_aio_rings(a, &index);
+
+	return ret ? fail(a, RST_STEP_AIO, index, ret) : 0;
+}
+
 /* After every thread is done: what the process shares, its timers
  * (armed now so that none fires early), then the main thread's
  * credentials and what they reset. */
@@ -716,6 +799,8 @@ static long restore_all(struct restorer_args *a)
 	if (!ret)
 		ret = finish_vmas(a);
 	if (!ret)
+		ret = restore_aio(a);
+	if (!ret)
 		ret = finish_vma_attrs(a);
 	if (!ret)
 		ret = restore_mm(a);
@@ -723,6 +808,8 @@ static long restore_all(struct restorer_args *a)
 		ret = close_service_fds(a);
 	if (!ret)
 		ret = take_posix_locks(a);
+	if (!ret)
+		ret = restore_fowns(a);
 	if (!ret)
 		ret = restore_sigactions(a);
 	if (!ret)

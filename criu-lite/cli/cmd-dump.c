@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "common.h"
 #include "core.h"
 #include "fault.h"
@@ -29,6 +30,7 @@
 #include "proc.h"
 #include "pstree.h"
 #include "restore.h"
+#include "seccomp.h"
 #include "seize.h"
 #include "sk-tcp.h"
 #include "shmem.h"
@@ -389,6 +391,8 @@ static int run_parasite(struct dump_ctx *ctx, struct proc_dump *pd)
 	pd->brk = brk;
 	ret = collect_membarrier(ctx->parasite, pid, &pd->misc);
 	if (!ret)
+		ret = aio_check_contexts(ctx->parasite, pid, &pd->vl);
+	if (!ret)
 		ret = parasite_infect(ctx->parasite);
 	if (ret)
 		return ret;
@@ -461,8 +465,6 @@ static int dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 		ret = stage_done(ctx, pid, ST_FILES, dump_files(ctx->dfd, ctx->files, pid));
 	if (!ret)
 		ret = stage_done(ctx, pid, ST_FILES, mem_save_ghosts(ctx->files, pid, &pd->vl));
-	if (!ret)
-		ret = dump_check_seccomp(&pd->item->task);
 	if (!ret)
 		ret = stage_done(ctx, pid, ST_THREADS, dump_thread_states(pd));
 	if (!ret)
@@ -573,7 +575,7 @@ static int pre_dump_one_frozen(struct dump_ctx *ctx, struct proc_dump *pd)
 
 	ret = stage_done(ctx, pid, ST_VMAS, collect_vmas(pid, &pd->vl));
 	if (!ret)
-		ret = stage_done(ctx, pid, ST_THREADS, dump_check_seccomp(&pd->item->task));
+		ret = stage_done(ctx, pid, ST_THREADS, seccomp_check_task(&pd->item->task));
 	if (!ret)
 		ret = stage_done(ctx, pid, ST_SHMEM, dump_shmem(ctx->shmem, pid, &pd->vl));
 	/* The fds the final dump would refuse are refused now. */
@@ -641,6 +643,20 @@ static int pre_dump_shmem(struct dump_ctx *ctx)
 	return ret;
 }
 
+/* The test's moment for a child of the tree to exit once its pages are
+ * copied (the first round only), as a process may while a pre-dump runs. */
+static void fault_child_exits(pid_t pid)
+{
+	static bool done;
+
+	if (done || !fault_injected("pre-dump-child-exits"))
+		return;
+	done = true;
+	kill(pid, SIGKILL);
+	for (int i = 0; i < 5000 && !process_gone(pid); i++)
+		usleep(1000);
+}
+
 static int pre_dump_running(struct dump_ctx *ctx)
 {
 	int ret = 0;
@@ -654,6 +670,8 @@ static int pre_dump_running(struct dump_ctx *ctx)
 		if (!ret && !process_gone(pd->item->pid))
 			ret = dump_pages(ctx->dfd, pd->item->pid, &pd->vl, PAGE_PATH_READ, NULL,
 					 &pd->round.plan, &pd->pages);
+		if (!ret && i)
+			fault_child_exits(pd->item->pid);
 		/* Whatever reading its memory said, if it is on its way out. */
 		if (i && process_gone(pd->item->pid)) {
 			drop_exited(ctx, pd);

@@ -32,6 +32,7 @@
 #include "opts.h"
 #include "restore.h"
 #include "restore-stage.h"
+#include "seccomp.h"
 #include "sysvipc.h"
 #include "task-attrs.h"
 #include "tty.h"
@@ -110,6 +111,8 @@ static int check_machine(struct restore_tree *t)
 			ret = restore_may_set_creds(&t->ctx[i].plan);
 		if (!ret && t->ctx[i].plan.pid)
 			ret = restore_may_set_attrs(&t->ctx[i].plan);
+		if (!ret && t->ctx[i].plan.pid)
+			ret = seccomp_may_restore(&t->ctx[i].plan);
 		if (ret)
 			return ret;
 	}
@@ -259,7 +262,7 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	 * the source commits; from then on the source's copy is gone, and
 	 * this one must run whatever fails (committed). */
 	if (!ret && opts->restore_hold) {
-		ret = opts->restore_hold(opts->hold_arg,
+		ret = opts->restore_hold(opts->hold_arg, t,
 					 t->pidns ? t->ctx[0].host_pid : t->ctx[0].pid);
 		committed = !ret;
 	}

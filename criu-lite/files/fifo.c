@@ -5,12 +5,18 @@
  * filesystem, not of the process); it opens it read-write first, which
  * never blocks and keeps the pipe alive, refills the bytes through that
  * fd (and sets the FIFO's times back, which the writing moved), and opens
- * every description of the process from it. */
+ * every description of the process from it.  A FIFO whose path was
+ * removed while open (its only name) is made again at that path, opened
+ * and removed again, with its mode, owner and times; a file now at the
+ * path steps aside meanwhile. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -19,6 +25,49 @@
 #include "words.h"
 
 #define FIFO_FLAGS (O_ACCMODE | O_NONBLOCK | KERNEL_O_LARGEFILE)
+#define DELETED_SUFFIX " (deleted)"
+#define ASIDE_SUFFIX ".lmproc-aside"
+
+/* P's FIFO has no name left: its link is "PATH (deleted)", cut to PATH. */
+static bool cut_deleted(struct fd_parms *p)
+{
+	size_t n = strlen(p->link), s = strlen(DELETED_SUFFIX);
+
+	if (n <= s || strcmp(p->link + n - s, DELETED_SUFFIX))
+		return false;
+	p->link[n - s] = '\0';
+	return true;
+}
+
+/* A FIFO can be made again at PATH if its directory is there. */
+static bool dir_exists(const char *path)
+{
+	cleanup_free char *dir = strdup(path);
+	struct stat st;
+
+	return dir && !stat(dirname(dir), &st) && S_ISDIR(st.st_mode);
+}
+
+static int check_path(struct files_dump *d, struct fd_parms *p, bool *deleted)
+{
+	struct stat now;
+
+	*deleted = cut_deleted(p);
+	if (*deleted && (p->st.st_nlink || !dir_exists(p->link) ||
+			 strlen(p->link) + sizeof(ASIDE_SUFFIX) > PATH_MAX)) {
+		pr_err("pid %d fd %d is a FIFO whose path %s was removed, %s: not supported\n",
+		       d->pid, p->fd, p->link,
+		       p->st.st_nlink ? "with another name left" : "with its directory");
+		return -EOPNOTSUPP;
+	}
+	if (!*deleted &&
+	    (stat(p->link, &now) || now.st_dev != p->st.st_dev || now.st_ino != p->st.st_ino)) {
+		pr_err("pid %d fd %d is a FIFO whose path was replaced (%s): not supported\n",
+		       d->pid, p->fd, p->link);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
 
 static bool fifo_match(struct files_dump *d, const struct fd_parms *p)
 {
@@ -31,17 +80,16 @@ static int fifo_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	FifoEntry fi = FIFO_ENTRY__INIT;
 	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
 	InodeAttrsEntry a;
-	struct stat now;
-	bool first;
+	bool first, deleted;
 	int ret;
 
 	if (p->flags & ~FIFO_FLAGS)
 		return files_refuse_flags(d, p, "a FIFO", FIFO_FLAGS);
-	if (stat(p->link, &now) || now.st_dev != p->st.st_dev || now.st_ino != p->st.st_ino) {
-		pr_err("pid %d fd %d is a FIFO whose path was removed or replaced (%s): not "
-		       "supported\n", d->pid, p->fd, p->link);
-		return -EOPNOTSUPP;
-	}
+	ret = check_path(d, p, &deleted);
+	if (ret)
+		return ret;
+	fi.has_deleted_perm = deleted;
+	fi.deleted_perm = p->st.st_mode & 07777;
 	fi.pipe_id = files_obj_id(d, FD_TYPE__FD_FIFO, &p->st, &first);
 	if (!fi.pipe_id)
 		return -ENOMEM;
@@ -65,7 +113,8 @@ static int fifo_validate(const FileEntry *f, uint64_t data_size)
 
 	if (!fi || !fi->pipe_id)
 		return restore_plan_bad("files.img", "file id %u has no FIFO entry", f->id);
-	if (fi->path[0] != '/' || strlen(fi->path) >= PATH_MAX)
+	if (fi->path[0] != '/' || strlen(fi->path) + sizeof(ASIDE_SUFFIX) > PATH_MAX ||
+	    (fi->deleted_perm & ~07777))
 		return restore_plan_bad("files.img", "FIFO file id %u has path \"%.64s\"", f->id,
 					fi->path);
 	if (fi->flags & ~FIFO_FLAGS)
@@ -95,9 +144,10 @@ static int fifo_validate_plan(const struct restore_plan *p, uint32_t desc)
 	const FifoEntry *fi = p->fdesc[desc].fe->fifo;
 	const FifoEntry *o = p->fdesc[p->fdesc[desc].obj_next].fe->fifo;
 
-	if (strcmp(fi->path, o->path))
-		return restore_plan_bad("files.img", "FIFO %u is at both %s and %s", fi->pipe_id,
-					fi->path, o->path);
+	if (strcmp(fi->path, o->path) || fi->has_deleted_perm != o->has_deleted_perm ||
+	    fi->deleted_perm != o->deleted_perm)
+		return restore_plan_bad("files.img", "FIFO %u is at both %s and %s (or deleted "
+					"and not)", fi->pipe_id, fi->path, o->path);
 	return 0;
 }
 
@@ -106,6 +156,14 @@ static int fifo_check(const struct restore_plan *p, uint32_t desc)
 	const FifoEntry *fi = p->fdesc[desc].fe->fifo;
 	struct stat st;
 
+	if (fi->has_deleted_perm) {
+		if (dir_exists(fi->path))
+			return 0;
+		pr_err("fd %d of pid %d is the FIFO %s, deleted, whose directory can't be found "
+		       "here: create it before restoring\n", p->fdesc[desc].first_fd, p->pid,
+		       fi->path);
+		return -ENOENT;
+	}
 	if (stat(fi->path, &st)) {
 		pr_err("fd %d of pid %d is the FIFO %s, which can't be found here (%s): create it "
 		       "(mkfifo) before restoring\n", p->fdesc[desc].first_fd, p->pid, fi->path,
@@ -120,25 +178,66 @@ static int fifo_check(const struct restore_plan *p, uint32_t desc)
 	return 0;
 }
 
+/* The FIFO of FI, deleted: made at its path (what is there now steps
+ * aside and comes back), opened read-write, its name removed again. */
+static int open_deleted(struct task_files *tf, uint32_t desc, const FifoEntry *fi)
+{
+	char aside[PATH_MAX];
+	bool moved;
+	int fd = -1, ret = 0;
+
+	snprintf(aside, sizeof(aside), "%s" ASIDE_SUFFIX, fi->path);
+	moved = !renameat2(AT_FDCWD, fi->path, AT_FDCWD, aside, RENAME_NOREPLACE);
+	if (!moved && errno != ENOENT)
+		return task_files_err(tf, desc, "can't move %s aside to make the FIFO there: %s",
+				      fi->path, strerror(errno));
+	if (mknod(fi->path, S_IFIFO | 0600, 0)) {
+		ret = task_files_err(tf, desc, "can't make the FIFO %s again: %s", fi->path,
+				     strerror(errno));
+	} else {
+		fd = open(fi->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			ret = task_files_err(tf, desc, "can't open the FIFO %s: %s", fi->path,
+					     strerror(errno));
+		if (unlink(fi->path) && !ret)
+			ret = task_files_err(tf, desc, "can't remove the FIFO %s again: %s",
+					     fi->path, strerror(errno));
+	}
+	if (moved && renameat2(AT_FDCWD, aside, AT_FDCWD, fi->path, RENAME_NOREPLACE) && !ret)
+		ret = task_files_err(tf, desc, "can't put %s back from %s: %s", fi->path, aside,
+				     strerror(errno));
+	if (ret && fd >= 0)
+		close(fd);
+	return ret ?: fd;
+}
+
 /* Every description of the FIFO from one read-write fd of the FIFO,
  * which also refills it.  The read-write fd sits above every fd to come. */
 static int fifo_open(struct task_files *tf, uint32_t desc)
 {
-	const struct file_desc *c = &tf->plan->fdesc[tf->plan->fdesc[desc].carrier];
-	const char *path = c->fe->fifo->path;
+	const FifoEntry *cf = tf->plan->fdesc[tf->plan->fdesc[desc].carrier].fe->fifo;
+	const char *path = cf->path;
 	uint32_t m = desc;
 	int keep, ret = 0;
 
-	keep = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (keep < 0)
-		return task_files_err(tf, desc, "can't open the FIFO %s: %s", path,
-				      strerror(errno));
+	if (cf->has_deleted_perm) {
+		keep = open_deleted(tf, desc, cf);
+		if (keep < 0)
+			return keep;
+	} else {
+		keep = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (keep < 0)
+			return task_files_err(tf, desc, "can't open the FIFO %s: %s", path,
+					      strerror(errno));
+	}
 	keep = task_files_park(tf, keep);
 	if (keep < 0)
 		return -EMFILE;
-	ret = pipe_fill(tf, desc, keep, c->fe->fifo->data);
-	if (!ret && c->fe->fifo->data && c->fe->fifo->data->data_len)
-		ret = task_inode_attrs_set(tf, keep, c->fe->fifo->attrs, false, -1, path);
+	ret = pipe_fill(tf, desc, keep, cf->data);
+	if (!ret && cf->has_deleted_perm)
+		ret = task_inode_attrs_set(tf, keep, cf->attrs, true, cf->deleted_perm, path);
+	else if (!ret && cf->data && cf->data->data_len)
+		ret = task_inode_attrs_set(tf, keep, cf->attrs, false, -1, path);
 	do {
 		const FifoEntry *fi = tf->plan->fdesc[m].fe->fifo;
 		int fd;

@@ -162,6 +162,7 @@ static int build_descs(struct restore_plan *p, uint32_t *by_id)
 		d->ops = fd_ops_of(d->fe->type);
 		d->first_fd = -1;
 		d->inherit_fd = -1;
+		d->fown_fd = -1;
 		d->obj_next = d->carrier = i;
 		ret = d->ops->validate(d->fe, p->files_data_size);
 		if (ret)

@@ -580,6 +580,7 @@ const struct fd_ops reg_fd_ops = {
 	.type = FD_TYPE__FD_REG,
 	.name = "file",
 	.match = reg_match,
+	.own_async = true,
 	.dump = reg_dump,
 	.validate = reg_validate,
 	.obj_key = reg_obj_key,

@@ -20,6 +20,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "files.h"
+#include "fs-ghost.h"
 #include "image.h"
 #include "log.h"
 #include "proc.h"
@@ -39,9 +40,13 @@ static const struct fd_ops *const all_ops[] = {
 	&signalfd_fd_ops,
 	&inotify_fd_ops,
 	&fanotify_fd_ops,
+	&pidfd_fd_ops,
+	&bpf_map_fd_ops,
 	&memfd_fd_ops,
 	&unix_sk_fd_ops,
 	&inet_sk_fd_ops,
+	&netlink_sk_fd_ops,
+	&packet_sk_fd_ops,
 	&tty_fd_ops,
 	&reg_fd_ops,
 };
@@ -224,7 +229,7 @@ int files_refuse_flags(const struct files_dump *d, const struct fd_parms *p, con
 {
 	pr_err("pid %d fd %d (%s) is %s with %s set: not supported yet (open flags %s)\n",
 	       d->pid, p->fd, p->link, what, flag_bits_words(p->flags & ~supported).s,
-	       open_flags_words(p->flags).s);
+	       open_flags_words(p->flags | (p->async ? O_ASYNC : 0)).s);
 	return -EOPNOTSUPP;
 }
 
@@ -239,6 +244,10 @@ static int classify(struct files_dump *d, struct fd_parms *p)
 	for (size_t i = 0; i < ARRAY_SIZE(all_ops); i++)
 		if (all_ops[i]->match(d, p)) {
 			p->ops = all_ops[i];
+			/* fown.c's, whatever the type. */
+			p->async = p->flags & O_ASYNC;
+			if (!p->ops->own_async)
+				p->flags &= ~O_ASYNC;
 			if (p->ops->share_key)
 				p->share_key = p->ops->share_key(p);
 			return 0;
@@ -492,6 +501,7 @@ static int dump_descriptions(struct files_dump *d)
 	for (int i = 0; i < d->nr_fds; i++) {
 		struct fd_parms *p = &d->fds[i];
 		FileEntry fe = FILE_ENTRY__INIT;
+		FownEntry fown = FOWN_ENTRY__INIT;
 		struct desc_seen *b;
 		int64_t id;
 		int ret;
@@ -514,6 +524,11 @@ static int dump_descriptions(struct files_dump *d)
 			return ret;
 		fe.id = p->id;
 		fe.type = p->ops->type;
+		ret = fown_dump(d, p, &fown);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			fe.fown = &fown;
 		ret = p->ops->dump(d, p, &fe);
 		if (ret)
 			return ret;
@@ -719,10 +734,9 @@ static int dump_fs(int dfd, pid_t pid)
 		pr_err("Can't read the cwd/root of pid %d: %s\n", pid, strerror(-ret));
 		return ret;
 	}
-	if (strstr(cwd, " (deleted)")) {
-		pr_err("The working directory of pid %d (%s) is deleted\n", pid, cwd);
-		return -EOPNOTSUPP;
-	}
+	ret = fs_ghost_dump(pid, cwd, root, &fs);
+	if (ret)
+		return ret;
 	ret = proc_read_status(pid, &st);
 	if (ret)
 		return ret;
@@ -778,6 +792,7 @@ int files_dump_end(struct files_dump *d, bool failed)
 	tdestroy(d->objs_seen, free);
 	tdestroy(d->descs_seen, free_desc_seen);
 	unix_diag_free(d->unix_diag);
+	bpf_map_dump_end(d);
 	unix_scm_dump_end(d);
 	for (int i = 0; i < 2; i++)
 		if (d->tee_pipe[i] >= 0)

@@ -218,6 +218,7 @@ const struct fd_ops memfd_fd_ops = {
 	.type = FD_TYPE__FD_MEMFD,
 	.name = "memfd",
 	.match = memfd_match,
+	.own_async = true,
 	.dump = memfd_dump,
 	.validate = memfd_validate,
 	.obj_key = memfd_obj_key,

@@ -19,6 +19,7 @@
 
 #include "common.h"
 #include "fd-types.h"
+#include "fs-ghost.h"
 #include "image.h"
 #include "log.h"
 #include "restore.h"
@@ -552,8 +553,13 @@ int restore_task_files(struct restore_ctx *ctx, char *err, size_t len)
 int restore_task_fs(struct restore_ctx *ctx, char *err, size_t len)
 {
 	const FsEntry *fs = ctx->plan.fs;
+	int ret;
 
-	if (chdir(fs->cwd)) {
+	if (fs->has_cwd_deleted_perm) {
+		ret = fs_ghost_enter(fs, err, len);
+		if (ret)
+			return ret;
+	} else if (chdir(fs->cwd)) {
 		snprintf(err, len, "can't change to cwd %s: %s", fs->cwd, strerror(errno));
 		return -errno;
 	}

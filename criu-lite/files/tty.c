@@ -29,7 +29,7 @@
 
 #define TTY_FLAGS                                                                         \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | KERNEL_O_LARGEFILE | O_NOATIME | \
-	 O_ASYNC | O_NOCTTY)
+	 O_NOCTTY)
 
 static bool is_ptmx(const struct stat *st)
 {

@@ -30,7 +30,8 @@ struct fd_parms {
 	struct stat st;
 	char *link;	 /* readlink of /proc/PID/fd/FD */
 	char *info;	 /* /proc/PID/fdinfo/FD */
-	uint32_t flags;	 /* open flags, without O_CLOEXEC */
+	uint32_t flags;	 /* open flags, without O_CLOEXEC (and O_ASYNC: async) */
+	bool async;	 /* O_ASYNC (fown.c), left in flags if ops->own_async */
 	uint32_t fd_flags; /* FD_CLOEXEC */
 	uint64_t pos;
 	const struct fd_ops *ops;
@@ -42,6 +43,7 @@ struct fd_parms {
 };
 
 struct unix_diag_table;
+struct bpf_outside;
 
 /* The dump of the tree's files: per process (pid...) and for the whole
  * dump (images, objects and descriptions seen). */
@@ -64,6 +66,9 @@ struct files_dump {
 	int tee_pipe[2];
 	unsigned int tee_size;
 	struct unix_diag_table *unix_diag;
+	/* bpf-map.c: the BPF maps processes outside the tree hold, read
+	 * with the first map of the dump. */
+	struct bpf_outside *bpf_outside;
 	/* Across the processes of the tree: ids given so far, and the
 	 * descriptions dumped, to find one shared by several processes. */
 	uint32_t next_id;
@@ -108,6 +113,11 @@ struct fd_ops {
 	 * description share (eventfd-id...), so that kcmp has fewer to
 	 * compare.  Must not change while the task is frozen. */
 	uint64_t (*share_key)(const struct fd_parms *p);
+	/* O_ASYNC stays among the flags the type sees: its files have no
+	 * fasync method, so F_SETFL could not set it again; the type gives it
+	 * back through open() (files by path) or refuses it (memfds).  Other
+	 * types never see it: fown.c sets it with fcntl(). */
+	bool own_async;
 	/* Dump: fill the type's message of FE and write FE (files_write()). */
 	int (*dump)(struct files_dump *d, struct fd_parms *p, FileEntry *fe);
 
@@ -151,6 +161,10 @@ extern const struct fd_ops unix_sk_fd_ops;
 extern const struct fd_ops inotify_fd_ops;
 extern const struct fd_ops fifo_fd_ops;
 extern const struct fd_ops fanotify_fd_ops;
+extern const struct fd_ops netlink_sk_fd_ops;
+extern const struct fd_ops packet_sk_fd_ops;
+extern const struct fd_ops pidfd_fd_ops;
+extern const struct fd_ops bpf_map_fd_ops;
 
 /* pipes.c, shared with fifo.c: a pipe's size and buffered bytes. */
 /* Copies the pipe of P's buffer (tee: nothing leaves it) into PD. */
@@ -168,6 +182,8 @@ int pipe_check_inherit(const struct restore_tree *t);
 /* sk-unix.c: the sock_diag view of the unix sockets, built by the first
  * socket of a dump. */
 void unix_diag_free(struct unix_diag_table *t);
+/* bpf-map.c: frees D->bpf_outside. */
+void bpf_map_dump_end(struct files_dump *d);
 /* sk-unix-scm.c: closes the copies of the files in flight. */
 void unix_scm_dump_end(struct files_dump *d);
 
@@ -199,6 +215,11 @@ uint32_t files_obj_id(struct files_dump *d, FdType type, const struct stat *st, 
 const char *fdinfo_field(const char *info, const char *key);
 /* A hash of the fdinfo text from line KEY on (0 if it has none). */
 uint64_t fdinfo_hash_from(const char *info, const char *key);
+
+/* fown.c: P's owner, signal and O_ASYNC for signal-driven I/O into FO;
+ * 1 if any is not a fresh file's, 0 if none, -errno (an owner outside the
+ * tree refused). */
+int fown_dump(struct files_dump *d, const struct fd_parms *p, FownEntry *fo);
 
 /* fhandle.c */
 /* *PATH (malloc'ed) and *ST of the file whose handle fdinfo line L shows
@@ -232,8 +253,8 @@ int task_inode_attrs_set(struct task_files *tf, int fd, const InodeAttrsEntry *a
 			 int perm, const char *what);
 
 /* file-locks.c */
-/* The locks fdinfo shows for P (P->locks); leases and mandatory locks are
- * refused. */
+/* The locks and the lease fdinfo shows for P (P->locks); leases being
+ * broken and mandatory locks are refused. */
 int fd_locks_collect(struct files_dump *d, struct fd_parms *p);
 void fd_locks_free(struct fd_parms *p);
 /* In the task, every fd in place: the flock and OFD locks. */

@@ -8,6 +8,7 @@
 #define LMPROC_MIGRATE_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include <stddef.h>
@@ -17,8 +18,8 @@
 
 #define MIG_MAGIC 0x474d4d4cu /* "LMMG", little-endian on the wire */
 /* 2: pre-copy rounds (ROUND, ROUND_DONE) before the final images;
- * 3: DRY_RUN after round 1. */
-#define MIG_VERSION 3
+ * 3: DRY_RUN after round 1; 4: streamed and voided FILEs. */
+#define MIG_VERSION 4
 #define MIG_HDR_SIZE 16
 
 /* Bounds checked before anything is allocated or written. */
@@ -31,6 +32,13 @@
 #define MIG_MAX_TOTAL (256ull << 30)	/* all images of one migration */
 #define MIG_MAX_ROUNDS 32		/* pre-copy rounds, each a restore level */
 
+/* FILE sizes that are not sizes: a file whose DATA end with an empty
+ * DATA (written while it was sent), and a file of this round streamed
+ * before, which the dump removed since (stream.c). */
+#define MIG_SIZE_STREAMED UINT64_MAX
+#define MIG_SIZE_DROPPED (UINT64_MAX - 1)
+#define MIG_STREAM_MAX 1024 /* files streamed in one dump; the rest after it */
+
 /* Timeouts, in ms: every wait for the peer is bounded. */
 #define MIG_IO_TIMEOUT_MS 30000 /* one read or write until --link-timeout applies */
 #define MIG_HANDSHAKE_TIMEOUT_MS 10000
@@ -40,7 +48,8 @@
 
 enum mig_type {
 	MIG_HELLO = 1,
-	MIG_FILE, /* u64 size (LE), then the name; DATA messages follow */
+	MIG_FILE, /* u64 size (LE), then the name; DATA messages follow
+		   * (MIG_SIZE_STREAMED: until an empty one) */
 	MIG_DATA,
 	MIG_DUMP_DONE,
 	MIG_RESTORED, /* "pid N us M": the restored root's pid there, the restore's time */
@@ -184,6 +193,34 @@ void mig_round_json(const struct mig_round *r, char *buf, size_t len);
  * with the fixed cost's parts as JSON fields of the summary. */
 double mig_plan_predicted(const struct mig_plan *plan);
 void mig_plan_json(const struct mig_plan *plan, char *buf, size_t len);
+
+/* stream.c: a dump's pages images sent while it writes them into DIR. */
+struct mig_stream {
+	struct mig_chan *chan;
+	int dfd, ifd, fd;
+	char *buf;
+	pthread_t thr;
+	bool running, dump_done;
+	/* The pages images made, in order; those before NEXT went whole. */
+	char names[MIG_STREAM_MAX][MIG_MAX_NAME];
+	bool closed[MIG_STREAM_MAX];
+	/* Removed by the dump: voided, or never sent. */
+	bool gone[MIG_STREAM_MAX];
+	uint64_t sizes[MIG_STREAM_MAX];
+	unsigned int nr, next;
+	/* Sent, and of that voided since. */
+	uint64_t bytes, voided_bytes;
+	int err;
+	char why[256];
+};
+
+/* The channel is the stream's until mig_stream_end, which returns its
+ * error (WHY says what) after voiding what the dump removed. */
+int mig_stream_start(struct mig_stream *s, struct mig_chan *chan, const char *dir);
+int mig_stream_end(struct mig_stream *s);
+bool mig_stream_sent(const struct mig_stream *s, const char *name);
+/* The files the stream carried that the destination keeps. */
+unsigned int mig_stream_files(const struct mig_stream *s);
 
 int cmd_serve(struct lmproc_opts *opts);
 int cmd_migrate(struct lmproc_opts *opts);

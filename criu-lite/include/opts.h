@@ -42,6 +42,8 @@ struct veth_pair {
 	char bridge[VETH_NAME_LEN]; /* empty: none */
 };
 
+struct restore_tree;
+
 struct lmproc_opts {
 	pid_t pid;			/* -t */
 	const char *images_dir;		/* -D */
@@ -95,8 +97,9 @@ struct lmproc_opts {
 	int (*dump_hold)(void *arg, int dfd, uint64_t t_frozen_us);
 	/* serve: called with the tree restored and stopped (after a grace:
 	 * running, its network locked), right before the hand-over; non-zero
-	 * fails the restore (the tree is killed). */
-	int (*restore_hold)(void *arg, pid_t root);
+	 * fails the restore (the tree is killed).  TREE for
+	 * restore_tree_intact(). */
+	int (*restore_hold)(void *arg, const struct restore_tree *tree, pid_t root);
 	void *hold_arg;
 	/* serve: the pre-copy rounds' memory staged in this process
 	 * (mem/restore-stage.c), which the restore moves into place. */

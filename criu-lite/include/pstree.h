@@ -43,6 +43,8 @@ void pstree_free(struct pstree *t);
  * same unless the tree lives in a pid namespace below lmproc's, 0 for a
  * process outside that namespace. */
 pid_t pstree_vpid(pid_t host);
+/* V, a pid as the tree being dumped sees it, is a live process of it. */
+bool pstree_live_vpid(pid_t v);
 /* The tree being dumped lives in a pid namespace below lmproc's. */
 bool pstree_own_pidns(void);
 /* pstree.img: one entry per process, in T's order. */

@@ -90,6 +90,9 @@ struct file_desc {
 	 * (SCM_RIGHTS): needed when that queue is filled, so this process
 	 * counts as a holder (sk-unix-scm.c). */
 	bool in_flight_here;
+	/* This process's restorer sets the file's owner, signal and O_ASYNC
+	 * (fown.c) through this fd of it; -1: another process does, or none. */
+	int fown_fd;
 };
 
 struct shmem_chain;
@@ -98,6 +101,7 @@ struct restore_plan {
 	pid_t pid;
 	const InventoryEntry *inv;  /* the tree's */
 	const PstreeEntry *pstree;  /* the tree's entry of this process */
+	const struct restore_tree *tree; /* the whole tree */
 	CoreEntry *core;
 	size_t nr_threads; /* the main thread and core->threads */
 	MmEntry *mm;
@@ -161,6 +165,8 @@ struct restore_ctx {
 	struct restorer_args *args;
 	uint64_t area;
 	uint64_t area_size;
+	/* struct sock_fprog per core_entry seccomp filter, in the area. */
+	uint64_t seccomp_progs;
 
 	/* Service fds: open in lmproc before the fork, above every fd the
 	 * task will have; closed by the restorer. */
@@ -261,6 +267,11 @@ int restore_plan_bad(const char *img, const char *fmt, ...) __attribute__((forma
 int restore_vma_of(const MmEntry *mm, uint64_t addr, size_t from);
 /* Thread I of the plan: 0 is the main thread, then pstree.img's order. */
 const ThreadCoreEntry *restore_thread_core(const struct restore_plan *p, size_t i);
+/* restore-finish.c: system call NR made by thread TID (stopped, traced,
+ * out of the restorer) from the blob's syscall instruction; *RES its
+ * return value. */
+int restore_inject_call(struct restore_ctx *ctx, pid_t tid, long nr, uint64_t a1, uint64_t a2,
+			uint64_t a3, long *res);
 
 /* restore-chain.c: reads pagemap-PID.img and, through in_parent entries,
  * the pagemaps of earlier rounds, into plan->runs. */
@@ -320,6 +331,10 @@ int restore_task_fs(struct restore_ctx *ctx, char *err, size_t len);
 /* files-reg.c: once every process of the tree exists, the fds under
  * /proc/PID/ of one of them, opened in PROC_ROOT (the tree's /proc). */
 int restore_task_proc_files(struct restore_ctx *ctx, int proc_root, char *err, size_t len);
+/* pidfd.c: every pidfd names a process of the tree; once every process
+ * of the tree exists, the task's pidfds of them. */
+int restore_plan_pidfds(const struct restore_tree *t);
+int restore_task_pidfds(struct restore_ctx *ctx, char *err, size_t len);
 
 /* Drops, in a task that has forked its children, their fds. */
 int restore_task_drop_inherited(struct restore_ctx *ctx, char *err, size_t len);
@@ -354,6 +369,12 @@ int restore_dry_run_round(int dfd, bool pages, char *why, size_t len);
 int restore_validate_locks(const struct restore_plan *p, const char *img);
 size_t restore_nr_posix_locks(const struct restore_plan *p);
 void restore_fill_posix_locks(const struct restore_plan *p, struct restorer_lock *out);
+
+/* fown.c: which process sets each file's owner, signal and O_ASYNC
+ * again (the images alone decide), and its restorer's part. */
+int restore_plan_fowns(struct restore_tree *t);
+size_t restore_nr_fowns(const struct restore_plan *p);
+void restore_fill_fowns(const struct restore_plan *p, struct restorer_fown *out);
 
 /* restore-task.c: forks the tree with the dumped pids (each process forks
  * its children) and seizes every live task; each sets itself up and
@@ -395,6 +416,9 @@ int restore_map_host_tids(struct restore_ctx *ctx);
 /* restore-hold.c: once every task is ready (host pids known), a pidfd of
  * each, proven this restore's, and the seize of each. */
 int restore_hold_tree(struct restore_tree *t);
+/* 0 if every process of the tree is alive (held, neither reaped nor a
+ * zombie); else -ECHILD and WHY names the first one found dead. */
+int restore_tree_intact(const struct restore_tree *t, char *why, size_t len);
 /* Kills the tree through the pidfds held and reaps what lmproc can (any
  * failure before detach). */
 void restore_kill_tree(struct restore_tree *t);

@@ -1,6 +1,6 @@
-/* What unix and IP sockets share about their options (net/sk-opts.c):
- * the dump of every option that differs from a fresh socket's, its
- * validation and its setting again. */
+/* What unix, IP, netlink and packet sockets share about their options
+ * (net/sk-opts.c): the dump of every option that differs from a fresh
+ * socket's, its validation and its setting again. */
 #ifndef LMPROC_SK_OPTS_H
 #define LMPROC_SK_OPTS_H
 
@@ -93,6 +93,16 @@ int inet_diag_tcp_conns(pid_t pid, int family, const unsigned long *inos, size_t
 			int (*cb)(void *arg, const struct sockaddr_storage *local,
 				  const struct sockaddr_storage *peer),
 			void *arg);
+
+/* net/sk-netlink.c: a sock_diag dump request REQ (LEN bytes) asked in
+ * PID's network namespace, CB called with each answer (libnl's
+ * NL_CB_VALID callback, ARG); 0 or -errno. */
+struct nl_msg;
+/* Socket FD has an error its next call returns (sk_err), or errors
+ * queued: seen with poll(), which takes nothing. */
+bool sk_error_pending(int fd);
+int sk_diag_dump(pid_t pid, const void *req, size_t len, int (*cb)(struct nl_msg *, void *),
+		 void *arg);
 
 /* Multicast groups socket FD joined (IPv4 groups and, for AF_INET6,
  * IPv6 ones), from the groups /proc/PID/net/igmp{,6} list asked of the

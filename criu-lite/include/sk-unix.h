@@ -31,13 +31,18 @@ struct unix_diag_sk {
 	uint32_t state;
 	uint32_t shutdown;
 	uint32_t rqueue;  /* a listener's connections not yet accepted */
-	uint32_t backlog; /* a listener's */
+	uint32_t backlog; /* a listener's; of any other: bytes its peer has not read */
+	uint32_t *icons;  /* a listener's: the clients of its connections not accepted
+			   * yet, in the order accept() takes them (0: closed) */
+	uint32_t nr_icons;
 	uint64_t vfs_ino;
 	uint64_t vfs_dev; /* the kernel's dev_t: major << 20 | minor */
 	uint8_t name_len; /* sun_path bytes; 0: unbound */
 	char name[UNIX_NAME_MAX];
 	bool held; /* by an fd of the process being dumped */
 	bool in_tree; /* by an fd of any process of the tree */
+	uint32_t nr_holders; /* processes of the tree holding it */
+	pid_t last_holder;   /* the last one mark_tree counted */
 };
 
 struct unix_diag_table {
@@ -64,17 +69,24 @@ const struct unix_diag_sk *unix_listener_of(struct files_dump *d, const struct u
 const struct unix_diag_sk *unix_tree_listener_of(const struct files_dump *d,
 						 const struct unix_diag_sk *s);
 
+/* The listener of the tree whose connection not accepted yet S is the
+ * client of, or NULL. */
+const struct unix_diag_sk *unix_pending_listener_of(const struct files_dump *d,
+						    const struct unix_diag_sk *s);
+
 /* Made with its peer at once (socketpair(), or connect() to a listener
  * of the process and accept()), or alone if its peer is gone; the others
  * are made alone, bound, and connected by name once all are bound. */
 static inline bool unix_is_pair(const UnixSkEntry *u)
 {
-	return u->state == TCP_ESTABLISHED && !u->has_peer_name && !u->external;
+	return u->state == TCP_ESTABLISHED && !u->has_peer_name && !u->external &&
+	       !u->has_pending_on;
 }
 
 /* sk-unix.c: a connection accepted by a listener, shared by processes of
  * the tree, is made by connect and accept in MAKER: it must hold the
- * listener. */
+ * listener; the client of one not accepted yet is connected by MAKER: it
+ * must hold it. */
 int unix_check_maker(const struct restore_plan *maker, uint32_t desc);
 struct lmproc_opts;
 struct restore_tree;

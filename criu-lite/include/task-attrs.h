@@ -49,8 +49,6 @@ void fill_timers(const struct restore_plan *p, struct restorer_args *a,
 		 struct restorer_posix_timer *pt);
 
 /* task-attrs.c */
-struct seized_task;
-int dump_check_seccomp(const struct seized_task *t);
 /* membarrier registrations by an injected call: before parasite_infect(). */
 int collect_membarrier(struct parasite_ctl *ctl, pid_t pid, struct task_misc *m);
 /* Misc and timers through the parasite: call after parasite_infect(). */

@@ -144,6 +144,11 @@ struct lm_clone_args {
 #define SO_PASSRIGHTS 83
 #endif
 
+/* include/uapi/linux/if_packet.h (6.2) */
+#ifndef PACKET_VNET_HDR_SZ
+#define PACKET_VNET_HDR_SZ 24
+#endif
+
 /* include/uapi/linux/in.h (6.3) */
 #ifndef IP_LOCAL_PORT_RANGE
 #define IP_LOCAL_PORT_RANGE 51
@@ -181,5 +186,11 @@ struct lm_pidfd_info {
 
 #define LM_PIDFD_GET_INFO _IOWR(0xFF, 11, struct lm_pidfd_info)
 #define LM_PIDFD_INFO_EXIT (1UL << 3)
+
+/* include/uapi/linux/pidfd.h (6.9): a pidfd of one thread, not of its
+ * thread group; fdinfo's flags show it as O_EXCL. */
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
 
 #endif

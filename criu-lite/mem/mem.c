@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "aio.h"
 #include "common.h"
 #include "fd-types.h"
 #include "image.h"
@@ -189,6 +190,10 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 		pr_perror("%s: can't stat its file %s", vma_words(pid, v).s, path);
 		return -errno;
 	}
+	if (aio_ring_mapping(path, &st)) {
+		v->kind = VMA_KIND__VMA_AIO;
+		return 0;
+	}
 	if (v->flags & MAP_SHARED) {
 		int ret = shmem_classify(pid, vl, v, path, &st);
 
@@ -317,6 +322,8 @@ static int finish_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigne
 	}
 	if (ret)
 		return ret;
+	if (v->kind == VMA_KIND__VMA_AIO)
+		return aio_check_vma(pid, v);
 	if ((v->kind == VMA_KIND__VMA_ANON_PRIVATE || v->kind == VMA_KIND__VMA_FILE_PRIVATE ||
 	     v->kind == VMA_KIND__VMA_FILE_SHARED) &&
 	    (vma_has_flag(v, "ht") || vma_has_flag(v, "io") || vma_has_flag(v, "pf"))) {
@@ -539,7 +546,8 @@ static int read_vdso(pid_t pid, const struct vm_area_list *vl, ProtobufCBinaryDa
 static bool vma_special(const struct vma *v)
 {
 	return v->kind == VMA_KIND__VMA_VDSO || v->kind == VMA_KIND__VMA_VVAR ||
-	       v->kind == VMA_KIND__VMA_VVAR_VCLOCK || v->kind == VMA_KIND__VMA_VSYSCALL;
+	       v->kind == VMA_KIND__VMA_VVAR_VCLOCK || v->kind == VMA_KIND__VMA_VSYSCALL ||
+	       v->kind == VMA_KIND__VMA_AIO;
 }
 
 struct guard_list {
@@ -680,6 +688,11 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 			ret = -ENOMEM;
 			goto out;
 		}
+		if (vl->vmas[i].kind == VMA_KIND__VMA_AIO) {
+			ret = aio_dump_ring(pid, &vl->vmas[i], &vmas[i]);
+			if (ret)
+				goto out;
+		}
 	}
 	for (size_t i = 0; i < vl->nr_files; i++) {
 		const struct mapped_file *f = &vl->files[i];
@@ -729,6 +742,7 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 out:
 	for (size_t i = 0; i < vl->nr; i++) {
 		free(vmas[i].vm_flags);
+		free(vmas[i].aio_ring.data);
 		free(flag_bufs[i]);
 	}
 	free(guards.r);

@@ -80,10 +80,13 @@ static const struct vm_flag_rule {
 	{ "uw", FLAG_IGNORED, 0, "write-protected by a userfaultfd" },
 };
 
+/* The kernel makes them, flags and all (an AIO ring's are checked by
+ * aio.c: the ones io_setup() gives). */
 static bool is_special(VmaKind k)
 {
 	return k == VMA_KIND__VMA_VDSO || k == VMA_KIND__VMA_VVAR ||
-	       k == VMA_KIND__VMA_VVAR_VCLOCK || k == VMA_KIND__VMA_VSYSCALL;
+	       k == VMA_KIND__VMA_VVAR_VCLOCK || k == VMA_KIND__VMA_VSYSCALL ||
+	       k == VMA_KIND__VMA_AIO;
 }
 
 static int decode_word(const char *w, uint32_t *bits, uint32_t *seen, char *why, size_t len)
@@ -147,7 +150,7 @@ int vma_attrs_decode(char *const *lines, size_t n, const struct vma_shape *s, ui
 
 	*bits = 0;
 	if (is_special(s->kind))
-		return 0; /* the kernel makes them, flags and all */
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *p = lines[i];
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "aio.h"
 #include "common.h"
 #include "fault.h"
 #include "log.h"
@@ -18,6 +19,7 @@
 #include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
+#include "seccomp.h"
 #include "task-attrs.h"
 
 /* Batches of pages filled with one populate per run and one readv: runs
@@ -184,10 +186,13 @@ static int plan_fill(const struct restore_plan *p, struct fill_plan *f)
 	return 0;
 }
 
+/* Not mapped by the restorer's map_vmas: the kernel's (an AIO ring is
+ * made by rst_aio_rings). */
 static bool is_special(VmaKind k)
 {
 	return k == VMA_KIND__VMA_VDSO || k == VMA_KIND__VMA_VVAR ||
-	       k == VMA_KIND__VMA_VVAR_VCLOCK || k == VMA_KIND__VMA_VSYSCALL;
+	       k == VMA_KIND__VMA_VVAR_VCLOCK || k == VMA_KIND__VMA_VSYSCALL ||
+	       k == VMA_KIND__VMA_AIO;
 }
 
 static size_t nr_mapped_vmas(const struct restore_plan *p)
@@ -217,7 +222,7 @@ static uint32_t helper_from(const struct restore_plan *p, const struct fill_plan
 
 struct area_layout {
 	uint64_t args, vmas, batches, iovs, siginfos, threads, timers, groups, close_fds, locks;
-	uint64_t guards;
+	uint64_t guards, fowns, seccomp, aio;
 	uint64_t thread_stacks;
 	uint64_t helper_stack, stack, size;
 };
@@ -260,6 +265,12 @@ static void layout_area(const struct restore_ctx *ctx, const struct fill_plan *f
 	off += restore_nr_posix_locks(p) * sizeof(struct restorer_lock);
 	l->guards = off;
 	off += p->mm->n_guards * sizeof(struct restorer_range);
+	l->fowns = off;
+	off += restore_nr_fowns(p) * sizeof(struct restorer_fown);
+	l->seccomp = off = (off + 7) & ~7ULL;
+	off += seccomp_area_size(p);
+	l->aio = off = (off + 7) & ~7ULL;
+	off += aio_area_size(p->mm);
 	l->thread_stacks = PAGE_ALIGN(off);
 	off = l->thread_stacks + (p->nr_threads - 1) * RESTORER_THREAD_STACK_SIZE;
 	l->helper_stack = PAGE_ALIGN(off);
@@ -598,6 +609,9 @@ static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 	a->locks = ctx->area + l->locks;
 	a->nr_locks = restore_nr_posix_locks(&ctx->plan);
 	restore_fill_posix_locks(&ctx->plan, (struct restorer_lock *)(uintptr_t)a->locks);
+	a->fowns = ctx->area + l->fowns;
+	a->nr_fowns = restore_nr_fowns(&ctx->plan);
+	restore_fill_fowns(&ctx->plan, (struct restorer_fown *)(uintptr_t)a->fowns);
 	memcpy((void *)(uintptr_t)a->batches, f->batches, f->nr_batches * sizeof(*f->batches));
 	memcpy((void *)(uintptr_t)a->iovs, f->iovs, f->nr_iovs * sizeof(*f->iovs));
 	fill_vmas(ctx, (struct restorer_vma *)(uintptr_t)a->vmas);
@@ -610,6 +624,9 @@ static int fill_args(struct restore_ctx *ctx, const struct fill_plan *f,
 	a->posix_timers = ctx->area + l->timers;
 	fill_timers(&ctx->plan, a, (struct restorer_posix_timer *)(uintptr_t)a->posix_timers);
 	fill_fds(ctx, a, (int32_t *)(uintptr_t)a->close_fds);
+	ctx->seccomp_progs = ctx->area + l->seccomp;
+	seccomp_fill_area(&ctx->plan, (void *)(uintptr_t)ctx->seccomp_progs, ctx->seccomp_progs);
+	aio_fill_args(ctx->plan.mm, ctx->area + l->aio, (void *)(uintptr_t)(ctx->area + l->aio), a);
 	a->fail_at_end = fault_injected("restore-in-restorer");
 	ctx->args = a;
 	return fill_vdso(ctx, a);

@@ -45,6 +45,7 @@ struct mig_src {
 	uint64_t freeze_us, t_held, t_sent, t_restored;
 	int64_t dest_restore_us;
 	uint64_t image_bytes, final_bytes;
+	uint64_t final_start; /* bytes sent when the final dump began */
 	unsigned int files;
 	struct mig_plan plan;
 	struct mig_throttle throttle;
@@ -53,6 +54,10 @@ struct mig_src {
 	int janitor_fd; /* its socket's other end: closed, it ends */
 	bool held; /* the dump reached the hold: the images were complete */
 	bool dump_said; /* a pre-copy round failed and said why itself */
+	/* The dump's pages images, sent while it writes them (stream.c);
+	 * SENT: the last stream's, whose files send_images skips. */
+	struct mig_stream stream;
+	const struct mig_stream *sent;
 	const char *result;
 	char reason[512];
 };
@@ -118,6 +123,8 @@ static int send_images(struct mig_src *m, int dfd)
 	while (!ret && (de = readdir(d))) {
 		/* The rounds' directories went in their rounds. */
 		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
+			continue;
+		if (mig_stream_sent(m->sent, de->d_name))
 			continue;
 		ret = interrupt_check();
 		if (ret) {
@@ -190,12 +197,21 @@ static int wait_restored(struct mig_src *m)
 	return -ECANCELED;
 }
 
-static int wait_committed(struct mig_src *m)
+static int wait_committed(struct mig_src *m, bool *gone)
 {
 	struct mig_msg msg;
 	char why[256];
 	int ret = mig_recv(&m->chan, &msg, why, sizeof(why));
 
+	if (!ret && msg.type == MIG_ERROR) {
+		/* serve answers COMMIT with ERROR only once its copy is gone:
+		 * the tree resumes here. */
+		mig_printable(msg.data);
+		fail(m, -ECANCELED, "the destination's copy is gone: %s", msg.data);
+		mig_msg_free(&msg);
+		*gone = true;
+		return -ECANCELED;
+	}
 	if (!ret && msg.type != MIG_COMMITTED)
 		ret = -EPROTO;
 	if (ret)
@@ -218,42 +234,70 @@ static uint64_t freeze_time(int dfd)
 	return us;
 }
 
+static int stream_start(struct mig_src *m, const char *dir)
+{
+	m->sent = NULL;
+	return mig_stream_start(&m->stream, &m->chan, dir) ? fail(m, -EIO, "%s",
+		"can't stream the pages images") : 0;
+}
+
+/* The stream's files are the dump's: counted as send_file counts. */
+static int stream_end(struct mig_src *m)
+{
+	int ret = mig_stream_end(&m->stream);
+
+	if (m->sent)
+		return 0;
+	m->sent = &m->stream;
+	m->image_bytes += m->stream.bytes - m->stream.voided_bytes;
+	m->files += mig_stream_files(&m->stream);
+	return ret ? fail(m, ret, "%s", m->stream.why) : 0;
+}
+
+/* Said now, so that the dump adds no line of its own: the release that
+ * follows is dump -R's.  A signal the dump names itself. */
+static int released(struct mig_src *m, int ret)
+{
+	if (ret != -EINTR)
+		pr_err("Migration of pid %d to %s failed: %s; the tree is released and "
+		       "runs here as before\n",
+		       m->opts->pid, m->opts->to, m->reason);
+	return ret;
+}
+
 /* Called by the dump with the tree frozen and its images complete. */
 static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 {
 	struct mig_src *m = arg;
+	bool gone = false;
 	int ret;
 
 	m->t_frozen = t_frozen_us;
 	m->t_held = now_us();
 	m->held = true;
 	m->freeze_us = freeze_time(dfd);
-	m->final_bytes = m->chan.bytes_sent;
-	ret = send_images(m, dfd);
+	ret = stream_end(m) ?: send_images(m, dfd);
 	if (!ret && mig_send(&m->chan, MIG_DUMP_DONE, NULL, 0))
 		ret = fail(m, -ECONNRESET, "%s", "the connection failed after the images");
 	if (!ret)
 		m->t_sent = now_us();
-	m->final_bytes = m->chan.bytes_sent - m->final_bytes;
+	m->final_bytes = m->chan.bytes_sent - m->final_start;
 	if (!ret)
 		ret = wait_restored(m);
 	if (ret) {
 		/* The destination drops its copy on ABORT, or on the lost link. */
 		mig_send_text(&m->chan, MIG_ABORT, m->reason);
-		/* Said now, so that the dump adds no line of its own: the release
-		 * that follows is dump -R's.  A signal the dump names itself. */
-		if (ret != -EINTR)
-			pr_err("Migration of pid %d to %s failed: %s; the tree is released and "
-			       "runs here as before\n",
-			       m->opts->pid, m->opts->to, m->reason);
-		return ret;
+		return released(m, ret);
 	}
 	if (mig_send(&m->chan, MIG_COMMIT, NULL, 0)) {
 		/* COMMIT may or may not have left: the outcome is unknown. */
 		fail(m, -ECONNRESET, "%s", "the connection failed while sending COMMIT");
 		return DUMP_HOLD_FROZEN;
 	}
-	if (wait_committed(m))
+	ret = wait_committed(m, &gone);
+	if (gone)
+		return released(m, ret);
+	if (ret)
 		return DUMP_HOLD_FROZEN;
 	m->t_committed = now_us();
 	return 0;
@@ -668,13 +712,31 @@ static int dry_run(struct mig_src *m)
 	return 0;
 }
 
-static int send_round(struct mig_src *m, unsigned int k, int dfd)
+/* "round K: " before the reason of a round that failed on the link. */
+static int round_failed(struct mig_src *m, unsigned int k, int ret)
+{
+	char why[sizeof(m->reason) + 32];
+
+	if (!m->reason[0])
+		fail(m, ret, "%s", "the connection failed");
+	if (ret == -EINTR)
+		return ret;
+	snprintf(why, sizeof(why), "round %u: %s", k, m->reason);
+	snprintf(m->reason, sizeof(m->reason), "%.*s", (int)sizeof(m->reason) - 1, why);
+	return ret;
+}
+
+/* ROUND K, before its pre-dump streams into PATH. */
+static int begin_round(struct mig_src *m, unsigned int k, const char *path)
 {
 	char num[16];
 	int ret;
 
 	snprintf(num, sizeof(num), "%u", k);
 	ret = mig_send_text(&m->chan, MIG_ROUND, num);
+	if (ret)
+		return round_failed(m, k, ret);
+	ret = stream_start(m, path);
 	/* The test's moment to kill migrate, or cut the link, mid-round (or
 	 * in the first round the tree runs throttled): the tree runs, no
 	 * parasite in it, its signal mask its own. */
@@ -682,19 +744,17 @@ static int send_round(struct mig_src *m, unsigned int k, int dfd)
 		raise(SIGSTOP);
 	if (!ret && m->plan.throttle_pct && fault_injected("migrate-stop-throttled"))
 		raise(SIGSTOP);
-	if (!ret)
-		ret = send_images(m, dfd);
+	return ret;
+}
+
+/* The round's images the stream did not carry, then ROUND_DONE. */
+static int end_round(struct mig_src *m, unsigned int k, int dfd)
+{
+	int ret = send_images(m, dfd);
+
 	if (!ret)
 		ret = mig_send(&m->chan, MIG_ROUND_DONE, NULL, 0);
-	if (ret && !m->reason[0])
-		fail(m, ret, "%s", "the connection failed");
-	if (ret && ret != -EINTR) {
-		char why[sizeof(m->reason) + 32];
-
-		snprintf(why, sizeof(why), "round %s: %s", num, m->reason);
-		snprintf(m->reason, sizeof(m->reason), "%.*s", (int)sizeof(m->reason) - 1, why);
-	}
-	return ret ?: wait_round_done(m, k);
+	return ret ? round_failed(m, k, ret) : wait_round_done(m, k);
 }
 
 /* Pre-dump round K into DIR/pre-K (its parent ../pre-(K-1)), streamed
@@ -704,28 +764,35 @@ static int run_round(struct mig_src *m, unsigned int k)
 	struct mig_round r = { .k = k, .t_start = now_us(), .ebpf_mib_s = -1 };
 	char path[128], prev[32], num[16];
 	uint64_t t_send, sent = m->chan.bytes_sent;
-	int dfd, ret;
+	int dfd, ret, sret;
 
 	snprintf(num, sizeof(num), "%u", k);
 	snprintf(path, sizeof(path), "%s/pre-%u", m->dir, k);
 	snprintf(prev, sizeof(prev), "../pre-%u", k - 1);
 	if (mkdir(path, 0700))
 		return fail(m, -errno, "can't make %s", path);
+	/* The link's time: the pages go while the pre-dump writes them. */
+	t_send = now_us();
+	ret = begin_round(m, k, path);
+	if (ret)
+		return ret;
 	m->opts->images_dir = path;
 	m->opts->prev_images_dir = k > 1 ? prev : NULL;
 	ret = cmd_pre_dump(m->opts);
 	m->opts->prev_images_dir = NULL;
+	sret = stream_end(m);
 	if (ret) {
 		/* The pre-dump said why, in its one line. */
 		m->dump_said = true;
 		return fail(m, ret, "the dump failed at the source (pre-copy round %s)", num);
 	}
+	if (sret)
+		return round_failed(m, k, sret);
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return fail(m, -errno, "can't open %s", path);
 	round_stats(m, dfd, &r);
-	t_send = now_us();
-	ret = send_round(m, k, dfd);
+	ret = end_round(m, k, dfd);
 	close(dfd);
 	if (ret)
 		return ret;
@@ -832,7 +899,10 @@ static int migrate(struct mig_src *m, const struct mig_auth *auth)
 	m->opts->prev_images_dir = m->plan.nr ? prev : NULL;
 	m->opts->dump_hold = hold;
 	m->opts->hold_arg = m;
-	ret = cmd_dump(m->opts);
+	m->final_start = m->chan.bytes_sent;
+	ret = stream_start(m, m->dir) ?: cmd_dump(m->opts);
+	/* A dump that failed before its hold: the stream ends here. */
+	stream_end(m);
 	if (ret && m->plan.nr)
 		stop_tracking(m);
 	remove_dir(m->dir, 0);

@@ -125,10 +125,64 @@ static int recv_data(struct mig_dst *d, int fd, const char *name, uint64_t size)
 	return 0;
 }
 
+/* A streamed file's DATA until the empty one, each counted against the
+ * bounds as it comes. */
+static int recv_stream(struct mig_dst *d, int fd, const char *name)
+{
+	uint64_t size = 0;
+	struct mig_msg m;
+	char why[256];
+	int ret;
+
+	for (;;) {
+		ret = mig_recv(&d->chan, &m, why, sizeof(why));
+		if (ret)
+			return fail(d, ret, "%s, in the middle of %s", why, name);
+		if (m.type != MIG_DATA) {
+			fail(d, -EPROTO, "%s where %s's DATA were due", mig_type_name(m.type), name);
+			mig_msg_free(&m);
+			return -EPROTO;
+		}
+		if (!m.len) {
+			mig_msg_free(&m);
+			return 0;
+		}
+		size += m.len;
+		d->bytes += m.len;
+		ret = size > MIG_MAX_FILE_SIZE || d->bytes > MIG_MAX_TOTAL ? -EFBIG : 0;
+		if (!ret)
+			ret = write(fd, m.data, m.len) == (ssize_t)m.len ? 0 : -EIO;
+		mig_msg_free(&m);
+		if (ret == -EFBIG)
+			return fail(d, ret, "%s streamed past %llu bytes is over the bounds", name,
+				    (unsigned long long)size);
+		if (ret)
+			return fail(d, ret, "can't write %s in %s", name, d->dir);
+	}
+}
+
+/* A FILE of this round streamed before, which the source's dump removed
+ * since: a pages image only, and one that is here. */
+static int drop_file(struct mig_dst *d, const char *name)
+{
+	struct stat st;
+
+	if (d->round_dfd < 0 || strncmp(name, "pages-", 6))
+		return fail(d, -EPROTO, "%s voided outside a round, or not a pages image", name);
+	if (fstatat(d->round_dfd, name, &st, AT_SYMLINK_NOFOLLOW) ||
+	    unlinkat(d->round_dfd, name, 0))
+		return fail(d, -EPROTO, "%s voided but never received: %s", name, strerror(errno));
+	/* Counted as if it had never come. */
+	d->files--;
+	d->bytes -= st.st_size;
+	return 0;
+}
+
 /* One FILE message: its size and name checked before anything is made. */
 static int recv_file(struct mig_dst *d, const struct mig_msg *m)
 {
 	char name[MIG_MAX_NAME + 1];
+	bool streamed;
 	uint64_t size;
 	size_t nl;
 	int fd, ret;
@@ -144,6 +198,11 @@ static int recv_file(struct mig_dst *d, const struct mig_msg *m)
 		mig_printable(name);
 		return fail(d, -EPROTO, "a FILE named '%s', not an image name", name);
 	}
+	if (size == MIG_SIZE_DROPPED)
+		return drop_file(d, name);
+	streamed = size == MIG_SIZE_STREAMED;
+	if (streamed)
+		size = 0;
 	if (++d->files > MIG_MAX_FILES || size > MIG_MAX_FILE_SIZE ||
 	    d->bytes + size > MIG_MAX_TOTAL)
 		return fail(d, -EFBIG, "%s of %llu bytes (file %u) is over the bounds", name,
@@ -155,7 +214,7 @@ static int recv_file(struct mig_dst *d, const struct mig_msg *m)
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fail(d, -errno, "can't create %s in %s: %s", name, d->dir, strerror(errno));
-	ret = recv_data(d, fd, name, size);
+	ret = streamed ? recv_stream(d, fd, name) : recv_data(d, fd, name, size);
 	close(fd);
 	return ret;
 }
@@ -311,7 +370,7 @@ static int recv_images(struct mig_dst *d)
 
 /* The restore's hold: the tree made and stopped, nothing of it runs (or,
  * after the source's --grace, running, its network still locked). */
-static int hold(void *arg, pid_t root)
+static int hold(void *arg, const struct restore_tree *tree, pid_t root)
 {
 	struct mig_dst *d = arg;
 	char msg[64], why[256];
@@ -335,13 +394,20 @@ static int hold(void *arg, pid_t root)
 		return -ECANCELED;
 	}
 	mig_msg_free(&m);
+	/* The test's moment to cut the link between COMMIT and COMMITTED, or
+	 * to kill the copy before its check. */
+	if (fault_injected("serve-stop-before-committed"))
+		raise(SIGSTOP);
+	/* A copy that died since RESTORED (killed, out of memory) is not
+	 * committed to: the ERROR goes once the restore's failure path has
+	 * killed and reaped the rest, and the source resumes its own. */
+	ret = restore_tree_intact(tree, why, sizeof(why));
+	if (ret)
+		return fail(d, ret, "%s after RESTORED: not committed", why);
 	/* Committed: the source kills its tree once it reads COMMITTED, and
 	 * stays stopped if it never does; either way this copy runs. */
 	d->committed = true;
 	d->t_committed = now_us();
-	/* The test's moment to cut the link between COMMIT and COMMITTED. */
-	if (fault_injected("serve-stop-before-committed"))
-		raise(SIGSTOP);
 	if (fault_injected("serve-no-committed")) {
 		mig_chan_close(&d->chan);
 		return 0;

@@ -1,4 +1,4 @@
-/* Owns the options of unix and IP sockets beyond the few their entries
+/* Owns the options of unix, IP, netlink and packet sockets beyond the few their entries
  * carry in fields of their own: one table of every option Linux 6.18 lets
  * a process set on these sockets (by level, in the order restore sets
  * them), each with how it is read, checked and set.  The dump reads each
@@ -26,8 +26,10 @@
 #include <unistd.h>
 #include <netinet/icmp6.h>
 #include <linux/filter.h>
+#include <linux/if_packet.h>
 #include <linux/icmp.h>
 #include <linux/net_tstamp.h>
+#include <linux/netlink.h>
 
 #include "common.h"
 #include "log.h"
@@ -214,6 +216,27 @@ static const struct opt table[] = {
 	INT(IPPROTO_UDP, UDP_NO_CHECK6_RX, 0),
 	INT(IPPROTO_UDP, UDP_SEGMENT, 0),
 	INT(IPPROTO_UDP, UDP_GRO, 0),
+	INT(SOL_NETLINK, NETLINK_PKTINFO, 0),
+	INT(SOL_NETLINK, NETLINK_BROADCAST_ERROR, 0),
+	INT(SOL_NETLINK, NETLINK_NO_ENOBUFS, 0),
+	INT(SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, 0),
+	INT(SOL_NETLINK, NETLINK_CAP_ACK, 0),
+	INT(SOL_NETLINK, NETLINK_EXT_ACK, 0),
+	INT(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 0),
+	/* PACKET_VERSION and PACKET_RESERVE before any ring (none is kept);
+	 * PACKET_VNET_HDR sets the header size PACKET_VNET_HDR_SZ changes. */
+	INT(SOL_PACKET, PACKET_VERSION, 0),
+	INT(SOL_PACKET, PACKET_RESERVE, 0),
+	INT(SOL_PACKET, PACKET_COPY_THRESH, 0),
+	INT(SOL_PACKET, PACKET_AUXDATA, 0),
+	INT(SOL_PACKET, PACKET_ORIGDEV, 0),
+	INT(SOL_PACKET, PACKET_VNET_HDR, 0),
+	INT(SOL_PACKET, PACKET_VNET_HDR_SZ, 0),
+	INT(SOL_PACKET, PACKET_LOSS, 0),
+	INT(SOL_PACKET, PACKET_TIMESTAMP, 0),
+	INT(SOL_PACKET, PACKET_TX_HAS_OFF, 0),
+	INT(SOL_PACKET, PACKET_QDISC_BYPASS, 0),
+	INT(SOL_PACKET, PACKET_IGNORE_OUTGOING, 0),
 	INT(SOL_SOCKET, SO_DEBUG, 0),
 	INT(SOL_SOCKET, SO_REUSEADDR, F_NOT_INET),
 	INT(SOL_SOCKET, SO_KEEPALIVE, F_NOT_INET),
@@ -261,7 +284,12 @@ static bool applies(const struct opt *t, int family)
 {
 	if (family == AF_UNIX)
 		return t->level == SOL_SOCKET && !(t->flags & F_NOT_UNIX);
-	if ((t->level == IPPROTO_IPV6 || t->level == SOL_ICMPV6) && family != AF_INET6)
+	if (family == AF_NETLINK)
+		return t->level == SOL_SOCKET || t->level == SOL_NETLINK;
+	if (family == AF_PACKET)
+		return t->level == SOL_SOCKET || t->level == SOL_PACKET;
+	if (t->level == SOL_NETLINK || t->level == SOL_PACKET ||
+	    ((t->level == IPPROTO_IPV6 || t->level == SOL_ICMPV6) && family != AF_INET6))
 		return false;
 	if (t->level == SOL_RAW && family != AF_INET)
 		return false;

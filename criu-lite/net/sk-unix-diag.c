@@ -1,6 +1,7 @@
 /* Owns the table of the host's unix sockets that a dump reads once
  * (NETLINK_SOCK_DIAG through libnl): each socket's name, peer, state,
- * shutdown, queue lengths and inode, and which of them the tree and the
+ * shutdown, queue lengths, inode and a listener's connections not accepted
+ * yet, and which of them the tree and the
  * process being dumped hold.  sk-unix.c decides from it what can be
  * dumped; nothing here looks at a socket's queue or changes it. */
 #include <dirent.h>
@@ -44,6 +45,15 @@ static void diag_attrs(struct unix_diag_sk *s, struct nlattr **tb)
 		s->rqueue = r->udiag_rqueue;
 		s->backlog = r->udiag_wqueue;
 	}
+	if (tb[UNIX_DIAG_ICONS] && nla_len(tb[UNIX_DIAG_ICONS]) >= (int)sizeof(uint32_t)) {
+		size_t n = nla_len(tb[UNIX_DIAG_ICONS]) / sizeof(uint32_t);
+
+		s->icons = malloc(n * sizeof(uint32_t));
+		if (s->icons) {
+			memcpy(s->icons, nla_data(tb[UNIX_DIAG_ICONS]), n * sizeof(uint32_t));
+			s->nr_icons = n;
+		}
+	}
 	if (tb[UNIX_DIAG_VFS] && nla_len(tb[UNIX_DIAG_VFS]) >= (int)sizeof(struct unix_diag_vfs)) {
 		const struct unix_diag_vfs *v = nla_data(tb[UNIX_DIAG_VFS]);
 
@@ -85,6 +95,13 @@ static int cmp_diag(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
+static void free_sks(struct unix_diag_table *t)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		free(t->sks[i].icons);
+	free(t->sks);
+}
+
 /* Which sockets the tree holds: every fd of every live process.  The tree
  * is frozen, so this holds for the whole dump. */
 static int mark_tree(struct files_dump *d)
@@ -108,8 +125,12 @@ static int mark_tree(struct files_dump *d)
 			if (n <= 0)
 				continue;
 			link[n] = '\0';
-			if (sscanf(link, "socket:[%llu]", &ino) == 1 && (s = unix_diag_of(d, ino)))
-				s->in_tree = true;
+			if (sscanf(link, "socket:[%llu]", &ino) != 1 || !(s = unix_diag_of(d, ino)))
+				continue;
+			s->in_tree = true;
+			if (s->last_holder != d->tree_pids[i])
+				s->nr_holders++;
+			s->last_holder = d->tree_pids[i];
 		}
 		closedir(dir);
 	}
@@ -121,7 +142,8 @@ int unix_diag_load(struct files_dump *d)
 {
 	struct unix_diag_req req = { .sdiag_family = AF_UNIX, .udiag_states = ~0U,
 				     .udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER |
-						   UDIAG_SHOW_RQLEN | UDIAG_SHOW_VFS };
+						   UDIAG_SHOW_RQLEN | UDIAG_SHOW_VFS |
+						   UDIAG_SHOW_ICONS };
 	struct unix_diag_table *t = calloc(1, sizeof(*t));
 	struct nl_sock *sk = nl_socket_alloc();
 	int ret = -EIO, back, err;
@@ -150,7 +172,7 @@ int unix_diag_load(struct files_dump *d)
 	ret = mark_tree(d);
 out:
 	if (t)
-		free(t->sks);
+		free_sks(t);
 	free(t);
 	nl_socket_free(sk);
 	return ret;
@@ -159,7 +181,7 @@ out:
 void unix_diag_free(struct unix_diag_table *t)
 {
 	if (t)
-		free(t->sks);
+		free_sks(t);
 	free(t);
 }
 
@@ -242,6 +264,21 @@ const struct unix_diag_sk *unix_tree_listener_of(const struct files_dump *d,
 		    l->name_len == s->name_len && !memcmp(l->name, s->name, s->name_len) &&
 		    l->vfs_ino == s->vfs_ino && l->vfs_dev == s->vfs_dev)
 			return l;
+	}
+	return NULL;
+}
+
+const struct unix_diag_sk *unix_pending_listener_of(const struct files_dump *d,
+						    const struct unix_diag_sk *s)
+{
+	if (s->peer || s->state != TCP_ESTABLISHED || s->type == SOCK_DGRAM)
+		return NULL;
+	for (size_t i = 0; i < d->unix_diag->nr; i++) {
+		const struct unix_diag_sk *l = &d->unix_diag->sks[i];
+
+		for (uint32_t k = 0; l->state == TCP_LISTEN && k < l->nr_icons; k++)
+			if (l->icons[k] == s->ino)
+				return l;
 	}
 	return NULL;
 }

@@ -3,8 +3,12 @@
  * process accepted, connect() to that listener (opened first if it has
  * not been yet) and accept(); any other socket alone; each bound to its
  * name (a stale socket file at the path is removed first, as CRIU does,
- * and the file gets its permissions and owner back), a listener
- * listening with its backlog.  A pair's queues are sent from the peer,
+ * and the file gets its permissions and owner back; a relative name from
+ * the directory it was bound from; one whose file was removed or
+ * replaced at dump is bound, its file kept aside until finish() removes
+ * it, while a file at its name steps aside only for the bind), a listener
+ * listening with its backlog; the clients of its connections not
+ * accepted yet connected to it in the order accept() takes them.  A pair's queues are sent from the peer,
  * each message with the files in flight it carries (sk-unix-scm.c opens
  * them first).
  * post(), every socket bound: the queues of the others, each datagram
@@ -27,6 +31,10 @@
 #include "sk-opts.h"
 #include "sk-unix.h"
 #include "words.h"
+
+/* The name a socket file that is gone has while the restore needs it. */
+#define GONE_NAME ".lmproc-sk-%llu"
+#define GONE_PATH_MAX (UNIX_NAME_MAX + 64)
 
 static const UnixSkEntry *sk_of(const struct task_files *tf, uint32_t desc)
 {
@@ -69,6 +77,33 @@ static int sk_options(struct task_files *tf, uint32_t desc, int fd)
 	return 0;
 }
 
+/* A relative name is its name_dir's: the task works in DIR while it
+ * binds or reaches it (*BACK: its cwd to go back to, -1 for no DIR). */
+static int enter_dir(struct task_files *tf, uint32_t desc, const char *dir, int *back)
+{
+	*back = -1;
+	if (!dir)
+		return 0;
+	*back = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*back < 0)
+		return task_files_err(tf, desc, "can't open its cwd: %s", strerror(errno));
+	if (!chdir(dir))
+		return 0;
+	close(*back);
+	*back = -1;
+	return task_files_err(tf, desc, "can't change to %s: %s", dir, strerror(errno));
+}
+
+static int leave_dir(struct task_files *tf, uint32_t desc, int back, int ret)
+{
+	if (back < 0)
+		return ret;
+	if (fchdir(back) && !ret)
+		ret = task_files_err(tf, desc, "can't go back to its cwd: %s", strerror(errno));
+	close(back);
+	return ret;
+}
+
 /* A socket file left at the path (by the dumped process, which is gone)
  * would make bind() fail; anything else there is not lmproc's to remove. */
 static int remove_stale(struct task_files *tf, uint32_t desc, const char *path)
@@ -87,7 +122,7 @@ static int remove_stale(struct task_files *tf, uint32_t desc, const char *path)
 	return 0;
 }
 
-static int bind_name(struct task_files *tf, uint32_t desc, int fd)
+static int bind_here(struct task_files *tf, uint32_t desc, int fd)
 {
 	const UnixSkEntry *u = sk_of(tf, desc);
 	char path[UNIX_NAME_MAX + 1];
@@ -95,8 +130,6 @@ static int bind_name(struct task_files *tf, uint32_t desc, int fd)
 	socklen_t len;
 	int ret;
 
-	if (!u->has_name)
-		return 0;
 	len = make_addr(&a, &u->name);
 	memcpy(path, u->name.data, u->name.len);
 	path[u->name.len] = '\0';
@@ -114,6 +147,100 @@ static int bind_name(struct task_files *tf, uint32_t desc, int fd)
 		return task_files_err(tf, desc, "can't give %s mode 0%o, owner %u:%u: %s", path,
 				      u->file_perm, u->file_uid, u->file_gid, strerror(errno));
 	return 0;
+}
+
+/* The directory of U's name (whose file is gone), with its '/'. */
+static void gone_dir(const UnixSkEntry *u, char *dir)
+{
+	size_t n = u->name.len;
+
+	while (n && u->name.data[n - 1] != '/')
+		n--;
+	memcpy(dir, u->name.data, n);
+	dir[n] = '\0';
+}
+
+/* Where the socket file of U, whose file is gone, waits for finish()
+ * (in the name's directory: OWN) and where a file found at the name steps
+ * aside meanwhile (ASIDE). */
+static void gone_paths(const UnixSkEntry *u, char *own, char *aside)
+{
+	char dir[UNIX_NAME_MAX + 1];
+
+	gone_dir(u, dir);
+	snprintf(own, GONE_PATH_MAX, "%s" GONE_NAME, dir, (unsigned long long)u->ino);
+	snprintf(aside, GONE_PATH_MAX, "%s.lmproc-aside-%llu", dir, (unsigned long long)u->ino);
+}
+
+/* A socket whose file was removed or replaced at dump: whatever is at the
+ * name now (the file that replaced it) steps aside while the socket binds
+ * there and is back at once; the socket's own file moves to OWN, where
+ * the sockets of the process connect to it until finish() removes it. */
+static int bind_gone(struct task_files *tf, uint32_t desc, int fd)
+{
+	const UnixSkEntry *u = sk_of(tf, desc);
+	char path[UNIX_NAME_MAX + 1], own[GONE_PATH_MAX], aside[GONE_PATH_MAX];
+	struct sockaddr_un a;
+	socklen_t len = make_addr(&a, &u->name);
+	bool moved;
+	int ret;
+
+	memcpy(path, u->name.data, u->name.len);
+	path[u->name.len] = '\0';
+	gone_paths(u, own, aside);
+	ret = remove_stale(tf, desc, own);
+	if (ret)
+		return ret;
+	moved = !renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE);
+	if (!moved && errno != ENOENT)
+		return task_files_err(tf, desc, "can't move %s aside to bind there: %s", path,
+				      strerror(errno));
+	if (bind(fd, (struct sockaddr *)&a, len)) {
+		ret = task_files_err(tf, desc, "can't bind to %s: %s", path, strerror(errno));
+	} else if (renameat2(AT_FDCWD, path, AT_FDCWD, own, RENAME_NOREPLACE)) {
+		ret = task_files_err(tf, desc, "can't move its socket file %s to %s: %s", path, own,
+				     strerror(errno));
+		unlink(path);
+	}
+	if (moved && renameat2(AT_FDCWD, aside, AT_FDCWD, path, RENAME_NOREPLACE))
+		ret = task_files_err(tf, desc, "can't put %s back from %s: %s", path, aside,
+				     strerror(errno));
+	return ret;
+}
+
+/* The address the task reaches socket T by: its name (from its name_dir),
+ * or, if its file is gone, its file's name until finish(), from the
+ * name's directory.  The task works there until leave_dir(*BACK). */
+static int reach(struct task_files *tf, uint32_t desc, const UnixSkEntry *t,
+		 struct sockaddr_un *a, socklen_t *len, int *back)
+{
+	char dir[UNIX_NAME_MAX + 1];
+	int n;
+
+	if (!t->file_gone) {
+		*len = make_addr(a, &t->name);
+		return enter_dir(tf, desc, t->name_dir, back);
+	}
+	gone_dir(t, dir);
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	n = snprintf(a->sun_path, sizeof(a->sun_path), GONE_NAME, (unsigned long long)t->ino);
+	*len = offsetof(struct sockaddr_un, sun_path) + n + 1;
+	return enter_dir(tf, desc, dir, back);
+}
+
+static int bind_name(struct task_files *tf, uint32_t desc, int fd)
+{
+	int back, ret;
+
+	if (!sk_of(tf, desc)->has_name)
+		return 0;
+	if (sk_of(tf, desc)->file_gone)
+		return bind_gone(tf, desc, fd);
+	ret = enter_dir(tf, desc, sk_of(tf, desc)->name_dir, &back);
+	if (ret)
+		return ret;
+	return leave_dir(tf, desc, back, bind_here(tf, desc, fd));
 }
 
 /* The fd that sends DESC's message I: its peer's (FROM) for a pair, else
@@ -190,7 +317,7 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 	const UnixQueueEntry *q = u->queue;
 	uint64_t off = q->data_off;
 	cleanup_free char *buf = NULL;
-	int tmp = -1, ret = 0, fds[SCM_MAX_FD];
+	int tmp = -1, back = -1, ret, fds[SCM_MAX_FD];
 	struct sockaddr_un to;
 	socklen_t to_len = 0;
 	size_t rights = 0;
@@ -198,13 +325,12 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 
 	if (!q->n_lengths)
 		return 0;
-	if (from < 0)
-		to_len = make_addr(&to, &u->name);
 	for (size_t i = 0; i < q->n_lengths; i++)
 		max = max(max, q->lengths[i]);
 	buf = malloc(max + 1);
 	if (!buf)
 		return task_files_err(tf, desc, "no memory for a %u-byte message", max);
+	ret = from < 0 ? reach(tf, desc, u, &to, &to_len, &back) : 0;
 	for (size_t i = 0; i < q->n_lengths && !ret; i++) {
 		uint32_t len = q->lengths[i];
 		ssize_t n = pread(tf->data_fd, buf, len, off);
@@ -226,7 +352,7 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 	}
 	if (tmp >= 0)
 		close(tmp);
-	return ret;
+	return leave_dir(tf, desc, back, ret);
 }
 
 /* A client connected to listener L's name, and the socket L accepts for
@@ -234,7 +360,7 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 static int connect_accept(struct task_files *tf, const uint32_t m[2], int acc, int sv[2])
 {
 	const UnixSkEntry *a = sk_of(tf, m[acc]);
-	int l = unix_find(tf->plan, a->listener), c, ret;
+	int l = unix_find(tf->plan, a->listener), c, back = -1, ret;
 	struct sockaddr_un to;
 	socklen_t len;
 
@@ -243,15 +369,17 @@ static int connect_accept(struct task_files *tf, const uint32_t m[2], int acc, i
 		if (ret)
 			return ret;
 	}
-	len = make_addr(&to, &sk_of(tf, l)->name);
 	c = socket(AF_UNIX, a->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c < 0)
 		return task_files_err(tf, m[!acc], "can't create a unix socket: %s",
 				      strerror(errno));
 	ret = bind_name(tf, m[!acc], c);
+	if (!ret)
+		ret = reach(tf, m[!acc], sk_of(tf, l), &to, &len, &back);
 	if (!ret && connect(c, (struct sockaddr *)&to, len))
 		ret = task_files_err(tf, m[!acc], "can't connect to its listener (fd %d): %s",
 				     tf->file_fd[l], strerror(errno));
+	ret = leave_dir(tf, m[!acc], back, ret);
 	if (!ret) {
 		sv[acc] = accept4(tf->file_fd[l], NULL, NULL, SOCK_CLOEXEC);
 		if (sv[acc] < 0)
@@ -345,6 +473,60 @@ static int open_external(struct task_files *tf, uint32_t desc)
 	return task_files_install(tf, desc, fd);
 }
 
+/* Client K of a connection listener L has not accepted: connected to L. */
+static int connect_one(struct task_files *tf, uint32_t k, uint32_t l)
+{
+	int fd = socket(AF_UNIX, sk_of(tf, k)->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), back = -1;
+	struct sockaddr_un to;
+	socklen_t len;
+	int ret;
+
+	if (fd < 0)
+		return task_files_err(tf, k, "can't create a unix socket: %s", strerror(errno));
+	ret = sk_options(tf, k, fd);
+	if (!ret)
+		ret = bind_name(tf, k, fd);
+	if (!ret)
+		ret = reach(tf, k, sk_of(tf, l), &to, &len, &back);
+	if (!ret && connect(fd, (struct sockaddr *)&to, len))
+		ret = task_files_err(tf, k, "can't connect to its listener, socket %llu: %s",
+				     (unsigned long long)sk_of(tf, l)->ino, strerror(errno));
+	ret = leave_dir(tf, k, back, ret);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return task_files_install(tf, k, fd);
+}
+
+/* A client of a connection not accepted yet, and every client its
+ * listener lists before it: connected in the listener's order, so that
+ * accept() takes them in that order.  The listener is opened first if the
+ * process holds it and no fd of it is yet; else a process above made it
+ * before forking. */
+static int open_pending(struct task_files *tf, uint32_t desc)
+{
+	int l = unix_find(tf->plan, sk_of(tf, desc)->pending_on), ret;
+	const struct file_desc *lf = &tf->plan->fdesc[l];
+	const UnixSkEntry *ls = sk_of(tf, l);
+
+	if (tf->file_fd[l] < 0 && (lf->first_fd >= 0 || lf->make_here)) {
+		ret = unix_open(tf, l);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < ls->n_pending; i++) {
+		int k = unix_find(tf->plan, ls->pending[i]);
+
+		if (tf->file_fd[k] >= 0)
+			continue;
+		ret = connect_one(tf, k, l);
+		if (ret || (uint32_t)k == desc)
+			return ret;
+	}
+	return 0;
+}
+
 int unix_open(struct task_files *tf, uint32_t desc)
 {
 	const UnixSkEntry *u = sk_of(tf, desc);
@@ -352,6 +534,8 @@ int unix_open(struct task_files *tf, uint32_t desc)
 
 	if (u->external)
 		return open_external(tf, desc);
+	if (u->has_pending_on)
+		return open_pending(tf, desc);
 	if (unix_is_pair(u))
 		return open_pair(tf, desc);
 	fd = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);
@@ -374,9 +558,9 @@ int unix_post(struct task_files *tf, uint32_t desc)
 {
 	const UnixSkEntry *u = sk_of(tf, desc);
 	struct sockaddr_un to;
+	int ret, peer, back = -1;
 	bool abstract;
 	socklen_t len;
-	int ret;
 
 	if (unix_is_pair(u) || tf->file_fd[desc] < 0)
 		return 0;
@@ -385,15 +569,19 @@ int unix_post(struct task_files *tf, uint32_t desc)
 		ret = fill_queue(tf, desc, -1);
 	if (ret || !u->has_peer_name)
 		return ret;
-	len = make_addr(&to, &u->peer_name);
-	abstract = !to.sun_path[0];
-	if (connect(tf->file_fd[desc], (struct sockaddr *)&to, len))
-		return task_files_err(tf, desc, "can't connect to %s%.*s%s: %s",
-				      abstract ? "@" : "", (int)u->peer_name.len - abstract,
-				      to.sun_path + abstract,
-				      u->peer ? "" : " (outside the process: it must exist here)",
-				      strerror(errno));
-	return 0;
+	peer = u->peer ? unix_find(tf->plan, u->peer) : -1;
+	if (peer >= 0)
+		ret = reach(tf, desc, sk_of(tf, peer), &to, &len, &back);
+	else
+		len = make_addr(&to, &u->peer_name);
+	abstract = !u->peer_name.data[0];
+	if (!ret && connect(tf->file_fd[desc], (struct sockaddr *)&to, len))
+		ret = task_files_err(tf, desc, "can't connect to %s%.*s%s: %s",
+				     abstract ? "@" : "", (int)u->peer_name.len - abstract,
+				     (const char *)u->peer_name.data + abstract,
+				     u->peer ? "" : " (outside the process: it must exist here)",
+				     strerror(errno));
+	return leave_dir(tf, desc, back, ret);
 }
 
 /* After every queue is filled: shutdown (which would stop the sending),
@@ -405,6 +593,14 @@ int unix_finish(struct task_files *tf, uint32_t desc)
 
 	if (fd < 0)
 		return 0;
+	if (u->file_gone) {
+		char own[GONE_PATH_MAX], aside[GONE_PATH_MAX];
+
+		gone_paths(u, own, aside);
+		if (unlink(own))
+			return task_files_err(tf, desc, "can't remove its socket file %s: %s", own,
+					      strerror(errno));
+	}
 	if ((u->shutdown & SHUTDOWN_MASK) == SHUTDOWN_MASK)
 		how = SHUT_RDWR;
 	else if (u->shutdown & 1)

@@ -97,7 +97,8 @@ static bool locked_in_flight_only(const struct files_dump *d, int fd)
 }
 
 /* A socket would bring its own queue (maybe itself in it), an epoll fds
- * of no process: restore can't make either from the queue alone. */
+ * of no process: restore can't make either from the queue alone; a pidfd
+ * is opened again only where an fd holds it (pidfd.c). */
 static int check_carried(struct files_dump *d, const struct fd_parms *p, uint32_t msg, int fd)
 {
 	char path[64], link[64];
@@ -116,6 +117,8 @@ static int check_carried(struct files_dump *d, const struct fd_parms *p, uint32_
 		what = "a socket";
 	else if (!strcmp(link, "anon_inode:[eventpoll]"))
 		what = "an epoll";
+	else if (!strcmp(link, "anon_inode:[pidfd]"))
+		what = "a pidfd";
 	else if (locked_in_flight_only(d, fd))
 		what = "a file locked (flock or OFD lock) that no process of the tree holds";
 	else
@@ -361,6 +364,7 @@ static int plan_queue(struct restore_plan *p, uint32_t desc)
 			/* As the dump refuses them (check_carried); a TCP
 			 * connection held by no fd would stay in repair mode. */
 			if (t == FD_TYPE__FD_UNIX_SK || t == FD_TYPE__FD_INET_SK ||
+			    t == FD_TYPE__FD_NETLINK_SK || t == FD_TYPE__FD_PACKET_SK ||
 			    t == FD_TYPE__FD_EVENTPOLL)
 				return restore_plan_bad("files.img", "unix socket %llu: message %u "
 							"carries file id %u, %s",

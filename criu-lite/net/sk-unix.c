@@ -1,5 +1,7 @@
 /* Owns the dump of unix sockets: stream, datagram and seqpacket sockets,
- * unnamed or bound to a name (in the filesystem or abstract), listening,
+ * unnamed or bound to a name (in the filesystem, absolute or relative to
+ * the process's cwd, or abstract; a socket file removed or replaced
+ * since is no obstacle), listening,
  * connected to another socket of the process (socket pairs, a client and
  * the socket a listener of the process accepted for it, a datagram socket
  * connected to a bound one or to itself), the other end of an unnamed pair held by
@@ -11,12 +13,15 @@
  * shutdown state, buffer sizes, SO_PASSCRED and SO_PEEK_OFF.  Names, peers
  * and states come from sock_diag (sk-unix-diag.c), queues are peeked
  * (SO_PEEK_OFF, MSG_PEEK) from a copy of the task's fd, so nothing leaves
- * them; the files in flight in them are sk-unix-scm.c's.  Refused:
- * connections a listener has not accepted yet, stream peers outside the
+ * them; the files in flight in them are sk-unix-scm.c's.  A listener's
+ * connections not accepted yet (sock_diag's icons: their clients, in
+ * accept order) are dumped as their clients, which must be sockets of one
+ * process (the listener's or one below it) that sent nothing yet.  Refused: stream peers outside the
  * tree without --ext-unix-sk, named connections between processes.
  * sk-unix-restore.c makes them again. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,7 @@
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
+#include "proc.h"
 #include "sk-opts.h"
 #include "sk-unix.h"
 #include "words.h"
@@ -75,21 +81,76 @@ static int refuse(struct files_dump *d, const struct fd_parms *p, const struct u
 	return -EOPNOTSUPP;
 }
 
-/* A name in the filesystem is bound again at restore: it must be
- * absolute and still lead to this socket's inode. */
+/* PATH is S's socket file (lmproc's stat of it in ST). */
+static bool is_file_of(const char *path, const struct unix_diag_sk *s, struct stat *st)
+{
+	return !stat(path, st) && S_ISSOCK(st->st_mode) && st->st_ino == s->vfs_ino &&
+	       ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) == s->vfs_dev;
+}
+
+/* A relative NAME was bound from the binder's cwd of then: as CRIU does,
+ * it is looked for from the process's cwd, then its root; DIR gets the
+ * one it is found from. */
+static bool find_relative(struct files_dump *d, const struct unix_diag_sk *s, const char *name,
+			  char *dir, struct stat *st)
+{
+	static const char *const whats[] = { "cwd", "root" };
+	char link[64], path[PATH_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(whats); i++) {
+		snprintf(link, sizeof(link), "/proc/%d/%s", d->pid, whats[i]);
+		if (proc_readlink(link, dir, PATH_MAX) || dir[0] != '/' ||
+		    strstr(dir, " (deleted)"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", link, name);
+		if (is_file_of(path, s, st))
+			return true;
+	}
+	return false;
+}
+
+/* A name in the filesystem is bound again at restore: a relative one must
+ * lead to this socket's inode from the process's cwd or root (DIR gets
+ * it; '\0' for an absolute name); an absolute one whose file was removed
+ * or replaced is bound and removed again (returns 1), if its directory is
+ * still there. */
 static int check_path(struct files_dump *d, const struct fd_parms *p, const struct unix_diag_sk *s,
-		      struct stat *st)
+		      struct stat *st, char *dir)
+{
+	char name[UNIX_NAME_MAX + 1];
+
+	memcpy(name, s->name, s->name_len);
+	name[s->name_len] = '\0';
+	dir[0] = '\0';
+	if (strlen(name) != s->name_len)
+		return refuse(d, p, s, "bound to a name with a NUL in it: not supported");
+	if (name[0] != '/') {
+		if (find_relative(d, s, name, dir, st))
+			return 0;
+		return refuse(d, p, s, "bound to a relative path not found from its working "
+			      "directory or root (bound from another directory, or removed): not "
+			      "supported");
+	}
+	if (is_file_of(name, s, st))
+		return 0;
+	if (stat(name, st) && errno != ENOENT)
+		return refuse(d, p, s, "its socket file can't be looked at");
+	*strrchr(name, '/') = '\0';
+	if (stat(name[0] ? name : "/", st) || !S_ISDIR(st->st_mode))
+		return refuse(d, p, s, "its socket file was removed with its directory: not "
+			      "supported");
+	return 1;
+}
+
+/* S's absolute name still leads to its socket file. */
+static bool file_of(const struct unix_diag_sk *s)
 {
 	char path[UNIX_NAME_MAX + 1];
+	struct stat st;
 
 	memcpy(path, s->name, s->name_len);
 	path[s->name_len] = '\0';
-	if (path[0] != '/' || strlen(path) != s->name_len)
-		return refuse(d, p, s, "bound to a relative path: not supported");
-	if (stat(path, st) || !S_ISSOCK(st->st_mode) || st->st_ino != s->vfs_ino ||
-	    ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) != s->vfs_dev)
-		return refuse(d, p, s, "its socket file was removed or replaced: not supported");
-	return 0;
+	return is_file_of(path, s, &st);
 }
 
 /* A peer outside the process: only a datagram socket's, to a bound
@@ -110,6 +171,9 @@ static int check_outside_peer(struct files_dump *d, const struct fd_parms *p,
 	if (!peer || !peer->name_len)
 		return refuse(d, p, s, "connected to an unnamed socket outside the process: not "
 			      "supported");
+	if (peer->name[0] == '/' && !file_of(peer))
+		return refuse(d, p, s, "connected to a socket outside the process whose socket "
+			      "file was removed or replaced: it can't be reached by name");
 	return 0;
 }
 
@@ -134,12 +198,100 @@ static int check_tree_peer(struct files_dump *d, const struct fd_parms *p,
 	return 0;
 }
 
+/* ANC is PID's parent, or its parent's... (a process of the tree). */
+static bool is_ancestor(const struct files_dump *d, pid_t anc, pid_t pid)
+{
+	struct proc_status st;
+
+	for (size_t i = 0; i <= d->nr_tree_pids && pid > 1; i++) {
+		if (proc_read_status(pid, &st))
+			return false;
+		if (st.ppid == anc)
+			return true;
+		pid = st.ppid;
+	}
+	return false;
+}
+
+/* The clients of the connections listener S has not accepted yet are
+ * made again by one process in S's order: S's own, or one below it that
+ * reaches S by its name (which must still lead to S) once S's process
+ * made it and forked.  0: they may be; HOLDER is that process. */
+static const char *pending_holder_bad(struct files_dump *d, const struct unix_diag_sk *s,
+				      pid_t holder)
+{
+	if (holder == d->pid)
+		return NULL;
+	if (s->nr_holders != 1 || !is_ancestor(d, d->pid, holder))
+		return "held by a process that is not below the listener's alone";
+	if (s->name[0] == '/' && !file_of(s))
+		return "in another process, and the listener's socket file was removed or "
+		       "replaced";
+	return NULL;
+}
+
+/* A listener's connections not accepted yet: their clients sockets of one
+ * process of the tree that hold every one of them (pending_holder_bad),
+ * which sent nothing yet (what a client sent waits in a socket no fd
+ * holds: nothing reads it without accepting it).  Notes them in U, in the
+ * order accept() takes them. */
+static int check_pending(struct files_dump *d, const struct fd_parms *p,
+			 const struct unix_diag_sk *s, UnixSkEntry *u)
+{
+	const char *bad = NULL;
+	char why[256];
+	pid_t holder = 0;
+
+	if (s->nr_icons != s->rqueue)
+		return refuse(d, p, s, "listening, with connections not accepted yet that "
+			      "sock_diag does not list: not supported");
+	u->pending = calloc(s->nr_icons, sizeof(*u->pending));
+	if (!u->pending)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s->nr_icons && !bad; i++) {
+		const struct unix_diag_sk *c = unix_diag_of(d, s->icons[i]);
+
+		if (!c)
+			return refuse(d, p, s, "listening, with a connection not accepted yet whose "
+				      "client was closed: not supported");
+		snprintf(why, sizeof(why), "listening, with a connection not accepted yet from "
+			 "socket:[%llu], ", (unsigned long long)c->ino);
+		if (c->backlog || c->shutdown)
+			bad = "which sent bytes or shut down: what it sent can't be read without "
+			      "accepting it";
+		else if (!c->in_tree || c->nr_holders != 1 || (holder && c->last_holder != holder))
+			bad = "not a socket of the one process of the tree holding the others: not "
+			      "supported";
+		else
+			bad = pending_holder_bad(d, s, c->last_holder);
+		holder = c->last_holder;
+		u->pending[u->n_pending++] = c->ino;
+	}
+	return bad ? refuse(d, p, s, strncat(why, bad, sizeof(why) - strlen(why) - 1)) : 0;
+}
+
+/* The client of a connection a listener has not accepted yet: the
+ * listener is a socket of the process, or of a process above it alone
+ * (check_pending checks the rest from the listener's side). */
+static int check_pending_client(struct files_dump *d, const struct fd_parms *p,
+				const struct unix_diag_sk *s, const struct unix_diag_sk *l,
+				UnixSkEntry *u)
+{
+	if (!unix_held_by_process(d, l->ino) &&
+	    (!l->in_tree || l->nr_holders != 1 || !is_ancestor(d, l->last_holder, d->pid)))
+		return refuse(d, p, s, "waiting to be accepted by a listener that is neither a "
+			      "socket of the process nor of one process above it: not supported");
+	u->has_pending_on = true;
+	u->pending_on = l->ino;
+	return 0;
+}
+
 /* What restore can make again; fills the connection fields of U. */
 static int check_restorable(struct files_dump *d, const struct fd_parms *p,
-			    const struct unix_diag_sk *s, UnixSkEntry *u)
+			    const struct unix_diag_sk *s, UnixSkEntry *u, char *dir)
 {
 	const struct unix_diag_sk *peer = s->peer ? unix_diag_of(d, s->peer) : NULL;
-	const struct unix_diag_sk *l = unix_listener_of(d, s) ?: unix_tree_listener_of(d, s);
+	const struct unix_diag_sk *l = unix_listener_of(d, s) ?: unix_tree_listener_of(d, s), *pl;
 	struct stat st;
 	int ret;
 
@@ -147,9 +299,17 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		return refuse(d, p, s, "of an unknown type: not supported");
 	if (s->state != TCP_ESTABLISHED && s->state != TCP_CLOSE && s->state != TCP_LISTEN)
 		return refuse(d, p, s, "connecting: not supported");
-	if (s->state == TCP_LISTEN && s->rqueue)
-		return refuse(d, p, s, "listening, with connections not accepted yet: not "
-			      "supported");
+	if (s->state == TCP_LISTEN && s->rqueue) {
+		ret = check_pending(d, p, s, u);
+		if (ret)
+			return ret;
+	}
+	pl = unix_pending_listener_of(d, s);
+	if (pl) {
+		ret = check_pending_client(d, p, s, pl, u);
+		if (ret)
+			return ret;
+	}
 	/* A stream connection to a socket outside the tree, whichever end
 	 * connected (a client the tree's server accepted, the tree's client
 	 * of a server outside), is handed over at restore (--inherit-fd): its
@@ -161,19 +321,21 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		u->has_external = u->external = !ret;
 		return ret;
 	}
-	if (s->name_len && s->type != SOCK_DGRAM && s->state == TCP_ESTABLISHED && !l &&
+	if (s->name_len && s->type != SOCK_DGRAM && s->state == TCP_ESTABLISHED && !l && !pl &&
 	    !(peer && peer->peer == s->ino && unix_held_by_process(d, s->peer) && unix_listener_of(d, peer)))
 		return refuse(d, p, s, "connected, with a name, but neither accepted by nor "
 			      "connected to a listener of the tree (was it closed?): not "
 			      "supported");
 	if (s->name_len && s->name[0] && !l) {
-		ret = check_path(d, p, s, &st);
-		if (ret)
+		ret = check_path(d, p, s, &st, dir);
+		if (ret < 0)
 			return ret;
-		u->has_file_perm = u->has_file_uid = u->has_file_gid = true;
-		u->file_perm = st.st_mode & 07777;
-		u->file_uid = st.st_uid;
-		u->file_gid = st.st_gid;
+		u->name_dir = dir[0] ? dir : NULL;
+		u->has_file_gone = u->file_gone = ret;
+		u->has_file_perm = u->has_file_uid = u->has_file_gid = !ret;
+		u->file_perm = ret ? 0 : st.st_mode & 07777;
+		u->file_uid = ret ? 0 : st.st_uid;
+		u->file_gid = ret ? 0 : st.st_gid;
 	}
 	if (l) {
 		u->has_listener = true;
@@ -201,6 +363,9 @@ static int check_restorable(struct files_dump *d, const struct fd_parms *p,
 		return refuse(d, p, s, "connected to a socket that is not connected back: not "
 			      "supported");
 	}
+	if (peer->name[0] && peer->name[0] != '/')
+		return refuse(d, p, s, "connected by name to a socket bound to a relative path: "
+			      "not supported");
 	u->has_peer_name = true;
 	u->peer_name.data = (uint8_t *)peer->name;
 	u->peer_name.len = peer->name_len;
@@ -488,6 +653,7 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	UnixSkEntry u = UNIX_SK_ENTRY__INIT;
 	UnixQueueEntry q = UNIX_QUEUE_ENTRY__INIT;
 	cleanup_free struct sk_opts *o = calloc(1, sizeof(*o));
+	char dir[PATH_MAX];
 	int fd, ret;
 
 	if (!o)
@@ -504,9 +670,11 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	u.shutdown = s->shutdown;
 	u.peer = s->peer;
 	u.queue = &q;
-	ret = check_restorable(d, p, s, &u);
-	if (ret)
+	ret = check_restorable(d, p, s, &u, dir);
+	if (ret) {
+		free(u.pending);
 		return ret;
+	}
 	fd = files_steal(d, p);
 	if (fd < 0)
 		return fd;
@@ -517,6 +685,7 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (!ret)
 		ret = write_entry(d, p, fe, &u, s);
 	sk_opts_free(o);
+	free(u.pending);
 	free(q.lengths);
 	unix_scm_free(&q);
 	for (size_t i = 0; i < q.n_sources; i++)
@@ -525,13 +694,22 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	return ret;
 }
 
-/* A sun_path of LEN bytes: abstract (a NUL first), or an absolute path
- * without NULs. */
-static bool name_ok(const ProtobufCBinaryData *n)
+/* A sun_path of LEN bytes: abstract (a NUL first), or a path without
+ * NULs, absolute if ABSOLUTE. */
+static bool name_ok(const ProtobufCBinaryData *n, bool absolute)
 {
 	if (!n->len || n->len > UNIX_NAME_MAX)
 		return false;
-	return !n->data[0] || (n->data[0] == '/' && !memchr(n->data, 0, n->len));
+	return !n->data[0] || ((n->data[0] == '/' || !absolute) && !memchr(n->data, 0, n->len));
+}
+
+/* A relative name comes with the absolute directory it is bound from. */
+static bool name_dir_ok(const UnixSkEntry *u)
+{
+	if (!u->name_dir)
+		return true;
+	return u->has_name && u->name.data[0] && u->name.data[0] != '/' &&
+	       u->name_dir[0] == '/' && strlen(u->name_dir) < PATH_MAX;
 }
 
 /* The connection fields fit the state. */
@@ -539,14 +717,22 @@ static bool state_ok(const UnixSkEntry *u)
 {
 	bool named = u->has_name, queue = u->queue->n_lengths;
 
-	if (u->has_name && !name_ok(&u->name))
+	if ((u->has_name && !name_ok(&u->name, !u->name_dir)) || !name_dir_ok(u))
 		return false;
-	if (u->has_peer_name && (!name_ok(&u->peer_name) || u->type != SOCK_DGRAM ||
+	if (u->has_peer_name && (!name_ok(&u->peer_name, true) || u->type != SOCK_DGRAM ||
 				 u->state != TCP_ESTABLISHED))
 		return false;
 	/* Connected to itself: by its own name. */
 	if (u->peer == u->ino && (!u->has_peer_name || !named || u->name.len != u->peer_name.len ||
 				  memcmp(u->name.data, u->peer_name.data, u->name.len)))
+		return false;
+	if (u->n_pending && (u->state != TCP_LISTEN || u->n_pending > (size_t)u->backlog + 1))
+		return false;
+	if (u->has_pending_on && (u->state != TCP_ESTABLISHED || u->type == SOCK_DGRAM || u->peer ||
+				  !u->pending_on || u->has_listener || u->has_peer_name ||
+				  u->external || queue || u->shutdown))
+		return false;
+	if (u->file_gone && (!named || u->name.data[0] != '/' || u->has_file_perm))
 		return false;
 	if ((u->has_file_perm || u->has_file_uid || u->has_file_gid) &&
 	    (!named || !u->name.data[0] || !u->has_file_perm || !u->has_file_uid ||
@@ -562,7 +748,7 @@ static bool state_ok(const UnixSkEntry *u)
 				    u->type != SOCK_DGRAM || unix_is_pair(u)))
 		return false;
 	for (size_t i = 0; i < u->queue->n_sources; i++)
-		if (u->queue->sources[i].len && !name_ok(&u->queue->sources[i]))
+		if (u->queue->sources[i].len && !name_ok(&u->queue->sources[i], false))
 			return false;
 	switch (u->state) {
 	case TCP_LISTEN:
@@ -730,6 +916,14 @@ int unix_check_maker(const struct restore_plan *maker, uint32_t desc)
 	const UnixSkEntry *u = maker->files[desc]->unix_sk;
 	int l;
 
+	/* Connected in its listener's order by a process holding it. */
+	if (u->has_pending_on && maker->fdesc[desc].first_fd < 0) {
+		pr_err("unix socket %llu waits to be accepted by %llu and is held by several "
+		       "processes, none above the others: not supported\n",
+		       (unsigned long long)u->ino, (unsigned long long)u->pending_on);
+		return -EOPNOTSUPP;
+	}
+
 	if (!u->has_listener)
 		return 0;
 	l = unix_find(maker, u->listener);
@@ -741,6 +935,37 @@ int unix_check_maker(const struct restore_plan *maker, uint32_t desc)
 	return -EOPNOTSUPP;
 }
 
+/* A client of a connection not accepted yet and its listener name each
+ * other: the listener lists it once, the client names that listener. */
+static int check_pending_plan(const struct restore_plan *p, const UnixSkEntry *u)
+{
+	int l = u->has_pending_on ? unix_find(p, u->pending_on) : -1;
+	const UnixSkEntry *ls = l >= 0 ? p->files[l]->unix_sk : NULL;
+	size_t seen = 0;
+
+	for (size_t i = 0; i < u->n_pending; i++) {
+		int c = unix_find(p, u->pending[i]);
+
+		if (c < 0 || !p->files[c]->unix_sk->has_pending_on ||
+		    p->files[c]->unix_sk->pending_on != u->ino ||
+		    p->files[c]->unix_sk->type != u->type)
+			return restore_plan_bad("files.img", "unix socket %llu lists %llu as a "
+						"connection not accepted yet, which is not its "
+						"client in the dump", (unsigned long long)u->ino,
+						(unsigned long long)u->pending[i]);
+	}
+	if (!u->has_pending_on)
+		return 0;
+	for (size_t i = 0; ls && i < ls->n_pending; i++)
+		seen += ls->pending[i] == u->ino;
+	if (!ls || seen != 1)
+		return restore_plan_bad("files.img", "unix socket %llu waits to be accepted by "
+					"%llu, which does not list it once",
+					(unsigned long long)u->ino,
+					(unsigned long long)u->pending_on);
+	return 0;
+}
+
 /* The peer is the other socket of the object, connected back. */
 static int unix_validate_plan(const struct restore_plan *p, uint32_t desc)
 {
@@ -748,6 +973,8 @@ static int unix_validate_plan(const struct restore_plan *p, uint32_t desc)
 	uint32_t other = p->fdesc[desc].obj_next;
 
 	if (u->has_listener && check_listener(p, u))
+		return -EINVAL;
+	if (check_pending_plan(p, u))
 		return -EINVAL;
 	if (!unix_is_pair(u) || !u->peer)
 		return 0;

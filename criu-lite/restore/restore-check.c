@@ -17,6 +17,7 @@
 #include <sys/utsname.h>
 
 #include "common.h"
+#include "fs-ghost.h"
 #include "log.h"
 #include "proc.h"
 #include "restore.h"
@@ -366,7 +367,8 @@ int restore_check_machine(struct restore_plan *p)
 	if (!ret)
 		ret = restore_check_files(p);
 	if (!ret)
-		ret = check_dir(p->pid, "cwd", p->fs->cwd);
+		ret = p->fs->has_cwd_deleted_perm ? fs_ghost_check(p->pid, p->fs) :
+						    check_dir(p->pid, "cwd", p->fs->cwd);
 	if (!ret)
 		ret = check_dir(p->pid, "root", p->fs->root);
 	if (!ret)

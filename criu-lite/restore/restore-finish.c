@@ -26,6 +26,7 @@
 #include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
+#include "seccomp.h"
 
 #define SYSCALL_STOP (SIGTRAP | 0x80)
 
@@ -111,6 +112,8 @@ static const char *const step_what[] = {
     [RST_STEP_THP] = "prctl(PR_SET_THP_DISABLE) or mlockall(MCL_FUTURE)",
     [RST_STEP_MSEAL] = "mseal() of",
     [RST_STEP_GUARD] = "installing the guard pages at",
+    [RST_STEP_FOWN] = "setting the owner, signal and O_ASYNC for signal-driven I/O of",
+    [RST_STEP_AIO] = "making the AIO ring (io_setup, then moved) of",
 };
 
 /* "vma START-END" and the file behind it, if any. */
@@ -171,6 +174,15 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 				 (unsigned long long)g[i].end);
 		break;
 	}
+	case RST_STEP_AIO: {
+		const struct restorer_aio_ring *r =
+		    (const struct restorer_aio_ring *)(uintptr_t)a->aio_rings;
+
+		if (i < a->nr_aio_rings)
+			snprintf(buf, len, " 0x%llx-0x%llx (%u events)", (unsigned long long)r[i].addr,
+				 (unsigned long long)(r[i].addr + r[i].len), r[i].nr);
+		break;
+	}
 	case RST_STEP_VDSO:
 		if (i < a->nr_special)
 			snprintf(buf, len, " block at 0x%llx",
@@ -184,6 +196,14 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 				 l[i].type == F_WRLCK ? "write" : "read",
 				 (unsigned long long)l[i].start, (unsigned long long)l[i].len,
 				 l[i].fd);
+		break;
+	}
+	case RST_STEP_FOWN: {
+		const struct restorer_fown *f = (const struct restorer_fown *)(uintptr_t)a->fowns;
+
+		if (i < a->nr_fowns)
+			snprintf(buf, len, " fd %d (owner type %u, id %d, signal %u)", f[i].fd,
+				 f[i].type, f[i].pid, f[i].sig);
 		break;
 	}
 	case RST_STEP_CLONE:
@@ -216,6 +236,8 @@ static int report_restorer(const struct restore_ctx *ctx)
 		why = "needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE";
 	if (a->step == RST_STEP_LOCK && a->err == -EAGAIN)
 		why = "another process holds a conflicting lock";
+	if (a->step == RST_STEP_FOWN && a->err == -EOPNOTSUPP)
+		why = "the file does not take O_ASYNC (it has no fasync method)";
 	if (a->step == RST_STEP_CLONE && a->err == -EEXIST)
 		why = "the tid is in use (by a process, or as a process group or session id)";
 	if (a->err_thread && a->step != RST_STEP_CLONE)
@@ -273,44 +295,6 @@ static int syscall_stop(struct restore_ctx *ctx, const char *which)
 		return ret;
 	if (sig != SYSCALL_STOP)
 		return crashed(ctx, sig);
-	return 0;
-}
-
-/* The task unmaps the area itself, from its syscall instruction; lmproc
- * takes over at the syscall-exit stop, so the task never returns into the
- * unmapped blob. */
-static int unmap_area(struct restore_ctx *ctx)
-{
-	struct user_regs_struct r;
-	int ret;
-
-	if (ptrace(PTRACE_GETREGS, ctx->pid, NULL, &r)) {
-		pr_perror("Can't read the registers of the restored pid %d", ctx->pid);
-		return -errno;
-	}
-	r.rip = ctx->area + restorer_export_syscall_off;
-	r.rax = __NR_munmap;
-	r.rdi = ctx->area;
-	r.rsi = ctx->area_size;
-	r.orig_rax = -1;
-	if (ptrace(PTRACE_SETREGS, ctx->pid, NULL, &r)) {
-		pr_perror("Can't set the registers of the restored pid %d", ctx->pid);
-		return -errno;
-	}
-	ret = syscall_stop(ctx, "munmap entry");
-	if (!ret)
-		ret = syscall_stop(ctx, "munmap exit");
-	if (ret)
-		return ret;
-	if (ptrace(PTRACE_GETREGS, ctx->pid, NULL, &r)) {
-		pr_perror("Can't read the registers of the restored pid %d", ctx->pid);
-		return -errno;
-	}
-	if (r.rax) {
-		pr_err("Can't restore pid %d: unmapping the restorer area failed: %s\n", ctx->pid,
-		       strerror(-(long)r.rax));
-		return (long)r.rax;
-	}
 	return 0;
 }
 
@@ -431,6 +415,67 @@ static int thread_syscall_stop(struct restore_ctx *ctx, pid_t tid)
 	return ret;
 }
 
+int restore_inject_call(struct restore_ctx *ctx, pid_t tid, long nr, uint64_t a1, uint64_t a2,
+			uint64_t a3, long *res)
+{
+	struct user_regs_struct r;
+	int ret;
+
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r)) {
+		pr_perror("Can't read the registers of thread %d of the restored pid %d", tid,
+			  ctx->pid);
+		return -errno;
+	}
+	r.rip = ctx->area + restorer_export_syscall_off;
+	r.rax = nr;
+	r.rdi = a1;
+	r.rsi = a2;
+	r.rdx = a3;
+	r.orig_rax = -1;
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &r)) {
+		pr_perror("Can't set the registers of thread %d of the restored pid %d", tid,
+			  ctx->pid);
+		return -errno;
+	}
+	if (tid == ctx->pid) {
+		ret = syscall_stop(ctx, "injected call's entry");
+		if (!ret)
+			ret = syscall_stop(ctx, "injected call's exit");
+	} else {
+		ret = thread_syscall_stop(ctx, tid);
+		if (!ret)
+			ret = thread_syscall_stop(ctx, tid);
+	}
+	if (ret)
+		return ret;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &r)) {
+		pr_perror("Can't read the registers of thread %d of the restored pid %d", tid,
+			  ctx->pid);
+		return -errno;
+	}
+	*res = (long)r.rax;
+	return 0;
+}
+
+/* The task unmaps the area itself, from its syscall instruction; lmproc
+ * takes over at the syscall-exit stop, so the task never returns into the
+ * unmapped blob. */
+static int unmap_area(struct restore_ctx *ctx)
+{
+	long res;
+	int ret;
+
+	ret = restore_inject_call(ctx, ctx->pid, __NR_munmap, ctx->area, ctx->area_size, 0, &res);
+	if (ret)
+		return ret;
+	if (res) {
+		pr_err("Can't restore pid %d: unmapping the restorer area failed: %s\n", ctx->pid,
+		       strerror(-res));
+		return res;
+	}
+	return 0;
+}
+
 /* A thread parked by the restorer, in its interrupt stop: pointed at the
  * blob's syscall instruction with a harmless call (orig_ax -1: the futex
  * it waited in is not restarted) and stepped to that call's exit, where
@@ -460,6 +505,8 @@ static int take_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t
 	if (!ret)
 		ret = thread_syscall_stop(ctx, tid);
 	if (!ret)
+		ret = seccomp_restore_thread(ctx, tc, tid);
+	if (!ret)
 		ret = set_dumped_state(ctx, tc, tid);
 	return ret;
 }
@@ -469,17 +516,24 @@ static int take_thread(struct restore_ctx *ctx, const ThreadCoreEntry *tc, pid_t
 static int take_threads(struct restore_ctx *ctx)
 {
 	const struct restore_plan *p = &ctx->plan;
+	long opts = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD;
 	int ret = restore_map_host_tids(ctx);
 
+	/* No filter a thread shares (below) may judge the restorer's last
+	 * calls or lmproc's. */
+	if (seccomp_in_use(p->core))
+		opts |= PTRACE_O_SUSPEND_SECCOMP;
 	for (size_t i = 1; !ret && i < p->nr_threads; i++) {
 		pid_t tid = ctx->host_tids[i];
 
-		if (ptrace(PTRACE_SEIZE, tid, NULL, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) ||
+		if (ptrace(PTRACE_SEIZE, tid, NULL, opts) ||
 		    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
 			pr_perror("Can't seize thread %d of the restored pid %d", tid, ctx->pid);
 			return -errno;
 		}
 	}
+	if (!ret)
+		ret = seccomp_restore_shared(ctx);
 	for (size_t i = 1; !ret && i < p->nr_threads; i++)
 		ret = take_thread(ctx, restore_thread_core(p, i), ctx->host_tids[i]);
 	return ret;
@@ -587,7 +641,11 @@ int restore_finish_task(struct restore_ctx *ctx)
 	ret = wait_restorer(ctx);
 	if (!ret)
 		ret = take_threads(ctx);
-	/* Every other thread has left the area: its registers are set. */
+	/* Every other thread has left the area: its registers are set.  The
+	 * main thread's filters go in before the area, which holds them,
+	 * goes. */
+	if (!ret)
+		ret = seccomp_restore_thread(ctx, ctx->plan.core->thread, ctx->pid);
 	if (!ret)
 		ret = unmap_area(ctx);
 	if (!ret)

@@ -7,6 +7,7 @@
  * same images may own them by now. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/ptrace.h>
@@ -94,6 +95,33 @@ int restore_hold_tree(struct restore_tree *t)
 		ret = seize_held(c);
 		if (ret)
 			return ret;
+	}
+	return 0;
+}
+
+static bool process_dead(int pidfd, pid_t pid)
+{
+	struct proc_stat st;
+
+	return !held_alive(pidfd) || proc_read_stat(pid, &st) || st.state == 'Z' ||
+	       st.state == 'X';
+}
+
+int restore_tree_intact(const struct restore_tree *t, char *why, size_t len)
+{
+	if (t->init_pid > 0 && process_dead(t->init_pidfd, t->init_pid)) {
+		snprintf(why, len, "the restored tree's pid namespace init (pid %d here) died",
+			 t->init_pid);
+		return -ECHILD;
+	}
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct restore_ctx *c = &t->ctx[i];
+
+		if (!c->plan.pid || !process_dead(c->pidfd, c->host_pid))
+			continue;
+		snprintf(why, len, "the restored tree's pid %d (%d here) died", c->plan.pid,
+			 c->host_pid);
+		return -ECHILD;
 	}
 	return 0;
 }

@@ -12,13 +12,16 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "aio.h"
 #include "common.h"
 #include "fd-types.h"
+#include "fs-ghost.h"
 #include "cgroup.h"
 #include "image.h"
 #include "log.h"
 #include "mm-attrs.h"
 #include "restore.h"
+#include "seccomp.h"
 #include "task-attrs.h"
 #include "words.h"
 
@@ -388,6 +391,8 @@ static int read_core(int dfd, struct restore_plan *p)
 		ret = check_process_attrs(img, p);
 	if (!ret)
 		ret = check_timers(img, p);
+	if (!ret)
+		ret = seccomp_check_image(img, core);
 	if (ret)
 		return ret;
 	if (core->personality & 0xff) {
@@ -464,6 +469,8 @@ static int check_vma_kind(const char *img, const MmEntry *mm, const VmaEntry *v)
 	case VMA_KIND__VMA_VVAR_VCLOCK:
 	case VMA_KIND__VMA_VSYSCALL:
 		return 0;
+	case VMA_KIND__VMA_AIO:
+		return aio_check_entry(img, v);
 	default:
 		return bad(img, "vma 0x%llx has unknown kind %d", (unsigned long long)v->start,
 			   v->kind);
@@ -713,6 +720,8 @@ static int read_fs(int dfd, struct restore_plan *p)
 			   p->fs->root);
 	if (p->fs->umask & ~0777)
 		return bad(img, "umask 0%o", p->fs->umask);
+	if (fs_ghost_bad(p->fs))
+		return bad(img, "%s", fs_ghost_bad(p->fs));
 	return 0;
 }
 
@@ -780,6 +789,7 @@ int restore_read_plan(int dfd, const struct restore_tree *t, size_t idx, struct 
 	p->mmap_min_addr = read_mmap_min_addr();
 	p->inv = t->inv;
 	p->pstree = t->entries[idx];
+	p->tree = t;
 	p->pid = p->pstree->pid;
 	ret = read_core(dfd, p);
 	if (!ret)

@@ -352,7 +352,8 @@ void restore_task_main(struct restore_ctx *ctx)
 	while (!a->go)
 		syscall(SYS_futex, &a->go, FUTEX_WAIT, 0, NULL, NULL, 0);
 	/* Every process of the tree exists now. */
-	if (restore_task_proc_files(ctx, ctx->proc_root, a->child_err, sizeof(a->child_err)))
+	if (restore_task_proc_files(ctx, ctx->proc_root, a->child_err, sizeof(a->child_err)) ||
+	    restore_task_pidfds(ctx, a->child_err, sizeof(a->child_err)))
 		restore_task_fail(ctx);
 	/* The restorer's, for /proc/self/mem (it closes it). */
 	a->proc_fd = ctx->proc_root;

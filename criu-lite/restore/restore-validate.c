@@ -65,6 +65,8 @@ int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int df
 	int ret = read_plans(t, opts, dfd);
 
 	if (!ret)
+		ret = restore_plan_pidfds(t);
+	if (!ret)
 		ret = restore_plan_cow(t);
 	if (!ret)
 		ret = restore_read_cgroups(dfd, t);
@@ -76,6 +78,8 @@ int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int df
 		ret = restore_plan_sessions(t);
 	if (!ret)
 		ret = restore_plan_ctty(t);
+	if (!ret)
+		ret = restore_plan_fowns(t);
 	return ret;
 }
 

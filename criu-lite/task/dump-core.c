@@ -20,6 +20,7 @@
 #include "image.h"
 #include "log.h"
 #include "proc.h"
+#include "seccomp.h"
 #include "uapi-compat.h"
 
 #include "core.pb-c.h"
@@ -383,10 +384,13 @@ int dump_core(int dfd, const struct seized_task *t, const struct parasite_sigact
 	CoreEntry core = CORE_ENTRY__INIT;
 	struct thread_core *th = calloc(t->nr_tids, sizeof(*th));
 	ThreadCoreEntry **others = calloc(t->nr_tids, sizeof(*others));
-	int ret = th && others ? 0 : -ENOMEM;
+	ThreadCoreEntry **all = calloc(t->nr_tids, sizeof(*all));
+	int ret = th && others && all ? 0 : -ENOMEM;
 
-	for (size_t i = 0; !ret && i < t->nr_tids; i++)
+	for (size_t i = 0; !ret && i < t->nr_tids; i++) {
+		all[i] = &th[i].tc;
 		ret = collect_thread(t->pid, t->tids[i], &th[i], &ts[i]);
+	}
 	if (!ret) {
 		core.thread = &th[0].tc;
 		for (size_t i = 1; i < t->nr_tids; i++)
@@ -406,13 +410,17 @@ int dump_core(int dfd, const struct seized_task *t, const struct parasite_sigact
 	if (!ret)
 		ret = dump_timers(&core, misc);
 	if (!ret)
+		ret = seccomp_dump(t, &core, all);
+	if (!ret)
 		ret = img_write_one(dfd, IMG_CORE, pstree_vpid(t->pid), &core.base);
+	seccomp_free(&core, all, t->nr_tids);
 	free_process_attrs(&core);
 	free_dumped_timers(&core);
 	if (core.n_sigactions)
 		free(core.sigactions[0]);
 	free(core.sigactions);
 	free(others);
+	free(all);
 	free_threads(th, t->nr_tids);
 	return ret;
 }

@@ -37,6 +37,7 @@ struct vpid {
 static struct vpid *vmap;
 static size_t nr_vmap;
 static int vlevel; /* the tree's namespace in NSpid; 0: lmproc's */
+static const struct pstree *seized; /* the tree seize_tree() made last */
 
 static int vpid_cmp(const void *a, const void *b)
 {
@@ -132,6 +133,14 @@ pid_t pstree_vpid(pid_t host)
 	 * can't see it. */
 	n = proc_read_nspid(host, 0, ns, MAX_NS_LEVELS);
 	return n > vlevel ? ns[vlevel] : 0;
+}
+
+bool pstree_live_vpid(pid_t v)
+{
+	for (size_t i = 0; seized && v > 0 && i < seized->nr; i++)
+		if (!seized->items[i].zombie && pstree_vpid(seized->items[i].pid) == v)
+			return true;
+	return false;
 }
 
 bool pstree_own_pidns(void)
@@ -351,6 +360,7 @@ int seize_tree(pid_t root, struct pstree *t)
 	}
 	pr_debug("Tree of pid %d: %zu processes seized in %lu us\n", root, t->nr,
 		 (unsigned long)(now_us() - start));
+	seized = t;
 	return 0;
 }
 
@@ -424,6 +434,8 @@ int kill_tree(struct pstree *t)
 
 void pstree_free(struct pstree *t)
 {
+	if (seized == t)
+		seized = NULL;
 	vmap_free();
 	free(t->items);
 	memset(t, 0, sizeof(*t));

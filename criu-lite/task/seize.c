@@ -17,6 +17,7 @@
 #include "interrupt.h"
 #include "log.h"
 #include "proc.h"
+#include "seccomp.h"
 #include "seize.h"
 
 /* include/linux/errno.h: what ax holds while such a call is interrupted. */
@@ -458,6 +459,8 @@ int seize_task(pid_t pid, struct seized_task *t)
 		ret = seize_threads(&s);
 	if (!ret)
 		ret = check_shared(t);
+	if (!ret)
+		ret = seccomp_suspend(t);
 	if (ret) {
 		release_all(&s);
 		return ret;

@@ -217,26 +217,6 @@ static int read_status_field(pid_t pid, pid_t tid, const char *key, int *val)
 	return 0;
 }
 
-/* Before any code runs in the task: a seccomp filter could kill it for
- * lmproc's injected calls, and can't be read back for the restore. */
-int dump_check_seccomp(const struct seized_task *t)
-{
-	int mode, ret;
-
-	for (size_t i = 0; i < t->nr_tids; i++) {
-		ret = read_status_field(t->pid, t->tids[i], "\nSeccomp:", &mode);
-		if (ret)
-			return ret;
-		if (mode) {
-			pr_err("Thread %d of pid %d runs under seccomp (%s mode): lmproc's injected "
-			       "calls could be refused or kill it; not supported\n", t->tids[i],
-			       t->pid, mode == 1 ? "strict" : mode == 2 ? "filter" : "an unknown");
-			return -EOPNOTSUPP;
-		}
-	}
-	return 0;
-}
-
 static int read_no_new_privs(pid_t pid, pid_t tid, protobuf_c_boolean *nnp)
 {
 	int v, ret = read_status_field(pid, tid, "\nNoNewPrivs:", &v);

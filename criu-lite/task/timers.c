@@ -1,10 +1,13 @@
 /* Owns the process's timers in core-PID.img: the three itimers
  * (setitimer(2), alarm(2)) and every POSIX timer (timer_create(2)) with
- * its id, clock, notification and the time left at dump.  Dump reads the
+ * its id, clock, notification and the time left at dump (on a CPU clock:
+ * the CPU time its process or thread has still to consume, which restore
+ * arms again as such).  Dump reads the
  * list from /proc/PID/timers and the times through the parasite; restore
  * validates them and hands them to the restorer, which re-creates each
  * timer with its id and arms all of them as its last step
  * (pie/restorer-attrs.c). */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,14 +30,16 @@
 #define NSEC_PER_SEC 1000000000ULL
 #define USEC_PER_SEC 1000000ULL
 
-/* include/linux/posix-timers_types.h: a CPU clock is ~pid << 3 | type,
- * bit 2 for a thread's; pid 0 is the caller, which is what
- * CLOCK_PROCESS_CPUTIME_ID becomes in timer_create().  A thread's CPU
- * clock would measure the restorer's main thread instead. */
-static bool own_process_cpu_clock(int clock)
-{
-	return (clock >> 3) == -1 && !(clock & 4) && (clock & 3) != 3;
-}
+/* include/linux/posix-timers_types.h: a CPU clock is ~pid << 3 | which,
+ * bit 2 for a thread's; pid 0 is the caller (CLOCK_PROCESS_CPUTIME_ID
+ * becomes ~0 << 3 | 2 in timer_create(), CLOCK_THREAD_CPUTIME_ID
+ * ~0 << 3 | 6: the thread that created the timer).  The pid is the one
+ * the process sees (find_vpid() of its namespace), and so is what the
+ * restored tree sees: tids are restored. */
+#define CPUCLOCK_PERTHREAD 4
+#define CPUCLOCK_WHICH(c) ((c) & 3)
+#define CPUCLOCK_MAX 3
+#define CPUCLOCK_PID(c) ((pid_t)~((c) >> 3))
 
 static int notify_of(const char *how, const char *whom)
 {
@@ -49,6 +54,61 @@ static int notify_of(const char *how, const char *whom)
 	else
 		return -1;
 	return !strcmp(whom, "tid") ? base | SIGEV_THREAD_ID : base;
+}
+
+/* Whether VTID, as the tree sees it, is a thread of PID; *NR counts its
+ * threads. */
+static bool has_thread(pid_t pid, pid_t vtid, size_t *nr)
+{
+	struct dirent *de;
+	char path[64];
+	bool found = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	*nr = 0;
+	if (!d)
+		return false;
+	while ((de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+
+		if (tid <= 0)
+			continue;
+		(*nr)++;
+		found |= vtid && pstree_vpid(tid) == vtid;
+	}
+	closedir(d);
+	return found;
+}
+
+/* A CPU clock restore makes again: its own process's or another live
+ * process's of the tree (all are forked before any restorer runs), or a
+ * thread's of it named by tid (created after the threads,
+ * pie/restorer.c); the calling thread's only where there is one thread
+ * to have called. */
+static int check_cpu_clock(pid_t pid, int id, int clock)
+{
+	pid_t who = CPUCLOCK_PID(clock);
+	size_t nr;
+	bool found = has_thread(pid, who, &nr);
+
+	if (CPUCLOCK_WHICH(clock) >= CPUCLOCK_MAX)
+		pr_err("pid %d timer %d counts %s: not a clock\n", pid, id, clock_words(clock).s);
+	else if (!(clock & CPUCLOCK_PERTHREAD) && who && !pstree_live_vpid(who))
+		pr_err("pid %d timer %d counts %s: the CPU clock of a process outside the dumped "
+		       "tree, or of a zombie, is not supported\n",
+		       pid, id, clock_words(clock).s);
+	else if (clock & CPUCLOCK_PERTHREAD && !who && nr != 1)
+		pr_err("pid %d timer %d counts %s: /proc does not say which of its %zu threads "
+		       "created it\n",
+		       pid, id, clock_words(clock).s, nr);
+	else if (clock & CPUCLOCK_PERTHREAD && who && !found)
+		pr_err("pid %d timer %d counts %s: no thread %d in pid %d (it has exited)\n", pid,
+		       id, clock_words(clock).s, who, pid);
+	else
+		return 0;
+	return -EOPNOTSUPP;
 }
 
 /* One "ID:" block of /proc/PID/timers; the lines after LINE. */
@@ -77,11 +137,8 @@ static int parse_timer(pid_t pid, char **save, const char *first, struct posix_t
 		pr_err("Can't parse timer %d in /proc/%d/timers\n", s->t.id, pid);
 		return -EINVAL;
 	}
-	if (s->clock_id < 0 && !own_process_cpu_clock(s->clock_id)) {
-		pr_err("pid %d timer %d counts %s: not supported\n", pid, s->t.id,
-		       clock_words(s->clock_id).s);
+	if (s->clock_id < 0 && check_cpu_clock(pid, s->t.id, s->clock_id))
 		return -EOPNOTSUPP;
-	}
 	if (!(s->notify & SIGEV_THREAD_ID))
 		s->notify_tid = 0;
 	return 0;
@@ -220,9 +277,21 @@ static bool is_thread_of(const struct restore_plan *p, uint32_t tid)
 	return false;
 }
 
-/* Clocks timer_create() takes for the calling process. */
-static bool timer_clock_ok(int clock)
+static bool is_live_process_of(const struct restore_plan *p, pid_t pid)
 {
+	for (size_t i = 0; p->tree && i < p->tree->nr; i++)
+		if (p->tree->entries[i]->pid == (uint32_t)pid &&
+		    !p->tree->entries[i]->has_exit_status)
+			return true;
+	return false;
+}
+
+/* Clocks timer_create() takes in the restored process: check_cpu_clock()'s
+ * CPU clocks, with the tids of the threads made by then. */
+static bool timer_clock_ok(const struct restore_plan *p, int clock)
+{
+	pid_t who = CPUCLOCK_PID(clock);
+
 	switch (clock) {
 	case CLOCK_REALTIME:
 	case CLOCK_MONOTONIC:
@@ -234,7 +303,11 @@ static bool timer_clock_ok(int clock)
 	case CLOCK_TAI:
 		return true;
 	}
-	return own_process_cpu_clock(clock);
+	if (clock >= 0 || CPUCLOCK_WHICH(clock) >= CPUCLOCK_MAX)
+		return false;
+	if (!(clock & CPUCLOCK_PERTHREAD))
+		return !who || who == p->pid || is_live_process_of(p, who);
+	return who ? is_thread_of(p, who) : p->nr_threads == 1;
 }
 
 static int check_posix_timer(const char *img, const struct restore_plan *p,
@@ -244,7 +317,7 @@ static int check_posix_timer(const char *img, const struct restore_plan *p,
 
 	if (e->id < 0)
 		return restore_plan_bad(img, "POSIX timer id %d", e->id);
-	if (!timer_clock_ok(e->clock_id))
+	if (!timer_clock_ok(p, e->clock_id))
 		return restore_plan_bad(img, "POSIX timer %d counts %s, which lmproc does not restore",
 					e->id, clock_words(e->clock_id).s);
 	if ((base != SIGEV_SIGNAL && base != SIGEV_NONE && base != SIGEV_THREAD) ||

@@ -38,6 +38,8 @@ static inline long sys_call6(long nr, long a1, long a2, long a3, long a4, long a
 #define sys_shmat(id, a, f) SYS3(__NR_shmat, id, a, f)
 #define sys_mprotect(a, l, p) SYS3(__NR_mprotect, a, l, p)
 #define sys_mremap(a, ol, nl, f, na) SYS5(__NR_mremap, a, ol, nl, f, na)
+#define sys_io_setup(n, ctx) SYS2(__NR_io_setup, n, ctx)
+#define sys_io_submit(ctx, n, cbs) SYS3(__NR_io_submit, ctx, n, cbs)
 #define sys_madvise(a, l, adv) SYS3(__NR_madvise, a, l, adv)
 #define sys_rt_sigaction(sig, act, oact, sz) SYS4(__NR_rt_sigaction, sig, act, oact, sz)
 #define sys_rt_sigprocmask(how, set, oset, sz) SYS4(__NR_rt_sigprocmask, how, set, oset, sz)

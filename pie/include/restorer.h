@@ -85,6 +85,8 @@ enum restorer_step {
 	RST_STEP_THP,
 	RST_STEP_MSEAL,
 	RST_STEP_GUARD,
+	RST_STEP_FOWN,
+	RST_STEP_AIO,
 };
 
 /* madvise() hints a VMA gets back (from its smaps VmFlags). */
@@ -178,6 +180,20 @@ struct restorer_lock {
 	uint64_t len;
 };
 
+/* An open file description's owner for signal-driven I/O (F_SETOWN_EX's
+ * type and pid, set as uid and euid: the kernel keeps who set it), its
+ * signal (F_SETSIG, 0: SIGIO) and O_ASYNC, set through fd (fown.c). */
+struct restorer_fown {
+	int32_t fd;
+	uint32_t type;
+	int32_t pid;
+	uint32_t sig;
+	uint32_t uid;
+	uint32_t euid;
+	uint32_t async;
+	uint32_t pad;
+};
+
 /* The kernel's struct sigaction on x86-64 (8-byte sigset). */
 struct restorer_sigaction {
 	uint64_t handler;
@@ -252,6 +268,19 @@ struct restorer_posix_timer {
 	uint64_t interval_nsec;
 	uint64_t value_sec;
 	uint64_t value_nsec;
+};
+
+/* An AIO ring made again (criu-lite/mem/aio.c, pie/restorer-aio.c):
+ * io_setup(nr_req) gives a ring of nr events, which gets the dumped head
+ * and tail, the events of the len bytes at data, and moves to addr. */
+struct restorer_aio_ring {
+	uint64_t addr;
+	uint64_t len;
+	uint64_t data;
+	uint32_t nr_req;
+	uint32_t nr;
+	uint32_t head;
+	uint32_t tail;
 };
 
 /* What one thread sets up itself: threads[0] is the main thread, which
@@ -362,6 +391,8 @@ struct restorer_args {
 	uint64_t close_fds; /* int32_t[nr_close_fds]: service fds */
 	uint64_t locks;	    /* struct restorer_lock[nr_locks] */
 	uint64_t guards;    /* struct restorer_range[nr_guards]: MADV_GUARD_INSTALL */
+	uint64_t fowns;	    /* struct restorer_fown[nr_fowns] */
+	uint32_t nr_fowns;
 	uint32_t nr_guards;
 	uint32_t nr_locks;
 	uint32_t nr_vmas;
@@ -415,6 +446,10 @@ struct restorer_args {
 	/* The task's /proc (O_PATH), opened before its root changed (a
 	 * chroot hides /proc); the restorer closes it. */
 	int32_t proc_fd;
+
+	uint32_t nr_aio_rings;
+	uint32_t pad_aio;
+	uint64_t aio_rings; /* struct restorer_aio_ring[nr_aio_rings] */
 };
 
 #endif

@@ -244,7 +244,7 @@ case_unsupported_fd() {
 	target_up "$BUILD/bad-input/unsupported_fd" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" 7 netlink && target_intact
+	refused $? "$TPID" 7 netlink "messages queued" && target_intact
 }
 
 # Memory lmproc cannot make again exactly is refused naming the pid, the
@@ -281,6 +281,55 @@ case_sk_opt_refused() {
 	refused $? "$TPID" "fd 8" "$2" && target_intact
 }
 
+# A packet socket with a ring (PACKET_RX_RING): refused naming the fd and
+# the ring; mapped (map), the mapping of the socket is refused first.
+case_sk_packet_ring() {
+	local st
+
+	target_up "$BUILD/bad-input/sk_packet_ring" ${1:+env RING_MAP=1} || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	st=$?
+	if [ -n "${1:-}" ]; then
+		refused "$st" "$TPID" "fd 8" "maps a socket" && target_intact
+	else
+		refused "$st" "$TPID" "fd 8" "a packet socket" "PACKET_RX_RING" && target_intact
+	fi
+}
+
+# A packet socket with a frame queued: refused naming the fd and why; the
+# frame stays.
+case_sk_packet_queued() {
+	target_up "$BUILD/bad-input/sk_packet_queued" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 8" "a packet socket" "frames queued" && target_intact
+}
+
+# A netlink socket's port id taken at restore (dump -R, restore --pidns
+# next to the original): the restore fails naming the port id, leaves
+# nothing, and the original runs on untouched.
+case_netlink_port_taken() {
+	local port
+
+	target_up "$BUILD/bad-input/netlink_bound" setsid || return 1
+	port=$((0x4c4d0000 | (TPID & 0xffff)))
+	mkdir -p "$RD/img"
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
+	bad_lmproc restore -D "$RD/img" --pidns -d
+	refused $? "fd 7" "port id $port" "taken" && target_intact
+}
+
+# A netlink socket with a dump request in progress, or ENOBUFS pending
+# (NL_REFUSE $1): refused naming the fd, the protocol and why (WHY $2);
+# the socket keeps its state.
+case_netlink_busy() {
+	target_up "$BUILD/bad-input/netlink_busy" env NL_REFUSE="$1" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 7" "NETLINK_ROUTE" "$2" && target_intact
+}
+
 # A child's unsupported fd refuses the dump of the whole tree, naming the
 # child; the root and the child run on untouched.
 case_tree_unsupported() {
@@ -312,12 +361,23 @@ case_unix_ext_peer() {
 	refused $? "$TPID" "fd 5" "peer socket:[" outside && target_intact
 }
 
-# A listener with a connection it has not accepted yet: refused naming fd 5.
+# A unix socket bound to a relative name from a directory the target left:
+# refused naming fd 5, as the name is not found from its cwd.
+case_unix_relative_moved() {
+	target_up "$BUILD/bad-input/unix_relative_moved" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "relative path not found from its working directory or root" &&
+		target_intact
+}
+
+# A listener with a connection it has not accepted yet whose client sent
+# bytes: refused naming fd 5 and the client.
 case_unix_pending() {
 	target_up "$BUILD/bad-input/unix_pending" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 5" "not accepted" && target_intact
+	refused $? "$TPID" "fd 5" "not accepted" "sent bytes" && target_intact
 }
 
 # A file whose flock lives only in flight: refused, naming the queue.
@@ -337,12 +397,57 @@ case_unix_scm_socket() {
 	refused $? "$TPID" "fd 6" "carries a socket" && target_intact
 }
 
-# A lease is not a lock lmproc restores: refused naming fd 5 and LEASE.
+# A lease being broken (a break pending): refused naming fd 5, the lease
+# and why.
 case_lease() {
 	target_up "$BUILD/bad-input/lease_fd" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 5" LEASE && target_intact
+	refused $? "$TPID" "fd 5" "lease being broken" "break is pending" && target_intact
+}
+
+# A pidfd of a child of the tree in flight in a unix socket's queue:
+# refused, naming the pidfd.
+case_pidfd_in_flight() {
+	target_up "$BUILD/bad-input/pidfd_in_flight" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 6" "carries a pidfd" && target_intact
+}
+
+# A BPF map lmproc can't make the same again (BPF_MAP_REFUSE=$1): refused
+# naming fd 5, the map and why ($2).
+case_bpf_map_refused() {
+	target_up "$BUILD/bad-input/bpf_map_refused" env BPF_MAP_REFUSE="$1" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "BPF map" "$2" && target_intact
+}
+
+# A BPF map pinned in a BPF filesystem the test mounts: refused naming fd
+# 5 and the pin.
+case_bpf_map_pinned() {
+	local st
+
+	mkdir -p "$RD/bpffs" "$RD/img"
+	mount -t bpf bpf "$RD/bpffs" || { REASON="can't mount a BPF filesystem"; return 1; }
+	target_up "$BUILD/bad-input/bpf_map_refused" env BPF_MAP_REFUSE=pinned \
+		BPF_PIN="$RD/bpffs/m" || { umount "$RD/bpffs"; return 1; }
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "BPF map" "pinned at $RD/bpffs/m" && target_intact
+	st=$?
+	umount "$RD/bpffs"
+	return "$st"
+}
+
+# A pidfd of a process outside the tree (the target's parent): refused
+# naming fd 5, the pidfd and that process.
+case_pidfd_outside() {
+	target_up "$BUILD/bad-input/pidfd_outside" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "a pidfd of pid $(awk '{print $4}' "/proc/$TPID/stat")" \
+		"outside the tree" && target_intact
 }
 
 # A fanotify group of a permission class: refused naming fd 5.
@@ -424,13 +529,52 @@ not_our_netns() {
 	ns=$(readlink "/proc/$1/ns/net" 2>/dev/null) && [ "$ns" != "$2" ]
 }
 
-# A thread under a seccomp filter: refused before any call is injected
-# (the filter could kill the task for one); the target runs on.
-case_seccomp() {
-	target_up "$BUILD/bad-input/seccomp_filter" || return 1
+# What seccomp state a restore could not give back is refused before any
+# call is injected, naming pid and thread; the target runs on: a filter
+# that sends user notifications (its listener can't be made again) ...
+case_seccomp_notify() {
+	target_up "$BUILD/bad-input/seccomp_refused" || return 1
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" seccomp && target_intact
+	refused $? "$TPID" seccomp "user notification" && target_intact
+}
+
+# ... and filters of a thread with neither no_new_privs nor CAP_SYS_ADMIN
+# (the restored thread could not install them).
+case_seccomp_nocap() {
+	target_up "$BUILD/bad-input/seccomp_refused" env SECCOMP_CASE=nocap || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" seccomp no_new_privs CAP_SYS_ADMIN && target_intact
+}
+
+# Seccomp in the images and an lmproc without CAP_SYS_ADMIN, which it
+# needs to install it (PTRACE_O_SUSPEND_SECCOMP): refused before anything
+# is made, naming the pid.
+case_seccomp_no_admin() {
+	local st
+
+	target_up "$BUILD/bad-input/seccomp_refused" env SECCOMP_CASE=noadmin || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID"
+	timeout -k 5 "$LM_TIMEOUT" capsh --drop=cap_sys_admin -- -c \
+		'exec "$0" restore -D "$1" -d' "$LMPROC" "$RD/img" >"$RD/bad.out" 2>"$RD/bad.err"
+	st=$?
+	refused "$st" "$TPID" seccomp "lacks CAP_SYS_ADMIN" || { kill_ours "$TPID"; return 1; }
+	no_process "$TPID"
+}
+
+# case_seccomp_image FIELD MASK WHY: the main thread's seccomp FIELD
+# xor'ed with MASK (its chain naming a filter core-PID.img does not hold,
+# strict mode with filters): restore refuses the image, saying WHY,
+# before anything is made.
+case_seccomp_image() {
+	target_up "$BUILD/static/seccomp_filters" || return 1
+	mkdir -p "$RD/pristine"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/pristine" || return 1
+	reap_dumped "$TPID"
+	IMG_WHY=$3 case_image "$RD/pristine" "$TPID" "core-$TPID.img" xor "1.50.$1" "$2"
 }
 
 # A unix connection between siblings makes images whose restore is
@@ -1486,6 +1630,12 @@ run_bad_input() {
 	bad_case socket-ebpf-filter case_sk_opt_refused bpf "eBPF socket filter"
 	bad_case socket-tcp-md5 case_sk_opt_refused md5 TCP_MD5SIG
 	bad_case tree-unsupported-fd case_tree_unsupported
+	bad_case socket-packet-ring case_sk_packet_ring
+	bad_case socket-packet-ring-mapped case_sk_packet_ring map
+	bad_case socket-packet-queued case_sk_packet_queued
+	bad_case netlink-port-taken case_netlink_port_taken
+	bad_case netlink-dump-running case_netlink_busy dump "a dump request in progress"
+	bad_case netlink-enobufs case_netlink_busy enobufs "an error pending"
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed
 	bad_case self-check-refuses-bad-image case_self_check_fault
@@ -1495,13 +1645,24 @@ run_bad_input() {
 	CASE_KIND=state bad_case unix-accepted-outside-inherit-fd case_unix_ext_accepted
 	CASE_KIND=state bad_case mmap-deleted-name-taken case_mmap_deleted_upgrade
 	CASE_KIND=state bad_case exe-deleted case_exe_deleted
-	bad_case seccomp-filter case_seccomp
+	bad_case seccomp-notify case_seccomp_notify
+	bad_case seccomp-nocap case_seccomp_nocap
+	bad_case seccomp-no-admin case_seccomp_no_admin
+	bad_case seccomp-image-index case_seccomp_image 2 4 "seccomp filter 4 of 3"
+	bad_case seccomp-image-mode case_seccomp_image 1 3 "strict mode with 2 filters"
 	bad_case epoll-stale-registration case_epoll_stale
 	bad_case unix-peer-outside case_unix_ext_peer
 	bad_case unix-listener-pending-connection case_unix_pending
+	bad_case unix-relative-name-elsewhere case_unix_relative_moved
 	bad_case unix-socket-in-flight case_unix_scm_socket
 	bad_case unix-locked-file-in-flight case_unix_scm_locked
-	bad_case file-lease case_lease
+	bad_case file-lease-breaking case_lease
+	bad_case pidfd-outside-tree case_pidfd_outside
+	bad_case pidfd-in-flight case_pidfd_in_flight
+	bad_case bpf-map-used-by-program case_bpf_map_refused prog "loaded BPF program"
+	bad_case bpf-map-queue case_bpf_map_refused queue "of type queue"
+	bad_case bpf-map-held-outside case_bpf_map_refused outside "outside the tree"
+	bad_case bpf-map-pinned case_bpf_map_pinned
 	bad_case fanotify-permission-class case_fanotify_perm
 	bad_case fault-parasite-infect case_dump_fault parasite-infect
 	bad_case fault-parasite-cmd case_dump_fault parasite-cmd
@@ -1537,6 +1698,12 @@ run_bad_input() {
 	CASE_KIND=state bad_case pidns-again-proc-files case_pidns_again "$BUILD/static/proc_tree"
 	CASE_KIND=state bad_case pidns-again-proc-self case_pidns_again "$BUILD/static/proc_self"
 	CASE_KIND=state bad_case pidns-again-threads case_pidns_again "$BUILD/static/threads_churn"
+	CASE_KIND=state bad_case pidns-again-thread-cpu-timers case_pidns_again \
+		"$BUILD/static/posix_timers_thread_cpu"
+	CASE_KIND=state bad_case pidns-again-child-cpu-timers case_pidns_again \
+		"$BUILD/static/posix_timers_child_cpu"
+	CASE_KIND=state bad_case pidns-pidfds case_pidns "$BUILD/static/fd_pidfd"
+	CASE_KIND=state bad_case pidns-again-pidfds case_pidns_again "$BUILD/static/fd_pidfd"
 	CASE_KIND=state bad_case pidns-again-refused case_pidns_again_refused
 	CASE_KIND=state bad_case pidns-foreign case_pidns_foreign --mount-proc
 	CASE_KIND=state bad_case pidns-foreign-host-proc case_pidns_foreign

@@ -200,13 +200,66 @@ case_migrate_after_commit() {
 	moved_passes 1
 }
 
+# copy_of PID: the process below PID (three generations at most) whose
+# pid in its own namespace is TPID: the restored copy.
+copy_of() {
+	local gen=$1 next p
+
+	for _ in 1 2 3; do
+		next=$(for p in $gen; do cat /proc/"$p"/task/*/children 2>/dev/null; done)
+		for p in $next; do
+			[ "$(awk '/^NSpid:/ { print $NF }' /proc/"$p"/status 2>/dev/null)" = "$TPID" ] &&
+				[ "$p" != "$TPID" ] && echo "$p" && return 0
+		done
+		gen=$next
+	done
+	return 1
+}
+
+# not_running PID: PID is gone or a zombie.
+not_running() {
+	local st
+
+	st=$(proc_state "$1")
+	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
+}
+
+# (3d) the destination's copy killed between RESTORED and COMMIT (serve's
+# child stopped once COMMIT arrived, LMPROC_FAULT=serve-stop-before-
+# committed, while the test kills the copy's root): serve answers ERROR,
+# not COMMITTED; the source resumes its tree, which runs on and passes.
+case_migrate_dies_before_commit() {
+	local root
+
+	mig_to_stop serve-stop-before-committed "serve's child never stopped after COMMIT" ||
+		return 1
+	root=$(copy_of "$STOPPED_CHILD")
+	if [ -z "$root" ]; then
+		kill -CONT "$STOPPED_CHILD"
+		wait "$MIG_PID"
+		REASON="no restored copy under serve's child $STOPPED_CHILD"
+		return 1
+	fi
+	kill -KILL "$root"
+	wait_until 5000 not_running "$root"
+	kill -CONT "$STOPPED_CHILD"
+	wait "$MIG_PID"
+	ERRORS_ONLY=1 refused $? "pid $TPID" "the destination's copy is gone" \
+		"died after RESTORED: not committed" "released" || return 1
+	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
+	serve_says 1 "migration 1 from .* refused: the restored tree's pid $TPID .*died after \
+RESTORED" || return 1
+	target_intact
+}
+
 # byte N: the byte N as printf's \xHH escape.
 byte() {
 	printf '\\x%02x' "$(($1 & 255))"
 }
 
-# (3b) the dump itself refuses (a netlink socket): its one line, ABORT to
-# serve, which logs it; the target runs on untouched.
+# (3b) the dump itself refuses (a netlink socket with an answer queued):
+# its one line, ABORT to serve, which logs it; the target runs on
+# untouched.
 case_migrate_dump_refused() {
 	target_up "$BUILD/bad-input/unsupported_fd" || return 1
 	serve_up || return 1
@@ -370,27 +423,36 @@ stopped_child() {
 	return 1
 }
 
+# mig_to_stop FAULT WHY: the target up, serve with LMPROC_FAULT=FAULT,
+# migrate started (its pid in MIG_PID), until serve's child has stopped
+# itself (STOPPED_CHILD); else migrate ended and REASON=WHY.
+mig_to_stop() {
+	target_up || return 1
+	SERVE_FAULT=$1 serve_up || return 1
+	mig --tls-psk-file "$RD/psk" &
+	MIG_PID=$!
+	wait_until 30000 stopped_child && return 0
+	kill -TERM "$MIG_PID" 2>/dev/null
+	wait "$MIG_PID"
+	REASON=$2
+	return 1
+}
+
 # mig_held HOW: migrate while serve's restore is held before its fork;
 # HOW ends it: "link" kills serve's child (the link is lost before
 # RESTORED), "signal" sends SIGTERM to migrate.  Either way the source's
 # tree is released as dump -R would, runs on and passes.
 case_migrate_held() {
-	local lm st
+	local st
 
-	target_up || return 1
-	SERVE_FAULT=restore-stop-before-fork serve_up || return 1
-	mig --tls-psk-file "$RD/psk" &
-	lm=$!
-	if ! wait_until 10000 stopped_child; then
-		REASON="serve's restore did not stop before its fork"
+	mig_to_stop restore-stop-before-fork "serve's restore did not stop before its fork" ||
 		return 1
-	fi
 	if [ "$1" = link ]; then
 		kill -KILL "$STOPPED_CHILD"
 	else
-		kill -TERM "$(cat /proc/"$lm"/task/*/children | tr ' ' '\n' | head -n 1)"
+		kill -TERM "$(cat /proc/"$MIG_PID"/task/*/children | tr ' ' '\n' | head -n 1)"
 	fi
-	wait "$lm"
+	wait "$MIG_PID"
 	st=$?
 	kill -KILL "$STOPPED_CHILD"
 	if [ "$1" = link ]; then
@@ -1459,6 +1521,32 @@ case_migrate_staging_churn() {
 	moved_passes 1
 }
 
+# (6k) a child of the tree exits in round 1's pre-dump once its pages
+# are copied (LMPROC_FAULT=pre-dump-child-exits, the pre-dump then drops
+# its images): what of them was streamed is voided at the destination,
+# which counts the images and bytes migrate says it sent; the root,
+# moved, passes.
+case_migrate_child_exits() {
+	local child files bytes
+
+	target_up "$BUILD/bad-input/tree_dying" || return 1
+	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
+	serve_up || return 1
+	if ! LMPROC_FAULT=pre-dump-child-exits mig --tls-psk-file "$RD/psk" --max-rounds 2; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	if [ -n "$(proc_state "$child")" ] && [ "$(proc_state "$child")" != Z ]; then
+		REASON="the child $child still runs: the fault did not kill it"
+		return 1
+	fi
+	files=$(json_field files)
+	bytes=$(json_field image_bytes)
+	serve_says 1 "migration 1 from .*: pid [0-9]* runs here ($files images, $bytes bytes," ||
+		return 1
+	moved_passes 1
+}
+
 run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-moves mig_case case_migrate_moves
 	CASE_KIND=migrate bad_case migrate-moves-tree mig_case case_migrate_moves \
@@ -1467,6 +1555,8 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-restore-fails mig_case case_migrate_restore_fails
 	CASE_KIND=migrate bad_case migrate-dump-refused mig_case case_migrate_dump_refused
 	CASE_KIND=migrate bad_case migrate-after-commit mig_case case_migrate_after_commit
+	CASE_KIND=migrate bad_case migrate-dies-before-commit mig_case \
+		case_migrate_dies_before_commit
 	CASE_KIND=migrate bad_case migrate-bad-frames mig_case case_migrate_bad_frames
 	CASE_KIND=migrate bad_case migrate-commit-lost mig_case case_migrate_commit_lost
 	CASE_KIND=migrate bad_case migrate-link-lost mig_case case_migrate_held link
@@ -1498,6 +1588,7 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-staging-one-fork mig_case case_migrate_staging_one_fork
 	CASE_KIND=migrate bad_case migrate-staging-stale mig_case case_migrate_staging_stale
 	CASE_KIND=migrate bad_case migrate-staging-churn mig_case case_migrate_staging_churn
+	CASE_KIND=migrate bad_case migrate-child-exits mig_case case_migrate_child_exits
 	CASE_KIND=migrate bad_case migrate-frozen-parts mig_case case_migrate_frozen_parts
 	CASE_KIND=migrate bad_case migrate-frozen-text mig_case case_migrate_frozen_text
 	CASE_KIND=migrate bad_case migrate-killed-round mig_case case_migrate_killed_round

@@ -37,18 +37,96 @@ case_io_uring_map() {
 		target_intact
 }
 
-# A POSIX timer on one thread's CPU clock: refused naming the timer, the
-# thread and the clock in words, not as a raw clockid.
-case_timer_thread_clock() {
-	local tid id
+# An AIO ring mapping a child inherited across fork, without the
+# context: refused naming the child and the ring's range; the parent's
+# context still works after.
+case_aio_forked() {
+	local child range
 
-	target_up "$BUILD/bad-input/timer_thread_clock" || return 1
-	read -r tid <"$DD/thread.tid"
+	target_up "$BUILD/bad-input/aio_forked" || return 1
+	read -r child <"$DD/child.pid"
+	range=$(awk '/\[aio\]/ { print $1; exit }' "/proc/$child/maps")
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $child" "0x${range/-/-0x}" "an AIO ring" "no AIO context" "fork" &&
+		target_intact
+}
+
+# An AIO ring whose header was changed in mm-PID.img (its compat
+# features, found by the bytes that follow the magic: features 1, 0,
+# header length 32; resealed, so the validation behind the checksums sees
+# it): restore refuses it naming the image and the ring, and leaves no
+# process.
+case_aio_ring_damaged() {
+	local img off range
+
+	target_up "$BUILD/static/aio_ring" || return 1
+	range=$(awk '/\[aio\]/ { print $1; exit }' "/proc/$TPID/maps")
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	img=$RD/img/mm-$TPID.img
+	off=$(LC_ALL=C grep -obUaP '\x01\x00{7}\x20\x00{3}' "$img" | head -n 1 | cut -d: -f1)
+	if [ -z "$off" ] || ! "$BUILD/tools/imgmangle" flip "$img" "$off" ||
+		! "$BUILD/tools/imgmangle" reseal "$img"; then
+		REASON="no AIO ring header to damage in $img"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "mm-$TPID.img" "AIO ring 0x${range%-*}" "features 254/0" &&
+		no_process "$TPID"
+}
+
+# A POSIX timer on the CPU clock of a process outside the tree (the
+# target's parent): refused naming the timer, that process and the clock
+# in words.
+case_timer_process_clock() {
+	local other id
+
+	target_up "$BUILD/bad-input/timer_process_clock" || return 1
+	read -r other <"$DD/clock.pid"
 	id=$(sed -n 's/^ID: //p' "/proc/$TPID/timers" | head -n 1)
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "pid $TPID" "timer $id" "thread $tid" CLOCK_THREAD_CPUTIME_ID &&
-		no_word "clock -" && target_intact
+	refused $? "pid $TPID" "timer $id" "process $other's CPU time" \
+		"outside the dumped tree" && no_word "clock -" && target_intact
+}
+
+# An AIO ring left out of core dumps (MADV_DONTDUMP: io_setup does not
+# give it): refused naming the pid, the ring's range and the VmFlag; the
+# target (asleep)
+# is as it was and its ring still completes requests after.
+case_aio_ring_dontdump() {
+	local range
+
+	AIO_DONTDUMP=1 target_up "$BUILD/static/aio_ring" || return 1
+	range=$(awk '/\[aio\]/ { print $1; exit }' "/proc/$TPID/maps")
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "0x${range/-/-0x}" "an AIO ring" "VmFlag dd" || return 1
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="target changed: $REASON"
+		return 1
+	fi
+	if ! finish_original "$TPID"; then
+		REASON="target after the refusal: $REASON"
+		return 1
+	fi
+}
+
+# A POSIX timer on the CPU clock of the thread that made it, in a process
+# of two threads: refused naming the timer and the clock in words, not as
+# a raw clockid, and why (which thread is not known).
+case_timer_thread_clock() {
+	local id
+
+	target_up "$BUILD/bad-input/timer_thread_clock" || return 1
+	id=$(sed -n 's/^ID: //p' "/proc/$TPID/timers" | head -n 1)
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "timer $id" "the calling thread's CPU time" \
+		CLOCK_THREAD_CPUTIME_ID "which of its 2 threads" && no_word "clock -" &&
+		target_intact
 }
 
 # A file mapped by the dumped process whose mtime (only) changed before
@@ -84,13 +162,37 @@ case_tty_passed_in() {
 		no_word "shell-job" && target_intact
 }
 
-# O_ASYNC on a pipe's write end in packet mode: refused naming both flags
-# in words.
+# A pipe's write end in packet mode (O_DIRECT), O_ASYNC set too: refused
+# for packet mode (O_ASYNC is restored), the open flags in words.
 case_pipe_async() {
 	target_up "$BUILD/bad-input/pipe_async" || return 1
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 6" O_ASYNC O_DIRECT && target_intact
+	refused $? "$TPID" "fd 6" "with O_DIRECT set" "O_WRONLY|O_ASYNC|O_DIRECT" &&
+		target_intact
+}
+
+# A socket whose owner for signal-driven I/O (F_SETOWN) is the target's
+# parent: refused naming pid, fd, the owner and why.
+case_fown_outside() {
+	target_up "$BUILD/bad-input/fown_outside" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 7" "process $(ps -o ppid= -p "$TPID" | tr -d ' ')" \
+		"outside the dumped tree" && target_intact
+}
+
+# A socket of the root whose owner is a thread of its child, which does
+# not hold the socket: refused naming pid, fd, the thread and why.
+case_fown_thread_other() {
+	local child tid
+
+	target_up "$BUILD/bad-input/fown_thread_other" || return 1
+	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
+	tid=$(ls "/proc/$child/task" | grep -vx "$child" | head -1)
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "fd 7" "thread $tid" "does not hold the file" && target_intact
 }
 
 # A root and its child sharing one fd table (CLONE_FILES without
@@ -109,8 +211,14 @@ run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
 	bad_case timer-thread-cpu-clock case_timer_thread_clock
+	bad_case timer-process-cpu-clock case_timer_process_clock
+	bad_case aio-ring-dontdump case_aio_ring_dontdump
+	bad_case aio-forked case_aio_forked
+	bad_case aio-ring-damaged case_aio_ring_damaged
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
 	bad_case pipe-o-async case_pipe_async
+	bad_case fown-outside case_fown_outside
+	bad_case fown-thread-other case_fown_thread_other
 	bad_case fd-table-shared case_fd_table_shared
 }

@@ -1,6 +1,9 @@
-/* A target lmproc cannot dump: a POSIX timer on the CPU clock of one of
- * its threads (pthread_getcpuclockid + timer_create), armed, whose tid
- * the thread writes to DIR/thread.tid.  Both threads count until SIGTERM;
+/* A target lmproc cannot dump: a POSIX timer on the calling thread's
+ * CPU clock (CLOCK_THREAD_CPUTIME_ID), armed, made by its second thread,
+ * which then writes its tid to DIR/thread.tid: /proc/PID/timers does not
+ * say which thread made it (a clock named by tid, as
+ * pthread_getcpuclockid gives it, is restored: test/static/
+ * posix_timers_thread_cpu.c).  Both threads count until SIGTERM;
  * then the main thread checks that the timer still runs and the thread
  * kept counting: a refused dump must leave the process running as
  * before. */
@@ -16,14 +19,22 @@
 #include "test.h"
 
 static atomic_ulong thread_count;
+static timer_t timer;
 static atomic_int thread_err, stop;
 
 static void *spinner(void *arg)
 {
+	struct itimerspec its = { .it_value = { .tv_sec = 3600 } };
+	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
 	char path[4096], buf[32];
 	int fd, n;
 
 	(void)arg;
+	if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &timer) ||
+	    timer_settime(timer, 0, &its, NULL)) {
+		atomic_store(&thread_err, errno);
+		return NULL;
+	}
 	test_path(path, sizeof(path), "thread.tid");
 	n = snprintf(buf, sizeof(buf), "%d\n", gettid());
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -38,13 +49,10 @@ static void *spinner(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct itimerspec its = { .it_value = { .tv_sec = 3600 } }, left;
-	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	struct itimerspec left;
 	unsigned long before;
-	clockid_t clock;
 	sigset_t term;
 	pthread_t t;
-	timer_t tid;
 
 	test_init(argc, argv);
 	sigemptyset(&term);
@@ -57,13 +65,10 @@ int main(int argc, char **argv)
 		usleep(1000);
 	if (atomic_load(&thread_err))
 		fail("the thread's setup: %s", strerror(atomic_load(&thread_err)));
-	if (pthread_getcpuclockid(t, &clock) || timer_create(clock, &sev, &tid) ||
-	    timer_settime(tid, 0, &its, NULL))
-		fail("a timer on the thread's CPU clock: %s", strerror(errno));
 
 	test_waitsig();
 
-	if (timer_gettime(tid, &left) || (!left.it_value.tv_sec && !left.it_value.tv_nsec))
+	if (timer_gettime(timer, &left) || (!left.it_value.tv_sec && !left.it_value.tv_nsec))
 		fail("the timer on the thread's CPU clock is gone or disarmed");
 	before = atomic_load(&thread_count);
 	for (int i = 0; i < 3000 && atomic_load(&thread_count) == before; i++)

@@ -1,9 +1,10 @@
 /* A tree lmproc cannot dump yet: the root is plain, its child holds a
- * netlink socket at fd 7.  The child's pid goes to DIR/child.pid.  Both
- * count in busy loops; after SIGTERM the root wakes the child (SIGUSR1),
- * which checks that its socket still answers, and the root checks that the
- * child ends well: a refused dump of the tree leaves every process running
- * exactly as before. */
+ * netlink socket at fd 7 with an answer queued (unread).  The child's pid
+ * goes to DIR/child.pid.  Both count in busy loops; after SIGTERM the root
+ * wakes the child (SIGUSR1), which checks that its socket still holds
+ * that answer and answers again, and the root checks that the child ends
+ * well: a refused dump of the tree leaves every process running exactly
+ * as before. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -25,46 +26,65 @@ static void on_usr1(int sig)
 	woken = 1;
 }
 
-static int netlink_answers(int fd)
+static int netlink_ask(int fd, unsigned seq)
 {
 	struct {
 		struct nlmsghdr nh;
 		struct ifinfomsg ifi;
 	} req = {
 		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+			.nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = seq },
+		.ifi = { .ifi_index = 1 },
 	};
-	char reply[8192];
 
-	return send(fd, &req, sizeof(req), 0) == sizeof(req) && recv(fd, reply, sizeof(reply), 0) > 0;
+	return send(fd, &req, sizeof(req), 0) == sizeof(req);
 }
 
-static void child(void)
+/* The next message answers request SEQ. */
+static int netlink_answered(int fd, unsigned seq)
+{
+	char reply[8192];
+	struct nlmsghdr *h = (void *)reply;
+
+	return recv(fd, reply, sizeof(reply), 0) >= (ssize_t)sizeof(*h) && h->nlmsg_seq == seq;
+}
+
+/* Says on READY once its socket holds the answer. */
+static void child(int ready)
 {
 	volatile uint64_t counter = 0;
-	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), ok;
 
-	if (nl < 0 || dup2(nl, 7) != 7 || close(nl))
-		_exit(2);
 	signal(SIGUSR1, on_usr1);
+	if (nl < 0 || dup2(nl, 7) != 7 || close(nl) || !netlink_ask(7, 1) ||
+	    write(ready, "r", 1) != 1)
+		_exit(2);
+	close(ready);
 	while (!woken)
 		counter++;
-	_exit(netlink_answers(7) && counter ? 0 : 3);
+	ok = netlink_answered(7, 1) && netlink_ask(7, 2) && netlink_answered(7, 2);
+	_exit(ok && counter ? 0 : 3);
 }
 
 int main(int argc, char **argv)
 {
 	volatile uint64_t counter = 0;
 	char path[4096], buf[32];
-	int fd, st, n;
+	int fd, st, n, ready[2];
 	pid_t pid;
 
 	test_init(argc, argv);
+	if (pipe(ready))
+		fail("pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid == 0)
-		child();
+		child(ready[1]);
 	if (pid < 0)
 		fail("fork: %s", strerror(errno));
+	close(ready[1]);
+	if (read(ready[0], buf, 1) != 1)
+		fail("child %d did not get ready", pid);
+	close(ready[0]);
 	test_path(path, sizeof(path), "child.pid");
 	n = snprintf(buf, sizeof(buf), "%d\n", pid);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);

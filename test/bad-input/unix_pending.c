@@ -1,5 +1,7 @@
 /* A target with a listening unix socket (fd 5) and a client of it (fd 6)
- * whose connection was not accepted yet, which lmproc refuses: it counts
+ * whose connection was not accepted yet and which sent bytes: they wait in
+ * a socket no fd holds, which nothing reads without accepting it, so
+ * lmproc refuses (one without bytes is restored: sk_unix_pending): it counts
  * until SIGTERM, then accepts the connection and checks that the bytes
  * the client queued come through. */
 #include <errno.h>
