@@ -87,6 +87,8 @@ SUITE_LIMIT=${SUITE_LIMIT:-1200}	# seconds: stop starting runs after this (a cle
 . "$ROOT/test/bad-input/cgroup-cases.sh"
 # shellcheck source=test/bad-input/netns-cases.sh
 . "$ROOT/test/bad-input/netns-cases.sh"
+# shellcheck source=test/bad-input/inet-dgram-cases.sh
+. "$ROOT/test/bad-input/inet-dgram-cases.sh"
 # shellcheck source=test/bad-input/ns-cases.sh
 . "$ROOT/test/bad-input/ns-cases.sh"
 # shellcheck source=test/bad-input/migrate-cases.sh

@@ -1,6 +1,8 @@
 /* Segments a restore sends to a connection's local end as if from its
  * peer (net/tcp-inject.c): the peer's FIN of a closing connection
- * (sk-tcp-state.c), a queued connection's handshake (sk-tcp-queue.c). */
+ * (sk-tcp-state.c), a queued connection's handshake (sk-tcp-queue.c);
+ * and datagrams a UDP socket gets again from their senders
+ * (sk-udp-queue.c). */
 #ifndef LMPROC_TCP_INJECT_H
 #define LMPROC_TCP_INJECT_H
 
@@ -10,6 +12,9 @@
 
 /* The most payload one injected segment carries. */
 #define TCP_INJECT_MAX_DATA 1400u
+/* The most payload of one injected datagram: what an IPv6 packet holds
+ * (an IPv4 one holds 20 bytes less, which sendto() refuses). */
+#define UDP_INJECT_MAX_DATA (65535u - 8u)
 
 struct tcp_seg {
 	uint8_t flags;	/* TH_SYN, TH_ACK, TH_FIN, TH_PUSH */
@@ -29,5 +34,9 @@ int tcp_inject_open(int family);
  * set), IP header and checksum made here, through RAW: 0 or -errno. */
 int tcp_inject(int raw, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
 	       const struct tcp_seg *s);
+/* A UDP datagram of DLEN bytes from PEER to LOCAL (wire addresses, ports
+ * set) through RAW: 0 or -errno. */
+int udp_inject(int raw, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
+	       const void *data, size_t dlen);
 
 #endif

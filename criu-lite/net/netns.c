@@ -49,6 +49,8 @@
 static const char *const sysctls[] = {
 	"ipv4/ip_forward",
 	"ipv4/ip_local_port_range",
+	/* Who may make ICMP ping sockets (the restore makes them again). */
+	"ipv4/ping_group_range",
 	"ipv6/conf/all/forwarding",
 };
 

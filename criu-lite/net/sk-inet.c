@@ -1,17 +1,18 @@
 /* Owns IPv4 and IPv6 sockets: a TCP socket that listens (its
  * connections waiting to be accepted: sk-tcp-queue.c), is neither
  * connected nor listening, or is established or closing (with
- * --tcp-established; sk-tcp.c and sk-tcp-state.c do its TCP repair), and
- * a UDP socket, bound or not, connected or not, with nothing queued.
+ * --tcp-established; sk-tcp.c and sk-tcp-state.c do its TCP repair), a
+ * UDP socket, bound or not, connected or not, and its queued datagrams
+ * (sk-udp-queue.c), a raw or ICMP ping socket (sk-raw.c: their state).
  * Read through a copy of the task's fd (TCP_INFO gives a listener's
  * backlog and waiting connections) and made again with socket(), the
  * options that matter before bind(), bind(), listen() or connect().
  * Refused: a TCP connection being opened (SYN_SENT, SYN_RECV), an
- * established or closing one without --tcp-established, a UDP socket with datagrams
- * queued, a socket of another network namespace than lmproc's or the
- * tree's own (net/netns.c), other protocols.  A port still taken at
- * restore (the original runs on: dump -R on the same host) fails the
- * restore naming the socket, except for a TCP socket whose connection
+ * established or closing one without --tcp-established, a socket of
+ * another network namespace than lmproc's or the tree's own
+ * (net/netns.c), other protocols (SCTP, UDP-Lite, MPTCP).  A port still
+ * taken at restore (the original runs on: dump -R on the same host) fails
+ * the restore naming the socket, except for a TCP socket whose connection
  * ended: that one held no port of its own any more (TIME_WAIT may hold
  * it), and is restored unbound when its old port is taken. */
 #include <arpa/inet.h>
@@ -23,19 +24,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/sockios.h>
 
 #include "common.h"
 #include "fd-types.h"
 #include "log.h"
 #include "netns.h"
 #include "sk-opts.h"
+#include "sk-raw.h"
 #include "sk-tcp.h"
+#include "sk-udp.h"
 #include "words.h"
 
 #define INET_FLAGS (O_ACCMODE | O_NONBLOCK)
@@ -66,7 +67,15 @@ static bool inet_match(struct files_dump *d, const struct fd_parms *p)
 	close(fd);
 	return (family == AF_INET || family == AF_INET6) &&
 	       ((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
-		(type == SOCK_DGRAM && proto == IPPROTO_UDP));
+		(type == SOCK_DGRAM && proto == IPPROTO_UDP) || inet_raw_kind(type, proto));
+}
+
+/* "TCP socket", "UDP socket", "raw IPv4 socket of protocol 1"... */
+static const char *kind_name(const InetSkEntry *e, char *buf, size_t len)
+{
+	if (inet_raw_kind(e->type, e->protocol))
+		return inet_raw_name(e, buf, len);
+	return e->type == SOCK_STREAM ? "TCP socket" : "UDP socket";
 }
 
 void inet_addr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -200,16 +209,12 @@ static int tcp_state(struct files_dump *d, const struct fd_parms *p, int fd,
 	return 0;
 }
 
-static int udp_state(const struct files_dump *d, const struct fd_parms *p, int fd,
-		     const struct sockaddr_storage *local, InetSkEntry *e, uint8_t *dbuf)
+/* A UDP socket's peer, if it is connected. */
+static int udp_state(int fd, InetSkEntry *e, uint8_t *dbuf)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
-	int queued = 0;
 
-	if (ioctl(fd, SIOCINQ, &queued) || queued)
-		return refuse(d, p, "UDP socket", local,
-			      "datagrams queued: not supported yet");
 	if (getpeername(fd, (struct sockaddr *)&peer, &len))
 		return errno == ENOTCONN ? 0 : -errno;
 	e->has_dst_port = true;
@@ -241,7 +246,11 @@ static int read_shutdown(const struct files_dump *d, const struct fd_parms *p, i
 	struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
 	unsigned shut = 0;
 	bool md5 = false;
-	int ret = inet_diag_state(d->pid, e->family, e->protocol, p->st.st_ino, &shut, &md5);
+	/* sock_diag lists raw sockets only with the protocol attribute and
+	 * ping sockets not at all: poll says their receive side. */
+	int ret = inet_raw_kind(e->type, e->protocol)
+		      ? -ENOENT
+		      : inet_diag_state(d->pid, e->family, e->protocol, p->st.st_ino, &shut, &md5);
 
 	if (ret == -ENOENT) {
 		shut = poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLRDHUP) ? 1 : 0;
@@ -258,6 +267,24 @@ static int read_shutdown(const struct files_dump *d, const struct fd_parms *p, i
 	e->has_shutdown = shut != 0;
 	e->shutdown = shut;
 	return 0;
+}
+
+/* A datagram socket's pending error (an ICMP error on a connected one)
+ * or error queue (IP_RECVERR) is seen by poll only: reading either takes
+ * it.  Refused (-EOPNOTSUPP) if there is one, before the queue is read
+ * (which would take it too). */
+static int pending_error(const struct files_dump *d, const struct fd_parms *p, int fd,
+			 const char *what)
+{
+	struct pollfd pfd = { .fd = fd };
+
+	if (poll(&pfd, 1, 0) < 0)
+		return -errno;
+	if (!(pfd.revents & POLLERR))
+		return 0;
+	pr_err("pid %d fd %d (%s): a pending error or entries in its error queue, which can't "
+	       "be read without taking them: not supported\n", d->pid, p->fd, what);
+	return -EOPNOTSUPP;
 }
 
 /* A TCP socket whose connection ended reads the MSS and window clamp its
@@ -291,13 +318,14 @@ static void drop_connection_opts(struct sk_opts *o)
 static int read_more(const struct files_dump *d, const struct fd_parms *p, int fd,
 		     const struct sockaddr_storage *local, InetSkEntry *e, struct sk_opts *o)
 {
-	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 32], group[INET6_ADDRSTRLEN];
+	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 64], group[INET6_ADDRSTRLEN];
+	char kind[48];
 	struct sk_who w = { .pid = d->pid, .fd = p->fd, .what = what,
 			    .connected = e->type == SOCK_STREAM && e->has_dst_port };
 	int ret;
 
 	inet_addr_name(local, name, sizeof(name));
-	snprintf(what, sizeof(what), "%s socket %s", e->type == SOCK_STREAM ? "TCP" : "UDP", name);
+	snprintf(what, sizeof(what), "%s %s", kind_name(e, kind, sizeof(kind)), name);
 	ret = sk_opts_dump(&w, fd, e->family, e->type, e->protocol, o);
 	if (ret)
 		return ret;
@@ -306,7 +334,10 @@ static int read_more(const struct files_dump *d, const struct fd_parms *p, int f
 	e->opts = o->ptrs;
 	e->n_opts = o->n;
 	ret = read_shutdown(d, p, fd, local, e);
-	if (ret || e->type != SOCK_DGRAM)
+	if (ret || e->type == SOCK_STREAM)
+		return ret;
+	ret = pending_error(d, p, fd, what);
+	if (ret)
 		return ret;
 	ret = sk_mcast_member(d->pid, fd, e->family, group, sizeof(group));
 	if (ret > 0) {
@@ -317,6 +348,26 @@ static int read_more(const struct files_dump *d, const struct fd_parms *p, int f
 	return ret;
 }
 
+static int raw_state(const struct files_dump *d, const struct fd_parms *p, int fd,
+		     const struct sockaddr_storage *local, InetSkEntry *e, uint8_t *dbuf)
+{
+	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 64], kind[48];
+
+	inet_addr_name(local, name, sizeof(name));
+	snprintf(what, sizeof(what), "%s %s", inet_raw_name(e, kind, sizeof(kind)), name);
+	return inet_raw_state(d, p, fd, what, e, dbuf);
+}
+
+static int dump_queue(const struct files_dump *d, const struct fd_parms *p, int fd,
+		      const struct sockaddr_storage *local, InetSkEntry *e, struct udp_queue *q)
+{
+	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 32];
+
+	inet_addr_name(local, name, sizeof(name));
+	snprintf(what, sizeof(what), "UDP socket %s", name);
+	return udp_queue_dump(d, p, fd, local, what, e, q);
+}
+
 static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	InetSkEntry e = INET_SK_ENTRY__INIT;
@@ -325,6 +376,7 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	socklen_t len = sizeof(local);
 	uint8_t sbuf[16], dbuf[16];
 	cleanup_free struct sk_opts *o = calloc(1, sizeof(*o));
+	struct udp_queue q = { 0 };
 	int fd, ret;
 
 	if (!o)
@@ -347,14 +399,24 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		close(fd);
 		return -errno;
 	}
+	/* A raw socket's "port" is its protocol: not an address. */
+	if (e.type == SOCK_RAW)
+		((struct sockaddr_in *)&local)->sin_port = 0; /* sin6_port's place too */
 	if (take_addr(&local, &e.src_addr, sbuf, &e.src_port))
 		e.has_src_addr = e.has_src_port = true;
-	ret = e.type == SOCK_STREAM ? tcp_state(d, p, fd, &local, &e, dbuf, &t, &peer) :
-				      udp_state(d, p, fd, &local, &e, dbuf);
+	inet_raw_local(&e);
+	if (e.type == SOCK_STREAM)
+		ret = tcp_state(d, p, fd, &local, &e, dbuf, &t, &peer);
+	else if (inet_raw_kind(e.type, e.protocol))
+		ret = raw_state(d, p, fd, &local, &e, dbuf);
+	else
+		ret = udp_state(fd, &e, dbuf);
 	if (!ret) {
 		read_options(fd, &e);
 		ret = read_more(d, p, fd, &local, &e, o);
 	}
+	if (!ret && e.type == SOCK_DGRAM && e.protocol == IPPROTO_UDP)
+		ret = dump_queue(d, p, fd, &local, &e, &q);
 	/* Last: the options read above are the task's, not repair mode's. */
 	if (!ret && e.tcp)
 		ret = tcp_dump_conn(d, p, fd, &local, &peer, &t);
@@ -364,7 +426,21 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		ret = files_write(d, fe);
 	}
 	sk_opts_free(o);
+	udp_queue_free(&q);
 	return ret;
+}
+
+/* TCP, UDP, raw of any protocol, ping of the family's ICMP. */
+static bool kind_ok(const InetSkEntry *e)
+{
+	if (e->type == SOCK_RAW)
+		return e->protocol <= 255;
+	if (e->type == SOCK_DGRAM && e->protocol == IPPROTO_ICMP)
+		return e->family == AF_INET;
+	if (e->type == SOCK_DGRAM && e->protocol == IPPROTO_ICMPV6)
+		return e->family == AF_INET6;
+	return (e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP) ||
+	       (e->type == SOCK_DGRAM && e->protocol == IPPROTO_UDP);
 }
 
 static int inet_validate(const FileEntry *f, uint64_t data_size)
@@ -376,13 +452,11 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 	if (!e)
 		return restore_plan_bad("files.img", "file id %u has no inet_sk entry", f->id);
 	alen = e->family == AF_INET ? 4 : 16;
-	if ((e->family != AF_INET && e->family != AF_INET6) ||
-	    !((e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP) ||
-	      (e->type == SOCK_DGRAM && e->protocol == IPPROTO_UDP)) ||
+	if ((e->family != AF_INET && e->family != AF_INET6) || !kind_ok(e) ||
 	    (e->flags & ~INET_FLAGS) || (e->flags & O_ACCMODE) != O_RDWR ||
 	    e->has_src_addr != e->has_src_port || (e->has_src_addr && e->src_addr.len != alen) ||
 	    e->has_dst_addr != e->has_dst_port || (e->has_dst_addr && e->dst_addr.len != alen) ||
-	    (e->has_dst_addr && e->type != SOCK_DGRAM && !e->tcp) ||
+	    (e->has_dst_addr && e->type == SOCK_STREAM && !e->tcp) ||
 	    (e->tcp && (!e->has_dst_addr || !e->has_src_addr || e->has_backlog || e->closed)) ||
 	    (e->has_backlog && (e->type != SOCK_STREAM || e->backlog > MAX_BACKLOG)) ||
 	    (e->closed && (e->type != SOCK_STREAM || e->has_backlog)) ||
@@ -394,6 +468,9 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 	why = (e->tcp ? tcp_repair_bad(e->tcp, data_size) : NULL) ?: tcp_queue_bad(e, data_size);
 	if (why)
 		return restore_plan_bad("files.img", "TCP connection file id %u: %s", f->id, why);
+	why = udp_queue_bad(e);
+	if (why)
+		return restore_plan_bad("files.img", "UDP socket file id %u: %s", f->id, why);
 	why = sk_opts_bad(e->opts, e->n_opts, e->family);
 	if (why || (e->has_shutdown && (!e->shutdown || e->shutdown > 3)))
 		return restore_plan_bad("files.img", "IP socket file id %u: %s", f->id,
@@ -441,7 +518,9 @@ static int set_options(int fd, const InetSkEntry *e, const char **which)
 
 	if ((e->reuseaddr && set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) ||
 	    (e->reuseport && set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) ||
-	    (e->family == AF_INET6 && set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, e->v6only)) ||
+	    /* A raw socket's is the namespace's default, fixed at socket(). */
+	    (e->family == AF_INET6 && e->type != SOCK_RAW &&
+	     set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, e->v6only)) ||
 	    (e->freebind && e->family == AF_INET && set_int(fd, IPPROTO_IP, IP_FREEBIND, 1)) ||
 	    (e->freebind && e->family == AF_INET6 &&
 	     set_int(fd, IPPROTO_IPV6, IPV6_FREEBIND, 1)) ||
@@ -484,6 +563,10 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 	socklen_t len;
 	int fd = socket(e->family, e->type | SOCK_CLOEXEC, e->protocol), ret;
 
+	if (fd < 0 && errno == EACCES && e->type == SOCK_DGRAM && e->protocol != IPPROTO_UDP)
+		return task_files_err(tf, desc, "can't create an ICMP ping socket: "
+				      "net.ipv4.ping_group_range does not hold gid %u",
+				      (unsigned)getegid());
 	if (fd < 0)
 		return task_files_err(tf, desc, "can't create an IP socket: %s", strerror(errno));
 	ret = set_options(fd, e, &which);
@@ -509,7 +592,7 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 		ret = task_files_err(tf, desc, "can't listen: %s", strerror(errno));
 		goto err;
 	}
-	ret = tcp_queue_restore(tf, desc, e);
+	ret = tcp_queue_restore(tf, desc, e) ?: udp_queue_restore(tf, desc, fd, e);
 	if (ret)
 		goto err;
 	if (e->has_dst_addr && !e->tcp) {
@@ -572,14 +655,14 @@ static int inet_check(const struct restore_plan *p, uint32_t desc)
 {
 	const InetSkEntry *e = p->fdesc[desc].fe->inet_sk;
 	struct sockaddr_storage ss = { .ss_family = e->family };
-	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 32];
+	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 64], kind[48];
 	struct sk_who w = { .pid = p->pid, .fd = p->fdesc[desc].first_fd, .what = what };
 	int ret;
 
 	if (e->has_src_addr)
 		inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
 	inet_addr_name(&ss, name, sizeof(name));
-	snprintf(what, sizeof(what), "%s socket %s", e->type == SOCK_STREAM ? "TCP" : "UDP", name);
+	snprintf(what, sizeof(what), "%s %s", kind_name(e, kind, sizeof(kind)), name);
 	ret = sk_opts_check(&w, e->opts, e->n_opts, e->family, e->type, e->protocol);
 	return ret ?: check_closed(p, desc, e);
 }

@@ -24,8 +24,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <netinet/icmp6.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
+#include <linux/icmp.h>
 #include <linux/net_tstamp.h>
 #include <linux/netlink.h>
 
@@ -137,6 +139,15 @@ static const struct opt table[] = {
 	INT(IPPROTO_IP, IP_MULTICAST_ALL, 0),
 	{ IPPROTO_IP, IP_UNICAST_IF, "IP_UNICAST_IF", K_IFINDEX_BE, IFNAMSIZ - 1, 0, NULL },
 	INT(IPPROTO_IP, IP_LOCAL_PORT_RANGE, 0),
+	/* A raw socket's: its own IP header, the ICMP types it gets, router
+	 * alert packets, fragments not reassembled. */
+	INT(IPPROTO_IP, IP_HDRINCL, 0),
+	INT(IPPROTO_IP, IP_ROUTER_ALERT, 0),
+	INT(IPPROTO_IP, IP_NODEFRAG, 0),
+	BYTES(SOL_RAW, ICMP_FILTER, 4, 0),
+	INT(IPPROTO_IPV6, IPV6_HDRINCL, 0),
+	INT(IPPROTO_IPV6, IPV6_CHECKSUM, 0),
+	BYTES(SOL_ICMPV6, ICMP6_FILTER, sizeof(struct icmp6_filter), 0),
 	INT(IPPROTO_IPV6, IPV6_2292PKTINFO, 0),
 	INT(IPPROTO_IPV6, IPV6_2292HOPOPTS, 0),
 	INT(IPPROTO_IPV6, IPV6_2292DSTOPTS, 0),
@@ -278,7 +289,9 @@ static bool applies(const struct opt *t, int family)
 	if (family == AF_PACKET)
 		return t->level == SOL_SOCKET || t->level == SOL_PACKET;
 	if (t->level == SOL_NETLINK || t->level == SOL_PACKET ||
-	    (t->level == IPPROTO_IPV6 && family != AF_INET6))
+	    ((t->level == IPPROTO_IPV6 || t->level == SOL_ICMPV6) && family != AF_INET6))
+		return false;
+	if (t->level == SOL_RAW && family != AF_INET)
 		return false;
 	return !(t->flags & F_NOT_INET);
 }

@@ -1717,6 +1717,7 @@ run_bad_input() {
 	run_sysvipc_bad_input
 	run_cgroup_bad_input
 	run_netns_bad_input
+	run_inet_dgram_bad_input
 	run_ns_bad_input
 	run_tty_bad_input
 	run_refusal_bad_input
