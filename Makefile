@@ -6,6 +6,14 @@ CC		?= gcc
 PROTOC_C	?= protoc-c
 V		?= 0
 
+VERSION		:= 0.9.0
+# The commit this tree is (git describe --dirty): "unknown" outside a git
+# checkout of it, as a release tarball, even one unpacked inside another
+# repository (a packaging one), whose commit it is not.
+GIT_COMMIT	?= $(shell [ "$$(git -C '$(CURDIR)' rev-parse --show-toplevel 2>/dev/null)" = \
+		     '$(CURDIR)' ] && git -C '$(CURDIR)' describe --always --dirty --abbrev=12 \
+		     2>/dev/null || echo unknown)
+
 CFLAGS_COMMON	:= -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
 CFLAGS		+= $(CFLAGS_COMMON) -Icriu-lite/include -Ipie/include -Ibuild/images \
 		   -Ibuild -Ibuild/pie $(shell pkg-config --cflags libnl-3.0 2>/dev/null)
@@ -56,7 +64,7 @@ msg :=
 endif
 
 all: lmproc
-.PHONY: all deps demo check clean bench
+.PHONY: all deps demo check clean bench FORCE
 # Generated pie intermediates are kept: headers are included by the tool.
 .SECONDARY:
 
@@ -67,6 +75,16 @@ all: lmproc
 lmproc: $(TOOL_O) $(PB_O) $(BLOB_O)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Rewritten only when the version or the commit changed, so that only
+# version.o is rebuilt then.
+build/lmproc-version.h: FORCE
+	@mkdir -p build
+	$(Q)printf '#define LMPROC_VERSION "%s"\n#define LMPROC_COMMIT "%s"\n' \
+		'$(VERSION)' '$(GIT_COMMIT)' > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+build/criu-lite/cli/version.o: build/lmproc-version.h
 
 build/images/%.pb-c.c build/images/%.pb-c.h: images/%.proto
 	@mkdir -p build/images
