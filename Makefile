@@ -7,6 +7,13 @@ PROTOC_C	?= protoc-c
 V		?= 0
 
 VERSION		:= 0.9.0
+
+# "make install" as Debian packaging runs it (DESTDIR, PREFIX=/usr): the
+# binary in sbin, as Debian's criu, the man page and the bash completion.
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
 # The commit this tree is (git describe --dirty): "unknown" outside a git
 # checkout of it, as a release tarball, even one unpacked inside another
 # repository (a packaging one), whose commit it is not.
@@ -64,7 +71,7 @@ msg :=
 endif
 
 all: lmproc
-.PHONY: all deps demo check clean bench FORCE
+.PHONY: all deps demo check clean bench install uninstall FORCE
 # Generated pie intermediates are kept: headers are included by the tool.
 .SECONDARY:
 
@@ -154,6 +161,18 @@ bench: all test-progs
 	$(Q)sh bench/run.sh
 
 -include test/Makefile.inc test/unit/Makefile.inc bench/Makefile.inc
+
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/lmproc)
+	$(Q)install -d -m 755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	$(Q)install -m 755 lmproc $(DESTDIR)$(BINDIR)/lmproc
+	$(Q)install -m 644 docs/lmproc.8 $(DESTDIR)$(MANDIR)/man8/lmproc.8
+	$(Q)install -m 644 contrib/lmproc.bash-completion $(DESTDIR)$(BASHCOMPDIR)/lmproc
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(BINDIR)/lmproc)
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/lmproc $(DESTDIR)$(MANDIR)/man8/lmproc.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/lmproc
 
 clean:
 	$(Q)rm -rf build lmproc
