@@ -134,7 +134,7 @@ case_cli_man_covers_help() {
 # lmproc(8) renders with no warning and has every section a man page of
 # a command needs.
 case_cli_man_renders() {
-	local sect
+	local sect version
 
 	if ! command -v groff >/dev/null; then
 		REASON="no groff here to render the man page"
@@ -157,6 +157,11 @@ case_cli_man_renders() {
 	done
 	if ! grep -q "LMPROC_FAULT" "$RD/man.txt"; then
 		REASON="the rendered page does not mention LMPROC_FAULT"
+		return 1
+	fi
+	version=$("$LMPROC" --version | sed -n 's/^lmproc //p')
+	if ! grep -q "^\.TH LMPROC 8 .* \"lmproc $version\"" "$CLI_MAN"; then
+		REASON="docs/lmproc.8's .TH does not name lmproc $version (lmproc --version)"
 		return 1
 	fi
 }
