@@ -1,6 +1,7 @@
 # lmproc: live migration of Linux processes.
 # "make" builds ./lmproc; "make demo" and "make check" first install any
-# missing Debian build dependencies (see README.md).
+# missing Debian build dependencies (see README.md); "make install" (PREFIX,
+# DESTDIR) installs lmproc, its man page and its bash completion.
 
 CC		?= gcc
 PROTOC_C	?= protoc-c
@@ -143,8 +144,9 @@ build/pie/%-blob.o: build/pie/%.bin
 	$(Q)printf '\t.section .rodata\n\t.globl %s_blob\n\t.globl %s_blob_size\n\t.balign 64\n%s_blob:\n\t.incbin "%s"\n%s_blob_end:\n\t.balign 8\n%s_blob_size:\n\t.quad %s_blob_end - %s_blob\n\t.section .note.GNU-stack,"",@progbits\n' \
 		$* $* $* $< $* $* $* $* | $(CC) -c -x assembler -o $@ -
 
-# ip and ss, for the demo's and the tests' namespaces.
-DEBIAN_DEPS	+= iproute2
+# ip and ss, for the demo's and the tests' namespaces; groff, for the
+# test that renders the man page.
+DEBIAN_DEPS	+= iproute2 groff-base
 
 deps:
 	@sh contrib/install-deps.sh $(DEBIAN_DEPS)
