@@ -177,6 +177,8 @@ cli_tree() {
 # make install DESTDIR=... PREFIX=/usr, as dh_auto_install runs it:
 # exactly the binary (sbin, as Debian's criu), the man page and the
 # completion, with their modes; make uninstall takes them away again.
+# Not a sub-make of "make check": its MAKEFLAGS (a jobserver's fds) are
+# not ours.
 case_cli_install() {
 	local dest=$DD/dest want
 
@@ -186,7 +188,7 @@ case_cli_install() {
 644 usr/share/bash-completion/completions/lmproc
 755 usr/share/man/man8
 644 usr/share/man/man8/lmproc.8"
-	if ! (umask 022 && timeout -k 5 600 make -s -C "$ROOT" install DESTDIR="$dest" \
+	if ! (umask 022 && timeout -k 5 600 env -u MAKEFLAGS -u MFLAGS make -s -C "$ROOT" install DESTDIR="$dest" \
 		PREFIX=/usr) >"$RD/make.out" 2>&1; then
 		REASON="make install DESTDIR=$dest PREFIX=/usr failed: $(tail -n 1 "$RD/make.out")"
 		return 1
@@ -200,7 +202,7 @@ case_cli_install() {
 		REASON="the installed lmproc or lmproc.8 differs from the tree's"
 		return 1
 	fi
-	if ! timeout -k 5 60 make -s -C "$ROOT" uninstall DESTDIR="$dest" PREFIX=/usr \
+	if ! timeout -k 5 60 env -u MAKEFLAGS -u MFLAGS make -s -C "$ROOT" uninstall DESTDIR="$dest" PREFIX=/usr \
 		>"$RD/make.out" 2>&1; then
 		REASON="make uninstall failed: $(tail -n 1 "$RD/make.out")"
 		return 1
