@@ -66,7 +66,7 @@ case_cli_version_no_git() {
 
 	mkdir -p "$d" && cp "$ROOT/Makefile" "$d/" || return 1
 	git -C "$DD" init -q 2>/dev/null
-	if ! make -s -C "$d" build/lmproc-version.h >"$RD/make.out" 2>&1; then
+	if ! timeout -k 5 60 env -u MAKEFLAGS -u MFLAGS make -s -C "$d" build/lmproc-version.h >"$RD/make.out" 2>&1; then
 		REASON="make build/lmproc-version.h failed outside git: $(head -n 1 "$RD/make.out")"
 		return 1
 	fi
@@ -174,11 +174,15 @@ cli_tree() {
 		-path '*/completions' \) -printf '%m %P\n' | sort -k2)
 }
 
+# cli_make SECONDS ARGS...: make ARGS in the tree, bounded.  Not a
+# sub-make of "make check": its MAKEFLAGS (a jobserver's fds) are not ours.
+cli_make() {
+	timeout -k 5 "$1" env -u MAKEFLAGS -u MFLAGS make -s -C "$ROOT" "${@:2}"
+}
+
 # make install DESTDIR=... PREFIX=/usr, as dh_auto_install runs it:
 # exactly the binary (sbin, as Debian's criu), the man page and the
 # completion, with their modes; make uninstall takes them away again.
-# Not a sub-make of "make check": its MAKEFLAGS (a jobserver's fds) are
-# not ours.
 case_cli_install() {
 	local dest=$DD/dest want
 
@@ -188,8 +192,8 @@ case_cli_install() {
 644 usr/share/bash-completion/completions/lmproc
 755 usr/share/man/man8
 644 usr/share/man/man8/lmproc.8"
-	if ! (umask 022 && timeout -k 5 600 env -u MAKEFLAGS -u MFLAGS make -s -C "$ROOT" install DESTDIR="$dest" \
-		PREFIX=/usr) >"$RD/make.out" 2>&1; then
+	if ! (umask 022 && cli_make 600 install DESTDIR="$dest" PREFIX=/usr) \
+		>"$RD/make.out" 2>&1; then
 		REASON="make install DESTDIR=$dest PREFIX=/usr failed: $(tail -n 1 "$RD/make.out")"
 		return 1
 	fi
@@ -202,8 +206,7 @@ case_cli_install() {
 		REASON="the installed lmproc or lmproc.8 differs from the tree's"
 		return 1
 	fi
-	if ! timeout -k 5 60 env -u MAKEFLAGS -u MFLAGS make -s -C "$ROOT" uninstall DESTDIR="$dest" PREFIX=/usr \
-		>"$RD/make.out" 2>&1; then
+	if ! cli_make 60 uninstall DESTDIR="$dest" PREFIX=/usr >"$RD/make.out" 2>&1; then
 		REASON="make uninstall failed: $(tail -n 1 "$RD/make.out")"
 		return 1
 	fi
