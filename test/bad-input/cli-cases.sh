@@ -66,7 +66,7 @@ case_cli_version_no_git() {
 
 	mkdir -p "$d" && cp "$ROOT/Makefile" "$d/" || return 1
 	git -C "$DD" init -q 2>/dev/null
-	if ! timeout -k 5 60 env -u MAKEFLAGS -u MFLAGS make -s -C "$d" build/lmproc-version.h >"$RD/make.out" 2>&1; then
+	if ! ROOT=$d cli_make 60 build/lmproc-version.h >"$RD/make.out" 2>&1; then
 		REASON="make build/lmproc-version.h failed outside git: $(head -n 1 "$RD/make.out")"
 		return 1
 	fi
