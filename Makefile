@@ -1,10 +1,26 @@
 # lmproc: live migration of Linux processes.
 # "make" builds ./lmproc; "make demo" and "make check" first install any
-# missing Debian build dependencies (see README.md).
+# missing Debian build dependencies (see README.md); "make install" (PREFIX,
+# DESTDIR) installs lmproc, its man page and its bash completion.
 
 CC		?= gcc
 PROTOC_C	?= protoc-c
 V		?= 0
+
+VERSION		:= 0.9.0
+
+# "make install" as Debian packaging runs it (DESTDIR, PREFIX=/usr): the
+# binary in sbin, as Debian's criu, the man page and the bash completion.
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
+# The commit this tree is (git describe --dirty): "unknown" outside a git
+# checkout of it, as a release tarball, even one unpacked inside another
+# repository (a packaging one), whose commit it is not.
+GIT_COMMIT	?= $(shell [ "$$(git -C '$(CURDIR)' rev-parse --show-toplevel 2>/dev/null)" = \
+		     '$(CURDIR)' ] && git -C '$(CURDIR)' describe --always --dirty --abbrev=12 \
+		     2>/dev/null || echo unknown)
 
 CFLAGS_COMMON	:= -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE
 CFLAGS		+= $(CFLAGS_COMMON) -Icriu-lite/include -Ipie/include -Ibuild/images \
@@ -56,7 +72,7 @@ msg :=
 endif
 
 all: lmproc
-.PHONY: all deps demo check clean bench
+.PHONY: all deps demo check clean bench install uninstall FORCE
 # Generated pie intermediates are kept: headers are included by the tool.
 .SECONDARY:
 
@@ -67,6 +83,16 @@ all: lmproc
 lmproc: $(TOOL_O) $(PB_O) $(BLOB_O)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Rewritten only when the version or the commit changed, so that only
+# version.o is rebuilt then.
+build/lmproc-version.h: FORCE
+	@mkdir -p build
+	$(Q)printf '#define LMPROC_VERSION "%s"\n#define LMPROC_COMMIT "%s"\n' \
+		'$(VERSION)' '$(GIT_COMMIT)' > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+build/criu-lite/cli/version.o: build/lmproc-version.h
 
 build/images/%.pb-c.c build/images/%.pb-c.h: images/%.proto
 	@mkdir -p build/images
@@ -118,8 +144,9 @@ build/pie/%-blob.o: build/pie/%.bin
 	$(Q)printf '\t.section .rodata\n\t.globl %s_blob\n\t.globl %s_blob_size\n\t.balign 64\n%s_blob:\n\t.incbin "%s"\n%s_blob_end:\n\t.balign 8\n%s_blob_size:\n\t.quad %s_blob_end - %s_blob\n\t.section .note.GNU-stack,"",@progbits\n' \
 		$* $* $* $< $* $* $* $* | $(CC) -c -x assembler -o $@ -
 
-# ip and ss, for the demo's and the tests' namespaces.
-DEBIAN_DEPS	+= iproute2
+# ip and ss, for the demo's and the tests' namespaces; groff, for the
+# test that renders the man page.
+DEBIAN_DEPS	+= iproute2 groff-base
 
 deps:
 	@sh contrib/install-deps.sh $(DEBIAN_DEPS)
@@ -136,6 +163,18 @@ bench: all test-progs
 	$(Q)sh bench/run.sh
 
 -include test/Makefile.inc test/unit/Makefile.inc bench/Makefile.inc
+
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/lmproc)
+	$(Q)install -d -m 755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	$(Q)install -m 755 lmproc $(DESTDIR)$(BINDIR)/lmproc
+	$(Q)install -m 644 docs/lmproc.8 $(DESTDIR)$(MANDIR)/man8/lmproc.8
+	$(Q)install -m 644 contrib/lmproc.bash-completion $(DESTDIR)$(BASHCOMPDIR)/lmproc
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(BINDIR)/lmproc)
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/lmproc $(DESTDIR)$(MANDIR)/man8/lmproc.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/lmproc
 
 clean:
 	$(Q)rm -rf build lmproc

@@ -29,6 +29,7 @@ static const char usage_text[] =
 	"             | --insecure\n"
 	"  lmproc check   [--feature NAME]\n"
 	"  lmproc show    DIR|IMAGE\n"
+	"  lmproc --version\n"
 	"\n"
 	"Commands:\n"
 	"  dump      checkpoint process PID into image directory DIR; the process\n"
@@ -116,7 +117,8 @@ static const char usage_text[] =
 	"                          (default 30)\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
 	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
-	"  -h, --help              this text\n";
+	"  -h, --help              this text\n"
+	"  -V, --version           version, image format, commit and features; exit\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -292,6 +294,7 @@ int main(int argc, char **argv)
 		{ "auto-converge", no_argument, NULL, OPT_AUTO_CONVERGE },
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
 	struct lmproc_opts opts = { .max_downtime_ms = 300, .max_rounds = 8, .link_timeout_s = 30 };
@@ -299,7 +302,7 @@ int main(int argc, char **argv)
 	int level = LOG_WARN, vcount = 0, c, ret;
 	const char *cmd;
 
-	while ((c = getopt_long(argc, argv, "t:D:Rdjo:v::h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:Rdjo:v::hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (parse_pid(optarg, &opts.pid))
@@ -448,6 +451,8 @@ int main(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
+		case 'V':
+			return cmd_version();
 		default:
 			return usage_error("%s", "bad option");
 		}

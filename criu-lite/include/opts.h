@@ -116,5 +116,6 @@ int cmd_pre_dump(struct lmproc_opts *opts);
 int cmd_restore(struct lmproc_opts *opts);
 int cmd_check(struct lmproc_opts *opts);
 int cmd_show(struct lmproc_opts *opts);
+int cmd_version(void);
 
 #endif

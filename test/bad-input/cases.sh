@@ -1731,4 +1731,5 @@ run_bad_input() {
 	run_restore_safe_bad_input
 	run_migrate_bad_input
 	run_migrate_x509_bad_input
+	run_cli_bad_input
 }
