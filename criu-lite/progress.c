@@ -1,0 +1,85 @@
+/* Owns the progress line (progress.h): when it is drawn, at most four
+ * times a second and only after the first second, and its clearing, so
+ * that a log message or the end of the command never shares its line. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "progress.h"
+
+#define PROGRESS_DELAY_US 1000000
+#define PROGRESS_EVERY_US 250000
+
+static struct {
+	bool on;
+	bool shown;
+	const char *what;
+	unsigned int done, total;
+	uint64_t pages;
+	uint64_t t_start, t_drawn;
+} pg;
+
+void progress_start(bool on, const char *what)
+{
+	pg.on = on && isatty(STDERR_FILENO);
+	pg.shown = false;
+	pg.what = what;
+	pg.done = pg.total = 0;
+	pg.pages = 0;
+	pg.t_start = now_us();
+	pg.t_drawn = 0;
+}
+
+static void draw(uint64_t now)
+{
+	double mib = pg.pages * (double)PAGE_SIZE / (1024 * 1024);
+	double secs = (now - pg.t_start) / 1e6;
+
+	fprintf(stderr, "\r\033[K%s: %u/%u processes, %.1f MiB, %.1f MiB/s", pg.what, pg.done,
+		pg.total, mib, mib / secs);
+	fflush(stderr);
+	pg.shown = true;
+	pg.t_drawn = now;
+}
+
+static void tick(void)
+{
+	uint64_t now;
+
+	if (!pg.on)
+		return;
+	now = now_us();
+	if (now - pg.t_start < PROGRESS_DELAY_US || now - pg.t_drawn < PROGRESS_EVERY_US)
+		return;
+	draw(now);
+}
+
+void progress_procs(unsigned int done, unsigned int total)
+{
+	pg.done = done;
+	pg.total = total;
+	tick();
+}
+
+void progress_pages(uint64_t nr_pages)
+{
+	pg.pages += nr_pages;
+	tick();
+}
+
+void progress_clear(void)
+{
+	if (!pg.shown)
+		return;
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+	pg.shown = false;
+	/* Drawn again at the next update, not a quarter second later. */
+	pg.t_drawn = 0;
+}
+
+void progress_end(void)
+{
+	progress_clear();
+	pg.on = false;
+}
