@@ -2,6 +2,7 @@
  * times a second and only after the first second, and its clearing, so
  * that a log message or the end of the command never shares its line. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -16,8 +17,22 @@ static struct {
 	const char *what;
 	unsigned int done, total;
 	uint64_t pages;
-	uint64_t t_start, t_drawn;
+	uint64_t t_start, t_drawn, delay_us;
 } pg;
+
+/* LMPROC_PROGRESS_AFTER_MS: how long a command runs before its line
+ * shows (default a second; 0 for tests, whose commands are quick). */
+static uint64_t progress_delay_us(void)
+{
+	const char *s = getenv("LMPROC_PROGRESS_AFTER_MS");
+	char *end;
+	unsigned long ms;
+
+	if (!s || !*s)
+		return PROGRESS_DELAY_US;
+	ms = strtoul(s, &end, 10);
+	return *end ? PROGRESS_DELAY_US : ms * 1000;
+}
 
 void progress_start(bool on, const char *what)
 {
@@ -28,6 +43,7 @@ void progress_start(bool on, const char *what)
 	pg.pages = 0;
 	pg.t_start = now_us();
 	pg.t_drawn = 0;
+	pg.delay_us = progress_delay_us();
 }
 
 static void draw(uint64_t now)
@@ -36,7 +52,7 @@ static void draw(uint64_t now)
 	double secs = (now - pg.t_start) / 1e6;
 
 	fprintf(stderr, "\r\033[K%s: %u/%u processes, %.1f MiB, %.1f MiB/s", pg.what, pg.done,
-		pg.total, mib, mib / secs);
+		pg.total, mib, secs > 0 ? mib / secs : 0);
 	fflush(stderr);
 	pg.shown = true;
 	pg.t_drawn = now;
@@ -49,7 +65,7 @@ static void tick(void)
 	if (!pg.on)
 		return;
 	now = now_us();
-	if (now - pg.t_start < PROGRESS_DELAY_US || now - pg.t_drawn < PROGRESS_EVERY_US)
+	if (now - pg.t_start < pg.delay_us || now - pg.t_drawn < PROGRESS_EVERY_US)
 		return;
 	draw(now);
 }

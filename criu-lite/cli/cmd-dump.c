@@ -537,9 +537,12 @@ static int dump_frozen(struct dump_ctx *ctx)
 	}
 	if (!ret)
 		ret = tcp_dump_lock(ctx->tcp, ctx->live, ctx->nr_live);
-	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
+	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
+		progress_procs(i, ctx->tree.nr);
 		if (!ctx->tree.items[i].zombie)
 			ret = dump_one_frozen(ctx, &ctx->procs[i]);
+	}
+	progress_procs(ctx->tree.nr, ctx->tree.nr);
 	ret = files_dump_end(ctx->files, ret) ?: ret;
 	charge(ctx, ST_FILES);
 	shmem_dump_pages(ctx->shmem, &ctx->shmem_written, &ctx->shmem_in_parent);
@@ -672,6 +675,7 @@ static int pre_dump_running(struct dump_ctx *ctx)
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
 		struct proc_dump *pd = &ctx->procs[i];
 
+		progress_procs(i, ctx->tree.nr);
 		if (ctx->tree.items[i].zombie)
 			continue;
 		ret = interrupt_check();
@@ -686,6 +690,7 @@ static int pre_dump_running(struct dump_ctx *ctx)
 			ret = 0;
 		}
 	}
+	progress_procs(ctx->tree.nr, ctx->tree.nr);
 	if (!ret)
 		ret = pre_dump_shmem(ctx);
 	if (!ret && fault_injected("pre-dump-running"))
@@ -1041,13 +1046,19 @@ static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 	/* From here on a signal to lmproc is taken at the next safe point,
 	 * never in the middle of a step that must finish. */
 	interrupt_guard();
+	progress_start(opts->progress, pre_dump ? "pre-dump" : "dump");
 	ctx.t_start = now_us();
 	ctx.dfd = open_images_dir(opts->images_dir);
-	if (ctx.dfd < 0)
+	if (ctx.dfd < 0) {
+		progress_end();
+		if (opts->json_report)
+			report_json(&ctx, ctx.dfd);
 		return ctx.dfd;
+	}
 	ret = seize_check_target(ctx.pid) ?: interrupt_check();
 	if (!ret)
 		ret = pre_dump ? run_pre_dump(&ctx) : run_dump(&ctx);
+	progress_end();
 	if (ret == DUMP_HOLD_FROZEN) {
 		pr_info("Dump of pid %d: the tree is left stopped\n", ctx.pid);
 	} else if (ret) {
