@@ -1677,4 +1677,5 @@ run_bad_input() {
 	run_restore_safe_bad_input
 	run_migrate_bad_input
 	run_migrate_x509_bad_input
+	run_json_bad_input
 }
