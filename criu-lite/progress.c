@@ -70,10 +70,11 @@ static void tick(void)
 	draw(now);
 }
 
-void progress_procs(unsigned int done, unsigned int total)
+void progress_procs(unsigned int done, unsigned int total, uint64_t nr_pages)
 {
 	pg.done = done;
 	pg.total = total;
+	pg.pages += nr_pages;
 	tick();
 }
 

@@ -538,11 +538,11 @@ static int dump_frozen(struct dump_ctx *ctx)
 	if (!ret)
 		ret = tcp_dump_lock(ctx->tcp, ctx->live, ctx->nr_live);
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
-		progress_procs(i, ctx->tree.nr);
+		progress_procs(i, ctx->tree.nr, 0);
 		if (!ctx->tree.items[i].zombie)
 			ret = dump_one_frozen(ctx, &ctx->procs[i]);
 	}
-	progress_procs(ctx->tree.nr, ctx->tree.nr);
+	progress_procs(ctx->tree.nr, ctx->tree.nr, 0);
 	ret = files_dump_end(ctx->files, ret) ?: ret;
 	charge(ctx, ST_FILES);
 	shmem_dump_pages(ctx->shmem, &ctx->shmem_written, &ctx->shmem_in_parent);
@@ -675,7 +675,7 @@ static int pre_dump_running(struct dump_ctx *ctx)
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
 		struct proc_dump *pd = &ctx->procs[i];
 
-		progress_procs(i, ctx->tree.nr);
+		progress_procs(i, ctx->tree.nr, 0);
 		if (ctx->tree.items[i].zombie)
 			continue;
 		ret = interrupt_check();
@@ -690,7 +690,7 @@ static int pre_dump_running(struct dump_ctx *ctx)
 			ret = 0;
 		}
 	}
-	progress_procs(ctx->tree.nr, ctx->tree.nr);
+	progress_procs(ctx->tree.nr, ctx->tree.nr, 0);
 	if (!ret)
 		ret = pre_dump_shmem(ctx);
 	if (!ret && fault_injected("pre-dump-running"))

@@ -249,8 +249,8 @@ static int finish_tasks(struct restore_tree *t)
 		if (!t->ctx[i].plan.pid)
 			continue;
 		ret = restore_finish_task(&t->ctx[i]);
-		progress_pages(t->ctx[i].args->pages_restored + t->ctx[i].args->pages_premapped);
-		progress_procs(i + 1, t->nr);
+		progress_procs(i + 1, t->nr,
+			       t->ctx[i].args->pages_restored + t->ctx[i].args->pages_premapped);
 	}
 	return ret;
 }
@@ -297,6 +297,8 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	close_service_fds(t);
 	if (!ret)
 		ret = finish_tasks(t);
+	/* Before the tree runs: its own output never meets the line. */
+	progress_end();
 	/* The hand-over: the whole tree at once, or none of it. */
 	if (!ret && !opts->grace_ms)
 		ret = restore_pidns_wait_init(t) ?: restore_check_interrupt(t);

@@ -10,7 +10,8 @@
 /* WHAT ("dump", "restore"...) starts: shown only if ON, stderr is a
  * terminal and the command runs longer than a second. */
 void progress_start(bool on, const char *what);
-void progress_procs(unsigned int done, unsigned int total);
+/* DONE of TOTAL processes are through, NR_PAGES more copied with them. */
+void progress_procs(unsigned int done, unsigned int total, uint64_t nr_pages);
 /* NR_PAGES more copied; cheap enough for every batch of pages. */
 void progress_pages(uint64_t nr_pages);
 /* Clears the line if one is shown; the next update draws it again. */

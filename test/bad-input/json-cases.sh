@@ -288,6 +288,42 @@ PY
 	target_intact
 }
 
+# A restore -d on a pty draws its line too (1 of 1 process, the pages
+# its restorer filled) and clears it before the tree runs.  Under
+# script(1) lmproc has a session of its own, which the restored target
+# joins (warned): it is not the target's state that is checked here.
+case_progress_restore() {
+	local cmd out
+
+	if ! command -v script >/dev/null; then
+		REASON="script (util-linux) missing"
+		return 2
+	fi
+	target_up || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	printf -v cmd '%q ' timeout -k 5 "$LM_TIMEOUT" "$LMPROC" restore -d -D "$RD/img"
+	if ! LMPROC_PROGRESS_AFTER_MS=0 script -qec "$cmd" /dev/null >"$RD/tty.out" 2>&1 \
+		</dev/null; then
+		REASON="restore -d on a pty failed: $(head -c 200 "$RD/tty.out")"
+		kill_ours "$TPID"
+		return 1
+	fi
+	if ! out=$(python3 - "$RD/tty.out" 2>&1 <<'PY'
+import re, sys
+out = open(sys.argv[1], "rb").read().decode("utf-8", "replace")
+if not re.search(r"\r\x1b\[Krestore: 1/1 processes, (?!0\.0 )[0-9.]+ MiB, [0-9.]+ MiB/s\r\x1b\[K$", out):
+    sys.exit(f"no progress line of 1/1 processes cleared at the end: {out[-200:]!r}")
+PY
+	); then
+		REASON="progress line of a restore on a pty: $(echo "$out" | tail -n 1 | cut -c1-300)"
+		kill_ours "$TPID"
+		return 1
+	fi
+	kill_ours "$TPID"
+}
+
 run_json_bad_input() {
 	bad_case json-dump case_json_dump
 	bad_case json-pre-dump case_json_pre_dump
@@ -296,4 +332,5 @@ run_json_bad_input() {
 	bad_case json-check case_json_check
 	bad_case json-refused case_json_refused
 	bad_case progress-line case_progress_line
+	bad_case progress-restore case_progress_restore
 }
