@@ -58,8 +58,7 @@ void json_str(FILE *f, const char *str)
 	fputc('"', f);
 }
 
-static void json_pb_field(FILE *f, const ProtobufCFieldDescriptor *fd, const void *p,
-			  bool first)
+static void json_pb_field(FILE *f, const ProtobufCFieldDescriptor *fd, const void *p, bool first)
 {
 	fprintf(f, "%s\"%s\": ", first ? "" : ", ", fd->name);
 	switch (fd->type) {

@@ -21,8 +21,8 @@ static void print_feature(const struct kerndat *kd, enum kd_feature f)
 
 static void feature_json(const struct kerndat *kd, enum kd_feature f, bool first)
 {
-	printf("%s{\"name\": \"%s\", \"ok\": %s, \"required\": %s, \"detail\": ",
-	       first ? "" : ", ", kerndat_feature_name(f), kd->feat[f].ok ? "true" : "false",
+	printf("%s{\"name\": \"%s\", \"ok\": %s, \"required\": %s, \"detail\": ", first ? "" : ", ",
+	       kerndat_feature_name(f), kd->feat[f].ok ? "true" : "false",
 	       kerndat_required(f) ? "true" : "false");
 	json_str(stdout, kd->feat[f].why);
 	printf("}");

@@ -985,9 +985,8 @@ static void report_proc_json(const struct dump_ctx *ctx, size_t i)
 	       "\"pages_skipped_zero\": %llu, \"pages_skipped_parent\": %llu, "
 	       "\"pages_shared_parent\": %llu, \"pagemap_scan_time_us\": %llu, "
 	       "\"memdump_time_us\": %llu, \"memwrite_time_us\": %llu}",
-	       (unsigned long long)p->pages_scanned,
-	       (unsigned long long)p->pages_written, (unsigned long long)p->pages_zero,
-	       (unsigned long long)p->pages_skipped_parent,
+	       (unsigned long long)p->pages_scanned, (unsigned long long)p->pages_written,
+	       (unsigned long long)p->pages_zero, (unsigned long long)p->pages_skipped_parent,
 	       (unsigned long long)p->pages_shared_task, (unsigned long long)p->scan_us,
 	       (unsigned long long)p->memdump_us, (unsigned long long)p->memwrite_us);
 }
@@ -1020,8 +1019,7 @@ static void report_json(const struct dump_ctx *ctx, int ret)
 	if (!ctx->pre_dump)
 		printf(", \"leave_running\": %s", ctx->opts->leave_running ? "true" : "false");
 	else
-		printf(", \"track_backend\": \"%s\"",
-		       track_backend_name(root_round(ctx)->backend));
+		printf(", \"track_backend\": \"%s\"", track_backend_name(root_round(ctx)->backend));
 	images_size(ctx->dfd, &nr_images, &bytes);
 	printf(", \"images\": %u, \"bytes_written\": %llu, \"processes\": [", nr_images,
 	       (unsigned long long)bytes);

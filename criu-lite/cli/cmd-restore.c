@@ -424,8 +424,8 @@ static void late_interrupt(int sig, bool waiting)
 /* --json: one object on stdout, printed once the tree runs (before the
  * wait without -d, so that a script learns the pid at once), or why the
  * restore failed. */
-static void report_json(const struct lmproc_opts *opts, const struct restore_report *rep,
-			pid_t pid, int ret)
+static void report_json(const struct lmproc_opts *opts, const struct restore_report *rep, pid_t pid,
+			int ret)
 {
 	bool refused = ret == -EOPNOTSUPP || ret == -EINVAL || ret == -EPERM || ret == -EACCES ||
 		       ret == -EBUSY || ret == -EEXIST || ret == -ENOENT || ret == -EPROTO;
