@@ -76,18 +76,22 @@ same_as_show(s, show)
 '
 
 # A dump -R: the object is what the dump did, its stats those of
-# stats-dump.img; the target runs on.
+# stats-dump.img; the target runs on.  The images directory's name has a
+# quote, a backslash, a tab and a non-ASCII letter, which the object
+# gives back exactly.
 case_json_dump() {
+	local dir=$RD/im\"g\\$'\t'é
+
 	target_up || return 1
-	mkdir -p "$RD/img"
-	if ! bad_lmproc dump -R -t "$TPID" -D "$RD/img" --json; then
+	mkdir -p "$dir"
+	if ! bad_lmproc dump -R -t "$TPID" -D "$dir" --json; then
 		REASON="dump -R --json failed: $(head -n 1 "$RD/bad.err")"
 		return 1
 	fi
-	show_img "$RD/img/stats-dump.img" "$RD/show.json" || return 1
+	show_img "$dir/stats-dump.img" "$RD/show.json" || return 1
 	json_check "$RD/bad.out" "$JSON_DUMP_CODE
 want(o.get('leave_running') is True, 'leave_running')" \
-		dump dumped "$TPID" "$RD/img" "$RD/show.json" || return 1
+		dump dumped "$TPID" "$dir" "$RD/show.json" || return 1
 	target_intact
 }
 
