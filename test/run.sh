@@ -97,6 +97,8 @@ SUITE_LIMIT=${SUITE_LIMIT:-1200}	# seconds: stop starting runs after this (a cle
 . "$ROOT/test/bad-input/migrate-x509-cases.sh"
 # shellcheck source=test/bad-input/cli-cases.sh
 . "$ROOT/test/bad-input/cli-cases.sh"
+# shellcheck source=test/bad-input/json-cases.sh
+. "$ROOT/test/bad-input/json-cases.sh"
 
 ALL_MODES="plain leave-running two-dumps pre-dump"
 MODES=${MODES:-$ALL_MODES}

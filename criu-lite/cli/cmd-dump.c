@@ -1,6 +1,7 @@
 /* `lmproc dump`: freezes a process tree, collects its state into images
  * and kills it (or lets it run on with -R).  Owns the order of the steps and
  * the guarantee that any failure leaves the target running as before. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include "image.h"
 #include "infect.h"
 #include "interrupt.h"
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "mem-cow.h"
@@ -27,6 +30,7 @@
 #include "opts.h"
 #include "page-xfer.h"
 #include "parasite-syscall.h"
+#include "progress.h"
 #include "proc.h"
 #include "pstree.h"
 #include "restore.h"
@@ -110,6 +114,8 @@ struct dump_ctx {
 	 * since the last one (t_mark). */
 	uint64_t stage_us[ST_NR];
 	uint64_t t_mark;
+	DumpStatsEntry stats; /* the last stats-dump.img written, for --json */
+	bool has_stats;
 };
 
 static int open_images_dir(const char *dir)
@@ -274,6 +280,8 @@ static int dump_stats(struct dump_ctx *ctx)
 		}
 	}
 	stats_stages(ctx, &ds);
+	ctx->stats = ds;
+	ctx->has_stats = true;
 	return img_write_one(ctx->dfd, IMG_STATS_DUMP, 0, &ds.base);
 }
 
@@ -529,9 +537,12 @@ static int dump_frozen(struct dump_ctx *ctx)
 	}
 	if (!ret)
 		ret = tcp_dump_lock(ctx->tcp, ctx->live, ctx->nr_live);
-	for (size_t i = 0; i < ctx->tree.nr && !ret; i++)
+	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
+		progress_procs(i, ctx->tree.nr, 0);
 		if (!ctx->tree.items[i].zombie)
 			ret = dump_one_frozen(ctx, &ctx->procs[i]);
+	}
+	progress_procs(ctx->tree.nr, ctx->tree.nr, 0);
 	ret = files_dump_end(ctx->files, ret) ?: ret;
 	charge(ctx, ST_FILES);
 	shmem_dump_pages(ctx->shmem, &ctx->shmem_written, &ctx->shmem_in_parent);
@@ -664,6 +675,7 @@ static int pre_dump_running(struct dump_ctx *ctx)
 	for (size_t i = 0; i < ctx->tree.nr && !ret; i++) {
 		struct proc_dump *pd = &ctx->procs[i];
 
+		progress_procs(i, ctx->tree.nr, 0);
 		if (ctx->tree.items[i].zombie)
 			continue;
 		ret = interrupt_check();
@@ -678,6 +690,7 @@ static int pre_dump_running(struct dump_ctx *ctx)
 			ret = 0;
 		}
 	}
+	progress_procs(ctx->tree.nr, ctx->tree.nr, 0);
 	if (!ret)
 		ret = pre_dump_shmem(ctx);
 	if (!ret && fault_injected("pre-dump-running"))
@@ -919,6 +932,109 @@ static bool report_cause(const struct dump_ctx *ctx)
 	return true;
 }
 
+/* A refusal: lmproc would not dump what it found (the target, a file,
+ * a mapping, images restore would refuse); anything else failed (I/O,
+ * memory, a process that died, a signal). */
+static bool is_refusal(const struct dump_ctx *ctx, int ret)
+{
+	if (pstree_first_death(&ctx->tree) || interrupt_signal())
+		return false;
+	return ret == -EOPNOTSUPP || ret == -EINVAL || ret == -EPERM || ret == -EACCES ||
+	       ret == -EBUSY || ret == -ESRCH || ret == -EEXIST;
+}
+
+/* The number and bytes of the images in the directory, for --json. */
+static void images_size(int dfd, unsigned int *nr, uint64_t *bytes)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	struct stat sb;
+
+	*nr = 0;
+	*bytes = 0;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 4 || strcmp(de->d_name + len - 4, ".img") ||
+		    fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) || !S_ISREG(sb.st_mode))
+			continue;
+		(*nr)++;
+		*bytes += sb.st_size;
+	}
+	closedir(d);
+}
+
+static void report_proc_json(const struct dump_ctx *ctx, size_t i)
+{
+	const struct pstree_item *it = &ctx->tree.items[i];
+	const struct proc_dump *pd = &ctx->procs[i];
+	const struct page_xfer_stats *p = &pd->pages;
+
+	printf("%s{\"pid\": %d", i ? ", " : "", it->pid);
+	if (it->zombie || pd->exited) {
+		printf(", \"%s\": true}", it->zombie ? "zombie" : "exited");
+		return;
+	}
+	printf(", \"pages_scanned\": %llu, \"pages_written\": %llu, "
+	       "\"pages_skipped_zero\": %llu, \"pages_skipped_parent\": %llu, "
+	       "\"pages_shared_parent\": %llu, \"pagemap_scan_time_us\": %llu, "
+	       "\"memdump_time_us\": %llu, \"memwrite_time_us\": %llu}",
+	       (unsigned long long)p->pages_scanned, (unsigned long long)p->pages_written,
+	       (unsigned long long)p->pages_zero, (unsigned long long)p->pages_skipped_parent,
+	       (unsigned long long)p->pages_shared_task, (unsigned long long)p->scan_us,
+	       (unsigned long long)p->memdump_us, (unsigned long long)p->memwrite_us);
+}
+
+/* --json: one object on stdout, what the dump did and its figures (the
+ * stats-dump.img fields under their names), or why it did not. */
+static void report_json(const struct dump_ctx *ctx, int ret)
+{
+	const char *result = ctx->pre_dump ? "pre-dumped" : "dumped";
+	unsigned int nr_images;
+	uint64_t bytes;
+
+	if (ret)
+		result = is_refusal(ctx, ret) ? "refused" : "failed";
+	printf("{\"command\": \"%s\", \"result\": \"%s\", \"pid\": %d, \"images_dir\": ",
+	       ctx->pre_dump ? "pre-dump" : "dump", result, ctx->pid);
+	json_str(stdout, ctx->opts->images_dir);
+	printf(", \"prev_images_dir\": ");
+	if (ctx->opts->prev_images_dir)
+		json_str(stdout, ctx->opts->prev_images_dir);
+	else
+		printf("null");
+	if (ret) {
+		printf(", \"reason\": ");
+		json_str(stdout, log_first_error()[0] ? log_first_error() : strerror(-ret));
+		printf(", \"errno\": \"%s\"}\n", strerrorname_np(-ret) ?: "?");
+		fflush(stdout);
+		return;
+	}
+	if (!ctx->pre_dump)
+		printf(", \"leave_running\": %s", ctx->opts->leave_running ? "true" : "false");
+	else
+		printf(", \"track_backend\": \"%s\"", track_backend_name(root_round(ctx)->backend));
+	images_size(ctx->dfd, &nr_images, &bytes);
+	printf(", \"images\": %u, \"bytes_written\": %llu, \"processes\": [", nr_images,
+	       (unsigned long long)bytes);
+	for (size_t i = 0; i < ctx->tree.nr; i++)
+		report_proc_json(ctx, i);
+	printf("]");
+	if (ctx->has_stats) {
+		printf(", \"stats\": {");
+		json_pb_scalars(stdout, &ctx->stats.base);
+		printf("}");
+	}
+	printf("}\n");
+	fflush(stdout);
+}
+
 static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 {
 	struct dump_ctx ctx = { .opts = opts, .pid = opts->pid, .dfd = -1, .pre_dump = pre_dump };
@@ -928,13 +1044,19 @@ static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 	/* From here on a signal to lmproc is taken at the next safe point,
 	 * never in the middle of a step that must finish. */
 	interrupt_guard();
+	progress_start(opts->progress, pre_dump ? "pre-dump" : "dump");
 	ctx.t_start = now_us();
 	ctx.dfd = open_images_dir(opts->images_dir);
-	if (ctx.dfd < 0)
+	if (ctx.dfd < 0) {
+		progress_end();
+		if (opts->json_report)
+			report_json(&ctx, ctx.dfd);
 		return ctx.dfd;
+	}
 	ret = seize_check_target(ctx.pid) ?: interrupt_check();
 	if (!ret)
 		ret = pre_dump ? run_pre_dump(&ctx) : run_dump(&ctx);
+	progress_end();
 	if (ret == DUMP_HOLD_FROZEN) {
 		pr_info("Dump of pid %d: the tree is left stopped\n", ctx.pid);
 	} else if (ret) {
@@ -954,6 +1076,8 @@ static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 			(unsigned long)ctx.pages.pages_written,
 			(unsigned long)ctx.pages.pages_skipped_parent);
 	}
+	if (opts->json_report && ret != DUMP_HOLD_FROZEN)
+		report_json(&ctx, ret);
 	free_procs(&ctx, ret != 0);
 	close(ctx.dfd);
 	return ret;

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -25,11 +26,13 @@
 #include "sk-unix.h"
 #include "image.h"
 #include "interrupt.h"
+#include "json.h"
 #include "log.h"
 #include "mem-cow.h"
 #include "namespaces.h"
 #include "netns.h"
 #include "opts.h"
+#include "progress.h"
 #include "restore.h"
 #include "restore-stage.h"
 #include "seccomp.h"
@@ -38,6 +41,16 @@
 #include "tty.h"
 
 #include "stats.pb-c.h"
+
+/* What --json tells of a restore that succeeded: stats-restore.img's
+ * figures (the root's) and each process's pid and pages. */
+struct restore_report {
+	RestoreStatsEntry stats;
+	bool has_stats;
+	size_t nr;
+	pid_t *pids;
+	uint64_t *pages;
+};
 
 static int open_images_dir(const char *dir)
 {
@@ -58,7 +71,7 @@ static int open_images_dir(const char *dir)
 
 /* Stats are for bench/ and the planner; a read-only images directory
  * (a restore from shipped images) is no reason to fail. */
-static void write_stats(const struct restore_ctx *ctx)
+static void write_stats(const struct restore_ctx *ctx, struct restore_report *rep)
 {
 	RestoreStatsEntry st = RESTORE_STATS_ENTRY__INIT;
 	struct stat sb;
@@ -80,6 +93,8 @@ static void write_stats(const struct restore_ctx *ctx)
 		ctx->pid, (unsigned long long)st.pages_restored,
 		(unsigned long long)st.forking_time_us, (unsigned long long)st.restore_time_us,
 		(unsigned long long)st.total_time_us);
+	rep->stats = st;
+	rep->has_stats = true;
 	if (faccessat(ctx->dfd, ".", W_OK, AT_EACCESS)) {
 		pr_debug("Not writing stats-restore.img: %s is not writable (%s)\n",
 			 ctx->opts->images_dir, strerror(errno));
@@ -207,7 +222,41 @@ static void release_locks(struct restore_tree *t)
 		netns_leave(back);
 }
 
-static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start)
+/* The processes restored, for --json, while their areas are there. */
+static void report_procs(const struct restore_tree *t, struct restore_report *rep)
+{
+	rep->pids = calloc(t->nr, sizeof(*rep->pids));
+	rep->pages = calloc(t->nr, sizeof(*rep->pages));
+	if (!rep->pids || !rep->pages)
+		return;
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct restore_ctx *c = &t->ctx[i];
+
+		if (!c->plan.pid)
+			continue;
+		rep->pids[rep->nr] = c->pid;
+		rep->pages[rep->nr++] = c->args->pages_restored + c->args->pages_premapped;
+	}
+}
+
+/* Each process's restorer has filled its pages once its task is
+ * finished: the progress line counts them. */
+static int finish_tasks(struct restore_tree *t)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < t->nr && !ret; i++) {
+		if (!t->ctx[i].plan.pid)
+			continue;
+		ret = restore_finish_task(&t->ctx[i]);
+		progress_procs(i + 1, t->nr,
+			       t->ctx[i].args->pages_restored + t->ctx[i].args->pages_premapped);
+	}
+	return ret;
+}
+
+static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start,
+		   struct restore_report *rep)
 {
 	int ret = prepare(t, opts, dfd);
 	bool unlocked = false, committed = false, ran = false;
@@ -246,9 +295,10 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	ret = restore_leave_ns(t) ?: ret;
 	/* Only the tasks need them, and they have their own copies. */
 	close_service_fds(t);
-	for (size_t i = 0; i < t->nr && !ret; i++)
-		if (t->ctx[i].plan.pid)
-			ret = restore_finish_task(&t->ctx[i]);
+	if (!ret)
+		ret = finish_tasks(t);
+	/* Before the tree runs: its own output never meets the line. */
+	progress_end();
 	/* The hand-over: the whole tree at once, or none of it. */
 	if (!ret && !opts->grace_ms)
 		ret = restore_pidns_wait_init(t) ?: restore_check_interrupt(t);
@@ -314,7 +364,8 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 	for (size_t i = 0; i < t->nr; i++)
 		if (t->ctx[i].plan.pid)
 			restore_done_shmem(&t->ctx[i]);
-	write_stats(&t->ctx[0]);
+	write_stats(&t->ctx[0], rep);
+	report_procs(t, rep);
 	return 0;
 }
 
@@ -370,22 +421,59 @@ static void late_interrupt(int sig, bool waiting)
 		raise(sig);
 }
 
+/* --json: one object on stdout, printed once the tree runs (before the
+ * wait without -d, so that a script learns the pid at once), or why the
+ * restore failed. */
+static void report_json(const struct lmproc_opts *opts, const struct restore_report *rep, pid_t pid,
+			int ret)
+{
+	bool refused = ret == -EOPNOTSUPP || ret == -EINVAL || ret == -EPERM || ret == -EACCES ||
+		       ret == -EBUSY || ret == -EEXIST || ret == -ENOENT || ret == -EPROTO;
+
+	printf("{\"command\": \"restore\", \"result\": \"%s\", \"images_dir\": ",
+	       ret ? (refused ? "refused" : "failed") : "restored");
+	json_str(stdout, opts->images_dir);
+	if (ret) {
+		printf(", \"reason\": ");
+		json_str(stdout, log_first_error()[0] ? log_first_error() : strerror(-ret));
+		printf(", \"errno\": \"%s\"}\n", strerrorname_np(-ret) ?: "?");
+		fflush(stdout);
+		return;
+	}
+	printf(", \"pid\": %d, \"detach\": %s, \"pidns\": %s, \"processes\": [", pid,
+	       opts->detach ? "true" : "false", opts->pidns ? "true" : "false");
+	for (size_t i = 0; i < rep->nr; i++)
+		printf("%s{\"pid\": %d, \"pages_restored\": %llu}", i ? ", " : "", rep->pids[i],
+		       (unsigned long long)rep->pages[i]);
+	printf("]");
+	if (rep->has_stats) {
+		printf(", \"stats\": {");
+		json_pb_scalars(stdout, &rep->stats.base);
+		printf("}");
+	}
+	printf("}\n");
+	fflush(stdout);
+}
+
 int cmd_restore(struct lmproc_opts *opts)
 {
 	struct restore_tree t = { .init_pidfd = -1, .lmproc_pidfd = -1 };
+	struct restore_report rep = {};
 	uint64_t t_start = now_ns();
 	pid_t pid = 0;
 	int dfd, ret, sig;
 
+	progress_start(opts->progress, "restore");
 	ret = interrupt_catch();
 	if (ret)
-		return ret;
+		goto out;
 	dfd = open_images_dir(opts->images_dir);
 	if (dfd < 0) {
 		interrupt_release();
-		return dfd;
+		ret = dfd;
+		goto out;
 	}
-	ret = restore(&t, opts, dfd, t_start);
+	ret = restore(&t, opts, dfd, t_start, &rep);
 	/* With -d lmproc keeps them to its end: a signal after the hand-over
 	 * must not make a complete restore look failed. */
 	if (ret || !opts->detach)
@@ -395,7 +483,15 @@ int cmd_restore(struct lmproc_opts *opts)
 	free_tree(&t);
 	close(dfd);
 	if (ret)
-		return ret < 0 ? ret : -EIO;
+		ret = ret < 0 ? ret : -EIO;
+out:
+	progress_end();
+	if (opts->json_report)
+		report_json(opts, &rep, pid, ret);
+	free(rep.pids);
+	free(rep.pages);
+	if (ret)
+		return ret;
 	sig = interrupt_signal();
 	if (sig)
 		late_interrupt(sig, !opts->detach);

@@ -15,10 +15,10 @@ static const char usage_text[] =
 	"Usage:\n"
 	"  lmproc dump    -t PID -D DIR [-R] [--page-path read|splice] [--prev-images-dir DIR]\n"
 	"                 [--ext-unix-sk] [--tcp-established] [--skip-in-flight]\n"
-	"                 [--network-lock nftables|iptables|skip]\n"
-	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
+	"                 [--network-lock nftables|iptables|skip] [--json]\n"
+	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND] [--json]\n"
 	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
-	"                 [--manage-cgroups[=soft|full|strict|ignore]]\n"
+	"                 [--manage-cgroups[=soft|full|strict|ignore]] [--json]\n"
 	"  lmproc serve   -D DIR [--listen ADDR:PORT] CHANNEL [--link-timeout S]\n"
 	"  lmproc migrate -t PID --to ADDR:PORT CHANNEL [--tls-no-cn-verify]\n"
 	"                 [--max-downtime MS] [--max-rounds N] [--max-time S] [--auto-converge]\n"
@@ -27,7 +27,7 @@ static const char usage_text[] =
 	"                 [--link-timeout S]\n"
 	"    CHANNEL: --tls-psk-file FILE | --tls-cacert FILE --tls-cert FILE --tls-key FILE\n"
 	"             | --insecure\n"
-	"  lmproc check   [--feature NAME]\n"
+	"  lmproc check   [--feature NAME] [--json]\n"
 	"  lmproc show    DIR|IMAGE\n"
 	"  lmproc --version\n"
 	"\n"
@@ -101,7 +101,10 @@ static const char usage_text[] =
 	"                          name --to's address in an IP address SAN\n"
 	"      --insecure          serve, migrate: plaintext channel, no authentication\n"
 	"      --json              migrate: one JSON object per pre-copy round, then\n"
-	"                          the summary, on stdout\n"
+	"                          the summary, on stdout; dump, pre-dump, restore,\n"
+	"                          check: one JSON object on stdout, what the command\n"
+	"                          did and its figures (also when it fails), no\n"
+	"                          progress line\n"
 	"      --max-downtime MS   migrate: freeze for the final dump once the\n"
 	"                          predicted downtime is under MS (default 300)\n"
 	"      --max-rounds N      migrate: at most N pre-copy rounds (default 8;\n"
@@ -469,6 +472,13 @@ int main(int argc, char **argv)
 		level = LOG_DEBUG;
 	if (log_init(level, log_file))
 		return 1;
+	/* migrate and serve run dumps and restores of their own: only these
+	 * commands' own print the object or the progress line. */
+	if (!strcmp(cmd, "dump") || !strcmp(cmd, "pre-dump") || !strcmp(cmd, "restore") ||
+	    !strcmp(cmd, "check")) {
+		opts.json_report = opts.json;
+		opts.progress = !opts.json;
+	}
 
 	if (!strcmp(cmd, "dump")) {
 		if (!opts.pid)

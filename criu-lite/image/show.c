@@ -26,6 +26,7 @@
 
 #include "common.h"
 #include "image.h"
+#include "json.h"
 #include "log.h"
 #include "opts.h"
 
@@ -41,56 +42,9 @@ static void json_newline(struct json_out *out)
 		fputs("  ", out->f);
 }
 
-/* Length of the valid UTF-8 sequence at S (at most LEFT bytes), 0 if the
- * bytes there are not one: those are escaped byte by byte so the output
- * stays valid JSON whatever a path holds. */
-static size_t utf8_seq_len(const unsigned char *s, size_t left)
-{
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (n > left)
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 static void json_string(struct json_out *out, const char *str)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t left = strlen(str);
-
-	fputc('"', out->f);
-	while (left) {
-		size_t n = utf8_seq_len(s, left);
-
-		if (*s == '"' || *s == '\\')
-			fprintf(out->f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", out->f);
-		else if (*s == '\t')
-			fputs("\\t", out->f);
-		else if (*s < 0x20 || n == 0)
-			fprintf(out->f, "\\u%04x", *s);
-		else
-			fwrite(s, 1, n, out->f);
-		if (!n)
-			n = 1;
-		s += n;
-		left -= n;
-	}
-	fputc('"', out->f);
+	json_str(out->f, str);
 }
 
 static void json_key(struct json_out *out, const char *key, bool first)

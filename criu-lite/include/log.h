@@ -20,6 +20,9 @@ int log_get_level(void);
 /* How many errors were logged so far: a failure that logged none still
  * owes the user one line. */
 unsigned int log_error_count(void);
+/* The first error logged (counted), one line without "Error: "; "" if
+ * none: the reason a --json object gives. */
+const char *log_first_error(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Until log_capture_end(), the first error goes into BUF (one line, no
  * "Error: "), not counted, and every message reaches the log only at -v4:

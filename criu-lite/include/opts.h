@@ -73,7 +73,12 @@ struct lmproc_opts {
 	const char *tls_key;		/* --tls-key: its private key */
 	bool tls_no_cn_verify;		/* migrate --tls-no-cn-verify */
 	bool insecure;			/* --insecure: plaintext channel */
-	bool json;			/* migrate --json */
+	bool json;			/* --json */
+	/* dump, pre-dump, restore, check --json: the command's own object on
+	 * stdout (never set for the dumps and restores migrate and serve
+	 * run, which report in their own words). */
+	bool json_report;
+	bool progress;			/* the progress line, if stderr is a terminal */
 	int max_downtime_ms;		/* migrate --max-downtime (default 300) */
 	int max_rounds;			/* migrate --max-rounds (default 8) */
 	int max_time_s;			/* migrate --max-time (0: no limit) */

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "mem-cow.h"
 #include "page-xfer.h"
+#include "progress.h"
 #include "pagemap-scan.h"
 
 #include "pagemap.pb-c.h"
@@ -725,6 +726,7 @@ static int dump_windows(struct page_source *src, struct page_writer *w, const st
 		t = now_us();
 		if (ret || !nr_runs)
 			continue;
+		progress_pages(nr_pages);
 		if (!b) {
 			ret = splice_batch(w, src->ctl, src->pipe_fds, runs, nr_runs, nr_pages);
 			continue;

@@ -1732,4 +1732,5 @@ run_bad_input() {
 	run_migrate_bad_input
 	run_migrate_x509_bad_input
 	run_cli_bad_input
+	run_json_bad_input
 }
