@@ -1,0 +1,288 @@
+/* Owns the CPU as dump and restore see it: the CPUID feature words and
+ * the xsave layout a dump records in inventory.img (cpu_entry), their
+ * validation, and the check that this host has every feature and xsave
+ * component the dumped process may use (--cpu-cap).  A process restored
+ * on a CPU without an instruction it used dies at its first use, long
+ * after the restore: refused before, naming the feature.
+ *
+ * "ins" (the default, with "fpu") compares every recorded bit but those
+ * that describe the machine rather than what a process can execute
+ * (hypervisor, APIC, mitigations, ...: sys below), so that hosts of one
+ * fleet that differ only there are not refused; "cpu" compares them all. */
+#include <cpuid.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+#include "cpu.h"
+#include "log.h"
+#include "restore.h"
+
+#define XSAVE_SIZE_MIN 576
+#define XSAVE_SIZE_MAX (64 << 10)
+
+/* One recorded CPUID register: where it comes from, its bits' names (as
+ * /proc/cpuinfo gives them; NULL: unknown here), and the bits "ins"
+ * ignores. */
+struct cpu_word {
+	const char *where;
+	size_t off;
+	uint32_t sys;
+	const char *names[32];
+};
+
+static const struct cpu_word words[] = {
+	{ "leaf 1 ecx", offsetof(CpuEntry, leaf1_ecx), 0x8126cdfc, {
+		"sse3", "pclmulqdq", "dtes64", "monitor", "ds_cpl", "vmx", "smx", "est",
+		"tm2", "ssse3", "cnxt_id", "sdbg", "fma", "cx16", "xtpr", "pdcm",
+		NULL, "pcid", "dca", "sse4_1", "sse4_2", "x2apic", "movbe", "popcnt",
+		"tsc_deadline_timer", "aes", "xsave", "osxsave", "avx", "f16c", "rdrand",
+		"hypervisor" } },
+	{ "leaf 1 edx", offsetof(CpuEntry, leaf1_edx), 0xf86772ee, {
+		"fpu", "vme", "de", "pse", "tsc", "msr", "pae", "mce",
+		"cx8", "apic", NULL, "sep", "mtrr", "pge", "mca", "cmov",
+		"pat", "pse36", "pn", "clflush", NULL, "dts", "acpi", "mmx",
+		"fxsr", "sse", "sse2", "ss", "ht", "tm", "ia64", "pbe" } },
+	{ "leaf 7 ebx", offsetof(CpuEntry, leaf7_ebx), 0x0210b4c2, {
+		"fsgsbase", "tsc_adjust", "sgx", "bmi1", "hle", "avx2", "fdp_excptn_only",
+		"smep", "bmi2", "erms", "invpcid", "rtm", "cqm", "zero_fcs_fds", "mpx",
+		"rdt_a", "avx512f", "avx512dq", "rdseed", "adx", "smap", "avx512ifma",
+		"pcommit", "clflushopt", "clwb", "intel_pt", "avx512pf", "avx512er",
+		"avx512cd", "sha_ni", "avx512bw", "avx512vl" } },
+	{ "leaf 7 ecx", offsetof(CpuEntry, leaf7_ecx), 0xc1002004, {
+		"prefetchwt1", "avx512vbmi", "umip", "pku", "ospke", "waitpkg",
+		"avx512_vbmi2", "shstk", "gfni", "vaes", "vpclmulqdq", "avx512_vnni",
+		"avx512_bitalg", "tme", "avx512_vpopcntdq", NULL, "la57", NULL, NULL, NULL,
+		NULL, NULL, "rdpid", "keylocker", "bus_lock_detect", "cldemote", NULL,
+		"movdiri", "movdir64b", "enqcmd", "sgx_lc", "pks" } },
+	{ "leaf 7 edx", offsetof(CpuEntry, leaf7_edx), 0xfc1cae00, {
+		NULL, NULL, "avx512_4vnniw", "avx512_4fmaps", "fsrm", "uintr", NULL, NULL,
+		"avx512_vp2intersect", "srbds_ctrl", "md_clear", "rtm_always_abort", NULL,
+		"tsx_force_abort", "serialize", "hybrid_cpu", "tsxldtrk", NULL, "pconfig",
+		"arch_lbr", "ibt", NULL, "amx_bf16", "avx512_fp16", "amx_tile", "amx_int8",
+		"spec_ctrl", "intel_stibp", "flush_l1d", "arch_capabilities",
+		"core_capabilities", "spec_ctrl_ssbd" } },
+	{ "leaf 7 subleaf 1 eax", offsetof(CpuEntry, leaf7_1_eax), 0x044e0100, {
+		"sha512", "sm3", "sm4", NULL, "avx_vnni", "avx512_bf16", NULL, "cmpccxadd",
+		"arch_perfmon_ext", NULL, "fzrm", "fsrs", "fsrc", NULL, NULL, NULL,
+		NULL, "fred", "lkgs", "wrmsrns", NULL, "amx_fp16", "hreset", "avx_ifma",
+		NULL, NULL, "lam" } },
+	{ "leaf 0xd subleaf 1 eax", offsetof(CpuEntry, leafd_1_eax), 0x00000018, {
+		"xsaveopt", "xsavec", "xgetbv1", "xsaves", "xfd" } },
+	{ "leaf 0x80000001 ecx", offsetof(CpuEntry, ext1_ecx), 0x1dca361e, {
+		"lahf_lm", "cmp_legacy", "svm", "extapic", "cr8_legacy", "abm", "sse4a",
+		"misalignsse", "3dnowprefetch", "osvw", "ibs", "xop", "skinit", "wdt",
+		NULL, "lwp", "fma4", "tce", NULL, "nodeid_msr", NULL, "tbm", "topoext",
+		"perfctr_core", "perfctr_nb", NULL, "bpext", "ptsc", "perfctr_llc",
+		"mwaitx" } },
+	/* AMD repeats leaf 1 edx's bits here (ignored: leaf 1 has them). */
+	{ "leaf 0x80000001 edx", offsetof(CpuEntry, ext1_edx), 0x058bf3ff, {
+		[11] = "syscall", [19] = "mp", [20] = "nx", [22] = "mmxext",
+		[25] = "fxsr_opt", [26] = "pdpe1gb", [27] = "rdtscp", [29] = "lm",
+		[30] = "3dnowext", [31] = "3dnow" } },
+};
+
+static const char *const xsave_names[] = {
+	"x87", "sse", "avx", "mpx bndregs", "mpx bndcsr", "avx-512 opmask",
+	"avx-512 zmm_hi256", "avx-512 hi16_zmm", "pt", "pkru", "pasid", "cet_u",
+	"cet_s", "hdc", "uintr", "lbr", "hwp", "amx tilecfg", "amx tiledata", "apx",
+};
+
+static uint32_t word_value(const CpuEntry *c, size_t i)
+{
+	return *(const uint32_t *)((const char *)c + words[i].off);
+}
+
+int cpu_cap_parse(const char *s, unsigned int *caps)
+{
+	char buf[64], *tok, *save;
+
+	*caps = 0;
+	/* A bare --cpu-cap: everything, as CRIU's "all". */
+	if (!s || !*s || !strcmp(s, "all")) {
+		*caps = CPU_CAP_FPU | CPU_CAP_CPU;
+		return 0;
+	}
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "fpu"))
+			*caps |= CPU_CAP_FPU;
+		else if (!strcmp(tok, "ins"))
+			*caps |= CPU_CAP_INS;
+		else if (!strcmp(tok, "cpu"))
+			*caps |= CPU_CAP_CPU;
+		else if (!strcmp(tok, "all"))
+			*caps |= CPU_CAP_FPU | CPU_CAP_CPU;
+		else if (!strcmp(tok, "none"))
+			*caps |= CPU_CAP_NONE;
+		else
+			return -1;
+	}
+	/* "none" goes with nothing else. */
+	if (!*caps || ((*caps & CPU_CAP_NONE) && *caps != CPU_CAP_NONE))
+		return -1;
+	return 0;
+}
+
+void cpu_record_here(CpuEntry *c)
+{
+	unsigned int max = __get_cpuid_max(0, NULL), ext = __get_cpuid_max(0x80000000, NULL);
+	unsigned int a, b, cx, d;
+
+	cpu_entry__init(c);
+	if (max >= 1) {
+		__cpuid(1, a, b, cx, d);
+		c->leaf1_ecx = cx;
+		c->leaf1_edx = d;
+	}
+	if (max >= 7) {
+		__cpuid_count(7, 0, a, b, cx, d);
+		c->leaf7_ebx = b;
+		c->leaf7_ecx = cx;
+		c->leaf7_edx = d;
+		if (a >= 1) {
+			__cpuid_count(7, 1, a, b, cx, d);
+			c->leaf7_1_eax = a;
+		}
+	}
+	if (max >= 0xd) {
+		__cpuid_count(0xd, 1, a, b, cx, d);
+		c->leafd_1_eax = a;
+	}
+	if (ext >= 0x80000001) {
+		__cpuid(0x80000001, a, b, cx, d);
+		c->ext1_ecx = cx;
+		c->ext1_edx = d;
+	}
+	if (max >= 0xd && (c->leaf1_ecx & bit_OSXSAVE)) {
+		uint32_t lo, hi;
+
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		c->xcr0 = (uint64_t)hi << 32 | lo;
+		__cpuid_count(0xd, 0, a, b, cx, d);
+		c->xsave_size = b;
+	}
+}
+
+int cpu_validate(const CpuEntry *c)
+{
+	if (!c)
+		return 0;
+	if (!c->xcr0 != !c->xsave_size)
+		return restore_plan_bad("inventory.img", "cpu: XCR0 %#" PRIx64 " with an xsave "
+					"area of %u bytes", c->xcr0, c->xsave_size);
+	if (c->xcr0 && !(c->xcr0 & 1))
+		return restore_plan_bad("inventory.img", "cpu: XCR0 %#" PRIx64 " lacks x87, "
+					"which is always enabled", c->xcr0);
+	if (c->xsave_size && (c->xsave_size < XSAVE_SIZE_MIN || c->xsave_size > XSAVE_SIZE_MAX))
+		return restore_plan_bad("inventory.img", "cpu: an xsave area of %u bytes",
+					c->xsave_size);
+	return 0;
+}
+
+/* Appends NAME to the list in BUF ("a, b"). */
+static void add_name(char *buf, size_t len, const char *name)
+{
+	size_t n = strlen(buf);
+
+	if (n < len)
+		snprintf(buf + n, len - n, "%s%s", n ? ", " : "", name);
+}
+
+static int count_missing_features(const CpuEntry *dumped, const CpuEntry *here, bool all,
+				  char *buf, size_t len)
+{
+	int missing = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+		uint32_t lack = word_value(dumped, i) & ~word_value(here, i);
+
+		if (!all)
+			lack &= ~words[i].sys;
+		for (int bit = 0; bit < 32; bit++) {
+			char unknown[64];
+
+			if (!(lack & (1u << bit)))
+				continue;
+			snprintf(unknown, sizeof(unknown), "cpuid %s bit %d", words[i].where, bit);
+			add_name(buf, len, words[i].names[bit] ?: unknown);
+			missing++;
+		}
+	}
+	return missing;
+}
+
+static int check_features(const CpuEntry *dumped, const CpuEntry *here, bool all)
+{
+	char names[512] = "";
+	int missing = count_missing_features(dumped, here, all, names, sizeof(names));
+
+	if (!missing)
+		return 0;
+	pr_err("This CPU lacks %d feature%s the dumped process may use: %s (a process dies at "
+	       "its first use of one; --cpu-cap none restores anyway)\n", missing,
+	       missing > 1 ? "s" : "", names);
+	return -EOPNOTSUPP;
+}
+
+static int check_xsave_layout(const CpuEntry *dumped, const CpuEntry *here)
+{
+	uint64_t lack = dumped->xcr0 & ~here->xcr0;
+	char names[256] = "";
+
+	if (!lack)
+		return 0;
+	for (unsigned int bit = 0; bit < 64; bit++) {
+		char unknown[32];
+
+		if (!(lack & (1ULL << bit)))
+			continue;
+		snprintf(unknown, sizeof(unknown), "xsave component %u", bit);
+		add_name(names, sizeof(names),
+			 bit < ARRAY_SIZE(xsave_names) ? xsave_names[bit] : unknown);
+	}
+	pr_err("This CPU does not enable the xsave components %s of the dumped FPU state "
+	       "(XCR0 %#" PRIx64 " dumped, %#" PRIx64 " here): it would not load\n", names,
+	       dumped->xcr0, here->xcr0);
+	return -EOPNOTSUPP;
+}
+
+int cpu_check(const CpuEntry *dumped, unsigned int caps, char *ok_what, size_t len)
+{
+	CpuEntry here;
+	int ret = 0;
+
+	if (!caps)
+		caps = CPU_CAP_DEFAULT;
+	if (caps & CPU_CAP_NONE) {
+		pr_warn("--cpu-cap none: the CPU is not checked; a restored process that uses "
+			"an instruction this CPU lacks dies at its first use\n");
+		if (ok_what)
+			snprintf(ok_what, len, "not checked (--cpu-cap none)");
+		return 0;
+	}
+	if (!dumped) {
+		pr_warn("The images do not record the dumping CPU: its features are not checked\n");
+		if (ok_what)
+			snprintf(ok_what, len, "not recorded in the images, not checked");
+		return 0;
+	}
+	cpu_record_here(&here);
+	if (caps & (CPU_CAP_INS | CPU_CAP_CPU))
+		ret = check_features(dumped, &here, caps & CPU_CAP_CPU);
+	if (caps & CPU_CAP_FPU)
+		ret = check_xsave_layout(dumped, &here) ?: ret;
+	if (!ret && ok_what)
+		snprintf(ok_what, len, "every dumped feature is here (%s%s%s), XCR0 %#" PRIx64
+			 " within %#" PRIx64, caps & CPU_CAP_FPU ? "fpu" : "",
+			 caps & CPU_CAP_FPU && caps & (CPU_CAP_INS | CPU_CAP_CPU) ? "," : "",
+			 caps & CPU_CAP_CPU ? "cpu" : caps & CPU_CAP_INS ? "ins" : "",
+			 dumped->xcr0, here.xcr0);
+	return ret;
+}
