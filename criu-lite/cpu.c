@@ -218,20 +218,21 @@ static int count_missing_features(const CpuEntry *dumped, const CpuEntry *here, 
 	return missing;
 }
 
-static int check_features(const CpuEntry *dumped, const CpuEntry *here, bool all)
+static int check_features(const CpuEntry *dumped, const CpuEntry *here, bool all,
+			  unsigned int pid)
 {
 	char names[512] = "";
 	int missing = count_missing_features(dumped, here, all, names, sizeof(names));
 
 	if (!missing)
 		return 0;
-	pr_err("This CPU lacks %d feature%s the dumped process may use: %s (a process dies at "
-	       "its first use of one; --cpu-cap none restores anyway)\n", missing,
-	       missing > 1 ? "s" : "", names);
+	pr_err("The tree of pid %u was dumped on a CPU with %d feature%s this one lacks: %s (a "
+	       "process dies at its first use of one; --cpu-cap none restores anyway)\n", pid,
+	       missing, missing > 1 ? "s" : "", names);
 	return -EOPNOTSUPP;
 }
 
-static int check_xsave_layout(const CpuEntry *dumped, const CpuEntry *here)
+static int check_xsave_layout(const CpuEntry *dumped, const CpuEntry *here, unsigned int pid)
 {
 	uint64_t lack = dumped->xcr0 & ~here->xcr0;
 	char names[256] = "";
@@ -247,13 +248,14 @@ static int check_xsave_layout(const CpuEntry *dumped, const CpuEntry *here)
 		add_name(names, sizeof(names),
 			 bit < ARRAY_SIZE(xsave_names) ? xsave_names[bit] : unknown);
 	}
-	pr_err("This CPU does not enable the xsave components %s of the dumped FPU state "
-	       "(XCR0 %#" PRIx64 " dumped, %#" PRIx64 " here): it would not load\n", names,
-	       dumped->xcr0, here->xcr0);
+	pr_err("The FPU state of the tree of pid %u holds xsave components this CPU does not "
+	       "enable: %s (XCR0 %#" PRIx64 " dumped, %#" PRIx64 " here); it would not load\n",
+	       pid, names, dumped->xcr0, here->xcr0);
 	return -EOPNOTSUPP;
 }
 
-int cpu_check(const CpuEntry *dumped, unsigned int caps, char *ok_what, size_t len)
+int cpu_check(const CpuEntry *dumped, unsigned int pid, unsigned int caps, char *ok_what,
+	      size_t len)
 {
 	CpuEntry here;
 	int ret = 0;
@@ -275,9 +277,9 @@ int cpu_check(const CpuEntry *dumped, unsigned int caps, char *ok_what, size_t l
 	}
 	cpu_record_here(&here);
 	if (caps & (CPU_CAP_INS | CPU_CAP_CPU))
-		ret = check_features(dumped, &here, caps & CPU_CAP_CPU);
+		ret = check_features(dumped, &here, caps & CPU_CAP_CPU, pid);
 	if (caps & CPU_CAP_FPU)
-		ret = check_xsave_layout(dumped, &here) ?: ret;
+		ret = check_xsave_layout(dumped, &here, pid) ?: ret;
 	if (!ret && ok_what)
 		snprintf(ok_what, len, "every dumped feature is here (%s%s%s), XCR0 %#" PRIx64
 			 " within %#" PRIx64, caps & CPU_CAP_FPU ? "fpu" : "",

@@ -1,15 +1,28 @@
 /* lmproc check [--feature NAME]: prints what kerndat_probe() found, one
- * aligned line per feature (name, yes/no, value or reason).  Owns only
- * the presentation; every probe lives in kerndat.c.
- * Exit: 0 when all that dump and restore need is there (or NAME is),
- * 1 otherwise. */
+ * aligned line per feature (name, yes/no, value or reason).
+ * lmproc check -D DIR: can this host restore the images in DIR?  One line
+ * per check, "ok" or "FAIL" and the reason, each made by restore's own
+ * code (the images' validation, the CPU, this machine's checks) without
+ * restoring anything.  Owns only the order and the presentation; every
+ * probe lives in kerndat.c, every check in restore/ and cpu.c.
+ * Exit: 0 when all that dump and restore need is there (or NAME is, or
+ * DIR can be restored), 1 otherwise. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "cgroup.h"
 #include "common.h"
+#include "cpu.h"
+#include "image.h"
 #include "kerndat.h"
 #include "log.h"
+#include "namespaces.h"
+#include "netns.h"
 #include "opts.h"
+#include "restore.h"
 
 static void print_feature(const struct kerndat *kd, enum kd_feature f)
 {
@@ -47,6 +60,149 @@ static int check_all(const struct kerndat *kd)
 	return 0;
 }
 
+/* One line of check -D: the check's name, ok or FAIL, what it found. */
+static int report(const char *name, int ret, const char *what)
+{
+	printf("%-10s %-4s  %s\n", name, ret ? "FAIL" : "ok", what);
+	return ret ? 1 : 0;
+}
+
+static int check_cpu(int dfd, const struct lmproc_opts *opts)
+{
+	InventoryEntry *inv;
+	char why[512] = "";
+	int ret;
+
+	log_capture_start(why, sizeof(why));
+	ret = img_read_one(dfd, IMG_INVENTORY, 0, (ProtobufCMessage **)&inv);
+	if (!ret) {
+		ret = cpu_check(inv->cpu, inv->root_pid, opts->cpu_cap, why, sizeof(why));
+		img_free_msg(&inv->base);
+	}
+	log_capture_end();
+	return report("cpu", ret, why);
+}
+
+/* What dump and restore cannot work without; which of the optional ones
+ * a restore of these images uses is each later check's business. */
+static int check_kernel(void)
+{
+	char why[512] = "";
+	struct kerndat kd;
+	int missing = 0;
+
+	kerndat_probe(&kd);
+	for (int f = 0; f < KD_NR_FEATURES; f++) {
+		if (!kerndat_required(f) || kd.feat[f].ok)
+			continue;
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s (%s)",
+			 missing++ ? ", " : "missing: ", kerndat_feature_name(f), kd.feat[f].why);
+	}
+	if (!missing)
+		snprintf(why, sizeof(why), "every feature restore needs is there");
+	return report("kernel", missing, why);
+}
+
+/* CHECK on every live process of T, captured into WHY. */
+static int each_plan(struct restore_tree *t, int (*check)(struct restore_plan *p), char *why,
+		     size_t len)
+{
+	int ret = 0;
+
+	log_capture_start(why, len);
+	for (size_t i = 0; i < t->nr && !ret; i++)
+		if (t->ctx[i].plan.pid)
+			ret = check(&t->ctx[i].plan);
+	log_capture_end();
+	return ret;
+}
+
+static int paths(struct restore_plan *p)
+{
+	return restore_check_paths(p);
+}
+
+static int pids_free(const struct restore_tree *t, const struct lmproc_opts *opts)
+{
+	char why[512] = "";
+	int ret = 0;
+
+	if (opts->pidns)
+		return report("pids", 0, "free in a new pid namespace (--pidns)");
+	log_capture_start(why, sizeof(why));
+	for (size_t i = 0; i < t->nr && !ret; i++)
+		ret = restore_check_pid_free(t->entries[i]->pid);
+	log_capture_end();
+	if (ret)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why),
+			 " (restore with --pidns to take other pids)");
+	return report("pids", ret, ret ? why : "every dumped pid is free here");
+}
+
+static int namespaces(const struct restore_tree *t, const struct lmproc_opts *opts)
+{
+	char why[512] = "";
+	int ret;
+
+	log_capture_start(why, sizeof(why));
+	ret = restore_check_cgroups((struct restore_tree *)t);
+	if (!ret)
+		ret = restore_check_netns(t, opts);
+	if (!ret)
+		ret = restore_check_ns(t, opts);
+	log_capture_end();
+	return report("namespaces", ret, ret ? why : "the tree's cgroups and namespaces can be "
+			      "had here");
+}
+
+/* The checks of this machine against the images' tree, read again. */
+static int check_host(int dfd, struct lmproc_opts *opts)
+{
+	struct restore_tree t = {};
+	char why[512] = "";
+	int failed = 0, ret;
+
+	log_capture_start(why, sizeof(why));
+	ret = restore_plan_images(&t, opts, dfd);
+	log_capture_end();
+	if (ret) {
+		restore_free_images(&t);
+		return report("images", ret, why);
+	}
+	ret = each_plan(&t, restore_check_layout, why, sizeof(why));
+	failed += report("layout", ret, ret ? why : "vDSO and xsave area as dumped");
+	ret = each_plan(&t, paths, why, sizeof(why));
+	failed += report("files", ret, ret ? why : "every file mapped or opened is there "
+			 "unchanged, cwd and root too; the fds fit RLIMIT_NOFILE");
+	failed += pids_free(&t, opts);
+	failed += namespaces(&t, opts);
+	restore_free_images(&t);
+	return failed;
+}
+
+static int check_dir(struct lmproc_opts *opts)
+{
+	int dfd = img_dir_open(AT_FDCWD, opts->images_dir), failed, ret;
+	char why[512] = "";
+
+	if (dfd < 0) {
+		errno = -dfd;
+		pr_perror("Can't open images directory %s", opts->images_dir);
+		return dfd;
+	}
+	ret = restore_check_dir(dfd, why, sizeof(why));
+	failed = report("images", ret, ret ? why : "every image valid, checksums verified");
+	if (!failed) {
+		failed += check_cpu(dfd, opts);
+		failed += check_kernel();
+		failed += check_host(dfd, opts);
+	}
+	close(dfd);
+	printf("%s\n", failed ? "This host can't restore these images" :
+	       "This host can restore these images");
+	return failed ? 1 : 0;
+}
+
 int cmd_check(struct lmproc_opts *opts)
 {
 	uint64_t start = now_us();
@@ -57,6 +213,8 @@ int cmd_check(struct lmproc_opts *opts)
 		       opts->argv[0]);
 		return -EINVAL;
 	}
+	if (opts->images_dir)
+		return check_dir(opts);
 	kerndat_probe(&kd);
 	pr_info("Probes took %llu us\n", (unsigned long long)(now_us() - start));
 	if (opts->feature)

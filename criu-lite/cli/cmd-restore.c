@@ -146,7 +146,7 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 	if (!ret)
 		ret = restore_plan_shared_files(t);
 	if (!ret)
-		ret = cpu_check(t->inv->cpu, opts->cpu_cap, NULL, 0);
+		ret = cpu_check(t->inv->cpu, t->inv->root_pid, opts->cpu_cap, NULL, 0);
 	if (!ret)
 		ret = check_machine(t);
 	if (!ret)

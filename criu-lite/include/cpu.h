@@ -28,10 +28,11 @@ void cpu_record_here(CpuEntry *c);
 /* Restore's validation of a recorded CPU (reason logged, -EINVAL). */
 int cpu_validate(const CpuEntry *c);
 
-/* Whether this host can take a process that ran on DUMPED, as CAPS (0:
- * the default) asks.  -EOPNOTSUPP with one line naming every missing
+/* Whether this host can take the tree of PID that ran on DUMPED, as CAPS
+ * (0: the default) asks.  -EOPNOTSUPP with one line naming every missing
  * feature or xsave component logged; with CPU_CAP_NONE a warning, 0.
- * OK_WHAT, if given, gets what was checked ("N features, XCR0 0x..."). */
-int cpu_check(const CpuEntry *dumped, unsigned int caps, char *ok_what, size_t len);
+ * OK_WHAT, if given, gets what was checked. */
+int cpu_check(const CpuEntry *dumped, unsigned int pid, unsigned int caps, char *ok_what,
+	      size_t len);
 
 #endif
