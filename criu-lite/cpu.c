@@ -102,11 +102,6 @@ int cpu_cap_parse(const char *s, unsigned int *caps)
 	char buf[64], *tok, *save;
 
 	*caps = 0;
-	/* A bare --cpu-cap: everything, as CRIU's "all". */
-	if (!s || !*s || !strcmp(s, "all")) {
-		*caps = CPU_CAP_FPU | CPU_CAP_CPU;
-		return 0;
-	}
 	if (strlen(s) >= sizeof(buf))
 		return -1;
 	strcpy(buf, s);

@@ -19,7 +19,7 @@ static const char usage_text[] =
 	"                 [--network-lock nftables|iptables|skip]\n"
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND]\n"
 	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
-	"                 [--manage-cgroups[=soft|full|strict|ignore]] [--cpu-cap[=CAPS]]\n"
+	"                 [--manage-cgroups[=soft|full|strict|ignore]] [--cpu-cap CAPS]\n"
 	"  lmproc serve   -D DIR [--listen ADDR:PORT] CHANNEL [--link-timeout S]\n"
 	"  lmproc migrate -t PID --to ADDR:PORT CHANNEL [--tls-no-cn-verify]\n"
 	"                 [--max-downtime MS] [--max-rounds N] [--max-time S] [--auto-converge]\n"
@@ -28,7 +28,7 @@ static const char usage_text[] =
 	"                 [--link-timeout S]\n"
 	"    CHANNEL: --tls-psk-file FILE | --tls-cacert FILE --tls-cert FILE --tls-key FILE\n"
 	"             | --insecure\n"
-	"  lmproc check   [--feature NAME] | -D DIR [--pidns] [--cpu-cap[=CAPS]]\n"
+	"  lmproc check   [--feature NAME] | -D DIR [--pidns] [--cpu-cap CAPS]\n"
 	"  lmproc show    DIR|IMAGE\n"
 	"\n"
 	"Commands:\n"
@@ -86,12 +86,12 @@ static const char usage_text[] =
 	"                          same, limits set only on the cgroups it makes); ignore:\n"
 	"                          leave the tree in lmproc's cgroups.  Without it a\n"
 	"                          missing cgroup refuses the restore\n"
-	"      --cpu-cap[=CAPS]    restore, check -D: what this CPU must have of the\n"
+	"      --cpu-cap CAPS      restore, check -D: what this CPU must have of the\n"
 	"                          dumping one, a list of: fpu (the dumped xsave\n"
 	"                          components enabled here), ins (every feature a\n"
 	"                          process may use: the default is fpu,ins), cpu\n"
-	"                          (every recorded CPUID bit), all (fpu,cpu, also a\n"
-	"                          bare --cpu-cap), none (no check, warned)\n"
+	"                          (every recorded CPUID bit), all (fpu,cpu), none\n"
+	"                          (no check, warned)\n"
 	"      --veth-pair IN=OUT[@BRIDGE]  restore: the dumped veth IN of the tree's\n"
 	"                          network namespace gets its outside end OUT here,\n"
 	"                          plugged into BRIDGE if given\n"
@@ -285,7 +285,7 @@ int main(int argc, char **argv)
 		{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
 		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 		{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
-		{ "cpu-cap", optional_argument, NULL, OPT_CPU_CAP },
+		{ "cpu-cap", required_argument, NULL, OPT_CPU_CAP },
 		{ "veth-pair", required_argument, NULL, OPT_VETH_PAIR },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "to", required_argument, NULL, OPT_TO },
