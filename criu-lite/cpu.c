@@ -9,18 +9,22 @@
  * that describe the machine rather than what a process can execute
  * (hypervisor, APIC, mitigations, ...: sys below), so that hosts of one
  * fleet that differ only there are not refused; "cpu" compares them all. */
+#include <ctype.h>
 #include <cpuid.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
 #include "cpu.h"
+#include "fault.h"
 #include "log.h"
 #include "restore.h"
+#include "words.h"
 
 #define XSAVE_SIZE_MIN 576
 #define XSAVE_SIZE_MAX (64 << 10)
@@ -165,20 +169,98 @@ void cpu_record_here(CpuEntry *c)
 	}
 }
 
+/* What a record can't be, in WHY; 0 if it can. */
+static int invalid(const CpuEntry *c, char *why, size_t len)
+{
+	if (!c->xcr0 != !c->xsave_size)
+		snprintf(why, len, "XCR0 %#" PRIx64 " with an xsave area of %u bytes", c->xcr0,
+			 c->xsave_size);
+	else if (c->xcr0 && !(c->xcr0 & 1))
+		snprintf(why, len, "XCR0 %#" PRIx64 " lacks x87, which is always enabled", c->xcr0);
+	else if (c->xsave_size && (c->xsave_size < XSAVE_SIZE_MIN ||
+				   c->xsave_size > XSAVE_SIZE_MAX))
+		snprintf(why, len, "an xsave area of %u bytes", c->xsave_size);
+	else
+		return 0;
+	return -EINVAL;
+}
+
 int cpu_validate(const CpuEntry *c)
 {
-	if (!c)
-		return 0;
-	if (!c->xcr0 != !c->xsave_size)
-		return restore_plan_bad("inventory.img", "cpu: XCR0 %#" PRIx64 " with an xsave "
-					"area of %u bytes", c->xcr0, c->xsave_size);
-	if (c->xcr0 && !(c->xcr0 & 1))
-		return restore_plan_bad("inventory.img", "cpu: XCR0 %#" PRIx64 " lacks x87, "
-					"which is always enabled", c->xcr0);
-	if (c->xsave_size && (c->xsave_size < XSAVE_SIZE_MIN || c->xsave_size > XSAVE_SIZE_MAX))
-		return restore_plan_bad("inventory.img", "cpu: an xsave area of %u bytes",
-					c->xsave_size);
+	char why[128];
+
+	if (c && invalid(c, why, sizeof(why)))
+		return restore_plan_bad("inventory.img", "cpu: %s", why);
 	return 0;
+}
+
+/* The record's fields in their order in cpu_entry, as one line's words. */
+int cpu_line_make(char *buf, size_t len)
+{
+	CpuEntry c;
+	size_t n = 0;
+
+	cpu_record_here(&c);
+	if (fault_injected("hello-cpu-unknown-bit"))
+		c.leaf7_edx |= 1;
+	for (size_t i = 0; i < ARRAY_SIZE(words) && n < len; i++)
+		n += snprintf(buf + n, len - n, "0x%x ", word_value(&c, i));
+	if (n < len)
+		n += snprintf(buf + n, len - n, "0x%" PRIx64 " %u", c.xcr0, c.xsave_size);
+	return n < len ? (int)n : -E2BIG;
+}
+
+/* A word of S at *POS: "0x" and 1 to 16 hex digits, then a space or the
+ * end. */
+static bool hex_word(const char *s, size_t *pos, uint64_t max, uint64_t *v)
+{
+	char *end;
+
+	if (strncmp(s + *pos, "0x", 2) || !isxdigit((unsigned char)s[*pos + 2]))
+		return false;
+	errno = 0;
+	*v = strtoull(s + *pos, &end, 16);
+	if (errno || *v > max || (*end && *end != ' '))
+		return false;
+	*pos = end - s + (*end == ' ');
+	return true;
+}
+
+int cpu_line_parse(const char *s, CpuEntry *c, char *why, size_t len)
+{
+	uint64_t v;
+	size_t pos = 0;
+	char *end;
+
+	cpu_entry__init(c);
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+		if (!hex_word(s, &pos, UINT32_MAX, &v))
+			goto bad;
+		*(uint32_t *)((char *)c + words[i].off) = v;
+	}
+	if (!hex_word(s, &pos, UINT64_MAX, &c->xcr0) || !isdigit((unsigned char)s[pos]))
+		goto bad;
+	errno = 0;
+	v = strtoull(s + pos, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		goto bad;
+	c->xsave_size = v;
+	return invalid(c, why, len);
+bad:
+	snprintf(why, len, "a CPU record that does not parse");
+	return -EINVAL;
+}
+
+/* "The tree of pid N", or "The tree" (0: a migration's, not dumped yet). */
+static struct words tree_words(unsigned int pid)
+{
+	struct words w;
+
+	if (pid)
+		snprintf(w.s, sizeof(w.s), "The tree of pid %u", pid);
+	else
+		snprintf(w.s, sizeof(w.s), "The tree");
+	return w;
 }
 
 /* Appends NAME to the list in BUF ("a, b"). */
@@ -221,8 +303,8 @@ static int check_features(const CpuEntry *dumped, const CpuEntry *here, bool all
 
 	if (!missing)
 		return 0;
-	pr_err("The tree of pid %u was dumped on a CPU with %d feature%s this one lacks: %s (a "
-	       "process dies at its first use of one; --cpu-cap none restores anyway)\n", pid,
+	pr_err("%s ran on a CPU with %d feature%s this one lacks: %s (a process dies at its "
+	       "first use of one; --cpu-cap none restores anyway)\n", tree_words(pid).s,
 	       missing, missing > 1 ? "s" : "", names);
 	return -EOPNOTSUPP;
 }
@@ -243,9 +325,9 @@ static int check_xsave_layout(const CpuEntry *dumped, const CpuEntry *here, unsi
 		add_name(names, sizeof(names),
 			 bit < ARRAY_SIZE(xsave_names) ? xsave_names[bit] : unknown);
 	}
-	pr_err("The FPU state of the tree of pid %u holds xsave components this CPU does not "
-	       "enable: %s (XCR0 %#" PRIx64 " dumped, %#" PRIx64 " here); it would not load\n",
-	       pid, names, dumped->xcr0, here->xcr0);
+	pr_err("%s has xsave components in its FPU state this CPU does not enable: %s (XCR0 "
+	       "%#" PRIx64 " there, %#" PRIx64 " here); it would not load\n", tree_words(pid).s,
+	       names, dumped->xcr0, here->xcr0);
 	return -EOPNOTSUPP;
 }
 

@@ -28,8 +28,14 @@ void cpu_record_here(CpuEntry *c);
 /* Restore's validation of a recorded CPU (reason logged, -EINVAL). */
 int cpu_validate(const CpuEntry *c);
 
+/* migrate's HELLO line "cpu WORDS": this host's record as words (the
+ * length, or -E2BIG), and a peer's parsed and validated (-EINVAL, the
+ * reason in WHY). */
+int cpu_line_make(char *buf, size_t len);
+int cpu_line_parse(const char *s, CpuEntry *c, char *why, size_t len);
+
 /* Whether this host can take the tree of PID that ran on DUMPED, as CAPS
- * (0: the default) asks.  -EOPNOTSUPP with one line naming every missing
+ * (0: the default; PID 0: a migration's tree, before its dump) asks.  -EOPNOTSUPP with one line naming every missing
  * feature or xsave component logged; with CPU_CAP_NONE a warning, 0.
  * OK_WHAT, if given, gets what was checked. */
 int cpu_check(const CpuEntry *dumped, unsigned int pid, unsigned int caps, char *ok_what,

@@ -4,7 +4,8 @@
 # after it; uses its bad_case, dumped_target, bad_lmproc, refused,
 # no_process, term_verdict).  The images of one dump are copied and their
 # CPU record edited (imgmangle xor, resealed) to claim what this host
-# lacks.
+# lacks.  And the same check at serve on migrate's HELLO (uses
+# migrate-cases.sh's mig_case, serve_up, mig, serve_says, send_raw).
 
 # Leaf 7 ebx features, BIT:NAME, one of which this host lacks.
 CPU_LEAF7_EBX="16:avx512f 17:avx512dq 28:avx512cd 30:avx512bw 31:avx512vl 21:avx512ifma
@@ -179,6 +180,56 @@ case_cpu_cap_none() {
 	term_verdict
 }
 
+# migrate's HELLO carries the source's CPU: a serve whose CPU lacks a
+# feature of it refuses in its answer, before anything is frozen, naming
+# the feature (LMPROC_FAULT=hello-cpu-unknown-bit: a bit no CPU sets); the
+# target runs on untouched, and serve then takes a migration as usual.
+case_migrate_cpu_refused() {
+	target_up || return 1
+	serve_up || return 1
+	LMPROC_FAULT=hello-cpu-unknown-bit mig --tls-psk-file "$RD/psk"
+	ERRORS_ONLY=1 refused $? "pid $TPID" "refused before anything was frozen" \
+		"cpuid leaf 7 edx bit 0" ||
+		return 1
+	serve_says 1 "connection 1 from .* refused: The tree ran on a CPU with 1 feature this \
+one lacks: cpuid leaf 7 edx bit 0" || return 1
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="target changed: $REASON"
+		return 1
+	fi
+	target_runs || return 1
+	mig --tls-psk-file "$RD/psk" || { REASON="the good migration failed after the bad"; return 1; }
+	moved_passes 2
+}
+
+# serve --cpu-cap none takes the same migration.
+case_migrate_cpu_cap_none() {
+	target_up || return 1
+	serve_up --tls-psk-file "$RD/psk" --cpu-cap none || return 1
+	if ! LMPROC_FAULT=hello-cpu-unknown-bit mig --tls-psk-file "$RD/psk"; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	moved_passes 1
+}
+
+# A HELLO whose cpu line does not parse, or can't be: refused by serve.
+case_migrate_cpu_bad_line() {
+	local words="0x1 0x1 0x1 0x1 0x1 0x1 0x1 0x1 0x1"
+
+	target_up || return 1
+	serve_up --insecure || return 1
+	send_raw eval "hello_frames_with 'cpu $words 0x7'"
+	serve_says 1 "connection 1 from .* refused: a HELLO with a CPU record that does not \
+parse" || return 1
+	send_raw eval "hello_frames_with 'cpu $words 0x6 832'"
+	serve_says 1 "connection 2 from .* refused: a HELLO with XCR0 0x6 lacks x87" || return 1
+	send_raw eval "hello_frames_with 'cpu $words -0x7 832'"
+	serve_says 1 "connection 3 from .* refused: a HELLO with a CPU record that does not \
+parse" || return 1
+	target_intact
+}
+
 run_cpu_bad_input() {
 	local pristine pid snap out
 
@@ -194,4 +245,7 @@ run_cpu_bad_input() {
 	bad_case cpu-record-invalid case_cpu_record_invalid "$pristine" "$pid"
 	bad_case check-dir-newer-version case_check_dir_newer "$pristine"
 	bad_case cpu-cap-none-restores case_cpu_cap_none "$pristine" "$pid" "$snap" "$out"
+	CASE_KIND=migrate bad_case migrate-cpu-refused mig_case case_migrate_cpu_refused
+	CASE_KIND=migrate bad_case migrate-cpu-cap-none mig_case case_migrate_cpu_cap_none
+	CASE_KIND=migrate bad_case migrate-cpu-bad-line mig_case case_migrate_cpu_bad_line
 }
