@@ -29,72 +29,60 @@
 #define XSAVE_SIZE_MIN 576
 #define XSAVE_SIZE_MAX (64 << 10)
 
-/* One recorded CPUID register: where it comes from, its bits' names (as
- * /proc/cpuinfo gives them; NULL: unknown here), and the bits "ins"
- * ignores. */
+/* One recorded CPUID register: where it comes from, the bits "ins"
+ * ignores, and its bits' names from bit 0 up, as /proc/cpuinfo gives them
+ * ("-": none known here). */
 struct cpu_word {
 	const char *where;
 	size_t off;
 	uint32_t sys;
-	const char *names[32];
+	const char *names;
 };
 
+/* AMD repeats leaf 1 edx's bits in 0x80000001 edx (ignored there). */
 static const struct cpu_word words[] = {
-	{ "leaf 1 ecx", offsetof(CpuEntry, leaf1_ecx), 0x8126cdfc, {
-		"sse3", "pclmulqdq", "dtes64", "monitor", "ds_cpl", "vmx", "smx", "est",
-		"tm2", "ssse3", "cnxt_id", "sdbg", "fma", "cx16", "xtpr", "pdcm",
-		NULL, "pcid", "dca", "sse4_1", "sse4_2", "x2apic", "movbe", "popcnt",
-		"tsc_deadline_timer", "aes", "xsave", "osxsave", "avx", "f16c", "rdrand",
-		"hypervisor" } },
-	{ "leaf 1 edx", offsetof(CpuEntry, leaf1_edx), 0xf86772ee, {
-		"fpu", "vme", "de", "pse", "tsc", "msr", "pae", "mce",
-		"cx8", "apic", NULL, "sep", "mtrr", "pge", "mca", "cmov",
-		"pat", "pse36", "pn", "clflush", NULL, "dts", "acpi", "mmx",
-		"fxsr", "sse", "sse2", "ss", "ht", "tm", "ia64", "pbe" } },
-	{ "leaf 7 ebx", offsetof(CpuEntry, leaf7_ebx), 0x0210b4c2, {
-		"fsgsbase", "tsc_adjust", "sgx", "bmi1", "hle", "avx2", "fdp_excptn_only",
-		"smep", "bmi2", "erms", "invpcid", "rtm", "cqm", "zero_fcs_fds", "mpx",
-		"rdt_a", "avx512f", "avx512dq", "rdseed", "adx", "smap", "avx512ifma",
-		"pcommit", "clflushopt", "clwb", "intel_pt", "avx512pf", "avx512er",
-		"avx512cd", "sha_ni", "avx512bw", "avx512vl" } },
-	{ "leaf 7 ecx", offsetof(CpuEntry, leaf7_ecx), 0xc1002004, {
-		"prefetchwt1", "avx512vbmi", "umip", "pku", "ospke", "waitpkg",
-		"avx512_vbmi2", "shstk", "gfni", "vaes", "vpclmulqdq", "avx512_vnni",
-		"avx512_bitalg", "tme", "avx512_vpopcntdq", NULL, "la57", NULL, NULL, NULL,
-		NULL, NULL, "rdpid", "keylocker", "bus_lock_detect", "cldemote", NULL,
-		"movdiri", "movdir64b", "enqcmd", "sgx_lc", "pks" } },
-	{ "leaf 7 edx", offsetof(CpuEntry, leaf7_edx), 0xfc1cae00, {
-		NULL, NULL, "avx512_4vnniw", "avx512_4fmaps", "fsrm", "uintr", NULL, NULL,
-		"avx512_vp2intersect", "srbds_ctrl", "md_clear", "rtm_always_abort", NULL,
-		"tsx_force_abort", "serialize", "hybrid_cpu", "tsxldtrk", NULL, "pconfig",
-		"arch_lbr", "ibt", NULL, "amx_bf16", "avx512_fp16", "amx_tile", "amx_int8",
-		"spec_ctrl", "intel_stibp", "flush_l1d", "arch_capabilities",
-		"core_capabilities", "spec_ctrl_ssbd" } },
-	{ "leaf 7 subleaf 1 eax", offsetof(CpuEntry, leaf7_1_eax), 0x044e0100, {
-		"sha512", "sm3", "sm4", NULL, "avx_vnni", "avx512_bf16", NULL, "cmpccxadd",
-		"arch_perfmon_ext", NULL, "fzrm", "fsrs", "fsrc", NULL, NULL, NULL,
-		NULL, "fred", "lkgs", "wrmsrns", NULL, "amx_fp16", "hreset", "avx_ifma",
-		NULL, NULL, "lam" } },
-	{ "leaf 0xd subleaf 1 eax", offsetof(CpuEntry, leafd_1_eax), 0x00000018, {
-		"xsaveopt", "xsavec", "xgetbv1", "xsaves", "xfd" } },
-	{ "leaf 0x80000001 ecx", offsetof(CpuEntry, ext1_ecx), 0x1dca361e, {
-		"lahf_lm", "cmp_legacy", "svm", "extapic", "cr8_legacy", "abm", "sse4a",
-		"misalignsse", "3dnowprefetch", "osvw", "ibs", "xop", "skinit", "wdt",
-		NULL, "lwp", "fma4", "tce", NULL, "nodeid_msr", NULL, "tbm", "topoext",
-		"perfctr_core", "perfctr_nb", NULL, "bpext", "ptsc", "perfctr_llc",
-		"mwaitx" } },
-	/* AMD repeats leaf 1 edx's bits here (ignored: leaf 1 has them). */
-	{ "leaf 0x80000001 edx", offsetof(CpuEntry, ext1_edx), 0x058bf3ff, {
-		[11] = "syscall", [19] = "mp", [20] = "nx", [22] = "mmxext",
-		[25] = "fxsr_opt", [26] = "pdpe1gb", [27] = "rdtscp", [29] = "lm",
-		[30] = "3dnowext", [31] = "3dnow" } },
+	{ "leaf 1 ecx", offsetof(CpuEntry, leaf1_ecx), 0x8126cdfc,
+	  "sse3 pclmulqdq dtes64 monitor ds_cpl vmx smx est tm2 ssse3 cnxt_id sdbg "
+	  "fma cx16 xtpr pdcm - pcid dca sse4_1 sse4_2 x2apic movbe popcnt "
+	  "tsc_deadline_timer aes xsave osxsave avx f16c rdrand hypervisor" },
+	{ "leaf 1 edx", offsetof(CpuEntry, leaf1_edx), 0xf86772ee,
+	  "fpu vme de pse tsc msr pae mce cx8 apic - sep mtrr pge mca cmov pat pse36 "
+	  "pn clflush - dts acpi mmx fxsr sse sse2 ss ht tm ia64 pbe" },
+	{ "leaf 7 ebx", offsetof(CpuEntry, leaf7_ebx), 0x0210b4c2,
+	  "fsgsbase tsc_adjust sgx bmi1 hle avx2 fdp_excptn_only smep bmi2 erms "
+	  "invpcid rtm cqm zero_fcs_fds mpx rdt_a avx512f avx512dq rdseed adx smap "
+	  "avx512ifma pcommit clflushopt clwb intel_pt avx512pf avx512er avx512cd "
+	  "sha_ni avx512bw avx512vl" },
+	{ "leaf 7 ecx", offsetof(CpuEntry, leaf7_ecx), 0xc1002004,
+	  "prefetchwt1 avx512vbmi umip pku ospke waitpkg avx512_vbmi2 shstk gfni "
+	  "vaes vpclmulqdq avx512_vnni avx512_bitalg tme avx512_vpopcntdq - la57 - - "
+	  "- - - rdpid keylocker bus_lock_detect cldemote - movdiri movdir64b enqcmd "
+	  "sgx_lc pks" },
+	{ "leaf 7 edx", offsetof(CpuEntry, leaf7_edx), 0xfc1cae00,
+	  "- - avx512_4vnniw avx512_4fmaps fsrm uintr - - avx512_vp2intersect "
+	  "srbds_ctrl md_clear rtm_always_abort - tsx_force_abort serialize "
+	  "hybrid_cpu tsxldtrk - pconfig arch_lbr ibt - amx_bf16 avx512_fp16 "
+	  "amx_tile amx_int8 spec_ctrl intel_stibp flush_l1d arch_capabilities "
+	  "core_capabilities spec_ctrl_ssbd" },
+	{ "leaf 7 subleaf 1 eax", offsetof(CpuEntry, leaf7_1_eax), 0x044e0100,
+	  "sha512 sm3 sm4 - avx_vnni avx512_bf16 - cmpccxadd arch_perfmon_ext - fzrm "
+	  "fsrs fsrc - - - - fred lkgs wrmsrns - amx_fp16 hreset avx_ifma - - lam" },
+	{ "leaf 0xd subleaf 1 eax", offsetof(CpuEntry, leafd_1_eax), 0x00000018,
+	  "xsaveopt xsavec xgetbv1 xsaves xfd" },
+	{ "leaf 0x80000001 ecx", offsetof(CpuEntry, ext1_ecx), 0x1dca361e,
+	  "lahf_lm cmp_legacy svm extapic cr8_legacy abm sse4a misalignsse "
+	  "3dnowprefetch osvw ibs xop skinit wdt - lwp fma4 tce - nodeid_msr - tbm "
+	  "topoext perfctr_core perfctr_nb - bpext ptsc perfctr_llc mwaitx" },
+	{ "leaf 0x80000001 edx", offsetof(CpuEntry, ext1_edx), 0x058bf3ff,
+	  "- - - - - - - - - - - syscall - - - - - - - mp nx - mmxext - - fxsr_opt "
+	  "pdpe1gb rdtscp - lm 3dnowext 3dnow" },
 };
 
-static const char *const xsave_names[] = {
-	"x87", "sse", "avx", "mpx bndregs", "mpx bndcsr", "avx-512 opmask",
-	"avx-512 zmm_hi256", "avx-512 hi16_zmm", "pt", "pkru", "pasid", "cet_u",
-	"cet_s", "hdc", "uintr", "lbr", "hwp", "amx tilecfg", "amx tiledata", "apx",
-};
+/* XCR0's bits, as the names of the words above. */
+static const char xsave_names[] =
+	"x87 sse avx mpx_bndregs mpx_bndcsr avx512_opmask avx512_zmm_hi256 "
+	"avx512_hi16_zmm pt pkru pasid cet_u cet_s hdc uintr lbr hwp amx_tilecfg "
+	"amx_tiledata apx";
 
 static uint32_t word_value(const CpuEntry *c, size_t i)
 {
@@ -177,8 +165,8 @@ static int invalid(const CpuEntry *c, char *why, size_t len)
 			 c->xsave_size);
 	else if (c->xcr0 && !(c->xcr0 & 1))
 		snprintf(why, len, "XCR0 %#" PRIx64 " lacks x87, which is always enabled", c->xcr0);
-	else if (c->xsave_size && (c->xsave_size < XSAVE_SIZE_MIN ||
-				   c->xsave_size > XSAVE_SIZE_MAX))
+	else if (c->xsave_size &&
+		 (c->xsave_size < XSAVE_SIZE_MIN || c->xsave_size > XSAVE_SIZE_MAX))
 		snprintf(why, len, "an xsave area of %u bytes", c->xsave_size);
 	else
 		return 0;
@@ -263,17 +251,29 @@ static struct words tree_words(unsigned int pid)
 	return w;
 }
 
-/* Appends NAME to the list in BUF ("a, b"). */
-static void add_name(char *buf, size_t len, const char *name)
+/* Appends the name of BIT in NAMES (the BIT-th word), or else UNKNOWN,
+ * to the list in BUF ("a, b"). */
+static void add_name(char *buf, size_t len, const char *names, unsigned int bit,
+		     const char *unknown)
 {
-	size_t n = strlen(buf);
+	const char *w = names;
+	size_t n = strlen(buf), wlen;
 
+	for (unsigned int i = 0; i < bit && w; i++) {
+		w = strchr(w, ' ');
+		w = w ? w + 1 : NULL;
+	}
+	wlen = w ? strcspn(w, " ") : 0;
+	if (!wlen || (wlen == 1 && *w == '-')) {
+		w = unknown;
+		wlen = strlen(unknown);
+	}
 	if (n < len)
-		snprintf(buf + n, len - n, "%s%s", n ? ", " : "", name);
+		snprintf(buf + n, len - n, "%s%.*s", n ? ", " : "", (int)wlen, w);
 }
 
-static int count_missing_features(const CpuEntry *dumped, const CpuEntry *here, bool all,
-				  char *buf, size_t len)
+static int count_missing_features(const CpuEntry *dumped, const CpuEntry *here, bool all, char *buf,
+				  size_t len)
 {
 	int missing = 0;
 
@@ -288,15 +288,14 @@ static int count_missing_features(const CpuEntry *dumped, const CpuEntry *here, 
 			if (!(lack & (1u << bit)))
 				continue;
 			snprintf(unknown, sizeof(unknown), "cpuid %s bit %d", words[i].where, bit);
-			add_name(buf, len, words[i].names[bit] ?: unknown);
+			add_name(buf, len, words[i].names, bit, unknown);
 			missing++;
 		}
 	}
 	return missing;
 }
 
-static int check_features(const CpuEntry *dumped, const CpuEntry *here, bool all,
-			  unsigned int pid)
+static int check_features(const CpuEntry *dumped, const CpuEntry *here, bool all, unsigned int pid)
 {
 	char names[512] = "";
 	int missing = count_missing_features(dumped, here, all, names, sizeof(names));
@@ -304,8 +303,8 @@ static int check_features(const CpuEntry *dumped, const CpuEntry *here, bool all
 	if (!missing)
 		return 0;
 	pr_err("%s ran on a CPU with %d feature%s this one lacks: %s (a process dies at its "
-	       "first use of one; --cpu-cap none restores anyway)\n", tree_words(pid).s,
-	       missing, missing > 1 ? "s" : "", names);
+	       "first use of one; --cpu-cap none restores anyway)\n",
+	       tree_words(pid).s, missing, missing > 1 ? "s" : "", names);
 	return -EOPNOTSUPP;
 }
 
@@ -322,12 +321,11 @@ static int check_xsave_layout(const CpuEntry *dumped, const CpuEntry *here, unsi
 		if (!(lack & (1ULL << bit)))
 			continue;
 		snprintf(unknown, sizeof(unknown), "xsave component %u", bit);
-		add_name(names, sizeof(names),
-			 bit < ARRAY_SIZE(xsave_names) ? xsave_names[bit] : unknown);
+		add_name(names, sizeof(names), xsave_names, bit, unknown);
 	}
 	pr_err("%s has xsave components in its FPU state this CPU does not enable: %s (XCR0 "
-	       "%#" PRIx64 " there, %#" PRIx64 " here); it would not load\n", tree_words(pid).s,
-	       names, dumped->xcr0, here->xcr0);
+	       "%#" PRIx64 " there, %#" PRIx64 " here); it would not load\n",
+	       tree_words(pid).s, names, dumped->xcr0, here->xcr0);
 	return -EOPNOTSUPP;
 }
 
@@ -358,10 +356,14 @@ int cpu_check(const CpuEntry *dumped, unsigned int pid, unsigned int caps, char 
 	if (caps & CPU_CAP_FPU)
 		ret = check_xsave_layout(dumped, &here, pid) ?: ret;
 	if (!ret && ok_what)
-		snprintf(ok_what, len, "every dumped feature is here (%s%s%s), XCR0 %#" PRIx64
-			 " within %#" PRIx64, caps & CPU_CAP_FPU ? "fpu" : "",
+		snprintf(ok_what, len,
+			 "every dumped feature is here (%s%s%s), XCR0 %#" PRIx64
+			 " within %#" PRIx64,
+			 caps & CPU_CAP_FPU ? "fpu" : "",
 			 caps & CPU_CAP_FPU && caps & (CPU_CAP_INS | CPU_CAP_CPU) ? "," : "",
-			 caps & CPU_CAP_CPU ? "cpu" : caps & CPU_CAP_INS ? "ins" : "",
+			 caps & CPU_CAP_CPU   ? "cpu"
+			 : caps & CPU_CAP_INS ? "ins"
+					      : "",
 			 dumped->xcr0, here.xcr0);
 	return ret;
 }

@@ -151,8 +151,10 @@ static int namespaces(const struct restore_tree *t, const struct lmproc_opts *op
 	if (!ret)
 		ret = restore_check_ns(t, opts);
 	log_capture_end();
-	return report("namespaces", ret, ret ? why : "the tree's cgroups and namespaces can be "
-			      "had here");
+	return report("namespaces", ret,
+		      ret ? why
+			  : "the tree's cgroups and namespaces can be "
+			    "had here");
 }
 
 /* The checks of this machine against the images' tree, read again. */
@@ -172,8 +174,10 @@ static int check_host(int dfd, struct lmproc_opts *opts)
 	ret = each_plan(&t, restore_check_layout, why, sizeof(why));
 	failed += report("layout", ret, ret ? why : "vDSO and xsave area as dumped");
 	ret = each_plan(&t, paths, why, sizeof(why));
-	failed += report("files", ret, ret ? why : "every file mapped or opened is there "
-			 "unchanged, cwd and root too; the fds fit RLIMIT_NOFILE");
+	failed += report("files", ret,
+			 ret ? why
+			     : "every file mapped or opened is there "
+			       "unchanged, cwd and root too; the fds fit RLIMIT_NOFILE");
 	failed += pids_free(&t, opts);
 	failed += namespaces(&t, opts);
 	restore_free_images(&t);
@@ -198,8 +202,8 @@ static int check_dir(struct lmproc_opts *opts)
 		failed += check_host(dfd, opts);
 	}
 	close(dfd);
-	printf("%s\n", failed ? "This host can't restore these images" :
-	       "This host can restore these images");
+	printf("%s\n", failed ? "This host can't restore these images"
+			      : "This host can restore these images");
 	return failed ? 1 : 0;
 }
 

@@ -35,9 +35,9 @@ int cpu_line_make(char *buf, size_t len);
 int cpu_line_parse(const char *s, CpuEntry *c, char *why, size_t len);
 
 /* Whether this host can take the tree of PID that ran on DUMPED, as CAPS
- * (0: the default; PID 0: a migration's tree, before its dump) asks.  -EOPNOTSUPP with one line naming every missing
- * feature or xsave component logged; with CPU_CAP_NONE a warning, 0.
- * OK_WHAT, if given, gets what was checked. */
+ * (0: the default; PID 0: a migration's tree, before its dump) asks.  -EOPNOTSUPP with one line
+ * naming every missing feature or xsave component logged; with CPU_CAP_NONE a warning, 0. OK_WHAT,
+ * if given, gets what was checked. */
 int cpu_check(const CpuEntry *dumped, unsigned int pid, unsigned int caps, char *ok_what,
 	      size_t len);
 

@@ -115,7 +115,7 @@ case_cpu_xsave_component() {
 	local pristine=$1 pid=$2 xcr0 bit name=
 
 	xcr0=$("$LMPROC" check --feature xsave | sed -n 's/.*XCR0 \(0x[0-9a-f]*\).*/\1/p')
-	for bit in 18:"amx tiledata" 3:"mpx bndregs"; do
+	for bit in 18:amx_tiledata 3:mpx_bndregs; do
 		if ! (((${xcr0:-0} >> ${bit%%:*}) & 1)); then
 			name=${bit#*:}
 			bit=${bit%%:*}
