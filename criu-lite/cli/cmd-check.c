@@ -4,7 +4,7 @@
  * per check, "ok" or "FAIL" and the reason, each made by restore's own
  * code (the images' validation, the CPU, this machine's checks) without
  * restoring anything.  Owns only the order and the presentation; every
- * probe lives in kerndat.c, every check in restore/ and cpu.c.
+ * probe lives in kerndat.c, every check in restore/, net/ and cpu.c.
  * Exit: 0 when all that dump and restore need is there (or NAME is, or
  * DIR can be restored), 1 otherwise. */
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include "netns.h"
 #include "opts.h"
 #include "restore.h"
+#include "sk-tcp.h"
 
 static void print_feature(const struct kerndat *kd, enum kd_feature f)
 {
@@ -122,6 +123,11 @@ static int paths(struct restore_plan *p)
 	return restore_check_paths(p);
 }
 
+static int ports(struct restore_plan *p)
+{
+	return inet_check_ports(p);
+}
+
 static int pids_free(const struct restore_tree *t, const struct lmproc_opts *opts)
 {
 	char why[512] = "";
@@ -178,6 +184,14 @@ static int check_host(int dfd, struct lmproc_opts *opts)
 			 ret ? why
 			     : "every file mapped or opened is there "
 			       "unchanged, cwd and root too; the fds fit RLIMIT_NOFILE");
+	if (t.netns) {
+		failed += report("ports", 0, "the tree's own network namespace: its addresses are "
+				 "its own");
+	} else {
+		ret = each_plan(&t, ports, why, sizeof(why));
+		failed += report("ports", ret, ret ? why : "every address an IP socket is bound "
+				 "to can be bound here");
+	}
 	failed += pids_free(&t, opts);
 	failed += namespaces(&t, opts);
 	restore_free_images(&t);

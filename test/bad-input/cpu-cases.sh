@@ -74,8 +74,8 @@ case_check_dir_good() {
 	bad_lmproc check -D "$1"
 	check_dir_says $? "0 images +ok" || return 1
 	n=$(grep -cE '^[a-z]+ +ok ' "$RD/bad.out")
-	if [ "$n" != 7 ] || grep -q FAIL "$RD/bad.out"; then
-		REASON="check -D: $n lines ok of 7: $(grep -m1 -v ' ok ' "$RD/bad.out")"
+	if [ "$n" != 8 ] || grep -q FAIL "$RD/bad.out"; then
+		REASON="check -D: $n lines ok of 8: $(grep -m1 -v ' ok ' "$RD/bad.out")"
 		return 1
 	fi
 }
@@ -180,6 +180,61 @@ case_cpu_cap_none() {
 	term_verdict
 }
 
+# check -D's ports, in a network namespace of the test's own (as
+# case_inet_netns): the images of sk_inet_netns bind UDP 198.18.0.99:5000;
+# ok while it is free, FAIL naming it once a squatter holds it there.
+case_check_dir_ports() {
+	local holder st
+
+	unshare --net sleep 600 </dev/null >/dev/null 2>&1 &
+	holder=$!
+	check_dir_ports_steps "$holder"
+	st=$?
+	[ -n "${SQUAT:-}" ] && kill "$SQUAT" 2>/dev/null && wait "$SQUAT" 2>/dev/null
+	SQUAT=
+	kill "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+	kill_leftovers
+	return "$st"
+}
+
+check_dir_ports_steps() {
+	local h=$1 our LMPROC=$RD/lmproc-netns
+
+	our=$(readlink /proc/self/ns/net)
+	if ! wait_until 2000 not_our_netns "$h" "$our"; then
+		REASON="no network namespace of its own for pid $h"
+		return 1
+	fi
+	if ! nsenter -t "$h" -n sh -c 'ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
+		ip -6 addr add fd00::1/128 dev lo nodad' 2>"$RD/ip.err"; then
+		REASON="can't set up lo: $(head -c 200 "$RD/ip.err")"
+		return 1
+	fi
+	printf '#!/bin/sh\nexec nsenter -t %s -n %s "$@"\n' "$h" "$LMPROC_REAL" >"$LMPROC"
+	chmod +x "$LMPROC"
+	target_up "$BUILD/bad-input/sk_inet_netns" nsenter -t "$h" -n || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	bad_lmproc check -D "$RD/img"
+	check_dir_says $? "0 ports +ok" || return 1
+	# IP_FREEBIND (15): the address is not on lo.
+	nsenter -t "$h" -n python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_IP, 15, 1)
+s.bind(("198.18.0.99", 5000))
+open(sys.argv[1], "w").close()
+time.sleep(60)' "$RD/squat.ready" &
+	SQUAT=$!
+	if ! wait_until 5000 test -e "$RD/squat.ready"; then
+		REASON="the squatter did not bind 198.18.0.99:5000"
+		return 1
+	fi
+	bad_lmproc check -D "$RD/img"
+	check_dir_says $? "1 ports +FAIL" "198.18.0.99:5000" "pid $TPID"
+}
+
 # migrate's HELLO carries the source's CPU: a serve whose CPU lacks a
 # feature of it refuses in its answer, before anything is frozen, naming
 # the feature (LMPROC_FAULT=hello-cpu-unknown-bit: a bit no CPU sets); the
@@ -244,6 +299,7 @@ run_cpu_bad_input() {
 	bad_case cpu-xsave-component case_cpu_xsave_component "$pristine" "$pid"
 	bad_case cpu-record-invalid case_cpu_record_invalid "$pristine" "$pid"
 	bad_case check-dir-newer-version case_check_dir_newer "$pristine"
+	CASE_KIND=state bad_case check-dir-ports case_check_dir_ports
 	bad_case cpu-cap-none-restores case_cpu_cap_none "$pristine" "$pid" "$snap" "$out"
 	CASE_KIND=migrate bad_case migrate-cpu-refused mig_case case_migrate_cpu_refused
 	CASE_KIND=migrate bad_case migrate-cpu-cap-none mig_case case_migrate_cpu_cap_none
