@@ -9,6 +9,7 @@
  * DIR can be restored), 1 otherwise. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,21 +85,46 @@ static int check_cpu(int dfd, const struct lmproc_opts *opts)
 	return report("cpu", ret, why);
 }
 
-/* What dump and restore cannot work without; which of the optional ones
- * a restore of these images uses is each later check's business. */
-static int check_kernel(void)
+/* Appends "WHAT (WHY)" to the list of what is missing in BUF. */
+static void add_missing(char *buf, size_t len, int *missing, const char *what, const char *why)
 {
-	char why[512] = "";
+	size_t n = strlen(buf);
+
+	if (n < len)
+		snprintf(buf + n, len - n, "%s%s (%s)", (*missing)++ ? ", " : "missing: ", what,
+			 why);
+}
+
+/* The one of T's connections restored by TCP repair, if any: "pid N". */
+static bool tcp_repair_needed(const struct restore_tree *t, char *who, size_t len)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->ctx[i].plan.pid && inet_has_connections(&t->ctx[i].plan)) {
+			snprintf(who, len, "TCP repair of the connections of pid %d",
+				 t->ctx[i].plan.pid);
+			return true;
+		}
+	return false;
+}
+
+/* What dump and restore cannot work without, and what these images or
+ * OPTS need: CAP_NET_ADMIN for TCP repair, CAP_SYS_ADMIN for --pidns.
+ * The rest of what a restore of them uses is each later check's. */
+static int check_kernel(const struct restore_tree *t, const struct lmproc_opts *opts)
+{
+	char why[512] = "", who[64];
 	struct kerndat kd;
 	int missing = 0;
 
 	kerndat_probe(&kd);
-	for (int f = 0; f < KD_NR_FEATURES; f++) {
-		if (!kerndat_required(f) || kd.feat[f].ok)
-			continue;
-		snprintf(why + strlen(why), sizeof(why) - strlen(why), "%s%s (%s)",
-			 missing++ ? ", " : "missing: ", kerndat_feature_name(f), kd.feat[f].why);
-	}
+	for (int f = 0; f < KD_NR_FEATURES; f++)
+		if (kerndat_required(f) && !kd.feat[f].ok)
+			add_missing(why, sizeof(why), &missing, kerndat_feature_name(f),
+				    kd.feat[f].why);
+	if (opts->pidns && !kd.feat[KD_CAP_SYS_ADMIN].ok)
+		add_missing(why, sizeof(why), &missing, "CAP_SYS_ADMIN", "--pidns");
+	if (!(kd.cap_eff >> CAP_NET_ADMIN & 1) && tcp_repair_needed(t, who, sizeof(who)))
+		add_missing(why, sizeof(why), &missing, "CAP_NET_ADMIN", who);
 	if (!missing)
 		snprintf(why, sizeof(why), "every feature restore needs is there");
 	return report("kernel", missing, why);
@@ -177,6 +203,7 @@ static int check_host(int dfd, struct lmproc_opts *opts)
 		restore_free_images(&t);
 		return report("images", ret, why);
 	}
+	failed += check_kernel(&t, opts);
 	ret = each_plan(&t, restore_check_layout, why, sizeof(why));
 	failed += report("layout", ret, ret ? why : "vDSO and xsave area as dumped");
 	ret = each_plan(&t, paths, why, sizeof(why));
@@ -212,7 +239,6 @@ static int check_dir(struct lmproc_opts *opts)
 	failed = report("images", ret, ret ? why : "every image valid, checksums verified");
 	if (!failed) {
 		failed += check_cpu(dfd, opts);
-		failed += check_kernel();
 		failed += check_host(dfd, opts);
 	}
 	close(dfd);

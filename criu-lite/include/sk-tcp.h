@@ -70,6 +70,8 @@ const char *inet_bind_why(int err);
  * restored unbound if taken) is free in lmproc's network namespace, tried
  * by binding a fresh socket with the socket's options. */
 int inet_check_ports(const struct restore_plan *p);
+/* Whether P has a connection restored by TCP repair (CAP_NET_ADMIN). */
+bool inet_has_connections(const struct restore_plan *p);
 /* net/sk-tcp-queue.c: task fd P, a TCP listener bound to LOCAL (FD:
  * lmproc's copy), has WAITING connections not accepted yet.  With
  * --tcp-established each is accepted by lmproc and read in repair mode

@@ -632,6 +632,14 @@ int inet_check_ports(const struct restore_plan *p)
 	return 0;
 }
 
+bool inet_has_connections(const struct restore_plan *p)
+{
+	for (uint32_t i = 0; i < p->nr_files; i++)
+		if (p->fdesc[i].ops == &inet_sk_fd_ops && p->fdesc[i].fe->inet_sk->tcp)
+			return true;
+	return false;
+}
+
 static int inet_open(struct task_files *tf, uint32_t desc)
 {
 	int fd = make_socket(tf, desc, tf->plan->fdesc[desc].fe->inet_sk);

@@ -80,6 +80,15 @@ case_check_dir_good() {
 	fi
 }
 
+# check -D --pidns by an lmproc without CAP_SYS_ADMIN (capsh takes it
+# from the bounding set): the kernel line fails naming it and --pidns.
+case_check_dir_pidns_no_admin() {
+	# shellcheck disable=SC2016 # expanded by capsh's shell
+	timeout -k 5 "$LM_TIMEOUT" capsh --drop=cap_sys_admin -- -c \
+		'exec "$0" check -D "$1" --pidns' "$LMPROC" "$1" >"$RD/bad.out" 2>"$RD/bad.err"
+	check_dir_says $? "1 kernel +FAIL" CAP_SYS_ADMIN --pidns
+}
+
 # The dump's CPU had a feature this one lacks: restore refuses naming it
 # and the root's pid, check -D fails its cpu line naming it.
 case_cpu_feature_missing() {
@@ -294,6 +303,7 @@ run_cpu_bad_input() {
 	snap=$TSNAP
 	out=$TOUT
 	bad_case check-dir-good case_check_dir_good "$pristine"
+	bad_case check-dir-pidns-no-admin case_check_dir_pidns_no_admin "$pristine"
 	bad_case cpu-feature-missing case_cpu_feature_missing "$pristine" "$pid"
 	bad_case cpu-unknown-bit case_cpu_unknown_bit "$pristine" "$pid"
 	bad_case cpu-xsave-component case_cpu_xsave_component "$pristine" "$pid"
