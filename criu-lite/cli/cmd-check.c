@@ -183,13 +183,12 @@ static int namespaces(const struct restore_tree *t, const struct lmproc_opts *op
 	if (!ret)
 		ret = restore_check_ns(t, opts);
 	log_capture_end();
-	return report("namespaces", ret,
-		      ret ? why
-			  : "the tree's cgroups and namespaces can be "
-			    "had here");
+	return report("namespaces", ret, ret ? why : "the tree's cgroups and namespaces can be had");
 }
 
-/* The checks of this machine against the images' tree, read again. */
+/* The checks of this machine against the images' tree, read again (the
+ * raw images' data was verified whole by the images line: their footers
+ * now). */
 static int check_host(int dfd, struct lmproc_opts *opts)
 {
 	struct restore_tree t = {};
@@ -197,7 +196,9 @@ static int check_host(int dfd, struct lmproc_opts *opts)
 	int failed = 0, ret;
 
 	log_capture_start(why, sizeof(why));
+	img_raw_verify_footer_only(true);
 	ret = restore_plan_images(&t, opts, dfd);
+	img_raw_verify_footer_only(false);
 	log_capture_end();
 	if (ret) {
 		restore_free_images(&t);
@@ -207,10 +208,8 @@ static int check_host(int dfd, struct lmproc_opts *opts)
 	ret = each_plan(&t, restore_check_layout, why, sizeof(why));
 	failed += report("layout", ret, ret ? why : "vDSO and xsave area as dumped");
 	ret = each_plan(&t, paths, why, sizeof(why));
-	failed += report("files", ret,
-			 ret ? why
-			     : "every file mapped or opened is there "
-			       "unchanged, cwd and root too; the fds fit RLIMIT_NOFILE");
+	failed += report("files", ret, ret ? why : "every file mapped or opened is there unchanged, "
+			 "cwd and root too; the fds fit RLIMIT_NOFILE");
 	if (t.netns) {
 		failed += report("ports", 0, "the tree's own network namespace: its addresses are "
 				 "its own");
