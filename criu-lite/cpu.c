@@ -8,7 +8,9 @@
  * "ins" (the default, with "fpu") compares every recorded bit but those
  * that describe the machine rather than what a process can execute
  * (hypervisor, APIC, mitigations, ...: sys below), so that hosts of one
- * fleet that differ only there are not refused; "cpu" compares them all. */
+ * fleet that differ only there are not refused; "cpu" compares them all.
+ * The same record goes in migrate's HELLO ("cpu" line), which serve
+ * checks before the source freezes anything. */
 #include <ctype.h>
 #include <cpuid.h>
 #include <errno.h>
@@ -329,6 +331,19 @@ static int check_xsave_layout(const CpuEntry *dumped, const CpuEntry *here, unsi
 	return -EOPNOTSUPP;
 }
 
+/* CAPS as --cpu-cap's words: "fpu,ins". */
+static struct words caps_words(unsigned int caps)
+{
+	static const char *const names[] = { "fpu", "ins", "cpu" };
+	struct words w = { "" };
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (caps & (1u << i) && n < sizeof(w.s))
+			n += snprintf(w.s + n, sizeof(w.s) - n, "%s%s", n ? "," : "", names[i]);
+	return w;
+}
+
 int cpu_check(const CpuEntry *dumped, unsigned int pid, unsigned int caps, char *ok_what,
 	      size_t len)
 {
@@ -356,14 +371,8 @@ int cpu_check(const CpuEntry *dumped, unsigned int pid, unsigned int caps, char 
 	if (caps & CPU_CAP_FPU)
 		ret = check_xsave_layout(dumped, &here, pid) ?: ret;
 	if (!ret && ok_what)
-		snprintf(ok_what, len,
-			 "every dumped feature is here (%s%s%s), XCR0 %#" PRIx64
-			 " within %#" PRIx64,
-			 caps & CPU_CAP_FPU ? "fpu" : "",
-			 caps & CPU_CAP_FPU && caps & (CPU_CAP_INS | CPU_CAP_CPU) ? "," : "",
-			 caps & CPU_CAP_CPU   ? "cpu"
-			 : caps & CPU_CAP_INS ? "ins"
-					      : "",
-			 dumped->xcr0, here.xcr0);
+		snprintf(ok_what, len, "as --cpu-cap %s checks: every dumped feature is here, "
+			 "XCR0 %#" PRIx64 " within %#" PRIx64, caps_words(caps).s, dumped->xcr0,
+			 here.xcr0);
 	return ret;
 }

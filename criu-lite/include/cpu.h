@@ -22,7 +22,7 @@ enum cpu_cap {
 /* "fpu,ins", "cpu", "none"...: 0 and the bits in *CAPS, -1 if bad. */
 int cpu_cap_parse(const char *s, unsigned int *caps);
 
-/* This host's record; fills C (whose xcr0 and words it owns, no pointers). */
+/* This host's record into C (plain fields: nothing to free). */
 void cpu_record_here(CpuEntry *c);
 
 /* Restore's validation of a recorded CPU (reason logged, -EINVAL). */
@@ -35,9 +35,10 @@ int cpu_line_make(char *buf, size_t len);
 int cpu_line_parse(const char *s, CpuEntry *c, char *why, size_t len);
 
 /* Whether this host can take the tree of PID that ran on DUMPED, as CAPS
- * (0: the default; PID 0: a migration's tree, before its dump) asks.  -EOPNOTSUPP with one line
- * naming every missing feature or xsave component logged; with CPU_CAP_NONE a warning, 0. OK_WHAT,
- * if given, gets what was checked. */
+ * (0: the default) asks; PID 0: a migration's tree, before its dump.
+ * -EOPNOTSUPP with one line naming every missing feature or xsave
+ * component logged; with CPU_CAP_NONE a warning, 0.  OK_WHAT, if given,
+ * gets what was checked. */
 int cpu_check(const CpuEntry *dumped, unsigned int pid, unsigned int caps, char *ok_what,
 	      size_t len);
 
