@@ -77,6 +77,8 @@ SUITE_LIMIT=${SUITE_LIMIT:-1200}	# seconds: stop starting runs after this (a cle
 . "$ROOT/test/bad-input/demo-cases.sh"
 # shellcheck source=test/bad-input/imgdir-cases.sh
 . "$ROOT/test/bad-input/imgdir-cases.sh"
+# shellcheck source=test/bad-input/cpu-cases.sh
+. "$ROOT/test/bad-input/cpu-cases.sh"
 # shellcheck source=test/bad-input/interrupt-cases.sh
 . "$ROOT/test/bad-input/interrupt-cases.sh"
 # shellcheck source=test/bad-input/fuzz-cases.sh

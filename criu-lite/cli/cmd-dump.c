@@ -16,6 +16,7 @@
 
 #include "aio.h"
 #include "common.h"
+#include "cpu.h"
 #include "core.h"
 #include "fault.h"
 #include "files.h"
@@ -300,6 +301,7 @@ static int dump_inventory(struct dump_ctx *ctx)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
 	struct utsname u;
+	CpuEntry cpu;
 
 	inv.img_version = IMAGE_VERSION;
 	inv.root_pid = pstree_vpid(ctx->pid);
@@ -321,6 +323,8 @@ static int dump_inventory(struct dump_ctx *ctx)
 		inv.kernel_release = u.release;
 	inv.has_dump_time_ns = true;
 	inv.dump_time_ns = now_ns();
+	cpu_record_here(&cpu);
+	inv.cpu = &cpu;
 	return img_write_one(ctx->dfd, IMG_INVENTORY, 0, &inv.base);
 }
 

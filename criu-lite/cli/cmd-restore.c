@@ -20,6 +20,7 @@
 #include "announce.h"
 #include "cgroup.h"
 #include "common.h"
+#include "cpu.h"
 #include "fault.h"
 #include "fd-types.h"
 #include "sk-tcp.h"
@@ -159,6 +160,8 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 			ret = restore_open_service_fds(&t->ctx[i]);
 	if (!ret)
 		ret = restore_plan_shared_files(t);
+	if (!ret)
+		ret = cpu_check(t->inv->cpu, t->inv->root_pid, opts->cpu_cap, NULL, 0);
 	if (!ret)
 		ret = check_machine(t);
 	if (!ret)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "log.h"
 #include "migrate.h"
 #include "netlock.h"
@@ -18,8 +19,9 @@ static const char usage_text[] =
 	"                 [--network-lock nftables|iptables|skip] [--json]\n"
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND] [--json]\n"
 	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
-	"                 [--manage-cgroups[=soft|full|strict|ignore]] [--json]\n"
+	"                 [--manage-cgroups[=soft|full|strict|ignore]] [--cpu-cap CAPS] [--json]\n"
 	"  lmproc serve   -D DIR [--listen ADDR:PORT] CHANNEL [--link-timeout S]\n"
+	"                 [--cpu-cap CAPS]\n"
 	"  lmproc migrate -t PID --to ADDR:PORT CHANNEL [--tls-no-cn-verify]\n"
 	"                 [--max-downtime MS] [--max-rounds N] [--max-time S] [--auto-converge]\n"
 	"                 [--grace MS]\n"
@@ -27,7 +29,7 @@ static const char usage_text[] =
 	"                 [--link-timeout S]\n"
 	"    CHANNEL: --tls-psk-file FILE | --tls-cacert FILE --tls-cert FILE --tls-key FILE\n"
 	"             | --insecure\n"
-	"  lmproc check   [--feature NAME] [--json]\n"
+	"  lmproc check   [--feature NAME] [--json] | -D DIR [--pidns] [--cpu-cap CAPS]\n"
 	"  lmproc show    DIR|IMAGE\n"
 	"  lmproc --version\n"
 	"\n"
@@ -47,7 +49,9 @@ static const char usage_text[] =
 	"            --max-downtime; then frozen, the rest dumped and streamed, killed\n"
 	"            here only once the destination has acknowledged the commit; any\n"
 	"            failure before resumes it here\n"
-	"  check     probe the kernel features lmproc can use here\n"
+	"  check     probe the kernel features lmproc can use here; with -D DIR: can\n"
+	"            this host restore the images in DIR (one line per check, ok or\n"
+	"            FAIL and why; exit 0 only if all are ok)\n"
 	"  show      decode images to JSON on stdout\n"
 	"\n"
 	"Options:\n"
@@ -84,6 +88,12 @@ static const char usage_text[] =
 	"                          same, limits set only on the cgroups it makes); ignore:\n"
 	"                          leave the tree in lmproc's cgroups.  Without it a\n"
 	"                          missing cgroup refuses the restore\n"
+	"      --cpu-cap CAPS      restore, check -D, serve: what this CPU must have of\n"
+	"                          the dumping one, a list of: fpu (the dumped xsave\n"
+	"                          components enabled here), ins (every feature a\n"
+	"                          process may use: the default is fpu,ins), cpu\n"
+	"                          (every recorded CPUID bit), all (fpu,cpu), none\n"
+	"                          (no check, warned)\n"
 	"      --veth-pair IN=OUT[@BRIDGE]  restore: the dumped veth IN of the tree's\n"
 	"                          network namespace gets its outside end OUT here,\n"
 	"                          plugged into BRIDGE if given\n"
@@ -203,6 +213,7 @@ enum {
 	OPT_EXT_UNIX_SK,
 	OPT_INHERIT_FD,
 	OPT_MANAGE_CGROUPS,
+	OPT_CPU_CAP,
 	OPT_VETH_PAIR,
 	OPT_TCP_ESTABLISHED,
 	OPT_SKIP_IN_FLIGHT,
@@ -280,6 +291,7 @@ int main(int argc, char **argv)
 		{ "network-lock", required_argument, NULL, OPT_NETWORK_LOCK },
 		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 		{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
+		{ "cpu-cap", required_argument, NULL, OPT_CPU_CAP },
 		{ "veth-pair", required_argument, NULL, OPT_VETH_PAIR },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "to", required_argument, NULL, OPT_TO },
@@ -392,6 +404,11 @@ int main(int argc, char **argv)
 			if (parse_cgroup_mode(optarg, &opts))
 				return usage_error("--manage-cgroups must be soft, full, strict or ignore, not '%s'",
 						   optarg);
+			break;
+		case OPT_CPU_CAP:
+			if (cpu_cap_parse(optarg, &opts.cpu_cap))
+				return usage_error("--cpu-cap must be a list of fpu, ins, cpu, all, or "
+						   "none alone, not '%s'", optarg);
 			break;
 		case OPT_LISTEN:
 			opts.listen = optarg;

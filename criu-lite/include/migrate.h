@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu.h"
 #include "opts.h"
 
 #define MIG_MAGIC 0x474d4d4cu /* "LMMG", little-endian on the wire */
@@ -109,8 +110,15 @@ int mig_recv(struct mig_chan *c, struct mig_msg *m, char *why, size_t why_len);
 void mig_msg_free(struct mig_msg *m);
 bool mig_name_ok(const char *name);
 void mig_printable(char *s);
+/* serve: the source's CPU, from its HELLO's "cpu" line (SEEN: it had one). */
+struct mig_peer_cpu {
+	bool seen;
+	CpuEntry cpu;
+};
+
 int mig_hello_make(char *buf, size_t len, const struct lmproc_opts *opts);
-int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why, size_t why_len);
+int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, struct mig_peer_cpu *cpu,
+		    char *why, size_t why_len);
 
 /* channel.c */
 /* The PSK file or the certificates OPTS name (not --insecure); SERVER:

@@ -61,6 +61,7 @@ struct lmproc_opts {
 	const char *prev_images_dir;	/* --prev-images-dir */
 	enum track_backend track;	/* --track */
 	const char *feature;		/* check --feature */
+	unsigned int cpu_cap;		/* restore, check --cpu-cap: enum cpu_cap, 0 default */
 	struct inherit_fd inherit[MAX_INHERIT_FDS]; /* restore --inherit-fd */
 	int nr_inherit;
 	struct veth_pair veth[MAX_VETH_PAIRS]; /* restore --veth-pair */

@@ -283,6 +283,10 @@ void restore_free_chain(struct restore_plan *plan);
 
 /* restore-check.c */
 int restore_check_machine(struct restore_plan *plan);
+/* Its parts, for check -D: the vDSO, kernel and xsave size; the files
+ * mapped and opened, cwd, root and the fd limit. */
+int restore_check_layout(struct restore_plan *plan);
+int restore_check_paths(const struct restore_plan *plan);
 int restore_check_pid_free(pid_t pid);
 /* PID 0: lmproc itself. */
 int read_special_layout(pid_t pid, struct special_layout *l);
@@ -363,6 +367,10 @@ int restore_self_check(int dfd, bool pre_dump, char *why, size_t len);
  * the final restore checks a round serve staged, whose pages the staging
  * verified). */
 int restore_dry_run_round(int dfd, bool pages, char *why, size_t len);
+/* check -D: the dump in DFD as restore_self_check, every checksum read. */
+int restore_check_dir(int dfd, char *why, size_t len);
+/* Frees what restore_plan_images read into T. */
+void restore_free_images(struct restore_tree *t);
 
 /* file-locks.c: the locks of fdinfo-PID.img (IMG names it in errors);
  * POSIX locks are the restorer's to take. */

@@ -65,6 +65,13 @@ void inet_addr_name(const struct sockaddr_storage *ss, char *buf, size_t len);
 /* net/sk-inet.c: why bind() of an address of the dump failed with ERR,
  * in words (an address this host lacks says what the tree needs). */
 const char *inet_bind_why(int err);
+/* net/sk-inet.c, check -D: every address a bound IP socket of P takes
+ * again (not a connection's: TCP repair binds it; not a closed one's:
+ * restored unbound if taken) is free in lmproc's network namespace, tried
+ * by binding a fresh socket with the socket's options. */
+int inet_check_ports(const struct restore_plan *p);
+/* Whether P has a connection restored by TCP repair (CAP_NET_ADMIN). */
+bool inet_has_connections(const struct restore_plan *p);
 /* net/sk-tcp-queue.c: task fd P, a TCP listener bound to LOCAL (FD:
  * lmproc's copy), has WAITING connections not accepted yet.  With
  * --tcp-established each is accepted by lmproc and read in repair mode

@@ -447,7 +447,7 @@ static int open_channel(struct mig_src *m, const struct mig_auth *auth)
 			snprintf(why, sizeof(why), "it refused: %s", msg.data);
 			ret = -ECANCELED;
 		} else {
-			ret = mig_hello_parse(&msg, NULL, why, sizeof(why));
+			ret = mig_hello_parse(&msg, NULL, NULL, why, sizeof(why));
 		}
 		mig_msg_free(&msg);
 	}

@@ -171,12 +171,25 @@ void mig_printable(char *s)
 
 /* "lmproc-migrate 1 images V tcp 0|1", then "veth IN=OUT[@BRIDGE]" lines
  * and, with --grace, "grace MS": what the destination's restore needs to
- * know of the source's options.  A serve older than the grace line
- * refuses it ("a HELLO line that does not parse"), never ignores it. */
+ * know of the source's options; and the source's "cpu WORDS" (cpu.c),
+ * which serve checks before any round.  A serve older than the grace or
+ * the cpu line refuses it ("a HELLO line that does not parse"), never
+ * ignores it. */
 int mig_hello_make(char *buf, size_t len, const struct lmproc_opts *opts)
 {
 	size_t off = snprintf(buf, len, "lmproc-migrate %u images %u tcp %d\n", MIG_VERSION,
 			      IMAGE_VERSION, opts ? opts->tcp_established : 0);
+	int n;
+
+	if (opts && off < len) {
+		off += snprintf(buf + off, len - off, "cpu ");
+		n = off < len ? cpu_line_make(buf + off, len - off) : -E2BIG;
+		if (n < 0)
+			return n;
+		off += n;
+		if (off < len)
+			off += snprintf(buf + off, len - off, "\n");
+	}
 
 	for (int i = 0; opts && i < opts->nr_veth && off < len; i++) {
 		const struct veth_pair *v = &opts->veth[i];
@@ -205,7 +218,8 @@ static int parse_grace(const char *s, int *ms)
 	return 0;
 }
 
-int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why, size_t why_len)
+int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, struct mig_peer_cpu *cpu,
+		    char *why, size_t why_len)
 {
 	unsigned int ver, img;
 	int tcp, n = 0;
@@ -237,6 +251,16 @@ int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, char *why
 					 line + 6, MIG_MAX_GRACE_MS);
 				return -EPROTO;
 			}
+			continue;
+		}
+		if (cpu && !cpu->seen && !strncmp(line, "cpu ", 4)) {
+			char what[128];
+
+			if (cpu_line_parse(line + 4, &cpu->cpu, what, sizeof(what))) {
+				snprintf(why, why_len, "a HELLO with %s", what);
+				return -EPROTO;
+			}
+			cpu->seen = true;
 			continue;
 		}
 		if (strncmp(line, "veth ", 5) || opts_parse_veth(line + 5, opts)) {

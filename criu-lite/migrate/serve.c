@@ -507,9 +507,29 @@ static int restore_tree(struct mig_dst *d)
 	return ret;
 }
 
+/* The restore would refuse this CPU at the end, after the source's
+ * freeze: refused now, the reason as the answer to HELLO. */
+static int check_cpu(struct mig_dst *d, const struct mig_peer_cpu *cpu)
+{
+	char why[sizeof(d->reason)] = "";
+	int ret;
+
+	if (!cpu->seen)
+		return 0;
+	log_capture_start(why, sizeof(why));
+	ret = cpu_check(&cpu->cpu, 0, d->ropts.cpu_cap, NULL, 0);
+	log_capture_end();
+	if (!ret)
+		return 0;
+	fail(d, ret, "%s", why);
+	mig_send_text(&d->chan, MIG_ERROR, d->reason);
+	return ret;
+}
+
 static int handshake(struct mig_dst *d, const struct mig_auth *auth, int fd)
 {
 	char hello[MIG_MAX_SMALL], why[256];
+	struct mig_peer_cpu cpu = {};
 	struct mig_msg m;
 	int ret;
 
@@ -521,10 +541,13 @@ static int handshake(struct mig_dst *d, const struct mig_auth *auth, int fd)
 	ret = mig_recv(&d->chan, &m, why, sizeof(why));
 	if (ret)
 		return fail(d, ret, "%s", why);
-	ret = mig_hello_parse(&m, &d->ropts, why, sizeof(why));
+	ret = mig_hello_parse(&m, &d->ropts, &cpu, why, sizeof(why));
 	mig_msg_free(&m);
 	if (ret)
 		return fail(d, ret, "%s", why);
+	ret = check_cpu(d, &cpu);
+	if (ret)
+		return ret;
 	ret = mig_hello_make(hello, sizeof(hello), NULL);
 	ret = ret < 0 ? ret : mig_send(&d->chan, MIG_HELLO, hello, ret);
 	return ret ? fail(d, ret, "can't answer HELLO") : 0;
@@ -634,6 +657,7 @@ static void child(const struct lmproc_opts *opts, const struct mig_auth *auth, i
 	d.chan.fd = -1;
 	d.ropts.manage_cgroups = opts->manage_cgroups;
 	d.ropts.network_lock = opts->network_lock;
+	d.ropts.cpu_cap = opts->cpu_cap;
 	_exit(serve_one(&d, auth, fd) ? 1 : 0);
 }
 

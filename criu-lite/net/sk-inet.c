@@ -667,6 +667,62 @@ static int inet_check(const struct restore_plan *p, uint32_t desc)
 	return ret ?: check_closed(p, desc, e);
 }
 
+static int check_port(const struct restore_plan *p, uint32_t desc)
+{
+	const InetSkEntry *e = p->fdesc[desc].fe->inet_sk;
+	const char *which = "an option";
+	char name[INET6_ADDRSTRLEN + 16];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, ret;
+
+	if (!e->has_src_addr || e->tcp || e->closed)
+		return 0;
+	len = inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
+	inet_addr_name(&ss, name, sizeof(name));
+	fd = socket(e->family, e->type | SOCK_CLOEXEC, e->protocol);
+	if (fd < 0) {
+		pr_perror("pid %d fd %d: can't create an IP socket to try %s", p->pid,
+			  p->fdesc[desc].first_fd, name);
+		return -errno;
+	}
+	ret = set_options(fd, e, &which);
+	if (!ret && bind(fd, (struct sockaddr *)&ss, len)) {
+		ret = -errno;
+		pr_err("pid %d fd %d: %s socket %s can't be bound here: %s\n", p->pid,
+		       p->fdesc[desc].first_fd, e->type == SOCK_STREAM ? "TCP" : "UDP", name,
+		       inet_bind_why(errno));
+	} else if (ret) {
+		pr_err("pid %d fd %d: can't set %s of socket %s here: %s\n", p->pid,
+		       p->fdesc[desc].first_fd, which, name, strerror(-ret));
+	}
+	close(fd);
+	return ret;
+}
+
+int inet_check_ports(const struct restore_plan *p)
+{
+	for (uint32_t i = 0; i < p->nr_files; i++) {
+		const struct file_desc *d = &p->fdesc[i];
+		int ret;
+
+		if (d->ops != &inet_sk_fd_ops || (d->first_fd < 0 && !d->make_here))
+			continue;
+		ret = check_port(p, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+bool inet_has_connections(const struct restore_plan *p)
+{
+	for (uint32_t i = 0; i < p->nr_files; i++)
+		if (p->fdesc[i].ops == &inet_sk_fd_ops && p->fdesc[i].fe->inet_sk->tcp)
+			return true;
+	return false;
+}
+
 static int inet_open(struct task_files *tf, uint32_t desc)
 {
 	int fd = make_socket(tf, desc, tf->plan->fdesc[desc].fe->inet_sk);

@@ -353,17 +353,21 @@ static int pick_stop_sig(struct restore_plan *p)
 	return -EBUSY;
 }
 
-int restore_check_machine(struct restore_plan *p)
+int restore_check_layout(struct restore_plan *p)
 {
-	int ret;
+	int ret = check_vdso(p);
 
-	ret = check_vdso(p);
 	if (!ret)
 		ret = check_kernel(p);
 	if (!ret)
 		ret = check_xsave(p);
-	if (!ret)
-		ret = check_mapped_files(p);
+	return ret;
+}
+
+int restore_check_paths(const struct restore_plan *p)
+{
+	int ret = check_mapped_files(p);
+
 	if (!ret)
 		ret = restore_check_files(p);
 	if (!ret)
@@ -373,6 +377,15 @@ int restore_check_machine(struct restore_plan *p)
 		ret = check_dir(p->pid, "root", p->fs->root);
 	if (!ret)
 		ret = check_fd_limit(p);
+	return ret;
+}
+
+int restore_check_machine(struct restore_plan *p)
+{
+	int ret = restore_check_layout(p);
+
+	if (!ret)
+		ret = restore_check_paths(p);
 	if (!ret)
 		ret = pick_stop_sig(p);
 	return ret;

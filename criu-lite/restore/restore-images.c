@@ -14,6 +14,7 @@
 
 #include "aio.h"
 #include "common.h"
+#include "cpu.h"
 #include "fd-types.h"
 #include "fs-ghost.h"
 #include "cgroup.h"
@@ -84,12 +85,19 @@ static int read_inventory(int dfd, struct restore_tree *t)
 	img_close(img);
 	if (ret)
 		return ret;
+	if (inv->img_version > IMAGE_VERSION)
+		return bad("inventory.img", "image format version %u, newer than this lmproc's %u: "
+			   "restore with the lmproc that dumped it, or a newer one",
+			   inv->img_version, IMAGE_VERSION);
 	if (inv->img_version != IMAGE_VERSION)
 		return bad("inventory.img", "image format version %u, this lmproc reads only %u "
 			   "(checksummed images): dump again with this lmproc",
 			   inv->img_version, IMAGE_VERSION);
 	if (!inv->has_round_id)
 		return bad("inventory.img", "no round id");
+	ret = cpu_validate(inv->cpu);
+	if (ret)
+		return ret;
 	if (!strcmp(inv->kind, "pre-dump")) {
 		pr_err("The images are a pre-dump (pages only): restore needs a full dump\n");
 		return -EINVAL;

@@ -83,7 +83,7 @@ int restore_plan_images(struct restore_tree *t, struct lmproc_opts *opts, int df
 	return ret;
 }
 
-static void free_images(struct restore_tree *t)
+void restore_free_images(struct restore_tree *t)
 {
 	for (size_t i = 0; t->ctx && i < t->nr; i++)
 		if (t->ctx[i].plan.pid)
@@ -105,7 +105,7 @@ static int check_dump(int dfd)
 		ret = restore_plan_shared_objects(&t);
 	if (!ret)
 		ret = restore_read_sysvipc(dfd, &t);
-	free_images(&t);
+	restore_free_images(&t);
 	return ret;
 }
 
@@ -175,4 +175,9 @@ int restore_self_check(int dfd, bool pre_dump, char *why, size_t len)
 int restore_dry_run_round(int dfd, bool pages, char *why, size_t len)
 {
 	return check(dfd, true, !pages, why, len);
+}
+
+int restore_check_dir(int dfd, char *why, size_t len)
+{
+	return check(dfd, false, false, why, len);
 }

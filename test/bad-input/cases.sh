@@ -1726,6 +1726,7 @@ run_bad_input() {
 	run_tcp_hosts_bad_input
 	run_demo_bad_input
 	run_imgdir_bad_input
+	run_cpu_bad_input
 	run_interrupt_bad_input
 	run_fuzz_bad_input
 	run_restore_safe_bad_input

@@ -10,7 +10,8 @@
  *                                   OFFSET (for raw page data, which nothing can
  *                                   validate)
  *   imgmangle xor FILE PATH MASK    xor a varint field with MASK in place
- *                                   (the result must encode to the same length)
+ *                                   (the result must encode to the same length),
+ *                                   or a fixed32/fixed64 one
  *   imgmangle max FILE PATH         set every value bit of a varint field: the
  *                                   largest value of the same encoded length
  *   imgmangle cutat FILE OFFSET     truncate FILE to OFFSET bytes
@@ -190,6 +191,17 @@ static void op_tag(void)
 	printf("field tag at offset %zu now has wire type 7\n", best);
 }
 
+/* A fixed32 or fixed64 field (little-endian), edited in place. */
+static void edit_fixed(const struct field *f, uint64_t (*edit)(uint64_t, size_t, uint64_t),
+		       uint64_t arg)
+{
+	uint64_t value = 0;
+
+	memcpy(&value, buf + f->val_pos, f->val_len);
+	value = edit(value, 10, arg);
+	memcpy(buf + f->val_pos, &value, f->val_len);
+}
+
 /* Finds the varint field PATH in the first record and rewrites it with
  * EDIT(old value, arg), keeping its encoded length. */
 static void op_edit(const char *path, uint64_t (*edit)(uint64_t, size_t, uint64_t), uint64_t arg)
@@ -222,6 +234,11 @@ static void op_edit(const char *path, uint64_t (*edit)(uint64_t, size_t, uint64_
 			die("field before '%s' is not length-delimited", p);
 		pos = f.val_pos;
 		end = f.val_pos + f.val_len;
+	}
+	if (f.wire == 1 || f.wire == 5) {
+		edit_fixed(&f, edit, arg);
+		printf("field %s rewritten at offset %zu\n", path, f.val_pos);
+		return;
 	}
 	if (f.wire != 0)
 		die("field %s is not a varint", path);
