@@ -539,12 +539,16 @@ static int handshake(struct mig_dst *d, const struct mig_auth *auth, int fd)
 	if (mig_chan_link_timeout(&d->chan, d->sopts->link_timeout_s))
 		return fail(d, -errno, "can't set the link's timeouts: %s", strerror(errno));
 	ret = mig_recv(&d->chan, &m, why, sizeof(why));
-	if (ret)
-		return fail(d, ret, "%s", why);
-	ret = mig_hello_parse(&m, &d->ropts, &cpu, why, sizeof(why));
-	mig_msg_free(&m);
-	if (ret)
-		return fail(d, ret, "%s", why);
+	if (!ret) {
+		ret = mig_hello_parse(&m, &d->ropts, &cpu, why, sizeof(why));
+		mig_msg_free(&m);
+	}
+	if (ret) {
+		/* An authenticated peer learns why, if it still listens. */
+		fail(d, ret, "%s", why);
+		mig_send_text(&d->chan, MIG_ERROR, d->reason);
+		return ret;
+	}
 	ret = check_cpu(d, &cpu);
 	if (ret)
 		return ret;
