@@ -3,11 +3,12 @@
  * pidfd of a process of the tree, live or a zombie, is opened again once
  * every process of the restored tree exists (a placeholder holds its fd
  * until then), by its pid in the tree's pid namespace; each process of
- * the tree holding it opens its own.  A pidfd of a process that exited
- * and was reaped ("Pid: -1") is made as CRIU does: a helper that exits at
- * once with the dumped status (PIDFD_INFO_EXIT) is reaped after its pidfd
- * is taken, so the pidfd polls readable and waitid() says ECHILD, as
- * before.  A pidfd of a process outside the tree, or of a thread other
+ * the tree holding it opens its own, once for all its fds of it (one
+ * description shared across processes comes back as one per process).
+ * A pidfd of a process that exited and was reaped ("Pid: -1") is made as
+ * CRIU does: a helper that exits at once with the dumped status
+ * (PIDFD_INFO_EXIT) is reaped after its pidfd is taken, so the pidfd
+ * polls readable and waitid() says ECHILD, as before.  A pidfd of a process outside the tree, or of a thread other
  * than a main thread (threads are made after the fds), is refused. */
 #include <errno.h>
 #include <fcntl.h>
@@ -269,6 +270,25 @@ static int reopen_pidfd(const FdinfoEntry *f, const PidfdEntry *e, char *err, si
 	return 0;
 }
 
+/* Fd I of P as one open file description with the pidfd at an earlier
+ * fd of its own description, if any (0: none, it opens its own). */
+static int share_pidfd(const struct restore_plan *p, size_t i, char *err, size_t len)
+{
+	const FdinfoEntry *f = p->fds[i];
+
+	for (size_t j = 0; j < i; j++) {
+		if (p->fd_desc[j] != p->fd_desc[i])
+			continue;
+		if (dup2(p->fds[j]->fd, f->fd) < 0 || fcntl(f->fd, F_SETFD, f->fd_flags)) {
+			snprintf(err, len, "fd %u: can't share the pidfd of fd %u: %s", f->fd,
+				 p->fds[j]->fd, strerror(errno));
+			return -errno;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 int restore_task_pidfds(struct restore_ctx *ctx, char *err, size_t len)
 {
 	const struct restore_plan *p = &ctx->plan;
@@ -279,8 +299,10 @@ int restore_task_pidfds(struct restore_ctx *ctx, char *err, size_t len)
 
 		if (fe->type != FD_TYPE__FD_PIDFD || !fe->pidfd->has_pid)
 			continue;
-		ret = reopen_pidfd(p->fds[i], fe->pidfd, err, len);
-		if (ret)
+		ret = share_pidfd(p, i, err, len);
+		if (!ret)
+			ret = reopen_pidfd(p->fds[i], fe->pidfd, err, len);
+		if (ret < 0)
 			return ret;
 	}
 	return 0;

@@ -18,8 +18,8 @@ struct restore_tree;
  * namespace; if that is not lmproc's, its links must be ones lmproc can
  * make.  DFD < 0: check only (pre-dump), else netns.img is written. */
 int netns_dump(int dfd, const struct pstree *t);
-/* 0 if PID lives in lmproc's namespace or in the dumped tree's; else
- * -EOPNOTSUPP, refused naming pid, fd and WHAT. */
+/* 0 if PID lives in lmproc's namespace or in the dumped tree's and its
+ * socket FD in PID's; else -EOPNOTSUPP, refused naming pid, fd and WHAT. */
 int netns_check_sock(pid_t pid, int fd, const char *what);
 /* Enters PID's network namespace (the calling thread only): lmproc's own
  * namespace fd to go back with, or -errno (logged). */

@@ -23,8 +23,10 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -116,13 +118,42 @@ int netns_leave(int back)
 	return ret;
 }
 
+/* The network namespace socket FD of PID lives in (SIOCGSKNS on a copy):
+ * the one it was made in, which need not be its process's. */
+static int sock_ns_stat(pid_t pid, int fd, struct stat *st)
+{
+	int pidfd = syscall(SYS_pidfd_open, pid, 0), sk = -1, ns = -1, ret = 0;
+
+	if (pidfd >= 0)
+		sk = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (sk >= 0)
+		ns = ioctl(sk, SIOCGSKNS);
+	if (ns < 0 || fstat(ns, st)) {
+		ret = -errno;
+		pr_perror("Can't read the network namespace of pid %d fd %d (SIOCGSKNS)", pid, fd);
+	}
+	if (ns >= 0)
+		close(ns);
+	if (sk >= 0)
+		close(sk);
+	if (pidfd >= 0)
+		close(pidfd);
+	return ret;
+}
+
 int netns_check_sock(pid_t pid, int fd, const char *what)
 {
-	struct stat own, its;
-	int ret = ns_stat(pid, &its) ?: ns_stat(0, &own);
+	struct stat own, its, sk;
+	int ret = ns_stat(pid, &its) ?: ns_stat(0, &own) ?: sock_ns_stat(pid, fd, &sk);
 
 	if (ret)
 		return ret;
+	/* Restore makes it in its process's namespace. */
+	if (!same_ns(&sk, &its)) {
+		pr_err("pid %d fd %d: %s made in another network namespace than its process's "
+		       "(net:[%lu]): not supported\n", pid, fd, what, (unsigned long)sk.st_ino);
+		return -EOPNOTSUPP;
+	}
 	if (same_ns(&its, &own) || (tree_ns.st_ino && same_ns(&its, &tree_ns)))
 		return 0;
 	pr_err("pid %d fd %d: %s in another network namespace than lmproc's and than the tree's "

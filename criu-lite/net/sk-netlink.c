@@ -10,9 +10,10 @@
  * with messages queued (they can't be read without taking them) or with
  * a dump running (the kernel's cursor in it can't be read), with an
  * error pending (messages dropped: ENOBUFS), one of another network
- * namespace than lmproc's or the tree's.  Also owns what packet sockets
- * share: the sock_diag request (sk_diag_dump) and the look at a pending
- * error (sk_error_pending). */
+ * namespace than lmproc's or the tree's, a NETLINK_NETFILTER socket an
+ * NFQUEUE queue or NFLOG group is bound to (its packets would stop).
+ * Also owns what packet sockets share: the sock_diag request
+ * (sk_diag_dump) and the look at a pending error (sk_error_pending). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -213,6 +214,46 @@ static int nl_diag_read(const struct files_dump *d, const struct fd_parms *p, in
 	return 0;
 }
 
+/* The nfnetlink_queue or nfnetlink_log instance (NFQNL_CFG_CMD_BIND,
+ * NFULNL_CFG_CMD_BIND) PORTID is bound to in PID's namespace (the
+ * socket's: netns_check_sock), from /proc/PID/net/netfilter/TABLE
+ * ("num portid ..."); -1 if none.  The kernel ends it with the socket,
+ * and nothing makes it again. */
+static long nfnl_instance(pid_t pid, const char *table, uint32_t portid)
+{
+	char path[80], line[256];
+	unsigned num, peer;
+	long found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/netfilter/%s", pid, table);
+	f = fopen(path, "re");
+	while (f && found < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%u %u", &num, &peer) == 2 && peer == portid)
+			found = num;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int nfnl_check(const struct files_dump *d, const struct fd_parms *p,
+		      const NetlinkSkEntry *e, const char *what)
+{
+	long q, g;
+	char why[160];
+
+	if (e->protocol != NETLINK_NETFILTER || !e->portid)
+		return 0;
+	q = nfnl_instance(d->pid, "nfnetlink_queue", e->portid);
+	g = q < 0 ? nfnl_instance(d->pid, "nfnetlink_log", e->portid) : -1;
+	if (q < 0 && g < 0)
+		return 0;
+	snprintf(why, sizeof(why), "bound to netfilter %s %ld, which closing it ends and "
+		 "lmproc can't bind again: not supported", q >= 0 ? "queue" : "log group",
+		 q >= 0 ? q : g);
+	return nl_refuse(d, p, what, why);
+}
+
 static bool netlink_match(struct files_dump *d, const struct fd_parms *p)
 {
 	int fd, family;
@@ -269,7 +310,7 @@ static int nl_read(struct files_dump *d, struct fd_parms *p, int fd, NetlinkSkEn
 	nl_what(what, sizeof(what), e->protocol, e->portid);
 	if (e->type != SOCK_RAW && e->type != SOCK_DGRAM)
 		return nl_refuse(d, p, what, "a type other than SOCK_RAW and SOCK_DGRAM");
-	ret = nl_diag_read(d, p, fd, e, what, s);
+	ret = nl_diag_read(d, p, fd, e, what, s) ?: nfnl_check(d, p, e, what);
 	if (ret)
 		return ret;
 	/* Trailing words without a group need not be carried. */

@@ -330,6 +330,28 @@ case_netlink_busy() {
 	refused $? "$TPID" "fd 7" "NETLINK_ROUTE" "$2" && target_intact
 }
 
+# A NETLINK_NETFILTER socket bound to NFQUEUE queue 7 or NFLOG group 7
+# (NF_KIND $1, WHAT $2), in the target's own network namespace: closing
+# it ends the binding, which restore could not make again; refused naming
+# the fd and the binding, which stays.
+case_netlink_nfqueue() {
+	target_up "$BUILD/bad-input/netlink_nfqueue" env NF_KIND="$1" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 7" "NETLINK_NETFILTER" "$2" && target_intact
+}
+
+# A socket made in a network namespace other than its process's (SK_KIND
+# $1, WHAT $2): restore would make it in the process's; the dump refuses
+# it naming the fd and the namespace, and the socket stays where it was.
+case_sk_other_netns() {
+	target_up "$BUILD/bad-input/sk_other_netns" env SK_KIND="$1" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 7" "$2" "another network namespace than its process" &&
+		target_intact
+}
+
 # A child's unsupported fd refuses the dump of the whole tree, naming the
 # child; the root and the child run on untouched.
 case_tree_unsupported() {
@@ -1636,6 +1658,10 @@ run_bad_input() {
 	bad_case netlink-port-taken case_netlink_port_taken
 	bad_case netlink-dump-running case_netlink_busy dump "a dump request in progress"
 	bad_case netlink-enobufs case_netlink_busy enobufs "an error pending"
+	bad_case netlink-other-netns case_sk_other_netns netlink "a netlink socket"
+	bad_case udp-other-netns case_sk_other_netns udp "an IPv4/IPv6 socket"
+	bad_case netlink-nfqueue-bound case_netlink_nfqueue queue "netfilter queue 7"
+	bad_case netlink-nflog-bound case_netlink_nfqueue log "netfilter log group 7"
 	bad_case unix-siblings case_sk_siblings
 	bad_case unix-listener-closed case_sk_listener_closed
 	bad_case self-check-refuses-bad-image case_self_check_fault
