@@ -17,9 +17,14 @@
 #ifndef LMPROC_VMA_ITER_H
 #define LMPROC_VMA_ITER_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 void vma_iter_prepare(void);
 char *vma_text_read(pid_t pid);
+/* The VmFlags value smaps prints for PID's mapping starting at ADDR, into
+ * OUT; -EAGAIN: read smaps instead. */
+int vma_iter_flags_at(pid_t pid, uint64_t addr, char *out, size_t len);
 
 #endif

@@ -118,14 +118,15 @@ static int iter_pass(struct bpf_link *link, uint64_t *from, char *buf,
 	return 0;
 }
 
-/* Every record the iterator writes for PID's mappings, in address order. */
-static int iter_records(pid_t pid, struct vmaiter_rec **out, size_t *nr)
+/* The records the iterator writes for PID's mappings from FROM on, in
+ * address order, at least MAX of them if there are. */
+static int iter_records(pid_t pid, uint64_t from, size_t max, struct vmaiter_rec **out,
+			size_t *nr)
 {
 	union bpf_iter_link_info li = { .task.tid = pid };
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &li, .link_info_len = sizeof(li));
 	cleanup_free char *buf = malloc(ITER_BUF);
 	struct bpf_link *link;
-	uint64_t from = 0;
 	int ret = 0;
 
 	*out = NULL;
@@ -135,7 +136,7 @@ static int iter_records(pid_t pid, struct vmaiter_rec **out, size_t *nr)
 	link = bpf_program__attach_iter(vi.skel->progs.vmaiter, &opts);
 	if (!link)
 		return -errno;
-	while (!ret)
+	while (!ret && *nr < max)
 		ret = iter_pass(link, &from, buf, out, nr);
 	bpf_link__destroy(link);
 	if (ret < 0) {
@@ -412,7 +413,7 @@ static int calib_compare(pid_t pid, char *why, size_t len)
 	char path[64];
 	int ret;
 
-	ret = iter_records(pid, &r, &nr);
+	ret = iter_records(pid, 0, SIZE_MAX, &r, &nr);
 	if (ret) {
 		snprintf(why, len, "the iterator of a child: %s", strerror(-ret));
 		return ret;
@@ -558,7 +559,7 @@ static char *iter_text(pid_t pid)
 	size_t nr, k = 0, n = 0, lines = 1;
 	int ret;
 
-	ret = iter_records(pid, &r, &nr);
+	ret = iter_records(pid, 0, SIZE_MAX, &r, &nr);
 	if (ret) {
 		pr_info("pid %d: the VMA iterator failed (%s): reading smaps\n", pid,
 			strerror(-ret));
@@ -665,4 +666,57 @@ char *vma_text_read(pid_t pid)
 		return NULL;
 	}
 	return text;
+}
+
+/* The VmFlags value of the mapping at ADDR in SMAPS (filtered), or NULL. */
+static const char *smaps_flags_at(char *smaps, uint64_t addr)
+{
+	char head[32], *p;
+
+	snprintf(head, sizeof(head), "%lx-", (unsigned long)addr);
+	for (p = smaps; *p; p += strcspn(p, "\n") + 1) {
+		if (strncmp(p, head, strlen(head)))
+			continue;
+		p += strcspn(p, "\n") + 1;
+		if (strncmp(p, "VmFlags: ", 9))
+			return NULL;
+		p[strcspn(p, "\n")] = '\0';
+		return p + 9;
+	}
+	return NULL;
+}
+
+/* LMPROC_VMAS=check: FLAGS must be what smaps says of ADDR. */
+static int check_flags_at(pid_t pid, uint64_t addr, const char *flags)
+{
+	cleanup_free char *smaps = read_smaps(pid);
+	const char *want;
+
+	if (!smaps)
+		return -errno;
+	smaps_filter(smaps);
+	want = smaps_flags_at(smaps, addr);
+	if (want && !strcmp(want, flags))
+		return 0;
+	pr_err("pid %d: the VMA iterator says VmFlags \"%s\" of the mapping at 0x%lx, smaps "
+	       "\"%s\"\n", pid, flags, (unsigned long)addr, want ?: "(no such mapping)");
+	return -EIO;
+}
+
+int vma_iter_flags_at(pid_t pid, uint64_t addr, char *out, size_t len)
+{
+	cleanup_free struct vmaiter_rec *r = NULL;
+	enum text_mode mode = text_mode();
+	size_t nr;
+	int bit, ret;
+
+	if (!vi.skel || mode == TEXT_SMAPS)
+		return -EAGAIN;
+	ret = iter_records(pid, addr, 1, &r, &nr);
+	if (ret || !nr || r[0].start != addr || flags_text(r[0].flags, out, len, &bit)) {
+		pr_info("pid %d: the VMA iterator has no flags for the mapping at 0x%lx: reading "
+			"smaps\n", pid, (unsigned long)addr);
+		return -EAGAIN;
+	}
+	return mode == TEXT_CHECK ? check_flags_at(pid, addr, out) : 0;
 }
