@@ -466,7 +466,7 @@ static int calibrate(char *why, size_t len)
 	return ret;
 }
 
-static void log_table(void)
+static void log_table(uint64_t t0)
 {
 	char line[NR_BITS * 7 + 1];
 	size_t n = 0;
@@ -475,7 +475,8 @@ static void log_table(void)
 	for (int b = 0; b < NR_BITS; b++)
 		if (vi.mn[b][0])
 			n += snprintf(line + n, sizeof(line) - n, " %d:%s", b, vi.mn[b]);
-	pr_debug("VMA iterator: the VmFlags of each vm_flags bit:%s\n", line);
+	pr_debug("VMA iterator ready in %lu us; the VmFlags of each vm_flags bit:%s\n",
+		 (unsigned long)(now_us() - t0), line);
 }
 
 /* A bit the calibration could not learn, for the fallback's test. */
@@ -488,6 +489,7 @@ static void forget_injected(void)
 
 void vma_iter_prepare(void)
 {
+	uint64_t t0 = now_us();
 	char why[256];
 	int ret;
 
@@ -509,7 +511,7 @@ void vma_iter_prepare(void)
 		return;
 	}
 	forget_injected();
-	log_table();
+	log_table(t0);
 }
 
 static char *read_smaps(pid_t pid)
