@@ -297,11 +297,11 @@ static int learn_one(uint64_t flags, const char *text, unsigned long start, char
 	if (n != __builtin_popcountll(flags))
 		return 0; /* a bit that prints nothing (a protection key's) */
 	for (int b = 0; b < NR_BITS; b++) {
-		const char *w = words[k];
+		const char *w;
 
 		if (!(flags & (1ULL << b)))
 			continue;
-		k++;
+		w = words[k++];
 		if (strlen(w) != 2 || (vi.mn[b][0] && strcmp(vi.mn[b], w))) {
 			snprintf(why, len, "bit %d of the child's mapping at 0x%lx is \"%s\", "
 				 "elsewhere \"%s\"", b, start, w, vi.mn[b]);
