@@ -733,6 +733,25 @@ case_vma_iter_unlearnt() {
 	restored_passes "$RD/img"
 }
 
+# case_vma_iter_no_bpf: an lmproc without CAP_BPF, CAP_PERFMON and
+# CAP_SYS_ADMIN (capsh takes them from the bounding set) can't load the
+# VMA iterator: the dump reads smaps, says why once, and the process comes
+# back exactly.
+case_vma_iter_no_bpf() {
+	target_up "$BUILD/static/mem_attrs" || return 1
+	mkdir -p "$RD/img"
+	timeout -k 5 "$LM_TIMEOUT" capsh --drop=cap_bpf,cap_perfmon,cap_sys_admin -- -c \
+		'exec "$0" dump -t "$1" -D "$2" -v4 -o "$3"' "$LMPROC" "$TPID" "$RD/img" \
+		"$RD/dump.log" >"$RD/bad.out" 2>"$RD/bad.err" ||
+		{ lm_failed "$RD" dump $? "dump without CAP_BPF"; return 1; }
+	if [ "$(grep -c "The VMAs' flags come from /proc/PID/smaps: can't load" "$RD/dump.log")" != 1 ]; then
+		REASON="dump.log does not say once that the VMAs come from smaps without the iterator"
+		return 1
+	fi
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/img"
+}
+
 # case_timer_ids_by_trial: without PR_TIMER_CREATE_RESTORE_IDS (Linux
 # 6.17) the restorer creates timers until the kernel hands out each id;
 # forced here (LMPROC_FAULT=timer-ids-by-trial), the posix_timers test
@@ -1563,6 +1582,7 @@ run_bad_input() {
 	bad_case timer-ids-by-trial case_timer_ids_by_trial
 	CASE_KIND=state bad_case vma-iter-same case_vma_iter_same
 	CASE_KIND=state bad_case vma-iter-unlearnt case_vma_iter_unlearnt
+	CASE_KIND=state bad_case vma-iter-no-bpf case_vma_iter_no_bpf
 	run_image_cases
 	bad_case prev-missing-dump case_prev_missing dump
 	bad_case prev-missing-pre-dump case_prev_missing pre-dump
