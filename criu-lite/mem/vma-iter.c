@@ -614,13 +614,16 @@ static void smaps_filter(char *smaps)
 
 	while (*line) {
 		size_t len = strcspn(line, "\n");
+		bool more = line[len] == '\n';
 
+		/* One line at a time: sscanf() measures the whole string. */
+		line[len] = '\0';
 		if (!strncmp(line, "VmFlags:", 8) || is_header(line)) {
 			memmove(dst, line, len);
 			dst += len;
 			*dst++ = '\n';
 		}
-		line += len + (line[len] == '\n');
+		line += len + more;
 	}
 	*dst = '\0';
 }
