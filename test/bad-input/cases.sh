@@ -716,6 +716,21 @@ case_vma_iter_same() {
 	restored_passes "$RD/2"
 }
 
+# case_vma_iter_many: 3,000 mappings, which the iterator gives in several
+# passes (each read holds 682 records), are smaps' own too.
+case_vma_iter_many() {
+	target_up "$BUILD/bad-input/vma_many" || return 1
+	mkdir -p "$RD/img"
+	LMPROC_VMAS=check must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	vma_iter_used "$RD/dump.log" || return
+	if ! grep -q "pid $TPID: the VMA iterator's VMAs are smaps' own" "$RD/dump.log"; then
+		REASON="dump.log does not say the iterator's VMAs of pid $TPID are smaps' own"
+		return 1
+	fi
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/img"
+}
+
 # case_vma_iter_unlearnt: a mapping with a vm_flags bit the calibration
 # did not learn (LMPROC_FAULT=vma-iter-forget-lo forgets mlock's) makes
 # the dump read smaps, saying so; the process comes back exactly.
@@ -1582,6 +1597,7 @@ run_bad_input() {
 	bad_case timer-ids-by-trial case_timer_ids_by_trial
 	CASE_KIND=state bad_case vma-iter-same case_vma_iter_same
 	CASE_KIND=state bad_case vma-iter-unlearnt case_vma_iter_unlearnt
+	CASE_KIND=state bad_case vma-iter-many case_vma_iter_many
 	CASE_KIND=state bad_case vma-iter-no-bpf case_vma_iter_no_bpf
 	run_image_cases
 	bad_case prev-missing-dump case_prev_missing dump
