@@ -9,10 +9,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by the reader before each pass: mappings below are left out.  A
- * read that stops short (the seq_file's buffer full) makes the next read
- * of a one-task iterator start again at the first mapping here (6.18), so
- * each pass is a new iterator starting where the last pass ended. */
+/* Set by the reader: mappings below are left out (a single mapping is
+ * asked for by its address). */
 __u64 min_start;
 
 SEC("iter/task_vma")

@@ -78,39 +78,36 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
-/* One pass: a new iterator of LINK from FROM on, read once into BUF (more
- * than the seq_file's buffer, 8 pages); records appended to *OUT.  1 when
- * the end marker came. */
-static int iter_pass(struct bpf_link *link, uint64_t *from, char *buf,
-		     struct vmaiter_rec **out, size_t *nr)
+/* One read of the iterator FD into BUF (more than its seq_file's buffer,
+ * 8 pages), its records appended to *OUT.  1 when the leader's end came:
+ * the end marker, the end of the file, or a record below the last one,
+ * which is another thread's (one with a files table of its own; the
+ * iterator skips the others) listing the same mappings again. */
+static int iter_read(int fd, uint64_t *from, char *buf, struct vmaiter_rec **out, size_t *nr)
 {
 	const struct vmaiter_rec *r = (const struct vmaiter_rec *)buf;
 	struct vmaiter_rec *n;
 	ssize_t len;
 	size_t k;
-	int fd;
 
-	vi.skel->bss->min_start = *from;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0)
-		return -errno;
 	do
 		len = read(fd, buf, ITER_BUF);
 	while (len < 0 && errno == EINTR);
-	close(fd);
 	if (len < 0)
 		return -errno;
-	if (len == 0 || len % sizeof(*r))
+	if (len % sizeof(*r))
 		return -EIO;
 	k = len / sizeof(*r);
+	if (!k)
+		return 1;
 	n = realloc(*out, (*nr + k) * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	*out = n;
 	for (size_t i = 0; i < k; i++) {
-		if (r[i].start == VMAITER_END)
+		if (r[i].start == VMAITER_END || r[i].start < *from)
 			return 1;
-		if (r[i].start < *from || r[i].end <= r[i].start)
+		if (r[i].end <= r[i].start)
 			return -EIO;
 		n[(*nr)++] = r[i];
 		*from = r[i].end;
@@ -119,25 +116,35 @@ static int iter_pass(struct bpf_link *link, uint64_t *from, char *buf,
 }
 
 /* The records the iterator writes for PID's mappings from FROM on, in
- * address order, at least MAX of them if there are. */
+ * address order, at least MAX of them if there are.  The iterator is
+ * given the process (link_info.task.pid), whose leader comes first, not
+ * the thread (.tid): a one-thread iterator starts again at the first
+ * mapping at each read() after the first (6.18), never ending once the
+ * records fill the seq_file's buffer. */
 static int iter_records(pid_t pid, uint64_t from, size_t max, struct vmaiter_rec **out,
 			size_t *nr)
 {
-	union bpf_iter_link_info li = { .task.tid = pid };
+	union bpf_iter_link_info li = { .task.pid = pid };
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &li, .link_info_len = sizeof(li));
 	cleanup_free char *buf = malloc(ITER_BUF);
 	struct bpf_link *link;
-	int ret = 0;
+	int fd, ret = 0;
 
 	*out = NULL;
 	*nr = 0;
 	if (!buf)
 		return -ENOMEM;
+	vi.skel->bss->min_start = from;
 	link = bpf_program__attach_iter(vi.skel->progs.vmaiter, &opts);
 	if (!link)
 		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		ret = -errno;
 	while (!ret && *nr < max)
-		ret = iter_pass(link, &from, buf, out, nr);
+		ret = iter_read(fd, &from, buf, out, nr);
+	if (fd >= 0)
+		close(fd);
 	bpf_link__destroy(link);
 	if (ret < 0) {
 		free(*out);
