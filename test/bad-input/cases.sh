@@ -717,7 +717,7 @@ case_vma_iter_same() {
 }
 
 # case_vma_iter_many: 3,000 mappings, which the iterator gives in several
-# passes (each read holds 682 records), are smaps' own too.
+# reads (each holds 682 records at most), are smaps' own too.
 case_vma_iter_many() {
 	target_up "$BUILD/bad-input/vma_many" || return 1
 	mkdir -p "$RD/img"
