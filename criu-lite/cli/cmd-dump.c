@@ -45,6 +45,7 @@
 #include "sysvipc.h"
 #include "task-attrs.h"
 #include "track-round.h"
+#include "vma-iter.h"
 
 #include "inventory.pb-c.h"
 #include "stats.pb-c.h"
@@ -768,6 +769,7 @@ static int seize(struct dump_ctx *ctx)
 
 	if (ctx->pre_dump || ctx->opts->prev_images_dir)
 		track_probe_kernel();
+	vma_iter_prepare();
 	ctx->t_seize = now_us();
 	ret = seize_tree(ctx->pid, &ctx->tree);
 	if (ret)

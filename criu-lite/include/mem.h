@@ -49,7 +49,8 @@ struct vm_area_list {
 	uint32_t mlockall_flags; /* MCL_FUTURE [| MCL_ONFAULT] */
 };
 
-/* Reads /proc/PID/smaps (and map_files) of a stopped task.  Refuses
+/* Reads /proc/PID/smaps, or its lines from vma-iter.h, (and map_files) of
+ * a stopped task.  Refuses
  * mappings lmproc cannot restore yet, naming address and kind. */
 int collect_vmas(pid_t pid, struct vm_area_list *vl);
 void free_vmas(struct vm_area_list *vl);

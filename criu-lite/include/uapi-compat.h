@@ -90,6 +90,16 @@ struct pm_scan_arg {
 #define MADV_GUARD_REMOVE 103
 #endif
 
+/* include/uapi/linux/mman.h (6.11) */
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08
+#endif
+
+/* arch/x86/entry/syscalls/syscall_64.tbl (6.10) */
+#ifndef __NR_mseal
+#define __NR_mseal 462
+#endif
+
 /* include/uapi/linux/ptrace.h (5.13) */
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
 #define PTRACE_GET_RSEQ_CONFIGURATION 0x420f

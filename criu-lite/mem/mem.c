@@ -1,5 +1,5 @@
-/* Owns the dump-side view of the target's address space: VMAs from smaps,
- * the files behind them, the mm fields and where its guard pages are.  Reads only; pages are moved
+/* Owns the dump-side view of the target's address space: VMAs from smaps
+ * (or the same lines from vma-iter.c), the files behind them, the mm fields and where its guard pages are.  Reads only; pages are moved
  * by page-xfer.c. */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include "pstree.h"
 #include "shmem.h"
 #include "uapi-compat.h"
+#include "vma-iter.h"
 #include "words.h"
 
 /* At most this many guard ranges per process. */
@@ -393,17 +394,16 @@ static int flush_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigned
 int collect_vmas(pid_t pid, struct vm_area_list *vl)
 {
 	cleanup_free char *buf = NULL;
-	char path[64], *line, *save;
 	const char *cur_path = NULL;
+	char *line, *save;
 	unsigned long cur_ino = 0;
 	struct vma cur, next;
 	int ret = 0, off;
 
 	memset(vl, 0, sizeof(*vl));
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	buf = proc_read_file(path, NULL);
+	buf = vma_text_read(pid);
 	if (!buf) {
-		pr_perror("Can't read %s", path);
+		pr_perror("Can't read the mappings of pid %d", pid);
 		return -errno;
 	}
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {

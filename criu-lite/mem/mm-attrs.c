@@ -18,6 +18,7 @@
 #include "proc.h"
 #include "restore.h"
 #include "restorer.h"
+#include "vma-iter.h"
 
 enum flag_rule {
 	FLAG_SHAPE,	/* follows from prot, MAP_* flags and the backing */
@@ -209,16 +210,19 @@ static int vm_flags_at(pid_t pid, uint64_t addr, char *out, size_t len)
 	return ret;
 }
 
-/* The VmFlags of the mapping at ADDR: the parasite's, made just now, got
- * the mm's def_flags, which only mlockall(MCL_FUTURE) sets to VM_LOCKED
- * (and VM_LOCKONFAULT with MCL_ONFAULT). */
+/* The VmFlags of the mapping at ADDR (from the VMA iterator, else
+ * smaps): the parasite's, made just now, got the mm's def_flags, which
+ * only mlockall(MCL_FUTURE) sets to VM_LOCKED (and VM_LOCKONFAULT with
+ * MCL_ONFAULT). */
 static int probe_def_flags(pid_t pid, uint64_t addr, uint32_t *mlockall_flags)
 {
 	struct vma v;
 	int ret;
 
 	memset(&v, 0, sizeof(v));
-	ret = vm_flags_at(pid, addr, v.vm_flags, sizeof(v.vm_flags));
+	ret = vma_iter_flags_at(pid, addr, v.vm_flags, sizeof(v.vm_flags));
+	if (ret == -EAGAIN)
+		ret = vm_flags_at(pid, addr, v.vm_flags, sizeof(v.vm_flags));
 	if (ret)
 		return ret;
 	*mlockall_flags = 0;

@@ -849,6 +849,90 @@ case_exe_deleted() {
 	restored_passes "$RD/img"
 }
 
+# vma_iter_used LOG: the dump in LOG read the VMAs through the BPF
+# iterator (skip, status 2, where this kernel or lmproc's caps have none).
+vma_iter_used() {
+	if grep -q "The VMAs' flags come from /proc/PID/smaps" "$1"; then
+		REASON="no BPF VMA iterator here: $(grep -m1 "flags come from" "$1" | cut -c1-160)"
+		return 2
+	fi
+}
+
+# case_vma_iter_same: with LMPROC_VMAS=check each round reads the VMAs of
+# mem_attrs (a mapping per VmFlags bit a process can set) through the BPF
+# iterator and through smaps, and fails unless the lines are the same: a
+# pre-dump (no tracker yet) and a dump after it (every mapping
+# write-protected by the tracker's userfaultfd, "uw").
+case_vma_iter_same() {
+	local tag
+
+	target_up "$BUILD/static/mem_attrs" || return 1
+	mkdir -p "$RD/1" "$RD/2"
+	LMPROC_VMAS=check must_lm pre-dump "pre-dump" pre-dump -t "$TPID" -D "$RD/1" || return 1
+	vma_iter_used "$RD/pre-dump.log" || return
+	LMPROC_VMAS=check must_lm dump "dump" dump -t "$TPID" -D "$RD/2" \
+		--prev-images-dir ../1 || return 1
+	for tag in pre-dump dump; do
+		if ! grep -q "pid $TPID: the VMA iterator's VMAs are smaps' own" "$RD/$tag.log"; then
+			REASON="$tag.log does not say the iterator's VMAs of pid $TPID are smaps' own"
+			return 1
+		fi
+	done
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/2"
+}
+
+# case_vma_iter_many: 3,000 mappings, which the iterator gives in several
+# reads (each holds 682 records at most), are smaps' own too.
+case_vma_iter_many() {
+	target_up "$BUILD/bad-input/vma_many" || return 1
+	mkdir -p "$RD/img"
+	LMPROC_VMAS=check must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	vma_iter_used "$RD/dump.log" || return
+	if ! grep -q "pid $TPID: the VMA iterator's VMAs are smaps' own" "$RD/dump.log"; then
+		REASON="dump.log does not say the iterator's VMAs of pid $TPID are smaps' own"
+		return 1
+	fi
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/img"
+}
+
+# case_vma_iter_unlearnt: a mapping with a vm_flags bit the calibration
+# did not learn (LMPROC_FAULT=vma-iter-forget-lo forgets mlock's) makes
+# the dump read smaps, saying so; the process comes back exactly.
+case_vma_iter_unlearnt() {
+	target_up "$BUILD/static/mem_attrs" || return 1
+	mkdir -p "$RD/img"
+	LMPROC_FAULT=vma-iter-forget-lo must_lm dump "dump" dump -t "$TPID" -D "$RD/img" ||
+		return 1
+	vma_iter_used "$RD/dump.log" || return
+	if ! grep -q "pid $TPID: mapping 0x[0-9a-f]*-0x[0-9a-f]* has vm_flags bit [0-9]*, which the VMA iterator's calibration did not see: reading smaps" "$RD/dump.log"; then
+		REASON="dump.log does not say that pid $TPID's locked mapping needs smaps"
+		return 1
+	fi
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/img"
+}
+
+# case_vma_iter_no_bpf: an lmproc without CAP_BPF, CAP_PERFMON and
+# CAP_SYS_ADMIN (capsh takes them from the bounding set) can't load the
+# VMA iterator: the dump reads smaps, says why once, and the process comes
+# back exactly.
+case_vma_iter_no_bpf() {
+	target_up "$BUILD/static/mem_attrs" || return 1
+	mkdir -p "$RD/img"
+	timeout -k 5 "$LM_TIMEOUT" capsh --drop=cap_bpf,cap_perfmon,cap_sys_admin -- -c \
+		'exec "$0" dump -t "$1" -D "$2" -v4 -o "$3"' "$LMPROC" "$TPID" "$RD/img" \
+		"$RD/dump.log" >"$RD/bad.out" 2>"$RD/bad.err" ||
+		{ lm_failed "$RD" dump $? "dump without CAP_BPF"; return 1; }
+	if [ "$(grep -c "The VMAs' flags come from /proc/PID/smaps: can't load" "$RD/dump.log")" != 1 ]; then
+		REASON="dump.log does not say once that the VMAs come from smaps without the iterator"
+		return 1
+	fi
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/img"
+}
+
 # case_timer_ids_by_trial: without PR_TIMER_CREATE_RESTORE_IDS (Linux
 # 6.17) the restorer creates timers until the kernel hands out each id;
 # forced here (LMPROC_FAULT=timer-ids-by-trial), the posix_timers test
@@ -1698,6 +1782,10 @@ run_bad_input() {
 	bad_case fault-restore-before-detach case_restore_fault restore-before-detach
 	bad_case pid-taken case_pid_taken
 	bad_case timer-ids-by-trial case_timer_ids_by_trial
+	CASE_KIND=state bad_case vma-iter-same case_vma_iter_same
+	CASE_KIND=state bad_case vma-iter-unlearnt case_vma_iter_unlearnt
+	CASE_KIND=state bad_case vma-iter-many case_vma_iter_many
+	CASE_KIND=state bad_case vma-iter-no-bpf case_vma_iter_no_bpf
 	run_image_cases
 	bad_case prev-missing-dump case_prev_missing dump
 	bad_case prev-missing-pre-dump case_prev_missing pre-dump
