@@ -206,6 +206,7 @@ void mig_plan_json(const struct mig_plan *plan, char *buf, size_t len);
 struct mig_stream {
 	struct mig_chan *chan;
 	int dfd, ifd, fd;
+	int wake; /* eventfd: the dump ended */
 	char *buf;
 	pthread_t thr;
 	bool running, dump_done;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -163,18 +164,21 @@ static void *stream_thread(void *arg)
 			continue;
 		if (done && s->next == s->nr)
 			break;
-		poll(&(struct pollfd){ .fd = s->ifd, .events = POLLIN }, 1, STREAM_POLL_MS);
+		poll((struct pollfd[]){ { .fd = s->ifd, .events = POLLIN },
+					{ .fd = s->wake, .events = POLLIN } },
+		     2, STREAM_POLL_MS);
 	}
 	return NULL;
 }
 
 int mig_stream_start(struct mig_stream *s, struct mig_chan *chan, const char *dir)
 {
-	*s = (struct mig_stream){ .chan = chan, .fd = -1, .ifd = -1, .dfd = -1 };
+	*s = (struct mig_stream){ .chan = chan, .fd = -1, .ifd = -1, .dfd = -1, .wake = -1 };
 	s->buf = malloc(MIG_MAX_CHUNK);
 	s->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (!s->buf || s->dfd < 0 || s->ifd < 0 ||
+	s->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!s->buf || s->dfd < 0 || s->ifd < 0 || s->wake < 0 ||
 	    inotify_add_watch(s->ifd, dir, IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE) < 0 ||
 	    (errno = pthread_create(&s->thr, NULL, stream_thread, s))) {
 		pr_perror("Can't follow %s to stream its pages images", dir);
@@ -206,6 +210,10 @@ int mig_stream_end(struct mig_stream *s)
 {
 	if (s->running) {
 		__atomic_store_n(&s->dump_done, true, __ATOMIC_RELEASE);
+		/* The thread may be waiting for the dump's next write: the
+		 * frozen time would wait with it. */
+		if (eventfd_write(s->wake, 1))
+			pr_perror("Can't wake the pages images' stream");
 		pthread_join(s->thr, NULL);
 		s->running = false;
 		send_drops(s);
@@ -216,8 +224,10 @@ int mig_stream_end(struct mig_stream *s)
 		close(s->ifd);
 	if (s->dfd >= 0)
 		close(s->dfd);
+	if (s->wake >= 0)
+		close(s->wake);
 	free(s->buf);
-	s->fd = s->ifd = s->dfd = -1;
+	s->fd = s->ifd = s->dfd = s->wake = -1;
 	s->buf = NULL;
 	return s->err;
 }
