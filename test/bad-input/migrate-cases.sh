@@ -142,7 +142,8 @@ mig_case() {
 }
 
 # (1) the counting test (or BIN under WRAPPER: a tree leading its own
-# session, as --pidns wants) moved to serve and passing its checks there.
+# session, as --pidns wants; mmap_rwx: a staged rwx VMA, a JIT's code
+# cache, keeps its exec bit) moved to serve and passing its checks there.
 case_migrate_moves() {
 	target_up "$@" || return 1
 	serve_up || return 1
@@ -1551,6 +1552,8 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-moves mig_case case_migrate_moves
 	CASE_KIND=migrate bad_case migrate-moves-tree mig_case case_migrate_moves \
 		"$BUILD/static/tree_basic" setsid
+	CASE_KIND=migrate bad_case migrate-moves-rwx mig_case case_migrate_moves \
+		"$BUILD/static/mmap_rwx"
 	CASE_KIND=migrate bad_case migrate-wrong-key mig_case case_migrate_wrong_key
 	CASE_KIND=migrate bad_case migrate-restore-fails mig_case case_migrate_restore_fails
 	CASE_KIND=migrate bad_case migrate-dump-refused mig_case case_migrate_dump_refused
