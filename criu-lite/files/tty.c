@@ -326,6 +326,37 @@ static int refuse_external(const struct files_dump *d, const struct fd_parms *p)
 	return -EOPNOTSUPP;
 }
 
+/* /dev/tty stands for the session's controlling terminal, whichever it
+ * is.  When that is a pty of the tree (a shell under tmux or screen holds
+ * one), --shell-job would put lmproc's terminal in its place: refused,
+ * with or without it, naming the pty and its master's process. */
+static int refuse_dev_tty_of_tree(struct files_dump *d, const struct fd_parms *p)
+{
+	const struct fd_parms *m = NULL;
+	struct proc_stat st = { 0 };
+	struct stat ctty;
+	uint32_t index;
+	pid_t holder;
+	int ret;
+
+	if (p->st.st_rdev != makedev(5, 0) || proc_read_stat(d->pid, &st) || !st.tty_nr)
+		return 0;
+	ctty.st_rdev = st.tty_nr;
+	if (!is_pts(&ctty))
+		return 0;
+	index = pts_index(&ctty);
+	ret = find_master(d, index, &m);
+	if (ret)
+		return ret;
+	holder = m ? d->pid : pty_elsewhere(d, index, true);
+	if (!holder)
+		return 0;
+	pr_err("pid %d fd %d is /dev/tty, which stands for its session %d's controlling terminal, "
+	       "pty %u of the tree (its master in pid %d): not supported (--shell-job would put "
+	       "lmproc's terminal in its place)\n", d->pid, p->fd, st.sid, index, holder);
+	return -EOPNOTSUPP;
+}
+
 static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p, TtyEntry *te)
 {
 	pid_t other;
@@ -345,6 +376,9 @@ static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p
 		/* The master's process checks this side only if it holds it. */
 		return other ? check_slave(d, p, te->index) : 0;
 	}
+	ret = refuse_dev_tty_of_tree(d, p);
+	if (ret)
+		return ret;
 	if (!d->shell_job)
 		return refuse_external(d, p);
 	te->kind = TTY_KIND__TTY_EXTERNAL;
