@@ -12,6 +12,8 @@ static FILE *log_file;
 static unsigned int log_errors;
 static char *capture_buf;
 static size_t capture_len;
+static char *first_buf;
+static size_t first_len;
 
 int log_init(int level, const char *path)
 {
@@ -59,19 +61,33 @@ void log_capture_end(void)
 	capture_len = 0;
 }
 
-static void capture(const char *fmt, va_list ap)
+void log_first_error_start(char *buf, size_t len)
+{
+	first_buf = buf;
+	first_len = len;
+	if (len)
+		buf[0] = '\0';
+}
+
+void log_first_error_end(void)
+{
+	first_buf = NULL;
+	first_len = 0;
+}
+
+/* The first error into BUF of LEN, one line, no "Error: ". */
+static void capture(char *buf, size_t len, const char *fmt, va_list ap)
 {
 	static const char prefix[] = "Error: ";
 	size_t n;
 
-	if (!capture_len || capture_buf[0])
+	if (!len || buf[0])
 		return;
-	vsnprintf(capture_buf, capture_len, fmt, ap);
-	if (!strncmp(capture_buf, prefix, sizeof(prefix) - 1))
-		memmove(capture_buf, capture_buf + sizeof(prefix) - 1,
-			strlen(capture_buf) - sizeof(prefix) + 2);
-	n = strcspn(capture_buf, "\n");
-	capture_buf[n] = '\0';
+	vsnprintf(buf, len, fmt, ap);
+	if (!strncmp(buf, prefix, sizeof(prefix) - 1))
+		memmove(buf, buf + sizeof(prefix) - 1, strlen(buf) - sizeof(prefix) + 2);
+	n = strcspn(buf, "\n");
+	buf[n] = '\0';
 }
 
 void log_msg(int level, const char *fmt, ...)
@@ -83,14 +99,18 @@ void log_msg(int level, const char *fmt, ...)
 	if (capture_buf) {
 		if (level == LOG_ERR) {
 			va_start(ap, fmt);
-			capture(fmt, ap);
+			capture(capture_buf, capture_len, fmt, ap);
 			va_end(ap);
 		}
 		level = LOG_DEBUG;
 	}
 	/* Errors always reach the user's terminal, even with -o. */
-	if (level == LOG_ERR)
+	if (level == LOG_ERR) {
 		log_errors++;
+		va_start(ap, fmt);
+		capture(first_buf, first_len, fmt, ap);
+		va_end(ap);
+	}
 	if (level > log_level && !(level == LOG_ERR))
 		return;
 	va_start(ap, fmt);

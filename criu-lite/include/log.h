@@ -26,6 +26,11 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * for a check whose failure its caller reports in its own words. */
 void log_capture_start(char *buf, size_t len);
 void log_capture_end(void);
+/* Until log_first_error_end(), the first error also goes into BUF (one
+ * line, no "Error: "), logged as usual: the reason serve sends the
+ * source when its restore fails. */
+void log_first_error_start(char *buf, size_t len);
+void log_first_error_end(void);
 
 #define pr_err(fmt, ...) log_msg(LOG_ERR, "Error: " fmt, ##__VA_ARGS__)
 #define pr_warn(fmt, ...) log_msg(LOG_WARN, "Warning: " fmt, ##__VA_ARGS__)

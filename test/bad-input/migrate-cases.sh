@@ -176,13 +176,16 @@ case_migrate_wrong_key() {
 	moved_passes 3
 }
 
-# (3) the destination's restore fails (in the restorer): ERROR, the source
-# releases its tree as dump -R would; it runs on and passes.
+# (3) the destination's restore fails (in the restorer): ERROR with the
+# restore's own first error (the source's user sees why, not only an
+# errno), the source releases its tree as dump -R would; it runs on and
+# passes.
 case_migrate_restore_fails() {
 	target_up || return 1
 	SERVE_FAULT=restore-in-restorer serve_up || return 1
 	mig --tls-psk-file "$RD/psk"
-	ERRORS_ONLY=1 refused $? "pid $TPID" "could not restore" "released" || return 1
+	ERRORS_ONLY=1 refused $? "pid $TPID" "could not restore" "released" \
+		"restorer failed at a fault injected" || return 1
 	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
 	serve_says 1 "migration 1 from .* refused: the restore failed" || return 1
 	target_intact
