@@ -581,27 +581,40 @@ static int tty_open(struct task_files *tf, uint32_t desc)
 	return pty_open(tf, desc);
 }
 
+/* files[I] is lmproc's terminal (--shell-job) and this process holds it,
+ * makes it for the processes below, or has it in flight. */
+static bool external_here(const struct restore_plan *p, size_t i)
+{
+	const struct file_desc *fd = &p->fdesc[i];
+
+	return p->files[i]->type == FD_TYPE__FD_TTY &&
+	       p->files[i]->tty->kind == TTY_KIND__TTY_EXTERNAL &&
+	       (fd->first_fd >= 0 || fd->make_here || fd->in_flight_here);
+}
+
 int restore_tty_fd(const struct restore_ctx *ctx)
 {
 	const struct restore_plan *p = &ctx->plan;
+	char where[40] = " (for the processes below it)";
 	size_t i;
 
 	for (i = 0; i < p->nr_files; i++)
-		if (p->files[i]->type == FD_TYPE__FD_TTY &&
-		    p->files[i]->tty->kind == TTY_KIND__TTY_EXTERNAL)
+		if (external_here(p, i))
 			break;
 	if (i == p->nr_files)
 		return -1;
+	if (p->fdesc[i].first_fd >= 0)
+		snprintf(where, sizeof(where), " fd %d", p->fdesc[i].first_fd);
 	if (!ctx->opts->shell_job) {
-		pr_err("pid %d fd %d was the terminal %s, dumped with --shell-job: restore with --shell-job (-j) to put lmproc's terminal there\n",
-		       p->pid, p->fdesc[i].first_fd, p->files[i]->tty->path);
+		pr_err("pid %d%s was the terminal %s, dumped with --shell-job: restore with --shell-job (-j) to put lmproc's terminal there\n",
+		       p->pid, where, p->files[i]->tty->path);
 		return -EOPNOTSUPP;
 	}
 	for (int fd = 0; fd < 3; fd++)
 		if (isatty(fd))
 			return fd;
-	pr_err("pid %d fd %d was the terminal %s: lmproc --shell-job needs a terminal on its stdin, stdout or stderr\n",
-	       p->pid, p->fdesc[i].first_fd, p->files[i]->tty->path);
+	pr_err("pid %d%s was the terminal %s: lmproc --shell-job needs a terminal on its stdin, stdout or stderr\n",
+	       p->pid, where, p->files[i]->tty->path);
 	return -ENOTTY;
 }
 
