@@ -66,6 +66,11 @@ void log_capture_end(void)
 	capture_len = 0;
 }
 
+void log_first_error_reset(void)
+{
+	first_error[0] = '\0';
+}
+
 /* The first error into BUF (LEN bytes), one line without "Error: ". */
 static void capture(char *buf, size_t len, const char *fmt, va_list ap)
 {

@@ -326,6 +326,37 @@ static int refuse_external(const struct files_dump *d, const struct fd_parms *p)
 	return -EOPNOTSUPP;
 }
 
+/* /dev/tty stands for the session's controlling terminal, whichever it
+ * is.  When that is a pty of the tree (a shell under tmux or screen holds
+ * one), --shell-job would put lmproc's terminal in its place: refused,
+ * with or without it, naming the pty and its master's process. */
+static int refuse_dev_tty_of_tree(struct files_dump *d, const struct fd_parms *p)
+{
+	const struct fd_parms *m = NULL;
+	struct proc_stat st = { 0 };
+	struct stat ctty;
+	uint32_t index;
+	pid_t holder;
+	int ret;
+
+	if (p->st.st_rdev != makedev(5, 0) || proc_read_stat(d->pid, &st) || !st.tty_nr)
+		return 0;
+	ctty.st_rdev = st.tty_nr;
+	if (!is_pts(&ctty))
+		return 0;
+	index = pts_index(&ctty);
+	ret = find_master(d, index, &m);
+	if (ret)
+		return ret;
+	holder = m ? d->pid : pty_elsewhere(d, index, true);
+	if (!holder)
+		return 0;
+	pr_err("pid %d fd %d is /dev/tty, which stands for its session %d's controlling terminal, "
+	       "pty %u of the tree (its master in pid %d): not supported (--shell-job would put "
+	       "lmproc's terminal in its place)\n", d->pid, p->fd, st.sid, index, holder);
+	return -EOPNOTSUPP;
+}
+
 static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p, TtyEntry *te)
 {
 	pid_t other;
@@ -345,6 +376,9 @@ static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p
 		/* The master's process checks this side only if it holds it. */
 		return other ? check_slave(d, p, te->index) : 0;
 	}
+	ret = refuse_dev_tty_of_tree(d, p);
+	if (ret)
+		return ret;
 	if (!d->shell_job)
 		return refuse_external(d, p);
 	te->kind = TTY_KIND__TTY_EXTERNAL;
@@ -547,27 +581,40 @@ static int tty_open(struct task_files *tf, uint32_t desc)
 	return pty_open(tf, desc);
 }
 
+/* files[I] is lmproc's terminal (--shell-job) and this process holds it,
+ * makes it for the processes below, or has it in flight. */
+static bool external_here(const struct restore_plan *p, size_t i)
+{
+	const struct file_desc *fd = &p->fdesc[i];
+
+	return p->files[i]->type == FD_TYPE__FD_TTY &&
+	       p->files[i]->tty->kind == TTY_KIND__TTY_EXTERNAL &&
+	       (fd->first_fd >= 0 || fd->make_here || fd->in_flight_here);
+}
+
 int restore_tty_fd(const struct restore_ctx *ctx)
 {
 	const struct restore_plan *p = &ctx->plan;
+	char where[40] = " (for the processes below it)";
 	size_t i;
 
 	for (i = 0; i < p->nr_files; i++)
-		if (p->files[i]->type == FD_TYPE__FD_TTY &&
-		    p->files[i]->tty->kind == TTY_KIND__TTY_EXTERNAL)
+		if (external_here(p, i))
 			break;
 	if (i == p->nr_files)
 		return -1;
+	if (p->fdesc[i].first_fd >= 0)
+		snprintf(where, sizeof(where), " fd %d", p->fdesc[i].first_fd);
 	if (!ctx->opts->shell_job) {
-		pr_err("pid %d fd %d was the terminal %s, dumped with --shell-job: restore with --shell-job (-j) to put lmproc's terminal there\n",
-		       p->pid, p->fdesc[i].first_fd, p->files[i]->tty->path);
+		pr_err("pid %d%s was the terminal %s, dumped with --shell-job: restore with --shell-job (-j) to put lmproc's terminal there\n",
+		       p->pid, where, p->files[i]->tty->path);
 		return -EOPNOTSUPP;
 	}
 	for (int fd = 0; fd < 3; fd++)
 		if (isatty(fd))
 			return fd;
-	pr_err("pid %d fd %d was the terminal %s: lmproc --shell-job needs a terminal on its stdin, stdout or stderr\n",
-	       p->pid, p->fdesc[i].first_fd, p->files[i]->tty->path);
+	pr_err("pid %d%s was the terminal %s: lmproc --shell-job needs a terminal on its stdin, stdout or stderr\n",
+	       p->pid, where, p->files[i]->tty->path);
 	return -ENOTTY;
 }
 

@@ -29,6 +29,9 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * for a check whose failure its caller reports in its own words. */
 void log_capture_start(char *buf, size_t len);
 void log_capture_end(void);
+/* log_first_error() is "" again: serve's restore gives the first error
+ * of its own to the source. */
+void log_first_error_reset(void);
 
 #define pr_err(fmt, ...) log_msg(LOG_ERR, "Error: " fmt, ##__VA_ARGS__)
 #define pr_warn(fmt, ...) log_msg(LOG_WARN, "Warning: " fmt, ##__VA_ARGS__)

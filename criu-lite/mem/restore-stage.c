@@ -524,6 +524,17 @@ static int place_task(struct restore_ctx *ctx, struct restore_stage *s)
 			continue;
 		}
 		sv->addr = 0;
+		/* Staged read-write, the slot must be what premap_vma()
+		 * maps: the restorer only mprotects a VMA whose prot
+		 * differs from that, so an rwx one (a JIT's code cache)
+		 * would otherwise stay rw-. */
+		if (mprotect(m, len, v->prot | PROT_READ | PROT_WRITE)) {
+			ret = -errno;
+			pr_perror("pid %d: can't give the staged vma 0x%llx-0x%llx its protection",
+				  p->pid, (unsigned long long)v->start,
+				  (unsigned long long)v->end);
+			break;
+		}
 		ret = finish_slot(ctx, j, s);
 		s->used_vmas++;
 		s->used_bytes += len;

@@ -484,6 +484,7 @@ static void remove_dir(struct mig_dst *d)
 
 static int restore_tree(struct mig_dst *d)
 {
+	char why[256];
 	int ret;
 
 	d->ropts.images_dir = d->dir;
@@ -498,12 +499,15 @@ static int restore_tree(struct mig_dst *d)
 	d->ropts.grace_why_len = sizeof(d->reason);
 	d->ropts.grace_peer_fd = d->chan.fd;
 	d->ropts.stage = &d->stage;
+	log_first_error_reset();
 	ret = cmd_restore(&d->ropts);
+	snprintf(why, sizeof(why), "%s", log_first_error());
 	/* The rounds verified as they were staged are this migration's. */
 	restore_stage_drop(&d->stage);
 	img_raw_forget_verified();
 	if (ret)
-		fail(d, ret, "the restore failed (%s)", strerror(ret < 0 ? -ret : EIO));
+		fail(d, ret, "the restore failed (%s)%s%s", strerror(ret < 0 ? -ret : EIO),
+		     why[0] ? ": " : "", why);
 	return ret;
 }
 

@@ -142,7 +142,8 @@ mig_case() {
 }
 
 # (1) the counting test (or BIN under WRAPPER: a tree leading its own
-# session, as --pidns wants) moved to serve and passing its checks there.
+# session, as --pidns wants; mmap_rwx: a staged rwx VMA, a JIT's code
+# cache, keeps its exec bit) moved to serve and passing its checks there.
 case_migrate_moves() {
 	target_up "$@" || return 1
 	serve_up || return 1
@@ -175,13 +176,16 @@ case_migrate_wrong_key() {
 	moved_passes 3
 }
 
-# (3) the destination's restore fails (in the restorer): ERROR, the source
-# releases its tree as dump -R would; it runs on and passes.
+# (3) the destination's restore fails (in the restorer): ERROR with the
+# restore's own first error (the source's user sees why, not only an
+# errno), the source releases its tree as dump -R would; it runs on and
+# passes.
 case_migrate_restore_fails() {
 	target_up || return 1
 	SERVE_FAULT=restore-in-restorer serve_up || return 1
 	mig --tls-psk-file "$RD/psk"
-	ERRORS_ONLY=1 refused $? "pid $TPID" "could not restore" "released" || return 1
+	ERRORS_ONLY=1 refused $? "pid $TPID" "could not restore" "released" \
+		"restorer failed at a fault injected" || return 1
 	[ "$(json_field result)" = released ] || { REASON="result not 'released'"; return 1; }
 	serve_says 1 "migration 1 from .* refused: the restore failed" || return 1
 	target_intact
@@ -1551,6 +1555,8 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-moves mig_case case_migrate_moves
 	CASE_KIND=migrate bad_case migrate-moves-tree mig_case case_migrate_moves \
 		"$BUILD/static/tree_basic" setsid
+	CASE_KIND=migrate bad_case migrate-moves-rwx mig_case case_migrate_moves \
+		"$BUILD/static/mmap_rwx"
 	CASE_KIND=migrate bad_case migrate-wrong-key mig_case case_migrate_wrong_key
 	CASE_KIND=migrate bad_case migrate-restore-fails mig_case case_migrate_restore_fails
 	CASE_KIND=migrate bad_case migrate-dump-refused mig_case case_migrate_dump_refused

@@ -41,6 +41,24 @@ case_pty_ctty_nofd() {
 	target_intact
 }
 
+# case_pty_dev_tty: a shell under tmux: C, whose session's controlling
+# terminal is a pty of the tree (the root holds its master), has /dev/tty
+# open at fd 10.  Refused with and without --shell-job (which would put
+# lmproc's terminal there), naming C, fd 10, the pty and the root; the tree
+# runs on and C still reads through /dev/tty.
+case_pty_dev_tty() {
+	local child
+
+	target_up "$BUILD/bad-input/pty_dev_tty" || return 1
+	child=$(tr -d ' ' <"/proc/$TPID/task/$TPID/children" 2>/dev/null)
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $child fd 10" "/dev/tty" "master in pid $TPID" || return 1
+	bad_dump -t "$TPID" -D "$RD/img" -j
+	refused $? "pid $child fd 10" "/dev/tty" "master in pid $TPID" || return 1
+	target_intact
+}
+
 # case_shell_job: a job of a shell in a terminal (ptyrun) holds that
 # terminal at fds 3 and 4.  A dump without --shell-job is refused naming
 # the pid, the fd and the option, and the job runs on; a dump with it
@@ -91,9 +109,28 @@ case_shell_job() {
 	fi
 }
 
+# case_shell_job_child: a shell job whose terminal only the root's child
+# holds (fd 3), dumped with --shell-job: a restore without it is refused
+# naming the child and its fd, not the root.
+case_shell_job_child() {
+	local child
+
+	target_up "$BUILD/bad-input/tty_job_child" "$BUILD/tools/ptyrun" "$RD/pty-dump.out" ||
+		return 1
+	child=$(tr -d ' ' <"/proc/$TPID/task/$TPID/children" 2>/dev/null)
+	mkdir -p "$RD/img"
+	must_lm dump "dump -j" dump -t "$TPID" -D "$RD/img" -j || return 1
+	reap_dumped "$TPID" || return 1
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "pid $child fd 3" "--shell-job" || { kill_ours "$TPID"; return 1; }
+	no_process "$TPID"
+}
+
 run_tty_bad_input() {
 	bad_case pty-queued case_pty_queued
 	bad_case pty-split case_pty_split
 	bad_case pty-ctty-nofd case_pty_ctty_nofd
+	bad_case pty-dev-tty case_pty_dev_tty
 	CASE_KIND=state bad_case shell-job case_shell_job
+	CASE_KIND=state bad_case shell-job-child case_shell_job_child
 }
