@@ -362,11 +362,13 @@ int parasite_infect(struct parasite_ctl *ctl)
 		pr_err("pid %d is already infected or not stopped\n", ctl->pid);
 		return -EBUSY;
 	}
-	ret = listen_in_netns(ctl, &addr, &addr_len);
+	/* Listed before the area's memfd exists: the parasite closes it
+	 * first thing, and its socket may then take that number. */
+	ret = list_task_fds(ctl->pid, &ctl->fds_before, &ctl->nr_fds_before);
+	if (!ret)
+		ret = listen_in_netns(ctl, &addr, &addr_len);
 	if (!ret)
 		ret = map_area(ctl, &addr, addr_len);
-	if (!ret)
-		ret = list_task_fds(ctl->pid, &ctl->fds_before, &ctl->nr_fds_before);
 	if (!ret)
 		ret = start_daemon(ctl);
 	if (ret)
