@@ -58,14 +58,14 @@ static int wait_stop(struct restore_ctx *ctx, int *sig)
 		return 0;
 	}
 	if (ctx->args->child_err[0])
-		pr_err("Can't restore pid %d: %s\n", ctx->pid, ctx->args->child_err);
+		pr_err("Can't restore pid %d: %s\n", ctx->plan.pid, ctx->args->child_err);
 	else if (WIFEXITED(status))
-		pr_err("Can't restore pid %d: it exited with %d during the restore\n", ctx->pid,
-		       WEXITSTATUS(status));
+		pr_err("Can't restore pid %d: it exited with %d during the restore\n",
+		       ctx->plan.pid, WEXITSTATUS(status));
 	else
 		pr_err("Can't restore pid %d: it was killed by signal %d (%s) during the "
 		       "restore\n",
-		       ctx->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+		       ctx->plan.pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
 	ctx->pid = 0;
 	return -ECHILD;
 }
@@ -179,7 +179,8 @@ static void step_object(const struct restore_ctx *ctx, char *buf, size_t len)
 		    (const struct restorer_aio_ring *)(uintptr_t)a->aio_rings;
 
 		if (i < a->nr_aio_rings)
-			snprintf(buf, len, " 0x%llx-0x%llx (%u events)", (unsigned long long)r[i].addr,
+			snprintf(buf, len, " 0x%llx-0x%llx (%u events)",
+				 (unsigned long long)r[i].addr,
 				 (unsigned long long)(r[i].addr + r[i].len), r[i].nr);
 		break;
 	}
@@ -243,8 +244,8 @@ static int report_restorer(const struct restore_ctx *ctx)
 	if (a->err_thread && a->step != RST_STEP_CLONE)
 		snprintf(thread, sizeof(thread), " in thread %u",
 			 restore_thread_core(&ctx->plan, a->err_thread)->tid);
-	pr_err("Can't restore pid %d: restorer failed %s%s%s: %s\n", ctx->pid, what, obj, thread,
-	       why);
+	pr_err("Can't restore pid %d: restorer failed %s%s%s: %s\n", ctx->plan.pid, what, obj,
+	       thread, why);
 	return a->err < 0 ? a->err : -EIO;
 }
 
@@ -253,8 +254,8 @@ static int crashed(const struct restore_ctx *ctx, int sig)
 	struct user_regs_struct r = {};
 
 	ptrace(PTRACE_GETREGS, ctx->pid, NULL, &r);
-	pr_err("Can't restore pid %d: the restorer got signal %d (%s) at 0x%llx\n", ctx->pid, sig,
-	       strsignal(sig), (unsigned long long)r.rip);
+	pr_err("Can't restore pid %d: the restorer got signal %d (%s) at 0x%llx\n", ctx->plan.pid,
+	       sig, strsignal(sig), (unsigned long long)r.rip);
 	return -EFAULT;
 }
 
@@ -344,18 +345,18 @@ static int set_dumped_state(struct restore_ctx *ctx, const ThreadCoreEntry *tc, 
 	to_user_regs(tc->gpregs, &r);
 	if (ptrace(PTRACE_SETREGS, tid, NULL, &r)) {
 		pr_perror("Can't restore pid %d: the kernel refused the registers of thread %d",
-			  ctx->pid, tid);
+			  ctx->plan.pid, tid);
 		return -errno;
 	}
 	if (ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &iov)) {
 		pr_perror("Can't restore pid %d: the kernel refused the FPU state (%zu bytes) of "
 			  "thread %d",
-			  ctx->pid, iov.iov_len, tid);
+			  ctx->plan.pid, iov.iov_len, tid);
 		return -errno;
 	}
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask)) {
-		pr_perror("Can't restore pid %d: can't set the signal mask of thread %d", ctx->pid,
-			  tid);
+		pr_perror("Can't restore pid %d: can't set the signal mask of thread %d",
+			  ctx->plan.pid, tid);
 		return -errno;
 	}
 	return 0;
@@ -376,8 +377,9 @@ static int wait_thread(struct restore_ctx *ctx, pid_t tid, int *status)
 			return -errno;
 		}
 		if (WIFEXITED(*status) || WIFSIGNALED(*status)) {
-			pr_err("Can't restore pid %d: its thread %d died while lmproc took it over\n",
-			       ctx->pid, tid);
+			pr_err(
+			    "Can't restore pid %d: its thread %d died while lmproc took it over\n",
+			    ctx->plan.pid, tid);
 			return -ECHILD;
 		}
 		if (WIFSTOPPED(*status) && !(*status >> 16) && WSTOPSIG(*status) == SIGSTOP) {
@@ -397,7 +399,7 @@ static int thread_crashed(struct restore_ctx *ctx, pid_t tid, int status)
 
 	ptrace(PTRACE_GETREGS, tid, NULL, &r);
 	pr_err("Can't restore pid %d: its thread %d stopped with status 0x%x at 0x%llx\n",
-	       ctx->pid, tid, status, (unsigned long long)r.rip);
+	       ctx->plan.pid, tid, status, (unsigned long long)r.rip);
 	return -EFAULT;
 }
 
@@ -469,8 +471,8 @@ static int unmap_area(struct restore_ctx *ctx)
 	if (ret)
 		return ret;
 	if (res) {
-		pr_err("Can't restore pid %d: unmapping the restorer area failed: %s\n", ctx->pid,
-		       strerror(-res));
+		pr_err("Can't restore pid %d: unmapping the restorer area failed: %s\n",
+		       ctx->plan.pid, strerror(-res));
 		return res;
 	}
 	return 0;
@@ -603,14 +605,16 @@ static int restore_pending_stops(struct restore_ctx *ctx)
 				continue;
 			if (p->core->attrs->stopped && !waited && !all_stopped(ctx)) {
 				pr_warn("The restored pid %d did not stop again within 2 s: its "
-					"pending SIGSTOP is not sent\n", ctx->pid);
+					"pending SIGSTOP is not sent\n",
+					ctx->pid);
 				return 0;
 			}
 			waited = true;
-			if (si->shared ? kill(ctx->pid, SIGSTOP) :
-					 syscall(SYS_tgkill, ctx->pid, host_tid(ctx, i), SIGSTOP)) {
+			if (si->shared ? kill(ctx->pid, SIGSTOP)
+				       : syscall(SYS_tgkill, ctx->pid, host_tid(ctx, i), SIGSTOP)) {
 				pr_perror("Can't queue the pending SIGSTOP of the restored pid %d "
-					  "again", ctx->pid);
+					  "again",
+					  ctx->pid);
 				return -errno;
 			}
 		}
@@ -653,7 +657,7 @@ int restore_finish_task(struct restore_ctx *ctx)
 	if (ret)
 		return ret;
 	if (fault_injected("restore-before-detach")) {
-		pr_err("Can't restore pid %d: fault injected before detach\n", ctx->pid);
+		pr_err("Can't restore pid %d: fault injected before detach\n", ctx->plan.pid);
 		return -EIO;
 	}
 	return restore_stopped(ctx);
