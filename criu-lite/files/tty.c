@@ -328,15 +328,15 @@ static int refuse_external(const struct files_dump *d, const struct fd_parms *p)
 
 /* /dev/tty stands for the session's controlling terminal, whichever it
  * is.  When that is a pty of the tree (a shell under tmux or screen holds
- * one), --shell-job would put lmproc's terminal in its place: refused,
- * with or without it, naming the pty and its master's process. */
-static int refuse_dev_tty_of_tree(struct files_dump *d, const struct fd_parms *p)
+ * one), it is recorded with the pty and the session (1), to be opened
+ * again once the session has its terminal back (restore_task_dev_tty);
+ * 0 if its terminal is another one. */
+static int dump_dev_tty(struct files_dump *d, const struct fd_parms *p, TtyEntry *te)
 {
 	const struct fd_parms *m = NULL;
 	struct proc_stat st = { 0 };
 	struct stat ctty;
 	uint32_t index;
-	pid_t holder;
 	int ret;
 
 	if (p->st.st_rdev != makedev(5, 0) || proc_read_stat(d->pid, &st) || !st.tty_nr)
@@ -348,13 +348,14 @@ static int refuse_dev_tty_of_tree(struct files_dump *d, const struct fd_parms *p
 	ret = find_master(d, index, &m);
 	if (ret)
 		return ret;
-	holder = m ? d->pid : pty_elsewhere(d, index, true);
-	if (!holder)
+	if (!m && !pty_elsewhere(d, index, true))
 		return 0;
-	pr_err("pid %d fd %d is /dev/tty, which stands for its session %d's controlling terminal, "
-	       "pty %u of the tree (its master in pid %d): not supported (--shell-job would put "
-	       "lmproc's terminal in its place)\n", d->pid, p->fd, st.sid, index, holder);
-	return -EOPNOTSUPP;
+	te->kind = TTY_KIND__TTY_DEV_TTY;
+	te->has_index = true;
+	te->index = index;
+	te->has_dev_tty_session = true;
+	te->dev_tty_session = st.sid;
+	return 1;
 }
 
 static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p, TtyEntry *te)
@@ -376,9 +377,9 @@ static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p
 		/* The master's process checks this side only if it holds it. */
 		return other ? check_slave(d, p, te->index) : 0;
 	}
-	ret = refuse_dev_tty_of_tree(d, p);
+	ret = dump_dev_tty(d, p, te);
 	if (ret)
-		return ret;
+		return ret < 0 ? ret : 0;
 	if (!d->shell_job)
 		return refuse_external(d, p);
 	te->kind = TTY_KIND__TTY_EXTERNAL;
@@ -423,19 +424,24 @@ static int tty_validate(const FileEntry *f, uint64_t data_size)
 					open_flags_words(te->flags).s);
 	switch (te->kind) {
 	case TTY_KIND__TTY_EXTERNAL:
-		if (te->has_index || te->pty)
+		if (te->has_index || te->pty || te->has_dev_tty_session)
 			break;
 		return 0;
 	case TTY_KIND__TTY_PTY_MASTER:
 		ps = te->pty;
-		if (!te->has_index || !ps || ps->termios->cc.len != NCCS ||
+		if (!te->has_index || !ps || te->has_dev_tty_session || ps->termios->cc.len != NCCS ||
 		    (ps->has_session && !ps->session) || (ps->has_fg_pgrp && !ps->has_session) ||
 		    (ps->has_fg_pgrp && !ps->fg_pgrp) || (ps->slave_perm & ~07777) ||
 		    ps->slave_uid == (uint32_t)-1 || ps->slave_gid == (uint32_t)-1)
 			break;
 		return 0;
 	case TTY_KIND__TTY_PTY_SLAVE:
-		if (!te->has_index || te->pty)
+		if (!te->has_index || te->pty || te->has_dev_tty_session)
+			break;
+		return 0;
+	case TTY_KIND__TTY_DEV_TTY:
+		if (!te->has_index || te->pty || !te->has_dev_tty_session ||
+		    !te->dev_tty_session || te->rdev != makedev(5, 0))
 			break;
 		return 0;
 	default:
@@ -446,10 +452,13 @@ static int tty_validate(const FileEntry *f, uint64_t data_size)
 				f->id, te->path);
 }
 
-/* A pair is one object (key: its number + 1), its master the carrier. */
+/* A pair is one object (key: its number + 1), its master the carrier;
+ * /dev/tty is not part of it. */
 static uint64_t tty_obj_key(const FileEntry *f)
 {
-	return f->tty->kind == TTY_KIND__TTY_EXTERNAL ? 0 : (uint64_t)f->tty->index + 1;
+	if (f->tty->kind == TTY_KIND__TTY_EXTERNAL || f->tty->kind == TTY_KIND__TTY_DEV_TTY)
+		return 0;
+	return (uint64_t)f->tty->index + 1;
 }
 
 static bool tty_obj_carrier(const FileEntry *f)
@@ -574,10 +583,24 @@ static int external_open(struct task_files *tf, uint32_t desc)
 	return task_files_install(tf, desc, fd);
 }
 
+/* /dev/tty fails (ENXIO) before the session has its terminal: its fds
+ * hold /dev/null until restore_task_dev_tty puts /dev/tty there. */
+static int dev_tty_placeholder(struct task_files *tf, uint32_t desc)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return task_files_err(tf, desc, "can't open /dev/null to hold the place of /dev/tty: %s",
+				      strerror(errno));
+	return task_files_install(tf, desc, fd);
+}
+
 static int tty_open(struct task_files *tf, uint32_t desc)
 {
 	if (tf->plan->fdesc[desc].fe->tty->kind == TTY_KIND__TTY_EXTERNAL)
 		return external_open(tf, desc);
+	if (tf->plan->fdesc[desc].fe->tty->kind == TTY_KIND__TTY_DEV_TTY)
+		return dev_tty_placeholder(tf, desc);
 	return pty_open(tf, desc);
 }
 
