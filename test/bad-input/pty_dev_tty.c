@@ -1,22 +1,44 @@
 /* A shell under a terminal multiplexer (tmux, screen): the root holds a
  * pty's master (fd 3); its child C starts a session with the slave as its
- * controlling terminal (its fd 0) and opens /dev/tty as fd 10, as sh and
- * bash do for job control.  /dev/tty stands for the tree's own pty there,
- * so a dump is refused, with --shell-job too (which would put lmproc's
- * terminal in its place), naming C, fd 10, the pty and the root; the tree
- * runs on and, after SIGTERM, C still reads through /dev/tty what the
- * master writes. */
+ * controlling terminal (its fd 0) and opens /dev/tty as fd 10, as dash
+ * does for job control.  /dev/tty stands for the tree's own pty there: it
+ * is dumped and restored as /dev/tty of the new pty, and after SIGTERM C
+ * still reads through it what the master writes.  With PTY_DEV_TTY_LEFT
+ * set, C's child D leaves the session (setsid) keeping fd 10: it stands
+ * for no terminal of D's, which can't be made again (refused). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "test.h"
+
+/* D, out of C's session with C's /dev/tty, until C ends. */
+static int d_leaves(int report)
+{
+	int left[2];
+	char c;
+	pid_t d;
+
+	if (pipe(left))
+		return -1;
+	d = fork();
+	if (d)
+		return d < 0 || read(left[0], &c, 1) != 1;
+	close(report);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1 || setsid() < 0 ||
+	    write(left[1], "d", 1) != 1)
+		_exit(2);
+	for (;;)
+		pause();
+}
 
 static void __attribute__((noreturn)) c_body(const char *name, int report)
 {
@@ -30,6 +52,8 @@ static void __attribute__((noreturn)) c_body(const char *name, int report)
 	if (tty < 0 || dup2(tty, 10) < 0 || write(report, "r", 1) != 1)
 		_exit(3);
 	close(tty);
+	if (getenv("PTY_DEV_TTY_LEFT") && d_leaves(report))
+		_exit(3);
 	/* One byte from the master, after the refused dumps. */
 	if (read(10, &c, 1) != 1 || write(report, &c, 1) != 1)
 		_exit(4);
