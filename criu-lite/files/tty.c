@@ -5,7 +5,9 @@
  * the process above every holder (restore-tree.c); its role as a
  * controlling terminal is tty-ctty.c's.  Bytes queued in a pty cannot be
  * read without taking them out, so a pair with queued bytes is refused.
- * Any other terminal (the shell's pty, a console) is not the process's
+ * /dev/tty standing for such a pty (a session's terminal) is recorded as
+ * that, and opened again once the session has its terminal back
+ * (tty-ctty.c).  Any other terminal (the shell's pty, a console) is not the process's
  * own: with --shell-job it is dumped by device and restored as lmproc's
  * terminal, otherwise refused. */
 #include <dirent.h>

@@ -48,9 +48,8 @@ static bool is_dev_tty(int fd, int fd_flags)
 	struct stat st;
 	int fl = fcntl(fd, F_GETFL);
 
-	return !fstat(fd, &st) && S_ISCHR(st.st_mode) && st.st_rdev == makedev(5, 0) &&
-	       fl >= 0 && (fl & O_ACCMODE) == O_RDWR && !(fl & O_NONBLOCK) &&
-	       fcntl(fd, F_GETFD) == fd_flags;
+	return !fstat(fd, &st) && S_ISCHR(st.st_mode) && st.st_rdev == makedev(5, 0) && fl >= 0 &&
+	       (fl & O_ACCMODE) == O_RDWR && !(fl & O_NONBLOCK) && fcntl(fd, F_GETFD) == fd_flags;
 }
 
 static void g_body(void)
@@ -137,8 +136,8 @@ static void c_body(const char *name)
 	if (write(c2g[1], "f", 1) != 1 || read(g2c[0], &c, 1) != 1) {
 		if (ok)
 			tree_report(LEVEL_C, 0, "G did not set O_NONBLOCK");
-	} else if (ok && (!(fcntl(10, F_GETFL) & O_NONBLOCK) ||
-			  !(fcntl(11, F_GETFL) & O_NONBLOCK))) {
+	} else if (ok &&
+		   (!(fcntl(10, F_GETFL) & O_NONBLOCK) || !(fcntl(11, F_GETFL) & O_NONBLOCK))) {
 		tree_report(LEVEL_C, 0, "G's O_NONBLOCK did not show on C's /dev/tty");
 	} else if (ok) {
 		tree_report(LEVEL_C, 1, "ok");
