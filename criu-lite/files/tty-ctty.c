@@ -203,12 +203,14 @@ static int plan_dev_tty(struct restore_tree *t, const struct restore_plan *p0, s
 
 		if (!t->ctx[i].plan.pid || (d->first_fd < 0 && !d->in_flight_here))
 			continue;
-		if (d->in_flight_here || t->entries[i]->sid != te->dev_tty_session)
-			return restore_plan_bad("files.img", "/dev/tty (file id %u) of session %u: pid %u %s",
+		if (d->in_flight_here)
+			return restore_plan_bad("files.img", "/dev/tty (file id %u) of session %u: pid %u has it in flight",
 						p0->files[f]->id, te->dev_tty_session,
-						t->entries[i]->pid,
-						d->in_flight_here ? "has it in flight" :
-								    "holds it from another session");
+						t->entries[i]->pid);
+		if (t->entries[i]->sid != te->dev_tty_session)
+			return restore_plan_bad("files.img", "/dev/tty (file id %u) of session %u: pid %u fd %d holds it from another session (%u), where it stands for no terminal",
+						p0->files[f]->id, te->dev_tty_session,
+						t->entries[i]->pid, d->first_fd, t->entries[i]->sid);
 	}
 	return 0;
 }

@@ -66,9 +66,9 @@ case_pty_dev_tty_left() {
 	mkdir -p "$RD/img"
 	# The images' check refuses it, which a pre-dump does not run.
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "/dev/tty" "pid $d" "another session" || return 1
+	refused $? "/dev/tty" "pid $d fd 10" "another session" || return 1
 	bad_lmproc dump -t "$TPID" -D "$RD/img" -j
-	refused $? "/dev/tty" "pid $d" "another session" || return 1
+	refused $? "/dev/tty" "pid $d fd 10" "another session" || return 1
 	target_intact
 }
 
