@@ -18,7 +18,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <linux/kcmp.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -360,6 +362,73 @@ static int dump_dev_tty(struct files_dump *d, const struct fd_parms *p, TtyEntry
 	return 1;
 }
 
+/* Fd NAME of PID, /dev/tty, is P's description (kcmp). */
+static bool same_dev_tty(const struct files_dump *d, const struct fd_parms *p, pid_t pid,
+			 const char *name, const char *link)
+{
+	return !strcmp(link, "/dev/tty") &&
+	       !syscall(SYS_kcmp, d->pid, pid, KCMP_FILE, p->fd, (int)strtol(name, NULL, 10));
+}
+
+/* The process of the tree, 0 if none, whose session's terminal is a pty
+ * of the tree and that holds /dev/tty description P: P stands for that
+ * pty, not for a terminal of this process's (it left that session, or
+ * was passed the fd); the holder dumped first records it (dump_dev_tty),
+ * this one came first. */
+static pid_t dev_tty_of_tree_pty(const struct files_dump *d, const struct fd_parms *p)
+{
+	pid_t found = 0;
+
+	for (size_t i = 0; i < d->nr_tree_pids && !found; i++) {
+		pid_t pid = d->tree_pids[i];
+		struct proc_stat st = { 0 };
+		char path[64], link[64];
+		struct stat ctty;
+		struct dirent *de;
+		DIR *dir;
+
+		if (pid == d->pid || proc_read_stat(pid, &st) || !st.tty_nr)
+			continue;
+		ctty.st_rdev = st.tty_nr;
+		if (!is_pts(&ctty) || (!tty_pid_holds(d->pid, pts_index(&ctty), true) &&
+				       !pty_elsewhere(d, pts_index(&ctty), true)))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		dir = opendir(path);
+		while (dir && !found && (de = readdir(dir))) {
+			ssize_t n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (same_dev_tty(d, p, pid, de->d_name, link))
+				found = pid;
+		}
+		if (dir)
+			closedir(dir);
+	}
+	return found;
+}
+
+/* /dev/tty that is no terminal of this process's own but stands for a
+ * pty of the tree: neither -j's nor restorable from here. */
+static int refuse_dev_tty_elsewhere(const struct files_dump *d, const struct fd_parms *p)
+{
+	struct proc_stat st = { 0 };
+	pid_t holder;
+
+	if (p->st.st_rdev != makedev(5, 0))
+		return 0;
+	holder = dev_tty_of_tree_pty(d, p);
+	if (!holder)
+		return 0;
+	proc_read_stat(d->pid, &st);
+	pr_err("pid %d fd %d is /dev/tty, the open file pid %d holds too, whose session's "
+	       "terminal is a pty of the tree: in its own session %d it stands for no terminal "
+	       "of its own: not supported\n", d->pid, p->fd, holder, st.sid);
+	return -EOPNOTSUPP;
+}
+
 static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p, TtyEntry *te)
 {
 	pid_t other;
@@ -382,6 +451,9 @@ static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p
 	ret = dump_dev_tty(d, p, te);
 	if (ret)
 		return ret < 0 ? ret : 0;
+	ret = refuse_dev_tty_elsewhere(d, p);
+	if (ret)
+		return ret;
 	if (!d->shell_job)
 		return refuse_external(d, p);
 	te->kind = TTY_KIND__TTY_EXTERNAL;

@@ -72,6 +72,23 @@ case_pty_dev_tty_left() {
 	target_intact
 }
 
+# case_pty_dev_tty_passed: C passed its /dev/tty to the root (fd 11),
+# which is not in C's session and is dumped first: refused, with
+# --shell-job too (which would make it lmproc's terminal for C as well),
+# naming the root, fd 11 and C; the tree runs on.
+case_pty_dev_tty_passed() {
+	local child
+
+	target_up "$BUILD/bad-input/pty_dev_tty" env PTY_DEV_TTY_PASSED=1 || return 1
+	child=$(tr -d ' ' <"/proc/$TPID/task/$TPID/children" 2>/dev/null)
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID fd 11" "/dev/tty" "pid $child" "no terminal" || return 1
+	bad_dump -t "$TPID" -D "$RD/img" -j
+	refused $? "pid $TPID fd 11" "/dev/tty" "pid $child" "no terminal" || return 1
+	target_intact
+}
+
 # case_shell_job: a job of a shell in a terminal (ptyrun) holds that
 # terminal at fds 3 and 4.  A dump without --shell-job is refused naming
 # the pid, the fd and the option, and the job runs on; a dump with it
@@ -145,6 +162,7 @@ run_tty_bad_input() {
 	bad_case pty-ctty-nofd case_pty_ctty_nofd
 	bad_case pty-dev-tty case_pty_dev_tty
 	bad_case pty-dev-tty-left case_pty_dev_tty_left
+	bad_case pty-dev-tty-passed case_pty_dev_tty_passed
 	CASE_KIND=state bad_case shell-job case_shell_job
 	CASE_KIND=state bad_case shell-job-child case_shell_job_child
 }
