@@ -6,7 +6,9 @@
  * the rest of its session, take the slave as its terminal (TIOCSCTTY), and
  * put the foreground group back once every task exists.  A process of the
  * session gets the terminal by fork, as it did; one that dropped it
- * (TIOCNOTTY) is refused. */
+ * (TIOCNOTTY) is refused.  An fd of /dev/tty standing for such a
+ * terminal is opened again by its maker right after (its fds held
+ * /dev/null until then), before it forks the rest of its session. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -111,7 +113,8 @@ static int64_t leader_fd(const struct restore_plan *p, uint32_t index, bool *mas
 	for (size_t i = 0; i < p->nr_fds; i++) {
 		const TtyEntry *te = p->fdesc[p->fd_desc[i]].fe->tty;
 
-		if (p->fds[i]->type != FD_TYPE__FD_TTY || te->kind == TTY_KIND__TTY_EXTERNAL ||
+		if (p->fds[i]->type != FD_TYPE__FD_TTY ||
+		    (te->kind != TTY_KIND__TTY_PTY_MASTER && te->kind != TTY_KIND__TTY_PTY_SLAVE) ||
 		    te->index != index)
 			continue;
 		*master = te->kind == TTY_KIND__TTY_PTY_MASTER;
@@ -171,6 +174,47 @@ static int plan_one(struct restore_tree *t, const TtyEntry *te)
 	return 0;
 }
 
+/* Pty INDEX is the terminal of session SID, a pair of the tree. */
+static bool ctty_planned(const struct restore_plan *p0, uint32_t index, uint32_t sid)
+{
+	for (size_t i = 0; i < p0->nr_files; i++) {
+		const TtyEntry *te = p0->files[i]->tty;
+
+		if (p0->files[i]->type == FD_TYPE__FD_TTY && te->kind == TTY_KIND__TTY_PTY_MASTER &&
+		    te->index == index && te->pty->has_session && te->pty->session == sid)
+			return true;
+	}
+	return false;
+}
+
+/* /dev/tty file F: every process holding it is in its session, whose
+ * terminal is the pair it stood for, and none has it in flight: its maker
+ * (above them all, so in that session too) opens it once the terminal is
+ * there, before it forks them. */
+static int plan_dev_tty(struct restore_tree *t, const struct restore_plan *p0, size_t f)
+{
+	const TtyEntry *te = p0->files[f]->tty;
+
+	if (!ctty_planned(p0, te->index, te->dev_tty_session))
+		return restore_plan_bad("files.img", "/dev/tty (file id %u) stood for pty %u, which is not the terminal of its session %u",
+					p0->files[f]->id, te->index, te->dev_tty_session);
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct file_desc *d = &t->ctx[i].plan.fdesc[f];
+
+		if (!t->ctx[i].plan.pid || (d->first_fd < 0 && !d->in_flight_here))
+			continue;
+		if (d->in_flight_here)
+			return restore_plan_bad("files.img", "/dev/tty (file id %u) of session %u: pid %u has it in flight",
+						p0->files[f]->id, te->dev_tty_session,
+						t->entries[i]->pid);
+		if (t->entries[i]->sid != te->dev_tty_session)
+			return restore_plan_bad("files.img", "/dev/tty (file id %u) of session %u: pid %u fd %d holds it from another session (%u), where it stands for no terminal",
+						p0->files[f]->id, te->dev_tty_session,
+						t->entries[i]->pid, d->first_fd, t->entries[i]->sid);
+	}
+	return 0;
+}
+
 int restore_plan_ctty(struct restore_tree *t)
 {
 	const struct restore_plan *p0 = NULL;
@@ -178,6 +222,15 @@ int restore_plan_ctty(struct restore_tree *t)
 	for (size_t i = 0; i < t->nr && !p0; i++)
 		if (t->ctx[i].plan.pid)
 			p0 = &t->ctx[i].plan;
+	for (size_t i = 0; p0 && i < p0->nr_files; i++) {
+		if (p0->files[i]->type == FD_TYPE__FD_TTY &&
+		    p0->files[i]->tty->kind == TTY_KIND__TTY_DEV_TTY) {
+			int ret = plan_dev_tty(t, p0, i);
+
+			if (ret)
+				return ret;
+		}
+	}
 	for (size_t i = 0; p0 && i < p0->nr_files; i++) {
 		const TtyEntry *te = p0->files[i]->tty;
 		int ret;
@@ -209,6 +262,58 @@ int restore_task_ctty(struct restore_ctx *ctx, char *err, size_t len)
 	}
 	if (ctx->ctty_master)
 		close(fd);
+	return 0;
+}
+
+/* Every fd of description DESC made here, and its place for the
+ * processes below, gets FD, a new open of /dev/tty. */
+static int dev_tty_place(const struct restore_plan *p, size_t desc, int fd, char *err, size_t len)
+{
+	const struct file_desc *d = &p->fdesc[desc];
+
+	if (d->make_here && dup3(fd, d->inherit_fd, O_CLOEXEC) < 0) {
+		snprintf(err, len, "can't move /dev/tty to fd %d: %s", d->inherit_fd,
+			 strerror(errno));
+		return -errno;
+	}
+	for (size_t i = 0; i < p->nr_fds; i++) {
+		const FdinfoEntry *e = p->fds[i];
+
+		if (p->fd_desc[i] != desc)
+			continue;
+		if (dup3(fd, e->fd, e->fd_flags & FD_CLOEXEC ? O_CLOEXEC : 0) < 0) {
+			snprintf(err, len, "fd %u: can't put /dev/tty there: %s", e->fd,
+				 strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+int restore_task_dev_tty(struct restore_ctx *ctx, char *err, size_t len)
+{
+	const struct restore_plan *p = &ctx->plan;
+
+	for (size_t i = 0; i < p->nr_files; i++) {
+		const struct file_desc *d = &p->fdesc[i];
+		int fd, ret;
+
+		if (p->files[i]->type != FD_TYPE__FD_TTY ||
+		    p->files[i]->tty->kind != TTY_KIND__TTY_DEV_TTY ||
+		    !(d->make_here || (d->first_fd >= 0 && d->inherit_fd < 0)))
+			continue;
+		fd = open("/dev/tty", p->files[i]->tty->flags | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, len, "can't open /dev/tty (pty %u, terminal of session %u): %s",
+				 p->files[i]->tty->index, p->files[i]->tty->dev_tty_session,
+				 strerror(errno));
+			return -errno;
+		}
+		ret = dev_tty_place(p, i, fd, err, len);
+		close(fd);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 

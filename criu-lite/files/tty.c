@@ -5,7 +5,9 @@
  * the process above every holder (restore-tree.c); its role as a
  * controlling terminal is tty-ctty.c's.  Bytes queued in a pty cannot be
  * read without taking them out, so a pair with queued bytes is refused.
- * Any other terminal (the shell's pty, a console) is not the process's
+ * /dev/tty standing for such a pty (a session's terminal) is recorded as
+ * that, and opened again once the session has its terminal back
+ * (tty-ctty.c).  Any other terminal (the shell's pty, a console) is not the process's
  * own: with --shell-job it is dumped by device and restored as lmproc's
  * terminal, otherwise refused. */
 #include <dirent.h>
@@ -16,7 +18,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <linux/kcmp.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -328,15 +332,15 @@ static int refuse_external(const struct files_dump *d, const struct fd_parms *p)
 
 /* /dev/tty stands for the session's controlling terminal, whichever it
  * is.  When that is a pty of the tree (a shell under tmux or screen holds
- * one), --shell-job would put lmproc's terminal in its place: refused,
- * with or without it, naming the pty and its master's process. */
-static int refuse_dev_tty_of_tree(struct files_dump *d, const struct fd_parms *p)
+ * one), it is recorded with the pty and the session (1), to be opened
+ * again once the session has its terminal back (restore_task_dev_tty);
+ * 0 if its terminal is another one. */
+static int dump_dev_tty(struct files_dump *d, const struct fd_parms *p, TtyEntry *te)
 {
 	const struct fd_parms *m = NULL;
 	struct proc_stat st = { 0 };
 	struct stat ctty;
 	uint32_t index;
-	pid_t holder;
 	int ret;
 
 	if (p->st.st_rdev != makedev(5, 0) || proc_read_stat(d->pid, &st) || !st.tty_nr)
@@ -348,12 +352,80 @@ static int refuse_dev_tty_of_tree(struct files_dump *d, const struct fd_parms *p
 	ret = find_master(d, index, &m);
 	if (ret)
 		return ret;
-	holder = m ? d->pid : pty_elsewhere(d, index, true);
+	if (!m && !pty_elsewhere(d, index, true))
+		return 0;
+	te->kind = TTY_KIND__TTY_DEV_TTY;
+	te->has_index = true;
+	te->index = index;
+	te->has_dev_tty_session = true;
+	te->dev_tty_session = st.sid;
+	return 1;
+}
+
+/* Fd NAME of PID, /dev/tty, is P's description (kcmp). */
+static bool same_dev_tty(const struct files_dump *d, const struct fd_parms *p, pid_t pid,
+			 const char *name, const char *link)
+{
+	return !strcmp(link, "/dev/tty") &&
+	       !syscall(SYS_kcmp, d->pid, pid, KCMP_FILE, p->fd, (int)strtol(name, NULL, 10));
+}
+
+/* The process of the tree, 0 if none, whose session's terminal is a pty
+ * of the tree and that holds /dev/tty description P: P stands for that
+ * pty, not for a terminal of this process's (it left that session, or
+ * was passed the fd); the holder dumped first records it (dump_dev_tty),
+ * this one came first. */
+static pid_t dev_tty_of_tree_pty(const struct files_dump *d, const struct fd_parms *p)
+{
+	pid_t found = 0;
+
+	for (size_t i = 0; i < d->nr_tree_pids && !found; i++) {
+		pid_t pid = d->tree_pids[i];
+		struct proc_stat st = { 0 };
+		char path[64], link[64];
+		struct stat ctty;
+		struct dirent *de;
+		DIR *dir;
+
+		if (pid == d->pid || proc_read_stat(pid, &st) || !st.tty_nr)
+			continue;
+		ctty.st_rdev = st.tty_nr;
+		if (!is_pts(&ctty) || (!tty_pid_holds(d->pid, pts_index(&ctty), true) &&
+				       !pty_elsewhere(d, pts_index(&ctty), true)))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		dir = opendir(path);
+		while (dir && !found && (de = readdir(dir))) {
+			ssize_t n = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (same_dev_tty(d, p, pid, de->d_name, link))
+				found = pid;
+		}
+		if (dir)
+			closedir(dir);
+	}
+	return found;
+}
+
+/* /dev/tty that is no terminal of this process's own but stands for a
+ * pty of the tree: neither -j's nor restorable from here. */
+static int refuse_dev_tty_elsewhere(const struct files_dump *d, const struct fd_parms *p)
+{
+	struct proc_stat st = { 0 };
+	pid_t holder;
+
+	if (p->st.st_rdev != makedev(5, 0))
+		return 0;
+	holder = dev_tty_of_tree_pty(d, p);
 	if (!holder)
 		return 0;
-	pr_err("pid %d fd %d is /dev/tty, which stands for its session %d's controlling terminal, "
-	       "pty %u of the tree (its master in pid %d): not supported (--shell-job would put "
-	       "lmproc's terminal in its place)\n", d->pid, p->fd, st.sid, index, holder);
+	proc_read_stat(d->pid, &st);
+	pr_err("pid %d fd %d is /dev/tty, the open file pid %d holds too, whose session's "
+	       "terminal is a pty of the tree: in its own session %d it stands for no terminal "
+	       "of its own: not supported\n", d->pid, p->fd, holder, st.sid);
 	return -EOPNOTSUPP;
 }
 
@@ -376,7 +448,10 @@ static int dump_slave_or_external(struct files_dump *d, const struct fd_parms *p
 		/* The master's process checks this side only if it holds it. */
 		return other ? check_slave(d, p, te->index) : 0;
 	}
-	ret = refuse_dev_tty_of_tree(d, p);
+	ret = dump_dev_tty(d, p, te);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	ret = refuse_dev_tty_elsewhere(d, p);
 	if (ret)
 		return ret;
 	if (!d->shell_job)
@@ -423,19 +498,24 @@ static int tty_validate(const FileEntry *f, uint64_t data_size)
 					open_flags_words(te->flags).s);
 	switch (te->kind) {
 	case TTY_KIND__TTY_EXTERNAL:
-		if (te->has_index || te->pty)
+		if (te->has_index || te->pty || te->has_dev_tty_session)
 			break;
 		return 0;
 	case TTY_KIND__TTY_PTY_MASTER:
 		ps = te->pty;
-		if (!te->has_index || !ps || ps->termios->cc.len != NCCS ||
+		if (!te->has_index || !ps || te->has_dev_tty_session || ps->termios->cc.len != NCCS ||
 		    (ps->has_session && !ps->session) || (ps->has_fg_pgrp && !ps->has_session) ||
 		    (ps->has_fg_pgrp && !ps->fg_pgrp) || (ps->slave_perm & ~07777) ||
 		    ps->slave_uid == (uint32_t)-1 || ps->slave_gid == (uint32_t)-1)
 			break;
 		return 0;
 	case TTY_KIND__TTY_PTY_SLAVE:
-		if (!te->has_index || te->pty)
+		if (!te->has_index || te->pty || te->has_dev_tty_session)
+			break;
+		return 0;
+	case TTY_KIND__TTY_DEV_TTY:
+		if (!te->has_index || te->pty || !te->has_dev_tty_session ||
+		    !te->dev_tty_session || te->rdev != makedev(5, 0))
 			break;
 		return 0;
 	default:
@@ -446,10 +526,13 @@ static int tty_validate(const FileEntry *f, uint64_t data_size)
 				f->id, te->path);
 }
 
-/* A pair is one object (key: its number + 1), its master the carrier. */
+/* A pair is one object (key: its number + 1), its master the carrier;
+ * /dev/tty is not part of it. */
 static uint64_t tty_obj_key(const FileEntry *f)
 {
-	return f->tty->kind == TTY_KIND__TTY_EXTERNAL ? 0 : (uint64_t)f->tty->index + 1;
+	if (f->tty->kind == TTY_KIND__TTY_EXTERNAL || f->tty->kind == TTY_KIND__TTY_DEV_TTY)
+		return 0;
+	return (uint64_t)f->tty->index + 1;
 }
 
 static bool tty_obj_carrier(const FileEntry *f)
@@ -574,10 +657,24 @@ static int external_open(struct task_files *tf, uint32_t desc)
 	return task_files_install(tf, desc, fd);
 }
 
+/* /dev/tty fails (ENXIO) before the session has its terminal: its fds
+ * hold /dev/null until restore_task_dev_tty puts /dev/tty there. */
+static int dev_tty_placeholder(struct task_files *tf, uint32_t desc)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return task_files_err(tf, desc, "can't open /dev/null to hold the place of /dev/tty: %s",
+				      strerror(errno));
+	return task_files_install(tf, desc, fd);
+}
+
 static int tty_open(struct task_files *tf, uint32_t desc)
 {
 	if (tf->plan->fdesc[desc].fe->tty->kind == TTY_KIND__TTY_EXTERNAL)
 		return external_open(tf, desc);
+	if (tf->plan->fdesc[desc].fe->tty->kind == TTY_KIND__TTY_DEV_TTY)
+		return dev_tty_placeholder(tf, desc);
 	return pty_open(tf, desc);
 }
 

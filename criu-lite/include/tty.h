@@ -36,6 +36,8 @@ int tty_dump_ctty(struct files_dump *d, int master, uint32_t index, PtyStateEntr
 int restore_plan_ctty(struct restore_tree *t);
 /* In the task, after its setsid(): its terminal back. */
 int restore_task_ctty(struct restore_ctx *ctx, char *err, size_t len);
+/* After it: the /dev/tty fds this process makes, opened for real. */
+int restore_task_dev_tty(struct restore_ctx *ctx, char *err, size_t len);
 /* In the task, once every task exists: the foreground group back. */
 int restore_task_fg(struct restore_ctx *ctx, char *err, size_t len);
 

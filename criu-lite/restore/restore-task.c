@@ -313,7 +313,8 @@ static int task_setup(struct restore_ctx *ctx, const PstreeEntry *e)
 	/* Before any fork: the children inherit the memory they share. */
 	if (restore_task_premap(ctx, err, len) || restore_task_files(ctx, err, len) ||
 	    fork_children(ctx, true) ||
-	    task_session(ctx, e) || restore_task_ctty(ctx, err, len) || fork_children(ctx, false) ||
+	    task_session(ctx, e) || restore_task_ctty(ctx, err, len) ||
+	    restore_task_dev_tty(ctx, err, len) || fork_children(ctx, false) ||
 	    restore_task_drop_inherited(ctx, err, len) || wait_zombies(ctx) ||
 	    task_fs_attrs(ctx, err, len) || unregister_rseq(ctx))
 		return -1;

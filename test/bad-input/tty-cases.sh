@@ -43,19 +43,49 @@ case_pty_ctty_nofd() {
 
 # case_pty_dev_tty: a shell under tmux: C, whose session's controlling
 # terminal is a pty of the tree (the root holds its master), has /dev/tty
-# open at fd 10.  Refused with and without --shell-job (which would put
-# lmproc's terminal there), naming C, fd 10, the pty and the root; the tree
-# runs on and C still reads through /dev/tty.
+# open at fd 10.  It is dumped and restored: after SIGTERM C reads through
+# /dev/tty what the master writes.
 case_pty_dev_tty() {
+	target_up "$BUILD/bad-input/pty_dev_tty" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/img"
+}
+
+# case_pty_dev_tty_left: C's child D left C's session (setsid) keeping
+# C's /dev/tty at fd 10: it stands for no terminal of D's, which a restore
+# can't make again.  The dump is refused, with --shell-job too, naming the file, D and
+# why; the tree runs on and C still reads through /dev/tty.
+case_pty_dev_tty_left() {
+	local child d
+
+	target_up "$BUILD/bad-input/pty_dev_tty" env PTY_DEV_TTY_LEFT=1 || return 1
+	child=$(tr -d ' ' <"/proc/$TPID/task/$TPID/children" 2>/dev/null)
+	d=$(tr -d ' ' <"/proc/$child/task/$child/children" 2>/dev/null)
+	mkdir -p "$RD/img"
+	# The images' check refuses it, which a pre-dump does not run.
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "/dev/tty" "pid $d fd 10" "another session" || return 1
+	bad_lmproc dump -t "$TPID" -D "$RD/img" -j
+	refused $? "/dev/tty" "pid $d fd 10" "another session" || return 1
+	target_intact
+}
+
+# case_pty_dev_tty_passed: C passed its /dev/tty to the root (fd 11),
+# which is not in C's session and is dumped first: refused, with
+# --shell-job too (which would make it lmproc's terminal for C as well),
+# naming the root, fd 11 and C; the tree runs on.
+case_pty_dev_tty_passed() {
 	local child
 
-	target_up "$BUILD/bad-input/pty_dev_tty" || return 1
+	target_up "$BUILD/bad-input/pty_dev_tty" env PTY_DEV_TTY_PASSED=1 || return 1
 	child=$(tr -d ' ' <"/proc/$TPID/task/$TPID/children" 2>/dev/null)
 	mkdir -p "$RD/img"
 	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "pid $child fd 10" "/dev/tty" "master in pid $TPID" || return 1
+	refused $? "pid $TPID fd 11" "/dev/tty" "pid $child" "no terminal" || return 1
 	bad_dump -t "$TPID" -D "$RD/img" -j
-	refused $? "pid $child fd 10" "/dev/tty" "master in pid $TPID" || return 1
+	refused $? "pid $TPID fd 11" "/dev/tty" "pid $child" "no terminal" || return 1
 	target_intact
 }
 
@@ -131,6 +161,8 @@ run_tty_bad_input() {
 	bad_case pty-split case_pty_split
 	bad_case pty-ctty-nofd case_pty_ctty_nofd
 	bad_case pty-dev-tty case_pty_dev_tty
+	bad_case pty-dev-tty-left case_pty_dev_tty_left
+	bad_case pty-dev-tty-passed case_pty_dev_tty_passed
 	CASE_KIND=state bad_case shell-job case_shell_job
 	CASE_KIND=state bad_case shell-job-child case_shell_job_child
 }
