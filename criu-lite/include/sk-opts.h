@@ -55,6 +55,12 @@ int sk_opts_check(const struct sk_who *w, SkOptEntry *const *opts, size_t n, int
  * bind(), true after the buffer sizes (the locks, SO_PRIORITY after
  * IP_TOS).  On failure, -errno and *WHICH names the option. */
 int sk_opts_restore(int fd, SkOptEntry *const *opts, size_t n, bool late, const char **which);
+/* The early options, the buffer sizes (RCVBUF, SNDBUF as getsockopt read
+ * them; 0: left as made), then the late ones. */
+int sk_opts_restore_all(int fd, SkOptEntry *const *opts, size_t n, uint32_t rcvbuf,
+			uint32_t sndbuf, const char **which);
+/* An int socket option of FD, -1 if it can't be read. */
+int sock_int(int fd, int level, int name);
 
 /* net/sk-inet-diag.c: the shutdown state of IP socket INO (of FAMILY,
  * PROTO) and whether it holds TCP MD5 keys, from sock_diag; -ENOENT if

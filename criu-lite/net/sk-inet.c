@@ -42,16 +42,6 @@
 #define INET_FLAGS (O_ACCMODE | O_NONBLOCK)
 #define MAX_BACKLOG 65535
 
-static int sock_int(int fd, int level, int name)
-{
-	int v = 0;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, level, name, &v, &len))
-		return -1;
-	return v;
-}
-
 static bool inet_match(struct files_dump *d, const struct fd_parms *p)
 {
 	int fd, family, type, proto;
@@ -514,8 +504,6 @@ static int set_int(int fd, int level, int name, int v)
  * is set to half what was read (the kernel doubles it). */
 static int set_options(int fd, const InetSkEntry *e, const char **which)
 {
-	int ret;
-
 	if ((e->reuseaddr && set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)) ||
 	    (e->reuseport && set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1)) ||
 	    /* A raw socket's is the namespace's default, fixed at socket(). */
@@ -528,16 +516,7 @@ static int set_options(int fd, const InetSkEntry *e, const char **which)
 	    (e->broadcast && set_int(fd, SOL_SOCKET, SO_BROADCAST, 1)) ||
 	    (e->nodelay && set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1)))
 		return -errno;
-	ret = sk_opts_restore(fd, e->opts, e->n_opts, false, which);
-	if (ret)
-		return ret;
-	if (e->rcvbuf && sock_int(fd, SOL_SOCKET, SO_RCVBUF) != (int)e->rcvbuf &&
-	    set_int(fd, SOL_SOCKET, SO_RCVBUF, e->rcvbuf / 2))
-		return -errno;
-	if (e->sndbuf && sock_int(fd, SOL_SOCKET, SO_SNDBUF) != (int)e->sndbuf &&
-	    set_int(fd, SOL_SOCKET, SO_SNDBUF, e->sndbuf / 2))
-		return -errno;
-	return sk_opts_restore(fd, e->opts, e->n_opts, true, which);
+	return sk_opts_restore_all(fd, e->opts, e->n_opts, e->rcvbuf, e->sndbuf, which);
 }
 
 /* After bind(), listen() and connect(): an unconnected socket takes the

@@ -81,16 +81,6 @@ static const char *nl_what(char *buf, size_t len, unsigned proto, unsigned porti
 	return buf;
 }
 
-static int sock_int(int fd, int level, int name)
-{
-	int v = 0;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, level, name, &v, &len))
-		return -1;
-	return v;
-}
-
 bool sk_error_pending(int fd)
 {
 	struct pollfd p = { .fd = fd };
@@ -376,26 +366,9 @@ static int netlink_validate(const FileEntry *f, uint64_t data_size)
 	return 0;
 }
 
-static int set_int(int fd, int level, int name, int v)
-{
-	return setsockopt(fd, level, name, &v, sizeof(v));
-}
-
 static int nl_options(int fd, const NetlinkSkEntry *e, const char **which)
 {
-	int ret = sk_opts_restore(fd, e->opts, e->n_opts, false, which);
-
-	if (ret)
-		return ret;
-	*which = "SO_RCVBUF";
-	if (e->rcvbuf && sock_int(fd, SOL_SOCKET, SO_RCVBUF) != (int)e->rcvbuf &&
-	    set_int(fd, SOL_SOCKET, SO_RCVBUF, e->rcvbuf / 2))
-		return -errno;
-	*which = "SO_SNDBUF";
-	if (e->sndbuf && sock_int(fd, SOL_SOCKET, SO_SNDBUF) != (int)e->sndbuf &&
-	    set_int(fd, SOL_SOCKET, SO_SNDBUF, e->sndbuf / 2))
-		return -errno;
-	return sk_opts_restore(fd, e->opts, e->n_opts, true, which);
+	return sk_opts_restore_all(fd, e->opts, e->n_opts, e->rcvbuf, e->sndbuf, which);
 }
 
 /* The port id with the first 32 groups, then every other group. */

@@ -658,3 +658,40 @@ int sk_opts_restore(int fd, SkOptEntry *const *opts, size_t n, bool late, const 
 	}
 	return 0;
 }
+
+int sock_int(int fd, int level, int name)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, level, name, &v, &len))
+		return -1;
+	return v;
+}
+
+/* The kernel doubles what SO_RCVBUF/SO_SNDBUF are given and reads back
+ * the doubled size, which the images hold. */
+static int set_buf(int fd, int name, uint32_t size)
+{
+	int v = size / 2;
+
+	if (!size || sock_int(fd, SOL_SOCKET, name) == (int)size)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, name, &v, sizeof(v)) ? -errno : 0;
+}
+
+int sk_opts_restore_all(int fd, SkOptEntry *const *opts, size_t n, uint32_t rcvbuf,
+			uint32_t sndbuf, const char **which)
+{
+	int ret = sk_opts_restore(fd, opts, n, false, which);
+
+	if (ret)
+		return ret;
+	*which = "SO_RCVBUF";
+	ret = set_buf(fd, SO_RCVBUF, rcvbuf);
+	if (ret)
+		return ret;
+	*which = "SO_SNDBUF";
+	ret = set_buf(fd, SO_SNDBUF, sndbuf);
+	return ret ?: sk_opts_restore(fd, opts, n, true, which);
+}

@@ -42,16 +42,6 @@
 /* fanout's flags byte (PACKET_FANOUT_FLAG_* >> 8) */
 #define FANOUT_UNIQUEID (PACKET_FANOUT_FLAG_UNIQUEID >> 8)
 
-static int sock_int(int fd, int level, int name)
-{
-	int v = 0;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, level, name, &v, &len))
-		return -1;
-	return v;
-}
-
 /* What packet_diag shows of one socket. */
 struct pk_diag {
 	unsigned long ino;
@@ -331,27 +321,10 @@ static int packet_validate(const FileEntry *f, uint64_t data_size)
 	return 0;
 }
 
-static int set_int(int fd, int level, int name, int v)
-{
-	return setsockopt(fd, level, name, &v, sizeof(v));
-}
-
 /* Before the bind: the filter holds for the first frame. */
 static int pk_options(int fd, const PacketSkEntry *e, const char **which)
 {
-	int ret = sk_opts_restore(fd, e->opts, e->n_opts, false, which);
-
-	if (ret)
-		return ret;
-	*which = "SO_RCVBUF";
-	if (e->rcvbuf && sock_int(fd, SOL_SOCKET, SO_RCVBUF) != (int)e->rcvbuf &&
-	    set_int(fd, SOL_SOCKET, SO_RCVBUF, e->rcvbuf / 2))
-		return -errno;
-	*which = "SO_SNDBUF";
-	if (e->sndbuf && sock_int(fd, SOL_SOCKET, SO_SNDBUF) != (int)e->sndbuf &&
-	    set_int(fd, SOL_SOCKET, SO_SNDBUF, e->sndbuf / 2))
-		return -errno;
-	return sk_opts_restore(fd, e->opts, e->n_opts, true, which);
+	return sk_opts_restore_all(fd, e->opts, e->n_opts, e->rcvbuf, e->sndbuf, which);
 }
 
 static int pk_ifindex(struct task_files *tf, uint32_t desc, const char *name)
