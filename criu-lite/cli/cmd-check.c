@@ -1,8 +1,8 @@
 /* lmproc check [--feature NAME] [--json]: prints what kerndat_probe()
  * found, one aligned line per feature (name, yes/no, value or reason), or
  * one JSON object with the same as fields.
- * lmproc check -D DIR: can this host restore the images in DIR?  One line
- * per check, "ok" or "FAIL" and the reason, each made by restore's own
+ * lmproc check -D DIR [--json]: can this host restore the images in DIR?
+ * One line (or JSON element) per check, "ok" or "FAIL" and the reason, each made by restore's own
  * code (the images' validation, the CPU, this machine's checks) without
  * restoring anything.  Owns only the order and the presentation; every
  * probe lives in kerndat.c, every check in restore/, net/ and cpu.c.
@@ -99,10 +99,21 @@ static int check_all(const struct kerndat *kd, bool json)
 	return 0;
 }
 
+/* check -D --json: the checks go as elements of "checks". */
+static bool dir_json;
+static int dir_checks;
+
 /* One line of check -D: the check's name, ok or FAIL, what it found. */
 static int report(const char *name, int ret, const char *what)
 {
-	printf("%-10s %-4s  %s\n", name, ret ? "FAIL" : "ok", what);
+	if (!dir_json) {
+		printf("%-10s %-4s  %s\n", name, ret ? "FAIL" : "ok", what);
+		return ret ? 1 : 0;
+	}
+	printf("%s{\"name\": \"%s\", \"ok\": %s, \"detail\": ", dir_checks++ ? ", " : "", name,
+	       ret ? "false" : "true");
+	json_str(stdout, what);
+	printf("}");
 	return ret ? 1 : 0;
 }
 
@@ -266,10 +277,21 @@ static int check_dir(struct lmproc_opts *opts)
 	int dfd = img_dir_open(AT_FDCWD, opts->images_dir), failed, ret;
 	char why[512] = "";
 
+	dir_json = opts->json_report;
 	if (dfd < 0) {
 		errno = -dfd;
 		pr_perror("Can't open images directory %s", opts->images_dir);
+		if (dir_json) {
+			printf("{\"command\": \"check\", \"result\": \"failed\", \"reason\": ");
+			json_str(stdout, log_first_error());
+			printf("}\n");
+		}
 		return dfd;
+	}
+	if (dir_json) {
+		printf("{\"command\": \"check\", \"images_dir\": ");
+		json_str(stdout, opts->images_dir);
+		printf(", \"checks\": [");
 	}
 	ret = restore_check_dir(dfd, why, sizeof(why));
 	failed = report("images", ret, ret ? why : "every image valid, checksums verified");
@@ -278,8 +300,11 @@ static int check_dir(struct lmproc_opts *opts)
 		failed += check_host(dfd, opts);
 	}
 	close(dfd);
-	printf("%s\n", failed ? "This host can't restore these images"
-			      : "This host can restore these images");
+	if (dir_json)
+		printf("], \"result\": \"%s\"}\n", failed ? "refused" : "ok");
+	else
+		printf("%s\n", failed ? "This host can't restore these images"
+				      : "This host can restore these images");
 	return failed ? 1 : 0;
 }
 

@@ -219,6 +219,42 @@ want(o.get("result") == "failed" and "no_such_feature" in o.get("reason", ""), "
 '
 }
 
+# check -D --json of a dump -R (the tree runs on, so its pids are taken):
+# one element per line of the text check -D prints, in its order, the
+# same names, oks and details, result "refused" as the text's last line
+# says, the same exit status; a directory that is not there: "failed".
+case_json_check_dir() {
+	local st1 st2
+
+	target_up || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -R -t "$TPID" -D "$RD/img" || return 1
+	"$LMPROC" check -D "$RD/img" >"$RD/check.txt" 2>/dev/null
+	st1=$?
+	bad_lmproc check -D "$RD/img" --json
+	st2=$?
+	if [ "$st1" != "$st2" ] || [ "$st1" = 0 ]; then
+		REASON="check -D exited $st1, with --json $st2 (its pids are taken: 1 both)"
+		return 1
+	fi
+	json_check "$RD/bad.out" '
+want(o.get("command") == "check" and o.get("images_dir") == args[1], "command, images_dir")
+lines = open(args[0]).read().splitlines()
+table = [l.split(None, 2) for l in lines[:-1]]
+checks = o.get("checks", [])
+want([c["name"] for c in checks] == [t[0] for t in table], "the names differ from the text")
+for c, t in zip(checks, table):
+    want(c["ok"] == (t[1] == "ok") and c["detail"] == t[2], c["name"] + ": ok or detail")
+want(not all(c["ok"] for c in checks), "every check ok though the pids are taken")
+want(o.get("result") == "refused" and "can" in lines[-1], "result")
+' "$RD/check.txt" "$RD/img" || return 1
+	bad_lmproc check -D "$RD/no-such-dir" --json
+	refused $? "no-such-dir" || return 1
+	json_check "$RD/bad.out" '
+want(o.get("result") == "failed" and "no-such-dir" in o.get("reason", ""), "reason")
+' && target_intact
+}
+
 # A refused dump (and pre-dump): its object says refused, with the error
 # line's reason and the errno; the error line is still on stderr alone.
 case_json_refused() {
@@ -334,6 +370,7 @@ run_json_bad_input() {
 	bad_case json-restore case_json_restore
 	bad_case json-restore-wait case_json_restore_wait
 	bad_case json-check case_json_check
+	bad_case json-check-dir case_json_check_dir
 	bad_case json-refused case_json_refused
 	bad_case progress-line case_progress_line
 	bad_case progress-restore case_progress_restore
