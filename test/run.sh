@@ -52,7 +52,7 @@ fi
 cd "$ROOT" || exit 1
 LMPROC=${LMPROC:-$ROOT/lmproc}
 LM_TIMEOUT=30		# seconds for one lmproc command
-SUITE_LIMIT=${SUITE_LIMIT:-1200}	# seconds: stop starting runs after this (a clean run here: ~13 min)
+SUITE_LIMIT=${SUITE_LIMIT:-1500}	# seconds: stop starting runs after this (a clean run here: ~15 min)
 # shellcheck source=test/lib/runlib.sh
 . "$ROOT/test/lib/runlib.sh"
 # shellcheck source=test/bad-input/cases.sh
