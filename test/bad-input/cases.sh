@@ -520,8 +520,11 @@ case_inet_netns() {
 	return "$st"
 }
 
-inet_netns_steps() {
-	local h=$1 our LMPROC=$RD/lmproc-netns
+# netns_target_dumped H: H's network namespace (not ours) gets lo with
+# 198.18.0.1 and fd00::1, LMPROC (the caller's) runs lmproc in it, and
+# bad-input/sk_inet_netns, started there, is dumped into RD/img.
+netns_target_dumped() {
+	local h=$1 our
 
 	our=$(readlink /proc/self/ns/net)
 	if ! wait_until 2000 not_our_netns "$h" "$our"; then
@@ -539,6 +542,12 @@ inet_netns_steps() {
 	mkdir -p "$RD/img"
 	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
 	reap_dumped "$TPID" || return 1
+}
+
+inet_netns_steps() {
+	local LMPROC=$RD/lmproc-netns
+
+	netns_target_dumped "$1" || return 1
 	if ! restored_passes "$RD/img"; then
 		add_detail "lmproc restore log" "$RD/restore.log" 3
 		return 1

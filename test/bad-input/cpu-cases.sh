@@ -208,24 +208,9 @@ case_check_dir_ports() {
 }
 
 check_dir_ports_steps() {
-	local h=$1 our LMPROC=$RD/lmproc-netns
+	local h=$1 LMPROC=$RD/lmproc-netns
 
-	our=$(readlink /proc/self/ns/net)
-	if ! wait_until 2000 not_our_netns "$h" "$our"; then
-		REASON="no network namespace of its own for pid $h"
-		return 1
-	fi
-	if ! nsenter -t "$h" -n sh -c 'ip link set lo up && ip addr add 198.18.0.1/32 dev lo &&
-		ip -6 addr add fd00::1/128 dev lo nodad' 2>"$RD/ip.err"; then
-		REASON="can't set up lo: $(head -c 200 "$RD/ip.err")"
-		return 1
-	fi
-	printf '#!/bin/sh\nexec nsenter -t %s -n %s "$@"\n' "$h" "$LMPROC_REAL" >"$LMPROC"
-	chmod +x "$LMPROC"
-	target_up "$BUILD/bad-input/sk_inet_netns" nsenter -t "$h" -n || return 1
-	mkdir -p "$RD/img"
-	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
-	reap_dumped "$TPID" || return 1
+	netns_target_dumped "$h" || return 1
 	bad_lmproc check -D "$RD/img"
 	check_dir_says $? "0 ports +ok" || return 1
 	# IP_FREEBIND (15): the address is not on lo.

@@ -22,71 +22,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sk-unix-state.h"
 #include "test.h"
 
 enum { L, C, A, R, K, NR };
 
-struct sk_state {
-	struct sockaddr_un name, peer;
-	socklen_t name_len, peer_len;
-	int inq;
-};
-
 static int fd[NR];
 static struct sk_state st[NR];
 static char dir[4096], gl[4096], gr[4096];
-
-static socklen_t make_name(struct sockaddr_un *a, const char *name)
-{
-	memset(a, 0, sizeof(*a));
-	a->sun_family = AF_UNIX;
-	snprintf(a->sun_path, sizeof(a->sun_path), "%s", name);
-	return offsetof(struct sockaddr_un, sun_path) + strlen(name) + 1;
-}
-
-static void save(struct sk_state *s, int f)
-{
-	memset(s, 0, sizeof(*s));
-	s->name_len = s->peer_len = sizeof(s->name);
-	if (getsockname(f, (struct sockaddr *)&s->name, &s->name_len))
-		fail("getsockname fd %d: %s", f, strerror(errno));
-	if (getpeername(f, (struct sockaddr *)&s->peer, &s->peer_len))
-		s->peer_len = 0;
-	if (ioctl(f, FIONREAD, &s->inq))
-		s->inq = -1;
-}
-
-static void check(int i)
-{
-	struct sk_state n;
-
-	save(&n, fd[i]);
-	if (n.name_len != st[i].name_len || memcmp(&n.name, &st[i].name, n.name_len))
-		fail("socket %d (fd %d): name '%s' (%u bytes), was '%s' (%u)", i, fd[i],
-		     n.name.sun_path, n.name_len, st[i].name.sun_path, st[i].name_len);
-	if (n.peer_len != st[i].peer_len || memcmp(&n.peer, &st[i].peer, n.peer_len))
-		fail("socket %d (fd %d): peer '%s' (%u bytes), was '%s' (%u)", i, fd[i],
-		     n.peer.sun_path, n.peer_len, st[i].peer.sun_path, st[i].peer_len);
-	if (n.inq != st[i].inq)
-		fail("socket %d (fd %d): %d bytes queued, were %d", i, fd[i], n.inq, st[i].inq);
-}
-
-static int bound(int type, const char *name)
-{
-	struct sockaddr_un a;
-	socklen_t len = make_name(&a, name);
-	int f = socket(AF_UNIX, type, 0);
-
-	if (f < 0 || bind(f, (struct sockaddr *)&a, len))
-		fail("bind %s: %s", name, strerror(errno));
-	return f;
-}
-
-static void put(int f, const void *p, size_t len)
-{
-	if (send(f, p, len, 0) != (ssize_t)len)
-		fail("send %zu bytes on fd %d: %s", len, f, strerror(errno));
-}
 
 static void expect(int f, const char *want, const char *what)
 {
@@ -169,12 +112,12 @@ int main(int argc, char **argv)
 		fail("replace %s: %s", gr, strerror(errno));
 	close(f);
 	for (int i = 0; i < NR; i++)
-		save(&st[i], fd[i]);
+		sk_state_save(&st[i], fd[i]);
 
 	test_waitsig();
 
 	for (int i = 0; i < NR; i++)
-		check(i);
+		sk_state_check(i, fd[i], &st[i]);
 	check_dir(&sr);
 	if (poll(&(struct pollfd){.fd = fd[L], .events = POLLIN}, 1, 0))
 		fail("the listener has a connection waiting");
