@@ -1,5 +1,7 @@
 /* Owns the JSON escaping every command's --json output and lmproc show
- * share, and the flat rendering of a stats message's scalar fields. */
+ * share, and the flat rendering of a stats message's scalar fields (as
+ * JSON, and as --display-stats' lines). */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <string.h>
@@ -58,9 +60,8 @@ void json_str(FILE *f, const char *str)
 	fputc('"', f);
 }
 
-static void json_pb_field(FILE *f, const ProtobufCFieldDescriptor *fd, const void *p, bool first)
+static void pb_scalar_value(FILE *f, const ProtobufCFieldDescriptor *fd, const void *p)
 {
-	fprintf(f, "%s\"%s\": ", first ? "" : ", ", fd->name);
 	switch (fd->type) {
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
@@ -92,6 +93,18 @@ static void json_pb_field(FILE *f, const ProtobufCFieldDescriptor *fd, const voi
 	}
 }
 
+/* FD of M is an integer, bool or double that is set. */
+static bool pb_scalar_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd)
+{
+	const char *base = (const char *)m;
+
+	if (fd->label == PROTOBUF_C_LABEL_REPEATED || fd->type == PROTOBUF_C_TYPE_STRING ||
+	    fd->type == PROTOBUF_C_TYPE_BYTES || fd->type == PROTOBUF_C_TYPE_MESSAGE)
+		return false;
+	return fd->label != PROTOBUF_C_LABEL_OPTIONAL || !fd->quantifier_offset ||
+	       *(const protobuf_c_boolean *)(base + fd->quantifier_offset);
+}
+
 void json_pb_scalars(FILE *f, const ProtobufCMessage *m)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -99,15 +112,36 @@ void json_pb_scalars(FILE *f, const ProtobufCMessage *m)
 
 	for (unsigned int i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *fd = &d->fields[i];
-		const char *base = (const char *)m;
 
-		if (fd->label == PROTOBUF_C_LABEL_REPEATED || fd->type == PROTOBUF_C_TYPE_STRING ||
-		    fd->type == PROTOBUF_C_TYPE_BYTES || fd->type == PROTOBUF_C_TYPE_MESSAGE)
+		if (!pb_scalar_set(m, fd))
 			continue;
-		if (fd->label == PROTOBUF_C_LABEL_OPTIONAL && fd->quantifier_offset &&
-		    !*(const protobuf_c_boolean *)(base + fd->quantifier_offset))
-			continue;
-		json_pb_field(f, fd, base + fd->offset, first);
+		fprintf(f, "%s\"%s\": ", first ? "" : ", ", fd->name);
+		pb_scalar_value(f, fd, (const char *)m + fd->offset);
 		first = false;
 	}
+}
+
+/* "Frozen time: 8213 us" for frozen_time_us: CRIU's --display-stats
+ * lines, so that the figures of both tools read alike. */
+void stats_display(FILE *f, const char *what, const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	fprintf(f, "Displaying %s stats:\n", what);
+	for (unsigned int i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *fd = &d->fields[i];
+		size_t len = strlen(fd->name);
+		bool us = len > 3 && !strcmp(fd->name + len - 3, "_us");
+
+		if (!pb_scalar_set(m, fd))
+			continue;
+		if (us)
+			len -= 3;
+		for (size_t k = 0; k < len; k++)
+			fputc(fd->name[k] == '_' ? ' ' : k ? fd->name[k] : toupper(fd->name[k]), f);
+		fputs(": ", f);
+		pb_scalar_value(f, fd, (const char *)m + fd->offset);
+		fputs(us ? " us\n" : "\n", f);
+	}
+	fflush(f);
 }

@@ -101,6 +101,8 @@ SUITE_LIMIT=${SUITE_LIMIT:-1500}	# seconds: stop starting runs after this (a cle
 . "$ROOT/test/bad-input/cli-cases.sh"
 # shellcheck source=test/bad-input/json-cases.sh
 . "$ROOT/test/bad-input/json-cases.sh"
+# shellcheck source=test/bad-input/criu-opts-cases.sh
+. "$ROOT/test/bad-input/criu-opts-cases.sh"
 
 ALL_MODES="plain leave-running two-dumps pre-dump"
 MODES=${MODES:-$ALL_MODES}

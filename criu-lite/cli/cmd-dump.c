@@ -834,15 +834,22 @@ static int run_pre_dump(struct dump_ctx *ctx)
 	return ret;
 }
 
+/* Each seized process gets a SIGSTOP that it takes as soon as it is
+ * detached (a group stop: SIGCONT resumes it). */
+static void stop_seized(struct dump_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->tree.nr; i++)
+		if (ctx->tree.items[i].seized)
+			kill(ctx->tree.items[i].pid, SIGSTOP);
+}
+
 /* The outcome of a migration is unknown: the tree may run on the
  * destination, so it must not run here, nor die.  Each process gets a
  * SIGSTOP that it takes as soon as it is detached; the connections stay
  * in repair mode and the lock in place, as for a killed tree. */
 static void keep_stopped(struct dump_ctx *ctx)
 {
-	for (size_t i = 0; i < ctx->tree.nr; i++)
-		if (ctx->tree.items[i].seized)
-			kill(ctx->tree.items[i].pid, SIGSTOP);
+	stop_seized(ctx);
 	tcp_dump_end(ctx->tcp, true);
 	ctx->tcp = NULL;
 	unseize_tree(&ctx->tree);
@@ -877,6 +884,8 @@ static int run_dump(struct dump_ctx *ctx)
 		ret = tcp_dump_commit(ctx->tcp);
 	if (ret || ctx->opts->leave_running) {
 		ret = tcp_dump_end(ctx->tcp, false) ?: ret;
+		if (!ret && ctx->opts->leave_stopped)
+			stop_seized(ctx);
 		unseize_tree(&ctx->tree);
 	} else {
 		ret = kill_tree(&ctx->tree);
@@ -1023,7 +1032,9 @@ static void report_json(const struct dump_ctx *ctx, int ret)
 		return;
 	}
 	if (!ctx->pre_dump)
-		printf(", \"leave_running\": %s", ctx->opts->leave_running ? "true" : "false");
+		printf(", \"leave_running\": %s, \"leave_stopped\": %s",
+		       ctx->opts->leave_running && !ctx->opts->leave_stopped ? "true" : "false",
+		       ctx->opts->leave_stopped ? "true" : "false");
 	else
 		printf(", \"track_backend\": \"%s\"", track_backend_name(root_round(ctx)->backend));
 	images_size(ctx->dfd, &nr_images, &bytes);
@@ -1084,6 +1095,8 @@ static int do_dump(struct lmproc_opts *opts, bool pre_dump)
 	}
 	if (opts->json_report && ret != DUMP_HOLD_FROZEN)
 		report_json(&ctx, ret);
+	if (!ret && opts->display_stats && ctx.has_stats)
+		stats_display(stdout, pre_dump ? "pre-dump" : "dump", &ctx.stats.base);
 	free_procs(&ctx, ret != 0);
 	close(ctx.dfd);
 	return ret;

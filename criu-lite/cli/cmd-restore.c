@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -258,11 +259,56 @@ static int finish_tasks(struct restore_tree *t)
 	return ret;
 }
 
+/* restore --pidfile: the root's pid as this host sees it, CRIU's way
+ * (the number alone), in a file made here (O_EXCL: never one lmproc did
+ * not make), before the hand-over so that a failure fails the restore. */
+static int write_pidfile(const struct restore_tree *t, const char *path)
+{
+	pid_t root = t->pidns ? t->ctx[0].host_pid : t->ctx[0].pid;
+	char buf[16];
+	int fd, len, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		pr_perror("Can't make the pid file %s", path);
+		return -errno;
+	}
+	len = snprintf(buf, sizeof(buf), "%d", root);
+	if (write(fd, buf, len) != len) {
+		ret = -EIO;
+		pr_perror("Can't write the pid file %s", path);
+	}
+	if (close(fd) && !ret) {
+		ret = -errno;
+		pr_perror("Can't write the pid file %s", path);
+	}
+	if (ret)
+		unlink(path);
+	return ret;
+}
+
+/* restore --leave-stopped: a SIGSTOP queued to each process while its
+ * threads are still held stops it as soon as it is detached. */
+static int stop_tree(const struct restore_tree *t)
+{
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct restore_ctx *c = &t->ctx[i];
+
+		if (!c->plan.pid)
+			continue;
+		if (pidfd_send_signal(c->pidfd, SIGSTOP, NULL, 0)) {
+			pr_perror("Can't stop the restored pid %d (--leave-stopped)", c->plan.pid);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, uint64_t t_start,
 		   struct restore_report *rep)
 {
 	int ret = prepare(t, opts, dfd);
-	bool unlocked = false, committed = false, ran = false;
+	bool unlocked = false, committed = false, ran = false, pidfile = false;
 	uint64_t in_init;
 
 	if (!ret && opts->grace_ms && (!t->pidns || !opts->restore_hold)) {
@@ -311,6 +357,12 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 		ran = true;
 		ret = restore_grace(t, opts, dfd);
 	}
+	if (!ret && opts->pidfile) {
+		ret = write_pidfile(t, opts->pidfile);
+		pidfile = !ret;
+	}
+	if (!ret && opts->leave_stopped)
+		ret = stop_tree(t);
 	/* serve: the tree stays stopped (after a grace: runs, locked) until
 	 * the source commits; from then on the source's copy is gone, and
 	 * this one must run whatever fails (committed). */
@@ -352,6 +404,8 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 		if (ran)
 			restore_grace_drop(t, true);
 		restore_kill_tree(t);
+		if (pidfile)
+			unlink(opts->pidfile);
 		if (!unlocked)
 			release_locks(t);
 		undo_shmem(t);
@@ -491,6 +545,8 @@ out:
 	progress_end();
 	if (opts->json_report)
 		report_json(opts, &rep, pid, ret);
+	if (!ret && opts->display_stats && rep.has_stats)
+		stats_display(stdout, "restore", &rep.stats.base);
 	free(rep.pids);
 	free(rep.pages);
 	if (ret)

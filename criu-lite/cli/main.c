@@ -14,11 +14,13 @@
 
 static const char usage_text[] =
 	"Usage:\n"
-	"  lmproc dump    -t PID -D DIR [-R] [--page-path read|splice] [--prev-images-dir DIR]\n"
+	"  lmproc dump    -t PID -D DIR [-R | --leave-stopped] [--page-path read|splice]\n"
+	"                 [--prev-images-dir DIR] [--display-stats]\n"
 	"                 [--ext-unix-sk] [--tcp-established] [--skip-in-flight]\n"
 	"                 [--network-lock nftables|iptables|skip] [--json]\n"
 	"  lmproc pre-dump -t PID -D DIR [--prev-images-dir DIR] [--track BACKEND] [--json]\n"
-	"  lmproc restore -D DIR [-d] [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
+	"  lmproc restore -D DIR [-d] [--pidfile FILE] [--leave-stopped] [--display-stats]\n"
+	"                 [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
 	"                 [--manage-cgroups[=soft|full|strict|ignore]] [--cpu-cap CAPS] [--json]\n"
 	"  lmproc serve   -D DIR [--listen ADDR:PORT] CHANNEL [--link-timeout S]\n"
 	"                 [--cpu-cap CAPS]\n"
@@ -58,7 +60,16 @@ static const char usage_text[] =
 	"  -t, --tree PID          the process to dump, with all its descendants\n"
 	"  -D, --images-dir DIR    where images are written or read\n"
 	"  -R, --leave-running     keep the process running after the dump\n"
-	"  -d, --detach            restore and return without waiting\n"
+	"      --leave-stopped     dump, restore: leave the tree stopped (as by SIGSTOP:\n"
+	"                          SIGCONT resumes it) instead of killed or running\n"
+	"  -d, --detach            restore and return without waiting (also\n"
+	"                          --restore-detached, CRIU's name)\n"
+	"      --pidfile FILE      restore: write the root's pid (as this host sees\n"
+	"                          it) to FILE, which must not exist\n"
+	"      --display-stats     dump, pre-dump, restore: print the stats (times,\n"
+	"                          pages) as lines on stdout at the end\n"
+	"      --file-locks, --track-mem  accepted for CRIU's command lines: locks\n"
+	"                          are always dumped, pre-dumps always track\n"
 	"  -j, --shell-job         the process uses its shell's terminal: dump it by\n"
 	"                          device, restore lmproc's terminal in its place\n"
 	"      --pidns             restore the tree into a new pid namespace (with a /proc\n"
@@ -233,6 +244,10 @@ enum {
 	OPT_AUTO_CONVERGE,
 	OPT_GRACE,
 	OPT_LINK_TIMEOUT,
+	OPT_LEAVE_STOPPED,
+	OPT_PIDFILE,
+	OPT_DISPLAY_STATS,
+	OPT_CRIU_NOOP,
 };
 
 /* CRIU's modes: full would also set the limits of cgroups that exist
@@ -269,6 +284,28 @@ static int parse_inherit(const char *s, struct lmproc_opts *opts)
 	return 0;
 }
 
+/* The options of dump and restore that others lack, or that exclude
+ * each other; 0 or usage_error()'s 2. */
+static int check_dump_restore_opts(const char *cmd, struct lmproc_opts *opts)
+{
+	bool dump = !strcmp(cmd, "dump"), restore = !strcmp(cmd, "restore");
+
+	if (opts->leave_stopped && !dump && !restore)
+		return usage_error("%s", "--leave-stopped is dump's or restore's");
+	if (opts->leave_stopped && opts->leave_running)
+		return usage_error("%s", "-R and --leave-stopped: the tree runs or stops, not both");
+	if (opts->pidfile && !restore)
+		return usage_error("%s", "--pidfile is restore's");
+	if (opts->display_stats && !dump && !restore && strcmp(cmd, "pre-dump"))
+		return usage_error("%s", "--display-stats is dump's, pre-dump's or restore's");
+	if (opts->display_stats && opts->json)
+		return usage_error("%s", "--display-stats and --json both print on stdout: one of them");
+	/* The dump's release is -R's, with a stop before the detach. */
+	if (dump && opts->leave_stopped)
+		opts->leave_running = true;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -276,6 +313,12 @@ int main(int argc, char **argv)
 		{ "images-dir", required_argument, NULL, 'D' },
 		{ "leave-running", no_argument, NULL, 'R' },
 		{ "detach", no_argument, NULL, 'd' },
+		{ "restore-detached", no_argument, NULL, 'd' },
+		{ "leave-stopped", no_argument, NULL, OPT_LEAVE_STOPPED },
+		{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+		{ "display-stats", no_argument, NULL, OPT_DISPLAY_STATS },
+		{ "file-locks", no_argument, NULL, OPT_CRIU_NOOP },
+		{ "track-mem", no_argument, NULL, OPT_CRIU_NOOP },
 		{ "shell-job", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "verbosity", optional_argument, NULL, 'v' },
@@ -334,6 +377,19 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			opts.shell_job = true;
+			break;
+		case OPT_LEAVE_STOPPED:
+			opts.leave_stopped = true;
+			break;
+		case OPT_PIDFILE:
+			opts.pidfile = optarg;
+			break;
+		case OPT_DISPLAY_STATS:
+			opts.display_stats = true;
+			break;
+		case OPT_CRIU_NOOP:
+			/* CRIU's --file-locks and --track-mem ask for what lmproc
+			 * always does: locks are dumped, pre-dumps track. */
 			break;
 		case OPT_PIDNS:
 			opts.pidns = true;
@@ -485,6 +541,8 @@ int main(int argc, char **argv)
 		return usage_error("%s", "--grace is migrate's");
 	opts.argc = argc - optind;
 	opts.argv = argv + optind;
+	if (check_dump_restore_opts(cmd, &opts))
+		return 2;
 	if (level > LOG_DEBUG)
 		level = LOG_DEBUG;
 	if (log_init(level, log_file))

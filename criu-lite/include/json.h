@@ -14,5 +14,8 @@ void json_str(FILE *f, const char *str);
  * field of M that is set (required ones always), in the descriptor's
  * order: the inside of an object. */
 void json_pb_scalars(FILE *f, const ProtobufCMessage *m);
+/* --display-stats: "Displaying WHAT stats:", then one line per field
+ * json_pb_scalars() would print, "Frozen time: N us". */
+void stats_display(FILE *f, const char *what, const ProtobufCMessage *m);
 
 #endif

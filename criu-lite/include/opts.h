@@ -49,6 +49,12 @@ struct lmproc_opts {
 	const char *images_dir;		/* -D */
 	bool leave_running;		/* -R */
 	bool detach;			/* -d */
+	/* dump, restore --leave-stopped: the tree is left stopped (each
+	 * process in a group stop, as by SIGSTOP) instead of killed or
+	 * running; a dump implies -R with it. */
+	bool leave_stopped;
+	const char *pidfile;		/* restore --pidfile: the root's pid */
+	bool display_stats;		/* dump, pre-dump, restore --display-stats */
 	bool shell_job;			/* -j: the process's terminal is its shell's */
 	bool pidns;			/* restore --pidns */
 	bool timens;			/* restore --timens */

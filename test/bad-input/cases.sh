@@ -1857,4 +1857,5 @@ run_bad_input() {
 	run_migrate_x509_bad_input
 	run_cli_bad_input
 	run_json_bad_input
+	run_criu_opts_bad_input
 }

@@ -256,7 +256,7 @@ case_cli_completion() {
 	cli_expect "pre-dump" pr || return 1
 	cli_expect "--page-path --prev-images-dir" dump --p || return 1
 	cli_expect "--prev-images-dir" dump -t 1 -D x --pre || return 1
-	cli_expect "--pidns" -v3 restore --pid || return 1
+	cli_expect "--pidfile --pidns" -v3 restore --pid || return 1
 	cli_expect "" restore --to || return 1
 	cli_expect "--tree" migrate --tr || return 1
 	cli_expect "read splice" dump --page-path "" || return 1
