@@ -2,6 +2,7 @@
  * codes: 0 success, 1 failure, 2 usage. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +141,11 @@ static const char usage_text[] =
 	"                          waits S seconds, or sent data S seconds unacked\n"
 	"                          (default 30)\n"
 	"  -v[0-4], -v...          log level (default 2: errors and warnings)\n"
-	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr)\n"
+	"  -o, --log-file FILE     write the log to FILE (errors also go to stderr); for\n"
+	"                          dump, pre-dump and restore a relative FILE is in\n"
+	"                          the work directory, as CRIU's\n"
+	"  -W, --work-dir DIR      dump, pre-dump, restore: where a relative -o or\n"
+	"                          --pidfile goes (default: -D)\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           version, image format, commit and features; exit\n";
 
@@ -306,6 +311,37 @@ static int check_dump_restore_opts(const char *cmd, struct lmproc_opts *opts)
 	return 0;
 }
 
+/* *PATH under DIR if relative, in BUF; -1 if that is too long. */
+static int under(const char *dir, const char **path, char *buf, size_t len)
+{
+	if (!*path || (*path)[0] == '/' || !dir)
+		return 0;
+	if ((size_t)snprintf(buf, len, "%s/%s", dir, *path) >= len)
+		return -1;
+	*path = buf;
+	return 0;
+}
+
+/* CRIU's work directory (-W, else -D): where dump, pre-dump and restore
+ * put a relative log file and pid file.  0, or usage_error()'s 2. */
+static int in_work_dir(const char *cmd, const char *work_dir, struct lmproc_opts *opts,
+		       const char **log_file)
+{
+	static char log_buf[PATH_MAX], pid_buf[PATH_MAX];
+	bool ours = !strcmp(cmd, "dump") || !strcmp(cmd, "pre-dump") || !strcmp(cmd, "restore");
+
+	if (work_dir && !ours)
+		return usage_error("%s", "-W/--work-dir is dump's, pre-dump's or restore's");
+	if (!ours)
+		return 0;
+	if (!work_dir)
+		work_dir = opts->images_dir;
+	if (under(work_dir, log_file, log_buf, sizeof(log_buf)) ||
+	    under(work_dir, &opts->pidfile, pid_buf, sizeof(pid_buf)))
+		return usage_error("%s", "-o or --pidfile: the path under the work directory is too long");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -321,6 +357,7 @@ int main(int argc, char **argv)
 		{ "track-mem", no_argument, NULL, OPT_CRIU_NOOP },
 		{ "shell-job", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'o' },
+		{ "work-dir", required_argument, NULL, 'W' },
 		{ "verbosity", optional_argument, NULL, 'v' },
 		{ "page-path", required_argument, NULL, OPT_PAGE_PATH },
 		{ "prev-images-dir", required_argument, NULL, OPT_PREV_IMAGES },
@@ -356,11 +393,11 @@ int main(int argc, char **argv)
 		{},
 	};
 	struct lmproc_opts opts = { .max_downtime_ms = 300, .max_rounds = 8, .link_timeout_s = 30 };
-	const char *log_file = NULL;
+	const char *log_file = NULL, *work_dir = NULL;
 	int level = LOG_WARN, vcount = 0, c, ret;
 	const char *cmd;
 
-	while ((c = getopt_long(argc, argv, "t:D:Rdjo:v::hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:D:Rdjo:W:v::hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (parse_pid(optarg, &opts.pid))
@@ -399,6 +436,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			log_file = optarg;
+			break;
+		case 'W':
+			work_dir = optarg;
 			break;
 		case 'v':
 			if (!optarg) {
@@ -542,6 +582,8 @@ int main(int argc, char **argv)
 	opts.argc = argc - optind;
 	opts.argv = argv + optind;
 	if (check_dump_restore_opts(cmd, &opts))
+		return 2;
+	if (in_work_dir(cmd, work_dir, &opts, &log_file))
 		return 2;
 	if (level > LOG_DEBUG)
 		level = LOG_DEBUG;

@@ -4,7 +4,8 @@
 # SIGCONT), restore --pidfile (the root's pid in a file made there, never
 # one that exists), --display-stats (CRIU's lines, the stats images'
 # figures), and the names CRIU has for what lmproc does anyway
-# (--restore-detached, --file-locks, --track-mem).
+# (--restore-detached, --file-locks, --track-mem); a relative -o or
+# --pidfile in the work directory (-W, else -D), as CRIU puts them.
 
 # all_stopped PID: every thread of PID is in a stop (state T).
 all_stopped() {
@@ -121,6 +122,41 @@ case_display_stats() {
 	term_verdict
 }
 
+# -o dump.log goes into -D, -W DIR takes it there instead, a relative
+# --pidfile goes into -D: never into the current directory.
+case_work_dir() {
+	target_up || return 1
+	mkdir -p "$RD/img" "$RD/img2" "$RD/wd" "$RD/cwd"
+	if ! (cd "$RD/cwd" && "$LMPROC" dump -R -t "$TPID" -D "$RD/img" -v4 -o dump.log \
+		2>"$RD/bad.err"); then
+		REASON="dump -R -o dump.log failed: $(head -n 1 "$RD/bad.err")"
+		return 1
+	fi
+	if ! (cd "$RD/cwd" && "$LMPROC" pre-dump -t "$TPID" -D ../img2 -W "$RD/wd" -v4 \
+		-o pre.log 2>"$RD/bad.err"); then
+		REASON="pre-dump -W -o pre.log failed: $(head -n 1 "$RD/bad.err")"
+		return 1
+	fi
+	if ! grep -q . "$RD/img/dump.log" || ! grep -q . "$RD/wd/pre.log"; then
+		REASON="no log in -D ($(ls "$RD/img" | grep -c log)) or in -W ($(ls "$RD/wd" | xargs))"
+		return 1
+	fi
+	target_intact || return 1
+	dumped_target || return 1
+	if ! (cd "$RD/cwd" && "$LMPROC" restore -d --pidfile root.pid -D "$RD/img" \
+		2>"$RD/bad.err"); then
+		REASON="restore --pidfile root.pid failed: $(head -n 1 "$RD/bad.err")"
+		return 1
+	fi
+	if [ "$(cat "$RD/img/root.pid" 2>/dev/null)" != "$TPID" ] || [ -n "$(ls -A "$RD/cwd")" ]; then
+		REASON="the pid file is not -D's root.pid with $TPID (cwd has: $(ls -A "$RD/cwd" | xargs))"
+		kill_ours "$TPID"
+		return 1
+	fi
+	same_state "$TPID" "$TSNAP" 3000 || return 1
+	term_verdict
+}
+
 # The options that exclude each other, or belong to other commands: a
 # usage error (exit 2) naming the option, nothing done.
 case_criu_opts_usage() {
@@ -139,6 +175,7 @@ case_criu_opts_usage() {
 		dump -t 1 --pidfile $RD/p
 		restore --json --display-stats
 		check --display-stats
+		check -W $RD/p
 	EOF
 	if [ -e "$RD/p" ] || [ -e "$RD/none" ]; then
 		REASON="a usage error made a file"
@@ -152,4 +189,5 @@ run_criu_opts_bad_input() {
 	bad_case pidfile-exists case_pidfile_exists
 	bad_case display-stats case_display_stats
 	bad_case criu-opts-usage case_criu_opts_usage
+	bad_case work-dir case_work_dir
 }
