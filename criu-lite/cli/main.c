@@ -497,6 +497,11 @@ int main(int argc, char **argv)
 						   optarg);
 			break;
 		case OPT_MANAGE_CGROUPS:
+			/* "--manage-cgroups soft", as CRIU's users write it. */
+			if (!optarg && optind < argc && !parse_cgroup_mode(argv[optind], &opts)) {
+				optind++;
+				break;
+			}
 			if (parse_cgroup_mode(optarg, &opts))
 				return usage_error("--manage-cgroups must be soft, full, strict or ignore, not '%s'",
 						   optarg);
@@ -581,6 +586,10 @@ int main(int argc, char **argv)
 		return usage_error("%s", "--grace is migrate's");
 	opts.argc = argc - optind;
 	opts.argv = argv + optind;
+	/* A word getopt left is a mistake (an option's value cut off by a
+	 * space, a typo): only show and check name what they take. */
+	if (opts.argc && strcmp(cmd, "show") && strcmp(cmd, "check"))
+		return usage_error("unexpected argument '%s' after the options", opts.argv[0]);
 	if (check_dump_restore_opts(cmd, &opts))
 		return 2;
 	if (in_work_dir(cmd, work_dir, &opts, &log_file))

@@ -157,15 +157,16 @@ case_work_dir() {
 	term_verdict
 }
 
-# The options that exclude each other, or belong to other commands: a
-# usage error (exit 2) naming the option, nothing done.
+# The options that exclude each other, or belong to other commands, and
+# words left over after the options: a usage error (exit 2), nothing
+# done.
 case_criu_opts_usage() {
 	local args
 
 	while IFS= read -r args; do
 		# shellcheck disable=SC2086 # ARGS are words
 		"$LMPROC" $args -D "$RD/none" >"$RD/bad.out" 2>"$RD/bad.err"
-		if [ $? != 2 ] || ! grep -q -- "--" "$RD/bad.err"; then
+		if [ $? != 2 ] || ! grep -q "Try 'lmproc --help'" "$RD/bad.err"; then
 			REASON="lmproc $args: not a usage error: $(head -n 1 "$RD/bad.err")"
 			return 1
 		fi
@@ -176,7 +177,16 @@ case_criu_opts_usage() {
 		restore --json --display-stats
 		check --display-stats
 		check -W $RD/p
+		dump -t 1 soft
+		restore extra
 	EOF
+	# CRIU's users write "--manage-cgroups soft": the mode, not a word
+	# left over (the restore then fails on the missing directory).
+	"$LMPROC" restore --manage-cgroups soft -D "$RD/none" >"$RD/bad.out" 2>"$RD/bad.err"
+	if [ $? != 1 ] || ! grep -q "images directory" "$RD/bad.err"; then
+		REASON="restore --manage-cgroups soft: $(head -n 1 "$RD/bad.err")"
+		return 1
+	fi
 	if [ -e "$RD/p" ] || [ -e "$RD/none" ]; then
 		REASON="a usage error made a file"
 		return 1
