@@ -301,6 +301,14 @@ hello_frames() {
 	hello="lmproc-migrate $(mig_version) images $v tcp 0"$'\n'
 	frame 1 ${#hello}
 	printf '%s' "$hello"
+	preflight_frames
+}
+
+# preflight_frames: the smallest PREFLIGHT serve takes (images/preflight.proto):
+# one process, pid 1 (tasks, field 100: 0xa2 0x06; its pid, field 100: 0xa0 0x06).
+preflight_frames() {
+	frame 13 6
+	printf '\xa2\x06\x03\xa0\x06\x01'
 }
 
 bad_name_frames() {
