@@ -442,7 +442,8 @@ static int preflight(struct mig_src *m, char *why, size_t len)
 	ret = mig_recv(&m->chan, &msg, why, len);
 	if (ret)
 		return ret;
-	mig_printable(msg.data);
+	if (msg.type != MIG_PREFLIGHT)
+		mig_printable(msg.data);
 	if (msg.type == MIG_PREFLIGHT) {
 		snprintf(m->preflight, sizeof(m->preflight), "%s", msg.data);
 	} else if (msg.type == MIG_ERROR) {
@@ -515,6 +516,7 @@ static void preflight_json(const struct mig_src *m)
 		char name[32], ok[8];
 		int off = 0;
 
+		mig_printable(line);
 		if (sscanf(line, "%31s %7s %n", name, ok, &off) != 2 || !off)
 			continue;
 		printf("%s{\"name\": ", n++ ? ", " : "");
