@@ -376,7 +376,8 @@ static const char *entry_bad(const PreflightEntry *e)
 		return "a kernel release over its bound";
 	if (e->has_xsave_size && (!e->xsave_size || e->xsave_size > (1u << 20)))
 		return "an xsave size out of range";
-	if (e->has_tcp_repair_pid && (!e->tcp_repair_pid || e->tcp_repair_pid > (uint32_t)INT32_MAX))
+	if (e->has_tcp_repair_pid &&
+	    (!e->tcp_repair_pid || e->tcp_repair_pid > (uint32_t)INT32_MAX))
 		return "a pid out of range";
 	return NULL;
 }
@@ -396,13 +397,12 @@ static void answer(struct pf_answer *a, const char *name, int ret, const char *d
 	size_t n = strlen(a->lines), r = strlen(a->reason);
 
 	if (n < a->len)
-		snprintf(a->lines + n, a->len - n, "%s %s %s\n", name, ret ? "FAIL" : "ok",
-			 detail);
+		snprintf(a->lines + n, a->len - n, "%s %s %s\n", name, ret ? "FAIL" : "ok", detail);
 	if (!ret)
 		return;
 	if (r < a->reason_len)
-		snprintf(a->reason + r, a->reason_len - r, "%s%s: %s", a->failed ? "; " : "",
-			 name, detail);
+		snprintf(a->reason + r, a->reason_len - r, "%s%s: %s", a->failed ? "; " : "", name,
+			 detail);
 	a->failed++;
 }
 
@@ -428,8 +428,7 @@ static void check_layout(const PreflightEntry *e, struct pf_answer *a)
 		dumped.end[i] = e->special[2 * i + 1];
 	}
 	log_capture_start(why, sizeof(why));
-	ret = restore_check_vdso(&dumped, &here, e->has_vdso ? &e->vdso : NULL,
-				 e->kernel_release);
+	ret = restore_check_vdso(&dumped, &here, e->has_vdso ? &e->vdso : NULL, e->kernel_release);
 	if (!ret && e->has_xsave_size)
 		ret = restore_check_xsave(e->tasks[0]->pid, e->xsave_size);
 	log_capture_end();
@@ -460,7 +459,8 @@ static void check_ports(const PreflightEntry *e, struct pf_answer *a)
 	int ret = 0;
 
 	if (e->own_netns) {
-		answer(a, "ports", 0, "the tree's own network namespace: its addresses are its own");
+		answer(a, "ports", 0,
+		       "the tree's own network namespace: its addresses are its own");
 		return;
 	}
 	log_capture_start(why, sizeof(why));
@@ -469,7 +469,8 @@ static void check_ports(const PreflightEntry *e, struct pf_answer *a)
 			ret = inet_check_port(e->tasks[i]->pid, e->tasks[i]->socks[k]->fd,
 					      e->tasks[i]->socks[k]->sk);
 	log_capture_end();
-	answer(a, "ports", ret, ret ? why : "every address an IP socket is bound to can be bound here");
+	answer(a, "ports", ret,
+	       ret ? why : "every address an IP socket is bound to can be bound here");
 }
 
 static void check_pids(const PreflightEntry *e, struct pf_answer *a)
@@ -489,8 +490,7 @@ static void check_pids(const PreflightEntry *e, struct pf_answer *a)
 	answer(a, "pids", ret, why);
 }
 
-int mig_preflight_check(const struct mig_msg *m, char *lines, size_t len, char *why,
-			size_t why_len)
+int mig_preflight_check(const struct mig_msg *m, char *lines, size_t len, char *why, size_t why_len)
 {
 	struct pf_answer a = {.lines = lines, .len = len, .reason = why, .reason_len = why_len};
 	PreflightEntry *e = preflight_entry__unpack(NULL, m->len, (const uint8_t *)m->data);

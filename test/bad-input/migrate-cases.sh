@@ -9,7 +9,11 @@
 # destination's restore fails (migrate-restore-fails), serve unharmed by
 # garbage, oversized and truncated messages (migrate-bad-frames), and left
 # stopped, neither killed nor resumed, when COMMITTED never comes
-# (migrate-commit-lost); pre-copy rounds before the final dump while the
+# (migrate-commit-lost); the destination's checks before anything is
+# frozen: a tree it can't take refused naming every failed check, never
+# frozen (migrate-preflight-refused), malformed PREFLIGHTs one line each
+# (migrate-preflight-bad), the checks in --json (migrate-preflight-ok);
+# pre-copy rounds before the final dump while the
 # application runs and writes (migrate-precopy), none with --max-rounds 0
 # (migrate-precopy-off), and a round the destination fails to store: the
 # application runs on, untracked (migrate-precopy-fails); the frozen
@@ -457,6 +461,12 @@ case_migrate_preflight_refused() {
 		"can't find the file" "; ports: pid $TPID fd " "socket 127.0.0.1:" \
 		"Address already in use" || return 1
 	never_frozen || return 1
+	if ! grep -qF "\"reason\": \"it refused: this host can't restore the tree: files: pid \
+$TPID maps $BUILD/static/sk_inet" "$RD/bad.out"; then
+		REASON="migrate --json's reason does not name the failed checks: $(head -c 300 \
+			"$RD/bad.out")"
+		return 1
+	fi
 	serve_says 1 "migration 1 from .* refused: this host can't restore the tree: files: " ||
 		return 1
 	# sk_inet sleeps: as it was, not stopped, and its checks pass.
