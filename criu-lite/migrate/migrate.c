@@ -425,6 +425,7 @@ static void stop_janitor(struct mig_src *m)
 static int preflight(struct mig_src *m, char *why, size_t len)
 {
 	cleanup_free uint8_t *buf = NULL;
+	uint64_t t0 = now_us(), t1;
 	struct mig_msg msg;
 	size_t n;
 	int ret = mig_preflight_make(m->opts->pid, &buf, &n);
@@ -434,6 +435,7 @@ static int preflight(struct mig_src *m, char *why, size_t len)
 			 strerror(-ret));
 		return ret;
 	}
+	t1 = now_us();
 	ret = mig_send(&m->chan, MIG_PREFLIGHT, buf, n);
 	if (ret) {
 		snprintf(why, len, "can't send PREFLIGHT: %s", strerror(-ret));
@@ -444,6 +446,8 @@ static int preflight(struct mig_src *m, char *why, size_t len)
 		return ret;
 	if (msg.type != MIG_PREFLIGHT)
 		mig_printable(msg.data);
+	pr_info("Preflight: the tree's needs read in %.1f ms (%zu bytes), the destination's "
+		"checks answered in %.1f ms\n", (t1 - t0) / 1000.0, n, (now_us() - t1) / 1000.0);
 	if (msg.type == MIG_PREFLIGHT) {
 		snprintf(m->preflight, sizeof(m->preflight), "%s", msg.data);
 	} else if (msg.type == MIG_ERROR) {

@@ -24,6 +24,7 @@
 #include "migrate.h"
 #include "restore.h"
 #include "sk-tcp.h"
+#include "vma-iter.h"
 
 #include "preflight.pb-c.h"
 
@@ -284,6 +285,9 @@ static int gather(struct pf_src *s, pid_t root)
 	if (!s->tasks || !s->vl)
 		return -ENOMEM;
 	s->e.tasks = s->tasks;
+	/* Loaded once per run, as the rounds' freezes would: smaps would
+	 * walk the page tables of every mapping. */
+	vma_iter_prepare();
 	for (size_t i = 0; i < nr && !ret; i++)
 		ret = gather_task(s, i, pids[i]);
 	if (!ret)
