@@ -446,17 +446,34 @@ never_frozen() {
 	fi
 }
 
+# ctxt_switches PID: how often PID's threads were scheduled out: the
+# target's own view of being stopped (a tracer's interrupt wakes a thread
+# from its sleep and stops it).
+ctxt_switches() {
+	cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n }'
+}
+
 # (4d) the destination can't restore the tree, found before anything is
 # frozen: sk_inet's program is missing there (serve's mount namespace
 # hides build/test/static) and its addresses on 127.0.0.1 are taken (the
 # source, on the same host, holds them).  migrate refuses in one line
 # naming both failed checks, the tree never frozen (no pre-copy round,
-# frozen 0), and runs on as it was.
+# frozen 0; sleeping, it was never even woken), and runs on as it was.
 case_migrate_preflight_refused() {
+	local switches st
+
 	target_up "$BUILD/static/sk_inet" || return 1
 	serve_hiding "$BUILD/static" --tls-psk-file "$RD/psk" || return 1
+	switches=$(ctxt_switches "$TPID")
 	mig --tls-psk-file "$RD/psk"
-	ERRORS_ONLY=1 refused $? "pid $TPID" "refused before anything was frozen" \
+	st=$?
+	# sk_inet sleeps in sigsuspend: not once woken, so never stopped.
+	if [ "$(ctxt_switches "$TPID")" != "$switches" ]; then
+		REASON="the target was woken (stopped?): $switches context switches before, \
+$(ctxt_switches "$TPID") after"
+		return 1
+	fi
+	ERRORS_ONLY=1 refused $st "pid $TPID" "refused before anything was frozen" \
 		"this host can't restore the tree: files: pid $TPID maps $BUILD/static/sk_inet" \
 		"can't find the file" "; ports: pid $TPID fd " "socket 127.0.0.1:" \
 		"Address already in use" || return 1
