@@ -688,10 +688,12 @@ bool inet_preflight_read(int fd, InetSkEntry *e, uint8_t *sbuf, bool *connected)
 	e->family = sock_int(fd, SOL_SOCKET, SO_DOMAIN);
 	e->type = sock_int(fd, SOL_SOCKET, SO_TYPE);
 	e->protocol = sock_int(fd, SOL_SOCKET, SO_PROTOCOL);
-	*connected = e->type == SOCK_STREAM && !getpeername(fd, (struct sockaddr *)&peer, &plen);
+	*connected = false;
 	if ((e->family != AF_INET && e->family != AF_INET6) || !kind_ok(e) ||
-	    inet_raw_kind(e->type, e->protocol) || *connected ||
-	    getsockname(fd, (struct sockaddr *)&local, &len))
+	    inet_raw_kind(e->type, e->protocol))
+		return false;
+	*connected = e->type == SOCK_STREAM && !getpeername(fd, (struct sockaddr *)&peer, &plen);
+	if (*connected || getsockname(fd, (struct sockaddr *)&local, &len))
 		return false;
 	if (!take_addr(&local, &e->src_addr, sbuf, &e->src_port) || !e->src_port)
 		return false;
