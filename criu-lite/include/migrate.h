@@ -124,10 +124,11 @@ int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, struct mi
 		    char *why, size_t why_len);
 
 /* preflight.c: the source's PREFLIGHT for the running tree of ROOT (BUF
- * malloc'ed), read from /proc without stopping it; serve's checks of a
+ * malloc'ed), read from /proc without stopping it (WHY: what failed, if
+ * logged); serve's checks of a
  * received one: negative (WHY: what is malformed), or how many checks
  * failed (WHY: "NAME: DETAIL; ..."), LINES a line per check. */
-int mig_preflight_make(pid_t root, uint8_t **buf, size_t *len);
+int mig_preflight_make(pid_t root, uint8_t **buf, size_t *len, char *why, size_t why_len);
 int mig_preflight_check(const struct mig_msg *m, char *lines, size_t len, char *why,
 			size_t why_len);
 

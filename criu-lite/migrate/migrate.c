@@ -428,11 +428,12 @@ static int preflight(struct mig_src *m, char *why, size_t len)
 	uint64_t t0 = now_us(), t1;
 	struct mig_msg msg;
 	size_t n;
-	int ret = mig_preflight_make(m->opts->pid, &buf, &n);
+	char what[512];
+	int ret = mig_preflight_make(m->opts->pid, &buf, &n, what, sizeof(what));
 
 	if (ret) {
 		snprintf(why, len, "can't read what the tree needs of the destination: %s",
-			 strerror(-ret));
+			 what[0] ? what : strerror(-ret));
 		return ret;
 	}
 	t1 = now_us();

@@ -87,11 +87,15 @@ static int tree_pids(pid_t pid, pid_t **pids, size_t *nr)
 
 /* The mapped files as the dump records them (collect_vmas's own rule),
  * but those deleted while mapped, whose contents the dump carries. */
-static int task_files(PreflightTask *t, struct vm_area_list *vl)
+static int task_files(PreflightTask *t, struct vm_area_list *vl, char *why, size_t len)
 {
 	MappedFileEntry *f;
-	int ret = collect_vmas(t->pid, vl);
+	int ret;
 
+	/* What the pre-dump would refuse, it refuses itself, once. */
+	log_capture_start(why, len);
+	ret = collect_vmas(t->pid, vl);
+	log_capture_end();
 	if (ret)
 		return ret;
 	/* The pointers, then the entries, in one block. */
@@ -254,6 +258,7 @@ static void src_free(struct pf_src *s)
 static int gather_task(struct pf_src *s, size_t i, pid_t pid)
 {
 	PreflightTask *t = calloc(1, sizeof(*t));
+	char why[512];
 	int ret;
 
 	if (!t)
@@ -262,12 +267,12 @@ static int gather_task(struct pf_src *s, size_t i, pid_t pid)
 	t->pid = pid;
 	s->tasks[i] = t;
 	s->e.n_tasks = i + 1;
-	ret = task_files(t, &s->vl[i]);
+	ret = task_files(t, &s->vl[i], why, sizeof(why));
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret)
-		pr_warn("The preflight goes without the mapped files of pid %d: %s\n", pid,
-			strerror(-ret));
+		pr_info("The preflight goes without the mapped files of pid %d: %s\n", pid,
+			why[0] ? why : strerror(-ret));
 	return task_socks(&s->e, t);
 }
 
@@ -303,10 +308,14 @@ static int gather(struct pf_src *s, pid_t root)
 	return 0;
 }
 
-int mig_preflight_make(pid_t root, uint8_t **buf, size_t *len)
+int mig_preflight_make(pid_t root, uint8_t **buf, size_t *len, char *why, size_t why_len)
 {
 	struct pf_src s = {.e = PREFLIGHT_ENTRY__INIT};
-	int ret = gather(&s, root);
+	int ret;
+
+	log_capture_start(why, why_len);
+	ret = gather(&s, root);
+	log_capture_end();
 
 	if (!ret) {
 		*len = preflight_entry__get_packed_size(&s.e);
