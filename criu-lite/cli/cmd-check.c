@@ -10,8 +10,8 @@
  * DIR can be restored), 1 otherwise. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -133,16 +133,6 @@ static int check_cpu(int dfd, const struct lmproc_opts *opts)
 	return report("cpu", ret, why);
 }
 
-/* Appends "WHAT (WHY)" to the list of what is missing in BUF. */
-static void add_missing(char *buf, size_t len, int *missing, const char *what, const char *why)
-{
-	size_t n = strlen(buf);
-
-	if (n < len)
-		snprintf(buf + n, len - n, "%s%s (%s)", (*missing)++ ? ", " : "missing: ", what,
-			 why);
-}
-
 /* The one of T's connections restored by TCP repair, if any: "pid N". */
 static bool tcp_repair_needed(const struct restore_tree *t, char *who, size_t len)
 {
@@ -160,21 +150,12 @@ static bool tcp_repair_needed(const struct restore_tree *t, char *who, size_t le
  * The rest of what a restore of them uses is each later check's. */
 static int check_kernel(const struct restore_tree *t, const struct lmproc_opts *opts)
 {
-	char why[512] = "", who[64];
-	struct kerndat kd;
-	int missing = 0;
+	char why[512], who[64];
+	int missing;
 
-	kerndat_probe(&kd);
-	for (int f = 0; f < KD_NR_FEATURES; f++)
-		if (kerndat_required(f) && !kd.feat[f].ok)
-			add_missing(why, sizeof(why), &missing, kerndat_feature_name(f),
-				    kd.feat[f].why);
-	if (opts->pidns && !kd.feat[KD_CAP_SYS_ADMIN].ok)
-		add_missing(why, sizeof(why), &missing, "CAP_SYS_ADMIN", "--pidns");
-	if (!(kd.cap_eff >> CAP_NET_ADMIN & 1) && tcp_repair_needed(t, who, sizeof(who)))
-		add_missing(why, sizeof(why), &missing, "CAP_NET_ADMIN", who);
-	if (!missing)
-		snprintf(why, sizeof(why), "every feature restore needs is there");
+	missing = restore_check_kernel(opts->pidns,
+				       tcp_repair_needed(t, who, sizeof(who)) ? who : NULL, why,
+				       sizeof(why));
 	return report("kernel", missing, why);
 }
 
@@ -204,19 +185,16 @@ static int ports(struct restore_plan *p)
 
 static int pids_free(const struct restore_tree *t, const struct lmproc_opts *opts)
 {
-	char why[512] = "";
-	int ret = 0;
+	cleanup_free pid_t *pids = calloc(t->nr + 1, sizeof(*pids));
+	char why[512];
+	int ret;
 
-	if (opts->pidns)
-		return report("pids", 0, "free in a new pid namespace (--pidns)");
-	log_capture_start(why, sizeof(why));
-	for (size_t i = 0; i < t->nr && !ret; i++)
-		ret = restore_check_pid_free(t->entries[i]->pid);
-	log_capture_end();
-	if (ret)
-		snprintf(why + strlen(why), sizeof(why) - strlen(why),
-			 " (restore with --pidns to take other pids)");
-	return report("pids", ret, ret ? why : "every dumped pid is free here");
+	if (!pids)
+		return report("pids", -ENOMEM, "out of memory");
+	for (size_t i = 0; i < t->nr; i++)
+		pids[i] = t->entries[i]->pid;
+	ret = restore_check_pids(pids, t->nr, opts->pidns, why, sizeof(why));
+	return report("pids", ret, why);
 }
 
 static int namespaces(const struct restore_tree *t, const struct lmproc_opts *opts)

@@ -19,13 +19,15 @@
 
 #define MIG_MAGIC 0x474d4d4cu /* "LMMG", little-endian on the wire */
 /* 2: pre-copy rounds (ROUND, ROUND_DONE) before the final images;
- * 3: DRY_RUN after round 1; 4: streamed and voided FILEs. */
-#define MIG_VERSION 4
+ * 3: DRY_RUN after round 1; 4: streamed and voided FILEs; 5: PREFLIGHT after
+ * HELLO. */
+#define MIG_VERSION 5
 #define MIG_HDR_SIZE 16
 
 /* Bounds checked before anything is allocated or written. */
 #define MIG_MAX_CHUNK (1u << 20)	/* one DATA message */
 #define MIG_MAX_SMALL 4096u		/* HELLO, ERROR, ABORT, RESTORED... */
+#define MIG_MAX_PREFLIGHT (1u << 20)	/* a PREFLIGHT, either way */
 #define MIG_MAX_NAME 128u		/* an image's name */
 #define MIG_MAX_FILES 65536u		/* files in one migration */
 #define MIG_MAX_FILE_SIZE (64ull << 30) /* one image */
@@ -61,6 +63,7 @@ enum mig_type {
 	MIG_ROUND, /* "K": round K's FILEs follow, into its own directory */
 	MIG_ROUND_DONE, /* source: round K is complete; serve: stored */
 	MIG_DRY_RUN,	/* source: none; serve: "us N", its restore's checks' time */
+	MIG_PREFLIGHT,	/* source: a PreflightEntry; serve: "NAME ok DETAIL" lines */
 	MIG_TYPE_NR,
 };
 
@@ -119,6 +122,15 @@ struct mig_peer_cpu {
 int mig_hello_make(char *buf, size_t len, const struct lmproc_opts *opts);
 int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, struct mig_peer_cpu *cpu,
 		    char *why, size_t why_len);
+
+/* preflight.c: the source's PREFLIGHT for the running tree of ROOT (BUF
+ * malloc'ed), read from /proc without stopping it (WHY: what failed, if
+ * logged); serve's checks of a
+ * received one: negative (WHY: what is malformed), or how many checks
+ * failed (WHY: "NAME: DETAIL; ..."), LINES a line per check. */
+int mig_preflight_make(pid_t root, uint8_t **buf, size_t *len, char *why, size_t why_len);
+int mig_preflight_check(const struct mig_msg *m, char *lines, size_t len, char *why,
+			size_t why_len);
 
 /* channel.c */
 /* The PSK file or the certificates OPTS name (not --insecure); SERVER:

@@ -288,6 +288,19 @@ int restore_check_machine(struct restore_plan *plan);
 int restore_check_layout(struct restore_plan *plan);
 int restore_check_paths(const struct restore_plan *plan);
 int restore_check_pid_free(pid_t pid);
+/* The checks check -D and serve's preflight (migrate/preflight.c) share,
+ * each on what it has: the dumped vDSO block, its code (NULL: not
+ * recorded) or the kernel release it ran on, against this kernel's (HERE
+ * gets it); a mapped file as the dump recorded it (WHO: "pid N maps P");
+ * the xsave size; every pid free (PIDNS: none needs to be); what the
+ * kernel must offer (TCP_REPAIR_WHO: what needs TCP repair, or NULL), the
+ * count of what is missing.  WHY gets the line check -D prints. */
+int restore_check_vdso(const struct special_layout *dumped, struct special_layout *here,
+		       const ProtobufCBinaryData *code, const char *release);
+int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, const char *who);
+int restore_check_xsave(pid_t pid, size_t len);
+int restore_check_pids(const pid_t *pids, size_t n, bool pidns, char *why, size_t len);
+int restore_check_kernel(bool pidns, const char *tcp_repair_who, char *why, size_t len);
 /* PID 0: lmproc itself. */
 int read_special_layout(pid_t pid, struct special_layout *l);
 const char *special_name(int idx);

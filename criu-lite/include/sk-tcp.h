@@ -70,6 +70,13 @@ const char *inet_bind_why(int err);
  * restored unbound if taken) is free in lmproc's network namespace, tried
  * by binding a fresh socket with the socket's options. */
 int inet_check_ports(const struct restore_plan *p);
+/* The check of one socket's address that check -D's ports and serve's
+ * preflight share (pid PID, fd FD, for the message); a running process's
+ * socket read for the preflight (SBUF: 16 bytes for its address), and
+ * what serve refuses of a peer's. */
+int inet_check_port(pid_t pid, int fd, const InetSkEntry *e);
+bool inet_preflight_read(int fd, InetSkEntry *e, uint8_t *sbuf, bool *connected);
+const char *inet_preflight_bad(const InetSkEntry *e);
 /* Whether P has a connection restored by TCP repair (CAP_NET_ADMIN). */
 bool inet_has_connections(const struct restore_plan *p);
 /* net/sk-tcp-queue.c: task fd P, a TCP listener bound to LOCAL (FD:

@@ -27,6 +27,7 @@
 #include "fault.h"
 #include "image.h"
 #include "interrupt.h"
+#include "json.h"
 #include "log.h"
 #include "migrate.h"
 #include "pstree.h"
@@ -59,7 +60,8 @@ struct mig_src {
 	struct mig_stream stream;
 	const struct mig_stream *sent;
 	const char *result;
-	char reason[512];
+	char reason[2200];
+	char preflight[MIG_MAX_SMALL]; /* serve's answer to PREFLIGHT, a line per check */
 };
 
 static int fail(struct mig_src *m, int err, const char *fmt, const char *arg)
@@ -418,10 +420,54 @@ static void stop_janitor(struct mig_src *m)
 	waitpid(m->janitor, NULL, 0);
 }
 
-/* Connected and authenticated, versions agreed: nothing is frozen yet. */
+/* What serve says of the running tree, read without stopping it: OK
+ * (PREFLIGHT, a line per check) or ERROR naming every failed check. */
+static int preflight(struct mig_src *m, char *why, size_t len)
+{
+	cleanup_free uint8_t *buf = NULL;
+	uint64_t t0 = now_us(), t1;
+	struct mig_msg msg;
+	size_t n;
+	char what[512];
+	int ret = mig_preflight_make(m->opts->pid, &buf, &n, what, sizeof(what));
+
+	if (ret) {
+		snprintf(why, len, "can't read what the tree needs of the destination: %s",
+			 what[0] ? what : strerror(-ret));
+		return ret;
+	}
+	t1 = now_us();
+	ret = mig_send(&m->chan, MIG_PREFLIGHT, buf, n);
+	if (ret) {
+		snprintf(why, len, "can't send PREFLIGHT: %s", strerror(-ret));
+		return ret;
+	}
+	ret = mig_recv(&m->chan, &msg, why, len);
+	if (ret)
+		return ret;
+	if (msg.type != MIG_PREFLIGHT)
+		mig_printable(msg.data);
+	pr_info("Preflight: the tree's needs read in %.1f ms (%zu bytes), the destination's "
+		"checks answered in %.1f ms\n", (t1 - t0) / 1000.0, n, (now_us() - t1) / 1000.0);
+	if (msg.type == MIG_PREFLIGHT) {
+		snprintf(m->preflight, sizeof(m->preflight), "%s", msg.data);
+	} else if (msg.type == MIG_ERROR) {
+		snprintf(why, len, "it refused: %s", msg.data);
+		ret = -ECANCELED;
+	} else {
+		snprintf(why, len, "%s where the answer to PREFLIGHT was due",
+			 mig_type_name(msg.type));
+		ret = -EPROTO;
+	}
+	mig_msg_free(&msg);
+	return ret;
+}
+
+/* Connected and authenticated, versions agreed, the destination's
+ * checks passed: nothing is frozen yet. */
 static int open_channel(struct mig_src *m, const struct mig_auth *auth)
 {
-	char hello[MIG_MAX_SMALL], why[256];
+	char hello[MIG_MAX_SMALL], why[2048];
 	struct mig_msg msg;
 	int fd, ret;
 
@@ -451,12 +497,40 @@ static int open_channel(struct mig_src *m, const struct mig_auth *auth)
 		}
 		mig_msg_free(&msg);
 	}
+	if (!ret)
+		ret = preflight(m, why, sizeof(why));
 	if (ret)
 		fail(m, ret, "%s", why);
 	if (ret)
 		pr_err("Migration of pid %d to %s refused before anything was frozen: %s\n",
 		       m->opts->pid, m->opts->to, why);
 	return ret;
+}
+
+/* serve's checks of the running tree, as check -D --json has them. */
+static void preflight_json(const struct mig_src *m)
+{
+	char lines[sizeof(m->preflight)], *line, *save;
+	int n = 0;
+
+	if (!m->preflight[0])
+		return;
+	snprintf(lines, sizeof(lines), "%s", m->preflight);
+	printf(", \"preflight\": [");
+	for (line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[32], ok[8];
+		int off = 0;
+
+		mig_printable(line);
+		if (sscanf(line, "%31s %7s %n", name, ok, &off) != 2 || !off)
+			continue;
+		printf("%s{\"name\": ", n++ ? ", " : "");
+		json_str(stdout, name);
+		printf(", \"ok\": %s, \"detail\": ", strcmp(ok, "ok") ? "false" : "true");
+		json_str(stdout, line + off);
+		printf("}");
+	}
+	printf("]");
 }
 
 static void history_json(const struct mig_src *m)
@@ -518,6 +592,7 @@ static void summary(struct mig_src *m, int ret)
 			printf(", \"stop\": \"%s\"", m->plan.stop);
 		mig_plan_json(&m->plan, buf, sizeof(buf));
 		printf("%s", buf);
+		preflight_json(m);
 		history_json(m);
 		if (ret) {
 			for (char *p = m->reason; *p; p++)

@@ -18,6 +18,7 @@ static const char *const type_names[MIG_TYPE_NR] = {
     [MIG_DUMP_DONE] = "DUMP_DONE", [MIG_RESTORED] = "RESTORED", [MIG_COMMIT] = "COMMIT",
     [MIG_COMMITTED] = "COMMITTED", [MIG_ABORT] = "ABORT",	[MIG_ERROR] = "ERROR",
     [MIG_ROUND] = "ROUND",	   [MIG_ROUND_DONE] = "ROUND_DONE", [MIG_DRY_RUN] = "DRY_RUN",
+    [MIG_PREFLIGHT] = "PREFLIGHT",
 };
 
 const char *mig_type_name(enum mig_type type)
@@ -36,6 +37,8 @@ static uint32_t max_len(enum mig_type type)
 		return 16;
 	case MIG_DRY_RUN:
 		return 32;
+	case MIG_PREFLIGHT:
+		return MIG_MAX_PREFLIGHT;
 	case MIG_DUMP_DONE:
 	case MIG_ROUND_DONE:
 	case MIG_COMMIT:

@@ -57,7 +57,7 @@ struct mig_dst {
 	unsigned int files;
 	pid_t root;
 	bool committed;
-	char reason[512];
+	char reason[2048];
 };
 
 static volatile sig_atomic_t stop_serving;
@@ -561,6 +561,33 @@ static int handshake(struct mig_dst *d, const struct mig_auth *auth, int fd)
 	return ret ? fail(d, ret, "can't answer HELLO") : 0;
 }
 
+/* Before the source freezes anything: check -D's own checks on what it
+ * read of its running tree.  A failed check or a malformed PREFLIGHT is
+ * the answer (ERROR, serve_one's) and the end; the restore checks it
+ * all again at the end. */
+static int preflight(struct mig_dst *d)
+{
+	char lines[MIG_MAX_SMALL], why[sizeof(d->reason)];
+	struct mig_msg m;
+	int ret = mig_recv(&d->chan, &m, why, sizeof(why));
+
+	if (ret)
+		return fail(d, ret, "%s", why);
+	if (m.type != MIG_PREFLIGHT) {
+		fail(d, -EPROTO, "%s where PREFLIGHT was due", mig_type_name(m.type));
+		mig_msg_free(&m);
+		return -EPROTO;
+	}
+	ret = mig_preflight_check(&m, lines, sizeof(lines), why, sizeof(why));
+	mig_msg_free(&m);
+	if (ret < 0)
+		return fail(d, ret, "%s", why);
+	if (ret)
+		return fail(d, -ECANCELED, "this host can't restore the tree: %s", why);
+	ret = mig_send_text(&d->chan, MIG_PREFLIGHT, lines);
+	return ret ? fail(d, ret, "can't answer PREFLIGHT") : 0;
+}
+
 /* Which processes the staged memory went through: the root's fork only,
  * or (a regression) the init too. */
 static const char *carried(const struct mig_dst *d, char *buf, size_t len)
@@ -582,6 +609,8 @@ static int serve_one(struct mig_dst *d, const struct mig_auth *auth, int fd)
 
 	ret = handshake(d, auth, fd);
 	started = !ret;
+	if (!ret)
+		ret = preflight(d);
 	if (!ret)
 		ret = make_dir(d);
 	if (!ret)

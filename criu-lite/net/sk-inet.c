@@ -646,9 +646,8 @@ static int inet_check(const struct restore_plan *p, uint32_t desc)
 	return ret ?: check_closed(p, desc, e);
 }
 
-static int check_port(const struct restore_plan *p, uint32_t desc)
+int inet_check_port(pid_t pid, int sfd, const InetSkEntry *e)
 {
-	const InetSkEntry *e = p->fdesc[desc].fe->inet_sk;
 	const char *which = "an option";
 	char name[INET6_ADDRSTRLEN + 16];
 	struct sockaddr_storage ss;
@@ -661,22 +660,70 @@ static int check_port(const struct restore_plan *p, uint32_t desc)
 	inet_addr_name(&ss, name, sizeof(name));
 	fd = socket(e->family, e->type | SOCK_CLOEXEC, e->protocol);
 	if (fd < 0) {
-		pr_perror("pid %d fd %d: can't create an IP socket to try %s", p->pid,
-			  p->fdesc[desc].first_fd, name);
+		pr_perror("pid %d fd %d: can't create an IP socket to try %s", pid, sfd, name);
 		return -errno;
 	}
 	ret = set_options(fd, e, &which);
 	if (!ret && bind(fd, (struct sockaddr *)&ss, len)) {
 		ret = -errno;
-		pr_err("pid %d fd %d: %s socket %s can't be bound here: %s\n", p->pid,
-		       p->fdesc[desc].first_fd, e->type == SOCK_STREAM ? "TCP" : "UDP", name,
-		       inet_bind_why(errno));
+		pr_err("pid %d fd %d: %s socket %s can't be bound here: %s\n", pid, sfd,
+		       e->type == SOCK_STREAM ? "TCP" : "UDP", name, inet_bind_why(errno));
 	} else if (ret) {
-		pr_err("pid %d fd %d: can't set %s of socket %s here: %s\n", p->pid,
-		       p->fdesc[desc].first_fd, which, name, strerror(-ret));
+		pr_err("pid %d fd %d: can't set %s of socket %s here: %s\n", pid, sfd, which, name,
+		       strerror(-ret));
 	}
 	close(fd);
 	return ret;
+}
+
+/* A running process's socket FD (a copy), read without stopping it for
+ * migrate's preflight: what inet_check_port tries.  CONNECTED: a TCP
+ * connection (restored by TCP repair, its port not tried); false when the
+ * socket is no IP socket lmproc binds again (raw, ping, never bound). */
+bool inet_preflight_read(int fd, InetSkEntry *e, uint8_t *sbuf, bool *connected)
+{
+	struct sockaddr_storage local = {}, peer = {};
+	socklen_t len = sizeof(local), plen = sizeof(peer);
+
+	e->family = sock_int(fd, SOL_SOCKET, SO_DOMAIN);
+	e->type = sock_int(fd, SOL_SOCKET, SO_TYPE);
+	e->protocol = sock_int(fd, SOL_SOCKET, SO_PROTOCOL);
+	*connected = false;
+	if ((e->family != AF_INET && e->family != AF_INET6) || !kind_ok(e) ||
+	    inet_raw_kind(e->type, e->protocol))
+		return false;
+	*connected = e->type == SOCK_STREAM && !getpeername(fd, (struct sockaddr *)&peer, &plen);
+	if (*connected || getsockname(fd, (struct sockaddr *)&local, &len))
+		return false;
+	if (!take_addr(&local, &e->src_addr, sbuf, &e->src_port) || !e->src_port)
+		return false;
+	e->has_src_addr = e->has_src_port = true;
+	read_options(fd, e);
+	/* The buffer sizes are set as options, not tried by a bind. */
+	e->rcvbuf = e->sndbuf = 0;
+	return true;
+}
+
+/* What serve's preflight takes of a peer's InetSkEntry: a bound IP
+ * socket, its address of the family's length, nothing else. */
+const char *inet_preflight_bad(const InetSkEntry *e)
+{
+	if ((e->family != AF_INET && e->family != AF_INET6) || !kind_ok(e) ||
+	    inet_raw_kind(e->type, e->protocol))
+		return "not a TCP or UDP socket";
+	if (!e->has_src_addr || !e->has_src_port || !e->src_addr.data ||
+	    e->src_addr.len != (e->family == AF_INET ? 4u : 16u) || e->src_port > 65535 ||
+	    !e->src_port)
+		return "an address out of range";
+	if (e->tcp || e->closed || e->has_dst_addr || e->n_opts || e->rcvbuf || e->sndbuf ||
+	    e->has_backlog || e->n_dgrams || e->n_queued || (e->v6only && e->family != AF_INET6))
+		return "more than a bound socket";
+	return NULL;
+}
+
+static int check_port(const struct restore_plan *p, uint32_t desc)
+{
+	return inet_check_port(p->pid, p->fdesc[desc].first_fd, p->fdesc[desc].fe->inet_sk);
 }
 
 int inet_check_ports(const struct restore_plan *p)

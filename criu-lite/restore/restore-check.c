@@ -7,6 +7,7 @@
 #include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "common.h"
 #include "fs-ghost.h"
+#include "kerndat.h"
 #include "log.h"
 #include "proc.h"
 #include "restore.h"
@@ -79,50 +81,49 @@ static bool layout_empty(const struct special_layout *l)
 
 /* The three must come back together, at the dumped place, each of the
  * size this kernel makes: glibc holds pointers into the dumped vDSO. */
-static int check_vdso(struct restore_plan *p)
+static int check_vdso(const struct special_layout *dumped, struct special_layout *here)
 {
 	int64_t delta = 0;
 	bool first = true;
 	int ret;
 
-	ret = read_special_layout(0, &p->here);
-	if (ret || layout_empty(&p->dumped))
+	ret = read_special_layout(0, here);
+	if (ret || layout_empty(dumped))
 		return ret;
 	for (int i = 0; i < SPECIAL_NR; i++) {
-		uint64_t here = p->here.end[i] - p->here.start[i];
-		uint64_t dumped = p->dumped.end[i] - p->dumped.start[i];
+		uint64_t size_here = here->end[i] - here->start[i];
+		uint64_t size_dumped = dumped->end[i] - dumped->start[i];
 
-		if (here != dumped) {
+		if (size_here != size_dumped) {
 			pr_err("%s is %llu bytes on this kernel but %llu in the dump: the vDSO "
 			       "differs, can't restore\n",
-			       special_names[i], (unsigned long long)here,
-			       (unsigned long long)dumped);
+			       special_names[i], (unsigned long long)size_here,
+			       (unsigned long long)size_dumped);
 			return -EOPNOTSUPP;
 		}
-		if (!here)
+		if (!size_here)
 			continue;
-		if (!first && delta != (int64_t)(p->dumped.start[i] - p->here.start[i])) {
+		if (!first && delta != (int64_t)(dumped->start[i] - here->start[i])) {
 			pr_err("The dumped %s lies at another distance from the vDSO than on this "
 			       "kernel: the vDSO layout differs, can't restore\n",
 			       special_names[i]);
 			return -EOPNOTSUPP;
 		}
-		delta = p->dumped.start[i] - p->here.start[i];
+		delta = dumped->start[i] - here->start[i];
 		first = false;
 	}
 	return 0;
 }
 
 /* Compares the dumped vDSO code with this kernel's, which is mapped in
- * lmproc at here.start[SPECIAL_VDSO]. */
-static int check_vdso_code(const struct restore_plan *p)
+ * lmproc at here->start[SPECIAL_VDSO]. */
+static int check_vdso_code(const struct special_layout *here, const ProtobufCBinaryData *code)
 {
-	const MmEntry *mm = p->mm;
-	uint64_t start = p->here.start[SPECIAL_VDSO], len = p->here.end[SPECIAL_VDSO] - start;
+	uint64_t start = here->start[SPECIAL_VDSO], len = here->end[SPECIAL_VDSO] - start;
 
-	if (!start || mm->vdso.len != len || memcmp((void *)start, mm->vdso.data, len)) {
+	if (!start || code->len != len || memcmp((void *)start, code->data, len)) {
 		pr_err("The vDSO of this kernel differs from the dumped one (%zu bytes here, %zu dumped): glibc's pointers into it would break; can't restore\n",
-		       (size_t)len, (size_t)mm->vdso.len);
+		       (size_t)len, (size_t)code->len);
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -131,23 +132,30 @@ static int check_vdso_code(const struct restore_plan *p)
 /* A vDSO of the same size but another build would send glibc's cached
  * pointers into the wrong code: compared byte for byte when the image
  * carries it, else the kernel release stands for it. */
-static int check_kernel(const struct restore_plan *p)
+static int check_kernel(const struct special_layout *dumped, const struct special_layout *here,
+			const ProtobufCBinaryData *code, const char *release)
 {
 	struct utsname u;
 
-	if (layout_empty(&p->dumped))
+	if (layout_empty(dumped))
 		return 0;
-	if (p->mm->has_vdso)
-		return check_vdso_code(p);
-	if (!p->inv->kernel_release || uname(&u))
+	if (code)
+		return check_vdso_code(here, code);
+	if (!release || uname(&u))
 		return 0;
-	if (strcmp(u.release, p->inv->kernel_release)) {
+	if (strcmp(u.release, release)) {
 		pr_err("The dump was made on kernel %s, this is %s: its vDSO may differ; "
 		       "restoring across kernels is not supported yet\n",
-		       p->inv->kernel_release, u.release);
+		       release, u.release);
 		return -EOPNOTSUPP;
 	}
 	return 0;
+}
+
+int restore_check_vdso(const struct special_layout *dumped, struct special_layout *here,
+		       const ProtobufCBinaryData *code, const char *release)
+{
+	return check_vdso(dumped, here) ?: check_kernel(dumped, here, code, release);
 }
 
 /* A killing dump leaves the pid to a dying task, then a zombie until its
@@ -180,6 +188,56 @@ int restore_check_pid_free(pid_t pid)
 	pr_err("pid %d is in use by %s%s\n", pid, st.comm,
 	       st.state == 'Z' ? " (a zombie its parent has not reaped)" : "");
 	return -EEXIST;
+}
+
+/* Appends "WHAT (WHY)" to the list of what is missing in BUF. */
+static void add_missing(char *buf, size_t len, int *missing, const char *what, const char *why)
+{
+	size_t n = strlen(buf);
+
+	if (n < len)
+		snprintf(buf + n, len - n, "%s%s (%s)", (*missing)++ ? ", " : "missing: ", what,
+			 why);
+}
+
+int restore_check_kernel(bool pidns, const char *tcp_repair_who, char *why, size_t len)
+{
+	struct kerndat kd;
+	int missing = 0;
+
+	why[0] = '\0';
+	kerndat_probe(&kd);
+	for (int f = 0; f < KD_NR_FEATURES; f++)
+		if (kerndat_required(f) && !kd.feat[f].ok)
+			add_missing(why, len, &missing, kerndat_feature_name(f), kd.feat[f].why);
+	if (pidns && !kd.feat[KD_CAP_SYS_ADMIN].ok)
+		add_missing(why, len, &missing, "CAP_SYS_ADMIN", "--pidns");
+	if (!(kd.cap_eff >> CAP_NET_ADMIN & 1) && tcp_repair_who)
+		add_missing(why, len, &missing, "CAP_NET_ADMIN", tcp_repair_who);
+	if (!missing)
+		snprintf(why, len, "every feature restore needs is there");
+	return missing;
+}
+
+int restore_check_pids(const pid_t *pids, size_t n, bool pidns, char *why, size_t len)
+{
+	int ret = 0;
+
+	if (pidns) {
+		snprintf(why, len, "free in a new pid namespace (--pidns)");
+		return 0;
+	}
+	why[0] = '\0';
+	log_capture_start(why, len);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = restore_check_pid_free(pids[i]);
+	log_capture_end();
+	if (ret)
+		snprintf(why + strlen(why), len - strlen(why),
+			 " (restore with --pidns to take other pids)");
+	else
+		snprintf(why, len, "every dumped pid is free here");
+	return ret;
 }
 
 /* "2001-02-03 04:05:06.000000000 UTC" */
@@ -218,9 +276,8 @@ static struct words mapper_words(const struct restore_plan *p, size_t i, const c
 }
 
 /* Says which of inode, size and mtime changed, dumped and now. */
-static int mapped_file_changed(const struct restore_plan *p, size_t i, const struct stat *st)
+static int mapped_file_changed(const MappedFileEntry *f, const char *who, const struct stat *st)
 {
-	const MappedFileEntry *f = p->mm->files[i];
 	int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 	char what[512] = "";
 	size_t n = 0;
@@ -241,28 +298,28 @@ static int mapped_file_changed(const struct restore_plan *p, size_t i, const str
 			      mtime_words(f->mtime_ns).s, mtime_words(mtime).s);
 	if (!n)
 		return 0;
-	pr_err("%s: the file changed since the dump%s\n", mapper_words(p, i, f->path).s, what);
+	pr_err("%s: the file changed since the dump%s\n", who, what);
 	return -ESTALE;
 }
 
-static int check_mapped_file(const struct restore_plan *p, size_t i)
+int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, const char *who)
 {
-	const MappedFileEntry *f = p->mm->files[i];
 	struct stat st;
 
 	if (f->ghost)
-		return mem_ghost_check(p->pid, f);
+		return mem_ghost_check(pid, f);
 	if (stat(f->path, &st)) {
-		pr_perror("%s: can't find the file", mapper_words(p, i, f->path).s);
+		pr_perror("%s: can't find the file", who);
 		return -errno;
 	}
-	return mapped_file_changed(p, i, &st);
+	return mapped_file_changed(f, who, &st);
 }
 
 static int check_mapped_files(const struct restore_plan *p)
 {
 	for (size_t i = 0; i < p->mm->n_files; i++) {
-		int ret = check_mapped_file(p, i);
+		int ret = restore_check_mapped_file(p->pid, p->mm->files[i],
+						    mapper_words(p, i, p->mm->files[i]->path).s);
 
 		if (ret)
 			return ret;
@@ -309,16 +366,15 @@ static int check_fd_limit(const struct restore_plan *p)
 
 /* PTRACE_SETREGSET wants exactly this kernel's xsave size, which is the
  * CPU's for the features it enabled in XCR0. */
-static int check_xsave(const struct restore_plan *p)
+int restore_check_xsave(pid_t pid, size_t len)
 {
 	unsigned int eax, ebx, ecx, edx;
-	size_t len = p->core->thread->xsave.len;
 
 	if (!__get_cpuid_count(0xd, 0, &eax, &ebx, &ecx, &edx))
 		return 0;
 	if (len != ebx) {
 		pr_err("pid %d: its dumped FPU state (xsave) is %zu bytes, this CPU's is %u: "
-		       "restoring on another CPU model is not supported yet\n", p->pid, len, ebx);
+		       "restoring on another CPU model is not supported yet\n", pid, len, ebx);
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -355,13 +411,9 @@ static int pick_stop_sig(struct restore_plan *p)
 
 int restore_check_layout(struct restore_plan *p)
 {
-	int ret = check_vdso(p);
-
-	if (!ret)
-		ret = check_kernel(p);
-	if (!ret)
-		ret = check_xsave(p);
-	return ret;
+	return restore_check_vdso(&p->dumped, &p->here, p->mm->has_vdso ? &p->mm->vdso : NULL,
+				  p->inv->kernel_release) ?:
+	       restore_check_xsave(p->pid, p->core->thread->xsave.len);
 }
 
 int restore_check_paths(const struct restore_plan *p)

@@ -9,7 +9,11 @@
 # destination's restore fails (migrate-restore-fails), serve unharmed by
 # garbage, oversized and truncated messages (migrate-bad-frames), and left
 # stopped, neither killed nor resumed, when COMMITTED never comes
-# (migrate-commit-lost); pre-copy rounds before the final dump while the
+# (migrate-commit-lost); the destination's checks before anything is
+# frozen: a tree it can't take refused naming every failed check, never
+# frozen (migrate-preflight-refused), malformed PREFLIGHTs one line each
+# (migrate-preflight-bad), the checks in --json (migrate-preflight-ok);
+# pre-copy rounds before the final dump while the
 # application runs and writes (migrate-precopy), none with --max-rounds 0
 # (migrate-precopy-off), and a round the destination fails to store: the
 # application runs on, untracked (migrate-precopy-fails); the frozen
@@ -294,13 +298,26 @@ send_raw() {
 		"$SPORT" "$RD/raw.bin" 2>/dev/null
 }
 
-hello_frames() {
+# hello_only: a HELLO, no PREFLIGHT after it.
+hello_only() {
 	local v hello
 
 	v=$(sed -n 's/^#define IMAGE_VERSION \([0-9]*\).*/\1/p' "$ROOT/criu-lite/include/image.h")
 	hello="lmproc-migrate $(mig_version) images $v tcp 0"$'\n'
 	frame 1 ${#hello}
 	printf '%s' "$hello"
+}
+
+hello_frames() {
+	hello_only
+	preflight_frames
+}
+
+# preflight_frames: the smallest PREFLIGHT serve takes (images/preflight.proto):
+# one process, pid 1 (tasks, field 100: 0xa2 0x06; its pid, field 100: 0xa0 0x06).
+preflight_frames() {
+	frame 13 6
+	printf '\xa2\x06\x03\xa0\x06\x01'
 }
 
 bad_name_frames() {
@@ -361,6 +378,137 @@ case_migrate_bad_rounds() {
 		return 1
 	fi
 	moved_passes 5
+}
+
+# (4c) PREFLIGHT (docs/migration.md) malformed, oversized, missing, or
+# naming what serve must not take, on a plaintext serve: one line each,
+# nothing left under -D, and serve then takes a real migration.  The
+# bytes are images/preflight.proto's by hand: a task (field 100, 0xa2
+# 0x06) whose pid (field 100, 0xa0 0x06) is 0, or whose mapped file
+# (field 101, 0xaa 0x06) has the relative path "x".
+case_migrate_preflight_bad() {
+	local file='\x0a\x01x\x10\x00\x18\x00\x20\x00\x28\x00\x30\x00'
+
+	target_up || return 1
+	serve_up --insecure || return 1
+	send_raw eval 'hello_only; frame 13 4; printf "\xff\xff\xff\xff"'
+	serve_says 1 "migration 1 from .* refused: a PREFLIGHT of 4 bytes that does not parse" ||
+		return 1
+	send_raw eval 'hello_only; frame 13 1048577'
+	serve_says 1 "migration 2 from .* refused: PREFLIGHT of 1048577 bytes, more than its \
+bound of 1048576" || return 1
+	send_raw eval 'hello_only; frame 13 0'
+	serve_says 1 "migration 3 from .* refused: a PREFLIGHT with no process" || return 1
+	send_raw eval 'hello_only; frame 13 6; printf "\xa2\x06\x03\xa0\x06\x00"'
+	serve_says 1 "migration 4 from .* refused: a PREFLIGHT with a process whose pid is out \
+of range" || return 1
+	send_raw eval "hello_only; frame 13 22; printf '\\xa2\\x06\\x13\\xa0\\x06\\x01\\xaa\\x06\\x0d$file'"
+	serve_says 1 "migration 5 from .* refused: a PREFLIGHT with a mapped file whose path is \
+not absolute" || return 1
+	send_raw eval 'hello_only; frame 10 1; printf 1'
+	serve_says 1 "migration 6 from .* refused: ROUND where PREFLIGHT was due" || return 1
+	if [ "$(grep -vc 'listening on' "$RD/serve.err")" != 6 ]; then
+		REASON="serve logged more than one line per bad peer: $(tail -n 3 "$RD/serve.err" |
+			cut -c1-150 | tr '\n' ' ')"
+		return 1
+	fi
+	mig --insecure || { REASON="migrate after the bad peers failed: $(head -n 1 "$RD/bad.err")"
+		return 1; }
+	moved_passes 7
+}
+
+# serve_hiding DIR ARGS...: the first serve, in a mount namespace of its
+# own where a tmpfs hides DIR: what the source has there is missing on
+# this "host".
+serve_hiding() {
+	local dir=$1
+
+	shift
+	mkdir -p "$RD/srv"
+	: >"$RD/serve.err"
+	spawn serve "$RD/serve.out" "$RD/serve.err" unshare -m --propagation private \
+		sh -c 'mount -t tmpfs lmproc-hide "$1" && shift && exec "$@"' sh "$dir" \
+		"$LMPROC_REAL" serve -D "$RD/srv" --listen 127.0.0.1:0 "$@" || return 1
+	SPID=$SPAWNED
+	if ! wait_until 5000 serve_port; then
+		REASON="serve did not say where it listens: $(head -c 200 "$RD/serve.err")"
+		return 1
+	fi
+}
+
+# never_frozen: the last mig was refused before any round or freeze.
+never_frozen() {
+	if [ "$(json_field result)" != refused ] || [ "$(json_field rounds)" != 0 ] ||
+		[ "$(json_field frozen_ms)" != 0.000 ]; then
+		REASON="migrate's summary is not a refusal before any round and freeze: $(head -c \
+			300 "$RD/bad.out")"
+		return 1
+	fi
+}
+
+# ctxt_switches PID: how often PID's threads were scheduled out: the
+# target's own view of being stopped (a tracer's interrupt wakes a thread
+# from its sleep and stops it).
+ctxt_switches() {
+	cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n }'
+}
+
+# (4d) the destination can't restore the tree, found before anything is
+# frozen: sk_inet's program is missing there (serve's mount namespace
+# hides build/test/static) and its addresses on 127.0.0.1 are taken (the
+# source, on the same host, holds them).  migrate refuses in one line
+# naming both failed checks, the tree never frozen (no pre-copy round,
+# frozen 0; sleeping, it was never even woken), and runs on as it was.
+case_migrate_preflight_refused() {
+	local switches st
+
+	target_up "$BUILD/static/sk_inet" || return 1
+	serve_hiding "$BUILD/static" --tls-psk-file "$RD/psk" || return 1
+	switches=$(ctxt_switches "$TPID")
+	mig --tls-psk-file "$RD/psk"
+	st=$?
+	# sk_inet sleeps in sigsuspend: not once woken, so never stopped.
+	if [ "$(ctxt_switches "$TPID")" != "$switches" ]; then
+		REASON="the target was woken (stopped?): $switches context switches before, \
+$(ctxt_switches "$TPID") after"
+		return 1
+	fi
+	ERRORS_ONLY=1 refused $st "pid $TPID" "refused before anything was frozen" \
+		"this host can't restore the tree: files: pid $TPID maps $BUILD/static/sk_inet" \
+		"can't find the file" "; ports: pid $TPID fd " "socket 127.0.0.1:" \
+		"Address already in use" || return 1
+	never_frozen || return 1
+	if ! grep -qF "\"reason\": \"it refused: this host can't restore the tree: files: pid \
+$TPID maps $BUILD/static/sk_inet" "$RD/bad.out"; then
+		REASON="migrate --json's reason does not name the failed checks: $(head -c 300 \
+			"$RD/bad.out")"
+		return 1
+	fi
+	serve_says 1 "migration 1 from .* refused: this host can't restore the tree: files: " ||
+		return 1
+	# sk_inet sleeps: as it was, not stopped, and its checks pass.
+	same_state "$TPID" "$TSNAP" 1000 || { REASON="target changed: $REASON"; return 1; }
+	finish_original "$TPID" || { REASON="target after the refusal: $REASON"; return 1; }
+}
+
+# (4e) a tree the destination can take: --json has serve's five checks,
+# every one ok, and the migration goes on as ever.
+case_migrate_preflight_ok() {
+	local c
+
+	target_up || return 1
+	serve_up || return 1
+	mig --tls-psk-file "$RD/psk" || { REASON="migrate failed: $(head -n 2 "$RD/bad.err" |
+		cut -c1-300)"; return 1; }
+	for c in kernel layout files ports pids; do
+		if ! grep -q "\"preflight\": \[.*{\"name\": \"$c\", \"ok\": true, \"detail\": \"[^\"]" \
+			"$RD/bad.out"; then
+			REASON="migrate --json has no passed preflight check '$c': $(grep -o \
+				'"preflight": [^]]*' "$RD/bad.out" | cut -c1-300)"
+			return 1
+		fi
+	done
+	moved_passes 1
 }
 
 # idle_peers: 8 connections that send nothing (5 to 12) fill serve; the
@@ -1573,6 +1721,10 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-precopy-shm mig_case case_migrate_precopy_shm anon
 	CASE_KIND=migrate bad_case migrate-precopy-fails mig_case case_migrate_precopy_fails
 	CASE_KIND=migrate bad_case migrate-bad-rounds mig_case case_migrate_bad_rounds
+	CASE_KIND=migrate bad_case migrate-preflight-bad mig_case case_migrate_preflight_bad
+	CASE_KIND=migrate bad_case migrate-preflight-refused mig_case \
+		case_migrate_preflight_refused
+	CASE_KIND=migrate bad_case migrate-preflight-ok mig_case case_migrate_preflight_ok
 	CASE_KIND=migrate bad_case migrate-precopy-link mig_case case_migrate_precopy_link
 	CASE_KIND=migrate bad_case migrate-auto-converge mig_case case_migrate_auto_converge
 	CASE_KIND=migrate bad_case migrate-auto-converge-int mig_case \
