@@ -12,20 +12,40 @@ no_word() {
 	fi
 }
 
-# An io_uring instance at fd 5: refused naming it in words.
-case_io_uring_fd() {
-	target_up "$BUILD/bad-input/io_uring_fd" || return 1
+# io_uring instances at fd 5 that lmproc refuses (test/bad-input/
+# io_uring_fd.c), each named with its pid, fd and why; the rings are
+# mapped, as MariaDB's InnoDB maps them.
+io_uring_refused() {
+	local kind=$1
+
+	shift
+	IO_URING_KIND=$kind target_up "$BUILD/bad-input/io_uring_fd" || return 1
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 5" "an io_uring instance" && target_intact
+	refused $? "pid $TPID" "$@" && no_word "mode 0" && target_intact
 }
 
-# Its ring mapped too (MariaDB's InnoDB): the mapping is refused naming
-# the pid, its address range, the io_uring and fd 5, which holds it.
+# A read of an empty pipe in flight.
+case_io_uring_fd() {
+	io_uring_refused inflight "fd 5" "an io_uring instance" "in flight"
+}
+
+# A submission thread (SQPOLL): the rings' mappings pass, the fd does not.
 case_io_uring_map() {
+	io_uring_refused sqpoll "fd 5" "an io_uring instance" "SQPOLL"
+}
+
+# A registered file.
+case_io_uring_files() {
+	io_uring_refused files "fd 5" "an io_uring instance" "registered files"
+}
+
+# Its rings mapped, no fd holding it: the mapping is refused naming its
+# address range.
+case_io_uring_nofd() {
 	local range
 
-	IO_URING_MAP=1 target_up "$BUILD/bad-input/io_uring_fd" || return 1
+	IO_URING_KIND=nofd target_up "$BUILD/bad-input/io_uring_fd" || return 1
 	range=$(awk '/\[io_uring\]/ { print $1; exit }' "/proc/$TPID/maps")
 	if [ -z "$range" ]; then
 		REASON="no io_uring mapping in /proc/$TPID/maps"
@@ -33,8 +53,7 @@ case_io_uring_map() {
 	fi
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "pid $TPID" "0x${range/-/-0x}" "[io_uring]" "fd 5" && no_word "mode 0" &&
-		target_intact
+	refused $? "pid $TPID" "0x${range/-/-0x}" "io_uring" "no fd" && target_intact
 }
 
 # An AIO ring mapping a child inherited across fork, without the
@@ -210,6 +229,8 @@ case_fd_table_shared() {
 run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
+	bad_case io-uring-files case_io_uring_files
+	bad_case io-uring-nofd case_io_uring_nofd
 	bad_case timer-thread-cpu-clock case_timer_thread_clock
 	bad_case timer-process-cpu-clock case_timer_process_clock
 	bad_case aio-ring-dontdump case_aio_ring_dontdump
