@@ -73,18 +73,31 @@ static __u32 state_bits(struct io_ring_ctx *ctx)
 	return s;
 }
 
-/* The requests in the ring's cache: allocated, not in flight. */
+struct walk {
+	struct io_wq_work_node *n;
+	__u32 nr;
+};
+
+static long walk_step(__u32 i, void *data)
+{
+	struct walk *w = data;
+	struct io_wq_work_node *n = w->n;
+
+	if (!n)
+		return 1;
+	w->nr++;
+	w->n = BPF_CORE_READ(n, next);
+	return 0;
+}
+
+/* The requests in the ring's cache: allocated, not in flight (bpf_loop:
+ * a cache can hold as many requests as were ever in flight at once). */
 static __u32 free_reqs(struct io_ring_ctx *ctx)
 {
-	struct io_wq_work_node *n = BPF_CORE_READ(ctx, submit_state.free_list.next);
-	__u32 i;
+	struct walk w = { BPF_CORE_READ(ctx, submit_state.free_list.next), 0 };
 
-	for (i = 0; i < IOURING_FREE_MAX; i++) {
-		if (!n)
-			return i;
-		n = BPF_CORE_READ(n, next);
-	}
-	return IOURING_FREE_UNKNOWN;
+	bpf_loop(IOURING_FREE_MAX, walk_step, &w, 0);
+	return w.n ? IOURING_FREE_UNKNOWN : w.nr;
 }
 
 static __s32 reg_ring(struct task_struct *task, struct file *file)

@@ -8,7 +8,7 @@
 /* free_reqs when the request cache is longer than the reader walks. */
 #define IOURING_FREE_UNKNOWN 0xffffffffU
 /* The longest request cache walked (each node one read). */
-#define IOURING_FREE_MAX 4096
+#define IOURING_FREE_MAX (1U << 20)
 
 /* busy bits: a list of the ring's that holds requests or completions. */
 #define IOURING_BUSY_TIMEOUT	(1U << 0)	/* timeout_list */

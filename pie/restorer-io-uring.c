@@ -6,8 +6,9 @@
  * placeholders (MAP_FIXED_NOREPLACE: nothing mapped is touched), down to
  * the dumped range when the offer lies above it (the kernel searches
  * down from the mmap base) and up to it when below (the search from the
- * bottom, once no gap below the base fits), until the offer is the
- * dumped address; then every placeholder goes. */
+ * bottom, once no gap below the base fits); an offer across the dumped
+ * range is dropped and the space around the range held, until the offer
+ * is the dumped address; then every placeholder goes. */
 #include <stdint.h>
 #include <linux/errno.h>
 #include <linux/mman.h>
@@ -75,7 +76,7 @@ long rst_io_uring_map(const struct restorer_vma *v)
 	long ret = -EADDRNOTAVAIL;
 	int n = 0;
 
-	while (n < MAX_TRIES) {
+	while (n < MAX_TRIES - 1) {
 		long a = sys_mmap(0, len, v->map_prot, v->flags, v->fd, v->pgoff);
 		uint64_t lo, hi;
 
@@ -87,8 +88,19 @@ long rst_io_uring_map(const struct restorer_vma *v)
 			ret = 0;
 			break;
 		}
-		lo = hold_down(a, (uint64_t)a > v->start ? v->end : LOW_END);
-		hi = hold_up(a + len, (uint64_t)a < v->start ? v->start : HIGH_END);
+		if ((uint64_t)a < v->end && (uint64_t)a + len > v->start) {
+			/* Across the dumped range: its gap is held above and
+			 * below the range (below matters when the range
+			 * crosses the mmap base: only the search from the
+			 * bottom finds it, once nothing fits below it). */
+			sys_munmap(a, len);
+			held[n++] = (struct span){ v->end, hold_up(v->end, HIGH_END) };
+			lo = hold_down(v->start, LOW_END);
+			hi = v->start;
+		} else {
+			lo = hold_down(a, (uint64_t)a > v->start ? v->end : LOW_END);
+			hi = hold_up(a + len, (uint64_t)a < v->start ? v->start : HIGH_END);
+		}
 		held[n++] = (struct span){ lo, hi };
 	}
 	while (n--)

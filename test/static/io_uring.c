@@ -20,7 +20,7 @@
 
 #include "test.h"
 
-#define ENTRIES 8
+#define ENTRIES 256
 #define REAPED 1000
 #define SKIPPED 300
 #define MESSAGES 500
