@@ -21,6 +21,15 @@
 #include "test.h"
 
 #define ENTRIES 256
+/* io_uring_flags.c sets these: setup flags and the CQ size they ask. */
+#ifndef SETUP_FLAGS
+#define SETUP_FLAGS 0
+#define CQ_ENTRIES 0
+#endif
+#define SQE_SIZE (SETUP_FLAGS & IORING_SETUP_SQE128 ? 128 : 64)
+#define CQE_SIZE (SETUP_FLAGS & IORING_SETUP_CQE32 ? 32 : 16)
+/* include/uapi/linux/io_uring.h (6.6): no SQ index array */
+#define SETUP_NO_SQARRAY (1U << 16)
 #define REAPED 1000
 #define SKIPPED 300
 #define MESSAGES 500
@@ -29,7 +38,7 @@
 
 static struct io_uring_params p;
 static unsigned char *ring;
-static struct io_uring_sqe *sqes;
+static unsigned char *sqes;
 static int rfd, pipefd[2];
 static uint64_t seed;
 
@@ -40,7 +49,8 @@ static unsigned int *at(unsigned int off)
 
 static struct io_uring_cqe *cqe(unsigned int i)
 {
-	return (struct io_uring_cqe *)(ring + p.cq_off.cqes) + (i & *at(p.cq_off.ring_mask));
+	return (struct io_uring_cqe *)(ring + p.cq_off.cqes +
+				       (size_t)(i & *at(p.cq_off.ring_mask)) * CQE_SIZE);
 }
 
 /* The next SQ entry, in place; the tail moves with submit_tail(). */
@@ -48,9 +58,12 @@ static struct io_uring_sqe *sqe_at(unsigned int n)
 {
 	unsigned int idx = (*at(p.sq_off.tail) + n) & *at(p.sq_off.ring_mask);
 
-	at(p.sq_off.array)[idx] = idx;
-	memset(&sqes[idx], 0, sizeof(sqes[idx]));
-	return &sqes[idx];
+	struct io_uring_sqe *s = (struct io_uring_sqe *)(sqes + (size_t)idx * SQE_SIZE);
+
+	if (!(SETUP_FLAGS & SETUP_NO_SQARRAY))
+		at(p.sq_off.array)[idx] = idx;
+	memset(s, 0, SQE_SIZE);
+	return s;
 }
 
 static void prep_nop(struct io_uring_sqe *s, uint64_t data, int flags)
@@ -135,17 +148,19 @@ static void setup(void)
 {
 	size_t len;
 
+	p.flags = SETUP_FLAGS;
+	p.cq_entries = CQ_ENTRIES;
 	rfd = syscall(SYS_io_uring_setup, ENTRIES, &p);
 	if (rfd < 0)
 		fail("io_uring_setup: %s", strerror(errno));
 	if (!(p.features & IORING_FEAT_SINGLE_MMAP))
 		fail("no IORING_FEAT_SINGLE_MMAP");
-	len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
-	if (p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe) > len)
-		len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	len = p.cq_off.cqes + p.cq_entries * CQE_SIZE;
+	if (!(SETUP_FLAGS & SETUP_NO_SQARRAY) && p.sq_off.array + p.sq_entries * 4 > len)
+		len = p.sq_off.array + p.sq_entries * 4;
 	ring = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, rfd,
 		    IORING_OFF_SQ_RING);
-	sqes = mmap(NULL, p.sq_entries * sizeof(*sqes), PROT_READ | PROT_WRITE,
+	sqes = mmap(NULL, p.sq_entries * SQE_SIZE, PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_POPULATE, rfd, IORING_OFF_SQES);
 	if (ring == MAP_FAILED || sqes == MAP_FAILED)
 		fail("mmap of the rings: %s", strerror(errno));
@@ -156,7 +171,7 @@ static void setup(void)
 int main(int argc, char **argv)
 {
 	unsigned int sq_head, sq_tail, cq_head, cq_tail;
-	struct io_uring_cqe was[3];
+	unsigned char was[3][32];
 	uint64_t got = 0, got2 = 0, got3 = 0;
 
 	test_init(argc, argv);
@@ -193,7 +208,7 @@ int main(int argc, char **argv)
 		fail("before: SQ %u-%u, CQ %u-%u, read 0x%llx", sq_head, sq_tail, cq_head, cq_tail,
 		     (unsigned long long)got);
 	for (int i = 0; i < 3; i++)
-		was[i] = *cqe(cq_head + i);
+		memcpy(was[i], cqe(cq_head + i), CQE_SIZE);
 
 	test_waitsig();
 
@@ -203,7 +218,7 @@ int main(int argc, char **argv)
 		     *at(p.sq_off.tail), *at(p.cq_off.head), *at(p.cq_off.tail), sq_head, sq_tail,
 		     cq_head, cq_tail);
 	for (int i = 0; i < 3; i++)
-		if (memcmp(cqe(cq_head + i), &was[i], sizeof(was[i])))
+		if (memcmp(cqe(cq_head + i), was[i], CQE_SIZE))
 			fail("the unreaped CQE %d changed", i);
 	check_cqe(cq_head, 0xa1, 0, "unreaped");
 	check_cqe(cq_head + 1, 0xa2, sizeof(got), "unreaped");
