@@ -49,8 +49,6 @@ static __u32 state_bits(struct io_ring_ctx *ctx)
 
 	if (BPF_CORE_READ_BITFIELD_PROBED(ctx, restricted))
 		s |= IOURING_ST_RESTRICTED;
-	if (BPF_CORE_READ(ctx, io_ev_fd))
-		s |= IOURING_ST_EVENTFD;
 	if (BPF_CORE_READ(ctx, personalities.xa_head))
 		s |= IOURING_ST_PERSONALITY;
 	if (BPF_CORE_READ(ctx, io_bl_xa.xa_head))
@@ -136,6 +134,7 @@ int iouring(struct bpf_iter__task_file *ctx)
 	struct iouring_rec r = {};
 	struct io_ring_ctx *rc;
 	struct task_struct *sub;
+	struct io_ev_fd *ev;
 	char name[12] = {};
 
 	if (!task || !file)
@@ -164,6 +163,10 @@ int iouring(struct bpf_iter__task_file *ctx)
 	r.cached_sq_head = BPF_CORE_READ(rc, cached_sq_head);
 	r.cached_cq_tail = BPF_CORE_READ(rc, cached_cq_tail);
 	r.reg_ring = reg_ring(task, file);
+	ev = BPF_CORE_READ(rc, io_ev_fd);
+	r.evfd_id = ev ? BPF_CORE_READ(ev, cq_ev_fd, id) : -1;
+	r.evfd_async = ev ? BPF_CORE_READ(ev, eventfd_async) : 0;
+	r.evfd_last_tail = ev ? BPF_CORE_READ(ev, last_cq_tail) : 0;
 	sub = BPF_CORE_READ(rc, submitter_task);
 	r.submitter = sub ? BPF_CORE_READ(sub, pid) : 0;
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));

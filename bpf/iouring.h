@@ -24,7 +24,6 @@
 
 /* state bits: what the ring was given after its setup. */
 #define IOURING_ST_RESTRICTED	(1U << 0)	/* IORING_REGISTER_RESTRICTIONS */
-#define IOURING_ST_EVENTFD	(1U << 1)	/* IORING_REGISTER_EVENTFD */
 #define IOURING_ST_PERSONALITY	(1U << 2)	/* IORING_REGISTER_PERSONALITY */
 #define IOURING_ST_PBUF	(1U << 3)	/* IORING_REGISTER_PBUF_RING, provided buffers */
 #define IOURING_ST_IOWQ_LIMITS	(1U << 4)	/* IORING_REGISTER_IOWQ_MAX_WORKERS */
@@ -50,6 +49,9 @@ struct iouring_rec {
 	__u32 cached_cq_tail;
 	__s32 reg_ring;		/* its slot among the task's registered ring fds, or -1 */
 	__s32 submitter;	/* SINGLE_ISSUER: the submitter's tid, or 0 */
+	__s32 evfd_id;		/* IORING_REGISTER_EVENTFD: its eventfd-id, or -1 */
+	__u32 evfd_async;	/* ... with IORING_REGISTER_EVENTFD_ASYNC */
+	__u32 evfd_last_tail;	/* the CQ tail it was last signalled for */
 	__u32 pad;
 };
 

@@ -94,7 +94,6 @@ static const struct {
 	const char *name;
 } state_names[] = {
 	{ IOURING_ST_RESTRICTED, "restrictions (IORING_REGISTER_RESTRICTIONS)" },
-	{ IOURING_ST_EVENTFD, "an eventfd (IORING_REGISTER_EVENTFD)" },
 	{ IOURING_ST_PERSONALITY, "personalities (IORING_REGISTER_PERSONALITY)" },
 	{ IOURING_ST_PBUF, "provided buffers (IORING_REGISTER_PBUF_RING, IORING_OP_PROVIDE_BUFFERS)" },
 	{ IOURING_ST_IOWQ_LIMITS, "worker limits (IORING_REGISTER_IOWQ_MAX_WORKERS)" },
@@ -311,6 +310,41 @@ static int check_ring(const struct files_dump *d, const struct fd_parms *p,
 	return 0;
 }
 
+/* The fd of D's process holding the eventfd of eventfd-id ID, or -1. */
+static int eventfd_fd(const struct files_dump *d, int id)
+{
+	for (int i = 0; i < d->nr_fds; i++) {
+		const struct fd_parms *q = &d->fds[i];
+		const char *s = fdinfo_field(q->info, "eventfd-id:");
+
+		if (!strcmp(q->link, "anon_inode:[eventfd]") && s && atoi(s) == id)
+			return q->fd;
+	}
+	return -1;
+}
+
+/* The eventfd registered with the ring (IORING_REGISTER_EVENTFD), by the
+ * fd that holds it. */
+static int dump_eventfd(const struct files_dump *d, const struct fd_parms *p,
+			const struct iouring_rec *r, IoUringEntry *e)
+{
+	int fd;
+
+	if (r->evfd_id < 0)
+		return 0;
+	fd = eventfd_fd(d, r->evfd_id);
+	if (fd < 0)
+		return refuse(d, p, "with an eventfd (IORING_REGISTER_EVENTFD, eventfd-id %d) no "
+			      "fd of the process holds", r->evfd_id);
+	if (r->evfd_last_tail != r->cached_cq_tail)
+		return refuse(d, p, "whose eventfd was last signalled at CQ tail %u, the ring's "
+			      "is %u (a signal under way)", r->evfd_last_tail, r->cached_cq_tail);
+	e->has_eventfd = e->has_eventfd_async = true;
+	e->eventfd = fd;
+	e->eventfd_async = r->evfd_async;
+	return 0;
+}
+
 static int io_uring_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	IoUringEntry e = IO_URING_ENTRY__INIT;
@@ -330,7 +364,7 @@ static int io_uring_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe
 		       "not supported\n", d->pid, p->fd, why);
 		return -EOPNOTSUPP;
 	}
-	ret = check_rec(d, p, &r);
+	ret = check_rec(d, p, &r) ?: dump_eventfd(d, p, &r, &e);
 	if (ret)
 		return ret;
 	fd = files_steal(d, p);
@@ -590,6 +624,50 @@ static int make_ring(struct task_files *tf, uint32_t desc, const IoUringEntry *e
 	return m.fd;
 }
 
+static const FdinfoEntry *fd_of(const struct restore_plan *p, uint32_t fd, uint32_t *desc)
+{
+	for (size_t i = 0; i < p->nr_fds; i++)
+		if (p->fds[i]->fd == fd) {
+			*desc = p->fd_desc[i];
+			return p->fds[i];
+		}
+	return NULL;
+}
+
+/* Once every fd is in place: the eventfd registered again, after the
+ * no-ops of io_uring_open, which it must not count. */
+static int io_uring_post(struct task_files *tf, uint32_t desc)
+{
+	const IoUringEntry *e = tf->plan->fdesc[desc].fe->io_uring;
+	int efd = e->eventfd;
+
+	if (!e->has_eventfd)
+		return 0;
+	if (syscall(SYS_io_uring_register, tf->file_fd[desc],
+		    e->eventfd_async ? IORING_REGISTER_EVENTFD_ASYNC : IORING_REGISTER_EVENTFD,
+		    &efd, 1) < 0)
+		return task_files_err(tf, desc, "can't register the eventfd at fd %d: %s", efd,
+				      strerror(errno));
+	return 0;
+}
+
+/* Its eventfd is an eventfd of the process. */
+static int io_uring_validate_plan(const struct restore_plan *p, uint32_t desc)
+{
+	const IoUringEntry *e = p->fdesc[desc].fe->io_uring;
+	const FdinfoEntry *fd;
+	uint32_t d;
+
+	if (!e->has_eventfd)
+		return 0;
+	fd = fd_of(p, e->eventfd, &d);
+	if (!fd || fd->type != FD_TYPE__FD_EVENTFD)
+		return restore_plan_bad("files.img", "io_uring file id %u registers fd %u of pid "
+					"%u as its eventfd, which is no eventfd",
+					p->fdesc[desc].fe->id, e->eventfd, p->pid);
+	return 0;
+}
+
 static int io_uring_open(struct task_files *tf, uint32_t desc)
 {
 	const IoUringEntry *e = tf->plan->fdesc[desc].fe->io_uring;
@@ -623,16 +701,6 @@ int io_uring_holder_fd(pid_t pid, const struct stat *st)
 	}
 	closedir(dir);
 	return best;
-}
-
-static const FdinfoEntry *fd_of(const struct restore_plan *p, uint32_t fd, uint32_t *desc)
-{
-	for (size_t i = 0; i < p->nr_fds; i++)
-		if (p->fds[i]->fd == fd) {
-			*desc = p->fd_desc[i];
-			return p->fds[i];
-		}
-	return NULL;
 }
 
 int io_uring_validate_vmas(const struct restore_plan *p)
@@ -669,5 +737,7 @@ const struct fd_ops io_uring_fd_ops = {
 	.match = io_uring_match,
 	.dump = io_uring_dump,
 	.validate = io_uring_validate,
+	.validate_plan = io_uring_validate_plan,
 	.open = io_uring_open,
+	.post = io_uring_post,
 };

@@ -9,12 +9,15 @@
  * entries written into the SQ, not submitted.  After it: the rings show
  * the same indices and the same unreaped completions, the two entries
  * are submitted and complete, and a new no-op and read complete with the
- * indices going on from where they were. */
+ * indices going on from where they were.  The ring's eventfd
+ * (IORING_REGISTER_EVENTFD) counts the completions after the checkpoint,
+ * and nothing in between. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -39,7 +42,7 @@
 static struct io_uring_params p;
 static unsigned char *ring;
 static unsigned char *sqes;
-static int rfd, pipefd[2];
+static int rfd, efd, pipefd[2];
 static uint64_t seed;
 
 static unsigned int *at(unsigned int off)
@@ -134,6 +137,16 @@ static void put_pipe(uint64_t v)
 		fail("write to the pipe: %s", strerror(errno));
 }
 
+/* What the eventfd counted since it was last read. */
+static uint64_t signals(void)
+{
+	uint64_t n = 0;
+
+	if (read(efd, &n, sizeof(n)) != sizeof(n) && errno != EAGAIN)
+		fail("read of the eventfd: %s", strerror(errno));
+	return n;
+}
+
 /* The completion at I is DATA with RES. */
 static void check_cqe(unsigned int i, uint64_t data, int res, const char *what)
 {
@@ -166,6 +179,9 @@ static void setup(void)
 		fail("mmap of the rings: %s", strerror(errno));
 	if (madvise(ring, len, MADV_DONTFORK))
 		fail("madvise(MADV_DONTFORK): %s", strerror(errno));
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (efd < 0 || syscall(SYS_io_uring_register, rfd, IORING_REGISTER_EVENTFD, &efd, 1) < 0)
+		fail("IORING_REGISTER_EVENTFD: %s", strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -209,9 +225,13 @@ int main(int argc, char **argv)
 		     (unsigned long long)got);
 	for (int i = 0; i < 3; i++)
 		memcpy(was[i], cqe(cq_head + i), CQE_SIZE);
+	if (!signals())
+		fail("the eventfd was never signalled");
 
 	test_waitsig();
 
+	if (signals())
+		fail("the eventfd counts completions no one posted");
 	if (*at(p.sq_off.head) != sq_head || *at(p.sq_off.tail) != sq_tail ||
 	    *at(p.cq_off.head) != cq_head || *at(p.cq_off.tail) != cq_tail)
 		fail("after: SQ %u-%u, CQ %u-%u; was SQ %u-%u, CQ %u-%u", *at(p.sq_off.head),
@@ -231,6 +251,8 @@ int main(int argc, char **argv)
 	check_cqe(cq_tail + 1, 0xb2, sizeof(got2), "submitted after");
 	if (got2 != seed + 1)
 		fail("the read written before the checkpoint got 0x%llx", (unsigned long long)got2);
+	if (!signals())
+		fail("the eventfd was not signalled for the completions after the checkpoint");
 	reap_all();
 
 	/* New ones. */
