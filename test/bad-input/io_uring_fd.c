@@ -5,6 +5,8 @@
  *   sqpoll              set up with IORING_SETUP_SQPOLL, its rings mapped
  *   files               with a registered file (IORING_REGISTER_FILES)
  *   nofd                its rings mapped, no fd left holding it
+ *   evfd                an eventfd registered (IORING_REGISTER_EVENTFD),
+ *                       then closed: no fd of the process holds it
  * It counts until SIGTERM, then checks that the ring still works: a
  * refused dump must leave it running exactly as before (the read in
  * flight completes once the pipe has a byte). */
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -108,6 +111,13 @@ int main(int argc, char **argv)
 		fail("IORING_REGISTER_FILES: %s", strerror(errno));
 	if (!strcmp(kind, "nofd"))
 		close(5);
+	if (!strcmp(kind, "evfd")) {
+		int efd = eventfd(0, 0);
+
+		if (efd < 0 || syscall(SYS_io_uring_register, 5, IORING_REGISTER_EVENTFD, &efd, 1))
+			fail("IORING_REGISTER_EVENTFD: %s", strerror(errno));
+		close(efd);
+	}
 	test_ready();
 	while (test_go())
 		counter++;

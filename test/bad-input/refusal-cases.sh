@@ -40,6 +40,11 @@ case_io_uring_files() {
 	io_uring_refused files "fd 5" "an io_uring instance" "registered files"
 }
 
+# An eventfd registered with it that no fd holds any more.
+case_io_uring_evfd() {
+	io_uring_refused evfd "fd 5" "an io_uring instance" "eventfd" "no fd"
+}
+
 # Its rings mapped, no fd holding it: the mapping is refused naming its
 # address range.
 case_io_uring_nofd() {
@@ -231,6 +236,7 @@ run_refusal_bad_input() {
 	bad_case io-uring-mapping case_io_uring_map
 	bad_case io-uring-files case_io_uring_files
 	bad_case io-uring-nofd case_io_uring_nofd
+	bad_case io-uring-evfd case_io_uring_evfd
 	bad_case timer-thread-cpu-clock case_timer_thread_clock
 	bad_case timer-process-cpu-clock case_timer_process_clock
 	bad_case aio-ring-dontdump case_aio_ring_dontdump
