@@ -94,14 +94,14 @@ long rst_io_uring_map(const struct restorer_vma *v)
 			 * crosses the mmap base: only the search from the
 			 * bottom finds it, once nothing fits below it). */
 			sys_munmap(a, len);
-			held[n++] = (struct span){ v->end, hold_up(v->end, HIGH_END) };
+			held[n++] = (struct span){v->end, hold_up(v->end, HIGH_END)};
 			lo = hold_down(v->start, LOW_END);
 			hi = v->start;
 		} else {
 			lo = hold_down(a, (uint64_t)a > v->start ? v->end : LOW_END);
 			hi = hold_up(a + len, (uint64_t)a < v->start ? v->start : HIGH_END);
 		}
-		held[n++] = (struct span){ lo, hi };
+		held[n++] = (struct span){lo, hi};
 	}
 	while (n--)
 		sys_munmap(held[n].start, held[n].end - held[n].start);

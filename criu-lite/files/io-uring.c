@@ -36,9 +36,9 @@
 
 #define IO_URING_FLAGS O_ACCMODE
 /* The setup flags whose whole state is the ring's memory and the flag. */
-#define SETUP_SUPPORTED                                                                    \
-	(IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL |              \
-	 IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SQE128 |     \
+#define SETUP_SUPPORTED                                                                \
+	(IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL |          \
+	 IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SQE128 | \
 	 IORING_SETUP_CQE32 | LM_IORING_SETUP_NO_SQARRAY)
 /* io_uring/io_uring.h: IORING_MAX_ENTRIES, IORING_MAX_CQ_ENTRIES */
 #define MAX_SQ_ENTRIES 32768U
@@ -60,48 +60,48 @@ static const struct {
 	uint32_t bit;
 	const char *name;
 } setup_names[] = {
-	{ IORING_SETUP_IOPOLL, "IORING_SETUP_IOPOLL" },
-	{ IORING_SETUP_SQPOLL, "IORING_SETUP_SQPOLL (a kernel thread submits)" },
-	{ IORING_SETUP_SQ_AFF, "IORING_SETUP_SQ_AFF" },
-	{ IORING_SETUP_ATTACH_WQ, "IORING_SETUP_ATTACH_WQ (a worker pool shared with another ring)" },
-	{ IORING_SETUP_R_DISABLED, "IORING_SETUP_R_DISABLED (not enabled yet)" },
-	{ IORING_SETUP_SINGLE_ISSUER, "IORING_SETUP_SINGLE_ISSUER (one thread may submit)" },
-	{ LM_IORING_SETUP_DEFER_TASKRUN, "IORING_SETUP_DEFER_TASKRUN" },
-	{ LM_IORING_SETUP_NO_MMAP, "IORING_SETUP_NO_MMAP (rings in the process's memory)" },
-	{ LM_IORING_SETUP_REGISTERED_FD_ONLY, "IORING_SETUP_REGISTERED_FD_ONLY" },
-	{ LM_IORING_SETUP_HYBRID_IOPOLL, "IORING_SETUP_HYBRID_IOPOLL" },
-	{ LM_IORING_SETUP_CQE_MIXED, "IORING_SETUP_CQE_MIXED" },
+    {IORING_SETUP_IOPOLL, "IORING_SETUP_IOPOLL"},
+    {IORING_SETUP_SQPOLL, "IORING_SETUP_SQPOLL (a kernel thread submits)"},
+    {IORING_SETUP_SQ_AFF, "IORING_SETUP_SQ_AFF"},
+    {IORING_SETUP_ATTACH_WQ, "IORING_SETUP_ATTACH_WQ (a worker pool shared with another ring)"},
+    {IORING_SETUP_R_DISABLED, "IORING_SETUP_R_DISABLED (not enabled yet)"},
+    {IORING_SETUP_SINGLE_ISSUER, "IORING_SETUP_SINGLE_ISSUER (one thread may submit)"},
+    {LM_IORING_SETUP_DEFER_TASKRUN, "IORING_SETUP_DEFER_TASKRUN"},
+    {LM_IORING_SETUP_NO_MMAP, "IORING_SETUP_NO_MMAP (rings in the process's memory)"},
+    {LM_IORING_SETUP_REGISTERED_FD_ONLY, "IORING_SETUP_REGISTERED_FD_ONLY"},
+    {LM_IORING_SETUP_HYBRID_IOPOLL, "IORING_SETUP_HYBRID_IOPOLL"},
+    {LM_IORING_SETUP_CQE_MIXED, "IORING_SETUP_CQE_MIXED"},
 };
 
 static const struct {
 	uint32_t bit;
 	const char *name;
 } busy_names[] = {
-	{ IOURING_BUSY_TIMEOUT, "a timeout" },
-	{ IOURING_BUSY_LTIMEOUT, "a linked timeout" },
-	{ IOURING_BUSY_DEFER, "a drained request (IOSQE_IO_DRAIN)" },
-	{ IOURING_BUSY_IOPOLL, "a polled request (IOPOLL)" },
-	{ IOURING_BUSY_OVERFLOW, "completions that overflowed the CQ ring" },
-	{ IOURING_BUSY_WORK, "deferred task work" },
-	{ IOURING_BUSY_RETRY, "task work to retry" },
-	{ IOURING_BUSY_FUTEX, "a futex wait" },
-	{ IOURING_BUSY_WAITID, "a waitid" },
-	{ IOURING_BUSY_URING_CMD, "a cancelable uring_cmd" },
+    {IOURING_BUSY_TIMEOUT, "a timeout"},
+    {IOURING_BUSY_LTIMEOUT, "a linked timeout"},
+    {IOURING_BUSY_DEFER, "a drained request (IOSQE_IO_DRAIN)"},
+    {IOURING_BUSY_IOPOLL, "a polled request (IOPOLL)"},
+    {IOURING_BUSY_OVERFLOW, "completions that overflowed the CQ ring"},
+    {IOURING_BUSY_WORK, "deferred task work"},
+    {IOURING_BUSY_RETRY, "task work to retry"},
+    {IOURING_BUSY_FUTEX, "a futex wait"},
+    {IOURING_BUSY_WAITID, "a waitid"},
+    {IOURING_BUSY_URING_CMD, "a cancelable uring_cmd"},
 };
 
 static const struct {
 	uint32_t bit;
 	const char *name;
 } state_names[] = {
-	{ IOURING_ST_RESTRICTED, "restrictions (IORING_REGISTER_RESTRICTIONS)" },
-	{ IOURING_ST_PERSONALITY, "personalities (IORING_REGISTER_PERSONALITY)" },
-	{ IOURING_ST_PBUF, "provided buffers (IORING_REGISTER_PBUF_RING, IORING_OP_PROVIDE_BUFFERS)" },
-	{ IOURING_ST_IOWQ_LIMITS, "worker limits (IORING_REGISTER_IOWQ_MAX_WORKERS)" },
-	{ IOURING_ST_NAPI, "NAPI busy polling (IORING_REGISTER_NAPI)" },
-	{ IOURING_ST_PARAM_REGION, "a memory region (IORING_REGISTER_MEM_REGION)" },
-	{ IOURING_ST_ZCRX, "a zero-copy receive queue (IORING_REGISTER_ZCRX_IFQ)" },
-	{ IOURING_ST_FILE_RANGE, "a file allocation range (IORING_REGISTER_FILE_ALLOC_RANGE)" },
-	{ IOURING_ST_CLOCK, "a clock (IORING_REGISTER_CLOCK)" },
+    {IOURING_ST_RESTRICTED, "restrictions (IORING_REGISTER_RESTRICTIONS)"},
+    {IOURING_ST_PERSONALITY, "personalities (IORING_REGISTER_PERSONALITY)"},
+    {IOURING_ST_PBUF, "provided buffers (IORING_REGISTER_PBUF_RING, IORING_OP_PROVIDE_BUFFERS)"},
+    {IOURING_ST_IOWQ_LIMITS, "worker limits (IORING_REGISTER_IOWQ_MAX_WORKERS)"},
+    {IOURING_ST_NAPI, "NAPI busy polling (IORING_REGISTER_NAPI)"},
+    {IOURING_ST_PARAM_REGION, "a memory region (IORING_REGISTER_MEM_REGION)"},
+    {IOURING_ST_ZCRX, "a zero-copy receive queue (IORING_REGISTER_ZCRX_IFQ)"},
+    {IOURING_ST_FILE_RANGE, "a file allocation range (IORING_REGISTER_FILE_ALLOC_RANGE)"},
+    {IOURING_ST_CLOCK, "a clock (IORING_REGISTER_CLOCK)"},
 };
 
 /* The sizes io_uring_setup gives the ring region and the SQE array
@@ -145,7 +145,7 @@ static bool io_uring_match(struct files_dump *d, const struct fd_parms *p)
  * -errno (BPF unavailable: no CAP_BPF, no iterator). */
 static int read_rec(pid_t pid, int fd, struct iouring_rec *out, char *why, size_t len)
 {
-	union bpf_iter_link_info li = { .task.pid = pid };
+	union bpf_iter_link_info li = {.task.pid = pid};
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &li, .link_info_len = sizeof(li));
 	struct iouring_bpf *skel = iouring_bpf__open_and_load();
 	struct iouring_rec r;
@@ -180,7 +180,7 @@ static int read_rec(pid_t pid, int fd, struct iouring_rec *out, char *why, size_
 }
 
 static int refuse(const struct files_dump *d, const struct fd_parms *p, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int refuse(const struct files_dump *d, const struct fd_parms *p, const char *fmt, ...)
 {
@@ -257,13 +257,16 @@ static int check_rec(const struct files_dump *d, const struct fd_parms *p,
 		return refuse(d, p, "with a table of %u registered files and %u buffers",
 			      r->nr_files, r->nr_bufs);
 	if (r->free_reqs == IOURING_FREE_UNKNOWN)
-		return refuse(d, p, "whose request cache is longer than %u: can't count the "
-			      "requests in flight", IOURING_FREE_MAX);
+		return refuse(d, p,
+			      "whose request cache is longer than %u: can't count the "
+			      "requests in flight",
+			      IOURING_FREE_MAX);
 	if (r->nr_reqs != r->free_reqs)
 		return refuse(d, p, "with %u requests in flight (submitted, not completed)",
 			      r->nr_reqs - r->free_reqs);
 	if (r->reg_ring >= 0)
-		return refuse(d, p, "registered as ring fd %d of the task (IORING_REGISTER_RING_FDS)",
+		return refuse(d, p,
+			      "registered as ring fd %d of the task (IORING_REGISTER_RING_FDS)",
 			      r->reg_ring);
 	if (r->sq_entries > MAX_SQ_ENTRIES || r->cq_entries > MAX_CQ_ENTRIES)
 		return refuse(d, p, "of %u SQ and %u CQ entries", r->sq_entries, r->cq_entries);
@@ -298,12 +301,15 @@ static int check_ring(const struct files_dump *d, const struct fd_parms *p,
 	uint32_t sq_flags = ring_u32(hdr, OFF_SQ_FLAGS);
 
 	if (sq_head != r->cached_sq_head || cq_tail != r->cached_cq_tail)
-		return refuse(d, p, "whose rings show SQ head %u and CQ tail %u but the kernel "
+		return refuse(d, p,
+			      "whose rings show SQ head %u and CQ tail %u but the kernel "
 			      "is at %u and %u (a submission or completion under way)",
 			      sq_head, cq_tail, r->cached_sq_head, r->cached_cq_tail);
 	if (sq_flags & SQ_FLAGS_KERNEL)
-		return refuse(d, p, "whose SQ flags 0x%x say completions overflowed or task "
-			      "work is pending", sq_flags);
+		return refuse(d, p,
+			      "whose SQ flags 0x%x say completions overflowed or task "
+			      "work is pending",
+			      sq_flags);
 	if (sq_tail - sq_head > r->sq_entries || cq_tail - cq_head > r->cq_entries)
 		return refuse(d, p, "whose rings hold more than they can (SQ %u-%u, CQ %u-%u)",
 			      sq_head, sq_tail, cq_head, cq_tail);
@@ -334,11 +340,15 @@ static int dump_eventfd(const struct files_dump *d, const struct fd_parms *p,
 		return 0;
 	fd = eventfd_fd(d, r->evfd_id);
 	if (fd < 0)
-		return refuse(d, p, "with an eventfd (IORING_REGISTER_EVENTFD, eventfd-id %d) no "
-			      "fd of the process holds", r->evfd_id);
+		return refuse(d, p,
+			      "with an eventfd (IORING_REGISTER_EVENTFD, eventfd-id %d) no "
+			      "fd of the process holds",
+			      r->evfd_id);
 	if (r->evfd_last_tail != r->cached_cq_tail)
-		return refuse(d, p, "whose eventfd was last signalled at CQ tail %u, the ring's "
-			      "is %u (a signal under way)", r->evfd_last_tail, r->cached_cq_tail);
+		return refuse(d, p,
+			      "whose eventfd was last signalled at CQ tail %u, the ring's "
+			      "is %u (a signal under way)",
+			      r->evfd_last_tail, r->cached_cq_tail);
 	e->has_eventfd = e->has_eventfd_async = true;
 	e->eventfd = fd;
 	e->eventfd_async = r->evfd_async;
@@ -349,7 +359,7 @@ static int io_uring_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe
 {
 	IoUringEntry e = IO_URING_ENTRY__INIT;
 	char why[160], hdr[RINGS_HDR];
-	struct iouring_rec r = { 0 };
+	struct iouring_rec r = {0};
 	uint64_t off;
 	int ret, fd;
 
@@ -361,7 +371,8 @@ static int io_uring_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe
 	ret = read_rec(d->pid, p->fd, &r, why, sizeof(why));
 	if (ret) {
 		pr_err("pid %d fd %d is an io_uring instance whose setup lmproc can't read (%s): "
-		       "not supported\n", d->pid, p->fd, why);
+		       "not supported\n",
+		       d->pid, p->fd, why);
 		return -EOPNOTSUPP;
 	}
 	ret = check_rec(d, p, &r) ?: dump_eventfd(d, p, &r, &e);
@@ -406,20 +417,21 @@ static int io_uring_validate(const FileEntry *f, uint64_t data_size)
 	if ((e->flags & ~IO_URING_FLAGS) || (e->setup_flags & ~SETUP_SUPPORTED) ||
 	    !pow2(e->sq_entries) || !pow2(e->cq_entries) || e->sq_entries > MAX_SQ_ENTRIES ||
 	    e->cq_entries > MAX_CQ_ENTRIES || e->cq_entries < e->sq_entries)
-		return restore_plan_bad("files.img", "io_uring file id %u: flags %s, setup 0x%x, "
-					"%u SQ and %u CQ entries", f->id,
-					open_flags_words(e->flags).s, e->setup_flags,
+		return restore_plan_bad("files.img",
+					"io_uring file id %u: flags %s, setup 0x%x, "
+					"%u SQ and %u CQ entries",
+					f->id, open_flags_words(e->flags).s, e->setup_flags,
 					e->sq_entries, e->cq_entries);
 	if (e->ring_len != ring_len(e->setup_flags, e->sq_entries, e->cq_entries) ||
-	    e->sqes_len != sqes_len(e->setup_flags, e->sq_entries) ||
-	    e->ring_off > data_size || e->ring_len > data_size - e->ring_off ||
-	    e->sqes_off > data_size || e->sqes_len > data_size - e->sqes_off)
-		return restore_plan_bad("files.img", "io_uring file id %u: rings of %u and %u bytes "
-					"at %llu and %llu, files-data.img has %llu", f->id,
-					e->ring_len, e->sqes_len,
-					(unsigned long long)e->ring_off,
-					(unsigned long long)e->sqes_off,
-					(unsigned long long)data_size);
+	    e->sqes_len != sqes_len(e->setup_flags, e->sq_entries) || e->ring_off > data_size ||
+	    e->ring_len > data_size - e->ring_off || e->sqes_off > data_size ||
+	    e->sqes_len > data_size - e->sqes_off)
+		return restore_plan_bad(
+		    "files.img",
+		    "io_uring file id %u: rings of %u and %u bytes "
+		    "at %llu and %llu, files-data.img has %llu",
+		    f->id, e->ring_len, e->sqes_len, (unsigned long long)e->ring_off,
+		    (unsigned long long)e->sqes_off, (unsigned long long)data_size);
 	return 0;
 }
 
@@ -434,9 +446,10 @@ static int check_header(const IoUringEntry *e, const void *hdr, char *why, size_
 	    ring_u32(hdr, 24) != e->sq_entries || ring_u32(hdr, 28) != e->cq_entries ||
 	    sq_tail - sq_head > e->sq_entries || cq_tail - cq_head > e->cq_entries ||
 	    (ring_u32(hdr, OFF_SQ_FLAGS) & SQ_FLAGS_KERNEL)) {
-		snprintf(why, len, "its ring's header (SQ %u-%u, CQ %u-%u, masks 0x%x 0x%x) does "
-			 "not match its entry", sq_head, sq_tail, cq_head, cq_tail,
-			 ring_u32(hdr, 16), ring_u32(hdr, 20));
+		snprintf(why, len,
+			 "its ring's header (SQ %u-%u, CQ %u-%u, masks 0x%x 0x%x) does "
+			 "not match its entry",
+			 sq_head, sq_tail, cq_head, cq_tail, ring_u32(hdr, 16), ring_u32(hdr, 20));
 		return -EINVAL;
 	}
 	return 0;
@@ -499,7 +512,7 @@ static int submit_nops(struct ring_maps *m, uint64_t n, bool skip)
  * reaped if REAP. */
 static int post_cqes(struct ring_maps *m, uint64_t n, bool reap_them)
 {
-	struct io_uring_sqe s = { .opcode = IORING_OP_MSG_RING, .fd = m->fd };
+	struct io_uring_sqe s = {.opcode = IORING_OP_MSG_RING, .fd = m->fd};
 
 	for (; n; n--) {
 		if (syscall(SYS_io_uring_register, -1, LM_IORING_REGISTER_SEND_MSG_RING, &s, 1) < 0)
@@ -514,8 +527,7 @@ static int post_cqes(struct ring_maps *m, uint64_t n, bool reap_them)
  * left at CQ_HEAD.  The last completions (as many as the ring holds
  * unreaped) are posted with the CQ head already where it was dumped, so
  * that the kernel's cache of free CQ slots is never beyond it. */
-static int bring_indices(struct ring_maps *m, uint32_t sq_head, uint32_t cq_head,
-			 uint32_t cq_tail)
+static int bring_indices(struct ring_maps *m, uint32_t sq_head, uint32_t cq_head, uint32_t cq_tail)
 {
 	uint32_t c1 = cq_head;
 	int ret;
@@ -546,18 +558,19 @@ static int map_rings(struct ring_maps *m, const IoUringEntry *e, const struct io
 	m->sq_mask = p->sq_entries - 1;
 	m->cqe_size = e->setup_flags & IORING_SETUP_CQE32 ? 32 : 16;
 	m->sqe_size = e->setup_flags & IORING_SETUP_SQE128 ? 128 : 64;
-	m->ring = mmap(NULL, e->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		       m->fd, IORING_OFF_SQ_RING);
+	m->ring = mmap(NULL, e->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, m->fd,
+		       IORING_OFF_SQ_RING);
 	if (m->ring == MAP_FAILED)
 		return -errno;
-	m->sqes = mmap(NULL, e->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		       m->fd, IORING_OFF_SQES);
+	m->sqes = mmap(NULL, e->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, m->fd,
+		       IORING_OFF_SQES);
 	if (m->sqes == MAP_FAILED) {
 		munmap(m->ring, e->ring_len);
 		return -errno;
 	}
-	m->array = e->setup_flags & LM_IORING_SETUP_NO_SQARRAY ? NULL :
-								 (uint32_t *)(m->ring + p->sq_off.array);
+	m->array = e->setup_flags & LM_IORING_SETUP_NO_SQARRAY
+		       ? NULL
+		       : (uint32_t *)(m->ring + p->sq_off.array);
 	return 0;
 }
 
@@ -580,29 +593,31 @@ static int fill_rings(struct task_files *tf, uint32_t desc, const IoUringEntry *
 
 static int make_ring(struct task_files *tf, uint32_t desc, const IoUringEntry *e)
 {
-	struct io_uring_params p = { .flags = e->setup_flags | IORING_SETUP_CQSIZE,
-				     .cq_entries = e->cq_entries };
-	struct ring_maps m = { .fd = -1 };
+	struct io_uring_params p = {.flags = e->setup_flags | IORING_SETUP_CQSIZE,
+				    .cq_entries = e->cq_entries};
+	struct ring_maps m = {.fd = -1};
 	char hdr[RINGS_HDR];
 	int ret;
 
 	if (pread(tf->data_fd, hdr, sizeof(hdr), e->ring_off) != sizeof(hdr))
 		return task_files_err(tf, desc, "can't read its ring from files-data.img: %s",
 				      strerror(errno ?: EIO));
-	ret = check_header(e, hdr, (char[200]){ 0 }, 200);
+	ret = check_header(e, hdr, (char[200]){0}, 200);
 	if (ret)
 		return task_files_err(tf, desc, "its dumped ring header does not match its entry");
 	m.fd = syscall(SYS_io_uring_setup, e->sq_entries, &p);
 	if (m.fd < 0)
-		return task_files_err(tf, desc, "can't set up an io_uring instance of %u entries, "
-				      "flags 0x%x: %s", e->sq_entries, e->setup_flags,
-				      strerror(errno));
+		return task_files_err(tf, desc,
+				      "can't set up an io_uring instance of %u entries, "
+				      "flags 0x%x: %s",
+				      e->sq_entries, e->setup_flags, strerror(errno));
 	if (p.sq_entries != e->sq_entries || p.cq_entries != e->cq_entries ||
 	    ring_len(e->setup_flags, p.sq_entries, p.cq_entries) != e->ring_len) {
 		close(m.fd);
-		return task_files_err(tf, desc, "io_uring_setup made %u SQ and %u CQ entries "
-				      "where %u and %u were dumped", p.sq_entries, p.cq_entries,
-				      e->sq_entries, e->cq_entries);
+		return task_files_err(tf, desc,
+				      "io_uring_setup made %u SQ and %u CQ entries "
+				      "where %u and %u were dumped",
+				      p.sq_entries, p.cq_entries, e->sq_entries, e->cq_entries);
 	}
 	ret = map_rings(&m, e, &p);
 	if (ret) {
@@ -611,8 +626,10 @@ static int make_ring(struct task_files *tf, uint32_t desc, const IoUringEntry *e
 	}
 	ret = bring_indices(&m, e->sq_head, ring_u32(hdr, OFF_CQ_HEAD), e->cq_tail);
 	if (ret)
-		ret = task_files_err(tf, desc, "can't bring its SQ head to %u and CQ tail to %u: "
-				     "%s", e->sq_head, e->cq_tail, strerror(-ret));
+		ret = task_files_err(tf, desc,
+				     "can't bring its SQ head to %u and CQ tail to %u: "
+				     "%s",
+				     e->sq_head, e->cq_tail, strerror(-ret));
 	else
 		ret = fill_rings(tf, desc, e, &m);
 	munmap(m.ring, e->ring_len);
@@ -662,7 +679,8 @@ static int io_uring_validate_plan(const struct restore_plan *p, uint32_t desc)
 		return 0;
 	fd = fd_of(p, e->eventfd, &d);
 	if (!fd || fd->type != FD_TYPE__FD_EVENTFD)
-		return restore_plan_bad("files.img", "io_uring file id %u registers fd %u of pid "
+		return restore_plan_bad("files.img",
+					"io_uring file id %u registers fd %u of pid "
 					"%u as its eventfd, which is no eventfd",
 					p->fdesc[desc].fe->id, e->eventfd, p->pid);
 	return 0;
@@ -716,13 +734,16 @@ int io_uring_validate_vmas(const struct restore_plan *p)
 			continue;
 		fd = fd_of(p, v->io_uring_fd, &desc);
 		if (!fd || fd->type != FD_TYPE__FD_IO_URING)
-			return restore_plan_bad("mm.img", "io_uring vma 0x%llx maps fd %u, which is "
+			return restore_plan_bad("mm.img",
+						"io_uring vma 0x%llx maps fd %u, which is "
 						"no io_uring instance of pid %u",
-						(unsigned long long)v->start, v->io_uring_fd, p->pid);
+						(unsigned long long)v->start, v->io_uring_fd,
+						p->pid);
 		e = p->fdesc[desc].fe->io_uring;
 		len = v->pgoff == IORING_OFF_SQES ? e->sqes_len : e->ring_len;
 		if (v->end - v->start > ((len + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1)))
-			return restore_plan_bad("mm.img", "io_uring vma 0x%llx-0x%llx is longer than "
+			return restore_plan_bad("mm.img",
+						"io_uring vma 0x%llx-0x%llx is longer than "
 						"its rings (%llu bytes)",
 						(unsigned long long)v->start,
 						(unsigned long long)v->end,
@@ -732,12 +753,12 @@ int io_uring_validate_vmas(const struct restore_plan *p)
 }
 
 const struct fd_ops io_uring_fd_ops = {
-	.type = FD_TYPE__FD_IO_URING,
-	.name = "io_uring",
-	.match = io_uring_match,
-	.dump = io_uring_dump,
-	.validate = io_uring_validate,
-	.validate_plan = io_uring_validate_plan,
-	.open = io_uring_open,
-	.post = io_uring_post,
+    .type = FD_TYPE__FD_IO_URING,
+    .name = "io_uring",
+    .match = io_uring_match,
+    .dump = io_uring_dump,
+    .validate = io_uring_validate,
+    .validate_plan = io_uring_validate_plan,
+    .open = io_uring_open,
+    .post = io_uring_post,
 };

@@ -75,8 +75,8 @@ static void wait_cqe(void)
 						 (head & *at(p.cq_off.ring_mask));
 
 			if (c->user_data != 0x77 || c->res < 0)
-				fail("CQE user_data 0x%llx res %d", (unsigned long long)c->user_data,
-				     c->res);
+				fail("CQE user_data 0x%llx res %d",
+				     (unsigned long long)c->user_data, c->res);
 			*at(p.cq_off.head) = head + 1;
 			return;
 		}

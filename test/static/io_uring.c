@@ -93,8 +93,8 @@ static void advance_tail(unsigned int n)
 
 static void enter(unsigned int submit, unsigned int wait, const char *what)
 {
-	long ret = syscall(SYS_io_uring_enter, rfd, submit, wait,
-			   wait ? IORING_ENTER_GETEVENTS : 0, NULL, 0);
+	long ret = syscall(SYS_io_uring_enter, rfd, submit, wait, wait ? IORING_ENTER_GETEVENTS : 0,
+			   NULL, 0);
 
 	if (ret != (long)submit)
 		fail("%s: io_uring_enter(%u, %u) gave %ld: %s", what, submit, wait, ret,
@@ -123,7 +123,7 @@ static void nops(unsigned int n, int flags)
 
 static void message(uint64_t data, unsigned int res)
 {
-	struct io_uring_sqe m = { .opcode = IORING_OP_MSG_RING, .fd = rfd };
+	struct io_uring_sqe m = {.opcode = IORING_OP_MSG_RING, .fd = rfd};
 
 	m.off = data;
 	m.len = res;
