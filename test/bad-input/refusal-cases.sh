@@ -45,6 +45,29 @@ case_io_uring_evfd() {
 	io_uring_refused evfd "fd 5" "an io_uring instance" "eventfd" "no fd"
 }
 
+# A dump of the io_uring test whose ring claims 257 SQ entries (not a
+# power of two): restore refuses the image naming it, before making
+# anything.
+case_io_uring_damaged() {
+	local img k
+
+	target_up "$BUILD/static/io_uring" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	img=$RD/img/files.img
+	k=$("$LMPROC" show "$RD/img" 2>/dev/null |
+		awk '/"files.img"/ { in_files = 1 } in_files && /"type": "FD_/ {
+			if ($0 ~ /FD_IO_URING/) { print n; exit } n++ }')
+	if [ -z "$k" ] || ! "$BUILD/tools/imgmangle" xor "$img" "$k:72.3" 1 ||
+		! "$BUILD/tools/imgmangle" reseal "$img"; then
+		REASON="no io_uring entry to damage in $img"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "files.img" "io_uring file id" "257 SQ" && no_process "$TPID"
+}
+
 # Its rings mapped, no fd holding it: the mapping is refused naming its
 # address range.
 case_io_uring_nofd() {
@@ -237,6 +260,7 @@ run_refusal_bad_input() {
 	bad_case io-uring-files case_io_uring_files
 	bad_case io-uring-nofd case_io_uring_nofd
 	bad_case io-uring-evfd case_io_uring_evfd
+	bad_case io-uring-damaged case_io_uring_damaged
 	bad_case timer-thread-cpu-clock case_timer_thread_clock
 	bad_case timer-process-cpu-clock case_timer_process_clock
 	bad_case aio-ring-dontdump case_aio_ring_dontdump
