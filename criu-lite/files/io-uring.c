@@ -35,11 +35,14 @@
 #include "mm.pb-c.h"
 
 #define IO_URING_FLAGS O_ACCMODE
-/* The setup flags whose whole state is the ring's memory and the flag. */
-#define SETUP_SUPPORTED                                                                \
-	(IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL |          \
-	 IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SQE128 | \
-	 IORING_SETUP_CQE32 | LM_IORING_SETUP_NO_SQARRAY)
+/* The setup flags whose whole state is the ring's memory and the flag;
+ * SINGLE_ISSUER's submitter must be the main thread, which makes the ring
+ * again (and DEFER_TASKRUN, which needs it, then holds nothing more). */
+#define SETUP_SUPPORTED                                                                 \
+	(IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL |           \
+	 IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SQE128 |  \
+	 IORING_SETUP_CQE32 | LM_IORING_SETUP_NO_SQARRAY | IORING_SETUP_SINGLE_ISSUER | \
+	 LM_IORING_SETUP_DEFER_TASKRUN)
 /* io_uring/io_uring.h: IORING_MAX_ENTRIES, IORING_MAX_CQ_ENTRIES */
 #define MAX_SQ_ENTRIES 32768U
 #define MAX_CQ_ENTRIES (2 * MAX_SQ_ENTRIES)
@@ -65,8 +68,6 @@ static const struct {
     {IORING_SETUP_SQ_AFF, "IORING_SETUP_SQ_AFF"},
     {IORING_SETUP_ATTACH_WQ, "IORING_SETUP_ATTACH_WQ (a worker pool shared with another ring)"},
     {IORING_SETUP_R_DISABLED, "IORING_SETUP_R_DISABLED (not enabled yet)"},
-    {IORING_SETUP_SINGLE_ISSUER, "IORING_SETUP_SINGLE_ISSUER (one thread may submit)"},
-    {LM_IORING_SETUP_DEFER_TASKRUN, "IORING_SETUP_DEFER_TASKRUN"},
     {LM_IORING_SETUP_NO_MMAP, "IORING_SETUP_NO_MMAP (rings in the process's memory)"},
     {LM_IORING_SETUP_REGISTERED_FD_ONLY, "IORING_SETUP_REGISTERED_FD_ONLY"},
     {LM_IORING_SETUP_HYBRID_IOPOLL, "IORING_SETUP_HYBRID_IOPOLL"},
@@ -247,6 +248,12 @@ static int check_rec(const struct files_dump *d, const struct fd_parms *p,
 	if (r->flags & ~SETUP_SUPPORTED)
 		return refuse(d, p, "set up with flags 0x%x lmproc does not know",
 			      r->flags & ~SETUP_SUPPORTED);
+	if ((r->flags & IORING_SETUP_SINGLE_ISSUER) && r->submitter != d->pid)
+		return refuse(d, p,
+			      "set up with IORING_SETUP_SINGLE_ISSUER whose submitter is "
+			      "thread %d, not the process's main thread (which makes the ring "
+			      "again)",
+			      r->submitter);
 	for (size_t i = 0; i < ARRAY_SIZE(busy_names); i++)
 		if (r->busy & busy_names[i].bit)
 			return refuse(d, p, "with %s in flight", busy_names[i].name);
@@ -416,7 +423,9 @@ static int io_uring_validate(const FileEntry *f, uint64_t data_size)
 		return restore_plan_bad("files.img", "file id %u has no io_uring entry", f->id);
 	if ((e->flags & ~IO_URING_FLAGS) || (e->setup_flags & ~SETUP_SUPPORTED) ||
 	    !pow2(e->sq_entries) || !pow2(e->cq_entries) || e->sq_entries > MAX_SQ_ENTRIES ||
-	    e->cq_entries > MAX_CQ_ENTRIES || e->cq_entries < e->sq_entries)
+	    e->cq_entries > MAX_CQ_ENTRIES || e->cq_entries < e->sq_entries ||
+	    ((e->setup_flags & LM_IORING_SETUP_DEFER_TASKRUN) &&
+	     !(e->setup_flags & IORING_SETUP_SINGLE_ISSUER)))
 		return restore_plan_bad("files.img",
 					"io_uring file id %u: flags %s, setup 0x%x, "
 					"%u SQ and %u CQ entries",
@@ -463,6 +472,7 @@ struct ring_maps {
 	uint32_t sq_mask;
 	uint32_t *array; /* NULL with NO_SQARRAY */
 	size_t cqe_size, sqe_size;
+	bool defer; /* IORING_SETUP_DEFER_TASKRUN */
 };
 
 static uint32_t *ring_idx(const struct ring_maps *m, size_t off)
@@ -509,13 +519,17 @@ static int submit_nops(struct ring_maps *m, uint64_t n, bool skip)
 
 /* N completions posted to the ring without a submission of its own
  * (IORING_OP_MSG_RING through the blind registration, Linux 6.13), each
- * reaped if REAP. */
+ * reaped if REAP.  With DEFER_TASKRUN a message waits as task work of
+ * the ring's until its submitter asks for completions. */
 static int post_cqes(struct ring_maps *m, uint64_t n, bool reap_them)
 {
 	struct io_uring_sqe s = {.opcode = IORING_OP_MSG_RING, .fd = m->fd};
 
 	for (; n; n--) {
 		if (syscall(SYS_io_uring_register, -1, LM_IORING_REGISTER_SEND_MSG_RING, &s, 1) < 0)
+			return -errno;
+		if (m->defer &&
+		    syscall(SYS_io_uring_enter, m->fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
 			return -errno;
 		if (reap_them)
 			reap(m);
@@ -557,6 +571,7 @@ static int map_rings(struct ring_maps *m, const IoUringEntry *e, const struct io
 	m->cq_entries = p->cq_entries;
 	m->sq_mask = p->sq_entries - 1;
 	m->cqe_size = e->setup_flags & IORING_SETUP_CQE32 ? 32 : 16;
+	m->defer = e->setup_flags & LM_IORING_SETUP_DEFER_TASKRUN;
 	m->sqe_size = e->setup_flags & IORING_SETUP_SQE128 ? 128 : 64;
 	m->ring = mmap(NULL, e->ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, m->fd,
 		       IORING_OFF_SQ_RING);

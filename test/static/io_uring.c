@@ -129,6 +129,9 @@ static void message(uint64_t data, unsigned int res)
 	m.len = res;
 	if (syscall(SYS_io_uring_register, -1, REGISTER_SEND_MSG_RING, &m, 1) < 0)
 		fail("IORING_REGISTER_SEND_MSG_RING: %s", strerror(errno));
+	/* With DEFER_TASKRUN it is task work until completions are asked. */
+	if (syscall(SYS_io_uring_enter, rfd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		fail("io_uring_enter(GETEVENTS): %s", strerror(errno));
 }
 
 static void put_pipe(uint64_t v)
