@@ -7,12 +7,16 @@
  *   nofd                its rings mapped, no fd left holding it
  *   evfd                an eventfd registered (IORING_REGISTER_EVENTFD),
  *                       then closed: no fd of the process holds it
+ *   thread              set up with IORING_SETUP_SINGLE_ISSUER by a
+ *                       thread other than the main one, which waits
  * It counts until SIGTERM, then checks that the ring still works: a
  * refused dump must leave it running exactly as before (the read in
  * flight completes once the pipe has a byte). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <linux/io_uring.h>
 #include <sys/eventfd.h>
@@ -85,6 +89,17 @@ static void wait_cqe(void)
 	fail("no completion in 10 s");
 }
 
+static void *issuer(void *arg)
+{
+	(void)arg;
+	p.flags = IORING_SETUP_SINGLE_ISSUER;
+	if (dup2(syscall(SYS_io_uring_setup, 4, &p), 5) != 5)
+		fail("io_uring_setup in a thread: %s", strerror(errno));
+	for (;;)
+		pause();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	volatile uint64_t counter = 0;
@@ -94,6 +109,18 @@ int main(int argc, char **argv)
 	test_init(argc, argv);
 	if (pipe(pipefd))
 		fail("pipe: %s", strerror(errno));
+	if (!strcmp(kind, "thread")) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, issuer, NULL))
+			fail("pthread_create");
+		while (fcntl(5, F_GETFD) < 0)
+			usleep(1000);
+		test_ready();
+		while (test_go())
+			counter++;
+		pass();
+	}
 	if (!strcmp(kind, "sqpoll")) {
 		p.flags = IORING_SETUP_SQPOLL;
 		p.sq_thread_idle = 100;

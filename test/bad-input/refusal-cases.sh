@@ -68,6 +68,11 @@ case_io_uring_damaged() {
 	refused $? "files.img" "io_uring file id" "257 SQ" && no_process "$TPID"
 }
 
+# SINGLE_ISSUER, set up by a thread that is not the main one.
+case_io_uring_thread() {
+	io_uring_refused thread "fd 5" "an io_uring instance" "SINGLE_ISSUER" "thread"
+}
+
 # Its rings mapped, no fd holding it: the mapping is refused naming its
 # address range.
 case_io_uring_nofd() {
@@ -261,6 +266,7 @@ run_refusal_bad_input() {
 	bad_case io-uring-nofd case_io_uring_nofd
 	bad_case io-uring-evfd case_io_uring_evfd
 	bad_case io-uring-damaged case_io_uring_damaged
+	bad_case io-uring-thread case_io_uring_thread
 	bad_case timer-thread-cpu-clock case_timer_thread_clock
 	bad_case timer-process-cpu-clock case_timer_process_clock
 	bad_case aio-ring-dontdump case_aio_ring_dontdump
