@@ -124,7 +124,7 @@ build/pie/%.o: pie/%.S
 
 build/pie/parasite.elf: build/pie/parasite-head.o build/pie/parasite.o pie/pie.lds
 build/pie/restorer.elf: build/pie/restorer-head.o build/pie/restorer.o build/pie/restorer-attrs.o \
-			build/pie/restorer-aio.o pie/pie.lds
+			build/pie/restorer-aio.o build/pie/restorer-io-uring.o pie/pie.lds
 
 build/pie/%.elf:
 	$(call msg,PIELD,$@)

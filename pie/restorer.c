@@ -14,6 +14,7 @@
 #include "pie-syscall.h"
 #include "restorer-aio.h"
 #include "restorer-attrs.h"
+#include "restorer-io-uring.h"
 #include "restorer.h"
 
 #define CLOCK_MONOTONIC 1
@@ -165,6 +166,8 @@ static long map_vmas(struct restorer_args *a)
 		if (v->premap)
 			ret = sys_mremap(v->premap, v->end - v->start, v->end - v->start,
 					 MREMAP_MAYMOVE | MREMAP_FIXED, v->start);
+		else if (v->io_uring)
+			continue;
 		else if (v->shmid >= 0)
 			ret = sys_shmat(v->shmid, v->start,
 					(v->map_prot & PROT_WRITE ? 0 : SHM_RDONLY) |
@@ -176,6 +179,13 @@ static long map_vmas(struct restorer_args *a)
 			return fail(a, RST_STEP_MAP, i, ret);
 		if ((uint64_t)ret != v->start)
 			return fail(a, RST_STEP_MAP, i, -EFAULT);
+	}
+	/* Last: the kernel places them only in free space (io_uring). */
+	v = (struct restorer_vma *)a->vmas;
+	for (uint32_t i = 0; i < a->nr_vmas; i++, v++) {
+		ret = v->io_uring ? rst_io_uring_map(v) : 0;
+		if (ret)
+			return fail(a, RST_STEP_MAP, i, ret);
 	}
 	if (a->premap_area.start) {
 		ret = sys_munmap(a->premap_area.start, a->premap_area.end - a->premap_area.start);

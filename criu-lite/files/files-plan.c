@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "fd-types.h"
+#include "io-uring.h"
 #include "log.h"
 #include "restore.h"
 #include "sk-unix.h"
@@ -198,6 +199,7 @@ int restore_validate_files(struct restore_plan *p)
 	for (size_t i = 0; i < p->nr_files && !ret; i++)
 		if (p->fdesc[i].first_fd >= 0 && p->fdesc[i].ops->validate_plan)
 			ret = p->fdesc[i].ops->validate_plan(p, i);
+	ret = ret ?: io_uring_validate_vmas(p);
 	return ret ?: restore_validate_locks(p, img);
 }
 

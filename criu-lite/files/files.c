@@ -42,6 +42,7 @@ static const struct fd_ops *const all_ops[] = {
 	&fanotify_fd_ops,
 	&pidfd_fd_ops,
 	&bpf_map_fd_ops,
+	&io_uring_fd_ops,
 	&memfd_fd_ops,
 	&unix_sk_fd_ops,
 	&inet_sk_fd_ops,

@@ -165,6 +165,7 @@ extern const struct fd_ops netlink_sk_fd_ops;
 extern const struct fd_ops packet_sk_fd_ops;
 extern const struct fd_ops pidfd_fd_ops;
 extern const struct fd_ops bpf_map_fd_ops;
+extern const struct fd_ops io_uring_fd_ops;
 
 /* pipes.c, shared with fifo.c: a pipe's size and buffered bytes. */
 /* Copies the pipe of P's buffer (tee: nothing leaves it) into PD. */

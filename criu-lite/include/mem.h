@@ -18,6 +18,7 @@ struct vma {
 	VmaKind kind;
 	int file;		/* index into vm_area_list.files, or -1 */
 	int shmem;		/* index into vm_area_list.shm, or -1 */
+	int io_uring_fd;	/* VMA_IO_URING: the fd holding the instance */
 	char name[32];		/* [heap], [stack], [vdso], ... */
 	char vm_flags[128];	/* VmFlags line of smaps */
 };

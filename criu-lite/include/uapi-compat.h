@@ -203,4 +203,16 @@ struct lm_pidfd_info {
 #define PIDFD_THREAD O_EXCL
 #endif
 
+/* include/uapi/linux/io_uring.h: setup flags newer than 6.1 (6.5: NO_MMAP,
+ * REGISTERED_FD_ONLY; 6.6: NO_SQARRAY; 6.11: HYBRID_IOPOLL; 6.18:
+ * CQE_MIXED) and the blind registration that posts a CQE to a ring
+ * (6.13: IORING_REGISTER_SEND_MSG_RING with fd -1). */
+#define LM_IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#define LM_IORING_SETUP_NO_MMAP (1U << 14)
+#define LM_IORING_SETUP_REGISTERED_FD_ONLY (1U << 15)
+#define LM_IORING_SETUP_NO_SQARRAY (1U << 16)
+#define LM_IORING_SETUP_HYBRID_IOPOLL (1U << 17)
+#define LM_IORING_SETUP_CQE_MIXED (1U << 18)
+#define LM_IORING_REGISTER_SEND_MSG_RING 31
+
 #endif

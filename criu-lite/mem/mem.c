@@ -12,10 +12,13 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <linux/io_uring.h>
+
 #include "aio.h"
 #include "common.h"
 #include "fd-types.h"
 #include "image.h"
+#include "io-uring.h"
 #include "log.h"
 #include "mem.h"
 #include "mm-attrs.h"
@@ -179,6 +182,27 @@ static int strip_deleted(char *path)
 	return 0;
 }
 
+/* The rings of an io_uring instance: mapped again from the fd of the
+ * process that holds it (files/io-uring.c makes the instance). */
+static int classify_io_uring(pid_t pid, struct vma *v, const struct stat *st)
+{
+	if (v->pgoff != IORING_OFF_SQ_RING && v->pgoff != IORING_OFF_CQ_RING &&
+	    v->pgoff != IORING_OFF_SQES) {
+		pr_err("%s maps an io_uring instance at offset 0x%llx, which is none of its "
+		       "rings (a provided buffer ring?): not supported\n", vma_words(pid, v).s,
+		       (unsigned long long)v->pgoff);
+		return -EOPNOTSUPP;
+	}
+	v->io_uring_fd = io_uring_holder_fd(pid, st);
+	if (v->io_uring_fd < 0) {
+		pr_err("%s maps the rings of an io_uring instance no fd of the process holds: "
+		       "not supported\n", vma_words(pid, v).s);
+		return -EOPNOTSUPP;
+	}
+	v->kind = VMA_KIND__VMA_IO_URING;
+	return 0;
+}
+
 static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, const char *path)
 {
 	char link[128];
@@ -195,6 +219,8 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 		v->kind = VMA_KIND__VMA_AIO;
 		return 0;
 	}
+	if (io_uring_mapping(path))
+		return classify_io_uring(pid, v, &st);
 	if (v->flags & MAP_SHARED) {
 		int ret = shmem_classify(pid, vl, v, path, &st);
 
@@ -275,6 +301,7 @@ static int parse_vma_header(const char *line, struct vma *v, unsigned long *ino,
 	v->pgoff = pgoff;
 	v->file = -1;
 	v->shmem = -1;
+	v->io_uring_fd = -1;
 	v->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
 		  (perms[2] == 'x' ? PROT_EXEC : 0);
 	v->flags = perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE;
@@ -508,6 +535,11 @@ static void fill_vma_entry(VmaEntry *e, const struct vma *v, const struct vm_are
 		e->pgoff = v->pgoff;
 		e->shmem = vl->shm[v->shmem].id;
 	}
+	if (v->kind == VMA_KIND__VMA_IO_URING) {
+		e->has_pgoff = e->has_io_uring_fd = true;
+		e->pgoff = v->pgoff;
+		e->io_uring_fd = v->io_uring_fd;
+	}
 	if (v->name[0])
 		e->name = (char *)v->name;
 }
@@ -547,7 +579,7 @@ static bool vma_special(const struct vma *v)
 {
 	return v->kind == VMA_KIND__VMA_VDSO || v->kind == VMA_KIND__VMA_VVAR ||
 	       v->kind == VMA_KIND__VMA_VVAR_VCLOCK || v->kind == VMA_KIND__VMA_VSYSCALL ||
-	       v->kind == VMA_KIND__VMA_AIO;
+	       v->kind == VMA_KIND__VMA_AIO || v->kind == VMA_KIND__VMA_IO_URING;
 }
 
 struct guard_list {

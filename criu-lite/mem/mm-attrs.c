@@ -90,13 +90,18 @@ static bool is_special(VmaKind k)
 	       k == VMA_KIND__VMA_AIO;
 }
 
-static int decode_word(const char *w, uint32_t *bits, uint32_t *seen, char *why, size_t len)
+static int decode_word(VmaKind kind, const char *w, uint32_t *bits, uint32_t *seen, char *why,
+		       size_t len)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(vm_flag_rules); i++) {
 		const struct vm_flag_rule *r = &vm_flag_rules[i];
 
 		if (strcmp(w, r->name))
 			continue;
+		/* An io_uring ring's mapping is the kernel's, made again by
+		 * mapping its fd (io-uring.c): the flags come with it. */
+		if (kind == VMA_KIND__VMA_IO_URING && (!strcmp(w, "de") || !strcmp(w, "mm")))
+			return 0;
 		if (r->rule == FLAG_REFUSED) {
 			snprintf(why, len, "is %s (VmFlags %s)", r->words, w);
 			return -EOPNOTSUPP;
@@ -161,7 +166,7 @@ int vma_attrs_decode(char *const *lines, size_t n, const struct vma_shape *s, ui
 
 			if (k) {
 				snprintf(word, sizeof(word), "%.*s", (int)min(k, sizeof(word) - 1), p);
-				ret = decode_word(word, bits, &seen, why, len);
+				ret = decode_word(s->kind, word, bits, &seen, why, len);
 				if (ret)
 					return ret;
 			}

@@ -423,11 +423,17 @@ static void fill_vmas(const struct restore_ctx *ctx, struct restorer_vma *rv)
 			rv->map_prot = v->prot | PROT_READ | PROT_WRITE;
 		}
 		rv->shmid = -1;
+		rv->io_uring = 0;
 		if (v->kind == VMA_KIND__VMA_ANON_PRIVATE) {
 			rv->flags |= MAP_ANONYMOUS | (v->flags & MAP_GROWSDOWN);
 			rv->fd = -1;
 		} else if (v->kind == VMA_KIND__VMA_SHMEM) {
 			fill_shmem_vma(ctx, v, rv);
+		} else if (v->kind == VMA_KIND__VMA_IO_URING) {
+			/* The task's own fd: its rings, made by io-uring.c. */
+			rv->fd = v->io_uring_fd;
+			rv->pgoff = v->pgoff;
+			rv->io_uring = 1;
 		} else {
 			rv->fd = ctx->mfile_fd[v->file];
 			rv->pgoff = v->pgoff;

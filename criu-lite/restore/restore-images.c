@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -479,6 +480,16 @@ static int check_vma_kind(const char *img, const MmEntry *mm, const VmaEntry *v)
 		return 0;
 	case VMA_KIND__VMA_AIO:
 		return aio_check_entry(img, v);
+	case VMA_KIND__VMA_IO_URING:
+		/* Its fd and rings are checked with the files (io-uring.c). */
+		if (share != MAP_SHARED || (v->flags & (MAP_GROWSDOWN | MAP_NORESERVE)) ||
+		    !v->has_io_uring_fd || !v->has_pgoff ||
+		    (v->pgoff != IORING_OFF_SQ_RING && v->pgoff != IORING_OFF_CQ_RING &&
+		     v->pgoff != IORING_OFF_SQES) || (v->prot & PROT_EXEC))
+			return bad(img, "io_uring vma 0x%llx with flags 0x%x, prot 0x%x, offset 0x%llx",
+				   (unsigned long long)v->start, v->flags, v->prot,
+				   (unsigned long long)v->pgoff);
+		return 0;
 	default:
 		return bad(img, "vma 0x%llx has unknown kind %d", (unsigned long long)v->start,
 			   v->kind);

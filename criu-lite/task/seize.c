@@ -3,6 +3,7 @@
  * has its unseize, also when seizing fails halfway. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "interrupt.h"
@@ -34,7 +36,34 @@ struct seize_state {
 	size_t cap;
 };
 
-/* The tids in /proc/PID/task, or -errno. */
+/* include/linux/sched.h: an io_uring worker (io-wq's iou-wrk-*, SQPOLL's
+ * iou-sqp-*), shown in /proc/PID/task but the kernel's: it runs no code
+ * of the process and goes with its ring (io-uring.c refuses a ring with
+ * anything in flight, and so one whose worker is busy). */
+#define PF_IO_WORKER 0x00000010
+
+static bool io_worker(pid_t pid, const char *tid)
+{
+	char path[320], buf[512], *p;
+	unsigned long flags;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1 &&
+	       (flags & PF_IO_WORKER);
+}
+
+/* The tids in /proc/PID/task but io_uring's workers, or -errno. */
 static int list_threads(pid_t pid, pid_t **out, size_t *nr)
 {
 	char path[64];
@@ -56,7 +85,7 @@ static int list_threads(pid_t pid, pid_t **out, size_t *nr)
 	}
 	*nr = 0;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || io_worker(pid, de->d_name))
 			continue;
 		if (*nr == cap) {
 			pid_t *n = realloc(tids, (cap *= 2) * sizeof(*tids));

@@ -133,6 +133,9 @@ struct restorer_vma {
 	int32_t fd;	   /* the file's service fd, or -1 */
 	uint32_t madv;	   /* enum restorer_madv and enum restorer_vma_attr bits */
 	int32_t shmid;	   /* SysV segment to attach at start instead, or -1 */
+	/* A ring of the io_uring instance at fd, which the kernel maps only
+	 * where it chooses (restorer-io-uring.c). */
+	uint32_t io_uring;
 	/* Not 0: the VMA is already filled at this address (the premap
 	 * area, mem-cow.c) and is moved to start with mremap, its pages
 	 * (shared with parent or children) as they are. */

@@ -12,20 +12,73 @@ no_word() {
 	fi
 }
 
-# An io_uring instance at fd 5: refused naming it in words.
-case_io_uring_fd() {
-	target_up "$BUILD/bad-input/io_uring_fd" || return 1
+# io_uring instances at fd 5 that lmproc refuses (test/bad-input/
+# io_uring_fd.c), each named with its pid, fd and why; the rings are
+# mapped, as MariaDB's InnoDB maps them.
+io_uring_refused() {
+	local kind=$1
+
+	shift
+	IO_URING_KIND=$kind target_up "$BUILD/bad-input/io_uring_fd" || return 1
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 5" "an io_uring instance" && target_intact
+	refused $? "pid $TPID" "$@" && no_word "mode 0" && target_intact
 }
 
-# Its ring mapped too (MariaDB's InnoDB): the mapping is refused naming
-# the pid, its address range, the io_uring and fd 5, which holds it.
+# A read of an empty pipe in flight.
+case_io_uring_fd() {
+	io_uring_refused inflight "fd 5" "an io_uring instance" "in flight"
+}
+
+# A submission thread (SQPOLL): the rings' mappings pass, the fd does not.
 case_io_uring_map() {
+	io_uring_refused sqpoll "fd 5" "an io_uring instance" "SQPOLL"
+}
+
+# A registered file.
+case_io_uring_files() {
+	io_uring_refused files "fd 5" "an io_uring instance" "registered files"
+}
+
+# An eventfd registered with it that no fd holds any more.
+case_io_uring_evfd() {
+	io_uring_refused evfd "fd 5" "an io_uring instance" "eventfd" "no fd"
+}
+
+# A dump of the io_uring test whose ring claims 257 SQ entries (not a
+# power of two): restore refuses the image naming it, before making
+# anything.
+case_io_uring_damaged() {
+	local img k
+
+	target_up "$BUILD/static/io_uring" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	img=$RD/img/files.img
+	k=$("$LMPROC" show "$RD/img" 2>/dev/null |
+		awk '/"files.img"/ { in_files = 1 } in_files && /"type": "FD_/ {
+			if ($0 ~ /FD_IO_URING/) { print n; exit } n++ }')
+	if [ -z "$k" ] || ! "$BUILD/tools/imgmangle" xor "$img" "$k:72.3" 1 ||
+		! "$BUILD/tools/imgmangle" reseal "$img"; then
+		REASON="no io_uring entry to damage in $img"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "files.img" "io_uring file id" "257 SQ" && no_process "$TPID"
+}
+
+# SINGLE_ISSUER, set up by a thread that is not the main one.
+case_io_uring_thread() {
+	io_uring_refused thread "fd 5" "an io_uring instance" "SINGLE_ISSUER" "thread"
+}
+
+# Its rings mapped, no fd holding it: the mapping is refused naming its
+# address range.
+case_io_uring_nofd() {
 	local range
 
-	IO_URING_MAP=1 target_up "$BUILD/bad-input/io_uring_fd" || return 1
+	IO_URING_KIND=nofd target_up "$BUILD/bad-input/io_uring_fd" || return 1
 	range=$(awk '/\[io_uring\]/ { print $1; exit }' "/proc/$TPID/maps")
 	if [ -z "$range" ]; then
 		REASON="no io_uring mapping in /proc/$TPID/maps"
@@ -33,8 +86,7 @@ case_io_uring_map() {
 	fi
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "pid $TPID" "0x${range/-/-0x}" "[io_uring]" "fd 5" && no_word "mode 0" &&
-		target_intact
+	refused $? "pid $TPID" "0x${range/-/-0x}" "io_uring" "no fd" && target_intact
 }
 
 # An AIO ring mapping a child inherited across fork, without the
@@ -210,6 +262,11 @@ case_fd_table_shared() {
 run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
+	bad_case io-uring-files case_io_uring_files
+	bad_case io-uring-nofd case_io_uring_nofd
+	bad_case io-uring-evfd case_io_uring_evfd
+	bad_case io-uring-damaged case_io_uring_damaged
+	bad_case io-uring-thread case_io_uring_thread
 	bad_case timer-thread-cpu-clock case_timer_thread_clock
 	bad_case timer-process-cpu-clock case_timer_process_clock
 	bad_case aio-ring-dontdump case_aio_ring_dontdump

@@ -1,0 +1,19 @@
+/* io_uring instances and the mappings of their rings (files/io-uring.c). */
+#ifndef LMPROC_IO_URING_H
+#define LMPROC_IO_URING_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct restore_plan;
+
+/* PATH (a mapping's or an fd's) names an io_uring instance's file. */
+bool io_uring_mapping(const char *path);
+/* The lowest fd of PID holding the io_uring instance of inode ST, or -1. */
+int io_uring_holder_fd(pid_t pid, const struct stat *st);
+/* Restore: every io_uring mapping of P maps an io_uring fd of P, within
+ * its rings. */
+int io_uring_validate_vmas(const struct restore_plan *p);
+
+#endif
