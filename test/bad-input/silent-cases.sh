@@ -18,7 +18,21 @@ case_unix_peercred() {
 	refused $? "pid $TPID" "fd 8" "SO_PEERCRED" "$why" && target_intact
 }
 
+# A POSIX timer whose last signal came with an overrun count, which a
+# restored timer can't have: refused naming the pid, the timer and the
+# count's call (at the final dump: a pre-dump reads no timers).
+case_timer_overrun() {
+	local id
+
+	target_up "$BUILD/bad-input/timer_overrun" || return 1
+	read -r id <"$DD/timer.id" || { REASON="no timer id"; return 1; }
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "POSIX timer $id" "timer_getoverrun" && target_intact
+}
+
 run_silent_bad_input() {
 	bad_case unix-peercred-child case_unix_peercred
 	bad_case unix-peercred-dead case_unix_peercred dead
+	bad_case timer-overrun case_timer_overrun
 }
