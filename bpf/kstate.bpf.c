@@ -4,7 +4,8 @@
  * leader, owned with F_SETOWN) and a packet socket's fanout group size
  * limit (max_num_members, in no sockopt or sock_diag answer); a task_vma
  * iterator writing the request counts of the AIO context behind the ring
- * mapped at one address. */
+ * mapped at one address (its per-CPU caches read at each CPU's per-CPU
+ * offset, learnt from a per-CPU map's own element). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -17,12 +18,39 @@ char LICENSE[] SEC("license") = "GPL";
 #define S_IFSOCK 0140000
 #define MAX_CPUS 256
 
-/* Set by the reader: the AIO ring asked for, the possible CPUs and each
- * one's per-CPU area offset (__per_cpu_offset, which no kernel symbol
- * gives here: learnt from the CPUs' runqueues, rqiter). */
+/* Set by the reader: the AIO ring asked for, and the possible CPUs. */
 __u64 aio_addr;
 __u32 nr_cpus;
-__u64 cpu_off[MAX_CPUS];
+
+/* A per-CPU array of one element: its element's address on each CPU less
+ * the per-CPU pointer the map holds is that CPU's per-CPU area offset
+ * (__per_cpu_offset, which no symbol gives without CONFIG_KALLSYMS_ALL). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} pcpu_probe SEC(".maps");
+
+/* CPU's per-CPU offset into *OFF: 0, or -1 if it can't be known. */
+static int cpu_offset(__u32 cpu, __u64 *off)
+{
+	void *map = &pcpu_probe, *v;
+	__u64 addr = 0, pptr = 0, elem = 0;
+	__u32 key = 0;
+
+	v = bpf_map_lookup_percpu_elem(&pcpu_probe, &key, cpu);
+	/* The addresses as numbers (the verifier refuses arithmetic on a
+	 * map's pointer), then the bpf_array's first per-CPU pointer. */
+	if (!v || bpf_probe_read_kernel(&addr, sizeof(addr), &map) ||
+	    bpf_probe_read_kernel(&elem, sizeof(elem), &v) ||
+	    bpf_probe_read_kernel(&pptr, sizeof(pptr),
+				  (void *)(addr + __builtin_offsetof(struct bpf_array, pptrs))) ||
+	    !pptr)
+		return -1;
+	*off = elem - pptr;
+	return 0;
+}
 
 static __u32 fanout_max(struct file *file)
 {
@@ -81,40 +109,23 @@ int fileiter(struct bpf_iter__task_file *ctx)
 	return 0;
 }
 
-static __u32 avail_cpus(struct kioctx *ctx)
+/* The per-CPU caches' reqs_available, summed; -1 if one can't be read. */
+static long avail_cpus(struct kioctx *ctx)
 {
 	struct kioctx_cpu *pcpu = NULL;
-	__u32 sum = 0, v;
+	__u64 off;
+	long sum = 0;
+	__u32 v;
 
-	bpf_probe_read_kernel(&pcpu, sizeof(pcpu), &ctx->cpu);
+	if (bpf_probe_read_kernel(&pcpu, sizeof(pcpu), &ctx->cpu) || !pcpu)
+		return -1;
 	for (__u32 cpu = 0; cpu < MAX_CPUS && cpu < nr_cpus; cpu++) {
-		v = 0;
-		if (pcpu)
-			bpf_probe_read_kernel(&v, sizeof(v), (void *)pcpu + cpu_off[cpu]);
+		if (cpu_offset(cpu, &off) ||
+		    bpf_probe_read_kernel(&v, sizeof(v), (void *)pcpu + off))
+			return -1;
 		sum += v;
 	}
 	return sum;
-}
-
-/* Each task's runqueue (its CPU's, an address in that CPU's per-CPU
- * area): the reader subtracts the runqueues variable's offset. */
-SEC("iter/task")
-int rqiter(struct bpf_iter__task *ctx)
-{
-	struct task_struct *task = ctx->task;
-	struct kstate_rq_rec r = {};
-	struct cfs_rq *cfs;
-	struct rq *rq = NULL;
-
-	if (!task)
-		return 0;
-	cfs = task->se.cfs_rq;
-	if (!cfs || bpf_probe_read_kernel(&rq, sizeof(rq), &cfs->rq) || !rq)
-		return 0;
-	r.rq = (__u64)rq;
-	bpf_probe_read_kernel(&r.cpu, sizeof(r.cpu), &rq->cpu);
-	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
-	return 0;
 }
 
 SEC("iter/task_vma")
@@ -124,6 +135,7 @@ int aioiter(struct bpf_iter__task_vma *ctx)
 	struct kstate_aio_rec r = {};
 	struct kioctx *kctx = NULL;
 	struct file *file;
+	long cpus;
 
 	if (!vma || !ctx->task || vma->vm_start != aio_addr)
 		return 0;
@@ -137,7 +149,8 @@ int aioiter(struct bpf_iter__task_vma *ctx)
 	bpf_probe_read_kernel(&r.nr_events, sizeof(r.nr_events), &kctx->nr_events);
 	bpf_probe_read_kernel(&r.avail, sizeof(r.avail), &kctx->reqs_available);
 	bpf_probe_read_kernel(&r.completed, sizeof(r.completed), &kctx->completed_events);
-	r.avail_cpus = avail_cpus(kctx);
+	cpus = avail_cpus(kctx);
+	r.avail_cpus = cpus < 0 ? KSTATE_UNKNOWN : cpus;
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

@@ -5,6 +5,9 @@
 #ifndef LMPROC_BPF_KSTATE_H
 #define LMPROC_BPF_KSTATE_H
 
+/* A count that could not be read. */
+#define KSTATE_UNKNOWN 0xffffffffU
+
 /* fd of the record after the last file. */
 #define KSTATE_FILE_END 0xffffffffU
 
@@ -32,15 +35,9 @@ struct kstate_aio_rec {
 	__u64 ring_addr;	/* 0: no context there */
 	__u32 nr_events;
 	__u32 avail;		/* reqs_available */
-	__u32 avail_cpus;	/* the per-CPU caches' reqs_available, summed */
+	__u32 avail_cpus;	/* the per-CPU caches' reqs_available, summed,
+				 * or KSTATE_UNKNOWN */
 	__u32 completed;	/* completed_events not given back yet */
-};
-
-/* A task's runqueue and its CPU (task iterator). */
-struct kstate_rq_rec {
-	__u64 rq;
-	__u32 cpu;
-	__u32 pad;
 };
 
 #endif

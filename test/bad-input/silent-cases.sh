@@ -31,8 +31,23 @@ case_timer_overrun() {
 	refused $? "pid $TPID" "POSIX timer $id" "timer_getoverrun" && target_intact
 }
 
+# An AIO context with a request in flight (a poll of an empty pipe):
+# refused naming pid, the ring's address and the count, after the dump
+# waited for it.
+case_aio_in_flight() {
+	local range
+
+	target_up "$BUILD/bad-input/aio_in_flight" || return 1
+	range=$(awk '/\[aio\]/ { print $1; exit }' "/proc/$TPID/maps")
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "0x${range/-/-0x}" "an AIO ring" "requests in flight (1," &&
+		target_intact
+}
+
 run_silent_bad_input() {
 	bad_case unix-peercred-child case_unix_peercred
 	bad_case unix-peercred-dead case_unix_peercred dead
 	bad_case timer-overrun case_timer_overrun
+	bad_case aio-in-flight case_aio_in_flight
 }
