@@ -45,9 +45,21 @@ case_aio_in_flight() {
 		target_intact
 }
 
+# A netlink socket that owns an nf_tables table (NFT_TABLE_F_OWNER): the
+# kernel deletes the table with the socket; refused naming the fd and the
+# table.
+case_nft_owned() {
+	target_up "$BUILD/bad-input/nft_owned" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $TPID" "fd 7" "NETLINK_NETFILTER" "nf_tables table lmproc_owned" \
+		"NFT_TABLE_F_OWNER" && target_intact
+}
+
 run_silent_bad_input() {
 	bad_case unix-peercred-child case_unix_peercred
 	bad_case unix-peercred-dead case_unix_peercred dead
 	bad_case timer-overrun case_timer_overrun
 	bad_case aio-in-flight case_aio_in_flight
+	bad_case nft-owned case_nft_owned
 }
