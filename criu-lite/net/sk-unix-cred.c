@@ -54,7 +54,8 @@ int unix_cred_dump(pid_t pid, int fdn, int fd, UnixSkEntry *u)
 	socklen_t len = sizeof(c);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len)) {
-		pr_perror("Can't read the peer credentials (SO_PEERCRED) of pid %d fd %d", pid, fdn);
+		pr_perror("Can't read the peer credentials (SO_PEERCRED) of pid %d fd %d", pid,
+			  fdn);
 		return -errno;
 	}
 	/* No credentials: pid 0, uid and gid -1. */
@@ -120,8 +121,8 @@ static int refuse(const struct restore_tree *t, uint32_t desc, const char *why)
 	pid_t pid = holder(t, desc, &fd);
 
 	pr_err("pid %d fd %d: unix %s socket %llu: can't restore its peer credentials "
-	       "(SO_PEERCRED pid %u uid %u gid %u): %s\n", pid, fd,
-	       type_word(u->type), (unsigned long long)u->ino, u->peer_pid, u->peer_uid,
+	       "(SO_PEERCRED pid %u uid %u gid %u): %s\n",
+	       pid, fd, type_word(u->type), (unsigned long long)u->ino, u->peer_pid, u->peer_uid,
 	       u->peer_gid, why);
 	return -EOPNOTSUPP;
 }
@@ -137,8 +138,10 @@ static int check_made_by(const struct restore_tree *t, uint32_t desc, pid_t make
 	if (!in_tree(t, u->peer_pid))
 		snprintf(why, sizeof(why), "that pid is not a process of the tree");
 	else
-		snprintf(why, sizeof(why), "restore makes it in pid %d (the process above all "
-			 "that hold it or its listener)", maker);
+		snprintf(why, sizeof(why),
+			 "restore makes it in pid %d (the process above all "
+			 "that hold it or its listener)",
+			 maker);
 	return refuse(t, desc, why);
 }
 
@@ -151,7 +154,8 @@ static int check_copied(const struct restore_tree *t, uint32_t desc, int l)
 
 	if (ls && ls->peer_pid == u->peer_pid && same_ids(u, ls))
 		return 0;
-	return refuse(t, desc, "not its listener's, from which restore copies them (the "
+	return refuse(t, desc,
+		      "not its listener's, from which restore copies them (the "
 		      "listener listened again since)");
 }
 
@@ -191,7 +195,7 @@ static int set_ids(uid_t uid, gid_t gid, size_t n, const gid_t *groups)
  * (its permitted ones) to reach the socket's address as it did. */
 static int keep_caps(void)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct c[_LINUX_CAPABILITY_U32S_3];
 
 	if (syscall(SYS_capget, &h, c))

@@ -1,8 +1,8 @@
 /* Owns the BPF kernel-state iterators of bpf/kstate.bpf.c: loaded once
- * per run when first asked, attached to one process at a time (the
- * files of the last process asked for are kept, so a dump reads them
- * once per process).  A kernel or a machine that refuses them (no BTF,
- * no CAP_BPF) gives -errno: the caller refuses what it can't check. */
+ * per run when first asked, attached to one process per question (asked
+ * rarely: an owner F_GETOWN_EX can't show, a fanout group, an AIO ring).
+ * A kernel or a machine that refuses them (no BTF, no CAP_BPF) gives
+ * -errno: the caller refuses what it can't check. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +22,6 @@ static struct {
 	bool tried;
 	int err;
 	struct kstate_bpf *skel;
-	pid_t files_pid; /* whose records files holds, 0: none */
-	struct kstate_file_rec *files;
-	size_t nr_files;
 } ks;
 
 static int load(void)
@@ -51,7 +48,7 @@ static int load(void)
  * bytes). */
 static int run(struct bpf_program *prog, pid_t pid, char **buf, size_t *len)
 {
-	union bpf_iter_link_info li = { .task.pid = pid };
+	union bpf_iter_link_info li = {.task.pid = pid};
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &li, .link_info_len = sizeof(li));
 	struct bpf_link *link = bpf_program__attach_iter(prog, &opts);
 	int fd, ret = 0;
@@ -91,52 +88,31 @@ static int run(struct bpf_program *prog, pid_t pid, char **buf, size_t *len)
 	return ret;
 }
 
-static int read_files(pid_t pid)
+int kstate_file(pid_t pid, int fd, struct kstate_file_rec *r)
 {
-	const struct kstate_file_rec *r;
+	const struct kstate_file_rec *recs;
 	char *buf;
-	size_t len, n;
-	int ret;
+	size_t len;
+	int ret = load();
 
-	free(ks.files);
-	ks.files = NULL;
-	ks.nr_files = 0;
-	ks.files_pid = 0;
+	if (ret)
+		return ret;
 	ret = run(ks.skel->progs.fileiter, pid, &buf, &len);
 	if (ret)
 		return ret;
-	r = (const struct kstate_file_rec *)buf;
-	n = len / sizeof(*r);
-	ks.files = calloc(n + 1, sizeof(*r));
-	if (!ks.files) {
-		free(buf);
-		return -ENOMEM;
-	}
+	recs = (const struct kstate_file_rec *)buf;
+	ret = -ENOENT;
 	/* The iterator visits every thread with a files table of its own:
 	 * the process's are the leader's. */
-	for (size_t i = 0; i < n && r[i].fd != KSTATE_FILE_END; i++)
-		if (r[i].tgid == (uint32_t)pid)
-			ks.files[ks.nr_files++] = r[i];
-	free(buf);
-	ks.files_pid = pid;
-	return 0;
-}
-
-int kstate_file(pid_t pid, int fd, struct kstate_file_rec *r)
-{
-	int ret = load();
-
-	if (!ret && ks.files_pid != pid)
-		ret = read_files(pid);
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < ks.nr_files; i++) {
-		if (ks.files[i].fd == (uint32_t)fd) {
-			*r = ks.files[i];
-			return 0;
+	for (size_t i = 0; i < len / sizeof(*recs) && recs[i].fd != KSTATE_FILE_END; i++) {
+		if (recs[i].tgid == (uint32_t)pid && recs[i].fd == (uint32_t)fd) {
+			*r = recs[i];
+			ret = 0;
+			break;
 		}
 	}
-	return -ENOENT;
+	free(buf);
+	return ret;
 }
 
 int kstate_aio(pid_t pid, uint64_t addr, struct kstate_aio_rec *r)
