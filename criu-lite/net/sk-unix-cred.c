@@ -226,6 +226,14 @@ int unix_cred_enter(const UnixSkEntry *u, struct unix_cred_save *s)
 	}
 	s->euid = geteuid();
 	s->egid = getegid();
+	/* Already the socket's ids (a tree that runs as root, as the
+	 * restore does): nothing to change. */
+	if (s->euid == u->peer_uid && s->egid == u->peer_gid && (size_t)s->n == u->n_peer_groups &&
+	    !memcmp(s->groups, u->peer_groups, s->n * sizeof(gid_t))) {
+		free(s->groups);
+		s->groups = NULL;
+		return 0;
+	}
 	s->on = true;
 	ret = set_ids(u->peer_uid, u->peer_gid, u->n_peer_groups, (const gid_t *)u->peer_groups);
 	if (!ret)
