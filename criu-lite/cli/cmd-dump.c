@@ -24,6 +24,7 @@
 #include "infect.h"
 #include "interrupt.h"
 #include "json.h"
+#include "kstate-iter.h"
 #include "log.h"
 #include "mem.h"
 #include "mem-cow.h"
@@ -770,6 +771,8 @@ static int seize(struct dump_ctx *ctx)
 	if (ctx->pre_dump || ctx->opts->prev_images_dir)
 		track_probe_kernel();
 	vma_iter_prepare();
+	if (!ctx->pre_dump)
+		kstate_prepare(ctx->pid);
 	ctx->t_seize = now_us();
 	ret = seize_tree(ctx->pid, &ctx->tree);
 	if (ret)

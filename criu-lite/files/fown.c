@@ -7,7 +7,9 @@
  * was set through), and its restorer does, once every fd, process and
  * thread of it exists and before any signal can be taken: owner and
  * signal first, then O_ASYNC, so that the first signal goes where the
- * dumped ones went.  Owner, signal and O_ASYNC are the description's:
+ * dumped ones went.  An owner F_SETOWN was given a thread's tid of (which
+ * F_GETOWN_EX shows as process 0) is read through the BPF iterator of
+ * task/kstate-iter.c and set again as such.  Owner, signal and O_ASYNC are the description's:
  * one fown_entry per file_entry, however many fds share it. */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +23,7 @@
 
 #include "common.h"
 #include "fd-types.h"
+#include "kstate-iter.h"
 #include "log.h"
 #include "proc.h"
 #include "pstree.h"
@@ -125,10 +128,37 @@ static int read_owner(const struct files_dump *d, const struct fd_parms *p, int 
 	return 0;
 }
 
+/* F_GETOWN_EX shows "process 0" for an owner F_SETOWN was given the tid
+ * of a thread that is not its process's leader (the kernel looks the pid
+ * up as a process), as for no owner or one that exited: the iterator of
+ * task/kstate-iter.c reads the owner the kernel holds.  A thread that
+ * lives becomes *O as that thread (*GROUP: signalled as its process). */
+static int thread_owner(const struct files_dump *d, const struct fd_parms *p,
+			struct f_owner_ex *o, bool *group)
+{
+	struct kstate_file_rec r;
+	int ret = kstate_file(d->pid, p->fd, &r);
+
+	if (ret) {
+		pr_err("pid %d fd %d (%s) has process 0 as its owner for signal-driven I/O "
+		       "(F_SETOWN), which may be a thread given by its tid; can't tell without "
+		       "the BPF iterator: %s\n", d->pid, p->fd, p->link, strerror(-ret));
+		return ret;
+	}
+	/* No owner, or one with no thread left: no signal goes anywhere. */
+	if (!r.owner_pid || !r.owner_live || r.owner_type != 1)
+		return 0;
+	o->pid = r.owner_pid;
+	o->type = F_OWNER_TID;
+	*group = true;
+	return 0;
+}
+
 int fown_dump(struct files_dump *d, const struct fd_parms *p, FownEntry *fo)
 {
 	struct f_owner_ex o = { 0, 0 };
 	uint32_t uids[2] = { 0, 0 };
+	bool group = false;
 	const char *why;
 	int fd, sig = 0, ret;
 
@@ -139,6 +169,13 @@ int fown_dump(struct files_dump *d, const struct fd_parms *p, FownEntry *fo)
 	if (fd < 0)
 		return fd;
 	ret = read_owner(d, p, fd, &o, &sig, uids);
+	if (!ret && !o.pid && o.type == F_OWNER_PID)
+		ret = thread_owner(d, p, &o, &group);
+	if (!ret && group && fcntl(fd, F_GETOWNER_UIDS, uids)) {
+		pr_perror("Can't read the uids that set the owner of pid %d fd %d "
+			  "(F_GETOWNER_UIDS)", d->pid, p->fd);
+		ret = -errno;
+	}
 	close(fd);
 	if (ret)
 		return ret;
@@ -146,12 +183,14 @@ int fown_dump(struct files_dump *d, const struct fd_parms *p, FownEntry *fo)
 		return 0;
 	why = o.pid ? owner_outside(d, p, &o) : NULL;
 	if (why) {
-		pr_err("pid %d fd %d (%s) has %s %d as its owner for signal-driven I/O "
+		pr_err("pid %d fd %d (%s) has %s %d%s as its owner for signal-driven I/O "
 		       "(F_SETOWN), %s: not supported\n",
-		       d->pid, p->fd, p->link, owner_kind(o.type), o.pid, why);
+		       d->pid, p->fd, p->link, owner_kind(o.type), o.pid,
+		       group ? " (signalled as its process)" : "", why);
 		return -EOPNOTSUPP;
 	}
-	fo->type = o.type;
+	fo->type = group ? F_OWNER_PID : o.type;
+	fo->has_thread_group = fo->thread_group = group;
 	fo->pid = o.pid ? pstree_vpid(o.pid) : 0;
 	fo->signum = sig;
 	fo->uid = uids[0];
@@ -169,8 +208,11 @@ static int owner_index(const struct restore_tree *t, const FownEntry *fo)
 
 		switch (fo->type) {
 		case F_OWNER_PID:
-			if (t->entries[i]->pid == fo->pid)
+			if (!fo->thread_group && t->entries[i]->pid == fo->pid)
 				return i;
+			for (size_t k = 0; fo->thread_group && p->pid && k < p->nr_threads; k++)
+				if (restore_thread_core(p, k)->tid == fo->pid)
+					return i;
 			break;
 		case F_OWNER_PGRP:
 			if (t->entries[i]->pgid == fo->pid)
@@ -207,8 +249,9 @@ static int check_fown(const FileEntry *fe)
 	if (fo->signum > FOWN_MAX_SIG)
 		return restore_plan_bad("files.img", "file id %u has signal %u", fe->id,
 					fo->signum);
-	if (fo->pid > INT32_MAX)
-		return restore_plan_bad("files.img", "file id %u has owner %u", fe->id, fo->pid);
+	if (fo->pid > INT32_MAX || (fo->thread_group && (fo->type != F_OWNER_PID || !fo->pid)))
+		return restore_plan_bad("files.img", "file id %u has owner %u%s", fe->id, fo->pid,
+					fo->thread_group ? " (a thread as its process)" : "");
 	return 0;
 }
 
@@ -234,7 +277,7 @@ static int plan_one(struct restore_tree *t, uint32_t f)
 	if (setter < 0)
 		return restore_plan_bad("files.img", "file id %u has an owner, a signal or O_ASYNC "
 					"for signal-driven I/O, but no process holds it", fe->id);
-	if (fo->type == F_OWNER_TID && fo->pid && setter != owner)
+	if ((fo->type == F_OWNER_TID || fo->thread_group) && fo->pid && setter != owner)
 		return restore_plan_bad("files.img", "file id %u has thread %u of pid %u as its "
 					"owner, which does not hold it: not supported", fe->id,
 					fo->pid, t->entries[owner]->pid);

@@ -137,4 +137,24 @@ int unix_scm_fds(const struct task_files *tf, uint32_t desc, size_t msg, size_t 
 /* Every queue filled: closes the files kept only for the sending. */
 void unix_scm_release(struct task_files *tf);
 
+/* sk-unix-cred.c: peer credentials.  Dump: reads FD's (pid PID's fd FDN)
+ * into U. */
+int unix_cred_dump(pid_t pid, int fdn, int fd, UnixSkEntry *u);
+/* Restore, the images alone: U's credentials are whole. */
+bool unix_cred_ok(const UnixSkEntry *u);
+/* The plan: DESC, made by the process of index OWNER (the one above all
+ * its holders), gets its dumped credentials back; else refused. */
+int unix_cred_check(const struct restore_tree *t, uint32_t desc, size_t owner);
+/* In the task: the effective ids become U's credentials' (if it has
+ * any) until unix_cred_leave, for the call that gives them to a socket. */
+struct unix_cred_save {
+	bool on;
+	uid_t euid;
+	gid_t egid;
+	int n;
+	gid_t *groups;
+};
+int unix_cred_enter(const UnixSkEntry *u, struct unix_cred_save *s);
+int unix_cred_leave(struct unix_cred_save *s);
+
 #endif

@@ -8,11 +8,13 @@
  * (pie/restorer-aio.c).
  *
  * Requests still in flight cannot be seen from user space (the ring
- * shows completions only, and io_getevents would reap them): they are
- * not restored, as CRIU does not; a task frozen for a dump still gets
- * its disk I/O completed into the ring, so only requests that wait on
- * something else (IOCB_CMD_POLL) are lost.  A ring mapping a child
- * inherited across fork, with no context behind it, is refused. */
+ * shows completions only, and io_getevents would reap them) nor submitted
+ * again: the dump counts them from the kernel's context through a BPF
+ * iterator (task/kstate-iter.c); a task frozen for a dump still gets its
+ * disk I/O completed into the ring, so the dump waits up to 200 ms for
+ * them, and refuses those that still wait (IOCB_CMD_POLL, a pipe).  A
+ * ring mapping a child inherited across fork, with no context behind it,
+ * is refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include "aio.h"
 #include "common.h"
 #include "infect.h"
+#include "kstate-iter.h"
 #include "log.h"
 #include "restore.h"
 
@@ -36,6 +39,9 @@
 /* Rings above this (aio-max-nr's default allows 65536 events, 4 MiB)
  * are refused rather than carried in the restorer's area. */
 #define AIO_MAX_RING (16ULL << 20)
+/* How long a dump waits for a context's requests in flight to complete. */
+#define AIO_WAIT_STEPS 20
+#define AIO_WAIT_US 10000
 
 struct aio_ring_header {
 	uint32_t id, nr, head, tail, magic, compat_features, incompat_features, header_length;
@@ -143,6 +149,46 @@ static const char *ring_why(const uint8_t *d, size_t len, char *why, size_t size
 	return why;
 }
 
+static int in_flight_err(pid_t pid, const struct vma *v, const char *what)
+{
+	pr_err("pid %d mapping 0x%lx-0x%lx is an AIO ring (io_setup) whose context %s\n", pid,
+	       (unsigned long)v->start, (unsigned long)v->end, what);
+	return -EOPNOTSUPP;
+}
+
+/* The context's requests submitted and not completed, counted from the
+ * kernel's own counts (task/kstate-iter.c).  Disk I/O completes into the
+ * ring while the task is frozen: the dump waits a little for it, and
+ * refuses what still waits (a poll, a pipe, a socket), which restore could
+ * not submit again. */
+static int check_in_flight(pid_t pid, const struct vma *v)
+{
+	struct kstate_aio_rec r;
+	char what[160];
+	long n = 0;
+
+	for (int i = 0; i <= AIO_WAIT_STEPS; i++) {
+		int ret = kstate_aio(pid, v->start, &r);
+
+		if (ret) {
+			snprintf(what, sizeof(what), "lmproc can't ask for its requests in flight "
+				 "(BPF iterator): %s", strerror(-ret));
+			return in_flight_err(pid, v, what);
+		}
+		if (r.avail_cpus == KSTATE_UNKNOWN)
+			return in_flight_err(pid, v, "has per-CPU request counts the BPF iterator "
+					     "can't read: its requests in flight are unknown");
+		n = (long)r.nr_events - 1 - r.avail - r.avail_cpus - r.completed;
+		if (n <= 0)
+			return 0;
+		usleep(AIO_WAIT_US);
+	}
+	snprintf(what, sizeof(what), "has requests in flight (%ld, submitted and not completed "
+		 "in %d ms), which restore can't submit again: not supported", n,
+		 AIO_WAIT_STEPS * AIO_WAIT_US / 1000);
+	return in_flight_err(pid, v, what);
+}
+
 int aio_dump_ring(pid_t pid, const struct vma *v, VmaEntry *e)
 {
 	size_t len = v->end - v->start;
@@ -157,6 +203,9 @@ int aio_dump_ring(pid_t pid, const struct vma *v, VmaEntry *e)
 		       pid, (unsigned long)v->start, (unsigned long)v->end, len, AIO_MAX_RING);
 		return -EOPNOTSUPP;
 	}
+	fd = check_in_flight(pid, v);
+	if (fd)
+		return fd;
 	d = malloc(len);
 	if (!d)
 		return -ENOMEM;

@@ -11,7 +11,9 @@
  * a dump running (the kernel's cursor in it can't be read), with an
  * error pending (messages dropped: ENOBUFS), one of another network
  * namespace than lmproc's or the tree's, a NETLINK_NETFILTER socket an
- * NFQUEUE queue or NFLOG group is bound to (its packets would stop).
+ * NFQUEUE queue or NFLOG group is bound to (its packets would stop) or
+ * that owns an nf_tables table (NFT_TABLE_F_OWNER: the kernel deletes
+ * it with the socket).
  * Also owns what packet sockets share: the sock_diag request
  * (sk_diag_dump) and the look at a pending error (sk_error_pending). */
 #include <errno.h>
@@ -25,6 +27,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/netlink.h>
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink_diag.h>
 #include <linux/sock_diag.h>
 #include <netlink/msg.h>
@@ -226,6 +232,85 @@ static long nfnl_instance(pid_t pid, const char *table, uint32_t portid)
 	return found;
 }
 
+/* An nf_tables table owned by a port id (NFT_TABLE_F_OWNER): the kernel
+ * deletes it when that socket closes. */
+struct nft_owned {
+	uint32_t portid;
+	bool found;
+	uint8_t family;
+	char name[64];
+};
+
+static int nft_table_cb(struct nl_msg *msg, void *arg)
+{
+	struct nft_owned *o = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *tb[NFTA_TABLE_MAX + 1];
+	const struct nfgenmsg *g = nlmsg_data(h);
+
+	if (o->found || nlmsg_parse(h, sizeof(*g), tb, NFTA_TABLE_MAX, NULL) ||
+	    !tb[NFTA_TABLE_FLAGS] || !tb[NFTA_TABLE_OWNER] ||
+	    !(ntohl(nla_get_u32(tb[NFTA_TABLE_FLAGS])) & NFT_TABLE_F_OWNER) ||
+	    ntohl(nla_get_u32(tb[NFTA_TABLE_OWNER])) != o->portid)
+		return NL_OK;
+	o->found = true;
+	o->family = g->nfgen_family;
+	if (tb[NFTA_TABLE_NAME])
+		nla_strlcpy(o->name, tb[NFTA_TABLE_NAME], sizeof(o->name));
+	return NL_OK;
+}
+
+/* Whether an nf_tables table of PID's namespace (the socket's) is owned
+ * by port id O->portid: 0 (O->found), or -errno.  A kernel without
+ * nf_tables has none. */
+static int nft_owned_by(pid_t pid, struct nft_owned *o)
+{
+	struct nfgenmsg g = { .nfgen_family = NFPROTO_UNSPEC, .version = NFNETLINK_V0 };
+	struct nl_sock *sk = nl_socket_alloc();
+	int ret = -EIO, back, err;
+
+	if (!sk)
+		return -ENOMEM;
+	back = netns_enter(pid);
+	if (back < 0) {
+		ret = back;
+		goto out;
+	}
+	err = nl_connect(sk, NETLINK_NETFILTER);
+	if (netns_leave(back))
+		goto out;
+	if (err || nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, nft_table_cb, o) ||
+	    nl_send_simple(sk, NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETTABLE, NLM_F_DUMP, &g,
+			   sizeof(g)) < 0)
+		goto out;
+	err = nl_recvmsgs_default(sk);
+	/* No nf_tables in this kernel: nothing to own. */
+	ret = err == -NLE_OBJ_NOTFOUND || err == -NLE_OPNOTSUPP ? 0 : err < 0 ? -EIO : 0;
+out:
+	nl_socket_free(sk);
+	return ret;
+}
+
+static int nft_check(const struct files_dump *d, const struct fd_parms *p,
+		     const NetlinkSkEntry *e, const char *what)
+{
+	struct nft_owned o = { .portid = e->portid };
+	char why[256];
+	int ret = nft_owned_by(d->pid, &o);
+
+	if (ret) {
+		snprintf(why, sizeof(why), "can't list the nf_tables tables of its network "
+			 "namespace, which it may own: %s", strerror(-ret));
+		return nl_refuse(d, p, what, why);
+	}
+	if (!o.found)
+		return 0;
+	snprintf(why, sizeof(why), "owns nf_tables table %s (family %u, NFT_TABLE_F_OWNER), "
+		 "which the kernel deletes when it closes and restore can't make again: not "
+		 "supported", o.name, o.family);
+	return nl_refuse(d, p, what, why);
+}
+
 static int nfnl_check(const struct files_dump *d, const struct fd_parms *p,
 		      const NetlinkSkEntry *e, const char *what)
 {
@@ -237,7 +322,7 @@ static int nfnl_check(const struct files_dump *d, const struct fd_parms *p,
 	q = nfnl_instance(d->pid, "nfnetlink_queue", e->portid);
 	g = q < 0 ? nfnl_instance(d->pid, "nfnetlink_log", e->portid) : -1;
 	if (q < 0 && g < 0)
-		return 0;
+		return nft_check(d, p, e, what);
 	snprintf(why, sizeof(why), "bound to netfilter %s %ld, which closing it ends and "
 		 "lmproc can't bind again: not supported", q >= 0 ? "queue" : "log group",
 		 q >= 0 ? q : g);

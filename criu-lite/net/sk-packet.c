@@ -32,6 +32,7 @@
 
 #include "common.h"
 #include "fd-types.h"
+#include "kstate-iter.h"
 #include "log.h"
 #include "netns.h"
 #include "sk-opts.h"
@@ -41,6 +42,11 @@
 #define MCLIST_ADDR_MAX 32 /* MAX_ADDR_LEN */
 /* fanout's flags byte (PACKET_FANOUT_FLAG_* >> 8) */
 #define FANOUT_UNIQUEID (PACKET_FANOUT_FLAG_UNIQUEID >> 8)
+/* The size limit of a group a join without fanout_args makes
+ * (net/packet/af_packet.c, fanout_add). */
+#define FANOUT_DEF_MAX 256
+/* The largest limit a group takes (net/packet/internal.h, PACKET_FANOUT_MAX). */
+#define PACKET_FANOUT_MAX_MEMBERS (1 << 16)
 
 /* What packet_diag shows of one socket. */
 struct pk_diag {
@@ -200,6 +206,29 @@ static int pk_mc_read(const struct files_dump *d, const struct fd_parms *p, stru
 	return 0;
 }
 
+/* The fanout group's size limit: in no sockopt or sock_diag answer, read
+ * through the BPF iterator (task/kstate-iter.c); recorded where it is not
+ * what a join without it gives. */
+static int pk_fanout_max(const struct files_dump *d, const struct fd_parms *p, PacketSkEntry *e)
+{
+	struct kstate_file_rec r;
+	int ret = kstate_file(d->pid, p->fd, &r);
+
+	if (ret) {
+		errno = -ret;
+		pr_perror("pid %d fd %d: can't read the size limit of the packet socket's fanout "
+			  "group 0x%x (max_num_members, BPF iterator)", d->pid, p->fd, e->fanout);
+		return ret;
+	}
+	if (!r.fanout_max)
+		return pk_refuse(d, p, "in a fanout group the BPF iterator does not see");
+	if (r.fanout_max != FANOUT_DEF_MAX) {
+		e->has_fanout_max = true;
+		e->fanout_max = r.fanout_max;
+	}
+	return 0;
+}
+
 /* Everything but the options and the multicast list. */
 static int pk_addr(const struct files_dump *d, const struct fd_parms *p, int fd,
 		   PacketSkEntry *e, const struct pk_diag *s, char *ifname)
@@ -223,6 +252,7 @@ static int pk_addr(const struct files_dump *d, const struct fd_parms *p, int fd,
 	if (s->has_fanout) {
 		e->has_fanout = true;
 		e->fanout = s->fanout;
+		return pk_fanout_max(d, p, e);
 	}
 	return 0;
 }
@@ -311,7 +341,9 @@ static int packet_validate(const FileEntry *f, uint64_t data_size)
 	    (e->ifname && !ifname_ok(e->ifname)) ||
 	    e->rcvbuf > INT32_MAX || e->sndbuf > INT32_MAX ||
 	    (e->has_fanout && (!e->protocol || (e->fanout >> 16 & 0xff) >= PACKET_FANOUT_CBPF ||
-			       ((e->fanout >> 24) & FANOUT_UNIQUEID))))
+			       ((e->fanout >> 24) & FANOUT_UNIQUEID))) ||
+	    (e->has_fanout_max && (!e->has_fanout || !e->fanout_max ||
+				   e->fanout_max > PACKET_FANOUT_MAX_MEMBERS)))
 		return restore_plan_bad("files.img", "packet socket file id %u: type %u, flags 0%o, "
 					"protocol 0x%x, interface or fanout 0x%x out of range",
 					f->id, e->type, e->flags, e->protocol, e->fanout);
@@ -382,6 +414,24 @@ static int pk_members(struct task_files *tf, uint32_t desc, int fd, const Packet
 	return 0;
 }
 
+/* The group again, with its size limit (fanout_args) if not the default. */
+static int pk_fanout(struct task_files *tf, uint32_t desc, int fd, const PacketSkEntry *e)
+{
+	struct fanout_args a = { .id = e->fanout & 0xffff, .type_flags = e->fanout >> 16,
+				 .max_num_members = e->fanout_max };
+
+	if (!e->has_fanout)
+		return 0;
+	if (!e->has_fanout_max && !setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &e->fanout,
+					      sizeof(e->fanout)))
+		return 0;
+	if (e->has_fanout_max && !setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &a, sizeof(a)))
+		return 0;
+	return task_files_err(tf, desc, "can't join the packet socket's fanout group 0x%x "
+			      "(of at most %u members) again: %s", e->fanout,
+			      e->has_fanout_max ? e->fanout_max : FANOUT_DEF_MAX, strerror(errno));
+}
+
 static int pk_make(struct task_files *tf, uint32_t desc, const PacketSkEntry *e)
 {
 	const char *which = "";
@@ -399,12 +449,9 @@ static int pk_make(struct task_files *tf, uint32_t desc, const PacketSkEntry *e)
 	ret = pk_bind(tf, desc, fd, e) ?: pk_members(tf, desc, fd, e);
 	if (ret)
 		goto err;
-	if (e->has_fanout && setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &e->fanout,
-					sizeof(e->fanout))) {
-		ret = task_files_err(tf, desc, "can't join the packet socket's fanout group "
-				     "0x%x again: %s", e->fanout, strerror(errno));
+	ret = pk_fanout(tf, desc, fd, e);
+	if (ret)
 		goto err;
-	}
 	if ((e->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, O_NONBLOCK)) {
 		ret = task_files_err(tf, desc, "can't set O_NONBLOCK: %s", strerror(errno));
 		goto err;

@@ -355,6 +355,46 @@ static int fill_queue(struct task_files *tf, uint32_t desc, int from)
 	return leave_dir(tf, desc, back, ret);
 }
 
+/* The peer credentials of socket DESC are the ids its call (socketpair(),
+ * connect(), listen()) runs with: its dumped ones.  CALL's errno is
+ * kept; -errno, or 0. */
+static int ids_of(struct task_files *tf, uint32_t desc, struct unix_cred_save *s)
+{
+	int ret = unix_cred_enter(sk_of(tf, desc), s);
+
+	if (ret)
+		return task_files_err(tf, desc, "can't take its peer credentials' ids: %s",
+				      strerror(-ret));
+	return 0;
+}
+
+static int ids_back(struct task_files *tf, uint32_t desc, struct unix_cred_save *s, int ret)
+{
+	int e = errno, back = unix_cred_leave(s);
+
+	if (back && !ret)
+		ret = task_files_err(tf, desc, "can't take back the restore's ids: %s",
+				     strerror(-back));
+	errno = e;
+	return ret;
+}
+
+/* Client C (of CLIENT) connected to its listener at TO, with the ids of
+ * ACCEPTED, whose peer credentials the connect() gives. */
+static int connect_as(struct task_files *tf, uint32_t accepted, uint32_t client, int c,
+		      struct sockaddr_un *to, socklen_t len, int lfd)
+{
+	struct unix_cred_save s;
+	int ret = ids_of(tf, accepted, &s);
+
+	if (ret)
+		return ret;
+	if (connect(c, (struct sockaddr *)to, len))
+		ret = task_files_err(tf, client, "can't connect to its listener (fd %d): %s", lfd,
+				     strerror(errno));
+	return ids_back(tf, accepted, &s, ret);
+}
+
 /* A client connected to listener L's name, and the socket L accepts for
  * it: SV[ACC] and SV[!ACC].  L is opened first if no fd of it is yet. */
 static int connect_accept(struct task_files *tf, const uint32_t m[2], int acc, int sv[2])
@@ -376,9 +416,8 @@ static int connect_accept(struct task_files *tf, const uint32_t m[2], int acc, i
 	ret = bind_name(tf, m[!acc], c);
 	if (!ret)
 		ret = reach(tf, m[!acc], sk_of(tf, l), &to, &len, &back);
-	if (!ret && connect(c, (struct sockaddr *)&to, len))
-		ret = task_files_err(tf, m[!acc], "can't connect to its listener (fd %d): %s",
-				     tf->file_fd[l], strerror(errno));
+	if (!ret)
+		ret = connect_as(tf, m[acc], m[!acc], c, &to, len, tf->file_fd[l]);
 	ret = leave_dir(tf, m[!acc], back, ret);
 	if (!ret) {
 		sv[acc] = accept4(tf->file_fd[l], NULL, NULL, SOCK_CLOEXEC);
@@ -394,25 +433,38 @@ static int connect_accept(struct task_files *tf, const uint32_t m[2], int acc, i
 	return 0;
 }
 
+/* A socketpair() with the ids of DESC's peer credentials. */
+static int socketpair_as(struct task_files *tf, uint32_t desc, int sv[2])
+{
+	struct unix_cred_save s;
+	int ret;
+
+	sv[0] = sv[1] = -1;
+	ret = ids_of(tf, desc, &s);
+	if (ret)
+		return ret;
+	if (socketpair(AF_UNIX, sk_of(tf, desc)->type | SOCK_CLOEXEC, 0, sv)) {
+		ret = task_files_err(tf, desc, "can't create a socket pair: %s", strerror(errno));
+		sv[0] = sv[1] = -1;
+	}
+	return ids_back(tf, desc, &s, ret);
+}
+
 static int make_pair(struct task_files *tf, const uint32_t m[2], int nr, int sv[2])
 {
-	const UnixSkEntry *u = sk_of(tf, m[0]);
+	int ret;
 
 	for (int i = 0; i < nr; i++)
 		if (sk_of(tf, m[i])->has_listener)
 			return connect_accept(tf, m, i, sv);
-	if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv))
-		return task_files_err(tf, m[0], "can't create a socket pair: %s", strerror(errno));
-	for (int i = 0; i < nr; i++) {
-		int ret = bind_name(tf, m[i], sv[i]);
-
-		if (ret) {
-			close(sv[0]);
-			close(sv[1]);
-			return ret;
-		}
+	ret = socketpair_as(tf, m[0], sv);
+	for (int i = 0; i < nr && !ret; i++)
+		ret = bind_name(tf, m[i], sv[i]);
+	if (ret && sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
 	}
-	return 0;
+	return ret;
 }
 
 /* Both sockets of a pair, or one whose peer is gone: then the other end
@@ -527,6 +579,20 @@ static int open_pending(struct task_files *tf, uint32_t desc)
 	return 0;
 }
 
+static int listen_as(struct task_files *tf, uint32_t desc, int fd)
+{
+	const UnixSkEntry *u = sk_of(tf, desc);
+	struct unix_cred_save s;
+	int ret = ids_of(tf, desc, &s);
+
+	if (ret)
+		return ret;
+	if (listen(fd, u->backlog))
+		ret = task_files_err(tf, desc, "can't listen with a backlog of %u: %s", u->backlog,
+				     strerror(errno));
+	return ids_back(tf, desc, &s, ret);
+}
+
 int unix_open(struct task_files *tf, uint32_t desc)
 {
 	const UnixSkEntry *u = sk_of(tf, desc);
@@ -544,9 +610,8 @@ int unix_open(struct task_files *tf, uint32_t desc)
 	ret = sk_options(tf, desc, fd);
 	if (!ret)
 		ret = bind_name(tf, desc, fd);
-	if (!ret && u->state == TCP_LISTEN && listen(fd, u->backlog))
-		ret = task_files_err(tf, desc, "can't listen with a backlog of %u: %s", u->backlog,
-				     strerror(errno));
+	if (!ret && u->state == TCP_LISTEN)
+		ret = listen_as(tf, desc, fd);
 	if (ret) {
 		close(fd);
 		return ret;

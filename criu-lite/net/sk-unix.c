@@ -679,6 +679,8 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	if (fd < 0)
 		return fd;
 	ret = read_options(d, p, fd, &u, o);
+	if (!ret)
+		ret = unix_cred_dump(d->pid, p->fd, fd, &u);
 	if (!ret && has_queue(s))
 		ret = dump_queue(d, p, fd, s, &u, &q);
 	close(fd);
@@ -686,6 +688,7 @@ static int unix_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		ret = write_entry(d, p, fe, &u, s);
 	sk_opts_free(o);
 	free(u.pending);
+	free(u.peer_groups);
 	free(q.lengths);
 	unix_scm_free(&q);
 	for (size_t i = 0; i < q.n_sources; i++)
@@ -774,16 +777,18 @@ static int unix_validate(const FileEntry *f, uint64_t data_size)
 	if ((u->type != SOCK_STREAM && u->type != SOCK_DGRAM && u->type != SOCK_SEQPACKET) ||
 	    (u->flags & ~UNIX_SK_FLAGS) || (u->flags & O_ACCMODE) != O_RDWR ||
 	    (u->shutdown & ~SHUTDOWN_MASK) || u->peek_off < -1 ||
-	    u->queue->n_lengths > MAX_QUEUE || !state_ok(u) || !unix_scm_queue_ok(u->queue))
+	    u->queue->n_lengths > MAX_QUEUE || !state_ok(u) || !unix_scm_queue_ok(u->queue) ||
+	    !unix_cred_ok(u))
 		return restore_plan_bad("files.img", "unix socket %llu: type %u, flags %s, state "
 					"%u, peer %llu, shutdown %u, %zu queued (from %zu "
-					"senders), %s, listener %llu, %s",
+					"senders), %s, listener %llu, %s%s",
 					(unsigned long long)u->ino, u->type, open_flags_words(u->flags).s, u->state,
 					(unsigned long long)u->peer, u->shutdown,
 					u->queue->n_lengths, u->queue->n_sources,
 					u->has_name ? "a bad or misplaced name" : "unnamed",
 					(unsigned long long)u->listener,
-					u->has_peer_name ? "connected by name" : "no peer name");
+					u->has_peer_name ? "connected by name" : "no peer name",
+					unix_cred_ok(u) ? "" : ", bad peer credentials");
 	why = sk_opts_bad(u->opts, u->n_opts, AF_UNIX);
 	if (why)
 		return restore_plan_bad("files.img", "unix socket %llu: %s",

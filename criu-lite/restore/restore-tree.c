@@ -193,7 +193,8 @@ static int check_maker(const struct restore_tree *t, uint32_t desc, size_t owner
 
 	do {
 		if (p0->fdesc[m].fe->type == FD_TYPE__FD_UNIX_SK) {
-			int ret = unix_check_maker(&t->ctx[owner].plan, m);
+			int ret = unix_check_maker(&t->ctx[owner].plan, m) ?:
+				  unix_cred_check(t, m, owner);
 
 			if (ret)
 				return ret;

@@ -188,6 +188,20 @@ static int timer_cmp(const void *a, const void *b)
 	return (x->t.id > y->t.id) - (x->t.id < y->t.id);
 }
 
+/* timer_getoverrun() gives the overrun count of the timer's last signal
+ * delivered; any timer_settime() makes it 0, and so does the restorer's
+ * arming: a count of the dumped timer that is not 0 can't come back.  (The
+ * count of a signal still pending is in no file or syscall's reach.) */
+static int check_overrun(pid_t pid, const struct posix_timer_state *s)
+{
+	if (!s->t.overrun)
+		return 0;
+	pr_err("pid %d: POSIX timer %d (signal %u): its last signal's overrun count "
+	       "(timer_getoverrun) is %d, which restore can't give back (an armed timer's is 0)\n",
+	       pid, s->t.id, s->signo, s->t.overrun);
+	return -EOPNOTSUPP;
+}
+
 int collect_posix_timers(struct parasite_ctl *ctl, pid_t pid, struct task_misc *m)
 {
 	struct parasite_posix_timer *t;
@@ -207,6 +221,8 @@ int collect_posix_timers(struct parasite_ctl *ctl, pid_t pid, struct task_misc *
 	for (size_t i = 0; !ret && i < m->nr_timers; i++)
 		m->timers[i].t = t[i];
 	free(t);
+	for (size_t i = 0; !ret && i < m->nr_timers; i++)
+		ret = check_overrun(pid, &m->timers[i]);
 	return ret;
 }
 
@@ -330,6 +346,9 @@ static int check_posix_timer(const char *img, const struct restore_plan *p,
 		return restore_plan_bad(img,
 					"POSIX timer %d signals tid %u, not a thread of pid %d",
 					e->id, e->notify_tid, p->pid);
+	if (e->overrun)
+		return restore_plan_bad(img, "POSIX timer %d: overrun count %d, which restore can't "
+					"give back", e->id, e->overrun);
 	if (e->interval_ns / NSEC_PER_SEC > INT32_MAX || e->value_ns / NSEC_PER_SEC > INT32_MAX)
 		return restore_plan_bad(img, "POSIX timer %d: %llu ns left, interval %llu ns",
 					e->id, (unsigned long long)e->value_ns,

@@ -1844,6 +1844,7 @@ run_bad_input() {
 	run_ns_bad_input
 	run_tty_bad_input
 	run_refusal_bad_input
+	run_silent_bad_input
 	run_tcp_bad_input
 	run_tcp_pair_bad_input
 	run_tcp_hosts_bad_input

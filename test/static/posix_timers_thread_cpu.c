@@ -4,14 +4,16 @@
  * values, notification with its thread), each has its interval back and
  * no more CPU time left than before, and the periodic ones fire again
  * with the right siginfo in the right thread once their thread runs.
- *   A  thread a's CPU clock, SIGRTMIN to thread a (SIGEV_THREAD_ID), every 4 ms
- *   B  thread b's CPU clock, SIGRTMIN+1 to the process (only b takes it), every 6 ms
+ *   A  thread a's CPU clock, SIGRTMIN to thread a (SIGEV_THREAD_ID), every 20 ms
+ *   B  thread b's CPU clock, SIGRTMIN+1 to the process (only b takes it), every 30 ms
  *   C  the main thread's CPU clock by its tid, SIGEV_NONE, in 1000 s
  * The workers wait on a semaphore (no CPU time, so their timers stand
  * still) but while main asks them to spin; they stop in their timer's
  * signal handler, just re-armed: a CPU timer that expired between two
  * ticks shows 1 ns left until its thread runs again, and would fire at
- * once on restore. */
+ * once on restore.  The periods are several ticks (4 ms at HZ=250) long:
+ * a signal delivered a period late has an overrun count, which a dump
+ * refuses (timer_getoverrun can't be restored). */
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -110,7 +112,7 @@ static void arm(int i, time_t value_s, long value_ms, long interval_ms)
 }
 
 /* Both workers spin until A and B fired FIRINGS more times each; a
- * worker that ran 2 s of CPU time (500 periods) without them fails. */
+ * worker that ran 2 s of CPU time (100 periods) without them fails. */
 static void check_firing(const char *when)
 {
 	int64_t cpu0[2], wall0 = test_now_ns();
@@ -198,8 +200,8 @@ int main(int argc, char **argv)
 	make(A, clock[A], SIGEV_THREAD_ID, SIGRTMIN);
 	make(B, clock[B], SIGEV_SIGNAL, SIGRTMIN + 1);
 	make(C, clock[C], SIGEV_NONE, 0);
-	arm(A, 0, 4, 4);
-	arm(B, 0, 6, 6);
+	arm(A, 0, 20, 20);
+	arm(B, 0, 30, 30);
 	arm(C, 1000, 0, 0);
 	check_firing("before the checkpoint");
 	proc_timers(list, sizeof(list));

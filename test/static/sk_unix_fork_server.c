@@ -1,7 +1,9 @@
 /* A forking server: the root listens, accepts, and hands each connection
  * to a worker it forks, which closes the listener; the root closes the
  * accepted socket.  One stream connection whose client is the root itself,
- * one seqpacket connection whose client is another child.  Bytes and
+ * one seqpacket connection whose client is another child (connected by the
+ * root before it forks that child: SO_PEERCRED names the root, which
+ * restore makes the connection in).  Bytes and
  * messages are queued both ways.  After the restore each worker reads its
  * client's bytes, checks its socket still has the listener's name and
  * answers; each client reads what its worker had queued and the answer;
@@ -184,7 +186,7 @@ int main(int argc, char **argv)
 {
 	pid_t pids[3];
 	char why[120] = "ok";
-	int k0, st;
+	int k0, k1, st;
 
 	test_init(argc, argv);
 	seed = test_seed();
@@ -196,19 +198,19 @@ int main(int argc, char **argv)
 	if (k0 < 0 || send_msgs(k0, 0, 0))
 		fail("the root's client: %s", strerror(errno));
 	pids[0] = serve(0);
+	k1 = dial(1);
+	if (k1 < 0)
+		fail("the child's client: %s", strerror(errno));
 	pids[1] = fork();
 	if (pids[1] == 0) {
-		int fd = dial(1);
-
 		close(k0);
 		close(conns[0].listener);
 		close(conns[1].listener);
-		if (fd < 0)
-			_exit(2);
-		client(1, fd);
+		client(1, k1);
 	}
 	if (pids[1] < 0)
 		fail("fork: %s", strerror(errno));
+	close(k1);
 	pids[2] = serve(1);
 	collect(3, "ready");
 	test_waitsig();

@@ -1,6 +1,8 @@
 /* A server and its client in two processes of a tree: the root listens on
- * an abstract name, its child connects, the root accepts; bytes are queued
- * both ways.  After the restore the child reads the root's bytes, checks
+ * an abstract name, connects a client it hands to its child, and accepts;
+ * bytes are queued both ways.  (The accepted socket's SO_PEERCRED names the
+ * root, which restore makes the connection in; one the child connected
+ * itself is refused: bad-input unix-peercred-child.)  After the restore the child reads the root's bytes, checks
  * that its peer is still the server's name, answers and reports; the root
  * reads the child's bytes and the answer, and a new client can still
  * connect to the listener. */
@@ -36,15 +38,12 @@ static int read_data(int fd, int dir)
 	return recv(fd, buf, LEN, MSG_WAITALL) == LEN && !memcmp(buf, want, LEN) ? 0 : -1;
 }
 
-static void child(void)
+static void child(int fd)
 {
 	char buf[LEN], why[120] = "ok", c;
 	struct sockaddr_un peer;
 	socklen_t plen = sizeof(peer);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, addr_len))
-		_exit(2);
 	data(buf, 1);
 	if (send(fd, buf, LEN, 0) != LEN || write(res_pipe[1], "r", 1) != 1 ||
 	    read(go_pipe[0], &c, 1) != 1)
@@ -65,7 +64,7 @@ static void child(void)
 int main(int argc, char **argv)
 {
 	char buf[LEN], why[120], c;
-	int l, acc, fd, st;
+	int l, acc, fd, cli, st;
 	pid_t pid;
 
 	test_init(argc, argv);
@@ -78,9 +77,13 @@ int main(int argc, char **argv)
 	if (l < 0 || bind(l, (struct sockaddr *)&addr, addr_len) || listen(l, 8) ||
 	    pipe(go_pipe) || pipe(res_pipe))
 		fail("listen: %s", strerror(errno));
+	cli = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cli < 0 || connect(cli, (struct sockaddr *)&addr, addr_len))
+		fail("connect: %s", strerror(errno));
 	pid = fork();
 	if (pid == 0)
-		child();
+		child(cli);
+	close(cli);
 	acc = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	data(buf, 0);
 	if (pid < 0 || acc < 0 || send(acc, buf, LEN, 0) != LEN || read(res_pipe[0], &c, 1) != 1)
