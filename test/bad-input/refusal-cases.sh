@@ -207,6 +207,20 @@ case_fd_table_shared() {
 	refused $? "pid $TPID" "pid $child" "fd table" && target_intact
 }
 
+# A child whose main thread exited (pthread_exit) while another runs:
+# /proc calls it a zombie, but it is not one to restore as such (it was
+# dumped as one, its running thread lost).  Refused naming its pid and
+# why; the target runs on.
+case_zombie_leader() {
+	local child
+
+	target_up "$BUILD/bad-input/zombie_leader" || return 1
+	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $child" "exited its main thread" && target_intact
+}
+
 run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
@@ -221,4 +235,5 @@ run_refusal_bad_input() {
 	bad_case fown-outside case_fown_outside
 	bad_case fown-thread-other case_fown_thread_other
 	bad_case fd-table-shared case_fd_table_shared
+	bad_case zombie-leader case_zombie_leader
 }
