@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@
 #include "words.h"
 
 #define DELETED_SUFFIX " (deleted)"
+/* ipc/mqueue.c: the mqueue file system's magic, in no uapi header. */
+#define MQUEUE_MAGIC 0x19800202
 #define OPEN_ALLOWED                                                                            \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | KERNEL_O_LARGEFILE | \
 	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_ASYNC | KERNEL_O_TMPFILE_BIT)
@@ -66,6 +69,22 @@ static void tree_path(const struct files_dump *d, const char *link, char *buf, s
 		snprintf(buf, len, "/proc/%d/root%s", d->pid, link);
 	else
 		snprintf(buf, len, "%s", link);
+}
+
+/* A POSIX message queue's fd links to "/NAME", a path of the mqueue
+ * file system no open(2) reaches ("/NAME (deleted)" once unlinked, and
+ * its read(2) gives a status line): say what it is. */
+static int refuse_mqueue(struct files_dump *d, const struct fd_parms *p)
+{
+	struct statfs fs;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", d->pid, p->fd);
+	if (statfs(path, &fs) || fs.f_type != MQUEUE_MAGIC)
+		return 0;
+	pr_err("pid %d fd %d: %s is a POSIX message queue (mq_open): not supported\n", d->pid,
+	       p->fd, p->link);
+	return -EOPNOTSUPP;
 }
 
 static int check_path(struct files_dump *d, const struct fd_parms *p)
@@ -177,6 +196,9 @@ static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 
 	if (!path)
 		return -ENOMEM;
+	ret = refuse_mqueue(d, p);
+	if (ret)
+		return ret;
 	if (is_deleted(p)) {
 		path[strlen(path) - strlen(DELETED_SUFFIX)] = '\0';
 		ret = dump_ghost(d, p, &g, &c, &a);

@@ -221,6 +221,15 @@ case_zombie_leader() {
 	refused $? "pid $child" "exited its main thread" && target_intact
 }
 
+# A POSIX message queue (its fd links to "/NAME" of the mqueue file
+# system): refused naming fd 5 and the kind, not as a path gone.
+case_mqueue_fd() {
+	target_up "$BUILD/bad-input/mqueue_fd" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "a POSIX message queue" && no_word "path" && target_intact
+}
+
 run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
@@ -236,4 +245,5 @@ run_refusal_bad_input() {
 	bad_case fown-thread-other case_fown_thread_other
 	bad_case fd-table-shared case_fd_table_shared
 	bad_case zombie-leader case_zombie_leader
+	bad_case mqueue-fd case_mqueue_fd
 }
