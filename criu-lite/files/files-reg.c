@@ -498,6 +498,24 @@ static int ghost_create(struct task_files *tf, uint32_t desc)
 	return fd;
 }
 
+/* Another description of the deleted file ANCHOR holds, with FLAGS.  A
+ * reopen through /proc/self/fd can't keep O_NOFOLLOW (the link is one),
+ * which shm_open gives every fd: open it by its file handle instead, on
+ * file systems that have them (tmpfs, ext4...). */
+static int ghost_reopen(int anchor, uint32_t flags)
+{
+	union {
+		struct file_handle h;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} fh = { .h.handle_bytes = MAX_HANDLE_SZ };
+	int mnt, fd;
+
+	if (!(flags & O_NOFOLLOW) || name_to_handle_at(anchor, "", &fh.h, &mnt, AT_EMPTY_PATH))
+		return task_reopen(anchor, flags);
+	fd = open_by_handle_at(anchor, &fh.h, (flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY);
+	return fd >= 0 ? fd : task_reopen(anchor, flags);
+}
+
 static int ghost_open(struct task_files *tf, uint32_t desc)
 {
 	const RegFileEntry *r = tf->plan->fdesc[desc].fe->reg;
@@ -510,7 +528,7 @@ static int ghost_open(struct task_files *tf, uint32_t desc)
 		if (created < 0)
 			return created;
 	}
-	tmp = task_reopen(anchor, reopen_flags(r));
+	tmp = ghost_reopen(anchor, reopen_flags(r));
 	if (tmp < 0)
 		tmp = task_files_err(tf, desc, "can't open deleted file %s again: %s", r->path,
 				     strerror(errno));
