@@ -6,7 +6,10 @@
  * deleted file too, made again with O_TMPFILE in DIR: still linkable, and
  * its O_TMPFILE description has its flags back.  Files under /proc/PID/
  * of a process of the tree are opened once every process exists, in the
- * tree's /proc.  Never writes to a file that still has a name. */
+ * tree's /proc.  A directory or character device node removed while open
+ * is made again at its path (mkdir, mknod) with its owner, mode and
+ * times, reopened and removed again (refused if the path is taken).
+ * Never writes to a file that still has a name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -45,7 +48,8 @@ static bool is_deleted(const struct fd_parms *p)
 {
 	size_t n = strlen(p->link), s = strlen(DELETED_SUFFIX);
 
-	return S_ISREG(p->st.st_mode) && p->st.st_nlink == 0 && n > s &&
+	return (S_ISREG(p->st.st_mode) || S_ISDIR(p->st.st_mode) || S_ISCHR(p->st.st_mode)) &&
+	       p->st.st_nlink == 0 && n > s &&
 	       !strcmp(p->link + n - s, DELETED_SUFFIX);
 }
 
@@ -98,7 +102,8 @@ static int check_path(struct files_dump *d, const struct fd_parms *p)
 	err = ret ? errno : 0;
 
 	if (strstr(p->link, DELETED_SUFFIX) && !is_deleted(p)) {
-		pr_err("pid %d fd %d: %s is deleted; only deleted regular files are supported\n",
+		pr_err("pid %d fd %d: %s is deleted; only deleted regular files, directories and "
+		       "character devices are supported\n",
 		       d->pid, p->fd, p->link);
 		return -EOPNOTSUPP;
 	}
@@ -119,7 +124,9 @@ static int check_path(struct files_dump *d, const struct fd_parms *p)
 }
 
 /* The contents of a deleted file, read through a new open of it (a copy
- * of the task's fd would share, and move, its position). */
+ * of the task's fd would share, and move, its position).  A removed
+ * directory (empty) or device node has none: its first description
+ * carries its owner and times instead. */
 static int dump_ghost(struct files_dump *d, const struct fd_parms *p, GhostFileEntry *g,
 		      FileContents *c, InodeAttrsEntry *a)
 {
@@ -133,6 +140,10 @@ static int dump_ghost(struct files_dump *d, const struct fd_parms *p, GhostFileE
 	g->perm = p->st.st_mode & 07777;
 	if (!first)
 		return 0;
+	files_inode_attrs(a, &p->st);
+	g->attrs = a;
+	if (!S_ISREG(p->st.st_mode))
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", d->pid, p->fd);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0) {
@@ -143,8 +154,6 @@ static int dump_ghost(struct files_dump *d, const struct fd_parms *p, GhostFileE
 	ret = files_data_save_contents(d, fd, p->st.st_size, c, what);
 	close(fd);
 	g->contents = c;
-	files_inode_attrs(a, &p->st);
-	g->attrs = a;
 	return ret;
 }
 
@@ -304,14 +313,16 @@ static int reg_validate(const FileEntry *f, uint64_t data_size)
 	g = r->ghost;
 	if (!g)
 		return 0;
-	if (r->mode != S_IFREG || !g->id || (g->perm & ~07777))
-		return restore_plan_bad("files.img", "deleted file %s: mode 0%o, perm 0%o, id %u",
-					r->path, r->mode, g->perm, g->id);
-	if (!g->contents)
+	if ((r->mode != S_IFREG && r->mode != S_IFDIR && r->mode != S_IFCHR) || !g->id ||
+	    (g->perm & ~07777) || (r->mode != S_IFREG && g->contents))
+		return restore_plan_bad("files.img", "deleted file %s: mode 0%o, perm 0%o, id %u%s",
+					r->path, r->mode, g->perm, g->id,
+					g->contents && r->mode != S_IFREG ? ", contents" : "");
+	if (!g->contents && (r->mode == S_IFREG || !g->attrs))
 		return 0;
 	if (files_inode_attrs_validate(r->path, g->attrs))
 		return -EINVAL;
-	return files_contents_validate(r->path, g->contents, data_size);
+	return g->contents ? files_contents_validate(r->path, g->contents, data_size) : 0;
 }
 
 static uint64_t reg_obj_key(const FileEntry *f)
@@ -321,7 +332,9 @@ static uint64_t reg_obj_key(const FileEntry *f)
 
 static bool reg_obj_carrier(const FileEntry *f)
 {
-	return f->reg->ghost && f->reg->ghost->contents;
+	const GhostFileEntry *g = f->reg->ghost;
+
+	return g && (g->contents || (f->reg->mode != S_IFREG && g->attrs));
 }
 
 static int access_mode(uint32_t flags)
@@ -461,6 +474,30 @@ static int tmpfile_create(struct task_files *tf, uint32_t desc, bool want)
 	return fd;
 }
 
+/* A removed directory or device node made again at its path, with its
+ * owner, permissions and times, held by an O_PATH fd, and removed. */
+static int ghost_node_create(struct task_files *tf, uint32_t desc, const RegFileEntry *r)
+{
+	bool dir = r->mode == S_IFDIR;
+	int fd, ret;
+
+	ret = dir ? mkdir(r->path, 0700) : mknod(r->path, S_IFCHR | 0600, r->rdev);
+	if (ret)
+		return task_files_err(tf, desc, "can't make removed %s %s again: %s",
+				      dir ? "directory" : "device node", r->path, strerror(errno));
+	fd = open(r->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		ret = task_files_err(tf, desc, "can't open %s: %s", r->path, strerror(errno));
+	else
+		ret = task_inode_attrs_set_path(tf, r->path, r->ghost->attrs, r->ghost->perm);
+	if ((dir ? rmdir(r->path) : unlink(r->path)) && !ret)
+		ret = task_files_err(tf, desc, "can't remove %s again: %s", r->path,
+				     strerror(errno));
+	if (ret && fd >= 0)
+		close(fd);
+	return ret ?: fd;
+}
+
 /* Creates the deleted file again under its old name (or, if that is taken
  * now, as an unnamed file in its directory), fills it, unlinks it. */
 static int ghost_create(struct task_files *tf, uint32_t desc)
@@ -475,6 +512,8 @@ static int ghost_create(struct task_files *tf, uint32_t desc)
 		return -ENOMEM;
 	if (object_is_tmpfile(tf->plan, desc))
 		return tmpfile_create(tf, desc, false);
+	if (r->mode != S_IFREG)
+		return ghost_node_create(tf, desc, r);
 	fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == EEXIST) {
 		named = false;
