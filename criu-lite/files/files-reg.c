@@ -101,6 +101,12 @@ static int check_path(struct files_dump *d, const struct fd_parms *p)
 	ret = (p->flags & O_NOFOLLOW) ? lstat(path, &now) : stat(path, &now);
 	err = ret ? errno : 0;
 
+	if (strstr(p->link, DELETED_SUFFIX) && !is_deleted(p) && p->st.st_nlink) {
+		pr_err("pid %d fd %d: %s had its name removed, but %lu other hard links to the "
+		       "file remain, which lmproc can't find: not supported\n",
+		       d->pid, p->fd, p->link, (unsigned long)p->st.st_nlink);
+		return -EOPNOTSUPP;
+	}
 	if (strstr(p->link, DELETED_SUFFIX) && !is_deleted(p)) {
 		pr_err("pid %d fd %d: %s is deleted; only deleted regular files, directories and "
 		       "character devices are supported\n",

@@ -230,6 +230,16 @@ case_mqueue_fd() {
 	refused $? "$TPID" "fd 5" "a POSIX message queue" && no_word "path" && target_intact
 }
 
+# A file unlinked by one name while another hard link remains: refused
+# naming fd 5 and the remaining link, not as a deleted file of another
+# type.
+case_link_remaining() {
+	target_up "$BUILD/bad-input/link_remaining" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "1 other hard links" && no_word "only deleted" && target_intact
+}
+
 run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
@@ -246,4 +256,5 @@ run_refusal_bad_input() {
 	bad_case fd-table-shared case_fd_table_shared
 	bad_case zombie-leader case_zombie_leader
 	bad_case mqueue-fd case_mqueue_fd
+	bad_case link-remaining case_link_remaining
 }
