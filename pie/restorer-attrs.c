@@ -5,6 +5,7 @@
  * allocation, no globals, results only through struct restorer_args. */
 #include <stdint.h>
 #include <linux/errno.h>
+#include <linux/ioprio.h>
 #include <linux/prctl.h>
 
 #include "pie-syscall.h"
@@ -62,6 +63,10 @@ long rst_thread_attrs(struct restorer_thread *t)
 	ret = sys_prctl(PR_SET_TIMERSLACK, at->timerslack_ns, 0, 0, 0);
 	if (ret)
 		return tfail(t, RST_STEP_TIMERSLACK, at->timerslack_ns, ret);
+	/* Also when none was set: a fork inherits lmproc's (ionice lmproc). */
+	ret = sys_ioprio_set(IOPRIO_WHO_PROCESS, 0, at->ioprio);
+	if (ret)
+		return tfail(t, RST_STEP_IOPRIO, at->ioprio, ret);
 	if (at->no_new_privs) {
 		ret = sys_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 		if (ret)

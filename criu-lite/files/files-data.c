@@ -216,6 +216,21 @@ static struct timespec ns_to_ts(int64_t ns)
 	return ts;
 }
 
+/* The same by PATH, for a node no fd may be opened on (a device). */
+int task_inode_attrs_set_path(struct task_files *tf, const char *path, const InodeAttrsEntry *a,
+			      int perm)
+{
+	struct timespec ts[2] = {ns_to_ts(a->atime_ns), ns_to_ts(a->mtime_ns)};
+
+	if (lchown(path, a->uid, a->gid) || fchmodat(AT_FDCWD, path, perm, 0) ||
+	    utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW)) {
+		snprintf(tf->err, tf->len, "%s: can't give it owner %u:%u, mode 0%o and times: %s",
+			 path, a->uid, a->gid, perm, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int task_inode_attrs_set(struct task_files *tf, int fd, const InodeAttrsEntry *a, bool owner,
 			 int perm, const char *what)
 {

@@ -6,7 +6,10 @@
  * deleted file too, made again with O_TMPFILE in DIR: still linkable, and
  * its O_TMPFILE description has its flags back.  Files under /proc/PID/
  * of a process of the tree are opened once every process exists, in the
- * tree's /proc.  Never writes to a file that still has a name. */
+ * tree's /proc.  A directory or character device node removed while open
+ * is made again at its path (mkdir, mknod) with its owner, mode and
+ * times, reopened and removed again (refused if the path is taken).
+ * Never writes to a file that still has a name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -25,6 +29,8 @@
 #include "words.h"
 
 #define DELETED_SUFFIX " (deleted)"
+/* ipc/mqueue.c: the mqueue file system's magic, in no uapi header. */
+#define MQUEUE_MAGIC 0x19800202
 #define OPEN_ALLOWED                                                                            \
 	(O_ACCMODE | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | KERNEL_O_LARGEFILE | \
 	 O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_ASYNC | KERNEL_O_TMPFILE_BIT)
@@ -42,7 +48,8 @@ static bool is_deleted(const struct fd_parms *p)
 {
 	size_t n = strlen(p->link), s = strlen(DELETED_SUFFIX);
 
-	return S_ISREG(p->st.st_mode) && p->st.st_nlink == 0 && n > s &&
+	return (S_ISREG(p->st.st_mode) || S_ISDIR(p->st.st_mode) || S_ISCHR(p->st.st_mode)) &&
+	       p->st.st_nlink == 0 && n > s &&
 	       !strcmp(p->link + n - s, DELETED_SUFFIX);
 }
 
@@ -68,6 +75,22 @@ static void tree_path(const struct files_dump *d, const char *link, char *buf, s
 		snprintf(buf, len, "%s", link);
 }
 
+/* A POSIX message queue's fd links to "/NAME", a path of the mqueue
+ * file system no open(2) reaches ("/NAME (deleted)" once unlinked, and
+ * its read(2) gives a status line): say what it is. */
+static int refuse_mqueue(struct files_dump *d, const struct fd_parms *p)
+{
+	struct statfs fs;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", d->pid, p->fd);
+	if (statfs(path, &fs) || fs.f_type != MQUEUE_MAGIC)
+		return 0;
+	pr_err("pid %d fd %d: %s is a POSIX message queue (mq_open): not supported\n", d->pid,
+	       p->fd, p->link);
+	return -EOPNOTSUPP;
+}
+
 static int check_path(struct files_dump *d, const struct fd_parms *p)
 {
 	char path[PATH_MAX + 64];
@@ -78,8 +101,15 @@ static int check_path(struct files_dump *d, const struct fd_parms *p)
 	ret = (p->flags & O_NOFOLLOW) ? lstat(path, &now) : stat(path, &now);
 	err = ret ? errno : 0;
 
+	if (strstr(p->link, DELETED_SUFFIX) && !is_deleted(p) && p->st.st_nlink) {
+		pr_err("pid %d fd %d: %s had its name removed, but %lu other hard links to the "
+		       "file remain, which lmproc can't find: not supported\n",
+		       d->pid, p->fd, p->link, (unsigned long)p->st.st_nlink);
+		return -EOPNOTSUPP;
+	}
 	if (strstr(p->link, DELETED_SUFFIX) && !is_deleted(p)) {
-		pr_err("pid %d fd %d: %s is deleted; only deleted regular files are supported\n",
+		pr_err("pid %d fd %d: %s is deleted; only deleted regular files, directories and "
+		       "character devices are supported\n",
 		       d->pid, p->fd, p->link);
 		return -EOPNOTSUPP;
 	}
@@ -100,7 +130,9 @@ static int check_path(struct files_dump *d, const struct fd_parms *p)
 }
 
 /* The contents of a deleted file, read through a new open of it (a copy
- * of the task's fd would share, and move, its position). */
+ * of the task's fd would share, and move, its position).  A removed
+ * directory (empty) or device node has none: its first description
+ * carries its owner and times instead. */
 static int dump_ghost(struct files_dump *d, const struct fd_parms *p, GhostFileEntry *g,
 		      FileContents *c, InodeAttrsEntry *a)
 {
@@ -114,6 +146,10 @@ static int dump_ghost(struct files_dump *d, const struct fd_parms *p, GhostFileE
 	g->perm = p->st.st_mode & 07777;
 	if (!first)
 		return 0;
+	files_inode_attrs(a, &p->st);
+	g->attrs = a;
+	if (!S_ISREG(p->st.st_mode))
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", d->pid, p->fd);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0) {
@@ -124,8 +160,6 @@ static int dump_ghost(struct files_dump *d, const struct fd_parms *p, GhostFileE
 	ret = files_data_save_contents(d, fd, p->st.st_size, c, what);
 	close(fd);
 	g->contents = c;
-	files_inode_attrs(a, &p->st);
-	g->attrs = a;
 	return ret;
 }
 
@@ -177,6 +211,9 @@ static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 
 	if (!path)
 		return -ENOMEM;
+	ret = refuse_mqueue(d, p);
+	if (ret)
+		return ret;
 	if (is_deleted(p)) {
 		path[strlen(path) - strlen(DELETED_SUFFIX)] = '\0';
 		ret = dump_ghost(d, p, &g, &c, &a);
@@ -282,14 +319,16 @@ static int reg_validate(const FileEntry *f, uint64_t data_size)
 	g = r->ghost;
 	if (!g)
 		return 0;
-	if (r->mode != S_IFREG || !g->id || (g->perm & ~07777))
-		return restore_plan_bad("files.img", "deleted file %s: mode 0%o, perm 0%o, id %u",
-					r->path, r->mode, g->perm, g->id);
-	if (!g->contents)
+	if ((r->mode != S_IFREG && r->mode != S_IFDIR && r->mode != S_IFCHR) || !g->id ||
+	    (g->perm & ~07777) || (r->mode != S_IFREG && g->contents))
+		return restore_plan_bad("files.img", "deleted file %s: mode 0%o, perm 0%o, id %u%s",
+					r->path, r->mode, g->perm, g->id,
+					g->contents && r->mode != S_IFREG ? ", contents" : "");
+	if (!g->contents && (r->mode == S_IFREG || !g->attrs))
 		return 0;
 	if (files_inode_attrs_validate(r->path, g->attrs))
 		return -EINVAL;
-	return files_contents_validate(r->path, g->contents, data_size);
+	return g->contents ? files_contents_validate(r->path, g->contents, data_size) : 0;
 }
 
 static uint64_t reg_obj_key(const FileEntry *f)
@@ -299,7 +338,9 @@ static uint64_t reg_obj_key(const FileEntry *f)
 
 static bool reg_obj_carrier(const FileEntry *f)
 {
-	return f->reg->ghost && f->reg->ghost->contents;
+	const GhostFileEntry *g = f->reg->ghost;
+
+	return g && (g->contents || (f->reg->mode != S_IFREG && g->attrs));
 }
 
 static int access_mode(uint32_t flags)
@@ -439,6 +480,30 @@ static int tmpfile_create(struct task_files *tf, uint32_t desc, bool want)
 	return fd;
 }
 
+/* A removed directory or device node made again at its path, with its
+ * owner, permissions and times, held by an O_PATH fd, and removed. */
+static int ghost_node_create(struct task_files *tf, uint32_t desc, const RegFileEntry *r)
+{
+	bool dir = r->mode == S_IFDIR;
+	int fd, ret;
+
+	ret = dir ? mkdir(r->path, 0700) : mknod(r->path, S_IFCHR | 0600, r->rdev);
+	if (ret)
+		return task_files_err(tf, desc, "can't make removed %s %s again: %s",
+				      dir ? "directory" : "device node", r->path, strerror(errno));
+	fd = open(r->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		ret = task_files_err(tf, desc, "can't open %s: %s", r->path, strerror(errno));
+	else
+		ret = task_inode_attrs_set_path(tf, r->path, r->ghost->attrs, r->ghost->perm);
+	if ((dir ? rmdir(r->path) : unlink(r->path)) && !ret)
+		ret = task_files_err(tf, desc, "can't remove %s again: %s", r->path,
+				     strerror(errno));
+	if (ret && fd >= 0)
+		close(fd);
+	return ret ?: fd;
+}
+
 /* Creates the deleted file again under its old name (or, if that is taken
  * now, as an unnamed file in its directory), fills it, unlinks it. */
 static int ghost_create(struct task_files *tf, uint32_t desc)
@@ -453,6 +518,8 @@ static int ghost_create(struct task_files *tf, uint32_t desc)
 		return -ENOMEM;
 	if (object_is_tmpfile(tf->plan, desc))
 		return tmpfile_create(tf, desc, false);
+	if (r->mode != S_IFREG)
+		return ghost_node_create(tf, desc, r);
 	fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == EEXIST) {
 		named = false;
@@ -476,6 +543,24 @@ static int ghost_create(struct task_files *tf, uint32_t desc)
 	return fd;
 }
 
+/* Another description of the deleted file ANCHOR holds, with FLAGS.  A
+ * reopen through /proc/self/fd can't keep O_NOFOLLOW (the link is one),
+ * which shm_open gives every fd: open it by its file handle instead, on
+ * file systems that have them (tmpfs, ext4...). */
+static int ghost_reopen(int anchor, uint32_t flags)
+{
+	union {
+		struct file_handle h;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} fh = { .h.handle_bytes = MAX_HANDLE_SZ };
+	int mnt, fd;
+
+	if (!(flags & O_NOFOLLOW) || name_to_handle_at(anchor, "", &fh.h, &mnt, AT_EMPTY_PATH))
+		return task_reopen(anchor, flags);
+	fd = open_by_handle_at(anchor, &fh.h, (flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOCTTY);
+	return fd >= 0 ? fd : task_reopen(anchor, flags);
+}
+
 static int ghost_open(struct task_files *tf, uint32_t desc)
 {
 	const RegFileEntry *r = tf->plan->fdesc[desc].fe->reg;
@@ -488,7 +573,7 @@ static int ghost_open(struct task_files *tf, uint32_t desc)
 		if (created < 0)
 			return created;
 	}
-	tmp = task_reopen(anchor, reopen_flags(r));
+	tmp = ghost_reopen(anchor, reopen_flags(r));
 	if (tmp < 0)
 		tmp = task_files_err(tf, desc, "can't open deleted file %s again: %s", r->path,
 				     strerror(errno));

@@ -250,6 +250,8 @@ int files_inode_attrs_validate(const char *what, const InodeAttrsEntry *a);
 /* Once FD's file is filled: with OWNER its uid and gid, then PERM (if not
  * -1; after the chown, which clears set-id bits), then A's times (last:
  * each of the others moves only ctime). */
+int task_inode_attrs_set_path(struct task_files *tf, const char *path, const InodeAttrsEntry *a,
+			      int perm);
 int task_inode_attrs_set(struct task_files *tf, int fd, const InodeAttrsEntry *a, bool owner,
 			 int perm, const char *what);
 

@@ -94,6 +94,7 @@ static const char *const step_what[] = {
     [RST_STEP_SCHED] = "setting the scheduling policy",
     [RST_STEP_AFFINITY] = "setting the CPU affinity",
     [RST_STEP_TIMERSLACK] = "setting the timer slack",
+    [RST_STEP_IOPRIO] = "setting the I/O priority",
     [RST_STEP_NO_NEW_PRIVS] = "setting no_new_privs",
     [RST_STEP_PDEATHSIG] = "setting the parent-death signal",
     [RST_STEP_RLIMIT] = "setting rlimit",

@@ -169,6 +169,28 @@ static struct pstree_item *add_item(struct pstree *t, pid_t pid, int parent)
 }
 
 /* ids as they are now that the process (or its parent) is frozen. */
+/* How long a zombie's threads may take to go once its group is exiting
+ * (each leaves Threads: as the kernel releases it). */
+#define GROUP_EXIT_PASSES 200
+#define GROUP_EXIT_NAP_US 1000
+
+/* A main thread that exited (pthread_exit) leaves its process a zombie in
+ * /proc while the other threads run on: no zombie to record, and ptrace
+ * can't seize it.  PS is PID's status, re-read while threads remain. */
+static int refuse_zombie_leader(pid_t pid, struct proc_status *ps)
+{
+	for (int i = 0; ps->threads > 1 && i < GROUP_EXIT_PASSES; i++) {
+		usleep(GROUP_EXIT_NAP_US);
+		if (proc_read_status(pid, ps) || ps->state != 'Z')
+			return 0;
+	}
+	if (ps->threads <= 1)
+		return 0;
+	pr_err("pid %d (%s) has exited its main thread, %d other threads run on: not supported\n",
+	       pid, ps->comm, ps->threads - 1);
+	return -EOPNOTSUPP;
+}
+
 static int read_ids(struct pstree_item *it)
 {
 	struct proc_status ps;
@@ -185,8 +207,10 @@ static int read_ids(struct pstree_item *it)
 	if (st.state == 'Z') {
 		it->zombie = true;
 		it->exit_status = st.exit_code;
-		if (!proc_read_status(it->pid, &ps))
-			snprintf(it->comm, sizeof(it->comm), "%s", ps.comm);
+		if (proc_read_status(it->pid, &ps))
+			return 0;
+		snprintf(it->comm, sizeof(it->comm), "%s", ps.comm);
+		return refuse_zombie_leader(it->pid, &ps);
 	}
 	return 0;
 }
@@ -331,7 +355,12 @@ int seize_tree(pid_t root, struct pstree *t)
 		return -ENOMEM;
 	ret = seize_task(root, &it->task);
 	if (ret) {
-		if (ret == -ESRCH)
+		struct proc_status ps;
+
+		if (ret == -ESRCH && !proc_read_status(root, &ps) && ps.state == 'Z' &&
+		    refuse_zombie_leader(root, &ps))
+			ret = -EOPNOTSUPP;
+		else if (ret == -ESRCH)
 			pr_err("pid %d exited while being seized\n", root);
 		t->nr = 0;
 		return ret;

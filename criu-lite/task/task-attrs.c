@@ -4,12 +4,13 @@
  * signal, the audit loginuid and sessionid and the membarrier
  * registrations; per thread
  * the scheduling policy, priority and nice, CPU affinity, timer slack,
- * parent-death signal and no_new_privs.  Dump reads them from /proc and
+ * I/O priority (ioprio_get), parent-death signal and no_new_privs.  Dump reads them from /proc and
  * sched_*(2) from outside, and through the parasite where only the task
  * can say; restore validates them, refuses what lmproc itself may not
  * set, and passes them to the restorer (pie/restorer-attrs.c). */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ioprio.h>
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <signal.h>
@@ -247,6 +248,21 @@ static int read_sched(pid_t tid, ThreadAttrsEntry *e)
 	return 0;
 }
 
+/* An I/O priority only once one was set (ionice): IOPRIO_CLASS_NONE, 0,
+ * follows the nice value and is what a new thread has. */
+static int read_ioprio(pid_t tid, ThreadAttrsEntry *e)
+{
+	long prio = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, tid);
+
+	if (prio < 0) {
+		pr_perror("Can't read the I/O priority of thread %d", tid);
+		return -errno;
+	}
+	e->has_ioprio = prio != 0;
+	e->ioprio = prio;
+	return 0;
+}
+
 int dump_thread_attrs(pid_t pid, pid_t tid, ThreadCoreEntry *tc,
 		      const struct parasite_thread_state *ts)
 {
@@ -263,6 +279,8 @@ int dump_thread_attrs(pid_t pid, pid_t tid, ThreadCoreEntry *tc,
 	ret = read_no_new_privs(pid, tid, &s->e.no_new_privs);
 	if (!ret)
 		ret = read_sched(tid, &s->e);
+	if (!ret)
+		ret = read_ioprio(tid, &s->e);
 	if (ret)
 		return ret;
 	/* The raw call says how many bytes of mask the kernel has. */
@@ -351,6 +369,10 @@ int check_thread_attrs(const char *img, const ThreadCoreEntry *tc)
 	if (!any_cpu || e->cpu_affinity.len > RESTORER_CPUMASK_BYTES)
 		return restore_plan_bad(img, "thread %u: CPU affinity of %zu bytes, %s", tc->tid,
 					e->cpu_affinity.len, any_cpu ? "too long" : "no CPU");
+	if (e->has_ioprio && (IOPRIO_PRIO_CLASS(e->ioprio) == IOPRIO_CLASS_NONE ||
+			      IOPRIO_PRIO_CLASS(e->ioprio) > IOPRIO_CLASS_IDLE ||
+			      e->ioprio >> IOPRIO_CLASS_SHIFT > IOPRIO_CLASS_IDLE))
+		return restore_plan_bad(img, "thread %u: I/O priority 0x%x", tc->tid, e->ioprio);
 	/* Real-time threads have no slack (sched_setattr sets it to 0). */
 	if (e->pdeathsig > 64 || (!e->timerslack_ns && !is_rt(e->sched_policy)))
 		return restore_plan_bad(img, "thread %u: parent-death signal %u, timer slack %llu",
@@ -546,6 +568,7 @@ void fill_thread_attrs(const ThreadCoreEntry *tc, struct restorer_thread *t)
 	    .priority = e->sched_priority,
 	};
 	at->timerslack_ns = e->timerslack_ns;
+	at->ioprio = e->has_ioprio ? e->ioprio : 0;
 	at->pdeathsig = e->pdeathsig;
 	at->no_new_privs = e->no_new_privs;
 	at->cpumask_len = e->cpu_affinity.len;

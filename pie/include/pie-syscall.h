@@ -85,6 +85,7 @@ static inline long sys_call6(long nr, long a1, long a2, long a3, long a4, long a
 #define sys_capget(h, d) SYS2(__NR_capget, h, d)
 #define sys_sched_setattr(p, a, f) SYS3(__NR_sched_setattr, p, a, f)
 #define sys_sched_setaffinity(p, l, m) SYS3(__NR_sched_setaffinity, p, l, m)
+#define sys_ioprio_set(w, p, v) SYS3(__NR_ioprio_set, w, p, v)
 
 /* Freestanding code still gets memset/memcpy calls from the compiler. */
 static inline void pie_memset(void *d, int c, unsigned long n)

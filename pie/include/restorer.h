@@ -67,6 +67,7 @@ enum restorer_step {
 	RST_STEP_SCHED,
 	RST_STEP_AFFINITY,
 	RST_STEP_TIMERSLACK,
+	RST_STEP_IOPRIO,
 	RST_STEP_NO_NEW_PRIVS,
 	RST_STEP_PDEATHSIG,
 	RST_STEP_RLIMIT,
@@ -231,7 +232,7 @@ struct restorer_thread_attrs {
 	uint32_t pdeathsig;
 	uint32_t no_new_privs;
 	uint32_t cpumask_len;
-	uint32_t pad;
+	uint32_t ioprio; /* 0: none set (IOPRIO_CLASS_NONE) */
 	uint8_t cpumask[RESTORER_CPUMASK_BYTES];
 };
 

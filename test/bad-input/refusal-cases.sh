@@ -259,6 +259,39 @@ case_fd_table_shared() {
 	refused $? "pid $TPID" "pid $child" "fd table" && target_intact
 }
 
+# A child whose main thread exited (pthread_exit) while another runs:
+# /proc calls it a zombie, but it is not one to restore as such (it was
+# dumped as one, its running thread lost).  Refused naming its pid and
+# why; the target runs on.
+case_zombie_leader() {
+	local child
+
+	target_up "$BUILD/bad-input/zombie_leader" || return 1
+	read -r child <"$DD/child.pid" || { REASON="no child pid"; return 1; }
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "pid $child" "exited its main thread" && target_intact
+}
+
+# A POSIX message queue (its fd links to "/NAME" of the mqueue file
+# system): refused naming fd 5 and the kind, not as a path gone.
+case_mqueue_fd() {
+	target_up "$BUILD/bad-input/mqueue_fd" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "a POSIX message queue" && no_word "path" && target_intact
+}
+
+# A file unlinked by one name while another hard link remains: refused
+# naming fd 5 and the remaining link, not as a deleted file of another
+# type.
+case_link_remaining() {
+	target_up "$BUILD/bad-input/link_remaining" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	refused $? "$TPID" "fd 5" "1 other hard links" && no_word "only deleted" && target_intact
+}
+
 run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
@@ -278,4 +311,7 @@ run_refusal_bad_input() {
 	bad_case fown-outside case_fown_outside
 	bad_case fown-thread-other case_fown_thread_other
 	bad_case fd-table-shared case_fd_table_shared
+	bad_case zombie-leader case_zombie_leader
+	bad_case mqueue-fd case_mqueue_fd
+	bad_case link-remaining case_link_remaining
 }
