@@ -99,4 +99,11 @@ int task_close_fd(struct parasite_ctl *ctl, int32_t *fd);
  * signals: the last step of a cure. */
 int task_restore(struct parasite_ctl *ctl);
 
+/* sigframe.c: the frame the parasite returns through if lmproc goes
+ * away (struct parasite_sigframe, then the FPU state), in a buffer of
+ * *LEN bytes to free; parasite_frame_place() points it at the address
+ * AT where the task sees it. */
+int parasite_frame_build(const struct parasite_ctl *ctl, void **frame, size_t *len);
+void parasite_frame_place(void *frame, unsigned long at);
+
 #endif
