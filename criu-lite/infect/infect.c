@@ -215,6 +215,8 @@ static int start_daemon(struct parasite_ctl *ctl)
 	regs.eflags &= ~(EFLAGS_TF | EFLAGS_DF | EFLAGS_AC);
 	ret = task_set_regs(ctl, &regs);
 	if (!ret)
+		ret = task_block_signals(ctl);
+	if (!ret)
 		ret = task_resume(ctl);
 	if (!ret)
 		ctl->state = TASK_IN_PARASITE;
@@ -656,7 +658,9 @@ int parasite_vmsplice(struct parasite_ctl *ctl, int pipe_wr, const struct iovec 
 }
 
 /* FINI: the parasite answers, closes its fds (lmproc sees the socket's
- * end) and traps; the task then sits in the trap's signal-delivery stop. */
+ * end) and traps; the task gets its own registers back at once and is
+ * parked (parasite-syscall.c): lmproc's death from there on leaves only
+ * the mapping. */
 static int stop_daemon(struct parasite_ctl *ctl)
 {
 	struct user_regs_struct regs;
@@ -677,6 +681,10 @@ static int stop_daemon(struct parasite_ctl *ctl)
 		pr_err("The parasite of pid %d ended with %s\n", ctl->pid,
 		       strerror(-(long)regs.rax));
 		ret = (long)regs.rax;
+	}
+	if (ctl->state == TASK_STOPPED) {
+		keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
+		keep_first(&ret, park_start(ctl) ?: park_wait(ctl));
 	}
 	return ret;
 }

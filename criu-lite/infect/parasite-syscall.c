@@ -56,6 +56,7 @@ static void defer_signal(struct parasite_ctl *ctl, const siginfo_t *si)
 static int task_gone(struct parasite_ctl *ctl, int status)
 {
 	ctl->state = TASK_GONE;
+	ctl->trapped = false;
 	if (status == -1)
 		pr_info("pid %d died while lmproc ran code in it\n", ctl->pid);
 	else if (WIFEXITED(status))
@@ -96,6 +97,7 @@ static int signal_stop(struct parasite_ctl *ctl, int sig, unsigned long trap_ip,
 		return task_resume(ctl);
 	}
 	ctl->state = TASK_STOPPED;
+	ctl->trapped = true;
 	if (ptrace(PTRACE_GETREGS, ctl->pid, 0, regs)) {
 		pr_perror("Can't get registers of pid %d", ctl->pid);
 		return -errno;
@@ -150,6 +152,7 @@ int task_handle_status(struct parasite_ctl *ctl, int status, unsigned long trap_
 		return task_gone(ctl, status);
 	if (event == PTRACE_EVENT_STOP && ctl->interrupting) {
 		ctl->state = TASK_STOPPED;
+		ctl->trapped = false;
 		if (ptrace(PTRACE_GETREGS, ctl->pid, 0, regs)) {
 			pr_perror("Can't get registers of pid %d", ctl->pid);
 			return -errno;
@@ -225,6 +228,63 @@ int task_set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs)
 	return 0;
 }
 
+int task_block_signals(struct parasite_ctl *ctl)
+{
+	uint64_t block = ~SYNC_SIGNALS;
+
+	if (ctl->mask_changed)
+		return 0;
+	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t), &block)) {
+		pr_perror("Can't block signals of pid %d", ctl->pid);
+		return -errno;
+	}
+	ctl->mask_changed = true;
+	return 0;
+}
+
+static int unblock_signals(struct parasite_ctl *ctl)
+{
+	if (!ctl->mask_changed || ctl->state != TASK_STOPPED)
+		return 0;
+	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
+		pr_perror("Can't restore the signal mask of pid %d", ctl->pid);
+		return -errno;
+	}
+	ctl->mask_changed = false;
+	return 0;
+}
+
+/* A task left in the signal-delivery stop of our trap would get that
+ * SIGTRAP (and die of it) if lmproc died: the kernel detaches it with
+ * the stop's signal.  Parking moves it to an interrupt stop, which a
+ * dying tracer leaves as if never stopped: PTRACE_INTERRUPT, then resume
+ * with no signal, and it stops again before user mode (KERNEL.md).
+ * park_wait() follows, also when there was nothing to move. */
+int park_start(struct parasite_ctl *ctl)
+{
+	if (ctl->state != TASK_STOPPED || !ctl->trapped)
+		return 0;
+	if (ptrace(PTRACE_INTERRUPT, ctl->pid, 0, 0)) {
+		pr_perror("Can't interrupt pid %d", ctl->pid);
+		return -errno;
+	}
+	return task_resume(ctl);
+}
+
+/* The parked task gets its own signal mask back. */
+int park_wait(struct parasite_ctl *ctl)
+{
+	struct user_regs_struct regs;
+	int ret = 0;
+
+	if (ctl->state == TASK_STOPPED && ctl->trapped) {
+		ctl->interrupting = true;
+		ret = task_wait_stop(ctl, 0, &regs);
+		ctl->interrupting = false;
+	}
+	return ret ?: unblock_signals(ctl);
+}
+
 /* Runs syscall NR with ARGS, the first DATA_LEN bytes of DATA placed
  * right after the code at ctl->code_addr + 8.  Code and registers are put
  * back in the trap's signal-delivery stop, where the kernel still
@@ -261,12 +321,14 @@ static int start_injection(struct parasite_ctl *ctl, long nr, const unsigned lon
 	if (!ret)
 		ret = task_set_regs(ctl, &regs);
 	if (!ret)
+		ret = task_block_signals(ctl);
+	if (!ret)
 		ret = task_resume(ctl);
 	return ret;
 }
 
 /* Puts back code and registers, wherever the task stopped. */
-static int finish_injection(struct parasite_ctl *ctl, int ret)
+static int unpoke(struct parasite_ctl *ctl, int ret)
 {
 	if (ctl->state != TASK_STOPPED)
 		return ret;
@@ -275,6 +337,16 @@ static int finish_injection(struct parasite_ctl *ctl, int ret)
 	else
 		keep_first(&ret, -EIO);
 	keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
+	return ret;
+}
+
+static int finish_injection(struct parasite_ctl *ctl, int ret)
+{
+	int err;
+
+	ret = unpoke(ctl, ret);
+	err = park_start(ctl);
+	keep_first(&ret, err ?: park_wait(ctl));
 	return ret;
 }
 
@@ -399,7 +471,6 @@ static int read_status(struct parasite_ctl *ctl)
  * and the process-wide SIGTRAP disposition are its. */
 static struct parasite_ctl *prepare_ctl(pid_t pid, const struct parasite_ctl *like)
 {
-	uint64_t block = ~SYNC_SIGNALS;
 	struct parasite_ctl *ctl;
 
 	ctl = calloc(1, sizeof(*ctl));
@@ -431,11 +502,6 @@ static struct parasite_ctl *prepare_ctl(pid_t pid, const struct parasite_ctl *li
 	} else if (read_status(ctl)) {
 		goto err;
 	}
-	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &block)) {
-		pr_perror("Can't block signals of pid %d", pid);
-		goto err;
-	}
-	ctl->mask_changed = true;
 	return ctl;
 err:
 	free(ctl);
@@ -485,6 +551,7 @@ static int scratch_io(const struct parasite_ctl *ctl, bool write, scratch_t buf)
 static int inject_batch(struct parasite_ctl **ctls, size_t n, long nr, const unsigned long args[6],
 			int arg, long *res)
 {
+	int parked[THREAD_BATCH];
 	struct user_regs_struct regs;
 	size_t started, running = 0;
 	int ret = 0;
@@ -506,8 +573,13 @@ static int inject_batch(struct parasite_ctl **ctls, size_t n, long nr, const uns
 			res[i] = regs.rax;
 		keep_first(&ret, err);
 	}
+	for (size_t i = 0; i < started; i++) {
+		parked[i] = unpoke(ctls[i], 0) ?: park_start(ctls[i]);
+		keep_first(&ret, parked[i]);
+	}
 	for (size_t i = 0; i < started; i++)
-		keep_first(&ret, finish_injection(ctls[i], 0));
+		if (!parked[i])
+			keep_first(&ret, park_wait(ctls[i]));
 	return ret;
 }
 
@@ -735,15 +807,7 @@ int task_restore(struct parasite_ctl *ctl)
 	if (ctl->trap_ignored)
 		ret = restore_trap_ignored(ctl);
 	keep_first(&ret, task_set_regs(ctl, &regs));
-
-	if (ctl->mask_changed) {
-		if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
-			pr_perror("Can't restore the signal mask of pid %d", ctl->pid);
-			keep_first(&ret, -errno);
-		} else {
-			ctl->mask_changed = false;
-		}
-	}
+	keep_first(&ret, unblock_signals(ctl));
 	keep_first(&ret, resend_signals(ctl));
 	return ret;
 }
