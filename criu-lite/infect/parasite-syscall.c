@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "fault.h"
 #include "infect.h"
 #include "interrupt.h"
 #include "log.h"
@@ -342,11 +343,17 @@ static int unpoke(struct parasite_ctl *ctl, int ret)
 
 static int finish_injection(struct parasite_ctl *ctl, int ret)
 {
+	static bool stopped;
 	int err;
 
 	ret = unpoke(ctl, ret);
 	err = park_start(ctl);
 	keep_first(&ret, err ?: park_wait(ctl));
+	/* The test's moment to kill lmproc with a task parked. */
+	if (!ret && !stopped && fault_injected("parasite-stop-parked")) {
+		stopped = true;
+		raise(SIGSTOP);
+	}
 	return ret;
 }
 
