@@ -840,6 +840,7 @@ static int run_pre_dump(struct dump_ctx *ctx)
  * in repair mode and the lock in place, as for a killed tree. */
 static void keep_stopped(struct dump_ctx *ctx)
 {
+	tcp_dump_keep_repair(ctx->tcp);
 	for (size_t i = 0; i < ctx->tree.nr; i++)
 		if (ctx->tree.items[i].seized)
 			kill(ctx->tree.items[i].pid, SIGSTOP);

@@ -1338,8 +1338,8 @@ case_migrate_link_timeout_bad() {
 # (LMPROC_FAULT=migrate-stop-in-send): the tree runs on here (its
 # tracer gone), untracked, not stopped, every page exact; migrate's
 # directory gone; serve drops the migration and keeps nothing.  (With
-# --tcp-established the network lock and repair mode would stay: as for
-# a dump killed while frozen, not handled yet.)
+# --tcp-established the kernel removes the lock and the connections'
+# guardian takes them out of repair mode: case tcp-dump-killed-repair.)
 case_migrate_killed_send() {
 	local lm dir
 
