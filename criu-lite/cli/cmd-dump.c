@@ -865,8 +865,10 @@ static int run_dump(struct dump_ctx *ctx)
 	charge(ctx, ST_TRACKER);
 	/* migrate: the images go to the destination while the tree stays
 	 * frozen; its answer decides between the kill and the release. */
-	if (!ret && ctx->opts->dump_hold)
+	if (!ret && ctx->opts->dump_hold) {
+		ctx->opts->hold_tcp = ctx->tcp;
 		ret = ctx->opts->dump_hold(ctx->opts->hold_arg, ctx->dfd, ctx->t_frozen);
+	}
 	if (ret == DUMP_HOLD_FROZEN) {
 		keep_stopped(ctx);
 		return ret;
