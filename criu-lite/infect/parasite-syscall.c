@@ -255,12 +255,12 @@ static int unblock_signals(struct parasite_ctl *ctl)
 	return 0;
 }
 
-/* A task left in the signal-delivery stop of our trap would get that
- * SIGTRAP (and die of it) if lmproc died: the kernel detaches it with
- * the stop's signal.  Parking moves it to an interrupt stop, which a
- * dying tracer leaves as if never stopped: PTRACE_INTERRUPT, then resume
- * with no signal, and it stops again before user mode (KERNEL.md).
- * park_wait() follows, also when there was nothing to move. */
+/* A task a dying tracer restarts from the signal-delivery stop of our
+ * trap gets that SIGTRAP injected, says ptrace(2), and dies of it (this
+ * kernel drops it; others need not).  Parking moves it to an interrupt
+ * stop, which a dying tracer leaves as if never stopped: PTRACE_INTERRUPT,
+ * then resume with no signal, and it stops again before user mode
+ * (KERNEL.md).  park_wait() follows, also when there was nothing to move. */
 int park_start(struct parasite_ctl *ctl)
 {
 	if (ctl->state != TASK_STOPPED || !ctl->trapped)

@@ -3,7 +3,8 @@
 # it; uses its bad_case, target_up, target_intact, refused): lmproc
 # signalled at points spread over a dump, a dump -R or a pre-dump; a
 # process of the tree killed while it is frozen; a pre-dump killed with
-# SIGKILL.  Each trial's assertion holds whatever point the signal hits,
+# SIGKILL; lmproc SIGKILLed with the tree frozen, the parasite serving it
+# or a task parked between injected calls.  Each trial's assertion holds whatever point the signal hits,
 # and every wait is bounded.
 
 # lm_bg ARGS...: lmproc in the background, LM_BG its pid, stdout and
@@ -371,18 +372,20 @@ case_killed_frozen() {
 	finish_original "$TPID"
 }
 
-# case_killed_frozen_fpu POINT MODE: the same with test/static/fpu_regs,
-# stopped in user mode with every vector register live: lmproc SIGKILLed
-# N times at POINT, the target keeps its registers (it checks them).
-case_killed_frozen_fpu() {
-	local point=$1 mode=$2 n=$3 i
+# case_killed_frozen_static PROG POINT MODE N: lmproc MODE of
+# test/static/PROG SIGKILLed N times at POINT: the target is left as
+# before each time and passes its own checks (fpu_regs: stopped in user
+# mode with every vector register live; threads_sigpending: threads with
+# their own masks and pending signals, injected into in batches).
+case_killed_frozen_static() {
+	local prog=$1 point=$2 mode=$3 n=$4 i
 
-	target_up "$BUILD/static/fpu_regs" || return 1
+	target_up "$BUILD/static/$prog" || return 1
 	for ((i = 0; i < n; i++)); do
 		kill_at_stop "$mode" "$point" || return 1
 		left_as_before "$TPID" "$TSNAP" || { REASON="trial $i: $REASON"; return 1; }
 	done
-	target_runs && finish_original "$TPID"
+	finish_original "$TPID"
 }
 
 run_interrupt_bad_input() {
@@ -396,8 +399,10 @@ run_interrupt_bad_input() {
 		dump-R dump dump-R
 	CASE_KIND=signal bad_case killed-parked case_killed_frozen parasite-stop-parked \
 		dump-R dump pre-dump
-	CASE_KIND=signal bad_case killed-in-parasite-fpu case_killed_frozen_fpu \
+	CASE_KIND=signal bad_case killed-in-parasite-fpu case_killed_frozen_static fpu_regs \
 		parasite-stop-in-daemon dump 3
-	CASE_KIND=signal bad_case killed-parked-fpu case_killed_frozen_fpu \
+	CASE_KIND=signal bad_case killed-parked-fpu case_killed_frozen_static fpu_regs \
 		parasite-stop-parked pre-dump 3
+	CASE_KIND=signal bad_case killed-in-parasite-threads case_killed_frozen_static \
+		threads_sigpending parasite-stop-in-daemon dump-R 3
 }
