@@ -42,9 +42,33 @@ struct fpx_sw_bytes {
 	uint32_t padding[7];
 };
 
-enum { MC_R8, MC_R9, MC_R10, MC_R11, MC_R12, MC_R13, MC_R14, MC_R15, MC_RDI, MC_RSI, MC_RBP,
-       MC_RBX, MC_RDX, MC_RAX, MC_RCX, MC_RSP, MC_RIP, MC_EFLAGS, MC_SEGS, MC_ERR, MC_TRAPNO,
-       MC_OLDMASK, MC_CR2, MC_FPSTATE };
+/* Words of struct sigcontext, parasite_sigframe.mc. */
+enum {
+	MC_R8,
+	MC_R9,
+	MC_R10,
+	MC_R11,
+	MC_R12,
+	MC_R13,
+	MC_R14,
+	MC_R15,
+	MC_RDI,
+	MC_RSI,
+	MC_RBP,
+	MC_RBX,
+	MC_RDX,
+	MC_RAX,
+	MC_RCX,
+	MC_RSP,
+	MC_RIP,
+	MC_EFLAGS,
+	MC_SEGS,
+	MC_ERR,
+	MC_TRAPNO,
+	MC_OLDMASK,
+	MC_CR2,
+	MC_FPSTATE
+};
 
 /* The registers the task resumes with, its interrupted syscall restarted
  * as the kernel restarts one when no handler runs.  rt_sigreturn makes
@@ -73,11 +97,11 @@ static struct user_regs_struct frame_regs(const struct parasite_ctl *ctl)
 static void fill_mcontext(uint64_t *mc, const struct user_regs_struct *r)
 {
 	const uint64_t v[] = {
-		[MC_R8] = r->r8,   [MC_R9] = r->r9,   [MC_R10] = r->r10, [MC_R11] = r->r11,
-		[MC_R12] = r->r12, [MC_R13] = r->r13, [MC_R14] = r->r14, [MC_R15] = r->r15,
-		[MC_RDI] = r->rdi, [MC_RSI] = r->rsi, [MC_RBP] = r->rbp, [MC_RBX] = r->rbx,
-		[MC_RDX] = r->rdx, [MC_RAX] = r->rax, [MC_RCX] = r->rcx, [MC_RSP] = r->rsp,
-		[MC_RIP] = r->rip, [MC_EFLAGS] = r->eflags,
+	    [MC_R8] = r->r8,   [MC_R9] = r->r9,		[MC_R10] = r->r10, [MC_R11] = r->r11,
+	    [MC_R12] = r->r12, [MC_R13] = r->r13,	[MC_R14] = r->r14, [MC_R15] = r->r15,
+	    [MC_RDI] = r->rdi, [MC_RSI] = r->rsi,	[MC_RBP] = r->rbp, [MC_RBX] = r->rbx,
+	    [MC_RDX] = r->rdx, [MC_RAX] = r->rax,	[MC_RCX] = r->rcx, [MC_RSP] = r->rsp,
+	    [MC_RIP] = r->rip, [MC_EFLAGS] = r->eflags,
 	};
 	uint16_t segs[4] = {r->cs, r->gs, r->fs, r->ss};
 

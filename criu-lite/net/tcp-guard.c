@@ -51,7 +51,9 @@ static int recv_one(int sk, char *op, int *fd)
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {op, 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
 			    .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *ch;
 	ssize_t n;
@@ -129,7 +131,9 @@ int tcp_guard_add(struct tcp_guard *g, int fd)
 	} control;
 	char op = GUARD_ADD;
 	struct iovec iov = {&op, 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
 			    .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *ch;
 

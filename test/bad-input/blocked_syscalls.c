@@ -27,7 +27,8 @@ struct held {
 
 /* NR(A1, A2, A3) with IN loaded into xmm0-15 and r12-r15 and stored
  * back into OUT after the call; returns the kernel's rax. */
-static long held_syscall(long nr, long a1, long a2, long a3, const struct held *in, struct held *out)
+static long held_syscall(long nr, long a1, long a2, long a3, const struct held *in,
+			 struct held *out)
 {
 	register long r10 __asm__("r10") = 0;
 	long ret;
@@ -56,8 +57,8 @@ static long held_syscall(long nr, long a1, long a2, long a3, const struct held *
 			 : "=a"(ret), "+r"(r10)
 			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), [in] "r"(in), [out] "r"(out)
 			 : "rcx", "r11", "r12", "r13", "r14", "r15", "xmm0", "xmm1", "xmm2", "xmm3",
-			   "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
-			   "xmm13", "xmm14", "xmm15", "memory");
+			   "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+			   "xmm12", "xmm13", "xmm14", "xmm15", "memory");
 	return ret;
 }
 
@@ -92,7 +93,8 @@ static void check_signals(const sigset_t *want, const stack_t *ss)
 		fail("sigprocmask: %s", strerror(errno));
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sigismember(&now, sig) != sigismember(want, sig))
-			fail("signal %d is %sblocked now", sig, sigismember(&now, sig) ? "" : "not ");
+			fail("signal %d is %sblocked now", sig,
+			     sigismember(&now, sig) ? "" : "not ");
 	if (sigaltstack(NULL, &now_ss))
 		fail("sigaltstack: %s", strerror(errno));
 	if (now_ss.ss_sp != ss->ss_sp || now_ss.ss_size != ss->ss_size ||
