@@ -103,6 +103,7 @@ int task_restore(struct parasite_ctl *ctl);
 /* Signals blocked (fault signals excepted) before lmproc's code runs
  * in the task; the task's own mask is back whenever it is parked. */
 int task_block_signals(struct parasite_ctl *ctl);
+int task_unblock_signals(struct parasite_ctl *ctl);
 int park_start(struct parasite_ctl *ctl);
 int park_wait(struct parasite_ctl *ctl);
 

@@ -684,6 +684,7 @@ static int stop_daemon(struct parasite_ctl *ctl)
 	}
 	if (ctl->state == TASK_STOPPED) {
 		keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
+		keep_first(&ret, task_unblock_signals(ctl));
 		keep_first(&ret, park_start(ctl) ?: park_wait(ctl));
 	}
 	return ret;

@@ -243,7 +243,7 @@ int task_block_signals(struct parasite_ctl *ctl)
 	return 0;
 }
 
-static int unblock_signals(struct parasite_ctl *ctl)
+int task_unblock_signals(struct parasite_ctl *ctl)
 {
 	if (!ctl->mask_changed || ctl->state != TASK_STOPPED)
 		return 0;
@@ -283,7 +283,7 @@ int park_wait(struct parasite_ctl *ctl)
 		ret = task_wait_stop(ctl, 0, &regs);
 		ctl->interrupting = false;
 	}
-	return ret ?: unblock_signals(ctl);
+	return ret ?: task_unblock_signals(ctl);
 }
 
 /* Runs syscall NR with ARGS, the first DATA_LEN bytes of DATA placed
@@ -328,7 +328,9 @@ static int start_injection(struct parasite_ctl *ctl, long nr, const unsigned lon
 	return ret;
 }
 
-/* Puts back code and registers, wherever the task stopped. */
+/* Puts back code, registers and signal mask, wherever the task stopped:
+ * the mask too before the park, which runs no signal (its resume meets
+ * the interrupt before any dequeue). */
 static int unpoke(struct parasite_ctl *ctl, int ret)
 {
 	if (ctl->state != TASK_STOPPED)
@@ -338,6 +340,7 @@ static int unpoke(struct parasite_ctl *ctl, int ret)
 	else
 		keep_first(&ret, -EIO);
 	keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
+	keep_first(&ret, task_unblock_signals(ctl));
 	return ret;
 }
 
@@ -814,7 +817,7 @@ int task_restore(struct parasite_ctl *ctl)
 	if (ctl->trap_ignored)
 		ret = restore_trap_ignored(ctl);
 	keep_first(&ret, task_set_regs(ctl, &regs));
-	keep_first(&ret, unblock_signals(ctl));
+	keep_first(&ret, task_unblock_signals(ctl));
 	keep_first(&ret, resend_signals(ctl));
 	return ret;
 }
