@@ -1,6 +1,10 @@
 /* The parasite: runs inside the dumped task, on its own stack in the
  * memfd area lmproc mapped there, and answers lmproc's commands
- * (pie/include/parasite.h) until FINI.  Freestanding: no libc, no
+ * (pie/include/parasite.h) until FINI.  If lmproc goes away first (its
+ * socket ends: killed, even by SIGKILL), the parasite cures the task
+ * itself: it closes its fds and returns through the signal frame lmproc
+ * left above its stack to the task's own registers, FPU state and
+ * signal mask; only its mapping stays behind.  Freestanding: no libc, no
  * allocation, no globals (the image is not relocated, so no pointers in
  * data), no logging: errors go back as negative errno in the reply.
  * It must leave the task's fd table as it found it. */
@@ -18,6 +22,8 @@
 #define PIE_SCM_RIGHTS 1
 #define PIE_MSG_CMSG_CLOEXEC 0x40000000
 #define PIE_MSG_CTRUNC 0x8
+#define PIE_MSG_NOSIGNAL 0x4000
+#define PIE_SIGPIPE 13
 #define PIE_UIO_MAXIOV 1024
 
 struct pie_msghdr {
@@ -39,6 +45,7 @@ struct pie_cmsg_fd {
 };
 
 long parasite_daemon(struct parasite_area *area);
+void parasite_sigreturn(uint64_t *uc) __attribute__((noreturn));
 
 /* Marked closed only after the close: a parasite stopped in between
  * costs lmproc one close() that fails with EBADF, never a leak. */
@@ -103,7 +110,7 @@ static long send_reply(int sk, struct parasite_reply *reply)
 	mh.iov = &iov;
 	mh.iovlen = 1;
 	do {
-		ret = sys_sendmsg(sk, &mh, 0);
+		ret = sys_sendmsg(sk, &mh, PIE_MSG_NOSIGNAL);
 	} while (ret == -EINTR);
 	return ret < 0 ? ret : 0;
 }
@@ -234,21 +241,59 @@ static long do_vmsplice(struct parasite_area *area, struct parasite_cmd *cmd, in
 	return vmsplice_all(area->pipe_fd, area->bulk.iov, cmd->nr, done);
 }
 
+static struct parasite_sigframe *own_frame(struct parasite_area *area)
+{
+	return (struct parasite_sigframe *)((char *)area + PARASITE_AREA_SIZE +
+					    PARASITE_STACK_SIZE);
+}
+
+/* Only a socket that is gone means lmproc is: while lmproc lives it
+ * holds its end until the task is out of the parasite, and any other
+ * error goes back to it through the trap. */
+static int lmproc_gone(long ret)
+{
+	return ret == -ECONNRESET || ret == -ECONNREFUSED || ret == -EPIPE || ret == -ENOTCONN;
+}
+
+/* A vmsplice() into a pipe whose reader (lmproc) died raised SIGPIPE,
+ * held pending by the parasite's mask: the task must not get it.  One
+ * that was pending already when the parasite began is the task's. */
+static void drop_own_sigpipe(uint64_t pending_before)
+{
+	uint64_t set = 1ULL << (PIE_SIGPIPE - 1), pending = 0;
+	struct {
+		long sec, nsec;
+	} now = {0, 0};
+
+	if (pending_before & set)
+		return;
+	if (sys_rt_sigpending(&pending, sizeof(pending)) < 0 || !(pending & set))
+		return;
+	sys_rt_sigtimedwait(&set, 0, &now, sizeof(set));
+}
+
 /* Serves commands until FINI or until lmproc goes away.  Returns 0 after
  * FINI, else the error that ended the loop; lmproc reads it in rax at the
- * trap that follows (parasite-head.S). */
+ * trap that follows (parasite-head.S).  Never returns when lmproc is
+ * gone: then it puts the task back by itself. */
 long parasite_daemon(struct parasite_area *area)
 {
+	struct parasite_sigframe *frame = own_frame(area);
 	struct parasite_reply reply;
 	struct parasite_cmd cmd;
+	uint64_t pending = 0;
 	long ret, size;
-	int fd;
+	int fd, fini = 0;
 
 	if (area->magic != PARASITE_MAGIC)
 		return -EINVAL;
 	/* The task's fd table must look as before: lmproc maps the area
 	 * through this fd and leaves closing it to us. */
 	close_own_fd(&area->memfd_fd);
+	/* rt_sigreturn sets the signal stack from the frame: it must be
+	 * the thread's own, which only the thread can read. */
+	sys_sigaltstack(0, &frame->ss_sp);
+	sys_rt_sigpending(&pending, sizeof(pending));
 	ret = connect_lmproc(area);
 	while (!ret) {
 		size = recv_cmd(area->sk_fd, &cmd, &fd);
@@ -277,10 +322,14 @@ long parasite_daemon(struct parasite_area *area)
 		if (fd >= 0 && fd != area->pipe_fd)
 			sys_close(fd);
 		ret = send_reply(area->sk_fd, &reply);
-		if (size == sizeof(cmd) && cmd.cmd == PARASITE_CMD_FINI)
+		fini = size == sizeof(cmd) && cmd.cmd == PARASITE_CMD_FINI;
+		if (fini)
 			break;
 	}
 	close_own_fd(&area->pipe_fd);
 	close_own_fd(&area->sk_fd);
-	return ret;
+	if (fini || !lmproc_gone(ret))
+		return ret;
+	drop_own_sigpipe(pending);
+	parasite_sigreturn(&frame->uc_flags);
 }

@@ -852,6 +852,7 @@ static void stop_seized(struct dump_ctx *ctx)
  * in repair mode and the lock in place, as for a killed tree. */
 static void keep_stopped(struct dump_ctx *ctx)
 {
+	tcp_dump_keep_repair(ctx->tcp);
 	stop_seized(ctx);
 	tcp_dump_end(ctx->tcp, true);
 	ctx->tcp = NULL;
@@ -874,8 +875,10 @@ static int run_dump(struct dump_ctx *ctx)
 	charge(ctx, ST_TRACKER);
 	/* migrate: the images go to the destination while the tree stays
 	 * frozen; its answer decides between the kill and the release. */
-	if (!ret && ctx->opts->dump_hold)
+	if (!ret && ctx->opts->dump_hold) {
+		ctx->opts->hold_tcp = ctx->tcp;
 		ret = ctx->opts->dump_hold(ctx->opts->hold_arg, ctx->dfd, ctx->t_frozen);
+	}
 	if (ret == DUMP_HOLD_FROZEN) {
 		keep_stopped(ctx);
 		return ret;

@@ -4,11 +4,15 @@
  * still in place, on success and on every failure path: after any failed
  * call, still call parasite_cure().
  *
- * Between parasite_prepare() and parasite_cure() the task's maskable
- * signals are blocked (fault signals excepted); a signal that stops it
- * meanwhile (SIGSTOP, a sent SIGTRAP) is held and sent again by the cure.
- * After the cure the task sits in a ptrace stop with its own registers;
- * detach it with signal 0 (seize.c). */
+ * While lmproc's code runs in the task its maskable signals are blocked
+ * (fault signals excepted); a signal that stops it meanwhile (SIGSTOP, a
+ * sent SIGTRAP) is held and sent again by the cure.  Between runs the
+ * task is parked in an interrupt stop with its own registers, code and
+ * signal mask, which lmproc's death (even by SIGKILL) leaves as if it
+ * never stopped; and a parasite whose lmproc dies cures the task itself
+ * (docs/architecture.md, "lmproc killed").  After the cure the task sits
+ * in a ptrace stop with its own registers; detach it with signal 0
+ * (seize.c). */
 #ifndef LMPROC_INFECT_H
 #define LMPROC_INFECT_H
 
@@ -21,7 +25,7 @@ struct parasite_ctl;
 
 /* The task must be ptrace-seized and in a group-stop or interrupt stop
  * (seize.c).  Saves its registers, signal mask and the code bytes at its
- * rip, and blocks its signals.  NULL (logged) on failure, nothing changed. */
+ * rip.  NULL (logged) on failure, nothing changed. */
 struct parasite_ctl *parasite_prepare(pid_t pid);
 
 /* Runs one system call inside the task and returns the kernel's result

@@ -43,6 +43,7 @@ struct veth_pair {
 };
 
 struct restore_tree;
+struct tcp_dump;
 
 struct lmproc_opts {
 	pid_t pid;			/* -t */
@@ -107,6 +108,9 @@ struct lmproc_opts {
 	 * checked, before the kill.  0: kill it (committed); negative: release
 	 * it as -R would; DUMP_HOLD_FROZEN: leave it stopped (outcome unknown). */
 	int (*dump_hold)(void *arg, int dfd, uint64_t t_frozen_us);
+	/* The held dump's connections (NULL without any): dump_hold keeps
+	 * them in repair mode, even if lmproc dies, before it commits. */
+	struct tcp_dump *hold_tcp;
 	/* serve: called with the tree restored and stopped (after a grace:
 	 * running, its network locked), right before the hand-over; non-zero
 	 * fails the restore (the tree is killed).  TREE for

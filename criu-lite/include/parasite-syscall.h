@@ -31,7 +31,8 @@ struct parasite_ctl {
 	bool interrupting;  /* a PTRACE_INTERRUPT stop is what we wait for */
 	int syscall_op;	    /* the syscall stop we wait for, 0 if none */
 	int resume_request; /* PTRACE_CONT, or PTRACE_SYSCALL to catch that */
-	bool mask_changed;
+	bool mask_changed; /* blocked while lmproc's code runs in it */
+	bool trapped;	   /* in a signal-delivery stop, not parked */
 	bool trap_ignored; /* SIGTRAP was SIG_IGN: our traps reset it */
 	struct user_regs_struct orig_regs;
 	uint64_t orig_sigmask;
@@ -98,5 +99,19 @@ int task_close_fd(struct parasite_ctl *ctl, int32_t *fd);
 /* Puts back the saved registers and signal mask and re-sends deferred
  * signals: the last step of a cure. */
 int task_restore(struct parasite_ctl *ctl);
+
+/* Signals blocked (fault signals excepted) before lmproc's code runs
+ * in the task; the task's own mask is back whenever it is parked. */
+int task_block_signals(struct parasite_ctl *ctl);
+int task_unblock_signals(struct parasite_ctl *ctl);
+int park_start(struct parasite_ctl *ctl);
+int park_wait(struct parasite_ctl *ctl);
+
+/* sigframe.c: the frame the parasite returns through if lmproc goes
+ * away (struct parasite_sigframe, then the FPU state), in a buffer of
+ * *LEN bytes to free; parasite_frame_place() points it at the address
+ * AT where the task sees it. */
+int parasite_frame_build(const struct parasite_ctl *ctl, void **frame, size_t *len);
+void parasite_frame_place(void *frame, unsigned long at);
 
 #endif

@@ -19,6 +19,9 @@ int tcp_dump_lock(struct tcp_dump *t, const pid_t *pids, size_t nr);
 /* The commit point, before the kill: the lock handed over to the restore
  * (netlock_commit). */
 int tcp_dump_commit(struct tcp_dump *t);
+/* The connections stay in repair mode even if lmproc dies from here on
+ * (a tree held stopped): their guardian (tcp-guard.c) lets go. */
+void tcp_dump_keep_repair(struct tcp_dump *t);
 /* Locks the connection of task fd P (FD: lmproc's copy, kept), puts it
  * in repair mode and fills T, its queues written to files-data.img. */
 int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,

@@ -138,31 +138,51 @@ static int write_area(struct parasite_ctl *ctl, const struct sockaddr_un *addr, 
 	return 0;
 }
 
+/* The frame goes above the parasite's stack, written once the mapping's
+ * address is known. */
+static int write_frame(struct parasite_ctl *ctl, void *frame, size_t len)
+{
+	off_t off = PARASITE_FRAME_OFF(BLOB_SIZE);
+
+	parasite_frame_place(frame, ctl->remote_map + off);
+	if (pwrite(ctl->local_fd, frame, len, off) != (ssize_t)len) {
+		pr_perror("Can't write the parasite's signal frame for pid %d", ctl->pid);
+		return -errno ? -errno : -EIO;
+	}
+	return 0;
+}
+
 /* memfd_create in the task, opened and filled by lmproc through /proc,
  * mapped in the task, populated at once (cheaper than its faults). */
 static int map_area(struct parasite_ctl *ctl, const struct sockaddr_un *addr, socklen_t addr_len)
 {
 	unsigned long args[6] = {ctl->code_addr + 8, MFD_CLOEXEC};
+	void *frame = NULL;
+	size_t frame_len;
 	char path[64];
 	long res;
 	int ret, memfd;
 
-	ctl->map_size = PARASITE_MAP_SIZE(BLOB_SIZE);
+	ret = parasite_frame_build(ctl, &frame, &frame_len);
+	if (ret)
+		return ret;
+	ctl->map_size = PARASITE_FRAME_OFF(BLOB_SIZE) + PARASITE_ALIGN(frame_len);
 	ret = task_remote_call(ctl, &res, "memfd_create", __NR_memfd_create, args, memfd_name,
 			       sizeof(memfd_name));
 	if (ret)
-		return ret;
+		goto out;
 	memfd = ctl->remote_fd = res;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctl->pid, ctl->remote_fd);
 	ctl->local_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (ctl->local_fd < 0 || ftruncate(ctl->local_fd, ctl->map_size)) {
 		pr_perror("Can't open or size the parasite memfd %s", path);
-		return -errno;
+		ret = -errno;
+		goto out;
 	}
 	ret = write_area(ctl, addr, addr_len);
 	if (ret)
-		return ret;
+		goto out;
 
 	args[0] = 0;
 	args[1] = ctl->map_size;
@@ -172,9 +192,12 @@ static int map_area(struct parasite_ctl *ctl, const struct sockaddr_un *addr, so
 	args[5] = 0;
 	ret = task_remote_call(ctl, &res, "mmap of the parasite", __NR_mmap, args, NULL, 0);
 	if (ret)
-		return ret;
+		goto out;
 	ctl->remote_map = res;
-	return 0;
+	ret = write_frame(ctl, frame, frame_len);
+out:
+	free(frame);
+	return ret;
 }
 
 /* Points the task at the blob's entry, on the parasite stack, and lets
@@ -185,12 +208,14 @@ static int start_daemon(struct parasite_ctl *ctl)
 	int ret;
 
 	regs.rip = ctl->remote_map + parasite_export_entry_off;
-	regs.rsp = ctl->remote_map + PARASITE_MAP_SIZE(BLOB_SIZE);
+	regs.rsp = ctl->remote_map + PARASITE_FRAME_OFF(BLOB_SIZE);
 	regs.rdi = ctl->remote_map + PARASITE_AREA_OFF(BLOB_SIZE);
 	regs.orig_rax = -1;
 	/* The C ABI wants DF clear; TF or AC would trap inside the blob. */
 	regs.eflags &= ~(EFLAGS_TF | EFLAGS_DF | EFLAGS_AC);
 	ret = task_set_regs(ctl, &regs);
+	if (!ret)
+		ret = task_block_signals(ctl);
 	if (!ret)
 		ret = task_resume(ctl);
 	if (!ret)
@@ -375,7 +400,11 @@ int parasite_infect(struct parasite_ctl *ctl)
 		return ret;
 	if (fault_injected("parasite-infect"))
 		return -EIO;
-	return accept_parasite(ctl);
+	ret = accept_parasite(ctl);
+	/* The test's moment to kill lmproc while the daemon serves it. */
+	if (!ret && fault_injected("parasite-stop-in-daemon"))
+		raise(SIGSTOP);
+	return ret;
 }
 
 static const char *cmd_name(uint32_t cmd)
@@ -629,7 +658,9 @@ int parasite_vmsplice(struct parasite_ctl *ctl, int pipe_wr, const struct iovec 
 }
 
 /* FINI: the parasite answers, closes its fds (lmproc sees the socket's
- * end) and traps; the task then sits in the trap's signal-delivery stop. */
+ * end) and traps; the task gets its own registers back at once and is
+ * parked (parasite-syscall.c): lmproc's death from there on leaves only
+ * the mapping. */
 static int stop_daemon(struct parasite_ctl *ctl)
 {
 	struct user_regs_struct regs;
@@ -650,6 +681,11 @@ static int stop_daemon(struct parasite_ctl *ctl)
 		pr_err("The parasite of pid %d ended with %s\n", ctl->pid,
 		       strerror(-(long)regs.rax));
 		ret = (long)regs.rax;
+	}
+	if (ctl->state == TASK_STOPPED) {
+		keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
+		keep_first(&ret, task_unblock_signals(ctl));
+		keep_first(&ret, park_start(ctl) ?: park_wait(ctl));
 	}
 	return ret;
 }

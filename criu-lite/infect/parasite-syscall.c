@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "common.h"
+#include "fault.h"
 #include "infect.h"
 #include "interrupt.h"
 #include "log.h"
@@ -56,6 +57,7 @@ static void defer_signal(struct parasite_ctl *ctl, const siginfo_t *si)
 static int task_gone(struct parasite_ctl *ctl, int status)
 {
 	ctl->state = TASK_GONE;
+	ctl->trapped = false;
 	if (status == -1)
 		pr_info("pid %d died while lmproc ran code in it\n", ctl->pid);
 	else if (WIFEXITED(status))
@@ -96,6 +98,7 @@ static int signal_stop(struct parasite_ctl *ctl, int sig, unsigned long trap_ip,
 		return task_resume(ctl);
 	}
 	ctl->state = TASK_STOPPED;
+	ctl->trapped = true;
 	if (ptrace(PTRACE_GETREGS, ctl->pid, 0, regs)) {
 		pr_perror("Can't get registers of pid %d", ctl->pid);
 		return -errno;
@@ -150,6 +153,7 @@ int task_handle_status(struct parasite_ctl *ctl, int status, unsigned long trap_
 		return task_gone(ctl, status);
 	if (event == PTRACE_EVENT_STOP && ctl->interrupting) {
 		ctl->state = TASK_STOPPED;
+		ctl->trapped = false;
 		if (ptrace(PTRACE_GETREGS, ctl->pid, 0, regs)) {
 			pr_perror("Can't get registers of pid %d", ctl->pid);
 			return -errno;
@@ -225,6 +229,63 @@ int task_set_regs(struct parasite_ctl *ctl, struct user_regs_struct *regs)
 	return 0;
 }
 
+int task_block_signals(struct parasite_ctl *ctl)
+{
+	uint64_t block = ~SYNC_SIGNALS;
+
+	if (ctl->mask_changed)
+		return 0;
+	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t), &block)) {
+		pr_perror("Can't block signals of pid %d", ctl->pid);
+		return -errno;
+	}
+	ctl->mask_changed = true;
+	return 0;
+}
+
+int task_unblock_signals(struct parasite_ctl *ctl)
+{
+	if (!ctl->mask_changed || ctl->state != TASK_STOPPED)
+		return 0;
+	if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
+		pr_perror("Can't restore the signal mask of pid %d", ctl->pid);
+		return -errno;
+	}
+	ctl->mask_changed = false;
+	return 0;
+}
+
+/* A task a dying tracer restarts from the signal-delivery stop of our
+ * trap gets that SIGTRAP injected, says ptrace(2), and dies of it (this
+ * kernel drops it; others need not).  Parking moves it to an interrupt
+ * stop, which a dying tracer leaves as if never stopped: PTRACE_INTERRUPT,
+ * then resume with no signal, and it stops again before user mode
+ * (KERNEL.md).  park_wait() follows, also when there was nothing to move. */
+int park_start(struct parasite_ctl *ctl)
+{
+	if (ctl->state != TASK_STOPPED || !ctl->trapped)
+		return 0;
+	if (ptrace(PTRACE_INTERRUPT, ctl->pid, 0, 0)) {
+		pr_perror("Can't interrupt pid %d", ctl->pid);
+		return -errno;
+	}
+	return task_resume(ctl);
+}
+
+/* The parked task gets its own signal mask back. */
+int park_wait(struct parasite_ctl *ctl)
+{
+	struct user_regs_struct regs;
+	int ret = 0;
+
+	if (ctl->state == TASK_STOPPED && ctl->trapped) {
+		ctl->interrupting = true;
+		ret = task_wait_stop(ctl, 0, &regs);
+		ctl->interrupting = false;
+	}
+	return ret ?: task_unblock_signals(ctl);
+}
+
 /* Runs syscall NR with ARGS, the first DATA_LEN bytes of DATA placed
  * right after the code at ctl->code_addr + 8.  Code and registers are put
  * back in the trap's signal-delivery stop, where the kernel still
@@ -261,12 +322,16 @@ static int start_injection(struct parasite_ctl *ctl, long nr, const unsigned lon
 	if (!ret)
 		ret = task_set_regs(ctl, &regs);
 	if (!ret)
+		ret = task_block_signals(ctl);
+	if (!ret)
 		ret = task_resume(ctl);
 	return ret;
 }
 
-/* Puts back code and registers, wherever the task stopped. */
-static int finish_injection(struct parasite_ctl *ctl, int ret)
+/* Puts back code, registers and signal mask, wherever the task stopped:
+ * the mask too before the park, which runs no signal (its resume meets
+ * the interrupt before any dequeue). */
+static int unpoke(struct parasite_ctl *ctl, int ret)
 {
 	if (ctl->state != TASK_STOPPED)
 		return ret;
@@ -275,6 +340,23 @@ static int finish_injection(struct parasite_ctl *ctl, int ret)
 	else
 		keep_first(&ret, -EIO);
 	keep_first(&ret, task_set_regs(ctl, &ctl->orig_regs));
+	keep_first(&ret, task_unblock_signals(ctl));
+	return ret;
+}
+
+static int finish_injection(struct parasite_ctl *ctl, int ret)
+{
+	static bool stopped;
+	int err;
+
+	ret = unpoke(ctl, ret);
+	err = park_start(ctl);
+	keep_first(&ret, err ?: park_wait(ctl));
+	/* The test's moment to kill lmproc with a task parked. */
+	if (!ret && !stopped && fault_injected("parasite-stop-parked")) {
+		stopped = true;
+		raise(SIGSTOP);
+	}
 	return ret;
 }
 
@@ -399,7 +481,6 @@ static int read_status(struct parasite_ctl *ctl)
  * and the process-wide SIGTRAP disposition are its. */
 static struct parasite_ctl *prepare_ctl(pid_t pid, const struct parasite_ctl *like)
 {
-	uint64_t block = ~SYNC_SIGNALS;
 	struct parasite_ctl *ctl;
 
 	ctl = calloc(1, sizeof(*ctl));
@@ -431,11 +512,6 @@ static struct parasite_ctl *prepare_ctl(pid_t pid, const struct parasite_ctl *li
 	} else if (read_status(ctl)) {
 		goto err;
 	}
-	if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(uint64_t), &block)) {
-		pr_perror("Can't block signals of pid %d", pid);
-		goto err;
-	}
-	ctl->mask_changed = true;
 	return ctl;
 err:
 	free(ctl);
@@ -485,6 +561,7 @@ static int scratch_io(const struct parasite_ctl *ctl, bool write, scratch_t buf)
 static int inject_batch(struct parasite_ctl **ctls, size_t n, long nr, const unsigned long args[6],
 			int arg, long *res)
 {
+	int parked[THREAD_BATCH];
 	struct user_regs_struct regs;
 	size_t started, running = 0;
 	int ret = 0;
@@ -506,8 +583,13 @@ static int inject_batch(struct parasite_ctl **ctls, size_t n, long nr, const uns
 			res[i] = regs.rax;
 		keep_first(&ret, err);
 	}
+	for (size_t i = 0; i < started; i++) {
+		parked[i] = unpoke(ctls[i], 0) ?: park_start(ctls[i]);
+		keep_first(&ret, parked[i]);
+	}
 	for (size_t i = 0; i < started; i++)
-		keep_first(&ret, finish_injection(ctls[i], 0));
+		if (!parked[i])
+			keep_first(&ret, park_wait(ctls[i]));
 	return ret;
 }
 
@@ -735,15 +817,7 @@ int task_restore(struct parasite_ctl *ctl)
 	if (ctl->trap_ignored)
 		ret = restore_trap_ignored(ctl);
 	keep_first(&ret, task_set_regs(ctl, &regs));
-
-	if (ctl->mask_changed) {
-		if (ptrace(PTRACE_SETSIGMASK, ctl->pid, sizeof(uint64_t), &ctl->orig_sigmask)) {
-			pr_perror("Can't restore the signal mask of pid %d", ctl->pid);
-			keep_first(&ret, -errno);
-		} else {
-			ctl->mask_changed = false;
-		}
-	}
+	keep_first(&ret, task_unblock_signals(ctl));
 	keep_first(&ret, resend_signals(ctl));
 	return ret;
 }

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "pstree.h"
+#include "sk-tcp.h"
 #include "track-keeper.h"
 
 #include "stats.pb-c.h"
@@ -291,6 +292,9 @@ static int hold(void *arg, int dfd, uint64_t t_frozen_us)
 		mig_send_text(&m->chan, MIG_ABORT, m->reason);
 		return released(m, ret);
 	}
+	/* Once COMMIT may have left, the connections belong to the copy
+	 * there: a migrate killed from here on leaves them in repair mode. */
+	tcp_dump_keep_repair(m->opts->hold_tcp);
 	if (mig_send(&m->chan, MIG_COMMIT, NULL, 0)) {
 		/* COMMIT may or may not have left: the outcome is unknown. */
 		fail(m, -ECONNRESET, "%s", "the connection failed while sending COMMIT");

@@ -32,6 +32,7 @@
 #include "netns.h"
 #include "sk-opts.h"
 #include "sk-tcp.h"
+#include "tcp-guard.h"
 
 /* No socket buffer holds more (net.core.[rw]mem_max is far below). */
 #define MAX_QUEUE (64u << 20)
@@ -47,6 +48,7 @@ struct tcp_dump {
 	pid_t *pids;		 /* the tree's live processes */
 	size_t nr_pids;
 	int netns;		 /* the tree's own namespace once committed, else -1 */
+	struct tcp_guard *guard; /* started with the first connection */
 };
 
 struct tcp_dump *tcp_dump_start(enum netlock_kind lock)
@@ -156,11 +158,24 @@ int tcp_dump_lock(struct tcp_dump *t, const pid_t *pids, size_t nr)
 	return 0;
 }
 
+void tcp_dump_keep_repair(struct tcp_dump *t)
+{
+	if (!t)
+		return;
+	tcp_guard_release(t->guard);
+	t->guard = NULL;
+}
+
 /* The tree's own namespace is held from here: it goes with the killed
- * tree once lmproc closes its copies of the sockets (tcp_dump_end). */
+ * tree once lmproc closes its copies of the sockets (tcp_dump_end).  The
+ * guardian lets go first: from here on a dead lmproc must leave the
+ * connections in repair mode, the images hold them. */
 int tcp_dump_commit(struct tcp_dump *t)
 {
-	int ret = t ? netlock_commit(t->lock) : 0;
+	int ret;
+
+	tcp_dump_keep_repair(t);
+	ret = t ? netlock_commit(t->lock) : 0;
 
 	if (!ret && t && t->pid)
 		t->netns = netns_open_tree(t->pid);
@@ -202,6 +217,7 @@ int tcp_dump_end(struct tcp_dump *t, bool killed)
 		}
 		close(t->fds[i]);
 	}
+	tcp_guard_release(t->guard);
 	if (t->netns >= 0)
 		close(t->netns);
 	free(t->pids);
@@ -301,12 +317,23 @@ static int dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 	*copy = dup(fd);
 	if (*copy < 0)
 		return -errno;
+	if (!td->guard)
+		td->guard = tcp_guard_start();
+	ret = tcp_guard_add(td->guard, *copy);
+	if (ret) {
+		close(*copy);
+		*copy = -1;
+		return ret;
+	}
 	if (set_int(*copy, TCP_REPAIR, TCP_REPAIR_ON)) {
 		pr_perror("Can't put pid %d fd %d (a TCP connection) in repair mode", d->pid, p->fd);
 		close(*copy);
 		*copy = -1;
 		return -errno;
 	}
+	/* A dump killed now must leave no connection in repair mode. */
+	if (fault_injected("dump-killed-repair"))
+		raise(SIGKILL);
 	ret = read_conn(d, *copy, t);
 	if (ret == -EAGAIN) {
 		pr_err("pid %d fd %d: a TCP connection was reset or closed during the dump\n",

@@ -8,6 +8,8 @@
  *   [0, PARASITE_AREA_OFF)                     the blob (code, data, bss)
  *   [PARASITE_AREA_OFF, +PARASITE_AREA_SIZE)   struct parasite_area
  *   [PARASITE_STACK_OFF, +PARASITE_STACK_SIZE) the parasite's stack
+ *   [PARASITE_FRAME_OFF, end of the mapping)   struct parasite_sigframe
+ *                                              and the FPU state after it
  * It is kept small because the target maps it with MAP_POPULATE: page
  * faults cost far more than populating here (KERNEL.md).
  *
@@ -145,6 +147,36 @@ _Static_assert(sizeof(struct parasite_area) <= PARASITE_AREA_SIZE, "area size");
  * BLOB_SIZE bytes. */
 #define PARASITE_AREA_OFF(blob_size) PARASITE_ALIGN(blob_size)
 #define PARASITE_STACK_OFF(blob_size) (PARASITE_AREA_OFF(blob_size) + PARASITE_AREA_SIZE)
-#define PARASITE_MAP_SIZE(blob_size) (PARASITE_STACK_OFF(blob_size) + PARASITE_STACK_SIZE)
+#define PARASITE_FRAME_OFF(blob_size) (PARASITE_STACK_OFF(blob_size) + PARASITE_STACK_SIZE)
+/* Blob, area and stack; the frame's pages follow (their number depends
+ * on the CPU's FPU state size, infect.c). */
+#define PARASITE_MAP_SIZE(blob_size) PARASITE_FRAME_OFF(blob_size)
+
+/* The kernel's x86-64 struct rt_sigframe up to the end of its ucontext,
+ * which rt_sigreturn reads at rsp - 8: lmproc fills it at infection with
+ * the task's own registers (its interrupted syscall set to restart), its
+ * signal mask and a pointer to its FPU state (PARASITE_FRAME_FPU_OFF on,
+ * 64-byte aligned as XRSTOR wants).  The parasite fills the signal stack
+ * (only the thread can read it) and, if lmproc goes away before FINI,
+ * returns the thread through it to exactly where it was stopped.  It
+ * sits at the top of the parasite's stack, which grows down from it. */
+struct parasite_sigframe {
+	uint64_t pretcode; /* unused: nothing returns into a handler */
+	uint64_t uc_flags;
+	uint64_t uc_link;
+	uint64_t ss_sp; /* uc_stack: a stack_t */
+	int32_t ss_flags;
+	int32_t ss_pad;
+	uint64_t ss_size;
+	/* struct sigcontext: r8-r15, rdi, rsi, rbp, rbx, rdx, rax, rcx,
+	 * rsp, rip, eflags, then cs, gs, fs, ss (16 bits each), err,
+	 * trapno, oldmask, cr2, fpstate, reserved[8]. */
+	uint64_t mc[32];
+	uint64_t uc_sigmask;
+};
+
+#define PARASITE_FRAME_FPU_OFF 512
+
+_Static_assert(sizeof(struct parasite_sigframe) == 312, "sigframe layout");
 
 #endif

@@ -66,6 +66,8 @@ static inline long sys_call6(long nr, long a1, long a2, long a3, long a4, long a
 #define sys_lseek(fd, o, w) SYS3(__NR_lseek, fd, o, w)
 #define sys_dup2(o, n) SYS2(__NR_dup2, o, n)
 #define sys_sigaltstack(n, o) SYS2(__NR_sigaltstack, n, o)
+#define sys_rt_sigpending(s, sz) SYS2(__NR_rt_sigpending, s, sz)
+#define sys_rt_sigtimedwait(s, i, t, sz) SYS4(__NR_rt_sigtimedwait, s, i, t, sz)
 #define sys_tgkill(tg, t, s) SYS3(__NR_tgkill, tg, t, s)
 #define sys_clock_gettime(c, ts) SYS2(__NR_clock_gettime, c, ts)
 #define sys_preadv(fd, iov, n, off) SYS5(__NR_preadv, fd, iov, n, off, 0)

@@ -3,7 +3,8 @@
 # it; uses its bad_case, target_up, target_intact, refused): lmproc
 # signalled at points spread over a dump, a dump -R or a pre-dump; a
 # process of the tree killed while it is frozen; a pre-dump killed with
-# SIGKILL.  Each trial's assertion holds whatever point the signal hits,
+# SIGKILL; lmproc SIGKILLed with the tree frozen, the parasite serving it
+# or a task parked between injected calls.  Each trial's assertion holds whatever point the signal hits,
 # and every wait is bounded.
 
 # lm_bg ARGS...: lmproc in the background, LM_BG its pid, stdout and
@@ -269,6 +270,124 @@ case_pre_dump_killed() {
 	done
 }
 
+# --- lmproc SIGKILLed while the tree is frozen ---------------------------
+
+# left_as_before PID SNAP: PID runs untraced, not stopped, holds no fd of
+# the parasite, and its state is SNAP's but for the parasite's mapping,
+# which a parasite that cured the task itself can't unmap (it runs from
+# it; docs/architecture.md, "lmproc killed").
+left_as_before() {
+	local pid=$1 snap=$2 fd
+
+	if ! grep -q '^TracerPid:[[:space:]]*0$' "/proc/$pid/status" 2>/dev/null; then
+		REASON="pid $pid is left traced or gone"
+		return 1
+	fi
+	case "$(proc_state "$pid")" in
+	t|T) REASON="pid $pid is left stopped"; return 1 ;;
+	esac
+	for fd in /proc/"$pid"/fd/*; do
+		if [[ "$(readlink "$fd" 2>/dev/null)" == *lmproc-parasite* ]]; then
+			REASON="pid $pid still holds the parasite's memfd at fd ${fd##*/}"
+			return 1
+		fi
+	done
+	same_state_but_parasite "$pid" "$snap" 1000
+}
+
+# same_state_but_parasite PID SNAP MS: same_state with the parasite's
+# mappings left out of the comparison.
+same_state_but_parasite() {
+	local want
+
+	want=$(grep -v lmproc-parasite <<<"$2")
+	SNAPSHOT_FILTER=lmproc-parasite same_state "$1" "$want" "$3"
+}
+
+# kill_at_stop MODE POINT: lmproc MODE (dump, dump-R, pre-dump) of TPID
+# with LMPROC_FAULT=POINT, where lmproc stops itself with the tree frozen;
+# SIGKILLed once it is stopped there (5 s at most).
+kill_at_stop() {
+	local mode=$1 point=$2 args
+
+	case "$mode" in
+	dump) args=(dump) ;;
+	dump-R) args=(dump -R) ;;
+	pre-dump) args=(pre-dump) ;;
+	esac
+	rm -rf "$RD/img"
+	mkdir -p "$RD/img"
+	env LMPROC_FAULT="$point" "$LMPROC" "${args[@]}" -t "$TPID" -D "$RD/img" \
+		>"$RD/bad.out" 2>"$RD/bad.err" &
+	LM_BG=$!
+	if ! wait_until 5000 is_stopped "$LM_BG"; then
+		kill -KILL "$LM_BG" 2>/dev/null
+		wait "$LM_BG" 2>/dev/null
+		REASON="$mode did not stop at $point within 5 s: $(head -n 1 "$RD/bad.err")"
+		return 1
+	fi
+	kill -KILL "$LM_BG"
+	wait "$LM_BG" 2>/dev/null
+	# Its tracees are let go as it exits: wait until they are.
+	wait_until 2000 eval 'grep -q "^TracerPid:[[:space:]]*0$" "/proc/$TPID/status"'
+	return 0
+}
+
+exists() {
+	[ -e "$1" ]
+}
+
+# case_killed_frozen POINT MODE...: for each MODE, lmproc is SIGKILLed at
+# POINT (the parasite serving it, or the task parked between injected
+# syscalls) while the target (bad-input/blocked_syscalls) waits in read(),
+# then again while it waits in nanosleep(): each time it is left exactly
+# as before, untraced; both calls complete normally (no EINTR, no -512 or
+# -516), its vector registers, signal mask and signal stack intact, and it
+# passes.
+case_killed_frozen() {
+	local point=$1 mode
+
+	shift
+	target_up "$BUILD/bad-input/blocked_syscalls" || return 1
+	for mode in "$@"; do
+		kill_at_stop "$mode" "$point" || return 1
+		left_as_before "$TPID" "$TSNAP" || { REASON="$mode in read(): $REASON"; return 1; }
+	done
+	printf g >"$DD/go.fifo"
+	if ! wait_until 2000 exists "$DD/sleeping"; then
+		REASON="pid $TPID did not get past its read() (state $(proc_state "$TPID"))"
+		return 1
+	fi
+	TSNAP=$(stable_snapshot "$TPID") || { REASON="pid $TPID died after read()"; return 1; }
+	for mode in "$@"; do
+		kill_at_stop "$mode" "$point" || return 1
+		left_as_before "$TPID" "$TSNAP" ||
+			{ REASON="$mode in nanosleep(): $REASON"; return 1; }
+	done
+	if ! wait_until 5000 exists "$DD/slept"; then
+		REASON="pid $TPID did not complete its nanosleep() (state $(proc_state "$TPID"))"
+		verdict_anyway "$TPID"
+		return 1
+	fi
+	finish_original "$TPID"
+}
+
+# case_killed_frozen_static PROG POINT MODE N: lmproc MODE of
+# test/static/PROG SIGKILLed N times at POINT: the target is left as
+# before each time and passes its own checks (fpu_regs: stopped in user
+# mode with every vector register live; threads_sigpending: threads with
+# their own masks and pending signals, injected into in batches).
+case_killed_frozen_static() {
+	local prog=$1 point=$2 mode=$3 n=$4 i
+
+	target_up "$BUILD/static/$prog" || return 1
+	for ((i = 0; i < n; i++)); do
+		kill_at_stop "$mode" "$point" || return 1
+		left_as_before "$TPID" "$TSNAP" || { REASON="trial $i: $REASON"; return 1; }
+	done
+	finish_original "$TPID"
+}
+
 run_interrupt_bad_input() {
 	CASE_KIND=signal bad_case signal-dump-R case_signal_trials dump-R 16 40
 	CASE_KIND=signal bad_case signal-dump case_signal_trials dump 12 40
@@ -276,4 +395,14 @@ run_interrupt_bad_input() {
 	CASE_KIND=signal bad_case member-dies-in-parasite case_member_dies
 	CASE_KIND=signal bad_case member-killed case_member_killed 8 60
 	CASE_KIND=signal bad_case pre-dump-killed-stdout case_pre_dump_killed 10 120
+	CASE_KIND=signal bad_case killed-in-parasite case_killed_frozen parasite-stop-in-daemon \
+		dump-R dump dump-R
+	CASE_KIND=signal bad_case killed-parked case_killed_frozen parasite-stop-parked \
+		dump-R dump pre-dump
+	CASE_KIND=signal bad_case killed-in-parasite-fpu case_killed_frozen_static fpu_regs \
+		parasite-stop-in-daemon dump 3
+	CASE_KIND=signal bad_case killed-parked-fpu case_killed_frozen_static fpu_regs \
+		parasite-stop-parked pre-dump 3
+	CASE_KIND=signal bad_case killed-in-parasite-threads case_killed_frozen_static \
+		threads_sigpending parasite-stop-in-daemon dump-R 3
 }

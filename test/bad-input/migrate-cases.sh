@@ -1391,6 +1391,41 @@ case_migrate_killed_round() {
 	fi
 }
 
+# (8d) migrate SIGKILLed inside round 1's freeze, the writer parked
+# between two injected calls (LMPROC_FAULT=parasite-stop-parked): as in
+# (8), and the writer is exactly as before, its own signal mask, not
+# stopped, not traced.
+case_migrate_killed_frozen_round() {
+	local lm dir
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	{ LMPROC_FAULT=parasite-stop-parked mig --tls-psk-file "$RD/psk" --max-downtime 0; } \
+		2>/dev/null &
+	lm=$!
+	if ! wait_until 30000 stopped_lmproc "$lm"; then
+		REASON="migrate did not stop in round 1's freeze: $(head -c 300 "$RD/bad.err")"
+		return 1
+	fi
+	dir=$(readlink /proc/"$STOPPED_LM"/fd/* | grep -m1 -o '^/dev/shm/lmproc-migrate\.[^/]*')
+	kill -KILL "$STOPPED_LM"
+	wait "$lm"
+	if ! wait_until 5000 untracked "$TPID"; then
+		REASON="pid $TPID is still tracked after migrate was killed"
+		return 1
+	fi
+	if [ -n "$dir" ] && ! wait_until 5000 gone_dir "$dir"; then
+		REASON="migrate's directory of rounds '$dir' is left"
+		return 1
+	fi
+	released "$TPID" || return 1
+	target_intact || return 1
+	if ! wait_until 5000 srv_empty; then
+		REASON="serve left $(ls -A "$RD/srv" | head -n 3 | tr '\n' ' ') under -D"
+		return 1
+	fi
+}
+
 # (8b) serve killed with its connection's child (SIGKILL to both) in the
 # middle of round 2 (LMPROC_FAULT=serve-stop-in-round): migrate exits 1,
 # aborted; the writer runs on, untracked, every page exact; the next
@@ -1451,8 +1486,8 @@ case_migrate_link_timeout_bad() {
 # (LMPROC_FAULT=migrate-stop-in-send): the tree runs on here (its
 # tracer gone), untracked, not stopped, every page exact; migrate's
 # directory gone; serve drops the migration and keeps nothing.  (With
-# --tcp-established the network lock and repair mode would stay: as for
-# a dump killed while frozen, not handled yet.)
+# --tcp-established the kernel removes the lock and the connections'
+# guardian takes them out of repair mode: case tcp-dump-killed-repair.)
 case_migrate_killed_send() {
 	local lm dir
 
@@ -1499,9 +1534,7 @@ same_cgroups() {
 
 # (6g) SIGKILL to migrate once the tree is throttled, between two
 # rounds' freezes (LMPROC_FAULT=migrate-stop-throttled stops migrate as
-# it sends the first throttled round: a SIGKILL while the tree is frozen
-# leaves it with lmproc's signal mask or in the parasite, as a killed
-# dump would, docs/migration.md): the tree goes back to exactly the
+# it sends the first throttled round, the tree running): the tree goes back to exactly the
 # cgroups it was in, its quota as it was, the throttle cgroup removed (by
 # migrate's cleaner child), untracked, exact.
 case_migrate_auto_converge_killed() {
@@ -1750,6 +1783,8 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-frozen-parts mig_case case_migrate_frozen_parts
 	CASE_KIND=migrate bad_case migrate-frozen-text mig_case case_migrate_frozen_text
 	CASE_KIND=migrate bad_case migrate-killed-round mig_case case_migrate_killed_round
+	CASE_KIND=migrate bad_case migrate-killed-frozen-round mig_case \
+		case_migrate_killed_frozen_round
 	CASE_KIND=migrate bad_case migrate-link-timeout-bad mig_case case_migrate_link_timeout_bad
 	CASE_KIND=migrate bad_case migrate-serve-killed-round mig_case \
 		case_migrate_serve_killed_round

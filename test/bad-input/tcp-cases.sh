@@ -128,6 +128,7 @@ run_tcp_bad_input() {
 	CASE_KIND=state bad_case tcp-leave-running tcp_case 198.18.0.1 leave
 	CASE_KIND=state bad_case tcp-dump-fails tcp_case fd00::1 fail
 	CASE_KIND=state bad_case tcp-dump-killed-locked tcp_case 198.18.0.1 killed
+	CASE_KIND=state bad_case tcp-dump-killed-repair tcp_case 198.18.0.1 killed-repair
 	CASE_KIND=state bad_case tcp-iptables-lock tcp_case 198.18.0.1 iptables
 	CASE_KIND=state bad_case tcp-1000-established tcp_case 198.18.0.1 restore 1000
 	bad_case tcp-needs-flag tcp_case 198.18.0.1 refuse

@@ -55,6 +55,7 @@ run_tcp_hosts_bad_input() {
 	CASE_KIND=state bad_case tcp-hosts-migrate-grace-dies tcp_hosts_case 4 migrate-grace-dies
 	CASE_KIND=state bad_case tcp-hosts-migrate-cut-round tcp_hosts_case 4 migrate-cut-round
 	CASE_KIND=state bad_case tcp-hosts-migrate-cut-send tcp_hosts_case 6 migrate-cut-send
+	CASE_KIND=state bad_case tcp-hosts-migrate-killed-send tcp_hosts_case 4 migrate-killed-send
 	CASE_KIND=state bad_case tcp-hosts-migrate-cut-commit tcp_hosts_case 4 migrate-cut-commit
 	CASE_KIND=state bad_case tcp-hosts-migrate-cut-restore tcp_hosts_case 6 migrate-cut-restore
 }

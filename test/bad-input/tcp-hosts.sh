@@ -57,6 +57,13 @@
 # packets (nft, port 7070), serve goes on: migrate must end within 20 s,
 # the server left STOPPED on host A as migrate says; resolved as told
 # (kill -9 at A), the server on B carries the stream to its end.
+# migrate-killed-send: migrate stops itself in the final send
+# (migrate-stop-in-send), the tree frozen, its connection in repair mode
+# behind the lock; the server gets a SIGSTOP (taken once released) and
+# migrate a SIGKILL: the kernel removes the lock, the connection's
+# guardian takes it out of repair mode, and once the guardian is gone
+# the server gets SIGCONT and streams on at A; the client sees every
+# byte, no reset; nothing is left on host B.
 # migrate-cut-restore: serve's child stops before its restore forks
 # (LMPROC_FAULT=restore-stop-before-fork), host B's fabric link goes down
 # with every byte acknowledged: keepalive must find it, migrate end
@@ -668,8 +675,34 @@ cut_fabric() {
 	kill -CONT "$(awk '/^PPid:/ { print $2 }' "/proc/$STOPPED_LM/status")" "$STOPPED_LM"
 }
 
-# migrate, migrate-fail, migrate-lost, migrate-grace*, migrate-back and
-# migrate-cut-*: the move, its checks, the client's end.
+# kill_migrate PID: once migrate (under PID) stopped at its fault point,
+# SIGSTOP to the server (held until its guardian has run), SIGKILL to
+# migrate; SIGCONT to the server once every process of that migrate
+# (its guardian and janitor are forks of it) is gone.
+kill_migrate() {
+	local parent
+
+	for _ in $(seq 1000); do
+		stopped_lmproc "$1" && break
+		sleep 0.01
+	done
+	[ -n "${STOPPED_LM:-}" ] || fail "migrate did not stop at its fault point"
+	parent=$(awk '/^PPid:/ { print $2 }' "/proc/$STOPPED_LM/status")
+	kill -STOP "$SHOST"
+	kill -KILL "$STOPPED_LM"
+	# nsenter stopped itself with its child: continued, it reaps it.
+	kill -CONT "$parent"
+	for _ in $(seq 250); do
+		pgrep -f -- "-o $DIR/migrate.log" >/dev/null || break
+		sleep 0.02
+	done
+	pgrep -f -- "-o $DIR/migrate.log" >/dev/null && fail "the killed migrate left processes"
+	kill -CONT "$SHOST"
+}
+
+# migrate, migrate-fail, migrate-lost, migrate-grace*, migrate-back,
+# migrate-cut-* and migrate-killed-send: the move, its checks, the
+# client's end.
 move() {
 	local st t0 t1 left tcp=(--tcp-established) grace=() fault=() bound=60
 
@@ -678,21 +711,27 @@ move() {
 	[ "$MODE" = migrate-grace-dies ] && grace=(--grace 10000)
 	case "$MODE" in
 	migrate-cut-round) fault=(LMPROC_FAULT=migrate-stop-in-round) ;;
-	migrate-cut-send) fault=(LMPROC_FAULT=migrate-stop-in-send) ;;
+	migrate-cut-send | migrate-killed-send) fault=(LMPROC_FAULT=migrate-stop-in-send) ;;
 	esac
 	# A cut link is found within --link-timeout (3 s), not the default 30.
 	[ ${#fault[@]} = 1 ] || [[ "$MODE" == migrate-cut-* ]] && bound=20
 	serve_up
 	t0=$(ms)
-	timeout "$bound" nsenter -t "$HA" -n -p -m env "${fault[@]}" "$LM" migrate -t "$SPID" \
+	# A subshell, so that a migrate SIGKILLed goes unannounced.
+	(timeout "$bound" nsenter -t "$HA" -n -p -m env "${fault[@]}" "$LM" migrate -t "$SPID" \
 		--to 198.18.0.2:7070 --tls-psk-file "$DIR/psk" "${tcp[@]}" "${lock[@]}" \
 		"${grace[@]}" --veth-pair eth0=vc0@br0 --json "${LINK_TIMEOUT[@]}" \
-		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err" &
+		-o "$DIR/migrate.log" >"$DIR/migrate.json" 2>"$DIR/migrate.err"
+		exit $?) 2>/dev/null &
 	st=$!
 	case "$MODE" in
 	migrate-lost | migrate-cut-commit | migrate-cut-restore) cut_link ;;
 	esac
-	[ ${#fault[@]} = 1 ] && cut_fabric "$st"
+	if [ "$MODE" = migrate-killed-send ]; then
+		kill_migrate "$st"
+	elif [ ${#fault[@]} = 1 ]; then
+		cut_fabric "$st"
+	fi
 	[ "$MODE" = migrate-grace-dies ] && kill_copy "$st"
 	wait "$st"
 	st=$?
@@ -719,6 +758,12 @@ move() {
 			"$DIR/migrate.err" ||
 			fail "migrate did not release the tree: $(head -c 300 "$DIR/migrate.err")"
 		check_resumed
+	elif [ "$MODE" = migrate-killed-send ]; then
+		[ "$st" = 137 ] || fail "migrate was not killed (status $st)"
+		grep -q "R\|S" "/proc/$SHOST/stat" || fail "the server on host A is not running"
+		rules "$SHOST" | grep -q lmproc && fail "a lock is left in the container"
+		left=$(only_sleep "$HB")
+		[ -z "$left" ] || fail "left on host B: $left"
 	elif [ "$MODE" = migrate-cut-restore ]; then
 		[ "$st" != 0 ] || fail "migrate succeeded with the link cut"
 		grep -q "no answer from the destination after the images: .*released" \

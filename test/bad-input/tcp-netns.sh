@@ -11,7 +11,12 @@
 # resume-fails (a restore failing at the hand-over, after the lock went:
 # the tree killed, the lock removed once), killed (lmproc SIGKILLed once
 # the lock is taken: the kernel removes the lock with lmproc's netlink
-# socket, the server runs on).  Exit 0 if the client
+# socket, the server runs on), killed-repair (the server stopped with
+# SIGSTOP, lmproc SIGKILLed once the first connection is in repair mode:
+# its guardian takes it out before the server gets SIGCONT, the stream
+# goes on within the client's time; a stopped server, because a running
+# one resumes the instant lmproc dies and may meet its socket still in
+# repair mode, docs/architecture.md).  Exit 0 if the client
 # saw every byte, in order, with no error, the dump/restore did what MODE
 # expects, and the ruleset is as before; the reason on stderr otherwise.
 # N: that many connections between the server and the client (1).
@@ -46,9 +51,14 @@ leave) args+=(-R) ;;
 iptables) args+=(--network-lock iptables) ;;
 esac
 t0=$(ms)
-if [ "$MODE" = killed ]; then
+if [ "$MODE" = killed ] || [ "$MODE" = killed-repair ]; then
+	fault=dump-killed-locked
+	if [ "$MODE" = killed-repair ]; then
+		fault=dump-killed-repair
+		kill -STOP "$SP"
+	fi
 	# A subshell, so that the shell's "Killed" goes nowhere.
-	(LMPROC_FAULT=dump-killed-locked "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
+	(LMPROC_FAULT=$fault "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
 		-o "$DIR/dump.log" 2>"$DIR/dump.err"; exit $?) 2>/dev/null
 elif [ "$MODE" = fail ]; then
 	LMPROC_FAULT=dump-before-inventory "$LM" dump -t "$SP" -D "$DIR/img" "${args[@]}" \
@@ -67,7 +77,7 @@ refuse)
 fail)
 	[ "$st" != 0 ] || fail "dump with the fault injected succeeded"
 	;;
-killed)
+killed | killed-repair)
 	[ "$st" = 137 ] || fail "dump not killed at the fault point (status $st)"
 	nft list ruleset >"$DIR/rules.killed" 2>&1
 	cmp -s "$DIR/rules.before" "$DIR/rules.killed" ||
@@ -120,6 +130,22 @@ if [ "$MODE" = restore ] || [ "$MODE" = iptables ]; then
 	echo "dump_ms $((t1 - t0)) restore_ms $((t3 - t2)) locked_ms $((t3 - t0))"
 else
 	echo "dump_ms $((t1 - t0))"
+fi
+# A connection left in repair mode would stall the client: bounded.
+if [ "$MODE" = killed-repair ]; then
+	# The guardian (a fork of the killed lmproc, same command line) is
+	# done once it is gone.
+	for _ in $(seq 250); do
+		pgrep -f -- "-D $DIR/img" >/dev/null || break
+		sleep 0.02
+	done
+	pgrep -f -- "-D $DIR/img" >/dev/null && fail "the killed dump's guardian is still there"
+	kill -CONT "$SP"
+	for _ in $(seq 500); do
+		kill -0 "$CP" 2>/dev/null || break
+		sleep 0.02
+	done
+	kill -0 "$CP" 2>/dev/null && kill "$CP" && fail "the client stalled: $(cat "$DIR/client.out")"
 fi
 wait "$CP"
 cst=$?

@@ -214,8 +214,13 @@ untracked() {
 # --- state snapshots ---------------------------------------------------------
 
 # snapshot PID: the kernel-visible state of a task that a checkpoint must
-# preserve exactly (build/test/tools/procstate).
+# preserve exactly (build/test/tools/procstate), without the lines that
+# match SNAPSHOT_FILTER if it is set.
 snapshot() {
+	if [ -n "${SNAPSHOT_FILTER:-}" ]; then
+		"$ROOT/build/test/tools/procstate" "$1" 2>/dev/null | grep -v -- "$SNAPSHOT_FILTER"
+		return "${PIPESTATUS[0]}"
+	fi
 	"$ROOT/build/test/tools/procstate" "$1" 2>/dev/null
 }
 
