@@ -156,5 +156,10 @@ struct unix_cred_save {
 };
 int unix_cred_enter(const UnixSkEntry *u, struct unix_cred_save *s);
 int unix_cred_leave(struct unix_cred_save *s);
+/* CALL(ARG) (0 or -errno) for U in task SELF: run here, or, if U's maker
+ * was another pid (one that exited), in a child made with that pid and
+ * sharing this fd table, so that the kernel gives U that pid.  -EEXIST:
+ * that pid is taken here. */
+int unix_cred_call_as(const UnixSkEntry *u, pid_t self, int (*call)(void *), void *arg);
 
 #endif

@@ -7,20 +7,27 @@
  * name (restore makes a connection where all its holders inherit it, so
  * one whose pid is another process of the tree, or none, is refused);
  * the task makes the socket with the dumped uid, gid and groups as its
- * effective ones for that one call. */
+ * effective ones for that one call.  A maker that has exited since (a
+ * daemon that listened, then forked and left) lends its pid at restore:
+ * the call runs in a child made with that pid, sharing the task's fd
+ * table (unix_cred_call_as). */
 #include <errno.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
 #include "log.h"
+#include "pstree.h"
 #include "restore.h"
 #include "sk-unix.h"
+#include "uapi-compat.h"
 
 /* The kernel's NGROUPS_MAX. */
 #define PEER_GROUPS_MAX 65536
@@ -62,7 +69,8 @@ int unix_cred_dump(pid_t pid, int fdn, int fd, UnixSkEntry *u)
 	if (!c.pid && c.uid == (uid_t)-1 && c.gid == (gid_t)-1)
 		return 0;
 	u->has_peer_pid = u->has_peer_uid = u->has_peer_gid = true;
-	u->peer_pid = c.pid;
+	/* As the tree sees it (0: a pid its namespace does not see). */
+	u->peer_pid = pstree_vpid(c.pid);
 	u->peer_uid = c.uid;
 	u->peer_gid = c.gid;
 	return read_groups(pid, fdn, fd, u);
@@ -135,8 +143,15 @@ static int check_made_by(const struct restore_tree *t, uint32_t desc, pid_t make
 
 	if (u->peer_pid == (uint32_t)maker)
 		return 0;
-	if (!in_tree(t, u->peer_pid))
-		snprintf(why, sizeof(why), "that pid is not a process of the tree");
+	/* Not a process of the tree: lent at restore (unix_cred_call_as),
+	 * but for pid 1, the init of the namespace restore puts the tree in,
+	 * and a pid the tree's namespace does not see. */
+	if (u->peer_pid <= 1)
+		snprintf(why, sizeof(why), "%s",
+			 u->peer_pid ? "pid 1, its namespace's init, made it"
+				     : "a process its pid namespace does not see made it");
+	else if (!in_tree(t, u->peer_pid))
+		return 0;
 	else
 		snprintf(why, sizeof(why),
 			 "restore makes it in pid %d (the process above all "
@@ -254,4 +269,31 @@ int unix_cred_leave(struct unix_cred_save *s)
 	free(s->groups);
 	s->on = false;
 	return ret;
+}
+
+int unix_cred_call_as(const UnixSkEntry *u, pid_t self, int (*call)(void *), void *arg)
+{
+	pid_t pid = u->has_peer_pid ? (pid_t)u->peer_pid : self;
+	struct lm_clone_args ca = {
+		.flags = CLONE_FILES,
+		.set_tid = (uint64_t)(uintptr_t)&pid,
+		.set_tid_size = 1,
+	};
+	pid_t child;
+	int st;
+
+	if (pid == self)
+		return call(arg);
+	/* No exit signal: the task's pending signals stay as restored. */
+	child = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (child == 0)
+		_exit(-call(arg));
+	if (child < 0)
+		return -errno;
+	while (waitpid(child, &st, __WALL) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (!WIFEXITED(st))
+		return -ECHILD;
+	return -WEXITSTATUS(st);
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -379,20 +380,47 @@ static int ids_back(struct task_files *tf, uint32_t desc, struct unix_cred_save 
 	return ret;
 }
 
+/* The pid the kernel gives DESC's peer credentials is taken here. */
+static int pid_taken(struct task_files *tf, uint32_t desc, int ret)
+{
+	if (ret != -EEXIST)
+		return ret;
+	return task_files_err(tf, desc, "pid %u, which made it and has exited since, is in "
+			      "use here: its peer credentials can't name it again",
+			      sk_of(tf, desc)->peer_pid);
+}
+
+struct sk_call {
+	int fd;
+	const struct sockaddr_un *to;
+	socklen_t len;
+	int type, backlog;
+	int sv[2];
+};
+
+static int do_connect(void *arg)
+{
+	struct sk_call *c = arg;
+
+	return connect(c->fd, (const struct sockaddr *)c->to, c->len) ? -errno : 0;
+}
+
 /* Client C (of CLIENT) connected to its listener at TO, with the ids of
  * ACCEPTED, whose peer credentials the connect() gives. */
 static int connect_as(struct task_files *tf, uint32_t accepted, uint32_t client, int c,
 		      struct sockaddr_un *to, socklen_t len, int lfd)
 {
+	struct sk_call call = { .fd = c, .to = to, .len = len };
 	struct unix_cred_save s;
 	int ret = ids_of(tf, accepted, &s);
 
 	if (ret)
 		return ret;
-	if (connect(c, (struct sockaddr *)to, len))
+	ret = unix_cred_call_as(sk_of(tf, accepted), tf->plan->pid, do_connect, &call);
+	if (ret && ret != -EEXIST)
 		ret = task_files_err(tf, client, "can't connect to its listener (fd %d): %s", lfd,
-				     strerror(errno));
-	return ids_back(tf, accepted, &s, ret);
+				     strerror(-ret));
+	return ids_back(tf, accepted, &s, pid_taken(tf, accepted, ret));
 }
 
 /* A client connected to listener L's name, and the socket L accepts for
@@ -433,21 +461,56 @@ static int connect_accept(struct task_files *tf, const uint32_t m[2], int acc, i
 	return 0;
 }
 
+/* The pair lands on the fds C->sv holds (placeholders), which a child
+ * lending its pid shares with the task. */
+static int do_socketpair(void *arg)
+{
+	struct sk_call *c = arg;
+	int sv[2], ret = 0;
+
+	if (socketpair(AF_UNIX, c->type | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	for (int i = 0; i < 2 && !ret; i++)
+		if (dup3(sv[i], c->sv[i], O_CLOEXEC) < 0)
+			ret = -errno;
+	close(sv[0]);
+	close(sv[1]);
+	return ret;
+}
+
 /* A socketpair() with the ids of DESC's peer credentials. */
 static int socketpair_as(struct task_files *tf, uint32_t desc, int sv[2])
 {
+	struct sk_call call = { .type = sk_of(tf, desc)->type, .sv = { -1, -1 } };
 	struct unix_cred_save s;
 	int ret;
 
 	sv[0] = sv[1] = -1;
+	for (int i = 0; i < 2; i++) {
+		call.sv[i] = eventfd(0, EFD_CLOEXEC);
+		if (call.sv[i] < 0) {
+			ret = task_files_err(tf, desc, "can't hold an fd for a socket pair: %s",
+					     strerror(errno));
+			goto out;
+		}
+	}
 	ret = ids_of(tf, desc, &s);
 	if (ret)
-		return ret;
-	if (socketpair(AF_UNIX, sk_of(tf, desc)->type | SOCK_CLOEXEC, 0, sv)) {
-		ret = task_files_err(tf, desc, "can't create a socket pair: %s", strerror(errno));
-		sv[0] = sv[1] = -1;
+		goto out;
+	ret = unix_cred_call_as(sk_of(tf, desc), tf->plan->pid, do_socketpair, &call);
+	if (ret && ret != -EEXIST)
+		ret = task_files_err(tf, desc, "can't create a socket pair: %s", strerror(-ret));
+	ret = ids_back(tf, desc, &s, pid_taken(tf, desc, ret));
+out:
+	if (!ret) {
+		sv[0] = call.sv[0];
+		sv[1] = call.sv[1];
+		return 0;
 	}
-	return ids_back(tf, desc, &s, ret);
+	for (int i = 0; i < 2; i++)
+		if (call.sv[i] >= 0)
+			close(call.sv[i]);
+	return ret;
 }
 
 static int make_pair(struct task_files *tf, const uint32_t m[2], int nr, int sv[2])
@@ -579,18 +642,27 @@ static int open_pending(struct task_files *tf, uint32_t desc)
 	return 0;
 }
 
+static int do_listen(void *arg)
+{
+	struct sk_call *c = arg;
+
+	return listen(c->fd, c->backlog) ? -errno : 0;
+}
+
 static int listen_as(struct task_files *tf, uint32_t desc, int fd)
 {
 	const UnixSkEntry *u = sk_of(tf, desc);
+	struct sk_call call = { .fd = fd, .backlog = u->backlog };
 	struct unix_cred_save s;
 	int ret = ids_of(tf, desc, &s);
 
 	if (ret)
 		return ret;
-	if (listen(fd, u->backlog))
+	ret = unix_cred_call_as(u, tf->plan->pid, do_listen, &call);
+	if (ret && ret != -EEXIST)
 		ret = task_files_err(tf, desc, "can't listen with a backlog of %u: %s", u->backlog,
-				     strerror(errno));
-	return ids_back(tf, desc, &s, ret);
+				     strerror(-ret));
+	return ids_back(tf, desc, &s, pid_taken(tf, desc, ret));
 }
 
 int unix_open(struct task_files *tf, uint32_t desc)

@@ -1,9 +1,10 @@
 /* A target whose unix socket at fd 8 has peer credentials (SO_PEERCRED)
- * restore can't give back: the root listens, its child connects and the
- * root accepts at fd 8, whose credentials name the child (restore makes a
+ * naming another process than the one restore makes it in: the root
+ * listens, its child connects and the root accepts at fd 8, whose credentials name the child (restore makes a
  * connection in the process above all that hold it: the root); with
  * PEERCRED_DEAD set, fd 8 is an end of a socket pair a child made, sent
- * to the root and exited: its credentials name a pid that is gone.  The
+ * to the root and exited: its credentials name a pid that is gone, which
+ * restore lends for the call that makes the pair again.  The
  * root counts until SIGTERM, then checks the credentials are the same. */
 #include <errno.h>
 #include <signal.h>
