@@ -1827,6 +1827,8 @@ run_bad_input() {
 		"$BUILD/static/posix_timers_child_cpu"
 	CASE_KIND=state bad_case pidns-pidfds case_pidns "$BUILD/static/fd_pidfd"
 	CASE_KIND=state bad_case pidns-again-pidfds case_pidns_again "$BUILD/static/fd_pidfd"
+	CASE_KIND=state bad_case pidns-again-peercred case_pidns_again \
+		"$BUILD/static/sk_unix_peercred"
 	CASE_KIND=state bad_case pidns-again-refused case_pidns_again_refused
 	CASE_KIND=state bad_case pidns-foreign case_pidns_foreign --mount-proc
 	CASE_KIND=state bad_case pidns-foreign-host-proc case_pidns_foreign
