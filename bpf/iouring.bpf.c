@@ -8,6 +8,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "iouring.h"
+#include "pidns.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -168,7 +169,7 @@ int iouring(struct bpf_iter__task_file *ctx)
 	r.evfd_async = ev ? BPF_CORE_READ(ev, eventfd_async) : 0;
 	r.evfd_last_tail = ev ? BPF_CORE_READ(ev, last_cq_tail) : 0;
 	sub = BPF_CORE_READ(rc, submitter_task);
-	r.submitter = sub ? BPF_CORE_READ(sub, pid) : 0;
+	r.submitter = sub ? reader_nr(BPF_CORE_READ(sub, thread_pid)) : 0;
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

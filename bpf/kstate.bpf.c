@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "kstate.h"
+#include "pidns.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -91,7 +92,7 @@ int fileiter(struct bpf_iter__task_file *ctx)
 	if (!file)
 		return 0;
 	r.fd = ctx->fd;
-	r.tgid = task->tgid;
+	r.tgid = reader_nr(task->group_leader->thread_pid);
 	fo = file->f_owner;
 	if (fo) {
 		pid = fo->pid;
@@ -99,7 +100,7 @@ int fileiter(struct bpf_iter__task_file *ctx)
 		if (pid) {
 			void *first = NULL;
 
-			bpf_probe_read_kernel(&r.owner_pid, sizeof(r.owner_pid), &pid->numbers[0].nr);
+			r.owner_pid = reader_nr(pid);
 			bpf_probe_read_kernel(&first, sizeof(first), &pid->tasks[PIDTYPE_PID].first);
 			r.owner_live = !!first;
 		}
