@@ -774,7 +774,7 @@ static int seize(struct dump_ctx *ctx)
 	if (!ctx->pre_dump)
 		kstate_prepare(ctx->pid);
 	ctx->t_seize = now_us();
-	ret = seize_tree(ctx->pid, &ctx->tree);
+	ret = seize_tree(ctx->pid, &ctx->tree, ctx->opts->freeze_timeout_s * 1000);
 	if (ret)
 		return ret;
 	ctx->t_frozen = ctx->t_mark = now_us();

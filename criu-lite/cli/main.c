@@ -69,8 +69,12 @@ static const char usage_text[] =
 	"                          it) to FILE, which must not exist\n"
 	"      --display-stats     dump, pre-dump, restore: print the stats (times,\n"
 	"                          pages) as lines on stdout at the end\n"
-	"      --file-locks, --track-mem  accepted for CRIU's command lines: locks\n"
-	"                          are always dumped, pre-dumps always track\n"
+	"      --timeout S         dump, pre-dump: how long a thread may take to stop\n"
+	"                          when the tree is frozen (default 10)\n"
+	"      --file-locks, --track-mem, --link-remap, --auto-dedup, --ghost-limit SIZE\n"
+	"                          accepted for CRIU's command lines: lmproc always\n"
+	"                          dumps locks, tracks after a pre-dump, saves deleted\n"
+	"                          files of any size, keeps each round's images apart\n"
 	"  -j, --shell-job         the process uses its shell's terminal: dump it by\n"
 	"                          device, restore lmproc's terminal in its place\n"
 	"      --pidns             restore the tree into a new pid namespace (with a /proc\n"
@@ -184,6 +188,20 @@ static int parse_count(const char *s, long max, int *out)
 	return 0;
 }
 
+/* A size as CRIU's --ghost-limit takes it: N, NK, NM or NG. */
+static int parse_size(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-' || (*end && strchr("KMG", *end) == NULL) ||
+	    (*end && end[1]))
+		return -1;
+	return v > (1ULL << 40) ? -1 : 0;
+}
+
 /* The channel's options for serve or migrate: one way to secure it,
  * complete; NULL, or what is wrong. */
 static const char *channel_opts_error(const struct lmproc_opts *o, bool serve)
@@ -253,6 +271,8 @@ enum {
 	OPT_PIDFILE,
 	OPT_DISPLAY_STATS,
 	OPT_CRIU_NOOP,
+	OPT_CRIU_NOOP_ARG,
+	OPT_TIMEOUT,
 };
 
 /* CRIU's modes: full would also set the limits of cgroups that exist
@@ -303,6 +323,8 @@ static int check_dump_restore_opts(const char *cmd, struct lmproc_opts *opts)
 		return usage_error("%s", "--pidfile is restore's");
 	if (opts->display_stats && !dump && !restore && strcmp(cmd, "pre-dump"))
 		return usage_error("%s", "--display-stats is dump's, pre-dump's or restore's");
+	if (opts->freeze_timeout_s && !dump && strcmp(cmd, "pre-dump"))
+		return usage_error("%s", "--timeout is dump's or pre-dump's");
 	if (opts->display_stats && opts->json)
 		return usage_error("%s", "--display-stats and --json both print on stdout: one of them");
 	/* The dump's release is -R's, with a stop before the detach. */
@@ -355,6 +377,10 @@ int main(int argc, char **argv)
 		{ "display-stats", no_argument, NULL, OPT_DISPLAY_STATS },
 		{ "file-locks", no_argument, NULL, OPT_CRIU_NOOP },
 		{ "track-mem", no_argument, NULL, OPT_CRIU_NOOP },
+		{ "link-remap", no_argument, NULL, OPT_CRIU_NOOP },
+		{ "auto-dedup", no_argument, NULL, OPT_CRIU_NOOP },
+		{ "ghost-limit", required_argument, NULL, OPT_CRIU_NOOP_ARG },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "shell-job", no_argument, NULL, 'j' },
 		{ "log-file", required_argument, NULL, 'o' },
 		{ "work-dir", required_argument, NULL, 'W' },
@@ -425,8 +451,20 @@ int main(int argc, char **argv)
 			opts.display_stats = true;
 			break;
 		case OPT_CRIU_NOOP:
-			/* CRIU's --file-locks and --track-mem ask for what lmproc
-			 * always does: locks are dumped, pre-dumps track. */
+			/* CRIU's --file-locks, --track-mem and --link-remap ask
+			 * for what lmproc always does (locks dumped, pre-dumps
+			 * tracking, deleted files restored from their saved
+			 * contents); --auto-dedup frees parent images' pages,
+			 * which lmproc's rounds keep apart anyway. */
+			break;
+		case OPT_CRIU_NOOP_ARG:
+			/* --ghost-limit: lmproc saves deleted files of any size. */
+			if (parse_size(optarg))
+				return usage_error("bad --ghost-limit %s (a size: N, NK, NM or NG)", optarg);
+			break;
+		case OPT_TIMEOUT:
+			if (parse_count(optarg, 3600, &opts.freeze_timeout_s) || !opts.freeze_timeout_s)
+				return usage_error("bad --timeout %s (1 to 3600 seconds)", optarg);
 			break;
 		case OPT_PIDNS:
 			opts.pidns = true;

@@ -56,6 +56,7 @@ struct lmproc_opts {
 	bool leave_stopped;
 	const char *pidfile;		/* restore --pidfile: the root's pid */
 	bool display_stats;		/* dump, pre-dump, restore --display-stats */
+	int freeze_timeout_s;		/* dump, pre-dump --timeout (0: the default) */
 	bool shell_job;			/* -j: the process's terminal is its shell's */
 	bool pidns;			/* restore --pidns */
 	bool timens;			/* restore --timens */

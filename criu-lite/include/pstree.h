@@ -24,11 +24,13 @@ struct pstree_item {
 struct pstree {
 	struct pstree_item *items; /* items[0] is the root */
 	size_t nr, cap;
+	int stop_timeout_ms; /* seize_tree()'s TIMEOUT_MS */
 };
 
-/* Freezes ROOT and every descendant; a child that has exited is kept as
- * a zombie.  On failure nothing stays frozen and T is empty. */
-int seize_tree(pid_t root, struct pstree *t);
+/* Freezes ROOT and every descendant, each thread given TIMEOUT_MS to
+ * stop (0: the default); a child that has exited is kept as a zombie.
+ * On failure nothing stays frozen and T is empty. */
+int seize_tree(pid_t root, struct pstree *t, int timeout_ms);
 /* Lets every process run on (and reaps one that died while seized); T
  * keeps its items (no threads). */
 void unseize_tree(struct pstree *t);

@@ -25,7 +25,9 @@ int seize_check_target(pid_t pid);
  * thread appears; a thread that exits meanwhile is waited for until it is
  * gone and left out.  On success every thread of T is stopped and traced
  * by us; on failure nothing is (and T is empty). */
-int seize_task(pid_t pid, struct seized_task *t);
+/* TIMEOUT_MS: how long a thread may take to stop (0: the default,
+ * TRACEE_STOP_TIMEOUT_MS). */
+int seize_task(pid_t pid, struct seized_task *t, int timeout_ms);
 
 /* Lets every thread run on as if nothing happened; frees T. */
 int unseize_task(struct seized_task *t);

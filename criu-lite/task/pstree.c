@@ -256,7 +256,7 @@ static int take_child(struct pstree *t, int parent, pid_t pid)
 	ret = read_ids(it);
 	if (ret || it->zombie)
 		return ret;
-	ret = seize_task(pid, &it->task);
+	ret = seize_task(pid, &it->task, t->stop_timeout_ms);
 	if (ret == -ESRCH)
 		return take_exited_child(t, parent, it);
 	if (ret)
@@ -343,17 +343,18 @@ static int check_shared_fd_tables(const struct pstree *t)
 	return 0;
 }
 
-int seize_tree(pid_t root, struct pstree *t)
+int seize_tree(pid_t root, struct pstree *t, int timeout_ms)
 {
 	uint64_t start = now_us();
 	struct pstree_item *it;
 	int ret;
 
 	memset(t, 0, sizeof(*t));
+	t->stop_timeout_ms = timeout_ms;
 	it = add_item(t, root, -1);
 	if (!it)
 		return -ENOMEM;
-	ret = seize_task(root, &it->task);
+	ret = seize_task(root, &it->task, timeout_ms);
 	if (ret) {
 		struct proc_status ps;
 

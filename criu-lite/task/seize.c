@@ -34,6 +34,8 @@ struct seize_state {
 	struct seized_task *t;
 	bool *stopped; /* per t->tids entry: in its interrupt stop */
 	size_t cap;
+	int timeout_ms; /* how long a thread may take to stop (--timeout) */
+	pid_t timed_out; /* the thread that did not stop in time */
 };
 
 /* include/linux/sched.h: an io_uring worker (io-wq's iou-wrk-*, SQPOLL's
@@ -186,17 +188,18 @@ static bool is_seized(const struct seize_state *s, pid_t tid)
  * the interrupt stop follows.  *STOPSIG (if not NULL) gets the stop's
  * signal: SIGTRAP for our interrupt, the group stop's signal (SIGSTOP,
  * SIGTSTP...) for a thread seized in one. */
-static int wait_interrupt_stop(pid_t tid, int *stopsig)
+static int wait_interrupt_stop(struct seize_state *s, pid_t tid, int *stopsig)
 {
 	int status, sig, ret;
 
 	for (;;) {
-		ret = wait_traced(tid, &status, TRACEE_STOP_TIMEOUT_MS);
+		ret = wait_traced(tid, &status, s->timeout_ms);
 		if (ret == 0)
 			return 1;
 		if (ret == -ETIMEDOUT) {
 			pr_err("Thread %d did not stop in %d ms (uninterruptible sleep?)\n", tid,
-			       TRACEE_STOP_TIMEOUT_MS);
+			       s->timeout_ms);
+			s->timed_out = tid;
 			return ret;
 		}
 		if (ret < 0) {
@@ -245,7 +248,11 @@ static void release_all(struct seize_state *s)
 	struct seized_task *t = s->t;
 
 	for (size_t i = 0; i < t->nr_tids; i++) {
-		if (!s->stopped[i] && wait_interrupt_stop(t->tids[i], NULL))
+		/* Waited for once already: the kernel detaches it when lmproc
+		 * ends, wherever it is then. */
+		if (t->tids[i] == s->timed_out)
+			continue;
+		if (!s->stopped[i] && wait_interrupt_stop(s, t->tids[i], NULL))
 			continue;
 		if (detach_restartable(t->tids[i]) && errno != ESRCH)
 			pr_perror("Can't detach from thread %d of pid %d", t->tids[i], t->pid);
@@ -291,7 +298,7 @@ static int seize_one(struct seize_state *s, pid_t tid)
 	if (ret) {
 		/* Not in the set: release it here, the caller can't. */
 		ptrace(PTRACE_INTERRUPT, tid, NULL, NULL);
-		if (!wait_interrupt_stop(tid, NULL))
+		if (!wait_interrupt_stop(s, tid, NULL))
 			ptrace(PTRACE_DETACH, tid, NULL, 0);
 		return ret;
 	}
@@ -380,7 +387,7 @@ static int wait_all_stopped(struct seize_state *s)
 	for (size_t i = 0; i < t->nr_tids; i++) {
 		if (s->stopped[i])
 			continue;
-		ret = wait_interrupt_stop(t->tids[i], t->tids[i] == t->pid ? &sig : NULL);
+		ret = wait_interrupt_stop(s, t->tids[i], t->tids[i] == t->pid ? &sig : NULL);
 		if (ret < 0)
 			return ret;
 		if (ret && t->tids[i] == t->pid) {
@@ -470,9 +477,9 @@ static int seize_threads(struct seize_state *s)
 	}
 }
 
-int seize_task(pid_t pid, struct seized_task *t)
+int seize_task(pid_t pid, struct seized_task *t, int timeout_ms)
 {
-	struct seize_state s = {.t = t};
+	struct seize_state s = {.t = t, .timeout_ms = timeout_ms ?: TRACEE_STOP_TIMEOUT_MS};
 	uint64_t start = now_us();
 	struct proc_status st;
 	int ret;

@@ -4,7 +4,8 @@
 # SIGCONT), restore --pidfile (the root's pid in a file made there, never
 # one that exists), --display-stats (CRIU's lines, the stats images'
 # figures), and the names CRIU has for what lmproc does anyway
-# (--restore-detached, --file-locks, --track-mem); a relative -o or
+# (--restore-detached, --file-locks, --track-mem...); --timeout, the
+# time a thread may take to stop; a relative -o or
 # --pidfile in the work directory (-W, else -D), as CRIU puts them.
 
 # all_stopped PID: every thread of PID is in a stop (state T).
@@ -157,6 +158,60 @@ case_work_dir() {
 	term_verdict
 }
 
+# freezer_of PID: FREEZE_DIR, the cgroup directory PID's freezer is (v1
+# freezer, else cgroup v2), and FREEZE_ROOT the hierarchy's mount.
+freezer_of() {
+	local line
+
+	FREEZE_ROOT=$(awk '$3 == "cgroup" && $4 ~ /(^|,)freezer(,|$)/ { print $2; exit }' /proc/mounts)
+	if [ -n "$FREEZE_ROOT" ]; then
+		line=$(grep -m1 '^[0-9]*:\([^:]*,\)\?freezer\(,[^:]*\)\?:' "/proc/$1/cgroup")
+	else
+		FREEZE_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+		line=$(grep -m1 '^0::' "/proc/$1/cgroup")
+	fi
+	[ -n "$FREEZE_ROOT" ] && [ -n "$line" ] || return 1
+	FREEZE_DIR=$FREEZE_ROOT${line#*:*:}
+}
+
+# freeze_in CG ON: CG frozen (ON 1) or thawed (0), v1 or v2.
+freeze_in() {
+	if [ -e "$1/freezer.state" ]; then
+		echo "$( [ "$2" = 1 ] && echo FROZEN || echo THAWED)" >"$1/freezer.state"
+	else
+		echo "$2" >"$1/cgroup.freeze"
+	fi
+}
+
+# dump -R --timeout 1 of a target a cgroup freezer holds (it can't reach
+# the stop lmproc asks for): one error line naming the thread and 1000
+# ms, well before the default 10 s; thawed and back in its cgroup, the
+# target runs on as it was.
+case_freeze_timeout() {
+	local cg st
+
+	target_up || return 1
+	if ! freezer_of "$TPID"; then
+		REASON="no cgroup v1 freezer nor cgroup v2 mounted"
+		return 2
+	fi
+	cg=$FREEZE_ROOT/lmproc-freeze-$TPID
+	mkdir "$cg" && echo "$TPID" >"$cg/cgroup.procs" && freeze_in "$cg" 1 || {
+		REASON="can't freeze the target in $cg"
+		rmdir "$cg" 2>/dev/null
+		return 1
+	}
+	mkdir -p "$RD/img"
+	timeout -k 1 8 "$LMPROC" dump -R --timeout 1 -t "$TPID" -D "$RD/img" \
+		>"$RD/bad.out" 2>"$RD/bad.err"
+	st=$?
+	freeze_in "$cg" 0
+	echo "$TPID" >"$FREEZE_DIR/cgroup.procs"
+	wait_until 2000 rmdir "$cg" 2>/dev/null
+	refused "$st" "Thread $TPID" "1000 ms" || return 1
+	target_intact
+}
+
 # The options that exclude each other, or belong to other commands, and
 # words left over after the options: a usage error (exit 2), nothing
 # done.
@@ -178,6 +233,9 @@ case_criu_opts_usage() {
 		check --display-stats
 		check -W $RD/p
 		dump -t 1 soft
+		restore --timeout 3
+		dump -t 1 --timeout 0
+		dump -t 1 --ghost-limit 5Q
 		restore extra
 	EOF
 	# CRIU's users write "--manage-cgroups soft": the mode, not a word
@@ -200,4 +258,5 @@ run_criu_opts_bad_input() {
 	bad_case display-stats case_display_stats
 	bad_case criu-opts-usage case_criu_opts_usage
 	bad_case work-dir case_work_dir
+	bad_case freeze-timeout case_freeze_timeout
 }
