@@ -358,6 +358,8 @@ int restore_task_drop_inherited(struct restore_ctx *ctx, char *err, size_t len);
 
 /* restore-tree.c */
 bool restore_in_subtree(const struct restore_tree *t, size_t anc, size_t i);
+/* PID is a process of T (a zombie too), as the images name it. */
+bool restore_tree_has(const struct restore_tree *t, uint32_t pid);
 int restore_tree_fd_base(const struct restore_tree *t);
 int restore_plan_sessions(struct restore_tree *t);
 /* Which process makes each shared file (the images alone decide)... */

@@ -110,14 +110,6 @@ static int check_unique(const struct sysvipc_restore *r, size_t i)
 	return 0;
 }
 
-static bool in_tree(const struct restore_tree *t, uint32_t pid)
-{
-	for (size_t i = 0; i < t->nr; i++)
-		if (t->entries[i]->pid == pid)
-			return true;
-	return false;
-}
-
 static int check_entry(const struct restore_tree *t, const struct sysvipc_restore *r, size_t i)
 {
 	const SysvipcEntry *e = r->e[i];
@@ -127,7 +119,7 @@ static int check_entry(const struct restore_tree *t, const struct sysvipc_restor
 		return restore_plan_bad(SYSVIPC_IMG, "entry %zu is not one semaphore set or one message queue",
 					i);
 	p = perm_of(e);
-	if (!in_tree(t, owner_of(e)))
+	if (!restore_tree_has(t, owner_of(e)))
 		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: %s %d belongs to pid %u, not of the tree",
 					i, kind_of(e), p->id, owner_of(e));
 	if (p->id < 0 || (p->mode & ~0777))

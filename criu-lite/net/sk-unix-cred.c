@@ -114,14 +114,6 @@ static pid_t holder(const struct restore_tree *t, uint32_t desc, int *fd)
 	return 0;
 }
 
-static bool in_tree(const struct restore_tree *t, uint32_t pid)
-{
-	for (size_t i = 0; i < t->nr; i++)
-		if (t->entries[i]->pid == pid)
-			return true;
-	return false;
-}
-
 static int refuse(const struct restore_tree *t, uint32_t desc, const char *why)
 {
 	const UnixSkEntry *u = t->ctx[0].plan.fdesc[desc].fe->unix_sk;
@@ -150,7 +142,7 @@ static int check_made_by(const struct restore_tree *t, uint32_t desc, pid_t make
 		snprintf(why, sizeof(why), "%s",
 			 u->peer_pid ? "pid 1, its namespace's init, made it"
 				     : "a process its pid namespace does not see made it");
-	else if (!in_tree(t, u->peer_pid))
+	else if (!restore_tree_has(t, u->peer_pid))
 		return 0;
 	else
 		snprintf(why, sizeof(why),

@@ -320,6 +320,14 @@ int restore_plan_shared_files(struct restore_tree *t)
 	return raise_nofile(t->inherit_base + t->nr_inherit + RESTORE_PARKED_FDS);
 }
 
+bool restore_tree_has(const struct restore_tree *t, uint32_t pid)
+{
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->entries[i]->pid == pid)
+			return true;
+	return false;
+}
+
 /* Above every fd any process of the tree will have: each task keeps the
  * service fds of the processes below it until it has forked them. */
 int restore_tree_fd_base(const struct restore_tree *t)

@@ -1396,24 +1396,12 @@ case_migrate_killed_round() {
 # (8), and the writer is exactly as before, its own signal mask, not
 # stopped, not traced.
 case_migrate_killed_frozen_round() {
-	local lm dir
+	local dir
 
 	target_up "$BUILD/static/predump_writer" || return 1
 	serve_up || return 1
-	{ LMPROC_FAULT=parasite-stop-parked mig --tls-psk-file "$RD/psk" --max-downtime 0; } \
-		2>/dev/null &
-	lm=$!
-	if ! wait_until 30000 stopped_lmproc "$lm"; then
-		REASON="migrate did not stop in round 1's freeze: $(head -c 300 "$RD/bad.err")"
-		return 1
-	fi
-	dir=$(readlink /proc/"$STOPPED_LM"/fd/* | grep -m1 -o '^/dev/shm/lmproc-migrate\.[^/]*')
-	kill -KILL "$STOPPED_LM"
-	wait "$lm"
-	if ! wait_until 5000 untracked "$TPID"; then
-		REASON="pid $TPID is still tracked after migrate was killed"
-		return 1
-	fi
+	mig_killed_at parasite-stop-parked "in round 1's freeze" --max-downtime 0 || return 1
+	dir=$KILLED_DIR
 	if [ -n "$dir" ] && ! wait_until 5000 gone_dir "$dir"; then
 		REASON="migrate's directory of rounds '$dir' is left"
 		return 1
@@ -1489,23 +1477,12 @@ case_migrate_link_timeout_bad() {
 # --tcp-established the kernel removes the lock and the connections'
 # guardian takes them out of repair mode: case tcp-dump-killed-repair.)
 case_migrate_killed_send() {
-	local lm dir
+	local dir
 
 	target_up "$BUILD/static/predump_writer" || return 1
 	serve_up || return 1
-	{ LMPROC_FAULT=migrate-stop-in-send mig --tls-psk-file "$RD/psk"; } 2>/dev/null &
-	lm=$!
-	if ! wait_until 30000 stopped_lmproc "$lm"; then
-		REASON="migrate did not stop in the final send: $(head -c 300 "$RD/bad.err")"
-		return 1
-	fi
-	dir=$(readlink /proc/"$STOPPED_LM"/fd/* | grep -m1 -o '^/dev/shm/lmproc-migrate\.[^/]*')
-	kill -KILL "$STOPPED_LM"
-	wait "$lm"
-	if ! wait_until 5000 untracked "$TPID"; then
-		REASON="pid $TPID is still tracked after migrate was killed"
-		return 1
-	fi
+	mig_killed_at migrate-stop-in-send "in the final send" || return 1
+	dir=$KILLED_DIR
 	if [ -z "$dir" ] || ! wait_until 5000 gone_dir "$dir"; then
 		REASON="migrate's directory of images '$dir' is left"
 		return 1
@@ -1520,6 +1497,29 @@ case_migrate_killed_send() {
 
 gone_dir() {
 	[ ! -e "$1" ]
+}
+
+# mig_killed_at FAULT WHERE [ARG...]: migrate (with ARGs) stopped by
+# LMPROC_FAULT=FAULT (WHERE says where, for the failure), then SIGKILLed:
+# the tree is untracked within 5 s; KILLED_DIR its directory of rounds.
+mig_killed_at() {
+	local fault=$1 where=$2 lm
+
+	shift 2
+	{ LMPROC_FAULT=$fault mig --tls-psk-file "$RD/psk" "$@"; } 2>/dev/null &
+	lm=$!
+	if ! wait_until 30000 stopped_lmproc "$lm"; then
+		REASON="migrate did not stop $where: $(head -c 300 "$RD/bad.err")"
+		return 1
+	fi
+	KILLED_DIR=$(readlink /proc/"$STOPPED_LM"/fd/* |
+		grep -m1 -o '^/dev/shm/lmproc-migrate\.[^/]*')
+	kill -KILL "$STOPPED_LM"
+	wait "$lm"
+	if ! wait_until 5000 untracked "$TPID"; then
+		REASON="pid $TPID is still tracked after migrate was killed"
+		return 1
+	fi
 }
 
 # lm_stopped PID: lmproc PID stopped itself (state T) or has ended.
