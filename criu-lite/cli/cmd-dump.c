@@ -23,6 +23,7 @@
 #include "image.h"
 #include "infect.h"
 #include "interrupt.h"
+#include "io-uring.h"
 #include "json.h"
 #include "kstate-iter.h"
 #include "log.h"
@@ -771,8 +772,10 @@ static int seize(struct dump_ctx *ctx)
 	if (ctx->pre_dump || ctx->opts->prev_images_dir)
 		track_probe_kernel();
 	vma_iter_prepare();
-	if (!ctx->pre_dump)
+	if (!ctx->pre_dump) {
 		kstate_prepare(ctx->pid);
+		io_uring_prepare(ctx->pid);
+	}
 	ctx->t_seize = now_us();
 	ret = seize_tree(ctx->pid, &ctx->tree, ctx->opts->freeze_timeout_s * 1000);
 	if (ret)

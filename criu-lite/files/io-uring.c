@@ -27,6 +27,7 @@
 #include "fd-types.h"
 #include "io-uring.h"
 #include "log.h"
+#include "proc.h"
 #include "uapi-compat.h"
 #include "words.h"
 #include "../../bpf/iouring.h"
@@ -58,6 +59,8 @@
 #define SQ_FLAGS_KERNEL (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)
 /* No-ops are submitted in batches of at most this many. */
 #define NOP_BATCH 4096U
+/* How deep io_uring_prepare looks below the root. */
+#define IO_URING_PREPARE_DEPTH 16
 
 static const struct {
 	uint32_t bit;
@@ -142,13 +145,38 @@ static bool io_uring_match(struct files_dump *d, const struct fd_parms *p)
 	return io_uring_mapping(p->link);
 }
 
+/* The reader, loaded once per run (~60 ms): before the freeze when the
+ * tree maps a ring (io_uring_prepare), else at its first ring. */
+static struct {
+	bool tried;
+	int err;
+	struct iouring_bpf *skel;
+} rd;
+
+static struct iouring_bpf *reader(void)
+{
+	if (!rd.tried) {
+		rd.tried = true;
+		rd.skel = iouring_bpf__open_and_load();
+		rd.err = rd.skel ? 0 : -(errno ?: EINVAL);
+	}
+	errno = -rd.err;
+	return rd.skel;
+}
+
+void io_uring_prepare(pid_t root)
+{
+	if (!rd.tried && proc_tree_maps(root, "anon_inode:[io_uring]", IO_URING_PREPARE_DEPTH))
+		reader();
+}
+
 /* The iterator's record of PID's fd FD: 0, -ENOENT if it has none, or
  * -errno (BPF unavailable: no CAP_BPF, no iterator). */
 static int read_rec(pid_t pid, int fd, struct iouring_rec *out, char *why, size_t len)
 {
 	union bpf_iter_link_info li = {.task.pid = pid};
 	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &li, .link_info_len = sizeof(li));
-	struct iouring_bpf *skel = iouring_bpf__open_and_load();
+	struct iouring_bpf *skel = reader();
 	struct iouring_rec r;
 	struct bpf_link *link;
 	int it, ret = -ENOENT;
@@ -176,7 +204,6 @@ static int read_rec(pid_t pid, int fd, struct iouring_rec *out, char *why, size_
 	if (it >= 0)
 		close(it);
 	bpf_link__destroy(link);
-	iouring_bpf__destroy(skel);
 	return ret;
 }
 

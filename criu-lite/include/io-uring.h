@@ -15,5 +15,8 @@ int io_uring_holder_fd(pid_t pid, const struct stat *st);
 /* Restore: every io_uring mapping of P maps an io_uring fd of P, within
  * its rings. */
 int io_uring_validate_vmas(const struct restore_plan *p);
+/* Before a dump's freeze: loads the BPF reader of rings if ROOT's tree
+ * maps one, so that the frozen window does not pay for it. */
+void io_uring_prepare(pid_t root);
 
 #endif

@@ -44,6 +44,10 @@ int proc_read_stat(pid_t pid, struct proc_stat *st);
  * down to its own, at most MAX of them into OUT.  How many there are, or
  * -errno. */
 int proc_read_nspid(pid_t pid, pid_t tid, pid_t *out, int max);
+/* Whether process PID or one below it (as /proc lists its threads'
+ * children now, DEPTH levels down at most) has a mapping whose maps line
+ * holds NEEDLE: a look before the freeze, for what to prepare. */
+bool proc_tree_maps(pid_t pid, const char *needle, int depth);
 /* PID is on its way out (PF_EXITING): its memory may already be gone. */
 bool proc_pid_exiting(pid_t pid);
 /* Bytes a /proc file yields (they report size 0), or -errno. */

@@ -3,7 +3,6 @@
  * rarely: an owner F_GETOWN_EX can't show, a fanout group, an AIO ring).
  * A kernel or a machine that refuses them (no BTF, no CAP_BPF) gives
  * -errno: the caller refuses what it can't check. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "common.h"
 #include "kstate-iter.h"
 #include "log.h"
+#include "proc.h"
 #include "kstate.skel.h"
 
 /* One read of an iterator: more than its seq_file's buffer (8 pages). */
@@ -48,46 +48,11 @@ static int load(void)
 	return ks.err;
 }
 
-/* Whether process PID or one below it (as /proc lists its threads'
- * children now) maps an AIO ring; DEPTH bounds the walk. */
-static bool maps_aio(pid_t pid, int depth)
-{
-	char path[320], line[512];
-	struct dirent *de;
-	bool found = false;
-	DIR *dir;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, "/[aio]") != NULL;
-	if (f)
-		fclose(f);
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	dir = depth ? opendir(path) : NULL;
-	while (dir && !found && (de = readdir(dir))) {
-		int c;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", pid, de->d_name);
-		f = fopen(path, "re");
-		while (f && !found && fscanf(f, "%d", &c) == 1)
-			found = maps_aio(c, depth - 1);
-		if (f)
-			fclose(f);
-	}
-	if (dir)
-		closedir(dir);
-	return found;
-}
-
 void kstate_prepare(pid_t root)
 {
 	/* Loading costs ~75 ms here: before the freeze where an AIO ring
 	 * will need it, else only when asked (inside it, and rarely). */
-	if (!ks.tried && maps_aio(root, KSTATE_MAX_DEPTH))
+	if (!ks.tried && proc_tree_maps(root, "/[aio]", KSTATE_MAX_DEPTH))
 		load();
 }
 

@@ -1,4 +1,5 @@
 /* Parses /proc files.  Read-only: nothing here changes a task. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -191,4 +192,37 @@ bool proc_pid_exiting(pid_t pid)
 	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
 		return false;
 	return flags & PF_EXITING;
+}
+
+bool proc_tree_maps(pid_t pid, const char *needle, int depth)
+{
+	char path[320], line[512];
+	struct dirent *de;
+	bool found = false;
+	DIR *dir;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	if (f)
+		fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = depth ? opendir(path) : NULL;
+	while (dir && !found && (de = readdir(dir))) {
+		int c;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", pid, de->d_name);
+		f = fopen(path, "re");
+		while (f && !found && fscanf(f, "%d", &c) == 1)
+			found = proc_tree_maps(c, needle, depth - 1);
+		if (f)
+			fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
 }
