@@ -301,10 +301,13 @@ static int read_conn(struct files_dump *d, int fd, TcpRepairEntry *t)
 }
 
 /* Locks the connection, reads it from a copy of FD put in repair mode
- * into T; the copy in *COPY (-1 if none was made). */
+ * into T; the copy in *COPY (-1 if none was made).  GUARD: the guardian
+ * gets a copy too (not for a listener's connection not accepted yet,
+ * which goes back into its queue by a new handshake on the same
+ * addresses: a copy left alive would hold them). */
 static int dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 		     const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
-		     TcpRepairEntry *t, int *copy)
+		     TcpRepairEntry *t, int *copy, bool guard)
 {
 	struct tcp_dump *td = d->tcp;
 	int ret = netlock_add(td->lock, d->pid, local, peer);
@@ -317,9 +320,9 @@ static int dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 	*copy = dup(fd);
 	if (*copy < 0)
 		return -errno;
-	if (!td->guard)
+	if (guard && !td->guard)
 		td->guard = tcp_guard_start();
-	ret = tcp_guard_add(td->guard, *copy);
+	ret = guard ? tcp_guard_add(td->guard, *copy) : 0;
 	if (ret) {
 		close(*copy);
 		*copy = -1;
@@ -363,7 +366,7 @@ int tcp_dump_conn(struct files_dump *d, const struct fd_parms *p, int fd,
 	if (!fds)
 		return -ENOMEM;
 	td->fds = fds;
-	ret = dump_conn(d, p, fd, local, peer, t, &copy);
+	ret = dump_conn(d, p, fd, local, peer, t, &copy, true);
 	if (copy >= 0)
 		td->fds[td->nr++] = copy;
 	return ret;
@@ -373,7 +376,7 @@ int tcp_dump_child(struct files_dump *d, const struct fd_parms *p, int fd,
 		   const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
 		   TcpRepairEntry *t)
 {
-	int copy, ret = dump_conn(d, p, fd, local, peer, t, &copy);
+	int copy, ret = dump_conn(d, p, fd, local, peer, t, &copy, false);
 
 	if (copy >= 0)
 		close(copy);
