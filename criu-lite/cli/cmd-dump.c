@@ -524,8 +524,10 @@ static int dump_frozen(struct dump_ctx *ctx)
 		ret = live_pids(ctx);
 	if (!ret)
 		ret = netns_dump(ctx->dfd, &ctx->tree);
+	/* The namespaces are checked now, written once every process's
+	 * timers are read (below). */
 	if (!ret)
-		ret = ns_dump(ctx->dfd, &ctx->tree);
+		ret = ns_dump(-1, &ctx->tree);
 	if (ret)
 		return ret;
 	ctx->files = files_dump_start(ctx->dfd, ctx->opts->shell_job, ctx->opts->ext_unix_sk,
@@ -552,6 +554,11 @@ static int dump_frozen(struct dump_ctx *ctx)
 	progress_procs(ctx->tree.nr, ctx->tree.nr, 0);
 	ret = files_dump_end(ctx->files, ret) ?: ret;
 	charge(ctx, ST_FILES);
+	/* The clocks a restore with --timens continues from, read after
+	 * every timer (timerfds, POSIX timers, itimers): read before, each
+	 * timer would come back short by the time in between. */
+	if (!ret)
+		ret = stage_done(ctx, ctx->pid, ST_TREE, ns_dump(ctx->dfd, &ctx->tree));
 	shmem_dump_pages(ctx->shmem, &ctx->shmem_written, &ctx->shmem_in_parent);
 	ret = shmem_dump_end(ctx->shmem, ret) ?: ret;
 	charge(ctx, ST_SHMEM);

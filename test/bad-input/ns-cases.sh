@@ -39,6 +39,20 @@ case_ns_timens() {
 	term_verdict
 }
 
+# case_ns_timens_timers: timerfds (monotonic, boottime, realtime) and
+# POSIX timers restored with --timens: each has lost no more time than
+# its process's clocks show passed (the clocks are read at the dump after
+# the timers: read before them, every timer came back short by the time
+# in between).
+case_ns_timens_timers() {
+	target_up "$BUILD/static/$1" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	must_lm restore "restore --timens" restore -D "$RD/img" -d --timens || return 1
+	term_verdict
+}
+
 # same_state_except_offsets: the snapshot as TSNAP (offsets aside: they
 # are what --timens chose).
 same_state_except_offsets() {
@@ -84,6 +98,8 @@ run_ns_bad_input() {
 	CASE_KIND=state bad_case ns-uts case_ns_restored uts
 	CASE_KIND=state bad_case ns-time case_ns_restored time
 	CASE_KIND=state bad_case ns-timens case_ns_timens
+	CASE_KIND=state bad_case ns-timens-timerfd case_ns_timens_timers fd_timerfd
+	CASE_KIND=state bad_case ns-timens-posix-timers case_ns_timens_timers posix_timers
 	bad_case ns-other-boot case_ns_other_boot
 	CASE_KIND=state bad_case ns-ipc case_ns_restored ipc
 	bad_case ns-ipc-shm case_ns_refused ipc-shm \
