@@ -292,6 +292,29 @@ case_link_remaining() {
 	refused $? "$TPID" "fd 5" "1 other hard links" && no_word "only deleted" && target_intact
 }
 
+# A thread of the target waits in vfork() for its child, which runs in
+# the target's memory: refused at once, naming both pids and vfork (a
+# seize would wait its 10 s for a stop that never comes: 8 s bounds the
+# refusal loosely, well under that).
+case_vfork_waiting() {
+	local child st t0 t1
+
+	target_up "$BUILD/bad-input/vfork_waiting" || return 1
+	child=$(cat /proc/"$TPID"/task/*/children 2>/dev/null | tr -s ' ' '\n' | head -n 1)
+	[ -n "$child" ] || { REASON="no vfork child of $TPID"; return 1; }
+	mkdir -p "$RD/img"
+	t0=$(date +%s%N)
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	st=$?
+	t1=$(date +%s%N)
+	refused "$st" "pid $TPID" "$child" "vfork()" || return 1
+	if [ $(((t1 - t0) / 1000000)) -ge 8000 ]; then
+		REASON="refused after $(((t1 - t0) / 1000000)) ms, not at once"
+		return 1
+	fi
+	target_intact
+}
+
 run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
@@ -314,4 +337,5 @@ run_refusal_bad_input() {
 	bad_case zombie-leader case_zombie_leader
 	bad_case mqueue-fd case_mqueue_fd
 	bad_case link-remaining case_link_remaining
+	bad_case vfork-waiting case_vfork_waiting
 }
