@@ -214,14 +214,14 @@ case_tty_passed_in() {
 		no_word "shell-job" && target_intact
 }
 
-# A pipe's write end in packet mode (O_DIRECT), O_ASYNC set too: refused
-# for packet mode (O_ASYNC is restored), the open flags in words.
-case_pipe_async() {
-	target_up "$BUILD/bad-input/pipe_async" || return 1
+# A pipe holding plain bytes and after them a packet (O_DIRECT set on its
+# write end in between): restore could not write them apart again (a
+# packet joins a plain buffer with room), refused naming pid, fd and why.
+case_pipe_mixed() {
+	target_up "$BUILD/bad-input/pipe_mixed" || return 1
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 6" "with O_DIRECT set" "O_WRONLY|O_ASYNC|O_DIRECT" &&
-		target_intact
+	refused $? "$TPID" "fd 5" "packets" "plain bytes before a packet" && target_intact
 }
 
 # A socket whose owner for signal-driven I/O (F_SETOWN) is the target's
@@ -330,7 +330,7 @@ run_refusal_bad_input() {
 	bad_case aio-ring-damaged case_aio_ring_damaged
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
-	bad_case pipe-o-async case_pipe_async
+	bad_case pipe-plain-before-packet case_pipe_mixed
 	bad_case fown-outside case_fown_outside
 	bad_case fown-thread-other case_fown_thread_other
 	bad_case fd-table-shared case_fd_table_shared
