@@ -287,6 +287,8 @@ static int pipe_validate(const FileEntry *f, uint64_t data_size)
 
 int pipe_data_validate(uint32_t pipe_id, const PipeDataEntry *pd, uint64_t data_size)
 {
+	uint64_t sum = 0;
+
 	if (pd->size < 4096 || pd->size > PIPE_MAX_SIZE || (pd->size & (pd->size - 1)) ||
 	    pd->data_len > pd->size)
 		return restore_plan_bad("files.img", "pipe %u of %u bytes holds %u", pipe_id,
@@ -294,14 +296,16 @@ int pipe_data_validate(uint32_t pipe_id, const PipeDataEntry *pd, uint64_t data_
 	if (pd->n_packet_lens > pd->size / PIPE_PACKET_MAX)
 		return restore_plan_bad("files.img", "pipe %u of %u bytes holds %zu packets",
 					pipe_id, pd->size, pd->n_packet_lens);
-	for (size_t i = 0, sum = 0; i < pd->n_packet_lens; i++) {
+	for (size_t i = 0; i < pd->n_packet_lens; i++) {
+		if (!pd->packet_lens[i] || pd->packet_lens[i] > PIPE_PACKET_MAX)
+			return restore_plan_bad("files.img", "pipe %u: packet %zu of %u bytes",
+						pipe_id, i, pd->packet_lens[i]);
 		sum += pd->packet_lens[i];
-		if (!pd->packet_lens[i] || pd->packet_lens[i] > PIPE_PACKET_MAX ||
-		    sum > pd->data_len)
-			return restore_plan_bad("files.img", "pipe %u holding %u bytes: packet %zu "
-						"of %u bytes", pipe_id, pd->data_len, i,
-						pd->packet_lens[i]);
 	}
+	if (sum > pd->data_len)
+		return restore_plan_bad("files.img", "pipe %u holding %u bytes: its packets "
+					"claim %llu", pipe_id, pd->data_len,
+					(unsigned long long)sum);
 	if (pd->data_off > data_size || pd->data_len > data_size - pd->data_off)
 		return restore_plan_bad("files.img", "pipe %u: %u bytes at %llu, files-data.img "
 					"has %llu", pipe_id, pd->data_len,

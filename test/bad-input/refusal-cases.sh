@@ -224,6 +224,29 @@ case_pipe_mixed() {
 	refused $? "$TPID" "fd 5" "packets" "plain bytes before a packet" && target_intact
 }
 
+# A dump of pipe_packets whose first packet claims 127 bytes, more than
+# the pipe holds with the others: restore refuses naming files.img and the
+# pipe, before making anything.
+case_pipe_packets_damaged() {
+	local k
+
+	target_up "$BUILD/static/pipe_packets" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	k=$("$LMPROC" show "$RD/img" 2>/dev/null |
+		awk '/"files.img"/ { in_files = 1 } in_files && /"type": "FD_/ { n++ }
+			in_files && /"packet_lens"/ { print n - 1; exit }')
+	if [ -z "$k" ] || ! "$BUILD/tools/imgmangle" max "$RD/img/files.img" "$k:4.3.140#0" >/dev/null ||
+		! "$BUILD/tools/imgmangle" reseal "$RD/img/files.img"; then
+		REASON="no packets to damage in files.img"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "files.img" "pipe 1 holding 10100 bytes" "packets claim 10224" &&
+		no_process "$TPID"
+}
+
 # A socket whose owner for signal-driven I/O (F_SETOWN) is the target's
 # parent: refused naming pid, fd, the owner and why.
 case_fown_outside() {
@@ -331,6 +354,7 @@ run_refusal_bad_input() {
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
 	bad_case pipe-plain-before-packet case_pipe_mixed
+	bad_case pipe-packets-damaged case_pipe_packets_damaged
 	bad_case fown-outside case_fown_outside
 	bad_case fown-thread-other case_fown_thread_other
 	bad_case fd-table-shared case_fd_table_shared
