@@ -104,7 +104,9 @@ static int fifo_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		fi.attrs = &a;
 	}
 	fe->fifo = &fi;
-	return files_write(d, fe);
+	ret = files_write(d, fe);
+	free(pd.packet_lens);
+	return ret;
 }
 
 static int fifo_validate(const FileEntry *f, uint64_t data_size)

@@ -49,6 +49,8 @@ pid_t pstree_vpid(pid_t host);
 bool pstree_live_vpid(pid_t v);
 /* The tree being dumped lives in a pid namespace below lmproc's. */
 bool pstree_own_pidns(void);
+/* An fd of the pid namespace the tree being dumped lives in, or -errno. */
+int pstree_open_pidns(void);
 /* pstree.img: one entry per process, in T's order. */
 int dump_pstree(int dfd, const struct pstree *t);
 

@@ -2,7 +2,9 @@
  * the kernel sets them from the process that calls socketpair(), connect()
  * (the accepted end's) or listen() (a listener's, which its clients copy
  * when they connect), with its effective uid, gid and groups at that
- * moment.  Dump reads them from lmproc's copy of the socket; the plan
+ * moment.  Dump reads them from lmproc's copy of the socket (the pid of
+ * a maker that exited in a tree with a pid namespace of its own through a
+ * process made in that namespace, peer_vpid_gone); the plan
  * checks that the process restore makes each socket in is the pid they
  * name (restore makes a connection where all its holders inherit it, so
  * one whose pid is another process of the tree, or none, is refused);
@@ -12,6 +14,7 @@
  * the call runs in a child made with that pid, sharing the task's fd
  * table (unix_cred_call_as). */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
 #include <stdio.h>
@@ -55,6 +58,63 @@ static int read_groups(pid_t pid, int fdn, int fd, UnixSkEntry *u)
 	return -errno;
 }
 
+/* B, in the tree's pid namespace: FD's SO_PEERCRED pid as it sees it,
+ * written to OUT. */
+static void __attribute__((noreturn)) read_peer_in_ns(int fd, int out)
+{
+	struct ucred c = {0};
+	socklen_t len = sizeof(c);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len))
+		c.pid = 0;
+	_exit(write(out, &c.pid, sizeof(c.pid)) == sizeof(c.pid) ? 0 : 1);
+}
+
+/* A, in lmproc's: enters the tree's pid namespace for its children and
+ * makes B there. */
+static void __attribute__((noreturn)) fork_in_ns(int nsfd, int fd, int out)
+{
+	pid_t b;
+	int st;
+
+	if (setns(nsfd, CLONE_NEWPID))
+		_exit(1);
+	b = fork();
+	if (b == 0)
+		read_peer_in_ns(fd, out);
+	_exit(b > 0 && waitpid(b, &st, 0) == b && WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+}
+
+/* FD's SO_PEERCRED pid as the tree's pid namespace sees it, for a maker
+ * that has exited: the socket keeps its struct pid, whose numbers /proc no
+ * longer shows (pstree_vpid() gives 0).  The kernel gives the pid in the
+ * reader's namespace: a grandchild made in the tree's reads it (two forks,
+ * only for such sockets).  0 if none, or if that namespace does not see
+ * the maker either. */
+static pid_t peer_vpid_gone(int fd)
+{
+	int p[2], nsfd = pstree_open_pidns(), st;
+	pid_t a, v = 0;
+
+	if (nsfd < 0)
+		return 0;
+	if (pipe2(p, O_CLOEXEC)) {
+		close(nsfd);
+		return 0;
+	}
+	a = fork();
+	if (a == 0)
+		fork_in_ns(nsfd, fd, p[1]);
+	close(p[1]);
+	close(nsfd);
+	if (a > 0 && read(p[0], &v, sizeof(v)) != sizeof(v))
+		v = 0;
+	close(p[0]);
+	if (a > 0)
+		waitpid(a, &st, 0);
+	return v > 0 ? v : 0;
+}
+
 int unix_cred_dump(pid_t pid, int fdn, int fd, UnixSkEntry *u)
 {
 	struct ucred c;
@@ -71,6 +131,8 @@ int unix_cred_dump(pid_t pid, int fdn, int fd, UnixSkEntry *u)
 	u->has_peer_pid = u->has_peer_uid = u->has_peer_gid = true;
 	/* As the tree sees it (0: a pid its namespace does not see). */
 	u->peer_pid = pstree_vpid(c.pid);
+	if (!u->peer_pid && c.pid > 0 && pstree_own_pidns())
+		u->peer_pid = peer_vpid_gone(fd);
 	u->peer_uid = c.uid;
 	u->peer_gid = c.gid;
 	return read_groups(pid, fdn, fd, u);

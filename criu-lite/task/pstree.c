@@ -7,6 +7,7 @@
  * below lmproc's. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -146,6 +147,18 @@ bool pstree_live_vpid(pid_t v)
 bool pstree_own_pidns(void)
 {
 	return vlevel;
+}
+
+int pstree_open_pidns(void)
+{
+	char path[64];
+	int fd;
+
+	if (!seized || !seized->nr)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", seized->items[0].pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 static struct pstree_item *add_item(struct pstree *t, pid_t pid, int parent)

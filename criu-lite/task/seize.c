@@ -441,6 +441,76 @@ static int check_shared(struct seized_task *t)
 }
 
 
+/* Child CHILD of thread TID of PID runs in PID's address space: a vfork()
+ * child that has neither exec'd nor exited (TID sleeps in vfork() until
+ * it does, where no ptrace interrupt reaches it), or a clone(CLONE_VM)
+ * child.  A restore would give each an address space of its own; CRIU
+ * restores vfork children only in narrow cases.  Refused at once rather
+ * than after the seize times out. */
+static int refuse_shared_vm(pid_t pid, pid_t tid, pid_t child)
+{
+	struct proc_stat st;
+
+	if (!proc_read_stat(tid, &st) && st.state == 'D') {
+		pr_err("pid %d waits in vfork() (thread %d) for its child %d, which runs in its "
+		       "memory until it calls exec or exits: not supported, dump once it has\n",
+		       pid, tid, child);
+		return -EOPNOTSUPP;
+	}
+	pr_err("pid %d and its child %d share one address space (clone(CLONE_VM) without "
+	       "CLONE_THREAD): not supported\n",
+	       pid, child);
+	return -EOPNOTSUPP;
+}
+
+/* The children of thread TID of PID that share its address space
+ * (kcmp(KCMP_VM)), refused; those gone meanwhile are no concern here. */
+static int check_vm_children(pid_t pid, pid_t tid)
+{
+	cleanup_free char *buf = NULL;
+	char path[96], *s, *end;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tid);
+	buf = proc_read_file(path, NULL);
+	if (!buf)
+		return 0;
+	for (s = buf;; s = end) {
+		long child = strtol(s, &end, 10);
+
+		if (end == s)
+			return 0;
+		if (!syscall(SYS_kcmp, pid, (pid_t)child, KCMP_VM, 0, 0))
+			return refuse_shared_vm(pid, tid, child);
+	}
+}
+
+/* Before any seize: a process that shares its address space with a child
+ * (or its parent) can't be dumped, and one whose thread waits in vfork()
+ * would not stop for ptrace either. */
+static int check_vm_shared(pid_t pid)
+{
+	cleanup_free pid_t *tids = NULL;
+	struct proc_stat st;
+	size_t nr = 0;
+	int ret;
+
+	/* Gone or unreadable: the seize says why. */
+	if (list_threads(pid, &tids, &nr))
+		return 0;
+	for (size_t i = 0; i < nr; i++) {
+		ret = check_vm_children(pid, tids[i]);
+		if (ret)
+			return ret;
+	}
+	if (proc_read_stat(pid, &st) || st.ppid <= 0 ||
+	    syscall(SYS_kcmp, st.ppid, pid, KCMP_VM, 0, 0))
+		return 0;
+	pr_err("pid %d runs in the memory of its parent %d (a vfork() child that has not "
+	       "called exec yet, or clone(CLONE_VM)): not supported\n",
+	       pid, st.ppid);
+	return -EOPNOTSUPP;
+}
+
 static int tid_cmp(const void *a, const void *b)
 {
 	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
@@ -488,6 +558,9 @@ int seize_task(pid_t pid, struct seized_task *t, int timeout_ms)
 	t->pid = pid;
 	/* Once seized, /proc says 't' for a group stop as for any other. */
 	t->was_stopped = !proc_read_status(pid, &st) && st.state == 'T';
+	ret = check_vm_shared(pid);
+	if (ret)
+		return ret;
 	ret = seize_one(&s, pid);
 	if (ret > 0)
 		ret = -ESRCH;

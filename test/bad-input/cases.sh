@@ -1829,6 +1829,8 @@ run_bad_input() {
 	CASE_KIND=state bad_case pidns-again-pidfds case_pidns_again "$BUILD/static/fd_pidfd"
 	CASE_KIND=state bad_case pidns-again-peercred case_pidns_again \
 		"$BUILD/static/sk_unix_peercred"
+	CASE_KIND=state bad_case pidns-again-peercred-gone case_pidns_again \
+		"$BUILD/static/sk_unix_peercred_gone"
 	CASE_KIND=state bad_case pidns-again-refused case_pidns_again_refused
 	CASE_KIND=state bad_case pidns-foreign case_pidns_foreign --mount-proc
 	CASE_KIND=state bad_case pidns-foreign-host-proc case_pidns_foreign

@@ -214,14 +214,37 @@ case_tty_passed_in() {
 		no_word "shell-job" && target_intact
 }
 
-# A pipe's write end in packet mode (O_DIRECT), O_ASYNC set too: refused
-# for packet mode (O_ASYNC is restored), the open flags in words.
-case_pipe_async() {
-	target_up "$BUILD/bad-input/pipe_async" || return 1
+# A pipe holding plain bytes and after them a packet (O_DIRECT set on its
+# write end in between): restore could not write them apart again (a
+# packet joins a plain buffer with room), refused naming pid, fd and why.
+case_pipe_mixed() {
+	target_up "$BUILD/bad-input/pipe_mixed" || return 1
 	mkdir -p "$RD/img"
 	bad_lmproc dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "fd 6" "with O_DIRECT set" "O_WRONLY|O_ASYNC|O_DIRECT" &&
-		target_intact
+	refused $? "$TPID" "fd 5" "packets" "plain bytes before a packet" && target_intact
+}
+
+# A dump of pipe_packets whose first packet claims 127 bytes, more than
+# the pipe holds with the others: restore refuses naming files.img and the
+# pipe, before making anything.
+case_pipe_packets_damaged() {
+	local k
+
+	target_up "$BUILD/static/pipe_packets" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	k=$("$LMPROC" show "$RD/img" 2>/dev/null |
+		awk '/"files.img"/ { in_files = 1 } in_files && /"type": "FD_/ { n++ }
+			in_files && /"packet_lens"/ { print n - 1; exit }')
+	if [ -z "$k" ] || ! "$BUILD/tools/imgmangle" max "$RD/img/files.img" "$k:4.3.140#0" >/dev/null ||
+		! "$BUILD/tools/imgmangle" reseal "$RD/img/files.img"; then
+		REASON="no packets to damage in files.img"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "files.img" "pipe 1 holding 10100 bytes" "packets claim 10224" &&
+		no_process "$TPID"
 }
 
 # A socket whose owner for signal-driven I/O (F_SETOWN) is the target's
@@ -292,6 +315,29 @@ case_link_remaining() {
 	refused $? "$TPID" "fd 5" "1 other hard links" && no_word "only deleted" && target_intact
 }
 
+# A thread of the target waits in vfork() for its child, which runs in
+# the target's memory: refused at once, naming both pids and vfork (a
+# seize would wait its 10 s for a stop that never comes: 8 s bounds the
+# refusal loosely, well under that).
+case_vfork_waiting() {
+	local child st t0 t1
+
+	target_up "$BUILD/bad-input/vfork_waiting" || return 1
+	child=$(cat /proc/"$TPID"/task/*/children 2>/dev/null | tr -s ' ' '\n' | head -n 1)
+	[ -n "$child" ] || { REASON="no vfork child of $TPID"; return 1; }
+	mkdir -p "$RD/img"
+	t0=$(date +%s%N)
+	bad_lmproc dump -t "$TPID" -D "$RD/img"
+	st=$?
+	t1=$(date +%s%N)
+	refused "$st" "pid $TPID" "$child" "vfork()" || return 1
+	if [ $(((t1 - t0) / 1000000)) -ge 8000 ]; then
+		REASON="refused after $(((t1 - t0) / 1000000)) ms, not at once"
+		return 1
+	fi
+	target_intact
+}
+
 run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
@@ -307,11 +353,13 @@ run_refusal_bad_input() {
 	bad_case aio-ring-damaged case_aio_ring_damaged
 	bad_case mapped-file-mtime-changed case_mapped_file_mtime
 	bad_case tty-passed-in case_tty_passed_in
-	bad_case pipe-o-async case_pipe_async
+	bad_case pipe-plain-before-packet case_pipe_mixed
+	bad_case pipe-packets-damaged case_pipe_packets_damaged
 	bad_case fown-outside case_fown_outside
 	bad_case fown-thread-other case_fown_thread_other
 	bad_case fd-table-shared case_fd_table_shared
 	bad_case zombie-leader case_zombie_leader
 	bad_case mqueue-fd case_mqueue_fd
 	bad_case link-remaining case_link_remaining
+	bad_case vfork-waiting case_vfork_waiting
 }
