@@ -14,7 +14,7 @@ struct restore_tree;
  * that a process of T used last; for a tree in an IPC namespace of its
  * own, every set, queue and unattached segment of that namespace (refused:
  * a segment that a process outside the tree attaches, or locked).  The
- * tree is frozen.  DFD -1 (a pre-dump): nothing. */
+ * tree is frozen.  DFD -1 (a pre-dump): only the refusals. */
 int dump_sysvipc(int dfd, const struct pstree *t);
 
 /* lmproc's thread joins PID's IPC namespace if it is not the thread's

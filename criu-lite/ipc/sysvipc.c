@@ -281,7 +281,8 @@ static int copy_seg(int id, size_t size, SysvShmSeg *g)
 
 /* A segment of the tree's own namespace: attached ones are memory
  * (mem/shmem.c, every attachment must be the tree's); an unattached one
- * is written here with its bytes. */
+ * is written here with its bytes (without D's image, a pre-dump's: only
+ * checked). */
 static int dump_shm(struct sysv_dump *d, int id)
 {
 	SysvipcEntry e = SYSVIPC_ENTRY__INIT;
@@ -310,6 +311,8 @@ static int dump_shm(struct sysv_dump *d, int id)
 		       root, id, ds.shm_perm.__key);
 		return -EOPNOTSUPP;
 	}
+	if (!d->img)
+		return 0;
 	ret = copy_seg(id, ds.shm_segsz, &g);
 	if (!ret) {
 		fill_perm(&p, &ds.shm_perm, id);
@@ -404,12 +407,16 @@ int dump_sysvipc(int dfd, const struct pstree *t)
 	int back, ret;
 
 	/* Every process of the tree shares the root's (task/namespaces.c). */
-	if (dfd < 0)
-		return 0;
 	ret = ipcns_join(t->items[0].pid, &back);
 	if (ret)
 		return ret;
 	d.own_ns = back >= 0;
+	if (dfd < 0) {
+		/* A pre-dump refuses the segments the dump would. */
+		ret = d.own_ns ? for_each_listed(PROC_SHM, &d, dump_shm) : 0;
+		ipcns_return(&back);
+		return ret;
+	}
 	d.img = img_open_write(dfd, IMG_SYSVIPC, 0);
 	ret = d.img ? dump_all(&d) : -EIO;
 	if (d.img && img_close(d.img) && !ret)
