@@ -141,6 +141,25 @@ run_sysvipc_image_cases() {
 	bad_case sysvipc-pristine-images-restore pristine_restore "$pristine" "$pid" "$snap" "$out"
 }
 
+# A dump of sysv_ipcns (its own IPC namespace) whose sysvipc.img is
+# damaged in its third entry, the unattached segment: no size (its bytes
+# beyond it), a mode beyond 0777.
+run_sysvipc_ipcns_image_cases() {
+	local pristine pid snap out
+
+	bad_case make-sysvipc-ipcns-images shmem_dumped_target sysv_ipcns || return
+	pristine=$RD/img
+	pid=$TPID
+	snap=$TSNAP
+	out=$TOUT
+	IMG_WHY="segment 22 of 0 bytes" bad_case sysvipc-shm-bad-size case_image \
+		"$pristine" "$pid" sysvipc.img xor 2:130.2 8192
+	IMG_WHY="shared memory segment id 22, mode 037777" bad_case sysvipc-shm-bad-mode \
+		case_image "$pristine" "$pid" sysvipc.img max 2:130.1.3
+	bad_case sysvipc-ipcns-pristine-images-restore pristine_restore "$pristine" "$pid" \
+		"$snap" "$out"
+}
+
 run_sysvipc_bad_input() {
 	CASE_KIND=state bad_case sysvipc-sem-removed case_sysvipc_removed sysv_sem
 	CASE_KIND=state bad_case sysvipc-msg-removed case_sysvipc_removed sysv_msg
@@ -150,4 +169,5 @@ run_sysvipc_bad_input() {
 	bad_case fault-sysvipc-restore-before-fork case_sysvipc_restore_fault restore-before-fork
 	bad_case fault-sysvipc-restore-in-restorer case_sysvipc_restore_fault restore-in-restorer
 	run_sysvipc_image_cases
+	run_sysvipc_ipcns_image_cases
 }
