@@ -62,6 +62,11 @@ static const char *kind_of(const SysvipcEntry *e)
 	return e->sem ? "semaphore set" : e->msg ? "message queue" : "shared memory segment";
 }
 
+static int kind_nr(const SysvipcEntry *e)
+{
+	return e->sem ? 0 : e->msg ? 1 : 2;
+}
+
 /* 0 for a segment: lmproc makes it. */
 static uint32_t owner_of(const SysvipcEntry *e)
 {
@@ -120,7 +125,7 @@ static int check_unique(const struct sysvipc_restore *r, size_t i)
 	for (size_t k = 0; k < i; k++) {
 		const SysvIpcPerm *o = perm_of(r->e[k]);
 
-		if (kind_of(r->e[k]) != kind_of(r->e[i]))
+		if (kind_nr(r->e[k]) != kind_nr(r->e[i]))
 			continue;
 		if (o->id == p->id || (p->key != IPC_PRIVATE && o->key == p->key))
 			return restore_plan_bad(SYSVIPC_IMG, "entries %zu and %zu: two %ss with id %d, key 0x%x",

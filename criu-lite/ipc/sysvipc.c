@@ -279,6 +279,20 @@ static int copy_seg(int id, size_t size, SysvShmSeg *g)
 	return g->data.data ? 0 : -ENOMEM;
 }
 
+/* kernel.shm_rmid_forced of the namespace lmproc's thread is in: an
+ * unattached segment then lives only as long as its creator.  Unreadable:
+ * taken as set. */
+static bool rmid_forced(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/sys/kernel/shm_rmid_forced", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	return n <= 0 || buf[0] != '0';
+}
+
 /* A segment of the tree's own namespace: attached ones are memory
  * (mem/shmem.c, every attachment must be the tree's); an unattached one
  * is written here with its bytes (without D's image, a pre-dump's: only
@@ -308,6 +322,11 @@ static int dump_shm(struct sysv_dump *d, int id)
 	}
 	if (ds.shm_perm.mode & SHM_LOCKED) {
 		pr_err("pid %d: SysV segment %d (key 0x%x) of its IPC namespace is locked in memory (SHM_LOCK): not supported\n",
+		       root, id, ds.shm_perm.__key);
+		return -EOPNOTSUPP;
+	}
+	if (rmid_forced()) {
+		pr_err("pid %d: SysV segment %d (key 0x%x) of its IPC namespace is attached by no one and kernel.shm_rmid_forced is set there: made again by lmproc, it would go when lmproc exits: not supported\n",
 		       root, id, ds.shm_perm.__key);
 		return -EOPNOTSUPP;
 	}

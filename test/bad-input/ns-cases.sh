@@ -8,8 +8,9 @@
 # restore --timens makes its clocks continue from the dump; a mount or
 # user namespace, or a time namespace made for children only, is refused
 # naming the pid and the namespace, the target running on; so is an IPC
-# namespace holding a SysV segment a process outside the tree attaches or
-# a POSIX message queue.  An IPC namespace holding an unattached segment
+# namespace holding a SysV segment a process outside the tree attaches, an
+# unattached one where kernel.shm_rmid_forced is set, or a POSIX message
+# queue.  An IPC namespace holding an unattached segment
 # is restored with it.
 
 # case_ns_restored MODE: dumped, restored (-d), the same state, its own
@@ -91,6 +92,8 @@ run_ns_bad_input() {
 	CASE_KIND=state bad_case ns-ipc-shm case_ns_restored ipc-shm
 	bad_case ns-ipc-shm-out case_ns_refused ipc-shm-out \
 		"of its IPC namespace is attached 1 times, 0 of them by the tree"
+	bad_case ns-ipc-shm-forced case_ns_refused ipc-shm-forced \
+		"segment 77 (key 0x4c4e5348)" "kernel.shm_rmid_forced is set"
 	bad_case ns-ipc-mq case_ns_refused ipc-mq \
 		"its IPC namespace (not lmproc's) holds 1 POSIX message queues"
 	bad_case ns-mnt case_ns_refused mnt "a mount namespace other than lmproc's"

@@ -14,11 +14,13 @@
  *   ipc-shm   an IPC namespace holding an unattached SysV segment (key
  *             SHM_KEY, id 77, bytes in its first page): after SIGTERM the
  *             same
- *   mnt, user, time-children, ipc-shm-out, ipc-mq  a mount or user
- *             namespace, a time namespace made for its children only, an
- *             IPC namespace holding a SysV segment that a process outside
- *             the tree attaches (a grandchild that left it, gone once the
- *             target is) or a POSIX message queue: the dump must refuse
+ *   mnt, user, time-children, ipc-shm-out, ipc-shm-forced, ipc-mq  a
+ *             mount or user namespace, a time namespace made for its
+ *             children only, an IPC namespace holding a SysV segment that
+ *             a process outside the tree attaches (a grandchild that left
+ *             it, gone once the target is) or an unattached one with
+ *             kernel.shm_rmid_forced set, or a POSIX message queue: the
+ *             dump must refuse
  * It reads its clocks all the time, checking every step: the freeze is
  * the step with the longest CLOCK_REALTIME gap. */
 #include <errno.h>
@@ -184,8 +186,10 @@ static void make_ns(const char *mode)
 		if (!strcmp(mode, "ipc") && (write_sysctl("kernel/msgmni", "77") ||
 					     write_sysctl("kernel/shm_next_id", "4242")))
 			fail("IPC sysctls: %s", strerror(errno));
-		if (!strcmp(mode, "ipc-shm"))
+		if (!strcmp(mode, "ipc-shm") || !strcmp(mode, "ipc-shm-forced"))
 			make_shm();
+		if (!strcmp(mode, "ipc-shm-forced") && write_sysctl("kernel/shm_rmid_forced", "1"))
+			fail("shm_rmid_forced: %s", strerror(errno));
 		if (!strcmp(mode, "ipc-shm-out"))
 			attach_outside(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
 		/* The queue outlives its descriptor, in the namespace only. */
