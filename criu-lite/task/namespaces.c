@@ -690,9 +690,17 @@ static int make_uts(struct ns_restore *r)
 	return 0;
 }
 
-/* The sysctls of the tree's IPC namespace that are NEXT_ID ones (or
- * not), written there. */
-static int write_ipc_sysctls(const NsEntry *e, bool next_id)
+/* Written once every SysV object is made: the *_next_id (each creation
+ * took the id written before it), and shm_rmid_forced, under which the
+ * detach of lmproc's attachment that filled a segment would remove it. */
+static bool late_ipc_sysctl(const char *name)
+{
+	return strstr(name, "_next_id") || !strcmp(name, "kernel/shm_rmid_forced");
+}
+
+/* The sysctls of the tree's IPC namespace that are LATE ones (or not),
+ * written there. */
+static int write_ipc_sysctls(const NsEntry *e, bool late)
 {
 	for (size_t i = 0; i < e->n_ipc_sysctls; i++) {
 		const NsSysctl *sc = e->ipc_sysctls[i];
@@ -700,7 +708,7 @@ static int write_ipc_sysctls(const NsEntry *e, bool next_id)
 		int fd, len = strlen(sc->value);
 
 		/* -1, "none chosen", is a new namespace's and can't be written. */
-		if (!strstr(sc->name, "_next_id") != !next_id || !strcmp(sc->value, "-1"))
+		if (late_ipc_sysctl(sc->name) != late || !strcmp(sc->value, "-1"))
 			continue;
 		snprintf(path, sizeof(path), "/proc/sys/%s", sc->name);
 		fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -718,8 +726,8 @@ static int write_ipc_sysctls(const NsEntry *e, bool next_id)
 
 /* Made from the start of the restore, lmproc's thread in it until the
  * fork: the tree's SysV objects are made there (restore-sysvipc.c,
- * restore-shmem.c), with its limits (msgmnb bounds a queue's size).  Its
- * *_next_id go in once they are all made (make_ipc()). */
+ * restore-shmem.c), with its limits (msgmnb bounds a queue's size).  The
+ * late sysctls go in once they are all made (make_ipc()). */
 int restore_make_ipcns(struct restore_tree *t)
 {
 	struct ns_restore *r = t->ns;
@@ -764,8 +772,7 @@ int restore_enter_ipcns(const struct restore_tree *t, int *back)
 	return 0;
 }
 
-/* The sysctls that choose the next ids, now that every object is made
- * (each creation took the id written before it). */
+/* The late sysctls, now that every object is made. */
 static int make_ipc(struct ns_restore *r)
 {
 	return write_ipc_sysctls(r->e, true);

@@ -9,8 +9,10 @@
  *             stood still while it was dumped (the case waits 1 s between
  *             dump and restore): each went on by at least 0.5 s less than
  *             CLOCK_REALTIME, and never back
- *   ipc       an IPC namespace with kernel.msgmni 77 and kernel.shm_next_id
- *             4242: after SIGTERM still those
+ *   ipc       an IPC namespace with kernel.msgmni 77, kernel.shm_next_id
+ *             4242 and kernel.shm_rmid_forced 1, holding a segment (id 5)
+ *             it attaches and writes: after SIGTERM still those, the
+ *             segment attached with its bytes
  *   ipc-shm   an IPC namespace holding an unattached SysV segment (key
  *             SHM_KEY, id 77, bytes in its first page): after SIGTERM the
  *             same
@@ -138,6 +140,32 @@ static void check_shm(void)
 	shmdt(m);
 }
 
+static char *forced_seg;
+
+/* Segment 5, attached and written, then shm_rmid_forced: it goes with
+ * its last detach. */
+static void attach_forced(void)
+{
+	if (write_sysctl("kernel/shm_next_id", "5") ||
+	    shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600) != 5)
+		fail("shmget: %s", strerror(errno));
+	forced_seg = shmat(5, NULL, 0);
+	if (forced_seg == (void *)-1 || write_sysctl("kernel/shm_rmid_forced", "1"))
+		fail("shmat or shm_rmid_forced: %s", strerror(errno));
+	strcpy(forced_seg, "lmproc forced");
+}
+
+static void check_forced(void)
+{
+	struct shmid_ds ds;
+
+	check_sysctl("kernel/shm_rmid_forced", "1");
+	if (shmctl(5, IPC_STAT, &ds) || ds.shm_nattch != 1 || strcmp(forced_seg, "lmproc forced"))
+		fail("segment 5 (shm_rmid_forced) lost: %s", strerror(errno));
+	if (shmdt(forced_seg) || !shmctl(5, IPC_STAT, &ds))
+		fail("segment 5 outlives its last detach under shm_rmid_forced");
+}
+
 /* A grandchild attaches segment ID and leaves the tree (its parent
  * exits): it lives while the target does. */
 static void attach_outside(int id)
@@ -183,6 +211,8 @@ static void make_ns(const char *mode)
 	} else if (!strncmp(mode, "ipc", 3)) {
 		if (unshare(CLONE_NEWIPC))
 			fail("unshare(CLONE_NEWIPC): %s", strerror(errno));
+		if (!strcmp(mode, "ipc"))
+			attach_forced();
 		if (!strcmp(mode, "ipc") && (write_sysctl("kernel/msgmni", "77") ||
 					     write_sysctl("kernel/shm_next_id", "4242")))
 			fail("IPC sysctls: %s", strerror(errno));
@@ -285,6 +315,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "ipc")) {
 		check_sysctl("kernel/msgmni", "77");
 		check_sysctl("kernel/shm_next_id", "4242");
+		check_forced();
 	}
 	if (!strcmp(mode, "uts") && (uname(&u) || strcmp(u.nodename, "lmproc-ns-test") ||
 				     strcmp(u.domainname, "lmproc-ns-dom")))
