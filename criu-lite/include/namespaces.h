@@ -34,9 +34,10 @@ bool restore_ipc_own(const struct restore_tree *t);
  * namespace to return to with ipcns_return(), else -1.  An error: nothing
  * of that namespace may be touched. */
 int restore_enter_ipcns(const struct restore_tree *t, int *back);
-/* Makes the tree's UTS namespace, its IPC namespace's next ids, and its time namespace (the offsets it
- * had, or with --timens ones that continue its clocks from the dump), for
- * the children of lmproc's thread: the fork of the tree. */
+/* Makes the tree's UTS namespace, writes its IPC namespace's late
+ * sysctls (next ids, shm_rmid_forced), and makes its time namespace (the
+ * offsets it had, or with --timens ones that continue its clocks from the
+ * dump), for the children of lmproc's thread: the fork of the tree. */
 int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts);
 /* After the fork: lmproc's thread's children back in lmproc's. */
 int restore_leave_ns(struct restore_tree *t);

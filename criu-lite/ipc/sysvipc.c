@@ -11,8 +11,11 @@
  * only: IPC_STAT, GETALL, GETPID and msgrcv(MSG_COPY) change nothing in
  * the objects; an unattached segment is attached read-only to be copied,
  * which changes its times and last pid only. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +26,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -184,6 +188,14 @@ static int copy_msg(int id, size_t i, struct msg_buf *buf, size_t size, SysvMsg 
 	return 0;
 }
 
+/* The process of the tree that sent last, else received last, else 0. */
+static pid_t last_user(const struct pstree *t, const struct msqid_ds *ds)
+{
+	if (in_tree(t, ds->msg_lspid))
+		return ds->msg_lspid;
+	return in_tree(t, ds->msg_lrpid) ? ds->msg_lrpid : 0;
+}
+
 static int dump_msg(struct sysv_dump *d, int id)
 {
 	const struct pstree *t = d->t;
@@ -201,7 +213,7 @@ static int dump_msg(struct sysv_dump *d, int id)
 		pr_perror("Can't read SysV message queue %d", id);
 		return -errno;
 	}
-	if (!in_tree(t, ds.msg_lspid) && !in_tree(t, ds.msg_lrpid) && !d->own_ns)
+	if (!last_user(t, &ds) && !d->own_ns)
 		return 0;
 	/* No message is larger than all the bytes queued. */
 	buf = malloc(sizeof(*buf) + ds.__msg_cbytes);
@@ -218,9 +230,7 @@ static int dump_msg(struct sysv_dump *d, int id)
 		q.qbytes = ds.msg_qbytes;
 		q.n_msgs = ds.msg_qnum;
 		q.msgs = msgs;
-		q.owner = owner_vpid(d, in_tree(t, ds.msg_lspid)   ? ds.msg_lspid :
-					in_tree(t, ds.msg_lrpid) ? ds.msg_lrpid :
-								   0);
+		q.owner = owner_vpid(d, last_user(t, &ds));
 		e.msg = &q;
 		pr_debug("SysV message queue %d (key 0x%x, %lu messages) belongs to the tree\n",
 			 id, ds.msg_perm.__key, (unsigned long)ds.msg_qnum);
@@ -234,7 +244,7 @@ static int dump_msg(struct sysv_dump *d, int id)
  * mapping's inode is its id); -errno if a maps file can't be read. */
 static int tree_attachments(const struct pstree *t, int id)
 {
-	char path[64], line[512], name[256];
+	char path[64], line[PATH_MAX + 256], name[256];
 	unsigned long ino;
 	int n = 0;
 
@@ -258,16 +268,52 @@ static int tree_attachments(const struct pstree *t, int id)
 	return n;
 }
 
+/* SHM_HUGETLB shows only in the file behind lmproc's attachment M (its
+ * mapping, whatever its length, starts at M): shmget() without it would
+ * make another kind of segment. */
+static int check_huge(pid_t root, int id, const void *m)
+{
+	char prefix[32], link[300] = "";
+	struct dirent *de;
+	struct statfs sf;
+	DIR *dir = opendir("/proc/self/map_files");
+
+	if (!dir) {
+		pr_perror("Can't open /proc/self/map_files");
+		return -errno;
+	}
+	snprintf(prefix, sizeof(prefix), "%lx-", (unsigned long)m);
+	while ((de = readdir(dir)) && !link[0])
+		if (!strncmp(de->d_name, prefix, strlen(prefix)))
+			snprintf(link, sizeof(link), "/proc/self/map_files/%s", de->d_name);
+	closedir(dir);
+	if (!link[0] || statfs(link, &sf)) {
+		pr_err("Can't find the file of SysV segment %d attached at %p\n", id, m);
+		return -EIO;
+	}
+	if (sf.f_type != HUGETLBFS_MAGIC)
+		return 0;
+	pr_err("pid %d: SysV segment %d of its IPC namespace is hugetlb memory (SHM_HUGETLB): not supported\n",
+	       root, id);
+	return -EOPNOTSUPP;
+}
+
 /* The bytes of unattached segment ID up to its last non-zero one, read
  * through a read-only attachment of lmproc's. */
-static int copy_seg(int id, size_t size, SysvShmSeg *g)
+static int copy_seg(pid_t root, int id, size_t size, SysvShmSeg *g)
 {
 	const unsigned char *m = shmat(id, NULL, SHM_RDONLY);
 	size_t len = size;
+	int ret;
 
 	if (m == (void *)-1) {
 		pr_perror("Can't attach SysV segment %d to copy it", id);
 		return -errno;
+	}
+	ret = check_huge(root, id, m);
+	if (ret) {
+		shmdt(m);
+		return ret;
 	}
 	while (len && !m[len - 1])
 		len--;
@@ -332,7 +378,7 @@ static int dump_shm(struct sysv_dump *d, int id)
 	}
 	if (!d->img)
 		return 0;
-	ret = copy_seg(id, ds.shm_segsz, &g);
+	ret = copy_seg(root, id, ds.shm_segsz, &g);
 	if (!ret) {
 		fill_perm(&p, &ds.shm_perm, id);
 		g.perm = &p;
