@@ -20,8 +20,9 @@ int dump_sysvipc(int dfd, const struct pstree *t);
 /* lmproc's thread joins PID's IPC namespace if it is not the thread's
  * own: *BACK is then the namespace to return to, else -1. */
 int ipcns_join(pid_t pid, int *back);
-/* Back to *BACK (if >= 0), closed. */
-void ipcns_return(int *back);
+/* Back to *BACK (if >= 0), closed; -errno (logged) if lmproc's thread
+ * could not go back: the command must fail. */
+int ipcns_return(int *back);
 
 /* Reads and validates sysvipc.img (absent in older dumps: no objects)
  * into T; makes nothing. */

@@ -441,18 +441,19 @@ int ipcns_join(pid_t pid, int *back)
 	return 0;
 }
 
-void ipcns_return(int *back)
+int ipcns_return(int *back)
 {
+	int ret = 0;
+
 	if (*back < 0)
-		return;
-	/* Left in the tree's namespace, lmproc would later make or remove
-	 * objects there instead of in its own: nothing can go on. */
+		return 0;
 	if (setns(*back, CLONE_NEWIPC)) {
 		pr_perror("Can't return to lmproc's IPC namespace");
-		abort();
+		ret = -errno;
 	}
 	close(*back);
 	*back = -1;
+	return ret;
 }
 
 static int dump_all(struct sysv_dump *d)
@@ -479,13 +480,11 @@ int dump_sysvipc(int dfd, const struct pstree *t)
 	if (dfd < 0) {
 		/* A pre-dump refuses the segments the dump would. */
 		ret = d.own_ns ? for_each_listed(PROC_SHM, &d, dump_shm) : 0;
-		ipcns_return(&back);
-		return ret;
+		return ipcns_return(&back) ?: ret;
 	}
 	d.img = img_open_write(dfd, IMG_SYSVIPC, 0);
 	ret = d.img ? dump_all(&d) : -EIO;
 	if (d.img && img_close(d.img) && !ret)
 		ret = -EIO;
-	ipcns_return(&back);
-	return ret;
+	return ipcns_return(&back) ?: ret;
 }

@@ -128,7 +128,8 @@ static int stat_in_ns(pid_t pid, int shmid, struct shmid_ds *ds)
 	}
 	ret = shmctl(shmid, IPC_STAT, ds);
 	err = errno;
-	ipcns_return(&back);
+	if (ipcns_return(&back))
+		return -1;
 	errno = err;
 	return ret;
 }
