@@ -23,9 +23,9 @@ int restore_read_ns(int dfd, struct restore_tree *t);
 void restore_free_ns(struct restore_tree *t);
 /* Before anything is made: images of another boot need --timens. */
 int restore_check_ns(const struct restore_tree *t, const struct lmproc_opts *opts);
-/* Makes the tree's own IPC namespace with its limits (not its next ids)
- * and leaves lmproc's thread in it until restore_leave_ns(): the SysV
- * objects are made there before the tree. */
+/* Makes the tree's own IPC namespace with those of its limits that are
+ * higher than a new namespace's, and leaves lmproc's thread in it until
+ * restore_leave_ns(): the SysV objects are made there before the tree. */
 int restore_make_ipcns(struct restore_tree *t);
 /* The tree has an IPC namespace of its own. */
 bool restore_ipc_own(const struct restore_tree *t);
@@ -34,8 +34,8 @@ bool restore_ipc_own(const struct restore_tree *t);
  * namespace to return to with ipcns_return(), else -1.  An error: nothing
  * of that namespace may be touched. */
 int restore_enter_ipcns(const struct restore_tree *t, int *back);
-/* Makes the tree's UTS namespace, writes its IPC namespace's late
- * sysctls (next ids, shm_rmid_forced), and makes its time namespace (the
+/* Makes the tree's UTS namespace, writes its IPC namespace's sysctls as
+ * dumped (next ids, limits, shm_rmid_forced), and makes its time namespace (the
  * offsets it had, or with --timens ones that continue its clocks from the
  * dump), for the children of lmproc's thread: the fork of the tree. */
 int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts);

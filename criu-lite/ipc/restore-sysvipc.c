@@ -33,6 +33,8 @@
 #define SEM_NEXT_ID "/proc/sys/kernel/sem_next_id"
 #define MSG_NEXT_ID "/proc/sys/kernel/msg_next_id"
 #define SHM_NEXT_ID "/proc/sys/kernel/shm_next_id"
+#define MSGMNB "/proc/sys/kernel/msgmnb"
+#define MSGMAX "/proc/sys/kernel/msgmax"
 /* Far beyond any segment an image carries, inside every type here. */
 #define SHM_SIZE_MAX (1ULL << 40)
 /* The kernel's hard limits (SEMMSL_MAX is ipc/sem.c's bound, SEMVMX a
@@ -167,18 +169,19 @@ static int read_entries(int dfd, struct sysvipc_restore *r)
 	return img_read_all(dfd, IMG_SYSVIPC, 0, true, (ProtobufCMessage ***)&r->e, &r->nr);
 }
 
-static int set_next_id(const char *knob, int id)
+/* VALUE into sysctl KNOB: a next id, or a limit. */
+static int write_knob(const char *knob, int value)
 {
 	char buf[16];
 	int fd = open(knob, O_WRONLY | O_CLOEXEC), n, ret = 0;
 
 	if (fd < 0) {
-		pr_perror("Can't open %s to choose SysV id %d", knob, id);
+		pr_perror("Can't open %s to write %d", knob, value);
 		return -errno;
 	}
-	n = snprintf(buf, sizeof(buf), "%d", id);
+	n = snprintf(buf, sizeof(buf), "%d", value);
 	if (write(fd, buf, n) != n) {
-		pr_perror("Can't write %d to %s", id, knob);
+		pr_perror("Can't write %d to %s", value, knob);
 		ret = -errno;
 	}
 	close(fd);
@@ -254,7 +257,7 @@ static int find_existing(const SysvipcEntry *e)
 static int create(const SysvipcEntry *e, bool *made)
 {
 	const SysvIpcPerm *p = perm_of(e);
-	int id, ret = set_next_id(e->sem ? SEM_NEXT_ID : e->msg ? MSG_NEXT_ID : SHM_NEXT_ID, p->id);
+	int id, ret = write_knob(e->sem ? SEM_NEXT_ID : e->msg ? MSG_NEXT_ID : SHM_NEXT_ID, p->id);
 
 	if (ret)
 		return ret;
@@ -437,6 +440,48 @@ int restore_read_sysvipc(int dfd, struct restore_tree *t)
 	return ret;
 }
 
+/* Raises sysctl KNOB of the tree's new namespace to NEED if it is lower:
+ * the tree may have lowered it once its queues were full (IPC_SET of a
+ * size above msgmnb needs CAP_SYS_RESOURCE).  namespaces.c writes the
+ * dumped value once every object is made. */
+static int raise_limit(const char *knob, uint64_t need)
+{
+	char buf[32] = "";
+	int fd = open(knob, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		pr_perror("Can't read %s", knob);
+		return -EIO;
+	}
+	if (strtoull(buf, NULL, 10) >= need)
+		return 0;
+	pr_info("%s raised to %llu while the tree's queues are made\n", knob,
+		(unsigned long long)need);
+	return write_knob(knob, need);
+}
+
+/* The largest queue size and message of the image fit the tree's own
+ * namespace (never lmproc's, whose limits are not the restore's). */
+static int fit_limits(const struct restore_tree *t, const struct sysvipc_restore *r)
+{
+	uint64_t qbytes = 0, msg = 0;
+
+	if (!restore_ipc_own(t))
+		return 0;
+	for (size_t i = 0; i < r->nr; i++) {
+		const SysvMsgEntry *q = r->e[i]->msg;
+
+		for (size_t m = 0; q && m < q->n_msgs; m++)
+			msg = max(msg, (uint64_t)q->msgs[m]->data.len);
+		if (q)
+			qbytes = max(qbytes, q->qbytes);
+	}
+	return raise_limit(MSGMNB, qbytes) ?: raise_limit(MSGMAX, msg);
+}
+
 int restore_sysvipc(int dfd, struct restore_tree *t)
 {
 	struct sysvipc_restore *r;
@@ -448,6 +493,7 @@ int restore_sysvipc(int dfd, struct restore_tree *t)
 	r->made = calloc(r->nr + 1, sizeof(*r->made));
 	if (!r->made)
 		return -ENOMEM;
+	ret = fit_limits(t, r);
 	for (size_t i = 0; i < r->nr && !ret; i++)
 		ret = make_object(r->e[i], t->pidns, &r->made[i]);
 	return ret;

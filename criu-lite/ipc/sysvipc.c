@@ -101,9 +101,14 @@ static int sem_owner(const struct pstree *t, int id, unsigned long nsems)
 /* The owner written for an object of the tree: its last user in the
  * tree, or in the tree's own namespace (where every object is the tree's)
  * the root if that was another process. */
+static pid_t owner_pid(const struct sysv_dump *d, pid_t pid)
+{
+	return pid > 0 ? pid : d->t->items[0].pid;
+}
+
 static uint32_t owner_vpid(const struct sysv_dump *d, pid_t pid)
 {
-	return pstree_vpid(pid > 0 ? pid : d->t->items[0].pid);
+	return pstree_vpid(owner_pid(d, pid));
 }
 
 static int dump_sem(struct sysv_dump *d, int id)
@@ -160,8 +165,10 @@ static void free_msgs(SysvMsg **m, size_t n)
 	free(m);
 }
 
-/* Message I of queue ID, a copy: the queue keeps it. */
-static int copy_msg(int id, size_t i, struct msg_buf *buf, size_t size, SysvMsg **out)
+/* Message I of queue ID, a copy: the queue keeps it.  PID: the process
+ * a refusal names. */
+static int copy_msg(pid_t pid, int id, size_t i, struct msg_buf *buf, size_t size,
+		    SysvMsg **out)
 {
 	ssize_t n = msgrcv(id, buf, size, i, IPC_NOWAIT | MSG_COPY);
 	SysvMsg *m;
@@ -170,9 +177,13 @@ static int copy_msg(int id, size_t i, struct msg_buf *buf, size_t size, SysvMsg 
 		if (errno == ENOSYS)
 			pr_err("SysV message queue %d: this kernel can't copy messages out (MSG_COPY needs CONFIG_CHECKPOINT_RESTORE)\n",
 			       id);
+		/* BUF holds any message: only kernel.msgmax bounds the copy. */
+		else if (errno == EINVAL)
+			pr_err("pid %d: message %zu of its SysV message queue %d is larger than kernel.msgmax, the most MSG_COPY copies: not supported\n",
+			       pid, i, id);
 		else
 			pr_perror("Can't copy message %zu of SysV message queue %d", i, id);
-		return errno == ENOSYS ? -EOPNOTSUPP : -errno;
+		return errno == ENOSYS || errno == EINVAL ? -EOPNOTSUPP : -errno;
 	}
 	m = malloc(sizeof(*m));
 	if (!m)
@@ -223,7 +234,8 @@ static int dump_msg(struct sysv_dump *d, int id)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < ds.msg_qnum && !ret; i++)
-		ret = copy_msg(id, i, buf, ds.__msg_cbytes, &msgs[i]);
+		ret = copy_msg(owner_pid(d, last_user(t, &ds)), id, i, buf, ds.__msg_cbytes,
+			       &msgs[i]);
 	if (!ret) {
 		fill_perm(&p, &ds.msg_perm, id);
 		q.perm = &p;

@@ -690,27 +690,56 @@ static int make_uts(struct ns_restore *r)
 	return 0;
 }
 
-/* Written once every SysV object is made: the *_next_id (each creation
- * took the id written before it), and shm_rmid_forced, under which the
- * detach of lmproc's attachment that filled a segment would remove it. */
+/* Written only once every SysV object is made: the *_next_id (each
+ * creation took the id written before it), and shm_rmid_forced, under
+ * which the detach of lmproc's attachment that filled a segment would
+ * remove it. */
 static bool late_ipc_sysctl(const char *name)
 {
 	return strstr(name, "_next_id") || !strcmp(name, "kernel/shm_rmid_forced");
 }
 
-/* The sysctls of the tree's IPC namespace that are LATE ones (or not),
- * written there. */
-static int write_ipc_sysctls(const NsEntry *e, bool late)
+/* VALUE is no lower than what PATH holds now (every number of it, for
+ * kernel/sem's four): a limit the tree lowered once its objects were
+ * made would stop them being made again. */
+static bool raises(const char *path, const char *value)
+{
+	char now[SYSCTL_LEN] = "";
+	const char *a = now, *b = value;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, now, sizeof(now) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	while (n > 0) {
+		char *ea, *eb;
+		unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
+
+		if (ea == a || eb == b)
+			return ea == a && eb == b;
+		if (y < x)
+			return false;
+		a = ea;
+		b = eb;
+	}
+	return false;
+}
+
+/* The sysctls of the tree's IPC namespace, written there: ALL of them,
+ * or the limits that raise what a new namespace allows. */
+static int write_ipc_sysctls(const NsEntry *e, bool all)
 {
 	for (size_t i = 0; i < e->n_ipc_sysctls; i++) {
 		const NsSysctl *sc = e->ipc_sysctls[i];
 		char path[64];
 		int fd, len = strlen(sc->value);
 
-		/* -1, "none chosen", is a new namespace's and can't be written. */
-		if (late_ipc_sysctl(sc->name) != late || !strcmp(sc->value, "-1"))
-			continue;
 		snprintf(path, sizeof(path), "/proc/sys/%s", sc->name);
+		if (!all && (late_ipc_sysctl(sc->name) || !raises(path, sc->value)))
+			continue;
+		/* -1, "none chosen", is a new namespace's and can't be written. */
+		if (strstr(sc->name, "_next_id") && !strcmp(sc->value, "-1"))
+			continue;
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, sc->value, len) != len) {
 			pr_perror("Can't set %s to \"%s\" in the tree's IPC namespace", path,
@@ -726,8 +755,9 @@ static int write_ipc_sysctls(const NsEntry *e, bool late)
 
 /* Made from the start of the restore, lmproc's thread in it until the
  * fork: the tree's SysV objects are made there (restore-sysvipc.c,
- * restore-shmem.c), with its limits (msgmnb bounds a queue's size).  The
- * late sysctls go in once they are all made (make_ipc()). */
+ * restore-shmem.c), under its limits where they are higher than a new
+ * namespace's (msgmnb bounds a queue's size).  Every sysctl goes in as
+ * dumped once they are all made (make_ipc()). */
 int restore_make_ipcns(struct restore_tree *t)
 {
 	struct ns_restore *r = t->ns;
@@ -772,7 +802,7 @@ int restore_enter_ipcns(const struct restore_tree *t, int *back)
 	return 0;
 }
 
-/* The late sysctls, now that every object is made. */
+/* Every sysctl as dumped, now that every object is made. */
 static int make_ipc(struct ns_restore *r)
 {
 	return write_ipc_sysctls(r->e, true);

@@ -2,13 +2,18 @@
  * containers and `unshare --ipc` do), each with an id chosen through the
  * namespace's *_next_id:
  *  - a semaphore set (3 semaphores, values 5 0 42, mode 0640);
- *  - a message queue (mode 0620) holding three messages of types 1 2 3;
+ *  - a message queue (mode 0620, 65536 bytes at most: msgmnb when it was
+ *    made) holding three messages of types 1 2 3;
  *  - a segment of 3 pages and 100 bytes attached, written, and shared
  *    with a child through its attachment;
  *  - a segment of 2 pages not attached, written in page 0 only;
  *  - a private segment attached and marked for removal (IPC_RMID);
- * and msg_next_id set to 70 at the end.  After the restore every object
- * has its key, id, mode, owner and contents, msg_next_id is still 70, and
+ * and msg_next_id set to 70 at the end, and the limits lowered below
+ * what the objects need (msgmnb, shmmax, msgmni, shmmni, sem; msgmax too,
+ * but not below the messages, which MSG_COPY could not copy then): the
+ * kernel lets a namespace do so once they exist.  After the restore
+ * every object has its key, id, mode, owner and contents (the queue its
+ * size, 65536 bytes, above what a new namespace allows), msg_next_id and the limits are as they were, and
  * all of them work: the messages come in order, semop() counts, the child
  * (blocked in a read across the checkpoint) sees the root's write to the
  * shared segment and answers through it and the semaphore set, the
@@ -38,6 +43,7 @@
 #define LONE_ID 22
 #define RM_ID 23
 #define MSG_NEXT 70
+#define QBYTES 65536
 #define NSEMS 3
 #define LEN 32
 
@@ -50,6 +56,14 @@ union semun {
 struct msg {
 	long mtype;
 	char text[LEN];
+};
+
+/* Each lower than what the objects need. */
+static const struct {
+	const char *name, *value;
+} limits[] = {
+	{ "msgmax", "64" }, { "msgmnb", "100" }, { "shmmax", "4096" },
+	{ "msgmni", "1" }, { "shmmni", "3" }, { "sem", "250\t32000\t32\t1" },
 };
 
 static uint64_t seed;
@@ -77,6 +91,37 @@ static int read_sysctl(const char *name)
 	if (test_read_file(path, buf, sizeof(buf) - 1) <= 0 || sscanf(buf, "%d", &v) != 1)
 		fail("read %s", path);
 	return v;
+}
+
+static void lower_limits(void)
+{
+	char path[64];
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		ssize_t n = strlen(limits[i].value);
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/sys/kernel/%s", limits[i].name);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, limits[i].value, n) != n)
+			fail("write %s to %s: %s", limits[i].value, path, strerror(errno));
+		close(fd);
+	}
+}
+
+static void check_limits(void)
+{
+	char path[64], buf[64];
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/sys/kernel/%s", limits[i].name);
+		memset(buf, 0, sizeof(buf));
+		n = test_read_file(path, buf, sizeof(buf) - 1);
+		if (n <= 0 || buf[n - 1] != '\n' || (buf[n - 1] = '\0', strcmp(buf, limits[i].value)))
+			fail("%s is \"%s\", not \"%s\"", path, buf, limits[i].value);
+	}
 }
 
 static unsigned char byte(int i)
@@ -114,6 +159,8 @@ static void make_msg(void)
 	struct msg m;
 	int id;
 
+	/* Its size is msgmnb's now: above a new namespace's. */
+	write_sysctl("msgmnb", QBYTES);
 	write_sysctl("msg_next_id", MSG_ID);
 	id = msgget(key_msg, IPC_CREAT | IPC_EXCL | 0620);
 	if (id != MSG_ID)
@@ -181,8 +228,9 @@ static void check_msg(void)
 	if (msgget(key_msg, 0) != MSG_ID || msgctl(MSG_ID, IPC_STAT, &ds))
 		fail("message queue key 0x%x: %s", key_msg, strerror(errno));
 	check_perm(&ds.msg_perm, key_msg, 0620, "message queue");
-	if (ds.msg_qnum != 3)
-		fail("message queue: %lu messages", (unsigned long)ds.msg_qnum);
+	if (ds.msg_qnum != 3 || ds.msg_qbytes != QBYTES)
+		fail("message queue: %lu messages, %lu bytes at most", (unsigned long)ds.msg_qnum,
+		     (unsigned long)ds.msg_qbytes);
 	for (long t = 1; t <= 3; t++) {
 		text(want, t);
 		if (msgrcv(MSG_ID, &m, LEN, 0, IPC_NOWAIT) != (ssize_t)strlen(want) + 1 ||
@@ -282,6 +330,7 @@ int main(int argc, char **argv)
 	if (shmctl(RM_ID, IPC_RMID, NULL))
 		fail("IPC_RMID: %s", strerror(errno));
 	write_sysctl("msg_next_id", MSG_NEXT);
+	lower_limits();
 	if (pipe(p) || pipe(q))
 		fail("pipe: %s", strerror(errno));
 	pid = fork();
@@ -296,6 +345,7 @@ int main(int argc, char **argv)
 
 	if (read_sysctl("msg_next_id") != MSG_NEXT)
 		fail("msg_next_id is %d, not %d", read_sysctl("msg_next_id"), MSG_NEXT);
+	check_limits();
 	check_sem();
 	check_msg();
 	check_seg(SEG_ID, key_seg, SEG_SIZE, 0640, 2);
