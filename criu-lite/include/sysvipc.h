@@ -13,8 +13,9 @@ struct restore_tree;
 /* Writes every semaphore set and message queue of lmproc's IPC namespace
  * that a process of T used last; for a tree in an IPC namespace of its
  * own, every set, queue and unattached segment of that namespace (refused:
- * a segment that a process outside the tree attaches, or locked).  The
- * tree is frozen.  DFD -1 (a pre-dump): only the refusals. */
+ * a segment that a process outside the tree attaches, a locked or hugetlb
+ * one, an unattached one under shm_rmid_forced).  The tree is frozen.
+ * DFD -1 (a pre-dump): only the segments' refusals. */
 int dump_sysvipc(int dfd, const struct pstree *t);
 
 /* lmproc's thread joins PID's IPC namespace if it is not the thread's
