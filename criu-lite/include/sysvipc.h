@@ -15,7 +15,7 @@ struct restore_tree;
  * own, every set, queue and unattached segment of that namespace (refused:
  * a segment that a process outside the tree attaches, a locked or hugetlb
  * one, an unattached one under shm_rmid_forced).  The tree is frozen.
- * DFD -1 (a pre-dump): only the segments' refusals. */
+ * DFD -1 (a pre-dump): only the refusals. */
 int dump_sysvipc(int dfd, const struct pstree *t);
 
 /* lmproc's thread joins PID's IPC namespace if it is not the thread's

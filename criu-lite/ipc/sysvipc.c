@@ -207,6 +207,7 @@ static pid_t last_user(const struct pstree *t, const struct msqid_ds *ds)
 	return in_tree(t, ds->msg_lrpid) ? ds->msg_lrpid : 0;
 }
 
+/* Without D's image (a pre-dump's), only the messages' copy is tried. */
 static int dump_msg(struct sysv_dump *d, int id)
 {
 	const struct pstree *t = d->t;
@@ -246,7 +247,7 @@ static int dump_msg(struct sysv_dump *d, int id)
 		e.msg = &q;
 		pr_debug("SysV message queue %d (key 0x%x, %lu messages) belongs to the tree\n",
 			 id, ds.msg_perm.__key, (unsigned long)ds.msg_qnum);
-		ret = img_write_msg(d->img, &e.base);
+		ret = d->img ? img_write_msg(d->img, &e.base) : 0;
 	}
 	free_msgs(msgs, ds.msg_qnum);
 	return ret;
@@ -490,8 +491,11 @@ int dump_sysvipc(int dfd, const struct pstree *t)
 		return ret;
 	d.own_ns = back >= 0;
 	if (dfd < 0) {
-		/* A pre-dump refuses the segments the dump would. */
-		ret = d.own_ns ? for_each_listed(PROC_SHM, &d, dump_shm) : 0;
+		/* A pre-dump refuses the queues and segments the dump would
+		 * (no set can be). */
+		ret = for_each_listed(PROC_MSG, &d, dump_msg);
+		if (!ret && d.own_ns)
+			ret = for_each_listed(PROC_SHM, &d, dump_shm);
 		return ipcns_return(&back) ?: ret;
 	}
 	d.img = img_open_write(dfd, IMG_SYSVIPC, 0);

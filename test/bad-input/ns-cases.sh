@@ -9,8 +9,8 @@
 # user namespace, or a time namespace made for children only, is refused
 # naming the pid and the namespace, the target running on; so is an IPC
 # namespace holding a SysV segment a process outside the tree attaches, an
-# unattached one where kernel.shm_rmid_forced is set, or a POSIX message
-# queue.  An IPC namespace holding an unattached segment
+# unattached one where kernel.shm_rmid_forced is set, a SysV message
+# larger than kernel.msgmax, or a POSIX message queue.  An IPC namespace holding an unattached segment
 # is restored with it.
 
 # case_ns_restored MODE: dumped, restored (-d), the same state, its own
@@ -94,6 +94,8 @@ run_ns_bad_input() {
 		"of its IPC namespace is attached 1 times, 0 of them by the tree"
 	bad_case ns-ipc-shm-forced case_ns_refused ipc-shm-forced \
 		"segment 77 (key 0x4c4e5348)" "kernel.shm_rmid_forced is set"
+	bad_case ns-ipc-msg-big case_ns_refused ipc-msg-big \
+		"message 0 of its SysV message queue 0 is larger than kernel.msgmax"
 	bad_case ns-ipc-mq case_ns_refused ipc-mq \
 		"its IPC namespace (not lmproc's) holds 1 POSIX message queues"
 	bad_case ns-mnt case_ns_refused mnt "a mount namespace other than lmproc's"

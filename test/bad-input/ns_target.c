@@ -16,13 +16,14 @@
  *   ipc-shm   an IPC namespace holding an unattached SysV segment (key
  *             SHM_KEY, id 77, bytes in its first page): after SIGTERM the
  *             same
- *   mnt, user, time-children, ipc-shm-out, ipc-shm-forced, ipc-mq  a
- *             mount or user namespace, a time namespace made for its
+ *   mnt, user, time-children, ipc-shm-out, ipc-shm-forced, ipc-msg-big,
+ *   ipc-mq    a mount or user namespace, a time namespace made for its
  *             children only, an IPC namespace holding a SysV segment that
  *             a process outside the tree attaches (a grandchild that left
  *             it, gone once the target is) or an unattached one with
- *             kernel.shm_rmid_forced set, or a POSIX message queue: the
- *             dump must refuse
+ *             kernel.shm_rmid_forced set, a queue holding a message larger
+ *             than kernel.msgmax (lowered since), or a POSIX message
+ *             queue: the dump must refuse
  * It reads its clocks all the time, checking every step: the freeze is
  * the step with the longest CLOCK_REALTIME gap. */
 #include <errno.h>
@@ -35,6 +36,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <sys/utsname.h>
@@ -140,6 +142,19 @@ static void check_shm(void)
 	shmdt(m);
 }
 
+/* Queue 0 (a new namespace's first id) with a 100-byte message, then msgmax 16. */
+static void big_msg(void)
+{
+	struct {
+		long mtype;
+		char text[100];
+	} m = { .mtype = 1 };
+
+	if (msgget(IPC_PRIVATE, IPC_CREAT | 0600) != 0 || msgsnd(0, &m, sizeof(m.text), 0) ||
+	    write_sysctl("kernel/msgmax", "16"))
+		fail("queue: %s", strerror(errno));
+}
+
 static char *forced_seg;
 
 /* Segment 5, attached and written, then shm_rmid_forced: it goes with
@@ -220,6 +235,8 @@ static void make_ns(const char *mode)
 			make_shm();
 		if (!strcmp(mode, "ipc-shm-forced") && write_sysctl("kernel/shm_rmid_forced", "1"))
 			fail("shm_rmid_forced: %s", strerror(errno));
+		if (!strcmp(mode, "ipc-msg-big"))
+			big_msg();
 		if (!strcmp(mode, "ipc-shm-out"))
 			attach_outside(shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600));
 		/* The queue outlives its descriptor, in the namespace only. */
