@@ -153,6 +153,10 @@ static int prepare(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 		ret = restore_check_netns(t, opts);
 	if (!ret)
 		ret = restore_check_ns(t, opts);
+	/* Before any SysV object is made (the shared memory is, with the
+	 * service fds). */
+	if (!ret)
+		ret = restore_make_ipcns(t);
 	if (ret)
 		return ret;
 	t->fd_base = restore_tree_fd_base(t);
@@ -197,15 +201,21 @@ static void close_service_fds(struct restore_tree *t)
 }
 
 /* Shared memory, SysV objects and cgroups the restore made go again if it
- * fails (the cgroups once its tasks are gone). */
+ * fails (the cgroups once its tasks are gone).  SysV objects of the
+ * tree's own IPC namespace are removed there, never in lmproc's (if it
+ * can't be entered, they go with it). */
 static void undo_shmem(struct restore_tree *t)
 {
+	int back, ipc = restore_enter_ipcns(t, &back);
+
 	restore_undo_netns(t);
-	restore_undo_sysvipc(t);
+	if (!ipc)
+		restore_undo_sysvipc(t);
 	restore_undo_cgroups(t);
 	for (size_t i = 0; t->ctx && i < t->nr; i++)
 		if (t->ctx[i].plan.pid)
-			restore_undo_shmem(&t->ctx[i]);
+			restore_undo_shmem(&t->ctx[i], !ipc);
+	ipcns_return(&back);
 }
 
 /* The dumped connections' packets pass again: the tree runs (or the
@@ -224,6 +234,21 @@ static void release_locks(struct restore_tree *t)
 			tcp_release_locks(&t->ctx[i].plan, last);
 	if (back >= 0)
 		netns_leave(back);
+}
+
+/* Segments marked for removal are marked again in their namespace. */
+static void done_shmem(struct restore_tree *t)
+{
+	int back;
+
+	if (restore_enter_ipcns(t, &back)) {
+		pr_warn("Can't enter the tree's IPC namespace: its segments marked for removal stay until it goes\n");
+		return;
+	}
+	for (size_t i = 0; i < t->nr; i++)
+		if (t->ctx[i].plan.pid)
+			restore_done_shmem(&t->ctx[i]);
+	ipcns_return(&back);
 }
 
 /* The processes restored, for --json, while their areas are there. */
@@ -418,9 +443,7 @@ static int restore(struct restore_tree *t, struct lmproc_opts *opts, int dfd, ui
 		opts->stage->handed_down = true;
 		opts->stage->init_kb = in_init >> 10;
 	}
-	for (size_t i = 0; i < t->nr; i++)
-		if (t->ctx[i].plan.pid)
-			restore_done_shmem(&t->ctx[i]);
+	done_shmem(t);
 	write_stats(&t->ctx[0], rep);
 	report_procs(t, rep);
 	return 0;

@@ -6,6 +6,8 @@
 #ifndef LMPROC_NAMESPACES_H
 #define LMPROC_NAMESPACES_H
 
+#include <stdbool.h>
+
 #include "opts.h"
 #include "pstree.h"
 
@@ -21,9 +23,21 @@ int restore_read_ns(int dfd, struct restore_tree *t);
 void restore_free_ns(struct restore_tree *t);
 /* Before anything is made: images of another boot need --timens. */
 int restore_check_ns(const struct restore_tree *t, const struct lmproc_opts *opts);
-/* Makes the tree's UTS and IPC namespaces, and its time namespace (the offsets it
- * had, or with --timens ones that continue its clocks from the dump), for
- * the children of lmproc's thread: the fork of the tree. */
+/* Makes the tree's own IPC namespace with those of its limits that are
+ * higher than a new namespace's, and leaves lmproc's thread in it until
+ * restore_leave_ns(): the SysV objects are made there before the tree. */
+int restore_make_ipcns(struct restore_tree *t);
+/* The tree has an IPC namespace of its own. */
+bool restore_ipc_own(const struct restore_tree *t);
+/* lmproc's thread into the tree's own IPC namespace (after
+ * restore_leave_ns(); with none, or still in it, nothing): *BACK the
+ * namespace to return to with ipcns_return(), else -1.  An error: nothing
+ * of that namespace may be touched. */
+int restore_enter_ipcns(const struct restore_tree *t, int *back);
+/* Makes the tree's UTS namespace, writes its IPC namespace's sysctls as
+ * dumped (next ids, limits, shm_rmid_forced), and makes its time namespace (the
+ * offsets it had, or with --timens ones that continue its clocks from the
+ * dump), for the children of lmproc's thread: the fork of the tree. */
 int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts);
 /* After the fork: lmproc's thread's children back in lmproc's. */
 int restore_leave_ns(struct restore_tree *t);

@@ -320,8 +320,9 @@ void restore_free_shmem(struct restore_plan *p);
  * SysV segment, or carried by a task's fd) or -errno (logged). */
 #define RESTORE_SHMEM_NO_FD (-1000000)
 int restore_make_shmem(struct restore_ctx *ctx, size_t i);
-/* A failed restore removes the tmpfs files and segments it created. */
-void restore_undo_shmem(struct restore_ctx *ctx);
+/* A failed restore removes the tmpfs files and, if SYSV (lmproc's thread
+ * in their IPC namespace), the segments it created. */
+void restore_undo_shmem(struct restore_ctx *ctx, bool sysv);
 /* Once the tasks are back: segments that were marked for removal are
  * again (the tasks' attachments keep them). */
 void restore_done_shmem(struct restore_ctx *ctx);

@@ -1,4 +1,5 @@
-/* SysV semaphore sets and message queues of the tree (sysvipc.img).
+/* SysV semaphore sets and message queues of the tree, and the unattached
+ * segments of its own IPC namespace (sysvipc.img).
  * Dump: sysvipc.c; restore: restore-sysvipc.c (made in lmproc before the
  * fork, once for the tree). */
 #ifndef LMPROC_SYSVIPC_H
@@ -7,11 +8,22 @@
 struct pstree;
 struct restore_tree;
 
+#include <sys/types.h>
+
 /* Writes every semaphore set and message queue of lmproc's IPC namespace
- * that a process of T created or used last; refuses a tree in another
- * IPC namespace that holds any.  The tree is frozen.  DFD -1: only the
- * refusal (a pre-dump's check). */
+ * that a process of T used last; for a tree in an IPC namespace of its
+ * own, every set, queue and unattached segment of that namespace (refused:
+ * a segment that a process outside the tree attaches, a locked or hugetlb
+ * one, an unattached one under shm_rmid_forced).  The tree is frozen.
+ * DFD -1 (a pre-dump): only the refusals. */
 int dump_sysvipc(int dfd, const struct pstree *t);
+
+/* lmproc's thread joins PID's IPC namespace if it is not the thread's
+ * own: *BACK is then the namespace to return to, else -1. */
+int ipcns_join(pid_t pid, int *back);
+/* Back to *BACK (if >= 0), closed; -errno (logged) if lmproc's thread
+ * could not go back: the command must fail. */
+int ipcns_return(int *back);
 
 /* Reads and validates sysvipc.img (absent in older dumps: no objects)
  * into T; makes nothing. */

@@ -1,7 +1,9 @@
-/* Owns the restore of SysV semaphore sets and message queues
- * (sysvipc.img): validates every entry, then, in lmproc before the fork,
- * makes each object with its key and id (sem_next_id, msg_next_id), its
- * values or its messages in order, its mode and owner.  An object that
+/* Owns the restore of SysV semaphore sets, message queues and unattached
+ * segments (sysvipc.img): validates every entry, then, in lmproc before
+ * the fork (in the tree's own IPC namespace if it has one: namespaces.c
+ * made it and lmproc's thread is in it), makes each object with its key
+ * and id (sem_next_id, msg_next_id, shm_next_id), its values, messages in
+ * order or bytes, its mode and owner.  An object that
  * still exists with the dumped id and key (the same host, the dumped tree
  * killed) is the object itself and is left as it is: other processes may
  * have used it since, and its messages would otherwise come twice.  A
@@ -14,12 +16,14 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
 #include "image.h"
 #include "log.h"
+#include "namespaces.h"
 #include "restore.h"
 #include "sysvipc.h"
 
@@ -28,6 +32,11 @@
 #define SYSVIPC_IMG "sysvipc.img"
 #define SEM_NEXT_ID "/proc/sys/kernel/sem_next_id"
 #define MSG_NEXT_ID "/proc/sys/kernel/msg_next_id"
+#define SHM_NEXT_ID "/proc/sys/kernel/shm_next_id"
+#define MSGMNB "/proc/sys/kernel/msgmnb"
+#define MSGMAX "/proc/sys/kernel/msgmax"
+/* Far beyond any segment an image carries, inside every type here. */
+#define SHM_SIZE_MAX (1ULL << 40)
 /* The kernel's hard limits (SEMMSL_MAX is ipc/sem.c's bound, SEMVMX a
  * semaphore's largest value). */
 #define SEMMSL_MAX 32000
@@ -47,17 +56,23 @@ struct sysvipc_restore {
 
 static const SysvIpcPerm *perm_of(const SysvipcEntry *e)
 {
-	return e->sem ? e->sem->perm : e->msg->perm;
+	return e->sem ? e->sem->perm : e->msg ? e->msg->perm : e->shm->perm;
 }
 
 static const char *kind_of(const SysvipcEntry *e)
 {
-	return e->sem ? "semaphore set" : "message queue";
+	return e->sem ? "semaphore set" : e->msg ? "message queue" : "shared memory segment";
 }
 
+static int kind_nr(const SysvipcEntry *e)
+{
+	return e->sem ? 0 : e->msg ? 1 : 2;
+}
+
+/* 0 for a segment: lmproc makes it. */
 static uint32_t owner_of(const SysvipcEntry *e)
 {
-	return e->sem ? e->sem->owner : e->msg->owner;
+	return e->sem ? e->sem->owner : e->msg ? e->msg->owner : 0;
 }
 
 static int check_sem(size_t i, const SysvSemEntry *s)
@@ -92,6 +107,17 @@ static int check_msg(size_t i, const SysvMsgEntry *q)
 	return 0;
 }
 
+static int check_shm(const struct restore_tree *t, size_t i, const SysvShmSeg *g)
+{
+	if (!restore_ipc_own(t))
+		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: segment %d, but the tree has no IPC namespace of its own",
+					i, g->perm->id);
+	if (!g->size || g->size > SHM_SIZE_MAX || g->data.len > g->size)
+		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: segment %d of %llu bytes with %zu written",
+					i, g->perm->id, (unsigned long long)g->size, g->data.len);
+	return 0;
+}
+
 /* Two objects of one kind never share an id, nor a key other than
  * IPC_PRIVATE. */
 static int check_unique(const struct sysvipc_restore *r, size_t i)
@@ -101,7 +127,7 @@ static int check_unique(const struct sysvipc_restore *r, size_t i)
 	for (size_t k = 0; k < i; k++) {
 		const SysvIpcPerm *o = perm_of(r->e[k]);
 
-		if (!r->e[k]->sem != !r->e[i]->sem)
+		if (kind_nr(r->e[k]) != kind_nr(r->e[i]))
 			continue;
 		if (o->id == p->id || (p->key != IPC_PRIVATE && o->key == p->key))
 			return restore_plan_bad(SYSVIPC_IMG, "entries %zu and %zu: two %ss with id %d, key 0x%x",
@@ -115,17 +141,17 @@ static int check_entry(const struct restore_tree *t, const struct sysvipc_restor
 	const SysvipcEntry *e = r->e[i];
 	const SysvIpcPerm *p;
 
-	if (!e->sem == !e->msg)
-		return restore_plan_bad(SYSVIPC_IMG, "entry %zu is not one semaphore set or one message queue",
+	if (!!e->sem + !!e->msg + !!e->shm != 1)
+		return restore_plan_bad(SYSVIPC_IMG, "entry %zu is not one semaphore set, message queue or segment",
 					i);
 	p = perm_of(e);
-	if (!restore_tree_has(t, owner_of(e)))
+	if (!e->shm && !restore_tree_has(t, owner_of(e)))
 		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: %s %d belongs to pid %u, not of the tree",
 					i, kind_of(e), p->id, owner_of(e));
 	if (p->id < 0 || (p->mode & ~0777))
 		return restore_plan_bad(SYSVIPC_IMG, "entry %zu: %s id %d, mode 0%o", i, kind_of(e),
 					p->id, p->mode);
-	if (e->sem ? check_sem(i, e->sem) : check_msg(i, e->msg))
+	if (e->sem ? check_sem(i, e->sem) : e->msg ? check_msg(i, e->msg) : check_shm(t, i, e->shm))
 		return -EINVAL;
 	return check_unique(r, i);
 }
@@ -135,22 +161,52 @@ static int read_entries(int dfd, struct sysvipc_restore *r)
 	return img_read_all(dfd, IMG_SYSVIPC, 0, true, (ProtobufCMessage ***)&r->e, &r->nr);
 }
 
-static int set_next_id(const char *knob, int id)
+/* VALUE into sysctl KNOB: a next id, or a limit. */
+static int write_knob(const char *knob, int value)
 {
 	char buf[16];
 	int fd = open(knob, O_WRONLY | O_CLOEXEC), n, ret = 0;
 
 	if (fd < 0) {
-		pr_perror("Can't open %s to choose SysV id %d", knob, id);
+		pr_perror("Can't open %s to write %d", knob, value);
 		return -errno;
 	}
-	n = snprintf(buf, sizeof(buf), "%d", id);
+	n = snprintf(buf, sizeof(buf), "%d", value);
 	if (write(fd, buf, n) != n) {
-		pr_perror("Can't write %d to %s", id, knob);
+		pr_perror("Can't write %d to %s", value, knob);
 		ret = -errno;
 	}
 	close(fd);
 	return ret;
+}
+
+/* A segment is only made in the tree's own, new, namespace: its id and
+ * key must be free (-EEXIST: taken by one of shmem.img's). */
+static int shm_free(const SysvIpcPerm *p)
+{
+	struct shmid_ds ds;
+	int id;
+
+	if (!shmctl(p->id, IPC_STAT, &ds)) {
+		pr_err("SysV shm id %d is taken by another segment (key 0x%x); the dumped one had key 0x%x\n",
+		       p->id, ds.shm_perm.__key, p->key);
+		return -EEXIST;
+	}
+	if (p->key != IPC_PRIVATE && (id = shmget(p->key, 0, 0)) >= 0) {
+		pr_err("SysV shm key 0x%x is taken by segment %d, not the dumped %d\n", p->key, id,
+		       p->id);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+static int remove_id(const SysvipcEntry *e, int id)
+{
+	if (e->sem)
+		return semctl(id, 0, IPC_RMID);
+	if (e->msg)
+		return msgctl(id, IPC_RMID, NULL);
+	return shmctl(id, IPC_RMID, NULL);
 }
 
 /* 1: the object with the dumped id and key is still there (reused);
@@ -164,6 +220,8 @@ static int find_existing(const SysvipcEntry *e)
 	int found, id;
 	key_t key;
 
+	if (e->shm)
+		return shm_free(p);
 	found = e->sem ? semctl(p->id, 0, IPC_STAT, arg) : msgctl(p->id, IPC_STAT, &mds);
 	if (found >= 0) {
 		key = e->sem ? sds.sem_perm.__key : mds.msg_perm.__key;
@@ -191,14 +249,16 @@ static int find_existing(const SysvipcEntry *e)
 static int create(const SysvipcEntry *e, bool *made)
 {
 	const SysvIpcPerm *p = perm_of(e);
-	int id, ret = set_next_id(e->sem ? SEM_NEXT_ID : MSG_NEXT_ID, p->id);
+	int id, ret = write_knob(e->sem ? SEM_NEXT_ID : e->msg ? MSG_NEXT_ID : SHM_NEXT_ID, p->id);
 
 	if (ret)
 		return ret;
 	if (e->sem)
 		id = semget(p->key, e->sem->nsems, IPC_CREAT | IPC_EXCL | p->mode);
-	else
+	else if (e->msg)
 		id = msgget(p->key, IPC_CREAT | IPC_EXCL | p->mode);
+	else
+		id = shmget(p->key, e->shm->size, IPC_CREAT | IPC_EXCL | p->mode);
 	if (id < 0) {
 		pr_perror("Can't create SysV %s key 0x%x", kind_of(e), p->key);
 		return -errno;
@@ -206,10 +266,7 @@ static int create(const SysvipcEntry *e, bool *made)
 	if (id != p->id) {
 		pr_err("SysV %s key 0x%x got id %d, not the dumped %d (this IPC namespace can't give it)\n",
 		       kind_of(e), p->key, id, p->id);
-		if (e->sem)
-			semctl(id, 0, IPC_RMID);
-		else
-			msgctl(id, IPC_RMID, NULL);
+		remove_id(e, id);
 		return -EEXIST;
 	}
 	*made = true;
@@ -283,6 +340,30 @@ static int fill_msg(const SysvMsgEntry *q)
 	return ret;
 }
 
+/* The bytes written through an attachment of lmproc's, then owner and
+ * mode. */
+static int fill_shm(const SysvShmSeg *g)
+{
+	struct shmid_ds ds = {};
+	char *m = shmat(g->perm->id, NULL, 0);
+
+	if (m == (void *)-1) {
+		pr_perror("Can't attach SysV segment %d to fill it", g->perm->id);
+		return -errno;
+	}
+	memcpy(m, g->data.data, g->data.len);
+	shmdt(m);
+	ds.shm_perm.uid = g->perm->uid;
+	ds.shm_perm.gid = g->perm->gid;
+	ds.shm_perm.mode = g->perm->mode;
+	if (shmctl(g->perm->id, IPC_SET, &ds)) {
+		pr_perror("Can't set owner %u:%u and mode 0%o of SysV segment %d", g->perm->uid,
+			  g->perm->gid, g->perm->mode, g->perm->id);
+		return -errno;
+	}
+	return 0;
+}
+
 /* In the child that has the owner's pid: 0 made and filled, 1 not
  * made, 2 made but not filled. */
 static int make_and_fill(const SysvipcEntry *e)
@@ -291,7 +372,7 @@ static int make_and_fill(const SysvipcEntry *e)
 	int ret = create(e, &made);
 
 	if (!ret)
-		ret = e->sem ? fill_sem(e->sem) : fill_msg(e->msg);
+		ret = e->sem ? fill_sem(e->sem) : e->msg ? fill_msg(e->msg) : fill_shm(e->shm);
 	return ret ? (made ? 2 : 1) : 0;
 }
 
@@ -299,7 +380,8 @@ static int make_and_fill(const SysvipcEntry *e)
  * until the tree is forked): the kernel records that pid as the last user
  * (sempid, msg_lspid), so a later dump of the restored tree finds the
  * object again.  Under --pidns the tree's pids are not lmproc's: lmproc
- * makes it itself. */
+ * makes it itself, as any segment (which records no last user until it
+ * is attached). */
 static int make_object(const SysvipcEntry *e, bool pidns, bool *made)
 {
 	int ret = find_existing(e), status;
@@ -307,7 +389,7 @@ static int make_object(const SysvipcEntry *e, bool pidns, bool *made)
 
 	if (ret)
 		return ret > 0 ? 0 : ret;
-	if (pidns) {
+	if (pidns || e->shm) {
 		ret = make_and_fill(e);
 		*made = ret != 1;
 		return ret ? -EIO : 0;
@@ -350,6 +432,48 @@ int restore_read_sysvipc(int dfd, struct restore_tree *t)
 	return ret;
 }
 
+/* Raises sysctl KNOB of the tree's new namespace to NEED if it is lower:
+ * the tree may have lowered it once its queues were full (IPC_SET of a
+ * size above msgmnb needs CAP_SYS_RESOURCE).  namespaces.c writes the
+ * dumped value once every object is made. */
+static int raise_limit(const char *knob, uint64_t need)
+{
+	char buf[32] = "";
+	int fd = open(knob, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0) {
+		pr_perror("Can't read %s", knob);
+		return -EIO;
+	}
+	if (strtoull(buf, NULL, 10) >= need)
+		return 0;
+	pr_info("%s raised to %llu while the tree's queues are made\n", knob,
+		(unsigned long long)need);
+	return write_knob(knob, need);
+}
+
+/* The largest queue size and message of the image fit the tree's own
+ * namespace (never lmproc's, whose limits are not the restore's). */
+static int fit_limits(const struct restore_tree *t, const struct sysvipc_restore *r)
+{
+	uint64_t qbytes = 0, msg = 0;
+
+	if (!restore_ipc_own(t))
+		return 0;
+	for (size_t i = 0; i < r->nr; i++) {
+		const SysvMsgEntry *q = r->e[i]->msg;
+
+		for (size_t m = 0; q && m < q->n_msgs; m++)
+			msg = max(msg, (uint64_t)q->msgs[m]->data.len);
+		if (q)
+			qbytes = max(qbytes, q->qbytes);
+	}
+	return raise_limit(MSGMNB, qbytes) ?: raise_limit(MSGMAX, msg);
+}
+
 int restore_sysvipc(int dfd, struct restore_tree *t)
 {
 	struct sysvipc_restore *r;
@@ -361,6 +485,7 @@ int restore_sysvipc(int dfd, struct restore_tree *t)
 	r->made = calloc(r->nr + 1, sizeof(*r->made));
 	if (!r->made)
 		return -ENOMEM;
+	ret = fit_limits(t, r);
 	for (size_t i = 0; i < r->nr && !ret; i++)
 		ret = make_object(r->e[i], t->pidns, &r->made[i]);
 	return ret;
@@ -375,10 +500,7 @@ void restore_undo_sysvipc(struct restore_tree *t)
 
 		if (!r->made[i])
 			continue;
-		if (e->sem)
-			semctl(e->sem->perm->id, 0, IPC_RMID);
-		else
-			msgctl(e->msg->perm->id, IPC_RMID, NULL);
+		remove_id(e, perm_of(e)->id);
 		r->made[i] = false;
 	}
 }

@@ -1,14 +1,21 @@
-/* Owns the dump of SysV semaphore sets and message queues (sysvipc.img).
- * The tree names them through no fd and no mapping, so ownership is
- * decided from what the kernel records: in lmproc's own IPC namespace an
- * object belongs to the tree if a process of the tree created it or used
+/* Owns the dump of SysV semaphore sets and message queues (sysvipc.img),
+ * and of the segments of the tree's own IPC namespace that no process
+ * attaches.  The tree names them through no fd and no mapping, so
+ * ownership is decided from what the kernel records: in lmproc's own IPC
+ * namespace an object belongs to the tree if a process of the tree used
  * it last (a semaphore's sempid, a queue's msg_lspid or msg_lrpid; the
- * kernel keeps no creator pid for either).  A tree in another IPC
- * namespace is refused if that namespace holds any: restore can't make
- * the namespace again yet.  Reads only: IPC_STAT, GETALL, GETPID and
- * msgrcv(MSG_COPY) change nothing in the objects. */
+ * kernel keeps no creator pid for either).  In an IPC namespace of the
+ * tree's own every object is the tree's, read from inside it (lmproc's
+ * thread joins it: /proc/sysvipc and the ids are the reader's
+ * namespace's); lmproc's own objects are never looked at then.  Reads
+ * only: IPC_STAT, GETALL, GETPID and msgrcv(MSG_COPY) change nothing in
+ * the objects; an unattached segment is attached read-only to be copied,
+ * which changes its times and last pid only. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,7 +24,9 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +41,15 @@
 
 #define PROC_SEM "/proc/sysvipc/sem"
 #define PROC_MSG "/proc/sysvipc/msg"
+#define PROC_SHM "/proc/sysvipc/shm"
+#define SYSV_MAP "/SYSV"
+
+struct sysv_dump {
+	struct cr_img *img;
+	const struct pstree *t;
+	/* The tree's own IPC namespace: every object is the tree's. */
+	bool own_ns;
+};
 
 union semun {
 	int val;
@@ -80,7 +98,20 @@ static int sem_owner(const struct pstree *t, int id, unsigned long nsems)
 	return 0;
 }
 
-static int dump_sem(struct cr_img *img, const struct pstree *t, int id)
+/* The owner written for an object of the tree: its last user in the
+ * tree, or in the tree's own namespace (where every object is the tree's)
+ * the root if that was another process. */
+static pid_t owner_pid(const struct sysv_dump *d, pid_t pid)
+{
+	return pid > 0 ? pid : d->t->items[0].pid;
+}
+
+static uint32_t owner_vpid(const struct sysv_dump *d, pid_t pid)
+{
+	return pstree_vpid(owner_pid(d, pid));
+}
+
+static int dump_sem(struct sysv_dump *d, int id)
 {
 	SysvipcEntry e = SYSVIPC_ENTRY__INIT;
 	SysvSemEntry s = SYSV_SEM_ENTRY__INIT;
@@ -98,10 +129,10 @@ static int dump_sem(struct cr_img *img, const struct pstree *t, int id)
 		pr_perror("Can't read SysV semaphore set %d", id);
 		return -errno;
 	}
-	ret = sem_owner(t, id, ds.sem_nsems);
-	if (ret <= 0)
+	ret = sem_owner(d->t, id, ds.sem_nsems);
+	if (ret < 0 || (!ret && !d->own_ns))
 		return ret;
-	s.owner = pstree_vpid(ret);
+	s.owner = owner_vpid(d, ret);
 	vals = calloc(ds.sem_nsems, sizeof(*vals));
 	vals32 = calloc(ds.sem_nsems, sizeof(*vals32));
 	if (!vals || !vals32)
@@ -121,7 +152,7 @@ static int dump_sem(struct cr_img *img, const struct pstree *t, int id)
 	e.sem = &s;
 	pr_debug("SysV semaphore set %d (key 0x%x, %lu semaphores) belongs to the tree\n", id,
 		 ds.sem_perm.__key, (unsigned long)ds.sem_nsems);
-	return img_write_msg(img, &e.base);
+	return img_write_msg(d->img, &e.base);
 }
 
 static void free_msgs(SysvMsg **m, size_t n)
@@ -134,8 +165,10 @@ static void free_msgs(SysvMsg **m, size_t n)
 	free(m);
 }
 
-/* Message I of queue ID, a copy: the queue keeps it. */
-static int copy_msg(int id, size_t i, struct msg_buf *buf, size_t size, SysvMsg **out)
+/* Message I of queue ID, a copy: the queue keeps it.  PID: the process
+ * a refusal names. */
+static int copy_msg(pid_t pid, int id, size_t i, struct msg_buf *buf, size_t size,
+		    SysvMsg **out)
 {
 	ssize_t n = msgrcv(id, buf, size, i, IPC_NOWAIT | MSG_COPY);
 	SysvMsg *m;
@@ -144,9 +177,13 @@ static int copy_msg(int id, size_t i, struct msg_buf *buf, size_t size, SysvMsg 
 		if (errno == ENOSYS)
 			pr_err("SysV message queue %d: this kernel can't copy messages out (MSG_COPY needs CONFIG_CHECKPOINT_RESTORE)\n",
 			       id);
+		/* BUF holds any message: only kernel.msgmax bounds the copy. */
+		else if (errno == EINVAL)
+			pr_err("pid %d: message %zu of its SysV message queue %d is larger than kernel.msgmax, the most MSG_COPY copies: not supported\n",
+			       pid, i, id);
 		else
 			pr_perror("Can't copy message %zu of SysV message queue %d", i, id);
-		return errno == ENOSYS ? -EOPNOTSUPP : -errno;
+		return errno == ENOSYS || errno == EINVAL ? -EOPNOTSUPP : -errno;
 	}
 	m = malloc(sizeof(*m));
 	if (!m)
@@ -162,8 +199,18 @@ static int copy_msg(int id, size_t i, struct msg_buf *buf, size_t size, SysvMsg 
 	return 0;
 }
 
-static int dump_msg(struct cr_img *img, const struct pstree *t, int id)
+/* The process of the tree that sent last, else received last, else 0. */
+static pid_t last_user(const struct pstree *t, const struct msqid_ds *ds)
 {
+	if (in_tree(t, ds->msg_lspid))
+		return ds->msg_lspid;
+	return in_tree(t, ds->msg_lrpid) ? ds->msg_lrpid : 0;
+}
+
+/* Without D's image (a pre-dump's), only the messages' copy is tried. */
+static int dump_msg(struct sysv_dump *d, int id)
+{
+	const struct pstree *t = d->t;
 	SysvipcEntry e = SYSVIPC_ENTRY__INIT;
 	SysvMsgEntry q = SYSV_MSG_ENTRY__INIT;
 	SysvIpcPerm p = SYSV_IPC_PERM__INIT;
@@ -178,7 +225,7 @@ static int dump_msg(struct cr_img *img, const struct pstree *t, int id)
 		pr_perror("Can't read SysV message queue %d", id);
 		return -errno;
 	}
-	if (!in_tree(t, ds.msg_lspid) && !in_tree(t, ds.msg_lrpid))
+	if (!last_user(t, &ds) && !d->own_ns)
 		return 0;
 	/* No message is larger than all the bytes queued. */
 	buf = malloc(sizeof(*buf) + ds.__msg_cbytes);
@@ -188,26 +235,179 @@ static int dump_msg(struct cr_img *img, const struct pstree *t, int id)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < ds.msg_qnum && !ret; i++)
-		ret = copy_msg(id, i, buf, ds.__msg_cbytes, &msgs[i]);
+		ret = copy_msg(owner_pid(d, last_user(t, &ds)), id, i, buf, ds.__msg_cbytes,
+			       &msgs[i]);
 	if (!ret) {
 		fill_perm(&p, &ds.msg_perm, id);
 		q.perm = &p;
 		q.qbytes = ds.msg_qbytes;
 		q.n_msgs = ds.msg_qnum;
 		q.msgs = msgs;
-		q.owner = pstree_vpid(in_tree(t, ds.msg_lspid) ? ds.msg_lspid : ds.msg_lrpid);
+		q.owner = owner_vpid(d, last_user(t, &ds));
 		e.msg = &q;
 		pr_debug("SysV message queue %d (key 0x%x, %lu messages) belongs to the tree\n",
 			 id, ds.msg_perm.__key, (unsigned long)ds.msg_qnum);
-		ret = img_write_msg(img, &e.base);
+		ret = d->img ? img_write_msg(d->img, &e.base) : 0;
 	}
 	free_msgs(msgs, ds.msg_qnum);
 	return ret;
 }
 
+/* How many mappings of the tree's processes attach segment ID (a SysV
+ * mapping's inode is its id); -errno if a maps file can't be read. */
+static int tree_attachments(const struct pstree *t, int id)
+{
+	char path[64], line[PATH_MAX + 256], name[256];
+	unsigned long ino;
+	int n = 0;
+
+	for (size_t i = 0; i < t->nr; i++) {
+		FILE *f;
+
+		if (t->items[i].zombie)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/maps", t->items[i].pid);
+		f = fopen(path, "re");
+		if (!f) {
+			pr_perror("Can't open %s", path);
+			return -errno;
+		}
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "%*s %*s %*s %*s %lu %255s", &ino, name) == 2 &&
+			    ino == (unsigned long)id && !strncmp(name, SYSV_MAP, strlen(SYSV_MAP)))
+				n++;
+		fclose(f);
+	}
+	return n;
+}
+
+/* SHM_HUGETLB shows only in the file behind lmproc's attachment M (its
+ * mapping, whatever its length, starts at M): shmget() without it would
+ * make another kind of segment. */
+static int check_huge(pid_t root, int id, const void *m)
+{
+	char prefix[32], link[300] = "";
+	struct dirent *de;
+	struct statfs sf;
+	DIR *dir = opendir("/proc/self/map_files");
+
+	if (!dir) {
+		pr_perror("Can't open /proc/self/map_files");
+		return -errno;
+	}
+	snprintf(prefix, sizeof(prefix), "%lx-", (unsigned long)m);
+	while ((de = readdir(dir)) && !link[0])
+		if (!strncmp(de->d_name, prefix, strlen(prefix)))
+			snprintf(link, sizeof(link), "/proc/self/map_files/%s", de->d_name);
+	closedir(dir);
+	if (!link[0] || statfs(link, &sf)) {
+		pr_err("Can't find the file of SysV segment %d attached at %p\n", id, m);
+		return -EIO;
+	}
+	if (sf.f_type != HUGETLBFS_MAGIC)
+		return 0;
+	pr_err("pid %d: SysV segment %d of its IPC namespace is hugetlb memory (SHM_HUGETLB): not supported\n",
+	       root, id);
+	return -EOPNOTSUPP;
+}
+
+/* The bytes of unattached segment ID up to its last non-zero one, read
+ * through a read-only attachment of lmproc's. */
+static int copy_seg(pid_t root, int id, size_t size, SysvShmSeg *g)
+{
+	const unsigned char *m = shmat(id, NULL, SHM_RDONLY);
+	size_t len = size;
+	int ret;
+
+	if (m == (void *)-1) {
+		pr_perror("Can't attach SysV segment %d to copy it", id);
+		return -errno;
+	}
+	ret = check_huge(root, id, m);
+	if (ret) {
+		shmdt(m);
+		return ret;
+	}
+	while (len && !m[len - 1])
+		len--;
+	g->data.len = len;
+	g->data.data = malloc(len ?: 1);
+	if (g->data.data)
+		memcpy(g->data.data, m, len);
+	shmdt(m);
+	return g->data.data ? 0 : -ENOMEM;
+}
+
+/* kernel.shm_rmid_forced of the namespace lmproc's thread is in: an
+ * unattached segment then lives only as long as its creator.  Unreadable:
+ * taken as set. */
+static bool rmid_forced(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/sys/kernel/shm_rmid_forced", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	return n <= 0 || buf[0] != '0';
+}
+
+/* A segment of the tree's own namespace: attached ones are memory
+ * (mem/shmem.c, every attachment must be the tree's); an unattached one
+ * is written here with its bytes (without D's image, a pre-dump's: only
+ * checked). */
+static int dump_shm(struct sysv_dump *d, int id)
+{
+	SysvipcEntry e = SYSVIPC_ENTRY__INIT;
+	SysvShmSeg g = SYSV_SHM_SEG__INIT;
+	SysvIpcPerm p = SYSV_IPC_PERM__INIT;
+	pid_t root = d->t->items[0].pid;
+	struct shmid_ds ds;
+	int ret;
+
+	if (shmctl(id, IPC_STAT, &ds) < 0) {
+		if (errno == EINVAL || errno == EIDRM)
+			return 0;
+		pr_perror("Can't read SysV segment %d", id);
+		return -errno;
+	}
+	if (ds.shm_nattch) {
+		ret = tree_attachments(d->t, id);
+		if (ret < 0 || (unsigned long)ret == ds.shm_nattch)
+			return min(ret, 0);
+		pr_err("pid %d: SysV segment %d (key 0x%x) of its IPC namespace is attached %lu times, %d of them by the tree: a process outside the tree shares it: not supported\n",
+		       root, id, ds.shm_perm.__key, (unsigned long)ds.shm_nattch, ret);
+		return -EOPNOTSUPP;
+	}
+	if (ds.shm_perm.mode & SHM_LOCKED) {
+		pr_err("pid %d: SysV segment %d (key 0x%x) of its IPC namespace is locked in memory (SHM_LOCK): not supported\n",
+		       root, id, ds.shm_perm.__key);
+		return -EOPNOTSUPP;
+	}
+	if (rmid_forced()) {
+		pr_err("pid %d: SysV segment %d (key 0x%x) of its IPC namespace is attached by no one and kernel.shm_rmid_forced is set there: made again by lmproc, it would go when lmproc exits: not supported\n",
+		       root, id, ds.shm_perm.__key);
+		return -EOPNOTSUPP;
+	}
+	if (!d->img)
+		return 0;
+	ret = copy_seg(root, id, ds.shm_segsz, &g);
+	if (!ret) {
+		fill_perm(&p, &ds.shm_perm, id);
+		g.perm = &p;
+		g.size = ds.shm_segsz;
+		e.shm = &g;
+		pr_debug("SysV segment %d (key 0x%x, %zu bytes, %zu of them written) unattached\n",
+			 id, ds.shm_perm.__key, ds.shm_segsz, g.data.len);
+		ret = img_write_msg(d->img, &e.base);
+	}
+	free(g.data.data);
+	return ret;
+}
+
 /* Calls DUMP for the id of every object listed in /proc's file PATH. */
-static int for_each_listed(const char *path, struct cr_img *img, const struct pstree *t,
-			   int (*dump)(struct cr_img *, const struct pstree *, int))
+static int for_each_listed(const char *path, struct sysv_dump *d,
+			   int (*dump)(struct sysv_dump *, int))
 {
 	FILE *f = fopen(path, "re");
 	char line[512];
@@ -222,101 +422,85 @@ static int for_each_listed(const char *path, struct cr_img *img, const struct ps
 		line[0] = '\0';
 	while (!ret && fgets(line, sizeof(line), f))
 		if (sscanf(line, "%d %d", &key, &id) == 2)
-			ret = dump(img, t, id);
+			ret = dump(d, id);
 	fclose(f);
 	return ret;
 }
 
-/* Objects of PID's IPC namespace, counted from inside it by a child that
- * joins it (/proc/sysvipc shows the reader's namespace); -errno if the
- * count failed. */
-static int count_in_ns(pid_t pid)
-{
-	static const char *const files[] = { PROC_SEM, PROC_MSG };
-	pid_t parent = getpid(), child = fork();
-	int status;
-
-	if (child < 0) {
-		pr_perror("Can't fork to look into the IPC namespace of pid %d", pid);
-		return -errno;
-	}
-	if (!child) {
-		char path[64], line[512];
-		int fd, n = 0;
-
-		helper_die_with(parent);
-		helper_close_fds(-1);
-		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || setns(fd, CLONE_NEWIPC))
-			_exit(255);
-		for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-			FILE *f = fopen(files[i], "re");
-
-			if (!f)
-				_exit(255);
-			while (fgets(line, sizeof(line), f))
-				n++;
-			n--; /* the header */
-			fclose(f);
-		}
-		_exit(min(n, 254));
-	}
-	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) == 255) {
-		pr_err("pid %d: can't count the SysV objects of its IPC namespace\n", pid);
-		return -EIO;
-	}
-	return WEXITSTATUS(status);
-}
-
-static int check_ipc_ns(const struct pstree *t)
+int ipcns_join(pid_t pid, int *back)
 {
 	struct stat self, st;
 	char path[64];
+	int fd;
 
-	if (stat("/proc/self/ns/ipc", &self)) {
-		pr_perror("Can't stat lmproc's IPC namespace");
+	*back = -1;
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
+	if (stat("/proc/thread-self/ns/ipc", &self) || stat(path, &st)) {
+		pr_perror("Can't stat the IPC namespace of pid %d or lmproc's", pid);
 		return -errno;
 	}
-	for (size_t i = 0; i < t->nr; i++) {
-		pid_t pid = t->items[i].pid;
-		int n;
-
-		if (t->items[i].zombie)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
-		if (stat(path, &st)) {
-			pr_perror("Can't stat the IPC namespace of pid %d", pid);
-			return -errno;
-		}
-		if (st.st_ino == self.st_ino && st.st_dev == self.st_dev)
-			continue;
-		n = count_in_ns(pid);
-		if (n < 0)
-			return n;
-		if (n) {
-			pr_err("pid %d: its IPC namespace (not lmproc's) holds %d SysV semaphore sets and message queues: not supported\n",
-			       pid, n);
-			return -EOPNOTSUPP;
-		}
+	if (st.st_ino == self.st_ino && st.st_dev == self.st_dev)
+		return 0;
+	*back = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*back < 0 || fd < 0 || setns(fd, CLONE_NEWIPC)) {
+		pr_perror("Can't join the IPC namespace of pid %d", pid);
+		if (fd >= 0)
+			close(fd);
+		ipcns_return(back);
+		return -EIO;
 	}
+	close(fd);
 	return 0;
+}
+
+int ipcns_return(int *back)
+{
+	int ret = 0;
+
+	if (*back < 0)
+		return 0;
+	if (setns(*back, CLONE_NEWIPC)) {
+		pr_perror("Can't return to lmproc's IPC namespace");
+		ret = -errno;
+	}
+	close(*back);
+	*back = -1;
+	return ret;
+}
+
+static int dump_all(struct sysv_dump *d)
+{
+	int ret = for_each_listed(PROC_SEM, d, dump_sem);
+
+	if (!ret)
+		ret = for_each_listed(PROC_MSG, d, dump_msg);
+	if (!ret && d->own_ns)
+		ret = for_each_listed(PROC_SHM, d, dump_shm);
+	return ret;
 }
 
 int dump_sysvipc(int dfd, const struct pstree *t)
 {
-	struct cr_img *img;
-	int ret = check_ipc_ns(t);
+	struct sysv_dump d = { .t = t };
+	int back, ret;
 
-	if (ret || dfd < 0)
+	/* Every process of the tree shares the root's (task/namespaces.c). */
+	ret = ipcns_join(t->items[0].pid, &back);
+	if (ret)
 		return ret;
-	img = img_open_write(dfd, IMG_SYSVIPC, 0);
-	if (!img)
-		return -EIO;
-	ret = for_each_listed(PROC_SEM, img, t, dump_sem);
-	if (!ret)
-		ret = for_each_listed(PROC_MSG, img, t, dump_msg);
-	if (img_close(img) && !ret)
+	d.own_ns = back >= 0;
+	if (dfd < 0) {
+		/* A pre-dump refuses the queues and segments the dump would
+		 * (no set can be). */
+		ret = for_each_listed(PROC_MSG, &d, dump_msg);
+		if (!ret && d.own_ns)
+			ret = for_each_listed(PROC_SHM, &d, dump_shm);
+		return ipcns_return(&back) ?: ret;
+	}
+	d.img = img_open_write(dfd, IMG_SYSVIPC, 0);
+	ret = d.img ? dump_all(&d) : -EIO;
+	if (d.img && img_close(d.img) && !ret)
 		ret = -EIO;
-	return ret;
+	return ipcns_return(&back) ?: ret;
 }

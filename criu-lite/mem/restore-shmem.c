@@ -622,12 +622,12 @@ void restore_done_shmem(struct restore_ctx *ctx)
 	}
 }
 
-void restore_undo_shmem(struct restore_ctx *ctx)
+void restore_undo_shmem(struct restore_ctx *ctx, bool sysv)
 {
 	for (size_t i = 0; ctx->shmem_made && i < ctx->plan.nr_shmem; i++) {
 		const ShmemEntry *e = ctx->plan.shmem[i];
 
-		if (!ctx->shmem_made[i])
+		if (!ctx->shmem_made[i] || (e->kind == SHMEM_KIND__SHMEM_SYSV && !sysv))
 			continue;
 		if (e->kind == SHMEM_KIND__SHMEM_SYSV)
 			shmctl(e->sysv->shmid, IPC_RMID, NULL);

@@ -26,6 +26,7 @@
 #include "mem.h"
 #include "proc.h"
 #include "shmem.h"
+#include "sysvipc.h"
 #include "uapi-compat.h"
 
 #define DELETED " (deleted)"
@@ -115,14 +116,22 @@ static int add_obj(struct vm_area_list *vl, ShmemKind kind, const char *name,
 	return vl->nr_shm++;
 }
 
-static bool same_ipc_ns(pid_t pid)
+/* IPC_STAT of segment SHMID of PID's IPC namespace (the tree's own, or
+ * lmproc's): read from inside it. */
+static int stat_in_ns(pid_t pid, int shmid, struct shmid_ds *ds)
 {
-	char path[64];
-	struct stat a, b;
+	int back, ret = ipcns_join(pid, &back), err;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
-	return !stat(path, &a) && !stat("/proc/self/ns/ipc", &b) && a.st_ino == b.st_ino &&
-	       a.st_dev == b.st_dev;
+	if (ret) {
+		errno = -ret;
+		return -1;
+	}
+	ret = shmctl(shmid, IPC_STAT, ds);
+	err = errno;
+	if (ipcns_return(&back))
+		return -1;
+	errno = err;
+	return ret;
 }
 
 /* shmat() gives back whole segments only: a mapping must be one. */
@@ -137,12 +146,7 @@ static int check_sysv(pid_t pid, const struct vma *v, const char *path, int shmi
 		       (unsigned long)v->start, path);
 		return -EINVAL;
 	}
-	if (!same_ipc_ns(pid)) {
-		pr_err("pid %d: SysV segment %d at 0x%lx is of another IPC namespace: not supported\n",
-		       pid, shmid, (unsigned long)v->start);
-		return -EOPNOTSUPP;
-	}
-	if (shmctl(shmid, IPC_STAT, &ds) < 0) {
+	if (stat_in_ns(pid, shmid, &ds) < 0) {
 		pr_perror("pid %d: can't IPC_STAT SysV segment %d", pid, shmid);
 		return -errno;
 	}
@@ -462,7 +466,7 @@ static int read_object(pid_t pid, struct shmem_dump *sd, const struct shmem_obj 
 	return ret;
 }
 
-static void fill_entry(ShmemEntry *e, SysvShmEntry *sv, const struct shmem_obj *o)
+static void fill_entry(ShmemEntry *e, SysvShmEntry *sv, const struct shmem_obj *o, pid_t pid)
 {
 	struct shmid_ds ds;
 
@@ -488,7 +492,7 @@ static void fill_entry(ShmemEntry *e, SysvShmEntry *sv, const struct shmem_obj *
 	sv->shmid = o->ino;
 	/* Read again at the dump: check_sysv() saw it when the VMAs were
 	 * collected, with the task already frozen. */
-	if (!shmctl(o->ino, IPC_STAT, &ds)) {
+	if (!stat_in_ns(pid, o->ino, &ds)) {
 		sv->mode = ds.shm_perm.mode & 0777;
 		sv->uid = ds.shm_perm.uid;
 		sv->gid = ds.shm_perm.gid;
@@ -518,7 +522,7 @@ static int write_entry(struct cr_img *img, pid_t pid, struct shmem_dump *sd,
 		return -ENOMEM;
 	for (size_t i = 0; i < sd->nr_runs; i++)
 		ptrs[i] = &sd->runs[i];
-	fill_entry(&e, &sv, o);
+	fill_entry(&e, &sv, o, pid);
 	e.n_runs = sd->nr_runs;
 	e.runs = ptrs;
 	if (o->kind == SHMEM_KIND__SHMEM_MEMFD && o->task_fd < 0) {

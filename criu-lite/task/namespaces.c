@@ -13,8 +13,9 @@
  * UTS: a tree with its own has it made again, host and domain name.
  *
  * IPC: a tree with its own has it made again with its sysctls (limits,
- * next ids), if it holds no SysV object (semaphores and queues are
- * refused by ipc/sysvipc.c, segments here) and no POSIX message queue.
+ * next ids) if it holds no POSIX message queue; its SysV objects are
+ * ipc/sysvipc.c's and mem/shmem.c's, made inside it before the tree
+ * (restore_make_ipcns(), from the start of the restore).
  *
  * Pid: a tree in a pid namespace below lmproc's whose init is not part of
  * it (one `restore --pidns` made: its init is lmproc's reaper) is dumped
@@ -63,6 +64,7 @@ struct ns_restore {
 	NsEntry *e;
 	int uts_back; /* lmproc's namespaces, to go back to after the fork */
 	int ipc_back;
+	int ipc_tree; /* the tree's own IPC namespace, once made */
 	int time_back;
 };
 
@@ -252,8 +254,7 @@ static int read_names(void *buf)
 }
 
 /* An IPC namespace's sysctls (all of them: each is its own), and how
- * many SysV shared memory segments it holds (semaphores and queues:
- * ipc/sysvipc.c). */
+ * many POSIX message queues it holds. */
 static const char *const ipc_sysctls[] = {
 	"kernel/msgmax", "kernel/msgmnb", "kernel/msgmni", "kernel/sem",
 	"kernel/shmall", "kernel/shmmax", "kernel/shmmni", "kernel/shm_rmid_forced",
@@ -265,7 +266,7 @@ static const char *const ipc_sysctls[] = {
 
 struct ipc_state {
 	char values[ARRAY_SIZE(ipc_sysctls)][SYSCTL_LEN];
-	int nr_shm, nr_mq;
+	int nr_mq;
 };
 
 /* POSIX message queues live in a filesystem of the namespace's own,
@@ -292,8 +293,7 @@ static int count_mq(void)
 static int read_ipc(void *buf)
 {
 	struct ipc_state *st = buf;
-	char path[64], line[256];
-	FILE *f;
+	char path[64];
 
 	for (size_t i = 0; i < ARRAY_SIZE(ipc_sysctls); i++) {
 		ssize_t n;
@@ -309,13 +309,6 @@ static int read_ipc(void *buf)
 			return -1;
 		st->values[i][strcspn(st->values[i], "\n")] = '\0';
 	}
-	f = fopen("/proc/sysvipc/shm", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		st->nr_shm++;
-	fclose(f);
-	st->nr_shm--; /* the header */
 	st->nr_mq = count_mq();
 	return st->nr_mq < 0 ? -1 : 0;
 }
@@ -326,10 +319,9 @@ static int dump_ipc(pid_t pid, NsEntry *e, struct ipc_state *st, NsSysctl *sc, N
 
 	if (ret)
 		return ret;
-	if (st->nr_shm || st->nr_mq) {
-		pr_err("pid %d: its IPC namespace (not lmproc's) holds %d SysV shared memory "
-		       "segments and %d POSIX message queues: not supported\n", pid, st->nr_shm,
-		       st->nr_mq);
+	if (st->nr_mq) {
+		pr_err("pid %d: its IPC namespace (not lmproc's) holds %d POSIX message queues: "
+		       "not supported\n", pid, st->nr_mq);
 		return -EOPNOTSUPP;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(ipc_sysctls); i++) {
@@ -664,7 +656,7 @@ int restore_read_ns(int dfd, struct restore_tree *t)
 		return -ENOMEM;
 	}
 	*t->ns = (struct ns_restore){ .e = e, .uts_back = -1, .ipc_back = -1,
-				    .time_back = -1 };
+				    .ipc_tree = -1, .time_back = -1 };
 	why = bad_entry(e);
 	if (!why)
 		return 0;
@@ -677,6 +669,8 @@ void restore_free_ns(struct restore_tree *t)
 	if (!t->ns)
 		return;
 	restore_leave_ns(t);
+	if (t->ns->ipc_tree >= 0)
+		close(t->ns->ipc_tree);
 	img_free_msg(&t->ns->e->base);
 	free(t->ns);
 	t->ns = NULL;
@@ -696,26 +690,56 @@ static int make_uts(struct ns_restore *r)
 	return 0;
 }
 
-/* The sysctls go in before the tree exists: msgmni and the like bound
- * what it makes, *_next_id the ids it gets. */
-static int make_ipc(struct ns_restore *r)
+/* Written only once every SysV object is made: the *_next_id (each
+ * creation took the id written before it), and shm_rmid_forced, under
+ * which the detach of lmproc's attachment that filled a segment would
+ * remove it. */
+static bool late_ipc_sysctl(const char *name)
 {
-	const NsEntry *e = r->e;
+	return strstr(name, "_next_id") || !strcmp(name, "kernel/shm_rmid_forced");
+}
 
-	r->ipc_back = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
-	if (r->ipc_back < 0 || unshare(CLONE_NEWIPC)) {
-		pr_perror("Can't make the tree's IPC namespace");
-		return -errno;
+/* VALUE is no lower than what PATH holds now (every number of it, for
+ * kernel/sem's four): a limit the tree lowered once its objects were
+ * made would stop them being made again. */
+static bool raises(const char *path, const char *value)
+{
+	char now[SYSCTL_LEN] = "";
+	const char *a = now, *b = value;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, now, sizeof(now) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	while (n > 0) {
+		char *ea, *eb;
+		unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
+
+		if (ea == a || eb == b)
+			return ea == a && eb == b;
+		if (y < x)
+			return false;
+		a = ea;
+		b = eb;
 	}
+	return false;
+}
+
+/* The sysctls of the tree's IPC namespace, written there: ALL of them,
+ * or the limits that raise what a new namespace allows. */
+static int write_ipc_sysctls(const NsEntry *e, bool all)
+{
 	for (size_t i = 0; i < e->n_ipc_sysctls; i++) {
 		const NsSysctl *sc = e->ipc_sysctls[i];
 		char path[64];
 		int fd, len = strlen(sc->value);
 
+		snprintf(path, sizeof(path), "/proc/sys/%s", sc->name);
+		if (!all && (late_ipc_sysctl(sc->name) || !raises(path, sc->value)))
+			continue;
 		/* -1, "none chosen", is a new namespace's and can't be written. */
 		if (strstr(sc->name, "_next_id") && !strcmp(sc->value, "-1"))
 			continue;
-		snprintf(path, sizeof(path), "/proc/sys/%s", sc->name);
 		fd = open(path, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, sc->value, len) != len) {
 			pr_perror("Can't set %s to \"%s\" in the tree's IPC namespace", path,
@@ -727,6 +751,61 @@ static int make_ipc(struct ns_restore *r)
 		close(fd);
 	}
 	return 0;
+}
+
+/* Made from the start of the restore, lmproc's thread in it until the
+ * fork: the tree's SysV objects are made there (restore-sysvipc.c,
+ * restore-shmem.c), under its limits where they are higher than a new
+ * namespace's (msgmnb bounds a queue's size).  Every sysctl goes in as
+ * dumped once they are all made (make_ipc()). */
+int restore_make_ipcns(struct restore_tree *t)
+{
+	struct ns_restore *r = t->ns;
+
+	if (!r->e->ipc_own)
+		return 0;
+	r->ipc_back = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	if (r->ipc_back < 0 || unshare(CLONE_NEWIPC)) {
+		pr_perror("Can't make the tree's IPC namespace");
+		return -errno;
+	}
+	r->ipc_tree = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	if (r->ipc_tree < 0) {
+		pr_perror("Can't open the tree's IPC namespace");
+		return -errno;
+	}
+	return write_ipc_sysctls(r->e, false);
+}
+
+bool restore_ipc_own(const struct restore_tree *t)
+{
+	return t->ns && t->ns->e->ipc_own;
+}
+
+int restore_enter_ipcns(const struct restore_tree *t, int *back)
+{
+	const struct ns_restore *r = t->ns;
+
+	*back = -1;
+	if (!restore_ipc_own(t) || r->ipc_back >= 0)
+		return 0;
+	if (r->ipc_tree < 0)
+		return -ENOENT;
+	*back = open("/proc/thread-self/ns/ipc", O_RDONLY | O_CLOEXEC);
+	if (*back < 0 || setns(r->ipc_tree, CLONE_NEWIPC)) {
+		pr_perror("Can't enter the tree's IPC namespace");
+		if (*back >= 0)
+			close(*back);
+		*back = -1;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Every sysctl as dumped, now that every object is made. */
+static int make_ipc(struct ns_restore *r)
+{
+	return write_ipc_sysctls(r->e, true);
 }
 
 /* Offsets are written once, before any process enters the namespace. */

@@ -1826,6 +1826,7 @@ run_bad_input() {
 	CASE_KIND=state bad_case pidns-again-child-cpu-timers case_pidns_again \
 		"$BUILD/static/posix_timers_child_cpu"
 	CASE_KIND=state bad_case pidns-pidfds case_pidns "$BUILD/static/fd_pidfd"
+	CASE_KIND=state bad_case pidns-sysv-ipcns case_pidns "$BUILD/static/sysv_ipcns"
 	CASE_KIND=state bad_case pidns-again-pidfds case_pidns_again "$BUILD/static/fd_pidfd"
 	CASE_KIND=state bad_case pidns-again-peercred case_pidns_again \
 		"$BUILD/static/sk_unix_peercred"

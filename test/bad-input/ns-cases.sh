@@ -8,7 +8,10 @@
 # restore --timens makes its clocks continue from the dump; a mount or
 # user namespace, or a time namespace made for children only, is refused
 # naming the pid and the namespace, the target running on; so is an IPC
-# namespace holding a SysV segment or a POSIX message queue.
+# namespace holding a SysV segment a process outside the tree attaches, an
+# unattached one where kernel.shm_rmid_forced is set, a SysV message
+# larger than kernel.msgmax, or a POSIX message queue.  An IPC namespace holding an unattached segment
+# is restored with it.
 
 # case_ns_restored MODE: dumped, restored (-d), the same state, its own
 # checks passed.
@@ -102,9 +105,15 @@ run_ns_bad_input() {
 	CASE_KIND=state bad_case ns-timens-posix-timers case_ns_timens_timers posix_timers
 	bad_case ns-other-boot case_ns_other_boot
 	CASE_KIND=state bad_case ns-ipc case_ns_restored ipc
-	bad_case ns-ipc-shm case_ns_refused ipc-shm \
-		"its IPC namespace (not lmproc's) holds 1 SysV shared memory segments"
-	bad_case ns-ipc-mq case_ns_refused ipc-mq "and 1 POSIX message queues"
+	CASE_KIND=state bad_case ns-ipc-shm case_ns_restored ipc-shm
+	bad_case ns-ipc-shm-out case_ns_refused ipc-shm-out \
+		"of its IPC namespace is attached 1 times, 0 of them by the tree"
+	bad_case ns-ipc-shm-forced case_ns_refused ipc-shm-forced \
+		"segment 77 (key 0x4c4e5348)" "kernel.shm_rmid_forced is set"
+	bad_case ns-ipc-msg-big case_ns_refused ipc-msg-big \
+		"message 0 of its SysV message queue 0 is larger than kernel.msgmax"
+	bad_case ns-ipc-mq case_ns_refused ipc-mq \
+		"its IPC namespace (not lmproc's) holds 1 POSIX message queues"
 	bad_case ns-mnt case_ns_refused mnt "a mount namespace other than lmproc's"
 	bad_case ns-user case_ns_refused user "a user namespace other than lmproc's"
 	bad_case ns-time-children case_ns_refused time-children \

@@ -38,25 +38,63 @@ case_sysvipc_removed() {
 	restored_passes "$RD/img"
 }
 
-# case_sysvipc_other_ns: a target in an IPC namespace of its own that
-# holds semaphore sets is refused, naming the pid; it is as it was, not
-# stopped, and passes its own checks (it sleeps: no CPU time to see).
-case_sysvipc_other_ns() {
+# case_sysvipc_own_ns: a target in an IPC namespace of its own (unshare
+# --ipc) that holds a semaphore set is dumped and restored with it: the
+# set has its id, key and values there, and the target passes.
+case_sysvipc_own_ns() {
 	target_up "$BUILD/static/sysv_sem" unshare --ipc || return 1
 	mkdir -p "$RD/img"
-	bad_dump -t "$TPID" -D "$RD/img"
-	refused $? "$TPID" "IPC namespace" || return 1
-	if ! same_state "$TPID" "$TSNAP" 1000; then
-		REASON="target changed: $REASON"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	restored_passes "$RD/img"
+}
+
+# The ids sysv_ipcns gives its objects in its own namespace, by the
+# /proc/sysvipc file that lists them.
+IPCNS_IDS="sem 57
+msg 33
+shm 21
+shm 22
+shm 23"
+
+# case_sysvipc_own_ns_fault POINT: sysv_ipcns (its objects in an IPC
+# namespace of its own) dumped with -R; a restore that fails at POINT,
+# run by an lmproc whose own IPC namespace holds objects with the very
+# same ids, leaves no process and every one of lmproc's objects (the
+# tree's went with its namespace); the images still restore.
+case_sysvipc_own_ns_fault() {
+	local st
+
+	target_up "$BUILD/static/sysv_ipcns" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
+	finish_original "$TPID" || return 1
+	# shellcheck disable=SC2016
+	IDS=$IPCNS_IDS LMPROC_FAULT=$1 timeout -k 5 "$LM_TIMEOUT" unshare --ipc bash -c '
+		k=/proc/sys/kernel
+		echo 57 >$k/sem_next_id && ipcmk -S 1 >/dev/null &&
+		echo 33 >$k/msg_next_id && ipcmk -Q >/dev/null || exit 90
+		for id in 21 22 23; do
+			echo $id >$k/shm_next_id && ipcmk -M 4096 >/dev/null || exit 90
+		done
+		"$0" restore -D "$1" -d
+		st=$?
+		while read -r kind id; do
+			awk -v id="$id" '"'"'$2 == id { f = 1 } END { exit !f }'"'"' \
+				"/proc/sysvipc/$kind" || { echo "lost $kind $id" >&2; exit 91; }
+		done <<<"$IDS"
+		exit $st' "$LMPROC" "$RD/img" >"$RD/bad.out" 2>"$RD/bad.err"
+	st=$?
+	if [ "$st" = 90 ] || [ "$st" = 91 ]; then
+		REASON="lmproc's own objects: $(tail -n 1 "$RD/bad.err")"
 		return 1
 	fi
-	case "$(proc_state "$TPID")" in
-	t|T)
-		REASON="target $TPID left stopped"
+	ERRORS_ONLY=1 refused "$st" || { kill_ours "$TPID"; return 1; }
+	no_process "$TPID" || return 1
+	if ! restored_passes "$RD/img"; then
+		REASON="restore after the failed one: $REASON"
 		return 1
-		;;
-	esac
-	finish_original "$TPID"
+	fi
 }
 
 # case_sysvipc_restore_fault POINT: the original (dump -R) removed its
@@ -103,11 +141,33 @@ run_sysvipc_image_cases() {
 	bad_case sysvipc-pristine-images-restore pristine_restore "$pristine" "$pid" "$snap" "$out"
 }
 
+# A dump of sysv_ipcns (its own IPC namespace) whose sysvipc.img is
+# damaged in its third entry, the unattached segment: no size (its bytes
+# beyond it), a mode beyond 0777.
+run_sysvipc_ipcns_image_cases() {
+	local pristine pid snap out
+
+	bad_case make-sysvipc-ipcns-images shmem_dumped_target sysv_ipcns || return
+	pristine=$RD/img
+	pid=$TPID
+	snap=$TSNAP
+	out=$TOUT
+	IMG_WHY="segment 22 of 0 bytes" bad_case sysvipc-shm-bad-size case_image \
+		"$pristine" "$pid" sysvipc.img xor 2:130.2 8192
+	IMG_WHY="shared memory segment id 22, mode 037777" bad_case sysvipc-shm-bad-mode \
+		case_image "$pristine" "$pid" sysvipc.img max 2:130.1.3
+	bad_case sysvipc-ipcns-pristine-images-restore pristine_restore "$pristine" "$pid" \
+		"$snap" "$out"
+}
+
 run_sysvipc_bad_input() {
 	CASE_KIND=state bad_case sysvipc-sem-removed case_sysvipc_removed sysv_sem
 	CASE_KIND=state bad_case sysvipc-msg-removed case_sysvipc_removed sysv_msg
-	bad_case sysvipc-other-ipc-ns case_sysvipc_other_ns
+	CASE_KIND=state bad_case sysvipc-own-ipc-ns case_sysvipc_own_ns
+	bad_case fault-sysvipc-ipcns-before-fork case_sysvipc_own_ns_fault restore-before-fork
+	bad_case fault-sysvipc-ipcns-in-restorer case_sysvipc_own_ns_fault restore-in-restorer
 	bad_case fault-sysvipc-restore-before-fork case_sysvipc_restore_fault restore-before-fork
 	bad_case fault-sysvipc-restore-in-restorer case_sysvipc_restore_fault restore-in-restorer
 	run_sysvipc_image_cases
+	run_sysvipc_ipcns_image_cases
 }
