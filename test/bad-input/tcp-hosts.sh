@@ -680,7 +680,7 @@ cut_fabric() {
 # migrate; SIGCONT to the server once every process of that migrate
 # (its guardian and janitor are forks of it) is gone.
 kill_migrate() {
-	local parent
+	local parent server_nsenter
 
 	for _ in $(seq 1000); do
 		stopped_lmproc "$1" && break
@@ -688,6 +688,7 @@ kill_migrate() {
 	done
 	[ -n "${STOPPED_LM:-}" ] || fail "migrate did not stop at its fault point"
 	parent=$(awk '/^PPid:/ { print $2 }' "/proc/$STOPPED_LM/status")
+	server_nsenter=$(awk '/^PPid:/ { print $2 }' "/proc/$SHOST/status")
 	kill -STOP "$SHOST"
 	kill -KILL "$STOPPED_LM"
 	# nsenter stopped itself with its child: continued, it reaps it.
@@ -697,7 +698,10 @@ kill_migrate() {
 		sleep 0.02
 	done
 	pgrep -f -- "-o $DIR/migrate.log" >/dev/null && fail "the killed migrate left processes"
-	kill -CONT "$SHOST"
+	# The server's nsenter stopped itself with the server too: left
+	# stopped, it would never reap it, and host A's init would wait for
+	# that forever once the host is taken down.
+	kill -CONT "$SHOST" "$server_nsenter"
 }
 
 # migrate, migrate-fail, migrate-lost, migrate-grace*, migrate-back,
