@@ -825,7 +825,9 @@ case_migrate_precopy_link() {
 
 # converge_check: the JSON history has throttle steps (throttle_pct
 # raised in a round) and, after the first, a round that copied fewer
-# pages than the round that raised it.
+# pages than the round that raised it, or that measured a lower dirty
+# rate (a loaded machine can stretch a throttled round so that it copies
+# as much: the rate is what the throttle lowers).
 converge_check() {
 	local out
 
@@ -837,8 +839,11 @@ steps = [i for i, r in enumerate(hist) if r["throttle_pct"] > (hist[i - 1]["thro
 if not steps:
     sys.exit("no throttle step: " + " ".join(f"{r['dirty_bytes']}/{r['throttle_pct']}" for r in hist))
 first = steps[0]
-if not any(r["dirty_bytes"] < hist[first]["dirty_bytes"] for r in hist[first + 1:]):
-    sys.exit(f"no round after the step in round {first + 1} copied less")
+def rate(r):
+    return r["dirty_mib_s"] if r["dirty_mib_s"] is not None else float("inf")
+if not any(r["dirty_bytes"] < hist[first]["dirty_bytes"] or rate(r) < rate(hist[first])
+           for r in hist[first + 1:]):
+    sys.exit(f"no round after the step in round {first + 1} copied less or dirtied slower")
 print(" ".join(f"{r['dirty_bytes'] >> 20}MiB@{r['throttle_pct']}%" for r in hist), objs[-1]["stop"])
 PY
 	); then
