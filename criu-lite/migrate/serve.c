@@ -249,7 +249,7 @@ static int begin_round(struct mig_dst *d, const struct mig_msg *m)
 }
 
 /* The last round's memory into the staging, while the source's tree
- * runs: once ROUND_DONE is answered (round 1's once its dry run is, which
+ * runs: before ROUND_DONE is answered (round 1's once its dry run is, which
  * the source times).  A failure costs only the staging: the restore then
  * fills every page itself. */
 static void stage_round(struct mig_dst *d)
@@ -287,11 +287,15 @@ static int end_round(struct mig_dst *d)
 		return fail(d, -ENOENT, "round %u came without inventory.img", d->round);
 	if (fault_injected("serve-round-fails"))
 		return fail(d, -EIO, "round %u could not be stored (fault injected)", d->round);
-	if (mig_send(&d->chan, MIG_ROUND_DONE, NULL, 0))
-		return fail(d, -ECONNRESET, "the connection failed after round %u", d->round);
+	/* Staged before the answer: a source that freezes on it finds this
+	 * serve free for the final images, not busy staging in its frozen
+	 * time.  Round 1 is staged after its dry run, which the source
+	 * times without it. */
 	d->stage_due = true;
 	if (d->round > 1)
 		stage_round(d);
+	if (mig_send(&d->chan, MIG_ROUND_DONE, NULL, 0))
+		return fail(d, -ECONNRESET, "the connection failed after round %u", d->round);
 	return 0;
 }
 
