@@ -39,4 +39,7 @@ int tcp_inject(int raw, const struct sockaddr_storage *local, const struct socka
 int udp_inject(int raw, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
 	       const void *data, size_t dlen);
 
+/* SS into W as the wire carries it: a v4-mapped IPv6 address is IPv4. */
+void inject_wire_addr(const struct sockaddr_storage *ss, struct sockaddr_storage *w);
+
 #endif

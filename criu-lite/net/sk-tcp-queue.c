@@ -76,21 +76,6 @@ static int read_boot_id(char *buf)
 	return 0;
 }
 
-/* A v4-mapped IPv6 address is an IPv4 one on the wire. */
-static void wire_addr(const struct sockaddr_storage *ss, struct sockaddr_storage *w)
-{
-	const struct sockaddr_in6 *a6 = (const void *)ss;
-	struct sockaddr_in *w4 = (void *)w;
-
-	*w = *ss;
-	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
-		return;
-	memset(w, 0, sizeof(*w));
-	w4->sin_family = AF_INET;
-	w4->sin_port = a6->sin6_port;
-	memcpy(&w4->sin_addr, &a6->sin6_addr.s6_addr[12], 4);
-}
-
 /* The injection: segments from the client of a tuple to its local end. */
 struct inject {
 	int raw;
@@ -240,8 +225,8 @@ static const char *requeue(pid_t pid, const struct sockaddr_storage *local,
 	struct inject in = { .sk_local = local, .sk_peer = peer, .t = t };
 	const char *why;
 
-	wire_addr(local, &in.local);
-	wire_addr(peer, &in.peer);
+	inject_wire_addr(local, &in.local);
+	inject_wire_addr(peer, &in.peer);
 	in.raw = tcp_inject_open(in.local.ss_family);
 	if (in.raw < 0) {
 		*err = in.raw;

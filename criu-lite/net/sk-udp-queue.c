@@ -121,21 +121,6 @@ static int meminfo(int fd, uint32_t *rmem, uint32_t *rcvbuf)
 	return 0;
 }
 
-/* SS as the wire carries it: a v4-mapped address is IPv4. */
-static void wire_addr(const struct sockaddr_storage *ss, struct sockaddr_storage *w)
-{
-	const struct sockaddr_in6 *a6 = (const void *)ss;
-	struct sockaddr_in *w4 = (void *)w;
-
-	*w = *ss;
-	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
-		return;
-	memset(w, 0, sizeof(*w));
-	w4->sin_family = AF_INET;
-	w4->sin_port = a6->sin6_port;
-	memcpy(&w4->sin_addr, &a6->sin6_addr.s6_addr[12], 4);
-}
-
 /* Where a datagram from SRC (wire) to a socket bound to LOCAL goes: the
  * socket's address, the loopback's if it is bound to any. */
 static int dest_addr(const struct sockaddr_storage *local, const struct sockaddr_storage *src,
@@ -145,7 +130,7 @@ static int dest_addr(const struct sockaddr_storage *local, const struct sockaddr
 	struct sockaddr_in6 *d6 = (void *)dst;
 	in_port_t port = ((const struct sockaddr_in *)local)->sin_port;
 
-	wire_addr(local, dst);
+	inject_wire_addr(local, dst);
 	if (dst->ss_family != src->ss_family) {
 		const struct sockaddr_in6 *l6 = (const void *)local;
 
@@ -209,7 +194,7 @@ static int queue_again(int fd, const int raw[2], int family, const struct sockad
 
 	for (*at = 0; *at < n; (*at)++) {
 		dgram_addr(family, g[*at], &src);
-		wire_addr(&src, &wsrc);
+		inject_wire_addr(&src, &wsrc);
 		*why = "its sender's address can't reach the socket's";
 		ret = dest_addr(local, &wsrc, &dst);
 		if (ret)
@@ -261,8 +246,8 @@ static bool same_sender(const struct sockaddr_storage *a, const struct sockaddr_
 	const struct sockaddr_in *a4 = (void *)&wa, *b4 = (void *)&wb;
 	const struct sockaddr_in6 *a6 = (void *)&wa, *b6 = (void *)&wb;
 
-	wire_addr(a, &wa);
-	wire_addr(b, &wb);
+	inject_wire_addr(a, &wa);
+	inject_wire_addr(b, &wb);
 	if (wa.ss_family != wb.ss_family || a4->sin_port != b4->sin_port) /* sin6_port's place */
 		return false;
 	if (wa.ss_family == AF_INET)

@@ -156,3 +156,17 @@ int udp_inject(int raw, const struct sockaddr_storage *local, const struct socka
 	uh->check = htons(sum ?: 0xffff);
 	return send_packet(raw, local, pkt, hl + tl);
 }
+
+void inject_wire_addr(const struct sockaddr_storage *ss, struct sockaddr_storage *w)
+{
+	const struct sockaddr_in6 *a6 = (const void *)ss;
+	struct sockaddr_in *w4 = (void *)w;
+
+	*w = *ss;
+	if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+		return;
+	memset(w, 0, sizeof(*w));
+	w4->sin_family = AF_INET;
+	w4->sin_port = a6->sin6_port;
+	memcpy(&w4->sin_addr, &a6->sin6_addr.s6_addr[12], 4);
+}
