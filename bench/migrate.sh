@@ -18,7 +18,8 @@
 # slowdown between the two, each write's CPU cost in both, and the
 # planner's stop reason.  The link (a plain TCP transfer from host A to
 # host B across the same fabric, no TLS) and memcpy are measured in the
-# same run (LINKBW).  Writes the table to OUTDIR/migrate.txt and, with
+# same run (LINKBW).  Writes the table to OUTDIR/migrate.txt, each
+# row's JSON (rounds and stages) to OUTDIR/migrate-MIB-RATE.json and, with
 # gnuplot, OUTDIR/migrate.png (frozen and the client's gap against the
 # dirty rate, one line per working set).
 #
@@ -236,6 +237,8 @@ row() {
 				b[1], p[1], slow, cost, stop
 		}' >>"$W/rows"
 	printf '%s %s %s %s\n' "$mib" "$rate" "$frozen" "$gap" >>"$W/plot-$mib"
+	cp "$d/m.json" "$OUT/migrate-$mib-$rate.json"
+	cp "$d/serve.err" "$d/migrate.log" /tmp/mbout/ 2>/dev/null
 }
 
 # one MIB RATE: a row, in a subshell of its own (RP), into W/rows.

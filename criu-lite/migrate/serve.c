@@ -266,9 +266,13 @@ static void stage_round(struct mig_dst *d)
 	fd = openat(d->dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		snprintf(why, sizeof(why), "%s", strerror(errno));
+	uint64_t t0 = now_us();
 	if (fd < 0 || restore_stage_round(&d->stage, fd, d->round, why, sizeof(why)))
 		serve_log("migration %u: round %u not staged (%s): the restore fills its pages",
 			  d->id, d->round, why);
+	else
+		pr_info("migration %u: round %u staged in %.1f ms\n", d->id, d->round,
+			(now_us() - t0) / 1000.0);
 	if (fd >= 0)
 		close(fd);
 }
