@@ -238,7 +238,6 @@ row() {
 		}' >>"$W/rows"
 	printf '%s %s %s %s\n' "$mib" "$rate" "$frozen" "$gap" >>"$W/plot-$mib"
 	cp "$d/m.json" "$OUT/migrate-$mib-$rate.json"
-	cp "$d/serve.err" "$d/migrate.log" /tmp/mbout/ 2>/dev/null
 }
 
 # one MIB RATE: a row, in a subshell of its own (RP), into W/rows.

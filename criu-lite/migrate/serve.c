@@ -255,6 +255,7 @@ static int begin_round(struct mig_dst *d, const struct mig_msg *m)
 static void stage_round(struct mig_dst *d)
 {
 	char name[32], why[256] = "";
+	uint64_t t0 = now_us();
 	int fd;
 
 	d->stage_due = false;
@@ -266,7 +267,6 @@ static void stage_round(struct mig_dst *d)
 	fd = openat(d->dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		snprintf(why, sizeof(why), "%s", strerror(errno));
-	uint64_t t0 = now_us();
 	if (fd < 0 || restore_stage_round(&d->stage, fd, d->round, why, sizeof(why)))
 		serve_log("migration %u: round %u not staged (%s): the restore fills its pages",
 			  d->id, d->round, why);
