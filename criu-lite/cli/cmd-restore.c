@@ -78,7 +78,10 @@ static void write_stats(const struct restore_ctx *ctx, struct restore_report *re
 	RestoreStatsEntry st = RESTORE_STATS_ENTRY__INIT;
 	struct stat sb;
 	const struct restorer_args *a = ctx->args;
-	uint64_t entry = a->t_entry_ns ? a->t_entry_ns : ctx->t_fork_ns;
+	/* The restorer's clock is the tree's: in a time namespace, offset. */
+	uint64_t off = (uint64_t)restore_ns_mono_offset(ctx->tree);
+	uint64_t entry = a->t_entry_ns ? a->t_entry_ns - off : ctx->t_fork_ns;
+	uint64_t filled = a->t_filled_ns - off, done = a->t_done_ns - off;
 
 	st.forking_time_us = (entry - ctx->t_fork_ns) / 1000;
 	st.restore_time_us = (ctx->t_detach_ns - entry) / 1000;
@@ -88,9 +91,9 @@ static void write_stats(const struct restore_ctx *ctx, struct restore_report *re
 	pr_debug("Restore of pid %d: fork to restorer %llu us, pages %llu us, rest of the "
 		 "restorer %llu us, registers and detach %llu us\n",
 		 ctx->pid, (unsigned long long)(entry - ctx->t_fork_ns) / 1000,
-		 (unsigned long long)(a->t_filled_ns - entry) / 1000,
-		 (unsigned long long)(a->t_done_ns - a->t_filled_ns) / 1000,
-		 (unsigned long long)(ctx->t_detach_ns - a->t_done_ns) / 1000);
+		 (unsigned long long)(filled - entry) / 1000,
+		 (unsigned long long)(done - filled) / 1000,
+		 (unsigned long long)(ctx->t_detach_ns - done) / 1000);
 	pr_info("Restored pid %d: %llu pages, fork %llu us, restore %llu us, total %llu us\n",
 		ctx->pid, (unsigned long long)st.pages_restored,
 		(unsigned long long)st.forking_time_us, (unsigned long long)st.restore_time_us,

@@ -39,6 +39,9 @@ int restore_enter_ipcns(const struct restore_tree *t, int *back);
  * offsets it had, or with --timens ones that continue its clocks from the
  * dump), for the children of lmproc's thread: the fork of the tree. */
 int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts);
+/* How far the tree's CLOCK_MONOTONIC is ahead of lmproc's (0 without a
+ * time namespace): the restorer's timestamps are read on the tree's. */
+int64_t restore_ns_mono_offset(const struct restore_tree *t);
 /* After the fork: lmproc's thread's children back in lmproc's. */
 int restore_leave_ns(struct restore_tree *t);
 

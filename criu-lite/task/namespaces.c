@@ -66,6 +66,7 @@ struct ns_restore {
 	int ipc_back;
 	int ipc_tree; /* the tree's own IPC namespace, once made */
 	int time_back;
+	int64_t mono_off; /* the tree's CLOCK_MONOTONIC minus lmproc's */
 };
 
 static int ns_stat(pid_t pid, const char *kind, struct stat *st)
@@ -839,6 +840,7 @@ static int make_time(struct ns_restore *r, bool timens)
 		return -errno;
 	}
 	close(fd);
+	r->mono_off = mono;
 	pr_info("The tree's time namespace: offsets %lld and %lld ns\n", (long long)mono,
 		(long long)boot);
 	return 0;
@@ -865,6 +867,11 @@ int restore_check_ns(const struct restore_tree *t, const struct lmproc_opts *opt
 	       "CLOCK_MONOTONIC and CLOCK_BOOTTIME count from that boot; restore with --timens "
 	       "to continue them from the dump\n", t->ns->e->boot_id, here);
 	return -EINVAL;
+}
+
+int64_t restore_ns_mono_offset(const struct restore_tree *t)
+{
+	return t->ns ? t->ns->mono_off : 0;
 }
 
 int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts)
