@@ -78,6 +78,10 @@ int pftrack_fds(const struct pftrack *pt, int *fds, int nr_fds);
  * atomically, so a fault during the drain is reported now or next time. */
 int pftrack_drain(struct pftrack *pt, struct range_set *dirty, struct range_set *hot,
 		  struct pftrack_stats *st);
+/* ST's counts and rate alone (ST->pages 0): the pages written stay in the
+ * map, whose drain walks every one of its 2^20 buckets (~4 ms here).  For
+ * the last round, whose set is the scan's and which no round follows. */
+int pftrack_totals(struct pftrack *pt, struct pftrack_stats *st);
 /* The dirty rate: pages per second that became dirty (took their first
  * write fault since the previous drain) within [FROM_NS, TO_NS)
  * (CLOCK_MONOTONIC), counted over the PFTRACK_BUCKET_NS buckets wholly

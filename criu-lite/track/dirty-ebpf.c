@@ -5,6 +5,7 @@
  * fire no fault tracepoint (docs/ebpf-tracker.md). */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dirty-track.h"
 #include "log.h"
@@ -73,7 +74,8 @@ static int ebpf_finish(struct dirty_tracker *t)
 
 	if (!t->pft)
 		return 0;
-	ret = pftrack_drain(t->pft, &seen, NULL, &st);
+	memset(&st, 0, sizeof(st));
+	ret = t->last_round ? pftrack_totals(t->pft, &st) : pftrack_drain(t->pft, &seen, NULL, &st);
 	range_set_free(&seen);
 	if (ret)
 		return ret;
@@ -83,8 +85,8 @@ static int ebpf_finish(struct dirty_tracker *t)
 	t->rate_pps = st.rate_pps;
 	t->fault_pages = st.pages;
 	t->write_faults = st.write_faults;
-	pr_debug("pid %d: eBPF tracker: %lu pages written, %lu faults, %.0f pages/s\n", t->pid,
-		 (unsigned long)st.pages, (unsigned long)st.write_faults, st.rate_pps);
+	pr_debug("pid %d: eBPF tracker: %lu write faults, %.0f pages/s\n", t->pid,
+		 (unsigned long)st.write_faults, st.rate_pps);
 	return 0;
 }
 

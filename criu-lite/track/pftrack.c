@@ -598,22 +598,13 @@ static int take_totals(struct pftrack *pt, struct pftrack_stats *st, uint64_t no
 	return ret;
 }
 
-int pftrack_drain(struct pftrack *pt, struct range_set *dirty, struct range_set *hot,
-		  struct pftrack_stats *st)
+/* ST's fault counts and rate; the counts are taken: the next read starts
+ * from here. */
+static int totals(struct pftrack *pt, struct pftrack_stats *st)
 {
 	uint64_t now = now_ns(), since = 0, from = now - PFTRACK_RATE_WINDOW_MS * 1000000ULL;
-	struct page_recs recs = {};
 	int ret;
 
-	memset(st, 0, sizeof(*st));
-	ret = take_pages(pt, &recs);
-	if (!ret) {
-		qsort(recs.r, recs.nr, sizeof(*recs.r), cmp_addr);
-		ret = fill_sets(&recs, dirty, hot, st);
-	}
-	free(recs.r);
-	if (ret)
-		return ret;
 	ret = take_totals(pt, st, now, &since);
 	if (ret)
 		return ret;
@@ -627,6 +618,28 @@ int pftrack_drain(struct pftrack *pt, struct range_set *dirty, struct range_set 
 	if (ret == -ERANGE)
 		st->rate_pps = -1;
 	return ret == -ERANGE ? 0 : ret;
+}
+
+int pftrack_drain(struct pftrack *pt, struct range_set *dirty, struct range_set *hot,
+		  struct pftrack_stats *st)
+{
+	struct page_recs recs = {};
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = take_pages(pt, &recs);
+	if (!ret) {
+		qsort(recs.r, recs.nr, sizeof(*recs.r), cmp_addr);
+		ret = fill_sets(&recs, dirty, hot, st);
+	}
+	free(recs.r);
+	return ret ?: totals(pt, st);
+}
+
+int pftrack_totals(struct pftrack *pt, struct pftrack_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	return totals(pt, st);
 }
 
 static int read_buckets(struct pftrack *pt, struct pftrack_bucket *vals)

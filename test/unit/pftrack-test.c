@@ -555,6 +555,31 @@ static void test_counts(struct pftrack *pt, struct child *c)
 	      (unsigned long)st.top[0].cycles, (unsigned long)st.top[PFTRACK_NR_TOP - 1].cycles);
 }
 
+/* The last round's read: counts and rate, the pages left in the map (a
+ * drain walks all of it); a drain after still finds every page. */
+static void test_totals(struct pftrack *pt, struct child *c)
+{
+	struct pftrack_stats st, after;
+	uint64_t fresh;
+	int ret;
+
+	pick_pages(c->sh->idx, NR_ONCE, 0x9e3779b97f4a7c15ULL);
+	fresh = first_touches(c->sh->idx, NR_ONCE);
+	run(c, OP_WRITE_LIST, NR_ONCE, 0);
+	set_from_scan(&scanned, c);
+	ret = pftrack_totals(pt, &st);
+	check(!ret && st.pages == 0 && st.wp_faults == NR_ONCE &&
+	      st.write_faults == NR_ONCE + fresh,
+	      "totals alone: %d protection faults counted, no page taken (%lu, %lu pages)",
+	      NR_ONCE, (unsigned long)st.wp_faults, (unsigned long)st.pages);
+	if (!check(!drain(pt, c, &dirty, NULL, &after), "drain after the totals"))
+		return;
+	set_from_idx(&expect, c->sh->region, c->sh->idx, NR_ONCE);
+	check(set_equal(&dirty, &expect) && after.pages == NR_ONCE && after.wp_faults == 0,
+	      "the pages stay for the drain, the counts do not (%lu pages, %lu faults)",
+	      (unsigned long)dirty.nr, (unsigned long)after.wp_faults);
+}
+
 /* Between rounds only descriptors survive (the keeper holds them). */
 static struct pftrack *test_keeper(struct pftrack *pt, struct child *c)
 {
@@ -867,6 +892,7 @@ int main(void)
 	if (check(!ret, "attached to the protected child %d (%d)", c.pid, ret)) {
 		test_agreement(pt, &c);
 		test_counts(pt, &c);
+		test_totals(pt, &c);
 		pt = test_keeper(pt, &c);
 	}
 	if (pt) {
