@@ -23,6 +23,7 @@
 #include "image.h"
 #include "infect.h"
 #include "interrupt.h"
+#include "pftrack.h"
 #include "io-uring.h"
 #include "json.h"
 #include "kstate-iter.h"
@@ -783,6 +784,9 @@ static int seize(struct dump_ctx *ctx)
 		kstate_prepare(ctx->pid);
 		io_uring_prepare(ctx->pid);
 	}
+	/* A first round arms the eBPF tracker: its programs load now. */
+	if (ctx->pre_dump && !ctx->opts->prev_images_dir && ctx->opts->track == TRACK_EBPF)
+		pftrack_preload(ctx->pid);
 	ctx->t_seize = now_us();
 	ret = seize_tree(ctx->pid, &ctx->tree, ctx->opts->freeze_timeout_s * 1000);
 	if (ret)
@@ -799,8 +803,10 @@ static int run_pre_dump(struct dump_ctx *ctx)
 {
 	int ret = seize(ctx);
 
-	if (ret)
+	if (ret) {
+		pftrack_preload_drop();
 		return ret;
+	}
 	ret = live_pids(ctx);
 	if (!ret)
 		ret = netns_dump(-1, &ctx->tree);
@@ -840,6 +846,7 @@ static int run_pre_dump(struct dump_ctx *ctx)
 	unseize_tree(&ctx->tree);
 	charge(ctx, ST_RELEASE);
 	ctx->t_thawed = ctx->t_mark;
+	pftrack_preload_drop();
 	if (!ret)
 		ret = pre_dump_running(ctx);
 	shmem_dump_end(ctx->shmem, true);

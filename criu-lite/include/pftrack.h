@@ -63,6 +63,14 @@ struct pftrack_stats {
 /* Loads the program filtered on PID's thread group and attaches it.
  * PID must already have uffd-wp registered memory (-ENOTSUP if not). */
 int pftrack_open(pid_t pid, struct pftrack **out);
+/* Loads, before the freeze, the program pftrack_open will attach for ROOT
+ * and each process below it (at most PFTRACK_PRELOAD_MAX, as /proc lists
+ * them now): a process the freeze finds without one loads its own then.
+ * pftrack_preload_drop unloads what no pftrack_open took. */
+#define PFTRACK_PRELOAD_MAX 64
+#define PFTRACK_PRELOAD_DEPTH 16
+void pftrack_preload(pid_t root);
+void pftrack_preload_drop(void);
 /* Rebuilds a tracker of PID from descriptors pftrack_fds() gave out,
  * after checking they are a tracker's and that it filters on PID.  The
  * caller keeps FDS; the tracker works on copies. */

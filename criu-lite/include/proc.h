@@ -44,6 +44,10 @@ int proc_read_stat(pid_t pid, struct proc_stat *st);
  * down to its own, at most MAX of them into OUT.  How many there are, or
  * -errno. */
 int proc_read_nspid(pid_t pid, pid_t tid, pid_t *out, int max);
+/* FN(P, ARG) for process PID and those below it (as /proc lists its
+ * threads' children now, DEPTH levels down at most) until FN returns
+ * true; whether one did.  A look before the freeze: the tree may change. */
+bool proc_tree_walk(pid_t pid, int depth, bool (*fn)(pid_t pid, void *arg), void *arg);
 /* Whether process PID or one below it (as /proc lists its threads'
  * children now, DEPTH levels down at most) has a mapping whose maps line
  * holds NEEDLE: a look before the freeze, for what to prepare. */

@@ -194,12 +194,37 @@ bool proc_pid_exiting(pid_t pid)
 	return flags & PF_EXITING;
 }
 
-bool proc_tree_maps(pid_t pid, const char *needle, int depth)
+bool proc_tree_walk(pid_t pid, int depth, bool (*fn)(pid_t pid, void *arg), void *arg)
 {
-	char path[320], line[512];
+	char path[320];
 	struct dirent *de;
-	bool found = false;
+	bool stop = fn(pid, arg);
 	DIR *dir;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = depth && !stop ? opendir(path) : NULL;
+	while (dir && !stop && (de = readdir(dir))) {
+		int c;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", pid, de->d_name);
+		f = fopen(path, "re");
+		while (f && !stop && fscanf(f, "%d", &c) == 1)
+			stop = proc_tree_walk(c, depth - 1, fn, arg);
+		if (f)
+			fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return stop;
+}
+
+static bool maps_holds(pid_t pid, void *needle)
+{
+	char path[64], line[512];
+	bool found = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
@@ -208,21 +233,10 @@ bool proc_tree_maps(pid_t pid, const char *needle, int depth)
 		found = strstr(line, needle) != NULL;
 	if (f)
 		fclose(f);
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	dir = depth ? opendir(path) : NULL;
-	while (dir && !found && (de = readdir(dir))) {
-		int c;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/children", pid, de->d_name);
-		f = fopen(path, "re");
-		while (f && !found && fscanf(f, "%d", &c) == 1)
-			found = proc_tree_maps(c, needle, depth - 1);
-		if (f)
-			fclose(f);
-	}
-	if (dir)
-		closedir(dir);
 	return found;
+}
+
+bool proc_tree_maps(pid_t pid, const char *needle, int depth)
+{
+	return proc_tree_walk(pid, depth, maps_holds, (void *)needle);
 }

@@ -18,6 +18,7 @@
 #include "common.h"
 #include "log.h"
 #include "pftrack.h"
+#include "proc.h"
 #include "uapi-compat.h"
 
 /* Generated from bpf/pftrack.bpf.c: embeds the program's object. */
@@ -222,6 +223,87 @@ static int mark_loaded(struct pftrack *pt)
 	return ret;
 }
 
+/* The program for PID, filtered to it, opened and loaded (the verifier:
+ * 20-30 ms here). */
+static int load(pid_t pid, const struct pftrack_filter *filter, bool quiet,
+		struct pftrack_bpf **out)
+{
+	struct pftrack_bpf *skel;
+	int ret;
+
+	libbpf_set_print(libbpf_log);
+	skel = pftrack_bpf__open();
+	if (!skel) {
+		pr_perror("Can't open the page-fault tracker for pid %d", pid);
+		return -errno;
+	}
+	skel->rodata->filter = *filter;
+	ret = pftrack_bpf__load(skel);
+	if (ret && !quiet) {
+		/* A kernel before 5.7 has no bpf_get_ns_current_pid_tgid(). */
+		pr_err("Can't load the page-fault tracker for pid %d (pid namespace %s): %s\n",
+		       pid, filter->ns_ino ? "not the initial one" : "initial", strerror(-ret));
+	}
+	if (ret) {
+		pftrack_bpf__destroy(skel);
+		return ret;
+	}
+	*out = skel;
+	return 0;
+}
+
+/* Programs loaded before the freeze (pftrack_preload), each for the
+ * process its filter names: the freeze then only attaches them. */
+static struct preloaded {
+	pid_t pid;
+	struct pftrack_filter filter;
+	struct pftrack_bpf *skel;
+} preloaded[PFTRACK_PRELOAD_MAX];
+static unsigned int nr_preloaded;
+
+static bool preload_one(pid_t pid, void *arg)
+{
+	struct preloaded *p = &preloaded[nr_preloaded];
+
+	(void)arg;
+	/* What fails here fails again, and is said, at the freeze. */
+	if (target_filter(pid, &p->filter) || load(pid, &p->filter, true, &p->skel))
+		return false;
+	p->pid = pid;
+	return ++nr_preloaded == PFTRACK_PRELOAD_MAX;
+}
+
+void pftrack_preload(pid_t root)
+{
+	pftrack_preload_drop();
+	proc_tree_walk(root, PFTRACK_PRELOAD_DEPTH, preload_one, NULL);
+	pr_debug("pid %d: %u page-fault trackers loaded before the freeze\n", root,
+		 nr_preloaded);
+}
+
+void pftrack_preload_drop(void)
+{
+	while (nr_preloaded)
+		pftrack_bpf__destroy(preloaded[--nr_preloaded].skel);
+}
+
+/* PID's preloaded program, if its filter still names PID's process (a
+ * pid reused since, or moved into another pid namespace, loads anew). */
+static struct pftrack_bpf *take_preloaded(pid_t pid, const struct pftrack_filter *filter)
+{
+	for (unsigned int i = 0; i < nr_preloaded; i++) {
+		struct pftrack_bpf *skel = preloaded[i].skel;
+
+		if (preloaded[i].pid != pid || !preloaded[i].skel)
+			continue;
+		preloaded[i].skel = NULL;
+		if (!memcmp(&preloaded[i].filter, filter, sizeof(*filter)))
+			return skel;
+		pftrack_bpf__destroy(skel);
+	}
+	return NULL;
+}
+
 int pftrack_open(pid_t pid, struct pftrack **out)
 {
 	struct pftrack_filter filter;
@@ -233,19 +315,11 @@ int pftrack_open(pid_t pid, struct pftrack **out)
 		return ret;
 	pr_debug("pid %d: page-fault filter: tgid %u in pid namespace %llu\n", pid, filter.tgid,
 		 filter_ns(&filter));
-	libbpf_set_print(libbpf_log);
-	skel = pftrack_bpf__open();
+	skel = take_preloaded(pid, &filter);
 	if (!skel) {
-		pr_perror("Can't open the page-fault tracker for pid %d", pid);
-		return -errno;
-	}
-	skel->rodata->filter = filter;
-	ret = pftrack_bpf__load(skel);
-	if (ret) {
-		/* A kernel before 5.7 has no bpf_get_ns_current_pid_tgid(). */
-		pr_err("Can't load the page-fault tracker for pid %d (pid namespace %s): %s\n",
-		       pid, filter.ns_ino ? "not the initial one" : "initial", strerror(-ret));
-		goto out;
+		ret = load(pid, &filter, false, &skel);
+		if (ret)
+			return ret;
 	}
 	ret = pftrack_bpf__attach(skel);
 	if (ret) {
