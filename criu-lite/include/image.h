@@ -150,6 +150,10 @@ void img_raw_verify_footer_only(bool on);
  * not change: img_raw_verify() checks only its footer from now on.
  * Forget: every image is verified whole again. */
 int img_raw_mark_verified(int fd);
+/* Frees the data of raw image NAME in DFD (a hole punched over it), its
+ * size, sums and footer kept: for an image sent and no longer read whole
+ * (a footer-only check still passes; a read of its data gets zeros). */
+int img_raw_drop_data(int dfd, const char *name);
 void img_raw_forget_verified(void);
 
 /* Identifies an image file by its name (for lmproc show). -1 if unknown. */

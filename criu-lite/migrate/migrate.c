@@ -827,13 +827,43 @@ static int begin_round(struct mig_src *m, unsigned int k, const char *path)
 }
 
 /* The round's images the stream did not carry, then ROUND_DONE. */
+/* The pages of a round the destination has stored are never read here
+ * again (the later rounds' and the final dump's checks read the footers
+ * only): their tmpfs memory goes, or the source would hold a second copy
+ * of the tree's memory until the end.  Not shmem-pages.img: the next
+ * round compares its pages with them. */
+static void drop_round_pages(int dfd)
+{
+	int dup_fd = dup(dfd);
+	struct dirent *de;
+	DIR *d;
+
+	d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		int ret = strncmp(de->d_name, "pages-", 6) ? 0 : img_raw_drop_data(dfd, de->d_name);
+
+		if (ret)
+			pr_warn("Can't free the pages of %s, sent: %s\n", de->d_name, strerror(-ret));
+	}
+	closedir(d);
+}
+
 static int end_round(struct mig_src *m, unsigned int k, int dfd)
 {
 	int ret = send_images(m, dfd);
 
 	if (!ret)
 		ret = mig_send(&m->chan, MIG_ROUND_DONE, NULL, 0);
-	return ret ? round_failed(m, k, ret) : wait_round_done(m, k);
+	ret = ret ? round_failed(m, k, ret) : wait_round_done(m, k);
+	if (!ret)
+		drop_round_pages(dfd);
+	return ret;
 }
 
 /* Pre-dump round K into DIR/pre-K (its parent ../pre-(K-1)), streamed
