@@ -167,6 +167,44 @@ case_cgroupns_removed() {
 	no_process "$TPID" && cgroup_none_left
 }
 
+# flip_at FILE N BYTE WANT: flips bit 0 of byte BYTE of the N-th (from
+# 1) "/lmproc-cg-TPID" in FILE, which must be the string of an ns_root
+# (WANT ns_root: its key b2 09, field 150) or of a path (key 1a, field 3)
+# before its length byte.
+flip_at() {
+	local file=$1 n=$2 byte=$3 want=$4 at key
+
+	at=$(LC_ALL=C grep -obUa -- "/lmproc-cg-$TPID" "$file" | sed -n "${n}p" | cut -d: -f1)
+	[ -n "$at" ] || { REASON="no occurrence $n of /lmproc-cg-$TPID in $file"; return 1; }
+	key=$(od -An -tx1 -j $((at - 3)) -N2 "$file" | tr -d ' ')
+	if { [ "$want" = ns_root ] && [ "$key" != b209 ]; } ||
+		{ [ "$want" = path ] && [ "${key#??}" != 1a ]; }; then
+		REASON="occurrence $n of /lmproc-cg-$TPID in $file is not a $want (key byte $key)"
+		return 1
+	fi
+	"$BUILD/tools/imgmangle" bit "$file" $((at + byte)) 0 >/dev/null
+}
+
+# case_cgroupns_image HOW: cgroup.img of the cgroupns test with one
+# ns_root damaged behind a valid checksum (HOW relative: the root's pids
+# one made ".lmproc-cg-N"; split: the child's pids cgroup and ns_root
+# both "/mmproc-cg-N", a namespace other than the root's): the restore is
+# refused naming cgroup.img and the namespace, and makes nothing.
+case_cgroupns_image() {
+	local img
+
+	cgroup_dumped cgroupns || return
+	img=$RD/img/cgroup.img
+	case "$1" in
+	relative) flip_at "$img" 2 0 ns_root || return 1 ;;
+	split) { flip_at "$img" 6 1 ns_root && flip_at "$img" 5 1 path; } || return 1 ;;
+	esac
+	"$BUILD/tools/imgmangle" reseal "$img" || return 1
+	bad_lmproc restore -D "$RD/img" -d --manage-cgroups
+	refused $? cgroup.img "cgroup namespace" || return 1
+	no_process "$TPID" && cgroup_none_left
+}
+
 # case_cgroupns_manage: --manage-cgroups makes them again, the namespace
 # is rooted there again (the test checks its cgroups, its namespace and a
 # cgroup2 mounted inside) and they go when the test ends.
@@ -217,12 +255,12 @@ case_cgroupns_pidns() {
 	done
 }
 
-# cgroup_case FUNC: runs case FUNC; if it fails, what it left (the
+# cgroup_case FUNC [ARG...]: runs case FUNC; if it fails, what it left (the
 # target, the processes in its cgroups, the cgroups) goes, its REASON kept.
 cgroup_case() {
 	local st why
 
-	"$1"
+	"$@"
 	st=$?
 	[ "$st" = 1 ] || return "$st"
 	why=$REASON
@@ -242,6 +280,8 @@ run_cgroup_bad_input() {
 	bad_case cgroupns-nested case_cgroupns_split nested
 	bad_case cgroupns-thread case_cgroupns_split thread
 	bad_case cgroupns-removed cgroup_case case_cgroupns_removed
+	bad_case cgroupns-image-relative cgroup_case case_cgroupns_image relative
+	bad_case cgroupns-image-split cgroup_case case_cgroupns_image split
 	CASE_KIND=state bad_case cgroupns-manage cgroup_case case_cgroupns_manage
 	CASE_KIND=state bad_case cgroupns-pidns cgroup_case case_cgroupns_pidns
 }
