@@ -1,16 +1,20 @@
 /* Owns the tree's cgroup membership (cgroup.img), dump and restore side.
  * Dump: every line of /proc/PID/cgroup of each live process (hierarchy,
  * controllers, path; threads of one process must share them: per-thread
- * membership is not restored), and the limits of each cgroup the tree
- * alone uses (every process in it and below it is the tree's).  Restore:
+ * membership is not restored), the limits of each cgroup the tree alone
+ * uses (every process in it and below it is the tree's) and, for a tree
+ * in a cgroup namespace other than lmproc's, the cgroups it is rooted at
+ * (lmproc's view of the root's cgroups less the namespace's).  Restore:
  * each hierarchy is found on this machine by its controllers, the cgroup
  * under that hierarchy's mount point; a missing one refuses the restore
  * before anything is made, unless --manage-cgroups makes it (with the
- * dumped limits; removed again if the restore fails).  lmproc writes
- * every task's pid to cgroup.procs while the task waits before its
- * restorer, so it runs none of its own code, and allocates none of its
- * memory, outside its cgroups.  Never touched: a cgroup the restore did
- * not make (no limit is written there) and any process it did not make. */
+ * dumped limits; removed again if the restore fails).  The tree's own
+ * cgroup namespace is made by its root, in the cgroups it was rooted at,
+ * before it forks.  lmproc writes every task's pid to cgroup.procs while
+ * the task waits before its restorer, so it runs none of its own code,
+ * and allocates none of its memory, outside its cgroups.  Never touched:
+ * a cgroup the restore did not make (no limit is written there) and any
+ * process it did not make. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
