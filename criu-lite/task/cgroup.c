@@ -1076,6 +1076,18 @@ static int check_ns_dir(struct cgroup_restore *r, struct cg_ns_root *n, pid_t pi
 	return -ENOENT;
 }
 
+/* Names the first root that is not a hierarchy's own. */
+static void warn_ns_ignored(const struct cgroup_restore *r, pid_t pid)
+{
+	const CgroupMember *m = r->ns[0].m;
+
+	for (size_t i = 0; i < r->nr_ns && !strcmp(m->ns_root, "/"); i++)
+		m = r->ns[i].m;
+	pr_warn("--manage-cgroups=ignore: the cgroup namespace of pid %d is made again at "
+		"lmproc's cgroups, not at %s of hierarchy %s\n",
+		pid, m->ns_root, hier_name(m->controllers));
+}
+
 int restore_check_cgroups(struct restore_tree *t)
 {
 	struct cgroup_restore *r = t->cgroups;
@@ -1087,9 +1099,7 @@ int restore_check_cgroups(struct restore_tree *t)
 		pr_warn("--manage-cgroups=ignore: the tree of pid %d stays in lmproc's cgroups\n",
 			pid);
 		if (r->ns)
-			pr_warn("--manage-cgroups=ignore: the cgroup namespace of pid %d is made "
-				"again at lmproc's cgroups, not at %s of hierarchy %s\n",
-				pid, r->ns[0].m->ns_root, hier_name(r->ns[0].m->controllers));
+			warn_ns_ignored(r, pid);
 		r->ignore = true;
 		return 0;
 	}
