@@ -10,8 +10,8 @@ struct restore_tree;
  * /proc/PID/cgroup), the limits of the cgroups the tree alone uses and,
  * for a tree in a cgroup namespace other than lmproc's, the cgroups it is
  * rooted at; refuses threads of one process in different cgroups or
- * cgroup namespaces, and processes of one tree in different ones.  The tree is frozen.  DFD -1: only the
- * refusals (a pre-dump's check). */
+ * cgroup namespaces, and processes of one tree in different ones.  The
+ * tree is frozen.  DFD -1: only the refusals (a pre-dump's check). */
 int dump_cgroups(int dfd, const struct pstree *t);
 
 /* Reads and validates cgroup.img into T; touches nothing. */

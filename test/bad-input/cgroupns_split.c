@@ -6,8 +6,8 @@
  *   thread  the root is in a namespace of its own, one of its threads in
  *           one below.
  * The child's pid or the thread's tid goes to DIR/split.id.  Everything
- * counts until SIGTERM (the root in a counter of its own); then the root checks that the child or thread
- * still counts, and ends it. */
+ * counts until SIGTERM (the root in a counter of its own); then the root
+ * checks that the child or thread still counts, and ends it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
