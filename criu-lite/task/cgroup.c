@@ -927,9 +927,9 @@ static int check_ns_root(const CgroupEntry *root, uint32_t pid, const CgroupMemb
 
 static int note_ns(struct cgroup_restore *r)
 {
-	const CgroupEntry *root = r->e[0];
+	const CgroupEntry *root = r->nr ? r->e[0] : NULL;
 
-	if (!root->n_members || !root->members[0]->ns_root)
+	if (!root || !root->n_members || !root->members[0]->ns_root)
 		return 0;
 	r->ns = calloc(root->n_members, sizeof(*r->ns));
 	if (!r->ns)
@@ -1346,8 +1346,10 @@ int restore_enter_cgroupns(const struct restore_tree *t, char *err, size_t len)
 		}
 	}
 	if (unshare(CLONE_NEWCGROUP)) {
-		snprintf(err, len, "can't make its cgroup namespace: %s", strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, len, "can't make its cgroup namespace: %s", strerror(e));
+		return -e;
 	}
 	return 0;
 }
