@@ -61,10 +61,12 @@ case_cgroup_manage() {
 	cgroup_none_left
 }
 
-# case_cgroup_manage_fault: a restore that made them and then failed
-# removes them again and leaves no process; the images still restore.
+# case_cgroup_manage_fault [NAME]: a restore of the static test NAME
+# (cgroups) that made them (and for cgroupns the namespace) and then
+# failed removes them again and leaves no process; the images still
+# restore.
 case_cgroup_manage_fault() {
-	cgroup_dumped || return
+	cgroup_dumped "${1:-cgroups}" || return
 	LMPROC_FAULT=restore-in-restorer bad_lmproc restore -D "$RD/img" -d --manage-cgroups
 	ERRORS_ONLY=1 refused $? || { kill_ours "$TPID"; return 1; }
 	no_process "$TPID" && cgroup_none_left || return 1
@@ -280,6 +282,8 @@ run_cgroup_bad_input() {
 	bad_case cgroupns-nested case_cgroupns_split nested
 	bad_case cgroupns-thread case_cgroupns_split thread
 	bad_case cgroupns-removed cgroup_case case_cgroupns_removed
+	bad_case fault-cgroupns-manage-restore-in-restorer cgroup_case case_cgroup_manage_fault \
+		cgroupns
 	bad_case cgroupns-image-relative cgroup_case case_cgroupns_image relative
 	bad_case cgroupns-image-split cgroup_case case_cgroupns_image split
 	CASE_KIND=state bad_case cgroupns-manage cgroup_case case_cgroupns_manage
