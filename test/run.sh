@@ -252,12 +252,14 @@ stop_knobs() {
 }
 
 # restore_knobs NAME: RESTORE_FOLLOWS=1 for a test that removes what it
-# made when it ends (the cgroups test): the original of a dump -R finds
+# made when it ends (the cgroups and cgroupns tests): the original of a dump -R finds
 # DD/restore-follows and keeps it for the restore (only such a test gets
 # the file: others may watch DD).
 restore_knobs() {
 	RESTORE_FOLLOWS=""
-	[ "$1" = cgroups ] && RESTORE_FOLLOWS=1
+	case "$1" in
+	cgroups | cgroupns) RESTORE_FOLLOWS=1 ;;
+	esac
 }
 
 # end_test PID: the checkpoint is done: SIGTERM, after SIGCONT for a
@@ -611,7 +613,7 @@ static_steps() {
 # what is missing.
 static_available() {
 	case "$1" in
-	cgroups)
+	cgroups | cgroupns)
 		if ! grep -q ' /sys/fs/cgroup/pids [^-]* - cgroup ' /proc/self/mountinfo ||
 			! grep -q ' /sys/fs/cgroup/freezer [^-]* - cgroup ' /proc/self/mountinfo; then
 			REASON="no cgroup v1 pids and freezer hierarchies at /sys/fs/cgroup"

@@ -17,6 +17,10 @@ struct restore_tree;
  * DFD < 0 checks only (pre-dump), else writes ns.img with the clocks the
  * tree reads now. */
 int ns_dump(int dfd, const struct pstree *t);
+/* FN run by a helper that setns()es into PID's namespace of type NSTYPE
+ * (/proc/PID/ns/KIND); the LEN bytes it left in BUF come back in BUF. */
+int ask_in_ns(pid_t pid, const char *kind, int nstype, int (*fn)(void *buf), void *buf,
+	      size_t len);
 
 /* Restore side.  Reads and validates ns.img into T. */
 int restore_read_ns(int dfd, struct restore_tree *t);

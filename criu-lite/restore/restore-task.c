@@ -345,6 +345,8 @@ void restore_task_main(struct restore_ctx *ctx)
 		_exit(1);
 	if (restore_die_with_parent(parent))
 		restore_task_fail(ctx);
+	if (!ctx->idx && restore_enter_cgroupns(t, a->child_err, sizeof(a->child_err)))
+		restore_task_fail(ctx);
 	if (task_setup(ctx, e))
 		restore_task_fail(ctx);
 	a->ready = 1;

@@ -1,21 +1,26 @@
 /* Owns the tree's cgroup membership (cgroup.img), dump and restore side.
  * Dump: every line of /proc/PID/cgroup of each live process (hierarchy,
  * controllers, path; threads of one process must share them: per-thread
- * membership is not restored), and the limits of each cgroup the tree
- * alone uses (every process in it and below it is the tree's).  Restore:
+ * membership is not restored), the limits of each cgroup the tree alone
+ * uses (every process in it and below it is the tree's) and, for a tree
+ * in a cgroup namespace other than lmproc's, the cgroups it is rooted at
+ * (lmproc's view of the root's cgroups less the namespace's).  Restore:
  * each hierarchy is found on this machine by its controllers, the cgroup
  * under that hierarchy's mount point; a missing one refuses the restore
  * before anything is made, unless --manage-cgroups makes it (with the
- * dumped limits; removed again if the restore fails).  lmproc writes
- * every task's pid to cgroup.procs while the task waits before its
- * restorer, so it runs none of its own code, and allocates none of its
- * memory, outside its cgroups.  Never touched: a cgroup the restore did
- * not make (no limit is written there) and any process it did not make. */
+ * dumped limits; removed again if the restore fails).  The tree's own
+ * cgroup namespace is made by its root, in the cgroups it was rooted at,
+ * before it forks.  lmproc writes every task's pid to cgroup.procs while
+ * the task waits before its restorer, so it runs none of its own code,
+ * and allocates none of its memory, outside its cgroups.  Never touched:
+ * a cgroup the restore did not make (no limit is written there) and any
+ * process it did not make. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,7 @@
 #include "cgroup.h"
 #include "image.h"
 #include "log.h"
+#include "namespaces.h"
 #include "proc.h"
 #include "pstree.h"
 #include "restore.h"
@@ -38,6 +44,7 @@
 #define CG_CTRLS_MAX 255
 #define CG_VALUE_MAX 64
 #define CG_MAX_DEPTH 32
+#define CG_FILE_MAX 16384
 /* A failed restore's tasks are reaped before the undo; a cgroup may stay
  * busy for a moment while the kernel lets go of them. */
 #define CG_RMDIR_TRIES 100
@@ -365,6 +372,11 @@ struct cg_dump {
 	struct cg_mounts ms;
 	char **seen; /* "CONTROLLERS:PATH" of every cgroup given so far */
 	size_t nr_seen;
+	char ns[64]; /* the root's cgroup namespace ("" if the kernel has none) */
+	bool ns_own; /* ... is not lmproc's: ROOTS say where it is rooted */
+	char *roots_buf;
+	struct cg_line roots[CG_MAX_MEMBERS];
+	size_t nr_roots;
 };
 
 /* The image's messages for one process, with the storage they point to. */
@@ -375,6 +387,15 @@ struct cg_proc {
 	CgroupProp *pp[CG_MAX_MEMBERS][CG_MAX_PROPS];
 	char val[CG_MAX_MEMBERS][CG_MAX_PROPS][CG_VALUE_MAX + 2];
 };
+
+/* The root of the tree's own cgroup namespace in the hierarchy with CTRLS. */
+static const char *root_of(const struct cg_dump *d, const char *ctrls)
+{
+	for (size_t i = 0; i < d->nr_roots; i++)
+		if (!strcmp(d->roots[i].ctrls, ctrls))
+			return d->roots[i].path;
+	return NULL;
+}
 
 static bool in_tree(const struct pstree *t, long pid)
 {
@@ -491,6 +512,7 @@ static int write_entry(struct cg_dump *d, pid_t pid, struct cg_line *l, size_t n
 		p->mem[k].hier = l[k].hier;
 		p->mem[k].controllers = l[k].ctrls;
 		p->mem[k].path = l[k].path;
+		p->mem[k].ns_root = d->ns_own ? (char *)root_of(d, l[k].ctrls) : NULL;
 		p->pm[k] = &p->mem[k];
 		ret = first_seen(d, &l[k], p, k);
 	}
@@ -548,20 +570,181 @@ static int check_threads(const struct seized_task *task, const char *proc_buf)
 	return 0;
 }
 
-static int check_cgroup_ns(pid_t pid)
+/* ---- the tree's cgroup namespace ------------------------------------------ */
+
+static pid_t inside_pid; /* whose /proc/PID/cgroup read_inside() reads */
+
+/* Run in the tree's cgroup namespace: the paths there are relative to
+ * its root (the reader's namespace decides). */
+static int read_inside(void *buf)
 {
-	char path[64], ours[64], theirs[64];
+	char path[64], *p = buf;
+	size_t n = 0;
+	ssize_t r = 1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", inside_pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (r > 0 && n < CG_FILE_MAX - 1) {
+		r = read(fd, p + n, CG_FILE_MAX - 1 - n);
+		n += r > 0 ? (size_t)r : 0;
+	}
+	close(fd);
+	return r == 0 && n ? 0 : -1;
+}
+
+/* OUT, the cgroup as lmproc sees it, less IN, the same cgroup as the
+ * namespace shows it, at its end: the namespace's root, in OUT. */
+static int cut_root(char *out, const char *in)
+{
+	size_t no = strlen(out), ni = strlen(in);
+
+	if (!valid_path(out) || !valid_path(in))
+		return -1;
+	if (!strcmp(in, "/"))
+		return 0;
+	if (ni > no || strcmp(out + no - ni, in))
+		return -1;
+	if (ni == no)
+		strcpy(out, "/");
+	else
+		out[no - ni] = 0;
+	return 0;
+}
+
+/* A v2 cgroup with controllers for its children takes no process: the
+ * one that makes the namespace again could not enter it. */
+static int check_v2_root(const struct cg_dump *d, pid_t pid, const char *root)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], *ctl;
+	int ret = 0;
+
+	if (!strcmp(root, "/") || !host_dir(&d->ms, "", root, dir, sizeof(dir)))
+		return 0;
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+	ctl = proc_read_file(path, NULL);
+	if (ctl && ctl[0] && ctl[0] != '\n') {
+		ctl[strcspn(ctl, "\n")] = 0;
+		pr_err("pid %d: its cgroup namespace %s is rooted at the cgroup v2 %s, which has "
+		       "controllers for its children (%s) and takes no process: the restore "
+		       "could not make the namespace there\n",
+		       pid, d->ns, root, ctl);
+		ret = -EOPNOTSUPP;
+	}
+	free(ctl);
+	return ret;
+}
+
+/* Each hierarchy's cgroup the root's namespace is rooted at: its
+ * /proc/PID/cgroup read outside (lmproc's paths) and inside. */
+static int find_roots(struct cg_dump *d, pid_t pid)
+{
+	struct cg_line in[CG_MAX_MEMBERS];
+	char path[64], *inside = calloc(1, CG_FILE_MAX);
+	size_t nr_in;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	d->roots_buf = proc_read_file(path, NULL);
+	inside_pid = pid;
+	if (!inside || !d->roots_buf) {
+		pr_perror("Can't read %s", path);
+		ret = -EIO;
+	} else {
+		ret = ask_in_ns(pid, "cgroup", CLONE_NEWCGROUP, read_inside, inside, CG_FILE_MAX);
+	}
+	if (!ret && (parse_cgroup_file(d->roots_buf, d->roots, &d->nr_roots) ||
+		     parse_cgroup_file(inside, in, &nr_in) || nr_in != d->nr_roots)) {
+		pr_err("Can't parse the cgroups of pid %d in its cgroup namespace %s\n", pid, d->ns);
+		ret = -EIO;
+	}
+	for (size_t i = 0; i < d->nr_roots && !ret; i++) {
+		struct cg_line *r = &d->roots[i];
+
+		if (strcmp(r->ctrls, in[i].ctrls) || cut_root(r->path, in[i].path)) {
+			pr_err("pid %d is in cgroup %s of hierarchy %u (%s), which its cgroup "
+			       "namespace %s shows as %s: not below the namespace's root, not "
+			       "restored\n",
+			       pid, r->path, r->hier, hier_name(r->ctrls), d->ns, in[i].path);
+			ret = -EOPNOTSUPP;
+		} else if (!*r->ctrls) {
+			ret = check_v2_root(d, pid, r->path);
+		}
+	}
+	free(inside);
+	return ret;
+}
+
+/* The tree's cgroup namespace is its root's: if it is not lmproc's, where
+ * it is rooted. */
+static int read_tree_ns(struct cg_dump *d)
+{
+	pid_t pid = d->t->items[0].pid;
+	char path[64], ours[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/cgroup", pid);
 	if (proc_readlink("/proc/self/ns/cgroup", ours, sizeof(ours)) ||
-	    proc_readlink(path, theirs, sizeof(theirs)))
-		return 0; /* no cgroup namespaces in this kernel */
-	if (!strcmp(ours, theirs))
+	    proc_readlink(path, d->ns, sizeof(d->ns))) {
+		d->ns[0] = 0; /* no cgroup namespaces in this kernel */
 		return 0;
-	pr_err("pid %d is in a cgroup namespace of its own (%s): cgroup namespaces are not "
-	       "restored\n",
-	       pid, theirs);
-	return -EOPNOTSUPP;
+	}
+	if (!strcmp(ours, d->ns))
+		return 0;
+	d->ns_own = true;
+	return find_roots(d, pid);
+}
+
+static int check_cgroup_ns(const struct cg_dump *d, const struct seized_task *task)
+{
+	char path[64], theirs[64];
+
+	if (!d->ns[0])
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/cgroup", task->pid);
+	if (proc_readlink(path, theirs, sizeof(theirs))) {
+		pr_perror("Can't read %s", path);
+		return -EIO;
+	}
+	if (strcmp(theirs, d->ns)) {
+		pr_err("pid %d is in cgroup namespace %s, the tree's root pid %d in %s%s: "
+		       "processes of one tree in different cgroup namespaces are not restored\n",
+		       task->pid, theirs, d->t->items[0].pid, d->ns, d->ns_own ? "" : " (lmproc's)");
+		return -EOPNOTSUPP;
+	}
+	for (size_t i = 1; i < task->nr_tids; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/ns/cgroup", task->pid, task->tids[i]);
+		if (proc_readlink(path, theirs, sizeof(theirs))) {
+			pr_perror("Can't read %s", path);
+			return -EIO;
+		}
+		if (strcmp(theirs, d->ns)) {
+			pr_err("pid %d: thread %d is in cgroup namespace %s, its process in %s: "
+			       "per-thread cgroup namespaces are not restored\n",
+			       task->pid, task->tids[i], theirs, d->ns);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
+/* Every cgroup of the process at or below its namespace's root: the
+ * namespace shows it as a path of its own. */
+static int check_in_roots(const struct cg_dump *d, pid_t pid, const struct cg_line *l, size_t nr)
+{
+	for (size_t k = 0; k < nr && d->ns_own; k++) {
+		const char *root = root_of(d, l[k].ctrls);
+
+		if (root && below_root(root, l[k].path))
+			continue;
+		pr_err("pid %d is in cgroup %s of hierarchy %u (%s), outside the root %s of its "
+		       "cgroup namespace %s: not restored\n",
+		       pid, l[k].path, l[k].hier, hier_name(l[k].ctrls), root ? root : "(none)",
+		       d->ns);
+		return -EOPNOTSUPP;
+	}
+	return 0;
 }
 
 static int dump_one(struct cg_dump *d, const struct pstree_item *it, struct cr_img *img)
@@ -569,7 +752,7 @@ static int dump_one(struct cg_dump *d, const struct pstree_item *it, struct cr_i
 	struct cg_line l[CG_MAX_MEMBERS];
 	char path[64], *buf, *copy = NULL;
 	size_t nr;
-	int ret = check_cgroup_ns(it->pid);
+	int ret = check_cgroup_ns(d, &it->task);
 
 	if (ret)
 		return ret;
@@ -586,6 +769,8 @@ static int dump_one(struct cg_dump *d, const struct pstree_item *it, struct cr_i
 		pr_err("Can't parse %s\n", path);
 		ret = -EIO;
 	}
+	if (!ret)
+		ret = check_in_roots(d, it->pid, l, nr);
 	if (!ret && img)
 		ret = write_entry(d, it->pid, l, nr, img);
 	free(copy);
@@ -599,12 +784,14 @@ int dump_cgroups(int dfd, const struct pstree *t)
 	struct cr_img *img = NULL;
 	int ret = 0;
 
-	if (dfd >= 0) {
-		ret = read_mounts(&d.ms);
-		img = ret ? NULL : img_open_write(dfd, IMG_CGROUP, 0);
-		if (!ret && !img)
+	ret = read_mounts(&d.ms);
+	if (!ret && dfd >= 0) {
+		img = img_open_write(dfd, IMG_CGROUP, 0);
+		if (!img)
 			ret = -EIO;
 	}
+	if (!ret)
+		ret = read_tree_ns(&d);
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		if (!t->items[i].zombie)
 			ret = dump_one(&d, &t->items[i], img);
@@ -613,6 +800,7 @@ int dump_cgroups(int dfd, const struct pstree *t)
 	for (size_t i = 0; i < d.nr_seen; i++)
 		free(d.seen[i]);
 	free(d.seen);
+	free(d.roots_buf);
 	free_mounts(&d.ms);
 	return ret;
 }
@@ -630,9 +818,17 @@ struct cg_dir {
 	bool made;
 };
 
+/* The cgroup of one hierarchy the tree's cgroup namespace is rooted at. */
+struct cg_ns_root {
+	const CgroupMember *m; /* the root process's member */
+	char host[PATH_MAX];
+};
+
 struct cgroup_restore {
 	CgroupEntry **e; /* per live process, in pstree.img's order */
 	size_t nr;
+	struct cg_ns_root *ns; /* the tree's own cgroup namespace, or NULL */
+	size_t nr_ns;
 	struct cg_dir *dirs;
 	size_t nr_dirs;
 	struct cg_mounts ms;
@@ -690,6 +886,60 @@ static int check_member(uint32_t pid, const CgroupEntry *e, size_t k)
 	return check_props(pid, m);
 }
 
+static const CgroupMember *member_of(const CgroupEntry *e, const char *ctrls)
+{
+	for (size_t i = 0; i < e->n_members; i++)
+		if (!strcmp(e->members[i]->controllers, ctrls))
+			return e->members[i];
+	return NULL;
+}
+
+/* The namespace's roots: on every member of every entry or on none, each
+ * hierarchy's the root process's (one namespace for the tree). */
+static int check_ns_root(const CgroupEntry *root, uint32_t pid, const CgroupMember *m)
+{
+	bool own = root->n_members && root->members[0]->ns_root;
+	const CgroupMember *rm;
+
+	if (!m->ns_root != !own)
+		return bad("pid %u: the root of its cgroup namespace is %sgiven in hierarchy %s, "
+			   "%sgiven for the root pid %u",
+			   pid, m->ns_root ? "" : "not ", hier_name(m->controllers),
+			   own ? "" : "not ", root->pid);
+	if (!own)
+		return 0;
+	if (!valid_path(m->ns_root))
+		return bad("pid %u: the root \"%.200s\" of its cgroup namespace in hierarchy %s is "
+			   "not a clean absolute path",
+			   pid, m->ns_root, hier_name(m->controllers));
+	if (!below_root(m->ns_root, m->path))
+		return bad("pid %u: its cgroup %s of hierarchy %s is outside the root %s of its "
+			   "cgroup namespace",
+			   pid, m->path, hier_name(m->controllers), m->ns_root);
+	rm = member_of(root, m->controllers);
+	if (!rm || strcmp(rm->ns_root, m->ns_root))
+		return bad("pid %u: its cgroup namespace is rooted at %s in hierarchy %s, the root "
+			   "pid %u's at %s: one cgroup namespace per tree",
+			   pid, m->ns_root, hier_name(m->controllers), root->pid,
+			   rm ? rm->ns_root : "(none)");
+	return 0;
+}
+
+static int note_ns(struct cgroup_restore *r)
+{
+	const CgroupEntry *root = r->nr ? r->e[0] : NULL;
+
+	if (!root || !root->n_members || !root->members[0]->ns_root)
+		return 0;
+	r->ns = calloc(root->n_members, sizeof(*r->ns));
+	if (!r->ns)
+		return -ENOMEM;
+	for (size_t i = 0; i < root->n_members; i++)
+		r->ns[i].m = root->members[i];
+	r->nr_ns = root->n_members;
+	return 0;
+}
+
 static struct cg_dir *find_dir(struct cgroup_restore *r, const CgroupMember *m)
 {
 	for (size_t i = 0; i < r->nr_dirs; i++)
@@ -743,11 +993,13 @@ static int check_entries(const struct restore_tree *t, struct cgroup_restore *r)
 		for (size_t j = 0; j < e->n_members && !ret; j++)
 			ret = check_member(e->pid, e, j);
 		for (size_t j = 0; j < e->n_members && !ret; j++)
+			ret = check_ns_root(r->e[0], e->pid, e->members[j]);
+		for (size_t j = 0; j < e->n_members && !ret; j++)
 			ret = add_dir(r, e->pid, e->members[j]);
 	}
 	if (!ret && k != r->nr)
 		return bad("%zu entries for %zu live processes", r->nr, k);
-	return ret;
+	return ret ?: note_ns(r);
 }
 
 int restore_read_cgroups(int dfd, struct restore_tree *t)
@@ -795,19 +1047,65 @@ static int check_dir(struct cgroup_restore *r, struct cg_dir *d, bool manage)
 	return -ENOENT;
 }
 
+/* A root of the namespace missing here is the parent of a cgroup that
+ * is missing too: --manage-cgroups makes it with that one. */
+static int check_ns_dir(struct cgroup_restore *r, struct cg_ns_root *n, pid_t pid, bool manage)
+{
+	const CgroupMember *m = n->m;
+	struct stat st;
+	int e;
+
+	if (!host_dir(&r->ms, m->controllers, m->ns_root, n->host, sizeof(n->host))) {
+		pr_err("Can't restore pid %d: no mount of hierarchy %u (%s) here shows %s, the root "
+		       "of its cgroup namespace\n",
+		       pid, m->hier, hier_name(m->controllers), m->ns_root);
+		return -ENOENT;
+	}
+	if (!stat(n->host, &st)) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		errno = ENOTDIR;
+	}
+	e = errno;
+	if (e == ENOENT && manage)
+		return 0;
+	pr_err("Can't restore pid %d: %s, the root of its cgroup namespace in hierarchy %u (%s), "
+	       "is not a cgroup here (%s: %s)%s\n",
+	       pid, m->ns_root, m->hier, hier_name(m->controllers), n->host, strerror(e),
+	       e == ENOENT ? "; --manage-cgroups makes it" : "");
+	return -ENOENT;
+}
+
+/* Names the first root that is not a hierarchy's own. */
+static void warn_ns_ignored(const struct cgroup_restore *r, pid_t pid)
+{
+	const CgroupMember *m = r->ns[0].m;
+
+	for (size_t i = 0; i < r->nr_ns && !strcmp(m->ns_root, "/"); i++)
+		m = r->ns[i].m;
+	pr_warn("--manage-cgroups=ignore: the cgroup namespace of pid %d is made again at "
+		"lmproc's cgroups, not at %s of hierarchy %s\n",
+		pid, m->ns_root, hier_name(m->controllers));
+}
+
 int restore_check_cgroups(struct restore_tree *t)
 {
 	struct cgroup_restore *r = t->cgroups;
 	enum cgroup_mode mode = t->ctx[0].opts->manage_cgroups;
+	pid_t pid = t->entries[0]->pid;
 	int ret;
 
 	if (mode == CGROUPS_IGNORE) {
 		pr_warn("--manage-cgroups=ignore: the tree of pid %d stays in lmproc's cgroups\n",
-			t->entries[0]->pid);
+			pid);
+		if (r->ns)
+			warn_ns_ignored(r, pid);
 		r->ignore = true;
 		return 0;
 	}
 	ret = read_mounts(&r->ms);
+	for (size_t i = 0; i < r->nr_ns && !ret; i++)
+		ret = check_ns_dir(r, &r->ns[i], pid, mode == CGROUPS_MANAGE);
 	for (size_t i = 0; i < r->nr_dirs && !ret; i++)
 		ret = check_dir(r, &r->dirs[i], mode == CGROUPS_MANAGE);
 	return ret;
@@ -1026,6 +1324,36 @@ int restore_place_cgroups(struct restore_tree *t)
 	return ret;
 }
 
+/* In the root, before it forks: the namespace is rooted at the cgroups
+ * its maker is in when it unshares it; every process of the tree is
+ * born in it and moved below its roots by restore_place_cgroups(). */
+int restore_enter_cgroupns(const struct restore_tree *t, char *err, size_t len)
+{
+	const struct cgroup_restore *r = t->cgroups;
+
+	if (!r || !r->ns)
+		return 0;
+	for (size_t i = 0; i < r->nr_ns && !r->ignore; i++) {
+		int ret = write_file(r->ns[i].host, "cgroup.procs", "0");
+
+		if (ret) {
+			snprintf(err, len,
+				 "can't enter %s, the root of its cgroup namespace in hierarchy %u "
+				 "(%s): %s",
+				 r->ns[i].m->ns_root, r->ns[i].m->hier,
+				 hier_name(r->ns[i].m->controllers), strerror(-ret));
+			return ret;
+		}
+	}
+	if (unshare(CLONE_NEWCGROUP)) {
+		int e = errno;
+
+		snprintf(err, len, "can't make its cgroup namespace: %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
 static int rmdir_waiting(const char *dir)
 {
 	struct timespec ts = { 0, CG_RMDIR_WAIT_MS * 1000000L };
@@ -1067,6 +1395,7 @@ void restore_free_cgroups(struct restore_tree *t)
 	for (size_t i = 0; i < r->nr_made; i++)
 		free(r->made[i]);
 	free(r->made);
+	free(r->ns);
 	free(r->e);
 	free(r->dirs);
 	free_mounts(&r->ms);

@@ -201,7 +201,7 @@ static int64_t clock_ns(clockid_t id)
 /* FN run by a helper inside PID's namespace of type NSTYPE (/proc file
  * KIND), what it wrote into BUF (LEN bytes) sent back: sysctls and
  * names are the reader's namespace's. */
-static int ask_in_ns(pid_t pid, const char *kind, int nstype, int (*fn)(void *buf), void *buf,
+int ask_in_ns(pid_t pid, const char *kind, int nstype, int (*fn)(void *buf), void *buf,
 		     size_t len)
 {
 	pid_t parent = getpid(), child;
