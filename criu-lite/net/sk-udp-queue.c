@@ -453,8 +453,9 @@ int udp_queue_dump(const struct files_dump *d, const struct fd_parms *p, int fd,
 		return -errno;
 	}
 	if (outq) {
-		pr_err("pid %d fd %d (%s): %d bytes waiting to be sent (UDP_CORK or MSG_MORE): not "
-		       "supported\n", d->pid, p->fd, what, outq);
+		pr_err("pid %d fd %d (%s): data corked, waiting to be sent (UDP_CORK or MSG_MORE; "
+		       "%d bytes of its send buffer), which no call reads back: not supported\n",
+		       d->pid, p->fd, what, outq);
 		return -EOPNOTSUPP;
 	}
 	/* Not a recv(MSG_PEEK): it would take a pending error. */
