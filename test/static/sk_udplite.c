@@ -16,6 +16,8 @@
  *   Q4  UDP-Lite bound to 127.0.0.1
  *   KU  UDP bound to 127.0.0.1, connected to QU, UDP_CORK
  *   QU  UDP bound to 127.0.0.1
+ *   S4  UDP-Lite bound to 127.0.0.1, connected to P4, shut down for
+ *       writing (which only sock_diag shows: inet_diag by IPPROTO_UDPLITE)
  * After the restore each has its addresses, coverage and options back;
  * L4 and L6 read exactly their queued datagram (payload, sender), then
  * nothing.  A raw IPPROTO_UDPLITE socket of each family, made then, sees
@@ -23,7 +25,7 @@
  * read what they were sent.  L4 drops a datagram of coverage 8 (below
  * its 12) and reads one of 12; L6 drops one of coverage 24 and reads a
  * whole one.  K4 and KU still cork: two sends and an uncork make one
- * datagram at Q4 and QU. */
+ * datagram at Q4 and QU.  S4 still can't send (EPIPE), and can read. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -46,9 +48,10 @@
 #define UDPLITE_SEND_CSCOV 10
 #define UDPLITE_RECV_CSCOV 11
 
-enum { P4, L4, P6, L6, U, K4, Q4, KU, QU, NR };
+enum { P4, L4, P6, L6, U, K4, Q4, KU, QU, S4, NR };
 
-static const char *const names[NR] = { "P4", "L4", "P6", "L6", "U", "K4", "Q4", "KU", "QU" };
+static const char *const names[NR] = { "P4", "L4", "P6", "L6", "U",
+					"K4", "Q4", "KU", "QU", "S4" };
 static int fds[NR];
 static struct sockaddr_storage addr[NR], peer[NR];
 static socklen_t addr_len[NR], peer_len[NR];
@@ -204,6 +207,16 @@ static void check_state(void)
 		fail("K4 or KU is no longer corked");
 }
 
+static void check_shut(void)
+{
+	struct pollfd p = { .fd = fds[S4], .events = POLLIN | POLLRDHUP };
+
+	if (send(fds[S4], "x", 1, MSG_NOSIGNAL) >= 0 || errno != EPIPE)
+		fail("S4 can send again: its shutdown is lost");
+	if (poll(&p, 1, 0) < 0 || (p.revents & (POLLRDHUP | POLLHUP)))
+		fail("S4 is shut down for reading too (revents %#x)", p.revents);
+}
+
 /* The coverage field of the next packet RAW (a raw IPPROTO_UDPLITE
  * socket of FAMILY) sees: the one I just sent. */
 static unsigned coverage_seen(int raw, int family, int i)
@@ -282,6 +295,7 @@ static void after(bool pending)
 	int r6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_UDPLITE);
 
 	check_state();
+	check_shut();
 	recv_from(L4, P4, queued4, sizeof(queued4), "after the checkpoint");
 	recv_from(L6, P6, queued6, sizeof(queued6), "after the checkpoint");
 	check_empty(L4);
@@ -319,6 +333,7 @@ int main(int argc, char **argv)
 	sock(Q4, AF_INET, IPPROTO_UDPLITE, "127.0.0.1");
 	sock(KU, AF_INET, IPPROTO_UDP, "127.0.0.1");
 	sock(QU, AF_INET, IPPROTO_UDP, "127.0.0.1");
+	sock(S4, AF_INET, IPPROTO_UDPLITE, "127.0.0.1");
 	setint(P4, IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, 0);
 	setint(L4, IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, send_cov[L4]);
 	setint(L4, IPPROTO_UDPLITE, UDPLITE_RECV_CSCOV, recv_cov[L4]);
@@ -337,6 +352,9 @@ int main(int argc, char **argv)
 	do_connect(L6, P6);
 	do_connect(K4, Q4);
 	do_connect(KU, QU);
+	do_connect(S4, P4);
+	if (shutdown(fds[S4], SHUT_WR))
+		fail("S4: shutdown: %s", strerror(errno));
 	for (int i = 0; i < NR; i++) {
 		peer_len[i] = sizeof(peer[i]);
 		if (getpeername(fds[i], (struct sockaddr *)&peer[i], &peer_len[i]))
