@@ -18,9 +18,11 @@
  *   QU  UDP bound to 127.0.0.1
  *   S4  UDP-Lite bound to 127.0.0.1, connected to P4, shut down for
  *       writing (which only sock_diag shows: inet_diag by IPPROTO_UDPLITE)
+ *   D6  UDP-Lite bound to [::] (dual stack): a datagram from P4 queued
+ *       (v4-mapped), one from P6
  * After the restore each has its addresses, coverage and options back;
- * L4 and L6 read exactly their queued datagram (payload, sender), then
- * nothing.  A raw IPPROTO_UDPLITE socket of each family, made then, sees
+ * L4 and L6 read exactly their queued datagram (payload, sender), D6 its
+ * two, then nothing.  A raw IPPROTO_UDPLITE socket of each family, made then, sees
  * the coverage each sends: L4 20, L6 16, P4 0, P6 the length; P4 and P6
  * read what they were sent.  L4 drops a datagram of coverage 8 (below
  * its 12) and reads one of 12; L6 drops one of coverage 24 and reads a
@@ -48,17 +50,17 @@
 #define UDPLITE_SEND_CSCOV 10
 #define UDPLITE_RECV_CSCOV 11
 
-enum { P4, L4, P6, L6, U, K4, Q4, KU, QU, S4, NR };
+enum { P4, L4, P6, L6, U, K4, Q4, KU, QU, S4, D6, NR };
 
-static const char *const names[NR] = { "P4", "L4", "P6", "L6", "U",
-					"K4", "Q4", "KU", "QU", "S4" };
+static const char *const names[NR] = { "P4", "L4", "P6", "L6", "U", "K4",
+					"Q4", "KU", "QU", "S4", "D6" };
 static int fds[NR];
 static struct sockaddr_storage addr[NR], peer[NR];
 static socklen_t addr_len[NR], peer_len[NR];
 /* The coverage each sends and requires, as getsockopt() reads it. */
 static const int send_cov[NR] = { [L4] = 20, [L6] = 16 };
 static const int recv_cov[NR] = { [L4] = 12 };
-static char queued4[48], queued6[48];
+static char queued4[48], queued6[48], dual4[21], dual6[9];
 
 static void netns_own(void)
 {
@@ -134,14 +136,50 @@ static void sk_meminfo(int i, uint32_t *rmem, uint32_t *drops)
 
 /* Sends DATA from FROM to TO; waits (bounded) until TO holds it, or has
  * dropped it: true if it holds it. */
+/* Where FROM sends to reach TO: D6's loopback of FROM's family. */
+static socklen_t dest_of(int from, int to, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *a4 = (void *)ss;
+
+	*ss = addr[to];
+	if (to != D6)
+		return addr_len[to];
+	if (addr[from].ss_family == AF_INET6) {
+		((struct sockaddr_in6 *)ss)->sin6_addr = in6addr_loopback;
+		return addr_len[to];
+	}
+	a4->sin_family = AF_INET;
+	a4->sin_port = ((struct sockaddr_in6 *)&addr[to])->sin6_port;
+	a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sizeof(*a4);
+}
+
+/* FROM's address as TO sees it: v4-mapped for D6. */
+static socklen_t seen_as(int to, int from, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *m = (void *)ss;
+	const struct sockaddr_in *a4 = (const void *)&addr[from];
+
+	*ss = addr[from];
+	if (to != D6 || a4->sin_family != AF_INET)
+		return addr_len[from];
+	memset(ss, 0, sizeof(*ss));
+	m->sin6_family = AF_INET6;
+	m->sin6_port = a4->sin_port;
+	m->sin6_addr.s6_addr[10] = m->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&m->sin6_addr.s6_addr[12], &a4->sin_addr, 4);
+	return sizeof(*m);
+}
+
 static bool send_to(int from, int to, const char *data, size_t len)
 {
 	struct timespec ms = { .tv_nsec = 1000000 };
+	struct sockaddr_storage ss;
+	socklen_t sl = dest_of(from, to, &ss);
 	uint32_t rmem, drops, r, d;
 
 	sk_meminfo(to, &rmem, &drops);
-	if (sendto(fds[from], data, len, 0, (struct sockaddr *)&addr[to], addr_len[to]) !=
-	    (ssize_t)len)
+	if (sendto(fds[from], data, len, 0, (struct sockaddr *)&ss, sl) != (ssize_t)len)
 		fail("%s to %s: %s", names[from], names[to], strerror(errno));
 	for (int i = 0; i < 5000; i++) {
 		sk_meminfo(to, &r, &d);
@@ -155,8 +193,8 @@ static bool send_to(int from, int to, const char *data, size_t len)
 /* The next datagram of I is DATA from FROM. */
 static void recv_from(int i, int from, const char *data, size_t len, const char *when)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
+	struct sockaddr_storage ss, want;
+	socklen_t sl = sizeof(ss), wl = seen_as(i, from, &want);
 	char buf[128];
 	ssize_t n = recvfrom(fds[i], buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
 
@@ -164,7 +202,7 @@ static void recv_from(int i, int from, const char *data, size_t len, const char 
 		fail("%s: %s lacks %s's datagram: %s", when, names[i], names[from], strerror(errno));
 	if ((size_t)n != len || memcmp(buf, data, len))
 		fail("%s: %s read %zd bytes, not %s's %zu", when, names[i], n, names[from], len);
-	if (sl != addr_len[from] || memcmp(&ss, &addr[from], sl))
+	if (sl != wl || memcmp(&ss, &want, sl))
 		fail("%s: %s's datagram came from another sender than %s", when, names[i],
 		     names[from]);
 }
@@ -298,8 +336,11 @@ static void after(bool pending)
 	check_shut();
 	recv_from(L4, P4, queued4, sizeof(queued4), "after the checkpoint");
 	recv_from(L6, P6, queued6, sizeof(queued6), "after the checkpoint");
+	recv_from(D6, P4, dual4, sizeof(dual4), "after the checkpoint");
+	recv_from(D6, P6, dual6, sizeof(dual6), "after the checkpoint");
 	check_empty(L4);
 	check_empty(L6);
+	check_empty(D6);
 	if (r4 < 0 || r6 < 0)
 		fail("raw UDP-Lite socket: %s", strerror(errno));
 	send_cover(r4, AF_INET, L4, P4, 20);
@@ -334,6 +375,7 @@ int main(int argc, char **argv)
 	sock(KU, AF_INET, IPPROTO_UDP, "127.0.0.1");
 	sock(QU, AF_INET, IPPROTO_UDP, "127.0.0.1");
 	sock(S4, AF_INET, IPPROTO_UDPLITE, "127.0.0.1");
+	sock(D6, AF_INET6, IPPROTO_UDPLITE, "::");
 	setint(P4, IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, 0);
 	setint(L4, IPPROTO_UDPLITE, UDPLITE_SEND_CSCOV, send_cov[L4]);
 	setint(L4, IPPROTO_UDPLITE, UDPLITE_RECV_CSCOV, recv_cov[L4]);
@@ -364,8 +406,11 @@ int main(int argc, char **argv)
 		queued4[k] = (char)test_mix(seed + k);
 		queued6[k] = (char)test_mix(seed + 100 + k);
 	}
+	memcpy(dual4, queued6, sizeof(dual4));
+	memcpy(dual6, queued4, sizeof(dual6));
 	if (!send_to(P4, L4, queued4, sizeof(queued4)) ||
-	    !send_to(P6, L6, queued6, sizeof(queued6)))
+	    !send_to(P6, L6, queued6, sizeof(queued6)) ||
+	    !send_to(P4, D6, dual4, sizeof(dual4)) || !send_to(P6, D6, dual6, sizeof(dual6)))
 		fail("a datagram to queue was dropped");
 	if (pending && send(fds[K4], "pend", 4, 0) != 4)
 		fail("K4: send: %s", strerror(errno));
