@@ -2,7 +2,9 @@
  * a task_file iterator writing, per fd, the owner struct pid behind
  * F_SETOWN (which F_GETOWN_EX shows as 0 for a thread that is not a
  * leader, owned with F_SETOWN) and a packet socket's fanout group size
- * limit (max_num_members, in no sockopt or sock_diag answer); a task_vma
+ * limit (max_num_members, in no sockopt or sock_diag answer) and a UDP
+ * or UDP-Lite socket's coverage flags (whether UDPLITE_SEND_CSCOV and
+ * UDPLITE_RECV_CSCOV were set, even to 0); a task_vma
  * iterator writing the request counts of the AIO context behind the ring
  * mapped at one address (its per-CPU caches read at each CPU's per-CPU
  * offset, learnt from a per-CPU map's own element). */
@@ -15,6 +17,8 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define AF_PACKET 17
+#define AF_INET 2
+#define AF_INET6 10
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define MAX_CPUS 256
@@ -53,26 +57,59 @@ static int cpu_offset(__u32 cpu, __u64 *off)
 	return 0;
 }
 
+/* FILE's socket, or NULL; its family into *FAMILY. */
+static struct sock *file_sock(struct file *file, __u16 *family)
+{
+	struct socket *sock;
+	struct sock *sk = NULL;
+
+	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = file->private_data;
+	if (!sock || bpf_probe_read_kernel(&sk, sizeof(sk), &sock->sk) || !sk)
+		return NULL;
+	*family = 0;
+	bpf_probe_read_kernel(family, sizeof(*family), &sk->__sk_common.skc_family);
+	return sk;
+}
+
 static __u32 fanout_max(struct file *file)
 {
 	struct packet_fanout *f = NULL;
-	struct socket *sock;
-	struct sock *sk = NULL;
 	__u16 family = 0;
+	struct sock *sk = file_sock(file, &family);
 	__u32 max = 0;
 
-	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-		return 0;
-	sock = file->private_data;
-	if (!sock || bpf_probe_read_kernel(&sk, sizeof(sk), &sock->sk) || !sk)
-		return 0;
-	bpf_probe_read_kernel(&family, sizeof(family), &sk->__sk_common.skc_family);
-	if (family != AF_PACKET)
+	if (!sk || family != AF_PACKET)
 		return 0;
 	bpf_probe_read_kernel(&f, sizeof(f), &((struct packet_sock *)sk)->fanout);
 	if (f)
 		bpf_probe_read_kernel(&max, sizeof(max), &f->max_num_members);
 	return max;
+}
+
+/* The udp_sock's flags behind UDPLITE_*_CSCOV: set by a setsockopt()
+ * even to 0, when getsockopt() reads 0 whether set or not, and a
+ * receiver with UDPLITE_RECV_CSCOV set to 0 drops partial coverage. */
+static __u32 udp_flags(struct file *file)
+{
+	__u16 family = 0, type = 0, proto = 0;
+	struct sock *sk = file_sock(file, &family);
+	unsigned long flags = 0;
+	__u32 r = KSTATE_UDP_SEEN;
+
+	if (!sk || (family != AF_INET && family != AF_INET6))
+		return 0;
+	bpf_probe_read_kernel(&type, sizeof(type), &sk->sk_type);
+	bpf_probe_read_kernel(&proto, sizeof(proto), &sk->sk_protocol);
+	if (type != SOCK_DGRAM || (proto != IPPROTO_UDP && proto != IPPROTO_UDPLITE) ||
+	    bpf_probe_read_kernel(&flags, sizeof(flags), &((struct udp_sock *)sk)->udp_flags))
+		return 0;
+	if (flags & (1UL << UDP_FLAGS_UDPLITE_SEND_CC))
+		r |= KSTATE_UDPLITE_SEND_CC;
+	if (flags & (1UL << UDP_FLAGS_UDPLITE_RECV_CC))
+		r |= KSTATE_UDPLITE_RECV_CC;
+	return r;
 }
 
 SEC("iter/task_file")
@@ -106,6 +143,7 @@ int fileiter(struct bpf_iter__task_file *ctx)
 		}
 	}
 	r.fanout_max = fanout_max(file);
+	r.udp_flags = udp_flags(file);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

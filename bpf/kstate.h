@@ -25,7 +25,15 @@ struct kstate_file_rec {
 	__u32 fanout_max;
 	/* The owner's struct pid still has a task (a thread that lives). */
 	__u32 owner_live;
+	/* A UDP or UDP-Lite socket: KSTATE_UDP_SEEN and which coverage
+	 * options a setsockopt() set (KSTATE_UDPLITE_*_CC), even to 0,
+	 * which getsockopt() can't tell from never set; else 0. */
+	__u32 udp_flags;
 };
+
+#define KSTATE_UDP_SEEN 1u
+#define KSTATE_UDPLITE_SEND_CC 2u
+#define KSTATE_UDPLITE_RECV_CC 4u
 
 /* The AIO context behind the ring mapped at ring_addr (task_vma
  * iterator): fs/aio.c keeps nr_events - 1 requests in four counts, so

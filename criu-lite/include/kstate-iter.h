@@ -11,7 +11,8 @@
 #include "../../bpf/kstate.h"
 
 /* Before the freeze: loads the iterators if the tree under ROOT maps an
- * AIO ring (whose dump asks them), so that the load is not frozen time. */
+ * AIO ring or its network namespace holds a UDP-Lite socket (whose dumps
+ * ask them), so that the load is not frozen time. */
 void kstate_prepare(pid_t root);
 /* The record of process PID's fd FD into *R: 0, -ENOENT if it has no such
  * fd, or -errno (the iterator can't be loaded: say so and refuse). */

@@ -1,7 +1,7 @@
 /* Segments a restore sends to a connection's local end as if from its
  * peer (net/tcp-inject.c): the peer's FIN of a closing connection
  * (sk-tcp-state.c), a queued connection's handshake (sk-tcp-queue.c);
- * and datagrams a UDP socket gets again from their senders
+ * and datagrams a UDP or UDP-Lite socket gets again from their senders
  * (sk-udp-queue.c). */
 #ifndef LMPROC_TCP_INJECT_H
 #define LMPROC_TCP_INJECT_H
@@ -34,10 +34,11 @@ int tcp_inject_open(int family);
  * set), IP header and checksum made here, through RAW: 0 or -errno. */
 int tcp_inject(int raw, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
 	       const struct tcp_seg *s);
-/* A UDP datagram of DLEN bytes from PEER to LOCAL (wire addresses, ports
- * set) through RAW: 0 or -errno. */
+/* A datagram of PROTO (IPPROTO_UDP, IPPROTO_UDPLITE: all of it
+ * covered by the checksum) of DLEN bytes from PEER to LOCAL (wire
+ * addresses, ports set) through RAW: 0 or -errno. */
 int udp_inject(int raw, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
-	       const void *data, size_t dlen);
+	       int proto, const void *data, size_t dlen);
 
 /* SS into W as the wire carries it: a v4-mapped IPv6 address is IPv4. */
 void inject_wire_addr(const struct sockaddr_storage *ss, struct sockaddr_storage *w);

@@ -215,4 +215,11 @@ struct lm_pidfd_info {
 #define LM_IORING_SETUP_CQE_MIXED (1U << 18)
 #define LM_IORING_REGISTER_SEND_MSG_RING 31
 
+/* include/net/udplite.h: the IPPROTO_UDPLITE level's options, which no
+ * uapi header has (the checksum coverage sent and required). */
+#ifndef UDPLITE_SEND_CSCOV
+#define UDPLITE_SEND_CSCOV 10
+#define UDPLITE_RECV_CSCOV 11
+#endif
+
 #endif

@@ -2,15 +2,16 @@
  * connections waiting to be accepted: sk-tcp-queue.c), is neither
  * connected nor listening, or is established or closing (with
  * --tcp-established; sk-tcp.c and sk-tcp-state.c do its TCP repair), a
- * UDP socket, bound or not, connected or not, and its queued datagrams
- * (sk-udp-queue.c), a raw or ICMP ping socket (sk-raw.c: their state).
+ * UDP or UDP-Lite socket, bound or not, connected or not, and its queued
+ * datagrams (sk-udp-queue.c; a UDP-Lite socket's checksum coverage:
+ * sk-udplite.c), a raw or ICMP ping socket (sk-raw.c: their state).
  * Read through a copy of the task's fd (TCP_INFO gives a listener's
  * backlog and waiting connections) and made again with socket(), the
  * options that matter before bind(), bind(), listen() or connect().
  * Refused: a TCP connection being opened (SYN_SENT, SYN_RECV), an
  * established or closing one without --tcp-established, a socket of
  * another network namespace than lmproc's or the tree's own
- * (net/netns.c), other protocols (SCTP, UDP-Lite, MPTCP).  A port still
+ * (net/netns.c), other protocols (SCTP, MPTCP).  A port still
  * taken at restore (the original runs on: dump -R on the same host) fails
  * the restore naming the socket, except for a TCP socket whose connection
  * ended: that one held no port of its own any more (TIME_WAIT may hold
@@ -56,8 +57,8 @@ static bool inet_match(struct files_dump *d, const struct fd_parms *p)
 	proto = sock_int(fd, SOL_SOCKET, SO_PROTOCOL);
 	close(fd);
 	return (family == AF_INET || family == AF_INET6) &&
-	       ((type == SOCK_STREAM && proto == IPPROTO_TCP) ||
-		(type == SOCK_DGRAM && proto == IPPROTO_UDP) || inet_raw_kind(type, proto));
+	       ((type == SOCK_STREAM && proto == IPPROTO_TCP) || udp_kind(type, proto) ||
+		inet_raw_kind(type, proto));
 }
 
 /* "TCP socket", "UDP socket", "raw IPv4 socket of protocol 1"... */
@@ -65,7 +66,20 @@ static const char *kind_name(const InetSkEntry *e, char *buf, size_t len)
 {
 	if (inet_raw_kind(e->type, e->protocol))
 		return inet_raw_name(e, buf, len);
-	return e->type == SOCK_STREAM ? "TCP socket" : "UDP socket";
+	if (e->type == SOCK_STREAM)
+		return "TCP socket";
+	return e->protocol == IPPROTO_UDPLITE ? "UDP-Lite socket" : "UDP socket";
+}
+
+/* "UDP socket 127.0.0.1:5000"... into BUF: BUF. */
+static const char *sk_what(const InetSkEntry *e, const struct sockaddr_storage *local, char *buf,
+			   size_t len)
+{
+	char name[INET6_ADDRSTRLEN + 16], kind[48];
+
+	inet_addr_name(local, name, sizeof(name));
+	snprintf(buf, len, "%s %s", kind_name(e, kind, sizeof(kind)), name);
+	return buf;
 }
 
 void inet_addr_name(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -199,18 +213,25 @@ static int tcp_state(struct files_dump *d, const struct fd_parms *p, int fd,
 	return 0;
 }
 
-/* A UDP socket's peer, if it is connected. */
-static int udp_state(int fd, InetSkEntry *e, uint8_t *dbuf)
+/* A UDP or UDP-Lite socket's peer, if it is connected, and a UDP-Lite
+ * one's checksum coverage. */
+static int udp_state(const struct files_dump *d, const struct fd_parms *p, int fd,
+		     const struct sockaddr_storage *local, InetSkEntry *e, uint8_t *dbuf)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
+	char what[INET6_ADDRSTRLEN + 64];
 
-	if (getpeername(fd, (struct sockaddr *)&peer, &len))
-		return errno == ENOTCONN ? 0 : -errno;
-	e->has_dst_port = true;
-	take_addr(&peer, &e->dst_addr, dbuf, &e->dst_port);
-	e->has_dst_addr = true;
-	return 0;
+	if (!getpeername(fd, (struct sockaddr *)&peer, &len)) {
+		e->has_dst_port = true;
+		take_addr(&peer, &e->dst_addr, dbuf, &e->dst_port);
+		e->has_dst_addr = true;
+	} else if (errno != ENOTCONN) {
+		return -errno;
+	}
+	if (e->protocol != IPPROTO_UDPLITE)
+		return 0;
+	return udplite_dump(d, p, fd, sk_what(e, local, what, sizeof(what)), e);
 }
 
 static void read_options(int fd, InetSkEntry *e)
@@ -308,14 +329,12 @@ static void drop_connection_opts(struct sk_opts *o)
 static int read_more(const struct files_dump *d, const struct fd_parms *p, int fd,
 		     const struct sockaddr_storage *local, InetSkEntry *e, struct sk_opts *o)
 {
-	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 64], group[INET6_ADDRSTRLEN];
-	char kind[48];
+	char what[INET6_ADDRSTRLEN + 64], group[INET6_ADDRSTRLEN];
 	struct sk_who w = { .pid = d->pid, .fd = p->fd, .what = what,
 			    .connected = e->type == SOCK_STREAM && e->has_dst_port };
 	int ret;
 
-	inet_addr_name(local, name, sizeof(name));
-	snprintf(what, sizeof(what), "%s %s", kind_name(e, kind, sizeof(kind)), name);
+	sk_what(e, local, what, sizeof(what));
 	ret = sk_opts_dump(&w, fd, e->family, e->type, e->protocol, o);
 	if (ret)
 		return ret;
@@ -351,11 +370,9 @@ static int raw_state(const struct files_dump *d, const struct fd_parms *p, int f
 static int dump_queue(const struct files_dump *d, const struct fd_parms *p, int fd,
 		      const struct sockaddr_storage *local, InetSkEntry *e, struct udp_queue *q)
 {
-	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 32];
+	char what[INET6_ADDRSTRLEN + 64];
 
-	inet_addr_name(local, name, sizeof(name));
-	snprintf(what, sizeof(what), "UDP socket %s", name);
-	return udp_queue_dump(d, p, fd, local, what, e, q);
+	return udp_queue_dump(d, p, fd, local, sk_what(e, local, what, sizeof(what)), e, q);
 }
 
 static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
@@ -400,12 +417,12 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	else if (inet_raw_kind(e.type, e.protocol))
 		ret = raw_state(d, p, fd, &local, &e, dbuf);
 	else
-		ret = udp_state(fd, &e, dbuf);
+		ret = udp_state(d, p, fd, &local, &e, dbuf);
 	if (!ret) {
 		read_options(fd, &e);
 		ret = read_more(d, p, fd, &local, &e, o);
 	}
-	if (!ret && e.type == SOCK_DGRAM && e.protocol == IPPROTO_UDP)
+	if (!ret && udp_kind(e.type, e.protocol))
 		ret = dump_queue(d, p, fd, &local, &e, &q);
 	/* Last: the options read above are the task's, not repair mode's. */
 	if (!ret && e.tcp)
@@ -420,7 +437,7 @@ static int inet_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 	return ret;
 }
 
-/* TCP, UDP, raw of any protocol, ping of the family's ICMP. */
+/* TCP, UDP, UDP-Lite, raw of any protocol, ping of the family's ICMP. */
 static bool kind_ok(const InetSkEntry *e)
 {
 	if (e->type == SOCK_RAW)
@@ -430,7 +447,7 @@ static bool kind_ok(const InetSkEntry *e)
 	if (e->type == SOCK_DGRAM && e->protocol == IPPROTO_ICMPV6)
 		return e->family == AF_INET6;
 	return (e->type == SOCK_STREAM && e->protocol == IPPROTO_TCP) ||
-	       (e->type == SOCK_DGRAM && e->protocol == IPPROTO_UDP);
+	       udp_kind(e->type, e->protocol);
 }
 
 static int inet_validate(const FileEntry *f, uint64_t data_size)
@@ -458,9 +475,11 @@ static int inet_validate(const FileEntry *f, uint64_t data_size)
 	why = (e->tcp ? tcp_repair_bad(e->tcp, data_size) : NULL) ?: tcp_queue_bad(e, data_size);
 	if (why)
 		return restore_plan_bad("files.img", "TCP connection file id %u: %s", f->id, why);
-	why = udp_queue_bad(e);
+	why = udp_queue_bad(e) ?: udplite_bad(e);
 	if (why)
-		return restore_plan_bad("files.img", "UDP socket file id %u: %s", f->id, why);
+		return restore_plan_bad("files.img", "%s file id %u: %s",
+					e->protocol == IPPROTO_UDPLITE ? "UDP-Lite socket" :
+									 "UDP socket", f->id, why);
 	why = sk_opts_bad(e->opts, e->n_opts, e->family);
 	if (why || (e->has_shutdown && (!e->shutdown || e->shutdown > 3)))
 		return restore_plan_bad("files.img", "IP socket file id %u: %s", f->id,
@@ -516,7 +535,8 @@ static int set_options(int fd, const InetSkEntry *e, const char **which)
 	    (e->broadcast && set_int(fd, SOL_SOCKET, SO_BROADCAST, 1)) ||
 	    (e->nodelay && set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1)))
 		return -errno;
-	return sk_opts_restore_all(fd, e->opts, e->n_opts, e->rcvbuf, e->sndbuf, which);
+	return udplite_restore(fd, e, which) ?:
+	       sk_opts_restore_all(fd, e->opts, e->n_opts, e->rcvbuf, e->sndbuf, which);
 }
 
 /* After bind(), listen() and connect(): an unconnected socket takes the
@@ -542,7 +562,7 @@ static int make_socket(struct task_files *tf, uint32_t desc, const InetSkEntry *
 	socklen_t len;
 	int fd = socket(e->family, e->type | SOCK_CLOEXEC, e->protocol), ret;
 
-	if (fd < 0 && errno == EACCES && e->type == SOCK_DGRAM && e->protocol != IPPROTO_UDP)
+	if (fd < 0 && errno == EACCES && e->type == SOCK_DGRAM && !udp_kind(e->type, e->protocol))
 		return task_files_err(tf, desc, "can't create an ICMP ping socket: "
 				      "net.ipv4.ping_group_range does not hold gid %u",
 				      (unsigned)getegid());
@@ -634,22 +654,21 @@ static int inet_check(const struct restore_plan *p, uint32_t desc)
 {
 	const InetSkEntry *e = p->fdesc[desc].fe->inet_sk;
 	struct sockaddr_storage ss = { .ss_family = e->family };
-	char name[INET6_ADDRSTRLEN + 16], what[INET6_ADDRSTRLEN + 64], kind[48];
+	char what[INET6_ADDRSTRLEN + 64];
 	struct sk_who w = { .pid = p->pid, .fd = p->fdesc[desc].first_fd, .what = what };
-	int ret;
 
 	if (e->has_src_addr)
 		inet_sk_addr(e, &e->src_addr, e->src_port, &ss);
-	inet_addr_name(&ss, name, sizeof(name));
-	snprintf(what, sizeof(what), "%s %s", kind_name(e, kind, sizeof(kind)), name);
-	ret = sk_opts_check(&w, e->opts, e->n_opts, e->family, e->type, e->protocol);
-	return ret ?: check_closed(p, desc, e);
+	sk_what(e, &ss, what, sizeof(what));
+	return udplite_check(w.pid, w.fd, what, e) ?:
+	       sk_opts_check(&w, e->opts, e->n_opts, e->family, e->type, e->protocol) ?:
+	       check_closed(p, desc, e);
 }
 
 int inet_check_port(pid_t pid, int sfd, const InetSkEntry *e)
 {
 	const char *which = "an option";
-	char name[INET6_ADDRSTRLEN + 16];
+	char name[INET6_ADDRSTRLEN + 16], kind[48];
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd, ret;
@@ -666,8 +685,8 @@ int inet_check_port(pid_t pid, int sfd, const InetSkEntry *e)
 	ret = set_options(fd, e, &which);
 	if (!ret && bind(fd, (struct sockaddr *)&ss, len)) {
 		ret = -errno;
-		pr_err("pid %d fd %d: %s socket %s can't be bound here: %s\n", pid, sfd,
-		       e->type == SOCK_STREAM ? "TCP" : "UDP", name, inet_bind_why(errno));
+		pr_err("pid %d fd %d: %s %s can't be bound here: %s\n", pid, sfd,
+		       kind_name(e, kind, sizeof(kind)), name, inet_bind_why(errno));
 	} else if (ret) {
 		pr_err("pid %d fd %d: can't set %s of socket %s here: %s\n", pid, sfd, which, name,
 		       strerror(-ret));
@@ -710,13 +729,14 @@ const char *inet_preflight_bad(const InetSkEntry *e)
 {
 	if ((e->family != AF_INET && e->family != AF_INET6) || !kind_ok(e) ||
 	    inet_raw_kind(e->type, e->protocol))
-		return "not a TCP or UDP socket";
+		return "not a TCP, UDP or UDP-Lite socket";
 	if (!e->has_src_addr || !e->has_src_port || !e->src_addr.data ||
 	    e->src_addr.len != (e->family == AF_INET ? 4u : 16u) || e->src_port > 65535 ||
 	    !e->src_port)
 		return "an address out of range";
 	if (e->tcp || e->closed || e->has_dst_addr || e->n_opts || e->rcvbuf || e->sndbuf ||
-	    e->has_backlog || e->n_dgrams || e->n_queued || (e->v6only && e->family != AF_INET6))
+	    e->has_backlog || e->n_dgrams || e->n_queued || e->has_udplite_send_cscov ||
+	    e->has_udplite_recv_cscov || (e->v6only && e->family != AF_INET6))
 		return "more than a bound socket";
 	return NULL;
 }

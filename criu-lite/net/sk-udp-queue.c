@@ -1,5 +1,6 @@
-/* Owns a UDP socket's receive queue: the datagrams it holds, each with
- * its sender's address and port.  No call puts a datagram into a socket,
+/* Owns a UDP or UDP-Lite socket's receive queue: the datagrams it
+ * holds, each with its sender's address and port (a UDP-Lite one put
+ * back whole, its checksum covering all of it: a reader can't tell).  No call puts a datagram into a socket,
  * and no call reads one but recvmsg(), which takes it out; so the dump
  * reads them through its copy of the fd and at once sends each back,
  * through a raw socket in the socket's network namespace, from its
@@ -13,7 +14,7 @@
  * more than the payload and the sender (IP_PKTINFO, timestamps, the
  * TTL...), a socket filter, a socket bound to an interface (the
  * datagrams come back over the loopback), SO_REUSEPORT or another socket
- * bound to the same port (they could go to that one), a queue more than half full (a datagram
+ * of its protocol bound to the same port (they could go to that one), a queue more than half full (a datagram
  * put back may take more memory than the kernel gave it on arrival), a
  * connected socket holding datagrams of another sender (from before its
  * connect(): they could not be put back into the running tree).  And
@@ -182,11 +183,12 @@ static int wait_arrival(int fd, uint32_t before)
 	return -ETIMEDOUT;
 }
 
-/* Sends the N datagrams of G (of a socket of FAMILY) to FD, bound to
- * LOCAL, through RAW (an IPv4 and an IPv6 raw socket), each waited for;
- * on failure *AT is the one that failed and *WHY says how. */
-static int queue_again(int fd, const int raw[2], int family, const struct sockaddr_storage *local,
-		       UdpDgramEntry *const *g, size_t n, size_t *at, const char **why)
+/* Sends the N datagrams of G (of a socket of FAMILY and PROTO) to FD,
+ * bound to LOCAL, through RAW (an IPv4 and an IPv6 raw socket), each
+ * waited for; on failure *AT is the one that failed and *WHY says how. */
+static int queue_again(int fd, const int raw[2], int family, int proto,
+		       const struct sockaddr_storage *local, UdpDgramEntry *const *g, size_t n,
+		       size_t *at, const char **why)
 {
 	struct sockaddr_storage src, wsrc, dst;
 	uint32_t rmem, rcvbuf;
@@ -207,8 +209,8 @@ static int queue_again(int fd, const int raw[2], int family, const struct sockad
 		if (rmem > rcvbuf)
 			return -ENOBUFS;
 		*why = "can't send it";
-		ret = udp_inject(raw[dst.ss_family == AF_INET6], &dst, &wsrc, g[*at]->data.data,
-				 g[*at]->data.len);
+		ret = udp_inject(raw[dst.ss_family == AF_INET6], &dst, &wsrc, proto,
+				 g[*at]->data.data, g[*at]->data.len);
 		if (ret)
 			return ret;
 		*why = "it did not reach the socket";
@@ -280,15 +282,17 @@ static int all_from_peer(int fd, uint8_t *buf)
 	return ok;
 }
 
-/* Another UDP socket of PID's namespace bound to PORT than INO (listed
- * in /proc/PID/net/udp or udp6): 1 if so, 0 if not, -errno. */
-static int port_shared(pid_t pid, unsigned long ino, unsigned port)
+/* Another socket of PROTO of PID's namespace bound to PORT than INO
+ * (listed in /proc/PID/net/udp and udp6, or udplite and udplite6: each
+ * protocol has ports of its own): 1 if so, 0 if not, -errno. */
+static int port_shared(pid_t pid, int proto, unsigned long ino, unsigned port)
 {
-	static const char *const tables[] = { "udp", "udp6" };
+	static const char *const udp[] = { "udp", "udp6" }, *const lite[] = { "udplite", "udplite6" };
+	const char *const *tables = proto == IPPROTO_UDPLITE ? lite : udp;
 	char path[64], line[512];
 	int ret = 0;
 
-	for (size_t i = 0; i < ARRAY_SIZE(tables) && !ret; i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(udp) && !ret; i++) {
 		unsigned lport;
 		unsigned long lino;
 		FILE *f;
@@ -318,12 +322,12 @@ static const char *queue_refusal(const struct files_dump *d, const struct fd_par
 	if (e->reuseport)
 		return "with SO_REUSEPORT (a datagram put back could reach another socket of its "
 		       "group)";
-	*err = port_shared(d->pid, p->st.st_ino, e->src_port);
+	*err = port_shared(d->pid, e->protocol, p->st.st_ino, e->src_port);
 	if (*err < 0)
-		return "can't read its namespace's UDP sockets";
+		return "can't read its namespace's sockets of its protocol";
 	if (*err)
-		return "and another UDP socket bound to its port (a datagram put back could reach "
-		       "that one)";
+		return "and another socket of its protocol bound to its port (a datagram put back "
+		       "could reach that one)";
 	*err = meminfo(fd, &rmem, &rcvbuf);
 	if (*err)
 		return "can't read the socket's memory";
@@ -408,7 +412,7 @@ static void close_raw(const int raw[2])
 
 /* Puts Q back into FD; a datagram that can't go back is lost: named. */
 static int put_back(const struct files_dump *d, const struct fd_parms *p, int fd,
-		    const struct sockaddr_storage *local, const char *what, int family,
+		    const struct sockaddr_storage *local, const char *what, int family, int proto,
 		    const struct udp_queue *q)
 {
 	const char *why = "can't open a raw socket in its network namespace";
@@ -420,7 +424,7 @@ static int put_back(const struct files_dump *d, const struct fd_parms *p, int fd
 		ret = netns_leave(back) ?: ret;
 	}
 	if (!ret) {
-		ret = queue_again(fd, raw, family, local, q->ptrs, q->n, &at, &why);
+		ret = queue_again(fd, raw, family, proto, local, q->ptrs, q->n, &at, &why);
 		close_raw(raw);
 	}
 	if (!ret)
@@ -449,8 +453,9 @@ int udp_queue_dump(const struct files_dump *d, const struct fd_parms *p, int fd,
 		return -errno;
 	}
 	if (outq) {
-		pr_err("pid %d fd %d (%s): %d bytes waiting to be sent (UDP_CORK or MSG_MORE): not "
-		       "supported\n", d->pid, p->fd, what, outq);
+		pr_err("pid %d fd %d (%s): data corked, waiting to be sent (UDP_CORK or MSG_MORE; "
+		       "%d bytes of its send buffer), which no call reads back: not supported\n",
+		       d->pid, p->fd, what, outq);
 		return -EOPNOTSUPP;
 	}
 	/* Not a recv(MSG_PEEK): it would take a pending error. */
@@ -478,7 +483,7 @@ int udp_queue_dump(const struct files_dump *d, const struct fd_parms *p, int fd,
 	if (ret)
 		pr_err("pid %d fd %d (%s): can't read its queued datagrams: %s\n", d->pid, p->fd,
 		       what, strerror(-ret));
-	ret = (q->ptrs ? put_back(d, p, fd, local, what, e->family, q) : 0) ?: ret;
+	ret = (q->ptrs ? put_back(d, p, fd, local, what, e->family, e->protocol, q) : 0) ?: ret;
 	e->dgrams = q->ptrs;
 	e->n_dgrams = q->n;
 	return ret;
@@ -492,8 +497,8 @@ const char *udp_queue_bad(const InetSkEntry *e)
 
 	if (!e->n_dgrams)
 		return NULL;
-	if (e->type != SOCK_DGRAM || e->protocol != IPPROTO_UDP)
-		return "datagrams queued on a socket other than UDP";
+	if (!udp_kind(e->type, e->protocol))
+		return "datagrams queued on a socket other than UDP or UDP-Lite";
 	if (!e->has_src_addr || !e->src_port)
 		return "datagrams queued on a socket with no port";
 	if (e->n_dgrams > MAX_DGRAMS)
@@ -527,7 +532,8 @@ int udp_queue_restore(struct task_files *tf, uint32_t desc, int fd, const InetSk
 		return task_files_err(tf, desc, "can't read its address: %s", strerror(errno));
 	ret = open_raw(raw);
 	if (!ret) {
-		ret = queue_again(fd, raw, e->family, &local, e->dgrams, e->n_dgrams, &at, &why);
+		ret = queue_again(fd, raw, e->family, e->protocol, &local, e->dgrams, e->n_dgrams,
+				  &at, &why);
 		close_raw(raw);
 	}
 	if (!ret)

@@ -1,9 +1,9 @@
 /* Owns the segments a restore sends as a connection's peer would, to its
  * local end over the loopback of the connection's network namespace, and
- * the datagrams a UDP socket's receive queue gets again from their
- * senders (sk-udp-queue.c): a raw socket (IPPROTO_RAW: the IP header is
- * ours, IPv6's too) whose packets carry NETLOCK_MARK, which every network
- * lock lets through first; the TCP and UDP checksums over the
+ * the datagrams a UDP or UDP-Lite socket's receive queue gets again
+ * from their senders (sk-udp-queue.c): a raw socket (IPPROTO_RAW: the IP
+ * header is ours, IPv6's too) whose packets carry NETLOCK_MARK, which
+ * every network lock lets through first; the TCP and UDP(-Lite) checksums over the
  * pseudo-header are computed here (a raw IPv6 socket does not). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -132,8 +132,11 @@ int tcp_inject(int raw, const struct sockaddr_storage *local, const struct socka
 	return send_packet(raw, local, pkt, hl + tl);
 }
 
+/* A UDP-Lite header is UDP's, its length field the checksum's coverage:
+ * the whole datagram, as UDP's checksum covers it, with the protocol's
+ * own number in the pseudo-header. */
 int udp_inject(int raw, const struct sockaddr_storage *local, const struct sockaddr_storage *peer,
-	       const void *data, size_t dlen)
+	       int proto, const void *data, size_t dlen)
 {
 	cleanup_free uint8_t *pkt = malloc(sizeof(struct ip6_hdr) + sizeof(struct udphdr) + dlen);
 	bool v4 = local->ss_family == AF_INET;
@@ -151,7 +154,7 @@ int udp_inject(int raw, const struct sockaddr_storage *local, const struct socka
 	uh->len = htons(tl);
 	uh->check = 0;
 	memcpy(uh + 1, data, dlen);
-	sum = fold(sum16(uh, tl, ip_header(local, peer, pkt, tl, IPPROTO_UDP)));
+	sum = fold(sum16(uh, tl, ip_header(local, peer, pkt, tl, proto)));
 	/* 0 says "no checksum" (refused over IPv6): all ones is the same sum. */
 	uh->check = htons(sum ?: 0xffff);
 	return send_packet(raw, local, pkt, hl + tl);

@@ -48,11 +48,35 @@ static int load(void)
 	return ks.err;
 }
 
+/* A UDP-Lite socket in ROOT's network namespace, the tree's (its dump
+ * asks the iterators: net/sk-udplite.c): a line past the header of
+ * /proc/ROOT/net/udplite or udplite6. */
+static bool udplite_sockets(pid_t root)
+{
+	static const char *const tables[] = { "udplite", "udplite6" };
+	char path[64], line[256];
+	bool found = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(tables) && !found; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", root, tables[i]);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		found = fgets(line, sizeof(line), f) && fgets(line, sizeof(line), f);
+		fclose(f);
+	}
+	return found;
+}
+
 void kstate_prepare(pid_t root)
 {
 	/* Loading costs ~75 ms here: before the freeze where an AIO ring
-	 * will need it, else only when asked (inside it, and rarely). */
-	if (!ks.tried && proc_tree_maps(root, "/[aio]", KSTATE_MAX_DEPTH))
+	 * or a UDP-Lite socket will need it, else only when asked (inside
+	 * it, and rarely). */
+	if (!ks.tried && (proc_tree_maps(root, "/[aio]", KSTATE_MAX_DEPTH) ||
+			  udplite_sockets(root)))
 		load();
 }
 

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# UDP sockets with datagrams queued (net/sk-udp-queue.c) and raw sockets
-# (net/sk-raw.c), for
+# UDP and UDP-Lite sockets with datagrams queued or corked
+# (net/sk-udp-queue.c, net/sk-udplite.c) and raw sockets (net/sk-raw.c),
+# for
 # test/bad-input/cases.sh (sourced after it; uses its bad_case, target_up,
 # refused, names, same_state, finish_original).
 
@@ -119,6 +120,45 @@ case_raw_queued() {
 		"packets queued" && target_asleep_intact
 }
 
+# A UDP-Lite socket holding a corked datagram (UDP_CORK, sent before the
+# checkpoint): no call reads it back: refused naming the pid, fd, the
+# socket in words and why, the datagram still corked (the target's
+# uncork sends it, before what it sends after).
+case_udplite_corked() {
+	local st
+
+	SK_UDPLITE_PENDING=1 target_up "$BUILD/static/sk_udplite" || return 1
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	st=$?
+	refused "$st" "pid $TPID" "fd 8" "(UDP-Lite socket 127.0.0.1:" "corked" \
+		"waiting to be sent" UDP_CORK && target_asleep_intact
+}
+
+# The images of a dump -R whose UDP-Lite socket requires a coverage of 3
+# (its 12 xor 15: the kernel makes anything from 1 to 7 at least 8;
+# resealed): the restore refuses files.img naming the socket before
+# anything is made.
+case_udplite_bad_image() {
+	local rec st
+
+	target_up "$BUILD/static/sk_udplite" || return 1
+	mkdir -p "$RD/img"
+	bad_lmproc dump -t "$TPID" -D "$RD/img" -R || { REASON="dump -R failed"; return 1; }
+	rec=$("$LMPROC" show "$RD/img/files.img" | awk '/"id": / { n++ }
+		/"udplite_recv_cscov": 12$/ { print n - 1; exit }')
+	if [ -z "$rec" ] ||
+	   ! "$BUILD/tools/imgmangle" xor "$RD/img/files.img" "$rec:15.161" 15 >"$RD/mangle.out" 2>&1 ||
+	   ! "$BUILD/tools/imgmangle" reseal "$RD/img/files.img"; then
+		REASON="can't damage files.img (record ${rec:-none}): $(head -n 1 "$RD/mangle.out")"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	st=$?
+	refused "$st" files.img "UDP-Lite socket file id" "checksum coverage out of range" &&
+		target_asleep_intact
+}
+
 run_inet_dgram_bad_input() {
 	bad_case udp-queue-dump-fails case_udp_queue_dump_fails
 	bad_case udp-queue-pktinfo case_udp_queue_pktinfo
@@ -126,4 +166,6 @@ run_inet_dgram_bad_input() {
 	bad_case udp-error-pending case_udp_error_pending
 	bad_case udp-queue-bad-image case_udp_queue_bad_image
 	bad_case raw-queued case_raw_queued
+	bad_case udplite-corked case_udplite_corked
+	bad_case udplite-bad-image case_udplite_bad_image
 }
