@@ -1500,6 +1500,41 @@ case_migrate_killed_send() {
 	fi
 }
 
+# (6f') The source frees the pages of every round serve has stored: with
+# migrate stopped in the final send, round 1's pages images in its
+# directory keep their size (their footers are checked up to the final
+# dump) but hold less than a tenth of it in memory.
+case_migrate_sent_pages_freed() {
+	local lm dir f size blocks n=0
+
+	target_up "$BUILD/static/predump_writer" || return 1
+	serve_up || return 1
+	{ LMPROC_FAULT=migrate-stop-in-send mig --tls-psk-file "$RD/psk"; } 2>/dev/null &
+	lm=$!
+	if ! wait_until 30000 stopped_lmproc "$lm"; then
+		REASON="migrate did not stop in the final send: $(head -c 300 "$RD/bad.err")"
+		return 1
+	fi
+	dir=$(readlink /proc/"$STOPPED_LM"/fd/* | grep -m1 -o '^/dev/shm/lmproc-migrate\.[^/]*')
+	for f in "$dir"/pre-1/pages-*.img; do
+		[ -f "$f" ] || continue
+		size=$(stat -c %s "$f")
+		blocks=$(($(stat -c %b "$f") * $(stat -c %B "$f")))
+		n=$((n + 1))
+		if [ "$size" -lt 65536 ] || [ "$blocks" -gt $((size / 10)) ]; then
+			REASON="$f: $size bytes, $blocks of them in memory after serve stored it"
+			break
+		fi
+	done
+	[ -z "$REASON" ] && [ "$n" = 0 ] && REASON="no pages image in '$dir/pre-1'"
+	kill -KILL "$STOPPED_LM"
+	wait "$lm"
+	[ -z "$REASON" ] || return 1
+	wait_until 5000 untracked "$TPID" || REASON="pid $TPID is still tracked"
+	[ -z "$REASON" ] || return 1
+	target_intact
+}
+
 gone_dir() {
 	[ ! -e "$1" ]
 }
@@ -1794,6 +1829,7 @@ run_migrate_bad_input() {
 	CASE_KIND=migrate bad_case migrate-serve-killed-round mig_case \
 		case_migrate_serve_killed_round
 	CASE_KIND=migrate bad_case migrate-killed-send mig_case case_migrate_killed_send
+	CASE_KIND=migrate bad_case migrate-sent-pages-freed mig_case case_migrate_sent_pages_freed
 	CASE_KIND=migrate bad_case migrate-auto-converge-killed mig_case \
 		case_migrate_auto_converge_killed
 }
