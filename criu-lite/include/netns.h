@@ -24,6 +24,15 @@ int netns_check_sock(pid_t pid, int fd, const char *what);
 /* Enters PID's network namespace (the calling thread only): lmproc's own
  * namespace fd to go back with, or -errno (logged). */
 int netns_enter(pid_t pid);
+/* The nftables tables of PID's network namespace (lmproc's thread inside
+ * it), checked by a dry run of loading them there: *RULESET their text
+ * (malloc'd) or NULL for none.  Refused: iptables-legacy tables, the only
+ * check with RULESET NULL (a pre-dump's). */
+int netns_nft_dump(pid_t pid, char **ruleset);
+/* netns.img's RULESET is within bounds. */
+int netns_nft_check(const char *ruleset);
+/* Loads RULESET where lmproc's thread is: the restored namespace. */
+int netns_nft_restore(const char *ruleset);
 /* Back to lmproc's namespace from netns_enter(); closes BACK. */
 int netns_leave(int back);
 /* PID's network namespace if it is the dumped tree's own (netns_dump

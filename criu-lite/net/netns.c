@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <netlink/netlink.h>
@@ -32,6 +33,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
+#include <netlink/route/rule.h>
 
 #include "common.h"
 #include "image.h"
@@ -276,6 +278,8 @@ struct netns_dump {
 	NetnsAddr *addrs;
 	NetnsRoute *routes;
 	NetnsSysctl *sc;
+	bool images; /* images are written (not a pre-dump's check) */
+	char *nft; /* its nftables ruleset, or NULL */
 	char values[ARRAY_SIZE(sysctls)][NETNS_MAX_VALUE];
 	uint8_t bytes[NETNS_MAX_ADDRS + 2 * NETNS_MAX_ROUTES + NETNS_MAX_LINKS][16];
 	size_t nr_bytes;
@@ -374,9 +378,15 @@ static int dump_route(struct netns_dump *d, struct rtnl_route *r)
 	struct rtnl_nexthop *nh;
 	char buf[64];
 
-	if (rtnl_route_get_table(r) != RT_TABLE_MAIN ||
-	    rtnl_route_get_protocol(r) == RTPROT_KERNEL)
+	if (rtnl_route_get_protocol(r) == RTPROT_KERNEL)
 		return 0;
+	/* The restore makes only the main table's routes again. */
+	if (rtnl_route_get_table(r) != RT_TABLE_MAIN) {
+		pr_err("pid %d: route %s of its network namespace is in table %u: only the main "
+		       "table's routes are dumped: not supported\n", d->pid,
+		       dst ? nl_addr2str(dst, buf, sizeof(buf)) : "?", rtnl_route_get_table(r));
+		return -EOPNOTSUPP;
+	}
 	if (rtnl_route_get_nnexthops(r) > 1 || d->e.n_routes == NETNS_MAX_ROUTES) {
 		pr_err("pid %d: route %s of its network namespace: %s: not supported\n", d->pid,
 		       dst ? nl_addr2str(dst, buf, sizeof(buf)) : "?",
@@ -405,6 +415,49 @@ static int dump_route(struct netns_dump *d, struct rtnl_route *r)
 	o->type = rtnl_route_get_type(r);
 	d->e.n_routes++;
 	return 0;
+}
+
+/* A new namespace's routing rules, which the restore's namespace has:
+ * any other (a policy route, a default one removed) is refused.  Counts
+ * the default ones of each family in DEFAULTS (IPv4, IPv6). */
+static int check_rule(const struct netns_dump *d, struct rtnl_rule *r, unsigned int defaults[2])
+{
+	static const struct {
+		uint32_t prio, table;
+	} std[] = { { 0, RT_TABLE_LOCAL }, { 32766, RT_TABLE_MAIN }, { 32767, RT_TABLE_DEFAULT } };
+	int family = rtnl_rule_get_family(r);
+	uint32_t mark = rtnl_rule_get_mark(r);
+
+	for (size_t i = 0; i < ARRAY_SIZE(std); i++) {
+		if (rtnl_rule_get_prio(r) != std[i].prio || rtnl_rule_get_table(r) != std[i].table ||
+		    rtnl_rule_get_action(r) != FR_ACT_TO_TBL || rtnl_rule_get_src(r) ||
+		    rtnl_rule_get_dst(r) || rtnl_rule_get_iif(r) || rtnl_rule_get_oif(r) ||
+		    (mark && mark != UINT32_MAX))
+			continue;
+		defaults[family == AF_INET6]++;
+		return 0;
+	}
+	pr_err("pid %d: its network namespace has a routing rule of its own (%s, priority %u, "
+	       "table %u): not supported\n", d->pid, family == AF_INET6 ? "IPv6" : "IPv4",
+	       rtnl_rule_get_prio(r), rtnl_rule_get_table(r));
+	return -EOPNOTSUPP;
+}
+
+static int check_rules(const struct netns_dump *d, struct nl_cache *rules)
+{
+	/* IPv4's local, main and default; IPv6's local and main. */
+	unsigned int defaults[2] = {}, want6 = access("/proc/sys/net/ipv6", F_OK) ? 0 : 2;
+	int ret = 0;
+
+	for (struct nl_object *o = nl_cache_get_first(rules); o && !ret; o = nl_cache_get_next(o))
+		ret = check_rule(d, (struct rtnl_rule *)o, defaults);
+	if (!ret && (defaults[0] != 3 || defaults[1] != want6)) {
+		pr_err("pid %d: its network namespace lacks routing rules a new one has (%u of "
+		       "IPv4's 3, %u of IPv6's %u): not supported\n", d->pid, defaults[0],
+		       defaults[1], want6);
+		ret = -EOPNOTSUPP;
+	}
+	return ret;
 }
 
 static int read_sysctls(struct netns_dump *d)
@@ -436,7 +489,7 @@ static int read_sysctls(struct netns_dump *d)
 }
 
 struct caches {
-	struct nl_cache *links, *addrs, *routes;
+	struct nl_cache *links, *addrs, *routes, *rules;
 };
 
 static void free_caches(struct caches *c)
@@ -447,6 +500,8 @@ static void free_caches(struct caches *c)
 		nl_cache_free(c->addrs);
 	if (c->routes)
 		nl_cache_free(c->routes);
+	if (c->rules)
+		nl_cache_free(c->rules);
 }
 
 /* Inside the namespace: its tables and sysctls. */
@@ -464,11 +519,12 @@ static int read_inside(struct netns_dump *d, struct caches *c)
 	}
 	err = nl_connect(sk, NETLINK_ROUTE) ?: rtnl_link_alloc_cache(sk, AF_UNSPEC, &c->links) ?:
 	      rtnl_addr_alloc_cache(sk, &c->addrs) ?:
-	      rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &c->routes);
+	      rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &c->routes) ?:
+	      rtnl_rule_alloc_cache(sk, AF_UNSPEC, &c->rules);
 	if (err)
 		pr_err("Can't read the links, addresses and routes of pid %d's network namespace: "
 		       "%s\n", d->pid, nl_geterror(err));
-	err = err ? -EIO : read_sysctls(d);
+	err = err ? -EIO : read_sysctls(d) ?: netns_nft_dump(d->pid, d->images ? &d->nft : NULL);
 	nl_socket_free(sk);
 	return netns_leave(back) ?: err;
 }
@@ -486,7 +542,7 @@ static int walk(struct netns_dump *d, struct caches *c)
 	for (struct nl_object *o = nl_cache_get_first(c->routes); o && !ret;
 	     o = nl_cache_get_next(o))
 		ret = dump_route(d, (struct rtnl_route *)o);
-	return ret;
+	return ret ?: check_rules(d, c->rules);
 }
 
 static int dump_ns(int dfd, pid_t pid)
@@ -502,6 +558,7 @@ static int dump_ns(int dfd, pid_t pid)
 	if (!d)
 		return -ENOMEM;
 	d->pid = pid;
+	d->images = dfd >= 0;
 	d->links = calloc(NETNS_MAX_LINKS, sizeof(*d->links));
 	d->addrs = calloc(NETNS_MAX_ADDRS, sizeof(*d->addrs));
 	d->routes = calloc(NETNS_MAX_ROUTES, sizeof(*d->routes));
@@ -524,12 +581,15 @@ static int dump_ns(int dfd, pid_t pid)
 	d->e.addrs = ap;
 	d->e.routes = rp;
 	d->e.sysctls = sp;
+	d->e.nft_ruleset = d->nft;
 	if (!ret && dfd >= 0)
 		ret = img_write_one(dfd, IMG_NETNS, 0, &d->e.base);
 	if (!ret)
-		pr_info("pid %d owns a network namespace: %zu links, %zu addresses, %zu routes\n",
-			pid, d->e.n_links, d->e.n_addrs, d->e.n_routes);
+		pr_info("pid %d owns a network namespace: %zu links, %zu addresses, %zu routes, "
+			"%zu bytes of nftables rules\n", pid, d->e.n_links, d->e.n_addrs,
+			d->e.n_routes, d->nft ? strlen(d->nft) : 0);
 	free_caches(&c);
+	free(d->nft);
 	free(d->links);
 	free(d->addrs);
 	free(d->routes);
@@ -712,6 +772,8 @@ int restore_read_netns(int dfd, struct restore_tree *t)
 	t->netns->tree_fd = -1;
 	if (nr > 1)
 		return bad("%zu messages, not one", nr);
+	if (e->nft_ruleset && netns_nft_check(e->nft_ruleset))
+		return bad("an nftables ruleset of more than 16 MiB");
 	return check_links(e) ?: check_addrs(e) ?: check_routes(e) ?: check_sysctls(e);
 }
 
@@ -1044,6 +1106,8 @@ static int fill(struct netns_restore *r, const struct lmproc_opts *opts)
 		ret = add_route(sk, e, e->routes[i]);
 	if (!ret)
 		ret = write_sysctls(e);
+	if (!ret && e->nft_ruleset)
+		ret = netns_nft_restore(e->nft_ruleset);
 	if (sk)
 		nl_socket_free(sk);
 	return ret;

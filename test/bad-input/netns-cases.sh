@@ -213,6 +213,91 @@ case_netns_bridge() {
 	finish_original "$TPID"
 }
 
+# ns_dropped PORT: a connection from the host to the target's PORT (no
+# listener there) is dropped, not refused: no answer within 1 s, where a
+# port with no rule answers a reset at once.
+ns_dropped() {
+	ns_host timeout 1 bash -c "exec 3<>/dev/tcp/$NS_ADDR/$1" 2>/dev/null
+	[ $? = 124 ] && return 0
+	REASON="a connection to $NS_ADDR:$1 was answered: no rule dropped it"
+	return 1
+}
+
+# case_netns_nft: nftables rules in the target's namespace (a table with
+# a named set and a counter rule dropping port 7780) come back with it:
+# the same ruleset (stateless view), and they still drop; a table of
+# iptables-legacy there is refused naming it, the target running on.
+case_netns_nft() {
+	local LMPROC=$RD/lmproc-netns before after n=$$
+
+	ns_target || return 1
+	if ! nsenter -t "$TPID" -n nft -f - 2>"$RD/nft.err" <<-'EOF'
+		table inet lmt {
+			set blocked { type inet_service; elements = { 7780 } }
+			chain in { type filter hook input priority 0; policy accept;
+				tcp dport @blocked counter drop; }
+		}
+	EOF
+	then
+		REASON="can't load the test's ruleset: $(head -c 200 "$RD/nft.err")"
+		return 1
+	fi
+	ns_dropped 7780 && ns_answers || return 1
+	before=$(nsenter -t "$TPID" -n nft -s list ruleset)
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	must_lm restore "restore -d" restore -D "$RD/img" -d --veth-pair "eth0=veth$n@lmbr$n" ||
+		return 1
+	after=$(nsenter -t "$TPID" -n nft -s list ruleset)
+	if [ "$before" != "$after" ]; then
+		REASON="the ruleset differs: $(diff <(echo "$before") <(echo "$after") |
+			grep '^[<>]' | tr '\n' ' ' | head -c 300)"
+		return 1
+	fi
+	ns_dropped 7780 && ns_answers || return 1
+	term_verdict
+}
+
+# ns_refused "CMD" WORD...: CMD (a shell command) run in the target's
+# namespace, the dump is refused with WORDs in its line and the target
+# runs on exactly.
+ns_refused() {
+	# shellcheck disable=SC2034 # the lmproc bad_dump runs
+	local LMPROC=$RD/lmproc-netns cmd=$1
+
+	shift
+	ns_target || return 1
+	if ! nsenter -t "$TPID" -n sh -c "$cmd" 2>"$RD/cmd.err"; then
+		REASON="can't run '$cmd': $(head -c 200 "$RD/cmd.err")"
+		return 1
+	fi
+	mkdir -p "$RD/img"
+	bad_dump -t "$TPID" -D "$RD/img"
+	refused $? "$@" || return 1
+	same_state "$TPID" "$TSNAP" 1000 || return 1
+	ns_answers || return 1
+	finish_original "$TPID"
+}
+
+# What the restore would not make again, refused: a table of
+# iptables-legacy (x_tables), a policy routing rule, a route in another
+# table than main.
+case_netns_iptables_legacy() {
+	ns_refused "iptables-legacy -w -A INPUT -p tcp --dport 7781 -j DROP" \
+		iptables-legacy ip_tables_names filter
+}
+
+case_netns_rule() {
+	ns_refused "ip rule add from 198.18.7.0/24 lookup 100 priority 100" \
+		"routing rule" "priority 100" "table 100"
+}
+
+case_netns_route_table() {
+	ns_refused "ip route add 198.19.5.0/24 via 198.18.7.1 table 100" "198.19.5.0/24" \
+		"table 100"
+}
+
 # netns_case FUNC: FUNC with a host namespace of its own, removed after.
 netns_case() {
 	local st
@@ -231,4 +316,8 @@ netns_case() {
 run_netns_bad_input() {
 	CASE_KIND=state bad_case netns-veth netns_case case_netns_veth
 	bad_case netns-bridge netns_case case_netns_bridge
+	CASE_KIND=state bad_case netns-nft netns_case case_netns_nft
+	bad_case netns-iptables-legacy netns_case case_netns_iptables_legacy
+	bad_case netns-rule netns_case case_netns_rule
+	bad_case netns-route-table netns_case case_netns_route_table
 }
