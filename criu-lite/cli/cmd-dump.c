@@ -784,6 +784,7 @@ static int seize(struct dump_ctx *ctx)
 		kstate_prepare(ctx->pid);
 		io_uring_prepare(ctx->pid);
 	}
+	netns_dump_prepare(ctx->pid);
 	/* A first round arms the eBPF tracker: its programs load now. */
 	if (ctx->pre_dump && !ctx->opts->prev_images_dir && ctx->opts->track == TRACK_EBPF)
 		pftrack_preload(ctx->pid);

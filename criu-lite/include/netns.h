@@ -33,6 +33,29 @@ int netns_nft_dump(pid_t pid, char **ruleset);
 int netns_nft_check(const char *ruleset);
 /* Loads RULESET where lmproc's thread is: the restored namespace. */
 int netns_nft_restore(const char *ruleset);
+/* The sysctls of a network namespace that differ from a new one's. */
+struct netns_sysctl {
+	char *name; /* under /proc/sys/net: "core/somaxconn" */
+	char *value;
+};
+struct netns_sysctls {
+	struct netns_sysctl *v;
+	size_t nr, cap;
+};
+/* Before the freeze: what netns_dump will compare with, read now if
+ * ROOT's network namespace is not lmproc's. */
+void netns_dump_prepare(pid_t root);
+/* Reads, once per lmproc, what a new network namespace has. */
+int netns_sysctl_prepare(void);
+/* The sysctls of the namespace lmproc's thread is in (PID's, for errors)
+ * whose values differ from a new namespace's, in the order the restore
+ * writes them. */
+int netns_sysctl_read(pid_t pid, struct netns_sysctls *s);
+void netns_sysctl_free(struct netns_sysctls *s);
+/* NAME and VALUE are ones the restore may write (netns.img's check). */
+bool netns_sysctl_ok(const char *name, const char *value);
+/* Writes VALUE to NAME where lmproc's thread is (logged on failure). */
+int netns_sysctl_write(const char *name, const char *value);
 /* Back to lmproc's namespace from netns_enter(); closes BACK. */
 int netns_leave(int back);
 /* PID's network namespace if it is the dumped tree's own (netns_dump

@@ -48,15 +48,7 @@
 #define NETNS_MAX_LINKS 64
 #define NETNS_MAX_ADDRS 256
 #define NETNS_MAX_ROUTES 256
-#define NETNS_MAX_VALUE 64
 
-static const char *const sysctls[] = {
-	"ipv4/ip_forward",
-	"ipv4/ip_local_port_range",
-	/* Who may make ICMP ping sockets (the restore makes them again). */
-	"ipv4/ping_group_range",
-	"ipv6/conf/all/forwarding",
-};
 
 /* The dumped tree's namespace (st_ino 0: lmproc's, or no dump yet). */
 static struct stat tree_ns;
@@ -278,9 +270,9 @@ struct netns_dump {
 	NetnsAddr *addrs;
 	NetnsRoute *routes;
 	NetnsSysctl *sc;
+	struct netns_sysctls sys;
 	bool images; /* images are written (not a pre-dump's check) */
 	char *nft; /* its nftables ruleset, or NULL */
-	char values[ARRAY_SIZE(sysctls)][NETNS_MAX_VALUE];
 	uint8_t bytes[NETNS_MAX_ADDRS + 2 * NETNS_MAX_ROUTES + NETNS_MAX_LINKS][16];
 	size_t nr_bytes;
 };
@@ -462,29 +454,19 @@ static int check_rules(const struct netns_dump *d, struct nl_cache *rules)
 
 static int read_sysctls(struct netns_dump *d)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(sysctls); i++) {
-		char path[96];
-		cleanup_free char *v = NULL;
-		size_t len;
+	int ret = netns_sysctl_read(d->pid, &d->sys);
 
-		snprintf(path, sizeof(path), "/proc/sys/net/%s", sysctls[i]);
-		v = proc_read_file(path, NULL);
-		if (!v && errno == ENOENT)
-			continue;
-		if (!v) {
-			pr_perror("Can't read %s of pid %d's network namespace", path, d->pid);
-			return -errno;
-		}
-		len = strcspn(v, "\n");
-		v[len] = 0;
-		for (char *s = v; *s; s++)
-			if (*s == '\t')
-				*s = ' ';
-		netns_sysctl__init(&d->sc[d->e.n_sysctls]);
-		d->sc[d->e.n_sysctls].name = (char *)sysctls[i];
-		snprintf(d->values[i], sizeof(d->values[i]), "%s", v);
-		d->sc[d->e.n_sysctls++].value = d->values[i];
+	if (ret)
+		return ret;
+	d->sc = calloc(d->sys.nr + 1, sizeof(*d->sc));
+	if (!d->sc)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->sys.nr; i++) {
+		netns_sysctl__init(&d->sc[i]);
+		d->sc[i].name = d->sys.v[i].name;
+		d->sc[i].value = d->sys.v[i].value;
 	}
+	d->e.n_sysctls = d->sys.nr;
 	return 0;
 }
 
@@ -552,7 +534,7 @@ static int dump_ns(int dfd, pid_t pid)
 	NetnsLink *lp[NETNS_MAX_LINKS];
 	NetnsAddr *ap[NETNS_MAX_ADDRS];
 	NetnsRoute *rp[NETNS_MAX_ROUTES];
-	NetnsSysctl *sp[ARRAY_SIZE(sysctls)];
+	cleanup_free NetnsSysctl **sp = NULL;
 	int ret;
 
 	if (!d)
@@ -562,20 +544,23 @@ static int dump_ns(int dfd, pid_t pid)
 	d->links = calloc(NETNS_MAX_LINKS, sizeof(*d->links));
 	d->addrs = calloc(NETNS_MAX_ADDRS, sizeof(*d->addrs));
 	d->routes = calloc(NETNS_MAX_ROUTES, sizeof(*d->routes));
-	d->sc = calloc(ARRAY_SIZE(sysctls), sizeof(*d->sc));
 	netns_entry__init(&d->e);
-	ret = d->links && d->addrs && d->routes && d->sc ? 0 : -ENOMEM;
+	ret = d->links && d->addrs && d->routes ? 0 : -ENOMEM;
 	if (!ret)
 		ret = read_inside(d, &c);
 	if (!ret)
 		ret = walk(d, &c);
+	if (!ret) {
+		sp = calloc(d->e.n_sysctls + 1, sizeof(*sp));
+		ret = sp ? 0 : -ENOMEM;
+	}
 	for (size_t i = 0; !ret && i < NETNS_MAX_LINKS; i++)
 		lp[i] = &d->links[i];
 	for (size_t i = 0; !ret && i < NETNS_MAX_ADDRS; i++)
 		ap[i] = &d->addrs[i];
 	for (size_t i = 0; !ret && i < NETNS_MAX_ROUTES; i++)
 		rp[i] = &d->routes[i];
-	for (size_t i = 0; !ret && i < ARRAY_SIZE(sysctls); i++)
+	for (size_t i = 0; !ret && i < d->e.n_sysctls; i++)
 		sp[i] = &d->sc[i];
 	d->e.links = lp;
 	d->e.addrs = ap;
@@ -586,15 +571,25 @@ static int dump_ns(int dfd, pid_t pid)
 		ret = img_write_one(dfd, IMG_NETNS, 0, &d->e.base);
 	if (!ret)
 		pr_info("pid %d owns a network namespace: %zu links, %zu addresses, %zu routes, "
-			"%zu bytes of nftables rules\n", pid, d->e.n_links, d->e.n_addrs,
-			d->e.n_routes, d->nft ? strlen(d->nft) : 0);
+			"%zu sysctls not a new namespace's, %zu bytes of nftables rules\n", pid,
+			d->e.n_links, d->e.n_addrs, d->e.n_routes, d->e.n_sysctls,
+			d->nft ? strlen(d->nft) : 0);
 	free_caches(&c);
 	free(d->nft);
 	free(d->links);
 	free(d->addrs);
 	free(d->routes);
 	free(d->sc);
+	netns_sysctl_free(&d->sys);
 	return ret;
+}
+
+void netns_dump_prepare(pid_t root)
+{
+	struct stat own, its;
+
+	if (!ns_stat(root, &its) && !ns_stat(0, &own) && !same_ns(&its, &own))
+		netns_sysctl_prepare();
 }
 
 int netns_dump(int dfd, const struct pstree *t)
@@ -732,17 +727,14 @@ static int check_routes(const NetnsEntry *e)
 
 static int check_sysctls(const NetnsEntry *e)
 {
+	if (e->n_sysctls > 4096)
+		return bad("%zu sysctls", e->n_sysctls);
 	for (size_t i = 0; i < e->n_sysctls; i++) {
 		const NetnsSysctl *s = e->sysctls[i];
-		bool known = false;
 
-		for (size_t k = 0; k < ARRAY_SIZE(sysctls); k++)
-			known |= !strcmp(s->name, sysctls[k]);
-		if (!known)
-			return bad("sysctl %.64s is not one lmproc sets", s->name);
-		if (strlen(s->value) >= NETNS_MAX_VALUE || strspn(s->value, "0123456789 ") !=
-							       strlen(s->value))
-			return bad("sysctl %s has a value that is not numbers", s->name);
+		if (!netns_sysctl_ok(s->name, s->value))
+			return bad("sysctl %.64s (\"%.64s\") is not one lmproc sets", s->name,
+				   s->value);
 	}
 	return 0;
 }
@@ -1064,23 +1056,11 @@ static int add_route(struct nl_sock *sk, const NetnsEntry *e, const NetnsRoute *
 
 static int write_sysctls(const NetnsEntry *e)
 {
-	for (size_t i = 0; i < e->n_sysctls; i++) {
-		char path[96];
-		int fd;
-		ssize_t n;
+	int ret = 0;
 
-		snprintf(path, sizeof(path), "/proc/sys/net/%s", e->sysctls[i]->name);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		n = fd < 0 ? -1 : write(fd, e->sysctls[i]->value, strlen(e->sysctls[i]->value));
-		if (fd >= 0)
-			close(fd);
-		if (n < 0) {
-			pr_perror("Can't set %s to %s in the restored network namespace", path,
-				  e->sysctls[i]->value);
-			return -errno;
-		}
-	}
-	return 0;
+	for (size_t i = 0; i < e->n_sysctls && !ret; i++)
+		ret = netns_sysctl_write(e->sysctls[i]->name, e->sysctls[i]->value);
+	return ret;
 }
 
 /* lmproc's thread is inside the new namespace. */

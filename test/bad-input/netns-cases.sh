@@ -259,6 +259,42 @@ case_netns_nft() {
 	term_verdict
 }
 
+# case_netns_sysctls: sysctls of the target's namespace set away from a
+# new namespace's (the namespace's own, every link's, the loopback's and
+# the veth's) come back with it, each as it was.
+case_netns_sysctls() {
+	local LMPROC=$RD/lmproc-netns n=$$ before after
+	local names="net.core.somaxconn net.ipv4.tcp_keepalive_time net.unix.max_dgram_qlen
+		net.ipv4.conf.all.rp_filter net.ipv4.conf.eth0.arp_ignore net.ipv6.conf.eth0.hop_limit
+		net.ipv4.neigh.eth0.gc_stale_time net.ipv6.conf.lo.disable_ipv6 net.ipv4.tcp_fastopen"
+
+	ns_target || return 1
+	if ! nsenter -t "$TPID" -n sysctl -qw net.core.somaxconn=777 net.ipv4.tcp_keepalive_time=1234 \
+		net.unix.max_dgram_qlen=77 net.ipv4.conf.all.rp_filter=2 \
+		net.ipv4.conf.eth0.arp_ignore=1 net.ipv6.conf.eth0.hop_limit=33 \
+		net.ipv4.neigh.eth0.gc_stale_time=99 net.ipv6.conf.lo.disable_ipv6=1 \
+		net.ipv4.tcp_fastopen=3 2>"$RD/sysctl.err"; then
+		REASON="can't set the sysctls: $(head -c 200 "$RD/sysctl.err")"
+		return 1
+	fi
+	# shellcheck disable=SC2086 # one word per name
+	before=$(nsenter -t "$TPID" -n sysctl $names 2>&1)
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID" || return 1
+	must_lm restore "restore -d" restore -D "$RD/img" -d --veth-pair "eth0=veth$n@lmbr$n" ||
+		return 1
+	# shellcheck disable=SC2086
+	after=$(nsenter -t "$TPID" -n sysctl $names 2>&1)
+	if [ "$before" != "$after" ]; then
+		REASON="the sysctls differ: $(diff <(echo "$before") <(echo "$after") |
+			grep '^[<>]' | tr '\n' ' ' | head -c 300)"
+		return 1
+	fi
+	ns_answers || return 1
+	term_verdict
+}
+
 # ns_refused "CMD" WORD...: CMD (a shell command) run in the target's
 # namespace, the dump is refused with WORDs in its line and the target
 # runs on exactly.
@@ -317,6 +353,7 @@ run_netns_bad_input() {
 	CASE_KIND=state bad_case netns-veth netns_case case_netns_veth
 	bad_case netns-bridge netns_case case_netns_bridge
 	CASE_KIND=state bad_case netns-nft netns_case case_netns_nft
+	CASE_KIND=state bad_case netns-sysctls netns_case case_netns_sysctls
 	bad_case netns-iptables-legacy netns_case case_netns_iptables_legacy
 	bad_case netns-rule netns_case case_netns_rule
 	bad_case netns-route-table netns_case case_netns_route_table
