@@ -475,7 +475,8 @@ static int copy_seg(void *arg)
 /* An attachment makes its process the segment's shm_lpid: the copy is
  * made as LPID where that pid is free (a process that has exited), by
  * lmproc where the tree can't see lmproc and LPID is 0.  Else lmproc
- * becomes the last attacher: refused if the tree lives on. */
+ * becomes the last attacher: the image keeps LPID, read before, but a
+ * tree left running reads lmproc's pid from now on (said). */
 static int copy_seg_as(const struct sysv_dump *d, key_t key, uint32_t lpid, struct seg_copy *c)
 {
 	const char *why = "none it can see";
@@ -491,11 +492,10 @@ static int copy_seg_as(const struct sysv_dump *d, key_t key, uint32_t lpid, stru
 	} else if (lpid) {
 		why = "a process of the tree";
 	}
-	if (!d->leave_running)
-		return copy_seg(c);
-	pr_err("pid %d: SysV segment %d (key 0x%x) of its IPC namespace: its last attacher (shm_lpid %u) is %s: lmproc's copy would become it in the tree left running: not supported with --leave-running\n",
-	       c->root, c->id, key, lpid, why);
-	return -EOPNOTSUPP;
+	if (d->leave_running)
+		pr_warn("pid %d: SysV segment %d (key 0x%x) of its IPC namespace: its last attacher (shm_lpid %u) is %s: lmproc's copy becomes it in the tree left running (the images keep %u)\n",
+			c->root, c->id, key, lpid, why, lpid);
+	return copy_seg(c);
 }
 
 /* kernel.shm_rmid_forced of the namespace lmproc's thread is in: an
