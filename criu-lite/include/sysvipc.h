@@ -16,9 +16,10 @@ struct restore_tree;
  * own, every set, queue and unattached segment of that namespace (refused:
  * a segment that a process outside the tree attaches, a locked or hugetlb
  * one, an unattached one under shm_rmid_forced), with every pid field as
- * the tree reads it (refused: pid 1; with LEAVE_RUNNING, an unattached
- * segment that lmproc's copy would change).  The tree is frozen.  DFD -1
- * (a pre-dump): only the refusals. */
+ * the tree reads it (refused: pid 1; with LEAVE_RUNNING, the tree goes
+ * on: said if lmproc's copy of an unattached segment becomes its last
+ * attacher).  The tree is frozen.  DFD -1 (a pre-dump): only the
+ * refusals. */
 int dump_sysvipc(int dfd, const struct pstree *t, bool leave_running);
 
 /* lmproc's thread joins PID's IPC namespace if it is not the thread's

@@ -10,7 +10,9 @@
  * namespace's); lmproc's own objects are never looked at then.  Reads
  * only: IPC_STAT, GETALL, GETPID and msgrcv(MSG_COPY) change nothing in
  * the objects; an unattached segment is attached read-only to be copied,
- * which changes its times and last pid only. */
+ * which changes its times, and its last pid unless the copy can be made
+ * as that pid (copy_seg_as).  Every pid field is written as the tree's
+ * pid namespace reads it (tree_pids). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
