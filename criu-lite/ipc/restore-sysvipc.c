@@ -393,10 +393,31 @@ static int call_as(const struct restore_tree *t, const SysvipcEntry *e, uint32_t
 struct sem_fill {
 	const SysvSemEntry *s;
 	uint32_t pid;
+	/* SETALL made every semaphore the most frequent pid's. */
+	bool after_all;
 };
 
+/* SETALL records the caller as every semaphore's sempid. */
+static int set_all(void *arg)
+{
+	const SysvSemEntry *s = ((const struct sem_fill *)arg)->s;
+	cleanup_free unsigned short *vals = calloc(s->nsems, sizeof(*vals));
+	union semun v = { .array = vals };
+
+	if (!vals)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nsems; i++)
+		vals[i] = s->values[i];
+	if (semctl(s->perm->id, 0, SETALL, v) < 0) {
+		pr_perror("Can't set the values of SysV semaphore set %d", s->perm->id);
+		return -errno;
+	}
+	return 0;
+}
+
 /* SETVAL records the caller as the semaphore's sempid: every semaphore
- * of F->pid (none of 0 whose value is 0: nothing ever set it). */
+ * of F->pid (none of 0 whose value is 0, unless SETALL set it: nothing
+ * ever did). */
 static int set_values(void *arg)
 {
 	const struct sem_fill *f = arg;
@@ -405,7 +426,7 @@ static int set_values(void *arg)
 	for (size_t i = 0; i < s->nsems; i++) {
 		union semun v = { .val = s->values[i] };
 
-		if (sem_pid(s, i) != f->pid || (!f->pid && !s->values[i]))
+		if (sem_pid(s, i) != f->pid || (!f->pid && !s->values[i] && !f->after_all))
 			continue;
 		if (semctl(s->perm->id, i, SETVAL, v) < 0) {
 			pr_perror("Can't set semaphore %zu of SysV set %d to %u", i, s->perm->id,
@@ -423,10 +444,12 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The distinct pids of S's semaphores, sorted, in *OUT (*N of them). */
-static int distinct_pids(const SysvSemEntry *s, uint32_t **out, size_t *n)
+/* The distinct pids of S's semaphores, sorted, in *OUT (*N of them);
+ * *MOST: the one most semaphores have. */
+static int distinct_pids(const SysvSemEntry *s, uint32_t **out, size_t *n, uint32_t *most)
 {
 	uint32_t *p = calloc(s->nsems, sizeof(*p));
+	size_t run = 0, best = 0;
 
 	*out = p;
 	*n = 0;
@@ -435,13 +458,23 @@ static int distinct_pids(const SysvSemEntry *s, uint32_t **out, size_t *n)
 	for (size_t i = 0; i < s->nsems; i++)
 		p[i] = sem_pid(s, i);
 	qsort(p, s->nsems, sizeof(*p), cmp_u32);
+	for (size_t i = 0; i < s->nsems; i++) {
+		run = i && p[i - 1] == p[i] ? run + 1 : 1;
+		if (run > best) {
+			best = run;
+			*most = p[i];
+		}
+	}
 	for (size_t i = 0; i < s->nsems; i++)
 		if (!*n || p[*n - 1] != p[i])
 			p[(*n)++] = p[i];
 	return 0;
 }
 
-/* One call per distinct pid of the set, each setting its semaphores. */
+/* One call per distinct pid of the set: the most frequent one sets all
+ * (SETALL), the others theirs (SETVAL).  Not where a semaphore must keep
+ * sempid 0 and lmproc can't give it (in lmproc's pid namespace): SETVAL
+ * only then. */
 static int fill_sem(const struct restore_tree *t, const SysvipcEntry *e)
 {
 	const SysvSemEntry *s = e->sem;
@@ -449,12 +482,17 @@ static int fill_sem(const struct restore_tree *t, const SysvipcEntry *e)
 	struct semid_ds ds = {};
 	union semun arg = { .buf = &ds };
 	struct sem_fill f = { .s = s };
+	uint32_t most = 0;
 	size_t n;
-	int ret = distinct_pids(s, &pids, &n);
+	int ret = distinct_pids(s, &pids, &n, &most);
 
+	f.after_all = !ret && (t->pidns || pids[0]);
+	if (f.after_all)
+		ret = call_as(t, e, most, "set the values of", set_all, &f);
 	for (size_t k = 0; k < n && !ret; k++) {
 		f.pid = pids[k];
-		ret = call_as(t, e, f.pid, "set the values of", set_values, &f);
+		if (!f.after_all || f.pid != most)
+			ret = call_as(t, e, f.pid, "set the values of", set_values, &f);
 	}
 	if (ret)
 		return ret;
