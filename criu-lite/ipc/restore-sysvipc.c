@@ -386,7 +386,7 @@ static int call_as(const struct restore_tree *t, const SysvipcEntry *e, uint32_t
 	if (ret)
 		pr_err("Can't %s SysV %s %d (key 0x%x) as pid %u, whose pid it records: %s\n", what,
 		       kind_of(e), perm_of(e)->id, perm_of(e)->key, pid,
-		       ret == -EEXIST ? "that pid is in use" : strerror(-ret));
+		       ret == -EEXIST ? "that pid is in use (or the id was taken)" : strerror(-ret));
 	return ret;
 }
 
