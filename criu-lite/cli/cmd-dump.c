@@ -565,7 +565,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 	ctx->files = NULL;
 	ctx->shmem = NULL;
 	if (!ret)
-		ret = stage_done(ctx, ctx->pid, ST_TREE, dump_sysvipc(ctx->dfd, &ctx->tree, ctx->opts->leave_running));
+		ret = stage_done(ctx, ctx->pid, ST_TREE,
+				 dump_sysvipc(ctx->dfd, &ctx->tree, ctx->opts->leave_running));
 	if (!ret)
 		ret = stage_done(ctx, ctx->pid, ST_TREE, dump_cgroups(ctx->dfd, &ctx->tree));
 	if (!ret)

@@ -24,10 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -141,8 +141,8 @@ static int read_pids(void *arg)
 
 static void *map_shared(size_t len)
 {
-	void *m = mmap(NULL, len ?: 1, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
+	void *m = mmap(NULL, len ?: 1, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	return m == MAP_FAILED ? NULL : m;
 }
@@ -154,9 +154,10 @@ static void *map_shared(size_t len)
  * number there), a child made in it reads them. */
 static int tree_pids(const struct sysv_dump *d, char kind, int id, unsigned long n, uint32_t **out)
 {
-	struct sysv_pids r = { .kind = kind, .id = id, .n = n, .pid = map_shared(n * sizeof(uint32_t)) };
+	struct sysv_pids r = { .kind = kind, .id = id, .n = n };
 	int ret;
 
+	r.pid = map_shared(n * sizeof(uint32_t));
 	*out = r.pid;
 	if (!r.pid)
 		return -ENOMEM;
