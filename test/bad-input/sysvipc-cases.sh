@@ -191,11 +191,11 @@ case_sysvipc_unseen() {
 		REASON="sysvipc.img of sysv_pids names no lspid/lrpid: '$ls' '$lr'"
 		return 1
 	fi
-	"$BUILD/tools/imgmangle" xor "$RD/img/sysvipc.img" 1:2.141 "$ls" >"$RD/mangle.out" &&
-		"$BUILD/tools/imgmangle" reseal "$RD/img/sysvipc.img" || {
+	if ! "$BUILD/tools/imgmangle" xor "$RD/img/sysvipc.img" 1:2.141 "$ls" \
+		>"$RD/mangle.out" 2>&1 || ! "$BUILD/tools/imgmangle" reseal "$RD/img/sysvipc.img"; then
 		REASON="imgmangle: $(head -n 1 "$RD/mangle.out")"
 		return 1
-	}
+	fi
 	bad_lmproc restore -D "$RD/img" -d
 	refused $? "message queue" "msg_lspid" "--pidns" || return 1
 	no_process "$TPID" || return 1
