@@ -566,7 +566,8 @@ static int dump_frozen(struct dump_ctx *ctx)
 	ctx->files = NULL;
 	ctx->shmem = NULL;
 	if (!ret)
-		ret = stage_done(ctx, ctx->pid, ST_TREE, dump_sysvipc(ctx->dfd, &ctx->tree));
+		ret = stage_done(ctx, ctx->pid, ST_TREE,
+				 dump_sysvipc(ctx->dfd, &ctx->tree, ctx->opts->leave_running));
 	if (!ret)
 		ret = stage_done(ctx, ctx->pid, ST_TREE, dump_cgroups(ctx->dfd, &ctx->tree));
 	if (!ret)
@@ -832,7 +833,7 @@ static int run_pre_dump(struct dump_ctx *ctx)
 		if (!ctx->tree.items[i].zombie)
 			ret = interrupt_check() ?: pre_dump_one_frozen(ctx, &ctx->procs[i]);
 	if (!ret)
-		ret = dump_sysvipc(-1, &ctx->tree);
+		ret = dump_sysvipc(-1, &ctx->tree, true);
 	if (!ret)
 		ret = dump_cgroups(-1, &ctx->tree);
 	charge(ctx, ST_TREE);

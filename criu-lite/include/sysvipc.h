@@ -8,15 +8,19 @@
 struct pstree;
 struct restore_tree;
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /* Writes every semaphore set and message queue of lmproc's IPC namespace
  * that a process of T used last; for a tree in an IPC namespace of its
  * own, every set, queue and unattached segment of that namespace (refused:
  * a segment that a process outside the tree attaches, a locked or hugetlb
- * one, an unattached one under shm_rmid_forced).  The tree is frozen.
- * DFD -1 (a pre-dump): only the refusals. */
-int dump_sysvipc(int dfd, const struct pstree *t);
+ * one, an unattached one under shm_rmid_forced), with every pid field as
+ * the tree reads it (refused: pid 1; with LEAVE_RUNNING, the tree goes
+ * on: said if lmproc's copy of an unattached segment becomes its last
+ * attacher).  The tree is frozen.  DFD -1 (a pre-dump): only the
+ * refusals. */
+int dump_sysvipc(int dfd, const struct pstree *t, bool leave_running);
 
 /* lmproc's thread joins PID's IPC namespace if it is not the thread's
  * own: *BACK is then the namespace to return to, else -1. */
@@ -29,8 +33,12 @@ int ipcns_return(int *back);
  * into T; makes nothing. */
 int restore_read_sysvipc(int dfd, struct restore_tree *t);
 /* restore_read_sysvipc(), then makes every object again, or finds it
- * still there. */
+ * still there (under --pidns: restore_sysvipc_pidns() does). */
 int restore_sysvipc(int dfd, struct restore_tree *t);
+/* Under --pidns, once the namespace's init is forked and before the
+ * root: makes the objects, setting their pid fields as pids of that
+ * namespace. */
+int restore_sysvipc_pidns(struct restore_tree *t);
 /* After a failed restore: removes the objects restore_sysvipc() made. */
 void restore_undo_sysvipc(struct restore_tree *t);
 void restore_free_sysvipc(struct restore_tree *t);

@@ -10,7 +10,9 @@
  * namespace's); lmproc's own objects are never looked at then.  Reads
  * only: IPC_STAT, GETALL, GETPID and msgrcv(MSG_COPY) change nothing in
  * the objects; an unattached segment is attached read-only to be copied,
- * which changes its times and last pid only. */
+ * which changes its times, and its last pid unless the copy can be made
+ * as that pid (copy_seg_as).  Every pid field is written as the tree's
+ * pid namespace reads it (tree_pids). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
@@ -34,6 +37,7 @@
 #include "interrupt.h"
 #include "image.h"
 #include "log.h"
+#include "pid-lend.h"
 #include "pstree.h"
 #include "sysvipc.h"
 
@@ -49,6 +53,34 @@ struct sysv_dump {
 	const struct pstree *t;
 	/* The tree's own IPC namespace: every object is the tree's. */
 	bool own_ns;
+	/* The tree lives on after the dump (dump -R). */
+	bool leave_running;
+	/* The tree's pid namespace when it is not lmproc's, else -1. */
+	int pidns;
+};
+
+/* The pid fields of object ID (its KIND: 's', 'q' or 'm'), N of them:
+ * every semaphore's sempid; a queue's msg_lspid and msg_lrpid; a
+ * segment's shm_cpid and shm_lpid.  PID: a shared mapping, written by
+ * the child that reads them in the tree's pid namespace. */
+struct sysv_pids {
+	char kind;
+	int id;
+	unsigned long n;
+	uint32_t *pid;
+};
+
+/* A copy of an unattached segment's bytes, in a shared mapping. */
+struct seg_out {
+	size_t len;
+	unsigned char data[];
+};
+
+struct seg_copy {
+	pid_t root;
+	int id;
+	size_t size;
+	struct seg_out *out;
 };
 
 union semun {
@@ -68,6 +100,87 @@ static bool in_tree(const struct pstree *t, pid_t pid)
 		if (t->items[i].pid == pid)
 			return true;
 	return false;
+}
+
+/* The tree's own pid for V (its pid namespace's). */
+static bool in_tree_v(const struct pstree *t, uint32_t v)
+{
+	for (size_t i = 0; v && i < t->nr; i++)
+		if ((uint32_t)pstree_vpid(t->items[i].pid) == v)
+			return true;
+	return false;
+}
+
+static int read_pids(void *arg)
+{
+	struct sysv_pids *r = arg;
+	struct msqid_ds mds;
+	struct shmid_ds sds;
+	int pid;
+
+	for (unsigned long i = 0; r->kind == 's' && i < r->n; i++) {
+		pid = semctl(r->id, i, GETPID);
+		if (pid < 0)
+			return -errno;
+		r->pid[i] = pid;
+	}
+	if (r->kind == 'q') {
+		if (msgctl(r->id, IPC_STAT, &mds) < 0)
+			return -errno;
+		r->pid[0] = mds.msg_lspid;
+		r->pid[1] = mds.msg_lrpid;
+	}
+	if (r->kind == 'm') {
+		if (shmctl(r->id, IPC_STAT, &sds) < 0)
+			return -errno;
+		r->pid[0] = sds.shm_cpid;
+		r->pid[1] = sds.shm_lpid;
+	}
+	return 0;
+}
+
+static void *map_shared(size_t len)
+{
+	void *m = mmap(NULL, len ?: 1, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return m == MAP_FAILED ? NULL : m;
+}
+
+/* The N pid fields of object ID as the tree reads them (see struct
+ * sysv_pids), in *OUT (munmap N * 4 bytes).  The kernel gives each in
+ * its reader's pid namespace: in lmproc's the tree reads what lmproc
+ * does; in one of its own (even a process that has exited keeps its
+ * number there), a child made in it reads them. */
+static int tree_pids(const struct sysv_dump *d, char kind, int id, unsigned long n, uint32_t **out)
+{
+	struct sysv_pids r = { .kind = kind, .id = id, .n = n };
+	int ret;
+
+	r.pid = map_shared(n * sizeof(uint32_t));
+	*out = r.pid;
+	if (!r.pid)
+		return -ENOMEM;
+	ret = d->pidns < 0 ? read_pids(&r) : pid_lend_call(0, d->pidns, 0, read_pids, &r);
+	if (ret) {
+		pr_err("Can't read the last pids of SysV object %d in the tree's pid namespace: %s\n", id,
+		       strerror(-ret));
+		munmap(r.pid, n * sizeof(uint32_t) ?: 1);
+		*out = NULL;
+	}
+	return ret;
+}
+
+/* Pid 1 of the tree's pid namespace is its init, never of the tree:
+ * restore can't lend it. */
+static int check_pid(const struct sysv_dump *d, const char *what, int id, key_t key,
+		     const char *field, uint32_t pid)
+{
+	if (pid != 1 || in_tree_v(d->t, 1))
+		return 0;
+	pr_err("pid %d: SysV %s %d (key 0x%x): %s is pid 1, the init of its pid namespace, which restore can't be: not supported\n",
+	       d->t->items[0].pid, what, id, key, field);
+	return -EOPNOTSUPP;
 }
 
 static void fill_perm(SysvIpcPerm *p, const struct ipc_perm *ip, int id)
@@ -118,8 +231,10 @@ static int dump_sem(struct sysv_dump *d, int id)
 	SysvIpcPerm p = SYSV_IPC_PERM__INIT;
 	cleanup_free unsigned short *vals = NULL;
 	cleanup_free uint32_t *vals32 = NULL;
+	uint32_t *pids = NULL;
 	struct semid_ds ds;
 	union semun arg = { .buf = &ds };
+	char field[48];
 	int ret;
 
 	if (semctl(id, 0, IPC_STAT, arg) < 0) {
@@ -149,10 +264,21 @@ static int dump_sem(struct sysv_dump *d, int id)
 	s.nsems = ds.sem_nsems;
 	s.n_values = ds.sem_nsems;
 	s.values = vals32;
+	ret = tree_pids(d, 's', id, ds.sem_nsems, &pids);
+	for (unsigned long i = 0; !ret && i < ds.sem_nsems; i++) {
+		snprintf(field, sizeof(field), "semaphore %lu's sempid", i);
+		ret = check_pid(d, "semaphore set", id, ds.sem_perm.__key, field, pids[i]);
+	}
+	s.n_sempids = ds.sem_nsems;
+	s.sempids = pids;
 	e.sem = &s;
 	pr_debug("SysV semaphore set %d (key 0x%x, %lu semaphores) belongs to the tree\n", id,
 		 ds.sem_perm.__key, (unsigned long)ds.sem_nsems);
-	return img_write_msg(d->img, &e.base);
+	if (!ret)
+		ret = img_write_msg(d->img, &e.base);
+	if (pids)
+		munmap(pids, ds.sem_nsems * sizeof(*pids) ?: 1);
+	return ret;
 }
 
 static void free_msgs(SysvMsg **m, size_t n)
@@ -217,6 +343,7 @@ static int dump_msg(struct sysv_dump *d, int id)
 	cleanup_free struct msg_buf *buf = NULL;
 	struct msqid_ds ds;
 	SysvMsg **msgs;
+	uint32_t *pids = NULL;
 	int ret = 0;
 
 	if (msgctl(id, IPC_STAT, &ds) < 0) {
@@ -237,6 +364,11 @@ static int dump_msg(struct sysv_dump *d, int id)
 	for (size_t i = 0; i < ds.msg_qnum && !ret; i++)
 		ret = copy_msg(owner_pid(d, last_user(t, &ds)), id, i, buf, ds.__msg_cbytes,
 			       &msgs[i]);
+	if (!ret && d->img)
+		ret = tree_pids(d, 'q', id, 2, &pids);
+	if (!ret && pids)
+		ret = check_pid(d, "message queue", id, ds.msg_perm.__key, "msg_lspid", pids[0]) ?:
+		      check_pid(d, "message queue", id, ds.msg_perm.__key, "msg_lrpid", pids[1]);
 	if (!ret) {
 		fill_perm(&p, &ds.msg_perm, id);
 		q.perm = &p;
@@ -244,12 +376,17 @@ static int dump_msg(struct sysv_dump *d, int id)
 		q.n_msgs = ds.msg_qnum;
 		q.msgs = msgs;
 		q.owner = owner_vpid(d, last_user(t, &ds));
+		q.has_lspid = q.has_lrpid = true;
+		q.lspid = pids ? pids[0] : 0;
+		q.lrpid = pids ? pids[1] : 0;
 		e.msg = &q;
 		pr_debug("SysV message queue %d (key 0x%x, %lu messages) belongs to the tree\n",
 			 id, ds.msg_perm.__key, (unsigned long)ds.msg_qnum);
 		ret = d->img ? img_write_msg(d->img, &e.base) : 0;
 	}
 	free_msgs(msgs, ds.msg_qnum);
+	if (pids)
+		munmap(pids, 2 * sizeof(*pids));
 	return ret;
 }
 
@@ -311,31 +448,57 @@ static int check_huge(pid_t root, int id, const void *m)
 	return -EOPNOTSUPP;
 }
 
-/* The bytes of unattached segment ID up to its last non-zero one, read
- * through a read-only attachment of lmproc's. */
-static int copy_seg(pid_t root, int id, size_t size, SysvShmSeg *g)
+/* The bytes of unattached segment C->id up to its last non-zero one,
+ * read through a read-only attachment into C->out (made by the caller,
+ * maybe in a child with a lent pid). */
+static int copy_seg(void *arg)
 {
-	const unsigned char *m = shmat(id, NULL, SHM_RDONLY);
-	size_t len = size;
+	struct seg_copy *c = arg;
+	const unsigned char *m = shmat(c->id, NULL, SHM_RDONLY);
+	size_t len = c->size;
 	int ret;
 
 	if (m == (void *)-1) {
-		pr_perror("Can't attach SysV segment %d to copy it", id);
+		pr_perror("Can't attach SysV segment %d to copy it", c->id);
 		return -errno;
 	}
-	ret = check_huge(root, id, m);
+	ret = check_huge(c->root, c->id, m);
 	if (ret) {
 		shmdt(m);
 		return ret;
 	}
 	while (len && !m[len - 1])
 		len--;
-	g->data.len = len;
-	g->data.data = malloc(len ?: 1);
-	if (g->data.data)
-		memcpy(g->data.data, m, len);
+	c->out->len = len;
+	memcpy(c->out->data, m, len);
 	shmdt(m);
-	return g->data.data ? 0 : -ENOMEM;
+	return 0;
+}
+
+/* An attachment makes its process the segment's shm_lpid: the copy is
+ * made as LPID where that pid is free (a process that has exited), by
+ * lmproc where the tree can't see lmproc and LPID is 0.  Else lmproc
+ * becomes the last attacher: the image keeps LPID, read before, but a
+ * tree left running reads lmproc's pid from now on (said). */
+static int copy_seg_as(const struct sysv_dump *d, key_t key, uint32_t lpid, struct seg_copy *c)
+{
+	const char *why = "none it can see";
+	int ret;
+
+	if (lpid > 1 && !in_tree_v(d->t, lpid)) {
+		ret = pid_lend_call(lpid, d->pidns, 0, copy_seg, c);
+		if (ret != -EEXIST)
+			return ret;
+		why = "another process now";
+	} else if (!lpid && d->pidns >= 0) {
+		return copy_seg(c);
+	} else if (lpid) {
+		why = "a process of the tree";
+	}
+	if (d->leave_running)
+		pr_warn("pid %d: SysV segment %d (key 0x%x) of its IPC namespace: its last attacher (shm_lpid %u) is %s: lmproc's copy becomes it in the tree left running (the images keep %u)\n",
+			c->root, c->id, key, lpid, why, lpid);
+	return copy_seg(c);
 }
 
 /* kernel.shm_rmid_forced of the namespace lmproc's thread is in: an
@@ -362,6 +525,8 @@ static int dump_shm(struct sysv_dump *d, int id)
 	SysvShmSeg g = SYSV_SHM_SEG__INIT;
 	SysvIpcPerm p = SYSV_IPC_PERM__INIT;
 	pid_t root = d->t->items[0].pid;
+	struct seg_copy c = { .root = root, .id = id };
+	uint32_t *pids = NULL;
 	struct shmid_ds ds;
 	int ret;
 
@@ -371,6 +536,7 @@ static int dump_shm(struct sysv_dump *d, int id)
 		pr_perror("Can't read SysV segment %d", id);
 		return -errno;
 	}
+	c.size = ds.shm_segsz;
 	if (ds.shm_nattch) {
 		ret = tree_attachments(d->t, id);
 		if (ret < 0 || (unsigned long)ret == ds.shm_nattch)
@@ -391,17 +557,34 @@ static int dump_shm(struct sysv_dump *d, int id)
 	}
 	if (!d->img)
 		return 0;
-	ret = copy_seg(root, id, ds.shm_segsz, &g);
+	/* Before the copy, which attaches it. */
+	ret = tree_pids(d, 'm', id, 2, &pids);
+	if (!ret)
+		ret = check_pid(d, "segment", id, ds.shm_perm.__key, "shm_cpid", pids[0]) ?:
+		      check_pid(d, "segment", id, ds.shm_perm.__key, "shm_lpid", pids[1]);
+	c.out = ret ? NULL : map_shared(sizeof(*c.out) + ds.shm_segsz);
+	if (!ret && !c.out)
+		ret = -ENOMEM;
+	if (!ret)
+		ret = copy_seg_as(d, ds.shm_perm.__key, pids[1], &c);
 	if (!ret) {
 		fill_perm(&p, &ds.shm_perm, id);
 		g.perm = &p;
 		g.size = ds.shm_segsz;
+		g.data.len = c.out->len;
+		g.data.data = c.out->data;
+		g.has_cpid = g.has_lpid = true;
+		g.cpid = pids[0];
+		g.lpid = pids[1];
 		e.shm = &g;
 		pr_debug("SysV segment %d (key 0x%x, %zu bytes, %zu of them written) unattached\n",
 			 id, ds.shm_perm.__key, ds.shm_segsz, g.data.len);
 		ret = img_write_msg(d->img, &e.base);
 	}
-	free(g.data.data);
+	if (c.out)
+		munmap(c.out, sizeof(*c.out) + ds.shm_segsz);
+	if (pids)
+		munmap(pids, 2 * sizeof(*pids));
 	return ret;
 }
 
@@ -480,9 +663,9 @@ static int dump_all(struct sysv_dump *d)
 	return ret;
 }
 
-int dump_sysvipc(int dfd, const struct pstree *t)
+int dump_sysvipc(int dfd, const struct pstree *t, bool leave_running)
 {
-	struct sysv_dump d = { .t = t };
+	struct sysv_dump d = { .t = t, .leave_running = leave_running, .pidns = -1 };
 	int back, ret;
 
 	/* Every process of the tree shares the root's (task/namespaces.c). */
@@ -498,8 +681,18 @@ int dump_sysvipc(int dfd, const struct pstree *t)
 			ret = for_each_listed(PROC_SHM, &d, dump_shm);
 		return ipcns_return(&back) ?: ret;
 	}
+	if (pstree_own_pidns()) {
+		d.pidns = pstree_open_pidns();
+		if (d.pidns < 0) {
+			pr_err("Can't open the pid namespace of pid %d: %s\n", t->items[0].pid,
+			       strerror(-d.pidns));
+			return ipcns_return(&back) ?: d.pidns;
+		}
+	}
 	d.img = img_open_write(dfd, IMG_SYSVIPC, 0);
 	ret = d.img ? dump_all(&d) : -EIO;
+	if (d.pidns >= 0)
+		close(d.pidns);
 	if (d.img && img_close(d.img) && !ret)
 		ret = -EIO;
 	return ipcns_return(&back) ?: ret;

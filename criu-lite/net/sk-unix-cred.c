@@ -27,10 +27,10 @@
 
 #include "common.h"
 #include "log.h"
+#include "pid-lend.h"
 #include "pstree.h"
 #include "restore.h"
 #include "sk-unix.h"
-#include "uapi-compat.h"
 
 /* The kernel's NGROUPS_MAX. */
 #define PEER_GROUPS_MAX 65536
@@ -328,26 +328,8 @@ int unix_cred_leave(struct unix_cred_save *s)
 int unix_cred_call_as(const UnixSkEntry *u, pid_t self, int (*call)(void *), void *arg)
 {
 	pid_t pid = u->has_peer_pid ? (pid_t)u->peer_pid : self;
-	struct lm_clone_args ca = {
-		.flags = CLONE_FILES,
-		.set_tid = (uint64_t)(uintptr_t)&pid,
-		.set_tid_size = 1,
-	};
-	pid_t child;
-	int st;
 
 	if (pid == self)
 		return call(arg);
-	/* No exit signal: the task's pending signals stay as restored. */
-	child = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (child == 0)
-		_exit(-call(arg));
-	if (child < 0)
-		return -errno;
-	while (waitpid(child, &st, __WALL) < 0)
-		if (errno != EINTR)
-			return -errno;
-	if (!WIFEXITED(st))
-		return -ECHILD;
-	return -WEXITSTATUS(st);
+	return pid_lend_call(pid, -1, CLONE_FILES, call, arg);
 }

@@ -31,6 +31,7 @@
 #include "proc.h"
 #include "restore.h"
 #include "restorer-blob.h"
+#include "sysvipc.h"
 #include "task-attrs.h"
 #include "tty.h"
 #include "uapi-compat.h"
@@ -601,6 +602,9 @@ int restore_fork_tree(struct restore_tree *t)
 	 * forkable, it gets the root from the one fork that copies it. */
 	if (t->pidns) {
 		ret = restore_pidns_fork_init(t);
+		/* The pids its SysV objects record are that namespace's. */
+		if (!ret)
+			ret = restore_sysvipc_pidns(t);
 		if (ret)
 			return ret;
 		restore_fault_killed_at_fork();

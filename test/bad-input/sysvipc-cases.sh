@@ -160,6 +160,74 @@ run_sysvipc_ipcns_image_cases() {
 		"$snap" "$out"
 }
 
+# sysvipc_pid IMGDIR FIELD: FIELD ("lspid", "lrpid") of the first queue in
+# sysvipc.img (sysv_pids': B's and A's pids).
+sysvipc_pid() {
+	"$LMPROC" show "$1" | awk -v f="\"$2\":" '
+		/"sysvipc.img"/ { on = 1 }
+		on && $1 == f { gsub(/[^0-9]/, "", $2); print $2; exit }'
+}
+
+# pidns_queue_pids HOST ID: "lspid lrpid" of queue ID as the tree of root
+# HOST reads them (/proc/sysvipc gives the pids of its reader's pid
+# namespace).
+pidns_queue_pids() {
+	nsenter -t "$1" -i -p cat /proc/sysvipc/msg |
+		awk -v id="$2" '$2 == id { print $6, $7 }'
+}
+
+# case_sysvipc_unseen: sysv_pids' first queue, as if a process its pid
+# namespace does not see had sent last (msg_lspid 0 in sysvipc.img: the
+# same varint, non-canonical): a restore into lmproc's pid namespace is
+# refused, naming the queue, the field and --pidns; restore --pidns makes
+# it so (lmproc sends), and the tree reads lspid 0 and its lrpid.
+case_sysvipc_unseen() {
+	local ls lr host got
+
+	shmem_dumped_target sysv_pids || return 1
+	ls=$(sysvipc_pid "$RD/img" lspid)
+	lr=$(sysvipc_pid "$RD/img" lrpid)
+	if [ -z "$ls" ] || [ -z "$lr" ]; then
+		REASON="sysvipc.img of sysv_pids names no lspid/lrpid: '$ls' '$lr'"
+		return 1
+	fi
+	if ! "$BUILD/tools/imgmangle" xor "$RD/img/sysvipc.img" 1:2.141 "$ls" \
+		>"$RD/mangle.out" 2>&1 || ! "$BUILD/tools/imgmangle" reseal "$RD/img/sysvipc.img"; then
+		REASON="imgmangle: $(head -n 1 "$RD/mangle.out")"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "message queue" "msg_lspid" "--pidns" || return 1
+	no_process "$TPID" || return 1
+	must_lm restore "restore --pidns" restore -D "$RD/img" --pidns -d || return 1
+	host=$(sed -n 's/.*its root pid [0-9]* is pid \([0-9]*\) here.*/\1/p' "$RD/restore.log")
+	PIDNS_INIT=$(ps -o ppid= -p "$host" | tr -d ' ')
+	got=$(pidns_queue_pids "$host" 0)
+	[ -n "$PIDNS_INIT" ] && kill -KILL "$PIDNS_INIT" 2>/dev/null
+	kill_leftovers
+	if [ "$got" != "0 $lr" ]; then
+		REASON="restore --pidns: the tree reads lspid and lrpid '$got', not '0 $lr'"
+		return 1
+	fi
+}
+
+# A dump of sysv_pids whose first queue's msg_lrpid is 1, the init of
+# the namespace the tree is restored into: refused as damage.
+run_sysvipc_pids_image_cases() {
+	local pristine pid snap out lr
+
+	bad_case make-sysvipc-pids-images shmem_dumped_target sysv_pids || return
+	pristine=$RD/img
+	pid=$TPID
+	snap=$TSNAP
+	out=$TOUT
+	lr=$(sysvipc_pid "$pristine" lrpid)
+	IMG_WHY="msg_lrpid is pid 1" bad_case sysvipc-lrpid-1 case_image "$pristine" "$pid" \
+		sysvipc.img xor 1:2.142 $((lr ^ 1))
+	bad_case sysvipc-pids-pristine-images-restore pristine_restore "$pristine" "$pid" \
+		"$snap" "$out"
+}
+
 run_sysvipc_bad_input() {
 	CASE_KIND=state bad_case sysvipc-sem-removed case_sysvipc_removed sysv_sem
 	CASE_KIND=state bad_case sysvipc-msg-removed case_sysvipc_removed sysv_msg
@@ -168,6 +236,11 @@ run_sysvipc_bad_input() {
 	bad_case fault-sysvipc-ipcns-in-restorer case_sysvipc_own_ns_fault restore-in-restorer
 	bad_case fault-sysvipc-restore-before-fork case_sysvipc_restore_fault restore-before-fork
 	bad_case fault-sysvipc-restore-in-restorer case_sysvipc_restore_fault restore-in-restorer
+	CASE_KIND=state bad_case sysvipc-pids-pidns case_pidns "$BUILD/static/sysv_pids"
+	CASE_KIND=state bad_case sysvipc-pids-pidns-again case_pidns_again \
+		"$BUILD/static/sysv_pids"
+	bad_case sysvipc-lspid-unseen case_sysvipc_unseen
 	run_sysvipc_image_cases
 	run_sysvipc_ipcns_image_cases
+	run_sysvipc_pids_image_cases
 }
