@@ -8,6 +8,7 @@
  * 0-2 are the task's own by then. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,8 @@ static int open_mapped_ghost(struct restore_ctx *ctx, size_t i, int base)
 static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 {
 	const MappedFileEntry *f = ctx->plan.mm->files[i];
-	struct stat st;
-	int fd;
+	char who[PATH_MAX + 64];
+	int fd, ret;
 
 	if (f->ghost)
 		return open_mapped_ghost(ctx, i, base);
@@ -80,12 +81,13 @@ static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 		pr_perror("pid %d: can't open its mapped file %s", ctx->plan.pid, f->path);
 		return -errno;
 	}
-	if (fstat(fd, &st) || st.st_dev != f->dev || st.st_ino != f->ino) {
-		pr_err("pid %d: its mapped file %s was replaced while restoring (inode %llu, "
-		       "dumped %llu)\n", ctx->plan.pid, f->path, (unsigned long long)st.st_ino,
-		       (unsigned long long)f->ino);
+	/* Checked again on what was opened: the path may have been replaced
+	 * since the checks (another inode is accepted as they accepted it). */
+	snprintf(who, sizeof(who), "pid %d maps %s", ctx->plan.pid, f->path);
+	ret = restore_check_mapped_fd(f, fd, ctx->tree->file_valid, who);
+	if (ret) {
 		close(fd);
-		return -ESTALE;
+		return ret;
 	}
 	fd = move_above(fd, base);
 	if (fd < 0) {

@@ -18,6 +18,7 @@
 #include <sys/utsname.h>
 
 #include "common.h"
+#include "file-valid.h"
 #include "fs-ghost.h"
 #include "kerndat.h"
 #include "log.h"
@@ -275,36 +276,62 @@ static struct words mapper_words(const struct restore_plan *p, size_t i, const c
 	return w;
 }
 
-/* Says which of inode, size and mtime changed, dumped and now. */
-static int mapped_file_changed(const MappedFileEntry *f, const char *who, const struct stat *st)
+/* Which of inode, size and mtime changed, dumped and now, as "; ..."
+ * words in WHAT; none: it is the dumped file as it was. */
+static size_t mapped_file_diff(const MappedFileEntry *f, const struct stat *st, char *what,
+			       size_t len)
 {
 	int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	char what[512] = "";
 	size_t n = 0;
 
-	if (!S_ISREG(st->st_mode))
-		n += snprintf(what + n, sizeof(what) - n, "; it is now %s",
-			      file_kind_words(st->st_mode, NULL).s);
+	what[0] = '\0';
 	if (st->st_dev != f->dev || st->st_ino != f->ino)
-		n += snprintf(what + n, sizeof(what) - n,
+		n += snprintf(what + n, len - n,
 			      "; inode %llu on device %u:%u, now inode %llu on %u:%u (another file)",
 			      (unsigned long long)f->ino, major(f->dev), minor(f->dev),
 			      (unsigned long long)st->st_ino, major(st->st_dev), minor(st->st_dev));
-	if ((uint64_t)st->st_size != f->size && n < sizeof(what))
-		n += snprintf(what + n, sizeof(what) - n, "; size %llu, now %lld",
+	if ((uint64_t)st->st_size != f->size && n < len)
+		n += snprintf(what + n, len - n, "; size %llu, now %lld",
 			      (unsigned long long)f->size, (long long)st->st_size);
-	if (mtime != f->mtime_ns && n < sizeof(what))
-		n += snprintf(what + n, sizeof(what) - n, "; mtime %s, now %s",
+	if (mtime != f->mtime_ns && n < len)
+		n += snprintf(what + n, len - n, "; mtime %s, now %s",
 			      mtime_words(f->mtime_ns).s, mtime_words(mtime).s);
-	if (!n)
+	return n;
+}
+
+static int not_regular(const struct stat *st, const char *who)
+{
+	if (S_ISREG(st->st_mode))
 		return 0;
-	pr_err("%s: the file changed since the dump%s\n", who, what);
+	pr_err("%s: the file changed since the dump; it is now %s\n", who,
+	       file_kind_words(st->st_mode, NULL).s);
 	return -ESTALE;
 }
 
-int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, const char *who)
+int restore_check_mapped_fd(const MappedFileEntry *f, int fd, enum file_valid_mode m,
+			    const char *who)
 {
+	char what[512];
 	struct stat st;
+
+	if (fstat(fd, &st)) {
+		pr_perror("%s: can't stat the file", who);
+		return -errno;
+	}
+	if (not_regular(&st, who))
+		return -ESTALE;
+	/* The same inode, size and mtime: as dumped, at no cost. */
+	if (!mapped_file_diff(f, &st, what, sizeof(what)))
+		return 0;
+	return file_valid_check(f, fd, &st, m, who, what);
+}
+
+int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, enum file_valid_mode m,
+			      const char *who)
+{
+	char what[512];
+	struct stat st;
+	int fd, ret;
 
 	if (f->ghost)
 		return mem_ghost_check(pid, f);
@@ -312,13 +339,24 @@ int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, const char *w
 		pr_perror("%s: can't find the file", who);
 		return -errno;
 	}
-	return mapped_file_changed(f, who, &st);
+	if (not_regular(&st, who))
+		return -ESTALE;
+	if (!mapped_file_diff(f, &st, what, sizeof(what)))
+		return 0;
+	fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		pr_perror("%s: can't open the file to compare it with the dumped one", who);
+		return -errno;
+	}
+	ret = restore_check_mapped_fd(f, fd, m, who);
+	close(fd);
+	return ret;
 }
 
 static int check_mapped_files(const struct restore_plan *p)
 {
 	for (size_t i = 0; i < p->mm->n_files; i++) {
-		int ret = restore_check_mapped_file(p->pid, p->mm->files[i],
+		int ret = restore_check_mapped_file(p->pid, p->mm->files[i], p->tree->file_valid,
 						    mapper_words(p, i, p->mm->files[i]->path).s);
 
 		if (ret)

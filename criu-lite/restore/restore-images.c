@@ -578,6 +578,8 @@ static int check_mapped_files(const char *img, const MmEntry *mm)
 		if (f->open_flags != O_RDONLY && f->open_flags != O_RDWR)
 			return bad(img, "mapped file %s has open flags %s", f->path,
 				   open_flags_words(f->open_flags).s);
+		if (file_valid_fields_bad(f))
+			return bad(img, "mapped file %s has %s", f->path, file_valid_fields_bad(f));
 	}
 	if (mm->exe_file >= mm->n_files)
 		return bad(img, "exe_file %u of %zu files", mm->exe_file, mm->n_files);

@@ -226,3 +226,44 @@ bool proc_tree_maps(pid_t pid, const char *needle, int depth)
 		closedir(dir);
 	return found;
 }
+
+static int add_pid(pid_t **pids, size_t *nr, size_t max, pid_t pid)
+{
+	pid_t *n;
+
+	if (*nr >= max)
+		return -E2BIG;
+	n = realloc(*pids, (*nr + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	*pids = n;
+	n[(*nr)++] = pid;
+	return 0;
+}
+
+int proc_tree_pids(pid_t pid, size_t max, pid_t **pids, size_t *nr)
+{
+	char path[64], file[320];
+	struct dirent *de;
+	DIR *dir;
+	int ret = add_pid(pids, nr, max, pid);
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	while (!ret && dir && (de = readdir(dir))) {
+		FILE *f;
+		int child;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "/proc/%d/task/%s/children", pid, de->d_name);
+		f = fopen(file, "re");
+		while (!ret && f && fscanf(f, "%d", &child) == 1)
+			ret = proc_tree_pids(child, max, pids, nr);
+		if (f)
+			fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return ret;
+}
