@@ -4,7 +4,8 @@
 # is replaced before the restore by another inode at the same path (as on
 # another host, or NFS with another st_dev): an identical copy is accepted
 # by its content hash, a copy with one byte changed (same size, same mtime)
-# is refused naming the path, and CRIU's weaker filesize rule accepts it.
+# is refused naming the path, and CRIU's weaker filesize rule accepts it;
+# migrate to a serve that sees such a copy at the path: the same.
 
 # mapped_copy_dumped: mmap_private dumped (and killed) into RD/img; MAPF
 # is the file it maps, ORIG a copy of it as dumped.
@@ -81,7 +82,69 @@ case_mapped_copy_byte() {
 	kill_ours "$TPID"
 }
 
+# serve_with_copy [OFFSET]: serve in a mount namespace of its own where
+# the target's data directory DD is a tmpfs holding a copy of MAPF (OFFSET:
+# that byte changed), of its size and mtime: another st_dev and inode, as
+# on another host.
+serve_with_copy() {
+	MAPF=$DD/mmap_private.dat
+	cp -p "$MAPF" "$RD/copy.dat" || return 1
+	if [ -n "${1:-}" ]; then
+		printf 'X' | dd of="$RD/copy.dat" bs=1 seek="$1" conv=notrunc status=none || return 1
+		touch -r "$MAPF" "$RD/copy.dat" || return 1
+	fi
+	mkdir -p "$RD/srv"
+	: >"$RD/serve.err"
+	spawn serve "$RD/serve.out" "$RD/serve.err" unshare -m --propagation private \
+		sh -c 'mount -t tmpfs lmproc-copy "$1" && cp -p "$2" "$3" && shift 3 && exec "$@"' \
+		sh "$DD" "$RD/copy.dat" "$MAPF" \
+		"$LMPROC_REAL" serve -D "$RD/srv" --listen 127.0.0.1:0 --tls-psk-file "$RD/psk" \
+		|| return 1
+	SPID=$SPAWNED
+	if ! wait_until 5000 serve_port; then
+		REASON="serve did not say where it listens: $(head -c 200 "$RD/serve.err")"
+		return 1
+	fi
+}
+
+# The copy is the same: PREFLIGHT's files check passes, the tree moves
+# and the copy there passes its checks (its mapping and the file's size,
+# mtime and content).
+case_migrate_file_copy() {
+	target_up "$BUILD/static/mmap_private" || return 1
+	serve_with_copy || return 1
+	if ! mig --tls-psk-file "$RD/psk"; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	if ! grep -q '"preflight": \[.*{"name": "files", "ok": true' "$RD/bad.out"; then
+		REASON="PREFLIGHT's files check did not pass: $(grep -o '"preflight": [^]]*' \
+			"$RD/bad.out" | cut -c1-300)"
+		return 1
+	fi
+	moved_passes 1
+}
+
+# A byte differs: refused by PREFLIGHT before anything is frozen, naming
+# the path and that its content differs; the target runs on as it was.
+case_migrate_file_differs() {
+	local st
+
+	target_up "$BUILD/static/mmap_private" || return 1
+	serve_with_copy 5000 || return 1
+	mig --tls-psk-file "$RD/psk"
+	st=$?
+	ERRORS_ONLY=1 refused $st "pid $TPID" "refused before anything was frozen" \
+		"files: pid $TPID maps $MAPF" "the file at $MAPF differs from the dumped one \
+(content" || return 1
+	never_frozen || return 1
+	same_state "$TPID" "$TSNAP" 1000 || { REASON="target changed: $REASON"; return 1; }
+	finish_original "$TPID" || { REASON="target after the refusal: $REASON"; return 1; }
+}
+
 run_file_valid_bad_input() {
 	CASE_KIND=state bad_case mapped-copy-same case_mapped_copy_same
 	bad_case mapped-copy-byte case_mapped_copy_byte
+	CASE_KIND=migrate bad_case migrate-file-copy mig_case case_migrate_file_copy
+	CASE_KIND=migrate bad_case migrate-file-differs mig_case case_migrate_file_differs
 }
