@@ -8,7 +8,6 @@
  * 0-2 are the task's own by then. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +70,6 @@ static int open_mapped_ghost(struct restore_ctx *ctx, size_t i, int base)
 static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 {
 	const MappedFileEntry *f = ctx->plan.mm->files[i];
-	char who[PATH_MAX + 64];
 	int fd, ret;
 
 	if (f->ghost)
@@ -83,8 +81,8 @@ static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 	}
 	/* Checked again on what was opened: the path may have been replaced
 	 * since the checks (another inode is accepted as they accepted it). */
-	snprintf(who, sizeof(who), "pid %d maps %s", ctx->plan.pid, f->path);
-	ret = restore_check_mapped_fd(f, fd, ctx->tree->file_valid, who);
+	ret = restore_check_mapped_fd(f, fd, ctx->tree->file_valid,
+				      restore_mapper_words(&ctx->plan, i, f->path).s);
 	if (ret) {
 		close(fd);
 		return ret;

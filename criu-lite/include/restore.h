@@ -32,6 +32,7 @@
 
 #include "opts.h"
 #include "restorer.h"
+#include "words.h"
 
 #include "core.pb-c.h"
 #include "fdinfo.pb-c.h"
@@ -301,6 +302,8 @@ int restore_check_vdso(const struct special_layout *dumped, struct special_layou
 		       const ProtobufCBinaryData *code, const char *release);
 int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, enum file_valid_mode m,
 			      const char *who);
+/* Where P maps its file I (PATH): "pid 12 maps /lib/x.so at 0x7f00-0x7f10". */
+struct words restore_mapper_words(const struct restore_plan *p, size_t i, const char *path);
 /* The same, of the file open as FD. */
 int restore_check_mapped_fd(const MappedFileEntry *f, int fd, enum file_valid_mode m,
 			    const char *who);

@@ -258,8 +258,7 @@ static struct words mtime_words(int64_t ns)
 	return w;
 }
 
-/* Where P maps file I: "pid 12 maps /lib/x.so at 0x7f00-0x7f10". */
-static struct words mapper_words(const struct restore_plan *p, size_t i, const char *path)
+struct words restore_mapper_words(const struct restore_plan *p, size_t i, const char *path)
 {
 	struct words w = { "" };
 	size_t n = snprintf(w.s, sizeof(w.s), "pid %d maps %s", p->pid, path);
@@ -357,7 +356,7 @@ static int check_mapped_files(const struct restore_plan *p)
 {
 	for (size_t i = 0; i < p->mm->n_files; i++) {
 		int ret = restore_check_mapped_file(p->pid, p->mm->files[i], p->tree->file_valid,
-						    mapper_words(p, i, p->mm->files[i]->path).s);
+						    restore_mapper_words(p, i, p->mm->files[i]->path).s);
 
 		if (ret)
 			return ret;

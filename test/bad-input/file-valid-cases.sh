@@ -82,6 +82,61 @@ case_mapped_copy_byte() {
 	kill_ours "$TPID"
 }
 
+# exe_copy_dumped: a copy of the counting test run and dumped (and
+# killed) into RD/img; MAPF is that copy, ORIG a copy of it as dumped.
+exe_copy_dumped() {
+	MAPF=$RD/counter-copy
+	ORIG=$RD/counter.orig
+	cp "$BUILD/static/counter" "$MAPF" && cp -p "$MAPF" "$ORIG" || return 1
+	target_up "$MAPF" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID"
+}
+
+# The executable's last byte changed (in its section headers, which no
+# segment loads), its size and mtime kept: refused by its hash; CRIU's
+# buildid rule accepts it (the build-id note is intact) and the process
+# runs on and passes its checks.
+case_exe_copy_buildid() {
+	local size
+
+	exe_copy_dumped || return 1
+	size=$(stat -c %s "$MAPF")
+	replace_mapped $((size - 1)) || return 1
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "pid $TPID" "the file at $MAPF differs from the dumped one (content" ||
+		return 1
+	no_process "$TPID" || return 1
+	must_lm restore-bid "restore --file-validation buildid" restore -D "$RD/img" -d \
+		--file-validation buildid || return 1
+	if ! grep -q "the file at $MAPF is accepted as the dumped one by --file-validation buildid" \
+		"$RD/restore-bid.log"; then
+		REASON="restore-bid.log does not say $MAPF was accepted by its build-id"
+		return 1
+	fi
+	term_verdict
+}
+
+# A byte of the executable's build-id changed: even the buildid rule
+# refuses it, naming the path and the build-id.
+case_exe_buildid_differs() {
+	local id off
+
+	exe_copy_dumped || return 1
+	id=$("$LMPROC" show "$RD/img/mm-$TPID.img" | grep -A8 "\"path\": \"$MAPF\"" |
+		sed -n 's/.*"build_id": "\([0-9a-f]*\)".*/\1/p')
+	off=$(LC_ALL=C grep -obUaP "$(echo "$id" | sed 's/../\\x&/g')" "$MAPF" | cut -d: -f1)
+	if [ -z "$id" ] || [ -z "$off" ]; then
+		REASON="no build-id of $MAPF in mm-$TPID.img ('$id') or in the file ('$off')"
+		return 1
+	fi
+	replace_mapped "$off" || return 1
+	bad_lmproc restore -D "$RD/img" -d --file-validation buildid
+	refused $? "pid $TPID" "the file at $MAPF differs from the dumped one" \
+		"its ELF build-id is not the dumped one" && no_process "$TPID"
+}
+
 # serve_with_copy [OFFSET]: serve in a mount namespace of its own where
 # the target's data directory DD is a tmpfs holding a copy of MAPF (OFFSET:
 # that byte changed), of its size and mtime: another st_dev and inode, as
@@ -145,6 +200,8 @@ case_migrate_file_differs() {
 run_file_valid_bad_input() {
 	CASE_KIND=state bad_case mapped-copy-same case_mapped_copy_same
 	bad_case mapped-copy-byte case_mapped_copy_byte
+	CASE_KIND=state bad_case exe-copy-buildid case_exe_copy_buildid
+	bad_case exe-buildid-differs case_exe_buildid_differs
 	CASE_KIND=migrate bad_case migrate-file-copy mig_case case_migrate_file_copy
 	CASE_KIND=migrate bad_case migrate-file-differs mig_case case_migrate_file_differs
 }
