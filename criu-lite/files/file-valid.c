@@ -13,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "common.h"
 #include "file-valid.h"
 #include "log.h"
+#include "words.h"
 
 #define READ_CHUNK (1 << 20)
 /* The program headers and notes read for a build-id: a little ELF. */
@@ -52,11 +55,6 @@ int file_valid_parse(const char *s, enum file_valid_mode *m)
 			return 0;
 		}
 	return -EINVAL;
-}
-
-const char *file_valid_name(enum file_valid_mode m)
-{
-	return mode_names[m];
 }
 
 static int64_t ts_ns(const struct timespec *t)
@@ -201,38 +199,55 @@ int file_valid_sums(int fd, const struct stat *st, enum file_valid_mode m, struc
 	return 0;
 }
 
-const char *file_valid_fields_bad(const MappedFileEntry *f)
+struct file_dumped file_dumped_mapped(const MappedFileEntry *f)
 {
-	if (f->has_content_hash && f->content_hash.len != FILE_VALID_HASH_LEN)
+	return (struct file_dumped){
+		.path = f->path, .dev = f->dev, .ino = f->ino, .size = f->size,
+		.mtime_ns = f->mtime_ns,
+		.hash = f->has_content_hash ? &f->content_hash : NULL,
+		.build_id = f->has_build_id ? &f->build_id : NULL,
+	};
+}
+
+const char *file_valid_sums_bad(const ProtobufCBinaryData *hash,
+				const ProtobufCBinaryData *build_id)
+{
+	if (hash && hash->len != FILE_VALID_HASH_LEN)
 		return "a content hash that is not 16 bytes";
-	if (f->has_build_id && (!f->build_id.len || f->build_id.len > FILE_VALID_MAX_BUILD_ID))
+	if (build_id && (!build_id->len || build_id->len > FILE_VALID_MAX_BUILD_ID))
 		return "a build-id of 0 or over 64 bytes";
-	if (f->ghost && (f->has_content_hash || f->has_build_id))
-		return "a deleted file's contents with a content hash or build-id";
 	return NULL;
 }
 
+const char *mapped_sums_bad(const MappedFileEntry *f)
+{
+	if (f->ghost && (f->has_content_hash || f->has_build_id))
+		return "a deleted file's contents with a content hash or build-id";
+	return file_valid_sums_bad(f->has_content_hash ? &f->content_hash : NULL,
+				   f->has_build_id ? &f->build_id : NULL);
+}
+
 /* Why the file differs by MODE's rule, or NULL: it is the dumped one. */
-static const char *differs(const MappedFileEntry *f, const struct file_sums *now,
+static const char *differs(const struct file_dumped *d, const struct file_sums *now,
 			   enum file_valid_mode m)
 {
 	switch (m) {
 	case FILE_VALID_HASH:
-		if (!f->has_content_hash)
+		if (!d->hash)
 			return "content unknown: the dump recorded no content hash (dumped with "
 			       "--file-validation buildid or filesize, or by an older lmproc); "
 			       "--file-validation buildid or filesize would accept it by CRIU's "
 			       "weaker rules";
-		return memcmp(now->hash, f->content_hash.data, FILE_VALID_HASH_LEN) ?
+		return memcmp(now->hash, d->hash->data, FILE_VALID_HASH_LEN) ?
 			       "content: its XXH3-128 hash is not the dumped one" :
 			       NULL;
 	case FILE_VALID_BUILDID:
-		if (!f->has_build_id)
+		if (!d->build_id)
 			return NULL;
 		if (!now->build_id_len)
 			return "content: it has no ELF build-id, the dumped one had";
-		return now->build_id_len != f->build_id.len ||
-				       memcmp(now->build_id, f->build_id.data, f->build_id.len) ?
+		return now->build_id_len != d->build_id->len ||
+				       memcmp(now->build_id, d->build_id->data, d->build_id->len) ?
 			       "content: its ELF build-id is not the dumped one" :
 			       NULL;
 	case FILE_VALID_FILESIZE:
@@ -241,35 +256,129 @@ static const char *differs(const MappedFileEntry *f, const struct file_sums *now
 	return NULL;
 }
 
-int file_valid_check(const MappedFileEntry *f, int fd, const struct stat *st,
-		     enum file_valid_mode m, const char *who, const char *what)
+/* "2001-02-03 04:05:06.000000000 UTC" */
+static struct words mtime_words(int64_t ns)
+{
+	time_t sec = ns / 1000000000;
+	struct words w = { "" };
+	struct tm tm;
+
+	if (ns < 0 || !gmtime_r(&sec, &tm)) {
+		snprintf(w.s, sizeof(w.s), "%lld ns", (long long)ns);
+		return w;
+	}
+	strftime(w.s, sizeof(w.s), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(w.s + strlen(w.s), sizeof(w.s) - strlen(w.s), ".%09lld UTC",
+		 (long long)(ns % 1000000000));
+	return w;
+}
+
+/* Which of inode, size and mtime changed, dumped and now, as "; ..."
+ * words in WHAT; none: it is the dumped file as it was. */
+static size_t identity_diff(const struct file_dumped *d, const struct stat *st, char *what,
+			    size_t len)
+{
+	int64_t mtime = ts_ns(&st->st_mtim);
+	size_t n = 0;
+
+	what[0] = '\0';
+	if (st->st_dev != d->dev || st->st_ino != d->ino)
+		n += snprintf(what + n, len - n,
+			      "; inode %llu on device %u:%u, now inode %llu on %u:%u (another file)",
+			      (unsigned long long)d->ino, major(d->dev), minor(d->dev),
+			      (unsigned long long)st->st_ino, major(st->st_dev), minor(st->st_dev));
+	if ((uint64_t)st->st_size != d->size && n < len)
+		n += snprintf(what + n, len - n, "; size %llu, now %lld",
+			      (unsigned long long)d->size, (long long)st->st_size);
+	if (mtime != d->mtime_ns && n < len)
+		n += snprintf(what + n, len - n, "; mtime %s, now %s",
+			      mtime_words(d->mtime_ns).s, mtime_words(mtime).s);
+	return n;
+}
+
+static int not_regular(const struct stat *st, const char *who)
+{
+	if (S_ISREG(st->st_mode))
+		return 0;
+	pr_err("%s: the file changed since the dump; it is now %s\n", who,
+	       file_kind_words(st->st_mode, NULL).s);
+	return -ESTALE;
+}
+
+/* The file open as FD (ST), not the dumped inode or not of its mtime
+ * (WHAT says how), by MODE's rule. */
+static int by_rule(const struct file_dumped *d, int fd, const struct stat *st,
+		   enum file_valid_mode m, const char *who, const char *what)
 {
 	struct file_sums now = {};
 	struct sums_seen *n;
 	const char *why;
 	int ret;
 
-	if ((uint64_t)st->st_size != f->size) {
-		pr_err("%s: the file at %s differs from the dumped one (size)%s\n", who, f->path,
+	if ((uint64_t)st->st_size != d->size) {
+		pr_err("%s: the file at %s differs from the dumped one (size)%s\n", who, d->path,
 		       what);
 		return -ESTALE;
 	}
 	ret = file_valid_sums(fd, st, m, &now, who);
 	if (ret)
 		return ret;
-	why = differs(f, &now, m);
+	why = differs(d, &now, m);
 	if (why) {
-		pr_err("%s: the file at %s differs from the dumped one (%s)%s\n", who, f->path,
+		pr_err("%s: the file at %s differs from the dumped one (%s)%s\n", who, d->path,
 		       why, what);
 		return -ESTALE;
 	}
 	n = seen_of(st);
 	if (n && !n->logged)
 		pr_info("%s: the file at %s is accepted as the dumped one by --file-validation "
-			"%s%s%s\n", who, f->path, mode_names[m],
-			m == FILE_VALID_BUILDID && !f->has_build_id ? " (no build-id: by size)" : "",
+			"%s%s%s\n", who, d->path, mode_names[m],
+			m == FILE_VALID_BUILDID && !d->build_id ? " (no build-id: by size)" : "",
 			what);
 	if (n)
 		n->logged = true;
 	return 0;
+}
+
+int file_valid_fd(const struct file_dumped *d, int fd, enum file_valid_mode m, const char *who)
+{
+	char what[512];
+	struct stat st;
+
+	if (fstat(fd, &st)) {
+		pr_perror("%s: can't stat the file", who);
+		return -errno;
+	}
+	if (not_regular(&st, who))
+		return -ESTALE;
+	/* The same inode, size and mtime: as dumped, at no cost. */
+	if (!identity_diff(d, &st, what, sizeof(what)))
+		return 0;
+	return by_rule(d, fd, &st, m, who, what);
+}
+
+int file_valid_path(const struct file_dumped *d, bool nofollow, enum file_valid_mode m,
+		    const char *who)
+{
+	char what[512];
+	struct stat st;
+	int fd, ret;
+
+	if (nofollow ? lstat(d->path, &st) : stat(d->path, &st)) {
+		pr_perror("%s: can't find the file", who);
+		return -errno;
+	}
+	if (not_regular(&st, who))
+		return -ESTALE;
+	if (!identity_diff(d, &st, what, sizeof(what)))
+		return 0;
+	fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+				   (nofollow ? O_NOFOLLOW : 0));
+	if (fd < 0) {
+		pr_perror("%s: can't open the file to compare it with the dumped one", who);
+		return -errno;
+	}
+	ret = file_valid_fd(d, fd, m, who);
+	close(fd);
+	return ret;
 }

@@ -70,6 +70,7 @@ static int open_mapped_ghost(struct restore_ctx *ctx, size_t i, int base)
 static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 {
 	const MappedFileEntry *f = ctx->plan.mm->files[i];
+	struct file_dumped d;
 	int fd, ret;
 
 	if (f->ghost)
@@ -81,8 +82,9 @@ static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 	}
 	/* Checked again on what was opened: the path may have been replaced
 	 * since the checks (another inode is accepted as they accepted it). */
-	ret = restore_check_mapped_fd(f, fd, ctx->tree->file_valid,
-				      restore_mapper_words(&ctx->plan, i, f->path).s);
+	d = file_dumped_mapped(f);
+	ret = file_valid_fd(&d, fd, ctx->tree->file_valid,
+			    restore_mapper_words(&ctx->plan, i, f->path).s);
 	if (ret) {
 		close(fd);
 		return ret;

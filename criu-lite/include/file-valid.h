@@ -29,21 +29,38 @@ struct file_sums {
 };
 
 int file_valid_parse(const char *s, enum file_valid_mode *m);
-const char *file_valid_name(enum file_valid_mode m);
 
 /* The sums MODE asks for of the file open as FD (ST: its fstat), each
  * computed once per (dev, ino, size, mtime, ctime) in this process. */
 int file_valid_sums(int fd, const struct stat *st, enum file_valid_mode m, struct file_sums *s,
 		    const char *what);
 
-/* An image's or a peer's sums: the lengths lmproc writes, else a reason. */
-const char *file_valid_fields_bad(const MappedFileEntry *f);
+/* A file as the dump recorded it (a mapped file's entry, an opened
+ * file's): its identity, and its sums (NULL: not recorded). */
+struct file_dumped {
+	const char *path;
+	uint64_t dev, ino, size;
+	int64_t mtime_ns;
+	const ProtobufCBinaryData *hash;
+	const ProtobufCBinaryData *build_id;
+};
 
-/* Whether the file open as FD (ST), which is not the dumped F's inode or
- * not of its mtime (WHAT says how, "; ..." words), may stand for it by
- * MODE's rule: 0 (said once at info level), or -ESTALE logged as an
- * error naming WHO, the path and what differs. */
-int file_valid_check(const MappedFileEntry *f, int fd, const struct stat *st,
-		     enum file_valid_mode m, const char *who, const char *what);
+struct file_dumped file_dumped_mapped(const MappedFileEntry *f);
+/* A mapped file's sums: file_valid_sums_bad()'s, none with contents. */
+const char *mapped_sums_bad(const MappedFileEntry *f);
+
+/* An image's or a peer's sums: the lengths lmproc writes, else a reason. */
+const char *file_valid_sums_bad(const ProtobufCBinaryData *hash,
+				const ProtobufCBinaryData *build_id);
+
+/* Whether the regular file open as FD is the dumped D: the same inode,
+ * size and mtime (free), else MODE's rule (said once at info level when
+ * it accepts); 0, or -ESTALE logged as an error naming WHO, the path and
+ * what differs. */
+int file_valid_fd(const struct file_dumped *d, int fd, enum file_valid_mode m, const char *who);
+/* The same, of the file at D's path (NOFOLLOW: not through a symlink):
+ * opened only when it is not the same inode, size and mtime. */
+int file_valid_path(const struct file_dumped *d, bool nofollow, enum file_valid_mode m,
+		    const char *who);
 
 #endif

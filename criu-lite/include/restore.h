@@ -304,9 +304,7 @@ int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, enum file_val
 			      const char *who);
 /* Where P maps its file I (PATH): "pid 12 maps /lib/x.so at 0x7f00-0x7f10". */
 struct words restore_mapper_words(const struct restore_plan *p, size_t i, const char *path);
-/* The same, of the file open as FD. */
-int restore_check_mapped_fd(const MappedFileEntry *f, int fd, enum file_valid_mode m,
-			    const char *who);
+
 int restore_check_xsave(pid_t pid, size_t len);
 int restore_check_pids(const pid_t *pids, size_t n, bool pidns, char *why, size_t len);
 int restore_check_kernel(bool pidns, const char *tcp_repair_who, char *why, size_t len);

@@ -310,7 +310,7 @@ static const char *file_bad(const MappedFileEntry *f)
 		return "a mapped file whose path is not absolute or too long";
 	if (f->ghost || f->has_ghost_perm || f->ghost_attrs)
 		return "a mapped file with contents (a deleted one is never sent)";
-	return file_valid_fields_bad(f);
+	return mapped_sums_bad(f);
 }
 
 static const char *task_bad(const PreflightTask *t, size_t *files, size_t *socks)

@@ -241,23 +241,6 @@ int restore_check_pids(const pid_t *pids, size_t n, bool pidns, char *why, size_
 	return ret;
 }
 
-/* "2001-02-03 04:05:06.000000000 UTC" */
-static struct words mtime_words(int64_t ns)
-{
-	time_t sec = ns / 1000000000;
-	struct words w = { "" };
-	struct tm tm;
-
-	if (ns < 0 || !gmtime_r(&sec, &tm)) {
-		snprintf(w.s, sizeof(w.s), "%lld ns", (long long)ns);
-		return w;
-	}
-	strftime(w.s, sizeof(w.s), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(w.s + strlen(w.s), sizeof(w.s) - strlen(w.s), ".%09lld UTC",
-		 (long long)(ns % 1000000000));
-	return w;
-}
-
 struct words restore_mapper_words(const struct restore_plan *p, size_t i, const char *path)
 {
 	struct words w = { "" };
@@ -275,81 +258,14 @@ struct words restore_mapper_words(const struct restore_plan *p, size_t i, const 
 	return w;
 }
 
-/* Which of inode, size and mtime changed, dumped and now, as "; ..."
- * words in WHAT; none: it is the dumped file as it was. */
-static size_t mapped_file_diff(const MappedFileEntry *f, const struct stat *st, char *what,
-			       size_t len)
-{
-	int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	size_t n = 0;
-
-	what[0] = '\0';
-	if (st->st_dev != f->dev || st->st_ino != f->ino)
-		n += snprintf(what + n, len - n,
-			      "; inode %llu on device %u:%u, now inode %llu on %u:%u (another file)",
-			      (unsigned long long)f->ino, major(f->dev), minor(f->dev),
-			      (unsigned long long)st->st_ino, major(st->st_dev), minor(st->st_dev));
-	if ((uint64_t)st->st_size != f->size && n < len)
-		n += snprintf(what + n, len - n, "; size %llu, now %lld",
-			      (unsigned long long)f->size, (long long)st->st_size);
-	if (mtime != f->mtime_ns && n < len)
-		n += snprintf(what + n, len - n, "; mtime %s, now %s",
-			      mtime_words(f->mtime_ns).s, mtime_words(mtime).s);
-	return n;
-}
-
-static int not_regular(const struct stat *st, const char *who)
-{
-	if (S_ISREG(st->st_mode))
-		return 0;
-	pr_err("%s: the file changed since the dump; it is now %s\n", who,
-	       file_kind_words(st->st_mode, NULL).s);
-	return -ESTALE;
-}
-
-int restore_check_mapped_fd(const MappedFileEntry *f, int fd, enum file_valid_mode m,
-			    const char *who)
-{
-	char what[512];
-	struct stat st;
-
-	if (fstat(fd, &st)) {
-		pr_perror("%s: can't stat the file", who);
-		return -errno;
-	}
-	if (not_regular(&st, who))
-		return -ESTALE;
-	/* The same inode, size and mtime: as dumped, at no cost. */
-	if (!mapped_file_diff(f, &st, what, sizeof(what)))
-		return 0;
-	return file_valid_check(f, fd, &st, m, who, what);
-}
-
 int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, enum file_valid_mode m,
 			      const char *who)
 {
-	char what[512];
-	struct stat st;
-	int fd, ret;
+	struct file_dumped d = file_dumped_mapped(f);
 
 	if (f->ghost)
 		return mem_ghost_check(pid, f);
-	if (stat(f->path, &st)) {
-		pr_perror("%s: can't find the file", who);
-		return -errno;
-	}
-	if (not_regular(&st, who))
-		return -ESTALE;
-	if (!mapped_file_diff(f, &st, what, sizeof(what)))
-		return 0;
-	fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		pr_perror("%s: can't open the file to compare it with the dumped one", who);
-		return -errno;
-	}
-	ret = restore_check_mapped_fd(f, fd, m, who);
-	close(fd);
-	return ret;
+	return file_valid_path(&d, false, m, who);
 }
 
 static int check_mapped_files(const struct restore_plan *p)
