@@ -63,10 +63,10 @@ void free_vmas(struct vm_area_list *vl);
  * through the mapping (the path may name another file by now). */
 int mem_file_sums(pid_t pid, struct vm_area_list *vl, enum file_valid_mode m);
 
-/* Before the freeze: the same sums of the files the tree of ROOT maps
- * now, so that the frozen dump's mem_file_sums() finds those unchanged
- * since (file-valid.c) and reads nothing; what fails is left to it. */
-void mem_file_sums_warm(pid_t root, enum file_valid_mode m);
+/* Before the freeze: the same sums of the files PID maps now, so that
+ * the frozen dump's mem_file_sums() finds those unchanged since
+ * (file-valid.c) and reads nothing; what fails is left to it. */
+void mem_file_sums_warm(pid_t pid, enum file_valid_mode m);
 
 /* mem-ghost.c: files deleted while mapped. */
 struct files_dump;

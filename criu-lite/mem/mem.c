@@ -111,9 +111,6 @@ static struct words holder_words(pid_t pid, const struct stat *st, const char *l
 	return w;
 }
 
-/* mem_file_sums_warm() reads the files of this many processes at most. */
-#define WARM_MAX_TASKS 4096
-
 static int add_mapped_file(struct vm_area_list *vl, const char *path, const char *link,
 			   const struct stat *st, uint32_t open_flags)
 {
@@ -466,25 +463,13 @@ int mem_file_sums(pid_t pid, struct vm_area_list *vl, enum file_valid_mode m)
 	return 0;
 }
 
-void mem_file_sums_warm(pid_t root, enum file_valid_mode m)
+void mem_file_sums_warm(pid_t pid, enum file_valid_mode m)
 {
-	cleanup_free pid_t *pids = NULL;
-	char why[256];
-	size_t nr = 0;
+	struct vm_area_list vl = {};
 
-	if (m == FILE_VALID_FILESIZE)
-		return;
-	/* What fails here is the frozen dump's to refuse, in its words. */
-	log_capture_start(why, sizeof(why));
-	if (!proc_tree_pids(root, WARM_MAX_TASKS, &pids, &nr))
-		for (size_t i = 0; i < nr; i++) {
-			struct vm_area_list vl = {};
-
-			if (!collect_vmas(pids[i], &vl))
-				mem_file_sums(pids[i], &vl, m);
-			free_vmas(&vl);
-		}
-	log_capture_end();
+	if (m != FILE_VALID_FILESIZE && !collect_vmas(pid, &vl))
+		mem_file_sums(pid, &vl, m);
+	free_vmas(&vl);
 }
 
 int collect_vmas(pid_t pid, struct vm_area_list *vl)

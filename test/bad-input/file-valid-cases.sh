@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # --file-validation cases, for test/bad-input/cases.sh (sourced after it;
 # uses its bad_case, refused, term_verdict): the file a dumped process maps
-# is replaced before the restore by another inode at the same path (as on
+# (or holds open read-only) is replaced before the restore by another inode at the same path (as on
 # another host, or NFS with another st_dev): an identical copy is accepted
 # by its content hash, a copy with one byte changed (same size, same mtime)
 # is refused naming the path, and CRIU's weaker filesize rule accepts it;
@@ -79,6 +79,46 @@ case_mapped_copy_byte() {
 		REASON="restore-fs.log does not say $MAPF was accepted by its size"
 		return 1
 	fi
+	kill_ours "$TPID"
+}
+
+# fd_file_dumped: fd_ro_file (its ro.dat open read-only at fd 5) dumped
+# (and killed) into RD/img; MAPF is that file, ORIG a copy of it.
+fd_file_dumped() {
+	target_up "$BUILD/bad-input/fd_ro_file" || return 1
+	MAPF=$DD/ro.dat
+	ORIG=$RD/ro.orig
+	cp -p "$MAPF" "$ORIG" || return 1
+	mkdir -p "$RD/img"
+	must_lm dump "dump" dump -t "$TPID" -D "$RD/img" || return 1
+	reap_dumped "$TPID"
+}
+
+# The file a process holds open read-only replaced by an identical copy:
+# restored at its offset, the process reads the same content; said once.
+case_fd_copy_same() {
+	local n
+
+	fd_file_dumped && replace_mapped || return 1
+	must_lm restore "restore -d" restore -D "$RD/img" -d || return 1
+	n=$(grep -c "pid $TPID fd 5: the file at $MAPF is accepted as the dumped one by \
+--file-validation hash" "$RD/restore.log")
+	if [ "$n" != 1 ]; then
+		REASON="restore.log says $n times (not once) that fd 5's $MAPF was accepted"
+		return 1
+	fi
+	term_verdict
+}
+
+# One byte of it changed (same size and mtime): refused naming pid, fd and
+# path (before, restore took it silently); filesize takes it.
+case_fd_copy_byte() {
+	fd_file_dumped && replace_mapped 30000 || return 1
+	bad_lmproc restore -D "$RD/img" -d
+	refused $? "pid $TPID fd 5: the file at $MAPF differs from the dumped one (content" \
+		"another file" && no_word size && no_process "$TPID" || return 1
+	must_lm restore-fs "restore --file-validation filesize" restore -D "$RD/img" -d \
+		--file-validation filesize || return 1
 	kill_ours "$TPID"
 }
 
@@ -200,6 +240,8 @@ case_migrate_file_differs() {
 run_file_valid_bad_input() {
 	CASE_KIND=state bad_case mapped-copy-same case_mapped_copy_same
 	bad_case mapped-copy-byte case_mapped_copy_byte
+	CASE_KIND=state bad_case fd-copy-same case_fd_copy_same
+	bad_case fd-copy-byte case_fd_copy_byte
 	CASE_KIND=state bad_case exe-copy-buildid case_exe_copy_buildid
 	bad_case exe-buildid-differs case_exe_buildid_differs
 	CASE_KIND=migrate bad_case migrate-file-copy mig_case case_migrate_file_copy
