@@ -1,12 +1,13 @@
-/* Owns --file-validation: what dump records of a mapped file besides its
- * inode, size and mtime (an XXH3-128 hash of its content, its ELF
- * build-id), and the rule restore applies when the file at the path is
- * another inode (another host, NFS with another st_dev) or the same one
- * touched: the same size and hash (hash, the default), or CRIU's weaker
- * rules: the same size and build-id (buildid), the same size (filesize).
- * A file is read at most once per (dev, ino, size, mtime, ctime) in a
- * process: migrate's PREFLIGHT reads them before anything is frozen, so
- * that its final dump finds them here. */
+/* Owns --file-validation: what dump records of a file the tree maps or
+ * holds open read-only besides its inode, size and mtime (an XXH3-128
+ * hash of its content, its ELF build-id), and the rule restore applies
+ * when the file at the path is another inode (another host, NFS with
+ * another st_dev) or the same one touched: the same size and hash (hash,
+ * the default), or CRIU's weaker rules: the same size and build-id
+ * (buildid), the same size (filesize).  A file is read at most once per
+ * (dev, ino, size, mtime, ctime) in a process: a dump reads them before
+ * it freezes the tree, migrate's PREFLIGHT before anything is frozen, so
+ * that the frozen dump finds them here. */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -94,6 +95,7 @@ static int hash_file(int fd, const struct stat *st, uint8_t out[FILE_VALID_HASH_
 	XXH128_canonical_t c;
 	off_t off = 0;
 	ssize_t n = 0;
+	int err;
 
 	if (!buf || !x) {
 		XXH3_freeState(x);
@@ -101,17 +103,21 @@ static int hash_file(int fd, const struct stat *st, uint8_t out[FILE_VALID_HASH_
 	}
 	XXH3_128bits_reset(x);
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	while (off < st->st_size && (n = pread(fd, buf, READ_CHUNK, off)) > 0) {
+	/* The size of the fstat: what grew since is not hashed. */
+	while (off < st->st_size &&
+	       (n = pread(fd, buf, st->st_size - off < READ_CHUNK ? st->st_size - off : READ_CHUNK,
+			  off)) > 0) {
 		XXH3_128bits_update(x, buf, n);
 		off += n;
 	}
+	err = n < 0 ? errno : EIO;
 	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(x));
 	XXH3_freeState(x);
-	if (n < 0 || off != st->st_size) {
-		pr_err("%s: can't read it whole for its content hash (%lld of %lld bytes%s%s)\n",
-		       what, (long long)off, (long long)st->st_size, n < 0 ? ": " : "",
-		       n < 0 ? strerror(errno) : "");
-		return n < 0 ? -errno : -EIO;
+	if (off != st->st_size) {
+		pr_err("%s: can't read it whole for its content hash (%lld of %lld bytes): %s\n",
+		       what, (long long)off, (long long)st->st_size,
+		       n < 0 ? strerror(err) : "it was truncated meanwhile");
+		return -err;
 	}
 	memcpy(out, c.digest, FILE_VALID_HASH_LEN);
 	pr_debug("%s: its content hash, %lld bytes, took %llu us\n", what, (long long)off,
