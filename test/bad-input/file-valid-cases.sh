@@ -177,10 +177,10 @@ case_exe_buildid_differs() {
 		"its ELF build-id is not the dumped one" && no_process "$TPID"
 }
 
-# serve_with_copy [OFFSET]: serve in a mount namespace of its own where
-# the target's data directory DD is a tmpfs holding a copy of MAPF (OFFSET:
-# that byte changed), of its size and mtime: another st_dev and inode, as
-# on another host.
+# serve_with_copy [OFFSET [SERVE-ARG...]]: serve in a mount namespace of
+# its own where the target's data directory DD is a tmpfs holding a copy
+# of MAPF (OFFSET, if not empty: that byte changed), of its size and
+# mtime: another st_dev and inode, as on another host.
 serve_with_copy() {
 	MAPF=$DD/mmap_private.dat
 	cp -p "$MAPF" "$RD/copy.dat" || return 1
@@ -194,7 +194,7 @@ serve_with_copy() {
 		sh -c 'mount -t tmpfs lmproc-copy "$1" && cp -p "$2" "$3" && shift 3 && exec "$@"' \
 		sh "$DD" "$RD/copy.dat" "$MAPF" \
 		"$LMPROC_REAL" serve -D "$RD/srv" --listen 127.0.0.1:0 --tls-psk-file "$RD/psk" \
-		|| return 1
+		"${@:2}" || return 1
 	SPID=$SPAWNED
 	if ! wait_until 5000 serve_port; then
 		REASON="serve did not say where it listens: $(head -c 200 "$RD/serve.err")"
@@ -237,6 +237,25 @@ case_migrate_file_differs() {
 	finish_original "$TPID" || { REASON="target after the refusal: $REASON"; return 1; }
 }
 
+# A byte differs and serve runs --file-validation filesize (CRIU's rule):
+# PREFLIGHT passes and the tree moves (its own check of the file would
+# then fail: it is killed there).
+case_migrate_file_filesize() {
+	target_up "$BUILD/static/mmap_private" || return 1
+	serve_with_copy 5000 --file-validation filesize || return 1
+	if ! mig --tls-psk-file "$RD/psk"; then
+		REASON="migrate failed: $(head -n 2 "$RD/bad.err" | cut -c1-300)"
+		return 1
+	fi
+	if [ "$(json_field result)" != migrated ]; then
+		REASON="migrate did not say migrated: $(head -c 300 "$RD/bad.out")"
+		return 1
+	fi
+	DEST=$(json_field dest_pid)
+	DEST_INIT=$(ps -o ppid= -p "$DEST" | tr -d ' ')
+	reap_dumped "$TPID" && serve_says 1 "migration 1 from .*: pid $DEST runs here"
+}
+
 run_file_valid_bad_input() {
 	CASE_KIND=state bad_case mapped-copy-same case_mapped_copy_same
 	bad_case mapped-copy-byte case_mapped_copy_byte
@@ -246,4 +265,5 @@ run_file_valid_bad_input() {
 	bad_case exe-buildid-differs case_exe_buildid_differs
 	CASE_KIND=migrate bad_case migrate-file-copy mig_case case_migrate_file_copy
 	CASE_KIND=migrate bad_case migrate-file-differs mig_case case_migrate_file_differs
+	CASE_KIND=migrate bad_case migrate-file-filesize mig_case case_migrate_file_filesize
 }
