@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2153 # SPID, DEST_INIT: mig_case's; TPID: target_up's
 # --file-validation cases, for test/bad-input/cases.sh (sourced after it;
 # uses its bad_case, refused, term_verdict): the file a dumped process maps
 # (or holds open read-only) is replaced before the restore by another inode at the same path (as on
@@ -161,12 +161,15 @@ case_exe_copy_buildid() {
 # A byte of the executable's build-id changed: even the buildid rule
 # refuses it, naming the path and the build-id.
 case_exe_buildid_differs() {
-	local id off
+	local id off i pat=
 
 	exe_copy_dumped || return 1
 	id=$("$LMPROC" show "$RD/img/mm-$TPID.img" | grep -A8 "\"path\": \"$MAPF\"" |
 		sed -n 's/.*"build_id": "\([0-9a-f]*\)".*/\1/p')
-	off=$(LC_ALL=C grep -obUaP "$(echo "$id" | sed 's/../\\x&/g')" "$MAPF" | cut -d: -f1)
+	for ((i = 0; i < ${#id}; i += 2)); do
+		pat+="\\x${id:i:2}"
+	done
+	off=$(LC_ALL=C grep -obUaP "$pat" "$MAPF" | head -n 1 | cut -d: -f1)
 	if [ -z "$id" ] || [ -z "$off" ]; then
 		REASON="no build-id of $MAPF in mm-$TPID.img ('$id') or in the file ('$off')"
 		return 1
@@ -190,6 +193,7 @@ serve_with_copy() {
 	fi
 	mkdir -p "$RD/srv"
 	: >"$RD/serve.err"
+	# shellcheck disable=SC2016 # the inner shell's own arguments
 	spawn serve "$RD/serve.out" "$RD/serve.err" unshare -m --propagation private \
 		sh -c 'mount -t tmpfs lmproc-copy "$1" && cp -p "$2" "$3" && shift 3 && exec "$@"' \
 		sh "$DD" "$RD/copy.dat" "$MAPF" \
