@@ -67,6 +67,8 @@ SUITE_LIMIT=${SUITE_LIMIT:-1500}	# seconds: stop starting runs after this (a cle
 . "$ROOT/test/bad-input/tty-cases.sh"
 # shellcheck source=test/bad-input/refusal-cases.sh
 . "$ROOT/test/bad-input/refusal-cases.sh"
+# shellcheck source=test/bad-input/file-valid-cases.sh
+. "$ROOT/test/bad-input/file-valid-cases.sh"
 # shellcheck source=test/bad-input/silent-cases.sh
 . "$ROOT/test/bad-input/silent-cases.sh"
 # shellcheck source=test/bad-input/tcp-cases.sh

@@ -234,8 +234,9 @@ static int check_host(int dfd, struct lmproc_opts *opts)
 	ret = each_plan(&t, restore_check_layout, why, sizeof(why));
 	failed += report("layout", ret, ret ? why : "vDSO and xsave area as dumped");
 	ret = each_plan(&t, paths, why, sizeof(why));
-	failed += report("files", ret, ret ? why : "every file mapped or opened is there unchanged, "
-			 "cwd and root too; the fds fit RLIMIT_NOFILE");
+	failed += report("files", ret, ret ? why : "every file mapped or opened is there as dumped "
+			 "(another inode by --file-validation), cwd and root too; the fds fit "
+			 "RLIMIT_NOFILE");
 	if (t.netns) {
 		failed += report("ports", 0, "the tree's own network namespace: its addresses are "
 				 "its own");

@@ -23,6 +23,7 @@ static const char usage_text[] =
 	"  lmproc restore -D DIR [-d] [--pidfile FILE] [--leave-stopped] [--display-stats]\n"
 	"                 [--inherit-fd fd[N]:pipe|socket:[INODE]]...\n"
 	"                 [--manage-cgroups[=soft|full|strict|ignore]] [--cpu-cap CAPS] [--json]\n"
+	"                 [--file-validation hash|buildid|filesize]\n"
 	"  lmproc serve   -D DIR [--listen ADDR:PORT] CHANNEL [--link-timeout S]\n"
 	"                 [--cpu-cap CAPS]\n"
 	"  lmproc migrate -t PID --to ADDR:PORT CHANNEL [--tls-no-cn-verify]\n"
@@ -110,6 +111,14 @@ static const char usage_text[] =
 	"                          process may use: the default is fpu,ins), cpu\n"
 	"                          (every recorded CPUID bit), all (fpu,cpu), none\n"
 	"                          (no check, warned)\n"
+	"      --file-validation MODE  restore, check -D, serve: how a file mapped or open\n"
+	"                          read-only, at its path another inode (another host)\n"
+	"                          or touched, may still be the dumped one: hash (the\n"
+	"                          default: same size and XXH3-128 of its content),\n"
+	"                          or CRIU's weaker buildid (same size and ELF\n"
+	"                          build-id) or filesize (same size); dump: what it\n"
+	"                          records (hash: hash and build-id, buildid: the\n"
+	"                          build-id, filesize: neither)\n"
 	"      --veth-pair IN=OUT[@BRIDGE]  restore: the dumped veth IN of the tree's\n"
 	"                          network namespace gets its outside end OUT here,\n"
 	"                          plugged into BRIDGE if given\n"
@@ -248,6 +257,7 @@ enum {
 	OPT_INHERIT_FD,
 	OPT_MANAGE_CGROUPS,
 	OPT_CPU_CAP,
+	OPT_FILE_VALIDATION,
 	OPT_VETH_PAIR,
 	OPT_TCP_ESTABLISHED,
 	OPT_SKIP_IN_FLIGHT,
@@ -398,6 +408,7 @@ int main(int argc, char **argv)
 		{ "inherit-fd", required_argument, NULL, OPT_INHERIT_FD },
 		{ "manage-cgroups", optional_argument, NULL, OPT_MANAGE_CGROUPS },
 		{ "cpu-cap", required_argument, NULL, OPT_CPU_CAP },
+		{ "file-validation", required_argument, NULL, OPT_FILE_VALIDATION },
 		{ "veth-pair", required_argument, NULL, OPT_VETH_PAIR },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "to", required_argument, NULL, OPT_TO },
@@ -420,6 +431,7 @@ int main(int argc, char **argv)
 	};
 	struct lmproc_opts opts = { .max_downtime_ms = 300, .max_rounds = 8, .link_timeout_s = 30 };
 	const char *log_file = NULL, *work_dir = NULL;
+	bool file_valid_given = false;
 	int level = LOG_WARN, vcount = 0, c, ret;
 	const char *cmd;
 
@@ -549,6 +561,12 @@ int main(int argc, char **argv)
 				return usage_error("--cpu-cap must be a list of fpu, ins, cpu, all, or "
 						   "none alone, not '%s'", optarg);
 			break;
+		case OPT_FILE_VALIDATION:
+			if (file_valid_parse(optarg, &opts.file_valid))
+				return usage_error("--file-validation must be hash, buildid or filesize, "
+						   "not '%s'", optarg);
+			file_valid_given = true;
+			break;
 		case OPT_LISTEN:
 			opts.listen = optarg;
 			break;
@@ -630,6 +648,9 @@ int main(int argc, char **argv)
 		return usage_error("unexpected argument '%s' after the options", opts.argv[0]);
 	if (check_dump_restore_opts(cmd, &opts))
 		return 2;
+	if (file_valid_given && strcmp(cmd, "dump") && strcmp(cmd, "restore") &&
+	    strcmp(cmd, "check") && strcmp(cmd, "serve"))
+		return usage_error("%s", "--file-validation is dump's, restore's, check's or serve's");
 	if (in_work_dir(cmd, work_dir, &opts, &log_file))
 		return 2;
 	if (level > LOG_DEBUG)

@@ -10,9 +10,11 @@
  * is made again at its path (mkdir, mknod) with its owner, mode and
  * times, reopened and removed again (refused if the path is taken).
  * Never writes to a file that still has a name. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,10 @@
 
 #include "common.h"
 #include "fd-types.h"
+#include "file-valid.h"
+#include "files.h"
 #include "log.h"
+#include "proc.h"
 #include "pstree.h"
 #include "restore.h"
 #include "words.h"
@@ -200,11 +205,154 @@ static int note_proc_pid(struct files_dump *d, const struct fd_parms *p, const c
 	return -EOPNOTSUPP;
 }
 
+/* Files whose size is not their content's (or whose reading is no
+ * plain read): they keep the rule of the files opened for writing. */
+static bool pseudo_fs(int fd)
+{
+	static const long magics[] = { PROC_SUPER_MAGIC, SYSFS_MAGIC, CGROUP_SUPER_MAGIC,
+				       CGROUP2_SUPER_MAGIC, DEBUGFS_MAGIC, TRACEFS_MAGIC,
+				       SECURITYFS_MAGIC, BPF_FS_MAGIC };
+	struct statfs fs;
+
+	if (fstatfs(fd, &fs))
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(magics); i++)
+		if (fs.f_type == magics[i])
+			return true;
+	return false;
+}
+
+/* A regular file opened read-only by path gets its identity and sums
+ * (file-valid.c): restore takes it by them.  One opened for writing is
+ * the tree's own to change, and keeps lmproc's rule for it (the path
+ * holds a regular file no shorter than the position). */
+static bool validated(uint32_t flags, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_nlink && !(flags & O_PATH) &&
+	       (flags & O_ACCMODE) == O_RDONLY;
+}
+
+/* Its fdinfo INFO lists a lease (or NFS delegation) on the description:
+ * an open of the file, even lmproc's for its sums, would break it. */
+static bool holds_lease(const char *info)
+{
+	for (const char *l = info; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) : strlen(l);
+
+		if (!strncmp(l, "lock:", 5) && (memmem(l, len, "LEASE", 5) || memmem(l, len, "DELEG", 5)))
+			return true;
+	}
+	return false;
+}
+
+/* The file of pid PID's fd FD for its sums: through /proc, whatever its
+ * path names now; -1 (errno set) if it can't be read. */
+static int open_fd_file(pid_t pid, int fd)
+{
+	char path[64];
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	ret = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME | O_NONBLOCK);
+	if (ret < 0 && errno == EPERM)
+		ret = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	return ret;
+}
+
+static void put_sums(RegFileEntry *re, struct file_sums *s)
+{
+	re->has_content_hash = s->hash_len != 0;
+	re->content_hash.data = s->hash;
+	re->content_hash.len = s->hash_len;
+	re->has_build_id = s->build_id_len != 0;
+	re->build_id.data = s->build_id;
+	re->build_id.len = s->build_id_len;
+}
+
+/* The size, mtime and sums of one fstat of the file read. */
+static int note_identity(struct files_dump *d, const struct fd_parms *p, RegFileEntry *re,
+			 struct file_sums *s)
+{
+	char what[PATH_MAX + 64];
+	struct stat st;
+	int fd, ret;
+
+	if (re->ghost || re->has_proc_pid || !validated(p->flags, &p->st) || holds_lease(p->info))
+		return 0;
+	fd = open_fd_file(d->pid, p->fd);
+	if (fd < 0 || fstat(fd, &st)) {
+		pr_perror("pid %d fd %d: can't open its file %s to record it", d->pid, p->fd,
+			  p->link);
+		ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	ret = 0;
+	if (!pseudo_fs(fd)) {
+		re->has_dev = re->has_ino = re->has_mtime_ns = true;
+		re->dev = st.st_dev;
+		re->ino = st.st_ino;
+		re->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		re->size = st.st_size;
+		snprintf(what, sizeof(what), "pid %d fd %d (%s)", d->pid, p->fd, p->link);
+		if (d->file_valid != FILE_VALID_FILESIZE)
+			ret = file_valid_sums(fd, &st, d->file_valid, s, what);
+		put_sums(re, s);
+	}
+	close(fd);
+	return ret;
+}
+
+/* Fd FD of PID, if it is a file validated(): its sums into the cache. */
+static void warm_fd(pid_t pid, int fd, enum file_valid_mode m)
+{
+	char path[64], what[64];
+	cleanup_free char *info = NULL;
+	const char *flags;
+	struct file_sums s;
+	struct stat st;
+	int f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	info = proc_read_file(path, NULL);
+	flags = info ? fdinfo_field(info, "flags:") : NULL;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	/* Opened only if it is one: an open may break a lease. */
+	if (!flags || holds_lease(info) || stat(path, &st) ||
+	    !validated(strtoul(flags, NULL, 8), &st))
+		return;
+	f = open_fd_file(pid, fd);
+	if (f < 0)
+		return;
+	snprintf(what, sizeof(what), "pid %d fd %d", pid, fd);
+	if (!fstat(f, &st) && validated(strtoul(flags, NULL, 8), &st) && !pseudo_fs(f))
+		file_valid_sums(f, &st, m, &s, what);
+	close(f);
+}
+
+void reg_file_sums_warm(pid_t pid, enum file_valid_mode m)
+{
+	struct dirent *de;
+	char path[64];
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	while (dir && (de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			warm_fd(pid, atoi(de->d_name), m);
+	if (dir)
+		closedir(dir);
+}
+
 static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 {
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
 	GhostFileEntry g = GHOST_FILE_ENTRY__INIT;
 	FileContents c = FILE_CONTENTS__INIT;
+	struct file_sums sums = {};
 	InodeAttrsEntry a;
 	cleanup_free char *path = strdup(p->link);
 	int ret;
@@ -242,6 +390,9 @@ static int reg_dump(struct files_dump *d, struct fd_parms *p, FileEntry *fe)
 		re.has_rdev = true;
 		re.rdev = p->st.st_rdev;
 	}
+	ret = note_identity(d, p, &re, &sums);
+	if (ret)
+		goto out;
 	fe->reg = &re;
 	ret = files_write(d, fe);
 out:
@@ -291,6 +442,32 @@ static int validate_flags(const FileEntry *f, const RegFileEntry *r)
 	return 0;
 }
 
+/* All of dev, ino and mtime_ns, with size, or none; only for a regular
+ * file opened read-only by path; sums of the lengths written. */
+static int validate_identity(const RegFileEntry *r)
+{
+	bool any = r->has_dev || r->has_ino || r->has_mtime_ns || r->has_content_hash ||
+		   r->has_build_id;
+	const char *why;
+
+	if (!any)
+		return 0;
+	if (!r->has_dev || !r->has_ino || !r->has_mtime_ns || !r->has_size)
+		return restore_plan_bad("files.img", "file %s has part of its identity (dev, ino, "
+					"mtime and size: all or none)", r->path);
+	if (r->mode != S_IFREG || r->ghost || r->has_proc_pid ||
+	    (r->flags & (O_PATH | O_ACCMODE)) != O_RDONLY)
+		return restore_plan_bad("files.img", "file %s (%s, flags %s) has an identity, "
+					"which only a regular file opened read-only by path has",
+					r->path, file_kind_words(r->mode, NULL).s,
+					open_flags_words(r->flags).s);
+	why = file_valid_sums_bad(r->has_content_hash ? &r->content_hash : NULL,
+				  r->has_build_id ? &r->build_id : NULL);
+	if (why)
+		return restore_plan_bad("files.img", "file %s has %s", r->path, why);
+	return 0;
+}
+
 static int reg_validate(const FileEntry *f, uint64_t data_size)
 {
 	const RegFileEntry *r = f->reg;
@@ -308,6 +485,9 @@ static int reg_validate(const FileEntry *f, uint64_t data_size)
 	if (r->pos > (uint64_t)INT64_MAX)
 		return restore_plan_bad("files.img", "file %s has position %llu", r->path,
 					(unsigned long long)r->pos);
+	ret = validate_identity(r);
+	if (ret)
+		return ret;
 	if (r->has_proc_pid) {
 		const char *rest;
 
@@ -370,10 +550,20 @@ static int check_ghost(pid_t pid, int fd, const RegFileEntry *r)
 	return 0;
 }
 
+static struct file_dumped reg_dumped(const RegFileEntry *r)
+{
+	return (struct file_dumped){
+		.path = r->path, .dev = r->dev, .ino = r->ino, .size = r->size,
+		.mtime_ns = r->mtime_ns,
+		.hash = r->has_content_hash ? &r->content_hash : NULL,
+		.build_id = r->has_build_id ? &r->build_id : NULL,
+	};
+}
+
 static int reg_check(const struct restore_plan *p, uint32_t desc)
 {
 	const RegFileEntry *r = p->fdesc[desc].fe->reg;
-	int fd = p->fdesc[desc].first_fd;
+	int fd = p->fdesc[desc].first_fd, ret;
 	struct stat st;
 
 	if (r->ghost)
@@ -393,6 +583,15 @@ static int reg_check(const struct restore_plan *p, uint32_t desc)
 	}
 	if (r->flags & O_PATH)
 		return 0;
+	if (r->has_ino) {
+		struct file_dumped d = reg_dumped(r);
+		char who[64];
+
+		snprintf(who, sizeof(who), "pid %d fd %d", p->pid, fd);
+		ret = file_valid_path(&d, r->flags & O_NOFOLLOW, p->tree->file_valid, who);
+		if (ret)
+			return ret;
+	}
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < r->pos) {
 		pr_err("pid %d fd %d: %s is now %lld bytes, shorter than its saved position %llu\n",
 		       p->pid, fd, r->path, (long long)st.st_size, (unsigned long long)r->pos);
@@ -582,6 +781,21 @@ static int ghost_open(struct task_files *tf, uint32_t desc)
 	return tmp;
 }
 
+/* What was opened is checked again: the path may have been replaced
+ * since the checks (another inode is taken as they took it). */
+static int reopened_valid(struct task_files *tf, uint32_t desc, int fd)
+{
+	const RegFileEntry *r = tf->plan->fdesc[desc].fe->reg;
+	struct file_dumped d = reg_dumped(r);
+	char who[64];
+
+	if (!r->has_ino)
+		return 0;
+	snprintf(who, sizeof(who), "pid %d fd %d", tf->plan->pid,
+		 tf->plan->fdesc[desc].first_fd);
+	return file_valid_fd(&d, fd, tf->plan->tree->file_valid, who);
+}
+
 static int reg_open(struct task_files *tf, uint32_t desc)
 {
 	const RegFileEntry *r = tf->plan->fdesc[desc].fe->reg;
@@ -603,6 +817,11 @@ static int reg_open(struct task_files *tf, uint32_t desc)
 		if (tmp < 0)
 			return task_files_err(tf, desc, "can't open %s (flags %s): %s", r->path,
 					      open_flags_words(open_flags(r)).s, strerror(errno));
+		ret = reopened_valid(tf, desc, tmp);
+		if (ret) {
+			close(tmp);
+			return ret;
+		}
 	}
 	ret = task_files_install(tf, desc, tmp);
 	if (ret)

@@ -70,8 +70,8 @@ static int open_mapped_ghost(struct restore_ctx *ctx, size_t i, int base)
 static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 {
 	const MappedFileEntry *f = ctx->plan.mm->files[i];
-	struct stat st;
-	int fd;
+	struct file_dumped d;
+	int fd, ret;
 
 	if (f->ghost)
 		return open_mapped_ghost(ctx, i, base);
@@ -80,12 +80,14 @@ static int open_mapped_file(struct restore_ctx *ctx, size_t i, int base)
 		pr_perror("pid %d: can't open its mapped file %s", ctx->plan.pid, f->path);
 		return -errno;
 	}
-	if (fstat(fd, &st) || st.st_dev != f->dev || st.st_ino != f->ino) {
-		pr_err("pid %d: its mapped file %s was replaced while restoring (inode %llu, "
-		       "dumped %llu)\n", ctx->plan.pid, f->path, (unsigned long long)st.st_ino,
-		       (unsigned long long)f->ino);
+	/* Checked again on what was opened: the path may have been replaced
+	 * since the checks (another inode is accepted as they accepted it). */
+	d = file_dumped_mapped(f);
+	ret = file_valid_fd(&d, fd, ctx->tree->file_valid,
+			    restore_mapper_words(&ctx->plan, i, f->path).s);
+	if (ret) {
 		close(fd);
-		return -ESTALE;
+		return ret;
 	}
 	fd = move_above(fd, base);
 	if (fd < 0) {

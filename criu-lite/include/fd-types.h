@@ -77,6 +77,9 @@ struct files_dump {
 	bool ext_unix_sk; /* --ext-unix-sk */
 	bool tcp_established; /* --tcp-established */
 	bool skip_in_flight; /* --skip-in-flight */
+	/* --file-validation: the sums a file opened read-only gets
+	 * (files-reg.c); a pre-dump, which writes no files.img, none. */
+	enum file_valid_mode file_valid;
 	/* The connections put in repair mode (sk-tcp.c), kept past the
 	 * files; NULL in a pre-dump, which only checks. */
 	struct tcp_dump *tcp;

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "file-valid.h"
+
 struct files_dump;
 
 /* Opens files.img and files-data.img for the whole tree; NULL on error
@@ -20,6 +22,9 @@ struct files_dump *files_dump_start(int dfd, bool shell_job, bool ext_unix_sk,
  * naming pid, fd and type, any descriptor lmproc cannot restore yet; a
  * terminal the process does not own too, unless SHELL_JOB. */
 int dump_files(int dfd, struct files_dump *d, pid_t pid);
+/* files-reg.c: before the freeze, the sums of the regular files PID
+ * holds open read-only (file-valid.c), for the frozen dump to find. */
+void reg_file_sums_warm(pid_t pid, enum file_valid_mode m);
 /* Closes the images; D may be NULL. */
 int files_dump_end(struct files_dump *d, bool failed);
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "file-valid.h"
 #include "mm.pb-c.h"
 
 struct vma {
@@ -30,6 +31,8 @@ struct mapped_file {
 	uint64_t size;
 	int64_t mtime_ns;
 	uint32_t open_flags;
+	char link[128];		/* /proc/PID/map_files/... or exe: the file itself */
+	struct file_sums sums;	/* --file-validation's (file-valid.h) */
 	/* Deleted while mapped: its contents are saved (mem-ghost.c). */
 	bool deleted;
 	uint32_t perm;
@@ -55,6 +58,15 @@ struct vm_area_list {
  * mappings lmproc cannot restore yet, naming address and kind. */
 int collect_vmas(pid_t pid, struct vm_area_list *vl);
 void free_vmas(struct vm_area_list *vl);
+
+/* The sums MODE records of each mapped file that is not deleted, read
+ * through the mapping (the path may name another file by now). */
+int mem_file_sums(pid_t pid, struct vm_area_list *vl, enum file_valid_mode m);
+
+/* Before the freeze: the same sums of the files PID maps now, so that
+ * the frozen dump's mem_file_sums() finds those unchanged since
+ * (file-valid.c) and reads nothing; what fails is left to it. */
+void mem_file_sums_warm(pid_t pid, enum file_valid_mode m);
 
 /* mem-ghost.c: files deleted while mapped. */
 struct files_dump;

@@ -129,8 +129,8 @@ int mig_hello_parse(const struct mig_msg *m, struct lmproc_opts *opts, struct mi
  * received one: negative (WHY: what is malformed), or how many checks
  * failed (WHY: "NAME: DETAIL; ..."), LINES a line per check. */
 int mig_preflight_make(pid_t root, uint8_t **buf, size_t *len, char *why, size_t why_len);
-int mig_preflight_check(const struct mig_msg *m, char *lines, size_t len, char *why,
-			size_t why_len);
+int mig_preflight_check(const struct mig_msg *m, enum file_valid_mode fv, char *lines, size_t len,
+			char *why, size_t why_len);
 
 /* channel.c */
 /* The PSK file or the certificates OPTS name (not --insecure); SERVER:

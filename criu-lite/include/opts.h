@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "dirty-track.h"
+#include "file-valid.h"
 
 enum page_path {
 	PAGE_PATH_AUTO,
@@ -70,6 +71,9 @@ struct lmproc_opts {
 	enum track_backend track;	/* --track */
 	const char *feature;		/* check --feature */
 	unsigned int cpu_cap;		/* restore, check --cpu-cap: enum cpu_cap, 0 default */
+	/* dump: what is recorded of a mapped file; restore, check -D, serve:
+	 * what accepts another inode at its path (file-valid.h). */
+	enum file_valid_mode file_valid;
 	struct inherit_fd inherit[MAX_INHERIT_FDS]; /* restore --inherit-fd */
 	int nr_inherit;
 	struct veth_pair veth[MAX_VETH_PAIRS]; /* restore --veth-pair */

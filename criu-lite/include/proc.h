@@ -52,6 +52,9 @@ bool proc_tree_walk(pid_t pid, int depth, bool (*fn)(pid_t pid, void *arg), void
  * children now, DEPTH levels down at most) has a mapping whose maps line
  * holds NEEDLE: a look before the freeze, for what to prepare. */
 bool proc_tree_maps(pid_t pid, const char *needle, int depth);
+/* PID and its descendants (every thread's children, as /proc lists them
+ * now), the root first, at most MAX (-E2BIG) into malloc'ed *PIDS. */
+int proc_tree_pids(pid_t pid, size_t max, pid_t **pids, size_t *nr);
 /* PID is on its way out (PF_EXITING): its memory may already be gone. */
 bool proc_pid_exiting(pid_t pid);
 /* Bytes a /proc file yields (they report size 0), or -errno. */

@@ -32,6 +32,7 @@
 
 #include "opts.h"
 #include "restorer.h"
+#include "words.h"
 
 #include "core.pb-c.h"
 #include "fdinfo.pb-c.h"
@@ -228,6 +229,7 @@ struct restore_tree {
 	struct netns_restore *netns;	 /* netns.img (net/netns.c), or NULL */
 	struct ns_restore *ns;		 /* ns.img (task/namespaces.c) */
 	bool pidns;	/* --pidns: restored under an init of a new pid namespace */
+	enum file_valid_mode file_valid; /* --file-validation */
 	/* In the tree: forked from a process sharing lmproc's memory
 	 * (restore-pidns.c), to which the kernel hands no rseq registration. */
 	bool no_rseq;
@@ -291,13 +293,18 @@ int restore_check_pid_free(pid_t pid);
 /* The checks check -D and serve's preflight (migrate/preflight.c) share,
  * each on what it has: the dumped vDSO block, its code (NULL: not
  * recorded) or the kernel release it ran on, against this kernel's (HERE
- * gets it); a mapped file as the dump recorded it (WHO: "pid N maps P");
+ * gets it); a mapped file as the dump recorded it, or another inode M's
+ * rule (--file-validation) accepts (WHO: "pid N maps P");
  * the xsave size; every pid free (PIDNS: none needs to be); what the
  * kernel must offer (TCP_REPAIR_WHO: what needs TCP repair, or NULL), the
  * count of what is missing.  WHY gets the line check -D prints. */
 int restore_check_vdso(const struct special_layout *dumped, struct special_layout *here,
 		       const ProtobufCBinaryData *code, const char *release);
-int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, const char *who);
+int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, enum file_valid_mode m,
+			      const char *who);
+/* Where P maps its file I (PATH): "pid 12 maps /lib/x.so at 0x7f00-0x7f10". */
+struct words restore_mapper_words(const struct restore_plan *p, size_t i, const char *path);
+
 int restore_check_xsave(pid_t pid, size_t len);
 int restore_check_pids(const pid_t *pids, size_t n, bool pidns, char *why, size_t len);
 int restore_check_kernel(bool pidns, const char *tcp_repair_who, char *why, size_t len);

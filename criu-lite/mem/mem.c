@@ -111,8 +111,8 @@ static struct words holder_words(pid_t pid, const struct stat *st, const char *l
 	return w;
 }
 
-static int add_mapped_file(struct vm_area_list *vl, const char *path, const struct stat *st,
-			   uint32_t open_flags)
+static int add_mapped_file(struct vm_area_list *vl, const char *path, const char *link,
+			   const struct stat *st, uint32_t open_flags)
 {
 	struct mapped_file *f;
 
@@ -138,6 +138,7 @@ static int add_mapped_file(struct vm_area_list *vl, const char *path, const stru
 	f->size = st->st_size;
 	f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 	f->open_flags = open_flags;
+	snprintf(f->link, sizeof(f->link), "%s", link);
 	return vl->nr_files++;
 }
 
@@ -251,12 +252,12 @@ static int classify_file(pid_t pid, struct vm_area_list *vl, struct vma *v, cons
 		/* "mw": mprotect() may make it writable, so its file was
 		 * opened for writing. */
 		v->kind = VMA_KIND__VMA_FILE_SHARED;
-		idx = add_mapped_file(vl, path, &st,
+		idx = add_mapped_file(vl, path, link, &st,
 				      (v->prot & PROT_WRITE) || vma_has_flag(v, "mw") ? O_RDWR :
 											O_RDONLY);
 	} else {
 		v->kind = VMA_KIND__VMA_FILE_PRIVATE;
-		idx = add_mapped_file(vl, path, &st, O_RDONLY);
+		idx = add_mapped_file(vl, path, link, &st, O_RDONLY);
 	}
 	if (idx < 0)
 		return idx;
@@ -403,7 +404,7 @@ static int collect_exe(pid_t pid, struct vm_area_list *vl)
 		       pid, path);
 		return -EOPNOTSUPP;
 	}
-	ret = add_mapped_file(vl, path, &st, O_RDONLY);
+	ret = add_mapped_file(vl, path, link, &st, O_RDONLY);
 	if (ret < 0)
 		return ret;
 	vl->exe_file = ret;
@@ -416,6 +417,59 @@ static int flush_vma(pid_t pid, struct vm_area_list *vl, struct vma *v, unsigned
 	int ret = finish_vma(pid, vl, v, ino, path);
 
 	return ret ? ret : add_vma(vl, v);
+}
+
+/* The size, mtime and sums come from one fstat of the file read. */
+static int file_sums(pid_t pid, struct mapped_file *f, enum file_valid_mode m)
+{
+	char what[PATH_MAX + 64];
+	struct stat st;
+	int fd, ret;
+
+	fd = open(f->link, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(f->link, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		pr_perror("pid %d: can't open its mapped file %s to record its sums", pid, f->path);
+		ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	if (st.st_dev != f->dev || st.st_ino != f->ino) {
+		pr_err("pid %d: its mapped file %s was replaced while it was dumped\n", pid,
+		       f->path);
+		close(fd);
+		return -EAGAIN;
+	}
+	f->size = st.st_size;
+	f->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	snprintf(what, sizeof(what), "pid %d maps %s", pid, f->path);
+	ret = file_valid_sums(fd, &st, m, &f->sums, what);
+	close(fd);
+	return ret;
+}
+
+int mem_file_sums(pid_t pid, struct vm_area_list *vl, enum file_valid_mode m)
+{
+	if (m == FILE_VALID_FILESIZE)
+		return 0;
+	for (size_t i = 0; i < vl->nr_files; i++) {
+		int ret = vl->files[i].deleted ? 0 : file_sums(pid, &vl->files[i], m);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void mem_file_sums_warm(pid_t pid, enum file_valid_mode m)
+{
+	struct vm_area_list vl = {};
+
+	if (m != FILE_VALID_FILESIZE && !collect_vmas(pid, &vl))
+		mem_file_sums(pid, &vl, m);
+	free_vmas(&vl);
 }
 
 int collect_vmas(pid_t pid, struct vm_area_list *vl)
@@ -736,6 +790,12 @@ int dump_mm(int dfd, pid_t pid, const struct vm_area_list *vl, uint64_t brk)
 		files[i].size = f->size;
 		files[i].mtime_ns = f->mtime_ns;
 		files[i].open_flags = f->open_flags;
+		files[i].has_content_hash = f->sums.hash_len != 0;
+		files[i].content_hash.data = (uint8_t *)f->sums.hash;
+		files[i].content_hash.len = f->sums.hash_len;
+		files[i].has_build_id = f->sums.build_id_len != 0;
+		files[i].build_id.data = (uint8_t *)f->sums.build_id;
+		files[i].build_id.len = f->sums.build_id_len;
 		/* Pre-dump rounds save no contents: restore reads the dump's. */
 		if (f->ghost) {
 			files[i].ghost = f->ghost;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mem.h"
 #include "migrate.h"
+#include "proc.h"
 #include "restore.h"
 #include "sk-tcp.h"
 #include "vma-iter.h"
@@ -43,48 +44,6 @@ struct pf_src {
 	struct utsname u;
 };
 
-static int add_pid(pid_t **pids, size_t *nr, pid_t pid)
-{
-	pid_t *n;
-
-	if (*nr >= PF_MAX_TASKS)
-		return -E2BIG;
-	n = realloc(*pids, (*nr + 1) * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	*pids = n;
-	n[(*nr)++] = pid;
-	return 0;
-}
-
-/* PID and its descendants (every thread's children), the root first. */
-static int tree_pids(pid_t pid, pid_t **pids, size_t *nr)
-{
-	char path[64], file[320];
-	struct dirent *de;
-	DIR *dir;
-	int ret = add_pid(pids, nr, pid);
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	dir = opendir(path);
-	while (!ret && dir && (de = readdir(dir))) {
-		FILE *f;
-		int child;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(file, sizeof(file), "/proc/%d/task/%s/children", pid, de->d_name);
-		f = fopen(file, "re");
-		while (!ret && f && fscanf(f, "%d", &child) == 1)
-			ret = tree_pids(child, pids, nr);
-		if (f)
-			fclose(f);
-	}
-	if (dir)
-		closedir(dir);
-	return ret;
-}
-
 /* The mapped files as the dump records them (collect_vmas's own rule),
  * but those deleted while mapped, whose contents the dump carries. */
 static int task_files(PreflightTask *t, struct vm_area_list *vl, char *why, size_t len)
@@ -95,6 +54,10 @@ static int task_files(PreflightTask *t, struct vm_area_list *vl, char *why, size
 	/* What the pre-dump would refuse, it refuses itself, once. */
 	log_capture_start(why, len);
 	ret = collect_vmas(t->pid, vl);
+	/* Read here, while the tree runs: the final dump of this process
+	 * finds the sums of every file left as it was (file-valid.c). */
+	if (!ret)
+		ret = mem_file_sums(t->pid, vl, FILE_VALID_HASH);
 	log_capture_end();
 	if (ret)
 		return ret;
@@ -115,6 +78,12 @@ static int task_files(PreflightTask *t, struct vm_area_list *vl, char *why, size
 		f[t->n_files].size = m->size;
 		f[t->n_files].mtime_ns = m->mtime_ns;
 		f[t->n_files].open_flags = m->open_flags;
+		f[t->n_files].has_content_hash = m->sums.hash_len != 0;
+		f[t->n_files].content_hash.data = (uint8_t *)m->sums.hash;
+		f[t->n_files].content_hash.len = m->sums.hash_len;
+		f[t->n_files].has_build_id = m->sums.build_id_len != 0;
+		f[t->n_files].build_id.data = (uint8_t *)m->sums.build_id;
+		f[t->n_files].build_id.len = m->sums.build_id_len;
 		t->files[t->n_files] = &f[t->n_files];
 		t->n_files++;
 	}
@@ -281,7 +250,7 @@ static int gather(struct pf_src *s, pid_t root)
 	cleanup_free pid_t *pids = NULL;
 	CpuEntry cpu;
 	size_t nr = 0;
-	int ret = tree_pids(root, &pids, &nr);
+	int ret = proc_tree_pids(root, PF_MAX_TASKS, &pids, &nr);
 
 	if (ret)
 		return ret;
@@ -341,7 +310,7 @@ static const char *file_bad(const MappedFileEntry *f)
 		return "a mapped file whose path is not absolute or too long";
 	if (f->ghost || f->has_ghost_perm || f->ghost_attrs)
 		return "a mapped file with contents (a deleted one is never sent)";
-	return NULL;
+	return mapped_sums_bad(f);
 }
 
 static const char *task_bad(const PreflightTask *t, size_t *files, size_t *socks)
@@ -448,7 +417,7 @@ static void check_layout(const PreflightEntry *e, struct pf_answer *a)
 	answer(a, "layout", ret, ret ? why : "vDSO and xsave area as on the source");
 }
 
-static void check_files(const PreflightEntry *e, struct pf_answer *a)
+static void check_files(const PreflightEntry *e, enum file_valid_mode m, struct pf_answer *a)
 {
 	char why[512] = "", who[PATH_MAX + 64];
 	int ret = 0;
@@ -459,11 +428,12 @@ static void check_files(const PreflightEntry *e, struct pf_answer *a)
 
 		for (size_t k = 0; k < t->n_files && !ret; k++) {
 			snprintf(who, sizeof(who), "pid %u maps %s", t->pid, t->files[k]->path);
-			ret = restore_check_mapped_file(t->pid, t->files[k], who);
+			ret = restore_check_mapped_file(t->pid, t->files[k], m, who);
 		}
 	}
 	log_capture_end();
-	answer(a, "files", ret, ret ? why : "every file mapped is there unchanged");
+	answer(a, "files", ret, ret ? why : "every file mapped is there as on the source "
+	       "(the same inode, or by --file-validation)");
 }
 
 static void check_ports(const PreflightEntry *e, struct pf_answer *a)
@@ -503,7 +473,8 @@ static void check_pids(const PreflightEntry *e, struct pf_answer *a)
 	answer(a, "pids", ret, why);
 }
 
-int mig_preflight_check(const struct mig_msg *m, char *lines, size_t len, char *why, size_t why_len)
+int mig_preflight_check(const struct mig_msg *m, enum file_valid_mode fv, char *lines, size_t len,
+			char *why, size_t why_len)
 {
 	struct pf_answer a = {.lines = lines, .len = len, .reason = why, .reason_len = why_len};
 	PreflightEntry *e = preflight_entry__unpack(NULL, m->len, (const uint8_t *)m->data);
@@ -522,7 +493,7 @@ int mig_preflight_check(const struct mig_msg *m, char *lines, size_t len, char *
 	}
 	check_kernel(e, &a);
 	check_layout(e, &a);
-	check_files(e, &a);
+	check_files(e, fv, &a);
 	check_ports(e, &a);
 	check_pids(e, &a);
 	preflight_entry__free_unpacked(e, NULL);

@@ -586,7 +586,7 @@ static int preflight(struct mig_dst *d)
 		mig_msg_free(&m);
 		return -EPROTO;
 	}
-	ret = mig_preflight_check(&m, lines, sizeof(lines), why, sizeof(why));
+	ret = mig_preflight_check(&m, d->ropts.file_valid, lines, sizeof(lines), why, sizeof(why));
 	mig_msg_free(&m);
 	if (ret < 0)
 		return fail(d, ret, "%s", why);
@@ -703,6 +703,7 @@ static void child(const struct lmproc_opts *opts, const struct mig_auth *auth, i
 	d.ropts.manage_cgroups = opts->manage_cgroups;
 	d.ropts.network_lock = opts->network_lock;
 	d.ropts.cpu_cap = opts->cpu_cap;
+	d.ropts.file_valid = opts->file_valid;
 	_exit(serve_one(&d, auth, fd) ? 1 : 0);
 }
 

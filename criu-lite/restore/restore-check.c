@@ -18,6 +18,7 @@
 #include <sys/utsname.h>
 
 #include "common.h"
+#include "file-valid.h"
 #include "fs-ghost.h"
 #include "kerndat.h"
 #include "log.h"
@@ -240,25 +241,7 @@ int restore_check_pids(const pid_t *pids, size_t n, bool pidns, char *why, size_
 	return ret;
 }
 
-/* "2001-02-03 04:05:06.000000000 UTC" */
-static struct words mtime_words(int64_t ns)
-{
-	time_t sec = ns / 1000000000;
-	struct words w = { "" };
-	struct tm tm;
-
-	if (ns < 0 || !gmtime_r(&sec, &tm)) {
-		snprintf(w.s, sizeof(w.s), "%lld ns", (long long)ns);
-		return w;
-	}
-	strftime(w.s, sizeof(w.s), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(w.s + strlen(w.s), sizeof(w.s) - strlen(w.s), ".%09lld UTC",
-		 (long long)(ns % 1000000000));
-	return w;
-}
-
-/* Where P maps file I: "pid 12 maps /lib/x.so at 0x7f00-0x7f10". */
-static struct words mapper_words(const struct restore_plan *p, size_t i, const char *path)
+struct words restore_mapper_words(const struct restore_plan *p, size_t i, const char *path)
 {
 	struct words w = { "" };
 	size_t n = snprintf(w.s, sizeof(w.s), "pid %d maps %s", p->pid, path);
@@ -275,51 +258,21 @@ static struct words mapper_words(const struct restore_plan *p, size_t i, const c
 	return w;
 }
 
-/* Says which of inode, size and mtime changed, dumped and now. */
-static int mapped_file_changed(const MappedFileEntry *f, const char *who, const struct stat *st)
+int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, enum file_valid_mode m,
+			      const char *who)
 {
-	int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	char what[512] = "";
-	size_t n = 0;
-
-	if (!S_ISREG(st->st_mode))
-		n += snprintf(what + n, sizeof(what) - n, "; it is now %s",
-			      file_kind_words(st->st_mode, NULL).s);
-	if (st->st_dev != f->dev || st->st_ino != f->ino)
-		n += snprintf(what + n, sizeof(what) - n,
-			      "; inode %llu on device %u:%u, now inode %llu on %u:%u (another file)",
-			      (unsigned long long)f->ino, major(f->dev), minor(f->dev),
-			      (unsigned long long)st->st_ino, major(st->st_dev), minor(st->st_dev));
-	if ((uint64_t)st->st_size != f->size && n < sizeof(what))
-		n += snprintf(what + n, sizeof(what) - n, "; size %llu, now %lld",
-			      (unsigned long long)f->size, (long long)st->st_size);
-	if (mtime != f->mtime_ns && n < sizeof(what))
-		n += snprintf(what + n, sizeof(what) - n, "; mtime %s, now %s",
-			      mtime_words(f->mtime_ns).s, mtime_words(mtime).s);
-	if (!n)
-		return 0;
-	pr_err("%s: the file changed since the dump%s\n", who, what);
-	return -ESTALE;
-}
-
-int restore_check_mapped_file(pid_t pid, const MappedFileEntry *f, const char *who)
-{
-	struct stat st;
+	struct file_dumped d = file_dumped_mapped(f);
 
 	if (f->ghost)
 		return mem_ghost_check(pid, f);
-	if (stat(f->path, &st)) {
-		pr_perror("%s: can't find the file", who);
-		return -errno;
-	}
-	return mapped_file_changed(f, who, &st);
+	return file_valid_path(&d, false, m, who);
 }
 
 static int check_mapped_files(const struct restore_plan *p)
 {
 	for (size_t i = 0; i < p->mm->n_files; i++) {
-		int ret = restore_check_mapped_file(p->pid, p->mm->files[i],
-						    mapper_words(p, i, p->mm->files[i]->path).s);
+		int ret = restore_check_mapped_file(p->pid, p->mm->files[i], p->tree->file_valid,
+						    restore_mapper_words(p, i, p->mm->files[i]->path).s);
 
 		if (ret)
 			return ret;

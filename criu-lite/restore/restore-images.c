@@ -572,12 +572,16 @@ static int check_mapped_files(const char *img, const MmEntry *mm)
 {
 	for (size_t i = 0; i < mm->n_files; i++) {
 		const MappedFileEntry *f = mm->files[i];
+		const char *why;
 
 		if (f->path[0] != '/')
 			return bad(img, "mapped file %zu has relative path \"%s\"", i, f->path);
 		if (f->open_flags != O_RDONLY && f->open_flags != O_RDWR)
 			return bad(img, "mapped file %s has open flags %s", f->path,
 				   open_flags_words(f->open_flags).s);
+		why = mapped_sums_bad(f);
+		if (why)
+			return bad(img, "mapped file %s has %s", f->path, why);
 	}
 	if (mm->exe_file >= mm->n_files)
 		return bad(img, "exe_file %u of %zu files", mm->exe_file, mm->n_files);

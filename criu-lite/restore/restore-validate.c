@@ -33,6 +33,7 @@ static int read_plans(struct restore_tree *t, struct lmproc_opts *opts, int dfd)
 	if (ret)
 		return ret;
 	t->pidns = opts->pidns;
+	t->file_valid = opts->file_valid;
 	t->ctx = calloc(t->nr, sizeof(*t->ctx));
 	if (!t->ctx)
 		return -ENOMEM;

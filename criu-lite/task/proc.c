@@ -1,6 +1,7 @@
 /* Parses /proc files.  Read-only: nothing here changes a task. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -239,4 +240,37 @@ static bool maps_holds(pid_t pid, void *needle)
 bool proc_tree_maps(pid_t pid, const char *needle, int depth)
 {
 	return proc_tree_walk(pid, depth, maps_holds, (void *)needle);
+}
+
+struct pid_list {
+	pid_t **pids;
+	size_t *nr, max;
+	int err;
+};
+
+static bool add_pid(pid_t pid, void *arg)
+{
+	struct pid_list *l = arg;
+	pid_t *n;
+
+	if (*l->nr >= l->max) {
+		l->err = -E2BIG;
+		return true;
+	}
+	n = realloc(*l->pids, (*l->nr + 1) * sizeof(*n));
+	if (!n) {
+		l->err = -ENOMEM;
+		return true;
+	}
+	*l->pids = n;
+	n[(*l->nr)++] = pid;
+	return false;
+}
+
+int proc_tree_pids(pid_t pid, size_t max, pid_t **pids, size_t *nr)
+{
+	struct pid_list l = { .pids = pids, .nr = nr, .max = max };
+
+	proc_tree_walk(pid, INT_MAX, add_pid, &l);
+	return l.err;
 }

@@ -1849,6 +1849,7 @@ run_bad_input() {
 	run_ns_bad_input
 	run_tty_bad_input
 	run_refusal_bad_input
+	run_file_valid_bad_input
 	run_silent_bad_input
 	run_tcp_bad_input
 	run_tcp_pair_bad_input

@@ -181,23 +181,29 @@ case_timer_thread_clock() {
 		target_intact
 }
 
-# A file mapped by the dumped process whose mtime (only) changed before
-# the restore: refused naming the pid, the file and both mtimes, not its
-# size; with the mtime back the original (which sleeps: no target_runs)
-# is as it was and passes its checks, which include the file's mtime.
+# A file mapped by the dumped process whose mtime and one byte (in place:
+# the same inode and size) changed before the restore: refused naming the
+# pid, the file, that its content differs and both mtimes, not its size;
+# with the byte and mtime back the original (which sleeps: no
+# target_runs) is as it was and passes its checks, which include the
+# file's content and mtime.  (The mtime alone, the content as dumped, is
+# accepted by --file-validation hash.)
 case_mapped_file_mtime() {
 	local f old st
 
 	target_up "$BUILD/static/mmap_private" || return 1
 	f=$DD/mmap_private.dat
 	old=$(stat -c %y "$f")
+	cp -p "$f" "$RD/orig.dat" || return 1
 	mkdir -p "$RD/img"
 	must_lm dump "dump -R" dump -t "$TPID" -D "$RD/img" -R || return 1
+	printf 'X' | dd of="$f" bs=1 seek=5000 conv=notrunc status=none
 	touch -d '2001-02-03 04:05:06 UTC' "$f"
 	bad_lmproc restore -D "$RD/img" -d
 	st=$?
+	dd if="$RD/orig.dat" of="$f" bs=1 skip=5000 seek=5000 count=1 conv=notrunc status=none
 	touch -d "$old" "$f"
-	refused "$st" "pid $TPID" "$f" mtime "2001-02-03 04:05:06" \
+	refused "$st" "pid $TPID" "$f" content mtime "2001-02-03 04:05:06" \
 		"$(TZ=UTC date -d "$old" '+%Y-%m-%d %H:%M:%S')" && no_word size || return 1
 	same_state "$TPID" "$TSNAP" 1000 && finish_original "$TPID"
 }
