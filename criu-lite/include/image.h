@@ -12,7 +12,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 /* Bumped whenever the meaning of any image changes. */
-#define IMAGE_VERSION 10
+#define IMAGE_VERSION 11
 
 /* No single message may be larger: a corrupt length must not make us
  * allocate gigabytes. */
