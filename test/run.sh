@@ -55,6 +55,8 @@ LM_TIMEOUT=30		# seconds for one lmproc command
 SUITE_LIMIT=${SUITE_LIMIT:-1500}	# seconds: stop starting runs after this (a clean run here: ~15 min)
 # shellcheck source=test/lib/runlib.sh
 . "$ROOT/test/lib/runlib.sh"
+# shellcheck source=test/lib/migmode.sh
+. "$ROOT/test/lib/migmode.sh"
 # shellcheck source=test/bad-input/cases.sh
 . "$ROOT/test/bad-input/cases.sh"
 # shellcheck source=test/bad-input/thread-cases.sh
@@ -106,7 +108,7 @@ SUITE_LIMIT=${SUITE_LIMIT:-1500}	# seconds: stop starting runs after this (a cle
 # shellcheck source=test/bad-input/criu-opts-cases.sh
 . "$ROOT/test/bad-input/criu-opts-cases.sh"
 
-ALL_MODES="plain leave-running two-dumps pre-dump"
+ALL_MODES="plain leave-running two-dumps pre-dump migrate"
 MODES=${MODES:-$ALL_MODES}
 TESTS=${TESTS:-$(cd "$BUILD/static" 2>/dev/null && ls)}
 RUN_NR=0
@@ -156,6 +158,7 @@ setup_dirs() {
 }
 
 cleanup() {
+	mig_hosts_down
 	kill_leftovers
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "work directories kept: $IMG_ROOT $DATA_ROOT" >&2
@@ -650,12 +653,12 @@ cgroups_left() {
 # run_static NAME MODE DETACH SPLICE [TRACK]: one test in one mode, one
 # line.
 run_static() {
-	local name=$1 mode=$2 detach=$3 splice=$4 track=${5:-} label passed=0
+	local name=$1 mode=$2 detach=$3 splice=$4 track=${5:-} label passed=0 steps
 
 	label="$name $mode"
 	[ -n "$splice" ] && label+=" splice"
 	[ -n "$track" ] && label+=" $track"
-	if [ "$mode" != none ]; then
+	if [ "$mode" != none ] && [ "$mode" != migrate ]; then
 		[ -n "$detach" ] && label+=" restore-d" || label+=" restore"
 	fi
 	new_run "$name-$mode${track:+-$track}"
@@ -679,12 +682,18 @@ run_static() {
 		say_skip "$label" "$REASON"
 		return
 	fi
-	if static_steps "$name" "$mode" "$detach" "$splice" "$track"; then
+	MIG_NOTE=""
+	if [ "$mode" = migrate ]; then
+		steps=(mig_steps "$name")
+	else
+		steps=(static_steps "$name" "$mode" "$detach" "$splice" "$track")
+	fi
+	if "${steps[@]}"; then
 		kill_ours "$TPID"
 		if cgroups_left "$DD"; then
 			say_fail "$label"
 		else
-			say_pass "$label"
+			say_pass "$label${MIG_NOTE:+: $MIG_NOTE}"
 			passed=1
 		fi
 	else
@@ -730,6 +739,7 @@ run_static_tests() {
 		done
 		t=$((t + 1))
 	done
+	mig_hosts_down
 }
 
 run_unit_tests() {
