@@ -34,8 +34,17 @@
 # asserts that refusal (exit 1, its reason matching, the source running
 # on with its state unchanged and passing its own checks).
 
-# NAME ERE-matched-in-migrate's-reason | why the test can't move.
+# NAME ERE-matched-in-migrate's-reason | why the test can't move (" | "
+# ends the ERE).  The
+# hosts share one kernel and one filesystem: what a file's kernel object
+# holds for the source, frozen while its copy is restored, is there for
+# the copy too.
 MIG_EXPECT="
+fd_fifo the FIFO .* holds [0-9]+ bytes already | the source's FIFO, one pipe for both hosts, still holds the bytes the copy would queue again
+fd_async_pipe the FIFO .* holds [0-9]+ bytes already | the source's FIFO, one pipe for both hosts, still holds the bytes the copy would queue again
+file_locks can't take a write flock lock | the frozen source still holds its flock on the file both hosts share
+fd_file_attrs the FIFO .* holds [0-9]+ bytes already | the source's FIFO, one pipe for both hosts, still holds the bytes the copy would queue again
+tree_fds (the FIFO .* holds [0-9]+ bytes already|can't take a write flock lock) | the source's FIFO and flock, on files both hosts share, still hold its bytes and lock
 "
 
 MIG_DIR=""	# psk, serve's -D (srv) and log (serve.err), hosts' pids
@@ -45,8 +54,8 @@ MIG_HA=""	# host A's init (its pid here), to nsenter
 MIG_HB=""	# host B's
 MIG_NOTE=""	# a refusal run's line: what migrate said
 
-# mig_expect NAME: the ERE migrate's refusal of NAME must match, and the
-# reason after "|"; nothing if NAME must move.
+# mig_expect NAME: the ERE migrate's refusal of NAME must match, " | " and
+# why; nothing if NAME must move.
 mig_expect() {
 	local n rest
 
@@ -150,7 +159,7 @@ mig_start() {
 	TOUT=$RD/out
 	TLOG=$RD/test.log
 	rm -f "$RD/pid" "$TOUT"
-	if ! spawn test "$TLOG" "$TLOG" nsenter -t "$MIG_HA" -n -p -m setsid -f "$bin" \
+	if ! spawn test "$TLOG" "$TLOG" nsenter -t "$MIG_HA" -n -p -m -i setsid -f "$bin" \
 		--pidfile "$RD/pid" --outfile "$TOUT" --log "$TLOG" --dir "$DD"; then
 		REASON="could not start $bin on host A"
 		return 1
@@ -186,7 +195,7 @@ mig_migrate() {
 	local at st
 
 	at=$(wc -l <"$MIG_DIR/serve.err")
-	timeout -k 5 "$LM_TIMEOUT" nsenter -t "$MIG_HA" -n -p -m "$LMPROC" migrate -t "$MIG_APID" \
+	timeout -k 5 "$LM_TIMEOUT" nsenter -t "$MIG_HA" -n -p -m -i "$LMPROC" migrate -t "$MIG_APID" \
 		--to 198.18.0.2:7070 --tls-psk-file "$MIG_DIR/psk" --json -v4 \
 		-o "$RD/migrate.log" >"$RD/migrate.json" 2>"$RD/migrate.err"
 	st=$?
@@ -200,14 +209,12 @@ mig_serve_done() {
 	tail -n "+$(($1 + 1))" "$MIG_DIR/serve.err" | grep -q 'migration [0-9]* from '
 }
 
-# mig_refusal EXPECT SNAP: migrate refused the test as EXPECT says
-# ("ERE | why"): exit 1, not migrated, its reason matching ERE; the
+# mig_refusal EXPECT ST SNAP: migrate (its status ST) refused the test as
+# EXPECT says ("ERE | why"): exit 1, not migrated, its reason matching ERE; the
 # source unchanged, running on and passing its own checks.
 mig_refusal() {
-	local want=${1%%|*} why=${1#*|} st=$2 snap=$3 reason
+	local want=${1%% | *} why=${1#* | } st=$2 snap=$3 reason
 
-	want=${want% }
-	why=${why# }
 	reason=$(mig_json reason)
 	[ -n "$reason" ] || reason=$(grep -m1 . "$RD/migrate.err")
 	if [ "$st" = 0 ] || [ "$(mig_json result)" = migrated ]; then
