@@ -1,7 +1,7 @@
 #!/bin/bash
 # The regression suite behind "make check" (make builds everything first;
 # this script builds nothing).  It runs every program in test/static/ in
-# three checkpoint modes, the bad-input cases (test/bad-input/cases.sh) and
+# five checkpoint modes, the bad-input cases (test/bad-input/cases.sh) and
 # the unit tests, prints one line per run, and ends with exactly one line
 # "N passed, N failed" (", N skipped" only if something was skipped, with a
 # named reason).  Exits non-zero if anything failed.
@@ -21,6 +21,17 @@
 #                  Some tests take more rounds, a pause or a signal between
 #                  rounds, or run once per tracker backend, skipped where
 #                  lmproc check finds it missing (predump_knobs).
+#   migrate        live migration across two network-namespace hosts
+#                  (contrib/hosts.sh, made once for the mode with one
+#                  `lmproc serve` on host B, TLS PSK): the test started on
+#                  host A, `lmproc migrate --json` there moves it to host B,
+#                  where the copy (in serve's new pid and time namespaces)
+#                  must have the source's state and pass.  A test that
+#                  can't move (MIG_EXPECT, test/lib/migmode.sh, one reason
+#                  each) must be refused in its named way, the source
+#                  running on unchanged and passing.  Pids, the time
+#                  namespace and the network namespace's identity are
+#                  compared as migmode.sh's header says.
 # Every other run restores with -d (then SIGTERM and poll the verdict), the
 # others without (lmproc waits and must exit with the test's status, 0).
 # Before the checkpoint and after each dump -R and restore, the task's

@@ -5,7 +5,8 @@
  * filesystem, not of the process); it opens it read-write first, which
  * never blocks and keeps the pipe alive, refills the bytes through that
  * fd (and sets the FIFO's times back, which the writing moved), and opens
- * every description of the process from it.  A FIFO whose path was
+ * every description of the process from it.  Bytes to refill into a FIFO
+ * that holds some already are refused (fifo_empty).  A FIFO whose path was
  * removed while open (its only name) is made again at that path, opened
  * and removed again, with its mode, owner and times; a file now at the
  * path steps aside meanwhile. */
