@@ -219,6 +219,8 @@ mig_refusal() {
 	[ -n "$reason" ] || reason=$(grep -m1 . "$RD/migrate.err")
 	if [ "$st" = 0 ] || [ "$(mig_json result)" = migrated ]; then
 		REASON="migrated, but expected refused ($why)"
+		# The copy goes with the run (run_static kills TPID).
+		TPID=$(mig_pid_on "$MIG_HB" "$(mig_json dest_pid)") && track_pid "$TPID"
 		return 1
 	fi
 	if [ "$st" != 1 ] || ! grep -qE -- "$want" <<<"$reason"; then
