@@ -31,6 +31,10 @@ int restore_read_sysvipc(int dfd, struct restore_tree *t);
 /* restore_read_sysvipc(), then makes every object again, or finds it
  * still there. */
 int restore_sysvipc(int dfd, struct restore_tree *t);
+/* Under --pidns, once the namespace's init is forked: the sets and queues
+ * restore_sysvipc() left, each made by a child with its owner's pid in
+ * the new namespace. */
+int restore_sysvipc_in_pidns(struct restore_tree *t);
 /* After a failed restore: removes the objects restore_sysvipc() made. */
 void restore_undo_sysvipc(struct restore_tree *t);
 void restore_free_sysvipc(struct restore_tree *t);

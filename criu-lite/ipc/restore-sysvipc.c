@@ -10,6 +10,7 @@
  * failed restore removes the objects it made. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,18 +379,21 @@ static int make_and_fill(const SysvipcEntry *e)
 
 /* Made and filled by a child with the pid of its owner in the tree (free
  * until the tree is forked): the kernel records that pid as the last user
- * (sempid, msg_lspid), so a later dump of the restored tree finds the
- * object again.  Under --pidns the tree's pids are not lmproc's: lmproc
- * makes it itself, as any segment (which records no last user until it
- * is attached). */
-static int make_object(const SysvipcEntry *e, bool pidns, bool *made)
+ * (sempid, msg_lspid, msg_lrpid), so the tree sees its own pid there and a
+ * later dump of the restored tree finds the object again.  Under --pidns
+ * (IN_NS) lmproc's children are forked into the tree's new namespace
+ * (restore_sysvipc_in_pidns), where the child's parent, lmproc, has no
+ * pid.  A segment, which records no last user until it is attached, is
+ * made by lmproc itself, as is, under --pidns, an object of the tree's own
+ * IPC namespace (BY_LMPROC, waits_for_pidns). */
+static int make_object(const SysvipcEntry *e, bool by_lmproc, bool in_ns, bool *made)
 {
 	int ret = find_existing(e), status;
-	pid_t child, self = getpid();
+	pid_t child, self = in_ns ? 0 : getpid();
 
 	if (ret)
 		return ret > 0 ? 0 : ret;
-	if (pidns || e->shm) {
+	if (by_lmproc || e->shm) {
 		ret = make_and_fill(e);
 		*made = ret != 1;
 		return ret ? -EIO : 0;
@@ -474,6 +478,45 @@ static int fit_limits(const struct restore_tree *t, const struct sysvipc_restore
 	return raise_limit(MSGMNB, qbytes) ?: raise_limit(MSGMAX, msg);
 }
 
+/* Under --pidns a set or a queue of lmproc's IPC namespace waits for the
+ * pid namespace's init: only then can its owner's pid be the tree's.  One
+ * of the tree's own IPC namespace is made with lmproc's thread in it, its
+ * sysctls written after it, before the fork: by lmproc. */
+static bool waits_for_pidns(const struct restore_tree *t, const SysvipcEntry *e)
+{
+	return t->pidns && !e->shm && !restore_ipc_own(t);
+}
+
+int restore_sysvipc_in_pidns(struct restore_tree *t)
+{
+	struct sysvipc_restore *r = t->sysvipc;
+	int own, ret = 0;
+	size_t i;
+
+	for (i = 0; r && i < r->nr && !waits_for_pidns(t, r->e[i]); i++)
+		;
+	if (!r || i == r->nr)
+		return 0;
+	own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (own < 0 || setns(t->init_pidfd, CLONE_NEWPID)) {
+		ret = -errno;
+		pr_perror("Can't enter the new pid namespace to make the tree's SysV objects");
+		if (own >= 0)
+			close(own);
+		return ret;
+	}
+	for (; i < r->nr && !ret; i++)
+		if (waits_for_pidns(t, r->e[i]))
+			ret = make_object(r->e[i], false, true, &r->made[i]);
+	/* Children lmproc forks from now on are its own namespace's. */
+	if (setns(own, CLONE_NEWPID)) {
+		pr_perror("Can't return to lmproc's pid namespace");
+		ret = ret ?: -errno;
+	}
+	close(own);
+	return ret;
+}
+
 int restore_sysvipc(int dfd, struct restore_tree *t)
 {
 	struct sysvipc_restore *r;
@@ -487,7 +530,8 @@ int restore_sysvipc(int dfd, struct restore_tree *t)
 		return -ENOMEM;
 	ret = fit_limits(t, r);
 	for (size_t i = 0; i < r->nr && !ret; i++)
-		ret = make_object(r->e[i], t->pidns, &r->made[i]);
+		if (!waits_for_pidns(t, r->e[i]))
+			ret = make_object(r->e[i], t->pidns, false, &r->made[i]);
 	return ret;
 }
 

@@ -32,6 +32,7 @@
 #include "restore.h"
 #include "restorer-blob.h"
 #include "task-attrs.h"
+#include "sysvipc.h"
 #include "tty.h"
 #include "uapi-compat.h"
 
@@ -598,7 +599,7 @@ int restore_fork_tree(struct restore_tree *t)
 	/* The init never holds the premap area: forked before it is
 	 * forkable, it gets the root from the one fork that copies it. */
 	if (t->pidns) {
-		ret = restore_pidns_fork_init(t);
+		ret = restore_pidns_fork_init(t) ?: restore_sysvipc_in_pidns(t);
 		if (ret)
 			return ret;
 		restore_fault_killed_at_fork();
