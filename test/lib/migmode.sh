@@ -1,8 +1,8 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # MIG_NOTE, DETAIL: test/run.sh reads them
 # The migrate mode of test/run.sh's static tests (sourced by it): each
 # test is started on host A and moved by `lmproc migrate` to `lmproc
 # serve` on host B, contrib/hosts.sh's two "hosts" (each its own network,
-# pid and mount namespaces, a bridge, 198.18.0.1 and 198.18.0.2).  One
+# pid, mount and SysV IPC namespaces, a bridge, 198.18.0.1 and 198.18.0.2).  One
 # topology and one serve (TLS, a pre-shared key) for the whole mode, made
 # at its first run and ended after the static tests (mig_hosts_down).
 #
@@ -35,15 +35,14 @@
 # on with its state unchanged and passing its own checks).
 
 # NAME ERE-matched-in-migrate's-reason | why the test can't move (" | "
-# ends the ERE).  The
-# hosts share one kernel and one filesystem: what a file's kernel object
-# holds for the source, frozen while its copy is restored, is there for
-# the copy too.
+# ends the ERE).  The hosts share one kernel and one filesystem, which
+# two machines do not: what a file's kernel object holds for the source,
+# frozen while its copy is restored, is there for the copy too.
 MIG_EXPECT="
-fd_fifo the FIFO .* holds [0-9]+ bytes already | the source's FIFO, one pipe for both hosts, still holds the bytes the copy would queue again
 fd_async_pipe the FIFO .* holds [0-9]+ bytes already | the source's FIFO, one pipe for both hosts, still holds the bytes the copy would queue again
-file_locks can't take a write flock lock | the frozen source still holds its flock on the file both hosts share
+fd_fifo the FIFO .* holds [0-9]+ bytes already | the source's FIFO, one pipe for both hosts, still holds the bytes the copy would queue again
 fd_file_attrs the FIFO .* holds [0-9]+ bytes already | the source's FIFO, one pipe for both hosts, still holds the bytes the copy would queue again
+file_locks can't take a write flock lock | the frozen source still holds its flock on the file both hosts share
 tree_fds (the FIFO .* holds [0-9]+ bytes already|can't take a write flock lock) | the source's FIFO and flock, on files both hosts share, still hold its bytes and lock
 "
 
@@ -177,8 +176,8 @@ mig_start() {
 	track_pid "$TPID"
 }
 
-# mig_snapshot HOST PID: PID's state as the mode compares it (header),
-# PID running on HOST (the host's init).
+# mig_snapshot HOST PID: PID's state as the mode compares it (header;
+# across_hosts), PID running on HOST (the host's init's pid here).
 mig_snapshot() {
 	SNAPSHOT_HOST=$1 stable_snapshot "$2"
 }
