@@ -129,20 +129,29 @@ mig_hosts_down() {
 	MIG_HOLDER="" MIG_HA="" MIG_HB=""
 }
 
-# mig_pid_on HOST PID: the pid here of the process that host HOST (its
-# init's pid here) knows as PID: a descendant of HOST's init whose NSpid
-# has PID at the host's level.
-mig_pid_on() {
-	local p q
+# mig_start_time STAT: the start time (field 22) in STAT, the text of a
+# /proc/PID/stat.
+mig_start_time() {
+	local f
 
+	[ -n "$1" ] || return 1
+	read -r -a f <<<"${1##*) }"
+	echo "${f[19]}"
+}
+
+# mig_pid_on HOST PID: the pid here of the process that host HOST (its
+# init's pid here) knows as PID: NSpid has PID at the host's level (its
+# second), and the start time is the one the host's /proc gives PID (a
+# process of the other host, or one in between, may have PID there).
+mig_pid_on() {
+	local p t s
+
+	t=$(mig_start_time "$(nsenter -t "$1" -p -m cat "/proc/$2/stat" 2>/dev/null)") || return 1
 	for p in $(awk -v want="$2" '/^NSpid:/ && NF >= 3 && $3 == want {
 			split(FILENAME, a, "/"); print a[3] }' /proc/[0-9]*/status 2>/dev/null); do
-		q=$p
-		for _ in $(seq 16); do
-			q=$(awk '/^PPid:/ { print $2 }' "/proc/$q/status" 2>/dev/null)
-			[ -n "$q" ] && [ "$q" != 0 ] || break
-			[ "$q" = "$1" ] && echo "$p" && return 0
-		done
+		s=""
+		read -r s 2>/dev/null <"/proc/$p/stat"
+		[ "$(mig_start_time "$s")" = "$t" ] && echo "$p" && return 0
 	done
 	return 1
 }
