@@ -1,6 +1,6 @@
 #!/bin/bash
 # "make demo": a live migration between two "hosts" made on this machine
-# (contrib/hosts.sh draws them: network, pid and mount namespaces of
+# (contrib/hosts.sh draws them: network, pid, mount and IPC namespaces of
 # their own, joined by a bridge of their own, only 198.18.0.0/15
 # addresses; nothing touches this machine's network).  The sample
 # server (build/contrib/sample-server) runs in a container on host A; its

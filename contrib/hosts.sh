@@ -6,10 +6,10 @@
 # fd00::/8 addresses, on links between these namespaces: nothing touches
 # the machine's own network namespace.
 #
-#   client netns             fabric netns              host A (net+pid+mnt)
+#   client netns             fabric netns              host A (net+pid+mnt+ipc)
 #   eth0 198.18.0.20 ---- fC [bridge fab] fA ---- upA [bridge br0] vc0 --- container
 #                                         fB ---- upB [bridge br0]         eth0 198.18.0.10
-#                                                 host B (net+pid+mnt)
+#                                                 host B (net+pid+mnt+ipc)
 #
 # IPv6: fd00:18::20 (client) and fd00:18::10 (container), /64, no DAD.
 # The container is a network namespace of its own inside host A (its
@@ -105,15 +105,17 @@ rules() {
 }
 
 # topology: the namespaces and links drawn above (the hosts' bridges
-# without addresses yet); 1 if one could not be made.  Each host's br0
+# without addresses yet); 1 if one could not be made.  Each host has SysV
+# IPC of its own, as two machines do: serve restores in host B's, and a
+# tree moved from host A's finds none of its objects left there.  Each host's br0
 # has a MAC of its own: one taken from its ports would change as vc0
 # comes and goes, and the other host would send the migration's channel
 # to the old one until its neighbour entry expires.
 topology() {
 	holder FAB --net
 	holder CL --net
-	holder HA --net --pid --mount --fork --kill-child --mount-proc
-	holder HB --net --pid --mount --fork --kill-child --mount-proc
+	holder HA --net --pid --mount --ipc --fork --kill-child --mount-proc
+	holder HB --net --pid --mount --ipc --fork --kill-child --mount-proc
 	holder CT --net
 	veth_up "$CL" eth0 "$FAB" fC && veth_up "$HA" upA "$FAB" fA &&
 		veth_up "$HB" upB "$FAB" fB && bridge_up "$FAB" fab fA fB fC &&
@@ -199,7 +201,7 @@ wait_answers() {
 	return 1
 }
 
-# serve_on_b LMPROC DIR: lmproc serve in host B's namespaces, on its br0
+# serve_on_b LMPROC DIR: lmproc serve in host B's namespaces (IPC too), on its br0
 # (198.18.0.2; host A's 198.18.0.1), with a fresh pre-shared key
 # (DIR/psk), images under DIR/srv; its log DIR/serve.err; SVP its nsenter.
 serve_on_b() {
@@ -209,7 +211,7 @@ serve_on_b() {
 	fi
 	(umask 077 && echo "lmproc:$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >"$2/psk")
 	mkdir "$2/srv"
-	nsenter -t "$HB" -n -p -m "$1" serve --listen 198.18.0.2:7070 --tls-psk-file "$2/psk" \
+	nsenter -t "$HB" -n -p -m -i "$1" serve --listen 198.18.0.2:7070 --tls-psk-file "$2/psk" \
 		-D "$2/srv" </dev/null >/dev/null 2>"$2/serve.err" &
 	# shellcheck disable=SC2034 # the caller's, to kill
 	SVP=$!

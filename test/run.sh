@@ -1,7 +1,7 @@
 #!/bin/bash
 # The regression suite behind "make check" (make builds everything first;
 # this script builds nothing).  It runs every program in test/static/ in
-# three checkpoint modes, the bad-input cases (test/bad-input/cases.sh) and
+# five checkpoint modes, the bad-input cases (test/bad-input/cases.sh) and
 # the unit tests, prints one line per run, and ends with exactly one line
 # "N passed, N failed" (", N skipped" only if something was skipped, with a
 # named reason).  Exits non-zero if anything failed.
@@ -21,6 +21,17 @@
 #                  Some tests take more rounds, a pause or a signal between
 #                  rounds, or run once per tracker backend, skipped where
 #                  lmproc check finds it missing (predump_knobs).
+#   migrate        live migration across two network-namespace hosts
+#                  (contrib/hosts.sh, made once for the mode with one
+#                  `lmproc serve` on host B, TLS PSK): the test started on
+#                  host A, `lmproc migrate --json` there moves it to host B,
+#                  where the copy (in serve's new pid and time namespaces)
+#                  must have the source's state and pass.  A test that
+#                  can't move (MIG_EXPECT, test/lib/migmode.sh, one reason
+#                  each) must be refused in its named way, the source
+#                  running on unchanged and passing.  Pids, the time
+#                  namespace and the network namespace's identity are
+#                  compared as migmode.sh's header says.
 # Every other run restores with -d (then SIGTERM and poll the verdict), the
 # others without (lmproc waits and must exit with the test's status, 0).
 # Before the checkpoint and after each dump -R and restore, the task's
@@ -55,6 +66,8 @@ LM_TIMEOUT=30		# seconds for one lmproc command
 SUITE_LIMIT=${SUITE_LIMIT:-1500}	# seconds: stop starting runs after this (a clean run here: ~15 min)
 # shellcheck source=test/lib/runlib.sh
 . "$ROOT/test/lib/runlib.sh"
+# shellcheck source=test/lib/migmode.sh
+. "$ROOT/test/lib/migmode.sh"
 # shellcheck source=test/bad-input/cases.sh
 . "$ROOT/test/bad-input/cases.sh"
 # shellcheck source=test/bad-input/thread-cases.sh
@@ -108,7 +121,7 @@ SUITE_LIMIT=${SUITE_LIMIT:-1500}	# seconds: stop starting runs after this (a cle
 # shellcheck source=test/bad-input/criu-opts-cases.sh
 . "$ROOT/test/bad-input/criu-opts-cases.sh"
 
-ALL_MODES="plain leave-running two-dumps pre-dump"
+ALL_MODES="plain leave-running two-dumps pre-dump migrate"
 MODES=${MODES:-$ALL_MODES}
 TESTS=${TESTS:-$(cd "$BUILD/static" 2>/dev/null && ls)}
 RUN_NR=0
@@ -158,6 +171,7 @@ setup_dirs() {
 }
 
 cleanup() {
+	mig_hosts_down
 	kill_leftovers
 	if [ "${KEEP:-0}" = 1 ]; then
 		echo "work directories kept: $IMG_ROOT $DATA_ROOT" >&2
@@ -654,12 +668,12 @@ cgroups_left() {
 # run_static NAME MODE DETACH SPLICE [TRACK]: one test in one mode, one
 # line.
 run_static() {
-	local name=$1 mode=$2 detach=$3 splice=$4 track=${5:-} label passed=0
+	local name=$1 mode=$2 detach=$3 splice=$4 track=${5:-} label passed=0 steps
 
 	label="$name $mode"
 	[ -n "$splice" ] && label+=" splice"
 	[ -n "$track" ] && label+=" $track"
-	if [ "$mode" != none ]; then
+	if [ "$mode" != none ] && [ "$mode" != migrate ]; then
 		[ -n "$detach" ] && label+=" restore-d" || label+=" restore"
 	fi
 	new_run "$name-$mode${track:+-$track}"
@@ -683,12 +697,18 @@ run_static() {
 		say_skip "$label" "$REASON"
 		return
 	fi
-	if static_steps "$name" "$mode" "$detach" "$splice" "$track"; then
+	MIG_NOTE=""
+	if [ "$mode" = migrate ]; then
+		steps=(mig_steps "$name")
+	else
+		steps=(static_steps "$name" "$mode" "$detach" "$splice" "$track")
+	fi
+	if "${steps[@]}"; then
 		kill_ours "$TPID"
 		if cgroups_left "$DD"; then
 			say_fail "$label"
 		else
-			say_pass "$label"
+			say_pass "$label${MIG_NOTE:+: $MIG_NOTE}"
 			passed=1
 		fi
 	else
@@ -734,6 +754,7 @@ run_static_tests() {
 		done
 		t=$((t + 1))
 	done
+	mig_hosts_down
 }
 
 run_unit_tests() {

@@ -5,7 +5,8 @@
  * filesystem, not of the process); it opens it read-write first, which
  * never blocks and keeps the pipe alive, refills the bytes through that
  * fd (and sets the FIFO's times back, which the writing moved), and opens
- * every description of the process from it.  A FIFO whose path was
+ * every description of the process from it.  Bytes to refill into a FIFO
+ * that holds some already are refused (fifo_empty).  A FIFO whose path was
  * removed while open (its only name) is made again at that path, opened
  * and removed again, with its mode, owner and times; a file now at the
  * path steps aside meanwhile. */
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -213,6 +215,29 @@ static int open_deleted(struct task_files *tf, uint32_t desc, const FifoEntry *f
 	return ret ?: fd;
 }
 
+/* The FIFO at PATH, opened as KEEP, to be refilled with DATA bytes: it
+ * must hold none yet.  Bytes there are another process's, which has the
+ * FIFO open (on this host: a migration's source, frozen while its copy is
+ * restored, shares the FIFO's pipe through the same file): the refill
+ * would queue the dumped bytes after them, so the tree would read both. */
+static int fifo_empty(struct task_files *tf, uint32_t desc, int keep, const char *path,
+		      uint32_t data)
+{
+	int queued = 0;
+
+	if (!data)
+		return 0;
+	if (ioctl(keep, FIONREAD, &queued))
+		return task_files_err(tf, desc, "can't read how much the FIFO %s holds: %s", path,
+				      strerror(errno));
+	if (!queued)
+		return 0;
+	errno = EBUSY;
+	return task_files_err(tf, desc, "the FIFO %s holds %d bytes already: another process has "
+			      "it open (the dumped tree, frozen on this host?); its %u dumped bytes "
+			      "would queue after them", path, queued, data);
+}
+
 /* Every description of the FIFO from one read-write fd of the FIFO,
  * which also refills it.  The read-write fd sits above every fd to come. */
 static int fifo_open(struct task_files *tf, uint32_t desc)
@@ -235,7 +260,8 @@ static int fifo_open(struct task_files *tf, uint32_t desc)
 	keep = task_files_park(tf, keep);
 	if (keep < 0)
 		return -EMFILE;
-	ret = pipe_fill(tf, desc, keep, cf->data);
+	ret = fifo_empty(tf, desc, keep, path, cf->data ? cf->data->data_len : 0) ?:
+	      pipe_fill(tf, desc, keep, cf->data);
 	if (!ret && cf->has_deleted_perm)
 		ret = task_inode_attrs_set(tf, keep, cf->attrs, true, cf->deleted_perm, path);
 	else if (!ret && cf->data && cf->data->data_len)

@@ -95,7 +95,10 @@ static int list_tables(struct nft_ctx *nft, pid_t pid, FILE *out)
 			continue;
 		snprintf(cmd, sizeof(cmd), "list table %s %s", family, name);
 		ret = run(nft, cmd, pid, "list a table");
-		if (!ret)
+		/* An owned table is its netlink socket's: refused with it
+		 * (sk-netlink.c) when the tree holds that socket, else it
+		 * goes with its owner, not with the tree. */
+		if (!ret && !strstr(nft_ctx_get_output_buffer(nft) ?: "", "\n\tflags owner"))
 			fputs(nft_ctx_get_output_buffer(nft) ?: "", out);
 	}
 	free(tables);

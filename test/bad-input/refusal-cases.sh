@@ -344,6 +344,31 @@ case_vfork_waiting() {
 	target_intact
 }
 
+# A FIFO whose pipe still holds bytes when the restore would refill it:
+# fd_fifo dumped -R and restored --pidns while it runs (as a migration's
+# frozen source on the same host holds it): refused naming the FIFO and
+# the bytes there, not refilled after them (the copy read both before);
+# the original runs on unchanged and passes.
+case_fifo_held() {
+	local st
+
+	target_up "$BUILD/static/fd_fifo" setsid || return 1
+	mkdir -p "$RD/img"
+	if ! bad_lmproc dump -t "$TPID" -D "$RD/img" -R; then
+		REASON="dump -R failed: $(head -n 1 "$RD/bad.err")"
+		return 1
+	fi
+	bad_lmproc restore -D "$RD/img" --pidns -d
+	st=$?
+	ERRORS_ONLY=1 refused "$st" "pid $TPID" "fd 3" "FIFO $DD/fifo-a" \
+		"holds 5000 bytes already" || return 1
+	if ! same_state "$TPID" "$TSNAP" 1000; then
+		REASON="target changed: $REASON"
+		return 1
+	fi
+	finish_original "$TPID"
+}
+
 run_refusal_bad_input() {
 	bad_case io-uring-fd case_io_uring_fd
 	bad_case io-uring-mapping case_io_uring_map
@@ -368,4 +393,5 @@ run_refusal_bad_input() {
 	bad_case mqueue-fd case_mqueue_fd
 	bad_case link-remaining case_link_remaining
 	bad_case vfork-waiting case_vfork_waiting
+	bad_case fifo-held case_fifo_held
 }

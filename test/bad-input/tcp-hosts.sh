@@ -77,10 +77,10 @@
 # Topology (contrib/hosts.sh makes it), every namespace made here and
 # gone with its holder process:
 #
-#   client netns             fabric netns              host A (net+pid+mnt)
+#   client netns             fabric netns              host A (net+pid+mnt+ipc)
 #   eth0 198.18.0.20 ---- fC [bridge fab] fA ---- upA [bridge br0] vc0 --- container
 #                                         fB ---- upB [bridge br0]         eth0 198.18.0.10
-#                                                 host B (net+pid+mnt)
+#                                                 host B (net+pid+mnt+ipc)
 #
 # IPv6: fd00:18::20 (client) and fd00:18::10 (container), /64, no DAD.
 # The container is a network namespace of its own inside host A (its

@@ -215,13 +215,31 @@ untracked() {
 
 # snapshot PID: the kernel-visible state of a task that a checkpoint must
 # preserve exactly (build/test/tools/procstate), without the lines that
-# match SNAPSHOT_FILTER if it is set.
+# match SNAPSHOT_FILTER if it is set; with SNAPSHOT_HOST (the init of the
+# host PID runs on, test/lib/migmode.sh) as across_hosts shows it.
 snapshot() {
+	if [ -n "${SNAPSHOT_HOST:-}" ]; then
+		"$ROOT/build/test/tools/procstate" "$1" 2>/dev/null | across_hosts "$1"
+		return "${PIPESTATUS[0]}"
+	fi
 	if [ -n "${SNAPSHOT_FILTER:-}" ]; then
 		"$ROOT/build/test/tools/procstate" "$1" 2>/dev/null | grep -v -- "$SNAPSHOT_FILTER"
 		return "${PIPESTATUS[0]}"
 	fi
 	"$ROOT/build/test/tools/procstate" "$1" 2>/dev/null
+}
+
+# across_hosts PID: a snapshot of PID (stdin) with what a move between
+# hosts changes by design left out or made relative: its process group and
+# session "self" when they are PID, no time namespace nor its offsets
+# (migrate restores into a new one), its network namespace "host's" when
+# it is that of SNAPSHOT_HOST.
+across_hosts() {
+	local net=own
+
+	[ "/proc/$1/ns/net" -ef "/proc/$SNAPSHOT_HOST/ns/net" ] && net="host's"
+	sed -e "/^ids /s/ pgrp=$1 / pgrp=self /" -e "/^ids /s/ session=$1 / session=self /" \
+		-e '/^ns time/d' -e '/^timens_offsets /d' -e "s/^ns net own\$/ns net $net/"
 }
 
 # stable_snapshot PID: a snapshot once two in a row agree (a test that has

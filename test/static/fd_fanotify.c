@@ -5,10 +5,15 @@
  *      for FAN_OPEN|FAN_CLOSE_NOWRITE with FAN_CLOSE_NOWRITE ignored
  *      (surviving modification); the /dev/shm mount and its filesystem for
  *      FAN_OPEN_EXEC (which nothing does there)
- *   B  file ids with names: DIR marked for FAN_CREATE */
+ *   B  file ids with names: DIR marked for FAN_CREATE
+ * A mount mark is compared by its mount's id in the mount namespace the
+ * marks were made in, and by the mount point in another one (a copy moved
+ * by lmproc migrate runs in a new mount namespace, whose mounts have ids
+ * of their own). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +28,63 @@
 enum { A, B, NR };
 
 static int grp[NR];
-static char info[NR][INFO_MAX];
+static char info[NR][2][INFO_MAX];	/* without, with the mount marks' ids */
 static char f_path[4096], g_path[4096], dir[4096];
+static ino_t mnt_ns;	/* the mount namespace the marks were made in */
+
+static ino_t mnt_ns_now(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/mnt", &st))
+		fail("stat /proc/self/ns/mnt: %s", strerror(errno));
+	return st.st_ino;
+}
+
+/* "fanotify mnt_id:ID REST" as "fanotify mount:POINT[ mnt_id:ID] REST"
+ * into OUT of SIZE: POINT from /proc/self/mountinfo, the id if WITH_ID. */
+static void mount_mark(const char *line, char *out, size_t size, bool with_id)
+{
+	static char mi[1 << 16];
+	char point[4096] = "?", *save = NULL;
+	const char *rest = strchr(line + 17, ' ');
+	unsigned int id, mid;
+	ssize_t n = test_read_file("/proc/self/mountinfo", mi, sizeof(mi) - 1);
+
+	if (sscanf(line, "fanotify mnt_id:%x", &id) != 1 || !rest || n < 0)
+		fail("can't read the mount mark '%s' or mountinfo", line);
+	mi[n] = '\0';
+	for (char *l = strtok_r(mi, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (sscanf(l, "%u %*u %*s %*s %4095s", &mid, point) == 2 && mid == id)
+			break;
+	if (with_id)
+		snprintf(out, size, "fanotify mount:%s mnt_id:%x%s", point, id, rest);
+	else
+		snprintf(out, size, "fanotify mount:%s%s", point, rest);
+}
 
 static int cmp_line(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The "fanotify" lines of fd FD's fdinfo, sorted, into OUT. */
-static void marks_of(int fd, char *out)
+/* The "fanotify" lines of fd FD's fdinfo, a mount mark's as mount_mark
+ * says (WITH_ID), sorted, into OUT. */
+static void marks_of(int fd, char *out, bool with_id)
 {
+	static char mounts[64][512];
 	char text[INFO_MAX], *lines[64], *save = NULL;
 	size_t n = 0;
 
 	test_read_fdinfo(fd, text, sizeof(text));
-	for (char *l = strtok_r(text, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save))
+	for (char *l = strtok_r(text, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(l, "fanotify mnt_id:", 16)) {
+			mount_mark(l, mounts[n], sizeof(mounts[n]), with_id);
+			l = mounts[n];
+		}
 		if (!strncmp(l, "fanotify", 8))
 			lines[n++] = l;
+	}
 	qsort(lines, n, sizeof(*lines), cmp_line);
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
@@ -121,9 +165,11 @@ static void check_events(void)
 int main(int argc, char **argv)
 {
 	char now[INFO_MAX];
+	bool same_ns;
 	int fd;
 
 	test_init(argc, argv);
+	mnt_ns = mnt_ns_now();
 	test_path(dir, sizeof(dir), "");
 	test_path(f_path, sizeof(f_path), "f");
 	test_path(g_path, sizeof(g_path), "g");
@@ -141,15 +187,18 @@ int main(int argc, char **argv)
 	mark(grp[A], FAN_MARK_MOUNT, FAN_OPEN_EXEC, "/dev/shm");
 	mark(grp[A], FAN_MARK_FILESYSTEM, FAN_OPEN_EXEC, "/dev/shm");
 	mark(grp[B], 0, FAN_CREATE, dir);
-	for (int i = 0; i < NR; i++)
-		marks_of(grp[i], info[i]);
+	for (int i = 0; i < NR; i++) {
+		marks_of(grp[i], info[i][0], false);
+		marks_of(grp[i], info[i][1], true);
+	}
 
 	test_waitsig();
 
+	same_ns = mnt_ns == mnt_ns_now();
 	for (int i = 0; i < NR; i++) {
-		marks_of(grp[i], now);
-		if (strcmp(now, info[i]))
-			fail("group %d now shows\n%swas\n%s", i, now, info[i]);
+		marks_of(grp[i], now, same_ns);
+		if (strcmp(now, info[i][same_ns]))
+			fail("group %d now shows\n%swas\n%s", i, now, info[i][same_ns]);
 	}
 	check_events();
 	pass();
