@@ -38,8 +38,12 @@ bool restore_ipc_own(const struct restore_tree *t);
  * namespace to return to with ipcns_return(), else -1.  An error: nothing
  * of that namespace may be touched. */
 int restore_enter_ipcns(const struct restore_tree *t, int *back);
+/* The tree's own IPC namespace's sysctls as dumped, under --pidns once
+ * its objects are made (restore_sysvipc_pidns); lmproc's thread in it. */
+int restore_ipc_sysctls(struct restore_tree *t);
 /* Makes the tree's UTS namespace, writes its IPC namespace's sysctls as
- * dumped (next ids, limits, shm_rmid_forced), and makes its time namespace (the
+ * dumped (next ids, limits, shm_rmid_forced; under --pidns later:
+ * restore_ipc_sysctls), and makes its time namespace (the
  * offsets it had, or with --timens ones that continue its clocks from the
  * dump), for the children of lmproc's thread: the fork of the tree. */
 int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts);

@@ -739,7 +739,9 @@ int restore_sysvipc(int dfd, struct restore_tree *t)
 
 int restore_sysvipc_pidns(struct restore_tree *t)
 {
-	return t->pidns && t->sysvipc ? make_all(t) : 0;
+	if (!t->pidns)
+		return 0;
+	return (t->sysvipc ? make_all(t) : 0) ?: restore_ipc_sysctls(t);
 }
 
 void restore_undo_sysvipc(struct restore_tree *t)

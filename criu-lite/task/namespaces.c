@@ -869,6 +869,11 @@ int restore_check_ns(const struct restore_tree *t, const struct lmproc_opts *opt
 	return -EINVAL;
 }
 
+int restore_ipc_sysctls(struct restore_tree *t)
+{
+	return t->ns->e->ipc_own ? make_ipc(t->ns) : 0;
+}
+
 int64_t restore_ns_mono_offset(const struct restore_tree *t)
 {
 	return t->ns ? t->ns->mono_off : 0;
@@ -881,7 +886,9 @@ int restore_make_ns(struct restore_tree *t, const struct lmproc_opts *opts)
 
 	if (r->e->hostname)
 		ret = make_uts(r);
-	if (!ret && r->e->ipc_own)
+	/* Under --pidns the objects wait for the namespace's init
+	 * (restore_sysvipc_pidns), and the sysctls for them. */
+	if (!ret && r->e->ipc_own && !t->pidns)
 		ret = make_ipc(r);
 	if (!ret && (r->e->has_monotonic_off_ns || opts->timens))
 		ret = make_time(r, opts->timens);
