@@ -46,6 +46,23 @@ file_locks can't take a write flock lock | the frozen source still holds its flo
 tree_fds (the FIFO .* holds [0-9]+ bytes already|can't take a write flock lock) | the source's FIFO and flock, on files both hosts share, still hold its bytes and lock
 "
 
+# NAME why it can't run in this mode here at all (skipped, the reason
+# said): what two machines never share blocks the move itself.
+MIG_NOT_HERE="
+file_lease the frozen source's write lease is on the file both hosts share: the copy's open would wait out the lease-break time (45 s), breaking it, and from host B's pid namespace /proc/locks hides it
+"
+
+# mig_not_here NAME: why NAME can't run in this mode here (REASON), or
+# false.
+mig_not_here() {
+	local n rest
+
+	while read -r n rest; do
+		[ "$n" = "$1" ] && REASON=$rest && return 0
+	done <<<"$MIG_NOT_HERE"
+	return 1
+}
+
 MIG_DIR=""	# psk, serve's -D (srv) and log (serve.err), hosts' pids
 MIG_HOLDER=""	# the process that holds the hosts and serve
 MIG_DOWN=""	# why the hosts could not be made: each run then fails with it
