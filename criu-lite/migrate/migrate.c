@@ -110,19 +110,27 @@ static int send_file(struct mig_src *m, int dfd, const char *name)
 	return ret;
 }
 
+/* A listing of the images directory DFD from its start (DFD stays open). */
+static DIR *list_images(int dfd)
+{
+	int dup_fd = dup(dfd);
+	DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+
+	if (!d && dup_fd >= 0)
+		close(dup_fd);
+	if (d)
+		rewinddir(d);
+	return d;
+}
+
 static int send_images(struct mig_src *m, int dfd)
 {
-	int dup_fd = dup(dfd), ret = 0, stopped = 0;
+	int ret = 0, stopped = 0;
 	struct dirent *de;
-	DIR *d;
+	DIR *d = list_images(dfd);
 
-	d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
-	if (!d) {
-		if (dup_fd >= 0)
-			close(dup_fd);
+	if (!d)
 		return fail(m, -errno, "can't list the images in %s", m->dir);
-	}
-	rewinddir(d);
 	while (!ret && (de = readdir(d))) {
 		/* The rounds' directories went in their rounds. */
 		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
@@ -834,24 +842,17 @@ static int begin_round(struct mig_src *m, unsigned int k, const char *path)
  * round compares its pages with them. */
 static void drop_round_pages(int dfd)
 {
-	int dup_fd = dup(dfd);
 	struct dirent *de;
-	DIR *d;
+	DIR *d = list_images(dfd);
 
-	d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
-	if (!d) {
-		if (dup_fd >= 0)
-			close(dup_fd);
-		return;
-	}
-	rewinddir(d);
-	while ((de = readdir(d))) {
+	while (d && (de = readdir(d))) {
 		int ret = strncmp(de->d_name, "pages-", 6) ? 0 : img_raw_drop_data(dfd, de->d_name);
 
 		if (ret)
 			pr_warn("Can't free the pages of %s, sent: %s\n", de->d_name, strerror(-ret));
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 }
 
 static int end_round(struct mig_src *m, unsigned int k, int dfd)
