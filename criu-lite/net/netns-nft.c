@@ -80,6 +80,7 @@ static bool lock_table(const char *family, const char *name)
 static int list_tables(struct nft_ctx *nft, pid_t pid, FILE *out)
 {
 	char *tables, *save = NULL, cmd[160];
+	const char *text;
 	int ret;
 
 	ret = run(nft, "list tables", pid, "list its tables");
@@ -95,11 +96,15 @@ static int list_tables(struct nft_ctx *nft, pid_t pid, FILE *out)
 			continue;
 		snprintf(cmd, sizeof(cmd), "list table %s %s", family, name);
 		ret = run(nft, cmd, pid, "list a table");
-		/* An owned table is its netlink socket's: refused with it
-		 * (sk-netlink.c) when the tree holds that socket, else it
-		 * goes with its owner, not with the tree. */
-		if (!ret && !strstr(nft_ctx_get_output_buffer(nft) ?: "", "\n\tflags owner"))
-			fputs(nft_ctx_get_output_buffer(nft) ?: "", out);
+		if (ret)
+			break;
+		/* Read once: reading the buffer empties it.  An owned table is
+		 * its netlink socket's: refused with it (sk-netlink.c) when
+		 * the tree holds that socket, else it goes with its owner,
+		 * not with the tree. */
+		text = nft_ctx_get_output_buffer(nft) ?: "";
+		if (!strstr(text, "\n\tflags owner"))
+			fputs(text, out);
 	}
 	free(tables);
 	return ret;
