@@ -21,7 +21,7 @@
 /* 2: pre-copy rounds (ROUND, ROUND_DONE) before the final images;
  * 3: DRY_RUN after round 1; 4: streamed and voided FILEs; 5: PREFLIGHT after
  * HELLO. */
-#define MIG_VERSION 5
+#define MIG_VERSION 6
 #define MIG_HDR_SIZE 16
 
 /* Bounds checked before anything is allocated or written. */
@@ -62,7 +62,8 @@ enum mig_type {
 	MIG_ERROR, /* the reason, text */
 	MIG_ROUND, /* "K": round K's FILEs follow, into its own directory */
 	MIG_ROUND_DONE, /* source: round K is complete; serve: stored */
-	MIG_DRY_RUN,	/* source: none; serve: "us N", its restore's checks' time */
+	MIG_DRY_RUN,	/* source: none; serve: "us N fork M", its restore's checks'
+			 * time and the hand-over fork's predicted one */
 	MIG_PREFLIGHT,	/* source: a PreflightEntry; serve: "NAME ok DETAIL" lines */
 	MIG_TYPE_NR,
 };
@@ -197,6 +198,7 @@ struct mig_plan {
 	 * hand-over (DUMP_DONE to RESTORED, COMMIT to COMMITTED). */
 	uint64_t fixed_us;
 	uint64_t nonmem_us, dry_run_us, rtt_us;
+	uint64_t fork_us; /* the destination's hand-over fork, predicted */
 	const char *stop;  /* why pre-copy ended, once it has */
 	/* --auto-converge: raises the throttle to PCT; 0 done. */
 	int (*throttle)(void *arg, int pct);

@@ -618,10 +618,11 @@ static void summary(struct mig_src *m, int ret)
 	}
 	if (!ret && m->plan.nr)
 		printf("predicted frozen %.1f ms (fixed %.1f: final dump's non-memory state "
-		       "%.1f, destination's dry run %.1f, round trips %.1f)\n",
+		       "%.1f, destination's dry run %.1f and hand-over fork %.1f, round trips "
+		       "%.1f)\n",
 		       mig_plan_predicted(&m->plan), m->plan.fixed_us / 1000.0,
 		       m->plan.nonmem_us / 1000.0, m->plan.dry_run_us / 1000.0,
-		       2 * m->plan.rtt_us / 1000.0);
+		       m->plan.fork_us / 1000.0, 2 * m->plan.rtt_us / 1000.0);
 	if (!ret)
 		printf("pid %d migrated to %s (pid %d there): frozen %.1f ms, %llu bytes sent "
 		       "(%u images, %llu bytes; %llu in the final dump after %u pre-copy "
@@ -761,10 +762,11 @@ static int wait_round_done(struct mig_src *m, unsigned int k)
 }
 
 /* After round 1: the destination's dry run (its restore's checks of the
- * round, timed there) and the round trip that carried it. */
+ * round, timed there), its prediction of the hand-over fork, and the
+ * round trip that carried them. */
 static int dry_run(struct mig_src *m)
 {
-	uint64_t t0 = now_us(), us, took;
+	uint64_t t0 = now_us(), us, fork_us, took;
 	char why[256], text[512];
 	struct mig_msg msg;
 	int n = 0, ret;
@@ -785,8 +787,9 @@ static int dry_run(struct mig_src *m)
 	}
 	took = now_us() - t0;
 	if (msg.type != MIG_DRY_RUN ||
-	    sscanf(msg.data, "us %llu%n", (unsigned long long *)&us, &n) != 1 ||
-	    n != (int)msg.len) {
+	    sscanf(msg.data, "us %llu fork %llu%n", (unsigned long long *)&us,
+		   (unsigned long long *)&fork_us, &n) != 2 ||
+	    n != (int)msg.len || fork_us > 60ULL * 1000 * 1000) {
 		mig_printable(msg.data);
 		snprintf(text, sizeof(text), "the destination answered DRY_RUN with %s%s%s",
 			 mig_type_name(msg.type), msg.len ? ": " : "", msg.data);
@@ -796,6 +799,7 @@ static int dry_run(struct mig_src *m)
 	mig_msg_free(&msg);
 	m->plan.dry_run_us = min(us, took);
 	m->plan.rtt_us = took - m->plan.dry_run_us;
+	m->plan.fork_us = fork_us;
 	return 0;
 }
 

@@ -44,7 +44,7 @@ static double predict_ms(struct mig_plan *plan, const struct mig_round *r)
 {
 	double since_s = (now_us() - r->t_start) / 1e6, link = link_mib_s(plan);
 
-	plan->fixed_us = plan->nonmem_us + plan->dry_run_us + 2 * plan->rtt_us;
+	plan->fixed_us = plan->nonmem_us + plan->dry_run_us + plan->fork_us + 2 * plan->rtt_us;
 	if (rate_mib_s(r) < 0 || link <= 0)
 		return -1;
 	return rate_mib_s(r) * since_s / link * 1000.0 + plan->fixed_us / 1000.0;
@@ -63,9 +63,9 @@ void mig_plan_json(const struct mig_plan *plan, char *buf, size_t len)
 		snprintf(pred, sizeof(pred), "%.1f", mig_plan_predicted(plan));
 	snprintf(buf, len,
 		 ", \"predicted_frozen_ms\": %s, \"fixed_ms\": %.1f, \"nonmem_ms\": %.1f, "
-		 "\"dry_run_ms\": %.3f, \"rtt_ms\": %.3f",
+		 "\"dry_run_ms\": %.3f, \"fork_ms\": %.3f, \"rtt_ms\": %.3f",
 		 pred, plan->fixed_us / 1000.0, plan->nonmem_us / 1000.0, plan->dry_run_us / 1000.0,
-		 plan->rtt_us / 1000.0);
+		 plan->fork_us / 1000.0, plan->rtt_us / 1000.0);
 }
 
 /* A figure, or null when it is not known (< 0). */

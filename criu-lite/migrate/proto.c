@@ -36,7 +36,7 @@ static uint32_t max_len(enum mig_type type)
 	case MIG_ROUND:
 		return 16;
 	case MIG_DRY_RUN:
-		return 32;
+		return 64;
 	case MIG_PREFLIGHT:
 		return MIG_MAX_PREFLIGHT;
 	case MIG_DUMP_DONE:

@@ -651,16 +651,18 @@ pred = s.get("predicted_frozen_ms")
 if hist:
     # The fixed cost has the destination's dry run and the round trips in
     # it, and the prediction is within a sane factor of what was frozen.
-    for f in ("dry_run_ms", "rtt_ms", "nonmem_ms"):
+    # The fork that hands the staged round down costs > 0 for any page.
+    for f in ("dry_run_ms", "rtt_ms", "nonmem_ms", "fork_ms"):
         if not s.get(f, 0) > 0:
             sys.exit(f"the summary's {f} is {s.get(f)}, not > 0")
-    if abs(s["fixed_ms"] - s["nonmem_ms"] - s["dry_run_ms"] - 2 * s["rtt_ms"]) > 0.2:
+    if abs(s["fixed_ms"] - s["nonmem_ms"] - s["dry_run_ms"] - s["fork_ms"]
+           - 2 * s["rtt_ms"]) > 0.2:
         sys.exit(f"fixed_ms {s['fixed_ms']} is not the sum of its parts")
     if pred is None or not s["frozen_ms"] / 50 < pred < s["frozen_ms"] * 50:
         sys.exit(f"predicted {pred} ms, frozen {s['frozen_ms']} ms")
 print(" ".join(str(r["bytes"]) for r in hist), s["final_bytes"], s["frozen_ms"],
       "predicted", pred, "fixed", s.get("fixed_ms"), "dry run", s.get("dry_run_ms"),
-      "rtt", s.get("rtt_ms"))
+      "fork", s.get("fork_ms"), "rtt", s.get("rtt_ms"))
 PY
 	); then
 		REASON="migrate --json: $out"
