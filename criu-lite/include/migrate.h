@@ -169,6 +169,7 @@ struct mig_round {
 	uint64_t wp_faults;   /* write-protect faults the tree took since the last */
 	double track_pct;     /* their cost, % of the time since the last; < 0: unknown */
 	uint64_t wait_us;     /* the pause before the next round, to spare the tree */
+	uint64_t copy_us;     /* its pages' copy out of the tree and write (stats) */
 };
 
 /* throttle.c: --auto-converge's cgroup (docs/migration.md). */
@@ -199,6 +200,10 @@ struct mig_plan {
 	uint64_t fixed_us;
 	uint64_t nonmem_us, dry_run_us, rtt_us;
 	uint64_t fork_us; /* the destination's hand-over fork, predicted */
+	/* The source's copy of a MiB of pages out of the tree (ms, the best
+	 * round's); the final restore's fill over the staging is taken to
+	 * cost as much.  0: not known yet. */
+	double copy_ms_per_mib;
 	const char *stop;  /* why pre-copy ended, once it has */
 	/* --auto-converge: raises the throttle to PCT; 0 done. */
 	int (*throttle)(void *arg, int pct);

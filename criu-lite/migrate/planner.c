@@ -38,16 +38,32 @@ static double link_mib_s(const struct mig_plan *plan)
 	return best;
 }
 
-/* Pages dirtied since the last freeze, sent over the link, plus the
- * fixed cost: what the final step would take if it froze now. */
+/* The copy of a MiB of pages, from the round's own (a round of a few
+ * pages times mostly its overheads: at least 1 MiB). */
+static void note_copy(struct mig_plan *plan, const struct mig_round *r)
+{
+	double mib = r->dirty_bytes / 1048576.0, ms;
+
+	if (mib < 1 || !r->copy_us)
+		return;
+	ms = r->copy_us / 1000.0 / mib;
+	if (!plan->copy_ms_per_mib || ms < plan->copy_ms_per_mib)
+		plan->copy_ms_per_mib = ms;
+}
+
+/* Pages dirtied since the last freeze, copied out of the tree, sent over
+ * the link and filled in at the destination, plus the fixed cost: what
+ * the final step would take if it froze now. */
 static double predict_ms(struct mig_plan *plan, const struct mig_round *r)
 {
 	double since_s = (now_us() - r->t_start) / 1e6, link = link_mib_s(plan);
 
 	plan->fixed_us = plan->nonmem_us + plan->dry_run_us + plan->fork_us + 2 * plan->rtt_us;
+	note_copy(plan, r);
 	if (rate_mib_s(r) < 0 || link <= 0)
 		return -1;
-	return rate_mib_s(r) * since_s / link * 1000.0 + plan->fixed_us / 1000.0;
+	return rate_mib_s(r) * since_s * (1000.0 / link + 2 * plan->copy_ms_per_mib) +
+	       plan->fixed_us / 1000.0;
 }
 
 double mig_plan_predicted(const struct mig_plan *plan)
