@@ -27,9 +27,11 @@
 #define SYSCTL_MAX_NAME 160
 #define SYSCTL_MAX 4096
 
-/* A new namespace's values, NUL-separated name/value pairs. */
+/* A new namespace's values: NUL-separated name/value pairs, and their
+ * names sorted, for bsearch. */
 static char *baseline;
-static size_t baseline_len;
+static const char **base_names;
+static size_t nr_base;
 
 typedef int (*sysctl_fn)(const char *name, const char *value, void *arg);
 
@@ -123,6 +125,33 @@ static void __attribute__((noreturn)) baseline_child(int fd)
 	_exit(0);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* TEXT's pairs, checked whole, indexed by name. */
+static int index_baseline(char *text, size_t len)
+{
+	size_t n = 0;
+
+	/* open_memstream ends TEXT with a NUL past LEN. */
+	for (const char *p = text; p < text + len; p += strlen(p) + 1)
+		n++;
+	base_names = n % 2 ? NULL : calloc(n / 2 + 1, sizeof(*base_names));
+	if (!base_names) {
+		free(text);
+		return n % 2 ? -EIO : -ENOMEM;
+	}
+	for (const char *p = text; p < text + len; p += strlen(p) + 1) {
+		base_names[nr_base++] = p;
+		p += strlen(p) + 1;
+	}
+	qsort(base_names, nr_base, sizeof(*base_names), cmp_name);
+	baseline = text;
+	return 0;
+}
+
 int netns_sysctl_prepare(void)
 {
 	char buf[65536];
@@ -155,9 +184,7 @@ int netns_sysctl_prepare(void)
 		free(text);
 		return -EIO;
 	}
-	baseline = text;
-	baseline_len = len;
-	return 0;
+	return index_baseline(text, len);
 }
 
 /* What a new namespace has for NAME; a link's own under conf/ or neigh/
@@ -166,7 +193,7 @@ int netns_sysctl_prepare(void)
 static const char *baseline_of(const char *name)
 {
 	char key[SYSCTL_MAX_NAME];
-	const char *slash;
+	const char *k = key, *slash, **hit;
 	size_t skip;
 
 	snprintf(key, sizeof(key), "%s", name);
@@ -178,23 +205,15 @@ static const char *baseline_of(const char *name)
 		    strncmp(name + skip, "lo/", 3))
 			snprintf(key + skip, sizeof(key) - skip, "default%s", slash);
 	}
-	for (const char *p = baseline; p < baseline + baseline_len;) {
-		const char *v = p + strlen(p) + 1;
-
-		if (v >= baseline + baseline_len)
-			break;
-		if (!strcmp(p, key))
-			return v;
-		p = v + strlen(v) + 1;
-	}
-	return NULL;
+	hit = bsearch(&k, base_names, nr_base, sizeof(*base_names), cmp_name);
+	return hit ? *hit + strlen(*hit) + 1 : NULL;
 }
 
 /* The order the restore writes them in: the namespace's own, then every
  * link's ("all"), the defaults, and each link's. */
 static int rank(const char *name)
 {
-	if (strncmp(name + 4, "/conf/", 6) && strncmp(name + 4, "/neigh/", 7))
+	if (strlen(name) < 5 || (strncmp(name + 4, "/conf/", 6) && strncmp(name + 4, "/neigh/", 7)))
 		return 0;
 	if (strstr(name, "/all/"))
 		return 1;
